@@ -1,0 +1,45 @@
+# netcheck: `make verify` checks the flagship spec, `make test` runs the test suite.
+# Both create the local virtual environment (.venv) first when needed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SOURCES := $(sort $(wildcard model/*.py checker/*.py))
+STAMP := $(VENV)/.installed
+
+.PHONY: install verify test test-slow bench lint clean
+
+install: $(STAMP)
+
+# Reinstall when pyproject.toml changes or a module is added or removed (the strict editable
+# install links files one by one, so new modules need a new install).
+$(STAMP): pyproject.toml $(VENV)/.sources
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=strict
+	touch $(STAMP)
+
+$(VENV)/.sources: FORCE
+	@mkdir -p $(VENV)
+	@echo "$(SOURCES)" | cmp -s - $@ || echo "$(SOURCES)" > $@
+
+FORCE:
+
+verify: install
+	$(BIN)/netcheck verify specs/net_sem.yaml
+
+test: install
+	$(BIN)/python -m pytest
+
+test-slow: install
+	NETCHECK_SLOW=1 $(BIN)/python -m pytest -m slow
+
+bench: install
+	$(BIN)/python bench/bench.py
+
+lint: install
+	$(BIN)/ruff check model checker tests bench
+	$(BIN)/mypy model checker
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

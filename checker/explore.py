@@ -1,0 +1,187 @@
+"""Exhaustive breadth-first exploration of every interleaving, into a compact state store.
+
+States are interned to ids the first time they are seen; parents, the thread of the discovering step,
+depths and every edge are kept in flat arrays, so that counterexamples are shortest paths and the
+networkx graph can be built on demand (checker/graph.py).
+"""
+
+from __future__ import annotations
+
+import time
+import resource
+import sys
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from netcheck.model.runtime import Violation
+from netcheck.model.system import StateProperty, TransitionSystem
+
+from .verdicts import PropertyChecker
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_states: int | None = None
+    max_depth: int | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Found:
+    """A property violation: the state where it shows (or the state before a violating step)."""
+
+    prop: str
+    state: int
+    tid: int = -1           # the thread whose step violates (step violations), else -1
+    message: str = ""
+    by_signal: bool = False
+
+
+@dataclass
+class Exploration:
+    """The result of exploring: the state store, the first (shortest) violation per property, statistics."""
+
+    system: TransitionSystem
+    states: list[tuple]
+    parent: array
+    via: array
+    depth: array
+    edges_src: array
+    edges_dst: array
+    edges_tid: array
+    found: dict[str, Found] = field(default_factory=dict)
+    deadlocks: list[int] = field(default_factory=list)
+    finals: list[int] = field(default_factory=list)
+    complete: bool = True
+    stop_reason: str = ""
+    seconds: float = 0.0
+    peak_memory_mb: float = 0.0
+    unknown: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def transitions(self) -> int:
+        return len(self.edges_src)
+
+    @property
+    def max_depth(self) -> int:
+        return max(self.depth) if len(self.depth) else 0
+
+    def path_to(self, state: int) -> list[tuple[int, int]]:
+        """[(state id, thread that reached it)] from an initial state to `state`."""
+        path = []
+        while state >= 0:
+            path.append((state, self.via[state]))
+            state = self.parent[state]
+        path.reverse()
+        return path
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+Progress = Callable[[int, int, float], None]
+
+
+def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progress | None = None,
+            measure_memory: bool = True) -> Exploration:
+    """Breadth-first search over all interleavings; checks invariants on new states, finals at the end."""
+    started = time.perf_counter()
+    index: dict[tuple, int] = {}
+    states: list[tuple] = []
+    parent, via, depth = array("q"), array("b"), array("I")
+    src, dst, tids = array("I"), array("I"), array("B")
+    result = Exploration(system, states, parent, via, depth, src, dst, tids)
+    checker = PropertyChecker(system)
+    found = result.found
+    invariants: list[StateProperty] = system.invariants
+    check_deadlock = system.spec.options.deadlock
+    threads = [(t.tid, t.pcslot, t.steps) for t in system.threads]
+    for v in system.initial_violations:
+        found.setdefault(v.prop, Found(v.prop, -1, v.tid, v.message))
+
+    def add(state: tuple, from_id: int, tid: int, d: int) -> int:
+        sid = len(states)
+        index[state] = sid
+        states.append(state)
+        parent.append(from_id)
+        via.append(tid)
+        depth.append(d)
+        for prop in invariants:
+            name = prop.decl.name
+            if name not in found and not checker.holds(prop, state):
+                found[name] = Found(name, sid)
+        return sid
+
+    for s in system.initial_states:
+        if s not in index:
+            add(s, -1, -1, 0)
+    max_states = limits.max_states
+    max_depth = limits.max_depth
+    deadline = started + limits.timeout if limits.timeout else None
+    i = 0
+    next_check = 2048
+    while i < len(states):
+        if i >= next_check:
+            next_check = i + 2048
+            now = time.perf_counter()
+            if progress is not None:
+                progress(len(states), depth[i], now - started)
+            if deadline is not None and now > deadline:
+                result.complete, result.stop_reason = False, f"timeout after {limits.timeout:g} s"
+                break
+        s = states[i]
+        d = depth[i] + 1
+        if max_depth is not None and d > max_depth:
+            result.complete, result.stop_reason = False, f"max depth {max_depth} reached"
+            break
+        progressed = False
+        for tid, pcslot, steps in threads:
+            step = steps[s[pcslot]]
+            if step is None:
+                continue
+            for by_signal, results in ((False, step.fire(s)), (True, step.sig(s) if step.sig else ())):
+                for r in results:
+                    if r.__class__ is Violation:
+                        if r.prop not in found:
+                            found[r.prop] = Found(r.prop, i, tid, r.message, by_signal)
+                        if not by_signal:
+                            progressed = True
+                        continue
+                    if not by_signal:
+                        progressed = True
+                    j = index.get(r)
+                    if j is None:
+                        j = add(r, i, tid, d)
+                    src.append(i)
+                    dst.append(j)
+                    tids.append(tid)
+        if not progressed:
+            _terminal(system, result, checker, i, s, check_deadlock)
+        if max_states is not None and len(states) >= max_states and i + 1 < len(states):
+            result.complete, result.stop_reason = False, f"max states {max_states} reached"
+            break
+        i += 1
+    result.seconds = time.perf_counter() - started
+    if measure_memory:
+        result.peak_memory_mb = peak_rss_mb()
+    result.unknown.update(checker.unknown)
+    return result
+
+
+def _terminal(system: TransitionSystem, result: Exploration, checker: PropertyChecker, i: int, s: tuple,
+              check_deadlock: bool) -> None:
+    """A state where no thread can make progress: all done (check finals) or a deadlock."""
+    if all(system.quiescent(s, t.tid) for t in system.threads):
+        result.finals.append(i)
+        for prop in system.finals:
+            name = prop.decl.name
+            if name not in result.found and not checker.holds(prop, s):
+                result.found[name] = Found(name, i)
+    else:
+        result.deadlocks.append(i)
+        if check_deadlock and "deadlock_free" not in result.found:
+            result.found["deadlock_free"] = Found("deadlock_free", i)

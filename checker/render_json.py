@@ -1,0 +1,52 @@
+"""The JSON report (documented in docs/json-format.md); other tools read it, so its shape is stable."""
+
+from __future__ import annotations
+
+import json
+
+from . import __version__
+from .report import PropertyResult, SpecReport
+
+
+def report_object(report: SpecReport, timing: bool = True) -> dict:
+    stats = {
+        "states": report.stats.states,
+        "transitions": report.stats.transitions,
+        "depth": report.stats.depth,
+        "deadlocked_states": report.stats.deadlocked_states,
+        "final_states": report.stats.final_states,
+    }
+    if timing:
+        stats.update({"seconds": report.stats.seconds, "states_per_second": report.stats.states_per_second,
+                      "peak_memory_mb": report.stats.peak_memory_mb})
+    return {
+        "netcheck": __version__,
+        "spec": report.spec,
+        "name": report.name,
+        "files": list(report.files),
+        "bounds": dict(report.bounds),
+        "complete": report.complete,
+        "stop_reason": report.stop_reason or None,
+        "exit_code": report.exit_code,
+        "properties": [_property(p) for p in report.properties],
+        "stats": stats,
+    }
+
+
+def _property(p: PropertyResult) -> dict:
+    out: dict = {"name": p.name, "kind": p.kind, "status": p.status, "location": p.location or None,
+                 "about": p.about, "message": p.message or None}
+    if p.trace is not None:
+        out["trace"] = [{"thread": s.thread, "location": s.location, "statement": s.statement,
+                         "function": s.frame[-1] if s.frame else None, "note": s.note or None,
+                         "signal": s.by_signal} for s in p.trace.steps]
+        out["final_state"] = dict(p.context)
+    if p.waits:
+        out["stuck"] = list(p.waits)
+    return out
+
+
+def render_json(reports: list[SpecReport], timing: bool = True) -> str:
+    objects = [report_object(r, timing) for r in reports]
+    data = objects[0] if len(objects) == 1 else objects
+    return json.dumps(data, indent=2) + "\n"

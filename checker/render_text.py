@@ -1,0 +1,131 @@
+"""The text report: verdict lines, and counterexamples drawn as kernel-style CPU columns."""
+
+from __future__ import annotations
+
+from .report import PropertyResult, SpecReport
+from .trace import Trace, TraceStep
+
+COLUMN = 46
+STATUS = {"holds": "holds   ", "violated": "VIOLATED", "unknown": "UNKNOWN "}
+
+
+def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = True) -> str:
+    lines = [_header(report, timing)]
+    for prop in report.properties:
+        lines.append(_verdict_line(prop))
+    for prop in report.properties:
+        if prop.status == "violated":
+            lines.append("")
+            lines.extend(_violation(prop, trace_style))
+    lines.append("")
+    lines.append(_summary(report))
+    return "\n".join(lines) + "\n"
+
+
+def _header(report: SpecReport, timing: bool) -> str:
+    s = report.stats
+    chain = f" (extends {', '.join(report.files[1:])})" if len(report.files) > 1 else ""
+    bounds = ", ".join(f"{n}={v}" for n, v in report.bounds)
+    head = f"netcheck: {report.spec}{chain}\n  bounds: {bounds or 'none'}\n"
+    head += (f"  explored {s.states:,} states, {s.transitions:,} transitions, depth {s.depth}"
+             f"{'' if report.complete else ' (INCOMPLETE: ' + report.stop_reason + ')'}")
+    if timing:
+        head += f"\n  {s.seconds:.2f} s, {s.states_per_second:,.0f} states/s, peak memory {s.peak_memory_mb:.0f} MB"
+    return head + "\n"
+
+
+def _verdict_line(prop: PropertyResult) -> str:
+    where = f"  [{prop.location}]" if prop.location and prop.kind in ("invariant", "final", "assert") else ""
+    return f"  {STATUS[prop.status]}  {prop.name} ({prop.kind}){where}"
+
+
+def _summary(report: SpecReport) -> str:
+    counts = {k: sum(1 for p in report.properties if p.status == k) for k in ("holds", "violated", "unknown")}
+    if counts["violated"]:
+        verdict = f"VIOLATED: {counts['violated']} of {len(report.properties)} properties fail"
+    elif counts["unknown"]:
+        verdict = f"UNKNOWN: {counts['unknown']} properties undecided ({report.stop_reason or 'solver unknown'})"
+    else:
+        verdict = f"OK: all {len(report.properties)} properties hold on every reachable state"
+    return f"{verdict} (exit {report.exit_code})"
+
+
+def _violation(prop: PropertyResult, style: str) -> list[str]:
+    out = [f"{prop.name}: VIOLATED ({prop.kind}{', ' + prop.location if prop.location else ''})"]
+    if prop.about:
+        out.append(f"  {prop.about}")
+    if prop.message:
+        out.append(f"  {prop.message}")
+    trace = prop.trace
+    if trace is not None:
+        n = len(trace.steps)
+        switches = sum(1 for a, b in zip(trace.steps, trace.steps[1:]) if a.tid != b.tid)
+        out.append("")
+        out.append(f"  Shortest counterexample: {n} step{'s' if n != 1 else ''}, {len(trace.threads)} "
+                   f"thread{'s' if len(trace.threads) != 1 else ''}, {switches} thread switches")
+        out.append("")
+        out.extend(cpu_table(trace) if style == "cpu" else step_list(trace))
+    if prop.waits:
+        out.append("")
+        out.append("  Stuck threads:")
+        out.extend(f"    {w}" for w in prop.waits)
+    if prop.context:
+        out.append("")
+        out.append("  Final state:")
+        width = max(len(n) for n, _ in prop.context)
+        out.extend(f"    {n.ljust(width)} = {v}" for n, v in prop.context)
+    return out
+
+
+def _cell(step: TraceStep) -> list[str]:
+    text = step.statement
+    lines = [text]
+    if step.note:
+        lines.append(f"  -> {step.note}")
+    lines.append(f"  @ {step.location}" if step.location else "")
+    return [x for x in lines if x]
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    out = []
+    indent = text[: len(text) - len(text.lstrip())]
+    while len(text) > width:
+        cut = text.rfind(" ", len(indent) + 8, width)
+        cut = cut if cut > 0 else width
+        out.append(text[:cut])
+        text = indent + "   " + text[cut:].lstrip()
+    out.append(text)
+    return out
+
+
+def cpu_table(trace: Trace) -> list[str]:
+    """One column per thread (CPU0, CPU1, ...), one row per step, each cell the statement and its line."""
+    order = trace.threads
+    column = {tid: i for i, tid in enumerate(order)}
+    names = {s.tid: s.thread for s in trace.steps}
+    width = COLUMN
+    header = "  " + "".join(f"CPU{i} {names[t]}"[: width - 2].ljust(width) for i, t in enumerate(order))
+    rule = "  " + "".join(("-" * min(width - 4, len(f"CPU{i} {names[t]}"))).ljust(width)
+                          for i, t in enumerate(order))
+    rows = [header.rstrip(), rule.rstrip()]
+    frames: dict[int, tuple[str, ...]] = {}
+    for step in trace.steps:
+        cells: list[str] = []
+        if frames.get(step.tid) != step.frame:
+            frames[step.tid] = step.frame
+            cells.append(" > ".join(step.frame) + "()")
+        cells.extend(_cell(step))
+        wrapped = [w for c in cells for w in _wrap(c, width - 2)]
+        for line in wrapped:
+            rows.append(("  " + " " * (width * column[step.tid]) + line).rstrip())
+    return rows
+
+
+def step_list(trace: Trace) -> list[str]:
+    """The `--trace steps` form: a numbered list of steps."""
+    cpu = {tid: i for i, tid in enumerate(trace.threads)}
+    rows = []
+    for i, step in enumerate(trace.steps, 1):
+        note = f"  -> {step.note}" if step.note else ""
+        rows.append(f"  {i:3}. CPU{cpu[step.tid]} {step.thread:<24} {step.location:<28} {step.statement}{note}")
+    return rows

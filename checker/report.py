@@ -1,0 +1,171 @@
+"""Frozen results of verifying one spec: per-property verdicts, counterexamples, statistics, exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from netcheck.model.evaluate import format_value
+from netcheck.model.locks import read_depth, reader_tids
+from netcheck.model.system import TransitionSystem
+
+from .explore import Exploration
+from .trace import Trace, counterexample
+
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
+
+@dataclass(frozen=True)
+class PropertyResult:
+    name: str
+    kind: str
+    status: str            # holds, violated, unknown
+    location: str          # file:line of the declaration (or of the violating step for built-in properties)
+    about: str
+    message: str = ""
+    trace: Trace | None = None
+    context: tuple[tuple[str, str], ...] = ()   # relevant part of the final state: (name, value)
+    waits: tuple[str, ...] = ()                 # for deadlocks: what each stuck thread waits for
+
+
+@dataclass(frozen=True)
+class Stats:
+    states: int
+    transitions: int
+    depth: int
+    seconds: float
+    states_per_second: float
+    peak_memory_mb: float
+    deadlocked_states: int
+    final_states: int
+
+
+@dataclass(frozen=True)
+class SpecReport:
+    spec: str
+    name: str
+    files: tuple[str, ...]
+    bounds: tuple[tuple[str, int], ...]
+    complete: bool
+    stop_reason: str
+    properties: tuple[PropertyResult, ...]
+    stats: Stats
+
+    @property
+    def exit_code(self) -> int:
+        if any(p.status == "violated" for p in self.properties):
+            return EXIT_VIOLATED
+        if not self.complete or any(p.status == "unknown" for p in self.properties):
+            return EXIT_INCOMPLETE
+        return EXIT_OK
+
+
+def build_report(path: str, exp: Exploration) -> SpecReport:
+    system = exp.system
+    results = []
+    for name, kind, about, span in system.property_kinds():
+        found = exp.found.get(name)
+        location = span.short if span is not None else ""
+        if found is not None:
+            trace = counterexample(exp, found)
+            if not location and trace.steps:
+                location = trace.steps[-1].location
+            final = trace.states[-1] if trace.states else system.initial_states[0]
+            context = relevant_state(system, name, kind, final)
+            waits = tuple(blocked_threads(system, final)) if kind == "deadlock" else ()
+            message = found.message or _default_message(kind)
+            results.append(PropertyResult(name, kind, "violated", location, about, message, trace, context, waits))
+        elif not exp.complete:
+            results.append(PropertyResult(name, kind, "unknown", location, about,
+                                          f"exploration stopped: {exp.stop_reason}"))
+        elif name in exp.unknown:
+            results.append(PropertyResult(name, kind, "unknown", location, about, exp.unknown[name]))
+        else:
+            results.append(PropertyResult(name, kind, "holds", location, about))
+    seconds = exp.seconds
+    stats = Stats(len(exp.states), exp.transitions, exp.max_depth, round(seconds, 3),
+                  round(len(exp.states) / seconds, 1) if seconds > 0 else 0.0, round(exp.peak_memory_mb, 1),
+                  len(exp.deadlocks), len(exp.finals))
+    return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, exp.complete, exp.stop_reason,
+                      tuple(results), stats)
+
+
+def _default_message(kind: str) -> str:
+    return {"invariant": "the invariant is false in this state", "final": "false when every thread has finished",
+            "deadlock": "no thread can take a step, and not every thread has finished"}.get(kind, "")
+
+
+def slot_value(system: TransitionSystem, index: int, value: object) -> str:
+    info = system.layout.slots[index]
+    return format_value(value, info.type, system.names)
+
+
+def relevant_state(system: TransitionSystem, name: str, kind: str, state: Sequence) -> tuple[tuple[str, str], ...]:
+    """The part of the final state a reader needs: what the property reads, or the lock table."""
+    slots: set[int] = set()
+    for prop in (*system.invariants, *system.finals):
+        if prop.decl.name == name:
+            slots = set(prop.slots)
+    for a in system.spec.asserts:
+        if a.name == name and a.cond is not None:
+            slots = system.mentioned_slots(a.cond)
+    out = [(system.layout.slots[i].name, slot_value(system, i, state[i])) for i in sorted(slots)
+           if system.layout.slots[i].kind == "shared"]
+    if kind in ("deadlock", "lock_discipline") or not out:
+        out.extend(lock_table(system, state))
+    return tuple(out)
+
+
+def lock_table(system: TransitionSystem, state: Sequence) -> list[tuple[str, str]]:
+    """Every lock that is held or waited for, with its holders and waiters."""
+    rows = []
+    names = [t.name for t in system.threads]
+    for index, slot in enumerate(system.layout.slots):
+        if slot.kind != "lock_owner":
+            continue
+        lock = slot.name.rsplit(".", 1)[0]
+        kind = system.layout.lock_kinds[slot.var]
+        owner = state[index]
+        if kind == "rwsem":
+            readers = reader_tids(state[index + 1])
+            queue = state[index + 2]
+            parts = []
+            if owner != -1:
+                parts.append(f"held for write by {names[owner]}")
+            if readers:
+                parts.append("held for read by " + ", ".join(
+                    names[t] + (f" (x{read_depth(state[index + 1], t)})" if read_depth(state[index + 1], t) > 1
+                                else "") for t in readers))
+            if queue:
+                parts.append("queue: " + ", ".join(f"{names[w >> 1]} ({'write' if w & 1 else 'read'})"
+                                                   for w in queue))
+        else:
+            parts = [f"held by {names[owner]}"] if owner != -1 else []
+            waiters = [t.name for t in system.threads if _waits_on_mutex(system, state, t.tid, index)]
+            if waiters:
+                parts.append("wanted by " + ", ".join(waiters))
+        if parts:
+            rows.append((lock, "; ".join(parts)))
+    return rows
+
+
+def _waits_on_mutex(system: TransitionSystem, state: Sequence, tid: int, slot: int) -> bool:
+    node = system.node_at(state, tid)
+    if node is None or node.kind != "lock" or node.data["op"] not in ("mutex_lock", "mutex_lock_killable",
+                                                                        "spin_lock"):
+        return False
+    dyn = node.data["dyn"]
+    where = node.data["base"] + (dyn(state) if dyn else 0)
+    return where == slot and state[slot] not in (-1, tid)
+
+
+def blocked_threads(system: TransitionSystem, state: Sequence) -> list[str]:
+    """One line per unfinished thread of a stuck state: where it is and what it waits for."""
+    lines = []
+    for t in system.threads:
+        if system.quiescent(state, t.tid):
+            continue
+        node = system.node_at(state, t.tid)
+        assert node is not None and node.stmt is not None
+        lines.append(f"{t.name} at {node.stmt.span.short}: {node.stmt.text}")
+    return lines

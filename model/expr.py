@@ -1,0 +1,670 @@
+"""The expression language: a whitelisted subset of Python syntax, type-checked into a small frozen AST.
+
+Nothing here evaluates anything: `ast.parse` only builds a syntax tree, and every node kind that is not
+explicitly allowed is refused with a located error.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .errors import Span, did_you_mean
+from .types import BOOL, INT, NULL, BoolT, EnumT, IntT, ListT, LockT, NullT, RefT, SetT, Type
+
+MAX_EXPR_CHARS = 2000
+MAX_EXPR_NODES = 400
+MAX_INT = 1 << 20
+
+ERRNO = {"EPERM": 1, "ENOENT": 2, "EINTR": 4, "EIO": 5, "EAGAIN": 11, "ENOMEM": 12, "EBUSY": 16,
+         "EEXIST": 17, "EINVAL": 22, "ENOSPC": 28}
+
+
+class ExprError(Exception):
+    """A problem in an expression, located at the offending sub-expression."""
+
+    def __init__(self, span: Span, code: str, message: str, hint: str = ""):
+        super().__init__(message)
+        self.span, self.code, self.message, self.hint = span, code, message, hint
+
+
+# ---------------------------------------------------------------- AST
+
+
+@dataclass(frozen=True)
+class Expr:
+    type: Type
+    span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Const(Expr):
+    """A constant; `value` uses the state encoding: bool, int, element index (-1 null), set bitmask, list tuple."""
+
+    value: object = None
+
+
+@dataclass(frozen=True)
+class Local(Expr):
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Bound(Expr):
+    """A variable bound by a quantifier (`for o in ops`)."""
+
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Shared(Expr):
+    name: str = ""
+    keys: tuple[Expr, ...] = ()
+
+
+@dataclass(frozen=True)
+class LockRef(Expr):
+    name: str = ""
+    keys: tuple[Expr, ...] = ()
+
+
+@dataclass(frozen=True)
+class Unary(Expr):
+    op: str = ""  # not, neg
+    arg: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Binary(Expr):
+    op: str = ""  # + - (ints), | & - (sets: union, intersection, difference)
+    left: Expr | None = None
+    right: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Compare(Expr):
+    op: str = ""  # == != < <= > >= in
+    left: Expr | None = None
+    right: Expr | None = None
+
+
+@dataclass(frozen=True)
+class BoolOp(Expr):
+    op: str = ""  # and, or
+    items: tuple[Expr, ...] = ()
+
+
+@dataclass(frozen=True)
+class IfExp(Expr):
+    cond: Expr | None = None
+    then: Expr | None = None
+    orelse: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    fn: str = ""
+    args: tuple[Expr, ...] = ()
+
+
+@dataclass(frozen=True)
+class Quant(Expr):
+    """all/any/count/sum over a finite domain: an entity, a set or a list."""
+
+    kind: str = ""
+    var: str = ""
+    domain: Expr | None = None
+    cond: Expr | None = None
+    body: Expr | None = None
+
+
+@dataclass(frozen=True)
+class SetLit(Expr):
+    items: tuple[Expr, ...] = ()
+
+
+@dataclass(frozen=True)
+class ListLit(Expr):
+    items: tuple[Expr, ...] = ()
+
+
+def children(e: Expr) -> tuple[Expr, ...]:
+    """The direct sub-expressions of `e`."""
+    out: list[Expr] = []
+    for name in ("arg", "left", "right", "cond", "then", "orelse", "domain", "body"):
+        sub = getattr(e, name, None)
+        if isinstance(sub, Expr):
+            out.append(sub)
+    for name in ("keys", "items", "args"):
+        out.extend(getattr(e, name, ()))
+    return tuple(out)
+
+
+def walk(e: Expr):
+    """Every sub-expression of `e`, iteratively (no recursion limit)."""
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
+
+
+# ---------------------------------------------------------------- scope
+
+
+@dataclass(frozen=True)
+class VarInfo:
+    type: Type
+    per: tuple[str, ...] = ()
+
+
+@dataclass
+class Scope:
+    """What names mean where an expression is written."""
+
+    entities: Mapping[str, tuple[str, ...]]          # entity -> element names
+    groups: Mapping[str, tuple[str, int]]              # group name -> (entity, bitmask)
+    elements: Mapping[str, tuple[str, int]]            # element name -> (entity, index)
+    enums: Mapping[str, tuple[EnumT, int]]             # enum value name -> (type, index)
+    shared: Mapping[str, VarInfo]
+    locks: Mapping[str, tuple[str, tuple[str, ...]]]   # lock -> (kind, per)
+    constants: Mapping[str, Const] = field(default_factory=dict)
+    locals: Mapping[str, Type] = field(default_factory=dict)
+
+    def with_locals(self, local_types: Mapping[str, Type]) -> Scope:
+        return Scope(self.entities, self.groups, self.elements, self.enums, self.shared, self.locks,
+                     self.constants, dict(local_types))
+
+    def names(self) -> list[str]:
+        return [*self.entities, *self.groups, *self.elements, *self.enums, *self.shared, *self.constants,
+                *self.locals, *ERRNO]
+
+
+# ---------------------------------------------------------------- parsing
+
+PURE_FUNCTIONS = {
+    "len": 1, "first": 1, "last": 1, "next": 2, "prev": 2, "index": 2, "before": 3, "empty": 1,
+    "locked": 1, "read_locked": 1, "write_locked": 1,
+}
+QUANTIFIERS = ("all", "any", "count", "sum")
+
+
+class _Checker:
+    """Turns a Python `ast` expression into a typed `Expr`, refusing everything outside the whitelist."""
+
+    def __init__(self, scope: Scope, base: Span, text: str):
+        self.scope = scope
+        self.base = base
+        self.text = text
+        self.bound: dict[str, Type] = {}
+
+    def span(self, node: ast.AST) -> Span:
+        line = getattr(node, "lineno", 1)
+        col = getattr(node, "col_offset", 0)
+        if line == 1:
+            return self.base.shifted(col)
+        return Span(self.base.file, self.base.line + line - 1, col + 1)
+
+    def fail(self, node: ast.AST, message: str, hint: str = "", code: str = "NC301") -> ExprError:
+        return ExprError(self.span(node), code, message, hint)
+
+    # -- entry points
+
+    def expr(self, node: ast.AST) -> Expr:
+        method: Callable[[ast.AST], Expr] | None = getattr(self, "x_" + type(node).__name__, None)
+        if method is None:
+            raise self.fail(node, f"'{_describe_node(node)}' is not allowed in spec expressions",
+                            "expressions use names, numbers, comparisons, and/or/not, + -, indexing, "
+                            "all/any/count/sum(... for x in ...) and the list functions", "NC302")
+        return method(node)
+
+    def boolean(self, node: ast.AST) -> Expr:
+        e = self.expr(node)
+        if not isinstance(e.type, BoolT):
+            raise self.fail(node, f"expected a condition (bool), got {e.type}", "compare it with == or use 'in'",
+                            "NC303")
+        return e
+
+    # -- leaves
+
+    def x_Constant(self, node: ast.Constant) -> Expr:
+        v = node.value
+        if isinstance(v, bool):
+            return Const(BOOL, self.span(node), v)
+        if isinstance(v, int):
+            if abs(v) > MAX_INT:
+                raise self.fail(node, f"integer {v} is too large", f"stay within ±{MAX_INT}", "NC304")
+            return Const(INT, self.span(node), v)
+        if v is None:
+            return Const(NULL, self.span(node), -1)
+        raise self.fail(node, f"{type(v).__name__} constants are not part of the language",
+                        "use names, integers, true/false and null", "NC302")
+
+    def x_Name(self, node: ast.Name) -> Expr:
+        name, sp, sc = node.id, self.span(node), self.scope
+        if name.startswith("__"):
+            raise self.fail(node, f"name '{name}' is not allowed", "dunder names have no meaning in specs", "NC302")
+        if name in self.bound:
+            return Bound(self.bound[name], sp, name)
+        if name in sc.locals:
+            return Local(sc.locals[name], sp, name)
+        if name in sc.shared:
+            info = sc.shared[name]
+            if info.per:
+                raise self.fail(node, f"'{name}' is indexed by {', '.join(info.per)}: write {name}[...]",
+                                "", "NC305")
+            return Shared(info.type, sp, name)
+        if name in ("true", "True"):
+            return Const(BOOL, sp, True)
+        if name in ("false", "False"):
+            return Const(BOOL, sp, False)
+        if name in ("null", "None"):
+            return Const(NULL, sp, -1)
+        if name in sc.constants:
+            c = sc.constants[name]
+            return Const(c.type, sp, c.value)
+        if name in sc.elements:
+            entity, index = sc.elements[name]
+            return Const(RefT(entity), sp, index)
+        if name in sc.entities:
+            return Const(SetT(name), sp, (1 << len(sc.entities[name])) - 1)
+        if name in sc.groups:
+            entity, mask = sc.groups[name]
+            return Const(SetT(entity), sp, mask)
+        if name in sc.enums:
+            t, index = sc.enums[name]
+            return Const(t, sp, index)
+        if name in ERRNO:
+            return Const(INT, sp, ERRNO[name])
+        if name in sc.locks:
+            kind, per = sc.locks[name]
+            if per:
+                raise self.fail(node, f"lock '{name}' is indexed by {', '.join(per)}", "", "NC305")
+            return LockRef(LockT(kind), sp, name)
+        raise self.fail(node, f"undefined name '{name}'", did_you_mean(name, sc.names() + list(self.bound)),
+                        "NC306")
+
+    def x_Subscript(self, node: ast.Subscript) -> Expr:
+        if not isinstance(node.value, ast.Name):
+            raise self.fail(node, "only variables and locks declared with per: can be indexed", "", "NC305")
+        name = node.value.id
+        sl = node.slice
+        key_nodes = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
+        if name in self.scope.shared:
+            per = self.scope.shared[name].per
+            t = self.scope.shared[name].type
+            keys = self._keys(node, name, per, key_nodes)
+            return Shared(t, self.span(node), name, keys)
+        if name in self.scope.locks:
+            kind, per = self.scope.locks[name]
+            keys = self._keys(node, name, per, key_nodes)
+            return LockRef(LockT(kind), self.span(node), name, keys)
+        if name in self.scope.locals or name in self.bound:
+            raise self.fail(node, f"'{name}' is not indexed", "only state declared with per: takes [...]",
+                            "NC305")
+        raise self.fail(node.value, f"undefined name '{name}'", did_you_mean(name, self.scope.shared), "NC306")
+
+    def _keys(self, node: ast.AST, name: str, per: tuple[str, ...], key_nodes: list[ast.AST]) -> tuple[Expr, ...]:
+        if not per:
+            raise self.fail(node, f"'{name}' is not indexed", "declare it with per: [ENTITY, ...]", "NC305")
+        if len(key_nodes) != len(per):
+            raise self.fail(node, f"'{name}' takes {len(per)} index(es) ({', '.join(per)}), got {len(key_nodes)}",
+                            "", "NC305")
+        keys = []
+        for k, entity in zip(key_nodes, per):
+            e = self.expr(k)
+            if not (isinstance(e.type, RefT) and e.type.entity == entity):
+                raise self.fail(k, f"index of '{name}' must be a {entity}, got {e.type}", "", "NC303")
+            keys.append(e)
+        return tuple(keys)
+
+    # -- operators
+
+    def x_BoolOp(self, node: ast.BoolOp) -> Expr:
+        op = "and" if isinstance(node.op, ast.And) else "or"
+        return BoolOp(BOOL, self.span(node), op, tuple(self.boolean(v) for v in node.values))
+
+    def x_UnaryOp(self, node: ast.UnaryOp) -> Expr:
+        if isinstance(node.op, ast.Not):
+            return Unary(BOOL, self.span(node), "not", self.boolean(node.operand))
+        if isinstance(node.op, ast.USub):
+            arg = self.expr(node.operand)
+            if not isinstance(arg.type, IntT):
+                raise self.fail(node, f"'-' needs an integer, got {arg.type}", "", "NC303")
+            if isinstance(arg, Const):
+                return Const(INT, self.span(node), -int(arg.value))  # type: ignore[call-overload]
+            return Unary(INT, self.span(node), "neg", arg)
+        raise self.fail(node, f"operator '{_describe_node(node)}' is not allowed", "", "NC302")
+
+    def x_BinOp(self, node: ast.BinOp) -> Expr:
+        ops = {ast.Add: "+", ast.Sub: "-", ast.BitOr: "|", ast.BitAnd: "&"}
+        op = ops.get(type(node.op))
+        if op is None:
+            raise self.fail(node, f"operator '{_describe_node(node)}' is not allowed",
+                            "integers take + and -, sets take |, & and -", "NC302")
+        left, right = self.expr(node.left), self.expr(node.right)
+        if isinstance(left.type, IntT) and isinstance(right.type, IntT) and op in "+-":
+            return Binary(INT, self.span(node), op, left, right)
+        if isinstance(left.type, SetT) and left.type == right.type and op in "|&-":
+            return Binary(left.type, self.span(node), op, left, right)
+        raise self.fail(node, f"cannot apply '{op}' to {left.type} and {right.type}", "", "NC303")
+
+    def x_Compare(self, node: ast.Compare) -> Expr:
+        parts = []
+        left_node = node.left
+        for op, right_node in zip(node.ops, node.comparators):
+            parts.append(self._compare(node, op, left_node, right_node))
+            left_node = right_node
+        if len(parts) == 1:
+            return parts[0]
+        return BoolOp(BOOL, self.span(node), "and", tuple(parts))
+
+    def _compare(self, node: ast.AST, op: ast.cmpop, left_node: ast.AST, right_node: ast.AST) -> Expr:
+        sp = self.span(node)
+        if isinstance(op, (ast.In, ast.NotIn)):
+            left = self.expr(left_node)
+            if isinstance(right_node, ast.Tuple):  # x in (a, b): a disjunction of equalities
+                items = [self._equal(sp, left, self.expr(e), e) for e in right_node.elts]
+                e: Expr = BoolOp(BOOL, sp, "or", tuple(items)) if items else Const(BOOL, sp, False)
+            else:
+                right = self.expr(right_node)
+                if not isinstance(right.type, (SetT, ListT)):
+                    raise self.fail(right_node, f"'in' needs a set, a list or an entity, got {right.type}", "",
+                                    "NC303")
+                if not (isinstance(left.type, RefT) and left.type.entity == right.type.entity) and not isinstance(
+                        left.type, NullT):
+                    raise self.fail(left_node, f"{left.type} cannot be an element of {right.type}", "", "NC303")
+                e = Compare(BOOL, sp, "in", left, right)
+            return Unary(BOOL, sp, "not", e) if isinstance(op, ast.NotIn) else e
+        left, right = self.expr(left_node), self.expr(right_node)
+        if isinstance(op, (ast.Eq, ast.Is)):
+            return self._equal(sp, left, right, node)
+        if isinstance(op, (ast.NotEq, ast.IsNot)):
+            return Unary(BOOL, sp, "not", self._equal(sp, left, right, node))
+        names = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+        if not (isinstance(left.type, IntT) and isinstance(right.type, IntT)):
+            raise self.fail(node, f"ordering compares integers, got {left.type} and {right.type}",
+                            "use before(list, a, b) for list order", "NC303")
+        return Compare(BOOL, sp, names[type(op)], left, right)
+
+    def _equal(self, sp: Span, left: Expr, right: Expr, node: ast.AST) -> Expr:
+        if not comparable(left.type, right.type):
+            raise self.fail(node, f"cannot compare {left.type} with {right.type}", "", "NC303")
+        return Compare(BOOL, sp, "==", left, right)
+
+    def x_IfExp(self, node: ast.IfExp) -> Expr:
+        cond = self.boolean(node.test)
+        then, orelse = self.expr(node.body), self.expr(node.orelse)
+        t = unify(then.type, orelse.type)
+        if t is None:
+            raise self.fail(node, f"both branches must have one type, got {then.type} and {orelse.type}", "", "NC303")
+        return IfExp(t, self.span(node), cond, then, orelse)
+
+    def x_Set(self, node: ast.Set) -> Expr:
+        items = tuple(self.expr(e) for e in node.elts)
+        entities = {i.type.entity for i in items if isinstance(i.type, RefT)}
+        if len(entities) != 1 or not all(isinstance(i.type, RefT) for i in items):
+            raise self.fail(node, "a set literal holds elements of one entity", "", "NC303")
+        return SetLit(SetT(entities.pop()), self.span(node), items)
+
+    def x_List(self, node: ast.List) -> Expr:
+        items = tuple(self.expr(e) for e in node.elts)
+        if not items:
+            return ListLit(ListT(""), self.span(node), ())
+        entities = {i.type.entity for i in items if isinstance(i.type, RefT)}
+        if len(entities) != 1 or not all(isinstance(i.type, RefT) for i in items):
+            raise self.fail(node, "a list literal holds elements of one entity", "", "NC303")
+        return ListLit(ListT(entities.pop()), self.span(node), items)
+
+    def x_Call(self, node: ast.Call) -> Expr:
+        if not isinstance(node.func, ast.Name):
+            raise self.fail(node, "only the built-in functions can be called", _functions_hint(), "NC307")
+        fn = node.func.id
+        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.fail(node, f"{fn}() takes plain positional arguments", "", "NC307")
+        if fn in QUANTIFIERS:
+            return self._quantifier(node, fn)
+        if fn not in PURE_FUNCTIONS:
+            raise self.fail(node, f"unknown function '{fn}'",
+                            did_you_mean(fn, [*PURE_FUNCTIONS, *QUANTIFIERS]) or _functions_hint(), "NC307")
+        if len(node.args) != PURE_FUNCTIONS[fn]:
+            raise self.fail(node, f"{fn}() takes {PURE_FUNCTIONS[fn]} argument(s), got {len(node.args)}", "",
+                            "NC307")
+        args = tuple(self.expr(a) for a in node.args)
+        return self._typed_call(node, fn, args)
+
+    def _typed_call(self, node: ast.AST, fn: str, args: tuple[Expr, ...]) -> Expr:
+        sp = self.span(node)
+        first = args[0].type
+        if fn in ("locked", "read_locked", "write_locked"):
+            if not isinstance(first, LockT):
+                raise self.fail(node, f"{fn}() takes a lock, got {first}", "", "NC303")
+            return Call(BOOL, sp, fn, args)
+        if fn in ("len", "empty"):
+            if not isinstance(first, (SetT, ListT)):
+                raise self.fail(node, f"{fn}() takes a list or a set, got {first}", "", "NC303")
+            return Call(INT if fn == "len" else BOOL, sp, fn, args)
+        if not isinstance(first, ListT):
+            raise self.fail(node, f"{fn}() takes a list first, got {first}", "", "NC303")
+        for a in args[1:]:
+            if not (isinstance(a.type, RefT) and a.type.entity == first.entity):
+                raise self.fail(node, f"{fn}() takes elements of {first.entity}, got {a.type}", "", "NC303")
+        result: Type = {"first": RefT(first.entity, True), "last": RefT(first.entity, True),
+                        "next": RefT(first.entity, True), "prev": RefT(first.entity, True),
+                        "index": INT, "before": BOOL}[fn]
+        return Call(result, sp, fn, args)
+
+    def _quantifier(self, node: ast.Call, fn: str) -> Expr:
+        if len(node.args) != 1 or not isinstance(node.args[0], ast.GeneratorExp):
+            raise self.fail(node, f"{fn}() takes a generator: {fn}(... for x in DOMAIN)", "", "NC307")
+        gen = node.args[0]
+        return self._generators(node, fn, gen, list(gen.generators))
+
+    def _generators(self, node: ast.AST, fn: str, gen: ast.GeneratorExp, comps: list[ast.comprehension]) -> Expr:
+        comp = comps[0]
+        if comp.is_async or not isinstance(comp.target, ast.Name):
+            raise self.fail(comp, "generators bind one plain name: for x in DOMAIN", "", "NC307")
+        var = comp.target.id
+        if var in self.bound or var in self.scope.locals or var in self.scope.shared:
+            raise self.fail(comp.target, f"'{var}' already has a meaning here", "pick another name", "NC308")
+        domain = self.expr(comp.iter)
+        if not isinstance(domain.type, (SetT, ListT)):
+            raise self.fail(comp.iter, f"cannot range over {domain.type}",
+                            "range over an entity, a group, a set or a list", "NC303")
+        self.bound[var] = RefT(domain.type.entity)
+        try:
+            conds = [self.boolean(c) for c in comp.ifs]
+            if len(comps) > 1:
+                inner_kind = fn if fn in ("all", "any") else ("sum" if fn == "sum" else "count")
+                body = self._generators(node, inner_kind, gen, comps[1:])
+                kind = fn if fn in ("all", "any") else "sum"
+            else:
+                body = self.expr(gen.elt)
+                kind = fn
+                if fn in ("all", "any", "count") and not isinstance(body.type, BoolT):
+                    raise self.fail(gen.elt, f"{fn}() needs a condition, got {body.type}", "", "NC303")
+                if fn == "sum" and not isinstance(body.type, IntT):
+                    raise self.fail(gen.elt, f"sum() needs integers, got {body.type}", "", "NC303")
+        finally:
+            del self.bound[var]
+        cond: Expr | None = None
+        if conds:
+            cond = conds[0] if len(conds) == 1 else BoolOp(BOOL, conds[0].span, "and", tuple(conds))
+        result = BOOL if kind in ("all", "any") else INT
+        return Quant(result, self.span(node), kind, var, domain, cond, body)
+
+
+def comparable(a: Type, b: Type) -> bool:
+    if isinstance(a, NullT) or isinstance(b, NullT):
+        other = b if isinstance(a, NullT) else a
+        return isinstance(other, (RefT, NullT))
+    if isinstance(a, RefT) and isinstance(b, RefT):
+        return a.entity == b.entity
+    if isinstance(a, IntT) and isinstance(b, IntT):
+        return True
+    if isinstance(a, ListT) and isinstance(b, ListT):
+        return a.entity == b.entity or "" in (a.entity, b.entity)
+    return type(a) is type(b) and (a == b or isinstance(a, BoolT))
+
+
+def unify(a: Type, b: Type) -> Type | None:
+    """The common type of two values, or None."""
+    if isinstance(a, NullT) and isinstance(b, RefT):
+        return RefT(b.entity, True)
+    if isinstance(b, NullT) and isinstance(a, RefT):
+        return RefT(a.entity, True)
+    if isinstance(a, RefT) and isinstance(b, RefT) and a.entity == b.entity:
+        return RefT(a.entity, a.nullable or b.nullable)
+    if isinstance(a, IntT) and isinstance(b, IntT):
+        return INT
+    if isinstance(a, ListT) and isinstance(b, ListT):
+        return a if a.entity else b
+    return a if a == b else None
+
+
+def assignable(target: Type, value: Type) -> bool:
+    """Whether a value of type `value` may be stored where `target` is declared."""
+    if isinstance(target, RefT):
+        if isinstance(value, NullT):
+            return target.nullable
+        return isinstance(value, RefT) and value.entity == target.entity
+    if isinstance(target, IntT):
+        return isinstance(value, IntT)
+    if isinstance(target, ListT):
+        return isinstance(value, ListT) and value.entity in (target.entity, "")
+    return target == value or (isinstance(target, BoolT) and isinstance(value, BoolT))
+
+
+def _describe_node(node: ast.AST) -> str:
+    names = {"Attribute": "attribute access (.)", "Lambda": "lambda", "ListComp": "list comprehension",
+             "SetComp": "set comprehension", "DictComp": "dict comprehension", "Dict": "dict literal",
+             "JoinedStr": "f-string", "Starred": "*", "Await": "await", "Yield": "yield",
+             "NamedExpr": ":=", "Slice": "slice", "Pow": "**", "Mult": "*", "Div": "/", "Mod": "%",
+             "FloorDiv": "//", "LShift": "<<", "RShift": ">>", "BitXor": "^", "Invert": "~", "UAdd": "+x",
+             "MatMult": "@", "BinOp": "operator", "UnaryOp": "operator"}
+    name = type(node).__name__
+    if isinstance(node, ast.BinOp):
+        name = type(node.op).__name__
+    if isinstance(node, ast.UnaryOp):
+        name = type(node.op).__name__
+    return names.get(name, name)
+
+
+def _functions_hint() -> str:
+    return "functions: " + ", ".join([*PURE_FUNCTIONS, *QUANTIFIERS])
+
+
+def _syntax_tree(text: str, base: Span, mode: str) -> ast.AST:
+    if len(text) > MAX_EXPR_CHARS:
+        raise ExprError(base, "NC309", f"expression longer than {MAX_EXPR_CHARS} characters", "split it up")
+    try:
+        tree = ast.parse(text.strip(), mode=mode)
+    except SyntaxError as err:
+        col = (err.offset or 1) - 1
+        line = err.lineno or 1
+        span = base.shifted(col) if line == 1 else Span(base.file, base.line + line - 1, col + 1)
+        raise ExprError(span, "NC310", f"syntax error in expression: {err.msg}", "check the expression") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExprError(base, "NC309", "expression too deeply nested", "simplify it") from None
+    count = sum(1 for _ in ast.walk(tree))
+    if count > MAX_EXPR_NODES:
+        raise ExprError(base, "NC309", f"expression has {count} parts, over the {MAX_EXPR_NODES} limit",
+                        "split it into several properties or use quantifiers")
+    return tree
+
+
+def parse_expr(text: object, scope: Scope, base: Span) -> Expr:
+    """Parse and type-check one expression written in a spec."""
+    source = _expr_text(text, base)
+    tree = _syntax_tree(source, base, "eval")
+    assert isinstance(tree, ast.Expression)
+    return _Checker(scope, base, source).expr(tree.body)
+
+
+def parse_condition(text: object, scope: Scope, base: Span) -> Expr:
+    e = parse_expr(text, scope, base)
+    if not isinstance(e.type, BoolT):
+        raise ExprError(base, "NC303", f"expected a condition (bool), got {e.type}", "")
+    return e
+
+
+def _expr_text(text: object, base: Span) -> str:
+    if isinstance(text, bool):
+        return "true" if text else "false"
+    if isinstance(text, int) or text is None:
+        return "null" if text is None else str(text)
+    if not isinstance(text, str):
+        raise ExprError(base, "NC303", "expected an expression", "")
+    return text
+
+
+# ---------------------------------------------------------------- statement strings
+
+
+@dataclass(frozen=True)
+class AssignForm:
+    """`a = e`, `a, b = e1, e2`, `a += e`, or `x = proc(args)`; targets are lvalue Exprs."""
+
+    targets: tuple[Expr, ...]
+    values: tuple[Expr, ...]
+    call: tuple[str, tuple[ast.AST, ...], Span] | None = None
+
+
+@dataclass(frozen=True)
+class CallForm:
+    """A bare call statement: a mutating list builtin or a procedure (args left unchecked for procedures)."""
+
+    fn: str
+    node: ast.Call
+    span: Span
+
+
+MUTATORS = {"list_add": 2, "list_add_tail": 2, "list_add_before": 3, "list_del": 2}
+
+
+def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str, object]):
+    """Parse a one-line statement string: an assignment or a call."""
+    tree = _syntax_tree(text, base, "exec")
+    assert isinstance(tree, ast.Module)
+    if len(tree.body) != 1:
+        raise ExprError(base, "NC311", "write one statement per list item", "split it into several items")
+    node = tree.body[0]
+    checker = _Checker(scope, base, text)
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name):
+        fn = node.value.func.id
+        if fn in MUTATORS or fn in procedures:
+            return CallForm(fn, node.value, checker.span(node.value))
+        raise checker.fail(node.value, f"unknown statement '{fn}(...)'",
+                           did_you_mean(fn, [*MUTATORS, *procedures]), "NC311")
+    if isinstance(node, ast.AugAssign):
+        if not isinstance(node.op, (ast.Add, ast.Sub, ast.BitOr, ast.BitAnd)):
+            raise checker.fail(node, "only +=, -=, |= and &= are allowed", "", "NC311")
+        target = checker.expr(node.target)
+        value = checker.expr(ast.BinOp(left=node.target, op=node.op, right=node.value,
+                                       lineno=node.lineno, col_offset=node.col_offset))
+        return AssignForm((target,), (value,))
+    if isinstance(node, ast.Assign):
+        if len(node.targets) != 1:
+            raise checker.fail(node, "chained assignment is not allowed", "assign one target", "NC311")
+        tnode = node.targets[0]
+        tnodes = list(tnode.elts) if isinstance(tnode, ast.Tuple) else [tnode]
+        targets = tuple(checker.expr(t) for t in tnodes)
+        v = node.value
+        if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in procedures:
+            if len(targets) != 1:
+                raise checker.fail(node, "a procedure returns one value", "", "NC311")
+            return AssignForm(targets, (), (v.func.id, tuple(v.args), checker.span(v)))
+        vnodes = list(v.elts) if isinstance(v, ast.Tuple) and len(tnodes) > 1 else [v]
+        if len(vnodes) != len(tnodes):
+            raise checker.fail(node, f"{len(tnodes)} targets but {len(vnodes)} values", "", "NC311")
+        values = tuple(checker.expr(x) for x in vnodes)
+        return AssignForm(targets, values)
+    raise checker.fail(node, f"'{_describe_node(node)}' is not a statement the spec language knows",
+                       "statements are assignments (x = e), calls, or the mapping forms (if:, while:, ...)",
+                       "NC311")
+
+
+def check_expr_node(scope: Scope, base: Span, text: str, node: ast.AST) -> Expr:
+    """Type-check one sub-tree of a parsed statement (used for call arguments)."""
+    return _Checker(scope, base, text).expr(node)

@@ -1,0 +1,100 @@
+"""`extends:` resolution: a spec is its parent's tree with sections merged entry by entry."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .errors import Diagnostic, Span, SpecError
+from .yamlload import Map, Node, Scalar, load_yaml
+
+SECTIONS = ("entities", "types", "locks", "state", "procedures", "threads", "properties", "options")
+MAX_CHAIN = 16
+
+
+def proc_name(key: str) -> str:
+    """The procedure name in a signature key such as `setup_net(net: net) -> int`."""
+    m = re.match(r"\s*([A-Za-z_]\w*)", key)
+    return m.group(1) if m else key
+
+
+def _entry_name(section: str, key: str) -> str:
+    return proc_name(key) if section == "procedures" else key
+
+
+def _merge_section(section: str, parent: Node, child: Node) -> Node:
+    if not (isinstance(parent, Map) and isinstance(child, Map)):
+        return child
+    entries = list(parent.entries)
+    position = {_entry_name(section, k.text): i for i, (k, _) in enumerate(entries)}
+    removed: set[int] = set()
+    for key, value in child.entries:
+        name = _entry_name(section, key.text)
+        deleting = isinstance(value, Scalar) and value.value is None and section != "options"
+        if name in position:
+            if deleting:
+                removed.add(position[name])
+            else:
+                entries[position[name]] = (key, value)
+        elif not deleting:
+            position[name] = len(entries)
+            entries.append((key, value))
+    kept = [e for i, e in enumerate(entries) if i not in removed]
+    return Map(child.span, tuple(kept), {k.text: i for i, (k, _) in enumerate(kept)})
+
+
+def merge(parent: Map, child: Map) -> Map:
+    """The child's top-level keys replace the parent's; sections merge per entry; a null entry deletes."""
+    entries = [(k, v) for k, v in parent.entries if k.text != "extends"]
+    index = {k.text: i for i, (k, _) in enumerate(entries)}
+    for key, value in child.entries:
+        if key.text == "extends":
+            continue
+        if key.text in index:
+            at = index[key.text]
+            old = entries[at][1]
+            entries[at] = (key, _merge_section(key.text, old, value) if key.text in SECTIONS else value)
+        else:
+            index[key.text] = len(entries)
+            entries.append((key, value))
+    return Map(child.span, tuple(entries), {k.text: i for i, (k, _) in enumerate(entries)})
+
+
+def load_with_extends(path: Path, shown: str | None = None) -> tuple[Map, tuple[str, ...]]:
+    """Load a spec and everything it extends; returns the merged tree and the chain of files (child first)."""
+    shown = shown if shown is not None else str(path)
+    chain: list[tuple[Path, str]] = []
+    trees: list[Map] = []
+    current, current_shown = path, shown
+    via: Span | None = None
+    while True:
+        resolved = current.resolve()
+        if any(p == resolved for p, _ in chain):
+            assert via is not None
+            cycle = " -> ".join([s for _, s in chain] + [current_shown])
+            raise SpecError([Diagnostic(via, "NC020", f"extends: cycle {cycle}", "remove one of the extends:")])
+        if len(chain) >= MAX_CHAIN:
+            assert via is not None
+            raise SpecError([Diagnostic(via, "NC020", f"extends: chain longer than {MAX_CHAIN}", "")])
+        try:
+            tree = load_yaml(current, current_shown)
+        except SpecError as err:
+            if via is not None and err.diagnostics and err.diagnostics[0].code == "NC001":
+                raise SpecError([Diagnostic(via, "NC021", f"extends: file '{current_shown}' not found",
+                                            "the path is relative to the extending spec's folder")]) from None
+            raise
+        chain.append((resolved, current_shown))
+        trees.append(tree)
+        parent = tree.get("extends")
+        if parent is None:
+            break
+        if not (isinstance(parent, Scalar) and isinstance(parent.value, str) and parent.value.strip()):
+            raise SpecError([Diagnostic(parent.span, "NC021", "extends: takes a file name", "extends: base.yaml")])
+        via = parent.span
+        current = current.parent / parent.value
+        current_shown = os.path.normpath(os.path.join(os.path.dirname(current_shown), parent.value))
+    merged = trees[-1]
+    for tree in reversed(trees[:-1]):
+        merged = merge(merged, tree)
+    return merged, tuple(s for _, s in chain)

@@ -1,0 +1,79 @@
+"""The state vector: which slot of the flat state tuple holds what.
+
+A state is one flat tuple. Slots hold ints (pcs, ints, enum indices, element indices with -1 for null,
+set bitmasks, lock owners), bools, or tuples (lists, rwsem wait queues).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .spec import Spec
+from .types import Type
+
+
+@dataclass(frozen=True)
+class Slot:
+    name: str            # display name, e.g. init_count[net0, ops1] or creator(net0).rv
+    kind: str            # pc, local, shared, lock_owner, lock_readers, lock_queue, rcu_nest, gp_wait
+    type: Type | None
+    thread: int = -1     # owning thread for pc/local/rcu slots
+    var: str = ""        # shared variable or lock name
+    key: tuple[int, ...] = ()
+
+
+@dataclass
+class Layout:
+    slots: list[Slot] = field(default_factory=list)
+    shared: dict[str, tuple[int, tuple[int, ...]]] = field(default_factory=dict)  # name -> (base, strides)
+    locks: dict[str, tuple[int, int, tuple[int, ...]]] = field(default_factory=dict)  # name -> (base, width, strides)
+    lock_kinds: dict[str, str] = field(default_factory=dict)
+    pc: list[int] = field(default_factory=list)
+    rcu_nest: list[int] = field(default_factory=list)
+    gp_wait: list[int] = field(default_factory=list)
+
+    def add(self, slot: Slot) -> int:
+        self.slots.append(slot)
+        return len(self.slots) - 1
+
+
+def strides(sizes: list[int]) -> tuple[int, ...]:
+    out = []
+    acc = 1
+    for size in reversed(sizes):
+        out.append(acc)
+        acc *= size
+    return tuple(reversed(out))
+
+
+def key_names(spec: Spec, per: tuple[str, ...]) -> list[tuple[tuple[int, ...], str]]:
+    """Every key of a per: domain with its display text, in index order."""
+    keys: list[tuple[tuple[int, ...], str]] = [((), "")]
+    for entity in per:
+        elements = spec.entity(entity).elements
+        keys = [(k + (i,), f"{t}, {el}" if t else el) for k, t in keys for i, el in enumerate(elements)]
+    return keys
+
+
+def shared_layout(spec: Spec, layout: Layout) -> None:
+    """Slots for shared variables and locks, after the thread slots."""
+    for var in spec.vars:
+        sizes = [len(spec.entity(e).elements) for e in var.per]
+        base = len(layout.slots)
+        for key, text in key_names(spec, var.per):
+            layout.add(Slot(f"{var.name}[{text}]" if var.per else var.name, "shared", var.type, var=var.name, key=key))
+        layout.shared[var.name] = (base, strides(sizes))
+    for lock in spec.locks:
+        sizes = [len(spec.entity(e).elements) for e in lock.per]
+        width = 3 if lock.kind == "rwsem" else 1
+        base = len(layout.slots)
+        for key, text in key_names(spec, lock.per):
+            name = f"{lock.name}[{text}]" if lock.per else lock.name
+            if lock.kind == "rwsem":
+                layout.add(Slot(name + ".writer", "lock_owner", None, var=lock.name, key=key))
+                layout.add(Slot(name + ".readers", "lock_readers", None, var=lock.name, key=key))
+                layout.add(Slot(name + ".queue", "lock_queue", None, var=lock.name, key=key))
+            else:
+                layout.add(Slot(name + ".owner", "lock_owner", None, var=lock.name, key=key))
+        layout.locks[lock.name] = (base, width, tuple(s * width for s in strides(sizes)))
+        layout.lock_kinds[lock.name] = lock.kind

@@ -1,0 +1,75 @@
+"""Linux lock semantics as pure updates of lock slots in a state list.
+
+mutex/spinlock: one slot, the owner thread or -1. Waiters are not queued: when the lock is free any
+waiter (or a newcomer) may take it, the kernel's optimistic spinning and non-FIFO wake-up included.
+
+rwsem: three slots: the writer (-1 if none), the read holds (2 bits of count per thread), and the FIFO
+wait queue as a tuple of `tid * 2 + is_writer`. A reader takes the lock at once only when no writer
+holds it and nobody waits; otherwise it queues, behind any queued writer. Releases hand the lock to
+the head of the queue: a writer, or the run of readers at the head (3.10/4.x rwsem-xadd,
+`head_run`) or every queued reader (phase-fair >= 5.x, `all_readers`).
+"""
+
+from __future__ import annotations
+
+READ_BITS = 2
+READ_MASK = (1 << READ_BITS) - 1
+MAX_READ_DEPTH = READ_MASK
+
+
+def read_depth(readers: int, tid: int) -> int:
+    return readers >> (READ_BITS * tid) & READ_MASK
+
+
+def reader_tids(readers: int) -> list[int]:
+    out, tid = [], 0
+    while readers:
+        if readers & READ_MASK:
+            out.append(tid)
+        readers >>= READ_BITS
+        tid += 1
+    return out
+
+
+def rw_read_now(s, b: int) -> bool:
+    """A down_read succeeds at once: no writer holds the lock and nobody waits."""
+    return s[b] == -1 and not s[b + 2]
+
+
+def rw_write_now(s, b: int) -> bool:
+    return s[b] == -1 and s[b + 1] == 0 and not s[b + 2]
+
+
+def rw_grant(l: list, b: int, all_readers: bool) -> None:
+    """Hand a free (or read-held) rwsem to the head of its queue, as the kernel's wake-up does."""
+    queue = l[b + 2]
+    if not queue or l[b] != -1:
+        return
+    head = queue[0]
+    if head & 1:
+        if l[b + 1] == 0:
+            l[b] = head >> 1
+            l[b + 2] = queue[1:]
+        return
+    readers = l[b + 1]
+    rest = []
+    taking = True
+    for w in queue:
+        if w & 1:
+            rest.append(w)
+            if not all_readers:
+                taking = False
+        elif taking:
+            readers += 1 << (READ_BITS * (w >> 1))
+        else:
+            rest.append(w)
+    l[b + 1] = readers
+    l[b + 2] = tuple(rest)
+
+
+def rw_remove_waiter(l: list, b: int, entry: int, all_readers: bool) -> None:
+    """A killable waiter leaves the queue on a fatal signal; the next waiters may now be granted."""
+    queue = list(l[b + 2])
+    queue.remove(entry)
+    l[b + 2] = tuple(queue)
+    rw_grant(l, b, all_readers)

@@ -1,0 +1,591 @@
+"""From a located YAML tree to a validated `Spec`: declarations, bounds, threads and properties."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import Diagnostics, Span, SpecError, did_you_mean
+from .expr import ERRNO, Const, ExprError, Scope, VarInfo, parse_condition, parse_expr
+from .extends import load_with_extends, proc_name
+from .spec import Assert, Entity, Group, LockDecl, Options, PropertyDecl, Spec, ThreadDecl, VarDecl
+from .statements import BodyParser, parse_signature
+from .types import BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, parse_type
+from .yamlload import Map, Node, Scalar, Seq, describe
+
+TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks", "state", "procedures",
+            "threads", "properties", "options")
+LOCK_KINDS = ("mutex", "rwsem", "spinlock")
+BUILTIN_PROPERTIES = ("deadlock_free", "lock_discipline", "runtime_safety")
+MAX_GROUP = 16
+MAX_ENTITY = 30
+NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
+
+
+def load_spec(path: str | Path, bounds: Mapping[str, int] | None = None) -> Spec:
+    """Load, merge (extends:) and validate a spec file; raise SpecError with every problem found."""
+    shown = str(path)
+    tree, files = load_with_extends(Path(path), shown)
+    return SpecParser(tree, files, dict(bounds or {})).parse()
+
+
+class SpecParser:
+    def __init__(self, tree: Map, files: tuple[str, ...], bounds: dict[str, int]):
+        self.tree = tree
+        self.files = files
+        self.bounds = bounds
+        self.diag = Diagnostics()
+
+    # -- helpers
+
+    def err(self, span: Span, code: str, message: str, hint: str = "") -> None:
+        self.diag.error(span, code, message, hint)
+
+    def section(self, key: str) -> Map | None:
+        node = self.tree.get(key)
+        if node is None:
+            return None
+        if not isinstance(node, Map):
+            self.err(node.span, "NC101", f"'{key}' must be a mapping, not {describe(node)}")
+            return None
+        return node
+
+    def text(self, node: Node | None, what: str) -> str | None:
+        if node is None:
+            return None
+        if isinstance(node, Scalar) and isinstance(node.value, str):
+            return node.value
+        self.err(node.span, "NC101", f"{what} must be text, not {describe(node)}")
+        return None
+
+    def check_name(self, key: Scalar, what: str) -> bool:
+        if not NAME_RE.match(key.text) or key.text.startswith("__"):
+            self.err(key.span, "NC102", f"{what} name '{key.text}' is not a plain identifier",
+                     "use letters, digits and _")
+            return False
+        if key.text in self.taken:
+            self.err(key.span, "NC103", f"{what} name '{key.text}' is already used as {self.taken[key.text]}",
+                     "names of entities, elements, groups, locks, state, enum values must be distinct")
+            return False
+        self.taken[key.text] = what
+        return True
+
+    # -- the whole spec
+
+    def parse(self) -> Spec:
+        self.taken: dict[str, str] = {n: "an errno constant" for n in ERRNO}
+        for reserved in ("true", "false", "null", "True", "False", "None", *BUILTIN_PROPERTIES):
+            self.taken[reserved] = "a reserved word"
+        for key, _ in self.tree.entries:
+            if key.text not in TOP_KEYS:
+                self.err(key.span, "NC104", f"unknown top-level key '{key.text}'", did_you_mean(key.text, TOP_KEYS))
+        version = self.tree.get("netcheck")
+        if version is None:
+            self.err(self.tree.span, "NC105", "missing 'netcheck: 1' (the spec language version)",
+                     "add 'netcheck: 1' as the first line")
+        elif not (isinstance(version, Scalar) and version.value == 1):
+            self.err(version.span, "NC105", "unsupported spec language version", "write 'netcheck: 1'")
+        name_node = self.tree.get("name")
+        name = self.text(name_node, "name") or Path(self.files[0]).stem
+        about = self.text(self.tree.get("about"), "about") or ""
+        entities = self.parse_entities()
+        enums, aliases = self.parse_types(entities)
+        locks = self.parse_locks(entities)
+        entity_names = {e.name for e in entities}
+        scope = self.base_scope(entities, enums, locks, {})
+        variables = self.parse_state(entity_names, aliases, scope)
+        scope = self.base_scope(entities, enums, locks, {v.name: VarInfo(v.type, v.per) for v in variables})
+        procedures, asserts = self.parse_procedures(scope, entity_names, aliases)
+        threads = self.parse_threads(scope, procedures)
+        properties = self.parse_properties(scope, asserts)
+        options = self.parse_options()
+        self.check_bounds_used(entities)
+        self.diag.raise_if_any()
+        bounds = tuple((g.name, len(g.elements)) for e in entities for g in e.groups if g.counted)
+        return Spec(name, about, self.files, tuple(entities), tuple(enums), tuple(locks), tuple(variables),
+                    tuple(procedures), tuple(threads), tuple(properties), tuple(asserts), options, bounds)
+
+    # -- entities
+
+    def parse_entities(self) -> list[Entity]:
+        section = self.section("entities")
+        out: list[Entity] = []
+        if section is None:
+            return out
+        for key, value in section.entries:
+            if not self.check_name(key, "entity"):
+                continue
+            groups: list[Group] = []
+            if isinstance(value, Map):
+                for gkey, gvalue in value.entries:
+                    if self.check_name(gkey, "group"):
+                        groups.append(self.parse_group(gkey.text, gvalue))
+            else:
+                groups.append(self.parse_group(key.text, value, own=True))
+            total = sum(len(g.elements) for g in groups)
+            if total > MAX_ENTITY:
+                self.err(value.span, "NC106", f"entity '{key.text}' has {total} elements, over {MAX_ENTITY}",
+                         "lower the bounds")
+            out.append(Entity(key.text, tuple(groups), key.span))
+        return out
+
+    def parse_group(self, name: str, node: Node, own: bool = False) -> Group:
+        if isinstance(node, Scalar) and isinstance(node.value, int) and not isinstance(node.value, bool):
+            count = self.bounds.get(name, node.value)
+            if not 0 <= count <= MAX_GROUP:
+                self.err(node.span, "NC106", f"bound {name}={count} is outside 0..{MAX_GROUP}", "")
+                count = 0
+            elements = tuple(f"{name}{i}" for i in range(count))
+            for e in elements:
+                if e in self.taken:
+                    self.err(node.span, "NC103", f"element name '{e}' is already used as {self.taken[e]}", "")
+                self.taken[e] = "an element"
+            if not own:
+                self.taken.pop(name, None)
+                self.taken[name] = "a group"
+            return Group(name, elements, True)
+        if isinstance(node, Seq):
+            elements = []
+            for item in node.items:
+                if isinstance(item, Scalar) and self.check_name(item, "element"):
+                    elements.append(item.text)
+                elif not isinstance(item, Scalar):
+                    self.err(item.span, "NC101", f"element names must be text, not {describe(item)}")
+            return Group(name, tuple(elements), False)
+        self.err(node.span, "NC101", f"'{name}' must be a count, a list of element names, or a mapping of groups",
+                 "entities: {net: 2, ops: {subsys: 1, device: 1}}")
+        return Group(name, (), False)
+
+    def check_bounds_used(self, entities: list[Entity]) -> None:
+        counted = {g.name for e in entities for g in e.groups if g.counted}
+        for name in self.bounds:
+            if name not in counted:
+                self.err(Span(self.files[0], 1, 1), "NC107", f"--bound {name}: no entity or group of that name "
+                         "is declared with a count", did_you_mean(name, counted))
+
+    # -- types and locks
+
+    def parse_types(self, entities: list[Entity]) -> tuple[list[tuple[str, tuple[str, ...]]], dict[str, Type]]:
+        section = self.section("types")
+        enums: list[tuple[str, tuple[str, ...]]] = []
+        aliases: dict[str, Type] = {}
+        if section is None:
+            return enums, aliases
+        names = {e.name for e in entities}
+        for key, value in section.entries:
+            text = self.text(value, "a type")
+            if text is None or not self.check_name(key, "type"):
+                continue
+            try:
+                t = parse_type(text, names, aliases, key.text)
+            except TypeSyntaxError as err:
+                self.err(value.span, "NC108", str(err), err.hint)
+                continue
+            aliases[key.text] = t
+            if isinstance(t, EnumT):
+                enums.append((key.text, t.values))
+                for v in t.values:
+                    if v in self.taken:
+                        self.err(value.span, "NC103", f"enum value '{v}' is already used as {self.taken[v]}", "")
+                    self.taken[v] = "an enum value"
+        return enums, aliases
+
+    def parse_locks(self, entities: list[Entity]) -> list[LockDecl]:
+        section = self.section("locks")
+        out: list[LockDecl] = []
+        if section is None:
+            return out
+        names = {e.name for e in entities}
+        for key, value in section.entries:
+            if not self.check_name(key, "lock"):
+                continue
+            kind_node: Node | None = value
+            per: tuple[str, ...] = ()
+            if isinstance(value, Map):
+                self.unknown_keys(value, ("kind", "per"))
+                kind_node = value.get("kind")
+                per = self.parse_per(value.get("per"), names)
+            kind = self.text(kind_node, "a lock kind") if kind_node is not None else None
+            if kind not in LOCK_KINDS:
+                where = kind_node.span if kind_node is not None else value.span
+                self.err(where, "NC109", f"unknown lock kind '{kind}'", did_you_mean(str(kind), LOCK_KINDS))
+                continue
+            out.append(LockDecl(key.text, kind, per, key.span))
+        return out
+
+    def parse_per(self, node: Node | None, entities: set[str]) -> tuple[str, ...]:
+        if node is None:
+            return ()
+        items = node.items if isinstance(node, Seq) else (node,)
+        out = []
+        for item in items:
+            if isinstance(item, Scalar) and item.text in entities:
+                out.append(item.text)
+            else:
+                text = item.text if isinstance(item, Scalar) else describe(item)
+                self.err(item.span, "NC110", f"per: takes entity names, got '{text}'", did_you_mean(text, entities))
+        return tuple(out)
+
+    def unknown_keys(self, node: Map, allowed: tuple[str, ...]) -> None:
+        for key, _ in node.entries:
+            if key.text not in allowed:
+                self.err(key.span, "NC104", f"unknown key '{key.text}'", did_you_mean(key.text, allowed))
+
+    # -- scope
+
+    def base_scope(self, entities: list[Entity], enums: list[tuple[str, tuple[str, ...]]],
+                   locks: list[LockDecl], shared: dict[str, VarInfo]) -> Scope:
+        ents = {e.name: e.elements for e in entities}
+        elements: dict[str, tuple[str, int]] = {}
+        groups: dict[str, tuple[str, int]] = {}
+        for e in entities:
+            index = 0
+            for g in e.groups:
+                mask = 0
+                for el in g.elements:
+                    elements[el] = (e.name, index)
+                    mask |= 1 << index
+                    index += 1
+                if g.name != e.name:
+                    groups[g.name] = (e.name, mask)
+        enum_values = {}
+        for name, values in enums:
+            t = EnumT(name, values)
+            for i, v in enumerate(values):
+                enum_values[v] = (t, i)
+        lock_map = {lk.name: (lk.kind, lk.per) for lk in locks}
+        return Scope(ents, groups, elements, enum_values, shared, lock_map)
+
+    # -- state
+
+    def parse_state(self, entities: set[str], aliases: dict[str, Type], scope: Scope) -> list[VarDecl]:
+        section = self.section("state")
+        out: list[VarDecl] = []
+        if section is None:
+            return out
+        for key, value in section.entries:
+            if not self.check_name(key, "state variable"):
+                continue
+            type_node: Node | None = value
+            per: tuple[str, ...] = ()
+            init_node: Node | None = None
+            if isinstance(value, Map):
+                self.unknown_keys(value, ("type", "per", "init"))
+                type_node = value.get("type")
+                per = self.parse_per(value.get("per"), entities)
+                init_node = value.get("init")
+            text = self.text(type_node, "a type") if type_node is not None else None
+            if text is None:
+                if type_node is None:
+                    self.err(value.span, "NC108", f"state '{key.text}' needs a type", "write {type: TYPE}")
+                continue
+            try:
+                t = parse_type(text, entities, aliases)
+            except TypeSyntaxError as err:
+                assert type_node is not None
+                self.err(type_node.span, "NC108", str(err), err.hint)
+                continue
+            keys = 1
+            for entity in per:
+                keys *= len(scope.entities[entity])
+            init = self.parse_init(key.text, t, per, init_node, scope, keys, value.span)
+            out.append(VarDecl(key.text, t, per, init, key.span))
+        return out
+
+    def parse_init(self, name: str, t: Type, per: tuple[str, ...], node: Node | None, scope: Scope,
+                   keys: int, span: Span) -> tuple[object, ...]:
+        default = self.default_value(name, t, node is None, span)
+        if not per:
+            return (default if node is None else self.encode(t, node, scope),)
+        values = [default] * keys
+        if node is None:
+            return tuple(values)
+        if not isinstance(node, Map):
+            value = self.encode(t, node, scope)
+            return tuple([value] * keys)
+        for key, item in node.entries:
+            parts = [p.strip() for p in key.text.split(",")]
+            index = 0
+            ok = len(parts) == len(per)
+            for part, entity in zip(parts, per):
+                found = scope.elements.get(part)
+                if found is None or found[0] != entity:
+                    ok = False
+                    break
+                index = index * len(scope.entities[entity]) + found[1]
+            if not ok:
+                self.err(key.span, "NC111", f"'{key.text}' is not a key of {name} (per: {', '.join(per)})",
+                         "write the element names separated by commas, e.g. 'net0, ops1'")
+                continue
+            values[index] = self.encode(t, item, scope)
+        return tuple(values)
+
+    def default_value(self, name: str, t: Type, needed: bool, span: Span) -> object:
+        if isinstance(t, BoolT):
+            return False
+        if isinstance(t, IntT):
+            assert t.lo is not None and t.hi is not None
+            return 0 if t.lo <= 0 <= t.hi else t.lo
+        if isinstance(t, RefT):
+            if not t.nullable and needed:
+                self.err(span, "NC112", f"'{name}' has type {t} and needs an init: value", f"or make it {t}?")
+            return -1
+        if isinstance(t, SetT):
+            return 0
+        if isinstance(t, ListT):
+            return ()
+        return 0
+
+    def encode(self, t: Type, node: Node, scope: Scope) -> object:
+        """The state encoding of a literal init value written in YAML."""
+        try:
+            if isinstance(t, (SetT, ListT)):
+                if not isinstance(node, Seq):
+                    raise ValueError(f"expected a list of {t.entity} elements")
+                indices = [self.element(t.entity, item, scope) for item in node.items]
+                if len(set(indices)) != len(indices):
+                    raise ValueError("an element appears twice")
+                if isinstance(t, SetT):
+                    return sum(1 << i for i in set(indices))
+                return tuple(indices)
+            if not isinstance(node, Scalar):
+                raise ValueError(f"expected a {t} value, got {describe(node)}")
+            if isinstance(t, BoolT):
+                if not isinstance(node.value, bool):
+                    raise ValueError("expected true or false")
+                return node.value
+            if isinstance(t, IntT):
+                if not isinstance(node.value, int) or isinstance(node.value, bool):
+                    raise ValueError("expected an integer")
+                assert t.lo is not None and t.hi is not None
+                if not t.lo <= node.value <= t.hi:
+                    raise ValueError(f"{node.value} is outside {t}")
+                return node.value
+            if isinstance(t, EnumT):
+                if node.text not in t.values:
+                    raise ValueError(f"'{node.text}' is not one of {', '.join(t.values)}")
+                return t.values.index(node.text)
+            if isinstance(t, RefT):
+                if node.value is None:
+                    if not t.nullable:
+                        raise ValueError(f"null is not a {t}")
+                    return -1
+                return self.element(t.entity, node, scope)
+        except ValueError as err:
+            self.err(node.span, "NC111", f"bad init value: {err}", f"the type is {t}")
+        return None
+
+    def element(self, entity: str, node: Node, scope: Scope) -> int:
+        if not isinstance(node, Scalar):
+            raise ValueError(f"expected an element of {entity}")
+        found = scope.elements.get(node.text)
+        if found is None or found[0] != entity:
+            hint = did_you_mean(node.text, scope.entities.get(entity, ()))
+            raise ValueError(f"'{node.text}' is not an element of {entity} ({hint})")
+        return found[1]
+
+    # -- procedures
+
+    def parse_procedures(self, scope: Scope, entities: set[str], aliases: dict[str, Type]):
+        section = self.section("procedures")
+        if section is None:
+            return [], []
+        signatures = {}
+        for key, value in section.entries:
+            try:
+                sig = parse_signature(key.text, entities, aliases)
+            except TypeSyntaxError as err:
+                self.err(key.span, "NC113", str(err), err.hint)
+                continue
+            if sig[0] in signatures or sig[0] in self.taken:
+                self.err(key.span, "NC103", f"procedure name '{sig[0]}' is already used", "")
+                continue
+            signatures[sig[0]] = (key, value, sig)
+        body_parser = BodyParser(scope, {n: s[2] for n, s in signatures.items()}, entities, aliases, self.diag)
+        procedures = []
+        for name, (key, value, sig) in signatures.items():
+            proc = body_parser.procedure(key, value, sig)
+            if proc is not None:
+                procedures.append(proc)
+        body_parser.check_recursion(procedures)
+        return procedures, body_parser.asserts
+
+    # -- threads
+
+    def parse_threads(self, scope: Scope, procedures) -> list[ThreadDecl]:
+        section = self.section("threads")
+        out: list[ThreadDecl] = []
+        if section is None or not section.entries:
+            where = section.span if section is not None else self.tree.span
+            self.err(where, "NC114", "the spec has no threads", "add threads: {NAME: {run: 'proc()'}}")
+            return out
+        procs = {p.name: p for p in procedures}
+        for key, value in section.entries:
+            if not self.check_name(key, "thread"):
+                continue
+            if isinstance(value, Scalar):
+                value = Map(value.span, ((Scalar(value.span, "run", "run"), value),), {"run": 0})
+            if not isinstance(value, Map):
+                self.err(value.span, "NC101", "a thread is {run: 'proc(args)', for: 'x in ENTITY', count: N}")
+                continue
+            self.unknown_keys(value, ("run", "for", "count", "daemon", "about"))
+            thread = self.parse_thread(key, value, scope, procs)
+            if thread is not None:
+                out.append(thread)
+        return out
+
+    def parse_thread(self, key: Scalar, value: Map, scope: Scope, procs) -> ThreadDecl | None:
+        run = value.get("run")
+        run_text = self.text(run, "run:")
+        if run is None or run_text is None:
+            if run is None:
+                self.err(value.span, "NC115", f"thread '{key.text}' needs run: 'procedure(args)'", "")
+            return None
+        m = re.match(r"^\s*([A-Za-z_]\w*)\s*\((.*)\)\s*$", run_text, re.S)
+        if not m:
+            self.err(run.span, "NC115", f"run: takes a procedure call, got '{run_text}'", "run: 'creator(n)'")
+            return None
+        proc_name_ = m.group(1)
+        if proc_name_ not in procs:
+            self.err(run.span, "NC116", f"undefined procedure '{proc_name_}'", did_you_mean(proc_name_, procs))
+            return None
+        var, domain = "", ()
+        local_types: dict[str, Type] = {}
+        for_node = value.get("for")
+        if for_node is not None:
+            text = self.text(for_node, "for:") or ""
+            fm = re.match(r"^\s*([A-Za-z_]\w*)\s+in\s+([A-Za-z_]\w*)\s*$", text)
+            target = fm.group(2) if fm else ""
+            if fm and target in scope.entities:
+                var, domain, entity = fm.group(1), scope.entities[target], target
+            elif fm and target in scope.groups:
+                entity, mask = scope.groups[target]
+                var = fm.group(1)
+                domain = tuple(el for i, el in enumerate(scope.entities[entity]) if mask >> i & 1)
+            else:
+                self.err(for_node.span, "NC115", f"for: takes 'x in ENTITY_OR_GROUP', got '{text}'",
+                         did_you_mean(target, [*scope.entities, *scope.groups]) if fm else "")
+                return None
+            local_types[var] = RefT(entity)
+        count = 1
+        count_node = value.get("count")
+        if count_node is not None:
+            if for_node is not None:
+                self.err(count_node.span, "NC115", "use either for: or count:, not both", "")
+            elif not (isinstance(count_node, Scalar) and isinstance(count_node.value, int)
+                      and not isinstance(count_node.value, bool) and 0 <= count_node.value <= 16):
+                self.err(count_node.span, "NC115", "count: takes a number from 0 to 16", "")
+            else:
+                count = count_node.value
+        daemon_node = value.get("daemon")
+        daemon = False
+        if daemon_node is not None:
+            if isinstance(daemon_node, Scalar) and isinstance(daemon_node.value, bool):
+                daemon = daemon_node.value
+            else:
+                self.err(daemon_node.span, "NC101", "daemon: takes true or false", "")
+        proc = procs[proc_name_]
+        arg_scope = scope.with_locals(local_types)
+        assert isinstance(run, Scalar)
+        args = self.call_args(run, run_text, m.start(2), m.group(2), arg_scope, proc)
+        if args is None:
+            return None
+        return ThreadDecl(key.text, proc_name_, args, var, domain, count, daemon, key.span)
+
+    def call_args(self, node: Scalar, text: str, offset: int, args_text: str, scope: Scope, proc):
+        from .expr import assignable
+        base = node.expr_span().shifted(offset)
+        parts = _split_args(args_text)
+        if len(parts) != len(proc.params):
+            self.err(node.span, "NC117", f"{proc.name}() takes {len(proc.params)} argument(s), got {len(parts)}",
+                     f"signature: {proc.name}({', '.join(f'{n}: {t}' for n, t in proc.params)})")
+            return None
+        out = []
+        for (start, part), (pname, ptype) in zip(parts, proc.params):
+            try:
+                e = parse_expr(part, scope, base.shifted(start))
+            except ExprError as err:
+                self.err(err.span, err.code, err.message, err.hint)
+                return None
+            if not assignable(ptype, e.type):
+                self.err(base.shifted(start), "NC117", f"argument '{pname}' of {proc.name}() is {ptype}, got {e.type}")
+                return None
+            out.append(e)
+        return tuple(out)
+
+    # -- properties and options
+
+    def parse_properties(self, scope: Scope, asserts: list[Assert]) -> list[PropertyDecl]:
+        section = self.section("properties")
+        out: list[PropertyDecl] = []
+        names = {a.name for a in asserts}
+        if section is None:
+            return out
+        for key, value in section.entries:
+            if not self.check_name(key, "property"):
+                continue
+            if key.text in names:
+                self.err(key.span, "NC103", f"property '{key.text}' has the name of an assert", "")
+                continue
+            if not isinstance(value, Map):
+                self.err(value.span, "NC101", "a property is {invariant: EXPR} or {final: EXPR}, with about:")
+                continue
+            self.unknown_keys(value, ("invariant", "final", "about"))
+            kinds = [k for k in ("invariant", "final") if value.get(k) is not None]
+            if len(kinds) != 1:
+                self.err(value.span, "NC118", "a property has exactly one of invariant: or final:", "")
+                continue
+            expr_node = value.get(kinds[0])
+            assert expr_node is not None
+            about = self.text(value.get("about"), "about") or ""
+            try:
+                span = expr_node.expr_span() if isinstance(expr_node, Scalar) else expr_node.span
+                text = expr_node.value if isinstance(expr_node, Scalar) else None
+                e = parse_condition(text, scope, span)
+            except ExprError as err:
+                self.err(err.span, err.code, err.message, err.hint)
+                continue
+            out.append(PropertyDecl(key.text, kinds[0], e, about, key.span))
+        return out
+
+    def parse_options(self) -> Options:
+        section = self.section("options")
+        if section is None:
+            return Options()
+        self.unknown_keys(section, ("deadlock", "fatal_signals", "rwsem_wake"))
+        values: dict[str, object] = {}
+        for name in ("deadlock", "fatal_signals"):
+            node = section.get(name)
+            if node is not None:
+                if isinstance(node, Scalar) and isinstance(node.value, bool):
+                    values[name] = node.value
+                else:
+                    self.err(node.span, "NC101", f"{name}: takes true or false", "")
+        node = section.get("rwsem_wake")
+        if node is not None:
+            if isinstance(node, Scalar) and node.text in ("head_run", "all_readers"):
+                values["rwsem_wake"] = node.text
+            else:
+                self.err(node.span, "NC101", "rwsem_wake: takes head_run or all_readers", "")
+        return Options(**values)  # type: ignore[arg-type]
+
+
+def _split_args(text: str) -> list[tuple[int, str]]:
+    """Split call arguments at top-level commas, keeping each one's offset."""
+    parts: list[tuple[int, str]] = []
+    depth, start = 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append((start, text[start:i]))
+            start = i + 1
+    if text.strip():
+        parts.append((start, text[start:]))
+    return [(s + len(p) - len(p.lstrip()), p.strip()) for s, p in parts]
+
+
+__all__ = ["load_spec", "proc_name", "Const"]

@@ -1,0 +1,347 @@
+"""Inlining procedures into one control-flow graph per thread instance (the IR).
+
+Procedures are inlined at every call site, so a thread's program counter alone says where it is, and
+each inlined frame has its own local slots. Jumps (goto, break, continue, return, calls) become edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import Span
+from .evaluate import Env, EvalError, compile_expr, key_index, lock_base, reads_state
+from .expr import Expr, Local, LockRef, Shared
+from .layout import Layout, Slot
+from .spec import (
+    Assert, Assign, Await, Break, Continue, Either, ForEach, Goto, If, Invoke, Label, ListOp, LockOp, Procedure, Rcu,
+    Return, Spec, Stmt, While,
+)
+from .types import BoolT, EnumT, IntT, ListT, RefT, SetT, Type
+
+
+@dataclass
+class IR:
+    """One program point of a thread. `next`/`alt` are IR indices; `data` holds compiled closures."""
+
+    kind: str
+    stmt: Stmt | None
+    frame: tuple[str, ...]
+    next: int = -1
+    alt: int = -1
+    data: dict = field(default_factory=dict)
+    visible: bool = False
+
+
+class CompileError(Exception):
+    def __init__(self, span: Span, message: str, hint: str = ""):
+        super().__init__(message)
+        self.span, self.message, self.hint = span, message, hint
+
+
+def default_value(t: Type) -> object:
+    if isinstance(t, BoolT):
+        return False
+    if isinstance(t, IntT):
+        assert t.lo is not None and t.hi is not None
+        return 0 if t.lo <= 0 <= t.hi else t.lo
+    if isinstance(t, RefT):
+        return -1
+    if isinstance(t, ListT):
+        return ()
+    return 0
+
+
+@dataclass
+class Frame:
+    proc: Procedure
+    env: Env
+    slots: list[int]
+    chain: tuple[str, ...]
+    labels: dict[str, int]
+    return_to: int
+    result: tuple[int | None, object, Type | None] | None  # (static slot, dynamic slot fn, type) in caller
+    exit_node: int
+
+
+class ThreadProgram:
+    """Builds the IR of one thread instance by inlining its procedure and everything it calls."""
+
+    def __init__(self, spec: Spec, layout: Layout, tid: int, name: str, base_env: Env, defaults: dict[int, object]):
+        self.spec = spec
+        self.layout = layout
+        self.tid = tid
+        self.name = name
+        self.base_env = base_env
+        self.defaults = defaults
+        self.nodes: list[IR] = []
+        self.local_slots: list[int] = []
+        self.frames = 0
+
+    def emit(self, kind: str, stmt: Stmt | None, frame: Frame | None, **data) -> int:
+        self.nodes.append(IR(kind, stmt, frame.chain if frame else (), data=data))
+        return len(self.nodes) - 1
+
+    def jump(self, target: int = -1) -> int:
+        self.nodes.append(IR("jump", None, (), next=target))
+        return len(self.nodes) - 1
+
+    # -- frames
+
+    def new_frame(self, proc: Procedure, chain: tuple[str, ...], return_to: int, result) -> Frame:
+        self.frames += 1
+        slots: dict[str, int] = {}
+        slot_list = []
+        for name, t in (*proc.params, *proc.locals, *self.loop_vars(proc)):
+            if name in slots:
+                continue
+            slot = self.layout.add(Slot(f"{self.name}.{proc.name}.{name}" if self.frames > 1 else f"{self.name}.{name}",
+                                        "local", t, thread=self.tid, var=name))
+            self.defaults[slot] = default_value(t)
+            slots[name] = slot
+            slot_list.append(slot)
+        self.local_slots.extend(slot_list)
+        env = Env(self.layout, self.base_env.entity_sizes, slots, {}, self.base_env.element_names)
+        exit_node = self.jump(return_to)
+        labels = {}
+        for stmt in walk_statements(proc.body):
+            if isinstance(stmt, Label):
+                labels[stmt.name] = self.jump()
+        return Frame(proc, env, slot_list, chain, labels, return_to, result, exit_node)
+
+    def loop_vars(self, proc: Procedure) -> list[tuple[str, Type]]:
+        declared = {n for n, _ in (*proc.params, *proc.locals)}
+        out = []
+        for stmt in walk_statements(proc.body):
+            if isinstance(stmt, ForEach) and stmt.var not in declared:
+                assert stmt.source is not None and isinstance(stmt.source.type, (ListT, SetT))
+                out.append((stmt.var, RefT(stmt.source.type.entity, True)))
+                declared.add(stmt.var)
+        return out
+
+    def build(self, proc: Procedure, args: list[object]) -> int:
+        """The entry of the thread: its procedure with constant arguments, then the end node."""
+        end = self.emit("end", None, None)
+        frame = self.new_frame(proc, (proc.name,), end, None)
+        self.param_values = {frame.env.locals[n]: v for (n, _), v in zip(proc.params, args)}
+        reset = self.emit("reset", None, frame, slots=[s for s in frame.slots if s not in self.param_values])
+        self.nodes[reset].next = end
+        self.nodes[frame.exit_node].next = reset
+        return self.block(proc.body, frame, frame.exit_node, None)
+
+    # -- statements (compiled back to front: each knows what follows it)
+
+    def block(self, stmts: tuple[Stmt, ...], frame: Frame, then: int, loop: tuple[int, int] | None) -> int:
+        for stmt in reversed(stmts):
+            then = self.statement(stmt, frame, then, loop)
+        return then
+
+    def expr(self, e: Expr, frame: Frame):
+        try:
+            return compile_expr(e, frame.env)
+        except EvalError as err:
+            raise CompileError(e.span, str(err)) from None
+
+    def target(self, e: Expr, frame: Frame) -> tuple[int, object, Type]:
+        """(static slot, dynamic offset closure or None, declared type) of an lvalue."""
+        if isinstance(e, Local):
+            return frame.env.locals[e.name], None, e.type
+        assert isinstance(e, Shared)
+        base, strides = self.layout.shared[e.name]
+        static, dynamic = key_index(e.keys, strides, frame.env, [10_000])
+        return base + static, dynamic, e.type
+
+    def statement(self, stmt: Stmt, frame: Frame, then: int, loop: tuple[int, int] | None) -> int:
+        if isinstance(stmt, Assign):
+            writes = [self.target(t, frame) for t in stmt.targets]
+            values = [self.expr(v, frame) for v in stmt.values]
+            visible = any(isinstance(t, Shared) for t in stmt.targets) or any(
+                reads_state(x) for x in (*stmt.values, *stmt.targets))
+            node = self.emit("assign", stmt, frame, writes=writes, values=values)
+            self.nodes[node].visible = visible
+            self.nodes[node].next = then
+            return node
+        if isinstance(stmt, Invoke):
+            return self.invoke(stmt, frame, then)
+        if isinstance(stmt, Return):
+            if stmt.value is None:
+                return frame.exit_node
+            assert frame.result is not None or frame.proc.returns is not None
+            if frame.result is None:  # the thread's own procedure: the value is dropped
+                return frame.exit_node
+            node = self.emit("assign", stmt, frame, writes=[frame.result], values=[self.expr(stmt.value, frame)])
+            self.nodes[node].visible = reads_state(stmt.value) or frame.result[1] is not None or \
+                frame.result[0] >= 0 and self.layout.slots[frame.result[0]].kind == "shared"
+            self.nodes[node].next = frame.exit_node
+            return node
+        if isinstance(stmt, If):
+            assert stmt.cond is not None
+            node = self.emit("branch", stmt, frame, cond=self.expr(stmt.cond, frame))
+            self.nodes[node].visible = reads_state(stmt.cond)
+            self.nodes[node].next = self.block(stmt.then, frame, then, loop)
+            self.nodes[node].alt = self.block(stmt.orelse, frame, then, loop)
+            return node
+        if isinstance(stmt, While):
+            assert stmt.cond is not None
+            head = self.jump()
+            node = self.emit("branch", stmt, frame, cond=self.expr(stmt.cond, frame))
+            self.nodes[node].visible = reads_state(stmt.cond)
+            self.nodes[head].next = node
+            self.nodes[node].next = self.block(stmt.body, frame, head, (then, head))
+            self.nodes[node].alt = then
+            return head
+        if isinstance(stmt, ForEach):
+            return self.for_each(stmt, frame, then)
+        if isinstance(stmt, Either):
+            targets = [(name, self.block(body, frame, then, loop)) for name, body in stmt.branches]
+            return self.emit("choose", stmt, frame, branches=targets)
+        if isinstance(stmt, Label):
+            self.nodes[frame.labels[stmt.name]].next = then
+            return frame.labels[stmt.name]
+        if isinstance(stmt, Goto):
+            return frame.labels[stmt.name]
+        if isinstance(stmt, Break):
+            assert loop is not None
+            return loop[0]
+        if isinstance(stmt, Continue):
+            assert loop is not None
+            return loop[1]
+        if isinstance(stmt, Assert):
+            assert stmt.cond is not None
+            node = self.emit("assert", stmt, frame, cond=self.expr(stmt.cond, frame), name=stmt.name)
+            self.nodes[node].visible = reads_state(stmt.cond)
+            self.nodes[node].next = then
+            return node
+        if isinstance(stmt, Await):
+            assert stmt.cond is not None
+            node = self.emit("await", stmt, frame, cond=self.expr(stmt.cond, frame), idle=stmt.idle)
+            self.nodes[node].visible = True
+            self.nodes[node].next = then
+            return node
+        if isinstance(stmt, ListOp):
+            return self.list_op(stmt, frame, then)
+        if isinstance(stmt, LockOp):
+            return self.lock_op(stmt, frame, then, loop)
+        if isinstance(stmt, Rcu):
+            return self.rcu(stmt, frame, then)
+        raise AssertionError(f"unknown statement {stmt!r}")
+
+    def invoke(self, stmt: Invoke, frame: Frame, then: int) -> int:
+        proc = self.spec.procedure(stmt.proc)
+        result = self.target(stmt.result, frame) if stmt.result is not None else None
+        callee = self.new_frame(proc, frame.chain + (proc.name,), then, result)
+        args = [self.expr(a, frame) for a in stmt.args]
+        param_slots = [callee.env.locals[n] for n, _ in proc.params]
+        reset = self.emit("reset", None, callee, slots=list(callee.slots))
+        self.nodes[reset].next = then
+        self.nodes[callee.exit_node].next = reset
+        body = self.block(proc.body, callee, callee.exit_node, None)
+        node = self.emit("assign", stmt, frame, writes=[(s, None, t) for s, (_, t) in zip(param_slots, proc.params)],
+                         values=args, call=proc.name)
+        self.nodes[node].visible = any(reads_state(a) for a in stmt.args)
+        self.nodes[node].next = body
+        return node
+
+    def for_each(self, stmt: ForEach, frame: Frame, then: int) -> int:
+        assert stmt.source is not None
+        cursor = frame.env.locals[stmt.var]
+        source = stmt.source
+        is_list = isinstance(source.type, ListT)
+        visible = reads_state(source)
+        advance = self.emit("loop_next", stmt, frame, cursor=cursor, source=self.expr(source, frame),
+                            order=stmt.order, is_list=is_list, var=stmt.var)
+        start = self.emit("loop_start", stmt, frame, cursor=cursor, source=self.expr(source, frame),
+                          order=stmt.order, is_list=is_list, var=stmt.var)
+        body = self.block(stmt.body, frame, advance, (then, advance))
+        for node in (start, advance):
+            self.nodes[node].visible = visible
+            self.nodes[node].next = body
+            self.nodes[node].alt = then
+        return start
+
+    def list_op(self, stmt: ListOp, frame: Frame, then: int) -> int:
+        target = stmt.args[0]
+        slot = self.target(target, frame)
+        items = [self.expr(a, frame) for a in stmt.args[1:]]
+        node = self.emit("listop", stmt, frame, fn=stmt.fn, slot=slot, items=items)
+        self.nodes[node].visible = isinstance(target, Shared) or any(reads_state(a) for a in stmt.args)
+        self.nodes[node].next = then
+        return node
+
+    def lock_op(self, stmt: LockOp, frame: Frame, then: int, loop: tuple[int, int] | None) -> int:
+        assert isinstance(stmt.lock, LockRef)
+        base, dynamic = lock_base(stmt.lock, frame.env)
+        fail = self.block(stmt.on_fail, frame, then, loop) if stmt.on_fail is not None else -1
+        node = self.emit("lock", stmt, frame, op=stmt.op, base=base, dyn=dynamic, lock=stmt.lock.name,
+                         lock_kind=self.layout.lock_kinds[stmt.lock.name])
+        self.nodes[node].visible = True
+        self.nodes[node].alt = fail
+        if stmt.op in ("down_read", "down_read_killable", "down_write", "down_write_killable"):
+            wait = self.emit("lockwait", stmt, frame, op=stmt.op, base=base, dyn=dynamic, lock=stmt.lock.name)
+            self.nodes[wait].visible = True
+            self.nodes[wait].next = then
+            self.nodes[wait].alt = fail
+            self.nodes[node].data["wait"] = wait
+        self.nodes[node].next = then
+        return node
+
+    def rcu(self, stmt: Rcu, frame: Frame, then: int) -> int:
+        node = self.emit("rcu", stmt, frame, op=stmt.op)
+        self.nodes[node].visible = True
+        self.nodes[node].next = then
+        if stmt.op in ("synchronize_rcu", "rcu_barrier"):
+            wait = self.emit("gpwait", stmt, frame, op=stmt.op)
+            self.nodes[wait].visible = True
+            self.nodes[wait].next = then
+            self.nodes[node].next = wait
+        return node
+
+    # -- jump elimination
+
+    def resolve(self) -> None:
+        """Point every edge past jump nodes; a cycle of jumps is a loop that never takes a step."""
+        def follow(i: int) -> int:
+            seen = set()
+            while i >= 0 and self.nodes[i].kind == "jump":
+                if i in seen:
+                    raise CompileError(self.cycle_span(), "a loop that never takes a step",
+                                       "give the loop a condition or a statement that reads state")
+                seen.add(i)
+                i = self.nodes[i].next
+            return i
+        for node in self.nodes:
+            if node.kind == "jump":
+                continue
+            node.next = follow(node.next)
+            node.alt = follow(node.alt)
+            if node.kind == "choose":
+                node.data["branches"] = [(n, follow(t)) for n, t in node.data["branches"]]
+            if "wait" in node.data:
+                node.data["wait"] = follow(node.data["wait"])
+        self.entry_follow = follow
+
+    def cycle_span(self) -> Span:
+        for node in self.nodes:
+            if node.stmt is not None:
+                return node.stmt.span
+        return Span(self.spec.files[0], 1, 1)
+
+
+def walk_statements(stmts: tuple[Stmt, ...]):
+    """Every statement in a body, nested ones included, iteratively."""
+    stack = list(reversed(stmts))
+    while stack:
+        s = stack.pop()
+        yield s
+        nested: list[Stmt] = []
+        if isinstance(s, If):
+            nested = [*s.then, *s.orelse]
+        elif isinstance(s, (While, ForEach)):
+            nested = list(s.body)
+        elif isinstance(s, Either):
+            nested = [x for _, body in s.branches for x in body]
+        elif isinstance(s, LockOp) and s.on_fail:
+            nested = list(s.on_fail)
+        stack.extend(reversed(nested))
+
+
+__all__ = ["IR", "ThreadProgram", "CompileError", "default_value", "walk_statements", "EnumT"]

@@ -1,0 +1,544 @@
+"""Runtime step functions: each IR node becomes a closure over the flat state.
+
+A visible node (one that touches shared state or a lock) is a `Step` whose `fire(s)` returns the
+successor states of the thread taking that step, [] when it is blocked, or a `Violation`. Invisible
+nodes (local computation, control flow, `either`) run eagerly after each step: `settle` executes them
+until the thread stands at its next visible node, so they never add interleavings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from .evaluate import EvalError
+from .layout import Layout
+from .locks import MAX_READ_DEPTH, READ_BITS, read_depth, rw_grant, rw_read_now, rw_remove_waiter, rw_write_now
+from .program import IR
+from .types import IntT, RefT
+
+SETTLE_FUEL = 100_000
+
+
+class Violation:
+    """A step that breaks a property: which property, what happened, which thread and program point."""
+
+    __slots__ = ("prop", "message", "tid", "pc")
+
+    def __init__(self, prop: str, message: str, tid: int, pc: int):
+        self.prop, self.message, self.tid, self.pc = prop, message, tid, pc
+
+    def __repr__(self) -> str:
+        return f"Violation({self.prop!r}, {self.message!r}, tid={self.tid}, pc={self.pc})"
+
+
+class Step:
+    """The visible step at one program point of one thread."""
+
+    __slots__ = ("fire", "sig", "idle", "pc")
+
+    def __init__(self, fire: Callable, sig: Callable | None, idle: bool, pc: int):
+        self.fire, self.sig, self.idle, self.pc = fire, sig, idle, pc
+
+
+Settle = Callable[[list, list], None]
+
+
+def make_settle(runs: list, pcslot: int, tid: int) -> Settle:
+    """Run a thread's invisible nodes until it reaches a visible one; append the results to `out`."""
+
+    def settle(l: list, out: list) -> None:
+        if runs[l[pcslot]] is None:
+            out.append(tuple(l))
+            return
+        stack = [l]
+        fuel = SETTLE_FUEL
+        while stack:
+            l = stack.pop()
+            while True:
+                pc = l[pcslot]
+                run = runs[pc]
+                if run is None:
+                    out.append(tuple(l))
+                    break
+                fuel -= 1
+                if fuel < 0:
+                    out.append(Violation("runtime_safety", "local computation does not terminate", tid, pc))
+                    return
+                try:
+                    r = run(l)
+                except EvalError as err:
+                    out.append(Violation("runtime_safety", str(err), tid, pc))
+                    break
+                if r.__class__ is int:
+                    l[pcslot] = r
+                elif r.__class__ is list:
+                    for alt in r[1:]:
+                        copy = l.copy()
+                        copy[pcslot] = alt
+                        stack.append(copy)
+                    l[pcslot] = r[0]
+                else:
+                    out.append(r)
+                    break
+    return settle
+
+
+class RuntimeBuilder:
+    """Turns the IR of one thread into step and run closures."""
+
+    def __init__(self, layout: Layout, tid: int, pcslot: int, nodes: list[IR], all_readers: bool,
+                 fatal_signals: bool, spin_slots: list[int], rcu: tuple[list[int], list[int]],
+                 end_check: Callable, finished: int, defaults: dict[int, object]):
+        self.layout = layout
+        self.defaults = defaults
+        self.tid = tid
+        self.pcslot = pcslot
+        self.nodes = nodes
+        self.all_readers = all_readers
+        self.fatal_signals = fatal_signals
+        self.spin_slots = [s for s in spin_slots]
+        self.rcu_nest, self.gp_wait = rcu
+        self.end_check = end_check
+        self.finished = finished
+        self.runs: list = [None] * (len(nodes) + 1)
+        self.steps: list[Step | None] = [None] * (len(nodes) + 1)
+        self.settle = make_settle(self.runs, pcslot, tid)
+
+    def build(self) -> None:
+        for pc, node in enumerate(self.nodes):
+            if node.kind == "jump":
+                continue
+            if node.visible:
+                self.steps[pc] = self.step(pc, node)
+            else:
+                self.runs[pc] = self.apply(pc, node)
+
+    # -- shared helpers
+
+    def violation(self, prop: str, message: str, pc: int) -> Violation:
+        return Violation(prop, message, self.tid, pc)
+
+    def wrap(self, pc: int, apply: Callable) -> Step:
+        """A visible step from a mutating apply function."""
+        pcslot, tid = self.pcslot, self.tid
+
+        def fire(s: Sequence) -> list:
+            l = list(s)
+            try:
+                r = apply(l)
+            except EvalError as err:
+                return [Violation("runtime_safety", str(err), tid, pc)]
+            if r.__class__ is int:
+                l[pcslot] = r
+                out: list = []
+                self.settle(l, out)
+                return out
+            return [r]
+        return Step(fire, None, False, pc)
+
+    def goto(self, l: list, target: int) -> list:
+        l[self.pcslot] = target
+        out: list = []
+        self.settle(l, out)
+        return out
+
+    def holds_spin(self, s: Sequence) -> bool:
+        tid = self.tid
+        return any(s[x] == tid for x in self.spin_slots)
+
+    # -- invisible (and shared-state) node semantics
+
+    def apply(self, pc: int, node: IR) -> Callable:
+        kind, d, nxt, alt = node.kind, node.data, node.next, node.alt
+        if kind == "assign":
+            return self.assign(pc, node)
+        if kind == "reset":
+            slots = d["slots"]
+            defaults = [self.layout_default(x) for x in slots]
+            pairs = list(zip(slots, defaults))
+
+            def reset(l: list) -> int:
+                for slot, value in pairs:
+                    l[slot] = value
+                return nxt
+            return reset
+        if kind == "branch":
+            cond = d["cond"]
+            return lambda l: nxt if cond(l) else alt
+        if kind == "choose":
+            targets = [t for _, t in d["branches"]]
+            return lambda l: list(targets)
+        if kind in ("loop_start", "loop_next"):
+            return self.loop(pc, node)
+        if kind == "listop":
+            return self.list_op(pc, node)
+        if kind == "assert":
+            cond, name, text = d["cond"], d["name"], node.stmt.text if node.stmt else ""
+            violated = self.violation(name, f"{text} failed", pc)
+            return lambda l: nxt if cond(l) else violated
+        if kind == "end":
+            check, finished, tid = self.end_check, self.finished, self.tid
+
+            def end(l: list) -> object:
+                problem = check(l, tid)
+                if problem:
+                    return Violation("lock_discipline", problem, tid, pc)
+                return finished
+            return end
+        raise AssertionError(f"node kind {kind} cannot run invisibly")
+
+    def layout_default(self, slot: int) -> object:
+        return self.defaults[slot]
+
+    def assign(self, pc: int, node: IR) -> Callable:
+        writes, values, nxt = node.data["writes"], node.data["values"], node.next
+        checks = [self.range_check(slot, t, pc) for slot, _, t in writes]
+        if len(writes) == 1 and writes[0][1] is None and checks[0] is None:
+            slot, value = writes[0][0], values[0]
+
+            def assign1(l: list) -> int:
+                l[slot] = value(l)
+                return nxt
+            return assign1
+        plan = list(zip(writes, checks))
+
+        def assign(l: list) -> object:
+            vals = [f(l) for f in values]
+            places = [slot + dyn(l) if dyn is not None else slot for slot, dyn, _ in writes]
+            for ((slot, _, _), check), place, v in zip(plan, places, vals):
+                if check is not None:
+                    problem = check(v, place)
+                    if problem is not None:
+                        return problem
+                l[place] = v
+            return nxt
+        return assign
+
+    def range_check(self, slot: int, t: object, pc: int) -> Callable | None:
+        layout = self.layout
+        if isinstance(t, IntT) and t.lo is not None:
+            lo, hi = t.lo, t.hi
+
+            def int_check(v: int, place: int) -> Violation | None:
+                if lo <= v <= hi:  # type: ignore[operator]
+                    return None
+                return self.violation("runtime_safety", f"{layout.slots[place].name} = {v} is outside {t}", pc)
+            return int_check
+        if isinstance(t, RefT) and not t.nullable:
+            def ref_check(v: int, place: int) -> Violation | None:
+                if v != -1:
+                    return None
+                return self.violation("runtime_safety", f"null stored in {layout.slots[place].name} ({t})", pc)
+            return ref_check
+        return None
+
+    def loop(self, pc: int, node: IR) -> Callable:
+        d, nxt, alt = node.data, node.next, node.alt
+        cursor, source, order, is_list = d["cursor"], d["source"], d["order"], d["is_list"]
+        start = node.kind == "loop_start"
+        reverse = order != "forward"
+        corrupt = self.violation("runtime_safety",
+                                 f"list corruption: the element under the cursor '{d['var']}' was removed from the "
+                                 "list while the loop walked it", pc)
+
+        def step_list(l: list) -> object:
+            items = source(l)
+            cur = l[cursor]
+            if start and order != "continue_reverse":
+                c = (items[-1] if reverse else items[0]) if items else -1
+            else:
+                if cur >= 0 and cur not in items:
+                    return corrupt
+                if cur < 0 and not start:
+                    return alt
+                i = items.index(cur) if cur >= 0 else len(items)
+                j = i - 1 if reverse else i + 1
+                c = items[j] if 0 <= j < len(items) else -1
+            l[cursor] = c
+            return nxt if c >= 0 else alt
+
+        def step_set(l: list) -> object:
+            mask = source(l)
+            cur = l[cursor]
+            if start and order != "continue_reverse":
+                c = (mask.bit_length() - 1 if reverse else (mask & -mask).bit_length() - 1) if mask else -1
+            elif reverse:
+                below = mask & ((1 << cur) - 1) if cur >= 0 else mask
+                c = below.bit_length() - 1 if below else -1
+            else:
+                above = mask >> (cur + 1) << (cur + 1)
+                c = (above & -above).bit_length() - 1 if above else -1
+            l[cursor] = c
+            return nxt if c >= 0 else alt
+        return step_list if is_list else step_set
+
+    def list_op(self, pc: int, node: IR) -> Callable:
+        d, nxt = node.data, node.next
+        fn = d["fn"]
+        slot, dyn, _ = d["slot"]
+        item = d["items"][0]
+        pos_fn = d["items"][1] if len(d["items"]) > 1 else None
+        text = node.stmt.text if node.stmt else fn
+        layout = self.layout
+        tid = self.tid
+
+        def list_op(l: list) -> object:
+            place = slot + dyn(l) if dyn is not None else slot
+            items = l[place]
+            x = item(l)
+            name = layout.slots[place].name
+            if x < 0:
+                return Violation("runtime_safety", f"{text}: the element is null", tid, pc)
+            if fn == "list_del":
+                if x not in items:
+                    return Violation("runtime_safety", f"{text}: the element is not on {name} (double list_del?)",
+                                     tid, pc)
+                l[place] = tuple(i for i in items if i != x)
+                return nxt
+            if x in items:
+                return Violation("runtime_safety", f"{text}: the element is already on {name} (list corruption)",
+                                 tid, pc)
+            if fn == "list_add":
+                l[place] = (x,) + items
+            elif fn == "list_add_tail":
+                l[place] = items + (x,)
+            else:
+                assert pos_fn is not None
+                pos = pos_fn(l)
+                if pos < 0:
+                    l[place] = items + (x,)
+                elif pos not in items:
+                    return Violation("runtime_safety", f"{text}: the position is not on {name} (a dangling list "
+                                     "pointer)", tid, pc)
+                else:
+                    i = items.index(pos)
+                    l[place] = items[:i] + (x,) + items[i:]
+            return nxt
+        return list_op
+
+    # -- visible steps
+
+    def step(self, pc: int, node: IR) -> Step:
+        kind = node.kind
+        if kind == "lock":
+            return self.lock(pc, node)
+        if kind == "lockwait":
+            return self.lock_wait(pc, node)
+        if kind == "rcu":
+            return self.rcu(pc, node)
+        if kind == "gpwait":
+            return self.gp_wait_step(pc, node)
+        if kind == "await":
+            return self.await_step(pc, node)
+        return self.wrap(pc, self.apply(pc, node))
+
+    def await_step(self, pc: int, node: IR) -> Step:
+        cond, nxt, tid = node.data["cond"], node.next, self.tid
+
+        def fire(s: Sequence) -> list:
+            try:
+                ok = cond(s)
+            except EvalError as err:
+                return [Violation("runtime_safety", str(err), tid, pc)]
+            if not ok:
+                return []
+            return self.goto(list(s), nxt)
+        return Step(fire, None, bool(node.data["idle"]), pc)
+
+    def lock(self, pc: int, node: IR) -> Step:
+        d = node.data
+        op, base, dyn, nxt, fail, lock = d["op"], d["base"], d["dyn"], node.next, node.alt, d["lock"]
+        tid = self.tid
+        shown = node.stmt.text if node.stmt else op
+        goto = self.goto
+        sleeps = op in ("mutex_lock", "mutex_lock_killable", "down_read", "down_read_killable", "down_write",
+                        "down_write_killable")
+        spin_check = sleeps and bool(self.spin_slots)
+        all_readers = self.all_readers
+
+        def where(s: Sequence) -> int:
+            return base + dyn(s) if dyn is not None else base
+
+        def bad(message: str) -> list:
+            return [Violation("lock_discipline", f"{shown}: {message}", tid, pc)]
+
+        sig = None
+        if op in ("mutex_lock", "mutex_lock_killable", "spin_lock", "mutex_trylock", "spin_trylock"):
+            trying = op.endswith("trylock")
+
+            def fire(s: Sequence) -> list:
+                b = where(s)
+                owner = s[b]
+                if spin_check and self.holds_spin(s):
+                    return bad("sleeping lock taken while holding a spinlock")
+                if owner == -1:
+                    l = list(s)
+                    l[b] = tid
+                    return goto(l, nxt)
+                if trying:
+                    return goto(list(s), fail)
+                if owner == tid:
+                    return bad("already held by this thread (self-deadlock)")
+                return []
+            if op == "mutex_lock_killable" and self.fatal_signals:
+                def sig(s: Sequence) -> list:
+                    owner = s[where(s)]
+                    if owner == -1 or owner == tid:
+                        return []
+                    return goto(list(s), fail)
+        elif op in ("mutex_unlock", "spin_unlock"):
+            def fire(s: Sequence) -> list:
+                b = where(s)
+                if s[b] != tid:
+                    return bad("this thread does not hold it")
+                l = list(s)
+                l[b] = -1
+                return goto(l, nxt)
+        elif op in ("down_read", "down_read_killable", "down_read_trylock"):
+            wait = d.get("wait", -1)
+            trying = op == "down_read_trylock"
+            bit = 1 << (READ_BITS * tid)
+            entry = tid * 2
+
+            def fire(s: Sequence) -> list:
+                b = where(s)
+                if s[b] == tid:
+                    return bad("already held for write by this thread (self-deadlock)")
+                if spin_check and self.holds_spin(s):
+                    return bad("sleeping lock taken while holding a spinlock")
+                l = list(s)
+                if rw_read_now(s, b):
+                    if read_depth(s[b + 1], tid) >= MAX_READ_DEPTH:
+                        return bad("read-side nesting too deep")
+                    l[b + 1] = s[b + 1] + bit
+                    return goto(l, nxt)
+                if trying:
+                    return goto(l, fail)
+                l[b + 2] = s[b + 2] + (entry,)
+                return goto(l, wait)
+        elif op in ("down_write", "down_write_killable", "down_write_trylock"):
+            wait = d.get("wait", -1)
+            trying = op == "down_write_trylock"
+            entry = tid * 2 + 1
+
+            def fire(s: Sequence) -> list:
+                b = where(s)
+                if s[b] == tid or read_depth(s[b + 1], tid):
+                    return bad("already held by this thread (self-deadlock)")
+                if spin_check and self.holds_spin(s):
+                    return bad("sleeping lock taken while holding a spinlock")
+                l = list(s)
+                if rw_write_now(s, b):
+                    l[b] = tid
+                    return goto(l, nxt)
+                if trying:
+                    return goto(l, fail)
+                l[b + 2] = s[b + 2] + (entry,)
+                return goto(l, wait)
+        elif op == "up_read":
+            bit = 1 << (READ_BITS * tid)
+
+            def fire(s: Sequence) -> list:
+                b = where(s)
+                if not read_depth(s[b + 1], tid):
+                    return bad("this thread does not hold it for read")
+                l = list(s)
+                l[b + 1] = s[b + 1] - bit
+                rw_grant(l, b, all_readers)
+                return goto(l, nxt)
+        elif op in ("up_write", "downgrade_write"):
+            downgrade = op == "downgrade_write"
+            bit = 1 << (READ_BITS * tid)
+
+            def fire(s: Sequence) -> list:
+                b = where(s)
+                if s[b] != tid:
+                    return bad("this thread does not hold it for write")
+                l = list(s)
+                l[b] = -1
+                if downgrade:
+                    l[b + 1] = s[b + 1] + bit
+                rw_grant(l, b, all_readers)
+                return goto(l, nxt)
+        else:
+            raise AssertionError(op)
+        return Step(fire, sig, False, pc)
+
+    def lock_wait(self, pc: int, node: IR) -> Step:
+        d = node.data
+        op, base, dyn, nxt, fail = d["op"], d["base"], d["dyn"], node.next, node.alt
+        entry = self.tid * 2 + (1 if op.startswith("down_write") else 0)
+        goto, all_readers = self.goto, self.all_readers
+
+        def where(s: Sequence) -> int:
+            return base + dyn(s) if dyn is not None else base
+
+        def fire(s: Sequence) -> list:
+            if entry in s[where(s) + 2]:
+                return []
+            return goto(list(s), nxt)
+        sig = None
+        if op.endswith("_killable") and self.fatal_signals:
+            def sig(s: Sequence) -> list:
+                b = where(s)
+                if entry not in s[b + 2]:
+                    return []
+                l = list(s)
+                rw_remove_waiter(l, b, entry, all_readers)
+                return goto(l, fail)
+        return Step(fire, sig, False, pc)
+
+    def rcu(self, pc: int, node: IR) -> Step:
+        op, nxt, tid = node.data["op"], node.next, self.tid
+        nest = self.rcu_nest[tid] if self.rcu_nest else -1
+        gp_slots = self.gp_wait
+        goto = self.goto
+
+        def bad(message: str) -> list:
+            return [Violation("lock_discipline", f"{op}(): {message}", tid, pc)]
+
+        if op == "rcu_read_lock":
+            def fire(s: Sequence) -> list:
+                if s[nest] >= 3:
+                    return bad("read-side nesting too deep")
+                l = list(s)
+                l[nest] = s[nest] + 1
+                return goto(l, nxt)
+        elif op == "rcu_read_unlock":
+            clear = ~(1 << tid)
+
+            def fire(s: Sequence) -> list:
+                if s[nest] == 0:
+                    return bad("not inside an RCU read-side critical section")
+                l = list(s)
+                l[nest] = s[nest] - 1
+                if l[nest] == 0:
+                    for g in gp_slots:
+                        l[g] &= clear
+                return goto(l, nxt)
+        else:
+            nests = self.rcu_nest
+            gp = gp_slots[tid] if gp_slots else -1
+            spin = bool(self.spin_slots)
+
+            def fire(s: Sequence) -> list:
+                if nest >= 0 and s[nest]:
+                    return bad("called inside an RCU read-side critical section (deadlock)")
+                if spin and self.holds_spin(s):
+                    return bad("sleeps while holding a spinlock")
+                l = list(s)
+                if gp >= 0 and op == "synchronize_rcu":
+                    l[gp] = sum(1 << t for t, n in enumerate(nests) if s[n])
+                return goto(l, nxt)
+        return Step(fire, None, False, pc)
+
+    def gp_wait_step(self, pc: int, node: IR) -> Step:
+        nxt = node.next
+        gp = self.gp_wait[self.tid] if self.gp_wait and node.data["op"] == "synchronize_rcu" else -1
+        goto = self.goto
+
+        def fire(s: Sequence) -> list:
+            if gp >= 0 and s[gp]:
+                return []
+            return goto(list(s), nxt)
+        return Step(fire, None, False, pc)

@@ -1,0 +1,283 @@
+"""The z3 meaning of expressions: the reference semantics the fast evaluator is checked against.
+
+Every state slot is a z3 constant (Bool, Int, BitVec for sets, Seq(Int) for lists and wait queues),
+so a property is a formula over the state vector; the same encoding serves a symbolic engine later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import reduce
+
+import z3
+
+from .expr import (
+    Binary, BoolOp, Bound, Call, Compare, Const, Expr, IfExp, ListLit, Local, LockRef, Quant, SetLit, Shared, Unary,
+)
+from .layout import Layout
+from .types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT
+
+INT_SEQ = z3.SeqSort(z3.IntSort())
+
+
+class SmtEncoder:
+    """z3 terms for expressions over one layout; slot constants are created once and reused."""
+
+    def __init__(self, layout: Layout, entity_sizes: Mapping[str, int]):
+        self.layout = layout
+        self.sizes = entity_sizes
+        self.consts: dict[int, z3.ExprRef] = {}
+
+    # -- state slots
+
+    def width(self, entity: str) -> int:
+        return max(1, self.sizes[entity])
+
+    def slot(self, index: int) -> z3.ExprRef:
+        c = self.consts.get(index)
+        if c is None:
+            info = self.layout.slots[index]
+            t = info.type
+            name = f"s{index}:{info.name}"
+            if isinstance(t, BoolT):
+                c = z3.Bool(name)
+            elif isinstance(t, SetT):
+                c = z3.BitVec(name, self.width(t.entity))
+            elif isinstance(t, ListT) or info.kind == "lock_queue":
+                c = z3.Const(name, INT_SEQ)
+            else:
+                c = z3.Int(name)
+            self.consts[index] = c
+        return c
+
+    def value(self, index: int, v: object) -> z3.ExprRef:
+        """The z3 literal of a concrete slot value."""
+        info = self.layout.slots[index]
+        t = info.type
+        if isinstance(t, BoolT):
+            return z3.BoolVal(bool(v))
+        if isinstance(t, SetT):
+            return z3.BitVecVal(int(v), self.width(t.entity))  # type: ignore[call-overload]
+        if isinstance(t, ListT) or info.kind == "lock_queue":
+            return seq_literal(v)  # type: ignore[arg-type]
+        return z3.IntVal(int(v))  # type: ignore[call-overload]
+
+    # -- expressions
+
+    def term(self, e: Expr, locals_: Mapping[str, int] | None = None, bound: Mapping[str, int] | None = None
+             ) -> z3.ExprRef:
+        return _Translator(self, locals_ or {}, dict(bound or {})).term(e)
+
+    def decide(self, formula: z3.ExprRef, state: Sequence, slots: Sequence[int]) -> bool | None:
+        """The truth of a formula in a concrete state: True, False, or None when z3 answers unknown."""
+        pairs = [(self.slot(i), self.value(i, state[i])) for i in slots]
+        concrete = z3.simplify(z3.substitute(formula, *pairs)) if pairs else z3.simplify(formula)
+        if z3.is_true(concrete):
+            return True
+        if z3.is_false(concrete):
+            return False
+        solver = z3.Solver()
+        solver.set("random_seed", 0)
+        solver.set("timeout", 10_000)
+        solver.add(z3.Not(concrete))
+        answer = solver.check()
+        if answer == z3.unsat:
+            return True
+        if answer == z3.sat:
+            solver2 = z3.Solver()
+            solver2.set("timeout", 10_000)
+            solver2.add(concrete)
+            if solver2.check() == z3.unsat:
+                return False
+        return None
+
+
+def seq_literal(items: Sequence[int]) -> z3.ExprRef:
+    if not items:
+        return z3.Empty(INT_SEQ)
+    units = [z3.Unit(z3.IntVal(i)) for i in items]
+    return units[0] if len(units) == 1 else z3.Concat(*units)
+
+
+class _Translator:
+    def __init__(self, enc: SmtEncoder, locals_: Mapping[str, int], bound: dict[str, int]):
+        self.enc = enc
+        self.locals = locals_
+        self.bound = bound
+
+    def const(self, e: Const) -> z3.ExprRef:
+        t, v = e.type, e.value
+        if isinstance(t, BoolT):
+            return z3.BoolVal(bool(v))
+        if isinstance(t, SetT):
+            return z3.BitVecVal(int(v), self.enc.width(t.entity))  # type: ignore[call-overload]
+        if isinstance(t, ListT):
+            return seq_literal(v)  # type: ignore[arg-type]
+        return z3.IntVal(int(v))  # type: ignore[call-overload]
+
+    def term(self, e: Expr) -> z3.ExprRef:
+        if isinstance(e, Const):
+            return self.const(e)
+        if isinstance(e, Bound):
+            return z3.IntVal(self.bound[e.name])
+        if isinstance(e, Local):
+            return self.enc.slot(self.locals[e.name])
+        if isinstance(e, Shared):
+            return self.shared(e)
+        if isinstance(e, Unary):
+            assert e.arg is not None
+            a = self.term(e.arg)
+            return z3.Not(a) if e.op == "not" else -a
+        if isinstance(e, Binary):
+            assert e.left is not None and e.right is not None
+            a, b = self.term(e.left), self.term(e.right)
+            if isinstance(e.type, SetT):
+                return {"|": lambda: a | b, "&": lambda: a & b, "-": lambda: a & ~b}[e.op]()
+            return a + b if e.op == "+" else a - b
+        if isinstance(e, Compare):
+            return self.compare(e)
+        if isinstance(e, BoolOp):
+            items = [self.term(i) for i in e.items]
+            return z3.And(*items) if e.op == "and" else z3.Or(*items)
+        if isinstance(e, IfExp):
+            assert e.cond is not None and e.then is not None and e.orelse is not None
+            return z3.If(self.term(e.cond), self.term(e.then), self.term(e.orelse))
+        if isinstance(e, Call):
+            return self.call(e)
+        if isinstance(e, Quant):
+            return self.quant(e)
+        if isinstance(e, SetLit):
+            assert isinstance(e.type, SetT)
+            width = self.enc.width(e.type.entity)
+            zero = z3.BitVecVal(0, width)
+            parts = [self.element_bit(self.term(i), width) for i in e.items]
+            return reduce(lambda x, y: x | y, parts, zero)
+        if isinstance(e, ListLit):
+            if not e.items:
+                return z3.Empty(INT_SEQ)
+            units = [z3.Unit(self.term(i)) for i in e.items]
+            return units[0] if len(units) == 1 else z3.Concat(*units)
+        raise AssertionError(f"no z3 meaning for {e!r}")
+
+    def element_bit(self, x: z3.ExprRef, width: int) -> z3.ExprRef:
+        out = z3.BitVecVal(0, width)
+        for i in reversed(range(width)):
+            out = z3.If(x == i, z3.BitVecVal(1 << i, width), out)
+        return out
+
+    def index_term(self, keys: tuple[Expr, ...], strides: tuple[int, ...]) -> z3.ExprRef:
+        total = z3.IntVal(0)
+        for k, st in zip(keys, strides):
+            total = total + self.term(k) * st
+        return z3.simplify(total)
+
+    def select(self, base: int, count: int, index: z3.ExprRef) -> z3.ExprRef:
+        if z3.is_int_value(index):
+            return self.enc.slot(base + index.as_long())
+        out = self.enc.slot(base + count - 1)
+        for i in reversed(range(count - 1)):
+            out = z3.If(index == i, self.enc.slot(base + i), out)
+        return out
+
+    def shared(self, e: Shared) -> z3.ExprRef:
+        base, strides = self.enc.layout.shared[e.name]
+        if not e.keys:
+            return self.enc.slot(base)
+        count = sum(1 for s in self.enc.layout.slots if s.var == e.name and s.kind == "shared")
+        return self.select(base, count, self.index_term(e.keys, strides))
+
+    def compare(self, e: Compare) -> z3.ExprRef:
+        assert e.left is not None and e.right is not None
+        a, b = self.term(e.left), self.term(e.right)
+        if e.op == "in":
+            rt = e.right.type
+            if isinstance(rt, SetT):
+                width = self.enc.width(rt.entity)
+                return z3.Or(*[z3.And(a == i, z3.Extract(i, i, b) == 1) for i in range(width)])
+            return z3.Contains(b, z3.Unit(a))
+        if e.op == "==":
+            if isinstance(e.left.type, NullT) and isinstance(e.right.type, NullT):
+                return z3.BoolVal(True)
+            return a == b
+        return {"<": lambda: a < b, "<=": lambda: a <= b, ">": lambda: a > b, ">=": lambda: a >= b}[e.op]()
+
+    def lock_slots(self, lock: LockRef) -> tuple[z3.ExprRef, z3.ExprRef | None]:
+        base, width, strides = self.enc.layout.locks[lock.name]
+        count = sum(1 for s in self.enc.layout.slots if s.var == lock.name and s.kind == "lock_owner")
+        index = self.index_term(lock.keys, tuple(st // width for st in strides)) if lock.keys else z3.IntVal(0)
+
+        def pick(offset: int) -> z3.ExprRef:
+            if z3.is_int_value(index):
+                return self.enc.slot(base + index.as_long() * width + offset)
+            out = self.enc.slot(base + (count - 1) * width + offset)
+            for i in reversed(range(count - 1)):
+                out = z3.If(index == i, self.enc.slot(base + i * width + offset), out)
+            return out
+        return pick(0), pick(1) if width == 3 else None
+
+    def call(self, e: Call) -> z3.ExprRef:
+        fn = e.fn
+        if fn in ("locked", "read_locked", "write_locked"):
+            lock = e.args[0]
+            assert isinstance(lock, LockRef)
+            owner, readers = self.lock_slots(lock)
+            if fn == "read_locked":
+                return z3.BoolVal(False) if readers is None else readers != 0
+            if fn == "write_locked" or readers is None:
+                return owner != -1
+            return z3.Or(owner != -1, readers != 0)
+        args = [self.term(a) for a in e.args]
+        x = args[0]
+        t0 = e.args[0].type
+        if fn == "len":
+            if isinstance(t0, SetT):
+                width = self.enc.width(t0.entity)
+                return z3.Sum(*[z3.If(z3.Extract(i, i, x) == 1, 1, 0) for i in range(width)])
+            return z3.Length(x)
+        if fn == "empty":
+            if isinstance(t0, SetT):
+                return x == 0
+            return z3.Length(x) == 0
+        n = z3.Length(x)
+        if fn == "first":
+            return z3.If(n > 0, x[0], -1)
+        if fn == "last":
+            return z3.If(n > 0, x[n - 1], -1)
+        y = args[1]
+        at = z3.IndexOf(x, z3.Unit(y), 0)
+        if fn == "index":
+            return at
+        if fn == "next":
+            return z3.If(y == -1, z3.If(n > 0, x[0], -1), z3.If(at + 1 < n, x[at + 1], -1))
+        if fn == "prev":
+            return z3.If(y == -1, z3.If(n > 0, x[n - 1], -1), z3.If(at > 0, x[at - 1], -1))
+        z = args[2]
+        at2 = z3.IndexOf(x, z3.Unit(z), 0)
+        return z3.And(at >= 0, at2 >= 0, at < at2)
+
+    def quant(self, e: Quant) -> z3.ExprRef:
+        assert e.domain is not None and e.body is not None
+        dtype = e.domain.type
+        assert isinstance(dtype, (SetT, ListT))
+        dom = self.term(e.domain)
+        parts = []
+        for i in range(self.enc.sizes[dtype.entity]):
+            if isinstance(dtype, SetT):
+                guard = z3.Extract(i, i, dom) == 1
+            else:
+                guard = z3.Contains(dom, z3.Unit(z3.IntVal(i)))
+            self.bound[e.var] = i
+            conds = [guard] + ([self.term(e.cond)] if e.cond is not None else [])
+            body = self.term(e.body)
+            parts.append((z3.And(*conds), body))
+        del self.bound[e.var]
+        if e.kind == "all":
+            return z3.And(*[z3.Implies(g, b) for g, b in parts]) if parts else z3.BoolVal(True)
+        if e.kind == "any":
+            return z3.Or(*[z3.And(g, b) for g, b in parts]) if parts else z3.BoolVal(False)
+        if e.kind == "count":
+            return z3.Sum(*[z3.If(z3.And(g, b), 1, 0) for g, b in parts]) if parts else z3.IntVal(0)
+        return z3.Sum(*[z3.If(g, b, 0) for g, b in parts]) if parts else z3.IntVal(0)
+
+
+__all__ = ["SmtEncoder", "IntT", "EnumT", "RefT"]

@@ -1,0 +1,226 @@
+"""The validated spec: frozen dataclasses with a source span on every node (excluded from equality)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import Span
+from .expr import Expr, LockRef
+from .types import Type
+
+# ---------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True)
+class Stmt:
+    span: Span = field(compare=False)
+    text: str = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Assign(Stmt):
+    targets: tuple[Expr, ...] = ()
+    values: tuple[Expr, ...] = ()
+
+
+@dataclass(frozen=True)
+class Invoke(Stmt):
+    """A procedure call; `result` is the lvalue receiving the returned value, if any."""
+
+    proc: str = ""
+    args: tuple[Expr, ...] = ()
+    result: Expr | None = None
+
+
+@dataclass(frozen=True)
+class ListOp(Stmt):
+    """list_add / list_add_tail / list_add_before / list_del on a list location."""
+
+    fn: str = ""
+    args: tuple[Expr, ...] = ()
+
+
+@dataclass(frozen=True)
+class LockOp(Stmt):
+    """A kernel lock API call; `on_fail` runs when a killable wait is interrupted or a trylock fails."""
+
+    op: str = ""
+    lock: LockRef | None = None
+    on_fail: tuple[Stmt, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Rcu(Stmt):
+    op: str = ""  # rcu_read_lock, rcu_read_unlock, synchronize_rcu, rcu_barrier
+
+
+@dataclass(frozen=True)
+class If(Stmt):
+    cond: Expr | None = None
+    then: tuple[Stmt, ...] = ()
+    orelse: tuple[Stmt, ...] = ()
+
+
+@dataclass(frozen=True)
+class While(Stmt):
+    cond: Expr | None = None
+    body: tuple[Stmt, ...] = ()
+
+
+@dataclass(frozen=True)
+class ForEach(Stmt):
+    """A loop over a list (live, kernel semantics) or over a set/entity (live, in element order).
+
+    order: forward, reverse, or continue_reverse (start at the element before the cursor's current value).
+    """
+
+    var: str = ""
+    source: Expr | None = None
+    order: str = "forward"
+    body: tuple[Stmt, ...] = ()
+
+
+@dataclass(frozen=True)
+class Either(Stmt):
+    branches: tuple[tuple[str, tuple[Stmt, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class Label(Stmt):
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Goto(Stmt):
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Return(Stmt):
+    value: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Break(Stmt):
+    pass
+
+
+@dataclass(frozen=True)
+class Continue(Stmt):
+    pass
+
+
+@dataclass(frozen=True)
+class Assert(Stmt):
+    cond: Expr | None = None
+    name: str = ""
+    about: str = ""
+
+
+@dataclass(frozen=True)
+class Await(Stmt):
+    """Block until `cond` holds (wait_event); an `idle` await is where a daemon rests when there is no work."""
+
+    cond: Expr | None = None
+    idle: bool = False
+
+
+# ---------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    elements: tuple[str, ...]
+    counted: bool  # declared by a count: --bound can change it
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    groups: tuple[Group, ...]
+    span: Span = field(compare=False)
+
+    @property
+    def elements(self) -> tuple[str, ...]:
+        return tuple(e for g in self.groups for e in g.elements)
+
+
+@dataclass(frozen=True)
+class LockDecl:
+    name: str
+    kind: str  # mutex, rwsem, spinlock
+    per: tuple[str, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class VarDecl:
+    name: str
+    type: Type
+    per: tuple[str, ...]
+    init: tuple[object, ...]  # one encoded value per key (a single one when per is empty)
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Procedure:
+    name: str
+    params: tuple[tuple[str, Type], ...]
+    returns: Type | None
+    locals: tuple[tuple[str, Type], ...]
+    body: tuple[Stmt, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class ThreadDecl:
+    """`count` identical instances, or one instance per element of `domain` bound to `var`."""
+
+    name: str
+    proc: str
+    args: tuple[Expr, ...]
+    var: str
+    domain: tuple[str, ...]  # element names the instances are bound to (empty: `count` instances)
+    count: int
+    daemon: bool
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class PropertyDecl:
+    name: str
+    kind: str  # invariant, final
+    expr: Expr
+    about: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Options:
+    deadlock: bool = True
+    fatal_signals: bool = True
+    rwsem_wake: str = "head_run"  # head_run (3.10/4.x rwsem-xadd) or all_readers (phase-fair, >= 5.x)
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    about: str
+    files: tuple[str, ...]  # the spec file first, then what it extends
+    entities: tuple[Entity, ...]
+    enums: tuple[tuple[str, tuple[str, ...]], ...]
+    locks: tuple[LockDecl, ...]
+    vars: tuple[VarDecl, ...]
+    procedures: tuple[Procedure, ...]
+    threads: tuple[ThreadDecl, ...]
+    properties: tuple[PropertyDecl, ...]
+    asserts: tuple[Assert, ...]
+    options: Options
+    bounds: tuple[tuple[str, int], ...]  # the bound names in force and their values
+
+    def procedure(self, name: str) -> Procedure:
+        return next(p for p in self.procedures if p.name == name)
+
+    def entity(self, name: str) -> Entity:
+        return next(e for e in self.entities if e.name == name)

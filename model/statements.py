@@ -1,0 +1,518 @@
+"""Procedure signatures and bodies: YAML statement forms to `Stmt` nodes, with scope and flow checks."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping
+
+from .errors import Diagnostics, Span, did_you_mean
+from .expr import (
+    MUTATORS, AssignForm, CallForm, Expr, ExprError, Local, LockRef, Scope, Shared, assignable, check_expr_node,
+    parse_condition, parse_expr, parse_statement,
+)
+from .spec import (
+    Assert, Assign, Await, Break, Continue, Either, ForEach, Goto, If, Invoke, Label, ListOp, LockOp, Procedure,
+    Rcu, Return, Stmt, While,
+)
+from .types import EnumT, ListT, LockT, NullT, RefT, SetT, Type, TypeSyntaxError, parse_type
+from .yamlload import Map, Node, Scalar, Seq, describe
+
+LOCK_OPS = {
+    "mutex_lock": "mutex", "mutex_lock_killable": "mutex", "mutex_trylock": "mutex", "mutex_unlock": "mutex",
+    "down_read": "rwsem", "down_read_killable": "rwsem", "down_read_trylock": "rwsem", "up_read": "rwsem",
+    "down_write": "rwsem", "down_write_killable": "rwsem", "down_write_trylock": "rwsem", "up_write": "rwsem",
+    "downgrade_write": "rwsem", "spin_lock": "spinlock", "spin_trylock": "spinlock", "spin_unlock": "spinlock",
+}
+FAILING_LOCK_OPS = {op for op in LOCK_OPS if op.endswith(("_killable", "_trylock"))}
+RCU_OPS = ("rcu_read_lock", "rcu_read_unlock", "synchronize_rcu", "rcu_barrier")
+LOOPS = {"list_for_each_entry": "forward", "list_for_each_entry_reverse": "reverse",
+         "list_for_each_entry_continue_reverse": "continue_reverse", "for_each": "forward"}
+MAPPING_FORMS = (*LOCK_OPS, *RCU_OPS, *LOOPS, "call", "if", "while", "either", "label", "goto", "return",
+                 "assert", "await")
+EXTRA_KEYS = {"on_fail", "result", "then", "else", "do", "name", "about", "idle"}
+
+Signature = tuple[str, tuple[tuple[str, Type], ...], Type | None]
+
+
+def parse_signature(text: str, entities: set[str], aliases: dict[str, Type]) -> Signature:
+    """`name(p: T, q: T) -> T` into its parts; raises TypeSyntaxError."""
+    m = re.match(r"^\s*([A-Za-z_]\w*)\s*(?:\((.*)\))?\s*(?:->\s*(.+?))?\s*$", text, re.S)
+    if not m:
+        raise TypeSyntaxError(f"malformed procedure signature '{text}'", "write name(param: TYPE, ...) -> TYPE")
+    params: list[tuple[str, Type]] = []
+    for part in _split_top(m.group(2) or ""):
+        pm = re.match(r"^\s*([A-Za-z_]\w*)\s*:\s*(.+?)\s*$", part)  # name: TYPE (quoted keys)
+        cm = re.match(r"^\s*(.+?)\s+([A-Za-z_]\w*)\s*$", part)       # TYPE name (C order)
+        if pm:
+            pname, ptype = pm.group(1), pm.group(2)
+        elif cm:
+            pname, ptype = cm.group(2), cm.group(1)
+        else:
+            raise TypeSyntaxError(f"parameter '{part.strip()}' needs a type", "write 'TYPE name', e.g. net n")
+        if pname in (n for n, _ in params):
+            raise TypeSyntaxError(f"parameter '{pname}' appears twice", "")
+        params.append((pname, parse_type(ptype, entities, aliases)))
+    returns = parse_type(m.group(3), entities, aliases) if m.group(3) else None
+    return m.group(1), tuple(params), returns
+
+
+def _split_top(text: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "<{[(":
+            depth += 1
+        elif ch in ">}])":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if text.strip():
+        parts.append(text[start:])
+    return parts
+
+
+class BodyParser:
+    """Parses every procedure body against the shared scope and the table of procedure signatures."""
+
+    def __init__(self, scope: Scope, signatures: Mapping[str, Signature], entities: set[str],
+                 aliases: dict[str, Type], diag: Diagnostics):
+        self.scope = scope
+        self.signatures = signatures
+        self.entities = entities
+        self.aliases = aliases
+        self.diag = diag
+        self.asserts: list[Assert] = []
+        self.assert_names: set[str] = set()
+        self.calls: dict[str, list[tuple[str, Span]]] = {}
+
+    def err(self, span: Span, code: str, message: str, hint: str = "") -> None:
+        self.diag.error(span, code, message, hint)
+
+    # -- a procedure
+
+    def procedure(self, key: Scalar, value: Node, sig: Signature) -> Procedure | None:
+        name, params, returns = sig
+        locals_: dict[str, Type] = dict(params)
+        body_node: Node | None = value
+        if isinstance(value, Map):
+            for k, _ in value.entries:
+                if k.text not in ("locals", "body", "about"):
+                    self.err(k.span, "NC104", f"unknown key '{k.text}' in a procedure",
+                             did_you_mean(k.text, ("locals", "body", "about")))
+            body_node = value.get("body")
+            declared = value.get("locals")
+            if isinstance(declared, Map):
+                for lk, lv in declared.entries:
+                    self.declare_local(lk, lv, locals_)
+            elif declared is not None:
+                self.err(declared.span, "NC101", "locals: takes a mapping of name: TYPE")
+        if body_node is None or (isinstance(body_node, Scalar) and body_node.value is None):
+            body_node = Seq(value.span, ())
+        if not isinstance(body_node, Seq):
+            self.err(body_node.span, "NC101", f"the body of {name} must be a list of statements, not "
+                     f"{describe(body_node)}")
+            return None
+        self.current = name
+        self.returns = returns
+        self.local_types = locals_
+        self.labels: dict[str, tuple[tuple[int, ...], Span]] = {}
+        self.gotos: list[tuple[str, tuple[int, ...], Span]] = []
+        self.loop_path: tuple[int, ...] = ()
+        self.loop_counter = 0
+        self.calls[name] = []
+        body = self.block(body_node)
+        for label, path, span in self.gotos:
+            if label not in self.labels:
+                self.err(span, "NC201", f"goto to undefined label '{label}'", did_you_mean(label, self.labels))
+            elif self.labels[label][0] != path[: len(self.labels[label][0])]:
+                self.err(span, "NC202", f"goto '{label}' jumps into a loop", "jump only out of loops")
+        local_list = tuple((n, t) for n, t in locals_.items() if n not in dict(params))
+        return Procedure(name, params, returns, local_list, body, key.span)
+
+    def declare_local(self, key: Scalar, value: Node, locals_: dict[str, Type]) -> None:
+        if key.text in locals_:
+            self.err(key.span, "NC103", f"local '{key.text}' is declared twice", "")
+            return
+        if key.text in self.scope.shared or key.text in self.scope.elements or key.text in self.scope.entities:
+            self.err(key.span, "NC103", f"local '{key.text}' hides a global name", "rename it")
+            return
+        if not (isinstance(value, Scalar) and isinstance(value.value, str)):
+            self.err(value.span, "NC108", "a local is declared as name: TYPE")
+            return
+        try:
+            t = parse_type(value.value, self.entities, self.aliases)
+        except TypeSyntaxError as err:
+            self.err(value.span, "NC108", str(err), err.hint)
+            return
+        locals_[key.text] = t
+
+    def scoped(self) -> Scope:
+        return self.scope.with_locals(self.local_types)
+
+    # -- blocks and statements
+
+    def block(self, node: Node | None) -> tuple[Stmt, ...]:
+        if node is None or (isinstance(node, Scalar) and node.value is None):
+            return ()
+        if isinstance(node, Scalar):
+            node = Seq(node.span, (node,))
+        if not isinstance(node, Seq):
+            self.err(node.span, "NC101", f"expected a list of statements, not {describe(node)}")
+            return ()
+        out = []
+        for item in node.items:
+            stmt = self.statement(item)
+            if stmt is not None:
+                out.append(stmt)
+        return tuple(out)
+
+    def statement(self, node: Node) -> Stmt | None:
+        try:
+            if isinstance(node, Scalar):
+                return self.string_statement(node)
+            if isinstance(node, Map):
+                return self.mapping_statement(node)
+            self.err(node.span, "NC203", "a statement is a string or a mapping, not a list",
+                     "indent nested statements under then:, do: or a branch name")
+        except ExprError as err:
+            self.err(err.span, err.code, err.message, err.hint)
+        return None
+
+    def string_statement(self, node: Scalar) -> Stmt | None:
+        text = node.text.strip() if isinstance(node.value, str) else node.text
+        span = node.expr_span()
+        word = text.split()[0] if text.split() else ""
+        if text == "break":
+            return self.loop_only(Break(span, text), span)
+        if text == "continue":
+            return self.loop_only(Continue(span, text), span)
+        if text == "pass":
+            return None
+        if word == "return":
+            rest = text[len("return"):]
+            return self.return_stmt(rest.strip() or None, span, span.shifted(len("return") + len(rest) -
+                                                                               len(rest.lstrip())), text)
+        if word == "goto":
+            return self.goto(text[4:].strip(), span, text)
+        if text in RCU_OPS or text.rstrip("()") in RCU_OPS:
+            return Rcu(span, text.rstrip("()") + "()", text.rstrip("()"))
+        if text in self.signatures:
+            text += "()"
+        form = parse_statement(text, self.scoped(), span, self.signatures)
+        if isinstance(form, CallForm):
+            return self.call_form(form, text, span, None)
+        assert isinstance(form, AssignForm)
+        if form.call is not None:
+            proc, arg_nodes, call_span = form.call
+            return self.invoke(proc, arg_nodes, text, call_span, span, form.targets[0])
+        for target, value in zip(form.targets, form.values):
+            self.check_assign(target, value)
+        return Assign(span, text, form.targets, form.values)
+
+    def check_assign(self, target: Expr, value: Expr) -> None:
+        if not isinstance(target, (Local, Shared)):
+            raise ExprError(target.span, "NC204", "only variables can be assigned", "")
+        if not assignable(target.type, value.type):
+            raise ExprError(value.span, "NC303", f"cannot store {value.type} in {target.type} '{target.name}'", "")
+
+    def call_form(self, form: CallForm, text: str, span: Span, result: Expr | None) -> Stmt:
+        if form.fn in MUTATORS:
+            return self.list_op(form, text, span)
+        return self.invoke(form.fn, tuple(form.node.args), text, form.span, span, result)
+
+    def list_op(self, form: CallForm, text: str, span: Span) -> Stmt:
+        arity = MUTATORS[form.fn]
+        if len(form.node.args) != arity or form.node.keywords:
+            raise ExprError(form.span, "NC307", f"{form.fn}() takes {arity} arguments, got {len(form.node.args)}",
+                            "list_add(L, x), list_add_tail(L, x), list_add_before(L, x, pos), list_del(L, x)")
+        args = tuple(check_expr_node(self.scoped(), span, text, a) for a in form.node.args)
+        target = args[0]
+        if not (isinstance(target, (Local, Shared)) and isinstance(target.type, ListT)):
+            raise ExprError(target.span, "NC303", f"{form.fn}() changes a list variable, got {target.type}", "")
+        for a in args[1:]:
+            ok = isinstance(a.type, RefT) and a.type.entity == target.type.entity
+            if a is args[2 if arity == 3 else 1] and arity == 3 and isinstance(a.type, NullT):
+                ok = True
+            if not ok:
+                raise ExprError(a.span, "NC303", f"{form.fn}() takes {target.type.entity} elements, got {a.type}", "")
+        return ListOp(span, text, form.fn, args)
+
+    def invoke(self, proc: str, arg_nodes: tuple[ast.AST, ...], text: str, call_span: Span, span: Span,
+               result: Expr | None) -> Stmt:
+        _, params, returns = self.signatures[proc]
+        if len(arg_nodes) != len(params):
+            raise ExprError(call_span, "NC117", f"{proc}() takes {len(params)} argument(s), got {len(arg_nodes)}",
+                            f"signature: {proc}({', '.join(f'{n}: {t}' for n, t in params)})")
+        args = []
+        for a, (pname, ptype) in zip(arg_nodes, params):
+            e = check_expr_node(self.scoped(), span, text, a)
+            if not assignable(ptype, e.type):
+                raise ExprError(e.span, "NC117", f"argument '{pname}' of {proc}() is {ptype}, got {e.type}", "")
+            args.append(e)
+        if result is not None:
+            if returns is None:
+                raise ExprError(call_span, "NC205", f"{proc}() returns no value", f"declare '{proc}(...) -> TYPE'")
+            if not isinstance(result, (Local, Shared)):
+                raise ExprError(result.span, "NC204", "only variables can receive a result", "")
+            if not assignable(result.type, returns):
+                raise ExprError(result.span, "NC303", f"cannot store {returns} in {result.type}", "")
+        self.calls[self.current].append((proc, call_span))
+        return Invoke(span, text, proc, tuple(args), result)
+
+    def return_stmt(self, value_text: object, span: Span, value_span: Span, text: str) -> Stmt:
+        value = None
+        if value_text is not None:
+            if self.returns is None:
+                raise ExprError(span, "NC205", f"{self.current}() returns no value",
+                                f"declare '{self.current}(...) -> TYPE'")
+            value = parse_expr(value_text, self.scoped(), value_span)
+            if not assignable(self.returns, value.type):
+                raise ExprError(value_span, "NC303", f"{self.current}() returns {self.returns}, got {value.type}", "")
+        elif self.returns is not None:
+            raise ExprError(span, "NC205", f"{self.current}() must return a {self.returns}", "return VALUE")
+        return Return(span, text, value)
+
+    def goto(self, label: str, span: Span, text: str) -> Stmt | None:
+        if not re.match(r"^[A-Za-z_]\w*$", label):
+            self.err(span, "NC201", f"goto takes a label name, got '{label}'")
+            return None
+        self.gotos.append((label, self.loop_path, span))
+        return Goto(span, text, label)
+
+    def loop_only(self, stmt: Stmt, span: Span) -> Stmt | None:
+        if not self.loop_path:
+            self.err(span, "NC206", f"'{stmt.text}' outside a loop")
+            return None
+        return stmt
+
+    def mapping_statement(self, node: Map) -> Stmt | None:
+        forms = [k for k in node.keys() if k in MAPPING_FORMS]
+        if len(forms) != 1:
+            unknown = [k for k in node.keys() if k not in MAPPING_FORMS and k not in EXTRA_KEYS]
+            if unknown:
+                key = node.key_node(unknown[0])
+                self.err(key.span, "NC207", f"unknown statement '{unknown[0]}'",
+                         did_you_mean(unknown[0], MAPPING_FORMS))
+            else:
+                self.err(node.span, "NC207", "a statement mapping has exactly one statement keyword",
+                         f"found {', '.join(forms) or 'none'}")
+            return None
+        form = forms[0]
+        allowed = {"on_fail"} if form in LOCK_OPS else {
+            "call": {"result"}, "if": {"then", "else"}, "while": {"do"}, "assert": {"name", "about"},
+            "await": {"idle"}}.get(form, {"do"} if form in LOOPS else set())
+        for k in node.keys():
+            if k != form and k not in allowed:
+                self.err(node.key_node(k).span, "NC104", f"'{k}' does not belong to {form}:",
+                         did_you_mean(k, allowed) if allowed else f"{form}: takes no other keys")
+        value = node.get(form)
+        assert value is not None
+        span = node.key_node(form).span
+        if form in LOCK_OPS:
+            return self.lock_op(form, node, value, span)
+        return getattr(self, "form_" + (form if form not in LOOPS else "loop"))(form, node, value, span)
+
+    def expr_of(self, node: Node, what: str) -> tuple[object, Span]:
+        if isinstance(node, Scalar):
+            return node.value if not isinstance(node.value, str) else node.value, node.expr_span()
+        raise ExprError(node.span, "NC101", f"{what} takes an expression, not {describe(node)}", "")
+
+    def lock_op(self, op: str, node: Map, value: Node, span: Span) -> Stmt | None:
+        text, vspan = self.expr_of(value, op)
+        lock = parse_expr(text, self.scoped(), vspan)
+        if not isinstance(lock, LockRef):
+            raise ExprError(vspan, "NC208", f"{op} takes a lock, got {lock.type}", "declare it under locks:")
+        assert isinstance(lock.type, LockT)
+        if lock.type.kind != LOCK_OPS[op]:
+            raise ExprError(vspan, "NC208", f"{op} needs a {LOCK_OPS[op]}, but '{lock.name}' is a {lock.type.kind}",
+                            f"use the {lock.type.kind} API")
+        on_fail_node = node.get("on_fail")
+        on_fail = None
+        if op in FAILING_LOCK_OPS:
+            if on_fail_node is None:
+                self.err(span, "NC209", f"{op} can fail: say what happens with on_fail:",
+                         "on_fail: return, on_fail: goto LABEL, or a list of statements")
+                return None
+            on_fail = self.block(on_fail_node)
+        elif on_fail_node is not None:
+            self.err(node.key_node("on_fail").span, "NC209", f"{op} cannot fail", "remove on_fail:")
+        return LockOp(span, f"{op}({_lock_text(text)})", op, lock, on_fail)
+
+    def form_call(self, form: str, node: Map, value: Node, span: Span) -> Stmt | None:
+        text, vspan = self.expr_of(value, "call")
+        text = str(text)
+        result_node = node.get("result")
+        result = None
+        if result_node is not None:
+            rtext, rspan = self.expr_of(result_node, "result")
+            result = parse_expr(rtext, self.scoped(), rspan)
+        if re.fullmatch(r"\s*[A-Za-z_]\w*\s*", text):
+            text = text.strip() + "()"
+        tree = ast.parse(text.strip(), mode="eval") if re.match(r"^\s*[A-Za-z_]\w*\s*\(", text) else None
+        if tree is None or not isinstance(tree.body, ast.Call) or not isinstance(tree.body.func, ast.Name):
+            raise ExprError(vspan, "NC117", f"call: takes 'procedure(args)', got '{text}'", "")
+        fn = tree.body.func.id
+        if fn not in self.signatures:
+            raise ExprError(vspan, "NC116", f"undefined procedure '{fn}'", did_you_mean(fn, self.signatures))
+        shown = text if result is None else f"{result_node.value} = {text}"  # type: ignore[union-attr]
+        return self.invoke(fn, tuple(tree.body.args), text, vspan, vspan, result) if result is None else \
+            _retext(self.invoke(fn, tuple(tree.body.args), text, vspan, vspan, result), shown)
+
+    def form_if(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
+        text, vspan = self.expr_of(value, "if")
+        cond = parse_condition(text, self.scoped(), vspan)
+        then = self.block(node.get("then"))
+        orelse = self.block(node.get("else"))
+        return If(span, f"if ({text})", cond, then, orelse)
+
+    def form_while(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
+        text, vspan = self.expr_of(value, "while")
+        cond = parse_condition(text, self.scoped(), vspan)
+        body = self.loop_body(node.get("do"))
+        return While(span, f"while ({text})", cond, body)
+
+    def loop_body(self, node: Node | None) -> tuple[Stmt, ...]:
+        self.loop_counter += 1
+        saved = self.loop_path
+        self.loop_path = saved + (self.loop_counter,)
+        try:
+            return self.block(node)
+        finally:
+            self.loop_path = saved
+
+    def form_loop(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
+        text, vspan = self.expr_of(value, form)
+        m = re.match(r"^\s*([A-Za-z_]\w*)\s+in\s+(.+)$", str(text), re.S)
+        if not m:
+            raise ExprError(vspan, "NC210", f"{form}: takes 'x in LIST', got '{text}'", f"{form}: o in pernet_list")
+        var = m.group(1)
+        source = parse_expr(m.group(2), self.scoped(), vspan.shifted(m.start(2)))
+        order = LOOPS[form]
+        if form == "for_each":
+            if not isinstance(source.type, (SetT, ListT)):
+                raise ExprError(source.span, "NC210", f"for_each ranges over a set, list or entity, got {source.type}",
+                                "")
+        elif not (isinstance(source.type, ListT) and isinstance(source, (Local, Shared))):
+            raise ExprError(source.span, "NC210", f"{form} walks a list variable, got {source.type}",
+                            "list_for_each_entry walks a list: declare it as list<ENTITY>")
+        assert isinstance(source.type, (SetT, ListT))
+        entity = source.type.entity
+        existing = self.local_types.get(var)
+        if existing is None:
+            if order == "continue_reverse":
+                raise ExprError(vspan, "NC210", f"{form} continues from the cursor '{var}', which is not a local",
+                                "declare it and let an earlier loop leave it on an element")
+            if var in self.scope.shared or var in self.scope.elements:
+                raise ExprError(vspan, "NC103", f"loop variable '{var}' hides a global name", "rename it")
+            self.local_types[var] = RefT(entity, True)
+        elif not (isinstance(existing, RefT) and existing.entity == entity):
+            raise ExprError(vspan, "NC303", f"loop variable '{var}' is {existing}, the list holds {entity}", "")
+        elif not existing.nullable:
+            raise ExprError(vspan, "NC303", f"loop variable '{var}' must be {entity}? (null at the end)", "")
+        body = self.loop_body(node.get("do"))
+        return ForEach(span, f"{form}({var}, {m.group(2).strip()})", var, source, order, body)
+
+    def form_either(self, form: str, node: Map, value: Node, span: Span) -> Stmt | None:
+        if not isinstance(value, Map) or not value.entries:
+            self.err(value.span, "NC211", "either: takes named branches", "either: {ok: [...], fail: [...]}")
+            return None
+        branches = tuple((k.text, self.block(v)) for k, v in value.entries)
+        return Either(span, "either", branches)
+
+    def form_label(self, form: str, node: Map, value: Node, span: Span) -> Stmt | None:
+        name = value.text if isinstance(value, Scalar) else ""
+        if not re.match(r"^[A-Za-z_]\w*$", name):
+            self.err(value.span, "NC201", "label: takes a name")
+            return None
+        if name in self.labels:
+            self.err(value.span, "NC201", f"label '{name}' is defined twice in {self.current}()")
+            return None
+        self.labels[name] = (self.loop_path, value.span)
+        return Label(span, f"{name}:", name)
+
+    def form_goto(self, form: str, node: Map, value: Node, span: Span) -> Stmt | None:
+        name = value.text if isinstance(value, Scalar) else ""
+        return self.goto(name, span, f"goto {name}")
+
+    def form_return(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
+        text, vspan = self.expr_of(value, "return")
+        if isinstance(value, Scalar) and value.value is None:
+            return self.return_stmt(None, span, span, "return")
+        return self.return_stmt(text, span, vspan, f"return {value.text if isinstance(value, Scalar) else ''}")
+
+    def form_assert(self, form: str, node: Map, value: Node, span: Span) -> Stmt | None:
+        text, vspan = self.expr_of(value, "assert")
+        cond = parse_condition(text, self.scoped(), vspan)
+        name_node = node.get("name")
+        if name_node is not None:
+            name = name_node.text if isinstance(name_node, Scalar) else ""
+            if not re.match(r"^[A-Za-z_]\w*$", name):
+                self.err(name_node.span, "NC102", "name: takes an identifier")
+                return None
+        else:
+            name = f"assert_{span.file.rsplit('/', 1)[-1].split('.')[0]}_{span.line}"
+        about_node = node.get("about")
+        about = about_node.text if isinstance(about_node, Scalar) else ""
+        stmt = Assert(span, f"assert({text})", cond, name, about)
+        if name in self.assert_names:
+            self.err(span, "NC103", f"assert name '{name}' is used twice", "give each assert its own name")
+            return None
+        self.assert_names.add(name)
+        self.asserts.append(stmt)
+        return stmt
+
+    def form_await(self, form: str, node: Map, value: Node, span: Span) -> Stmt | None:
+        text, vspan = self.expr_of(value, "await")
+        cond = parse_condition(text, self.scoped(), vspan)
+        idle_node = node.get("idle")
+        idle = bool(idle_node.value) if isinstance(idle_node, Scalar) and isinstance(idle_node.value, bool) else False
+        if idle_node is not None and not (isinstance(idle_node, Scalar) and isinstance(idle_node.value, bool)):
+            self.err(idle_node.span, "NC101", "idle: takes true or false")
+        return Await(span, f"wait_event({text})", cond, idle)
+
+    def form_rcu_read_lock(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
+        return Rcu(span, f"{form}()", form)
+
+    form_rcu_read_unlock = form_synchronize_rcu = form_rcu_barrier = form_rcu_read_lock
+
+    # -- whole-spec checks
+
+    def check_recursion(self, procedures: list[Procedure]) -> None:
+        """Procedures are inlined into threads, so calls must not form a cycle."""
+        state: dict[str, int] = {}
+        for root in self.calls:
+            if state.get(root):
+                continue
+            stack: list[tuple[str, int]] = [(root, 0)]
+            path: list[str] = []
+            while stack:
+                name, i = stack.pop()
+                if i == 0:
+                    state[name] = 1
+                    path.append(name)
+                callees = self.calls.get(name, [])
+                if i < len(callees):
+                    stack.append((name, i + 1))
+                    callee, span = callees[i]
+                    if state.get(callee) == 1:
+                        cycle = " -> ".join(path[path.index(callee):] + [callee])
+                        self.err(span, "NC212", f"recursive call {cycle}",
+                                 "procedures are inlined into threads: rewrite the recursion as a loop")
+                    elif not state.get(callee):
+                        stack.append((callee, 0))
+                else:
+                    state[name] = 2
+                    path.pop()
+
+
+def _lock_text(text: object) -> str:
+    return f"&{str(text).strip()}"
+
+
+def _retext(stmt: Stmt, text: str) -> Stmt:
+    from dataclasses import replace
+    return replace(stmt, text=text)
+
+
+__all__ = ["BodyParser", "parse_signature", "EnumT"]

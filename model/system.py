@@ -1,0 +1,232 @@
+"""The compiled transition system: state layout, initial states, one program per thread, properties."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import Diagnostic, SpecError
+from .evaluate import Env, EvalError, compile_expr, reads_state
+from .expr import Expr, LockRef, Shared, walk
+from .layout import Layout, Slot, shared_layout
+from .locks import read_depth
+from .program import IR, CompileError, ThreadProgram, walk_statements
+from .runtime import RuntimeBuilder, Settle, Step, Violation
+from .spec import PropertyDecl, Rcu, Spec
+
+BUILTIN_KINDS = {"deadlock_free": "deadlock", "lock_discipline": "lock_discipline", "runtime_safety": "runtime"}
+
+
+@dataclass
+class Thread:
+    tid: int
+    name: str          # instance name, e.g. creator[net0]
+    decl: str          # the threads: entry it comes from
+    pcslot: int
+    steps: list[Step | None]
+    runs: list
+    nodes: list[IR]
+    settle: Settle
+    finished: int
+    daemon: bool
+    local_slots: list[int]
+    builder: RuntimeBuilder
+
+
+@dataclass(frozen=True)
+class StateProperty:
+    """An invariant or final property compiled for evaluation: the closure and the slots it reads."""
+
+    decl: PropertyDecl
+    fn: object
+    slots: tuple[int, ...]
+
+
+class TransitionSystem:
+    """What the explorer needs: initial states and, per thread, the step at each program counter."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.layout = Layout()
+        self.names = {e.name: e.elements for e in spec.entities}
+        self.enums = dict(spec.enums)
+        try:
+            self._compile()
+        except CompileError as err:
+            raise SpecError([Diagnostic(err.span, "NC401", err.message, err.hint)]) from None
+
+    # -- compilation
+
+    def _compile(self) -> None:
+        spec, layout = self.spec, self.layout
+        instances = self._instances()
+        for i, (name, _, _, _) in enumerate(instances):
+            layout.pc.append(layout.add(Slot(f"{name}.pc", "pc", None, thread=i)))
+        shared_layout(spec, layout)
+        self.uses_rcu_readers = any(isinstance(s, Rcu) and s.op == "rcu_read_lock"
+                                    for p in spec.procedures for s in walk_statements(p.body))
+        if self.uses_rcu_readers:
+            for i, (name, _, _, _) in enumerate(instances):
+                layout.rcu_nest.append(layout.add(Slot(f"{name}.rcu_read_depth", "rcu_nest", None, thread=i)))
+            for i, (name, _, _, _) in enumerate(instances):
+                layout.gp_wait.append(layout.add(Slot(f"{name}.gp_waits_for", "gp_wait", None, thread=i)))
+        defaults: dict[int, object] = {}
+        for var in spec.vars:
+            base, _ = layout.shared[var.name]
+            for i, value in enumerate(var.init):
+                defaults[base + i] = value
+        for slot_index, slot in enumerate(layout.slots):
+            if slot.kind in ("pc", "rcu_nest", "gp_wait", "lock_readers"):
+                defaults.setdefault(slot_index, 0)
+            elif slot.kind == "lock_owner":
+                defaults[slot_index] = -1
+            elif slot.kind == "lock_queue":
+                defaults[slot_index] = ()
+        self.env = Env(layout, {e.name: len(e.elements) for e in spec.entities}, {}, {}, self.names)
+        spin_slots = [layout.locks[lk.name][0] + i for lk in spec.locks if lk.kind == "spinlock"
+                      for i in range(self._lock_count(lk.name))]
+        self.threads: list[Thread] = []
+        for tid, (name, decl, proc, args) in enumerate(instances):
+            program = ThreadProgram(spec, layout, tid, name, self.env, defaults)
+            entry = program.build(spec.procedure(proc), args)
+            program.resolve()
+            entry = program.entry_follow(entry)
+            defaults[layout.pc[tid]] = entry
+            for slot, value in program.param_values.items():
+                defaults[slot] = value
+            finished = len(program.nodes)
+            builder = RuntimeBuilder(layout, tid, layout.pc[tid], program.nodes, spec.options.rwsem_wake ==
+                                     "all_readers", spec.options.fatal_signals, spin_slots,
+                                     (layout.rcu_nest, layout.gp_wait), self._end_check, finished, defaults)
+            builder.build()
+            daemon = next(t.daemon for t in spec.threads if t.name == decl)
+            self.threads.append(Thread(tid, name, decl, layout.pc[tid], builder.steps, builder.runs, program.nodes,
+                                       builder.settle, finished, daemon, program.local_slots, builder))
+        self.defaults = defaults
+        self.initial_violations: list[Violation] = []
+        self.initial_states = self._initial_states()
+        self.invariants = [self._state_property(p) for p in spec.properties if p.kind == "invariant"]
+        self.finals = [self._state_property(p) for p in spec.properties if p.kind == "final"]
+
+    def _lock_count(self, name: str) -> int:
+        return sum(1 for s in self.layout.slots if s.var == name and s.kind == "lock_owner")
+
+    def _instances(self) -> list[tuple[str, str, str, list[object]]]:
+        """(instance name, thread decl, procedure, constant argument values) for every thread instance."""
+        out = []
+        for t in self.spec.threads:
+            if t.var:
+                entity = next(e for e in self.spec.entities if t.domain and t.domain[0] in e.elements)
+                bindings = [(f"{t.name}[{el}]", {t.var: entity.elements.index(el)}) for el in t.domain]
+            elif t.count == 1:
+                bindings = [(t.name, {})]
+            else:
+                bindings = [(f"{t.name}[{i}]", {}) for i in range(t.count)]
+            for name, bound in bindings:
+                args = []
+                for a in t.args:
+                    if reads_state(a):
+                        raise CompileError(a.span, "thread arguments must be constants", "pass elements or null")
+                    env = Env(self.layout, {e.name: len(e.elements) for e in self.spec.entities},
+                              {var: i for i, var in enumerate(bound)}, {}, self.names)
+                    args.append(compile_expr(a, env)(tuple(bound.values())))
+                out.append((name, t.name, t.proc, args))
+        return out
+
+    def _end_check(self, l: Sequence, tid: int) -> str:
+        """Why a finishing thread breaks lock discipline, or ''."""
+        held = []
+        for name, (base, width, _) in self.layout.locks.items():
+            for i in range(self._lock_count(name)):
+                b = base + i * width
+                slot_name = self.layout.slots[b].name.rsplit(".", 1)[0]
+                if l[b] == tid:
+                    held.append(slot_name)
+                elif width == 3 and read_depth(l[b + 1], tid):
+                    held.append(slot_name + " (read)")
+        if self.layout.rcu_nest and l[self.layout.rcu_nest[tid]]:
+            held.append("rcu_read_lock")
+        if held:
+            return "thread finished while holding " + ", ".join(held)
+        return ""
+
+    def _initial_states(self) -> list[tuple]:
+        base = [self.defaults.get(i, 0) for i in range(len(self.layout.slots))]
+        states = [base]
+        for thread in self.threads:
+            out: list = []
+            for l in states:
+                thread.settle(list(l), out)
+            states = []
+            for r in out:
+                if isinstance(r, Violation):
+                    self.initial_violations.append(r)
+                else:
+                    states.append(list(r))
+        return [tuple(s) for s in states]
+
+    def _state_property(self, decl: PropertyDecl) -> StateProperty:
+        try:
+            fn = compile_expr(decl.expr, self.env)
+        except EvalError as err:
+            raise CompileError(decl.expr.span, str(err)) from None
+        return StateProperty(decl, fn, tuple(sorted(self.mentioned_slots(decl.expr))))
+
+    def mentioned_slots(self, e: Expr) -> set[int]:
+        """Every slot an expression may read (all of a variable's slots when its index is not constant)."""
+        slots: set[int] = set()
+        for x in walk(e):
+            if isinstance(x, Shared):
+                base, _ = self.layout.shared[x.name]
+                slots.update(i for i in range(base, len(self.layout.slots))
+                             if self.layout.slots[i].var == x.name and self.layout.slots[i].kind == "shared")
+            elif isinstance(x, LockRef):
+                slots.update(i for i, s in enumerate(self.layout.slots)
+                             if s.var == x.name and s.kind.startswith("lock"))
+        return slots
+
+    # -- queries used by the explorer and the reports
+
+    def quiescent(self, s: Sequence, tid: int) -> bool:
+        """A thread that has finished, or a daemon resting at an idle await."""
+        thread = self.threads[tid]
+        pc = s[thread.pcslot]
+        if pc == thread.finished:
+            return True
+        step = thread.steps[pc]
+        return step is not None and step.idle
+
+    def node_at(self, s: Sequence, tid: int) -> IR | None:
+        thread = self.threads[tid]
+        pc = s[thread.pcslot]
+        return None if pc == thread.finished else thread.nodes[pc]
+
+    def successors(self, s: tuple) -> list[tuple[int, bool, object]]:
+        """Every (thread, by_signal, result) from a state, results settled: for replay and reports."""
+        out: list[tuple[int, bool, object]] = []
+        for thread in self.threads:
+            step = thread.steps[s[thread.pcslot]]
+            if step is None:
+                continue
+            for r in step.fire(s):
+                out.append((thread.tid, False, r))
+            if step.sig is not None:
+                for r in step.sig(s):
+                    out.append((thread.tid, True, r))
+        return out
+
+    def property_kinds(self) -> list[tuple[str, str, str, object]]:
+        """(name, kind, about, span) of every property, in report order."""
+        out = []
+        for p in self.spec.properties:
+            out.append((p.name, p.kind, p.about, p.span))
+        for a in self.spec.asserts:
+            out.append((a.name, "assert", a.about or a.text, a.span))
+        if self.spec.options.deadlock:
+            out.append(("deadlock_free", "deadlock", "no reachable state where an unfinished thread can never step",
+                        None))
+        out.append(("lock_discipline", "lock_discipline",
+                    "no unlock of a lock not held, no re-acquiring a held lock, no finishing with a lock held", None))
+        out.append(("runtime_safety", "runtime",
+                    "no list corruption, no out-of-range value, no null dereference", None))
+        return out

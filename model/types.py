@@ -1,0 +1,133 @@
+"""The value types of the spec language and the parser for type strings such as `list<ops>` or `int[0..2]`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BoolT:
+    def __str__(self) -> str:
+        return "bool"
+
+
+@dataclass(frozen=True)
+class IntT:
+    """Integers; `lo`/`hi` bound stored variables (expressions are unbounded)."""
+
+    lo: int | None = None
+    hi: int | None = None
+
+    def __str__(self) -> str:
+        return "int" if self.lo is None else f"int[{self.lo}..{self.hi}]"
+
+
+@dataclass(frozen=True)
+class EnumT:
+    name: str
+    values: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class RefT:
+    """An element of an entity; `nullable` admits null (for a list position: the list head)."""
+
+    entity: str
+    nullable: bool = False
+
+    def __str__(self) -> str:
+        return self.entity + ("?" if self.nullable else "")
+
+
+@dataclass(frozen=True)
+class SetT:
+    entity: str
+
+    def __str__(self) -> str:
+        return f"set<{self.entity}>"
+
+
+@dataclass(frozen=True)
+class ListT:
+    """A kernel `list_head` list of distinct elements of an entity."""
+
+    entity: str
+
+    def __str__(self) -> str:
+        return f"list<{self.entity}>"
+
+
+@dataclass(frozen=True)
+class NullT:
+    def __str__(self) -> str:
+        return "null"
+
+
+@dataclass(frozen=True)
+class LockT:
+    kind: str
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+Type = BoolT | IntT | EnumT | RefT | SetT | ListT | NullT | LockT
+
+BOOL = BoolT()
+INT = IntT()
+NULL = NullT()
+
+_TYPE_RE = re.compile(
+    r"^\s*(?:(?P<bool>bool)|int\s*\[\s*(?P<lo>-?\d+)\s*\.\.\s*(?P<hi>-?\d+)\s*\]|(?P<int>int)"
+    r"|(?P<coll>set|list)\s*<\s*(?P<elem>[A-Za-z_]\w*)\s*>"
+    r"|enum\s*\{(?P<enum>[^}]*)\}|(?P<name>[A-Za-z_]\w*)\s*(?P<q>\?)?)\s*$"
+)
+
+
+class TypeSyntaxError(ValueError):
+    """Raised with a message and a hint for a malformed type string."""
+
+    def __init__(self, message: str, hint: str):
+        super().__init__(message)
+        self.hint = hint
+
+
+def parse_type(text: str, entities: set[str], aliases: dict[str, Type], enum_name: str = "") -> Type:
+    """Parse a type string; entity names and `types:` aliases are the only names it knows."""
+    m = _TYPE_RE.match(text)
+    hint = "types are bool, int[LO..HI], enum{A, B}, ENTITY, ENTITY?, set<ENTITY>, list<ENTITY>"
+    if not m:
+        raise TypeSyntaxError(f"malformed type '{text}'", hint)
+    if m["bool"]:
+        return BOOL
+    if m["int"]:
+        raise TypeSyntaxError("stored integers need a range", "write int[0..3]")
+    if m["lo"] is not None:
+        lo, hi = int(m["lo"]), int(m["hi"])
+        if lo > hi or hi - lo > 1 << 16:
+            raise TypeSyntaxError(f"bad integer range {lo}..{hi}", "LO must not exceed HI; keep ranges small")
+        return IntT(lo, hi)
+    if m["coll"]:
+        elem = m["elem"]
+        if elem not in entities:
+            raise TypeSyntaxError(f"unknown entity '{elem}' in type '{text}'", "declare it under entities:")
+        return SetT(elem) if m["coll"] == "set" else ListT(elem)
+    if m["enum"] is not None:
+        values = tuple(v.strip() for v in m["enum"].split(","))
+        if not values or any(not re.fullmatch(r"[A-Za-z_]\w*", v) for v in values) or len(set(values)) != len(values):
+            raise TypeSyntaxError(f"malformed enum '{text}'", "write enum{a, b, c} with distinct names")
+        return EnumT(enum_name or "enum{" + ", ".join(values) + "}", values)
+    name = m["name"]
+    if name in entities:
+        return RefT(name, bool(m["q"]))
+    if name in aliases and not m["q"]:
+        return aliases[name]
+    raise TypeSyntaxError(f"unknown type '{name}'", hint)
+
+
+def is_scalar(t: Type) -> bool:
+    return isinstance(t, (BoolT, IntT, EnumT, RefT))
