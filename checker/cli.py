@@ -54,7 +54,7 @@ def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: Path | 
     spec = load_spec(path, bounds)
     system = TransitionSystem(spec)
     progress = ProgressLine(sys.stderr.isatty())
-    exp: Exploration = explore(system, limits, progress)
+    exp: Exploration = explore(system, limits, progress, record_edges=graph is not None)
     progress.done()
     report = build_report(path, exp)
     if graph is not None:

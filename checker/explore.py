@@ -58,10 +58,8 @@ class Exploration:
     seconds: float = 0.0
     peak_memory_mb: float = 0.0
     unknown: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def transitions(self) -> int:
-        return len(self.edges_src)
+    transitions: int = 0
+    edges_recorded: bool = False
 
     @property
     def max_depth(self) -> int:
@@ -87,8 +85,12 @@ Progress = Callable[[int, int, float], None]
 
 
 def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progress | None = None,
-            measure_memory: bool = True) -> Exploration:
-    """Breadth-first search over all interleavings; checks invariants on new states, finals at the end."""
+            measure_memory: bool = True, record_edges: bool = False) -> Exploration:
+    """Breadth-first search over all interleavings; checks invariants on new states, finals at the end.
+
+    Parent pointers are always kept (for shortest counterexamples); every edge is kept only when
+    `record_edges` is set (graph export, analyses): `state_graph` can also rebuild edges on demand.
+    """
     started = time.perf_counter()
     index: dict[tuple, int] = {}
     states: list[tuple] = []
@@ -103,6 +105,8 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
     for v in system.initial_violations:
         found.setdefault(v.prop, Found(v.prop, -1, v.tid, v.message))
 
+    violated_invariants = checker.invariant_checker(invariants)
+
     def add(state: tuple, from_id: int, tid: int, d: int) -> int:
         sid = len(states)
         index[state] = sid
@@ -110,15 +114,19 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
         parent.append(from_id)
         via.append(tid)
         depth.append(d)
-        for prop in invariants:
-            name = prop.decl.name
-            if name not in found and not checker.holds(prop, state):
-                found[name] = Found(name, sid)
+        if violated_invariants is not None:
+            for name in violated_invariants(state):
+                if name not in found:
+                    found[name] = Found(name, sid)
         return sid
 
     for s in system.initial_states:
         if s not in index:
             add(s, -1, -1, 0)
+    setdefault = index.setdefault
+    transitions = 0
+    if not invariants:
+        violated_invariants = None  # type: ignore[assignment]
     max_states = limits.max_states
     max_depth = limits.max_depth
     deadline = started + limits.timeout if limits.timeout else None
@@ -143,22 +151,42 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
             step = steps[s[pcslot]]
             if step is None:
                 continue
-            for by_signal, results in ((False, step.fire(s)), (True, step.sig(s) if step.sig else ())):
-                for r in results:
-                    if r.__class__ is Violation:
-                        if r.prop not in found:
-                            found[r.prop] = Found(r.prop, i, tid, r.message, by_signal)
-                        if not by_signal:
-                            progressed = True
-                        continue
-                    if not by_signal:
-                        progressed = True
-                    j = index.get(r)
-                    if j is None:
-                        j = add(r, i, tid, d)
-                    src.append(i)
-                    dst.append(j)
-                    tids.append(tid)
+            results = step.fire(s)
+            transitions += len(results)
+            for r in results:
+                progressed = True
+                if r.__class__ is tuple:
+                    n = len(states)
+                    j = setdefault(r, n)
+                    if j == n:
+                        states.append(r)
+                        parent.append(i)
+                        via.append(tid)
+                        depth.append(d)
+                        if violated_invariants is not None:
+                            for name in violated_invariants(r):
+                                if name not in found:
+                                    found[name] = Found(name, j)
+                    if record_edges:
+                        src.append(i)
+                        dst.append(j)
+                        tids.append(tid)
+                elif r.prop not in found:
+                    found[r.prop] = Found(r.prop, i, tid, r.message)
+            if step.sig is not None:
+                # a fatal signal is not progress: a state where only signals can move is still a deadlock
+                for r in step.sig(s):
+                    transitions += 1
+                    if r.__class__ is tuple:
+                        j = index.get(r)
+                        if j is None:
+                            j = add(r, i, tid, d)
+                        if record_edges:
+                            src.append(i)
+                            dst.append(j)
+                            tids.append(tid)
+                    elif r.prop not in found:
+                        found[r.prop] = Found(r.prop, i, tid, r.message, True)
         if not progressed:
             _terminal(system, result, checker, i, s, check_deadlock)
         if max_states is not None and len(states) >= max_states and i + 1 < len(states):
@@ -166,6 +194,8 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
             break
         i += 1
     result.seconds = time.perf_counter() - started
+    result.transitions = transitions
+    result.edges_recorded = record_edges
     if measure_memory:
         result.peak_memory_mb = peak_rss_mb()
     result.unknown.update(checker.unknown)

@@ -24,12 +24,25 @@ def state_graph(exp: Exploration) -> nx.DiGraph:
     for sid in exp.finals:
         g.nodes[sid]["final"] = True
     threads = system.threads
-    for src, dst, tid in zip(exp.edges_src, exp.edges_dst, exp.edges_tid):
+    for src, dst, tid in edges(exp):
         node = threads[tid].nodes[exp.states[src][threads[tid].pcslot]]
         location = node.stmt.span.short if node.stmt else ""
         g.add_edge(src, dst, thread=threads[tid].name, location=location,
                    statement=node.stmt.text if node.stmt else node.kind)
     return g
+
+
+def edges(exp: Exploration):
+    """Every (source id, target id, thread) of the explored graph: recorded, or rebuilt by re-expanding."""
+    if exp.edges_recorded:
+        yield from zip(exp.edges_src, exp.edges_dst, exp.edges_tid)
+        return
+    index = {s: i for i, s in enumerate(exp.states)}
+    for sid, state in enumerate(exp.states):
+        for tid, _, result in exp.system.successors(state):
+            j = index.get(result) if isinstance(result, tuple) else None
+            if j is not None:
+                yield sid, j, tid
 
 
 def state_label(exp: Exploration, sid: int) -> str:

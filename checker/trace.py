@@ -108,9 +108,8 @@ def _call_text(system: TransitionSystem, thread: Thread, node: IR, after: object
     if not isinstance(after, tuple):
         return node.stmt.text if node.stmt else ""
     parts = []
-    for slot, _, t in node.data["writes"]:
-        info = system.layout.slots[slot]
-        parts.append(f"{info.var}={format_value(after[slot], t, system.names)}")
+    for name, (slot, _, t) in zip(node.data["params"], node.data["writes"]):
+        parts.append(f"{name}={format_value(after[slot], t, system.names)}")
     return f"{node.data['call']}({', '.join(parts)})"
 
 

@@ -28,6 +28,22 @@ class PropertyChecker:
         self.unknown: dict[str, str] = {}
         self.z3_checks = 0
 
+    def invariant_checker(self, invariants: list[StateProperty]):
+        """One function for all invariants: the names violated in a state, cached per valuation of their slots."""
+        slots = sorted({i for p in invariants for i in p.slots})
+        if not invariants:
+            return lambda state: ()
+        getter = itemgetter(*slots) if len(slots) > 1 else (lambda s, i=slots[0] if slots else 0: (s[i],))
+        cache: dict = {}
+
+        def violated(state: tuple) -> tuple[str, ...]:
+            key = getter(state)
+            names = cache.get(key)
+            if names is None:
+                names = cache[key] = tuple(p.decl.name for p in invariants if not self.holds(p, state))
+            return names
+        return violated
+
     def holds(self, prop: StateProperty, state: tuple) -> bool:
         name = prop.decl.name
         cache = self.cache.get(name)

@@ -40,19 +40,24 @@ def rw_write_now(s, b: int) -> bool:
     return s[b] == -1 and s[b + 1] == 0 and not s[b + 2]
 
 
-def rw_grant(l: list, b: int, all_readers: bool) -> None:
-    """Hand a free (or read-held) rwsem to the head of its queue, as the kernel's wake-up does."""
+def rw_grant(l: list, b: int, all_readers: bool) -> list[int]:
+    """Hand a free (or read-held) rwsem to the head of its queue, as the kernel's wake-up does.
+
+    Returns the threads granted the lock (they were waiting and may now run on).
+    """
     queue = l[b + 2]
     if not queue or l[b] != -1:
-        return
+        return []
     head = queue[0]
     if head & 1:
         if l[b + 1] == 0:
             l[b] = head >> 1
             l[b + 2] = queue[1:]
-        return
+            return [head >> 1]
+        return []
     readers = l[b + 1]
     rest = []
+    granted = []
     taking = True
     for w in queue:
         if w & 1:
@@ -61,15 +66,17 @@ def rw_grant(l: list, b: int, all_readers: bool) -> None:
                 taking = False
         elif taking:
             readers += 1 << (READ_BITS * (w >> 1))
+            granted.append(w >> 1)
         else:
             rest.append(w)
     l[b + 1] = readers
     l[b + 2] = tuple(rest)
+    return granted
 
 
-def rw_remove_waiter(l: list, b: int, entry: int, all_readers: bool) -> None:
+def rw_remove_waiter(l: list, b: int, entry: int, all_readers: bool) -> list[int]:
     """A killable waiter leaves the queue on a fatal signal; the next waiters may now be granted."""
     queue = list(l[b + 2])
     queue.remove(entry)
     l[b + 2] = tuple(queue)
-    rw_grant(l, b, all_readers)
+    return rw_grant(l, b, all_readers)

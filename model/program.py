@@ -61,6 +61,7 @@ class Frame:
     return_to: int
     result: tuple[int | None, object, Type | None] | None  # (static slot, dynamic slot fn, type) in caller
     exit_node: int
+    types: dict[str, Type]
 
 
 class ThreadProgram:
@@ -75,6 +76,8 @@ class ThreadProgram:
         self.defaults = defaults
         self.nodes: list[IR] = []
         self.local_slots: list[int] = []
+        self.pool: list[int] = []   # this thread's local slots, used as a stack by nested frames
+        self.top = 0
         self.frames = 0
 
     def emit(self, kind: str, stmt: Stmt | None, frame: Frame | None, **data) -> int:
@@ -88,25 +91,31 @@ class ThreadProgram:
     # -- frames
 
     def new_frame(self, proc: Procedure, chain: tuple[str, ...], return_to: int, result) -> Frame:
+        """A frame's locals take the thread's next free pooled slots; sibling calls reuse them."""
         self.frames += 1
         slots: dict[str, int] = {}
         slot_list = []
+        types: dict[str, Type] = {}
         for name, t in (*proc.params, *proc.locals, *self.loop_vars(proc)):
             if name in slots:
                 continue
-            slot = self.layout.add(Slot(f"{self.name}.{proc.name}.{name}" if self.frames > 1 else f"{self.name}.{name}",
-                                        "local", t, thread=self.tid, var=name))
-            self.defaults[slot] = default_value(t)
+            if self.top == len(self.pool):
+                slot = self.layout.add(Slot(f"{self.name}.local{len(self.pool)}", "local", None, thread=self.tid))
+                self.defaults[slot] = None
+                self.pool.append(slot)
+                self.local_slots.append(slot)
+            slot = self.pool[self.top]
+            self.top += 1
             slots[name] = slot
+            types[name] = t
             slot_list.append(slot)
-        self.local_slots.extend(slot_list)
         env = Env(self.layout, self.base_env.entity_sizes, slots, {}, self.base_env.element_names)
         exit_node = self.jump(return_to)
         labels = {}
         for stmt in walk_statements(proc.body):
             if isinstance(stmt, Label):
                 labels[stmt.name] = self.jump()
-        return Frame(proc, env, slot_list, chain, labels, return_to, result, exit_node)
+        return Frame(proc, env, slot_list, chain, labels, return_to, result, exit_node, types)
 
     def loop_vars(self, proc: Procedure) -> list[tuple[str, Type]]:
         declared = {n for n, _ in (*proc.params, *proc.locals)}
@@ -122,8 +131,10 @@ class ThreadProgram:
         """The entry of the thread: its procedure with constant arguments, then the end node."""
         end = self.emit("end", None, None)
         frame = self.new_frame(proc, (proc.name,), end, None)
-        self.param_values = {frame.env.locals[n]: v for (n, _), v in zip(proc.params, args)}
-        reset = self.emit("reset", None, frame, slots=[s for s in frame.slots if s not in self.param_values])
+        params = {frame.env.locals[n]: v for (n, _), v in zip(proc.params, args)}
+        self.initial_values = {slot: params.get(slot, default_value(frame.types[name]))
+                               for name, slot in frame.env.locals.items()}
+        reset = self.emit("reset", None, frame, slots=list(frame.slots))
         self.nodes[reset].next = end
         self.nodes[frame.exit_node].next = reset
         return self.block(proc.body, frame, frame.exit_node, None)
@@ -226,17 +237,25 @@ class ThreadProgram:
         raise AssertionError(f"unknown statement {stmt!r}")
 
     def invoke(self, stmt: Invoke, frame: Frame, then: int) -> int:
+        """Inline a call: an entry step (arguments, fresh locals), the body, then a reset of the frame."""
         proc = self.spec.procedure(stmt.proc)
         result = self.target(stmt.result, frame) if stmt.result is not None else None
+        saved_top = self.top
         callee = self.new_frame(proc, frame.chain + (proc.name,), then, result)
-        args = [self.expr(a, frame) for a in stmt.args]
-        param_slots = [callee.env.locals[n] for n, _ in proc.params]
+        values = [self.expr(a, frame) for a in stmt.args]
+        writes = [(callee.env.locals[n], None, t) for n, t in proc.params]
+        for name, t in callee.types.items():
+            if name not in dict(proc.params):
+                value = default_value(t)
+                writes.append((callee.env.locals[name], None, t))
+                values.append(lambda s, v=value: v)
         reset = self.emit("reset", None, callee, slots=list(callee.slots))
         self.nodes[reset].next = then
         self.nodes[callee.exit_node].next = reset
         body = self.block(proc.body, callee, callee.exit_node, None)
-        node = self.emit("assign", stmt, frame, writes=[(s, None, t) for s, (_, t) in zip(param_slots, proc.params)],
-                         values=args, call=proc.name)
+        self.top = saved_top
+        node = self.emit("assign", stmt, frame, writes=writes, values=values, call=proc.name,
+                         params=[n for n, _ in proc.params])
         self.nodes[node].visible = any(reads_state(a) for a in stmt.args)
         self.nodes[node].next = body
         return node

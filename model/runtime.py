@@ -47,40 +47,53 @@ def make_settle(runs: list, pcslot: int, tid: int) -> Settle:
     """Run a thread's invisible nodes until it reaches a visible one; append the results to `out`."""
 
     def settle(l: list, out: list) -> None:
-        if runs[l[pcslot]] is None:
+        run = runs[l[pcslot]]
+        if run is None:
             out.append(tuple(l))
             return
-        stack = [l]
         fuel = SETTLE_FUEL
-        while stack:
-            l = stack.pop()
-            while True:
-                pc = l[pcslot]
-                run = runs[pc]
-                if run is None:
-                    out.append(tuple(l))
-                    break
-                fuel -= 1
-                if fuel < 0:
-                    out.append(Violation("runtime_safety", "local computation does not terminate", tid, pc))
-                    return
-                try:
-                    r = run(l)
-                except EvalError as err:
-                    out.append(Violation("runtime_safety", str(err), tid, pc))
-                    break
-                if r.__class__ is int:
-                    l[pcslot] = r
-                elif r.__class__ is list:
-                    for alt in r[1:]:
-                        copy = l.copy()
-                        copy[pcslot] = alt
-                        stack.append(copy)
-                    l[pcslot] = r[0]
-                else:
+        stack: list = []
+        while True:
+            try:
+                r = run(l)
+            except EvalError as err:
+                out.append(Violation("runtime_safety", str(err), tid, l[pcslot]))
+                r = None
+            if r.__class__ is int:
+                l[pcslot] = r
+            elif r.__class__ is list:
+                for alt in r[1:]:
+                    copy = l.copy()
+                    copy[pcslot] = alt
+                    stack.append(copy)
+                l[pcslot] = r[0]
+            else:
+                if r is not None:
                     out.append(r)
-                    break
+                if not stack:
+                    return
+                l = stack.pop()
+            run = runs[l[pcslot]]
+            while run is None:
+                out.append(tuple(l))
+                if not stack:
+                    return
+                l = stack.pop()
+                run = runs[l[pcslot]]
+            fuel -= 1
+            if fuel < 0:
+                out.append(Violation("runtime_safety", "local computation does not terminate", tid, l[pcslot]))
+                return
     return settle
+
+
+class Threads:
+    """What a step needs to know about the other threads: to move a woken waiter past its wait."""
+
+    def __init__(self) -> None:
+        self.pcslots: list[int] = []
+        self.nodes: list[list[IR]] = []
+        self.settles: list[Settle] = []
 
 
 class RuntimeBuilder:
@@ -88,7 +101,8 @@ class RuntimeBuilder:
 
     def __init__(self, layout: Layout, tid: int, pcslot: int, nodes: list[IR], all_readers: bool,
                  fatal_signals: bool, spin_slots: list[int], rcu: tuple[list[int], list[int]],
-                 end_check: Callable, finished: int, defaults: dict[int, object]):
+                 end_check: Callable, finished: int, defaults: dict[int, object], others: Threads):
+        self.others = others
         self.layout = layout
         self.defaults = defaults
         self.tid = tid
@@ -142,6 +156,29 @@ class RuntimeBuilder:
         self.settle(l, out)
         return out
 
+    def wake(self, l: list, woken: list[int], target: int) -> list:
+        """Move the threads just granted a lock past their wait (eagerly), then this thread to `target`."""
+        states = [l]
+        out: list = []
+        others = self.others
+        for w in woken:
+            pcslot, nodes, settle = others.pcslots[w], others.nodes[w], others.settles[w]
+            moved: list = []
+            for st in states:
+                st[pcslot] = nodes[st[pcslot]].next
+                settled: list = []
+                settle(st, settled)
+                for r in settled:
+                    if r.__class__ is Violation:
+                        out.append(r)
+                    else:
+                        moved.append(list(r))
+            states = moved
+        for st in states:
+            st[self.pcslot] = target
+            self.settle(st, out)
+        return out
+
     def holds_spin(self, s: Sequence) -> bool:
         tid = self.tid
         return any(s[x] == tid for x in self.spin_slots)
@@ -154,12 +191,10 @@ class RuntimeBuilder:
             return self.assign(pc, node)
         if kind == "reset":
             slots = d["slots"]
-            defaults = [self.layout_default(x) for x in slots]
-            pairs = list(zip(slots, defaults))
 
             def reset(l: list) -> int:
-                for slot, value in pairs:
-                    l[slot] = value
+                for slot in slots:
+                    l[slot] = None
                 return nxt
             return reset
         if kind == "branch":
@@ -187,12 +222,10 @@ class RuntimeBuilder:
             return end
         raise AssertionError(f"node kind {kind} cannot run invisibly")
 
-    def layout_default(self, slot: int) -> object:
-        return self.defaults[slot]
-
     def assign(self, pc: int, node: IR) -> Callable:
         writes, values, nxt = node.data["writes"], node.data["values"], node.next
-        checks = [self.range_check(slot, t, pc) for slot, _, t in writes]
+        text = node.stmt.text if node.stmt else ""
+        checks = [self.range_check(slot, t, pc, text) for slot, _, t in writes]
         if len(writes) == 1 and writes[0][1] is None and checks[0] is None:
             slot, value = writes[0][0], values[0]
 
@@ -200,6 +233,30 @@ class RuntimeBuilder:
                 l[slot] = value(l)
                 return nxt
             return assign1
+        if len(writes) == 1:
+            slot, dyn, _ = writes[0]
+            value, check = values[0], checks[0]
+
+            def assign_one(l: list) -> object:
+                v = value(l)
+                place = slot + dyn(l) if dyn is not None else slot
+                if check is not None:
+                    problem = check(v, place)
+                    if problem is not None:
+                        return problem
+                l[place] = v
+                return nxt
+            return assign_one
+        if all(c is None for c in checks) and all(dyn is None for _, dyn, _ in writes):
+            slots = [slot for slot, _, _ in writes]
+            pairs = list(zip(slots, values))
+
+            def assign_many(l: list) -> int:
+                vals = [f(l) for _, f in pairs]
+                for slot, v in zip(slots, vals):
+                    l[slot] = v
+                return nxt
+            return assign_many
         plan = list(zip(writes, checks))
 
         def assign(l: list) -> object:
@@ -214,7 +271,7 @@ class RuntimeBuilder:
             return nxt
         return assign
 
-    def range_check(self, slot: int, t: object, pc: int) -> Callable | None:
+    def range_check(self, slot: int, t: object, pc: int, text: str) -> Callable | None:
         layout = self.layout
         if isinstance(t, IntT) and t.lo is not None:
             lo, hi = t.lo, t.hi
@@ -222,13 +279,14 @@ class RuntimeBuilder:
             def int_check(v: int, place: int) -> Violation | None:
                 if lo <= v <= hi:  # type: ignore[operator]
                     return None
-                return self.violation("runtime_safety", f"{layout.slots[place].name} = {v} is outside {t}", pc)
+                name = layout.slots[place].name if layout.slots[place].kind == "shared" else text
+                return self.violation("runtime_safety", f"{name}: value {v} is outside {t}", pc)
             return int_check
         if isinstance(t, RefT) and not t.nullable:
             def ref_check(v: int, place: int) -> Violation | None:
                 if v != -1:
                     return None
-                return self.violation("runtime_safety", f"null stored in {layout.slots[place].name} ({t})", pc)
+                return self.violation("runtime_safety", f"{text}: null stored in a {t}", pc)
             return ref_check
         return None
 
@@ -350,7 +408,7 @@ class RuntimeBuilder:
         op, base, dyn, nxt, fail, lock = d["op"], d["base"], d["dyn"], node.next, node.alt, d["lock"]
         tid = self.tid
         shown = node.stmt.text if node.stmt else op
-        goto = self.goto
+        goto, wake = self.goto, self.wake
         sleeps = op in ("mutex_lock", "mutex_lock_killable", "down_read", "down_read_killable", "down_write",
                         "down_write_killable")
         spin_check = sleeps and bool(self.spin_slots)
@@ -444,8 +502,8 @@ class RuntimeBuilder:
                     return bad("this thread does not hold it for read")
                 l = list(s)
                 l[b + 1] = s[b + 1] - bit
-                rw_grant(l, b, all_readers)
-                return goto(l, nxt)
+                woken = rw_grant(l, b, all_readers)
+                return wake(l, woken, nxt) if woken else goto(l, nxt)
         elif op in ("up_write", "downgrade_write"):
             downgrade = op == "downgrade_write"
             bit = 1 << (READ_BITS * tid)
@@ -458,8 +516,8 @@ class RuntimeBuilder:
                 l[b] = -1
                 if downgrade:
                     l[b + 1] = s[b + 1] + bit
-                rw_grant(l, b, all_readers)
-                return goto(l, nxt)
+                woken = rw_grant(l, b, all_readers)
+                return wake(l, woken, nxt) if woken else goto(l, nxt)
         else:
             raise AssertionError(op)
         return Step(fire, sig, False, pc)
@@ -468,7 +526,7 @@ class RuntimeBuilder:
         d = node.data
         op, base, dyn, nxt, fail = d["op"], d["base"], d["dyn"], node.next, node.alt
         entry = self.tid * 2 + (1 if op.startswith("down_write") else 0)
-        goto, all_readers = self.goto, self.all_readers
+        goto, wake, all_readers = self.goto, self.wake, self.all_readers
 
         def where(s: Sequence) -> int:
             return base + dyn(s) if dyn is not None else base
@@ -484,8 +542,8 @@ class RuntimeBuilder:
                 if entry not in s[b + 2]:
                     return []
                 l = list(s)
-                rw_remove_waiter(l, b, entry, all_readers)
-                return goto(l, fail)
+                woken = rw_remove_waiter(l, b, entry, all_readers)
+                return wake(l, woken, fail) if woken else goto(l, fail)
         return Step(fire, sig, False, pc)
 
     def rcu(self, pc: int, node: IR) -> Step:

@@ -11,7 +11,7 @@ from .expr import Expr, LockRef, Shared, walk
 from .layout import Layout, Slot, shared_layout
 from .locks import read_depth
 from .program import IR, CompileError, ThreadProgram, walk_statements
-from .runtime import RuntimeBuilder, Settle, Step, Violation
+from .runtime import RuntimeBuilder, Settle, Step, Threads, Violation
 from .spec import PropertyDecl, Rcu, Spec
 
 BUILTIN_KINDS = {"deadlock_free": "deadlock", "lock_discipline": "lock_discipline", "runtime_safety": "runtime"}
@@ -86,19 +86,22 @@ class TransitionSystem:
         spin_slots = [layout.locks[lk.name][0] + i for lk in spec.locks if lk.kind == "spinlock"
                       for i in range(self._lock_count(lk.name))]
         self.threads: list[Thread] = []
+        others = Threads()
         for tid, (name, decl, proc, args) in enumerate(instances):
             program = ThreadProgram(spec, layout, tid, name, self.env, defaults)
             entry = program.build(spec.procedure(proc), args)
             program.resolve()
             entry = program.entry_follow(entry)
             defaults[layout.pc[tid]] = entry
-            for slot, value in program.param_values.items():
-                defaults[slot] = value
+            defaults.update(program.initial_values)
             finished = len(program.nodes)
             builder = RuntimeBuilder(layout, tid, layout.pc[tid], program.nodes, spec.options.rwsem_wake ==
                                      "all_readers", spec.options.fatal_signals, spin_slots,
-                                     (layout.rcu_nest, layout.gp_wait), self._end_check, finished, defaults)
+                                     (layout.rcu_nest, layout.gp_wait), self._end_check, finished, defaults, others)
             builder.build()
+            others.pcslots.append(layout.pc[tid])
+            others.nodes.append(program.nodes)
+            others.settles.append(builder.settle)
             daemon = next(t.daemon for t in spec.threads if t.name == decl)
             self.threads.append(Thread(tid, name, decl, layout.pc[tid], builder.steps, builder.runs, program.nodes,
                                        builder.settle, finished, daemon, program.local_slots, builder))
@@ -115,8 +118,10 @@ class TransitionSystem:
         """(instance name, thread decl, procedure, constant argument values) for every thread instance."""
         out = []
         for t in self.spec.threads:
+            if t.var and not t.domain:
+                continue
             if t.var:
-                entity = next(e for e in self.spec.entities if t.domain and t.domain[0] in e.elements)
+                entity = next(e for e in self.spec.entities if t.domain[0] in e.elements)
                 bindings = [(f"{t.name}[{el}]", {t.var: entity.elements.index(el)}) for el in t.domain]
             elif t.count == 1:
                 bindings = [(t.name, {})]
@@ -135,20 +140,23 @@ class TransitionSystem:
 
     def _end_check(self, l: Sequence, tid: int) -> str:
         """Why a finishing thread breaks lock discipline, or ''."""
+        if self._lock_slots is None:
+            self._lock_slots = [(base + i * width, width, self.layout.slots[base + i * width].name.rsplit(".", 1)[0])
+                                for name, (base, width, _) in self.layout.locks.items()
+                                for i in range(self._lock_count(name))]
         held = []
-        for name, (base, width, _) in self.layout.locks.items():
-            for i in range(self._lock_count(name)):
-                b = base + i * width
-                slot_name = self.layout.slots[b].name.rsplit(".", 1)[0]
-                if l[b] == tid:
-                    held.append(slot_name)
-                elif width == 3 and read_depth(l[b + 1], tid):
-                    held.append(slot_name + " (read)")
+        for b, width, lock in self._lock_slots:
+            if l[b] == tid:
+                held.append(lock)
+            elif width == 3 and read_depth(l[b + 1], tid):
+                held.append(lock + " (read)")
         if self.layout.rcu_nest and l[self.layout.rcu_nest[tid]]:
             held.append("rcu_read_lock")
         if held:
             return "thread finished while holding " + ", ".join(held)
         return ""
+
+    _lock_slots: list[tuple[int, int, str]] | None = None
 
     def _initial_states(self) -> list[tuple]:
         base = [self.defaults.get(i, 0) for i in range(len(self.layout.slots))]
