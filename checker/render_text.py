@@ -5,7 +5,7 @@ from __future__ import annotations
 from .report import PropertyResult, SpecReport
 from .trace import Trace, TraceStep
 
-COLUMN = 46
+COLUMN = 44
 STATUS = {"holds": "holds   ", "violated": "VIOLATED", "unknown": "UNKNOWN "}
 
 
@@ -77,13 +77,36 @@ def _violation(prop: PropertyResult, style: str) -> list[str]:
     return out
 
 
-def _cell(step: TraceStep) -> list[str]:
-    text = step.statement
-    lines = [text]
+def _short(location: str, ambiguous: set[str]) -> str:
+    """`net_sem.yaml:75` rather than `specs/net_sem.yaml:75`, unless two files share that name."""
+    path, _, line = location.rpartition(":")
+    base = path.rsplit("/", 1)[-1]
+    return location if base in ambiguous else f"{base}:{line}"
+
+
+def _ambiguous(trace: Trace) -> set[str]:
+    paths: dict[str, set[str]] = {}
+    for step in trace.steps:
+        path = step.location.rpartition(":")[0]
+        paths.setdefault(path.rsplit("/", 1)[-1], set()).add(path)
+    return {base for base, full in paths.items() if len(full) > 1}
+
+
+def _cell(step: TraceStep, width: int, ambiguous: set[str], new_frame: bool) -> list[str]:
+    lines = []
+    if new_frame and step.frame:
+        lines.append(f"{step.frame[-1]}():")
+    where = _short(step.location, ambiguous) if step.location else ""
+    text = "  " + step.statement
+    if where and len(text) + 2 + len(where) <= width:
+        lines.append(text.ljust(width - len(where)) + where)
+    else:
+        lines.extend(_wrap(text, width))
+        if where:
+            lines.append(where.rjust(width))
     if step.note:
-        lines.append(f"  -> {step.note}")
-    lines.append(f"  @ {step.location}" if step.location else "")
-    return [x for x in lines if x]
+        lines.extend(_wrap("    -> " + step.note, width))
+    return lines
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -103,21 +126,19 @@ def cpu_table(trace: Trace) -> list[str]:
     order = trace.threads
     column = {tid: i for i, tid in enumerate(order)}
     names = {s.tid: s.thread for s in trace.steps}
-    width = COLUMN
-    header = "  " + "".join(f"CPU{i} {names[t]}"[: width - 2].ljust(width) for i, t in enumerate(order))
-    rule = "  " + "".join(("-" * min(width - 4, len(f"CPU{i} {names[t]}"))).ljust(width)
-                          for i, t in enumerate(order))
-    rows = [header.rstrip(), rule.rstrip()]
+    ambiguous = _ambiguous(trace)
+    longest = max((len(s.statement) + len(_short(s.location, ambiguous)) + 4 for s in trace.steps), default=20)
+    width = max(30, min(COLUMN, longest))
+    gap = 3
+    heads = [f"CPU{i} {names[t]}"[:width] for i, t in enumerate(order)]
+    rows = ["  " + "".join(h.ljust(width + gap) for h in heads).rstrip(),
+            "  " + "".join(("-" * len(h)).ljust(width + gap) for h in heads).rstrip()]
     frames: dict[int, tuple[str, ...]] = {}
     for step in trace.steps:
-        cells: list[str] = []
-        if frames.get(step.tid) != step.frame:
-            frames[step.tid] = step.frame
-            cells.append(" > ".join(step.frame) + "()")
-        cells.extend(_cell(step))
-        wrapped = [w for c in cells for w in _wrap(c, width - 2)]
-        for line in wrapped:
-            rows.append(("  " + " " * (width * column[step.tid]) + line).rstrip())
+        new_frame = frames.get(step.tid) != step.frame
+        frames[step.tid] = step.frame
+        for line in _cell(step, width, ambiguous, new_frame):
+            rows.append(("  " + " " * ((width + gap) * column[step.tid]) + line).rstrip())
     return rows
 
 

@@ -109,8 +109,13 @@ def relevant_state(system: TransitionSystem, name: str, kind: str, state: Sequen
     for a in system.spec.asserts:
         if a.name == name and a.cond is not None:
             slots = system.mentioned_slots(a.cond)
-    out = [(system.layout.slots[i].name, slot_value(system, i, state[i])) for i in sorted(slots)
-           if system.layout.slots[i].kind == "shared"]
+    shared = [i for i in sorted(slots) if system.layout.slots[i].kind == "shared"]
+    initial = system.initial_states[0]
+    changed = [i for i in shared if state[i] != initial[i]]
+    shown = changed if changed and len(shared) > 6 else shared
+    out = [(system.layout.slots[i].name, slot_value(system, i, state[i])) for i in shown]
+    if len(shown) < len(shared):
+        out.append((f"(the other {len(shared) - len(shown)} values it reads)", "unchanged since the start"))
     if kind in ("deadlock", "lock_discipline") or not out:
         out.extend(lock_table(system, state))
     return tuple(out)

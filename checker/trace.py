@@ -89,7 +89,7 @@ def describe(system: TransitionSystem, s: tuple, tid: int, after: object, by_sig
              choices: tuple[str, ...]) -> TraceStep:
     thread = system.threads[tid]
     node = thread.nodes[s[thread.pcslot]]
-    note = _note(system, thread, node, after, by_signal)
+    note = _note(system, thread, node, s, after, by_signal)
     if choices:
         note = (note + "; " if note else "") + "either: " + ", ".join(choices)
     span = node.stmt.span if node.stmt else None
@@ -113,7 +113,7 @@ def _call_text(system: TransitionSystem, thread: Thread, node: IR, after: object
     return f"{node.data['call']}({', '.join(parts)})"
 
 
-def _note(system: TransitionSystem, thread: Thread, node: IR, after: object, by_signal: bool) -> str:
+def _note(system: TransitionSystem, thread: Thread, node: IR, before: tuple, after: object, by_signal: bool) -> str:
     if isinstance(after, Violation):
         return f"VIOLATION: {after.message}"
     if by_signal:
@@ -133,8 +133,18 @@ def _note(system: TransitionSystem, thread: Thread, node: IR, after: object, by_
         return "grace period over" if node.data["op"] == "synchronize_rcu" else "callbacks done"
     if node.kind == "await" and node.data.get("idle"):
         return "woken: work to do"
-    if node.kind in ("branch", "loop_start", "loop_next"):
-        return "taken" if new_pc == node.next else "not taken" if node.kind == "branch" else "loop ends"
+    if node.kind == "branch":
+        try:
+            taken = bool(node.data["cond"](before))
+        except Exception:  # noqa: BLE001 - a failing condition shows as a violation instead
+            return ""
+        return ("true" if taken else "false") if node.stmt is not None else ""
+    if node.kind in ("loop_start", "loop_next"):
+        cursor = after[node.data["cursor"]]
+        if cursor is None or cursor < 0:
+            return "loop ends"
+        entity = node.data["source_type"]
+        return f"{node.data['var']} = {system.names[entity][cursor]}"
     return ""
 
 

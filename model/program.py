@@ -266,10 +266,11 @@ class ThreadProgram:
         source = stmt.source
         is_list = isinstance(source.type, ListT)
         visible = reads_state(source)
+        entity = source.type.entity  # type: ignore[union-attr]
         advance = self.emit("loop_next", stmt, frame, cursor=cursor, source=self.expr(source, frame),
-                            order=stmt.order, is_list=is_list, var=stmt.var)
+                            order=stmt.order, is_list=is_list, var=stmt.var, source_type=entity)
         start = self.emit("loop_start", stmt, frame, cursor=cursor, source=self.expr(source, frame),
-                          order=stmt.order, is_list=is_list, var=stmt.var)
+                          order=stmt.order, is_list=is_list, var=stmt.var, source_type=entity)
         body = self.block(stmt.body, frame, advance, (then, advance))
         for node in (start, advance):
             self.nodes[node].visible = visible
