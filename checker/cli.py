@@ -85,9 +85,11 @@ def main() -> None:
               help="Counterexamples as CPU columns or as a numbered list of steps.")
 @click.option("--graph", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help=f"Write the state graph ({', '.join(FORMATS)}).")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first violation (other verdicts: unknown).")
 @click.option("--no-timing", is_flag=True, help="Leave out timings and memory (for byte-identical output).")
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
-           timeout: float | None, fmt: str, trace_style: str, graph: Path | None, no_timing: bool) -> None:
+           timeout: float | None, fmt: str, trace_style: str, graph: Path | None, fail_fast: bool,
+           no_timing: bool) -> None:
     """Explore every interleaving of each SPEC and check its properties.
 
     Exit 0: every property holds on the complete state space; 1: a property is violated;
@@ -98,7 +100,7 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
         raise click.BadParameter(f"use a file ending in {', '.join(FORMATS)}", param_hint="--graph")
     if graph is not None and len(specs) > 1:
         raise click.BadParameter("--graph takes a single SPEC", param_hint="--graph")
-    limits = Limits(max_states, max_depth, timeout)
+    limits = Limits(max_states, max_depth, timeout, fail_fast)
     reports: list[SpecReport] = []
     errors = False
     for path in specs:

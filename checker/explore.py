@@ -25,6 +25,7 @@ class Limits:
     max_states: int | None = None
     max_depth: int | None = None
     timeout: float | None = None
+    fail_fast: bool = False   # stop at the first violation (it is still the shortest for its property)
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
     transitions = 0
     if not invariants:
         violated_invariants = None  # type: ignore[assignment]
+    fail_fast = limits.fail_fast
     max_states = limits.max_states
     max_depth = limits.max_depth
     deadline = started + limits.timeout if limits.timeout else None
@@ -189,6 +191,9 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
                         found[r.prop] = Found(r.prop, i, tid, r.message, True)
         if not progressed:
             _terminal(system, result, checker, i, s, check_deadlock)
+        if fail_fast and found:
+            result.complete, result.stop_reason = False, "stopped at the first violation (--fail-fast)"
+            break
         if max_states is not None and len(states) >= max_states and i + 1 < len(states):
             result.complete, result.stop_reason = False, f"max states {max_states} reached"
             break

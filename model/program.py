@@ -218,7 +218,8 @@ class ThreadProgram:
             return loop[1]
         if isinstance(stmt, Assert):
             assert stmt.cond is not None
-            node = self.emit("assert", stmt, frame, cond=self.expr(stmt.cond, frame), name=stmt.name)
+            node = self.emit("assert", stmt, frame, cond=self.expr(stmt.cond, frame), name=stmt.name,
+                             locals=dict(frame.env.locals))
             self.nodes[node].visible = reads_state(stmt.cond)
             self.nodes[node].next = then
             return node

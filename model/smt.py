@@ -27,6 +27,7 @@ class SmtEncoder:
         self.layout = layout
         self.sizes = entity_sizes
         self.consts: dict[int, z3.ExprRef] = {}
+        self.local_consts: dict[tuple[int, str], z3.ExprRef] = {}
 
     # -- state slots
 
@@ -48,6 +49,23 @@ class SmtEncoder:
             else:
                 c = z3.Int(name)
             self.consts[index] = c
+        return c
+
+    def local(self, index: int, t: object) -> z3.ExprRef:
+        """A local slot as a z3 constant of its declared type (pooled local slots carry no type)."""
+        key = (index, str(t))
+        c = self.local_consts.get(key)
+        if c is None:
+            name = f"l{index}:{t}"
+            if isinstance(t, BoolT):
+                c = z3.Bool(name)
+            elif isinstance(t, SetT):
+                c = z3.BitVec(name, self.width(t.entity))
+            elif isinstance(t, ListT):
+                c = z3.Const(name, INT_SEQ)
+            else:
+                c = z3.Int(name)
+            self.local_consts[key] = c
         return c
 
     def value(self, index: int, v: object) -> z3.ExprRef:
@@ -121,7 +139,7 @@ class _Translator:
         if isinstance(e, Bound):
             return z3.IntVal(self.bound[e.name])
         if isinstance(e, Local):
-            return self.enc.slot(self.locals[e.name])
+            return self.enc.local(self.locals[e.name], e.type)
         if isinstance(e, Shared):
             return self.shared(e)
         if isinstance(e, Unary):
