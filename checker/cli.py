@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,12 +14,14 @@ from netcheck.model.parse import load_spec
 from netcheck.model.system import TransitionSystem
 
 from . import __version__
-from .explore import Exploration, Limits, explore
-from .graph import FORMATS, write_graph
-from .render_json import render_json
-from .render_text import render_text
+from .explore import Exploration, Limits, ProgressInfo, explore
+from .formats import FORMATS, RenderOptions
+from .graph import FORMATS as GRAPH_FORMATS
+from .graph import write_graph
 from .report import EXIT_INTERNAL, EXIT_USAGE, SpecReport, build_report
 from .verdicts import InternalError
+
+EXIT_INTERRUPTED = 130
 
 
 def parse_bounds(values: tuple[str, ...]) -> dict[str, int]:
@@ -31,31 +34,71 @@ def parse_bounds(values: tuple[str, ...]) -> dict[str, int]:
     return bounds
 
 
+def expand_specs(paths: tuple[str, ...]) -> list[str]:
+    """Files as given; a directory stands for every *.yaml below it, in sorted order."""
+    out: list[str] = []
+    for path in paths:
+        p = Path(path)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.rglob("*.yaml") if f.is_file())
+            if not found:
+                raise click.BadParameter(f"no *.yaml files under {path}", param_hint="SPECS")
+            out.extend(found)
+        else:
+            out.append(path)
+    return out
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write a file so that it is either complete or absent: a temporary file renamed into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 class ProgressLine:
-    """A progress line on stderr once an exploration runs longer than two seconds (terminals only)."""
+    """A progress line on stderr once an exploration runs longer than two seconds (terminals only),
+    and a warning when the frontier keeps growing fast."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool, warn: bool, bounds_hint: str):
         self.enabled = enabled
+        self.warn = warn
+        self.bounds_hint = bounds_hint
         self.shown = False
+        self.warned = False
 
-    def __call__(self, states: int, depth: int, seconds: float) -> None:
-        if not self.enabled or seconds < 2.0:
+    def __call__(self, info: ProgressInfo) -> None:
+        if self.warn and not self.warned and info.seconds > 5 and info.previous_level > 0 \
+                and info.level > 1.5 * info.previous_level and info.states > 200_000:
+            self.warned = True
+            self.clear()
+            click.echo(f"netcheck: warning: the state space is still growing fast ({info.states:,} states, "
+                       f"x{info.level / info.previous_level:.1f} per level at depth {info.depth}); "
+                       f"consider lowering a bound ({self.bounds_hint}) or --max-states", err=True)
+        if not self.enabled or info.seconds < 2.0:
             return
         self.shown = True
-        rate = states / seconds if seconds else 0
-        click.echo(f"\r  {states:,} states, depth {depth}, {rate:,.0f} states/s ...", err=True, nl=False)
+        rate = info.states / info.seconds if info.seconds else 0
+        click.echo(f"\r  {info.states:,} states, depth {info.depth}, {rate:,.0f} states/s ...", err=True, nl=False)
 
-    def done(self) -> None:
+    def clear(self) -> None:
         if self.shown:
             click.echo("\r" + " " * 70 + "\r", err=True, nl=False)
+            self.shown = False
 
 
-def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: Path | None) -> SpecReport:
+def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: Path | None,
+               progress_enabled: bool) -> tuple[SpecReport, Exploration]:
     spec = load_spec(path, bounds)
     system = TransitionSystem(spec)
-    progress = ProgressLine(sys.stderr.isatty())
-    exp: Exploration = explore(system, limits, progress, record_edges=graph is not None)
-    progress.done()
+    hint = ", ".join(f"--bound {n}={max(0, v - 1)}" for n, v in spec.bounds if v > 1) or "--max-states"
+    progress = ProgressLine(progress_enabled, sys.stderr.isatty() or progress_enabled, hint)
+    exp = explore(system, limits, progress, record_edges=graph is not None)
+    progress.clear()
     report = build_report(path, exp)
     if graph is not None:
         violated = next((p for p in report.properties if p.trace is not None), None)
@@ -64,7 +107,7 @@ def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: Path | 
             index = {s: i for i, s in enumerate(exp.states)}
             highlight = [index[s] for s in violated.trace.states if s in index]
         write_graph(exp, graph, highlight)
-    return report
+    return report, exp
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,55 +117,73 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("specs", nargs=-1, required=True, type=click.Path())
 @click.option("--bound", "bounds", multiple=True, metavar="NAME=N", help="Override an entity or group size.")
 @click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many states (verdict unknown).")
 @click.option("--max-depth", type=click.IntRange(min=1), help="Stop beyond this depth (verdict unknown).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Stop after this long (verdict unknown).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--max-memory", type=click.FloatRange(min=1), metavar="MB",
+              help="Stop when the process uses this much memory (verdict unknown).")
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Write the chosen format to FILE (atomically); the terminal gets the text summary.")
 @click.option("--trace", "trace_style", type=click.Choice(["cpu", "steps"]), default="cpu", show_default=True,
               help="Counterexamples as CPU columns or as a numbered list of steps.")
 @click.option("--graph", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help=f"Write the state graph ({', '.join(FORMATS)}).")
+              help=f"Write the state graph ({', '.join(GRAPH_FORMATS)}).")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first violation (other verdicts: unknown).")
 @click.option("--no-timing", is_flag=True, help="Leave out timings and memory (for byte-identical output).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only one summary line per spec.")
+@click.option("--verbose", "-v", is_flag=True, help="Print progress even when not on a terminal.")
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
-           timeout: float | None, fmt: str, trace_style: str, graph: Path | None, fail_fast: bool,
-           no_timing: bool) -> None:
-    """Explore every interleaving of each SPEC and check its properties.
+           timeout: float | None, max_memory: float | None, fmt: str, output: Path | None, trace_style: str,
+           graph: Path | None, fail_fast: bool, no_timing: bool, quiet: bool, verbose: bool) -> None:
+    """Explore every interleaving of each SPEC (a file, or a directory of *.yaml) and check its properties.
 
     Exit 0: every property holds on the complete state space; 1: a property is violated;
-    2: invalid spec or usage; 3: incomplete (a limit was hit, nothing violated).
+    2: invalid spec or usage; 3: incomplete (a limit was hit, nothing violated); 130: interrupted.
     """
     bound_values = parse_bounds(bounds)
-    if graph is not None and graph.suffix.lower() not in FORMATS:
-        raise click.BadParameter(f"use a file ending in {', '.join(FORMATS)}", param_hint="--graph")
-    if graph is not None and len(specs) > 1:
+    paths = expand_specs(specs)
+    if graph is not None and graph.suffix.lower() not in GRAPH_FORMATS:
+        raise click.BadParameter(f"use a file ending in {', '.join(GRAPH_FORMATS)}", param_hint="--graph")
+    if graph is not None and len(paths) > 1:
         raise click.BadParameter("--graph takes a single SPEC", param_hint="--graph")
-    limits = Limits(max_states, max_depth, timeout, fail_fast)
+    limits = Limits(max_states, max_depth, timeout, fail_fast, max_memory)
+    on_terminal = sys.stdout.isatty()
+    options = RenderOptions(trace_style, not no_timing, 0 if quiet else 1,
+                            on_terminal and "NO_COLOR" not in os.environ)
     reports: list[SpecReport] = []
     errors = False
-    for path in specs:
+    interrupted = False
+    for path in paths:
         try:
-            reports.append(verify_one(path, bound_values, limits, graph))
+            report, exp = verify_one(path, bound_values, limits, graph, verbose or sys.stderr.isatty())
+            reports.append(report)
+            if exp.stop_reason == "interrupted":
+                interrupted = True
+                break
         except SpecError as err:
             errors = True
             click.echo(str(err), err=True)
         except InternalError as err:
             click.echo(f"netcheck: internal error: {err}", err=True)
             sys.exit(EXIT_INTERNAL)
-    if fmt == "json":
+    if output is not None:
         if reports:
-            click.echo(render_json(reports, not no_timing), nl=False)
-    else:
-        for report in reports:
-            click.echo(render_text(report, trace_style, not no_timing), nl=False)
+            atomic_write(output, FORMATS[fmt](reports, options))
+        click.echo(FORMATS["text"](reports, RenderOptions(trace_style, not no_timing, 0, options.color)), nl=False)
+    elif reports:
+        click.echo(FORMATS[fmt](reports, options), nl=False)
+    if interrupted:
+        click.echo("netcheck: interrupted; the result above is partial", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     codes = [r.exit_code for r in reports] + ([EXIT_USAGE] if errors else [])
-    sys.exit(_worst(codes))
+    sys.exit(worst_exit_code(codes))
 
 
-def _worst(codes: list[int]) -> int:
+def worst_exit_code(codes: list[int]) -> int:
     """Violations dominate, then bad input, then incomplete runs."""
     for code in (1, 2, 3):
         if code in codes:
@@ -131,18 +192,17 @@ def _worst(codes: list[int]) -> int:
 
 
 @main.command()
-@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("specs", nargs=-1, required=True, type=click.Path())
 @click.option("--bound", "bounds", multiple=True, metavar="NAME=N", help="Override an entity or group size.")
 def check(specs: tuple[str, ...], bounds: tuple[str, ...]) -> None:
     """Validate each SPEC (parse, type-check, compile) without exploring it."""
     bound_values = parse_bounds(bounds)
     failed = False
-    for path in specs:
+    for path in expand_specs(specs):
         try:
             started = time.perf_counter()
             system = TransitionSystem(load_spec(path, bound_values))
-            threads = len(system.threads)
-            click.echo(f"{path}: ok ({threads} threads, {len(system.layout.slots)} state slots, "
+            click.echo(f"{path}: ok ({len(system.threads)} threads, {len(system.layout.slots)} state slots, "
                        f"{len(system.property_kinds())} properties, {time.perf_counter() - started:.2f} s)")
         except SpecError as err:
             failed = True

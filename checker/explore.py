@@ -7,10 +7,13 @@ networkx graph can be built on demand (checker/graph.py).
 
 from __future__ import annotations
 
-import time
 import resource
+import signal
 import sys
+import threading
+import time
 from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +29,7 @@ class Limits:
     max_depth: int | None = None
     timeout: float | None = None
     fail_fast: bool = False   # stop at the first violation (it is still the shortest for its property)
+    max_memory_mb: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,38 @@ def peak_rss_mb() -> float:
     return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
-Progress = Callable[[int, int, float], None]
+@dataclass(frozen=True)
+class ProgressInfo:
+    """What a progress callback sees: totals so far and the sizes of the last two BFS levels."""
+
+    states: int
+    depth: int
+    seconds: float
+    level: int          # states at the depth being expanded
+    previous_level: int  # states one level above
+
+
+Progress = Callable[[ProgressInfo], None]
+
+
+class _Interrupt:
+    """Turns SIGINT into a flag the search loop polls, so that the partial result stays consistent."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self.previous = None
+
+    def __enter__(self) -> _Interrupt:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self.handle)
+        return self
+
+    def handle(self, signum: int, frame: object) -> None:
+        self.raised = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progress | None = None,
@@ -134,14 +169,24 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
     deadline = started + limits.timeout if limits.timeout else None
     i = 0
     next_check = 2048
+    max_memory = limits.max_memory_mb
+    interrupt = _Interrupt().__enter__()
     while i < len(states):
         if i >= next_check:
             next_check = i + 2048
             now = time.perf_counter()
+            if interrupt.raised:
+                result.complete, result.stop_reason = False, "interrupted"
+                break
             if progress is not None:
-                progress(len(states), depth[i], now - started)
+                cur = depth[i]
+                progress(ProgressInfo(len(states), cur, now - started, level_size(depth, cur),
+                                      level_size(depth, cur - 1)))
             if deadline is not None and now > deadline:
                 result.complete, result.stop_reason = False, f"timeout after {limits.timeout:g} s"
+                break
+            if max_memory is not None and peak_rss_mb() > max_memory:
+                result.complete, result.stop_reason = False, f"memory limit {max_memory:g} MB reached"
                 break
         s = states[i]
         d = depth[i] + 1
@@ -198,6 +243,7 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
             result.complete, result.stop_reason = False, f"max states {max_states} reached"
             break
         i += 1
+    interrupt.__exit__()
     result.seconds = time.perf_counter() - started
     result.transitions = transitions
     result.edges_recorded = record_edges
@@ -205,6 +251,11 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
         result.peak_memory_mb = peak_rss_mb()
     result.unknown.update(checker.unknown)
     return result
+
+
+def level_size(depth: array, level: int) -> int:
+    """States at one BFS level: the depth array is sorted, since states are numbered in BFS order."""
+    return bisect_right(depth, level) - bisect_left(depth, level)
 
 
 def _terminal(system: TransitionSystem, result: Exploration, checker: PropertyChecker, i: int, s: tuple,

@@ -9,17 +9,30 @@ COLUMN = 44
 STATUS = {"holds": "holds   ", "violated": "VIOLATED", "unknown": "UNKNOWN "}
 
 
-def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = True) -> str:
+def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = True, verbosity: int = 1,
+                color: bool = False) -> str:
+    """The report as text. verbosity 0: the summary line only; 1: verdicts and counterexamples."""
+    summary = _summary(report)
+    if color:
+        summary = _paint(summary, report.exit_code)
+    if verbosity <= 0:
+        return f"{report.spec}: {summary}\n"
     lines = [_header(report, timing)]
     for prop in report.properties:
-        lines.append(_verdict_line(prop))
+        line = _verdict_line(prop)
+        lines.append(_paint(line, {"holds": 0, "violated": 1}.get(prop.status, 3)) if color else line)
     for prop in report.properties:
         if prop.status == "violated":
             lines.append("")
             lines.extend(_violation(prop, trace_style))
     lines.append("")
-    lines.append(_summary(report))
+    lines.append(summary)
     return "\n".join(lines) + "\n"
+
+
+def _paint(text: str, code: int) -> str:
+    import click
+    return click.style(text, fg={0: "green", 1: "red"}.get(code, "yellow"))
 
 
 def _header(report: SpecReport, timing: bool) -> str:
