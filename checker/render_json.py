@@ -19,7 +19,7 @@ def report_object(report: SpecReport, timing: bool = True) -> dict:
     if timing:
         stats.update({"seconds": report.stats.seconds, "states_per_second": report.stats.states_per_second,
                       "peak_memory_mb": report.stats.peak_memory_mb})
-    return {
+    out = {
         "netcheck": __version__,
         "spec": report.spec,
         "name": report.name,
@@ -31,6 +31,8 @@ def report_object(report: SpecReport, timing: bool = True) -> dict:
         "properties": [_property(p) for p in report.properties],
         "stats": stats,
     }
+    out.update(dict(report.extra_json))
+    return out
 
 
 def _property(p: PropertyResult) -> dict:

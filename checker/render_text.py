@@ -25,6 +25,10 @@ def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = Tru
         if prop.status == "violated":
             lines.append("")
             lines.extend(_violation(prop, trace_style))
+    for title, body in report.sections:
+        lines.append("")
+        lines.append(title)
+        lines.extend(body)
     lines.append("")
     lines.append(summary)
     return "\n".join(lines) + "\n"

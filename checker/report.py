@@ -50,6 +50,9 @@ class SpecReport:
     stop_reason: str
     properties: tuple[PropertyResult, ...]
     stats: Stats
+    # analyses beyond the properties (lock order, wait-for chains, ...): text sections and JSON members
+    sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    extra_json: tuple[tuple[str, object], ...] = ()
 
     @property
     def exit_code(self) -> int:

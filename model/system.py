@@ -204,6 +204,12 @@ class TransitionSystem:
         step = thread.steps[pc]
         return step is not None and step.idle
 
+    def in_slow_step(self, s: Sequence, tid: int) -> bool:
+        """Whether a thread is inside a slow step: waiting in synchronize_rcu()/rcu_barrier(), or at a
+        statement (or inside a call) the spec marks `slow: true`."""
+        node = self.node_at(s, tid)
+        return node is not None and (node.kind == "gpwait" or bool(node.data.get("slow")))
+
     def node_at(self, s: Sequence, tid: int) -> IR | None:
         thread = self.threads[tid]
         pc = s[thread.pcslot]
