@@ -153,7 +153,7 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     limits = Limits(max_states, max_depth, timeout, fail_fast, max_memory)
     on_terminal = sys.stdout.isatty()
     options = RenderOptions(trace_style, not no_timing, 0 if quiet else 1,
-                            on_terminal and "NO_COLOR" not in os.environ)
+                            on_terminal and "NO_COLOR" not in os.environ, len(paths) > 1)
     reports: list[SpecReport] = []
     errors = False
     interrupted = False
@@ -170,6 +170,8 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
         except InternalError as err:
             click.echo(f"netcheck: internal error: {err}", err=True)
             sys.exit(EXIT_INTERNAL)
+        except Exception as err:  # noqa: BLE001 - a bug in netcheck: say so, never a traceback
+            internal_error(err)
     if output is not None:
         if reports:
             atomic_write(output, FORMATS[fmt](reports, options))
@@ -181,6 +183,15 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
         sys.exit(EXIT_INTERRUPTED)
     codes = [r.exit_code for r in reports] + ([EXIT_USAGE] if errors else [])
     sys.exit(worst_exit_code(codes))
+
+
+def internal_error(err: Exception) -> None:
+    """A bug in netcheck, not in the spec: exit 4 (NETCHECK_DEBUG=1 shows the Python traceback)."""
+    if os.environ.get("NETCHECK_DEBUG"):
+        raise err
+    click.echo(f"netcheck: internal error: {type(err).__name__}: {err} "
+               "(a bug in netcheck; NETCHECK_DEBUG=1 shows where)", err=True)
+    sys.exit(EXIT_INTERNAL)
 
 
 def worst_exit_code(codes: list[int]) -> int:
@@ -207,6 +218,8 @@ def check(specs: tuple[str, ...], bounds: tuple[str, ...]) -> None:
         except SpecError as err:
             failed = True
             click.echo(str(err), err=True)
+        except Exception as err:  # noqa: BLE001
+            internal_error(err)
     sys.exit(EXIT_USAGE if failed else 0)
 
 

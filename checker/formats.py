@@ -19,6 +19,7 @@ class RenderOptions:
     timing: bool = True
     verbosity: int = 1         # 0 quiet, 1 normal, 2 verbose
     color: bool = False
+    several: bool = False      # several specs were asked for (JSON: an array even if only one loaded)
 
 
 Renderer = Callable[[list[SpecReport], RenderOptions], str]
@@ -30,7 +31,7 @@ def _text(reports: list[SpecReport], options: RenderOptions) -> str:
 
 
 def _json(reports: list[SpecReport], options: RenderOptions) -> str:
-    return render_json(reports, options.timing)
+    return render_json(reports, options.timing, options.several)
 
 
 FORMATS: dict[str, Renderer] = {"text": _text, "json": _json}

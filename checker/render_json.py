@@ -48,7 +48,8 @@ def _property(p: PropertyResult) -> dict:
     return out
 
 
-def render_json(reports: list[SpecReport], timing: bool = True) -> str:
+def render_json(reports: list[SpecReport], timing: bool = True, several: bool = False) -> str:
+    """One object for one spec; an array when several specs were given."""
     objects = [report_object(r, timing) for r in reports]
-    data = objects[0] if len(objects) == 1 else objects
+    data = objects[0] if len(objects) == 1 and not several else objects
     return json.dumps(data, indent=2) + "\n"

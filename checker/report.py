@@ -73,7 +73,7 @@ def build_report(path: str, exp: Exploration) -> SpecReport:
             trace = counterexample(exp, found)
             if not location and trace.steps:
                 location = trace.steps[-1].location
-            final = trace.states[-1] if trace.states else system.initial_states[0]
+            final = trace.states[-1] if trace.states else system.base_state
             context = relevant_state(system, name, kind, final)
             waits = tuple(blocked_threads(system, final)) if kind == "deadlock" else ()
             message = found.message or _default_message(kind)
@@ -113,7 +113,7 @@ def relevant_state(system: TransitionSystem, name: str, kind: str, state: Sequen
         if a.name == name and a.cond is not None:
             slots = system.mentioned_slots(a.cond)
     shared = [i for i in sorted(slots) if system.layout.slots[i].kind == "shared"]
-    initial = system.initial_states[0]
+    initial = system.base_state
     changed = [i for i in shared if state[i] != initial[i]]
     shown = changed if changed and len(shared) > 6 else shared
     out = [(system.layout.slots[i].name, slot_value(system, i, state[i])) for i in shown]

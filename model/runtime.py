@@ -183,6 +183,22 @@ class RuntimeBuilder:
         tid = self.tid
         return any(s[x] == tid for x in self.spin_slots)
 
+    def atomic_context(self) -> Callable[[Sequence], str] | None:
+        """A check for sleeping where it is forbidden (spinlock held, RCU read side), or None if the
+        spec has neither."""
+        spin = bool(self.spin_slots)
+        nest = self.rcu_nest[self.tid] if self.rcu_nest else -1
+        if not spin and nest < 0:
+            return None
+
+        def problem(s: Sequence) -> str:
+            if spin and self.holds_spin(s):
+                return "sleeps while holding a spinlock"
+            if nest >= 0 and s[nest]:
+                return "sleeps inside an RCU read-side critical section"
+            return ""
+        return problem
+
     # -- invisible (and shared-state) node semantics
 
     def apply(self, pc: int, node: IR) -> Callable:
@@ -392,8 +408,14 @@ class RuntimeBuilder:
 
     def await_step(self, pc: int, node: IR) -> Step:
         cond, nxt, tid = node.data["cond"], node.next, self.tid
+        atomic = self.atomic_context()
+        shown = node.stmt.text if node.stmt else "await"
 
         def fire(s: Sequence) -> list:
+            if atomic is not None:
+                problem = atomic(s)
+                if problem:
+                    return [Violation("lock_discipline", f"{shown}: {problem}", tid, pc)]
             try:
                 ok = cond(s)
             except EvalError as err:
@@ -411,7 +433,7 @@ class RuntimeBuilder:
         goto, wake = self.goto, self.wake
         sleeps = op in ("mutex_lock", "mutex_lock_killable", "down_read", "down_read_killable", "down_write",
                         "down_write_killable")
-        spin_check = sleeps and bool(self.spin_slots)
+        atomic = self.atomic_context() if sleeps else None
         all_readers = self.all_readers
 
         def where(s: Sequence) -> int:
@@ -427,8 +449,8 @@ class RuntimeBuilder:
             def fire(s: Sequence) -> list:
                 b = where(s)
                 owner = s[b]
-                if spin_check and self.holds_spin(s):
-                    return bad("sleeping lock taken while holding a spinlock")
+                if atomic is not None and atomic(s):
+                    return bad(atomic(s))
                 if owner == -1:
                     l = list(s)
                     l[b] = tid
@@ -461,9 +483,11 @@ class RuntimeBuilder:
             def fire(s: Sequence) -> list:
                 b = where(s)
                 if s[b] == tid:
+                    if trying:
+                        return goto(list(s), fail)
                     return bad("already held for write by this thread (self-deadlock)")
-                if spin_check and self.holds_spin(s):
-                    return bad("sleeping lock taken while holding a spinlock")
+                if atomic is not None and atomic(s):
+                    return bad(atomic(s))
                 l = list(s)
                 if rw_read_now(s, b):
                     if read_depth(s[b + 1], tid) >= MAX_READ_DEPTH:
@@ -482,9 +506,11 @@ class RuntimeBuilder:
             def fire(s: Sequence) -> list:
                 b = where(s)
                 if s[b] == tid or read_depth(s[b + 1], tid):
+                    if trying:
+                        return goto(list(s), fail)
                     return bad("already held by this thread (self-deadlock)")
-                if spin_check and self.holds_spin(s):
-                    return bad("sleeping lock taken while holding a spinlock")
+                if atomic is not None and atomic(s):
+                    return bad(atomic(s))
                 l = list(s)
                 if rw_write_now(s, b):
                     l[b] = tid

@@ -160,6 +160,7 @@ class TransitionSystem:
 
     def _initial_states(self) -> list[tuple]:
         base = [self.defaults.get(i, 0) for i in range(len(self.layout.slots))]
+        self.base_state = tuple(base)
         states = [base]
         for thread in self.threads:
             out: list = []
@@ -196,13 +197,13 @@ class TransitionSystem:
     # -- queries used by the explorer and the reports
 
     def quiescent(self, s: Sequence, tid: int) -> bool:
-        """A thread that has finished, or a daemon resting at an idle await."""
+        """A thread that has finished, or a daemon (threads: daemon: true) resting at an idle await."""
         thread = self.threads[tid]
         pc = s[thread.pcslot]
         if pc == thread.finished:
             return True
         step = thread.steps[pc]
-        return step is not None and step.idle
+        return thread.daemon and step is not None and step.idle
 
     def in_slow_step(self, s: Sequence, tid: int) -> bool:
         """Whether a thread is inside a slow step: waiting in synchronize_rcu()/rcu_barrier(), or at a

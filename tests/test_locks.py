@@ -296,3 +296,43 @@ properties:
 """)
     assert violated(exp) == set()
     assert exp.finals and not exp.deadlocks
+
+
+def test_sleeping_in_atomic_context_is_a_discipline_error(run_spec) -> None:
+    for body in ("    - spin_lock: s\n    - await: f\n    - spin_unlock: s\n",
+                 "    - rcu_read_lock\n    - mutex_lock: m\n    - mutex_unlock: m\n    - rcu_read_unlock\n"):
+        exp = run_spec(HEADER + "locks: {s: spinlock, m: mutex}\nstate: {f: {type: bool, init: true}}\n"
+                       "procedures:\n  p():\n" + body + "threads:\n  t: p()\n")
+        assert "lock_discipline" in exp.found, body
+
+
+def test_trylock_of_a_held_rwsem_just_fails(run_spec) -> None:
+    exp = run_spec(HEADER + """
+locks: {r: rwsem}
+state: {failed: bool}
+procedures:
+  p():
+    - down_write: r
+    - down_read_trylock: r
+      on_fail: [failed = true]
+    - up_write: r
+threads:
+  t: p()
+properties:
+  never: {invariant: "not failed"}
+""")
+    assert set(exp.found) == {"never"}
+
+
+def test_idle_await_only_rests_a_daemon(run_spec) -> None:
+    spec = HEADER + """
+state: {flag: bool}
+procedures:
+  p():
+    - await: flag
+      idle: true
+threads:
+  t: {run: p(), daemon: DAEMON}
+"""
+    assert "deadlock_free" in run_spec(spec.replace("DAEMON", "false")).found
+    assert run_spec(spec.replace("DAEMON", "true")).found == {}
