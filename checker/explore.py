@@ -135,7 +135,7 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
     result = Exploration(system, states, parent, via, depth, src, dst, tids)
     checker = PropertyChecker(system)
     found = result.found
-    invariants: list[StateProperty] = system.invariants
+    invariants: list[StateProperty] = system.invariants + system.reachables
     check_deadlock = system.spec.options.deadlock
     threads = [(t.tid, t.pcslot, t.steps) for t in system.threads]
     for v in system.initial_violations:
@@ -164,6 +164,7 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
     if not invariants:
         violated_invariants = None  # type: ignore[assignment]
     fail_fast = limits.fail_fast
+    questions = {p.decl.name for p in system.reachables}  # witnesses are answers, not violations
     max_states = limits.max_states
     max_depth = limits.max_depth
     deadline = started + limits.timeout if limits.timeout else None
@@ -236,7 +237,7 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
                         found[r.prop] = Found(r.prop, i, tid, r.message, True)
         if not progressed:
             _terminal(system, result, checker, i, s, check_deadlock)
-        if fail_fast and found:
+        if fail_fast and len(found) > len(questions & found.keys()):
             result.complete, result.stop_reason = False, "stopped at the first violation (--fail-fast)"
             break
         if max_states is not None and len(states) >= max_states and i + 1 < len(states):

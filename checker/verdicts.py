@@ -21,7 +21,7 @@ class PropertyChecker:
     def __init__(self, system: TransitionSystem, use_z3: bool = True):
         self.system = system
         self.use_z3 = use_z3
-        self.encoder = SmtEncoder(system.layout, system.env.entity_sizes)
+        self.encoder = SmtEncoder(system.layout, system.env.entity_sizes, system.env.positions)
         self.cache: dict[str, dict[tuple, bool]] = {}
         self.getters: dict[str, object] = {}
         self.formulas: dict[str, object] = {}
@@ -68,7 +68,7 @@ class PropertyChecker:
             return fast
         formula = self.formulas.get(name)
         if formula is None:
-            formula = self.formulas[name] = self.encoder.term(prop.decl.expr)
+            formula = self.formulas[name] = self.encoder.term(prop.expr)
         self.z3_checks += 1
         judged = self.encoder.decide(formula, state, prop.slots)  # type: ignore[arg-type]
         if judged is None:

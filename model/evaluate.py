@@ -7,7 +7,7 @@ Quantifiers are unrolled over their entity at compile time; closures only index 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .expr import (
     Binary, BoolOp, Bound, Call, Compare, Const, Expr, IfExp, ListLit, Local, LockRef, Quant, SetLit, Shared, Unary,
@@ -32,9 +32,12 @@ class Env:
     locals: Mapping[str, int]
     bound: Mapping[str, int]
     element_names: Mapping[str, tuple[str, ...]]
+    # procedure -> ((pc slot, program counters inside that procedure), ...) per thread, for running()
+    positions: Mapping[str, tuple[tuple[int, frozenset[int]], ...]] = field(default_factory=dict)
 
     def bind(self, name: str, value: int) -> Env:
-        return Env(self.layout, self.entity_sizes, self.locals, {**self.bound, name: value}, self.element_names)
+        return Env(self.layout, self.entity_sizes, self.locals, {**self.bound, name: value}, self.element_names,
+                   self.positions)
 
 
 def constant(e: Expr, env: Env) -> tuple[bool, object]:
@@ -196,6 +199,11 @@ def list_prev(items: tuple, x: int) -> int:
 
 def _call(e: Call, env: Env, budget: list[int]) -> Fn:
     fn = e.fn
+    if fn.startswith("running:"):
+        if fn[8:] not in env.positions:
+            raise EvalError("running() can only be used in properties")
+        table = env.positions[fn[8:]]
+        return lambda s: sum(1 for slot, pcs in table if s[slot] in pcs)
     if fn in ("locked", "read_locked", "write_locked"):
         lock = e.args[0]
         assert isinstance(lock, LockRef)

@@ -76,11 +76,14 @@ class ThreadProgram:
         self.defaults = defaults
         self.nodes: list[IR] = []
         self.local_slots: list[int] = []
+        self.slow_depth = 0         # > 0 while compiling a statement marked slow (and what it calls)
         self.pool: list[int] = []   # this thread's local slots, used as a stack by nested frames
         self.top = 0
         self.frames = 0
 
     def emit(self, kind: str, stmt: Stmt | None, frame: Frame | None, **data) -> int:
+        if self.slow_depth:
+            data["slow"] = True
         self.nodes.append(IR(kind, stmt, frame.chain if frame else (), data=data))
         return len(self.nodes) - 1
 
@@ -162,6 +165,15 @@ class ThreadProgram:
         return base + static, dynamic, e.type
 
     def statement(self, stmt: Stmt, frame: Frame, then: int, loop: tuple[int, int] | None) -> int:
+        if not stmt.slow:
+            return self.plain_statement(stmt, frame, then, loop)
+        self.slow_depth += 1
+        try:
+            return self.plain_statement(stmt, frame, then, loop)
+        finally:
+            self.slow_depth -= 1
+
+    def plain_statement(self, stmt: Stmt, frame: Frame, then: int, loop: tuple[int, int] | None) -> int:
         if isinstance(stmt, Assign):
             writes = [self.target(t, frame) for t in stmt.targets]
             values = [self.expr(v, frame) for v in stmt.values]

@@ -23,9 +23,11 @@ INT_SEQ = z3.SeqSort(z3.IntSort())
 class SmtEncoder:
     """z3 terms for expressions over one layout; slot constants are created once and reused."""
 
-    def __init__(self, layout: Layout, entity_sizes: Mapping[str, int]):
+    def __init__(self, layout: Layout, entity_sizes: Mapping[str, int],
+                 positions: Mapping[str, tuple[tuple[int, frozenset[int]], ...]] | None = None):
         self.layout = layout
         self.sizes = entity_sizes
+        self.positions = positions or {}
         self.consts: dict[int, z3.ExprRef] = {}
         self.local_consts: dict[tuple[int, str], z3.ExprRef] = {}
 
@@ -235,6 +237,10 @@ class _Translator:
 
     def call(self, e: Call) -> z3.ExprRef:
         fn = e.fn
+        if fn.startswith("running:"):
+            table = self.enc.positions[fn[8:]]
+            return z3.Sum(*[z3.If(z3.Or(*[self.enc.slot(slot) == pc for pc in sorted(pcs)]), 1, 0)
+                            for slot, pcs in table if pcs]) if any(pcs for _, pcs in table) else z3.IntVal(0)
         if fn in ("locked", "read_locked", "write_locked"):
             lock = e.args[0]
             assert isinstance(lock, LockRef)

@@ -15,6 +15,7 @@ from .types import Type
 class Stmt:
     span: Span = field(compare=False)
     text: str = field(compare=False)
+    slow: bool = field(default=False, compare=False, kw_only=True)  # `slow: true`: a long step (for wait-for analyses)
 
 
 @dataclass(frozen=True)
@@ -190,10 +191,11 @@ class ThreadDecl:
 @dataclass(frozen=True)
 class PropertyDecl:
     name: str
-    kind: str  # invariant, final
+    kind: str  # invariant, final; questions (they do not fail a run): reachable, waits_on_slow
     expr: Expr
     about: str
     span: Span = field(compare=False)
+    target: str = ""  # waits_on_slow: the threads: entry whose instances may wait behind slow steps
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 from .errors import Diagnostic, SpecError
 from .evaluate import Env, EvalError, compile_expr, reads_state
-from .expr import Expr, LockRef, Shared, walk
+from .expr import Call, Expr, LockRef, Shared, Unary, walk
 from .layout import Layout, Slot, shared_layout
 from .locks import read_depth
 from .program import IR, CompileError, ThreadProgram, walk_statements
 from .runtime import RuntimeBuilder, Settle, Step, Threads, Violation
 from .spec import PropertyDecl, Rcu, Spec
+from .types import BOOL
 
 BUILTIN_KINDS = {"deadlock_free": "deadlock", "lock_discipline": "lock_discipline", "runtime_safety": "runtime"}
 
@@ -35,11 +36,13 @@ class Thread:
 
 @dataclass(frozen=True)
 class StateProperty:
-    """An invariant or final property compiled for evaluation: the closure and the slots it reads."""
+    """An invariant, final or reachability property compiled for evaluation: the closure, the slots it
+    reads, and the expression both the closure and z3 evaluate (negated for reachability)."""
 
     decl: PropertyDecl
     fn: object
     slots: tuple[int, ...]
+    expr: Expr
 
 
 class TransitionSystem:
@@ -108,8 +111,11 @@ class TransitionSystem:
         self.defaults = defaults
         self.initial_violations: list[Violation] = []
         self.initial_states = self._initial_states()
+        self.env = Env(layout, self.env.entity_sizes, {}, {}, self.names, self._positions())
         self.invariants = [self._state_property(p) for p in spec.properties if p.kind == "invariant"]
         self.finals = [self._state_property(p) for p in spec.properties if p.kind == "final"]
+        # "can this ever happen?": checked like an invariant saying it never does; a violation is a witness
+        self.reachables = [self._state_property(p, negate=True) for p in spec.properties if p.kind == "reachable"]
 
     def _lock_count(self, name: str) -> int:
         return sum(1 for s in self.layout.slots if s.var == name and s.kind == "lock_owner")
@@ -174,17 +180,29 @@ class TransitionSystem:
                     states.append(list(r))
         return [tuple(s) for s in states]
 
-    def _state_property(self, decl: PropertyDecl) -> StateProperty:
+    def _state_property(self, decl: PropertyDecl, negate: bool = False) -> StateProperty:
+        expr = Unary(BOOL, decl.expr.span, "not", decl.expr) if negate else decl.expr
         try:
-            fn = compile_expr(decl.expr, self.env)
+            fn = compile_expr(expr, self.env)
         except EvalError as err:
             raise CompileError(decl.expr.span, str(err)) from None
-        return StateProperty(decl, fn, tuple(sorted(self.mentioned_slots(decl.expr))))
+        return StateProperty(decl, fn, tuple(sorted(self.mentioned_slots(expr))), expr)
+
+    def _positions(self) -> dict[str, tuple[tuple[int, frozenset[int]], ...]]:
+        """For each procedure, each thread's pc slot and the program counters inside that procedure."""
+        out: dict[str, tuple[tuple[int, frozenset[int]], ...]] = {}
+        for proc in self.spec.procedures:
+            out[proc.name] = tuple((t.pcslot, frozenset(pc for pc, node in enumerate(t.nodes)
+                                                        if proc.name in node.frame and node.kind != "jump"))
+                                   for t in self.threads)
+        return out
 
     def mentioned_slots(self, e: Expr) -> set[int]:
         """Every slot an expression may read (all of a variable's slots when its index is not constant)."""
         slots: set[int] = set()
         for x in walk(e):
+            if isinstance(x, Call) and x.fn.startswith("running:"):
+                slots.update(self.layout.pc)
             if isinstance(x, Shared):
                 base, _ = self.layout.shared[x.name]
                 slots.update(i for i in range(base, len(self.layout.slots))
@@ -234,7 +252,7 @@ class TransitionSystem:
         """(name, kind, about, span) of every property, in report order."""
         out = []
         for p in self.spec.properties:
-            out.append((p.name, p.kind, p.about, p.span))
+            out.append((p.name, p.kind, p.about, p.span))  # invariant, final, reachable, waits_on_slow
         for a in self.spec.asserts:
             out.append((a.name, "assert", a.about or a.text, a.span))
         if self.spec.options.deadlock:
