@@ -260,7 +260,7 @@ class ThreadProgram:
         for name, t in callee.types.items():
             if name not in dict(proc.params):
                 value = default_value(t)
-                writes.append((callee.env.locals[name], None, t))
+                writes.append((callee.env.locals[name], None, None))  # a fresh local: no range check
                 values.append(lambda s, v=value: v)
         reset = self.emit("reset", None, callee, slots=list(callee.slots))
         self.nodes[reset].next = then

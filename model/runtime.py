@@ -395,7 +395,7 @@ class RuntimeBuilder:
     def step(self, pc: int, node: IR) -> Step:
         kind = node.kind
         if kind == "lock":
-            return self.lock(pc, node)
+            return self.guarded(pc, self.lock(pc, node))
         if kind == "lockwait":
             return self.lock_wait(pc, node)
         if kind == "rcu":
@@ -405,6 +405,22 @@ class RuntimeBuilder:
         if kind == "await":
             return self.await_step(pc, node)
         return self.wrap(pc, self.apply(pc, node))
+
+    def guarded(self, pc: int, step: Step) -> Step:
+        """A step whose evaluation may fail (a null lock index): the failure is a runtime_safety violation."""
+        tid = self.tid
+
+        def wrap(fn: Callable | None) -> Callable | None:
+            if fn is None:
+                return None
+
+            def checked(s: Sequence) -> list:
+                try:
+                    return fn(s)
+                except EvalError as err:
+                    return [Violation("runtime_safety", str(err), tid, pc)]
+            return checked
+        return Step(wrap(step.fire), wrap(step.sig), step.idle, step.pc)
 
     def await_step(self, pc: int, node: IR) -> Step:
         cond, nxt, tid = node.data["cond"], node.next, self.tid
@@ -488,10 +504,10 @@ class RuntimeBuilder:
                     return bad("already held for write by this thread (self-deadlock)")
                 if atomic is not None and atomic(s):
                     return bad(atomic(s))
+                if read_depth(s[b + 1], tid) >= MAX_READ_DEPTH:
+                    return bad("read-side nesting too deep")
                 l = list(s)
                 if rw_read_now(s, b):
-                    if read_depth(s[b + 1], tid) >= MAX_READ_DEPTH:
-                        return bad("read-side nesting too deep")
                     l[b + 1] = s[b + 1] + bit
                     return goto(l, nxt)
                 if trying:
@@ -553,19 +569,28 @@ class RuntimeBuilder:
         op, base, dyn, nxt, fail = d["op"], d["base"], d["dyn"], node.next, node.alt
         entry = self.tid * 2 + (1 if op.startswith("down_write") else 0)
         goto, wake, all_readers = self.goto, self.wake, self.all_readers
+        # The waiter sits in the queue of the instance it asked for; with an index that reads shared
+        # state the index may have changed since, so look for the queue that holds it.
+        first, width, _ = self.layout.locks[d["lock"]]
+        instances = [base] if dyn is None else [
+            first + i * width for i, slot in enumerate(self.layout.slots[first::width])
+            if slot.var == d["lock"] and slot.kind == "lock_owner"]
 
-        def where(s: Sequence) -> int:
-            return base + dyn(s) if dyn is not None else base
+        def queued_at(s: Sequence) -> int:
+            for b in instances:
+                if entry in s[b + 2]:
+                    return b
+            return -1
 
         def fire(s: Sequence) -> list:
-            if entry in s[where(s) + 2]:
+            if queued_at(s) >= 0:
                 return []
             return goto(list(s), nxt)
         sig = None
         if op.endswith("_killable") and self.fatal_signals:
             def sig(s: Sequence) -> list:
-                b = where(s)
-                if entry not in s[b + 2]:
+                b = queued_at(s)
+                if b < 0:
                     return []
                 l = list(s)
                 woken = rw_remove_waiter(l, b, entry, all_readers)

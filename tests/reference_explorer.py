@@ -1,0 +1,1132 @@
+"""A deliberately naive second explorer for netcheck's transition semantics (a test oracle).
+
+It shares no code with the production engine beyond the spec loader: it reads the frozen `Spec`
+dataclasses (model/spec.py), the `Expr` AST classes (model/expr.py) and the value types (model/types.py),
+and interprets them directly. Nothing from evaluate.py, program.py, runtime.py, system.py, locks.py,
+layout.py or checker/ is imported.
+
+Representation (all plain dicts, lists and sets, copied wholesale at every step):
+
+* a thread is `None` once finished, else its call stack: a list of frames
+  `{"proc", "path", "phase", "locals", "result"}` where `path` addresses the statement the frame stands
+  at inside the procedure body ((i,) at top level, then (..., "then"|"else"|"do"|"fail"|"bK", i) for
+  nested blocks) and `phase` distinguishes the program points of multi-step statements:
+  "" (the statement itself; for a loop, its first test), "next" (a loop's later advances), "wait"
+  (queued on an rwsem), "gp" (inside synchronize_rcu/rcu_barrier);
+* shared state: `{var: {key tuple: value}}` (key () for variables without per:);
+* locks: `{lock: {key tuple: {"owner"}}}` for mutexes and spinlocks and
+  `{"writer", "readers": {tid: depth}, "queue": [(tid, is_writer)]}` for rwsems;
+* RCU: per thread read-side nesting and the set of readers its grace period still waits for.
+
+Values: bool, int, element index (int) or None for null, frozenset of element indices, tuple of element
+indices for lists. The visited set holds `canonical(state)`: frames as (proc, path, phase, sorted
+locals) -- so locals of returned frames and of finished threads cannot distinguish states.
+
+Semantics (docs/semantics.md, docs/spec-language.md and the docstrings of model/locks.py and
+model/runtime.py; where the documents are silent, as the production engine does):
+
+* a visible statement (reads or writes shared state or a lock, or is a lock/RCU/await step) is one
+  atomic step; every other statement runs eagerly right after the step that reached it (`settle`);
+* mutexes/spinlocks: an owner only; any thread may take a free one; killable waits may be interrupted;
+* rwsems: a reader enters at once only when no writer holds and nobody waits, else it queues (FIFO);
+  releases grant the head writer, or the readers at the head (`head_run`) / every queued reader
+  (`all_readers`); granted threads move past their wait inside the releasing step;
+* fatal signals interrupt killable waits; they are steps but not progress for deadlock detection;
+* synchronize_rcu / rcu_barrier: enter, then leave (synchronize_rcu only when every reader that was
+  inside a read-side section at entry has left it);
+* sleeping (a blocking lock call, await, synchronize_rcu/rcu_barrier) under a spinlock or inside an RCU
+  read-side section is a lock_discipline violation; trylocks never sleep, and one on a lock the thread
+  already holds fails;
+* deadlock: no thread has a non-signal step, and some thread is not quiescent (finished, or a daemon
+  resting at an idle await).
+
+Deliberate choices where production differs (the known bugs in tests/test_reference_agreement.py):
+a called procedure's locals start at their defaults without a range check ("a non-nullable element
+type starts as null too", spec-language.md section 8); a null lock index is a runtime_safety violation;
+a queued waiter waits on the lock whose queue holds it (its index is not re-evaluated); a 4th read hold
+is a violation also when the down_read would queue (semantics.md section 4).
+Choices that follow production where the documents say nothing: thread arguments are stored without a
+range check; `x in S` for a set S is false for a null x without evaluating S ("null in S is false").
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netcheck.model.expr import (
+    Binary,
+    BoolOp,
+    Bound,
+    Call,
+    Compare,
+    Const,
+    Expr,
+    IfExp,
+    ListLit,
+    Local,
+    LockRef,
+    Quant,
+    SetLit,
+    Shared,
+    Unary,
+)
+from netcheck.model.parse import load_spec
+from netcheck.model.spec import (
+    Assert,
+    Assign,
+    Await,
+    Break,
+    Continue,
+    Either,
+    ForEach,
+    Goto,
+    If,
+    Invoke,
+    Label,
+    ListOp,
+    LockOp,
+    Procedure,
+    Rcu,
+    Return,
+    Spec,
+    Stmt,
+    While,
+)
+from netcheck.model.types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT
+
+MAX_READ_DEPTH = 3       # rwsem read holds per thread (the documented 2 bits of count)
+MAX_RCU_DEPTH = 3        # rcu_read_lock nesting
+SETTLE_FUEL = 100_000    # invisible statements one step may run before "does not terminate"
+
+EXIT = ("<exit>",)       # the position past the end of a procedure body
+
+MUTEX_TAKE = ("mutex_lock", "mutex_lock_killable", "spin_lock", "mutex_trylock", "spin_trylock")
+SLEEPING = ("mutex_lock", "mutex_lock_killable", "down_read", "down_read_killable", "down_write",
+            "down_write_killable")
+
+
+class RefError(Exception):
+    """A runtime error of the spec (null index, element not on a list, ...): a runtime_safety violation."""
+
+
+@dataclass(frozen=True)
+class Viol:
+    prop: str
+    message: str = ""
+
+
+@dataclass
+class RefResult:
+    states: int = 0
+    deadlocks: int = 0
+    finals: int = 0
+    violated: set[str] = field(default_factory=set)
+    complete: bool = True
+    messages: dict[str, str] = field(default_factory=dict)
+    state_list: list[dict] = field(default_factory=list)   # every reachable state (keep_states=True)
+
+
+# ---------------------------------------------------------------- values
+
+
+def decode(value: object, t: object) -> object:
+    """A constant of the spec (stored in the loader's encoding) as a reference value."""
+    if isinstance(t, SetT):
+        mask = int(value)  # type: ignore[call-overload]
+        return frozenset(i for i in range(mask.bit_length()) if mask >> i & 1)
+    if isinstance(t, (RefT, NullT)):
+        return None if value == -1 else value
+    if isinstance(t, ListT):
+        return tuple(None if v == -1 else v for v in value)  # type: ignore[union-attr]
+    return value
+
+
+def default(t: object) -> object:
+    """A fresh variable of type t."""
+    if isinstance(t, BoolT):
+        return False
+    if isinstance(t, IntT):
+        return 0 if t.lo is None or t.lo <= 0 <= t.hi else t.lo  # type: ignore[operator]
+    if isinstance(t, SetT):
+        return frozenset()
+    if isinstance(t, ListT):
+        return ()
+    if isinstance(t, EnumT):
+        return 0
+    return None
+
+
+def fits(t: object, v: object) -> str:
+    """Why v cannot be stored in a variable declared t, or ''."""
+    if isinstance(t, IntT) and t.lo is not None and not t.lo <= v <= t.hi:  # type: ignore[operator]
+        return f"value {v} is outside {t}"
+    if isinstance(t, RefT) and not t.nullable and v is None:
+        return f"null stored in a {t}"
+    return ""
+
+
+def reads_state(e: Expr) -> bool:
+    """Whether evaluating e looks at shared variables or locks."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Shared):
+            return True
+        if isinstance(x, Call) and x.fn in ("locked", "read_locked", "write_locked"):
+            return True
+        for name in ("arg", "left", "right", "cond", "then", "orelse", "domain", "body"):
+            sub = getattr(x, name, None)
+            if isinstance(sub, Expr):
+                stack.append(sub)
+        for name in ("keys", "items", "args"):
+            stack.extend(getattr(x, name, ()))
+    return False
+
+
+# ---------------------------------------------------------------- expressions
+
+
+class Evaluator:
+    """Evaluates expressions over a reference state, a frame's locals and quantifier bindings."""
+
+    def __init__(self, spec: Spec):
+        self.sizes = {e.name: len(e.elements) for e in spec.entities}
+        self.lock_kinds = {lk.name: lk.kind for lk in spec.locks}
+
+    def ev(self, e: Expr, w: dict, loc: Mapping[str, object], bound: Mapping[str, object] | None = None) -> object:
+        bound = bound or {}
+        if isinstance(e, Const):
+            return decode(e.value, e.type)
+        if isinstance(e, Bound):
+            return bound[e.name]
+        if isinstance(e, Local):
+            return loc[e.name]
+        if isinstance(e, Shared):
+            return w["shared"][e.name][self.keys(e.keys, w, loc, bound)]
+        if isinstance(e, LockRef):
+            raise RefError("a lock is not a value")
+        if isinstance(e, Unary):
+            v = self.ev(e.arg, w, loc, bound)  # type: ignore[arg-type]
+            return (not v) if e.op == "not" else -v  # type: ignore[operator]
+        if isinstance(e, Binary):
+            a = self.ev(e.left, w, loc, bound)  # type: ignore[arg-type]
+            b = self.ev(e.right, w, loc, bound)  # type: ignore[arg-type]
+            if isinstance(e.type, SetT):
+                return {"|": a | b, "&": a & b, "-": a - b}[e.op]  # type: ignore[operator]
+            return a + b if e.op == "+" else a - b  # type: ignore[operator]
+        if isinstance(e, Compare):
+            a = self.ev(e.left, w, loc, bound)  # type: ignore[arg-type]
+            if e.op == "in" and isinstance(e.right.type, SetT) and a is None:  # type: ignore[union-attr]
+                return False   # "null in S is false" (spec-language.md): S is not even evaluated
+            b = self.ev(e.right, w, loc, bound)  # type: ignore[arg-type]
+            if e.op == "in":
+                return a in b  # type: ignore[operator]
+            if e.op == "==":
+                return a == b
+            return {"<": lambda: a < b, "<=": lambda: a <= b, ">": lambda: a > b,  # type: ignore[operator]
+                    ">=": lambda: a >= b}[e.op]()  # type: ignore[operator]
+        if isinstance(e, BoolOp):
+            if e.op == "and":
+                for item in e.items:
+                    if not self.ev(item, w, loc, bound):
+                        return False
+                return True
+            for item in e.items:
+                if self.ev(item, w, loc, bound):
+                    return True
+            return False
+        if isinstance(e, IfExp):
+            c = self.ev(e.cond, w, loc, bound)  # type: ignore[arg-type]
+            return self.ev(e.then if c else e.orelse, w, loc, bound)  # type: ignore[arg-type]
+        if isinstance(e, Call):
+            return self.call(e, w, loc, bound)
+        if isinstance(e, Quant):
+            return self.quant(e, w, loc, bound)
+        if isinstance(e, SetLit):
+            out = set()
+            for item in e.items:
+                v = self.ev(item, w, loc, bound)
+                if v is None:
+                    raise RefError("null in a set literal")
+                out.add(v)
+            return frozenset(out)
+        if isinstance(e, ListLit):
+            return tuple(self.ev(item, w, loc, bound) for item in e.items)
+        raise AssertionError(f"unknown expression {e!r}")
+
+    def keys(self, keys: tuple[Expr, ...], w: dict, loc: Mapping, bound: Mapping) -> tuple:
+        out = []
+        for k in keys:
+            v = self.ev(k, w, loc, bound)
+            if v is None:
+                raise RefError("index is null")
+            out.append(v)
+        return tuple(out)
+
+    def lock(self, ref: LockRef, w: dict, loc: Mapping) -> dict:
+        return w["locks"][ref.name][self.keys(ref.keys, w, loc, {})]
+
+    def call(self, e: Call, w: dict, loc: Mapping, bound: Mapping) -> object:
+        fn = e.fn
+        if fn in ("locked", "read_locked", "write_locked"):
+            ref = e.args[0]
+            assert isinstance(ref, LockRef)
+            lk = w["locks"][ref.name][self.keys(ref.keys, w, loc, bound)]
+            if self.lock_kinds[ref.name] != "rwsem":
+                return False if fn == "read_locked" else lk["owner"] is not None
+            if fn == "read_locked":
+                return bool(lk["readers"])
+            if fn == "write_locked":
+                return lk["writer"] is not None
+            return lk["writer"] is not None or bool(lk["readers"])
+        args = [self.ev(a, w, loc, bound) for a in e.args]
+        x = args[0]
+        if fn == "len":
+            return len(x)  # type: ignore[arg-type]
+        if fn == "empty":
+            return len(x) == 0  # type: ignore[arg-type]
+        if fn == "first":
+            return x[0] if x else None  # type: ignore[index]
+        if fn == "last":
+            return x[-1] if x else None  # type: ignore[index]
+        items = list(x)  # type: ignore[call-overload]
+        y = args[1]
+        if fn in ("next", "prev"):
+            if y is None:
+                if not items:
+                    return None
+                return items[0] if fn == "next" else items[-1]
+            if y not in items:
+                raise RefError(f"{fn}(): element is not on the list")
+            i = items.index(y) + (1 if fn == "next" else -1)
+            return items[i] if 0 <= i < len(items) else None
+        if fn == "index":
+            return items.index(y) if y in items else -1
+        if fn == "before":
+            z = args[2]
+            return y in items and z in items and items.index(y) < items.index(z)
+        raise AssertionError(fn)
+
+    def quant(self, e: Quant, w: dict, loc: Mapping, bound: Mapping) -> object:
+        domain = self.ev(e.domain, w, loc, bound)  # type: ignore[arg-type]
+        members = sorted(x for x in set(domain) if x is not None)  # type: ignore[call-overload]
+        total = 0
+        for x in members:
+            inner = {**bound, e.var: x}
+            if e.cond is not None and not self.ev(e.cond, w, loc, inner):
+                continue
+            v = self.ev(e.body, w, loc, inner)  # type: ignore[arg-type]
+            if e.kind == "all":
+                if not v:
+                    return False
+            elif e.kind == "any":
+                if v:
+                    return True
+            elif e.kind == "count":
+                total += 1 if v else 0
+            else:
+                total += v  # type: ignore[operator]
+        if e.kind == "all":
+            return True
+        if e.kind == "any":
+            return False
+        return total
+
+
+# ---------------------------------------------------------------- states
+
+
+def clone(w: dict) -> dict:
+    threads = []
+    for th in w["threads"]:
+        if th is None:
+            threads.append(None)
+        else:
+            threads.append([{**f, "locals": dict(f["locals"])} for f in th])
+    locks = {}
+    for name, instances in w["locks"].items():
+        copies = {}
+        for key, lk in instances.items():
+            if "owner" in lk:
+                copies[key] = {"owner": lk["owner"]}
+            else:
+                copies[key] = {"writer": lk["writer"], "readers": dict(lk["readers"]), "queue": list(lk["queue"])}
+        locks[name] = copies
+    return {"threads": threads, "shared": {n: dict(d) for n, d in w["shared"].items()}, "locks": locks,
+            "rcu": list(w["rcu"]), "gp": [set(g) for g in w["gp"]]}
+
+
+def canonical(w: dict) -> tuple:
+    threads = tuple(None if th is None else tuple(
+        (f["proc"], f["path"], f["phase"], tuple(sorted(f["locals"].items()))) for f in th) for th in w["threads"])
+    shared = tuple((n, tuple(sorted(d.items()))) for n, d in sorted(w["shared"].items()))
+    locks = []
+    for name, instances in sorted(w["locks"].items()):
+        for key, lk in sorted(instances.items()):
+            if "owner" in lk:
+                locks.append((name, key, lk["owner"]))
+            else:
+                locks.append((name, key, lk["writer"], tuple(sorted(lk["readers"].items())), tuple(lk["queue"])))
+    return threads, shared, tuple(locks), tuple(w["rcu"]), tuple(frozenset(g) for g in w["gp"])
+
+
+# ---------------------------------------------------------------- the interpreter
+
+
+def sub_block(s: Stmt, name: str) -> tuple[Stmt, ...]:
+    if isinstance(s, If):
+        return s.then if name == "then" else s.orelse
+    if isinstance(s, (While, ForEach)):
+        return s.body
+    if isinstance(s, Either):
+        return s.branches[int(name[1:])][1]
+    if isinstance(s, LockOp):
+        return s.on_fail or ()
+    raise AssertionError(name)
+
+
+def nested(s: Stmt) -> list[tuple[str, tuple[Stmt, ...]]]:
+    if isinstance(s, If):
+        return [("then", s.then), ("else", s.orelse)]
+    if isinstance(s, (While, ForEach)):
+        return [("do", s.body)]
+    if isinstance(s, Either):
+        return [(f"b{k}", body) for k, (_, body) in enumerate(s.branches)]
+    if isinstance(s, LockOp) and s.on_fail is not None:
+        return [("fail", s.on_fail)]
+    return []
+
+
+class ProcInfo:
+    """A procedure's statements by path, its labels and every local it owns (loop cursors included)."""
+
+    def __init__(self, proc: Procedure):
+        self.proc = proc
+        self.at: dict[tuple, Stmt] = {}
+        self.labels: dict[str, tuple] = {}
+        self.loop_vars: list[tuple[str, object]] = []
+        declared = {n for n, _ in (*proc.params, *proc.locals)}
+
+        def visit(block: tuple[Stmt, ...], prefix: tuple) -> None:
+            for i, s in enumerate(block):
+                path = prefix + (i,)
+                self.at[path] = s
+                if isinstance(s, Label):
+                    self.labels[s.name] = path
+                if isinstance(s, ForEach) and s.var not in declared:
+                    declared.add(s.var)
+                    self.loop_vars.append((s.var, RefT(s.source.type.entity, True)))  # type: ignore[union-attr]
+                for name, body in nested(s):
+                    visit(body, path + (name,))
+        visit(proc.body, ())
+
+    def block(self, prefix: tuple) -> tuple[Stmt, ...]:
+        if not prefix:
+            return self.proc.body
+        return sub_block(self.at[prefix[:-1]], prefix[-1])
+
+    def fresh_locals(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for name, t in (*self.proc.params, *self.proc.locals, *self.loop_vars):
+            if name not in out:
+                out[name] = default(t)
+        return out
+
+    # -- where control goes
+
+    def after(self, path: tuple) -> tuple:
+        """The position following the statement at `path` when it completes."""
+        block = self.block(path[:-1])
+        if path[-1] + 1 < len(block):
+            return path[:-1] + (path[-1] + 1,), ""
+        return self.block_end(path[:-2])
+
+    def block_end(self, owner: tuple) -> tuple:
+        """Where control goes when a block nested in the statement at `owner` (() = the body) ends."""
+        if not owner:
+            return EXIT
+        s = self.at[owner]
+        if isinstance(s, While):
+            return owner, ""
+        if isinstance(s, ForEach):
+            return owner, "next"
+        return self.after(owner)
+
+    def enter(self, owner: tuple, name: str) -> tuple:
+        if sub_block(self.at[owner], name):
+            return owner + (name, 0), ""
+        return self.block_end(owner)
+
+    def start(self) -> tuple:
+        return ((0,), "") if self.proc.body else EXIT
+
+    def loop_of(self, path: tuple) -> tuple:
+        """The innermost loop statement enclosing `path`."""
+        owner = path[:-2]
+        while owner:
+            if isinstance(self.at[owner], (While, ForEach)):
+                return owner
+            owner = owner[:-2]
+        raise AssertionError("break/continue outside a loop")
+
+
+class Reference:
+    """The reference interpreter and its breadth-first explorer."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.evaluator = Evaluator(spec)
+        self.ev = self.evaluator.ev
+        self.procs = {p.name: ProcInfo(p) for p in spec.procedures}
+        self.lock_kind = {lk.name: lk.kind for lk in spec.locks}
+        self.all_readers = spec.options.rwsem_wake == "all_readers"
+        self.signals = spec.options.fatal_signals
+        self.instances = self._instances()
+
+    # -- setup
+
+    def _instances(self) -> list[tuple[str, list[object], bool]]:
+        out = []
+        for t in self.spec.threads:
+            if t.var:
+                if not t.domain:
+                    continue
+                entity = next(e for e in self.spec.entities if t.domain[0] in e.elements)
+                bindings: list[dict[str, object]] = [{t.var: entity.elements.index(el)} for el in t.domain]
+            else:
+                bindings = [{} for _ in range(t.count)]
+            for binding in bindings:
+                args = [self.ev(a, {"shared": {}, "locks": {}}, binding) for a in t.args]
+                out.append((t.proc, args, t.daemon))
+        return out
+
+    def initial(self) -> dict:
+        shared: dict[str, dict[tuple, object]] = {}
+        for var in self.spec.vars:
+            keys: list[tuple] = [()]
+            for ent in var.per:
+                keys = [k + (i,) for k in keys for i in range(len(self.spec.entity(ent).elements))]
+            shared[var.name] = {k: decode(v, var.type) for k, v in zip(keys, var.init, strict=True)}
+        locks: dict[str, dict[tuple, dict]] = {}
+        for lk in self.spec.locks:
+            keys = [()]
+            for ent in lk.per:
+                keys = [k + (i,) for k in keys for i in range(len(self.spec.entity(ent).elements))]
+            if lk.kind == "rwsem":
+                locks[lk.name] = {k: {"writer": None, "readers": {}, "queue": []} for k in keys}
+            else:
+                locks[lk.name] = {k: {"owner": None} for k in keys}
+        threads = []
+        for proc, args, _ in self.instances:
+            info = self.procs[proc]
+            loc = info.fresh_locals()
+            for (name, _), v in zip(info.proc.params, args, strict=True):
+                loc[name] = v    # thread arguments are constants: stored as given
+            threads.append([{"proc": proc, "path": None, "phase": "", "locals": loc, "result": None}])
+        n = len(threads)
+        w = {"threads": threads, "shared": shared, "locks": locks, "rcu": [0] * n, "gp": [set() for _ in range(n)]}
+        for tid in range(n):
+            problem = self.move(w, tid, self.procs[threads[tid][0]["proc"]].start())
+            assert problem is None
+        return w
+
+    # -- positions
+
+    def top(self, w: dict, tid: int) -> dict:
+        return w["threads"][tid][-1]
+
+    def stmt(self, frame: dict) -> Stmt:
+        return self.procs[frame["proc"]].at[frame["path"]]
+
+    def move(self, w: dict, tid: int, pos: tuple) -> Viol | None:
+        """Put the thread at `pos`; past the end of a procedure: return to the caller, or finish."""
+        th = w["threads"][tid]
+        while pos is EXIT:
+            th.pop()
+            if not th:
+                problem = self.held_at_end(w, tid)
+                if problem:
+                    return Viol("lock_discipline", "thread finished while holding " + problem)
+                w["threads"][tid] = None
+                return None
+            caller = th[-1]
+            pos = self.procs[caller["proc"]].after(caller["path"])
+        th[-1]["path"], th[-1]["phase"] = pos
+        return None
+
+    def held_at_end(self, w: dict, tid: int) -> str:
+        held = []
+        for name, instances in w["locks"].items():
+            for key, lk in instances.items():
+                if lk.get("owner") == tid or lk.get("writer") == tid:
+                    held.append(f"{name}{list(key)}")
+                elif tid in lk.get("readers", {}):
+                    held.append(f"{name}{list(key)} (read)")
+        if w["rcu"][tid]:
+            held.append("rcu_read_lock")
+        return ", ".join(held)
+
+    def visible(self, w: dict, tid: int) -> bool:
+        th = w["threads"][tid]
+        if th is None:
+            return True        # a finished thread rests
+        frame = th[-1]
+        s = self.stmt(frame)
+        if isinstance(s, (LockOp, Rcu, Await)):
+            return True
+        if isinstance(s, Assign):
+            return any(isinstance(t, Shared) for t in s.targets) or any(
+                reads_state(x) for x in (*s.values, *s.targets))
+        if isinstance(s, Invoke):
+            return any(reads_state(a) for a in s.args)
+        if isinstance(s, Return):
+            if s.value is None or frame["result"] is None:
+                return False
+            return reads_state(s.value) or isinstance(frame["result"], Shared)
+        if isinstance(s, (If, While, Assert)):
+            return reads_state(s.cond)  # type: ignore[arg-type]
+        if isinstance(s, ForEach):
+            return reads_state(s.source)  # type: ignore[arg-type]
+        if isinstance(s, ListOp):
+            return isinstance(s.args[0], Shared) or any(reads_state(a) for a in s.args)
+        return False           # either, label, goto, break, continue
+
+    def quiescent(self, w: dict, tid: int) -> bool:
+        """Finished, or a daemon resting at an idle await."""
+        th = w["threads"][tid]
+        if th is None:
+            return True
+        s = self.stmt(th[-1])
+        return self.instances[tid][2] and isinstance(s, Await) and s.idle
+
+    # -- eager local computation
+
+    def settle(self, w: dict, tid: int) -> list:
+        """Run the thread's invisible statements until it stands at a visible one (or has finished)."""
+        out: list = []
+        stack = [w]
+        fuel = SETTLE_FUEL
+        while stack:
+            cur = stack.pop()
+            while True:
+                if self.visible(cur, tid):
+                    out.append(cur)
+                    break
+                results = self.execute(cur, tid)
+                out.extend(r for r in results if isinstance(r, Viol))
+                states = [r for r in results if not isinstance(r, Viol)]
+                if not states:
+                    break
+                cur = states[0]
+                stack.extend(states[1:])
+                fuel -= 1
+                if fuel < 0:
+                    return out + [Viol("runtime_safety", "local computation does not terminate")]
+        return out
+
+    # -- one statement
+
+    def place(self, target: Expr, w: dict, loc: Mapping) -> tuple:
+        if isinstance(target, Local):
+            return ("local", target.name)
+        assert isinstance(target, Shared)
+        return ("shared", target.name, self.evaluator.keys(target.keys, w, loc, {}))
+
+    def store(self, w: dict, loc: dict, place: tuple, v: object) -> None:
+        if place[0] == "local":
+            loc[place[1]] = v
+        else:
+            w["shared"][place[1]][place[2]] = v
+
+    def load(self, w: dict, loc: Mapping, place: tuple) -> object:
+        if place[0] == "local":
+            return loc[place[1]]
+        return w["shared"][place[1]][place[2]]
+
+    def execute(self, w: dict, tid: int) -> list:
+        """Execute the statement the thread stands at, in place: [w] (or several states for `either`),
+        [] when it blocks, [Viol] when it breaks a property."""
+        try:
+            return self._execute(w, tid)
+        except RefError as err:
+            return [Viol("runtime_safety", str(err))]
+
+    def _go(self, w: dict, tid: int, pos: tuple) -> list:
+        problem = self.move(w, tid, pos)
+        return [problem] if problem else [w]
+
+    def _execute(self, w: dict, tid: int) -> list:
+        frame = self.top(w, tid)
+        info = self.procs[frame["proc"]]
+        path, phase, loc = frame["path"], frame["phase"], frame["locals"]
+        s = info.at[path]
+        ev = self.ev
+        if isinstance(s, Assign):
+            values = [ev(v, w, loc) for v in s.values]
+            places = [self.place(t, w, loc) for t in s.targets]
+            for t, p, v in zip(s.targets, places, values, strict=True):
+                problem = fits(t.type, v)
+                if problem:
+                    return [Viol("runtime_safety", f"{s.text}: {problem}")]
+                self.store(w, loc, p, v)
+            return self._go(w, tid, info.after(path))
+        if isinstance(s, Invoke):
+            callee = self.procs[s.proc]
+            args = [ev(a, w, loc) for a in s.args]
+            fresh = callee.fresh_locals()
+            for (name, t), v in zip(callee.proc.params, args, strict=True):
+                problem = fits(t, v)
+                if problem:
+                    return [Viol("runtime_safety", f"{s.text}: {problem}")]
+                fresh[name] = v
+            w["threads"][tid].append({"proc": s.proc, "path": None, "phase": "", "locals": fresh,
+                                      "result": s.result})
+            return self._go(w, tid, callee.start())
+        if isinstance(s, Return):
+            target = frame["result"]
+            if s.value is not None and target is not None:
+                v = ev(s.value, w, loc)
+                caller_locals = w["threads"][tid][-2]["locals"]
+                p = self.place(target, w, caller_locals)
+                problem = fits(target.type, v)
+                if problem:
+                    return [Viol("runtime_safety", f"{s.text}: {problem}")]
+                self.store(w, caller_locals, p, v)
+            return self._go(w, tid, EXIT)
+        if isinstance(s, If):
+            return self._go(w, tid, info.enter(path, "then" if ev(s.cond, w, loc) else "else"))
+        if isinstance(s, While):
+            return self._go(w, tid, info.enter(path, "do") if ev(s.cond, w, loc) else info.after(path))
+        if isinstance(s, ForEach):
+            return self.loop_step(w, tid, s, info, path, phase, loc)
+        if isinstance(s, Either):
+            out = []
+            for k in range(len(s.branches)):
+                copy = w if k == len(s.branches) - 1 else clone(w)
+                out.extend(self._go(copy, tid, info.enter(path, f"b{k}")))
+            return out
+        if isinstance(s, Label):
+            return self._go(w, tid, info.after(path))
+        if isinstance(s, Goto):
+            return self._go(w, tid, (info.labels[s.name], ""))
+        if isinstance(s, Break):
+            return self._go(w, tid, info.after(info.loop_of(path)))
+        if isinstance(s, Continue):
+            loop = info.loop_of(path)
+            return self._go(w, tid, (loop, "next" if isinstance(info.at[loop], ForEach) else ""))
+        if isinstance(s, Assert):
+            if not ev(s.cond, w, loc):
+                return [Viol(s.name, f"{s.text} failed")]
+            return self._go(w, tid, info.after(path))
+        if isinstance(s, Await):
+            problem = self.atomic(w, tid)
+            if problem:   # wait_event() may sleep: not under a spinlock, not in an RCU read-side section
+                return [Viol("lock_discipline", f"{s.text}: {problem}")]
+            if not ev(s.cond, w, loc):
+                return []
+            return self._go(w, tid, info.after(path))
+        if isinstance(s, ListOp):
+            return self.list_op(w, tid, s, info, path, loc)
+        if isinstance(s, LockOp):
+            return self.lock_op(w, tid, s, info, path, phase, loc)
+        if isinstance(s, Rcu):
+            return self.rcu_op(w, tid, s, info, path, phase)
+        raise AssertionError(f"unknown statement {s!r}")
+
+    def loop_step(self, w: dict, tid: int, s: ForEach, info: ProcInfo, path: tuple, phase: str, loc: dict) -> list:
+        source = self.ev(s.source, w, loc)  # type: ignore[arg-type]
+        cur = loc[s.var]
+        reverse = s.order != "forward"
+        starting = phase != "next"          # "" when control first reaches the loop
+        first = starting and s.order != "continue_reverse"
+        if isinstance(s.source.type, ListT):  # type: ignore[union-attr]
+            items = list(source)  # type: ignore[call-overload]
+            if first:
+                nxt = (items[-1] if reverse else items[0]) if items else None
+            else:
+                if cur is not None and cur not in items:
+                    return [Viol("runtime_safety", f"list corruption: the element under the cursor '{s.var}' "
+                                 "was removed from the list while the loop walked it")]
+                if cur is None and not starting:
+                    return self._go(w, tid, info.after(path))
+                i = items.index(cur) if cur is not None else len(items)
+                j = i - 1 if reverse else i + 1
+                nxt = items[j] if 0 <= j < len(items) else None
+        else:
+            members = sorted(source)  # type: ignore[call-overload]
+            if first:
+                nxt = (members[-1] if reverse else members[0]) if members else None
+            elif reverse:
+                below = [x for x in members if cur is None or x < cur]
+                nxt = below[-1] if below else None
+            else:
+                above = [x for x in members if cur is None or x > cur]
+                nxt = above[0] if above else None
+        loc[s.var] = nxt
+        if nxt is None:
+            return self._go(w, tid, info.after(path))
+        return self._go(w, tid, info.enter(path, "do"))
+
+    def list_op(self, w: dict, tid: int, s: ListOp, info: ProcInfo, path: tuple, loc: dict) -> list:
+        p = self.place(s.args[0], w, loc)
+        items = list(self.load(w, loc, p))  # type: ignore[call-overload]
+        x = self.ev(s.args[1], w, loc)
+        if x is None:
+            return [Viol("runtime_safety", f"{s.text}: the element is null")]
+        if s.fn == "list_del":
+            if x not in items:
+                return [Viol("runtime_safety", f"{s.text}: the element is not on the list")]
+            items.remove(x)
+        elif x in items:
+            return [Viol("runtime_safety", f"{s.text}: the element is already on the list")]
+        elif s.fn == "list_add":
+            items.insert(0, x)
+        elif s.fn == "list_add_tail":
+            items.append(x)
+        else:
+            pos = self.ev(s.args[2], w, loc)
+            if pos is None:
+                items.append(x)
+            elif pos not in items:
+                return [Viol("runtime_safety", f"{s.text}: the position is not on the list")]
+            else:
+                items.insert(items.index(pos), x)
+        self.store(w, loc, p, tuple(items))
+        return self._go(w, tid, info.after(path))
+
+    # -- locks
+
+    def atomic(self, w: dict, tid: int) -> str:
+        """Why the thread may not sleep here (a spinlock held, inside an RCU read-side section), or ''."""
+        if self.holds_spin(w, tid):
+            return "sleeps while holding a spinlock"
+        if w["rcu"][tid]:
+            return "sleeps inside an RCU read-side critical section"
+        return ""
+
+    def holds_spin(self, w: dict, tid: int) -> bool:
+        return any(lk["owner"] == tid for name, inst in w["locks"].items() if self.lock_kind[name] == "spinlock"
+                   for lk in inst.values())
+
+    def queued_on(self, w: dict, tid: int) -> dict | None:
+        """The rwsem whose wait queue holds this thread (a thread waits on at most one)."""
+        for name, inst in w["locks"].items():
+            if self.lock_kind[name] == "rwsem":
+                for lk in inst.values():
+                    if any(t == tid for t, _ in lk["queue"]):
+                        return lk
+        return None
+
+    def grant(self, lk: dict) -> list[int]:
+        """Hand a released rwsem to the head of its queue; the threads granted it."""
+        queue = lk["queue"]
+        if not queue or lk["writer"] is not None:
+            return []
+        head, head_writes = queue[0]
+        if head_writes:
+            if lk["readers"]:
+                return []
+            lk["writer"] = head
+            del queue[0]
+            return [head]
+        granted = []
+        rest = []
+        writer_seen = False
+        for t, writes in queue:
+            if writes:
+                writer_seen = True
+                rest.append((t, writes))
+            elif writer_seen and not self.all_readers:
+                rest.append((t, writes))
+            else:
+                granted.append(t)
+        for t in granted:
+            lk["readers"][t] = lk["readers"].get(t, 0) + 1
+        lk["queue"] = rest
+        return granted
+
+    def wake(self, w: dict, woken: list[int]) -> list:
+        """Move granted waiters past their wait, eagerly (inside the releasing step)."""
+        states: list = [w]
+        violations: list = []
+        for t in woken:
+            moved = []
+            for st in states:
+                frame = self.top(st, t)
+                assert frame["phase"] == "wait"
+                problem = self.move(st, t, self.procs[frame["proc"]].after(frame["path"]))
+                if problem:
+                    violations.append(problem)
+                    continue
+                for r in self.settle(st, t):
+                    (violations if isinstance(r, Viol) else moved).append(r)
+            states = moved
+        return violations + states
+
+    def release_then(self, w: dict, tid: int, lk: dict, pos: tuple) -> list:
+        woken = self.grant(lk)
+        out = []
+        for r in self.wake(w, woken):
+            out.extend([r] if isinstance(r, Viol) else self._go(r, tid, pos))
+        return out
+
+    def lock_op(self, w: dict, tid: int, s: LockOp, info: ProcInfo, path: tuple, phase: str, loc: dict) -> list:
+        op = s.op
+        after = info.after(path)
+        fail = info.enter(path, "fail") if s.on_fail is not None else None
+
+        def bad(message: str) -> list:
+            return [Viol("lock_discipline", f"{s.text}: {message}")]
+
+        if phase == "wait":
+            lk = self.queued_on(w, tid)
+            if lk is not None:
+                return []
+            return self._go(w, tid, after)
+        assert s.lock is not None
+        lk = self.evaluator.lock(s.lock, w, loc)
+        atomic = self.atomic(w, tid) if op in SLEEPING else ""
+        trying = op.endswith("trylock")
+        if op in MUTEX_TAKE:
+            if atomic:
+                return bad(atomic)
+            if lk["owner"] is None:
+                lk["owner"] = tid
+                return self._go(w, tid, after)
+            if trying:
+                return self._go(w, tid, fail)  # type: ignore[arg-type]
+            if lk["owner"] == tid:
+                return bad("already held by this thread (self-deadlock)")
+            return []
+        if op in ("mutex_unlock", "spin_unlock"):
+            if lk["owner"] != tid:
+                return bad("this thread does not hold it")
+            lk["owner"] = None
+            return self._go(w, tid, after)
+        depth = lk["readers"].get(tid, 0) if "readers" in lk else 0
+        if op.startswith("down_read"):
+            if lk["writer"] == tid:   # a trylock of a lock the thread holds simply fails
+                return self._go(w, tid, fail) if trying else bad(  # type: ignore[arg-type]
+                    "already held for write by this thread (self-deadlock)")
+            if atomic:
+                return bad(atomic)
+            if depth >= MAX_READ_DEPTH:   # a 4th read hold, whether it would be taken at once or queue
+                return bad("read-side nesting too deep")
+            if lk["writer"] is None and not lk["queue"]:
+                lk["readers"][tid] = depth + 1
+                return self._go(w, tid, after)
+            if op == "down_read_trylock":
+                return self._go(w, tid, fail)  # type: ignore[arg-type]
+            lk["queue"].append((tid, False))
+            frame = self.top(w, tid)
+            frame["phase"] = "wait"
+            return [w]
+        if op.startswith("down_write"):
+            if lk["writer"] == tid or depth:
+                return self._go(w, tid, fail) if trying else bad(  # type: ignore[arg-type]
+                    "already held by this thread (self-deadlock)")
+            if atomic:
+                return bad(atomic)
+            if lk["writer"] is None and not lk["readers"] and not lk["queue"]:
+                lk["writer"] = tid
+                return self._go(w, tid, after)
+            if op == "down_write_trylock":
+                return self._go(w, tid, fail)  # type: ignore[arg-type]
+            lk["queue"].append((tid, True))
+            self.top(w, tid)["phase"] = "wait"
+            return [w]
+        if op == "up_read":
+            if not depth:
+                return bad("this thread does not hold it for read")
+            if depth == 1:
+                del lk["readers"][tid]
+            else:
+                lk["readers"][tid] = depth - 1
+            return self.release_then(w, tid, lk, after)
+        if op in ("up_write", "downgrade_write"):
+            if lk["writer"] != tid:
+                return bad("this thread does not hold it for write")
+            lk["writer"] = None
+            if op == "downgrade_write":
+                lk["readers"][tid] = depth + 1
+            return self.release_then(w, tid, lk, after)
+        raise AssertionError(op)
+
+    def signal(self, w: dict, tid: int) -> list:
+        """A fatal signal interrupting the thread's killable wait: [] when it is not in one."""
+        th = w["threads"][tid]
+        if not self.signals or th is None:
+            return []
+        frame = th[-1]
+        s = self.stmt(frame)
+        if not (isinstance(s, LockOp) and s.op.endswith("_killable")):
+            return []
+        info = self.procs[frame["proc"]]
+        fail = info.enter(frame["path"], "fail")
+        if s.op == "mutex_lock_killable":
+            try:
+                lk = self.evaluator.lock(s.lock, w, frame["locals"])  # type: ignore[arg-type]
+            except RefError:
+                return []
+            if lk["owner"] is None or lk["owner"] == tid:
+                return []
+            return self._go(w, tid, fail)
+        if frame["phase"] != "wait":
+            return []
+        lk = self.queued_on(w, tid)
+        if lk is None:
+            return []
+        lk["queue"] = [(t, x) for t, x in lk["queue"] if t != tid]
+        return self.release_then(w, tid, lk, fail)
+
+    # -- RCU
+
+    def rcu_op(self, w: dict, tid: int, s: Rcu, info: ProcInfo, path: tuple, phase: str) -> list:
+        after = info.after(path)
+        name = s.op
+        if name == "rcu_read_lock":
+            if w["rcu"][tid] >= MAX_RCU_DEPTH:
+                return [Viol("lock_discipline", "rcu_read_lock(): read-side nesting too deep")]
+            w["rcu"][tid] += 1
+            return self._go(w, tid, after)
+        if name == "rcu_read_unlock":
+            if not w["rcu"][tid]:
+                return [Viol("lock_discipline", "rcu_read_unlock(): not inside an RCU read-side critical section")]
+            w["rcu"][tid] -= 1
+            if not w["rcu"][tid]:
+                for g in w["gp"]:
+                    g.discard(tid)
+            return self._go(w, tid, after)
+        if phase == "gp":
+            if name == "synchronize_rcu" and w["gp"][tid]:
+                return []
+            return self._go(w, tid, after)
+        if w["rcu"][tid]:
+            return [Viol("lock_discipline", f"{name}(): called inside an RCU read-side critical section")]
+        if self.holds_spin(w, tid):
+            return [Viol("lock_discipline", f"{name}(): sleeps while holding a spinlock")]
+        if name == "synchronize_rcu":
+            w["gp"][tid] = {t for t, depth in enumerate(w["rcu"]) if depth}
+        self.top(w, tid)["phase"] = "gp"
+        return [w]
+
+    # -- the two entry points of a state
+
+    def fire(self, state: dict, tid: int) -> list:
+        """Every result of the thread's visible step from `state`: settled states and violations."""
+        if state["threads"][tid] is None:
+            return []
+        w = clone(state)
+        out = []
+        for r in self.execute(w, tid):
+            out.extend([r] if isinstance(r, Viol) else self.settle(r, tid))
+        return out
+
+    def fire_signal(self, state: dict, tid: int) -> list:
+        w = clone(state)
+        out = []
+        try:
+            results = self.signal(w, tid)
+        except RefError as err:
+            results = [Viol("runtime_safety", str(err))]
+        for r in results:
+            out.extend([r] if isinstance(r, Viol) else self.settle(r, tid))
+        return out
+
+    # -- queries for tests
+
+    def waiting(self, w: dict, tid: int) -> bool:
+        """Whether the thread is queued on an rwsem (standing at the wait of a down_read/down_write)."""
+        th = w["threads"][tid]
+        return th is not None and th[-1]["phase"] == "wait"
+
+    def at(self, w: dict, tid: int) -> str:
+        """The text of the statement the thread stands at ('' once finished)."""
+        th = w["threads"][tid]
+        return "" if th is None else self.stmt(th[-1]).text
+
+    # -- properties
+
+    def holds(self, e: Expr, w: dict) -> bool:
+        try:
+            return bool(self.ev(e, w, {}))
+        except RefError:
+            return False
+
+    # -- the explorer
+
+    def explore(self, max_states: int | None = None, keep_states: bool = False) -> RefResult:
+        result = RefResult()
+        violated = result.violated
+
+        def note(v: Viol) -> None:
+            if v.prop not in violated:
+                violated.add(v.prop)
+                result.messages[v.prop] = v.message
+
+        invariants = [p for p in self.spec.properties if p.kind == "invariant"]
+        finals = [p for p in self.spec.properties if p.kind == "final"]
+        seen: set = set()
+        queue: deque = deque()
+
+        def add(w: dict) -> None:
+            key = canonical(w)
+            if key in seen:
+                return
+            seen.add(key)
+            queue.append(w)
+            if keep_states:
+                result.state_list.append(w)
+            for p in invariants:
+                if p.name not in violated and not self.holds(p.expr, w):
+                    note(Viol(p.name, "invariant violated"))
+
+        starts = [self.initial()]
+        for tid in range(len(self.instances)):
+            settled = []
+            for w in starts:
+                for r in self.settle(w, tid):
+                    (note(r) if isinstance(r, Viol) else settled.append(r))
+            starts = settled
+        for w in starts:
+            add(w)
+        while queue:
+            if max_states is not None and len(seen) > max_states:
+                result.complete = False
+                break
+            w = queue.popleft()
+            progressed = False
+            for tid in range(len(self.instances)):
+                for r in self.fire(w, tid):
+                    progressed = True
+                    (note(r) if isinstance(r, Viol) else add(r))
+                for r in self.fire_signal(w, tid):
+                    (note(r) if isinstance(r, Viol) else add(r))
+            if progressed:
+                continue
+            if all(self.quiescent(w, tid) for tid in range(len(self.instances))):
+                result.finals += 1
+                for p in finals:
+                    if p.name not in violated and not self.holds(p.expr, w):
+                        note(Viol(p.name, "final property violated"))
+            else:
+                result.deadlocks += 1
+                if self.spec.options.deadlock:
+                    note(Viol("deadlock_free", "deadlock"))
+        result.states = len(seen)
+        return result
+
+
+def explore_spec(spec: Spec, max_states: int | None = None) -> RefResult:
+    return Reference(spec).explore(max_states)
+
+
+def explore_file(path: str | Path, bounds: Mapping[str, int] | None = None,
+                 max_states: int | None = None) -> RefResult:
+    return explore_spec(load_spec(path, bounds), max_states)
+
+
+__all__ = ["Reference", "RefResult", "explore_spec", "explore_file", "canonical"]
