@@ -28,8 +28,10 @@ def parse_bounds(values: tuple[str, ...]) -> dict[str, int]:
     bounds = {}
     for value in values:
         name, sep, number = value.partition("=")
-        if not sep or not name.strip().isidentifier() or not number.strip().isdigit():
-            raise click.BadParameter(f"'{value}' is not NAME=N", param_hint="--bound")
+        number = number.strip()
+        if not sep or not name.strip().isidentifier() or not (number.isascii() and number.isdigit()) \
+                or len(number) > 6:
+            raise click.BadParameter(f"'{value}' is not NAME=N (N a small whole number)", param_hint="--bound")
         bounds[name.strip()] = int(number)
     return bounds
 
@@ -167,16 +169,17 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
         except SpecError as err:
             errors = True
             click.echo(str(err), err=True)
+            options = options.with_spec_error(path, err)   # junit/sarif report spec errors as results
         except InternalError as err:
             click.echo(f"netcheck: internal error: {err}", err=True)
             sys.exit(EXIT_INTERNAL)
         except Exception as err:  # noqa: BLE001 - a bug in netcheck: say so, never a traceback
             internal_error(err)
     if output is not None:
-        if reports:
+        if reports or (options.spec_errors and fmt in ("junit", "sarif")):
             atomic_write(output, FORMATS[fmt](reports, options))
         click.echo(FORMATS["text"](reports, RenderOptions(trace_style, not no_timing, 0, options.color)), nl=False)
-    elif reports:
+    elif reports or (options.spec_errors and fmt in ("junit", "sarif")):
         click.echo(FORMATS[fmt](reports, options), nl=False)
     if interrupted:
         click.echo("netcheck: interrupted; the result above is partial", err=True)
@@ -222,6 +225,14 @@ def check(specs: tuple[str, ...], bounds: tuple[str, ...]) -> None:
             internal_error(err)
     sys.exit(EXIT_USAGE if failed else 0)
 
+
+from .analysis_commands import register_analysis_commands  # noqa: E402 - registers on `main`
+
+register_analysis_commands(main)
+
+from .report_commands import register_report_commands  # noqa: E402 - registers explain, report on `main`
+
+register_report_commands(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -82,3 +82,8 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
         return ""
     shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
     return f"expected one of: {shown}"
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """`text` cut to `limit` characters for a message (a huge value must not flood the output)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."

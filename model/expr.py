@@ -7,10 +7,11 @@ explicitly allowed is refused with a located error.
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .errors import Span, did_you_mean
+from .errors import Span, did_you_mean, shorten
 from .types import BOOL, INT, NULL, BoolT, EnumT, IntT, ListT, LockT, NullT, RefT, SetT, Type
 
 MAX_EXPR_CHARS = 2000
@@ -24,9 +25,12 @@ ERRNO = {"EPERM": 1, "ENOENT": 2, "EINTR": 4, "EIO": 5, "EAGAIN": 11, "ENOMEM": 
 class ExprError(Exception):
     """A problem in an expression, located at the offending sub-expression."""
 
-    def __init__(self, span: Span, code: str, message: str, hint: str = ""):
+    def __init__(self, span: Span, code: str, message: str, hint: str = "", follow_on: bool = False):
         super().__init__(message)
         self.span, self.code, self.message, self.hint = span, code, message, hint
+        # A follow-on error only repeats a problem already reported (a use of a name whose declaration
+        # was refused): callers drop it, so that each problem gets one message.
+        self.follow_on = follow_on
 
 
 # ---------------------------------------------------------------- AST
@@ -171,14 +175,23 @@ class Scope:
     locks: Mapping[str, tuple[str, tuple[str, ...]]]   # lock -> (kind, per)
     constants: Mapping[str, Const] = field(default_factory=dict)
     locals: Mapping[str, Type] = field(default_factory=dict)
+    broken: frozenset[str] = frozenset()               # declared, but the declaration was refused
 
-    def with_locals(self, local_types: Mapping[str, Type]) -> Scope:
+    def with_locals(self, local_types: Mapping[str, Type], broken: frozenset[str] = frozenset()) -> Scope:
         return Scope(self.entities, self.groups, self.elements, self.enums, self.shared, self.locks,
-                     self.constants, dict(local_types))
+                     self.constants, dict(local_types), self.broken | broken)
 
     def names(self) -> list[str]:
         return [*self.entities, *self.groups, *self.elements, *self.enums, *self.shared, *self.constants,
-                *self.locals, *ERRNO]
+                *self.locals, *self.locks, *ERRNO]
+
+    def undefined(self, span: Span, name: str, extra: list[str] | None = None) -> ExprError:
+        """The error for a name that means nothing here (a follow-on one if its declaration was refused)."""
+        if name in self.broken:
+            return ExprError(span, "NC306", f"'{name}' was not declared correctly", "", follow_on=True)
+        # Errno constants only clutter the suggestions for a lower-case name.
+        choices = [n for n in self.names() if n not in ERRNO or name.isupper()] + (extra or [])
+        return ExprError(span, "NC306", f"undefined name '{shorten(name)}'", did_you_mean(name, choices))
 
 
 # ---------------------------------------------------------------- parsing
@@ -188,6 +201,9 @@ PURE_FUNCTIONS = {
     "locked": 1, "read_locked": 1, "write_locked": 1,
 }
 QUANTIFIERS = ("all", "any", "count", "sum")
+SIGNATURES = {"len": "len(L)", "first": "first(L)", "last": "last(L)", "next": "next(L, x)", "prev": "prev(L, x)",
+              "index": "index(L, x)", "before": "before(L, a, b)", "empty": "empty(L)", "locked": "locked(LOCK)",
+              "read_locked": "read_locked(LOCK)", "write_locked": "write_locked(LOCK)"}
 
 
 class _Checker:
@@ -213,6 +229,12 @@ class _Checker:
 
     def expr(self, node: ast.AST) -> Expr:
         method: Callable[[ast.AST], Expr] | None = getattr(self, "x_" + type(node).__name__, None)
+        if isinstance(node, ast.Attribute):
+            # Point at the '.' and name the attribute: "x.__class__" must not read as a problem with x.
+            value = node.value
+            dot = ast.Constant(0, lineno=value.end_lineno or node.lineno, col_offset=value.end_col_offset or 0)
+            raise self.fail(dot, f"attribute access '.{node.attr}' is not allowed in spec expressions",
+                            "values have no attributes: use names, indexing and the built-in functions", "NC302")
         if method is None:
             raise self.fail(node, f"'{_describe_node(node)}' is not allowed in spec expressions",
                             "expressions use names, numbers, comparisons, and/or/not, + -, indexing, "
@@ -252,8 +274,9 @@ class _Checker:
         if name in sc.shared:
             info = sc.shared[name]
             if info.per:
-                raise self.fail(node, f"'{name}' is indexed by {', '.join(info.per)}: write {name}[...]",
-                                "", "NC305")
+                raise self.fail(node, f"'{name}' is indexed by {', '.join(info.per)}",
+                                f"write {name}[{', '.join(info.per)}], or quantify: all(... for x in ENTITY)",
+                                "NC305")
             return Shared(info.type, sp, name)
         if name in ("true", "True"):
             return Const(BOOL, sp, True)
@@ -280,14 +303,15 @@ class _Checker:
         if name in sc.locks:
             kind, per = sc.locks[name]
             if per:
-                raise self.fail(node, f"lock '{name}' is indexed by {', '.join(per)}", "", "NC305")
+                raise self.fail(node, f"lock '{name}' is indexed by {', '.join(per)}",
+                                f"write {name}[{', '.join(per)}]", "NC305")
             return LockRef(LockT(kind), sp, name)
-        raise self.fail(node, f"undefined name '{name}'", did_you_mean(name, sc.names() + list(self.bound)),
-                        "NC306")
+        raise sc.undefined(sp, name, list(self.bound))
 
     def x_Subscript(self, node: ast.Subscript) -> Expr:
         if not isinstance(node.value, ast.Name):
-            raise self.fail(node, "only variables and locks declared with per: can be indexed", "", "NC305")
+            raise self.fail(node, "only variables and locks declared with per: can be indexed",
+                            "index a name: var[x], or use first(L), next(L, x) for lists", "NC305")
         name = node.value.id
         sl = node.slice
         key_nodes = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
@@ -300,22 +324,23 @@ class _Checker:
             kind, per = self.scope.locks[name]
             keys = self._keys(node, name, per, key_nodes)
             return LockRef(LockT(kind), self.span(node), name, keys)
-        if name in self.scope.locals or name in self.bound:
-            raise self.fail(node, f"'{name}' is not indexed", "only state declared with per: takes [...]",
+        if name in self.bound or name in self.scope.names():  # an element, a constant, a local, ...
+            raise self.fail(node, f"'{name}' is not indexed", "only state and locks declared with per: take [...]",
                             "NC305")
-        raise self.fail(node.value, f"undefined name '{name}'", did_you_mean(name, self.scope.shared), "NC306")
+        raise self.scope.undefined(self.span(node.value), name, list(self.bound))
 
     def _keys(self, node: ast.AST, name: str, per: tuple[str, ...], key_nodes: list[ast.AST]) -> tuple[Expr, ...]:
         if not per:
             raise self.fail(node, f"'{name}' is not indexed", "declare it with per: [ENTITY, ...]", "NC305")
         if len(key_nodes) != len(per):
             raise self.fail(node, f"'{name}' takes {len(per)} index(es) ({', '.join(per)}), got {len(key_nodes)}",
-                            "", "NC305")
+                            f"write {name}[{', '.join(per)}] with one element of each", "NC305")
         keys = []
         for k, entity in zip(key_nodes, per):
             e = self.expr(k)
             if not (isinstance(e.type, RefT) and e.type.entity == entity):
-                raise self.fail(k, f"index of '{name}' must be a {entity}, got {e.type}", "", "NC303")
+                raise self.fail(k, f"index of '{name}' must be a {entity}, got {e.type}",
+                                f"index it with an element of {entity}", "NC303")
             keys.append(e)
         return tuple(keys)
 
@@ -331,11 +356,12 @@ class _Checker:
         if isinstance(node.op, ast.USub):
             arg = self.expr(node.operand)
             if not isinstance(arg.type, IntT):
-                raise self.fail(node, f"'-' needs an integer, got {arg.type}", "", "NC303")
+                raise self.fail(node, f"'-' needs an integer, got {arg.type}", "negate integers only", "NC303")
             if isinstance(arg, Const):
                 return Const(INT, self.span(node), -int(arg.value))  # type: ignore[call-overload]
             return Unary(INT, self.span(node), "neg", arg)
-        raise self.fail(node, f"operator '{_describe_node(node)}' is not allowed", "", "NC302")
+        raise self.fail(node, f"operator '{_describe_node(node)}' is not allowed", "use not, or -x on integers",
+                        "NC302")
 
     def x_BinOp(self, node: ast.BinOp) -> Expr:
         ops = {ast.Add: "+", ast.Sub: "-", ast.BitOr: "|", ast.BitAnd: "&"}
@@ -348,7 +374,8 @@ class _Checker:
             return Binary(INT, self.span(node), op, left, right)
         if isinstance(left.type, SetT) and left.type == right.type and op in "|&-":
             return Binary(left.type, self.span(node), op, left, right)
-        raise self.fail(node, f"cannot apply '{op}' to {left.type} and {right.type}", "", "NC303")
+        raise self.fail(node, f"cannot apply '{op}' to {left.type} and {right.type}",
+                        "integers take + and -, sets of one entity take |, & and -", "NC303")
 
     def x_Compare(self, node: ast.Compare) -> Expr:
         parts = []
@@ -370,11 +397,13 @@ class _Checker:
             else:
                 right = self.expr(right_node)
                 if not isinstance(right.type, (SetT, ListT)):
-                    raise self.fail(right_node, f"'in' needs a set, a list or an entity, got {right.type}", "",
+                    raise self.fail(right_node, f"'in' needs a set, a list or an entity, got {right.type}",
+                                    "write x in ENTITY, x in GROUP, x in a set or list variable, or x in (a, b)",
                                     "NC303")
                 if not (isinstance(left.type, RefT) and left.type.entity == right.type.entity) and not isinstance(
                         left.type, NullT):
-                    raise self.fail(left_node, f"{left.type} cannot be an element of {right.type}", "", "NC303")
+                    raise self.fail(left_node, f"{left.type} cannot be an element of {right.type}",
+                                    "only elements of the collection's entity can be in it", "NC303")
                 e = Compare(BOOL, sp, "in", left, right)
             return Unary(BOOL, sp, "not", e) if isinstance(op, ast.NotIn) else e
         left, right = self.expr(left_node), self.expr(right_node)
@@ -389,8 +418,12 @@ class _Checker:
         return Compare(BOOL, sp, names[type(op)], left, right)
 
     def _equal(self, sp: Span, left: Expr, right: Expr, node: ast.AST) -> Expr:
+        if isinstance(left.type, LockT) or isinstance(right.type, LockT):
+            raise self.fail(node, "a lock is not a value and cannot be compared",
+                            "ask locked(L), read_locked(L) or write_locked(L)", "NC303")
         if not comparable(left.type, right.type):
-            raise self.fail(node, f"cannot compare {left.type} with {right.type}", "", "NC303")
+            raise self.fail(node, f"cannot compare {left.type} with {right.type}",
+                            "compare values of one type; len(L) is the length of a list or set", "NC303")
         return Compare(BOOL, sp, "==", left, right)
 
     def x_IfExp(self, node: ast.IfExp) -> Expr:
@@ -398,14 +431,16 @@ class _Checker:
         then, orelse = self.expr(node.body), self.expr(node.orelse)
         t = unify(then.type, orelse.type)
         if t is None:
-            raise self.fail(node, f"both branches must have one type, got {then.type} and {orelse.type}", "", "NC303")
+            raise self.fail(node, f"both branches must have one type, got {then.type} and {orelse.type}",
+                            "make both branches the same kind of value", "NC303")
         return IfExp(t, self.span(node), cond, then, orelse)
 
     def x_Set(self, node: ast.Set) -> Expr:
         items = tuple(self.expr(e) for e in node.elts)
         entities = {i.type.entity for i in items if isinstance(i.type, RefT)}
         if len(entities) != 1 or not all(isinstance(i.type, RefT) for i in items):
-            raise self.fail(node, "a set literal holds elements of one entity", "", "NC303")
+            raise self.fail(node, "a set literal holds elements of one entity", "write {a, b} with elements only",
+                            "NC303")
         return SetLit(SetT(entities.pop()), self.span(node), items)
 
     def x_List(self, node: ast.List) -> Expr:
@@ -414,7 +449,8 @@ class _Checker:
             return ListLit(ListT(""), self.span(node), ())
         entities = {i.type.entity for i in items if isinstance(i.type, RefT)}
         if len(entities) != 1 or not all(isinstance(i.type, RefT) for i in items):
-            raise self.fail(node, "a list literal holds elements of one entity", "", "NC303")
+            raise self.fail(node, "a list literal holds elements of one entity", "write [a, b] with elements only",
+                            "NC303")
         return ListLit(ListT(entities.pop()), self.span(node), items)
 
     def x_Call(self, node: ast.Call) -> Expr:
@@ -422,15 +458,19 @@ class _Checker:
             raise self.fail(node, "only the built-in functions can be called", _functions_hint(), "NC307")
         fn = node.func.id
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
-            raise self.fail(node, f"{fn}() takes plain positional arguments", "", "NC307")
+            raise self.fail(node, f"{fn}() takes plain positional arguments", "remove name= and *", "NC307")
         if fn in QUANTIFIERS:
             return self._quantifier(node, fn)
+        if fn in self.scope.broken:  # a procedure whose signature was refused
+            raise ExprError(self.span(node), "NC307", f"'{fn}' was not declared correctly", "", follow_on=True)
+        if fn.startswith("__"):
+            raise self.fail(node, f"name '{fn}' is not allowed", "dunder names have no meaning in specs", "NC302")
         if fn not in PURE_FUNCTIONS:
             raise self.fail(node, f"unknown function '{fn}'",
                             did_you_mean(fn, [*PURE_FUNCTIONS, *QUANTIFIERS]) or _functions_hint(), "NC307")
         if len(node.args) != PURE_FUNCTIONS[fn]:
-            raise self.fail(node, f"{fn}() takes {PURE_FUNCTIONS[fn]} argument(s), got {len(node.args)}", "",
-                            "NC307")
+            raise self.fail(node, f"{fn}() takes {PURE_FUNCTIONS[fn]} argument(s), got {len(node.args)}",
+                            f"write {SIGNATURES[fn]}", "NC307")
         args = tuple(self.expr(a) for a in node.args)
         return self._typed_call(node, fn, args)
 
@@ -439,17 +479,20 @@ class _Checker:
         first = args[0].type
         if fn in ("locked", "read_locked", "write_locked"):
             if not isinstance(first, LockT):
-                raise self.fail(node, f"{fn}() takes a lock, got {first}", "", "NC303")
+                raise self.fail(node, f"{fn}() takes a lock, got {first}", "pass a lock declared under locks:",
+                                "NC303")
             return Call(BOOL, sp, fn, args)
         if fn in ("len", "empty"):
             if not isinstance(first, (SetT, ListT)):
-                raise self.fail(node, f"{fn}() takes a list or a set, got {first}", "", "NC303")
+                raise self.fail(node, f"{fn}() takes a list or a set, got {first}", "pass a list or set variable",
+                                "NC303")
             return Call(INT if fn == "len" else BOOL, sp, fn, args)
-        if not isinstance(first, ListT):
-            raise self.fail(node, f"{fn}() takes a list first, got {first}", "", "NC303")
+        if not isinstance(first, ListT) or not first.entity:
+            raise self.fail(node, f"{fn}() takes a list first, got {first}", "pass a list variable", "NC303")
         for a in args[1:]:
             if not (isinstance(a.type, RefT) and a.type.entity == first.entity):
-                raise self.fail(node, f"{fn}() takes elements of {first.entity}, got {a.type}", "", "NC303")
+                raise self.fail(node, f"{fn}() takes elements of {first.entity}, got {a.type}",
+                                f"pass elements of {first.entity}", "NC303")
         result: Type = {"first": RefT(first.entity, True), "last": RefT(first.entity, True),
                         "next": RefT(first.entity, True), "prev": RefT(first.entity, True),
                         "index": INT, "before": BOOL}[fn]
@@ -457,19 +500,21 @@ class _Checker:
 
     def _quantifier(self, node: ast.Call, fn: str) -> Expr:
         if len(node.args) != 1 or not isinstance(node.args[0], ast.GeneratorExp):
-            raise self.fail(node, f"{fn}() takes a generator: {fn}(... for x in DOMAIN)", "", "NC307")
+            raise self.fail(node, f"{fn}() takes a generator: {fn}(... for x in DOMAIN)",
+                            "list, set and dict comprehensions and lambdas are not part of the language", "NC307")
         gen = node.args[0]
         return self._generators(node, fn, gen, list(gen.generators))
 
     def _generators(self, node: ast.AST, fn: str, gen: ast.GeneratorExp, comps: list[ast.comprehension]) -> Expr:
         comp = comps[0]
         if comp.is_async or not isinstance(comp.target, ast.Name):
-            raise self.fail(comp, "generators bind one plain name: for x in DOMAIN", "", "NC307")
+            raise self.fail(comp, "generators bind one plain name: for x in DOMAIN", "write ... for x in DOMAIN",
+                            "NC307")
         var = comp.target.id
         if var in self.bound or var in self.scope.locals or var in self.scope.shared:
             raise self.fail(comp.target, f"'{var}' already has a meaning here", "pick another name", "NC308")
         domain = self.expr(comp.iter)
-        if not isinstance(domain.type, (SetT, ListT)):
+        if not isinstance(domain.type, (SetT, ListT)) or not domain.type.entity:
             raise self.fail(comp.iter, f"cannot range over {domain.type}",
                             "range over an entity, a group, a set or a list", "NC303")
         self.bound[var] = RefT(domain.type.entity)
@@ -483,9 +528,12 @@ class _Checker:
                 body = self.expr(gen.elt)
                 kind = fn
                 if fn in ("all", "any", "count") and not isinstance(body.type, BoolT):
-                    raise self.fail(gen.elt, f"{fn}() needs a condition, got {body.type}", "", "NC303")
+                    raise self.fail(gen.elt, f"{fn}() needs a condition, got {body.type}",
+                                    "use sum() to add up integers" if fn == "count" else
+                                    "write a comparison such as x == 0", "NC303")
                 if fn == "sum" and not isinstance(body.type, IntT):
-                    raise self.fail(gen.elt, f"sum() needs integers, got {body.type}", "", "NC303")
+                    raise self.fail(gen.elt, f"sum() needs integers, got {body.type}",
+                                    "use count() to count the elements where a condition holds", "NC303")
         finally:
             del self.bound[var]
         cond: Expr | None = None
@@ -542,7 +590,13 @@ def _describe_node(node: ast.AST) -> str:
              "JoinedStr": "f-string", "Starred": "*", "Await": "await", "Yield": "yield",
              "NamedExpr": ":=", "Slice": "slice", "Pow": "**", "Mult": "*", "Div": "/", "Mod": "%",
              "FloorDiv": "//", "LShift": "<<", "RShift": ">>", "BitXor": "^", "Invert": "~", "UAdd": "+x",
-             "MatMult": "@", "BinOp": "operator", "UnaryOp": "operator"}
+             "MatMult": "@", "BinOp": "operator", "UnaryOp": "operator", "GeneratorExp": "generator expression",
+             "Tuple": "tuple", "Expr": "bare expression", "Import": "import", "ImportFrom": "import",
+             "Delete": "del", "AnnAssign": "annotated assignment", "Pass": "pass", "Assert": "assert",
+             "If": "if", "While": "while", "For": "for", "FunctionDef": "def", "ClassDef": "class",
+             "Global": "global", "Nonlocal": "nonlocal", "Raise": "raise", "Try": "try", "With": "with",
+             "Return": "return", "Break": "break", "Continue": "continue", "Match": "match",
+             "Subscript": "indexing", "Name": "name", "Constant": "constant", "Call": "call"}
     name = type(node).__name__
     if isinstance(node, ast.BinOp):
         name = type(node.op).__name__
@@ -559,7 +613,9 @@ def _syntax_tree(text: str, base: Span, mode: str) -> ast.AST:
     if len(text) > MAX_EXPR_CHARS:
         raise ExprError(base, "NC309", f"expression longer than {MAX_EXPR_CHARS} characters", "split it up")
     try:
-        tree = ast.parse(text.strip(), mode=mode)
+        with warnings.catch_warnings():  # e.g. "1in x" warns on stderr: the spec's problems are errors or nothing
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode=mode)
     except SyntaxError as err:
         col = (err.offset or 1) - 1
         line = err.lineno or 1
@@ -585,7 +641,8 @@ def parse_expr(text: object, scope: Scope, base: Span) -> Expr:
 def parse_condition(text: object, scope: Scope, base: Span) -> Expr:
     e = parse_expr(text, scope, base)
     if not isinstance(e.type, BoolT):
-        raise ExprError(base, "NC303", f"expected a condition (bool), got {e.type}", "")
+        raise ExprError(base, "NC303", f"expected a condition (bool), got {e.type}",
+                        "write a comparison such as x == 0, or a test such as empty(L)")
     return e
 
 
@@ -595,7 +652,7 @@ def _expr_text(text: object, base: Span) -> str:
     if isinstance(text, int) or text is None:
         return "null" if text is None else str(text)
     if not isinstance(text, str):
-        raise ExprError(base, "NC303", "expected an expression", "")
+        raise ExprError(base, "NC303", "expected an expression", "write the expression as text")
     return text
 
 
@@ -635,11 +692,14 @@ def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str
         fn = node.value.func.id
         if fn in MUTATORS or fn in procedures:
             return CallForm(fn, node.value, checker.span(node.value))
-        raise checker.fail(node.value, f"unknown statement '{fn}(...)'",
-                           did_you_mean(fn, [*MUTATORS, *procedures]), "NC311")
+        error = checker.fail(node.value, f"unknown statement '{fn}(...)'",
+                             did_you_mean(fn, [*MUTATORS, *procedures]) or "call a procedure or a list function",
+                             "NC311")
+        error.follow_on = fn in scope.broken  # a procedure whose signature was refused
+        raise error
     if isinstance(node, ast.AugAssign):
         if not isinstance(node.op, (ast.Add, ast.Sub, ast.BitOr, ast.BitAnd)):
-            raise checker.fail(node, "only +=, -=, |= and &= are allowed", "", "NC311")
+            raise checker.fail(node, "only +=, -=, |= and &= are allowed", "write x = EXPR", "NC311")
         target = checker.expr(node.target)
         value = checker.expr(ast.BinOp(left=node.target, op=node.op, right=node.value,
                                        lineno=node.lineno, col_offset=node.col_offset))
@@ -653,13 +713,19 @@ def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str
         v = node.value
         if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in procedures:
             if len(targets) != 1:
-                raise checker.fail(node, "a procedure returns one value", "", "NC311")
+                raise checker.fail(node, "a procedure returns one value", "assign its result to one variable",
+                                   "NC311")
             return AssignForm(targets, (), (v.func.id, tuple(v.args), checker.span(v)))
         vnodes = list(v.elts) if isinstance(v, ast.Tuple) and len(tnodes) > 1 else [v]
         if len(vnodes) != len(tnodes):
-            raise checker.fail(node, f"{len(tnodes)} targets but {len(vnodes)} values", "", "NC311")
+            raise checker.fail(node, f"{len(tnodes)} targets but {len(vnodes)} values",
+                               "write one value per target: a, b = x, y", "NC311")
         values = tuple(checker.expr(x) for x in vnodes)
         return AssignForm(targets, values)
+    if isinstance(node, ast.Expr):
+        raise checker.fail(node, f"'{shorten(text.strip())}' is an expression, not a statement",
+                           "statements are assignments (x = e) and calls; conditions go under if:, await: or assert:",
+                           "NC311")
     raise checker.fail(node, f"'{_describe_node(node)}' is not a statement the spec language knows",
                        "statements are assignments (x = e), calls, or the mapping forms (if:, while:, ...)",
                        "NC311")

@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import Diagnostic, Span, SpecError
+from .errors import Diagnostic, Span, SpecError, shorten
 from .yamlload import Map, Node, Scalar, load_yaml
 
 SECTIONS = ("entities", "types", "locks", "state", "procedures", "threads", "properties", "options")
@@ -69,19 +69,31 @@ def load_with_extends(path: Path, shown: str | None = None) -> tuple[Map, tuple[
     current, current_shown = path, shown
     via: Span | None = None
     while True:
-        resolved = current.resolve()
+        try:
+            resolved = current.resolve()
+        except (ValueError, OSError, RuntimeError):  # a NUL in the name, a symlink loop
+            if via is None:
+                raise SpecError([Diagnostic(Span(shown, 1, 1), "NC001", "not a valid spec path",
+                                            "check the path")]) from None
+            raise SpecError([Diagnostic(via, "NC021", f"extends: {shorten(current_shown)!r} cannot be resolved "
+                                        "(a NUL character or a symlink loop)", "extends: base.yaml")]) from None
         if any(p == resolved for p, _ in chain):
             assert via is not None
             cycle = " -> ".join([s for _, s in chain] + [current_shown])
             raise SpecError([Diagnostic(via, "NC020", f"extends: cycle {cycle}", "remove one of the extends:")])
         if len(chain) >= MAX_CHAIN:
             assert via is not None
-            raise SpecError([Diagnostic(via, "NC020", f"extends: chain longer than {MAX_CHAIN}", "")])
+            raise SpecError([Diagnostic(via, "NC020", f"extends: chain longer than {MAX_CHAIN}",
+                                        "merge some of the specs in the chain")])
         try:
             tree = load_yaml(current, current_shown)
         except SpecError as err:
             if via is not None and err.diagnostics and err.diagnostics[0].code == "NC001":
-                raise SpecError([Diagnostic(via, "NC021", f"extends: file '{current_shown}' not found",
+                # The file cannot be read at all: the extends: line is what to fix.
+                problem = err.diagnostics[0].message
+                message = f"extends: file '{shorten(current_shown)}' not found" if problem == "no such spec file" \
+                    else f"extends: cannot use '{shorten(current_shown)}': {problem}"
+                raise SpecError([Diagnostic(via, "NC021", message,
                                             "the path is relative to the extending spec's folder")]) from None
             raise
         chain.append((resolved, current_shown))

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import Diagnostics, Span, SpecError, did_you_mean
+from .errors import Diagnostics, Span, SpecError, did_you_mean, shorten
 from .expr import ERRNO, Const, ExprError, Scope, VarInfo, parse_condition, parse_expr
 from .extends import load_with_extends, proc_name
 from .spec import Assert, Entity, Group, LockDecl, Options, PropertyDecl, Spec, ThreadDecl, VarDecl
@@ -36,6 +36,8 @@ class SpecParser:
         self.files = files
         self.bounds = bounds
         self.diag = Diagnostics()
+        # Names whose declaration was refused (and reported): their uses are not reported again.
+        self.broken: set[str] = set()
 
     # -- helpers
 
@@ -47,7 +49,8 @@ class SpecParser:
         if node is None:
             return None
         if not isinstance(node, Map):
-            self.err(node.span, "NC101", f"'{key}' must be a mapping, not {describe(node)}")
+            self.err(node.span, "NC101", f"'{key}' must be a mapping, not {describe(node)}",
+                     f"write '{key}:' followed by indented 'NAME: ...' entries")
             return None
         return node
 
@@ -56,7 +59,7 @@ class SpecParser:
             return None
         if isinstance(node, Scalar) and isinstance(node.value, str):
             return node.value
-        self.err(node.span, "NC101", f"{what} must be text, not {describe(node)}")
+        self.err(node.span, "NC101", f"{what} must be text, not {describe(node)}", 'quote it: "..."')
         return None
 
     def check_name(self, key: Scalar, what: str) -> bool:
@@ -77,9 +80,11 @@ class SpecParser:
         self.taken: dict[str, str] = {n: "an errno constant" for n in ERRNO}
         for reserved in ("true", "false", "null", "True", "False", "None", *BUILTIN_PROPERTIES):
             self.taken[reserved] = "a reserved word"
-        for key, _ in self.tree.entries:
+        for key, value in self.tree.entries:
             if key.text not in TOP_KEYS:
                 self.err(key.span, "NC104", f"unknown top-level key '{key.text}'", did_you_mean(key.text, TOP_KEYS))
+                if isinstance(value, Map):  # a misspelt section: what it declares is not there
+                    self.broken.update(proc_name(k.text) for k, _ in value.entries)
         version = self.tree.get("netcheck")
         if version is None:
             self.err(self.tree.span, "NC105", "missing 'netcheck: 1' (the spec language version)",
@@ -134,12 +139,14 @@ class SpecParser:
         if isinstance(node, Scalar) and isinstance(node.value, int) and not isinstance(node.value, bool):
             count = self.bounds.get(name, node.value)
             if not 0 <= count <= MAX_GROUP:
-                self.err(node.span, "NC106", f"bound {name}={count} is outside 0..{MAX_GROUP}", "")
+                self.err(node.span, "NC106", f"bound {name}={shorten(str(count))} is outside 0..{MAX_GROUP}",
+                         f"use a count from 0 to {MAX_GROUP}")
                 count = 0
             elements = tuple(f"{name}{i}" for i in range(count))
             for e in elements:
                 if e in self.taken:
-                    self.err(node.span, "NC103", f"element name '{e}' is already used as {self.taken[e]}", "")
+                    self.err(node.span, "NC103", f"element name '{e}' is already used as {self.taken[e]}",
+                             "rename the entity, group or other name that clashes")
                 self.taken[e] = "an element"
             if not own:
                 self.taken.pop(name, None)
@@ -151,7 +158,8 @@ class SpecParser:
                 if isinstance(item, Scalar) and self.check_name(item, "element"):
                     elements.append(item.text)
                 elif not isinstance(item, Scalar):
-                    self.err(item.span, "NC101", f"element names must be text, not {describe(item)}")
+                    self.err(item.span, "NC101", f"element names must be text, not {describe(item)}",
+                             "net: [init_net, other_net]")
             return Group(name, tuple(elements), False)
         self.err(node.span, "NC101", f"'{name}' must be a count, a list of element names, or a mapping of groups",
                  "entities: {net: 2, ops: {subsys: 1, device: 1}}")
@@ -159,10 +167,13 @@ class SpecParser:
 
     def check_bounds_used(self, entities: list[Entity]) -> None:
         counted = {g.name for e in entities for g in e.groups if g.counted}
+        # Point at the entities: section, where the names --bound can set are declared.
+        where = self.tree.key_node("entities").span if self.tree.get("entities") is not None else self.tree.span
         for name in self.bounds:
             if name not in counted:
-                self.err(Span(self.files[0], 1, 1), "NC107", f"--bound {name}: no entity or group of that name "
-                         "is declared with a count", did_you_mean(name, counted))
+                self.err(where, "NC107", f"--bound {name}: no entity or group of that name "
+                         "is declared with a count",
+                         did_you_mean(name, counted) or "this spec declares no counted entity or group")
 
     # -- types and locks
 
@@ -181,13 +192,15 @@ class SpecParser:
                 t = parse_type(text, names, aliases, key.text)
             except TypeSyntaxError as err:
                 self.err(value.span, "NC108", str(err), err.hint)
+                self.broken.add(key.text)
                 continue
             aliases[key.text] = t
             if isinstance(t, EnumT):
                 enums.append((key.text, t.values))
                 for v in t.values:
                     if v in self.taken:
-                        self.err(value.span, "NC103", f"enum value '{v}' is already used as {self.taken[v]}", "")
+                        self.err(value.span, "NC103", f"enum value '{v}' is already used as {self.taken[v]}",
+                                 "rename the enum value")
                     self.taken[v] = "an enum value"
         return enums, aliases
 
@@ -199,17 +212,26 @@ class SpecParser:
         names = {e.name for e in entities}
         for key, value in section.entries:
             if not self.check_name(key, "lock"):
+                self.broken.add(key.text)
                 continue
             kind_node: Node | None = value
             per: tuple[str, ...] = ()
+            misspelt = False
             if isinstance(value, Map):
-                self.unknown_keys(value, ("kind", "per"))
+                misspelt = self.unknown_keys(value, ("kind", "per"))
                 kind_node = value.get("kind")
                 per = self.parse_per(value.get("per"), names)
-            kind = self.text(kind_node, "a lock kind") if kind_node is not None else None
+            if kind_node is None:
+                if not misspelt:  # else the unknown key was reported
+                    self.err(value.span, "NC109", f"lock '{key.text}' needs a kind", "kind: mutex, rwsem or spinlock")
+                self.broken.add(key.text)
+                continue
+            kind = self.text(kind_node, "a lock kind")
             if kind not in LOCK_KINDS:
-                where = kind_node.span if kind_node is not None else value.span
-                self.err(where, "NC109", f"unknown lock kind '{kind}'", did_you_mean(str(kind), LOCK_KINDS))
+                if kind is not None:
+                    self.err(kind_node.span, "NC109", f"unknown lock kind '{shorten(kind)}'",
+                             did_you_mean(kind, LOCK_KINDS))
+                self.broken.add(key.text)
                 continue
             out.append(LockDecl(key.text, kind, per, key.span))
         return out
@@ -224,13 +246,18 @@ class SpecParser:
                 out.append(item.text)
             else:
                 text = item.text if isinstance(item, Scalar) else describe(item)
-                self.err(item.span, "NC110", f"per: takes entity names, got '{text}'", did_you_mean(text, entities))
+                self.err(item.span, "NC110", f"per: takes entity names, got '{shorten(text)}'",
+                         did_you_mean(text, entities) or "declare the entity under entities:")
         return tuple(out)
 
-    def unknown_keys(self, node: Map, allowed: tuple[str, ...]) -> None:
+    def unknown_keys(self, node: Map, allowed: tuple[str, ...]) -> bool:
+        """Report keys outside `allowed`; whether there were any."""
+        found = False
         for key, _ in node.entries:
             if key.text not in allowed:
-                self.err(key.span, "NC104", f"unknown key '{key.text}'", did_you_mean(key.text, allowed))
+                self.err(key.span, "NC104", f"unknown key '{shorten(key.text)}'", did_you_mean(key.text, allowed))
+                found = True
+        return found
 
     # -- scope
 
@@ -255,7 +282,7 @@ class SpecParser:
             for i, v in enumerate(values):
                 enum_values[v] = (t, i)
         lock_map = {lk.name: (lk.kind, lk.per) for lk in locks}
-        return Scope(ents, groups, elements, enum_values, shared, lock_map)
+        return Scope(ents, groups, elements, enum_values, shared, lock_map, broken=frozenset(self.broken))
 
     # -- state
 
@@ -270,21 +297,25 @@ class SpecParser:
             type_node: Node | None = value
             per: tuple[str, ...] = ()
             init_node: Node | None = None
+            misspelt = False
             if isinstance(value, Map):
-                self.unknown_keys(value, ("type", "per", "init"))
+                misspelt = self.unknown_keys(value, ("type", "per", "init"))
                 type_node = value.get("type")
                 per = self.parse_per(value.get("per"), entities)
                 init_node = value.get("init")
             text = self.text(type_node, "a type") if type_node is not None else None
             if text is None:
-                if type_node is None:
+                if type_node is None and not misspelt:  # else the unknown key was reported
                     self.err(value.span, "NC108", f"state '{key.text}' needs a type", "write {type: TYPE}")
+                self.broken.add(key.text)
                 continue
             try:
                 t = parse_type(text, entities, aliases)
             except TypeSyntaxError as err:
                 assert type_node is not None
-                self.err(type_node.span, "NC108", str(err), err.hint)
+                if text.strip() not in self.broken:  # else the type alias was reported
+                    self.err(type_node.span, "NC108", str(err), err.hint)
+                self.broken.add(key.text)
                 continue
             keys = 1
             for entity in per:
@@ -315,7 +346,7 @@ class SpecParser:
                     break
                 index = index * len(scope.entities[entity]) + found[1]
             if not ok:
-                self.err(key.span, "NC111", f"'{key.text}' is not a key of {name} (per: {', '.join(per)})",
+                self.err(key.span, "NC111", f"'{shorten(key.text)}' is not a key of {name} (per: {', '.join(per)})",
                          "write the element names separated by commas, e.g. 'net0, ops1'")
                 continue
             values[index] = self.encode(t, item, scope)
@@ -343,9 +374,15 @@ class SpecParser:
             if isinstance(t, (SetT, ListT)):
                 if not isinstance(node, Seq):
                     raise ValueError(f"expected a list of {t.entity} elements")
-                indices = [self.element(t.entity, item, scope) for item in node.items]
-                if len(set(indices)) != len(indices):
-                    raise ValueError("an element appears twice")
+                indices = []
+                for item in node.items:  # each bad item is reported where it is
+                    try:
+                        index = self.element(t.entity, item, scope)
+                        if index in indices:
+                            raise ValueError(f"'{shorten(item.text)}' appears twice")  # type: ignore[attr-defined]
+                        indices.append(index)
+                    except ValueError as err:
+                        self.err(item.span, "NC111", f"bad init value: {err}", f"the type is {t}")
                 if isinstance(t, SetT):
                     return sum(1 << i for i in set(indices))
                 return tuple(indices)
@@ -364,7 +401,7 @@ class SpecParser:
                 return node.value
             if isinstance(t, EnumT):
                 if node.text not in t.values:
-                    raise ValueError(f"'{node.text}' is not one of {', '.join(t.values)}")
+                    raise ValueError(f"'{shorten(node.text)}' is not one of {', '.join(t.values)}")
                 return t.values.index(node.text)
             if isinstance(t, RefT):
                 if node.value is None:
@@ -382,7 +419,7 @@ class SpecParser:
         found = scope.elements.get(node.text)
         if found is None or found[0] != entity:
             hint = did_you_mean(node.text, scope.entities.get(entity, ()))
-            raise ValueError(f"'{node.text}' is not an element of {entity} ({hint})")
+            raise ValueError(f"'{shorten(node.text)}' is not an element of {entity} ({hint})")
         return found[1]
 
     # -- procedures
@@ -397,17 +434,23 @@ class SpecParser:
                 sig = parse_signature(key.text, entities, aliases)
             except TypeSyntaxError as err:
                 self.err(key.span, "NC113", str(err), err.hint)
+                self.broken.add(proc_name(key.text))
                 continue
             if sig[0] in signatures or sig[0] in self.taken:
-                self.err(key.span, "NC103", f"procedure name '{sig[0]}' is already used", "")
+                what = "another procedure" if sig[0] in signatures else self.taken[sig[0]]
+                self.err(key.span, "NC103", f"procedure name '{sig[0]}' is already used by {what}",
+                         "rename one of them")
                 continue
             signatures[sig[0]] = (key, value, sig)
+        scope = scope.with_locals({}, frozenset(self.broken))
         body_parser = BodyParser(scope, {n: s[2] for n, s in signatures.items()}, entities, aliases, self.diag)
         procedures = []
         for name, (key, value, sig) in signatures.items():
             proc = body_parser.procedure(key, value, sig)
             if proc is not None:
                 procedures.append(proc)
+            else:  # its body was refused (and reported)
+                self.broken.add(name)
         body_parser.check_recursion(procedures)
         return procedures, body_parser.asserts
 
@@ -427,7 +470,8 @@ class SpecParser:
             if isinstance(value, Scalar):
                 value = Map(value.span, ((Scalar(value.span, "run", "run"), value),), {"run": 0})
             if not isinstance(value, Map):
-                self.err(value.span, "NC101", "a thread is {run: 'proc(args)', for: 'x in ENTITY', count: N}")
+                self.err(value.span, "NC101", f"a thread is a mapping or a call, not {describe(value)}",
+                         "{run: 'proc(args)', for: 'x in ENTITY', count: N}")
                 continue
             self.unknown_keys(value, ("run", "for", "count", "daemon", "about"))
             thread = self.parse_thread(key, value, scope, procs)
@@ -440,15 +484,19 @@ class SpecParser:
         run_text = self.text(run, "run:")
         if run is None or run_text is None:
             if run is None:
-                self.err(value.span, "NC115", f"thread '{key.text}' needs run: 'procedure(args)'", "")
+                self.err(value.span, "NC115", f"thread '{key.text}' needs run: 'procedure(args)'",
+                         "e.g. {for: n in net, run: 'creator(n)'}")
             return None
         m = re.match(r"^\s*([A-Za-z_]\w*)\s*\((.*)\)\s*$", run_text, re.S)
         if not m:
-            self.err(run.span, "NC115", f"run: takes a procedure call, got '{run_text}'", "run: 'creator(n)'")
+            self.err(run.span, "NC115", f"run: takes a procedure call, got '{shorten(run_text)}'",
+                     "run: 'creator(n)'")
             return None
         proc_name_ = m.group(1)
         if proc_name_ not in procs:
-            self.err(run.span, "NC116", f"undefined procedure '{proc_name_}'", did_you_mean(proc_name_, procs))
+            if proc_name_ not in self.broken:  # else its declaration was reported
+                self.err(run.span, "NC116", f"undefined procedure '{proc_name_}'",
+                         did_you_mean(proc_name_, procs) or "define it under procedures:")
             return None
         var, domain = "", ()
         local_types: dict[str, Type] = {}
@@ -464,18 +512,19 @@ class SpecParser:
                 var = fm.group(1)
                 domain = tuple(el for i, el in enumerate(scope.entities[entity]) if mask >> i & 1)
             else:
-                self.err(for_node.span, "NC115", f"for: takes 'x in ENTITY_OR_GROUP', got '{text}'",
-                         did_you_mean(target, [*scope.entities, *scope.groups]) if fm else "")
+                self.err(for_node.span, "NC115", f"for: takes 'x in ENTITY_OR_GROUP', got '{shorten(text)}'",
+                         did_you_mean(target, [*scope.entities, *scope.groups]) if fm else "for: n in net")
                 return None
             local_types[var] = RefT(entity)
         count = 1
         count_node = value.get("count")
         if count_node is not None:
             if for_node is not None:
-                self.err(count_node.span, "NC115", "use either for: or count:, not both", "")
+                self.err(count_node.span, "NC115", "use either for: or count:, not both",
+                         "for: runs one thread per element, count: N runs N copies")
             elif not (isinstance(count_node, Scalar) and isinstance(count_node.value, int)
                       and not isinstance(count_node.value, bool) and 0 <= count_node.value <= 16):
-                self.err(count_node.span, "NC115", "count: takes a number from 0 to 16", "")
+                self.err(count_node.span, "NC115", "count: takes a number from 0 to 16", "count: 2")
             else:
                 count = count_node.value
         daemon_node = value.get("daemon")
@@ -484,7 +533,7 @@ class SpecParser:
             if isinstance(daemon_node, Scalar) and isinstance(daemon_node.value, bool):
                 daemon = daemon_node.value
             else:
-                self.err(daemon_node.span, "NC101", "daemon: takes true or false", "")
+                self.err(daemon_node.span, "NC101", "daemon: takes true or false", "daemon: true")
         proc = procs[proc_name_]
         arg_scope = scope.with_locals(local_types)
         assert isinstance(run, Scalar)
@@ -498,7 +547,7 @@ class SpecParser:
         base = node.expr_span().shifted(offset)
         parts = _split_args(args_text)
         if len(parts) != len(proc.params):
-            self.err(node.span, "NC117", f"{proc.name}() takes {len(proc.params)} argument(s), got {len(parts)}",
+            self.err(node.expr_span(), "NC117", f"{proc.name}() takes {len(proc.params)} argument(s), got {len(parts)}",
                      f"signature: {proc.name}({', '.join(f'{n}: {t}' for n, t in proc.params)})")
             return None
         out = []
@@ -506,10 +555,17 @@ class SpecParser:
             try:
                 e = parse_expr(part, scope, base.shifted(start))
             except ExprError as err:
-                self.err(err.span, err.code, err.message, err.hint)
+                if not err.follow_on:
+                    self.err(err.span, err.code, err.message, err.hint)
                 return None
             if not assignable(ptype, e.type):
-                self.err(base.shifted(start), "NC117", f"argument '{pname}' of {proc.name}() is {ptype}, got {e.type}")
+                self.err(base.shifted(start), "NC117", f"argument '{pname}' of {proc.name}() is {ptype}, got {e.type}",
+                         f"signature: {proc.name}({', '.join(f'{n}: {t}' for n, t in proc.params)})")
+                return None
+            if isinstance(ptype, IntT) and isinstance(e, Const) and ptype.lo is not None and ptype.hi is not None \
+                    and not ptype.lo <= e.value <= ptype.hi:  # type: ignore[operator]
+                self.err(base.shifted(start), "NC117", f"argument '{pname}' of {proc.name}() is {ptype}, got {e.value}",
+                         f"pass a value from {ptype.lo} to {ptype.hi}")
                 return None
             out.append(e)
         return tuple(out)
@@ -526,25 +582,30 @@ class SpecParser:
             if not self.check_name(key, "property"):
                 continue
             if key.text in names:
-                self.err(key.span, "NC103", f"property '{key.text}' has the name of an assert", "")
+                self.err(key.span, "NC103", f"property '{key.text}' has the name of an assert", "rename one of them")
                 continue
             if not isinstance(value, Map):
-                self.err(value.span, "NC101", "a property is {invariant: EXPR} or {final: EXPR}, with about:")
+                self.err(value.span, "NC101", f"a property is a mapping, not {describe(value)}",
+                         "{invariant: EXPR} or {final: EXPR}, with about:")
                 continue
             self.unknown_keys(value, ("invariant", "final", "about"))
             kinds = [k for k in ("invariant", "final") if value.get(k) is not None]
             if len(kinds) != 1:
-                self.err(value.span, "NC118", "a property has exactly one of invariant: or final:", "")
+                self.err(value.span, "NC118", "a property has exactly one of invariant: or final:",
+                         "invariant: holds in every state, final: when every thread has finished")
                 continue
             expr_node = value.get(kinds[0])
             assert expr_node is not None
             about = self.text(value.get("about"), "about") or ""
+            if not isinstance(expr_node, Scalar):
+                self.err(expr_node.span, "NC101", f"{kinds[0]}: takes an expression, not {describe(expr_node)}",
+                         "write the expression as one (quoted) string")
+                continue
             try:
-                span = expr_node.expr_span() if isinstance(expr_node, Scalar) else expr_node.span
-                text = expr_node.value if isinstance(expr_node, Scalar) else None
-                e = parse_condition(text, scope, span)
+                e = parse_condition(expr_node.value, scope, expr_node.expr_span())
             except ExprError as err:
-                self.err(err.span, err.code, err.message, err.hint)
+                if not err.follow_on:
+                    self.err(err.span, err.code, err.message, err.hint)
                 continue
             out.append(PropertyDecl(key.text, kinds[0], e, about, key.span))
         return out
@@ -561,13 +622,13 @@ class SpecParser:
                 if isinstance(node, Scalar) and isinstance(node.value, bool):
                     values[name] = node.value
                 else:
-                    self.err(node.span, "NC101", f"{name}: takes true or false", "")
+                    self.err(node.span, "NC101", f"{name}: takes true or false", f"{name}: true")
         node = section.get("rwsem_wake")
         if node is not None:
             if isinstance(node, Scalar) and node.text in ("head_run", "all_readers"):
                 values["rwsem_wake"] = node.text
             else:
-                self.err(node.span, "NC101", "rwsem_wake: takes head_run or all_readers", "")
+                self.err(node.span, "NC101", "rwsem_wake: takes head_run or all_readers", "rwsem_wake: head_run")
         return Options(**values)  # type: ignore[arg-type]
 
 

@@ -6,10 +6,10 @@ import ast
 import re
 from collections.abc import Mapping
 
-from .errors import Diagnostics, Span, did_you_mean
+from .errors import Diagnostics, Span, did_you_mean, shorten
 from .expr import (
-    MUTATORS, AssignForm, CallForm, Expr, ExprError, Local, LockRef, Scope, Shared, assignable, check_expr_node,
-    parse_condition, parse_expr, parse_statement,
+    MUTATORS, AssignForm, CallForm, Const, Expr, ExprError, Local, LockRef, Scope, Shared, _syntax_tree, assignable,
+    check_expr_node, parse_condition, parse_expr, parse_statement,
 )
 from .spec import (
     Assert, Assign, Await, Break, Continue, Either, ForEach, Goto, If, Invoke, Label, ListOp, LockOp, Procedure,
@@ -33,15 +33,24 @@ MAPPING_FORMS = (*LOCK_OPS, *RCU_OPS, *LOOPS, "call", "if", "while", "either", "
 EXTRA_KEYS = {"on_fail", "result", "then", "else", "do", "name", "about", "idle"}
 
 Signature = tuple[str, tuple[tuple[str, Type], ...], Type | None]
+MAX_SIGNATURE = 1000
 
 
 def parse_signature(text: str, entities: set[str], aliases: dict[str, Type]) -> Signature:
     """`name(p: T, q: T) -> T` into its parts; raises TypeSyntaxError."""
-    m = re.match(r"^\s*([A-Za-z_]\w*)\s*(?:\((.*)\))?\s*(?:->\s*(.+?))?\s*$", text, re.S)
-    if not m:
-        raise TypeSyntaxError(f"malformed procedure signature '{text}'", "write name(param: TYPE, ...) -> TYPE")
+    # Split by hand, not with one regex: adjacent optional parts with \s* between them backtrack
+    # cubically on a long run of spaces, and a quoted or '? ' key can be arbitrarily long.
+    if len(text) > MAX_SIGNATURE:
+        raise TypeSyntaxError(f"procedure signature longer than {MAX_SIGNATURE} characters",
+                              "write name(param: TYPE, ...) -> TYPE")
+    m = re.match(r"\s*([A-Za-z_]\w*)", text)
+    head, arrow, returns_text = text[m.end():].partition("->") if m else ("", "", "")
+    head = head.strip()
+    if not m or (head and not (head.startswith("(") and head.endswith(")"))) or (arrow and not returns_text.strip()):
+        raise TypeSyntaxError(f"malformed procedure signature '{shorten(text.strip())}'",
+                              "write name(param: TYPE, ...) -> TYPE")
     params: list[tuple[str, Type]] = []
-    for part in _split_top(m.group(2) or ""):
+    for part in _split_top(head[1:-1]):
         pm = re.match(r"^\s*([A-Za-z_]\w*)\s*:\s*(.+?)\s*$", part)  # name: TYPE (quoted keys)
         cm = re.match(r"^\s*(.+?)\s+([A-Za-z_]\w*)\s*$", part)       # TYPE name (C order)
         if pm:
@@ -49,11 +58,11 @@ def parse_signature(text: str, entities: set[str], aliases: dict[str, Type]) -> 
         elif cm:
             pname, ptype = cm.group(2), cm.group(1)
         else:
-            raise TypeSyntaxError(f"parameter '{part.strip()}' needs a type", "write 'TYPE name', e.g. net n")
+            raise TypeSyntaxError(f"parameter '{shorten(part.strip())}' needs a type", "write 'TYPE name', e.g. net n")
         if pname in (n for n, _ in params):
-            raise TypeSyntaxError(f"parameter '{pname}' appears twice", "")
+            raise TypeSyntaxError(f"parameter '{pname}' appears twice", "rename one of them")
         params.append((pname, parse_type(ptype, entities, aliases)))
-    returns = parse_type(m.group(3), entities, aliases) if m.group(3) else None
+    returns = parse_type(returns_text.strip(), entities, aliases) if arrow else None
     return m.group(1), tuple(params), returns
 
 
@@ -94,6 +103,7 @@ class BodyParser:
     def procedure(self, key: Scalar, value: Node, sig: Signature) -> Procedure | None:
         name, params, returns = sig
         locals_: dict[str, Type] = dict(params)
+        self.broken_locals: set[str] = set()
         body_node: Node | None = value
         if isinstance(value, Map):
             for k, _ in value.entries:
@@ -106,12 +116,13 @@ class BodyParser:
                 for lk, lv in declared.entries:
                     self.declare_local(lk, lv, locals_)
             elif declared is not None:
-                self.err(declared.span, "NC101", "locals: takes a mapping of name: TYPE")
+                self.err(declared.span, "NC101", "locals: takes a mapping of name: TYPE",
+                         'locals: {err: "int[-12..0]", o: "ops?"}')
         if body_node is None or (isinstance(body_node, Scalar) and body_node.value is None):
             body_node = Seq(value.span, ())
         if not isinstance(body_node, Seq):
             self.err(body_node.span, "NC101", f"the body of {name} must be a list of statements, not "
-                     f"{describe(body_node)}")
+                     f"{describe(body_node)}", "write each statement as a '- ' list item")
             return None
         self.current = name
         self.returns = returns
@@ -121,34 +132,42 @@ class BodyParser:
         self.loop_path: tuple[int, ...] = ()
         self.loop_counter = 0
         self.calls[name] = []
+        reported = len(self.diag.items)
         body = self.block(body_node)
         for label, path, span in self.gotos:
             if label not in self.labels:
-                self.err(span, "NC201", f"goto to undefined label '{label}'", did_you_mean(label, self.labels))
+                self.err(span, "NC201", f"goto to undefined label '{label}'",
+                         did_you_mean(label, self.labels) or "define it with '- label: NAME' in the same procedure")
             elif self.labels[label][0] != path[: len(self.labels[label][0])]:
                 self.err(span, "NC202", f"goto '{label}' jumps into a loop", "jump only out of loops")
+        # (Only for a body without errors: a refused return statement is missing from `body`.)
+        if returns is not None and len(self.diag.items) == reported and _falls_through(body):
+            self.err(key.span, "NC205", f"{name}() can reach the end of its body without returning a value",
+                     f"it is declared '-> {returns}': end every path with 'return VALUE'")
         local_list = tuple((n, t) for n, t in locals_.items() if n not in dict(params))
         return Procedure(name, params, returns, local_list, body, key.span)
 
     def declare_local(self, key: Scalar, value: Node, locals_: dict[str, Type]) -> None:
         if key.text in locals_:
-            self.err(key.span, "NC103", f"local '{key.text}' is declared twice", "")
+            self.err(key.span, "NC103", f"local '{key.text}' is declared twice", "rename or remove one of them")
             return
         if key.text in self.scope.shared or key.text in self.scope.elements or key.text in self.scope.entities:
             self.err(key.span, "NC103", f"local '{key.text}' hides a global name", "rename it")
             return
         if not (isinstance(value, Scalar) and isinstance(value.value, str)):
-            self.err(value.span, "NC108", "a local is declared as name: TYPE")
+            self.err(value.span, "NC108", "a local is declared as name: TYPE", 'e.g. err: "int[-12..0]"')
+            self.broken_locals.add(key.text)
             return
         try:
             t = parse_type(value.value, self.entities, self.aliases)
         except TypeSyntaxError as err:
             self.err(value.span, "NC108", str(err), err.hint)
+            self.broken_locals.add(key.text)
             return
         locals_[key.text] = t
 
     def scoped(self) -> Scope:
-        return self.scope.with_locals(self.local_types)
+        return self.scope.with_locals(self.local_types, frozenset(self.broken_locals))
 
     # -- blocks and statements
 
@@ -158,7 +177,8 @@ class BodyParser:
         if isinstance(node, Scalar):
             node = Seq(node.span, (node,))
         if not isinstance(node, Seq):
-            self.err(node.span, "NC101", f"expected a list of statements, not {describe(node)}")
+            self.err(node.span, "NC101", f"expected a list of statements, not {describe(node)}",
+                     "write each statement as a '- ' list item")
             return ()
         out = []
         for item in node.items:
@@ -176,7 +196,8 @@ class BodyParser:
             self.err(node.span, "NC203", "a statement is a string or a mapping, not a list",
                      "indent nested statements under then:, do: or a branch name")
         except ExprError as err:
-            self.err(err.span, err.code, err.message, err.hint)
+            if not err.follow_on:
+                self.err(err.span, err.code, err.message, err.hint)
         return None
 
     def string_statement(self, node: Scalar) -> Stmt | None:
@@ -197,6 +218,8 @@ class BodyParser:
             return self.goto(text[4:].strip(), span, text)
         if text in RCU_OPS or text.rstrip("()") in RCU_OPS:
             return Rcu(span, text.rstrip("()") + "()", text.rstrip("()"))
+        if text in self.scope.broken:  # a call of a procedure whose signature was refused
+            return None
         if text in self.signatures:
             text += "()"
         form = parse_statement(text, self.scoped(), span, self.signatures)
@@ -212,9 +235,11 @@ class BodyParser:
 
     def check_assign(self, target: Expr, value: Expr) -> None:
         if not isinstance(target, (Local, Shared)):
-            raise ExprError(target.span, "NC204", "only variables can be assigned", "")
+            raise ExprError(target.span, "NC204", "only variables can be assigned",
+                            "assign to a state variable or a local")
         if not assignable(target.type, value.type):
-            raise ExprError(value.span, "NC303", f"cannot store {value.type} in {target.type} '{target.name}'", "")
+            raise ExprError(value.span, "NC303", f"cannot store {value.type} in {target.type} '{target.name}'",
+                            f"the value must be a {target.type}")
 
     def call_form(self, form: CallForm, text: str, span: Span, result: Expr | None) -> Stmt:
         if form.fn in MUTATORS:
@@ -229,13 +254,15 @@ class BodyParser:
         args = tuple(check_expr_node(self.scoped(), span, text, a) for a in form.node.args)
         target = args[0]
         if not (isinstance(target, (Local, Shared)) and isinstance(target.type, ListT)):
-            raise ExprError(target.span, "NC303", f"{form.fn}() changes a list variable, got {target.type}", "")
+            raise ExprError(target.span, "NC303", f"{form.fn}() changes a list variable, got {target.type}",
+                            "pass a variable declared as list<ENTITY> first")
         for a in args[1:]:
             ok = isinstance(a.type, RefT) and a.type.entity == target.type.entity
             if a is args[2 if arity == 3 else 1] and arity == 3 and isinstance(a.type, NullT):
                 ok = True
             if not ok:
-                raise ExprError(a.span, "NC303", f"{form.fn}() takes {target.type.entity} elements, got {a.type}", "")
+                raise ExprError(a.span, "NC303", f"{form.fn}() takes {target.type.entity} elements, got {a.type}",
+                                f"pass elements of {target.type.entity}")
         return ListOp(span, text, form.fn, args)
 
     def invoke(self, proc: str, arg_nodes: tuple[ast.AST, ...], text: str, call_span: Span, span: Span,
@@ -248,15 +275,18 @@ class BodyParser:
         for a, (pname, ptype) in zip(arg_nodes, params):
             e = check_expr_node(self.scoped(), span, text, a)
             if not assignable(ptype, e.type):
-                raise ExprError(e.span, "NC117", f"argument '{pname}' of {proc}() is {ptype}, got {e.type}", "")
+                raise ExprError(e.span, "NC117", f"argument '{pname}' of {proc}() is {ptype}, got {e.type}",
+                                f"signature: {proc}({', '.join(f'{n}: {t}' for n, t in params)})")
             args.append(e)
         if result is not None:
             if returns is None:
                 raise ExprError(call_span, "NC205", f"{proc}() returns no value", f"declare '{proc}(...) -> TYPE'")
             if not isinstance(result, (Local, Shared)):
-                raise ExprError(result.span, "NC204", "only variables can receive a result", "")
+                raise ExprError(result.span, "NC204", "only variables can receive a result",
+                                "assign the result to a state variable or a local")
             if not assignable(result.type, returns):
-                raise ExprError(result.span, "NC303", f"cannot store {returns} in {result.type}", "")
+                raise ExprError(result.span, "NC303", f"cannot store {returns} in {result.type}",
+                                f"{proc}() returns {returns}: store it in a variable of that type")
         self.calls[self.current].append((proc, call_span))
         return Invoke(span, text, proc, tuple(args), result)
 
@@ -268,21 +298,23 @@ class BodyParser:
                                 f"declare '{self.current}(...) -> TYPE'")
             value = parse_expr(value_text, self.scoped(), value_span)
             if not assignable(self.returns, value.type):
-                raise ExprError(value_span, "NC303", f"{self.current}() returns {self.returns}, got {value.type}", "")
+                raise ExprError(value_span, "NC303", f"{self.current}() returns {self.returns}, got {value.type}",
+                                f"return a {self.returns}, or change the declared '-> TYPE'")
         elif self.returns is not None:
             raise ExprError(span, "NC205", f"{self.current}() must return a {self.returns}", "return VALUE")
         return Return(span, text, value)
 
     def goto(self, label: str, span: Span, text: str) -> Stmt | None:
         if not re.match(r"^[A-Za-z_]\w*$", label):
-            self.err(span, "NC201", f"goto takes a label name, got '{label}'")
+            self.err(span, "NC201", f"goto takes a label name, got '{label}'", "goto: NAME, with '- label: NAME'")
             return None
         self.gotos.append((label, self.loop_path, span))
         return Goto(span, text, label)
 
     def loop_only(self, stmt: Stmt, span: Span) -> Stmt | None:
         if not self.loop_path:
-            self.err(span, "NC206", f"'{stmt.text}' outside a loop")
+            self.err(span, "NC206", f"'{stmt.text}' outside a loop",
+                     "break and continue belong in the do: of while:, for_each: or list_for_each_entry:")
             return None
         return stmt
 
@@ -316,13 +348,25 @@ class BodyParser:
     def expr_of(self, node: Node, what: str) -> tuple[object, Span]:
         if isinstance(node, Scalar):
             return node.value if not isinstance(node.value, str) else node.value, node.expr_span()
-        raise ExprError(node.span, "NC101", f"{what} takes an expression, not {describe(node)}", "")
+        raise ExprError(node.span, "NC101", f"{what} takes an expression, not {describe(node)}",
+                        "write the expression as one (quoted) string")
 
     def lock_op(self, op: str, node: Map, value: Node, span: Span) -> Stmt | None:
         text, vspan = self.expr_of(value, op)
-        lock = parse_expr(text, self.scoped(), vspan)
+        scope = self.scoped()
+        m = re.match(r"\s*([A-Za-z_]\w*)\s*(\[|$)", text) if isinstance(text, str) else None
+        if m and m.group(1) not in scope.locks and m.group(1) not in scope.names():
+            name = m.group(1)
+            if name in scope.broken:
+                raise ExprError(vspan, "NC208", f"'{name}' was not declared correctly", "", follow_on=True)
+            raise ExprError(vspan, "NC208", f"{op} on undefined lock '{name}'",
+                            did_you_mean(name, scope.locks) or "declare it under locks:")
+        lock = parse_expr(text, scope, vspan)
+        if not isinstance(lock, LockRef) and m and m.group(1) in scope.broken:  # a refused lock declaration
+            raise ExprError(vspan, "NC208", f"'{m.group(1)}' was not declared correctly", "", follow_on=True)
         if not isinstance(lock, LockRef):
-            raise ExprError(vspan, "NC208", f"{op} takes a lock, got {lock.type}", "declare it under locks:")
+            raise ExprError(vspan, "NC208", f"{op} takes a lock, got {lock.type}",
+                            did_you_mean(str(text), scope.locks) if scope.locks else "declare it under locks:")
         assert isinstance(lock.type, LockT)
         if lock.type.kind != LOCK_OPS[op]:
             raise ExprError(vspan, "NC208", f"{op} needs a {LOCK_OPS[op]}, but '{lock.name}' is a {lock.type.kind}",
@@ -349,12 +393,17 @@ class BodyParser:
             result = parse_expr(rtext, self.scoped(), rspan)
         if re.fullmatch(r"\s*[A-Za-z_]\w*\s*", text):
             text = text.strip() + "()"
-        tree = ast.parse(text.strip(), mode="eval") if re.match(r"^\s*[A-Za-z_]\w*\s*\(", text) else None
-        if tree is None or not isinstance(tree.body, ast.Call) or not isinstance(tree.body.func, ast.Name):
-            raise ExprError(vspan, "NC117", f"call: takes 'procedure(args)', got '{text}'", "")
+        # The same size, depth and syntax checks as every other expression.
+        tree = _syntax_tree(text, vspan, "eval") if re.match(r"^\s*[A-Za-z_]\w*\s*\(", text) else None
+        if not (isinstance(tree, ast.Expression) and isinstance(tree.body, ast.Call)
+                and isinstance(tree.body.func, ast.Name)):
+            raise ExprError(vspan, "NC117", f"call: takes 'procedure(args)', got '{shorten(text)}'",
+                            "call: setup_net(n)")
         fn = tree.body.func.id
         if fn not in self.signatures:
-            raise ExprError(vspan, "NC116", f"undefined procedure '{fn}'", did_you_mean(fn, self.signatures))
+            raise ExprError(vspan, "NC116", f"undefined procedure '{fn}'",
+                            did_you_mean(fn, self.signatures) or "define it under procedures:",
+                            follow_on=fn in self.scope.broken)
         shown = text if result is None else f"{result_node.value} = {text}"  # type: ignore[union-attr]
         return self.invoke(fn, tuple(tree.body.args), text, vspan, vspan, result) if result is None else \
             _retext(self.invoke(fn, tuple(tree.body.args), text, vspan, vspan, result), shown)
@@ -362,6 +411,9 @@ class BodyParser:
     def form_if(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
         text, vspan = self.expr_of(value, "if")
         cond = parse_condition(text, self.scoped(), vspan)
+        if node.get("then") is None and node.get("else") is None:
+            raise ExprError(span, "NC207", "if: without then: or else:",
+                            "indent then: under if:, level with it: '- if: COND' / '  then: [...]'")
         then = self.block(node.get("then"))
         orelse = self.block(node.get("else"))
         return If(span, f"if ({text})", cond, then, orelse)
@@ -385,14 +437,15 @@ class BodyParser:
         text, vspan = self.expr_of(value, form)
         m = re.match(r"^\s*([A-Za-z_]\w*)\s+in\s+(.+)$", str(text), re.S)
         if not m:
-            raise ExprError(vspan, "NC210", f"{form}: takes 'x in LIST', got '{text}'", f"{form}: o in pernet_list")
+            raise ExprError(vspan, "NC210", f"{form}: takes 'x in LIST', got '{shorten(str(text))}'",
+                            f"{form}: o in pernet_list")
         var = m.group(1)
         source = parse_expr(m.group(2), self.scoped(), vspan.shifted(m.start(2)))
         order = LOOPS[form]
         if form == "for_each":
             if not isinstance(source.type, (SetT, ListT)):
                 raise ExprError(source.span, "NC210", f"for_each ranges over a set, list or entity, got {source.type}",
-                                "")
+                                "for_each: x in ENTITY, GROUP, or a set or list variable")
         elif not (isinstance(source.type, ListT) and isinstance(source, (Local, Shared))):
             raise ExprError(source.span, "NC210", f"{form} walks a list variable, got {source.type}",
                             "list_for_each_entry walks a list: declare it as list<ENTITY>")
@@ -407,9 +460,11 @@ class BodyParser:
                 raise ExprError(vspan, "NC103", f"loop variable '{var}' hides a global name", "rename it")
             self.local_types[var] = RefT(entity, True)
         elif not (isinstance(existing, RefT) and existing.entity == entity):
-            raise ExprError(vspan, "NC303", f"loop variable '{var}' is {existing}, the list holds {entity}", "")
+            raise ExprError(vspan, "NC303", f"loop variable '{var}' is {existing}, the list holds {entity}",
+                            f"declare it as {entity}?, or use another name")
         elif not existing.nullable:
-            raise ExprError(vspan, "NC303", f"loop variable '{var}' must be {entity}? (null at the end)", "")
+            raise ExprError(vspan, "NC303", f"loop variable '{var}' must be {entity}? (null at the end)",
+                            f"declare it as {entity}?")
         body = self.loop_body(node.get("do"))
         return ForEach(span, f"{form}({var}, {m.group(2).strip()})", var, source, order, body)
 
@@ -423,10 +478,11 @@ class BodyParser:
     def form_label(self, form: str, node: Map, value: Node, span: Span) -> Stmt | None:
         name = value.text if isinstance(value, Scalar) else ""
         if not re.match(r"^[A-Za-z_]\w*$", name):
-            self.err(value.span, "NC201", "label: takes a name")
+            self.err(value.span, "NC201", "label: takes a name", "label: out_undo")
             return None
         if name in self.labels:
-            self.err(value.span, "NC201", f"label '{name}' is defined twice in {self.current}()")
+            self.err(value.span, "NC201", f"label '{name}' is defined twice in {self.current}()",
+                     "rename one of them")
             return None
         self.labels[name] = (self.loop_path, value.span)
         return Label(span, f"{name}:", name)
@@ -448,7 +504,7 @@ class BodyParser:
         if name_node is not None:
             name = name_node.text if isinstance(name_node, Scalar) else ""
             if not re.match(r"^[A-Za-z_]\w*$", name):
-                self.err(name_node.span, "NC102", "name: takes an identifier")
+                self.err(name_node.span, "NC102", "name: takes an identifier", "use letters, digits and _")
                 return None
         else:
             name = f"assert_{span.file.rsplit('/', 1)[-1].split('.')[0]}_{span.line}"
@@ -468,7 +524,7 @@ class BodyParser:
         idle_node = node.get("idle")
         idle = bool(idle_node.value) if isinstance(idle_node, Scalar) and isinstance(idle_node.value, bool) else False
         if idle_node is not None and not (isinstance(idle_node, Scalar) and isinstance(idle_node.value, bool)):
-            self.err(idle_node.span, "NC101", "idle: takes true or false")
+            self.err(idle_node.span, "NC101", "idle: takes true or false", "idle: true")
         return Await(span, f"wait_event({text})", cond, idle)
 
     def form_rcu_read_lock(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
@@ -504,6 +560,44 @@ class BodyParser:
                 else:
                     state[name] = 2
                     path.pop()
+
+
+def _falls_through(stmts: tuple[Stmt, ...]) -> bool:
+    """Whether control can run off the end of `stmts` (conservative: any label may be jumped to)."""
+    reachable = True
+    for stmt in stmts:
+        if isinstance(stmt, Label):
+            reachable = True
+        elif reachable:
+            reachable = _stmt_falls_through(stmt)
+    return reachable
+
+
+def _stmt_falls_through(stmt: Stmt) -> bool:
+    if isinstance(stmt, (Return, Goto, Break, Continue)):
+        return False
+    if isinstance(stmt, If):
+        return _falls_through(stmt.then) or _falls_through(stmt.orelse)
+    if isinstance(stmt, Either):
+        return any(_falls_through(body) for _, body in stmt.branches)
+    if isinstance(stmt, While):
+        endless = isinstance(stmt.cond, Const) and stmt.cond.value is True
+        return not endless or _breaks(stmt.body)
+    return True
+
+
+def _breaks(stmts: tuple[Stmt, ...]) -> bool:
+    """Whether a break in `stmts` (outside nested loops) leaves the loop whose body they are."""
+    for stmt in stmts:
+        if isinstance(stmt, Break):
+            return True
+        if isinstance(stmt, If) and (_breaks(stmt.then) or _breaks(stmt.orelse)):
+            return True
+        if isinstance(stmt, Either) and any(_breaks(body) for _, body in stmt.branches):
+            return True
+        if isinstance(stmt, LockOp) and stmt.on_fail and _breaks(stmt.on_fail):
+            return True
+    return False
 
 
 def _lock_text(text: object) -> str:

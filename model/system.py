@@ -13,7 +13,7 @@ from .locks import read_depth
 from .program import IR, CompileError, ThreadProgram, walk_statements
 from .runtime import RuntimeBuilder, Settle, Step, Threads, Violation
 from .spec import PropertyDecl, Rcu, Spec
-from .types import BOOL, IntT, RefT
+from .types import BOOL
 
 BUILTIN_KINDS = {"deadlock_free": "deadlock", "lock_discipline": "lock_discipline", "runtime_safety": "runtime"}
 
@@ -140,14 +140,7 @@ class TransitionSystem:
                         raise CompileError(a.span, "thread arguments must be constants", "pass elements or null")
                     env = Env(self.layout, {e.name: len(e.elements) for e in self.spec.entities},
                               {var: i for i, var in enumerate(bound)}, {}, self.names)
-                    value = compile_expr(a, env)(tuple(bound.values()))
-                    param_type = self.spec.procedure(t.proc).params[len(args)][1]
-                    if isinstance(param_type, IntT) and param_type.lo is not None and not (
-                            param_type.lo <= value <= param_type.hi):  # type: ignore[operator]
-                        raise CompileError(a.span, f"argument {value} is outside {param_type}", "")
-                    if isinstance(param_type, RefT) and not param_type.nullable and value == -1:
-                        raise CompileError(a.span, f"null passed for a {param_type}", f"declare it {param_type}?")
-                    args.append(value)
+                    args.append(compile_expr(a, env)(tuple(bound.values())))
                 out.append((name, t.name, t.proc, args))
         return out
 

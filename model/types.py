@@ -58,7 +58,7 @@ class ListT:
     entity: str
 
     def __str__(self) -> str:
-        return f"list<{self.entity}>"
+        return f"list<{self.entity}>" if self.entity else "[] (an empty list)"
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,14 @@ _TYPE_RE = re.compile(
 )
 
 
+MAX_TYPE = 1000
+
+
+def _short(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 class TypeSyntaxError(ValueError):
     """Raised with a message and a hint for a malformed type string."""
 
@@ -98,15 +106,19 @@ class TypeSyntaxError(ValueError):
 
 def parse_type(text: str, entities: set[str], aliases: dict[str, Type], enum_name: str = "") -> Type:
     """Parse a type string; entity names and `types:` aliases are the only names it knows."""
-    m = _TYPE_RE.match(text)
     hint = "types are bool, int[LO..HI], enum{A, B}, ENTITY, ENTITY?, set<ENTITY>, list<ENTITY>"
+    if len(text) > MAX_TYPE:  # (also keeps the regex's backtracking on long runs of spaces cheap)
+        raise TypeSyntaxError(f"type longer than {MAX_TYPE} characters", hint)
+    m = _TYPE_RE.match(text)
     if not m:
-        raise TypeSyntaxError(f"malformed type '{text}'", hint)
+        raise TypeSyntaxError(f"malformed type '{_short(text)}'", hint)
     if m["bool"]:
         return BOOL
     if m["int"]:
         raise TypeSyntaxError("stored integers need a range", "write int[0..3]")
     if m["lo"] is not None:
+        if max(len(m["lo"]), len(m["hi"])) > 12:  # int() of thousands of digits fails (or takes long)
+            raise TypeSyntaxError(f"bad integer range in '{_short(text)}'", "keep ranges small")
         lo, hi = int(m["lo"]), int(m["hi"])
         if lo > hi or hi - lo > 1 << 16:
             raise TypeSyntaxError(f"bad integer range {lo}..{hi}", "LO must not exceed HI; keep ranges small")
@@ -114,19 +126,19 @@ def parse_type(text: str, entities: set[str], aliases: dict[str, Type], enum_nam
     if m["coll"]:
         elem = m["elem"]
         if elem not in entities:
-            raise TypeSyntaxError(f"unknown entity '{elem}' in type '{text}'", "declare it under entities:")
+            raise TypeSyntaxError(f"unknown entity '{elem}' in type '{_short(text)}'", "declare it under entities:")
         return SetT(elem) if m["coll"] == "set" else ListT(elem)
     if m["enum"] is not None:
         values = tuple(v.strip() for v in m["enum"].split(","))
         if not values or any(not re.fullmatch(r"[A-Za-z_]\w*", v) for v in values) or len(set(values)) != len(values):
-            raise TypeSyntaxError(f"malformed enum '{text}'", "write enum{a, b, c} with distinct names")
+            raise TypeSyntaxError(f"malformed enum '{_short(text)}'", "write enum{a, b, c} with distinct names")
         return EnumT(enum_name or "enum{" + ", ".join(values) + "}", values)
     name = m["name"]
     if name in entities:
         return RefT(name, bool(m["q"]))
     if name in aliases and not m["q"]:
         return aliases[name]
-    raise TypeSyntaxError(f"unknown type '{name}'", hint)
+    raise TypeSyntaxError(f"unknown type '{_short(name)}'", hint)
 
 
 def is_scalar(t: Type) -> bool:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from .errors import Diagnostic, Span, SpecError
+from .errors import Diagnostic, Span, SpecError, shorten
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 64
@@ -71,7 +72,7 @@ def describe(node: Node) -> str:
     assert isinstance(node, Scalar)
     if node.value is None:
         return "null"
-    return f"{type(node.value).__name__} {node.text!r}"
+    return f"{type(node.value).__name__} {shorten(node.text)!r}"
 
 
 def _span(mark: yaml.Mark | None, path: str) -> Span:
@@ -87,26 +88,40 @@ def _fail(span: Span, code: str, message: str, hint: str = "") -> SpecError:
 def read_text(path: Path, shown: str) -> str:
     """The file's text, or a located error for unreadable, oversized or non-UTF-8 files."""
     try:
-        data = path.read_bytes()
+        if not stat.S_ISREG(path.stat().st_mode):
+            # Devices, FIFOs and directories: reading them could block or never end.
+            raise _fail(Span(shown, 1, 1), "NC001", "not a regular file", "give the path of a .yaml spec file")
+        with path.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise _fail(Span(shown, 1, 1), "NC001", "no such spec file", "check the path") from None
+    except ValueError:  # a NUL character in the path
+        raise _fail(Span(shown, 1, 1), "NC001", "not a valid file name", "check the path") from None
     except OSError as err:
-        raise _fail(Span(shown, 1, 1), "NC001", f"cannot read spec: {err.strerror}") from None
+        raise _fail(Span(shown, 1, 1), "NC001", f"cannot read spec: {err.strerror}",
+                    "check the path and its permissions") from None
     if len(data) > MAX_BYTES:
-        raise _fail(Span(shown, 1, 1), "NC002", f"spec is {len(data)} bytes, over the {MAX_BYTES} limit",
+        raise _fail(Span(shown, 1, 1), "NC002", f"spec is over the {MAX_BYTES} byte limit",
                     "split it with extends:")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         before = data[: err.start]
         line = before.count(b"\n") + 1
-        col = err.start - (before.rfind(b"\n") + 1) + 1
+        # The column counts characters, like YAML marks: decode the valid start of the line.
+        col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
         raise _fail(Span(shown, line, col), "NC003", f"not UTF-8: byte 0x{data[err.start]:02x}",
                     "save the spec as UTF-8") from None
 
 
-def _check_events(text: str, shown: str) -> None:
-    """Refuse aliases, custom tags, absurd nesting and huge documents before composing anything."""
+def _check_events(text: str, shown: str) -> tuple[list[Diagnostic], bool]:
+    """Refuse aliases, custom tags, absurd nesting and huge documents before composing anything.
+
+    Nesting and size stop the scan at once; tags and anchors are all collected (one message per anchor,
+    however often it is used). Returns the problems and whether the text uses aliases."""
+    problems: list[Diagnostic] = []
+    anchors: dict[str, tuple[Span, int]] = {}
+    unknown_aliases: set[str] = set()
     depth = 0
     count = 0
     documents = 0
@@ -115,18 +130,23 @@ def _check_events(text: str, shown: str) -> None:
         if isinstance(event, yaml.DocumentStartEvent):
             documents += 1
             if documents > 1:
-                raise _fail(span, "NC005", "more than one YAML document in a spec",
-                            "remove the '---' separator")
+                problems.append(Diagnostic(span, "NC005", "more than one YAML document in a spec",
+                                           "remove the '---' separator"))
+                break
         if isinstance(event, yaml.AliasEvent):
-            raise _fail(span, "NC006", "YAML aliases are not allowed in specs",
-                        "write the value out, or share it with a procedure or extends:")
-        if isinstance(event, yaml.NodeEvent) and getattr(event, "anchor", None):
-            raise _fail(span, "NC006", f"YAML anchor '&{event.anchor}' is not allowed in specs",
-                        "remove the anchor; specs share code with procedures and extends:")
+            name = event.anchor or ""
+            if name in anchors:
+                anchors[name] = (anchors[name][0], anchors[name][1] + 1)
+            elif name not in unknown_aliases:
+                unknown_aliases.add(name)
+                problems.append(Diagnostic(span, "NC006", f"YAML alias '*{shorten(name)}' is not allowed in specs",
+                                           "write the value out, or share it with a procedure or extends:"))
+        elif isinstance(event, yaml.NodeEvent) and event.anchor:
+            anchors.setdefault(event.anchor, (span, 0))
         tag = getattr(event, "tag", None)
         if tag is not None and tag not in STANDARD_TAGS and tag != "!":
-            raise _fail(span, "NC007", f"YAML tag '{tag}' is not allowed",
-                        "specs are plain data: remove the tag")
+            problems.append(Diagnostic(span, "NC007", f"YAML tag '{shorten(tag)}' is not allowed",
+                                       "specs are plain data: remove the tag"))
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
@@ -137,29 +157,45 @@ def _check_events(text: str, shown: str) -> None:
         count += 1
         if count > MAX_NODES:
             raise _fail(span, "NC002", f"more than {MAX_NODES} YAML nodes", "split the spec")
+    for name, (span, uses) in anchors.items():
+        used = f" (used by {uses} alias{'es' if uses != 1 else ''})" if uses else ""
+        problems.append(Diagnostic(span, "NC006", f"YAML anchor '&{shorten(name)}'{used} is not allowed in specs",
+                                   "write the value out; specs share code with procedures and extends:"))
+    return problems, bool(anchors or unknown_aliases)
 
 
-def _convert(node: yaml.Node, shown: str) -> Node:
+def _convert(node: yaml.Node, shown: str, problems: list[Diagnostic]) -> Node:
+    """The located tree; problems (duplicate keys, complex keys, odd integers) are appended to `problems`."""
     span = _span(node.start_mark, shown)
     if isinstance(node, yaml.ScalarNode):
-        return Scalar(span, node.value, _scalar_value(node, span), node.style in ("'", '"'))
+        try:
+            value = _scalar_value(node, span)
+        except SpecError as err:
+            problems.extend(err.diagnostics)
+            value = node.value
+        return Scalar(span, node.value, value, node.style in ("'", '"'))
     if isinstance(node, yaml.SequenceNode):
-        return Seq(span, tuple(_convert(item, shown) for item in node.value))
+        return Seq(span, tuple(_convert(item, shown, problems) for item in node.value))
     assert isinstance(node, yaml.MappingNode)
     entries: list[tuple[Scalar, Node]] = []
     index: dict[str, int] = {}
     for key_node, value_node in node.value:
-        key = _convert(key_node, shown)
+        key = _convert(key_node, shown, problems)
         if not isinstance(key, Scalar):
-            raise _fail(key.span, "NC009", "mapping keys must be plain names", "")
+            problems.append(Diagnostic(key.span, "NC009", f"mapping keys must be plain names, not {describe(key)}",
+                                       "write a name before the colon; '? ' starts a complex key"))
+            continue
         if key.text == "<<" and key_node.tag == "tag:yaml.org,2002:merge":
-            raise _fail(key.span, "NC006", "YAML merge keys are not allowed", "use extends:")
+            problems.append(Diagnostic(key.span, "NC006", "YAML merge keys are not allowed", "use extends:"))
+            continue
         if key.text in index:
             first = entries[index[key.text]][0].span
-            raise _fail(key.span, "NC010", f"duplicate key '{key.text}' (first at line {first.line})",
-                        "YAML would silently keep only the last one: remove or rename one")
+            problems.append(Diagnostic(key.span, "NC010", f"duplicate key '{shorten(key.text)}' (first at line "
+                                       f"{first.line})", "YAML would silently keep only the last one: remove or "
+                                       "rename one"))
+            continue
         index[key.text] = len(entries)
-        entries.append((key, _convert(value_node, shown)))
+        entries.append((key, _convert(value_node, shown, problems)))
     return Map(span, tuple(entries), index)
 
 
@@ -174,7 +210,8 @@ def _scalar_value(node: yaml.ScalarNode, span: Span) -> object:
         try:
             return int(cleaned, 0)
         except ValueError:
-            raise _fail(span, "NC011", f"unsupported integer form {text!r}", "write a decimal number") from None
+            raise _fail(span, "NC011", f"unsupported integer form {shorten(text)!r}",
+                        "write a decimal number (YAML reads 012 as octal, 1:30 as base 60)") from None
     if tag == "tag:yaml.org,2002:float":
         try:
             return float(text.replace("_", ""))
@@ -183,26 +220,56 @@ def _scalar_value(node: yaml.ScalarNode, span: Span) -> object:
     return text
 
 
+def _syntax_error(err: yaml.MarkedYAMLError, shown: str) -> SpecError:
+    """One located NC005 for a PyYAML syntax error, pointing at the construct that is left open when the
+    file ends inside it (an unclosed quote or bracket), else at the offending character."""
+    problem = err.problem or err.context or "invalid YAML"
+    context = err.context or ""
+    mark = err.problem_mark or err.context_mark
+    hint = "check indentation, colons and quoting around this point"
+    if "end of stream" in problem or "<stream end>" in problem:
+        hint = "close the quote or bracket opened here"
+        start = err.context_mark
+        if start is not None and mark is not None and (start.line, start.column) < (mark.line, mark.column):
+            mark = start
+            opened = context.replace("while scanning", "").replace("while parsing", "").strip()
+            opened = {"a quoted scalar": "a quoted string", "a flow sequence": "a [...] list",
+                      "a flow mapping": "a {...} mapping"}.get(opened, opened or "a value")
+            problem = f"the file ends inside {opened} that starts here"
+        else:
+            problem = "the file ends inside an unclosed bracket or quote"
+            hint = "close every [, { and quote that is opened before this point"
+    elif "'\\t'" in problem or "\t" in problem:
+        hint = "indent with spaces: YAML does not allow tabs there"
+    return _fail(_span(mark, shown), "NC005", f"YAML syntax error: {problem}", hint)
+
+
 def load_yaml(path: Path, shown: str) -> Map:
     """Read one spec file into a located tree; raise SpecError for anything that is not plain YAML data."""
     text = read_text(path, shown)
     if not text.strip() or all(line.lstrip().startswith("#") or not line.strip() for line in text.splitlines()):
         raise _fail(Span(shown, 1, 1), "NC004", "the spec is empty", "start with 'netcheck: 1' and a name")
     try:
-        _check_events(text, shown)
+        problems, aliases = _check_events(text, shown)
+        if aliases or any(d.code == "NC005" for d in problems):
+            raise SpecError(problems)  # converting a tree with aliases could multiply it: stop here
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        problem = err.problem or err.context or "invalid YAML"
-        raise _fail(_span(mark, shown), "NC005", f"YAML syntax error: {problem}",
-                    "check indentation, colons and quoting around this point") from None
+        raise _syntax_error(err, shown) from None
+    except yaml.reader.ReaderError as err:
+        before = text[: err.position]
+        span = Span(shown, before.count("\n") + 1, err.position - (before.rfind("\n") + 1) + 1)
+        raise _fail(span, "NC003", f"character U+{err.character:04X} is not allowed in YAML",
+                    "remove the control character") from None
     except yaml.YAMLError as err:
-        raise _fail(Span(shown, 1, 1), "NC005", f"YAML error: {err}", "") from None
+        raise _fail(Span(shown, 1, 1), "NC005", f"YAML error: {err}", "check the YAML syntax") from None
     except RecursionError:
         raise _fail(Span(shown, 1, 1), "NC008", "nesting too deep", "flatten the spec") from None
     if root is None:
         raise _fail(Span(shown, 1, 1), "NC004", "the spec is empty", "start with 'netcheck: 1' and a name")
-    tree = _convert(root, shown)
+    tree = _convert(root, shown, problems)
+    if problems:
+        raise SpecError(problems)
     if not isinstance(tree, Map):
         raise _fail(tree.span, "NC012", f"a spec must be a mapping, not {describe(tree)}",
                     "start with keys such as 'netcheck: 1', 'name:', 'threads:'")
