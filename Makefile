@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SOURCES := $(sort $(wildcard model/*.py checker/*.py))
 STAMP := $(VENV)/.installed
 
-.PHONY: install verify test test-slow bench lint clean
+.PHONY: install verify test test-slow bench lint clean golden tutorial
 
 install: $(STAMP)
 
@@ -33,6 +33,16 @@ test: install
 
 test-slow: install
 	NETCHECK_SLOW=1 $(BIN)/python -m pytest -m slow
+
+# Regenerate tests/golden/* (every output format on the flagship spec and one bug) and docs/tutorial.md
+# (every command output in it, from scripts/tutorial.md.in): tests/test_outputs.py fails until these
+# match the code.
+golden: install
+	$(BIN)/python scripts/golden.py
+	$(BIN)/python scripts/tutorial.py
+
+tutorial: install
+	$(BIN)/python scripts/tutorial.py
 
 bench: install
 	$(BIN)/python bench/bench.py

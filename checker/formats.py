@@ -6,9 +6,13 @@ A renderer is a pure function `(reports, options) -> str`. New formats register 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from netcheck.model.errors import SpecError
 
 from .render_json import render_json
+from .render_junit import render_junit
+from .render_sarif import render_sarif
 from .render_text import render_text
 from .report import SpecReport
 
@@ -20,6 +24,11 @@ class RenderOptions:
     verbosity: int = 1         # 0 quiet, 1 normal, 2 verbose
     color: bool = False
     several: bool = False      # several specs were asked for (JSON: an array even if only one loaded)
+    # specs that did not load: (path, error). The CI formats (junit, sarif) report them as results too.
+    spec_errors: tuple[tuple[str, SpecError], ...] = ()
+
+    def with_spec_error(self, path: str, error: SpecError) -> RenderOptions:
+        return replace(self, spec_errors=(*self.spec_errors, (path, error)))
 
 
 Renderer = Callable[[list[SpecReport], RenderOptions], str]
@@ -34,4 +43,12 @@ def _json(reports: list[SpecReport], options: RenderOptions) -> str:
     return render_json(reports, options.timing, options.several)
 
 
-FORMATS: dict[str, Renderer] = {"text": _text, "json": _json}
+def _junit(reports: list[SpecReport], options: RenderOptions) -> str:
+    return render_junit(reports, options.spec_errors, options.trace_style, options.timing)
+
+
+def _sarif(reports: list[SpecReport], options: RenderOptions) -> str:
+    return render_sarif(reports, options.spec_errors)
+
+
+FORMATS: dict[str, Renderer] = {"text": _text, "json": _json, "junit": _junit, "sarif": _sarif}

@@ -41,7 +41,12 @@ def _property(p: PropertyResult) -> dict:
     if p.trace is not None:
         out["trace"] = [{"thread": s.thread, "location": s.location, "statement": s.statement,
                          "function": s.frame[-1] if s.frame else None, "note": s.note or None,
-                         "signal": s.by_signal} for s in p.trace.steps]
+                         "signal": s.by_signal,
+                         "changes": [{"name": n, "old": a, "new": b} for n, a, b in s.changes],
+                         "locks": [{"lock": n, "old": a, "new": b} for n, a, b in s.locks]}
+                        for s in p.trace.steps]
+        out["trace_summary"] = {"steps": len(p.trace.steps), "threads": len(p.trace.threads),
+                                "switches": p.trace.switches, "fewest_switches": p.trace.fewest_switches}
         out["final_state"] = dict(p.context)
     if p.waits:
         out["stuck"] = list(p.waits)

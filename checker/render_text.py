@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .report import PropertyResult, SpecReport
 from .trace import Trace, TraceStep
 
@@ -67,6 +69,11 @@ def _summary(report: SpecReport) -> str:
     return f"{verdict} (exit {report.exit_code})"
 
 
+def violation_text(prop: PropertyResult, style: str = "cpu") -> str:
+    """One violated property as the text report shows it: what, why, the counterexample, the final state."""
+    return "\n".join(_violation(prop, style)) + "\n"
+
+
 def _violation(prop: PropertyResult, style: str) -> list[str]:
     out = [f"{prop.name}: VIOLATED ({prop.kind}{', ' + prop.location if prop.location else ''})"]
     if prop.about:
@@ -75,11 +82,8 @@ def _violation(prop: PropertyResult, style: str) -> list[str]:
         out.append(f"  {prop.message}")
     trace = prop.trace
     if trace is not None:
-        n = len(trace.steps)
-        switches = sum(1 for a, b in zip(trace.steps, trace.steps[1:]) if a.tid != b.tid)
         out.append("")
-        out.append(f"  Shortest counterexample: {n} step{'s' if n != 1 else ''}, {len(trace.threads)} "
-                   f"thread{'s' if len(trace.threads) != 1 else ''}, {switches} thread switches")
+        out.append(f"  {trace_summary(trace)}")
         out.append("")
         out.extend(cpu_table(trace) if style == "cpu" else step_list(trace))
     if prop.waits:
@@ -92,6 +96,42 @@ def _violation(prop: PropertyResult, style: str) -> list[str]:
         width = max(len(n) for n, _ in prop.context)
         out.extend(f"    {n.ljust(width)} = {v}" for n, v in prop.context)
     return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 'es' if word.endswith('ch') else 's'}"
+
+
+def trace_summary(trace: Trace) -> str:
+    """`Shortest counterexample: 14 steps, 2 threads, 1 thread switch (...)`."""
+    text = (f"Shortest counterexample: {_plural(len(trace.steps), 'step')}, {_plural(len(trace.threads), 'thread')}, "
+            f"{_plural(trace.switches, 'thread switch')}")
+    if trace.fewest_switches and len(trace.threads) > 1:
+        text += " (no shortest path to this state has fewer)"
+    return text
+
+
+def cpu_names(trace: Trace) -> dict[str, str]:
+    """Thread instance name -> `CPU0`, `CPU1`, ... in order of first appearance."""
+    names = {s.tid: s.thread for s in trace.steps}
+    return {names[tid]: f"CPU{i}" for i, tid in enumerate(trace.threads)}
+
+
+def with_cpus(text: str, cpus: dict[str, str]) -> str:
+    """Thread names in a lock-table text replaced by their CPU column."""
+    if not cpus:
+        return text
+    pattern = re.compile("|".join(re.escape(n) for n in sorted(cpus, key=len, reverse=True)))
+    return pattern.sub(lambda m: cpus[m.group(0)], text)
+
+
+def change_lines(step: TraceStep, cpus: dict[str, str] | None = None) -> list[str]:
+    """`name: old -> new` for each variable the step changed, then `[lock] holders; waiters` for each row of
+    the lock table it changed, as it is after the step."""
+    lines = [f"{name}: {old} -> {new}" for name, old, new in step.changes]
+    for lock, _, new in step.locks:
+        lines.append(f"[{lock}] {with_cpus(new, cpus) if cpus else new}")
+    return lines
 
 
 def _short(location: str, ambiguous: set[str]) -> str:
@@ -109,7 +149,8 @@ def _ambiguous(trace: Trace) -> set[str]:
     return {base for base, full in paths.items() if len(full) > 1}
 
 
-def _cell(step: TraceStep, width: int, ambiguous: set[str], new_frame: bool) -> list[str]:
+def _cell(step: TraceStep, width: int, ambiguous: set[str], new_frame: bool,
+          cpus: dict[str, str] | None = None) -> list[str]:
     lines = []
     if new_frame and step.frame:
         lines.append(f"{step.frame[-1]}():")
@@ -122,7 +163,9 @@ def _cell(step: TraceStep, width: int, ambiguous: set[str], new_frame: bool) -> 
         if where:
             lines.append(where.rjust(width))
     if step.note:
-        lines.extend(_wrap("    -> " + step.note, width))
+        lines.extend(_wrap("    -> " + (with_cpus(step.note, cpus) if cpus else step.note), width))
+    for change in change_lines(step, cpus):
+        lines.extend(_wrap("    " + change, width))
     return lines
 
 
@@ -145,16 +188,18 @@ def cpu_table(trace: Trace) -> list[str]:
     names = {s.tid: s.thread for s in trace.steps}
     ambiguous = _ambiguous(trace)
     longest = max((len(s.statement) + len(_short(s.location, ambiguous)) + 4 for s in trace.steps), default=20)
+    longest = max([longest] + [len(line) + 4 for s in trace.steps for line in change_lines(s, cpu_names(trace))])
     width = max(30, min(COLUMN, longest))
     gap = 3
     heads = [f"CPU{i} {names[t]}"[:width] for i, t in enumerate(order)]
     rows = ["  " + "".join(h.ljust(width + gap) for h in heads).rstrip(),
             "  " + "".join(("-" * len(h)).ljust(width + gap) for h in heads).rstrip()]
     frames: dict[int, tuple[str, ...]] = {}
+    cpus = cpu_names(trace)
     for step in trace.steps:
         new_frame = frames.get(step.tid) != step.frame
         frames[step.tid] = step.frame
-        for line in _cell(step, width, ambiguous, new_frame):
+        for line in _cell(step, width, ambiguous, new_frame, cpus):
             rows.append(("  " + " " * ((width + gap) * column[step.tid]) + line).rstrip())
     return rows
 
@@ -166,4 +211,5 @@ def step_list(trace: Trace) -> list[str]:
     for i, step in enumerate(trace.steps, 1):
         note = f"  -> {step.note}" if step.note else ""
         rows.append(f"  {i:3}. CPU{cpu[step.tid]} {step.thread:<24} {step.location:<28} {step.statement}{note}")
+        rows.extend(f"         {line}" for line in change_lines(step))
     return rows

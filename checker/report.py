@@ -10,7 +10,10 @@ from netcheck.model.locks import read_depth, reader_tids
 from netcheck.model.system import TransitionSystem
 
 from .explore import Exploration
+from .lockorder import LockOrder, cycle_message, lock_order, report_section
+from .lockorder import to_json as lock_order_json
 from .trace import Trace, counterexample
+from .waitfor import DeadlockExplanation, deadlock_json, explain_deadlock
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
@@ -26,6 +29,7 @@ class PropertyResult:
     trace: Trace | None = None
     context: tuple[tuple[str, str], ...] = ()   # relevant part of the final state: (name, value)
     waits: tuple[str, ...] = ()                 # for deadlocks: what each stuck thread waits for
+    explanation: DeadlockExplanation | None = None   # for deadlocks: the cycle (or chain) of waits, classified
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,11 @@ class SpecReport:
         return EXIT_OK
 
 
-def build_report(path: str, exp: Exploration) -> SpecReport:
+def build_report(path: str, exp: Exploration, order: LockOrder | None = None) -> SpecReport:
+    """Every property's verdict (lock_order included: pass `order` when already computed)."""
     system = exp.system
     results = []
+    extra: list[tuple[str, object]] = []
     for name, kind, about, span in system.property_kinds():
         found = exp.found.get(name)
         location = span.short if span is not None else ""
@@ -75,9 +81,15 @@ def build_report(path: str, exp: Exploration) -> SpecReport:
                 location = trace.steps[-1].location
             final = trace.states[-1] if trace.states else system.base_state
             context = relevant_state(system, name, kind, final)
-            waits = tuple(blocked_threads(system, final)) if kind == "deadlock" else ()
             message = found.message or _default_message(kind)
-            results.append(PropertyResult(name, kind, "violated", location, about, message, trace, context, waits))
+            explanation = None
+            waits: tuple[str, ...] = ()
+            if kind == "deadlock":
+                explanation = explain_deadlock(system, final)
+                message, waits = explanation.summary, explanation.threads
+                extra.append(("deadlock", deadlock_json(system, explanation)))
+            results.append(PropertyResult(name, kind, "violated", location, about, message, trace, context, waits,
+                                          explanation))
         elif not exp.complete:
             results.append(PropertyResult(name, kind, "unknown", location, about,
                                           f"exploration stopped: {exp.stop_reason}"))
@@ -85,12 +97,34 @@ def build_report(path: str, exp: Exploration) -> SpecReport:
             results.append(PropertyResult(name, kind, "unknown", location, about, exp.unknown[name]))
         else:
             results.append(PropertyResult(name, kind, "holds", location, about))
+    order = order if order is not None else lock_order(exp)
+    after = next((i + 1 for i, r in enumerate(results) if r.kind == "deadlock"),
+                 next((i for i, r in enumerate(results) if r.kind == "lock_discipline"), len(results)))
+    results.insert(after, lock_order_result(order, exp))
+    extra.insert(0, ("lock_order", lock_order_json(order)))
     seconds = exp.seconds
     stats = Stats(len(exp.states), exp.transitions, exp.max_depth, round(seconds, 3),
                   round(len(exp.states) / seconds, 1) if seconds > 0 else 0.0, round(exp.peak_memory_mb, 1),
                   len(exp.deadlocks), len(exp.finals))
+    sections = (("Lock order (lockdep rules):", tuple(report_section(order))),)
     return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, exp.complete, exp.stop_reason,
-                      tuple(results), stats)
+                      tuple(results), stats, sections, tuple(extra))
+
+
+LOCK_ORDER_ABOUT = ("no strong cycle in the lock-order graph (lockdep's rules): no potential ABBA inversion or "
+                    "recursive locking, reached or not")
+
+
+def lock_order_result(order: LockOrder, exp: Exploration) -> PropertyResult:
+    """The lock_order property: violated by any strong cycle, even one exploration never deadlocked on."""
+    if order.cycles:
+        dep = order.cycles[0].deps[-1]
+        return PropertyResult("lock_order", "lock_order", "violated", dep.acquired_site.location, LOCK_ORDER_ABOUT,
+                              cycle_message(order) + " (see 'Lock order' below)")
+    if not exp.complete:
+        return PropertyResult("lock_order", "lock_order", "unknown", "", LOCK_ORDER_ABOUT,
+                              f"exploration stopped: {exp.stop_reason}")
+    return PropertyResult("lock_order", "lock_order", "holds", "", LOCK_ORDER_ABOUT)
 
 
 def _default_message(kind: str) -> str:

@@ -1,7 +1,11 @@
-"""Counterexamples: the shortest path to a violation, replayed step by step to describe each step."""
+"""Counterexamples: the shortest path to a violation with the fewest thread switches, replayed step by step
+to describe each step (what it did, which variables and locks it changed)."""
 
 from __future__ import annotations
 
+import weakref
+from array import array
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +28,14 @@ class TraceStep:
     frame: tuple[str, ...]  # procedure call chain, outermost first
     note: str = ""
     by_signal: bool = False
+    # what the step changed: shared variables (name, old, new), and lock-table rows (lock, old, new) where a
+    # row says who holds the lock and who waits for it ("free" when nobody does)
+    changes: tuple[tuple[str, str, str], ...] = ()
+    locks: tuple[tuple[str, str, str], ...] = ()
+    # the statement kind (model/program.py IR kinds: assign, call, branch, loop_start, loop_next, listop, lock,
+    # lockwait, rcu, gpwait, await, assert, choose) and, for lock and RCU statements, the API call
+    kind: str = ""
+    op: str = ""
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,12 @@ class Trace:
     #                             a violating step, which has no successor)
     violating: bool             # the last step itself violates the property
     message: str = ""
+    fewest_switches: bool = False  # no shortest path to the same violation has fewer thread switches
+
+    @property
+    def switches(self) -> int:
+        """How often consecutive steps belong to different threads."""
+        return sum(1 for a, b in zip(self.steps, self.steps[1:]) if a.tid != b.tid)
 
     @property
     def threads(self) -> list[int]:
@@ -100,7 +118,10 @@ def describe(system: TransitionSystem, s: tuple, tid: int, after: object, by_sig
         text = f"(in {text})"
     elif node.kind == "assign" and node.data.get("call"):
         text = _call_text(system, thread, node, after)
-    return TraceStep(tid, thread.name, span.short if span else "", text, node.frame, note, by_signal)
+    kind = "call" if node.kind == "assign" and node.data.get("call") else node.kind
+    op = node.data.get("op", "") if node.kind in ("lock", "lockwait", "rcu", "gpwait") else ""
+    return TraceStep(tid, thread.name, span.short if span else "", text, node.frame, note, by_signal, kind=kind,
+                     op=op)
 
 
 def _call_text(system: TransitionSystem, thread: Thread, node: IR, after: object) -> str:
@@ -162,14 +183,17 @@ def _why_wait(system: TransitionSystem, node: IR, after: tuple) -> str:
 
 
 def counterexample(exp: Exploration, found: Found) -> Trace:
-    """The shortest path to the violation, each step described by replaying it."""
+    """A shortest path to the violation, with the fewest thread switches among the shortest paths to the same
+    state, each step described by replaying it."""
     system = exp.system
-    path = exp.path_to(found.state) if found.state >= 0 else []
+    path, fewest = switch_minimal_path(exp, found)
     states: list[tuple] = [exp.states[sid] for sid, _ in path]
     steps: list[TraceStep] = []
+    involved = {tid for _, tid in path[1:]} | ({found.tid} if found.tid >= 0 else set())
     for (prev_id, _), (next_id, tid) in zip(path, path[1:]):
         before, target = exp.states[prev_id], exp.states[next_id]
-        steps.append(_replay_step(system, before, tid, target))
+        step = _replay_step(system, before, tid, target)
+        steps.append(_with_changes(system, step, before, target, involved))
     violating = found.tid >= 0
     if violating and states:
         before = states[-1]
@@ -184,7 +208,209 @@ def counterexample(exp: Exploration, found: Found) -> Trace:
         if match is None:
             raise AssertionError("the violating step did not replay")
         steps.append(match)
-    return Trace(tuple(steps), tuple(states), violating, found.message)
+    return Trace(tuple(steps), tuple(states), violating, found.message, fewest)
+
+
+# ---------------------------------------------------------------- fewest thread switches
+
+# A forward pass over the BFS layers of the state store up to the violation's depth: for every state and
+# the thread of the step that reached it, the fewest switches of a shortest path from an initial state.
+# A state on a shortest path to a state at depth d sits at depth i after i steps, so only steps from
+# depth i to depth i + 1 count. Beyond this many states the pass is skipped and the BFS parent path is used.
+SWITCH_SEARCH_LIMIT = 1_500_000
+_UNREACHED = 0xFFFF
+
+
+class SwitchSearch:
+    """Fewest thread switches over shortest paths, extended lazily to the depth a trace needs and kept per
+    exploration (one pass serves every property of a spec)."""
+
+    def __init__(self, exp: Exploration):
+        self.exp = exp
+        self.threads = len(exp.system.threads)
+        self.width = self.threads + 1      # the last column: "no step yet" (initial states)
+        self.index: dict[tuple, int] = {}
+        self.cost = array("H")
+        self.back = array("i")
+        self.expanded = 0                  # states below this id have had their successors relaxed
+
+    def reach(self, depth: int) -> None:
+        """Make the costs of every state at depth <= `depth` final."""
+        exp, width = self.exp, self.width
+        end = bisect_right(exp.depth, depth)
+        known = len(self.cost) // width
+        if end > known:
+            states = exp.states
+            self.index.update(zip(states[known:end], range(known, end)))
+            self.cost.extend(array("H", [_UNREACHED]) * ((end - known) * width))
+            self.back.extend(array("i", [-1]) * ((end - known) * width))
+            for sid in range(known, end):
+                if exp.depth[sid] == 0:
+                    self.cost[sid * width + self.threads] = 0
+        self._relax(bisect_right(exp.depth, depth - 1))
+
+    def _relax(self, upto: int) -> None:
+        exp, system, width, none = self.exp, self.exp.system, self.width, self.threads
+        cost, back, index, depths, states = self.cost, self.back, self.index, exp.depth, exp.states
+        for sid in range(self.expanded, upto):
+            base = sid * width
+            row = cost[base:base + width]
+            least = min(row)
+            if least == _UNREACHED:
+                continue
+            via_any = base + row.index(least)
+            next_depth = depths[sid] + 1
+            for tid, _, result in system.successors(states[sid]):
+                if result.__class__ is not tuple:
+                    continue
+                j = index.get(result)
+                if j is None or depths[j] != next_depth:
+                    continue
+                # continuing with the same thread (or starting) costs nothing; any other thread one switch
+                if row[none] <= row[tid]:
+                    c, frm = row[none], base + none
+                else:
+                    c, frm = row[tid], base + tid
+                if least + 1 < c:
+                    c, frm = least + 1, via_any
+                k = j * width + tid
+                if c < cost[k]:
+                    cost[k] = c
+                    back[k] = frm
+        self.expanded = max(self.expanded, upto)
+
+    def path(self, target: int, last_tid: int) -> list[tuple[int, int]]:
+        """[(state id, thread that reached it)] to `target`, the fewest switches (plus one if the step of
+        `last_tid` follows, and it is another thread)."""
+        width, none = self.width, self.threads
+        best, k = _UNREACHED + 1, -1
+        for t in range(width):
+            c = self.cost[target * width + t]
+            if c == _UNREACHED:
+                continue
+            c += 1 if last_tid >= 0 and t not in (last_tid, none) else 0
+            if c < best:
+                best, k = c, target * width + t
+        out = []
+        while k >= 0:
+            sid, t = divmod(k, width)
+            out.append((sid, -1 if t == none else t))
+            k = self.back[k]
+        out.reverse()
+        return out
+
+
+_SEARCHES: dict[int, tuple[weakref.ref, SwitchSearch]] = {}
+
+
+def _search_for(exp: Exploration) -> SwitchSearch:
+    entry = _SEARCHES.get(id(exp))
+    if entry is not None and entry[0]() is exp:
+        return entry[1]
+    search = SwitchSearch(exp)
+    key = id(exp)
+    searches = _SEARCHES   # bound now: at interpreter exit the module global may already be gone
+    searches[key] = (weakref.ref(exp, lambda _: searches.pop(key, None)), search)
+    return search
+
+
+def switch_minimal_path(exp: Exploration, found: Found) -> tuple[list[tuple[int, int]], bool]:
+    """A shortest path to the violation's state with the fewest thread switches, and whether the search ran
+    (False: too many states below that depth; the BFS parent path is returned)."""
+    if found.state < 0:
+        return [], True
+    depth = exp.depth[found.state]
+    if depth == 0:
+        return exp.path_to(found.state), True
+    if bisect_right(exp.depth, depth) > SWITCH_SEARCH_LIMIT:
+        return exp.path_to(found.state), False
+    search = _search_for(exp)
+    search.reach(depth)
+    path = search.path(found.state, found.tid)
+    if not path or path[-1][0] != found.state:
+        return exp.path_to(found.state), False
+    return path, True
+
+
+# ---------------------------------------------------------------- what a step changed
+
+
+def _with_changes(system: TransitionSystem, step: TraceStep, before: tuple, after: tuple,
+                  involved: set[int]) -> TraceStep:
+    from dataclasses import replace
+    return replace(step, changes=variable_changes(system, before, after),
+                   locks=lock_changes(system, before, after, involved))
+
+
+def variable_changes(system: TransitionSystem, before: Sequence, after: Sequence) -> tuple[tuple[str, str, str], ...]:
+    """(name, old, new) for every shared variable slot whose value differs."""
+    out = []
+    for i in changed_slots(system, before, after):
+        slot = system.layout.slots[i]
+        if slot.kind == "shared":
+            out.append((slot.name, format_value(before[i], slot.type, system.names),
+                        format_value(after[i], slot.type, system.names)))
+    return tuple(out)
+
+
+def lock_changes(system: TransitionSystem, before: Sequence, after: Sequence,
+                 involved: set[int] | None = None) -> tuple[tuple[str, str, str], ...]:
+    """(lock, old, new) for every row of the lock table (holders, waiters) that differs; "free" when empty."""
+    old, new = lock_rows(system, before, involved), lock_rows(system, after, involved)
+    out = []
+    for lock in _lock_names(system):
+        a, b = old.get(lock, "free"), new.get(lock, "free")
+        if a != b:
+            out.append((lock, a, b))
+    return tuple(out)
+
+
+def lock_rows(system: TransitionSystem, state: Sequence, involved: set[int] | None = None) -> dict[str, str]:
+    """Lock -> who holds it and who waits, for every lock held or waited for, worded as in the report's
+    lock table. Threads standing at a mutex_lock() count as waiting only when in `involved` (if given):
+    threads that never step in a trace are not part of its story."""
+    from netcheck.model.locks import read_depth, reader_tids
+    names = [t.name for t in system.threads]
+    rows = {}
+    for index, slot in enumerate(system.layout.slots):
+        if slot.kind != "lock_owner":
+            continue
+        lock = slot.name.rsplit(".", 1)[0]
+        owner = state[index]
+        parts = []
+        if system.layout.lock_kinds[slot.var] == "rwsem":
+            readers = reader_tids(state[index + 1])
+            if owner != -1:
+                parts.append(f"held for write by {names[owner]}")
+            if readers:
+                parts.append("held for read by " + ", ".join(
+                    names[t] + (f" (x{read_depth(state[index + 1], t)})" if read_depth(state[index + 1], t) > 1
+                                else "") for t in readers))
+            if state[index + 2]:
+                parts.append("queue: " + ", ".join(f"{names[w >> 1]} ({'write' if w & 1 else 'read'})"
+                                                   for w in state[index + 2]))
+        elif owner != -1:
+            parts.append(f"held by {names[owner]}")
+            waiters = [t.name for t in system.threads if (involved is None or t.tid in involved)
+                       and t.tid != owner and _at_mutex_lock(system, state, t.tid, index)]
+            if waiters:
+                parts.append("wanted by " + ", ".join(waiters))
+        if parts:
+            rows[lock] = "; ".join(parts)
+    return rows
+
+
+def _at_mutex_lock(system: TransitionSystem, state: Sequence, tid: int, slot: int) -> bool:
+    node = system.node_at(state, tid)
+    if node is None or node.kind != "lock" or node.data["op"] not in ("mutex_lock", "mutex_lock_killable",
+                                                                        "spin_lock"):
+        return False
+    dyn = node.data["dyn"]
+    return node.data["base"] + (dyn(state) if dyn else 0) == slot
+
+
+def _lock_names(system: TransitionSystem) -> list[str]:
+    return [slot.name.rsplit(".", 1)[0] for slot in system.layout.slots if slot.kind == "lock_owner"]
 
 
 def _replay_step(system: TransitionSystem, before: tuple, tid: int, target: tuple) -> TraceStep:

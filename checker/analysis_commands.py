@@ -1,0 +1,242 @@
+"""The analysis commands: `netcheck locks`, `netcheck slow`, `netcheck mutate`, `netcheck diff`.
+
+Registered on the main group by checker/cli.py (`register_analysis_commands(main)`). Like cli.py, this is
+a place that prints and exits; the analyses themselves are pure functions in their own modules.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from netcheck.model.errors import SpecError
+from netcheck.model.parse import load_spec
+from netcheck.model.system import TransitionSystem
+
+from . import diff as diff_mod
+from . import mutate as mutate_mod
+from .explore import Exploration, Limits, explore
+from .lockorder import LockOrder, lock_order, render_cycle, render_graph, summary
+from .lockorder import to_json as lock_order_json
+from .render_text import cpu_table
+from .report import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, EXIT_VIOLATED
+from .waitfor import SlowWitness, slow_chains, slow_witnesses, witness_json
+
+FORMAT = click.Choice(["text", "json"])
+
+
+def _bounds(values: tuple[str, ...]) -> dict[str, int]:
+    from .cli import parse_bounds  # cli.py imports this module at its end: import lazily
+    return parse_bounds(values)
+
+
+def _system(path: str, bounds: dict[str, int]) -> TransitionSystem:
+    try:
+        return TransitionSystem(load_spec(path, bounds))
+    except SpecError as err:
+        click.echo(str(err), err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _explore(path: str, bounds: dict[str, int], limits: Limits) -> Exploration:
+    return explore(_system(path, bounds), limits, measure_memory=False)
+
+
+def _header(path: str, exp: Exploration) -> list[str]:
+    spec = exp.system.spec
+    chain = f" (extends {', '.join(spec.files[1:])})" if len(spec.files) > 1 else ""
+    bounds = ", ".join(f"{n}={v}" for n, v in spec.bounds)
+    done = "" if exp.complete else f" (INCOMPLETE: {exp.stop_reason})"
+    return [f"netcheck: {path}{chain}", f"  bounds: {bounds or 'none'}",
+            f"  explored {len(exp.states):,} states, depth {exp.max_depth}{done}"]
+
+
+def _limit_options(f):
+    f = click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                     help="Stop exploring after this long (the answer is then incomplete).")(f)
+    f = click.option("--max-states", type=click.IntRange(min=1), help="Stop exploring after this many states.")(f)
+    f = click.option("--bound", "bounds", multiple=True, metavar="NAME=N", help="Override an entity or group size.")(f)
+    return f
+
+
+# ---------------------------------------------------------------- locks
+
+
+def locks_text(path: str, exp: Exploration, order: LockOrder) -> str:
+    lines = _header(path, exp) + ["", f"Lock order (lockdep rules): {summary(order)}", ""]
+    lines += render_graph(order)
+    for cycle in order.cycles:
+        lines.append("")
+        lines.extend(render_cycle(cycle))
+    if order.more_cycles:
+        lines += ["", f"... and {order.more_cycles} more strong cycles"]
+    lines.append("")
+    if order.cycles:
+        lines.append(f"POTENTIAL DEADLOCK: {len(order.cycles) + order.more_cycles} strong cycle(s) (exit 1)")
+    elif not exp.complete:
+        lines.append("UNKNOWN: no strong cycle among the states explored, but exploration stopped early (exit 3)")
+    else:
+        lines.append("OK: the lock order has no strong cycle (exit 0)")
+    return "\n".join(lines) + "\n"
+
+
+@click.command("locks")
+@click.argument("spec", type=click.Path())
+@_limit_options
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+def locks(spec: str, bounds: tuple[str, ...], max_states: int | None, timeout: float | None, fmt: str) -> None:
+    """Print SPEC's lock-order graph (lockdep's rules) and every strong cycle.
+
+    Exit 0: no cycle; 1: a strong cycle (a potential deadlock, reached or not); 2: invalid spec or usage;
+    3: no cycle among the states explored, but exploration stopped early.
+    """
+    exp = _explore(spec, _bounds(bounds), Limits(max_states, None, timeout))
+    order = lock_order(exp)
+    if fmt == "json":
+        data = {"spec": spec, "bounds": dict(exp.system.spec.bounds), "states": len(exp.states),
+                "complete": exp.complete, **lock_order_json(order)}
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(locks_text(spec, exp, order), nl=False)
+    sys.exit(EXIT_VIOLATED if order.cycles else EXIT_OK if exp.complete else EXIT_INCOMPLETE)
+
+
+# ---------------------------------------------------------------- slow
+
+
+def witness_text(w: SlowWitness, trace: bool) -> list[str]:
+    lines = [f"  {w.text}", f"    shortest trace: {len(w.trace.steps)} steps"]
+    if trace:
+        lines.append("")
+        lines.extend("  " + row for row in cpu_table(w.trace))
+        lines.append("")
+    return lines
+
+
+@click.command("slow")
+@click.argument("spec", type=click.Path())
+@click.option("--thread", "threads", multiple=True, metavar="NAME",
+              help="A threads: entry to ask about (repeatable; default: every one).")
+@click.option("--all", "every", is_flag=True, help="Every distinct chain, not only the shortest one.")
+@_limit_options
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+def slow(spec: str, threads: tuple[str, ...], every: bool, bounds: tuple[str, ...], max_states: int | None,
+         timeout: float | None, fmt: str) -> None:
+    """Can a thread of SPEC end up waiting, through lock holders and queued writers, on a thread inside a
+    slow step (synchronize_rcu(), rcu_barrier(), a `slow: true` statement)? Shortest witness per thread.
+
+    Exit 0: no thread can; 1: some thread can; 2: invalid spec or usage; 3: exploration stopped early.
+    """
+    system = _system(spec, _bounds(bounds))
+    decls = sorted({t.decl for t in system.threads})
+    for name in threads:
+        if name not in decls:
+            raise click.BadParameter(f"no threads: entry '{name}' (there are: {', '.join(decls)})",
+                                     param_hint="--thread")
+    exp = explore(system, Limits(max_states, None, timeout), measure_memory=False)
+    asked = list(threads) or decls
+    answers: dict[str, tuple[SlowWitness, ...]] = {}
+    for decl in asked:
+        if every:
+            answers[decl] = slow_witnesses(exp, decl)
+        else:
+            first = slow_chains(exp, decl)
+            answers[decl] = (first,) if first is not None else ()
+    if fmt == "json":
+        data = {"spec": spec, "bounds": dict(exp.system.spec.bounds), "states": len(exp.states),
+                "complete": exp.complete,
+                "threads": {d: [witness_json(exp.system, w) for w in ws] for d, ws in answers.items()}}
+        click.echo(json.dumps(data, indent=2))
+    else:
+        lines = _header(spec, exp)
+        for decl, found in answers.items():
+            lines.append("")
+            if not found:
+                lines.append(f"{decl}: never waits on a slow step"
+                             + ("" if exp.complete else " (in the states explored)"))
+                continue
+            lines.append(f"{decl}: can wait on a slow step")
+            for i, w in enumerate(found):
+                lines.extend(witness_text(w, trace=i == 0))
+        click.echo("\n".join(lines) + "\n", nl=False)
+    if any(answers.values()):
+        sys.exit(EXIT_VIOLATED)
+    sys.exit(EXIT_OK if exp.complete else EXIT_INCOMPLETE)
+
+
+# ---------------------------------------------------------------- mutate
+
+
+@click.command("mutate")
+@click.argument("spec", type=click.Path())
+@click.option("--bound", "bounds", multiple=True, metavar="NAME=N", help="Override an entity or group size.")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(mutate_mod.KINDS),
+              help="Only these mutation kinds (repeatable; default: all).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
+@click.option("--max-states", type=click.IntRange(min=1), default=mutate_mod.DEFAULT_MAX_STATES, show_default=True,
+              help="State cap per mutant (a mutant hitting it without a violation is 'unknown').")
+@click.option("--list", "list_only", is_flag=True, help="List the mutants without verifying them.")
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+def mutate(spec: str, bounds: tuple[str, ...], kinds: tuple[str, ...], jobs: int | None, max_states: int,
+           list_only: bool, fmt: str) -> None:
+    """Weaken SPEC's locking one way at a time and verify every mutant in parallel.
+
+    Mutations: remove an acquire/release pair, down_write -> down_read, a killable acquisition made
+    unconditional, two nested acquisitions swapped, a release moved one statement earlier. Each mutant is
+    caught (by which property, shortest counterexample length), survived, or invalid. A survivor means
+    the lock is not needed for the stated properties at these bounds, or the properties are too weak.
+    Exit 0 when done, 2 for an invalid spec or usage.
+    """
+    bound_values = _bounds(bounds)
+    try:
+        loaded = load_spec(spec, bound_values)
+        TransitionSystem(loaded)
+    except SpecError as err:
+        click.echo(str(err), err=True)
+        sys.exit(EXIT_USAGE)
+    if list_only:
+        for m in mutate_mod.mutations(loaded):
+            if not kinds or m.kind in kinds:
+                click.echo(f"{m.location:<28} {m.kind:<14} {m.description}")
+        sys.exit(EXIT_OK)
+    run = mutate_mod.run_mutants(spec, bound_values, jobs, max_states, kinds or mutate_mod.KINDS)
+    if fmt == "json":
+        click.echo(json.dumps(mutate_mod.to_json(run), indent=2))
+    else:
+        click.echo(mutate_mod.render_text(run), nl=False)
+    sys.exit(EXIT_OK)
+
+
+# ---------------------------------------------------------------- diff
+
+
+@click.command("diff")
+@click.argument("spec_a", type=click.Path())
+@click.argument("spec_b", type=click.Path())
+@_limit_options
+@click.option("--chains", is_flag=True, help="List every chain to a slow step (+ new, - gone, = in both).")
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+def diff(spec_a: str, spec_b: str, bounds: tuple[str, ...], max_states: int | None, timeout: float | None,
+         chains: bool, fmt: str) -> None:
+    """Compare two specs under the same bounds: verdicts that change, lock-order edges that appear or
+    vanish, which threads can wait on slow steps, and the state counts. Exit 0, or 2 for bad input."""
+    bound_values = _bounds(bounds)
+    for path in (spec_a, spec_b):
+        try:
+            TransitionSystem(load_spec(path, bound_values))
+        except SpecError as err:
+            click.echo(str(err), err=True)
+            sys.exit(EXIT_USAGE)
+    a, b = diff_mod.summarize_both(spec_a, spec_b, bound_values, Limits(max_states, None, timeout))
+    result = diff_mod.compare(a, b)
+    if fmt == "json":
+        click.echo(json.dumps(diff_mod.to_json(result), indent=2))
+    else:
+        click.echo(diff_mod.render_text(result, chains), nl=False)
+    sys.exit(EXIT_OK)
+
+
+def register_analysis_commands(main: click.Group) -> None:
+    for command in (locks, slow, mutate, diff):
+        main.add_command(command)

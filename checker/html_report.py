@@ -1,0 +1,369 @@
+"""`netcheck report`: one self-contained HTML page for a set of specs.
+
+The page needs nothing but itself: CSS is inline, pictures are inline SVG drawn by Graphviz's `dot`
+(called as a subprocess) or, where Graphviz is missing, replaced by a notice and their DOT source. It
+holds a summary table of every spec and property, each counterexample as a CPU-column table (one column
+per thread, one row per step, with what each step changed) and as sentences, the lock-order graph of each
+spec, and, for state spaces under STATE_GRAPH_LIMIT states, the state graph with the counterexample path
+in red.
+
+The lock-order picture is drawn from `lock_order_graph()`: the `lock_order` analysis the report already
+carries (checker/lockorder.py, `extra_json`), else checker/lockorder.py run on the exploration. Swap that
+function to draw another lock-order analysis.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from . import __version__
+from .explain import Narrator, ending, property_expression
+from .explore import Exploration
+from .graph import state_graph, state_label
+from .render_text import change_lines, cpu_names, trace_summary
+from .report import PropertyResult, SpecReport
+from .trace import Trace
+
+STATE_GRAPH_LIMIT = 500
+DOT_TIMEOUT = 60.0
+STATUS_WORDS = {"holds": "holds", "violated": "VIOLATED", "unknown": "UNKNOWN"}
+
+CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 2em 3em; color: #1d2330; }
+h1 { margin-bottom: .2em; } h2 { border-bottom: 2px solid #d0d7e2; padding-bottom: .2em; margin-top: 2em; }
+code, pre, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: 12.5px; }
+table { border-collapse: collapse; margin: .6em 0; }
+th, td { border: 1px solid #d0d7e2; padding: .25em .6em; vertical-align: top; text-align: left; }
+th { background: #eef2f7; }
+.holds { color: #176b2c; font-weight: 600; } .violated { color: #b3261e; font-weight: 700; }
+.unknown { color: #8a5a00; font-weight: 700; }
+.notice { border-left: 4px solid #8a5a00; background: #fff6e0; padding: .5em 1em; }
+.info { border-left: 4px solid #3563b8; background: #eef3fc; padding: .5em 1em; }
+table.trace td { min-width: 16em; max-width: 34em; } table.trace td.n { min-width: 2em; color: #667; }
+table.trace td.empty { background: #fafbfc; }
+.fn { color: #3563b8; font-size: 12px; } .loc { color: #667; font-size: 12px; white-space: nowrap; }
+.note { color: #7a4b00; } .viol { color: #b3261e; font-weight: 700; }
+ul.changes { margin: .2em 0 0 0; padding-left: 1.1em; color: #2d5b2d; }
+figure { margin: 1em 0; overflow: auto; max-width: 100%; border: 1px solid #e3e8ef; padding: .5em; }
+figure svg { max-width: 100%; height: auto; } figcaption { color: #556; font-size: 12.5px; }
+details { margin: .5em 0; } summary { cursor: pointer; color: #3563b8; }
+dl.facts { display: grid; grid-template-columns: max-content auto; gap: .1em 1em; }
+dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; }
+"""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One spec's part of the page, rendered as soon as the spec is explored (its exploration can go)."""
+
+    report: SpecReport
+    anchor: str
+    html: str
+
+
+def find_dot() -> str | None:
+    """The Graphviz `dot` binary, if installed."""
+    return shutil.which("dot")
+
+
+def dot_version(dot: str) -> str:
+    try:
+        out = subprocess.run([dot, "-V"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    m = re.search(r"version\s+(\S+)", out.stderr + out.stdout)
+    return m.group(1) if m else ""
+
+
+def render_svg(dot_source: str, dot: str | None) -> tuple[str | None, str]:
+    """(inline SVG, '') or (None, why not)."""
+    if dot is None:
+        return None, "Graphviz is not installed"
+    try:
+        out = subprocess.run([dot, "-Tsvg"], input=dot_source, capture_output=True, text=True, timeout=DOT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None, f"Graphviz took longer than {DOT_TIMEOUT:g} s"
+    except OSError as err:
+        return None, f"Graphviz could not run: {err}"
+    if out.returncode != 0 or "<svg" not in out.stdout:
+        return None, f"Graphviz failed: {out.stderr.strip()[:200]}"
+    svg = out.stdout[out.stdout.index("<svg"):]
+    return re.sub(r"<!--.*?-->\n?", "", svg, flags=re.S).strip(), ""
+
+
+def _q(text: object) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _anchor(*parts: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts)).strip("-")
+
+
+# ---------------------------------------------------------------- lock order
+
+
+def lock_order_graph(report: SpecReport, exp: Exploration | None = None) -> nx.DiGraph | None:
+    """Lock classes and held -> acquired dependencies; edge attributes `modes`, `functions`, `cycle`.
+
+    From the report's `lock_order` analysis (checker/lockorder.py), else from checker/lockorder.py run on
+    the exploration; None when neither is available.
+    """
+    data = dict(report.extra_json).get("lock_order")
+    if not isinstance(data, dict) and exp is not None:
+        try:
+            from .lockorder import lock_order, to_json
+        except ImportError:
+            return None
+        data = to_json(lock_order(exp))
+    if not isinstance(data, dict):
+        return None
+    g = nx.DiGraph()
+    g.add_nodes_from(data.get("classes", []))
+    for dep in data.get("dependencies", []):
+        a, b = dep["held"], dep["acquired"]
+        if not g.has_edge(a, b):
+            g.add_edge(a, b, modes=set(), functions=set(), cycle=False)
+        g[a][b]["modes"].add(f"{dep['held_mode']} -> {dep['acquired_mode']}")
+        g[a][b]["functions"].add(dep.get("acquired_site", {}).get("function") or "?")
+    for cycle in data.get("cycles", []):
+        locks = list(cycle.get("locks", []))
+        for a, b in zip(locks, locks[1:] + locks[:1]):
+            if g.has_edge(a, b):
+                g[a][b]["cycle"] = True
+    return g
+
+
+def lock_order_dot(g: nx.DiGraph, name: str) -> str:
+    lines = [f"digraph {_q('lock order: ' + name)} {{", "  rankdir=LR;",
+             '  node [shape=box, style="rounded,filled", fillcolor="#eef2f7", fontname="Helvetica", fontsize=11];',
+             '  edge [fontname="Helvetica", fontsize=9, color="#556070"];']
+    for node in sorted(g.nodes):
+        lines.append(f"  {_q(node)};")
+    for a, b in sorted(g.edges):
+        data = g[a][b]
+        label = "\\n".join(sorted(data["modes"]))
+        tip = "taken in " + ", ".join(f"{f}()" for f in sorted(data["functions"]))
+        extra = ', color="#b3261e", fontcolor="#b3261e", penwidth=2.2' if data["cycle"] else ""
+        lines.append(f"  {_q(a)} -> {_q(b)} [label={_q(label)}, tooltip={_q(tip)}{extra}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- state graph
+
+
+def state_graph_dot(exp: Exploration, highlight: Sequence[int]) -> str:
+    g = state_graph(exp)
+    on_path = set(zip(highlight, highlight[1:]))
+    path_nodes = set(highlight)
+    lines = [f"digraph {_q('states: ' + exp.system.spec.name)} {{", "  graph [ranksep=0.35, nodesep=0.12];",
+             '  node [shape=circle, width=0.22, height=0.22, fixedsize=true, label="", style=filled, '
+             'fillcolor="#c9d3e0", color="#8792a2"];',
+             '  edge [arrowsize=0.4, color="#b0b8c4"];']
+    for sid, data in g.nodes(data=True):
+        fill = "#b3261e" if sid in path_nodes else "#f4a7a1" if data.get("deadlock") else \
+            "#9fd3a8" if data.get("final") else ""
+        shape = ", shape=doublecircle" if data.get("depth") == 0 else ""
+        style = f', fillcolor="{fill}"' if fill else ""
+        tip = f"state {sid}\n{state_label(exp, sid)}"
+        lines.append(f"  {sid} [tooltip={_q(tip)}{style}{shape}];")
+    for u, v, data in g.edges(data=True):
+        tip = f"{data['thread']}: {data['statement']} ({data['location']})"
+        extra = ', color="#b3261e", penwidth=2.5, arrowsize=0.7' if (u, v) in on_path else ""
+        lines.append(f"  {u} -> {v} [tooltip={_q(tip)}{extra}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _path_ids(exp: Exploration, trace: Trace | None) -> list[int]:
+    if trace is None:
+        return []
+    index = {s: i for i, s in enumerate(exp.states)}
+    return [index[s] for s in trace.states if s in index]
+
+
+# ---------------------------------------------------------------- HTML pieces
+
+
+def trace_table(trace: Trace) -> str:
+    """The counterexample as an HTML table: one column per CPU, one row per step."""
+    cpus = cpu_names(trace)
+    order = list(cpus)
+    head = "".join(f"<th>{_e(cpus[name])} {_e(name)}</th>" for name in order)
+    rows = []
+    frames: dict[str, tuple[str, ...]] = {}
+    for n, step in enumerate(trace.steps, 1):
+        parts = []
+        if frames.get(step.thread) != step.frame and step.frame:
+            parts.append(f'<div class="fn">{_e(step.frame[-1])}()</div>')
+        frames[step.thread] = step.frame
+        parts.append(f"<code>{_e(step.statement)}</code>")
+        if step.location:
+            parts.append(f' <span class="loc">{_e(step.location)}</span>')
+        if step.note:
+            cls = "viol" if step.note.startswith("VIOLATION") else "note"
+            parts.append(f'<div class="{cls}">&rarr; {_e(step.note)}</div>')
+        changes = change_lines(step, cpus)
+        if changes:
+            parts.append('<ul class="changes">' + "".join(f"<li class=\"mono\">{_e(c)}</li>" for c in changes)
+                         + "</ul>")
+        cells = "".join(f'<td class="step">{"".join(parts)}</td>' if name == step.thread else '<td class="empty"></td>'
+                        for name in order)
+        rows.append(f'<tr><td class="n">{n}</td>{cells}</tr>')
+    return (f'<table class="trace"><thead><tr><th>#</th>{head}</tr></thead><tbody>'
+            + "\n".join(rows) + "</tbody></table>")
+
+
+def _violation(report: SpecReport, exp: Exploration, prop: PropertyResult, anchor: str) -> str:
+    out = [f'<article class="violation" id="{anchor}">',
+           f'<h3>{_e(prop.name)}: <span class="violated">VIOLATED</span> <small>({_e(prop.kind)}'
+           f'{", " + _e(prop.location) if prop.location else ""})</small></h3>']
+    if prop.about:
+        out.append(f"<p>{_e(prop.about)}</p>")
+    expression = property_expression(report.spec, prop.name, prop.kind) if prop.kind in ("invariant",
+                                                                                          "final") else ""
+    if expression:
+        out.append(f"<p>As written: <code>{_e(expression)}</code></p>")
+    out.append(f'<p class="viol">{_e(prop.message)}</p>')
+    trace = prop.trace
+    if trace is not None and trace.steps:
+        out.append(f"<p><strong>{_e(trace_summary(trace))}</strong></p>")
+        out.append(trace_table(trace))
+        sentences = Narrator(exp.system, trace).sentences()
+        out.append("<details open><summary>The counterexample in words</summary><ol>"
+                   + "".join(f"<li>{_e(s)}</li>" for s in sentences) + "</ol><p>"
+                   + " ".join(_e(line.strip()) for line in ending(exp.system, prop)) + "</p></details>")
+    if prop.waits:
+        out.append("<h4>Stuck threads</h4><ul>" + "".join(f"<li class=\"mono\">{_e(w)}</li>" for w in prop.waits)
+                   + "</ul>")
+    if prop.context:
+        out.append('<h4>Final state</h4><table class="kv">' + "".join(
+            f"<tr><th class=\"mono\">{_e(n)}</th><td class=\"mono\">{_e(v)}</td></tr>" for n, v in prop.context)
+            + "</table>")
+    out.append("</article>")
+    return "\n".join(out)
+
+
+def _figure(kind: str, dot_source: str, caption: str, dot: str | None) -> str:
+    svg, why = render_svg(dot_source, dot)
+    if svg is not None:
+        return f'<figure class="{kind}">{svg}<figcaption>{_e(caption)}</figcaption></figure>'
+    return (f'<figure class="{kind} nopicture"><p class="notice">No picture: {_e(why)}. '
+            "The graph's DOT source follows (render it with <code>dot -Tsvg</code>).</p>"
+            f"<details><summary>DOT source</summary><pre>{_e(dot_source)}</pre></details>"
+            f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+def spec_section(report: SpecReport, exp: Exploration, index: int, dot: str | None, timing: bool = True) -> Section:
+    """Everything the page says about one spec."""
+    anchor = _anchor(f"spec{index}", report.name)
+    s = report.stats
+    out = [f'<section class="spec" id="{anchor}">', f"<h2>{_e(report.spec)}</h2>"]
+    if exp.system.spec.about:
+        out.append(f"<p>{_e(exp.system.spec.about)}</p>")
+    facts = [("name", report.name), ("files", ", ".join(report.files)),
+             ("bounds", ", ".join(f"{n}={v}" for n, v in report.bounds) or "none"),
+             ("explored", f"{s.states:,} states, {s.transitions:,} transitions, depth {s.depth}"
+                          + ("" if report.complete else f" (INCOMPLETE: {report.stop_reason})")),
+             ("exit code", str(report.exit_code))]
+    if timing:
+        facts.append(("time", f"{s.seconds:.2f} s, peak memory {s.peak_memory_mb:.0f} MB"))
+    out.append('<dl class="facts">' + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts) + "</dl>")
+    out.append('<table class="properties"><thead><tr><th>Property</th><th>Kind</th><th>Verdict</th>'
+               "<th>Where</th><th>What it says</th></tr></thead><tbody>")
+    for prop in report.properties:
+        name = _e(prop.name)
+        if prop.status == "violated":
+            name = f'<a href="#{_anchor(anchor, prop.name)}">{name}</a>'
+        out.append(f"<tr><td>{name}</td><td>{_e(prop.kind)}</td><td class=\"{prop.status}\">"
+                   f"{STATUS_WORDS[prop.status]}</td><td class=\"loc\">{_e(prop.location)}</td>"
+                   f"<td>{_e(prop.about)}{'<br><em>' + _e(prop.message) + '</em>' if prop.status == 'unknown' else ''}"
+                   "</td></tr>")
+    out.append("</tbody></table>")
+    for prop in report.properties:
+        if prop.status == "violated":
+            out.append(_violation(report, exp, prop, _anchor(anchor, prop.name)))
+    out.append("<h3>Lock order</h3>")
+    g = lock_order_graph(report, exp)
+    if g is None:
+        out.append('<p class="notice">No lock-order analysis is available for this spec.</p>')
+    elif g.number_of_nodes() == 0:
+        out.append("<p>The spec declares no locks.</p>")
+    else:
+        cycles = sum(1 for _, _, d in g.edges(data=True) if d["cycle"])
+        verdict = "Edges of a strong cycle (a potential deadlock) are red." if cycles else "No strong cycle."
+        caption = (f"Lock classes of {report.name}: an edge A -> B means some thread takes B while holding A "
+                   f"(labels: the modes). {verdict}")
+        out.append(_figure("lockorder", lock_order_dot(g, report.name), caption, dot))
+    out.append("<h3>State graph</h3>")
+    if s.states >= STATE_GRAPH_LIMIT:
+        out.append(f'<p class="info">{s.states:,} states: the state graph is drawn only below '
+                   f"{STATE_GRAPH_LIMIT} states.</p>")
+    else:
+        shown = next((p for p in report.properties if p.trace is not None and p.trace.steps), None)
+        path = _path_ids(exp, shown.trace if shown else None)
+        caption = (f"All {s.states} states and their transitions (hover for details); double circles are initial "
+                   "states, green ones final, pink ones deadlocked"
+                   + (f"; the counterexample to {shown.name} is in red." if shown else "."))
+        out.append(_figure("stategraph", state_graph_dot(exp, path), caption, dot))
+    out.append("</section>")
+    return Section(report, anchor, "\n".join(out))
+
+
+def summary_table(sections: Sequence[Section]) -> str:
+    rows = []
+    for sec in sections:
+        r = sec.report
+        props = r.properties
+        for i, prop in enumerate(props):
+            head = ""
+            if i == 0:
+                head = (f'<td rowspan="{len(props)}"><a href="#{sec.anchor}">{_e(r.spec)}</a><br>'
+                        f"<small>{r.stats.states:,} states{'' if r.complete else ', INCOMPLETE'}; exit "
+                        f"{r.exit_code}</small></td>")
+            name = _e(prop.name)
+            if prop.status == "violated":
+                name = f'<a href="#{_anchor(sec.anchor, prop.name)}">{name}</a>'
+            rows.append(f"<tr>{head}<td>{name}</td><td>{_e(prop.kind)}</td>"
+                        f'<td class="{prop.status}">{STATUS_WORDS[prop.status]}</td></tr>')
+    return ('<table class="summary"><thead><tr><th>Spec</th><th>Property</th><th>Kind</th><th>Verdict</th></tr>'
+            "</thead><tbody>" + "\n".join(rows) + "</tbody></table>")
+
+
+def page(sections: Sequence[Section], errors: Sequence[str], dot: str | None, exit_code: int) -> str:
+    """The whole page."""
+    violated = sum(1 for sec in sections for p in sec.report.properties if p.status == "violated")
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>netcheck report: {len(sections)} spec{'s' if len(sections) != 1 else ''}</title>",
+             f"<style>{CSS}</style></head><body>", "<header><h1>netcheck report</h1>",
+             f"<p>netcheck {_e(__version__)}: {len(sections)} spec{'s' if len(sections) != 1 else ''}, "
+             f"{violated} violated propert{'ies' if violated != 1 else 'y'}, exit code {exit_code}.</p>"]
+    if dot is None:
+        parts.append('<p class="notice" id="graphviz">Graphviz is not installed (no <code>dot</code> program '
+                     "found), so the lock-order and state graphs are not drawn: each is given as DOT source "
+                     "instead. Install Graphviz (Debian: <code>apt-get install graphviz</code>) and run "
+                     "<code>netcheck report</code> again to get the pictures.</p>")
+    else:
+        version = dot_version(dot)
+        parts.append(f'<p class="info" id="graphviz">Pictures drawn with Graphviz dot'
+                     f"{' ' + _e(version) if version else ''}, inline as SVG: this page needs no network.</p>")
+    parts.append("</header>")
+    if errors:
+        parts.append('<section id="errors"><h2>Specs that do not load</h2>'
+                     + "".join(f"<pre>{_e(e)}</pre>" for e in errors) + "</section>")
+    parts.append('<section id="summary"><h2>Summary</h2>' + summary_table(sections) + "</section>")
+    parts.extend(sec.html for sec in sections)
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

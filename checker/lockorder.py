@@ -1,0 +1,475 @@
+"""A lockdep-style lock-order graph, built from the explored states, and its strong cycles.
+
+An edge A -> B (lock classes: a lock name; the instances of a per-entity lock share one class) means some
+thread acquires, or waits for, B while holding A. Each dependency carries the modes of both locks and
+the spec sites of both acquisitions. Following lockdep (Documentation/locking/lockdep-design.rst), a
+dependency has one of four kinds, from the held lock (E: exclusive, S: shared) and the acquired one
+(R: recursive reader, N: anything else); a cycle is a potential deadlock only if it is *strong*: it
+never enters a lock as a recursive reader (-(*R)->) and leaves it as a shared holder (-(S*)->).
+Trylocks create no dependency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import product
+
+import networkx as nx
+from netcheck.model.locks import read_depth
+from netcheck.model.program import IR
+from netcheck.model.spec import LockOp, Spec
+from netcheck.model.system import TransitionSystem
+
+from .explore import Exploration
+
+# acquiring lock API -> the mode it asks for ("rread": a recursive reader; no spec op asks for it today)
+ACQUIRE_MODES = {"mutex_lock": "mutex", "mutex_lock_killable": "mutex", "spin_lock": "spin",
+                 "down_read": "read", "down_read_killable": "read",
+                 "down_write": "write", "down_write_killable": "write"}
+SHARED_MODES = ("read", "rread")
+RECURSIVE_MODES = ("rread",)
+MAX_CYCLES = 50
+
+
+def dep_kind(held_mode: str, acquired_mode: str) -> str:
+    """lockdep's dependency kind: EN, ER, SN or SR."""
+    return ("S" if held_mode in SHARED_MODES else "E") + ("R" if acquired_mode in RECURSIVE_MODES else "N")
+
+
+def mode_suffix(mode: str) -> str:
+    """`(R)`, `(W)` or `` for a class name printed with the mode it is held or taken in."""
+    return {"read": "(R)", "rread": "(RR)", "write": "(W)"}.get(mode, "")
+
+
+@dataclass(frozen=True, order=True)
+class Site:
+    """An acquisition in the spec: file:line, the procedure, the statement."""
+
+    location: str
+    function: str
+    statement: str
+    stack: tuple[str, ...] = ()   # the procedure call chain, outermost first (the thread's procedure)
+    context: str = ""             # the innermost procedure that is not a lock wrapper such as rtnl_lock()
+
+    def __str__(self) -> str:
+        if not self.location:
+            return self.statement
+        callers = " < ".join(f"{f}()" for f in reversed(self.stack[:-1]))
+        return f"{self.location} {self.function}(): {self.statement}" + (f"  [from {callers}]" if callers else "")
+
+
+NO_SITE = Site("", "", "(held from the initial state)")
+
+
+def lock_wrappers(spec: Spec) -> frozenset[str]:
+    """Procedures whose whole body is one lock operation (rtnl_lock(), rtnl_unlock())."""
+    return frozenset(p.name for p in spec.procedures
+                     if not p.params and len(p.body) == 1 and isinstance(p.body[0], LockOp))
+
+
+def node_site(node: IR | None, wrappers: frozenset[str] = frozenset()) -> Site:
+    """The site of an IR node: its statement, procedure and call chain."""
+    if node is None or node.stmt is None:
+        return NO_SITE
+    frame = tuple(node.frame)
+    context = next((f for f in reversed(frame) if f not in wrappers), frame[-1] if frame else "")
+    return Site(node.stmt.span.short, frame[-1] if frame else "", node.stmt.text, frame, context)
+
+
+@dataclass(frozen=True, order=True)
+class Dependency:
+    """One A -> B dependency: `held` (in held_mode, taken at held_site) is held while `acquired` is taken."""
+
+    held: str
+    held_mode: str
+    acquired: str
+    acquired_mode: str
+    held_site: Site
+    acquired_site: Site
+    threads: tuple[str, ...] = ()   # thread instances seen doing it
+    state: int = -1                  # first (BFS-order) state witnessing it; -1 for synthetic graphs
+
+    @property
+    def kind(self) -> str:
+        return dep_kind(self.held_mode, self.acquired_mode)
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """A strong cycle: locks[0] -> locks[1] -> ... -> locks[0], one dependency per edge."""
+
+    locks: tuple[str, ...]
+    deps: tuple[Dependency, ...]
+
+    @property
+    def recursive(self) -> bool:
+        """A self edge: lockdep's "possible recursive locking"."""
+        return len(self.locks) == 1
+
+    @property
+    def chain(self) -> str:
+        return " --> ".join((*self.locks, self.locks[0]))
+
+
+@dataclass(frozen=True)
+class LockOrder:
+    """The result: every lock class, every dependency, every strong cycle (at most MAX_CYCLES)."""
+
+    classes: tuple[str, ...]
+    deps: tuple[Dependency, ...]
+    cycles: tuple[Cycle, ...]
+    more_cycles: int = 0        # strong cycles found beyond MAX_CYCLES
+    complete: bool = True       # built from a complete exploration
+
+    @property
+    def status(self) -> str:
+        if self.cycles:
+            return "violated"
+        return "holds" if self.complete else "unknown"
+
+
+# ---------------------------------------------------------------- building the graph from states
+
+
+@dataclass(frozen=True)
+class _Instance:
+    cls: str
+    base: int
+    kind: str   # mutex, spinlock, rwsem
+
+
+def _instances(system: TransitionSystem) -> list[_Instance]:
+    out = []
+    for index, slot in enumerate(system.layout.slots):
+        if slot.kind == "lock_owner":
+            out.append(_Instance(slot.var, index, system.layout.lock_kinds[slot.var]))
+    return out
+
+
+def _held(s: Sequence, tid: int, instances: list[_Instance]) -> tuple[tuple[int, str], ...]:
+    """(instance index, mode) of every lock instance `tid` holds in `s`."""
+    out = []
+    for i, inst in enumerate(instances):
+        b = inst.base
+        if s[b] == tid:
+            out.append((i, "write" if inst.kind == "rwsem" else ("spin" if inst.kind == "spinlock" else "mutex")))
+        elif inst.kind == "rwsem" and read_depth(s[b + 1], tid):
+            out.append((i, "read"))
+    return tuple(out)
+
+
+def _hold_level(s: Sequence, tid: int, inst: _Instance) -> int:
+    b = inst.base
+    level = 1 if s[b] == tid else 0
+    return level + (read_depth(s[b + 1], tid) if inst.kind == "rwsem" else 0)
+
+
+def site_of(system: TransitionSystem, s: Sequence, tid: int) -> Site:
+    """The statement thread `tid` stands at in `s`."""
+    return node_site(system.node_at(s, tid), lock_wrappers(system.spec))
+
+
+def acquisition_site(exp: Exploration, state: int, tid: int, base: int) -> Site:
+    """Where `tid` last acquired the lock instance at slot `base`, on the shortest path to `state`."""
+    system = exp.system
+    inst = next(i for i in _instances(system) if i.base == base)
+    path = exp.path_to(state)
+    for (prev_id, _), (cur_id, _) in zip(reversed(path[:-1]), reversed(path[1:])):
+        before, after = exp.states[prev_id], exp.states[cur_id]
+        if _hold_level(after, tid, inst) > _hold_level(before, tid, inst):
+            return site_of(system, before, tid)
+    return NO_SITE
+
+
+def _acquiring_nodes(system: TransitionSystem) -> list[tuple[int, int, dict]]:
+    """(tid, pc slot, {pc: IR node}) for each thread: the nodes where it acquires or waits for a lock."""
+    out = []
+    for t in system.threads:
+        nodes = {pc: n for pc, n in enumerate(t.nodes)
+                 if n.kind in ("lock", "lockwait") and n.data.get("op") in ACQUIRE_MODES}
+        out.append((t.tid, t.pcslot, nodes))
+    return out
+
+
+def dependencies(exp: Exploration) -> tuple[Dependency, ...]:
+    """Every dependency the explored states show, deduplicated by (classes, modes, sites), sorted."""
+    system = exp.system
+    instances = _instances(system)
+    by_base = {inst.base: inst for inst in instances}
+    acquiring = [(tid, pcslot, nodes) for tid, pcslot, nodes in _acquiring_nodes(system) if nodes]
+    first: dict[tuple, int] = {}
+    for sid, s in enumerate(exp.states):
+        for tid, pcslot, nodes in acquiring:
+            node = nodes.get(s[pcslot])
+            if node is None:
+                continue
+            held = _held(s, tid, instances)
+            if not held:
+                continue
+            dyn = node.data["dyn"]
+            try:
+                target = node.data["base"] + (dyn(s) if dyn is not None else 0)
+            except Exception:  # noqa: BLE001 - a lock key that fails to evaluate shows as runtime_safety
+                continue
+            key = (tid, s[pcslot], held, target)
+            if key not in first:
+                first[key] = sid
+    found: dict[tuple[str, str, str, str, Site, Site], tuple[int, set[str]]] = {}
+    wrappers = lock_wrappers(system.spec)
+    for (tid, pc, held, target), sid in first.items():
+        node = system.threads[tid].nodes[pc]
+        acquired = by_base[target].cls if target in by_base else node.data["lock"]
+        acquired_site = node_site(node, wrappers)
+        for index, mode in held:
+            inst = instances[index]
+            held_site = acquisition_site(exp, sid, tid, inst.base)
+            dep_key = (inst.cls, mode, acquired, ACQUIRE_MODES[node.data["op"]], held_site, acquired_site)
+            earliest, threads = found.get(dep_key, (sid, set()))
+            threads.add(system.threads[tid].name)
+            found[dep_key] = (min(earliest, sid), threads)
+    return tuple(sorted(Dependency(a, am, b, bm, hs, bs, tuple(sorted(threads)), sid)
+                        for (a, am, b, bm, hs, bs), (sid, threads) in found.items()))
+
+
+def dependency_graph(classes: Iterable[str], deps: Iterable[Dependency]) -> nx.DiGraph:
+    """The graph over lock classes; each edge's `deps` attribute lists its dependencies (sorted)."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(sorted(classes))
+    for dep in sorted(deps):
+        if graph.has_edge(dep.held, dep.acquired):
+            graph[dep.held][dep.acquired]["deps"] += (dep,)
+        else:
+            graph.add_edge(dep.held, dep.acquired, deps=(dep,))
+    return graph
+
+
+# ---------------------------------------------------------------- strong cycles
+
+
+def strong_choice(edges: Sequence[Iterable[str]]) -> tuple[str, ...] | None:
+    """Kinds, one per edge of a cycle (each edge offers a set of kinds), such that no -(*R)-> edge is
+    followed by an -(S*)-> edge, the last edge followed by the first included; None if there are none."""
+    def ok(a: str, b: str) -> bool:
+        return not (a[1] == "R" and b[0] == "S")
+
+    for start in sorted(edges[0]):
+        # back[i][kind] = the kind chosen for edge i-1 that allows `kind` on edge i
+        reach: dict[str, str | None] = {start: None}
+        back = [reach]
+        for options in edges[1:]:
+            reach = {k: next(p for p in sorted(reach) if ok(p, k)) for k in sorted(options)
+                     if any(ok(p, k) for p in reach)}
+            back.append(reach)
+        for last in sorted(reach):
+            if ok(last, start):
+                chosen = [last]
+                for level in range(len(back) - 1, 0, -1):
+                    chosen.append(back[level][chosen[-1]])  # type: ignore[arg-type]
+                return tuple(reversed(chosen))
+    return None
+
+
+def _rotate(cycle: list[str]) -> tuple[str, ...]:
+    i = cycle.index(min(cycle))
+    return tuple(cycle[i:] + cycle[:i])
+
+
+def _witnesses(edges: list[tuple[Dependency, ...]], kinds: tuple[str, ...]) -> tuple[Dependency, ...]:
+    """One dependency per edge: strong, from as many different threads as possible, then the earliest.
+
+    Small cycles try every combination (a cycle through several threads reads best); large ones take the
+    earliest dependency of each kind `strong_choice` picked.
+    """
+    options = [sorted(deps, key=lambda d: (d.state, d)) for deps in edges]
+    combos = 1
+    for deps in options:
+        combos *= len(deps)
+    if combos <= 4096:
+        best: tuple[tuple[int, int], tuple[Dependency, ...]] | None = None
+        for combo in product(*options):
+            if strong_choice([{d.kind} for d in combo]) is None:
+                continue
+            seen: set[str] = set()
+            overlap = 0
+            for d in combo:
+                overlap += bool(seen & set(d.threads))
+                seen.update(d.threads)
+            score = (overlap, sum(d.state for d in combo))
+            if best is None or score < best[0]:
+                best = (score, combo)
+        if best is not None:
+            return best[1]
+    return tuple(next(d for d in deps if d.kind == k) for deps, k in zip(options, kinds))
+
+
+def strong_cycles(graph: nx.DiGraph, limit: int = MAX_CYCLES) -> tuple[tuple[Cycle, ...], int]:
+    """Every strong simple cycle (shortest first, then by name), at most `limit`; and how many more."""
+    candidates = sorted({_rotate(c) for c in nx.simple_cycles(graph)}, key=lambda c: (len(c), c))
+    found: list[Cycle] = []
+    more = 0
+    for locks in candidates:
+        edges = [graph[a][b]["deps"] for a, b in zip(locks, locks[1:] + locks[:1])]
+        kinds = strong_choice([{d.kind for d in deps} for deps in edges])
+        if kinds is None:
+            continue
+        if len(found) >= limit:
+            more += 1
+            continue
+        found.append(Cycle(locks, _witnesses(edges, kinds)))
+    return tuple(found), more
+
+
+def analyze_graph(classes: Iterable[str], deps: Iterable[Dependency], complete: bool = True) -> LockOrder:
+    deps = tuple(sorted(deps))
+    classes = tuple(sorted(set(classes) | {d.held for d in deps} | {d.acquired for d in deps}))
+    cycles, more = strong_cycles(dependency_graph(classes, deps))
+    return LockOrder(classes, deps, cycles, more, complete)
+
+
+def lock_order(exp: Exploration) -> LockOrder:
+    """The lock-order graph of everything explored, and its strong cycles."""
+    classes = [lock.name for lock in exp.system.spec.locks]
+    return analyze_graph(classes, dependencies(exp), exp.complete)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _lock_call(mode: str, lock: str) -> str:
+    return f"{'rlock' if mode in SHARED_MODES else 'lock'}({lock});"
+
+
+def scenario(cycle: Cycle) -> list[str]:
+    """lockdep's "Possible unsafe locking scenario": one column per CPU, ending in *** DEADLOCK ***."""
+    width = 32
+    if cycle.recursive and cycle.deps[0].held_mode in SHARED_MODES and cycle.deps[0].kind == "SN":
+        # a non-recursive reader again: it deadlocks once a writer queues between the two read acquisitions
+        dep = cycle.deps[0]
+        cpus = 2
+        rows = [(0, _lock_call(dep.held_mode, dep.held)), (1, f"lock({dep.held});"),
+                (0, _lock_call(dep.acquired_mode, dep.acquired))]
+    elif cycle.recursive:
+        dep = cycle.deps[0]
+        cpus = 1
+        rows = [(0, _lock_call(dep.held_mode, dep.held)), (0, _lock_call(dep.acquired_mode, dep.acquired))]
+    else:
+        cpus = len(cycle.deps)
+        rows = [(i, _lock_call(d.held_mode, d.held)) for i, d in enumerate(cycle.deps)]
+        rows += [(i, _lock_call(d.acquired_mode, d.acquired)) for i, d in reversed(list(enumerate(cycle.deps)))]
+    out = [" Possible unsafe locking scenario:", ""]
+    out.append("       " + "".join(f"CPU{i}".ljust(width) for i in range(cpus)).rstrip())
+    out.append("       " + "".join("----".ljust(width) for _ in range(cpus)).rstrip())
+    out.extend(("  " if cpu == 0 else " " * (7 + width * cpu)) + text for cpu, text in rows)
+    out += ["", " *** DEADLOCK ***"]
+    if cycle.recursive and cpus == 1:
+        out += ["", " May be due to missing lock nesting notation"]
+    return out
+
+
+def render_dependency(dep: Dependency, indent: str = "    ") -> list[str]:
+    who = ", ".join(dep.threads)
+    return [f"{indent}{dep.held}{mode_suffix(dep.held_mode)} --> {dep.acquired}{mode_suffix(dep.acquired_mode)}"
+            f"  [{dep.kind}]{'  ' + who if who else ''}",
+            f"{indent}    held at     {dep.held_site}",
+            f"{indent}    acquired at {dep.acquired_site}"]
+
+
+def render_cycle(cycle: Cycle) -> list[str]:
+    """One strong cycle in lockdep's layout: the warning, the chain, each edge's sites, the scenario."""
+    if cycle.recursive:
+        dep = cycle.deps[0]
+        title = "WARNING: possible recursive locking detected"
+        head = [f"{dep.threads[0] if dep.threads else 'a task'} is trying to acquire lock:",
+                f" ({dep.acquired}){{{dep.acquired_mode}}}, at: {dep.acquired_site}", "",
+                "but task is already holding lock:",
+                f" ({dep.held}){{{dep.held_mode}}}, at: {dep.held_site}"]
+    else:
+        title = "WARNING: possible circular locking dependency detected"
+        head = ["Chain exists of:", f"  {cycle.chain}", "", "the dependencies (kind, who, where):"]
+        for dep in cycle.deps:
+            head.extend(render_dependency(dep, "  "))
+    bar = "=" * len(title)
+    out = [bar, title, "-" * len(title), *head, "", "other info that might help us debug this:", ""]
+    out.extend(scenario(cycle))
+    return out
+
+
+def render_graph(order: LockOrder, indent: str = "  ") -> list[str]:
+    """Every dependency, grouped by edge (classes and modes), then by where the first lock was taken."""
+    out: list[str] = []
+    if not order.deps:
+        out.append(f"{indent}no lock is ever taken while another is held")
+    edges: dict[tuple[str, str, str, str], dict[Site, list[Dependency]]] = {}
+    for dep in order.deps:
+        key = (dep.held, dep.held_mode, dep.acquired, dep.acquired_mode)
+        edges.setdefault(key, {}).setdefault(dep.held_site, []).append(dep)
+    for (a, am, b, bm), by_site in sorted(edges.items()):
+        out.append(f"{indent}{a}{mode_suffix(am)} --> {b}{mode_suffix(bm)}  [{dep_kind(am, bm)}]")
+        for site, deps in sorted(by_site.items()):
+            out.append(f"{indent}    {a} held at {site}")
+            for dep in deps:
+                out.append(f"{indent}      {b} taken at {dep.acquired_site}  ({', '.join(dep.threads)})")
+    return out
+
+
+def summary(order: LockOrder) -> str:
+    edges = len({(d.held, d.held_mode, d.acquired, d.acquired_mode) for d in order.deps})
+    head = (f"{len(order.classes)} lock class{'es' if len(order.classes) != 1 else ''}, {edges} "
+            f"edge{'s' if edges != 1 else ''} ({len(order.deps)} dependenc{'ies' if len(order.deps) != 1 else 'y'})")
+    if order.cycles:
+        n = len(order.cycles) + order.more_cycles
+        return f"{head}: {n} strong cycle{'s' if n != 1 else ''} (potential deadlock)"
+    if not order.complete:
+        return f"{head}: no strong cycle in the states explored (exploration incomplete)"
+    return f"{head}: no strong cycle"
+
+
+def edge_lines(order: LockOrder, indent: str = "    ") -> list[str]:
+    """One line per (held, mode, acquired, mode) edge, with the functions holding the first lock."""
+    grouped: dict[tuple[str, str, str, str], set[str]] = {}
+    for d in order.deps:
+        key = (d.held, d.held_mode, d.acquired, d.acquired_mode)
+        grouped.setdefault(key, set()).add(d.held_site.context or d.held_site.function)
+    return [f"{indent}{a}{mode_suffix(am)} --> {b}{mode_suffix(bm)}  [{dep_kind(am, bm)}]  held in "
+            + ", ".join(f"{f}()" for f in sorted(fs)) for (a, am, b, bm), fs in sorted(grouped.items())]
+
+
+def report_section(order: LockOrder) -> list[str]:
+    """The verify section: the edges in one line each, then each cycle in lockdep's layout."""
+    out = [f"  {summary(order)}"]
+    out.extend(edge_lines(order))
+    for cycle in order.cycles:
+        out.append("")
+        out.extend("  " + line if line else "" for line in render_cycle(cycle))
+    if order.more_cycles:
+        out += ["", f"  ... and {order.more_cycles} more strong cycles"]
+    return out
+
+
+def cycle_message(order: LockOrder) -> str:
+    if not order.cycles:
+        return ""
+    first = order.cycles[0]
+    what = "recursive locking" if first.recursive else "circular locking dependency"
+    more = len(order.cycles) + order.more_cycles - 1
+    return f"{what}: {first.chain}" + (f" (and {more} more cycle{'s' if more != 1 else ''})" if more else "")
+
+
+def site_json(site: Site) -> dict:
+    return {"location": site.location or None, "function": site.function or None, "statement": site.statement,
+            "stack": list(site.stack)}
+
+
+def dependency_json(dep: Dependency) -> dict:
+    return {"held": dep.held, "held_mode": dep.held_mode, "acquired": dep.acquired,
+            "acquired_mode": dep.acquired_mode, "kind": dep.kind, "held_site": site_json(dep.held_site),
+            "acquired_site": site_json(dep.acquired_site), "threads": list(dep.threads)}
+
+
+def to_json(order: LockOrder) -> dict:
+    return {"status": order.status, "classes": list(order.classes),
+            "dependencies": [dependency_json(d) for d in order.deps],
+            "cycles": [{"chain": c.chain, "locks": list(c.locks), "recursive": c.recursive,
+                        "dependencies": [dependency_json(d) for d in c.deps]} for c in order.cycles],
+            "more_cycles": order.more_cycles}

@@ -1,0 +1,393 @@
+"""Who waits for whom in one state: wait-for edges between threads, deadlocks explained, and chains of
+waits that end at a thread inside a slow step (synchronize_rcu(), rcu_barrier(), `slow: true`).
+
+A thread blocked on a mutex waits for its owner. A thread queued on an rwsem waits for the holders
+that exclude it and, as Linux rwsems are FIFO, for the waiters queued ahead that exclude it: a reader
+waits behind every queued writer ahead of it (which itself waits for the read holders), a writer
+behind everyone ahead. A thread in synchronize_rcu() waits for the readers its grace period waits for.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+from netcheck.model.locks import read_depth, reader_tids
+from netcheck.model.system import TransitionSystem
+
+from .explore import Exploration, Found
+from .trace import Trace, counterexample
+
+LOCK_RELATIONS = ("held", "held_read", "held_write", "queued_writer", "queued_ahead")
+MUTEX_WAITS = {"mutex_lock": "mutex", "mutex_lock_killable": "mutex", "spin_lock": "spin"}
+
+
+@dataclass(frozen=True, order=True)
+class WaitEdge:
+    """`waiter` cannot go on until `target` does something: releases `lock`, leaves its RCU read-side
+    section, or (target -1) until a condition holds."""
+
+    waiter: int
+    target: int
+    relation: str      # held, held_read, held_write, queued_writer, queued_ahead, rcu_reader, condition
+    lock: str = ""     # lock instance ('' for grace periods and conditions)
+    want: str = ""     # mutex, spin, read, write, grace period, condition
+    location: str = ""  # where the waiter stands
+    statement: str = ""
+
+
+def _where(node, s: Sequence) -> int:
+    dyn = node.data["dyn"]
+    return node.data["base"] + (dyn(s) if dyn is not None else 0)
+
+
+def _lock_name(system: TransitionSystem, base: int) -> str:
+    return system.layout.slots[base].name.rsplit(".", 1)[0]
+
+
+def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool = True) -> tuple[WaitEdge, ...]:
+    """What thread `tid` waits for in state `s` (empty when it can step, or has finished)."""
+    node = system.node_at(s, tid)
+    if node is None or node.stmt is None:
+        return ()
+    loc, text = node.stmt.span.short, node.stmt.text
+    if node.kind == "lock" and node.data["op"] in MUTEX_WAITS:
+        b = _where(node, s)
+        owner = s[b]
+        if owner in (-1, tid):
+            return ()
+        return (WaitEdge(tid, owner, "held", _lock_name(system, b), MUTEX_WAITS[node.data["op"]], loc, text),)
+    if node.kind == "lockwait":
+        b = _where(node, s)
+        writer = node.data["op"].startswith("down_write")
+        entry = tid * 2 + writer
+        queue = s[b + 2]
+        if entry not in queue:
+            return ()
+        name, want = _lock_name(system, b), "write" if writer else "read"
+        out = []
+        if s[b] != -1:
+            out.append(WaitEdge(tid, s[b], "held_write", name, want, loc, text))
+        ahead = queue[:queue.index(entry)]
+        if writer:
+            out.extend(WaitEdge(tid, r, "held_read", name, want, loc, text) for r in reader_tids(s[b + 1]))
+            out.extend(WaitEdge(tid, w >> 1, "queued_ahead", name, want, loc, text) for w in ahead)
+        else:
+            out.extend(WaitEdge(tid, w >> 1, "queued_writer", name, want, loc, text) for w in ahead if w & 1)
+        return tuple(out)
+    if node.kind == "gpwait" and node.data["op"] == "synchronize_rcu" and system.layout.gp_wait:
+        pending = s[system.layout.gp_wait[tid]]
+        return tuple(WaitEdge(tid, r, "rcu_reader", "", "grace period", loc, text)
+                     for r in range(len(system.threads)) if pending >> r & 1)
+    if conditions and node.kind == "await":
+        try:
+            ready = bool(node.data["cond"](s))
+        except Exception:  # noqa: BLE001 - a failing condition is reported as runtime_safety
+            ready = False
+        if not ready:
+            return (WaitEdge(tid, -1, "condition", "", "condition", loc, text),)
+    return ()
+
+
+def holds(system: TransitionSystem, s: Sequence, tid: int, lock: str) -> bool:
+    """Whether `tid` holds the lock instance named `lock` in any mode."""
+    for index, slot in enumerate(system.layout.slots):
+        if slot.kind == "lock_owner" and slot.name.rsplit(".", 1)[0] == lock:
+            return s[index] == tid or (system.layout.lock_kinds[slot.var] == "rwsem"
+                                       and bool(read_depth(s[index + 1], tid)))
+    return False
+
+
+# ---------------------------------------------------------------- describing waits
+
+
+def _name(system: TransitionSystem, tid: int) -> str:
+    return system.threads[tid].name
+
+
+Names = Callable[[int], str]
+
+
+def describe(system: TransitionSystem, edge: WaitEdge, previous: WaitEdge | None = None,
+             names: Names | None = None) -> str:
+    """The wait as words, without the waiter: "waits for net_mutex held by netns_wq"."""
+    name = names or (lambda tid: _name(system, tid))
+    target = name(edge.target) if edge.target >= 0 else ""
+    if edge.relation == "held":
+        return f"waits for {edge.lock} held by {target}"
+    if edge.relation in ("held_read", "held_write"):
+        mode = "read" if edge.relation == "held_read" else "write"
+        if previous is not None and previous.lock == edge.lock:
+            return f"waits for the {mode} hold of {target}"
+        return f"waits for {edge.lock} ({edge.want}) held for {mode} by {target}"
+    if edge.relation == "queued_writer":
+        return f"waits for {edge.lock} (read) behind queued writer {target}"
+    if edge.relation == "queued_ahead":
+        return f"waits for {edge.lock} ({edge.want}) behind {target}, queued ahead of it"
+    if edge.relation == "rcu_reader":
+        return f"waits in {edge.statement} for the RCU read-side critical section of {target}"
+    return f"waits at `{edge.statement}` ({edge.location}) for a condition no thread makes true"
+
+
+def sentence(system: TransitionSystem, chain: Sequence[WaitEdge], names: Names | None = None) -> str:
+    """A chain of waits as one sentence: "A waits for L held by B, which waits for ..."."""
+    if not chain:
+        return ""
+    name = names or (lambda tid: _name(system, tid))
+    parts = [f"{name(chain[0].waiter)} {describe(system, chain[0], None, names)}"]
+    for prev, edge in zip(chain, chain[1:]):
+        parts.append(f"which {describe(system, edge, prev, names)}")
+    return ", ".join(parts)
+
+
+def thread_line(system: TransitionSystem, s: Sequence, tid: int, edges: Sequence[WaitEdge]) -> str:
+    """`T at FILE:LINE: STATEMENT: waits for ...` (the prefix is the documented `stuck` format)."""
+    node = system.node_at(s, tid)
+    where = f"{system.threads[tid].name} at {node.stmt.span.short}: {node.stmt.text}" \
+        if node is not None and node.stmt is not None else system.threads[tid].name
+    if not edges:
+        return where
+    return where + ": " + "; ".join(describe(system, e) for e in edges)
+
+
+# ---------------------------------------------------------------- deadlocks
+
+
+@dataclass(frozen=True)
+class DeadlockExplanation:
+    """Why a stuck state is stuck: the kind, the cycle (or chain) of waits, and every thread's waits."""
+
+    kind: str                          # abba, self, grace_period, condition, orphaned_lock, unknown
+    summary: str                       # "self-deadlock: A waits for ..."
+    chain: tuple[WaitEdge, ...]        # the cycle (its last edge returns to the first waiter) or chain
+    cycle: bool
+    threads: tuple[str, ...]           # one line per stuck thread
+
+    @property
+    def text(self) -> str:
+        return self.summary
+
+
+KIND_TITLES = {"abba": "ABBA lock-order inversion", "self": "self-deadlock",
+               "grace_period": "a grace period that can never complete",
+               "condition": "a wait on a condition that can never become true",
+               "orphaned_lock": "a wait on a lock whose holder has finished",
+               "unknown": "no thread can step"}
+
+
+def wait_graph(system: TransitionSystem, s: Sequence) -> dict[int, tuple[WaitEdge, ...]]:
+    """Every unfinished, non-quiescent thread's waits."""
+    return {t.tid: blockers(system, s, t.tid) for t in system.threads if not system.quiescent(s, t.tid)}
+
+
+def _cycles(waits: dict[int, tuple[WaitEdge, ...]]) -> list[list[int]]:
+    graph = nx.DiGraph()
+    for tid, edges in waits.items():
+        for e in edges:
+            if e.target >= 0:
+                graph.add_edge(tid, e.target)
+    return [list(c) for c in nx.simple_cycles(graph)]
+
+
+def _edge(waits: dict[int, tuple[WaitEdge, ...]], a: int, b: int) -> WaitEdge:
+    order = {r: i for i, r in enumerate(("held", "held_write", "held_read", "queued_writer", "queued_ahead",
+                                          "rcu_reader"))}
+    return min((e for e in waits[a] if e.target == b), key=lambda e: (order.get(e.relation, 9), e))
+
+
+def explain_deadlock(system: TransitionSystem, s: Sequence) -> DeadlockExplanation:
+    """Classify a state where no thread can step: a cycle of waits (ABBA, self-deadlock, grace period),
+    or a chain ending at a condition that can never hold or at a lock whose holder has finished."""
+    waits = wait_graph(system, s)
+    lines = tuple(thread_line(system, s, tid, edges) for tid, edges in sorted(waits.items()))
+    cycles = _cycles(waits)
+    if cycles:
+        def self_waiters(c: list[int]) -> list[int]:
+            return [t for t in c if holds(system, s, t, _edge(waits, t, c[(c.index(t) + 1) % len(c)]).lock)]
+
+        def rank(c: list[int]) -> tuple:
+            i = c.index(min(c))
+            return (not self_waiters(c), len(c), sorted(c), c[i:] + c[:i])
+        best = min(cycles, key=rank)
+        first = (self_waiters(best) or [min(best)])[0]
+        i = best.index(first)
+        best = best[i:] + best[:i]
+        chain = tuple(_edge(waits, a, b) for a, b in zip(best, best[1:] + best[:1]))
+        if self_waiters(best):
+            kind = "self"
+        elif any(e.relation == "rcu_reader" for e in chain):
+            kind = "grace_period"
+        else:
+            kind = "abba"
+        return DeadlockExplanation(kind, f"{KIND_TITLES[kind]}: {sentence(system, chain)}", chain, True, lines)
+    # no cycle: the longest chain of waits explains the most; follow it to where it ends
+    chains = []
+    for tid in sorted(waits):
+        chain_list: list[WaitEdge] = []
+        seen = {tid}
+        current = tid
+        while waits.get(current):
+            edge = min(waits[current])
+            chain_list.append(edge)
+            if edge.target < 0 or edge.target in seen:
+                break
+            seen.add(edge.target)
+            current = edge.target
+        if chain_list:
+            chains.append(chain_list)
+    if not chains:
+        return DeadlockExplanation("unknown", KIND_TITLES["unknown"], (), False, lines)
+    chain_list = max(chains, key=len)   # max() keeps the first (lowest thread) of equally long chains
+    last = chain_list[-1]
+    if any(e.relation == "rcu_reader" for e in chain_list):
+        kind = "grace_period"
+    elif last.relation == "condition":
+        kind = "condition"
+    elif last.target >= 0 and system.node_at(s, last.target) is None:
+        kind = "orphaned_lock"
+    else:
+        kind = "unknown"
+    text = sentence(system, chain_list)
+    if kind == "orphaned_lock":
+        text += ", which has finished without releasing it"
+    return DeadlockExplanation(kind, f"{KIND_TITLES[kind]}: {text}", tuple(chain_list), False, lines)
+
+
+def edge_json(system: TransitionSystem, edge: WaitEdge) -> dict:
+    return {"waiter": _name(system, edge.waiter),
+            "target": _name(system, edge.target) if edge.target >= 0 else None,
+            "relation": edge.relation, "lock": edge.lock or None, "want": edge.want,
+            "location": edge.location, "statement": edge.statement}
+
+
+def deadlock_json(system: TransitionSystem, explanation: DeadlockExplanation) -> dict:
+    return {"kind": explanation.kind, "summary": explanation.summary, "cycle": explanation.cycle,
+            "chain": [edge_json(system, e) for e in explanation.chain], "threads": list(explanation.threads)}
+
+
+# ---------------------------------------------------------------- chains to slow steps
+
+
+@dataclass(frozen=True)
+class SlowWitness:
+    """A state where `waiter` is blocked on a lock and its waits lead to a thread inside a slow step."""
+
+    waiter: str
+    chain: tuple[WaitEdge, ...]     # from the waiter to the thread in the slow step
+    slow_thread: str
+    slow_location: str              # the slow statement, file:line
+    slow_statement: str
+    slow_function: str
+    state: int                      # state id (BFS order: the trace to it is a shortest one)
+    text: str                       # the chain as one sentence
+    shape: str                      # the chain with thread declarations instead of instances
+    trace: Trace
+
+    @property
+    def through_queued_writer(self) -> bool:
+        return any(e.relation == "queued_writer" for e in self.chain)
+
+
+def _blocked_pcs(system: TransitionSystem, tids: Sequence[int]) -> list[tuple[int, int, dict]]:
+    """(tid, pc slot, {pc: node}) where a thread can be blocked on a lock."""
+    out = []
+    for tid in tids:
+        t = system.threads[tid]
+        nodes = {pc: n for pc, n in enumerate(t.nodes)
+                 if (n.kind == "lock" and n.data.get("op") in MUTEX_WAITS) or n.kind == "lockwait"}
+        out.append((tid, t.pcslot, nodes))
+    return out
+
+
+def slow_chain_at(system: TransitionSystem, s: Sequence, tid: int) -> tuple[WaitEdge, ...] | None:
+    """The shortest chain of lock waits from `tid` to a thread inside a slow step, or None."""
+    first = blockers(system, s, tid, conditions=False)
+    if not first:
+        return None
+    parent: dict[int, WaitEdge | None] = {tid: None}
+    queue = deque([tid])
+    while queue:
+        current = queue.popleft()
+        edges = first if current == tid else blockers(system, s, current, conditions=False)
+        for edge in sorted(edges):
+            if edge.relation not in LOCK_RELATIONS or edge.target in parent:
+                continue
+            parent[edge.target] = edge
+            if system.in_slow_step(s, edge.target):
+                chain = [edge]
+                while (back := parent[chain[-1].waiter]) is not None:
+                    chain.append(back)
+                return tuple(reversed(chain))
+            queue.append(edge.target)
+    return None
+
+
+def _slow_place(system: TransitionSystem, s: Sequence, tid: int) -> tuple[str, str]:
+    """(`synchronize_rcu() in cleanup_net()`, file:line) for a thread inside a slow step."""
+    node = system.node_at(s, tid)
+    assert node is not None and node.stmt is not None
+    return f"{node.stmt.text} in {node.frame[-1] if node.frame else ''}()", node.stmt.span.short
+
+
+def _shape(system: TransitionSystem, chain: Sequence[WaitEdge], where: str) -> str:
+    """The chain in words with thread declarations for instances: what stays the same across bounds."""
+    decl = {t.tid: t.decl for t in system.threads}
+    return f"{sentence(system, chain, lambda tid: decl[tid])}, which is in {where}"
+
+
+def _witness(exp: Exploration, sid: int, tid: int, chain: tuple[WaitEdge, ...]) -> SlowWitness:
+    system = exp.system
+    s = exp.states[sid]
+    slow = chain[-1].target
+    node = system.node_at(s, slow)
+    assert node is not None and node.stmt is not None
+    where, location = _slow_place(system, s, slow)
+    text = f"{sentence(system, chain)}, which is in {where} ({location})"
+    trace = counterexample(exp, Found("slow_chain", sid))
+    return SlowWitness(system.threads[tid].name, chain, system.threads[slow].name, location, node.stmt.text,
+                       node.frame[-1] if node.frame else "", sid, text, _shape(system, chain, where), trace)
+
+
+def _scan(exp: Exploration, waiter_decl: str, first_only: bool) -> list[SlowWitness]:
+    system = exp.system
+    tids = [t.tid for t in system.threads if t.decl == waiter_decl]
+    if not tids:
+        raise ValueError(f"no thread declaration '{waiter_decl}'")
+    watched = _blocked_pcs(system, tids)
+    found: dict[str, SlowWitness] = {}
+    for sid, s in enumerate(exp.states):
+        for tid, pcslot, nodes in watched:
+            if s[pcslot] not in nodes:
+                continue
+            chain = slow_chain_at(system, s, tid)
+            if chain is None:
+                continue
+            shape = _shape(system, chain, _slow_place(system, s, chain[-1].target)[0])
+            if shape not in found:
+                found[shape] = _witness(exp, sid, tid, chain)
+                if first_only:
+                    return list(found.values())
+    return sorted(found.values(), key=lambda w: (w.state, w.shape))
+
+
+def slow_chains(exp: Exploration, waiter_decl: str) -> SlowWitness | None:
+    """The shortest trace (BFS order) to a state where a `waiter_decl` thread is blocked on a lock and
+    its waits lead, through lock holders and queued writers, to a thread inside a slow step; or None."""
+    found = _scan(exp, waiter_decl, first_only=True)
+    return found[0] if found else None
+
+
+def slow_witnesses(exp: Exploration, waiter_decl: str) -> tuple[SlowWitness, ...]:
+    """One shortest witness per distinct chain shape (locks, relations, thread declarations, slow step)."""
+    return tuple(_scan(exp, waiter_decl, first_only=False))
+
+
+def witness_json(system: TransitionSystem, w: SlowWitness) -> dict:
+    return {"waiter": w.waiter, "text": w.text, "shape": w.shape, "slow_thread": w.slow_thread,
+            "slow_location": w.slow_location, "slow_statement": w.slow_statement,
+            "slow_function": w.slow_function, "through_queued_writer": w.through_queued_writer,
+            "trace_length": len(w.trace.steps), "chain": [edge_json(system, e) for e in w.chain],
+            "trace": [{"thread": st.thread, "location": st.location, "statement": st.statement,
+                       "note": st.note or None} for st in w.trace.steps]}
