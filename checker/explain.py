@@ -273,6 +273,9 @@ def explain_property(report: SpecReport, exp: Exploration, prop: PropertyResult)
     if prop.status == "unknown":
         out.extend(_wrap(f"It is UNKNOWN, not a pass: {prop.message}.", "  "))
         return out
+    if prop.status == "unreachable":
+        out.extend(_wrap(f"It cannot happen: no reachable state out of {report.stats.states:,} shows it.", "  "))
+        return out
     trace = prop.trace
     if trace is None:
         out.extend(_wrap(f"It is VIOLATED: {prop.message}.", "  "))

@@ -30,6 +30,7 @@ class Limits:
     timeout: float | None = None
     fail_fast: bool = False   # stop at the first violation (it is still the shortest for its property)
     max_memory_mb: float | None = None
+    stop_on: frozenset[str] = frozenset()  # stop once all these properties are violated
 
 
 @dataclass(frozen=True)
@@ -135,13 +136,15 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
     result = Exploration(system, states, parent, via, depth, src, dst, tids)
     checker = PropertyChecker(system)
     found = result.found
-    invariants: list[StateProperty] = system.invariants + system.reachables
+    invariants: list[StateProperty] = system.invariants
     check_deadlock = system.spec.options.deadlock
     threads = [(t.tid, t.pcslot, t.steps) for t in system.threads]
     for v in system.initial_violations:
         found.setdefault(v.prop, Found(v.prop, -1, v.tid, v.message))
 
     violated_invariants = checker.invariant_checker(invariants)
+    reached_questions = checker.question_checker(system.reachables)
+    questions_by_name = {p.decl.name: p for p in system.reachables}
 
     def add(state: tuple, from_id: int, tid: int, d: int) -> int:
         sid = len(states)
@@ -154,6 +157,11 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
             for name in violated_invariants(state):
                 if name not in found:
                     found[name] = Found(name, sid)
+        if reached_questions is not None:
+            for name in reached_questions(state):
+                if name not in found:
+                    checker.confirm(questions_by_name[name], state)
+                    found[name] = Found(name, sid)
         return sid
 
     for s in system.initial_states:
@@ -164,6 +172,7 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
     if not invariants:
         violated_invariants = None  # type: ignore[assignment]
     fail_fast = limits.fail_fast
+    stop_on = limits.stop_on
     questions = {p.decl.name for p in system.reachables}  # witnesses are answers, not violations
     max_states = limits.max_states
     max_depth = limits.max_depth
@@ -215,6 +224,11 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
                             for name in violated_invariants(r):
                                 if name not in found:
                                     found[name] = Found(name, j)
+                        if reached_questions is not None:
+                            for name in reached_questions(r):
+                                if name not in found:
+                                    checker.confirm(questions_by_name[name], r)
+                                    found[name] = Found(name, j)
                     if record_edges:
                         src.append(i)
                         dst.append(j)
@@ -237,8 +251,8 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
                         found[r.prop] = Found(r.prop, i, tid, r.message, True)
         if not progressed:
             _terminal(system, result, checker, i, s, check_deadlock)
-        if fail_fast and len(found) > len(questions & found.keys()):
-            result.complete, result.stop_reason = False, "stopped at the first violation (--fail-fast)"
+        if (fail_fast and len(found) > len(questions & found.keys())) or (stop_on and stop_on <= found.keys()):
+            result.complete, result.stop_reason = False, "stopped at the first violation" if fail_fast else "stopped: the properties asked for are violated"
             break
         if max_states is not None and len(states) >= max_states and i + 1 < len(states):
             result.complete, result.stop_reason = False, f"max states {max_states} reached"

@@ -33,7 +33,8 @@ from .trace import Trace
 
 STATE_GRAPH_LIMIT = 500
 DOT_TIMEOUT = 60.0
-STATUS_WORDS = {"holds": "holds", "violated": "VIOLATED", "unknown": "UNKNOWN"}
+STATUS_WORDS = {"holds": "holds", "violated": "VIOLATED", "unknown": "UNKNOWN", "reachable": "REACHABLE",
+                "unreachable": "unreachable"}
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 2em 3em; color: #1d2330; }

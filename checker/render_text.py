@@ -8,7 +8,9 @@ from .report import PropertyResult, SpecReport
 from .trace import Trace, TraceStep
 
 COLUMN = 44
-STATUS = {"holds": "holds   ", "violated": "VIOLATED", "unknown": "UNKNOWN "}
+STATUS = {"holds": "holds   ", "violated": "VIOLATED", "unknown": "UNKNOWN ", "reachable": "REACHABLE",
+          "unreachable": "unreachable"}
+QUESTIONS = ("reachable", "waits_on_slow")
 
 
 def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = True, verbosity: int = 1,
@@ -24,7 +26,7 @@ def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = Tru
         line = _verdict_line(prop)
         lines.append(_paint(line, {"holds": 0, "violated": 1}.get(prop.status, 3)) if color else line)
     for prop in report.properties:
-        if prop.status == "violated":
+        if prop.status in ("violated", "reachable"):
             lines.append("")
             lines.extend(_violation(prop, trace_style))
     for title, body in report.sections:
@@ -55,17 +57,22 @@ def _header(report: SpecReport, timing: bool) -> str:
 
 def _verdict_line(prop: PropertyResult) -> str:
     where = f"  [{prop.location}]" if prop.location and prop.kind in ("invariant", "final", "assert") else ""
-    return f"  {STATUS[prop.status]}  {prop.name} ({prop.kind}){where}"
+    return f"  {STATUS[prop.status]:<11} {prop.name} ({prop.kind}){where}"
 
 
 def _summary(report: SpecReport) -> str:
-    counts = {k: sum(1 for p in report.properties if p.status == k) for k in ("holds", "violated", "unknown")}
+    props = [p for p in report.properties if p.kind not in QUESTIONS]
+    counts = {k: sum(1 for p in props if p.status == k) for k in ("holds", "violated", "unknown")}
     if counts["violated"]:
-        verdict = f"VIOLATED: {counts['violated']} of {len(report.properties)} properties fail"
+        verdict = f"VIOLATED: {counts['violated']} of {len(props)} properties fail"
     elif counts["unknown"]:
         verdict = f"UNKNOWN: {counts['unknown']} properties undecided ({report.stop_reason or 'solver unknown'})"
     else:
-        verdict = f"OK: all {len(report.properties)} properties hold on every reachable state"
+        verdict = f"OK: all {len(props)} properties hold on every reachable state"
+    questions = [p for p in report.properties if p.kind in QUESTIONS]
+    if questions:
+        answers = {k: sum(1 for p in questions if p.status == k) for k in ("reachable", "unreachable", "unknown")}
+        verdict += "; questions: " + ", ".join(f"{n} {k}" for k, n in answers.items() if n)
     return f"{verdict} (exit {report.exit_code})"
 
 
@@ -75,7 +82,7 @@ def violation_text(prop: PropertyResult, style: str = "cpu") -> str:
 
 
 def _violation(prop: PropertyResult, style: str) -> list[str]:
-    out = [f"{prop.name}: VIOLATED ({prop.kind}{', ' + prop.location if prop.location else ''})"]
+    out = [f"{prop.name}: {STATUS[prop.status]} ({prop.kind}{', ' + prop.location if prop.location else ''})"]
     if prop.about:
         out.append(f"  {prop.about}")
     if prop.message:
@@ -83,9 +90,14 @@ def _violation(prop: PropertyResult, style: str) -> list[str]:
     trace = prop.trace
     if trace is not None:
         out.append("")
-        out.append(f"  {trace_summary(trace)}")
+        summary = trace_summary(trace)
+        out.append("  " + (summary.replace("Shortest counterexample", "Shortest witness")
+                           if prop.status == "reachable" else summary))
         out.append("")
-        out.extend(cpu_table(trace) if style == "cpu" else step_list(trace))
+        if trace.steps:
+            out.extend(cpu_table(trace) if style == "cpu" else step_list(trace))
+        else:
+            out.append("  (already so in the initial state: no step needed)")
     if prop.waits:
         out.append("")
         out.append("  Stuck threads:")

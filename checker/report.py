@@ -13,6 +13,7 @@ from .explore import Exploration
 from .lockorder import LockOrder, cycle_message, lock_order, report_section
 from .lockorder import to_json as lock_order_json
 from .trace import Trace, counterexample
+from .waitfor import slow_chains
 from .waitfor import DeadlockExplanation, deadlock_json, explain_deadlock
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -60,7 +61,7 @@ class SpecReport:
 
     @property
     def exit_code(self) -> int:
-        if any(p.status == "violated" for p in self.properties):
+        if any(p.status == "violated" for p in self.properties):  # questions answer reachable/unreachable
             return EXIT_VIOLATED
         if not self.complete or any(p.status == "unknown" for p in self.properties):
             return EXIT_INCOMPLETE
@@ -75,6 +76,9 @@ def build_report(path: str, exp: Exploration, order: LockOrder | None = None) ->
     for name, kind, about, span in system.property_kinds():
         found = exp.found.get(name)
         location = span.short if span is not None else ""
+        if kind in QUESTIONS:
+            results.append(answer(exp, name, kind, about, location))
+            continue
         if found is not None:
             trace = counterexample(exp, found)
             if not location and trace.steps:
@@ -109,6 +113,33 @@ def build_report(path: str, exp: Exploration, order: LockOrder | None = None) ->
     sections = (("Lock order (lockdep rules):", tuple(report_section(order))),)
     return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, exp.complete, exp.stop_reason,
                       tuple(results), stats, sections, tuple(extra))
+
+
+QUESTIONS = ("reachable", "waits_on_slow")  # asked, not required: they never fail a run
+
+
+def answer(exp: Exploration, name: str, kind: str, about: str, location: str) -> PropertyResult:
+    """A question's answer: reachable (with the shortest witness trace), unreachable, or unknown."""
+    system = exp.system
+    trace, message, context = None, "", ()
+    if kind == "reachable":
+        found = exp.found.get(name)
+        if found is not None:
+            trace = counterexample(exp, found)
+            final = trace.states[-1] if trace.states else system.base_state
+            context = relevant_state(system, name, kind, final)
+            message = "reachable: the trace below is a shortest way there"
+    else:
+        decl = next(p for p in system.spec.properties if p.name == name)
+        witness = slow_chains(exp, decl.target)
+        if witness is not None:
+            trace = witness.trace
+            message = witness.text
+    if trace is not None:
+        return PropertyResult(name, kind, "reachable", location, about, message, trace, context)
+    if not exp.complete:
+        return PropertyResult(name, kind, "unknown", location, about, f"exploration stopped: {exp.stop_reason}")
+    return PropertyResult(name, kind, "unreachable", location, about, "no reachable state: it cannot happen")
 
 
 LOCK_ORDER_ABOUT = ("no strong cycle in the lock-order graph (lockdep's rules): no potential ABBA inversion or "

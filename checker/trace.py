@@ -136,7 +136,8 @@ def _call_text(system: TransitionSystem, thread: Thread, node: IR, after: object
 
 def _note(system: TransitionSystem, thread: Thread, node: IR, before: tuple, after: object, by_signal: bool) -> str:
     if isinstance(after, Violation):
-        return f"VIOLATION: {after.message}"
+        signal = "fatal signal while waiting: fails with -EINTR; " if by_signal else ""
+        return f"{signal}VIOLATION: {after.message}"
     if by_signal:
         return "fatal signal while waiting: fails with -EINTR"
     assert isinstance(after, tuple)

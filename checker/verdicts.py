@@ -28,6 +28,22 @@ class PropertyChecker:
         self.unknown: dict[str, str] = {}
         self.z3_checks = 0
 
+    def question_checker(self, questions: list[StateProperty]):
+        """The reachability questions whose condition holds in a state. Their conditions may read thread
+        positions (running()), which change in nearly every state, so they are evaluated directly; z3
+        confirms each witness (`confirm`), and tests/test_evaluators.py compares the two everywhere."""
+        if not questions:
+            return None
+        pairs = [(p.decl.name, p.fn) for p in questions]
+
+        def reached(state: tuple) -> list[str]:
+            return [name for name, fn in pairs if not fn(state)]  # type: ignore[operator]
+        return reached
+
+    def confirm(self, prop: StateProperty, state: tuple) -> None:
+        """z3's word on one state (a witness): raises InternalError if it disagrees with the evaluator."""
+        self.decide(prop, state)
+
     def invariant_checker(self, invariants: list[StateProperty]):
         """One function for all invariants: the names violated in a state, cached per valuation of their slots."""
         slots = sorted({i for p in invariants for i in p.slots})

@@ -354,6 +354,8 @@ def _scan(exp: Exploration, waiter_decl: str, first_only: bool) -> list[SlowWitn
     system = exp.system
     tids = [t.tid for t in system.threads if t.decl == waiter_decl]
     if not tids:
+        if any(t.name == waiter_decl for t in system.spec.threads):
+            return []  # declared, but with no instance at these bounds: nobody can wait
         raise ValueError(f"no thread declaration '{waiter_decl}'")
     watched = _blocked_pcs(system, tids)
     found: dict[str, SlowWitness] = {}

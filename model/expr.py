@@ -176,10 +176,15 @@ class Scope:
     constants: Mapping[str, Const] = field(default_factory=dict)
     locals: Mapping[str, Type] = field(default_factory=dict)
     broken: frozenset[str] = frozenset()               # declared, but the declaration was refused
+    procedures: frozenset[str] = frozenset()           # names running() may take (only in properties)
 
     def with_locals(self, local_types: Mapping[str, Type], broken: frozenset[str] = frozenset()) -> Scope:
         return Scope(self.entities, self.groups, self.elements, self.enums, self.shared, self.locks,
-                     self.constants, dict(local_types), self.broken | broken)
+                     self.constants, dict(local_types), self.broken | broken, self.procedures)
+
+    def with_procedures(self, names: frozenset[str]) -> Scope:
+        return Scope(self.entities, self.groups, self.elements, self.enums, self.shared, self.locks,
+                     self.constants, self.locals, self.broken, names)
 
     def names(self) -> list[str]:
         return [*self.entities, *self.groups, *self.elements, *self.enums, *self.shared, *self.constants,
@@ -203,7 +208,8 @@ PURE_FUNCTIONS = {
 QUANTIFIERS = ("all", "any", "count", "sum")
 SIGNATURES = {"len": "len(L)", "first": "first(L)", "last": "last(L)", "next": "next(L, x)", "prev": "prev(L, x)",
               "index": "index(L, x)", "before": "before(L, a, b)", "empty": "empty(L)", "locked": "locked(LOCK)",
-              "read_locked": "read_locked(LOCK)", "write_locked": "write_locked(LOCK)"}
+              "read_locked": "read_locked(LOCK)", "write_locked": "write_locked(LOCK)",
+              "running": "running(PROCEDURE)"}
 
 
 class _Checker:
@@ -461,6 +467,8 @@ class _Checker:
             raise self.fail(node, f"{fn}() takes plain positional arguments", "remove name= and *", "NC307")
         if fn in QUANTIFIERS:
             return self._quantifier(node, fn)
+        if fn == "running":
+            return self._running(node)
         if fn in self.scope.broken:  # a procedure whose signature was refused
             raise ExprError(self.span(node), "NC307", f"'{fn}' was not declared correctly", "", follow_on=True)
         if fn.startswith("__"):
@@ -473,6 +481,19 @@ class _Checker:
                             f"write {SIGNATURES[fn]}", "NC307")
         args = tuple(self.expr(a) for a in node.args)
         return self._typed_call(node, fn, args)
+
+    def _running(self, node: ast.Call) -> Expr:
+        """running(proc): how many threads are inside that procedure now (properties only)."""
+        if not self.scope.procedures:
+            raise self.fail(node, "running() can only be used in properties",
+                            "it counts threads by where they are; procedures cannot see that", "NC307")
+        if len(node.args) != 1 or not isinstance(node.args[0], ast.Name):
+            raise self.fail(node, "running() takes one procedure name", "write running(setup_net)", "NC307")
+        name = node.args[0].id
+        if name not in self.scope.procedures:
+            raise self.fail(node.args[0], f"undefined procedure '{shorten(name)}'",
+                            did_you_mean(name, self.scope.procedures) or "name a procedure", "NC306")
+        return Call(INT, self.span(node), f"running:{name}", ())
 
     def _typed_call(self, node: ast.AST, fn: str, args: tuple[Expr, ...]) -> Expr:
         sp = self.span(node)
@@ -489,7 +510,9 @@ class _Checker:
             return Call(INT if fn == "len" else BOOL, sp, fn, args)
         if not isinstance(first, ListT) or not first.entity:
             raise self.fail(node, f"{fn}() takes a list first, got {first}", "pass a list variable", "NC303")
-        for a in args[1:]:
+        for i, a in enumerate(args[1:]):
+            if i == 0 and fn in ("next", "prev") and isinstance(a.type, NullT):
+                continue  # null is the list head: next(L, null) is the first element
             if not (isinstance(a.type, RefT) and a.type.entity == first.entity):
                 raise self.fail(node, f"{fn}() takes elements of {first.entity}, got {a.type}",
                                 f"pass elements of {first.entity}", "NC303")
@@ -606,7 +629,7 @@ def _describe_node(node: ast.AST) -> str:
 
 
 def _functions_hint() -> str:
-    return "functions: " + ", ".join([*PURE_FUNCTIONS, *QUANTIFIERS])
+    return "functions: " + ", ".join([*PURE_FUNCTIONS, *QUANTIFIERS, "running"])
 
 
 def _syntax_tree(text: str, base: Span, mode: str) -> ast.AST:

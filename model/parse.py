@@ -11,7 +11,7 @@ from .expr import ERRNO, Const, ExprError, Scope, VarInfo, parse_condition, pars
 from .extends import load_with_extends, proc_name
 from .spec import Assert, Entity, Group, LockDecl, Options, PropertyDecl, Spec, ThreadDecl, VarDecl
 from .statements import BodyParser, parse_signature
-from .types import BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, parse_type
+from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, parse_type
 from .yamlload import Map, Node, Scalar, Seq, describe
 
 TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks", "state", "procedures",
@@ -103,7 +103,7 @@ class SpecParser:
         scope = self.base_scope(entities, enums, locks, {v.name: VarInfo(v.type, v.per) for v in variables})
         procedures, asserts = self.parse_procedures(scope, entity_names, aliases)
         threads = self.parse_threads(scope, procedures)
-        properties = self.parse_properties(scope, asserts)
+        properties = self.parse_properties(scope, asserts, threads, procedures)
         options = self.parse_options()
         self.check_bounds_used(entities)
         self.diag.raise_if_any()
@@ -572,12 +572,16 @@ class SpecParser:
 
     # -- properties and options
 
-    def parse_properties(self, scope: Scope, asserts: list[Assert]) -> list[PropertyDecl]:
+    def parse_properties(self, scope: Scope, asserts: list[Assert], threads: list[ThreadDecl],
+                         procedures: list) -> list[PropertyDecl]:
+        """Properties (invariant:, final:) and questions (reachable:, waits_on_slow:)."""
         section = self.section("properties")
         out: list[PropertyDecl] = []
         names = {a.name for a in asserts}
         if section is None:
             return out
+        scope = scope.with_procedures(frozenset(p.name for p in procedures))
+        kinds_allowed = ("invariant", "final", "reachable", "waits_on_slow")
         for key, value in section.entries:
             if not self.check_name(key, "property"):
                 continue
@@ -588,11 +592,12 @@ class SpecParser:
                 self.err(value.span, "NC101", f"a property is a mapping, not {describe(value)}",
                          "{invariant: EXPR} or {final: EXPR}, with about:")
                 continue
-            self.unknown_keys(value, ("invariant", "final", "about"))
-            kinds = [k for k in ("invariant", "final") if value.get(k) is not None]
+            self.unknown_keys(value, (*kinds_allowed, "about"))
+            kinds = [k for k in kinds_allowed if value.get(k) is not None]
             if len(kinds) != 1:
-                self.err(value.span, "NC118", "a property has exactly one of invariant: or final:",
-                         "invariant: holds in every state, final: when every thread has finished")
+                self.err(value.span, "NC118", "a property has exactly one of invariant:, final:, reachable: or "
+                         "waits_on_slow:", "invariant: holds in every state, final: when every thread has finished;"
+                         " reachable: and waits_on_slow: ask whether something can happen")
                 continue
             expr_node = value.get(kinds[0])
             assert expr_node is not None
@@ -600,6 +605,15 @@ class SpecParser:
             if not isinstance(expr_node, Scalar):
                 self.err(expr_node.span, "NC101", f"{kinds[0]}: takes an expression, not {describe(expr_node)}",
                          "write the expression as one (quoted) string")
+                continue
+            if kinds[0] == "waits_on_slow":
+                thread_names = [t.name for t in threads]
+                if expr_node.text not in thread_names:
+                    self.err(expr_node.expr_span(), "NC119", f"waits_on_slow: takes a thread name, got "
+                             f"'{expr_node.text}'", did_you_mean(expr_node.text, thread_names) or "name a thread")
+                    continue
+                out.append(PropertyDecl(key.text, "waits_on_slow", Const(BOOL, expr_node.span, True), about,
+                                        key.span, expr_node.text))
                 continue
             try:
                 e = parse_condition(expr_node.value, scope, expr_node.expr_span())

@@ -294,7 +294,7 @@ class _Translator:
             conds = [guard] + ([self.term(e.cond)] if e.cond is not None else [])
             body = self.term(e.body)
             parts.append((z3.And(*conds), body))
-        del self.bound[e.var]
+        self.bound.pop(e.var, None)
         if e.kind == "all":
             return z3.And(*[z3.Implies(g, b) for g, b in parts]) if parts else z3.BoolVal(True)
         if e.kind == "any":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 
 from .errors import Diagnostics, Span, did_you_mean, shorten
 from .expr import (
@@ -30,7 +31,7 @@ LOOPS = {"list_for_each_entry": "forward", "list_for_each_entry_reverse": "rever
          "list_for_each_entry_continue_reverse": "continue_reverse", "for_each": "forward"}
 MAPPING_FORMS = (*LOCK_OPS, *RCU_OPS, *LOOPS, "call", "if", "while", "either", "label", "goto", "return",
                  "assert", "await")
-EXTRA_KEYS = {"on_fail", "result", "then", "else", "do", "name", "about", "idle"}
+EXTRA_KEYS = {"on_fail", "result", "then", "else", "do", "name", "about", "idle", "slow"}
 
 Signature = tuple[str, tuple[tuple[str, Type], ...], Type | None]
 MAX_SIGNATURE = 1000
@@ -334,16 +335,25 @@ class BodyParser:
         allowed = {"on_fail"} if form in LOCK_OPS else {
             "call": {"result"}, "if": {"then", "else"}, "while": {"do"}, "assert": {"name", "about"},
             "await": {"idle"}}.get(form, {"do"} if form in LOOPS else set())
+        allowed = allowed | {"slow"}
         for k in node.keys():
             if k != form and k not in allowed:
                 self.err(node.key_node(k).span, "NC104", f"'{k}' does not belong to {form}:",
-                         did_you_mean(k, allowed) if allowed else f"{form}: takes no other keys")
+                         did_you_mean(k, allowed))
         value = node.get(form)
         assert value is not None
         span = node.key_node(form).span
         if form in LOCK_OPS:
-            return self.lock_op(form, node, value, span)
-        return getattr(self, "form_" + (form if form not in LOOPS else "loop"))(form, node, value, span)
+            stmt = self.lock_op(form, node, value, span)
+        else:
+            stmt = getattr(self, "form_" + (form if form not in LOOPS else "loop"))(form, node, value, span)
+        slow = node.get("slow")
+        if slow is not None:
+            if not (isinstance(slow, Scalar) and isinstance(slow.value, bool)):
+                self.err(slow.span, "NC101", "slow: takes true or false", "slow: true marks a long step")
+            elif slow.value and stmt is not None:
+                stmt = replace(stmt, slow=True)
+        return stmt
 
     def expr_of(self, node: Node, what: str) -> tuple[object, Span]:
         if isinstance(node, Scalar):
@@ -605,7 +615,6 @@ def _lock_text(text: object) -> str:
 
 
 def _retext(stmt: Stmt, text: str) -> Stmt:
-    from dataclasses import replace
     return replace(stmt, text=text)
 
 

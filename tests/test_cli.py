@@ -45,13 +45,13 @@ def test_version() -> None:
 def test_holds_exit_0(write_spec) -> None:
     result = run("verify", str(write_spec(GOOD)))
     assert result.exit_code == 0, result.output
-    assert "OK: all" in result.output and "holds     counted" in result.output
+    assert "OK: all" in result.output and "holds       counted" in result.output
 
 
 def test_violation_exit_1_with_cpu_trace(write_spec) -> None:
     result = run("verify", str(write_spec(BAD)))
     assert result.exit_code == 1, result.output
-    assert "VIOLATED  counted" in result.output
+    assert "VIOLATED    counted" in result.output
     assert "CPU0 w[0]" in result.output and "CPU1 w[1]" in result.output
     assert "t.yaml:" in result.output
 

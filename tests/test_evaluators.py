@@ -78,6 +78,27 @@ def test_fast_evaluator_equals_z3_on_every_state(name: str) -> None:
     assert checked > 100
 
 
+@pytest.mark.parametrize("name", ["net_mutex.yaml", "pernet_ops_rwsem.yaml"])
+def test_reachability_questions_agree_with_z3_on_every_state(name: str) -> None:
+    """Questions read thread positions (running()), so their valuations are nearly all states: checked on
+    a smaller bound, every state."""
+    system = TransitionSystem(load_spec(SPECS / name, {"net": 1}))
+    exp = explore(system)
+    enc = SmtEncoder(system.layout, system.env.entity_sizes, system.env.positions)
+    assert system.reachables
+    for prop in system.reachables:
+        formula = enc.term(prop.expr)
+        seen = set()
+        getter = itemgetter(*prop.slots)
+        for state in exp.states:
+            key = getter(state)
+            if key in seen:
+                continue
+            seen.add(key)
+            pairs = [(enc.slot(i), enc.value(i, state[i])) for i in prop.slots]
+            assert decide(formula, pairs) == bool(prop.fn(state)), (prop.decl.name, state)
+
+
 def _local_types(expr):
     from netcheck.model.expr import Local, walk
     return sorted({(x.name, x.type) for x in walk(expr) if isinstance(x, Local)}, key=lambda p: p[0])

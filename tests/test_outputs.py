@@ -322,8 +322,10 @@ def test_bug_traces_replay_and_beat_the_parent_path() -> None:
     for prop in report.properties:
         if prop.trace is None:
             continue
-        found = exp.found[prop.name]
         assert replay(exp.system, prop.trace), prop.name
+        if prop.kind == "waits_on_slow":  # its witness comes from checker/waitfor.py (tests/test_analysis.py)
+            continue
+        found = exp.found[prop.name]
         assert len(prop.trace.states) - 1 == exp.depth[found.state]
         parent = [tid for _, tid in exp.path_to(found.state)][1:] + ([found.tid] if found.tid >= 0 else [])
         assert prop.trace.switches <= sum(1 for a, b in zip(parent, parent[1:]) if a != b)

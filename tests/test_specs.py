@@ -29,7 +29,12 @@ def test_shipped_spec_verifies(name: str, states: int, depth: int) -> None:
     exp = explore(TransitionSystem(load_spec(path)))
     report = build_report(str(path), exp)
     assert exp.complete
-    assert [p.name for p in report.properties if p.status != "holds"] == []
+    answers = {p.name: p.status for p in report.properties if p.kind in ("reachable", "waits_on_slow")}
+    assert [p.name for p in report.properties if p.status != "holds" and p.name not in answers] == []
+    # the questions: two setup_net() run at once only without net_mutex; a creator can always end up
+    # waiting behind cleanup_net()'s synchronize_rcu() (directly, or behind a queued writer)
+    assert answers == {"parallel_setup": "reachable" if name == "pernet_ops_rwsem.yaml" else "unreachable",
+                       "creator_waits_on_grace_period": "reachable"}
     assert report.exit_code == 0
     assert (len(exp.states), exp.max_depth) == (states, depth)
     assert exp.deadlocks == []
@@ -52,9 +57,7 @@ def test_bug_is_caught_and_trace_replays(name: str) -> None:
     prop = expected_property(path)
     system = TransitionSystem(load_spec(path))
     # stop as soon as the named property is violated: BFS makes that counterexample a shortest one
-    exp = explore(system, Limits(max_states=3_000_000, fail_fast=True))
-    while prop not in exp.found and not exp.complete and exp.stop_reason.startswith("stopped"):
-        exp = explore(system, Limits(max_states=3_000_000))
+    exp = explore(system, Limits(max_states=3_000_000, stop_on=frozenset({prop})))
     report = build_report(str(path), exp)
     result = next(p for p in report.properties if p.name == prop)
     assert result.status == "violated", f"{name}: {prop} is {result.status}"

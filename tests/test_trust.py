@@ -40,7 +40,7 @@ def test_limits_say_unknown_and_exit_3() -> None:
 def test_violation_before_the_limit_is_reported_with_exit_1() -> None:
     result = run(["verify", str(SPECS / "bugs" / "first_device_not_advanced.yaml"), "--max-states", "100000"])
     assert result.returncode == 1
-    assert "VIOLATED  first_device_valid" in result.stdout and "Shortest counterexample" in result.stdout
+    assert "VIOLATED    first_device_valid" in result.stdout and "Shortest counterexample" in result.stdout
 
 
 def test_ctrl_c_prints_the_partial_result_and_exits_130(tmp_path) -> None:
