@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import click
-
 from netcheck.model.errors import SpecError
 from netcheck.model.parse import load_spec
 from netcheck.model.system import TransitionSystem

@@ -17,7 +17,6 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from netcheck.model.runtime import Violation
 from netcheck.model.system import StateProperty, TransitionSystem
 
 from .verdicts import PropertyChecker
@@ -252,7 +251,8 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
         if not progressed:
             _terminal(system, result, checker, i, s, check_deadlock)
         if (fail_fast and len(found) > len(questions & found.keys())) or (stop_on and stop_on <= found.keys()):
-            result.complete, result.stop_reason = False, "stopped at the first violation" if fail_fast else "stopped: the properties asked for are violated"
+            result.complete = False
+            result.stop_reason = "stopped at the first violation" if fail_fast else "stopped: the asked properties failed"
             break
         if max_states is not None and len(states) >= max_states and i + 1 < len(states):
             result.complete, result.stop_reason = False, f"max states {max_states} reached"

@@ -13,8 +13,7 @@ from .explore import Exploration
 from .lockorder import LockOrder, cycle_message, lock_order, report_section
 from .lockorder import to_json as lock_order_json
 from .trace import Trace, counterexample
-from .waitfor import slow_chains
-from .waitfor import DeadlockExplanation, deadlock_json, explain_deadlock
+from .waitfor import DeadlockExplanation, deadlock_json, explain_deadlock, slow_chains
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 

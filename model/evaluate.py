@@ -10,7 +10,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .expr import (
-    Binary, BoolOp, Bound, Call, Compare, Const, Expr, IfExp, ListLit, Local, LockRef, Quant, SetLit, Shared, Unary,
+    Binary,
+    BoolOp,
+    Bound,
+    Call,
+    Compare,
+    Const,
+    Expr,
+    IfExp,
+    ListLit,
+    Local,
+    LockRef,
+    Quant,
+    SetLit,
+    Shared,
+    Unary,
 )
 from .layout import Layout
 from .types import ListT, RefT, SetT

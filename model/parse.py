@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import Diagnostics, Span, SpecError, did_you_mean, shorten
+from .errors import Diagnostics, Span, did_you_mean, shorten
 from .expr import ERRNO, Const, ExprError, Scope, VarInfo, parse_condition, parse_expr
 from .extends import load_with_extends, proc_name
 from .spec import Assert, Entity, Group, LockDecl, Options, PropertyDecl, Spec, ThreadDecl, VarDecl
@@ -311,6 +311,7 @@ class SpecParser:
                 continue
             try:
                 t = parse_type(text, entities, aliases)
+                anonymous_enum(t)
             except TypeSyntaxError as err:
                 assert type_node is not None
                 if text.strip() not in self.broken:  # else the type alias was reported
@@ -644,6 +645,13 @@ class SpecParser:
             else:
                 self.err(node.span, "NC101", "rwsem_wake: takes head_run or all_readers", "rwsem_wake: head_run")
         return Options(**values)  # type: ignore[arg-type]
+
+
+def anonymous_enum(t: Type) -> None:
+    """An enum written inline has no names for its values: enums are declared under types:."""
+    if isinstance(t, EnumT) and t.name.startswith("enum{"):
+        raise TypeSyntaxError(f"an inline {t.name} has no usable values",
+                              "declare it under types: (e.g. types: {mode: \"enum{idle, busy}\"}) and use its name")
 
 
 def _split_args(text: str) -> list[tuple[int, str]]:

@@ -13,8 +13,25 @@ from .evaluate import Env, EvalError, compile_expr, key_index, lock_base, reads_
 from .expr import Expr, Local, LockRef, Shared
 from .layout import Layout, Slot
 from .spec import (
-    Assert, Assign, Await, Break, Continue, Either, ForEach, Goto, If, Invoke, Label, ListOp, LockOp, Procedure, Rcu,
-    Return, Spec, Stmt, While,
+    Assert,
+    Assign,
+    Await,
+    Break,
+    Continue,
+    Either,
+    ForEach,
+    Goto,
+    If,
+    Invoke,
+    Label,
+    ListOp,
+    LockOp,
+    Procedure,
+    Rcu,
+    Return,
+    Spec,
+    Stmt,
+    While,
 )
 from .types import BoolT, EnumT, IntT, ListT, RefT, SetT, Type
 

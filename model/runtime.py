@@ -273,12 +273,10 @@ class RuntimeBuilder:
                     l[slot] = v
                 return nxt
             return assign_many
-        plan = list(zip(writes, checks))
-
         def assign(l: list) -> object:
             vals = [f(l) for f in values]
             places = [slot + dyn(l) if dyn is not None else slot for slot, dyn, _ in writes]
-            for ((slot, _, _), check), place, v in zip(plan, places, vals):
+            for check, place, v in zip(checks, places, vals):
                 if check is not None:
                     problem = check(v, place)
                     if problem is not None:
@@ -443,7 +441,7 @@ class RuntimeBuilder:
 
     def lock(self, pc: int, node: IR) -> Step:
         d = node.data
-        op, base, dyn, nxt, fail, lock = d["op"], d["base"], d["dyn"], node.next, node.alt, d["lock"]
+        op, base, dyn, nxt, fail = d["op"], d["base"], d["dyn"], node.next, node.alt
         tid = self.tid
         shown = node.stmt.text if node.stmt else op
         goto, wake = self.goto, self.wake

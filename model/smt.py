@@ -12,7 +12,21 @@ from functools import reduce
 import z3
 
 from .expr import (
-    Binary, BoolOp, Bound, Call, Compare, Const, Expr, IfExp, ListLit, Local, LockRef, Quant, SetLit, Shared, Unary,
+    Binary,
+    BoolOp,
+    Bound,
+    Call,
+    Compare,
+    Const,
+    Expr,
+    IfExp,
+    ListLit,
+    Local,
+    LockRef,
+    Quant,
+    SetLit,
+    Shared,
+    Unary,
 )
 from .layout import Layout
 from .types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT

@@ -9,12 +9,42 @@ from dataclasses import replace
 
 from .errors import Diagnostics, Span, did_you_mean, shorten
 from .expr import (
-    MUTATORS, AssignForm, CallForm, Const, Expr, ExprError, Local, LockRef, Scope, Shared, _syntax_tree, assignable,
-    check_expr_node, parse_condition, parse_expr, parse_statement,
+    MUTATORS,
+    AssignForm,
+    CallForm,
+    Const,
+    Expr,
+    ExprError,
+    Local,
+    LockRef,
+    Scope,
+    Shared,
+    _syntax_tree,
+    assignable,
+    check_expr_node,
+    parse_condition,
+    parse_expr,
+    parse_statement,
 )
 from .spec import (
-    Assert, Assign, Await, Break, Continue, Either, ForEach, Goto, If, Invoke, Label, ListOp, LockOp, Procedure,
-    Rcu, Return, Stmt, While,
+    Assert,
+    Assign,
+    Await,
+    Break,
+    Continue,
+    Either,
+    ForEach,
+    Goto,
+    If,
+    Invoke,
+    Label,
+    ListOp,
+    LockOp,
+    Procedure,
+    Rcu,
+    Return,
+    Stmt,
+    While,
 )
 from .types import EnumT, ListT, LockT, NullT, RefT, SetT, Type, TypeSyntaxError, parse_type
 from .yamlload import Map, Node, Scalar, Seq, describe
@@ -161,6 +191,9 @@ class BodyParser:
             return
         try:
             t = parse_type(value.value, self.entities, self.aliases)
+            if isinstance(t, EnumT) and t.name.startswith("enum{"):
+                raise TypeSyntaxError(f"an inline {t.name} has no usable values",
+                                      "declare the enum under types: and use its name")
         except TypeSyntaxError as err:
             self.err(value.span, "NC108", str(err), err.hint)
             self.broken_locals.add(key.text)

@@ -7,7 +7,6 @@ import re
 
 import pytest
 from helpers import SPECS
-
 from netcheck.checker.explore import Limits, explore
 from netcheck.checker.report import build_report
 from netcheck.checker.trace import replay
