@@ -16,6 +16,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
 
 from netcheck.model.system import StateProperty, TransitionSystem
 
@@ -105,7 +107,7 @@ class _Interrupt:
 
     def __init__(self) -> None:
         self.raised = False
-        self.previous = None
+        self.previous: Callable[[int, FrameType | None], Any] | int | None = None
 
     def __enter__(self) -> _Interrupt:
         if threading.current_thread() is threading.main_thread():
@@ -239,9 +241,8 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
                 for r in step.sig(s):
                     transitions += 1
                     if r.__class__ is tuple:
-                        j = index.get(r)
-                        if j is None:
-                            j = add(r, i, tid, d)
+                        known = index.get(r)
+                        j = add(r, i, tid, d) if known is None else known
                         if record_edges:
                             src.append(i)
                             dst.append(j)
@@ -252,7 +253,8 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
             _terminal(system, result, checker, i, s, check_deadlock)
         if (fail_fast and len(found) > len(questions & found.keys())) or (stop_on and stop_on <= found.keys()):
             result.complete = False
-            result.stop_reason = "stopped at the first violation" if fail_fast else "stopped: the asked properties failed"
+            result.stop_reason = ("stopped at the first violation" if fail_fast
+                                  else "stopped: the asked properties failed")
             break
         if max_states is not None and len(states) >= max_states and i + 1 < len(states):
             result.complete, result.stop_reason = False, f"max states {max_states} reached"

@@ -9,7 +9,7 @@ from .report import PropertyResult, SpecReport
 
 
 def report_object(report: SpecReport, timing: bool = True) -> dict:
-    stats = {
+    stats: dict[str, float] = {
         "states": report.stats.states,
         "transitions": report.stats.transitions,
         "depth": report.stats.depth,

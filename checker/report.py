@@ -120,7 +120,8 @@ QUESTIONS = ("reachable", "waits_on_slow")  # asked, not required: they never fa
 def answer(exp: Exploration, name: str, kind: str, about: str, location: str) -> PropertyResult:
     """A question's answer: reachable (with the shortest witness trace), unreachable, or unknown."""
     system = exp.system
-    trace, message, context = None, "", ()
+    trace, message = None, ""
+    context: tuple[tuple[str, str], ...] = ()
     if kind == "reachable":
         found = exp.found.get(name)
         if found is not None:

@@ -71,7 +71,7 @@ def traced_fire(thread: Thread, s: tuple, by_signal: bool) -> list[tuple[tuple[s
     plain = builder.settle
 
     def traced(l: list, out: list) -> None:
-        stack = [(l, ())]
+        stack: list[tuple[list, tuple[str, ...]]] = [(l, ())]
         while stack:
             l, choices = stack.pop()
             while True:

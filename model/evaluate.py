@@ -120,7 +120,8 @@ def compile_expr(e: Expr, env: Env, budget: list[int] | None = None) -> Fn:
     raise AssertionError(f"unknown expression {e!r}")
 
 
-def key_index(keys: tuple[Expr, ...], strides: tuple[int, ...], env: Env, budget: list[int]) -> tuple[int, Fn | None]:
+def key_index(keys: tuple[Expr, ...], strides: tuple[int, ...], env: Env,
+              budget: list[int]) -> tuple[int, Callable[[Sequence], int] | None]:
     """(static offset, None) for constant keys, else (0, closure computing the offset)."""
     parts = [constant(k, env) for k in keys]
     if all(c for c, _ in parts):
@@ -253,13 +254,13 @@ def _call(e: Call, env: Env, budget: list[int]) -> Fn:
     if fn == "index":
         def index(s: Sequence) -> int:
             items, x = f0(s), f1(s)
-            return items.index(x) if x in items else -1  # type: ignore[operator, union-attr]
+            return items.index(x) if x in items else -1  # type: ignore[operator, attr-defined]
         return index
     f2 = fs[2]
 
     def before(s: Sequence) -> bool:
         items, x, y = f0(s), f1(s), f2(s)
-        return x in items and y in items and items.index(x) < items.index(y)  # type: ignore[operator, union-attr]
+        return x in items and y in items and items.index(x) < items.index(y)  # type: ignore[operator, attr-defined]
     return before
 
 
@@ -333,7 +334,8 @@ def format_value(value: object, t: object, names: Mapping[str, tuple[str, ...]],
     if isinstance(t, RefT):
         return "null" if value == -1 else names[t.entity][int(value)]  # type: ignore[call-overload]
     if isinstance(t, ListT):
-        return "[" + ", ".join(names[t.entity][i] for i in value) + "]"  # type: ignore[union-attr]
+        return "[" + ", ".join(names[t.entity][i] for i in value) + "]"  # type: ignore[attr-defined]
     if isinstance(t, SetT):
-        return "{" + ", ".join(n for i, n in enumerate(names[t.entity]) if int(value) >> i & 1) + "}"  # type: ignore
+        return "{" + ", ".join(n for i, n in enumerate(names[t.entity])
+                               if int(value) >> i & 1) + "}"  # type: ignore[call-overload]
     return str(value)

@@ -335,7 +335,7 @@ class _Checker:
                             "NC305")
         raise self.scope.undefined(self.span(node.value), name, list(self.bound))
 
-    def _keys(self, node: ast.AST, name: str, per: tuple[str, ...], key_nodes: list[ast.AST]) -> tuple[Expr, ...]:
+    def _keys(self, node: ast.AST, name: str, per: tuple[str, ...], key_nodes: list[ast.expr]) -> tuple[Expr, ...]:
         if not per:
             raise self.fail(node, f"'{name}' is not indexed", "declare it with per: [ENTITY, ...]", "NC305")
         if len(key_nodes) != len(per):
@@ -516,10 +516,10 @@ class _Checker:
             if not (isinstance(a.type, RefT) and a.type.entity == first.entity):
                 raise self.fail(node, f"{fn}() takes elements of {first.entity}, got {a.type}",
                                 f"pass elements of {first.entity}", "NC303")
-        result: Type = {"first": RefT(first.entity, True), "last": RefT(first.entity, True),
-                        "next": RefT(first.entity, True), "prev": RefT(first.entity, True),
-                        "index": INT, "before": BOOL}[fn]
-        return Call(result, sp, fn, args)
+        results: dict[str, Type] = {"first": RefT(first.entity, True), "last": RefT(first.entity, True),
+                                    "next": RefT(first.entity, True), "prev": RefT(first.entity, True),
+                                    "index": INT, "before": BOOL}
+        return Call(results[fn], sp, fn, args)
 
     def _quantifier(self, node: ast.Call, fn: str) -> Expr:
         if len(node.args) != 1 or not isinstance(node.args[0], ast.GeneratorExp):

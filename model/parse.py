@@ -153,14 +153,14 @@ class SpecParser:
                 self.taken[name] = "a group"
             return Group(name, elements, True)
         if isinstance(node, Seq):
-            elements = []
+            names: list[str] = []
             for item in node.items:
                 if isinstance(item, Scalar) and self.check_name(item, "element"):
-                    elements.append(item.text)
+                    names.append(item.text)
                 elif not isinstance(item, Scalar):
                     self.err(item.span, "NC101", f"element names must be text, not {describe(item)}",
                              "net: [init_net, other_net]")
-            return Group(name, tuple(elements), False)
+            return Group(name, tuple(names), False)
         self.err(node.span, "NC101", f"'{name}' must be a count, a list of element names, or a mapping of groups",
                  "entities: {net: 2, ops: {subsys: 1, device: 1}}")
         return Group(name, (), False)
@@ -499,7 +499,8 @@ class SpecParser:
                 self.err(run.span, "NC116", f"undefined procedure '{proc_name_}'",
                          did_you_mean(proc_name_, procs) or "define it under procedures:")
             return None
-        var, domain = "", ()
+        var = ""
+        domain: tuple[str, ...] = ()
         local_types: dict[str, Type] = {}
         for_node = value.get("for")
         if for_node is not None:

@@ -76,7 +76,7 @@ class Frame:
     chain: tuple[str, ...]
     labels: dict[str, int]
     return_to: int
-    result: tuple[int | None, object, Type | None] | None  # (static slot, dynamic slot fn, type) in caller
+    result: tuple[int, object, Type] | None  # (static slot, dynamic slot fn, type) in caller
     exit_node: int
     types: dict[str, Type]
 
@@ -139,7 +139,7 @@ class ThreadProgram:
 
     def loop_vars(self, proc: Procedure) -> list[tuple[str, Type]]:
         declared = {n for n, _ in (*proc.params, *proc.locals)}
-        out = []
+        out: list[tuple[str, Type]] = []
         for stmt in walk_statements(proc.body):
             if isinstance(stmt, ForEach) and stmt.var not in declared:
                 assert stmt.source is not None and isinstance(stmt.source.type, (ListT, SetT))
@@ -273,7 +273,7 @@ class ThreadProgram:
         saved_top = self.top
         callee = self.new_frame(proc, frame.chain + (proc.name,), then, result)
         values = [self.expr(a, frame) for a in stmt.args]
-        writes = [(callee.env.locals[n], None, t) for n, t in proc.params]
+        writes: list[tuple[int, None, Type | None]] = [(callee.env.locals[n], None, t) for n, t in proc.params]
         for name, t in callee.types.items():
             if name not in dict(proc.params):
                 value = default_value(t)

@@ -408,17 +408,14 @@ class RuntimeBuilder:
         """A step whose evaluation may fail (a null lock index): the failure is a runtime_safety violation."""
         tid = self.tid
 
-        def wrap(fn: Callable | None) -> Callable | None:
-            if fn is None:
-                return None
-
+        def wrap(fn: Callable) -> Callable:
             def checked(s: Sequence) -> list:
                 try:
                     return fn(s)
                 except EvalError as err:
                     return [Violation("runtime_safety", str(err), tid, pc)]
             return checked
-        return Step(wrap(step.fire), wrap(step.sig), step.idle, step.pc)
+        return Step(wrap(step.fire), wrap(step.sig) if step.sig is not None else None, step.idle, step.pc)
 
     def await_step(self, pc: int, node: IR) -> Step:
         cond, nxt, tid = node.data["cond"], node.next, self.tid

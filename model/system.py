@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import Diagnostic, SpecError
+from .errors import Diagnostic, Span, SpecError
 from .evaluate import Env, EvalError, compile_expr, reads_state
 from .expr import Call, Expr, LockRef, Shared, Unary, walk
 from .layout import Layout, Slot, shared_layout
@@ -248,9 +248,9 @@ class TransitionSystem:
                     out.append((thread.tid, True, r))
         return out
 
-    def property_kinds(self) -> list[tuple[str, str, str, object]]:
+    def property_kinds(self) -> list[tuple[str, str, str, Span | None]]:
         """(name, kind, about, span) of every property, in report order."""
-        out = []
+        out: list[tuple[str, str, str, Span | None]] = []
         for p in self.spec.properties:
             out.append((p.name, p.kind, p.about, p.span))  # invariant, final, reachable, waits_on_slow
         for a in self.spec.asserts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
@@ -75,7 +76,12 @@ def describe(node: Node) -> str:
     return f"{type(node.value).__name__} {shorten(node.text)!r}"
 
 
-def _span(mark: yaml.Mark | None, path: str) -> Span:
+class _Mark(Protocol):  # yaml.Mark, or the libyaml one on events
+    line: int
+    column: int
+
+
+def _span(mark: _Mark | None, path: str) -> Span:
     if mark is None:
         return Span(path, 1, 1)
     return Span(path, mark.line + 1, mark.column + 1)

@@ -6,7 +6,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from netcheck.checker.explore import Exploration, Limits, explore
 from netcheck.model.parse import load_spec
 from netcheck.model.system import TransitionSystem

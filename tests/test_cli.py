@@ -8,7 +8,6 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner
 from helpers import SPECS
-
 from netcheck.checker import __version__
 from netcheck.checker.cli import main
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 from helpers import ROOT
-
 from netcheck.checker.cli import main
 
 EXAMPLES = ROOT / "docs" / "examples"

@@ -8,12 +8,11 @@ from operator import itemgetter
 import pytest
 import z3
 from helpers import SPECS
-
 from netcheck.checker.explore import explore
 from netcheck.model.evaluate import EvalError
+from netcheck.model.parse import load_spec
 from netcheck.model.smt import SmtEncoder, seq_literal
 from netcheck.model.system import TransitionSystem
-from netcheck.model.parse import load_spec
 from netcheck.model.types import BoolT, ListT, SetT
 
 
