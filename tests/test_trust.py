@@ -60,3 +60,17 @@ def test_ctrl_c_prints_the_partial_result_and_exits_130(tmp_path) -> None:
     data = json.loads(out.read_text())
     assert data["complete"] is False and data["stop_reason"] == "interrupted"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_fast_growing_state_space_is_warned_about_early(capsys) -> None:
+    from netcheck.checker.cli import ProgressLine
+    from netcheck.checker.explore import ProgressInfo
+
+    progress = ProgressLine(enabled=False, warn=True, bounds_hint="--bound net=1")
+    progress(ProgressInfo(states=150_000, depth=20, seconds=6.0, level=40_000, previous_level=20_000))
+    assert capsys.readouterr().err == ""          # not yet large enough to worry
+    progress(ProgressInfo(states=300_000, depth=21, seconds=8.0, level=80_000, previous_level=40_000))
+    err = capsys.readouterr().err
+    assert "growing fast" in err and "--bound net=1" in err and "x2.0 per level" in err
+    progress(ProgressInfo(states=600_000, depth=22, seconds=12.0, level=160_000, previous_level=80_000))
+    assert capsys.readouterr().err == ""          # said once
