@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 from .spec import Spec
 from .types import Type
 
+MAX_SLOTS = 20_000
+
+
+class LayoutTooLarge(Exception):
+    """The spec's state vector would be unreasonably large (huge per: maps or lock arrays)."""
+
 
 @dataclass(frozen=True)
 class Slot:
@@ -33,6 +39,8 @@ class Layout:
     gp_wait: list[int] = field(default_factory=list)
 
     def add(self, slot: Slot) -> int:
+        if len(self.slots) >= MAX_SLOTS:
+            raise LayoutTooLarge(f"the state needs more than {MAX_SLOTS:,} slots")
         self.slots.append(slot)
         return len(self.slots) - 1
 

@@ -19,6 +19,7 @@ TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks"
 LOCK_KINDS = ("mutex", "rwsem", "spinlock")
 BUILTIN_PROPERTIES = ("deadlock_free", "lock_discipline", "runtime_safety")
 MAX_GROUP = 16
+MAX_KEYS = 10_000  # slots of one per: variable
 MAX_ENTITY = 30
 NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
 
@@ -233,6 +234,14 @@ class SpecParser:
                              did_you_mean(kind, LOCK_KINDS))
                 self.broken.add(key.text)
                 continue
+            instances = 1
+            for entity in per:
+                instances *= max(1, len(next(e for e in entities if e.name == entity).elements))
+            if instances > MAX_KEYS:
+                self.err(value.span, "NC110", f"lock '{key.text}' has {instances:,} instances (per: {', '.join(per)}),"
+                         f" over {MAX_KEYS:,}", "lower the bounds or index it by fewer entities")
+                self.broken.add(key.text)
+                continue
             out.append(LockDecl(key.text, kind, per, key.span))
         return out
 
@@ -321,6 +330,11 @@ class SpecParser:
             keys = 1
             for entity in per:
                 keys *= len(scope.entities[entity])
+            if keys > MAX_KEYS:
+                self.err(value.span, "NC110", f"'{key.text}' has {keys:,} keys (per: {', '.join(per)}), over "
+                         f"{MAX_KEYS:,}", "lower the bounds or index it by fewer entities")
+                self.broken.add(key.text)
+                continue
             init = self.parse_init(key.text, t, per, init_node, scope, keys, value.span)
             out.append(VarDecl(key.text, t, per, init, key.span))
         return out

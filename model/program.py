@@ -49,6 +49,10 @@ class IR:
     visible: bool = False
 
 
+MAX_NODES = 100_000      # program points per thread after inlining
+MAX_CALL_DEPTH = 64      # nested calls (each is inlined)
+
+
 class CompileError(Exception):
     def __init__(self, span: Span, message: str, hint: str = ""):
         super().__init__(message)
@@ -99,6 +103,11 @@ class ThreadProgram:
         self.frames = 0
 
     def emit(self, kind: str, stmt: Stmt | None, frame: Frame | None, **data) -> int:
+        if len(self.nodes) >= MAX_NODES:
+            raise CompileError(stmt.span if stmt is not None else self.cycle_span(),
+                               f"thread {self.name}: inlining its procedures gives more than {MAX_NODES:,} steps",
+                               "procedures are inlined at every call: call fewer procedures from loops and "
+                               "from each other, or lower the bounds")
         if self.slow_depth:
             data["slow"] = True
         self.nodes.append(IR(kind, stmt, frame.chain if frame else (), data=data))
@@ -269,6 +278,9 @@ class ThreadProgram:
     def invoke(self, stmt: Invoke, frame: Frame, then: int) -> int:
         """Inline a call: an entry step (arguments, fresh locals), the body, then a reset of the frame."""
         proc = self.spec.procedure(stmt.proc)
+        if len(frame.chain) >= MAX_CALL_DEPTH:
+            raise CompileError(stmt.span, f"calls nest more than {MAX_CALL_DEPTH} deep ({' > '.join(frame.chain[:3])}"
+                               " > ...)", "procedures are inlined: flatten the call chain")
         result = self.target(stmt.result, frame) if stmt.result is not None else None
         saved_top = self.top
         callee = self.new_frame(proc, frame.chain + (proc.name,), then, result)

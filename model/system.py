@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from .errors import Diagnostic, Span, SpecError
 from .evaluate import Env, EvalError, compile_expr, reads_state
 from .expr import Call, Expr, LockRef, Shared, Unary, walk
-from .layout import Layout, Slot, shared_layout
+from .layout import Layout, LayoutTooLarge, Slot, shared_layout
 from .locks import read_depth
 from .program import IR, CompileError, ThreadProgram, walk_statements
 from .runtime import RuntimeBuilder, Settle, Step, Threads, Violation
@@ -57,6 +57,10 @@ class TransitionSystem:
             self._compile()
         except CompileError as err:
             raise SpecError([Diagnostic(err.span, "NC401", err.message, err.hint)]) from None
+        except LayoutTooLarge as err:
+            where = spec.vars[0].span if spec.vars else Span(spec.files[0], 1, 1)
+            raise SpecError([Diagnostic(where, "NC402", str(err), "lower the bounds, or index fewer "
+                                        "variables and locks by entities (per:)")]) from None
 
     # -- compilation
 
@@ -66,7 +70,7 @@ class TransitionSystem:
         for i, (name, _, _, _) in enumerate(instances):
             layout.pc.append(layout.add(Slot(f"{name}.pc", "pc", None, thread=i)))
         shared_layout(spec, layout)
-        self.uses_rcu_readers = any(isinstance(s, Rcu) and s.op == "rcu_read_lock"
+        self.uses_rcu_readers = any(isinstance(s, Rcu) and s.op in ("rcu_read_lock", "rcu_read_unlock")
                                     for p in spec.procedures for s in walk_statements(p.body))
         if self.uses_rcu_readers:
             for i, (name, _, _, _) in enumerate(instances):
