@@ -53,11 +53,12 @@ QUESTIONS = ("reachable", "waits_on_slow")
 # (spec, bounds, states, depth): pinned. A change here is a change of semantics (or of the spec) and
 # must be explained, as for the default bounds in test_specs.py.
 LARGER = [
-    ("net_mutex.yaml", {"subsys": 2}, 0, 0),
-    ("net_sem.yaml", {"subsys": 2}, 0, 0),
-    ("pernet_ops_rwsem.yaml", {"subsys": 2}, 0, 0),
+    ("net_mutex.yaml", {"subsys": 2}, 1_952_152, 131),
+    ("net_sem.yaml", {"subsys": 2}, 6_791_868, 139),
 ]
-BOUNDS_FOR = {name: bounds for name, bounds, _, _ in LARGER}
+# pernet_ops_rwsem.yaml --bound subsys=2 is larger still (its creators run setup_net() in parallel):
+# not yet measured to completion on this machine; see docs/results.md.
+BOUNDS_FOR = {name: bounds for name, bounds, _, _ in LARGER} | {"pernet_ops_rwsem.yaml": {"subsys": 2}}
 
 # The questions' answers at the larger bound: as at the default bounds (test_specs.py).
 ANSWERS = {
