@@ -155,13 +155,18 @@ class Narrator:
         return f"does {text}"
 
     def lock_name(self, node: IR, state: Sequence) -> str:
-        base = node.data["base"] + (node.data["dyn"](state) if node.data.get("dyn") else 0)
+        """The lock instance a lock statement names (its text when the index does not evaluate)."""
+        base = self.system.lock_slot(node, state)
+        if base is None:
+            return node.data["lock"] if "lock" in node.data else "the lock"
         return self.system.layout.slots[base].name.rsplit(".", 1)[0]
 
     def lock_verb(self, i: int, step: TraceStep, node: IR, after: tuple | None) -> str:
         op = step.op
         before = self.trace.states[i]
-        base = node.data["base"] + (node.data["dyn"](before) if node.data.get("dyn") else 0)
+        base = self.system.lock_slot(node, before)
+        if base is None:   # a null lock index: the step is the runtime_safety violation itself
+            return f"does {step.statement}, whose lock index does not evaluate"
         lock = self.system.layout.slots[base].name.rsplit(".", 1)[0]
         if op in RELEASE:
             mode = RELEASE[op]
@@ -205,8 +210,7 @@ class Narrator:
             if t.tid == tid or t.name not in self.cpus or node is None or node.kind != "lock" or \
                     node.data["op"] not in ("mutex_lock", "mutex_lock_killable", "spin_lock"):
                 continue
-            where = node.data["base"] + (node.data["dyn"](state) if node.data.get("dyn") else 0)
-            if where == base:
+            if self.system.lock_slot(node, state) == base:
                 names.append(self.who(t.tid))
         return names
 

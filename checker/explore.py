@@ -67,6 +67,8 @@ class Exploration:
     unknown: dict[str, str] = field(default_factory=dict)
     transitions: int = 0
     edges_recorded: bool = False
+    # trace.py's fewest-switch search over this exploration, kept with it (and freed with it)
+    switch_search: object = field(default=None, repr=False, compare=False)
 
     @property
     def max_depth(self) -> int:

@@ -227,9 +227,7 @@ def _waits_on_mutex(system: TransitionSystem, state: Sequence, tid: int, slot: i
     if node is None or node.kind != "lock" or node.data["op"] not in ("mutex_lock", "mutex_lock_killable",
                                                                         "spin_lock"):
         return False
-    dyn = node.data["dyn"]
-    where = node.data["base"] + (dyn(state) if dyn else 0)
-    return where == slot and state[slot] not in (-1, tid)
+    return system.lock_slot(node, state) == slot and state[slot] not in (-1, tid)
 
 
 def blocked_threads(system: TransitionSystem, state: Sequence) -> list[str]:

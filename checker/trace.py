@@ -3,15 +3,14 @@ to describe each step (what it did, which variables and locks it changed)."""
 
 from __future__ import annotations
 
-import weakref
 from array import array
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from netcheck.model.evaluate import format_value
+from netcheck.model.evaluate import EvalError, format_value
 from netcheck.model.program import IR
-from netcheck.model.runtime import Violation
+from netcheck.model.runtime import SETTLE_FUEL, Violation
 from netcheck.model.system import Thread, TransitionSystem
 
 from .explore import Exploration, Found
@@ -71,29 +70,51 @@ def traced_fire(thread: Thread, s: tuple, by_signal: bool) -> list[tuple[tuple[s
     plain = builder.settle
 
     def traced(l: list, out: list) -> None:
-        stack: list[tuple[list, tuple[str, ...]]] = [(l, ())]
-        while stack:
-            l, choices = stack.pop()
-            while True:
-                pc = l[thread.pcslot]
-                run = thread.runs[pc]
-                if run is None:
-                    out.append((choices, tuple(l)))
-                    break
+        """runtime.make_settle's loop, step for step (the same fuel, the same error handling), recording
+        the `either` branches taken: (choices, result) pairs."""
+        pcslot, runs = thread.pcslot, thread.runs
+        choices: tuple[str, ...] = ()
+        run = runs[l[pcslot]]
+        if run is None:
+            out.append((choices, tuple(l)))
+            return
+        fuel = SETTLE_FUEL
+        stack: list[tuple[list, tuple[str, ...]]] = []
+        while True:
+            pc = l[pcslot]
+            try:
                 r = run(l)
-                if r.__class__ is int:
-                    l[thread.pcslot] = r
-                elif r.__class__ is list:
-                    branches = thread.nodes[pc].data["branches"]
-                    for alt, (name, _) in zip(r[1:], branches[1:]):
-                        copy = l.copy()
-                        copy[thread.pcslot] = alt
-                        stack.append((copy, choices + (name,)))
-                    l[thread.pcslot] = r[0]
-                    choices = choices + (branches[0][0],)
-                else:
+            except EvalError as err:
+                out.append((choices, Violation("runtime_safety", str(err), thread.tid, pc)))
+                r = None
+            if r.__class__ is int:
+                l[pcslot] = r
+            elif r.__class__ is list:
+                branches = thread.nodes[pc].data["branches"]
+                for alt, (name, _) in zip(r[1:], branches[1:]):
+                    copy = l.copy()
+                    copy[pcslot] = alt
+                    stack.append((copy, choices + (name,)))
+                l[pcslot] = r[0]
+                choices = choices + (branches[0][0],)
+            else:
+                if r is not None:
                     out.append((choices, r))
-                    break
+                if not stack:
+                    return
+                l, choices = stack.pop()
+            run = runs[l[pcslot]]
+            while run is None:
+                out.append((choices, tuple(l)))
+                if not stack:
+                    return
+                l, choices = stack.pop()
+                run = runs[l[pcslot]]
+            fuel -= 1
+            if fuel < 0:
+                out.append((choices, Violation("runtime_safety", "local computation does not terminate",
+                                               thread.tid, l[pcslot])))
+                return
     builder.settle = traced
     try:
         fn = step.sig if by_signal else step.fire
@@ -301,18 +322,12 @@ class SwitchSearch:
         return out
 
 
-_SEARCHES: dict[int, tuple[weakref.ref, SwitchSearch]] = {}
-
-
 def _search_for(exp: Exploration) -> SwitchSearch:
-    entry = _SEARCHES.get(id(exp))
-    if entry is not None and entry[0]() is exp:
-        return entry[1]
-    search = SwitchSearch(exp)
-    key = id(exp)
-    searches = _SEARCHES   # bound now: at interpreter exit the module global may already be gone
-    searches[key] = (weakref.ref(exp, lambda _: searches.pop(key, None)), search)
-    return search
+    """The exploration's fewest-switch search, made once and stored on the exploration itself (a module
+    cache would keep every exploration alive: the search refers to it)."""
+    if not isinstance(exp.switch_search, SwitchSearch):
+        exp.switch_search = SwitchSearch(exp)
+    return exp.switch_search
 
 
 def switch_minimal_path(exp: Exploration, found: Found) -> tuple[list[tuple[int, int]], bool]:
@@ -406,8 +421,7 @@ def _at_mutex_lock(system: TransitionSystem, state: Sequence, tid: int, slot: in
     if node is None or node.kind != "lock" or node.data["op"] not in ("mutex_lock", "mutex_lock_killable",
                                                                         "spin_lock"):
         return False
-    dyn = node.data["dyn"]
-    return node.data["base"] + (dyn(state) if dyn else 0) == slot
+    return system.lock_slot(node, state) == slot
 
 
 def _lock_names(system: TransitionSystem) -> list[str]:

@@ -38,11 +38,6 @@ class WaitEdge:
     statement: str = ""
 
 
-def _where(node, s: Sequence) -> int:
-    dyn = node.data["dyn"]
-    return node.data["base"] + (dyn(s) if dyn is not None else 0)
-
-
 def _lock_name(system: TransitionSystem, base: int) -> str:
     return system.layout.slots[base].name.rsplit(".", 1)[0]
 
@@ -53,14 +48,18 @@ def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool =
     if node is None or node.stmt is None:
         return ()
     loc, text = node.stmt.span.short, node.stmt.text
+    if node.kind in ("lock", "lockwait") and system.lock_slot(node, s) is None:
+        return ()   # a lock key that does not evaluate: the step is a runtime_safety violation, not a wait
     if node.kind == "lock" and node.data["op"] in MUTEX_WAITS:
-        b = _where(node, s)
+        b = system.lock_slot(node, s)
+        assert b is not None
         owner = s[b]
         if owner in (-1, tid):
             return ()
         return (WaitEdge(tid, owner, "held", _lock_name(system, b), MUTEX_WAITS[node.data["op"]], loc, text),)
     if node.kind == "lockwait":
-        b = _where(node, s)
+        b = system.lock_slot(node, s)
+        assert b is not None
         writer = node.data["op"].startswith("down_write")
         entry = tid * 2 + writer
         queue = s[b + 2]

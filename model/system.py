@@ -233,6 +233,16 @@ class TransitionSystem:
         node = self.node_at(s, tid)
         return node is not None and (node.kind == "gpwait" or bool(node.data.get("slow")))
 
+    @staticmethod
+    def lock_slot(node: IR, s: Sequence) -> int | None:
+        """The first slot of the lock instance a lock statement names in state `s`; None when its key
+        does not evaluate (a null index: the statement's step is a runtime_safety violation)."""
+        dyn = node.data["dyn"]
+        try:
+            return node.data["base"] + (dyn(s) if dyn is not None else 0)
+        except EvalError:
+            return None
+
     def node_at(self, s: Sequence, tid: int) -> IR | None:
         thread = self.threads[tid]
         pc = s[thread.pcslot]

@@ -51,7 +51,7 @@ range check; `x in S` for a set S is false for a null x without evaluating S ("n
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +127,8 @@ class RefResult:
     complete: bool = True
     messages: dict[str, str] = field(default_factory=dict)
     state_list: list[dict] = field(default_factory=list)   # every reachable state (keep_states=True)
+    # where the threads stand in each deadlocked state (`where`), counted: the deadlocked states as a multiset
+    deadlocked: Counter = field(default_factory=Counter)
 
 
 # ---------------------------------------------------------------- values
@@ -271,6 +273,9 @@ class Evaluator:
 
     def call(self, e: Call, w: dict, loc: Mapping, bound: Mapping) -> object:
         fn = e.fn
+        if fn.startswith("running:"):   # properties only: threads with a frame of that procedure
+            proc = fn[len("running:"):]
+            return sum(1 for th in w["threads"] if th is not None and any(f["proc"] == proc for f in th))
         if fn in ("locked", "read_locked", "write_locked"):
             ref = e.args[0]
             assert isinstance(ref, LockRef)
@@ -485,8 +490,12 @@ class Reference:
         self.all_readers = spec.options.rwsem_wake == "all_readers"
         self.signals = spec.options.fatal_signals
         self.instances = self._instances()
+        self.decl_of = [t.name for t in spec.threads for _ in range(self._count(t))]
 
     # -- setup
+
+    def _count(self, t) -> int:
+        return (len(t.domain) if t.domain else 0) if t.var else t.count
 
     def _instances(self) -> list[tuple[str, list[object], bool]]:
         out = []
@@ -1048,6 +1057,67 @@ class Reference:
         th = w["threads"][tid]
         return "" if th is None else self.stmt(th[-1]).text
 
+    def where(self, w: dict) -> tuple:
+        """Per thread, the file:line:col of the statement it stands at, or None once finished."""
+        return tuple(None if th is None else str(self.stmt(th[-1]).span) for th in w["threads"])
+
+    # -- waits behind slow steps (waits_on_slow questions)
+
+    def in_slow_step(self, w: dict, tid: int) -> bool:
+        """Inside synchronize_rcu()/rcu_barrier(), or at (or inside a block or call of) a `slow: true`
+        statement, in any frame of the call stack."""
+        th = w["threads"][tid]
+        if th is None:
+            return False
+        if th[-1]["phase"] == "gp":
+            return True
+        for frame in th:
+            at = self.procs[frame["proc"]].at
+            path = frame["path"]
+            if any(at[path[:n]].slow for n in range(1, len(path) + 1, 2)):
+                return True
+        return False
+
+    def lock_waits(self, w: dict, tid: int) -> list[int]:
+        """The threads `tid` waits for on a lock: a mutex's or spinlock's owner, or on an rwsem the holders
+        it waits for and the writers queued ahead of it (all queued ahead of it, when it is a writer)."""
+        th = w["threads"][tid]
+        if th is None:
+            return []
+        frame = th[-1]
+        s = self.stmt(frame)
+        if not isinstance(s, LockOp):
+            return []
+        if frame["phase"] == "wait":
+            lk = self.queued_on(w, tid)
+            if lk is None:
+                return []
+            ahead = lk["queue"][:[t for t, _ in lk["queue"]].index(tid)]
+            writing = s.op.startswith("down_write")
+            out = [] if lk["writer"] is None else [lk["writer"]]
+            if writing:
+                return out + list(lk["readers"]) + [t for t, _ in ahead]
+            return out + [t for t, wr in ahead if wr]
+        if s.op not in ("mutex_lock", "mutex_lock_killable", "spin_lock") or s.lock is None:
+            return []
+        try:
+            owner = self.evaluator.lock(s.lock, w, frame["locals"])["owner"]
+        except RefError:
+            return []
+        return [] if owner in (None, tid) else [owner]
+
+    def waits_on_slow(self, w: dict, tid: int) -> bool:
+        """Whether `tid` is blocked on a lock and its lock waits lead to another thread in a slow step."""
+        seen, todo = {tid}, [tid]
+        while todo:
+            for t in self.lock_waits(w, todo.pop()):
+                if t not in seen:
+                    if self.in_slow_step(w, t):
+                        return True
+                    seen.add(t)
+                    todo.append(t)
+        return False
+
     # -- properties
 
     def holds(self, e: Expr, w: dict) -> bool:
@@ -1069,6 +1139,9 @@ class Reference:
 
         invariants = [p for p in self.spec.properties if p.kind == "invariant"]
         finals = [p for p in self.spec.properties if p.kind == "final"]
+        reachables = [p for p in self.spec.properties if p.kind == "reachable"]
+        slow_waiters = [(p, [tid for tid, decl in enumerate(self.decl_of) if decl == p.target])
+                        for p in self.spec.properties if p.kind == "waits_on_slow"]
         seen: set = set()
         queue: deque = deque()
 
@@ -1083,6 +1156,12 @@ class Reference:
             for p in invariants:
                 if p.name not in violated and not self.holds(p.expr, w):
                     note(Viol(p.name, "invariant violated"))
+            for p in reachables:   # questions: "violated" here means reached (an answer, not a failure)
+                if p.name not in violated and self.holds(p.expr, w):
+                    note(Viol(p.name, "reached"))
+            for p, waiters in slow_waiters:
+                if p.name not in violated and any(self.waits_on_slow(w, tid) for tid in waiters):
+                    note(Viol(p.name, "waits behind a slow step"))
 
         starts = [self.initial()]
         for tid in range(len(self.instances)):
@@ -1114,6 +1193,7 @@ class Reference:
                         note(Viol(p.name, "final property violated"))
             else:
                 result.deadlocks += 1
+                result.deadlocked[self.where(w)] += 1
                 if self.spec.options.deadlock:
                     note(Viol("deadlock_free", "deadlock"))
         result.states = len(seen)

@@ -4,7 +4,8 @@
 enum type, 1-3 locks (mutex, rwsem, spinlock; some per entity), 1-4 state variables (bool, int, enum,
 element, set, list; bool/int/enum sometimes per one or two entities), 0-2 helper procedures with
 parameters and return values, 2-3 thread instances (single, `for:` an entity or group, `count: 2`,
-sometimes a daemon), invariants, final properties and options (wake policy, signals, deadlock).
+sometimes a daemon), `slow: true` marks, invariants, final properties, the two questions (`reachable:`,
+often about `running(PROC)`, and `waits_on_slow:`) and options (wake policy, signals, deadlock).
 
 Extending it as the language grows:
 
@@ -567,6 +568,12 @@ def c_lock_section(draw: Draw, ctx: Ctx, depth: int) -> list:
     if reading:
         inner.reads[name] = inner.reads.get(name, 0) + 1
     body = block(draw, inner, depth - 1, 0, 2)
+    if draw(st.booleans()):   # a long step under the lock: others may wait behind it (waits_on_slow)
+        marks = [st_ for st_ in body if isinstance(st_, dict) and "label" not in st_]
+        if marks and draw(st.booleans()):
+            draw(st.sampled_from(marks))["slow"] = True   # a local-only statement is never stood at
+        else:
+            body.insert(draw(st.integers(0, len(body))), "synchronize_rcu")
     out: list = [acquire, *body]
     if release == "downgrade_write":
         out += [{"downgrade_write": ref}, *block(draw, inner, depth - 1, 0, 1), {"up_read": ref}]
@@ -642,6 +649,10 @@ def c_retry(draw: Draw, ctx: Ctx, depth: int) -> list:
 def c_goto_into_branch(draw: Draw, ctx: Ctx, depth: int) -> list:
     """A forward goto into the middle of a later either/if branch (jumping into a loop is refused)."""
     label = ctx.world.fresh("into")
+    # both conditions first: a loop in the blocks below adds its cursor to the locals in scope, and a
+    # condition written before that loop must not name it
+    jump_if = gen_bool(draw, ctx.world, ctx, BOOL, 1, False, ())
+    target_if = gen_bool(draw, ctx.world, ctx, BOOL, 1, False, ())
     skipped = block(draw, ctx, depth - 1, 0, 1)
     before, after = block(draw, ctx, depth - 1, 0, 1), block(draw, ctx, depth - 1, 0, 1)
     branch = [*before, {"label": label}, *after]
@@ -649,8 +660,8 @@ def c_goto_into_branch(draw: Draw, ctx: Ctx, depth: int) -> list:
     if draw(st.booleans()):
         target: dict = {"either": {"b0": branch, "b1": other}}
     else:
-        target = {"if": gen_bool(draw, ctx.world, ctx, BOOL, 1, False, ()), "then": other, "else": branch}
-    return [{"if": gen_bool(draw, ctx.world, ctx, BOOL, 1, False, ()), "then": [f"goto {label}"]}, *skipped, target]
+        target = {"if": target_if, "then": other, "else": branch}
+    return [{"if": jump_if, "then": [f"goto {label}"]}, *skipped, target]
 
 
 @dataclass(frozen=True)
@@ -707,7 +718,10 @@ def statement(draw: Draw, ctx: Ctx, depth: int) -> list:
         depth = 0
     options = [c for c in CONSTRUCTS if c.applies(ctx, depth) for _ in range(c.weight)]
     construct = draw(st.sampled_from(options))
-    return construct.build(draw, ctx, depth)
+    out = construct.build(draw, ctx, depth)
+    if out and isinstance(out[0], dict) and draw(st.integers(0, 9)) == 0:
+        out[0]["slow"] = True   # a long step (for a call, a lock section's acquire, a loop: all it runs)
+    return out
 
 
 def block(draw: Draw, ctx: Ctx, depth: int, lo: int, hi: int) -> list:
@@ -867,12 +881,23 @@ def const_expr(draw: Draw, world: World, ty: Ty) -> str:
     return draw(st.sampled_from(world.entities[ty.entity] + (["null"] if ty.nullable else [])))
 
 
-def gen_properties(draw: Draw, world: World) -> dict:
+def gen_properties(draw: Draw, world: World, procs: list[str], threads: list[str]) -> dict:
+    """Invariants, a final property and, sometimes, the two questions: `reachable:` (often about
+    running(PROC)) and `waits_on_slow:`."""
     out: dict = {}
     for i in range(draw(st.integers(0, 2))):
         out[f"inv{i}"] = {"invariant": gen_bool(draw, world, None, BOOL, 2, True, ())}
     if draw(st.booleans()):
         out["fin0"] = {"final": gen_bool(draw, world, None, BOOL, 2, True, ())}
+    if draw(st.integers(0, 2)) == 0:
+        running = f"running({draw(st.sampled_from(procs))})"
+        out["q_reach"] = {"reachable": draw(st.sampled_from([
+            f"{running} >= {draw(st.integers(1, 2))}",
+            f"{running} + running({draw(st.sampled_from(procs))}) >= 2",
+            f"{running} >= 1 and {gen_bool(draw, world, None, BOOL, 1, True, ())}",
+            gen_bool(draw, world, None, BOOL, 2, True, ())]))}
+    if draw(st.integers(0, 2)) == 0:
+        out["q_slow"] = {"waits_on_slow": draw(st.sampled_from(threads))}
     return out
 
 
@@ -935,7 +960,8 @@ def spec_dicts(draw: Draw, world_flags: dict | None = None) -> dict:
         i += 1
     spec["procedures"] = procedures
     spec["threads"] = threads
-    spec["properties"] = gen_properties(draw, world)
+    names = sorted(key.split("(")[0] for key in procedures)
+    spec["properties"] = gen_properties(draw, world, names, sorted(threads))
     options: dict = {}
     if draw(st.booleans()):
         options["rwsem_wake"] = draw(st.sampled_from(["head_run", "all_readers"]))

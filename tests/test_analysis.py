@@ -594,3 +594,52 @@ def test_mutate_and_diff_commands(write_spec) -> None:
     data = json.loads(out.output)
     assert data["verdict_changes"] == [] and data["classes"]["added"] == ["net_sem"]
     assert runner.invoke(main, ["diff", str(SPECS / "net_mutex.yaml"), "no/such.yaml"]).exit_code == 2
+
+
+# ---------------------------------------------------------------- regression: a lock index that does not evaluate
+
+NULL_LOCK_INDEX = """\
+netcheck: 1
+name: null_lock_index
+entities:
+  ea: 1
+locks:
+  m: {kind: mutex, per: [ea]}
+state:
+  v: {type: bool}
+procedures:
+  holder():
+    locals:
+      which: ea?
+    body:
+      - mutex_lock: m[which]
+      - synchronize_rcu
+      - mutex_unlock: m[which]
+  other():
+    - v = true
+threads:
+  h: holder()
+  o: other()
+properties:
+  h_waits: {waits_on_slow: h}
+"""
+
+
+@pytest.mark.parametrize("command", [["verify"], ["verify", "--format", "json"], ["explain"], ["slow"],
+                                     ["report", "-o", "{tmp}/r.html"], ["locks"]])
+def test_regression_null_lock_index_in_every_command(tmp_path, command):
+    """A thread standing at mutex_lock(m[null]) (its step is a runtime_safety violation) once crashed the
+    wait analyses (`waits_on_slow`, deadlock explanation) and the narrated trace with an internal error."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(NULL_LOCK_INDEX)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    result = CliRunner().invoke(main, [*args, str(path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    if command[0] == "verify":
+        assert result.exit_code == 1
+        assert "runtime_safety" in result.output and "index is null" in result.output
+        assert ("unreachable h_waits" in result.output if len(command) == 1 else
+                json.loads(result.output)["properties"][0]["status"] == "unreachable")
+    if command[0] == "explain":
+        assert "whose lock index does not evaluate" in result.output

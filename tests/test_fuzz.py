@@ -24,7 +24,9 @@ SUBPROCESS_EVERY-th also as a real process under a wall-clock and an address-spa
 - mutated copies of the shipped specs (specs/ and docs/examples/): text edits (deleted, duplicated,
   swapped and re-indented lines, swapped keys, wrong types, byte flips and insertions including
   invalid UTF-8, very long names, deep nesting, truncation), tree edits of the parsed YAML, and
-  mutated parents under an unchanged child (extends:).
+  mutated parents under an unchanged child (extends:);
+- generated valid specs (tests/spec_generator.py, with the patterns that once broke the engine) through
+  every other command: `explain`, `slow`, `locks`, `report`, and `verify` in every output form.
 
 Hypothesis runs derandomized: the same inputs every run. NETCHECK_FUZZ_EXAMPLES=N runs N examples
 per fuzz test instead of the small defaults (the default file takes about a minute or two); the
@@ -64,6 +66,8 @@ from helpers import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from netcheck.checker.cli import main
+from spec_generator import BUG_PATTERNS
+from spec_generator import specs as generated_specs
 
 # ---------------------------------------------------------------- budget and limits
 
@@ -1179,6 +1183,35 @@ def test_fuzz_mutated_shipped_specs(spec: Input) -> None:
     check_input(spec)
 
 
+# Every command besides check/verify, and verify's other output forms, on generated *valid* specs (with
+# the patterns that once broke the engine: null lock keys, lock keys read from shared state, ...).
+OTHER_COMMANDS = [["explain"], ["slow"], ["locks"], ["report", "-o", "{dir}/report.html"],
+                  ["verify", "--format", "json"], ["verify", "--format", "sarif"], ["verify", "--format", "junit"],
+                  ["verify", "--trace", "steps"]]
+
+
+@fuzz_settings(15)
+@given(text=generated_specs(BUG_PATTERNS))
+def test_fuzz_every_command_on_generated_specs(text: str) -> None:
+    """No traceback, no internal error, an exit code the command has (0, 1 or 3), within the limits."""
+    STATS["inputs"] += 1
+    STATS["inputs: generated spec, every command"] += 1
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "spec.yaml"
+        path.write_text(text)
+        for command in OTHER_COMMANDS:
+            args = [a.replace("{dir}", tmp) for a in command]
+            with guarded():
+                result = CliRunner().invoke(main, [*args, "--max-states", "5000", str(path)]
+                                            if args[0] == "verify" else [*args, str(path)])
+            escaped = None if result.exception is None or isinstance(result.exception, SystemExit) else \
+                "".join(traceback.format_exception(result.exception))
+            assert escaped is None, f"netcheck {' '.join(args)}:\n{escaped}\n{text}"
+            assert "internal error" not in result.output, f"netcheck {' '.join(args)}: {result.output}\n{text}"
+            assert result.exit_code in (0, 1, 3), f"netcheck {' '.join(args)}: exit {result.exit_code}\n" \
+                                                  f"{result.output[-2000:]}\n{text}"
+
+
 # ---------------------------------------------------------------- regressions: defects fuzzing found
 
 def chain_spec(n: int, calls: int = 1) -> str:
@@ -1366,3 +1399,59 @@ def test_zz_fuzz_summary(request):
                                     for k, v in sorted(STATS.items())) + "\n")
     request.config.pluginmanager.register(_Summary(line), "netcheck-fuzz-summary")
     assert not STATS["failures collected"], f"{STATS['failures collected']} failing inputs written to {COLLECT}"
+
+
+ENDLESS_LOCAL_LOOP = """\
+netcheck: 1
+name: endless
+state:
+  v: {type: bool}
+procedures:
+  w():
+    locals: {x: bool}
+    body:
+      - v = true
+      - either:
+          spins:
+            - while: "not x"
+              do: []
+          goes_on:
+            - x = true
+      - v = false
+threads:
+  w: w()
+"""
+
+
+@pytest.mark.parametrize("command", ["verify", "explain"])
+def test_regression_endless_local_loop_in_a_counterexample(tmp_path, command):
+    """Building the trace of a step whose local computation never ends replayed it without the explorer's
+    statement budget, and hung (found by test_fuzz_structured_specs: `verify` still running after 60 s)."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(ENDLESS_LOCAL_LOOP)
+    with guarded(limit=30):
+        result = CliRunner().invoke(main, [command, str(path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "local computation does not terminate" in result.output
+    assert result.exit_code == 1
+
+
+def test_regression_no_exploration_outlives_its_command():
+    """A module-level cache of fewest-switch trace searches kept every exploration alive (about 2.7 MB per
+    in-process `verify` of net_sem.yaml with a counterexample): a long fuzz run passed its memory bound."""
+    import gc
+
+    from netcheck.checker.explore import Exploration
+
+    def alive() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, Exploration))
+
+    before = alive()
+    for _ in range(3):
+        result = CliRunner().invoke(main, ["verify", "--max-states", "2000", str(ROOT / "specs" / "net_sem.yaml")])
+        assert result.exit_code == 3, result.output
+        result = CliRunner().invoke(main, ["explain", str(ROOT / "specs" / "bugs" / "rtnl_before_net_sem.yaml")])
+        assert "VIOLATED" in result.output
+    del result   # its exc_info (the SystemExit's traceback) still refers to the last command's frames
+    assert alive() <= before

@@ -2,8 +2,10 @@
 
 tests/reference_explorer.py interprets the `Spec` directly (call stacks of frames, its own evaluator and
 its own lock semantics written from docs/semantics.md); it shares nothing with the production engine but
-the spec loader. The two must agree on every observable result: the number of reachable states, of
-deadlocked states and of final states, and the verdict of every property.
+the spec loader. The two must agree on every observable result: the number of reachable states and of
+final states, the deadlocked states (as a multiset of where each thread stands: the file:line:col of its
+statement, or finished), the verdict of every property, and the answer to every question (`reachable:`,
+`waits_on_slow:`; in `Observed.violated` a question's name means "reached").
 
 - `test_random_specs_agree`: Hypothesis-generated specs (tests/spec_generator.py), 150 by default,
   `NETCHECK_HYPOTHESIS_EXAMPLES=N` for more; derandomized, so every run checks the same specs;
@@ -12,8 +14,9 @@ deadlocked states and of final states, and the verdict of every property.
   (the smallest ones counted by hand, see the comments).
 - `test_wake_order_grant`: the rwsem wake policy, checked on the grant step itself (it does not show
   in counts, see there).
-- `test_net_mutex`, `test_docs_examples`, `test_shipped_specs` (slow): real specs.
-- `test_known_bug`: production bugs found by this cross-check, as minimal specs, marked xfail.
+- `test_net_mutex`, `test_docs_examples`, `test_shipped_specs` (slow: every spec at net=1),
+  `test_pinned_counts_at_default_bounds` (slow: the three shipped specs in full): real specs.
+- `test_known_bug`: production bugs found by this cross-check (all fixed), as minimal regression specs.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ import os
 import tempfile
 import textwrap
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from netcheck.checker.explore import Limits, explore
+from netcheck.checker.waitfor import slow_chains
 from netcheck.model.errors import SpecError
 from netcheck.model.evaluate import EvalError
 from netcheck.model.parse import load_spec
@@ -35,6 +40,7 @@ from netcheck.model.spec import Spec
 from netcheck.model.system import TransitionSystem
 from reference_explorer import Reference
 from spec_generator import BUG_PATTERNS, specs
+from test_specs import CORRECT
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = int(os.environ.get("NETCHECK_HYPOTHESIS_EXAMPLES") or 150)
@@ -54,6 +60,8 @@ class Observed:
     deadlocks: int
     finals: int
     violated: frozenset[str]
+    # the deadlocked states as a multiset of where the threads stand (file:line:col, None once finished)
+    deadlocked: Counter = field(default_factory=Counter, compare=False)
 
     def __str__(self) -> str:
         return (f"{self.states} states, {self.deadlocks} deadlocked, {self.finals} final, "
@@ -72,14 +80,21 @@ def production(spec: Spec, max_states: int | None = None) -> Observed | None:
     exp = explore(TransitionSystem(spec), Limits(max_states=max_states), measure_memory=False)
     if not exp.complete:
         return None
-    return Observed(len(exp.states), len(exp.deadlocks), len(exp.finals), frozenset(exp.found))
+    system = exp.system
+    deadlocked: Counter = Counter()
+    for i in exp.deadlocks:
+        nodes = [system.node_at(exp.states[i], tid) for tid in range(len(system.threads))]
+        deadlocked[tuple(None if n is None else str(n.stmt.span) for n in nodes)] += 1
+    # questions: a reached `reachable:` condition is in exp.found; `waits_on_slow:` is answered after exploring
+    slow = {p.name for p in spec.properties if p.kind == "waits_on_slow" and slow_chains(exp, p.target) is not None}
+    return Observed(len(exp.states), len(exp.deadlocks), len(exp.finals), frozenset(exp.found) | slow, deadlocked)
 
 
 def reference(spec: Spec, max_states: int | None = None) -> Observed | None:
     res = Reference(spec).explore(max_states)
     if not res.complete:
         return None
-    return Observed(res.states, res.deadlocks, res.finals, frozenset(res.violated))
+    return Observed(res.states, res.deadlocks, res.finals, frozenset(res.violated), res.deadlocked)
 
 
 def property_names(spec: Spec) -> list[str]:
@@ -95,6 +110,10 @@ def differences(spec: Spec, prod: Observed, ref: Observed) -> list[str]:
     for what in ("states", "deadlocks", "finals"):
         if getattr(prod, what) != getattr(ref, what):
             out.append(f"{what}: production {getattr(prod, what)}, reference {getattr(ref, what)}")
+    if prod.deadlocked != ref.deadlocked:
+        only_prod, only_ref = prod.deadlocked - ref.deadlocked, ref.deadlocked - prod.deadlocked
+        out.append(f"deadlocked states (where the threads stand): production only {dict(only_prod)}, "
+                   f"reference only {dict(only_ref)}")
     for name in property_names(spec):
         p, r = name in prod.violated, name in ref.violated
         if p != r:
@@ -547,6 +566,136 @@ def test_corner(corner: Corner) -> None:
     prod = production(spec)
     assert ref == expected, f"reference: {ref}\nexpected:  {expected}"
     assert prod == expected, f"production: {prod}\nexpected:   {expected}"
+    assert prod.deadlocked == ref.deadlocked and sum(ref.deadlocked.values()) == corner.deadlocks
+
+
+# ---------------------------------------------------------------- questions: exact answers
+
+
+@dataclass(frozen=True)
+class QuestionCorner:
+    name: str
+    text: str
+    reached: frozenset[str]   # the questions answered "reachable"; every other one is unreachable
+
+
+SLOW_HOLDER = """
+    netcheck: 1
+    locks: {m: mutex, a: mutex, s: rwsem}
+    state:
+      v: {type: bool}
+    procedures:
+      slow_work():
+        - v = not v
+      waiter():
+        - mutex_lock: m
+        - mutex_unlock: m
+      %s
+    threads:
+      %s
+    properties:
+      %s
+"""
+
+
+def question_spec(procedures: str, threads: str, properties: str) -> str:
+    indent = lambda text, n: textwrap.indent(textwrap.dedent(text).strip(), " " * n).lstrip()  # noqa: E731
+    return textwrap.dedent(SLOW_HOLDER) % (indent(procedures, 2), indent(threads, 2), indent(properties, 2))
+
+
+QUESTION_CORNERS = [
+    QuestionCorner("mutex_owner_in_synchronize_rcu", question_spec("""
+        holder():
+          - mutex_lock: m
+          - synchronize_rcu
+          - mutex_unlock: m
+        """, "h: holder()\nw: waiter()", "waiter_waits: {waits_on_slow: w}\nholder_waits: {waits_on_slow: h}"),
+        frozenset({"waiter_waits"})),
+    QuestionCorner("two_hops_to_a_slow_call", question_spec("""
+        holder():
+          - mutex_lock: m
+          - call: slow_work
+            slow: true
+          - mutex_unlock: m
+        middle():
+          - mutex_lock: a
+          - mutex_lock: m
+          - mutex_unlock: m
+          - mutex_unlock: a
+        a_waiter():
+          - mutex_lock: a
+          - mutex_unlock: a
+        """, "h: holder()\nmid: middle()\nw: a_waiter()", "q: {waits_on_slow: w}"), frozenset({"q"})),
+    QuestionCorner("reader_behind_a_queued_writer", question_spec("""
+        holder():
+          - down_read: s
+          - rcu_barrier
+          - up_read: s
+        writer():
+          - down_write: s
+          - up_write: s
+        reader():
+          - down_read: s
+          - up_read: s
+        """, "h: holder()\nw: writer()\nr: reader()", "reader_waits: {waits_on_slow: r}"),
+        frozenset({"reader_waits"})),
+    QuestionCorner("no_writer_no_wait", question_spec("""
+        holder():
+          - down_read: s
+          - rcu_barrier
+          - up_read: s
+        reader():
+          - down_read: s
+          - up_read: s
+        """, "h: holder()\nr: reader()", "reader_waits: {waits_on_slow: r}"), frozenset()),
+    # a slow block counts while a thread stands inside it; a local-only one is never stood at
+    QuestionCorner("slow_block_only_when_stood_in", question_spec("""
+        shared_holder():
+          - mutex_lock: m
+          - if: "not v"
+            then:
+              - v = true
+            slow: true
+          - mutex_unlock: m
+        local_holder():
+          locals: {x: bool}
+          body:
+            - mutex_lock: a
+            - if: "x"
+              then:
+                - x = false
+              else:
+                - x = true
+              slow: true
+            - mutex_unlock: a
+        a_waiter():
+          - mutex_lock: a
+          - mutex_unlock: a
+        """, "hs: shared_holder()\nhl: local_holder()\nw: waiter()\naw: a_waiter()",
+        "behind_shared: {waits_on_slow: w}\nbehind_local: {waits_on_slow: aw}"), frozenset({"behind_shared"})),
+    QuestionCorner("running_counts_callers_and_callees", question_spec("""
+        outer():
+          - call: slow_work
+          - v = false
+        """, "o: outer()\nb: {run: slow_work(), count: 2}", """
+        two_inside: {reachable: "running(slow_work) >= 3"}
+        nested: {reachable: "running(outer) == 1 and running(slow_work) == 3"}
+        never_four: {reachable: "running(slow_work) >= 4"}
+        both_done: {reachable: "running(outer) + running(slow_work) == 0"}
+        """), frozenset({"two_inside", "nested", "both_done"})),
+]
+
+
+@pytest.mark.parametrize("corner", QUESTION_CORNERS, ids=[c.name for c in QUESTION_CORNERS])
+def test_question_corner(corner: QuestionCorner) -> None:
+    """Hand-answered `reachable:`/`waits_on_slow:` questions: both explorers give the expected answers."""
+    spec = load_text(corner.text)
+    questions = {p.name for p in spec.properties if p.kind in ("reachable", "waits_on_slow")}
+    prod, ref = production(spec), reference(spec)
+    assert prod is not None and ref is not None
+    assert prod.violated & questions == corner.reached, f"production: {prod}"
+    assert ref.violated & questions == corner.reached, f"reference: {ref}"
+    assert_agree(spec, prod, ref)
 
 
 # ---------------------------------------------------------------- the wake policy, on the grant step
@@ -662,6 +811,21 @@ def test_shipped_specs(path: Path) -> None:
     compare_file(path, bounds, limit=100_000)
 
 
+PINNED = [(name, states) for name, states, _depth in CORRECT]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SLOW, reason="slow: set NETCHECK_SLOW=1 (make test-slow)")
+@pytest.mark.parametrize(("name", "states"), PINNED, ids=[name for name, _ in PINNED])
+def test_pinned_counts_at_default_bounds(name: str, states: int) -> None:
+    """The three shipped specs at their default bounds: the reference explorer finds the state count
+    test_specs.py pins, and agrees with production on everything else (docs/results.md has the times)."""
+    started = time.perf_counter()
+    observed = compare_file(ROOT / "specs" / name)
+    assert observed.states == states
+    print(f"\n{name}: both explorers: {observed} ({time.perf_counter() - started:.0f} s)")
+
+
 # ---------------------------------------------------------------- production bugs found by this check
 
 
@@ -671,7 +835,7 @@ class KnownBug:
     text: str
     reference: Observed      # what the reference (the documented semantics) finds
     reason: str
-    raises: type[BaseException] = AssertionError   # how production fails today
+    raises: type[BaseException] = AssertionError   # how production failed before the fix
 
 
 KNOWN_BUGS = [
@@ -767,6 +931,6 @@ def test_known_bug(bug: KnownBug) -> None:
     """Regression tests for production bugs this cross-check found (all fixed): production must agree
     with the reference on each minimal spec."""
     spec = load_text(bug.text)
-    prod = production(spec)
-    assert prod is not None
-    assert_agree(spec, prod, bug.reference)
+    prod, ref = production(spec), reference(spec)
+    assert prod is not None and ref == bug.reference
+    assert_agree(spec, prod, ref)

@@ -1,13 +1,18 @@
 """Runs end cleanly and repeat exactly: limits give unknown (exit 3), Ctrl-C gives a partial result
-(exit 130) and never a half-written file, and output is byte-identical across runs and hash seeds."""
+(exit 130) and never a half-written file, and output is byte-identical across runs, hash seeds and
+Python versions."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from helpers import ROOT, SPECS
@@ -27,6 +32,84 @@ def test_output_is_identical_across_hash_seeds(fmt: str) -> None:
     outputs = {run(args, seed).stdout for seed in ("0", "1", "12345")}
     assert len(outputs) == 1
     assert "VIOLATED" in outputs.pop().upper()
+
+
+# ---------------------------------------------------------------- across Python versions
+
+DETERMINISM_ARGS = ["verify", "--no-timing", "--bound", "net=1", "specs/net_sem.yaml",
+                    "specs/bugs/rtnl_before_net_sem.yaml", "specs/bugs/register_takes_read.yaml"]
+
+
+def supported_minors() -> list[tuple[int, int]]:
+    """The 3.N versions pyproject.toml's requires-python admits (">=3.M"), up to 3.14."""
+    m = re.search(r'^requires-python\s*=\s*">=3\.(\d+)"', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert m, "pyproject.toml must say requires-python = \">=3.N\""
+    return [(3, n) for n in range(int(m.group(1)), 15)]
+
+
+def version_of(python: str) -> tuple[int, int] | None:
+    try:
+        out = subprocess.run([python, "-c", "import sys; print(*sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=30).stdout.split()
+    except OSError:
+        return None
+    return (int(out[0]), int(out[1])) if len(out) == 2 else None
+
+
+def other_pythons() -> dict[str, str]:
+    """'3.N' -> an interpreter of every other supported minor version on this machine: NETCHECK_PYTHONS
+    (paths separated by os.pathsep) when set, else python3.N on PATH and pyenv's installed versions."""
+    if os.environ.get("NETCHECK_PYTHONS"):
+        candidates = os.environ["NETCHECK_PYTHONS"].split(os.pathsep)
+    else:
+        pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+        candidates = [shutil.which(f"python3.{n}") or "" for _, n in supported_minors()]
+        candidates += sorted(str(p) for p in pyenv.glob("3.*/bin/python3"))
+    found: dict[str, str] = {}
+    for python in filter(None, candidates):
+        version = version_of(python)
+        if version in supported_minors() and version != sys.version_info[:2]:
+            found.setdefault(f"{version[0]}.{version[1]}", python)
+    return dict(sorted(found.items()))
+
+
+OTHER_PYTHONS = other_pythons()
+
+
+def netcheck_for(version: str, python: str) -> Path:
+    """netcheck installed (not editable) with its runtime dependencies in .venv/pythons/VERSION, rebuilt
+    when pyproject.toml or a module changes."""
+    venv = ROOT / ".venv" / "pythons" / version
+    digest = hashlib.sha256()
+    for path in [ROOT / "pyproject.toml", *sorted(ROOT.glob("model/*.py")), *sorted(ROOT.glob("checker/*.py"))]:
+        digest.update(path.name.encode() + path.read_bytes())
+    stamp = venv / ".netcheck-sources"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return venv / "bin" / "netcheck"
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(ROOT)],
+                         timeout=900, capture_output=True, text=True)
+    assert pip.returncode == 0, f"installing netcheck for Python {version} failed:\n{pip.stderr[-3000:]}"
+    stamp.write_text(digest.hexdigest())
+    return venv / "bin" / "netcheck"
+
+
+@pytest.mark.skipif(not OTHER_PYTHONS, reason="no other supported Python version on this machine "
+                    "(set NETCHECK_PYTHONS to interpreters to compare)")
+@pytest.mark.parametrize("version", list(OTHER_PYTHONS) or ["none"])
+def test_output_is_identical_across_python_versions(version: str) -> None:
+    """Text and JSON output under this interpreter and under another supported minor version (with
+    whatever dependency versions pip picks for it) are the same bytes."""
+    netcheck = netcheck_for(version, OTHER_PYTHONS[version])
+    for fmt in ("text", "json"):
+        args = [*DETERMINISM_ARGS, "--format", fmt]
+        here = run(args, seed="7")
+        there = subprocess.run([str(netcheck), *args], cwd=ROOT, capture_output=True, text=True,
+                               env={**os.environ, "PYTHONHASHSEED": "99"}, timeout=600)
+        assert "Traceback" not in there.stderr, there.stderr
+        assert (there.returncode, there.stdout) == (here.returncode, here.stdout), f"{fmt} differs under {version}"
+        assert here.returncode == 1 and here.stdout.upper().count("VIOLATED") >= 2
 
 
 def test_limits_say_unknown_and_exit_3() -> None:
