@@ -92,10 +92,21 @@ class ProgressLine:
             self.shown = False
 
 
+def check_stop_on(path: str, system: TransitionSystem, names: frozenset[str]) -> None:
+    """--stop-on names properties that exploring decides (not lock_order or waits_on_slow: they are
+    answered from the whole explored graph)."""
+    known = [name for name, kind, _, _ in system.property_kinds() if kind != "waits_on_slow"]
+    unknown = sorted(names - set(known))
+    if unknown:
+        raise click.BadParameter(f"{path} has no property '{unknown[0]}' that exploring can violate; it has: "
+                                 f"{', '.join(known)}", param_hint="--stop-on")
+
+
 def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: Path | None,
                progress_enabled: bool) -> tuple[SpecReport, Exploration]:
     spec = load_spec(path, bounds)
     system = TransitionSystem(spec)
+    check_stop_on(path, system, limits.stop_on)
     hint = ", ".join(f"--bound {n}={max(0, v - 1)}" for n, v in spec.bounds if v > 1) or "--max-states"
     progress = ProgressLine(progress_enabled, sys.stderr.isatty() or progress_enabled, hint)
     exp = explore(system, limits, progress, record_edges=graph is not None)
@@ -134,12 +145,15 @@ def main() -> None:
 @click.option("--graph", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help=f"Write the state graph ({', '.join(GRAPH_FORMATS)}).")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first violation (other verdicts: unknown).")
+@click.option("--stop-on", "stop_on", multiple=True, metavar="PROPERTY",
+              help="Stop as soon as this property is violated (repeat: once all are); other verdicts: unknown.")
 @click.option("--no-timing", is_flag=True, help="Leave out timings and memory (for byte-identical output).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only one summary line per spec.")
 @click.option("--verbose", "-v", is_flag=True, help="Print progress even when not on a terminal.")
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
            timeout: float | None, max_memory: float | None, fmt: str, output: Path | None, trace_style: str,
-           graph: Path | None, fail_fast: bool, no_timing: bool, quiet: bool, verbose: bool) -> None:
+           graph: Path | None, fail_fast: bool, stop_on: tuple[str, ...], no_timing: bool, quiet: bool,
+           verbose: bool) -> None:
     """Explore every interleaving of each SPEC (a file, or a directory of *.yaml) and check its properties.
 
     Exit 0: every property holds on the complete state space; 1: a property is violated;
@@ -151,7 +165,7 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
         raise click.BadParameter(f"use a file ending in {', '.join(GRAPH_FORMATS)}", param_hint="--graph")
     if graph is not None and len(paths) > 1:
         raise click.BadParameter("--graph takes a single SPEC", param_hint="--graph")
-    limits = Limits(max_states, max_depth, timeout, fail_fast, max_memory)
+    limits = Limits(max_states, max_depth, timeout, fail_fast, max_memory, frozenset(stop_on))
     on_terminal = sys.stdout.isatty()
     options = RenderOptions(trace_style, not no_timing, 0 if quiet else 1,
                             on_terminal and "NO_COLOR" not in os.environ, len(paths) > 1)
@@ -172,6 +186,8 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
         except InternalError as err:
             click.echo(f"netcheck: internal error: {err}", err=True)
             sys.exit(EXIT_INTERNAL)
+        except click.ClickException:
+            raise   # a usage error found once the spec is loaded (--stop-on): exit 2
         except Exception as err:  # noqa: BLE001 - a bug in netcheck: say so, never a traceback
             internal_error(err)
     if output is not None:

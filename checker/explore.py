@@ -256,7 +256,7 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
         if (fail_fast and len(found) > len(questions & found.keys())) or (stop_on and stop_on <= found.keys()):
             result.complete = False
             result.stop_reason = ("stopped at the first violation" if fail_fast
-                                  else "stopped: the asked properties failed")
+                                  else "stopped: every --stop-on property is violated")
             break
         if max_states is not None and len(states) >= max_states and i + 1 < len(states):
             result.complete, result.stop_reason = False, f"max states {max_states} reached"

@@ -100,6 +100,21 @@ def test_violation_found_before_a_limit_is_still_reported(write_spec) -> None:
     assert result.exit_code == 1 and "VIOLATED" in result.output
 
 
+def test_stop_on_a_property() -> None:
+    """--stop-on stops once the named property is violated: it is reported with its trace (exit 1), and
+    a property exploring does not decide, or an unknown name, is a usage error (exit 2)."""
+    bug = str(SPECS / "bugs" / "cleanup_unlocks_early.yaml")
+    result = run("verify", "--format", "json", "--stop-on", "exit_matches_init", bug)
+    report = json.loads(result.output)
+    assert result.exit_code == 1 and report["complete"] is False
+    assert report["stop_reason"] == "stopped: every --stop-on property is violated"
+    status = {p["name"]: p for p in report["properties"]}
+    assert status["exit_matches_init"]["status"] == "violated" and status["exit_matches_init"]["trace"]
+    for name in ("nosuch", "creator_waits_on_grace_period", "lock_order"):
+        result = run("verify", "--stop-on", name, bug)
+        assert result.exit_code == 2 and "--stop-on" in result.output and "exit_matches_init" in result.output, name
+
+
 def test_spec_error_exit_2(write_spec) -> None:
     result = run("verify", str(write_spec("netcheck: 1\nname: x\nthreads: {t: nosuch()}\n")))
     assert result.exit_code == 2
