@@ -17,6 +17,7 @@ RUNS = [
     ("specs/pernet_ops_rwsem.yaml", {}),
     ("specs/net_mutex.yaml", {"subsys": 2}),
     ("specs/net_sem.yaml", {"subsys": 2}),
+    ("specs/pernet_ops_rwsem.yaml", {"subsys": 2}),
 ]
 
 CHILD = r"""
