@@ -204,15 +204,8 @@ class Narrator:
 
     def mutex_waiters(self, state: Sequence, base: int, tid: int) -> list[str]:
         """The threads of the trace standing at a lock call on the mutex (or spinlock) at `base`, but `tid`."""
-        names = []
-        for t in self.system.threads:
-            node = self.system.node_at(state, t.tid)
-            if t.tid == tid or t.name not in self.cpus or node is None or node.kind != "lock" or \
-                    node.data["op"] not in ("mutex_lock", "mutex_lock_killable", "spin_lock"):
-                continue
-            if self.system.lock_slot(node, state) == base:
-                names.append(self.who(t.tid))
-        return names
+        return [self.who(t.tid) for t in self.system.threads
+                if t.tid != tid and t.name in self.cpus and self.system.mutex_wait_slot(state, t.tid) == base]
 
     def named(self, text: str) -> str:
         """Thread names in a note replaced by `CPUn (name)`."""

@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netcheck.model.evaluate import format_value
-from netcheck.model.locks import read_depth, reader_tids
 from netcheck.model.system import TransitionSystem
 
 from .explore import Exploration
 from .lockorder import LockOrder, cycle_message, lock_order, report_section
 from .lockorder import to_json as lock_order_json
-from .trace import Trace, counterexample
+from .trace import Trace, counterexample, lock_rows
 from .waitfor import DeadlockExplanation, deadlock_json, explain_deadlock, slow_chains
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -191,43 +190,7 @@ def relevant_state(system: TransitionSystem, name: str, kind: str, state: Sequen
 
 def lock_table(system: TransitionSystem, state: Sequence) -> list[tuple[str, str]]:
     """Every lock that is held or waited for, with its holders and waiters."""
-    rows = []
-    names = [t.name for t in system.threads]
-    for index, slot in enumerate(system.layout.slots):
-        if slot.kind != "lock_owner":
-            continue
-        lock = slot.name.rsplit(".", 1)[0]
-        kind = system.layout.lock_kinds[slot.var]
-        owner = state[index]
-        if kind == "rwsem":
-            readers = reader_tids(state[index + 1])
-            queue = state[index + 2]
-            parts = []
-            if owner != -1:
-                parts.append(f"held for write by {names[owner]}")
-            if readers:
-                parts.append("held for read by " + ", ".join(
-                    names[t] + (f" (x{read_depth(state[index + 1], t)})" if read_depth(state[index + 1], t) > 1
-                                else "") for t in readers))
-            if queue:
-                parts.append("queue: " + ", ".join(f"{names[w >> 1]} ({'write' if w & 1 else 'read'})"
-                                                   for w in queue))
-        else:
-            parts = [f"held by {names[owner]}"] if owner != -1 else []
-            waiters = [t.name for t in system.threads if _waits_on_mutex(system, state, t.tid, index)]
-            if waiters:
-                parts.append("wanted by " + ", ".join(waiters))
-        if parts:
-            rows.append((lock, "; ".join(parts)))
-    return rows
-
-
-def _waits_on_mutex(system: TransitionSystem, state: Sequence, tid: int, slot: int) -> bool:
-    node = system.node_at(state, tid)
-    if node is None or node.kind != "lock" or node.data["op"] not in ("mutex_lock", "mutex_lock_killable",
-                                                                        "spin_lock"):
-        return False
-    return system.lock_slot(node, state) == slot and state[slot] not in (-1, tid)
+    return list(lock_rows(system, state).items())
 
 
 def blocked_threads(system: TransitionSystem, state: Sequence) -> list[str]:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netcheck.model.evaluate import EvalError, format_value
+from netcheck.model.locks import read_depth, reader_tids
 from netcheck.model.program import IR
 from netcheck.model.runtime import SETTLE_FUEL, Violation
 from netcheck.model.system import Thread, TransitionSystem
@@ -385,7 +386,6 @@ def lock_rows(system: TransitionSystem, state: Sequence, involved: set[int] | No
     """Lock -> who holds it and who waits, for every lock held or waited for, worded as in the report's
     lock table. Threads standing at a mutex_lock() count as waiting only when in `involved` (if given):
     threads that never step in a trace are not part of its story."""
-    from netcheck.model.locks import read_depth, reader_tids
     names = [t.name for t in system.threads]
     rows = {}
     for index, slot in enumerate(system.layout.slots):
@@ -408,20 +408,12 @@ def lock_rows(system: TransitionSystem, state: Sequence, involved: set[int] | No
         elif owner != -1:
             parts.append(f"held by {names[owner]}")
             waiters = [t.name for t in system.threads if (involved is None or t.tid in involved)
-                       and t.tid != owner and _at_mutex_lock(system, state, t.tid, index)]
+                       and t.tid != owner and system.mutex_wait_slot(state, t.tid) == index]
             if waiters:
                 parts.append("wanted by " + ", ".join(waiters))
         if parts:
             rows[lock] = "; ".join(parts)
     return rows
-
-
-def _at_mutex_lock(system: TransitionSystem, state: Sequence, tid: int, slot: int) -> bool:
-    node = system.node_at(state, tid)
-    if node is None or node.kind != "lock" or node.data["op"] not in ("mutex_lock", "mutex_lock_killable",
-                                                                        "spin_lock"):
-        return False
-    return system.lock_slot(node, state) == slot
 
 
 def _lock_names(system: TransitionSystem) -> list[str]:

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import networkx as nx
 from netcheck.model.locks import read_depth, reader_tids
-from netcheck.model.system import TransitionSystem
+from netcheck.model.system import MUTEX_WAIT_OPS, TransitionSystem
 
 from .explore import Exploration, Found
 from .trace import Trace, counterexample
 
 LOCK_RELATIONS = ("held", "held_read", "held_write", "queued_writer", "queued_ahead")
-MUTEX_WAITS = {"mutex_lock": "mutex", "mutex_lock_killable": "mutex", "spin_lock": "spin"}
+MUTEX_WAITS = {op: "spin" if op.startswith("spin") else "mutex" for op in MUTEX_WAIT_OPS}
 
 
 @dataclass(frozen=True, order=True)
@@ -48,18 +48,16 @@ def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool =
     if node is None or node.stmt is None:
         return ()
     loc, text = node.stmt.span.short, node.stmt.text
-    if node.kind in ("lock", "lockwait") and system.lock_slot(node, s) is None:
-        return ()   # a lock key that does not evaluate: the step is a runtime_safety violation, not a wait
+    # a lock index that does not evaluate (None) is no wait: that step is a runtime_safety violation
     if node.kind == "lock" and node.data["op"] in MUTEX_WAITS:
         b = system.lock_slot(node, s)
-        assert b is not None
-        owner = s[b]
-        if owner in (-1, tid):
+        if b is None or s[b] in (-1, tid):
             return ()
-        return (WaitEdge(tid, owner, "held", _lock_name(system, b), MUTEX_WAITS[node.data["op"]], loc, text),)
+        return (WaitEdge(tid, s[b], "held", _lock_name(system, b), MUTEX_WAITS[node.data["op"]], loc, text),)
     if node.kind == "lockwait":
         b = system.lock_slot(node, s)
-        assert b is not None
+        if b is None:
+            return ()
         writer = node.data["op"].startswith("down_write")
         entry = tid * 2 + writer
         queue = s[b + 2]

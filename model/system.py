@@ -15,6 +15,7 @@ from .runtime import RuntimeBuilder, Settle, Step, Threads, Violation
 from .spec import PropertyDecl, Rcu, Spec
 from .types import BOOL
 
+MUTEX_WAIT_OPS = ("mutex_lock", "mutex_lock_killable", "spin_lock")   # acquires that wait while it is held
 BUILTIN_KINDS = {"deadlock_free": "deadlock", "lock_discipline": "lock_discipline", "runtime_safety": "runtime"}
 
 
@@ -242,6 +243,14 @@ class TransitionSystem:
             return node.data["base"] + (dyn(s) if dyn is not None else 0)
         except EvalError:
             return None
+
+    def mutex_wait_slot(self, s: Sequence, tid: int) -> int | None:
+        """The slot of the mutex or spinlock a thread stands at a waiting acquire of (MUTEX_WAIT_OPS), or
+        None: elsewhere, or at one whose index does not evaluate."""
+        node = self.node_at(s, tid)
+        if node is None or node.kind != "lock" or node.data["op"] not in MUTEX_WAIT_OPS:
+            return None
+        return self.lock_slot(node, s)
 
     def node_at(self, s: Sequence, tid: int) -> IR | None:
         thread = self.threads[tid]

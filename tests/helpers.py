@@ -6,3 +6,5 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
+EXAMPLES = ROOT / "docs" / "examples"
+ABBA = (EXAMPLES / "bugs" / "abba.yaml").read_text()   # two threads, two mutexes, opposite orders

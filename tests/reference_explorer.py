@@ -490,14 +490,11 @@ class Reference:
         self.all_readers = spec.options.rwsem_wake == "all_readers"
         self.signals = spec.options.fatal_signals
         self.instances = self._instances()
-        self.decl_of = [t.name for t in spec.threads for _ in range(self._count(t))]
 
     # -- setup
 
-    def _count(self, t) -> int:
-        return (len(t.domain) if t.domain else 0) if t.var else t.count
-
-    def _instances(self) -> list[tuple[str, list[object], bool]]:
+    def _instances(self) -> list[tuple[str, list[object], bool, str]]:
+        """(procedure, arguments, daemon, threads: entry) of every thread instance, in thread id order."""
         out = []
         for t in self.spec.threads:
             if t.var:
@@ -509,7 +506,7 @@ class Reference:
                 bindings = [{} for _ in range(t.count)]
             for binding in bindings:
                 args = [self.ev(a, {"shared": {}, "locks": {}}, binding) for a in t.args]
-                out.append((t.proc, args, t.daemon))
+                out.append((t.proc, args, t.daemon, t.name))
         return out
 
     def initial(self) -> dict:
@@ -529,7 +526,7 @@ class Reference:
             else:
                 locks[lk.name] = {k: {"owner": None} for k in keys}
         threads = []
-        for proc, args, _ in self.instances:
+        for proc, args, _, _ in self.instances:
             info = self.procs[proc]
             loc = info.fresh_locals()
             for (name, _), v in zip(info.proc.params, args, strict=True):
@@ -1140,7 +1137,7 @@ class Reference:
         invariants = [p for p in self.spec.properties if p.kind == "invariant"]
         finals = [p for p in self.spec.properties if p.kind == "final"]
         reachables = [p for p in self.spec.properties if p.kind == "reachable"]
-        slow_waiters = [(p, [tid for tid, decl in enumerate(self.decl_of) if decl == p.target])
+        slow_waiters = [(p, [tid for tid, inst in enumerate(self.instances) if inst[3] == p.target])
                         for p in self.spec.properties if p.kind == "waits_on_slow"]
         seen: set = set()
         queue: deque = deque()

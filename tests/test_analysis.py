@@ -10,7 +10,7 @@ from functools import cache
 
 import pytest
 from click.testing import CliRunner
-from helpers import SPECS
+from helpers import ABBA, SPECS
 from netcheck.checker.cli import main
 from netcheck.checker.diff import compare, render_text, summarize
 from netcheck.checker.explore import Exploration, Found, explore
@@ -306,25 +306,7 @@ DEADLOCKS = {
           reader: reader()
           updater: updater()
         """,
-    "abba": """
-        netcheck: 1
-        name: abba
-        locks: {a: mutex, b: mutex}
-        procedures:
-          ab():
-            - mutex_lock: a
-            - mutex_lock: b
-            - mutex_unlock: b
-            - mutex_unlock: a
-          ba():
-            - mutex_lock: b
-            - mutex_lock: a
-            - mutex_unlock: a
-            - mutex_unlock: b
-        threads:
-          ab: ab()
-          ba: ba()
-        """,
+    "abba": ABBA,
 }
 
 

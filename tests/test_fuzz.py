@@ -1281,6 +1281,15 @@ def test_regression_quantifier_over_empty_domain(tmp_path, spec):
         assert_contract(tmp_path, SHIPPED_SPECS["net_mutex.yaml"].decode(), "verify", "--bound", "net=0")
 
 
+RCU_UNLOCK_ALONE = """\
+netcheck: 1
+name: t
+procedures:
+  w():
+    - rcu_read_unlock
+threads:
+  w: {run: w()}
+"""
 RCU_UNLOCK_SPECS = {
     # rcu_read_unlock outside a read-side section, in specs that never call rcu_read_lock: no RCU
     # slots are allocated, and the unlock reads and decrements slot -1 of the state, whatever that is.
@@ -1298,24 +1307,8 @@ threads:
   w: {run: w()}
   v: {run: v()}
 """,
-    "last slot its own pc (exit 0, the unlock unnoticed)": """\
-netcheck: 1
-name: t
-procedures:
-  w():
-    - rcu_read_unlock
-threads:
-  w: {run: w()}
-""",
-    "last slot another thread's pc (a spurious deadlock)": """\
-netcheck: 1
-name: t
-procedures:
-  w():
-    - rcu_read_unlock
-threads:
-  w: {run: w(), count: 2}
-""",
+    "last slot its own pc (exit 0, the unlock unnoticed)": RCU_UNLOCK_ALONE,
+    "last slot another thread's pc (a spurious deadlock)": RCU_UNLOCK_ALONE.replace("run: w()", "run: w(), count: 2"),
 }
 
 

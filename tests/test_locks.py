@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from helpers import ABBA
 from netcheck.model.locks import read_depth, rw_grant, rw_read_now, rw_remove_waiter, rw_write_now
 
 HEADER = """
@@ -232,23 +233,7 @@ def test_lock_discipline_errors(run_spec) -> None:
 
 
 def test_abba_deadlock(run_spec) -> None:
-    exp = run_spec(HEADER + """
-locks: {a: mutex, b: mutex}
-procedures:
-  ab():
-    - mutex_lock: a
-    - mutex_lock: b
-    - mutex_unlock: b
-    - mutex_unlock: a
-  ba():
-    - mutex_lock: b
-    - mutex_lock: a
-    - mutex_unlock: a
-    - mutex_unlock: b
-threads:
-  x: ab()
-  y: ba()
-""")
+    exp = run_spec(ABBA)
     assert violated(exp) == {"deadlock_free"}
     assert len(exp.deadlocks) == 1
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import ROOT
+from helpers import ABBA, ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -53,25 +53,6 @@ properties:
   counted: {final: "n == 2", about: "both increments count"}
 """
 THREE = SMALL.replace("count: 2", "count: 3").replace('"n == 2"', '"n == 3"').replace("lost_update", "three")
-ABBA = """
-netcheck: 1
-name: abba
-locks: {a: mutex, b: mutex}
-procedures:
-  ab():
-    - mutex_lock: a
-    - mutex_lock: b
-    - mutex_unlock: b
-    - mutex_unlock: a
-  ba():
-    - mutex_lock: b
-    - mutex_lock: a
-    - mutex_unlock: a
-    - mutex_unlock: b
-threads:
-  one: {run: ab()}
-  two: {run: ba()}
-"""
 BROKEN = "netcheck: 1\nname: broken\nthreads: {t: nosuch()}\n"
 
 
@@ -377,7 +358,8 @@ def test_explain_narrates_the_trace(write_spec) -> None:
     assert result.exit_code == 1, result.output
     out = result.output
     assert "deadlock_free: built in" in out and "It is VIOLATED" in out
-    assert re.search(r"CPU\d \(one\), in ab\(\), takes a", out) and re.search(r"CPU\d \(two\), in ba\(\), takes b", out)
+    assert re.search(r"CPU\d \(ab\), in path_ab\(\), takes a", out)
+    assert re.search(r"CPU\d \(ba\), in path_ba\(\), takes b", out)
     assert "Now no thread can ever take a step" in out
 
 
