@@ -109,7 +109,7 @@ def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: Path | 
     check_stop_on(path, system, limits.stop_on)
     hint = ", ".join(f"--bound {n}={max(0, v - 1)}" for n, v in spec.bounds if v > 1) or "--max-states"
     progress = ProgressLine(progress_enabled, sys.stderr.isatty() or progress_enabled, hint)
-    exp = explore(system, limits, progress, record_edges=graph is not None)
+    exp = explore(system, limits, progress)
     progress.clear()
     report = build_report(path, exp)
     if graph is not None:

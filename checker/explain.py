@@ -264,8 +264,10 @@ def explain_property(report: SpecReport, exp: Exploration, prop: PropertyResult)
         out.extend(_wrap(f"As written: {expression}", "  ", "    "))
     out.append("")
     if prop.status == "holds":
-        out.extend(_wrap(f"It HOLDS: checked on all {report.stats.states:,} reachable states "
-                         "(the exploration is complete).", "  "))
+        out.extend(_wrap(f"It HOLDS: {checked_on(report, prop)} (the exploration is complete).", "  "))
+        return out
+    if prop.status == "vacuous":
+        out.extend(_wrap(f"It is VACUOUS, not a pass: {prop.message}.", "  "))
         return out
     if prop.status == "unknown":
         out.extend(_wrap(f"It is UNKNOWN, not a pass: {prop.message}.", "  "))
@@ -292,6 +294,19 @@ def explain_property(report: SpecReport, exp: Exploration, prop: PropertyResult)
     for line in ending(system, prop):
         out.extend(_wrap(line, "  ", "    ") if not line.startswith("  - ") else _wrap(line, "  ", "      "))
     return out
+
+
+def checked_on(report: SpecReport, prop: PropertyResult) -> str:
+    """On what a property that holds was checked: every reachable state, the final states, or each time a
+    thread ran the statement."""
+    states = report.stats.states
+    if prop.kind == "final":
+        return f"checked on the {prop.checked_states:,} final states (of {states:,} reachable states)"
+    if prop.checked_states >= 0:
+        return f"checked on all {prop.checked_states:,} reachable states"
+    if prop.kind == "assert":
+        return "checked each time a thread ran it"
+    return f"checked at every step from the {states:,} reachable states"
 
 
 def explain(report: SpecReport, exp: Exploration, names: Sequence[str] = ()) -> str:

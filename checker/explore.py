@@ -1,8 +1,8 @@
 """Exhaustive breadth-first exploration of every interleaving, into a compact state store.
 
 States are interned to ids the first time they are seen; parents, the thread of the discovering step,
-depths and every edge are kept in flat arrays, so that counterexamples are shortest paths and the
-networkx graph can be built on demand (checker/graph.py).
+depths and every edge are kept in flat arrays, so that counterexamples are shortest paths, stuck threads
+are decided on the whole graph (checker/stuck.py) and the networkx graph can be built (checker/graph.py).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 from netcheck.model.system import StateProperty, TransitionSystem
 
+from .stuck import mask_array, stuck_masks, wait_cycle
 from .verdicts import PropertyChecker
 
 
@@ -57,8 +58,12 @@ class Exploration:
     edges_src: array
     edges_dst: array
     edges_tid: array
+    first_edge: array = field(default_factory=lambda: array("I"))   # per expanded state: its first edge
+    signal_edges: array = field(default_factory=lambda: array("I"))  # edges that are fatal signals
+    blocked: array | list = field(default_factory=list)  # per expanded state: mask of blocked threads
     found: dict[str, Found] = field(default_factory=dict)
-    deadlocks: list[int] = field(default_factory=list)
+    deadlocks: list[int] = field(default_factory=list)   # states where some thread is stuck, in BFS order
+    stuck: dict[int, int] = field(default_factory=dict)  # those states: mask of the stuck threads
     finals: list[int] = field(default_factory=list)
     complete: bool = True
     stop_reason: str = ""
@@ -66,7 +71,6 @@ class Exploration:
     peak_memory_mb: float = 0.0
     unknown: dict[str, str] = field(default_factory=dict)
     transitions: int = 0
-    edges_recorded: bool = False
     # trace.py's fewest-switch search over this exploration, kept with it (and freed with it)
     switch_search: object = field(default=None, repr=False, compare=False)
 
@@ -125,23 +129,22 @@ class _Interrupt:
 
 
 def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progress | None = None,
-            measure_memory: bool = True, record_edges: bool = False) -> Exploration:
-    """Breadth-first search over all interleavings; checks invariants on new states, finals at the end.
-
-    Parent pointers are always kept (for shortest counterexamples); every edge is kept only when
-    `record_edges` is set (graph export, analyses): `state_graph` can also rebuild edges on demand.
-    """
+            measure_memory: bool = True) -> Exploration:
+    """Breadth-first search over all interleavings; checks invariants on new states, finals at terminal
+    states, and afterwards which threads are stuck where (on every edge, which the search keeps)."""
     started = time.perf_counter()
     index: dict[tuple, int] = {}
     states: list[tuple] = []
     parent, via, depth = array("q"), array("h"), array("I")
     src, dst, tids = array("I"), array("I"), array("H")
     result = Exploration(system, states, parent, via, depth, src, dst, tids)
+    first_edge, signal_edges = result.first_edge, result.signal_edges
+    blocked_masks = result.blocked = mask_array(len(system.threads))
     checker = PropertyChecker(system)
     found = result.found
     invariants: list[StateProperty] = system.invariants
     check_deadlock = system.spec.options.deadlock
-    threads = [(t.tid, t.pcslot, t.steps) for t in system.threads]
+    threads = [(t.tid, t.pcslot, t.steps, 1 << t.tid, t.daemon) for t in system.threads]
     for v in system.initial_violations:
         found.setdefault(v.prop, Found(v.prop, -1, v.tid, v.message))
 
@@ -176,6 +179,8 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
         violated_invariants = None  # type: ignore[assignment]
     fail_fast = limits.fail_fast
     stop_on = limits.stop_on
+    # a wait cycle among blocked threads proves them stuck at once: worth testing when the search may stop
+    early_stuck = check_deadlock and (fail_fast or "deadlock_free" in stop_on)
     questions = {p.decl.name for p in system.reachables}  # witnesses are answers, not violations
     max_states = limits.max_states
     max_depth = limits.max_depth
@@ -206,12 +211,16 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
         if max_depth is not None and d > max_depth:
             result.complete, result.stop_reason = False, f"max depth {max_depth} reached"
             break
-        progressed = False
-        for tid, pcslot, steps in threads:
+        progressed = violating = False
+        blocked = 0
+        first_edge.append(len(dst))
+        for tid, pcslot, steps, bit, daemon in threads:
             step = steps[s[pcslot]]
             if step is None:
                 continue
             results = step.fire(s)
+            if not results and not (daemon and step.idle):
+                blocked |= bit
             transitions += len(results)
             for r in results:
                 progressed = True
@@ -232,12 +241,13 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
                                 if name not in found:
                                     checker.confirm(questions_by_name[name], r)
                                     found[name] = Found(name, j)
-                    if record_edges:
-                        src.append(i)
-                        dst.append(j)
-                        tids.append(tid)
-                elif r.prop not in found:
-                    found[r.prop] = Found(r.prop, i, tid, r.message)
+                    src.append(i)
+                    dst.append(j)
+                    tids.append(tid)
+                else:
+                    violating = True
+                    if r.prop not in found:
+                        found[r.prop] = Found(r.prop, i, tid, r.message)
             if step.sig is not None:
                 # a fatal signal is not progress: a state where only signals can move is still a deadlock
                 for r in step.sig(s):
@@ -245,14 +255,21 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
                     if r.__class__ is tuple:
                         known = index.get(r)
                         j = add(r, i, tid, d) if known is None else known
-                        if record_edges:
-                            src.append(i)
-                            dst.append(j)
-                            tids.append(tid)
+                        signal_edges.append(len(dst))
+                        src.append(i)
+                        dst.append(j)
+                        tids.append(tid)
                     elif r.prop not in found:
                         found[r.prop] = Found(r.prop, i, tid, r.message, True)
+        # a violating step ends its path unexplored: what follows is unknown, so it may be a way out for all
+        blocked_masks.append(0 if violating else blocked)
         if not progressed:
             _terminal(system, result, checker, i, s, check_deadlock)
+        elif early_stuck and blocked and "deadlock_free" not in found:
+            cycle = wait_cycle(system, s, blocked)
+            if cycle:
+                result.stuck[i] = cycle
+                found["deadlock_free"] = Found("deadlock_free", i)
         if (fail_fast and len(found) > len(questions & found.keys())) or (stop_on and stop_on <= found.keys()):
             result.complete = False
             result.stop_reason = ("stopped at the first violation" if fail_fast
@@ -265,7 +282,7 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
     interrupt.__exit__()
     result.seconds = time.perf_counter() - started
     result.transitions = transitions
-    result.edges_recorded = record_edges
+    _stuck(result, check_deadlock)
     if measure_memory:
         result.peak_memory_mb = peak_rss_mb()
     result.unknown.update(checker.unknown)
@@ -279,14 +296,26 @@ def level_size(depth: array, level: int) -> int:
 
 def _terminal(system: TransitionSystem, result: Exploration, checker: PropertyChecker, i: int, s: tuple,
               check_deadlock: bool) -> None:
-    """A state where no thread can make progress: all done (check finals) or a deadlock."""
+    """A state where no thread can make progress: all done (check finals), or every unfinished thread is
+    stuck (a total deadlock, reported at once; `_stuck` finds it again with the rest)."""
     if all(system.quiescent(s, t.tid) for t in system.threads):
         result.finals.append(i)
         for prop in system.finals:
             name = prop.decl.name
             if name not in result.found and not checker.holds(prop, s):
                 result.found[name] = Found(name, i)
-    else:
-        result.deadlocks.append(i)
-        if check_deadlock and "deadlock_free" not in result.found:
-            result.found["deadlock_free"] = Found("deadlock_free", i)
+    elif check_deadlock and "deadlock_free" not in result.found:
+        result.found["deadlock_free"] = Found("deadlock_free", i)
+
+
+def _stuck(result: Exploration, check_deadlock: bool) -> None:
+    """Every state with a stuck thread; `deadlock_free` is violated first at the lowest such state id,
+    which BFS numbering makes a shortest one."""
+    for sid, mask in stuck_masks(result).items():
+        result.stuck[sid] = result.stuck.get(sid, 0) | mask
+    result.deadlocks = sorted(result.stuck)
+    if check_deadlock and result.deadlocks:
+        first = result.deadlocks[0]
+        known = result.found.get("deadlock_free")
+        if known is None or known.state > first:
+            result.found["deadlock_free"] = Found("deadlock_free", first)

@@ -33,16 +33,8 @@ def state_graph(exp: Exploration) -> nx.DiGraph:
 
 
 def edges(exp: Exploration):
-    """Every (source id, target id, thread) of the explored graph: recorded, or rebuilt by re-expanding."""
-    if exp.edges_recorded:
-        yield from zip(exp.edges_src, exp.edges_dst, exp.edges_tid)
-        return
-    index = {s: i for i, s in enumerate(exp.states)}
-    for sid, state in enumerate(exp.states):
-        for tid, _, result in exp.system.successors(state):
-            j = index.get(result) if isinstance(result, tuple) else None
-            if j is not None:
-                yield sid, j, tid
+    """Every (source id, target id, thread) of the explored graph."""
+    return zip(exp.edges_src, exp.edges_dst, exp.edges_tid)
 
 
 def state_label(exp: Exploration, sid: int) -> str:

@@ -33,8 +33,8 @@ from .trace import Trace
 
 STATE_GRAPH_LIMIT = 500
 DOT_TIMEOUT = 60.0
-STATUS_WORDS = {"holds": "holds", "violated": "VIOLATED", "unknown": "UNKNOWN", "reachable": "REACHABLE",
-                "unreachable": "unreachable"}
+STATUS_WORDS = {"holds": "holds", "violated": "VIOLATED", "vacuous": "VACUOUS", "unknown": "UNKNOWN",
+                "reachable": "REACHABLE", "unreachable": "unreachable"}
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 2em 3em; color: #1d2330; }
@@ -44,7 +44,7 @@ table { border-collapse: collapse; margin: .6em 0; }
 th, td { border: 1px solid #d0d7e2; padding: .25em .6em; vertical-align: top; text-align: left; }
 th { background: #eef2f7; }
 .holds { color: #176b2c; font-weight: 600; } .violated { color: #b3261e; font-weight: 700; }
-.unknown { color: #8a5a00; font-weight: 700; }
+.unknown { color: #8a5a00; font-weight: 700; } .vacuous { color: #b3261e; font-weight: 700; }
 .notice { border-left: 4px solid #8a5a00; background: #fff6e0; padding: .5em 1em; }
 .info { border-left: 4px solid #3563b8; background: #eef3fc; padding: .5em 1em; }
 table.trace td { min-width: 16em; max-width: 34em; } table.trace td.n { min-width: 2em; color: #667; }
@@ -105,6 +105,11 @@ def _q(text: object) -> str:
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
+
+
+def _note(prop: PropertyResult) -> str:
+    """Why a property is neither a pass nor a violation with a trace: unknown or vacuous."""
+    return f"<br><em>{_e(prop.message)}</em>" if prop.status in ("unknown", "vacuous") else ""
 
 
 def _anchor(*parts: str) -> str:
@@ -289,7 +294,7 @@ def spec_section(report: SpecReport, exp: Exploration, index: int, dot: str | No
             name = f'<a href="#{_anchor(anchor, prop.name)}">{name}</a>'
         out.append(f"<tr><td>{name}</td><td>{_e(prop.kind)}</td><td class=\"{prop.status}\">"
                    f"{STATUS_WORDS[prop.status]}</td><td class=\"loc\">{_e(prop.location)}</td>"
-                   f"<td>{_e(prop.about)}{'<br><em>' + _e(prop.message) + '</em>' if prop.status == 'unknown' else ''}"
+                   f"<td>{_e(prop.about)}{_note(prop)}"
                    "</td></tr>")
     out.append("</tbody></table>")
     for prop in report.properties:

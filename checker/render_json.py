@@ -50,6 +50,8 @@ def _property(p: PropertyResult) -> dict:
         out["final_state"] = dict(p.context)
     if p.waits:
         out["stuck"] = list(p.waits)
+    if p.locations:
+        out["stuck_locations"] = list(p.locations)
     return out
 
 

@@ -48,6 +48,9 @@ def _testcase(suite: ET.Element, report: SpecReport, prop: PropertyResult, trace
             message += "\n" + trace_summary(prop.trace) + ":\n" + compact_steps(prop.trace)
         failure = ET.SubElement(case, "failure", message=message, type=prop.kind)
         failure.text = violation_text(prop, trace_style)
+    elif prop.status == "vacuous":
+        ET.SubElement(case, "failure", message=f"{prop.name} ({prop.kind}) VACUOUS{where}: {prop.message}",
+                      type="vacuous").text = prop.message
     elif prop.status == "unknown":
         ET.SubElement(case, "skipped", message=f"UNKNOWN (not a pass): {prop.message}")
     if prop.about:
@@ -56,7 +59,8 @@ def _testcase(suite: ET.Element, report: SpecReport, prop: PropertyResult, trace
 
 def _suite(root: ET.Element, report: SpecReport, trace_style: str, timing: bool) -> None:
     attrs = {"name": report.name, "tests": str(len(report.properties)),
-             "failures": str(_count(report, "violated")), "errors": "0", "skipped": str(_count(report, "unknown"))}
+             "failures": str(_count(report, "violated") + _count(report, "vacuous")),
+             "errors": "0", "skipped": str(_count(report, "unknown"))}
     if timing:
         attrs["time"] = f"{report.stats.seconds:.3f}"
     attrs["file"] = report.spec

@@ -145,18 +145,22 @@ def code_flow(trace: Trace, fallback: str) -> dict:
 def _violation(report: SpecReport, prop: PropertyResult, rules: _Rules) -> dict:
     index = rules.use(prop.name, lambda: _property_rule(prop))
     trace = prop.trace
-    at = trace.steps[-1].location if trace is not None and trace.steps and trace.steps[-1].location else \
-        prop.location or f"{report.spec}:1"
-    text = f"{prop.name} ({prop.kind}) is violated in {report.name} ({report.spec}): {prop.message}"
+    at = prop.locations[0] if prop.locations else trace.steps[-1].location \
+        if trace is not None and trace.steps and trace.steps[-1].location else prop.location or f"{report.spec}:1"
+    text = f"{prop.name} ({prop.kind}) is {prop.status} in {report.name} ({report.spec}): {prop.message}"
     if prop.about:
         text += f". The property: {prop.about}"
     if trace is not None and trace.steps:
         threads = ", ".join(f"{cpu} {name}" for name, cpu in cpu_names(trace).items())
-        text += f". {trace_summary(trace)}: {threads}; the last step is {trace.steps[-1].statement} at {at}"
+        last = trace.steps[-1]
+        text += f". {trace_summary(trace)}: {threads}; the last step is {last.statement} at {last.location or at}"
+    if prop.locations:
+        text += f". The stuck threads wait at {', '.join(prop.locations)}"
     result: dict = {"ruleId": prop.name, "ruleIndex": index, "level": "error", "message": {"text": text + "."}}
-    physical = physical_location(at)
-    if physical is not None:
-        result["locations"] = [{"physicalLocation": physical}]
+    # a stuck-thread violation is where the stuck threads wait: one location each, the first the primary
+    places = [physical_location(x) for x in prop.locations] if prop.locations else [physical_location(at)]
+    if any(p is not None for p in places):
+        result["locations"] = [{"physicalLocation": p} for p in places if p is not None]
     declared = physical_location(prop.location) if prop.location and prop.kind in ("invariant", "final",
                                                                                      "assert") else None
     if declared is not None:
@@ -196,7 +200,7 @@ def _exit_code(reports: Sequence[SpecReport], errors: bool) -> int:
 
 def sarif_log(reports: Sequence[SpecReport], spec_errors: Sequence[tuple[str, SpecError]] = ()) -> dict:
     rules = _Rules()
-    results = [_violation(r, p, rules) for r in reports for p in r.properties if p.status == "violated"]
+    results = [_violation(r, p, rules) for r in reports for p in r.properties if p.status in ("violated", "vacuous")]
     results += [_diagnostic(path, d, rules) for path, err in spec_errors for d in err.diagnostics]
     notifications = [{"level": "warning", "descriptor": {"id": "unknown"},
                       "message": {"text": f"{r.spec}: {p.name} ({p.kind}) is UNKNOWN, not a pass: {p.message}"}}

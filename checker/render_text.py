@@ -8,8 +8,8 @@ from .report import PropertyResult, SpecReport
 from .trace import Trace, TraceStep
 
 COLUMN = 44
-STATUS = {"holds": "holds   ", "violated": "VIOLATED", "unknown": "UNKNOWN ", "reachable": "REACHABLE",
-          "unreachable": "unreachable"}
+STATUS = {"holds": "holds   ", "violated": "VIOLATED", "vacuous": "VACUOUS", "unknown": "UNKNOWN ",
+          "reachable": "REACHABLE", "unreachable": "unreachable"}
 QUESTIONS = ("reachable", "waits_on_slow")
 
 
@@ -24,9 +24,9 @@ def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = Tru
     lines = [_header(report, timing)]
     for prop in report.properties:
         line = _verdict_line(prop)
-        lines.append(_paint(line, {"holds": 0, "violated": 1}.get(prop.status, 3)) if color else line)
+        lines.append(_paint(line, {"holds": 0, "violated": 1, "vacuous": 1}.get(prop.status, 3)) if color else line)
     for prop in report.properties:
-        if prop.status in ("violated", "reachable"):
+        if prop.status in ("violated", "reachable", "vacuous"):
             lines.append("")
             lines.extend(_violation(prop, trace_style))
     for title, body in report.sections:
@@ -62,9 +62,13 @@ def _verdict_line(prop: PropertyResult) -> str:
 
 def _summary(report: SpecReport) -> str:
     props = [p for p in report.properties if p.kind not in QUESTIONS]
-    counts = {k: sum(1 for p in props if p.status == k) for k in ("holds", "violated", "unknown")}
+    counts = {k: sum(1 for p in props if p.status == k) for k in ("holds", "violated", "vacuous", "unknown")}
     if counts["violated"]:
         verdict = f"VIOLATED: {counts['violated']} of {len(props)} properties fail"
+        if counts["vacuous"]:
+            verdict += f", {counts['vacuous']} vacuous (checked on no state)"
+    elif counts["vacuous"]:
+        verdict = f"VACUOUS: {counts['vacuous']} of {len(props)} properties checked on no state"
     elif counts["unknown"]:
         verdict = f"UNKNOWN: {counts['unknown']} properties undecided ({report.stop_reason or 'solver unknown'})"
     else:

@@ -12,7 +12,7 @@ from .explore import Exploration
 from .lockorder import LockOrder, cycle_message, lock_order, report_section
 from .lockorder import to_json as lock_order_json
 from .trace import Trace, counterexample, lock_rows
-from .waitfor import DeadlockExplanation, deadlock_json, explain_deadlock, slow_chains
+from .waitfor import DeadlockExplanation, deadlock_json, explain_stuck, slow_chains
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
@@ -21,7 +21,7 @@ EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3,
 class PropertyResult:
     name: str
     kind: str
-    status: str            # holds, violated, unknown
+    status: str            # holds, violated, vacuous (a final property with no final state), unknown
     location: str          # file:line of the declaration (or of the violating step for built-in properties)
     about: str
     message: str = ""
@@ -29,6 +29,10 @@ class PropertyResult:
     context: tuple[tuple[str, str], ...] = ()   # relevant part of the final state: (name, value)
     waits: tuple[str, ...] = ()                 # for deadlocks: what each stuck thread waits for
     explanation: DeadlockExplanation | None = None   # for deadlocks: the cycle (or chain) of waits, classified
+    # for deadlocks: where each stuck thread is blocked (file:line), the first also being `location`
+    locations: tuple[str, ...] = ()
+    # on how many reachable states the property was checked (final properties: the final states); -1 unknown
+    checked_states: int = -1
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class SpecReport:
 
     @property
     def exit_code(self) -> int:
-        if any(p.status == "violated" for p in self.properties):  # questions answer reachable/unreachable
+        if any(p.status in ("violated", "vacuous") for p in self.properties):  # questions never fail a run
             return EXIT_VIOLATED
         if not self.complete or any(p.status == "unknown" for p in self.properties):
             return EXIT_INCOMPLETE
@@ -86,19 +90,25 @@ def build_report(path: str, exp: Exploration, order: LockOrder | None = None) ->
             message = found.message or _default_message(kind)
             explanation = None
             waits: tuple[str, ...] = ()
+            locations: tuple[str, ...] = ()
             if kind == "deadlock":
-                explanation = explain_deadlock(system, final)
+                explanation = explain_stuck(exp, found.state)
                 message, waits = explanation.summary, explanation.threads
+                locations = stuck_locations(system, final, explanation)
+                location = locations[0] if locations else location
                 extra.append(("deadlock", deadlock_json(system, explanation)))
             results.append(PropertyResult(name, kind, "violated", location, about, message, trace, context, waits,
-                                          explanation))
+                                          explanation, locations))
         elif not exp.complete:
             results.append(PropertyResult(name, kind, "unknown", location, about,
                                           f"exploration stopped: {exp.stop_reason}"))
         elif name in exp.unknown:
             results.append(PropertyResult(name, kind, "unknown", location, about, exp.unknown[name]))
+        elif kind == "final" and not exp.finals:
+            results.append(PropertyResult(name, kind, "vacuous", location, about, VACUOUS_MESSAGE, checked_states=0))
         else:
-            results.append(PropertyResult(name, kind, "holds", location, about))
+            results.append(PropertyResult(name, kind, "holds", location, about,
+                                          checked_states=checked_states(exp, kind)))
     order = order if order is not None else lock_order(exp)
     after = next((i + 1 for i, r in enumerate(results) if r.kind == "deadlock"),
                  next((i for i, r in enumerate(results) if r.kind == "lock_discipline"), len(results)))
@@ -114,6 +124,15 @@ def build_report(path: str, exp: Exploration, order: LockOrder | None = None) ->
 
 
 QUESTIONS = ("reachable", "waits_on_slow")  # asked, not required: they never fail a run
+VACUOUS_MESSAGE = ("no final state is reachable, so it was checked on no state: some thread never finishes "
+                   "(or a daemon never rests at an idle await)")
+
+
+def checked_states(exp: Exploration, kind: str) -> int:
+    """On how many reachable states a property that holds was checked (-1: per execution, not per state)."""
+    if kind == "final":
+        return len(exp.finals)
+    return len(exp.states) if kind in ("invariant", "deadlock") else -1
 
 
 def answer(exp: Exploration, name: str, kind: str, about: str, location: str) -> PropertyResult:
@@ -159,7 +178,7 @@ def lock_order_result(order: LockOrder, exp: Exploration) -> PropertyResult:
 
 def _default_message(kind: str) -> str:
     return {"invariant": "the invariant is false in this state", "final": "false when every thread has finished",
-            "deadlock": "no thread can take a step, and not every thread has finished"}.get(kind, "")
+            "deadlock": "some threads can never step again, whatever the others do"}.get(kind, "")
 
 
 def slot_value(system: TransitionSystem, index: int, value: object) -> str:
@@ -193,13 +212,14 @@ def lock_table(system: TransitionSystem, state: Sequence) -> list[tuple[str, str
     return list(lock_rows(system, state).items())
 
 
-def blocked_threads(system: TransitionSystem, state: Sequence) -> list[str]:
-    """One line per unfinished thread of a stuck state: where it is and what it waits for."""
-    lines = []
-    for t in system.threads:
-        if system.quiescent(state, t.tid):
-            continue
-        node = system.node_at(state, t.tid)
-        assert node is not None and node.stmt is not None
-        lines.append(f"{t.name} at {node.stmt.span.short}: {node.stmt.text}")
-    return lines
+def stuck_locations(system: TransitionSystem, state: Sequence, explanation: DeadlockExplanation) -> tuple[str, ...]:
+    """file:line of the statement each stuck thread is blocked at: the first waiter of the explanation's
+    cycle or chain first, then the others in thread order."""
+    first = [explanation.chain[0].waiter] if explanation.chain else []
+    tids = first + sorted(set(explanation.stuck) - set(first))
+    out = []
+    for tid in tids:
+        node = system.node_at(state, tid)
+        if node is not None and node.stmt is not None and node.stmt.span.short not in out:
+            out.append(node.stmt.span.short)
+    return tuple(out)

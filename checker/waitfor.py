@@ -1,101 +1,20 @@
-"""Who waits for whom in one state: wait-for edges between threads, deadlocks explained, and chains of
-waits that end at a thread inside a slow step (synchronize_rcu(), rcu_barrier(), `slow: true`).
-
-A thread blocked on a mutex waits for its owner. A thread queued on an rwsem waits for the holders
-that exclude it and, as Linux rwsems are FIFO, for the waiters queued ahead that exclude it: a reader
-waits behind every queued writer ahead of it (which itself waits for the read holders), a writer
-behind everyone ahead. A thread in synchronize_rcu() waits for the readers its grace period waits for.
+"""Who waits for whom, described: stuck threads and deadlocks explained, and chains of waits that end at
+a thread inside a slow step (synchronize_rcu(), rcu_barrier(), `slow: true`). The wait-for edges
+themselves come from checker/waits.py.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import networkx as nx
-from netcheck.model.locks import read_depth, reader_tids
-from netcheck.model.system import MUTEX_WAIT_OPS, TransitionSystem
+from netcheck.model.system import TransitionSystem
 
 from .explore import Exploration, Found
 from .trace import Trace, counterexample
-
-LOCK_RELATIONS = ("held", "held_read", "held_write", "queued_writer", "queued_ahead")
-MUTEX_WAITS = {op: "spin" if op.startswith("spin") else "mutex" for op in MUTEX_WAIT_OPS}
-
-
-@dataclass(frozen=True, order=True)
-class WaitEdge:
-    """`waiter` cannot go on until `target` does something: releases `lock`, leaves its RCU read-side
-    section, or (target -1) until a condition holds."""
-
-    waiter: int
-    target: int
-    relation: str      # held, held_read, held_write, queued_writer, queued_ahead, rcu_reader, condition
-    lock: str = ""     # lock instance ('' for grace periods and conditions)
-    want: str = ""     # mutex, spin, read, write, grace period, condition
-    location: str = ""  # where the waiter stands
-    statement: str = ""
-
-
-def _lock_name(system: TransitionSystem, base: int) -> str:
-    return system.layout.slots[base].name.rsplit(".", 1)[0]
-
-
-def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool = True) -> tuple[WaitEdge, ...]:
-    """What thread `tid` waits for in state `s` (empty when it can step, or has finished)."""
-    node = system.node_at(s, tid)
-    if node is None or node.stmt is None:
-        return ()
-    loc, text = node.stmt.span.short, node.stmt.text
-    # a lock index that does not evaluate (None) is no wait: that step is a runtime_safety violation
-    if node.kind == "lock" and node.data["op"] in MUTEX_WAITS:
-        b = system.lock_slot(node, s)
-        if b is None or s[b] in (-1, tid):
-            return ()
-        return (WaitEdge(tid, s[b], "held", _lock_name(system, b), MUTEX_WAITS[node.data["op"]], loc, text),)
-    if node.kind == "lockwait":
-        b = system.lock_slot(node, s)
-        if b is None:
-            return ()
-        writer = node.data["op"].startswith("down_write")
-        entry = tid * 2 + writer
-        queue = s[b + 2]
-        if entry not in queue:
-            return ()
-        name, want = _lock_name(system, b), "write" if writer else "read"
-        out = []
-        if s[b] != -1:
-            out.append(WaitEdge(tid, s[b], "held_write", name, want, loc, text))
-        ahead = queue[:queue.index(entry)]
-        if writer:
-            out.extend(WaitEdge(tid, r, "held_read", name, want, loc, text) for r in reader_tids(s[b + 1]))
-            out.extend(WaitEdge(tid, w >> 1, "queued_ahead", name, want, loc, text) for w in ahead)
-        else:
-            out.extend(WaitEdge(tid, w >> 1, "queued_writer", name, want, loc, text) for w in ahead if w & 1)
-        return tuple(out)
-    if node.kind == "gpwait" and node.data["op"] == "synchronize_rcu" and system.layout.gp_wait:
-        pending = s[system.layout.gp_wait[tid]]
-        return tuple(WaitEdge(tid, r, "rcu_reader", "", "grace period", loc, text)
-                     for r in range(len(system.threads)) if pending >> r & 1)
-    if conditions and node.kind == "await":
-        try:
-            ready = bool(node.data["cond"](s))
-        except Exception:  # noqa: BLE001 - a failing condition is reported as runtime_safety
-            ready = False
-        if not ready:
-            return (WaitEdge(tid, -1, "condition", "", "condition", loc, text),)
-    return ()
-
-
-def holds(system: TransitionSystem, s: Sequence, tid: int, lock: str) -> bool:
-    """Whether `tid` holds the lock instance named `lock` in any mode."""
-    for index, slot in enumerate(system.layout.slots):
-        if slot.kind == "lock_owner" and slot.name.rsplit(".", 1)[0] == lock:
-            return s[index] == tid or (system.layout.lock_kinds[slot.var] == "rwsem"
-                                       and bool(read_depth(s[index + 1], tid)))
-    return False
-
+from .waits import LOCK_RELATIONS, MUTEX_WAITS, WaitEdge, blockers, holds
 
 # ---------------------------------------------------------------- describing waits
 
@@ -156,11 +75,12 @@ def thread_line(system: TransitionSystem, s: Sequence, tid: int, edges: Sequence
 class DeadlockExplanation:
     """Why a stuck state is stuck: the kind, the cycle (or chain) of waits, and every thread's waits."""
 
-    kind: str                          # abba, self, grace_period, condition, orphaned_lock, unknown
+    kind: str                          # abba, self, grace_period, condition, orphaned_lock, busy_holder, unknown
     summary: str                       # "self-deadlock: A waits for ..."
     chain: tuple[WaitEdge, ...]        # the cycle (its last edge returns to the first waiter) or chain
     cycle: bool
     threads: tuple[str, ...]           # one line per stuck thread
+    stuck: tuple[int, ...] = ()        # the stuck threads
 
     @property
     def text(self) -> str:
@@ -171,12 +91,14 @@ KIND_TITLES = {"abba": "ABBA lock-order inversion", "self": "self-deadlock",
                "grace_period": "a grace period that can never complete",
                "condition": "a wait on a condition that can never become true",
                "orphaned_lock": "a wait on a lock whose holder has finished",
-               "unknown": "no thread can step"}
+               "busy_holder": "a wait on a thread that goes on but never lets it through",
+               "unknown": "threads that can never step again"}
 
 
-def wait_graph(system: TransitionSystem, s: Sequence) -> dict[int, tuple[WaitEdge, ...]]:
-    """Every unfinished, non-quiescent thread's waits."""
-    return {t.tid: blockers(system, s, t.tid) for t in system.threads if not system.quiescent(s, t.tid)}
+def wait_graph(system: TransitionSystem, s: Sequence, stuck: int | None = None) -> dict[int, tuple[WaitEdge, ...]]:
+    """The waits of the stuck threads (a mask; by default every thread that is not quiescent)."""
+    return {t.tid: blockers(system, s, t.tid) for t in system.threads
+            if (stuck >> t.tid & 1 if stuck is not None else not system.quiescent(s, t.tid))}
 
 
 def _cycles(waits: dict[int, tuple[WaitEdge, ...]]) -> list[list[int]]:
@@ -194,10 +116,12 @@ def _edge(waits: dict[int, tuple[WaitEdge, ...]], a: int, b: int) -> WaitEdge:
     return min((e for e in waits[a] if e.target == b), key=lambda e: (order.get(e.relation, 9), e))
 
 
-def explain_deadlock(system: TransitionSystem, s: Sequence) -> DeadlockExplanation:
-    """Classify a state where no thread can step: a cycle of waits (ABBA, self-deadlock, grace period),
-    or a chain ending at a condition that can never hold or at a lock whose holder has finished."""
-    waits = wait_graph(system, s)
+def explain_deadlock(system: TransitionSystem, s: Sequence, stuck: int | None = None) -> DeadlockExplanation:
+    """Classify why the stuck threads of a state (a mask; by default every thread that is not quiescent)
+    can never step: a cycle of waits (ABBA, self-deadlock, grace period), or a chain ending at a condition
+    that can never hold, at a lock whose holder has finished, or at one whose holder runs on without it."""
+    waits = wait_graph(system, s, stuck)
+    stuck_tids = tuple(sorted(waits))
     lines = tuple(thread_line(system, s, tid, edges) for tid, edges in sorted(waits.items()))
     cycles = _cycles(waits)
     if cycles:
@@ -218,15 +142,16 @@ def explain_deadlock(system: TransitionSystem, s: Sequence) -> DeadlockExplanati
             kind = "grace_period"
         else:
             kind = "abba"
-        return DeadlockExplanation(kind, f"{KIND_TITLES[kind]}: {sentence(system, chain)}", chain, True, lines)
+        return DeadlockExplanation(kind, f"{KIND_TITLES[kind]}: {sentence(system, chain)}", chain, True, lines,
+                                   stuck_tids)
     # no cycle: the longest chain of waits explains the most; follow it to where it ends
     chains = []
     for tid in sorted(waits):
         chain_list: list[WaitEdge] = []
         seen = {tid}
         current = tid
-        while waits.get(current):
-            edge = min(waits[current])
+        while waits.get(current):   # a wait on another stuck thread explains more than one on a running one
+            edge = min(waits[current], key=lambda e: (0 <= e.target and e.target not in waits, e))
             chain_list.append(edge)
             if edge.target < 0 or edge.target in seen:
                 break
@@ -235,7 +160,7 @@ def explain_deadlock(system: TransitionSystem, s: Sequence) -> DeadlockExplanati
         if chain_list:
             chains.append(chain_list)
     if not chains:
-        return DeadlockExplanation("unknown", KIND_TITLES["unknown"], (), False, lines)
+        return DeadlockExplanation("unknown", KIND_TITLES["unknown"], (), False, lines, stuck_tids)
     chain_list = max(chains, key=len)   # max() keeps the first (lowest thread) of equally long chains
     last = chain_list[-1]
     if any(e.relation == "rcu_reader" for e in chain_list):
@@ -244,12 +169,64 @@ def explain_deadlock(system: TransitionSystem, s: Sequence) -> DeadlockExplanati
         kind = "condition"
     elif last.target >= 0 and system.node_at(s, last.target) is None:
         kind = "orphaned_lock"
+    elif last.target >= 0 and last.target not in waits and last.relation in LOCK_RELATIONS:
+        kind = "busy_holder"
     else:
         kind = "unknown"
     text = sentence(system, chain_list)
     if kind == "orphaned_lock":
         text += ", which has finished without releasing it"
-    return DeadlockExplanation(kind, f"{KIND_TITLES[kind]}: {text}", tuple(chain_list), False, lines)
+    elif kind == "busy_holder":
+        text += ", which is not stuck itself but never lets it through"
+    return DeadlockExplanation(kind, f"{KIND_TITLES[kind]}: {text}", tuple(chain_list), False, lines, stuck_tids)
+
+
+LOOKAHEAD_EXPLAINED = 200   # states explained at most while looking for how a running holder ends up
+
+
+def explain_stuck(exp: Exploration, sid: int) -> DeadlockExplanation:
+    """Why the stuck threads of explored state `sid` can never step. When a chain ends at a holder that
+    still runs, it says how that holder ends up: the nearest state reached from there in which the holder
+    is stuck on a cycle of waits (as lockdep would show it), or else the nearest in which it is stuck."""
+    system = exp.system
+    explanation = explain_deadlock(system, exp.states[sid], exp.stuck.get(sid))
+    if explanation.kind != "busy_holder":
+        return explanation
+    holder = explanation.chain[-1].target
+    best: DeadlockExplanation | None = None
+    for count, later in enumerate(_stuck_after(exp, sid, holder)):
+        end = explain_deadlock(system, exp.states[later], exp.stuck[later])
+        if best is None or _telling(end) > _telling(best):
+            best = end
+        if end.cycle or count >= LOOKAHEAD_EXPLAINED:
+            break
+    if best is None:
+        return explanation
+    return replace(explanation, summary=f"{explanation.summary}; where that leads: {best.summary}")
+
+
+def _telling(explanation: DeadlockExplanation) -> int:
+    """How much an explanation tells: a cycle, then a chain that ends somewhere, then one ending at a
+    holder that runs on."""
+    return 2 if explanation.cycle else 0 if explanation.kind in ("busy_holder", "unknown") else 1
+
+
+def _stuck_after(exp: Exploration, sid: int, tid: int) -> Iterator[int]:
+    """The states reachable from `sid` where thread `tid` is stuck, nearest first (then by id)."""
+    first, dst, total = exp.first_edge, exp.edges_dst, len(exp.edges_dst)
+    expanded = len(first)
+    seen = {sid}
+    level = [sid]
+    while level:
+        yield from sorted(s for s in level if exp.stuck.get(s, 0) >> tid & 1)
+        following = []
+        for s in level:
+            if s < expanded:
+                for e in range(first[s], first[s + 1] if s + 1 < expanded else total):
+                    if dst[e] not in seen:
+                        seen.add(dst[e])
+                        following.append(dst[e])
+        level = following
 
 
 def edge_json(system: TransitionSystem, edge: WaitEdge) -> dict:
@@ -261,6 +238,7 @@ def edge_json(system: TransitionSystem, edge: WaitEdge) -> dict:
 
 def deadlock_json(system: TransitionSystem, explanation: DeadlockExplanation) -> dict:
     return {"kind": explanation.kind, "summary": explanation.summary, "cycle": explanation.cycle,
+            "stuck_threads": [_name(system, tid) for tid in explanation.stuck],
             "chain": [edge_json(system, e) for e in explanation.chain], "threads": list(explanation.threads)}
 
 

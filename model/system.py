@@ -16,6 +16,8 @@ from .spec import PropertyDecl, Rcu, Spec
 from .types import BOOL
 
 MUTEX_WAIT_OPS = ("mutex_lock", "mutex_lock_killable", "spin_lock")   # acquires that wait while it is held
+STUCK_ABOUT = ("no reachable state where a thread is stuck: not finished, not idle, and unable to ever step again "
+               "whatever the other threads do")
 BUILTIN_KINDS = {"deadlock_free": "deadlock", "lock_discipline": "lock_discipline", "runtime_safety": "runtime"}
 
 
@@ -279,8 +281,7 @@ class TransitionSystem:
         for a in self.spec.asserts:
             out.append((a.name, "assert", a.about or a.text, a.span))
         if self.spec.options.deadlock:
-            out.append(("deadlock_free", "deadlock", "no reachable state where an unfinished thread can never step",
-                        None))
+            out.append(("deadlock_free", "deadlock", STUCK_ABOUT, None))
         out.append(("lock_discipline", "lock_discipline",
                     "no unlock of a lock not held, no re-acquiring a held lock, no finishing with a lock held", None))
         out.append(("runtime_safety", "runtime",

@@ -36,5 +36,5 @@ def run_spec(write_spec):
     def run(text: str, bounds: dict[str, int] | None = None, **limits) -> Exploration:
         path = write_spec(text)
         system = TransitionSystem(load_spec(path, bounds))
-        return explore(system, Limits(**limits), record_edges=True)
+        return explore(system, Limits(**limits))
     return run

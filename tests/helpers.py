@@ -8,3 +8,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 EXAMPLES = ROOT / "docs" / "examples"
 ABBA = (EXAMPLES / "bugs" / "abba.yaml").read_text()   # two threads, two mutexes, opposite orders
+# a daemon that never rests: polls a counter under its own spinlock for ever, always able to step (6 states
+# of its own: spin_lock, assignment, spin_unlock, times polls 0 and 1); needs `stat_lock: spinlock` and
+# `polls: int[0..1]`; a `procedures:` entry at two spaces
+BUSY_POLLER = """
+  poller():
+    - while: true
+      do:
+        - spin_lock: stat_lock
+        - polls = 1 - polls
+        - spin_unlock: stat_lock
+"""

@@ -37,8 +37,10 @@ model/runtime.py; where the documents are silent, as the production engine does)
 * sleeping (a blocking lock call, await, synchronize_rcu/rcu_barrier) under a spinlock or inside an RCU
   read-side section is a lock_discipline violation; trylocks never sleep, and one on a lock the thread
   already holds fails;
-* deadlock: no thread has a non-signal step, and some thread is not quiescent (finished, or a daemon
-  resting at an idle await).
+* stuck: a thread that is not quiescent (finished, or a daemon resting at an idle await) and that no
+  sequence of non-signal transitions from the state ever lets step again (its own step, or being moved
+  on by another thread's: an rwsem grant). Decided after the search, per thread, by a backward search
+  from the states where it steps; deadlock_free is violated when some reachable state has a stuck thread.
 
 Deliberate choices where production differs (the known bugs in tests/test_reference_agreement.py):
 a called procedure's locals start at their defaults without a range check ("a non-nullable element
@@ -127,7 +129,7 @@ class RefResult:
     complete: bool = True
     messages: dict[str, str] = field(default_factory=dict)
     state_list: list[dict] = field(default_factory=list)   # every reachable state (keep_states=True)
-    # where the threads stand in each deadlocked state (`where`), counted: the deadlocked states as a multiset
+    # the states with a stuck thread as a multiset: per thread, where it stands (`where`) and whether it is stuck
     deadlocked: Counter = field(default_factory=Counter)
 
 
@@ -1139,14 +1141,21 @@ class Reference:
         reachables = [p for p in self.spec.properties if p.kind == "reachable"]
         slow_waiters = [(p, [tid for tid, inst in enumerate(self.instances) if inst[3] == p.target])
                         for p in self.spec.properties if p.kind == "waits_on_slow"]
-        seen: set = set()
+        seen: dict = {}
         queue: deque = deque()
+        graph: list[list[tuple[int, int, bool]]] = []   # per state id: (successor id, thread, by a signal)
+        steps: list[set[int]] = []                      # per state id: the threads with a non-signal step
+        ends: set[int] = set()                          # state ids with a violating non-signal step
+        worlds: list[dict] = []
 
-        def add(w: dict) -> None:
+        def add(w: dict) -> int:
             key = canonical(w)
             if key in seen:
-                return
-            seen.add(key)
+                return seen[key]
+            seen[key] = len(worlds)
+            worlds.append(w)
+            graph.append([])
+            steps.append(set())
             queue.append(w)
             if keep_states:
                 result.state_list.append(w)
@@ -1159,6 +1168,7 @@ class Reference:
             for p, waiters in slow_waiters:
                 if p.name not in violated and any(self.waits_on_slow(w, tid) for tid in waiters):
                     note(Viol(p.name, "waits behind a slow step"))
+            return seen[key]
 
         starts = [self.initial()]
         for tid in range(len(self.instances)):
@@ -1174,27 +1184,65 @@ class Reference:
                 result.complete = False
                 break
             w = queue.popleft()
+            sid = seen[canonical(w)]
             progressed = False
             for tid in range(len(self.instances)):
                 for r in self.fire(w, tid):
                     progressed = True
-                    (note(r) if isinstance(r, Viol) else add(r))
+                    steps[sid].add(tid)
+                    if isinstance(r, Viol):
+                        ends.add(sid)
+                        note(r)
+                    else:
+                        graph[sid].append((add(r), tid, False))
                 for r in self.fire_signal(w, tid):
-                    (note(r) if isinstance(r, Viol) else add(r))
-            if progressed:
-                continue
-            if all(self.quiescent(w, tid) for tid in range(len(self.instances))):
+                    if isinstance(r, Viol):
+                        note(r)
+                    else:
+                        graph[sid].append((add(r), tid, True))
+            if not progressed and all(self.quiescent(w, tid) for tid in range(len(self.instances))):
                 result.finals += 1
                 for p in finals:
                     if p.name not in violated and not self.holds(p.expr, w):
                         note(Viol(p.name, "final property violated"))
-            else:
-                result.deadlocks += 1
-                result.deadlocked[self.where(w)] += 1
-                if self.spec.options.deadlock:
-                    note(Viol("deadlock_free", "deadlock"))
         result.states = len(seen)
+        if result.complete:
+            for sid, stuck in self.stuck_threads(worlds, graph, steps, ends).items():
+                result.deadlocks += 1
+                result.deadlocked[tuple((where, tid in stuck) for tid, where in enumerate(self.where(worlds[sid])))] += 1
+            if result.deadlocks and self.spec.options.deadlock:
+                note(Viol("deadlock_free", "stuck threads"))
         return result
+
+    def stuck_threads(self, worlds: list[dict], graph: list[list[tuple[int, int, bool]]],
+                      steps: list[set[int]], ends: set[int]) -> dict[int, set[int]]:
+        """{state id: its stuck threads}: per thread, the states from which some path of non-signal
+        transitions reaches one where the thread steps (or is moved on) are found by a backward search;
+        a thread outside them that is not quiescent is stuck. A violating step ends its path with nothing
+        known after it: the states it leaves count as a way on for every thread."""
+        back: list[list[int]] = [[] for _ in worlds]
+        for sid, edges in enumerate(graph):
+            for dst, _, by_signal in edges:
+                if not by_signal:
+                    back[dst].append(sid)
+        out: dict[int, set[int]] = {}
+        def position(w: dict, tid: int) -> object:
+            th = w["threads"][tid]
+            return None if th is None else [(f["proc"], f["path"], f["phase"]) for f in th]
+        for tid in range(len(self.instances)):
+            can = {sid for sid, w in enumerate(worlds) if tid in steps[sid] or self.quiescent(w, tid) or sid in ends}
+            can |= {sid for sid, edges in enumerate(graph) for dst, _, by_signal in edges
+                    if not by_signal and position(worlds[dst], tid) != position(worlds[sid], tid)}
+            todo = list(can)
+            while todo:
+                for before in back[todo.pop()]:
+                    if before not in can:
+                        can.add(before)
+                        todo.append(before)
+            for sid in range(len(worlds)):
+                if sid not in can:
+                    out.setdefault(sid, set()).add(tid)
+        return out
 
 
 def explore_spec(spec: Spec, max_states: int | None = None) -> RefResult:

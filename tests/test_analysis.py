@@ -31,7 +31,7 @@ from netcheck.checker.render_json import render_json
 from netcheck.checker.render_text import render_text as render_report
 from netcheck.checker.report import build_report
 from netcheck.checker.trace import counterexample, replay
-from netcheck.checker.waitfor import blockers, explain_deadlock, holds, slow_chains, slow_witnesses
+from netcheck.checker.waitfor import blockers, explain_deadlock, explain_stuck, holds, slow_chains, slow_witnesses
 from netcheck.model.parse import load_spec
 from netcheck.model.spec import LockOp
 from netcheck.model.system import TransitionSystem
@@ -169,11 +169,18 @@ def test_rtnl_before_net_sem_is_a_lock_order_cycle_and_a_deadlock() -> None:
     assert first.deps[1].acquired_site.function == "rtnl_link_unregister"
     assert "net_mutex --> rtnl_mutex --> net_sem --> net_mutex" in chains
     assert exp.deadlocks
-    explanation = explain_deadlock(exp.system, exp.states[exp.deadlocks[0]])
-    assert explanation.kind == "abba" and explanation.cycle
-    assert explanation.summary == (
-        "ABBA lock-order inversion: creator[net0] waits for rtnl_mutex held by device_module[device0], which "
-        "waits for net_sem (write) held for read by creator[net0]")
+    # the first stuck thread is the module, queued behind the creator's read hold: from there on the
+    # creator always ends up in the ABBA cycle with the device module
+    first = explain_stuck(exp, exp.deadlocks[0])
+    assert first.kind == "busy_holder" and first.stuck == (2,)
+    abba = ("ABBA lock-order inversion: creator[net0] waits for rtnl_mutex held by device_module[device0], which "
+            "waits for net_sem (write) held for read by creator[net0]")
+    assert first.summary == ("a wait on a thread that goes on but never lets it through: subsys_module[subsys0] "
+                             "waits for net_sem (write) held for read by creator[net0], which is not stuck itself "
+                             "but never lets it through; where that leads: " + abba)
+    cycle = next(i for i in exp.deadlocks if explain_deadlock(exp.system, exp.states[i], exp.stuck[i]).cycle)
+    explanation = explain_deadlock(exp.system, exp.states[cycle], exp.stuck[cycle])
+    assert explanation.kind == "abba" and explanation.summary == abba
 
 
 def test_recursive_read_in_init_is_recursive_locking_and_a_self_deadlock() -> None:
@@ -230,11 +237,19 @@ def test_verify_reports_lock_order_and_explains_the_deadlock() -> None:
     names = [p.name for p in report.properties]
     assert names.index("lock_order") == names.index("deadlock_free") + 1
     deadlock = props["deadlock_free"]
-    assert deadlock.message == ("self-deadlock: creator[net0] waits for pernet_ops_rwsem (read) behind queued writer "
-                                "subsys_module[subsys0], which waits for the read hold of creator[net0]")
-    assert deadlock.explanation is not None and deadlock.explanation.kind == "self"
-    assert any(w.startswith("creator[net0] at ") and "specs/bugs/recursive_read_in_init.yaml:17: down_read(" in w and
-               w.endswith("behind queued writer subsys_module[subsys0]") for w in deadlock.waits)
+    # stuck first: the module, queued for write behind the device module's write hold and the creator,
+    # queued for read, which can still get the lock but only to queue again behind the module
+    assert deadlock.message == (
+        "a wait on a thread that goes on but never lets it through: subsys_module[subsys0] waits for "
+        "pernet_ops_rwsem (write) behind creator[net0], queued ahead of it, which is not stuck itself but never "
+        "lets it through; where that leads: self-deadlock: creator[net0] waits for pernet_ops_rwsem (read) behind "
+        "queued writer subsys_module[subsys0], which waits for the read hold of creator[net0]")
+    assert deadlock.explanation is not None and deadlock.explanation.kind == "busy_holder"
+    assert deadlock.waits == (
+        f"subsys_module[subsys0] at {SPECS}/pernet_ops_rwsem.yaml:77: down_write(&pernet_ops_rwsem): waits for "
+        "pernet_ops_rwsem (write) held for write by device_module[device0]; waits for pernet_ops_rwsem (write) "
+        "behind creator[net0], queued ahead of it",)
+    assert deadlock.location == deadlock.locations[0] == f"{SPECS}/pernet_ops_rwsem.yaml:77"
     text = render_report(report, "steps", timing=False)
     assert "Lock order (lockdep rules):" in text and "*** DEADLOCK ***" in text
     data = json.loads(render_json([report], timing=False))
@@ -243,8 +258,10 @@ def test_verify_reports_lock_order_and_explains_the_deadlock() -> None:
     assert data["lock_order"]["cycles"][0]["chain"] == "pernet_ops_rwsem --> pernet_ops_rwsem"
     assert data["lock_order"]["cycles"][0]["dependencies"][0]["held_site"]["location"].endswith(
         "specs/pernet_ops_rwsem.yaml:46")
-    assert data["deadlock"]["kind"] == "self"
-    assert [e["relation"] for e in data["deadlock"]["chain"]] == ["queued_writer", "held_read"]
+    assert data["deadlock"]["kind"] == "busy_holder" and data["deadlock"]["stuck_threads"] == ["subsys_module[subsys0]"]
+    assert [e["relation"] for e in data["deadlock"]["chain"]] == ["queued_ahead"]
+    stuck = next(p for p in data["properties"] if p["name"] == "deadlock_free")
+    assert stuck["location"] == f"{SPECS}/pernet_ops_rwsem.yaml:77" and stuck["stuck_locations"] == [stuck["location"]]
 
 
 def test_deadlock_chain_matches_the_stuck_state_and_its_trace_replays() -> None:
@@ -253,8 +270,11 @@ def test_deadlock_chain_matches_the_stuck_state_and_its_trace_replays() -> None:
         system = exp.system
         trace = counterexample(exp, exp.found["deadlock_free"])
         assert replay(system, trace)
-        final = trace.states[-1]
-        explanation = explain_deadlock(system, final)
+        assert trace.states[-1] == exp.states[exp.deadlocks[0]]
+        # where the cycle closes: the first state whose stuck threads wait for each other
+        cycle = next(i for i in exp.deadlocks if explain_deadlock(system, exp.states[i], exp.stuck[i]).cycle)
+        final = exp.states[cycle]
+        explanation = explain_deadlock(system, final, exp.stuck[cycle])
         assert explanation.chain[-1].target == explanation.chain[0].waiter, "a closed cycle"
         for edge in explanation.chain:
             assert edge in blockers(system, final, edge.waiter)

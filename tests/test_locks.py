@@ -97,11 +97,15 @@ threads:
   w: writer()
 """)
     assert violated(exp) == {"deadlock_free"}
-    assert len(exp.deadlocks) == 1
-    state = exp.states[exp.deadlocks[0]]
+    # the writer is stuck as soon as it queues behind the first read hold, one step before the reader
+    # queues behind it (the total deadlock)
+    assert len(exp.deadlocks) == 2
     system = exp.system
     base = system.layout.locks["sem"][0]
-    assert state[base] == -1 and state[base + 2] == (1 * 2 + 1, 0 * 2)  # queue: writer, then the reader
+    first, total = (exp.states[i] for i in exp.deadlocks)
+    assert exp.stuck[exp.deadlocks[0]] == 0b10 and first[base + 2] == (1 * 2 + 1,)
+    assert exp.stuck[exp.deadlocks[1]] == 0b11
+    assert total[base] == -1 and total[base + 2] == (1 * 2 + 1, 0 * 2)  # queue: writer, then the reader
 
 
 def test_recursive_read_without_a_writer_is_fine(run_spec) -> None:

@@ -29,6 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import helpers
 import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from netcheck.checker.explore import Limits, explore
@@ -60,7 +61,8 @@ class Observed:
     deadlocks: int
     finals: int
     violated: frozenset[str]
-    # the deadlocked states as a multiset of where the threads stand (file:line:col, None once finished)
+    # the states with a stuck thread as a multiset: per thread, where it stands (file:line:col, None once
+    # finished) and whether it is stuck
     deadlocked: Counter = field(default_factory=Counter, compare=False)
 
     def __str__(self) -> str:
@@ -84,7 +86,8 @@ def production(spec: Spec, max_states: int | None = None) -> Observed | None:
     deadlocked: Counter = Counter()
     for i in exp.deadlocks:
         nodes = [system.node_at(exp.states[i], tid) for tid in range(len(system.threads))]
-        deadlocked[tuple(None if n is None else str(n.stmt.span) for n in nodes)] += 1
+        deadlocked[tuple((None if n is None else str(n.stmt.span), bool(exp.stuck[i] >> tid & 1))
+                         for tid, n in enumerate(nodes))] += 1
     # questions: a reached `reachable:` condition is in exp.found; `waits_on_slow:` is answered after exploring
     slow = {p.name for p in spec.properties if p.kind == "waits_on_slow" and slow_chains(exp, p.target) is not None}
     return Observed(len(exp.states), len(exp.deadlocks), len(exp.finals), frozenset(exp.found) | slow, deadlocked)
@@ -201,9 +204,78 @@ RCU_REPLACE = """
       no_use_after_free: {invariant: not used_after_free}
     """
 
+BUSY_POLLER = textwrap.indent(helpers.BUSY_POLLER, " " * 8)  # at the corners' indentation
+# The poller is a daemon that never rests: 6 states of its own (spin_lock, assignment, spin_unlock x polls
+# 0 and 1, in a cycle), always able to step, so no state is terminal and none is final.
+
 CORNERS = [
-    # Hand count: reader R0 R1 R1(queued) R2 R3 done x writer W0 W0(queued) W1 done; 17 reachable, the
-    # deadlock is "reader holds one read, queued for the second behind the queued writer".
+    # ABBA next to the busy poller: the ABBA pair alone has 19 states (abba.yaml), one of them the
+    # deadlock (ab holds a at lock b, ba holds b at lock a): 19 x 6 = 114 states, 6 with two stuck threads.
+    Corner("abba_next_to_a_busy_poller", """
+        netcheck: 1
+        locks: {a: mutex, b: mutex, stat_lock: spinlock}
+        state:
+          polls: {type: "int[0..1]"}
+        procedures:
+          path_ab():
+            - mutex_lock: a
+            - mutex_lock: b
+            - mutex_unlock: b
+            - mutex_unlock: a
+          path_ba():
+            - mutex_lock: b
+            - mutex_lock: a
+            - mutex_unlock: a
+            - mutex_unlock: b""" + BUSY_POLLER + """
+        threads:
+          ab: path_ab()
+          ba: path_ba()
+          poller: {run: poller(), daemon: true}
+        """, 114, 6, 0, frozenset({"deadlock_free"})),
+    # A lost wake-up: the waiter waits for `ready` while holding m, which the waker needs to set it.
+    # Without the poller, 8 states: (W0,K0) (W1,K0)* (W0,K1) (W0,K2,ready) (W0,Kd,ready) (W1,Kd,ready)
+    # (W2,Kd,ready) (Wd,Kd,ready), where * has both stuck; with it, 8 x 6 = 48 states, 6 with stuck threads.
+    Corner("lost_wakeup_next_to_a_busy_poller", """
+        netcheck: 1
+        locks: {m: mutex, stat_lock: spinlock}
+        state:
+          polls: {type: "int[0..1]"}
+          ready: {type: bool}
+        procedures:
+          waiter():
+            - mutex_lock: m
+            - await: ready
+            - mutex_unlock: m
+          waker():
+            - mutex_lock: m
+            - ready = true
+            - mutex_unlock: m""" + BUSY_POLLER + """
+        threads:
+          waiter: waiter()
+          waker: waker()
+          poller: {run: poller(), daemon: true}
+        """, 48, 6, 0, frozenset({"deadlock_free"})),
+    # A wait no remaining thread can satisfy: count only ever reaches 1, so the waiter is stuck from the
+    # start, in all 2 (incrementer before, after) x 6 = 12 states.
+    Corner("wait_nobody_can_satisfy_next_to_a_busy_poller", """
+        netcheck: 1
+        locks: {stat_lock: spinlock}
+        state:
+          polls: {type: "int[0..1]"}
+          count: {type: "int[0..2]"}
+        procedures:
+          waiter():
+            - await: count == 2
+          incrementer():
+            - count = count + 1""" + BUSY_POLLER + """
+        threads:
+          waiter: waiter()
+          incrementer: incrementer()
+          poller: {run: poller(), daemon: true}
+        """, 12, 12, 0, frozenset({"deadlock_free"})),
+    # Hand count: reader R0 R1 R1(queued) R2 R3 done x writer W0 W0(queued) W1 done; 17 reachable. Two
+    # states have a stuck thread: (R1, W0 queued), where the writer is stuck (the reader can still step, but
+    # only into the queue behind it), and (R1 queued, W0 queued), where both are.
     Corner("recursive_read_behind_queued_writer_deadlocks", """
         netcheck: 1
         locks: {sem: rwsem}
@@ -219,7 +291,7 @@ CORNERS = [
         threads:
           reader: reader()
           writer: writer()
-        """, 17, 1, 1, frozenset({"deadlock_free"})),
+        """, 17, 2, 1, frozenset({"deadlock_free"})),
     # all_readers changes nothing here: the second down_read queues behind the writer either way.
     Corner("recursive_read_deadlocks_with_all_readers_too", """
         netcheck: 1
@@ -237,7 +309,7 @@ CORNERS = [
           reader: reader()
           writer: writer()
         options: {rwsem_wake: all_readers}
-        """, 17, 1, 1, frozenset({"deadlock_free"})),
+        """, 17, 2, 1, frozenset({"deadlock_free"})),
     # Hand count (H holder, T waiter; Tf: at on_fail's "interrupted = true", a visible write):
     # (H0,T0) (H1,T0) (H0,T1) (Hd,T0) (H1,Tq) (H0q,T1) (H0,Td) (Hd,T1) (H1,Tf) (H1,Td) (Hd,Td) (Hd,Tf)
     # (H1,Td,interrupted) (Hd,Td,interrupted) = 14. From (H1,Tq) the holder's up_write grants T and moves
@@ -367,7 +439,10 @@ CORNERS = [
           self_trylock_always_fails: {final: failed >= 1}
           nothing_fails: {final: failed == 0}
         """, 118, 0, 3, frozenset({"nothing_fails"})),
-    # Same reachable states under both wake policies (see test_wake_order_grant for why).
+    # Same reachable states under both wake policies (see test_wake_order_grant for why). 33 states have a
+    # stuck thread (both engines; 9 of them total deadlocks): a thread at an await of write_locked(sem)
+    # once the holder has finished and w cannot take the lock any more, r1 holding its read while waiting
+    # for r2_in that r2 can no longer set, and w or r2 queued behind such a stuck reader.
     Corner("wake_order_head_run", """
         netcheck: 1
         locks: {sem: rwsem}
@@ -397,7 +472,7 @@ CORNERS = [
           w: w()
           r2: r2()
         options: {rwsem_wake: head_run}
-        """, 125, 9, 1, frozenset({"deadlock_free"})),
+        """, 125, 33, 1, frozenset({"deadlock_free"})),
     # Hand count: 2 settled initial states (inside helper(1) / helper(2), locals k, j differ), then one
     # state after the return (the callee's locals are dead), one final: 4, not 6.
     Corner("dead_locals_do_not_distinguish_states", """
@@ -736,8 +811,10 @@ def test_wake_order_grant(policy: str, still_waiting: list[int]) -> None:
     every spec tried (the corners above, and 221 random specs with an rwsem); they differ only in the
     transition relation, so it is checked here directly, in both engines."""
     spec = load_text(WAKE_ORDER.replace("POLICY", policy))
-    # (the deadlocks: a reader or the writer still at its await when the holder has finished)
-    assert production(spec) == reference(spec) == Observed(113, 7, 1, frozenset({"deadlock_free"}))
+    # the states with a stuck thread: the holder has finished and w is still at its await (nobody can
+    # write-lock sem again: every thread at the await is stuck), or w has finished and a reader is still at
+    # its await; 23 (tests/ check this rule on the reference's state list), 7 of them total deadlocks
+    assert production(spec) == reference(spec) == Observed(113, 23, 1, frozenset({"deadlock_free"}))
 
     # production: find the state through its public queries (node_at, successors)
     system = TransitionSystem(spec)
@@ -760,6 +837,13 @@ def test_wake_order_grant(policy: str, still_waiting: list[int]) -> None:
     after_ref = ref.fire(start_ref[0], HOLDER)
     assert len(after_ref) == 1
     assert [t for t in (R1, W, R2) if ref.waiting(after_ref[0], t)] == still_waiting
+
+    # the stuck-thread count above, by the rule that says which states have one
+    def at_await(w: dict, tid: int) -> bool:
+        return ref.at(w, tid).startswith("wait_event")
+    by_rule = [w for w in states if w["threads"][HOLDER] is None and (
+        at_await(w, W) or (w["threads"][W] is None and (at_await(w, R1) or at_await(w, R2))))]
+    assert len(by_rule) == 23
 
 
 # ---------------------------------------------------------------- real specs
@@ -913,11 +997,13 @@ KNOWN_BUGS = [
         threads:
           reader: reader()
           writer: writer()
-        """, Observed(15, 2, 0, frozenset({"deadlock_free", "lock_discipline"})),
+        """, Observed(15, 4, 0, frozenset({"deadlock_free", "lock_discipline"})),
         "read depth is checked only when down_read succeeds at once: a 4th down_read queued behind a writer "
         "is granted later by rw_grant() without the check, the 2-bit count overflows into the next thread's "
         "bits, and the writer (interrupted, never a reader) is reported finishing with r held for read; "
-        "the reference reports the 4th down_read itself (16 vs 15 states, 3 vs 2 deadlocks)"),
+        "the reference reports the 4th down_read itself (16 vs 15 states, 3 vs 2 deadlocks). Stuck "
+        "threads, by hand: the writer queued behind 1 or 2 read holds, with the reader before or after "
+        "queueing its next down_read behind it: 4 states (not with 3 holds: the 4th down_read is a violation)"),
 ]
 
 

@@ -1,0 +1,92 @@
+"""Who a blocked thread waits for in one state: the wait-for edges that deadlock explanations, stuck-thread
+detection and wait chains behind slow steps are built from.
+
+A thread blocked on a mutex waits for its owner. A thread queued on an rwsem waits for the holders
+that exclude it and, as Linux rwsems are FIFO, for the waiters queued ahead that exclude it: a reader
+waits behind every queued writer ahead of it (which itself waits for the read holders), a writer
+behind everyone ahead. A thread in synchronize_rcu() waits for the readers its grace period waits for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from netcheck.model.locks import read_depth, reader_tids
+from netcheck.model.system import MUTEX_WAIT_OPS, TransitionSystem
+
+LOCK_RELATIONS = ("held", "held_read", "held_write", "queued_writer", "queued_ahead")
+MUTEX_WAITS = {op: "spin" if op.startswith("spin") else "mutex" for op in MUTEX_WAIT_OPS}
+
+
+@dataclass(frozen=True, order=True)
+class WaitEdge:
+    """`waiter` cannot go on until `target` does something: releases `lock`, leaves its RCU read-side
+    section, or (target -1) until a condition holds."""
+
+    waiter: int
+    target: int
+    relation: str      # held, held_read, held_write, queued_writer, queued_ahead, rcu_reader, condition
+    lock: str = ""     # lock instance ('' for grace periods and conditions)
+    want: str = ""     # mutex, spin, read, write, grace period, condition
+    location: str = ""  # where the waiter stands
+    statement: str = ""
+
+
+def _lock_name(system: TransitionSystem, base: int) -> str:
+    return system.layout.slots[base].name.rsplit(".", 1)[0]
+
+
+def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool = True) -> tuple[WaitEdge, ...]:
+    """What thread `tid` waits for in state `s` (empty when it can step, or has finished)."""
+    node = system.node_at(s, tid)
+    if node is None or node.stmt is None:
+        return ()
+    loc, text = node.stmt.span.short, node.stmt.text
+    # a lock index that does not evaluate (None) is no wait: that step is a runtime_safety violation
+    if node.kind == "lock" and node.data["op"] in MUTEX_WAITS:
+        b = system.lock_slot(node, s)
+        if b is None or s[b] in (-1, tid):
+            return ()
+        return (WaitEdge(tid, s[b], "held", _lock_name(system, b), MUTEX_WAITS[node.data["op"]], loc, text),)
+    if node.kind == "lockwait":
+        b = system.lock_slot(node, s)
+        if b is None:
+            return ()
+        writer = node.data["op"].startswith("down_write")
+        entry = tid * 2 + writer
+        queue = s[b + 2]
+        if entry not in queue:
+            return ()
+        name, want = _lock_name(system, b), "write" if writer else "read"
+        out = []
+        if s[b] != -1:
+            out.append(WaitEdge(tid, s[b], "held_write", name, want, loc, text))
+        ahead = queue[:queue.index(entry)]
+        if writer:
+            out.extend(WaitEdge(tid, r, "held_read", name, want, loc, text) for r in reader_tids(s[b + 1]))
+            out.extend(WaitEdge(tid, w >> 1, "queued_ahead", name, want, loc, text) for w in ahead)
+        else:
+            out.extend(WaitEdge(tid, w >> 1, "queued_writer", name, want, loc, text) for w in ahead if w & 1)
+        return tuple(out)
+    if node.kind == "gpwait" and node.data["op"] == "synchronize_rcu" and system.layout.gp_wait:
+        pending = s[system.layout.gp_wait[tid]]
+        return tuple(WaitEdge(tid, r, "rcu_reader", "", "grace period", loc, text)
+                     for r in range(len(system.threads)) if pending >> r & 1)
+    if conditions and node.kind == "await":
+        try:
+            ready = bool(node.data["cond"](s))
+        except Exception:  # noqa: BLE001 - a failing condition is reported as runtime_safety
+            ready = False
+        if not ready:
+            return (WaitEdge(tid, -1, "condition", "", "condition", loc, text),)
+    return ()
+
+
+def holds(system: TransitionSystem, s: Sequence, tid: int, lock: str) -> bool:
+    """Whether `tid` holds the lock instance named `lock` in any mode."""
+    for index, slot in enumerate(system.layout.slots):
+        if slot.kind == "lock_owner" and slot.name.rsplit(".", 1)[0] == lock:
+            return s[index] == tid or (system.layout.lock_kinds[slot.var] == "rwsem"
+                                       and bool(read_depth(s[index + 1], tid)))
+    return False
