@@ -56,7 +56,8 @@ def _limit_options(f):
     f = click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
                      help="Stop exploring after this long (the answer is then incomplete).")(f)
     f = click.option("--max-states", type=click.IntRange(min=1), help="Stop exploring after this many states.")(f)
-    f = click.option("--bound", "bounds", multiple=True, metavar="NAME=N", help="Override an entity or group size.")(f)
+    f = click.option("--bound", "bounds", multiple=True, metavar="NAME=N",
+                     help="Override an entity or group size (repeat, or NAME=N,NAME=N).")(f)
     return f
 
 
@@ -170,7 +171,8 @@ def slow(spec: str, threads: tuple[str, ...], every: bool, bounds: tuple[str, ..
 
 @click.command("mutate")
 @click.argument("spec", type=click.Path())
-@click.option("--bound", "bounds", multiple=True, metavar="NAME=N", help="Override an entity or group size.")
+@click.option("--bound", "bounds", multiple=True, metavar="NAME=N",
+              help="Override an entity or group size (repeat, or NAME=N,NAME=N).")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(mutate_mod.KINDS),
               help="Only these mutation kinds (repeatable; default: all).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: one per core).")

@@ -24,8 +24,9 @@ EXIT_INTERRUPTED = 130
 
 
 def parse_bounds(values: tuple[str, ...]) -> dict[str, int]:
+    """--bound NAME=N, repeated or comma-separated (`--bound net=1,subsys=0`)."""
     bounds = {}
-    for value in values:
+    for value in (part for given in values for part in given.split(",")):
         name, sep, number = value.partition("=")
         number = number.strip()
         if not sep or not name.strip().isidentifier() or not (number.isascii() and number.isdigit()) \
@@ -103,7 +104,7 @@ def check_stop_on(path: str, system: TransitionSystem, names: frozenset[str]) ->
 
 
 def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: Path | None,
-               progress_enabled: bool) -> tuple[SpecReport, Exploration]:
+               progress_enabled: bool, use_expect: bool = True) -> tuple[SpecReport, Exploration]:
     spec = load_spec(path, bounds)
     system = TransitionSystem(spec)
     check_stop_on(path, system, limits.stop_on)
@@ -111,7 +112,7 @@ def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: Path | 
     progress = ProgressLine(progress_enabled, sys.stderr.isatty() or progress_enabled, hint)
     exp = explore(system, limits, progress)
     progress.clear()
-    report = build_report(path, exp)
+    report = build_report(path, exp, use_expect=use_expect)
     if graph is not None:
         violated = next((p for p in report.properties if p.trace is not None), None)
         highlight = None
@@ -122,7 +123,24 @@ def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: Path | 
     return report, exp
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The command group: any command failing with an unexpected exception is a bug in netcheck, reported
+    as an internal error (exit 4) without a traceback, never as a verdict."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise   # usage errors (exit 2) and the commands' own exits
+        except InternalError as err:
+            click.echo(f"netcheck: internal error: {err}", err=True)
+            sys.exit(EXIT_INTERNAL)
+        except Exception as err:  # noqa: BLE001 - a bug in netcheck: say so, never a traceback
+            internal_error(err)
+            raise   # not reached: internal_error exits
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="netcheck")
 def main() -> None:
     """Model-check kernel locking protocols written as YAML specs."""
@@ -130,7 +148,8 @@ def main() -> None:
 
 @main.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path())
-@click.option("--bound", "bounds", multiple=True, metavar="NAME=N", help="Override an entity or group size.")
+@click.option("--bound", "bounds", multiple=True, metavar="NAME=N",
+              help="Override an entity or group size (repeat, or NAME=N,NAME=N).")
 @click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many states (verdict unknown).")
 @click.option("--max-depth", type=click.IntRange(min=1), help="Stop beyond this depth (verdict unknown).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
@@ -150,14 +169,18 @@ def main() -> None:
 @click.option("--no-timing", is_flag=True, help="Leave out timings and memory (for byte-identical output).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only one summary line per spec.")
 @click.option("--verbose", "-v", is_flag=True, help="Print progress even when not on a terminal.")
+@click.option("--ignore-expect", is_flag=True,
+              help="Judge the verdicts alone, as if the specs had no expect: (a bug spec then exits 1).")
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
            timeout: float | None, max_memory: float | None, fmt: str, output: Path | None, trace_style: str,
            graph: Path | None, fail_fast: bool, stop_on: tuple[str, ...], no_timing: bool, quiet: bool,
-           verbose: bool) -> None:
+           verbose: bool, ignore_expect: bool) -> None:
     """Explore every interleaving of each SPEC (a file, or a directory of *.yaml) and check its properties.
 
-    Exit 0: every property holds on the complete state space; 1: a property is violated;
-    2: invalid spec or usage; 3: incomplete (a limit was hit, nothing violated); 130: interrupted.
+    Exit 0: every property holds on the complete state space (a spec with expect: gets exactly the
+    expected verdicts); 1: a property is violated or vacuous (or the verdicts differ from expect:);
+    2: invalid spec or usage; 3: incomplete (a limit was hit, nothing violated); 4: internal error;
+    130: interrupted.
     """
     bound_values = parse_bounds(bounds)
     paths = expand_specs(specs)
@@ -174,7 +197,8 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     interrupted = False
     for path in paths:
         try:
-            report, exp = verify_one(path, bound_values, limits, graph, verbose or sys.stderr.isatty())
+            report, exp = verify_one(path, bound_values, limits, graph, verbose or sys.stderr.isatty(),
+                                     not ignore_expect)
             reports.append(report)
             if exp.stop_reason == "interrupted":
                 interrupted = True
@@ -222,7 +246,8 @@ def worst_exit_code(codes: list[int]) -> int:
 
 @main.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path())
-@click.option("--bound", "bounds", multiple=True, metavar="NAME=N", help="Override an entity or group size.")
+@click.option("--bound", "bounds", multiple=True, metavar="NAME=N",
+              help="Override an entity or group size (repeat, or NAME=N,NAME=N).")
 def check(specs: tuple[str, ...], bounds: tuple[str, ...]) -> None:
     """Validate each SPEC (parse, type-check, compile) without exploring it."""
     bound_values = parse_bounds(bounds)

@@ -24,6 +24,9 @@ from netcheck.model.system import StateProperty, TransitionSystem
 from .stuck import mask_array, stuck_masks, wait_cycle
 from .verdicts import PropertyChecker
 
+# the stop reasons of a search the user asked to end at violations (--fail-fast, --stop-on), not at a limit
+STOPPED_AT_VIOLATION = ("stopped at the first violation", "stopped: every --stop-on property is violated")
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -272,8 +275,7 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
                 found["deadlock_free"] = Found("deadlock_free", i)
         if (fail_fast and len(found) > len(questions & found.keys())) or (stop_on and stop_on <= found.keys()):
             result.complete = False
-            result.stop_reason = ("stopped at the first violation" if fail_fast
-                                  else "stopped: every --stop-on property is violated")
+            result.stop_reason = STOPPED_AT_VIOLATION[0] if fail_fast else STOPPED_AT_VIOLATION[1]
             break
         if max_states is not None and len(states) >= max_states and i + 1 < len(states):
             result.complete, result.stop_reason = False, f"max states {max_states} reached"

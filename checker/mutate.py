@@ -34,6 +34,7 @@ from netcheck.model.system import TransitionSystem
 
 from .explore import Limits, explore
 from .lockorder import lock_order
+from .report import QUESTIONS
 from .trace import counterexample
 
 ACQUIRES = {"mutex_lock": "mutex_unlock", "mutex_lock_killable": "mutex_unlock", "mutex_trylock": "mutex_unlock",
@@ -354,10 +355,14 @@ def _check(spec: Spec, mutation: Mutation, max_states: int) -> MutantResult:
         return MutantResult(mutation, "invalid", message=f"{type(err).__name__}: {err}")
     exp = explore(system, Limits(max_states=max_states, fail_fast=True), measure_memory=False)
     seconds = time.perf_counter() - started
-    if exp.found:
-        names = tuple(sorted(exp.found))
+    questions = {p.name for p in spec.properties if p.kind in QUESTIONS}   # answers, never catches
+    names = tuple(sorted(set(exp.found) - questions))
+    if names:
         lengths = [len(counterexample(exp, exp.found[n]).steps) for n in names]
         return MutantResult(mutation, "caught", names, min(lengths), len(exp.states), seconds)
+    vacuous = tuple(p.name for p in spec.properties if p.kind == "final") if exp.complete and not exp.finals else ()
+    if vacuous:   # no final state left: the final properties were checked on no state (semantics.md)
+        return MutantResult(mutation, "caught", vacuous, None, len(exp.states), seconds, "vacuous")
     order = lock_order(exp)
     if order.cycles:
         depth = max(exp.depth[d.state] for d in order.cycles[0].deps)

@@ -31,6 +31,9 @@ def report_object(report: SpecReport, timing: bool = True) -> dict:
         "properties": [_property(p) for p in report.properties],
         "stats": stats,
     }
+    if report.expectation is not None:
+        e = report.expectation
+        out["expect"] = {"violated": list(e.violated), "met": e.met, "differences": list(e.differences)}
     out.update(dict(report.extra_json))
     return out
 
@@ -52,6 +55,8 @@ def _property(p: PropertyResult) -> dict:
         out["stuck"] = list(p.waits)
     if p.locations:
         out["stuck_locations"] = list(p.locations)
+    if p.expected:
+        out["expected"] = True
     return out
 
 

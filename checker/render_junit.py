@@ -39,10 +39,27 @@ def _count(report: SpecReport, status: str) -> int:
     return sum(1 for p in report.properties if p.status == status)
 
 
+def _unmet(report: SpecReport, prop: PropertyResult) -> bool:
+    """A property the spec's `expect:` lists as violated that holds."""
+    return report.expectation is not None and prop.name in report.expectation.violated and prop.status == "holds"
+
+
+def _failures(report: SpecReport) -> int:
+    """Testcases that fail: violations and vacuous verdicts the spec does not expect, unmet expectations."""
+    return sum(1 for p in report.properties
+               if (p.status in ("violated", "vacuous") and not p.expected) or _unmet(report, p))
+
+
 def _testcase(suite: ET.Element, report: SpecReport, prop: PropertyResult, trace_style: str) -> None:
     case = ET.SubElement(suite, "testcase", name=prop.name, classname=classname(report.spec))
     where = f" at {prop.location}" if prop.location else ""
-    if prop.status == "violated":
+    said = f"{prop.name} ({prop.kind}) violated{where}, as the spec's expect: says\n" if prop.expected else ""
+    if prop.expected:
+        pass   # a pass: the spec expects this violation
+    elif _unmet(report, prop):
+        ET.SubElement(case, "failure", message=f"{prop.name} ({prop.kind}) holds{where}, but expect: says it is "
+                      "violated", type="expectation")
+    elif prop.status == "violated":
         message = f"{prop.name} ({prop.kind}) violated{where}: {prop.message}"
         if prop.trace is not None and prop.trace.steps:
             message += "\n" + trace_summary(prop.trace) + ":\n" + compact_steps(prop.trace)
@@ -53,13 +70,13 @@ def _testcase(suite: ET.Element, report: SpecReport, prop: PropertyResult, trace
                       type="vacuous").text = prop.message
     elif prop.status == "unknown":
         ET.SubElement(case, "skipped", message=f"UNKNOWN (not a pass): {prop.message}")
-    if prop.about:
-        ET.SubElement(case, "system-out").text = f"{prop.kind}{where}: {prop.about}\n"
+    if said or prop.about:
+        ET.SubElement(case, "system-out").text = said + (f"{prop.kind}{where}: {prop.about}\n" if prop.about else "")
 
 
 def _suite(root: ET.Element, report: SpecReport, trace_style: str, timing: bool) -> None:
     attrs = {"name": report.name, "tests": str(len(report.properties)),
-             "failures": str(_count(report, "violated") + _count(report, "vacuous")),
+             "failures": str(_failures(report)),
              "errors": "0", "skipped": str(_count(report, "unknown"))}
     if timing:
         attrs["time"] = f"{report.stats.seconds:.3f}"
@@ -95,7 +112,7 @@ def render_junit(reports: Sequence[SpecReport], spec_errors: Sequence[tuple[str,
                  trace_style: str = "cpu", timing: bool = True) -> str:
     tests = sum(len(r.properties) for r in reports) + len(spec_errors)
     attrs = {"name": "netcheck", "tests": str(tests),
-             "failures": str(sum(_count(r, "violated") for r in reports)), "errors": str(len(spec_errors))}
+             "failures": str(sum(_failures(r) for r in reports)), "errors": str(len(spec_errors))}
     if timing:
         attrs["time"] = f"{sum(r.stats.seconds for r in reports):.3f}"
     root = ET.Element("testsuites", attrs)

@@ -57,14 +57,17 @@ def _header(report: SpecReport, timing: bool) -> str:
 
 def _verdict_line(prop: PropertyResult) -> str:
     where = f"  [{prop.location}]" if prop.location and prop.kind in ("invariant", "final", "assert") else ""
-    return f"  {STATUS[prop.status]:<11} {prop.name} ({prop.kind}){where}"
+    return f"  {STATUS[prop.status]:<11} {prop.name} ({prop.kind}){where}{'  (expected)' if prop.expected else ''}"
 
 
 def _summary(report: SpecReport) -> str:
     props = [p for p in report.properties if p.kind not in QUESTIONS]
+    if report.expectation is not None:
+        return f"{_expectation(report, props)} (exit {report.exit_code})"
     counts = {k: sum(1 for p in props if p.status == k) for k in ("holds", "violated", "vacuous", "unknown")}
     if counts["violated"]:
-        verdict = f"VIOLATED: {counts['violated']} of {len(props)} properties fail"
+        failing = ", ".join(p.name for p in props if p.status == "violated")
+        verdict = f"VIOLATED: {counts['violated']} of {len(props)} properties fail ({failing})"
         if counts["vacuous"]:
             verdict += f", {counts['vacuous']} vacuous (checked on no state)"
     elif counts["vacuous"]:
@@ -78,6 +81,25 @@ def _summary(report: SpecReport) -> str:
         answers = {k: sum(1 for p in questions if p.status == k) for k in ("reachable", "unreachable", "unknown")}
         verdict += "; questions: " + ", ".join(f"{n} {k}" for k, n in answers.items() if n)
     return f"{verdict} (exit {report.exit_code})"
+
+
+def _expectation(report: SpecReport, props: list[PropertyResult]) -> str:
+    """The summary of a run that tests the spec's `expect:`."""
+    expectation = report.expectation
+    assert expectation is not None
+    listed = ", ".join(expectation.violated)
+    wanted = f"violated: {listed}" if listed else "every property holds"
+    if expectation.met is False:
+        return f"NOT AS EXPECTED (expect: {wanted}): " + "; ".join(expectation.differences)
+    if expectation.met is None:
+        undecided = sum(1 for p in props if p.status == "unknown")
+        return f"UNKNOWN: expect: {wanted}; {undecided} properties undecided ({report.stop_reason or 'solver unknown'})"
+    others = len(props) - len(expectation.violated)
+    if not report.complete:
+        return f"AS EXPECTED: violated: {listed} (stopped there: the other {others} properties were not checked)"
+    if listed:
+        return f"AS EXPECTED: violated: {listed}; the other {others} properties hold on every reachable state"
+    return f"AS EXPECTED: all {len(props)} properties hold on every reachable state"
 
 
 def violation_text(prop: PropertyResult, style: str = "cpu") -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from netcheck.model.evaluate import format_value
 from netcheck.model.system import TransitionSystem
 
-from .explore import Exploration
+from .explore import STOPPED_AT_VIOLATION, Exploration
 from .lockorder import LockOrder, cycle_message, lock_order, report_section
 from .lockorder import to_json as lock_order_json
 from .trace import Trace, counterexample, lock_rows
@@ -33,6 +33,7 @@ class PropertyResult:
     locations: tuple[str, ...] = ()
     # on how many reachable states the property was checked (final properties: the final states); -1 unknown
     checked_states: int = -1
+    expected: bool = False      # violated, and the spec's `expect:` says it must be
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,16 @@ class Stats:
 
 
 @dataclass(frozen=True)
+class ExpectationResult:
+    """The spec's `expect:` checked against the verdicts: met, not met (with what differed), or undecided."""
+
+    violated: tuple[str, ...]          # the properties the spec expects to be violated (none: expect: holds)
+    met: bool | None                   # None: undecided, the run was cut short before it could tell
+    differences: tuple[str, ...] = ()  # what differed, in words
+    location: str = ""                 # file:line of the spec's expect:
+
+
+@dataclass(frozen=True)
 class SpecReport:
     spec: str
     name: str
@@ -60,9 +71,13 @@ class SpecReport:
     # analyses beyond the properties (lock order, wait-for chains, ...): text sections and JSON members
     sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
     extra_json: tuple[tuple[str, object], ...] = ()
+    expectation: ExpectationResult | None = None
 
     @property
     def exit_code(self) -> int:
+        if self.expectation is not None:   # the run is a test of the spec's expected verdicts
+            met = self.expectation.met
+            return EXIT_OK if met else EXIT_VIOLATED if met is False else EXIT_INCOMPLETE
         if any(p.status in ("violated", "vacuous") for p in self.properties):  # questions never fail a run
             return EXIT_VIOLATED
         if not self.complete or any(p.status == "unknown" for p in self.properties):
@@ -70,8 +85,9 @@ class SpecReport:
         return EXIT_OK
 
 
-def build_report(path: str, exp: Exploration, order: LockOrder | None = None) -> SpecReport:
-    """Every property's verdict (lock_order included: pass `order` when already computed)."""
+def build_report(path: str, exp: Exploration, order: LockOrder | None = None, use_expect: bool = True) -> SpecReport:
+    """Every property's verdict (lock_order included: pass `order` when already computed), checked against
+    the spec's `expect:` unless `use_expect` is off."""
     system = exp.system
     results = []
     extra: list[tuple[str, object]] = []
@@ -119,8 +135,32 @@ def build_report(path: str, exp: Exploration, order: LockOrder | None = None) ->
                   round(len(exp.states) / seconds, 1) if seconds > 0 else 0.0, round(exp.peak_memory_mb, 1),
                   len(exp.deadlocks), len(exp.finals))
     sections = (("Lock order (lockdep rules):", tuple(report_section(order))),)
+    expectation = None
+    if system.spec.expect is not None and use_expect:
+        expect = system.spec.expect
+        expectation = replace(check_expectation(expect.violated, results, exp.stop_reason in STOPPED_AT_VIOLATION),
+                              location=expect.span.short)
+        results = [replace(r, expected=True) if r.status == "violated" and r.name in expectation.violated else r
+                   for r in results]
     return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, exp.complete, exp.stop_reason,
-                      tuple(results), stats, sections, tuple(extra))
+                      tuple(results), stats, sections, tuple(extra), expectation)
+
+
+def check_expectation(expected: tuple[str, ...], results: Sequence[PropertyResult],
+                      stopped_at_violation: bool) -> ExpectationResult:
+    """Met when exactly the expected properties are violated and every other one holds. A run stopped on
+    request at a violation (--fail-fast, --stop-on) meets it when all it found was expected and it found
+    every expected one: the others were not checked, as the user asked. A limit leaves it undecided."""
+    status = {r.name: r.status for r in results if r.kind not in QUESTIONS}
+    failed = {name for name, s in status.items() if s in ("violated", "vacuous")}
+    differences = [f"{name} is {status[name]}, but expect: does not list it" for name in sorted(failed - set(expected))]
+    differences += [f"{name} holds, but expect: says it is violated" for name in expected if status[name] == "holds"]
+    if differences:
+        return ExpectationResult(expected, False, tuple(differences))
+    undecided = [name for name, s in status.items() if s == "unknown"]
+    if not undecided or (stopped_at_violation and set(expected) <= failed and failed):
+        return ExpectationResult(expected, True)
+    return ExpectationResult(expected, None)
 
 
 QUESTIONS = ("reachable", "waits_on_slow")  # asked, not required: they never fail a run

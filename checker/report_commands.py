@@ -31,7 +31,7 @@ def _limit_options(f):
     f = click.option("--max-states", type=click.IntRange(min=1),
                      help="Stop after this many states (verdict unknown).")(f)
     return click.option("--bound", "bounds", multiple=True, metavar="NAME=N",
-                        help="Override an entity or group size.")(f)
+                        help="Override an entity or group size (repeat, or NAME=N,NAME=N).")(f)
 
 
 @click.command()
@@ -61,7 +61,8 @@ def explain(spec: str, properties: tuple[str, ...], bounds: tuple[str, ...], max
     if not properties:
         sys.exit(report.exit_code)
     statuses = {p.status for p in report.properties if p.name in properties}
-    sys.exit(EXIT_VIOLATED if "violated" in statuses else EXIT_INCOMPLETE if "unknown" in statuses else EXIT_OK)
+    failed = bool(statuses & {"violated", "vacuous"})
+    sys.exit(EXIT_VIOLATED if failed else EXIT_INCOMPLETE if "unknown" in statuses else EXIT_OK)
 
 
 @click.command()

@@ -46,8 +46,8 @@ def _merge_section(section: str, parent: Node, child: Node) -> Node:
 
 def merge(parent: Map, child: Map) -> Map:
     """The child's top-level keys replace the parent's; sections merge per entry; a null entry deletes.
-    A spec's name is its own: without `name:` the child is named after its file, not its parent."""
-    entries = [(k, v) for k, v in parent.entries if k.text not in ("extends", "name")]
+    A spec's name and its expected verdicts (`expect:`) are its own: they are never inherited."""
+    entries = [(k, v) for k, v in parent.entries if k.text not in ("extends", "name", "expect")]
     index = {k.text: i for i, (k, _) in enumerate(entries)}
     for key, value in child.entries:
         if key.text == "extends":

@@ -9,13 +9,14 @@ from pathlib import Path
 from .errors import Diagnostics, Span, did_you_mean, shorten
 from .expr import ERRNO, Const, ExprError, Scope, VarInfo, parse_condition, parse_expr
 from .extends import load_with_extends, proc_name
-from .spec import Assert, Entity, Group, LockDecl, Options, PropertyDecl, Spec, ThreadDecl, VarDecl
+from .spec import Assert, Entity, Expectation, Group, LockDecl, Options, PropertyDecl, Spec, ThreadDecl, VarDecl
 from .statements import BodyParser, parse_signature
 from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, parse_type
 from .yamlload import Map, Node, Scalar, Seq, describe
 
 TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks", "state", "procedures",
-            "threads", "properties", "options")
+            "threads", "properties", "options", "expect")
+QUESTION_KINDS = ("reachable", "waits_on_slow")   # asked, never violated
 LOCK_KINDS = ("mutex", "rwsem", "spinlock")
 BUILTIN_PROPERTIES = ("deadlock_free", "lock_discipline", "runtime_safety")
 MAX_GROUP = 16
@@ -106,11 +107,13 @@ class SpecParser:
         threads = self.parse_threads(scope, procedures)
         properties = self.parse_properties(scope, asserts, threads, procedures)
         options = self.parse_options()
+        expect = self.parse_expect(properties, asserts, options)
         self.check_bounds_used(entities)
         self.diag.raise_if_any()
         bounds = tuple((g.name, len(g.elements)) for e in entities for g in e.groups if g.counted)
         return Spec(name, about, self.files, tuple(entities), tuple(enums), tuple(locks), tuple(variables),
-                    tuple(procedures), tuple(threads), tuple(properties), tuple(asserts), options, bounds)
+                    tuple(procedures), tuple(threads), tuple(properties), tuple(asserts), options, bounds,
+                    expect)
 
     # -- entities
 
@@ -660,6 +663,44 @@ class SpecParser:
             else:
                 self.err(node.span, "NC101", "rwsem_wake: takes head_run or all_readers", "rwsem_wake: head_run")
         return Options(**values)  # type: ignore[arg-type]
+
+
+    # -- expected verdicts
+
+    def parse_expect(self, properties: list[PropertyDecl], asserts: list[Assert],
+                     options: Options) -> Expectation | None:
+        """`expect: holds`, or `expect: {violated: [NAME, ...]}` naming properties that can be violated."""
+        node = self.tree.get("expect")
+        if node is None:
+            return None
+        form = "expect: holds, or expect: {violated: [PROPERTY, ...]}"
+        if isinstance(node, Scalar) and node.text == "holds":
+            return Expectation((), node.span)
+        if not isinstance(node, Map):
+            self.err(node.span, "NC120", "expect: takes 'holds' or {violated: [...]}", form)
+            return None
+        self.unknown_keys(node, ("violated",))
+        listed = node.get("violated")
+        if listed is None:
+            self.err(node.span, "NC120", "expect: needs a 'violated:' list", form)
+            return None
+        items = listed.items if isinstance(listed, Seq) else [listed]
+        known = [p.name for p in properties if p.kind not in QUESTION_KINDS] + [a.name for a in asserts]
+        known += (["deadlock_free"] if options.deadlock else []) + ["lock_order", "lock_discipline", "runtime_safety"]
+        names: list[str] = []
+        for item in items:
+            if not (isinstance(item, Scalar) and isinstance(item.value, str)):
+                self.err(item.span, "NC120", "expect: violated: takes property names", form)
+            elif item.text not in known:
+                self.err(item.span, "NC121", f"expect: no property '{item.text}' that can be violated",
+                         "one of: " + ", ".join(known))
+            elif item.text in names:
+                self.err(item.span, "NC121", f"expect: '{item.text}' is listed twice", "list each property once")
+            else:
+                names.append(item.text)
+        if not items:
+            self.err(listed.span, "NC120", "expect: violated: is empty", "write expect: holds instead")
+        return Expectation(tuple(names), node.span)
 
 
 def anonymous_enum(t: Type) -> None:

@@ -206,6 +206,14 @@ class Options:
 
 
 @dataclass(frozen=True)
+class Expectation:
+    """`expect:` the properties this spec must violate (none: `expect: holds`), every other one holding."""
+
+    violated: tuple[str, ...]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     about: str
@@ -220,6 +228,7 @@ class Spec:
     asserts: tuple[Assert, ...]
     options: Options
     bounds: tuple[tuple[str, int], ...]  # the bound names in force and their values
+    expect: Expectation | None = None
 
     def procedure(self, name: str) -> Procedure:
         return next(p for p in self.procedures if p.name == name)

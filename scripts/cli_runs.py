@@ -32,12 +32,12 @@ class Run:
 
 
 def _memo(original):
-    def verify_one(path, bounds, limits, graph, progress_enabled):
+    def verify_one(path, bounds, limits, graph, progress_enabled, use_expect=True):
         if graph is not None:
-            return original(path, bounds, limits, graph, progress_enabled)
-        key = (str(path), tuple(sorted(bounds.items())), limits)
+            return original(path, bounds, limits, graph, progress_enabled, use_expect)
+        key = (str(path), tuple(sorted(bounds.items())), limits, use_expect)
         if key not in _CACHE:
-            _CACHE[key] = original(path, bounds, limits, graph, False)
+            _CACHE[key] = original(path, bounds, limits, graph, False, use_expect)
         return _CACHE[key]
     verify_one.shared = True  # type: ignore[attr-defined]
     return verify_one

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from netcheck.model.parse import load_spec
+
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 EXAMPLES = ROOT / "docs" / "examples"
@@ -19,3 +21,10 @@ BUSY_POLLER = """
         - polls = 1 - polls
         - spin_unlock: stat_lock
 """
+
+
+def expected_violations(path: Path) -> tuple[str, ...]:
+    """The properties a bug spec's `expect:` says it violates (every shipped bug spec has one)."""
+    expect = load_spec(path).expect
+    assert expect is not None and expect.violated, f"{path.name} must say which properties catch it (expect:)"
+    return expect.violated

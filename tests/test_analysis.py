@@ -25,7 +25,7 @@ from netcheck.checker.lockorder import (
     scenario,
     strong_choice,
 )
-from netcheck.checker.mutate import _check, apply, mutations, run_mutants, run_task, to_json
+from netcheck.checker.mutate import BASELINE, _check, apply, mutations, run_mutants, run_task, to_json
 from netcheck.checker.mutate import _Task as MutantTask
 from netcheck.checker.render_json import render_json
 from netcheck.checker.render_text import render_text as render_report
@@ -521,6 +521,19 @@ def test_run_mutants_in_parallel(write_spec) -> None:
     assert rows["mutex_lock_killable(&m) -> mutex_lock in bump()"]["status"] == "survived"
     early = rows["mutex_unlock(&m) moved above count = c + 1 in bump()"]
     assert early["status"] == "caught"
+
+
+def test_a_question_answered_is_never_a_catch(write_spec) -> None:
+    """A `reachable:` witness is an answer: the unmutated spec still verifies and no mutant is caught by it."""
+    asked = MUTABLE.replace("    options:", '      both_inside: {reachable: "running(bump) == 2"}\n    options:')
+    spec = load_spec(write_spec(asked))
+    question = next(p for p in spec.properties if p.kind == "reachable")
+    assert question.name == "both_inside"
+    assert _check(spec, BASELINE, 100_000).status == "survived"
+    results = [_check(apply(spec, m), m, 100_000) for m in mutations(spec)]
+    assert results and all("both_inside" not in r.caught_by for r in results)
+    removed = next(r for r in results if r.mutation.kind == "remove_pair")
+    assert removed.status == "caught" and removed.caught_by == ("counted",)
 
 
 def test_a_mutant_that_does_not_compile_is_invalid(write_spec) -> None:

@@ -20,5 +20,8 @@ def test_example_verifies(name: str) -> None:
 
 @pytest.mark.parametrize("name", BAD)
 def test_bug_example_is_caught(name: str) -> None:
+    """Each bug example says which properties catch it (expect:): exactly those are violated."""
     result = CliRunner().invoke(main, ["verify", "-q", str(EXAMPLES / "bugs" / name)])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 0 and "AS EXPECTED: violated: " in result.output, result.output
+    plain = CliRunner().invoke(main, ["verify", "-q", "--ignore-expect", str(EXAMPLES / "bugs" / name)])
+    assert plain.exit_code == 1 and ("VIOLATED: " in plain.output or "VACUOUS: " in plain.output), plain.output

@@ -94,7 +94,8 @@ SUBPROCESS_AS_LIMIT = 2 << 30
 SUBPROCESS_TIMEOUT = 120.0
 
 DIAG = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error\[NC\d{3}\]: \S", re.M)
-VERDICT = {0: "OK: ", 1: "VIOLATED", 3: "UNKNOWN"}
+# the summary line a verify exit code comes with (a spec with expect: says whether it was met)
+VERDICT = {0: ("OK: ", "AS EXPECTED: "), 1: ("VIOLATED", "VACUOUS: ", "NOT AS EXPECTED"), 3: ("UNKNOWN",)}
 
 STATS: Counter[str] = Counter()
 STARTED = time.perf_counter()
@@ -214,7 +215,7 @@ def problem_with(command: str, code: int | None, out: str, files: dict[Path, byt
         return None
     if command == "check":
         return None if ": ok (" in out else "exit 0 without 'ok (' from check"
-    return None if VERDICT[code] in out else f"exit {code} without its verdict line {VERDICT[code]!r}"
+    return None if any(v in out for v in VERDICT[code]) else f"exit {code} without its verdict line {VERDICT[code]!r}"
 
 
 def known_defect(code: int | None, command: str, path: Path) -> str | None:

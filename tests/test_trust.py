@@ -109,7 +109,7 @@ def test_output_is_identical_across_python_versions(version: str) -> None:
                                env={**os.environ, "PYTHONHASHSEED": "99"}, timeout=600)
         assert "Traceback" not in there.stderr, there.stderr
         assert (there.returncode, there.stdout) == (here.returncode, here.stdout), f"{fmt} differs under {version}"
-        assert here.returncode == 1 and here.stdout.upper().count("VIOLATED") >= 2
+        assert here.returncode == 0 and here.stdout.upper().count("VIOLATED") >= 2   # as its expect: says
 
 
 def test_limits_say_unknown_and_exit_3() -> None:
@@ -121,7 +121,8 @@ def test_limits_say_unknown_and_exit_3() -> None:
 
 
 def test_violation_before_the_limit_is_reported_with_exit_1() -> None:
-    result = run(["verify", str(SPECS / "bugs" / "first_device_not_advanced.yaml"), "--max-states", "100000"])
+    result = run(["verify", "--ignore-expect", str(SPECS / "bugs" / "first_device_not_advanced.yaml"),
+                  "--max-states", "100000"])
     assert result.returncode == 1
     assert "VIOLATED    first_device_valid" in result.stdout and "Shortest counterexample" in result.stdout
 
