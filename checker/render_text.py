@@ -90,9 +90,8 @@ def _violation(prop: PropertyResult, style: str) -> list[str]:
     trace = prop.trace
     if trace is not None:
         out.append("")
-        summary = trace_summary(trace)
-        out.append("  " + (summary.replace("Shortest counterexample", "Shortest witness")
-                           if prop.status == "reachable" else summary))
+        out.append("  " + trace_summary(trace, "Shortest witness" if prop.status == "reachable"
+                                        else "Shortest counterexample"))
         out.append("")
         if trace.steps:
             out.extend(cpu_table(trace) if style == "cpu" else step_list(trace))
@@ -114,9 +113,9 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 'es' if word.endswith('ch') else 's'}"
 
 
-def trace_summary(trace: Trace) -> str:
+def trace_summary(trace: Trace, title: str = "Shortest counterexample") -> str:
     """`Shortest counterexample: 14 steps, 2 threads, 1 thread switch (...)`."""
-    text = (f"Shortest counterexample: {_plural(len(trace.steps), 'step')}, {_plural(len(trace.threads), 'thread')}, "
+    text = (f"{title}: {_plural(len(trace.steps), 'step')}, {_plural(len(trace.threads), 'thread')}, "
             f"{_plural(trace.switches, 'thread switch')}")
     if trace.fewest_switches and len(trace.threads) > 1:
         text += " (no shortest path to this state has fewer)"

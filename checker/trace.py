@@ -26,6 +26,7 @@ class ThreadRef:
 
 
 def by_name(ref: ThreadRef) -> str:
+    """A thread shown by its instance name."""
     return ref.name
 
 
@@ -250,6 +251,7 @@ def _plain_note(system: TransitionSystem, thread: Thread, node: IR, before: tupl
 
 
 def thread_ref(system: TransitionSystem, tid: int) -> ThreadRef:
+    """A reference to thread `tid` of the system."""
     return ThreadRef(tid, system.threads[tid].name)
 
 
