@@ -51,6 +51,7 @@ table.trace td { min-width: 16em; max-width: 34em; } table.trace td.n { min-widt
 table.trace td.empty { background: #fafbfc; }
 .fn { color: #3563b8; font-size: 12px; } .loc { color: #667; font-size: 12px; white-space: nowrap; }
 .note { color: #7a4b00; } .viol { color: #b3261e; font-weight: 700; }
+.thread { text-decoration: underline dotted; cursor: help; }
 ul.changes { margin: .2em 0 0 0; padding-left: 1.1em; color: #2d5b2d; }
 figure { margin: 1em 0; overflow: auto; max-width: 100%; border: 1px solid #e3e8ef; padding: .5em; }
 figure svg { max-width: 100%; height: auto; } figcaption { color: #556; font-size: 12.5px; }

@@ -16,6 +16,7 @@ from netcheck.checker import cli
 ABBA = Template("""\
 netcheck: 1
 name: abba_names
+entities: {cpu: [$element]}
 locks: {a: mutex, b: mutex}
 procedures:
   path_ab():
@@ -29,7 +30,7 @@ procedures:
     - mutex_unlock: a
     - mutex_unlock: b
 threads:
-  $ab: path_ab()
+  $ab: $run_ab
   $ba: path_ba()
 """)
 
@@ -87,8 +88,8 @@ threads:
   waiter: wait(d1)
 """)
 
-ABBA_NAMES = [{"ab": "held", "ba": "e"}, {"ab": "wr", "ba": "d"}, {"ab": "CPU0", "ba": "CPU1"},
-              {"ab": "by", "ba": "wanted"}]
+# (a-then-b thread, b-then-a thread, the element of a `for:` a-then-b thread or '' for a plain one)
+ABBA_CASES = [("held", "e", ""), ("wr", "d", ""), ("CPU0", "CPU1", ""), ("by", "wanted", ""), ("held", "e", "CPU1")]
 RWSEM_NAMES = [{"first": "e", "writer": "writer", "late": "r"}, {"first": "CPU1", "writer": "held", "late": "wr"},
                {"first": "read", "writer": "queue", "late": "CPU0"}]
 
@@ -110,6 +111,14 @@ def run(*args: str) -> str:
     return result.output
 
 
+def abba(spec, case: tuple[str, str, str]) -> tuple[str, str, str]:
+    """The ABBA spec of a case, and the instance names of its a-then-b and b-then-a threads."""
+    ab, ba, element = case
+    run_ab = "{for: c in cpu, run: path_ab()}" if element else "path_ab()"
+    path = spec(ABBA, {"ab": ab, "ba": ba, "element": element or "c0", "run_ab": run_ab})
+    return path, f"{ab}[{element}]" if element else ab, ba
+
+
 def lines(text: str) -> list[str]:
     """The lines of the text with runs of blanks made one space: what a reader sees of the CPU columns."""
     return [" ".join(line.split()) for line in text.splitlines()]
@@ -125,18 +134,18 @@ def block(text: str, first: str, last: str) -> list[str]:
 # ---------------------------------------------------------------- ABBA
 
 
-@pytest.mark.parametrize("names", ABBA_NAMES, ids=lambda n: "-".join(n.values()))
-def test_abba_cpu_columns(spec, names) -> None:
-    out = run("verify", "--no-timing", spec(ABBA, names))
-    ab, ba = names["ab"], names["ba"]
+@pytest.mark.parametrize("case", ABBA_CASES, ids="-".join)
+def test_abba_cpu_columns(spec, case) -> None:
+    path, ab, ba = abba(spec, case)
+    out = run("verify", "--no-timing", path)
     assert block(out, f"CPU0 {ba} CPU1 {ab}", "[b] held by CPU0; wanted by CPU1") == [
         f"CPU0 {ba} CPU1 {ab}",
         f"{'-' * len('CPU0 ' + ba)} {'-' * len('CPU1 ' + ab)}",
         "path_ba():",
-        "mutex_lock(&b) t.yaml:11",
+        "mutex_lock(&b) t.yaml:12",
         "[b] held by CPU0",
         "path_ab():",
-        "mutex_lock(&a) t.yaml:6",
+        "mutex_lock(&a) t.yaml:7",
         "[a] held by CPU1; wanted by CPU0",
         "[b] held by CPU0; wanted by CPU1",
     ]
@@ -144,15 +153,14 @@ def test_abba_cpu_columns(spec, names) -> None:
         "Final state:", f"a = held by {ab}; wanted by {ba}", f"b = held by {ba}; wanted by {ab}"]
 
 
-@pytest.mark.parametrize("names", ABBA_NAMES, ids=lambda n: "-".join(n.values()))
-def test_abba_steps_and_json(spec, names) -> None:
-    path = spec(ABBA, names)
-    ab, ba = names["ab"], names["ba"]
+@pytest.mark.parametrize("case", ABBA_CASES, ids="-".join)
+def test_abba_steps_and_json(spec, case) -> None:
+    path, ab, ba = abba(spec, case)
     out = run("verify", "--no-timing", "--trace", "steps", path)
-    assert block(out, f"1. CPU0 {ba} t.yaml:11 mutex_lock(&b)", f"[b] held by {ba}; wanted by {ab}") == [
-        f"1. CPU0 {ba} t.yaml:11 mutex_lock(&b)",
+    assert block(out, f"1. CPU0 {ba} t.yaml:12 mutex_lock(&b)", f"[b] held by {ba}; wanted by {ab}") == [
+        f"1. CPU0 {ba} t.yaml:12 mutex_lock(&b)",
         f"[b] held by {ba}",
-        f"2. CPU1 {ab} t.yaml:6 mutex_lock(&a)",
+        f"2. CPU1 {ab} t.yaml:7 mutex_lock(&a)",
         f"[a] held by {ab}; wanted by {ba}",
         f"[b] held by {ba}; wanted by {ab}",
     ]
@@ -166,14 +174,14 @@ def test_abba_steps_and_json(spec, names) -> None:
     assert deadlock["final_state"] == {"a": f"held by {ab}; wanted by {ba}", "b": f"held by {ba}; wanted by {ab}"}
 
 
-@pytest.mark.parametrize("names", ABBA_NAMES, ids=lambda n: "-".join(n.values()))
-def test_abba_explained(spec, names) -> None:
-    out = run("explain", spec(ABBA, names), "deadlock_free")
-    ab, ba = names["ab"], names["ba"]
-    assert block(out, f"1. CPU0 ({ba}), in path_ba(), takes b (t.yaml:11).",
-                 f"2. CPU1 ({ab}), in path_ab(), takes a while CPU0 ({ba}) waits for it (t.yaml:6).") == [
-        f"1. CPU0 ({ba}), in path_ba(), takes b (t.yaml:11).",
-        f"2. CPU1 ({ab}), in path_ab(), takes a while CPU0 ({ba}) waits for it (t.yaml:6).",
+@pytest.mark.parametrize("case", ABBA_CASES, ids="-".join)
+def test_abba_explained(spec, case) -> None:
+    path, ab, ba = abba(spec, case)
+    out = run("explain", path, "deadlock_free")
+    assert block(out, f"1. CPU0 ({ba}), in path_ba(), takes b (t.yaml:12).",
+                 f"2. CPU1 ({ab}), in path_ab(), takes a while CPU0 ({ba}) waits for it (t.yaml:7).") == [
+        f"1. CPU0 ({ba}), in path_ba(), takes b (t.yaml:12).",
+        f"2. CPU1 ({ab}), in path_ab(), takes a while CPU0 ({ba}) waits for it (t.yaml:7).",
     ]
 
 
