@@ -21,9 +21,9 @@ from netcheck.model.system import TransitionSystem
 from netcheck.model.yamlload import Map, Scalar
 
 from .explore import Exploration
-from .render_text import cpu_names, trace_summary
+from .render_text import cpu_labels, cpu_names, trace_summary
 from .report import PropertyResult, SpecReport
-from .trace import Trace, TraceStep
+from .trace import ThreadRef, Trace, TraceStep, why_wait
 
 WIDTH = 100
 KIND_WORDS = {
@@ -68,12 +68,16 @@ class Narrator:
     def __init__(self, system: TransitionSystem, trace: Trace):
         self.system = system
         self.trace = trace
-        self.cpus = cpu_names(trace)
+        self.cpus = cpu_labels(trace)
 
     def who(self, tid: int) -> str:
         name = self.system.threads[tid].name
-        cpu = self.cpus.get(name)
+        cpu = self.cpus.get(tid)
         return f"{cpu} ({name})" if cpu else name
+
+    def show(self, ref: ThreadRef) -> str:
+        """A thread named in a note, as the sentences name it."""
+        return self.who(ref.tid)
 
     def node(self, i: int) -> IR | None:
         step = self.trace.steps[i]
@@ -176,9 +180,9 @@ class Narrator:
                            if waiting else "")
         mode = ACQUIRE.get(op, "")
         words = MODE_WORDS[mode]
-        if step.note.startswith("sleeps"):
-            why = step.note.split(": ", 1)[1] if ": " in step.note else "it is busy"
-            return f"tries to take {lock} {words}".rstrip() + f" but has to sleep: {self.named(why)}"
+        if step.note.startswith("sleeps") and after is not None:
+            why = why_wait(self.system, node, before, after).spell(self.show)
+            return f"tries to take {lock} {words}".rstrip() + f" but has to sleep: {why}"
         if step.note.startswith("fails"):
             return f"tries {op}({lock}) and fails: the lock is busy"
         took = f"takes {lock}" + (f" {words}" if words else "")
@@ -205,16 +209,7 @@ class Narrator:
     def mutex_waiters(self, state: Sequence, base: int, tid: int) -> list[str]:
         """The threads of the trace standing at a lock call on the mutex (or spinlock) at `base`, but `tid`."""
         return [self.who(t.tid) for t in self.system.threads
-                if t.tid != tid and t.name in self.cpus and self.system.mutex_wait_slot(state, t.tid) == base]
-
-    def named(self, text: str) -> str:
-        """Thread names in a note replaced by `CPUn (name)`."""
-        for t in sorted(self.system.threads, key=lambda t: len(t.name), reverse=True):
-            if t.name in text and t.name in self.cpus:
-                text = text.replace(t.name, f"\0{t.tid}\0")
-        for t in self.system.threads:
-            text = text.replace(f"\0{t.tid}\0", self.who(t.tid))
-        return text
+                if t.tid != tid and t.tid in self.cpus and self.system.mutex_wait_slot(state, t.tid) == base]
 
     @staticmethod
     def changes(step: TraceStep) -> str:

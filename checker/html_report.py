@@ -27,9 +27,9 @@ from . import __version__
 from .explain import Narrator, ending, property_expression
 from .explore import Exploration
 from .graph import state_graph, state_label
-from .render_text import change_lines, cpu_names, trace_summary
+from .render_text import cpu_labels, cpu_names, trace_summary
 from .report import PropertyResult, SpecReport
-from .trace import Trace
+from .trace import Prose, ThreadRef, Trace, TraceStep
 
 STATE_GRAPH_LIMIT = 500
 DOT_TIMEOUT = 60.0
@@ -51,6 +51,7 @@ table.trace td { min-width: 16em; max-width: 34em; } table.trace td.n { min-widt
 table.trace td.empty { background: #fafbfc; }
 .fn { color: #3563b8; font-size: 12px; } .loc { color: #667; font-size: 12px; white-space: nowrap; }
 .note { color: #7a4b00; } .viol { color: #b3261e; font-weight: 700; }
+.thread { text-decoration: underline dotted; cursor: help; }
 ul.changes { margin: .2em 0 0 0; padding-left: 1.1em; color: #2d5b2d; }
 figure { margin: 1em 0; overflow: auto; max-width: 100%; border: 1px solid #e3e8ef; padding: .5em; }
 figure svg { max-width: 100%; height: auto; } figcaption { color: #556; font-size: 12.5px; }
@@ -202,10 +203,33 @@ def _path_ids(exp: Exploration, trace: Trace | None) -> list[int]:
 # ---------------------------------------------------------------- HTML pieces
 
 
+def _prose(prose: Prose, show: dict[int, str], title: dict[int, str]) -> str:
+    """Prose as HTML: each thread a `thread` element showing `show[tid]` (its instance name when absent), with
+    `title[tid]` as its tooltip."""
+    out = []
+    for part in prose.parts:
+        if isinstance(part, ThreadRef):
+            label, tip = show.get(part.tid, part.name), title.get(part.tid, part.name)
+            out.append(f'<span class="thread" title="{_e(tip)}">{_e(label)}</span>')
+        else:
+            out.append(_e(part))
+    return "".join(out)
+
+
+def _change_items(step: TraceStep, cpus: dict[int, str], names: dict[int, str]) -> list[str]:
+    """What a step changed, as list items: variables, then lock-table rows with threads as CPU columns."""
+    items = [_e(f"{name}: {old} -> {new}") for name, old, new in step.changes]
+    items.extend(f"{_e(f'[{lock}]')} {_prose(new, cpus, names)}" for lock, _, new in step.lock_table)
+    return items
+
+
 def trace_table(trace: Trace) -> str:
-    """The counterexample as an HTML table: one column per CPU, one row per step."""
+    """The counterexample as an HTML table: one column per CPU, one row per step. Notes name threads by
+    instance name, lock-table rows by CPU column; each such thread carries the other as its tooltip."""
     cpus = cpu_names(trace)
     order = list(cpus)
+    labels = cpu_labels(trace)
+    names = {s.tid: s.thread for s in trace.steps}
     head = "".join(f"<th>{_e(cpus[name])} {_e(name)}</th>" for name in order)
     rows = []
     frames: dict[str, tuple[str, ...]] = {}
@@ -217,12 +241,12 @@ def trace_table(trace: Trace) -> str:
         parts.append(f"<code>{_e(step.statement)}</code>")
         if step.location:
             parts.append(f' <span class="loc">{_e(step.location)}</span>')
-        if step.note:
+        if step.remark:
             cls = "viol" if step.note.startswith("VIOLATION") else "note"
-            parts.append(f'<div class="{cls}">&rarr; {_e(step.note)}</div>')
-        changes = change_lines(step, cpus)
+            parts.append(f'<div class="{cls}">&rarr; {_prose(step.remark, names, labels)}</div>')
+        changes = _change_items(step, labels, names)
         if changes:
-            parts.append('<ul class="changes">' + "".join(f"<li class=\"mono\">{_e(c)}</li>" for c in changes)
+            parts.append('<ul class="changes">' + "".join(f"<li class=\"mono\">{c}</li>" for c in changes)
                          + "</ul>")
         cells = "".join(f'<td class="step">{"".join(parts)}</td>' if name == step.thread else '<td class="empty"></td>'
                         for name in order)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 
 from .report import PropertyResult, SpecReport
-from .trace import Trace, TraceStep
+from .trace import ThreadRef, Trace, TraceStep, by_name
 
 COLUMN = 44
 STATUS = {"holds": "holds   ", "violated": "VIOLATED", "vacuous": "VACUOUS", "unknown": "UNKNOWN ",
@@ -116,9 +116,8 @@ def _violation(prop: PropertyResult, style: str) -> list[str]:
     trace = prop.trace
     if trace is not None:
         out.append("")
-        summary = trace_summary(trace)
-        out.append("  " + (summary.replace("Shortest counterexample", "Shortest witness")
-                           if prop.status == "reachable" else summary))
+        out.append("  " + trace_summary(trace, "Shortest witness" if prop.status == "reachable"
+                                        else "Shortest counterexample"))
         out.append("")
         if trace.steps:
             out.extend(cpu_table(trace) if style == "cpu" else step_list(trace))
@@ -140,9 +139,9 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 'es' if word.endswith('ch') else 's'}"
 
 
-def trace_summary(trace: Trace) -> str:
+def trace_summary(trace: Trace, title: str = "Shortest counterexample") -> str:
     """`Shortest counterexample: 14 steps, 2 threads, 1 thread switch (...)`."""
-    text = (f"Shortest counterexample: {_plural(len(trace.steps), 'step')}, {_plural(len(trace.threads), 'thread')}, "
+    text = (f"{title}: {_plural(len(trace.steps), 'step')}, {_plural(len(trace.threads), 'thread')}, "
             f"{_plural(trace.switches, 'thread switch')}")
     if trace.fewest_switches and len(trace.threads) > 1:
         text += " (no shortest path to this state has fewer)"
@@ -155,20 +154,22 @@ def cpu_names(trace: Trace) -> dict[str, str]:
     return {names[tid]: f"CPU{i}" for i, tid in enumerate(trace.threads)}
 
 
-def with_cpus(text: str, cpus: dict[str, str]) -> str:
-    """Thread names in a lock-table text replaced by their CPU column."""
-    if not cpus:
-        return text
-    pattern = re.compile("|".join(re.escape(n) for n in sorted(cpus, key=len, reverse=True)))
-    return pattern.sub(lambda m: cpus[m.group(0)], text)
+def cpu_labels(trace: Trace) -> dict[int, str]:
+    """Thread id -> `CPU0`, `CPU1`, ... in order of first appearance."""
+    return {tid: f"CPU{i}" for i, tid in enumerate(trace.threads)}
 
 
-def change_lines(step: TraceStep, cpus: dict[str, str] | None = None) -> list[str]:
+def by_cpu(trace: Trace) -> Callable[[ThreadRef], str]:
+    """Shows a thread as its CPU column (by its instance name if it has none: it takes no step)."""
+    labels = cpu_labels(trace)
+    return lambda ref: labels.get(ref.tid, ref.name)
+
+
+def change_lines(step: TraceStep, show: Callable[[ThreadRef], str] = by_name) -> list[str]:
     """`name: old -> new` for each variable the step changed, then `[lock] holders; waiters` for each row of
-    the lock table it changed, as it is after the step."""
+    the lock table it changed, as it is after the step, threads shown by `show`."""
     lines = [f"{name}: {old} -> {new}" for name, old, new in step.changes]
-    for lock, _, new in step.locks:
-        lines.append(f"[{lock}] {with_cpus(new, cpus) if cpus else new}")
+    lines.extend(f"[{lock}] {new.spell(show)}" for lock, _, new in step.lock_table)
     return lines
 
 
@@ -188,7 +189,7 @@ def _ambiguous(trace: Trace) -> set[str]:
 
 
 def _cell(step: TraceStep, width: int, ambiguous: set[str], new_frame: bool,
-          cpus: dict[str, str] | None = None) -> list[str]:
+          show: Callable[[ThreadRef], str]) -> list[str]:
     lines = []
     if new_frame and step.frame:
         lines.append(f"{step.frame[-1]}():")
@@ -200,9 +201,9 @@ def _cell(step: TraceStep, width: int, ambiguous: set[str], new_frame: bool,
         lines.extend(_wrap(text, width))
         if where:
             lines.append(where.rjust(width))
-    if step.note:
-        lines.extend(_wrap("    -> " + (with_cpus(step.note, cpus) if cpus else step.note), width))
-    for change in change_lines(step, cpus):
+    if step.remark:
+        lines.extend(_wrap("    -> " + step.remark.spell(show), width))
+    for change in change_lines(step, show):
         lines.extend(_wrap("    " + change, width))
     return lines
 
@@ -225,19 +226,19 @@ def cpu_table(trace: Trace) -> list[str]:
     column = {tid: i for i, tid in enumerate(order)}
     names = {s.tid: s.thread for s in trace.steps}
     ambiguous = _ambiguous(trace)
+    show = by_cpu(trace)
     longest = max((len(s.statement) + len(_short(s.location, ambiguous)) + 4 for s in trace.steps), default=20)
-    longest = max([longest] + [len(line) + 4 for s in trace.steps for line in change_lines(s, cpu_names(trace))])
+    longest = max([longest] + [len(line) + 4 for s in trace.steps for line in change_lines(s, show)])
     width = max(30, min(COLUMN, longest))
     gap = 3
     heads = [f"CPU{i} {names[t]}"[:width] for i, t in enumerate(order)]
     rows = ["  " + "".join(h.ljust(width + gap) for h in heads).rstrip(),
             "  " + "".join(("-" * len(h)).ljust(width + gap) for h in heads).rstrip()]
     frames: dict[int, tuple[str, ...]] = {}
-    cpus = cpu_names(trace)
     for step in trace.steps:
         new_frame = frames.get(step.tid) != step.frame
         frames[step.tid] = step.frame
-        for line in _cell(step, width, ambiguous, new_frame, cpus):
+        for line in _cell(step, width, ambiguous, new_frame, show):
             rows.append(("  " + " " * ((width + gap) * column[step.tid]) + line).rstrip())
     return rows
 

@@ -249,7 +249,7 @@ def relevant_state(system: TransitionSystem, name: str, kind: str, state: Sequen
 
 def lock_table(system: TransitionSystem, state: Sequence) -> list[tuple[str, str]]:
     """Every lock that is held or waited for, with its holders and waiters."""
-    return list(lock_rows(system, state).items())
+    return [(lock, row.spell()) for lock, row in lock_rows(system, state).items()]
 
 
 def stuck_locations(system: TransitionSystem, state: Sequence, explanation: DeadlockExplanation) -> tuple[str, ...]:

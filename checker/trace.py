@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from netcheck.model.evaluate import EvalError, format_value
 from netcheck.model.locks import read_depth, reader_tids
@@ -18,24 +18,75 @@ from .explore import Exploration, Found
 
 
 @dataclass(frozen=True)
+class ThreadRef:
+    """A thread named in a note or a lock-table row; each renderer decides how to show it."""
+
+    tid: int
+    name: str   # the instance name
+
+
+def by_name(ref: ThreadRef) -> str:
+    """A thread shown by its instance name."""
+    return ref.name
+
+
+@dataclass(frozen=True)
+class Prose:
+    """Words that name threads: literal text and thread references in order, never text with names spliced
+    in, so that a renderer can show each thread its own way (instance name, CPU column, HTML element)."""
+
+    parts: tuple[str | ThreadRef, ...] = ()
+
+    def spell(self, show: Callable[[ThreadRef], str] = by_name) -> str:
+        """The text, each thread shown by `show` (by default its instance name)."""
+        return "".join(p if isinstance(p, str) else show(p) for p in self.parts)
+
+    def __bool__(self) -> bool:
+        return bool(self.parts)
+
+
+def words(*parts: str | ThreadRef | Prose) -> Prose:
+    """Prose from text, thread references and prose, in order."""
+    return Prose(tuple(q for p in parts for q in (p.parts if isinstance(p, Prose) else (p,)) if q != ""))
+
+
+def joined(separator: str, items: Iterable[Prose]) -> Prose:
+    """The items with `separator` between them."""
+    out: list[str | ThreadRef | Prose] = []
+    for item in items:
+        out.extend((separator, item) if out else (item,))
+    return words(*out)
+
+
+@dataclass(frozen=True)
 class TraceStep:
-    """One step of one thread: where (spec line), what (the statement) and how it went (note)."""
+    """One step of one thread: where (spec line), what (the statement) and how it went (remark)."""
 
     tid: int
     thread: str
     location: str          # file:line
     statement: str
     frame: tuple[str, ...]  # procedure call chain, outermost first
-    note: str = ""
+    remark: Prose = Prose()
     by_signal: bool = False
     # what the step changed: shared variables (name, old, new), and lock-table rows (lock, old, new) where a
     # row says who holds the lock and who waits for it ("free" when nobody does)
     changes: tuple[tuple[str, str, str], ...] = ()
-    locks: tuple[tuple[str, str, str], ...] = ()
+    lock_table: tuple[tuple[str, Prose, Prose], ...] = ()
     # the statement kind (model/program.py IR kinds: assign, call, branch, loop_start, loop_next, listop, lock,
     # lockwait, rcu, gpwait, await, assert, choose) and, for lock and RCU statements, the API call
     kind: str = ""
     op: str = ""
+
+    @property
+    def note(self) -> str:
+        """The remark, threads shown by their instance names."""
+        return self.remark.spell()
+
+    @property
+    def locks(self) -> tuple[tuple[str, str, str], ...]:
+        """The lock-table rows the step changed, threads shown by their instance names."""
+        return tuple((lock, old.spell(), new.spell()) for lock, old, new in self.lock_table)
 
 
 @dataclass(frozen=True)
@@ -131,7 +182,7 @@ def describe(system: TransitionSystem, s: tuple, tid: int, after: object, by_sig
     node = thread.nodes[s[thread.pcslot]]
     note = _note(system, thread, node, s, after, by_signal)
     if choices:
-        note = (note + "; " if note else "") + "either: " + ", ".join(choices)
+        note = words(note, "; " if note else "", "either: " + ", ".join(choices))
     span = node.stmt.span if node.stmt else None
     text = node.stmt.text if node.stmt else node.kind
     if node.kind == "lockwait":
@@ -156,19 +207,26 @@ def _call_text(system: TransitionSystem, thread: Thread, node: IR, after: object
     return f"{node.data['call']}({', '.join(parts)})"
 
 
-def _note(system: TransitionSystem, thread: Thread, node: IR, before: tuple, after: object, by_signal: bool) -> str:
+def _note(system: TransitionSystem, thread: Thread, node: IR, before: tuple, after: object,
+          by_signal: bool) -> Prose:
+    if node.kind == "lock" and isinstance(after, tuple) and not by_signal:
+        new_pc = after[thread.pcslot]
+        if "wait" in node.data and new_pc == node.data["wait"]:
+            return words("sleeps: ", why_wait(system, node, before, after))
+        if node.alt >= 0 and node.data["op"].endswith("trylock") and new_pc != node.next:
+            return words("fails: lock busy")
+    return words(_plain_note(system, thread, node, before, after, by_signal))
+
+
+def _plain_note(system: TransitionSystem, thread: Thread, node: IR, before: tuple, after: object,
+                by_signal: bool) -> str:
+    """The note of a step that names no thread."""
     if isinstance(after, Violation):
         signal = "fatal signal while waiting: fails with -EINTR; " if by_signal else ""
         return f"{signal}VIOLATION: {after.message}"
     if by_signal:
         return "fatal signal while waiting: fails with -EINTR"
     assert isinstance(after, tuple)
-    new_pc = after[thread.pcslot]
-    if node.kind == "lock":
-        if "wait" in node.data and new_pc == node.data["wait"]:
-            return "sleeps: " + _why_wait(system, node, after)
-        if node.alt >= 0 and node.data["op"].endswith("trylock") and new_pc != node.next:
-            return "fails: lock busy"
     if node.kind == "lockwait":
         return "woken: now holds the lock"
     if node.kind == "rcu" and node.data["op"] in ("synchronize_rcu", "rcu_barrier"):
@@ -192,17 +250,25 @@ def _note(system: TransitionSystem, thread: Thread, node: IR, before: tuple, aft
     return ""
 
 
-def _why_wait(system: TransitionSystem, node: IR, after: tuple) -> str:
-    base = node.data["base"]
+def thread_ref(system: TransitionSystem, tid: int) -> ThreadRef:
+    """A reference to thread `tid` of the system."""
+    return ThreadRef(tid, system.threads[tid].name)
+
+
+def why_wait(system: TransitionSystem, node: IR, before: tuple, after: tuple) -> Prose:
+    """Why a thread that just queued on an rwsem (at `node`, whose lock is the one it names in `before`)
+    sleeps in `after`."""
+    base = system.lock_slot(node, before)
+    if base is None:
+        return words("queued")
     writer, readers, queue = after[base], after[base + 1], after[base + 2]
     if writer != -1:
-        return f"held for write by {system.threads[writer].name}"
-    from netcheck.model.locks import reader_tids
-    writers_queued = [system.threads[w >> 1].name for w in queue[:-1] if w & 1]
+        return words("held for write by ", thread_ref(system, writer))
+    writers_queued = [words(thread_ref(system, w >> 1)) for w in queue[:-1] if w & 1]
     if writers_queued and node.data["op"].startswith("down_read"):
-        return f"a writer is queued ({', '.join(writers_queued)}): readers wait behind it"
-    holders = [system.threads[t].name for t in reader_tids(readers)]
-    return f"held for read by {', '.join(holders)}" if holders else "queued"
+        return words("a writer is queued (", joined(", ", writers_queued), "): readers wait behind it")
+    holders = [words(thread_ref(system, t)) for t in reader_tids(readers)]
+    return words("held for read by ", joined(", ", holders)) if holders else words("queued")
 
 
 def counterexample(exp: Exploration, found: Found) -> Trace:
@@ -354,9 +420,8 @@ def switch_minimal_path(exp: Exploration, found: Found) -> tuple[list[tuple[int,
 
 def _with_changes(system: TransitionSystem, step: TraceStep, before: tuple, after: tuple,
                   involved: set[int]) -> TraceStep:
-    from dataclasses import replace
     return replace(step, changes=variable_changes(system, before, after),
-                   locks=lock_changes(system, before, after, involved))
+                   lock_table=lock_changes(system, before, after, involved))
 
 
 def variable_changes(system: TransitionSystem, before: Sequence, after: Sequence) -> tuple[tuple[str, str, str], ...]:
@@ -370,50 +435,66 @@ def variable_changes(system: TransitionSystem, before: Sequence, after: Sequence
     return tuple(out)
 
 
+FREE = words("free")
+
+
 def lock_changes(system: TransitionSystem, before: Sequence, after: Sequence,
-                 involved: set[int] | None = None) -> tuple[tuple[str, str, str], ...]:
+                 involved: set[int] | None = None) -> tuple[tuple[str, Prose, Prose], ...]:
     """(lock, old, new) for every row of the lock table (holders, waiters) that differs; "free" when empty."""
     old, new = lock_rows(system, before, involved), lock_rows(system, after, involved)
     out = []
     for lock in _lock_names(system):
-        a, b = old.get(lock, "free"), new.get(lock, "free")
+        a, b = old.get(lock, FREE), new.get(lock, FREE)
         if a != b:
             out.append((lock, a, b))
     return tuple(out)
 
 
-def lock_rows(system: TransitionSystem, state: Sequence, involved: set[int] | None = None) -> dict[str, str]:
+def lock_rows(system: TransitionSystem, state: Sequence, involved: set[int] | None = None) -> dict[str, Prose]:
     """Lock -> who holds it and who waits, for every lock held or waited for, worded as in the report's
     lock table. Threads standing at a mutex_lock() count as waiting only when in `involved` (if given):
     threads that never step in a trace are not part of its story."""
-    names = [t.name for t in system.threads]
     rows = {}
     for index, slot in enumerate(system.layout.slots):
         if slot.kind != "lock_owner":
             continue
-        lock = slot.name.rsplit(".", 1)[0]
-        owner = state[index]
-        parts = []
         if system.layout.lock_kinds[slot.var] == "rwsem":
-            readers = reader_tids(state[index + 1])
-            if owner != -1:
-                parts.append(f"held for write by {names[owner]}")
-            if readers:
-                parts.append("held for read by " + ", ".join(
-                    names[t] + (f" (x{read_depth(state[index + 1], t)})" if read_depth(state[index + 1], t) > 1
-                                else "") for t in readers))
-            if state[index + 2]:
-                parts.append("queue: " + ", ".join(f"{names[w >> 1]} ({'write' if w & 1 else 'read'})"
-                                                   for w in state[index + 2]))
-        elif owner != -1:
-            parts.append(f"held by {names[owner]}")
-            waiters = [t.name for t in system.threads if (involved is None or t.tid in involved)
-                       and t.tid != owner and system.mutex_wait_slot(state, t.tid) == index]
-            if waiters:
-                parts.append("wanted by " + ", ".join(waiters))
+            parts = _rwsem_row(system, state, index)
+        else:
+            parts = _mutex_row(system, state, index, involved)
         if parts:
-            rows[lock] = "; ".join(parts)
+            rows[slot.name.rsplit(".", 1)[0]] = joined("; ", parts)
     return rows
+
+
+def _rwsem_row(system: TransitionSystem, state: Sequence, index: int) -> list[Prose]:
+    """`held for write by W`, `held for read by R (x2)`, `queue: T (write)`: the parts of an rwsem's row."""
+    owner, holds, queue = state[index], state[index + 1], state[index + 2]
+    parts = []
+    if owner != -1:
+        parts.append(words("held for write by ", thread_ref(system, owner)))
+    readers = [words(thread_ref(system, t), f" (x{read_depth(holds, t)})" if read_depth(holds, t) > 1 else "")
+               for t in reader_tids(holds)]
+    if readers:
+        parts.append(words("held for read by ", joined(", ", readers)))
+    if queue:
+        waiters = [words(thread_ref(system, w >> 1), " (write)" if w & 1 else " (read)") for w in queue]
+        parts.append(words("queue: ", joined(", ", waiters)))
+    return parts
+
+
+def _mutex_row(system: TransitionSystem, state: Sequence, index: int, involved: set[int] | None) -> list[Prose]:
+    """`held by T`, `wanted by U`: the parts of a mutex's or spinlock's row."""
+    owner = state[index]
+    if owner == -1:
+        return []
+    parts = [words("held by ", thread_ref(system, owner))]
+    waiters = [words(thread_ref(system, t.tid)) for t in system.threads
+               if (involved is None or t.tid in involved) and t.tid != owner
+               and system.mutex_wait_slot(state, t.tid) == index]
+    if waiters:
+        parts.append(words("wanted by ", joined(", ", waiters)))
+    return parts
 
 
 def _lock_names(system: TransitionSystem) -> list[str]:
