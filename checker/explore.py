@@ -14,7 +14,7 @@ import threading
 import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -58,10 +58,11 @@ class Exploration:
     parent: array
     via: array
     depth: array
-    edges_src: array
+    # every transition to a state, in BFS order of its source: the targets and the threads that took them;
+    # the transitions of expanded state i are edges first_edge[i] up to first_edge[i + 1] (or the end)
     edges_dst: array
     edges_tid: array
-    first_edge: array = field(default_factory=lambda: array("I"))   # per expanded state: its first edge
+    first_edge: array
     signal_edges: array = field(default_factory=lambda: array("I"))  # edges that are fatal signals
     blocked: array | list = field(default_factory=list)  # per expanded state: mask of blocked threads
     found: dict[str, Found] = field(default_factory=dict)
@@ -76,6 +77,18 @@ class Exploration:
     transitions: int = 0
     # trace.py's fewest-switch search over this exploration, kept with it (and freed with it)
     switch_search: object = field(default=None, repr=False, compare=False)
+
+    def edge_range(self, state: int) -> range:
+        """The indices of the edges leaving an expanded state."""
+        first = self.first_edge
+        return range(first[state], first[state + 1] if state + 1 < len(first) else len(self.edges_dst))
+
+    def edges(self) -> Iterator[tuple[int, int, int]]:
+        """Every (source, target, thread) edge."""
+        dst, tid = self.edges_dst, self.edges_tid
+        for state in range(len(self.first_edge)):
+            for e in self.edge_range(state):
+                yield state, dst[e], tid[e]
 
     @property
     def max_depth(self) -> int:
@@ -139,9 +152,9 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
     index: dict[tuple, int] = {}
     states: list[tuple] = []
     parent, via, depth = array("q"), array("h"), array("I")
-    src, dst, tids = array("I"), array("I"), array("H")
-    result = Exploration(system, states, parent, via, depth, src, dst, tids)
-    first_edge, signal_edges = result.first_edge, result.signal_edges
+    dst, tids, first_edge = array("I"), array("H"), array("I")
+    result = Exploration(system, states, parent, via, depth, dst, tids, first_edge)
+    signal_edges = result.signal_edges
     blocked_masks = result.blocked = mask_array(len(system.threads))
     checker = PropertyChecker(system)
     found = result.found
@@ -244,7 +257,6 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
                                 if name not in found:
                                     checker.confirm(questions_by_name[name], r)
                                     found[name] = Found(name, j)
-                    src.append(i)
                     dst.append(j)
                     tids.append(tid)
                 else:
@@ -259,7 +271,6 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
                         known = index.get(r)
                         j = add(r, i, tid, d) if known is None else known
                         signal_edges.append(len(dst))
-                        src.append(i)
                         dst.append(j)
                         tids.append(tid)
                     elif r.prop not in found:

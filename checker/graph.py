@@ -24,17 +24,12 @@ def state_graph(exp: Exploration) -> nx.DiGraph:
     for sid in exp.finals:
         g.nodes[sid]["final"] = True
     threads = system.threads
-    for src, dst, tid in edges(exp):
+    for src, dst, tid in exp.edges():
         node = threads[tid].nodes[exp.states[src][threads[tid].pcslot]]
         location = node.stmt.span.short if node.stmt else ""
         g.add_edge(src, dst, thread=threads[tid].name, location=location,
                    statement=node.stmt.text if node.stmt else node.kind)
     return g
-
-
-def edges(exp: Exploration):
-    """Every (source id, target id, thread) of the explored graph."""
-    return zip(exp.edges_src, exp.edges_dst, exp.edges_tid)
 
 
 def state_label(exp: Exploration, sid: int) -> str:

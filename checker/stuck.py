@@ -16,6 +16,7 @@ lock waits among blocked threads, none of which can leave its wait but by a sign
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -55,7 +56,7 @@ def _close(exp: Exploration, can: list[int], ends: array, pending: list[int], fu
     """Propagate `can` backwards over non-signal edges to a fixed point; the states still not full.
     BFS numbering makes most edges lead to higher ids, so a few passes in decreasing order do it."""
     first, dst, signal = exp.first_edge, exp.edges_dst, set(exp.signal_edges)
-    with_signal = {exp.edges_src[e] for e in signal}
+    with_signal = {bisect_right(first, e) - 1 for e in signal}   # the states signal edges leave
     changed = True
     while changed:
         changed = False

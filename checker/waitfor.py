@@ -213,19 +213,17 @@ def _telling(explanation: DeadlockExplanation) -> int:
 
 def _stuck_after(exp: Exploration, sid: int, tid: int) -> Iterator[int]:
     """The states reachable from `sid` where thread `tid` is stuck, nearest first (then by id)."""
-    first, dst, total = exp.first_edge, exp.edges_dst, len(exp.edges_dst)
-    expanded = len(first)
+    dst, expanded = exp.edges_dst, len(exp.first_edge)
     seen = {sid}
     level = [sid]
     while level:
         yield from sorted(s for s in level if exp.stuck.get(s, 0) >> tid & 1)
         following = []
         for s in level:
-            if s < expanded:
-                for e in range(first[s], first[s + 1] if s + 1 < expanded else total):
-                    if dst[e] not in seen:
-                        seen.add(dst[e])
-                        following.append(dst[e])
+            for e in exp.edge_range(s) if s < expanded else ():
+                if dst[e] not in seen:
+                    seen.add(dst[e])
+                    following.append(dst[e])
         level = following
 
 
