@@ -268,7 +268,10 @@ def _lock_predicate(e: Call, env: Env) -> Fn:
     if fn in ANY_HOLDER:
         if fn == "write_locked" or not rw:
             if fn == "read_locked":
-                return lambda s: False
+                def no_readers(s: Sequence) -> bool:
+                    at(s)  # a mutex or spinlock has no readers, but a null index is still an error
+                    return False
+                return no_readers
             return lambda s: s[at(s)] != -1
         if fn == "read_locked":
             return lambda s: s[at(s) + 1] != 0

@@ -222,7 +222,8 @@ class _Translator:
         return z3.simplify(total)
 
     def select(self, base: int, count: int, index: z3.ExprRef) -> z3.ExprRef:
-        if z3.is_int_value(index):
+        """Slot `base + index` of `count`; an index out of range (null: `defined` is false) picks the last."""
+        if z3.is_int_value(index) and 0 <= index.as_long() < count:
             return self.enc.slot(base + index.as_long())
         out = self.enc.slot(base + count - 1)
         for i in reversed(range(count - 1)):
@@ -257,7 +258,7 @@ class _Translator:
         index = self.index_term(lock.keys, tuple(st // width for st in strides)) if lock.keys else z3.IntVal(0)
 
         def pick(offset: int) -> z3.ExprRef:
-            if z3.is_int_value(index):
+            if z3.is_int_value(index) and 0 <= index.as_long() < count:
                 return self.enc.slot(base + index.as_long() * width + offset)
             out = self.enc.slot(base + (count - 1) * width + offset)
             for i in reversed(range(count - 1)):
