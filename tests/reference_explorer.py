@@ -38,7 +38,10 @@ model/runtime.py; where the documents are silent, as the production engine does)
   read-side section is a lock_discipline violation; trylocks never sleep, and one on a lock the thread
   already holds fails;
 * deadlock: no thread has a non-signal step, and some thread is not quiescent (finished, or a daemon
-  resting at an idle await).
+  resting at an idle await);
+* a property whose condition applies a partial operation outside its domain (a null index, next() of an
+  element not on the list) is not judged in that state, which violates runtime_safety instead;
+  held(), held_read(), held_write() ask about the thread executing the statement.
 
 Deliberate choices where production differs (the known bugs in tests/test_reference_agreement.py):
 a called procedure's locals start at their defaults without a range check ("a non-nullable element
