@@ -441,6 +441,9 @@ class _Checker:
     def x_IfExp(self, node: ast.IfExp) -> Expr:
         cond = self.boolean(node.test)
         then, orelse = self.expr(node.body), self.expr(node.orelse)
+        if isinstance(then.type, LockT) or isinstance(orelse.type, LockT):
+            raise self.fail(node, "a lock is not a value and cannot be chosen with 'if'",
+                            "choose between the tests instead: locked(a) if C else locked(b)", "NC303")
         t = unify(then.type, orelse.type)
         if t is None:
             raise self.fail(node, f"both branches must have one type, got {then.type} and {orelse.type}",

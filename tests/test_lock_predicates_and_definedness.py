@@ -168,3 +168,21 @@ def test_definedness_follows_evaluation_order(write_spec, prop: str, expected: s
     violated = {n for n, p in props.items() if p["status"] == "violated"}
     assert violated == (set() if expected == "holds" else {"runtime_safety"}), props
     assert props["p"]["status"] in ("holds", "unreachable")
+
+
+@pytest.mark.parametrize("fn", ["locked", "held"])
+def test_lock_chosen_by_if_is_refused(write_spec, fn: str) -> None:
+    """A lock is not a value: `locked(a if c else b)` is a located load error, not an internal error."""
+    path = write_spec(f"""
+        netcheck: 1
+        name: t
+        locks: {{a: mutex, b: mutex}}
+        state: {{c: bool}}
+        procedures:
+          w():
+            - assert: "{fn}(a if c else b)"
+        threads: {{w: w()}}
+        """)
+    result = CliRunner().invoke(main, ["verify", str(path)])
+    assert result.exit_code == 2 and "t.yaml:7:" in result.output and "NC303" in result.output
+    assert "locked(a) if C else locked(b)" in result.output
