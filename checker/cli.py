@@ -24,15 +24,18 @@ EXIT_INTERRUPTED = 130
 
 
 def parse_bounds(values: tuple[str, ...]) -> dict[str, int]:
-    """--bound NAME=N, repeated or comma-separated (`--bound net=1,subsys=0`)."""
+    """Entity and group sizes from --bound options, each NAME=N or a comma-separated list of them
+    (`--bound a=0,b=0` is `--bound a=0 --bound b=0`); a later value for a name wins."""
     bounds = {}
-    for value in (part for given in values for part in given.split(",")):
-        name, sep, number = value.partition("=")
-        number = number.strip()
-        if not sep or not name.strip().isidentifier() or not (number.isascii() and number.isdigit()) \
-                or len(number) > 6:
-            raise click.BadParameter(f"'{value}' is not NAME=N (N a small whole number)", param_hint="--bound")
-        bounds[name.strip()] = int(number)
+    for value in values:
+        for part in value.split(","):
+            name, sep, number = part.partition("=")
+            number = number.strip()
+            if not sep or not name.strip().isidentifier() or not (number.isascii() and number.isdigit()) \
+                    or len(number) > 6:
+                raise click.BadParameter(f"'{part.strip() or value}' is not NAME=N (N a small whole number)",
+                                         param_hint="--bound")
+            bounds[name.strip()] = int(number)
     return bounds
 
 

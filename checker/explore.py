@@ -166,7 +166,6 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
 
     violated_invariants = checker.invariant_checker(invariants)
     reached_questions = checker.question_checker(system.reachables)
-    questions_by_name = {p.decl.name: p for p in system.reachables}
 
     def add(state: tuple, from_id: int, tid: int, d: int) -> int:
         sid = len(states)
@@ -176,14 +175,13 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
         via.append(tid)
         depth.append(d)
         if violated_invariants is not None:
-            for name in violated_invariants(state):
+            for name, message in violated_invariants(state):
                 if name not in found:
-                    found[name] = Found(name, sid)
+                    found[name] = Found(name, sid, message=message)
         if reached_questions is not None:
-            for name in reached_questions(state):
+            for name, message in reached_questions(state):
                 if name not in found:
-                    checker.confirm(questions_by_name[name], state)
-                    found[name] = Found(name, sid)
+                    found[name] = Found(name, sid, message=message)
         return sid
 
     for s in system.initial_states:
@@ -249,14 +247,13 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
                         via.append(tid)
                         depth.append(d)
                         if violated_invariants is not None:
-                            for name in violated_invariants(r):
+                            for name, message in violated_invariants(r):
                                 if name not in found:
-                                    found[name] = Found(name, j)
+                                    found[name] = Found(name, j, message=message)
                         if reached_questions is not None:
-                            for name in reached_questions(r):
+                            for name, message in reached_questions(r):
                                 if name not in found:
-                                    checker.confirm(questions_by_name[name], r)
-                                    found[name] = Found(name, j)
+                                    found[name] = Found(name, j, message=message)
                     dst.append(j)
                     tids.append(tid)
                 else:
@@ -313,10 +310,9 @@ def _terminal(system: TransitionSystem, result: Exploration, checker: PropertyCh
     stuck (a total deadlock, reported at once; `_stuck` finds it again with the rest)."""
     if all(system.quiescent(s, t.tid) for t in system.threads):
         result.finals.append(i)
-        for prop in system.finals:
-            name = prop.decl.name
-            if name not in result.found and not checker.holds(prop, s):
-                result.found[name] = Found(name, i)
+        for name, message in checker.failures(system.finals, s):
+            if name not in result.found:
+                result.found[name] = Found(name, i, message=message)
     elif check_deadlock and "deadlock_free" not in result.found:
         result.found["deadlock_free"] = Found("deadlock_free", i)
 

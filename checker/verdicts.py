@@ -1,20 +1,33 @@
 """Deciding state properties: z3 is the judge, once per distinct valuation of the slots a property reads.
 
 The fast evaluator runs beside it on every new valuation; if the two ever disagree netcheck stops with an
-internal error rather than report either answer.
+internal error rather than report either answer. A property that applies a partial operation outside its
+domain (a null index, next() of an element not on the list) is not judged on that state: the state
+violates `runtime_safety` instead, and both evaluators must agree that it does (docs/semantics.md).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from operator import itemgetter
 
 from netcheck.model.evaluate import EvalError
 from netcheck.model.smt import SmtEncoder
 from netcheck.model.system import StateProperty, TransitionSystem
 
+Failure = tuple[str, str]   # (violated property, message): the property's own name, or runtime_safety
+
 
 class InternalError(RuntimeError):
     """The two semantics disagree: a bug in netcheck, never a verdict."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A property in one state: holds or not; `error` says why it could not be evaluated (then it is not judged)."""
+
+    holds: bool
+    error: str = ""
 
 
 class PropertyChecker:
@@ -22,45 +35,64 @@ class PropertyChecker:
         self.system = system
         self.use_z3 = use_z3
         self.encoder = SmtEncoder(system.layout, system.env.entity_sizes, system.env.positions)
-        self.cache: dict[str, dict[tuple, bool]] = {}
+        self.cache: dict[str, dict[tuple, Verdict]] = {}
         self.getters: dict[str, object] = {}
-        self.formulas: dict[str, object] = {}
+        self.formulas: dict[str, tuple[object, object]] = {}
         self.unknown: dict[str, str] = {}
         self.z3_checks = 0
 
     def question_checker(self, questions: list[StateProperty]):
-        """The reachability questions whose condition holds in a state. Their conditions may read thread
-        positions (running()), which change in nearly every state, so they are evaluated directly; z3
-        confirms each witness (`confirm`), and tests/test_evaluators.py compares the two everywhere."""
+        """The reachability questions reached in a state, and runtime_safety if a condition cannot be
+        evaluated there. Their conditions may read thread positions (running()), which change in nearly
+        every state, so they are evaluated directly; z3 confirms the first witness of each outcome, and
+        tests/test_evaluators.py compares the two everywhere."""
         if not questions:
             return None
-        pairs = [(p.decl.name, p.fn) for p in questions]
+        confirmed: set[str] = set()   # names (or runtime_safety) whose first witness z3 confirmed
 
-        def reached(state: tuple) -> list[str]:
-            return [name for name, fn in pairs if not fn(state)]  # type: ignore[operator]
+        def reached(state: tuple) -> list[Failure]:
+            out = []
+            for prop in questions:
+                failure = self.failure(prop, _evaluate(prop, state))
+                if failure is None:
+                    continue
+                if failure[0] not in confirmed:
+                    self.decide(prop, state)
+                    confirmed.add(failure[0])
+                out.append(failure)
+            return out
         return reached
 
-    def confirm(self, prop: StateProperty, state: tuple) -> None:
-        """z3's word on one state (a witness): raises InternalError if it disagrees with the evaluator."""
-        self.decide(prop, state)
-
     def invariant_checker(self, invariants: list[StateProperty]):
-        """One function for all invariants: the names violated in a state, cached per valuation of their slots."""
+        """One function for all invariants: their failures in a state, cached per valuation of their slots."""
         slots = sorted({i for p in invariants for i in p.slots})
         if not invariants:
             return lambda state: ()
         getter = itemgetter(*slots) if len(slots) > 1 else (lambda s, i=slots[0] if slots else 0: (s[i],))
         cache: dict = {}
 
-        def violated(state: tuple) -> tuple[str, ...]:
+        def violated(state: tuple) -> tuple[Failure, ...]:
             key = getter(state)
-            names = cache.get(key)
-            if names is None:
-                names = cache[key] = tuple(p.decl.name for p in invariants if not self.holds(p, state))
-            return names
+            failures = cache.get(key)
+            if failures is None:
+                failures = cache[key] = self.failures(invariants, state)
+            return failures
         return violated
 
-    def holds(self, prop: StateProperty, state: tuple) -> bool:
+    def failures(self, props: list[StateProperty], state: tuple) -> tuple[Failure, ...]:
+        """The properties false in a state, and a runtime_safety failure for each one that cannot be evaluated."""
+        out = (self.failure(p, self.verdict(p, state)) for p in props)
+        return tuple(f for f in out if f is not None)
+
+    @staticmethod
+    def failure(prop: StateProperty, verdict: Verdict) -> Failure | None:
+        if verdict.error:
+            decl = prop.decl
+            return "runtime_safety", f"{decl.kind} {decl.name} ({decl.expr.span}): {verdict.error}"
+        return None if verdict.holds else (prop.decl.name, "")
+
+    def verdict(self, prop: StateProperty, state: tuple) -> Verdict:
+        """`decide`, cached per valuation of the slots the property reads."""
         name = prop.decl.name
         cache = self.cache.get(name)
         if cache is None:
@@ -74,22 +106,37 @@ class PropertyChecker:
             verdict = cache[key] = self.decide(prop, state)
         return verdict
 
-    def decide(self, prop: StateProperty, state: tuple) -> bool:
-        name = prop.decl.name
-        try:
-            fast = bool(prop.fn(state))  # type: ignore[operator]
-        except EvalError:
-            fast = False
+    def decide(self, prop: StateProperty, state: tuple) -> Verdict:
+        """z3's verdict, checked against the evaluator's: first whether the property is defined, then its value."""
+        fast = _evaluate(prop, state)
         if not self.use_z3:
             return fast
-        formula = self.formulas.get(name)
-        if formula is None:
-            formula = self.formulas[name] = self.encoder.term(prop.expr)
+        name = prop.decl.name
+        formulas = self.formulas.get(name)
+        if formulas is None:
+            formulas = self.formulas[name] = (self.encoder.term(prop.expr), self.encoder.defined(prop.expr))
+        value, defined = formulas
         self.z3_checks += 1
-        judged = self.encoder.decide(formula, state, prop.slots)  # type: ignore[arg-type]
+        judged = self.encoder.decide(defined, state, prop.slots)  # type: ignore[arg-type]
+        if judged is True:
+            judged = self.encoder.decide(value, state, prop.slots)  # type: ignore[arg-type]
+            got = f"z3 says {judged}"
+            agree = not fast.error and judged == fast.holds
+        else:
+            got = "z3 says it is undefined"
+            agree = judged is None or bool(fast.error)
         if judged is None:
             self.unknown[name] = "z3 returned unknown"
-            return True
-        if judged != fast:
-            raise InternalError(f"property {name}: z3 says {judged}, the evaluator says {fast} on state {state}")
-        return judged
+            return Verdict(True)
+        if not agree:
+            said = f"it is undefined ({fast.error})" if fast.error else str(fast.holds)
+            raise InternalError(f"property {name}: {got}, the evaluator says {said} on state {state}")
+        return fast
+
+
+def _evaluate(prop: StateProperty, state: tuple) -> Verdict:
+    """The fast evaluator's verdict."""
+    try:
+        return Verdict(bool(prop.fn(state)))  # type: ignore[operator]
+    except EvalError as err:
+        return Verdict(True, str(err))

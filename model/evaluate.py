@@ -7,9 +7,12 @@ Quantifiers are unrolled over their entity at compile time; closures only index 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .expr import (
+    ANY_HOLDER,
+    BY_ME,
+    LOCK_PREDICATES,
     Binary,
     BoolOp,
     Bound,
@@ -27,6 +30,7 @@ from .expr import (
     Unary,
 )
 from .layout import Layout
+from .locks import read_depth
 from .types import ListT, RefT, SetT
 
 Fn = Callable[[Sequence], object]
@@ -48,10 +52,10 @@ class Env:
     element_names: Mapping[str, tuple[str, ...]]
     # procedure -> ((pc slot, program counters inside that procedure), ...) per thread, for running()
     positions: Mapping[str, tuple[tuple[int, frozenset[int]], ...]] = field(default_factory=dict)
+    tid: int = -1   # the current thread (whose statement this is), for held(); -1 in properties
 
     def bind(self, name: str, value: int) -> Env:
-        return Env(self.layout, self.entity_sizes, self.locals, {**self.bound, name: value}, self.element_names,
-                   self.positions)
+        return replace(self, bound={**self.bound, name: value})
 
 
 def constant(e: Expr, env: Env) -> tuple[bool, object]:
@@ -219,21 +223,8 @@ def _call(e: Call, env: Env, budget: list[int]) -> Fn:
             raise EvalError("running() can only be used in properties")
         table = env.positions[fn[8:]]
         return lambda s: sum(1 for slot, pcs in table if s[slot] in pcs)
-    if fn in ("locked", "read_locked", "write_locked"):
-        lock = e.args[0]
-        assert isinstance(lock, LockRef)
-        base, dyn = lock_base(lock, env)
-        rw = env.layout.lock_kinds[lock.name] == "rwsem"
-
-        def at(s: Sequence) -> int:
-            return base + (dyn(s) if dyn else 0)  # type: ignore[operator]
-        if fn == "write_locked" or not rw:
-            if fn == "read_locked":
-                return lambda s: False
-            return lambda s: s[at(s)] != -1
-        if fn == "read_locked":
-            return lambda s: s[at(s) + 1] != 0
-        return lambda s: s[at(s)] != -1 or s[at(s) + 1] != 0
+    if fn in LOCK_PREDICATES:
+        return _lock_predicate(e, env)
     fs = [compile_expr(a, env, budget) for a in e.args]
     f0 = fs[0]
     if fn == "len":
@@ -262,6 +253,37 @@ def _call(e: Call, env: Env, budget: list[int]) -> Fn:
         items, x, y = f0(s), f1(s), f2(s)
         return x in items and y in items and items.index(x) < items.index(y)  # type: ignore[operator, attr-defined]
     return before
+
+
+def _lock_predicate(e: Call, env: Env) -> Fn:
+    """locked() and friends (held by anyone), held() and friends (held by the current thread)."""
+    lock = e.args[0]
+    assert isinstance(lock, LockRef)
+    base, dyn = lock_base(lock, env)
+    rw = env.layout.lock_kinds[lock.name] == "rwsem"
+
+    def at(s: Sequence) -> int:
+        return base + (dyn(s) if dyn else 0)  # type: ignore[operator]
+    fn = e.fn
+    if fn in ANY_HOLDER:
+        if fn == "write_locked" or not rw:
+            if fn == "read_locked":
+                def no_readers(s: Sequence) -> bool:
+                    at(s)  # a mutex or spinlock has no readers, but a null index is still an error
+                    return False
+                return no_readers
+            return lambda s: s[at(s)] != -1
+        if fn == "read_locked":
+            return lambda s: s[at(s) + 1] != 0
+        return lambda s: s[at(s)] != -1 or s[at(s) + 1] != 0
+    assert fn in BY_ME
+    tid = env.tid
+    assert tid >= 0, "the parser allows held() only where there is a current thread"
+    if fn == "held_write" or not rw:
+        return lambda s: s[at(s)] == tid
+    if fn == "held_read":
+        return lambda s: read_depth(s[at(s) + 1], tid) != 0
+    return lambda s: s[at(s)] == tid or read_depth(s[at(s) + 1], tid) != 0
 
 
 def _quant(e: Quant, env: Env, budget: list[int]) -> Fn:
@@ -320,7 +342,7 @@ def _member(dom: Fn, i: int, is_set: bool) -> Fn:
 def reads_state(e: Expr) -> bool:
     """Whether evaluating `e` reads shared state (variables or locks), i.e. is visible to other threads."""
     from .expr import walk
-    return any(isinstance(x, Shared) or (isinstance(x, Call) and x.fn.endswith("locked")) for x in walk(e))
+    return any(isinstance(x, Shared) or (isinstance(x, Call) and x.fn in LOCK_PREDICATES) for x in walk(e))
 
 
 def format_value(value: object, t: object, names: Mapping[str, tuple[str, ...]],

@@ -177,14 +177,16 @@ class Scope:
     locals: Mapping[str, Type] = field(default_factory=dict)
     broken: frozenset[str] = frozenset()               # declared, but the declaration was refused
     procedures: frozenset[str] = frozenset()           # names running() may take (only in properties)
+    in_thread: bool = False                            # a current thread exists (held() may be asked)
 
     def with_locals(self, local_types: Mapping[str, Type], broken: frozenset[str] = frozenset()) -> Scope:
+        """The scope inside a procedure: its locals, and the thread running it as the current thread."""
         return Scope(self.entities, self.groups, self.elements, self.enums, self.shared, self.locks,
-                     self.constants, dict(local_types), self.broken | broken, self.procedures)
+                     self.constants, dict(local_types), self.broken | broken, self.procedures, True)
 
     def with_procedures(self, names: frozenset[str]) -> Scope:
         return Scope(self.entities, self.groups, self.elements, self.enums, self.shared, self.locks,
-                     self.constants, self.locals, self.broken, names)
+                     self.constants, self.locals, self.broken, names, self.in_thread)
 
     def names(self) -> list[str]:
         return [*self.entities, *self.groups, *self.elements, *self.enums, *self.shared, *self.constants,
@@ -203,12 +205,16 @@ class Scope:
 
 PURE_FUNCTIONS = {
     "len": 1, "first": 1, "last": 1, "next": 2, "prev": 2, "index": 2, "before": 3, "empty": 1,
-    "locked": 1, "read_locked": 1, "write_locked": 1,
+    "locked": 1, "read_locked": 1, "write_locked": 1, "held": 1, "held_read": 1, "held_write": 1,
 }
+ANY_HOLDER = ("locked", "read_locked", "write_locked")    # held by any thread
+BY_ME = ("held", "held_read", "held_write")               # held by the current thread
+LOCK_PREDICATES = ANY_HOLDER + BY_ME
 QUANTIFIERS = ("all", "any", "count", "sum")
 SIGNATURES = {"len": "len(L)", "first": "first(L)", "last": "last(L)", "next": "next(L, x)", "prev": "prev(L, x)",
               "index": "index(L, x)", "before": "before(L, a, b)", "empty": "empty(L)", "locked": "locked(LOCK)",
-              "read_locked": "read_locked(LOCK)", "write_locked": "write_locked(LOCK)",
+              "read_locked": "read_locked(LOCK)", "write_locked": "write_locked(LOCK)", "held": "held(LOCK)",
+              "held_read": "held_read(RWSEM)", "held_write": "held_write(RWSEM)",
               "running": "running(PROCEDURE)"}
 
 
@@ -426,7 +432,7 @@ class _Checker:
     def _equal(self, sp: Span, left: Expr, right: Expr, node: ast.AST) -> Expr:
         if isinstance(left.type, LockT) or isinstance(right.type, LockT):
             raise self.fail(node, "a lock is not a value and cannot be compared",
-                            "ask locked(L), read_locked(L) or write_locked(L)", "NC303")
+                            "ask locked(L), held(L), read_locked(L) or write_locked(L)", "NC303")
         if not comparable(left.type, right.type):
             raise self.fail(node, f"cannot compare {left.type} with {right.type}",
                             "compare values of one type; len(L) is the length of a list or set", "NC303")
@@ -435,6 +441,9 @@ class _Checker:
     def x_IfExp(self, node: ast.IfExp) -> Expr:
         cond = self.boolean(node.test)
         then, orelse = self.expr(node.body), self.expr(node.orelse)
+        if isinstance(then.type, LockT) or isinstance(orelse.type, LockT):
+            raise self.fail(node, "a lock is not a value and cannot be chosen with 'if'",
+                            "choose between the tests instead: locked(a) if C else locked(b)", "NC303")
         t = unify(then.type, orelse.type)
         if t is None:
             raise self.fail(node, f"both branches must have one type, got {then.type} and {orelse.type}",
@@ -498,10 +507,12 @@ class _Checker:
     def _typed_call(self, node: ast.AST, fn: str, args: tuple[Expr, ...]) -> Expr:
         sp = self.span(node)
         first = args[0].type
-        if fn in ("locked", "read_locked", "write_locked"):
+        if fn in LOCK_PREDICATES:
             if not isinstance(first, LockT):
                 raise self.fail(node, f"{fn}() takes a lock, got {first}", "pass a lock declared under locks:",
                                 "NC303")
+            if fn in BY_ME:
+                self._check_held(node, fn, args[0])
             return Call(BOOL, sp, fn, args)
         if fn in ("len", "empty"):
             if not isinstance(first, (SetT, ListT)):
@@ -520,6 +531,17 @@ class _Checker:
                                     "next": RefT(first.entity, True), "prev": RefT(first.entity, True),
                                     "index": INT, "before": BOOL}
         return Call(results[fn], sp, fn, args)
+
+    def _check_held(self, node: ast.AST, fn: str, lock: Expr) -> None:
+        """held(), held_read(), held_write() ask about the current thread, and the last two about an rwsem."""
+        assert isinstance(lock, LockRef) and isinstance(lock.type, LockT)
+        if not self.scope.in_thread:
+            raise self.fail(node, f"{fn}() asks about the current thread, and there is none here",
+                            "use it in a procedure (assert:, if:, while:, await:); in properties write locked(), "
+                            "read_locked() or write_locked(), which mean held by any thread", "NC307")
+        if fn != "held" and lock.type.kind != "rwsem":
+            raise self.fail(node, f"{fn}() takes an rwsem; '{lock.name}' is a {lock.type.kind}",
+                            f"a {lock.type.kind} has one owner and no modes: write held({lock.name})", "NC303")
 
     def _quantifier(self, node: ast.Call, fn: str) -> Expr:
         if len(node.args) != 1 or not isinstance(node.args[0], ast.GeneratorExp):

@@ -138,7 +138,7 @@ class ThreadProgram:
             slots[name] = slot
             types[name] = t
             slot_list.append(slot)
-        env = Env(self.layout, self.base_env.entity_sizes, slots, {}, self.base_env.element_names)
+        env = Env(self.layout, self.base_env.entity_sizes, slots, {}, self.base_env.element_names, tid=self.tid)
         exit_node = self.jump(return_to)
         labels = {}
         for stmt in walk_statements(proc.body):

@@ -2,6 +2,11 @@
 
 Every state slot is a z3 constant (Bool, Int, BitVec for sets, Seq(Int) for lists and wait queues),
 so a property is a formula over the state vector; the same encoding serves a symbolic engine later.
+
+Partial operations (a null index, next()/prev() of an element not on the list, null in a set literal)
+get a value z3 chooses freely; `defined` is the side condition under which an expression evaluates
+without such an error, following the fast evaluator's order: left to right, and `and`, `or`,
+`A if C else B`, `all`/`any` and `x in SET` stop as soon as the result is known (docs/semantics.md).
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from functools import reduce
 import z3
 
 from .expr import (
+    ANY_HOLDER,
+    LOCK_PREDICATES,
     Binary,
     BoolOp,
     Bound,
@@ -27,8 +34,10 @@ from .expr import (
     SetLit,
     Shared,
     Unary,
+    children,
 )
 from .layout import Layout
+from .locks import READ_BITS
 from .types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT
 
 INT_SEQ = z3.SeqSort(z3.IntSort())
@@ -98,9 +107,15 @@ class SmtEncoder:
 
     # -- expressions
 
-    def term(self, e: Expr, locals_: Mapping[str, int] | None = None, bound: Mapping[str, int] | None = None
-             ) -> z3.ExprRef:
-        return _Translator(self, locals_ or {}, dict(bound or {})).term(e)
+    def term(self, e: Expr, locals_: Mapping[str, int] | None = None, bound: Mapping[str, int] | None = None,
+             tid: int = -1) -> z3.ExprRef:
+        """The value of `e`; `tid` is the current thread (held()), -1 in properties."""
+        return _Translator(self, locals_ or {}, dict(bound or {}), tid).term(e)
+
+    def defined(self, e: Expr, locals_: Mapping[str, int] | None = None, bound: Mapping[str, int] | None = None,
+                tid: int = -1) -> z3.ExprRef:
+        """When evaluating `e` applies no partial operation outside its domain (simplified)."""
+        return z3.simplify(_Translator(self, locals_ or {}, dict(bound or {}), tid).defined(e))
 
     def decide(self, formula: z3.ExprRef, state: Sequence, slots: Sequence[int]) -> bool | None:
         """The truth of a formula in a concrete state: True, False, or None when z3 answers unknown."""
@@ -134,10 +149,11 @@ def seq_literal(items: Sequence[int]) -> z3.ExprRef:
 
 
 class _Translator:
-    def __init__(self, enc: SmtEncoder, locals_: Mapping[str, int], bound: dict[str, int]):
+    def __init__(self, enc: SmtEncoder, locals_: Mapping[str, int], bound: dict[str, int], tid: int):
         self.enc = enc
         self.locals = locals_
         self.bound = bound
+        self.tid = tid
 
     def const(self, e: Const) -> z3.ExprRef:
         t, v = e.type, e.value
@@ -206,7 +222,8 @@ class _Translator:
         return z3.simplify(total)
 
     def select(self, base: int, count: int, index: z3.ExprRef) -> z3.ExprRef:
-        if z3.is_int_value(index):
+        """Slot `base + index` of `count`; an index out of range (null: `defined` is false) picks the last."""
+        if z3.is_int_value(index) and 0 <= index.as_long() < count:
             return self.enc.slot(base + index.as_long())
         out = self.enc.slot(base + count - 1)
         for i in reversed(range(count - 1)):
@@ -241,7 +258,7 @@ class _Translator:
         index = self.index_term(lock.keys, tuple(st // width for st in strides)) if lock.keys else z3.IntVal(0)
 
         def pick(offset: int) -> z3.ExprRef:
-            if z3.is_int_value(index):
+            if z3.is_int_value(index) and 0 <= index.as_long() < count:
                 return self.enc.slot(base + index.as_long() * width + offset)
             out = self.enc.slot(base + (count - 1) * width + offset)
             for i in reversed(range(count - 1)):
@@ -255,15 +272,8 @@ class _Translator:
             table = self.enc.positions[fn[8:]]
             return z3.Sum(*[z3.If(z3.Or(*[self.enc.slot(slot) == pc for pc in sorted(pcs)]), 1, 0)
                             for slot, pcs in table if pcs]) if any(pcs for _, pcs in table) else z3.IntVal(0)
-        if fn in ("locked", "read_locked", "write_locked"):
-            lock = e.args[0]
-            assert isinstance(lock, LockRef)
-            owner, readers = self.lock_slots(lock)
-            if fn == "read_locked":
-                return z3.BoolVal(False) if readers is None else readers != 0
-            if fn == "write_locked" or readers is None:
-                return owner != -1
-            return z3.Or(owner != -1, readers != 0)
+        if fn in LOCK_PREDICATES:
+            return self.lock_predicate(e)
         args = [self.term(a) for a in e.args]
         x = args[0]
         t0 = e.args[0].type
@@ -293,6 +303,25 @@ class _Translator:
         at2 = z3.IndexOf(x, z3.Unit(z), 0)
         return z3.And(at >= 0, at2 >= 0, at < at2)
 
+    def lock_predicate(self, e: Call) -> z3.ExprRef:
+        """locked() and friends (held by anyone), held() and friends (held by thread `tid`)."""
+        lock = e.args[0]
+        assert isinstance(lock, LockRef)
+        owner, readers = self.lock_slots(lock)
+        fn = e.fn
+        if fn in ANY_HOLDER:
+            if fn == "read_locked":
+                return z3.BoolVal(False) if readers is None else readers != 0
+            if fn == "write_locked" or readers is None:
+                return owner != -1
+            return z3.Or(owner != -1, readers != 0)
+        assert self.tid >= 0, "held() has a meaning only for a current thread"
+        mine = owner == self.tid
+        if fn == "held_write" or readers is None:
+            return mine
+        reading = (readers / (1 << (READ_BITS * self.tid))) % (1 << READ_BITS) != 0
+        return reading if fn == "held_read" else z3.Or(mine, reading)
+
     def quant(self, e: Quant) -> z3.ExprRef:
         assert e.domain is not None and e.body is not None
         dtype = e.domain.type
@@ -316,6 +345,86 @@ class _Translator:
         if e.kind == "count":
             return z3.Sum(*[z3.If(z3.And(g, b), 1, 0) for g, b in parts]) if parts else z3.IntVal(0)
         return z3.Sum(*[z3.If(g, b, 0) for g, b in parts]) if parts else z3.IntVal(0)
+
+    # -- definedness
+
+    def defined(self, e: Expr) -> z3.ExprRef:
+        """When evaluating `e` the way model/evaluate.py does raises no error (docs/semantics.md, "Partial
+        operations"): strict operations need every operand defined; `and`, `or`, `if`, `all`, `any` and
+        `x in SET` only the operands they evaluate."""
+        if isinstance(e, (Const, Bound, Local)):
+            return z3.BoolVal(True)
+        if isinstance(e, (Shared, LockRef)):
+            return self.keys_defined(e.keys)
+        if isinstance(e, BoolOp):
+            return self.sequence_defined(e.items, stop_at=e.op == "or")
+        if isinstance(e, IfExp):
+            assert e.cond is not None and e.then is not None and e.orelse is not None
+            return z3.And(self.defined(e.cond), z3.If(self.term(e.cond), self.defined(e.then), self.defined(e.orelse)))
+        if isinstance(e, Compare) and e.op == "in" and e.right is not None and isinstance(e.right.type, SetT):
+            assert e.left is not None
+            return z3.And(self.defined(e.left), z3.Implies(self.term(e.left) != -1, self.defined(e.right)))
+        if isinstance(e, Call):
+            return self.call_defined(e)
+        if isinstance(e, Quant):
+            return self.quant_defined(e)
+        parts = [self.defined(x) for x in children(e)]
+        if isinstance(e, SetLit):
+            parts += [self.term(x) != -1 for x in e.items]
+        return z3.And(*parts) if parts else z3.BoolVal(True)
+
+    def keys_defined(self, keys: tuple[Expr, ...]) -> z3.ExprRef:
+        """Every index evaluates and none is null."""
+        return z3.And(*[z3.And(self.defined(k), self.term(k) != -1) for k in keys]) if keys else z3.BoolVal(True)
+
+    def sequence_defined(self, items: tuple[Expr, ...], stop_at: bool) -> z3.ExprRef:
+        """Conditions evaluated in order until one is `stop_at` (`or` stops at true, `and` at false)."""
+        out: list[z3.ExprRef] = []
+        reached: list[z3.ExprRef] = []
+        for item in items:
+            out.append(z3.Implies(z3.And(*reached), self.defined(item)) if reached else self.defined(item))
+            value = self.term(item)
+            reached.append(z3.Not(value) if stop_at else value)
+        return z3.And(*out)
+
+    def call_defined(self, e: Call) -> z3.ExprRef:
+        if e.fn in LOCK_PREDICATES:
+            lock = e.args[0]
+            assert isinstance(lock, LockRef)
+            return self.keys_defined(lock.keys)
+        parts = [self.defined(a) for a in e.args]
+        if e.fn in ("next", "prev"):
+            items, x = self.term(e.args[0]), self.term(e.args[1])
+            parts.append(z3.Or(x == -1, z3.Contains(items, z3.Unit(x))))
+        return z3.And(*parts) if parts else z3.BoolVal(True)
+
+    def quant_defined(self, e: Quant) -> z3.ExprRef:
+        """The domain (unless constant) once there is an element to test, then each element in index order
+        until all() meets a false body or any() a true one; a filter guards its body."""
+        assert e.domain is not None and e.body is not None
+        dtype = e.domain.type
+        assert isinstance(dtype, (SetT, ListT))
+        size = self.enc.sizes[dtype.entity]
+        if size == 0:
+            return z3.BoolVal(True)
+        dom = self.term(e.domain)
+        out = [self.defined(e.domain)]
+        reached: list[z3.ExprRef] = []   # the elements before this one did not decide all()/any()
+        for i in range(size):
+            member = z3.Extract(i, i, dom) == 1 if isinstance(dtype, SetT) else z3.Contains(dom, z3.Unit(z3.IntVal(i)))
+            self.bound[e.var] = i
+            if e.cond is None:
+                selected, element_ok = member, self.defined(e.body)
+            else:
+                cond = self.term(e.cond)
+                selected = z3.And(member, cond)
+                element_ok = z3.And(self.defined(e.cond), z3.Implies(cond, self.defined(e.body)))
+            out.append(z3.Implies(z3.And(*reached, member), element_ok))
+            if e.kind in ("all", "any"):
+                body = self.term(e.body)
+                reached.append(z3.Not(z3.And(selected, z3.Not(body) if e.kind == "all" else body)))
+        self.bound.pop(e.var, None)
+        return z3.And(*out)
 
 
 __all__ = ["SmtEncoder", "IntT", "EnumT", "RefT"]

@@ -41,6 +41,9 @@ model/runtime.py; where the documents are silent, as the production engine does)
   sequence of non-signal transitions from the state ever lets step again (its own step, or being moved
   on by another thread's: an rwsem grant). Decided after the search, per thread, by a backward search
   from the states where it steps; deadlock_free is violated when some reachable state has a stuck thread.
+* a property whose condition applies a partial operation outside its domain (a null index, next() of an
+  element not on the list) is not judged in that state, which violates runtime_safety instead;
+  held(), held_read(), held_write() ask about the thread executing the statement.
 
 Deliberate choices where production differs (the known bugs in tests/test_reference_agreement.py):
 a called procedure's locals start at their defaults without a range check ("a non-nullable element
@@ -91,6 +94,7 @@ from netcheck.model.spec import (
     ListOp,
     LockOp,
     Procedure,
+    PropertyDecl,
     Rcu,
     Return,
     Spec,
@@ -179,7 +183,8 @@ def reads_state(e: Expr) -> bool:
         x = stack.pop()
         if isinstance(x, Shared):
             return True
-        if isinstance(x, Call) and x.fn in ("locked", "read_locked", "write_locked"):
+        if isinstance(x, Call) and x.fn in ("locked", "read_locked", "write_locked", "held", "held_read",
+                                            "held_write"):
             return True
         for name in ("arg", "left", "right", "cond", "then", "orelse", "domain", "body"):
             sub = getattr(x, name, None)
@@ -199,6 +204,7 @@ class Evaluator:
     def __init__(self, spec: Spec):
         self.sizes = {e.name: len(e.elements) for e in spec.entities}
         self.lock_kinds = {lk.name: lk.kind for lk in spec.locks}
+        self.tid: int | None = None   # the thread whose statement is evaluated (held()); None in properties
 
     def ev(self, e: Expr, w: dict, loc: Mapping[str, object], bound: Mapping[str, object] | None = None) -> object:
         bound = bound or {}
@@ -289,6 +295,14 @@ class Evaluator:
             if fn == "write_locked":
                 return lk["writer"] is not None
             return lk["writer"] is not None or bool(lk["readers"])
+        if fn in ("held", "held_read", "held_write"):   # held by the current thread
+            ref = e.args[0]
+            assert isinstance(ref, LockRef) and self.tid is not None
+            lk = w["locks"][ref.name][self.keys(ref.keys, w, loc, bound)]
+            if self.lock_kinds[ref.name] != "rwsem":
+                return lk["owner"] == self.tid
+            writing, reading = lk["writer"] == self.tid, self.tid in lk["readers"]
+            return {"held": writing or reading, "held_read": reading, "held_write": writing}[fn]
         args = [self.ev(a, w, loc, bound) for a in e.args]
         x = args[0]
         if fn == "len":
@@ -657,6 +671,7 @@ class Reference:
     def execute(self, w: dict, tid: int) -> list:
         """Execute the statement the thread stands at, in place: [w] (or several states for `either`),
         [] when it blocks, [Viol] when it breaks a property."""
+        self.evaluator.tid = tid
         try:
             return self._execute(w, tid)
         except RefError as err:
@@ -1119,11 +1134,15 @@ class Reference:
 
     # -- properties
 
-    def holds(self, e: Expr, w: dict) -> bool:
+    def value(self, p: PropertyDecl, w: dict, note) -> bool | None:
+        """A property's value in a state; None when it applies a partial operation outside its domain: then it
+        is not judged there, and the state violates runtime_safety (semantics.md, "Partial operations")."""
+        self.evaluator.tid = None
         try:
-            return bool(self.ev(e, w, {}))
-        except RefError:
-            return False
+            return bool(self.ev(p.expr, w, {}))
+        except RefError as err:
+            note(Viol("runtime_safety", f"{p.kind} {p.name}: {err}"))
+            return None
 
     # -- the explorer
 
@@ -1160,10 +1179,10 @@ class Reference:
             if keep_states:
                 result.state_list.append(w)
             for p in invariants:
-                if p.name not in violated and not self.holds(p.expr, w):
+                if self.value(p, w, note) is False:
                     note(Viol(p.name, "invariant violated"))
             for p in reachables:   # questions: "violated" here means reached (an answer, not a failure)
-                if p.name not in violated and self.holds(p.expr, w):
+                if self.value(p, w, note):
                     note(Viol(p.name, "reached"))
             for p, waiters in slow_waiters:
                 if p.name not in violated and any(self.waits_on_slow(w, tid) for tid in waiters):
@@ -1203,7 +1222,7 @@ class Reference:
             if not progressed and all(self.quiescent(w, tid) for tid in range(len(self.instances))):
                 result.finals += 1
                 for p in finals:
-                    if p.name not in violated and not self.holds(p.expr, w):
+                    if self.value(p, w, note) is False:
                         note(Viol(p.name, "final property violated"))
         result.states = len(seen)
         if result.complete:

@@ -1,19 +1,45 @@
 """One semantics, two interpreters: the fast evaluator and z3 agree on every state of every shipped
-spec, for every invariant, final property and assert (once per distinct valuation of what it reads)."""
+spec, for every invariant, final property and assert (once per distinct valuation of what it reads), and
+on random expressions over random states: whether an expression is defined, and its value where it is."""
 
 from __future__ import annotations
 
+import os
+import random
+from dataclasses import replace
 from operator import itemgetter
 
 import pytest
 import z3
 from helpers import SPECS
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
 from netcheck.checker.explore import explore
-from netcheck.model.evaluate import EvalError
+from netcheck.model.errors import Span
+from netcheck.model.evaluate import EvalError, compile_expr
+from netcheck.model.expr import (
+    ANY_HOLDER,
+    LOCK_PREDICATES,
+    Binary,
+    BoolOp,
+    Bound,
+    Call,
+    Compare,
+    Const,
+    Expr,
+    IfExp,
+    ListLit,
+    LockRef,
+    Quant,
+    SetLit,
+    Shared,
+    Unary,
+)
+from netcheck.model.locks import READ_BITS
 from netcheck.model.parse import load_spec
 from netcheck.model.smt import SmtEncoder, seq_literal
 from netcheck.model.system import TransitionSystem
-from netcheck.model.types import BoolT, ListT, SetT
+from netcheck.model.types import BOOL, INT, NULL, BoolT, IntT, ListT, LockT, NullT, RefT, SetT, Type
 
 
 def literal(value, t, enc: SmtEncoder):
@@ -57,7 +83,8 @@ def test_fast_evaluator_equals_z3_on_every_state(name: str) -> None:
                 continue
             stmt = node.stmt
             env = _frame_env(system, thread, node)
-            formula = enc.term(stmt.cond, env)
+            formula = enc.term(stmt.cond, env, tid=thread.tid)
+            defined = enc.defined(stmt.cond, env, tid=thread.tid)
             slots = sorted(system.mentioned_slots(stmt.cond) | set(env.values()))
             getter = itemgetter(*slots)
             seen = {}
@@ -71,8 +98,9 @@ def test_fast_evaluator_equals_z3_on_every_state(name: str) -> None:
                 try:
                     fast = bool(node.data["cond"](state))
                 except EvalError:
+                    assert not decide(defined, pairs), (stmt.name, state)
                     continue
-                assert decide(formula, pairs) == fast, (stmt.name, state)
+                assert decide(defined, pairs) and decide(formula, pairs) == fast, (stmt.name, state)
                 checked += 1
     assert checked > 100
 
@@ -108,3 +136,221 @@ def _frame_env(system, thread, node) -> dict[str, int]:
     from netcheck.model.expr import Local, walk
     names = {x.name for x in walk(node.stmt.cond) if isinstance(x, Local)}
     return {name: node.data["locals"][name] for name in names}
+
+
+# ---------------------------------------------------------------- generated expressions over generated states
+
+UNIVERSE = """
+netcheck: 1
+name: universe
+entities: {node: 3}
+locks:
+  m: mutex
+  sem: rwsem
+  per_node: {kind: mutex, per: [node]}
+state:
+  l: {type: list<node>}
+  set: {type: set<node>}
+  cur: {type: "node?"}
+  other: {type: "node?"}
+  next_of: {type: "node?", per: [node]}
+  count: "int[0..3]"
+  flag: {type: bool, per: [node]}
+procedures:
+  idle(): []
+threads:
+  t: {count: 2, run: idle()}
+"""
+NODES = 3
+SP = Span("generated", 1, 1)
+NODE, NODE_OPT, NODE_LIST, NODE_SET = RefT("node"), RefT("node", True), ListT("node"), SetT("node")
+TYPES = (BOOL, INT, NODE_OPT, NODE_SET, NODE_LIST)
+
+
+@pytest.fixture(scope="module")
+def universe(tmp_path_factory) -> TransitionSystem:
+    path = tmp_path_factory.mktemp("universe") / "universe.yaml"
+    path.write_text(UNIVERSE, encoding="utf-8")
+    return TransitionSystem(load_spec(path))
+
+
+def random_state(rng: random.Random, system: TransitionSystem) -> tuple:
+    """Any value of each slot's type: lists of distinct elements, nulls where the type allows them, lock
+    owners and read holds of either thread (slots expressions do not read keep their initial value)."""
+    out = []
+    threads = len(system.threads)
+    for index, slot in enumerate(system.layout.slots):
+        t = slot.type
+        if slot.kind == "lock_owner":
+            out.append(rng.randrange(-1, threads))
+        elif slot.kind == "lock_readers":
+            out.append(sum(rng.randrange(4) << (READ_BITS * tid) for tid in range(threads)))
+        elif slot.kind != "shared":
+            out.append(system.base_state[index])
+        elif isinstance(t, BoolT):
+            out.append(rng.random() < 0.5)
+        elif isinstance(t, IntT):
+            out.append(rng.randint(t.lo, t.hi))
+        elif isinstance(t, RefT):
+            out.append(rng.randrange(-1 if t.nullable else 0, NODES))
+        elif isinstance(t, ListT):
+            out.append(tuple(rng.sample(range(NODES), rng.randint(0, NODES))))
+        else:
+            out.append(rng.randrange(1 << NODES))
+    return tuple(out)
+
+
+class ExprGen:
+    """Random well-typed expressions, partial operations (null indexes, next() of any element, null in set
+    literals) included. Types are those of the parser, and so is what it refuses (x[null] with a literal null,
+    held_read() of a mutex)."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+
+    def expr(self, t: Type, depth: int, bound: tuple[str, ...] = ()) -> Expr:
+        if depth <= 0 or self.rng.random() < 0.2:
+            return self.leaf(t, bound)
+        forms = {BoolT: self.boolean, IntT: self.integer, RefT: self.ref, SetT: self.set, ListT: self.list}
+        return forms[type(t)](depth - 1, bound)
+
+    def leaf(self, t: Type, bound: tuple[str, ...]) -> Expr:
+        rng = self.rng
+        if isinstance(t, BoolT):
+            return rng.choice([Const(BOOL, SP, rng.random() < 0.5), self.lock_predicate(0, bound)])
+        if isinstance(t, IntT):
+            return rng.choice([Const(INT, SP, rng.randint(-2, 3)), Shared(IntT(0, 3), SP, "count")])
+        if isinstance(t, RefT):
+            return rng.choice([self.element(bound), Const(NULL, SP, -1), Shared(NODE_OPT, SP, "cur"),
+                               Shared(NODE_OPT, SP, "other")])
+        if isinstance(t, ListT):
+            return Shared(NODE_LIST, SP, "l")
+        return rng.choice([Shared(NODE_SET, SP, "set"), Const(NODE_SET, SP, rng.randrange(1 << NODES))])
+
+    def element(self, bound: tuple[str, ...]) -> Expr:
+        names = [Bound(NODE, SP, name) for name in bound]
+        return self.rng.choice([Const(NODE, SP, i) for i in range(NODES)] + names)
+
+    def key(self, depth: int, bound: tuple[str, ...]) -> Expr:
+        """An index: any element-valued expression but a literal null, which the parser refuses."""
+        e = self.expr(NODE_OPT, depth, bound)
+        return self.element(bound) if isinstance(e.type, NullT) else e
+
+    def lock_predicate(self, depth: int, bound: tuple[str, ...]) -> Expr:
+        rng = self.rng
+        lock = rng.choice([LockRef(LockT("mutex"), SP, "m"), LockRef(LockT("rwsem"), SP, "sem"),
+                           LockRef(LockT("mutex"), SP, "per_node", (self.key(depth, bound),))])
+        fns = LOCK_PREDICATES if lock.name == "sem" else (*ANY_HOLDER, "held")
+        return Call(BOOL, SP, rng.choice(fns), (lock,))
+
+    def boolean(self, d: int, bound: tuple[str, ...]) -> Expr:
+        rng, x = self.rng, self.expr
+        form = rng.randrange(12)
+        if form == 0:
+            return Shared(BOOL, SP, "flag", (self.key(d, bound),))
+        if form == 1:
+            return Compare(BOOL, SP, "==", x(NODE_OPT, d, bound), x(NODE_OPT, d, bound))
+        if form == 2:
+            return Compare(BOOL, SP, rng.choice(["<", "<=", ">", ">="]), x(INT, d, bound), x(INT, d, bound))
+        if form == 3:
+            return Compare(BOOL, SP, "in", x(NODE_OPT, d, bound), x(rng.choice([NODE_SET, NODE_LIST]), d, bound))
+        if form == 4:
+            items = tuple(x(BOOL, d, bound) for _ in range(rng.randint(2, 3)))
+            return BoolOp(BOOL, SP, rng.choice(["and", "or"]), items)
+        if form == 5:
+            return Unary(BOOL, SP, "not", x(BOOL, d, bound))
+        if form == 6:
+            return IfExp(BOOL, SP, x(BOOL, d, bound), x(BOOL, d, bound), x(BOOL, d, bound))
+        if form == 7:
+            return Call(BOOL, SP, "empty", (x(rng.choice([NODE_SET, NODE_LIST]), d, bound),))
+        if form == 8:
+            return Call(BOOL, SP, "before", (x(NODE_LIST, d, bound), x(NODE_OPT, d, bound), x(NODE_OPT, d, bound)))
+        if form == 9:
+            return self.lock_predicate(d, bound)
+        return self.quantifier(BOOL, d, bound)
+
+    def integer(self, d: int, bound: tuple[str, ...]) -> Expr:
+        rng, x = self.rng, self.expr
+        form = rng.randrange(6)
+        if form == 0:
+            return Binary(INT, SP, rng.choice("+-"), x(INT, d, bound), x(INT, d, bound))
+        if form == 1:
+            return Unary(INT, SP, "neg", x(INT, d, bound))
+        if form == 2:
+            return Call(INT, SP, "len", (x(rng.choice([NODE_SET, NODE_LIST]), d, bound),))
+        if form == 3:
+            return Call(INT, SP, "index", (x(NODE_LIST, d, bound), x(NODE_OPT, d, bound)))
+        if form == 4:
+            return IfExp(INT, SP, x(BOOL, d, bound), x(INT, d, bound), x(INT, d, bound))
+        return self.quantifier(INT, d, bound)
+
+    def ref(self, d: int, bound: tuple[str, ...]) -> Expr:
+        rng, x = self.rng, self.expr
+        form = rng.randrange(4)
+        if form == 0:
+            return Shared(NODE_OPT, SP, "next_of", (self.key(d, bound),))
+        if form == 1:
+            return Call(NODE_OPT, SP, rng.choice(["first", "last"]), (x(NODE_LIST, d, bound),))
+        if form == 2:
+            return Call(NODE_OPT, SP, rng.choice(["next", "prev"]), (x(NODE_LIST, d, bound), x(NODE_OPT, d, bound)))
+        return IfExp(NODE_OPT, SP, x(BOOL, d, bound), x(NODE_OPT, d, bound), x(NODE_OPT, d, bound))
+
+    def set(self, d: int, bound: tuple[str, ...]) -> Expr:
+        if self.rng.random() < 0.5:
+            return SetLit(NODE_SET, SP, tuple(self.expr(NODE_OPT, d, bound) for _ in range(self.rng.randint(1, 3))))
+        return Binary(NODE_SET, SP, self.rng.choice("|&-"), self.expr(NODE_SET, d, bound), self.expr(NODE_SET, d, bound))
+
+    def list(self, d: int, bound: tuple[str, ...]) -> Expr:
+        return ListLit(NODE_LIST, SP, tuple(self.expr(NODE_OPT, d, bound) for _ in range(self.rng.randint(0, 3))))
+
+    def quantifier(self, t: Type, d: int, bound: tuple[str, ...]) -> Expr:
+        """all/any (bool) or count/sum (int) over the entity, a set or a list, with or without a filter."""
+        rng = self.rng
+        var = f"x{len(bound)}"
+        inner = (*bound, var)
+        kind = rng.choice(["all", "any"] if isinstance(t, BoolT) else ["count", "sum"])
+        domain = rng.choice([Const(NODE_SET, SP, (1 << NODES) - 1), self.expr(NODE_SET, d, bound),
+                             self.expr(NODE_LIST, d, bound)])
+        cond = self.expr(BOOL, d, inner) if rng.random() < 0.5 else None
+        body = self.expr(INT if kind == "sum" else BOOL, d, inner)
+        return Quant(t, SP, kind, var, domain, cond, body)
+
+
+@settings(derandomize=True, deadline=None, max_examples=int(os.environ.get("NETCHECK_HYPOTHESIS_EXAMPLES") or 150),
+          database=None)
+@given(rng=st.randoms(use_true_random=True))
+def test_generated_expressions_agree_on_generated_states(universe: TransitionSystem, rng: random.Random) -> None:
+    """On random states, z3 and the fast evaluator agree whether random expressions are defined (no partial
+    operation applied outside its domain) and, where they are, on their values; held() asks about either thread.
+    Four expressions of each type, each on three states, per example."""
+    for t in TYPES:
+        for _ in range(4):
+            e = ExprGen(rng).expr(t, 4)
+            slots = sorted(universe.mentioned_slots(e))
+            for _ in range(3):
+                tid = rng.randrange(len(universe.threads))
+                agree(universe, e, t, tid, random_state(rng, universe), slots)
+
+
+def agree(system: TransitionSystem, e: Expr, t: Type, tid: int, state: tuple, slots: list[int]) -> None:
+    env = replace(system.env, tid=tid)
+    enc = SmtEncoder(system.layout, env.entity_sizes)
+    try:
+        fast, error = compile_expr(e, env)(state), ""
+    except EvalError as err:
+        fast, error = None, str(err)
+    note(f"{e!r}\nthread {tid}, state {state}: evaluator {fast!r} {error}")
+    assert enc.decide(enc.defined(e, tid=tid), state, slots) is (not error)
+    if not error:
+        value = enc.term(e, tid=tid)
+        same = value == z3_literal(fast, t, enc) if not isinstance(t, BoolT) else (value if fast else z3.Not(value))
+        assert enc.decide(same, state, slots) is True
+
+
+def z3_literal(value, t: Type, enc: SmtEncoder):
+    """A value in the state encoding as a z3 literal of the type's sort."""
+    if isinstance(t, SetT):
+        return z3.BitVecVal(value, enc.width(t.entity))
+    if isinstance(t, ListT):
+        return seq_literal(value)
+    return z3.IntVal(value)
