@@ -187,6 +187,8 @@ def gen_bool(draw, world, ctx, ty, depth, safe, bound) -> str:
         options.append(lambda n=n: n)
     for name, (kind, _) in world.locks.items():
         fns = ["locked"] + (["read_locked", "write_locked"] if kind == "rwsem" else [])
+        if not safe and ctx is not None:   # inside a procedure: held by the current thread
+            fns += ["held"] + (["held_read", "held_write"] if kind == "rwsem" else [])
         options.append(lambda name=name, fns=fns: f"{draw(st.sampled_from(fns))}"
                        f"({lock_ref(draw, world, None if safe else ctx, name)})")
     if depth > 0:
