@@ -21,6 +21,7 @@ from typing import Any
 
 from netcheck.model.system import StateProperty, TransitionSystem
 
+from . import coverage
 from .verdicts import PropertyChecker
 
 
@@ -67,6 +68,7 @@ class Exploration:
     unknown: dict[str, str] = field(default_factory=dict)
     transitions: int = 0
     edges_recorded: bool = False
+    executions: coverage.Executions | None = None   # what reachable transitions ran (checker/coverage.py)
     # trace.py's fewest-switch search over this exploration, kept with it (and freed with it)
     switch_search: object = field(default=None, repr=False, compare=False)
 
@@ -141,7 +143,7 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
     found = result.found
     invariants: list[StateProperty] = system.invariants
     check_deadlock = system.spec.options.deadlock
-    threads = [(t.tid, t.pcslot, t.steps) for t in system.threads]
+    threads = [(t.tid, t.pcslot, t.steps, ran) for t, ran in zip(system.threads, coverage.start(system))]
     for v in system.initial_violations:
         found.setdefault(v.prop, Found(v.prop, -1, v.tid, v.message))
 
@@ -207,12 +209,15 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
             result.complete, result.stop_reason = False, f"max depth {max_depth} reached"
             break
         progressed = False
-        for tid, pcslot, steps in threads:
-            step = steps[s[pcslot]]
+        for tid, pcslot, steps, ran in threads:
+            pc = s[pcslot]
+            step = steps[pc]
             if step is None:
                 continue
             results = step.fire(s)
-            transitions += len(results)
+            if results:
+                ran[pc] += 1
+                transitions += len(results)
             for r in results:
                 progressed = True
                 if r.__class__ is tuple:
@@ -240,7 +245,10 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
                     found[r.prop] = Found(r.prop, i, tid, r.message)
             if step.sig is not None:
                 # a fatal signal is not progress: a state where only signals can move is still a deadlock
-                for r in step.sig(s):
+                signalled = step.sig(s)
+                if signalled:
+                    ran[pc] += 1
+                for r in signalled:
                     transitions += 1
                     if r.__class__ is tuple:
                         known = index.get(r)
@@ -265,6 +273,7 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
     interrupt.__exit__()
     result.seconds = time.perf_counter() - started
     result.transitions = transitions
+    result.executions = coverage.finish(system)
     result.edges_recorded = record_edges
     if measure_memory:
         result.peak_memory_mb = peak_rss_mb()

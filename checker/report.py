@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from netcheck.model.evaluate import format_value
 from netcheck.model.system import TransitionSystem
 
+from .coverage import Coverage, summarize
 from .explore import Exploration
 from .lockorder import LockOrder, cycle_message, lock_order, report_section
 from .lockorder import to_json as lock_order_json
@@ -56,10 +57,18 @@ class SpecReport:
     # analyses beyond the properties (lock order, wait-for chains, ...): text sections and JSON members
     sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
     extra_json: tuple[tuple[str, object], ...] = ()
+    coverage: Coverage | None = None
+    strict_coverage: bool = False   # --strict-coverage: a statement no reachable transition runs fails the run
+
+    @property
+    def coverage_failed(self) -> bool:
+        """Under --strict-coverage, a complete run left a statement unexecuted."""
+        cov = self.coverage
+        return self.strict_coverage and cov is not None and cov.complete and bool(cov.unreached)
 
     @property
     def exit_code(self) -> int:
-        if any(p.status == "violated" for p in self.properties):  # questions answer reachable/unreachable
+        if any(p.status == "violated" for p in self.properties) or self.coverage_failed:  # questions never fail
             return EXIT_VIOLATED
         if not self.complete or any(p.status == "unknown" for p in self.properties):
             return EXIT_INCOMPLETE
@@ -109,8 +118,9 @@ def build_report(path: str, exp: Exploration, order: LockOrder | None = None) ->
                   round(len(exp.states) / seconds, 1) if seconds > 0 else 0.0, round(exp.peak_memory_mb, 1),
                   len(exp.deadlocks), len(exp.finals))
     sections = (("Lock order (lockdep rules):", tuple(report_section(order))),)
+    coverage = summarize(system, exp.executions, exp.complete) if exp.executions is not None else None
     return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, exp.complete, exp.stop_reason,
-                      tuple(results), stats, sections, tuple(extra))
+                      tuple(results), stats, sections, tuple(extra), coverage)
 
 
 QUESTIONS = ("reachable", "waits_on_slow")  # asked, not required: they never fail a run
