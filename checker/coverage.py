@@ -93,6 +93,14 @@ class Coverage:
     branches: tuple[BranchRuns, ...]
 
     @property
+    def statements_run(self) -> int:
+        return sum(1 for s in self.statements if s.count)
+
+    @property
+    def branches_taken(self) -> int:
+        return sum(1 for b in self.branches if b.count)
+
+    @property
     def unreached(self) -> tuple[StatementRuns, ...]:
         return tuple(s for s in self.statements if s.count == 0)
 

@@ -44,9 +44,9 @@ def _coverage(cov: Coverage, full: bool) -> dict:
     out: dict = {
         "complete": cov.complete,
         "statements": len(cov.statements),
-        "statements_run": len(cov.statements) - len(cov.unreached),
+        "statements_run": cov.statements_run,
         "branches": len(cov.branches),
-        "branches_taken": sum(1 for b in cov.branches if b.count),
+        "branches_taken": cov.branches_taken,
         "not_run": [_statement(s) for s in cov.unreached],
         "not_taken": [_branch(b) for b in cov.untaken],
     }

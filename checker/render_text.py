@@ -93,14 +93,12 @@ def _summary(report: SpecReport) -> str:
 def coverage_lines(cov: Coverage, ambiguous: set[str], full: bool) -> list[str]:
     """The coverage section: by default a warning listing the first few statements never run and branches
     never taken (nothing when all ran); `full`: every statement and branch with its run count."""
-    statements, branches = len(cov.statements), len(cov.branches)
-    ran = statements - len(cov.unreached)
-    taken = sum(1 for b in cov.branches if b.count)
+    numbers = (f"{cov.statements_run} of {len(cov.statements)} statements run, {cov.branches_taken} of "
+               f"{len(cov.branches)} branches taken")
     if not cov.complete:
-        head = (f"Coverage is partial (the run stopped early): {ran} of {statements} statements run, {taken} of "
-                f"{branches} branches taken so far")
+        head = f"Coverage is partial (the run stopped early): {numbers} so far"
         return [head + ":", *_all_runs(cov, ambiguous)] if full else [head]
-    head = f"Coverage: {ran} of {statements} statements run, {taken} of {branches} branches taken"
+    head = f"Coverage: {numbers}"
     if full:
         return [head + " (runs: executions by reachable transitions):", *_all_runs(cov, ambiguous)]
     if not cov.unreached and not cov.untaken:
@@ -110,8 +108,7 @@ def coverage_lines(cov: Coverage, ambiguous: set[str], full: bool) -> list[str]:
     items = [f"  {_short(s.span.short, ambiguous)}  never run: {s.text}" for s in cov.unreached]
     items += [f"  {_short(b.span.short, ambiguous)}  {_branch_text(b)}" for b in cov.untaken]
     more = [f"  ... and {len(items) - COVERAGE_SHOWN} more"] if len(items) > COVERAGE_SHOWN else []
-    return [head + " (--coverage: every count):", *warnings,
-            *items[:COVERAGE_SHOWN], *more]
+    return [head + " (--coverage: every count):", *warnings, *items[:COVERAGE_SHOWN], *more]
 
 
 def _all_runs(cov: Coverage, ambiguous: set[str]) -> list[str]:

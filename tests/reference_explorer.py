@@ -41,7 +41,8 @@ model/runtime.py; where the documents are silent, as the production engine does)
   resting at an idle await).
 * coverage: a statement runs each time settle executes it, and each time a step (or a fatal signal)
   executes it from an explored state with at least one result; `if` counts the way it went; an `either`
-  branch is taken when its first statement (labels skipped) runs, an empty one whenever the either runs.
+  branch is taken when its first statement (labels skipped) runs, or whenever the either runs when it
+  has none or that statement is a jump (goto, break, continue, return).
 
 Deliberate choices where production differs (the known bugs in tests/test_reference_agreement.py):
 a called procedure's locals start at their defaults without a range check ("a non-nullable element
@@ -723,7 +724,7 @@ class Reference:
         if isinstance(s, Either):
             out = []
             for name, body in s.branches:
-                if not body:     # an empty branch is taken whenever the either runs
+                if guard(body) is None:   # no statement of its own first: taken whenever the either runs
                     self.taken[(s.span, name)] += 1
             for k in range(len(s.branches)):
                 copy = w if k == len(s.branches) - 1 else clone(w)
@@ -1071,16 +1072,16 @@ class Reference:
         return frame["proc"], frame["path"]
 
     def ran(self, where: tuple[str, tuple]) -> None:
-        """One execution of the statement at `where`; the first statement of an `either` branch (labels
-        before it skipped) takes that branch."""
+        """One execution of the statement at `where`; executing the guard of an `either` branch takes it."""
         proc, path = where
         info = self.procs[proc]
-        self.runs[info.at[path].span] += 1
+        s = info.at[path]
+        self.runs[s.span] += 1
         if len(path) >= 3 and str(path[-2]).startswith("b"):
             either = info.at[path[:-2]]
             assert isinstance(either, Either)
             name, body = either.branches[int(path[-2][1:])]
-            if all(isinstance(x, Label) for x in body[:path[-1]]):
+            if guard(body) is s:
                 self.taken[(either.span, name)] += 1
 
     # -- queries for tests
@@ -1237,6 +1238,13 @@ class Reference:
                     note(Viol("deadlock_free", "deadlock"))
         result.states = len(seen)
         return result
+
+
+def guard(body: tuple[Stmt, ...]) -> Stmt | None:
+    """The statement that takes an `either` branch when it runs: the first one, labels skipped; None when
+    there is none or it is a jump (the branch is then taken whenever the either runs)."""
+    first = next((x for x in body if not isinstance(x, Label)), None)
+    return None if isinstance(first, (Goto, Break, Continue, Return)) else first
 
 
 def explore_spec(spec: Spec, max_states: int | None = None) -> RefResult:
