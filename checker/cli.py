@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -169,6 +170,11 @@ def main() -> None:
 @click.option("--fail-fast", is_flag=True, help="Stop at the first violation (other verdicts: unknown).")
 @click.option("--stop-on", "stop_on", multiple=True, metavar="PROPERTY",
               help="Stop as soon as this property is violated (repeat: once all are); other verdicts: unknown.")
+@click.option("--coverage", "show_coverage", is_flag=True,
+              help="List every statement and branch with how often reachable transitions ran it (by default "
+                   "only a warning names the first few never run).")
+@click.option("--strict-coverage", is_flag=True,
+              help="Exit 1 when a complete run leaves a statement never run, even if every property holds.")
 @click.option("--no-timing", is_flag=True, help="Leave out timings and memory (for byte-identical output).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only one summary line per spec.")
 @click.option("--verbose", "-v", is_flag=True, help="Print progress even when not on a terminal.")
@@ -176,14 +182,14 @@ def main() -> None:
               help="Judge the verdicts alone, as if the specs had no expect: (a bug spec then exits 1).")
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
            timeout: float | None, max_memory: float | None, fmt: str, output: Path | None, trace_style: str,
-           graph: Path | None, fail_fast: bool, stop_on: tuple[str, ...], no_timing: bool, quiet: bool,
-           verbose: bool, ignore_expect: bool) -> None:
+           graph: Path | None, fail_fast: bool, stop_on: tuple[str, ...], show_coverage: bool, strict_coverage: bool,
+           no_timing: bool, quiet: bool, verbose: bool, ignore_expect: bool) -> None:
     """Explore every interleaving of each SPEC (a file, or a directory of *.yaml) and check its properties.
 
     Exit 0: every property holds on the complete state space (a spec with expect: gets exactly the
-    expected verdicts); 1: a property is violated or vacuous (or the verdicts differ from expect:);
-    2: invalid spec or usage; 3: incomplete (a limit was hit, nothing violated); 4: internal error;
-    130: interrupted.
+    expected verdicts); 1: a property is violated or vacuous (or the verdicts differ from expect:, or,
+    with --strict-coverage, a statement never runs); 2: invalid spec or usage; 3: incomplete (a limit
+    was hit, nothing violated); 4: internal error; 130: interrupted.
     """
     bound_values = parse_bounds(bounds)
     paths = expand_specs(specs)
@@ -194,7 +200,7 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     limits = Limits(max_states, max_depth, timeout, fail_fast, max_memory, frozenset(stop_on))
     on_terminal = sys.stdout.isatty()
     options = RenderOptions(trace_style, not no_timing, 0 if quiet else 1,
-                            on_terminal and "NO_COLOR" not in os.environ, len(paths) > 1)
+                            on_terminal and "NO_COLOR" not in os.environ, len(paths) > 1, show_coverage)
     reports: list[SpecReport] = []
     errors = False
     interrupted = False
@@ -202,7 +208,7 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
         try:
             report, exp = verify_one(path, bound_values, limits, graph, verbose or sys.stderr.isatty(),
                                      not ignore_expect)
-            reports.append(report)
+            reports.append(replace(report, strict_coverage=strict_coverage))
             if exp.stop_reason == "interrupted":
                 interrupted = True
                 break

@@ -21,6 +21,7 @@ from typing import Any
 
 from netcheck.model.system import StateProperty, TransitionSystem
 
+from . import coverage
 from .stuck import mask_array, stuck_masks, wait_cycle
 from .verdicts import PropertyChecker
 
@@ -75,6 +76,7 @@ class Exploration:
     peak_memory_mb: float = 0.0
     unknown: dict[str, str] = field(default_factory=dict)
     transitions: int = 0
+    executions: coverage.Executions | None = None   # what reachable transitions ran (checker/coverage.py)
     # trace.py's fewest-switch search over this exploration, kept with it (and freed with it)
     switch_search: object = field(default=None, repr=False, compare=False)
 
@@ -160,7 +162,8 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
     found = result.found
     invariants: list[StateProperty] = system.invariants
     check_deadlock = system.spec.options.deadlock
-    threads = [(t.tid, t.pcslot, t.steps, 1 << t.tid, t.daemon) for t in system.threads]
+    threads = [(t.tid, t.pcslot, t.steps, 1 << t.tid, t.daemon, ran)
+               for t, ran in zip(system.threads, coverage.start(system))]
     for v in system.initial_violations:
         found.setdefault(v.prop, Found(v.prop, -1, v.tid, v.message))
 
@@ -228,14 +231,17 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
         progressed = violating = False
         blocked = 0
         first_edge.append(len(dst))
-        for tid, pcslot, steps, bit, daemon in threads:
-            step = steps[s[pcslot]]
+        for tid, pcslot, steps, bit, daemon, ran in threads:
+            pc = s[pcslot]
+            step = steps[pc]
             if step is None:
                 continue
             results = step.fire(s)
-            if not results and not (daemon and step.idle):
+            if results:
+                ran[pc] += 1
+                transitions += len(results)
+            elif not (daemon and step.idle):
                 blocked |= bit
-            transitions += len(results)
             for r in results:
                 progressed = True
                 if r.__class__ is tuple:
@@ -262,7 +268,10 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
                         found[r.prop] = Found(r.prop, i, tid, r.message)
             if step.sig is not None:
                 # a fatal signal is not progress: a state where only signals can move is still a deadlock
-                for r in step.sig(s):
+                signalled = step.sig(s)
+                if signalled:
+                    ran[pc] += 1
+                for r in signalled:
                     transitions += 1
                     if r.__class__ is tuple:
                         known = index.get(r)
@@ -292,6 +301,7 @@ def explore(system: TransitionSystem, limits: Limits = Limits(), progress: Progr
     interrupt.__exit__()
     result.seconds = time.perf_counter() - started
     result.transitions = transitions
+    result.executions = coverage.finish(system)
     _stuck(result, check_deadlock)
     if measure_memory:
         result.peak_memory_mb = peak_rss_mb()

@@ -24,6 +24,7 @@ class RenderOptions:
     verbosity: int = 1         # 0 quiet, 1 normal, 2 verbose
     color: bool = False
     several: bool = False      # several specs were asked for (JSON: an array even if only one loaded)
+    coverage: bool = False     # --coverage: every statement's run count, not only the unreached ones
     # specs that did not load: (path, error). The CI formats (junit, sarif) report them as results too.
     spec_errors: tuple[tuple[str, SpecError], ...] = ()
 
@@ -35,12 +36,12 @@ Renderer = Callable[[list[SpecReport], RenderOptions], str]
 
 
 def _text(reports: list[SpecReport], options: RenderOptions) -> str:
-    return "".join(render_text(r, options.trace_style, options.timing, options.verbosity, options.color)
-                   for r in reports)
+    return "".join(render_text(r, options.trace_style, options.timing, options.verbosity, options.color,
+                               options.coverage) for r in reports)
 
 
 def _json(reports: list[SpecReport], options: RenderOptions) -> str:
-    return render_json(reports, options.timing, options.several)
+    return render_json(reports, options.timing, options.several, options.coverage)
 
 
 def _junit(reports: list[SpecReport], options: RenderOptions) -> str:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 from . import __version__
+from .coverage import BranchRuns, Coverage, StatementRuns
 from .report import PropertyResult, SpecReport
 
 
-def report_object(report: SpecReport, timing: bool = True) -> dict:
+def report_object(report: SpecReport, timing: bool = True, coverage: bool = False) -> dict:
+    """The report as JSON data; `coverage`: with the run count of every statement and branch."""
     stats: dict[str, float] = {
         "states": report.stats.states,
         "transitions": report.stats.transitions,
@@ -35,7 +37,36 @@ def report_object(report: SpecReport, timing: bool = True) -> dict:
         e = report.expectation
         out["expect"] = {"violated": list(e.violated), "met": e.met, "differences": list(e.differences)}
     out.update(dict(report.extra_json))
+    if report.coverage is not None:
+        out["coverage"] = {**_coverage(report.coverage, coverage), "strict": report.strict_coverage}
     return out
+
+
+def _coverage(cov: Coverage, full: bool) -> dict:
+    """Totals, the statements not run and branches not taken, and (`full`) every count."""
+    out: dict = {
+        "complete": cov.complete,
+        "statements": len(cov.statements),
+        "statements_run": cov.statements_run,
+        "branches": len(cov.branches),
+        "branches_taken": cov.branches_taken,
+        "not_run": [_statement(s) for s in cov.unreached],
+        "not_taken": [_branch(b) for b in cov.untaken],
+    }
+    if full:
+        out["statement_runs"] = [_statement(s) for s in cov.statements]
+        out["branch_runs"] = [_branch(b) for b in cov.branches]
+    return out
+
+
+def _statement(s: StatementRuns) -> dict:
+    return {"location": s.span.short, "column": s.span.col, "statement": s.text, "runs": s.count,
+            "threads": list(s.threads), "assert": s.assert_name or None}
+
+
+def _branch(b: BranchRuns) -> dict:
+    return {"location": b.span.short, "column": b.span.col, "statement": b.text, "decision": b.decision,
+            "branch": b.branch, "runs": b.count}
 
 
 def _property(p: PropertyResult) -> dict:
@@ -60,8 +91,8 @@ def _property(p: PropertyResult) -> dict:
     return out
 
 
-def render_json(reports: list[SpecReport], timing: bool = True, several: bool = False) -> str:
+def render_json(reports: list[SpecReport], timing: bool = True, several: bool = False, coverage: bool = False) -> str:
     """One object for one spec; an array when several specs were given."""
-    objects = [report_object(r, timing) for r in reports]
+    objects = [report_object(r, timing, coverage) for r in reports]
     data = objects[0] if len(objects) == 1 and not several else objects
     return json.dumps(data, indent=2) + "\n"

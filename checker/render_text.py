@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .coverage import BranchRuns, Coverage
 from .report import PropertyResult, SpecReport
 from .trace import ThreadRef, Trace, TraceStep, by_name
 
 COLUMN = 44
+COVERAGE_SHOWN = 5   # unreached statements and untaken branches the default coverage warning lists
 STATUS = {"holds": "holds   ", "violated": "VIOLATED", "vacuous": "VACUOUS", "unknown": "UNKNOWN ",
           "reachable": "REACHABLE", "unreachable": "unreachable"}
 QUESTIONS = ("reachable", "waits_on_slow")
 
 
 def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = True, verbosity: int = 1,
-                color: bool = False) -> str:
-    """The report as text. verbosity 0: the summary line only; 1: verdicts and counterexamples."""
+                color: bool = False, coverage: bool = False) -> str:
+    """The report as text. verbosity 0: the summary line only; 1: verdicts and counterexamples.
+    `coverage`: every statement and branch with its run count, not only a warning about unreached ones."""
     summary = _summary(report)
     if color:
         summary = _paint(summary, report.exit_code)
@@ -33,6 +36,9 @@ def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = Tru
         lines.append("")
         lines.append(title)
         lines.extend(body)
+    if report.coverage is not None:
+        shown = coverage_lines(report.coverage, _ambiguous_files(report.files), coverage)
+        lines.extend([""] + shown if shown else [])
     lines.append("")
     lines.append(summary)
     return "\n".join(lines) + "\n"
@@ -62,10 +68,16 @@ def _verdict_line(prop: PropertyResult) -> str:
 
 def _summary(report: SpecReport) -> str:
     props = [p for p in report.properties if p.kind not in QUESTIONS]
-    if report.expectation is not None:
-        return f"{_expectation(report, props)} (exit {report.exit_code})"
     counts = {k: sum(1 for p in props if p.status == k) for k in ("holds", "violated", "vacuous", "unknown")}
-    if counts["violated"]:
+    cov = report.coverage
+    never_run = _plural(len(cov.unreached), "statement") + " never run" if cov and cov.complete and cov.unreached \
+        else ""
+    if report.coverage_failed:
+        verdict = f"FAILED: {never_run} (--strict-coverage)"
+        never_run = ""
+    elif report.expectation is not None:
+        verdict = _expectation(report, props)
+    elif counts["violated"]:
         failing = ", ".join(p.name for p in props if p.status == "violated")
         verdict = f"VIOLATED: {counts['violated']} of {len(props)} properties fail ({failing})"
         if counts["vacuous"]:
@@ -76,6 +88,8 @@ def _summary(report: SpecReport) -> str:
         verdict = f"UNKNOWN: {counts['unknown']} properties undecided ({report.stop_reason or 'solver unknown'})"
     else:
         verdict = f"OK: all {len(props)} properties hold on every reachable state"
+    if never_run:
+        verdict += f"; {never_run}"
     questions = [p for p in report.properties if p.kind in QUESTIONS]
     if questions:
         answers = {k: sum(1 for p in questions if p.status == k) for k in ("reachable", "unreachable", "unknown")}
@@ -100,6 +114,62 @@ def _expectation(report: SpecReport, props: list[PropertyResult]) -> str:
     if listed:
         return f"AS EXPECTED: violated: {listed}; the other {others} properties hold on every reachable state"
     return f"AS EXPECTED: all {len(props)} properties hold on every reachable state"
+
+
+def coverage_lines(cov: Coverage, ambiguous: set[str], full: bool) -> list[str]:
+    """The coverage section: by default a warning listing the first few statements never run and branches
+    never taken (nothing when all ran); `full`: every statement and branch with its run count."""
+    numbers = (f"{cov.statements_run} of {len(cov.statements)} statements run, {cov.branches_taken} of "
+               f"{len(cov.branches)} branches taken")
+    if not cov.complete:
+        head = f"Coverage is partial (the run stopped early): {numbers} so far"
+        return [head + ":", *_all_runs(cov, ambiguous)] if full else [head]
+    head = f"Coverage: {numbers}"
+    if full:
+        return [head + " (runs: executions by reachable transitions):", *_all_runs(cov, ambiguous)]
+    if not cov.unreached and not cov.untaken:
+        return []
+    warnings = [f"  warning: assert {s.assert_name} ({_short(s.span.short, ambiguous)}) never runs: it checks "
+                "nothing" for s in cov.unreached_asserts]
+    items = [f"  {_short(s.span.short, ambiguous)}  never run: {s.text}" for s in cov.unreached]
+    items += [f"  {_short(b.span.short, ambiguous)}  {_branch_text(b)}" for b in cov.untaken]
+    more = [f"  ... and {len(items) - COVERAGE_SHOWN} more"] if len(items) > COVERAGE_SHOWN else []
+    return [head + " (--coverage: every count):", *warnings, *items[:COVERAGE_SHOWN], *more]
+
+
+def _all_runs(cov: Coverage, ambiguous: set[str]) -> list[str]:
+    """Every statement, then every branch, with its run count and a mark on those never run or taken
+    (on a partial run: not so far)."""
+    never_run, never_taken = ("NEVER RUN", "NEVER TAKEN") if cov.complete else ("not run so far", "not taken so far")
+    spans = [s.span for s in cov.statements] + [b.span for b in cov.branches]
+    places = [_short(span.short, ambiguous) for span in spans]
+    width = max((len(p) for p in places), default=0)
+    out = [f"  {'runs':>9}  {'where'.ljust(width)}  statement"]
+    for s, place in zip(cov.statements, places):
+        who = f"[{', '.join(s.threads)}]" if s.count else never_run
+        out.append(f"  {s.count:>9}  {place.ljust(width)}  {s.text}  {who}")
+    out.append(f"  {'taken':>9}  {'where'.ljust(width)}  branch")
+    for b, place in zip(cov.branches, places[len(cov.statements):]):
+        mark = f"  {never_taken}" if b.reached and not b.count else ""
+        out.append(f"  {b.count:>9}  {place.ljust(width)}  {_branch_name(b)}{mark}")
+    return out
+
+
+def _branch_name(b: BranchRuns) -> str:
+    return f"{b.text}: {b.branch}"
+
+
+def _branch_text(b: BranchRuns) -> str:
+    """How an untaken branch reads in the warning."""
+    if b.decision == "if":
+        return f"{b.text}: never {'true' if b.branch == 'then' else 'false'} ('{b.branch}' never taken)"
+    return f"either: branch '{b.branch}' never taken"
+
+
+def _ambiguous_files(files: tuple[str, ...]) -> set[str]:
+    """File names (without directories) that two files of a spec share."""
+    names = [f.rsplit("/", 1)[-1] for f in files]
+    return {n for n in names if names.count(n) > 1}
 
 
 def violation_text(prop: PropertyResult, style: str = "cpu") -> str:

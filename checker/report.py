@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from netcheck.model.evaluate import format_value
 from netcheck.model.system import TransitionSystem
 
+from .coverage import Coverage, summarize
 from .explore import STOPPED_AT_VIOLATION, Exploration
 from .lockorder import LockOrder, cycle_message, lock_order, report_section
 from .lockorder import to_json as lock_order_json
@@ -72,9 +73,19 @@ class SpecReport:
     sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
     extra_json: tuple[tuple[str, object], ...] = ()
     expectation: ExpectationResult | None = None
+    coverage: Coverage | None = None
+    strict_coverage: bool = False   # --strict-coverage: a statement no reachable transition runs fails the run
+
+    @property
+    def coverage_failed(self) -> bool:
+        """Under --strict-coverage, a complete run left a statement unexecuted."""
+        cov = self.coverage
+        return self.strict_coverage and cov is not None and cov.complete and bool(cov.unreached)
 
     @property
     def exit_code(self) -> int:
+        if self.coverage_failed:
+            return EXIT_VIOLATED
         if self.expectation is not None:   # the run is a test of the spec's expected verdicts
             met = self.expectation.met
             return EXIT_OK if met else EXIT_VIOLATED if met is False else EXIT_INCOMPLETE
@@ -142,8 +153,9 @@ def build_report(path: str, exp: Exploration, order: LockOrder | None = None, us
                               location=expect.span.short)
         results = [replace(r, expected=True) if r.status == "violated" and r.name in expectation.violated else r
                    for r in results]
+    coverage = summarize(system, exp.executions, exp.complete) if exp.executions is not None else None
     return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, exp.complete, exp.stop_reason,
-                      tuple(results), stats, sections, tuple(extra), expectation)
+                      tuple(results), stats, sections, tuple(extra), expectation, coverage)
 
 
 def check_expectation(expected: tuple[str, ...], results: Sequence[PropertyResult],

@@ -14,6 +14,7 @@ from .evaluate import EvalError
 from .layout import Layout
 from .locks import MAX_READ_DEPTH, READ_BITS, read_depth, rw_grant, rw_read_now, rw_remove_waiter, rw_write_now
 from .program import IR
+from .spec import If
 from .types import IntT, RefT
 
 SETTLE_FUEL = 100_000
@@ -43,21 +44,46 @@ class Step:
 Settle = Callable[[list, list], None]
 
 
-def make_settle(runs: list, pcslot: int, tid: int) -> Settle:
-    """Run a thread's invisible nodes until it reaches a visible one; append the results to `out`."""
+class Counts:
+    """How often each program point of one thread ran, and which way each `if` went: what coverage
+    (checker/coverage.py) is computed from. `settle` counts the invisible nodes it runs, the explorer
+    the visible steps that fire with a result; `initial` keeps what computing the initial states ran."""
+
+    __slots__ = ("ran", "outcomes", "initial")
+
+    def __init__(self, size: int):
+        self.ran = [0] * size             # [pc]: runs of the node at pc
+        self.outcomes = [0] * (2 * size)  # [2 * pc]: an `if` condition was true, [2 * pc + 1]: false
+        self.initial: tuple[list[int], list[int]] = ([0] * size, [0] * (2 * size))
+
+    def keep_initial(self) -> None:
+        """Remember the counts so far (the initial states' settling) as the start of every exploration."""
+        self.initial = (self.ran.copy(), self.outcomes.copy())
+
+    def restart(self) -> None:
+        """Back to the initial counts, in place (the closures hold these very lists)."""
+        self.ran[:] = self.initial[0]
+        self.outcomes[:] = self.initial[1]
+
+
+def make_settle(runs: list, pcslot: int, tid: int, ran: list[int]) -> Settle:
+    """Run a thread's invisible nodes until it reaches a visible one; append the results to `out`.
+    Each node run is counted in `ran`."""
 
     def settle(l: list, out: list) -> None:
-        run = runs[l[pcslot]]
+        pc = l[pcslot]
+        run = runs[pc]
         if run is None:
             out.append(tuple(l))
             return
         fuel = SETTLE_FUEL
         stack: list = []
         while True:
+            ran[pc] += 1
             try:
                 r = run(l)
             except EvalError as err:
-                out.append(Violation("runtime_safety", str(err), tid, l[pcslot]))
+                out.append(Violation("runtime_safety", str(err), tid, pc))
                 r = None
             if r.__class__ is int:
                 l[pcslot] = r
@@ -73,16 +99,18 @@ def make_settle(runs: list, pcslot: int, tid: int) -> Settle:
                 if not stack:
                     return
                 l = stack.pop()
-            run = runs[l[pcslot]]
+            pc = l[pcslot]
+            run = runs[pc]
             while run is None:
                 out.append(tuple(l))
                 if not stack:
                     return
                 l = stack.pop()
-                run = runs[l[pcslot]]
+                pc = l[pcslot]
+                run = runs[pc]
             fuel -= 1
             if fuel < 0:
-                out.append(Violation("runtime_safety", "local computation does not terminate", tid, l[pcslot]))
+                out.append(Violation("runtime_safety", "local computation does not terminate", tid, pc))
                 return
     return settle
 
@@ -116,7 +144,8 @@ class RuntimeBuilder:
         self.finished = finished
         self.runs: list = [None] * (len(nodes) + 1)
         self.steps: list[Step | None] = [None] * (len(nodes) + 1)
-        self.settle = make_settle(self.runs, pcslot, tid)
+        self.counts = Counts(len(nodes) + 1)
+        self.settle = make_settle(self.runs, pcslot, tid, self.counts.ran)
 
     def build(self) -> None:
         for pc, node in enumerate(self.nodes):
@@ -215,6 +244,8 @@ class RuntimeBuilder:
             return reset
         if kind == "branch":
             cond = d["cond"]
+            if isinstance(node.stmt, If):
+                return self.counted_branch(pc, cond, nxt, alt)
             return lambda l: nxt if cond(l) else alt
         if kind == "choose":
             targets = [t for _, t in d["branches"]]
@@ -237,6 +268,18 @@ class RuntimeBuilder:
                 return finished
             return end
         raise AssertionError(f"node kind {kind} cannot run invisibly")
+
+    def counted_branch(self, pc: int, cond: Callable, nxt: int, alt: int) -> Callable:
+        """An `if` condition that counts which way it goes (branch coverage)."""
+        outcomes, true, false = self.counts.outcomes, 2 * pc, 2 * pc + 1
+
+        def branch(l: list) -> int:
+            if cond(l):
+                outcomes[true] += 1
+                return nxt
+            outcomes[false] += 1
+            return alt
+        return branch
 
     def assign(self, pc: int, node: IR) -> Callable:
         writes, values, nxt = node.data["writes"], node.data["values"], node.next

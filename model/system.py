@@ -118,6 +118,8 @@ class TransitionSystem:
         self.defaults = defaults
         self.initial_violations: list[Violation] = []
         self.initial_states = self._initial_states()
+        for thread in self.threads:
+            thread.builder.counts.keep_initial()
         self.env = Env(layout, self.env.entity_sizes, {}, {}, self.names, self._positions())
         self.invariants = [self._state_property(p) for p in spec.properties if p.kind == "invariant"]
         self.finals = [self._state_property(p) for p in spec.properties if p.kind == "final"]

@@ -44,6 +44,10 @@ model/runtime.py; where the documents are silent, as the production engine does)
 * a property whose condition applies a partial operation outside its domain (a null index, next() of an
   element not on the list) is not judged in that state, which violates runtime_safety instead;
   held(), held_read(), held_write() ask about the thread executing the statement.
+* coverage: a statement runs each time settle executes it, and each time a step (or a fatal signal)
+  executes it from an explored state with at least one result; `if` counts the way it went; an `either`
+  branch is taken when its first statement (labels skipped) runs, or whenever the either runs when it
+  has none or that statement is a jump (goto, break, continue, return).
 
 Deliberate choices where production differs (the known bugs in tests/test_reference_agreement.py):
 a called procedure's locals start at their defaults without a range check ("a non-nullable element
@@ -135,6 +139,10 @@ class RefResult:
     state_list: list[dict] = field(default_factory=list)   # every reachable state (keep_states=True)
     # the states with a stuck thread as a multiset: per thread, where it stands (`where`) and whether it is stuck
     deadlocked: Counter = field(default_factory=Counter)
+    # coverage: executions per statement (span), and (span, branch) -> times taken for `if` ("then",
+    # "else") and `either` (the branch name)
+    runs: Counter = field(default_factory=Counter)
+    taken: Counter = field(default_factory=Counter)
 
 
 # ---------------------------------------------------------------- values
@@ -506,6 +514,8 @@ class Reference:
         self.all_readers = spec.options.rwsem_wake == "all_readers"
         self.signals = spec.options.fatal_signals
         self.instances = self._instances()
+        self.runs: Counter = Counter()    # coverage, as in RefResult
+        self.taken: Counter = Counter()
 
     # -- setup
 
@@ -637,6 +647,7 @@ class Reference:
                 if self.visible(cur, tid):
                     out.append(cur)
                     break
+                self.ran(self.position(cur, tid))
                 results = self.execute(cur, tid)
                 out.extend(r for r in results if isinstance(r, Viol))
                 states = [r for r in results if not isinstance(r, Viol)]
@@ -720,13 +731,18 @@ class Reference:
                 self.store(w, caller_locals, p, v)
             return self._go(w, tid, EXIT)
         if isinstance(s, If):
-            return self._go(w, tid, info.enter(path, "then" if ev(s.cond, w, loc) else "else"))
+            branch = "then" if ev(s.cond, w, loc) else "else"
+            self.taken[(s.span, branch)] += 1
+            return self._go(w, tid, info.enter(path, branch))
         if isinstance(s, While):
             return self._go(w, tid, info.enter(path, "do") if ev(s.cond, w, loc) else info.after(path))
         if isinstance(s, ForEach):
             return self.loop_step(w, tid, s, info, path, phase, loc)
         if isinstance(s, Either):
             out = []
+            for name, body in s.branches:
+                if guard(body) is None:   # no statement of its own first: taken whenever the either runs
+                    self.taken[(s.span, name)] += 1
             for k in range(len(s.branches)):
                 copy = w if k == len(s.branches) - 1 else clone(w)
                 out.extend(self._go(copy, tid, info.enter(path, f"b{k}")))
@@ -1043,8 +1059,12 @@ class Reference:
         if state["threads"][tid] is None:
             return []
         w = clone(state)
+        where = self.position(w, tid)
         out = []
-        for r in self.execute(w, tid):
+        results = self.execute(w, tid)
+        if results:
+            self.ran(where)
+        for r in results:
             out.extend([r] if isinstance(r, Viol) else self.settle(r, tid))
         return out
 
@@ -1055,9 +1075,31 @@ class Reference:
             results = self.signal(w, tid)
         except RefError as err:
             results = [Viol("runtime_safety", str(err))]
+        if results:
+            self.ran(self.position(state, tid))
         for r in results:
             out.extend([r] if isinstance(r, Viol) else self.settle(r, tid))
         return out
+
+    # -- coverage
+
+    def position(self, w: dict, tid: int) -> tuple[str, tuple]:
+        """(procedure, path) of the statement the thread stands at."""
+        frame = self.top(w, tid)
+        return frame["proc"], frame["path"]
+
+    def ran(self, where: tuple[str, tuple]) -> None:
+        """One execution of the statement at `where`; executing the guard of an `either` branch takes it."""
+        proc, path = where
+        info = self.procs[proc]
+        s = info.at[path]
+        self.runs[s.span] += 1
+        if len(path) >= 3 and str(path[-2]).startswith("b"):
+            either = info.at[path[:-2]]
+            assert isinstance(either, Either)
+            name, body = either.branches[int(path[-2][1:])]
+            if guard(body) is s:
+                self.taken[(either.span, name)] += 1
 
     # -- queries for tests
 
@@ -1147,7 +1189,8 @@ class Reference:
     # -- the explorer
 
     def explore(self, max_states: int | None = None, keep_states: bool = False) -> RefResult:
-        result = RefResult()
+        self.runs, self.taken = Counter(), Counter()
+        result = RefResult(runs=self.runs, taken=self.taken)
         violated = result.violated
 
         def note(v: Viol) -> None:
@@ -1262,6 +1305,13 @@ class Reference:
                 if sid not in can:
                     out.setdefault(sid, set()).add(tid)
         return out
+
+
+def guard(body: tuple[Stmt, ...]) -> Stmt | None:
+    """The statement that takes an `either` branch when it runs: the first one, labels skipped; None when
+    there is none or it is a jump (the branch is then taken whenever the either runs)."""
+    first = next((x for x in body if not isinstance(x, Label)), None)
+    return None if isinstance(first, (Goto, Break, Continue, Return)) else first
 
 
 def explore_spec(spec: Spec, max_states: int | None = None) -> RefResult:

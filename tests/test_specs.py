@@ -36,6 +36,10 @@ def test_shipped_spec_verifies(name: str, states: int, depth: int) -> None:
     assert (len(exp.states), exp.max_depth) == (states, depth)
     assert exp.deadlocks == []
     assert exp.finals, "some run must finish"
+    # coverage: every statement runs; with one device module, unregister_pernet_device() always finds
+    # its own ops as first_device, so that `if` is never false
+    assert report.coverage is not None and report.coverage.complete and not report.coverage.unreached
+    assert [(b.text, b.branch) for b in report.coverage.untaken] == [("if (first_device == o)", "else")]
 
 
 def test_at_least_six_bugs() -> None:
