@@ -72,10 +72,7 @@ def _summary(report: SpecReport) -> str:
     cov = report.coverage
     never_run = _plural(len(cov.unreached), "statement") + " never run" if cov and cov.complete and cov.unreached \
         else ""
-    if report.coverage_failed:
-        verdict = f"FAILED: {never_run} (--strict-coverage)"
-        never_run = ""
-    elif report.expectation is not None:
+    if report.expectation is not None:
         verdict = _expectation(report, props)
     elif counts["violated"]:
         failing = ", ".join(p.name for p in props if p.status == "violated")
@@ -84,6 +81,9 @@ def _summary(report: SpecReport) -> str:
             verdict += f", {counts['vacuous']} vacuous (checked on no state)"
     elif counts["vacuous"]:
         verdict = f"VACUOUS: {counts['vacuous']} of {len(props)} properties checked on no state"
+    elif report.coverage_failed:
+        verdict = f"FAILED: {never_run} (--strict-coverage); all {len(props)} properties hold"
+        never_run = ""
     elif counts["unknown"]:
         verdict = f"UNKNOWN: {counts['unknown']} properties undecided ({report.stop_reason or 'solver unknown'})"
     else:
