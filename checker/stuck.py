@@ -44,18 +44,24 @@ def stuck_masks(exp: Exploration) -> dict[int, int]:
     can: list[int] = [full & ~b for b in blocked] + [full] * (len(exp.states) - expanded)
     ends = array("I", exp.first_edge[1:])
     ends.append(len(exp.edges_dst))
+    signal = set(exp.signal_edges)
+    # only an rwsem waiter can be moved on by another thread's step: (bit, pc slot, its wait pcs)
+    waiters = [(1 << t.tid, t.pcslot, frozenset(pc for pc, n in enumerate(t.nodes) if n.kind == "lockwait"))
+               for t in exp.system.threads]
+    waiters = [w for w in waiters if w[2]]
     pending = [s for s in range(expanded - 1, -1, -1) if can[s] != full]
     while True:
-        pending = _close(exp, can, ends, pending, full)
-        if not _moved_on(exp, can, ends, pending):
+        pending = _close(exp, can, ends, signal, pending, full)
+        if not _moved_on(exp, can, ends, signal, waiters, pending):
             break
     return {s: blocked[s] & ~can[s] for s in sorted(pending) if blocked[s] & ~can[s]}
 
 
-def _close(exp: Exploration, can: list[int], ends: array, pending: list[int], full: int) -> list[int]:
+def _close(exp: Exploration, can: list[int], ends: array, signal: set[int], pending: list[int],
+           full: int) -> list[int]:
     """Propagate `can` backwards over non-signal edges to a fixed point; the states still not full.
     BFS numbering makes most edges lead to higher ids, so a few passes in decreasing order do it."""
-    first, dst, signal = exp.first_edge, exp.edges_dst, set(exp.signal_edges)
+    first, dst = exp.first_edge, exp.edges_dst
     with_signal = {bisect_right(first, e) - 1 for e in signal}   # the states signal edges leave
     changed = True
     while changed:
@@ -79,18 +85,16 @@ def _close(exp: Exploration, can: list[int], ends: array, pending: list[int], fu
     return pending
 
 
-def _moved_on(exp: Exploration, can: list[int], ends: array, pending: list[int]) -> bool:
+def _moved_on(exp: Exploration, can: list[int], ends: array, signal: set[int],
+              waiters: list[tuple[int, int, frozenset[int]]], pending: list[int]) -> bool:
     """Add the rwsem waiters that another thread's step moves on (the releaser grants them the lock,
     inside its own step) where nothing else showed they progress; whether any was added."""
-    threads = [(1 << t.tid, t.pcslot, frozenset(pc for pc, n in enumerate(t.nodes) if n.kind == "lockwait"))
-               for t in exp.system.threads]
-    threads = [t for t in threads if t[2]]
-    states, first, dst, signal = exp.states, exp.first_edge, exp.edges_dst, set(exp.signal_edges)
+    states, first, dst = exp.states, exp.first_edge, exp.edges_dst
     added = False
     for s in pending:
         here = states[s]
         missing = exp.blocked[s] & ~can[s]
-        for bit, slot, pcs in threads:
+        for bit, slot, pcs in waiters:
             if missing & bit and here[slot] in pcs and any(
                     states[dst[e]][slot] != here[slot] for e in range(first[s], ends[s]) if e not in signal):
                 can[s] |= bit

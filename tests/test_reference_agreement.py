@@ -211,27 +211,8 @@ BUSY_POLLER = textwrap.indent(helpers.BUSY_POLLER, " " * 8)  # at the corners' i
 CORNERS = [
     # ABBA next to the busy poller: the ABBA pair alone has 19 states (abba.yaml), one of them the
     # deadlock (ab holds a at lock b, ba holds b at lock a): 19 x 6 = 114 states, 6 with two stuck threads.
-    Corner("abba_next_to_a_busy_poller", """
-        netcheck: 1
-        locks: {a: mutex, b: mutex, stat_lock: spinlock}
-        state:
-          polls: {type: "int[0..1]"}
-        procedures:
-          path_ab():
-            - mutex_lock: a
-            - mutex_lock: b
-            - mutex_unlock: b
-            - mutex_unlock: a
-          path_ba():
-            - mutex_lock: b
-            - mutex_lock: a
-            - mutex_unlock: a
-            - mutex_unlock: b""" + BUSY_POLLER + """
-        threads:
-          ab: path_ab()
-          ba: path_ba()
-          poller: {run: poller(), daemon: true}
-        """, 114, 6, 0, frozenset({"deadlock_free"})),
+    Corner("abba_next_to_a_busy_poller", (helpers.EXAMPLES / "bugs" / "abba_busy_bystander.yaml").read_text(),
+           114, 6, 0, frozenset({"deadlock_free"})),
     # A lost wake-up: the waiter waits for `ready` while holding m, which the waker needs to set it.
     # Without the poller, 8 states: (W0,K0) (W1,K0)* (W0,K1) (W0,K2,ready) (W0,Kd,ready) (W1,Kd,ready)
     # (W2,Kd,ready) (Wd,Kd,ready), where * has both stuck; with it, 8 x 6 = 48 states, 6 with stuck threads.
