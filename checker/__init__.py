@@ -1,4 +1,4 @@
-"""Exploration, property checking, reporting and the command line of netcheck."""
+"""ExplicitResult, property checking, reporting and the command line of netcheck."""
 
 from importlib.metadata import PackageNotFoundError, version
 

@@ -16,7 +16,9 @@ from netcheck.model.system import TransitionSystem
 
 from . import diff as diff_mod
 from . import mutate as mutate_mod
-from .explore import Exploration, Limits, explore
+from .engine.explore import explore
+from .engine.limits import Limits
+from .engine.result import ExplicitResult
 from .lockorder import LockOrder, lock_order, render_cycle, render_graph, summary
 from .lockorder import to_json as lock_order_json
 from .render_text import cpu_table
@@ -39,17 +41,17 @@ def _system(path: str, bounds: dict[str, int]) -> TransitionSystem:
         sys.exit(EXIT_USAGE)
 
 
-def _explore(path: str, bounds: dict[str, int], limits: Limits) -> Exploration:
+def _explore(path: str, bounds: dict[str, int], limits: Limits) -> ExplicitResult:
     return explore(_system(path, bounds), limits, measure_memory=False)
 
 
-def _header(path: str, exp: Exploration) -> list[str]:
+def _header(path: str, exp: ExplicitResult) -> list[str]:
     spec = exp.system.spec
     chain = f" (extends {', '.join(spec.files[1:])})" if len(spec.files) > 1 else ""
     bounds = ", ".join(f"{n}={v}" for n, v in spec.bounds)
     done = "" if exp.complete else f" (INCOMPLETE: {exp.stop_reason})"
     return [f"netcheck: {path}{chain}", f"  bounds: {bounds or 'none'}",
-            f"  explored {len(exp.states):,} states, depth {exp.max_depth}{done}"]
+            f"  explored {exp.state_count:,} states, depth {exp.max_depth}{done}"]
 
 
 def _limit_options(f):
@@ -64,7 +66,7 @@ def _limit_options(f):
 # ---------------------------------------------------------------- locks
 
 
-def locks_text(path: str, exp: Exploration, order: LockOrder) -> str:
+def locks_text(path: str, exp: ExplicitResult, order: LockOrder) -> str:
     lines = _header(path, exp) + ["", f"Lock order (lockdep rules): {summary(order)}", ""]
     lines += render_graph(order)
     for cycle in order.cycles:
@@ -95,7 +97,7 @@ def locks(spec: str, bounds: tuple[str, ...], max_states: int | None, timeout: f
     exp = _explore(spec, _bounds(bounds), Limits(max_states, None, timeout))
     order = lock_order(exp)
     if fmt == "json":
-        data = {"spec": spec, "bounds": dict(exp.system.spec.bounds), "states": len(exp.states),
+        data = {"spec": spec, "bounds": dict(exp.system.spec.bounds), "states": exp.state_count,
                 "complete": exp.complete, **lock_order_json(order)}
         click.echo(json.dumps(data, indent=2))
     else:
@@ -145,7 +147,7 @@ def slow(spec: str, threads: tuple[str, ...], every: bool, bounds: tuple[str, ..
             first = slow_chains(exp, decl)
             answers[decl] = (first,) if first is not None else ()
     if fmt == "json":
-        data = {"spec": spec, "bounds": dict(exp.system.spec.bounds), "states": len(exp.states),
+        data = {"spec": spec, "bounds": dict(exp.system.spec.bounds), "states": exp.state_count,
                 "complete": exp.complete,
                 "threads": {d: [witness_json(exp.system, w) for w in ws] for d, ws in answers.items()}}
         click.echo(json.dumps(data, indent=2))

@@ -14,12 +14,14 @@ from netcheck.model.parse import load_spec
 from netcheck.model.system import TransitionSystem
 
 from . import __version__
-from .explore import Exploration, Limits, ProgressInfo, explore
+from .engine.explore import explore
+from .engine.limits import Limits, ProgressInfo
+from .engine.result import ExplicitResult
+from .engine.verdicts import InternalError
 from .formats import FORMATS, RenderOptions
 from .graph import FORMATS as GRAPH_FORMATS
 from .graph import write_graph
-from .report import EXIT_INTERNAL, EXIT_USAGE, SpecReport, build_report
-from .verdicts import InternalError
+from .report import EXIT_INTERNAL, EXIT_USAGE, SpecReport, build_report, report_observers
 
 EXIT_INTERRUPTED = 130
 
@@ -108,21 +110,21 @@ def check_stop_on(path: str, system: TransitionSystem, names: frozenset[str]) ->
 
 
 def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: Path | None,
-               progress_enabled: bool, use_expect: bool = True) -> tuple[SpecReport, Exploration]:
+               progress_enabled: bool, use_expect: bool = True) -> tuple[SpecReport, ExplicitResult]:
     spec = load_spec(path, bounds)
     system = TransitionSystem(spec)
     check_stop_on(path, system, limits.stop_on)
     hint = ", ".join(f"--bound {n}={max(0, v - 1)}" for n, v in spec.bounds if v > 1) or "--max-states"
     progress = ProgressLine(progress_enabled, sys.stderr.isatty() or progress_enabled, hint)
-    exp = explore(system, limits, progress)
+    exp = explore(system, limits, progress, observers=report_observers(system))
     progress.clear()
     report = build_report(path, exp, use_expect=use_expect)
     if graph is not None:
         violated = next((p for p in report.properties if p.trace is not None), None)
         highlight = None
         if violated is not None and violated.trace is not None:
-            index = {s: i for i, s in enumerate(exp.states)}
-            highlight = [index[s] for s in violated.trace.states if s in index]
+            ids = (exp.store.id_of(s) for s in violated.trace.states)
+            highlight = [sid for sid in ids if sid is not None]
         write_graph(exp, graph, highlight)
     return report, exp
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from netcheck.model.errors import Span
 from netcheck.model.program import walk_statements
+from netcheck.model.runtime import Executions
 from netcheck.model.spec import (
     Assert,
     Assign,
@@ -34,29 +35,6 @@ from netcheck.model.system import TransitionSystem
 # Statements that do something of their own; label, goto, break, continue and return only move control,
 # so they are not counted (the statements around them are).
 COUNTED = (Assign, Invoke, ListOp, LockOp, Rcu, If, While, ForEach, Either, Assert, Await)
-
-
-@dataclass(frozen=True)
-class Executions:
-    """What one exploration executed, per thread instance: runs per program point, and `if` outcomes
-    per program point ([2 * pc] true, [2 * pc + 1] false)."""
-
-    ran: tuple[tuple[int, ...], ...]
-    outcomes: tuple[tuple[int, ...], ...]
-
-
-def start(system: TransitionSystem) -> list[list[int]]:
-    """Reset every thread's counts to those of computing the initial states; the lists the explorer
-    counts visible steps in (per thread, indexed by program counter)."""
-    for thread in system.threads:
-        thread.builder.counts.restart()
-    return [thread.builder.counts.ran for thread in system.threads]
-
-
-def finish(system: TransitionSystem) -> Executions:
-    """The counts as exploring left them (later replays of steps, for traces, do not change them)."""
-    counts = [thread.builder.counts for thread in system.threads]
-    return Executions(tuple(tuple(c.ran) for c in counts), tuple(tuple(c.outcomes) for c in counts))
 
 
 @dataclass(frozen=True)

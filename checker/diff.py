@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from netcheck.model.parse import load_spec
 from netcheck.model.system import TransitionSystem
 
-from .explore import Limits, explore
+from .engine.explore import explore
+from .engine.limits import Limits
 from .lockorder import Dependency, dep_kind, lock_order, mode_suffix
 from .report import build_report
 from .waitfor import SlowWitness, slow_witnesses
@@ -87,7 +88,7 @@ def summarize(path: str, bounds: Mapping[str, int] | None = None, limits: Limits
                                                       w.shape, len(w.trace.steps))
                                             for w in slow_witnesses(exp, d))))
                  for d in decls)
-    return SpecSummary(path, system.spec.name, system.spec.bounds, len(exp.states), exp.transitions, exp.max_depth,
+    return SpecSummary(path, system.spec.name, system.spec.bounds, exp.state_count, exp.transitions, exp.max_depth,
                        exp.complete, exp.stop_reason, tuple((p.name, p.kind, p.status) for p in report.properties),
                        order.classes, order.deps, tuple(c.chain for c in order.cycles), slow)
 

@@ -20,7 +20,7 @@ from netcheck.model.program import IR
 from netcheck.model.system import TransitionSystem
 from netcheck.model.yamlload import Map, Scalar
 
-from .explore import Exploration
+from .engine.result import ExplicitResult
 from .render_text import cpu_labels, cpu_names, trace_summary
 from .report import PropertyResult, SpecReport
 from .trace import ThreadRef, Trace, TraceStep, why_wait
@@ -245,7 +245,7 @@ def ending(system: TransitionSystem, prop: PropertyResult) -> list[str]:
     return lines
 
 
-def explain_property(report: SpecReport, exp: Exploration, prop: PropertyResult) -> list[str]:
+def explain_property(report: SpecReport, exp: ExplicitResult, prop: PropertyResult) -> list[str]:
     system = exp.system
     kind_words = KIND_WORDS.get(prop.kind, prop.kind)
     declared = f", declared at {prop.location}" if prop.location and prop.kind in ("invariant", "final",
@@ -304,7 +304,7 @@ def checked_on(report: SpecReport, prop: PropertyResult) -> str:
     return f"checked at every step from the {states:,} reachable states"
 
 
-def explain(report: SpecReport, exp: Exploration, names: Sequence[str] = ()) -> str:
+def explain(report: SpecReport, exp: ExplicitResult, names: Sequence[str] = ()) -> str:
     """The explanation of the named properties (all of them when none are named)."""
     chain = f" (extends {', '.join(report.files[1:])})" if len(report.files) > 1 else ""
     bounds = ", ".join(f"{n}={v}" for n, v in report.bounds) or "none"

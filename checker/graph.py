@@ -7,34 +7,35 @@ from pathlib import Path
 
 import networkx as nx
 
-from .explore import Exploration
+from .engine.result import ExplicitResult
 from .report import slot_value
 
 FORMATS = (".dot", ".gv", ".graphml", ".json")
 
 
-def state_graph(exp: Exploration) -> nx.DiGraph:
+def state_graph(exp: ExplicitResult) -> nx.DiGraph:
     """Nodes are state ids (attribute `state`: the tuple); edges carry the thread and the spec location."""
     system = exp.system
     g = nx.DiGraph(spec=system.spec.name)
-    for sid, depth in enumerate(exp.depth):
+    for sid, depth in enumerate(exp.store.depth):
         g.add_node(sid, depth=depth)
     for sid in exp.deadlocks:
         g.nodes[sid]["deadlock"] = True
     for sid in exp.finals:
         g.nodes[sid]["final"] = True
-    threads = system.threads
-    for src, dst, tid in exp.edges():
-        node = threads[tid].nodes[exp.states[src][threads[tid].pcslot]]
+    threads, actions = system.threads, system.actions
+    for src, dst, action, _ in exp.store.edges():
+        tid = actions[action].tid
+        node = threads[tid].nodes[actions[action].pc]
         location = node.stmt.span.short if node.stmt else ""
         g.add_edge(src, dst, thread=threads[tid].name, location=location,
                    statement=node.stmt.text if node.stmt else node.kind)
     return g
 
 
-def state_label(exp: Exploration, sid: int) -> str:
+def state_label(exp: ExplicitResult, sid: int) -> str:
     system = exp.system
-    state = exp.states[sid]
+    state = exp.store.states[sid]
     parts = []
     for t in system.threads:
         node = system.node_at(state, t.tid)
@@ -45,7 +46,7 @@ def state_label(exp: Exploration, sid: int) -> str:
     return "\n".join(parts)
 
 
-def write_graph(exp: Exploration, path: Path, highlight: list[int] | None = None) -> None:
+def write_graph(exp: ExplicitResult, path: Path, highlight: list[int] | None = None) -> None:
     """Write the state graph; the format follows the file suffix (.dot/.gv, .graphml, .json)."""
     g = state_graph(exp)
     on_path = set(zip(highlight, highlight[1:])) if highlight else set()

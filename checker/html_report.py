@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import networkx as nx
 
 from . import __version__
+from .engine.result import ExplicitResult
 from .explain import Narrator, ending, property_expression
-from .explore import Exploration
 from .graph import state_graph, state_label
 from .render_text import cpu_labels, cpu_names, trace_summary
 from .report import PropertyResult, SpecReport
@@ -120,7 +120,7 @@ def _anchor(*parts: str) -> str:
 # ---------------------------------------------------------------- lock order
 
 
-def lock_order_graph(report: SpecReport, exp: Exploration | None = None) -> nx.DiGraph | None:
+def lock_order_graph(report: SpecReport, exp: ExplicitResult | None = None) -> nx.DiGraph | None:
     """Lock classes and held -> acquired dependencies; edge attributes `modes`, `functions`, `cycle`.
 
     From the report's `lock_order` analysis (checker/lockorder.py), else from checker/lockorder.py run on
@@ -170,7 +170,7 @@ def lock_order_dot(g: nx.DiGraph, name: str) -> str:
 # ---------------------------------------------------------------- state graph
 
 
-def state_graph_dot(exp: Exploration, highlight: Sequence[int]) -> str:
+def state_graph_dot(exp: ExplicitResult, highlight: Sequence[int]) -> str:
     g = state_graph(exp)
     on_path = set(zip(highlight, highlight[1:]))
     path_nodes = set(highlight)
@@ -193,11 +193,11 @@ def state_graph_dot(exp: Exploration, highlight: Sequence[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _path_ids(exp: Exploration, trace: Trace | None) -> list[int]:
+def _path_ids(exp: ExplicitResult, trace: Trace | None) -> list[int]:
     if trace is None:
         return []
-    index = {s: i for i, s in enumerate(exp.states)}
-    return [index[s] for s in trace.states if s in index]
+    ids = (exp.store.id_of(s) for s in trace.states)
+    return [sid for sid in ids if sid is not None]
 
 
 # ---------------------------------------------------------------- HTML pieces
@@ -255,7 +255,7 @@ def trace_table(trace: Trace) -> str:
             + "\n".join(rows) + "</tbody></table>")
 
 
-def _violation(report: SpecReport, exp: Exploration, prop: PropertyResult, anchor: str) -> str:
+def _violation(report: SpecReport, exp: ExplicitResult, prop: PropertyResult, anchor: str) -> str:
     out = [f'<article class="violation" id="{anchor}">',
            f'<h3>{_e(prop.name)}: <span class="violated">VIOLATED</span> <small>({_e(prop.kind)}'
            f'{", " + _e(prop.location) if prop.location else ""})</small></h3>']
@@ -295,7 +295,7 @@ def _figure(kind: str, dot_source: str, caption: str, dot: str | None) -> str:
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 
-def spec_section(report: SpecReport, exp: Exploration, index: int, dot: str | None, timing: bool = True) -> Section:
+def spec_section(report: SpecReport, exp: ExplicitResult, index: int, dot: str | None, timing: bool = True) -> Section:
     """Everything the page says about one spec."""
     anchor = _anchor(f"spec{index}", report.name)
     s = report.stats

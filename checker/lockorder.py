@@ -1,4 +1,5 @@
-"""A lockdep-style lock-order graph, built from the explored states, and its strong cycles.
+"""A lockdep-style lock-order graph, built from the explored states (during the search, by an observer),
+and its strong cycles.
 
 An edge A -> B (lock classes: a lock name; the instances of a per-entity lock share one class) means some
 thread acquires, or waits for, B while holding A. Each dependency carries the modes of both locks and
@@ -16,12 +17,14 @@ from dataclasses import dataclass
 from itertools import product
 
 import networkx as nx
+from netcheck.model.evaluate import EvalError
 from netcheck.model.locks import read_depth
 from netcheck.model.program import IR
 from netcheck.model.spec import LockOp, Spec
 from netcheck.model.system import TransitionSystem
 
-from .explore import Exploration
+from .engine.observers import Observer, replay
+from .engine.result import ExplicitResult
 
 # acquiring lock API -> the mode it asks for ("rread": a recursive reader; no spec op asks for it today)
 ACQUIRE_MODES = {"mutex_lock": "mutex", "mutex_lock_killable": "mutex", "spin_lock": "spin",
@@ -170,13 +173,13 @@ def site_of(system: TransitionSystem, s: Sequence, tid: int) -> Site:
     return node_site(system.node_at(s, tid), lock_wrappers(system.spec))
 
 
-def acquisition_site(exp: Exploration, state: int, tid: int, base: int) -> Site:
+def acquisition_site(exp: ExplicitResult, state: int, tid: int, base: int) -> Site:
     """Where `tid` last acquired the lock instance at slot `base`, on the shortest path to `state`."""
     system = exp.system
     inst = next(i for i in _instances(system) if i.base == base)
-    path = exp.path_to(state)
-    for (prev_id, _), (cur_id, _) in zip(reversed(path[:-1]), reversed(path[1:])):
-        before, after = exp.states[prev_id], exp.states[cur_id]
+    path = exp.store.parent_path(state)
+    for prev_id, cur_id in zip(reversed(path[:-1]), reversed(path[1:])):
+        before, after = exp.store.states[prev_id], exp.store.states[cur_id]
         if _hold_level(after, tid, inst) > _hold_level(before, tid, inst):
             return site_of(system, before, tid)
     return NO_SITE
@@ -192,15 +195,23 @@ def _acquiring_nodes(system: TransitionSystem) -> list[tuple[int, int, dict]]:
     return out
 
 
-def dependencies(exp: Exploration) -> tuple[Dependency, ...]:
-    """Every dependency the explored states show, deduplicated by (classes, modes, sites), sorted."""
-    system = exp.system
-    instances = _instances(system)
-    by_base = {inst.base: inst for inst in instances}
-    acquiring = [(tid, pcslot, nodes) for tid, pcslot, nodes in _acquiring_nodes(system) if nodes]
-    first: dict[tuple, int] = {}
-    for sid, s in enumerate(exp.states):
-        for tid, pcslot, nodes in acquiring:
+class LockDependencies(Observer):
+    """Collects, during the search (or over a finished result's store), the first state where each thread
+    stands at an acquire holding locks; `finish` turns them into dependencies (observation `lock_order`)."""
+
+    name = "lock_order"
+
+    def __init__(self, system: TransitionSystem):
+        self.system = system
+        self.instances = _instances(system)
+        self.acquiring = [(tid, pcslot, nodes) for tid, pcslot, nodes in _acquiring_nodes(system) if nodes]
+        self.first: dict[tuple, int] = {}
+        if not self.acquiring:
+            self.on_state = _nothing   # type: ignore[method-assign]
+
+    def on_state(self, sid: int, s: tuple) -> None:
+        first, instances = self.first, self.instances
+        for tid, pcslot, nodes in self.acquiring:
             node = nodes.get(s[pcslot])
             if node is None:
                 continue
@@ -210,26 +221,48 @@ def dependencies(exp: Exploration) -> tuple[Dependency, ...]:
             dyn = node.data["dyn"]
             try:
                 target = node.data["base"] + (dyn(s) if dyn is not None else 0)
-            except Exception:  # noqa: BLE001 - a lock key that fails to evaluate shows as runtime_safety
+            except EvalError:   # a lock key that fails to evaluate shows as runtime_safety
                 continue
             key = (tid, s[pcslot], held, target)
             if key not in first:
                 first[key] = sid
-    found: dict[tuple[str, str, str, str, Site, Site], tuple[int, set[str]]] = {}
-    wrappers = lock_wrappers(system.spec)
-    for (tid, pc, held, target), sid in first.items():
-        node = system.threads[tid].nodes[pc]
-        acquired = by_base[target].cls if target in by_base else node.data["lock"]
-        acquired_site = node_site(node, wrappers)
-        for index, mode in held:
-            inst = instances[index]
-            held_site = acquisition_site(exp, sid, tid, inst.base)
-            dep_key = (inst.cls, mode, acquired, ACQUIRE_MODES[node.data["op"]], held_site, acquired_site)
-            earliest, threads = found.get(dep_key, (sid, set()))
-            threads.add(system.threads[tid].name)
-            found[dep_key] = (min(earliest, sid), threads)
-    return tuple(sorted(Dependency(a, am, b, bm, hs, bs, tuple(sorted(threads)), sid)
-                        for (a, am, b, bm, hs, bs), (sid, threads) in found.items()))
+
+    def finish(self, result: ExplicitResult) -> None:
+        result.observations[self.name] = self.dependencies(result)
+
+    def dependencies(self, exp: ExplicitResult) -> tuple[Dependency, ...]:
+        """Every dependency seen, deduplicated by (classes, modes, sites), sorted."""
+        system, instances = self.system, self.instances
+        by_base = {inst.base: inst for inst in instances}
+        found: dict[tuple[str, str, str, str, Site, Site], tuple[int, set[str]]] = {}
+        wrappers = lock_wrappers(system.spec)
+        for (tid, pc, held, target), sid in self.first.items():
+            node = system.threads[tid].nodes[pc]
+            acquired = by_base[target].cls if target in by_base else node.data["lock"]
+            acquired_site = node_site(node, wrappers)
+            for index, mode in held:
+                inst = instances[index]
+                held_site = acquisition_site(exp, sid, tid, inst.base)
+                dep_key = (inst.cls, mode, acquired, ACQUIRE_MODES[node.data["op"]], held_site, acquired_site)
+                earliest, threads = found.get(dep_key, (sid, set()))
+                threads.add(system.threads[tid].name)
+                found[dep_key] = (min(earliest, sid), threads)
+        return tuple(sorted(Dependency(a, am, b, bm, hs, bs, tuple(sorted(threads)), sid)
+                            for (a, am, b, bm, hs, bs), (sid, threads) in found.items()))
+
+
+def _nothing(sid: int, s: tuple) -> None:
+    """No thread ever acquires a lock."""
+
+
+def dependencies(exp: ExplicitResult) -> tuple[Dependency, ...]:
+    """Every dependency the explored states show: observed during the search when the caller asked for
+    it (a `LockDependencies` observer), else collected from the store now."""
+    if LockDependencies.name not in exp.observations:
+        replay(exp, LockDependencies(exp.system))
+    deps = exp.observations[LockDependencies.name]
+    assert isinstance(deps, tuple)
+    return deps
 
 
 def dependency_graph(classes: Iterable[str], deps: Iterable[Dependency]) -> nx.DiGraph:
@@ -327,7 +360,7 @@ def analyze_graph(classes: Iterable[str], deps: Iterable[Dependency], complete: 
     return LockOrder(classes, deps, cycles, more, complete)
 
 
-def lock_order(exp: Exploration) -> LockOrder:
+def lock_order(exp: ExplicitResult) -> LockOrder:
     """The lock-order graph of everything explored, and its strong cycles."""
     classes = [lock.name for lock in exp.system.spec.locks]
     return analyze_graph(classes, dependencies(exp), exp.complete)

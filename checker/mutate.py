@@ -32,9 +32,9 @@ from netcheck.model.spec import (
 )
 from netcheck.model.system import TransitionSystem
 
-from .explore import Limits, explore
+from .engine.explore import explore
+from .engine.limits import Limits
 from .lockorder import lock_order
-from .report import QUESTIONS
 from .trace import counterexample
 
 ACQUIRES = {"mutex_lock": "mutex_unlock", "mutex_lock_killable": "mutex_unlock", "mutex_trylock": "mutex_unlock",
@@ -355,22 +355,21 @@ def _check(spec: Spec, mutation: Mutation, max_states: int) -> MutantResult:
         return MutantResult(mutation, "invalid", message=f"{type(err).__name__}: {err}")
     exp = explore(system, Limits(max_states=max_states, fail_fast=True), measure_memory=False)
     seconds = time.perf_counter() - started
-    questions = {p.name for p in spec.properties if p.kind in QUESTIONS}   # answers, never catches
-    names = tuple(sorted(set(exp.found) - questions))
+    names = tuple(sorted(exp.violations))   # answered questions (witnesses) are never catches
     if names:
-        lengths = [len(counterexample(exp, exp.found[n]).steps) for n in names]
-        return MutantResult(mutation, "caught", names, min(lengths), len(exp.states), seconds)
+        lengths = [len(counterexample(exp, exp.violations[n]).steps) for n in names]
+        return MutantResult(mutation, "caught", names, min(lengths), exp.state_count, seconds)
     vacuous = tuple(p.name for p in spec.properties if p.kind == "final") if exp.complete and not exp.finals else ()
     if vacuous:   # no final state left: the final properties were checked on no state (semantics.md)
-        return MutantResult(mutation, "caught", vacuous, None, len(exp.states), seconds, "vacuous")
+        return MutantResult(mutation, "caught", vacuous, None, exp.state_count, seconds, "vacuous")
     order = lock_order(exp)
     if order.cycles:
-        depth = max(exp.depth[d.state] for d in order.cycles[0].deps)
-        return MutantResult(mutation, "caught", ("lock_order",), depth, len(exp.states),
+        depth = max(exp.store.depth[d.state] for d in order.cycles[0].deps)
+        return MutantResult(mutation, "caught", ("lock_order",), depth, exp.state_count,
                             time.perf_counter() - started, order.cycles[0].chain)
     if not exp.complete:
-        return MutantResult(mutation, "unknown", states=len(exp.states), seconds=seconds, message=exp.stop_reason)
-    return MutantResult(mutation, "survived", states=len(exp.states), seconds=time.perf_counter() - started)
+        return MutantResult(mutation, "unknown", states=exp.state_count, seconds=seconds, message=exp.stop_reason)
+    return MutantResult(mutation, "survived", states=exp.state_count, seconds=time.perf_counter() - started)
 
 
 BASELINE = Mutation("none", "", (), "the spec as written", "")

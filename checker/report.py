@@ -9,11 +9,13 @@ from netcheck.model.evaluate import format_value
 from netcheck.model.system import TransitionSystem
 
 from .coverage import Coverage, summarize
-from .explore import STOPPED_AT_VIOLATION, Exploration
-from .lockorder import LockOrder, cycle_message, lock_order, report_section
+from .engine.limits import STOPPED_AT_VIOLATION
+from .engine.observers import Observer
+from .engine.result import ExplicitResult
+from .lockorder import LockDependencies, LockOrder, cycle_message, lock_order, report_section
 from .lockorder import to_json as lock_order_json
 from .trace import Trace, counterexample, lock_rows
-from .waitfor import DeadlockExplanation, deadlock_json, explain_stuck, slow_chains
+from .waitfor import DeadlockExplanation, SlowWaits, deadlock_json, explain_stuck, slow_chains
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
@@ -96,14 +98,14 @@ class SpecReport:
         return EXIT_OK
 
 
-def build_report(path: str, exp: Exploration, order: LockOrder | None = None, use_expect: bool = True) -> SpecReport:
+def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None, use_expect: bool = True) -> SpecReport:
     """Every property's verdict (lock_order included: pass `order` when already computed), checked against
     the spec's `expect:` unless `use_expect` is off."""
     system = exp.system
     results = []
     extra: list[tuple[str, object]] = []
     for name, kind, about, span in system.property_kinds():
-        found = exp.found.get(name)
+        found = exp.violations.get(name)
         location = span.short if span is not None else ""
         if kind in QUESTIONS:
             results.append(answer(exp, name, kind, about, location))
@@ -142,8 +144,8 @@ def build_report(path: str, exp: Exploration, order: LockOrder | None = None, us
     results.insert(after, lock_order_result(order, exp))
     extra.insert(0, ("lock_order", lock_order_json(order)))
     seconds = exp.seconds
-    stats = Stats(len(exp.states), exp.transitions, exp.max_depth, round(seconds, 3),
-                  round(len(exp.states) / seconds, 1) if seconds > 0 else 0.0, round(exp.peak_memory_mb, 1),
+    stats = Stats(exp.state_count, exp.transitions, exp.max_depth, round(seconds, 3),
+                  round(exp.state_count / seconds, 1) if seconds > 0 else 0.0, round(exp.peak_memory_mb, 1),
                   len(exp.deadlocks), len(exp.finals))
     sections = (("Lock order (lockdep rules):", tuple(report_section(order))),)
     expectation = None
@@ -156,6 +158,13 @@ def build_report(path: str, exp: Exploration, order: LockOrder | None = None, us
     coverage = summarize(system, exp.executions, exp.complete) if exp.executions is not None else None
     return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, exp.complete, exp.stop_reason,
                       tuple(results), stats, sections, tuple(extra), expectation, coverage)
+
+
+def report_observers(system: TransitionSystem) -> list[Observer]:
+    """What `build_report` reads, collected during the search rather than by walking the store again:
+    the lock-order dependencies and the first wait behind a slow step of each `waits_on_slow:` question."""
+    return [LockDependencies(system), *(SlowWaits(system, p.target, first_only=True)
+                                        for p in system.spec.properties if p.kind == "waits_on_slow")]
 
 
 def check_expectation(expected: tuple[str, ...], results: Sequence[PropertyResult],
@@ -180,20 +189,20 @@ VACUOUS_MESSAGE = ("no final state is reachable, so it was checked on no state: 
                    "(or a daemon never rests at an idle await)")
 
 
-def checked_states(exp: Exploration, kind: str) -> int:
+def checked_states(exp: ExplicitResult, kind: str) -> int:
     """On how many reachable states a property that holds was checked (-1: per execution, not per state)."""
     if kind == "final":
         return len(exp.finals)
-    return len(exp.states) if kind in ("invariant", "deadlock") else -1
+    return exp.state_count if kind in ("invariant", "deadlock") else -1
 
 
-def answer(exp: Exploration, name: str, kind: str, about: str, location: str) -> PropertyResult:
+def answer(exp: ExplicitResult, name: str, kind: str, about: str, location: str) -> PropertyResult:
     """A question's answer: reachable (with the shortest witness trace), unreachable, or unknown."""
     system = exp.system
     trace, message = None, ""
     context: tuple[tuple[str, str], ...] = ()
     if kind == "reachable":
-        found = exp.found.get(name)
+        found = exp.witnesses.get(name)
         if found is not None:
             trace = counterexample(exp, found)
             final = trace.states[-1] if trace.states else system.base_state
@@ -216,7 +225,7 @@ LOCK_ORDER_ABOUT = ("no strong cycle in the lock-order graph (lockdep's rules): 
                     "recursive locking, reached or not")
 
 
-def lock_order_result(order: LockOrder, exp: Exploration) -> PropertyResult:
+def lock_order_result(order: LockOrder, exp: ExplicitResult) -> PropertyResult:
     """The lock_order property: violated by any strong cycle, even one exploration never deadlocked on."""
     if order.cycles:
         dep = order.cycles[0].deps[-1]

@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 from netcheck.model.errors import SpecError, did_you_mean
 
+from .engine.limits import Limits
 from .explain import explain as explain_text
-from .explore import Limits
 from .html_report import Section, find_dot, page, spec_section
 from .render_text import render_text
 from .report import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, EXIT_VIOLATED

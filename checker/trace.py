@@ -3,18 +3,18 @@ to describe each step (what it did, which variables and locks it changed)."""
 
 from __future__ import annotations
 
-from array import array
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from netcheck.model.evaluate import EvalError, format_value
+from netcheck.model.evaluate import format_value
 from netcheck.model.locks import read_depth, reader_tids
 from netcheck.model.program import IR
-from netcheck.model.runtime import SETTLE_FUEL, Violation
+from netcheck.model.runtime import Violation
 from netcheck.model.system import Thread, TransitionSystem
 
-from .explore import Exploration, Found
+from .engine.paths import path_to
+from .engine.result import EngineResult, ExplicitResult, Finding, Label, Path
+from .engine.verdicts import InternalError
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,8 @@ class TraceStep:
     # lockwait, rcu, gpwait, await, assert, choose) and, for lock and RCU statements, the API call
     kind: str = ""
     op: str = ""
+    action: int = -1       # the step's label (engine/system.py): replaying it is fire(state, action)[choice]
+    choice: int = 0
 
     @property
     def note(self) -> str:
@@ -91,6 +93,8 @@ class TraceStep:
 
 @dataclass(frozen=True)
 class Trace:
+    """A path described for people: its steps and states."""
+
     steps: tuple[TraceStep, ...]
     states: tuple[tuple, ...]   # the state before each step, and the last state (len(steps) + 1, or equal for
     #                             a violating step, which has no successor)
@@ -113,71 +117,9 @@ class Trace:
         return seen
 
 
-def traced_fire(thread: Thread, s: tuple, by_signal: bool) -> list[tuple[tuple[str, ...], object]]:
-    """Like the step's fire, but each result comes with the `either` branches taken while settling."""
-    step = thread.steps[s[thread.pcslot]]
-    if step is None:
-        return []
-    builder = thread.builder
-    plain = builder.settle
-
-    def traced(l: list, out: list) -> None:
-        """runtime.make_settle's loop, step for step (the same fuel, the same error handling), recording
-        the `either` branches taken: (choices, result) pairs."""
-        pcslot, runs = thread.pcslot, thread.runs
-        choices: tuple[str, ...] = ()
-        run = runs[l[pcslot]]
-        if run is None:
-            out.append((choices, tuple(l)))
-            return
-        fuel = SETTLE_FUEL
-        stack: list[tuple[list, tuple[str, ...]]] = []
-        while True:
-            pc = l[pcslot]
-            try:
-                r = run(l)
-            except EvalError as err:
-                out.append((choices, Violation("runtime_safety", str(err), thread.tid, pc)))
-                r = None
-            if r.__class__ is int:
-                l[pcslot] = r
-            elif r.__class__ is list:
-                branches = thread.nodes[pc].data["branches"]
-                for alt, (name, _) in zip(r[1:], branches[1:]):
-                    copy = l.copy()
-                    copy[pcslot] = alt
-                    stack.append((copy, choices + (name,)))
-                l[pcslot] = r[0]
-                choices = choices + (branches[0][0],)
-            else:
-                if r is not None:
-                    out.append((choices, r))
-                if not stack:
-                    return
-                l, choices = stack.pop()
-            run = runs[l[pcslot]]
-            while run is None:
-                out.append((choices, tuple(l)))
-                if not stack:
-                    return
-                l, choices = stack.pop()
-                run = runs[l[pcslot]]
-            fuel -= 1
-            if fuel < 0:
-                out.append((choices, Violation("runtime_safety", "local computation does not terminate",
-                                               thread.tid, l[pcslot])))
-                return
-    builder.settle = traced
-    try:
-        fn = step.sig if by_signal else step.fire
-        results = fn(s) if fn is not None else []
-    finally:
-        builder.settle = plain
-    return [r if isinstance(r, tuple) else ((), r) for r in results]
-
-
-def describe(system: TransitionSystem, s: tuple, tid: int, after: object, by_signal: bool,
-             choices: tuple[str, ...]) -> TraceStep:
+def describe(system: TransitionSystem, s: tuple, label: Label, after: object, choices: tuple[str, ...]) -> TraceStep:
+    """A step described: the statement its label runs in `s`, what happened (`after`), the branches taken."""
+    tid, by_signal = label.tid, label.signal
     thread = system.threads[tid]
     node = thread.nodes[s[thread.pcslot]]
     note = _note(system, thread, node, s, after, by_signal)
@@ -194,7 +136,7 @@ def describe(system: TransitionSystem, s: tuple, tid: int, after: object, by_sig
     kind = "call" if node.kind == "assign" and node.data.get("call") else node.kind
     op = node.data.get("op", "") if node.kind in ("lock", "lockwait", "rcu", "gpwait") else ""
     return TraceStep(tid, thread.name, span.short if span else "", text, node.frame, note, by_signal, kind=kind,
-                     op=op)
+                     op=op, action=label.action, choice=label.choice)
 
 
 def _call_text(system: TransitionSystem, thread: Thread, node: IR, after: object) -> str:
@@ -271,148 +213,40 @@ def why_wait(system: TransitionSystem, node: IR, before: tuple, after: tuple) ->
     return words("held for read by ", joined(", ", holders)) if holders else words("queued")
 
 
-def counterexample(exp: Exploration, found: Found) -> Trace:
-    """A shortest path to the violation, with the fewest thread switches among the shortest paths to the same
-    state, each step described by replaying it."""
-    system = exp.system
-    path, fewest = switch_minimal_path(exp, found)
-    states: list[tuple] = [exp.states[sid] for sid, _ in path]
+def counterexample(result: EngineResult, finding: Finding) -> Trace:
+    """A shortest path to the finding, with the fewest thread switches among the shortest paths to the same
+    state (explicit engines), each step described by replaying its label."""
+    if not isinstance(result, ExplicitResult):
+        raise TypeError("only explicit results have paths yet")
+    # a violation while computing the initial states has no path, but it is a thread's step
+    return describe_path(result.system, path_to(result, finding), finding.message, finding.tid >= 0)
+
+
+def describe_path(system: TransitionSystem, path: Path, message: str = "", violating: bool | None = None) -> Trace:
+    """A path described step by step: each label replayed (never matched against the next state).
+    `violating`: whether its last step breaks a property (by default: whether it ends in a violating step)."""
     steps: list[TraceStep] = []
-    involved = {tid for _, tid in path[1:]} | ({found.tid} if found.tid >= 0 else set())
-    for (prev_id, _), (next_id, tid) in zip(path, path[1:]):
-        before, target = exp.states[prev_id], exp.states[next_id]
-        step = _replay_step(system, before, tid, target)
-        steps.append(_with_changes(system, step, before, target, involved))
-    violating = found.tid >= 0
-    if violating and states:
-        before = states[-1]
-        match = None
-        for by_signal in (False, True):
-            for choices, r in traced_fire(system.threads[found.tid], before, by_signal):
-                if isinstance(r, Violation) and r.message == found.message:
-                    match = describe(system, before, found.tid, r, by_signal, choices)
-                    break
-            if match:
-                break
-        if match is None:
-            raise AssertionError("the violating step did not replay")
-        steps.append(match)
-    return Trace(tuple(steps), tuple(states), violating, found.message, fewest)
+    involved = {label.tid for label in path.labels} | ({path.last.tid} if path.last is not None else set())
+    for before, after, label in zip(path.states, path.states[1:], path.labels):
+        choices, target = _replay(system, before, label)
+        if target != after:
+            raise InternalError(f"step {label} of thread {label.tid} replays to another state")
+        step = describe(system, before, label, target, choices)
+        steps.append(_with_changes(system, step, before, after, involved))
+    if path.last is not None and path.states:
+        choices, target = _replay(system, path.states[-1], path.last)
+        if not isinstance(target, Violation):
+            raise InternalError(f"the violating step {path.last} did not replay to a violation")
+        steps.append(describe(system, path.states[-1], path.last, target, choices))
+    violating = path.last is not None if violating is None else violating
+    return Trace(tuple(steps), path.states, violating, message, path.fewest_switches)
 
 
-# ---------------------------------------------------------------- fewest thread switches
-
-# A forward pass over the BFS layers of the state store up to the violation's depth: for every state and
-# the thread of the step that reached it, the fewest switches of a shortest path from an initial state.
-# A state on a shortest path to a state at depth d sits at depth i after i steps, so only steps from
-# depth i to depth i + 1 count. Beyond this many states the pass is skipped and the BFS parent path is used.
-SWITCH_SEARCH_LIMIT = 1_500_000
-_UNREACHED = 0xFFFF
-
-
-class SwitchSearch:
-    """Fewest thread switches over shortest paths, extended lazily to the depth a trace needs and kept per
-    exploration (one pass serves every property of a spec)."""
-
-    def __init__(self, exp: Exploration):
-        self.exp = exp
-        self.threads = len(exp.system.threads)
-        self.width = self.threads + 1      # the last column: "no step yet" (initial states)
-        self.index: dict[tuple, int] = {}
-        self.cost = array("H")
-        self.back = array("i")
-        self.expanded = 0                  # states below this id have had their successors relaxed
-
-    def reach(self, depth: int) -> None:
-        """Make the costs of every state at depth <= `depth` final."""
-        exp, width = self.exp, self.width
-        end = bisect_right(exp.depth, depth)
-        known = len(self.cost) // width
-        if end > known:
-            states = exp.states
-            self.index.update(zip(states[known:end], range(known, end)))
-            self.cost.extend(array("H", [_UNREACHED]) * ((end - known) * width))
-            self.back.extend(array("i", [-1]) * ((end - known) * width))
-            for sid in range(known, end):
-                if exp.depth[sid] == 0:
-                    self.cost[sid * width + self.threads] = 0
-        self._relax(bisect_right(exp.depth, depth - 1))
-
-    def _relax(self, upto: int) -> None:
-        exp, system, width, none = self.exp, self.exp.system, self.width, self.threads
-        cost, back, index, depths, states = self.cost, self.back, self.index, exp.depth, exp.states
-        for sid in range(self.expanded, upto):
-            base = sid * width
-            row = cost[base:base + width]
-            least = min(row)
-            if least == _UNREACHED:
-                continue
-            via_any = base + row.index(least)
-            next_depth = depths[sid] + 1
-            for tid, _, result in system.successors(states[sid]):
-                if result.__class__ is not tuple:
-                    continue
-                j = index.get(result)
-                if j is None or depths[j] != next_depth:
-                    continue
-                # continuing with the same thread (or starting) costs nothing; any other thread one switch
-                if row[none] <= row[tid]:
-                    c, frm = row[none], base + none
-                else:
-                    c, frm = row[tid], base + tid
-                if least + 1 < c:
-                    c, frm = least + 1, via_any
-                k = j * width + tid
-                if c < cost[k]:
-                    cost[k] = c
-                    back[k] = frm
-        self.expanded = max(self.expanded, upto)
-
-    def path(self, target: int, last_tid: int) -> list[tuple[int, int]]:
-        """[(state id, thread that reached it)] to `target`, the fewest switches (plus one if the step of
-        `last_tid` follows, and it is another thread)."""
-        width, none = self.width, self.threads
-        best, k = _UNREACHED + 1, -1
-        for t in range(width):
-            c = self.cost[target * width + t]
-            if c == _UNREACHED:
-                continue
-            c += 1 if last_tid >= 0 and t not in (last_tid, none) else 0
-            if c < best:
-                best, k = c, target * width + t
-        out = []
-        while k >= 0:
-            sid, t = divmod(k, width)
-            out.append((sid, -1 if t == none else t))
-            k = self.back[k]
-        out.reverse()
-        return out
-
-
-def _search_for(exp: Exploration) -> SwitchSearch:
-    """The exploration's fewest-switch search, made once and stored on the exploration itself (a module
-    cache would keep every exploration alive: the search refers to it)."""
-    if not isinstance(exp.switch_search, SwitchSearch):
-        exp.switch_search = SwitchSearch(exp)
-    return exp.switch_search
-
-
-def switch_minimal_path(exp: Exploration, found: Found) -> tuple[list[tuple[int, int]], bool]:
-    """A shortest path to the violation's state with the fewest thread switches, and whether the search ran
-    (False: too many states below that depth; the BFS parent path is returned)."""
-    if found.state < 0:
-        return [], True
-    depth = exp.depth[found.state]
-    if depth == 0:
-        return exp.path_to(found.state), True
-    if bisect_right(exp.depth, depth) > SWITCH_SEARCH_LIMIT:
-        return exp.path_to(found.state), False
-    search = _search_for(exp)
-    search.reach(depth)
-    path = search.path(found.state, found.tid)
-    if not path or path[-1][0] != found.state:
-        return exp.path_to(found.state), False
-    return path, True
+def _replay(system: TransitionSystem, before: tuple, label: Label) -> tuple[tuple[str, ...], object]:
+    outcomes = system.fire_traced(before, label.action)
+    if label.choice >= len(outcomes):
+        raise InternalError(f"step {label} of thread {label.tid} is not enabled")
+    return outcomes[label.choice]
 
 
 # ---------------------------------------------------------------- what a step changed
@@ -501,31 +335,24 @@ def _lock_names(system: TransitionSystem) -> list[str]:
     return [slot.name.rsplit(".", 1)[0] for slot in system.layout.slots if slot.kind == "lock_owner"]
 
 
-def _replay_step(system: TransitionSystem, before: tuple, tid: int, target: tuple) -> TraceStep:
-    for by_signal in (False, True):
-        for choices, r in traced_fire(system.threads[tid], before, by_signal):
-            if r == target:
-                return describe(system, before, tid, r, by_signal, choices)
-    raise AssertionError(f"step of thread {tid} did not replay")
-
-
 def replay(system: TransitionSystem, trace: Trace) -> bool:
-    """Re-execute a trace from an initial state through the step semantics; True if every step is possible."""
+    """Re-execute a trace from an initial state through the step semantics: each step's label must be
+    enabled and lead to the next state of the trace (to a violation, for a violating last step)."""
     if not trace.states:
         return trace.violating
     if trace.states[0] not in system.initial_states:
         return False
     for i, step in enumerate(trace.steps):
-        before = trace.states[i]
-        thread = system.threads[step.tid]
-        fn = thread.steps[before[thread.pcslot]]
-        if fn is None:
+        if step.action < 0 or system.actions[step.action].tid != step.tid:
             return False
-        results = (fn.sig(before) if fn.sig else []) if step.by_signal else fn.fire(before)
+        outcomes = system.fire(trace.states[i], step.action)
+        if step.choice >= len(outcomes):
+            return False
+        after = outcomes[step.choice]
         if i + 1 < len(trace.states):
-            if trace.states[i + 1] not in results:
+            if after != trace.states[i + 1]:
                 return False
-        elif not any(isinstance(r, Violation) for r in results):
+        elif not isinstance(after, Violation):
             return False
     return True
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 import networkx as nx
 from netcheck.model.system import TransitionSystem
 
-from .explore import Exploration, Found
+from .engine.observers import Observer, replay
+from .engine.result import ExplicitResult, Finding
 from .trace import Trace, counterexample
 from .waits import LOCK_RELATIONS, MUTEX_WAITS, WaitEdge, blockers, holds
 
@@ -184,18 +185,18 @@ def explain_deadlock(system: TransitionSystem, s: Sequence, stuck: int | None = 
 LOOKAHEAD_EXPLAINED = 200   # states explained at most while looking for how a running holder ends up
 
 
-def explain_stuck(exp: Exploration, sid: int) -> DeadlockExplanation:
+def explain_stuck(exp: ExplicitResult, sid: int) -> DeadlockExplanation:
     """Why the stuck threads of explored state `sid` can never step. When a chain ends at a holder that
     still runs, it says how that holder ends up: the nearest state reached from there in which the holder
     is stuck on a cycle of waits (as lockdep would show it), or else the nearest in which it is stuck."""
     system = exp.system
-    explanation = explain_deadlock(system, exp.states[sid], exp.stuck.get(sid))
+    explanation = explain_deadlock(system, exp.store.states[sid], exp.stuck.get(sid))
     if explanation.kind != "busy_holder":
         return explanation
     holder = explanation.chain[-1].target
     best: DeadlockExplanation | None = None
     for count, later in enumerate(_stuck_after(exp, sid, holder)):
-        end = explain_deadlock(system, exp.states[later], exp.stuck[later])
+        end = explain_deadlock(system, exp.store.states[later], exp.stuck[later])
         if best is None or _telling(end) > _telling(best):
             best = end
         if end.cycle or count >= LOOKAHEAD_EXPLAINED:
@@ -211,16 +212,16 @@ def _telling(explanation: DeadlockExplanation) -> int:
     return 2 if explanation.cycle else 0 if explanation.kind in ("busy_holder", "unknown") else 1
 
 
-def _stuck_after(exp: Exploration, sid: int, tid: int) -> Iterator[int]:
+def _stuck_after(exp: ExplicitResult, sid: int, tid: int) -> Iterator[int]:
     """The states reachable from `sid` where thread `tid` is stuck, nearest first (then by id)."""
-    dst, expanded = exp.edges_dst, len(exp.first_edge)
+    dst, expanded = exp.store.edges_dst, exp.store.expanded
     seen = {sid}
     level = [sid]
     while level:
         yield from sorted(s for s in level if exp.stuck.get(s, 0) >> tid & 1)
         following = []
         for s in level:
-            for e in exp.edge_range(s) if s < expanded else ():
+            for e in exp.store.edge_range(s) if s < expanded else ():
                 if dst[e] not in seen:
                     seen.add(dst[e])
                     following.append(dst[e])
@@ -310,53 +311,75 @@ def _shape(system: TransitionSystem, chain: Sequence[WaitEdge], where: str) -> s
     return f"{sentence(system, chain, lambda tid: decl[tid])}, which is in {where}"
 
 
-def _witness(exp: Exploration, sid: int, tid: int, chain: tuple[WaitEdge, ...]) -> SlowWitness:
+def _witness(exp: ExplicitResult, sid: int, tid: int, chain: tuple[WaitEdge, ...]) -> SlowWitness:
     system = exp.system
-    s = exp.states[sid]
+    s = exp.store.states[sid]
     slow = chain[-1].target
     node = system.node_at(s, slow)
     assert node is not None and node.stmt is not None
     where, location = _slow_place(system, s, slow)
     text = f"{sentence(system, chain)}, which is in {where} ({location})"
-    trace = counterexample(exp, Found("slow_chain", sid))
+    trace = counterexample(exp, Finding("slow_chain", sid))
     return SlowWitness(system.threads[tid].name, chain, system.threads[slow].name, location, node.stmt.text,
                        node.frame[-1] if node.frame else "", sid, text, _shape(system, chain, where), trace)
 
 
-def _scan(exp: Exploration, waiter_decl: str, first_only: bool) -> list[SlowWitness]:
-    system = exp.system
-    tids = [t.tid for t in system.threads if t.decl == waiter_decl]
-    if not tids:
-        if any(t.name == waiter_decl for t in system.spec.threads):
-            return []  # declared, but with no instance at these bounds: nobody can wait
-        raise ValueError(f"no thread declaration '{waiter_decl}'")
-    watched = _blocked_pcs(system, tids)
-    found: dict[str, SlowWitness] = {}
-    for sid, s in enumerate(exp.states):
-        for tid, pcslot, nodes in watched:
+class SlowWaits(Observer):
+    """Watches, during the search (or over a finished result's store), for states where a `waiter_decl`
+    thread is blocked on a lock whose waits lead to a thread inside a slow step: the first state of each
+    chain shape (only the very first with `first_only`). Observation `slow:<decl>` or `slow:<decl>:all`."""
+
+    def __init__(self, system: TransitionSystem, waiter_decl: str, first_only: bool):
+        self.system, self.first_only = system, first_only
+        self.name = f"slow:{waiter_decl}" + ("" if first_only else ":all")
+        tids = [t.tid for t in system.threads if t.decl == waiter_decl]
+        if not tids and not any(t.name == waiter_decl for t in system.spec.threads):
+            raise ValueError(f"no thread declaration '{waiter_decl}'")
+        # declared, but with no instance at these bounds: nobody can wait
+        self.watched = _blocked_pcs(system, tids) if tids else []
+        self.found: dict[str, tuple[int, int, tuple[WaitEdge, ...]]] = {}
+
+    def on_state(self, sid: int, s: tuple) -> None:
+        if self.first_only and self.found:
+            return
+        system = self.system
+        for tid, pcslot, nodes in self.watched:
             if s[pcslot] not in nodes:
                 continue
             chain = slow_chain_at(system, s, tid)
             if chain is None:
                 continue
             shape = _shape(system, chain, _slow_place(system, s, chain[-1].target)[0])
-            if shape not in found:
-                found[shape] = _witness(exp, sid, tid, chain)
-                if first_only:
-                    return list(found.values())
-    return sorted(found.values(), key=lambda w: (w.state, w.shape))
+            if shape not in self.found:
+                self.found[shape] = (sid, tid, chain)
+                if self.first_only:
+                    return
+
+    def finish(self, result: ExplicitResult) -> None:
+        witnesses = [_witness(result, sid, tid, chain) for sid, tid, chain in self.found.values()]
+        result.observations[self.name] = tuple(sorted(witnesses, key=lambda w: (w.state, w.shape)))
 
 
-def slow_chains(exp: Exploration, waiter_decl: str) -> SlowWitness | None:
+def _scan(exp: ExplicitResult, waiter_decl: str, first_only: bool) -> tuple[SlowWitness, ...]:
+    """The witnesses observed during the search when the caller asked for them, else found in the store now."""
+    observer = SlowWaits(exp.system, waiter_decl, first_only)
+    if observer.name not in exp.observations:
+        replay(exp, observer)
+    witnesses = exp.observations[observer.name]
+    assert isinstance(witnesses, tuple)
+    return witnesses
+
+
+def slow_chains(exp: ExplicitResult, waiter_decl: str) -> SlowWitness | None:
     """The shortest trace (BFS order) to a state where a `waiter_decl` thread is blocked on a lock and
     its waits lead, through lock holders and queued writers, to a thread inside a slow step; or None."""
     found = _scan(exp, waiter_decl, first_only=True)
     return found[0] if found else None
 
 
-def slow_witnesses(exp: Exploration, waiter_decl: str) -> tuple[SlowWitness, ...]:
+def slow_witnesses(exp: ExplicitResult, waiter_decl: str) -> tuple[SlowWitness, ...]:
     """One shortest witness per distinct chain shape (locks, relations, thread declarations, slow step)."""
-    return tuple(_scan(exp, waiter_decl, first_only=False))
+    return _scan(exp, waiter_decl, first_only=False)
 
 
 def witness_json(system: TransitionSystem, w: SlowWitness) -> dict:

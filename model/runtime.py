@@ -9,6 +9,8 @@ until the thread stands at its next visible node, so they never add interleaving
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from .evaluate import EvalError
 from .layout import Layout
@@ -33,15 +35,35 @@ class Violation:
 
 
 class Step:
-    """The visible step at one program point of one thread."""
+    """The visible step at one program point of one thread. `action` and `sig_action` are its
+    compile-time action ids (the step, and the fatal signal ending its wait), set by the system."""
 
-    __slots__ = ("fire", "sig", "idle", "pc")
+    __slots__ = ("fire", "sig", "idle", "pc", "action", "sig_action")
 
     def __init__(self, fire: Callable, sig: Callable | None, idle: bool, pc: int):
         self.fire, self.sig, self.idle, self.pc = fire, sig, idle, pc
+        self.action = self.sig_action = -1
 
 
 Settle = Callable[[list, list], None]
+
+
+class ActionInfo(NamedTuple):
+    """A compile-time action: a thread's visible step at one program point, or the fatal signal ending
+    its wait there. The system numbers them thread by thread, in program-point order."""
+
+    tid: int
+    pc: int
+    signal: bool
+
+
+@dataclass(frozen=True)
+class Executions:
+    """What one exploration executed, per thread instance: runs per program point, and `if` outcomes
+    per program point ([2 * pc] true, [2 * pc + 1] false)."""
+
+    ran: tuple[tuple[int, ...], ...]
+    outcomes: tuple[tuple[int, ...], ...]
 
 
 class Counts:
@@ -66,15 +88,29 @@ class Counts:
         self.outcomes[:] = self.initial[1]
 
 
-def make_settle(runs: list, pcslot: int, tid: int, ran: list[int]) -> Settle:
+class Tracing:
+    """Whether a thread's `settle` records the `either` branches it takes (when replaying a step for a
+    trace): then each result it appends is a pair (branch names, result) instead of the bare result."""
+
+    __slots__ = ("on",)
+
+    def __init__(self) -> None:
+        self.on = False
+
+
+def make_settle(runs: list, pcslot: int, tid: int, ran: list[int], branch_names: dict[int, tuple[str, ...]],
+                tracing: Tracing) -> Settle:
     """Run a thread's invisible nodes until it reaches a visible one; append the results to `out`.
-    Each node run is counted in `ran`."""
+    Each node run is counted in `ran`. With `tracing.on`, each result comes with the `either` branches
+    taken to reach it (by name, from `branch_names[pc]`)."""
 
     def settle(l: list, out: list) -> None:
         pc = l[pcslot]
         run = runs[pc]
+        traced = tracing.on
+        choices: tuple[str, ...] = ()
         if run is None:
-            out.append(tuple(l))
+            out.append((choices, tuple(l)) if traced else tuple(l))
             return
         fuel = SETTLE_FUEL
         stack: list = []
@@ -83,34 +119,48 @@ def make_settle(runs: list, pcslot: int, tid: int, ran: list[int]) -> Settle:
             try:
                 r = run(l)
             except EvalError as err:
-                out.append(Violation("runtime_safety", str(err), tid, pc))
+                v = Violation("runtime_safety", str(err), tid, pc)
+                out.append((choices, v) if traced else v)
                 r = None
             if r.__class__ is int:
                 l[pcslot] = r
             elif r.__class__ is list:
-                for alt in r[1:]:
-                    copy = l.copy()
-                    copy[pcslot] = alt
-                    stack.append(copy)
+                if traced:
+                    names = branch_names[pc]
+                    for alt, name in zip(r[1:], names[1:]):
+                        copy = l.copy()
+                        copy[pcslot] = alt
+                        stack.append((copy, choices + (name,)))
+                    choices = choices + (names[0],)
+                else:
+                    for alt in r[1:]:
+                        copy = l.copy()
+                        copy[pcslot] = alt
+                        stack.append(copy)
                 l[pcslot] = r[0]
             else:
                 if r is not None:
-                    out.append(r)
+                    out.append((choices, r) if traced else r)
                 if not stack:
                     return
                 l = stack.pop()
+                if traced:
+                    l, choices = l
             pc = l[pcslot]
             run = runs[pc]
             while run is None:
-                out.append(tuple(l))
+                out.append((choices, tuple(l)) if traced else tuple(l))
                 if not stack:
                     return
                 l = stack.pop()
+                if traced:
+                    l, choices = l
                 pc = l[pcslot]
                 run = runs[pc]
             fuel -= 1
             if fuel < 0:
-                out.append(Violation("runtime_safety", "local computation does not terminate", tid, pc))
+                v = Violation("runtime_safety", "local computation does not terminate", tid, pc)
+                out.append((choices, v) if traced else v)
                 return
     return settle
 
@@ -145,7 +195,10 @@ class RuntimeBuilder:
         self.runs: list = [None] * (len(nodes) + 1)
         self.steps: list[Step | None] = [None] * (len(nodes) + 1)
         self.counts = Counts(len(nodes) + 1)
-        self.settle = make_settle(self.runs, pcslot, tid, self.counts.ran)
+        self.tracing = Tracing()
+        branch_names = {pc: tuple(name for name, _ in node.data["branches"])
+                        for pc, node in enumerate(nodes) if node.kind == "choose"}
+        self.settle = make_settle(self.runs, pcslot, tid, self.counts.ran, branch_names, self.tracing)
 
     def build(self) -> None:
         for pc, node in enumerate(self.nodes):

@@ -11,7 +11,7 @@ from .expr import Call, Expr, LockRef, Shared, Unary, walk
 from .layout import Layout, LayoutTooLarge, Slot, shared_layout
 from .locks import read_depth
 from .program import IR, CompileError, ThreadProgram, walk_statements
-from .runtime import RuntimeBuilder, Settle, Step, Threads, Violation
+from .runtime import ActionInfo, Executions, RuntimeBuilder, Settle, Step, Threads, Violation
 from .spec import PropertyDecl, Rcu, Spec
 from .types import BOOL
 
@@ -35,6 +35,9 @@ class Thread:
     daemon: bool
     local_slots: list[int]
     builder: RuntimeBuilder
+
+
+Transition = tuple[int, int, int, bool, "tuple | Violation"]   # (tid, action, choice, signal, target)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,9 @@ class TransitionSystem:
             self.threads.append(Thread(tid, name, decl, layout.pc[tid], builder.steps, builder.runs, program.nodes,
                                        builder.settle, finished, daemon, program.local_slots, builder))
         self.defaults = defaults
+        self.actions = self._number_actions()
+        self._expansion = [(t.tid, t.pcslot, t.steps, 1 << t.tid, t.daemon, t.builder.counts.ran)
+                           for t in self.threads]
         self.initial_violations: list[Violation] = []
         self.initial_states = self._initial_states()
         for thread in self.threads:
@@ -125,6 +131,19 @@ class TransitionSystem:
         self.finals = [self._state_property(p) for p in spec.properties if p.kind == "final"]
         # "can this ever happen?": checked like an invariant saying it never does; a violation is a witness
         self.reachables = [self._state_property(p, negate=True) for p in spec.properties if p.kind == "reachable"]
+
+    def _number_actions(self) -> tuple[ActionInfo, ...]:
+        actions: list[ActionInfo] = []
+        for thread in self.threads:
+            for pc, step in enumerate(thread.steps):
+                if step is None:
+                    continue
+                step.action = len(actions)
+                actions.append(ActionInfo(thread.tid, pc, False))
+                if step.sig is not None:
+                    step.sig_action = len(actions)
+                    actions.append(ActionInfo(thread.tid, pc, True))
+        return tuple(actions)
 
     def _lock_count(self, name: str) -> int:
         return sum(1 for s in self.layout.slots if s.var == name and s.kind == "lock_owner")
@@ -261,19 +280,87 @@ class TransitionSystem:
         pc = s[thread.pcslot]
         return None if pc == thread.finished else thread.nodes[pc]
 
-    def successors(self, s: tuple) -> list[tuple[int, bool, object]]:
-        """Every (thread, by_signal, result) from a state, results settled: for replay and reports."""
-        out: list[tuple[int, bool, object]] = []
-        for thread in self.threads:
-            step = thread.steps[s[thread.pcslot]]
+    # -- the engine protocol (checker/engine/system.py)
+
+    @property
+    def thread_count(self) -> int:
+        return len(self.threads)
+
+    def initial(self) -> list[tuple | Violation]:
+        """The initial states, and the violations raised while computing them."""
+        return [*self.initial_violations, *self.initial_states]
+
+    def expand(self, s: tuple) -> tuple[list[Transition], int]:
+        """Every labelled transition from `s`, and the mask of the threads blocked there. Counts each
+        visible step that fires (coverage)."""
+        out: list[Transition] = []
+        blocked = 0
+        for tid, pcslot, steps, bit, daemon, ran in self._expansion:
+            pc = s[pcslot]
+            step = steps[pc]
             if step is None:
                 continue
-            for r in step.fire(s):
-                out.append((thread.tid, False, r))
+            results = step.fire(s)
+            if results:
+                ran[pc] += 1
+                action = step.action
+                out += [(tid, action, choice, False, r) for choice, r in enumerate(results)]
+            elif not (daemon and step.idle):
+                blocked |= bit
             if step.sig is not None:
-                for r in step.sig(s):
-                    out.append((thread.tid, True, r))
-        return out
+                # a fatal signal is not progress: a thread that only a signal can move is still blocked
+                signalled = step.sig(s)
+                if signalled:
+                    ran[pc] += 1
+                    action = step.sig_action
+                    out += [(tid, action, choice, True, r) for choice, r in enumerate(signalled)]
+        return out, blocked
+
+    def fire(self, s: tuple, action: int) -> list[tuple | Violation]:
+        """The outcomes of one action in `s`, in choice order ([] when its thread is elsewhere)."""
+        step = self._step(s, action)
+        if step is None:
+            return []
+        fn = step.sig if self.actions[action].signal else step.fire
+        return fn(s) if fn is not None else []
+
+    def fire_traced(self, s: tuple, action: int) -> list[tuple[tuple[str, ...], tuple | Violation]]:
+        """Like `fire`, each outcome with the `either` branches its thread took (for describing a trace)."""
+        step = self._step(s, action)
+        if step is None:
+            return []
+        info = self.actions[action]
+        tracing = self.threads[info.tid].builder.tracing
+        tracing.on = True
+        try:
+            fn = step.sig if info.signal else step.fire
+            results = fn(s) if fn is not None else []
+        finally:
+            tracing.on = False
+        # a step that fails before settling returns its violation bare
+        return [r if r.__class__ is tuple else ((), r) for r in results]
+
+    def _step(self, s: tuple, action: int) -> Step | None:
+        info = self.actions[action]
+        thread = self.threads[info.tid]
+        return thread.steps[info.pc] if s[thread.pcslot] == info.pc else None
+
+    def position(self, s: tuple, tid: int) -> int:
+        return s[self.threads[tid].pcslot]
+
+    def woken_positions(self, tid: int) -> frozenset[int]:
+        """Where another thread's step may move this thread on: its rwsem waits (the releaser grants)."""
+        return frozenset(pc for pc, n in enumerate(self.threads[tid].nodes) if n.kind == "lockwait")
+
+    def restart_counts(self) -> None:
+        """Back to the run counts of computing the initial states, before an exploration."""
+        for thread in self.threads:
+            thread.builder.counts.restart()
+
+    def executions(self) -> Executions:
+        """The run counts so far (an exploration's, when taken right after it)."""
+        counts = [thread.builder.counts for thread in self.threads]
+        return Executions(tuple(tuple(c.ran) for c in counts), tuple(tuple(c.outcomes) for c in counts))
 
     def property_kinds(self) -> list[tuple[str, str, str, Span | None]]:
         """(name, kind, about, span) of every property, in report order."""

@@ -6,7 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from netcheck.checker.explore import Exploration, Limits, explore
+from netcheck.checker.engine.explore import explore
+from netcheck.checker.engine.limits import Limits
+from netcheck.checker.engine.result import ExplicitResult
 from netcheck.model.parse import load_spec
 from netcheck.model.system import TransitionSystem
 
@@ -31,9 +33,9 @@ def write_spec(tmp_path: Path):
 
 @pytest.fixture
 def run_spec(write_spec):
-    """run_spec(text, **limits) -> Exploration of a spec given as text."""
+    """run_spec(text, **limits) -> ExplicitResult of a spec given as text."""
 
-    def run(text: str, bounds: dict[str, int] | None = None, **limits) -> Exploration:
+    def run(text: str, bounds: dict[str, int] | None = None, **limits) -> ExplicitResult:
         path = write_spec(text)
         system = TransitionSystem(load_spec(path, bounds))
         return explore(system, Limits(**limits))

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from helpers import ABBA, SPECS
 from netcheck.checker.cli import main
 from netcheck.checker.diff import compare, render_text, summarize
-from netcheck.checker.explore import Exploration, Found, explore
+from netcheck.checker.engine.explore import explore
+from netcheck.checker.engine.result import ExplicitResult, Finding
 from netcheck.checker.lockorder import (
     Dependency,
     Site,
@@ -41,7 +42,7 @@ NO_MODULES = (("device", 0), ("subsys", 0))
 
 
 @cache
-def explored(name: str, bounds: tuple[tuple[str, int], ...] = ()) -> Exploration:
+def explored(name: str, bounds: tuple[tuple[str, int], ...] = ()) -> ExplicitResult:
     """A complete exploration of a spec under specs/, shared by the tests that read it."""
     exp = explore(TransitionSystem(load_spec(SPECS / name, dict(bounds))), measure_memory=False)
     assert exp.complete
@@ -178,8 +179,8 @@ def test_rtnl_before_net_sem_is_a_lock_order_cycle_and_a_deadlock() -> None:
     assert first.summary == ("a wait on a thread that goes on but never lets it through: subsys_module[subsys0] "
                              "waits for net_sem (write) held for read by creator[net0], which is not stuck itself "
                              "but never lets it through; where that leads: " + abba)
-    cycle = next(i for i in exp.deadlocks if explain_deadlock(exp.system, exp.states[i], exp.stuck[i]).cycle)
-    explanation = explain_deadlock(exp.system, exp.states[cycle], exp.stuck[cycle])
+    cycle = next(i for i in exp.deadlocks if explain_deadlock(exp.system, exp.store.states[i], exp.stuck[i]).cycle)
+    explanation = explain_deadlock(exp.system, exp.store.states[cycle], exp.stuck[cycle])
     assert explanation.kind == "abba" and explanation.summary == abba
 
 
@@ -196,10 +197,10 @@ def test_recursive_read_in_init_is_recursive_locking_and_a_self_deadlock() -> No
     assert exp.deadlocks
 
 
-def _witness_thread(exp: Exploration, d: Dependency) -> int:
+def _witness_thread(exp: ExplicitResult, d: Dependency) -> int:
     """The thread that, in the dependency's witness state, stands at the second acquisition holding the first."""
     system = exp.system
-    s = exp.states[d.state]
+    s = exp.store.states[d.state]
     for t in system.threads:
         node = system.node_at(s, t.tid)
         if t.name in d.threads and node is not None and node.stmt is not None \
@@ -219,7 +220,7 @@ def test_every_cycle_edge_is_backed_by_a_replayable_trace_and_its_sites(name: st
     system = exp.system
     for cycle in lock_order(exp).cycles:
         for d in cycle.deps:
-            trace = counterexample(exp, Found("lock_order", d.state))
+            trace = counterexample(exp, Finding("lock_order", d.state))
             assert replay(system, trace)
             tid = _witness_thread(exp, d)
             base = next(i for i, s in enumerate(system.layout.slots) if s.kind == "lock_owner" and s.var == d.held
@@ -268,12 +269,12 @@ def test_deadlock_chain_matches_the_stuck_state_and_its_trace_replays() -> None:
     for name in ("bugs/rtnl_before_net_sem.yaml", "bugs/recursive_read_in_init.yaml"):
         exp = explored(name, ONE_NET)
         system = exp.system
-        trace = counterexample(exp, exp.found["deadlock_free"])
+        trace = counterexample(exp, (exp.violations | exp.witnesses)["deadlock_free"])
         assert replay(system, trace)
-        assert trace.states[-1] == exp.states[exp.deadlocks[0]]
+        assert trace.states[-1] == exp.store.states[exp.deadlocks[0]]
         # where the cycle closes: the first state whose stuck threads wait for each other
-        cycle = next(i for i in exp.deadlocks if explain_deadlock(system, exp.states[i], exp.stuck[i]).cycle)
-        final = exp.states[cycle]
+        cycle = next(i for i in exp.deadlocks if explain_deadlock(system, exp.store.states[i], exp.stuck[i]).cycle)
+        final = exp.store.states[cycle]
         explanation = explain_deadlock(system, final, exp.stuck[cycle])
         assert explanation.chain[-1].target == explanation.chain[0].waiter, "a closed cycle"
         for edge in explanation.chain:
@@ -337,12 +338,12 @@ def test_deadlock_kinds_on_small_specs(kind: str, run_spec) -> None:
     if kind == "grace_period":
         # sleeping inside an RCU read-side section is itself a violation (so it never counts as a deadlock):
         # explain the state just before it, the reader at mutex_lock() inside its section
-        stuck = [i for i, s in enumerate(exp.states)
+        stuck = [i for i, s in enumerate(exp.store.states)
                  if all(blockers(system, s, t.tid) for t in system.threads)]
     else:
         stuck = exp.deadlocks
     assert stuck
-    explanation = explain_deadlock(system, exp.states[stuck[0]])
+    explanation = explain_deadlock(system, exp.store.states[stuck[0]])
     assert explanation.kind == kind, explanation.summary
     if kind == "condition":
         assert explanation.summary == ("a wait on a condition that can never become true: other waits for m held "
@@ -404,7 +405,7 @@ def test_creator_waits_on_cleanup_net_synchronize_rcu_through_net_mutex(name: st
                              "cleanup_net()")
     assert replay(exp.system, w.trace)
     final = w.trace.states[-1]
-    assert exp.states[w.state] == final
+    assert exp.store.states[w.state] == final
     waiter = next(t.tid for t in exp.system.threads if t.name == w.waiter)
     assert exp.system.in_slow_step(final, w.chain[-1].target)
     assert w.chain[0] in blockers(exp.system, final, waiter)

@@ -18,7 +18,9 @@ from helpers import EXAMPLES, ROOT
 from hypothesis import HealthCheck, assume, given, note, settings
 from netcheck.checker.cli import main
 from netcheck.checker.coverage import Coverage, summarize
-from netcheck.checker.explore import Exploration, Limits, explore
+from netcheck.checker.engine.explore import explore
+from netcheck.checker.engine.limits import Limits
+from netcheck.checker.engine.result import ExplicitResult
 from netcheck.checker.report import build_report
 from netcheck.model.parse import load_spec
 from netcheck.model.program import walk_statements
@@ -30,7 +32,7 @@ from spec_generator import specs
 COVERAGE_SPEC = EXAMPLES / "coverage.yaml"
 
 
-def coverage_of(exp: Exploration) -> Coverage:
+def coverage_of(exp: ExplicitResult) -> Coverage:
     assert exp.executions is not None
     return summarize(exp.system, exp.executions, exp.complete)
 
@@ -45,7 +47,7 @@ def branches(cov: Coverage) -> dict[tuple[int, str], int]:
     return {(b.span.line, b.branch): b.count for b in cov.branches}
 
 
-def explore_file(path: Path, bounds: dict[str, int] | None = None, **limits) -> Exploration:
+def explore_file(path: Path, bounds: dict[str, int] | None = None, **limits) -> ExplicitResult:
     return explore(TransitionSystem(load_spec(path, bounds)), Limits(**limits), measure_memory=False)
 
 
@@ -57,7 +59,7 @@ def test_regression_spec_exact_coverage() -> None:
     waits for what never happens and the assert behind it never runs (counts by hand: 25 states)."""
     exp = explore_file(COVERAGE_SPEC)
     cov = coverage_of(exp)
-    assert exp.complete and len(exp.states) == 25
+    assert exp.complete and exp.state_count == 25
     assert runs(cov) == {
         (18, "mutex_lock(&big_lock)"): 4,      # each user takes the lock from 2 states
         (19, "if (closed)"): 4,                # local: runs inside the mutex_lock step
@@ -133,7 +135,7 @@ def test_a_lock_never_acquired_is_not_run(write_spec) -> None:
         """)
     exp = explore_file(path)
     cov = coverage_of(exp)
-    assert "deadlock_free" in exp.found
+    assert "deadlock_free" in (exp.violations | exp.witnesses)
     assert runs(cov) == {(6, "mutex_lock(&m)"): 1, (7, "held = true"): 1, (8, "wait_event(stop)"): 0,
                          (10, "wait_event(held)"): 1, (11, "either"): 1, (14, "mutex_lock(&m)"): 0,
                          (15, "x = 1"): 0, (16, "mutex_unlock(&m)"): 0}
@@ -268,7 +270,7 @@ def test_json_coverage() -> None:
 # ---------------------------------------------------------------- against the reference explorer
 
 
-def coverage_differences(exp: Exploration) -> list[str]:
+def coverage_differences(exp: ExplicitResult) -> list[str]:
     """Where production's coverage and the reference explorer's own count disagree: every statement's
     run count, every `if` branch's count, and whether each `either` branch was taken."""
     spec = exp.system.spec
@@ -308,7 +310,7 @@ def test_random_specs_coverage_agrees_with_the_reference() -> None:
             assume(exp.complete)
             diff = coverage_differences(exp)
         assert not diff, "coverage disagrees:\n  " + "\n  ".join(diff)
-        compared.append(len(exp.states))
+        compared.append(exp.state_count)
 
     check()
     assert len(compared) >= 135

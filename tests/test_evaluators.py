@@ -14,7 +14,7 @@ import z3
 from helpers import SPECS
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
-from netcheck.checker.explore import explore
+from netcheck.checker.engine.explore import explore
 from netcheck.model.errors import Span
 from netcheck.model.evaluate import EvalError, compile_expr
 from netcheck.model.expr import (
@@ -68,7 +68,7 @@ def test_fast_evaluator_equals_z3_on_every_state(name: str) -> None:
         formula = enc.term(prop.decl.expr)
         getter = itemgetter(*prop.slots)
         seen = {}
-        for state in exp.states:
+        for state in exp.store.states:
             key = getter(state)
             if key in seen:
                 continue
@@ -88,7 +88,7 @@ def test_fast_evaluator_equals_z3_on_every_state(name: str) -> None:
             slots = sorted(system.mentioned_slots(stmt.cond) | set(env.values()))
             getter = itemgetter(*slots)
             seen = {}
-            for state in exp.states:
+            for state in exp.store.states:
                 if state[thread.pcslot] != pc or getter(state) in seen:
                     continue
                 seen[getter(state)] = True
@@ -117,7 +117,7 @@ def test_reachability_questions_agree_with_z3_on_every_state(name: str) -> None:
         formula = enc.term(prop.expr)
         seen = set()
         getter = itemgetter(*prop.slots)
-        for state in exp.states:
+        for state in exp.store.states:
             key = getter(state)
             if key in seen:
                 continue

@@ -1435,11 +1435,11 @@ def test_regression_no_exploration_outlives_its_command():
     in-process `verify` of net_sem.yaml with a counterexample): a long fuzz run passed its memory bound."""
     import gc
 
-    from netcheck.checker.explore import Exploration
+    from netcheck.checker.engine.result import ExplicitResult
 
     def alive() -> int:
         gc.collect()
-        return sum(1 for o in gc.get_objects() if isinstance(o, Exploration))
+        return sum(1 for o in gc.get_objects() if isinstance(o, ExplicitResult))
 
     before = alive()
     for _ in range(3):

@@ -12,7 +12,7 @@ name: t
 
 
 def violated(exp) -> set[str]:
-    return set(exp.found)
+    return set(exp.violations | exp.witnesses)
 
 
 def test_mutex_excludes_and_counts_exactly(run_spec) -> None:
@@ -33,7 +33,7 @@ properties:
     assert exp.complete and violated(exp) == set()
     # Each thread is at the lock, at one of 3 statements holding it, or done. Mutual exclusion leaves:
     # both outside ({at lock, done}^2 = 4) + one holding (3 positions x 2 threads x 2 outside) = 16.
-    assert len(exp.states) == 16
+    assert exp.state_count == 16
     assert not exp.deadlocks and len(exp.finals) == 1
 
 
@@ -102,7 +102,7 @@ threads:
     assert len(exp.deadlocks) == 2
     system = exp.system
     base = system.layout.locks["sem"][0]
-    first, total = (exp.states[i] for i in exp.deadlocks)
+    first, total = (exp.store.states[i] for i in exp.deadlocks)
     assert exp.stuck[exp.deadlocks[0]] == 0b10 and first[base + 2] == (1 * 2 + 1,)
     assert exp.stuck[exp.deadlocks[1]] == 0b11
     assert total[base] == -1 and total[base + 2] == (1 * 2 + 1, 0 * 2)  # queue: writer, then the reader
@@ -232,8 +232,8 @@ def test_lock_discipline_errors(run_spec) -> None:
     for body, message in cases.items():
         exp = run_spec(HEADER + "locks: {m: mutex, s: rwsem, sp: spinlock}\nprocedures:\n  p():\n" + body +
                        "threads:\n  t: p()\n")
-        assert "lock_discipline" in exp.found, body
-        assert message in exp.found["lock_discipline"].message, (body, exp.found["lock_discipline"].message)
+        assert "lock_discipline" in (exp.violations | exp.witnesses), body
+        assert message in (exp.violations | exp.witnesses)["lock_discipline"].message, (body, (exp.violations | exp.witnesses)["lock_discipline"].message)
 
 
 def test_abba_deadlock(run_spec) -> None:
@@ -292,7 +292,7 @@ def test_sleeping_in_atomic_context_is_a_discipline_error(run_spec) -> None:
                  "    - rcu_read_lock\n    - mutex_lock: m\n    - mutex_unlock: m\n    - rcu_read_unlock\n"):
         exp = run_spec(HEADER + "locks: {s: spinlock, m: mutex}\nstate: {f: {type: bool, init: true}}\n"
                        "procedures:\n  p():\n" + body + "threads:\n  t: p()\n")
-        assert "lock_discipline" in exp.found, body
+        assert "lock_discipline" in (exp.violations | exp.witnesses), body
 
 
 def test_trylock_of_a_held_rwsem_just_fails(run_spec) -> None:
@@ -310,7 +310,7 @@ threads:
 properties:
   never: {invariant: "not failed"}
 """)
-    assert set(exp.found) == {"never"}
+    assert set(exp.violations | exp.witnesses) == {"never"}
 
 
 def test_idle_await_only_rests_a_daemon(run_spec) -> None:
@@ -323,5 +323,5 @@ procedures:
 threads:
   t: {run: p(), daemon: DAEMON}
 """
-    assert "deadlock_free" in run_spec(spec.replace("DAEMON", "false")).found
-    assert run_spec(spec.replace("DAEMON", "true")).found == {}
+    assert "deadlock_free" in run_spec(spec.replace("DAEMON", "false")).violations
+    assert run_spec(spec.replace("DAEMON", "true")).violations == {}

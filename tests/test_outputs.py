@@ -28,7 +28,7 @@ import cli_runs  # noqa: E402
 import golden  # noqa: E402
 import tutorial  # noqa: E402
 from netcheck.checker import cli, html_report  # noqa: E402
-from netcheck.checker.explore import Limits  # noqa: E402
+from netcheck.checker.engine.limits import Limits  # noqa: E402
 from netcheck.checker.trace import replay  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -266,11 +266,11 @@ def test_junit_unknown_is_skipped_and_spec_error_is_error(tmp_path, write_spec) 
 def _brute_force_fewest_switches(exp, target: int, last_tid: int) -> int:
     """Independent reference: the fewest switches over all shortest paths to `target`, by backward
     recursion over the explored graph's depth-consistent edges."""
-    system, depth = exp.system, exp.depth
-    index = {s: i for i, s in enumerate(exp.states)}
+    system, depth = exp.system, exp.store.depth
+    index = {s: i for i, s in enumerate(exp.store.states)}
     succ: dict[int, list[tuple[int, int]]] = {}
-    for sid, state in enumerate(exp.states):
-        succ[sid] = [(tid, index[r]) for tid, _, r in system.successors(state)
+    for sid, state in enumerate(exp.store.states):
+        succ[sid] = [(tid, index[r]) for tid, _, _, _, r in system.expand(state)[0]
                      if isinstance(r, tuple) and r in index and depth[index[r]] == depth[sid] + 1]
 
     @functools.cache
@@ -291,11 +291,11 @@ def test_traces_are_shortest_with_fewest_switches_and_replay(write_spec, text: s
     violated = [p for p in report.properties if p.trace is not None]
     assert violated
     for prop in violated:
-        found = exp.found[prop.name]
+        found = (exp.violations | exp.witnesses)[prop.name]
         trace = prop.trace
         assert replay(exp.system, trace)
-        assert len(trace.states) - 1 == exp.depth[found.state]          # shortest
-        assert trace.states[-1] == exp.states[found.state]
+        assert len(trace.states) - 1 == exp.store.depth[found.state]          # shortest
+        assert trace.states[-1] == exp.store.states[found.state]
         assert trace.fewest_switches
         assert trace.switches == _brute_force_fewest_switches(exp, found.state, found.tid)
 
@@ -308,9 +308,11 @@ def test_bug_traces_replay_and_beat_the_parent_path() -> None:
         assert replay(exp.system, prop.trace), prop.name
         if prop.kind == "waits_on_slow":  # its witness comes from checker/waitfor.py (tests/test_analysis.py)
             continue
-        found = exp.found[prop.name]
-        assert len(prop.trace.states) - 1 == exp.depth[found.state]
-        parent = [tid for _, tid in exp.path_to(found.state)][1:] + ([found.tid] if found.tid >= 0 else [])
+        found = (exp.violations | exp.witnesses)[prop.name]
+        assert len(prop.trace.states) - 1 == exp.store.depth[found.state]
+        system = exp.system
+        parent = [system.actions[exp.store.parent_action[sid]].tid for sid in exp.store.parent_path(found.state)[1:]]
+        parent += [found.tid] if found.tid >= 0 else []
         assert prop.trace.switches <= sum(1 for a, b in zip(parent, parent[1:]) if a != b)
 
 
@@ -344,7 +346,7 @@ def test_graph_dot_highlights_the_counterexample(write_spec, tmp_path) -> None:
     assert result.exit_code == 1
     report, exp = explored(spec)
     trace = next(p for p in report.properties if p.trace is not None).trace
-    index = {s: i for i, s in enumerate(exp.states)}
+    index = {s: i for i, s in enumerate(exp.store.states)}
     path = [index[s] for s in trace.states]
     red = re.findall(r"^\s*(\d+) -> (\d+) \[label=\"([^\"]*)\", color=red", out.read_text(), re.M)
     assert {(int(a), int(b)) for a, b, _ in red} == set(zip(path, path[1:]))

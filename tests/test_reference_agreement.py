@@ -32,7 +32,8 @@ from pathlib import Path
 import helpers
 import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
-from netcheck.checker.explore import Limits, explore
+from netcheck.checker.engine.explore import explore
+from netcheck.checker.engine.limits import Limits
 from netcheck.checker.waitfor import slow_chains
 from netcheck.model.errors import SpecError
 from netcheck.model.evaluate import EvalError
@@ -85,12 +86,12 @@ def production(spec: Spec, max_states: int | None = None) -> Observed | None:
     system = exp.system
     deadlocked: Counter = Counter()
     for i in exp.deadlocks:
-        nodes = [system.node_at(exp.states[i], tid) for tid in range(len(system.threads))]
+        nodes = [system.node_at(exp.store.states[i], tid) for tid in range(len(system.threads))]
         deadlocked[tuple((None if n is None else str(n.stmt.span), bool(exp.stuck[i] >> tid & 1))
                          for tid, n in enumerate(nodes))] += 1
-    # questions: a reached `reachable:` condition is in exp.found; `waits_on_slow:` is answered after exploring
+    # questions: a reached `reachable:` condition is in (exp.violations | exp.witnesses); `waits_on_slow:` is answered after exploring
     slow = {p.name for p in spec.properties if p.kind == "waits_on_slow" and slow_chains(exp, p.target) is not None}
-    return Observed(len(exp.states), len(exp.deadlocks), len(exp.finals), frozenset(exp.found) | slow, deadlocked)
+    return Observed(exp.state_count, len(exp.deadlocks), len(exp.finals), frozenset(exp.violations | exp.witnesses) | slow, deadlocked)
 
 
 def reference(spec: Spec, max_states: int | None = None) -> Observed | None:
@@ -797,14 +798,14 @@ def test_wake_order_grant(policy: str, still_waiting: list[int]) -> None:
     # its await; 23 (tests/ check this rule on the reference's state list), 7 of them total deadlocks
     assert production(spec) == reference(spec) == Observed(113, 23, 1, frozenset({"deadlock_free"}))
 
-    # production: find the state through its public queries (node_at, successors)
+    # production: find the state through its public queries (node_at, expand)
     system = TransitionSystem(spec)
     exp = explore(system, measure_memory=False)
     queue_slot = next(i for i, s in enumerate(system.layout.slots) if s.kind == "lock_queue")
-    start = [s for s in exp.states if s[queue_slot] == (R1 * 2, W * 2 + 1, R2 * 2)
+    start = [s for s in exp.store.states if s[queue_slot] == (R1 * 2, W * 2 + 1, R2 * 2)
              and system.node_at(s, HOLDER) is not None and system.node_at(s, HOLDER).stmt.text == "up_write(&sem)"]
     assert len(start) == 1
-    after = [r for tid, by_signal, r in system.successors(start[0]) if tid == HOLDER]
+    after = [r for tid, _, _, _, r in system.expand(start[0])[0] if tid == HOLDER]
     assert len(after) == 1
     waiting = [t for t in (R1, W, R2) if system.node_at(after[0], t).kind == "lockwait"]
     assert waiting == still_waiting

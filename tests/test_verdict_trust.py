@@ -55,10 +55,10 @@ def test_text_names_only_the_stuck_threads() -> None:
 def test_fail_fast_stops_at_a_wait_cycle(run_spec) -> None:
     full = run_spec(BYSTANDER.read_text())
     early = run_spec(BYSTANDER.read_text(), fail_fast=True)
-    assert full.complete and "deadlock_free" in full.found
-    assert not early.complete and "deadlock_free" in early.found
-    assert len(early.states) < len(full.states)
-    assert early.stuck[early.found["deadlock_free"].state] == 0b11   # ab and ba, not the poller
+    assert full.complete and "deadlock_free" in full.violations
+    assert not early.complete and "deadlock_free" in early.violations
+    assert early.state_count < full.state_count
+    assert early.stuck[early.violations["deadlock_free"].state] == 0b11   # ab and ba, not the poller
 
 
 def test_a_fatal_signal_is_no_way_out(run_spec) -> None:
@@ -88,8 +88,8 @@ threads:
   ba: path_ba()
   poller: {run: poller(), daemon: true}
 """)
-    assert exp.complete and "deadlock_free" in exp.found
-    assert exp.stuck[exp.found["deadlock_free"].state] == 0b11
+    assert exp.complete and "deadlock_free" in (exp.violations | exp.witnesses)
+    assert exp.stuck[(exp.violations | exp.witnesses)["deadlock_free"].state] == 0b11
 
 
 def test_a_thread_that_may_still_be_woken_is_not_stuck(run_spec) -> None:
@@ -110,9 +110,9 @@ threads:
   setter: setter()
 """
     exp = run_spec(spec)
-    assert exp.complete and not exp.found and exp.deadlocks == []
+    assert exp.complete and not (exp.violations | exp.witnesses) and exp.deadlocks == []
     cut = run_spec(spec, max_states=3)
-    assert not cut.complete and cut.deadlocks == [] and "deadlock_free" not in cut.found
+    assert not cut.complete and cut.deadlocks == [] and "deadlock_free" not in cut.violations
 
 
 # ---------------------------------------------------------------- vacuous final properties

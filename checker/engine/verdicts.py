@@ -8,6 +8,7 @@ violates `runtime_safety` instead, and both evaluators must agree that it does (
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -15,7 +16,11 @@ from netcheck.model.evaluate import EvalError
 from netcheck.model.smt import SmtEncoder
 from netcheck.model.system import StateProperty, TransitionSystem
 
+from .observers import Findings, Observer
+from .result import ExplicitResult, Finding
+
 Failure = tuple[str, str]   # (violated property, message): the property's own name, or runtime_safety
+StateCheck = Callable[[tuple], Sequence[Failure]]   # the failures of some properties in a state
 
 
 class InternalError(RuntimeError):
@@ -41,7 +46,7 @@ class PropertyChecker:
         self.unknown: dict[str, str] = {}
         self.z3_checks = 0
 
-    def question_checker(self, questions: list[StateProperty]):
+    def question_checker(self, questions: list[StateProperty]) -> StateCheck | None:
         """The reachability questions reached in a state, and runtime_safety if a condition cannot be
         evaluated there. Their conditions may read thread positions (running()), which change in nearly
         every state, so they are evaluated directly; z3 confirms the first witness of each outcome, and
@@ -68,7 +73,7 @@ class PropertyChecker:
             return out
         return reached
 
-    def invariant_checker(self, invariants: list[StateProperty]):
+    def invariant_checker(self, invariants: list[StateProperty]) -> StateCheck:
         """One function for all invariants: their failures in a state, cached per valuation of their slots."""
         slots = sorted({i for p in invariants for i in p.slots})
         if not invariants:
@@ -145,3 +150,43 @@ def _evaluate(prop: StateProperty, state: tuple) -> Verdict:
         return Verdict(bool(prop.fn(state)))  # type: ignore[operator]
     except EvalError as err:
         return Verdict(True, str(err))
+
+
+class PropertyObserver(Observer):
+    """The spec's state properties, judged during the search: invariants and reachability questions on
+    every new state, finals on every final state."""
+
+    name = "properties"
+
+    def __init__(self, system: TransitionSystem):
+        self.system = system
+        self.checker = PropertyChecker(system)
+
+    def start(self, result: ExplicitResult, findings: Findings) -> None:
+        self.findings = findings
+        self.invariants = self.checker.invariant_checker(self.system.invariants) if self.system.invariants else None
+        self.questions = self.checker.question_checker(self.system.reachables)
+        if self.invariants is None and self.questions is None:
+            self.on_state = _nothing   # type: ignore[method-assign]
+
+    def on_state(self, sid: int, state: tuple) -> None:
+        violate, witness = self.findings.violate, self.findings.witness
+        if self.invariants is not None:
+            for name, message in self.invariants(state):
+                violate(Finding(name, sid, message=message))
+        if self.questions is not None:
+            for name, message in self.questions(state):
+                # a reached question is answered; a question that cannot be evaluated is a runtime_safety failure
+                (violate if name == "runtime_safety" else witness)(Finding(name, sid, message=message))
+
+    def on_terminal(self, sid: int, state: tuple, final: bool) -> None:
+        if final:
+            for name, message in self.checker.failures(self.system.finals, state):
+                self.findings.violate(Finding(name, sid, message=message))
+
+    def finish(self, result: ExplicitResult) -> None:
+        result.unknown.update(self.checker.unknown)
+
+
+def _nothing(sid: int, state: tuple) -> None:
+    """No state property to check."""

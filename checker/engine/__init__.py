@@ -1,0 +1,2 @@
+"""The search engines and what they share: the system protocol they explore, the state store, limits,
+findings, paths and the engine-neutral result that every analysis and renderer reads."""

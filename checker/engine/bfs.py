@@ -1,0 +1,140 @@
+"""Breadth-first search over every interleaving of an `ExplicitSystem`, into the engine's state store.
+
+States get ids in discovery order, so a state's parent edge ends a shortest path and the lowest id with
+a finding is a shortest one. Every labelled edge and every expanded state's blocked threads are kept,
+so that stuck threads can be decided on the whole graph afterwards (engine/stuck.py). What else happens
+during the search is up to observers (engine/observers.py): property checks, lock-order dependencies,
+early proofs of stuck threads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from netcheck.model.runtime import Violation
+
+from .limits import STOPPED_AT_VIOLATION, Interrupt, Limits, Progress, ProgressInfo, level_size, peak_rss_mb
+from .observers import Findings, Observer, defines
+from .result import ExplicitResult, Finding
+from .store import StateStore
+from .system import ExplicitSystem
+
+DEADLOCK = "deadlock_free"
+POLL_EVERY = 2048   # states expanded between two looks at the clock, memory, Ctrl-C and progress
+
+
+def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None = None,
+           observers: Sequence[Observer] = (), progress: Progress | None = None, deadlock: bool = True,
+           measure_memory: bool = True) -> ExplicitResult:
+    """Explore `system` breadth-first into `result` (whose store must be empty). With `deadlock`, a
+    state without transitions where some thread is not quiescent violates `deadlock_free`."""
+    started = time.perf_counter()
+    limits = limits or Limits()
+    store: StateStore = result.store
+    findings = Findings(result.violations, result.witnesses)
+    for o in observers:
+        o.start(result, findings)
+    on_state = [o.on_state for o in observers if defines(o, "on_state")]
+    on_expanded = [o.on_expanded for o in observers if defines(o, "on_expanded")]
+    on_terminal = [o.on_terminal for o in observers if defines(o, "on_terminal")]
+    violations = result.violations
+    states, intern = store.states, store.intern
+    dst, actions, choices, first_edge = store.edges_dst, store.edges_action, store.edges_choice, store.first_edge
+    signal_edges, blocked_masks, depth = store.signal_edges, store.blocked, store.depth
+    tids = range(system.thread_count)
+
+    for target in system.initial():
+        if isinstance(target, Violation):
+            findings.violate(Finding(target.prop, -1, target.tid, target.message))
+            continue
+        n = len(states)
+        if intern(target, -1, -1, 0, 0) == n:   # type: ignore[arg-type]
+            for seen in on_state:
+                seen(n, target)   # type: ignore[arg-type]
+
+    fail_fast, stop_on = limits.fail_fast, limits.stop_on
+    max_states, max_depth, max_memory = limits.max_states, limits.max_depth, limits.max_memory_mb
+    deadline = started + limits.timeout if limits.timeout else None
+    transitions = 0
+    i = 0
+    next_poll = POLL_EVERY
+    with Interrupt() as interrupt:
+        while i < len(states):
+            if i >= next_poll:
+                next_poll = i + POLL_EVERY
+                now = time.perf_counter()
+                stop = _poll(interrupt, deadline, now, max_memory, limits)
+                if stop:
+                    result.complete, result.stop_reason = False, stop
+                    break
+                if progress is not None:
+                    cur = depth[i]
+                    progress(ProgressInfo(len(states), cur, now - started, level_size(depth, cur),
+                                          level_size(depth, cur - 1)))
+            s = states[i]
+            d = depth[i] + 1
+            if max_depth is not None and d > max_depth:
+                result.complete, result.stop_reason = False, f"max depth {max_depth} reached"
+                break
+            edges, blocked = system.expand(s)
+            transitions += len(edges)
+            violating = False
+            first_edge.append(len(dst))
+            for tid, action, choice, signal, target in edges:
+                if target.__class__ is tuple:
+                    n = len(states)
+                    j = intern(target, i, action, choice, d)
+                    if j == n:
+                        for seen in on_state:
+                            seen(j, target)
+                    if signal:
+                        signal_edges.append(len(dst))
+                    dst.append(j)
+                    actions.append(action)
+                    choices.append(choice)
+                else:
+                    violating = True
+                    assert isinstance(target, Violation)
+                    if target.prop not in violations:
+                        findings.violate(Finding(target.prop, i, tid, target.message, signal, action, choice))
+            # a violating step ends its path unexplored: what follows is unknown, so it may be a way out for all
+            blocked_masks.append(0 if violating else blocked)
+            if edges:
+                for watch in on_expanded:
+                    watch(i, s, blocked, violating)
+            else:
+                final = all(system.quiescent(s, t) for t in tids)
+                if final:
+                    result.finals.append(i)
+                elif deadlock:
+                    findings.violate(Finding(DEADLOCK, i))
+                for end in on_terminal:
+                    end(i, s, final)
+            if (fail_fast and violations) or (stop_on and stop_on <= violations.keys()):
+                result.complete = False
+                result.stop_reason = STOPPED_AT_VIOLATION[0] if fail_fast else STOPPED_AT_VIOLATION[1]
+                break
+            if max_states is not None and len(states) >= max_states and i + 1 < len(states):
+                result.complete, result.stop_reason = False, f"max states {max_states} reached"
+                break
+            i += 1
+    result.seconds = time.perf_counter() - started
+    result.transitions = transitions
+    for o in observers:
+        o.finish(result)
+    if measure_memory:
+        result.peak_memory_mb = peak_rss_mb()
+    return result
+
+
+def _poll(interrupt: Interrupt, deadline: float | None, now: float, max_memory: float | None,
+          limits: Limits) -> str:
+    """Why the search must stop now (Ctrl-C, the timeout, the memory limit), or ''."""
+    if interrupt.raised:
+        return "interrupted"
+    if deadline is not None and now > deadline:
+        return f"timeout after {limits.timeout:g} s"
+    if max_memory is not None and peak_rss_mb() > max_memory:
+        return f"memory limit {max_memory:g} MB reached"
+    return ""

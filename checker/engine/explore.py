@@ -1,0 +1,94 @@
+"""Exploring a compiled spec: the breadth-first engine with netcheck's observers, then the stuck threads
+decided on the whole graph, and the run counts coverage reads.
+
+`explore` is what every command runs; an analysis that wants to watch the search passes its own
+observers (lock-order dependencies, waits behind slow steps) so that it needs no second pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from netcheck.model.system import TransitionSystem
+
+from ..waits import blockers
+from .bfs import DEADLOCK, search
+from .limits import Limits, Progress, peak_rss_mb
+from .observers import Findings, Observer
+from .result import ExplicitResult, Finding
+from .store import StateStore
+from .stuck import stuck_masks
+from .verdicts import PropertyObserver
+
+
+def explore(system: TransitionSystem, limits: Limits | None = None, progress: Progress | None = None,
+            measure_memory: bool = True, observers: Sequence[Observer] = ()) -> ExplicitResult:
+    """Breadth-first search over all interleavings of a compiled spec: invariants and questions on new
+    states, finals at final states, and afterwards which threads are stuck where."""
+    limits = limits or Limits()
+    check_deadlock = system.spec.options.deadlock
+    watching: list[Observer] = [PropertyObserver(system)]
+    # a wait cycle among blocked threads proves them stuck at once: worth testing when the search may stop
+    if check_deadlock and (limits.fail_fast or DEADLOCK in limits.stop_on):
+        watching.append(WaitCycles(system))
+    system.restart_counts()
+    result = ExplicitResult(system, store=StateStore(system.thread_count))
+    search(system, result, limits, [*watching, *observers], progress, check_deadlock, measure_memory=False)
+    result.executions = system.executions()
+    _stuck(system, result, check_deadlock)
+    if measure_memory:
+        result.peak_memory_mb = peak_rss_mb()
+    return result
+
+
+class WaitCycles(Observer):
+    """Stuck threads proved during the search: a cycle of lock or grace-period waits among blocked threads."""
+
+    name = "wait_cycles"
+
+    def __init__(self, system: TransitionSystem):
+        self.system = system
+
+    def start(self, result: ExplicitResult, findings: Findings) -> None:
+        self.result, self.findings = result, findings
+
+    def on_expanded(self, sid: int, state: tuple, blocked: int, violating: bool) -> None:
+        if blocked and DEADLOCK not in self.findings.violations:
+            cycle = wait_cycle(self.system, state, blocked)
+            if cycle:
+                self.result.stuck[sid] = cycle
+                self.findings.violate(Finding(DEADLOCK, sid))
+
+
+def wait_cycle(system: TransitionSystem, s: tuple, blocked: int) -> int:
+    """The blocked threads of state `s` that a cycle of lock or grace-period waits holds forever, as a
+    mask (0: none). Every wait edge is necessary (a waiter needs each thread it waits for to release a
+    lock or leave a read-side section), so the threads on a cycle, and those waiting for them, can
+    never step again."""
+    graph: dict[int, set[int]] = {}
+    rest = blocked
+    while rest:
+        low = rest & -rest
+        tid = low.bit_length() - 1
+        rest ^= low
+        graph[tid] = {e.target for e in blockers(system, s, tid, conditions=False) if e.target >= 0}
+    # a cycle exists iff repeatedly removing threads with no waits inside the graph leaves some
+    alive = set(graph)
+    while True:
+        free = {t for t in alive if not (graph[t] & alive)}
+        if not free:
+            return sum(1 << t for t in alive)
+        alive -= free
+
+
+def _stuck(system: TransitionSystem, result: ExplicitResult, check_deadlock: bool) -> None:
+    """Every state with a stuck thread; `deadlock_free` is violated first at the lowest such state id,
+    which BFS numbering makes a shortest one."""
+    for sid, mask in stuck_masks(system, result.store).items():
+        result.stuck[sid] = result.stuck.get(sid, 0) | mask
+    result.deadlocks = sorted(result.stuck)
+    if check_deadlock and result.deadlocks:
+        first = result.deadlocks[0]
+        known = result.violations.get(DEADLOCK)
+        if known is None or known.state > first:
+            result.violations[DEADLOCK] = Finding(DEADLOCK, first)

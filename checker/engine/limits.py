@@ -1,0 +1,72 @@
+"""When a search stops before the end: resource limits, stop rules, Ctrl-C, and progress reports."""
+
+from __future__ import annotations
+
+import resource
+import signal
+import sys
+import threading
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+# the stop reasons of a search the user asked to end at violations (--fail-fast, --stop-on), not at a limit
+STOPPED_AT_VIOLATION = ("stopped at the first violation", "stopped: every --stop-on property is violated")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_states: int | None = None
+    max_depth: int | None = None
+    timeout: float | None = None
+    fail_fast: bool = False   # stop at the first violation (it is still the shortest for its property)
+    max_memory_mb: float | None = None
+    stop_on: frozenset[str] = frozenset()  # stop once all these properties are violated
+
+
+@dataclass(frozen=True)
+class ProgressInfo:
+    """What a progress callback sees: totals so far and the sizes of the last two BFS levels."""
+
+    states: int
+    depth: int
+    seconds: float
+    level: int          # states at the depth being expanded
+    previous_level: int  # states one level above
+
+
+Progress = Callable[[ProgressInfo], None]
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def level_size(depth: array, level: int) -> int:
+    """States at one BFS level: the depth array is sorted, since states are numbered in BFS order."""
+    return bisect_right(depth, level) - bisect_left(depth, level)
+
+
+class Interrupt:
+    """Turns SIGINT into a flag the search loop polls, so that the partial result stays consistent."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self.previous: Callable[[int, FrameType | None], Any] | int | None = None
+
+    def __enter__(self) -> Interrupt:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self.handle)
+        return self
+
+    def handle(self, signum: int, frame: object) -> None:
+        self.raised = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)

@@ -1,0 +1,67 @@
+"""Observers: analyses that run during a search instead of walking the store again afterwards.
+
+An observer sees each new state, each expanded state (with its blocked threads) and each terminal state,
+and may record findings. The same observer can also be run over a finished explicit result's store
+(`replay`), which is how an analysis asked for after the search gets its answer without a second engine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .result import Finding
+
+if TYPE_CHECKING:
+    from .result import ExplicitResult
+    from .system import State
+
+
+class Findings:
+    """The first (shortest) finding per property, violations apart from answered questions."""
+
+    def __init__(self, violations: dict[str, Finding], witnesses: dict[str, Finding]):
+        self.violations = violations
+        self.witnesses = witnesses
+
+    def violate(self, finding: Finding) -> None:
+        self.violations.setdefault(finding.prop, finding)
+
+    def witness(self, finding: Finding) -> None:
+        self.witnesses.setdefault(finding.prop, finding)
+
+
+class Observer:
+    """A search observer; every hook is optional (the engine calls only the ones a subclass defines)."""
+
+    name = ""
+
+    def start(self, result: ExplicitResult, findings: Findings) -> None:
+        """Called once before the initial states are interned."""
+
+    def on_state(self, sid: int, state: State) -> None:
+        """A state seen for the first time."""
+
+    def on_expanded(self, sid: int, state: State, blocked: int, violating: bool) -> None:
+        """A state with transitions, all taken: `blocked` masks its blocked threads, `violating` says
+        whether some step from it broke a property."""
+
+    def on_terminal(self, sid: int, state: State, final: bool) -> None:
+        """A state without transitions: `final` when every thread is quiescent there."""
+
+    def finish(self, result: ExplicitResult) -> None:
+        """Called once after the search; store what was observed in `result.observations[self.name]`."""
+
+
+def defines(observer: Observer, hook: str) -> bool:
+    """Whether an observer's class overrides a hook (so that the engine skips no-op calls)."""
+    return getattr(type(observer), hook) is not getattr(Observer, hook)
+
+
+def replay(result: ExplicitResult, observer: Observer) -> None:
+    """Run an observer's state hook over every state of a finished search, in id order, and finish it:
+    for an analysis asked for after the search."""
+    observer.start(result, Findings({}, {}))
+    if defines(observer, "on_state"):
+        for sid, state in enumerate(result.store.states):
+            observer.on_state(sid, state)
+    observer.finish(result)

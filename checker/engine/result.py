@@ -1,0 +1,91 @@
+"""What an engine returns: per-property findings, paths, statistics and why it stopped.
+
+`EngineResult` is engine-neutral: every report and renderer reads it, and a symbolic engine fills the
+same fields. `ExplicitResult` adds the state store and what only a whole explored graph gives (stuck
+threads per state, final states, coverage, observations); analyses that need the graph ask for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
+
+from .store import StateStore
+from .system import State
+
+if TYPE_CHECKING:
+    from netcheck.model.runtime import Executions
+    from netcheck.model.system import TransitionSystem
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A property violated (or a question answered) at a state: where it shows, or the state a violating
+    step leaves from; then also that step's thread and label. State -1: while computing initial states."""
+
+    prop: str
+    state: int
+    tid: int = -1
+    message: str = ""
+    by_signal: bool = False
+    action: int = -1
+    choice: int = 0
+
+
+class Label(NamedTuple):
+    """How a path moves from one state to the next (see engine/system.py)."""
+
+    tid: int
+    action: int
+    choice: int
+    signal: bool
+
+
+@dataclass(frozen=True)
+class Path:
+    """A path from an initial state: `labels[i]` takes `states[i]` to `states[i + 1]`; `last` is the
+    violating step taken from the final state, if the path ends in one. `ids` are the store's ids of the
+    states (explicit engines); `fewest_switches` says whether it is switch-minimal among shortest paths."""
+
+    states: tuple[State, ...]
+    labels: tuple[Label, ...]
+    last: Label | None = None
+    ids: tuple[int, ...] = ()
+    fewest_switches: bool = True
+
+
+@dataclass
+class EngineResult:
+    """Findings, statistics and the stop reason of one search, whatever the engine."""
+
+    system: TransitionSystem
+    violations: dict[str, Finding] = field(default_factory=dict)
+    witnesses: dict[str, Finding] = field(default_factory=dict)   # answered questions (`reachable:`)
+    complete: bool = True
+    stop_reason: str = ""
+    seconds: float = 0.0
+    peak_memory_mb: float = 0.0
+    unknown: dict[str, str] = field(default_factory=dict)       # properties z3 could not decide, and why
+    transitions: int = 0
+
+
+@dataclass
+class ExplicitResult(EngineResult):
+    """An explicit-state search: the findings, plus the store and the graph's stuck threads and finals."""
+
+    store: StateStore = field(default_factory=lambda: StateStore(0))
+    deadlocks: list[int] = field(default_factory=list)   # states where some thread is stuck, in BFS order
+    stuck: dict[int, int] = field(default_factory=dict)  # those states: mask of the stuck threads
+    finals: list[int] = field(default_factory=list)
+    executions: Executions | None = None   # what reachable transitions ran (checker/coverage.py)
+    observations: dict[str, object] = field(default_factory=dict)   # what observers collected, by name
+    # cached searches over this result (the fewest-switch search), kept with it and freed with it
+    cache: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def state_count(self) -> int:
+        return len(self.store)
+
+    @property
+    def max_depth(self) -> int:
+        return self.store.max_depth

@@ -1,0 +1,87 @@
+"""The state store an explicit engine owns: every state interned to an id once, the parent edge of each
+(its source and label: a shortest path back to an initial state), depths, every labelled edge, and per
+expanded state the mask of its blocked threads.
+
+Ids follow discovery order, so in a breadth-first search they are sorted by depth. The store is the only
+place that hashes a state; everything after the search speaks ids. A fingerprint, packed or sharded
+store can stand behind the same methods.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator
+
+from .system import State
+
+
+def mask_array(threads: int) -> array | list:
+    """Per-state thread masks: 64-bit words when they fit, Python ints beyond 64 threads."""
+    return array("Q") if threads <= 64 else []
+
+
+class StateStore:
+    """Interned states, parent edges, depths and (for expanded states) edges and blocked masks."""
+
+    def __init__(self, threads: int):
+        self.index: dict[State, int] = {}
+        self.states: list[State] = []
+        self.parent = array("q")          # the source of the edge that discovered each state (-1: initial)
+        self.parent_action = array("i")   # that edge's action (-1: initial)
+        self.parent_choice = array("H")   # and its choice
+        self.depth = array("I")
+        # the edges leaving expanded state i are first_edge[i] up to first_edge[i + 1] (or the end)
+        self.first_edge = array("I")
+        self.edges_dst = array("I")
+        self.edges_action = array("I")
+        self.edges_choice = array("H")
+        self.signal_edges = array("I")    # the indices of the edges that are fatal signals
+        self.blocked = mask_array(threads)  # per expanded state: the mask of its blocked threads
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def intern(self, state: State, parent: int, action: int, choice: int, depth: int) -> int:
+        """The id of `state`, added with this parent edge if it is new."""
+        n = len(self.states)
+        sid = self.index.setdefault(state, n)
+        if sid == n:
+            self.states.append(state)
+            self.parent.append(parent)
+            self.parent_action.append(action)
+            self.parent_choice.append(choice)
+            self.depth.append(depth)
+        return sid
+
+    def id_of(self, state: State) -> int | None:
+        return self.index.get(state)
+
+    @property
+    def expanded(self) -> int:
+        """How many states (the lowest ids) have had their edges recorded."""
+        return len(self.first_edge)
+
+    def edge_range(self, sid: int) -> range:
+        """The indices of the edges leaving an expanded state."""
+        first = self.first_edge
+        return range(first[sid], first[sid + 1] if sid + 1 < len(first) else len(self.edges_dst))
+
+    def edges(self) -> Iterator[tuple[int, int, int, int]]:
+        """Every (source, target, action, choice) edge, in the order the search recorded them."""
+        dst, action, choice = self.edges_dst, self.edges_action, self.edges_choice
+        for sid in range(len(self.first_edge)):
+            for e in self.edge_range(sid):
+                yield sid, dst[e], action[e], choice[e]
+
+    def parent_path(self, sid: int) -> list[int]:
+        """The state ids from an initial state to `sid` along parent edges."""
+        out = []
+        while sid >= 0:
+            out.append(sid)
+            sid = self.parent[sid]
+        out.reverse()
+        return out
+
+    @property
+    def max_depth(self) -> int:
+        return max(self.depth) if len(self.depth) else 0

@@ -1,0 +1,92 @@
+"""Stuck threads: a thread that has not finished, is not idle, and can never take another step in any
+continuation from a state, whatever the other threads do (a fatal signal ending a killable wait is not
+a way out: a task hung in mutex_lock_killable() is hung).
+
+Decided exactly on the explored graph. Per state the explorer records which threads are blocked (not
+quiescent, no step enabled); a thread can still progress from a state when it can step there, or when
+some path of non-signal transitions leads to a state where it can, or where it has been moved on (an
+rwsem waiter granted the lock inside the releaser's step). That is a backward closure, computed for all
+threads at once as bit masks over the BFS-numbered states. States the search did not expand (an
+incomplete run) count as "might progress", so every stuck thread reported is really stuck.
+
+During the search a cheaper, partial test catches stuck threads early (for --fail-fast: the `WaitCycles`
+observer of engine/explore.py): a cycle of lock waits among blocked threads, none of which can leave its
+wait but by a signal.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_right
+
+from .store import StateStore
+from .system import ExplicitSystem
+
+
+def stuck_masks(system: ExplicitSystem, store: StateStore) -> dict[int, int]:
+    """{state id: mask of the threads stuck there}, for every explored state with a stuck thread."""
+    blocked = store.blocked
+    expanded = len(blocked)
+    if not any(blocked):
+        return {}
+    full = (1 << system.thread_count) - 1
+    # can[s]: the threads that can still progress from s; unexpanded states might, so all of them
+    can: list[int] = [full & ~b for b in blocked] + [full] * (len(store) - expanded)
+    ends = array("I", store.first_edge[1:])
+    ends.append(len(store.edges_dst))
+    signal = set(store.signal_edges)
+    # only a thread another thread's step can move on (an rwsem waiter): (tid, bit, those positions)
+    waiters = [(tid, 1 << tid, system.woken_positions(tid)) for tid in range(system.thread_count)]
+    waiters = [w for w in waiters if w[2]]
+    pending = [s for s in range(expanded - 1, -1, -1) if can[s] != full]
+    while True:
+        pending = _close(store, can, ends, signal, pending, full)
+        if not _moved_on(system, store, can, ends, signal, waiters, pending):
+            break
+    return {s: blocked[s] & ~can[s] for s in sorted(pending) if blocked[s] & ~can[s]}
+
+
+def _close(store: StateStore, can: list[int], ends: array, signal: set[int], pending: list[int],
+           full: int) -> list[int]:
+    """Propagate `can` backwards over non-signal edges to a fixed point; the states still not full.
+    BFS numbering makes most edges lead to higher ids, so a few passes in decreasing order do it."""
+    first, dst = store.first_edge, store.edges_dst
+    with_signal = {bisect_right(first, e) - 1 for e in signal}   # the states signal edges leave
+    changed = True
+    while changed:
+        changed = False
+        still = []
+        for s in pending:
+            m = can[s]
+            if s in with_signal:
+                for e in range(first[s], ends[s]):
+                    if e not in signal:
+                        m |= can[dst[e]]
+            else:
+                for d in dst[first[s]:ends[s]]:
+                    m |= can[d]
+            if m != can[s]:
+                can[s] = m
+                changed = True
+            if m != full:
+                still.append(s)
+        pending = still
+    return pending
+
+
+def _moved_on(system: ExplicitSystem, store: StateStore, can: list[int], ends: array, signal: set[int],
+              waiters: list[tuple[int, int, frozenset[int]]], pending: list[int]) -> bool:
+    """Add the waiters that another thread's step moves on (an rwsem releaser grants them the lock,
+    inside its own step) where nothing else showed they progress; whether any was added."""
+    states, first, dst = store.states, store.first_edge, store.edges_dst
+    position = system.position
+    added = False
+    for s in pending:
+        here = states[s]
+        missing = store.blocked[s] & ~can[s]
+        for tid, bit, positions in waiters:
+            if missing & bit and (at := position(here, tid)) in positions and any(
+                    position(states[dst[e]], tid) != at for e in range(first[s], ends[s]) if e not in signal):
+                can[s] |= bit
+                added = True
+    return added

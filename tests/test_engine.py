@@ -1,0 +1,179 @@
+"""The search engine on toy systems built in a few lines (no YAML, no compiler): exact state, transition
+and depth counts worked out by hand, labelled replay, paths, observers, limits and stuck threads."""
+
+from __future__ import annotations
+
+from netcheck.checker.engine.bfs import search
+from netcheck.checker.engine.limits import Limits
+from netcheck.checker.engine.observers import Observer
+from netcheck.checker.engine.paths import path_to
+from netcheck.checker.engine.result import ExplicitResult, Finding
+from netcheck.checker.engine.store import StateStore
+from netcheck.checker.engine.stuck import stuck_masks
+from netcheck.checker.engine.system import ExplicitSystem, Transition
+from netcheck.model.runtime import ActionInfo, Violation
+
+
+class Counters:
+    """n threads; thread t counts its own counter from 0 up to `top`. A state is the tuple of counters."""
+
+    def __init__(self, n: int, top: int):
+        self.thread_count, self.top = n, top
+        self.actions = tuple(ActionInfo(t, 0, False) for t in range(n))
+
+    def initial(self) -> list[tuple]:
+        return [(0,) * self.thread_count]
+
+    def fire(self, s: tuple, action: int) -> list[tuple]:
+        return [s[:action] + (s[action] + 1,) + s[action + 1:]] if s[action] < self.top else []
+
+    def expand(self, s: tuple) -> tuple[list[Transition], int]:
+        return [Transition(t, t, 0, False, r) for t in range(self.thread_count) for r in self.fire(s, t)], 0
+
+    def quiescent(self, s: tuple, tid: int) -> bool:
+        return s[tid] == self.top
+
+    def position(self, s: tuple, tid: int) -> int:
+        return s[tid]
+
+    def woken_positions(self, tid: int) -> frozenset[int]:
+        return frozenset()
+
+
+class Abba(Counters):
+    """Two threads, locks A and B: thread 0 takes A then B, thread 1 B then A, each releasing in reverse.
+    A state is (pc0, pc1); pc 4 is done. Who holds what follows from the pcs."""
+
+    FIRST, SECOND = ("A", "B"), ("B", "A")
+
+    def __init__(self) -> None:
+        super().__init__(2, 4)
+
+    def holder(self, s: tuple, lock: str) -> int:
+        for t in (0, 1):
+            if (s[t] in (1, 2, 3) and self.FIRST[t] == lock) or (s[t] == 2 and self.SECOND[t] == lock):
+                return t
+        return -1
+
+    def fire(self, s: tuple, action: int) -> list[tuple]:
+        pc = s[action]
+        wanted = {0: self.FIRST[action], 1: self.SECOND[action]}.get(pc)
+        if pc == 4 or (wanted is not None and self.holder(s, wanted) != -1):
+            return []
+        return [s[:action] + (pc + 1,) + s[action + 1:]]
+
+    def expand(self, s: tuple) -> tuple[list[Transition], int]:
+        out, blocked = super().expand(s)
+        return out, sum(1 << t for t in (0, 1) if s[t] != 4 and not self.fire(s, t))
+
+
+class Coin(Counters):
+    """One thread flips a coin (one action, two outcomes) then checks it: heads is a violation."""
+
+    def __init__(self) -> None:
+        super().__init__(1, 2)
+        self.actions = (ActionInfo(0, 0, False), ActionInfo(0, 1, False))
+
+    def initial(self) -> list[tuple]:
+        return [(0, None)]
+
+    def fire(self, s: tuple, action: int) -> list:
+        if s[0] != action:
+            return []
+        if action == 0:
+            return [(1, "tails"), (1, "heads")]
+        return [Violation("fair", "heads", 0, 1)] if s[1] == "heads" else [(2, s[1])]
+
+    def expand(self, s: tuple) -> tuple[list[Transition], int]:
+        return [Transition(0, a, c, False, r) for a in (0, 1) for c, r in enumerate(self.fire(s, a))], 0
+
+
+def run(system: ExplicitSystem, limits: Limits | None = None, observers: tuple[Observer, ...] = ()) -> ExplicitResult:
+    result = ExplicitResult(system, store=StateStore(system.thread_count))  # type: ignore[arg-type]
+    return search(system, result, limits, observers, measure_memory=False)
+
+
+def test_counters_exact_counts() -> None:
+    # (top + 1) ** n states; each of the n threads steps in (top + 1) ** (n - 1) * top of them
+    result = run(Counters(2, 3))
+    assert result.complete and result.state_count == 16 and result.transitions == 24
+    assert result.max_depth == 6 and result.finals == [15] and not result.violations
+    three = run(Counters(3, 2))
+    assert three.state_count == 27 and three.transitions == 3 * 9 * 2 and three.max_depth == 6
+
+
+def test_abba_deadlock_counts_and_stuck_threads() -> None:
+    # 25 pc pairs, minus 5 where both would hold a lock ((1,2) (2,2) (3,2) (2,1) (2,3)) and (3,3): to be at
+    # pc 3 both threads passed pc 2 holding both locks, and the second to pass needs the first done
+    system = Abba()
+    result = run(system)
+    states = result.store.states
+    assert result.state_count == 19 and result.transitions == 22 and result.max_depth == 8
+    assert [states[i] for i in result.finals] == [(4, 4)]
+    deadlock = result.violations["deadlock_free"]
+    assert states[deadlock.state] == (1, 1) and result.store.depth[deadlock.state] == 2
+    stuck = stuck_masks(system, result.store)
+    assert {states[i]: mask for i, mask in stuck.items()} == {(1, 1): 0b11}
+
+
+def test_labels_replay_and_paths_are_shortest_with_fewest_switches() -> None:
+    system = Counters(2, 2)
+    result = run(system)
+    store = result.store
+    for src, dst, action, choice in store.edges():
+        assert system.fire(store.states[src], action)[choice] == store.states[dst]
+    goal = store.id_of((2, 2))
+    assert goal is not None
+    path = path_to(result, Finding("goal", goal))
+    assert path.states[0] == (0, 0) and path.states[-1] == (2, 2) and len(path.labels) == 4
+    for before, after, label in zip(path.states, path.states[1:], path.labels):
+        assert system.fire(before, label.action)[label.choice] == after
+    tids = [label.tid for label in path.labels]
+    assert path.fewest_switches and sum(a != b for a, b in zip(tids, tids[1:])) == 1
+
+
+def test_choices_label_outcomes_and_a_violating_step_is_found_with_its_label() -> None:
+    system = Coin()
+    result = run(system)
+    assert result.state_count == 4   # start, tails, heads, tails checked
+    assert result.transitions == 4   # two flips, one check passes, one violates
+    found = result.violations["fair"]
+    assert result.store.states[found.state] == (1, "heads") and (found.action, found.choice) == (1, 0)
+    path = path_to(result, found)
+    assert path.labels[0].choice == 1 and path.last is not None and path.last.action == 1
+    assert isinstance(system.fire(path.states[-1], path.last.action)[path.last.choice], Violation)
+
+
+class Recorder(Observer):
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        self.ends: list[tuple[int, bool]] = []
+
+    def on_state(self, sid: int, state: tuple) -> None:
+        self.seen.append(sid)
+
+    def on_terminal(self, sid: int, state: tuple, final: bool) -> None:
+        self.ends.append((sid, final))
+
+    def finish(self, result: ExplicitResult) -> None:
+        result.observations[self.name] = len(self.seen)
+
+
+def test_observers_see_every_state_once_and_every_terminal_state() -> None:
+    recorder = Recorder()
+    result = run(Abba(), observers=(recorder,))
+    assert recorder.seen == list(range(19)) and result.observations["recorder"] == 19
+    states = result.store.states
+    assert sorted((states[sid], final) for sid, final in recorder.ends) == [((1, 1), False), ((4, 4), True)]
+
+
+def test_limits_leave_the_result_incomplete_and_say_why() -> None:
+    cut = run(Counters(2, 3), Limits(max_states=5))
+    assert not cut.complete and cut.stop_reason == "max states 5 reached"
+    shallow = run(Counters(2, 3), Limits(max_depth=2))
+    assert not shallow.complete and shallow.stop_reason == "max depth 2 reached"
+    assert shallow.store.max_depth == 2 and shallow.state_count == 6   # depths 0, 1, 2: 1 + 2 + 3 states
+    stopped = run(Abba(), Limits(fail_fast=True))
+    assert not stopped.complete and "deadlock_free" in stopped.violations
