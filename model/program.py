@@ -12,6 +12,7 @@ from .errors import Span
 from .evaluate import Env, EvalError, compile_expr, key_index, lock_base, reads_state
 from .expr import Expr, Local, LockRef, Shared
 from .layout import Layout, Slot
+from .lockapi import LOCK_API, RCU_API
 from .spec import (
     Assert,
     Assign,
@@ -337,7 +338,7 @@ class ThreadProgram:
                          lock_kind=self.layout.lock_kinds[stmt.lock.name])
         self.nodes[node].visible = True
         self.nodes[node].alt = fail
-        if stmt.op in ("down_read", "down_read_killable", "down_write", "down_write_killable"):
+        if LOCK_API[stmt.op].queues:
             wait = self.emit("lockwait", stmt, frame, op=stmt.op, base=base, dyn=dynamic, lock=stmt.lock.name)
             self.nodes[wait].visible = True
             self.nodes[wait].next = then
@@ -350,7 +351,7 @@ class ThreadProgram:
         node = self.emit("rcu", stmt, frame, op=stmt.op)
         self.nodes[node].visible = True
         self.nodes[node].next = then
-        if stmt.op in ("synchronize_rcu", "rcu_barrier"):
+        if RCU_API[stmt.op].waits:
             wait = self.emit("gpwait", stmt, frame, op=stmt.op)
             self.nodes[wait].visible = True
             self.nodes[wait].next = then

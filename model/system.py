@@ -9,13 +9,14 @@ from .errors import Diagnostic, Span, SpecError
 from .evaluate import Env, EvalError, compile_expr, reads_state
 from .expr import Call, Expr, LockRef, Shared, Unary, walk
 from .layout import Layout, LayoutTooLarge, Slot, shared_layout
+from .lockapi import RCU_API, mutex_wait_modes
 from .locks import read_depth
 from .program import IR, CompileError, ThreadProgram, walk_statements
 from .runtime import RuntimeBuilder, Settle, Step, Threads, Violation
 from .spec import PropertyDecl, Rcu, Spec
 from .types import BOOL
 
-MUTEX_WAIT_OPS = ("mutex_lock", "mutex_lock_killable", "spin_lock")   # acquires that wait while it is held
+MUTEX_WAIT_OPS = tuple(mutex_wait_modes())   # acquires that wait while a mutex or spinlock is held
 STUCK_ABOUT = ("no reachable state where a thread is stuck: not finished, not idle, and unable to ever step again "
                "whatever the other threads do")
 BUILTIN_KINDS = {"deadlock_free": "deadlock", "lock_discipline": "lock_discipline", "runtime_safety": "runtime"}
@@ -73,7 +74,7 @@ class TransitionSystem:
         for i, (name, _, _, _) in enumerate(instances):
             layout.pc.append(layout.add(Slot(f"{name}.pc", "pc", None, thread=i)))
         shared_layout(spec, layout)
-        self.uses_rcu_readers = any(isinstance(s, Rcu) and s.op in ("rcu_read_lock", "rcu_read_unlock")
+        self.uses_rcu_readers = any(isinstance(s, Rcu) and RCU_API[s.op].reader
                                     for p in spec.procedures for s in walk_statements(p.body))
         if self.uses_rcu_readers:
             for i, (name, _, _, _) in enumerate(instances):
