@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .errors import Span, did_you_mean, shorten
@@ -145,7 +145,7 @@ def children(e: Expr) -> tuple[Expr, ...]:
     return tuple(out)
 
 
-def walk(e: Expr):
+def walk(e: Expr) -> Iterator[Expr]:
     """Every sub-expression of `e`, iteratively (no recursion limit)."""
     stack = [e]
     while stack:
@@ -725,7 +725,7 @@ class CallForm:
 MUTATORS = {"list_add": 2, "list_add_tail": 2, "list_add_before": 3, "list_del": 2}
 
 
-def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str, object]):
+def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str, object]) -> AssignForm | CallForm:
     """Parse a one-line statement string: an assignment or a call."""
     tree = _syntax_tree(text, base, "exec")
     assert isinstance(tree, ast.Module)

@@ -6,10 +6,11 @@ each inlined frame has its own local slots. Jumps (goto, break, continue, return
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import Span
-from .evaluate import Env, EvalError, compile_expr, key_index, lock_base, reads_state
+from .evaluate import Env, EvalError, Fn, compile_expr, key_index, lock_base, reads_state
 from .expr import Expr, Local, LockRef, Shared
 from .layout import Layout, Slot
 from .lockapi import LOCK_API, RCU_API
@@ -103,7 +104,7 @@ class ThreadProgram:
         self.top = 0
         self.frames = 0
 
-    def emit(self, kind: str, stmt: Stmt | None, frame: Frame | None, **data) -> int:
+    def emit(self, kind: str, stmt: Stmt | None, frame: Frame | None, **data: object) -> int:
         if len(self.nodes) >= MAX_NODES:
             raise CompileError(stmt.span if stmt is not None else self.cycle_span(),
                                f"thread {self.name}: inlining its procedures gives more than {MAX_NODES:,} steps",
@@ -120,7 +121,8 @@ class ThreadProgram:
 
     # -- frames
 
-    def new_frame(self, proc: Procedure, chain: tuple[str, ...], return_to: int, result) -> Frame:
+    def new_frame(self, proc: Procedure, chain: tuple[str, ...], return_to: int,
+                  result: tuple[int, object, Type] | None) -> Frame:
         """A frame's locals take the thread's next free pooled slots; sibling calls reuse them."""
         self.frames += 1
         slots: dict[str, int] = {}
@@ -176,7 +178,7 @@ class ThreadProgram:
             then = self.statement(stmt, frame, then, loop)
         return then
 
-    def expr(self, e: Expr, frame: Frame):
+    def expr(self, e: Expr, frame: Frame) -> Fn:
         try:
             return compile_expr(e, frame.env)
         except EvalError as err:
@@ -291,7 +293,7 @@ class ThreadProgram:
             if name not in dict(proc.params):
                 value = default_value(t)
                 writes.append((callee.env.locals[name], None, None))  # a fresh local: no range check
-                values.append(lambda s, v=value: v)
+                values.append(_always(value))
         reset = self.emit("reset", None, callee, slots=list(callee.slots))
         self.nodes[reset].next = then
         self.nodes[callee.exit_node].next = reset
@@ -389,7 +391,12 @@ class ThreadProgram:
         return Span(self.spec.files[0], 1, 1)
 
 
-def walk_statements(stmts: tuple[Stmt, ...]):
+def _always(value: object) -> Fn:
+    """A closure that ignores the state and gives `value`."""
+    return lambda s: value
+
+
+def walk_statements(stmts: tuple[Stmt, ...]) -> Iterator[Stmt]:
     """Every statement in a body, nested ones included, iteratively."""
     stack = list(reversed(stmts))
     while stack:
