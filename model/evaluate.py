@@ -26,6 +26,7 @@ from .expr import (
     Local,
     LockRef,
     Quant,
+    Running,
     SetLit,
     Shared,
     Unary,
@@ -107,6 +108,8 @@ def compile_expr(e: Expr, env: Env, budget: list[int] | None = None) -> Fn:
         assert e.cond and e.then and e.orelse
         c, a, b = (compile_expr(x, env, budget) for x in (e.cond, e.then, e.orelse))
         return lambda s: a(s) if c(s) else b(s)
+    if isinstance(e, Running):
+        return _running(e, env)
     if isinstance(e, Call):
         return _call(e, env, budget)
     if isinstance(e, Quant):
@@ -221,13 +224,15 @@ def list_prev(items: tuple, x: int) -> int:
     return items[i - 1] if i > 0 else -1
 
 
+def _running(e: Running, env: Env) -> Fn:
+    if e.proc not in env.positions:
+        raise EvalError("running() can only be used in properties")
+    table = env.positions[e.proc]
+    return lambda s: sum(1 for slot, pcs in table if s[slot] in pcs)
+
+
 def _call(e: Call, env: Env, budget: list[int]) -> Fn:
     fn = e.fn
-    if fn.startswith("running:"):
-        if fn[8:] not in env.positions:
-            raise EvalError("running() can only be used in properties")
-        table = env.positions[fn[8:]]
-        return lambda s: sum(1 for slot, pcs in table if s[slot] in pcs)
     if fn in LOCK_PREDICATES:
         return _lock_predicate(e, env)
     fs = [compile_expr(a, env, budget) for a in e.args]

@@ -113,6 +113,13 @@ class Call(Expr):
 
 
 @dataclass(frozen=True)
+class Running(Expr):
+    """running(PROC): how many threads are inside that procedure now (properties only)."""
+
+    proc: str = ""
+
+
+@dataclass(frozen=True)
 class Quant(Expr):
     """all/any/count/sum over a finite domain: an entity, a set or a list."""
 
@@ -502,7 +509,7 @@ class _Checker:
         if name not in self.scope.procedures:
             raise self.fail(node.args[0], f"undefined procedure '{shorten(name)}'",
                             did_you_mean(name, self.scope.procedures) or "name a procedure", "NC306")
-        return Call(INT, self.span(node), f"running:{name}", ())
+        return Running(INT, self.span(node), name)
 
     def _typed_call(self, node: ast.AST, fn: str, args: tuple[Expr, ...]) -> Expr:
         sp = self.span(node)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .errors import Span
 from .evaluate import Env, EvalError, Fn, compile_expr, key_index, lock_base, reads_state
 from .expr import Expr, Local, LockRef, Shared
-from .layout import Layout, Slot
+from .layout import Layout, Slot, SlotKind
 from .lockapi import LOCK_API, RCU_API
 from .spec import (
     Assert,
@@ -132,7 +132,8 @@ class ThreadProgram:
             if name in slots:
                 continue
             if self.top == len(self.pool):
-                slot = self.layout.add(Slot(f"{self.name}.local{len(self.pool)}", "local", None, thread=self.tid))
+                shown = f"{self.name}.local{len(self.pool)}"
+                slot = self.layout.add(Slot(shown, SlotKind.LOCAL, None, thread=self.tid))
                 self.defaults[slot] = None
                 self.pool.append(slot)
                 self.local_slots.append(slot)
@@ -222,7 +223,7 @@ class ThreadProgram:
                 return frame.exit_node
             node = self.emit("assign", stmt, frame, writes=[frame.result], values=[self.expr(stmt.value, frame)])
             self.nodes[node].visible = reads_state(stmt.value) or frame.result[1] is not None or \
-                frame.result[0] >= 0 and self.layout.slots[frame.result[0]].kind == "shared"
+                frame.result[0] >= 0 and self.layout.slots[frame.result[0]].kind == SlotKind.SHARED
             self.nodes[node].next = frame.exit_node
             return node
         if isinstance(stmt, If):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .evaluate import EvalError
-from .layout import Layout
+from .layout import Layout, SlotKind
 from .lockapi import LOCK_API
 from .locks import MAX_READ_DEPTH, READ_BITS, read_depth, rw_grant, rw_read_now, rw_remove_waiter, rw_write_now
 from .program import IR
@@ -337,7 +337,7 @@ class RuntimeBuilder:
             def int_check(v: int, place: int) -> Violation | None:
                 if lo <= v <= hi:  # type: ignore[operator]
                     return None
-                name = layout.slots[place].name if layout.slots[place].kind == "shared" else text
+                name = layout.slots[place].name if layout.slots[place].kind == SlotKind.SHARED else text
                 return self.violation("runtime_safety", f"{name}: value {v} is outside {t}", pc)
             return int_check
         if isinstance(t, RefT) and not t.nullable:
@@ -612,7 +612,7 @@ class RuntimeBuilder:
         first, width, _ = self.layout.locks[d["lock"]]
         instances = [base] if dyn is None else [
             first + i * width for i, slot in enumerate(self.layout.slots[first::width])
-            if slot.var == d["lock"] and slot.kind == "lock_owner"]
+            if slot.var == d["lock"] and slot.kind == SlotKind.LOCK_OWNER]
 
         def queued_at(s: Sequence) -> int:
             for b in instances:
