@@ -34,12 +34,14 @@ test: install
 test-slow: install
 	NETCHECK_SLOW=1 $(BIN)/python -m pytest -m slow
 
-# Regenerate tests/golden/* (every output format on the flagship spec and one bug) and docs/tutorial.md
-# (every command output in it, from scripts/tutorial.md.in): tests/test_outputs.py fails until these
-# match the code.
+# Regenerate tests/golden/* (every output format on the flagship spec and one bug), docs/tutorial.md
+# (every command output in it, from scripts/tutorial.md.in) and the diagnostic-code table of
+# docs/spec-language.md (from model/codes.py): tests/test_outputs.py and tests/test_codes.py fail until
+# these match the code.
 golden: install
 	$(BIN)/python scripts/golden.py
 	$(BIN)/python scripts/tutorial.py
+	$(BIN)/python scripts/codes.py
 
 tutorial: install
 	$(BIN)/python scripts/tutorial.py

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from netcheck.model.errors import SpecError
 from netcheck.model.extends import load_with_extends
+from netcheck.model.lockapi import LOCK_API
 from netcheck.model.locks import read_depth, reader_tids
 from netcheck.model.program import IR
 from netcheck.model.system import TransitionSystem
@@ -36,10 +37,8 @@ KIND_WORDS = {
     "runtime": "built in: no list corruption, no out-of-range value, no null dereference",
     "lock_order": "built in: the lock-order graph (lockdep's rules) has no strong cycle",
 }
-ACQUIRE = {"mutex_lock": "", "mutex_lock_killable": "", "spin_lock": "", "mutex_trylock": "",
-           "spin_trylock": "", "down_read": "read", "down_read_killable": "read", "down_read_trylock": "read",
-           "down_write": "write", "down_write_killable": "write", "down_write_trylock": "write"}
-RELEASE = {"mutex_unlock": "", "spin_unlock": "", "up_read": "read", "up_write": "write"}
+ACQUIRE = {name: info.rw_mode for name, info in LOCK_API.items() if info.acquires}   # op -> read, write or ''
+RELEASE = {name: info.rw_mode for name, info in LOCK_API.items() if info.releases}
 MODE_WORDS = {"read": "for reading", "write": "for writing", "": ""}
 
 

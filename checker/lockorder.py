@@ -18,18 +18,18 @@ from itertools import product
 
 import networkx as nx
 from netcheck.model.evaluate import EvalError
+from netcheck.model.lockapi import acquire_modes
+from netcheck.model.lockapi import lock_wrappers as wrapper_ops
 from netcheck.model.locks import read_depth
 from netcheck.model.program import IR
-from netcheck.model.spec import LockOp, Spec
+from netcheck.model.spec import Spec
 from netcheck.model.system import TransitionSystem
 
 from .engine.observers import Observer, replay
 from .engine.result import ExplicitResult
 
 # acquiring lock API -> the mode it asks for ("rread": a recursive reader; no spec op asks for it today)
-ACQUIRE_MODES = {"mutex_lock": "mutex", "mutex_lock_killable": "mutex", "spin_lock": "spin",
-                 "down_read": "read", "down_read_killable": "read",
-                 "down_write": "write", "down_write_killable": "write"}
+ACQUIRE_MODES = acquire_modes(waiting_only=True)
 SHARED_MODES = ("read", "rread")
 RECURSIVE_MODES = ("rread",)
 MAX_CYCLES = 50
@@ -67,8 +67,7 @@ NO_SITE = Site("", "", "(held from the initial state)")
 
 def lock_wrappers(spec: Spec) -> frozenset[str]:
     """Procedures whose whole body is one lock operation (rtnl_lock(), rtnl_unlock())."""
-    return frozenset(p.name for p in spec.procedures
-                     if not p.params and len(p.body) == 1 and isinstance(p.body[0], LockOp))
+    return frozenset(wrapper_ops(spec))
 
 
 def node_site(node: IR | None, wrappers: frozenset[str] = frozenset()) -> Site:

@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
 from netcheck.model.errors import SpecError
+from netcheck.model.lockapi import LOCK_API, lock_wrappers
 from netcheck.model.parse import load_spec
 from netcheck.model.program import CompileError
 from netcheck.model.spec import (
@@ -37,13 +38,6 @@ from .engine.limits import Limits
 from .lockorder import lock_order
 from .trace import counterexample
 
-ACQUIRES = {"mutex_lock": "mutex_unlock", "mutex_lock_killable": "mutex_unlock", "mutex_trylock": "mutex_unlock",
-            "spin_lock": "spin_unlock", "spin_trylock": "spin_unlock",
-            "down_read": "up_read", "down_read_killable": "up_read", "down_read_trylock": "up_read",
-            "down_write": "up_write", "down_write_killable": "up_write", "down_write_trylock": "up_write"}
-RELEASES = frozenset(ACQUIRES.values())
-WEAKER = {"down_write": "down_read", "down_write_killable": "down_read_killable",
-          "down_write_trylock": "down_read_trylock"}
 KINDS = ("remove_pair", "write_to_read", "unkillable", "swap_nested", "release_early")
 DEFAULT_MAX_STATES = 3_000_000
 
@@ -168,11 +162,6 @@ class LockUse:
     acquire: bool
 
 
-def _wrappers(spec: Spec) -> dict[str, LockOp]:
-    return {p.name: p.body[0] for p in spec.procedures
-            if not p.params and len(p.body) == 1 and isinstance(p.body[0], LockOp)}  # type: ignore[misc]
-
-
 def lock_uses(proc: Procedure, wrappers: Mapping[str, LockOp]) -> list[LockUse]:
     out = []
     for address, stmt in walk(proc.body):
@@ -180,9 +169,10 @@ def lock_uses(proc: Procedure, wrappers: Mapping[str, LockOp]) -> list[LockUse]:
             wrappers.get(stmt.proc) if isinstance(stmt, Invoke) and not stmt.args and stmt.result is None else None
         if op_stmt is None or op_stmt.lock is None:
             continue
-        if op_stmt.op in ACQUIRES:
+        info = LOCK_API[op_stmt.op]
+        if info.acquires:
             out.append(LockUse(address, stmt, op_stmt.lock, op_stmt.op, True))
-        elif op_stmt.op in RELEASES:
+        elif info.releases:
             out.append(LockUse(address, stmt, op_stmt.lock, op_stmt.op, False))
     return out
 
@@ -200,7 +190,7 @@ def releases_of(uses: Sequence[LockUse], acquire: LockUse) -> list[LockUse]:
             continue
         if use.acquire:
             break
-        if use.op == ACQUIRES[acquire.op]:
+        if use.op == LOCK_API[acquire.op].release:
             out.append(use)
     return out
 
@@ -214,7 +204,7 @@ def _loc(stmt: Stmt) -> str:
 
 def mutations(spec: Spec) -> tuple[Mutation, ...]:
     """Every mutation of every procedure, in procedure order then source order."""
-    wrappers = _wrappers(spec)
+    wrappers = lock_wrappers(spec)
     out: list[Mutation] = []
     for proc in spec.procedures:
         if proc.name in wrappers:
@@ -229,13 +219,14 @@ def mutations(spec: Spec) -> tuple[Mutation, ...]:
                 rel = ", ".join(sorted({u.stmt.text for u in pair}))
                 out.append(Mutation("remove_pair", name, use.address,
                                     f"remove {use.stmt.text} / {rel} in {name}()", _loc(use.stmt)))
-            if use.op in WEAKER and isinstance(use.stmt, LockOp):
+            info = LOCK_API[use.op]
+            if info.weaker and isinstance(use.stmt, LockOp):
                 out.append(Mutation("write_to_read", name, use.address,
-                                    f"{use.stmt.text} -> {WEAKER[use.op]} (and up_write -> up_read) in {name}()",
+                                    f"{use.stmt.text} -> {info.weaker} (and up_write -> up_read) in {name}()",
                                     _loc(use.stmt)))
-            if use.op.endswith("_killable") and isinstance(use.stmt, LockOp):
+            if info.killable and isinstance(use.stmt, LockOp):
                 out.append(Mutation("unkillable", name, use.address,
-                                    f"{use.stmt.text} -> {use.op[:-len('_killable')]} in {name}()",
+                                    f"{use.stmt.text} -> {info.plain} in {name}()",
                                     _loc(use.stmt)))
         for address, stmt in _nested_pairs(uses):
             out.append(Mutation("swap_nested", name, address,
@@ -295,7 +286,7 @@ def _nested_pairs(uses: Sequence[LockUse]) -> list[tuple[Address, tuple[Stmt, St
 
 def apply(spec: Spec, mutation: Mutation) -> Spec:
     """The mutant: the spec with one procedure body changed."""
-    wrappers = _wrappers(spec)
+    wrappers = lock_wrappers(spec)
     proc = spec.procedure(mutation.procedure)
     uses = lock_uses(proc, wrappers)
     use = next(u for u in uses if u.address == mutation.address)
@@ -309,12 +300,14 @@ def apply(spec: Spec, mutation: Mutation) -> Spec:
             if isinstance(rel.stmt, LockOp):
                 body = substitute(body, rel.address, replace(rel.stmt, op="up_read",
                                                             text=rel.stmt.text.replace("up_write", "up_read")))
-        weaker = WEAKER[use.op]
+        weaker = LOCK_API[use.op].weaker
+        assert weaker is not None
         body = substitute(body, use.address, replace(use.stmt, op=weaker,
                                                      text=use.stmt.text.replace(use.op, weaker)))
     elif kind == "unkillable":
         assert isinstance(use.stmt, LockOp)
-        plain = use.op[:-len("_killable")]
+        plain = LOCK_API[use.op].plain
+        assert plain is not None
         body = substitute(body, use.address, replace(use.stmt, op=plain, on_fail=None,
                                                      text=use.stmt.text.replace(use.op, plain)))
     elif kind == "swap_nested":

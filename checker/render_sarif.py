@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 from netcheck.model.errors import Diagnostic, SpecError
+from netcheck.model.lockapi import lock_ops
 
 from . import __version__
 from .render_text import cpu_names, trace_summary
@@ -29,11 +30,7 @@ BUILTIN_RULES = {
     "deadlock_free": "DeadlockFree", "lock_discipline": "LockDiscipline", "runtime_safety": "RuntimeSafety",
     "lock_order": "LockOrder",
 }
-LOCK_KINDS = {"mutex_lock": "acquire", "mutex_lock_killable": "acquire", "mutex_trylock": "acquire",
-              "down_read": "acquire", "down_read_killable": "acquire", "down_read_trylock": "acquire",
-              "down_write": "acquire", "down_write_killable": "acquire", "down_write_trylock": "acquire",
-              "spin_lock": "acquire", "spin_trylock": "acquire",
-              "mutex_unlock": "release", "up_read": "release", "up_write": "release", "spin_unlock": "release"}
+LOCK_KINDS = {**dict.fromkeys(lock_ops("acquires"), "acquire"), **dict.fromkeys(lock_ops("releases"), "release")}
 
 
 def artifact_location(path: str) -> dict:

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from netcheck.model.lockapi import LOCK_API, mutex_wait_modes
 from netcheck.model.locks import read_depth, reader_tids
-from netcheck.model.system import MUTEX_WAIT_OPS, TransitionSystem
+from netcheck.model.system import TransitionSystem
 
 LOCK_RELATIONS = ("held", "held_read", "held_write", "queued_writer", "queued_ahead")
-MUTEX_WAITS = {op: "spin" if op.startswith("spin") else "mutex" for op in MUTEX_WAIT_OPS}
+MUTEX_WAITS = mutex_wait_modes()   # acquires that wait on a mutex or spinlock held -> mutex or spin
 
 
 @dataclass(frozen=True, order=True)
@@ -53,7 +54,7 @@ def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool =
         b = system.lock_slot(node, s)
         if b is None:
             return ()
-        writer = node.data["op"].startswith("down_write")
+        writer = LOCK_API[node.data["op"]].mode == "write"
         entry = tid * 2 + writer
         queue = s[b + 2]
         if entry not in queue:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .expr import (
     ANY_HOLDER,
@@ -25,6 +26,7 @@ from .expr import (
     Local,
     LockRef,
     Quant,
+    Running,
     SetLit,
     Shared,
     Unary,
@@ -33,7 +35,11 @@ from .layout import Layout
 from .locks import read_depth
 from .types import ListT, RefT, SetT
 
-Fn = Callable[[Sequence], object]
+# A state value: an int (ints, enum indices, element indices with -1 for null, set bitmasks, lock owners),
+# a bool, or a tuple (lists, rwsem wait queues). Which one an expression yields is fixed by its type,
+# checked when the spec is parsed; the closures do not check it again.
+Value = Any
+Fn = Callable[[Sequence[Value]], Value]
 MAX_UNROLL = 20_000
 
 
@@ -58,7 +64,7 @@ class Env:
         return replace(self, bound={**self.bound, name: value})
 
 
-def constant(e: Expr, env: Env) -> tuple[bool, object]:
+def constant(e: Expr, env: Env) -> tuple[bool, Value]:
     """(True, value) when `e` does not depend on the state."""
     if isinstance(e, Const):
         return True, e.value
@@ -88,7 +94,7 @@ def compile_expr(e: Expr, env: Env, budget: list[int] | None = None) -> Fn:
         f = compile_expr(e.arg, env, budget)
         if e.op == "not":
             return lambda s: not f(s)
-        return lambda s: -f(s)  # type: ignore[operator]
+        return lambda s: -f(s)
     if isinstance(e, Binary):
         return _binary(e, env, budget)
     if isinstance(e, Compare):
@@ -102,6 +108,8 @@ def compile_expr(e: Expr, env: Env, budget: list[int] | None = None) -> Fn:
         assert e.cond and e.then and e.orelse
         c, a, b = (compile_expr(x, env, budget) for x in (e.cond, e.then, e.orelse))
         return lambda s: a(s) if c(s) else b(s)
+    if isinstance(e, Running):
+        return _running(e, env)
     if isinstance(e, Call):
         return _call(e, env, budget)
     if isinstance(e, Quant):
@@ -113,9 +121,9 @@ def compile_expr(e: Expr, env: Env, budget: list[int] | None = None) -> Fn:
             mask = 0
             for f in fs:
                 v = f(s)
-                if v < 0:  # type: ignore[operator]
+                if v < 0:
                     raise EvalError("null in a set literal")
-                mask |= 1 << v  # type: ignore[operator]
+                mask |= 1 << v
             return mask
         return set_lit
     if isinstance(e, ListLit):
@@ -129,7 +137,7 @@ def key_index(keys: tuple[Expr, ...], strides: tuple[int, ...], env: Env,
     """(static offset, None) for constant keys, else (0, closure computing the offset)."""
     parts = [constant(k, env) for k in keys]
     if all(c for c, _ in parts):
-        return sum(int(v) * st for (_, v), st in zip(parts, strides)), None  # type: ignore[call-overload]
+        return sum(int(v) * st for (_, v), st in zip(parts, strides)), None
     fs = [compile_expr(k, env, budget) for k in keys]
     pairs = list(zip(fs, strides))
 
@@ -137,9 +145,9 @@ def key_index(keys: tuple[Expr, ...], strides: tuple[int, ...], env: Env,
         total = 0
         for f, st in pairs:
             v = f(s)
-            if v < 0:  # type: ignore[operator]
+            if v < 0:
                 raise EvalError("index is null")
-            total += v * st  # type: ignore[operator]
+            total += v * st
         return total
     return 0, offset
 
@@ -164,13 +172,13 @@ def _binary(e: Binary, env: Env, budget: list[int]) -> Fn:
     a, b = compile_expr(e.left, env, budget), compile_expr(e.right, env, budget)
     if isinstance(e.type, SetT):
         if e.op == "|":
-            return lambda s: a(s) | b(s)  # type: ignore[operator]
+            return lambda s: a(s) | b(s)
         if e.op == "&":
-            return lambda s: a(s) & b(s)  # type: ignore[operator]
-        return lambda s: a(s) & ~b(s)  # type: ignore[operator]
+            return lambda s: a(s) & b(s)
+        return lambda s: a(s) & ~b(s)
     if e.op == "+":
-        return lambda s: a(s) + b(s)  # type: ignore[operator]
-    return lambda s: a(s) - b(s)  # type: ignore[operator]
+        return lambda s: a(s) + b(s)
+    return lambda s: a(s) - b(s)
 
 
 def _compare(e: Compare, env: Env, budget: list[int]) -> Fn:
@@ -181,18 +189,18 @@ def _compare(e: Compare, env: Env, budget: list[int]) -> Fn:
         if isinstance(e.right.type, SetT):
             def in_set(s: Sequence) -> bool:
                 x = a(s)
-                return x >= 0 and bool(b(s) >> x & 1)  # type: ignore[operator]
+                return x >= 0 and bool(b(s) >> x & 1)
             return in_set
-        return lambda s: a(s) in b(s)  # type: ignore[operator]
+        return lambda s: a(s) in b(s)
     if op == "==":
         return lambda s: a(s) == b(s)
     if op == "<":
-        return lambda s: a(s) < b(s)  # type: ignore[operator]
+        return lambda s: a(s) < b(s)
     if op == "<=":
-        return lambda s: a(s) <= b(s)  # type: ignore[operator]
+        return lambda s: a(s) <= b(s)
     if op == ">":
-        return lambda s: a(s) > b(s)  # type: ignore[operator]
-    return lambda s: a(s) >= b(s)  # type: ignore[operator]
+        return lambda s: a(s) > b(s)
+    return lambda s: a(s) >= b(s)
 
 
 def list_next(items: tuple, x: int) -> int:
@@ -216,42 +224,44 @@ def list_prev(items: tuple, x: int) -> int:
     return items[i - 1] if i > 0 else -1
 
 
+def _running(e: Running, env: Env) -> Fn:
+    if e.proc not in env.positions:
+        raise EvalError("running() can only be used in properties")
+    table = env.positions[e.proc]
+    return lambda s: sum(1 for slot, pcs in table if s[slot] in pcs)
+
+
 def _call(e: Call, env: Env, budget: list[int]) -> Fn:
     fn = e.fn
-    if fn.startswith("running:"):
-        if fn[8:] not in env.positions:
-            raise EvalError("running() can only be used in properties")
-        table = env.positions[fn[8:]]
-        return lambda s: sum(1 for slot, pcs in table if s[slot] in pcs)
     if fn in LOCK_PREDICATES:
         return _lock_predicate(e, env)
     fs = [compile_expr(a, env, budget) for a in e.args]
     f0 = fs[0]
     if fn == "len":
         if isinstance(e.args[0].type, SetT):
-            return lambda s: bin(f0(s)).count("1")  # type: ignore[arg-type]
-        return lambda s: len(f0(s))  # type: ignore[arg-type]
+            return lambda s: bin(f0(s)).count("1")
+        return lambda s: len(f0(s))
     if fn == "empty":
         return lambda s: not f0(s)
     if fn == "first":
-        return lambda s: f0(s)[0] if f0(s) else -1  # type: ignore[index]
+        return lambda s: f0(s)[0] if f0(s) else -1
     if fn == "last":
-        return lambda s: f0(s)[-1] if f0(s) else -1  # type: ignore[index]
+        return lambda s: f0(s)[-1] if f0(s) else -1
     f1 = fs[1]
     if fn == "next":
-        return lambda s: list_next(f0(s), f1(s))  # type: ignore[arg-type]
+        return lambda s: list_next(f0(s), f1(s))
     if fn == "prev":
-        return lambda s: list_prev(f0(s), f1(s))  # type: ignore[arg-type]
+        return lambda s: list_prev(f0(s), f1(s))
     if fn == "index":
         def index(s: Sequence) -> int:
             items, x = f0(s), f1(s)
-            return items.index(x) if x in items else -1  # type: ignore[operator, attr-defined]
+            return items.index(x) if x in items else -1
         return index
     f2 = fs[2]
 
     def before(s: Sequence) -> bool:
         items, x, y = f0(s), f1(s), f2(s)
-        return x in items and y in items and items.index(x) < items.index(y)  # type: ignore[operator, attr-defined]
+        return x in items and y in items and items.index(x) < items.index(y)
     return before
 
 
@@ -263,7 +273,7 @@ def _lock_predicate(e: Call, env: Env) -> Fn:
     rw = env.layout.lock_kinds[lock.name] == "rwsem"
 
     def at(s: Sequence) -> int:
-        return base + (dyn(s) if dyn else 0)  # type: ignore[operator]
+        return base + (dyn(s) if dyn else 0)
     fn = e.fn
     if fn in ANY_HOLDER:
         if fn == "write_locked" or not rw:
@@ -295,9 +305,9 @@ def _quant(e: Quant, env: Env, budget: list[int]) -> Fn:
     dom = None if static else compile_expr(e.domain, env, budget)
     parts: list[tuple[Fn | None, Fn | None, Fn]] = []
     for i in range(size):
-        if static and isinstance(dtype, SetT) and not (int(dom_value) >> i & 1):  # type: ignore[call-overload]
+        if static and isinstance(dtype, SetT) and not (int(dom_value) >> i & 1):
             continue
-        if static and isinstance(dtype, ListT) and i not in dom_value:  # type: ignore[operator]
+        if static and isinstance(dtype, ListT) and i not in dom_value:
             continue
         inner = env.bind(e.var, i)
         guard = None
@@ -324,7 +334,7 @@ def _quant(e: Quant, env: Env, budget: list[int]) -> Fn:
             elif kind == "count":
                 total += 1 if v else 0
             else:
-                total += v  # type: ignore[operator]
+                total += v
         if kind == "all":
             return True
         if kind == "any":
@@ -335,8 +345,8 @@ def _quant(e: Quant, env: Env, budget: list[int]) -> Fn:
 
 def _member(dom: Fn, i: int, is_set: bool) -> Fn:
     if is_set:
-        return lambda s: bool(dom(s) >> i & 1)  # type: ignore[operator]
-    return lambda s: i in dom(s)  # type: ignore[operator]
+        return lambda s: bool(dom(s) >> i & 1)
+    return lambda s: i in dom(s)
 
 
 def reads_state(e: Expr) -> bool:
@@ -345,19 +355,19 @@ def reads_state(e: Expr) -> bool:
     return any(isinstance(x, Shared) or (isinstance(x, Call) and x.fn in LOCK_PREDICATES) for x in walk(e))
 
 
-def format_value(value: object, t: object, names: Mapping[str, tuple[str, ...]],
+def format_value(value: Value, t: object, names: Mapping[str, tuple[str, ...]],
                  enums: Mapping[str, tuple[str, ...]] | None = None) -> str:
     """A state value in spec syntax: element names, [a, b] lists, {a, b} sets, null, true/false."""
     from .types import BoolT, EnumT
     if isinstance(t, BoolT):
         return "true" if value else "false"
     if isinstance(t, EnumT):
-        return t.values[int(value)]  # type: ignore[call-overload]
+        return t.values[int(value)]
     if isinstance(t, RefT):
-        return "null" if value == -1 else names[t.entity][int(value)]  # type: ignore[call-overload]
+        return "null" if value == -1 else names[t.entity][int(value)]
     if isinstance(t, ListT):
-        return "[" + ", ".join(names[t.entity][i] for i in value) + "]"  # type: ignore[attr-defined]
+        return "[" + ", ".join(names[t.entity][i] for i in value) + "]"
     if isinstance(t, SetT):
         return "{" + ", ".join(n for i, n in enumerate(names[t.entity])
-                               if int(value) >> i & 1) + "}"  # type: ignore[call-overload]
+                               if int(value) >> i & 1) + "}"
     return str(value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .errors import Span, did_you_mean, shorten
@@ -113,6 +113,13 @@ class Call(Expr):
 
 
 @dataclass(frozen=True)
+class Running(Expr):
+    """running(PROC): how many threads are inside that procedure now (properties only)."""
+
+    proc: str = ""
+
+
+@dataclass(frozen=True)
 class Quant(Expr):
     """all/any/count/sum over a finite domain: an entity, a set or a list."""
 
@@ -145,7 +152,7 @@ def children(e: Expr) -> tuple[Expr, ...]:
     return tuple(out)
 
 
-def walk(e: Expr):
+def walk(e: Expr) -> Iterator[Expr]:
     """Every sub-expression of `e`, iteratively (no recursion limit)."""
     stack = [e]
     while stack:
@@ -502,7 +509,7 @@ class _Checker:
         if name not in self.scope.procedures:
             raise self.fail(node.args[0], f"undefined procedure '{shorten(name)}'",
                             did_you_mean(name, self.scope.procedures) or "name a procedure", "NC306")
-        return Call(INT, self.span(node), f"running:{name}", ())
+        return Running(INT, self.span(node), name)
 
     def _typed_call(self, node: ast.AST, fn: str, args: tuple[Expr, ...]) -> Expr:
         sp = self.span(node)
@@ -725,7 +732,7 @@ class CallForm:
 MUTATORS = {"list_add": 2, "list_add_tail": 2, "list_add_before": 3, "list_del": 2}
 
 
-def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str, object]):
+def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str, object]) -> AssignForm | CallForm:
     """Parse a one-line statement string: an assignment or a call."""
     tree = _syntax_tree(text, base, "exec")
     assert isinstance(tree, ast.Module)

@@ -7,6 +7,7 @@ set bitmasks, lock owners), bools, or tuples (lists, rwsem wait queues).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 from .spec import Spec
 from .types import Type
@@ -18,10 +19,31 @@ class LayoutTooLarge(Exception):
     """The spec's state vector would be unreasonably large (huge per: maps or lock arrays)."""
 
 
+class SlotKind(str, Enum):
+    """What a slot of the state vector holds (a str, so it still compares equal to its value)."""
+
+    PC = "pc"                      # a thread's program counter
+    LOCAL = "local"                # a pooled local of a thread (None while unused)
+    SHARED = "shared"              # a shared variable, or one key of a per: map
+    LOCK_OWNER = "lock_owner"      # a mutex's or spinlock's owner, an rwsem's writer (-1: none)
+    LOCK_READERS = "lock_readers"  # an rwsem's read holds, READ_BITS per thread
+    LOCK_QUEUE = "lock_queue"      # an rwsem's FIFO wait queue
+    RCU_NEST = "rcu_nest"          # a thread's RCU read-side nesting depth
+    GP_WAIT = "gp_wait"            # the readers a thread's synchronize_rcu() waits for (bitmask)
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_lock(self) -> bool:
+        """One of a lock instance's slots."""
+        return self in (SlotKind.LOCK_OWNER, SlotKind.LOCK_READERS, SlotKind.LOCK_QUEUE)
+
+
 @dataclass(frozen=True)
 class Slot:
     name: str            # display name, e.g. init_count[net0, ops1] or creator(net0).rv
-    kind: str            # pc, local, shared, lock_owner, lock_readers, lock_queue, rcu_nest, gp_wait
+    kind: SlotKind
     type: Type | None
     thread: int = -1     # owning thread for pc/local/rcu slots
     var: str = ""        # shared variable or lock name
@@ -69,7 +91,8 @@ def shared_layout(spec: Spec, layout: Layout) -> None:
         sizes = [len(spec.entity(e).elements) for e in var.per]
         base = len(layout.slots)
         for key, text in key_names(spec, var.per):
-            layout.add(Slot(f"{var.name}[{text}]" if var.per else var.name, "shared", var.type, var=var.name, key=key))
+            name = f"{var.name}[{text}]" if var.per else var.name
+            layout.add(Slot(name, SlotKind.SHARED, var.type, var=var.name, key=key))
         layout.shared[var.name] = (base, strides(sizes))
     for lock in spec.locks:
         sizes = [len(spec.entity(e).elements) for e in lock.per]
@@ -78,10 +101,10 @@ def shared_layout(spec: Spec, layout: Layout) -> None:
         for key, text in key_names(spec, lock.per):
             name = f"{lock.name}[{text}]" if lock.per else lock.name
             if lock.kind == "rwsem":
-                layout.add(Slot(name + ".writer", "lock_owner", None, var=lock.name, key=key))
-                layout.add(Slot(name + ".readers", "lock_readers", None, var=lock.name, key=key))
-                layout.add(Slot(name + ".queue", "lock_queue", None, var=lock.name, key=key))
+                layout.add(Slot(name + ".writer", SlotKind.LOCK_OWNER, None, var=lock.name, key=key))
+                layout.add(Slot(name + ".readers", SlotKind.LOCK_READERS, None, var=lock.name, key=key))
+                layout.add(Slot(name + ".queue", SlotKind.LOCK_QUEUE, None, var=lock.name, key=key))
             else:
-                layout.add(Slot(name + ".owner", "lock_owner", None, var=lock.name, key=key))
+                layout.add(Slot(name + ".owner", SlotKind.LOCK_OWNER, None, var=lock.name, key=key))
         layout.locks[lock.name] = (base, width, tuple(s * width for s in strides(sizes)))
         layout.lock_kinds[lock.name] = lock.kind

@@ -12,6 +12,8 @@ the head of the queue: a writer, or the run of readers at the head (3.10/4.x rws
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 READ_BITS = 2
 READ_MASK = (1 << READ_BITS) - 1
 MAX_READ_DEPTH = READ_MASK
@@ -31,12 +33,12 @@ def reader_tids(readers: int) -> list[int]:
     return out
 
 
-def rw_read_now(s, b: int) -> bool:
+def rw_read_now(s: Sequence, b: int) -> bool:
     """A down_read succeeds at once: no writer holds the lock and nobody waits."""
     return s[b] == -1 and not s[b + 2]
 
 
-def rw_write_now(s, b: int) -> bool:
+def rw_write_now(s: Sequence, b: int) -> bool:
     return s[b] == -1 and s[b + 1] == 0 and not s[b + 2]
 
 

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .errors import Diagnostics, Span, did_you_mean, shorten
-from .expr import ERRNO, Const, ExprError, Scope, VarInfo, parse_condition, parse_expr
+from .expr import ERRNO, Const, Expr, ExprError, Scope, VarInfo, parse_condition, parse_expr
 from .extends import load_with_extends, proc_name
-from .spec import Assert, Entity, Expectation, Group, LockDecl, Options, PropertyDecl, Spec, ThreadDecl, VarDecl
+from .spec import (
+    Assert,
+    Entity,
+    Expectation,
+    Group,
+    LockDecl,
+    Options,
+    Procedure,
+    PropertyDecl,
+    Spec,
+    ThreadDecl,
+    VarDecl,
+)
 from .statements import BodyParser, parse_signature
 from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, parse_type
 from .yamlload import Map, Node, Scalar, Seq, describe
@@ -442,7 +454,8 @@ class SpecParser:
 
     # -- procedures
 
-    def parse_procedures(self, scope: Scope, entities: set[str], aliases: dict[str, Type]):
+    def parse_procedures(self, scope: Scope, entities: set[str],
+                         aliases: dict[str, Type]) -> tuple[list[Procedure], list[Assert]]:
         section = self.section("procedures")
         if section is None:
             return [], []
@@ -474,7 +487,7 @@ class SpecParser:
 
     # -- threads
 
-    def parse_threads(self, scope: Scope, procedures) -> list[ThreadDecl]:
+    def parse_threads(self, scope: Scope, procedures: Sequence[Procedure]) -> list[ThreadDecl]:
         section = self.section("threads")
         out: list[ThreadDecl] = []
         if section is None or not section.entries:
@@ -497,7 +510,7 @@ class SpecParser:
                 out.append(thread)
         return out
 
-    def parse_thread(self, key: Scalar, value: Map, scope: Scope, procs) -> ThreadDecl | None:
+    def parse_thread(self, key: Scalar, value: Map, scope: Scope, procs: Mapping[str, Procedure]) -> ThreadDecl | None:
         run = value.get("run")
         run_text = self.text(run, "run:")
         if run is None or run_text is None:
@@ -561,7 +574,8 @@ class SpecParser:
             return None
         return ThreadDecl(key.text, proc_name_, args, var, domain, count, daemon, key.span)
 
-    def call_args(self, node: Scalar, text: str, offset: int, args_text: str, scope: Scope, proc):
+    def call_args(self, node: Scalar, text: str, offset: int, args_text: str, scope: Scope,
+                  proc: Procedure) -> tuple[Expr, ...] | None:
         from .expr import assignable
         base = node.expr_span().shifted(offset)
         parts = _split_args(args_text)

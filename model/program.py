@@ -6,12 +6,14 @@ each inlined frame has its own local slots. Jumps (goto, break, continue, return
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import Span
-from .evaluate import Env, EvalError, compile_expr, key_index, lock_base, reads_state
+from .evaluate import Env, EvalError, Fn, compile_expr, key_index, lock_base, reads_state
 from .expr import Expr, Local, LockRef, Shared
-from .layout import Layout, Slot
+from .layout import Layout, Slot, SlotKind
+from .lockapi import LOCK_API, RCU_API
 from .spec import (
     Assert,
     Assign,
@@ -102,7 +104,7 @@ class ThreadProgram:
         self.top = 0
         self.frames = 0
 
-    def emit(self, kind: str, stmt: Stmt | None, frame: Frame | None, **data) -> int:
+    def emit(self, kind: str, stmt: Stmt | None, frame: Frame | None, **data: object) -> int:
         if len(self.nodes) >= MAX_NODES:
             raise CompileError(stmt.span if stmt is not None else self.cycle_span(),
                                f"thread {self.name}: inlining its procedures gives more than {MAX_NODES:,} steps",
@@ -119,7 +121,8 @@ class ThreadProgram:
 
     # -- frames
 
-    def new_frame(self, proc: Procedure, chain: tuple[str, ...], return_to: int, result) -> Frame:
+    def new_frame(self, proc: Procedure, chain: tuple[str, ...], return_to: int,
+                  result: tuple[int, object, Type] | None) -> Frame:
         """A frame's locals take the thread's next free pooled slots; sibling calls reuse them."""
         self.frames += 1
         slots: dict[str, int] = {}
@@ -129,7 +132,8 @@ class ThreadProgram:
             if name in slots:
                 continue
             if self.top == len(self.pool):
-                slot = self.layout.add(Slot(f"{self.name}.local{len(self.pool)}", "local", None, thread=self.tid))
+                shown = f"{self.name}.local{len(self.pool)}"
+                slot = self.layout.add(Slot(shown, SlotKind.LOCAL, None, thread=self.tid))
                 self.defaults[slot] = None
                 self.pool.append(slot)
                 self.local_slots.append(slot)
@@ -175,7 +179,7 @@ class ThreadProgram:
             then = self.statement(stmt, frame, then, loop)
         return then
 
-    def expr(self, e: Expr, frame: Frame):
+    def expr(self, e: Expr, frame: Frame) -> Fn:
         try:
             return compile_expr(e, frame.env)
         except EvalError as err:
@@ -219,7 +223,7 @@ class ThreadProgram:
                 return frame.exit_node
             node = self.emit("assign", stmt, frame, writes=[frame.result], values=[self.expr(stmt.value, frame)])
             self.nodes[node].visible = reads_state(stmt.value) or frame.result[1] is not None or \
-                frame.result[0] >= 0 and self.layout.slots[frame.result[0]].kind == "shared"
+                frame.result[0] >= 0 and self.layout.slots[frame.result[0]].kind == SlotKind.SHARED
             self.nodes[node].next = frame.exit_node
             return node
         if isinstance(stmt, If):
@@ -290,7 +294,7 @@ class ThreadProgram:
             if name not in dict(proc.params):
                 value = default_value(t)
                 writes.append((callee.env.locals[name], None, None))  # a fresh local: no range check
-                values.append(lambda s, v=value: v)
+                values.append(_always(value))
         reset = self.emit("reset", None, callee, slots=list(callee.slots))
         self.nodes[reset].next = then
         self.nodes[callee.exit_node].next = reset
@@ -337,7 +341,7 @@ class ThreadProgram:
                          lock_kind=self.layout.lock_kinds[stmt.lock.name])
         self.nodes[node].visible = True
         self.nodes[node].alt = fail
-        if stmt.op in ("down_read", "down_read_killable", "down_write", "down_write_killable"):
+        if LOCK_API[stmt.op].queues:
             wait = self.emit("lockwait", stmt, frame, op=stmt.op, base=base, dyn=dynamic, lock=stmt.lock.name)
             self.nodes[wait].visible = True
             self.nodes[wait].next = then
@@ -350,7 +354,7 @@ class ThreadProgram:
         node = self.emit("rcu", stmt, frame, op=stmt.op)
         self.nodes[node].visible = True
         self.nodes[node].next = then
-        if stmt.op in ("synchronize_rcu", "rcu_barrier"):
+        if RCU_API[stmt.op].waits:
             wait = self.emit("gpwait", stmt, frame, op=stmt.op)
             self.nodes[wait].visible = True
             self.nodes[wait].next = then
@@ -388,7 +392,12 @@ class ThreadProgram:
         return Span(self.spec.files[0], 1, 1)
 
 
-def walk_statements(stmts: tuple[Stmt, ...]):
+def _always(value: object) -> Fn:
+    """A closure that ignores the state and gives `value`."""
+    return lambda s: value
+
+
+def walk_statements(stmts: tuple[Stmt, ...]) -> Iterator[Stmt]:
     """Every statement in a body, nested ones included, iteratively."""
     stack = list(reversed(stmts))
     while stack:

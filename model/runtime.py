@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .evaluate import EvalError
-from .layout import Layout
+from .layout import Layout, SlotKind
+from .lockapi import LOCK_API
 from .locks import MAX_READ_DEPTH, READ_BITS, read_depth, rw_grant, rw_read_now, rw_remove_waiter, rw_write_now
 from .program import IR
 from .spec import If
@@ -389,7 +390,7 @@ class RuntimeBuilder:
             def int_check(v: int, place: int) -> Violation | None:
                 if lo <= v <= hi:  # type: ignore[operator]
                     return None
-                name = layout.slots[place].name if layout.slots[place].kind == "shared" else text
+                name = layout.slots[place].name if layout.slots[place].kind == SlotKind.SHARED else text
                 return self.violation("runtime_safety", f"{name}: value {v} is outside {t}", pc)
             return int_check
         if isinstance(t, RefT) and not t.nullable:
@@ -538,9 +539,8 @@ class RuntimeBuilder:
         tid = self.tid
         shown = node.stmt.text if node.stmt else op
         goto, wake = self.goto, self.wake
-        sleeps = op in ("mutex_lock", "mutex_lock_killable", "down_read", "down_read_killable", "down_write",
-                        "down_write_killable")
-        atomic = self.atomic_context() if sleeps else None
+        info = LOCK_API[op]
+        atomic = self.atomic_context() if info.sleeps else None
         all_readers = self.all_readers
 
         def where(s: Sequence) -> int:
@@ -550,8 +550,8 @@ class RuntimeBuilder:
             return [Violation("lock_discipline", f"{shown}: {message}", tid, pc)]
 
         sig = None
-        if op in ("mutex_lock", "mutex_lock_killable", "spin_lock", "mutex_trylock", "spin_trylock"):
-            trying = op.endswith("trylock")
+        if info.acquires and not info.rw_mode:
+            trying = info.trylock
 
             def fire(s: Sequence) -> list:
                 b = where(s)
@@ -567,13 +567,13 @@ class RuntimeBuilder:
                 if owner == tid:
                     return bad("already held by this thread (self-deadlock)")
                 return []
-            if op == "mutex_lock_killable" and self.fatal_signals:
+            if info.killable and self.fatal_signals:
                 def sig(s: Sequence) -> list:
                     owner = s[where(s)]
                     if owner == -1 or owner == tid:
                         return []
                     return goto(list(s), fail)
-        elif op in ("mutex_unlock", "spin_unlock"):
+        elif info.releases and not info.rw_mode:
             def fire(s: Sequence) -> list:
                 b = where(s)
                 if s[b] != tid:
@@ -581,9 +581,9 @@ class RuntimeBuilder:
                 l = list(s)
                 l[b] = -1
                 return goto(l, nxt)
-        elif op in ("down_read", "down_read_killable", "down_read_trylock"):
+        elif info.acquires and info.mode == "read":
             wait = d.get("wait", -1)
-            trying = op == "down_read_trylock"
+            trying = info.trylock
             bit = 1 << (READ_BITS * tid)
             entry = tid * 2
 
@@ -605,9 +605,9 @@ class RuntimeBuilder:
                     return goto(l, fail)
                 l[b + 2] = s[b + 2] + (entry,)
                 return goto(l, wait)
-        elif op in ("down_write", "down_write_killable", "down_write_trylock"):
+        elif info.acquires and info.mode == "write":
             wait = d.get("wait", -1)
-            trying = op == "down_write_trylock"
+            trying = info.trylock
             entry = tid * 2 + 1
 
             def fire(s: Sequence) -> list:
@@ -626,7 +626,7 @@ class RuntimeBuilder:
                     return goto(l, fail)
                 l[b + 2] = s[b + 2] + (entry,)
                 return goto(l, wait)
-        elif op == "up_read":
+        elif info.releases and info.mode == "read":
             bit = 1 << (READ_BITS * tid)
 
             def fire(s: Sequence) -> list:
@@ -637,8 +637,8 @@ class RuntimeBuilder:
                 l[b + 1] = s[b + 1] - bit
                 woken = rw_grant(l, b, all_readers)
                 return wake(l, woken, nxt) if woken else goto(l, nxt)
-        elif op in ("up_write", "downgrade_write"):
-            downgrade = op == "downgrade_write"
+        elif info.mode == "write":   # up_write, downgrade_write
+            downgrade = info.downgrades
             bit = 1 << (READ_BITS * tid)
 
             def fire(s: Sequence) -> list:
@@ -658,14 +658,14 @@ class RuntimeBuilder:
     def lock_wait(self, pc: int, node: IR) -> Step:
         d = node.data
         op, base, dyn, nxt, fail = d["op"], d["base"], d["dyn"], node.next, node.alt
-        entry = self.tid * 2 + (1 if op.startswith("down_write") else 0)
+        entry = self.tid * 2 + (1 if LOCK_API[op].mode == "write" else 0)
         goto, wake, all_readers = self.goto, self.wake, self.all_readers
         # The waiter sits in the queue of the instance it asked for; with an index that reads shared
         # state the index may have changed since, so look for the queue that holds it.
         first, width, _ = self.layout.locks[d["lock"]]
         instances = [base] if dyn is None else [
             first + i * width for i, slot in enumerate(self.layout.slots[first::width])
-            if slot.var == d["lock"] and slot.kind == "lock_owner"]
+            if slot.var == d["lock"] and slot.kind == SlotKind.LOCK_OWNER]
 
         def queued_at(s: Sequence) -> int:
             for b in instances:
@@ -678,7 +678,7 @@ class RuntimeBuilder:
                 return []
             return goto(list(s), nxt)
         sig = None
-        if op.endswith("_killable") and self.fatal_signals:
+        if LOCK_API[op].killable and self.fatal_signals:
             def sig(s: Sequence) -> list:
                 b = queued_at(s)
                 if b < 0:

@@ -31,12 +31,13 @@ from .expr import (
     Local,
     LockRef,
     Quant,
+    Running,
     SetLit,
     Shared,
     Unary,
     children,
 )
-from .layout import Layout
+from .layout import Layout, SlotKind
 from .locks import READ_BITS
 from .types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT
 
@@ -69,7 +70,7 @@ class SmtEncoder:
                 c = z3.Bool(name)
             elif isinstance(t, SetT):
                 c = z3.BitVec(name, self.width(t.entity))
-            elif isinstance(t, ListT) or info.kind == "lock_queue":
+            elif isinstance(t, ListT) or info.kind == SlotKind.LOCK_QUEUE:
                 c = z3.Const(name, INT_SEQ)
             else:
                 c = z3.Int(name)
@@ -101,7 +102,7 @@ class SmtEncoder:
             return z3.BoolVal(bool(v))
         if isinstance(t, SetT):
             return z3.BitVecVal(int(v), self.width(t.entity))  # type: ignore[call-overload]
-        if isinstance(t, ListT) or info.kind == "lock_queue":
+        if isinstance(t, ListT) or info.kind == SlotKind.LOCK_QUEUE:
             return seq_literal(v)  # type: ignore[arg-type]
         return z3.IntVal(int(v))  # type: ignore[call-overload]
 
@@ -192,6 +193,8 @@ class _Translator:
         if isinstance(e, IfExp):
             assert e.cond is not None and e.then is not None and e.orelse is not None
             return z3.If(self.term(e.cond), self.term(e.then), self.term(e.orelse))
+        if isinstance(e, Running):
+            return self.running(e)
         if isinstance(e, Call):
             return self.call(e)
         if isinstance(e, Quant):
@@ -234,7 +237,7 @@ class _Translator:
         base, strides = self.enc.layout.shared[e.name]
         if not e.keys:
             return self.enc.slot(base)
-        count = sum(1 for s in self.enc.layout.slots if s.var == e.name and s.kind == "shared")
+        count = sum(1 for s in self.enc.layout.slots if s.var == e.name and s.kind == SlotKind.SHARED)
         return self.select(base, count, self.index_term(e.keys, strides))
 
     def compare(self, e: Compare) -> z3.ExprRef:
@@ -254,7 +257,7 @@ class _Translator:
 
     def lock_slots(self, lock: LockRef) -> tuple[z3.ExprRef, z3.ExprRef | None]:
         base, width, strides = self.enc.layout.locks[lock.name]
-        count = sum(1 for s in self.enc.layout.slots if s.var == lock.name and s.kind == "lock_owner")
+        count = sum(1 for s in self.enc.layout.slots if s.var == lock.name and s.kind == SlotKind.LOCK_OWNER)
         index = self.index_term(lock.keys, tuple(st // width for st in strides)) if lock.keys else z3.IntVal(0)
 
         def pick(offset: int) -> z3.ExprRef:
@@ -266,12 +269,13 @@ class _Translator:
             return out
         return pick(0), pick(1) if width == 3 else None
 
+    def running(self, e: Running) -> z3.ExprRef:
+        table = self.enc.positions[e.proc]
+        return z3.Sum(*[z3.If(z3.Or(*[self.enc.slot(slot) == pc for pc in sorted(pcs)]), 1, 0)
+                        for slot, pcs in table if pcs]) if any(pcs for _, pcs in table) else z3.IntVal(0)
+
     def call(self, e: Call) -> z3.ExprRef:
         fn = e.fn
-        if fn.startswith("running:"):
-            table = self.enc.positions[fn[8:]]
-            return z3.Sum(*[z3.If(z3.Or(*[self.enc.slot(slot) == pc for pc in sorted(pcs)]), 1, 0)
-                            for slot, pcs in table if pcs]) if any(pcs for _, pcs in table) else z3.IntVal(0)
         if fn in LOCK_PREDICATES:
             return self.lock_predicate(e)
         args = [self.term(a) for a in e.args]

@@ -26,6 +26,7 @@ from .expr import (
     parse_expr,
     parse_statement,
 )
+from .lockapi import LOCK_API, RCU_API
 from .spec import (
     Assert,
     Assign,
@@ -49,17 +50,9 @@ from .spec import (
 from .types import EnumT, ListT, LockT, NullT, RefT, SetT, Type, TypeSyntaxError, parse_type
 from .yamlload import Map, Node, Scalar, Seq, describe
 
-LOCK_OPS = {
-    "mutex_lock": "mutex", "mutex_lock_killable": "mutex", "mutex_trylock": "mutex", "mutex_unlock": "mutex",
-    "down_read": "rwsem", "down_read_killable": "rwsem", "down_read_trylock": "rwsem", "up_read": "rwsem",
-    "down_write": "rwsem", "down_write_killable": "rwsem", "down_write_trylock": "rwsem", "up_write": "rwsem",
-    "downgrade_write": "rwsem", "spin_lock": "spinlock", "spin_trylock": "spinlock", "spin_unlock": "spinlock",
-}
-FAILING_LOCK_OPS = {op for op in LOCK_OPS if op.endswith(("_killable", "_trylock"))}
-RCU_OPS = ("rcu_read_lock", "rcu_read_unlock", "synchronize_rcu", "rcu_barrier")
 LOOPS = {"list_for_each_entry": "forward", "list_for_each_entry_reverse": "reverse",
          "list_for_each_entry_continue_reverse": "continue_reverse", "for_each": "forward"}
-MAPPING_FORMS = (*LOCK_OPS, *RCU_OPS, *LOOPS, "call", "if", "while", "either", "label", "goto", "return",
+MAPPING_FORMS = (*LOCK_API, *RCU_API, *LOOPS, "call", "if", "while", "either", "label", "goto", "return",
                  "assert", "await")
 EXTRA_KEYS = {"on_fail", "result", "then", "else", "do", "name", "about", "idle", "slow"}
 
@@ -250,7 +243,7 @@ class BodyParser:
                                                                                len(rest.lstrip())), text)
         if word == "goto":
             return self.goto(text[4:].strip(), span, text)
-        if text in RCU_OPS or text.rstrip("()") in RCU_OPS:
+        if text in RCU_API or text.rstrip("()") in RCU_API:
             return Rcu(span, text.rstrip("()") + "()", text.rstrip("()"))
         if text in self.scope.broken:  # a call of a procedure whose signature was refused
             return None
@@ -365,7 +358,7 @@ class BodyParser:
                          f"found {', '.join(forms) or 'none'}")
             return None
         form = forms[0]
-        allowed = {"on_fail"} if form in LOCK_OPS else {
+        allowed = {"on_fail"} if form in LOCK_API else {
             "call": {"result"}, "if": {"then", "else"}, "while": {"do"}, "assert": {"name", "about"},
             "await": {"idle"}}.get(form, {"do"} if form in LOOPS else set())
         allowed = allowed | {"slow"}
@@ -376,7 +369,7 @@ class BodyParser:
         value = node.get(form)
         assert value is not None
         span = node.key_node(form).span
-        if form in LOCK_OPS:
+        if form in LOCK_API:
             stmt = self.lock_op(form, node, value, span)
         else:
             stmt = getattr(self, "form_" + (form if form not in LOOPS else "loop"))(form, node, value, span)
@@ -411,12 +404,13 @@ class BodyParser:
             raise ExprError(vspan, "NC208", f"{op} takes a lock, got {lock.type}",
                             did_you_mean(str(text), scope.locks) if scope.locks else "declare it under locks:")
         assert isinstance(lock.type, LockT)
-        if lock.type.kind != LOCK_OPS[op]:
-            raise ExprError(vspan, "NC208", f"{op} needs a {LOCK_OPS[op]}, but '{lock.name}' is a {lock.type.kind}",
+        info = LOCK_API[op]
+        if lock.type.kind != info.kind:
+            raise ExprError(vspan, "NC208", f"{op} needs a {info.kind}, but '{lock.name}' is a {lock.type.kind}",
                             f"use the {lock.type.kind} API")
         on_fail_node = node.get("on_fail")
         on_fail = None
-        if op in FAILING_LOCK_OPS:
+        if info.can_fail:
             if on_fail_node is None:
                 self.err(span, "NC209", f"{op} can fail: say what happens with on_fail:",
                          "on_fail: return, on_fail: goto LABEL, or a list of statements")

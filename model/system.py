@@ -7,15 +7,16 @@ from dataclasses import dataclass
 
 from .errors import Diagnostic, Span, SpecError
 from .evaluate import Env, EvalError, compile_expr, reads_state
-from .expr import Call, Expr, LockRef, Shared, Unary, walk
-from .layout import Layout, LayoutTooLarge, Slot, shared_layout
+from .expr import Expr, LockRef, Running, Shared, Unary, walk
+from .layout import Layout, LayoutTooLarge, Slot, SlotKind, shared_layout
+from .lockapi import RCU_API, mutex_wait_modes
 from .locks import read_depth
 from .program import IR, CompileError, ThreadProgram, walk_statements
 from .runtime import ActionInfo, Executions, RuntimeBuilder, Settle, Step, Threads, Violation
 from .spec import PropertyDecl, Rcu, Spec
 from .types import BOOL
 
-MUTEX_WAIT_OPS = ("mutex_lock", "mutex_lock_killable", "spin_lock")   # acquires that wait while it is held
+MUTEX_WAIT_OPS = tuple(mutex_wait_modes())   # acquires that wait while a mutex or spinlock is held
 STUCK_ABOUT = ("no reachable state where a thread is stuck: not finished, not idle, and unable to ever step again "
                "whatever the other threads do")
 BUILTIN_KINDS = {"deadlock_free": "deadlock", "lock_discipline": "lock_discipline", "runtime_safety": "runtime"}
@@ -74,26 +75,26 @@ class TransitionSystem:
         spec, layout = self.spec, self.layout
         instances = self._instances()
         for i, (name, _, _, _) in enumerate(instances):
-            layout.pc.append(layout.add(Slot(f"{name}.pc", "pc", None, thread=i)))
+            layout.pc.append(layout.add(Slot(f"{name}.pc", SlotKind.PC, None, thread=i)))
         shared_layout(spec, layout)
-        self.uses_rcu_readers = any(isinstance(s, Rcu) and s.op in ("rcu_read_lock", "rcu_read_unlock")
+        self.uses_rcu_readers = any(isinstance(s, Rcu) and RCU_API[s.op].reader
                                     for p in spec.procedures for s in walk_statements(p.body))
         if self.uses_rcu_readers:
             for i, (name, _, _, _) in enumerate(instances):
-                layout.rcu_nest.append(layout.add(Slot(f"{name}.rcu_read_depth", "rcu_nest", None, thread=i)))
+                layout.rcu_nest.append(layout.add(Slot(f"{name}.rcu_read_depth", SlotKind.RCU_NEST, None, thread=i)))
             for i, (name, _, _, _) in enumerate(instances):
-                layout.gp_wait.append(layout.add(Slot(f"{name}.gp_waits_for", "gp_wait", None, thread=i)))
+                layout.gp_wait.append(layout.add(Slot(f"{name}.gp_waits_for", SlotKind.GP_WAIT, None, thread=i)))
         defaults: dict[int, object] = {}
         for var in spec.vars:
             base, _ = layout.shared[var.name]
             for i, value in enumerate(var.init):
                 defaults[base + i] = value
         for slot_index, slot in enumerate(layout.slots):
-            if slot.kind in ("pc", "rcu_nest", "gp_wait", "lock_readers"):
+            if slot.kind in (SlotKind.PC, SlotKind.RCU_NEST, SlotKind.GP_WAIT, SlotKind.LOCK_READERS):
                 defaults.setdefault(slot_index, 0)
-            elif slot.kind == "lock_owner":
+            elif slot.kind == SlotKind.LOCK_OWNER:
                 defaults[slot_index] = -1
-            elif slot.kind == "lock_queue":
+            elif slot.kind == SlotKind.LOCK_QUEUE:
                 defaults[slot_index] = ()
         self.env = Env(layout, {e.name: len(e.elements) for e in spec.entities}, {}, {}, self.names)
         spin_slots = [layout.locks[lk.name][0] + i for lk in spec.locks if lk.kind == "spinlock"
@@ -146,7 +147,7 @@ class TransitionSystem:
         return tuple(actions)
 
     def _lock_count(self, name: str) -> int:
-        return sum(1 for s in self.layout.slots if s.var == name and s.kind == "lock_owner")
+        return sum(1 for s in self.layout.slots if s.var == name and s.kind == SlotKind.LOCK_OWNER)
 
     def _instances(self) -> list[tuple[str, str, str, list[object]]]:
         """(instance name, thread decl, procedure, constant argument values) for every thread instance."""
@@ -229,15 +230,15 @@ class TransitionSystem:
         """Every slot an expression may read (all of a variable's slots when its index is not constant)."""
         slots: set[int] = set()
         for x in walk(e):
-            if isinstance(x, Call) and x.fn.startswith("running:"):
+            if isinstance(x, Running):
                 slots.update(self.layout.pc)
             if isinstance(x, Shared):
                 base, _ = self.layout.shared[x.name]
                 slots.update(i for i in range(base, len(self.layout.slots))
-                             if self.layout.slots[i].var == x.name and self.layout.slots[i].kind == "shared")
+                             if self.layout.slots[i].var == x.name and self.layout.slots[i].kind == SlotKind.SHARED)
             elif isinstance(x, LockRef):
                 slots.update(i for i, s in enumerate(self.layout.slots)
-                             if s.var == x.name and s.kind.startswith("lock"))
+                             if s.var == x.name and s.kind.is_lock)
         return slots
 
     # -- queries used by the explorer and the reports

@@ -78,6 +78,7 @@ from netcheck.model.expr import (
     Local,
     LockRef,
     Quant,
+    Running,
     SetLit,
     Shared,
     Unary,
@@ -259,6 +260,8 @@ class Evaluator:
         if isinstance(e, IfExp):
             c = self.ev(e.cond, w, loc, bound)  # type: ignore[arg-type]
             return self.ev(e.then if c else e.orelse, w, loc, bound)  # type: ignore[arg-type]
+        if isinstance(e, Running):   # properties only: threads with a frame of that procedure
+            return sum(1 for th in w["threads"] if th is not None and any(f["proc"] == e.proc for f in th))
         if isinstance(e, Call):
             return self.call(e, w, loc, bound)
         if isinstance(e, Quant):
@@ -289,9 +292,6 @@ class Evaluator:
 
     def call(self, e: Call, w: dict, loc: Mapping, bound: Mapping) -> object:
         fn = e.fn
-        if fn.startswith("running:"):   # properties only: threads with a frame of that procedure
-            proc = fn[len("running:"):]
-            return sum(1 for th in w["threads"] if th is not None and any(f["proc"] == proc for f in th))
         if fn in ("locked", "read_locked", "write_locked"):
             ref = e.args[0]
             assert isinstance(ref, LockRef)
