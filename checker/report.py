@@ -13,9 +13,8 @@ from .explore import STOPPED_AT_VIOLATION, Exploration
 from .lockorder import LockOrder, cycle_message, lock_order, report_section
 from .lockorder import to_json as lock_order_json
 from .trace import Trace, counterexample, lock_rows
+from .vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED
 from .waitfor import DeadlockExplanation, deadlock_json, explain_stuck, slow_chains
-
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
