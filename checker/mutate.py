@@ -34,8 +34,8 @@ from netcheck.model.system import TransitionSystem
 
 from .explore import Limits, explore
 from .lockorder import lock_order
-from .report import QUESTIONS
 from .trace import counterexample
+from .vocabulary import PropertyKind
 
 ACQUIRES = {"mutex_lock": "mutex_unlock", "mutex_lock_killable": "mutex_unlock", "mutex_trylock": "mutex_unlock",
             "spin_lock": "spin_unlock", "spin_trylock": "spin_unlock",
@@ -355,12 +355,13 @@ def _check(spec: Spec, mutation: Mutation, max_states: int) -> MutantResult:
         return MutantResult(mutation, "invalid", message=f"{type(err).__name__}: {err}")
     exp = explore(system, Limits(max_states=max_states, fail_fast=True), measure_memory=False)
     seconds = time.perf_counter() - started
-    questions = {p.name for p in spec.properties if p.kind in QUESTIONS}   # answers, never catches
+    questions = {p.name for p in spec.properties if PropertyKind(p.kind).is_question}   # answers, never catches
     names = tuple(sorted(set(exp.found) - questions))
     if names:
         lengths = [len(counterexample(exp, exp.found[n]).steps) for n in names]
         return MutantResult(mutation, "caught", names, min(lengths), len(exp.states), seconds)
-    vacuous = tuple(p.name for p in spec.properties if p.kind == "final") if exp.complete and not exp.finals else ()
+    vacuous = tuple(p.name for p in spec.properties if p.kind == PropertyKind.FINAL) \
+        if exp.complete and not exp.finals else ()
     if vacuous:   # no final state left: the final properties were checked on no state (semantics.md)
         return MutantResult(mutation, "caught", vacuous, None, len(exp.states), seconds, "vacuous")
     order = lock_order(exp)

@@ -16,7 +16,7 @@ from ..explain import explain as explain_text
 from ..explore import Limits
 from ..html_report import Section, find_dot, page, spec_section
 from ..render_text import render_text
-from ..vocabulary import EXIT_USAGE, Status, worst_exit_code
+from ..vocabulary import EXIT_USAGE, worst_exit_code
 from .options import limit_options, no_timing_option, output_option
 from .run import atomic_write, expand_specs, parse_bounds, shared_cache, verify_one
 
@@ -42,7 +42,7 @@ def explain(spec: str, properties: tuple[str, ...], bounds: tuple[str, ...], max
     click.echo(explain_text(report, exp, properties), nl=False)
     if not properties:
         sys.exit(report.exit_code)
-    sys.exit(worst_exit_code(Status(p.status).exit_code for p in report.properties if p.name in properties))
+    sys.exit(worst_exit_code(p.status.exit_code for p in report.properties if p.name in properties))
 
 
 @click.command()

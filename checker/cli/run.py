@@ -19,6 +19,7 @@ from netcheck.model.system import TransitionSystem
 from ..explore import Exploration, Limits, ProgressInfo, explore
 from ..graph import write_graph
 from ..report import SpecReport, build_report
+from ..vocabulary import PropertyKind
 
 Verification = tuple[SpecReport, Exploration]
 CacheKey = tuple[str, tuple[tuple[str, int], ...], Limits, bool]
@@ -110,7 +111,7 @@ class ProgressLine:
 def check_stop_on(path: str, system: TransitionSystem, names: frozenset[str]) -> None:
     """--stop-on names properties that exploring decides (not lock_order or waits_on_slow: they are
     answered from the whole explored graph)."""
-    known = [name for name, kind, _, _ in system.property_kinds() if kind != "waits_on_slow"]
+    known = [name for name, kind, _, _ in system.property_kinds() if kind != PropertyKind.WAITS_ON_SLOW]
     unknown = sorted(names - set(known))
     if unknown:
         raise click.BadParameter(f"{path} has no property '{unknown[0]}' that exploring can violate; it has: "
