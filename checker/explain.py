@@ -25,18 +25,9 @@ from .engine.result import ExplicitResult
 from .render_text import cpu_labels, cpu_names, trace_summary
 from .report import PropertyResult, SpecReport
 from .trace import ThreadRef, Trace, TraceStep, why_wait
+from .vocabulary import PropertyKind
 
 WIDTH = 100
-KIND_WORDS = {
-    "invariant": "an invariant: it must be true in every reachable state",
-    "final": "a final property: it must be true whenever every thread has finished",
-    "assert": "an assertion: it must be true whenever a thread reaches it",
-    "deadlock": "built in: no reachable state may leave an unfinished thread unable to ever take a step",
-    "lock_discipline": "built in: no unlock of a lock not held, no re-acquiring a held lock, no thread "
-                       "finishing with a lock held",
-    "runtime": "built in: no list corruption, no out-of-range value, no null dereference",
-    "lock_order": "built in: the lock-order graph (lockdep's rules) has no strong cycle",
-}
 ACQUIRE = {name: info.rw_mode for name, info in LOCK_API.items() if info.acquires}   # op -> read, write or ''
 RELEASE = {name: info.rw_mode for name, info in LOCK_API.items() if info.releases}
 MODE_WORDS = {"read": "for reading", "write": "for writing", "": ""}
@@ -246,14 +237,13 @@ def ending(system: TransitionSystem, prop: PropertyResult) -> list[str]:
 
 def explain_property(report: SpecReport, exp: ExplicitResult, prop: PropertyResult) -> list[str]:
     system = exp.system
-    kind_words = KIND_WORDS.get(prop.kind, prop.kind)
-    declared = f", declared at {prop.location}" if prop.location and prop.kind in ("invariant", "final",
-                                                                                    "assert") else ""
-    out = _wrap(f"{prop.name}: {kind_words}{declared}.", "", "  ")
+    declared = f", declared at {prop.location}" if prop.location and prop.kind.has_site else ""
+    out = _wrap(f"{prop.name}: {prop.kind.words}{declared}.", "", "  ")
     if prop.about:
         out.extend(_wrap(f"In words: {prop.about}.", "  ", "    "))
-    expression = property_expression(report.spec, prop.name, prop.kind) if prop.kind in ("invariant", "final") \
-        else _assert_text(system, prop.name) if prop.kind == "assert" else ""
+    expression = property_expression(report.spec, prop.name, prop.kind) \
+        if prop.kind in (PropertyKind.INVARIANT, PropertyKind.FINAL) \
+        else _assert_text(system, prop.name) if prop.kind is PropertyKind.ASSERT else ""
     if expression:
         out.extend(_wrap(f"As written: {expression}", "  ", "    "))
     out.append("")

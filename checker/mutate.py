@@ -37,6 +37,7 @@ from .engine.explore import explore
 from .engine.limits import Limits
 from .lockorder import lock_order
 from .trace import counterexample
+from .vocabulary import PropertyKind
 
 KINDS = ("remove_pair", "write_to_read", "unkillable", "swap_nested", "release_early")
 DEFAULT_MAX_STATES = 3_000_000
@@ -352,7 +353,8 @@ def _check(spec: Spec, mutation: Mutation, max_states: int) -> MutantResult:
     if names:
         lengths = [len(counterexample(exp, exp.violations[n]).steps) for n in names]
         return MutantResult(mutation, "caught", names, min(lengths), exp.state_count, seconds)
-    vacuous = tuple(p.name for p in spec.properties if p.kind == "final") if exp.complete and not exp.finals else ()
+    vacuous = tuple(p.name for p in spec.properties if p.kind == PropertyKind.FINAL) \
+        if exp.complete and not exp.finals else ()
     if vacuous:   # no final state left: the final properties were checked on no state (semantics.md)
         return MutantResult(mutation, "caught", vacuous, None, exp.state_count, seconds, "vacuous")
     order = lock_order(exp)

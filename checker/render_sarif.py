@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
 from netcheck.model.errors import Diagnostic, SpecError
@@ -24,6 +24,7 @@ from . import __version__
 from .render_text import cpu_names, trace_summary
 from .report import PropertyResult, SpecReport
 from .trace import Trace, TraceStep
+from .vocabulary import EXIT_USAGE, Status, worst_exit_code
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 BUILTIN_RULES = {
@@ -63,7 +64,7 @@ class _Rules:
         self.rules: list[dict] = []
         self.index: dict[str, int] = {}
 
-    def use(self, rule_id: str, make) -> int:
+    def use(self, rule_id: str, make: Callable[[], dict]) -> int:
         if rule_id not in self.index:
             self.index[rule_id] = len(self.rules)
             self.rules.append(make())
@@ -158,8 +159,7 @@ def _violation(report: SpecReport, prop: PropertyResult, rules: _Rules) -> dict:
     places = [physical_location(x) for x in prop.locations] if prop.locations else [physical_location(at)]
     if any(p is not None for p in places):
         result["locations"] = [{"physicalLocation": p} for p in places if p is not None]
-    declared = physical_location(prop.location) if prop.location and prop.kind in ("invariant", "final",
-                                                                                     "assert") else None
+    declared = physical_location(prop.location) if prop.location and prop.kind.has_site else None
     if declared is not None:
         result["relatedLocations"] = [{"id": 1, "physicalLocation": declared,
                                        "message": {"text": f"{prop.name} is declared here"}}]
@@ -208,21 +208,17 @@ def _diagnostic(path: str, d: Diagnostic, rules: _Rules) -> dict:
     return result
 
 
-def _exit_code(reports: Sequence[SpecReport], errors: bool) -> int:
-    codes = {r.exit_code for r in reports} | ({2} if errors else set())
-    return next((c for c in (1, 2, 3) if c in codes), 0)
-
-
 def sarif_log(reports: Sequence[SpecReport], spec_errors: Sequence[tuple[str, SpecError]] = ()) -> dict:
     rules = _Rules()
-    results = [_violation(r, p, rules) for r in reports for p in r.properties if p.status in ("violated", "vacuous")]
+    results = [_violation(r, p, rules) for r in reports for p in r.properties if p.status.fails]
     results += [_unmet(r, p, rules) for r in reports if r.expectation is not None for p in r.properties
-                if p.name in r.expectation.violated and p.status == "holds"]
+                if p.name in r.expectation.violated and p.status is Status.HOLDS]
     results += [_diagnostic(path, d, rules) for path, err in spec_errors for d in err.diagnostics]
     notifications = [{"level": "warning", "descriptor": {"id": "unknown"},
                       "message": {"text": f"{r.spec}: {p.name} ({p.kind}) is UNKNOWN, not a pass: {p.message}"}}
-                     for r in reports for p in r.properties if p.status == "unknown"]
-    invocation: dict = {"executionSuccessful": not spec_errors, "exitCode": _exit_code(reports, bool(spec_errors))}
+                     for r in reports for p in r.properties if p.status is Status.UNKNOWN]
+    exit_code = worst_exit_code([r.exit_code for r in reports] + ([EXIT_USAGE] if spec_errors else []))
+    invocation: dict = {"executionSuccessful": not spec_errors, "exitCode": exit_code}
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
     specs = [{"spec": r.spec, "name": r.name, "files": list(r.files), "bounds": dict(r.bounds),

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from .coverage import BranchRuns, Coverage
 from .report import PropertyResult, SpecReport
 from .trace import ThreadRef, Trace, TraceStep, by_name
+from .vocabulary import Status
 
 COLUMN = 44
 COVERAGE_SHOWN = 5   # unreached statements and untaken branches the default coverage warning lists
 STATUS = {"holds": "holds   ", "violated": "VIOLATED", "vacuous": "VACUOUS", "unknown": "UNKNOWN ",
           "reachable": "REACHABLE", "unreachable": "unreachable"}
-QUESTIONS = ("reachable", "waits_on_slow")
 
 
 def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = True, verbosity: int = 1,
@@ -29,7 +29,7 @@ def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = Tru
         line = _verdict_line(prop)
         lines.append(_paint(line, {"holds": 0, "violated": 1, "vacuous": 1}.get(prop.status, 3)) if color else line)
     for prop in report.properties:
-        if prop.status in ("violated", "reachable", "vacuous"):
+        if prop.status in (Status.VIOLATED, Status.REACHABLE, Status.VACUOUS):
             lines.append("")
             lines.extend(_violation(prop, trace_style))
     for title, body in report.sections:
@@ -62,12 +62,12 @@ def _header(report: SpecReport, timing: bool) -> str:
 
 
 def _verdict_line(prop: PropertyResult) -> str:
-    where = f"  [{prop.location}]" if prop.location and prop.kind in ("invariant", "final", "assert") else ""
+    where = f"  [{prop.location}]" if prop.location and prop.kind.has_site else ""
     return f"  {STATUS[prop.status]:<11} {prop.name} ({prop.kind}){where}{'  (expected)' if prop.expected else ''}"
 
 
 def _summary(report: SpecReport) -> str:
-    props = [p for p in report.properties if p.kind not in QUESTIONS]
+    props = [p for p in report.properties if not p.kind.is_question]
     counts = {k: sum(1 for p in props if p.status == k) for k in ("holds", "violated", "vacuous", "unknown")}
     cov = report.coverage
     never_run = _plural(len(cov.unreached), "statement") + " never run" if cov and cov.complete and cov.unreached \
@@ -90,7 +90,7 @@ def _summary(report: SpecReport) -> str:
         verdict = f"OK: all {len(props)} properties hold on every reachable state"
     if never_run:
         verdict += f"; {never_run}"
-    questions = [p for p in report.properties if p.kind in QUESTIONS]
+    questions = [p for p in report.properties if p.kind.is_question]
     if questions:
         answers = {k: sum(1 for p in questions if p.status == k) for k in ("reachable", "unreachable", "unknown")}
         verdict += "; questions: " + ", ".join(f"{n} {k}" for k, n in answers.items() if n)

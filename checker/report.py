@@ -15,16 +15,16 @@ from .engine.result import ExplicitResult
 from .lockorder import LockDependencies, LockOrder, cycle_message, lock_order, report_section
 from .lockorder import to_json as lock_order_json
 from .trace import Trace, counterexample, lock_rows
+from .vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, PropertyKind, Status, worst_exit_code
 from .waitfor import DeadlockExplanation, SlowWaits, deadlock_json, explain_stuck, slow_chains
-
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
 class PropertyResult:
     name: str
-    kind: str
-    status: str            # holds, violated, vacuous (a final property with no final state), unknown
+    kind: PropertyKind
+    status: Status         # holds, violated, vacuous (a final property with no final state), unknown; questions:
+                           # reachable, unreachable, unknown
     location: str          # file:line of the declaration (or of the violating step for built-in properties)
     about: str
     message: str = ""
@@ -91,11 +91,8 @@ class SpecReport:
         if self.expectation is not None:   # the run is a test of the spec's expected verdicts
             met = self.expectation.met
             return EXIT_OK if met else EXIT_VIOLATED if met is False else EXIT_INCOMPLETE
-        if any(p.status in ("violated", "vacuous") for p in self.properties):  # questions never fail a run
-            return EXIT_VIOLATED
-        if not self.complete or any(p.status == "unknown" for p in self.properties):
-            return EXIT_INCOMPLETE
-        return EXIT_OK
+        codes = [p.status.exit_code for p in self.properties]   # questions never fail a run
+        return worst_exit_code(codes + ([] if self.complete else [EXIT_INCOMPLETE]))
 
 
 def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None, use_expect: bool = True) -> SpecReport:
@@ -104,10 +101,11 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
     system = exp.system
     results = []
     extra: list[tuple[str, object]] = []
-    for name, kind, about, span in system.property_kinds():
+    for name, kind_name, about, span in system.property_kinds():
+        kind = PropertyKind(kind_name)
         found = exp.violations.get(name)
         location = span.short if span is not None else ""
-        if kind in QUESTIONS:
+        if kind.is_question:
             results.append(answer(exp, name, kind, about, location))
             continue
         if found is not None:
@@ -120,27 +118,28 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
             explanation = None
             waits: tuple[str, ...] = ()
             locations: tuple[str, ...] = ()
-            if kind == "deadlock":
+            if kind is PropertyKind.DEADLOCK:
                 explanation = explain_stuck(exp, found.state)
                 message, waits = explanation.summary, explanation.threads
                 locations = stuck_locations(system, final, explanation)
                 location = locations[0] if locations else location
                 extra.append(("deadlock", deadlock_json(system, explanation)))
-            results.append(PropertyResult(name, kind, "violated", location, about, message, trace, context, waits,
-                                          explanation, locations))
+            results.append(PropertyResult(name, kind, Status.VIOLATED, location, about, message, trace, context,
+                                          waits, explanation, locations))
         elif not exp.complete:
-            results.append(PropertyResult(name, kind, "unknown", location, about,
+            results.append(PropertyResult(name, kind, Status.UNKNOWN, location, about,
                                           f"exploration stopped: {exp.stop_reason}"))
         elif name in exp.unknown:
-            results.append(PropertyResult(name, kind, "unknown", location, about, exp.unknown[name]))
-        elif kind == "final" and not exp.finals:
-            results.append(PropertyResult(name, kind, "vacuous", location, about, VACUOUS_MESSAGE, checked_states=0))
+            results.append(PropertyResult(name, kind, Status.UNKNOWN, location, about, exp.unknown[name]))
+        elif kind is PropertyKind.FINAL and not exp.finals:
+            results.append(PropertyResult(name, kind, Status.VACUOUS, location, about, VACUOUS_MESSAGE,
+                                          checked_states=0))
         else:
-            results.append(PropertyResult(name, kind, "holds", location, about,
+            results.append(PropertyResult(name, kind, Status.HOLDS, location, about,
                                           checked_states=checked_states(exp, kind)))
     order = order if order is not None else lock_order(exp)
-    after = next((i + 1 for i, r in enumerate(results) if r.kind == "deadlock"),
-                 next((i for i, r in enumerate(results) if r.kind == "lock_discipline"), len(results)))
+    after = next((i + 1 for i, r in enumerate(results) if r.kind is PropertyKind.DEADLOCK),
+                 next((i for i, r in enumerate(results) if r.kind is PropertyKind.LOCK_DISCIPLINE), len(results)))
     results.insert(after, lock_order_result(order, exp))
     extra.insert(0, ("lock_order", lock_order_json(order)))
     seconds = exp.seconds
@@ -153,7 +152,7 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
         expect = system.spec.expect
         expectation = replace(check_expectation(expect.violated, results, exp.stop_reason in STOPPED_AT_VIOLATION),
                               location=expect.span.short)
-        results = [replace(r, expected=True) if r.status == "violated" and r.name in expectation.violated else r
+        results = [replace(r, expected=True) if r.status is Status.VIOLATED and r.name in expectation.violated else r
                    for r in results]
     coverage = summarize(system, exp.executions, exp.complete) if exp.executions is not None else None
     return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, exp.complete, exp.stop_reason,
@@ -172,36 +171,36 @@ def check_expectation(expected: tuple[str, ...], results: Sequence[PropertyResul
     """Met when exactly the expected properties are violated and every other one holds. A run stopped on
     request at a violation (--fail-fast, --stop-on) meets it when all it found was expected and it found
     every expected one: the others were not checked, as the user asked. A limit leaves it undecided."""
-    status = {r.name: r.status for r in results if r.kind not in QUESTIONS}
-    failed = {name for name, s in status.items() if s in ("violated", "vacuous")}
+    status = {r.name: r.status for r in results if not r.kind.is_question}
+    failed = {name for name, s in status.items() if s.fails}
     differences = [f"{name} is {status[name]}, but expect: does not list it" for name in sorted(failed - set(expected))]
-    differences += [f"{name} holds, but expect: says it is violated" for name in expected if status[name] == "holds"]
+    differences += [f"{name} holds, but expect: says it is violated" for name in expected
+                    if status[name] is Status.HOLDS]
     if differences:
         return ExpectationResult(expected, False, tuple(differences))
-    undecided = [name for name, s in status.items() if s == "unknown"]
+    undecided = [name for name, s in status.items() if s is Status.UNKNOWN]
     if not undecided or (stopped_at_violation and set(expected) <= failed and failed):
         return ExpectationResult(expected, True)
     return ExpectationResult(expected, None)
 
 
-QUESTIONS = ("reachable", "waits_on_slow")  # asked, not required: they never fail a run
 VACUOUS_MESSAGE = ("no final state is reachable, so it was checked on no state: some thread never finishes "
                    "(or a daemon never rests at an idle await)")
 
 
-def checked_states(exp: ExplicitResult, kind: str) -> int:
+def checked_states(exp: ExplicitResult, kind: PropertyKind) -> int:
     """On how many reachable states a property that holds was checked (-1: per execution, not per state)."""
-    if kind == "final":
+    if kind is PropertyKind.FINAL:
         return len(exp.finals)
-    return exp.state_count if kind in ("invariant", "deadlock") else -1
+    return exp.state_count if kind in (PropertyKind.INVARIANT, PropertyKind.DEADLOCK) else -1
 
 
-def answer(exp: ExplicitResult, name: str, kind: str, about: str, location: str) -> PropertyResult:
+def answer(exp: ExplicitResult, name: str, kind: PropertyKind, about: str, location: str) -> PropertyResult:
     """A question's answer: reachable (with the shortest witness trace), unreachable, or unknown."""
     system = exp.system
     trace, message = None, ""
     context: tuple[tuple[str, str], ...] = ()
-    if kind == "reachable":
+    if kind is PropertyKind.REACHABLE:
         found = exp.witnesses.get(name)
         if found is not None:
             trace = counterexample(exp, found)
@@ -215,10 +214,10 @@ def answer(exp: ExplicitResult, name: str, kind: str, about: str, location: str)
             trace = witness.trace
             message = witness.text
     if trace is not None:
-        return PropertyResult(name, kind, "reachable", location, about, message, trace, context)
+        return PropertyResult(name, kind, Status.REACHABLE, location, about, message, trace, context)
     if not exp.complete:
-        return PropertyResult(name, kind, "unknown", location, about, f"exploration stopped: {exp.stop_reason}")
-    return PropertyResult(name, kind, "unreachable", location, about, "no reachable state: it cannot happen")
+        return PropertyResult(name, kind, Status.UNKNOWN, location, about, f"exploration stopped: {exp.stop_reason}")
+    return PropertyResult(name, kind, Status.UNREACHABLE, location, about, "no reachable state: it cannot happen")
 
 
 LOCK_ORDER_ABOUT = ("no strong cycle in the lock-order graph (lockdep's rules): no potential ABBA inversion or "
@@ -229,17 +228,18 @@ def lock_order_result(order: LockOrder, exp: ExplicitResult) -> PropertyResult:
     """The lock_order property: violated by any strong cycle, even one exploration never deadlocked on."""
     if order.cycles:
         dep = order.cycles[0].deps[-1]
-        return PropertyResult("lock_order", "lock_order", "violated", dep.acquired_site.location, LOCK_ORDER_ABOUT,
-                              cycle_message(order) + " (see 'Lock order' below)")
+        return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.VIOLATED, dep.acquired_site.location,
+                              LOCK_ORDER_ABOUT, cycle_message(order) + " (see 'Lock order' below)")
     if not exp.complete:
-        return PropertyResult("lock_order", "lock_order", "unknown", "", LOCK_ORDER_ABOUT,
+        return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.UNKNOWN, "", LOCK_ORDER_ABOUT,
                               f"exploration stopped: {exp.stop_reason}")
-    return PropertyResult("lock_order", "lock_order", "holds", "", LOCK_ORDER_ABOUT)
+    return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.HOLDS, "", LOCK_ORDER_ABOUT)
 
 
-def _default_message(kind: str) -> str:
-    return {"invariant": "the invariant is false in this state", "final": "false when every thread has finished",
-            "deadlock": "some threads can never step again, whatever the others do"}.get(kind, "")
+def _default_message(kind: PropertyKind) -> str:
+    return {PropertyKind.INVARIANT: "the invariant is false in this state",
+            PropertyKind.FINAL: "false when every thread has finished",
+            PropertyKind.DEADLOCK: "some threads can never step again, whatever the others do"}.get(kind, "")
 
 
 def slot_value(system: TransitionSystem, index: int, value: object) -> str:
@@ -247,7 +247,8 @@ def slot_value(system: TransitionSystem, index: int, value: object) -> str:
     return format_value(value, info.type, system.names)
 
 
-def relevant_state(system: TransitionSystem, name: str, kind: str, state: Sequence) -> tuple[tuple[str, str], ...]:
+def relevant_state(system: TransitionSystem, name: str, kind: PropertyKind,
+                   state: Sequence) -> tuple[tuple[str, str], ...]:
     """The part of the final state a reader needs: what the property reads, or the lock table."""
     slots: set[int] = set()
     for prop in (*system.invariants, *system.finals):
@@ -263,7 +264,7 @@ def relevant_state(system: TransitionSystem, name: str, kind: str, state: Sequen
     out = [(system.layout.slots[i].name, slot_value(system, i, state[i])) for i in shown]
     if len(shown) < len(shared):
         out.append((f"(the other {len(shared) - len(shown)} values it reads)", "unchanged since the start"))
-    if kind in ("deadlock", "lock_discipline") or not out:
+    if kind in (PropertyKind.DEADLOCK, PropertyKind.LOCK_DISCIPLINE) or not out:
         out.extend(lock_table(system, state))
     return tuple(out)
 

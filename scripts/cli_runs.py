@@ -4,7 +4,8 @@
 (stdout, and stderr where it is interleaved). Runs go through the real command line (click's CliRunner on
 `netcheck.checker.cli.main`) from the repository root. Within `shared_explorations()`, every exploration
 of the same spec with the same bounds and limits is done once and reused by later commands, so that
-several output formats of one spec cost one exploration.
+several output formats of one spec cost one exploration: the runs hand the command line one
+`ExplorationCache` as click's context object, and the commands look their verifications up there.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from click.testing import CliRunner
-from netcheck.checker import cli
+from netcheck.checker.cli import main
+from netcheck.checker.cli.run import ExplorationCache
 
 ROOT = Path(__file__).resolve().parent.parent
-_CACHE: dict[tuple, tuple] = {}
+CACHE = ExplorationCache()
+_sharing = 0   # how many shared_explorations() blocks are open
 
 
 @dataclass(frozen=True)
@@ -31,35 +34,25 @@ class Run:
     output: str    # stdout and stderr as a terminal shows them
 
 
-def _memo(original):
-    def verify_one(path, bounds, limits, graph, progress_enabled, use_expect=True):
-        if graph is not None:
-            return original(path, bounds, limits, graph, progress_enabled, use_expect)
-        key = (str(path), tuple(sorted(bounds.items())), limits, use_expect)
-        if key not in _CACHE:
-            _CACHE[key] = original(path, bounds, limits, graph, False, use_expect)
-        return _CACHE[key]
-    verify_one.shared = True  # type: ignore[attr-defined]
-    return verify_one
-
-
 @contextlib.contextmanager
 def shared_explorations() -> Iterator[None]:
     """Reuse explorations across the commands run inside (the cache lives as long as the process)."""
-    original = cli.verify_one
-    if getattr(original, "shared", False):
-        yield
-        return
-    cli.verify_one = _memo(original)
+    global _sharing
+    _sharing += 1
     try:
         yield
     finally:
-        cli.verify_one = original
+        _sharing -= 1
+
+
+def cache() -> ExplorationCache | None:
+    """The shared explorations inside shared_explorations(), else None."""
+    return CACHE if _sharing else None
 
 
 def forget() -> None:
     """Drop the shared explorations (they hold every state of every spec explored)."""
-    _CACHE.clear()
+    CACHE.clear()
 
 
 def run(command: str) -> Run:
@@ -70,7 +63,7 @@ def run(command: str) -> Run:
     os.chdir(ROOT)
     try:
         env = {"NO_COLOR": "1", "COLUMNS": "100"}
-        result = CliRunner(env=env).invoke(cli.main, argv[1:], prog_name="netcheck")
+        result = CliRunner(env=env).invoke(main, argv[1:], prog_name="netcheck", obj=cache())
     finally:
         os.chdir(cwd)
     if result.exception is not None and not isinstance(result.exception, SystemExit):

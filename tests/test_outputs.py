@@ -27,7 +27,9 @@ import functools
 import cli_runs  # noqa: E402
 import golden  # noqa: E402
 import tutorial  # noqa: E402
-from netcheck.checker import cli, html_report  # noqa: E402
+from netcheck.checker import html_report  # noqa: E402
+from netcheck.checker.cli import main  # noqa: E402
+from netcheck.checker.cli.run import verify_one  # noqa: E402
 from netcheck.checker.engine.limits import Limits  # noqa: E402
 from netcheck.checker.trace import replay  # noqa: E402
 
@@ -64,12 +66,12 @@ def shared():
 
 
 def invoke(*args: str):
-    return CliRunner().invoke(cli.main, list(args))
+    return CliRunner().invoke(main, list(args), obj=cli_runs.cache())
 
 
 def explored(path: str | Path, bounds: dict | None = None):
     """(report, exploration) through the CLI's verify_one, shared with every other use in this module."""
-    return cli.verify_one(str(path), bounds or {}, Limits(), None, False)
+    return verify_one(str(path), bounds or {}, Limits(), None, False, cache=cli_runs.cache())
 
 
 # ---------------------------------------------------------------- golden files
@@ -428,7 +430,7 @@ def test_report_is_self_contained(tmp_path) -> None:
 
 def test_report_says_when_graphviz_is_missing(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(html_report, "find_dot", lambda: None)
-    monkeypatch.setattr("netcheck.checker.report_commands.find_dot", lambda: None)
+    monkeypatch.setattr("netcheck.checker.cli.reports.find_dot", lambda: None)
     out = tmp_path / "report.html"
     result = invoke("report", str(_specs_dir(tmp_path) / "small.yaml"), "-o", str(out))
     assert result.exit_code == 1 and "Graphviz not installed" in result.output

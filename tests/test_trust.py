@@ -147,7 +147,7 @@ def test_ctrl_c_prints_the_partial_result_and_exits_130(tmp_path) -> None:
 
 
 def test_fast_growing_state_space_is_warned_about_early(capsys) -> None:
-    from netcheck.checker.cli import ProgressLine
+    from netcheck.checker.cli.run import ProgressLine
     from netcheck.checker.engine.limits import ProgressInfo
 
     progress = ProgressLine(enabled=False, warn=True, bounds_hint="--bound net=1")

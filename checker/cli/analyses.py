@@ -1,7 +1,6 @@
 """The analysis commands: `netcheck locks`, `netcheck slow`, `netcheck mutate`, `netcheck diff`.
 
-Registered on the main group by checker/cli.py (`register_analysis_commands(main)`). Like cli.py, this is
-a place that prints and exits; the analyses themselves are pure functions in their own modules.
+They print and exit; the analyses themselves are pure functions in their own modules.
 """
 
 from __future__ import annotations
@@ -10,39 +9,21 @@ import json
 import sys
 
 import click
-from netcheck.model.errors import SpecError
-from netcheck.model.parse import load_spec
-from netcheck.model.system import TransitionSystem
 
-from . import diff as diff_mod
-from . import mutate as mutate_mod
-from .engine.explore import explore
-from .engine.limits import Limits
-from .engine.result import ExplicitResult
-from .lockorder import LockOrder, lock_order, render_cycle, render_graph, summary
-from .lockorder import to_json as lock_order_json
-from .render_text import cpu_table
-from .report import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, EXIT_VIOLATED
-from .waitfor import SlowWitness, slow_chains, slow_witnesses, witness_json
+from .. import diff as diff_mod
+from .. import mutate as mutate_mod
+from ..engine.explore import explore
+from ..engine.limits import Limits
+from ..engine.result import ExplicitResult
+from ..lockorder import LockDependencies, LockOrder, lock_order, render_cycle, render_graph, summary
+from ..lockorder import to_json as lock_order_json
+from ..render_text import cpu_table
+from ..vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED
+from ..waitfor import SlowWaits, SlowWitness, slow_chains, slow_witnesses, witness_json
+from .options import bound_option, format_option, limit_options, max_states_option
+from .run import explore_spec, load_system, parse_bounds
 
-FORMAT = click.Choice(["text", "json"])
-
-
-def _bounds(values: tuple[str, ...]) -> dict[str, int]:
-    from .cli import parse_bounds  # cli.py imports this module at its end: import lazily
-    return parse_bounds(values)
-
-
-def _system(path: str, bounds: dict[str, int]) -> TransitionSystem:
-    try:
-        return TransitionSystem(load_spec(path, bounds))
-    except SpecError as err:
-        click.echo(str(err), err=True)
-        sys.exit(EXIT_USAGE)
-
-
-def _explore(path: str, bounds: dict[str, int], limits: Limits) -> ExplicitResult:
-    return explore(_system(path, bounds), limits, measure_memory=False)
+FORMATS = ("text", "json")
 
 
 def _header(path: str, exp: ExplicitResult) -> list[str]:
@@ -52,15 +33,6 @@ def _header(path: str, exp: ExplicitResult) -> list[str]:
     done = "" if exp.complete else f" (INCOMPLETE: {exp.stop_reason})"
     return [f"netcheck: {path}{chain}", f"  bounds: {bounds or 'none'}",
             f"  explored {exp.state_count:,} states, depth {exp.max_depth}{done}"]
-
-
-def _limit_options(f):
-    f = click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-                     help="Stop exploring after this long (the answer is then incomplete).")(f)
-    f = click.option("--max-states", type=click.IntRange(min=1), help="Stop exploring after this many states.")(f)
-    f = click.option("--bound", "bounds", multiple=True, metavar="NAME=N",
-                     help="Override an entity or group size (repeat, or NAME=N,NAME=N).")(f)
-    return f
 
 
 # ---------------------------------------------------------------- locks
@@ -86,15 +58,16 @@ def locks_text(path: str, exp: ExplicitResult, order: LockOrder) -> str:
 
 @click.command("locks")
 @click.argument("spec", type=click.Path())
-@_limit_options
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@limit_options(depth=False)
+@format_option(FORMATS)
 def locks(spec: str, bounds: tuple[str, ...], max_states: int | None, timeout: float | None, fmt: str) -> None:
     """Print SPEC's lock-order graph (lockdep's rules) and every strong cycle.
 
     Exit 0: no cycle; 1: a strong cycle (a potential deadlock, reached or not); 2: invalid spec or usage;
     3: no cycle among the states explored, but exploration stopped early.
     """
-    exp = _explore(spec, _bounds(bounds), Limits(max_states, None, timeout))
+    exp = explore_spec(spec, parse_bounds(bounds), Limits(max_states, None, timeout),
+                       lambda system: [LockDependencies(system)])
     order = lock_order(exp)
     if fmt == "json":
         data = {"spec": spec, "bounds": dict(exp.system.spec.bounds), "states": exp.state_count,
@@ -122,8 +95,8 @@ def witness_text(w: SlowWitness, trace: bool) -> list[str]:
 @click.option("--thread", "threads", multiple=True, metavar="NAME",
               help="A threads: entry to ask about (repeatable; default: every one).")
 @click.option("--all", "every", is_flag=True, help="Every distinct chain, not only the shortest one.")
-@_limit_options
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@limit_options(depth=False)
+@format_option(FORMATS)
 def slow(spec: str, threads: tuple[str, ...], every: bool, bounds: tuple[str, ...], max_states: int | None,
          timeout: float | None, fmt: str) -> None:
     """Can a thread of SPEC end up waiting, through lock holders and queued writers, on a thread inside a
@@ -131,14 +104,15 @@ def slow(spec: str, threads: tuple[str, ...], every: bool, bounds: tuple[str, ..
 
     Exit 0: no thread can; 1: some thread can; 2: invalid spec or usage; 3: exploration stopped early.
     """
-    system = _system(spec, _bounds(bounds))
+    system = load_system(spec, parse_bounds(bounds))
     decls = sorted({t.decl for t in system.threads})
     for name in threads:
         if name not in decls:
             raise click.BadParameter(f"no threads: entry '{name}' (there are: {', '.join(decls)})",
                                      param_hint="--thread")
-    exp = explore(system, Limits(max_states, None, timeout), measure_memory=False)
     asked = list(threads) or decls
+    watch = [SlowWaits(system, decl, first_only=not every) for decl in asked]
+    exp = explore(system, Limits(max_states, None, timeout), measure_memory=False, observers=watch)
     answers: dict[str, tuple[SlowWitness, ...]] = {}
     for decl in asked:
         if every:
@@ -163,6 +137,8 @@ def slow(spec: str, threads: tuple[str, ...], every: bool, bounds: tuple[str, ..
             for i, w in enumerate(found):
                 lines.extend(witness_text(w, trace=i == 0))
         click.echo("\n".join(lines) + "\n", nl=False)
+    # a witness exits 1 here, though `verify` never fails a run on a waits_on_slow question: `slow` is the
+    # question asked on its own, its answer the exit code
     if any(answers.values()):
         sys.exit(EXIT_VIOLATED)
     sys.exit(EXIT_OK if exp.complete else EXIT_INCOMPLETE)
@@ -173,15 +149,14 @@ def slow(spec: str, threads: tuple[str, ...], every: bool, bounds: tuple[str, ..
 
 @click.command("mutate")
 @click.argument("spec", type=click.Path())
-@click.option("--bound", "bounds", multiple=True, metavar="NAME=N",
-              help="Override an entity or group size (repeat, or NAME=N,NAME=N).")
+@bound_option
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(mutate_mod.KINDS),
               help="Only these mutation kinds (repeatable; default: all).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
-@click.option("--max-states", type=click.IntRange(min=1), default=mutate_mod.DEFAULT_MAX_STATES, show_default=True,
-              help="State cap per mutant (a mutant hitting it without a violation is 'unknown').")
+@max_states_option(mutate_mod.DEFAULT_MAX_STATES,
+                   "State cap per mutant (a mutant hitting it without a violation is 'unknown').")
 @click.option("--list", "list_only", is_flag=True, help="List the mutants without verifying them.")
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@format_option(FORMATS)
 def mutate(spec: str, bounds: tuple[str, ...], kinds: tuple[str, ...], jobs: int | None, max_states: int,
            list_only: bool, fmt: str) -> None:
     """Weaken SPEC's locking one way at a time and verify every mutant in parallel.
@@ -192,13 +167,8 @@ def mutate(spec: str, bounds: tuple[str, ...], kinds: tuple[str, ...], jobs: int
     the lock is not needed for the stated properties at these bounds, or the properties are too weak.
     Exit 0 when done, 2 for an invalid spec or usage.
     """
-    bound_values = _bounds(bounds)
-    try:
-        loaded = load_spec(spec, bound_values)
-        TransitionSystem(loaded)
-    except SpecError as err:
-        click.echo(str(err), err=True)
-        sys.exit(EXIT_USAGE)
+    bound_values = parse_bounds(bounds)
+    loaded = load_system(spec, bound_values).spec
     if list_only:
         for m in mutate_mod.mutations(loaded):
             if not kinds or m.kind in kinds:
@@ -218,20 +188,16 @@ def mutate(spec: str, bounds: tuple[str, ...], kinds: tuple[str, ...], jobs: int
 @click.command("diff")
 @click.argument("spec_a", type=click.Path())
 @click.argument("spec_b", type=click.Path())
-@_limit_options
+@limit_options(depth=False)
 @click.option("--chains", is_flag=True, help="List every chain to a slow step (+ new, - gone, = in both).")
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@format_option(FORMATS)
 def diff(spec_a: str, spec_b: str, bounds: tuple[str, ...], max_states: int | None, timeout: float | None,
          chains: bool, fmt: str) -> None:
     """Compare two specs under the same bounds: verdicts that change, lock-order edges that appear or
     vanish, which threads can wait on slow steps, and the state counts. Exit 0, or 2 for bad input."""
-    bound_values = _bounds(bounds)
-    for path in (spec_a, spec_b):
-        try:
-            TransitionSystem(load_spec(path, bound_values))
-        except SpecError as err:
-            click.echo(str(err), err=True)
-            sys.exit(EXIT_USAGE)
+    bound_values = parse_bounds(bounds)
+    for path in (spec_a, spec_b):   # both valid before either is explored
+        load_system(path, bound_values)
     a, b = diff_mod.summarize_both(spec_a, spec_b, bound_values, Limits(max_states, None, timeout))
     result = diff_mod.compare(a, b)
     if fmt == "json":
@@ -239,8 +205,3 @@ def diff(spec_a: str, spec_b: str, bounds: tuple[str, ...], max_states: int | No
     else:
         click.echo(diff_mod.render_text(result, chains), nl=False)
     sys.exit(EXIT_OK)
-
-
-def register_analysis_commands(main: click.Group) -> None:
-    for command in (locks, slow, mutate, diff):
-        main.add_command(command)

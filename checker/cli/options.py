@@ -1,0 +1,53 @@
+"""Options that several commands share, each declared once: the same name, type and help everywhere.
+
+Each is a decorator (or a factory of one) for a click command; a command's function takes the option's
+value under the parameter name given here (`bounds`, `max_states`, `max_depth`, `timeout`, `fmt`,
+`output`, `no_timing`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+bound_option = click.option("--bound", "bounds", multiple=True, metavar="NAME=N",
+                            help="Override an entity or group size (repeat, or NAME=N,NAME=N).")
+timeout_option = click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                              help="Stop exploring after this long (what is undecided by then is unknown).")
+max_depth_option = click.option("--max-depth", type=click.IntRange(min=1),
+                                help="Stop exploring beyond this depth (what is undecided by then is unknown).")
+no_timing_option = click.option("--no-timing", is_flag=True,
+                                help="Leave out timings and memory (for byte-identical output).")
+
+
+def max_states_option(default: int | None = None, help: str | None = None) -> Callable[[F], F]:
+    """--max-states; `mutate` gives its per-mutant cap a default and says so."""
+    text = help or "Stop exploring after this many states (what is undecided by then is unknown)."
+    return click.option("--max-states", type=click.IntRange(min=1), default=default, show_default=default is not None,
+                        help=text)
+
+
+def limit_options(depth: bool = True) -> Callable[[F], F]:
+    """--bound, --max-states, --max-depth (unless `depth` is off) and --timeout, in that order."""
+    def decorate(f: F) -> F:
+        f = timeout_option(f)
+        if depth:
+            f = max_depth_option(f)
+        return bound_option(max_states_option()(f))
+    return decorate
+
+
+def format_option(choices: Sequence[str]) -> Callable[[F], F]:
+    """--format, one of `choices`, text by default."""
+    return click.option("--format", "fmt", type=click.Choice(list(choices)), default="text", show_default=True)
+
+
+def output_option(help: str, required: bool = False) -> Callable[[F], F]:
+    """--output/-o FILE, written atomically."""
+    return click.option("--output", "-o", required=required, type=click.Path(dir_okay=False, path_type=Path),
+                        metavar="FILE", help=help)

@@ -1,0 +1,185 @@
+"""What the commands share besides options: reading arguments, loading specs, one verification run,
+the progress line, and writing output files.
+
+`verify_one` takes an `ExplorationCache`: runs that repeat the same verification (the golden files and
+the tutorial, through scripts/cli_runs.py) hand one to the command line as click's context object
+(`main(..., obj=cache)`), and `shared_cache()` finds it there.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import click
+from netcheck.model.parse import load_spec
+from netcheck.model.system import TransitionSystem
+
+from ..engine.explore import explore
+from ..engine.limits import Limits, ProgressInfo
+from ..engine.observers import Observer
+from ..engine.result import ExplicitResult
+from ..graph import write_graph
+from ..report import SpecReport, build_report, report_observers
+from ..vocabulary import PropertyKind
+
+Verification = tuple[SpecReport, ExplicitResult]
+CacheKey = tuple[str, tuple[tuple[str, int], ...], Limits, bool]
+
+
+def parse_bounds(values: tuple[str, ...]) -> dict[str, int]:
+    """Entity and group sizes from --bound options, each NAME=N or a comma-separated list of them
+    (`--bound a=0,b=0` is `--bound a=0 --bound b=0`); a later value for a name wins."""
+    bounds = {}
+    for value in values:
+        for part in value.split(","):
+            name, sep, number = part.partition("=")
+            number = number.strip()
+            if not sep or not name.strip().isidentifier() or not (number.isascii() and number.isdigit()) \
+                    or len(number) > 6:
+                raise click.BadParameter(f"'{part.strip() or value}' is not NAME=N (N a small whole number)",
+                                         param_hint="--bound")
+            bounds[name.strip()] = int(number)
+    return bounds
+
+
+def expand_specs(paths: tuple[str, ...]) -> list[str]:
+    """Files as given; a directory stands for every *.yaml below it, in sorted order."""
+    out: list[str] = []
+    for path in paths:
+        p = Path(path)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.rglob("*.yaml") if f.is_file())
+            if not found:
+                raise click.BadParameter(f"no *.yaml files under {path}", param_hint="SPECS")
+            out.extend(found)
+        else:
+            out.append(path)
+    return out
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write a file so that it is either complete or absent: a temporary file renamed into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_system(path: str, bounds: dict[str, int]) -> TransitionSystem:
+    """The spec at `path`, parsed and compiled (SpecError when it is invalid)."""
+    return TransitionSystem(load_spec(path, bounds))
+
+
+def explore_spec(path: str, bounds: dict[str, int], limits: Limits,
+                 observers: Callable[[TransitionSystem], Sequence[Observer]] = lambda system: ()) -> ExplicitResult:
+    """The spec explored within `limits`, without a progress line or memory measurements (the analyses)."""
+    system = load_system(path, bounds)
+    return explore(system, limits, measure_memory=False, observers=observers(system))
+
+
+class ProgressLine:
+    """A progress line on stderr once an exploration runs longer than two seconds (terminals only),
+    and a warning when the frontier keeps growing fast."""
+
+    def __init__(self, enabled: bool, warn: bool, bounds_hint: str):
+        self.enabled = enabled
+        self.warn = warn
+        self.bounds_hint = bounds_hint
+        self.shown = False
+        self.warned = False
+
+    def __call__(self, info: ProgressInfo) -> None:
+        if self.warn and not self.warned and info.seconds > 5 and info.previous_level > 0 \
+                and info.level > 1.5 * info.previous_level and info.states > 200_000:
+            self.warned = True
+            self.clear()
+            click.echo(f"netcheck: warning: the state space is still growing fast ({info.states:,} states, "
+                       f"x{info.level / info.previous_level:.1f} per level at depth {info.depth}); "
+                       f"consider lowering a bound ({self.bounds_hint}) or --max-states", err=True)
+        if not self.enabled or info.seconds < 2.0:
+            return
+        self.shown = True
+        rate = info.states / info.seconds if info.seconds else 0
+        click.echo(f"\r  {info.states:,} states, depth {info.depth}, {rate:,.0f} states/s ...", err=True, nl=False)
+
+    def clear(self) -> None:
+        if self.shown:
+            click.echo("\r" + " " * 70 + "\r", err=True, nl=False)
+            self.shown = False
+
+
+def check_stop_on(path: str, system: TransitionSystem, names: frozenset[str]) -> None:
+    """--stop-on names properties that exploring decides (not lock_order or waits_on_slow: they are
+    answered from the whole explored graph)."""
+    known = [name for name, kind, _, _ in system.property_kinds() if kind != PropertyKind.WAITS_ON_SLOW]
+    unknown = sorted(names - set(known))
+    if unknown:
+        raise click.BadParameter(f"{path} has no property '{unknown[0]}' that exploring can violate; it has: "
+                                 f"{', '.join(known)}", param_hint="--stop-on")
+
+
+class ExplorationCache:
+    """Verifications kept by (spec, bounds, limits, use of expect:), for a process that runs the same one
+    several times (the golden files, the tutorial): each spec is explored once."""
+
+    def __init__(self) -> None:
+        self._runs: dict[CacheKey, Verification] = {}
+
+    def get(self, key: CacheKey) -> Verification | None:
+        return self._runs.get(key)
+
+    def put(self, key: CacheKey, run: Verification) -> None:
+        self._runs[key] = run
+
+    def clear(self) -> None:
+        """Drop every kept verification (they hold every state of every spec explored)."""
+        self._runs.clear()
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+
+def shared_cache() -> ExplorationCache | None:
+    """The cache the command line was invoked with (click's context object), if any."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.find_object(ExplorationCache) if ctx is not None else None
+
+
+def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: Path | None, progress_enabled: bool,
+               use_expect: bool = True, cache: ExplorationCache | None = None) -> Verification:
+    """Load, explore and judge one spec (and write its state graph to `graph`). With a `cache`, a run
+    without a graph is looked up there first and kept there after (its progress line is off)."""
+    if cache is None or graph is not None:
+        return _verify(path, bounds, limits, graph, progress_enabled, use_expect)
+    key = (str(path), tuple(sorted(bounds.items())), limits, use_expect)
+    run = cache.get(key)
+    if run is None:
+        run = _verify(path, bounds, limits, None, False, use_expect)
+        cache.put(key, run)
+    return run
+
+
+def _verify(path: str, bounds: dict[str, int], limits: Limits, graph: Path | None, progress_enabled: bool,
+            use_expect: bool) -> Verification:
+    system = load_system(path, bounds)
+    spec = system.spec
+    check_stop_on(path, system, limits.stop_on)
+    hint = ", ".join(f"--bound {n}={max(0, v - 1)}" for n, v in spec.bounds if v > 1) or "--max-states"
+    progress = ProgressLine(progress_enabled, sys.stderr.isatty() or progress_enabled, hint)
+    exp = explore(system, limits, progress, observers=report_observers(system))
+    progress.clear()
+    report = build_report(path, exp, use_expect=use_expect)
+    if graph is not None:
+        violated = next((p for p in report.properties if p.trace is not None), None)
+        highlight = None
+        if violated is not None and violated.trace is not None:
+            ids = (exp.store.id_of(s) for s in violated.trace.states)
+            highlight = [sid for sid in ids if sid is not None]
+        write_graph(exp, graph, highlight)
+    return report, exp

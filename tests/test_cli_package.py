@@ -1,0 +1,183 @@
+"""The CLI package's contracts: one error boundary under every command, options declared once, commands
+that never import the package, an exploration cache handed in as click's context object, and the shared
+vocabulary (property kinds, statuses, exit-code precedence)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+from helpers import ABBA, ROOT, SPECS
+from netcheck.checker.cli import main
+from netcheck.checker.cli import run as run_mod
+from netcheck.checker.cli.run import ExplorationCache, verify_one
+from netcheck.checker.engine.limits import Limits
+from netcheck.checker.engine.verdicts import InternalError
+from netcheck.checker.vocabulary import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_USAGE,
+    EXIT_VIOLATED,
+    PropertyKind,
+    Status,
+    worst_exit_code,
+)
+from netcheck.model.parse import load_spec
+from netcheck.model.system import TransitionSystem
+
+CLI = ROOT / "checker" / "cli"
+BROKEN = "netcheck: 1\nname: broken\nthreads: {t: nosuch()}\n"
+
+
+def invoke(*args: str, obj: object = None):
+    return CliRunner().invoke(main, list(args), obj=obj)
+
+
+# ---------------------------------------------------------------- the error boundary
+
+
+def _boom(error: BaseException):
+    def fail(*args: object, **kwargs: object):
+        raise error
+    return fail
+
+
+@pytest.mark.parametrize("command", ["locks", "slow", "explain", "verify"])
+def test_a_bug_in_any_command_is_an_internal_error(write_spec, monkeypatch, command: str) -> None:
+    monkeypatch.delenv("NETCHECK_DEBUG", raising=False)
+    monkeypatch.setattr("netcheck.checker.cli.run.explore", _boom(RuntimeError("injected")))
+    monkeypatch.setattr("netcheck.checker.cli.analyses.explore", _boom(RuntimeError("injected")))
+    result = invoke(command, str(write_spec(ABBA)))
+    assert result.exit_code == 4, result.output
+    assert "netcheck: internal error: RuntimeError: injected (a bug in netcheck" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_netcheck_debug_lets_the_traceback_through(write_spec, monkeypatch) -> None:
+    monkeypatch.setenv("NETCHECK_DEBUG", "1")
+    monkeypatch.setattr("netcheck.checker.cli.run.explore", _boom(RuntimeError("injected")))
+    result = invoke("locks", str(write_spec(ABBA)))
+    assert isinstance(result.exception, RuntimeError) and result.exit_code not in (0, 4)
+
+
+def test_internal_error_says_what_disagreed(write_spec, monkeypatch) -> None:
+    monkeypatch.setattr("netcheck.checker.cli.run.explore", _boom(InternalError("z3 says True")))
+    result = invoke("locks", str(write_spec(ABBA)))
+    assert result.exit_code == 4 and "netcheck: internal error: z3 says True\n" in result.output
+
+
+def test_interrupt_exits_130(write_spec, monkeypatch) -> None:
+    monkeypatch.setattr("netcheck.checker.cli.run.explore", _boom(KeyboardInterrupt()))
+    result = invoke("locks", str(write_spec(ABBA)))
+    assert result.exit_code == 130 and "netcheck: interrupted" in result.output
+
+
+@pytest.mark.parametrize("command", ["locks", "slow", "mutate", "explain", "check", "verify"])
+def test_an_invalid_spec_exits_2_under_every_command(write_spec, command: str) -> None:
+    result = invoke(command, str(write_spec(BROKEN)))
+    assert result.exit_code == 2, result.output
+    assert "nosuch" in result.output and "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- check, options
+
+
+def test_check_prints_no_timing_unless_asked(write_spec) -> None:
+    path = str(write_spec(ABBA))
+    plain = invoke("check", path)
+    assert plain.exit_code == 0 and re.fullmatch(r".*: ok \(\d+ threads, \d+ state slots, \d+ properties\)\n",
+                                                 plain.output)
+    timed = invoke("check", "--timing", path)
+    assert timed.exit_code == 0 and re.fullmatch(r".*: ok \(.*properties, \d+\.\d\d s\)\n", timed.output)
+
+
+def test_shared_options_have_one_declaration() -> None:
+    seen: dict[str, dict[str, tuple]] = {}
+    for name, command in main.commands.items():
+        for param in command.params:
+            if param.name is None or (name, param.name) == ("mutate", "max_states"):   # a per-mutant cap
+                continue
+            described = (tuple(param.opts), getattr(param, "help", None), repr(param.type))
+            seen.setdefault(param.name, {})[name] = described
+    for option in ("bounds", "max_states", "max_depth", "timeout", "no_timing"):
+        assert len(seen[option]) >= 2 and len(set(seen[option].values())) == 1, (option, seen[option])
+    assert set(seen["fmt"]) == {"verify", "locks", "slow", "mutate", "diff"}
+
+
+def test_commands_never_import_the_package_and_import_nothing_inside_functions() -> None:
+    for path in sorted(CLI.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = set(map(id, tree.body))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                assert id(node) in top, f"{path.name}:{node.lineno}: an import inside a function"
+            if path.name not in ("__init__.py", "__main__.py") and isinstance(node, ast.ImportFrom):
+                imported = "." * node.level + (node.module or "")
+                assert imported not in (".", "netcheck.checker.cli"), f"{path.name} imports the cli package"
+
+
+# ---------------------------------------------------------------- the exploration cache
+
+
+def test_the_cache_is_handed_in_as_the_context_object(write_spec) -> None:
+    path = str(write_spec(ABBA))
+    cache = ExplorationCache()
+    first = invoke("verify", "--no-timing", path, obj=cache)
+    assert len(cache) == 1
+    again = verify_one(path, {}, Limits(), None, False, cache=cache)
+    assert again is verify_one(path, {}, Limits(), None, False, cache=cache)
+    explained = invoke("explain", path, obj=cache)
+    assert len(cache) == 1 and first.exit_code == explained.exit_code == EXIT_OK   # expect: met
+    assert invoke("verify", "--no-timing", path).output == first.output
+    cache.clear()
+    assert len(cache) == 0
+
+
+def test_a_graph_is_never_taken_from_the_cache(write_spec, tmp_path) -> None:
+    cache = ExplorationCache()
+    out = tmp_path / "g.dot"
+    result = invoke("verify", "--graph", str(out), str(write_spec(ABBA)), obj=cache)
+    assert result.exit_code == EXIT_OK and out.exists() and len(cache) == 0
+
+
+def test_no_cache_outside_a_command() -> None:
+    assert run_mod.shared_cache() is None
+
+
+# ---------------------------------------------------------------- vocabulary
+
+
+def test_every_property_kind_of_the_shipped_specs_is_in_the_enum() -> None:
+    kinds = set()
+    for path in sorted(SPECS.glob("*.yaml"))[:6]:
+        system = TransitionSystem(load_spec(path))
+        kinds |= {kind for _, kind, _, _ in system.property_kinds()}
+    assert kinds <= {k.value for k in PropertyKind}
+    assert {k.value for k in PropertyKind if k.is_question} == {"reachable", "waits_on_slow"}
+    assert {k.value for k in PropertyKind if k.has_site} == {"invariant", "final", "assert"}
+
+
+def test_golden_json_uses_the_vocabulary() -> None:
+    data = json.loads((ROOT / "tests" / "golden" / "net_sem.json").read_text(encoding="utf-8"))
+    for prop in data["properties"]:
+        assert PropertyKind(prop["kind"]) == prop["kind"] and Status(prop["status"]) == prop["status"]
+
+
+def test_members_read_as_their_values() -> None:
+    assert f"{PropertyKind.LOCK_ORDER}" == str(PropertyKind.LOCK_ORDER) == "lock_order"
+    assert f"{Status.HOLDS:<8}|" == "holds   |"
+    assert json.dumps({"kind": PropertyKind.FINAL, "status": Status.VACUOUS}) == '{"kind": "final", "status": "vacuous"}'
+    assert {"holds": 1}[Status.HOLDS] == 1 and Status.UNKNOWN in ("unknown",)
+
+
+def test_status_exit_codes_and_their_precedence() -> None:
+    assert {s.value: s.exit_code for s in Status} == {"holds": 0, "violated": 1, "vacuous": 1, "unknown": 3,
+                                                      "reachable": 0, "unreachable": 0}
+    assert [s.value for s in Status if s.fails] == ["violated", "vacuous"]
+    assert worst_exit_code([]) == EXIT_OK
+    assert worst_exit_code([EXIT_INCOMPLETE, EXIT_OK]) == EXIT_INCOMPLETE
+    assert worst_exit_code([EXIT_INCOMPLETE, EXIT_USAGE]) == EXIT_USAGE
+    assert worst_exit_code(iter([EXIT_USAGE, EXIT_VIOLATED, EXIT_INCOMPLETE])) == EXIT_VIOLATED
