@@ -81,10 +81,10 @@ def netcheck_for(version: str, python: str) -> Path:
     when pyproject.toml or a module changes."""
     venv = ROOT / ".venv" / "pythons" / version
     digest = hashlib.sha256()
-    for path in [ROOT / "pyproject.toml", *sorted(ROOT.glob("model/*.py")), *sorted(ROOT.glob("checker/*.py"))]:
-        digest.update(path.name.encode() + path.read_bytes())
+    for path in [ROOT / "pyproject.toml", *sorted(ROOT.glob("model/**/*.py")), *sorted(ROOT.glob("checker/**/*.py"))]:
+        digest.update(str(path.relative_to(ROOT)).encode() + path.read_bytes())
     stamp = venv / ".netcheck-sources"
-    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+    if stamp.exists() and stamp.read_text() == digest.hexdigest() and (venv / "bin" / "netcheck").exists():
         return venv / "bin" / "netcheck"
     if not (venv / "bin" / "python").exists():
         subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=300)
