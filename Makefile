@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SOURCES := $(sort $(wildcard model/*.py checker/*.py checker/*/*.py))
+SOURCES := $(sort $(wildcard model/*.py model/*/*.py checker/*.py checker/*/*.py))
 STAMP := $(VENV)/.installed
 
 .PHONY: install verify test test-slow bench lint clean golden tutorial

@@ -22,8 +22,8 @@ RUNS = [
 
 CHILD = r"""
 import json, resource, sys, time
-from netcheck.model.parse import load_spec
-from netcheck.model.system import TransitionSystem
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics.system import TransitionSystem
 from netcheck.checker.engine.explore import explore
 path, bounds = sys.argv[1], json.loads(sys.argv[2])
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

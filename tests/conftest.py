@@ -9,8 +9,8 @@ import pytest
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.result import ExplicitResult
-from netcheck.model.parse import load_spec
-from netcheck.model.system import TransitionSystem
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics.system import TransitionSystem
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netcheck.model.parse import load_spec
+from netcheck.model.lang.parse import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

@@ -1,7 +1,7 @@
 """A deliberately naive second explorer for netcheck's transition semantics (a test oracle).
 
 It shares no code with the production engine beyond the spec loader: it reads the frozen `Spec`
-dataclasses (model/spec.py), the `Expr` AST classes (model/expr.py) and the value types (model/types.py),
+dataclasses (model/lang/spec.py), the `Expr` AST classes (model/lang/expr.py) and the value types (model/lang/types.py),
 and interprets them directly. Nothing from evaluate.py, program.py, runtime.py, system.py, locks.py,
 layout.py or checker/ is imported.
 
@@ -22,8 +22,8 @@ Values: bool, int, element index (int) or None for null, frozenset of element in
 indices for lists. The visited set holds `canonical(state)`: frames as (proc, path, phase, sorted
 locals) -- so locals of returned frames and of finished threads cannot distinguish states.
 
-Semantics (docs/semantics.md, docs/spec-language.md and the docstrings of model/locks.py and
-model/runtime.py; where the documents are silent, as the production engine does):
+Semantics (docs/semantics.md, docs/spec-language.md and the docstrings of model/semantics/locks.py and
+model/semantics/runtime.py; where the documents are silent, as the production engine does):
 
 * a visible statement (reads or writes shared state or a lock, or is a lock/RCU/await step) is one
   atomic step; every other statement runs eagerly right after the step that reached it (`settle`);
@@ -65,7 +65,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netcheck.model.expr import (
+from netcheck.model.lang.expr import (
     Binary,
     BoolOp,
     Bound,
@@ -83,8 +83,8 @@ from netcheck.model.expr import (
     Shared,
     Unary,
 )
-from netcheck.model.parse import load_spec
-from netcheck.model.spec import (
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.lang.spec import (
     Assert,
     Assign,
     Await,
@@ -106,7 +106,7 @@ from netcheck.model.spec import (
     Stmt,
     While,
 )
-from netcheck.model.types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT
+from netcheck.model.lang.types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT
 
 MAX_READ_DEPTH = 3       # rwsem read holds per thread (the documented 2 bits of count)
 MAX_RCU_DEPTH = 3        # rcu_read_lock nesting

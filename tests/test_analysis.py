@@ -11,31 +11,39 @@ from functools import cache
 import pytest
 from click.testing import CliRunner
 from helpers import ABBA, SPECS
-from netcheck.checker.cli import main
-from netcheck.checker.diff import compare, render_text, summarize
-from netcheck.checker.engine.explore import explore
-from netcheck.checker.engine.result import ExplicitResult, Finding
-from netcheck.checker.lockorder import (
+from netcheck.checker.analyses.lockorder import (
     Dependency,
     Site,
     acquisition_site,
     analyze_graph,
     dep_kind,
     lock_order,
-    render_cycle,
-    scenario,
     strong_choice,
 )
-from netcheck.checker.mutate import BASELINE, _check, apply, mutations, run_mutants, run_task, to_json
-from netcheck.checker.mutate import _Task as MutantTask
-from netcheck.checker.render_json import render_json
-from netcheck.checker.render_text import render_text as render_report
-from netcheck.checker.report import build_report
-from netcheck.checker.trace import counterexample, replay
-from netcheck.checker.waitfor import blockers, explain_deadlock, explain_stuck, holds, slow_chains, slow_witnesses
-from netcheck.model.parse import load_spec
-from netcheck.model.spec import LockOp
-from netcheck.model.system import TransitionSystem
+from netcheck.checker.analyses.mutate import BASELINE, _check, apply, mutations, run_mutants, run_task
+from netcheck.checker.analyses.mutate import _Task as MutantTask
+from netcheck.checker.analyses.trace import counterexample, replay
+from netcheck.checker.analyses.waitfor import (
+    blockers,
+    explain_deadlock,
+    explain_stuck,
+    holds,
+    slow_chains,
+    slow_witnesses,
+)
+from netcheck.checker.cli import main
+from netcheck.checker.engine.explore import explore
+from netcheck.checker.engine.result import ExplicitResult, Finding
+from netcheck.checker.render.diff import render_text
+from netcheck.checker.render.json import render_json
+from netcheck.checker.render.lockorder import render_cycle, scenario
+from netcheck.checker.render.mutate import to_json
+from netcheck.checker.render.text import render_text as render_report
+from netcheck.checker.report.build import build_report
+from netcheck.checker.report.diff import compare, summarize
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.lang.spec import LockOp
+from netcheck.model.semantics.system import TransitionSystem
 
 ONE_NET = (("net", 1),)
 NO_MODULES = (("device", 0), ("subsys", 0))

@@ -16,7 +16,7 @@ from netcheck.checker.cli import run as run_mod
 from netcheck.checker.cli.run import ExplorationCache, verify_one
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.verdicts import InternalError
-from netcheck.checker.vocabulary import (
+from netcheck.checker.engine.vocabulary import (
     EXIT_INCOMPLETE,
     EXIT_OK,
     EXIT_USAGE,
@@ -25,8 +25,8 @@ from netcheck.checker.vocabulary import (
     Status,
     worst_exit_code,
 )
-from netcheck.model.parse import load_spec
-from netcheck.model.system import TransitionSystem
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics.system import TransitionSystem
 
 CLI = ROOT / "checker" / "cli"
 BROKEN = "netcheck: 1\nname: broken\nthreads: {t: nosuch()}\n"
@@ -154,7 +154,7 @@ def test_every_property_kind_of_the_shipped_specs_is_in_the_enum() -> None:
     kinds = set()
     for path in sorted(SPECS.glob("*.yaml"))[:6]:
         system = TransitionSystem(load_spec(path))
-        kinds |= {kind for _, kind, _, _ in system.property_kinds()}
+        kinds |= {p.kind for p in system.property_kinds()}
     assert kinds <= {k.value for k in PropertyKind}
     assert {k.value for k in PropertyKind if k.is_question} == {"reachable", "waits_on_slow"}
     assert {k.value for k in PropertyKind if k.has_site} == {"invariant", "final", "assert"}

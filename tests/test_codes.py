@@ -1,4 +1,4 @@
-"""The diagnostic-code registry (model/codes.py) is complete and exact, and the docs table is generated from it."""
+"""The diagnostic-code registry (model/lang/codes.py) is complete and exact, and the docs table is generated from it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import importlib.util
 import re
 from pathlib import Path
 
-from netcheck.model.codes import CODES, STAGES, codes_table
+from netcheck.model.lang.codes import CODES, STAGES, codes_table
 
 ROOT = Path(__file__).resolve().parent.parent
 LITERAL = re.compile(r"""["'](NC\d{3})["']""")
@@ -15,8 +15,8 @@ LITERAL = re.compile(r"""["'](NC\d{3})["']""")
 def _used_codes() -> dict[str, list[str]]:
     """Every code literal in model/ and checker/ (outside the registry) -> where it stands."""
     out: dict[str, list[str]] = {}
-    for path in sorted([*ROOT.glob("model/*.py"), *ROOT.glob("checker/*.py")]):
-        if path.name == "codes.py" and path.parent.name == "model":
+    for path in sorted([*ROOT.glob("model/**/*.py"), *ROOT.glob("checker/**/*.py")]):
+        if path.relative_to(ROOT).as_posix() == "model/lang/codes.py":
             continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             for code in LITERAL.findall(line):
@@ -26,7 +26,7 @@ def _used_codes() -> dict[str, list[str]]:
 
 def test_every_code_used_is_registered() -> None:
     unknown = {code: where for code, where in _used_codes().items() if code not in CODES}
-    assert not unknown, f"codes missing from model/codes.py: {unknown}"
+    assert not unknown, f"codes missing from model/lang/codes.py: {unknown}"
 
 
 def test_every_registered_code_is_used() -> None:
@@ -48,4 +48,4 @@ def test_docs_table_is_generated_from_the_registry() -> None:
     spec.loader.exec_module(script)
     text = script.DOC.read_text(encoding="utf-8")
     assert codes_table() in text
-    assert script.render(text) == text, "docs/spec-language.md differs from model/codes.py: run `make golden`"
+    assert script.render(text) == text, "docs/spec-language.md differs from model/lang/codes.py: run `make golden`"

@@ -16,16 +16,16 @@ import pytest
 from click.testing import CliRunner
 from helpers import EXAMPLES, ROOT
 from hypothesis import HealthCheck, assume, given, note, settings
+from netcheck.checker.analyses.coverage import Coverage, summarize
 from netcheck.checker.cli import main
-from netcheck.checker.coverage import Coverage, summarize
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.result import ExplicitResult
-from netcheck.checker.report import build_report
-from netcheck.model.parse import load_spec
-from netcheck.model.program import walk_statements
-from netcheck.model.spec import Either, If
-from netcheck.model.system import TransitionSystem
+from netcheck.checker.report.build import build_report
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.lang.spec import Either, If
+from netcheck.model.semantics.program import walk_statements
+from netcheck.model.semantics.system import TransitionSystem
 from reference_explorer import Reference
 from spec_generator import specs
 

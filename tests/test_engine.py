@@ -11,7 +11,7 @@ from netcheck.checker.engine.result import ExplicitResult, Finding
 from netcheck.checker.engine.store import StateStore
 from netcheck.checker.engine.stuck import stuck_masks
 from netcheck.checker.engine.system import ExplicitSystem, Transition
-from netcheck.model.runtime import ActionInfo, Violation
+from netcheck.model.semantics.runtime import ActionInfo, Violation
 
 
 class Counters:

@@ -15,9 +15,8 @@ from helpers import SPECS
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from netcheck.checker.engine.explore import explore
-from netcheck.model.errors import Span
-from netcheck.model.evaluate import EvalError, compile_expr
-from netcheck.model.expr import (
+from netcheck.model.lang.errors import Span
+from netcheck.model.lang.expr import (
     ANY_HOLDER,
     LOCK_PREDICATES,
     Binary,
@@ -35,11 +34,12 @@ from netcheck.model.expr import (
     Shared,
     Unary,
 )
-from netcheck.model.locks import READ_BITS
-from netcheck.model.parse import load_spec
-from netcheck.model.smt import SmtEncoder, seq_literal
-from netcheck.model.system import TransitionSystem
-from netcheck.model.types import BOOL, INT, NULL, BoolT, IntT, ListT, LockT, NullT, RefT, SetT, Type
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.lang.types import BOOL, INT, NULL, BoolT, IntT, ListT, LockT, NullT, RefT, SetT, Type
+from netcheck.model.semantics.evaluate import EvalError, compile_expr
+from netcheck.model.semantics.locks import READ_BITS
+from netcheck.model.semantics.smt import SmtEncoder, seq_literal
+from netcheck.model.semantics.system import TransitionSystem
 
 
 def literal(value, t, enc: SmtEncoder):
@@ -127,13 +127,13 @@ def test_reachability_questions_agree_with_z3_on_every_state(name: str) -> None:
 
 
 def _local_types(expr):
-    from netcheck.model.expr import Local, walk
+    from netcheck.model.lang.expr import Local, walk
     return sorted({(x.name, x.type) for x in walk(expr) if isinstance(x, Local)}, key=lambda p: p[0])
 
 
 def _frame_env(system, thread, node) -> dict[str, int]:
     """Local name -> slot for the frame an assert node was compiled in (recovered from its closure)."""
-    from netcheck.model.expr import Local, walk
+    from netcheck.model.lang.expr import Local, walk
     names = {x.name for x in walk(node.stmt.cond) if isinstance(x, Local)}
     return {name: node.data["locals"][name] for name in names}
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import EXAMPLES, ROOT, SPECS
 from netcheck.checker.cli import main
-from netcheck.model import system
+from netcheck.model.semantics import system
 
 ABBA = EXAMPLES / "bugs" / "abba.yaml"
 BUG_SPECS = sorted((SPECS / "bugs").glob("*.yaml")) + sorted((EXAMPLES / "bugs").glob("*.yaml"))

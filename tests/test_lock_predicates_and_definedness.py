@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from helpers import EXAMPLES
 from netcheck.checker.cli import main
-from netcheck.model.parse import load_spec
-from netcheck.model.system import TransitionSystem
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics.system import TransitionSystem
 
 CALLER = EXAMPLES / "bugs" / "caller_must_hold.yaml"
 

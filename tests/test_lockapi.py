@@ -1,10 +1,10 @@
-"""The lock API table (model/lockapi.py) is consistent with itself and is the one the statement forms use."""
+"""The lock API table (model/lang/lockapi.py) is consistent with itself and is the one the statement forms use."""
 
 from __future__ import annotations
 
-from netcheck.model.lockapi import LOCK_API, RCU_API, acquire_modes, lock_ops, mutex_wait_modes
-from netcheck.model.parse import LOCK_KINDS
-from netcheck.model.statements import MAPPING_FORMS
+from netcheck.model.lang.lockapi import LOCK_API, RCU_API, acquire_modes, lock_ops, mutex_wait_modes
+from netcheck.model.lang.parse import LOCK_KINDS
+from netcheck.model.lang.statements import MAPPING_FORMS
 
 MODES = {"mutex": ("mutex",), "spinlock": ("spin",), "rwsem": ("read", "write")}
 

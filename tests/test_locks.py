@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from helpers import ABBA
-from netcheck.model.locks import read_depth, rw_grant, rw_read_now, rw_remove_waiter, rw_write_now
+from netcheck.model.semantics.locks import read_depth, rw_grant, rw_read_now, rw_remove_waiter, rw_write_now
 
 HEADER = """
 netcheck: 1

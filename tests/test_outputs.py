@@ -27,11 +27,11 @@ import functools
 import cli_runs  # noqa: E402
 import golden  # noqa: E402
 import tutorial  # noqa: E402
-from netcheck.checker import html_report  # noqa: E402
+from netcheck.checker.analyses.trace import replay  # noqa: E402
 from netcheck.checker.cli import main  # noqa: E402
 from netcheck.checker.cli.run import verify_one  # noqa: E402
 from netcheck.checker.engine.limits import Limits  # noqa: E402
-from netcheck.checker.trace import replay  # noqa: E402
+from netcheck.checker.render import html as html_report  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden"
 ARTIFACTS = ROOT / "out" / "browser"   # out/ is ignored by git
@@ -308,7 +308,7 @@ def test_bug_traces_replay_and_beat_the_parent_path() -> None:
         if prop.trace is None:
             continue
         assert replay(exp.system, prop.trace), prop.name
-        if prop.kind == "waits_on_slow":  # its witness comes from checker/waitfor.py (tests/test_analysis.py)
+        if prop.kind == "waits_on_slow":  # its witness comes from checker/analyses/waitfor.py (tests/test_analysis.py)
             continue
         found = (exp.violations | exp.witnesses)[prop.name]
         assert len(prop.trace.states) - 1 == exp.store.depth[found.state]

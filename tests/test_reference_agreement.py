@@ -32,14 +32,14 @@ from pathlib import Path
 import helpers
 import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
+from netcheck.checker.analyses.waitfor import slow_chains
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
-from netcheck.checker.waitfor import slow_chains
-from netcheck.model.errors import SpecError
-from netcheck.model.evaluate import EvalError
-from netcheck.model.parse import load_spec
-from netcheck.model.spec import Spec
-from netcheck.model.system import TransitionSystem
+from netcheck.model.lang.errors import SpecError
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.lang.spec import Spec
+from netcheck.model.semantics.evaluate import EvalError
+from netcheck.model.semantics.system import TransitionSystem
 from reference_explorer import Reference
 from spec_generator import BUG_PATTERNS, specs
 from test_specs import CORRECT

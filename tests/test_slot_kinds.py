@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netcheck.model.expr import Call, Running, walk
-from netcheck.model.layout import SlotKind
-from netcheck.model.parse import load_spec
-from netcheck.model.system import TransitionSystem
+from netcheck.model.lang.expr import Call, Running, walk
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics.layout import SlotKind
+from netcheck.model.semantics.system import TransitionSystem
 
 ROOT = Path(__file__).resolve().parent.parent
 

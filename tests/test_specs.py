@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 from helpers import SPECS, expected_violations
+from netcheck.checker.analyses.trace import replay
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
-from netcheck.checker.report import build_report
-from netcheck.checker.trace import replay
-from netcheck.model.parse import load_spec
-from netcheck.model.system import TransitionSystem
+from netcheck.checker.report.build import build_report
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics.system import TransitionSystem
 
 # (spec, states, depth): pinned; a change here is a change of semantics and must be explained.
 CORRECT = [

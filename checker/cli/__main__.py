@@ -1,5 +1,5 @@
 """`python -m netcheck.checker.cli`: the `netcheck` command."""
 
-from netcheck.checker.cli import main
+from . import main
 
 main()

@@ -10,16 +10,20 @@ import sys
 
 import click
 
-from .. import diff as diff_mod
-from .. import mutate as mutate_mod
+from ..analyses import mutate as mutate_mod
+from ..analyses.lockorder import LockDependencies, LockOrder, lock_order
+from ..analyses.waitfor import SlowWaits, SlowWitness, slow_chains, slow_witnesses
 from ..engine.explore import explore
 from ..engine.limits import Limits
 from ..engine.result import ExplicitResult
-from ..lockorder import LockDependencies, LockOrder, lock_order, render_cycle, render_graph, summary
-from ..lockorder import to_json as lock_order_json
-from ..render_text import cpu_table
-from ..vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED
-from ..waitfor import SlowWaits, SlowWitness, slow_chains, slow_witnesses, witness_json
+from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED
+from ..render import diff as diff_view
+from ..render import mutate as mutate_view
+from ..render.lockorder import render_cycle, render_graph, summary
+from ..render.lockorder import to_json as lock_order_json
+from ..render.text import cpu_table
+from ..render.waits import witness_json
+from ..report import diff as diff_mod
 from .options import bound_option, format_option, limit_options, max_states_option
 from .run import explore_spec, load_system, parse_bounds
 
@@ -121,9 +125,10 @@ def slow(spec: str, threads: tuple[str, ...], every: bool, bounds: tuple[str, ..
             first = slow_chains(exp, decl)
             answers[decl] = (first,) if first is not None else ()
     if fmt == "json":
+        names = [t.name for t in exp.system.threads]
         data = {"spec": spec, "bounds": dict(exp.system.spec.bounds), "states": exp.state_count,
                 "complete": exp.complete,
-                "threads": {d: [witness_json(exp.system, w) for w in ws] for d, ws in answers.items()}}
+                "threads": {d: [witness_json(names, w) for w in ws] for d, ws in answers.items()}}
         click.echo(json.dumps(data, indent=2))
     else:
         lines = _header(spec, exp)
@@ -176,9 +181,9 @@ def mutate(spec: str, bounds: tuple[str, ...], kinds: tuple[str, ...], jobs: int
         sys.exit(EXIT_OK)
     run = mutate_mod.run_mutants(spec, bound_values, jobs, max_states, kinds or mutate_mod.KINDS)
     if fmt == "json":
-        click.echo(json.dumps(mutate_mod.to_json(run), indent=2))
+        click.echo(json.dumps(mutate_view.to_json(run), indent=2))
     else:
-        click.echo(mutate_mod.render_text(run), nl=False)
+        click.echo(mutate_view.render_text(run), nl=False)
     sys.exit(EXIT_OK)
 
 
@@ -201,7 +206,7 @@ def diff(spec_a: str, spec_b: str, bounds: tuple[str, ...], max_states: int | No
     a, b = diff_mod.summarize_both(spec_a, spec_b, bound_values, Limits(max_states, None, timeout))
     result = diff_mod.compare(a, b)
     if fmt == "json":
-        click.echo(json.dumps(diff_mod.to_json(result), indent=2))
+        click.echo(json.dumps(diff_view.to_json(result), indent=2))
     else:
-        click.echo(diff_mod.render_text(result, chains), nl=False)
+        click.echo(diff_view.render_text(result, chains), nl=False)
     sys.exit(EXIT_OK)

@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from typing import NoReturn
 
 import click
-from netcheck.model.errors import SpecError
+from netcheck.model.lang.errors import SpecError
 
 from ..engine.verdicts import InternalError
-from ..vocabulary import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE
+from ..engine.vocabulary import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE
 
 
 def internal_error(err: Exception) -> NoReturn:

@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import click
-from netcheck.model.errors import SpecError, did_you_mean
+from netcheck.model.lang.errors import SpecError, did_you_mean
 
 from ..engine.limits import Limits
-from ..explain import explain as explain_text
-from ..html_report import Section, find_dot, page, spec_section
-from ..render_text import render_text
-from ..vocabulary import EXIT_USAGE, worst_exit_code
+from ..engine.vocabulary import EXIT_USAGE, worst_exit_code
+from ..render.explain import explain as explain_text
+from ..render.html import Section, find_dot, page, spec_section
+from ..render.text import render_text
 from .options import limit_options, no_timing_option, output_option
 from .run import atomic_write, expand_specs, parse_bounds, shared_cache, verify_one
 
@@ -39,7 +39,7 @@ def explain(spec: str, properties: tuple[str, ...], bounds: tuple[str, ...], max
         if name not in known:
             raise click.BadParameter(f"no property '{name}' in {spec}; {did_you_mean(name, known)}",
                                      param_hint="PROPERTY")
-    click.echo(explain_text(report, exp, properties), nl=False)
+    click.echo(explain_text(report, properties), nl=False)
     if not properties:
         sys.exit(report.exit_code)
     sys.exit(worst_exit_code(p.status.exit_code for p in report.properties if p.name in properties))

@@ -14,16 +14,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
-from netcheck.model.parse import load_spec
-from netcheck.model.system import TransitionSystem
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics.system import TransitionSystem
 
+from ..analyses.state_graph import write_graph
 from ..engine.explore import explore
 from ..engine.limits import Limits, ProgressInfo
 from ..engine.observers import Observer
 from ..engine.result import ExplicitResult
-from ..graph import write_graph
-from ..report import SpecReport, build_report, report_observers
-from ..vocabulary import PropertyKind
+from ..engine.vocabulary import PropertyKind
+from ..report.build import SpecReport, build_report, report_observers
 
 Verification = tuple[SpecReport, ExplicitResult]
 CacheKey = tuple[str, tuple[tuple[str, int], ...], Limits, bool]
@@ -117,7 +117,7 @@ class ProgressLine:
 def check_stop_on(path: str, system: TransitionSystem, names: frozenset[str]) -> None:
     """--stop-on names properties that exploring decides (not lock_order or waits_on_slow: they are
     answered from the whole explored graph)."""
-    known = [name for name, kind, _, _ in system.property_kinds() if kind != PropertyKind.WAITS_ON_SLOW]
+    known = [p.name for p in system.property_kinds() if p.kind != PropertyKind.WAITS_ON_SLOW]
     unknown = sorted(names - set(known))
     if unknown:
         raise click.BadParameter(f"{path} has no property '{unknown[0]}' that exploring can violate; it has: "

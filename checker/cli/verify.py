@@ -9,13 +9,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
-from netcheck.model.errors import SpecError
+from netcheck.model.lang.errors import SpecError
 
+from ..analyses.state_graph import FORMATS as GRAPH_FORMATS
 from ..engine.limits import Limits
-from ..formats import FORMATS, RenderOptions
-from ..graph import FORMATS as GRAPH_FORMATS
-from ..report import SpecReport
-from ..vocabulary import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, worst_exit_code
+from ..engine.vocabulary import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, worst_exit_code
+from ..render.formats import FORMATS, RenderOptions
+from ..report.build import SpecReport
 from .options import bound_option, format_option, limit_options, no_timing_option, output_option
 from .run import atomic_write, expand_specs, load_system, parse_bounds, shared_cache, verify_one
 

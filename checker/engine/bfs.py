@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from netcheck.model.runtime import Violation
+from netcheck.model.semantics.runtime import Violation
 
 from .limits import STOPPED_AT_VIOLATION, Interrupt, Limits, Progress, ProgressInfo, level_size, peak_rss_mb
 from .observers import Findings, Observer, defines
@@ -40,6 +40,10 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     on_terminal = [o.on_terminal for o in observers if defines(o, "on_terminal")]
     violations = result.violations
     states, intern = store.states, store.intern
+    # the hot path interns inline (StateStore.intern, without the call): one hash per transition
+    setdefault, add_state = store.index.setdefault, states.append
+    parents, parent_actions, parent_choices, add_depth = (store.parent.append, store.parent_action.append,
+                                                          store.parent_choice.append, store.depth.append)
     dst, actions, choices, first_edge = store.edges_dst, store.edges_action, store.edges_choice, store.first_edge
     signal_edges, blocked_masks, depth = store.signal_edges, store.blocked, store.depth
     tids = range(system.thread_count)
@@ -84,8 +88,13 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
             for tid, action, choice, signal, target in edges:
                 if target.__class__ is tuple:
                     n = len(states)
-                    j = intern(target, i, action, choice, d)
+                    j = setdefault(target, n)
                     if j == n:
+                        add_state(target)
+                        parents(i)
+                        parent_actions(action)
+                        parent_choices(choice)
+                        add_depth(d)
                         for seen in on_state:
                             seen(j, target)
                     if signal:

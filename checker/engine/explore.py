@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netcheck.model.system import TransitionSystem
+from netcheck.model.semantics.system import TransitionSystem
+from netcheck.model.semantics.waits import blockers
 
-from ..waits import blockers
 from .bfs import DEADLOCK, search
 from .limits import Limits, Progress, peak_rss_mb
 from .observers import Findings, Observer

@@ -14,8 +14,8 @@ from .store import StateStore
 from .system import State
 
 if TYPE_CHECKING:
-    from netcheck.model.runtime import Executions
-    from netcheck.model.system import TransitionSystem
+    from netcheck.model.semantics.runtime import Executions
+    from netcheck.model.semantics.system import TransitionSystem
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class ExplicitResult(EngineResult):
     deadlocks: list[int] = field(default_factory=list)   # states where some thread is stuck, in BFS order
     stuck: dict[int, int] = field(default_factory=dict)  # those states: mask of the stuck threads
     finals: list[int] = field(default_factory=list)
-    executions: Executions | None = None   # what reachable transitions ran (checker/coverage.py)
+    executions: Executions | None = None   # what reachable transitions ran (checker/analyses/coverage.py)
     observations: dict[str, object] = field(default_factory=dict)   # what observers collected, by name
     # cached searches over this result (the fewest-switch search), kept with it and freed with it
     cache: dict[str, object] = field(default_factory=dict, repr=False, compare=False)

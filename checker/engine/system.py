@@ -1,5 +1,5 @@
 """What an explicit-state engine explores: a small protocol that the compiled spec implements
-(model/system.py `TransitionSystem`) and that a test implements with a toy system in a few lines.
+(model/semantics/system.py `TransitionSystem`) and that a test implements with a toy system in a few lines.
 
 States are immutable tuples. A transition is labelled: the thread that takes it, a compile-time action
 id (one per visible program point of a thread, and one more for a fatal signal ending its wait), the
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
-from netcheck.model.runtime import ActionInfo, Violation
+from netcheck.model.semantics.runtime import ActionInfo, Violation
 
 State = tuple
 Target = State | Violation

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
-from netcheck.model.evaluate import EvalError
-from netcheck.model.smt import SmtEncoder
-from netcheck.model.system import StateProperty, TransitionSystem
+from netcheck.model.semantics.evaluate import EvalError
+from netcheck.model.semantics.smt import SmtEncoder
+from netcheck.model.semantics.system import StateProperty, TransitionSystem
 
 from .observers import Findings, Observer
 from .result import ExplicitResult, Finding
@@ -164,20 +164,33 @@ class PropertyObserver(Observer):
 
     def start(self, result: ExplicitResult, findings: Findings) -> None:
         self.findings = findings
-        self.invariants = self.checker.invariant_checker(self.system.invariants) if self.system.invariants else None
-        self.questions = self.checker.question_checker(self.system.reachables)
-        if self.invariants is None and self.questions is None:
-            self.on_state = _nothing   # type: ignore[method-assign]
+        self.on_state = self._state_check(findings)   # type: ignore[method-assign,assignment]
 
     def on_state(self, sid: int, state: tuple) -> None:
-        violate, witness = self.findings.violate, self.findings.witness
-        if self.invariants is not None:
-            for name, message in self.invariants(state):
-                violate(Finding(name, sid, message=message))
-        if self.questions is not None:
-            for name, message in self.questions(state):
-                # a reached question is answered; a question that cannot be evaluated is a runtime_safety failure
-                (violate if name == "runtime_safety" else witness)(Finding(name, sid, message=message))
+        """Replaced in `start` by a closure for the properties the spec has (the hot path)."""
+
+    def _state_check(self, findings: Findings) -> Callable[[int, tuple], None]:
+        invariants = self.checker.invariant_checker(self.system.invariants) if self.system.invariants else None
+        questions = self.checker.question_checker(self.system.reachables)
+        violate, witness = findings.violate, findings.witness
+
+        def check(sid: int, state: tuple) -> None:
+            if invariants is not None:
+                for name, message in invariants(state):
+                    violate(Finding(name, sid, message=message))
+            if questions is not None:
+                for name, message in questions(state):
+                    # a reached question is answered; one that cannot be evaluated is a runtime_safety failure
+                    (violate if name == "runtime_safety" else witness)(Finding(name, sid, message=message))
+
+        if invariants is None and questions is None:
+            return _nothing
+        if questions is None and invariants is not None:
+            def check_invariants(sid: int, state: tuple) -> None:
+                for name, message in invariants(state):
+                    violate(Finding(name, sid, message=message))
+            return check_invariants
+        return check
 
     def on_terminal(self, sid: int, state: tuple, final: bool) -> None:
         if final:

@@ -654,7 +654,7 @@ class SpecParser:
                 if not err.follow_on:
                     self.err(err.span, err.code, err.message, err.hint)
                 continue
-            out.append(PropertyDecl(key.text, kinds[0], e, about, key.span))
+            out.append(PropertyDecl(key.text, kinds[0], e, about, key.span, text=expr_node.text))
         return out
 
     def parse_options(self) -> Options:

@@ -7,9 +7,8 @@ per thread, one row per step, with what each step changed) and as sentences, the
 spec, and, for state spaces under STATE_GRAPH_LIMIT states, the state graph with the counterexample path
 in red.
 
-The lock-order picture is drawn from `lock_order_graph()`: the `lock_order` analysis the report already
-carries (checker/lockorder.py, `extra_json`), else checker/lockorder.py run on the exploration. Swap that
-function to draw another lock-order analysis.
+The lock-order picture is drawn by `lock_order_graph()` from the lock-order analysis the report carries
+(checker/analyses/lockorder.py).
 """
 
 from __future__ import annotations
@@ -23,13 +22,14 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from . import __version__
-from .engine.result import ExplicitResult
-from .explain import Narrator, ending, property_expression
-from .graph import state_graph, state_label
-from .render_text import cpu_labels, cpu_names, trace_summary
-from .report import PropertyResult, SpecReport
-from .trace import Prose, ThreadRef, Trace, TraceStep
+from .. import __version__
+from ..analyses.lockorder import LockOrder
+from ..analyses.state_graph import state_graph, state_label
+from ..analyses.trace import Prose, ThreadRef, Trace, TraceStep
+from ..engine.result import ExplicitResult
+from ..report.build import PropertyResult, SpecReport
+from .explain import Narrator, ending
+from .text import cpu_labels, cpu_names, trace_summary
 
 STATE_GRAPH_LIMIT = 500
 DOT_TIMEOUT = 60.0
@@ -120,31 +120,20 @@ def _anchor(*parts: str) -> str:
 # ---------------------------------------------------------------- lock order
 
 
-def lock_order_graph(report: SpecReport, exp: ExplicitResult | None = None) -> nx.DiGraph | None:
-    """Lock classes and held -> acquired dependencies; edge attributes `modes`, `functions`, `cycle`.
-
-    From the report's `lock_order` analysis (checker/lockorder.py), else from checker/lockorder.py run on
-    the exploration; None when neither is available.
-    """
-    data = dict(report.extra_json).get("lock_order")
-    if not isinstance(data, dict) and exp is not None:
-        try:
-            from .lockorder import lock_order, to_json
-        except ImportError:
-            return None
-        data = to_json(lock_order(exp))
-    if not isinstance(data, dict):
+def lock_order_graph(order: LockOrder | None) -> nx.DiGraph | None:
+    """Lock classes and held -> acquired dependencies; edge attributes `modes`, `functions`, `cycle`."""
+    if order is None:
         return None
     g = nx.DiGraph()
-    g.add_nodes_from(data.get("classes", []))
-    for dep in data.get("dependencies", []):
-        a, b = dep["held"], dep["acquired"]
+    g.add_nodes_from(order.classes)
+    for dep in order.deps:
+        a, b = dep.held, dep.acquired
         if not g.has_edge(a, b):
             g.add_edge(a, b, modes=set(), functions=set(), cycle=False)
-        g[a][b]["modes"].add(f"{dep['held_mode']} -> {dep['acquired_mode']}")
-        g[a][b]["functions"].add(dep.get("acquired_site", {}).get("function") or "?")
-    for cycle in data.get("cycles", []):
-        locks = list(cycle.get("locks", []))
+        g[a][b]["modes"].add(f"{dep.held_mode} -> {dep.acquired_mode}")
+        g[a][b]["functions"].add(dep.acquired_site.function or "?")
+    for cycle in order.cycles:
+        locks = list(cycle.locks)
         for a, b in zip(locks, locks[1:] + locks[:1]):
             if g.has_edge(a, b):
                 g[a][b]["cycle"] = True
@@ -255,14 +244,13 @@ def trace_table(trace: Trace) -> str:
             + "\n".join(rows) + "</tbody></table>")
 
 
-def _violation(report: SpecReport, exp: ExplicitResult, prop: PropertyResult, anchor: str) -> str:
+def _violation(report: SpecReport, prop: PropertyResult, anchor: str) -> str:
     out = [f'<article class="violation" id="{anchor}">',
            f'<h3>{_e(prop.name)}: <span class="violated">VIOLATED</span> <small>({_e(prop.kind)}'
            f'{", " + _e(prop.location) if prop.location else ""})</small></h3>']
     if prop.about:
         out.append(f"<p>{_e(prop.about)}</p>")
-    expression = property_expression(report.spec, prop.name, prop.kind) if prop.kind in ("invariant",
-                                                                                          "final") else ""
+    expression = prop.expression if prop.kind in ("invariant", "final") else ""
     if expression:
         out.append(f"<p>As written: <code>{_e(expression)}</code></p>")
     out.append(f'<p class="viol">{_e(prop.message)}</p>')
@@ -270,10 +258,10 @@ def _violation(report: SpecReport, exp: ExplicitResult, prop: PropertyResult, an
     if trace is not None and trace.steps:
         out.append(f"<p><strong>{_e(trace_summary(trace))}</strong></p>")
         out.append(trace_table(trace))
-        sentences = Narrator(exp.system, trace).sentences()
+        sentences = Narrator(trace).sentences()
         out.append("<details open><summary>The counterexample in words</summary><ol>"
                    + "".join(f"<li>{_e(s)}</li>" for s in sentences) + "</ol><p>"
-                   + " ".join(_e(line.strip()) for line in ending(exp.system, prop)) + "</p></details>")
+                   + " ".join(_e(line.strip()) for line in ending(prop)) + "</p></details>")
     if prop.waits:
         out.append("<h4>Stuck threads</h4><ul>" + "".join(f"<li class=\"mono\">{_e(w)}</li>" for w in prop.waits)
                    + "</ul>")
@@ -300,8 +288,8 @@ def spec_section(report: SpecReport, exp: ExplicitResult, index: int, dot: str |
     anchor = _anchor(f"spec{index}", report.name)
     s = report.stats
     out = [f'<section class="spec" id="{anchor}">', f"<h2>{_e(report.spec)}</h2>"]
-    if exp.system.spec.about:
-        out.append(f"<p>{_e(exp.system.spec.about)}</p>")
+    if report.about:
+        out.append(f"<p>{_e(report.about)}</p>")
     facts = [("name", report.name), ("files", ", ".join(report.files)),
              ("bounds", ", ".join(f"{n}={v}" for n, v in report.bounds) or "none"),
              ("explored", f"{s.states:,} states, {s.transitions:,} transitions, depth {s.depth}"
@@ -323,9 +311,9 @@ def spec_section(report: SpecReport, exp: ExplicitResult, index: int, dot: str |
     out.append("</tbody></table>")
     for prop in report.properties:
         if prop.status == "violated":
-            out.append(_violation(report, exp, prop, _anchor(anchor, prop.name)))
+            out.append(_violation(report, prop, _anchor(anchor, prop.name)))
     out.append("<h3>Lock order</h3>")
-    g = lock_order_graph(report, exp)
+    g = lock_order_graph(report.lock_order)
     if g is None:
         out.append('<p class="notice">No lock-order analysis is available for this spec.</p>')
     elif g.number_of_nodes() == 0:

@@ -1,6 +1,6 @@
 """Lock necessity by mutation: weaken the locking of a spec one way at a time and see what catches it.
 
-Mutants are made at the Spec level (dataclasses.replace on the frozen statements of model/spec.py), so
+Mutants are made at the Spec level (dataclasses.replace on the frozen statements of model/lang/spec.py), so
 each keeps the spec's locations. A mutant is *caught* when a property fails on it (or its lock-order
 graph has a strong cycle), *survives* when everything still holds on its complete state space, and is
 *invalid* when it does not compile. A survivor means the lock is not needed for the stated properties
@@ -15,11 +15,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
-from netcheck.model.errors import SpecError
-from netcheck.model.lockapi import LOCK_API, lock_wrappers
-from netcheck.model.parse import load_spec
-from netcheck.model.program import CompileError
-from netcheck.model.spec import (
+from netcheck.model.lang.errors import SpecError
+from netcheck.model.lang.lockapi import LOCK_API, lock_wrappers
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.lang.spec import (
     Either,
     ForEach,
     If,
@@ -31,13 +30,14 @@ from netcheck.model.spec import (
     Stmt,
     While,
 )
-from netcheck.model.system import TransitionSystem
+from netcheck.model.semantics.program import CompileError
+from netcheck.model.semantics.system import TransitionSystem
 
-from .engine.explore import explore
-from .engine.limits import Limits
+from ..engine.explore import explore
+from ..engine.limits import Limits
+from ..engine.vocabulary import PropertyKind
 from .lockorder import lock_order
 from .trace import counterexample
-from .vocabulary import PropertyKind
 
 KINDS = ("remove_pair", "write_to_read", "unkillable", "swap_nested", "release_early")
 DEFAULT_MAX_STATES = 3_000_000
@@ -396,50 +396,3 @@ def run_mutants(path: str, bounds: Mapping[str, int] | None = None, workers: int
             results = list(pool.map(run_task, tasks))
     return MutationRun(path, spec.bounds, results[0], tuple(results[1:]), time.perf_counter() - started, workers)
 
-
-# ---------------------------------------------------------------- output
-
-
-def result_text(r: MutantResult) -> str:
-    if r.status == "caught":
-        steps = f" ({r.trace_length} steps)" if r.trace_length is not None else ""
-        return f"caught by {', '.join(r.caught_by)}{steps}"
-    if r.status == "invalid":
-        return f"invalid: {r.message}"
-    if r.status == "unknown":
-        return f"unknown: {r.message}"
-    return "survived"
-
-
-def render_text(run: MutationRun) -> str:
-    counts = {s: sum(1 for r in run.results if r.status == s) for s in ("caught", "survived", "invalid", "unknown")}
-    bounds = ", ".join(f"{n}={v}" for n, v in run.bounds)
-    lines = [f"netcheck mutate: {run.spec}", f"  bounds: {bounds or 'none'}; {len(run.results)} mutants, "
-             f"{run.workers} worker{'s' if run.workers != 1 else ''}"]
-    if run.baseline.status != "survived":
-        lines.append(f"  WARNING: the spec itself does not verify ({result_text(run.baseline)}): "
-                     "mutants caught by the same property say nothing")
-    lines.append("")
-    width = max([len(r.mutation.description) for r in run.results] + [8])
-    loc_width = max([len(r.mutation.location) for r in run.results] + [8])
-    lines.append(f"  {'#':>3}  {'mutation'.ljust(width)}  {'location'.ljust(loc_width)}  result")
-    for i, r in enumerate(run.results, 1):
-        lines.append(f"  {i:>3}  {r.mutation.description.ljust(width)}  {r.mutation.location.ljust(loc_width)}  "
-                     f"{result_text(r)}")
-    lines.append("")
-    lines.append(f"{len(run.results)} mutants: {counts['caught']} caught, {counts['survived']} survived, "
-                 f"{counts['invalid']} invalid" + (f", {counts['unknown']} unknown" if counts["unknown"] else "")
-                 + f" ({run.seconds:.1f} s wall)")
-    if counts["survived"]:
-        lines.append("A survivor means the lock (or lock mode, or ordering) it weakens is not needed for the "
-                     "stated properties at these bounds, or the properties are too weak to notice.")
-    return "\n".join(lines) + "\n"
-
-
-def to_json(run: MutationRun) -> dict:
-    return {"spec": run.spec, "bounds": dict(run.bounds), "seconds": round(run.seconds, 1), "workers": run.workers,
-            "baseline": run.baseline.status,
-            "mutants": [{"mutation": r.mutation.description, "kind": r.mutation.kind,
-                         "procedure": r.mutation.procedure, "location": r.mutation.location,
-                         "status": r.status, "caught_by": list(r.caught_by), "trace_length": r.trace_length,
-                         "states": r.states, "message": r.message or None} for r in run.results]}

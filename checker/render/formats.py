@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from netcheck.model.errors import SpecError
+from netcheck.model.lang.errors import SpecError
 
-from .render_json import render_json
-from .render_junit import render_junit
-from .render_sarif import render_sarif
-from .render_text import render_text
-from .report import SpecReport
+from ..report.build import SpecReport
+from .json import render_json
+from .junit import render_junit
+from .sarif import render_sarif
+from .text import render_text
 
 
 @dataclass(frozen=True)

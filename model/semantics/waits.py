@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from netcheck.model.lockapi import LOCK_API, mutex_wait_modes
-from netcheck.model.locks import read_depth, reader_tids
-from netcheck.model.system import TransitionSystem
+from ..lang.lockapi import LOCK_API, mutex_wait_modes
+from .locks import read_depth, reader_tids
+from .system import TransitionSystem
 
 LOCK_RELATIONS = ("held", "held_read", "held_write", "queued_writer", "queued_ahead")
 MUTEX_WAITS = mutex_wait_modes()   # acquires that wait on a mutex or spinlock held -> mutex or spin

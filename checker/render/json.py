@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
-from . import __version__
-from .coverage import BranchRuns, Coverage, StatementRuns
-from .report import PropertyResult, SpecReport
+from .. import __version__
+from ..analyses.coverage import BranchRuns, Coverage, StatementRuns
+from ..report.build import PropertyResult, SpecReport
+from .lockorder import to_json as lock_order_json
+from .waits import deadlock_json
 
 
 def report_object(report: SpecReport, timing: bool = True, coverage: bool = False) -> dict:
@@ -36,7 +38,11 @@ def report_object(report: SpecReport, timing: bool = True, coverage: bool = Fals
     if report.expectation is not None:
         e = report.expectation
         out["expect"] = {"violated": list(e.violated), "met": e.met, "differences": list(e.differences)}
-    out.update(dict(report.extra_json))
+    if report.lock_order is not None:
+        out["lock_order"] = lock_order_json(report.lock_order)
+    deadlock = next((p.explanation for p in report.properties if p.explanation is not None), None)
+    if deadlock is not None:
+        out["deadlock"] = deadlock_json(report.threads, deadlock)
     if report.coverage is not None:
         out["coverage"] = {**_coverage(report.coverage, coverage), "strict": report.strict_coverage}
     return out

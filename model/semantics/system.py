@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from .errors import Diagnostic, Span, SpecError
-from .evaluate import Env, EvalError, compile_expr, reads_state
-from .expr import Expr, LockRef, Running, Shared, Unary, walk
+from ..lang.errors import Diagnostic, Span, SpecError
+from ..lang.expr import Expr, LockRef, Running, Shared, Unary, walk
+from ..lang.lockapi import RCU_API, mutex_wait_modes
+from ..lang.spec import PropertyDecl, Rcu, Spec
+from ..lang.types import BOOL
+from .evaluate import Env, EvalError, compile_expr, format_value, reads_state
 from .layout import Layout, LayoutTooLarge, Slot, SlotKind, shared_layout
-from .lockapi import RCU_API, mutex_wait_modes
 from .locks import read_depth
 from .program import IR, CompileError, ThreadProgram, walk_statements
 from .runtime import ActionInfo, Executions, RuntimeBuilder, Settle, Step, Threads, Violation
-from .spec import PropertyDecl, Rcu, Spec
-from .types import BOOL
 
 MUTEX_WAIT_OPS = tuple(mutex_wait_modes())   # acquires that wait while a mutex or spinlock is held
 STUCK_ABOUT = ("no reachable state where a thread is stuck: not finished, not idle, and unable to ever step again "
@@ -39,6 +40,17 @@ class Thread:
 
 
 Transition = tuple[int, int, int, bool, "tuple | Violation"]   # (tid, action, choice, signal, target)
+
+
+class PropertyInfo(NamedTuple):
+    """A property as the reports list it: name, kind, what it says, where it is declared (None: built in),
+    and its expression (or assertion) as written."""
+
+    name: str
+    kind: str
+    about: str
+    span: Span | None
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -252,6 +264,10 @@ class TransitionSystem:
         step = thread.steps[pc]
         return thread.daemon and step is not None and step.idle
 
+    def slot_text(self, index: int, value: object) -> str:
+        """A slot's value as the spec would write it (element names, enum names, lists)."""
+        return format_value(value, self.layout.slots[index].type, self.names)
+
     def in_slow_step(self, s: Sequence, tid: int) -> bool:
         """Whether a thread is inside a slow step: waiting in synchronize_rcu()/rcu_barrier(), or at a
         statement (or inside a call) the spec marks `slow: true`."""
@@ -304,8 +320,11 @@ class TransitionSystem:
             results = step.fire(s)
             if results:
                 ran[pc] += 1
-                action = step.action
-                out += [(tid, action, choice, False, r) for choice, r in enumerate(results)]
+                if len(results) == 1:
+                    out.append((tid, step.action, 0, False, results[0]))
+                else:
+                    action = step.action
+                    out += [(tid, action, choice, False, r) for choice, r in enumerate(results)]
             elif not (daemon and step.idle):
                 blocked |= bit
             if step.sig is not None:
@@ -363,17 +382,18 @@ class TransitionSystem:
         counts = [thread.builder.counts for thread in self.threads]
         return Executions(tuple(tuple(c.ran) for c in counts), tuple(tuple(c.outcomes) for c in counts))
 
-    def property_kinds(self) -> list[tuple[str, str, str, Span | None]]:
-        """(name, kind, about, span) of every property, in report order."""
-        out: list[tuple[str, str, str, Span | None]] = []
-        for p in self.spec.properties:
-            out.append((p.name, p.kind, p.about, p.span))  # invariant, final, reachable, waits_on_slow
+    def property_kinds(self) -> list[PropertyInfo]:
+        """Every property, in report order."""
+        out: list[PropertyInfo] = []
+        for p in self.spec.properties:   # invariant, final, reachable, waits_on_slow
+            out.append(PropertyInfo(p.name, p.kind, p.about, p.span, p.text))
         for a in self.spec.asserts:
-            out.append((a.name, "assert", a.about or a.text, a.span))
+            out.append(PropertyInfo(a.name, "assert", a.about or a.text, a.span, a.text))
         if self.spec.options.deadlock:
-            out.append(("deadlock_free", "deadlock", STUCK_ABOUT, None))
-        out.append(("lock_discipline", "lock_discipline",
-                    "no unlock of a lock not held, no re-acquiring a held lock, no finishing with a lock held", None))
-        out.append(("runtime_safety", "runtime",
-                    "no list corruption, no out-of-range value, no null dereference", None))
+            out.append(PropertyInfo("deadlock_free", "deadlock", STUCK_ABOUT, None))
+        out.append(PropertyInfo("lock_discipline", "lock_discipline",
+                                "no unlock of a lock not held, no re-acquiring a held lock, no finishing with a lock "
+                                "held", None))
+        out.append(PropertyInfo("runtime_safety", "runtime",
+                                "no list corruption, no out-of-range value, no null dereference", None))
         return out

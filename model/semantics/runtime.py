@@ -12,13 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ..lang.lockapi import LOCK_API
+from ..lang.spec import If
+from ..lang.types import IntT, RefT
 from .evaluate import EvalError
 from .layout import Layout, SlotKind
-from .lockapi import LOCK_API
 from .locks import MAX_READ_DEPTH, READ_BITS, read_depth, rw_grant, rw_read_now, rw_remove_waiter, rw_write_now
 from .program import IR
-from .spec import If
-from .types import IntT, RefT
 
 SETTLE_FUEL = 100_000
 
@@ -69,7 +69,7 @@ class Executions:
 
 class Counts:
     """How often each program point of one thread ran, and which way each `if` went: what coverage
-    (checker/coverage.py) is computed from. `settle` counts the invisible nodes it runs, the explorer
+    (checker/analyses/coverage.py) is computed from. `settle` counts the invisible nodes it runs, the explorer
     the visible steps that fire with a result; `initial` keeps what computing the initial states ran."""
 
     __slots__ = ("ran", "outcomes", "initial")

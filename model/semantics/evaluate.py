@@ -1,7 +1,7 @@
 """The fast evaluator: compiles an `Expr` into a Python closure over the flat state.
 
 Quantifiers are unrolled over their entity at compile time; closures only index the state and compute.
-`model/smt.py` gives the same expressions a z3 meaning; the tests prove the two agree.
+`model/semantics/smt.py` gives the same expressions a z3 meaning; the tests prove the two agree.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .expr import (
+from ..lang.expr import (
     ANY_HOLDER,
     BY_ME,
     LOCK_PREDICATES,
@@ -31,9 +31,9 @@ from .expr import (
     Shared,
     Unary,
 )
+from ..lang.types import ListT, RefT, SetT
 from .layout import Layout
 from .locks import read_depth
-from .types import ListT, RefT, SetT
 
 # A state value: an int (ints, enum indices, element indices with -1 for null, set bitmasks, lock owners),
 # a bool, or a tuple (lists, rwsem wait queues). Which one an expression yields is fixed by its type,
@@ -351,14 +351,14 @@ def _member(dom: Fn, i: int, is_set: bool) -> Fn:
 
 def reads_state(e: Expr) -> bool:
     """Whether evaluating `e` reads shared state (variables or locks), i.e. is visible to other threads."""
-    from .expr import walk
+    from ..lang.expr import walk
     return any(isinstance(x, Shared) or (isinstance(x, Call) and x.fn in LOCK_PREDICATES) for x in walk(e))
 
 
 def format_value(value: Value, t: object, names: Mapping[str, tuple[str, ...]],
                  enums: Mapping[str, tuple[str, ...]] | None = None) -> str:
     """A state value in spec syntax: element names, [a, b] lists, {a, b} sets, null, true/false."""
-    from .types import BoolT, EnumT
+    from ..lang.types import BoolT, EnumT
     if isinstance(t, BoolT):
         return "true" if value else "false"
     if isinstance(t, EnumT):

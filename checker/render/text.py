@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .coverage import BranchRuns, Coverage
-from .report import PropertyResult, SpecReport
-from .trace import ThreadRef, Trace, TraceStep, by_name
-from .vocabulary import Status
+from ..analyses.coverage import BranchRuns, Coverage
+from ..analyses.trace import ThreadRef, Trace, TraceStep, by_name
+from ..engine.vocabulary import Status
+from ..report.build import PropertyResult, SpecReport
+from .lockorder import report_section
 
 COLUMN = 44
 COVERAGE_SHOWN = 5   # unreached statements and untaken branches the default coverage warning lists
@@ -32,7 +33,7 @@ def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = Tru
         if prop.status in (Status.VIOLATED, Status.REACHABLE, Status.VACUOUS):
             lines.append("")
             lines.extend(_violation(prop, trace_style))
-    for title, body in report.sections:
+    for title, body in sections(report):
         lines.append("")
         lines.append(title)
         lines.extend(body)
@@ -42,6 +43,13 @@ def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = Tru
     lines.append("")
     lines.append(summary)
     return "\n".join(lines) + "\n"
+
+
+def sections(report: SpecReport) -> list[tuple[str, list[str]]]:
+    """The analyses shown after the properties: (title, lines)."""
+    if report.lock_order is None:
+        return []
+    return [("Lock order (lockdep rules):", report_section(report.lock_order))]
 
 
 def _paint(text: str, code: int) -> str:

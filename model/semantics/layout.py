@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from .spec import Spec
-from .types import Type
+from ..lang.spec import Spec
+from ..lang.types import Type
 
 MAX_SLOTS = 20_000
 

@@ -16,7 +16,7 @@ from functools import reduce
 
 import z3
 
-from .expr import (
+from ..lang.expr import (
     ANY_HOLDER,
     LOCK_PREDICATES,
     Binary,
@@ -37,9 +37,9 @@ from .expr import (
     Unary,
     children,
 )
+from ..lang.types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT
 from .layout import Layout, SlotKind
 from .locks import READ_BITS
-from .types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT
 
 INT_SEQ = z3.SeqSort(z3.IntSort())
 
@@ -353,7 +353,7 @@ class _Translator:
     # -- definedness
 
     def defined(self, e: Expr) -> z3.ExprRef:
-        """When evaluating `e` the way model/evaluate.py does raises no error (docs/semantics.md, "Partial
+        """When evaluating `e` the way model/semantics/evaluate.py does raises no error (docs/semantics.md, "Partial
         operations"): strict operations need every operand defined; `and`, `or`, `if`, `all`, `any` and
         `x in SET` only the operands they evaluate."""
         if isinstance(e, (Const, Bound, Local)):

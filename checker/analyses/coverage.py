@@ -1,6 +1,6 @@
 """Coverage: which spec statements reachable transitions execute, and which `if`/`either` branches they take.
 
-The runtime counts as it explores (model/runtime.py `Counts`): `settle` counts the invisible nodes it
+The runtime counts as it explores (model/semantics/runtime.py `Counts`): `settle` counts the invisible nodes it
 runs, each `if` condition which way it went, and the explorer each visible step that fires with at
 least one result. Here those per-node counts of every thread instance are summed per spec statement
 (one statement is inlined at every call site, in every instance), and the branches are derived.
@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from netcheck.model.errors import Span
-from netcheck.model.program import walk_statements
-from netcheck.model.runtime import Executions
-from netcheck.model.spec import (
+from netcheck.model.lang.errors import Span
+from netcheck.model.lang.spec import (
     Assert,
     Assign,
     Await,
@@ -30,7 +28,9 @@ from netcheck.model.spec import (
     Stmt,
     While,
 )
-from netcheck.model.system import TransitionSystem
+from netcheck.model.semantics.program import walk_statements
+from netcheck.model.semantics.runtime import Executions
+from netcheck.model.semantics.system import TransitionSystem
 
 # Statements that do something of their own; label, goto, break, continue and return only move control,
 # so they are not counted (the statements around them are).

@@ -15,11 +15,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from netcheck.model.errors import SpecError
+from netcheck.model.lang.errors import SpecError
 
-from .render_text import cpu_names, trace_summary, violation_text
-from .report import PropertyResult, SpecReport
-from .trace import Trace
+from ..analyses.trace import Trace
+from ..report.build import PropertyResult, SpecReport
+from .text import cpu_names, sections, trace_summary, violation_text
 
 
 def classname(spec: str) -> str:
@@ -92,9 +92,9 @@ def _suite(root: ET.Element, report: SpecReport, trace_style: str, timing: bool)
         ET.SubElement(props, "property", name=name, value=value)
     for prop in report.properties:
         _testcase(suite, report, prop, trace_style)
-    if report.sections:
+    if sections(report):
         lines = []
-        for title, body in report.sections:
+        for title, body in sections(report):
             lines.append(title)
             lines.extend(body)
         ET.SubElement(suite, "system-out").text = "\n".join(lines) + "\n"

@@ -1,6 +1,6 @@
 """Who waits for whom, described: stuck threads and deadlocks explained, and chains of waits that end at
 a thread inside a slow step (synchronize_rcu(), rcu_barrier(), `slow: true`). The wait-for edges
-themselves come from checker/waits.py.
+themselves come from model/semantics/waits.py.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import networkx as nx
-from netcheck.model.system import TransitionSystem
+from netcheck.model.semantics.system import TransitionSystem
+from netcheck.model.semantics.waits import LOCK_RELATIONS, MUTEX_WAITS, WaitEdge, blockers, holds
 
-from .engine.observers import Observer, replay
-from .engine.result import ExplicitResult, Finding
+from ..engine.observers import Observer, replay
+from ..engine.result import ExplicitResult, Finding
 from .trace import Trace, counterexample
-from .waits import LOCK_RELATIONS, MUTEX_WAITS, WaitEdge, blockers, holds
 
 # ---------------------------------------------------------------- describing waits
 
@@ -228,19 +228,6 @@ def _stuck_after(exp: ExplicitResult, sid: int, tid: int) -> Iterator[int]:
         level = following
 
 
-def edge_json(system: TransitionSystem, edge: WaitEdge) -> dict:
-    return {"waiter": _name(system, edge.waiter),
-            "target": _name(system, edge.target) if edge.target >= 0 else None,
-            "relation": edge.relation, "lock": edge.lock or None, "want": edge.want,
-            "location": edge.location, "statement": edge.statement}
-
-
-def deadlock_json(system: TransitionSystem, explanation: DeadlockExplanation) -> dict:
-    return {"kind": explanation.kind, "summary": explanation.summary, "cycle": explanation.cycle,
-            "stuck_threads": [_name(system, tid) for tid in explanation.stuck],
-            "chain": [edge_json(system, e) for e in explanation.chain], "threads": list(explanation.threads)}
-
-
 # ---------------------------------------------------------------- chains to slow steps
 
 
@@ -380,12 +367,3 @@ def slow_chains(exp: ExplicitResult, waiter_decl: str) -> SlowWitness | None:
 def slow_witnesses(exp: ExplicitResult, waiter_decl: str) -> tuple[SlowWitness, ...]:
     """One shortest witness per distinct chain shape (locks, relations, thread declarations, slow step)."""
     return _scan(exp, waiter_decl, first_only=False)
-
-
-def witness_json(system: TransitionSystem, w: SlowWitness) -> dict:
-    return {"waiter": w.waiter, "text": w.text, "shape": w.shape, "slow_thread": w.slow_thread,
-            "slow_location": w.slow_location, "slow_statement": w.slow_statement,
-            "slow_function": w.slow_function, "through_queued_writer": w.through_queued_writer,
-            "trace_length": len(w.trace.steps), "chain": [edge_json(system, e) for e in w.chain],
-            "trace": [{"thread": st.thread, "location": st.location, "statement": st.statement,
-                       "note": st.note or None} for st in w.trace.steps]}

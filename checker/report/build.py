@@ -5,18 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from netcheck.model.evaluate import format_value
-from netcheck.model.system import TransitionSystem
+from netcheck.model.semantics.system import TransitionSystem
 
-from .coverage import Coverage, summarize
-from .engine.limits import STOPPED_AT_VIOLATION
-from .engine.observers import Observer
-from .engine.result import ExplicitResult
-from .lockorder import LockDependencies, LockOrder, cycle_message, lock_order, report_section
-from .lockorder import to_json as lock_order_json
-from .trace import Trace, counterexample, lock_rows
-from .vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, PropertyKind, Status, worst_exit_code
-from .waitfor import DeadlockExplanation, SlowWaits, deadlock_json, explain_stuck, slow_chains
+from ..analyses.coverage import Coverage, summarize
+from ..analyses.lockorder import LockDependencies, LockOrder, cycle_message, lock_order
+from ..analyses.trace import Trace, counterexample, lock_rows
+from ..analyses.waitfor import DeadlockExplanation, SlowWaits, explain_stuck, slow_chains
+from ..engine.limits import STOPPED_AT_VIOLATION
+from ..engine.observers import Observer
+from ..engine.result import ExplicitResult
+from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, PropertyKind, Status, worst_exit_code
 
 
 @dataclass(frozen=True)
@@ -37,6 +35,7 @@ class PropertyResult:
     # on how many reachable states the property was checked (final properties: the final states); -1 unknown
     checked_states: int = -1
     expected: bool = False      # violated, and the spec's `expect:` says it must be
+    expression: str = ""        # the property's expression (an assertion's condition) as written
 
 
 @dataclass(frozen=True)
@@ -71,9 +70,9 @@ class SpecReport:
     stop_reason: str
     properties: tuple[PropertyResult, ...]
     stats: Stats
-    # analyses beyond the properties (lock order, wait-for chains, ...): text sections and JSON members
-    sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    extra_json: tuple[tuple[str, object], ...] = ()
+    lock_order: LockOrder | None = None    # the lock-order analysis behind the lock_order property
+    threads: tuple[str, ...] = ()          # thread instance names, by thread id (wait-for chains name them)
+    about: str = ""                        # the spec's `about:`
     expectation: ExpectationResult | None = None
     coverage: Coverage | None = None
     strict_coverage: bool = False   # --strict-coverage: a statement no reachable transition runs fails the run
@@ -100,8 +99,7 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
     the spec's `expect:` unless `use_expect` is off."""
     system = exp.system
     results = []
-    extra: list[tuple[str, object]] = []
-    for name, kind_name, about, span in system.property_kinds():
+    for name, kind_name, about, span, _ in system.property_kinds():
         kind = PropertyKind(kind_name)
         found = exp.violations.get(name)
         location = span.short if span is not None else ""
@@ -123,7 +121,6 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
                 message, waits = explanation.summary, explanation.threads
                 locations = stuck_locations(system, final, explanation)
                 location = locations[0] if locations else location
-                extra.append(("deadlock", deadlock_json(system, explanation)))
             results.append(PropertyResult(name, kind, Status.VIOLATED, location, about, message, trace, context,
                                           waits, explanation, locations))
         elif not exp.complete:
@@ -137,16 +134,16 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
         else:
             results.append(PropertyResult(name, kind, Status.HOLDS, location, about,
                                           checked_states=checked_states(exp, kind)))
+    texts = {p.name: p.text for p in system.property_kinds()}
+    results = [replace(r, expression=texts[r.name]) if texts.get(r.name) else r for r in results]
     order = order if order is not None else lock_order(exp)
     after = next((i + 1 for i, r in enumerate(results) if r.kind is PropertyKind.DEADLOCK),
                  next((i for i, r in enumerate(results) if r.kind is PropertyKind.LOCK_DISCIPLINE), len(results)))
     results.insert(after, lock_order_result(order, exp))
-    extra.insert(0, ("lock_order", lock_order_json(order)))
     seconds = exp.seconds
     stats = Stats(exp.state_count, exp.transitions, exp.max_depth, round(seconds, 3),
                   round(exp.state_count / seconds, 1) if seconds > 0 else 0.0, round(exp.peak_memory_mb, 1),
                   len(exp.deadlocks), len(exp.finals))
-    sections = (("Lock order (lockdep rules):", tuple(report_section(order))),)
     expectation = None
     if system.spec.expect is not None and use_expect:
         expect = system.spec.expect
@@ -156,7 +153,8 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
                    for r in results]
     coverage = summarize(system, exp.executions, exp.complete) if exp.executions is not None else None
     return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, exp.complete, exp.stop_reason,
-                      tuple(results), stats, sections, tuple(extra), expectation, coverage)
+                      tuple(results), stats, order, tuple(t.name for t in system.threads), system.spec.about,
+                      expectation, coverage)
 
 
 def report_observers(system: TransitionSystem) -> list[Observer]:
@@ -242,11 +240,6 @@ def _default_message(kind: PropertyKind) -> str:
             PropertyKind.DEADLOCK: "some threads can never step again, whatever the others do"}.get(kind, "")
 
 
-def slot_value(system: TransitionSystem, index: int, value: object) -> str:
-    info = system.layout.slots[index]
-    return format_value(value, info.type, system.names)
-
-
 def relevant_state(system: TransitionSystem, name: str, kind: PropertyKind,
                    state: Sequence) -> tuple[tuple[str, str], ...]:
     """The part of the final state a reader needs: what the property reads, or the lock table."""
@@ -261,7 +254,7 @@ def relevant_state(system: TransitionSystem, name: str, kind: PropertyKind,
     initial = system.base_state
     changed = [i for i in shared if state[i] != initial[i]]
     shown = changed if changed and len(shared) > 6 else shared
-    out = [(system.layout.slots[i].name, slot_value(system, i, state[i])) for i in shown]
+    out = [(system.layout.slots[i].name, system.slot_text(i, state[i])) for i in shown]
     if len(shown) < len(shared):
         out.append((f"(the other {len(shared) - len(shown)} values it reads)", "unchanged since the start"))
     if kind in (PropertyKind.DEADLOCK, PropertyKind.LOCK_DISCIPLINE) or not out:

@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from itertools import product
 
 import networkx as nx
-from netcheck.model.evaluate import EvalError
-from netcheck.model.lockapi import acquire_modes
-from netcheck.model.lockapi import lock_wrappers as wrapper_ops
-from netcheck.model.locks import read_depth
-from netcheck.model.program import IR
-from netcheck.model.spec import Spec
-from netcheck.model.system import TransitionSystem
+from netcheck.model.lang.lockapi import acquire_modes
+from netcheck.model.lang.lockapi import lock_wrappers as wrapper_ops
+from netcheck.model.lang.spec import Spec
+from netcheck.model.semantics.evaluate import EvalError
+from netcheck.model.semantics.locks import read_depth
+from netcheck.model.semantics.program import IR
+from netcheck.model.semantics.system import TransitionSystem
 
-from .engine.observers import Observer, replay
-from .engine.result import ExplicitResult
+from ..engine.observers import Observer, replay
+from ..engine.result import ExplicitResult
 
 # acquiring lock API -> the mode it asks for ("rread": a recursive reader; no spec op asks for it today)
 ACQUIRE_MODES = acquire_modes(waiting_only=True)
@@ -365,120 +365,6 @@ def lock_order(exp: ExplicitResult) -> LockOrder:
     return analyze_graph(classes, dependencies(exp), exp.complete)
 
 
-# ---------------------------------------------------------------- rendering
-
-
-def _lock_call(mode: str, lock: str) -> str:
-    return f"{'rlock' if mode in SHARED_MODES else 'lock'}({lock});"
-
-
-def scenario(cycle: Cycle) -> list[str]:
-    """lockdep's "Possible unsafe locking scenario": one column per CPU, ending in *** DEADLOCK ***."""
-    width = 32
-    if cycle.recursive and cycle.deps[0].held_mode in SHARED_MODES and cycle.deps[0].kind == "SN":
-        # a non-recursive reader again: it deadlocks once a writer queues between the two read acquisitions
-        dep = cycle.deps[0]
-        cpus = 2
-        rows = [(0, _lock_call(dep.held_mode, dep.held)), (1, f"lock({dep.held});"),
-                (0, _lock_call(dep.acquired_mode, dep.acquired))]
-    elif cycle.recursive:
-        dep = cycle.deps[0]
-        cpus = 1
-        rows = [(0, _lock_call(dep.held_mode, dep.held)), (0, _lock_call(dep.acquired_mode, dep.acquired))]
-    else:
-        cpus = len(cycle.deps)
-        rows = [(i, _lock_call(d.held_mode, d.held)) for i, d in enumerate(cycle.deps)]
-        rows += [(i, _lock_call(d.acquired_mode, d.acquired)) for i, d in reversed(list(enumerate(cycle.deps)))]
-    out = [" Possible unsafe locking scenario:", ""]
-    out.append("       " + "".join(f"CPU{i}".ljust(width) for i in range(cpus)).rstrip())
-    out.append("       " + "".join("----".ljust(width) for _ in range(cpus)).rstrip())
-    out.extend(("  " if cpu == 0 else " " * (7 + width * cpu)) + text for cpu, text in rows)
-    out += ["", " *** DEADLOCK ***"]
-    if cycle.recursive and cpus == 1:
-        out += ["", " May be due to missing lock nesting notation"]
-    return out
-
-
-def render_dependency(dep: Dependency, indent: str = "    ") -> list[str]:
-    who = ", ".join(dep.threads)
-    return [f"{indent}{dep.held}{mode_suffix(dep.held_mode)} --> {dep.acquired}{mode_suffix(dep.acquired_mode)}"
-            f"  [{dep.kind}]{'  ' + who if who else ''}",
-            f"{indent}    held at     {dep.held_site}",
-            f"{indent}    acquired at {dep.acquired_site}"]
-
-
-def render_cycle(cycle: Cycle) -> list[str]:
-    """One strong cycle in lockdep's layout: the warning, the chain, each edge's sites, the scenario."""
-    if cycle.recursive:
-        dep = cycle.deps[0]
-        title = "WARNING: possible recursive locking detected"
-        head = [f"{dep.threads[0] if dep.threads else 'a task'} is trying to acquire lock:",
-                f" ({dep.acquired}){{{dep.acquired_mode}}}, at: {dep.acquired_site}", "",
-                "but task is already holding lock:",
-                f" ({dep.held}){{{dep.held_mode}}}, at: {dep.held_site}"]
-    else:
-        title = "WARNING: possible circular locking dependency detected"
-        head = ["Chain exists of:", f"  {cycle.chain}", "", "the dependencies (kind, who, where):"]
-        for dep in cycle.deps:
-            head.extend(render_dependency(dep, "  "))
-    bar = "=" * len(title)
-    out = [bar, title, "-" * len(title), *head, "", "other info that might help us debug this:", ""]
-    out.extend(scenario(cycle))
-    return out
-
-
-def render_graph(order: LockOrder, indent: str = "  ") -> list[str]:
-    """Every dependency, grouped by edge (classes and modes), then by where the first lock was taken."""
-    out: list[str] = []
-    if not order.deps:
-        out.append(f"{indent}no lock is ever taken while another is held")
-    edges: dict[tuple[str, str, str, str], dict[Site, list[Dependency]]] = {}
-    for dep in order.deps:
-        key = (dep.held, dep.held_mode, dep.acquired, dep.acquired_mode)
-        edges.setdefault(key, {}).setdefault(dep.held_site, []).append(dep)
-    for (a, am, b, bm), by_site in sorted(edges.items()):
-        out.append(f"{indent}{a}{mode_suffix(am)} --> {b}{mode_suffix(bm)}  [{dep_kind(am, bm)}]")
-        for site, deps in sorted(by_site.items()):
-            out.append(f"{indent}    {a} held at {site}")
-            for dep in deps:
-                out.append(f"{indent}      {b} taken at {dep.acquired_site}  ({', '.join(dep.threads)})")
-    return out
-
-
-def summary(order: LockOrder) -> str:
-    edges = len({(d.held, d.held_mode, d.acquired, d.acquired_mode) for d in order.deps})
-    head = (f"{len(order.classes)} lock class{'es' if len(order.classes) != 1 else ''}, {edges} "
-            f"edge{'s' if edges != 1 else ''} ({len(order.deps)} dependenc{'ies' if len(order.deps) != 1 else 'y'})")
-    if order.cycles:
-        n = len(order.cycles) + order.more_cycles
-        return f"{head}: {n} strong cycle{'s' if n != 1 else ''} (potential deadlock)"
-    if not order.complete:
-        return f"{head}: no strong cycle in the states explored (exploration incomplete)"
-    return f"{head}: no strong cycle"
-
-
-def edge_lines(order: LockOrder, indent: str = "    ") -> list[str]:
-    """One line per (held, mode, acquired, mode) edge, with the functions holding the first lock."""
-    grouped: dict[tuple[str, str, str, str], set[str]] = {}
-    for d in order.deps:
-        key = (d.held, d.held_mode, d.acquired, d.acquired_mode)
-        grouped.setdefault(key, set()).add(d.held_site.context or d.held_site.function)
-    return [f"{indent}{a}{mode_suffix(am)} --> {b}{mode_suffix(bm)}  [{dep_kind(am, bm)}]  held in "
-            + ", ".join(f"{f}()" for f in sorted(fs)) for (a, am, b, bm), fs in sorted(grouped.items())]
-
-
-def report_section(order: LockOrder) -> list[str]:
-    """The verify section: the edges in one line each, then each cycle in lockdep's layout."""
-    out = [f"  {summary(order)}"]
-    out.extend(edge_lines(order))
-    for cycle in order.cycles:
-        out.append("")
-        out.extend("  " + line if line else "" for line in render_cycle(cycle))
-    if order.more_cycles:
-        out += ["", f"  ... and {order.more_cycles} more strong cycles"]
-    return out
-
-
 def cycle_message(order: LockOrder) -> str:
     if not order.cycles:
         return ""
@@ -486,22 +372,3 @@ def cycle_message(order: LockOrder) -> str:
     what = "recursive locking" if first.recursive else "circular locking dependency"
     more = len(order.cycles) + order.more_cycles - 1
     return f"{what}: {first.chain}" + (f" (and {more} more cycle{'s' if more != 1 else ''})" if more else "")
-
-
-def site_json(site: Site) -> dict:
-    return {"location": site.location or None, "function": site.function or None, "statement": site.statement,
-            "stack": list(site.stack)}
-
-
-def dependency_json(dep: Dependency) -> dict:
-    return {"held": dep.held, "held_mode": dep.held_mode, "acquired": dep.acquired,
-            "acquired_mode": dep.acquired_mode, "kind": dep.kind, "held_site": site_json(dep.held_site),
-            "acquired_site": site_json(dep.acquired_site), "threads": list(dep.threads)}
-
-
-def to_json(order: LockOrder) -> dict:
-    return {"status": order.status, "classes": list(order.classes),
-            "dependencies": [dependency_json(d) for d in order.deps],
-            "cycles": [{"chain": c.chain, "locks": list(c.locks), "recursive": c.recursive,
-                        "dependencies": [dependency_json(d) for d in c.deps]} for c in order.cycles],
-            "more_cycles": order.more_cycles}

@@ -17,14 +17,14 @@ import json
 from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
-from netcheck.model.errors import Diagnostic, SpecError
-from netcheck.model.lockapi import lock_ops
+from netcheck.model.lang.errors import Diagnostic, SpecError
+from netcheck.model.lang.lockapi import lock_ops
 
-from . import __version__
-from .render_text import cpu_names, trace_summary
-from .report import PropertyResult, SpecReport
-from .trace import Trace, TraceStep
-from .vocabulary import EXIT_USAGE, Status, worst_exit_code
+from .. import __version__
+from ..analyses.trace import Trace, TraceStep
+from ..engine.vocabulary import EXIT_USAGE, Status, worst_exit_code
+from ..report.build import PropertyResult, SpecReport
+from .text import cpu_names, trace_summary
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 BUILTIN_RULES = {

@@ -3,18 +3,19 @@ to describe each step (what it did, which variables and locks it changed)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
+from enum import Enum
 
-from netcheck.model.evaluate import format_value
-from netcheck.model.locks import read_depth, reader_tids
-from netcheck.model.program import IR
-from netcheck.model.runtime import Violation
-from netcheck.model.system import Thread, TransitionSystem
+from netcheck.model.semantics.evaluate import format_value
+from netcheck.model.semantics.locks import read_depth, reader_tids
+from netcheck.model.semantics.program import IR
+from netcheck.model.semantics.runtime import Violation
+from netcheck.model.semantics.system import Thread, TransitionSystem
 
-from .engine.paths import path_to
-from .engine.result import EngineResult, ExplicitResult, Finding, Label, Path
-from .engine.verdicts import InternalError
+from ..engine.paths import path_to
+from ..engine.result import EngineResult, ExplicitResult, Finding, Label, Path
+from ..engine.verdicts import InternalError
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,32 @@ def joined(separator: str, items: Iterable[Prose]) -> Prose:
     return words(*out)
 
 
+class Outcome(str, Enum):
+    """How a step went, beyond running its statement."""
+
+    DONE = ""
+    SLEEPS = "sleeps"          # an acquire that has to wait for the lock
+    FAILS = "fails"            # a trylock that finds the lock busy
+    WOKEN = "woken"            # a waiter granted the lock, or a daemon's idle await that finds work
+    LOOP_ENDS = "loop_ends"    # a loop step that finds no next element
+    VIOLATES = "violates"      # the step breaks a property (`TraceStep.violation` says how)
+
+
+@dataclass(frozen=True)
+class LockFacts:
+    """What a lock statement did to its lock instance, for the sentences that tell a trace: the instance
+    ('' when its index does not evaluate: the step is then a runtime_safety violation) and, after the step,
+    who else holds or wants it (only threads that take part in the trace are named as mutex waiters)."""
+
+    lock: str
+    rwsem: bool = False
+    waiting: tuple[ThreadRef, ...] = ()               # mutex, spinlock: threads standing at an acquire of it
+    readers: tuple[ThreadRef, ...] = ()               # rwsem: the other threads holding it for reading
+    queue: tuple[tuple[ThreadRef, bool], ...] = ()    # rwsem: the wait queue, (thread, wants to write)
+    depth: int = 0                                    # rwsem: the stepping thread's read holds
+    why: Prose = Prose()                              # an acquire that sleeps: why
+
+
 @dataclass(frozen=True)
 class TraceStep:
     """One step of one thread: where (spec line), what (the statement) and how it went (remark)."""
@@ -73,12 +100,17 @@ class TraceStep:
     # row says who holds the lock and who waits for it ("free" when nobody does)
     changes: tuple[tuple[str, str, str], ...] = ()
     lock_table: tuple[tuple[str, Prose, Prose], ...] = ()
-    # the statement kind (model/program.py IR kinds: assign, call, branch, loop_start, loop_next, listop, lock,
-    # lockwait, rcu, gpwait, await, assert, choose) and, for lock and RCU statements, the API call
+    # the statement kind (IR kinds of model/semantics/program.py: assign, call, branch, loop_start, loop_next,
+    # listop, lock, lockwait, rcu, gpwait, await, assert, choose) and, for lock and RCU statements, the API call
     kind: str = ""
     op: str = ""
     action: int = -1       # the step's label (engine/system.py): replaying it is fire(state, action)[choice]
     choice: int = 0
+    outcome: Outcome = Outcome.DONE
+    violation: str = ""            # the message of the property the step breaks
+    choices: tuple[str, ...] = ()  # the `either` branches the thread took after the statement
+    detail: Prose = Prose()        # the remark without the branches: `x = net1`, `true`, ...
+    lock: LockFacts | None = None  # lock statements: the instance and who else holds or wants it
 
     @property
     def note(self) -> str:
@@ -117,12 +149,15 @@ class Trace:
         return seen
 
 
-def describe(system: TransitionSystem, s: tuple, label: Label, after: object, choices: tuple[str, ...]) -> TraceStep:
-    """A step described: the statement its label runs in `s`, what happened (`after`), the branches taken."""
+def describe(system: TransitionSystem, s: tuple, label: Label, after: object, choices: tuple[str, ...],
+             involved: frozenset[int] = frozenset()) -> TraceStep:
+    """A step described: the statement its label runs in `s`, what happened (`after`), the branches taken;
+    `involved`: the threads taking part in the trace."""
     tid, by_signal = label.tid, label.signal
     thread = system.threads[tid]
     node = thread.nodes[s[thread.pcslot]]
-    note = _note(system, thread, node, s, after, by_signal)
+    detail = _note(system, thread, node, s, after, by_signal)
+    note = detail
     if choices:
         note = words(note, "; " if note else "", "either: " + ", ".join(choices))
     span = node.stmt.span if node.stmt else None
@@ -136,7 +171,49 @@ def describe(system: TransitionSystem, s: tuple, label: Label, after: object, ch
     kind = "call" if node.kind == "assign" and node.data.get("call") else node.kind
     op = node.data.get("op", "") if node.kind in ("lock", "lockwait", "rcu", "gpwait") else ""
     return TraceStep(tid, thread.name, span.short if span else "", text, node.frame, note, by_signal, kind=kind,
-                     op=op, action=label.action, choice=label.choice)
+                     op=op, action=label.action, choice=label.choice, outcome=_outcome(thread, node, after, by_signal),
+                     violation=after.message if isinstance(after, Violation) else "", choices=choices, detail=detail,
+                     lock=_lock_facts(system, node, tid, s, after, involved))
+
+
+def _lock_facts(system: TransitionSystem, node: IR, tid: int, before: tuple, after: object,
+                involved: frozenset[int]) -> LockFacts | None:
+    if node.kind not in ("lock", "lockwait"):
+        return None
+    base = system.lock_slot(node, before)
+    if base is None:   # a waiter names the lock it asked for; an acquire whose index fails names none
+        return LockFacts(node.data["lock"] if node.kind == "lockwait" else "")
+    lock = system.layout.slots[base].name.rsplit(".", 1)[0]
+    if not isinstance(after, tuple):
+        return LockFacts(lock, node.data.get("lock_kind") == "rwsem")
+    if node.data.get("lock_kind") != "rwsem":
+        waiting = tuple(thread_ref(system, t.tid) for t in system.threads
+                        if t.tid != tid and t.tid in involved and system.mutex_wait_slot(after, t.tid) == base)
+        return LockFacts(lock, False, waiting)
+    readers = tuple(thread_ref(system, t) for t in reader_tids(after[base + 1]) if t != tid)
+    queue = tuple((thread_ref(system, w >> 1), bool(w & 1)) for w in after[base + 2])
+    why = why_wait(system, node, before, after) if _outcome(system.threads[tid], node, after, False) is \
+        Outcome.SLEEPS else Prose()
+    return LockFacts(lock, True, (), readers, queue, read_depth(after[base + 1], tid), why)
+
+
+def _outcome(thread: Thread, node: IR, after: object, by_signal: bool) -> Outcome:
+    if isinstance(after, Violation):
+        return Outcome.VIOLATES
+    if by_signal or not isinstance(after, tuple):
+        return Outcome.DONE
+    if node.kind == "lock":
+        new_pc = after[thread.pcslot]
+        if "wait" in node.data and new_pc == node.data["wait"]:
+            return Outcome.SLEEPS
+        if node.alt >= 0 and node.data["op"].endswith("trylock") and new_pc != node.next:
+            return Outcome.FAILS
+    if node.kind == "lockwait" or (node.kind == "await" and node.data.get("idle")):
+        return Outcome.WOKEN
+    if node.kind in ("loop_start", "loop_next"):
+        cursor = after[node.data["cursor"]]
+        return Outcome.LOOP_ENDS if cursor is None or cursor < 0 else Outcome.DONE
+    return Outcome.DONE
 
 
 def _call_text(system: TransitionSystem, thread: Thread, node: IR, after: object) -> str:
@@ -226,18 +303,18 @@ def describe_path(system: TransitionSystem, path: Path, message: str = "", viola
     """A path described step by step: each label replayed (never matched against the next state).
     `violating`: whether its last step breaks a property (by default: whether it ends in a violating step)."""
     steps: list[TraceStep] = []
-    involved = {label.tid for label in path.labels} | ({path.last.tid} if path.last is not None else set())
+    involved = frozenset({label.tid for label in path.labels} | ({path.last.tid} if path.last else set()))
     for before, after, label in zip(path.states, path.states[1:], path.labels):
         choices, target = _replay(system, before, label)
         if target != after:
             raise InternalError(f"step {label} of thread {label.tid} replays to another state")
-        step = describe(system, before, label, target, choices)
+        step = describe(system, before, label, target, choices, involved)
         steps.append(_with_changes(system, step, before, after, involved))
     if path.last is not None and path.states:
         choices, target = _replay(system, path.states[-1], path.last)
         if not isinstance(target, Violation):
             raise InternalError(f"the violating step {path.last} did not replay to a violation")
-        steps.append(describe(system, path.states[-1], path.last, target, choices))
+        steps.append(describe(system, path.states[-1], path.last, target, choices, involved))
     violating = path.last is not None if violating is None else violating
     return Trace(tuple(steps), path.states, violating, message, path.fewest_switches)
 
@@ -253,7 +330,7 @@ def _replay(system: TransitionSystem, before: tuple, label: Label) -> tuple[tupl
 
 
 def _with_changes(system: TransitionSystem, step: TraceStep, before: tuple, after: tuple,
-                  involved: set[int]) -> TraceStep:
+                  involved: Collection[int]) -> TraceStep:
     return replace(step, changes=variable_changes(system, before, after),
                    lock_table=lock_changes(system, before, after, involved))
 
@@ -273,7 +350,7 @@ FREE = words("free")
 
 
 def lock_changes(system: TransitionSystem, before: Sequence, after: Sequence,
-                 involved: set[int] | None = None) -> tuple[tuple[str, Prose, Prose], ...]:
+                 involved: Collection[int] | None = None) -> tuple[tuple[str, Prose, Prose], ...]:
     """(lock, old, new) for every row of the lock table (holders, waiters) that differs; "free" when empty."""
     old, new = lock_rows(system, before, involved), lock_rows(system, after, involved)
     out = []
@@ -284,7 +361,7 @@ def lock_changes(system: TransitionSystem, before: Sequence, after: Sequence,
     return tuple(out)
 
 
-def lock_rows(system: TransitionSystem, state: Sequence, involved: set[int] | None = None) -> dict[str, Prose]:
+def lock_rows(system: TransitionSystem, state: Sequence, involved: Collection[int] | None = None) -> dict[str, Prose]:
     """Lock -> who holds it and who waits, for every lock held or waited for, worded as in the report's
     lock table. Threads standing at a mutex_lock() count as waiting only when in `involved` (if given):
     threads that never step in a trace are not part of its story."""
@@ -317,7 +394,7 @@ def _rwsem_row(system: TransitionSystem, state: Sequence, index: int) -> list[Pr
     return parts
 
 
-def _mutex_row(system: TransitionSystem, state: Sequence, index: int, involved: set[int] | None) -> list[Prose]:
+def _mutex_row(system: TransitionSystem, state: Sequence, index: int, involved: Collection[int] | None) -> list[Prose]:
     """`held by T`, `wanted by U`: the parts of a mutex's or spinlock's row."""
     owner = state[index]
     if owner == -1:

@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .errors import Span
-from .evaluate import Env, EvalError, Fn, compile_expr, key_index, lock_base, reads_state
-from .expr import Expr, Local, LockRef, Shared
-from .layout import Layout, Slot, SlotKind
-from .lockapi import LOCK_API, RCU_API
-from .spec import (
+from ..lang.errors import Span
+from ..lang.expr import Expr, Local, LockRef, Shared
+from ..lang.lockapi import LOCK_API, RCU_API
+from ..lang.spec import (
     Assert,
     Assign,
     Await,
@@ -35,7 +33,9 @@ from .spec import (
     Stmt,
     While,
 )
-from .types import BoolT, EnumT, IntT, ListT, RefT, SetT, Type
+from ..lang.types import BoolT, EnumT, IntT, ListT, RefT, SetT, Type
+from .evaluate import Env, EvalError, Fn, compile_expr, key_index, lock_base, reads_state
+from .layout import Layout, Slot, SlotKind
 
 
 @dataclass

@@ -196,6 +196,7 @@ class PropertyDecl:
     about: str
     span: Span = field(compare=False)
     target: str = ""  # waits_on_slow: the threads: entry whose instances may wait behind slow steps
+    text: str = field(default="", compare=False)  # the expression as written in the spec
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from .engine.result import ExplicitResult
-from .report import slot_value
+from ..engine.result import ExplicitResult
 
 FORMATS = (".dot", ".gv", ".graphml", ".json")
 
@@ -42,7 +41,7 @@ def state_label(exp: ExplicitResult, sid: int) -> str:
         parts.append(f"{t.name}: {node.stmt.span.short if node is not None and node.stmt else 'done'}")
     for i, slot in enumerate(system.layout.slots):
         if slot.kind == "shared":
-            parts.append(f"{slot.name}={slot_value(system, i, state[i])}")
+            parts.append(f"{slot.name}={system.slot_text(i, state[i])}")
     return "\n".join(parts)
 
 
