@@ -10,7 +10,7 @@ early proofs of stuck threads.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from netcheck.model.semantics.runtime import Violation
 
@@ -18,7 +18,7 @@ from .limits import STOPPED_AT_VIOLATION, Interrupt, Limits, Progress, ProgressI
 from .observers import Findings, Observer, defines
 from .result import ExplicitResult, Finding
 from .store import StateStore
-from .system import ExplicitSystem
+from .system import ExplicitSystem, State
 
 DEADLOCK = "deadlock_free"
 POLL_EVERY = 2048   # states expanded between two looks at the clock, memory, Ctrl-C and progress
@@ -47,15 +47,15 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     dst, actions, choices, first_edge = store.edges_dst, store.edges_action, store.edges_choice, store.first_edge
     signal_edges, blocked_masks, depth = store.signal_edges, store.blocked, store.depth
     tids = range(system.thread_count)
+    expand, seen = system.expand, _fan_out(on_state)
 
     for target in system.initial():
         if isinstance(target, Violation):
             findings.violate(Finding(target.prop, -1, target.tid, target.message))
             continue
         n = len(states)
-        if intern(target, -1, -1, 0, 0) == n:   # type: ignore[arg-type]
-            for seen in on_state:
-                seen(n, target)   # type: ignore[arg-type]
+        if intern(target, -1, -1, 0, 0) == n and seen is not None:   # type: ignore[arg-type]
+            seen(n, target)   # type: ignore[arg-type]
 
     fail_fast, stop_on = limits.fail_fast, limits.stop_on
     max_states, max_depth, max_memory = limits.max_states, limits.max_depth, limits.max_memory_mb
@@ -81,7 +81,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
             if max_depth is not None and d > max_depth:
                 result.complete, result.stop_reason = False, f"max depth {max_depth} reached"
                 break
-            edges, blocked = system.expand(s)
+            edges, blocked = expand(s)
             transitions += len(edges)
             violating = False
             first_edge.append(len(dst))
@@ -95,7 +95,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                         parent_actions(action)
                         parent_choices(choice)
                         add_depth(d)
-                        for seen in on_state:
+                        if seen is not None:
                             seen(j, target)
                     if signal:
                         signal_edges.append(len(dst))
@@ -135,6 +135,17 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     if measure_memory:
         result.peak_memory_mb = peak_rss_mb()
     return result
+
+
+def _fan_out(hooks: Sequence[Callable[[int, State], None]]) -> Callable[[int, State], None] | None:
+    """One callable for a list of state hooks (the hook itself when there is one), or None for none."""
+    if len(hooks) <= 1:
+        return hooks[0] if hooks else None
+
+    def all_hooks(sid: int, state: State) -> None:
+        for hook in hooks:
+            hook(sid, state)
+    return all_hooks
 
 
 def _poll(interrupt: Interrupt, deadline: float | None, now: float, max_memory: float | None,
