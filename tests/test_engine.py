@@ -149,10 +149,14 @@ class Recorder(Observer):
 
     def __init__(self) -> None:
         self.seen: list[int] = []
+        self.edges: list[tuple[int, int, int, int]] = []
         self.ends: list[tuple[int, bool]] = []
 
     def on_state(self, sid: int, state: tuple) -> None:
         self.seen.append(sid)
+
+    def on_transition(self, source: int, target: int, action: int, choice: int) -> None:
+        self.edges.append((source, target, action, choice))
 
     def on_terminal(self, sid: int, state: tuple, final: bool) -> None:
         self.ends.append((sid, final))
@@ -161,10 +165,11 @@ class Recorder(Observer):
         result.observations[self.name] = len(self.seen)
 
 
-def test_observers_see_every_state_once_and_every_terminal_state() -> None:
+def test_observers_see_every_state_once_every_edge_and_every_terminal_state() -> None:
     recorder = Recorder()
     result = run(Abba(), observers=(recorder,))
     assert recorder.seen == list(range(19)) and result.observations["recorder"] == 19
+    assert recorder.edges == list(result.store.edges()) and len(recorder.edges) == 22
     states = result.store.states
     assert sorted((states[sid], final) for sid, final in recorder.ends) == [((1, 1), False), ((4, 4), True)]
 

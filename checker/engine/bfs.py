@@ -36,6 +36,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     for o in observers:
         o.start(result, findings)
     on_state = [o.on_state for o in observers if defines(o, "on_state")]
+    on_transition = [o.on_transition for o in observers if defines(o, "on_transition")]
     on_expanded = [o.on_expanded for o in observers if defines(o, "on_expanded")]
     on_terminal = [o.on_terminal for o in observers if defines(o, "on_terminal")]
     violations = result.violations
@@ -107,6 +108,10 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                     assert isinstance(target, Violation)
                     if target.prop not in violations:
                         findings.violate(Finding(target.prop, i, tid, target.message, signal, action, choice))
+            if on_transition:
+                for e in range(first_edge[i], len(dst)):
+                    for hook in on_transition:
+                        hook(i, dst[e], actions[e], choices[e])
             # a violating step ends its path unexplored: what follows is unknown, so it may be a way out for all
             blocked_masks.append(0 if violating else blocked)
             if edges:

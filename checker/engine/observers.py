@@ -1,8 +1,9 @@
 """Observers: analyses that run during a search instead of walking the store again afterwards.
 
-An observer sees each new state, each expanded state (with its blocked threads) and each terminal state,
-and may record findings. The same observer can also be run over a finished explicit result's store
-(`replay`), which is how an analysis asked for after the search gets its answer without a second engine.
+An observer sees each new state, each transition between stored states, each expanded state (with its
+blocked threads) and each terminal state, and may record findings. The same observer's state hook can
+also be run over a finished explicit result's store (`replay`): that is how an analysis asked for after
+the search gets its answer without a second engine.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class Observer:
 
     def on_state(self, sid: int, state: State) -> None:
         """A state seen for the first time."""
+
+    def on_transition(self, source: int, target: int, action: int, choice: int) -> None:
+        """A transition between two stored states, with its label (every edge the store records)."""
 
     def on_expanded(self, sid: int, state: State, blocked: int, violating: bool) -> None:
         """A state with transitions, all taken: `blocked` masks its blocked threads, `violating` says
