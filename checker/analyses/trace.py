@@ -156,7 +156,10 @@ def describe(system: TransitionSystem, s: tuple, label: Label, after: object, ch
     tid, by_signal = label.tid, label.signal
     thread = system.threads[tid]
     node = thread.nodes[s[thread.pcslot]]
-    detail = _note(system, thread, node, s, after, by_signal)
+    outcome = _outcome(thread, node, after, by_signal)
+    # an acquire that sleeps leaves a tuple: why it waits is part of its note and of its lock facts
+    why = why_wait(system, node, s, after) if outcome is Outcome.SLEEPS and isinstance(after, tuple) else Prose()
+    detail = _note(system, thread, node, s, after, by_signal, outcome, why)
     note = detail
     if choices:
         note = words(note, "; " if note else "", "either: " + ", ".join(choices))
@@ -171,13 +174,13 @@ def describe(system: TransitionSystem, s: tuple, label: Label, after: object, ch
     kind = "call" if node.kind == "assign" and node.data.get("call") else node.kind
     op = node.data.get("op", "") if node.kind in ("lock", "lockwait", "rcu", "gpwait") else ""
     return TraceStep(tid, thread.name, span.short if span else "", text, node.frame, note, by_signal, kind=kind,
-                     op=op, action=label.action, choice=label.choice, outcome=_outcome(thread, node, after, by_signal),
+                     op=op, action=label.action, choice=label.choice, outcome=outcome,
                      violation=after.message if isinstance(after, Violation) else "", choices=choices, detail=detail,
-                     lock=_lock_facts(system, node, tid, s, after, involved))
+                     lock=_lock_facts(system, node, tid, s, after, involved, why))
 
 
 def _lock_facts(system: TransitionSystem, node: IR, tid: int, before: tuple, after: object,
-                involved: frozenset[int]) -> LockFacts | None:
+                involved: frozenset[int], why: Prose) -> LockFacts | None:
     if node.kind not in ("lock", "lockwait"):
         return None
     base = system.lock_slot(node, before)
@@ -192,8 +195,6 @@ def _lock_facts(system: TransitionSystem, node: IR, tid: int, before: tuple, aft
         return LockFacts(lock, False, waiting)
     readers = tuple(thread_ref(system, t) for t in reader_tids(after[base + 1]) if t != tid)
     queue = tuple((thread_ref(system, w >> 1), bool(w & 1)) for w in after[base + 2])
-    why = why_wait(system, node, before, after) if _outcome(system.threads[tid], node, after, False) is \
-        Outcome.SLEEPS else Prose()
     return LockFacts(lock, True, (), readers, queue, read_depth(after[base + 1], tid), why)
 
 
@@ -226,14 +227,12 @@ def _call_text(system: TransitionSystem, thread: Thread, node: IR, after: object
     return f"{node.data['call']}({', '.join(parts)})"
 
 
-def _note(system: TransitionSystem, thread: Thread, node: IR, before: tuple, after: object,
-          by_signal: bool) -> Prose:
-    if node.kind == "lock" and isinstance(after, tuple) and not by_signal:
-        new_pc = after[thread.pcslot]
-        if "wait" in node.data and new_pc == node.data["wait"]:
-            return words("sleeps: ", why_wait(system, node, before, after))
-        if node.alt >= 0 and node.data["op"].endswith("trylock") and new_pc != node.next:
-            return words("fails: lock busy")
+def _note(system: TransitionSystem, thread: Thread, node: IR, before: tuple, after: object, by_signal: bool,
+          outcome: Outcome, why: Prose) -> Prose:
+    if outcome is Outcome.SLEEPS:
+        return words("sleeps: ", why)
+    if outcome is Outcome.FAILS:
+        return words("fails: lock busy")
     return words(_plain_note(system, thread, node, before, after, by_signal))
 
 

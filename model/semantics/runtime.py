@@ -126,36 +126,27 @@ def make_settle(runs: list, pcslot: int, tid: int, ran: list[int], branch_names:
             if r.__class__ is int:
                 l[pcslot] = r
             elif r.__class__ is list:
+                names = branch_names[pc] if traced else ()
+                for k in range(1, len(r)):
+                    copy = l.copy()
+                    copy[pcslot] = r[k]
+                    stack.append((copy, choices + (names[k],) if traced else choices))
                 if traced:
-                    names = branch_names[pc]
-                    for alt, name in zip(r[1:], names[1:]):
-                        copy = l.copy()
-                        copy[pcslot] = alt
-                        stack.append((copy, choices + (name,)))
                     choices = choices + (names[0],)
-                else:
-                    for alt in r[1:]:
-                        copy = l.copy()
-                        copy[pcslot] = alt
-                        stack.append(copy)
                 l[pcslot] = r[0]
             else:
                 if r is not None:
                     out.append((choices, r) if traced else r)
                 if not stack:
                     return
-                l = stack.pop()
-                if traced:
-                    l, choices = l
+                l, choices = stack.pop()
             pc = l[pcslot]
             run = runs[pc]
             while run is None:
                 out.append((choices, tuple(l)) if traced else tuple(l))
                 if not stack:
                     return
-                l = stack.pop()
-                if traced:
-                    l, choices = l
+                l, choices = stack.pop()
                 pc = l[pcslot]
                 run = runs[pc]
             fuel -= 1
