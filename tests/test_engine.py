@@ -116,6 +116,32 @@ def test_abba_deadlock_counts_and_stuck_threads() -> None:
     assert {states[i]: mask for i, mask in stuck.items()} == {(1, 1): 0b11}
 
 
+class KillableAbba(Abba):
+    """Abba where thread 0's wait for B is killable: a fatal signal there (action 2) ends the thread
+    holding A, which violates `held_at_exit`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.actions = (*self.actions, ActionInfo(0, 1, True))
+
+    def expand(self, s: tuple) -> tuple[list[Transition], int]:
+        out, blocked = super().expand(s)
+        if s[0] == 1 and blocked & 1:
+            out.append(Transition(0, 2, 0, True, Violation("held_at_exit", "exits holding A", 0, 1)))
+        return out, blocked
+
+
+def test_a_violating_signal_exit_is_no_way_out_of_a_deadlock() -> None:
+    # the signal exit is found (as a signal step), yet both threads stay stuck at (1, 1): a thread that
+    # only a signal moves is blocked, whatever the signal leads to
+    system = KillableAbba()
+    result = run(system)
+    states = result.store.states
+    killed = result.violations["held_at_exit"]
+    assert states[killed.state] == (1, 1) and killed.by_signal and killed.action == 2
+    assert {states[i]: mask for i, mask in stuck_masks(system, result.store).items()} == {(1, 1): 0b11}
+
+
 def test_labels_replay_and_paths_are_shortest_with_fewest_switches() -> None:
     system = Counters(2, 2)
     result = run(system)

@@ -986,6 +986,30 @@ KNOWN_BUGS = [
         "the reference reports the 4th down_read itself (16 vs 15 states, 3 vs 2 deadlocks). Stuck "
         "threads, by hand: the writer queued behind 1 or 2 read holds, with the reader before or after "
         "queueing its next down_read behind it: 4 states (not with 3 holds: the 4th down_read is a violation)"),
+    KnownBug("violating_signal_exit_is_no_way_out", """
+        netcheck: 1
+        locks: {r: rwsem}
+        procedures:
+          reader():
+            - down_read: r
+            - down_read_killable: r
+              on_fail: [return]
+            - up_read: r
+            - up_read: r
+          writer():
+            - down_write: r
+            - up_write: r
+        threads:
+          reader: reader()
+          writer: writer()
+        options: {deadlock: false}
+        """, Observed(17, 2, 1, frozenset({"lock_discipline"})),
+        "the engine seam made any violating transition clear the state's blocked mask, a fatal signal's "
+        "exit included: the reader queued behind the writer, whose only step is the signal exit that "
+        "returns holding r (a lock_discipline violation), was no longer stuck, nor the writer waiting "
+        "for it (0 stuck states instead of 2). A signal exit is never a way out, violating or not. By "
+        "hand: the writer queued behind the read hold is stuck, before and after the reader queues "
+        "its down_read_killable behind it (the reader stuck too): 2 states"),
 ]
 
 

@@ -104,7 +104,8 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                     actions.append(action)
                     choices.append(choice)
                 else:
-                    violating = True
+                    # a violating step ends its path unexplored; a fatal signal's exit is no way out anyway
+                    violating = violating or not signal
                     assert isinstance(target, Violation)
                     if target.prop not in violations:
                         findings.violate(Finding(target.prop, i, tid, target.message, signal, action, choice))
@@ -112,7 +113,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                 for e in range(first_edge[i], len(dst)):
                     for hook in on_transition:
                         hook(i, dst[e], actions[e], choices[e])
-            # a violating step ends its path unexplored: what follows is unknown, so it may be a way out for all
+            # what follows a violating step is unknown, so it may be a way out for all
             blocked_masks.append(0 if violating else blocked)
             if edges:
                 for watch in on_expanded:
