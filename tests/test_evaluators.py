@@ -36,6 +36,7 @@ from netcheck.model.lang.expr import (
 )
 from netcheck.model.lang.parse import load_spec
 from netcheck.model.lang.types import BOOL, INT, NULL, BoolT, IntT, ListT, LockT, NullT, RefT, SetT, Type
+from netcheck.model.semantics import ir
 from netcheck.model.semantics.evaluate import EvalError, compile_expr
 from netcheck.model.semantics.locks import READ_BITS
 from netcheck.model.semantics.smt import SmtEncoder, seq_literal
@@ -79,7 +80,7 @@ def test_fast_evaluator_equals_z3_on_every_state(name: str) -> None:
     # asserts: evaluated wherever a thread stands at one (they read shared state, so they are steps)
     for thread in system.threads:
         for pc, node in enumerate(thread.nodes):
-            if node.kind != "assert" or not node.visible:
+            if not isinstance(node, ir.Check) or not node.visible:
                 continue
             stmt = node.stmt
             env = _frame_env(system, thread, node)
@@ -96,7 +97,7 @@ def test_fast_evaluator_equals_z3_on_every_state(name: str) -> None:
                 pairs += [(enc.local(slot, t), literal(state[slot], t, enc)) for (n, t), slot in
                           ((item, env[item[0]]) for item in _local_types(stmt.cond))]
                 try:
-                    fast = bool(node.data["cond"](state))
+                    fast = bool(system.condition(node)(state))
                 except EvalError:
                     assert not decide(defined, pairs), (stmt.name, state)
                     continue
@@ -132,10 +133,10 @@ def _local_types(expr):
 
 
 def _frame_env(system, thread, node) -> dict[str, int]:
-    """Local name -> slot for the frame an assert node was compiled in (recovered from its closure)."""
+    """Local name -> slot for the frame an assert node was compiled in."""
     from netcheck.model.lang.expr import Local, walk
     names = {x.name for x in walk(node.stmt.cond) if isinstance(x, Local)}
-    return {name: node.data["locals"][name] for name in names}
+    return {name: node.env.locals[name] for name in names}
 
 
 # ---------------------------------------------------------------- generated expressions over generated states

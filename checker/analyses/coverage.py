@@ -28,6 +28,7 @@ from netcheck.model.lang.spec import (
     Stmt,
     While,
 )
+from netcheck.model.semantics import ir
 from netcheck.model.semantics.program import walk_statements
 from netcheck.model.semantics.runtime import Executions
 from netcheck.model.semantics.system import TransitionSystem
@@ -106,7 +107,7 @@ def summarize(system: TransitionSystem, executions: Executions, complete: bool) 
             span = node.stmt.span
             runs[span] = runs.get(span, 0) + ran[pc]
             threads.setdefault(span, set()).add(thread.decl)
-            if node.kind == "branch" and isinstance(node.stmt, If):
+            if isinstance(node, ir.Branch) and node.counted:
                 true[span] = true.get(span, 0) + outcomes[2 * pc]
                 false[span] = false.get(span, 0) + outcomes[2 * pc + 1]
     order = {f: i for i, f in enumerate(spec.files)}

@@ -20,9 +20,8 @@ import networkx as nx
 from netcheck.model.lang.lockapi import acquire_modes
 from netcheck.model.lang.lockapi import lock_wrappers as wrapper_ops
 from netcheck.model.lang.spec import Spec
-from netcheck.model.semantics.evaluate import EvalError
+from netcheck.model.semantics import ir
 from netcheck.model.semantics.locks import read_depth
-from netcheck.model.semantics.program import IR
 from netcheck.model.semantics.system import TransitionSystem
 
 from ..engine.observers import Observer, replay
@@ -70,7 +69,7 @@ def lock_wrappers(spec: Spec) -> frozenset[str]:
     return frozenset(wrapper_ops(spec))
 
 
-def node_site(node: IR | None, wrappers: frozenset[str] = frozenset()) -> Site:
+def node_site(node: ir.Node | None, wrappers: frozenset[str] = frozenset()) -> Site:
     """The site of an IR node: its statement, procedure and call chain."""
     if node is None or node.stmt is None:
         return NO_SITE
@@ -189,7 +188,7 @@ def _acquiring_nodes(system: TransitionSystem) -> list[tuple[int, int, dict]]:
     out = []
     for t in system.threads:
         nodes = {pc: n for pc, n in enumerate(t.nodes)
-                 if n.kind in ("lock", "lockwait") and n.data.get("op") in ACQUIRE_MODES}
+                 if isinstance(n, ir.LOCK_NODES) and n.op in ACQUIRE_MODES}
         out.append((t.tid, t.pcslot, nodes))
     return out
 
@@ -209,7 +208,7 @@ class LockDependencies(Observer):
             self.on_state = _nothing   # type: ignore[method-assign]
 
     def on_state(self, sid: int, s: tuple) -> None:
-        first, instances = self.first, self.instances
+        first, instances, lock_slot = self.first, self.instances, self.system.lock_slot
         for tid, pcslot, nodes in self.acquiring:
             node = nodes.get(s[pcslot])
             if node is None:
@@ -217,10 +216,8 @@ class LockDependencies(Observer):
             held = _held(s, tid, instances)
             if not held:
                 continue
-            dyn = node.data["dyn"]
-            try:
-                target = node.data["base"] + (dyn(s) if dyn is not None else 0)
-            except EvalError:   # a lock key that fails to evaluate shows as runtime_safety
+            target = lock_slot(node, s)
+            if target is None:   # a lock key that fails to evaluate shows as runtime_safety
                 continue
             key = (tid, s[pcslot], held, target)
             if key not in first:
@@ -237,12 +234,13 @@ class LockDependencies(Observer):
         wrappers = lock_wrappers(system.spec)
         for (tid, pc, held, target), sid in self.first.items():
             node = system.threads[tid].nodes[pc]
-            acquired = by_base[target].cls if target in by_base else node.data["lock"]
+            assert isinstance(node, ir.LOCK_NODES) and node.lock is not None
+            acquired = by_base[target].cls if target in by_base else node.lock.name
             acquired_site = node_site(node, wrappers)
             for index, mode in held:
                 inst = instances[index]
                 held_site = acquisition_site(exp, sid, tid, inst.base)
-                dep_key = (inst.cls, mode, acquired, ACQUIRE_MODES[node.data["op"]], held_site, acquired_site)
+                dep_key = (inst.cls, mode, acquired, ACQUIRE_MODES[node.op], held_site, acquired_site)
                 earliest, threads = found.get(dep_key, (sid, set()))
                 threads.add(system.threads[tid].name)
                 found[dep_key] = (min(earliest, sid), threads)

@@ -7,9 +7,10 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from netcheck.model.lang.expr import Local
+from netcheck.model.semantics import ir
 from netcheck.model.semantics.evaluate import format_value
 from netcheck.model.semantics.locks import read_depth, reader_tids
-from netcheck.model.semantics.program import IR
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import Thread, TransitionSystem
 
@@ -165,31 +166,32 @@ def describe(system: TransitionSystem, s: tuple, label: Label, after: object, ch
         note = words(note, "; " if note else "", "either: " + ", ".join(choices))
     span = node.stmt.span if node.stmt else None
     text = node.stmt.text if node.stmt else node.kind
-    if node.kind == "lockwait":
+    if isinstance(node, ir.LockWait):
         text = f"(waiting in {text})"
-    elif node.kind == "gpwait":
+    elif isinstance(node, ir.GraceWait):
         text = f"(in {text})"
-    elif node.kind == "assign" and node.data.get("call"):
-        text = _call_text(system, thread, node, after)
-    kind = "call" if node.kind == "assign" and node.data.get("call") else node.kind
-    op = node.data.get("op", "") if node.kind in ("lock", "lockwait", "rcu", "gpwait") else ""
+    elif isinstance(node, ir.Assign) and node.call:
+        text = _call_text(system, node, after)
+    kind = "call" if isinstance(node, ir.Assign) and node.call else node.kind
+    op = node.op if isinstance(node, (ir.LockCall, ir.LockWait, ir.RcuCall, ir.GraceWait)) else ""
     return TraceStep(tid, thread.name, span.short if span else "", text, node.frame, note, by_signal, kind=kind,
                      op=op, action=label.action, choice=label.choice, outcome=outcome,
                      violation=after.message if isinstance(after, Violation) else "", choices=choices, detail=detail,
                      lock=_lock_facts(system, node, tid, s, after, involved, why))
 
 
-def _lock_facts(system: TransitionSystem, node: IR, tid: int, before: tuple, after: object,
+def _lock_facts(system: TransitionSystem, node: ir.Node, tid: int, before: tuple, after: object,
                 involved: frozenset[int], why: Prose) -> LockFacts | None:
-    if node.kind not in ("lock", "lockwait"):
+    if not isinstance(node, ir.LOCK_NODES):
         return None
     base = system.lock_slot(node, before)
     if base is None:   # a waiter names the lock it asked for; an acquire whose index fails names none
-        return LockFacts(node.data["lock"] if node.kind == "lockwait" else "")
+        return LockFacts(node.lock.name if isinstance(node, ir.LockWait) and node.lock else "")
     lock = system.layout.slots[base].name.rsplit(".", 1)[0]
+    rwsem = isinstance(node, ir.LockCall) and node.lock_kind == "rwsem"
     if not isinstance(after, tuple):
-        return LockFacts(lock, node.data.get("lock_kind") == "rwsem")
-    if node.data.get("lock_kind") != "rwsem":
+        return LockFacts(lock, rwsem)
+    if not rwsem:
         waiting = tuple(thread_ref(system, t.tid) for t in system.threads
                         if t.tid != tid and t.tid in involved and system.mutex_wait_slot(after, t.tid) == base)
         return LockFacts(lock, False, waiting)
@@ -198,36 +200,38 @@ def _lock_facts(system: TransitionSystem, node: IR, tid: int, before: tuple, aft
     return LockFacts(lock, True, (), readers, queue, read_depth(after[base + 1], tid), why)
 
 
-def _outcome(thread: Thread, node: IR, after: object, by_signal: bool) -> Outcome:
+def _outcome(thread: Thread, node: ir.Node, after: object, by_signal: bool) -> Outcome:
     if isinstance(after, Violation):
         return Outcome.VIOLATES
     if by_signal or not isinstance(after, tuple):
         return Outcome.DONE
-    if node.kind == "lock":
+    if isinstance(node, ir.LockCall):
         new_pc = after[thread.pcslot]
-        if "wait" in node.data and new_pc == node.data["wait"]:
+        if node.wait >= 0 and new_pc == node.wait:
             return Outcome.SLEEPS
-        if node.alt >= 0 and node.data["op"].endswith("trylock") and new_pc != node.next:
+        if node.alt >= 0 and node.op.endswith("trylock") and new_pc != node.next:
             return Outcome.FAILS
-    if node.kind == "lockwait" or (node.kind == "await" and node.data.get("idle")):
+    if isinstance(node, ir.LockWait) or (isinstance(node, ir.Await) and node.idle):
         return Outcome.WOKEN
-    if node.kind in ("loop_start", "loop_next"):
-        cursor = after[node.data["cursor"]]
+    if isinstance(node, ir.LoopStep):
+        cursor = after[node.cursor]
         return Outcome.LOOP_ENDS if cursor is None or cursor < 0 else Outcome.DONE
     return Outcome.DONE
 
 
-def _call_text(system: TransitionSystem, thread: Thread, node: IR, after: object) -> str:
+def _call_text(system: TransitionSystem, node: ir.Assign, after: object) -> str:
     """`setup_net(net=net1)`: a call with the argument values it received."""
     if not isinstance(after, tuple):
         return node.stmt.text if node.stmt else ""
     parts = []
-    for name, (slot, _, t) in zip(node.data["params"], node.data["writes"]):
-        parts.append(f"{name}={format_value(after[slot], t, system.names)}")
-    return f"{node.data['call']}({', '.join(parts)})"
+    for name, place in zip(node.params, node.writes):
+        assert isinstance(place.target, Local)
+        slot = place.env.locals[place.target.name]
+        parts.append(f"{name}={format_value(after[slot], place.type, system.names)}")
+    return f"{node.call}({', '.join(parts)})"
 
 
-def _note(system: TransitionSystem, thread: Thread, node: IR, before: tuple, after: object, by_signal: bool,
+def _note(system: TransitionSystem, thread: Thread, node: ir.Node, before: tuple, after: object, by_signal: bool,
           outcome: Outcome, why: Prose) -> Prose:
     if outcome is Outcome.SLEEPS:
         return words("sleeps: ", why)
@@ -236,7 +240,7 @@ def _note(system: TransitionSystem, thread: Thread, node: IR, before: tuple, aft
     return words(_plain_note(system, thread, node, before, after, by_signal))
 
 
-def _plain_note(system: TransitionSystem, thread: Thread, node: IR, before: tuple, after: object,
+def _plain_note(system: TransitionSystem, thread: Thread, node: ir.Node, before: tuple, after: object,
                 by_signal: bool) -> str:
     """The note of a step that names no thread."""
     if isinstance(after, Violation):
@@ -245,26 +249,25 @@ def _plain_note(system: TransitionSystem, thread: Thread, node: IR, before: tupl
     if by_signal:
         return "fatal signal while waiting: fails with -EINTR"
     assert isinstance(after, tuple)
-    if node.kind == "lockwait":
+    if isinstance(node, ir.LockWait):
         return "woken: now holds the lock"
-    if node.kind == "rcu" and node.data["op"] in ("synchronize_rcu", "rcu_barrier"):
-        return "waits for a grace period" if node.data["op"] == "synchronize_rcu" else "waits for RCU callbacks"
-    if node.kind == "gpwait":
-        return "grace period over" if node.data["op"] == "synchronize_rcu" else "callbacks done"
-    if node.kind == "await" and node.data.get("idle"):
+    if isinstance(node, ir.RcuCall) and node.op in ("synchronize_rcu", "rcu_barrier"):
+        return "waits for a grace period" if node.op == "synchronize_rcu" else "waits for RCU callbacks"
+    if isinstance(node, ir.GraceWait):
+        return "grace period over" if node.op == "synchronize_rcu" else "callbacks done"
+    if isinstance(node, ir.Await) and node.idle:
         return "woken: work to do"
-    if node.kind == "branch":
+    if isinstance(node, ir.Branch):
         try:
-            taken = bool(node.data["cond"](before))
+            taken = bool(system.condition(node)(before))
         except Exception:  # noqa: BLE001 - a failing condition shows as a violation instead
             return ""
         return ("true" if taken else "false") if node.stmt is not None else ""
-    if node.kind in ("loop_start", "loop_next"):
-        cursor = after[node.data["cursor"]]
+    if isinstance(node, ir.LoopStep):
+        cursor = after[node.cursor]
         if cursor is None or cursor < 0:
             return "loop ends"
-        entity = node.data["source_type"]
-        return f"{node.data['var']} = {system.names[entity][cursor]}"
+        return f"{node.var} = {system.names[node.entity][cursor]}"
     return ""
 
 
@@ -273,9 +276,10 @@ def thread_ref(system: TransitionSystem, tid: int) -> ThreadRef:
     return ThreadRef(tid, system.threads[tid].name)
 
 
-def why_wait(system: TransitionSystem, node: IR, before: tuple, after: tuple) -> Prose:
+def why_wait(system: TransitionSystem, node: ir.Node, before: tuple, after: tuple) -> Prose:
     """Why a thread that just queued on an rwsem (at `node`, whose lock is the one it names in `before`)
     sleeps in `after`."""
+    assert isinstance(node, ir.LockCall)
     base = system.lock_slot(node, before)
     if base is None:
         return words("queued")
@@ -283,7 +287,7 @@ def why_wait(system: TransitionSystem, node: IR, before: tuple, after: tuple) ->
     if writer != -1:
         return words("held for write by ", thread_ref(system, writer))
     writers_queued = [words(thread_ref(system, w >> 1)) for w in queue[:-1] if w & 1]
-    if writers_queued and node.data["op"].startswith("down_read"):
+    if writers_queued and node.op.startswith("down_read"):
         return words("a writer is queued (", joined(", ", writers_queued), "): readers wait behind it")
     holders = [words(thread_ref(system, t)) for t in reader_tids(readers)]
     return words("held for read by ", joined(", ", holders)) if holders else words("queued")

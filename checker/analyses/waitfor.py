@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import networkx as nx
+from netcheck.model.semantics import ir
 from netcheck.model.semantics.system import TransitionSystem
 from netcheck.model.semantics.waits import LOCK_RELATIONS, MUTEX_WAITS, WaitEdge, blockers, holds
 
@@ -257,7 +258,7 @@ def _blocked_pcs(system: TransitionSystem, tids: Sequence[int]) -> list[tuple[in
     for tid in tids:
         t = system.threads[tid]
         nodes = {pc: n for pc, n in enumerate(t.nodes)
-                 if (n.kind == "lock" and n.data.get("op") in MUTEX_WAITS) or n.kind == "lockwait"}
+                 if (isinstance(n, ir.LockCall) and n.op in MUTEX_WAITS) or isinstance(n, ir.LockWait)}
         out.append((tid, t.pcslot, nodes))
     return out
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ..lang.spec import Spec
-from ..lang.types import Type
+from ..lang.types import BoolT, ListT, SetT, Type
 
 MAX_SLOTS = 20_000
 
@@ -23,7 +23,7 @@ class SlotKind(str, Enum):
     """What a slot of the state vector holds (a str, so it still compares equal to its value)."""
 
     PC = "pc"                      # a thread's program counter
-    LOCAL = "local"                # a pooled local of a thread (None while unused)
+    LOCAL = "local"                # a pooled local of a thread, of one sort (None while unused)
     SHARED = "shared"              # a shared variable, or one key of a per: map
     LOCK_OWNER = "lock_owner"      # a mutex's or spinlock's owner, an rwsem's writer (-1: none)
     LOCK_READERS = "lock_readers"  # an rwsem's read holds, READ_BITS per thread
@@ -48,6 +48,7 @@ class Slot:
     thread: int = -1     # owning thread for pc/local/rcu slots
     var: str = ""        # shared variable or lock name
     key: tuple[int, ...] = ()
+    sort: str = ""       # a local slot's value sort (local_sort): every local it holds has that sort
 
 
 @dataclass
@@ -65,6 +66,18 @@ class Layout:
             raise LayoutTooLarge(f"the state needs more than {MAX_SLOTS:,} slots")
         self.slots.append(slot)
         return len(self.slots) - 1
+
+
+def local_sort(t: Type) -> str:
+    """The sort of a local's values, which decides the pool its slot comes from: bool, int (ints, enum
+    indices, element references), set<entity> (a bitmask that wide) or list."""
+    if isinstance(t, BoolT):
+        return "bool"
+    if isinstance(t, SetT):
+        return f"set<{t.entity}>"
+    if isinstance(t, ListT):
+        return "list"
+    return "int"
 
 
 def strides(sizes: list[int]) -> tuple[int, ...]:

@@ -1,16 +1,18 @@
-"""Inlining procedures into one control-flow graph per thread instance (the IR).
+"""Inlining procedures into one control-flow graph per thread instance: typed IR nodes (ir.py).
 
 Procedures are inlined at every call site, so a thread's program counter alone says where it is, and
-each inlined frame has its own local slots. Jumps (goto, break, continue, return, calls) become edges.
+each inlined frame has its own local slots, taken from a per-thread pool of slots of the same sort (a
+local slot always holds values of one z3 sort). Jumps (goto, break, continue, return, calls) become
+edges. Nodes keep expressions as data; nothing here compiles a closure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..lang.errors import Span
-from ..lang.expr import Expr, Local, LockRef, Shared
+from ..lang.expr import Const, Expr, Local, LockRef, Shared
 from ..lang.lockapi import LOCK_API, RCU_API
 from ..lang.spec import (
     Assert,
@@ -34,22 +36,9 @@ from ..lang.spec import (
     While,
 )
 from ..lang.types import BoolT, EnumT, IntT, ListT, RefT, SetT, Type
-from .evaluate import Env, EvalError, Fn, compile_expr, key_index, lock_base, reads_state
-from .layout import Layout, Slot, SlotKind
-
-
-@dataclass
-class IR:
-    """One program point of a thread. `next`/`alt` are IR indices; `data` holds compiled closures."""
-
-    kind: str
-    stmt: Stmt | None
-    frame: tuple[str, ...]
-    next: int = -1
-    alt: int = -1
-    data: dict = field(default_factory=dict)
-    visible: bool = False
-
+from . import ir
+from .evaluate import Env, reads_state
+from .layout import Layout, Slot, SlotKind, local_sort
 
 MAX_NODES = 100_000      # program points per thread after inlining
 MAX_CALL_DEPTH = 64      # nested calls (each is inlined)
@@ -82,7 +71,7 @@ class Frame:
     chain: tuple[str, ...]
     labels: dict[str, int]
     return_to: int
-    result: tuple[int, object, Type] | None  # (static slot, dynamic slot fn, type) in caller
+    result: ir.Place | None   # where a `return` writes, in the caller
     exit_node: int
     types: dict[str, Type]
 
@@ -97,32 +86,48 @@ class ThreadProgram:
         self.name = name
         self.base_env = base_env
         self.defaults = defaults
-        self.nodes: list[IR] = []
+        self.nodes: list[ir.Node] = []
         self.local_slots: list[int] = []
         self.slow_depth = 0         # > 0 while compiling a statement marked slow (and what it calls)
-        self.pool: list[int] = []   # this thread's local slots, used as a stack by nested frames
-        self.top = 0
+        # this thread's local slots per sort, each pool used as a stack by nested frames
+        self.pool: dict[str, list[int]] = {}
+        self.top: dict[str, int] = {}
         self.frames = 0
 
-    def emit(self, kind: str, stmt: Stmt | None, frame: Frame | None, **data: object) -> int:
+    def emit(self, node: ir.Node, frame: Frame | None, then: int = -1) -> int:
         if len(self.nodes) >= MAX_NODES:
-            raise CompileError(stmt.span if stmt is not None else self.cycle_span(),
+            raise CompileError(node.stmt.span if node.stmt is not None else self.cycle_span(),
                                f"thread {self.name}: inlining its procedures gives more than {MAX_NODES:,} steps",
                                "procedures are inlined at every call: call fewer procedures from loops and "
                                "from each other, or lower the bounds")
-        if self.slow_depth:
-            data["slow"] = True
-        self.nodes.append(IR(kind, stmt, frame.chain if frame else (), data=data))
+        node.slow = self.slow_depth > 0
+        if frame is not None:
+            node.frame, node.env = frame.chain, frame.env
+        node.next = then
+        self.nodes.append(node)
         return len(self.nodes) - 1
 
     def jump(self, target: int = -1) -> int:
-        self.nodes.append(IR("jump", None, (), next=target))
+        self.nodes.append(ir.Jump(next=target))
         return len(self.nodes) - 1
 
     # -- frames
 
-    def new_frame(self, proc: Procedure, chain: tuple[str, ...], return_to: int,
-                  result: tuple[int, object, Type] | None) -> Frame:
+    def local_slot(self, t: Type) -> int:
+        """The next free local slot of `t`'s sort, added to the layout when the pool runs out."""
+        sort = local_sort(t)
+        pool = self.pool.setdefault(sort, [])
+        top = self.top.get(sort, 0)
+        if top == len(pool):
+            shown = f"{self.name}.local{len(self.local_slots)}"
+            slot = self.layout.add(Slot(shown, SlotKind.LOCAL, None, thread=self.tid, sort=sort))
+            self.defaults[slot] = None
+            pool.append(slot)
+            self.local_slots.append(slot)
+        self.top[sort] = top + 1
+        return pool[top]
+
+    def new_frame(self, proc: Procedure, chain: tuple[str, ...], return_to: int, result: ir.Place | None) -> Frame:
         """A frame's locals take the thread's next free pooled slots; sibling calls reuse them."""
         self.frames += 1
         slots: dict[str, int] = {}
@@ -131,14 +136,7 @@ class ThreadProgram:
         for name, t in (*proc.params, *proc.locals, *self.loop_vars(proc)):
             if name in slots:
                 continue
-            if self.top == len(self.pool):
-                shown = f"{self.name}.local{len(self.pool)}"
-                slot = self.layout.add(Slot(shown, SlotKind.LOCAL, None, thread=self.tid))
-                self.defaults[slot] = None
-                self.pool.append(slot)
-                self.local_slots.append(slot)
-            slot = self.pool[self.top]
-            self.top += 1
+            slot = self.local_slot(t)
             slots[name] = slot
             types[name] = t
             slot_list.append(slot)
@@ -162,13 +160,12 @@ class ThreadProgram:
 
     def build(self, proc: Procedure, args: list[object]) -> int:
         """The entry of the thread: its procedure with constant arguments, then the end node."""
-        end = self.emit("end", None, None)
+        end = self.emit(ir.End(), None)
         frame = self.new_frame(proc, (proc.name,), end, None)
         params = {frame.env.locals[n]: v for (n, _), v in zip(proc.params, args)}
         self.initial_values = {slot: params.get(slot, default_value(frame.types[name]))
                                for name, slot in frame.env.locals.items()}
-        reset = self.emit("reset", None, frame, slots=list(frame.slots))
-        self.nodes[reset].next = end
+        reset = self.emit(ir.Reset(slots=tuple(frame.slots)), frame, end)
         self.nodes[frame.exit_node].next = reset
         return self.block(proc.body, frame, frame.exit_node, None)
 
@@ -179,20 +176,11 @@ class ThreadProgram:
             then = self.statement(stmt, frame, then, loop)
         return then
 
-    def expr(self, e: Expr, frame: Frame) -> Fn:
-        try:
-            return compile_expr(e, frame.env)
-        except EvalError as err:
-            raise CompileError(e.span, str(err)) from None
-
-    def target(self, e: Expr, frame: Frame) -> tuple[int, object, Type]:
-        """(static slot, dynamic offset closure or None, declared type) of an lvalue."""
-        if isinstance(e, Local):
-            return frame.env.locals[e.name], None, e.type
-        assert isinstance(e, Shared)
-        base, strides = self.layout.shared[e.name]
-        static, dynamic = key_index(e.keys, strides, frame.env, [10_000])
-        return base + static, dynamic, e.type
+    @staticmethod
+    def place(e: Expr, frame: Frame) -> ir.Place:
+        """An lvalue resolved in the frame it is written in."""
+        assert isinstance(e, (Local, Shared))
+        return ir.Place(e, frame.env)
 
     def statement(self, stmt: Stmt, frame: Frame, then: int, loop: tuple[int, int] | None) -> int:
         if not stmt.slow:
@@ -205,39 +193,30 @@ class ThreadProgram:
 
     def plain_statement(self, stmt: Stmt, frame: Frame, then: int, loop: tuple[int, int] | None) -> int:
         if isinstance(stmt, Assign):
-            writes = [self.target(t, frame) for t in stmt.targets]
-            values = [self.expr(v, frame) for v in stmt.values]
             visible = any(isinstance(t, Shared) for t in stmt.targets) or any(
                 reads_state(x) for x in (*stmt.values, *stmt.targets))
-            node = self.emit("assign", stmt, frame, writes=writes, values=values)
-            self.nodes[node].visible = visible
-            self.nodes[node].next = then
-            return node
+            return self.emit(ir.Assign(stmt=stmt, writes=tuple(self.place(t, frame) for t in stmt.targets),
+                                       values=tuple(stmt.values), visible=visible), frame, then)
         if isinstance(stmt, Invoke):
             return self.invoke(stmt, frame, then)
         if isinstance(stmt, Return):
-            if stmt.value is None:
+            if stmt.value is None or frame.result is None:  # the thread's own procedure drops the value
+                assert stmt.value is None or frame.proc.returns is not None
                 return frame.exit_node
-            assert frame.result is not None or frame.proc.returns is not None
-            if frame.result is None:  # the thread's own procedure: the value is dropped
-                return frame.exit_node
-            node = self.emit("assign", stmt, frame, writes=[frame.result], values=[self.expr(stmt.value, frame)])
-            self.nodes[node].visible = reads_state(stmt.value) or frame.result[1] is not None or \
-                frame.result[0] >= 0 and self.layout.slots[frame.result[0]].kind == SlotKind.SHARED
-            self.nodes[node].next = frame.exit_node
-            return node
+            target = frame.result.target
+            visible = reads_state(stmt.value) or isinstance(target, Shared)
+            return self.emit(ir.Assign(stmt=stmt, writes=(frame.result,), values=(stmt.value,), visible=visible),
+                             frame, frame.exit_node)
         if isinstance(stmt, If):
             assert stmt.cond is not None
-            node = self.emit("branch", stmt, frame, cond=self.expr(stmt.cond, frame))
-            self.nodes[node].visible = reads_state(stmt.cond)
+            node = self.emit(ir.Branch(stmt=stmt, cond=stmt.cond, counted=True, visible=reads_state(stmt.cond)), frame)
             self.nodes[node].next = self.block(stmt.then, frame, then, loop)
             self.nodes[node].alt = self.block(stmt.orelse, frame, then, loop)
             return node
         if isinstance(stmt, While):
             assert stmt.cond is not None
             head = self.jump()
-            node = self.emit("branch", stmt, frame, cond=self.expr(stmt.cond, frame))
-            self.nodes[node].visible = reads_state(stmt.cond)
+            node = self.emit(ir.Branch(stmt=stmt, cond=stmt.cond, visible=reads_state(stmt.cond)), frame)
             self.nodes[head].next = node
             self.nodes[node].next = self.block(stmt.body, frame, head, (then, head))
             self.nodes[node].alt = then
@@ -245,8 +224,8 @@ class ThreadProgram:
         if isinstance(stmt, ForEach):
             return self.for_each(stmt, frame, then)
         if isinstance(stmt, Either):
-            targets = [(name, self.block(body, frame, then, loop)) for name, body in stmt.branches]
-            return self.emit("choose", stmt, frame, branches=targets)
+            targets = tuple((name, self.block(body, frame, then, loop)) for name, body in stmt.branches)
+            return self.emit(ir.Choose(stmt=stmt, branches=targets), frame)
         if isinstance(stmt, Label):
             self.nodes[frame.labels[stmt.name]].next = then
             return frame.labels[stmt.name]
@@ -260,19 +239,15 @@ class ThreadProgram:
             return loop[1]
         if isinstance(stmt, Assert):
             assert stmt.cond is not None
-            node = self.emit("assert", stmt, frame, cond=self.expr(stmt.cond, frame), name=stmt.name,
-                             locals=dict(frame.env.locals))
-            self.nodes[node].visible = reads_state(stmt.cond)
-            self.nodes[node].next = then
-            return node
+            return self.emit(ir.Check(stmt=stmt, cond=stmt.cond, name=stmt.name, visible=reads_state(stmt.cond)),
+                             frame, then)
         if isinstance(stmt, Await):
             assert stmt.cond is not None
-            node = self.emit("await", stmt, frame, cond=self.expr(stmt.cond, frame), idle=stmt.idle)
-            self.nodes[node].visible = True
-            self.nodes[node].next = then
-            return node
+            return self.emit(ir.Await(stmt=stmt, cond=stmt.cond, idle=stmt.idle, visible=True), frame, then)
         if isinstance(stmt, ListOp):
-            return self.list_op(stmt, frame, then)
+            visible = isinstance(stmt.args[0], Shared) or any(reads_state(a) for a in stmt.args)
+            return self.emit(ir.ListEdit(stmt=stmt, fn=stmt.fn, place=self.place(stmt.args[0], frame),
+                                         items=tuple(stmt.args[1:]), visible=visible), frame, then)
         if isinstance(stmt, LockOp):
             return self.lock_op(stmt, frame, then, loop)
         if isinstance(stmt, Rcu):
@@ -285,80 +260,51 @@ class ThreadProgram:
         if len(frame.chain) >= MAX_CALL_DEPTH:
             raise CompileError(stmt.span, f"calls nest more than {MAX_CALL_DEPTH} deep ({' > '.join(frame.chain[:3])}"
                                " > ...)", "procedures are inlined: flatten the call chain")
-        result = self.target(stmt.result, frame) if stmt.result is not None else None
-        saved_top = self.top
+        result = self.place(stmt.result, frame) if stmt.result is not None else None
+        saved_top = dict(self.top)
         callee = self.new_frame(proc, frame.chain + (proc.name,), then, result)
-        values = [self.expr(a, frame) for a in stmt.args]
-        writes: list[tuple[int, None, Type | None]] = [(callee.env.locals[n], None, t) for n, t in proc.params]
+        writes = [ir.Place(Local(t, stmt.span, n), callee.env) for n, t in proc.params]
+        values: list[Expr] = list(stmt.args)
         for name, t in callee.types.items():
-            if name not in dict(proc.params):
-                value = default_value(t)
-                writes.append((callee.env.locals[name], None, None))  # a fresh local: no range check
-                values.append(_always(value))
-        reset = self.emit("reset", None, callee, slots=list(callee.slots))
-        self.nodes[reset].next = then
+            if name not in dict(proc.params):   # a fresh local: its default, no range check
+                writes.append(ir.Place(Local(t, stmt.span, name), callee.env, checked=False))
+                values.append(Const(t, stmt.span, default_value(t)))
+        reset = self.emit(ir.Reset(slots=tuple(callee.slots)), callee, then)
         self.nodes[callee.exit_node].next = reset
         body = self.block(proc.body, callee, callee.exit_node, None)
         self.top = saved_top
-        node = self.emit("assign", stmt, frame, writes=writes, values=values, call=proc.name,
-                         params=[n for n, _ in proc.params])
-        self.nodes[node].visible = any(reads_state(a) for a in stmt.args)
-        self.nodes[node].next = body
-        return node
+        return self.emit(ir.Assign(stmt=stmt, writes=tuple(writes), values=tuple(values), call=proc.name,
+                                   params=tuple(n for n, _ in proc.params),
+                                   visible=any(reads_state(a) for a in stmt.args)), frame, body)
 
     def for_each(self, stmt: ForEach, frame: Frame, then: int) -> int:
-        assert stmt.source is not None
-        cursor = frame.env.locals[stmt.var]
         source = stmt.source
-        is_list = isinstance(source.type, ListT)
-        visible = reads_state(source)
-        entity = source.type.entity  # type: ignore[union-attr]
-        advance = self.emit("loop_next", stmt, frame, cursor=cursor, source=self.expr(source, frame),
-                            order=stmt.order, is_list=is_list, var=stmt.var, source_type=entity)
-        start = self.emit("loop_start", stmt, frame, cursor=cursor, source=self.expr(source, frame),
-                          order=stmt.order, is_list=is_list, var=stmt.var, source_type=entity)
+        assert source is not None and isinstance(source.type, (ListT, SetT))
+        nodes = [cls(stmt=stmt, cursor=frame.env.locals[stmt.var], source=source, order=stmt.order, var=stmt.var,
+                     entity=source.type.entity, start=cls is ir.LoopStart, visible=reads_state(source))
+                 for cls in (ir.LoopStep, ir.LoopStart)]
+        advance, start = (self.emit(node, frame) for node in nodes)
         body = self.block(stmt.body, frame, advance, (then, advance))
-        for node in (start, advance):
-            self.nodes[node].visible = visible
-            self.nodes[node].next = body
-            self.nodes[node].alt = then
+        for node in nodes:
+            node.next, node.alt = body, then
         return start
-
-    def list_op(self, stmt: ListOp, frame: Frame, then: int) -> int:
-        target = stmt.args[0]
-        slot = self.target(target, frame)
-        items = [self.expr(a, frame) for a in stmt.args[1:]]
-        node = self.emit("listop", stmt, frame, fn=stmt.fn, slot=slot, items=items)
-        self.nodes[node].visible = isinstance(target, Shared) or any(reads_state(a) for a in stmt.args)
-        self.nodes[node].next = then
-        return node
 
     def lock_op(self, stmt: LockOp, frame: Frame, then: int, loop: tuple[int, int] | None) -> int:
         assert isinstance(stmt.lock, LockRef)
-        base, dynamic = lock_base(stmt.lock, frame.env)
         fail = self.block(stmt.on_fail, frame, then, loop) if stmt.on_fail is not None else -1
-        node = self.emit("lock", stmt, frame, op=stmt.op, base=base, dyn=dynamic, lock=stmt.lock.name,
-                         lock_kind=self.layout.lock_kinds[stmt.lock.name])
-        self.nodes[node].visible = True
-        self.nodes[node].alt = fail
+        call = ir.LockCall(stmt=stmt, op=stmt.op, lock=stmt.lock, visible=True,
+                           lock_kind=self.layout.lock_kinds[stmt.lock.name])
+        node = self.emit(call, frame, then)
+        call.alt = fail
         if LOCK_API[stmt.op].queues:
-            wait = self.emit("lockwait", stmt, frame, op=stmt.op, base=base, dyn=dynamic, lock=stmt.lock.name)
-            self.nodes[wait].visible = True
-            self.nodes[wait].next = then
-            self.nodes[wait].alt = fail
-            self.nodes[node].data["wait"] = wait
-        self.nodes[node].next = then
+            call.wait = self.emit(ir.LockWait(stmt=stmt, op=stmt.op, lock=stmt.lock, visible=True), frame, then)
+            self.nodes[call.wait].alt = fail
         return node
 
     def rcu(self, stmt: Rcu, frame: Frame, then: int) -> int:
-        node = self.emit("rcu", stmt, frame, op=stmt.op)
-        self.nodes[node].visible = True
-        self.nodes[node].next = then
+        node = self.emit(ir.RcuCall(stmt=stmt, op=stmt.op, visible=True), frame, then)
         if RCU_API[stmt.op].waits:
-            wait = self.emit("gpwait", stmt, frame, op=stmt.op)
-            self.nodes[wait].visible = True
-            self.nodes[wait].next = then
-            self.nodes[node].next = wait
+            self.nodes[node].next = self.emit(ir.GraceWait(stmt=stmt, op=stmt.op, visible=True), frame, then)
         return node
 
     # -- jump elimination
@@ -367,7 +313,7 @@ class ThreadProgram:
         """Point every edge past jump nodes; a cycle of jumps is a loop that never takes a step."""
         def follow(i: int) -> int:
             seen = set()
-            while i >= 0 and self.nodes[i].kind == "jump":
+            while i >= 0 and isinstance(self.nodes[i], ir.Jump):
                 if i in seen:
                     raise CompileError(self.cycle_span(), "a loop that never takes a step",
                                        "give the loop a condition or a statement that reads state")
@@ -375,14 +321,14 @@ class ThreadProgram:
                 i = self.nodes[i].next
             return i
         for node in self.nodes:
-            if node.kind == "jump":
+            if isinstance(node, ir.Jump):
                 continue
             node.next = follow(node.next)
             node.alt = follow(node.alt)
-            if node.kind == "choose":
-                node.data["branches"] = [(n, follow(t)) for n, t in node.data["branches"]]
-            if "wait" in node.data:
-                node.data["wait"] = follow(node.data["wait"])
+            if isinstance(node, ir.Choose):
+                node.branches = tuple((n, follow(t)) for n, t in node.branches)
+            if isinstance(node, ir.LockCall) and node.wait >= 0:
+                node.wait = follow(node.wait)
         self.entry_follow = follow
 
     def cycle_span(self) -> Span:
@@ -390,11 +336,6 @@ class ThreadProgram:
             if node.stmt is not None:
                 return node.stmt.span
         return Span(self.spec.files[0], 1, 1)
-
-
-def _always(value: object) -> Fn:
-    """A closure that ignores the state and gives `value`."""
-    return lambda s: value
 
 
 def walk_statements(stmts: tuple[Stmt, ...]) -> Iterator[Stmt]:
@@ -415,4 +356,4 @@ def walk_statements(stmts: tuple[Stmt, ...]) -> Iterator[Stmt]:
         stack.extend(reversed(nested))
 
 
-__all__ = ["IR", "ThreadProgram", "CompileError", "default_value", "walk_statements", "EnumT"]
+__all__ = ["ThreadProgram", "CompileError", "default_value", "walk_statements", "EnumT"]

@@ -1,4 +1,4 @@
-"""Runtime step functions: each IR node becomes a closure over the flat state.
+"""Runtime step functions: each IR node (ir.py) becomes a closure over the flat state.
 
 A visible node (one that touches shared state or a lock) is a `Step` whose `fire(s)` returns the
 successor states of the thread taking that step, [] when it is blocked, or a `Violation`. Invisible
@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ..lang.expr import Expr, Local
 from ..lang.lockapi import LOCK_API
-from ..lang.spec import If
 from ..lang.types import IntT, RefT
-from .evaluate import EvalError
+from . import ir
+from .evaluate import Env, EvalError, Fn, compile_expr, key_index, lock_base
 from .layout import Layout, SlotKind
 from .locks import MAX_READ_DEPTH, READ_BITS, read_depth, rw_grant, rw_read_now, rw_remove_waiter, rw_write_now
-from .program import IR
+from .program import CompileError
 
 SETTLE_FUEL = 100_000
 
@@ -162,14 +163,14 @@ class Threads:
 
     def __init__(self) -> None:
         self.pcslots: list[int] = []
-        self.nodes: list[list[IR]] = []
+        self.nodes: list[list[ir.Node]] = []
         self.settles: list[Settle] = []
 
 
 class RuntimeBuilder:
     """Turns the IR of one thread into step and run closures."""
 
-    def __init__(self, layout: Layout, tid: int, pcslot: int, nodes: list[IR], all_readers: bool,
+    def __init__(self, layout: Layout, tid: int, pcslot: int, nodes: list[ir.Node], all_readers: bool,
                  fatal_signals: bool, spin_slots: list[int], rcu: tuple[list[int], list[int]],
                  end_check: Callable, finished: int, defaults: dict[int, object], others: Threads):
         self.others = others
@@ -188,13 +189,13 @@ class RuntimeBuilder:
         self.steps: list[Step | None] = [None] * (len(nodes) + 1)
         self.counts = Counts(len(nodes) + 1)
         self.tracing = Tracing()
-        branch_names = {pc: tuple(name for name, _ in node.data["branches"])
-                        for pc, node in enumerate(nodes) if node.kind == "choose"}
+        branch_names = {pc: tuple(name for name, _ in node.branches)
+                        for pc, node in enumerate(nodes) if isinstance(node, ir.Choose)}
         self.settle = make_settle(self.runs, pcslot, tid, self.counts.ran, branch_names, self.tracing)
 
     def build(self) -> None:
         for pc, node in enumerate(self.nodes):
-            if node.kind == "jump":
+            if isinstance(node, ir.Jump):
                 continue
             if node.visible:
                 self.steps[pc] = self.step(pc, node)
@@ -202,6 +203,35 @@ class RuntimeBuilder:
                 self.runs[pc] = self.apply(pc, node)
 
     # -- shared helpers
+
+    @staticmethod
+    def fn(e: Expr | None, env: Env | None) -> Fn:
+        """The closure of an expression in its frame; a compile-time failure is the expression's error."""
+        assert e is not None and env is not None
+        try:
+            return compile_expr(e, env)
+        except EvalError as err:
+            raise CompileError(e.span, str(err)) from None
+
+    def place(self, p: ir.Place) -> tuple[int, Fn | None]:
+        """(static slot, dynamic offset closure or None) of a place."""
+        target = p.target
+        if isinstance(target, Local):
+            return p.env.locals[target.name], None
+        base, strides = self.layout.shared[target.name]
+        try:
+            static, dynamic = key_index(target.keys, strides, p.env, [10_000])
+        except EvalError as err:
+            raise CompileError(target.span, str(err)) from None
+        return base + static, dynamic
+
+    @staticmethod
+    def lock_place(node: ir.LockCall | ir.LockWait) -> tuple[int, Fn | None]:
+        assert node.lock is not None and node.env is not None
+        try:
+            return lock_base(node.lock, node.env)
+        except EvalError as err:
+            raise CompileError(node.lock.span, str(err)) from None
 
     def violation(self, prop: str, message: str, pc: int) -> Violation:
         return Violation(prop, message, self.tid, pc)
@@ -275,35 +305,35 @@ class RuntimeBuilder:
 
     # -- invisible (and shared-state) node semantics
 
-    def apply(self, pc: int, node: IR) -> Callable:
-        kind, d, nxt, alt = node.kind, node.data, node.next, node.alt
-        if kind == "assign":
+    def apply(self, pc: int, node: ir.Node) -> Callable:
+        nxt, alt = node.next, node.alt
+        if isinstance(node, ir.Assign):
             return self.assign(pc, node)
-        if kind == "reset":
-            slots = d["slots"]
+        if isinstance(node, ir.Reset):
+            slots = node.slots
 
             def reset(l: list) -> int:
                 for slot in slots:
                     l[slot] = None
                 return nxt
             return reset
-        if kind == "branch":
-            cond = d["cond"]
-            if isinstance(node.stmt, If):
+        if isinstance(node, ir.Branch):
+            cond = self.fn(node.cond, node.env)
+            if node.counted:
                 return self.counted_branch(pc, cond, nxt, alt)
             return lambda l: nxt if cond(l) else alt
-        if kind == "choose":
-            targets = [t for _, t in d["branches"]]
+        if isinstance(node, ir.Choose):
+            targets = [t for _, t in node.branches]
             return lambda l: list(targets)
-        if kind in ("loop_start", "loop_next"):
+        if isinstance(node, ir.LoopStep):
             return self.loop(pc, node)
-        if kind == "listop":
+        if isinstance(node, ir.ListEdit):
             return self.list_op(pc, node)
-        if kind == "assert":
-            cond, name, text = d["cond"], d["name"], node.stmt.text if node.stmt else ""
-            violated = self.violation(name, f"{text} failed", pc)
+        if isinstance(node, ir.Check):
+            cond, text = self.fn(node.cond, node.env), node.stmt.text if node.stmt else ""
+            violated = self.violation(node.name, f"{text} failed", pc)
             return lambda l: nxt if cond(l) else violated
-        if kind == "end":
+        if isinstance(node, ir.End):
             check, finished, tid = self.end_check, self.finished, self.tid
 
             def end(l: list) -> object:
@@ -312,7 +342,7 @@ class RuntimeBuilder:
                     return Violation("lock_discipline", problem, tid, pc)
                 return finished
             return end
-        raise AssertionError(f"node kind {kind} cannot run invisibly")
+        raise AssertionError(f"node kind {node.kind} cannot run invisibly")
 
     def counted_branch(self, pc: int, cond: Callable, nxt: int, alt: int) -> Callable:
         """An `if` condition that counts which way it goes (branch coverage)."""
@@ -326,8 +356,10 @@ class RuntimeBuilder:
             return alt
         return branch
 
-    def assign(self, pc: int, node: IR) -> Callable:
-        writes, values, nxt = node.data["writes"], node.data["values"], node.next
+    def assign(self, pc: int, node: ir.Assign) -> Callable:
+        writes = [(*self.place(p), p.type if p.checked else None) for p in node.writes]
+        values = [self.fn(v, node.env) for v in node.values]
+        nxt = node.next
         text = node.stmt.text if node.stmt else ""
         checks = [self.range_check(slot, t, pc, text) for slot, _, t in writes]
         if len(writes) == 1 and writes[0][1] is None and checks[0] is None:
@@ -392,13 +424,13 @@ class RuntimeBuilder:
             return ref_check
         return None
 
-    def loop(self, pc: int, node: IR) -> Callable:
-        d, nxt, alt = node.data, node.next, node.alt
-        cursor, source, order, is_list = d["cursor"], d["source"], d["order"], d["is_list"]
-        start = node.kind == "loop_start"
+    def loop(self, pc: int, node: ir.LoopStep) -> Callable:
+        nxt, alt = node.next, node.alt
+        cursor, source, order, is_list = node.cursor, self.fn(node.source, node.env), node.order, node.is_list
+        start = node.start
         reverse = order != "forward"
         corrupt = self.violation("runtime_safety",
-                                 f"list corruption: the element under the cursor '{d['var']}' was removed from the "
+                                 f"list corruption: the element under the cursor '{node.var}' was removed from the "
                                  "list while the loop walked it", pc)
 
         def step_list(l: list) -> object:
@@ -432,12 +464,12 @@ class RuntimeBuilder:
             return nxt if c >= 0 else alt
         return step_list if is_list else step_set
 
-    def list_op(self, pc: int, node: IR) -> Callable:
-        d, nxt = node.data, node.next
-        fn = d["fn"]
-        slot, dyn, _ = d["slot"]
-        item = d["items"][0]
-        pos_fn = d["items"][1] if len(d["items"]) > 1 else None
+    def list_op(self, pc: int, node: ir.ListEdit) -> Callable:
+        nxt, fn = node.next, node.fn
+        assert node.place is not None
+        slot, dyn = self.place(node.place)
+        item = self.fn(node.items[0], node.env)
+        pos_fn = self.fn(node.items[1], node.env) if len(node.items) > 1 else None
         text = node.stmt.text if node.stmt else fn
         layout = self.layout
         tid = self.tid
@@ -478,17 +510,16 @@ class RuntimeBuilder:
 
     # -- visible steps
 
-    def step(self, pc: int, node: IR) -> Step:
-        kind = node.kind
-        if kind == "lock":
+    def step(self, pc: int, node: ir.Node) -> Step:
+        if isinstance(node, ir.LockCall):
             return self.guarded(pc, self.lock(pc, node))
-        if kind == "lockwait":
+        if isinstance(node, ir.LockWait):
             return self.lock_wait(pc, node)
-        if kind == "rcu":
+        if isinstance(node, ir.RcuCall):
             return self.rcu(pc, node)
-        if kind == "gpwait":
+        if isinstance(node, ir.GraceWait):
             return self.gp_wait_step(pc, node)
-        if kind == "await":
+        if isinstance(node, ir.Await):
             return self.await_step(pc, node)
         return self.wrap(pc, self.apply(pc, node))
 
@@ -505,8 +536,8 @@ class RuntimeBuilder:
             return checked
         return Step(wrap(step.fire), wrap(step.sig) if step.sig is not None else None, step.idle, step.pc)
 
-    def await_step(self, pc: int, node: IR) -> Step:
-        cond, nxt, tid = node.data["cond"], node.next, self.tid
+    def await_step(self, pc: int, node: ir.Await) -> Step:
+        cond, nxt, tid = self.fn(node.cond, node.env), node.next, self.tid
         atomic = self.atomic_context()
         shown = node.stmt.text if node.stmt else "await"
 
@@ -522,11 +553,10 @@ class RuntimeBuilder:
             if not ok:
                 return []
             return self.goto(list(s), nxt)
-        return Step(fire, None, bool(node.data["idle"]), pc)
+        return Step(fire, None, node.idle, pc)
 
-    def lock(self, pc: int, node: IR) -> Step:
-        d = node.data
-        op, base, dyn, nxt, fail = d["op"], d["base"], d["dyn"], node.next, node.alt
+    def lock(self, pc: int, node: ir.LockCall) -> Step:
+        (base, dyn), op, nxt, fail = self.lock_place(node), node.op, node.next, node.alt
         tid = self.tid
         shown = node.stmt.text if node.stmt else op
         goto, wake = self.goto, self.wake
@@ -573,7 +603,7 @@ class RuntimeBuilder:
                 l[b] = -1
                 return goto(l, nxt)
         elif info.acquires and info.mode == "read":
-            wait = d.get("wait", -1)
+            wait = node.wait
             trying = info.trylock
             bit = 1 << (READ_BITS * tid)
             entry = tid * 2
@@ -597,7 +627,7 @@ class RuntimeBuilder:
                 l[b + 2] = s[b + 2] + (entry,)
                 return goto(l, wait)
         elif info.acquires and info.mode == "write":
-            wait = d.get("wait", -1)
+            wait = node.wait
             trying = info.trylock
             entry = tid * 2 + 1
 
@@ -646,17 +676,18 @@ class RuntimeBuilder:
             raise AssertionError(op)
         return Step(fire, sig, False, pc)
 
-    def lock_wait(self, pc: int, node: IR) -> Step:
-        d = node.data
-        op, base, dyn, nxt, fail = d["op"], d["base"], d["dyn"], node.next, node.alt
+    def lock_wait(self, pc: int, node: ir.LockWait) -> Step:
+        (base, dyn), op, nxt, fail = self.lock_place(node), node.op, node.next, node.alt
+        assert node.lock is not None
+        name = node.lock.name
         entry = self.tid * 2 + (1 if LOCK_API[op].mode == "write" else 0)
         goto, wake, all_readers = self.goto, self.wake, self.all_readers
         # The waiter sits in the queue of the instance it asked for; with an index that reads shared
         # state the index may have changed since, so look for the queue that holds it.
-        first, width, _ = self.layout.locks[d["lock"]]
+        first, width, _ = self.layout.locks[name]
         instances = [base] if dyn is None else [
             first + i * width for i, slot in enumerate(self.layout.slots[first::width])
-            if slot.var == d["lock"] and slot.kind == SlotKind.LOCK_OWNER]
+            if slot.var == name and slot.kind == SlotKind.LOCK_OWNER]
 
         def queued_at(s: Sequence) -> int:
             for b in instances:
@@ -679,8 +710,8 @@ class RuntimeBuilder:
                 return wake(l, woken, fail) if woken else goto(l, fail)
         return Step(fire, sig, False, pc)
 
-    def rcu(self, pc: int, node: IR) -> Step:
-        op, nxt, tid = node.data["op"], node.next, self.tid
+    def rcu(self, pc: int, node: ir.RcuCall) -> Step:
+        op, nxt, tid = node.op, node.next, self.tid
         nest = self.rcu_nest[tid] if self.rcu_nest else -1
         gp_slots = self.gp_wait
         goto = self.goto
@@ -723,9 +754,9 @@ class RuntimeBuilder:
                 return goto(l, nxt)
         return Step(fire, None, False, pc)
 
-    def gp_wait_step(self, pc: int, node: IR) -> Step:
+    def gp_wait_step(self, pc: int, node: ir.GraceWait) -> Step:
         nxt = node.next
-        gp = self.gp_wait[self.tid] if self.gp_wait and node.data["op"] == "synchronize_rcu" else -1
+        gp = self.gp_wait[self.tid] if self.gp_wait and node.op == "synchronize_rcu" else -1
         goto = self.goto
 
         def fire(s: Sequence) -> list:

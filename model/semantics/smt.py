@@ -37,8 +37,8 @@ from ..lang.expr import (
     Unary,
     children,
 )
-from ..lang.types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT
-from .layout import Layout, SlotKind
+from ..lang.types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT, Type
+from .layout import Layout, SlotKind, local_sort
 from .locks import READ_BITS
 
 INT_SEQ = z3.SeqSort(z3.IntSort())
@@ -48,8 +48,11 @@ class SmtEncoder:
     """z3 terms for expressions over one layout; slot constants are created once and reused."""
 
     def __init__(self, layout: Layout, entity_sizes: Mapping[str, int],
-                 positions: Mapping[str, tuple[tuple[int, frozenset[int]], ...]] | None = None):
+                 positions: Mapping[str, tuple[tuple[int, frozenset[int]], ...]] | None = None, frame: str = ""):
+        """`frame` tells apart the constants of two time frames (the state before a step, and after it:
+        frame="'"); properties use the unnamed one."""
         self.layout = layout
+        self.frame = frame
         self.sizes = entity_sizes
         self.positions = positions or {}
         self.consts: dict[int, z3.ExprRef] = {}
@@ -64,21 +67,30 @@ class SmtEncoder:
         c = self.consts.get(index)
         if c is None:
             info = self.layout.slots[index]
-            t = info.type
-            name = f"s{index}:{info.name}"
-            if isinstance(t, BoolT):
-                c = z3.Bool(name)
-            elif isinstance(t, SetT):
-                c = z3.BitVec(name, self.width(t.entity))
-            elif isinstance(t, ListT) or info.kind == SlotKind.LOCK_QUEUE:
-                c = z3.Const(name, INT_SEQ)
-            else:
-                c = z3.Int(name)
-            self.consts[index] = c
+            name = f"s{index}:{info.name}{self.frame}"
+            c = self.consts[index] = z3.Const(name, self.sort(index))
         return c
 
-    def local(self, index: int, t: object) -> z3.ExprRef:
-        """A local slot as a z3 constant of its declared type (pooled local slots carry no type)."""
+    def sort(self, index: int) -> z3.SortRef:
+        """The z3 sort of a slot: from its type, or for a local from the sort of its pool."""
+        info = self.layout.slots[index]
+        t, sort = info.type, info.sort
+        if isinstance(t, BoolT) or sort == "bool":
+            return z3.BoolSort()
+        if isinstance(t, SetT):
+            return z3.BitVecSort(self.width(t.entity))
+        if sort.startswith("set<"):
+            return z3.BitVecSort(self.width(sort[4:-1]))
+        if isinstance(t, ListT) or sort == "list" or info.kind == SlotKind.LOCK_QUEUE:
+            return INT_SEQ
+        return z3.IntSort()
+
+    def local(self, index: int, t: Type) -> z3.ExprRef:
+        """A local slot as a z3 constant of its declared type: the slot's own constant when the slot is
+        typed (of `t`'s sort), else one constant per (slot, type)."""
+        info = self.layout.slots[index]
+        if info.kind == SlotKind.LOCAL and info.sort == local_sort(t):
+            return self.slot(index)
         key = (index, str(t))
         c = self.local_consts.get(key)
         if c is None:
@@ -96,13 +108,12 @@ class SmtEncoder:
 
     def value(self, index: int, v: object) -> z3.ExprRef:
         """The z3 literal of a concrete slot value."""
-        info = self.layout.slots[index]
-        t = info.type
-        if isinstance(t, BoolT):
+        sort = self.sort(index)
+        if sort == z3.BoolSort():
             return z3.BoolVal(bool(v))
-        if isinstance(t, SetT):
-            return z3.BitVecVal(int(v), self.width(t.entity))  # type: ignore[call-overload]
-        if isinstance(t, ListT) or info.kind == SlotKind.LOCK_QUEUE:
+        if isinstance(sort, z3.BitVecSortRef):
+            return z3.BitVecVal(int(v), sort.size())  # type: ignore[call-overload]
+        if sort == INT_SEQ:
             return seq_literal(v)  # type: ignore[arg-type]
         return z3.IntVal(int(v))  # type: ignore[call-overload]
 
@@ -117,6 +128,11 @@ class SmtEncoder:
                 tid: int = -1) -> z3.ExprRef:
         """When evaluating `e` applies no partial operation outside its domain (simplified)."""
         return z3.simplify(_Translator(self, locals_ or {}, dict(bound or {}), tid).defined(e))
+
+    def index(self, keys: tuple[Expr, ...], strides: tuple[int, ...], locals_: Mapping[str, int] | None = None,
+              tid: int = -1) -> z3.ExprRef:
+        """The offset `sum(key * stride)` of an indexed slot (see `defined` for a null key)."""
+        return _Translator(self, locals_ or {}, {}, tid).index_term(keys, strides)
 
     def decide(self, formula: z3.ExprRef, state: Sequence, slots: Sequence[int]) -> bool | None:
         """The truth of a formula in a concrete state: True, False, or None when z3 answers unknown."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -11,10 +12,11 @@ from ..lang.expr import Expr, LockRef, Running, Shared, Unary, walk
 from ..lang.lockapi import RCU_API, mutex_wait_modes
 from ..lang.spec import PropertyDecl, Rcu, Spec
 from ..lang.types import BOOL
-from .evaluate import Env, EvalError, compile_expr, format_value, reads_state
+from . import ir
+from .evaluate import Env, EvalError, Fn, compile_expr, format_value, lock_base, reads_state
 from .layout import Layout, LayoutTooLarge, Slot, SlotKind, shared_layout
 from .locks import read_depth
-from .program import IR, CompileError, ThreadProgram, walk_statements
+from .program import CompileError, ThreadProgram, walk_statements
 from .runtime import ActionInfo, Executions, RuntimeBuilder, Settle, Step, Threads, Violation
 
 MUTEX_WAIT_OPS = tuple(mutex_wait_modes())   # acquires that wait while a mutex or spinlock is held
@@ -31,7 +33,7 @@ class Thread:
     pcslot: int
     steps: list[Step | None]
     runs: list
-    nodes: list[IR]
+    nodes: list[ir.Node]
     settle: Settle
     finished: int
     daemon: bool
@@ -69,6 +71,8 @@ class TransitionSystem:
 
     def __init__(self, spec: Spec):
         self.spec = spec
+        self._lock_places: dict[int, tuple[int, Fn | None]] = {}
+        self._conditions: dict[int, Fn] = {}
         self.layout = Layout()
         self.names = {e.name: e.elements for e in spec.entities}
         self.enums = dict(spec.enums)
@@ -234,7 +238,7 @@ class TransitionSystem:
         out: dict[str, tuple[tuple[int, frozenset[int]], ...]] = {}
         for proc in self.spec.procedures:
             out[proc.name] = tuple((t.pcslot, frozenset(pc for pc, node in enumerate(t.nodes)
-                                                        if proc.name in node.frame and node.kind != "jump"))
+                                                        if proc.name in node.frame and not isinstance(node, ir.Jump)))
                                    for t in self.threads)
         return out
 
@@ -272,27 +276,38 @@ class TransitionSystem:
         """Whether a thread is inside a slow step: waiting in synchronize_rcu()/rcu_barrier(), or at a
         statement (or inside a call) the spec marks `slow: true`."""
         node = self.node_at(s, tid)
-        return node is not None and (node.kind == "gpwait" or bool(node.data.get("slow")))
+        return node is not None and (isinstance(node, ir.GraceWait) or node.slow)
 
-    @staticmethod
-    def lock_slot(node: IR, s: Sequence) -> int | None:
+    def lock_slot(self, node: ir.LockCall | ir.LockWait, s: Sequence) -> int | None:
         """The first slot of the lock instance a lock statement names in state `s`; None when its key
         does not evaluate (a null index: the statement's step is a runtime_safety violation)."""
-        dyn = node.data["dyn"]
+        place = self._lock_places.get(id(node))
+        if place is None:
+            assert node.lock is not None and node.env is not None
+            place = self._lock_places[id(node)] = lock_base(node.lock, node.env)
+        base, dyn = place
         try:
-            return node.data["base"] + (dyn(s) if dyn is not None else 0)
+            return base + (dyn(s) if dyn is not None else 0)
         except EvalError:
             return None
+
+    def condition(self, node: ir.Branch | ir.Await | ir.Check) -> Fn:
+        """The closure of a node's condition (for analyses and tests; the runtime has its own)."""
+        fn = self._conditions.get(id(node))
+        if fn is None:
+            assert node.cond is not None and node.env is not None
+            fn = self._conditions[id(node)] = compile_expr(node.cond, node.env)
+        return fn
 
     def mutex_wait_slot(self, s: Sequence, tid: int) -> int | None:
         """The slot of the mutex or spinlock a thread stands at a waiting acquire of (MUTEX_WAIT_OPS), or
         None: elsewhere, or at one whose index does not evaluate."""
         node = self.node_at(s, tid)
-        if node is None or node.kind != "lock" or node.data["op"] not in MUTEX_WAIT_OPS:
+        if not isinstance(node, ir.LockCall) or node.op not in MUTEX_WAIT_OPS:
             return None
         return self.lock_slot(node, s)
 
-    def node_at(self, s: Sequence, tid: int) -> IR | None:
+    def node_at(self, s: Sequence, tid: int) -> ir.Node | None:
         thread = self.threads[tid]
         pc = s[thread.pcslot]
         return None if pc == thread.finished else thread.nodes[pc]
@@ -360,6 +375,55 @@ class TransitionSystem:
         # a step that fails before settling returns its violation bare
         return [r if r.__class__ is tuple else ((), r) for r in results]
 
+    def micro_step(self, s: tuple, tid: int, signal: bool = False) -> list[tuple | Violation]:
+        """The outcomes of the one IR node thread `tid` stands at in `s`, without settling anything
+        afterwards (threads a releaser grants an rwsem are moved past their wait, not further): the
+        steps model/semantics/relation.py gives a z3 meaning. `s` may be an unsettled state."""
+        thread = self.threads[tid]
+        pc = s[thread.pcslot]
+        if pc == thread.finished:
+            return []
+        step = thread.steps[pc]
+        if step is not None:
+            fn = step.sig if signal else step.fire
+            if fn is None:
+                return []
+            with self._unsettled():
+                return fn(s)
+        if signal:
+            return []
+        l = list(s)
+        try:
+            r = thread.runs[pc](l)
+        except EvalError as err:
+            return [Violation("runtime_safety", str(err), tid, pc)]
+        if r.__class__ is int:
+            l[thread.pcslot] = r
+            return [tuple(l)]
+        if r.__class__ is list:
+            return [tuple(l[:thread.pcslot] + [target] + l[thread.pcslot + 1:]) for target in r]
+        return [r]
+
+    @contextmanager
+    def _unsettled(self) -> Iterator[None]:
+        """Every thread's `settle` stops at once (micro steps), for the duration."""
+        def stop(l: list, out: list) -> None:
+            out.append(tuple(l))
+        builders = [t.builder for t in self.threads]
+        others = builders[0].others if builders else None
+        saved = [b.settle for b in builders]
+        for b in builders:
+            b.settle = stop
+        if others is not None:
+            others.settles[:] = [stop] * len(others.settles)
+        try:
+            yield
+        finally:
+            for b, settle in zip(builders, saved):
+                b.settle = settle
+            if others is not None:
+                others.settles[:] = saved
+
     def _step(self, s: tuple, action: int) -> Step | None:
         info = self.actions[action]
         thread = self.threads[info.tid]
@@ -370,7 +434,7 @@ class TransitionSystem:
 
     def woken_positions(self, tid: int) -> frozenset[int]:
         """Where another thread's step may move this thread on: its rwsem waits (the releaser grants)."""
-        return frozenset(pc for pc, n in enumerate(self.threads[tid].nodes) if n.kind == "lockwait")
+        return frozenset(pc for pc, n in enumerate(self.threads[tid].nodes) if isinstance(n, ir.LockWait))
 
     def restart_counts(self) -> None:
         """Back to the run counts of computing the initial states, before an exploration."""

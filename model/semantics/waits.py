@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..lang.lockapi import LOCK_API, mutex_wait_modes
+from . import ir
 from .locks import read_depth, reader_tids
 from .system import TransitionSystem
 
@@ -45,16 +46,16 @@ def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool =
         return ()
     loc, text = node.stmt.span.short, node.stmt.text
     # a lock index that does not evaluate (None) is no wait: that step is a runtime_safety violation
-    if node.kind == "lock" and node.data["op"] in MUTEX_WAITS:
+    if isinstance(node, ir.LockCall) and node.op in MUTEX_WAITS:
         b = system.lock_slot(node, s)
         if b is None or s[b] in (-1, tid):
             return ()
-        return (WaitEdge(tid, s[b], "held", _lock_name(system, b), MUTEX_WAITS[node.data["op"]], loc, text),)
-    if node.kind == "lockwait":
+        return (WaitEdge(tid, s[b], "held", _lock_name(system, b), MUTEX_WAITS[node.op], loc, text),)
+    if isinstance(node, ir.LockWait):
         b = system.lock_slot(node, s)
         if b is None:
             return ()
-        writer = LOCK_API[node.data["op"]].mode == "write"
+        writer = LOCK_API[node.op].mode == "write"
         entry = tid * 2 + writer
         queue = s[b + 2]
         if entry not in queue:
@@ -70,13 +71,13 @@ def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool =
         else:
             out.extend(WaitEdge(tid, w >> 1, "queued_writer", name, want, loc, text) for w in ahead if w & 1)
         return tuple(out)
-    if node.kind == "gpwait" and node.data["op"] == "synchronize_rcu" and system.layout.gp_wait:
+    if isinstance(node, ir.GraceWait) and node.op == "synchronize_rcu" and system.layout.gp_wait:
         pending = s[system.layout.gp_wait[tid]]
         return tuple(WaitEdge(tid, r, "rcu_reader", "", "grace period", loc, text)
                      for r in range(len(system.threads)) if pending >> r & 1)
-    if conditions and node.kind == "await":
+    if conditions and isinstance(node, ir.Await):
         try:
-            ready = bool(node.data["cond"](s))
+            ready = bool(system.condition(node)(s))
         except Exception:  # noqa: BLE001 - a failing condition is reported as runtime_safety
             ready = False
         if not ready:

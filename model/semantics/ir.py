@@ -1,0 +1,192 @@
+"""The IR: one typed node per program point of a thread, after inlining (model/semantics/program.py).
+
+A node is data: the statement it comes from, the expressions it evaluates (lowered `Expr`s with the
+`Env` of their frame, never closures), the places it writes, and its successors `next`/`alt` (program
+points of the same thread, -1 for none). model/semantics/runtime.py compiles nodes to the explorer's
+closures, model/semantics/relation.py to a z3 transition relation. `kind` names the node class in
+traces and reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..lang.expr import Expr, Local, LockRef, Shared
+from ..lang.spec import Stmt
+from ..lang.types import ListT, Type
+from .evaluate import Env
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an assignment writes: a local or a shared variable (maybe indexed), resolved in `env`.
+    `checked`: the value must fit the declared type (an int range, a non-null reference)."""
+
+    target: Local | Shared
+    env: Env
+    checked: bool = True
+
+    @property
+    def type(self) -> Type:
+        return self.target.type
+
+
+@dataclass(eq=False, kw_only=True)
+class Node:
+    """A program point. `visible` nodes are interleaving points (they read or write shared state or a
+    lock); the others run eagerly after the thread's previous visible step."""
+
+    kind: ClassVar[str] = "node"
+    stmt: Stmt | None = None
+    frame: tuple[str, ...] = ()     # the call chain, outermost procedure first
+    env: Env | None = None          # how the frame's names resolve
+    next: int = -1
+    alt: int = -1
+    visible: bool = False
+    slow: bool = False              # inside a statement (or a call) marked `slow: true`
+
+
+@dataclass(eq=False, kw_only=True)
+class Jump(Node):
+    """A placeholder edge (labels, loop heads, frame exits), removed by resolving jumps."""
+
+    kind: ClassVar[str] = "jump"
+
+
+@dataclass(eq=False, kw_only=True)
+class End(Node):
+    """The thread finishes here (checking that it holds no lock)."""
+
+    kind: ClassVar[str] = "end"
+
+
+@dataclass(eq=False, kw_only=True)
+class Reset(Node):
+    """A frame ends: its local slots go back to unused (None)."""
+
+    kind: ClassVar[str] = "reset"
+    slots: tuple[int, ...] = ()
+
+
+@dataclass(eq=False, kw_only=True)
+class Assign(Node):
+    """`a, b = x, y` (all values evaluated first), a `return` into the caller's place, or a call's
+    entry (arguments into the callee's parameters, its other locals to their defaults)."""
+
+    kind: ClassVar[str] = "assign"
+    writes: tuple[Place, ...] = ()
+    values: tuple[Expr, ...] = ()
+    call: str = ""                  # the procedure entered, for a call
+    params: tuple[str, ...] = ()    # its parameters (the first writes)
+
+
+@dataclass(eq=False, kw_only=True)
+class Branch(Node):
+    """`if` or `while`: `next` when `cond` holds, else `alt`."""
+
+    kind: ClassVar[str] = "branch"
+    cond: Expr | None = None
+    counted: bool = False           # an `if` (branch coverage counts which way it goes)
+
+
+@dataclass(eq=False, kw_only=True)
+class Choose(Node):
+    """`either`: every branch is a successor."""
+
+    kind: ClassVar[str] = "choose"
+    branches: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(eq=False, kw_only=True)
+class LoopStep(Node):
+    """A `for_each` cursor step: the first element (`start`) or the one after the cursor; `next` enters
+    the body, `alt` leaves the loop."""
+
+    kind: ClassVar[str] = "loop_next"
+    cursor: int = -1                # the cursor's local slot
+    source: Expr | None = None      # the list or set walked
+    order: str = "forward"
+    var: str = ""
+    entity: str = ""
+    start: bool = False
+
+    @property
+    def is_list(self) -> bool:
+        assert self.source is not None
+        return isinstance(self.source.type, ListT)
+
+
+@dataclass(eq=False, kw_only=True)
+class LoopStart(LoopStep):
+    kind: ClassVar[str] = "loop_start"
+
+
+@dataclass(eq=False, kw_only=True)
+class ListEdit(Node):
+    """list_add, list_add_tail, list_add_before, list_del on a list place."""
+
+    kind: ClassVar[str] = "listop"
+    fn: str = ""
+    place: Place | None = None
+    items: tuple[Expr, ...] = ()    # the element, then the position (list_add_before)
+
+
+@dataclass(eq=False, kw_only=True)
+class Check(Node):
+    """`assert`: a violation of property `name` when `cond` is false."""
+
+    kind: ClassVar[str] = "assert"
+    cond: Expr | None = None
+    name: str = ""
+
+
+@dataclass(eq=False, kw_only=True)
+class Await(Node):
+    """Blocks until `cond` holds; `idle`: a daemon resting here is quiescent."""
+
+    kind: ClassVar[str] = "await"
+    cond: Expr | None = None
+    idle: bool = False
+
+
+@dataclass(eq=False, kw_only=True)
+class LockCall(Node):
+    """A lock API call on one lock instance; `alt` is its failure path (trylock, killable), `wait` the
+    program point where it sleeps queued on an rwsem (-1: it never queues)."""
+
+    kind: ClassVar[str] = "lock"
+    op: str = ""
+    lock: LockRef | None = None
+    lock_kind: str = ""
+    wait: int = -1
+
+
+@dataclass(eq=False, kw_only=True)
+class LockWait(Node):
+    """Sleeping in an rwsem's wait queue until a releaser grants the lock (`next`), or a fatal signal
+    (`alt`)."""
+
+    kind: ClassVar[str] = "lockwait"
+    op: str = ""
+    lock: LockRef | None = None
+
+
+@dataclass(eq=False, kw_only=True)
+class RcuCall(Node):
+    kind: ClassVar[str] = "rcu"
+    op: str = ""
+
+
+@dataclass(eq=False, kw_only=True)
+class GraceWait(Node):
+    """Waiting for a grace period (or for callbacks) to end, after synchronize_rcu() or rcu_barrier()."""
+
+    kind: ClassVar[str] = "gpwait"
+    op: str = ""
+
+
+LOCK_NODES = (LockCall, LockWait)
+
+__all__ = ["Assign", "Await", "Branch", "Check", "Choose", "End", "GraceWait", "Jump", "ListEdit", "LockCall",
+           "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset", "LOCK_NODES"]

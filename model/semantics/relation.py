@@ -1,0 +1,584 @@
+"""The z3 two-state transition relation of a compiled spec, one micro-step per IR node.
+
+A micro-step is what one IR node does (ir.py), before any settling: the visible steps the explorer
+takes are a micro-step followed by the thread's invisible micro-steps (and those of the threads an
+rwsem release moves past their wait). Each node becomes a list of guarded `Case`s over the state before
+the step (frame ""): a guard, the slots it updates (a term over the state before; None: the slot becomes
+unused), and the property it violates ('' for a successor). The relation of a node is the disjunction of
+its successor cases, each with the frame condition that every slot it does not update keeps its value
+(mypyvy-style: one translator, parameterised by time frame, see smt.py). Lock, rwsem and RCU behaviour
+is written once, per lock API flag (model/lang/lockapi.py), in `_LockCases`.
+
+tests/test_relation.py proves the explorer's micro-steps (system.micro_step) and this relation agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import reduce
+
+import z3
+
+from ..lang.expr import Expr, Local, LockRef
+from ..lang.lockapi import LOCK_API
+from ..lang.types import IntT, RefT, SetT
+from . import ir
+from .layout import SlotKind
+from .locks import MAX_READ_DEPTH, READ_BITS
+from .smt import INT_SEQ, SmtEncoder
+from .system import TransitionSystem
+
+Updates = Mapping[int, z3.ExprRef | None]
+RUNTIME, DISCIPLINE = "runtime_safety", "lock_discipline"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One way a micro-step goes: when `guard` holds in the state before, the slots in `updates` take
+    their new values (None: unused from now on) and every other slot keeps its value; or, with a
+    `violation`, the step breaks that property instead (and has no successor)."""
+
+    guard: z3.BoolRef
+    updates: Updates
+    violation: str = ""
+
+
+class _Ordered:
+    """Cases tried in order, the first whose condition holds applies (guards made exclusive)."""
+
+    def __init__(self, within: z3.BoolRef | None = None):
+        self.rest: list[z3.BoolRef] = [] if within is None else [within]
+        self.cases: list[Case] = []
+
+    def when(self, cond: z3.BoolRef | bool, updates: Updates | None = None, violation: str = "",
+             blocked: bool = False) -> None:
+        """`cond` (after every earlier one failed) leads to `updates`, a violation, or nothing (blocked)."""
+        c = z3.BoolVal(cond) if isinstance(cond, bool) else cond
+        guard = z3.And(*self.rest, c) if self.rest else c
+        self.rest.append(z3.Not(c))
+        if not blocked:
+            self.cases.append(Case(guard, dict(updates or {}), violation))
+
+    def otherwise(self, updates: Updates | None = None, violation: str = "", blocked: bool = False) -> None:
+        self.when(True, updates, violation, blocked)
+
+
+def _pow2(exponent: z3.ArithRef, width: int) -> z3.ArithRef:
+    """2 ** exponent for 0 <= exponent < width, as an if-chain (z3 integers have no shifts)."""
+    return reduce(lambda rest, i: z3.If(exponent == i, z3.IntVal(1 << i), rest), range(width - 2, -1, -1),
+                  z3.IntVal(1 << (width - 1)))
+
+
+def _bit(mask: z3.ArithRef, i: int) -> z3.BoolRef:
+    return (mask / (1 << i)) % 2 == 1
+
+
+class Relation:
+    """The micro-step cases and relation of every (thread, program point, signal) of a system."""
+
+    def __init__(self, system: TransitionSystem):
+        self.system = system
+        layout = system.layout
+        sizes, positions = system.env.entity_sizes, system.env.positions
+        self.pre = SmtEncoder(layout, sizes, positions)
+        self.post = SmtEncoder(layout, sizes, positions, frame="'")
+        self.slot_count = len(layout.slots)
+        self._cases: dict[tuple[int, int, bool], list[Case]] = {}
+        self.lock_instances = {name: [base + i * width for i in range(self._instances(name))]
+                               for name, (base, width, _) in layout.locks.items()}
+
+    def _instances(self, name: str) -> int:
+        return sum(1 for s in self.system.layout.slots if s.var == name and s.kind == SlotKind.LOCK_OWNER)
+
+    def cases(self, tid: int, pc: int, signal: bool = False) -> list[Case]:
+        """The cases of the node thread `tid` has at `pc` (its fatal-signal exit with `signal`)."""
+        key = (tid, pc, signal)
+        if key not in self._cases:
+            self._cases[key] = _NodeCases(self, tid, pc).build(signal)
+        return self._cases[key]
+
+    def successor(self, tid: int, pc: int, signal: bool = False) -> z3.BoolRef:
+        """R(s, s'): the state after (frame "'") is a successor of the state before by that micro-step."""
+        pre, post = self.pre.slot, self.post.slot
+        parts = []
+        for case in self.cases(tid, pc, signal):
+            if case.violation:
+                continue
+            eqs = [case.guard]
+            for i in range(self.slot_count):
+                if i not in case.updates:
+                    eqs.append(post(i) == pre(i))
+                elif (value := case.updates[i]) is not None:
+                    eqs.append(post(i) == value)
+            parts.append(z3.And(*eqs))
+        return z3.Or(*parts) if parts else z3.BoolVal(False)
+
+    def violates(self, tid: int, pc: int, signal: bool = False) -> dict[str, z3.BoolRef]:
+        """Property -> when that micro-step breaks it (a condition on the state before)."""
+        out: dict[str, list[z3.BoolRef]] = {}
+        for case in self.cases(tid, pc, signal):
+            if case.violation:
+                out.setdefault(case.violation, []).append(case.guard)
+        return {prop: z3.Or(*guards) for prop, guards in out.items()}
+
+
+class _NodeCases:
+    """The cases of one node: its expressions read the state before, in the node's frame."""
+
+    def __init__(self, rel: Relation, tid: int, pc: int):
+        self.rel, self.tid, self.pc = rel, tid, pc
+        self.system = rel.system
+        self.thread = self.system.threads[tid]
+        self.pcslot = self.thread.pcslot
+        self.node = self.thread.nodes[pc]
+        self.locals = dict(self.node.env.locals) if self.node.env is not None else {}
+        self.pre = rel.pre
+
+    # -- reading the state before
+
+    def term(self, e: Expr) -> z3.ExprRef:
+        return self.pre.term(e, self.locals, tid=self.tid)
+
+    def defined(self, *exprs: Expr) -> z3.BoolRef:
+        return z3.And(*[self.pre.defined(e, self.locals, tid=self.tid) for e in exprs]) if exprs else z3.BoolVal(True)
+
+    def slot(self, i: int) -> z3.ExprRef:
+        return self.pre.slot(i)
+
+    def goto(self, target: int) -> dict[int, z3.ExprRef | None]:
+        return {self.pcslot: z3.IntVal(target)}
+
+    # -- the node kinds
+
+    def build(self, signal: bool) -> list[Case]:
+        node = self.node
+        if isinstance(node, (ir.LockCall, ir.LockWait)):
+            return _LockCases(self, node).build(signal)
+        if signal:
+            return []
+        if isinstance(node, ir.Assign):
+            return self.assign(node)
+        if isinstance(node, ir.Reset):
+            return [Case(z3.BoolVal(True), {**{s: None for s in node.slots}, **self.goto(node.next)})]
+        if isinstance(node, ir.Branch):
+            assert node.cond is not None
+            o = _Ordered()
+            o.when(z3.Not(self.defined(node.cond)), violation=RUNTIME)
+            o.when(self.term(node.cond), self.goto(node.next))
+            o.otherwise(self.goto(node.alt))
+            return o.cases
+        if isinstance(node, ir.Choose):
+            return [Case(z3.BoolVal(True), self.goto(target)) for _, target in node.branches]
+        if isinstance(node, ir.Check):
+            assert node.cond is not None
+            o = _Ordered()
+            o.when(z3.Not(self.defined(node.cond)), violation=RUNTIME)
+            o.when(z3.Not(self.term(node.cond)), violation=node.name)
+            o.otherwise(self.goto(node.next))
+            return o.cases
+        if isinstance(node, ir.Await):
+            assert node.cond is not None
+            o = _Ordered()
+            o.when(self.atomic(), violation=DISCIPLINE)
+            o.when(z3.Not(self.defined(node.cond)), violation=RUNTIME)
+            o.when(self.term(node.cond), self.goto(node.next))
+            o.otherwise(blocked=True)
+            return o.cases
+        if isinstance(node, ir.End):
+            o = _Ordered()
+            o.when(self.holds_anything(), violation=DISCIPLINE)
+            o.otherwise(self.goto(self.thread.finished))
+            return o.cases
+        if isinstance(node, ir.LoopStep):
+            return self.loop(node)
+        if isinstance(node, ir.ListEdit):
+            return self.list_edit(node)
+        if isinstance(node, ir.RcuCall):
+            return self.rcu(node)
+        if isinstance(node, ir.GraceWait):
+            gp = self.rcu_gp()
+            o = _Ordered()
+            if gp is not None and node.op == "synchronize_rcu":
+                o.when(gp != 0, blocked=True)
+            o.otherwise(self.goto(node.next))
+            return o.cases
+        raise AssertionError(f"no relation for {node.kind} nodes")
+
+    # -- places
+
+    def place_slots(self, place: ir.Place) -> tuple[list[int], z3.ExprRef | None, z3.BoolRef]:
+        """(candidate slots, offset term or None when static, when the place's keys evaluate)."""
+        target = place.target
+        if isinstance(target, Local):
+            return [place.env.locals[target.name]], None, z3.BoolVal(True)
+        base, strides = self.system.layout.shared[target.name]
+        count = sum(1 for s in self.system.layout.slots if s.var == target.name and s.kind == SlotKind.SHARED)
+        locals_ = dict(place.env.locals)
+        ok = z3.And(*[z3.And(self.pre.defined(k, locals_, tid=self.tid), self.pre.term(k, locals_, tid=self.tid) != -1)
+                      for k in target.keys]) if target.keys else z3.BoolVal(True)
+        offset = z3.simplify(self.pre.index(target.keys, strides, locals_, self.tid)) if target.keys else z3.IntVal(0)
+        if z3.is_int_value(offset):
+            return [base + offset.as_long()], None, ok
+        return [base + i for i in range(count)], offset, ok
+
+    @staticmethod
+    def write(updates: dict[int, z3.ExprRef | None], slots: list[int], offset: z3.ExprRef | None,
+              value: z3.ExprRef, pre: SmtEncoder) -> None:
+        """Write `value` to the place (a static slot, or the candidate at `offset`), after earlier writes."""
+        if offset is None:
+            updates[slots[0]] = value
+            return
+        base = slots[0]
+        for i in slots:
+            old = updates.get(i, pre.slot(i))
+            assert old is not None
+            updates[i] = z3.If(offset == i - base, value, old)
+
+    def fits(self, place: ir.Place, value: z3.ExprRef) -> z3.BoolRef:
+        """The range check of a checked place: an int in its range, a non-null reference."""
+        t = place.type
+        if not place.checked:
+            return z3.BoolVal(True)
+        if isinstance(t, IntT) and t.lo is not None and t.hi is not None:
+            return z3.And(value >= t.lo, value <= t.hi)
+        if isinstance(t, RefT) and not t.nullable:
+            return value != -1
+        return z3.BoolVal(True)
+
+    def assign(self, node: ir.Assign) -> list[Case]:
+        values = [self.term(v) for v in node.values]
+        places = [self.place_slots(p) for p in node.writes]
+        o = _Ordered()
+        o.when(z3.Not(z3.And(self.defined(*node.values), *[ok for _, _, ok in places])), violation=RUNTIME)
+        o.when(z3.Not(z3.And(*[self.fits(p, v) for p, v in zip(node.writes, values)])), violation=RUNTIME)
+        updates: dict[int, z3.ExprRef | None] = {}
+        for (slots, offset, _), value in zip(places, values):
+            self.write(updates, slots, offset, value, self.pre)
+        updates.update(self.goto(node.next))
+        o.otherwise(updates)
+        return o.cases
+
+    # -- loops and lists
+
+    def loop(self, node: ir.LoopStep) -> list[Case]:
+        assert node.source is not None
+        items, cur = self.term(node.source), self.slot(node.cursor)
+        reverse = node.order != "forward"
+        restart = node.start and node.order != "continue_reverse"
+        o = _Ordered()
+        o.when(z3.Not(self.defined(node.source)), violation=RUNTIME)
+
+        def moved(c: z3.ArithRef) -> None:
+            o.when(c >= 0, {node.cursor: c, self.pcslot: z3.IntVal(node.next)})
+            o.otherwise({node.cursor: c, self.pcslot: z3.IntVal(node.alt)})
+
+        if node.is_list:
+            n = z3.Length(items)
+            if restart:
+                moved(z3.If(n > 0, items[n - 1] if reverse else items[0], -1))
+                return o.cases
+            o.when(z3.And(cur >= 0, z3.Not(z3.Contains(items, z3.Unit(cur)))), violation=RUNTIME)
+            if not node.start:
+                o.when(cur < 0, self.goto(node.alt))
+            i = z3.If(cur >= 0, z3.IndexOf(items, z3.Unit(cur), 0), n)
+            j = i - 1 if reverse else i + 1
+            moved(z3.If(z3.And(j >= 0, j < n), items[j], -1))
+            return o.cases
+        assert isinstance(node.source.type, SetT)
+        width = self.pre.width(node.source.type.entity)
+        members = [z3.Extract(k, k, items) == 1 for k in range(width)]
+        # the candidate elements in walking order, each with the cursor positions that lead to it
+        order = list(range(width - 1, -1, -1)) if reverse else list(range(width))
+        if restart:
+            after = [(k, members[k]) for k in order]
+        elif reverse:
+            after = [(k, z3.And(members[k], z3.Or(cur < 0, cur > k))) for k in order]
+        else:
+            after = [(k, z3.And(members[k], cur < k)) for k in order]
+        found = reduce(lambda rest, kc: z3.If(kc[1], z3.IntVal(kc[0]), rest), reversed(after), z3.IntVal(-1))
+        moved(z3.simplify(found))
+        return o.cases
+
+    def list_edit(self, node: ir.ListEdit) -> list[Case]:
+        assert node.place is not None
+        slots, offset, keys_ok = self.place_slots(node.place)
+        items = self.select(slots, offset)
+        x = self.term(node.items[0])
+        pos = self.term(node.items[1]) if len(node.items) > 1 else None
+        has_x = z3.Contains(items, z3.Unit(x))
+        o = _Ordered()
+        o.when(z3.Not(z3.And(keys_ok, self.defined(*node.items[:1]))), violation=RUNTIME)
+        o.when(x < 0, violation=RUNTIME)
+
+        def result(value: z3.ExprRef) -> dict[int, z3.ExprRef | None]:
+            updates: dict[int, z3.ExprRef | None] = {}
+            self.write(updates, slots, offset, value, self.pre)
+            updates.update(self.goto(node.next))
+            return updates
+
+        if node.fn == "list_del":
+            o.when(z3.Not(has_x), violation=RUNTIME)
+            at = z3.IndexOf(items, z3.Unit(x), 0)
+            o.otherwise(result(z3.Concat(z3.SubSeq(items, 0, at), z3.SubSeq(items, at + 1, z3.Length(items) - at - 1))))
+            return o.cases
+        o.when(has_x, violation=RUNTIME)
+        if node.fn == "list_add":
+            o.otherwise(result(z3.Concat(z3.Unit(x), items)))
+        elif node.fn == "list_add_tail":
+            o.otherwise(result(z3.Concat(items, z3.Unit(x))))
+        else:
+            assert pos is not None
+            o.when(z3.Not(self.defined(node.items[1])), violation=RUNTIME)
+            o.when(pos < 0, result(z3.Concat(items, z3.Unit(x))))
+            o.when(z3.Not(z3.Contains(items, z3.Unit(pos))), violation=RUNTIME)
+            at = z3.IndexOf(items, z3.Unit(pos), 0)
+            o.otherwise(result(z3.Concat(z3.SubSeq(items, 0, at), z3.Unit(x),
+                                         z3.SubSeq(items, at, z3.Length(items) - at))))
+        return o.cases
+
+    def select(self, slots: list[int], offset: z3.ExprRef | None) -> z3.ExprRef:
+        if offset is None:
+            return self.slot(slots[0])
+        base = slots[0]
+        return reduce(lambda rest, i: z3.If(offset == i - base, self.slot(i), rest), reversed(slots[:-1]),
+                      self.slot(slots[-1]))
+
+    # -- atomic context, held locks, RCU
+
+    def rcu_nest(self, tid: int | None = None) -> z3.ArithRef | None:
+        nests = self.system.layout.rcu_nest
+        return self.slot(nests[self.tid if tid is None else tid]) if nests else None
+
+    def rcu_gp(self) -> z3.ArithRef | None:
+        gps = self.system.layout.gp_wait
+        return self.slot(gps[self.tid]) if gps else None
+
+    def atomic(self) -> z3.BoolRef:
+        """Sleeping is forbidden here: the thread holds a spinlock, or is inside an RCU read-side section."""
+        spin = [self.slot(i) == self.tid for i in self.thread.builder.spin_slots]
+        nest = self.rcu_nest()
+        return z3.Or(*spin, *([nest != 0] if nest is not None else []))
+
+    def holds_anything(self) -> z3.BoolRef:
+        parts = []
+        for name, instances in self.rel.lock_instances.items():
+            rwsem = self.system.layout.lock_kinds[name] == "rwsem"
+            for b in instances:
+                parts.append(self.slot(b) == self.tid)
+                if rwsem:
+                    parts.append(_depth(self.slot(b + 1), self.tid) != 0)
+        nest = self.rcu_nest()
+        if nest is not None:
+            parts.append(nest != 0)
+        return z3.Or(*parts) if parts else z3.BoolVal(False)
+
+    def rcu(self, node: ir.RcuCall) -> list[Case]:
+        o = _Ordered()
+        nest = self.rcu_nest()
+        if node.op == "rcu_read_lock":
+            assert nest is not None
+            o.when(nest >= 3, violation=DISCIPLINE)
+            o.otherwise({self.rcu_slot(): nest + 1, **self.goto(node.next)})
+            return o.cases
+        if node.op == "rcu_read_unlock":
+            assert nest is not None
+            o.when(nest == 0, violation=DISCIPLINE)
+            updates: dict[int, z3.ExprRef | None] = {self.rcu_slot(): nest - 1, **self.goto(node.next)}
+            bit = 1 << self.tid
+            for g in self.system.layout.gp_wait:
+                old = self.slot(g)
+                updates[g] = z3.If(z3.And(nest == 1, _bit(old, self.tid)), old - bit, old)
+            o.otherwise(updates)
+            return o.cases
+        if nest is not None:
+            o.when(nest != 0, violation=DISCIPLINE)
+        o.when(z3.Or(*[self.slot(i) == self.tid for i in self.thread.builder.spin_slots]), violation=DISCIPLINE)
+        updates = self.goto(node.next)
+        gps = self.system.layout.gp_wait
+        if gps and node.op == "synchronize_rcu":
+            readers = [z3.If(self.slot(n) != 0, 1 << t, 0) for t, n in enumerate(self.system.layout.rcu_nest)]
+            updates[gps[self.tid]] = z3.Sum(*readers) if readers else z3.IntVal(0)
+        o.otherwise(updates)
+        return o.cases
+
+    def rcu_slot(self) -> int:
+        return self.system.layout.rcu_nest[self.tid]
+
+
+def _depth(readers: z3.ArithRef, tid: int) -> z3.ArithRef:
+    """The read holds of thread `tid` in an rwsem's readers slot."""
+    return (readers / (1 << (READ_BITS * tid))) % (1 << READ_BITS)
+
+
+class _LockCases:
+    """The lock API, once: each operation's cases from its LOCK_API flags, per lock instance."""
+
+    def __init__(self, at: _NodeCases, node: ir.LockCall | ir.LockWait):
+        self.at, self.node = at, node
+        assert node.lock is not None
+        self.lock: LockRef = node.lock
+        self.info = LOCK_API[node.op]
+        self.tid = at.tid
+        self.system = at.system
+        self.all_readers = self.system.spec.options.rwsem_wake == "all_readers"
+        self.fatal_signals = self.system.spec.options.fatal_signals
+
+    def instance_guards(self) -> tuple[z3.BoolRef, list[tuple[int, z3.BoolRef]]]:
+        """(the index evaluates, [(instance base slot, the index names it)])."""
+        lock = self.lock
+        instances = self.at.rel.lock_instances[lock.name]
+        if not lock.keys:
+            return z3.BoolVal(True), [(instances[0], z3.BoolVal(True))]
+        _, width, strides = self.system.layout.locks[lock.name]
+        pre, locals_, tid = self.at.pre, self.at.locals, self.tid
+        ok = z3.And(*[z3.And(pre.defined(k, locals_, tid=tid), pre.term(k, locals_, tid=tid) != -1) for k in lock.keys])
+        index = z3.simplify(pre.index(lock.keys, tuple(st // width for st in strides), locals_, tid))
+        if z3.is_int_value(index):
+            return ok, [(instances[index.as_long()], z3.BoolVal(True))]
+        return ok, [(b, index == i) for i, b in enumerate(instances)]
+
+    def build(self, signal: bool) -> list[Case]:
+        if isinstance(self.node, ir.LockWait):
+            return self.wait(signal)
+        info = self.info
+        if signal and not (info.killable and not info.rw_mode and self.fatal_signals):
+            return []
+        ok, instances = self.instance_guards()
+        cases = [Case(z3.Not(ok), {}, RUNTIME)]
+        for b, named in instances:
+            o = _Ordered(z3.And(ok, named))
+            if signal:
+                owner = self.at.slot(b)
+                o.when(z3.And(owner != -1, owner != self.tid), self.at.goto(self.node.alt))
+            elif not info.rw_mode:
+                self.mutex(o, b)
+            elif info.acquires:
+                self.rw_acquire(o, b)
+            else:
+                self.rw_release(o, b)
+            cases += o.cases
+        return cases
+
+    def mutex(self, o: _Ordered, b: int) -> None:
+        owner, tid, node = self.at.slot(b), self.tid, self.node
+        if self.info.acquires:
+            if self.info.sleeps:
+                o.when(self.at.atomic(), violation=DISCIPLINE)
+            o.when(owner == -1, {b: z3.IntVal(tid), **self.at.goto(node.next)})
+            if self.info.trylock:
+                o.otherwise(self.at.goto(node.alt))
+                return
+            o.when(owner == tid, violation=DISCIPLINE)
+            o.otherwise(blocked=True)
+            return
+        o.when(owner != tid, violation=DISCIPLINE)
+        o.otherwise({b: z3.IntVal(-1), **self.at.goto(node.next)})
+
+    def rw_acquire(self, o: _Ordered, b: int) -> None:
+        assert isinstance(self.node, ir.LockCall)
+        owner, readers, queue = self.at.slot(b), self.at.slot(b + 1), self.at.slot(b + 2)
+        tid, node, info = self.tid, self.node, self.info
+        fail = self.at.goto(node.alt)
+        mine = _depth(readers, tid)
+        idle = z3.Length(queue) == 0
+        if info.mode == "read":
+            held, now = owner == tid, z3.And(owner == -1, idle)
+        else:
+            held, now = z3.Or(owner == tid, mine != 0), z3.And(owner == -1, readers == 0, idle)
+        if info.trylock:
+            o.when(held, fail)
+        else:
+            o.when(held, violation=DISCIPLINE)
+        if info.sleeps:
+            o.when(self.at.atomic(), violation=DISCIPLINE)
+        if info.mode == "read":
+            o.when(mine >= MAX_READ_DEPTH, violation=DISCIPLINE)
+            o.when(now, {b + 1: readers + (1 << (READ_BITS * tid)), **self.at.goto(node.next)})
+        else:
+            o.when(now, {b: z3.IntVal(tid), **self.at.goto(node.next)})
+        if info.trylock:
+            o.otherwise(fail)
+            return
+        entry = 2 * tid + (1 if info.mode == "write" else 0)
+        o.otherwise({b + 2: z3.Concat(queue, z3.Unit(z3.IntVal(entry))), **self.at.goto(node.wait)})
+
+    def rw_release(self, o: _Ordered, b: int) -> None:
+        owner, readers = self.at.slot(b), self.at.slot(b + 1)
+        tid, info = self.tid, self.info
+        bit = 1 << (READ_BITS * tid)
+        if info.mode == "read":
+            o.when(_depth(readers, tid) == 0, violation=DISCIPLINE)
+            before = {b: owner, b + 1: readers - bit}
+        else:
+            o.when(owner != tid, violation=DISCIPLINE)
+            before = {b: z3.IntVal(-1), b + 1: readers + bit if info.downgrades else readers}
+        o.otherwise({**self.grant(b, before[b], before[b + 1], self.at.slot(b + 2)), **self.at.goto(self.node.next)})
+
+    def wait(self, signal: bool) -> list[Case]:
+        """Queued on an rwsem: woken by a releaser's grant (which moves it on), or a fatal signal."""
+        node = self.node
+        writer = self.info.mode == "write"
+        entry = z3.Unit(z3.IntVal(2 * self.tid + writer))
+        # with an index that reads shared state, the waiter looks for the queue that holds it
+        bases = [b for b, _ in self.instance_guards()[1]]
+        queued = [(b, z3.Contains(self.at.slot(b + 2), entry)) for b in bases]
+        o = _Ordered()
+        if not signal:
+            o.when(z3.Or(*[q for _, q in queued]), blocked=True)
+            o.otherwise(self.at.goto(node.next))
+            return o.cases
+        if not (self.info.killable and self.fatal_signals):
+            return []
+        for b, q in queued:
+            queue = self.at.slot(b + 2)
+            at = z3.IndexOf(queue, entry, 0)
+            rest = z3.Concat(z3.SubSeq(queue, 0, at), z3.SubSeq(queue, at + 1, z3.Length(queue) - at - 1))
+            o.when(q, {**self.grant(b, self.at.slot(b), self.at.slot(b + 1), rest), **self.at.goto(node.alt)})
+        return o.cases
+
+    def grant(self, b: int, owner: z3.ExprRef, readers: z3.ExprRef, queue: z3.ExprRef) -> dict[int, z3.ExprRef | None]:
+        """A free (or read-held) rwsem handed to the head of its queue, as locks.rw_grant does: the new
+        owner, readers and queue, and the pcs of the threads granted it (moved past their wait)."""
+        threads = self.system.threads
+        count = len(threads)
+        width = READ_BITS * count
+        updates: dict[int, z3.ExprRef | None] = {}
+        # per queue length n (a thread queues at most once): who is granted, what is left
+        woken: list[list[z3.BoolRef]] = [[] for _ in range(count)]
+        new_owner, new_readers, new_queue = owner, readers, queue
+        for n in range(count, 0, -1):
+            entries = [queue[k] for k in range(n)]
+            writer = [e % 2 == 1 for e in entries]
+            who = [e / 2 for e in entries]
+            free = owner == -1
+            # a writer at the head takes it when there are no read holds
+            head_writer = z3.And(free, writer[0], readers == 0)
+            # else the run of readers at the head (or every reader, all_readers)
+            taking = []
+            for k in range(n):
+                before = [z3.Not(writer[j]) for j in range(k)]
+                taking.append(z3.And(free, z3.Not(writer[0]), z3.Not(writer[k]),
+                                     *([] if self.all_readers else before)))
+            added = z3.Sum(*[z3.If(taking[k], _pow2(2 * who[k], width), 0) for k in range(n)])
+            rest = [z3.If(z3.Or(taking[k], z3.And(head_writer, k == 0)), z3.Empty(INT_SEQ), z3.Unit(entries[k]))
+                    for k in range(n)]
+            is_n = z3.Length(queue) == n
+            new_owner = z3.If(z3.And(is_n, head_writer), who[0], new_owner)
+            new_readers = z3.If(is_n, readers + added, new_readers)
+            new_queue = z3.If(is_n, z3.Concat(*rest) if n > 1 else rest[0], new_queue)
+            for t in range(count):
+                woken[t].append(z3.And(is_n, z3.Or(z3.And(head_writer, who[0] == t),
+                                                   *[z3.And(taking[k], who[k] == t) for k in range(n)])))
+        updates[b], updates[b + 1], updates[b + 2] = new_owner, new_readers, new_queue
+        for t, thread in enumerate(threads):
+            waits = [(pc, n.next) for pc, n in enumerate(thread.nodes) if isinstance(n, ir.LockWait)]
+            if t == self.tid or not waits or not woken[t]:
+                continue
+            pc = self.at.slot(thread.pcslot)
+            moved = reduce(lambda rest, w: z3.If(pc == w[0], z3.IntVal(w[1]), rest), waits, pc)
+            updates[thread.pcslot] = z3.If(z3.Or(*woken[t]), moved, pc)
+        return updates
+
+
+__all__ = ["Case", "Relation"]
