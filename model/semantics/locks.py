@@ -76,9 +76,14 @@ def rw_grant(l: list, b: int, all_readers: bool) -> list[int]:
     return granted
 
 
-def rw_remove_waiter(l: list, b: int, entry: int, all_readers: bool) -> list[int]:
-    """A killable waiter leaves the queue on a fatal signal; the next waiters may now be granted."""
+def rw_dequeue(l: list, b: int, entry: int) -> None:
+    """A waiter leaves the queue (the entry is in it)."""
     queue = list(l[b + 2])
     queue.remove(entry)
     l[b + 2] = tuple(queue)
+
+
+def rw_remove_waiter(l: list, b: int, entry: int, all_readers: bool) -> list[int]:
+    """A killable waiter leaves the queue on a fatal signal; the next waiters may now be granted."""
+    rw_dequeue(l, b, entry)
     return rw_grant(l, b, all_readers)

@@ -6,8 +6,8 @@ rwsem release moves past their wait). Each node becomes a list of guarded `Case`
 the step (frame ""): a guard, the slots it updates (a term over the state before; None: the slot becomes
 unused), and the property it violates ('' for a successor). The relation of a node is the disjunction of
 its successor cases, each with the frame condition that every slot it does not update keeps its value
-(mypyvy-style: one translator, parameterised by time frame, see smt.py). Lock, rwsem and RCU behaviour
-is written once, per lock API flag (model/lang/lockapi.py), in `_LockCases`.
+(mypyvy-style: one translator, parameterised by time frame, see smt.py). Lock, rwsem and RCU steps
+come from their rules (actions.py), which model/semantics/runtime.py compiles for the explorer too.
 
 tests/test_relation.py proves the explorer's micro-steps (system.micro_step) and this relation agree.
 """
@@ -20,10 +20,11 @@ from functools import reduce
 
 import z3
 
-from ..lang.expr import Expr, Local, LockRef
+from ..lang.expr import Expr, Local
 from ..lang.lockapi import LOCK_API
 from ..lang.types import IntT, RefT, SetT
 from . import ir
+from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
 from .layout import SlotKind
 from .locks import MAX_READ_DEPTH, READ_BITS
 from .smt import INT_SEQ, SmtEncoder
@@ -153,8 +154,8 @@ class _NodeCases:
 
     def build(self, signal: bool) -> list[Case]:
         node = self.node
-        if isinstance(node, (ir.LockCall, ir.LockWait)):
-            return _LockCases(self, node).build(signal)
+        if isinstance(node, (ir.LockCall, ir.LockWait, ir.RcuCall, ir.GraceWait)):
+            return _RuleCases(self, node).build(signal)
         if signal:
             return []
         if isinstance(node, ir.Assign):
@@ -194,15 +195,6 @@ class _NodeCases:
             return self.loop(node)
         if isinstance(node, ir.ListEdit):
             return self.list_edit(node)
-        if isinstance(node, ir.RcuCall):
-            return self.rcu(node)
-        if isinstance(node, ir.GraceWait):
-            gp = self.rcu_gp()
-            o = _Ordered()
-            if gp is not None and node.op == "synchronize_rcu":
-                o.when(gp != 0, blocked=True)
-            o.otherwise(self.goto(node.next))
-            return o.cases
         raise AssertionError(f"no relation for {node.kind} nodes")
 
     # -- places
@@ -373,60 +365,51 @@ class _NodeCases:
             parts.append(nest != 0)
         return z3.Or(*parts) if parts else z3.BoolVal(False)
 
-    def rcu(self, node: ir.RcuCall) -> list[Case]:
-        o = _Ordered()
-        nest = self.rcu_nest()
-        if node.op == "rcu_read_lock":
-            assert nest is not None
-            o.when(nest >= 3, violation=DISCIPLINE)
-            o.otherwise({self.rcu_slot(): nest + 1, **self.goto(node.next)})
-            return o.cases
-        if node.op == "rcu_read_unlock":
-            assert nest is not None
-            o.when(nest == 0, violation=DISCIPLINE)
-            updates: dict[int, z3.ExprRef | None] = {self.rcu_slot(): nest - 1, **self.goto(node.next)}
-            bit = 1 << self.tid
-            for g in self.system.layout.gp_wait:
-                old = self.slot(g)
-                updates[g] = z3.If(z3.And(nest == 1, _bit(old, self.tid)), old - bit, old)
-            o.otherwise(updates)
-            return o.cases
-        if nest is not None:
-            o.when(nest != 0, violation=DISCIPLINE)
-        o.when(z3.Or(*[self.slot(i) == self.tid for i in self.thread.builder.spin_slots]), violation=DISCIPLINE)
-        updates = self.goto(node.next)
-        gps = self.system.layout.gp_wait
-        if gps and node.op == "synchronize_rcu":
-            readers = [z3.If(self.slot(n) != 0, 1 << t, 0) for t, n in enumerate(self.system.layout.rcu_nest)]
-            updates[gps[self.tid]] = z3.Sum(*readers) if readers else z3.IntVal(0)
-        o.otherwise(updates)
-        return o.cases
-
-    def rcu_slot(self) -> int:
-        return self.system.layout.rcu_nest[self.tid]
-
 
 def _depth(readers: z3.ArithRef, tid: int) -> z3.ArithRef:
     """The read holds of thread `tid` in an rwsem's readers slot."""
     return (readers / (1 << (READ_BITS * tid))) % (1 << READ_BITS)
 
 
-class _LockCases:
-    """The lock API, once: each operation's cases from its LOCK_API flags, per lock instance."""
+class _RuleCases:
+    """A lock or RCU step from its rules (actions.py), per place it may act on: the lock instance its
+    index names (a null index is a runtime_safety violation), the instance whose queue holds a waiter,
+    or none (RCU)."""
 
-    def __init__(self, at: _NodeCases, node: ir.LockCall | ir.LockWait):
-        self.at, self.node = at, node
-        assert node.lock is not None
-        self.lock: LockRef = node.lock
-        self.info = LOCK_API[node.op]
-        self.tid = at.tid
+    def __init__(self, at: _NodeCases, node: ir.LockCall | ir.LockWait | ir.RcuCall | ir.GraceWait):
+        self.at, self.node, self.tid = at, node, at.tid
         self.system = at.system
         self.all_readers = self.system.spec.options.rwsem_wake == "all_readers"
         self.fatal_signals = self.system.spec.options.fatal_signals
+        self.entry = 2 * self.tid + (1 if isinstance(node, ir.LOCK_NODES) and LOCK_API[node.op].mode == "write"
+                                     else 0)
+
+    def build(self, signal: bool) -> list[Case]:
+        node = self.node
+        if isinstance(node, (ir.RcuCall, ir.GraceWait)):
+            return [] if signal else self.apply(rcu_rules(node.op, isinstance(node, ir.GraceWait)), -1, None)
+        waiting = isinstance(node, ir.LockWait)
+        rules = lock_rules(node.op, waiting, signal) if self.fatal_signals or not signal else ()
+        if not rules:
+            return []
+        ok, instances = self.instance_guards()
+        if waiting:   # the first instance whose queue holds this waiter, or none
+            cases: list[Case] = []
+            earlier: list[z3.BoolRef] = []
+            for b, _ in instances:
+                queued = z3.Contains(self.at.slot(b + 2), z3.Unit(z3.IntVal(self.entry)))
+                cases += self.apply(rules, b, z3.And(*earlier, queued))
+                earlier.append(z3.Not(queued))
+            return cases + self.apply(rules, -1, z3.And(*earlier))
+        cases = [Case(z3.Not(ok), {}, RUNTIME)]
+        for b, named in instances:
+            cases += self.apply(rules, b, z3.And(ok, named))
+        return cases
 
     def instance_guards(self) -> tuple[z3.BoolRef, list[tuple[int, z3.BoolRef]]]:
         """(the index evaluates, [(instance base slot, the index names it)])."""
-        lock = self.lock
+        assert isinstance(self.node, ir.LOCK_NODES) and self.node.lock is not None
+        lock = self.node.lock
         instances = self.at.rel.lock_instances[lock.name]
         if not lock.keys:
             return z3.BoolVal(True), [(instances[0], z3.BoolVal(True))]
@@ -438,104 +421,94 @@ class _LockCases:
             return ok, [(instances[index.as_long()], z3.BoolVal(True))]
         return ok, [(b, index == i) for i, b in enumerate(instances)]
 
-    def build(self, signal: bool) -> list[Case]:
-        if isinstance(self.node, ir.LockWait):
-            return self.wait(signal)
-        info = self.info
-        if signal and not (info.killable and not info.rw_mode and self.fatal_signals):
-            return []
-        ok, instances = self.instance_guards()
-        cases = [Case(z3.Not(ok), {}, RUNTIME)]
-        for b, named in instances:
-            o = _Ordered(z3.And(ok, named))
-            if signal:
-                owner = self.at.slot(b)
-                o.when(z3.And(owner != -1, owner != self.tid), self.at.goto(self.node.alt))
-            elif not info.rw_mode:
-                self.mutex(o, b)
-            elif info.acquires:
-                self.rw_acquire(o, b)
+    def apply(self, rules: tuple[Rule, ...], b: int, where: z3.BoolRef | None) -> list[Case]:
+        """The rules acting on instance `b` (-1: none), when `where` holds: the first whose test holds."""
+        at, node = self.at, self.node
+        targets = {Then.NEXT: node.next, Then.FAIL: node.alt,
+                   Then.WAIT: node.wait if isinstance(node, ir.LockCall) else -1}
+        o = _Ordered(where)
+        for rule in rules:
+            test = self.test(rule.test, b)
+            if test is None or z3.is_false(test):
+                continue   # never true in this spec, or on no instance
+            if rule.then is Then.BLOCK:
+                o.when(test, blocked=True)
+            elif rule.then is Then.VIOLATE:
+                o.when(test, violation=DISCIPLINE)
             else:
-                self.rw_release(o, b)
-            cases += o.cases
-        return cases
-
-    def mutex(self, o: _Ordered, b: int) -> None:
-        owner, tid, node = self.at.slot(b), self.tid, self.node
-        if self.info.acquires:
-            if self.info.sleeps:
-                o.when(self.at.atomic(), violation=DISCIPLINE)
-            o.when(owner == -1, {b: z3.IntVal(tid), **self.at.goto(node.next)})
-            if self.info.trylock:
-                o.otherwise(self.at.goto(node.alt))
-                return
-            o.when(owner == tid, violation=DISCIPLINE)
-            o.otherwise(blocked=True)
-            return
-        o.when(owner != tid, violation=DISCIPLINE)
-        o.otherwise({b: z3.IntVal(-1), **self.at.goto(node.next)})
-
-    def rw_acquire(self, o: _Ordered, b: int) -> None:
-        assert isinstance(self.node, ir.LockCall)
-        owner, readers, queue = self.at.slot(b), self.at.slot(b + 1), self.at.slot(b + 2)
-        tid, node, info = self.tid, self.node, self.info
-        fail = self.at.goto(node.alt)
-        mine = _depth(readers, tid)
-        idle = z3.Length(queue) == 0
-        if info.mode == "read":
-            held, now = owner == tid, z3.And(owner == -1, idle)
-        else:
-            held, now = z3.Or(owner == tid, mine != 0), z3.And(owner == -1, readers == 0, idle)
-        if info.trylock:
-            o.when(held, fail)
-        else:
-            o.when(held, violation=DISCIPLINE)
-        if info.sleeps:
-            o.when(self.at.atomic(), violation=DISCIPLINE)
-        if info.mode == "read":
-            o.when(mine >= MAX_READ_DEPTH, violation=DISCIPLINE)
-            o.when(now, {b + 1: readers + (1 << (READ_BITS * tid)), **self.at.goto(node.next)})
-        else:
-            o.when(now, {b: z3.IntVal(tid), **self.at.goto(node.next)})
-        if info.trylock:
-            o.otherwise(fail)
-            return
-        entry = 2 * tid + (1 if info.mode == "write" else 0)
-        o.otherwise({b + 2: z3.Concat(queue, z3.Unit(z3.IntVal(entry))), **self.at.goto(node.wait)})
-
-    def rw_release(self, o: _Ordered, b: int) -> None:
-        owner, readers = self.at.slot(b), self.at.slot(b + 1)
-        tid, info = self.tid, self.info
-        bit = 1 << (READ_BITS * tid)
-        if info.mode == "read":
-            o.when(_depth(readers, tid) == 0, violation=DISCIPLINE)
-            before = {b: owner, b + 1: readers - bit}
-        else:
-            o.when(owner != tid, violation=DISCIPLINE)
-            before = {b: z3.IntVal(-1), b + 1: readers + bit if info.downgrades else readers}
-        o.otherwise({**self.grant(b, before[b], before[b + 1], self.at.slot(b + 2)), **self.at.goto(self.node.next)})
-
-    def wait(self, signal: bool) -> list[Case]:
-        """Queued on an rwsem: woken by a releaser's grant (which moves it on), or a fatal signal."""
-        node = self.node
-        writer = self.info.mode == "write"
-        entry = z3.Unit(z3.IntVal(2 * self.tid + writer))
-        # with an index that reads shared state, the waiter looks for the queue that holds it
-        bases = [b for b, _ in self.instance_guards()[1]]
-        queued = [(b, z3.Contains(self.at.slot(b + 2), entry)) for b in bases]
-        o = _Ordered()
-        if not signal:
-            o.when(z3.Or(*[q for _, q in queued]), blocked=True)
-            o.otherwise(self.at.goto(node.next))
-            return o.cases
-        if not (self.info.killable and self.fatal_signals):
-            return []
-        for b, q in queued:
-            queue = self.at.slot(b + 2)
-            at = z3.IndexOf(queue, entry, 0)
-            rest = z3.Concat(z3.SubSeq(queue, 0, at), z3.SubSeq(queue, at + 1, z3.Length(queue) - at - 1))
-            o.when(q, {**self.grant(b, self.at.slot(b), self.at.slot(b + 1), rest), **self.at.goto(node.alt)})
+                o.when(test, {**self.effects(rule.effects, b), **at.goto(targets[rule.then])})
         return o.cases
+
+    def test(self, test: Test, b: int) -> z3.BoolRef | None:
+        at, tid = self.at, self.tid
+        if test is Test.ALWAYS:
+            return z3.BoolVal(True)
+        if test is Test.QUEUED:
+            return z3.BoolVal(b >= 0)
+        if test is Test.ATOMIC:
+            return at.atomic() if self.system.layout.rcu_nest or at.thread.builder.spin_slots else None
+        if test in (Test.RCU_FULL, Test.RCU_OUT, Test.RCU_IN):
+            nest = at.rcu_nest()
+            if nest is None:
+                return None
+            return {Test.RCU_FULL: nest >= 3, Test.RCU_OUT: nest == 0, Test.RCU_IN: nest != 0}[test]
+        if test is Test.SPIN:
+            spins = at.thread.builder.spin_slots
+            return z3.Or(*[at.slot(i) == tid for i in spins]) if spins else None
+        if test is Test.GP_PENDING:
+            gp = at.rcu_gp()
+            return None if gp is None else gp != 0
+        owner = at.slot(b)
+        if test in (Test.FREE, Test.MINE, Test.NOT_MINE, Test.OTHERS):   # every lock kind has an owner
+            return {Test.FREE: owner == -1, Test.MINE: owner == tid, Test.NOT_MINE: owner != tid,
+                    Test.OTHERS: z3.And(owner != -1, owner != tid)}[test]
+        readers, queue = at.slot(b + 1), at.slot(b + 2)                 # an rwsem's
+        mine = _depth(readers, tid)
+        return {
+            Test.HELD: z3.Or(owner == tid, mine != 0),
+            Test.NOT_READING: mine == 0,
+            Test.READ_FULL: mine >= MAX_READ_DEPTH,
+            Test.READ_NOW: z3.And(owner == -1, z3.Length(queue) == 0),
+            Test.WRITE_NOW: z3.And(owner == -1, readers == 0, z3.Length(queue) == 0),
+        }[test]
+
+    def effects(self, effects: tuple[Effect, ...], b: int) -> dict[int, z3.ExprRef | None]:
+        """The slots the effects change, in order, as terms over the state before."""
+        at, tid = self.at, self.tid
+        layout = self.system.layout
+        updates: dict[int, z3.ExprRef | None] = {}
+
+        def now(i: int) -> z3.ExprRef:
+            value = updates.get(i, at.slot(i))
+            assert value is not None
+            return value
+        bit = 1 << (READ_BITS * tid)
+        for effect in effects:
+            if effect is Effect.TAKE:
+                updates[b] = z3.IntVal(tid)
+            elif effect is Effect.DROP:
+                updates[b] = z3.IntVal(-1)
+            elif effect in (Effect.READ_UP, Effect.READ_DOWN):
+                updates[b + 1] = now(b + 1) + (bit if effect is Effect.READ_UP else -bit)
+            elif effect is Effect.ENQUEUE:
+                updates[b + 2] = z3.Concat(now(b + 2), z3.Unit(z3.IntVal(self.entry)))
+            elif effect is Effect.DEQUEUE:
+                queue, entry = now(b + 2), z3.Unit(z3.IntVal(self.entry))
+                i = z3.IndexOf(queue, entry, 0)
+                updates[b + 2] = z3.Concat(z3.SubSeq(queue, 0, i), z3.SubSeq(queue, i + 1, z3.Length(queue) - i - 1))
+            elif effect is Effect.GRANT:
+                updates.update(self.grant(b, now(b), now(b + 1), now(b + 2)))
+            elif effect in (Effect.RCU_UP, Effect.RCU_DOWN):
+                nest = layout.rcu_nest[tid]
+                updates[nest] = now(nest) + (1 if effect is Effect.RCU_UP else -1)
+                if effect is Effect.RCU_DOWN:
+                    for g in layout.gp_wait:
+                        old = now(g)
+                        updates[g] = z3.If(z3.And(now(nest) == 0, _bit(old, tid)), old - (1 << tid), old)
+            elif effect is Effect.GP_START and layout.gp_wait:
+                readers = [z3.If(now(n) != 0, 1 << t, 0) for t, n in enumerate(layout.rcu_nest)]
+                updates[layout.gp_wait[tid]] = z3.Sum(*readers) if readers else z3.IntVal(0)
+        return updates
 
     def grant(self, b: int, owner: z3.ExprRef, readers: z3.ExprRef, queue: z3.ExprRef) -> dict[int, z3.ExprRef | None]:
         """A free (or read-held) rwsem handed to the head of its queue, as locks.rw_grant does: the new

@@ -3,22 +3,25 @@
 A visible node (one that touches shared state or a lock) is a `Step` whose `fire(s)` returns the
 successor states of the thread taking that step, [] when it is blocked, or a `Violation`. Invisible
 nodes (local computation, control flow, `either`) run eagerly after each step: `settle` executes them
-until the thread stands at its next visible node, so they never add interleavings.
+until the thread stands at its next visible node, so they never add interleavings. Lock and RCU steps
+are compiled from their rules (actions.py), the same rules model/semantics/relation.py gives z3.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 from ..lang.expr import Expr, Local
 from ..lang.lockapi import LOCK_API
 from ..lang.types import IntT, RefT
 from . import ir
+from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
 from .evaluate import Env, EvalError, Fn, compile_expr, key_index, lock_base
 from .layout import Layout, SlotKind
-from .locks import MAX_READ_DEPTH, READ_BITS, read_depth, rw_grant, rw_read_now, rw_remove_waiter, rw_write_now
+from .locks import MAX_READ_DEPTH, READ_BITS, rw_dequeue, rw_grant, rw_read_now, rw_write_now
 from .program import CompileError
 
 SETTLE_FUEL = 100_000
@@ -48,6 +51,7 @@ class Step:
 
 
 Settle = Callable[[list, list], None]
+Act = Callable[[Sequence, int, object], list]   # a rule's action: (state, lock slot, its test's answer)
 
 
 class ActionInfo(NamedTuple):
@@ -555,133 +559,26 @@ class RuntimeBuilder:
             return self.goto(list(s), nxt)
         return Step(fire, None, node.idle, pc)
 
+    # -- lock and RCU steps: their rules (actions.py) compiled to closures
+
     def lock(self, pc: int, node: ir.LockCall) -> Step:
-        (base, dyn), op, nxt, fail = self.lock_place(node), node.op, node.next, node.alt
-        tid = self.tid
-        shown = node.stmt.text if node.stmt else op
-        goto, wake = self.goto, self.wake
-        info = LOCK_API[op]
-        atomic = self.atomic_context() if info.sleeps else None
-        all_readers = self.all_readers
+        (base, dyn), info = self.lock_place(node), LOCK_API[node.op]
 
         def where(s: Sequence) -> int:
             return base + dyn(s) if dyn is not None else base
-
-        def bad(message: str) -> list:
-            return [Violation("lock_discipline", f"{shown}: {message}", tid, pc)]
-
+        shown = node.stmt.text if node.stmt else node.op
+        entry = self.tid * 2 + (1 if info.mode == "write" else 0)
+        fire = self.rules(pc, lock_rules(node.op), where if dyn is not None else base, node, shown, entry)
         sig = None
-        if info.acquires and not info.rw_mode:
-            trying = info.trylock
-
-            def fire(s: Sequence) -> list:
-                b = where(s)
-                owner = s[b]
-                if atomic is not None and atomic(s):
-                    return bad(atomic(s))
-                if owner == -1:
-                    l = list(s)
-                    l[b] = tid
-                    return goto(l, nxt)
-                if trying:
-                    return goto(list(s), fail)
-                if owner == tid:
-                    return bad("already held by this thread (self-deadlock)")
-                return []
-            if info.killable and self.fatal_signals:
-                def sig(s: Sequence) -> list:
-                    owner = s[where(s)]
-                    if owner == -1 or owner == tid:
-                        return []
-                    return goto(list(s), fail)
-        elif info.releases and not info.rw_mode:
-            def fire(s: Sequence) -> list:
-                b = where(s)
-                if s[b] != tid:
-                    return bad("this thread does not hold it")
-                l = list(s)
-                l[b] = -1
-                return goto(l, nxt)
-        elif info.acquires and info.mode == "read":
-            wait = node.wait
-            trying = info.trylock
-            bit = 1 << (READ_BITS * tid)
-            entry = tid * 2
-
-            def fire(s: Sequence) -> list:
-                b = where(s)
-                if s[b] == tid:
-                    if trying:
-                        return goto(list(s), fail)
-                    return bad("already held for write by this thread (self-deadlock)")
-                if atomic is not None and atomic(s):
-                    return bad(atomic(s))
-                if read_depth(s[b + 1], tid) >= MAX_READ_DEPTH:
-                    return bad("read-side nesting too deep")
-                l = list(s)
-                if rw_read_now(s, b):
-                    l[b + 1] = s[b + 1] + bit
-                    return goto(l, nxt)
-                if trying:
-                    return goto(l, fail)
-                l[b + 2] = s[b + 2] + (entry,)
-                return goto(l, wait)
-        elif info.acquires and info.mode == "write":
-            wait = node.wait
-            trying = info.trylock
-            entry = tid * 2 + 1
-
-            def fire(s: Sequence) -> list:
-                b = where(s)
-                if s[b] == tid or read_depth(s[b + 1], tid):
-                    if trying:
-                        return goto(list(s), fail)
-                    return bad("already held by this thread (self-deadlock)")
-                if atomic is not None and atomic(s):
-                    return bad(atomic(s))
-                l = list(s)
-                if rw_write_now(s, b):
-                    l[b] = tid
-                    return goto(l, nxt)
-                if trying:
-                    return goto(l, fail)
-                l[b + 2] = s[b + 2] + (entry,)
-                return goto(l, wait)
-        elif info.releases and info.mode == "read":
-            bit = 1 << (READ_BITS * tid)
-
-            def fire(s: Sequence) -> list:
-                b = where(s)
-                if not read_depth(s[b + 1], tid):
-                    return bad("this thread does not hold it for read")
-                l = list(s)
-                l[b + 1] = s[b + 1] - bit
-                woken = rw_grant(l, b, all_readers)
-                return wake(l, woken, nxt) if woken else goto(l, nxt)
-        elif info.mode == "write":   # up_write, downgrade_write
-            downgrade = info.downgrades
-            bit = 1 << (READ_BITS * tid)
-
-            def fire(s: Sequence) -> list:
-                b = where(s)
-                if s[b] != tid:
-                    return bad("this thread does not hold it for write")
-                l = list(s)
-                l[b] = -1
-                if downgrade:
-                    l[b + 1] = s[b + 1] + bit
-                woken = rw_grant(l, b, all_readers)
-                return wake(l, woken, nxt) if woken else goto(l, nxt)
-        else:
-            raise AssertionError(op)
+        if self.fatal_signals and (rules := lock_rules(node.op, signal=True)):
+            sig = self.rules(pc, rules, where if dyn is not None else base, node, shown, entry)
         return Step(fire, sig, False, pc)
 
     def lock_wait(self, pc: int, node: ir.LockWait) -> Step:
-        (base, dyn), op, nxt, fail = self.lock_place(node), node.op, node.next, node.alt
+        (base, dyn), op = self.lock_place(node), node.op
         assert node.lock is not None
         name = node.lock.name
         entry = self.tid * 2 + (1 if LOCK_API[op].mode == "write" else 0)
-        goto, wake, all_readers = self.goto, self.wake, self.all_readers
         # The waiter sits in the queue of the instance it asked for; with an index that reads shared
         # state the index may have changed since, so look for the queue that holds it.
         first, width, _ = self.layout.locks[name]
@@ -694,73 +591,165 @@ class RuntimeBuilder:
                 if entry in s[b + 2]:
                     return b
             return -1
-
-        def fire(s: Sequence) -> list:
-            if queued_at(s) >= 0:
-                return []
-            return goto(list(s), nxt)
+        shown = node.stmt.text if node.stmt else op
+        fire = self.rules(pc, lock_rules(op, waiting=True), queued_at, node, shown, entry)
         sig = None
-        if LOCK_API[op].killable and self.fatal_signals:
-            def sig(s: Sequence) -> list:
-                b = queued_at(s)
-                if b < 0:
-                    return []
-                l = list(s)
-                woken = rw_remove_waiter(l, b, entry, all_readers)
-                return wake(l, woken, fail) if woken else goto(l, fail)
+        if self.fatal_signals and (rules := lock_rules(op, waiting=True, signal=True)):
+            sig = self.rules(pc, rules, queued_at, node, shown, entry)
         return Step(fire, sig, False, pc)
 
     def rcu(self, pc: int, node: ir.RcuCall) -> Step:
-        op, nxt, tid = node.op, node.next, self.tid
-        nest = self.rcu_nest[tid] if self.rcu_nest else -1
-        gp_slots = self.gp_wait
-        goto = self.goto
-
-        def bad(message: str) -> list:
-            return [Violation("lock_discipline", f"{op}(): {message}", tid, pc)]
-
-        if op == "rcu_read_lock":
-            def fire(s: Sequence) -> list:
-                if s[nest] >= 3:
-                    return bad("read-side nesting too deep")
-                l = list(s)
-                l[nest] = s[nest] + 1
-                return goto(l, nxt)
-        elif op == "rcu_read_unlock":
-            clear = ~(1 << tid)
-
-            def fire(s: Sequence) -> list:
-                if s[nest] == 0:
-                    return bad("not inside an RCU read-side critical section")
-                l = list(s)
-                l[nest] = s[nest] - 1
-                if l[nest] == 0:
-                    for g in gp_slots:
-                        l[g] &= clear
-                return goto(l, nxt)
-        else:
-            nests = self.rcu_nest
-            gp = gp_slots[tid] if gp_slots else -1
-            spin = bool(self.spin_slots)
-
-            def fire(s: Sequence) -> list:
-                if nest >= 0 and s[nest]:
-                    return bad("called inside an RCU read-side critical section (deadlock)")
-                if spin and self.holds_spin(s):
-                    return bad("sleeps while holding a spinlock")
-                l = list(s)
-                if gp >= 0 and op == "synchronize_rcu":
-                    l[gp] = sum(1 << t for t, n in enumerate(nests) if s[n])
-                return goto(l, nxt)
-        return Step(fire, None, False, pc)
+        return Step(self.rules(pc, rcu_rules(node.op), -1, node, f"{node.op}()"), None, False, pc)
 
     def gp_wait_step(self, pc: int, node: ir.GraceWait) -> Step:
-        nxt = node.next
-        gp = self.gp_wait[self.tid] if self.gp_wait and node.op == "synchronize_rcu" else -1
-        goto = self.goto
+        return Step(self.rules(pc, rcu_rules(node.op, waiting=True), -1, node, f"{node.op}()"), None, False, pc)
 
-        def fire(s: Sequence) -> list:
-            if gp >= 0 and s[gp]:
-                return []
-            return goto(list(s), nxt)
-        return Step(fire, None, False, pc)
+    def tests(self, entry: int) -> dict[Test, Callable[[Sequence, int], object] | None]:
+        """Each rule test as a closure over (state, lock instance slot); None: always false here (this
+        spec has no such state: no spinlock, no RCU reader). QUEUED is the wait's lookup itself."""
+        tid = self.tid
+        mine = MAX_READ_DEPTH << (READ_BITS * tid)   # this thread's read holds (at most MAX_READ_DEPTH)
+        nest = self.rcu_nest[tid] if self.rcu_nest else -1
+        gp = self.gp_wait[tid] if self.gp_wait else -1
+        atomic = self.atomic_context()
+        spin = (lambda s, b: self.holds_spin(s)) if self.spin_slots else None
+        return {
+            Test.ATOMIC: (lambda s, b: atomic(s)) if atomic is not None else None,
+            Test.FREE: lambda s, b: s[b] == -1,
+            Test.MINE: lambda s, b: s[b] == tid,
+            Test.NOT_MINE: lambda s, b: s[b] != tid,
+            Test.OTHERS: lambda s, b: s[b] != -1 and s[b] != tid,
+            Test.HELD: lambda s, b: s[b] == tid or s[b + 1] & mine,
+            Test.NOT_READING: lambda s, b: not s[b + 1] & mine,
+            Test.READ_FULL: lambda s, b: s[b + 1] & mine == mine,
+            Test.READ_NOW: rw_read_now,
+            Test.WRITE_NOW: rw_write_now,
+            Test.RCU_FULL: lambda s, b: s[nest] >= 3,
+            Test.RCU_OUT: lambda s, b: s[nest] == 0,
+            Test.RCU_IN: (lambda s, b: s[nest]) if nest >= 0 else None,
+            Test.SPIN: spin,
+            Test.GP_PENDING: (lambda s, b: s[gp]) if gp >= 0 else None,
+        }
+
+    def effects(self, entry: int) -> dict[Effect, Callable[[list, int], None]]:
+        """Each rule effect but GRANT (which `act` applies last) as a closure updating (state list, lock
+        instance slot)."""
+        tid, bit = self.tid, 1 << (READ_BITS * self.tid)
+        nest = self.rcu_nest[tid] if self.rcu_nest else -1
+        gp_slots, clear = self.gp_wait, ~(1 << tid)
+        gp = gp_slots[tid] if gp_slots else -1
+        nests = self.rcu_nest
+
+        def take(l: list, b: int) -> None:
+            l[b] = tid
+
+        def drop(l: list, b: int) -> None:
+            l[b] = -1
+
+        def read_up(l: list, b: int) -> None:
+            l[b + 1] += bit
+
+        def read_down(l: list, b: int) -> None:
+            l[b + 1] -= bit
+
+        def enqueue(l: list, b: int) -> None:
+            l[b + 2] = l[b + 2] + (entry,)
+
+        def dequeue(l: list, b: int) -> None:
+            rw_dequeue(l, b, entry)
+
+        def rcu_up(l: list, b: int) -> None:
+            l[nest] += 1
+
+        def rcu_down(l: list, b: int) -> None:
+            l[nest] -= 1
+            if l[nest] == 0:
+                for g in gp_slots:
+                    l[g] &= clear
+
+        def gp_start(l: list, b: int) -> None:
+            if gp >= 0:
+                l[gp] = sum(1 << t for t, n in enumerate(nests) if l[n])
+        return {Effect.TAKE: take, Effect.DROP: drop, Effect.READ_UP: read_up, Effect.READ_DOWN: read_down,
+                Effect.ENQUEUE: enqueue, Effect.DEQUEUE: dequeue, Effect.RCU_UP: rcu_up,
+                Effect.RCU_DOWN: rcu_down, Effect.GP_START: gp_start}
+
+    def rules(self, pc: int, rules: tuple[Rule, ...], where: Callable[[Sequence], int] | int, node: ir.Node,
+              shown: str, entry: int = -1) -> Callable[[Sequence], list]:
+        """The closure of a step given by rules: the first rule whose test holds applies. `where` gives
+        the lock instance's first slot (a constant when it does not depend on the state)."""
+        tests = self.tests(entry)
+        targets = {Then.NEXT: node.next, Then.FAIL: node.alt,
+                   Then.WAIT: node.wait if isinstance(node, ir.LockCall) else -1}
+        acts = [self.act(pc, rule, targets.get(rule.then, -1), shown, entry) for rule in rules]
+        if rules[0].test is Test.QUEUED:   # a wait: `where` finds the queue holding the thread, or -1
+            assert callable(where) and all(rule.test is Test.ALWAYS for rule in rules[1:])
+            locate, queued, rest = where, acts[0], acts[1] if len(acts) > 1 else None
+
+            def waiting(s: Sequence) -> list:
+                b = locate(s)
+                if b >= 0:
+                    return queued(s, b, True) if queued is not None else []
+                return rest(s, b, True) if rest is not None else []
+            return waiting
+        tested: list[tuple[Callable[[Sequence, int], object], Act | None]] = []
+        last: Act | None = None    # the rule that applies when no test holds (None: blocked)
+        for rule, act in zip(rules, acts):
+            if rule.test is Test.ALWAYS:
+                last = act
+                break
+            test = tests[rule.test]
+            if test is not None:   # else never true in this spec
+                tested.append((test, act))
+
+        def first(b: int, s: Sequence) -> list:
+            for test, act in tested:
+                found = test(s, b)
+                if found:
+                    return act(s, b, found) if act is not None else []
+            return last(s, b, True) if last is not None else []
+        if isinstance(where, int):
+            return partial(first, where)
+        locate = where
+        return lambda s: first(locate(s), s)
+
+    def act(self, pc: int, rule: Rule, target: int, shown: str, entry: int) -> Act | None:
+        """What a rule does once its test holds (`found`: the test's answer, the message of an atomic
+        context): nothing (None: blocked), a violation, or its effects and the move to `target`."""
+        tid, goto, wake = self.tid, self.goto, self.wake
+        if rule.then is Then.BLOCK:
+            return None
+        if rule.then is Then.VIOLATE:
+            message = rule.message
+            return lambda s, b, found: [Violation("lock_discipline", f"{shown}: {message or found}", tid, pc)]
+        effects = self.effects(entry)
+        changes = tuple(effects[e] for e in rule.effects if e is not Effect.GRANT)
+        if Effect.GRANT in rule.effects:
+            assert rule.effects[-1] is Effect.GRANT
+            all_readers = self.all_readers
+
+            def granting(s: Sequence, b: int, found: object) -> list:
+                l = list(s)
+                for change in changes:
+                    change(l, b)
+                woken = rw_grant(l, b, all_readers)
+                return wake(l, woken, target) if woken else goto(l, target)
+            return granting
+        if len(rule.effects) == 1 and rule.effects[0] in (Effect.TAKE, Effect.DROP):
+            owner = tid if rule.effects[0] is Effect.TAKE else -1   # the hottest effects, inline
+
+            def owning(s: Sequence, b: int, found: object) -> list:
+                l = list(s)
+                l[b] = owner
+                return goto(l, target)
+            return owning
+        if len(changes) == 1:
+            change = changes[0]
+
+            def changing(s: Sequence, b: int, found: object) -> list:
+                l = list(s)
+                change(l, b)
+                return goto(l, target)
+            return changing
+        assert not changes
+        return lambda s, b, found: goto(list(s), target)

@@ -1,0 +1,129 @@
+"""The lock API and RCU as data: per operation, the ordered rules of its step, from one table.
+
+A rule is a test on the lock instance (or the thread's RCU state), the effects on it, and where the
+thread goes: on to the next statement, to the failure path (trylock, fatal signal), into the rwsem's
+wait queue, nowhere (blocked), or a `lock_discipline` violation with its message. The first rule whose
+test holds applies. `lock_rules` derives every operation's rules from its flags in LOCK_API
+(model/lang/lockapi.py); model/semantics/runtime.py compiles them to the explorer's closures and
+model/semantics/relation.py to z3, so the lock semantics is written here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
+
+from ..lang.lockapi import LOCK_API
+
+
+class Test(Enum):
+    """What a rule asks about a lock instance and the current thread (or its RCU state)."""
+
+    ALWAYS = "always"
+    ATOMIC = "atomic"              # sleeping is forbidden here: a spinlock held, inside an RCU read side
+    FREE = "free"                  # no owner (a mutex's or spinlock's holder, an rwsem's writer)
+    MINE = "mine"                  # this thread is the owner
+    NOT_MINE = "not_mine"
+    OTHERS = "others"              # another thread is the owner
+    HELD = "held"                  # this thread owns it or holds it for read
+    NOT_READING = "not_reading"    # this thread holds no read hold
+    READ_FULL = "read_full"        # this thread's read holds are at the maximum depth
+    READ_NOW = "read_now"          # a reader gets it at once: no writer, nobody queued
+    WRITE_NOW = "write_now"        # a writer gets it at once: no writer, no reader, nobody queued
+    QUEUED = "queued"              # this thread waits in the queue (of the instance that holds it)
+    RCU_FULL = "rcu_full"          # read-side nesting at its maximum
+    RCU_OUT = "rcu_out"            # not inside an RCU read-side section
+    RCU_IN = "rcu_in"              # inside one
+    SPIN = "spin"                  # holds a spinlock
+    GP_PENDING = "gp_pending"      # readers the thread's synchronize_rcu() waits for are still inside
+
+
+class Effect(Enum):
+    TAKE = "take"                  # this thread becomes the owner
+    DROP = "drop"                  # no owner
+    READ_UP = "read_up"            # one more read hold of this thread
+    READ_DOWN = "read_down"
+    ENQUEUE = "enqueue"            # this thread joins the tail of the wait queue
+    DEQUEUE = "dequeue"            # this thread leaves the wait queue
+    GRANT = "grant"                # hand the lock to the head of the queue (locks.rw_grant), moving them on
+    RCU_UP = "rcu_up"
+    RCU_DOWN = "rcu_down"          # and, leaving the outermost section, no longer hold up grace periods
+    GP_START = "gp_start"          # a grace period starts: wait for the readers inside now
+
+
+class Then(Enum):
+    NEXT = "next"
+    FAIL = "fail"                  # the failure path (on_fail:)
+    WAIT = "wait"                  # the program point where it sleeps in the queue
+    BLOCK = "block"                # no step
+    VIOLATE = "violate"            # a lock_discipline violation
+
+
+@dataclass(frozen=True)
+class Rule:
+    test: Test
+    effects: tuple[Effect, ...] = ()
+    then: Then = Then.NEXT
+    message: str = ""              # with VIOLATE ('' for ATOMIC: the message says which atomic context)
+
+
+def _violate(test: Test, message: str = "") -> Rule:
+    return Rule(test, then=Then.VIOLATE, message=message)
+
+
+@cache
+def lock_rules(op: str, waiting: bool = False, signal: bool = False) -> tuple[Rule, ...]:
+    """The rules of a lock operation's step: the call itself, or (`waiting`) its wait in an rwsem queue;
+    with `signal`, the step a fatal signal takes there (() when there is none)."""
+    info = LOCK_API[op]
+    if waiting:
+        if signal:
+            return (Rule(Test.QUEUED, (Effect.DEQUEUE, Effect.GRANT), Then.FAIL),) if info.killable else ()
+        return (Rule(Test.QUEUED, then=Then.BLOCK), Rule(Test.ALWAYS))
+    if signal:
+        killable_mutex = info.killable and not info.rw_mode
+        return (Rule(Test.OTHERS, then=Then.FAIL),) if killable_mutex else ()
+    atomic = (_violate(Test.ATOMIC),) if info.sleeps else ()
+    fail_or_busy = Rule(Test.ALWAYS, then=Then.FAIL) if info.trylock else None
+    if not info.rw_mode and info.acquires:
+        busy = (fail_or_busy,) if fail_or_busy else (
+            _violate(Test.MINE, "already held by this thread (self-deadlock)"), Rule(Test.ALWAYS, then=Then.BLOCK))
+        return (*atomic, Rule(Test.FREE, (Effect.TAKE,)), *busy)
+    if not info.rw_mode:
+        return (_violate(Test.NOT_MINE, "this thread does not hold it"), Rule(Test.ALWAYS, (Effect.DROP,)))
+    queue = (fail_or_busy,) if fail_or_busy else (Rule(Test.ALWAYS, (Effect.ENQUEUE,), Then.WAIT),)
+    if info.acquires and info.mode == "read":
+        held = Rule(Test.MINE, then=Then.FAIL) if info.trylock else \
+            _violate(Test.MINE, "already held for write by this thread (self-deadlock)")
+        return (held, *atomic, _violate(Test.READ_FULL, "read-side nesting too deep"),
+                Rule(Test.READ_NOW, (Effect.READ_UP,)), *queue)
+    if info.acquires:
+        held = Rule(Test.HELD, then=Then.FAIL) if info.trylock else \
+            _violate(Test.HELD, "already held by this thread (self-deadlock)")
+        return (held, *atomic, Rule(Test.WRITE_NOW, (Effect.TAKE,)), *queue)
+    if info.mode == "read":
+        return (_violate(Test.NOT_READING, "this thread does not hold it for read"),
+                Rule(Test.ALWAYS, (Effect.READ_DOWN, Effect.GRANT)))
+    effects = (Effect.DROP, Effect.READ_UP, Effect.GRANT) if info.downgrades else (Effect.DROP, Effect.GRANT)
+    return (_violate(Test.NOT_MINE, "this thread does not hold it for write"), Rule(Test.ALWAYS, effects))
+
+
+@cache
+def rcu_rules(op: str, waiting: bool = False) -> tuple[Rule, ...]:
+    """The rules of an RCU call's step, or (`waiting`) of the wait that follows synchronize_rcu() or
+    rcu_barrier() (only a grace period has readers to wait for)."""
+    if waiting:
+        pending = (Rule(Test.GP_PENDING, then=Then.BLOCK),) if op == "synchronize_rcu" else ()
+        return (*pending, Rule(Test.ALWAYS))
+    if op == "rcu_read_lock":
+        return (_violate(Test.RCU_FULL, "read-side nesting too deep"), Rule(Test.ALWAYS, (Effect.RCU_UP,)))
+    if op == "rcu_read_unlock":
+        return (_violate(Test.RCU_OUT, "not inside an RCU read-side critical section"),
+                Rule(Test.ALWAYS, (Effect.RCU_DOWN,)))
+    start = (Effect.GP_START,) if op == "synchronize_rcu" else ()
+    return (_violate(Test.RCU_IN, "called inside an RCU read-side critical section (deadlock)"),
+            _violate(Test.SPIN, "sleeps while holding a spinlock"), Rule(Test.ALWAYS, start))
+
+
+__all__ = ["Effect", "Rule", "Test", "Then", "lock_rules", "rcu_rules"]
