@@ -1,23 +1,33 @@
 # netcheck: `make verify` checks the flagship spec, `make test` runs the test suite.
-# Both create the local virtual environment (.venv) first when needed.
+# Both create the local virtual environment (.venv) first when needed: `make verify` installs netcheck with
+# its runtime dependencies only, the development targets (test, lint) add the dev extras.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SOURCES := $(sort $(wildcard model/*.py model/*/*.py checker/*.py checker/*/*.py))
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+# quiet pip, without setuptools' notes about the editable install (the one reinstall rule below)
+PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install verify test test-slow bench lint clean golden tutorial
+.PHONY: install install-dev verify test test-slow bench lint clean golden tutorial
 
 install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
 
 # Reinstall when pyproject.toml changes or a module is added or removed (the strict editable
 # install links files one by one, so new modules need a new install).
 $(STAMP): pyproject.toml $(VENV)/.sources
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=strict
+	$(PIP) -e . --config-settings editable_mode=strict
 	touch $(STAMP)
+
+# The dev extras (pytest, ruff, mypy, schemas): once, and again when pyproject.toml changes.
+$(DEV_STAMP): pyproject.toml | $(STAMP)
+	$(PIP) -e '.[dev]' --config-settings editable_mode=strict
+	touch $(DEV_STAMP)
 
 $(VENV)/.sources: FORCE
 	@mkdir -p $(VENV)
@@ -28,10 +38,10 @@ FORCE:
 verify: install
 	$(BIN)/netcheck verify specs/net_sem.yaml
 
-test: install
+test: install-dev
 	$(BIN)/python -m pytest
 
-test-slow: install
+test-slow: install-dev
 	NETCHECK_SLOW=1 $(BIN)/python -m pytest -m slow
 
 # Regenerate tests/golden/* (every output format on the flagship spec and one bug), docs/tutorial.md
@@ -49,7 +59,7 @@ tutorial: install
 bench: install
 	$(BIN)/python bench/bench.py
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check model checker tests bench scripts
 	$(BIN)/mypy model checker
 

@@ -7,11 +7,15 @@ from __future__ import annotations
 import ast
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
 from helpers import ABBA, ROOT, SPECS
-from netcheck.checker.cli import main
+from netcheck.checker.analyses import mutate as mutate_mod
+from netcheck.checker.analyses import state_graph
+from netcheck.checker.cli import main, options
 from netcheck.checker.cli import run as run_mod
 from netcheck.checker.cli.run import ExplorationCache, verify_one
 from netcheck.checker.engine.limits import Limits
@@ -29,6 +33,7 @@ from netcheck.model.lang.parse import load_spec
 from netcheck.model.semantics.system import TransitionSystem
 
 CLI = ROOT / "checker" / "cli"
+EXPLORE = "netcheck.checker.engine.explore.explore"   # the commands import it when they run
 BROKEN = "netcheck: 1\nname: broken\nthreads: {t: nosuch()}\n"
 
 
@@ -48,8 +53,7 @@ def _boom(error: BaseException):
 @pytest.mark.parametrize("command", ["locks", "slow", "explain", "verify"])
 def test_a_bug_in_any_command_is_an_internal_error(write_spec, monkeypatch, command: str) -> None:
     monkeypatch.delenv("NETCHECK_DEBUG", raising=False)
-    monkeypatch.setattr("netcheck.checker.cli.run.explore", _boom(RuntimeError("injected")))
-    monkeypatch.setattr("netcheck.checker.cli.analyses.explore", _boom(RuntimeError("injected")))
+    monkeypatch.setattr(EXPLORE, _boom(RuntimeError("injected")))
     result = invoke(command, str(write_spec(ABBA)))
     assert result.exit_code == 4, result.output
     assert "netcheck: internal error: RuntimeError: injected (a bug in netcheck" in result.output
@@ -58,21 +62,36 @@ def test_a_bug_in_any_command_is_an_internal_error(write_spec, monkeypatch, comm
 
 def test_netcheck_debug_lets_the_traceback_through(write_spec, monkeypatch) -> None:
     monkeypatch.setenv("NETCHECK_DEBUG", "1")
-    monkeypatch.setattr("netcheck.checker.cli.run.explore", _boom(RuntimeError("injected")))
+    monkeypatch.setattr(EXPLORE, _boom(RuntimeError("injected")))
     result = invoke("locks", str(write_spec(ABBA)))
     assert isinstance(result.exception, RuntimeError) and result.exit_code not in (0, 4)
 
 
 def test_internal_error_says_what_disagreed(write_spec, monkeypatch) -> None:
-    monkeypatch.setattr("netcheck.checker.cli.run.explore", _boom(InternalError("z3 says True")))
+    monkeypatch.setattr(EXPLORE, _boom(InternalError("z3 says True")))
     result = invoke("locks", str(write_spec(ABBA)))
     assert result.exit_code == 4 and "netcheck: internal error: z3 says True\n" in result.output
 
 
 def test_interrupt_exits_130(write_spec, monkeypatch) -> None:
-    monkeypatch.setattr("netcheck.checker.cli.run.explore", _boom(KeyboardInterrupt()))
+    monkeypatch.setattr(EXPLORE, _boom(KeyboardInterrupt()))
     result = invoke("locks", str(write_spec(ABBA)))
     assert result.exit_code == 130 and "netcheck: interrupted" in result.output
+
+
+def test_an_interrupted_run_says_exit_130_and_exits_130(write_spec, monkeypatch) -> None:
+    """Ctrl-C during the search: the partial report's summary names the exit code the command exits with."""
+    from netcheck.checker.engine import explore as explore_mod
+    real = explore_mod.explore
+
+    def interrupted(*args: object, **kwargs: object):
+        result = real(*args, **kwargs)   # type: ignore[arg-type]
+        result.complete, result.stop_reason = False, "interrupted"
+        return result
+    monkeypatch.setattr(EXPLORE, interrupted)
+    result = invoke("verify", "-q", "--ignore-expect", str(write_spec(ABBA)))
+    assert result.exit_code == 130 and "(exit 130)" in result.output and "(exit 3)" not in result.output
+    assert "netcheck: interrupted; the result above is partial" in result.output
 
 
 @pytest.mark.parametrize("command", ["locks", "slow", "mutate", "explain", "check", "verify"])
@@ -107,16 +126,39 @@ def test_shared_options_have_one_declaration() -> None:
     assert set(seen["fmt"]) == {"verify", "locks", "slow", "mutate", "diff"}
 
 
-def test_commands_never_import_the_package_and_import_nothing_inside_functions() -> None:
+def test_commands_never_import_the_package() -> None:
     for path in sorted(CLI.glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        top = set(map(id, tree.body))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                assert id(node) in top, f"{path.name}:{node.lineno}: an import inside a function"
             if path.name not in ("__init__.py", "__main__.py") and isinstance(node, ast.ImportFrom):
                 imported = "." * node.level + (node.module or "")
                 assert imported not in (".", "netcheck.checker.cli"), f"{path.name} imports the cli package"
+
+
+HEAVY = ("z3", "networkx", "yaml", "importlib.metadata", "concurrent.futures.process", "netcheck.model.lang.parse",
+         "netcheck.model.semantics.system", "netcheck.checker.engine.explore", "netcheck.checker.analyses.lockorder",
+         "netcheck.checker.report.build", "netcheck.checker.render.text")
+
+
+def test_start_up_leaves_the_checker_out() -> None:
+    """Loading the command line (every command's --help, usage errors) imports neither z3 nor networkx nor
+    the parser, engine, analyses or renderers: the commands import them when they run."""
+    code = "import sys, netcheck.checker.cli; print(' '.join(sorted(sys.modules)))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True).stdout.split())
+    assert "netcheck.checker.cli.verify" in loaded and sorted(set(HEAVY) & loaded) == []
+
+
+def test_the_version_is_read_when_asked_for() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0 and re.fullmatch(r"netcheck, version \S+\n", result.output)
+
+
+def test_the_option_lists_kept_at_start_up_match_the_modules_they_stand_for() -> None:
+    """The graph suffixes, mutation kinds and the mutant cap the options show without importing the
+    analyses are theirs."""
+    assert options.GRAPH_SUFFIXES == state_graph.FORMATS
+    assert options.MUTATION_KINDS == mutate_mod.KINDS and options.MUTANT_MAX_STATES == mutate_mod.DEFAULT_MAX_STATES
 
 
 # ---------------------------------------------------------------- the exploration cache
@@ -125,13 +167,13 @@ def test_commands_never_import_the_package_and_import_nothing_inside_functions()
 def test_the_cache_is_handed_in_as_the_context_object(write_spec) -> None:
     path = str(write_spec(ABBA))
     cache = ExplorationCache()
-    first = invoke("verify", "--no-timing", path, obj=cache)
+    first = invoke("verify", "--no-timing", "--explore-all", path, obj=cache)
     assert len(cache) == 1
     again = verify_one(path, {}, Limits(), None, False, cache=cache)
     assert again is verify_one(path, {}, Limits(), None, False, cache=cache)
     explained = invoke("explain", path, obj=cache)
     assert len(cache) == 1 and first.exit_code == explained.exit_code == EXIT_OK   # expect: met
-    assert invoke("verify", "--no-timing", path).output == first.output
+    assert invoke("verify", "--no-timing", "--explore-all", path).output == first.output
     cache.clear()
     assert len(cache) == 0
 

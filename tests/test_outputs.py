@@ -430,7 +430,6 @@ def test_report_is_self_contained(tmp_path) -> None:
 
 def test_report_says_when_graphviz_is_missing(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(html_report, "find_dot", lambda: None)
-    monkeypatch.setattr("netcheck.checker.cli.reports.find_dot", lambda: None)
     out = tmp_path / "report.html"
     result = invoke("report", str(_specs_dir(tmp_path) / "small.yaml"), "-o", str(out))
     assert result.exit_code == 1 and "Graphviz not installed" in result.output

@@ -122,7 +122,7 @@ def test_a_final_property_with_no_final_state_is_vacuous_not_holds() -> None:
     text = run("verify", "--no-timing", NEVER_FINAL)
     assert text.exit_code == 1, text.output
     assert "VACUOUS     everything_queued (final)" in text.output
-    assert text.output.rstrip().endswith("VACUOUS: 1 of 5 properties checked on no state (exit 1)")
+    assert text.output.rstrip().endswith("VACUOUS: 1 of 5 properties checked on no state (everything_queued) (exit 1)")
     data = json.loads(run("verify", "--format", "json", "--no-timing", NEVER_FINAL).output)
     prop = next(p for p in data["properties"] if p["name"] == "everything_queued")
     assert prop["status"] == "vacuous" and "no final state is reachable" in prop["message"]

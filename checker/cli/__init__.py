@@ -2,22 +2,32 @@
 
 This module holds the click group and registers the commands; the commands live in verify.py, analyses.py
 and reports.py (which never import this module), what they share in options.py and run.py, and the error
-boundary every command runs inside in errors.py.
+boundary every command runs inside in errors.py. Start-up stays fast: the command modules import the
+checker itself (the parser, z3, networkx, the engine, the renderers) inside the commands that run it.
 """
 
 from __future__ import annotations
 
 import click
 
-from .. import __version__
 from .analyses import diff, locks, mutate, slow
 from .errors import Commands
 from .reports import explain, report
 from .verify import check, verify
 
 
+def print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """--version: the installed version (read only when asked for)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from .. import __version__
+    click.echo(f"netcheck, version {__version__}")
+    ctx.exit()
+
+
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="netcheck")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=print_version,
+              help="Show the version and exit.")
 def main() -> None:
     """Model-check kernel locking protocols written as YAML specs."""
 

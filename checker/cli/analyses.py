@@ -1,31 +1,34 @@
 """The analysis commands: `netcheck locks`, `netcheck slow`, `netcheck mutate`, `netcheck diff`.
 
-They print and exit; the analyses themselves are pure functions in their own modules.
+They print and exit; the analyses themselves are pure functions in their own modules, imported by the
+command that runs them.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from ..analyses import mutate as mutate_mod
-from ..analyses.lockorder import LockDependencies, LockOrder, lock_order
-from ..analyses.waitfor import SlowWaits, SlowWitness, slow_chains, slow_witnesses
-from ..engine.explore import explore
 from ..engine.limits import Limits
-from ..engine.result import ExplicitResult
 from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED
-from ..render import diff as diff_view
-from ..render import mutate as mutate_view
-from ..render.lockorder import render_cycle, render_graph, summary
-from ..render.lockorder import to_json as lock_order_json
-from ..render.text import cpu_table
-from ..render.waits import witness_json
-from ..report import diff as diff_mod
-from .options import bound_option, format_option, limit_options, max_states_option
+from .options import (
+    MUTANT_MAX_STATES,
+    MUTATION_KINDS,
+    bound_option,
+    format_option,
+    jobs_option,
+    limit_options,
+    max_states_option,
+)
 from .run import explore_spec, load_system, parse_bounds
+
+if TYPE_CHECKING:
+    from ..analyses.lockorder import LockOrder
+    from ..analyses.waitfor import SlowWitness
+    from ..engine.result import ExplicitResult
 
 FORMATS = ("text", "json")
 
@@ -43,6 +46,7 @@ def _header(path: str, exp: ExplicitResult) -> list[str]:
 
 
 def locks_text(path: str, exp: ExplicitResult, order: LockOrder) -> str:
+    from ..render.lockorder import render_cycle, render_graph, summary
     lines = _header(path, exp) + ["", f"Lock order (lockdep rules): {summary(order)}", ""]
     lines += render_graph(order)
     for cycle in order.cycles:
@@ -63,13 +67,17 @@ def locks_text(path: str, exp: ExplicitResult, order: LockOrder) -> str:
 @click.command("locks")
 @click.argument("spec", type=click.Path())
 @limit_options(depth=False)
-@format_option(FORMATS)
+@format_option((*FORMATS, "dot"))
 def locks(spec: str, bounds: tuple[str, ...], max_states: int | None, timeout: float | None, fmt: str) -> None:
-    """Print SPEC's lock-order graph (lockdep's rules) and every strong cycle.
+    """Print SPEC's lock-order graph (lockdep's rules) and every strong cycle; `--format dot` writes the
+    graph for Graphviz (`| dot -Tsvg`), the edges of strong cycles in red.
 
     Exit 0: no cycle; 1: a strong cycle (a potential deadlock, reached or not); 2: invalid spec or usage;
     3: no cycle among the states explored, but exploration stopped early.
     """
+    from ..analyses.lockorder import LockDependencies, lock_order
+    from ..render.lockorder import to_dot
+    from ..render.lockorder import to_json as lock_order_json
     exp = explore_spec(spec, parse_bounds(bounds), Limits(max_states, None, timeout),
                        lambda system: [LockDependencies(system)])
     order = lock_order(exp)
@@ -77,6 +85,9 @@ def locks(spec: str, bounds: tuple[str, ...], max_states: int | None, timeout: f
         data = {"spec": spec, "bounds": dict(exp.system.spec.bounds), "states": exp.state_count,
                 "complete": exp.complete, **lock_order_json(order)}
         click.echo(json.dumps(data, indent=2))
+    elif fmt == "dot":
+        done = "" if exp.complete else f" (INCOMPLETE: {exp.stop_reason})"
+        click.echo(to_dot(order, f"{spec}: lock order, {exp.state_count:,} states{done}"), nl=False)
     else:
         click.echo(locks_text(spec, exp, order), nl=False)
     sys.exit(EXIT_VIOLATED if order.cycles else EXIT_OK if exp.complete else EXIT_INCOMPLETE)
@@ -86,6 +97,7 @@ def locks(spec: str, bounds: tuple[str, ...], max_states: int | None, timeout: f
 
 
 def witness_text(w: SlowWitness, trace: bool) -> list[str]:
+    from ..render.text import cpu_table
     lines = [f"  {w.text}", f"    shortest trace: {len(w.trace.steps)} steps"]
     if trace:
         lines.append("")
@@ -108,6 +120,9 @@ def slow(spec: str, threads: tuple[str, ...], every: bool, bounds: tuple[str, ..
 
     Exit 0: no thread can; 1: some thread can; 2: invalid spec or usage; 3: exploration stopped early.
     """
+    from ..analyses.waitfor import SlowWaits, slow_chains, slow_witnesses
+    from ..engine.explore import explore
+    from ..render.waits import witness_json
     system = load_system(spec, parse_bounds(bounds))
     decls = sorted({t.decl for t in system.threads})
     for name in threads:
@@ -155,10 +170,10 @@ def slow(spec: str, threads: tuple[str, ...], every: bool, bounds: tuple[str, ..
 @click.command("mutate")
 @click.argument("spec", type=click.Path())
 @bound_option
-@click.option("--kind", "kinds", multiple=True, type=click.Choice(mutate_mod.KINDS),
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(MUTATION_KINDS),
               help="Only these mutation kinds (repeatable; default: all).")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
-@max_states_option(mutate_mod.DEFAULT_MAX_STATES,
+@jobs_option
+@max_states_option(MUTANT_MAX_STATES,
                    "State cap per mutant (a mutant hitting it without a violation is 'unknown').")
 @click.option("--list", "list_only", is_flag=True, help="List the mutants without verifying them.")
 @format_option(FORMATS)
@@ -172,6 +187,8 @@ def mutate(spec: str, bounds: tuple[str, ...], kinds: tuple[str, ...], jobs: int
     the lock is not needed for the stated properties at these bounds, or the properties are too weak.
     Exit 0 when done, 2 for an invalid spec or usage.
     """
+    from ..analyses import mutate as mutate_mod
+    from ..render import mutate as mutate_view
     bound_values = parse_bounds(bounds)
     loaded = load_system(spec, bound_values).spec
     if list_only:
@@ -179,7 +196,7 @@ def mutate(spec: str, bounds: tuple[str, ...], kinds: tuple[str, ...], jobs: int
             if not kinds or m.kind in kinds:
                 click.echo(f"{m.location:<28} {m.kind:<14} {m.description}")
         sys.exit(EXIT_OK)
-    run = mutate_mod.run_mutants(spec, bound_values, jobs, max_states, kinds or mutate_mod.KINDS)
+    run = mutate_mod.run_mutants(spec, bound_values, jobs, max_states, kinds or MUTATION_KINDS)
     if fmt == "json":
         click.echo(json.dumps(mutate_view.to_json(run), indent=2))
     else:
@@ -199,7 +216,13 @@ def mutate(spec: str, bounds: tuple[str, ...], kinds: tuple[str, ...], jobs: int
 def diff(spec_a: str, spec_b: str, bounds: tuple[str, ...], max_states: int | None, timeout: float | None,
          chains: bool, fmt: str) -> None:
     """Compare two specs under the same bounds: verdicts that change, lock-order edges that appear or
-    vanish, which threads can wait on slow steps, and the state counts. Exit 0, or 2 for bad input."""
+    vanish, which threads can wait on slow steps, and the state counts.
+
+    Exit 0: no verdict regresses; 1: a property that holds in SPEC_A is violated or vacuous in SPEC_B;
+    2: invalid spec or usage.
+    """
+    from ..render import diff as diff_view
+    from ..report import diff as diff_mod
     bound_values = parse_bounds(bounds)
     for path in (spec_a, spec_b):   # both valid before either is explored
         load_system(path, bound_values)
@@ -209,4 +232,4 @@ def diff(spec_a: str, spec_b: str, bounds: tuple[str, ...], max_states: int | No
         click.echo(json.dumps(diff_view.to_json(result), indent=2))
     else:
         click.echo(diff_view.render_text(result, chains), nl=False)
-    sys.exit(EXIT_OK)
+    sys.exit(EXIT_VIOLATED if result.regressions else EXIT_OK)

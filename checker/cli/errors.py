@@ -16,7 +16,6 @@ from typing import NoReturn
 import click
 from netcheck.model.lang.errors import SpecError
 
-from ..engine.verdicts import InternalError
 from ..engine.vocabulary import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE
 
 
@@ -44,14 +43,21 @@ def boundary() -> Iterator[None]:
         raise   # usage errors (exit 2) and the commands' own exits
     except SpecError as err:
         spec_error(err)
-    except InternalError as err:
-        click.echo(f"netcheck: internal error: {err}", err=True)
-        sys.exit(EXIT_INTERNAL)
     except KeyboardInterrupt:
         click.echo("netcheck: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:  # noqa: BLE001 - a bug in netcheck: say so, never a traceback
+        if _disagreement(err):
+            click.echo(f"netcheck: internal error: {err}", err=True)
+            sys.exit(EXIT_INTERNAL)
         internal_error(err)
+
+
+def _disagreement(err: Exception) -> bool:
+    """Is `err` the checker's own InternalError (the evaluator and z3 disagreed), which says what it is? Its
+    module is imported only by then (it loads z3, which start-up leaves out)."""
+    verdicts = sys.modules.get("netcheck.checker.engine.verdicts")
+    return verdicts is not None and isinstance(err, verdicts.InternalError)
 
 
 class Commands(click.Group):

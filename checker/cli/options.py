@@ -15,12 +15,20 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# the state-graph files `verify --graph` writes (analyses/state_graph.py, read only when one is written)
+GRAPH_SUFFIXES = (".dot", ".gv", ".graphml", ".json")
+# the mutation kinds of `mutate --kind` (analyses/mutate.py), and its per-mutant state cap
+MUTATION_KINDS = ("remove_pair", "write_to_read", "unkillable", "swap_nested", "release_early")
+MUTANT_MAX_STATES = 3_000_000
+
 bound_option = click.option("--bound", "bounds", multiple=True, metavar="NAME=N",
                             help="Override an entity or group size (repeat, or NAME=N,NAME=N).")
 timeout_option = click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
                               help="Stop exploring after this long (what is undecided by then is unknown).")
 max_depth_option = click.option("--max-depth", type=click.IntRange(min=1),
                                 help="Stop exploring beyond this depth (what is undecided by then is unknown).")
+jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
+                           help="Worker processes (default: one per core).")
 no_timing_option = click.option("--no-timing", is_flag=True,
                                 help="Leave out timings and memory (for byte-identical output).")
 

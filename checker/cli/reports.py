@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from netcheck.model.lang.errors import SpecError, did_you_mean
 
 from ..engine.limits import Limits
 from ..engine.vocabulary import EXIT_USAGE, worst_exit_code
-from ..render.explain import explain as explain_text
-from ..render.html import Section, find_dot, page, spec_section
-from ..render.text import render_text
 from .options import limit_options, no_timing_option, output_option
 from .run import atomic_write, expand_specs, parse_bounds, shared_cache, verify_one
+
+if TYPE_CHECKING:
+    from ..render.html import Section
 
 
 @click.command()
@@ -32,6 +33,7 @@ def explain(spec: str, properties: tuple[str, ...], bounds: tuple[str, ...], max
     For each property: what it says (its about: text and its expression), its verdict, and, when it is
     violated, the shortest counterexample told step by step in sentences.
     """
+    from ..render.explain import explain as explain_text
     report, exp = verify_one(spec, parse_bounds(bounds), Limits(max_states, max_depth, timeout), None,
                              sys.stderr.isatty(), cache=shared_cache())
     known = [p.name for p in report.properties]
@@ -58,6 +60,8 @@ def report(specs: tuple[str, ...], output: Path, bounds: tuple[str, ...], max_st
     graph and, for state spaces under 500 states, the state graph with the counterexample in red. The
     pictures are inline SVG drawn with Graphviz's dot where it is installed; the page needs no network.
     """
+    from ..render.html import find_dot, page, spec_section
+    from ..render.text import render_text
     bound_values = parse_bounds(bounds)
     limits = Limits(max_states, max_depth, timeout)
     cache = shared_cache()

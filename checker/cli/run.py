@@ -11,22 +11,25 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from netcheck.model.lang.parse import load_spec
-from netcheck.model.semantics.system import TransitionSystem
 
-from ..analyses.state_graph import write_graph
-from ..engine.explore import explore
 from ..engine.limits import Limits, ProgressInfo
-from ..engine.observers import Observer
-from ..engine.result import ExplicitResult
 from ..engine.vocabulary import PropertyKind
-from ..report.build import SpecReport, build_report, report_observers
 
-Verification = tuple[SpecReport, ExplicitResult]
-CacheKey = tuple[str, tuple[tuple[str, int], ...], Limits, bool]
+if TYPE_CHECKING:
+    from netcheck.model.semantics.system import TransitionSystem
+
+    from ..engine.observers import Observer
+    from ..engine.result import ExplicitResult
+    from ..report.build import SpecReport
+
+Verification = tuple["SpecReport", "ExplicitResult"]
+SPEC_SUFFIXES = (".yaml", ".yml")   # the files a directory argument stands for
+CacheKey = tuple[str, tuple[tuple[str, int], ...], Limits, bool, bool]
 
 
 def parse_bounds(values: tuple[str, ...]) -> dict[str, int]:
@@ -46,14 +49,14 @@ def parse_bounds(values: tuple[str, ...]) -> dict[str, int]:
 
 
 def expand_specs(paths: tuple[str, ...]) -> list[str]:
-    """Files as given; a directory stands for every *.yaml below it, in sorted order."""
+    """Files as given; a directory stands for every *.yaml and *.yml below it, in sorted order."""
     out: list[str] = []
     for path in paths:
         p = Path(path)
         if p.is_dir():
-            found = sorted(str(f) for f in p.rglob("*.yaml") if f.is_file())
+            found = sorted(str(f) for f in p.rglob("*") if f.suffix in SPEC_SUFFIXES and f.is_file())
             if not found:
-                raise click.BadParameter(f"no *.yaml files under {path}", param_hint="SPECS")
+                raise click.BadParameter(f"no *.yaml or *.yml files under {path}", param_hint="SPECS")
             out.extend(found)
         else:
             out.append(path)
@@ -73,12 +76,15 @@ def atomic_write(path: Path, text: str) -> None:
 
 def load_system(path: str, bounds: dict[str, int]) -> TransitionSystem:
     """The spec at `path`, parsed and compiled (SpecError when it is invalid)."""
+    from netcheck.model.lang.parse import load_spec
+    from netcheck.model.semantics.system import TransitionSystem
     return TransitionSystem(load_spec(path, bounds))
 
 
 def explore_spec(path: str, bounds: dict[str, int], limits: Limits,
                  observers: Callable[[TransitionSystem], Sequence[Observer]] = lambda system: ()) -> ExplicitResult:
     """The spec explored within `limits`, without a progress line or memory measurements (the analyses)."""
+    from ..engine.explore import explore
     system = load_system(path, bounds)
     return explore(system, limits, measure_memory=False, observers=observers(system))
 
@@ -125,8 +131,9 @@ def check_stop_on(path: str, system: TransitionSystem, names: frozenset[str]) ->
 
 
 class ExplorationCache:
-    """Verifications kept by (spec, bounds, limits, use of expect:), for a process that runs the same one
-    several times (the golden files, the tutorial): each spec is explored once."""
+    """Verifications kept by (spec, bounds, limits, use of expect:, stop at expected violations), for a
+    process that runs the same one several times (the golden files, the tutorial): each spec is explored
+    once."""
 
     def __init__(self) -> None:
         self._runs: dict[CacheKey, Verification] = {}
@@ -152,34 +159,74 @@ def shared_cache() -> ExplorationCache | None:
 
 
 def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: Path | None, progress_enabled: bool,
-               use_expect: bool = True, cache: ExplorationCache | None = None) -> Verification:
+               use_expect: bool = True, cache: ExplorationCache | None = None,
+               stop_at_expected: bool = False) -> Verification:
     """Load, explore and judge one spec (and write its state graph to `graph`). With a `cache`, a run
-    without a graph is looked up there first and kept there after (its progress line is off)."""
+    without a graph is looked up there first and kept there after (its progress line is off). With
+    `stop_at_expected`, a spec whose expect: lists violations stops once they are all found."""
+    early = stop_at_expected and use_expect
     if cache is None or graph is not None:
-        return _verify(path, bounds, limits, graph, progress_enabled, use_expect)
-    key = (str(path), tuple(sorted(bounds.items())), limits, use_expect)
+        return _verify(path, bounds, limits, graph, progress_enabled, use_expect, early)
+    key = (str(path), tuple(sorted(bounds.items())), limits, use_expect, early)
     run = cache.get(key)
     if run is None:
-        run = _verify(path, bounds, limits, None, False, use_expect)
+        run = _verify(path, bounds, limits, None, False, use_expect, early)
         cache.put(key, run)
     return run
 
 
+def expected_stop(system: TransitionSystem, limits: Limits) -> frozenset[str]:
+    """The properties whose violations end a run early: those the spec's expect: lists that exploring
+    decides (not lock_order, judged on the explored graph afterwards). Empty, to explore to the end, when
+    the spec expects no violation or the user set a stop rule of their own."""
+    expect = system.spec.expect
+    if expect is None or limits.fail_fast or limits.stop_on:
+        return frozenset()
+    decided = {p.name for p in system.property_kinds() if p.kind != PropertyKind.WAITS_ON_SLOW}
+    return frozenset(expect.violated) & decided
+
+
 def _verify(path: str, bounds: dict[str, int], limits: Limits, graph: Path | None, progress_enabled: bool,
-            use_expect: bool) -> Verification:
+            use_expect: bool, early: bool) -> Verification:
+    from ..report.build import STOPPED_AT_EXPECTED
     system = load_system(path, bounds)
     spec = system.spec
     check_stop_on(path, system, limits.stop_on)
     hint = ", ".join(f"--bound {n}={max(0, v - 1)}" for n, v in spec.bounds if v > 1) or "--max-states"
     progress = ProgressLine(progress_enabled, sys.stderr.isatty() or progress_enabled, hint)
+    stop = expected_stop(system, limits) if early else frozenset()
+    report, exp = _judge(path, system, replace(limits, stop_on=stop) if stop else limits, progress, use_expect,
+                         bool(stop))
+    expectation = report.expectation
+    if stop and expectation is not None and expectation.met is None and report.stop_reason == STOPPED_AT_EXPECTED:
+        # every expected violation exploring decides was found, but not one judged on the whole graph
+        # (a lock-order cycle): explore to the end after all
+        report, exp = _judge(path, system, limits, progress, use_expect)
+    if graph is not None:
+        _write_graph(report, exp, graph)
+    return report, exp
+
+
+def _judge(path: str, system: TransitionSystem, limits: Limits, progress: ProgressLine, use_expect: bool,
+           early: bool = False) -> Verification:
+    """One exploration of `system` within `limits`, judged. `early`: the stop rule is expected_stop's,
+    and a stop there says so."""
+    from ..engine.explore import explore
+    from ..engine.limits import STOPPED_AT_VIOLATION
+    from ..report.build import STOPPED_AT_EXPECTED, build_report, report_observers
     exp = explore(system, limits, progress, observers=report_observers(system))
     progress.clear()
-    report = build_report(path, exp, use_expect=use_expect)
-    if graph is not None:
-        violated = next((p for p in report.properties if p.trace is not None), None)
-        highlight = None
-        if violated is not None and violated.trace is not None:
-            ids = (exp.store.id_of(s) for s in violated.trace.states)
-            highlight = [sid for sid in ids if sid is not None]
-        write_graph(exp, graph, highlight)
-    return report, exp
+    if early and exp.stop_reason == STOPPED_AT_VIOLATION[1]:
+        exp.stop_reason = STOPPED_AT_EXPECTED
+    return build_report(path, exp, use_expect=use_expect), exp
+
+
+def _write_graph(report: SpecReport, exp: ExplicitResult, graph: Path) -> None:
+    """The state graph to `graph`, the first counterexample's states highlighted."""
+    from ..analyses.state_graph import write_graph
+    violated = next((p for p in report.properties if p.trace is not None), None)
+    highlight = None
+    if violated is not None and violated.trace is not None:
+        ids = (exp.store.id_of(s) for s in violated.trace.states)
+        highlight = [sid for sid in ids if sid is not None]
+    write_graph(exp, graph, highlight)

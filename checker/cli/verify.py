@@ -7,17 +7,28 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from netcheck.model.lang.errors import SpecError
 
-from ..analyses.state_graph import FORMATS as GRAPH_FORMATS
 from ..engine.limits import Limits
 from ..engine.vocabulary import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, worst_exit_code
 from ..render.formats import FORMATS, RenderOptions
-from ..report.build import SpecReport
-from .options import bound_option, format_option, limit_options, no_timing_option, output_option
-from .run import atomic_write, expand_specs, load_system, parse_bounds, shared_cache, verify_one
+from .options import (
+    GRAPH_SUFFIXES,
+    bound_option,
+    format_option,
+    jobs_option,
+    limit_options,
+    no_timing_option,
+    output_option,
+)
+from .parallel import VerifyJob, verify_all
+from .run import atomic_write, expand_specs, load_system, parse_bounds, shared_cache
+
+if TYPE_CHECKING:
+    from ..report.build import SpecReport
 
 
 @click.command()
@@ -30,10 +41,13 @@ from .run import atomic_write, expand_specs, load_system, parse_bounds, shared_c
 @click.option("--trace", "trace_style", type=click.Choice(["cpu", "steps"]), default="cpu", show_default=True,
               help="Counterexamples as CPU columns or as a numbered list of steps.")
 @click.option("--graph", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help=f"Write the state graph ({', '.join(GRAPH_FORMATS)}).")
+              help=f"Write the state graph ({', '.join(GRAPH_SUFFIXES)}).")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first violation (other verdicts: unknown).")
 @click.option("--stop-on", "stop_on", multiple=True, metavar="PROPERTY",
               help="Stop as soon as this property is violated (repeat: once all are); other verdicts: unknown.")
+@click.option("--explore-all", is_flag=True,
+              help="Explore to the end even when a spec's expect: violations are all found (by default the "
+                   "run stops there and the other verdicts are unknown).")
 @click.option("--coverage", "show_coverage", is_flag=True,
               help="List every statement and branch with how often reachable transitions ran it (by default "
                    "only a warning names the first few never run).")
@@ -44,11 +58,15 @@ from .run import atomic_write, expand_specs, load_system, parse_bounds, shared_c
 @click.option("--verbose", "-v", is_flag=True, help="Print progress even when not on a terminal.")
 @click.option("--ignore-expect", is_flag=True,
               help="Judge the verdicts alone, as if the specs had no expect: (a bug spec then exits 1).")
+@jobs_option
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
            timeout: float | None, max_memory: float | None, fmt: str, output: Path | None, trace_style: str,
-           graph: Path | None, fail_fast: bool, stop_on: tuple[str, ...], show_coverage: bool, strict_coverage: bool,
-           no_timing: bool, quiet: bool, verbose: bool, ignore_expect: bool) -> None:
-    """Explore every interleaving of each SPEC (a file, or a directory of *.yaml) and check its properties.
+           graph: Path | None, fail_fast: bool, stop_on: tuple[str, ...], explore_all: bool, show_coverage: bool,
+           strict_coverage: bool, no_timing: bool, quiet: bool, verbose: bool, ignore_expect: bool,
+           jobs: int | None) -> None:
+    """Explore every interleaving of each SPEC (a file, or a directory of *.yaml and *.yml) and check its
+    properties. A spec whose expect: lists violations stops once they are all found (--explore-all: to
+    the end); several specs are verified in parallel (--jobs), reported in the order given.
 
     Exit 0: every property holds on the complete state space (a spec with expect: gets exactly the
     expected verdicts); 1: a property is violated or vacuous (or the verdicts differ from expect:, or,
@@ -57,42 +75,46 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     """
     bound_values = parse_bounds(bounds)
     paths = expand_specs(specs)
-    if graph is not None and graph.suffix.lower() not in GRAPH_FORMATS:
-        raise click.BadParameter(f"use a file ending in {', '.join(GRAPH_FORMATS)}", param_hint="--graph")
+    if graph is not None and graph.suffix.lower() not in GRAPH_SUFFIXES:
+        raise click.BadParameter(f"use a file ending in {', '.join(GRAPH_SUFFIXES)}", param_hint="--graph")
     if graph is not None and len(paths) > 1:
         raise click.BadParameter("--graph takes a single SPEC", param_hint="--graph")
     limits = Limits(max_states, max_depth, timeout, fail_fast, max_memory, frozenset(stop_on))
     on_terminal = sys.stdout.isatty()
     options = RenderOptions(trace_style, not no_timing, 0 if quiet else 1,
                             on_terminal and "NO_COLOR" not in os.environ, len(paths) > 1, show_coverage)
-    cache = shared_cache()
+    job = VerifyJob(bound_values, limits, not ignore_expect, not explore_all)
     reports: list[SpecReport] = []
     errors = False
     interrupted = False
-    for path in paths:
-        try:
-            report, exp = verify_one(path, bound_values, limits, graph, verbose or sys.stderr.isatty(),
-                                     not ignore_expect, cache)
-        except SpecError as err:   # reported, and the other specs still run
+    for path, outcome in verify_all(paths, job, graph, verbose or sys.stderr.isatty(), jobs, shared_cache()):
+        if isinstance(outcome, SpecError):   # reported, and the other specs still run
             errors = True
-            click.echo(str(err), err=True)
-            options = options.with_spec_error(path, err)   # junit/sarif report spec errors as results
+            click.echo(str(outcome), err=True)
+            options = options.with_spec_error(path, outcome)   # junit/sarif report spec errors as results
             continue
-        reports.append(replace(report, strict_coverage=strict_coverage))
-        if exp.stop_reason == "interrupted":
+        reports.append(replace(outcome, strict_coverage=strict_coverage))
+        if outcome.stop_reason == "interrupted":
             interrupted = True
             break
-    if output is not None:
-        if reports or (options.spec_errors and fmt in ("junit", "sarif")):
-            atomic_write(output, FORMATS[fmt](reports, options))
-        click.echo(FORMATS["text"](reports, RenderOptions(trace_style, not no_timing, 0, options.color)), nl=False)
-    elif reports or (options.spec_errors and fmt in ("junit", "sarif")):
-        click.echo(FORMATS[fmt](reports, options), nl=False)
+    _print(reports, options, fmt, output)
     if interrupted:
         click.echo("netcheck: interrupted; the result above is partial", err=True)
         sys.exit(EXIT_INTERRUPTED)
     codes = [r.exit_code for r in reports] + ([EXIT_USAGE] if errors else [])
     sys.exit(worst_exit_code(codes))
+
+
+def _print(reports: list[SpecReport], options: RenderOptions, fmt: str, output: Path | None) -> None:
+    """The reports in `fmt`, on stdout or to `output` (then the text summary on stdout)."""
+    anything = bool(reports) or bool(options.spec_errors and fmt in ("junit", "sarif"))
+    if output is not None:
+        if anything:
+            atomic_write(output, FORMATS[fmt](reports, options))
+        quiet = RenderOptions(options.trace_style, options.timing, 0, options.color)
+        click.echo(FORMATS["text"](reports, quiet), nl=False)
+    elif anything:
+        click.echo(FORMATS[fmt](reports, options), nl=False)
 
 
 @click.command()

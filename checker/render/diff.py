@@ -44,6 +44,8 @@ def render_text(d: SpecDiff, chains: bool = False) -> str:
         out.append(f"  {name} ({kind}): {sa} -> {sb}")
     if d.verdicts and d.unchanged:
         out.append(f"  ({d.unchanged} other properties keep their verdict)")
+    if d.regressions:
+        out.append(f"  REGRESSED: {', '.join(name for name, _, _, _ in d.regressions)} (held in {a.path}; exit 1)")
     out += ["", "Lock order (lockdep rules):"]
     if d.classes_added or d.classes_removed:
         out.append("  lock classes: " + ", ".join([f"+ {c}" for c in d.classes_added] +
@@ -117,6 +119,7 @@ def to_json(d: SpecDiff) -> dict:
             "states": {"a": d.a.states, "b": d.b.states}, "depth": {"a": d.a.depth, "b": d.b.depth},
             "complete": {"a": d.a.complete, "b": d.b.complete},
             "verdict_changes": [{"property": n, "kind": k, "a": sa, "b": sb} for n, k, sa, sb in d.verdicts],
+            "regressions": [n for n, _, _, _ in d.regressions],
             "classes": {"added": list(d.classes_added), "removed": list(d.classes_removed)},
             "edges": [{"held": e.key[0], "held_mode": e.key[1], "acquired": e.key[2], "acquired_mode": e.key[3],
                        "change": e.change, "added_in": list(e.added_in), "removed_in": list(e.removed_in),

@@ -1,20 +1,19 @@
 """Output formats for `netcheck verify --format`: name -> renderer of a list of reports.
 
-A renderer is a pure function `(reports, options) -> str`. New formats register here.
+A renderer is a pure function `(reports, options) -> str`. New formats register here. The renderers'
+modules are imported when a renderer runs: the command line reads the names at start-up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from netcheck.model.lang.errors import SpecError
+if TYPE_CHECKING:
+    from netcheck.model.lang.errors import SpecError
 
-from ..report.build import SpecReport
-from .json import render_json
-from .junit import render_junit
-from .sarif import render_sarif
-from .text import render_text
+    from ..report.build import SpecReport
 
 
 @dataclass(frozen=True)
@@ -32,23 +31,27 @@ class RenderOptions:
         return replace(self, spec_errors=(*self.spec_errors, (path, error)))
 
 
-Renderer = Callable[[list[SpecReport], RenderOptions], str]
+Renderer = Callable[[list["SpecReport"], RenderOptions], str]
 
 
 def _text(reports: list[SpecReport], options: RenderOptions) -> str:
+    from .text import render_text
     return "".join(render_text(r, options.trace_style, options.timing, options.verbosity, options.color,
                                options.coverage) for r in reports)
 
 
 def _json(reports: list[SpecReport], options: RenderOptions) -> str:
+    from .json import render_json
     return render_json(reports, options.timing, options.several, options.coverage)
 
 
 def _junit(reports: list[SpecReport], options: RenderOptions) -> str:
+    from .junit import render_junit
     return render_junit(reports, options.spec_errors, options.trace_style, options.timing)
 
 
 def _sarif(reports: list[SpecReport], options: RenderOptions) -> str:
+    from .sarif import render_sarif
     return render_sarif(reports, options.spec_errors)
 
 

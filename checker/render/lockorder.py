@@ -133,3 +133,29 @@ def to_json(order: LockOrder) -> dict:
             "cycles": [{"chain": c.chain, "locks": list(c.locks), "recursive": c.recursive,
                         "dependencies": [dependency_json(d) for d in c.deps]} for c in order.cycles],
             "more_cycles": order.more_cycles}
+
+
+def _dot_id(text: str) -> str:
+    """A DOT double-quoted string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def to_dot(order: LockOrder, title: str) -> str:
+    """The lock-order graph in Graphviz DOT: a node per lock class, an edge per (held, acquired) pair of
+    classes and modes labelled with its lockdep kind and the procedures holding the first lock; the
+    edges of strong cycles in red."""
+    on_cycle = {(d.held, d.held_mode, d.acquired, d.acquired_mode) for c in order.cycles for d in c.deps}
+    edges: dict[tuple[str, str, str, str], set[str]] = {}
+    for dep in order.deps:
+        key = (dep.held, dep.held_mode, dep.acquired, dep.acquired_mode)
+        edges.setdefault(key, set()).add(f"{dep.held_site.context or dep.held_site.function}()")
+    lines = [f"digraph {_dot_id('lock order')} {{", f"  label={_dot_id(title)};", "  labelloc=t;",
+             "  node [shape=box];"]
+    lines += [f"  {_dot_id(c)};" for c in order.classes]
+    for (a, am, b, bm), held_in in sorted(edges.items()):
+        modes = f" {mode_suffix(am)} -> {mode_suffix(bm)}" if mode_suffix(am) or mode_suffix(bm) else ""
+        label = f"[{dep_kind(am, bm)}]{modes}\n" + ", ".join(sorted(held_in))
+        red = ", color=red, fontcolor=red, penwidth=2" if (a, am, b, bm) in on_cycle else ""
+        lines.append(f"  {_dot_id(a)} -> {_dot_id(b)} [label={_dot_id(label)}{red}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from ..analyses.coverage import BranchRuns, Coverage
 from ..analyses.trace import ThreadRef, Trace, TraceStep, by_name
 from ..engine.vocabulary import Status
-from ..report.build import PropertyResult, SpecReport
+from ..report.build import STOPPED_AT_EXPECTED, PropertyResult, SpecReport
 from .lockorder import report_section
 
 COLUMN = 44
@@ -83,12 +83,12 @@ def _summary(report: SpecReport) -> str:
     if report.expectation is not None:
         verdict = _expectation(report, props)
     elif counts["violated"]:
-        failing = ", ".join(p.name for p in props if p.status == "violated")
-        verdict = f"VIOLATED: {counts['violated']} of {len(props)} properties fail ({failing})"
+        verdict = f"VIOLATED: {counts['violated']} of {len(props)} properties fail ({_names(props, 'violated')})"
         if counts["vacuous"]:
-            verdict += f", {counts['vacuous']} vacuous (checked on no state)"
+            verdict += f", {counts['vacuous']} vacuous (checked on no state: {_names(props, 'vacuous')})"
     elif counts["vacuous"]:
-        verdict = f"VACUOUS: {counts['vacuous']} of {len(props)} properties checked on no state"
+        verdict = (f"VACUOUS: {counts['vacuous']} of {len(props)} properties checked on no state "
+                   f"({_names(props, 'vacuous')})")
     elif report.coverage_failed:
         verdict = f"FAILED: {never_run} (--strict-coverage); all {len(props)} properties hold"
         never_run = ""
@@ -105,6 +105,11 @@ def _summary(report: SpecReport) -> str:
     return f"{verdict} (exit {report.exit_code})"
 
 
+def _names(props: list[PropertyResult], status: str) -> str:
+    """The names of the properties with `status`, in report order."""
+    return ", ".join(p.name for p in props if p.status == status)
+
+
 def _expectation(report: SpecReport, props: list[PropertyResult]) -> str:
     """The summary of a run that tests the spec's `expect:`."""
     expectation = report.expectation
@@ -115,10 +120,14 @@ def _expectation(report: SpecReport, props: list[PropertyResult]) -> str:
         return f"NOT AS EXPECTED (expect: {wanted}): " + "; ".join(expectation.differences)
     if expectation.met is None:
         undecided = sum(1 for p in props if p.status == "unknown")
-        return f"UNKNOWN: expect: {wanted}; {undecided} properties undecided ({report.stop_reason or 'solver unknown'})"
+        found = _names(props, "violated")
+        why = report.stop_reason or "solver unknown"
+        return f"UNKNOWN: expect: {wanted}; {undecided} properties undecided ({why})" \
+            + (f"; violated so far: {found}" if found else "")
     others = len(props) - len(expectation.violated)
     if not report.complete:
-        return f"AS EXPECTED: violated: {listed} (stopped there: the other {others} properties were not checked)"
+        rerun = "; --explore-all checks them" if report.stop_reason == STOPPED_AT_EXPECTED else ""
+        return f"AS EXPECTED: violated: {listed} (stopped there: the other {others} properties were not checked{rerun})"
     if listed:
         return f"AS EXPECTED: violated: {listed}; the other {others} properties hold on every reachable state"
     return f"AS EXPECTED: all {len(props)} properties hold on every reachable state"

@@ -14,7 +14,18 @@ from ..analyses.waitfor import DeadlockExplanation, SlowWaits, explain_stuck, sl
 from ..engine.limits import STOPPED_AT_VIOLATION
 from ..engine.observers import Observer
 from ..engine.result import ExplicitResult
-from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, PropertyKind, Status, worst_exit_code
+from ..engine.vocabulary import (
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_VIOLATED,
+    PropertyKind,
+    Status,
+    worst_exit_code,
+)
+
+# the stop reason of a run that ended once every violation its spec's expect: lists was found
+STOPPED_AT_EXPECTED = "stopped: every violation expect: lists is found"
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,8 @@ class SpecReport:
 
     @property
     def exit_code(self) -> int:
+        if self.stop_reason == "interrupted":   # Ctrl-C: the command exits 130, and the summary says so
+            return EXIT_INTERRUPTED
         if self.coverage_failed:
             return EXIT_VIOLATED
         if self.expectation is not None:   # the run is a test of the spec's expected verdicts
@@ -147,7 +160,7 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
     expectation = None
     if system.spec.expect is not None and use_expect:
         expect = system.spec.expect
-        expectation = replace(check_expectation(expect.violated, results, exp.stop_reason in STOPPED_AT_VIOLATION),
+        expectation = replace(check_expectation(expect.violated, results, stopped_at_violation(exp)),
                               location=expect.span.short)
         results = [replace(r, expected=True) if r.status is Status.VIOLATED and r.name in expectation.violated else r
                    for r in results]
@@ -155,6 +168,11 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
     return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, exp.complete, exp.stop_reason,
                       tuple(results), stats, order, tuple(t.name for t in system.threads), system.spec.about,
                       expectation, coverage)
+
+
+def stopped_at_violation(exp: ExplicitResult) -> bool:
+    """Did the run stop on request at violations (--fail-fast, --stop-on, the violations expect: lists)?"""
+    return exp.stop_reason in STOPPED_AT_VIOLATION or exp.stop_reason == STOPPED_AT_EXPECTED
 
 
 def report_observers(system: TransitionSystem) -> list[Observer]:

@@ -18,9 +18,11 @@ from ..analyses.lockorder import Dependency, lock_order, mode_suffix
 from ..analyses.waitfor import SlowWitness, slow_witnesses
 from ..engine.explore import explore
 from ..engine.limits import Limits
+from ..engine.vocabulary import Status
 from .build import build_report
 
-EdgeKey = tuple[str, str, str, str]   # held, held mode, acquired, acquired mode
+EdgeKey = tuple[str, str, str, str]
+FAILING = (Status.VIOLATED, Status.VACUOUS)   # held, held mode, acquired, acquired mode
 
 
 @dataclass(frozen=True, order=True)
@@ -135,6 +137,12 @@ class SpecDiff:
     cycles_added: tuple[str, ...]
     cycles_removed: tuple[str, ...]
     slow: tuple[tuple[str, SlowAnswer | None, SlowAnswer | None], ...]   # per declaration in either spec
+
+    @property
+    def regressions(self) -> tuple[tuple[str, str, str, str], ...]:
+        """The verdict changes that are regressions: a property holding in `a` fails in `b` (violated, or
+        vacuous)."""
+        return tuple(v for v in self.verdicts if v[2] == Status.HOLDS and v[3] in FAILING)
 
 
 def _edges(deps: tuple[Dependency, ...]) -> dict[EdgeKey, set[str]]:

@@ -1,0 +1,60 @@
+"""Several specs verified side by side: one worker process per spec, up to --jobs at a time, the results
+handed back in the order the specs were given, so that the output is the same as one after the other."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from netcheck.model.lang.errors import Diagnostic, SpecError
+
+from ..engine.limits import Limits
+from .run import ExplorationCache, verify_one
+
+if TYPE_CHECKING:
+    from ..report.build import SpecReport
+
+
+@dataclass(frozen=True)
+class VerifyJob:
+    """What every spec of one `verify` run is verified with."""
+
+    bounds: dict[str, int]
+    limits: Limits
+    use_expect: bool = True
+    stop_at_expected: bool = True
+
+
+def verify_all(paths: Sequence[str], job: VerifyJob, graph: Path | None, progress: bool, jobs: int | None,
+               cache: ExplorationCache | None) -> Iterator[tuple[str, SpecReport | SpecError]]:
+    """Each spec's report, or the SpecError it does not load with, in the order of `paths`. In this process
+    one after the other (with a progress line) when there is one spec, one job, a graph to write or a
+    shared cache; otherwise in up to `jobs` worker processes (default: one per core)."""
+    workers = min(jobs or os.cpu_count() or 1, len(paths))
+    if workers <= 1 or graph is not None or cache is not None:
+        for path in paths:
+            try:
+                report, _ = verify_one(path, job.bounds, job.limits, graph, progress, job.use_expect, cache,
+                                       job.stop_at_expected)
+            except SpecError as err:
+                yield path, err
+                continue
+            yield path, report
+        return
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for path, (done, diagnostics) in zip(paths, pool.map(_verify_in_worker, paths, [job] * len(paths))):
+            yield path, done if done is not None else SpecError(diagnostics)
+
+
+def _verify_in_worker(path: str, job: VerifyJob) -> tuple[SpecReport | None, tuple[Diagnostic, ...]]:
+    """One spec verified in a worker process, without a progress line: its report, or the diagnostics it
+    does not load with (a SpecError itself does not survive pickling)."""
+    try:
+        report, _ = verify_one(path, job.bounds, job.limits, None, False, job.use_expect, None, job.stop_at_expected)
+    except SpecError as err:
+        return None, err.diagnostics
+    return report, ()
