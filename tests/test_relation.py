@@ -7,7 +7,7 @@ from the unsettled states it leads to (until each thread stands at a visible ste
 - soundness: every successor the explorer computes satisfies the relation R(s, s');
 - completeness: R(s, s') admits no successor the explorer does not compute (z3: unsat);
 - violations: the relation's violation conditions hold in s exactly for the properties the explorer's
-  step breaks there.
+  step breaks there, with the same message (lock discipline and asserts).
 Slots the explorer holds None (locals of no active frame) carry no information and are not compared.
 """
 
@@ -23,7 +23,7 @@ from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
 from netcheck.model.lang.errors import SpecError
 from netcheck.model.lang.parse import load_spec
-from netcheck.model.semantics.relation import Relation
+from netcheck.model.semantics.relation import ATOMIC, Relation
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import TransitionSystem
 from spec_generator import BUG_PATTERNS, specs
@@ -64,6 +64,13 @@ class Agreement:
         decided = {prop for prop, cond in rel.violates(tid, pc, signal).items()
                    if self.decide(z3.substitute(cond, *pre), f"{prop} for {where}")}
         assert decided == broken, f"violations: explorer {broken}, relation {decided}, {where}"
+        node = thread.nodes[pc]
+        for v in results:
+            if isinstance(v, Violation) and v.prop != "runtime_safety" and node.kind != "end":
+                said = {c.message for c in rel.cases(tid, pc, signal)
+                        if c.violation == v.prop and self.decide(z3.substitute(c.guard, *pre), where)}
+                assert v.message in said or any(ATOMIC in m for m in said), \
+                    f"the explorer says {v.message!r}, the relation {said}, {where}"
         self.violations += bool(broken)
         relation = z3.substitute(rel.successor(tid, pc, signal), *pre)
         solver = self.solver

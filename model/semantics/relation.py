@@ -32,6 +32,8 @@ from .system import TransitionSystem
 
 Updates = Mapping[int, z3.ExprRef | None]
 RUNTIME, DISCIPLINE = "runtime_safety", "lock_discipline"
+UNDEFINED = "a partial operation outside its domain (docs/semantics.md)"
+ATOMIC = "sleeps in atomic context (a spinlock held, or inside an RCU read-side section)"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Case:
     guard: z3.BoolRef
     updates: Updates
     violation: str = ""
+    message: str = ""      # what the violation says (the explorer's message may add values)
 
 
 class _Ordered:
@@ -53,16 +56,16 @@ class _Ordered:
         self.cases: list[Case] = []
 
     def when(self, cond: z3.BoolRef | bool, updates: Updates | None = None, violation: str = "",
-             blocked: bool = False) -> None:
+             blocked: bool = False, message: str = "") -> None:
         """`cond` (after every earlier one failed) leads to `updates`, a violation, or nothing (blocked)."""
         c = z3.BoolVal(cond) if isinstance(cond, bool) else cond
         guard = z3.And(*self.rest, c) if self.rest else c
         self.rest.append(z3.Not(c))
         if not blocked:
-            self.cases.append(Case(guard, dict(updates or {}), violation))
+            self.cases.append(Case(guard, dict(updates or {}), violation, message))
 
-    def otherwise(self, updates: Updates | None = None, violation: str = "", blocked: bool = False) -> None:
-        self.when(True, updates, violation, blocked)
+    def otherwise(self, updates: Updates | None = None, blocked: bool = False) -> None:
+        self.when(True, updates, blocked=blocked)
 
 
 def _pow2(exponent: z3.ArithRef, width: int) -> z3.ArithRef:
@@ -134,6 +137,7 @@ class _NodeCases:
         self.pcslot = self.thread.pcslot
         self.node = self.thread.nodes[pc]
         self.locals = dict(self.node.env.locals) if self.node.env is not None else {}
+        self.text = self.node.stmt.text if self.node.stmt is not None else self.node.kind
         self.pre = rel.pre
 
     # -- reading the state before
@@ -165,7 +169,7 @@ class _NodeCases:
         if isinstance(node, ir.Branch):
             assert node.cond is not None
             o = _Ordered()
-            o.when(z3.Not(self.defined(node.cond)), violation=RUNTIME)
+            o.when(z3.Not(self.defined(node.cond)), violation=RUNTIME, message=UNDEFINED)
             o.when(self.term(node.cond), self.goto(node.next))
             o.otherwise(self.goto(node.alt))
             return o.cases
@@ -174,21 +178,21 @@ class _NodeCases:
         if isinstance(node, ir.Check):
             assert node.cond is not None
             o = _Ordered()
-            o.when(z3.Not(self.defined(node.cond)), violation=RUNTIME)
-            o.when(z3.Not(self.term(node.cond)), violation=node.name)
+            o.when(z3.Not(self.defined(node.cond)), violation=RUNTIME, message=UNDEFINED)
+            o.when(z3.Not(self.term(node.cond)), violation=node.name, message=f"{self.text} failed")
             o.otherwise(self.goto(node.next))
             return o.cases
         if isinstance(node, ir.Await):
             assert node.cond is not None
             o = _Ordered()
-            o.when(self.atomic(), violation=DISCIPLINE)
-            o.when(z3.Not(self.defined(node.cond)), violation=RUNTIME)
+            o.when(self.atomic(), violation=DISCIPLINE, message=f"{self.text}: {ATOMIC}")
+            o.when(z3.Not(self.defined(node.cond)), violation=RUNTIME, message=UNDEFINED)
             o.when(self.term(node.cond), self.goto(node.next))
             o.otherwise(blocked=True)
             return o.cases
         if isinstance(node, ir.End):
             o = _Ordered()
-            o.when(self.holds_anything(), violation=DISCIPLINE)
+            o.when(self.holds_anything(), violation=DISCIPLINE, message="thread finished while holding a lock")
             o.otherwise(self.goto(self.thread.finished))
             return o.cases
         if isinstance(node, ir.LoopStep):
@@ -242,8 +246,10 @@ class _NodeCases:
         values = [self.term(v) for v in node.values]
         places = [self.place_slots(p) for p in node.writes]
         o = _Ordered()
-        o.when(z3.Not(z3.And(self.defined(*node.values), *[ok for _, _, ok in places])), violation=RUNTIME)
-        o.when(z3.Not(z3.And(*[self.fits(p, v) for p, v in zip(node.writes, values)])), violation=RUNTIME)
+        o.when(z3.Not(z3.And(self.defined(*node.values), *[ok for _, _, ok in places])), violation=RUNTIME,
+               message=UNDEFINED)
+        o.when(z3.Not(z3.And(*[self.fits(p, v) for p, v in zip(node.writes, values)])), violation=RUNTIME,
+               message=f"{self.text}: a value outside its type")
         updates: dict[int, z3.ExprRef | None] = {}
         for (slots, offset, _), value in zip(places, values):
             self.write(updates, slots, offset, value, self.pre)
@@ -259,7 +265,7 @@ class _NodeCases:
         reverse = node.order != "forward"
         restart = node.start and node.order != "continue_reverse"
         o = _Ordered()
-        o.when(z3.Not(self.defined(node.source)), violation=RUNTIME)
+        o.when(z3.Not(self.defined(node.source)), violation=RUNTIME, message=UNDEFINED)
 
         def moved(c: z3.ArithRef) -> None:
             o.when(c >= 0, {node.cursor: c, self.pcslot: z3.IntVal(node.next)})
@@ -270,7 +276,8 @@ class _NodeCases:
             if restart:
                 moved(z3.If(n > 0, items[n - 1] if reverse else items[0], -1))
                 return o.cases
-            o.when(z3.And(cur >= 0, z3.Not(z3.Contains(items, z3.Unit(cur)))), violation=RUNTIME)
+            o.when(z3.And(cur >= 0, z3.Not(z3.Contains(items, z3.Unit(cur)))), violation=RUNTIME,
+                   message=f"list corruption: the element under the cursor '{node.var}' was removed from the list")
             if not node.start:
                 o.when(cur < 0, self.goto(node.alt))
             i = z3.If(cur >= 0, z3.IndexOf(items, z3.Unit(cur), 0), n)
@@ -300,8 +307,8 @@ class _NodeCases:
         pos = self.term(node.items[1]) if len(node.items) > 1 else None
         has_x = z3.Contains(items, z3.Unit(x))
         o = _Ordered()
-        o.when(z3.Not(z3.And(keys_ok, self.defined(*node.items[:1]))), violation=RUNTIME)
-        o.when(x < 0, violation=RUNTIME)
+        o.when(z3.Not(z3.And(keys_ok, self.defined(*node.items[:1]))), violation=RUNTIME, message=UNDEFINED)
+        o.when(x < 0, violation=RUNTIME, message=f"{self.text}: the element is null")
 
         def result(value: z3.ExprRef) -> dict[int, z3.ExprRef | None]:
             updates: dict[int, z3.ExprRef | None] = {}
@@ -310,20 +317,21 @@ class _NodeCases:
             return updates
 
         if node.fn == "list_del":
-            o.when(z3.Not(has_x), violation=RUNTIME)
+            o.when(z3.Not(has_x), violation=RUNTIME, message=f"{self.text}: the element is not on the list")
             at = z3.IndexOf(items, z3.Unit(x), 0)
             o.otherwise(result(z3.Concat(z3.SubSeq(items, 0, at), z3.SubSeq(items, at + 1, z3.Length(items) - at - 1))))
             return o.cases
-        o.when(has_x, violation=RUNTIME)
+        o.when(has_x, violation=RUNTIME, message=f"{self.text}: the element is already on the list")
         if node.fn == "list_add":
             o.otherwise(result(z3.Concat(z3.Unit(x), items)))
         elif node.fn == "list_add_tail":
             o.otherwise(result(z3.Concat(items, z3.Unit(x))))
         else:
             assert pos is not None
-            o.when(z3.Not(self.defined(node.items[1])), violation=RUNTIME)
+            o.when(z3.Not(self.defined(node.items[1])), violation=RUNTIME, message=UNDEFINED)
             o.when(pos < 0, result(z3.Concat(items, z3.Unit(x))))
-            o.when(z3.Not(z3.Contains(items, z3.Unit(pos))), violation=RUNTIME)
+            o.when(z3.Not(z3.Contains(items, z3.Unit(pos))), violation=RUNTIME,
+                   message=f"{self.text}: the position is not on the list")
             at = z3.IndexOf(items, z3.Unit(pos), 0)
             o.otherwise(result(z3.Concat(z3.SubSeq(items, 0, at), z3.Unit(x),
                                          z3.SubSeq(items, at, z3.Length(items) - at))))
@@ -378,6 +386,7 @@ class _RuleCases:
 
     def __init__(self, at: _NodeCases, node: ir.LockCall | ir.LockWait | ir.RcuCall | ir.GraceWait):
         self.at, self.node, self.tid = at, node, at.tid
+        self.shown = at.text if isinstance(node, ir.LOCK_NODES) else f"{node.op}()"
         self.system = at.system
         self.all_readers = self.system.spec.options.rwsem_wake == "all_readers"
         self.fatal_signals = self.system.spec.options.fatal_signals
@@ -401,7 +410,7 @@ class _RuleCases:
                 cases += self.apply(rules, b, z3.And(*earlier, queued))
                 earlier.append(z3.Not(queued))
             return cases + self.apply(rules, -1, z3.And(*earlier))
-        cases = [Case(z3.Not(ok), {}, RUNTIME)]
+        cases = [Case(z3.Not(ok), {}, RUNTIME, UNDEFINED)]
         for b, named in instances:
             cases += self.apply(rules, b, z3.And(ok, named))
         return cases
@@ -434,7 +443,7 @@ class _RuleCases:
             if rule.then is Then.BLOCK:
                 o.when(test, blocked=True)
             elif rule.then is Then.VIOLATE:
-                o.when(test, violation=DISCIPLINE)
+                o.when(test, violation=DISCIPLINE, message=f"{self.shown}: {rule.message or ATOMIC}")
             else:
                 o.when(test, {**self.effects(rule.effects, b), **at.goto(targets[rule.then])})
         return o.cases
