@@ -104,6 +104,19 @@ def test_the_early_stop_leaves_the_other_properties_to_explore_all(write_spec) -
     assert full.exit_code == 1 and "lock_order is violated, but expect: does not list it" in full.output
 
 
+def test_stuck_threads_found_by_an_early_stop_make_no_claim_of_a_shortest_trace() -> None:
+    """Stuck threads are proved on the explored graph: stopped early, a shallower state may have stuck
+    threads only the rest of the graph proves, so the trace is not called shortest (here it is 13
+    steps; the whole graph gives 3)."""
+    spec = SPECS / "bugs" / "recursive_read_in_init.yaml"
+    early = run("verify", spec).output
+    deadlock = early[early.index("deadlock_free: VIOLATED"):]
+    assert deadlock.split("\n")[4].startswith("  Counterexample (the run stopped early: a shorter one may exist): 13 steps")
+    full = run("verify", "--explore-all", spec).output
+    deadlock = full[full.index("deadlock_free: VIOLATED"):]
+    assert deadlock.split("\n")[4].startswith("  Shortest counterexample: 3 steps"), deadlock
+
+
 def corpus(tmp_path: Path) -> Path:
     """A folder of small specs: two bugs (one as .yml), a clean one, and one that does not load."""
     folder = tmp_path / "specs"

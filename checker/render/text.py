@@ -203,8 +203,9 @@ def _violation(prop: PropertyResult, style: str) -> list[str]:
     trace = prop.trace
     if trace is not None:
         out.append("")
-        out.append("  " + trace_summary(trace, "Shortest witness" if prop.status == "reachable"
-                                        else "Shortest counterexample"))
+        title = "Shortest witness" if prop.status == "reachable" else "Shortest counterexample" if prop.shortest \
+            else "Counterexample (the run stopped early: a shorter one may exist)"
+        out.append("  " + trace_summary(trace, title))
         out.append("")
         if trace.steps:
             out.extend(cpu_table(trace) if style == "cpu" else step_list(trace))

@@ -47,6 +47,9 @@ class PropertyResult:
     checked_states: int = -1
     expected: bool = False      # violated, and the spec's `expect:` says it must be
     expression: str = ""        # the property's expression (an assertion's condition) as written
+    # the trace is a shortest one; not so for stuck threads a run stopped early proved: a shallower
+    # state may have stuck threads that only the unexplored rest of the graph would prove
+    shortest: bool = True
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,8 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
                 locations = stuck_locations(system, final, explanation)
                 location = locations[0] if locations else location
             results.append(PropertyResult(name, kind, Status.VIOLATED, location, about, message, trace, context,
-                                          waits, explanation, locations))
+                                          waits, explanation, locations,
+                                          shortest=exp.complete or kind is not PropertyKind.DEADLOCK))
         elif not exp.complete:
             results.append(PropertyResult(name, kind, Status.UNKNOWN, location, about,
                                           f"exploration stopped: {exp.stop_reason}"))
