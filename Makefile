@@ -11,7 +11,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # quiet pip, without setuptools' notes about the editable install (the one reinstall rule below)
 PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install install-dev verify test test-slow bench lint clean golden tutorial
+.PHONY: install install-dev verify test test-slow bench lint clean golden tutorial schema
 
 install: $(STAMP)
 
@@ -52,6 +52,11 @@ golden: install
 	$(BIN)/python scripts/golden.py
 	$(BIN)/python scripts/tutorial.py
 	$(BIN)/python scripts/codes.py
+
+# The JSON Schema of the spec format (schema/), generated from the parser's tables: tests/test_schema.py
+# fails until the published file matches the code.
+schema: install
+	$(BIN)/netcheck schema -o schema/netcheck-spec.schema.json
 
 tutorial: install
 	$(BIN)/python scripts/tutorial.py
