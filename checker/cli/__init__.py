@@ -14,7 +14,7 @@ import click
 from .analyses import diff, locks, mutate, slow
 from .errors import Commands
 from .reports import explain, report
-from .tools import schema
+from .tools import init, schema
 from .verify import check, verify
 
 
@@ -34,5 +34,5 @@ def main() -> None:
     """Model-check kernel locking protocols written as YAML specs."""
 
 
-for _command in (verify, check, locks, slow, mutate, diff, explain, report, schema):
+for _command in (verify, check, locks, slow, mutate, diff, explain, report, schema, init):
     main.add_command(_command)
