@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SOURCES := $(sort $(wildcard model/*.py model/*/*.py checker/*.py checker/*/*.py))
+SOURCES := $(sort $(wildcard api/*.py model/*.py model/*/*.py checker/*.py checker/*/*.py))
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 # quiet pip, without setuptools' notes about the editable install (the one reinstall rule below)
@@ -65,8 +65,8 @@ bench: install
 	$(BIN)/python bench/bench.py
 
 lint: install-dev
-	$(BIN)/ruff check model checker tests bench scripts
-	$(BIN)/mypy model checker
+	$(BIN)/ruff check api model checker tests bench scripts
+	$(BIN)/mypy api model checker
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
