@@ -88,12 +88,16 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     job = VerifyJob(bound_values, limits, not ignore_expect, not explore_all)
     progress = verbose or sys.stderr.isatty()
 
-    def run(cache: ExplorationCache | None = None) -> tuple[int, set[str]]:
-        return _verify_and_print(paths, job, graph, progress, jobs, cache, options, fmt, output, strict_coverage)
     if not watch:
-        sys.exit(run(shared_cache())[0])
+        sys.exit(_verify_and_print(paths, job, graph, progress, jobs, shared_cache(), options, fmt, output,
+                                   strict_coverage)[0])
     from .watch import watch as watch_loop
-    watch_loop(run, lambda: set(expand_specs(specs)))
+    from .watch import watched_specs
+
+    def run() -> tuple[int, set[str]]:   # a directory is read again each time: new specs join
+        return _verify_and_print(watched_specs(specs), job, graph, progress, jobs, None, options, fmt, output,
+                                 strict_coverage)
+    watch_loop(run, lambda: set(watched_specs(specs)))
 
 
 def _verify_and_print(paths: list[str], job: VerifyJob, graph: Path | None, progress: bool, jobs: int | None,

@@ -14,10 +14,20 @@ from collections.abc import Callable, Iterable
 import click
 
 from ..engine.vocabulary import EXIT_INTERRUPTED
+from .run import expand_specs
 
 POLL_SECONDS = 0.3
 Stamp = tuple[int, int] | None   # (mtime in ns, size), None for a file that is not there
 Run = Callable[[], tuple[int, set[str]]]   # verify once: the exit code and the files the specs were read from
+
+
+def watched_specs(specs: tuple[str, ...]) -> list[str]:
+    """The spec files the arguments stand for now (a directory: those below it now; none while it holds
+    none, until one appears)."""
+    try:
+        return expand_specs(specs)
+    except click.BadParameter:
+        return []
 
 
 def stamps(files: Iterable[str]) -> dict[str, Stamp]:
