@@ -49,6 +49,40 @@ EXTRA_VALUE: dict[str, Schema] = {"on_fail": BLOCK, "then": BLOCK, "else": BLOCK
                                   "name": TEXT, "about": TEXT, "idle": FLAG, "slow": FLAG}
 # What the sections that extends: merges entry by entry say in a child spec to delete an inherited entry.
 DELETE: Schema = {"type": "null"}
+# Hover text of the statement forms besides the lock operations (whose text comes from LOCK_API).
+FORM_TEXT = {
+    "rcu_read_lock": "enter an RCU read-side section", "rcu_read_unlock": "leave the RCU read-side section",
+    "synchronize_rcu": "wait for every RCU reader that started before (a slow step)",
+    "rcu_barrier": "wait for the RCU callbacks queued before (a slow step)",
+    "list_for_each_entry": "'x in LIST': run do: for each element, first to last",
+    "list_for_each_entry_reverse": "'x in LIST': run do: for each element, last to first",
+    "list_for_each_entry_continue_reverse": "'x in LIST': backwards from the element before the cursor x",
+    "for_each": "'x in SET, LIST, ENTITY or GROUP': run do: for each element",
+    "call": "'procedure(args)', with result: VARIABLE for its return value",
+    "if": "a condition, with then: and/or else: statements", "while": "a condition, with do: statements",
+    "either": "a nondeterministic choice: BRANCH_NAME: statements, ...",
+    "label": "a name goto can jump to", "goto": "a label of this procedure (never into a loop)",
+    "return": "leave the procedure (with a value when it declares -> TYPE)",
+    "assert": "a condition that must hold here (name: it for expect:)",
+    "await": "sleep until the condition holds (wait_event); idle: true when resting here counts as finished",
+}
+# Hover text of the top-level keys (docs/spec-language.md section 2 says more).
+TOP_TEXT = {
+    "netcheck": "the spec language version: 1",
+    "name": "the spec's name in reports (default: the file name)",
+    "about": "one line describing the spec",
+    "extends": "a parent spec file, relative to this one: its sections are merged entry by entry (null deletes)",
+    "entities": "bounded sets of things: NAME: COUNT, a list of element names, or a mapping of groups",
+    "types": "named types, mainly enums: NAME: \"enum{a, b}\"",
+    "locks": "NAME: mutex, rwsem or spinlock, or {kind: KIND, per: ENTITY}",
+    "state": "shared variables: NAME: {type: TYPE, per: ENTITY, init: VALUE}",
+    "procedures": "code paths: 'name(TYPE param, ...) -> TYPE': a list of statements, or {locals:, body:}",
+    "threads": "what runs: NAME: {run: 'proc(args)', for: 'x in ENTITY' or count: N, daemon: true}",
+    "properties": "NAME: {invariant: EXPR} (every state), {final: EXPR} (the end), {reachable: EXPR} or "
+                  "{waits_on_slow: THREAD} (questions), with about:",
+    "options": "deadlock, fatal_signals (true/false), rwsem_wake (head_run/all_readers)",
+    "expect": "the verdicts verifying must give: holds, or {violated: [PROPERTY, ...]}",
+}
 
 
 def spec_schema() -> Schema:
@@ -57,14 +91,14 @@ def spec_schema() -> Schema:
                 "locks": _named(_lock()), "state": _named(_state()), "procedures": _procedures(),
                 "threads": _named(_thread()), "properties": _named(_property()), "options": _options()}
     properties: Schema = {
-        "netcheck": {"const": 1, "description": "the spec language version"},
+        "netcheck": {"const": 1},
         "name": TEXT, "about": TEXT,
-        "extends": {**TEXT, "description": "a spec file this one refines (a path relative to this file)"},
+        "extends": TEXT,
         **sections,
         "expect": _expect(),
     }
-    missing = [key for key in TOP_KEYS if key not in properties]
-    if missing:   # a new top-level key needs its value schema here
+    missing = [key for key in TOP_KEYS if key not in properties or key not in TOP_TEXT]
+    if missing:   # a new top-level key needs its value schema and its hover text here
         raise AssertionError(f"no schema for the top-level keys {missing}")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -72,7 +106,7 @@ def spec_schema() -> Schema:
         "description": "A netcheck spec: entities, locks, state, procedures, threads and properties.",
         "type": "object",
         "required": ["netcheck"],
-        "properties": {key: properties[key] for key in TOP_KEYS},
+        "properties": {key: {**properties[key], "description": TOP_TEXT[key]} for key in TOP_KEYS},
         "additionalProperties": False,
         "$defs": {"block": _block(), "statement": _statement()},
     }
@@ -155,9 +189,10 @@ def _statement() -> Schema:
     """A statement: a string (an assignment, a call, break, return ...) or a mapping with one form key."""
     forms = []
     for form in MAPPING_FORMS:
-        value = dict(FORM_VALUE.get(form, SCALAR))
-        if form in LOCK_API:
-            value["description"] = _lock_op_text(LOCK_API[form])
+        text = _lock_op_text(LOCK_API[form]) if form in LOCK_API else FORM_TEXT.get(form)
+        if text is None:   # a new statement form needs its hover text here
+            raise AssertionError(f"no hover text for the statement form {form}")
+        value = {**FORM_VALUE.get(form, SCALAR), "description": text}
         extra = {key: EXTRA_VALUE[key] for key in (*FORM_KEYS.get(form, ()), "slow")}
         forms.append(_keys({form: value, **extra}, (form,)))
     return {"anyOf": [SCALAR, *forms]}
