@@ -5,13 +5,13 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SOURCES := $(sort $(wildcard model/*.py model/*/*.py checker/*.py checker/*/*.py))
+SOURCES := $(sort $(wildcard api/*.py model/*.py model/*/*.py checker/*.py checker/*/*.py))
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 # quiet pip, without setuptools' notes about the editable install (the one reinstall rule below)
 PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install install-dev verify test test-slow bench lint clean golden tutorial
+.PHONY: install install-dev verify test test-slow bench lint clean golden tutorial schema
 
 install: $(STAMP)
 
@@ -53,6 +53,11 @@ golden: install
 	$(BIN)/python scripts/tutorial.py
 	$(BIN)/python scripts/codes.py
 
+# The JSON Schema of the spec format (schema/), generated from the parser's tables: tests/test_schema.py
+# fails until the published file matches the code.
+schema: install
+	$(BIN)/netcheck schema -o schema/netcheck-spec.schema.json
+
 tutorial: install
 	$(BIN)/python scripts/tutorial.py
 
@@ -60,8 +65,8 @@ bench: install
 	$(BIN)/python bench/bench.py
 
 lint: install-dev
-	$(BIN)/ruff check model checker tests bench scripts
-	$(BIN)/mypy model checker
+	$(BIN)/ruff check api model checker tests bench scripts
+	$(BIN)/mypy api model checker
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

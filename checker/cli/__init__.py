@@ -1,9 +1,10 @@
 """The `netcheck` command line: the only place that prints and sets exit codes.
 
-This module holds the click group and registers the commands; the commands live in verify.py, analyses.py
-and reports.py (which never import this module), what they share in options.py and run.py, and the error
-boundary every command runs inside in errors.py. Start-up stays fast: the command modules import the
-checker itself (the parser, z3, networkx, the engine, the renderers) inside the commands that run it.
+This module holds the click group and registers the commands; the commands live in verify.py,
+analyses.py, reports.py and tools.py (which never import this module), what they share in options.py
+and run.py, and the error boundary every command runs inside in errors.py. Start-up stays fast: the
+command modules import the checker itself (the parser, z3, networkx, the engine, the renderers) inside
+the commands that run it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import click
 from .analyses import diff, locks, mutate, slow
 from .errors import Commands
 from .reports import explain, report
+from .tools import init, schema
 from .verify import check, verify
 
 
@@ -32,5 +34,5 @@ def main() -> None:
     """Model-check kernel locking protocols written as YAML specs."""
 
 
-for _command in (verify, check, locks, slow, mutate, diff, explain, report):
+for _command in (verify, check, locks, slow, mutate, diff, explain, report, schema, init):
     main.add_command(_command)

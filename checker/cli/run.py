@@ -1,5 +1,6 @@
 """What the commands share besides options: reading arguments, loading specs, one verification run,
-the progress line, and writing output files.
+the progress line, and writing output files. The Python API (`netcheck.verify`) runs `verify_one`, or
+`verify_system` for a spec already loaded.
 
 `verify_one` takes an `ExplorationCache`: runs that repeat the same verification (the golden files and
 the tutorial, through scripts/cli_runs.py) hand one to the command line as click's context object
@@ -188,12 +189,21 @@ def expected_stop(system: TransitionSystem, limits: Limits) -> frozenset[str]:
 
 def _verify(path: str, bounds: dict[str, int], limits: Limits, graph: Path | None, progress_enabled: bool,
             use_expect: bool, early: bool) -> Verification:
+    return verify_system(path, load_system(path, bounds), limits, graph=graph, progress_enabled=progress_enabled,
+                         use_expect=use_expect, early=early)
+
+
+def verify_system(path: str, system: TransitionSystem, limits: Limits, *, graph: Path | None = None,
+                  progress_enabled: bool = False, warn: bool | None = None, use_expect: bool = True,
+                  early: bool = False) -> Verification:
+    """Explore and judge a compiled spec (`path` names it in the report). `warn`: say on stderr when the
+    state space keeps growing fast (None: when stderr is a terminal or the progress line is on); `early`:
+    stop once every violation the spec's expect: lists is found."""
     from ..report.build import STOPPED_AT_EXPECTED
-    system = load_system(path, bounds)
     spec = system.spec
     check_stop_on(path, system, limits.stop_on)
     hint = ", ".join(f"--bound {n}={max(0, v - 1)}" for n, v in spec.bounds if v > 1) or "--max-states"
-    progress = ProgressLine(progress_enabled, sys.stderr.isatty() or progress_enabled, hint)
+    progress = ProgressLine(progress_enabled, sys.stderr.isatty() or progress_enabled if warn is None else warn, hint)
     stop = expected_stop(system, limits) if early else frozenset()
     report, exp = _judge(path, system, replace(limits, stop_on=stop) if stop else limits, progress, use_expect,
                          bool(stop))

@@ -25,7 +25,7 @@ from .options import (
     output_option,
 )
 from .parallel import VerifyJob, verify_all
-from .run import atomic_write, expand_specs, load_system, parse_bounds, shared_cache
+from .run import ExplorationCache, atomic_write, expand_specs, load_system, parse_bounds, shared_cache
 
 if TYPE_CHECKING:
     from ..report.build import SpecReport
@@ -59,11 +59,13 @@ if TYPE_CHECKING:
 @click.option("--ignore-expect", is_flag=True,
               help="Judge the verdicts alone, as if the specs had no expect: (a bug spec then exits 1).")
 @jobs_option
+@click.option("--watch", is_flag=True,
+              help="Verify again whenever a spec file (or a file it extends) changes, until Ctrl-C (exit 130).")
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
            timeout: float | None, max_memory: float | None, fmt: str, output: Path | None, trace_style: str,
            graph: Path | None, fail_fast: bool, stop_on: tuple[str, ...], explore_all: bool, show_coverage: bool,
            strict_coverage: bool, no_timing: bool, quiet: bool, verbose: bool, ignore_expect: bool,
-           jobs: int | None) -> None:
+           jobs: int | None, watch: bool) -> None:
     """Explore every interleaving of each SPEC (a file, or a directory of *.yaml and *.yml) and check its
     properties. A spec whose expect: lists violations stops once they are all found (--explore-all: to
     the end); several specs are verified in parallel (--jobs), reported in the order given.
@@ -71,7 +73,7 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     Exit 0: every property holds on the complete state space (a spec with expect: gets exactly the
     expected verdicts); 1: a property is violated or vacuous (or the verdicts differ from expect:, or,
     with --strict-coverage, a statement never runs); 2: invalid spec or usage; 3: incomplete (a limit
-    was hit, nothing violated); 4: internal error; 130: interrupted.
+    was hit, nothing violated); 4: internal error; 130: interrupted (--watch: how it ends).
     """
     bound_values = parse_bounds(bounds)
     paths = expand_specs(specs)
@@ -84,25 +86,44 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     options = RenderOptions(trace_style, not no_timing, 0 if quiet else 1,
                             on_terminal and "NO_COLOR" not in os.environ, len(paths) > 1, show_coverage)
     job = VerifyJob(bound_values, limits, not ignore_expect, not explore_all)
+    progress = verbose or sys.stderr.isatty()
+
+    if not watch:
+        sys.exit(_verify_and_print(paths, job, graph, progress, jobs, shared_cache(), options, fmt, output,
+                                   strict_coverage)[0])
+    from .watch import watch as watch_loop
+    from .watch import watched_specs
+
+    def run() -> tuple[int, set[str]]:   # a directory is read again each time: new specs join
+        return _verify_and_print(watched_specs(specs), job, graph, progress, jobs, None, options, fmt, output,
+                                 strict_coverage)
+    watch_loop(run, lambda: set(watched_specs(specs)))
+
+
+def _verify_and_print(paths: list[str], job: VerifyJob, graph: Path | None, progress: bool, jobs: int | None,
+                      cache: ExplorationCache | None, options: RenderOptions, fmt: str, output: Path | None,
+                      strict_coverage: bool) -> tuple[int, set[str]]:
+    """Verify and print the specs once: the exit code, and every file the specs were read from."""
     reports: list[SpecReport] = []
     errors = False
-    interrupted = False
-    for path, outcome in verify_all(paths, job, graph, verbose or sys.stderr.isatty(), jobs, shared_cache()):
+    files = set(paths)
+    for path, outcome in verify_all(paths, job, graph, progress, jobs, cache):
         if isinstance(outcome, SpecError):   # reported, and the other specs still run
             errors = True
+            files.update(d.span.file for d in outcome.diagnostics)   # an extended file may be the one to fix
             click.echo(str(outcome), err=True)
             options = options.with_spec_error(path, outcome)   # junit/sarif report spec errors as results
             continue
         reports.append(replace(outcome, strict_coverage=strict_coverage))
         if outcome.stop_reason == "interrupted":
-            interrupted = True
             break
     _print(reports, options, fmt, output)
-    if interrupted:
+    files.update(f for r in reports for f in r.files)
+    if reports and reports[-1].stop_reason == "interrupted":
         click.echo("netcheck: interrupted; the result above is partial", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED, files
     codes = [r.exit_code for r in reports] + ([EXIT_USAGE] if errors else [])
-    sys.exit(worst_exit_code(codes))
+    return worst_exit_code(codes), files
 
 
 def _print(reports: list[SpecReport], options: RenderOptions, fmt: str, output: Path | None) -> None:

@@ -30,6 +30,18 @@ TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks"
             "threads", "properties", "options", "expect")
 QUESTION_KINDS = ("reachable", "waits_on_slow")   # asked, never violated
 LOCK_KINDS = ("mutex", "rwsem", "spinlock")
+# The keys each section's entries take (the parser and the JSON Schema of model/lang/schema.py read these).
+LOCK_KEYS = ("kind", "per")
+STATE_KEYS = ("type", "per", "init")
+THREAD_KEYS = ("run", "for", "count", "daemon", "about")
+MAX_THREAD_COUNT = 16
+PROPERTY_KINDS = ("invariant", "final", "reachable", "waits_on_slow")
+PROPERTY_KEYS = (*PROPERTY_KINDS, "about")
+OPTION_FLAGS = ("deadlock", "fatal_signals")   # true or false
+RWSEM_WAKE = ("head_run", "all_readers")       # the values of options: rwsem_wake:
+OPTION_KEYS = (*OPTION_FLAGS, "rwsem_wake")
+EXPECT_KEYS = ("violated",)
+EXPECT_HOLDS = "holds"
 BUILTIN_PROPERTIES = ("deadlock_free", "lock_discipline", "runtime_safety")
 MAX_GROUP = 16
 MAX_KEYS = 10_000  # slots of one per: variable
@@ -234,7 +246,7 @@ class SpecParser:
             per: tuple[str, ...] = ()
             misspelt = False
             if isinstance(value, Map):
-                misspelt = self.unknown_keys(value, ("kind", "per"))
+                misspelt = self.unknown_keys(value, LOCK_KEYS)
                 kind_node = value.get("kind")
                 per = self.parse_per(value.get("per"), names)
             if kind_node is None:
@@ -323,7 +335,7 @@ class SpecParser:
             init_node: Node | None = None
             misspelt = False
             if isinstance(value, Map):
-                misspelt = self.unknown_keys(value, ("type", "per", "init"))
+                misspelt = self.unknown_keys(value, STATE_KEYS)
                 type_node = value.get("type")
                 per = self.parse_per(value.get("per"), entities)
                 init_node = value.get("init")
@@ -504,7 +516,7 @@ class SpecParser:
                 self.err(value.span, "NC101", f"a thread is a mapping or a call, not {describe(value)}",
                          "{run: 'proc(args)', for: 'x in ENTITY', count: N}")
                 continue
-            self.unknown_keys(value, ("run", "for", "count", "daemon", "about"))
+            self.unknown_keys(value, THREAD_KEYS)
             thread = self.parse_thread(key, value, scope, procs)
             if thread is not None:
                 out.append(thread)
@@ -555,8 +567,8 @@ class SpecParser:
                 self.err(count_node.span, "NC115", "use either for: or count:, not both",
                          "for: runs one thread per element, count: N runs N copies")
             elif not (isinstance(count_node, Scalar) and isinstance(count_node.value, int)
-                      and not isinstance(count_node.value, bool) and 0 <= count_node.value <= 16):
-                self.err(count_node.span, "NC115", "count: takes a number from 0 to 16", "count: 2")
+                      and not isinstance(count_node.value, bool) and 0 <= count_node.value <= MAX_THREAD_COUNT):
+                self.err(count_node.span, "NC115", f"count: takes a number from 0 to {MAX_THREAD_COUNT}", "count: 2")
             else:
                 count = count_node.value
         daemon_node = value.get("daemon")
@@ -614,7 +626,6 @@ class SpecParser:
         if section is None:
             return out
         scope = scope.with_procedures(frozenset(p.name for p in procedures))
-        kinds_allowed = ("invariant", "final", "reachable", "waits_on_slow")
         for key, value in section.entries:
             if not self.check_name(key, "property"):
                 continue
@@ -625,8 +636,8 @@ class SpecParser:
                 self.err(value.span, "NC101", f"a property is a mapping, not {describe(value)}",
                          "{invariant: EXPR} or {final: EXPR}, with about:")
                 continue
-            self.unknown_keys(value, (*kinds_allowed, "about"))
-            kinds = [k for k in kinds_allowed if value.get(k) is not None]
+            self.unknown_keys(value, PROPERTY_KEYS)
+            kinds = [k for k in PROPERTY_KINDS if value.get(k) is not None]
             if len(kinds) != 1:
                 self.err(value.span, "NC118", "a property has exactly one of invariant:, final:, reachable: or "
                          "waits_on_slow:", "invariant: holds in every state, final: when every thread has finished;"
@@ -661,9 +672,9 @@ class SpecParser:
         section = self.section("options")
         if section is None:
             return Options()
-        self.unknown_keys(section, ("deadlock", "fatal_signals", "rwsem_wake"))
+        self.unknown_keys(section, OPTION_KEYS)
         values: dict[str, object] = {}
-        for name in ("deadlock", "fatal_signals"):
+        for name in OPTION_FLAGS:
             node = section.get(name)
             if node is not None:
                 if isinstance(node, Scalar) and isinstance(node.value, bool):
@@ -672,7 +683,7 @@ class SpecParser:
                     self.err(node.span, "NC101", f"{name}: takes true or false", f"{name}: true")
         node = section.get("rwsem_wake")
         if node is not None:
-            if isinstance(node, Scalar) and node.text in ("head_run", "all_readers"):
+            if isinstance(node, Scalar) and node.text in RWSEM_WAKE:
                 values["rwsem_wake"] = node.text
             else:
                 self.err(node.span, "NC101", "rwsem_wake: takes head_run or all_readers", "rwsem_wake: head_run")
@@ -688,12 +699,12 @@ class SpecParser:
         if node is None:
             return None
         form = "expect: holds, or expect: {violated: [PROPERTY, ...]}"
-        if isinstance(node, Scalar) and node.text == "holds":
+        if isinstance(node, Scalar) and node.text == EXPECT_HOLDS:
             return Expectation((), node.span)
         if not isinstance(node, Map):
             self.err(node.span, "NC120", "expect: takes 'holds' or {violated: [...]}", form)
             return None
-        self.unknown_keys(node, ("violated",))
+        self.unknown_keys(node, EXPECT_KEYS)
         listed = node.get("violated")
         if listed is None:
             self.err(node.span, "NC120", "expect: needs a 'violated:' list", form)

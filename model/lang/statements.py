@@ -54,7 +54,12 @@ LOOPS = {"list_for_each_entry": "forward", "list_for_each_entry_reverse": "rever
          "list_for_each_entry_continue_reverse": "continue_reverse", "for_each": "forward"}
 MAPPING_FORMS = (*LOCK_API, *RCU_API, *LOOPS, "call", "if", "while", "either", "label", "goto", "return",
                  "assert", "await")
-EXTRA_KEYS = {"on_fail", "result", "then", "else", "do", "name", "about", "idle", "slow"}
+PROCEDURE_KEYS = ("locals", "body", "about")
+# The keys a statement mapping takes besides its form, by form (lock operations: on_fail:, loops: do:);
+# every form also takes slow:.
+FORM_KEYS = {"call": ("result",), "if": ("then", "else"), "while": ("do",), "assert": ("name", "about"),
+             "await": ("idle",), **{op: ("on_fail",) for op in LOCK_API}, **{loop: ("do",) for loop in LOOPS}}
+EXTRA_KEYS = {key for keys in FORM_KEYS.values() for key in keys} | {"slow"}
 
 Signature = tuple[str, tuple[tuple[str, Type], ...], Type | None]
 MAX_SIGNATURE = 1000
@@ -131,9 +136,9 @@ class BodyParser:
         body_node: Node | None = value
         if isinstance(value, Map):
             for k, _ in value.entries:
-                if k.text not in ("locals", "body", "about"):
+                if k.text not in PROCEDURE_KEYS:
                     self.err(k.span, "NC104", f"unknown key '{k.text}' in a procedure",
-                             did_you_mean(k.text, ("locals", "body", "about")))
+                             did_you_mean(k.text, PROCEDURE_KEYS))
             body_node = value.get("body")
             declared = value.get("locals")
             if isinstance(declared, Map):
@@ -358,10 +363,7 @@ class BodyParser:
                          f"found {', '.join(forms) or 'none'}")
             return None
         form = forms[0]
-        allowed = {"on_fail"} if form in LOCK_API else {
-            "call": {"result"}, "if": {"then", "else"}, "while": {"do"}, "assert": {"name", "about"},
-            "await": {"idle"}}.get(form, {"do"} if form in LOOPS else set())
-        allowed = allowed | {"slow"}
+        allowed = {*FORM_KEYS.get(form, ()), "slow"}
         for k in node.keys():
             if k != form and k not in allowed:
                 self.err(node.key_node(k).span, "NC104", f"'{k}' does not belong to {form}:",

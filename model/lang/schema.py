@@ -1,0 +1,208 @@
+"""The JSON Schema of the spec format, built from the parser's own tables (top-level keys, section keys,
+statement forms, the lock and RCU API, options), so that it cannot drift from what the parser accepts.
+
+It describes the shape of a spec file (which keys, which kinds of value), for editors with the YAML
+language server: completion, hover text and early marks. The parser checks more (types, expressions,
+names, bounds); a file the schema accepts can still be refused with a diagnostic. schema/ in the
+repository holds the published copy (`netcheck schema -o schema/netcheck-spec.schema.json`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .lockapi import LOCK_API, RCU_API, LockOpInfo
+from .parse import (
+    EXPECT_HOLDS,
+    EXPECT_KEYS,
+    LOCK_KEYS,
+    LOCK_KINDS,
+    MAX_GROUP,
+    MAX_THREAD_COUNT,
+    NAME_RE,
+    OPTION_FLAGS,
+    PROPERTY_KINDS,
+    RWSEM_WAKE,
+    STATE_KEYS,
+    THREAD_KEYS,
+    TOP_KEYS,
+)
+from .statements import FORM_KEYS, MAPPING_FORMS, PROCEDURE_KEYS
+
+Schema = dict[str, Any]
+
+SCALAR: Schema = {"type": ["string", "number", "boolean"]}   # an expression, as YAML may type it
+TEXT: Schema = {"type": "string"}
+FLAG: Schema = {"type": "boolean"}
+NAMES: Schema = {"anyOf": [TEXT, {"type": "array", "items": TEXT}]}
+BLOCK: Schema = {"$ref": "#/$defs/block"}
+# The value of each statement form's own key (forms not listed take an expression).
+FORM_VALUE: dict[str, Schema] = {
+    "either": {"type": "object", "minProperties": 1, "additionalProperties": BLOCK},
+    "label": TEXT, "goto": TEXT, "call": TEXT,
+    "return": {"type": ["string", "number", "boolean", "null"]},
+    **{op: {"type": ["string", "null"]} for op in RCU_API},
+}
+# The value of each extra key of a statement mapping.
+EXTRA_VALUE: dict[str, Schema] = {"on_fail": BLOCK, "then": BLOCK, "else": BLOCK, "do": BLOCK, "result": TEXT,
+                                  "name": TEXT, "about": TEXT, "idle": FLAG, "slow": FLAG}
+# What the sections that extends: merges entry by entry say in a child spec to delete an inherited entry.
+DELETE: Schema = {"type": "null"}
+# Hover text of the statement forms besides the lock operations (whose text comes from LOCK_API).
+FORM_TEXT = {
+    "rcu_read_lock": "enter an RCU read-side section", "rcu_read_unlock": "leave the RCU read-side section",
+    "synchronize_rcu": "wait for every RCU reader that started before (a slow step)",
+    "rcu_barrier": "wait for the RCU callbacks queued before (a slow step)",
+    "list_for_each_entry": "'x in LIST': run do: for each element, first to last",
+    "list_for_each_entry_reverse": "'x in LIST': run do: for each element, last to first",
+    "list_for_each_entry_continue_reverse": "'x in LIST': backwards from the element before the cursor x",
+    "for_each": "'x in SET, LIST, ENTITY or GROUP': run do: for each element",
+    "call": "'procedure(args)', with result: VARIABLE for its return value",
+    "if": "a condition, with then: and/or else: statements", "while": "a condition, with do: statements",
+    "either": "a nondeterministic choice: BRANCH_NAME: statements, ...",
+    "label": "a name goto can jump to", "goto": "a label of this procedure (never into a loop)",
+    "return": "leave the procedure (with a value when it declares -> TYPE)",
+    "assert": "a condition that must hold here (name: it for expect:)",
+    "await": "sleep until the condition holds (wait_event); idle: true when resting here counts as finished",
+}
+# Hover text of the top-level keys (docs/spec-language.md section 2 says more).
+TOP_TEXT = {
+    "netcheck": "the spec language version: 1",
+    "name": "the spec's name in reports (default: the file name)",
+    "about": "one line describing the spec",
+    "extends": "a parent spec file, relative to this one: its sections are merged entry by entry (null deletes)",
+    "entities": "bounded sets of things: NAME: COUNT, a list of element names, or a mapping of groups",
+    "types": "named types, mainly enums: NAME: \"enum{a, b}\"",
+    "locks": "NAME: mutex, rwsem or spinlock, or {kind: KIND, per: ENTITY}",
+    "state": "shared variables: NAME: {type: TYPE, per: ENTITY, init: VALUE}",
+    "procedures": "code paths: 'name(TYPE param, ...) -> TYPE': a list of statements, or {locals:, body:}",
+    "threads": "what runs: NAME: {run: 'proc(args)', for: 'x in ENTITY' or count: N, daemon: true}",
+    "properties": "NAME: {invariant: EXPR} (every state), {final: EXPR} (the end), {reachable: EXPR} or "
+                  "{waits_on_slow: THREAD} (questions), with about:",
+    "options": "deadlock, fatal_signals (true/false), rwsem_wake (head_run/all_readers)",
+    "expect": "the verdicts verifying must give: holds, or {violated: [PROPERTY, ...]}",
+}
+
+
+def spec_schema() -> Schema:
+    """The JSON Schema (draft 2020-12) of a spec file."""
+    sections = {"entities": _entities(), "types": _named({**TEXT, "description": "a type, e.g. int[0..3]"}),
+                "locks": _named(_lock()), "state": _named(_state()), "procedures": _procedures(),
+                "threads": _named(_thread()), "properties": _named(_property()), "options": _options()}
+    properties: Schema = {
+        "netcheck": {"const": 1},
+        "name": TEXT, "about": TEXT,
+        "extends": TEXT,
+        **sections,
+        "expect": _expect(),
+    }
+    missing = [key for key in TOP_KEYS if key not in properties or key not in TOP_TEXT]
+    if missing:   # a new top-level key needs its value schema and its hover text here
+        raise AssertionError(f"no schema for the top-level keys {missing}")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "netcheck spec",
+        "description": "A netcheck spec: entities, locks, state, procedures, threads and properties.",
+        "type": "object",
+        "required": ["netcheck"],
+        "properties": {key: {**properties[key], "description": TOP_TEXT[key]} for key in TOP_KEYS},
+        "additionalProperties": False,
+        "$defs": {"block": _block(), "statement": _statement()},
+    }
+
+
+def schema_text() -> str:
+    """The schema as the published file holds it: sorted keys, two-space indent, a final newline."""
+    return json.dumps(spec_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def _named(entry: Schema, deletable: bool = True) -> Schema:
+    """A section: a mapping from plain names to `entry` (or null, which deletes an inherited entry)."""
+    value = {"anyOf": [entry, DELETE]} if deletable else entry
+    return {"type": "object", "propertyNames": {"pattern": NAME_RE.pattern}, "additionalProperties": value}
+
+
+def _keys(properties: Schema, required: tuple[str, ...] = ()) -> Schema:
+    """A mapping with these keys and no others, `required` among them."""
+    out: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        out["required"] = list(required)
+    return out
+
+
+def _entities() -> Schema:
+    count = {"type": "integer", "minimum": 0, "maximum": MAX_GROUP, "description": "a counted entity (--bound)"}
+    elements = {"type": "array", "items": {"type": "string", "pattern": NAME_RE.pattern}}
+    groups = _named({"anyOf": [count, elements]}, deletable=False)
+    return _named({"anyOf": [count, elements, groups]})
+
+
+def _lock() -> Schema:
+    kind = {"enum": list(LOCK_KINDS)}
+    values = {"kind": kind, "per": NAMES}
+    return {"anyOf": [kind, _keys({k: values[k] for k in LOCK_KEYS}, ("kind",))]}
+
+
+def _state() -> Schema:
+    values = {"type": TEXT, "per": NAMES, "init": {}}
+    return {"anyOf": [TEXT, _keys({k: values[k] for k in STATE_KEYS}, ("type",))]}
+
+
+def _procedures() -> Schema:
+    values = {"locals": {"type": "object", "additionalProperties": TEXT}, "body": BLOCK, "about": TEXT}
+    full = _keys({k: values[k] for k in PROCEDURE_KEYS})
+    return {"type": "object", "description": "signature (e.g. 'setup(net n) -> int[0..1]') -> body",
+            "additionalProperties": {"anyOf": [BLOCK, full]}}
+
+
+def _thread() -> Schema:
+    values = {"run": TEXT, "for": TEXT, "count": {"type": "integer", "minimum": 0, "maximum": MAX_THREAD_COUNT},
+              "daemon": FLAG, "about": TEXT}
+    return {"anyOf": [TEXT, _keys({k: values[k] for k in THREAD_KEYS}, ("run",))]}
+
+
+def _property() -> Schema:
+    """Exactly one kind, and about:."""
+    return {"anyOf": [_keys({kind: SCALAR, "about": TEXT}, (kind,)) for kind in PROPERTY_KINDS]}
+
+
+def _options() -> Schema:
+    values: Schema = {**{flag: FLAG for flag in OPTION_FLAGS}, "rwsem_wake": {"enum": list(RWSEM_WAKE)}}
+    return _keys(values)
+
+
+def _expect() -> Schema:
+    if EXPECT_KEYS != ("violated",):
+        raise AssertionError(f"no schema for the expect: keys {EXPECT_KEYS}")
+    violated = {"anyOf": [TEXT, {"type": "array", "minItems": 1, "items": TEXT}]}
+    return {"anyOf": [{"const": EXPECT_HOLDS}, _keys({"violated": violated}, ("violated",))]}
+
+
+def _block() -> Schema:
+    """A list of statements (one statement alone, or nothing, is allowed too)."""
+    statement = {"$ref": "#/$defs/statement"}
+    return {"anyOf": [{"type": "array", "items": statement}, statement, {"type": "null"}]}
+
+
+def _statement() -> Schema:
+    """A statement: a string (an assignment, a call, break, return ...) or a mapping with one form key."""
+    forms = []
+    for form in MAPPING_FORMS:
+        text = _lock_op_text(LOCK_API[form]) if form in LOCK_API else FORM_TEXT.get(form)
+        if text is None:   # a new statement form needs its hover text here
+            raise AssertionError(f"no hover text for the statement form {form}")
+        value = {**FORM_VALUE.get(form, SCALAR), "description": text}
+        extra = {key: EXTRA_VALUE[key] for key in (*FORM_KEYS.get(form, ()), "slow")}
+        forms.append(_keys({form: value, **extra}, (form,)))
+    return {"anyOf": [SCALAR, *forms]}
+
+
+def _lock_op_text(info: LockOpInfo) -> str:
+    """A lock operation in a few words, for an editor's hover text: what it does, on which lock kind."""
+    action = "acquires" if info.acquires else "releases" if info.releases else "downgrades"
+    mode = f" for {info.mode}" if info.rw_mode else ""
+    fails = " (can fail: say what happens with on_fail:)" if info.can_fail else ""
+    return f"{action} a {info.kind}{mode}: the lock, e.g. 'rtnl' or 'lk[n]'{fails}"
+
+
