@@ -101,7 +101,7 @@ def witness_text(w: SlowWitness, trace: bool) -> list[str]:
     lines = [f"  {w.text}", f"    shortest trace: {len(w.trace.steps)} steps"]
     if trace:
         lines.append("")
-        lines.extend("  " + row for row in cpu_table(w.trace))
+        lines.extend("  " + row for row in cpu_table(w.trace) or [])
         lines.append("")
     return lines
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from dataclasses import replace
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
 @output_option("Write the chosen format to FILE (atomically); the terminal gets the text summary.")
 @click.option("--trace", "trace_style", type=click.Choice(["cpu", "steps"]), default="cpu", show_default=True,
               help="Counterexamples as CPU columns or as a numbered list of steps.")
+@click.option("--width", type=click.IntRange(min=40), metavar="N",
+              help="Fit CPU-column counterexamples in N columns (default: the terminal's width on a terminal, "
+                   "else no limit).")
 @click.option("--graph", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help=f"Write the state graph ({', '.join(GRAPH_SUFFIXES)}).")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first violation (other verdicts: unknown).")
@@ -63,8 +67,8 @@ if TYPE_CHECKING:
               help="Verify again whenever a spec file (or a file it extends) changes, until Ctrl-C (exit 130).")
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
            timeout: float | None, max_memory: float | None, fmt: str, output: Path | None, trace_style: str,
-           graph: Path | None, fail_fast: bool, stop_on: tuple[str, ...], explore_all: bool, show_coverage: bool,
-           strict_coverage: bool, no_timing: bool, quiet: bool, verbose: bool, ignore_expect: bool,
+           width: int | None, graph: Path | None, fail_fast: bool, stop_on: tuple[str, ...], explore_all: bool,
+           show_coverage: bool, strict_coverage: bool, no_timing: bool, quiet: bool, verbose: bool, ignore_expect: bool,
            jobs: int | None, watch: bool) -> None:
     """Explore every interleaving of each SPEC (a file, or a directory of *.yaml and *.yml) and check its
     properties. A spec whose expect: lists violations stops once they are all found (--explore-all: to
@@ -83,8 +87,11 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
         raise click.BadParameter("--graph takes a single SPEC", param_hint="--graph")
     limits = Limits(max_states, max_depth, timeout, fail_fast, max_memory, frozenset(stop_on))
     on_terminal = sys.stdout.isatty()
+    if width is None and on_terminal:
+        width = shutil.get_terminal_size().columns
     options = RenderOptions(trace_style, not no_timing, 0 if quiet else 1,
-                            on_terminal and "NO_COLOR" not in os.environ, len(paths) > 1, show_coverage)
+                            on_terminal and "NO_COLOR" not in os.environ, len(paths) > 1, show_coverage,
+                            width=width)
     job = VerifyJob(bound_values, limits, not ignore_expect, not explore_all)
     progress = verbose or sys.stderr.isatty()
 

@@ -24,6 +24,7 @@ class RenderOptions:
     color: bool = False
     several: bool = False      # several specs were asked for (JSON: an array even if only one loaded)
     coverage: bool = False     # --coverage: every statement's run count, not only the unreached ones
+    width: int | None = None   # text: fit counterexamples in this many columns (None: the fixed layout)
     # specs that did not load: (path, error). The CI formats (junit, sarif) report them as results too.
     spec_errors: tuple[tuple[str, SpecError], ...] = ()
 
@@ -37,7 +38,7 @@ Renderer = Callable[[list["SpecReport"], RenderOptions], str]
 def _text(reports: list[SpecReport], options: RenderOptions) -> str:
     from .text import render_text
     return "".join(render_text(r, options.trace_style, options.timing, options.verbosity, options.color,
-                               options.coverage) for r in reports)
+                               options.coverage, options.width) for r in reports)
 
 
 def _json(reports: list[SpecReport], options: RenderOptions) -> str:

@@ -10,16 +10,18 @@ from ..engine.vocabulary import Status
 from ..report.build import STOPPED_AT_EXPECTED, PropertyResult, SpecReport
 from .lockorder import report_section
 
-COLUMN = 44
+COLUMN = 44        # the widest a CPU column gets
+MIN_COLUMN = 18    # the narrowest, when fitting a terminal (narrower: the steps are listed instead)
 COVERAGE_SHOWN = 5   # unreached statements and untaken branches the default coverage warning lists
 STATUS = {"holds": "holds   ", "violated": "VIOLATED", "vacuous": "VACUOUS", "unknown": "UNKNOWN ",
           "reachable": "REACHABLE", "unreachable": "unreachable"}
 
 
 def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = True, verbosity: int = 1,
-                color: bool = False, coverage: bool = False) -> str:
+                color: bool = False, coverage: bool = False, width: int | None = None) -> str:
     """The report as text. verbosity 0: the summary line only; 1: verdicts and counterexamples.
-    `coverage`: every statement and branch with its run count, not only a warning about unreached ones."""
+    `coverage`: every statement and branch with its run count, not only a warning about unreached ones.
+    `width`: fit the CPU columns of counterexamples in that many columns (None: the fixed layout)."""
     summary = _summary(report)
     if color:
         summary = _paint(summary, report.exit_code)
@@ -32,7 +34,7 @@ def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = Tru
     for prop in report.properties:
         if prop.status in (Status.VIOLATED, Status.REACHABLE, Status.VACUOUS):
             lines.append("")
-            lines.extend(_violation(prop, trace_style))
+            lines.extend(_violation(prop, trace_style, width))
     for title, body in sections(report):
         lines.append("")
         lines.append(title)
@@ -189,12 +191,12 @@ def _ambiguous_files(files: tuple[str, ...]) -> set[str]:
     return {n for n in names if names.count(n) > 1}
 
 
-def violation_text(prop: PropertyResult, style: str = "cpu") -> str:
+def violation_text(prop: PropertyResult, style: str = "cpu", width: int | None = None) -> str:
     """One violated property as the text report shows it: what, why, the counterexample, the final state."""
-    return "\n".join(_violation(prop, style)) + "\n"
+    return "\n".join(_violation(prop, style, width)) + "\n"
 
 
-def _violation(prop: PropertyResult, style: str) -> list[str]:
+def _violation(prop: PropertyResult, style: str, width: int | None = None) -> list[str]:
     out = [f"{prop.name}: {STATUS[prop.status]} ({prop.kind}{', ' + prop.location if prop.location else ''})"]
     if prop.about:
         out.append(f"  {prop.about}")
@@ -208,7 +210,12 @@ def _violation(prop: PropertyResult, style: str) -> list[str]:
         out.append("  " + trace_summary(trace, title))
         out.append("")
         if trace.steps:
-            out.extend(cpu_table(trace) if style == "cpu" else step_list(trace))
+            table = cpu_table(trace, width) if style == "cpu" else None
+            if style == "cpu" and table is None:
+                out.append(f"  ({len(trace.threads)} threads do not fit in {width} columns side by side: "
+                           "the steps in order; --width N widens)")
+                out.append("")
+            out.extend(table if table is not None else step_list(trace))
         else:
             out.append("  (already so in the initial state: no step needed)")
     if prop.waits:
@@ -280,15 +287,15 @@ def _cell(step: TraceStep, width: int, ambiguous: set[str], new_frame: bool,
           show: Callable[[ThreadRef], str]) -> list[str]:
     lines = []
     if new_frame and step.frame:
-        lines.append(f"{step.frame[-1]}():")
+        lines.extend(_wrap(f"{step.frame[-1]}():", width))
     where = _short(step.location, ambiguous) if step.location else ""
     text = "  " + step.statement
     if where and len(text) + 2 + len(where) <= width:
         lines.append(text.ljust(width - len(where)) + where)
     else:
         lines.extend(_wrap(text, width))
-        if where:
-            lines.append(where.rjust(width))
+        if where:   # too long for a narrow column: its end (the line number) matters most
+            lines.append(where.rjust(width) if len(where) <= width else "..." + where[3 - width:])
     if step.remark:
         lines.extend(_wrap("    -> " + step.remark.spell(show), width))
     for change in change_lines(step, show):
@@ -308,8 +315,10 @@ def _wrap(text: str, width: int) -> list[str]:
     return out
 
 
-def cpu_table(trace: Trace) -> list[str]:
-    """One column per thread (CPU0, CPU1, ...), one row per step, each cell the statement and its line."""
+def cpu_table(trace: Trace, fit: int | None = None) -> list[str] | None:
+    """One column per thread (CPU0, CPU1, ...), one row per step, each cell the statement and its line.
+    `fit`: narrow the columns (cells wrap) so that no line is longer; None when even columns of
+    MIN_COLUMN do not fit."""
     order = trace.threads
     column = {tid: i for i, tid in enumerate(order)}
     names = {s.tid: s.thread for s in trace.steps}
@@ -319,6 +328,10 @@ def cpu_table(trace: Trace) -> list[str]:
     longest = max([longest] + [len(line) + 4 for s in trace.steps for line in change_lines(s, show)])
     width = max(30, min(COLUMN, longest))
     gap = 3
+    if fit is not None and 2 + (width + gap) * len(order) - gap > fit:
+        width = (fit - 2 + gap) // max(1, len(order)) - gap
+        if width < MIN_COLUMN:
+            return None
     heads = [f"CPU{i} {names[t]}"[:width] for i, t in enumerate(order)]
     rows = ["  " + "".join(h.ljust(width + gap) for h in heads).rstrip(),
             "  " + "".join(("-" * len(h)).ljust(width + gap) for h in heads).rstrip()]
