@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from helpers import ABBA
-from netcheck.model.semantics.locks import read_depth, rw_grant, rw_read_now, rw_remove_waiter, rw_write_now
+from netcheck.model.semantics.locks import read_depth, rw_dequeue, rw_grant, rw_read_now, rw_write_now
 
 HEADER = """
 netcheck: 1
@@ -156,7 +156,8 @@ def test_phase_fair_release_wakes_every_queued_reader() -> None:
 
 def test_interrupted_head_writer_lets_readers_in() -> None:
     lock = [-1, 1, queue((1, "W"), (2, "R"))]    # thread 0 reads; writer 1 waits; reader 2 behind it
-    assert rw_remove_waiter(lock, 0, 1 * 2 + 1, all_readers=False) == [2]
+    rw_dequeue(lock, 0, 1 * 2 + 1)            # a fatal signal ends the writer's wait
+    assert rw_grant(lock, 0, all_readers=False) == [2]
     assert read_depth(lock[1], 2) == 1 and lock[2] == ()
 
 

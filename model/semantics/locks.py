@@ -82,8 +82,3 @@ def rw_dequeue(l: list, b: int, entry: int) -> None:
     queue.remove(entry)
     l[b + 2] = tuple(queue)
 
-
-def rw_remove_waiter(l: list, b: int, entry: int, all_readers: bool) -> list[int]:
-    """A killable waiter leaves the queue on a fatal signal; the next waiters may now be granted."""
-    rw_dequeue(l, b, entry)
-    return rw_grant(l, b, all_readers)

@@ -211,8 +211,7 @@ class _NodeCases:
         base, strides = self.system.layout.shared[target.name]
         count = sum(1 for s in self.system.layout.slots if s.var == target.name and s.kind == SlotKind.SHARED)
         locals_ = dict(place.env.locals)
-        ok = z3.And(*[z3.And(self.pre.defined(k, locals_, tid=self.tid), self.pre.term(k, locals_, tid=self.tid) != -1)
-                      for k in target.keys]) if target.keys else z3.BoolVal(True)
+        ok = self.pre.keys_defined(target.keys, locals_, self.tid)
         offset = z3.simplify(self.pre.index(target.keys, strides, locals_, self.tid)) if target.keys else z3.IntVal(0)
         if z3.is_int_value(offset):
             return [base + offset.as_long()], None, ok
@@ -424,7 +423,7 @@ class _RuleCases:
             return z3.BoolVal(True), [(instances[0], z3.BoolVal(True))]
         _, width, strides = self.system.layout.locks[lock.name]
         pre, locals_, tid = self.at.pre, self.at.locals, self.tid
-        ok = z3.And(*[z3.And(pre.defined(k, locals_, tid=tid), pre.term(k, locals_, tid=tid) != -1) for k in lock.keys])
+        ok = pre.keys_defined(lock.keys, locals_, tid)
         index = z3.simplify(pre.index(lock.keys, tuple(st // width for st in strides), locals_, tid))
         if z3.is_int_value(index):
             return ok, [(instances[index.as_long()], z3.BoolVal(True))]

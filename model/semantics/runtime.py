@@ -604,7 +604,7 @@ class RuntimeBuilder:
     def gp_wait_step(self, pc: int, node: ir.GraceWait) -> Step:
         return Step(self.rules(pc, rcu_rules(node.op, waiting=True), -1, node, f"{node.op}()"), None, False, pc)
 
-    def tests(self, entry: int) -> dict[Test, Callable[[Sequence, int], object] | None]:
+    def tests(self) -> dict[Test, Callable[[Sequence, int], object] | None]:
         """Each rule test as a closure over (state, lock instance slot); None: always false here (this
         spec has no such state: no spinlock, no RCU reader). QUEUED is the wait's lookup itself."""
         tid = self.tid
@@ -678,10 +678,10 @@ class RuntimeBuilder:
               shown: str, entry: int = -1) -> Callable[[Sequence], list]:
         """The closure of a step given by rules: the first rule whose test holds applies. `where` gives
         the lock instance's first slot (a constant when it does not depend on the state)."""
-        tests = self.tests(entry)
+        tests, effects = self.tests(), self.effects(entry)
         targets = {Then.NEXT: node.next, Then.FAIL: node.alt,
                    Then.WAIT: node.wait if isinstance(node, ir.LockCall) else -1}
-        acts = [self.act(pc, rule, targets.get(rule.then, -1), shown, entry) for rule in rules]
+        acts = [self.act(pc, rule, targets.get(rule.then, -1), shown, effects) for rule in rules]
         if rules[0].test is Test.QUEUED:   # a wait: `where` finds the queue holding the thread, or -1
             assert callable(where) and all(rule.test is Test.ALWAYS for rule in rules[1:])
             locate, queued, rest = where, acts[0], acts[1] if len(acts) > 1 else None
@@ -713,7 +713,8 @@ class RuntimeBuilder:
         locate = where
         return lambda s: first(locate(s), s)
 
-    def act(self, pc: int, rule: Rule, target: int, shown: str, entry: int) -> Act | None:
+    def act(self, pc: int, rule: Rule, target: int, shown: str,
+            effects: dict[Effect, Callable[[list, int], None]]) -> Act | None:
         """What a rule does once its test holds (`found`: the test's answer, the message of an atomic
         context): nothing (None: blocked), a violation, or its effects and the move to `target`."""
         tid, goto, wake = self.tid, self.goto, self.wake
@@ -722,7 +723,6 @@ class RuntimeBuilder:
         if rule.then is Then.VIOLATE:
             message = rule.message
             return lambda s, b, found: [Violation("lock_discipline", f"{shown}: {message or found}", tid, pc)]
-        effects = self.effects(entry)
         changes = tuple(effects[e] for e in rule.effects if e is not Effect.GRANT)
         if Effect.GRANT in rule.effects:
             assert rule.effects[-1] is Effect.GRANT

@@ -134,6 +134,11 @@ class SmtEncoder:
         """The offset `sum(key * stride)` of an indexed slot (see `defined` for a null key)."""
         return _Translator(self, locals_ or {}, {}, tid).index_term(keys, strides)
 
+    def keys_defined(self, keys: tuple[Expr, ...], locals_: Mapping[str, int] | None = None,
+                     tid: int = -1) -> z3.ExprRef:
+        """When every index of an indexed slot or lock evaluates and none is null."""
+        return _Translator(self, locals_ or {}, {}, tid).keys_defined(keys)
+
     def decide(self, formula: z3.ExprRef, state: Sequence, slots: Sequence[int]) -> bool | None:
         """The truth of a formula in a concrete state: True, False, or None when z3 answers unknown."""
         pairs = [(self.slot(i), self.value(i, state[i])) for i in slots]
