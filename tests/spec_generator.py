@@ -996,3 +996,27 @@ def specs(world_flags: dict | None = None) -> st.SearchStrategy[str]:
 
 
 __all__ = ["specs", "spec_dicts", "to_yaml", "CONSTRUCTS", "Construct", "World", "Ctx", "Ty", "BUG_PATTERNS"]
+
+
+def on_generated_systems(examples: int, flags: dict | None = BUG_PATTERNS) -> Callable[[Callable[..., None]], Callable[[], None]]:
+    """Runs the decorated check on the compiled systems of `examples` generated specs (derandomized;
+    specs the loader refuses are skipped)."""
+    from hypothesis import HealthCheck, assume, given, settings
+    from netcheck.model.lang.errors import SpecError
+    from netcheck.model.semantics.system import TransitionSystem
+    from test_reference_agreement import load_text
+
+    def wrap(check: Callable[..., None]) -> Callable[[], None]:
+        @settings(max_examples=examples, deadline=None, derandomize=True, database=None, print_blob=False,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                         HealthCheck.filter_too_much])
+        @given(specs(flags))
+        def run(text: str) -> None:
+            try:
+                system = TransitionSystem(load_text(text))
+            except SpecError:
+                assume(False)
+                return
+            check(system)
+        return run
+    return wrap

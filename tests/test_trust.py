@@ -158,3 +158,31 @@ def test_fast_growing_state_space_is_warned_about_early(capsys) -> None:
     assert "growing fast" in err and "--bound net=1" in err and "x2.0 per level" in err
     progress(ProgressInfo(states=600_000, depth=22, seconds=12.0, level=160_000, previous_level=80_000))
     assert capsys.readouterr().err == ""          # said once
+
+
+def test_progress_line_names_the_run_and_estimates_the_rest_while_levels_shrink(capsys) -> None:
+    from netcheck.checker.cli.run import ProgressLine, progress_text
+    from netcheck.checker.engine.limits import ProgressInfo
+
+    growing = ProgressInfo(states=50_000, depth=12, seconds=4.0, level=6_000, previous_level=4_000,
+                           next_level=1_000, memory_mb=120.4)
+    assert growing.remaining() is None
+    text = progress_text(growing, "net_sem.yaml (net=2)")
+    assert text.startswith("  net_sem.yaml (net=2): 50,000 states, depth 12, 12,500 states/s, 4 s, 120 MB")
+    assert "levels growing x1.50" in text and "done" not in text
+    # halving levels: 2,000 + 1,000 + 500 + ... = 4,000 still to come, 1,500 of them already found
+    shrinking = ProgressInfo(states=100_000, depth=40, seconds=10.0, level=4_000, previous_level=8_000,
+                             next_level=1_500, memory_mb=300.0)
+    assert shrinking.remaining() == 4_000 - 1_500
+    assert "about 98 % done, 0 s left" in progress_text(shrinking)
+    steady = ProgressInfo(states=100_000, depth=40, seconds=10.0, level=7_950, previous_level=8_000)
+    assert steady.remaining() is None and "levels steady, no estimate yet" in progress_text(steady)
+    # the line is drawn after two seconds only, and cleared to its full length
+    line = ProgressLine(enabled=True, warn=False, bounds_hint="", label="x.yaml")
+    line(ProgressInfo(states=10, depth=1, seconds=1.0, level=1, previous_level=1))
+    assert capsys.readouterr().err == ""
+    line(shrinking)
+    drawn = capsys.readouterr().err
+    assert drawn.startswith("\r  x.yaml: 100,000 states") and line.shown == len(drawn) - 1
+    line.clear()
+    assert capsys.readouterr().err == "\r" + " " * (len(drawn) - 1) + "\r"

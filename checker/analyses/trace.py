@@ -17,6 +17,7 @@ from netcheck.model.semantics.system import Thread, TransitionSystem
 from ..engine.paths import path_to
 from ..engine.result import EngineResult, ExplicitResult, Finding, Label, Path
 from ..engine.verdicts import InternalError
+from .focus import focused
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,14 @@ class Trace:
     violating: bool             # the last step itself violates the property
     message: str = ""
     fewest_switches: bool = False  # no shortest path to the same violation has fewer thread switches
+    # final-state counterexamples: the steps after the first `settled` change nothing the property reads,
+    # they only take the other threads to their end (None: every step matters); see analyses/focus.py
+    settled: int | None = None
+
+    @property
+    def run_out(self) -> tuple[TraceStep, ...]:
+        """The steps after the point that matters, which a report may summarise."""
+        return self.steps[self.settled:] if self.settled is not None else ()
 
     @property
     def switches(self) -> int:
@@ -293,13 +302,18 @@ def why_wait(system: TransitionSystem, node: ir.Node, before: tuple, after: tupl
     return words("held for read by ", joined(", ", holders)) if holders else words("queued")
 
 
-def counterexample(result: EngineResult, finding: Finding) -> Trace:
+def counterexample(result: EngineResult, finding: Finding, focus: Collection[int] | None = None) -> Trace:
     """A shortest path to the finding, with the fewest thread switches among the shortest paths to the same
-    state (explicit engines), each step described by replaying its label."""
+    state (explicit engines), each step described by replaying its label. `focus`: the slots a final
+    property reads; the path is then brought to the point (analyses/focus.py)."""
     if not isinstance(result, ExplicitResult):
         raise TypeError("only explicit results have paths yet")
+    path = path_to(result, finding)
+    settled = None
+    if focus is not None:
+        path, settled = focused(result.system, path, focus)
     # a violation while computing the initial states has no path, but it is a thread's step
-    return describe_path(result.system, path_to(result, finding), finding.message, finding.tid >= 0)
+    return replace(describe_path(result.system, path, finding.message, finding.tid >= 0), settled=settled)
 
 
 def describe_path(system: TransitionSystem, path: Path, message: str = "", violating: bool | None = None) -> Trace:

@@ -10,6 +10,7 @@ the tutorial, through scripts/cli_runs.py) hand one to the command line as click
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -94,11 +95,12 @@ class ProgressLine:
     """A progress line on stderr once an exploration runs longer than two seconds (terminals only),
     and a warning when the frontier keeps growing fast."""
 
-    def __init__(self, enabled: bool, warn: bool, bounds_hint: str):
+    def __init__(self, enabled: bool, warn: bool, bounds_hint: str, label: str = ""):
         self.enabled = enabled
         self.warn = warn
         self.bounds_hint = bounds_hint
-        self.shown = False
+        self.label = label      # the spec and its bounds
+        self.shown = 0          # the length of the line on screen
         self.warned = False
 
     def __call__(self, info: ProgressInfo) -> None:
@@ -111,14 +113,33 @@ class ProgressLine:
                        f"consider lowering a bound ({self.bounds_hint}) or --max-states", err=True)
         if not self.enabled or info.seconds < 2.0:
             return
-        self.shown = True
-        rate = info.states / info.seconds if info.seconds else 0
-        click.echo(f"\r  {info.states:,} states, depth {info.depth}, {rate:,.0f} states/s ...", err=True, nl=False)
+        width = shutil.get_terminal_size().columns - 1
+        line = progress_text(info, self.label)
+        if len(line) > width:   # the bounds go first, then the end of the line
+            line = progress_text(info, self.label.split(" (")[0])[:width]
+        click.echo("\r" + line.ljust(self.shown), err=True, nl=False)
+        self.shown = len(line)
 
     def clear(self) -> None:
         if self.shown:
-            click.echo("\r" + " " * 70 + "\r", err=True, nl=False)
-            self.shown = False
+            click.echo("\r" + " " * self.shown + "\r", err=True, nl=False)
+            self.shown = 0
+
+
+def progress_text(info: ProgressInfo, label: str = "") -> str:
+    """`  net_sem.yaml (net=2): 412,345 states, depth 31, 63,100 states/s, 7 s, 410 MB; about 80 % done,
+    2 s left ...`: the estimate only while the BFS levels shrink (ProgressInfo.remaining)."""
+    rate = info.states / info.seconds if info.seconds else 0.0
+    text = (f"  {label + ': ' if label else ''}{info.states:,} states, depth {info.depth}, {rate:,.0f} states/s, "
+            f"{info.seconds:,.0f} s, {info.memory_mb:,.0f} MB")
+    remaining = info.remaining()
+    if remaining is not None:
+        done = info.states / (info.states + remaining)
+        text += f"; about {100 * done:.0f} % done, {remaining / rate if rate else 0:,.0f} s left"
+    elif info.previous_level:
+        growth = info.level / info.previous_level
+        text += f"; levels growing x{growth:.2f}" if growth >= 1.05 else "; levels steady, no estimate yet"
+    return text + " ..."
 
 
 def check_stop_on(path: str, system: TransitionSystem, names: frozenset[str]) -> None:
@@ -203,7 +224,9 @@ def verify_system(path: str, system: TransitionSystem, limits: Limits, *, graph:
     spec = system.spec
     check_stop_on(path, system, limits.stop_on)
     hint = ", ".join(f"--bound {n}={max(0, v - 1)}" for n, v in spec.bounds if v > 1) or "--max-states"
-    progress = ProgressLine(progress_enabled, sys.stderr.isatty() or progress_enabled if warn is None else warn, hint)
+    label = path.rsplit("/", 1)[-1] + (f" ({', '.join(f'{n}={v}' for n, v in spec.bounds)})" if spec.bounds else "")
+    progress = ProgressLine(progress_enabled, sys.stderr.isatty() or progress_enabled if warn is None else warn, hint,
+                            label)
     stop = expected_stop(system, limits) if early else frozenset()
     report, exp = _judge(path, system, replace(limits, stop_on=stop) if stop else limits, progress, use_expect,
                          bool(stop))

@@ -76,7 +76,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                 if progress is not None:
                     cur = depth[i]
                     progress(ProgressInfo(len(states), cur, now - started, level_size(depth, cur),
-                                          level_size(depth, cur - 1)))
+                                          level_size(depth, cur - 1), level_size(depth, cur + 1), peak_rss_mb()))
             s = states[i]
             d = depth[i] + 1
             if max_depth is not None and d > max_depth:

@@ -29,13 +29,24 @@ class Limits:
 
 @dataclass(frozen=True)
 class ProgressInfo:
-    """What a progress callback sees: totals so far and the sizes of the last two BFS levels."""
+    """What a progress callback sees: totals so far and the sizes of the BFS levels around the one being
+    expanded."""
 
     states: int
     depth: int
     seconds: float
     level: int          # states at the depth being expanded
     previous_level: int  # states one level above
+    next_level: int = 0  # states found so far one level below
+    memory_mb: float = 0.0   # peak resident memory so far
+
+    def remaining(self) -> int | None:
+        """An estimate of the states still to be found, when the levels shrink (None while they do not):
+        the next levels taken to shrink by the same factor as the last two did, a geometric series."""
+        if self.previous_level < 100 or self.level >= 0.98 * self.previous_level:
+            return None
+        shrink = self.level / self.previous_level
+        return max(0, round(self.level * shrink / (1 - shrink)) - self.next_level)
 
 
 Progress = Callable[[ProgressInfo], None]

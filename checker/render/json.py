@@ -86,7 +86,8 @@ def _property(p: PropertyResult) -> dict:
                          "locks": [{"lock": n, "old": a, "new": b} for n, a, b in s.locks]}
                         for s in p.trace.steps]
         out["trace_summary"] = {"steps": len(p.trace.steps), "threads": len(p.trace.threads),
-                                "switches": p.trace.switches, "fewest_switches": p.trace.fewest_switches}
+                                "switches": p.trace.switches, "fewest_switches": p.trace.fewest_switches,
+                                "settled": p.trace.settled}
         out["final_state"] = dict(p.context)
     if p.waits:
         out["stuck"] = list(p.waits)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..analyses.coverage import BranchRuns, Coverage
 from ..analyses.trace import ThreadRef, Trace, TraceStep, by_name
@@ -210,12 +211,14 @@ def _violation(prop: PropertyResult, style: str, width: int | None = None) -> li
         out.append("  " + trace_summary(trace, title))
         out.append("")
         if trace.steps:
-            table = cpu_table(trace, width) if style == "cpu" else None
+            shown = point(trace)
+            table = cpu_table(shown, width) if style == "cpu" else None
             if style == "cpu" and table is None:
-                out.append(f"  ({len(trace.threads)} threads do not fit in {width} columns side by side: "
+                out.append(f"  ({len(shown.threads)} threads do not fit in {width} columns side by side: "
                            "the steps in order; --width N widens)")
                 out.append("")
-            out.extend(table if table is not None else step_list(trace))
+            out.extend(table if table is not None else step_list(shown))
+            out.extend(run_out_summary(trace, prop.name))
         else:
             out.append("  (already so in the initial state: no step needed)")
     if prop.waits:
@@ -228,6 +231,39 @@ def _violation(prop: PropertyResult, style: str, width: int | None = None) -> li
         width = max(len(n) for n, _ in prop.context)
         out.extend(f"    {n.ljust(width)} = {v}" for n, v in prop.context)
     return out
+
+
+def point(trace: Trace) -> Trace:
+    """The trace up to the point that matters (all of it unless a run-out is marked)."""
+    if trace.settled is None:
+        return trace
+    return replace(trace, steps=trace.steps[:trace.settled], states=trace.states[:trace.settled + 1],
+                   settled=None)
+
+
+def run_out_summary(trace: Trace, prop: str) -> list[str]:
+    """The steps after the point that matters, one line per thread: how many and where."""
+    rest = trace.run_out
+    if not rest:
+        return []
+    out = ["", f"  Then {_plural(len(rest), 'more step')} to the final state, by threads that change nothing "
+                f"{prop} reads:"]
+    ambiguous = _ambiguous(trace)
+    for tid in dict.fromkeys(s.tid for s in rest):
+        steps = [s for s in rest if s.tid == tid]
+        where = [_short(s.location, ambiguous) for s in (steps[0], steps[-1]) if s.location]
+        span = f" ({_span(where[0], where[-1])})" if where else ""
+        out.append(f"    {steps[0].thread}: {_plural(len(steps), 'step')}{span}")
+    return out
+
+
+def _span(first: str, last: str) -> str:
+    """`a.yaml:3-9` for two locations in one file, `a.yaml:3 .. b.yaml:9` otherwise."""
+    (file1, _, line1), (file2, _, line2) = first.rpartition(":"), last.rpartition(":")
+    if first == last or not last:
+        return first
+    same = file1 == file2 and line1.isdigit() and line2.isdigit() and int(line1) < int(line2)
+    return f"{first}-{line2}" if same else f"{first} .. {last}"
 
 
 def _plural(n: int, word: str) -> str:

@@ -123,7 +123,9 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
             results.append(answer(exp, name, kind, about, location))
             continue
         if found is not None:
-            trace = counterexample(exp, found)
+            reads = next((f.slots for f in system.finals if f.decl.name == name), None) \
+                if kind is PropertyKind.FINAL else None
+            trace = counterexample(exp, found, focus=reads)
             if not location and trace.steps:
                 location = trace.steps[-1].location
             final = trace.states[-1] if trace.states else system.base_state
