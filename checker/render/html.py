@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import networkx as nx
 
 from .. import __version__
+from ..analyses.graph_export import described
 from ..analyses.lockorder import LockOrder
-from ..analyses.state_graph import state_graph, state_label
 from ..analyses.trace import Prose, ThreadRef, Trace, TraceStep
 from ..engine.result import ExplicitResult
 from ..report.build import PropertyResult, SpecReport
@@ -160,7 +160,7 @@ def lock_order_dot(g: nx.DiGraph, name: str) -> str:
 
 
 def state_graph_dot(exp: ExplicitResult, highlight: Sequence[int]) -> str:
-    g = state_graph(exp)
+    g = described(exp, "full", highlight)
     on_path = set(zip(highlight, highlight[1:]))
     path_nodes = set(highlight)
     lines = [f"digraph {_q('states: ' + exp.system.spec.name)} {{", "  graph [ranksep=0.35, nodesep=0.12];",
@@ -172,7 +172,7 @@ def state_graph_dot(exp: ExplicitResult, highlight: Sequence[int]) -> str:
             "#9fd3a8" if data.get("final") else ""
         shape = ", shape=doublecircle" if data.get("depth") == 0 else ""
         style = f', fillcolor="{fill}"' if fill else ""
-        tip = f"state {sid}\n{state_label(exp, sid)}"
+        tip = f"state {sid}\n{data['label']}"
         lines.append(f"  {sid} [tooltip={_q(tip)}{style}{shape}];")
     for u, v, data in g.edges(data=True):
         tip = f"{data['thread']}: {data['statement']} ({data['location']})"
