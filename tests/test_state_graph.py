@@ -9,7 +9,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 from click.testing import CliRunner
-from helpers import ABBA
+from helpers import ABBA, SPECS
 from netcheck.checker.analyses.graph_export import described, graph_dot
 from netcheck.checker.analyses.state_graph import VIEWS, state_graph, view_graph, view_size
 from netcheck.checker.analyses.trace import lock_rows
@@ -156,3 +156,16 @@ def test_graph_view_usage_errors(specs: Path, tmp_path: Path) -> None:
     result = run("verify", "--graph-view", "pc", str(holds))
     assert result.exit_code == 2 and "--graph-view" in result.output and "--graph FILE" in result.output
     assert run("verify", "--graph", str(tmp_path / "g.dot"), "--graph-view", "nosuch", str(holds)).exit_code == 2
+
+
+def test_lock_and_position_views_on_a_shipped_bug() -> None:
+    """The lock-state key (raw slots, for speed) merges exactly the states whose lock table reads the same."""
+    report, exp = verify_one(str(SPECS / "bugs" / "rtnl_before_net_sem.yaml"), {}, Limits(), None, False,
+                             stop_at_expected=True)
+    system, states = exp.system, exp.store.states
+    by_lock_table = {tuple((lock, row.spell()) for lock, row in lock_rows(system, s).items()) for s in states}
+    assert view_size(exp, "locks") == len(by_lock_table) > 100
+    by_position = {tuple(system.position(s, t) for t in range(system.thread_count)) for s in states}
+    assert view_size(exp, "pc") == len(by_position)
+    path = counterexample_ids(report, exp)
+    assert 2 <= len(path) < view_size(exp, "trace", path) < 100

@@ -19,10 +19,8 @@ from collections.abc import Callable, Hashable, Sequence
 import networkx as nx
 
 from ..engine.result import ExplicitResult
-from .trace import lock_holders
 
 VIEWS = ("full", "trace", "pc", "locks")
-Key = Callable[[ExplicitResult, tuple], Hashable]
 
 
 class GraphTooLarge(ValueError):
@@ -66,7 +64,8 @@ def _members(exp: ExplicitResult, view: str, path: Sequence[int]) -> tuple[int, 
         return len(keep), keep
     if view == "full":
         return len(exp.store), None
-    keys = [_KEYS[view](exp, s) for s in exp.store.states]
+    key = _KEYS[view](exp)
+    keys = [key(s) for s in exp.store.states]
     return len(set(keys)), keys
 
 
@@ -82,17 +81,31 @@ def neighbourhood(exp: ExplicitResult, path: Sequence[int]) -> set[int]:
     return out
 
 
-def positions(exp: ExplicitResult, state: tuple) -> tuple[int, ...]:
-    """Each thread's program point (its `finished` point when done): the `pc` view's key."""
-    return tuple(state[t.pcslot] for t in exp.system.threads)
+def lock_key(exp: ExplicitResult) -> Callable[[tuple], Hashable]:
+    """The `locks` view's key: a state's lock table (what `trace.lock_holders` reads) as raw slots, so that
+    two states share a key exactly when their lock tables are equal: each lock's owner slots (an rwsem's
+    three), and each thread's held mutex it stands at an acquire of (not its own)."""
+    system = exp.system
+    owners = [i for i, slot in enumerate(system.layout.slots) if slot.kind == "lock_owner"]
+    width = {i: 3 if system.layout.lock_kinds[system.layout.slots[i].var] == "rwsem" else 1 for i in owners}
+    mutexes = [i for i in owners if width[i] == 1]
+    tids = range(len(system.threads))
+
+    def key(state: tuple) -> Hashable:
+        slots = tuple(state[i:i + width[i]] for i in owners)
+        if all(state[i] == -1 for i in mutexes):
+            return slots
+        waits = (system.mutex_wait_slot(state, t) for t in tids)
+        return slots, tuple(w if w is not None and state[w] not in (-1, t) else None for t, w in zip(tids, waits))
+    return key
 
 
-def lock_key(exp: ExplicitResult, state: tuple) -> tuple:
-    """The lock table: (lock, holders) for every lock held or waited for: the `locks` view's key."""
-    return tuple(lock_holders(exp.system, state).items())
+def _position_key(exp: ExplicitResult) -> Callable[[tuple], Hashable]:
+    pcs = [t.pcslot for t in exp.system.threads]
+    return lambda state: tuple(state[i] for i in pcs)
 
 
-_KEYS: dict[str, Key] = {"pc": positions, "locks": lock_key}
+_KEYS: dict[str, Callable[[ExplicitResult], Callable[[tuple], Hashable]]] = {"pc": _position_key, "locks": lock_key}
 
 
 def _states(exp: ExplicitResult, keep: set[int] | None, path: Sequence[int]) -> nx.DiGraph:
