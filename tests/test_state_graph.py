@@ -143,6 +143,8 @@ def test_a_view_over_the_cap_is_refused_and_nothing_written(specs: Path, tmp_pat
     assert f"the full view of {specs / 'queued.yaml'} has {states:,} nodes, more than --graph-max-states " \
            f"{states - 1:,}; {out} was not written" in result.output
     assert "--graph-view trace|pc|locks" in result.output and "Traceback" not in result.output
+    assert "VIOLATED" in result.stdout and "lock_discipline" in result.stdout     # the verdicts all the same
+    assert result.stderr.startswith("netcheck: --graph: the full view")
     ok = run("verify", "--graph", str(out), "--graph-max-states", str(states), str(specs / "queued.yaml"))
     assert ok.exit_code == 1 and out.read_text().count(" -> ") == state_graph(exp).number_of_edges()
 

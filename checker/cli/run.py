@@ -47,9 +47,13 @@ class GraphRequest:
 
 class GraphRefused(click.ClickException):
     """A --graph view that cannot be written (too large, or no counterexample for the trace view): exit 2,
-    nothing written."""
+    nothing written. It carries the spec's report, so that `verify` still prints the verdicts."""
 
     exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, report: SpecReport):
+        super().__init__(message)
+        self.report = report
 
 
 def parse_bounds(values: tuple[str, ...]) -> dict[str, int]:
@@ -258,14 +262,14 @@ def _write_graph(report: SpecReport, exp: ExplicitResult, graph: GraphRequest) -
     highlight = counterexample_ids(report, exp)
     if graph.view == "trace" and not highlight:
         raise GraphRefused(f"--graph-view trace: {report.spec} has no counterexample to show; use "
-                           "--graph-view full, pc or locks")
+                           "--graph-view full, pc or locks", report)
     try:
         g = described(exp, graph.view, highlight, cap=graph.max_nodes)
     except GraphTooLarge as err:
         others = [v for v in VIEWS if v != graph.view and (v != "trace" or highlight)]
         raise GraphRefused(f"--graph: the {graph.view} view of {report.spec} has {err.nodes:,} nodes, more than "
                            f"--graph-max-states {err.cap:,}; {graph.path} was not written. Use --graph-view "
-                           f"{'|'.join(others)} for a smaller view, or a larger --graph-max-states") from None
+                           f"{'|'.join(others)} for a smaller view, or a larger --graph-max-states", report) from None
     write_graph(g, graph.path)
 
 

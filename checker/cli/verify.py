@@ -30,6 +30,7 @@ from .parallel import VerifyJob, verify_all
 from .run import (
     GRAPH_MAX_STATES,
     ExplorationCache,
+    GraphRefused,
     GraphRequest,
     atomic_write,
     expand_specs,
@@ -142,18 +143,26 @@ def _verify_and_print(paths: list[str], job: VerifyJob, graph: GraphRequest | No
     reports: list[SpecReport] = []
     errors = False
     files = set(paths)
-    for path, outcome in verify_all(paths, job, graph, progress, jobs, cache):
-        if isinstance(outcome, SpecError):   # reported, and the other specs still run
-            errors = True
-            files.update(d.span.file for d in outcome.diagnostics)   # an extended file may be the one to fix
-            click.echo(str(outcome), err=True)
-            options = options.with_spec_error(path, outcome)   # junit/sarif report spec errors as results
-            continue
-        reports.append(replace(outcome, strict_coverage=strict_coverage))
-        if outcome.stop_reason == "interrupted":
-            break
+    refused = None
+    try:
+        for path, outcome in verify_all(paths, job, graph, progress, jobs, cache):
+            if isinstance(outcome, SpecError):   # reported, and the other specs still run
+                errors = True
+                files.update(d.span.file for d in outcome.diagnostics)   # an extended file may be the one to fix
+                click.echo(str(outcome), err=True)
+                options = options.with_spec_error(path, outcome)   # junit/sarif report spec errors as results
+                continue
+            reports.append(replace(outcome, strict_coverage=strict_coverage))
+            if outcome.stop_reason == "interrupted":
+                break
+    except GraphRefused as err:   # the verdicts all the same, then why there is no graph (exit 2)
+        refused = err
+        reports.append(replace(err.report, strict_coverage=strict_coverage))
     _print(reports, options, fmt, output)
     files.update(f for r in reports for f in r.files)
+    if refused is not None:
+        click.echo(f"netcheck: {refused.message}", err=True)
+        return EXIT_USAGE, files
     if reports and reports[-1].stop_reason == "interrupted":
         click.echo("netcheck: interrupted; the result above is partial", err=True)
         return EXIT_INTERRUPTED, files
