@@ -35,7 +35,7 @@ from .explain import Narrator, ending
 from .text import cpu_labels, cpu_names, trace_summary
 
 STATE_GRAPH_LIMIT = 500
-READABLE_GRAPH_LIMIT = 60   # the labelled picture (counterexample neighbourhood, or positions) at most
+READABLE_GRAPH_LIMIT = 80   # the labelled picture (counterexample neighbourhood, or positions) at most
 DOT_TIMEOUT = 60.0
 STATUS_WORDS = {"holds": "holds", "violated": "VIOLATED", "vacuous": "VACUOUS", "unknown": "UNKNOWN",
                 "reachable": "REACHABLE", "unreachable": "unreachable"}
@@ -372,36 +372,37 @@ def spec_section(report: SpecReport, exp: ExplicitResult, index: int, dot: str |
 
 
 SEVERITY = ("violated", "vacuous", "unknown", "reachable", "unreachable", "holds")   # summary row order
+ONE_ROW_EACH = ("violated", "vacuous")   # the verdicts the summary lists one property a row; the others grouped
 
 
 def summary_table(sections: Sequence[Section]) -> str:
     """One group of rows per spec, failing specs first (then those with violations, expected or not): a
-    head row, a row per property that does not simply hold (worst first), and one row naming the rest."""
+    head row, a row per violated or vacuous property, then one row per other verdict naming its properties."""
     order = sorted(sections, key=lambda sec: (sec.report.exit_code == 0,
                                               not any(p.status == "violated" for p in sec.report.properties)))
-    groups = []
-    for sec in order:
-        r = sec.report
-        shown = sorted((p for p in r.properties if p.status not in ("holds", "unreachable")),
-                       key=lambda p: SEVERITY.index(p.status))
-        rest = [p for p in r.properties if p not in shown]
-        expect = "" if r.expectation is None else "; expect: met" if r.expectation.met else "; expect: NOT met"
-        rows = [f'<tr class="spechead"><th colspan="3"><a href="#{sec.anchor}">{_e(r.spec)}</a> '
-                f"<small>{r.stats.states:,} states{'' if r.complete else ', INCOMPLETE'}{expect}; exit "
-                f"{r.exit_code}</small></th></tr>"]
-        for prop in shown:
-            name = _e(prop.name)
-            if prop.status == "violated":
-                name = f'<a href="#{_anchor(sec.anchor, prop.name)}">{name}</a>'
-            rows.append(f"<tr><td>{name}</td><td>{_e(prop.kind)}</td>"
-                        f'<td class="{prop.status}">{STATUS_WORDS[prop.status]}</td></tr>')
-        if rest:
-            words = ", ".join(f"{p.name}{' (unreachable)' if p.status == 'unreachable' else ''}" for p in rest)
-            rows.append(f'<tr class="rest"><td colspan="2">{len(rest)} more: {_e(words)}</td>'
-                        f'<td class="holds">holds</td></tr>')
-        groups.append('<tbody class="specgroup">' + "\n".join(rows) + "</tbody>")
     return ('<table class="summary"><thead><tr><th>Property</th><th>Kind</th><th>Verdict</th></tr></thead>'
-            + "\n".join(groups) + "</table>")
+            + "\n".join(_summary_group(sec) for sec in order) + "</table>")
+
+
+def _summary_group(sec: Section) -> str:
+    r = sec.report
+    expect = "" if r.expectation is None else "; expect: met" if r.expectation.met else "; expect: NOT met"
+    rows = [f'<tr class="spechead"><th colspan="3"><a href="#{sec.anchor}">{_e(r.spec)}</a> '
+            f"<small>{r.stats.states:,} states{'' if r.complete else ', INCOMPLETE'}{expect}; exit "
+            f"{r.exit_code}</small></th></tr>"]
+    for status in SEVERITY:
+        props = [p for p in r.properties if p.status == status]
+        if status in ONE_ROW_EACH:
+            for prop in props:
+                name = _e(prop.name)
+                if prop.status == "violated":
+                    name = f'<a href="#{_anchor(sec.anchor, prop.name)}">{name}</a>'
+                rows.append(f"<tr><td>{name}</td><td>{_e(prop.kind)}</td>"
+                            f'<td class="{status}">{STATUS_WORDS[status]}</td></tr>')
+        elif props:
+            rows.append(f'<tr class="rest"><td colspan="2">{len(props)}: {_e(", ".join(p.name for p in props))}'
+                        f'</td><td class="{status}">{STATUS_WORDS[status]}</td></tr>')
+    return '<tbody class="specgroup">' + "\n".join(rows) + "</tbody>"
 
 
 def page(sections: Sequence[Section], errors: Sequence[str], dot: str | None, exit_code: int) -> str:
