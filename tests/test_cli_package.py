@@ -13,8 +13,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 from helpers import ABBA, ROOT, SPECS
+from netcheck.checker.analyses import graph_export, state_graph
 from netcheck.checker.analyses import mutate as mutate_mod
-from netcheck.checker.analyses import state_graph
 from netcheck.checker.cli import main, options
 from netcheck.checker.cli import run as run_mod
 from netcheck.checker.cli.run import ExplorationCache, verify_one
@@ -157,7 +157,7 @@ def test_the_version_is_read_when_asked_for() -> None:
 def test_the_option_lists_kept_at_start_up_match_the_modules_they_stand_for() -> None:
     """The graph suffixes, mutation kinds and the mutant cap the options show without importing the
     analyses are theirs."""
-    assert options.GRAPH_SUFFIXES == state_graph.FORMATS
+    assert options.GRAPH_SUFFIXES == graph_export.FORMATS and options.GRAPH_VIEWS == state_graph.VIEWS
     assert options.MUTATION_KINDS == mutate_mod.KINDS and options.MUTANT_MAX_STATES == mutate_mod.DEFAULT_MAX_STATES
 
 

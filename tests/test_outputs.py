@@ -353,7 +353,7 @@ def test_graph_dot_highlights_the_counterexample(write_spec, tmp_path) -> None:
     red = re.findall(r"^\s*(\d+) -> (\d+) \[label=\"([^\"]*)\", color=red", out.read_text(), re.M)
     assert {(int(a), int(b)) for a, b, _ in red} == set(zip(path, path[1:]))
     for (_, _, label), step in zip(sorted(red, key=lambda e: path.index(int(e[0]))), trace.steps):
-        assert label.startswith(f"{step.thread}: {step.statement}") and step.location in label
+        assert label.startswith(f"{step.thread}: {step.statement} ({Path(step.location).name})")
 
 
 # ---------------------------------------------------------------- explain
@@ -423,9 +423,31 @@ def test_report_is_self_contained(tmp_path) -> None:
     assert dom.count("table", "summary") == 1 and dom.count("section", "spec") == 3
     assert dom.count("table", "trace") == 4          # abba: deadlock, small: counted, bug: two
     if html_report.find_dot():
-        assert dom.count("svg") >= 3 + 2             # 3 lock-order graphs, 2 state graphs (small specs)
+        assert dom.count("svg") >= 3 + 2 + 3         # 3 lock-order graphs, 2 state graphs (small specs), and
+        assert dom.count("figure", "viewgraph") == 3  # 3 counterexamples with their neighbours, labelled
         assert 'id="graphviz"' in html and "Pictures drawn with Graphviz" in html
     assert "189,236 states: the state graph is drawn only below 500 states" in html
+    assert "every state one step from it" in html and "[m] held by w[" in html   # labels name lock owners
+
+
+def test_report_summary_groups_specs_failures_first(tmp_path) -> None:
+    """One group of rows per spec, the failing one first; properties with the same verdict other than
+    violated share one row; the stuck threads that end a deadlock are a list, not a run-on paragraph."""
+    specs = _specs_dir(tmp_path)
+    out = tmp_path / "report.html"
+    assert invoke("report", "--no-timing", str(specs), "-o", str(out)).exit_code == 1
+    html = out.read_text()
+    summary = html[html.index('id="summary"'):html.index("</table>", html.index('id="summary"'))]
+    heads = re.findall(r'<tr class="spechead"><th colspan="3"><a href="#[^"]+">([^<]+)</a>', summary)
+    assert heads == [str(specs / "small.yaml"), str(specs / "abba.yaml")]   # small fails (exit 1), abba as expected
+    assert summary.count('<tbody class="specgroup">') == 2
+    assert summary.count("<tr") == 1 + 3 + 4         # the head; small: 3 rows; abba: 4
+    assert '2: lock_discipline, runtime_safety</td><td class="holds">holds' in summary
+    dom = parse(html)
+    assert dom.count("ul", "ending") == 1 and "<h4>Stuck threads</h4>" not in html
+    ending = html[html.index('<ul class="ending">'):]
+    assert ending.index("ab at ") < ending.index("ba at ") < ending.index("</ul>")
+    assert not re.search(r"<p>[^<]*- (ab|ba) at ", html)
 
 
 def test_report_says_when_graphviz_is_missing(tmp_path, monkeypatch) -> None:
@@ -466,8 +488,11 @@ def test_report_in_a_real_browser(tmp_path, monkeypatch) -> None:
     assert dom.count("h2") >= 3 and "netcheck report" in "".join(dom.text)
     trace_rows = sum(1 for t, _ in dom.tags if t == "tr")
     assert trace_rows > 10
+    assert dom.count("tbody", "specgroup") == 2 and dom.count("tr", "spechead") == 2
+    assert dom.count("ul", "ending") == 1
     if html_report.find_dot():
-        assert dom.count("svg") >= 4                 # the browser parsed the inline pictures
+        assert dom.count("svg") >= 4 + 2             # the browser parsed the inline pictures
+        assert dom.count("figure", "viewgraph") == 2
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "report.png"
     if shot.exists():

@@ -1,85 +1,163 @@
-"""The state graph as a networkx DiGraph, and its export through networkx's writers."""
+"""The state graph as networkx DiGraphs, in four views, each counted before it is built:
+
+- `full`: every explored state and transition;
+- `trace`: a counterexample's states and their direct neighbours (predecessors and successors);
+- `pc`: the quotient by program positions: one node per tuple of thread positions, so that an edge says
+  which code positions can follow which;
+- `locks`: the quotient by the lock table (each lock's owner, readers and queue); steps that leave the
+  lock table as it is are not edges.
+
+State-level nodes are state ids; quotient nodes are numbered in the order their first state was found.
+Attributes are structural (depth, counts, flags, action ids); checker/analyses/graph_export.py words them.
+"""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
 
 import networkx as nx
 
 from ..engine.result import ExplicitResult
 
-FORMATS = (".dot", ".gv", ".graphml", ".json")
+VIEWS = ("full", "trace", "pc", "locks")
+
+
+class GraphTooLarge(ValueError):
+    """A view with more nodes than the cap allows; nothing was built."""
+
+    def __init__(self, view: str, nodes: int, cap: int):
+        super().__init__(f"the {view} view has {nodes:,} nodes, more than {cap:,}")
+        self.view, self.nodes, self.cap = view, nodes, cap
 
 
 def state_graph(exp: ExplicitResult) -> nx.DiGraph:
-    """Nodes are state ids (attribute `state`: the tuple); edges carry the thread and the spec location."""
+    """Every state (node: state id, attributes depth, deadlock, final) and transition (attributes thread,
+    statement, location, signal, action)."""
+    return _states(exp, None, [])
+
+
+def view_graph(exp: ExplicitResult, view: str, path: Sequence[int] = (), cap: int | None = None) -> nx.DiGraph:
+    """The `view` of the explored graph, `path` (state ids) marked `on_path`; GraphTooLarge when it would
+    have more than `cap` nodes (counted first, nothing built). The trace view needs a path."""
+    nodes, members = _members(exp, view, path)
+    if cap is not None and nodes > cap:
+        raise GraphTooLarge(view, nodes, cap)
+    if isinstance(members, list):
+        return _quotient(exp, members, path, drop_loops=view == "locks")
+    return _states(exp, members, path)
+
+
+def view_size(exp: ExplicitResult, view: str, path: Sequence[int] = ()) -> int:
+    """How many nodes `view_graph` would build."""
+    return _members(exp, view, path)[0]
+
+
+def _members(exp: ExplicitResult, view: str, path: Sequence[int]) -> tuple[int, set[int] | list[Hashable] | None]:
+    """The view's node count, and which states it keeps (a set; None: all) or each state's key (a list)."""
+    if view not in VIEWS:
+        raise ValueError(f"unknown graph view '{view}': use one of {', '.join(VIEWS)}")
+    if view == "trace":
+        if not path:
+            raise ValueError("the trace view needs a counterexample")
+        keep = neighbourhood(exp, path)
+        return len(keep), keep
+    if view == "full":
+        return len(exp.store), None
+    key = _KEYS[view](exp)
+    keys = [key(s) for s in exp.store.states]
+    return len(set(keys)), keys
+
+
+def neighbourhood(exp: ExplicitResult, path: Sequence[int]) -> set[int]:
+    """The states of `path` and every state one transition away from one of them, either way."""
+    on_path = set(path)
+    out = set(on_path)
+    for src, dst, _, _ in exp.store.edges():
+        if src in on_path:
+            out.add(dst)
+        elif dst in on_path:
+            out.add(src)
+    return out
+
+
+def lock_key(exp: ExplicitResult) -> Callable[[tuple], Hashable]:
+    """The `locks` view's key: a state's lock table (what `trace.lock_holders` reads) as raw slots, so that
+    two states share a key exactly when their lock tables are equal: each lock's owner slots (an rwsem's
+    three), and each thread's held mutex it stands at an acquire of (not its own)."""
+    system = exp.system
+    owners = [i for i, slot in enumerate(system.layout.slots) if slot.kind == "lock_owner"]
+    width = {i: 3 if system.layout.lock_kinds[system.layout.slots[i].var] == "rwsem" else 1 for i in owners}
+    mutexes = [i for i in owners if width[i] == 1]
+    tids = range(len(system.threads))
+
+    def key(state: tuple) -> Hashable:
+        slots = tuple(state[i:i + width[i]] for i in owners)
+        if all(state[i] == -1 for i in mutexes):
+            return slots
+        waits = (system.mutex_wait_slot(state, t) for t in tids)
+        return slots, tuple(w if w is not None and state[w] not in (-1, t) else None for t, w in zip(tids, waits))
+    return key
+
+
+def _position_key(exp: ExplicitResult) -> Callable[[tuple], Hashable]:
+    pcs = [t.pcslot for t in exp.system.threads]
+    return lambda state: tuple(state[i] for i in pcs)
+
+
+_KEYS: dict[str, Callable[[ExplicitResult], Callable[[tuple], Hashable]]] = {"pc": _position_key, "locks": lock_key}
+
+
+def _states(exp: ExplicitResult, keep: set[int] | None, path: Sequence[int]) -> nx.DiGraph:
+    """States (all, or those in `keep`) and the transitions between them."""
     system = exp.system
     g = nx.DiGraph(spec=system.spec.name)
     for sid, depth in enumerate(exp.store.depth):
-        g.add_node(sid, depth=depth)
-    for sid in exp.deadlocks:
-        g.nodes[sid]["deadlock"] = True
-    for sid in exp.finals:
-        g.nodes[sid]["final"] = True
-    threads, actions = system.threads, system.actions
+        if keep is None or sid in keep:
+            g.add_node(sid, depth=depth, deadlock=False, final=False, on_path=False)
+    for flag, ids in (("deadlock", exp.deadlocks), ("final", exp.finals), ("on_path", path)):
+        for sid in ids:
+            if sid in g:
+                g.nodes[sid][flag] = True
+    steps = set(zip(path, path[1:]))
     for src, dst, action, _ in exp.store.edges():
-        tid = actions[action].tid
-        node = threads[tid].nodes[actions[action].pc]
-        location = node.stmt.span.short if node.stmt else ""
-        g.add_edge(src, dst, thread=threads[tid].name, location=location,
-                   statement=node.stmt.text if node.stmt else node.kind)
+        if src in g and dst in g:
+            g.add_edge(src, dst, action=action, on_path=(src, dst) in steps, **step_fields(exp, action))
     return g
 
 
-def state_label(exp: ExplicitResult, sid: int) -> str:
-    system = exp.system
-    state = exp.store.states[sid]
-    parts = []
-    for t in system.threads:
-        node = system.node_at(state, t.tid)
-        parts.append(f"{t.name}: {node.stmt.span.short if node is not None and node.stmt else 'done'}")
-    for i, slot in enumerate(system.layout.slots):
-        if slot.kind == "shared":
-            parts.append(f"{slot.name}={system.slot_text(i, state[i])}")
-    return "\n".join(parts)
+def step_fields(exp: ExplicitResult, action: int) -> dict[str, object]:
+    """thread, statement, location (file:line) and signal of an action."""
+    info = exp.system.actions[action]
+    thread = exp.system.threads[info.tid]
+    node = thread.nodes[info.pc]
+    return {"thread": thread.name, "statement": node.stmt.text if node.stmt else node.kind,
+            "location": node.stmt.span.short if node.stmt else "", "signal": info.signal}
 
 
-def write_graph(exp: ExplicitResult, path: Path, highlight: list[int] | None = None) -> None:
-    """Write the state graph; the format follows the file suffix (.dot/.gv, .graphml, .json)."""
-    g = state_graph(exp)
-    on_path = set(zip(highlight, highlight[1:])) if highlight else set()
-    for sid in g.nodes:
-        g.nodes[sid]["label"] = state_label(exp, sid)
-    for u, v, data in g.edges(data=True):
-        data["label"] = f"{data['thread']}: {data['statement']} ({data['location']})"
-        if (u, v) in on_path:
-            data["color"] = "red"
-            data["penwidth"] = 2
-    suffix = path.suffix.lower()
-    tmp = path.with_name(path.name + ".tmp")
-    if suffix in (".dot", ".gv"):
-        tmp.write_text(_dot(g), encoding="utf-8")
-    elif suffix == ".graphml":
-        nx.write_graphml(g, tmp)
-    elif suffix == ".json":
-        tmp.write_text(json.dumps(nx.node_link_data(g, edges="edges"), indent=1, default=str), encoding="utf-8")
-    else:
-        raise ValueError(f"unknown graph format '{suffix}': use one of {', '.join(FORMATS)}")
-    tmp.replace(path)
-
-
-def _dot(g: nx.DiGraph) -> str:
-    """DOT text written by hand from the networkx graph (pydot/pygraphviz are optional and absent here)."""
-    def q(text: object) -> str:
-        return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    lines = [f"digraph {q(g.graph.get('spec', 'netcheck'))} {{", "  node [shape=box, fontsize=9];"]
-    for sid, data in g.nodes(data=True):
-        style = ', style=filled, fillcolor="#f4cccc"' if data.get("deadlock") else (
-            ', style=filled, fillcolor="#d9ead3"' if data.get("final") else "")
-        lines.append(f"  {sid} [label={q(data['label'])}{style}];")
-    for u, v, data in g.edges(data=True):
-        extra = f", color={data['color']}, penwidth={data['penwidth']}" if "color" in data else ""
-        lines.append(f"  {u} -> {v} [label={q(data['label'])}{extra}];")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+def _quotient(exp: ExplicitResult, keys: list[Hashable], path: Sequence[int], drop_loops: bool) -> nx.DiGraph:
+    """One node per distinct key (numbered by first state), with `states`, `deadlocks`, `finals`, `depth`
+    (the least), `first` (its first state); one edge per pair of nodes some transition joins, with `steps`
+    (action id -> how many transitions)."""
+    number: dict[Hashable, int] = {}
+    block = [number.setdefault(k, len(number)) for k in keys]
+    g = nx.DiGraph(spec=exp.system.spec.name)
+    for sid, b in enumerate(block):
+        if b not in g:
+            g.add_node(b, first=sid, depth=exp.store.depth[sid], states=0, deadlocks=0, finals=0, on_path=False)
+        g.nodes[b]["states"] += 1
+    for sid in exp.deadlocks:
+        g.nodes[block[sid]]["deadlocks"] += 1
+    for sid in exp.finals:
+        g.nodes[block[sid]]["finals"] += 1
+    for sid in path:
+        g.nodes[block[sid]]["on_path"] = True
+    steps = {(block[a], block[b]) for a, b in zip(path, path[1:])}
+    for src, dst, action, _ in exp.store.edges():
+        u, v = block[src], block[dst]
+        if drop_loops and u == v:
+            continue
+        if not g.has_edge(u, v):
+            g.add_edge(u, v, steps=Counter(), on_path=(u, v) in steps)
+        g[u][v]["steps"][action] += 1
+    return g

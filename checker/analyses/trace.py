@@ -378,51 +378,74 @@ def lock_changes(system: TransitionSystem, before: Sequence, after: Sequence,
     return tuple(out)
 
 
-def lock_rows(system: TransitionSystem, state: Sequence, involved: Collection[int] | None = None) -> dict[str, Prose]:
-    """Lock -> who holds it and who waits, for every lock held or waited for, worded as in the report's
-    lock table. Threads standing at a mutex_lock() count as waiting only when in `involved` (if given):
-    threads that never step in a trace are not part of its story."""
-    rows = {}
+@dataclass(frozen=True)
+class LockHolders:
+    """One lock instance in one state: who holds it and who waits for it, as thread ids."""
+
+    rwsem: bool
+    writer: int = -1                               # a mutex's owner or an rwsem's writer; -1: none
+    readers: tuple[tuple[int, int], ...] = ()      # an rwsem's readers: (thread, read depth)
+    queue: tuple[tuple[int, bool], ...] = ()       # an rwsem's FIFO queue: (thread, wants to write)
+    wanted_by: tuple[int, ...] = ()                # threads standing at a mutex_lock() of a held mutex
+
+
+def lock_holders(system: TransitionSystem, state: Sequence,
+                 involved: Collection[int] | None = None) -> dict[str, LockHolders]:
+    """Lock -> its holders and waiters, for every lock held or waited for (the rows of `lock_rows`)."""
+    out = {}
     for index, slot in enumerate(system.layout.slots):
         if slot.kind != "lock_owner":
             continue
         if system.layout.lock_kinds[slot.var] == "rwsem":
-            parts = _rwsem_row(system, state, index)
+            held = _rwsem_holders(state, index)
         else:
-            parts = _mutex_row(system, state, index, involved)
-        if parts:
-            rows[slot.name.rsplit(".", 1)[0]] = joined("; ", parts)
-    return rows
+            held = _mutex_holders(system, state, index, involved)
+        if held is not None:
+            out[slot.name.rsplit(".", 1)[0]] = held
+    return out
 
 
-def _rwsem_row(system: TransitionSystem, state: Sequence, index: int) -> list[Prose]:
-    """`held for write by W`, `held for read by R (x2)`, `queue: T (write)`: the parts of an rwsem's row."""
-    owner, holds, queue = state[index], state[index + 1], state[index + 2]
+def lock_rows(system: TransitionSystem, state: Sequence, involved: Collection[int] | None = None) -> dict[str, Prose]:
+    """Lock -> who holds it and who waits, for every lock held or waited for, worded as in the report's
+    lock table. Threads standing at a mutex_lock() count as waiting only when in `involved` (if given):
+    threads that never step in a trace are not part of its story."""
+    return {lock: lock_row(system, held) for lock, held in lock_holders(system, state, involved).items()}
+
+
+def lock_row(system: TransitionSystem, held: LockHolders) -> Prose:
+    """`held for write by W; held for read by R (x2); queue: T (write)` for an rwsem, `held by T; wanted
+    by U` for a mutex or spinlock."""
+    def ref(tid: int) -> Prose:
+        return words(thread_ref(system, tid))
     parts = []
-    if owner != -1:
-        parts.append(words("held for write by ", thread_ref(system, owner)))
-    readers = [words(thread_ref(system, t), f" (x{read_depth(holds, t)})" if read_depth(holds, t) > 1 else "")
-               for t in reader_tids(holds)]
-    if readers:
-        parts.append(words("held for read by ", joined(", ", readers)))
-    if queue:
-        waiters = [words(thread_ref(system, w >> 1), " (write)" if w & 1 else " (read)") for w in queue]
-        parts.append(words("queue: ", joined(", ", waiters)))
-    return parts
+    if held.writer != -1:
+        parts.append(words("held for write by " if held.rwsem else "held by ", ref(held.writer)))
+    if held.readers:
+        parts.append(words("held for read by ", joined(", ", (words(ref(t), f" (x{d})" if d > 1 else "")
+                                                             for t, d in held.readers))))
+    if held.queue:
+        parts.append(words("queue: ", joined(", ", (words(ref(t), " (write)" if w else " (read)")
+                                                   for t, w in held.queue))))
+    if held.wanted_by:
+        parts.append(words("wanted by ", joined(", ", (ref(t) for t in held.wanted_by))))
+    return joined("; ", parts)
 
 
-def _mutex_row(system: TransitionSystem, state: Sequence, index: int, involved: Collection[int] | None) -> list[Prose]:
-    """`held by T`, `wanted by U`: the parts of a mutex's or spinlock's row."""
+def _rwsem_holders(state: Sequence, index: int) -> LockHolders | None:
+    owner, holds, queue = state[index], state[index + 1], state[index + 2]
+    held = LockHolders(True, owner, tuple((t, read_depth(holds, t)) for t in reader_tids(holds)),
+                       tuple((w >> 1, bool(w & 1)) for w in queue))
+    return held if owner != -1 or held.readers or held.queue else None
+
+
+def _mutex_holders(system: TransitionSystem, state: Sequence, index: int,
+                   involved: Collection[int] | None) -> LockHolders | None:
     owner = state[index]
     if owner == -1:
-        return []
-    parts = [words("held by ", thread_ref(system, owner))]
-    waiters = [words(thread_ref(system, t.tid)) for t in system.threads
-               if (involved is None or t.tid in involved) and t.tid != owner
-               and system.mutex_wait_slot(state, t.tid) == index]
-    if waiters:
-        parts.append(words("wanted by ", joined(", ", waiters)))
-    return parts
+        return None
+    waiting = tuple(t.tid for t in system.threads if (involved is None or t.tid in involved) and t.tid != owner
+                    and system.mutex_wait_slot(state, t.tid) == index)
+    return LockHolders(False, owner, wanted_by=waiting)
 
 
 def _lock_names(system: TransitionSystem) -> list[str]:

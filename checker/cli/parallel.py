@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netcheck.model.lang.errors import Diagnostic, SpecError
 
 from ..engine.limits import Limits
-from .run import ExplorationCache, verify_one
+from .run import ExplorationCache, GraphRequest, verify_one
 
 if TYPE_CHECKING:
     from ..report.build import SpecReport
@@ -28,7 +27,7 @@ class VerifyJob:
     stop_at_expected: bool = True
 
 
-def verify_all(paths: Sequence[str], job: VerifyJob, graph: Path | None, progress: bool, jobs: int | None,
+def verify_all(paths: Sequence[str], job: VerifyJob, graph: GraphRequest | None, progress: bool, jobs: int | None,
                cache: ExplorationCache | None) -> Iterator[tuple[str, SpecReport | SpecError]]:
     """Each spec's report, or the SpecError it does not load with, in the order of `paths`. In this process
     one after the other (with a progress line) when there is one spec, one job, a graph to write or a

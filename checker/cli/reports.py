@@ -56,8 +56,10 @@ def report(specs: tuple[str, ...], output: Path, bounds: tuple[str, ...], max_st
            max_depth: int | None, timeout: float | None, no_timing: bool) -> None:
     """Write one self-contained HTML page about SPECS (files, or directories of *.yaml).
 
-    A summary table, every counterexample as a CPU-column table and in words, each spec's lock-order
-    graph and, for state spaces under 500 states, the state graph with the counterexample in red. The
+    A summary grouped by spec (failing specs first), every counterexample as a CPU-column table and in
+    words, each spec's lock-order graph, for state spaces under 500 states the state graph with the
+    counterexample in red, and the counterexample's states and neighbours labelled with thread positions
+    and lock owners (up to 80 nodes; with no counterexample, the states merged by positions). The
     pictures are inline SVG drawn with Graphviz's dot where it is installed; the page needs no network.
     """
     from ..render.html import find_dot, page, spec_section

@@ -13,14 +13,14 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from ..engine.limits import Limits, ProgressInfo
-from ..engine.vocabulary import PropertyKind
+from ..engine.vocabulary import EXIT_USAGE, PropertyKind
 
 if TYPE_CHECKING:
     from netcheck.model.semantics.system import TransitionSystem
@@ -32,6 +32,29 @@ if TYPE_CHECKING:
 Verification = tuple["SpecReport", "ExplicitResult"]
 SPEC_SUFFIXES = (".yaml", ".yml")   # the files a directory argument stands for
 CacheKey = tuple[str, tuple[tuple[str, int], ...], Limits, bool, bool]
+
+
+GRAPH_MAX_STATES = 5000   # the default cap on the nodes of a --graph view
+
+
+@dataclass(frozen=True)
+class GraphRequest:
+    """`verify --graph`: the file to write, the view (analyses/state_graph.py VIEWS) and its most nodes."""
+
+    path: Path
+    view: str = "full"
+    max_nodes: int = GRAPH_MAX_STATES
+
+
+class GraphRefused(click.ClickException):
+    """A --graph view that cannot be written (too large, or no counterexample for the trace view): exit 2,
+    nothing written. It carries the spec's report, so that `verify` still prints the verdicts."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, report: SpecReport):
+        super().__init__(message)
+        self.report = report
 
 
 def parse_bounds(values: tuple[str, ...]) -> dict[str, int]:
@@ -180,7 +203,7 @@ def shared_cache() -> ExplorationCache | None:
     return ctx.find_object(ExplorationCache) if ctx is not None else None
 
 
-def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: Path | None, progress_enabled: bool,
+def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: GraphRequest | None, progress_enabled: bool,
                use_expect: bool = True, cache: ExplorationCache | None = None,
                stop_at_expected: bool = False) -> Verification:
     """Load, explore and judge one spec (and write its state graph to `graph`). With a `cache`, a run
@@ -208,13 +231,13 @@ def expected_stop(system: TransitionSystem, limits: Limits) -> frozenset[str]:
     return frozenset(expect.violated) & decided
 
 
-def _verify(path: str, bounds: dict[str, int], limits: Limits, graph: Path | None, progress_enabled: bool,
+def _verify(path: str, bounds: dict[str, int], limits: Limits, graph: GraphRequest | None, progress_enabled: bool,
             use_expect: bool, early: bool) -> Verification:
     return verify_system(path, load_system(path, bounds), limits, graph=graph, progress_enabled=progress_enabled,
                          use_expect=use_expect, early=early)
 
 
-def verify_system(path: str, system: TransitionSystem, limits: Limits, *, graph: Path | None = None,
+def verify_system(path: str, system: TransitionSystem, limits: Limits, *, graph: GraphRequest | None = None,
                   progress_enabled: bool = False, warn: bool | None = None, use_expect: bool = True,
                   early: bool = False) -> Verification:
     """Explore and judge a compiled spec (`path` names it in the report). `warn`: say on stderr when the
@@ -254,12 +277,29 @@ def _judge(path: str, system: TransitionSystem, limits: Limits, progress: Progre
     return build_report(path, exp, use_expect=use_expect), exp
 
 
-def _write_graph(report: SpecReport, exp: ExplicitResult, graph: Path) -> None:
-    """The state graph to `graph`, the first counterexample's states highlighted."""
-    from ..analyses.state_graph import write_graph
-    violated = next((p for p in report.properties if p.trace is not None), None)
-    highlight = None
-    if violated is not None and violated.trace is not None:
-        ids = (exp.store.id_of(s) for s in violated.trace.states)
-        highlight = [sid for sid in ids if sid is not None]
-    write_graph(exp, graph, highlight)
+def _write_graph(report: SpecReport, exp: ExplicitResult, graph: GraphRequest) -> None:
+    """The requested view of the state graph to `graph.path`, the first counterexample highlighted;
+    GraphRefused (and no file) when the view has more nodes than allowed or needs a missing counterexample."""
+    from ..analyses.graph_export import described, write_graph
+    from ..analyses.state_graph import VIEWS, GraphTooLarge
+    highlight = counterexample_ids(report, exp)
+    if graph.view == "trace" and not highlight:
+        raise GraphRefused(f"--graph-view trace: {report.spec} has no counterexample to show; use "
+                           "--graph-view full, pc or locks", report)
+    try:
+        g = described(exp, graph.view, highlight, cap=graph.max_nodes)
+    except GraphTooLarge as err:
+        others = [v for v in VIEWS if v != graph.view and (v != "trace" or highlight)]
+        raise GraphRefused(f"--graph: the {graph.view} view of {report.spec} has {err.nodes:,} nodes, more than "
+                           f"--graph-max-states {err.cap:,}; {graph.path} was not written. Use --graph-view "
+                           f"{'|'.join(others)} for a smaller view, or a larger --graph-max-states", report) from None
+    write_graph(g, graph.path)
+
+
+def counterexample_ids(report: SpecReport, exp: ExplicitResult) -> list[int]:
+    """The state ids of the report's first counterexample (empty when there is none)."""
+    trace = next((p.trace for p in report.properties if p.trace is not None), None)
+    if trace is None:
+        return []
+    ids = (exp.store.id_of(s) for s in trace.states)
+    return [sid for sid in ids if sid is not None]

@@ -18,6 +18,7 @@ from ..engine.vocabulary import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, worst_exi
 from ..render.formats import FORMATS, RenderOptions
 from .options import (
     GRAPH_SUFFIXES,
+    GRAPH_VIEWS,
     bound_option,
     format_option,
     jobs_option,
@@ -26,7 +27,17 @@ from .options import (
     output_option,
 )
 from .parallel import VerifyJob, verify_all
-from .run import ExplorationCache, atomic_write, expand_specs, load_system, parse_bounds, shared_cache
+from .run import (
+    GRAPH_MAX_STATES,
+    ExplorationCache,
+    GraphRefused,
+    GraphRequest,
+    atomic_write,
+    expand_specs,
+    load_system,
+    parse_bounds,
+    shared_cache,
+)
 
 if TYPE_CHECKING:
     from ..report.build import SpecReport
@@ -44,8 +55,15 @@ if TYPE_CHECKING:
 @click.option("--width", type=click.IntRange(min=40), metavar="N",
               help="Fit CPU-column counterexamples in N columns (default: the terminal's width on a terminal, "
                    "else no limit).")
-@click.option("--graph", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help=f"Write the state graph ({', '.join(GRAPH_SUFFIXES)}).")
+@click.option("--graph", "graph_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help=f"Write the state graph ({', '.join(GRAPH_SUFFIXES)}), as --graph-view says.")
+@click.option("--graph-view", type=click.Choice(GRAPH_VIEWS),
+              help="With --graph (default full): full: every state; trace: the first counterexample and its "
+                   "neighbours; pc: states merged by thread positions (which code positions follow which); "
+                   "locks: states merged by lock table.")
+@click.option("--graph-max-states", "graph_max", type=click.IntRange(min=1), default=GRAPH_MAX_STATES,
+              show_default=True, metavar="N",
+              help="Refuse (exit 2, nothing written) a --graph view with more nodes than this.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first violation (other verdicts: unknown).")
 @click.option("--stop-on", "stop_on", multiple=True, metavar="PROPERTY",
               help="Stop as soon as this property is violated (repeat: once all are); other verdicts: unknown.")
@@ -67,9 +85,9 @@ if TYPE_CHECKING:
               help="Verify again whenever a spec file (or a file it extends) changes, until Ctrl-C (exit 130).")
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
            timeout: float | None, max_memory: float | None, fmt: str, output: Path | None, trace_style: str,
-           width: int | None, graph: Path | None, fail_fast: bool, stop_on: tuple[str, ...], explore_all: bool,
-           show_coverage: bool, strict_coverage: bool, no_timing: bool, quiet: bool, verbose: bool, ignore_expect: bool,
-           jobs: int | None, watch: bool) -> None:
+           width: int | None, graph_file: Path | None, graph_view: str | None, graph_max: int, fail_fast: bool,
+           stop_on: tuple[str, ...], explore_all: bool, show_coverage: bool, strict_coverage: bool, no_timing: bool,
+           quiet: bool, verbose: bool, ignore_expect: bool, jobs: int | None, watch: bool) -> None:
     """Explore every interleaving of each SPEC (a file, or a directory of *.yaml and *.yml) and check its
     properties. A spec whose expect: lists violations stops once they are all found (--explore-all: to
     the end); several specs are verified in parallel (--jobs), reported in the order given.
@@ -81,10 +99,7 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     """
     bound_values = parse_bounds(bounds)
     paths = expand_specs(specs)
-    if graph is not None and graph.suffix.lower() not in GRAPH_SUFFIXES:
-        raise click.BadParameter(f"use a file ending in {', '.join(GRAPH_SUFFIXES)}", param_hint="--graph")
-    if graph is not None and len(paths) > 1:
-        raise click.BadParameter("--graph takes a single SPEC", param_hint="--graph")
+    graph = _graph_request(graph_file, graph_view, graph_max, len(paths))
     limits = Limits(max_states, max_depth, timeout, fail_fast, max_memory, frozenset(stop_on))
     on_terminal = sys.stdout.isatty()
     if width is None and on_terminal:
@@ -107,25 +122,47 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     watch_loop(run, lambda: set(watched_specs(specs)))
 
 
-def _verify_and_print(paths: list[str], job: VerifyJob, graph: Path | None, progress: bool, jobs: int | None,
+def _graph_request(path: Path | None, view: str | None, max_nodes: int, specs: int) -> GraphRequest | None:
+    """The --graph options checked: a known suffix, a single spec, no view without a file."""
+    if path is None:
+        if view is not None:
+            raise click.BadParameter("it needs --graph FILE",
+                                     param_hint="--graph-view")
+        return None
+    if path.suffix.lower() not in GRAPH_SUFFIXES:
+        raise click.BadParameter(f"use a file ending in {', '.join(GRAPH_SUFFIXES)}", param_hint="--graph")
+    if specs > 1:
+        raise click.BadParameter("--graph takes a single SPEC", param_hint="--graph")
+    return GraphRequest(path, view or "full", max_nodes)
+
+
+def _verify_and_print(paths: list[str], job: VerifyJob, graph: GraphRequest | None, progress: bool, jobs: int | None,
                       cache: ExplorationCache | None, options: RenderOptions, fmt: str, output: Path | None,
                       strict_coverage: bool) -> tuple[int, set[str]]:
     """Verify and print the specs once: the exit code, and every file the specs were read from."""
     reports: list[SpecReport] = []
     errors = False
     files = set(paths)
-    for path, outcome in verify_all(paths, job, graph, progress, jobs, cache):
-        if isinstance(outcome, SpecError):   # reported, and the other specs still run
-            errors = True
-            files.update(d.span.file for d in outcome.diagnostics)   # an extended file may be the one to fix
-            click.echo(str(outcome), err=True)
-            options = options.with_spec_error(path, outcome)   # junit/sarif report spec errors as results
-            continue
-        reports.append(replace(outcome, strict_coverage=strict_coverage))
-        if outcome.stop_reason == "interrupted":
-            break
+    refused = None
+    try:
+        for path, outcome in verify_all(paths, job, graph, progress, jobs, cache):
+            if isinstance(outcome, SpecError):   # reported, and the other specs still run
+                errors = True
+                files.update(d.span.file for d in outcome.diagnostics)   # an extended file may be the one to fix
+                click.echo(str(outcome), err=True)
+                options = options.with_spec_error(path, outcome)   # junit/sarif report spec errors as results
+                continue
+            reports.append(replace(outcome, strict_coverage=strict_coverage))
+            if outcome.stop_reason == "interrupted":
+                break
+    except GraphRefused as err:   # the verdicts all the same, then why there is no graph (exit 2)
+        refused = err
+        reports.append(replace(err.report, strict_coverage=strict_coverage))
     _print(reports, options, fmt, output)
     files.update(f for r in reports for f in r.files)
+    if refused is not None:
+        click.echo(f"netcheck: {refused.message}", err=True)
+        return EXIT_USAGE, files
     if reports and reports[-1].stop_reason == "interrupted":
         click.echo("netcheck: interrupted; the result above is partial", err=True)
         return EXIT_INTERRUPTED, files

@@ -4,8 +4,10 @@ The page needs nothing but itself: CSS is inline, pictures are inline SVG drawn 
 (called as a subprocess) or, where Graphviz is missing, replaced by a notice and their DOT source. It
 holds a summary table of every spec and property, each counterexample as a CPU-column table (one column
 per thread, one row per step, with what each step changed) and as sentences, the lock-order graph of each
-spec, and, for state spaces under STATE_GRAPH_LIMIT states, the state graph with the counterexample path
-in red.
+spec, for state spaces under STATE_GRAPH_LIMIT states the state graph with the counterexample path in red,
+and a labelled picture a person can read: the counterexample's states and their neighbours (with no
+counterexample, the states merged by thread positions), up to READABLE_GRAPH_LIMIT nodes. The summary
+groups the properties by spec, failing specs first, and gives the properties that hold one row per spec.
 
 The lock-order picture is drawn by `lock_order_graph()` from the lock-order analysis the report carries
 (checker/analyses/lockorder.py).
@@ -23,8 +25,9 @@ from dataclasses import dataclass
 import networkx as nx
 
 from .. import __version__
+from ..analyses.graph_export import described, graph_dot
 from ..analyses.lockorder import LockOrder
-from ..analyses.state_graph import state_graph, state_label
+from ..analyses.state_graph import view_size
 from ..analyses.trace import Prose, ThreadRef, Trace, TraceStep
 from ..engine.result import ExplicitResult
 from ..report.build import PropertyResult, SpecReport
@@ -32,6 +35,7 @@ from .explain import Narrator, ending
 from .text import cpu_labels, cpu_names, trace_summary
 
 STATE_GRAPH_LIMIT = 500
+READABLE_GRAPH_LIMIT = 80   # the labelled picture (counterexample neighbourhood, or positions) at most
 DOT_TIMEOUT = 60.0
 STATUS_WORDS = {"holds": "holds", "violated": "VIOLATED", "vacuous": "VACUOUS", "unknown": "UNKNOWN",
                 "reachable": "REACHABLE", "unreachable": "unreachable"}
@@ -54,9 +58,11 @@ table.trace td.empty { background: #fafbfc; }
 .thread { text-decoration: underline dotted; cursor: help; }
 ul.changes { margin: .2em 0 0 0; padding-left: 1.1em; color: #2d5b2d; }
 figure { margin: 1em 0; overflow: auto; max-width: 100%; border: 1px solid #e3e8ef; padding: .5em; }
-figure svg { max-width: 100%; height: auto; } figcaption { color: #556; font-size: 12.5px; }
+figure svg { max-width: 100%; height: auto; } figure.viewgraph svg { max-width: none; }
+figcaption { color: #556; font-size: 12.5px; }
 details { margin: .5em 0; } summary { cursor: pointer; color: #3563b8; }
 dl.facts { display: grid; grid-template-columns: max-content auto; gap: .1em 1em; }
+tr.spechead th { background: #dde4ee; } tr.rest td { color: #445; }
 dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; }
 """
 
@@ -160,7 +166,7 @@ def lock_order_dot(g: nx.DiGraph, name: str) -> str:
 
 
 def state_graph_dot(exp: ExplicitResult, highlight: Sequence[int]) -> str:
-    g = state_graph(exp)
+    g = described(exp, "full", highlight)
     on_path = set(zip(highlight, highlight[1:]))
     path_nodes = set(highlight)
     lines = [f"digraph {_q('states: ' + exp.system.spec.name)} {{", "  graph [ranksep=0.35, nodesep=0.12];",
@@ -172,7 +178,7 @@ def state_graph_dot(exp: ExplicitResult, highlight: Sequence[int]) -> str:
             "#9fd3a8" if data.get("final") else ""
         shape = ", shape=doublecircle" if data.get("depth") == 0 else ""
         style = f', fillcolor="{fill}"' if fill else ""
-        tip = f"state {sid}\n{state_label(exp, sid)}"
+        tip = f"state {sid}\n{data['label']}"
         lines.append(f"  {sid} [tooltip={_q(tip)}{style}{shape}];")
     for u, v, data in g.edges(data=True):
         tip = f"{data['thread']}: {data['statement']} ({data['location']})"
@@ -180,6 +186,23 @@ def state_graph_dot(exp: ExplicitResult, highlight: Sequence[int]) -> str:
         lines.append(f"  {u} -> {v} [tooltip={_q(tip)}{extra}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def readable_graph(exp: ExplicitResult, path: Sequence[int], violated: str, dot: str | None) -> str:
+    """A labelled picture a person can read: the counterexample's states and their neighbours, or with no
+    counterexample the states merged by thread positions; a sentence instead when it has too many nodes."""
+    view = "trace" if path else "pc"
+    nodes = view_size(exp, view, path)
+    what = (f"The counterexample to {violated} (red) and every state one step from it" if path else
+            "States merged by thread positions (which code positions can follow which)")
+    if nodes > READABLE_GRAPH_LIMIT:
+        return (f'<p class="info">{_e(what)}: {nodes:,} nodes, drawn only up to {READABLE_GRAPH_LIMIT}. '
+                f"<code>netcheck verify --graph g.dot --graph-view {view}</code> writes it (and "
+                "<code>--graph-view locks</code> the lock-state graph).</p>")
+    caption = (f"{what}: {nodes} nodes, each with its threads' positions, lock owners and queues"
+               + (" and shared variables" if path else " and how many states it merges")
+               + "; pink: deadlocked, green: final.")
+    return _figure("viewgraph", graph_dot(described(exp, view, path)), caption, dot)
 
 
 def _path_ids(exp: ExplicitResult, trace: Trace | None) -> list[int]:
@@ -260,9 +283,9 @@ def _violation(report: SpecReport, prop: PropertyResult, anchor: str) -> str:
         out.append(trace_table(trace))
         sentences = Narrator(trace).sentences()
         out.append("<details open><summary>The counterexample in words</summary><ol>"
-                   + "".join(f"<li>{_e(s)}</li>" for s in sentences) + "</ol><p>"
-                   + " ".join(_e(line.strip()) for line in ending(prop)) + "</p></details>")
-    if prop.waits:
+                   + "".join(f"<li>{_e(s)}</li>" for s in sentences) + "</ol>" + _ending(ending(prop))
+                   + "</details>")
+    if prop.waits and not (trace is not None and trace.steps and prop.kind == "deadlock"):   # else in words
         out.append("<h4>Stuck threads</h4><ul>" + "".join(f"<li class=\"mono\">{_e(w)}</li>" for w in prop.waits)
                    + "</ul>")
     if prop.context:
@@ -271,6 +294,14 @@ def _violation(report: SpecReport, prop: PropertyResult, anchor: str) -> str:
             + "</table>")
     out.append("</article>")
     return "\n".join(out)
+
+
+def _ending(lines: Sequence[str]) -> str:
+    """What the last state means: its sentences as a paragraph, its `  - ` items (stuck threads) as a list."""
+    items = [line.strip()[2:] for line in lines if line.strip().startswith("- ")]
+    text = " ".join(line.strip() for line in lines if not line.strip().startswith("- "))
+    return (f"<p>{_e(text)}</p>" if text else "") + (
+        '<ul class="ending">' + "".join(f'<li class="mono">{_e(i)}</li>' for i in items) + "</ul>" if items else "")
 
 
 def _figure(kind: str, dot_source: str, caption: str, dot: str | None) -> str:
@@ -325,38 +356,53 @@ def spec_section(report: SpecReport, exp: ExplicitResult, index: int, dot: str |
                    f"(labels: the modes). {verdict}")
         out.append(_figure("lockorder", lock_order_dot(g, report.name), caption, dot))
     out.append("<h3>State graph</h3>")
+    shown = next((p for p in report.properties if p.trace is not None and p.trace.steps), None)
+    path = _path_ids(exp, shown.trace if shown else None)
     if s.states >= STATE_GRAPH_LIMIT:
         out.append(f'<p class="info">{s.states:,} states: the state graph is drawn only below '
                    f"{STATE_GRAPH_LIMIT} states.</p>")
     else:
-        shown = next((p for p in report.properties if p.trace is not None and p.trace.steps), None)
-        path = _path_ids(exp, shown.trace if shown else None)
         caption = (f"All {s.states} states and their transitions (hover for details); double circles are initial "
                    "states, green ones final, pink ones deadlocked"
                    + (f"; the counterexample to {shown.name} is in red." if shown else "."))
         out.append(_figure("stategraph", state_graph_dot(exp, path), caption, dot))
+    out.append(readable_graph(exp, path, shown.name if shown else "", dot))
     out.append("</section>")
     return Section(report, anchor, "\n".join(out))
 
 
+SEVERITY = ("violated", "vacuous", "unknown", "reachable", "unreachable", "holds")   # summary row order
+ONE_ROW_EACH = ("violated", "vacuous")   # the verdicts the summary lists one property a row; the others grouped
+
+
 def summary_table(sections: Sequence[Section]) -> str:
-    rows = []
-    for sec in sections:
-        r = sec.report
-        props = r.properties
-        for i, prop in enumerate(props):
-            head = ""
-            if i == 0:
-                head = (f'<td rowspan="{len(props)}"><a href="#{sec.anchor}">{_e(r.spec)}</a><br>'
-                        f"<small>{r.stats.states:,} states{'' if r.complete else ', INCOMPLETE'}; exit "
-                        f"{r.exit_code}</small></td>")
-            name = _e(prop.name)
-            if prop.status == "violated":
-                name = f'<a href="#{_anchor(sec.anchor, prop.name)}">{name}</a>'
-            rows.append(f"<tr>{head}<td>{name}</td><td>{_e(prop.kind)}</td>"
-                        f'<td class="{prop.status}">{STATUS_WORDS[prop.status]}</td></tr>')
-    return ('<table class="summary"><thead><tr><th>Spec</th><th>Property</th><th>Kind</th><th>Verdict</th></tr>'
-            "</thead><tbody>" + "\n".join(rows) + "</tbody></table>")
+    """One group of rows per spec, failing specs first (then those with violations, expected or not): a
+    head row, a row per violated or vacuous property, then one row per other verdict naming its properties."""
+    order = sorted(sections, key=lambda sec: (sec.report.exit_code == 0,
+                                              not any(p.status == "violated" for p in sec.report.properties)))
+    return ('<table class="summary"><thead><tr><th>Property</th><th>Kind</th><th>Verdict</th></tr></thead>'
+            + "\n".join(_summary_group(sec) for sec in order) + "</table>")
+
+
+def _summary_group(sec: Section) -> str:
+    r = sec.report
+    expect = "" if r.expectation is None else "; expect: met" if r.expectation.met else "; expect: NOT met"
+    rows = [f'<tr class="spechead"><th colspan="3"><a href="#{sec.anchor}">{_e(r.spec)}</a> '
+            f"<small>{r.stats.states:,} states{'' if r.complete else ', INCOMPLETE'}{expect}; exit "
+            f"{r.exit_code}</small></th></tr>"]
+    for status in SEVERITY:
+        props = [p for p in r.properties if p.status == status]
+        if status in ONE_ROW_EACH:
+            for prop in props:
+                name = _e(prop.name)
+                if prop.status == "violated":
+                    name = f'<a href="#{_anchor(sec.anchor, prop.name)}">{name}</a>'
+                rows.append(f"<tr><td>{name}</td><td>{_e(prop.kind)}</td>"
+                            f'<td class="{status}">{STATUS_WORDS[status]}</td></tr>')
+        elif props:
+            rows.append(f'<tr class="rest"><td colspan="2">{len(props)}: {_e(", ".join(p.name for p in props))}'
+                        f'</td><td class="{status}">{STATUS_WORDS[status]}</td></tr>')
+    return '<tbody class="specgroup">' + "\n".join(rows) + "</tbody>"
 
 
 def page(sections: Sequence[Section], errors: Sequence[str], dot: str | None, exit_code: int) -> str:
