@@ -9,6 +9,7 @@ from enum import Enum
 
 from netcheck.model.lang.expr import Local
 from netcheck.model.semantics import ir
+from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.evaluate import format_value
 from netcheck.model.semantics.locks import read_depth, reader_tids
 from netcheck.model.semantics.runtime import Violation
@@ -18,6 +19,7 @@ from ..engine.paths import path_to
 from ..engine.result import EngineResult, ExplicitResult, Finding, Label, Path
 from ..engine.verdicts import InternalError
 from .focus import focused
+from .unfold import unfold
 
 
 @dataclass(frozen=True)
@@ -308,12 +310,14 @@ def counterexample(result: EngineResult, finding: Finding, focus: Collection[int
     property reads; the path is then brought to the point (analyses/focus.py)."""
     if not isinstance(result, ExplicitResult):
         raise TypeError("only explicit results have paths yet")
-    path = path_to(result, finding)
+    path, system = path_to(result, finding), result.system
+    if system.reduction is not Reduction.NONE:   # told in the steps of the full semantics
+        path, system = unfold(system, path, finding.prop), system.unreduced()
     settled = None
     if focus is not None:
-        path, settled = focused(result.system, path, focus)
+        path, settled = focused(system, path, focus)
     # a violation while computing the initial states has no path, but it is a thread's step
-    return replace(describe_path(result.system, path, finding.message, finding.tid >= 0), settled=settled)
+    return replace(describe_path(system, path, finding.message, finding.tid >= 0), settled=settled)
 
 
 def describe_path(system: TransitionSystem, path: Path, message: str = "", violating: bool | None = None) -> Trace:

@@ -25,6 +25,7 @@ class VerifyJob:
     limits: Limits
     use_expect: bool = True
     stop_at_expected: bool = True
+    reduction: str = "none"     # model/semantics/discipline.py Reduction
 
 
 def verify_all(paths: Sequence[str], job: VerifyJob, graph: GraphRequest | None, progress: bool, jobs: int | None,
@@ -37,7 +38,7 @@ def verify_all(paths: Sequence[str], job: VerifyJob, graph: GraphRequest | None,
         for path in paths:
             try:
                 report, _ = verify_one(path, job.bounds, job.limits, graph, progress, job.use_expect, cache,
-                                       job.stop_at_expected)
+                                       job.stop_at_expected, job.reduction)
             except SpecError as err:
                 yield path, err
                 continue
@@ -53,7 +54,8 @@ def _verify_in_worker(path: str, job: VerifyJob) -> tuple[SpecReport | None, tup
     """One spec verified in a worker process, without a progress line: its report, or the diagnostics it
     does not load with (a SpecError itself does not survive pickling)."""
     try:
-        report, _ = verify_one(path, job.bounds, job.limits, None, False, job.use_expect, None, job.stop_at_expected)
+        report, _ = verify_one(path, job.bounds, job.limits, None, False, job.use_expect, None, job.stop_at_expected,
+                               job.reduction)
     except SpecError as err:
         return None, err.diagnostics
     return report, ()

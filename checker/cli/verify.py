@@ -64,6 +64,10 @@ if TYPE_CHECKING:
 @click.option("--graph-max-states", "graph_max", type=click.IntRange(min=1), default=GRAPH_MAX_STATES,
               show_default=True, metavar="N",
               help="Refuse (exit 2, nothing written) a --graph view with more nodes than this.")
+@click.option("--reduce", "reduction", type=click.Choice(["none", "protected"]), default="none", show_default=True,
+              help="protected: run each step on lock-protected data or locals together with its thread's "
+                   "previous step (the same verdicts from fewer states; counterexamples are told in full "
+                   "steps, but may not be the shortest). docs/semantics.md, 'Reduction'.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first violation (other verdicts: unknown).")
 @click.option("--stop-on", "stop_on", multiple=True, metavar="PROPERTY",
               help="Stop as soon as this property is violated (repeat: once all are); other verdicts: unknown.")
@@ -85,7 +89,8 @@ if TYPE_CHECKING:
               help="Verify again whenever a spec file (or a file it extends) changes, until Ctrl-C (exit 130).")
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
            timeout: float | None, max_memory: float | None, fmt: str, output: Path | None, trace_style: str,
-           width: int | None, graph_file: Path | None, graph_view: str | None, graph_max: int, fail_fast: bool,
+           width: int | None, graph_file: Path | None, graph_view: str | None, graph_max: int, reduction: str,
+           fail_fast: bool,
            stop_on: tuple[str, ...], explore_all: bool, show_coverage: bool, strict_coverage: bool, no_timing: bool,
            quiet: bool, verbose: bool, ignore_expect: bool, jobs: int | None, watch: bool) -> None:
     """Explore every interleaving of each SPEC (a file, or a directory of *.yaml and *.yml) and check its
@@ -107,7 +112,7 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     options = RenderOptions(trace_style, not no_timing, 0 if quiet else 1,
                             on_terminal and "NO_COLOR" not in os.environ, len(paths) > 1, show_coverage,
                             width=width)
-    job = VerifyJob(bound_values, limits, not ignore_expect, not explore_all)
+    job = VerifyJob(bound_values, limits, not ignore_expect, not explore_all, reduction)
     progress = verbose or sys.stderr.isatty()
 
     if not watch:

@@ -29,6 +29,7 @@ def report_object(report: SpecReport, timing: bool = True, coverage: bool = Fals
         "name": report.name,
         "files": list(report.files),
         "bounds": dict(report.bounds),
+        "reduction": report.reduction,
         "complete": report.complete,
         "stop_reason": report.stop_reason or None,
         "exit_code": report.exit_code,

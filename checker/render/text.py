@@ -66,6 +66,7 @@ def _header(report: SpecReport, timing: bool) -> str:
     bounds = ", ".join(f"{n}={v}" for n, v in report.bounds)
     head = f"netcheck: {report.spec}{chain}\n  bounds: {bounds or 'none'}\n"
     head += (f"  explored {s.states:,} states, {s.transitions:,} transitions, depth {s.depth}"
+             f"{'' if report.reduction == 'none' else ' (reduction: ' + report.reduction + ')'}"
              f"{'' if report.complete else ' (INCOMPLETE: ' + report.stop_reason + ')'}")
     if timing:
         head += f"\n  {s.seconds:.2f} s, {s.states_per_second:,.0f} states/s, peak memory {s.peak_memory_mb:.0f} MB"
@@ -206,8 +207,7 @@ def _violation(prop: PropertyResult, style: str, width: int | None = None) -> li
     trace = prop.trace
     if trace is not None:
         out.append("")
-        title = "Shortest witness" if prop.status == "reachable" else "Shortest counterexample" if prop.shortest \
-            else "Counterexample (the run stopped early: a shorter one may exist)"
+        title = _trace_title(prop)
         out.append("  " + trace_summary(trace, title))
         out.append("")
         if trace.steps:
@@ -231,6 +231,15 @@ def _violation(prop: PropertyResult, style: str, width: int | None = None) -> li
         width = max(len(n) for n, _ in prop.context)
         out.extend(f"    {n.ljust(width)} = {v}" for n, v in prop.context)
     return out
+
+
+def _trace_title(prop: PropertyResult) -> str:
+    """`Shortest counterexample`, or what it is when it may not be the shortest."""
+    what = "witness" if prop.status == "reachable" else "counterexample"
+    if prop.shortest:
+        return f"Shortest {what}"
+    why = "reduced search" if prop.reduced else "the run stopped early"
+    return f"{what.capitalize()} ({why}: a shorter one may exist)"
 
 
 def point(trace: Trace) -> Trace:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.system import TransitionSystem
 
 from ..analyses.coverage import Coverage, summarize
@@ -50,6 +51,7 @@ class PropertyResult:
     # the trace is a shortest one; not so for stuck threads a run stopped early proved: a shallower
     # state may have stuck threads that only the unexplored rest of the graph would prove
     shortest: bool = True
+    reduced: bool = False       # found by a reduced search (--reduce): the trace is unfolded, maybe not shortest
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class SpecReport:
     expectation: ExpectationResult | None = None
     coverage: Coverage | None = None
     strict_coverage: bool = False   # --strict-coverage: a statement no reachable transition runs fails the run
+    reduction: str = "none"         # the search's reduction (model/semantics/discipline.py)
 
     @property
     def coverage_failed(self) -> bool:
@@ -114,6 +117,7 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
     """Every property's verdict (lock_order included: pass `order` when already computed), checked against
     the spec's `expect:` unless `use_expect` is off."""
     system = exp.system
+    reduced = system.reduction
     results = []
     for name, kind_name, about, span, _ in system.property_kinds():
         kind = PropertyKind(kind_name)
@@ -141,7 +145,8 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
                 location = locations[0] if locations else location
             results.append(PropertyResult(name, kind, Status.VIOLATED, location, about, message, trace, context,
                                           waits, explanation, locations,
-                                          shortest=exp.complete or kind is not PropertyKind.DEADLOCK))
+                                          shortest=reduced is Reduction.NONE and (
+                                              exp.complete or kind is not PropertyKind.DEADLOCK)))
         elif not exp.complete:
             results.append(PropertyResult(name, kind, Status.UNKNOWN, location, about,
                                           f"exploration stopped: {exp.stop_reason}"))
@@ -153,6 +158,8 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
         else:
             results.append(PropertyResult(name, kind, Status.HOLDS, location, about,
                                           checked_states=checked_states(exp, kind)))
+    if reduced is not Reduction.NONE:
+        results = [replace(r, reduced=True) if r.trace is not None else r for r in results]
     texts = {p.name: p.text for p in system.property_kinds()}
     results = [replace(r, expression=texts[r.name]) if texts.get(r.name) else r for r in results]
     order = order if order is not None else lock_order(exp)
@@ -173,7 +180,7 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
     coverage = summarize(system, exp.executions, exp.complete) if exp.executions is not None else None
     return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, exp.complete, exp.stop_reason,
                       tuple(results), stats, order, tuple(t.name for t in system.threads), system.spec.about,
-                      expectation, coverage)
+                      expectation, coverage, reduction=reduced.value)
 
 
 def stopped_at_violation(exp: ExplicitResult) -> bool:
@@ -228,7 +235,8 @@ def answer(exp: ExplicitResult, name: str, kind: PropertyKind, about: str, locat
             trace = counterexample(exp, found)
             final = trace.states[-1] if trace.states else system.base_state
             context = relevant_state(system, name, kind, final)
-            message = "reachable: the trace below is a shortest way there"
+            message = "reachable: the trace below is a shortest way there" if system.reduction is Reduction.NONE \
+                else "reachable: the trace below is a way there"
     else:
         decl = next(p for p in system.spec.properties if p.name == name)
         witness = slow_chains(exp, decl.target)
@@ -236,7 +244,8 @@ def answer(exp: ExplicitResult, name: str, kind: PropertyKind, about: str, locat
             trace = witness.trace
             message = witness.text
     if trace is not None:
-        return PropertyResult(name, kind, Status.REACHABLE, location, about, message, trace, context)
+        return PropertyResult(name, kind, Status.REACHABLE, location, about, message, trace, context,
+                              shortest=system.reduction is Reduction.NONE)
     if not exp.complete:
         return PropertyResult(name, kind, Status.UNKNOWN, location, about, f"exploration stopped: {exp.stop_reason}")
     return PropertyResult(name, kind, Status.UNREACHABLE, location, about, "no reachable state: it cannot happen")

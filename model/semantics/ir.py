@@ -45,6 +45,8 @@ class Node:
     alt: int = -1
     visible: bool = False
     slow: bool = False              # inside a statement (or a call) marked `slow: true`
+    folded: bool = False            # a step on protected data run with the thread's previous step
+    #                                 (the protected-data reduction, model/semantics/discipline.py)
 
 
 @dataclass(eq=False, kw_only=True)

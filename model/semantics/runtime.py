@@ -9,7 +9,7 @@ are compiled from their rules (actions.py), the same rules model/semantics/relat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
@@ -19,9 +19,10 @@ from ..lang.lockapi import LOCK_API
 from ..lang.types import IntT, RefT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
+from .discipline import Hold
 from .evaluate import Env, EvalError, Fn, compile_expr, key_index, lock_base
 from .layout import Layout, SlotKind
-from .locks import MAX_READ_DEPTH, READ_BITS, rw_dequeue, rw_grant, rw_read_now, rw_write_now
+from .locks import MAX_READ_DEPTH, READ_BITS, read_depth, rw_dequeue, rw_grant, rw_read_now, rw_write_now
 from .program import CompileError
 
 SETTLE_FUEL = 100_000
@@ -94,6 +95,14 @@ class Counts:
         self.outcomes[:] = self.initial[1]
 
 
+STOP = object()   # what a folded step returns to settle when it would fail: the thread stops before it
+
+
+class ReductionError(Exception):
+    """A folded step ran where the assumption of the protected-data reduction does not hold: an error in
+    the analysis (model/semantics/discipline.py), which ends the run as an internal error."""
+
+
 class Tracing:
     """Whether a thread's `settle` records the `either` branches it takes (when replaying a step for a
     trace): then each result it appends is a pair (branch names, result) instead of the bare result."""
@@ -140,6 +149,8 @@ def make_settle(runs: list, pcslot: int, tid: int, ran: list[int], branch_names:
                     choices = choices + (names[0],)
                 l[pcslot] = r[0]
             else:
+                if r is STOP:    # a folded step that would fail: the thread stands before it
+                    r = tuple(l)
                 if r is not None:
                     out.append((choices, r) if traced else r)
                 if not stack:
@@ -176,8 +187,10 @@ class RuntimeBuilder:
 
     def __init__(self, layout: Layout, tid: int, pcslot: int, nodes: list[ir.Node], all_readers: bool,
                  fatal_signals: bool, spin_slots: list[int], rcu: tuple[list[int], list[int]],
-                 end_check: Callable, finished: int, defaults: dict[int, object], others: Threads):
+                 end_check: Callable, finished: int, defaults: dict[int, object], others: Threads,
+                 folded: Mapping[int, frozenset[Hold]] | None = None):
         self.others = others
+        self.folded = folded or {}   # folded steps (discipline.py) -> the locks the thread must hold there
         self.layout = layout
         self.defaults = defaults
         self.tid = tid
@@ -203,8 +216,36 @@ class RuntimeBuilder:
                 continue
             if node.visible:
                 self.steps[pc] = self.step(pc, node)
+            elif pc in self.folded:   # run at once by settle, and a step of its own where it would fail
+                self.runs[pc] = self.holding(self.folded[pc], self.apply(pc, node), node)
+                self.steps[pc] = self.step(pc, node)
             else:
                 self.runs[pc] = self.apply(pc, node)
+
+    def holding(self, holds: frozenset[Hold], run: Callable, node: ir.Node) -> Callable:
+        """A folded step's closure for settle. It first checks the reduction's assumption: the thread holds
+        every lock the discipline analysis says it holds there (the lock's only instance). A step that
+        would fail (a violation) is not folded: the thread stops before it (STOP), where its own step
+        reports the violation while the other threads go on."""
+        tid = self.tid
+        exclusive = [self.layout.locks[h.lock][0] for h in holds if h.exclusive]
+        shared = [self.layout.locks[h.lock][0] + 1 for h in holds if not h.exclusive]
+        where = node.stmt.span.short if node.stmt is not None else node.kind
+
+        def checked(l: list) -> object:
+            if any(l[b] != tid for b in exclusive) or any(not read_depth(l[b], tid) for b in shared):
+                raise ReductionError(f"the protected-data reduction assumed thread {tid} holds "
+                                     f"{', '.join(sorted(h.lock for h in holds))} at {where}, and it does not")
+            before = l.copy()
+            try:
+                r = run(l)
+            except EvalError:
+                r = STOP
+            if r.__class__ is Violation or r is STOP:
+                l[:] = before
+                return STOP
+            return r
+        return checked
 
     # -- shared helpers
 

@@ -13,6 +13,7 @@ from ..lang.lockapi import RCU_API, mutex_wait_modes
 from ..lang.spec import PropertyDecl, Rcu, Spec
 from ..lang.types import BOOL
 from . import ir
+from .discipline import Hold, Reduction, discipline, foldable
 from .evaluate import Env, EvalError, Fn, compile_expr, format_value, lock_base, reads_state
 from .layout import Layout, LayoutTooLarge, Slot, SlotKind, shared_layout
 from .locks import read_depth
@@ -69,8 +70,10 @@ class StateProperty:
 class TransitionSystem:
     """What the explorer needs: initial states and, per thread, the step at each program counter."""
 
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, reduction: Reduction = Reduction.NONE):
         self.spec = spec
+        self.reduction = reduction
+        self._unreduced: TransitionSystem | None = None
         self._lock_places: dict[int, tuple[int, Fn | None]] = {}
         self._conditions: dict[int, Fn] = {}
         self.layout = Layout()
@@ -117,17 +120,22 @@ class TransitionSystem:
                       for i in range(self._lock_count(lk.name))]
         self.threads: list[Thread] = []
         others = Threads()
-        for tid, (name, decl, proc, args) in enumerate(instances):
+        programs = []
+        for tid, (name, _, proc, args) in enumerate(instances):
             program = ThreadProgram(spec, layout, tid, name, self.env, defaults)
             entry = program.build(spec.procedure(proc), args)
             program.resolve()
             entry = program.entry_follow(entry)
             defaults[layout.pc[tid]] = entry
             defaults.update(program.initial_values)
+            programs.append((program, entry))
+        folds = self._fold([(p.nodes, entry) for p, entry in programs])
+        for tid, ((name, decl, _, _), (program, _)) in enumerate(zip(instances, programs)):
             finished = len(program.nodes)
             builder = RuntimeBuilder(layout, tid, layout.pc[tid], program.nodes, spec.options.rwsem_wake ==
                                      "all_readers", spec.options.fatal_signals, spin_slots,
-                                     (layout.rcu_nest, layout.gp_wait), self._end_check, finished, defaults, others)
+                                     (layout.rcu_nest, layout.gp_wait), self._end_check, finished, defaults, others,
+                                     folds[tid])
             builder.build()
             others.pcslots.append(layout.pc[tid])
             others.nodes.append(program.nodes)
@@ -148,6 +156,28 @@ class TransitionSystem:
         self.finals = [self._state_property(p) for p in spec.properties if p.kind == "final"]
         # "can this ever happen?": checked like an invariant saying it never does; a violation is a witness
         self.reachables = [self._state_property(p, negate=True) for p in spec.properties if p.kind == "reachable"]
+
+    def unreduced(self) -> TransitionSystem:
+        """The same spec without reduction (this system when it has none): traces are told in its steps."""
+        if self.reduction is Reduction.NONE:
+            return self
+        if self._unreduced is None:
+            self._unreduced = TransitionSystem(self.spec)
+        return self._unreduced
+
+    def _fold(self, threads: list[tuple[list[ir.Node], int]]) -> list[dict[int, frozenset[Hold]]]:
+        """Under the protected-data reduction, the steps folded into their thread's previous step (made
+        invisible, marked `folded`), per thread with the locks the thread must hold there."""
+        if self.reduction is Reduction.NONE:
+            return [{} for _ in threads]
+        rules = discipline(threads)
+        out = []
+        for tid, points in enumerate(foldable(self.spec, threads, rules)):
+            nodes = threads[tid][0]
+            for pc in points:
+                nodes[pc].visible, nodes[pc].folded = False, True
+            out.append({pc: rules.held[tid][pc] for pc in sorted(points)})
+        return out
 
     def _number_actions(self) -> tuple[ActionInfo, ...]:
         actions: list[ActionInfo] = []
