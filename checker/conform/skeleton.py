@@ -1,0 +1,324 @@
+"""Lock skeletons: the lock, RCU and call operations of a function in order, with its branches kept.
+
+One data model for both sides of a conformance check: a kernel C function (csource.py) and a spec
+procedure (`from_procedure` here) become the same `Skeleton`, whose `events` are compared (compare.py).
+Which C calls are lock operations comes from the spec language's table (model/lang/lockapi.py), plus the
+kernel's variants of those calls (`C_ALIASES`: spin_lock_irqsave is a spin_lock, mutex_lock_nested a
+mutex_lock) and the spec's own lock wrappers (a procedure `rtnl_lock()` whose body is one lock operation).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from netcheck.model.lang import spec as S
+from netcheck.model.lang.errors import Span
+from netcheck.model.lang.lockapi import LOCK_API, RCU_API, lock_wrappers
+
+
+class OpKind(Enum):
+    """What an operation does to the locks (or that it is a call)."""
+
+    ACQUIRE = "acquire"
+    RELEASE = "release"
+    DOWNGRADE = "downgrade"
+    RCU_LOCK = "rcu_read_lock"
+    RCU_UNLOCK = "rcu_read_unlock"
+    RCU_WAIT = "rcu_wait"
+    CALL = "call"
+
+
+# Kernel variants of the table's operations: same lock, same mode (irq/bh/nesting annotations aside).
+C_ALIASES: Mapping[str, str] = {
+    "mutex_lock_nested": "mutex_lock", "mutex_lock_io": "mutex_lock",
+    "mutex_lock_interruptible": "mutex_lock_killable", "mutex_lock_killable_nested": "mutex_lock_killable",
+    "mutex_lock_interruptible_nested": "mutex_lock_killable",
+    "down_read_nested": "down_read", "down_read_interruptible": "down_read_killable",
+    "down_write_nested": "down_write",
+    **{f"{base}{suffix}": base for base in ("spin_lock", "spin_unlock", "spin_trylock", "raw_spin_lock",
+                                            "raw_spin_unlock") for suffix in ("_irq", "_irqsave", "_bh",
+                                                                              "_nested", "_irqrestore")},
+    "raw_spin_lock": "spin_lock", "raw_spin_unlock": "spin_unlock", "raw_spin_trylock": "spin_trylock",
+}
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation: `name` as written (mutex_lock_killable, rtnl_lock, setup_net); `api` the lock-table
+    operation it stands for ('' for a call); `lock` normalised ('' for RCU and calls)."""
+
+    kind: OpKind
+    name: str
+    at: Span = field(compare=False)
+    api: str = ""
+    lock: str = ""
+    mode: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """What two operations must share to be the same step: kind, operation, lock, mode."""
+        return (self.kind.value, self.api or self.name, self.lock, self.mode)
+
+    def describe(self) -> str:
+        if self.kind is OpKind.CALL:
+            return f"{self.name}()"
+        shown = self.name if not self.lock else f"{self.name}({self.lock})"
+        return shown if self.api in ("", self.name) or not self.lock else f"{shown} [{self.api}]"
+
+
+@dataclass(frozen=True)
+class Branch:
+    """if/else (or a killable acquire's on_fail:, or either:): both arms kept."""
+
+    cond: str
+    then: tuple[Node, ...]
+    orelse: tuple[Node, ...]
+    at: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Loop:
+    head: str
+    body: tuple[Node, ...]
+    at: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    at: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Goto:
+    name: str
+    at: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Return:
+    at: Span = field(compare=False)
+
+
+Node = Op | Branch | Loop | Label | Goto | Return
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A function's (or a procedure's) lock skeleton."""
+
+    function: str
+    at: Span = field(compare=False)
+    body: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Event:
+    """An operation on the straight line of its skeleton, with the locks held just before it (on the
+    paths that fall through to it: an early return's unlock does not release for the code after it)."""
+
+    op: Op
+    held: tuple[str, ...]
+
+
+# ---------------------------------------------------------------- classifying calls
+
+
+def normalise_lock(text: str) -> str:
+    """`&net_mutex` -> net_mutex, `&(net->lock)` -> net->lock; whitespace and casts dropped."""
+    t = re.sub(r"\s+", "", text)
+    t = re.sub(r"^\((?:struct)?[A-Za-z_]\w*\*?\)", "", t)
+    while True:
+        stripped = t.removeprefix("&")
+        if stripped.startswith("(") and stripped.endswith(")") and _balanced(stripped[1:-1]):
+            stripped = stripped[1:-1]
+        if stripped == t:
+            return t
+        t = stripped
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def lock_api_name(name: str) -> str | None:
+    """The lock-table operation a C function name stands for (its own name, or a kernel variant's base)."""
+    if name in LOCK_API:
+        return name
+    base = C_ALIASES.get(name)
+    while base is not None and base in C_ALIASES:
+        base = C_ALIASES[base]
+    return base if base in LOCK_API else None
+
+
+def classify(name: str, first_arg: str, at: Span, wrappers: Mapping[str, S.LockOp]) -> Op:
+    """A C call (`name(first_arg, ...)`) as a skeleton operation."""
+    api = lock_api_name(name)
+    if api is not None:
+        return lock_operation(name, api, normalise_lock(first_arg), at)
+    if name in RCU_API:
+        return rcu_operation(name, at)
+    wrapped = wrappers.get(name)
+    if wrapped is not None and wrapped.lock is not None:
+        return lock_operation(name, wrapped.op, wrapped.lock.name, at)
+    return Op(OpKind.CALL, name, at)
+
+
+def lock_operation(name: str, api: str, lock: str, at: Span) -> Op:
+    info = LOCK_API[api]
+    kind = OpKind.ACQUIRE if info.acquires else OpKind.RELEASE if info.releases else OpKind.DOWNGRADE
+    return Op(kind, name, at, api, lock, info.mode)
+
+
+def rcu_operation(name: str, at: Span) -> Op:
+    info = RCU_API[name]
+    kind = OpKind.RCU_WAIT if info.waits else OpKind.RCU_LOCK if name == "rcu_read_lock" else OpKind.RCU_UNLOCK
+    return Op(kind, name, at, name)
+
+
+def is_lock_relevant(name: str, wrappers: Mapping[str, S.LockOp]) -> bool:
+    """Is a call of `name` a lock or RCU operation (not an ordinary call)?"""
+    return lock_api_name(name) is not None or name in RCU_API or name in wrappers
+
+
+# ---------------------------------------------------------------- spec procedures
+
+
+def from_procedure(proc: S.Procedure, spec: S.Spec) -> Skeleton:
+    """A spec procedure's lock skeleton (its lock wrappers' calls shown as the lock operations they are)."""
+    return Skeleton(proc.name, proc.span, _stmts(proc.body, lock_wrappers(spec)))
+
+
+def _stmts(body: tuple[S.Stmt, ...], wrappers: Mapping[str, S.LockOp]) -> tuple[Node, ...]:
+    out: list[Node] = []
+    for stmt in body:
+        out.extend(_stmt(stmt, wrappers))
+    return tuple(out)
+
+
+def _stmt(stmt: S.Stmt, wrappers: Mapping[str, S.LockOp]) -> list[Node]:
+    at = stmt.span
+    if isinstance(stmt, S.LockOp) and stmt.lock is not None:
+        op = lock_operation(stmt.op, stmt.op, stmt.lock.name, at)
+        if stmt.on_fail is None:
+            return [op]
+        return [op, Branch("on failure", _stmts(stmt.on_fail, wrappers), (), at)]
+    if isinstance(stmt, S.Rcu):
+        return [rcu_operation(stmt.op, at)]
+    if isinstance(stmt, S.Invoke):
+        wrapped = wrappers.get(stmt.proc)
+        if wrapped is not None and wrapped.lock is not None:
+            return [lock_operation(stmt.proc, wrapped.op, wrapped.lock.name, at)]
+        return [Op(OpKind.CALL, stmt.proc, at)]
+    if isinstance(stmt, S.If):
+        return [Branch(stmt.text, _stmts(stmt.then, wrappers), _stmts(stmt.orelse, wrappers), at)]
+    if isinstance(stmt, (S.While, S.ForEach)):
+        return [Loop(stmt.text, _stmts(stmt.body, wrappers), at)]
+    if isinstance(stmt, S.Either):
+        return _either(stmt.branches, wrappers, at)
+    if isinstance(stmt, S.Label):
+        return [Label(stmt.name, at)]
+    if isinstance(stmt, S.Goto):
+        return [Goto(stmt.name, at)]
+    if isinstance(stmt, S.Return):
+        return [Return(at)]
+    return []
+
+
+def _either(branches: tuple[tuple[str, tuple[S.Stmt, ...]], ...], wrappers: Mapping[str, S.LockOp],
+            at: Span) -> list[Node]:
+    if not branches:
+        return []
+    (name, body), rest = branches[0], branches[1:]
+    return [Branch(f"either: {name}", _stmts(body, wrappers), tuple(_either(rest, wrappers, at)), at)]
+
+
+# ---------------------------------------------------------------- the straight line
+
+
+def events(skeleton: Skeleton) -> tuple[Event, ...]:
+    """Every operation in source order, each with the locks held before it."""
+    walk = _Walk()
+    walk.block(skeleton.body, ())
+    return tuple(walk.out)
+
+
+Held = tuple[str, ...]
+
+
+class _Walk:
+    """Source-order walk; `held` is None where the code is reached by no fall-through path."""
+
+    def __init__(self) -> None:
+        self.out: list[Event] = []
+        self.at_label: dict[str, Held] = {}
+
+    def block(self, nodes: tuple[Node, ...], held: Held | None) -> Held | None:
+        for node in nodes:
+            held = self.node(node, held)
+        return held
+
+    def node(self, node: Node, held: Held | None) -> Held | None:
+        if isinstance(node, Op):
+            self.out.append(Event(node, held or ()))
+            return _apply(node, held or ())
+        if isinstance(node, Branch):
+            after_fail = _on_failure(node, self.out, held)
+            return _join(self.block(node.then, after_fail), self.block(node.orelse, held))
+        if isinstance(node, Loop):
+            return _join(held, self.block(node.body, held))
+        if isinstance(node, Label):
+            return _join(held, self.at_label.get(node.name))
+        if isinstance(node, Goto):
+            self.at_label[node.name] = _join(self.at_label.get(node.name), held) or ()
+        return None
+
+
+def _on_failure(node: Branch, out: list[Event], held: Held | None) -> Held | None:
+    """A spec on_fail: arm runs without the lock whose acquire failed."""
+    if node.cond != "on failure" or not out or held is None:
+        return held
+    failed = _hold_name(out[-1].op)
+    return tuple(h for h in held if h != failed)
+
+
+def _hold_name(op: Op) -> str:
+    return f"{op.lock}(read)" if op.mode == "read" else op.lock
+
+
+def _apply(op: Op, held: Held) -> Held:
+    if op.kind is OpKind.ACQUIRE:
+        return (*held, _hold_name(op))
+    if op.kind is OpKind.RELEASE:
+        return _without(held, _hold_name(op))
+    if op.kind is OpKind.DOWNGRADE:
+        return tuple(f"{op.lock}(read)" if h == op.lock else h for h in held)
+    if op.kind is OpKind.RCU_LOCK:
+        return (*held, "rcu")
+    if op.kind is OpKind.RCU_UNLOCK:
+        return _without(held, "rcu")
+    return held
+
+
+def _without(held: Held, name: str) -> Held:
+    """`held` less the innermost hold of `name` (unchanged when it is not held)."""
+    if name not in held:
+        return held
+    i = len(held) - 1 - held[::-1].index(name)
+    return held[:i] + held[i + 1:]
+
+
+def _join(a: Held | None, b: Held | None) -> Held | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + tuple(h for h in b if h not in a)
