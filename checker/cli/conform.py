@@ -64,16 +64,20 @@ def skeleton(source: str, functions: tuple[str, ...], spec: str | None, no_calls
               help="Kernel C file whose functions the spec's procedures model (repeatable).")
 @click.option("--patch", type=click.Path(), metavar="FILE",
               help="A unified diff (or a mail with one) that the spec's changes to the spec it extends model.")
-@click.option("--strict", is_flag=True, help="With --patch: a change in a function the spec does not model "
-              "is a difference too.")
+@click.option("--base", type=click.Path(), metavar="BEFORE.yaml",
+              help="With --patch: the spec before the patch (default: the spec SPEC extends).")
+@click.option("--strict", is_flag=True, help="Count what the spec leaves out as differences too: with --patch, "
+              "changes in functions it has no procedure for; with --source, operations on locks it does not declare.")
 @format_option(("text", "json", "sarif"))
-def conform(spec: str, sources: tuple[str, ...], patch: str | None, strict: bool, fmt: str) -> None:
+def conform(spec: str, sources: tuple[str, ...], patch: str | None, base: str | None, strict: bool,
+            fmt: str) -> None:
     """Does SPEC say what the code does?
 
     With --source: pair each procedure with the C function of its name (or of its `source:` key) and
     report the lock operations that differ: missing, extra, another lock or mode, another order, a call
-    made with other locks held. With --patch: every lock operation the patch adds or removes must be added
-    or removed by SPEC relative to the spec it extends, and nothing else.
+    made with other locks held, a return with other locks held. With --patch: every lock operation the
+    patch adds or removes must be added or removed by SPEC relative to the spec it extends (or --base),
+    and nothing else.
 
     Exit 0: they agree; 1: differences; 2: invalid input or usage.
     """
@@ -84,13 +88,14 @@ def conform(spec: str, sources: tuple[str, ...], patch: str | None, strict: bool
     from ..conform.csource import ToolsMissing
     loaded = load_spec(spec)
     try:
-        failed = _against_patch(loaded, patch, strict, fmt) if patch else _against_sources(loaded, sources, fmt)
+        failed = _against_patch(loaded, base, patch, strict, fmt) if patch else \
+            _against_sources(loaded, sources, strict, fmt)
     except ToolsMissing as err:
         _tools_missing(err)
     sys.exit(EXIT_VIOLATED if failed else EXIT_OK)
 
 
-def _against_sources(loaded: object, sources: tuple[str, ...], fmt: str) -> bool:
+def _against_sources(loaded: object, sources: tuple[str, ...], strict: bool, fmt: str) -> bool:
     from netcheck.model.lang.lockapi import lock_wrappers
     from netcheck.model.lang.spec import Spec
 
@@ -105,12 +110,12 @@ def _against_sources(loaded: object, sources: tuple[str, ...], fmt: str) -> bool
         raise _no_function(loaded.files[0], f"no procedure of the spec models a function defined in "
                            f"{', '.join(sources)}", "name the C function of a procedure with source: FUNCTION")
     text = {"json": lambda: json.dumps(view.source_json(report), indent=2) + "\n",
-            "sarif": lambda: view.source_sarif(report)}.get(fmt, lambda: view.source_text(report))()
+            "sarif": lambda: view.source_sarif(report)}.get(fmt, lambda: view.source_text(report, strict))()
     click.echo(text, nl=False)
-    return report.differences > 0
+    return report.differences > 0 or (strict and report.unmodelled > 0)
 
 
-def _against_patch(loaded: object, patch: str, strict: bool, fmt: str) -> bool:
+def _against_patch(loaded: object, base_path: str | None, patch: str, strict: bool, fmt: str) -> bool:
     from netcheck.model.lang.lockapi import lock_wrappers
     from netcheck.model.lang.parse import load_spec
     from netcheck.model.lang.spec import Spec
@@ -119,11 +124,11 @@ def _against_patch(loaded: object, patch: str, strict: bool, fmt: str) -> bool:
     from ..conform.patch import read_patch
     from ..render import conform as view
     assert isinstance(loaded, Spec)
-    if len(loaded.files) < 2:
+    if base_path is None and len(loaded.files) < 2:
         raise SpecError([Diagnostic(Span(loaded.files[0], 1, 1), "NC504", "the spec extends no other spec: "
                                     "there are no changes to compare with the patch's",
                                     "write the patched protocol as 'extends: BEFORE.yaml' plus what it changes")])
-    base = load_spec(loaded.files[1])
+    base = load_spec(base_path or loaded.files[1])
     hunks = read_patch(patch)
     report = compare_patch(loaded, base, hunks, patch, {**lock_wrappers(base), **lock_wrappers(loaded)})
     text = {"json": lambda: json.dumps(view.patch_json(report), indent=2) + "\n",

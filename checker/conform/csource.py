@@ -13,6 +13,7 @@ from typing import Any
 
 from netcheck.model.lang import spec as S
 from netcheck.model.lang.errors import Diagnostic, Span, SpecError
+from netcheck.model.lang.lockapi import LOCK_API
 
 from .skeleton import Branch, Goto, Label, Loop, Node, Op, OpKind, Return, Skeleton, classify
 
@@ -103,6 +104,7 @@ class _Walker:
     def __init__(self, path: str, wrappers: Mapping[str, S.LockOp]):
         self.path = path
         self.wrappers = wrappers
+        self.last: Op | None = None     # the last operation read (an if after a killable acquire tests it)
 
     def at(self, node: Any) -> Span:
         return Span(self.path, node.start_point[0] + 1, node.start_point[1] + 1)
@@ -172,8 +174,12 @@ class _Walker:
         if alt is not None and alt.type == "else_clause":
             alt = alt.named_children[0] if alt.named_children else None
         text = " ".join(_text(cond).split()) if cond is not None else ""
-        return (*self.calls(cond), Branch(f"if {text}", self.statement(then) if then is not None else (),
-                                          self.statement(alt) if alt is not None else (), self.at(node)))
+        before = self.last
+        tested = self.calls(cond)
+        failed = _tests_failure(next((op for op in tested if isinstance(op, Op) and op.kind is OpKind.ACQUIRE),
+                                     before), text)
+        return (*tested, Branch(f"if {text}", self.statement(then) if then is not None else (),
+                                self.statement(alt) if alt is not None else (), self.at(node), failed=failed))
 
     def loop(self, node: Any) -> tuple[Node, ...]:
         body = node.child_by_field_name("body")
@@ -198,7 +204,17 @@ class _Walker:
                 out.append(classify(name, _text(first) if first is not None else "", self.at(call), self.wrappers))
             else:   # a call through a pointer: ops->init(net)
                 out.append(Op(OpKind.CALL, name, self.at(call)))
+            self.last = out[-1] if isinstance(out[-1], Op) else self.last
         return tuple(out)
+
+
+def _tests_failure(op: Op | None, cond: str) -> bool:
+    """Is an if's then-arm the failure of `op` (a killable acquire's `if (rv < 0)`, `if (!mutex_trylock())`)?"""
+    if op is None or op.kind is not OpKind.ACQUIRE:
+        return False
+    info = LOCK_API[op.api]
+    negated = cond.lstrip("( ").startswith("!")
+    return (info.trylock and negated) or (info.killable and not negated)
 
 
 def _calls(node: Any) -> Iterator[Any]:

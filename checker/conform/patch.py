@@ -59,9 +59,12 @@ class Change:
 
 @dataclass(frozen=True)
 class FunctionChanges:
+    """A function's changes, and its post-image operations in order (`Change("", op, line)` each)."""
+
     function: str
     file: str
     changes: tuple[Change, ...]
+    post: tuple[Change, ...] = ()
 
 
 def _error(path: str, line: int, message: str, hint: str) -> SpecError:
@@ -202,7 +205,7 @@ def function_changes(hunks: tuple[Hunk, ...], wrappers: Mapping[str, S.LockOp],
     for (file, function), (pre, post) in images.items():
         changes = _changes(pre, post)
         if changes:
-            out.append(FunctionChanges(function, file, changes))
+            out.append(FunctionChanges(function, file, changes, tuple(Change("", op, at) for op, at in post)))
     return tuple(out)
 
 

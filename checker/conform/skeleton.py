@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from netcheck.model.lang import spec as S
@@ -71,12 +71,15 @@ class Op:
 
 @dataclass(frozen=True)
 class Branch:
-    """if/else (or a killable acquire's on_fail:, or either:): both arms kept."""
+    """if/else (or a killable acquire's on_fail:, or either:): both arms kept. `failed`: the then-arm is
+    where the acquire just before it failed (a spec's on_fail:, C's `if (rv < 0)` after a killable or
+    `if (!mutex_trylock(...))`): that arm runs without the lock."""
 
     cond: str
     then: tuple[Node, ...]
     orelse: tuple[Node, ...]
     at: Span = field(compare=False)
+    failed: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,13 +118,24 @@ class Skeleton:
     body: tuple[Node, ...]
 
 
+Held = tuple[str, ...]          # the locks held, outermost first (an rwsem read hold as `name(read)`)
+
+
 @dataclass(frozen=True)
 class Event:
-    """An operation on the straight line of its skeleton, with the locks held just before it (on the
-    paths that fall through to it: an early return's unlock does not release for the code after it)."""
+    """An operation on the straight line of its skeleton, with the sets of locks that may be held just
+    before it: one per way of reaching it (an early return's unlock does not release for the code after)."""
 
     op: Op
-    held: tuple[str, ...]
+    held: frozenset[Held]
+
+
+@dataclass(frozen=True)
+class Exit:
+    """A return (or the end of the body) and the locks held there, per way of reaching it."""
+
+    at: Span
+    held: frozenset[Held]
 
 
 # ---------------------------------------------------------------- classifying calls
@@ -210,7 +224,7 @@ def _stmt(stmt: S.Stmt, wrappers: Mapping[str, S.LockOp]) -> list[Node]:
         op = lock_operation(stmt.op, stmt.op, stmt.lock.name, at)
         if stmt.on_fail is None:
             return [op]
-        return [op, Branch("on failure", _stmts(stmt.on_fail, wrappers), (), at)]
+        return [op, Branch("on failure", _stmts(stmt.on_fail, wrappers), (), at, failed=True)]
     if isinstance(stmt, S.Rcu):
         return [rcu_operation(stmt.op, at)]
     if isinstance(stmt, S.Invoke):
@@ -244,50 +258,107 @@ def _either(branches: tuple[tuple[str, tuple[S.Stmt, ...]], ...], wrappers: Mapp
 # ---------------------------------------------------------------- the straight line
 
 
+MAX_ALTERNATIVES = 32           # held-lock sets tracked per point (more are merged into one)
+States = frozenset[Held]
+NONE: States = frozenset()      # reached by no path
+
+
 def events(skeleton: Skeleton) -> tuple[Event, ...]:
-    """Every operation in source order, each with the locks held before it."""
-    walk = _Walk()
-    walk.block(skeleton.body, ())
-    return tuple(walk.out)
+    """Every operation in source order, each with the locks that may be held before it."""
+    return walk(skeleton)[0]
 
 
-Held = tuple[str, ...]
+def exits(skeleton: Skeleton) -> tuple[Exit, ...]:
+    """Every way out of the function, with the locks held there."""
+    return walk(skeleton)[1]
+
+
+def walk(skeleton: Skeleton) -> tuple[tuple[Event, ...], tuple[Exit, ...]]:
+    """Events and exits; a second pass carries what a backward goto (`goto retry`) brings to its label."""
+    first = _Walk({})
+    first.block(skeleton.body, frozenset({()}))
+    w = _Walk(first.at_label)
+    end = w.block(skeleton.body, frozenset({()}))
+    if end:
+        w.exits.append(Exit(skeleton.at, end))
+    return tuple(w.out), tuple(w.exits)
+
+
+def inline(skeleton: Skeleton, callees: Mapping[str, Skeleton], depth: int = 2) -> Skeleton:
+    """`skeleton` with each call of a function in `callees` replaced by that function's lock operations
+    (its returns dropped): `rtnl_lock_unregistering_all()` becomes the rtnl_lock() it makes."""
+    return replace(skeleton, body=_inline(skeleton.body, callees, depth, {skeleton.function}))
+
+
+def _inline(nodes: tuple[Node, ...], callees: Mapping[str, Skeleton], depth: int, seen: set[str]) -> tuple[Node, ...]:
+    out: list[Node] = []
+    for node in nodes:
+        if isinstance(node, Op) and node.kind is OpKind.CALL and node.name in callees and node.name not in seen \
+                and depth > 0:
+            callee = callees[node.name]
+            out.extend(_inline(_no_returns(callee.body), callees, depth - 1, seen | {node.name}))
+        elif isinstance(node, Branch):
+            out.append(replace(node, then=_inline(node.then, callees, depth, seen),
+                               orelse=_inline(node.orelse, callees, depth, seen)))
+        elif isinstance(node, Loop):
+            out.append(replace(node, body=_inline(node.body, callees, depth, seen)))
+        else:
+            out.append(node)
+    return tuple(out)
+
+
+def _no_returns(nodes: tuple[Node, ...]) -> tuple[Node, ...]:
+    out: list[Node] = []
+    for node in nodes:
+        if isinstance(node, Branch):
+            out.append(replace(node, then=_no_returns(node.then), orelse=_no_returns(node.orelse)))
+        elif isinstance(node, Loop):
+            out.append(replace(node, body=_no_returns(node.body)))
+        elif not isinstance(node, Return):
+            out.append(node)
+    return tuple(out)
 
 
 class _Walk:
-    """Source-order walk; `held` is None where the code is reached by no fall-through path."""
+    """Source-order walk over sets of held-lock tuples; gotos carry theirs to the label."""
 
-    def __init__(self) -> None:
+    def __init__(self, at_label: dict[str, States]) -> None:
         self.out: list[Event] = []
-        self.at_label: dict[str, Held] = {}
+        self.exits: list[Exit] = []
+        self.at_label: dict[str, States] = dict(at_label)
 
-    def block(self, nodes: tuple[Node, ...], held: Held | None) -> Held | None:
+    def block(self, nodes: tuple[Node, ...], held: States) -> States:
         for node in nodes:
             held = self.node(node, held)
         return held
 
-    def node(self, node: Node, held: Held | None) -> Held | None:
+    def node(self, node: Node, held: States) -> States:
         if isinstance(node, Op):
-            self.out.append(Event(node, held or ()))
-            return _apply(node, held or ())
+            self.out.append(Event(node, held))
+            return _cap(frozenset(_apply(node, h) for h in held))
         if isinstance(node, Branch):
-            after_fail = _on_failure(node, self.out, held)
-            return _join(self.block(node.then, after_fail), self.block(node.orelse, held))
+            failing = held
+            if node.failed and self.out and self.out[-1].op.kind is OpKind.ACQUIRE:
+                failing = frozenset(_without(h, _hold_name(self.out[-1].op)) for h in held)
+            return _cap(self.block(node.then, failing) | self.block(node.orelse, held))
         if isinstance(node, Loop):
-            return _join(held, self.block(node.body, held))
+            return _cap(held | self.block(node.body, held))
         if isinstance(node, Label):
-            return _join(held, self.at_label.get(node.name))
+            return _cap(held | self.at_label.get(node.name, NONE))
         if isinstance(node, Goto):
-            self.at_label[node.name] = _join(self.at_label.get(node.name), held) or ()
-        return None
+            self.at_label[node.name] = self.at_label.get(node.name, NONE) | held
+        elif held:
+            self.exits.append(Exit(node.at, held))
+        return NONE
 
 
-def _on_failure(node: Branch, out: list[Event], held: Held | None) -> Held | None:
-    """A spec on_fail: arm runs without the lock whose acquire failed."""
-    if node.cond != "on failure" or not out or held is None:
-        return held
-    failed = _hold_name(out[-1].op)
-    return tuple(h for h in held if h != failed)
+def _cap(states: States) -> States:
+    if len(states) <= MAX_ALTERNATIVES:
+        return states
+    merged: list[str] = []
+    for h in sorted(states):
+        merged.extend(x for x in h if x not in merged)
+    return frozenset({tuple(merged)})
 
 
 def _hold_name(op: Op) -> str:
@@ -314,11 +385,3 @@ def _without(held: Held, name: str) -> Held:
         return held
     i = len(held) - 1 - held[::-1].index(name)
     return held[:i] + held[i + 1:]
-
-
-def _join(a: Held | None, b: Held | None) -> Held | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a + tuple(h for h in b if h not in a)

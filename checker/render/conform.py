@@ -19,7 +19,7 @@ def _where(span: Span | None) -> str:
 # ---------------------------------------------------------------- against C sources
 
 
-def source_text(r: SourceReport) -> str:
+def source_text(r: SourceReport, strict: bool = False) -> str:
     out = [f"netcheck conform: {r.spec} against {', '.join(r.sources)}"]
     for p in r.pairs:
         status = "agree" if not p.differences else \
@@ -29,20 +29,25 @@ def source_text(r: SourceReport) -> str:
         for d in p.differences:
             out.append(f"    {d.kind.value}: {d.message}")
             out.append(f"      spec {d.spec_at.short}   C {d.c_at.short}")
+        if p.unmodelled:
+            out.append("    not compared (locks the spec does not declare): "
+                       + ", ".join(f"{op.describe()} {op.at.short}" for op in p.unmodelled))
     for name in r.not_found:
         out.append(f"  {name}: its source: function is in none of the C files given")
     pairs_off = sum(bool(p.differences) for p in r.pairs)
-    if r.differences:
+    outside = f"; {r.unmodelled} operations on locks the spec does not declare" if r.unmodelled else ""
+    if r.differences or (strict and r.unmodelled):
         out.append(f"DIFFERENT: {r.differences} difference{'s' if r.differences != 1 else ''} in {pairs_off} of "
-                   f"{len(r.pairs)} procedures (exit 1)")
+                   f"{len(r.pairs)} procedures{outside} (exit 1)")
     else:
-        out.append(f"OK: the {len(r.pairs)} procedures with a C function agree with it (exit 0)")
+        out.append(f"OK: the {len(r.pairs)} procedures with a C function agree with it{outside} (exit 0)")
     return "\n".join(out) + "\n"
 
 
 def _pair_json(p: Pair) -> dict:
     return {"procedure": p.procedure, "function": p.function, "spec": p.spec_at.short, "source": p.c_at.short,
             "operations": p.compared,
+            "not_compared": [{"operation": op.describe(), "source": op.at.short} for op in p.unmodelled],
             "differences": [{"kind": d.kind.value, "message": d.message, "spec": d.spec_at.short,
                              "source": d.c_at.short} for d in p.differences]}
 
@@ -65,7 +70,7 @@ def patch_text(r: PatchReport, strict: bool = False) -> str:
             title += ": not modelled (the spec has no procedure for it)"
         out.append(title)
         for c in items:
-            out.append(f"  {c.verdict.value:<12} {c.sign} {c.operation:<34} C {_where(c.c_at):<34} "
+            out.append(f"  {c.verdict.value:<12} {c.sign} {c.operation:<40} C {_where(c.c_at):<34} "
                        f"spec {_where(c.spec_at)}")
     out.append(_summary(r, strict))
     return "\n".join(out) + "\n"
