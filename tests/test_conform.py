@@ -340,3 +340,18 @@ def test_invalid_spec_and_internal_errors_keep_their_exit_codes(tmp_path: Path, 
     monkeypatch.setattr("netcheck.checker.conform.compare.compare_sources", boom)
     result = run("conform", NET_SEM, "--source", str(PERNET))
     assert result.exit_code == 4 and "internal error: RuntimeError: injected" in result.output
+
+
+@pytest.mark.skipif(not SEED.is_file(), reason="the seed patch is not available")
+def test_skeleton_of_the_seed_patch_per_function() -> None:
+    result = run("skeleton", "--patch", str(SEED), "copy_net_ns", "rtnl_link_unregister", "--spec", NET_SEM,
+                 "--no-calls", "--format", "json")
+    assert result.exit_code == 0, result.output
+    copy, link = json.loads(result.output)["functions"]
+    assert [(o["sign"], o["name"], o["lock"], o["line"]) for o in copy["operations"]] == [
+        ("+", "down_read_killable", "net_sem", 429), (" ", "mutex_lock_killable", "net_mutex", 433),
+        (" ", "mutex_unlock", "net_mutex", 438), ("+", "up_read", "net_sem", 440)]
+    assert link["file"] == "net/core/rtnetlink.c"
+    assert [(o["sign"], o["name"]) for o in link["operations"]] == [
+        ("-", "mutex_lock"), ("+", "down_write"), (" ", "rtnl_unlock"), ("-", "mutex_unlock"), ("+", "up_write")]
+    assert run("skeleton", "--patch", str(SEED), "nosuch").exit_code == 2

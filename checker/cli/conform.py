@@ -28,13 +28,18 @@ def _no_function(path: str, message: str, hint: str) -> SpecError:
 @click.argument("functions", nargs=-1)
 @click.option("--spec", type=click.Path(), help="Read lock wrappers (rtnl_lock() takes rtnl_mutex) from this spec.")
 @click.option("--no-calls", is_flag=True, help="Only lock, RCU and wait operations, no other calls.")
+@click.option("--patch", "is_patch", is_flag=True,
+              help="SOURCE is a unified diff (or a mail with one): the operations in its hunks, per function, "
+              "+ added and - removed.")
 @format_option(("text", "json"))
-def skeleton(source: str, functions: tuple[str, ...], spec: str | None, no_calls: bool, fmt: str) -> None:
+def skeleton(source: str, functions: tuple[str, ...], spec: str | None, no_calls: bool, is_patch: bool,
+             fmt: str) -> None:
     """Print the lock skeleton of each function of the kernel C file SOURCE (or only of FUNCTIONS).
 
     A skeleton lists the lock, unlock, RCU, wait and call operations in order, with if/else, loops, goto
     labels and returns kept, each with file:line. Needs tree-sitter-c (pip install 'netcheck[conform]').
-    Exit 0, or 2 for a file that cannot be read or parsed, or an unknown FUNCTION.
+    With --patch, SOURCE is a patch and each function it touches is listed with the operations of its
+    hunks. Exit 0, or 2 for a file that cannot be read or parsed, or an unknown FUNCTION.
     """
     from netcheck.model.lang.lockapi import lock_wrappers
     from netcheck.model.lang.parse import load_spec
@@ -42,6 +47,8 @@ def skeleton(source: str, functions: tuple[str, ...], spec: str | None, no_calls
     from ..conform.csource import ToolsMissing, parse_source
     from ..render import skeleton as view
     wrappers = lock_wrappers(load_spec(spec)) if spec else {}
+    if is_patch:
+        _patch_skeleton(source, functions, wrappers, no_calls, fmt)
     try:
         skeletons = parse_source(source, wrappers)
     except ToolsMissing as err:
@@ -52,9 +59,25 @@ def skeleton(source: str, functions: tuple[str, ...], spec: str | None, no_calls
             raise _no_function(source, f"no function '{name}' is defined in {source}", did_you_mean(name, names))
     chosen = [sk for sk in skeletons if not functions or sk.function in functions]
     if fmt == "json":
-        click.echo(json.dumps(view.to_json(chosen), indent=2))
+        click.echo(json.dumps(view.to_json(chosen, calls=not no_calls), indent=2))
     else:
         click.echo(view.render_text(chosen, calls=not no_calls), nl=False)
+    sys.exit(EXIT_OK)
+
+
+def _patch_skeleton(source: str, functions: tuple[str, ...], wrappers: dict, no_calls: bool, fmt: str) -> NoReturn:
+    from ..conform.patch import function_changes, read_patch
+    from ..render import skeleton as view
+    touched = function_changes(read_patch(source), wrappers, lambda op: True, keep_unchanged=True)
+    names = [fc.function for fc in touched]
+    for name in functions:
+        if name not in names:
+            raise _no_function(source, f"the patch touches no function '{name}'", did_you_mean(name, names))
+    chosen = [fc for fc in touched if not functions or fc.function in functions]
+    if fmt == "json":
+        click.echo(json.dumps(view.patch_json(chosen, calls=not no_calls), indent=2))
+    else:
+        click.echo(view.patch_text(chosen, calls=not no_calls), nl=False)
     sys.exit(EXIT_OK)
 
 

@@ -59,12 +59,14 @@ class Change:
 
 @dataclass(frozen=True)
 class FunctionChanges:
-    """A function's changes, and its post-image operations in order (`Change("", op, line)` each)."""
+    """A function's changes; its post-image operations in order; both images merged (the hunks' skeleton:
+    unchanged operations signed ' ')."""
 
     function: str
     file: str
     changes: tuple[Change, ...]
     post: tuple[Change, ...] = ()
+    merged: tuple[Change, ...] = ()
 
 
 def _error(path: str, line: int, message: str, hint: str) -> SpecError:
@@ -184,9 +186,10 @@ def _first_arg(code: str, start: int) -> str:
     return code[start:]
 
 
-def function_changes(hunks: tuple[Hunk, ...], wrappers: Mapping[str, S.LockOp],
-                     keep: Callable[[Op], bool]) -> tuple[FunctionChanges, ...]:
-    """Per changed function (first-seen order), the operations `keep` selects that the patch adds or removes."""
+def function_changes(hunks: tuple[Hunk, ...], wrappers: Mapping[str, S.LockOp], keep: Callable[[Op], bool],
+                     keep_unchanged: bool = False) -> tuple[FunctionChanges, ...]:
+    """Per function the hunks touch (first-seen order), the operations `keep` selects that the patch adds or
+    removes (only functions with such a change, unless `keep_unchanged`)."""
     images: dict[tuple[str, str], tuple[list[tuple[Op, Span]], list[tuple[Op, Span]]]] = {}
     for hunk in hunks:
         current = defined_function(hunk.context)
@@ -203,20 +206,25 @@ def function_changes(hunks: tuple[Hunk, ...], wrappers: Mapping[str, S.LockOp],
                             if keep(op))
     out = []
     for (file, function), (pre, post) in images.items():
-        changes = _changes(pre, post)
-        if changes:
-            out.append(FunctionChanges(function, file, changes, tuple(Change("", op, at) for op, at in post)))
+        merged = _changes(pre, post)
+        changes = tuple(c for c in merged if c.sign != " ")
+        if changes or keep_unchanged:
+            out.append(FunctionChanges(function, file, changes, tuple(Change(" ", op, at) for op, at in post),
+                                       merged))
     return tuple(out)
 
 
 def _changes(pre: list[tuple[Op, Span]], post: list[tuple[Op, Span]]) -> tuple[Change, ...]:
+    """Both images merged in order: unchanged operations (sign ' ', at their post-image line), removed
+    ones (-) and added ones (+)."""
     matcher = difflib.SequenceMatcher(None, [op.key for op, _ in pre], [op.key for op, _ in post], autojunk=False)
     out: list[Change] = []
     for tag, a0, a1, b0, b1 in matcher.get_opcodes():
-        if tag in ("delete", "replace"):
-            out.extend(Change("-", op, at) for op, at in pre[a0:a1])
-        if tag in ("insert", "replace"):
-            out.extend(Change("+", op, at) for op, at in post[b0:b1])
+        if tag == "equal":
+            out.extend(Change(" ", op, at) for op, at in post[b0:b1])
+            continue
+        out.extend(Change("-", op, at) for op, at in pre[a0:a1])
+        out.extend(Change("+", op, at) for op, at in post[b0:b1])
     return tuple(out)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..conform.patch import FunctionChanges
 from ..conform.skeleton import Branch, Goto, Label, Loop, Node, Op, Return, Skeleton
 
 INDENT = "  "
@@ -35,7 +36,8 @@ def _lines(nodes: tuple[Node, ...], depth: int, calls: bool) -> list[str]:
         elif isinstance(node, Branch):
             then, orelse = _lines(node.then, depth + 1, calls), _lines(node.orelse, depth + 1, calls)
             if then or orelse:
-                out.append(_row(depth, node.cond, node.at.short))
+                failed = "  (the acquire failed)" if node.failed and node.cond != "on failure" else ""
+                out.append(_row(depth, node.cond + failed, node.at.short))
                 out.extend(then or [f"{INDENT * (depth + 1)}-"])
                 if orelse:
                     out.append(f"{INDENT * depth}else")
@@ -54,17 +56,18 @@ def _lines(nodes: tuple[Node, ...], depth: int, calls: bool) -> list[str]:
     return out
 
 
-def node_json(node: Node) -> dict:
-    """One skeleton node as JSON: {"op": ...} with its location, nested for branches and loops."""
+def node_json(node: Node, calls: bool = True) -> dict:
+    """One skeleton node as JSON: {"op": ...} with its location, nested for branches and loops (without
+    the ordinary calls unless `calls`)."""
     where = {"file": node.at.file, "line": node.at.line}
     if isinstance(node, Op):
         return {"op": node.kind.value, "name": node.name, "api": node.api or None, "lock": node.lock or None,
                 "mode": node.mode or None, **where}
     if isinstance(node, Branch):
-        return {"op": "branch", "cond": node.cond, **where, "then": [node_json(n) for n in node.then],
-                "else": [node_json(n) for n in node.orelse]}
+        return {"op": "branch", "cond": node.cond, "failed": node.failed, **where,
+                "then": _nodes_json(node.then, calls), "else": _nodes_json(node.orelse, calls)}
     if isinstance(node, Loop):
-        return {"op": "loop", "head": node.head, **where, "body": [node_json(n) for n in node.body]}
+        return {"op": "loop", "head": node.head, **where, "body": _nodes_json(node.body, calls)}
     if isinstance(node, Label):
         return {"op": "label", "name": node.name, **where}
     if isinstance(node, Goto):
@@ -72,6 +75,32 @@ def node_json(node: Node) -> dict:
     return {"op": "return", **where}
 
 
-def to_json(skeletons: Sequence[Skeleton]) -> dict:
+def _nodes_json(nodes: tuple[Node, ...], calls: bool) -> list[dict]:
+    return [node_json(n, calls) for n in nodes if calls or not (isinstance(n, Op) and n.kind.value == "call")]
+
+
+def to_json(skeletons: Sequence[Skeleton], calls: bool = True) -> dict:
     return {"functions": [{"function": sk.function, "file": sk.at.file, "line": sk.at.line,
-                           "skeleton": [node_json(n) for n in sk.body]} for sk in skeletons]}
+                           "skeleton": _nodes_json(sk.body, calls)} for sk in skeletons]}
+
+
+def patch_text(functions: Sequence[FunctionChanges], calls: bool = True) -> str:
+    """Per function the hunks touch, its lock operations in the hunks: + added, - removed, unchanged
+    indented; each at its C line (pre-image for a removed one) and the patch's line."""
+    out: list[str] = []
+    for fc in functions:
+        if out:
+            out.append("")
+        out.append(f"{fc.function}()  {fc.file}")
+        rows = [c for c in fc.merged if calls or c.op.kind.value != "call"]
+        for c in rows:
+            out.append(f"{c.sign} {c.op.describe():<44} {c.op.at.short:<34} {c.patch_at.short}")
+        if not rows:
+            out.append("  (no lock operations in the hunks)")
+    return "\n".join(out) + "\n"
+
+
+def patch_json(functions: Sequence[FunctionChanges], calls: bool = True) -> dict:
+    return {"functions": [{"function": fc.function, "file": fc.file, "operations": [
+        {**node_json(c.op), "sign": c.sign, "patch_line": c.patch_at.line} for c in fc.merged
+        if calls or c.op.kind.value != "call"]} for fc in functions]}
