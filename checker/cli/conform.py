@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 from netcheck.model.lang.errors import Diagnostic, Span, SpecError, did_you_mean
 
 from ..engine.vocabulary import EXIT_OK, EXIT_USAGE, EXIT_VIOLATED
 from .options import format_option
+
+if TYPE_CHECKING:   # the command modules import the checker when they run
+    from ..conform.patch import FunctionChanges
+    from ..conform.skeleton import Skeleton
 
 
 def _tools_missing(err: Exception) -> NoReturn:
@@ -45,39 +50,39 @@ def skeleton(source: str, functions: tuple[str, ...], spec: str | None, no_calls
     from netcheck.model.lang.parse import load_spec
 
     from ..conform.csource import ToolsMissing, parse_source
+    from ..conform.patch import function_changes, read_patch
     from ..render import skeleton as view
     wrappers = lock_wrappers(load_spec(spec)) if spec else {}
+    calls = not no_calls
     if is_patch:
-        _patch_skeleton(source, functions, wrappers, no_calls, fmt)
+        touched = function_changes(read_patch(source), wrappers, lambda op: True, keep_unchanged=True)
+        chosen = _chosen(source, functions, touched, "is touched by the patch")
+        _show(fmt, lambda: view.patch_json(chosen, calls), lambda: view.patch_text(chosen, calls))
     try:
         skeletons = parse_source(source, wrappers)
     except ToolsMissing as err:
         _tools_missing(err)
-    names = [sk.function for sk in skeletons]
-    for name in functions:
-        if name not in names:
-            raise _no_function(source, f"no function '{name}' is defined in {source}", did_you_mean(name, names))
-    chosen = [sk for sk in skeletons if not functions or sk.function in functions]
-    if fmt == "json":
-        click.echo(json.dumps(view.to_json(chosen, calls=not no_calls), indent=2))
-    else:
-        click.echo(view.render_text(chosen, calls=not no_calls), nl=False)
-    sys.exit(EXIT_OK)
+    found = _chosen(source, functions, skeletons, f"is defined in {source}")
+    _show(fmt, lambda: view.to_json(found, calls), lambda: view.render_text(found, calls))
 
 
-def _patch_skeleton(source: str, functions: tuple[str, ...], wrappers: dict, no_calls: bool, fmt: str) -> NoReturn:
-    from ..conform.patch import function_changes, read_patch
-    from ..render import skeleton as view
-    touched = function_changes(read_patch(source), wrappers, lambda op: True, keep_unchanged=True)
-    names = [fc.function for fc in touched]
+T = TypeVar("T", bound="Skeleton | FunctionChanges")
+
+
+def _chosen(source: str, functions: tuple[str, ...], found: Sequence[T], missing: str) -> list[T]:
+    """The items named FUNCTIONS (all when none is named); an unknown name is an error (NC502)."""
+    names = [item.function for item in found]
     for name in functions:
         if name not in names:
-            raise _no_function(source, f"the patch touches no function '{name}'", did_you_mean(name, names))
-    chosen = [fc for fc in touched if not functions or fc.function in functions]
+            raise _no_function(source, f"no function '{name}' {missing}", did_you_mean(name, names))
+    return [item for item in found if not functions or item.function in functions]
+
+
+def _show(fmt: str, as_json: Callable[[], dict], as_text: Callable[[], str]) -> NoReturn:
     if fmt == "json":
-        click.echo(json.dumps(view.patch_json(chosen, calls=not no_calls), indent=2))
+        click.echo(json.dumps(as_json(), indent=2))
     else:
-        click.echo(view.patch_text(chosen, calls=not no_calls), nl=False)
+        click.echo(as_text(), nl=False)
     sys.exit(EXIT_OK)
 
 
