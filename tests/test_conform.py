@@ -370,3 +370,18 @@ def test_skeleton_of_the_seed_patch_per_function() -> None:
     assert [(o["sign"], o["name"]) for o in link["operations"]] == [
         ("-", "mutex_lock"), ("+", "down_write"), (" ", "rtnl_unlock"), ("-", "mutex_unlock"), ("+", "up_write")]
     assert run("skeleton", "--patch", str(SEED), "nosuch").exit_code == 2
+
+
+def test_failure_arms_of_trylock_and_killable_acquires(tmp_path: Path) -> None:
+    src = tmp_path / "try.c"
+    src.write_text("int a(void)\n{\n\tif (mutex_trylock(&m)) {\n\t\twork();\n\t\tmutex_unlock(&m);\n\t}\n\treturn 0;\n}\n"
+                   "int b(void)\n{\n\tif (!mutex_trylock(&m))\n\t\treturn -EBUSY;\n\tmutex_unlock(&m);\n\treturn 0;\n}\n"
+                   "int c(void)\n{\n\tint rv = mutex_lock_killable(&m);\n\tif (!rv) {\n\t\tmutex_unlock(&m);\n"
+                   "\t\treturn 0;\n\t}\n\treturn rv;\n}\n"
+                   "int d(void)\n{\n\tmutex_lock_killable(&m);\n\tx = 1;\n\tif (y)\n\t\treturn 1;\n\tmutex_unlock(&m);\n"
+                   "\treturn 0;\n}\n")
+    from netcheck.checker.conform.csource import parse_source
+    from netcheck.checker.conform.skeleton import exits
+    held = {sk.function: sorted({h for x in exits(sk) for h in x.held}) for sk in parse_source(str(src), {})}
+    # a, b, c never return holding m; d's `if (y)` tests no acquire: it returns holding m there
+    assert held == {"a": [()], "b": [()], "c": [()], "d": [(), ("m",)]}

@@ -15,7 +15,7 @@ from netcheck.model.lang import spec as S
 from netcheck.model.lang.errors import Diagnostic, Span, SpecError
 from netcheck.model.lang.lockapi import LOCK_API
 
-from .skeleton import Branch, Goto, Label, Loop, Node, Op, OpKind, Return, Skeleton, classify
+from .skeleton import Branch, FailArm, Goto, Label, Loop, Node, Op, OpKind, Return, Skeleton, classify
 
 INSTALL_HINT = "pip install 'netcheck[conform]' (the PyPI packages tree-sitter and tree-sitter-c)"
 MAX_SOURCE = 8 * 1024 * 1024
@@ -104,7 +104,7 @@ class _Walker:
     def __init__(self, path: str, wrappers: Mapping[str, S.LockOp]):
         self.path = path
         self.wrappers = wrappers
-        self.last: Op | None = None     # the last operation read (an if after a killable acquire tests it)
+        self.last: Op | None = None     # the previous statement's last operation (an if may test its failure)
 
     def at(self, node: Any) -> Span:
         return Span(self.path, node.start_point[0] + 1, node.start_point[1] + 1)
@@ -125,7 +125,9 @@ class _Walker:
                                 self.at(loop)))
                 i += 2
                 continue
-            out.extend(self.statement(child))
+            done = self.statement(child)
+            out.extend(done)
+            self.last = done[-1] if done and isinstance(done[-1], Op) else None
             i += 1
         return tuple(out)
 
@@ -204,17 +206,19 @@ class _Walker:
                 out.append(classify(name, _text(first) if first is not None else "", self.at(call), self.wrappers))
             else:   # a call through a pointer: ops->init(net)
                 out.append(Op(OpKind.CALL, name, self.at(call)))
-            self.last = out[-1] if isinstance(out[-1], Op) else self.last
         return tuple(out)
 
 
-def _tests_failure(op: Op | None, cond: str) -> bool:
-    """Is an if's then-arm the failure of `op` (a killable acquire's `if (rv < 0)`, `if (!mutex_trylock())`)?"""
+def _tests_failure(op: Op | None, cond: str) -> FailArm:
+    """Which arm of an if is the failure of `op`: a killable acquire's `if (rv < 0)` (then) or `if (!rv)`
+    (else); a trylock's `if (!mutex_trylock())` (then) or `if (mutex_trylock())` (else)."""
     if op is None or op.kind is not OpKind.ACQUIRE:
-        return False
+        return FailArm.NONE
     info = LOCK_API[op.api]
-    negated = cond.lstrip("( ").startswith("!")
-    return (info.trylock and negated) or (info.killable and not negated)
+    if not info.can_fail:
+        return FailArm.NONE
+    negated = cond.lstrip("( ").startswith("!") or "== 0" in cond
+    return FailArm.THEN if negated == info.trylock else FailArm.ELSE
 
 
 def _calls(node: Any) -> Iterator[Any]:

@@ -19,6 +19,14 @@ from netcheck.model.lang.errors import Span
 from netcheck.model.lang.lockapi import LOCK_API, RCU_API, lock_wrappers
 
 
+class FailArm(Enum):
+    """Which arm of a branch is where the acquire just before it failed (runs without that lock)."""
+
+    NONE = "none"
+    THEN = "then"       # a spec's on_fail:, C's `if (rv < 0)` after a killable acquire, `if (!mutex_trylock())`
+    ELSE = "else"       # C's `if (mutex_trylock(...)) { ... } else { ... }`, `if (!rv)` after a killable
+
+
 class OpKind(Enum):
     """What an operation does to the locks (or that it is a call)."""
 
@@ -71,15 +79,14 @@ class Op:
 
 @dataclass(frozen=True)
 class Branch:
-    """if/else (or a killable acquire's on_fail:, or either:): both arms kept. `failed`: the then-arm is
-    where the acquire just before it failed (a spec's on_fail:, C's `if (rv < 0)` after a killable or
-    `if (!mutex_trylock(...))`): that arm runs without the lock."""
+    """if/else (or a killable acquire's on_fail:, or either:): both arms kept. `failed`: the arm where the
+    acquire just before it failed, which runs without the lock."""
 
     cond: str
     then: tuple[Node, ...]
     orelse: tuple[Node, ...]
     at: Span = field(compare=False)
-    failed: bool = False
+    failed: FailArm = FailArm.NONE
 
 
 @dataclass(frozen=True)
@@ -224,7 +231,7 @@ def _stmt(stmt: S.Stmt, wrappers: Mapping[str, S.LockOp]) -> list[Node]:
         op = lock_operation(stmt.op, stmt.op, stmt.lock.name, at)
         if stmt.on_fail is None:
             return [op]
-        return [op, Branch("on failure", _stmts(stmt.on_fail, wrappers), (), at, failed=True)]
+        return [op, Branch("on failure", _stmts(stmt.on_fail, wrappers), (), at, failed=FailArm.THEN)]
     if isinstance(stmt, S.Rcu):
         return [rcu_operation(stmt.op, at)]
     if isinstance(stmt, S.Invoke):
@@ -338,9 +345,10 @@ class _Walk:
             return _cap(frozenset(_apply(node, h) for h in held))
         if isinstance(node, Branch):
             failing = held
-            if node.failed and self.out and self.out[-1].op.kind is OpKind.ACQUIRE:
+            if node.failed is not FailArm.NONE and self.out and self.out[-1].op.kind is OpKind.ACQUIRE:
                 failing = frozenset(_without(h, _hold_name(self.out[-1].op)) for h in held)
-            return _cap(self.block(node.then, failing) | self.block(node.orelse, held))
+            then_in, else_in = (failing, held) if node.failed is not FailArm.ELSE else (held, failing)
+            return _cap(self.block(node.then, then_in) | self.block(node.orelse, else_in))
         if isinstance(node, Loop):
             return _cap(held | self.block(node.body, held))
         if isinstance(node, Label):

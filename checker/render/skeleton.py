@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..conform.patch import FunctionChanges
-from ..conform.skeleton import Branch, Goto, Label, Loop, Node, Op, Return, Skeleton
+from ..conform.skeleton import Branch, FailArm, Goto, Label, Loop, Node, Op, Return, Skeleton
 
 INDENT = "  "
 
@@ -36,11 +36,12 @@ def _lines(nodes: tuple[Node, ...], depth: int, calls: bool) -> list[str]:
         elif isinstance(node, Branch):
             then, orelse = _lines(node.then, depth + 1, calls), _lines(node.orelse, depth + 1, calls)
             if then or orelse:
-                failed = "  (the acquire failed)" if node.failed and node.cond != "on failure" else ""
+                failed = "  (the acquire failed)" if node.failed is FailArm.THEN and node.cond != "on failure" else ""
                 out.append(_row(depth, node.cond + failed, node.at.short))
                 out.extend(then or [f"{INDENT * (depth + 1)}-"])
-                if orelse:
-                    out.append(f"{INDENT * depth}else")
+                if orelse or node.failed is FailArm.ELSE:
+                    out.append(f"{INDENT * depth}else" + ("  (the acquire failed)" if node.failed is FailArm.ELSE
+                                                         else ""))
                     out.extend(orelse)
         elif isinstance(node, Loop):
             body = _lines(node.body, depth + 1, calls)
@@ -64,7 +65,7 @@ def node_json(node: Node, calls: bool = True) -> dict:
         return {"op": node.kind.value, "name": node.name, "api": node.api or None, "lock": node.lock or None,
                 "mode": node.mode or None, **where}
     if isinstance(node, Branch):
-        return {"op": "branch", "cond": node.cond, "failed": node.failed, **where,
+        return {"op": "branch", "cond": node.cond, "failed": node.failed.value, **where,
                 "then": _nodes_json(node.then, calls), "else": _nodes_json(node.orelse, calls)}
     if isinstance(node, Loop):
         return {"op": "loop", "head": node.head, **where, "body": _nodes_json(node.body, calls)}
