@@ -1,7 +1,7 @@
 """The package layout is the pipeline: each layer imports only itself and the layers before it.
 
-    model/lang  <-  model/semantics  <-  checker/engine  <-  checker/analyses  <-  checker/report
-                <-  checker/render   <-  checker/cli
+    model/lang  <-  model/semantics  <-  checker/engine  <-  checker/analyses  <-  checker/conform
+                <-  checker/report   <-  checker/render   <-  checker/cli
 
 Every import is read from the source (function-local ones included), so a cycle or a backward import
 cannot hide behind a lazy import.
@@ -15,8 +15,8 @@ from pathlib import Path
 import networkx as nx
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("model.lang", "model.semantics", "checker.engine", "checker.analyses", "checker.report", "checker.render",
-          "checker.cli")
+LAYERS = ("model.lang", "model.semantics", "checker.engine", "checker.analyses", "checker.conform", "checker.report",
+          "checker.render", "checker.cli")
 
 
 def module_name(path: Path) -> str:

@@ -2,8 +2,9 @@
 
 Codes are stable (SARIF rule ids, tests and scripts match on them). The hundreds say where the problem
 was found: 0xx the file and its YAML, 1xx the spec's sections, 2xx statements, 3xx expressions, 4xx
-building the state machine. The table in docs/spec-language.md is generated from this registry
-(`codes_table`, written by scripts/codes.py under `make golden`).
+building the state machine, 5xx the C sources and patches of `netcheck conform`. The table in
+docs/spec-language.md is generated from this registry (`codes_table`, written by scripts/codes.py under
+`make golden`).
 """
 
 from __future__ import annotations
@@ -72,10 +73,15 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC311": "bad assignment statement",
     "NC401": "the spec cannot be compiled to a state machine",
     "NC402": "the state vector would be too large",
+    "NC501": "a C source file that cannot be read, or defines no function",
+    "NC502": "no C function for the spec to be compared with, or an unknown function asked for",
+    "NC503": "a malformed patch: no hunk, a bad hunk header, or a hunk cut short",
+    "NC504": "conform --patch on a spec that extends no other spec",
 })
 
 STAGES = (("NC0", "the file and its YAML"), ("NC1", "the spec's sections"), ("NC2", "statements"),
-          ("NC3", "expressions"), ("NC4", "building the state machine"))
+          ("NC3", "expressions"), ("NC4", "building the state machine"),
+          ("NC5", "conformance inputs (C sources, patches)"))
 
 
 def title(code: str) -> str:

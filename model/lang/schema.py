@@ -150,7 +150,9 @@ def _state() -> Schema:
 
 
 def _procedures() -> Schema:
-    values = {"locals": {"type": "object", "additionalProperties": TEXT}, "body": BLOCK, "about": TEXT}
+    values = {"locals": {"type": "object", "additionalProperties": TEXT}, "body": BLOCK, "about": TEXT,
+              "source": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                         "description": "the kernel C function it models (netcheck conform)"}}
     full = _keys({k: values[k] for k in PROCEDURE_KEYS})
     return {"type": "object", "description": "signature (e.g. 'setup(net n) -> int[0..1]') -> body",
             "additionalProperties": {"anyOf": [BLOCK, full]}}

@@ -172,6 +172,7 @@ class Procedure:
     locals: tuple[tuple[str, Type], ...]
     body: tuple[Stmt, ...]
     span: Span = field(compare=False)
+    source: str = ""  # `source:` the kernel C function it models, when not of the same name (netcheck conform)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ LOOPS = {"list_for_each_entry": "forward", "list_for_each_entry_reverse": "rever
          "list_for_each_entry_continue_reverse": "continue_reverse", "for_each": "forward"}
 MAPPING_FORMS = (*LOCK_API, *RCU_API, *LOOPS, "call", "if", "while", "either", "label", "goto", "return",
                  "assert", "await")
-PROCEDURE_KEYS = ("locals", "body", "about")
+PROCEDURE_KEYS = ("locals", "body", "about", "source")
 # The keys a statement mapping takes besides its form, by form (lock operations: on_fail:, loops: do:);
 # every form also takes slow:.
 FORM_KEYS = {"call": ("result",), "if": ("then", "else"), "while": ("do",), "assert": ("name", "about"),
@@ -134,12 +134,14 @@ class BodyParser:
         locals_: dict[str, Type] = dict(params)
         self.broken_locals: set[str] = set()
         body_node: Node | None = value
+        source = ""
         if isinstance(value, Map):
             for k, _ in value.entries:
                 if k.text not in PROCEDURE_KEYS:
                     self.err(k.span, "NC104", f"unknown key '{k.text}' in a procedure",
                              did_you_mean(k.text, PROCEDURE_KEYS))
             body_node = value.get("body")
+            source = self.source_key(value.get("source"))
             declared = value.get("locals")
             if isinstance(declared, Map):
                 for lk, lv in declared.entries:
@@ -174,7 +176,17 @@ class BodyParser:
             self.err(key.span, "NC205", f"{name}() can reach the end of its body without returning a value",
                      f"it is declared '-> {returns}': end every path with 'return VALUE'")
         local_list = tuple((n, t) for n, t in locals_.items() if n not in dict(params))
-        return Procedure(name, params, returns, local_list, body, key.span)
+        return Procedure(name, params, returns, local_list, body, key.span, source)
+
+    def source_key(self, node: Node | None) -> str:
+        """`source: FUNCTION`: the kernel C function the procedure models (netcheck conform)."""
+        if node is None:
+            return ""
+        if not isinstance(node, Scalar) or not isinstance(node.value, str) or not node.text.isidentifier():
+            self.err(node.span, "NC102", "source: takes the name of a C function",
+                     "source: rtnl_lock_unregistering_all")
+            return ""
+        return node.text
 
     def declare_local(self, key: Scalar, value: Node, locals_: dict[str, Type]) -> None:
         if key.text in locals_:
