@@ -1,8 +1,10 @@
 """netcheck skeleton / conform: lock skeletons from kernel C and from patches, checked against specs.
 
-The C fixture (tests/fixtures/conform/pernet.c) is written for these tests in kernel style after the
-protocol of specs/net_sem.yaml; the seeded mismatches are edits of it that conform must catch. The
-flagship case is the seed patch against specs/net_sem.yaml (its changes to specs/net_mutex.yaml).
+The C fixtures (tests/fixtures/conform/pernet.c, pernet_mutex.c) are written for these tests in kernel style
+after the protocols of specs/net_sem.yaml and specs/net_mutex.yaml; the seeded mismatches are edits of
+pernet.c that conform must catch, and net_sem.patch is the diff of the two fixtures. The flagship case is
+the seed patch against specs/net_sem.yaml (its changes to specs/net_mutex.yaml), run where the seed patch
+is at hand; the fixture patch makes the same lock changes and always runs.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ FIXTURES = ROOT / "tests" / "fixtures" / "conform"
 PERNET = FIXTURES / "pernet.c"
 NET_SEM = str(SPECS / "net_sem.yaml")
 NET_MUTEX = str(SPECS / "net_mutex.yaml")
-SEED_CANDIDATES = [Path("/work/shared/seeds/000_91dd914aff8476d1.txt"),
-                   ROOT.parent / "shared" / "seeds" / "000_91dd914aff8476d1.txt",
-                   FIXTURES / "seed.patch"]
+SEED_CANDIDATES = [ROOT.parent / "shared" / "seeds" / "000_91dd914aff8476d1.txt", FIXTURES / "seed.patch"]
+# the fixture's own patch: pernet_mutex.c (after specs/net_mutex.yaml) to pernet.c (after net_sem.yaml), made
+# with `diff -up`: the same lock changes as the seed patch in the functions both fixtures have
+FIXTURE_PATCH = FIXTURES / "net_sem.patch"
 SEED = next((p for p in SEED_CANDIDATES if p.is_file()), SEED_CANDIDATES[-1])
 
 
@@ -129,7 +132,8 @@ def test_fixture_agrees_with_net_sem() -> None:
     code, report = conform_json(NET_SEM, "--source", str(PERNET))
     assert code == 0 and report["agree"]
     assert [p["procedure"] for p in report["pairs"]] == ["setup_net", "copy_net_ns", "cleanup_net",
-                                                         "register_pernet_subsys", "register_pernet_device",
+                                                         "register_pernet_subsys", "unregister_pernet_subsys",
+                                                         "register_pernet_device", "unregister_pernet_device",
                                                          "rtnl_link_unregister"]
     cleanup = next(p for p in report["pairs"] if p["procedure"] == "cleanup_net")
     assert [n["operation"] for n in cleanup["not_compared"]] == ["spin_lock_irq(cleanup_list_lock) [spin_lock]",
@@ -257,6 +261,33 @@ def test_function_attribution_of_patch_lines() -> None:
     for not_a_definition in ("EXPORT_SYMBOL_GPL(register_pernet_subsys);", "\tmutex_lock(&net_mutex);",
                              "DEFINE_MUTEX(net_mutex);", "if (x)", "static int x = f(y)"):
         assert defined_function(not_a_definition) == ""
+
+
+def test_net_mutex_fixture_agrees_with_net_mutex() -> None:
+    code, report = conform_json(NET_MUTEX, "--source", str(FIXTURES / "pernet_mutex.c"))
+    assert code == 0 and report["agree"] and len(report["pairs"]) == 8
+
+
+def test_fixture_patch_is_the_spec_change() -> None:
+    code, report = conform_json(NET_SEM, "--patch", str(FIXTURE_PATCH))
+    assert code == 0 and report["agree"]
+    assert report["counts"] == {"match": 24, "patch only": 0, "spec only": 0, "not modelled": 0, "order": 0}
+    by_fn: dict[str, list[str]] = {}
+    for c in report["changes"]:
+        by_fn.setdefault(c["function"], []).append(f"{c['sign']}{c['operation']}")
+    assert by_fn["copy_net_ns"] == ["+down_read_killable(net_sem)", "+up_read(net_sem)"]
+    assert by_fn["unregister_pernet_device"] == ["-mutex_lock(net_mutex)", "+down_write(net_sem)",
+                                                 "-mutex_unlock(net_mutex)", "+up_write(net_sem)"]
+
+
+@pytest.mark.parametrize("bug, caught", [
+    ("register_takes_read", True), ("rtnl_before_net_sem", True), ("link_unregister_unlocked", True),
+    ("cleanup_unlocks_early", True), ("first_device_not_advanced", False), ("copy_net_ns_leaks_read", False),
+])
+def test_bug_specs_against_the_fixture_patch(bug: str, caught: bool) -> None:
+    code, report = conform_json(str(SPECS / "bugs" / f"{bug}.yaml"), "--patch", str(FIXTURE_PATCH),
+                                "--base", NET_MUTEX)
+    assert (code == 1) == caught, report["counts"]
 
 
 @pytest.mark.skipif(not SEED.is_file(), reason="the seed patch is not available")
