@@ -171,3 +171,27 @@ def test_lock_and_position_views_on_a_shipped_bug() -> None:
     assert view_size(exp, "pc") == len(by_position)
     path = counterexample_ids(report, exp)
     assert 2 <= len(path) < view_size(exp, "trace", path) < 100
+
+
+def test_code_view_is_each_declaration_s_statements_and_what_follows_what(specs: Path) -> None:
+    exp, path = explored(specs / "queued.yaml")
+    threads = exp.system.threads
+    stood = {(t.decl, s[t.pcslot]) for s in exp.store.states for t in threads}
+    moves: dict[tuple[str, int, int], int] = {}
+    for src, dst, _, _ in exp.store.edges():
+        for t in threads:
+            a, b = exp.store.states[src][t.pcslot], exp.store.states[dst][t.pcslot]
+            if a != b:
+                moves[(t.decl, a, b)] = moves.get((t.decl, a, b), 0) + 1
+    assert view_size(exp, "code") == len(stood) < len(exp.store)
+    g = described(exp, "code", path)
+    assert {(d["thread"], d["pc"]) for _, d in g.nodes(data=True)} == stood
+    assert {(g.nodes[u]["thread"], g.nodes[u]["pc"], g.nodes[v]["pc"]): d["count"]
+            for u, v, d in g.edges(data=True)} == moves
+    # the writer's rwsem wait ends in a reader's up_read (a wake-up, not the writer's own step)
+    assert any(d["woken"] and g.nodes[u]["thread"] == "w" for u, _, d in g.edges(data=True))
+    statements = {d["statement"] for _, d in g.nodes(data=True)}
+    assert {"down_read(&s)", "x = 2", "done"} <= statements
+    assert any(d["on_path"] for _, d in g.nodes(data=True))
+    dot = graph_dot(g)
+    assert 'subgraph cluster_0 {\n    label="r";' in dot and 'label="w";' in dot

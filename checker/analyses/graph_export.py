@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import networkx as nx
+from netcheck.model.semantics.system import Thread
 
 from ..engine.result import ExplicitResult
 from .state_graph import step_fields, view_graph
@@ -26,6 +27,8 @@ def described(exp: ExplicitResult, view: str, path: Sequence[int] = (), cap: int
 the shared variables whose value differs from the first initial state's."""
     g = view_graph(exp, view, path, cap)
     g.graph.update(view=view, states=len(exp.store))
+    if view == "code":
+        return _code_described(exp, g)
     initial = shared_values(exp, exp.store.states[0]) if len(exp.store) else {}
     for node, data in g.nodes(data=True):
         sid = data.get("first", node)
@@ -39,6 +42,30 @@ the shared variables whose value differs from the first initial state's."""
             data["steps"] = [{**step_fields(exp, a), "count": n} for a, n in sorted(data["steps"].items())]
             data["count"] = sum(s["count"] for s in data["steps"])
         data["label"] = edge_label(data)
+    return g
+
+
+def _code_described(exp: ExplicitResult, g: nx.DiGraph) -> nx.DiGraph:
+    """The `code` view's words: each node its statement (file, line, text) or `done`, in a cluster per
+    thread declaration; each edge its steps with counts, and how many of its moves were wake-ups."""
+    first: dict[str, Thread] = {}
+    for t in exp.system.threads:
+        first.setdefault(t.decl, t)
+    for _, data in g.nodes(data=True):
+        thread = first[data["thread"]]
+        node = thread.nodes[data["pc"]] if data["pc"] < len(thread.nodes) else None
+        if node is None or node.stmt is None:
+            data.update(done=node is None, statement="done" if node is None else node.kind)
+        else:
+            data.update(done=False, file=node.stmt.span.file, line=node.stmt.span.line, statement=node.stmt.text)
+        data["cluster"] = data["thread"]
+        where = f"{Path(data['file']).name}:{data['line']} " if "line" in data else ""
+        data["label"] = f"{where}{data['statement']}\n{data['states']:,} state{'s' if data['states'] != 1 else ''}"
+    for _, _, data in g.edges(data=True):
+        data["steps"] = [{**step_fields(exp, a), "count": n} for a, n in sorted(data["steps"].items())]
+        data["count"] = sum(step["count"] for step in data["steps"])
+        woken = f"\n(woken {data['woken']:,}x)" if data["woken"] else ""
+        data["label"] = f"x{data['count']:,}{woken}"
     return g
 
 
@@ -149,17 +176,27 @@ def graph_dot(g: nx.DiGraph) -> str:
     deadlocked nodes pink, final ones green, the counterexample in red."""
     def q(text: object, end: str = "\\l") -> str:   # \l: a left-aligned line
         return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", end) + end + '"'
+
+    def ident(node: object) -> str:   # state ids as they are, the code view's names quoted
+        return str(node) if isinstance(node, int) else q(node, "")
     lines = [f"digraph {q(g.graph.get('spec', 'netcheck'), '')} {{", "  node [shape=box, fontsize=9];",
              "  edge [fontsize=8];"]
+    clusters: dict[str, list[str]] = {}
     for node, data in g.nodes(data=True):
         deadlock, final = data.get("deadlock") or data.get("deadlocks"), data.get("final") or data.get("finals")
         style = ', style=filled, fillcolor="#f4cccc"' if deadlock else (
             ', style=filled, fillcolor="#d9ead3"' if final else "")
         border = ", color=red, penwidth=2" if data.get("on_path") else ""
-        lines.append(f"  {node} [label={q(data['label'])}{style}{border}];")
+        clusters.setdefault(data.get("cluster", ""), []).append(
+            f"  {ident(node)} [label={q(data['label'])}{style}{border}];")
+    for n, (cluster, nodes) in enumerate(clusters.items()):
+        if cluster:   # the code view: one box per thread declaration
+            lines.extend([f"  subgraph cluster_{n} {{", f"    label={q(cluster, '')};", *nodes, "  }"])
+        else:
+            lines.extend(nodes)
     for u, v, data in g.edges(data=True):
         extra = ", color=red, penwidth=2" if data.get("on_path") else ""
-        lines.append(f"  {u} -> {v} [label={q(data['label'])}{extra}];")
+        lines.append(f"  {ident(u)} -> {ident(v)} [label={q(data['label'])}{extra}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -5,7 +5,9 @@
 - `pc`: the quotient by program positions: one node per tuple of thread positions, so that an edge says
   which code positions can follow which;
 - `locks`: the quotient by the lock table (each lock's owner, readers and queue); steps that leave the
-  lock table as it is are not edges.
+  lock table as it is are not edges;
+- `code`: per thread declaration, the code positions its threads stand at (one node per statement, and
+  `done`), and which follows which in some explored step: small enough to read on any spec.
 
 State-level nodes are state ids; quotient nodes are numbered in the order their first state was found.
 Attributes are structural (depth, counts, flags, action ids); checker/analyses/graph_export.py words them.
@@ -20,7 +22,7 @@ import networkx as nx
 
 from ..engine.result import ExplicitResult
 
-VIEWS = ("full", "trace", "pc", "locks")
+VIEWS = ("full", "trace", "pc", "locks", "code")
 
 
 class GraphTooLarge(ValueError):
@@ -43,6 +45,8 @@ def view_graph(exp: ExplicitResult, view: str, path: Sequence[int] = (), cap: in
     nodes, members = _members(exp, view, path)
     if cap is not None and nodes > cap:
         raise GraphTooLarge(view, nodes, cap)
+    if view == "code":
+        return _code(exp, path)
     if isinstance(members, list):
         return _quotient(exp, members, path, drop_loops=view == "locks")
     return _states(exp, members, path)
@@ -64,6 +68,8 @@ def _members(exp: ExplicitResult, view: str, path: Sequence[int]) -> tuple[int, 
         return len(keep), keep
     if view == "full":
         return len(exp.store), None
+    if view == "code":
+        return len(_code_positions(exp)), None
     key = _KEYS[view](exp)
     keys = [key(s) for s in exp.store.states]
     return len(set(keys)), keys
@@ -160,4 +166,45 @@ def _quotient(exp: ExplicitResult, keys: list[Hashable], path: Sequence[int], dr
         if not g.has_edge(u, v):
             g.add_edge(u, v, steps=Counter(), on_path=(u, v) in steps)
         g[u][v]["steps"][action] += 1
+    return g
+
+
+def _code_positions(exp: ExplicitResult) -> dict[tuple[str, int], int]:
+    """(thread declaration, program point; the thread's end: past its last point) -> how many explored
+    states have a thread of that declaration standing there."""
+    threads = [(t.decl, t.pcslot) for t in exp.system.threads]
+    out: Counter[tuple[str, int]] = Counter()
+    for state in exp.store.states:
+        for key in {(decl, state[pcslot]) for decl, pcslot in threads}:
+            out[key] += 1
+    return out
+
+
+def _code(exp: ExplicitResult, path: Sequence[int]) -> nx.DiGraph:
+    """The `code` view: nodes (declaration, point) with `thread`, `pc`, `states`, `on_path`; an edge for
+    each pair of points one thread moves between in some transition, with `steps` (action id -> count) and
+    `woken` (moves made by another thread's step: an rwsem releaser granting the lock)."""
+    threads = exp.system.threads
+    positions = _code_positions(exp)
+    g = nx.DiGraph(spec=exp.system.spec.name)
+    for (decl, pc), count in sorted(positions.items()):
+        g.add_node(f"{decl}@{pc}", thread=decl, pc=pc, states=count, on_path=False)
+    states = exp.store.states
+    for sid in path:
+        for t in threads:
+            g.nodes[f"{t.decl}@{states[sid][t.pcslot]}"]["on_path"] = True
+    on_path = set(zip(path, path[1:]))
+    for src, dst, action, _ in exp.store.edges():
+        before, after = states[src], states[dst]
+        mover = exp.system.actions[action].tid
+        for t in threads:
+            if before[t.pcslot] == after[t.pcslot]:
+                continue
+            u, v = f"{t.decl}@{before[t.pcslot]}", f"{t.decl}@{after[t.pcslot]}"
+            if not g.has_edge(u, v):
+                g.add_edge(u, v, steps=Counter(), woken=0, on_path=False)
+            g[u][v]["steps"][action] += 1
+            g[u][v]["woken"] += t.tid != mover
+            if (src, dst) in on_path and t.tid == mover:
+                g[u][v]["on_path"] = True
     return g

@@ -18,7 +18,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # the state-graph files `verify --graph` writes and its views (analyses/graph_export.py and state_graph.py,
 # read only when a graph is written)
 GRAPH_SUFFIXES = (".dot", ".gv", ".graphml", ".json")
-GRAPH_VIEWS = ("full", "trace", "pc", "locks")
+GRAPH_VIEWS = ("full", "trace", "pc", "locks", "code")
 # the mutation kinds of `mutate --kind` (analyses/mutate.py), and its per-mutant state cap
 MUTATION_KINDS = ("remove_pair", "write_to_read", "unkillable", "swap_nested", "release_early")
 MUTANT_MAX_STATES = 3_000_000

@@ -60,7 +60,8 @@ if TYPE_CHECKING:
 @click.option("--graph-view", type=click.Choice(GRAPH_VIEWS),
               help="With --graph (default full): full: every state; trace: the first counterexample and its "
                    "neighbours; pc: states merged by thread positions (which code positions follow which); "
-                   "locks: states merged by lock table.")
+                   "locks: states merged by lock table; code: per thread declaration, which statements follow "
+                   "which (small on any spec).")
 @click.option("--graph-max-states", "graph_max", type=click.IntRange(min=1), default=GRAPH_MAX_STATES,
               show_default=True, metavar="N",
               help="Refuse (exit 2, nothing written) a --graph view with more nodes than this.")

@@ -36,6 +36,7 @@ from .text import cpu_labels, cpu_names, trace_summary
 
 STATE_GRAPH_LIMIT = 500
 READABLE_GRAPH_LIMIT = 80   # the labelled picture (counterexample neighbourhood, or positions) at most
+READABLE_CODE_LIMIT = 400   # the code view stays readable larger: one box per thread declaration
 DOT_TIMEOUT = 60.0
 STATUS_WORDS = {"holds": "holds", "violated": "VIOLATED", "vacuous": "VACUOUS", "unknown": "UNKNOWN",
                 "reachable": "REACHABLE", "unreachable": "unreachable"}
@@ -190,18 +191,21 @@ def state_graph_dot(exp: ExplicitResult, highlight: Sequence[int]) -> str:
 
 def readable_graph(exp: ExplicitResult, path: Sequence[int], violated: str, dot: str | None) -> str:
     """A labelled picture a person can read: the counterexample's states and their neighbours, or with no
-    counterexample the states merged by thread positions; a sentence instead when it has too many nodes."""
-    view = "trace" if path else "pc"
+    counterexample each thread declaration's statements and which follows which (the code view); a
+    sentence instead when it has too many nodes."""
+    view = "trace" if path else "code"
     nodes = view_size(exp, view, path)
+    limit = READABLE_GRAPH_LIMIT if path else READABLE_CODE_LIMIT
     what = (f"The counterexample to {violated} (red) and every state one step from it" if path else
-            "States merged by thread positions (which code positions can follow which)")
-    if nodes > READABLE_GRAPH_LIMIT:
-        return (f'<p class="info">{_e(what)}: {nodes:,} nodes, drawn only up to {READABLE_GRAPH_LIMIT}. '
+            "Each thread's statements and which can follow which (a box per thread declaration)")
+    if nodes > limit:
+        return (f'<p class="info">{_e(what)}: {nodes:,} nodes, drawn only up to {limit}. '
                 f"<code>netcheck verify --graph g.dot --graph-view {view}</code> writes it (and "
                 "<code>--graph-view locks</code> the lock-state graph).</p>")
-    caption = (f"{what}: {nodes} nodes, each with its threads' positions, lock owners and queues"
-               + (" and shared variables" if path else " and how many states it merges")
-               + "; pink: deadlocked, green: final.")
+    caption = (f"{what}: {nodes} nodes, " + ("each with its threads' positions, lock owners and queues and shared "
+                                               "variables; pink: deadlocked, green: final." if path else
+                                               "each with how many explored states have a thread there, each "
+                                               "edge with how many steps take it."))
     return _figure("viewgraph", graph_dot(described(exp, view, path)), caption, dot)
 
 
