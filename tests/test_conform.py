@@ -122,7 +122,7 @@ def test_missing_tree_sitter_says_how_to_install(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "tree_sitter_c", None)
     result = run("skeleton", str(PERNET))
     assert result.exit_code == 2
-    assert "pip install 'netcheck[conform]'" in result.output
+    assert "pip install -e '.[conform]'" in result.output and "pip install tree-sitter tree-sitter-c" in result.output
 
 
 # ---------------------------------------------------------------- conform --source

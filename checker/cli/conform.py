@@ -42,7 +42,7 @@ def skeleton(source: str, functions: tuple[str, ...], spec: str | None, no_calls
     """Print the lock skeleton of each function of the kernel C file SOURCE (or only of FUNCTIONS).
 
     A skeleton lists the lock, unlock, RCU, wait and call operations in order, with if/else, loops, goto
-    labels and returns kept, each with file:line. Needs tree-sitter-c (pip install 'netcheck[conform]').
+    labels and returns kept, each with file:line. Needs tree-sitter-c (the conform extra, docs/conformance.md).
     With --patch, SOURCE is a patch and each function it touches is listed with the operations of its
     hunks. Exit 0, or 2 for a file that cannot be read or parsed, or an unknown FUNCTION.
     """

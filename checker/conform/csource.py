@@ -17,7 +17,8 @@ from netcheck.model.lang.lockapi import LOCK_API
 
 from .skeleton import Branch, FailArm, Goto, Label, Loop, Node, Op, OpKind, Return, Skeleton, classify
 
-INSTALL_HINT = "pip install 'netcheck[conform]' (the PyPI packages tree-sitter and tree-sitter-c)"
+INSTALL_HINT = ("install the conform extra: `.venv/bin/pip install -e '.[conform]'` in the netcheck clone, or "
+                "`pip install tree-sitter tree-sitter-c` (the PyPI packages)")
 MAX_SOURCE = 8 * 1024 * 1024
 
 
