@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import z3
-from hypothesis import HealthCheck, assume, given, settings
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
 from netcheck.model.lang.errors import SpecError
@@ -26,7 +25,7 @@ from netcheck.model.lang.parse import load_spec
 from netcheck.model.semantics.relation import ATOMIC, Relation
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import TransitionSystem
-from spec_generator import BUG_PATTERNS, specs
+from spec_generator import generated_systems
 from test_reference_agreement import CORNERS, KNOWN_BUGS, QUESTION_CORNERS, WAKE_ORDER, load_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,15 +180,8 @@ def test_explorer_and_relation_agree_on_every_state_of_the_semantic_corners(name
 def test_explorer_and_relation_agree_on_generated_specs() -> None:
     checked: list[int] = []
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, print_blob=False,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
-    @given(specs(BUG_PATTERNS))
-    def check(text: str) -> None:
-        try:
-            system = TransitionSystem(load_text(text))
-        except SpecError:
-            assume(False)
-            return
+    @generated_systems(EXAMPLES)
+    def check(system: TransitionSystem) -> None:
         agreement = check_system(system, max_states=3_000, samples=6)
         checked.append(agreement.checked)
 
