@@ -2,13 +2,14 @@
 
 The translation is a third compilation of the IR (ir.py) and the lock and RCU rules (actions.py), next
 to runtime.py and relation.py, and mirrors relation.py case by case. The state vector becomes one global
-per slot, its values encoded as the explorer holds them: ints, -1 for null, set bitmasks, 0/1 for
-bools, `NONE` for an unused local; a list (or an rwsem wait queue) is one number, its elements (plus
-one) as digits of a base larger than any element, so equal lists are equal numbers. One process runs
-every thread: its loop offers, per thread and visible program point, one `atomic` option (the step, its
-fatal-signal exit) whose guard is "not blocked"; the option runs the step, the eager settling of the
-thread's invisible nodes and of the threads an rwsem release grants the lock, then returns to the loop
-head. SPIN stores no state inside an atomic sequence, so its stored states are netcheck's states.
+per slot (a short where its values fit 16 bits), its values encoded as the explorer holds them: ints, -1
+for null, set bitmasks, 0/1 for bools, `NONE` (-SHORT - 1 in a short) for an unused local; a list (or an
+rwsem wait queue) is one number, its elements (plus one) as digits of a base larger than any element, so
+equal lists are equal numbers. One process runs every thread: its loop offers, per thread and visible
+program point, one `atomic` option (the step, its fatal-signal exit) whose guard is "not blocked"; the
+option runs the step, the eager settling of the thread's invisible nodes and of the threads an rwsem
+release grants the lock, then returns to the loop head. SPIN stores no state inside an atomic sequence,
+so its stored states are netcheck's states.
 
 Violations are assertions on hidden constants named after the property (`V_<property>`); an
 invariant is checked by an option enabled where it is false; a state with no step where every thread
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 
 from ..lang.expr import Expr, Local
 from ..lang.lockapi import LOCK_API
-from ..lang.types import BoolT, IntT, RefT, SetT
+from ..lang.types import BoolT, EnumT, IntT, RefT, SetT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
 from .layout import SlotKind
@@ -35,6 +36,7 @@ from .promela_expr import Encoding, Exprs, Lists, PromelaError, all_of, any_of, 
 from .system import TransitionSystem
 
 NONE = -1_000_000_007           # an unused local slot (the explorer's None): no int range reaches it
+SHORT = 32_767                  # a slot whose values stay within +-SHORT is a Promela short (-SHORT - 1: unused)
 RUNTIME, DISCIPLINE = "runtime_safety", "lock_discipline"
 TEMPS = ("g_self", "g_woken", "g_q", "g_rest", "g_mult", "g_e", "g_taking")
 
@@ -116,12 +118,19 @@ class Model:
         self.system = system
         self.enc = Encoding(system)
         self.queues = Lists(self.enc.queue_base, self.enc.queue_cap)
+        # the magnitude an int local (an int, an enum index, an element) reaches: every write is range checked
+        self.int_local_bound: int | None = max([1, *system.env.entity_sizes.values(),
+                                                *(len(values) for values in system.enums.values())])
         for thread in system.threads:
             for node in thread.nodes:
                 for place in node.writes if isinstance(node, ir.Assign) else ():
                     t = place.type
-                    if isinstance(t, IntT) and t.lo is not None and t.hi is not None and max(-t.lo, t.hi) >= 2 ** 29:
+                    if not isinstance(t, IntT):
+                        continue
+                    if t.lo is None or t.hi is None or max(-t.lo, t.hi) >= 2 ** 29:
                         raise PromelaError(f"the int range {t} (Promela ints are 32 bits, {NONE} marks unused)")
+                    if isinstance(place.target, Local) and self.int_local_bound is not None:
+                        self.int_local_bound = max(self.int_local_bound, -t.lo, t.hi)
         self.props: set[str] = {RUNTIME, DISCIPLINE}
         # the values the globals start with: the initial state (the first one, when there are several)
         self.start = system.initial_states[0] if system.initial_states else system.base_state
@@ -132,6 +141,40 @@ class Model:
     def _instances(self, name: str) -> int:
         return sum(1 for s in self.system.layout.slots if s.var == name and s.kind == SlotKind.LOCK_OWNER)
 
+    def bound(self, slot: int) -> int | None:
+        """The largest magnitude a slot's values reach (None: not known, an int local of any range)."""
+        s, enc = self.system.layout.slots[slot], self.enc
+        threads = len(self.system.threads)
+        if s.kind == SlotKind.PC:
+            return len(self.system.threads[s.thread].nodes)
+        if s.kind == SlotKind.LOCK_QUEUE:
+            return enc.queue_base ** enc.queue_cap
+        if s.kind in (SlotKind.LOCK_READERS, SlotKind.GP_WAIT):
+            return 1 << (READ_BITS * threads)
+        if s.kind in (SlotKind.LOCK_OWNER, SlotKind.RCU_NEST):
+            return threads + MAX_READ_DEPTH + 3
+        sizes = self.system.env.entity_sizes
+        if is_list_slot(s.kind, s.type, s.sort):
+            return enc.list_base ** enc.list_cap
+        if s.sort.startswith("set<"):
+            return 1 << sizes[s.sort[4:-1]]
+        if s.sort == "bool":
+            return 1
+        if s.kind == SlotKind.LOCAL:
+            return self.int_local_bound
+        t = s.type
+        if isinstance(t, SetT):
+            return 1 << sizes[t.entity]
+        if isinstance(t, IntT) and t.lo is not None and t.hi is not None:
+            return max(-t.lo, t.hi)
+        if isinstance(t, (BoolT, RefT, EnumT)):
+            return max(sizes.get(getattr(t, "entity", ""), 1), len(getattr(t, "values", ())), 1)
+        return None
+
+    def short(self, slot: int) -> bool:
+        bound = self.bound(slot)
+        return bound is not None and bound < SHORT
+
     def value(self, slot: int, v: object) -> int:
         s = self.system.layout.slots[slot]
         if is_list_slot(s.kind, s.type, s.sort):
@@ -140,7 +183,7 @@ class Model:
             base = self.enc.queue_base if s.kind == SlotKind.LOCK_QUEUE else self.enc.list_base
             return self.enc.seq(v, base)  # type: ignore[arg-type]
         if v is None:
-            return NONE
+            return -SHORT - 1 if self.short(slot) else NONE
         if isinstance(v, bool):
             return int(v)
         if not isinstance(v, int):
@@ -158,7 +201,8 @@ class Model:
         lines = [f"/* {system.spec.name}: generated by netcheck export --promela; one SPIN state per netcheck state */",
                  f"/* lists: base {self.enc.list_base}; rwsem queues: base {self.enc.queue_base}; unused: {NONE:d} */"]
         for i, slot in enumerate(system.layout.slots):
-            lines.append(f"int {var(i)} = {self.value(i, init[i])};   /* {slot.name} */")
+            kind = "short" if self.short(i) else "int"
+            lines.append(f"{kind} {var(i)} = {self.value(i, init[i])};   /* {slot.name} */")
         lines.append("int " + ", ".join(TEMPS) + ";")
         body = self.options()
         steps = self.settles()
