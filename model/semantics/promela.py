@@ -138,6 +138,12 @@ class Model:
         self.lock_instances = {name: [base + i * width for i in range(self._instances(name))]
                                for name, (base, width, _) in system.layout.locks.items()}
 
+    def prop(self, name: str) -> None:
+        """A property some assertion names (V_<name>: a Promela identifier)."""
+        if not name.isidentifier() or not name.isascii():
+            raise PromelaError(f"the property name {name!r} (not a Promela identifier)")
+        self.props.add(name)
+
     def _instances(self, name: str) -> int:
         return sum(1 for s in self.system.layout.slots if s.var == name and s.kind == SlotKind.LOCK_OWNER)
 
@@ -234,7 +240,7 @@ class Model:
             changes = [f"{var(i)} = {self.value(i, v)}" for i, v in enumerate(state) if v != self.start[i]]
             out.append("    :: " + ("; ".join(changes) or "skip"))
         for violation in violations:
-            self.props.add(violation.prop)
+            self.prop(violation.prop)
             out.append(f"    :: assert(V_{violation.prop})")
         return [*out, "    fi", "  };"]
 
@@ -256,7 +262,7 @@ class Model:
                     out += code(tree, "       ")
         ex = Exprs(self.system, self.enc, {}, -1)
         for prop in self.system.invariants:   # a monitor, enabled only where the invariant fails
-            self.props.add(prop.decl.name)
+            self.prop(prop.decl.name)
             defined, holds = ex.defined(prop.expr), ex.term(prop.expr)
             if defined != "1":
                 out.append(f"    :: {negate(defined)} ->   /* {prop.decl.name} cannot be evaluated */")
@@ -265,7 +271,7 @@ class Model:
             out.append(f"       assert(V_{prop.decl.name}); goto DONE")
         finals = []
         for prop in self.system.finals:
-            self.props.add(prop.decl.name)
+            self.prop(prop.decl.name)
             defined, holds = ex.defined(prop.expr), ex.term(prop.expr)
             finals.append(f"       assert(V_{RUNTIME} || {defined});")
             finals.append(f"       assert(V_{prop.decl.name} || {holds});")
@@ -359,7 +365,7 @@ class _NodeTrees:
             return Go((f"if {options} fi",))
         if isinstance(node, ir.Check):
             assert node.cond is not None
-            self.model.props.add(node.name)
+            self.model.prop(node.name)
             return ordered([(negate(ex.defined(node.cond)), Violate(RUNTIME)),
                             (negate(ex.term(node.cond)), Violate(node.name))], self.go(target=node.next))
         if isinstance(node, ir.Await):
