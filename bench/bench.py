@@ -1,4 +1,8 @@
-"""`make bench`: explore the shipped specs at default and larger bounds; print states, rates, memory.
+"""`make bench`: explore the shipped specs at default and larger bounds; print states, rates, memory. Then
+the same three scenarios through SPIN: netcheck's time to verdict (`netcheck verify`, start-up included)
+against SPIN's whole pipeline (`netcheck export --promela`, `spin -o2 -a`, `gcc -O2 -DSAFETY -DNOREDUCE`,
+`./pan`), each stage timed, both state counts (equal: the export makes one SPIN state per netcheck state)
+and the ratio. `python bench/bench.py spin` runs only the SPIN comparison.
 
 Each run happens in a fresh subprocess so that peak memory is that run's own.
 """
@@ -8,7 +12,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+
+from netcheck.checker.engine.spin import CC_FLAGS, INSTALL_HINT, PAN_FLAGS, SPIN_FLAGS, available, run_spin
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = [
@@ -19,6 +27,7 @@ RUNS = [
     ("specs/net_sem.yaml", {"subsys": 2}),
     ("specs/pernet_ops_rwsem.yaml", {"subsys": 2}),
 ]
+SPIN_RUNS = RUNS[:3]
 
 CHILD = r"""
 import json, resource, sys, time
@@ -38,7 +47,47 @@ print(json.dumps({"states": exp.state_count, "transitions": exp.transitions, "de
 """
 
 
+def timed(cmd: list[str]) -> tuple[str, float]:
+    started = time.perf_counter()
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if out.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr}")
+    return out.stdout, seconds
+
+
+def spin_comparison() -> None:
+    """netcheck verify against SPIN's pipeline on the same scenarios, measured in this one run."""
+    print()
+    print(f"SPIN comparison: spin {' '.join(SPIN_FLAGS)} -a, gcc -O2 {' '.join(CC_FLAGS)}, pan {' '.join(PAN_FLAGS)}")
+    if not available():
+        print(f"  skipped: {INSTALL_HINT}")
+        return
+    header = (f"{'spec':<24} {'netcheck':>9} {'states':>9} {'export':>7} {'spin -a':>8} {'gcc':>7} {'pan':>7} "
+              f"{'SPIN':>7} {'states':>9} {'equal':>5} {'SPIN/netcheck':>13} {'pan/netcheck':>12}")
+    print(header)
+    print("-" * len(header))
+    cli = [sys.executable, "-m", "netcheck.checker.cli"]
+    for path, _ in SPIN_RUNS:
+        out, verify = timed([*cli, "verify", path, "--format", "json"])
+        states = json.loads(out)["stats"]["states"]
+        with tempfile.TemporaryDirectory(prefix="netcheck-bench-") as tmp:
+            model = Path(tmp) / "model.pml"
+            _, export = timed([*cli, "export", "--promela", path, "-o", str(model)])
+            spin = run_spin(model.read_text(encoding="utf-8"), optimise="-O2", workdir=Path(tmp) / "spin")
+        total = export + spin.total
+        verdict = "" if not spin.error else f"  SPIN: {spin.error}"
+        print(f"{Path(path).name:<24} {verify:>8.2f}s {states:>9,} {export:>6.2f}s {spin.generate:>7.2f}s "
+              f"{spin.compile:>6.2f}s {spin.search:>6.2f}s {total:>6.2f}s {spin.states:>9,} "
+              f"{'yes' if spin.states == states else 'NO':>5} {total / verify:>12.2f}x "
+              f"{spin.search / verify:>11.2f}x{verdict}")
+    print("netcheck: verify end to end (start-up, exploration, report); SPIN: export + spin -a + gcc + pan")
+
+
 def main() -> int:
+    if sys.argv[1:] == ["spin"]:
+        spin_comparison()
+        return 0
     header = (f"{'spec':<30} {'bounds':<12} {'states':>10} {'transitions':>12} {'depth':>6} {'seconds':>8} "
               f"{'states/s':>9} {'peak MB':>8} {'B/state':>8}")
     print(header)
@@ -52,6 +101,7 @@ def main() -> int:
         print(f"{Path(path).name:<30} {shown:<12} {r['states']:>10,} {r['transitions']:>12,} {r['depth']:>6} "
               f"{r['seconds']:>8.2f} {r['states'] / r['seconds']:>9,.0f} {r['peak_mb']:>8.0f} {per_state:>8.0f}"
               + (f"  violated: {', '.join(r['violated'])}" if r["violated"] else ""))
+    spin_comparison()
     return 0
 
 

@@ -23,11 +23,17 @@ all; the bugs are in tests/test_reference_agreement.py).
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import yaml
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from netcheck.model.lang.errors import SpecError
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics.system import TransitionSystem
 
 Draw = Callable[[st.SearchStrategy], object]
 
@@ -995,28 +1001,25 @@ def specs(world_flags: dict | None = None) -> st.SearchStrategy[str]:
     return spec_dicts(world_flags).map(to_yaml)
 
 
-__all__ = ["specs", "spec_dicts", "to_yaml", "CONSTRUCTS", "Construct", "World", "Ctx", "Ty", "BUG_PATTERNS"]
-
-
-def on_generated_systems(examples: int, flags: dict | None = BUG_PATTERNS) -> Callable[[Callable[..., None]], Callable[[], None]]:
-    """Runs the decorated check on the compiled systems of `examples` generated specs (derandomized;
-    specs the loader refuses are skipped)."""
-    from hypothesis import HealthCheck, assume, given, settings
-    from netcheck.model.lang.errors import SpecError
-    from netcheck.model.semantics.system import TransitionSystem
-    from test_reference_agreement import load_text
-
-    def wrap(check: Callable[..., None]) -> Callable[[], None]:
-        @settings(max_examples=examples, deadline=None, derandomize=True, database=None, print_blob=False,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                         HealthCheck.filter_too_much])
-        @given(specs(flags))
-        def run(text: str) -> None:
-            try:
-                system = TransitionSystem(load_text(text))
-            except SpecError:
-                assume(False)
-                return
+def generated_systems(examples: int) -> Callable[[Callable[[TransitionSystem], None]], Callable[[], None]]:
+    """Decorates a check of one compiled spec to run on `examples` random specs (bug patterns included),
+    derandomized, with no deadline (a spec the checker rejects is skipped): the setup the cross-checks
+    against the other compilations share."""
+    def decorate(check: Callable[[TransitionSystem], None]) -> Callable[[], None]:
+        def compiled(text: str) -> None:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "spec.yaml"
+                path.write_text(text, encoding="utf-8")
+                try:
+                    system = TransitionSystem(load_spec(path))
+                except SpecError:
+                    assume(False)
+                    return
             check(system)
-        return run
-    return wrap
+        return settings(max_examples=examples, deadline=None, derandomize=True, database=None, print_blob=False,
+                        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                               HealthCheck.filter_too_much])(given(specs(BUG_PATTERNS))(compiled))
+    return decorate
+
+
+__all__ = ["generated_systems", "specs", "spec_dicts", "to_yaml", "CONSTRUCTS", "Construct", "World", "Ctx", "Ty", "BUG_PATTERNS"]

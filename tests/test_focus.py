@@ -12,7 +12,7 @@ from netcheck.checker.render.json import report_object
 from netcheck.checker.render.text import render_text
 from netcheck.checker.report.build import build_report
 from netcheck.model.semantics.system import TransitionSystem
-from spec_generator import on_generated_systems
+from spec_generator import generated_systems
 from test_reference_agreement import load_text
 
 # a lost update between two bumpers, and a worker that never touches `count`: by the fewest thread switches
@@ -92,7 +92,7 @@ def test_invariant_traces_are_never_cut() -> None:
 def test_focused_traces_of_generated_specs_replay_to_a_violating_final_state() -> None:
     focused: list[int] = []
 
-    @on_generated_systems(60)
+    @generated_systems(60)
     def check(system: TransitionSystem) -> None:
         exp = explore(system, Limits(max_states=5_000))
         rep = build_report("spec.yaml", exp)

@@ -21,7 +21,7 @@ from netcheck.model.lang.parse import load_spec
 from netcheck.model.semantics.discipline import Hold, Reduction, discipline, foldable, held_locks
 from netcheck.model.semantics.runtime import ReductionError, Violation
 from netcheck.model.semantics.system import TransitionSystem
-from spec_generator import on_generated_systems
+from spec_generator import generated_systems
 from test_reference_agreement import CORNERS, KNOWN_BUGS, QUESTION_CORNERS, load_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ def test_reduced_and_full_search_agree_on_the_semantic_corners(name: str, text: 
 def test_reduced_and_full_search_agree_on_generated_specs() -> None:
     saved: list[int] = []
 
-    @on_generated_systems(EXAMPLES)
+    @generated_systems(EXAMPLES)
     def check(system: TransitionSystem) -> None:
         saved.append(agree(system, Limits(max_states=5_000)))
 

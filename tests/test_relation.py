@@ -25,7 +25,7 @@ from netcheck.model.lang.parse import load_spec
 from netcheck.model.semantics.relation import ATOMIC, Relation
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import TransitionSystem
-from spec_generator import on_generated_systems
+from spec_generator import generated_systems
 from test_reference_agreement import CORNERS, KNOWN_BUGS, QUESTION_CORNERS, WAKE_ORDER, load_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,7 +180,7 @@ def test_explorer_and_relation_agree_on_every_state_of_the_semantic_corners(name
 def test_explorer_and_relation_agree_on_generated_specs() -> None:
     checked: list[int] = []
 
-    @on_generated_systems(EXAMPLES)
+    @generated_systems(EXAMPLES)
     def check(system: TransitionSystem) -> None:
         agreement = check_system(system, max_states=3_000, samples=6)
         checked.append(agreement.checked)

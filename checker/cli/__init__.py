@@ -1,8 +1,8 @@
 """The `netcheck` command line: the only place that prints and sets exit codes.
 
 This module holds the click group and registers the commands; the commands live in verify.py,
-analyses.py, conform.py, reports.py and tools.py (which never import this module), what they share in options.py
-and run.py, and the error boundary every command runs inside in errors.py. Start-up stays fast: the
+analyses.py, conform.py, reports.py, tools.py and export.py (which never import this module), what they
+share in options.py and run.py, and the error boundary every command runs inside in errors.py. Start-up stays fast: the
 command modules import the checker itself (the parser, z3, networkx, the engine, the renderers) inside
 the commands that run it.
 """
@@ -14,6 +14,7 @@ import click
 from .analyses import diff, locks, mutate, slow
 from .conform import conform, skeleton
 from .errors import Commands
+from .export import export
 from .reports import explain, report
 from .tools import init, schema
 from .verify import check, verify
@@ -35,5 +36,6 @@ def main() -> None:
     """Model-check kernel locking protocols written as YAML specs."""
 
 
-for _command in (verify, check, locks, slow, mutate, diff, conform, skeleton, explain, report, schema, init):
+for _command in (verify, check, locks, slow, mutate, diff, conform, skeleton, explain, report, schema, init,
+                 export):
     main.add_command(_command)
