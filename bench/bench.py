@@ -1,4 +1,5 @@
-"""`make bench`: explore the shipped specs at default and larger bounds; print states, rates, memory. Then
+"""`make bench`: explore the shipped specs at default and larger bounds, with no reduction and with
+`--reduce protected`; print states, rates, memory. Then
 the same three scenarios through SPIN: netcheck's time to verdict (`netcheck verify`, start-up included)
 against SPIN's whole pipeline (`netcheck export --promela`, `spin -o2 -a`, `gcc -O2 -DSAFETY -DNOREDUCE`,
 `./pan`), each stage timed, both state counts (equal: the export makes one SPIN state per netcheck state)
@@ -32,12 +33,13 @@ SPIN_RUNS = RUNS[:3]
 CHILD = r"""
 import json, resource, sys, time
 from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.system import TransitionSystem
 from netcheck.checker.engine.explore import explore
-path, bounds = sys.argv[1], json.loads(sys.argv[2])
+path, bounds, reduction = sys.argv[1], json.loads(sys.argv[2]), Reduction(sys.argv[3])
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
-system = TransitionSystem(load_spec(path, bounds))
+system = TransitionSystem(load_spec(path, bounds), reduction)
 exp = explore(system)
 seconds = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -88,19 +90,20 @@ def main() -> int:
     if sys.argv[1:] == ["spin"]:
         spin_comparison()
         return 0
-    header = (f"{'spec':<30} {'bounds':<12} {'states':>10} {'transitions':>12} {'depth':>6} {'seconds':>8} "
-              f"{'states/s':>9} {'peak MB':>8} {'B/state':>8}")
+    header = (f"{'spec':<26} {'bounds':<10} {'reduce':<10} {'states':>10} {'transitions':>12} {'depth':>6} "
+              f"{'seconds':>8} {'states/s':>9} {'peak MB':>8} {'B/state':>8}")
     print(header)
     print("-" * len(header))
     for path, bounds in RUNS:
-        out = subprocess.run([sys.executable, "-c", CHILD, path, json.dumps(bounds)], cwd=ROOT,
-                             capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout)
-        per_state = (r["peak_mb"] - r["base_mb"]) * 2**20 / max(1, r["states"])
-        shown = ",".join(f"{k}={v}" for k, v in bounds.items()) or "default"
-        print(f"{Path(path).name:<30} {shown:<12} {r['states']:>10,} {r['transitions']:>12,} {r['depth']:>6} "
-              f"{r['seconds']:>8.2f} {r['states'] / r['seconds']:>9,.0f} {r['peak_mb']:>8.0f} {per_state:>8.0f}"
-              + (f"  violated: {', '.join(r['violated'])}" if r["violated"] else ""))
+        for reduction in ("none", "protected"):
+            out = subprocess.run([sys.executable, "-c", CHILD, path, json.dumps(bounds), reduction], cwd=ROOT,
+                                 capture_output=True, text=True, check=True)
+            r = json.loads(out.stdout)
+            per_state = (r["peak_mb"] - r["base_mb"]) * 2**20 / max(1, r["states"])
+            shown = ",".join(f"{k}={v}" for k, v in bounds.items()) or "default"
+            print(f"{Path(path).name:<26} {shown:<10} {reduction:<10} {r['states']:>10,} {r['transitions']:>12,} "
+                  f"{r['depth']:>6} {r['seconds']:>8.2f} {r['states'] / r['seconds']:>9,.0f} {r['peak_mb']:>8.0f} "
+                  f"{per_state:>8.0f}" + (f"  violated: {', '.join(r['violated'])}" if r["violated"] else ""))
     spin_comparison()
     return 0
 

@@ -26,6 +26,7 @@ from .options import (
 from .run import explore_spec, load_system, parse_bounds
 
 if TYPE_CHECKING:
+    from ..analyses.latency import SlowWaited
     from ..analyses.lockorder import LockOrder
     from ..analyses.waitfor import SlowWitness
     from ..engine.result import ExplicitResult
@@ -106,15 +107,62 @@ def witness_text(w: SlowWitness, trace: bool) -> list[str]:
     return lines
 
 
+def _waited_through(exp: ExplicitResult, decls: list[str], procedure: str) -> dict[str, tuple[SlowWaited, ...]]:
+    """`slow --during`: per thread declaration that ever stands inside `procedure`, the two counts."""
+    from ..analyses.latency import slow_steps_waited
+    system = exp.system
+    inside = dict(system.env.positions[procedure])
+    out: dict[str, tuple[SlowWaited, ...]] = {}
+    for decl in decls:
+        tids = [t for t in system.threads if t.decl == decl]
+        if any(s[t.pcslot] in inside[t.pcslot] for s in exp.store.states for t in tids):
+            out[decl] = slow_steps_waited(exp, decl, procedure)
+        else:
+            out[decl] = ()
+    return out
+
+
+def waited_text(decl: str, procedure: str, pair: tuple[SlowWaited, ...]) -> list[str]:
+    """`slow --during` in words, with the run that reaches the most (CPU columns)."""
+    from ..render.text import cpu_table
+    if not pair:
+        return [f"{decl}: never inside {procedure}()"]
+    every, direct = pair
+    def count(w: SlowWaited) -> str:
+        return "unboundedly many" if w.most is None else f"at most {w.most}"
+    bound = "" if every.complete else " (in the states explored: a lower bound)"
+    lines = [f"{decl}: in {procedure}(), other threads complete {count(every)} slow steps while it is blocked"
+             f"{bound}; {count(direct).replace('at most ', '')} when it does not wait behind a queued writer"]
+    if every.most != 0 and every.trace is not None:
+        lines.append(f"  {', '.join(every.waited)}" + (" (then round again)" if every.most is None else ""))
+        lines.append(f"    a run that reaches it: {len(every.trace.steps)} steps"
+                     + (f", the cycle from step {every.cycle_start + 1}" if every.most is None else ""))
+        lines.append("")
+        lines.extend("  " + row for row in cpu_table(every.trace) or [])
+    return lines
+
+
+def waited_json(pair: tuple[SlowWaited, ...]) -> dict | None:
+    if not pair:
+        return None
+    every, direct = pair
+    return {"procedure": every.procedure, "most": every.most, "most_not_behind_queued_writer": direct.most,
+            "unbounded": every.most is None, "complete": every.complete, "waited": list(every.waited),
+            "trace_steps": len(every.trace.steps) if every.trace is not None else 0}
+
+
 @click.command("slow")
 @click.argument("spec", type=click.Path())
 @click.option("--thread", "threads", multiple=True, metavar="NAME",
               help="A threads: entry to ask about (repeatable; default: every one).")
 @click.option("--all", "every", is_flag=True, help="Every distinct chain, not only the shortest one.")
+@click.option("--during", "procedure", metavar="PROCEDURE",
+              help="Also count: the most slow steps other threads complete while a thread, inside PROCEDURE "
+                   "(e.g. copy_net_ns), is blocked, with a run that reaches it.")
 @limit_options(depth=False)
 @format_option(FORMATS)
-def slow(spec: str, threads: tuple[str, ...], every: bool, bounds: tuple[str, ...], max_states: int | None,
-         timeout: float | None, fmt: str) -> None:
+def slow(spec: str, threads: tuple[str, ...], every: bool, procedure: str | None, bounds: tuple[str, ...],
+         max_states: int | None, timeout: float | None, fmt: str) -> None:
     """Can a thread of SPEC end up waiting, through lock holders and queued writers, on a thread inside a
     slow step (synchronize_rcu(), rcu_barrier(), a `slow: true` statement)? Shortest witness per thread.
 
@@ -130,8 +178,11 @@ def slow(spec: str, threads: tuple[str, ...], every: bool, bounds: tuple[str, ..
             raise click.BadParameter(f"no threads: entry '{name}' (there are: {', '.join(decls)})",
                                      param_hint="--thread")
     asked = list(threads) or decls
+    if procedure is not None and procedure not in system.env.positions:
+        raise click.BadParameter(f"no procedure '{procedure}' in {spec}", param_hint="--during")
     watch = [SlowWaits(system, decl, first_only=not every) for decl in asked]
     exp = explore(system, Limits(max_states, None, timeout), measure_memory=False, observers=watch)
+    waited = _waited_through(exp, asked, procedure) if procedure is not None else {}
     answers: dict[str, tuple[SlowWitness, ...]] = {}
     for decl in asked:
         if every:
@@ -144,6 +195,8 @@ def slow(spec: str, threads: tuple[str, ...], every: bool, bounds: tuple[str, ..
         data = {"spec": spec, "bounds": dict(exp.system.spec.bounds), "states": exp.state_count,
                 "complete": exp.complete,
                 "threads": {d: [witness_json(names, w) for w in ws] for d, ws in answers.items()}}
+        if procedure is not None:
+            data["slow_steps_waited"] = {d: waited_json(pair) for d, pair in waited.items()}
         click.echo(json.dumps(data, indent=2))
     else:
         lines = _header(spec, exp)
@@ -156,6 +209,9 @@ def slow(spec: str, threads: tuple[str, ...], every: bool, bounds: tuple[str, ..
             lines.append(f"{decl}: can wait on a slow step")
             for i, w in enumerate(found):
                 lines.extend(witness_text(w, trace=i == 0))
+        for decl, pair in waited.items():
+            lines.append("")
+            lines.extend(waited_text(decl, procedure or "", pair))
         click.echo("\n".join(lines) + "\n", nl=False)
     # a witness exits 1 here, though `verify` never fails a run on a waits_on_slow question: `slow` is the
     # question asked on its own, its answer the exit code
