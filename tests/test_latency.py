@@ -66,25 +66,13 @@ BEHIND_A_QUEUED_WRITER = """
 """
 
 # the holder keeps m and waits for grace periods for ever: unboundedly many while the creator blocks
-FOR_EVER = """
-    netcheck: 1
-    locks: {m: mutex}
-    procedures:
-      holder():
-        - mutex_lock: m
-        - while: "true"
+FOR_EVER = TWO_UNDER_A_MUTEX.replace("""        - synchronize_rcu
+        - synchronize_rcu
+        - mutex_unlock: m
+""", """        - while: "true"
           do:
             - synchronize_rcu
-      create():
-        - mutex_lock: m
-        - mutex_unlock: m
-      creator():
-        - call: create
-    threads:
-      holder: holder()
-      creator: creator()
-    options: {deadlock: false}
-"""
+""") + "    options: {deadlock: false}\n"
 
 
 def answers(text: str, thread: str = "creator", procedure: str = "create"):
