@@ -4,6 +4,7 @@ on small specs whose answers are worked out by hand, and on the three versions."
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from textwrap import dedent
 
 import pytest
@@ -136,3 +137,62 @@ def test_slow_during_on_the_three_versions(name: str, most: int, direct: int) ->
 def test_slow_during_names_an_unknown_procedure() -> None:
     result = CliRunner().invoke(main, ["slow", str(SPECS / "net_mutex.yaml"), "--during", "copy_net"])
     assert result.exit_code == 2 and "no procedure 'copy_net'" in result.output
+
+
+DURING = """
+    netcheck: 1
+    extends: SPEC
+    properties:
+      creator_waits_on_grace_period:
+        waits_on_slow: creator
+        during: WHERE
+"""
+
+
+def test_during_answers_in_verify_and_json(tmp_path: Path) -> None:
+    spec = tmp_path / "during.yaml"
+    spec.write_text(dedent(DURING).replace("SPEC", str(SPECS / "net_mutex.yaml")).replace("WHERE", "copy_net_ns"))
+    text = CliRunner().invoke(main, ["verify", "--no-timing", "--bound", "net=1", str(spec)]).output
+    assert "REACHABLE   creator_waits_on_grace_period (waits_on_slow)  (at most 2 slow steps waited through in " \
+           "copy_net_ns())" in text
+    assert "inside copy_net_ns(), other threads can complete at most 2 slow steps while it is blocked" in text
+    data = json.loads(CliRunner().invoke(main, ["verify", "--format", "json", "--bound", "net=1", str(spec)]).output)
+    prop = next(p for p in data["properties"] if p["name"] == "creator_waits_on_grace_period")
+    assert prop["slow_steps_waited"] == {
+        "procedure": "copy_net_ns", "most": 2, "most_not_behind_queued_writer": 2, "unbounded": False,
+        "complete": True, "waited": ["rcu_barrier() in unregister_pernet_operations()"] * 2}
+
+
+@pytest.mark.parametrize(("where", "message"), [
+    ("copy_net", "during: takes a procedure name, got 'copy_net'"),
+    ("[a, b]", "during: takes a procedure name"),
+])
+def test_during_names_a_procedure(tmp_path: Path, where: str, message: str) -> None:
+    spec = tmp_path / "during.yaml"
+    spec.write_text(dedent(DURING).replace("SPEC", str(SPECS / "net_mutex.yaml")).replace("WHERE", where))
+    result = CliRunner().invoke(main, ["check", str(spec)])
+    assert result.exit_code == 2 and "NC122" in result.output and message in result.output
+
+
+def test_during_belongs_to_waits_on_slow(tmp_path: Path) -> None:
+    spec = tmp_path / "during.yaml"
+    spec.write_text(dedent(DURING).replace("SPEC", str(SPECS / "net_mutex.yaml")).replace(
+        "waits_on_slow: creator", 'reachable: "true"').replace("WHERE", "copy_net_ns"))
+    result = CliRunner().invoke(main, ["check", str(spec)])
+    assert result.exit_code == 2 and "during: belongs to a waits_on_slow: question" in result.output
+
+
+def test_diff_gives_the_seed_series_effect_as_a_number(tmp_path: Path) -> None:
+    """net_sem.yaml against pernet_ops_rwsem.yaml, without modules: a creator's copy_net_ns() sleeps through
+    cleanup_net()'s grace period in the first (1) and never in the second (0)."""
+    paths = []
+    for name in ("net_sem", "pernet_ops_rwsem"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(dedent(DURING).replace("SPEC", str(SPECS / f"{name}.yaml")).replace("WHERE", "copy_net_ns"))
+        paths.append(str(path))
+    result = CliRunner().invoke(main, ["diff", *paths, "--bound", "subsys=0", "--bound", "device=0",
+                                       "--format", "json"])
+    waited = json.loads(result.output)["slow_steps_waited"]
+    assert waited == [{"question": "creator_waits_on_grace_period", "procedure": "copy_net_ns",
+                       "a": {"most": 1, "most_not_behind_queued_writer": 1, "unbounded": False},
+                       "b": {"most": 0, "most_not_behind_queued_writer": 0, "unbounded": False}}]

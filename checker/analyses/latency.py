@@ -78,12 +78,21 @@ def _for_instance(exp: ExplicitResult, tid: int, procedure: str) -> tuple[SlowWa
     for n, members in enumerate(nx.strongly_connected_components(g)):
         for sid in members:
             component[sid] = n
-    return tuple(_heaviest(exp, tid, procedure, g, component, key) for key in ("all", "direct"))  # type: ignore
+    dag = nx.condensation(g, _components(component))
+    mapping = dag.graph["mapping"]
+    for u, v, data in g.edges(data=True):
+        cu, cv = mapping[u], mapping[v]
+        if cu != cv:
+            for key in ("all", "direct"):
+                if dag[cu][cv].get(key, -1) < data[key]:
+                    dag[cu][cv][key], dag[cu][cv][f"via_{key}"] = data[key], (u, v)
+    return tuple(_heaviest(exp, tid, procedure, g, component, dag, key) for key in ("all", "direct"))  # type: ignore
 
 
 def _heaviest(exp: ExplicitResult, tid: int, procedure: str, g: nx.DiGraph, component: dict[int, int],
-              key: str) -> SlowWaited:
-    """The heaviest path of `g` by edge attribute `key` (unbounded: a cycle through a weighted edge)."""
+              dag: nx.DiGraph, key: str) -> SlowWaited:
+    """The heaviest path of `g` by edge attribute `key` (unbounded: a cycle through a weighted edge), on the
+    condensation `dag` of its strongly connected components."""
     name = exp.system.threads[tid].decl
     if not any(w for _, _, w in g.edges(data=key)):
         return SlowWaited(name, procedure, 0, complete=exp.complete)
@@ -91,17 +100,11 @@ def _heaviest(exp: ExplicitResult, tid: int, procedure: str, g: nx.DiGraph, comp
         if w and component[u] == component[v]:   # a cycle through a completion: unbounded
             back = nx.shortest_path(g.subgraph([s for s in component if component[s] == component[u]]), v, u)
             return _answer(exp, tid, procedure, None, [u, *back], g, key)
-    dag = nx.condensation(g, _components(component))
-    mapping = dag.graph["mapping"]
-    for u, v, w in g.edges(data=key):
-        cu, cv = mapping[u], mapping[v]
-        if cu != cv and dag[cu][cv].get("weight", -1) < w:
-            dag[cu][cv].update(weight=w, via=(u, v))
-    heaviest = nx.dag_longest_path(dag, weight="weight", default_weight=0)
-    most = sum(dag[a][b]["weight"] for a, b in zip(heaviest, heaviest[1:]))
+    heaviest = nx.dag_longest_path(dag, weight=key, default_weight=0)
+    most = sum(dag[a][b][key] for a, b in zip(heaviest, heaviest[1:]))
     segment: list[int] = []
     for a, b in zip(heaviest, heaviest[1:]):
-        u, v = dag[a][b]["via"]
+        u, v = dag[a][b][f"via_{key}"]
         segment += nx.shortest_path(g, segment[-1], u)[1:] if segment else [u]
         segment.append(v)
     return _answer(exp, tid, procedure, most, segment, g, key)

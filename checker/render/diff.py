@@ -74,6 +74,10 @@ def render_text(d: SpecDiff, chains: bool = False) -> str:
     for decl, slow_a, slow_b in d.slow:
         out.append(f"  {decl}: {_answer(slow_a)} -> {_answer(slow_b)}")
         out.extend(_slow_lines(slow_a, slow_b, chains))
+    if d.waited:
+        out += ["", "Slow steps other threads can complete while a thread waits (waits_on_slow questions with "
+                "during:; in parentheses: not counting waits behind a queued writer):"]
+        out.extend(f"  {q} in {proc}(): {_waited(wa)} -> {_waited(wb)}" for q, proc, wa, wb in d.waited)
     return "\n".join(out) + "\n"
 
 
@@ -106,6 +110,20 @@ def _slow_lines(sa: SlowAnswer | None, sb: SlowAnswer | None, chains: bool) -> l
     return out
 
 
+def _waited(counts: tuple[int | None, int | None] | None) -> str:
+    """`4 (3)`, `unbounded`, or `not asked`."""
+    if counts is None:
+        return "not asked"
+    def one(n: int | None) -> str:
+        return "unbounded" if n is None else str(n)
+    return f"{one(counts[0])} ({one(counts[1])})"
+
+
+def _waited_json(counts: tuple[int | None, int | None] | None) -> dict | None:
+    return None if counts is None else {"most": counts[0], "most_not_behind_queued_writer": counts[1],
+                                        "unbounded": counts[0] is None}
+
+
 def _answer_json(ans: SlowAnswer | None) -> dict | None:
     if ans is None:
         return None
@@ -125,4 +143,6 @@ def to_json(d: SpecDiff) -> dict:
                        "change": e.change, "added_in": list(e.added_in), "removed_in": list(e.removed_in),
                        "kept_in": list(e.kept_in)} for e in d.edges],
             "cycles": {"added": list(d.cycles_added), "removed": list(d.cycles_removed)},
-            "slow": {decl: {"a": _answer_json(sa), "b": _answer_json(sb)} for decl, sa, sb in d.slow}}
+            "slow": {decl: {"a": _answer_json(sa), "b": _answer_json(sb)} for decl, sa, sb in d.slow},
+            "slow_steps_waited": [{"question": q, "procedure": proc, "a": _waited_json(wa), "b": _waited_json(wb)}
+                                  for q, proc, wa, wb in d.waited]}

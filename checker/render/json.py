@@ -96,6 +96,11 @@ def _property(p: PropertyResult) -> dict:
         out["stuck_locations"] = list(p.locations)
     if p.expected:
         out["expected"] = True
+    if p.waited is not None:
+        w = p.waited
+        out["slow_steps_waited"] = {"procedure": w.procedure, "most": w.most,
+                                    "most_not_behind_queued_writer": w.most_not_behind_queued_writer,
+                                    "unbounded": w.most is None, "complete": w.complete, "waited": list(w.steps)}
     return out
 
 

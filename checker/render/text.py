@@ -75,7 +75,12 @@ def _header(report: SpecReport, timing: bool) -> str:
 
 def _verdict_line(prop: PropertyResult) -> str:
     where = f"  [{prop.location}]" if prop.location and prop.kind.has_site else ""
-    return f"  {STATUS[prop.status]:<11} {prop.name} ({prop.kind}){where}{'  (expected)' if prop.expected else ''}"
+    waited = ""
+    if prop.waited is not None:
+        most = "unboundedly many" if prop.waited.most is None else f"at most {prop.waited.most}"
+        waited = f"  ({most} slow steps waited through in {prop.waited.procedure}())"
+    return (f"  {STATUS[prop.status]:<11} {prop.name} ({prop.kind}){where}{'  (expected)' if prop.expected else ''}"
+            f"{waited}")
 
 
 def _summary(report: SpecReport) -> str:

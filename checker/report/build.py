@@ -9,6 +9,7 @@ from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.system import TransitionSystem
 
 from ..analyses.coverage import Coverage, summarize
+from ..analyses.latency import slow_steps_waited
 from ..analyses.lockorder import LockDependencies, LockOrder, cycle_message, lock_order
 from ..analyses.trace import Trace, counterexample, lock_rows
 from ..analyses.waitfor import DeadlockExplanation, SlowWaits, explain_stuck, slow_chains
@@ -27,6 +28,28 @@ from ..engine.vocabulary import (
 
 # the stop reason of a run that ended once every violation its spec's expect: lists was found
 STOPPED_AT_EXPECTED = "stopped: every violation expect: lists is found"
+
+
+@dataclass(frozen=True)
+class WaitedThrough:
+    """A waits_on_slow question's `during:` answer: the most slow steps other threads complete while a thread
+    of it, inside `procedure`, is blocked (None: unboundedly many), also not counting waits behind a queued
+    writer; the slow steps of a run that reaches the most."""
+
+    procedure: str
+    most: int | None
+    most_not_behind_queued_writer: int | None
+    steps: tuple[str, ...]
+    complete: bool     # False: the run was cut short, the numbers are lower bounds
+
+    @property
+    def sentence(self) -> str:
+        def count(n: int | None) -> str:
+            return "unboundedly many" if n is None else f"at most {n}"
+        bound = "" if self.complete else " (in the states explored: a lower bound)"
+        return (f"inside {self.procedure}(), other threads can complete {count(self.most)} slow steps while it is "
+                f"blocked{bound}, {count(self.most_not_behind_queued_writer).replace('at most ', '')} when it "
+                f"does not wait behind a queued writer")
 
 
 @dataclass(frozen=True)
@@ -51,6 +74,7 @@ class PropertyResult:
     # the trace is a shortest one; not so for stuck threads a run stopped early proved: a shallower
     # state may have stuck threads that only the unexplored rest of the graph would prove
     shortest: bool = True
+    waited: WaitedThrough | None = None   # waits_on_slow with during: how many slow steps it can wait through
     reduced: bool = False       # found by a reduced search (--reduce): the trace is unfolded, maybe not shortest
 
 
@@ -243,12 +267,26 @@ def answer(exp: ExplicitResult, name: str, kind: PropertyKind, about: str, locat
         if witness is not None:
             trace = witness.trace
             message = witness.text
+        if decl.during:
+            waited = waited_through(exp, decl.target, decl.during)
+            message = f"{message}; {waited.sentence}" if message else f"{decl.target}: {waited.sentence}"
+            if trace is None and exp.complete:
+                return PropertyResult(name, kind, Status.UNREACHABLE, location, about, message, waited=waited)
+            if trace is not None:
+                return PropertyResult(name, kind, Status.REACHABLE, location, about, message, trace, context,
+                                      shortest=system.reduction is Reduction.NONE, waited=waited)
     if trace is not None:
         return PropertyResult(name, kind, Status.REACHABLE, location, about, message, trace, context,
                               shortest=system.reduction is Reduction.NONE)
     if not exp.complete:
         return PropertyResult(name, kind, Status.UNKNOWN, location, about, f"exploration stopped: {exp.stop_reason}")
     return PropertyResult(name, kind, Status.UNREACHABLE, location, about, "no reachable state: it cannot happen")
+
+
+def waited_through(exp: ExplicitResult, thread: str, procedure: str) -> WaitedThrough:
+    """The `during:` count of a waits_on_slow question (analyses/latency.py)."""
+    every, direct = slow_steps_waited(exp, thread, procedure)
+    return WaitedThrough(procedure, every.most, direct.most, every.waited, exp.complete)
 
 
 LOCK_ORDER_ABOUT = ("no strong cycle in the lock-order graph (lockdep's rules): no potential ABBA inversion or "

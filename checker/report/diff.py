@@ -77,6 +77,8 @@ class SpecSummary:
     deps: tuple[Dependency, ...]
     cycles: tuple[str, ...]
     slow: tuple[SlowAnswer, ...]
+    # waits_on_slow questions with during:: (question, procedure, most, most not behind a queued writer)
+    waited: tuple[tuple[str, str, int | None, int | None], ...] = ()
 
 
 def summarize(path: str, bounds: Mapping[str, int] | None = None, limits: Limits | None = None) -> SpecSummary:
@@ -92,7 +94,9 @@ def summarize(path: str, bounds: Mapping[str, int] | None = None, limits: Limits
                  for d in decls)
     return SpecSummary(path, system.spec.name, system.spec.bounds, exp.state_count, exp.transitions, exp.max_depth,
                        exp.complete, exp.stop_reason, tuple((p.name, p.kind, p.status) for p in report.properties),
-                       order.classes, order.deps, tuple(c.chain for c in order.cycles), slow)
+                       order.classes, order.deps, tuple(c.chain for c in order.cycles), slow,
+                       tuple((p.name, p.waited.procedure, p.waited.most, p.waited.most_not_behind_queued_writer)
+                             for p in report.properties if p.waited is not None))
 
 
 def _summarize_task(args: tuple[str, tuple[tuple[str, int], ...], Limits]) -> SpecSummary:
@@ -137,6 +141,10 @@ class SpecDiff:
     cycles_added: tuple[str, ...]
     cycles_removed: tuple[str, ...]
     slow: tuple[tuple[str, SlowAnswer | None, SlowAnswer | None], ...]   # per declaration in either spec
+    # per waits_on_slow question with during: in either spec: (question, procedure, (most, not behind a queued
+    # writer) in a, the same in b; None where that spec does not ask it)
+    waited: tuple[tuple[str, str, tuple[int | None, int | None] | None, tuple[int | None, int | None] | None],
+                  ...] = ()
 
     @property
     def regressions(self) -> tuple[tuple[str, str, str, str], ...]:
@@ -175,8 +183,11 @@ def compare(a: SpecSummary, b: SpecSummary) -> SpecDiff:
     sa_ = {s.decl: s for s in a.slow}
     sb_ = {s.decl: s for s in b.slow}
     slow = tuple((d, sa_.get(d), sb_.get(d)) for d in sorted(set(sa_) | set(sb_)))
+    wa = {(q, proc): (most, direct) for q, proc, most, direct in a.waited}
+    wb = {(q, proc): (most, direct) for q, proc, most, direct in b.waited}
+    waited = tuple((q, proc, wa.get((q, proc)), wb.get((q, proc))) for q, proc in sorted(set(wa) | set(wb)))
     return SpecDiff(a, b, tuple(verdicts), unchanged,
                     tuple(sorted(set(b.classes) - set(a.classes))), tuple(sorted(set(a.classes) - set(b.classes))),
                     tuple(edges), tuple(sorted(set(b.cycles) - set(a.cycles))),
-                    tuple(sorted(set(a.cycles) - set(b.cycles))), slow)
+                    tuple(sorted(set(a.cycles) - set(b.cycles))), slow, waited)
 

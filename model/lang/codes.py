@@ -48,6 +48,7 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC119": "waits_on_slow: of an unknown thread",
     "NC120": "malformed expect:",
     "NC121": "expect: names no violable property, or one twice",
+    "NC122": "bad during: (a waits_on_slow: question's procedure)",
     "NC201": "bad or undefined label",
     "NC202": "goto into a loop",
     "NC203": "a statement that is a list",

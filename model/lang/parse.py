@@ -36,7 +36,7 @@ STATE_KEYS = ("type", "per", "init")
 THREAD_KEYS = ("run", "for", "count", "daemon", "about")
 MAX_THREAD_COUNT = 16
 PROPERTY_KINDS = ("invariant", "final", "reachable", "waits_on_slow")
-PROPERTY_KEYS = (*PROPERTY_KINDS, "about")
+PROPERTY_KEYS = (*PROPERTY_KINDS, "about", "during")   # during: waits_on_slow only
 OPTION_FLAGS = ("deadlock", "fatal_signals")   # true or false
 RWSEM_WAKE = ("head_run", "all_readers")       # the values of options: rwsem_wake:
 OPTION_KEYS = (*OPTION_FLAGS, "rwsem_wake")
@@ -656,8 +656,15 @@ class SpecParser:
                     self.err(expr_node.expr_span(), "NC119", f"waits_on_slow: takes a thread name, got "
                              f"'{expr_node.text}'", did_you_mean(expr_node.text, thread_names) or "name a thread")
                     continue
+                during = self.during(value.get("during"), procedures)
+                if during is None:
+                    continue
                 out.append(PropertyDecl(key.text, "waits_on_slow", Const(BOOL, expr_node.span, True), about,
-                                        key.span, expr_node.text))
+                                        key.span, expr_node.text, during=during))
+                continue
+            if (misplaced := value.get("during")) is not None:
+                self.err(misplaced.span, "NC122", "during: belongs to a waits_on_slow: question",
+                         "remove it, or ask waits_on_slow: THREAD")
                 continue
             try:
                 e = parse_condition(expr_node.value, scope, expr_node.expr_span())
@@ -667,6 +674,18 @@ class SpecParser:
                 continue
             out.append(PropertyDecl(key.text, kinds[0], e, about, key.span, text=expr_node.text))
         return out
+
+    def during(self, node: Node | None, procedures: list) -> str | None:
+        """A waits_on_slow question's during: PROCEDURE ('' when absent; None after an error)."""
+        if node is None:
+            return ""
+        names = [p.name for p in procedures]
+        if not isinstance(node, Scalar) or node.text not in names:
+            text = node.text if isinstance(node, Scalar) else describe(node)
+            self.err(node.span, "NC122", f"during: takes a procedure name, got '{text}'",
+                     did_you_mean(text, names) or "name a procedure the thread calls")
+            return None
+        return node.text
 
     def parse_options(self) -> Options:
         section = self.section("options")

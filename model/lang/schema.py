@@ -79,7 +79,7 @@ TOP_TEXT = {
     "procedures": "code paths: 'name(TYPE param, ...) -> TYPE': a list of statements, or {locals:, body:}",
     "threads": "what runs: NAME: {run: 'proc(args)', for: 'x in ENTITY' or count: N, daemon: true}",
     "properties": "NAME: {invariant: EXPR} (every state), {final: EXPR} (the end), {reachable: EXPR} or "
-                  "{waits_on_slow: THREAD} (questions), with about:",
+                  "{waits_on_slow: THREAD, during: PROCEDURE} (questions), with about:",
     "options": "deadlock, fatal_signals (true/false), rwsem_wake (head_run/all_readers)",
     "expect": "the verdicts verifying must give: holds, or {violated: [PROPERTY, ...]}",
 }
@@ -166,7 +166,10 @@ def _thread() -> Schema:
 
 def _property() -> Schema:
     """Exactly one kind, and about:."""
-    return {"anyOf": [_keys({kind: SCALAR, "about": TEXT}, (kind,)) for kind in PROPERTY_KINDS]}
+    during = {"during": {**TEXT, "description": "waits_on_slow: also count the slow steps the thread can wait "
+                                                "through inside this procedure"}}
+    return {"anyOf": [_keys({kind: SCALAR, "about": TEXT, **(during if kind == "waits_on_slow" else {})}, (kind,))
+                      for kind in PROPERTY_KINDS]}
 
 
 def _options() -> Schema:

@@ -197,6 +197,7 @@ class PropertyDecl:
     about: str
     span: Span = field(compare=False)
     target: str = ""  # waits_on_slow: the threads: entry whose instances may wait behind slow steps
+    during: str = ""  # waits_on_slow: also count the slow steps they can wait through inside this procedure
     text: str = field(default="", compare=False)  # the expression as written in the spec
 
 
