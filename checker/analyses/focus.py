@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from netcheck.model.lang.expr import Shared
-from netcheck.model.semantics import ir
+from netcheck.model.semantics.discipline import writes
 from netcheck.model.semantics.system import TransitionSystem
 
 from ..engine.result import Label, Path
@@ -49,16 +48,15 @@ def _bystanders(system: TransitionSystem, path: Path, reads: frozenset[int]) -> 
     for before, after, label in zip(path.states, path.states[1:], path.labels):
         if label.tid not in order:
             order.append(label.tid)
-        if any(before[i] != after[i] for i in reads) or _assigned(system.node_at(before, label.tid)) & read_vars:
+        if any(before[i] != after[i] for i in reads) or _assigns(system, before, label.tid) & read_vars:
             relevant.add(label.tid)
     return [tid for tid in order if tid not in relevant]
 
 
-def _assigned(node: ir.Node | None) -> set[str]:
-    """The shared variables a step assigns (only its visible node touches shared state)."""
-    places = node.writes if isinstance(node, ir.Assign) else \
-        (node.place,) if isinstance(node, ir.ListEdit) and node.place is not None else ()
-    return {p.target.name for p in places if isinstance(p.target, Shared)}
+def _assigns(system: TransitionSystem, state: tuple, tid: int) -> set[str]:
+    """The shared variables the step of `tid` from `state` assigns (only its visible node touches them)."""
+    node = system.node_at(state, tid)
+    return writes(node) if node is not None else set()
 
 
 def _moved_last(path: Path, tid: int) -> tuple[Label, ...]:
