@@ -1001,10 +1001,11 @@ def specs(world_flags: dict | None = None) -> st.SearchStrategy[str]:
     return spec_dicts(world_flags).map(to_yaml)
 
 
-def generated_systems(examples: int) -> Callable[[Callable[[TransitionSystem], None]], Callable[[], None]]:
-    """Decorates a check of one compiled spec to run on `examples` random specs (bug patterns included),
-    derandomized, with no deadline (a spec the checker rejects is skipped): the setup the cross-checks
-    against the other compilations share."""
+def generated_systems(examples: int, texts: st.SearchStrategy[str] | None = None
+                      ) -> Callable[[Callable[[TransitionSystem], None]], Callable[[], None]]:
+    """Decorates a check of one compiled spec to run on `examples` random specs (bug patterns included,
+    or drawn from `texts`), derandomized, with no deadline (a spec the checker rejects is skipped): the
+    setup the cross-checks against the other compilations share."""
     def decorate(check: Callable[[TransitionSystem], None]) -> Callable[[], None]:
         def compiled(text: str) -> None:
             with tempfile.TemporaryDirectory() as tmp:
@@ -1018,7 +1019,8 @@ def generated_systems(examples: int) -> Callable[[Callable[[TransitionSystem], N
             check(system)
         return settings(max_examples=examples, deadline=None, derandomize=True, database=None, print_blob=False,
                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                               HealthCheck.filter_too_much])(given(specs(BUG_PATTERNS))(compiled))
+                                               HealthCheck.filter_too_much])(
+            given(texts if texts is not None else specs(BUG_PATTERNS))(compiled))
     return decorate
 
 

@@ -140,6 +140,11 @@ class Trace:
     # final-state counterexamples: the steps after the first `settled` change nothing the property reads,
     # they only take the other threads to their end (None: every step matters); see analyses/focus.py
     settled: int | None = None
+    # liveness counterexamples (a lasso): the steps from `cycle` on lead back to the state before step
+    # `cycle` and repeat forever (== len(steps): the run stays in its last state); `cycle_fair`: False when
+    # the cycle can be repeated as often as one likes but not forever on a fair run (a count's witness)
+    cycle: int | None = None
+    cycle_fair: bool = True
 
     @property
     def run_out(self) -> tuple[TraceStep, ...]:

@@ -115,6 +115,8 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                         hook(i, dst[e], actions[e], choices[e])
             # what follows a violating step is unknown, so it may be a way out for all
             blocked_masks.append(0 if violating else blocked)
+            if violating:
+                store.violating.append(i)
             if edges:
                 for watch in on_expanded:
                     watch(i, s, blocked, violating)

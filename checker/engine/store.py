@@ -37,6 +37,7 @@ class StateStore:
         self.edges_choice = array("H")
         self.signal_edges = array("I")    # the indices of the edges that are fatal signals
         self.blocked = mask_array(threads)  # per expanded state: the mask of its blocked threads
+        self.violating = array("I")       # the expanded states with a step that violates a property
 
     def __len__(self) -> int:
         return len(self.states)

@@ -28,6 +28,10 @@ class PropertyKind(str, Enum):
     FINAL = "final"
     REACHABLE = "reachable"
     WAITS_ON_SLOW = "waits_on_slow"
+    EVENTUALLY = "eventually"
+    LEADS_TO = "leads_to"
+    PROGRESS = "progress"
+    RETURNS_WHEN_KILLED = "returns_when_killed"
     ASSERT = "assert"
     DEADLOCK = "deadlock"
     LOCK_DISCIPLINE = "lock_discipline"
@@ -45,7 +49,13 @@ class PropertyKind(str, Enum):
     @property
     def has_site(self) -> bool:
         """Its location is where the spec declares it (a built-in's is the violating step's)."""
-        return self in (PropertyKind.INVARIANT, PropertyKind.FINAL, PropertyKind.ASSERT)
+        return self in (PropertyKind.INVARIANT, PropertyKind.FINAL, PropertyKind.ASSERT) or self.is_liveness
+
+    @property
+    def is_liveness(self) -> bool:
+        """Decided on every fair run of the explored graph (analyses/liveness.py), not state by state."""
+        return self in (PropertyKind.EVENTUALLY, PropertyKind.LEADS_TO, PropertyKind.PROGRESS,
+                        PropertyKind.RETURNS_WHEN_KILLED)
 
     @property
     def words(self) -> str:
@@ -57,6 +67,11 @@ _KIND_WORDS = {
     PropertyKind.INVARIANT: "an invariant: it must be true in every reachable state",
     PropertyKind.FINAL: "a final property: it must be true whenever every thread has finished",
     PropertyKind.ASSERT: "an assertion: it must be true whenever a thread reaches it",
+    PropertyKind.EVENTUALLY: "a liveness property: every fair run must reach a state where it is true",
+    PropertyKind.LEADS_TO: "a liveness property: every fair run through a from: state must reach a to: state",
+    PropertyKind.PROGRESS: "a liveness property: every wait of the thread at a lock must end on every fair run",
+    PropertyKind.RETURNS_WHEN_KILLED: "a liveness property: a fatal signal must get the thread out of every wait "
+                                      "(a wait that is not killable must end, within the slow steps allowed)",
     PropertyKind.DEADLOCK: "built in: no reachable state may leave an unfinished thread unable to ever take a step",
     PropertyKind.LOCK_DISCIPLINE: "built in: no unlock of a lock not held, no re-acquiring a held lock, no thread "
                                   "finishing with a lock held",

@@ -173,6 +173,15 @@ def ending(prop: PropertyResult) -> list[str]:
     elif prop.kind == "deadlock":
         lines.append(f"Now no thread can ever take a step: {prop.message}.")
         lines.extend(f"  - {w}" for w in prop.waits)
+    elif prop.kind.is_liveness:
+        trace = prop.trace
+        if trace is not None and trace.cycle is not None:
+            n = len(trace.steps)
+            lines.append("Then nothing can step any more: the run stays in that state forever." if trace.cycle == n
+                         else f"After step {n} the run is back in the state before step {trace.cycle + 1}, so steps "
+                              f"{trace.cycle + 1} to {n} can repeat " +
+                              ("forever." if trace.cycle_fair else "as often as one likes."))
+        lines.append(f"So {prop.name} is violated: {prop.message}.")
     else:
         lines.append(f"That step violates {prop.name}: {prop.message}.")
     return lines
@@ -225,12 +234,16 @@ def checked_on(report: SpecReport, prop: PropertyResult) -> str:
     """On what a property that holds was checked: every reachable state, the final states, or each time a
     thread ran the statement."""
     states = report.stats.states
+    if prop.kind.is_liveness:
+        waited = f"; {prop.checked_states:,} of them wait for it" if prop.checked_states >= 0 else ""
+        return f"checked on every fair run of the complete state graph ({states:,} states{waited})"
     if prop.kind == "final":
         return f"checked on the {prop.checked_states:,} final states (of {states:,} reachable states)"
     if prop.checked_states >= 0:
         return f"checked on all {prop.checked_states:,} reachable states"
     if prop.kind == "assert":
         return "checked each time a thread ran it"
+
     return f"checked at every step from the {states:,} reachable states"
 
 

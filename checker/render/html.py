@@ -32,7 +32,7 @@ from ..analyses.trace import Prose, ThreadRef, Trace, TraceStep
 from ..engine.result import ExplicitResult
 from ..report.build import PropertyResult, SpecReport
 from .explain import Narrator, ending
-from .text import cpu_labels, cpu_names, trace_summary
+from .text import cpu_labels, cpu_names, cycle_marks, trace_summary
 
 STATE_GRAPH_LIMIT = 500
 READABLE_GRAPH_LIMIT = 80   # the labelled picture (counterexample neighbourhood, or positions) at most
@@ -54,6 +54,8 @@ th { background: #eef2f7; }
 .info { border-left: 4px solid #3563b8; background: #eef3fc; padding: .5em 1em; }
 table.trace td { min-width: 16em; max-width: 34em; } table.trace td.n { min-width: 2em; color: #667; }
 table.trace td.empty { background: #fafbfc; }
+table.trace tr.cycle td { background: #fff4e0; color: #8a5300; font-weight: 600; text-align: center; }
+table.trace tr.in-cycle td.n { border-left: 3px solid #e0a040; }
 .fn { color: #3563b8; font-size: 12px; } .loc { color: #667; font-size: 12px; white-space: nowrap; }
 .note { color: #7a4b00; } .viol { color: #b3261e; font-weight: 700; }
 .thread { text-decoration: underline dotted; cursor: help; }
@@ -249,7 +251,14 @@ def trace_table(trace: Trace) -> str:
     head = "".join(f"<th>{_e(cpus[name])} {_e(name)}</th>" for name in order)
     rows = []
     frames: dict[str, tuple[str, ...]] = {}
+    marks = cycle_marks(trace)
+    span = len(order) + 1
+
+    def mark(i: int) -> None:
+        if i in marks:
+            rows.append(f'<tr class="cycle"><td colspan="{span}">&#x21bb; {_e(marks[i])}</td></tr>')
     for n, step in enumerate(trace.steps, 1):
+        mark(n - 1)
         parts = []
         if frames.get(step.thread) != step.frame and step.frame:
             parts.append(f'<div class="fn">{_e(step.frame[-1])}()</div>')
@@ -266,7 +275,9 @@ def trace_table(trace: Trace) -> str:
                          + "</ul>")
         cells = "".join(f'<td class="step">{"".join(parts)}</td>' if name == step.thread else '<td class="empty"></td>'
                         for name in order)
-        rows.append(f'<tr><td class="n">{n}</td>{cells}</tr>')
+        looped = ' class="in-cycle"' if trace.cycle is not None and n > trace.cycle else ""
+        rows.append(f'<tr{looped}><td class="n">{n}</td>{cells}</tr>')
+    mark(len(trace.steps))
     return (f'<table class="trace"><thead><tr><th>#</th>{head}</tr></thead><tbody>'
             + "\n".join(rows) + "</tbody></table>")
 

@@ -88,7 +88,8 @@ def _property(p: PropertyResult) -> dict:
                         for s in p.trace.steps]
         out["trace_summary"] = {"steps": len(p.trace.steps), "threads": len(p.trace.threads),
                                 "switches": p.trace.switches, "fewest_switches": p.trace.fewest_switches,
-                                "settled": p.trace.settled}
+                                "settled": p.trace.settled, "cycle_start": p.trace.cycle,
+                                "cycle_repeats_forever": p.trace.cycle_fair if p.trace.cycle is not None else None}
         out["final_state"] = dict(p.context)
     if p.waits:
         out["stuck"] = list(p.waits)

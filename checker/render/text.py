@@ -102,7 +102,9 @@ def _summary(report: SpecReport) -> str:
         verdict = f"FAILED: {never_run} (--strict-coverage); all {len(props)} properties hold"
         never_run = ""
     elif counts["unknown"]:
-        verdict = f"UNKNOWN: {counts['unknown']} properties undecided ({report.stop_reason or 'solver unknown'})"
+        why = report.stop_reason or "; ".join(dict.fromkeys(p.message or "solver unknown" for p in props
+                                                          if p.status == "unknown"))
+        verdict = f"UNKNOWN: {counts['unknown']} properties undecided ({_names(props, 'unknown')}: {why})"
     else:
         verdict = f"OK: all {len(props)} properties hold on every reachable state"
     if never_run:
@@ -238,8 +240,15 @@ def _violation(prop: PropertyResult, style: str, width: int | None = None) -> li
     return out
 
 
+LASSO_TITLE = "Counterexample, a run that repeats forever (not necessarily the shortest)"
+
+
 def _trace_title(prop: PropertyResult) -> str:
     """`Shortest counterexample`, or what it is when it may not be the shortest."""
+    if prop.trace is not None and prop.trace.cycle is not None:
+        return LASSO_TITLE
+    if prop.kind.is_liveness:
+        return "Witness (not necessarily the shortest)"
     what = "witness" if prop.status == "reachable" else "counterexample"
     if prop.shortest:
         return f"Shortest {what}"
@@ -284,10 +293,16 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 'es' if word.endswith('ch') else 's'}"
 
 
-def trace_summary(trace: Trace, title: str = "Shortest counterexample") -> str:
+def trace_summary(trace: Trace, title: str | None = None) -> str:
     """`Shortest counterexample: 14 steps, 2 threads, 1 thread switch (...)`."""
+    if title is None:
+        title = LASSO_TITLE if trace.cycle is not None else "Shortest counterexample"
     text = (f"{title}: {_plural(len(trace.steps), 'step')}, {_plural(len(trace.threads), 'thread')}, "
             f"{_plural(trace.switches, 'thread switch')}")
+    if trace.cycle is not None:
+        n = len(trace.steps)
+        return text + ("; then it stays in its last state forever" if trace.cycle == n else
+                       f"; steps {trace.cycle + 1}-{n} repeat forever")
     if trace.fewest_switches and len(trace.threads) > 1:
         text += " (no shortest path to this state has fewer)"
     return text
@@ -386,20 +401,50 @@ def cpu_table(trace: Trace, fit: int | None = None) -> list[str] | None:
     rows = ["  " + "".join(h.ljust(width + gap) for h in heads).rstrip(),
             "  " + "".join(("-" * len(h)).ljust(width + gap) for h in heads).rstrip()]
     frames: dict[int, tuple[str, ...]] = {}
-    for step in trace.steps:
+    marks = cycle_marks(trace)
+    rule = max(len(r) for r in rows) - 2
+    for i, step in enumerate(trace.steps):
+        if i in marks:
+            rows.append("  " + _marker(marks[i], rule))
+            frames.clear()
         new_frame = frames.get(step.tid) != step.frame
         frames[step.tid] = step.frame
         for line in _cell(step, width, ambiguous, new_frame, show):
             rows.append(("  " + " " * ((width + gap) * column[step.tid]) + line).rstrip())
+    if len(trace.steps) in marks:
+        rows.append("  " + _marker(marks[len(trace.steps)], rule))
     return rows
+
+
+def cycle_marks(trace: Trace) -> dict[int, str]:
+    """For a run that repeats forever: the lines to show before a step (or after the last, at its index)."""
+    if trace.cycle is None:
+        return {}
+    n = len(trace.steps)
+    if trace.cycle == n:
+        return {n: "then nothing can step: the run stays in this state forever"}
+    again = "repeats forever" if trace.cycle_fair else "can repeat as often as you like"
+    return {trace.cycle: f"cycle: from here the run {again}",
+            n: f"back to the state at the start of the cycle (before step {trace.cycle + 1})"}
+
+
+def _marker(text: str, width: int) -> str:
+    """`==== text ====`, at least `width` wide."""
+    side = max(4, (width - len(text) - 2) // 2)
+    return f"{'=' * side} {text} {'=' * side}"
 
 
 def step_list(trace: Trace) -> list[str]:
     """The `--trace steps` form: a numbered list of steps."""
     cpu = {tid: i for i, tid in enumerate(trace.threads)}
     rows = []
+    marks = cycle_marks(trace)
     for i, step in enumerate(trace.steps, 1):
+        if i - 1 in marks:
+            rows.append("  " + _marker(marks[i - 1], 60))
         note = f"  -> {step.note}" if step.note else ""
         rows.append(f"  {i:3}. CPU{cpu[step.tid]} {step.thread:<24} {step.location:<28} {step.statement}{note}")
         rows.extend(f"         {line}" for line in change_lines(step))
+    if len(trace.steps) in marks:
+        rows.append("  " + _marker(marks[len(trace.steps)], 60))
     return rows

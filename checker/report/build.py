@@ -8,10 +8,11 @@ from dataclasses import dataclass, replace
 from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.system import TransitionSystem
 
+from ..analyses import liveness
 from ..analyses.coverage import Coverage, summarize
 from ..analyses.latency import slow_steps_waited
 from ..analyses.lockorder import LockDependencies, LockOrder, cycle_message, lock_order
-from ..analyses.trace import Trace, counterexample, lock_rows
+from ..analyses.trace import Trace, counterexample, describe_path, lock_rows
 from ..analyses.waitfor import DeadlockExplanation, SlowWaits, explain_stuck, slow_chains
 from ..engine.limits import STOPPED_AT_VIOLATION
 from ..engine.observers import Observer
@@ -150,6 +151,9 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
         if kind.is_question:
             results.append(answer(exp, name, kind, about, location))
             continue
+        if kind.is_liveness:
+            results.append(liveness_result(exp, name, kind, about, location))
+            continue
         if found is not None:
             reads = next((f.slots for f in system.finals if f.decl.name == name), None) \
                 if kind is PropertyKind.FINAL else None
@@ -281,6 +285,31 @@ def answer(exp: ExplicitResult, name: str, kind: PropertyKind, about: str, locat
     if not exp.complete:
         return PropertyResult(name, kind, Status.UNKNOWN, location, about, f"exploration stopped: {exp.stop_reason}")
     return PropertyResult(name, kind, Status.UNREACHABLE, location, about, "no reachable state: it cannot happen")
+
+
+def liveness_result(exp: ExplicitResult, name: str, kind: PropertyKind, about: str, location: str) -> PropertyResult:
+    """A liveness property's verdict on the explored graph: a lasso when violated (analyses/liveness.py)."""
+    system = exp.system
+    if system.reduction is not Reduction.NONE:
+        return PropertyResult(name, kind, Status.UNKNOWN, location, about,
+                              "liveness is decided on the full graph: verify with --reduce none")
+    found = liveness.check(exp, name)
+    if found.holds is None:
+        return PropertyResult(name, kind, Status.UNKNOWN, location, about, found.message)
+    if found.holds:
+        if found.checked == 0 and kind is not PropertyKind.EVENTUALLY:
+            what = ("no reachable state satisfies its from: condition" if kind is PropertyKind.LEADS_TO else
+                    "no instance of the thread ever waits at a lock it cannot take")
+            return PropertyResult(name, kind, Status.VACUOUS, location, about, f"{what}, so it was checked on no "
+                                  "state", checked_states=0)
+        return PropertyResult(name, kind, Status.HOLDS, location, about, checked_states=found.checked)
+    lasso = found.lasso
+    assert lasso is not None
+    trace = describe_path(system, lasso.path, found.message, violating=False)
+    trace = replace(trace, cycle=lasso.cycle_start if lasso.cycle_start >= 0 else None, cycle_fair=lasso.fair)
+    final = trace.states[-1] if trace.states else system.base_state
+    return PropertyResult(name, kind, Status.VIOLATED, location, about, found.message, trace,
+                          tuple(lock_table(system, final)), shortest=False)
 
 
 def waited_through(exp: ExplicitResult, thread: str, procedure: str) -> WaitedThrough:

@@ -49,6 +49,7 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC120": "malformed expect:",
     "NC121": "expect: names no violable property, or one twice",
     "NC122": "bad during: (a waits_on_slow: question's procedure)",
+    "NC123": "bad fairness: or within: (of a liveness property)",
     "NC201": "bad or undefined label",
     "NC202": "goto into a loop",
     "NC203": "a statement that is a list",

@@ -35,11 +35,16 @@ LOCK_KEYS = ("kind", "per")
 STATE_KEYS = ("type", "per", "init")
 THREAD_KEYS = ("run", "for", "count", "daemon", "about")
 MAX_THREAD_COUNT = 16
-PROPERTY_KINDS = ("invariant", "final", "reachable", "waits_on_slow")
-PROPERTY_KEYS = (*PROPERTY_KINDS, "about", "during")   # during: waits_on_slow only
+LIVENESS_KINDS = ("eventually", "leads_to", "progress", "returns_when_killed")   # on every fair run
+THREAD_KINDS = ("waits_on_slow", "progress", "returns_when_killed")   # they name a threads: entry
+PROPERTY_KINDS = ("invariant", "final", "reachable", "waits_on_slow", *LIVENESS_KINDS)
+# during: waits_on_slow only; fairness: the liveness kinds; within: returns_when_killed
+PROPERTY_KEYS = (*PROPERTY_KINDS, "about", "during", "fairness", "within")
+LEADS_TO_KEYS = ("from", "to")
+FAIRNESS = ("weak", "strong")                  # the values of fairness: (a property's, or options:)
 OPTION_FLAGS = ("deadlock", "fatal_signals")   # true or false
 RWSEM_WAKE = ("head_run", "all_readers")       # the values of options: rwsem_wake:
-OPTION_KEYS = (*OPTION_FLAGS, "rwsem_wake")
+OPTION_KEYS = (*OPTION_FLAGS, "rwsem_wake", "fairness")
 EXPECT_KEYS = ("violated",)
 EXPECT_HOLDS = "holds"
 BUILTIN_PROPERTIES = ("deadlock_free", "lock_discipline", "runtime_safety")
@@ -639,41 +644,110 @@ class SpecParser:
             self.unknown_keys(value, PROPERTY_KEYS)
             kinds = [k for k in PROPERTY_KINDS if value.get(k) is not None]
             if len(kinds) != 1:
-                self.err(value.span, "NC118", "a property has exactly one of invariant:, final:, reachable: or "
-                         "waits_on_slow:", "invariant: holds in every state, final: when every thread has finished;"
-                         " reachable: and waits_on_slow: ask whether something can happen")
+                self.err(value.span, "NC118", "a property has exactly one of " + ", ".join(f"{k}:" for k in
+                         PROPERTY_KINDS), "invariant: holds in every state, final: when every thread has finished;"
+                         " eventually:, leads_to:, progress: and returns_when_killed: on every fair run; reachable:"
+                         " and waits_on_slow: ask whether something can happen")
                 continue
-            expr_node = value.get(kinds[0])
+            kind = kinds[0]
+            expr_node = value.get(kind)
             assert expr_node is not None
             about = self.text(value.get("about"), "about") or ""
+            if not self.property_keys_fit(kind, value):
+                continue
+            fairness = self.fairness(value.get("fairness"))
+            within = self.within(value.get("within"))
+            if fairness is None or within is None:
+                continue
+            if kind == "leads_to":
+                decl = self.leads_to(key, expr_node, about, scope, fairness)
+                if decl is not None:
+                    out.append(decl)
+                continue
             if not isinstance(expr_node, Scalar):
-                self.err(expr_node.span, "NC101", f"{kinds[0]}: takes an expression, not {describe(expr_node)}",
+                self.err(expr_node.span, "NC101", f"{kind}: takes an expression, not {describe(expr_node)}",
                          "write the expression as one (quoted) string")
                 continue
-            if kinds[0] == "waits_on_slow":
+            if kind in THREAD_KINDS:
                 thread_names = [t.name for t in threads]
                 if expr_node.text not in thread_names:
-                    self.err(expr_node.expr_span(), "NC119", f"waits_on_slow: takes a thread name, got "
+                    self.err(expr_node.expr_span(), "NC119", f"{kind}: takes a thread name, got "
                              f"'{expr_node.text}'", did_you_mean(expr_node.text, thread_names) or "name a thread")
                     continue
                 during = self.during(value.get("during"), procedures)
                 if during is None:
                     continue
-                out.append(PropertyDecl(key.text, "waits_on_slow", Const(BOOL, expr_node.span, True), about,
-                                        key.span, expr_node.text, during=during))
+                out.append(PropertyDecl(key.text, kind, Const(BOOL, expr_node.span, True), about,
+                                        key.span, expr_node.text, during=during, fairness=fairness, within=within))
                 continue
-            if (misplaced := value.get("during")) is not None:
-                self.err(misplaced.span, "NC122", "during: belongs to a waits_on_slow: question",
-                         "remove it, or ask waits_on_slow: THREAD")
-                continue
-            try:
-                e = parse_condition(expr_node.value, scope, expr_node.expr_span())
-            except ExprError as err:
-                if not err.follow_on:
-                    self.err(err.span, err.code, err.message, err.hint)
-                continue
-            out.append(PropertyDecl(key.text, kinds[0], e, about, key.span, text=expr_node.text))
+            e = self.condition(expr_node, scope)
+            if e is not None:
+                out.append(PropertyDecl(key.text, kind, e, about, key.span, text=expr_node.text, fairness=fairness))
         return out
+
+    def property_keys_fit(self, kind: str, value: Map) -> bool:
+        """during:, fairness: and within: only where they mean something."""
+        allowed = {"during": ("waits_on_slow",), "fairness": LIVENESS_KINDS, "within": ("returns_when_killed",)}
+        for extra, kinds in allowed.items():
+            misplaced = value.get(extra)
+            if misplaced is not None and kind not in kinds:
+                code = "NC122" if extra == "during" else "NC123"
+                owner = "a waits_on_slow: question" if extra == "during" else \
+                    " or ".join(f"{k}:" for k in kinds)
+                self.err(misplaced.span, code, f"{extra}: belongs to {owner}", f"remove it from this {kind}: property")
+                return False
+        return True
+
+    def fairness(self, node: Node | None) -> str | None:
+        """A property's fairness: weak or strong ('' when absent: the spec's options: decide; None after an error)."""
+        if node is None:
+            return ""
+        if isinstance(node, Scalar) and node.text in FAIRNESS:
+            return node.text
+        self.err(node.span, "NC123", "fairness: takes weak or strong",
+                 "weak: a thread that can step from some point on steps; strong: one that can step again and "
+                 "again steps")
+        return None
+
+    def within(self, node: Node | None) -> int | None:
+        """returns_when_killed's within: how many slow steps a killed thread may still wait through (default 0)."""
+        if node is None:
+            return 0
+        if isinstance(node, Scalar) and isinstance(node.value, int) and not isinstance(node.value, bool) \
+                and node.value >= 0:
+            return node.value
+        self.err(node.span, "NC123", "within: takes a number of slow steps, 0 or more", "within: 0")
+        return None
+
+    def condition(self, node: Scalar, scope: Scope) -> Expr | None:
+        """A property's condition, or None after an error."""
+        try:
+            return parse_condition(node.value, scope, node.expr_span())
+        except ExprError as err:
+            if not err.follow_on:
+                self.err(err.span, err.code, err.message, err.hint)
+            return None
+
+    def leads_to(self, key: Scalar, node: Node, about: str, scope: Scope, fairness: str) -> PropertyDecl | None:
+        """`leads_to: {from: COND, to: COND}`: every fair run from a `from` state reaches a `to` state."""
+        form = 'leads_to: {from: "COND", to: "COND"}'
+        if not isinstance(node, Map):
+            self.err(node.span, "NC101", f"leads_to: takes a mapping, not {describe(node)}", form)
+            return None
+        self.unknown_keys(node, LEADS_TO_KEYS)
+        parts = []
+        for part in LEADS_TO_KEYS:
+            sub = node.get(part)
+            if not isinstance(sub, Scalar):
+                self.err(node.span if sub is None else sub.span, "NC101",
+                         f"leads_to: needs {part}: as an expression", form)
+                return None
+            parts.append((sub, self.condition(sub, scope)))
+        (src_node, src), (dst_node, dst) = parts
+        if src is None or dst is None:
+            return None
+        return PropertyDecl(key.text, "leads_to", dst, about, key.span, text=f"{src_node.text} ~> {dst_node.text}",
+                            fairness=fairness, source=src, source_text=src_node.text, target_text=dst_node.text)
 
     def during(self, node: Node | None, procedures: list) -> str | None:
         """A waits_on_slow question's during: PROCEDURE ('' when absent; None after an error)."""
@@ -706,6 +780,11 @@ class SpecParser:
                 values["rwsem_wake"] = node.text
             else:
                 self.err(node.span, "NC101", "rwsem_wake: takes head_run or all_readers", "rwsem_wake: head_run")
+        node = section.get("fairness")
+        if node is not None:
+            fairness = self.fairness(node)
+            if fairness:
+                values["fairness"] = fairness
         return Options(**values)  # type: ignore[arg-type]
 
 

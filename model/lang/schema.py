@@ -16,6 +16,8 @@ from .lockapi import LOCK_API, RCU_API, LockOpInfo
 from .parse import (
     EXPECT_HOLDS,
     EXPECT_KEYS,
+    FAIRNESS,
+    LEADS_TO_KEYS,
     LOCK_KEYS,
     LOCK_KINDS,
     MAX_GROUP,
@@ -78,9 +80,10 @@ TOP_TEXT = {
     "state": "shared variables: NAME: {type: TYPE, per: ENTITY, init: VALUE}",
     "procedures": "code paths: 'name(TYPE param, ...) -> TYPE': a list of statements, or {locals:, body:}",
     "threads": "what runs: NAME: {run: 'proc(args)', for: 'x in ENTITY' or count: N, daemon: true}",
-    "properties": "NAME: {invariant: EXPR} (every state), {final: EXPR} (the end), {reachable: EXPR} or "
-                  "{waits_on_slow: THREAD, during: PROCEDURE} (questions), with about:",
-    "options": "deadlock, fatal_signals (true/false), rwsem_wake (head_run/all_readers)",
+    "properties": "NAME: {invariant: EXPR} (every state), {final: EXPR} (the end), {eventually: EXPR}, "
+                  "{leads_to: {from: EXPR, to: EXPR}}, {progress: THREAD}, {returns_when_killed: THREAD} (every "
+                  "fair run), {reachable: EXPR} or {waits_on_slow: THREAD, during: PROCEDURE} (questions), with about:",
+    "options": "deadlock, fatal_signals (true/false), rwsem_wake (head_run/all_readers), fairness (weak/strong)",
     "expect": "the verdicts verifying must give: holds, or {violated: [PROPERTY, ...]}",
 }
 
@@ -165,15 +168,24 @@ def _thread() -> Schema:
 
 
 def _property() -> Schema:
-    """Exactly one kind, and about:."""
-    during = {"during": {**TEXT, "description": "waits_on_slow: also count the slow steps the thread can wait "
-                                                "through inside this procedure"}}
-    return {"anyOf": [_keys({kind: SCALAR, "about": TEXT, **(during if kind == "waits_on_slow" else {})}, (kind,))
+    """Exactly one kind, and about: (with during:, fairness: or within: where they apply)."""
+    extras: dict[str, Schema] = {
+        "during": {**TEXT, "description": "waits_on_slow: also count the slow steps the thread can wait through "
+                                          "inside this procedure"},
+        "fairness": {"enum": list(FAIRNESS), "description": "weak (default) or strong fairness per thread"},
+        "within": {"type": "integer", "minimum": 0,
+                   "description": "the slow steps a killed thread may still wait through (default 0)"}}
+    applies = {"waits_on_slow": ("during",), "eventually": ("fairness",), "leads_to": ("fairness",),
+               "progress": ("fairness",), "returns_when_killed": ("fairness", "within")}
+    leads_to = _keys({"from": TEXT, "to": TEXT}, LEADS_TO_KEYS)
+    return {"anyOf": [_keys({kind: leads_to if kind == "leads_to" else SCALAR, "about": TEXT,
+                             **{k: extras[k] for k in applies.get(kind, ())}}, (kind,))
                       for kind in PROPERTY_KINDS]}
 
 
 def _options() -> Schema:
-    values: Schema = {**{flag: FLAG for flag in OPTION_FLAGS}, "rwsem_wake": {"enum": list(RWSEM_WAKE)}}
+    values: Schema = {**{flag: FLAG for flag in OPTION_FLAGS}, "rwsem_wake": {"enum": list(RWSEM_WAKE)},
+                      "fairness": {"enum": list(FAIRNESS)}}
     return _keys(values)
 
 

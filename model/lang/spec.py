@@ -192,13 +192,20 @@ class ThreadDecl:
 @dataclass(frozen=True)
 class PropertyDecl:
     name: str
-    kind: str  # invariant, final; questions (they do not fail a run): reachable, waits_on_slow
-    expr: Expr
+    # invariant, final; on every fair run: eventually, leads_to, progress, returns_when_killed; questions (they
+    # do not fail a run): reachable, waits_on_slow
+    kind: str
+    expr: Expr   # the condition (leads_to: its to:; the thread kinds: true)
     about: str
     span: Span = field(compare=False)
     target: str = ""  # waits_on_slow: the threads: entry whose instances may wait behind slow steps
     during: str = ""  # waits_on_slow: also count the slow steps they can wait through inside this procedure
     text: str = field(default="", compare=False)  # the expression as written in the spec
+    fairness: str = ""  # liveness kinds: weak or strong ('' : the spec's options: fairness:)
+    within: int = 0     # returns_when_killed: the slow steps a killed thread may still wait through
+    source: Expr | None = None   # leads_to: its from: condition
+    source_text: str = field(default="", compare=False)   # leads_to: from: and to: as written
+    target_text: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -206,6 +213,7 @@ class Options:
     deadlock: bool = True
     fatal_signals: bool = True
     rwsem_wake: str = "head_run"  # head_run (3.10/4.x rwsem-xadd) or all_readers (phase-fair, >= 5.x)
+    fairness: str = "weak"  # the liveness properties' fairness unless they say: weak or strong, per thread
 
 
 @dataclass(frozen=True)

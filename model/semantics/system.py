@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from ..lang.errors import Diagnostic, Span, SpecError
@@ -156,6 +156,10 @@ class TransitionSystem:
         self.finals = [self._state_property(p) for p in spec.properties if p.kind == "final"]
         # "can this ever happen?": checked like an invariant saying it never does; a violation is a witness
         self.reachables = [self._state_property(p, negate=True) for p in spec.properties if p.kind == "reachable"]
+        # eventually: and leads_to: by name: the from: condition (leads_to only) and the goal
+        self.goals = {p.name: (self.state_property(replace(p, name=f"{p.name}.from"), p.source) if p.source else None,
+                               self._state_property(p))
+                      for p in spec.properties if p.kind in ("eventually", "leads_to")}
 
     def unreduced(self) -> TransitionSystem:
         """The same spec without reduction (this system when it has none): traces are told in its steps."""
@@ -256,7 +260,10 @@ class TransitionSystem:
         return [tuple(s) for s in states]
 
     def _state_property(self, decl: PropertyDecl, negate: bool = False) -> StateProperty:
-        expr = Unary(BOOL, decl.expr.span, "not", decl.expr) if negate else decl.expr
+        return self.state_property(decl, Unary(BOOL, decl.expr.span, "not", decl.expr) if negate else decl.expr)
+
+    def state_property(self, decl: PropertyDecl, expr: Expr) -> StateProperty:
+        """A condition of a property compiled for evaluation (a liveness property has several)."""
         try:
             fn = compile_expr(expr, self.env)
         except EvalError as err:

@@ -85,6 +85,19 @@ def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool =
     return ()
 
 
+def waited_for(system: TransitionSystem, s: Sequence, tid: int) -> frozenset[int]:
+    """Every thread `tid` waits for in state `s`, directly or through the threads those wait for (lock
+    holders, queued writers ahead, RCU readers a grace period waits for)."""
+    seen: set[int] = set()
+    todo = [tid]
+    while todo:
+        for edge in blockers(system, s, todo.pop(), conditions=False):
+            if edge.target not in seen and edge.target != tid:
+                seen.add(edge.target)
+                todo.append(edge.target)
+    return frozenset(seen)
+
+
 def holds(system: TransitionSystem, s: Sequence, tid: int, lock: str) -> bool:
     """Whether `tid` holds the lock instance named `lock` in any mode."""
     for index, slot in enumerate(system.layout.slots):
