@@ -203,6 +203,7 @@ def assert_witness(exp: ExplicitResult, row: Overtaken) -> None:
     waiter = next(t.tid for t in system.threads if t.name == row.instance)
     pcs, pcslot = site_pcs(system, waiter, row), system.threads[waiter].pcslot
     first = next(i for i, s in enumerate(trace.states) if s[pcslot] in pcs and system.expand(s)[1] >> waiter & 1)
+    assert first == row.blocked_after
     assert all(s[pcslot] in pcs for s in trace.states[first:])
     counted = [i for i in range(first, len(trace.steps))
                for _ in range(taken_by_others(system, trace.states[i], trace.states[i + 1], waiter))]
@@ -263,7 +264,8 @@ def test_the_command_in_text(tmp_path: Path) -> None:
     assert f"  mutex_lock(&m) at {spec}:6 in once(): unbounded" in result.output
     assert "overtaken by b (waiting: a)" in result.output
     assert "only strong fairness rules it out" in result.output
-    assert "the cycle from step" in result.output and "CPU0 " in result.output
+    assert "the cycle from step 3; a blocked there after step 1, overtaken at step 3" in result.output
+    assert "CPU0 b" in result.output
     assert "b: how often other threads take a lock while it waits for it" in result.output
 
 

@@ -52,7 +52,8 @@ class Overtaken:
     starvation: bool = False      # unbounded with the waiter blocked all round the cycle
     trace: Trace | None = None    # a run reaching `most` (unbounded: to the cycle, then once round it)
     cycle_start: int = -1         # unbounded: the step at which the witness's cycle begins
-    overtaken_at: tuple[int, ...] = ()   # the witness's steps that are overtakes (0-based)
+    overtaken_at: tuple[int, ...] = ()   # the witness's steps that are overtakes (0-based; one entry per overtake)
+    blocked_after: int = 0        # the witness's step after which the waiter is blocked there (0: from the start)
     complete: bool = True         # the whole state space was explored (otherwise `most` is a lower bound)
 
     @property
@@ -126,7 +127,7 @@ def _subgraph(exp: ExplicitResult, tid: int, site_of: list[int]) -> _Graph:
         if u < expanded:
             node = nodes[pc]
             base = system.lock_slot(node, s)   # type: ignore[arg-type]
-            rwsem = isinstance(node, ir.LockWait) or getattr(node, "lock_kind", "") == "rwsem"
+            rwsem = _is_rwsem(node)
             for e in range(first[u], first[u + 1] if u + 1 < expanded else edge_count):
                 v = targets[e]
                 t = states[v]
@@ -351,12 +352,15 @@ def overtakes(exp: ExplicitResult, thread: str) -> list[Overtaken]:
                         answer is not None, 0 if answer is None else answer.most, system.threads[tid].name,
                         complete=exp.complete)
         if answer is not None:
-            row = _with_witness(exp, row, g, answer)
+            row = _with_witness(exp, row, tid, g, answer)
         out.append(row)
     return out
 
 
-def _with_witness(exp: ExplicitResult, row: Overtaken, g: _Graph, answer: _SiteAnswer) -> Overtaken:
+def _with_witness(exp: ExplicitResult, row: Overtaken, tid: int, g: _Graph, answer: _SiteAnswer) -> Overtaken:
+    """The row with its overtakers and its witness: a shortest path to the state the heaviest path (or the
+    way to the cycle) starts from, then that path; the wait starts at the first state of the longest run
+    of states at the acquisition ending there in which the thread is blocked."""
     system, store = exp.system, exp.store
     names = tuple(system.threads[x].name for x in sorted(answer.overtakers))
     if not answer.edges:
@@ -369,7 +373,25 @@ def _with_witness(exp: ExplicitResult, row: Overtaken, g: _Graph, answer: _SiteA
         labels.append(Label(info.tid, action, store.edges_choice[g.edge[e]], info.signal))
         states.append(store.states[g.sids[g.dst[e]]])
     trace = describe_path(system, Path(tuple(states), tuple(labels), None, (), False))
+    site_of, pcslot, site = acquisition_sites(system, tid), system.threads[tid].pcslot, g.site[g.src[answer.edges[0]]]
+    first = len(stem.labels)
+    for i in range(len(stem.labels), -1, -1):
+        if site_of[states[i][pcslot]] != site:
+            break
+        sid = stem.ids[i] if stem.ids else store.id_of(states[i])
+        if sid is not None and sid < len(store.blocked) and store.blocked[sid] >> tid & 1:
+            first = i
+    at: list[int] = []
+    for i in range(first, len(labels)):
+        node = system.node_at(states[i], tid)
+        assert isinstance(node, (ir.LockCall, ir.LockWait))
+        base = system.lock_slot(node, states[i])
+        if base is not None:
+            at += [i] * len(acquirers(states[i], states[i + 1], base, _is_rwsem(node), tid))
     start = len(stem.labels) + answer.cycle_at if answer.most is None else -1
-    at = tuple(len(stem.labels) + k for k, e in enumerate(answer.edges) for _ in range(g.weight[e]))
     return replace(row, overtakers=names, starvation=answer.starvation, trace=trace, cycle_start=start,
-                   overtaken_at=at)
+                   overtaken_at=tuple(at), blocked_after=first)
+
+
+def _is_rwsem(node: ir.Node) -> bool:
+    return isinstance(node, ir.LockWait) or (isinstance(node, ir.LockCall) and node.lock_kind == "rwsem")

@@ -35,8 +35,9 @@ def row_text(row: Overtaken, trace: bool) -> list[str]:
     if trace and row.trace is not None:
         cycle = f", the cycle from step {row.cycle_start + 1}" if row.most is None else ""
         at = sorted(set(row.overtaken_at))
-        lines.append(f"    a run that shows it: {len(row.trace.steps)} steps{cycle}; overtakes at step"
-                     f"{'s' if len(at) > 1 else ''} {', '.join(str(i + 1) for i in at)}")
+        since = f"after step {row.blocked_after}" if row.blocked_after else "from the start"
+        lines.append(f"    a run that shows it: {len(row.trace.steps)} steps{cycle}; {row.instance} blocked there "
+                     f"{since}, overtaken at step{'s' if len(at) > 1 else ''} {', '.join(str(i + 1) for i in at)}")
         lines.append("")
         lines.extend("    " + line for line in cpu_table(row.trace) or [])
         lines.append("")
@@ -59,7 +60,7 @@ def row_json(row: Overtaken, trace: bool) -> dict:
                   "starvation": row.starvation, "instance": row.instance, "overtakers": list(row.overtakers),
                   "complete": row.complete, "trace_steps": len(row.trace.steps) if row.trace is not None else 0,
                   "cycle_start": row.cycle_start if row.most is None else None,
-                  "overtaken_at": list(row.overtaken_at)}
+                  "overtaken_at": list(row.overtaken_at), "blocked_after": row.blocked_after}
     if trace and row.trace is not None:
         data["trace"] = [{"thread": st.thread, "location": st.location, "statement": st.statement,
                           "note": st.note or None} for st in row.trace.steps]
