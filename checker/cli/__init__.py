@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from .analyses import diff, locks, mutate, slow
+from .analyses import diff, locks, mutate, overtakes, slow
 from .conform import conform, skeleton
 from .errors import Commands
 from .export import export
@@ -36,6 +36,6 @@ def main() -> None:
     """Model-check kernel locking protocols written as YAML specs."""
 
 
-for _command in (verify, check, locks, slow, mutate, diff, conform, skeleton, explain, report, schema, init,
+for _command in (verify, check, locks, slow, overtakes, mutate, diff, conform, skeleton, explain, report, schema, init,
                  export):
     main.add_command(_command)

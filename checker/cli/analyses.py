@@ -1,4 +1,5 @@
-"""The analysis commands: `netcheck locks`, `netcheck slow`, `netcheck mutate`, `netcheck diff`.
+"""The analysis commands: `netcheck locks`, `netcheck slow`, `netcheck overtakes`, `netcheck mutate`,
+`netcheck diff`.
 
 They print and exit; the analyses themselves are pure functions in their own modules, imported by the
 command that runs them.
@@ -217,6 +218,50 @@ def slow(spec: str, threads: tuple[str, ...], every: bool, procedure: str | None
     # question asked on its own, its answer the exit code
     if any(answers.values()):
         sys.exit(EXIT_VIOLATED)
+    sys.exit(EXIT_OK if exp.complete else EXIT_INCOMPLETE)
+
+
+# ---------------------------------------------------------------- overtakes
+
+
+@click.command("overtakes")
+@click.argument("spec", type=click.Path())
+@click.option("--thread", "threads", multiple=True, metavar="NAME",
+              help="A threads: entry to ask about (repeatable; default: every one).")
+@click.option("--trace", "show_trace", is_flag=True,
+              help="Print, for each answer above 0, a run that shows it (CPU columns; JSON: its steps).")
+@limit_options(depth=False)
+@format_option(FORMATS)
+def overtakes(spec: str, threads: tuple[str, ...], show_trace: bool, bounds: tuple[str, ...],
+              max_states: int | None, timeout: float | None, fmt: str) -> None:
+    """Bounded waiting: for each lock acquisition a thread of SPEC waits at, the most times other threads
+    take that lock while it waits (it is blocked there, then stays there until it gets the lock), or
+    unbounded, with whether the waiter starves (blocked all round the cycle) or loses races it could win.
+
+    Exit 0: answered on the whole state space; 2: invalid spec or usage; 3: exploration stopped early (the
+    numbers are lower bounds).
+    """
+    from ..analyses.overtake import overtakes as overtaken
+    from ..engine.explore import explore
+    from ..render.overtake import overtakes_json, overtakes_text
+    system = load_system(spec, parse_bounds(bounds))
+    decls = sorted({t.decl for t in system.threads})
+    for name in threads:
+        if name not in decls:
+            raise click.BadParameter(f"no threads: entry '{name}' (there are: {', '.join(decls)})",
+                                     param_hint="--thread")
+    exp = explore(system, Limits(max_states, None, timeout), measure_memory=False)
+    answers = {decl: overtaken(exp, decl) for decl in (list(dict.fromkeys(threads)) or decls)}
+    if fmt == "json":
+        click.echo(json.dumps({"spec": spec, "bounds": dict(exp.system.spec.bounds), "states": exp.state_count,
+                               "complete": exp.complete, "overtakes": overtakes_json(answers, show_trace)},
+                              indent=2))
+    else:
+        lines = _header(spec, exp)
+        for decl, rows in answers.items():
+            lines.append("")
+            lines.extend(overtakes_text(decl, rows, show_trace))
+        click.echo("\n".join(lines) + "\n", nl=False)
     sys.exit(EXIT_OK if exp.complete else EXIT_INCOMPLETE)
 
 
