@@ -110,7 +110,7 @@ def _goal(exp: ExplicitResult, name: str, source: StateProperty | None, goal: St
         checked = len(starts)
     else:
         checked = sum(inside)
-    found = _escape(exp, g, name, inside, None, starts, fairness)
+    found = escape(exp, g, name, inside, None, starts, fairness)
     if found is None:
         return _complete(exp, LivenessAnswer(True, checked=checked))
     lasso, terminal = found
@@ -130,7 +130,7 @@ def _judge(checker: PropertyChecker, prop: StateProperty, state: tuple) -> bool 
     return verdict.holds
 
 
-def _escape(exp: ExplicitResult, g: FairGraph, name: str, inside: bytearray, key: Key, starts: Sequence[int],
+def escape(exp: ExplicitResult, g: FairGraph, name: str, inside: bytearray, key: Key, starts: Sequence[int],
             fairness: Fairness) -> tuple[Lasso, bool] | None:
     """A lasso from the shallowest start that can stay `inside` forever on a fair run, and whether it
     ends in a terminal state; None when no start can."""
@@ -203,7 +203,7 @@ def _waits(exp: ExplicitResult, name: str, tid: int, fairness: Fairness, killed:
             inside[s] = 1
     blocked, bit = exp.store.blocked, 1 << tid
     starts = [s for s in range(g.expanded) if inside[s] and blocked[s] & bit]
-    found = _escape(exp, g, name, inside, key, starts, fairness)
+    found = escape(exp, g, name, inside, key, starts, fairness)
     who = thread.name
     if found is not None:
         lasso, terminal = found
@@ -214,7 +214,7 @@ def _waits(exp: ExplicitResult, name: str, tid: int, fairness: Fairness, killed:
                f"on this {fairness}ly fair run round the marked cycle it never gets the lock")
         return LivenessAnswer(False, f"{lead} {how}", lasso, len(starts))
     if killed:
-        most = _slow_steps(exp, g, name, tid, inside, key, starts)
+        most = slow_steps(exp, g, name, tid, inside, key, starts)
         if most is not None and (most[0] is None or most[0] > within):
             count, lasso, steps = most
             wait = wait_text(system, lasso.path.states[lasso.awaiting], tid)
@@ -227,7 +227,7 @@ def _waits(exp: ExplicitResult, name: str, tid: int, fairness: Fairness, killed:
     return LivenessAnswer(True, checked=len(starts))
 
 
-def _slow_steps(exp: ExplicitResult, g: FairGraph, name: str, tid: int, inside: bytearray, key: Key,
+def slow_steps(exp: ExplicitResult, g: FairGraph, name: str, tid: int, inside: bytearray, key: Key,
                 starts: Sequence[int]) -> tuple[int | None, Lasso, list[str]] | None:
     """The most slow steps the threads that thread `tid` waits for complete while it is blocked at one of
     its waits (None: unboundedly many, on a cycle), with a run that shows it; None when none can."""

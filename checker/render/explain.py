@@ -213,7 +213,7 @@ def explain_property(report: SpecReport, prop: PropertyResult) -> list[str]:
     if trace is None:
         out.extend(_wrap(f"It is VIOLATED: {prop.message}.", "  "))
         if prop.kind == "lock_order":
-            out.extend(line for _, body in sections(report) for line in body)
+            out.extend(line for title, body in sections(report) if title.startswith("Lock order") for line in body)
         return out
     if not trace.steps:
         out.extend(_wrap(f"It is VIOLATED already in the initial state: {prop.message}.", "  "))

@@ -44,6 +44,12 @@ def report_object(report: SpecReport, timing: bool = True, coverage: bool = Fals
     deadlock = next((p.explanation for p in report.properties if p.explanation is not None), None)
     if deadlock is not None:
         out["deadlock"] = deadlock_json(report.threads, deadlock)
+    if report.hangs:
+        out["hidden_hangs"] = [{"thread": h.thread, "wait": h.wait, "location": h.location, "forever": h.forever,
+                                "fairness": str(h.fairness), "slow_steps": list(dict.fromkeys(h.steps)),
+                                "steps": len(h.trace.steps) if h.trace is not None else 0,
+                                "cycle_start": h.trace.cycle if h.trace is not None else None}
+                               for h in report.hangs]
     if report.coverage is not None:
         out["coverage"] = {**_coverage(report.coverage, coverage), "strict": report.strict_coverage}
     return out

@@ -21,6 +21,7 @@ from netcheck.model.lang.errors import Diagnostic, SpecError
 from netcheck.model.lang.lockapi import lock_ops
 
 from .. import __version__
+from ..analyses.hangs import HiddenHang
 from ..analyses.trace import Trace, TraceStep
 from ..engine.vocabulary import EXIT_USAGE, Status, worst_exit_code
 from ..report.build import PropertyResult, SpecReport
@@ -208,12 +209,38 @@ def _diagnostic(path: str, d: Diagnostic, rules: _Rules) -> dict:
     return result
 
 
+HANG_RULE = "hidden_hang"
+
+
+def _hang_rule() -> dict:
+    text = ("a killable wait (TASK_KILLABLE) that can last forever on a fair run, or through unboundedly many "
+            "slow steps (grace periods) of the threads it waits for: the hung-task detector skips such sleeps")
+    return {"id": HANG_RULE, "name": "HiddenHang", "shortDescription": {"text": "hidden hang (killable wait)"},
+            "fullDescription": {"text": text}, "defaultConfiguration": {"level": "warning"},
+            "help": {"text": f"{text}. docs/analyses.md, 'Hidden hangs'."},
+            "properties": {"tags": ["concurrency", "locking", "latency"]}}
+
+
+def _hang(report: SpecReport, hang: HiddenHang, rules: _Rules) -> dict:
+    index = rules.use(HANG_RULE, _hang_rule)
+    result: dict = {"ruleId": HANG_RULE, "ruleIndex": index, "level": "warning",
+                    "message": {"text": f"{report.name} ({report.spec}): {hang.summary}."}}
+    physical = physical_location(hang.location) if hang.location else None
+    if physical is not None:
+        result["locations"] = [{"physicalLocation": physical}]
+    if hang.trace is not None and hang.trace.steps:
+        result["codeFlows"] = [code_flow(hang.trace, hang.location or f"{report.spec}:1")]
+    result["partialFingerprints"] = {"netcheckHang/v1": _fingerprint(report.spec, hang.thread, hang.location)}
+    return result
+
+
 def sarif_log(reports: Sequence[SpecReport], spec_errors: Sequence[tuple[str, SpecError]] = ()) -> dict:
     rules = _Rules()
     results = [_violation(r, p, rules) for r in reports for p in r.properties if p.status.fails]
     results += [_unmet(r, p, rules) for r in reports if r.expectation is not None for p in r.properties
                 if p.name in r.expectation.violated and p.status is Status.HOLDS]
     results += [_diagnostic(path, d, rules) for path, err in spec_errors for d in err.diagnostics]
+    results += [_hang(r, h, rules) for r in reports for h in r.hangs]
     notifications = [{"level": "warning", "descriptor": {"id": "unknown"},
                       "message": {"text": f"{r.spec}: {p.name} ({p.kind}) is UNKNOWN, not a pass: {p.message}"}}
                      for r in reports for p in r.properties if p.status is Status.UNKNOWN]

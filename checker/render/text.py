@@ -50,9 +50,15 @@ def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = Tru
 
 def sections(report: SpecReport) -> list[tuple[str, list[str]]]:
     """The analyses shown after the properties: (title, lines)."""
-    if report.lock_order is None:
-        return []
-    return [("Lock order (lockdep rules):", report_section(report.lock_order))]
+    out = [] if report.lock_order is None else [("Lock order (lockdep rules):", report_section(report.lock_order))]
+    if report.hangs:
+        lines: list[str] = []
+        for hang in report.hangs:
+            lines += ([""] if lines else []) + [f"  {line}" for line in hang.lines]
+            if hang.trace is not None:
+                lines.append(f"  ({trace_summary(hang.trace, 'the run that shows it')})")
+        out.append((f"Hidden hangs ({len(report.hangs)}): killable waits that can last with no warning", lines))
+    return out
 
 
 def _paint(text: str, code: int) -> str:

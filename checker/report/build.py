@@ -10,6 +10,8 @@ from netcheck.model.semantics.system import TransitionSystem
 
 from ..analyses import liveness
 from ..analyses.coverage import Coverage, summarize
+from ..analyses.fairgraph import Fairness
+from ..analyses.hangs import HiddenHang, hidden_hangs
 from ..analyses.latency import slow_steps_waited
 from ..analyses.lockorder import LockDependencies, LockOrder, cycle_message, lock_order
 from ..analyses.trace import Trace, counterexample, describe_path, lock_rows
@@ -118,6 +120,9 @@ class SpecReport:
     coverage: Coverage | None = None
     strict_coverage: bool = False   # --strict-coverage: a statement no reachable transition runs fails the run
     reduction: str = "none"         # the search's reduction (model/semantics/discipline.py)
+    # killable waits that can last forever or through unboundedly many grace periods, unseen by the
+    # hung-task detector: looked for in the threads a progress: or returns_when_killed: property names
+    hangs: tuple[HiddenHang, ...] = ()
 
     @property
     def coverage_failed(self) -> bool:
@@ -208,7 +213,22 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
     coverage = summarize(system, exp.executions, exp.complete) if exp.executions is not None else None
     return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, exp.complete, exp.stop_reason,
                       tuple(results), stats, order, tuple(t.name for t in system.threads), system.spec.about,
-                      expectation, coverage, reduction=reduced.value)
+                      expectation, coverage, reduction=reduced.value, hangs=hangs_of(exp))
+
+
+def hangs_of(exp: ExplicitResult) -> tuple[HiddenHang, ...]:
+    """The hidden hangs of the threads the spec's progress: and returns_when_killed: properties name, under
+    their fairness (on the full graph only)."""
+    system = exp.system
+    if system.reduction is not Reduction.NONE:
+        return ()
+    out: dict[tuple[str, str], HiddenHang] = {}
+    for p in system.spec.properties:
+        if p.kind in ("progress", "returns_when_killed"):
+            fairness = Fairness(p.fairness or system.spec.options.fairness)
+            for hang in hidden_hangs(exp, [p.target], fairness):
+                out.setdefault((hang.thread, hang.location), hang)
+    return tuple(out.values())
 
 
 def stopped_at_violation(exp: ExplicitResult) -> bool:
