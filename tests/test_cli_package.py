@@ -199,7 +199,9 @@ def test_every_property_kind_of_the_shipped_specs_is_in_the_enum() -> None:
         kinds |= {p.kind for p in system.property_kinds()}
     assert kinds <= {k.value for k in PropertyKind}
     assert {k.value for k in PropertyKind if k.is_question} == {"reachable", "waits_on_slow"}
-    assert {k.value for k in PropertyKind if k.has_site} == {"invariant", "final", "assert"}
+    liveness = {"eventually", "leads_to", "progress", "returns_when_killed"}
+    assert {k.value for k in PropertyKind if k.is_liveness} == liveness
+    assert {k.value for k in PropertyKind if k.has_site} == {"invariant", "final", "assert"} | liveness
 
 
 def test_golden_json_uses_the_vocabulary() -> None:

@@ -307,8 +307,9 @@ def trace_summary(trace: Trace, title: str | None = None) -> str:
             f"{_plural(trace.switches, 'thread switch')}")
     if trace.cycle is not None:
         n = len(trace.steps)
+        again = "repeat forever" if trace.cycle_fair else "can repeat as often as one likes"
         return text + ("; then it stays in its last state forever" if trace.cycle == n else
-                       f"; steps {trace.cycle + 1}-{n} repeat forever")
+                       f"; steps {trace.cycle + 1}-{n} {again}")
     if trace.fewest_switches and len(trace.threads) > 1:
         text += " (no shortest path to this state has fewer)"
     return text
@@ -429,7 +430,7 @@ def cycle_marks(trace: Trace) -> dict[int, str]:
     n = len(trace.steps)
     if trace.cycle == n:
         return {n: "then nothing can step: the run stays in this state forever"}
-    again = "repeats forever" if trace.cycle_fair else "can repeat as often as you like"
+    again = "repeats forever" if trace.cycle_fair else "can repeat as often as one likes"
     return {trace.cycle: f"cycle: from here the run {again}",
             n: f"back to the state at the start of the cycle (before step {trace.cycle + 1})"}
 
