@@ -30,7 +30,7 @@ from ..analyses.lockorder import LockOrder
 from ..analyses.state_graph import view_size
 from ..analyses.trace import Prose, ThreadRef, Trace, TraceStep
 from ..engine.result import ExplicitResult
-from ..report.build import PropertyResult, SpecReport
+from ..report.build import PropertyResult, SpecReport, WaitedThrough
 from .explain import Narrator, ending
 from .text import cpu_labels, cpu_names, cycle_marks, trace_summary
 
@@ -56,6 +56,7 @@ table.trace td { min-width: 16em; max-width: 34em; } table.trace td.n { min-widt
 table.trace td.empty { background: #fafbfc; }
 table.trace tr.cycle td { background: #fff4e0; color: #8a5300; font-weight: 600; text-align: center; }
 table.trace tr.in-cycle td.n { border-left: 3px solid #e0a040; }
+p.cycle { color: #8a5300; font-weight: 600; margin: .3em 0; } ol.in-cycle { border-left: 3px solid #e0a040; }
 .fn { color: #3563b8; font-size: 12px; } .loc { color: #667; font-size: 12px; white-space: nowrap; }
 .note { color: #7a4b00; } .viol { color: #b3261e; font-weight: 700; }
 .thread { text-decoration: underline dotted; cursor: help; }
@@ -67,6 +68,7 @@ details { margin: .5em 0; } summary { cursor: pointer; color: #3563b8; }
 dl.facts { display: grid; grid-template-columns: max-content auto; gap: .1em 1em; }
 tr.spechead th { background: #dde4ee; } tr.rest td { color: #445; }
 dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; }
+figure.waited svg { max-width: 100%; } table.waited td.num { text-align: right; white-space: nowrap; }
 """
 
 
@@ -296,19 +298,39 @@ def _violation(report: SpecReport, prop: PropertyResult, anchor: str) -> str:
     if trace is not None and trace.steps:
         out.append(f"<p><strong>{_e(trace_summary(trace))}</strong></p>")
         out.append(trace_table(trace))
-        sentences = Narrator(trace).sentences()
-        out.append("<details open><summary>The counterexample in words</summary><ol>"
-                   + "".join(f"<li>{_e(s)}</li>" for s in sentences) + "</ol>" + _ending(ending(prop))
-                   + "</details>")
+        out.append("<details open><summary>The counterexample in words</summary>" + _words(trace)
+                   + _ending(ending(prop)) + "</details>")
     if prop.waits and not (trace is not None and trace.steps and prop.kind == "deadlock"):   # else in words
         out.append("<h4>Stuck threads</h4><ul>" + "".join(f"<li class=\"mono\">{_e(w)}</li>" for w in prop.waits)
                    + "</ul>")
     if prop.context:
-        out.append('<h4>Final state</h4><table class="kv">' + "".join(
+        out.append(f'<h4>{_e(_context_heading(trace))}</h4><table class="kv">' + "".join(
             f"<tr><th class=\"mono\">{_e(n)}</th><td class=\"mono\">{_e(v)}</td></tr>" for n, v in prop.context)
             + "</table>")
     out.append("</article>")
     return "\n".join(out)
+
+
+def _words(trace: Trace) -> str:
+    """The steps as numbered sentences; a run that repeats forever is two lists, the steps before its cycle
+    and the cycle's (marked as in the trace table)."""
+    items = [f"<li>{_e(s)}</li>" for s in Narrator(trace).sentences()]
+    start = trace.cycle
+    if start is None or start >= len(items):
+        return "<ol>" + "".join(items) + "</ol>"
+    stem = "<ol>" + "".join(items[:start]) + "</ol>" if start else ""
+    return (f'{stem}<p class="cycle">&#x21bb; {_e(cycle_marks(trace)[start])}</p>'
+            f'<ol class="in-cycle" start="{start + 1}">' + "".join(items[start:]) + "</ol>")
+
+
+def _context_heading(trace: Trace | None) -> str:
+    """What the state the violation's table shows is: final, or where a run that repeats forever goes round."""
+    if trace is None or trace.cycle is None:
+        return "Final state"
+    n = len(trace.steps)
+    if trace.cycle == n:
+        return "The state the run stays in forever"
+    return f"The state where the cycle starts (before step {trace.cycle + 1}, again after step {n})"
 
 
 def _ending(lines: Sequence[str]) -> str:
@@ -355,6 +377,10 @@ def spec_section(report: SpecReport, exp: ExplicitResult, index: int, dot: str |
                    f"<td>{_e(prop.about)}{_note(prop)}"
                    "</td></tr>")
     out.append("</tbody></table>")
+    chart = waited_chart([report], f"{anchor}-waited")
+    if chart:
+        out.append(f'<h3>Slow steps waited through</h3><figure class="waited">{chart}'
+                   f"<figcaption>{_e(CHART_CAPTION)}</figcaption></figure>")
     for prop in report.properties:
         if prop.status == "violated":
             out.append(_violation(report, prop, _anchor(anchor, prop.name)))
@@ -384,6 +410,117 @@ def spec_section(report: SpecReport, exp: ExplicitResult, index: int, dot: str |
     out.append(readable_graph(exp, path, shown.name if shown else "", dot))
     out.append("</section>")
     return Section(report, anchor, "\n".join(out))
+
+
+# ---------------------------------------------------------------- slow steps waited through (during:)
+
+CHART_LABEL = 200    # the bars' labels, right-aligned before x = CHART_LABEL
+CHART_BAR = 320      # an unbounded bar's length; finite bars end at least CHART_SPARE before it
+CHART_SPARE = 40
+CHART_VALUE = 190    # the value after each bar
+CHART_FONT = 'font-family="system-ui, sans-serif" font-size="12"'
+BARS = (("every wait", "#3563b8"), ("not behind a queued writer", "#8fb0e3"))
+
+
+def waited_questions(report: SpecReport) -> list[tuple[PropertyResult, WaitedThrough]]:
+    """The spec's waits_on_slow questions with `during:`, with their answers."""
+    return [(p, p.waited) for p in report.properties if p.waited is not None]
+
+
+def count_text(n: int | None, complete: bool) -> str:
+    """`4`, `at least 4 (lower bound)` (a run cut short), or `unbounded`."""
+    if n is None:
+        return "unbounded"
+    return str(n) if complete else f"at least {n} (lower bound)"
+
+
+def _bar(y: int, label: str, colour: str, n: int | None, complete: bool, unit: float) -> list[str]:
+    """One labelled bar at height y: a full-width arrow when unbounded, dashed when a lower bound."""
+    x0, mid = CHART_LABEL, y + 7
+    out = [f'<text x="{x0 - 8}" y="{mid + 4}" text-anchor="end">{_e(label)}</text>']
+    if n is None:
+        end = x0 + CHART_BAR
+        out.append(f'<rect x="{x0}" y="{y}" width="{CHART_BAR - 12}" height="14" fill="{colour}"/>')
+        out.append(f'<polygon points="{end - 12},{y - 2} {end},{mid} {end - 12},{y + 16}" fill="{colour}"/>')
+    else:
+        end = x0 + round(n * unit)
+        dashed = "" if complete else ' stroke="#1d2330" stroke-dasharray="4 2"'
+        if n:
+            out.append(f'<rect x="{x0}" y="{y}" width="{end - x0}" height="14" fill="{colour}"{dashed}/>')
+    weight = ' font-weight="700"' if n is None else ""
+    out.append(f'<text x="{end + 6}" y="{mid + 4}"{weight}>{_e(count_text(n, complete))}</text>')
+    return out
+
+
+def waited_chart(reports: Sequence[SpecReport], chart_id: str) -> str:
+    """The `during:` answers of `reports` (one version of a protocol each) as an inline SVG: per question
+    two bars on one scale, every wait and not behind a queued writer; '' when none asks."""
+    asked = [(r, waited_questions(r)) for r in reports]
+    asked = [(r, qs) for r, qs in asked if qs]
+    if not asked:
+        return ""
+    finite = [n for _, qs in asked for _, w in qs for n in (w.most, w.most_not_behind_queued_writer) if n is not None]
+    unit = (CHART_BAR - CHART_SPARE) / max(finite + [1])
+    body: list[str] = []
+    words: list[str] = []
+    y = 4
+    for report, questions in asked:
+        body.append(f'<text x="0" y="{y + 13}" font-weight="700">{_e(report.name)}</text>')
+        y += 22
+        for prop, w in questions:
+            body.append(f'<text x="12" y="{y + 12}">{_e(prop.name)}, inside {_e(w.procedure)}()</text>')
+            y += 20
+            body.append(f'<line x1="{CHART_LABEL}" y1="{y - 3}" x2="{CHART_LABEL}" y2="{y + 37}" stroke="#8792a2"/>')
+            for (label, colour), n in zip(BARS, (w.most, w.most_not_behind_queued_writer)):
+                body.extend(_bar(y, label, colour, n, w.complete, unit))
+                y += 20
+            y += 6
+            words.append(f"{report.name}, {prop.name} inside {w.procedure}(): every wait "
+                         f"{count_text(w.most, w.complete)}, not behind a queued writer "
+                         f"{count_text(w.most_not_behind_queued_writer, w.complete)}.")
+    width = CHART_LABEL + CHART_BAR + CHART_VALUE
+    return (f'<svg width="{width}" height="{y}" viewBox="0 0 {width} {y}" '
+            f'role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" {CHART_FONT} fill="#1d2330">'
+            f'<title id="{chart_id}-title">Slow steps other threads complete while a thread waits</title>'
+            f'<desc id="{chart_id}-desc">{_e(" ".join(words))}</desc>'
+            + "".join(body) + "</svg>")
+
+
+CHART_CAPTION = ("The most slow steps (synchronize_rcu(), rcu_barrier(), slow: statements) other threads "
+                 "complete while a thread of the question is blocked inside the procedure, over every explored "
+                 "run; the second bar leaves out its waits behind a queued writer. One scale; an arrow: "
+                 "unboundedly many (a cycle of states); a dashed bar: a lower bound (the run was cut short).")
+
+
+def _steps_text(steps: Sequence[str]) -> str:
+    """`synchronize_rcu() in holder() x2, ...`, in the order of the run."""
+    counted: dict[str, int] = {}
+    for step in steps:
+        counted[step] = counted.get(step, 0) + 1
+    return ", ".join(f"{s} x{n}" if n > 1 else s for s, n in counted.items()) or "none"
+
+
+def waited_table(sections: Sequence[Section]) -> str:
+    """The chart's numbers as a table, each version linked to its section, with the slow steps of a run
+    that reaches the most."""
+    rows = [f'<tr><td><a href="#{sec.anchor}">{_e(sec.report.name)}</a></td><td>{_e(p.name)}</td>'
+            f'<td class="mono">{_e(w.procedure)}()</td><td class="num">{_e(count_text(w.most, w.complete))}</td>'
+            f'<td class="num">{_e(count_text(w.most_not_behind_queued_writer, w.complete))}</td>'
+            f'<td class="mono">{_e(_steps_text(w.steps))}</td></tr>'
+            for sec in sections for p, w in waited_questions(sec.report)]
+    return ('<table class="waited"><thead><tr><th>Version</th><th>Question</th><th>Inside</th><th>Every wait</th>'
+            "<th>Not behind a queued writer</th><th>The slow steps of a run that reaches the most (unbounded: "
+            "once round the cycle)</th></tr></thead><tbody>" + "\n".join(rows) + "</tbody></table>")
+
+
+def waited_section(sections: Sequence[Section]) -> str:
+    """The page's section comparing the versions' `during:` answers; '' when no spec asks."""
+    svg = waited_chart([sec.report for sec in sections], "waited-chart")
+    if not svg:
+        return ""
+    return ('<section id="waited"><h2>Slow steps waited through, per version</h2>'
+            f'<figure class="waited">{svg}<figcaption>{_e(CHART_CAPTION)}</figcaption></figure>'
+            + waited_table(sections) + "</section>")
 
 
 SEVERITY = ("violated", "vacuous", "unknown", "reachable", "unreachable", "holds")   # summary row order
@@ -443,6 +580,9 @@ def page(sections: Sequence[Section], errors: Sequence[str], dot: str | None, ex
         parts.append('<section id="errors"><h2>Specs that do not load</h2>'
                      + "".join(f"<pre>{_e(e)}</pre>" for e in errors) + "</section>")
     parts.append('<section id="summary"><h2>Summary</h2>' + summary_table(sections) + "</section>")
+    chart = waited_section(sections)
+    if chart:
+        parts.append(chart)
     parts.extend(sec.html for sec in sections)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
