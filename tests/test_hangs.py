@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from textwrap import dedent
 
 import pytest
 from click.testing import CliRunner
@@ -90,3 +91,13 @@ def test_the_seed_story_in_the_looping_versions(version: str, hang: bool, tmp_pa
     assert bool(hangs) == hang
     if hang:
         assert hangs[0]["wait"].startswith("mutex_lock_killable(&net_mutex)") and not hangs[0]["forever"]
+
+
+def test_the_html_report_shows_the_warning(tmp_path: Path) -> None:
+    spec = tmp_path / "cleanup.yaml"
+    spec.write_text(dedent(BEHIND_CLEANUP).lstrip())
+    page = tmp_path / "r.html"
+    CliRunner().invoke(main, ["report", str(spec), "-o", str(page)])
+    html = page.read_text()
+    assert "Hidden hangs: killable waits that can last with no warning" in html
+    assert "WARNING: possible hidden hang" in html and "mutex_lock_killable(&amp;m)" in html

@@ -54,6 +54,7 @@ th { background: #eef2f7; }
 .info { border-left: 4px solid #3563b8; background: #eef3fc; padding: .5em 1em; }
 table.trace td { min-width: 16em; max-width: 34em; } table.trace td.n { min-width: 2em; color: #667; }
 table.trace td.empty { background: #fafbfc; }
+pre.warning { background: #fff8e6; border-left: 4px solid #e0a040; padding: 0.5em; white-space: pre-wrap; }
 table.trace tr.cycle td { background: #fff4e0; color: #8a5300; font-weight: 600; text-align: center; }
 table.trace tr.in-cycle td.n { border-left: 3px solid #e0a040; }
 p.cycle { color: #8a5300; font-weight: 600; margin: .3em 0; } ol.in-cycle { border-left: 3px solid #e0a040; }
@@ -384,6 +385,8 @@ def spec_section(report: SpecReport, exp: ExplicitResult, index: int, dot: str |
     for prop in report.properties:
         if prop.status == "violated":
             out.append(_violation(report, prop, _anchor(anchor, prop.name)))
+    if report.hangs:
+        out.append(hangs_section(report))
     out.append("<h3>Lock order</h3>")
     g = lock_order_graph(report.lock_order)
     if g is None:
@@ -410,6 +413,18 @@ def spec_section(report: SpecReport, exp: ExplicitResult, index: int, dot: str |
     out.append(readable_graph(exp, path, shown.name if shown else "", dot))
     out.append("</section>")
     return Section(report, anchor, "\n".join(out))
+
+
+def hangs_section(report: SpecReport) -> str:
+    """The hidden hangs: each as its warning, with the run that shows it."""
+    out = ["<h3>Hidden hangs: killable waits that can last with no warning</h3>"]
+    for hang in report.hangs:
+        out.append('<article class="hang"><pre class="warning">' + _e("\n".join(hang.lines)) + "</pre>")
+        if hang.trace is not None and hang.trace.steps:
+            out.append(f"<details><summary>{_e(trace_summary(hang.trace, 'The run that shows it'))}</summary>"
+                       + trace_table(hang.trace) + "</details>")
+        out.append("</article>")
+    return "\n".join(out)
 
 
 # ---------------------------------------------------------------- slow steps waited through (during:)
