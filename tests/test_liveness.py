@@ -19,6 +19,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from netcheck.checker.analyses.latency import completes_slow_step
 from netcheck.checker.analyses.liveness import wait_positions
+from netcheck.checker.analyses.mutate import BASELINE, _check, apply, mutations
 from netcheck.checker.cli import main
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
@@ -500,3 +501,14 @@ def _expected(system: TransitionSystem, prop: PropertyResult, g: nx.MultiDiGraph
         elif killed and most_slow_steps(system, g, inside, key, blocked, t.tid) > decl.within:
             violated = True
     return violated
+
+
+def test_mutate_judges_an_unkillable_mutant_by_the_killable_waits_promise() -> None:
+    """The spec's killable wait promises that a killed creator leaves at once; its plain mutant keeps a
+    killed creator waiting while the holder completes two grace periods. No safety property can tell."""
+    spec = load_text(KILLABLE_WAITER.split("    properties:")[0])
+    mutant = next(m for m in mutations(spec) if m.kind == "unkillable")
+    result = _check(apply(spec, mutant), mutant, 100_000)
+    assert (result.status, result.caught_by) == ("caught", ("returns_when_killed (implied by the killable wait)",))
+    assert "2 slow steps" in result.message
+    assert _check(spec, BASELINE, 100_000).status == "survived"

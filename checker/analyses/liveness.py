@@ -188,13 +188,26 @@ def wait_text(system: TransitionSystem, state: tuple, tid: int) -> str:
     return f"{node.stmt.text} ({node.stmt.span.short}{where})"
 
 
+def killed_at(exp: ExplicitResult, name: str, positions: dict[int, frozenset[int]],
+              fairness: Fairness = Fairness.WEAK) -> LivenessAnswer:
+    """returns_when_killed with `within: 0` at the given program points only (per thread id): the answer
+    `netcheck mutate` gives a wait its mutant made unkillable, which the spec wrote killable."""
+    answer = LivenessAnswer(True)
+    for tid, pcs in sorted(positions.items()):
+        found = _waits(exp, name, tid, fairness, True, 0, pcs)
+        if found.holds is False:
+            return found
+    return _complete(exp, answer)
+
+
 def _waits(exp: ExplicitResult, name: str, tid: int, fairness: Fairness, killed: bool,
-           within: int) -> LivenessAnswer:
+           within: int, positions: frozenset[int] | None = None) -> LivenessAnswer:
     """progress (every lock wait of thread `tid`) or returns_when_killed (its waits a fatal signal cannot
-    end) for one instance."""
+    end, or the given `positions`) for one instance."""
     system, g = exp.system, FairGraph.of(exp)
     thread = system.threads[tid]
-    positions = wait_positions(system, tid, killable=not killed)
+    if positions is None:
+        positions = wait_positions(system, tid, killable=not killed)
     states, pcslot = exp.store.states, thread.pcslot
     key = [s[pcslot] for s in states]
     inside = bytearray(g.n)

@@ -30,12 +30,16 @@ from netcheck.model.lang.spec import (
     Stmt,
     While,
 )
+from netcheck.model.semantics import ir
 from netcheck.model.semantics.program import CompileError
 from netcheck.model.semantics.system import TransitionSystem
 
 from ..engine.explore import explore
 from ..engine.limits import Limits
+from ..engine.result import ExplicitResult
 from ..engine.vocabulary import PropertyKind
+from . import liveness
+from .liveness import LivenessAnswer
 from .lockorder import lock_order
 from .trace import counterexample
 
@@ -357,6 +361,13 @@ def _check(spec: Spec, mutation: Mutation, max_states: int) -> MutantResult:
         if exp.complete and not exp.finals else ()
     if vacuous:   # no final state left: the final properties were checked on no state (semantics.md)
         return MutantResult(mutation, "caught", vacuous, None, exp.state_count, seconds, "vacuous")
+    if exp.complete:
+        caught = _liveness(exp, mutation)
+        if caught is not None:
+            name, answer = caught
+            length = len(answer.lasso.path.labels) if answer.lasso is not None else None
+            return MutantResult(mutation, "caught", (name,), length, exp.state_count,
+                                time.perf_counter() - started, answer.message)
     order = lock_order(exp)
     if order.cycles:
         depth = max(exp.store.depth[d.state] for d in order.cycles[0].deps)
@@ -365,6 +376,31 @@ def _check(spec: Spec, mutation: Mutation, max_states: int) -> MutantResult:
     if not exp.complete:
         return MutantResult(mutation, "unknown", states=exp.state_count, seconds=seconds, message=exp.stop_reason)
     return MutantResult(mutation, "survived", states=exp.state_count, seconds=time.perf_counter() - started)
+
+
+IMPLIED = "returns_when_killed"   # what an unkillable mutant is judged by when no property says it
+
+
+def _liveness(exp: ExplicitResult, mutation: Mutation) -> tuple[str, LivenessAnswer] | None:
+    """The first liveness property the mutant violates: the spec's own, then, for an `unkillable` mutant,
+    the promise the spec's killable wait made: a killed thread leaves it at once. The mutant's plain wait
+    breaks it when a blocked thread can wait there forever on a fair run, or while the threads it waits
+    for complete a slow step (a grace period a killed task would sleep through, unkillable)."""
+    system = exp.system
+    for p in system.spec.properties:
+        if PropertyKind(p.kind).is_liveness:
+            answer = liveness.check(exp, p.name)
+            if answer.holds is False:
+                return p.name, answer
+    if mutation.kind != "unkillable":
+        return None
+    positions = {t.tid: frozenset(pc for pc, node in enumerate(t.nodes)
+                                  if isinstance(node, (ir.LockCall, ir.LockWait)) and node.stmt is not None
+                                  and node.stmt.span.short == mutation.location)
+                 for t in system.threads}
+    positions = {tid: pcs for tid, pcs in positions.items() if pcs}
+    answer = liveness.killed_at(exp, IMPLIED, positions)
+    return (f"{IMPLIED} (implied by the killable wait)", answer) if answer.holds is False else None
 
 
 BASELINE = Mutation("none", "", (), "the spec as written", "")
