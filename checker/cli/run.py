@@ -168,9 +168,10 @@ def progress_text(info: ProgressInfo, label: str = "") -> str:
 
 
 def check_stop_on(path: str, system: TransitionSystem, names: frozenset[str]) -> None:
-    """--stop-on names properties that exploring decides (not lock_order or waits_on_slow: they are
-    answered from the whole explored graph)."""
-    known = [p.name for p in system.property_kinds() if p.kind != PropertyKind.WAITS_ON_SLOW]
+    """--stop-on names properties that exploring decides (not lock_order, waits_on_slow or liveness: they
+    are answered from the whole explored graph)."""
+    known = [p.name for p in system.property_kinds()
+             if p.kind != PropertyKind.WAITS_ON_SLOW and not PropertyKind(p.kind).is_liveness]
     unknown = sorted(names - set(known))
     if unknown:
         raise click.BadParameter(f"{path} has no property '{unknown[0]}' that exploring can violate; it has: "
@@ -224,12 +225,13 @@ def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: GraphRe
 
 def expected_stop(system: TransitionSystem, limits: Limits) -> frozenset[str]:
     """The properties whose violations end a run early: those the spec's expect: lists that exploring
-    decides (not lock_order, judged on the explored graph afterwards). Empty, to explore to the end, when
+    decides (not lock_order or liveness, judged on the explored graph afterwards). Empty, to explore to the end, when
     the spec expects no violation or the user set a stop rule of their own."""
     expect = system.spec.expect
     if expect is None or limits.fail_fast or limits.stop_on:
         return frozenset()
-    decided = {p.name for p in system.property_kinds() if p.kind != PropertyKind.WAITS_ON_SLOW}
+    decided = {p.name for p in system.property_kinds()
+               if p.kind != PropertyKind.WAITS_ON_SLOW and not PropertyKind(p.kind).is_liveness}
     return frozenset(expect.violated) & decided
 
 
