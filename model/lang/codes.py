@@ -27,6 +27,7 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC012": "the spec is not a mapping",
     "NC020": "extends: cycle, or chain too long",
     "NC021": "extends: file cannot be resolved",
+    "NC022": "bad edit: of an inherited procedure (no such statement, several, a malformed edit)",
     "NC101": "a value of the wrong form (mapping, text, list, count)",
     "NC102": "a name that is not a plain identifier",
     "NC103": "a name already used",

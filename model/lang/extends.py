@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+from .edits import apply_edits, is_edit
 from .errors import Diagnostic, Span, SpecError, shorten
 from .yamlload import Map, Node, Scalar, load_yaml
 
@@ -32,6 +33,14 @@ def _merge_section(section: str, parent: Node, child: Node) -> Node:
     for key, value in child.entries:
         name = _entry_name(section, key.text)
         deleting = isinstance(value, Scalar) and value.value is None and section != "options"
+        if section == "procedures" and is_edit(value):
+            if name not in position:
+                raise SpecError([Diagnostic(key.span, "NC022", f"edit: of a procedure '{name}' the parent does not "
+                                            "have", "give the procedure whole (a signature and its statements)")])
+            old_key, old = entries[position[name]]
+            assert isinstance(value, Map)
+            entries[position[name]] = (old_key, apply_edits(name, old, value))
+            continue
         if name in position:
             if deleting:
                 removed.add(position[name])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .edits import OPERAND_KEYS, OPERATIONS
 from .lockapi import LOCK_API, RCU_API, LockOpInfo
 from .parse import (
     EXPECT_HOLDS,
@@ -157,8 +158,16 @@ def _procedures() -> Schema:
               "source": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
                          "description": "the kernel C function it models (netcheck conform)"}}
     full = _keys({k: values[k] for k in PROCEDURE_KEYS})
-    return {"type": "object", "description": "signature (e.g. 'setup(net n) -> int[0..1]') -> body",
-            "additionalProperties": {"anyOf": [BLOCK, full]}}
+    target = {"anyOf": [TEXT, {"type": "object", "maxProperties": 1}],
+              "description": "a statement of the parent's procedure, as the parent writes it"}
+    edit = {"anyOf": [_keys({op: target, **{k: BLOCK for k in OPERAND_KEYS[op]}}, (op,)) for op in OPERATIONS
+                      if op != "wrap"] + [_keys({"wrap": target, "before": BLOCK, "after": BLOCK}, ("wrap",))]}
+    edited = _keys({"locals": values["locals"], "edit": {"type": "array", "items": edit,
+                                                         "description": "edits of the parent's procedure"}},
+                   ("edit",))
+    return {"type": "object", "description": "signature (e.g. 'setup(net n) -> int[0..1]') -> body, or a "
+                                             "procedure's name -> edit: (extends:)",
+            "additionalProperties": {"anyOf": [BLOCK, full, edited]}}
 
 
 def _thread() -> Schema:
