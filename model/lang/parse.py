@@ -27,7 +27,7 @@ from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntax
 from .yamlload import Map, Node, Scalar, Seq, describe
 
 TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks", "state", "procedures",
-            "threads", "properties", "options", "expect")
+            "threads", "properties", "options", "expect", "pinned")
 QUESTION_KINDS = ("reachable", "waits_on_slow")   # asked, never violated
 LOCK_KINDS = ("mutex", "rwsem", "spinlock")
 # The keys each section's entries take (the parser and the JSON Schema of model/lang/schema.py read these).
@@ -69,6 +69,7 @@ class SpecParser:
         self.diag = Diagnostics()
         # Names whose declaration was refused (and reported): their uses are not reported again.
         self.broken: set[str] = set()
+        self.pins: dict[str, tuple[str, Span]] = {}   # pinned: bounds --bound may not change
 
     # -- helpers
 
@@ -125,6 +126,7 @@ class SpecParser:
         name_node = self.tree.get("name")
         name = self.text(name_node, "name") or Path(self.files[0]).stem
         about = self.text(self.tree.get("about"), "about") or ""
+        self.pins = self.pinned()
         entities = self.parse_entities()
         enums, aliases = self.parse_types(entities)
         locks = self.parse_locks(entities)
@@ -168,9 +170,31 @@ class SpecParser:
             out.append(Entity(key.text, tuple(groups), key.span))
         return out
 
+    def pinned(self) -> dict[str, tuple[str, Span]]:
+        """`pinned: {BOUND: REASON}`: bounds --bound may lower but not raise, with why (and where it is said)."""
+        node = self.tree.get("pinned")
+        if node is None:
+            return {}
+        if not isinstance(node, Map):
+            self.err(node.span, "NC101", "pinned: takes a mapping BOUND: REASON",
+                     'pinned: {device: "one link type is modelled"}')
+            return {}
+        out = {}
+        for key, value in node.entries:
+            reason = self.text(value, "a pinned bound's reason")
+            if reason:
+                out[key.text] = (reason, key.span)
+        return out
+
     def parse_group(self, name: str, node: Node, own: bool = False) -> Group:
         if isinstance(node, Scalar) and isinstance(node.value, int) and not isinstance(node.value, bool):
             count = self.bounds.get(name, node.value)
+            pin = self.pins.get(name)
+            if pin is not None and count > node.value:   # fewer is fewer of the same; more may mean nothing
+                self.err(pin[1], "NC106", f"--bound {name}={count}: the spec pins {name} at most {node.value}: "
+                         f"{pin[0]}", f"use {name} from 0 to {node.value}, or extend the spec with pinned: "
+                         f"{{{name}: null}} once more is meaningful")
+                count = node.value
             if not 0 <= count <= MAX_GROUP:
                 self.err(node.span, "NC106", f"bound {name}={shorten(str(count))} is outside 0..{MAX_GROUP}",
                          f"use a count from 0 to {MAX_GROUP}")
@@ -200,6 +224,10 @@ class SpecParser:
 
     def check_bounds_used(self, entities: list[Entity]) -> None:
         counted = {g.name for e in entities for g in e.groups if g.counted}
+        for name, (_, span) in self.pins.items():
+            if name not in counted:
+                self.err(span, "NC107", f"pinned: no entity or group '{name}' is declared with a count",
+                         did_you_mean(name, counted) or "pin a bound the entities: section declares")
         # Point at the entities: section, where the names --bound can set are declared.
         where = self.tree.key_node("entities").span if self.tree.get("entities") is not None else self.tree.span
         for name in self.bounds:

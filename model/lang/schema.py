@@ -86,6 +86,7 @@ TOP_TEXT = {
                   "fair run), {reachable: EXPR} or {waits_on_slow: THREAD, during: PROCEDURE} (questions), with about:",
     "options": "deadlock, fatal_signals (true/false), rwsem_wake (head_run/all_readers), fairness (weak/strong)",
     "expect": "the verdicts verifying must give: holds, or {violated: [PROPERTY, ...]}",
+    "pinned": "bounds --bound may lower but not raise, with the reason: BOUND: REASON",
 }
 
 
@@ -100,6 +101,7 @@ def spec_schema() -> Schema:
         "extends": TEXT,
         **sections,
         "expect": _expect(),
+        "pinned": {"type": "object", "additionalProperties": TEXT},
     }
     missing = [key for key in TOP_KEYS if key not in properties or key not in TOP_TEXT]
     if missing:   # a new top-level key needs its value schema and its hover text here

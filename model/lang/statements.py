@@ -110,6 +110,41 @@ def _split_top(text: str) -> list[str]:
     return parts
 
 
+# Kernel calls a spec may reach for that netcheck has no primitive for, with what to write instead (a
+# near name would suggest the wrong primitive: spin_lock_irqsave is not spin_lock, call_rcu is not call).
+UNMODELLED = {
+    "spin_lock_irqsave": "interrupt contexts are not modelled: 'spin_lock: L' models the lock itself, which is "
+                         "right only if no interrupt handler takes L",
+    "spin_lock_irq": "interrupt contexts are not modelled: 'spin_lock: L' models the lock itself, which is right "
+                     "only if no interrupt handler takes L",
+    "spin_lock_bh": "softirq contexts are not modelled: 'spin_lock: L' models the lock itself, which is right only "
+                    "if no softirq takes L",
+    "spin_unlock_irqrestore": "write 'spin_unlock: L' (interrupt contexts are not modelled)",
+    "spin_unlock_irq": "write 'spin_unlock: L' (interrupt contexts are not modelled)",
+    "spin_unlock_bh": "write 'spin_unlock: L' (softirq contexts are not modelled)",
+    "mutex_lock_interruptible": "any signal ends an interruptible wait; netcheck models fatal signals only: "
+                                "'mutex_lock_killable: M' with on_fail: is the nearest (its -EINTR path)",
+    "down_read_interruptible": "netcheck models fatal signals only: 'down_read_killable: S' with on_fail: is the "
+                               "nearest",
+    "down_write_interruptible": "netcheck models fatal signals only: 'down_write_killable: S' with on_fail: is the "
+                                "nearest",
+    "call_rcu": "RCU callbacks are not modelled: a callback that must run after a grace period can be a daemon "
+                "thread that awaits a flag set after synchronize_rcu",
+    "kfree_rcu": "RCU-deferred frees are not modelled: write the free after synchronize_rcu",
+    "srcu_read_lock": "SRCU is not modelled: rcu_read_lock models one RCU domain",
+    "synchronize_srcu": "SRCU is not modelled: synchronize_rcu models one RCU domain",
+    "wait_for_completion": "completions are not modelled: 'await: COND' on a state flag that complete() sets",
+    "complete": "completions are not modelled: set a state flag that an 'await:' waits for",
+    "flush_work": "workqueues are not modelled: a work item can be a daemon thread; flushing it, an 'await:' on "
+                  "a flag it sets when done",
+    "queue_work": "workqueues are not modelled: a work item can be a daemon thread that awaits a flag",
+    "wait_event": "write 'await: COND' (wait_event sleeps until COND holds)",
+    "wake_up": "'await:' wakes by itself when its condition holds: set the state the condition reads",
+    "schedule": "a thread yields at every step already: nothing to write",
+    "msleep": "time is not modelled: a long step can be marked 'slow: true'",
+}
+
+
 class BodyParser:
     """Parses every procedure body against the shared scope and the table of procedure signatures."""
 
@@ -262,6 +297,14 @@ class BodyParser:
             return self.goto(text[4:].strip(), span, text)
         if text in RCU_API or text.rstrip("()") in RCU_API:
             return Rcu(span, text.rstrip("()") + "()", text.rstrip("()"))
+        printed = re.fullmatch(r"(\w+)\s*\(\s*&?\s*([\w\[\], ]*?)\s*\)", text)
+        if printed and printed.group(1) in LOCK_API:   # a lock call written the way netcheck prints it
+            op, lock = printed.group(1), printed.group(2) or "LOCK"
+            raise ExprError(span, "NC207", f"'{text}': a lock operation is a mapping statement",
+                            f"write it as '- {op}: {lock}'" + (" with on_fail:" if LOCK_API[op].can_fail else ""))
+        called = word.split("(")[0]
+        if called in UNMODELLED and called not in self.signatures:
+            raise ExprError(span, "NC207", f"'{called}' is a kernel call netcheck does not model", UNMODELLED[called])
         if text in self.scope.broken:  # a call of a procedure whose signature was refused
             return None
         if text in self.signatures:
@@ -369,7 +412,7 @@ class BodyParser:
             if unknown:
                 key = node.key_node(unknown[0])
                 self.err(key.span, "NC207", f"unknown statement '{unknown[0]}'",
-                         did_you_mean(unknown[0], MAPPING_FORMS))
+                         UNMODELLED.get(unknown[0]) or did_you_mean(unknown[0], MAPPING_FORMS))
             else:
                 self.err(node.span, "NC207", "a statement mapping has exactly one statement keyword",
                          f"found {', '.join(forms) or 'none'}")
