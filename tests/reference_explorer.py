@@ -313,6 +313,8 @@ class Evaluator:
             return {"held": writing or reading, "held_read": reading, "held_write": writing}[fn]
         args = [self.ev(a, w, loc, bound) for a in e.args]
         x = args[0]
+        if fn in ("min", "max"):
+            return (min if fn == "min" else max)(x, args[1])  # type: ignore[type-var]
         if fn == "len":
             return len(x)  # type: ignore[arg-type]
         if fn == "empty":

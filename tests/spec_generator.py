@@ -259,6 +259,9 @@ def gen_int(draw, world, ctx, ty, depth, safe, bound) -> str:
         options.append(lambda: f"({gen_int(draw, world, ctx, ty, sub, safe, bound)} if "
                                f"{gen_bool(draw, world, ctx, BOOL, sub, safe, bound)} else "
                                f"{gen_int(draw, world, ctx, ty, sub, safe, bound)})")
+        options.append(lambda: f"{draw(st.sampled_from(['min', 'max']))}("
+                               f"{gen_int(draw, world, ctx, ty, sub, safe, bound)}, "
+                               f"{gen_int(draw, world, ctx, ty, sub, safe, bound)})")
         for entity in world.entities:
             options.append(lambda e=entity: f"len({gen_collection(draw, world, ctx, e, sub, safe, bound)})")
             if len(bound) < 2:

@@ -4,11 +4,14 @@ procedures they change: the same states, transitions and verdicts."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from textwrap import dedent, indent
 
 import pytest
+from click.testing import CliRunner
 from helpers import SPECS
+from netcheck.checker.cli import main
 from netcheck.checker.engine.explore import explore
 from netcheck.model.lang.errors import SpecError
 from netcheck.model.lang.parse import load_spec
@@ -167,3 +170,16 @@ procedures:
     b = explore(TransitionSystem(load_spec(SPECS / "bugs" / "setup_undo_exits_all.yaml", bounds)))
     assert (a.state_count, a.transitions, sorted(a.violations)) == (b.state_count, b.transitions, sorted(b.violations))
     assert "init_exit_pairing" in b.violations
+
+
+def test_netcheck_diff_shows_the_edit(tmp_path: Path) -> None:
+    """The override a bug spec makes, statement by statement, where each is written."""
+    result = CliRunner().invoke(main, ["diff", str(SPECS / "net_sem.yaml"),
+                                       str(SPECS / "bugs" / "register_takes_read.yaml"), "--bound", "net=1",
+                                       "--format", "json"])
+    assert result.exit_code == 1, result.output   # a regression
+    code = json.loads(result.output)["code"]
+    assert [c["procedure"] for c in code] == ["register_pernet_subsys"] and code[0]["change"] == "changed"
+    lines = code[0]["lines"]
+    assert lines[0].startswith("- down_write(&net_sem)  (") and lines[0].endswith("specs/net_sem.yaml:62)")
+    assert lines[1].startswith("+ down_read(&net_sem)  (") and "register_takes_read.yaml:14" in lines[1]

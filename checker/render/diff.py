@@ -36,6 +36,12 @@ def render_text(d: SpecDiff, chains: bool = False) -> str:
     for s in (a, b):
         if not s.complete:
             out.append(f"  WARNING: {s.path}: exploration incomplete ({s.stop_reason}); verdicts may be unknown")
+    out += ["", "Code (procedures whose statements differ):"]
+    if not d.code:
+        out.append("  no procedure changed")
+    for name, change, lines in d.code:
+        out.append(f"  {name}(): {change}")
+        out.extend(f"    {line}" for line in lines)
     out += ["", "Properties:"]
     if not d.verdicts:
         statuses = sorted({st for _, _, st in (*a.verdicts, *b.verdicts)})
@@ -136,6 +142,7 @@ def to_json(d: SpecDiff) -> dict:
     return {"a": d.a.path, "b": d.b.path, "bounds": {"a": dict(d.a.bounds), "b": dict(d.b.bounds)},
             "states": {"a": d.a.states, "b": d.b.states}, "depth": {"a": d.a.depth, "b": d.b.depth},
             "complete": {"a": d.a.complete, "b": d.b.complete},
+            "code": [{"procedure": name, "change": change, "lines": list(lines)} for name, change, lines in d.code],
             "verdict_changes": [{"property": n, "kind": k, "a": sa, "b": sb} for n, k, sa, sb in d.verdicts],
             "regressions": [n for n, _, _, _ in d.regressions],
             "classes": {"added": list(d.classes_added), "removed": list(d.classes_removed)},

@@ -6,12 +6,14 @@ Each spec is explored once (in parallel when there are cores to spare) and boile
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from netcheck.model.lang.parse import load_spec
+from netcheck.model.lang.spec import Spec, Stmt
 from netcheck.model.semantics.system import TransitionSystem
 
 from ..analyses.lockorder import Dependency, lock_order, mode_suffix
@@ -79,6 +81,24 @@ class SpecSummary:
     slow: tuple[SlowAnswer, ...]
     # waits_on_slow questions with during:: (question, procedure, most, most not behind a queued writer)
     waited: tuple[tuple[str, str, int | None, int | None], ...] = ()
+    # every procedure's statements in order, nested blocks flattened: (procedure, ((text, file:line), ...))
+    code: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+
+
+def statements(spec: Spec) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """Each procedure's statements, depth first, as (text, file:line); nested ones indented by depth."""
+    def walk(stmts: tuple[Stmt, ...], depth: int) -> list[tuple[str, str]]:
+        out = []
+        for s in stmts:
+            out.append(("  " * depth + s.text, s.span.short))
+            for attr in ("then", "els", "body", "on_fail"):
+                nested = getattr(s, attr, None)
+                if isinstance(nested, tuple):
+                    out += walk(nested, depth + 1)
+            for _, branch in getattr(s, "branches", ()) or ():
+                out += walk(branch, depth + 1)
+        return out
+    return tuple((p.name, tuple(walk(p.body, 0))) for p in spec.procedures)
 
 
 def summarize(path: str, bounds: Mapping[str, int] | None = None, limits: Limits | None = None) -> SpecSummary:
@@ -96,7 +116,7 @@ def summarize(path: str, bounds: Mapping[str, int] | None = None, limits: Limits
                        exp.complete, exp.stop_reason, tuple((p.name, p.kind, p.status) for p in report.properties),
                        order.classes, order.deps, tuple(c.chain for c in order.cycles), slow,
                        tuple((p.name, p.waited.procedure, p.waited.most, p.waited.most_not_behind_queued_writer)
-                             for p in report.properties if p.waited is not None))
+                             for p in report.properties if p.waited is not None), statements(system.spec))
 
 
 def _summarize_task(args: tuple[str, tuple[tuple[str, int], ...], Limits]) -> SpecSummary:
@@ -145,6 +165,8 @@ class SpecDiff:
     # writer) in a, the same in b; None where that spec does not ask it)
     waited: tuple[tuple[str, str, tuple[int | None, int | None] | None, tuple[int | None, int | None] | None],
                   ...] = ()
+    # procedures whose statements differ: (procedure, added/removed/changed, lines "- text  at" / "+ text  at")
+    code: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
     @property
     def regressions(self) -> tuple[tuple[str, str, str, str], ...]:
@@ -189,5 +211,29 @@ def compare(a: SpecSummary, b: SpecSummary) -> SpecDiff:
     return SpecDiff(a, b, tuple(verdicts), unchanged,
                     tuple(sorted(set(b.classes) - set(a.classes))), tuple(sorted(set(a.classes) - set(b.classes))),
                     tuple(edges), tuple(sorted(set(b.cycles) - set(a.cycles))),
-                    tuple(sorted(set(a.cycles) - set(b.cycles))), slow, waited)
+                    tuple(sorted(set(a.cycles) - set(b.cycles))), slow, waited, code_changes(a.code, b.code))
+
+
+Code = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]   # per procedure: its (statement, file:line)
+
+
+def code_changes(a: Code, b: Code) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """The procedures whose statements differ (by text; a statement only moved to another line is the
+    same), each with the statements removed (`-`) and added (`+`), where they are written."""
+    pa, pb = dict(a), dict(b)
+    out = []
+    for name in [n for n, _ in a] + [n for n, _ in b if n not in pa]:
+        sa, sb = pa.get(name), pb.get(name)
+        if sa is not None and sb is not None and [t for t, _ in sa] == [t for t, _ in sb]:
+            continue
+        change = "added" if sa is None else "removed" if sb is None else "changed"
+        ta, tb = [t for t, _ in sa or ()], [t for t, _ in sb or ()]
+        lines = []
+        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=ta, b=tb, autojunk=False).get_opcodes():
+            if op == "equal":
+                continue
+            lines += [f"- {t}  ({at})" for t, at in (sa or ())[i1:i2]]
+            lines += [f"+ {t}  ({at})" for t, at in (sb or ())[j1:j2]]
+        out.append((name, change, tuple(lines)))
+    return tuple(out)
 

@@ -213,6 +213,7 @@ class Scope:
 PURE_FUNCTIONS = {
     "len": 1, "first": 1, "last": 1, "next": 2, "prev": 2, "index": 2, "before": 3, "empty": 1,
     "locked": 1, "read_locked": 1, "write_locked": 1, "held": 1, "held_read": 1, "held_write": 1,
+    "min": 2, "max": 2,
 }
 ANY_HOLDER = ("locked", "read_locked", "write_locked")    # held by any thread
 BY_ME = ("held", "held_read", "held_write")               # held by the current thread
@@ -221,7 +222,8 @@ QUANTIFIERS = ("all", "any", "count", "sum")
 SIGNATURES = {"len": "len(L)", "first": "first(L)", "last": "last(L)", "next": "next(L, x)", "prev": "prev(L, x)",
               "index": "index(L, x)", "before": "before(L, a, b)", "empty": "empty(L)", "locked": "locked(LOCK)",
               "read_locked": "read_locked(LOCK)", "write_locked": "write_locked(LOCK)", "held": "held(LOCK)",
-              "held_read": "held_read(RWSEM)", "held_write": "held_write(RWSEM)",
+              "held_read": "held_read(RWSEM)", "held_write": "held_write(RWSEM)", "min": "min(a, b)",
+              "max": "max(a, b)",
               "running": "running(PROCEDURE)"}
 
 
@@ -521,6 +523,12 @@ class _Checker:
             if fn in BY_ME:
                 self._check_held(node, fn, args[0])
             return Call(BOOL, sp, fn, args)
+        if fn in ("min", "max"):
+            for a in args:
+                if not isinstance(a.type, IntT):
+                    raise self.fail(node, f"{fn}() takes two integers, got {a.type}", f"{fn}(a, b) of int values",
+                                    "NC303")
+            return Call(INT, sp, fn, args)
         if fn in ("len", "empty"):
             if not isinstance(first, (SetT, ListT)):
                 raise self.fail(node, f"{fn}() takes a list or a set, got {first}", "pass a list or set variable",

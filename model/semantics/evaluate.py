@@ -237,6 +237,9 @@ def _call(e: Call, env: Env, budget: list[int]) -> Fn:
         return _lock_predicate(e, env)
     fs = [compile_expr(a, env, budget) for a in e.args]
     f0 = fs[0]
+    if fn in ("min", "max"):
+        g0, g1, pick = fs[0], fs[1], min if fn == "min" else max
+        return lambda s: pick(g0(s), g1(s))
     if fn == "len":
         if isinstance(e.args[0].type, SetT):
             return lambda s: bin(f0(s)).count("1")

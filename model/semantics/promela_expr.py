@@ -260,6 +260,9 @@ class Exprs:
             return self.lock_predicate(e)
         args = [self.term(a) for a in e.args]
         x, t0, lists = args[0], e.args[0].type, self.lists
+        if fn in ("min", "max"):
+            y = args[1]
+            return f"(({x} <= {y}) -> ({x}) : ({y}))" if fn == "min" else f"(({x} >= {y}) -> ({x}) : ({y}))"
         if fn == "len":
             if isinstance(t0, SetT):
                 return "(" + " + ".join(f"(({x} >> {i}) & 1)" for i in range(self.sizes[t0.entity])) + ")" \

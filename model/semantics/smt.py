@@ -302,6 +302,9 @@ class _Translator:
         args = [self.term(a) for a in e.args]
         x = args[0]
         t0 = e.args[0].type
+        if fn in ("min", "max"):
+            y = args[1]
+            return z3.If(x <= y, x, y) if fn == "min" else z3.If(x >= y, x, y)
         if fn == "len":
             if isinstance(t0, SetT):
                 width = self.enc.width(t0.entity)
