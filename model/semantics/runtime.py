@@ -114,15 +114,23 @@ class Tracing:
 
 
 def make_settle(runs: list, pcslot: int, tid: int, ran: list[int], branch_names: dict[int, tuple[str, ...]],
-                tracing: Tracing) -> Settle:
+                tracing: Tracing, fold_mark: list | None = None) -> Settle:
     """Run a thread's invisible nodes until it reaches a visible one; append the results to `out`.
     Each node run is counted in `ran`. With `tracing.on`, each result comes with the `either` branches
-    taken to reach it (by name, from `branch_names[pc]`)."""
+    taken to reach it (by name, from `branch_names[pc]`). `fold_mark[0]`: the state before the first folded
+    step this settle ran (set by the folded step, reduced systems only): a violation later on the same
+    path is not folded either, the thread stands before that step instead (its own step then fails)."""
+    mark = fold_mark if fold_mark is not None else [None]
+
+    def unfolded(r: object) -> object:
+        """A violation after a folded step: the state before the first folded step of the path."""
+        return mark[0] if r.__class__ is Violation and mark[0] is not None else r
 
     def settle(l: list, out: list) -> None:
         pc = l[pcslot]
         run = runs[pc]
         traced = tracing.on
+        mark[0] = None
         choices: tuple[str, ...] = ()
         if run is None:
             out.append((choices, tuple(l)) if traced else tuple(l))
@@ -134,7 +142,7 @@ def make_settle(runs: list, pcslot: int, tid: int, ran: list[int], branch_names:
             try:
                 r = run(l)
             except EvalError as err:
-                v = Violation("runtime_safety", str(err), tid, pc)
+                v = unfolded(Violation("runtime_safety", str(err), tid, pc))
                 out.append((choices, v) if traced else v)
                 r = None
             if r.__class__ is int:
@@ -144,7 +152,7 @@ def make_settle(runs: list, pcslot: int, tid: int, ran: list[int], branch_names:
                 for k in range(1, len(r)):
                     copy = l.copy()
                     copy[pcslot] = r[k]
-                    stack.append((copy, choices + (names[k],) if traced else choices))
+                    stack.append((copy, choices + (names[k],) if traced else choices, mark[0]))
                 if traced:
                     choices = choices + (names[0],)
                 l[pcslot] = r[0]
@@ -152,22 +160,23 @@ def make_settle(runs: list, pcslot: int, tid: int, ran: list[int], branch_names:
                 if r is STOP:    # a folded step that would fail: the thread stands before it
                     r = tuple(l)
                 if r is not None:
+                    r = unfolded(r)
                     out.append((choices, r) if traced else r)
                 if not stack:
                     return
-                l, choices = stack.pop()
+                l, choices, mark[0] = stack.pop()
             pc = l[pcslot]
             run = runs[pc]
             while run is None:
                 out.append((choices, tuple(l)) if traced else tuple(l))
                 if not stack:
                     return
-                l, choices = stack.pop()
+                l, choices, mark[0] = stack.pop()
                 pc = l[pcslot]
                 run = runs[pc]
             fuel -= 1
             if fuel < 0:
-                v = Violation("runtime_safety", "local computation does not terminate", tid, pc)
+                v = unfolded(Violation("runtime_safety", "local computation does not terminate", tid, pc))
                 out.append((choices, v) if traced else v)
                 return
     return settle
@@ -208,7 +217,9 @@ class RuntimeBuilder:
         self.tracing = Tracing()
         branch_names = {pc: tuple(name for name, _ in node.branches)
                         for pc, node in enumerate(nodes) if isinstance(node, ir.Choose)}
-        self.settle = make_settle(self.runs, pcslot, tid, self.counts.ran, branch_names, self.tracing)
+        self.fold_mark: list = [None]   # the state before the first folded step of a settle (make_settle)
+        self.settle = make_settle(self.runs, pcslot, tid, self.counts.ran, branch_names, self.tracing,
+                                  self.fold_mark)
 
     def build(self) -> None:
         for pc, node in enumerate(self.nodes):
@@ -231,6 +242,7 @@ class RuntimeBuilder:
         exclusive = [self.layout.locks[h.lock][0] for h in holds if h.exclusive]
         shared = [self.layout.locks[h.lock][0] + 1 for h in holds if not h.exclusive]
         where = node.stmt.span.short if node.stmt is not None else node.kind
+        mark = self.fold_mark
 
         def checked(l: list) -> object:
             if any(l[b] != tid for b in exclusive) or any(not read_depth(l[b], tid) for b in shared):
@@ -244,6 +256,8 @@ class RuntimeBuilder:
             if r.__class__ is Violation or r is STOP:
                 l[:] = before
                 return STOP
+            if mark[0] is None:
+                mark[0] = tuple(before)
             return r
         return checked
 
