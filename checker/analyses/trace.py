@@ -313,9 +313,14 @@ def counterexample(result: EngineResult, finding: Finding, focus: Collection[int
     """A shortest path to the finding, with the fewest thread switches among the shortest paths to the same
     state (explicit engines), each step described by replaying its label. `focus`: the slots a final
     property reads; the path is then brought to the point (analyses/focus.py)."""
-    if not isinstance(result, ExplicitResult):
-        raise TypeError("only explicit results have paths yet")
-    path, system = path_to(result, finding), result.system
+    paths = getattr(result, "paths", None)   # a symbolic engine's result (engine/bmc.py) keeps its paths
+    if isinstance(result, ExplicitResult):
+        path = path_to(result, finding)
+    elif paths is not None:
+        path = paths[finding.prop]
+    else:
+        raise TypeError("this result has no paths")
+    system = result.system
     if system.reduction is not Reduction.NONE:   # told in the steps of the full semantics
         path, system = unfold(system, path, finding.prop), system.unreduced()
     settled = None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from netcheck.model.lang.errors import Diagnostic, SpecError
 
 from ..engine.limits import Limits
-from .run import ExplorationCache, GraphRequest, verify_one
+from .run import ExplorationCache, GraphRequest, verify_bmc, verify_one
 
 if TYPE_CHECKING:
     from ..report.build import SpecReport
@@ -26,6 +26,8 @@ class VerifyJob:
     use_expect: bool = True
     stop_at_expected: bool = True
     reduction: str = "none"     # model/semantics/discipline.py Reduction
+    engine: str = "explicit"    # explicit, or bmc (bounded model checking to `depth` steps)
+    depth: int | None = None
 
 
 def verify_all(paths: Sequence[str], job: VerifyJob, graph: GraphRequest | None, progress: bool, jobs: int | None,
@@ -37,8 +39,7 @@ def verify_all(paths: Sequence[str], job: VerifyJob, graph: GraphRequest | None,
     if workers <= 1 or graph is not None or cache is not None:
         for path in paths:
             try:
-                report, _ = verify_one(path, job.bounds, job.limits, graph, progress, job.use_expect, cache,
-                                       job.stop_at_expected, job.reduction)
+                report = _one(path, job, graph, progress, cache)
             except SpecError as err:
                 yield path, err
                 continue
@@ -50,12 +51,22 @@ def verify_all(paths: Sequence[str], job: VerifyJob, graph: GraphRequest | None,
             yield path, done if done is not None else SpecError(diagnostics)
 
 
+def _one(path: str, job: VerifyJob, graph: GraphRequest | None, progress: bool,
+         cache: ExplorationCache | None) -> SpecReport:
+    """One spec's report, by the job's engine."""
+    if job.engine == "bmc":
+        assert job.depth is not None
+        return verify_bmc(path, job.bounds, job.depth, job.limits, job.use_expect)
+    report, _ = verify_one(path, job.bounds, job.limits, graph, progress, job.use_expect, cache, job.stop_at_expected,
+                           job.reduction)
+    return report
+
+
 def _verify_in_worker(path: str, job: VerifyJob) -> tuple[SpecReport | None, tuple[Diagnostic, ...]]:
     """One spec verified in a worker process, without a progress line: its report, or the diagnostics it
     does not load with (a SpecError itself does not survive pickling)."""
     try:
-        report, _ = verify_one(path, job.bounds, job.limits, None, False, job.use_expect, None, job.stop_at_expected,
-                               job.reduction)
+        report = _one(path, job, None, False, None)
     except SpecError as err:
         return None, err.diagnostics
     return report, ()

@@ -281,6 +281,22 @@ def _judge(path: str, system: TransitionSystem, limits: Limits, progress: Progre
     return build_report(path, exp, use_expect=use_expect), exp
 
 
+def verify_bmc(path: str, bounds: dict[str, int], depth: int, limits: Limits, use_expect: bool = True) -> SpecReport:
+    """Bounded model checking of one spec to `depth` steps (engine/bmc.py), judged (report/build.py); the
+    search's --timeout, --fail-fast and --stop-on apply. A spec the engine cannot unroll: every property
+    unknown, with the reason."""
+    from ..engine.bmc import BmcError, BmcResult, bmc, covered
+    from ..report.build import build_bmc_report
+    system = load_system(path, bounds)
+    check_stop_on(path, system, limits.stop_on)
+    try:
+        result = bmc(system, depth, limits.timeout, limits.fail_fast, limits.stop_on)
+    except BmcError as err:
+        result = BmcResult(system, depth=depth, complete=False, stop_reason=str(err))
+        result.unknown.update({name: why or str(err) for name, why in covered(system).items()})
+    return build_bmc_report(path, result, use_expect)
+
+
 def _write_graph(report: SpecReport, exp: ExplicitResult, graph: GraphRequest) -> None:
     """The requested view of the state graph to `graph.path`, the first counterexample highlighted;
     GraphRefused (and no file) when the view has more nodes than allowed or needs a missing counterexample."""

@@ -86,6 +86,12 @@ if TYPE_CHECKING:
 @click.option("--ignore-expect", is_flag=True,
               help="Judge the verdicts alone, as if the specs had no expect: (a bug spec then exits 1).")
 @jobs_option
+@click.option("--engine", type=click.Choice(["explicit", "bmc"]), default="explicit", show_default=True,
+              help="explicit: explore every reachable state; bmc: bounded model checking with z3 to --depth steps "
+                   "(violations found are real and shortest; none found is 'bounded', exit 3, never 'holds'). "
+                   "docs/analyses.md, 'Bounded model checking'.")
+@click.option("--depth", type=click.IntRange(min=0), metavar="K",
+              help="With --engine bmc: check every path of up to K steps (required).")
 @click.option("--watch", is_flag=True,
               help="Verify again whenever a spec file (or a file it extends) changes, until Ctrl-C (exit 130).")
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
@@ -93,7 +99,8 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
            width: int | None, graph_file: Path | None, graph_view: str | None, graph_max: int, reduction: str,
            fail_fast: bool,
            stop_on: tuple[str, ...], explore_all: bool, show_coverage: bool, strict_coverage: bool, no_timing: bool,
-           quiet: bool, verbose: bool, ignore_expect: bool, jobs: int | None, watch: bool) -> None:
+           quiet: bool, verbose: bool, ignore_expect: bool, jobs: int | None, engine: str, depth: int | None,
+           watch: bool) -> None:
     """Explore every interleaving of each SPEC (a file, or a directory of *.yaml and *.yml) and check its
     properties. A spec whose expect: lists violations stops once they are all found (--explore-all: to
     the end); several specs are verified in parallel (--jobs), reported in the order given.
@@ -106,6 +113,7 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     bound_values = parse_bounds(bounds)
     paths = expand_specs(specs)
     graph = _graph_request(graph_file, graph_view, graph_max, len(paths))
+    _check_engine(engine, depth, graph, reduction, max_states, max_depth, max_memory, show_coverage or strict_coverage)
     limits = Limits(max_states, max_depth, timeout, fail_fast, max_memory, frozenset(stop_on))
     on_terminal = sys.stdout.isatty()
     if width is None and on_terminal:
@@ -113,7 +121,7 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     options = RenderOptions(trace_style, not no_timing, 0 if quiet else 1,
                             on_terminal and "NO_COLOR" not in os.environ, len(paths) > 1, show_coverage,
                             width=width)
-    job = VerifyJob(bound_values, limits, not ignore_expect, not explore_all, reduction)
+    job = VerifyJob(bound_values, limits, not ignore_expect, not explore_all, reduction, engine, depth)
     progress = verbose or sys.stderr.isatty()
 
     if not watch:
@@ -126,6 +134,24 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
         return _verify_and_print(watched_specs(specs), job, graph, progress, jobs, None, options, fmt, output,
                                  strict_coverage)
     watch_loop(run, lambda: set(watched_specs(specs)))
+
+
+def _check_engine(engine: str, depth: int | None, graph: GraphRequest | None, reduction: str,
+                  max_states: int | None, max_depth: int | None, max_memory: float | None, coverage: bool) -> None:
+    """--depth goes with --engine bmc (and is required there); what only the explicit search has is refused."""
+    if engine != "bmc":
+        if depth is not None:
+            raise click.BadParameter("it needs --engine bmc (the explicit search limits depth with --max-depth)",
+                                     param_hint="--depth")
+        return
+    if depth is None:
+        raise click.BadParameter("--engine bmc needs --depth K (every path of up to K steps is checked)",
+                                 param_hint="--depth")
+    refused = [name for name, used in (("--graph", graph is not None), ("--reduce", reduction != "none"),
+                                       ("--max-states", max_states is not None), ("--max-depth", max_depth is not None),
+                                       ("--max-memory", max_memory is not None), ("--coverage", coverage)) if used]
+    if refused:
+        raise click.BadParameter(f"{refused[0]} belongs to the explicit search", param_hint="--engine bmc")
 
 
 def _graph_request(path: Path | None, view: str | None, max_nodes: int, specs: int) -> GraphRequest | None:

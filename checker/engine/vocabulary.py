@@ -89,6 +89,7 @@ class Status(str, Enum):
     UNKNOWN = "unknown"            # exploration stopped, or the solver could not decide
     REACHABLE = "reachable"        # a question answered with a witness
     UNREACHABLE = "unreachable"    # a question answered no on the complete state space
+    BOUNDED = "bounded"            # bounded model checking: no violation within the depth; not a proof
 
     def __str__(self) -> str:
         return self.value
@@ -98,7 +99,7 @@ class Status(str, Enum):
         """The exit code this verdict gives a run on its own (questions never fail one)."""
         if self in (Status.VIOLATED, Status.VACUOUS):
             return EXIT_VIOLATED
-        return EXIT_INCOMPLETE if self is Status.UNKNOWN else EXIT_OK
+        return EXIT_INCOMPLETE if self in (Status.UNKNOWN, Status.BOUNDED) else EXIT_OK
 
     @property
     def fails(self) -> bool:

@@ -36,6 +36,8 @@ def report_object(report: SpecReport, timing: bool = True, coverage: bool = Fals
         "properties": [_property(p) for p in report.properties],
         "stats": stats,
     }
+    if report.engine != "explicit":   # bounded model checking: the engine and the depth asked for
+        out["engine"], out["depth"] = report.engine, report.depth_bound
     if report.expectation is not None:
         e = report.expectation
         out["expect"] = {"violated": list(e.violated), "met": e.met, "differences": list(e.differences)}

@@ -15,7 +15,7 @@ COLUMN = 44        # the widest a CPU column gets
 MIN_COLUMN = 18    # the narrowest, when fitting a terminal (narrower: the steps are listed instead)
 COVERAGE_SHOWN = 5   # unreached statements and untaken branches the default coverage warning lists
 STATUS = {"holds": "holds   ", "violated": "VIOLATED", "vacuous": "VACUOUS", "unknown": "UNKNOWN ",
-          "reachable": "REACHABLE", "unreachable": "unreachable"}
+          "reachable": "REACHABLE", "unreachable": "unreachable", "bounded": "BOUNDED"}
 
 
 def render_text(report: SpecReport, trace_style: str = "cpu", timing: bool = True, verbosity: int = 1,
@@ -71,6 +71,11 @@ def _header(report: SpecReport, timing: bool) -> str:
     chain = f" (extends {', '.join(report.files[1:])})" if len(report.files) > 1 else ""
     bounds = ", ".join(f"{n}={v}" for n, v in report.bounds)
     head = f"netcheck: {report.spec}{chain}\n  bounds: {bounds or 'none'}\n"
+    if report.engine == "bmc":
+        head += (f"  bounded model checking (z3) to depth {report.depth_bound}: every path of up to "
+                 f"{report.depth_bound} steps, decided to depth {s.depth}"
+                 f"{' (stopped: ' + report.stop_reason + ')' if report.stop_reason else ''}")
+        return head + (f"\n  {s.seconds:.2f} s" if timing else "") + "\n"
     head += (f"  explored {s.states:,} states, {s.transitions:,} transitions, depth {s.depth}"
              f"{'' if report.reduction == 'none' else ' (reduction: ' + report.reduction + ')'}"
              f"{'' if report.complete else ' (INCOMPLETE: ' + report.stop_reason + ')'}")
@@ -91,7 +96,8 @@ def _verdict_line(prop: PropertyResult) -> str:
 
 def _summary(report: SpecReport) -> str:
     props = [p for p in report.properties if not p.kind.is_question]
-    counts = {k: sum(1 for p in props if p.status == k) for k in ("holds", "violated", "vacuous", "unknown")}
+    counts = {k: sum(1 for p in props if p.status == k)
+              for k in ("holds", "violated", "vacuous", "unknown", "bounded")}
     cov = report.coverage
     never_run = _plural(len(cov.unreached), "statement") + " never run" if cov and cov.complete and cov.unreached \
         else ""
@@ -107,6 +113,11 @@ def _summary(report: SpecReport) -> str:
     elif report.coverage_failed:
         verdict = f"FAILED: {never_run} (--strict-coverage); all {len(props)} properties hold"
         never_run = ""
+    elif counts["bounded"]:
+        verdict = (f"BOUNDED: no violation within {report.depth_bound} steps of {counts['bounded']} of {len(props)} "
+                   f"properties ({_names(props, 'bounded')}), which is not a proof")
+        if counts["unknown"]:
+            verdict += f"; {counts['unknown']} undecided ({_names(props, 'unknown')})"
     elif counts["unknown"]:
         why = report.stop_reason or "; ".join(dict.fromkeys(p.message or "solver unknown" for p in props
                                                           if p.status == "unknown"))
@@ -142,6 +153,9 @@ def _expectation(report: SpecReport, props: list[PropertyResult]) -> str:
         return f"UNKNOWN: expect: {wanted}; {undecided} properties undecided ({why})" \
             + (f"; violated so far: {found}" if found else "")
     others = len(props) - len(expectation.violated)
+    if report.engine == "bmc":
+        return (f"AS EXPECTED: violated: {listed} (bounded model checking; the other {others} properties were not "
+                "proved)")
     if not report.complete:
         rerun = "; --explore-all checks them" if report.stop_reason == STOPPED_AT_EXPECTED else ""
         return f"AS EXPECTED: violated: {listed} (stopped there: the other {others} properties were not checked{rerun})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.system import TransitionSystem
@@ -19,6 +20,9 @@ from ..analyses.waitfor import DeadlockExplanation, SlowWaits, explain_stuck, sl
 from ..engine.limits import STOPPED_AT_VIOLATION
 from ..engine.observers import Observer
 from ..engine.result import ExplicitResult
+
+if TYPE_CHECKING:
+    from ..engine.bmc import BmcResult
 from ..engine.vocabulary import (
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
@@ -123,6 +127,8 @@ class SpecReport:
     # killable waits that can last forever or through unboundedly many grace periods, unseen by the
     # hung-task detector: looked for in the threads a progress: or returns_when_killed: property names
     hangs: tuple[HiddenHang, ...] = ()
+    engine: str = "explicit"        # explicit (the search) or bmc (bounded model checking, engine/bmc.py)
+    depth_bound: int | None = None  # bmc: the depth asked for (--depth)
 
     @property
     def coverage_failed(self) -> bool:
@@ -216,6 +222,55 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
                       expectation, coverage, reduction=reduced.value, hangs=hangs_of(exp))
 
 
+def build_bmc_report(path: str, result: BmcResult, use_expect: bool = True) -> SpecReport:
+    """The verdicts of a bounded run (engine/bmc.py): violated with the decoded counterexample, `bounded`
+    (no violation within the depth: not a proof), reachable, or unknown with the reason (a property bounded
+    model checking does not decide, z3 `unknown`, a run stopped early)."""
+    system = result.system
+    depth = result.depth
+    results = []
+    for name, kind_name, about, span, _ in system.property_kinds():
+        kind = PropertyKind(kind_name)
+        location = span.short if span is not None else ""
+        found = result.witnesses.get(name) if kind.is_question else result.violations.get(name)
+        if found is not None:
+            trace = counterexample(result, found)
+            if not location and trace.steps:
+                location = trace.steps[-1].location
+            final = trace.states[-1] if trace.states else system.base_state
+            status = Status.REACHABLE if kind.is_question else Status.VIOLATED
+            message = found.message or ("reachable: the trace below is a shortest way there" if kind.is_question
+                                        else _default_message(kind))
+            results.append(PropertyResult(name, kind, status, location, about, message, trace,
+                                          relevant_state(system, name, kind, final)))
+        elif name in result.unknown:
+            results.append(PropertyResult(name, kind, Status.UNKNOWN, location, about, result.unknown[name]))
+        elif result.reached < depth:
+            results.append(PropertyResult(name, kind, Status.UNKNOWN, location, about,
+                                          f"bounded model checking stopped at depth {max(result.reached, 0)}: "
+                                          f"{result.stop_reason}"))
+        else:
+            what = "not reachable" if kind.is_question else "no violation"
+            results.append(PropertyResult(name, kind, Status.BOUNDED, location, about,
+                                          f"{what} within {depth} steps (bounded model checking: not a proof)"))
+    texts = {p.name: p.text for p in system.property_kinds()}
+    results = [replace(r, expression=texts[r.name]) if texts.get(r.name) else r for r in results]
+    after = next((i + 1 for i, r in enumerate(results) if r.kind is PropertyKind.DEADLOCK),
+                 next((i for i, r in enumerate(results) if r.kind is PropertyKind.LOCK_DISCIPLINE), len(results)))
+    results.insert(after, PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.UNKNOWN, "", LOCK_ORDER_ABOUT,
+                                         result.unknown.get("lock_order", "")))
+    stats = Stats(0, 0, max(result.reached, 0), round(result.seconds, 3), 0.0, round(result.peak_memory_mb, 1), 0, 0)
+    expectation = None
+    if system.spec.expect is not None and use_expect:
+        expect = system.spec.expect
+        expectation = replace(check_expectation(expect.violated, results, True), location=expect.span.short)
+        results = [replace(r, expected=True) if r.status is Status.VIOLATED and r.name in expectation.violated else r
+                   for r in results]
+    return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, False, result.stop_reason,
+                      tuple(results), stats, None, tuple(t.name for t in system.threads), system.spec.about,
+                      expectation, None, engine="bmc", depth_bound=depth)
+
+
 def hangs_of(exp: ExplicitResult) -> tuple[HiddenHang, ...]:
     """The hidden hangs of the threads the spec's progress: and returns_when_killed: properties name, under
     their fairness (on the full graph only)."""
@@ -255,7 +310,7 @@ def check_expectation(expected: tuple[str, ...], results: Sequence[PropertyResul
                     if status[name] is Status.HOLDS]
     if differences:
         return ExpectationResult(expected, False, tuple(differences))
-    undecided = [name for name, s in status.items() if s is Status.UNKNOWN]
+    undecided = [name for name, s in status.items() if s in (Status.UNKNOWN, Status.BOUNDED)]
     if not undecided or (stopped_at_violation and set(expected) <= failed and failed):
         return ExpectationResult(expected, True)
     return ExpectationResult(expected, None)
