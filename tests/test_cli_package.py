@@ -219,7 +219,7 @@ def test_members_read_as_their_values() -> None:
 
 def test_status_exit_codes_and_their_precedence() -> None:
     assert {s.value: s.exit_code for s in Status} == {"holds": 0, "violated": 1, "vacuous": 1, "unknown": 3,
-                                                      "reachable": 0, "unreachable": 0}
+                                                      "reachable": 0, "unreachable": 0, "bounded": 3}
     assert [s.value for s in Status if s.fails] == ["violated", "vacuous"]
     assert worst_exit_code([]) == EXIT_OK
     assert worst_exit_code([EXIT_INCOMPLETE, EXIT_OK]) == EXIT_INCOMPLETE

@@ -92,7 +92,7 @@ def test_invariant_traces_are_never_cut() -> None:
 def test_focused_traces_of_generated_specs_replay_to_a_violating_final_state() -> None:
     focused: list[int] = []
 
-    @generated_systems(80)
+    @generated_systems(200)
     def check(system: TransitionSystem) -> None:
         exp = explore(system, Limits(max_states=5_000))
         rep = build_report("spec.yaml", exp)
