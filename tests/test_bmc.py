@@ -107,7 +107,7 @@ def test_bmc_agrees_with_the_explicit_search_on_generated_specs() -> None:
     @generated_systems(EXAMPLES)
     def check(system: TransitionSystem) -> None:
         try:
-            result = bmc(system, GENERATED_DEPTH, timeout=20)
+            result = bmc(system, GENERATED_DEPTH, timeout=5)
         except BmcError:   # local computation in a loop: not unrollable, said so
             return
         if result.reached < GENERATED_DEPTH or any(why.startswith("z3") for why in result.unknown.values()):
