@@ -111,7 +111,9 @@ def test_reduced_and_full_search_agree_on_generated_specs() -> None:
         saved.append(agree(system, Limits(max_states=5_000)))
 
     check()
-    assert sum(1 for s in saved if s > 0) >= len(saved) // 10, "the reduction saves states on generated specs"
+    # the comparison must cover reduced graphs, not only specs with nothing to fold (which specs hypothesis
+    # draws varies between runs; on 80 of them the reduction saved states on 7 to 12)
+    assert sum(1 for s in saved if s > 0) >= 5, "the reduction saves states on generated specs"
 
 
 def test_the_shipped_versions_fold_steps_and_save_states() -> None:
