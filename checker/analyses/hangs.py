@@ -72,7 +72,7 @@ def hidden_hangs(exp: ExplicitResult, threads: Iterable[str], fairness: Fairness
     """The hidden hangs of the instances of the named `threads:` entries: one per thread declaration and
     wait statement (the first instance that shows it)."""
     system, g = exp.system, FairGraph.of(exp)
-    states, blocked = exp.store.states, exp.store.blocked
+    states, blocked = exp.store.states, exp.blocked_masks()
     found: dict[tuple[str, int], HiddenHang] = {}
     wanted = set(threads)
     for t in (t for t in system.threads if t.decl in wanted):

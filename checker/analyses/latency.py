@@ -61,14 +61,14 @@ def _for_instance(exp: ExplicitResult, tid: int, procedure: str) -> tuple[SlowWa
     system, store = exp.system, exp.store
     thread = system.threads[tid]
     inside = next(pcs for pcslot, pcs in system.env.positions[procedure] if pcslot == thread.pcslot)
-    states, bit = store.states, 1 << tid
+    states, bit, masks = store.states, 1 << tid, exp.blocked_masks()
     member = {sid for sid, s in enumerate(states) if s[thread.pcslot] in inside}
     g = nx.DiGraph()
     g.add_nodes_from(member)
     for src, dst, action, choice in store.edges():
         if src in member and dst in member:
             mover = system.actions[action].tid
-            blocked = store.blocked[src] if src < len(store.blocked) else 0
+            blocked = masks[src] if src < len(masks) else 0
             done = int(mover != tid and bool(blocked & bit)
                        and completes_slow_step(system, states[src], states[dst], mover))
             direct = done and not any(e.relation == "queued_writer" for e in blockers(system, states[src], tid))

@@ -214,7 +214,7 @@ def _waits(exp: ExplicitResult, name: str, tid: int, fairness: Fairness, killed:
     for s in range(g.expanded):
         if key[s] in positions:
             inside[s] = 1
-    blocked, bit = exp.store.blocked, 1 << tid
+    blocked, bit = exp.blocked_masks(), 1 << tid
     starts = [s for s in range(g.expanded) if inside[s] and blocked[s] & bit]
     found = escape(exp, g, name, inside, key, starts, fairness)
     who = thread.name
@@ -245,7 +245,7 @@ def slow_steps(exp: ExplicitResult, g: FairGraph, name: str, tid: int, inside: b
     """The most slow steps the threads that thread `tid` waits for complete while it is blocked at one of
     its waits (None: unboundedly many, on a cycle), with a run that shows it; None when none can."""
     system, store = exp.system, exp.store
-    states, blocked, bit = store.states, store.blocked, 1 << tid
+    states, blocked, bit = store.states, exp.blocked_masks(), 1 << tid
     src = g.sources()
 
     def weight(e: int) -> int:

@@ -110,7 +110,7 @@ def _subgraph(exp: ExplicitResult, tid: int, site_of: list[int]) -> _Graph:
     system, store = exp.system, exp.store
     thread = system.threads[tid]
     pcslot, nodes, bit = thread.pcslot, thread.nodes, 1 << tid
-    states, masks = store.states, store.blocked
+    states, masks = store.states, exp.blocked_masks()
     first, targets, expanded, edge_count = store.first_edge, store.edges_dst, store.expanded, len(store.edges_dst)
     roots = [sid for sid in range(len(masks)) if masks[sid] & bit and site_of[states[sid][pcslot]] >= 0]
     index = {sid: i for i, sid in enumerate(roots)}
@@ -374,12 +374,12 @@ def _with_witness(exp: ExplicitResult, row: Overtaken, tid: int, g: _Graph, answ
         states.append(store.states[g.sids[g.dst[e]]])
     trace = describe_path(system, Path(tuple(states), tuple(labels), None, (), False))
     site_of, pcslot, site = acquisition_sites(system, tid), system.threads[tid].pcslot, g.site[g.src[answer.edges[0]]]
-    first = len(stem.labels)
+    first, masks = len(stem.labels), exp.blocked_masks()
     for i in range(len(stem.labels), -1, -1):
         if site_of[states[i][pcslot]] != site:
             break
         sid = stem.ids[i] if stem.ids else store.id_of(states[i])
-        if sid is not None and sid < len(store.blocked) and store.blocked[sid] >> tid & 1:
+        if sid is not None and sid < len(masks) and masks[sid] >> tid & 1:
             first = i
     at: list[int] = []
     for i in range(first, len(labels)):

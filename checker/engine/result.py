@@ -7,6 +7,7 @@ threads per state, final states, coverage, observations); analyses that need the
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -85,6 +86,18 @@ class ExplicitResult(EngineResult):
     @property
     def state_count(self) -> int:
         return len(self.store)
+
+    def blocked_masks(self) -> array | list:
+        """Per expanded state, the mask of its blocked threads. The search stores 0 for a state with a
+        violating step (what follows it is unknown, so stuck-thread detection must not count on it); the
+        analyses that ask who waits where get those states' real masks, expanded again. Built once."""
+        masks = self.cache.get("blocked_masks")
+        if masks is None:
+            masks = self.cache["blocked_masks"] = self.store.blocked[:]
+            states = self.store.states
+            for sid in self.store.violating:
+                masks[sid] = self.system.expand(states[sid])[1]
+        return masks   # type: ignore[return-value]
 
     @property
     def max_depth(self) -> int:
