@@ -327,7 +327,9 @@ def reference(exp: ExplicitResult, decl: str) -> dict[tuple[str, str], tuple[int
                     if dst in members:
                         w = taken_by_others(system, store.states[sid], store.states[dst], t.tid)
                         g.add_edge(sid, dst, w=w)
-            blocked = {sid for sid in members if sid < len(store.blocked) and store.blocked[sid] >> t.tid & 1}
+            # who is blocked: expanded again, so a state with a violating step counts too (its stored mask is 0)
+            blocked = {sid for sid in members if sid < store.expanded
+                       and system.expand(store.states[sid])[1] >> t.tid & 1}
             if not blocked:
                 continue
             reach = set(blocked).union(*(nx.descendants(g, r) for r in blocked if r in g))
