@@ -27,6 +27,8 @@ from .options import (
 from .run import explore_spec, load_system, parse_bounds
 
 if TYPE_CHECKING:
+    from netcheck.model.semantics.system import TransitionSystem
+
     from ..analyses.latency import SlowWaited
     from ..analyses.lockorder import LockOrder
     from ..analyses.waitfor import SlowWitness
@@ -152,6 +154,16 @@ def waited_json(pair: tuple[SlowWaited, ...]) -> dict | None:
             "trace_steps": len(every.trace.steps) if every.trace is not None else 0}
 
 
+def thread_declarations(system: TransitionSystem, threads: tuple[str, ...]) -> list[str]:
+    """The spec's `threads:` entries, sorted; BadParameter (exit 2) for a --thread naming none of them."""
+    decls = sorted({t.decl for t in system.threads})
+    for name in threads:
+        if name not in decls:
+            raise click.BadParameter(f"no threads: entry '{name}' (there are: {', '.join(decls)})",
+                                     param_hint="--thread")
+    return decls
+
+
 @click.command("slow")
 @click.argument("spec", type=click.Path())
 @click.option("--thread", "threads", multiple=True, metavar="NAME",
@@ -173,11 +185,7 @@ def slow(spec: str, threads: tuple[str, ...], every: bool, procedure: str | None
     from ..engine.explore import explore
     from ..render.waits import witness_json
     system = load_system(spec, parse_bounds(bounds))
-    decls = sorted({t.decl for t in system.threads})
-    for name in threads:
-        if name not in decls:
-            raise click.BadParameter(f"no threads: entry '{name}' (there are: {', '.join(decls)})",
-                                     param_hint="--thread")
+    decls = thread_declarations(system, threads)
     asked = list(threads) or decls
     if procedure is not None and procedure not in system.env.positions:
         raise click.BadParameter(f"no procedure '{procedure}' in {spec}", param_hint="--during")
@@ -245,11 +253,7 @@ def overtakes(spec: str, threads: tuple[str, ...], show_trace: bool, bounds: tup
     from ..engine.explore import explore
     from ..render.overtake import overtakes_json, overtakes_text
     system = load_system(spec, parse_bounds(bounds))
-    decls = sorted({t.decl for t in system.threads})
-    for name in threads:
-        if name not in decls:
-            raise click.BadParameter(f"no threads: entry '{name}' (there are: {', '.join(decls)})",
-                                     param_hint="--thread")
+    decls = thread_declarations(system, threads)
     exp = explore(system, Limits(max_states, None, timeout), measure_memory=False)
     answers = {decl: overtaken(exp, decl) for decl in (list(dict.fromkeys(threads)) or decls)}
     if fmt == "json":

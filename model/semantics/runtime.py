@@ -160,7 +160,8 @@ def make_settle(runs: list, pcslot: int, tid: int, ran: list[int], branch_names:
                 if r is STOP:    # a folded step that would fail: the thread stands before it
                     r = tuple(l)
                 if r is not None:
-                    r = unfolded(r)
+                    if r.__class__ is Violation and mark[0] is not None:   # unfold: see unfolded()
+                        r = mark[0]
                     out.append((choices, r) if traced else r)
                 if not stack:
                     return
