@@ -208,3 +208,20 @@ def test_limits_leave_the_result_incomplete_and_say_why() -> None:
     assert shallow.store.max_depth == 2 and shallow.state_count == 6   # depths 0, 1, 2: 1 + 2 + 3 states
     stopped = run(Abba(), Limits(fail_fast=True))
     assert not stopped.complete and "deadlock_free" in stopped.violations
+
+
+def test_the_store_packs_equal_states_to_one_id_whatever_objects_they_share() -> None:
+    """States are stored packed; two equal states are one state even when one of them holds the same
+    tuple object in two slots (a packing that remembered shared objects would tell them apart), and
+    unpacking gives back the state itself."""
+    store = StateStore(2)
+    shared = tuple([3, 1])
+    first = store.intern((shared, shared, None, -1, True), -1, -1, 0, 0)
+    again = store.intern((tuple([3, 1]), tuple([3, 1]), None, -1, True), 0, 0, 0, 1)
+    other = store.intern(((3, 1), (1, 3), None, -1, True), 0, 0, 0, 1)
+    assert (first, again, other) == (0, 0, 1)
+    assert len(store) == 2 and store.depth.tolist() == [0, 1]
+    assert store.states[0] == ((3, 1), (3, 1), None, -1, True) and store.states[1][1] == (1, 3)
+    assert list(store.states) == [store.states[0], store.states[1]] and store.states[:1] == [store.states[0]]
+    assert store.id_of(((3, 1), (1, 3), None, -1, True)) == 1 and store.id_of((0,)) is None
+    assert isinstance(store.states.packed[0], bytes)

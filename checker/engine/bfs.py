@@ -18,6 +18,7 @@ from .limits import STOPPED_AT_VIOLATION, Interrupt, Limits, Progress, ProgressI
 from .observers import Findings, Observer, defines
 from .result import ExplicitResult, Finding
 from .store import StateStore
+from .store import unpack as store_unpack
 from .system import ExplicitSystem, State
 
 DEADLOCK = "deadlock_free"
@@ -40,9 +41,10 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     on_expanded = [o.on_expanded for o in observers if defines(o, "on_expanded")]
     on_terminal = [o.on_terminal for o in observers if defines(o, "on_terminal")]
     violations = result.violations
-    states, intern = store.states, store.intern
-    # the hot path interns inline (StateStore.intern, without the call): one hash per transition
-    setdefault, add_state = store.index.setdefault, states.append
+    states, intern = store.states.packed, store.intern
+    # the hot path interns inline (StateStore.intern, without the call): one pack and one hash per transition
+    setdefault, add_state, unpack = store.index.setdefault, states.append, store_unpack
+    dump, getvalue, seek, truncate = store.pack.dump, store.pack.getvalue, store.pack.seek, store.pack.truncate
     parents, parent_actions, parent_choices, add_depth = (store.parent.append, store.parent_action.append,
                                                           store.parent_choice.append, store.depth.append)
     dst, actions, choices, first_edge = store.edges_dst, store.edges_action, store.edges_choice, store.first_edge
@@ -77,7 +79,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                     cur = depth[i]
                     progress(ProgressInfo(len(states), cur, now - started, level_size(depth, cur),
                                           level_size(depth, cur - 1), level_size(depth, cur + 1), peak_rss_mb()))
-            s = states[i]
+            s = unpack(states[i])
             d = depth[i] + 1
             if max_depth is not None and d > max_depth:
                 result.complete, result.stop_reason = False, f"max depth {max_depth} reached"
@@ -89,9 +91,13 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
             for tid, action, choice, signal, target in edges:
                 if target.__class__ is tuple:
                     n = len(states)
-                    j = setdefault(target, n)
+                    dump(target)
+                    packed = getvalue()
+                    seek(0)
+                    truncate()
+                    j = setdefault(packed, n)
                     if j == n:
-                        add_state(target)
+                        add_state(packed)
                         parents(i)
                         parent_actions(action)
                         parent_choices(choice)

@@ -3,16 +3,76 @@
 expanded state the mask of its blocked threads.
 
 Ids follow discovery order, so in a breadth-first search they are sorted by depth. The store is the only
-place that hashes a state; everything after the search speaks ids. A fingerprint, packed or sharded
-store can stand behind the same methods.
+place that hashes a state; everything after the search speaks ids.
+
+States are stored packed: each one is a single bytes object (`Packer`: the state tuple pickled without
+memo, so that equal states always pack to equal bytes), about a quarter of the tuple's memory, hashed
+once and compared as bytes. `states[i]` unpacks. A fingerprint or sharded store can stand behind the
+same methods.
 """
 
 from __future__ import annotations
 
+import io
+import pickle
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import overload
 
 from .system import State
+
+PROTOCOL = 2   # the smallest encoding of small ints and tuples, with no frame header
+
+
+class Packer:
+    """A state tuple (ints, bools, None and tuples of them) to bytes and back. Pickle's memo is off (fast
+    mode): with it, a tuple object that two slots share would pack differently from two equal ones, and
+    equal states must pack to equal bytes. The store unpickles only what this packer produced."""
+
+    __slots__ = ("dump", "getvalue", "seek", "truncate")
+
+    def __init__(self) -> None:
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, PROTOCOL)
+        pickler.fast = True
+        # bound methods, which the search's hot path calls directly (Packer.__call__ without the call)
+        self.dump, self.getvalue, self.seek, self.truncate = pickler.dump, buffer.getvalue, buffer.seek, buffer.truncate
+
+    def __call__(self, state: State) -> bytes:
+        self.dump(state)
+        packed = self.getvalue()
+        self.seek(0)
+        self.truncate()
+        return packed
+
+
+unpack = pickle.loads
+
+
+class PackedStates(Sequence[State]):
+    """The stored states in id order, packed; indexing and iterating unpack them."""
+
+    __slots__ = ("packed",)
+
+    def __init__(self) -> None:
+        self.packed: list[bytes] = []
+
+    def __len__(self) -> int:
+        return len(self.packed)
+
+    @overload
+    def __getitem__(self, i: int) -> State: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[State]: ...
+
+    def __getitem__(self, i: int | slice) -> State | list[State]:
+        if isinstance(i, slice):
+            return [unpack(p) for p in self.packed[i]]
+        return unpack(self.packed[i])
+
+    def __iter__(self) -> Iterator[State]:
+        return map(unpack, self.packed)
 
 
 def mask_array(threads: int) -> array | list:
@@ -24,8 +84,9 @@ class StateStore:
     """Interned states, parent edges, depths and (for expanded states) edges and blocked masks."""
 
     def __init__(self, threads: int):
-        self.index: dict[State, int] = {}
-        self.states: list[State] = []
+        self.pack = Packer()
+        self.index: dict[bytes, int] = {}   # packed state -> id
+        self.states = PackedStates()
         self.parent = array("q")          # the source of the edge that discovered each state (-1: initial)
         self.parent_action = array("i")   # that edge's action (-1: initial)
         self.parent_choice = array("H")   # and its choice
@@ -45,9 +106,10 @@ class StateStore:
     def intern(self, state: State, parent: int, action: int, choice: int, depth: int) -> int:
         """The id of `state`, added with this parent edge if it is new."""
         n = len(self.states)
-        sid = self.index.setdefault(state, n)
+        packed = self.pack(state)
+        sid = self.index.setdefault(packed, n)
         if sid == n:
-            self.states.append(state)
+            self.states.packed.append(packed)
             self.parent.append(parent)
             self.parent_action.append(action)
             self.parent_choice.append(choice)
@@ -55,7 +117,7 @@ class StateStore:
         return sid
 
     def id_of(self, state: State) -> int | None:
-        return self.index.get(state)
+        return self.index.get(self.pack(state))
 
     @property
     def expanded(self) -> int:
