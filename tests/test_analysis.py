@@ -667,3 +667,32 @@ def test_regression_null_lock_index_in_every_command(tmp_path, command):
                 json.loads(result.output)["properties"][0]["status"] == "unreachable")
     if command[0] == "explain":
         assert "whose lock index does not evaluate" in result.output
+
+
+def test_a_call_whose_callee_returns_within_the_step_shows_the_arguments_it_received(tmp_path) -> None:
+    """The callee runs to its return in the call's own step (its parameters are reset by then): the trace
+    still names the values passed, computed in the caller's frame."""
+    spec = tmp_path / "call.yaml"
+    spec.write_text("""netcheck: 1
+name: call_returns_at_once
+entities:
+  ea: [ga]
+locks:
+  m0: mutex
+procedures:
+  h(ea p, bool q):
+    body:
+    - p = ga
+  t(ea n):
+    body:
+    - h(n, locked(m0))
+    - assert: locked(m0)
+      name: held
+threads:
+  t:
+    for: n in ea
+    run: t(n)
+""", encoding="utf-8")
+    result = CliRunner().invoke(main, ["verify", str(spec)])
+    assert result.exit_code == 1, result.output
+    assert "h(p=ga, q=false)" in result.output

@@ -18,7 +18,7 @@ from netcheck.checker.engine.stuck import stuck_masks
 from netcheck.checker.report.build import build_report
 from netcheck.model.lang.errors import SpecError
 from netcheck.model.lang.parse import load_spec
-from netcheck.model.semantics.discipline import Hold, Reduction, discipline, foldable, held_locks
+from netcheck.model.semantics.discipline import observed_locks, Hold, Reduction, discipline, foldable, held_locks
 from netcheck.model.semantics.runtime import ReductionError, Violation
 from netcheck.model.semantics.system import TransitionSystem
 from spec_generator import generated_systems
@@ -173,8 +173,12 @@ def test_held_locks_protection_and_folding_read_from_the_spec() -> None:
     assert [(a.var, b.var) for a, b in rules.races] == [("racy", "racy")]
     folds = foldable(system.spec, threads, rules)
     assert {bumper.nodes[pc].stmt.text for pc in folds[0]} == {"count = count + 1", "mine = 1"}
-    # seen is read by the invariant: writing it stays a step of its own; the branch reads it only
-    assert {looker.nodes[pc].stmt.text for pc in folds[1]} == {"if (seen == 0)"}
+    # seen is read by the invariant: writing it stays a step of its own; the branch reads it only. The
+    # looker's release of m is a left-mover (the bumper only blocks on m); the bumper's is not: the
+    # looker's trylock would see it
+    assert {looker.nodes[pc].stmt.text for pc in folds[1]} == {"if (seen == 0)", "mutex_unlock(&m)"}
+    observed = observed_locks(system.spec, threads)
+    assert observed == [set(), {"m"}]
 
 
 def test_a_property_about_positions_keeps_steps_that_leave_a_procedure() -> None:
@@ -208,3 +212,39 @@ def test_verify_reduce_reports_the_reduction(tmp_path: Path) -> None:
     assert "(reduction: protected)" in out and "Counterexample (reduced search: a shorter one may exist)" in out
     plain = CliRunner().invoke(main, ["verify", "--no-timing", str(spec)]).output
     assert "reduction" not in plain and "Shortest counterexample" in plain
+
+
+def test_a_release_stays_a_step_where_another_thread_can_see_the_lock_held() -> None:
+    """A killable wait (its fatal-signal exit runs only while the lock is held) and a condition asking
+    locked() look at the lock without blocking: the holder's release is then no left-mover. Without fatal
+    signals the killable wait is a plain one, and the release folds."""
+    text = dedent("""
+        netcheck: 1
+        locks: {m: mutex, g: mutex}
+        state: {x: "int[0..2]"}
+        procedures:
+          holder():
+            body:
+              - mutex_lock: m
+              - mutex_lock: g
+              - mutex_unlock: g
+              - mutex_unlock: m
+          waiter():
+            body:
+              - mutex_lock_killable: m
+                on_fail: return
+              - mutex_unlock: m
+              - if: locked(g)
+                then: ["x = 1"]
+        threads:
+          holder: {run: holder()}
+          waiter: {run: waiter()}
+    """)
+    for signals, folded in ((True, set()), (False, {"mutex_unlock(&m)"})):
+        spec = text if signals else text + "options: {fatal_signals: false}\n"
+        system = TransitionSystem(load_text(spec))
+        threads = [(t.nodes, system.defaults[t.pcslot]) for t in system.threads]
+        assert observed_locks(system.spec, threads)[1] == ({"m", "g"} if signals else {"g"})
+        holder = system.threads[0]
+        assert {holder.nodes[pc].stmt.text for pc in foldable(system.spec, threads)[0]} == folded
+        agree(TransitionSystem(load_text(spec)))

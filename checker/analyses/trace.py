@@ -7,10 +7,9 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from netcheck.model.lang.expr import Local
 from netcheck.model.semantics import ir
 from netcheck.model.semantics.discipline import Reduction
-from netcheck.model.semantics.evaluate import format_value
+from netcheck.model.semantics.evaluate import EvalError, compile_expr, format_value
 from netcheck.model.semantics.locks import read_depth, reader_tids
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import Thread, TransitionSystem
@@ -187,7 +186,7 @@ def describe(system: TransitionSystem, s: tuple, label: Label, after: object, ch
     elif isinstance(node, ir.GraceWait):
         text = f"(in {text})"
     elif isinstance(node, ir.Assign) and node.call:
-        text = _call_text(system, node, after)
+        text = _call_text(system, node, s, after)
     kind = "call" if isinstance(node, ir.Assign) and node.call else node.kind
     op = node.op if isinstance(node, (ir.LockCall, ir.LockWait, ir.RcuCall, ir.GraceWait)) else ""
     return TraceStep(tid, thread.name, span.short if span else "", text, node.frame, note, by_signal, kind=kind,
@@ -235,15 +234,18 @@ def _outcome(thread: Thread, node: ir.Node, after: object, by_signal: bool) -> O
     return Outcome.DONE
 
 
-def _call_text(system: TransitionSystem, node: ir.Assign, after: object) -> str:
-    """`setup_net(net=net1)`: a call with the argument values it received."""
+def _call_text(system: TransitionSystem, node: ir.Assign, before: tuple, after: object) -> str:
+    """`setup_net(net=net1)`: a call with the argument values it received, computed in the caller's frame
+    before the step (the callee may have returned within the step, its parameters reset)."""
     if not isinstance(after, tuple):
         return node.stmt.text if node.stmt else ""
     parts = []
-    for name, place in zip(node.params, node.writes):
-        assert isinstance(place.target, Local)
-        slot = place.env.locals[place.target.name]
-        parts.append(f"{name}={format_value(after[slot], place.type, system.names)}")
+    for name, place, value in zip(node.params, node.writes, node.values):
+        try:
+            received = compile_expr(value, node.env)(before)
+        except EvalError:
+            return node.stmt.text if node.stmt else ""
+        parts.append(f"{name}={format_value(received, place.type, system.names)}")
     return f"{node.call}({', '.join(parts)})"
 
 

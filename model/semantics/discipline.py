@@ -17,7 +17,16 @@ no other thread can touch its data between the thread's previous step and it, so
 as part of that previous step, reaches the same states where no thread stands before such a step.
 It stays a step of its own (visible) when a property can see it: it writes a variable an invariant or a
 `reachable:` question reads, it is marked `slow: true`, or a property asks `running(PROC)` and the
-thread stands next in other procedures than at the step. model/semantics/system.py folds the others
+thread stands next in other procedures than at the step.
+
+The release of a mutex or spinlock the thread surely holds is a left-mover (Lipton): no other thread's
+step can come between the thread's previous step and the release and be changed by it, as long as no
+other thread looks at the lock without blocking on it. So it is folded too, unless another thread
+tries it (a trylock fails while it is held), waits for it killably (a fatal signal ends that wait only
+while it is held), or asks about it in a condition (`locked()`, `held()`), or a property reads it. A
+blocking acquire by another thread is no look: it cannot run while the lock is held. Acquisitions stay
+steps of their own (killable waits and the rwsem's FIFO queue make them non-movers), and so do rwsem
+releases (they grant the lock to queued waiters). model/semantics/system.py folds the others
 when built with `Reduction.PROTECTED`, and the runtime checks, each time a folded step runs, that its
 thread holds the locks this analysis says it holds (an analysis error is an internal error, never a
 silently wrong verdict).
@@ -190,6 +199,38 @@ def visible_to_properties(spec: Spec) -> tuple[set[str], set[str]]:
 
 
 FOLDABLE = (ir.Assign, ir.Branch, ir.LoopStep, ir.ListEdit, ir.Check)
+LEFT_MOVER_RELEASES = frozenset(op for op, info in LOCK_API.items()
+                                if info.releases and info.kind in ("mutex", "spinlock"))
+
+
+def lock_names(e: Expr) -> set[str]:
+    """The locks an expression names (lock predicates, lock references)."""
+    return {x.name for x in walk(e) if isinstance(x, LockRef)}
+
+
+def observed_locks(spec: Spec, threads: Sequence[tuple[Sequence[ir.Node], int]]) -> list[set[str]]:
+    """Per thread, the locks it looks at without blocking on them: trylocks, killable waits (when fatal
+    signals are on), lock predicates in its conditions."""
+    out = []
+    for nodes, _ in threads:
+        seen: set[str] = set()
+        for node in nodes:
+            if isinstance(node, ir.LOCK_NODES) and node.lock is not None:
+                info = LOCK_API[node.op]
+                if info.trylock or (info.killable and spec.options.fatal_signals):
+                    seen.add(node.lock.name)
+            if not isinstance(node, ir.LOCK_NODES):
+                seen.update(name for e in expressions(node) for name in lock_names(e))
+        out.append(seen)
+    return out
+
+
+def _left_mover_release(node: ir.Node, held: frozenset[Hold], looked_at: set[str]) -> bool:
+    """A release of a single-instance mutex or spinlock the thread surely holds, that no other thread
+    and no property looks at without blocking."""
+    return (isinstance(node, ir.LockCall) and node.op in LEFT_MOVER_RELEASES and node.lock is not None
+            and not node.lock.keys and Hold(node.lock.name, True) in held and node.lock.name not in looked_at
+            and not node.slow)
 
 
 def _next_stops(nodes: Sequence[ir.Node], pc: int) -> set[int]:
@@ -224,11 +265,17 @@ def foldable(spec: Spec, threads: Sequence[tuple[Sequence[ir.Node], int]],
     """Per thread, the visible program points the protected-data reduction folds into the previous step."""
     rules = rules or discipline(threads)
     seen_by_properties, running = visible_to_properties(spec)
+    locks_in_properties = {name for p in spec.properties for name in lock_names(p.expr)}
+    observed = observed_locks(spec, threads)
     out = []
     for tid, (nodes, _) in enumerate(threads):
         points = set()
+        looked_at = locks_in_properties.union(*(seen for t, seen in enumerate(observed) if t != tid))
         for pc, node in enumerate(nodes):
-            if (pc in rules.held[tid] and node.visible and isinstance(node, FOLDABLE) and not node.slow
+            if pc in rules.held[tid] and node.visible and _left_mover_release(node, rules.held[tid][pc], looked_at) \
+                    and (not running or _same_procedures(nodes, pc, running)):
+                points.add(pc)
+            elif (pc in rules.held[tid] and node.visible and isinstance(node, FOLDABLE) and not node.slow
                     and not reads_locks(node) and reads(node) | writes(node) <= rules.protected
                     and not writes(node) & seen_by_properties
                     and (not running or _same_procedures(nodes, pc, running))):

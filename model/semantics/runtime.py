@@ -229,7 +229,8 @@ class RuntimeBuilder:
             if node.visible:
                 self.steps[pc] = self.step(pc, node)
             elif pc in self.folded:   # run at once by settle, and a step of its own where it would fail
-                self.runs[pc] = self.holding(self.folded[pc], self.apply(pc, node), node)
+                run = self.release(node) if isinstance(node, ir.LockCall) else self.apply(pc, node)
+                self.runs[pc] = self.holding(self.folded[pc], run, node)
                 self.steps[pc] = self.step(pc, node)
             else:
                 self.runs[pc] = self.apply(pc, node)
@@ -261,6 +262,19 @@ class RuntimeBuilder:
                 mark[0] = tuple(before)
             return r
         return checked
+
+    def release(self, node: ir.LockCall) -> Callable:
+        """A folded release (a left-mover: discipline.py) for settle. `holding` has checked that the thread
+        holds the lock, the case where the release's rules only drop it."""
+        rules = lock_rules(node.op)
+        assert rules[-1] == Rule(Test.ALWAYS, (Effect.DROP,), Then.NEXT) and all(
+            r.test is Test.NOT_MINE and r.then is Then.VIOLATE for r in rules[:-1]), f"{node.op} is no plain release"
+        slot, nxt = self.lock_place(node)[0], node.next
+
+        def release(l: list) -> int:
+            l[slot] = -1
+            return nxt
+        return release
 
     # -- shared helpers
 
