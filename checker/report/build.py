@@ -394,7 +394,7 @@ def waited_through(exp: ExplicitResult, thread: str, procedure: str) -> WaitedTh
 
 
 LOCK_ORDER_ABOUT = ("no strong cycle in the lock-order graph (lockdep's rules): no potential ABBA inversion or "
-                    "recursive locking, reached or not, besides the known_cycles: the spec declares")
+                    "recursive locking, reached or not")
 
 
 def lock_order_result(order: LockOrder, exp: ExplicitResult) -> PropertyResult:
