@@ -18,6 +18,7 @@ from netcheck.model.lang.lockapi import LOCK_API, NESTED_API
 from netcheck.model.lang.parse import load_spec
 from netcheck.model.lang.spec import LockOp
 from netcheck.model.semantics.system import TransitionSystem
+from test_reference_agreement import assert_agree, production, reference
 from test_relation import check_system
 
 # Two per-object mutexes; each thread locks the pair as FIRST then SECOND (placeholders), push with
@@ -97,6 +98,15 @@ def test_nested_runs_exactly_as_plain(write_spec) -> None:
     assert a.store.states == b.store.states
     agreement = check_system(nested, samples=10**9)   # and z3's relation agrees on every state
     assert agreement.checked >= agreement.sampled > 0
+
+
+@pytest.mark.parametrize("name", ["double_lock_nested.yaml", "bugs/nested_same_subclass.yaml",
+                                  "bugs/nested_hides_abba.yaml"])
+def test_the_reference_explorer_agrees_on_the_nested_examples(name: str) -> None:
+    spec = load_spec(EXAMPLES / name)
+    prod, ref = production(spec), reference(spec)
+    assert prod is not None and ref is not None
+    assert_agree(spec, prod, ref)
 
 
 @pytest.mark.parametrize(("value", "col", "message"), [
