@@ -1,25 +1,32 @@
 """A lockdep-style lock-order graph, built from the explored states (during the search, by an observer),
 and its strong cycles.
 
-An edge A -> B (lock classes: a lock name; the instances of a per-entity lock share one class) means some
-thread acquires, or waits for, B while holding A. Each dependency carries the modes of both locks and
+An edge A -> B (lock classes: a lock name; the instances of a per-entity lock share one class unless it
+is declared `classes: per_instance`; a `_nested` acquisition with subclass n is in class "A/n") means
+some thread acquires, or waits for, B while holding A. Each dependency carries the modes of both locks and
 the spec sites of both acquisitions. Following lockdep (Documentation/locking/lockdep-design.rst), a
 dependency has one of four kinds, from the held lock (E: exclusive, S: shared) and the acquired one
 (R: recursive reader, N: anything else); a cycle is a potential deadlock only if it is *strong*: it
 never enters a lock as a recursive reader (-(*R)->) and leaves it as a shared holder (-(S*)->).
 Trylocks create no dependency.
+
+Two things about a cycle go beyond lockdep. Its *gate*: the lock instances (outside the cycle) held
+exclusively at every acquisition on every edge of the cycle, in every explored state; two threads cannot
+both be at such acquisitions, so the deadlock is never reached. And the spec's `known_cycles:` waivers: a
+waived cycle is listed apart with its reason; a waiver that matches no cycle of a complete exploration is
+stale.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 
 import networkx as nx
 from netcheck.model.lang.lockapi import acquire_modes
 from netcheck.model.lang.lockapi import lock_wrappers as wrapper_ops
-from netcheck.model.lang.spec import Spec
+from netcheck.model.lang.spec import KnownCycle, LockClasses, LockOp, Spec
 from netcheck.model.semantics import ir
 from netcheck.model.semantics.locks import read_depth
 from netcheck.model.semantics.system import TransitionSystem
@@ -31,6 +38,7 @@ from ..engine.result import ExplicitResult
 ACQUIRE_MODES = acquire_modes(waiting_only=True)
 SHARED_MODES = ("read", "rread")
 RECURSIVE_MODES = ("rread",)
+EXCLUSIVE_MODES = ("mutex", "spin", "write")   # a lock held in these modes keeps every other thread out
 MAX_CYCLES = 50
 
 
@@ -90,6 +98,9 @@ class Dependency:
     acquired_site: Site
     threads: tuple[str, ...] = ()   # thread instances seen doing it
     state: int = -1                  # first (BFS-order) state witnessing it; -1 for synthetic graphs
+    # the lock instances held exclusively (mutex, spinlock, rwsem for write) in every explored state showing
+    # it, the two it is about excepted: the candidates for a gate
+    held_with: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def kind(self) -> str:
@@ -98,10 +109,13 @@ class Dependency:
 
 @dataclass(frozen=True)
 class Cycle:
-    """A strong cycle: locks[0] -> locks[1] -> ... -> locks[0], one dependency per edge."""
+    """A strong cycle: locks[0] -> locks[1] -> ... -> locks[0], one dependency per edge. `gate`: lock
+    instances held at every acquisition of every dependency on its edges (a complete exploration only):
+    the cycle is never reached."""
 
     locks: tuple[str, ...]
     deps: tuple[Dependency, ...]
+    gate: tuple[str, ...] = ()
 
     @property
     def recursive(self) -> bool:
@@ -114,18 +128,34 @@ class Cycle:
 
 
 @dataclass(frozen=True)
+class Waived:
+    """A strong cycle the spec declares known (`known_cycles:`), with the declaration."""
+
+    cycle: Cycle
+    known: KnownCycle
+
+
+@dataclass(frozen=True)
 class LockOrder:
-    """The result: every lock class, every dependency, every strong cycle (at most MAX_CYCLES)."""
+    """The result: every lock class, every dependency, every strong cycle not waived (at most MAX_CYCLES),
+    the waived ones, and the waivers that match no cycle (stale: only decided on a complete exploration)."""
 
     classes: tuple[str, ...]
     deps: tuple[Dependency, ...]
     cycles: tuple[Cycle, ...]
     more_cycles: int = 0        # strong cycles found beyond MAX_CYCLES
     complete: bool = True       # built from a complete exploration
+    waived: tuple[Waived, ...] = ()
+    stale: tuple[KnownCycle, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        """A strong cycle nobody waived, or a stale waiver."""
+        return bool(self.cycles or self.stale)
 
     @property
     def status(self) -> str:
-        if self.cycles:
+        if self.failed:
             return "violated"
         return "holds" if self.complete else "unknown"
 
@@ -137,14 +167,41 @@ class LockOrder:
 class _Instance:
     cls: str
     base: int
-    kind: str   # mutex, spinlock, rwsem
+    kind: str            # mutex, spinlock, rwsem
+    name: str = ""       # the instance: rq_lock[rq0]
+    per_instance: bool = False
+
+    def lock_class(self, subclass: int = 0) -> str:
+        """Its lockdep class when taken with `subclass`: rq_lock, rq_lock/1, rq_lock[rq0] (per_instance)."""
+        return (self.name if self.per_instance else self.cls) + (f"/{subclass}" if subclass else "")
 
 
 def _instances(system: TransitionSystem) -> list[_Instance]:
+    per_instance = {lock.name for lock in system.spec.locks if lock.classes is LockClasses.PER_INSTANCE}
     out = []
     for index, slot in enumerate(system.layout.slots):
         if slot.kind == "lock_owner":
-            out.append(_Instance(slot.var, index, system.layout.lock_kinds[slot.var]))
+            out.append(_Instance(slot.var, index, system.layout.lock_kinds[slot.var], slot.name.rpartition(".")[0],
+                                 slot.var in per_instance))
+    return out
+
+
+def subclass_of(node: ir.Node | None) -> int:
+    """The lockdep subclass of a lock statement (0 unless it is a _nested acquire)."""
+    return node.stmt.subclass if node is not None and isinstance(node.stmt, LockOp) else 0
+
+
+def lock_classes(spec: Spec) -> list[str]:
+    """The lock classes a spec declares (a per_instance lock's instances each; subclasses appear when used)."""
+    out: list[str] = []
+    for lock in spec.locks:
+        if lock.classes is LockClasses.PER_INSTANCE:
+            keys = [""]
+            for entity in lock.per:
+                keys = [f"{k}, {e}" if k else e for k in keys for e in spec.entity(entity).elements]
+            out.extend(f"{lock.name}[{k}]" for k in keys)
+        else:
+            out.append(lock.name)
     return out
 
 
@@ -171,16 +228,24 @@ def site_of(system: TransitionSystem, s: Sequence, tid: int) -> Site:
     return node_site(system.node_at(s, tid), lock_wrappers(system.spec))
 
 
-def acquisition_site(exp: ExplicitResult, state: int, tid: int, base: int) -> Site:
-    """Where `tid` last acquired the lock instance at slot `base`, on the shortest path to `state`."""
+def acquisition(exp: ExplicitResult, state: int, tid: int, base: int) -> tuple[Site, int]:
+    """Where `tid` last acquired the lock instance at slot `base`, on the shortest path to `state`, and
+    the lockdep subclass it used there."""
     system = exp.system
     inst = next(i for i in _instances(system) if i.base == base)
     path = exp.store.parent_path(state)
+    wrappers = lock_wrappers(system.spec)
     for prev_id, cur_id in zip(reversed(path[:-1]), reversed(path[1:])):
         before, after = exp.store.states[prev_id], exp.store.states[cur_id]
         if _hold_level(after, tid, inst) > _hold_level(before, tid, inst):
-            return site_of(system, before, tid)
-    return NO_SITE
+            node = system.node_at(before, tid)
+            return node_site(node, wrappers), subclass_of(node)
+    return NO_SITE, 0
+
+
+def acquisition_site(exp: ExplicitResult, state: int, tid: int, base: int) -> Site:
+    """Where `tid` last acquired the lock instance at slot `base`, on the shortest path to `state`."""
+    return acquisition(exp, state, tid, base)[0]
 
 
 def _acquiring_nodes(system: TransitionSystem) -> list[tuple[int, int, dict]]:
@@ -227,25 +292,35 @@ class LockDependencies(Observer):
         result.observations[self.name] = self.dependencies(result)
 
     def dependencies(self, exp: ExplicitResult) -> tuple[Dependency, ...]:
-        """Every dependency seen, deduplicated by (classes, modes, sites), sorted."""
+        """Every dependency seen, deduplicated by (classes, modes, sites), sorted.
+
+        The subclass of a held lock is the one of its acquisition on the shortest path to the first
+        state showing the dependency (the site printed as "held at"); the state does not record it.
+        """
         system, instances = self.system, self.instances
         by_base = {inst.base: inst for inst in instances}
-        found: dict[tuple[str, str, str, str, Site, Site], tuple[int, set[str]]] = {}
+        found: dict[tuple[str, str, str, str, Site, Site], tuple[int, set[str], frozenset[str]]] = {}
         wrappers = lock_wrappers(system.spec)
         for (tid, pc, held, target), sid in self.first.items():
             node = system.threads[tid].nodes[pc]
             assert isinstance(node, ir.LOCK_NODES) and node.lock is not None
-            acquired = by_base[target].cls if target in by_base else node.lock.name
+            acquired = (by_base[target].lock_class(subclass_of(node)) if target in by_base
+                        else node.lock.name)
             acquired_site = node_site(node, wrappers)
+            exclusive = {instances[i].base: instances[i].name for i, mode in held if mode in EXCLUSIVE_MODES}
+            recursive = target in {instances[i].base for i, _ in held}   # the same instance again: no gate
             for index, mode in held:
                 inst = instances[index]
-                held_site = acquisition_site(exp, sid, tid, inst.base)
-                dep_key = (inst.cls, mode, acquired, ACQUIRE_MODES[node.op], held_site, acquired_site)
-                earliest, threads = found.get(dep_key, (sid, set()))
+                held_site, subclass = acquisition(exp, sid, tid, inst.base)
+                gate = frozenset() if recursive else frozenset(
+                    name for base, name in exclusive.items() if base not in (inst.base, target))
+                dep_key = (inst.lock_class(subclass), mode, acquired, ACQUIRE_MODES[node.op], held_site,
+                           acquired_site)
+                earliest, threads, common = found.get(dep_key, (sid, set(), gate))
                 threads.add(system.threads[tid].name)
-                found[dep_key] = (min(earliest, sid), threads)
-        return tuple(sorted(Dependency(a, am, b, bm, hs, bs, tuple(sorted(threads)), sid)
-                            for (a, am, b, bm, hs, bs), (sid, threads) in found.items()))
+                found[dep_key] = (min(earliest, sid), threads, common & gate)
+        return tuple(sorted(Dependency(a, am, b, bm, hs, bs, tuple(sorted(threads)), sid, tuple(sorted(common)))
+                            for (a, am, b, bm, hs, bs), (sid, threads, common) in found.items()))
 
 
 def _nothing(sid: int, s: tuple) -> None:
@@ -333,40 +408,81 @@ def _witnesses(edges: list[tuple[Dependency, ...]], kinds: tuple[str, ...]) -> t
     return tuple(next(d for d in deps if d.kind == k) for deps, k in zip(options, kinds))
 
 
-def strong_cycles(graph: nx.DiGraph, limit: int = MAX_CYCLES) -> tuple[tuple[Cycle, ...], int]:
-    """Every strong simple cycle (shortest first, then by name), at most `limit`; and how many more."""
+def class_lock(cls: str) -> str:
+    """The lock a class belongs to: rq_lock for rq_lock/1 and rq_lock[rq0]."""
+    return cls.partition("/")[0].partition("[")[0]
+
+
+def gate(locks: Sequence[str], edges: Sequence[Sequence[Dependency]]) -> tuple[str, ...]:
+    """The lock instances, of locks not on the cycle, held exclusively at every acquisition of every
+    dependency on its edges: while a thread is at one of them, no other thread can be at another."""
+    on_cycle = {class_lock(c) for c in locks}
+    common: set[str] | None = None
+    for deps in edges:
+        for dep in deps:
+            common = set(dep.held_with) if common is None else common & set(dep.held_with)
+    return tuple(sorted(i for i in common or () if class_lock(i) not in on_cycle))
+
+
+def strong_cycles(graph: nx.DiGraph, limit: int = MAX_CYCLES, gated: bool = False,
+                  known: Sequence[KnownCycle] = ()) -> tuple[tuple[Cycle, ...], int, tuple[Waived, ...]]:
+    """Every strong simple cycle (shortest first, then by name), at most `limit`; how many more; and the
+    ones `known` waives (never counted against the limit). With `gated`, each cycle's gate."""
+    waivers = {frozenset(k.locks): k for k in known}
     candidates = sorted({_rotate(c) for c in nx.simple_cycles(graph)}, key=lambda c: (len(c), c))
     found: list[Cycle] = []
+    waived: list[Waived] = []
     more = 0
     for locks in candidates:
         edges = [graph[a][b]["deps"] for a, b in zip(locks, locks[1:] + locks[:1])]
         kinds = strong_choice([{d.kind for d in deps} for deps in edges])
         if kinds is None:
             continue
-        if len(found) >= limit:
+        waiver = waivers.get(frozenset(locks))
+        if waiver is None and len(found) >= limit:
             more += 1
             continue
-        found.append(Cycle(locks, _witnesses(edges, kinds)))
-    return tuple(found), more
+        cycle = Cycle(locks, _witnesses(edges, kinds), gate(locks, edges) if gated else ())
+        if waiver is not None:
+            waived.append(Waived(cycle, waiver))
+        else:
+            found.append(cycle)
+    return tuple(found), more, tuple(waived)
 
 
-def analyze_graph(classes: Iterable[str], deps: Iterable[Dependency], complete: bool = True) -> LockOrder:
+def analyze_graph(classes: Iterable[str], deps: Iterable[Dependency], complete: bool = True,
+                  known: Sequence[KnownCycle] = ()) -> LockOrder:
+    """The lock order of these dependencies: cycles (with their gates when `complete`), waivers applied."""
     deps = tuple(sorted(deps))
     classes = tuple(sorted(set(classes) | {d.held for d in deps} | {d.acquired for d in deps}))
-    cycles, more = strong_cycles(dependency_graph(classes, deps))
-    return LockOrder(classes, deps, cycles, more, complete)
+    cycles, more, waived = strong_cycles(dependency_graph(classes, deps), gated=complete, known=known)
+    used = {w.known for w in waived}
+    stale = tuple(k for k in known if k not in used) if complete else ()
+    return LockOrder(classes, deps, cycles, more, complete, waived, stale)
 
 
 def lock_order(exp: ExplicitResult) -> LockOrder:
-    """The lock-order graph of everything explored, and its strong cycles."""
-    classes = [lock.name for lock in exp.system.spec.locks]
-    return analyze_graph(classes, dependencies(exp), exp.complete)
+    """The lock-order graph of everything explored, its strong cycles, the spec's known cycles."""
+    spec = exp.system.spec
+    return analyze_graph(lock_classes(spec), dependencies(exp), exp.complete, spec.known_cycles)
+
+
+def gate_text(cycle: Cycle) -> str:
+    """"never reached: every path to it holds G" for a gated cycle, else ''."""
+    if not cycle.gate:
+        return ""
+    return f"never reached: every path to it holds {' and '.join(cycle.gate)}"
 
 
 def cycle_message(order: LockOrder) -> str:
     if not order.cycles:
+        if order.stale:
+            k = order.stale[0]
+            return (f"stale waiver: known cycle {' --> '.join((*k.locks, k.locks[0]))} ({k.span.short}) is not in "
+                    "the lock-order graph")
         return ""
     first = order.cycles[0]
     what = "recursive locking" if first.recursive else "circular locking dependency"
     more = len(order.cycles) + order.more_cycles - 1
-    return f"{what}: {first.chain}" + (f" (and {more} more cycle{'s' if more != 1 else ''})" if more else "")
+    gated = f" ({gate_text(first)})" if first.gate else ""
+    return f"{what}: {first.chain}{gated}" + (f" (and {more} more cycle{'s' if more != 1 else ''})" if more else "")

@@ -50,9 +50,12 @@ def _header(path: str, exp: ExplicitResult) -> list[str]:
 
 
 def locks_text(path: str, exp: ExplicitResult, order: LockOrder) -> str:
-    from ..render.lockorder import render_cycle, render_graph, summary
+    from ..render.lockorder import render_cycle, render_graph, summary, waiver_lines
     lines = _header(path, exp) + ["", f"Lock order (lockdep rules): {summary(order)}", ""]
     lines += render_graph(order)
+    waivers = waiver_lines(order)
+    if waivers:
+        lines += ["", *waivers]
     for cycle in order.cycles:
         lines.append("")
         lines.extend(render_cycle(cycle))
@@ -60,11 +63,16 @@ def locks_text(path: str, exp: ExplicitResult, order: LockOrder) -> str:
         lines += ["", f"... and {order.more_cycles} more strong cycles"]
     lines.append("")
     if order.cycles:
-        lines.append(f"POTENTIAL DEADLOCK: {len(order.cycles) + order.more_cycles} strong cycle(s) (exit 1)")
+        never = sum(1 for c in order.cycles if c.gate)
+        gated = f", {never} never reached (gated)" if never else ""
+        lines.append(f"POTENTIAL DEADLOCK: {len(order.cycles) + order.more_cycles} strong cycle(s){gated} (exit 1)")
+    elif order.stale:
+        lines.append(f"STALE WAIVER: {len(order.stale)} known cycle(s) not in the lock-order graph (exit 1)")
     elif not exp.complete:
         lines.append("UNKNOWN: no strong cycle among the states explored, but exploration stopped early (exit 3)")
     else:
-        lines.append("OK: the lock order has no strong cycle (exit 0)")
+        known = f" besides {len(order.waived)} known one(s)" if order.waived else ""
+        lines.append(f"OK: the lock order has no strong cycle{known} (exit 0)")
     return "\n".join(lines) + "\n"
 
 
@@ -76,8 +84,9 @@ def locks(spec: str, bounds: tuple[str, ...], max_states: int | None, timeout: f
     """Print SPEC's lock-order graph (lockdep's rules) and every strong cycle; `--format dot` writes the
     graph for Graphviz (`| dot -Tsvg`), the edges of strong cycles in red.
 
-    Exit 0: no cycle; 1: a strong cycle (a potential deadlock, reached or not); 2: invalid spec or usage;
-    3: no cycle among the states explored, but exploration stopped early.
+    Exit 0: no cycle (besides the spec's known_cycles:); 1: a strong cycle (a potential deadlock, reached or
+    not; a cycle the exploration shows is gated is marked "never reached") or a stale waiver; 2: invalid spec
+    or usage; 3: no cycle among the states explored, but exploration stopped early.
     """
     from ..analyses.lockorder import LockDependencies, lock_order
     from ..render.lockorder import to_dot
@@ -94,7 +103,7 @@ def locks(spec: str, bounds: tuple[str, ...], max_states: int | None, timeout: f
         click.echo(to_dot(order, f"{spec}: lock order, {exp.state_count:,} states{done}"), nl=False)
     else:
         click.echo(locks_text(spec, exp, order), nl=False)
-    sys.exit(EXIT_VIOLATED if order.cycles else EXIT_OK if exp.complete else EXIT_INCOMPLETE)
+    sys.exit(EXIT_VIOLATED if order.failed else EXIT_OK if exp.complete else EXIT_INCOMPLETE)
 
 
 # ---------------------------------------------------------------- slow

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from ..analyses.lockorder import SHARED_MODES, Cycle, Dependency, LockOrder, Site, dep_kind, mode_suffix
+from netcheck.model.lang.spec import KnownCycle
+
+from ..analyses.lockorder import (
+    SHARED_MODES,
+    Cycle,
+    Dependency,
+    LockOrder,
+    Site,
+    Waived,
+    dep_kind,
+    gate_text,
+    mode_suffix,
+)
 
 
 def _lock_call(mode: str, lock: str) -> str:
@@ -61,6 +73,23 @@ def render_cycle(cycle: Cycle) -> list[str]:
     bar = "=" * len(title)
     out = [bar, title, "-" * len(title), *head, "", "other info that might help us debug this:", ""]
     out.extend(scenario(cycle))
+    if cycle.gate:
+        out += ["", f" {gate_text(cycle)}",
+                " (lockdep would still report it: if the order is intended, declare it with its reason,",
+                f"  known_cycles: [{{locks: [{', '.join(cycle.locks)}], reason: \"...\"}}])"]
+    return out
+
+
+def waiver_lines(order: LockOrder, indent: str = "  ") -> list[str]:
+    """The known cycles: each waived one with its reason (and gate), then the stale waivers."""
+    out: list[str] = []
+    for w in order.waived:
+        gated = f"; {gate_text(w.cycle)}" if w.cycle.gate else ""
+        out.append(f"{indent}known cycle (waived at {w.known.span.short}): {w.cycle.chain}{gated}")
+        out.append(f"{indent}    reason: {w.known.reason}")
+    for k in order.stale:
+        out.append(f"{indent}STALE WAIVER at {k.span.short}: no strong cycle through {', '.join(k.locks)} "
+                   "(remove it, or fix its lock classes)")
     return out
 
 
@@ -86,12 +115,19 @@ def summary(order: LockOrder) -> str:
     edges = len({(d.held, d.held_mode, d.acquired, d.acquired_mode) for d in order.deps})
     head = (f"{len(order.classes)} lock class{'es' if len(order.classes) != 1 else ''}, {edges} "
             f"edge{'s' if edges != 1 else ''} ({len(order.deps)} dependenc{'ies' if len(order.deps) != 1 else 'y'})")
+    known = f", {len(order.waived)} known cycle{'s' if len(order.waived) != 1 else ''} waived" if order.waived else ""
+    stale = f", {len(order.stale)} stale waiver{'s' if len(order.stale) != 1 else ''}" if order.stale else ""
     if order.cycles:
         n = len(order.cycles) + order.more_cycles
-        return f"{head}: {n} strong cycle{'s' if n != 1 else ''} (potential deadlock)"
+        gated = sum(1 for c in order.cycles if c.gate)
+        never = f", {gated} never reached" if gated else ""
+        return f"{head}: {n} strong cycle{'s' if n != 1 else ''} (potential deadlock{never}){known}{stale}"
     if not order.complete:
-        return f"{head}: no strong cycle in the states explored (exploration incomplete)"
-    return f"{head}: no strong cycle"
+        return f"{head}: no strong cycle in the states explored (exploration incomplete){known}"
+    if order.waived:
+        n = len(order.waived)
+        return f"{head}: no strong cycle besides {n} known one{'s' if n != 1 else ''} (waived){stale}"
+    return f"{head}: no strong cycle{stale}"
 
 
 def edge_lines(order: LockOrder, indent: str = "    ") -> list[str]:
@@ -108,6 +144,9 @@ def report_section(order: LockOrder) -> list[str]:
     """The verify section: the edges in one line each, then each cycle in lockdep's layout."""
     out = [f"  {summary(order)}"]
     out.extend(edge_lines(order))
+    waivers = waiver_lines(order, "    ")
+    if waivers:
+        out += ["", *waivers]
     for cycle in order.cycles:
         out.append("")
         out.extend("  " + line if line else "" for line in render_cycle(cycle))
@@ -127,12 +166,29 @@ def dependency_json(dep: Dependency) -> dict:
             "acquired_site": site_json(dep.acquired_site), "threads": list(dep.threads)}
 
 
+def cycle_json(cycle: Cycle) -> dict:
+    """A cycle; `gate` lists the lock instances held at every acquisition on it (never reached when
+    non-empty)."""
+    return {"chain": cycle.chain, "locks": list(cycle.locks), "recursive": cycle.recursive,
+            "gate": list(cycle.gate), "never_reached": bool(cycle.gate),
+            "dependencies": [dependency_json(d) for d in cycle.deps]}
+
+
+def known_json(known: KnownCycle) -> dict:
+    return {"locks": list(known.locks), "reason": known.reason, "location": known.span.short}
+
+
+def waived_json(waived: Waived) -> dict:
+    return {**cycle_json(waived.cycle), "waiver": known_json(waived.known)}
+
+
 def to_json(order: LockOrder) -> dict:
     return {"status": order.status, "classes": list(order.classes),
             "dependencies": [dependency_json(d) for d in order.deps],
-            "cycles": [{"chain": c.chain, "locks": list(c.locks), "recursive": c.recursive,
-                        "dependencies": [dependency_json(d) for d in c.deps]} for c in order.cycles],
-            "more_cycles": order.more_cycles}
+            "cycles": [cycle_json(c) for c in order.cycles],
+            "more_cycles": order.more_cycles,
+            "known_cycles": [waived_json(w) for w in order.waived],
+            "stale_waivers": [known_json(k) for k in order.stale]}
 
 
 def _dot_id(text: str) -> str:

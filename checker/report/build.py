@@ -398,11 +398,15 @@ LOCK_ORDER_ABOUT = ("no strong cycle in the lock-order graph (lockdep's rules): 
 
 
 def lock_order_result(order: LockOrder, exp: ExplicitResult) -> PropertyResult:
-    """The lock_order property: violated by any strong cycle, even one exploration never deadlocked on."""
+    """The lock_order property: violated by any strong cycle the spec does not declare in known_cycles:, even
+    one exploration never deadlocked on (gated: lockdep reports it too), and by a stale waiver."""
     if order.cycles:
         dep = order.cycles[0].deps[-1]
         return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.VIOLATED, dep.acquired_site.location,
                               LOCK_ORDER_ABOUT, cycle_message(order) + " (see 'Lock order' below)")
+    if order.stale:
+        return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.VIOLATED, order.stale[0].span.short,
+                              LOCK_ORDER_ABOUT, cycle_message(order) + ": remove the waiver")
     if not exp.complete:
         return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.UNKNOWN, "", LOCK_ORDER_ABOUT,
                               f"exploration stopped: {exp.stop_reason}")

@@ -89,6 +89,33 @@ LOCK_API: Mapping[str, LockOpInfo] = MappingProxyType({info.name: info for info 
 
 
 @dataclass(frozen=True)
+class NestedOpInfo:
+    """A lockdep nesting annotation of an acquire: `mutex_lock_nested(lock, subclass)` runs exactly as
+    `plain` (mutex_lock); the subclass only puts this acquisition in lock class "lock/subclass" of the
+    lock-order graph (Documentation/locking/lockdep-design.rst, "Exception: Nested data dependencies")."""
+
+    name: str
+    plain: str                  # the operation it runs as
+
+    @property
+    def info(self) -> LockOpInfo:
+        return LOCK_API[self.plain]
+
+
+# The kernel's _nested acquires (include/linux/mutex.h, rwsem.h, spinlock.h), in the order of the table above.
+NESTED_API: Mapping[str, NestedOpInfo] = MappingProxyType({info.name: info for info in (
+    NestedOpInfo("mutex_lock_nested", "mutex_lock"),
+    NestedOpInfo("mutex_lock_killable_nested", "mutex_lock_killable"),
+    NestedOpInfo("down_read_nested", "down_read"),
+    NestedOpInfo("down_write_nested", "down_write"),
+    NestedOpInfo("down_write_killable_nested", "down_write_killable"),
+    NestedOpInfo("spin_lock_nested", "spin_lock"),
+)})
+MAX_SUBCLASS = 7                # lockdep has MAX_LOCKDEP_SUBCLASSES (8) subclasses: 0 to 7
+SUBCLASS_CONSTANTS: Mapping[str, int] = MappingProxyType({"SINGLE_DEPTH_NESTING": 1})
+
+
+@dataclass(frozen=True)
 class RcuOpInfo:
     """One RCU operation: a read-side section boundary, or a wait for a grace period or for callbacks."""
 

@@ -9,11 +9,14 @@ from pathlib import Path
 from .errors import Diagnostics, Span, did_you_mean, shorten
 from .expr import ERRNO, Const, Expr, ExprError, Scope, VarInfo, parse_condition, parse_expr
 from .extends import load_with_extends, proc_name
+from .lockapi import MAX_SUBCLASS
 from .spec import (
     Assert,
     Entity,
     Expectation,
     Group,
+    KnownCycle,
+    LockClasses,
     LockDecl,
     Options,
     Procedure,
@@ -27,11 +30,15 @@ from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntax
 from .yamlload import Map, Node, Scalar, Seq, describe
 
 TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks", "state", "procedures",
-            "threads", "properties", "options", "expect", "pinned")
+            "threads", "properties", "options", "expect", "pinned", "known_cycles")
 QUESTION_KINDS = ("reachable", "waits_on_slow")   # asked, never violated
 LOCK_KINDS = ("mutex", "rwsem", "spinlock")
 # The keys each section's entries take (the parser and the JSON Schema of model/lang/schema.py read these).
-LOCK_KEYS = ("kind", "per")
+LOCK_KEYS = ("kind", "per", "classes")
+LOCK_CLASSES = tuple(c.value for c in LockClasses)   # the values of a lock's classes:
+KNOWN_CYCLE_KEYS = ("locks", "reason")
+# A lock class as known_cycles: names it: NAME, NAME/SUBCLASS, NAME[ELEMENT, ...] (classes: per_instance)
+CLASS_RE = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\[([^\]]*)\])?\s*(?:/\s*(\d+))?\s*")
 STATE_KEYS = ("type", "per", "init")
 THREAD_KEYS = ("run", "for", "count", "daemon", "about")
 MAX_THREAD_COUNT = 16
@@ -130,6 +137,7 @@ class SpecParser:
         entities = self.parse_entities()
         enums, aliases = self.parse_types(entities)
         locks = self.parse_locks(entities)
+        known_cycles = self.parse_known_cycles(locks, entities)
         entity_names = {e.name for e in entities}
         scope = self.base_scope(entities, enums, locks, {})
         variables = self.parse_state(entity_names, aliases, scope)
@@ -144,7 +152,7 @@ class SpecParser:
         bounds = tuple((g.name, len(g.elements)) for e in entities for g in e.groups if g.counted)
         return Spec(name, about, self.files, tuple(entities), tuple(enums), tuple(locks), tuple(variables),
                     tuple(procedures), tuple(threads), tuple(properties), tuple(asserts), options, bounds,
-                    expect)
+                    expect, tuple(known_cycles))
 
     # -- entities
 
@@ -278,10 +286,12 @@ class SpecParser:
             kind_node: Node | None = value
             per: tuple[str, ...] = ()
             misspelt = False
+            classes = LockClasses.SHARED
             if isinstance(value, Map):
                 misspelt = self.unknown_keys(value, LOCK_KEYS)
                 kind_node = value.get("kind")
                 per = self.parse_per(value.get("per"), names)
+                classes = self.lock_classes(value.get("classes"), key.text, bool(per))
             if kind_node is None:
                 if not misspelt:  # else the unknown key was reported
                     self.err(value.span, "NC109", f"lock '{key.text}' needs a kind", "kind: mutex, rwsem or spinlock")
@@ -302,8 +312,117 @@ class SpecParser:
                          f" over {MAX_KEYS:,}", "lower the bounds or index it by fewer entities")
                 self.broken.add(key.text)
                 continue
-            out.append(LockDecl(key.text, kind, per, key.span))
+            out.append(LockDecl(key.text, kind, per, key.span, classes))
         return out
+
+    def lock_classes(self, node: Node | None, name: str, per: bool) -> LockClasses:
+        """A per: lock's `classes:`: shared (one lockdep class, the default) or per_instance."""
+        if node is None:
+            return LockClasses.SHARED
+        if not (isinstance(node, Scalar) and node.text in LOCK_CLASSES):
+            text = node.text if isinstance(node, Scalar) else describe(node)
+            self.err(node.span, "NC124", f"classes: takes {' or '.join(LOCK_CLASSES)}, got '{shorten(text)}'",
+                     "classes: per_instance gives each instance its own lockdep class")
+            return LockClasses.SHARED
+        if not per and node.text != LockClasses.SHARED.value:
+            self.err(node.span, "NC124", f"classes: {node.text} on lock '{name}', which has one instance",
+                     "classes: applies to a lock with per:")
+        return LockClasses(node.text)
+
+    def parse_known_cycles(self, locks: list[LockDecl], entities: list[Entity]) -> list[KnownCycle]:
+        """`known_cycles: [{locks: [CLASS, ...], reason: TEXT}, ...]`: intended lock-order cycles."""
+        node = self.tree.get("known_cycles")
+        if node is None:
+            return []
+        form = 'known_cycles: [{locks: [A, B], reason: "..."}]'
+        if not isinstance(node, Seq):
+            self.err(node.span, "NC124", f"known_cycles: takes a list, not {describe(node)}", form)
+            return []
+        out: list[KnownCycle] = []
+        seen: dict[frozenset[str], Span] = {}
+        for item in node.items:
+            if not isinstance(item, Map):
+                self.err(item.span, "NC124", f"a known_cycles: entry is a mapping, not {describe(item)}", form)
+                continue
+            self.unknown_keys(item, KNOWN_CYCLE_KEYS)
+            reason_node = item.get("reason")
+            reason = self.text(reason_node, "a known cycle's reason")
+            if reason_node is None or (reason is not None and not reason.strip()):
+                self.err(item.span, "NC124", "a known cycle needs its reason",
+                         'reason: "why this order cannot deadlock"')
+            listed = item.get("locks")
+            classes = self.cycle_classes(listed, locks, entities, form) if listed is not None else None
+            if listed is None:
+                self.err(item.span, "NC124", "a known cycle needs locks:, the lock classes on it", form)
+            if classes is None or reason is None or not reason.strip():
+                continue
+            key = frozenset(classes)
+            if key in seen:
+                self.err(item.span, "NC124", f"the cycle through {', '.join(classes)} is already declared at "
+                         f"{seen[key].short}", "declare each known cycle once")
+                continue
+            seen[key] = item.span
+            out.append(KnownCycle(classes, reason.strip(), item.span))
+        return out
+
+    def cycle_classes(self, node: Node, locks: list[LockDecl], entities: list[Entity],
+                      form: str) -> tuple[str, ...] | None:
+        """The lock classes a known cycle names, normalised (`l/0` is `l`); None after an error."""
+        items = node.items if isinstance(node, Seq) else ()
+        if not isinstance(node, Seq) or not items:
+            self.err(node.span, "NC124", "locks: takes a non-empty list of lock classes", form)
+            return None
+        declared = {lock.name: lock for lock in locks}
+        out: list[str] = []
+        ok = True
+        for item in items:
+            text = item.text if isinstance(item, Scalar) else describe(item)
+            m = CLASS_RE.fullmatch(text) if isinstance(item, Scalar) and isinstance(item.value, str) else None
+            cls = self.lock_class(m, declared, entities, item.span, text) if m else None
+            if m is None:
+                self.err(item.span, "NC124", f"'{shorten(text)}' is not a lock class",
+                         "a lock name, with /SUBCLASS for a _nested acquisition (rq_lock/1), or [ELEMENT] for "
+                         "a lock with classes: per_instance")
+            if cls is None:
+                ok = False
+            elif cls in out:
+                self.err(item.span, "NC124", f"lock class '{cls}' is listed twice", "a cycle passes each class once")
+                ok = False
+            else:
+                out.append(cls)
+        return tuple(out) if ok else None
+
+    def lock_class(self, m: re.Match, declared: dict[str, LockDecl], entities: list[Entity], span: Span,
+                   text: str) -> str | None:
+        name, index, sub = m.group(1), m.group(2), m.group(3)
+        lock = declared.get(name)
+        if lock is None:
+            if name not in self.broken:
+                self.err(span, "NC124", f"known_cycles: no lock '{name}'",
+                         did_you_mean(name, declared) or "name a lock declared under locks:")
+            return None
+        if sub is not None and int(sub) > MAX_SUBCLASS:
+            self.err(span, "NC124", f"subclass {sub} of '{name}': lockdep has subclasses 0 to {MAX_SUBCLASS}",
+                     f"write {name}/1 for SINGLE_DEPTH_NESTING")
+            return None
+        per_instance = lock.classes is LockClasses.PER_INSTANCE
+        if per_instance and index is None:
+            self.err(span, "NC124", f"'{name}' has a lockdep class per instance: name one",
+                     f"write {name}[ELEMENT]")
+            return None
+        if index is not None:
+            if not per_instance:
+                self.err(span, "NC124", f"'{shorten(text)}': the instances of '{name}' share one lock class",
+                         f"write {name}, or declare it with classes: per_instance")
+                return None
+            elements = ", ".join(part.strip() for part in index.split(","))
+            keys = instance_names(entities, lock.per)
+            if elements not in keys:
+                self.err(span, "NC124", f"'{name}' has no instance [{elements}]",
+                         did_you_mean(elements, keys) or "name elements of " + ", ".join(lock.per))
+                return None
+            name = f"{name}[{elements}]"
+        return name + (f"/{int(sub)}" if sub is not None and int(sub) else "")
 
     def parse_per(self, node: Node | None, entities: set[str]) -> tuple[str, ...]:
         if node is None:
@@ -852,6 +971,16 @@ class SpecParser:
         if not items:
             self.err(listed.span, "NC120", "expect: violated: is empty", "write expect: holds instead")
         return Expectation(tuple(names), node.span)
+
+
+def instance_names(entities: list[Entity], per: tuple[str, ...]) -> list[str]:
+    """The instances of a per: lock as written inside its brackets ("net0, ops1"), in index order (as the
+    state layout names them)."""
+    names = [""]
+    for entity in per:
+        elements = next(e for e in entities if e.name == entity).elements
+        names = [f"{t}, {el}" if t else el for t in names for el in elements]
+    return names
 
 
 def anonymous_enum(t: Type) -> None:

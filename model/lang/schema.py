@@ -13,12 +13,14 @@ import json
 from typing import Any
 
 from .edits import OPERAND_KEYS, OPERATIONS
-from .lockapi import LOCK_API, RCU_API, LockOpInfo
+from .lockapi import LOCK_API, NESTED_API, RCU_API, LockOpInfo, NestedOpInfo
 from .parse import (
     EXPECT_HOLDS,
     EXPECT_KEYS,
     FAIRNESS,
+    KNOWN_CYCLE_KEYS,
     LEADS_TO_KEYS,
+    LOCK_CLASSES,
     LOCK_KEYS,
     LOCK_KINDS,
     MAX_GROUP,
@@ -46,6 +48,7 @@ FORM_VALUE: dict[str, Schema] = {
     "label": TEXT, "goto": TEXT, "call": TEXT,
     "return": {"type": ["string", "number", "boolean", "null"]},
     **{op: {"type": ["string", "null"]} for op in RCU_API},
+    **{op: {**TEXT, "pattern": ",\\s*\\S"} for op in NESTED_API},
 }
 # The value of each extra key of a statement mapping.
 EXTRA_VALUE: dict[str, Schema] = {"on_fail": BLOCK, "then": BLOCK, "else": BLOCK, "do": BLOCK, "result": TEXT,
@@ -87,6 +90,8 @@ TOP_TEXT = {
     "options": "deadlock, fatal_signals (true/false), rwsem_wake (head_run/all_readers), fairness (weak/strong)",
     "expect": "the verdicts verifying must give: holds, or {violated: [PROPERTY, ...]}",
     "pinned": "bounds --bound may lower but not raise, with the reason: BOUND: REASON",
+    "known_cycles": "lock-order cycles known to be safe, each {locks: [CLASS, ...], reason: TEXT}: listed, never "
+                    "failing lock_order (a lock class is NAME, NAME/SUBCLASS or, per_instance, NAME[ELEMENT])",
 }
 
 
@@ -102,6 +107,7 @@ def spec_schema() -> Schema:
         **sections,
         "expect": _expect(),
         "pinned": {"type": "object", "additionalProperties": TEXT},
+        "known_cycles": _known_cycles(),
     }
     missing = [key for key in TOP_KEYS if key not in properties or key not in TOP_TEXT]
     if missing:   # a new top-level key needs its value schema and its hover text here
@@ -146,8 +152,18 @@ def _entities() -> Schema:
 
 def _lock() -> Schema:
     kind = {"enum": list(LOCK_KINDS)}
-    values = {"kind": kind, "per": NAMES}
+    values = {"kind": kind, "per": NAMES,
+              "classes": {"enum": list(LOCK_CLASSES), "description": "lockdep classes of a per: lock: one shared "
+                                                                     "class (default) or one per instance"}}
     return {"anyOf": [kind, _keys({k: values[k] for k in LOCK_KEYS}, ("kind",))]}
+
+
+def _known_cycles() -> Schema:
+    if KNOWN_CYCLE_KEYS != ("locks", "reason"):
+        raise AssertionError(f"no schema for the known_cycles: keys {KNOWN_CYCLE_KEYS}")
+    locks = {"type": "array", "minItems": 1, "items": TEXT, "description": "the lock classes on the cycle"}
+    reason = {**TEXT, "minLength": 1, "description": "why this cycle cannot deadlock"}
+    return {"type": "array", "items": _keys({"locks": locks, "reason": reason}, KNOWN_CYCLE_KEYS)}
 
 
 def _state() -> Schema:
@@ -217,13 +233,21 @@ def _statement() -> Schema:
     """A statement: a string (an assignment, a call, break, return ...) or a mapping with one form key."""
     forms = []
     for form in MAPPING_FORMS:
-        text = _lock_op_text(LOCK_API[form]) if form in LOCK_API else FORM_TEXT.get(form)
+        text = (_lock_op_text(LOCK_API[form]) if form in LOCK_API else
+                _nested_op_text(NESTED_API[form]) if form in NESTED_API else FORM_TEXT.get(form))
         if text is None:   # a new statement form needs its hover text here
             raise AssertionError(f"no hover text for the statement form {form}")
         value = {**FORM_VALUE.get(form, SCALAR), "description": text}
         extra = {key: EXTRA_VALUE[key] for key in (*FORM_KEYS.get(form, ()), "slow")}
         forms.append(_keys({form: value, **extra}, (form,)))
     return {"anyOf": [SCALAR, *forms]}
+
+
+def _nested_op_text(info: NestedOpInfo) -> str:
+    """A _nested acquire: its plain operation's text, and the subclass."""
+    return (f"{info.plain} with a lockdep subclass: 'LOCK, SUBCLASS' (0 to 7 or SINGLE_DEPTH_NESTING); the "
+            f"acquisition is in lock class LOCK/SUBCLASS" + (" (can fail: say what happens with on_fail:)"
+                                                            if info.info.can_fail else ""))
 
 
 def _lock_op_text(info: LockOpInfo) -> str:

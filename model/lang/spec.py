@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 from .errors import Span
 from .expr import Expr, LockRef
@@ -48,6 +49,7 @@ class LockOp(Stmt):
     op: str = ""
     lock: LockRef | None = None
     on_fail: tuple[Stmt, ...] | None = None
+    subclass: int = 0   # lockdep subclass of a _nested acquire (op is then the plain one it runs as)
 
 
 @dataclass(frozen=True)
@@ -147,11 +149,29 @@ class Entity:
         return tuple(e for g in self.groups for e in g.elements)
 
 
+class LockClasses(Enum):
+    """How a per: lock's instances map to lockdep classes."""
+
+    SHARED = "shared"              # one class for every instance (the kernel's default: one lock key)
+    PER_INSTANCE = "per_instance"  # a class per instance (lockdep_set_class() with a key per object)
+
+
 @dataclass(frozen=True)
 class LockDecl:
     name: str
     kind: str  # mutex, rwsem, spinlock
     per: tuple[str, ...]
+    span: Span = field(compare=False)
+    classes: LockClasses = LockClasses.SHARED
+
+
+@dataclass(frozen=True)
+class KnownCycle:
+    """`known_cycles:` a lock-order cycle the spec declares intended: its lock classes (`l`, `l/1`,
+    `l[e0]`), and why. It never fails lock_order, and is listed with its reason."""
+
+    locks: tuple[str, ...]
+    reason: str
     span: Span = field(compare=False)
 
 
@@ -240,6 +260,7 @@ class Spec:
     options: Options
     bounds: tuple[tuple[str, int], ...]  # the bound names in force and their values
     expect: Expectation | None = None
+    known_cycles: tuple[KnownCycle, ...] = ()
 
     def procedure(self, name: str) -> Procedure:
         return next(p for p in self.procedures if p.name == name)

@@ -26,7 +26,7 @@ from .expr import (
     parse_expr,
     parse_statement,
 )
-from .lockapi import LOCK_API, RCU_API
+from .lockapi import LOCK_API, MAX_SUBCLASS, NESTED_API, RCU_API, SUBCLASS_CONSTANTS
 from .spec import (
     Assert,
     Assign,
@@ -52,13 +52,14 @@ from .yamlload import Map, Node, Scalar, Seq, describe
 
 LOOPS = {"list_for_each_entry": "forward", "list_for_each_entry_reverse": "reverse",
          "list_for_each_entry_continue_reverse": "continue_reverse", "for_each": "forward"}
-MAPPING_FORMS = (*LOCK_API, *RCU_API, *LOOPS, "call", "if", "while", "either", "label", "goto", "return",
+MAPPING_FORMS = (*LOCK_API, *NESTED_API, *RCU_API, *LOOPS, "call", "if", "while", "either", "label", "goto", "return",
                  "assert", "await")
 PROCEDURE_KEYS = ("locals", "body", "about", "source")
 # The keys a statement mapping takes besides its form, by form (lock operations: on_fail:, loops: do:);
 # every form also takes slow:.
 FORM_KEYS = {"call": ("result",), "if": ("then", "else"), "while": ("do",), "assert": ("name", "about"),
-             "await": ("idle",), **{op: ("on_fail",) for op in LOCK_API}, **{loop: ("do",) for loop in LOOPS}}
+             "await": ("idle",), **{op: ("on_fail",) for op in (*LOCK_API, *NESTED_API)},
+             **{loop: ("do",) for loop in LOOPS}}
 EXTRA_KEYS = {key for keys in FORM_KEYS.values() for key in keys} | {"slow"}
 
 Signature = tuple[str, tuple[tuple[str, Type], ...], Type | None]
@@ -298,10 +299,11 @@ class BodyParser:
         if text in RCU_API or text.rstrip("()") in RCU_API:
             return Rcu(span, text.rstrip("()") + "()", text.rstrip("()"))
         printed = re.fullmatch(r"(\w+)\s*\(\s*&?\s*([\w\[\], ]*?)\s*\)", text)
-        if printed and printed.group(1) in LOCK_API:   # a lock call written the way netcheck prints it
+        if printed and printed.group(1) in (*LOCK_API, *NESTED_API):   # a lock call the way netcheck prints it
             op, lock = printed.group(1), printed.group(2) or "LOCK"
+            info = NESTED_API[op].info if op in NESTED_API else LOCK_API[op]
             raise ExprError(span, "NC207", f"'{text}': a lock operation is a mapping statement",
-                            f"write it as '- {op}: {lock}'" + (" with on_fail:" if LOCK_API[op].can_fail else ""))
+                            f"write it as '- {op}: {lock}'" + (" with on_fail:" if info.can_fail else ""))
         called = word.split("(")[0]
         if called in UNMODELLED and called not in self.signatures:
             raise ExprError(span, "NC207", f"'{called}' is a kernel call netcheck does not model", UNMODELLED[called])
@@ -426,7 +428,7 @@ class BodyParser:
         value = node.get(form)
         assert value is not None
         span = node.key_node(form).span
-        if form in LOCK_API:
+        if form in LOCK_API or form in NESTED_API:
             stmt = self.lock_op(form, node, value, span)
         else:
             stmt = getattr(self, "form_" + (form if form not in LOOPS else "loop"))(form, node, value, span)
@@ -444,38 +446,58 @@ class BodyParser:
         raise ExprError(node.span, "NC101", f"{what} takes an expression, not {describe(node)}",
                         "write the expression as one (quoted) string")
 
+    def subclass(self, op: str, text: object, vspan: Span) -> tuple[str, int, str]:
+        """A _nested acquire's value 'LOCK, SUBCLASS': the lock's text, the subclass and how it is written."""
+        form = f"write '{op}: LOCK, SUBCLASS', e.g. '{op}: rq_lock[b], SINGLE_DEPTH_NESTING'"
+        lock, comma, sub = str(text).rpartition(",")
+        if not comma or not lock.strip():
+            raise ExprError(vspan, "NC213", f"{op} takes the lock and a lockdep subclass", form)
+        at = vspan.shifted(len(lock) + 1 + len(sub) - len(sub.lstrip()))
+        sub = sub.strip()
+        value = SUBCLASS_CONSTANTS.get(sub, int(sub) if sub.isdigit() and len(sub) < 4 else -1)
+        if not 0 <= value <= MAX_SUBCLASS:
+            raise ExprError(at, "NC213", f"'{shorten(sub)}' is not a lockdep subclass",
+                            f"an integer from 0 to {MAX_SUBCLASS} (lockdep has {MAX_SUBCLASS + 1} subclasses) or "
+                            + ", ".join(SUBCLASS_CONSTANTS))
+        return lock, value, sub
+
     def lock_op(self, op: str, node: Map, value: Node, span: Span) -> Stmt | None:
         text, vspan = self.expr_of(value, op)
+        written, subclass, sub_text = op, 0, ""
+        if op in NESTED_API:
+            text, subclass, sub_text = self.subclass(op, text, vspan)
+            op = NESTED_API[op].plain
         scope = self.scoped()
         m = re.match(r"\s*([A-Za-z_]\w*)\s*(\[|$)", text) if isinstance(text, str) else None
         if m and m.group(1) not in scope.locks and m.group(1) not in scope.names():
             name = m.group(1)
             if name in scope.broken:
                 raise ExprError(vspan, "NC208", f"'{name}' was not declared correctly", "", follow_on=True)
-            raise ExprError(vspan, "NC208", f"{op} on undefined lock '{name}'",
+            raise ExprError(vspan, "NC208", f"{written} on undefined lock '{name}'",
                             did_you_mean(name, scope.locks) or "declare it under locks:")
         lock = parse_expr(text, scope, vspan)
         if not isinstance(lock, LockRef) and m and m.group(1) in scope.broken:  # a refused lock declaration
             raise ExprError(vspan, "NC208", f"'{m.group(1)}' was not declared correctly", "", follow_on=True)
         if not isinstance(lock, LockRef):
-            raise ExprError(vspan, "NC208", f"{op} takes a lock, got {lock.type}",
+            raise ExprError(vspan, "NC208", f"{written} takes a lock, got {lock.type}",
                             did_you_mean(str(text), scope.locks) if scope.locks else "declare it under locks:")
         assert isinstance(lock.type, LockT)
         info = LOCK_API[op]
         if lock.type.kind != info.kind:
-            raise ExprError(vspan, "NC208", f"{op} needs a {info.kind}, but '{lock.name}' is a {lock.type.kind}",
+            raise ExprError(vspan, "NC208", f"{written} needs a {info.kind}, but '{lock.name}' is a {lock.type.kind}",
                             f"use the {lock.type.kind} API")
         on_fail_node = node.get("on_fail")
         on_fail = None
         if info.can_fail:
             if on_fail_node is None:
-                self.err(span, "NC209", f"{op} can fail: say what happens with on_fail:",
+                self.err(span, "NC209", f"{written} can fail: say what happens with on_fail:",
                          "on_fail: return, on_fail: goto LABEL, or a list of statements")
                 return None
             on_fail = self.block(on_fail_node)
         elif on_fail_node is not None:
-            self.err(node.key_node("on_fail").span, "NC209", f"{op} cannot fail", "remove on_fail:")
-        return LockOp(span, f"{op}({_lock_text(text)})", op, lock, on_fail)
+            self.err(node.key_node("on_fail").span, "NC209", f"{written} cannot fail", "remove on_fail:")
+        shown = f"{_lock_text(text)}, {sub_text}" if written != op else _lock_text(text)
+        return LockOp(span, f"{written}({shown})", op, lock, on_fail, subclass)
 
     def form_call(self, form: str, node: Map, value: Node, span: Span) -> Stmt | None:
         text, vspan = self.expr_of(value, "call")
