@@ -18,7 +18,7 @@ from netcheck.checker.engine.stuck import stuck_masks
 from netcheck.checker.report.build import build_report
 from netcheck.model.lang.errors import SpecError
 from netcheck.model.lang.parse import load_spec
-from netcheck.model.semantics.discipline import observed_locks, Hold, Reduction, discipline, foldable, held_locks
+from netcheck.model.semantics.discipline import Hold, Reduction, discipline, foldable, held_locks, observed_locks
 from netcheck.model.semantics.runtime import ReductionError, Violation
 from netcheck.model.semantics.system import TransitionSystem
 from spec_generator import generated_systems

@@ -237,7 +237,7 @@ def _outcome(thread: Thread, node: ir.Node, after: object, by_signal: bool) -> O
 def _call_text(system: TransitionSystem, node: ir.Assign, before: tuple, after: object) -> str:
     """`setup_net(net=net1)`: a call with the argument values it received, computed in the caller's frame
     before the step (the callee may have returned within the step, its parameters reset)."""
-    if not isinstance(after, tuple):
+    if not isinstance(after, tuple) or node.env is None:
         return node.stmt.text if node.stmt else ""
     parts = []
     for name, place, value in zip(node.params, node.writes, node.values):
