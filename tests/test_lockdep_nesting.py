@@ -373,3 +373,38 @@ def test_verify_reports_the_gate_and_the_waiver() -> None:
     known = CliRunner().invoke(main, ["verify", str(EXAMPLES / "gated_abba_known.yaml")])
     assert known.exit_code == 0 and "known cycle (waived at" in known.output
     assert "reason: a and b are only ever taken together under gate" in known.output
+
+
+def test_every_subclass_a_held_lock_may_have_been_taken_in_counts(write_spec) -> None:
+    """Both branches of the `either` reach one state, holding `a` in subclass 0 or 1: the state cannot
+    tell which, so both a -> m and a/1 -> m are dependencies, and with m -> a/1 that is a cycle (the
+    exploration's deadlock confirms it)."""
+    path = write_spec("""
+    netcheck: 1
+    locks: {a: mutex, m: mutex}
+    procedures:
+      one():
+        body:
+          - either:
+              plain:
+                - mutex_lock: a
+              nested:
+                - mutex_lock_nested: a, 1
+          - mutex_lock: m
+          - mutex_unlock: m
+          - mutex_unlock: a
+      two():
+        body:
+          - mutex_lock: m
+          - mutex_lock_nested: a, 1
+          - mutex_unlock: a
+          - mutex_unlock: m
+    threads:
+      one: one()
+      two: two()
+    """)
+    order = order_of(path)
+    assert edges(order) == {("a", "m"), ("a/1", "m"), ("m", "a/1")}
+    assert chains(order) == ["a/1 --> m --> a/1"]
+    result = CliRunner().invoke(main, ["verify", "-q", "--explore-all", str(path)])
+    assert result.exit_code == 1 and "deadlock_free" in result.output and "lock_order" in result.output

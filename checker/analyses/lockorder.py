@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from itertools import product
 
 import networkx as nx
-from netcheck.model.lang.lockapi import acquire_modes
+from netcheck.model.lang.lockapi import LOCK_API, acquire_modes
 from netcheck.model.lang.lockapi import lock_wrappers as wrapper_ops
 from netcheck.model.lang.spec import KnownCycle, LockClasses, LockOp, Spec
 from netcheck.model.semantics import ir
+from netcheck.model.semantics.discipline import successors
 from netcheck.model.semantics.locks import read_depth
 from netcheck.model.semantics.system import TransitionSystem
 
@@ -248,6 +249,54 @@ def acquisition_site(exp: ExplicitResult, state: int, tid: int, base: int) -> Si
     return acquisition(exp, state, tid, base)[0]
 
 
+def held_acquisitions(system: TransitionSystem, tid: int) -> list[dict[str, frozenset[int]]]:
+    """Per program point of a thread, per lock name, the acquisitions (their program points) of that lock
+    that may still be held there: a may-analysis over the thread's control flow (an acquisition adds
+    itself on its success edge, a release of a lock with one instance removes them; a per-element lock's
+    release removes nothing, since another instance may still be held)."""
+    thread = system.threads[tid]
+    nodes = thread.nodes
+    at: list[dict[str, frozenset[int]] | None] = [None] * (len(nodes) + 1)
+    entry = system.defaults[thread.pcslot]
+    assert isinstance(entry, int)
+    at[entry] = {}
+    work = [entry]
+    while work:
+        pc = work.pop()
+        if pc >= len(nodes):
+            continue
+        node, here = nodes[pc], at[pc]
+        assert here is not None
+        for to in successors(node):
+            out = here
+            if isinstance(node, ir.LOCK_NODES) and node.lock is not None:
+                info, name = LOCK_API[node.op], node.lock.name
+                if info.acquires and to == node.next:
+                    out = {**here, name: here.get(name, frozenset()) | {pc}}
+                elif info.releases and not node.lock.keys:
+                    out = {k: v for k, v in here.items() if k != name}
+            old = at[to]
+            merged = out if old is None else {k: old.get(k, frozenset()) | out.get(k, frozenset())
+                                              for k in old.keys() | out.keys()}
+            if merged != old:
+                at[to] = merged
+                work.append(to)
+    return [x or {} for x in at]
+
+
+def held_subclasses(system: TransitionSystem, s: Sequence, tid: int, pc: int, inst: _Instance, mode: str,
+                    acquisitions: list[dict[str, frozenset[int]]]) -> set[int]:
+    """The subclasses thread `tid`, at `pc` in state `s`, may hold lock instance `inst` in (with `mode`):
+    those of the acquisitions that may still be held there, of that instance (their key evaluated now)
+    and that mode; all of them when none matches (a key that changed since, a downgraded hold)."""
+    nodes = system.threads[tid].nodes
+    sites = [n for a in acquisitions[pc].get(inst.cls, frozenset())
+             if isinstance(n := nodes[a], ir.LOCK_NODES)]
+    matching = {subclass_of(n) for n in sites
+                if system.lock_slot(n, s) == inst.base and LOCK_API[n.op].mode == mode}
+    return matching or {subclass_of(n) for n in sites}
+
+
 def _acquiring_nodes(system: TransitionSystem) -> list[tuple[int, int, dict]]:
     """(tid, pc slot, {pc: IR node}) for each thread: the nodes where it acquires or waits for a lock."""
     out = []
@@ -294,10 +343,13 @@ class LockDependencies(Observer):
     def dependencies(self, exp: ExplicitResult) -> tuple[Dependency, ...]:
         """Every dependency seen, deduplicated by (classes, modes, sites), sorted.
 
-        The subclass of a held lock is the one of its acquisition on the shortest path to the first
-        state showing the dependency (the site printed as "held at"); the state does not record it.
+        The state does not record the subclass a lock is held in: each subclass an acquisition that may
+        still be held there used (`held_subclasses`) gives a dependency. The site printed as "held at"
+        is the acquisition on the shortest path to the first state showing it.
         """
         system, instances = self.system, self.instances
+        nested = any(subclass_of(n) for t in system.threads for n in t.nodes)
+        acquisitions = {t.tid: held_acquisitions(system, t.tid) for t in system.threads} if nested else {}
         by_base = {inst.base: inst for inst in instances}
         found: dict[tuple[str, str, str, str, Site, Site], tuple[int, set[str], frozenset[str]]] = {}
         wrappers = lock_wrappers(system.spec)
@@ -314,11 +366,15 @@ class LockDependencies(Observer):
                 held_site, subclass = acquisition(exp, sid, tid, inst.base)
                 gate = frozenset() if recursive else frozenset(
                     name for base, name in exclusive.items() if base not in (inst.base, target))
-                dep_key = (inst.lock_class(subclass), mode, acquired, ACQUIRE_MODES[node.op], held_site,
-                           acquired_site)
-                earliest, threads, common = found.get(dep_key, (sid, set(), gate))
-                threads.add(system.threads[tid].name)
-                found[dep_key] = (min(earliest, sid), threads, common & gate)
+                classes = {subclass}
+                if nested:
+                    classes |= held_subclasses(system, exp.store.states[sid], tid, pc, inst, mode, acquisitions[tid])
+                for held_class in sorted(classes):
+                    dep_key = (inst.lock_class(held_class), mode, acquired, ACQUIRE_MODES[node.op], held_site,
+                               acquired_site)
+                    earliest, threads, common = found.get(dep_key, (sid, set(), gate))
+                    threads.add(system.threads[tid].name)
+                    found[dep_key] = (min(earliest, sid), threads, common & gate)
         return tuple(sorted(Dependency(a, am, b, bm, hs, bs, tuple(sorted(threads)), sid, tuple(sorted(common)))
                             for (a, am, b, bm, hs, bs), (sid, threads, common) in found.items()))
 

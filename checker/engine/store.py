@@ -74,6 +74,13 @@ class PackedStates(Sequence[State]):
     def __iter__(self) -> Iterator[State]:
         return map(unpack, self.packed)
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PackedStates):
+            return self.packed == other.packed
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None   # type: ignore[assignment]
+
 
 def mask_array(threads: int) -> array | list:
     """Per-state thread masks: 64-bit words when they fit, Python ints beyond 64 threads."""
