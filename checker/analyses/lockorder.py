@@ -33,7 +33,9 @@ from netcheck.model.semantics.locks import read_depth
 from netcheck.model.semantics.system import TransitionSystem
 
 from ..engine.observers import Observer, replay
+from ..engine.paths import parent_path
 from ..engine.result import ExplicitResult
+from .symmetric import real_states
 
 # acquiring lock API -> the mode it asks for ("rread": a recursive reader; no spec op asks for it today)
 ACQUIRE_MODES = acquire_modes(waiting_only=True)
@@ -234,10 +236,12 @@ def acquisition(exp: ExplicitResult, state: int, tid: int, base: int) -> tuple[S
     the lockdep subclass it used there."""
     system = exp.system
     inst = next(i for i in _instances(system) if i.base == base)
-    path = exp.store.parent_path(state)
+    if system.symmetric:   # the stored path renames threads along the way: walk the real one
+        states = real_states(system, parent_path(exp, state))
+    else:
+        states = tuple(exp.store.states[sid] for sid in exp.store.parent_path(state))
     wrappers = lock_wrappers(system.spec)
-    for prev_id, cur_id in zip(reversed(path[:-1]), reversed(path[1:])):
-        before, after = exp.store.states[prev_id], exp.store.states[cur_id]
+    for before, after in zip(reversed(states[:-1]), reversed(states[1:])):
         if _hold_level(after, tid, inst) > _hold_level(before, tid, inst):
             node = system.node_at(before, tid)
             return node_site(node, wrappers), subclass_of(node)

@@ -18,6 +18,7 @@ from ..engine.paths import path_to
 from ..engine.result import EngineResult, ExplicitResult, Finding, Label, Path
 from ..engine.verdicts import InternalError
 from .focus import focused
+from .symmetric import concretize
 from .unfold import unfold
 
 
@@ -323,6 +324,8 @@ def counterexample(result: EngineResult, finding: Finding, focus: Collection[int
     else:
         raise TypeError("this result has no paths")
     system = result.system
+    if system.symmetric:   # a path of symmetry classes, as a real execution
+        path = concretize(system, path, finding.prop)
     if system.reduction is not Reduction.NONE:   # told in the steps of the full semantics
         path, system = unfold(system, path, finding.prop), system.unreduced()
     settled = None

@@ -26,6 +26,7 @@ class VerifyJob:
     use_expect: bool = True
     stop_at_expected: bool = True
     reduction: str = "none"     # model/semantics/discipline.py Reduction
+    symmetry: bool = False      # model/semantics/symmetry.py
     engine: str = "explicit"    # explicit, or bmc (bounded model checking to `depth` steps)
     depth: int | None = None
 
@@ -58,7 +59,7 @@ def _one(path: str, job: VerifyJob, graph: GraphRequest | None, progress: bool,
         assert job.depth is not None
         return verify_bmc(path, job.bounds, job.depth, job.limits, job.use_expect)
     report, _ = verify_one(path, job.bounds, job.limits, graph, progress, job.use_expect, cache, job.stop_at_expected,
-                           job.reduction)
+                           job.reduction, job.symmetry)
     return report
 
 

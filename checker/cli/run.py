@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 Verification = tuple["SpecReport", "ExplicitResult"]
 SPEC_SUFFIXES = (".yaml", ".yml")   # the files a directory argument stands for
-CacheKey = tuple[str, tuple[tuple[str, int], ...], Limits, bool, bool, str]
+CacheKey = tuple[str, tuple[tuple[str, int], ...], Limits, bool, bool, str, bool]
 
 
 GRAPH_MAX_STATES = 5000   # the default cap on the nodes of a --graph view
@@ -99,13 +99,13 @@ def atomic_write(path: Path, text: str) -> None:
             tmp.unlink()
 
 
-def load_system(path: str, bounds: dict[str, int], reduction: str = "none") -> TransitionSystem:
+def load_system(path: str, bounds: dict[str, int], reduction: str = "none", symmetry: bool = False) -> TransitionSystem:
     """The spec at `path`, parsed and compiled (SpecError when it is invalid), with that reduction
-    (model/semantics/discipline.py)."""
+    (model/semantics/discipline.py) and, if asked, symmetry (model/semantics/symmetry.py)."""
     from netcheck.model.lang.parse import load_spec
     from netcheck.model.semantics.discipline import Reduction
     from netcheck.model.semantics.system import TransitionSystem
-    return TransitionSystem(load_spec(path, bounds), Reduction(reduction))
+    return TransitionSystem(load_spec(path, bounds), Reduction(reduction), symmetry)
 
 
 def explore_spec(path: str, bounds: dict[str, int], limits: Limits,
@@ -179,7 +179,8 @@ def check_stop_on(path: str, system: TransitionSystem, names: frozenset[str]) ->
 
 
 class ExplorationCache:
-    """Verifications kept by (spec, bounds, limits, use of expect:, stop at expected violations, reduction), for a
+    """Verifications kept by (spec, bounds, limits, use of expect:, stop at expected violations, reduction,
+    symmetry), for a
     process that runs the same one several times (the golden files, the tutorial): each spec is explored
     once."""
 
@@ -208,17 +209,17 @@ def shared_cache() -> ExplorationCache | None:
 
 def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: GraphRequest | None, progress_enabled: bool,
                use_expect: bool = True, cache: ExplorationCache | None = None,
-               stop_at_expected: bool = False, reduction: str = "none") -> Verification:
+               stop_at_expected: bool = False, reduction: str = "none", symmetry: bool = False) -> Verification:
     """Load, explore and judge one spec (and write its state graph to `graph`). With a `cache`, a run
     without a graph is looked up there first and kept there after (its progress line is off). With
     `stop_at_expected`, a spec whose expect: lists violations stops once they are all found."""
     early = stop_at_expected and use_expect
     if cache is None or graph is not None:
-        return _verify(path, bounds, limits, graph, progress_enabled, use_expect, early, reduction)
-    key = (str(path), tuple(sorted(bounds.items())), limits, use_expect, early, reduction)
+        return _verify(path, bounds, limits, graph, progress_enabled, use_expect, early, reduction, symmetry)
+    key = (str(path), tuple(sorted(bounds.items())), limits, use_expect, early, reduction, symmetry)
     run = cache.get(key)
     if run is None:
-        run = _verify(path, bounds, limits, None, False, use_expect, early, reduction)
+        run = _verify(path, bounds, limits, None, False, use_expect, early, reduction, symmetry)
         cache.put(key, run)
     return run
 
@@ -236,8 +237,8 @@ def expected_stop(system: TransitionSystem, limits: Limits) -> frozenset[str]:
 
 
 def _verify(path: str, bounds: dict[str, int], limits: Limits, graph: GraphRequest | None, progress_enabled: bool,
-            use_expect: bool, early: bool, reduction: str = "none") -> Verification:
-    return verify_system(path, load_system(path, bounds, reduction), limits, graph=graph,
+            use_expect: bool, early: bool, reduction: str = "none", symmetry: bool = False) -> Verification:
+    return verify_system(path, load_system(path, bounds, reduction, symmetry), limits, graph=graph,
                          progress_enabled=progress_enabled, use_expect=use_expect, early=early)
 
 

@@ -69,6 +69,10 @@ if TYPE_CHECKING:
               help="protected: run each step on lock-protected data or locals together with its thread's "
                    "previous step (the same verdicts from fewer states; counterexamples are told in full "
                    "steps, but may not be the shortest). docs/semantics.md, 'Reduction'.")
+@click.option("--symmetry", type=click.Choice(["off", "on"]), default="off", show_default=True,
+              help="on: store one state per class of states that differ only by a permutation of the elements "
+                   "of an entity the spec treats alike (the report says which, and what breaks it for the "
+                   "others); liveness is then unknown. docs/semantics.md, 'Symmetry'.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first violation (other verdicts: unknown).")
 @click.option("--stop-on", "stop_on", multiple=True, metavar="PROPERTY",
               help="Stop as soon as this property is violated (repeat: once all are); other verdicts: unknown.")
@@ -97,7 +101,7 @@ if TYPE_CHECKING:
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
            timeout: float | None, max_memory: float | None, fmt: str, output: Path | None, trace_style: str,
            width: int | None, graph_file: Path | None, graph_view: str | None, graph_max: int, reduction: str,
-           fail_fast: bool,
+           symmetry: str, fail_fast: bool,
            stop_on: tuple[str, ...], explore_all: bool, show_coverage: bool, strict_coverage: bool, no_timing: bool,
            quiet: bool, verbose: bool, ignore_expect: bool, jobs: int | None, engine: str, depth: int | None,
            watch: bool) -> None:
@@ -114,6 +118,9 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     paths = expand_specs(specs)
     graph = _graph_request(graph_file, graph_view, graph_max, len(paths))
     _check_engine(engine, depth, graph, reduction, max_states, max_depth, max_memory, show_coverage or strict_coverage)
+    if symmetry == "on" and (engine == "bmc" or graph is not None):
+        raise click.BadParameter("the explicit search stores symmetric states once; a state graph (--graph) and "
+                                 "bounded model checking need every state", param_hint="--symmetry on")
     limits = Limits(max_states, max_depth, timeout, fail_fast, max_memory, frozenset(stop_on))
     on_terminal = sys.stdout.isatty()
     if width is None and on_terminal:
@@ -121,7 +128,8 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     options = RenderOptions(trace_style, not no_timing, 0 if quiet else 1,
                             on_terminal and "NO_COLOR" not in os.environ, len(paths) > 1, show_coverage,
                             width=width)
-    job = VerifyJob(bound_values, limits, not ignore_expect, not explore_all, reduction, engine, depth)
+    job = VerifyJob(bound_values, limits, not ignore_expect, not explore_all, reduction, symmetry == "on", engine,
+                    depth)
     progress = verbose or sys.stderr.isatty()
 
     if not watch:

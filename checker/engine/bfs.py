@@ -17,7 +17,7 @@ from netcheck.model.semantics.runtime import Violation
 from .limits import STOPPED_AT_VIOLATION, Interrupt, Limits, Progress, ProgressInfo, level_size, peak_rss_mb
 from .observers import Findings, Observer, defines
 from .result import ExplicitResult, Finding
-from .store import StateStore
+from .store import Canonical, StateStore
 from .store import unpack as store_unpack
 from .system import ExplicitSystem, State
 
@@ -51,11 +51,17 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     signal_edges, blocked_masks, depth = store.signal_edges, store.blocked, store.depth
     tids = range(system.thread_count)
     expand, seen = system.expand, _fan_out(on_state)
+    # symmetry: each state stored as its canonical image, each edge with the permutation that gave it
+    symmetry = getattr(system, "symmetry", None)
+    canon = Canonical(symmetry.images, store.pack) if symmetry is not None and symmetry.size > 1 else None
+    perms = store.edges_perm
 
     for target in system.initial():
         if isinstance(target, Violation):
             findings.violate(Finding(target.prop, -1, target.tid, target.message))
             continue
+        if canon is not None:
+            target = canon(target)[1]
         n = len(states)
         if intern(target, -1, -1, 0, 0) == n and seen is not None:   # type: ignore[arg-type]
             seen(n, target)   # type: ignore[arg-type]
@@ -91,10 +97,14 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
             for tid, action, choice, signal, target in edges:
                 if target.__class__ is tuple:
                     n = len(states)
-                    dump(target)
-                    packed = getvalue()
-                    seek(0)
-                    truncate()
+                    if canon is None:
+                        dump(target)
+                        packed = getvalue()
+                        seek(0)
+                        truncate()
+                    else:
+                        packed, target, perm = canon(target)
+                        perms.append(perm)
                     j = setdefault(packed, n)
                     if j == n:
                         add_state(packed)

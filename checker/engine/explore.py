@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import TransitionSystem
 from netcheck.model.semantics.waits import blockers
 
@@ -16,9 +17,9 @@ from .bfs import DEADLOCK, search
 from .limits import Limits, Progress, peak_rss_mb
 from .observers import Findings, Observer
 from .result import ExplicitResult, Finding
-from .store import StateStore
+from .store import Canonical, Packer, StateStore
 from .stuck import stuck_masks
-from .verdicts import PropertyObserver
+from .verdicts import InternalError, PropertyObserver
 
 
 def explore(system: TransitionSystem, limits: Limits | None = None, progress: Progress | None = None,
@@ -31,6 +32,8 @@ def explore(system: TransitionSystem, limits: Limits | None = None, progress: Pr
     # a wait cycle among blocked threads proves them stuck at once: worth testing when the search may stop
     if check_deadlock and (limits.fail_fast or DEADLOCK in limits.stop_on):
         watching.append(WaitCycles(system))
+    if system.symmetric:
+        watching.append(SymmetryCheck(system))
     system.restart_counts()
     result = ExplicitResult(system, store=StateStore(system.thread_count))
     search(system, result, limits, [*watching, *observers], progress, check_deadlock, measure_memory=False)
@@ -58,6 +61,37 @@ class WaitCycles(Observer):
             if cycle:
                 self.result.stuck[sid] = cycle
                 self.findings.violate(Finding(DEADLOCK, sid))
+
+
+class SymmetryCheck(Observer):
+    """The symmetry's assumption checked during the search, on every CHECK_EVERY-th expanded state: the
+    successors of each of the state's images are the images of its successors (as classes), with the
+    same violations, and its blocked threads are the renamed ones. A failure is an internal error."""
+
+    name = "symmetry_check"
+    CHECK_EVERY = 64
+
+    def __init__(self, system: TransitionSystem):
+        assert system.symmetry is not None
+        self.system, self.symmetry = system, system.symmetry
+        self.canonical = Canonical(self.symmetry.images, Packer())
+
+    def on_expanded(self, sid: int, state: tuple, blocked: int, violating: bool) -> None:
+        if sid % self.CHECK_EVERY:
+            return
+        with self.system.uncounted():
+            here = self._successors(state)
+            for image, tmap in zip(self.symmetry.images[1:], self.symmetry.thread_maps[1:]):
+                there = self._successors(image(state))
+                renamed = (here[0], sum(1 << tmap[t] for t in range(len(tmap)) if here[1] >> t & 1))
+                if there != renamed:
+                    raise InternalError(f"the symmetry ({self.symmetry.describe()}) does not hold: the "
+                                        f"successors of state {sid} and of its image differ")
+
+    def _successors(self, state: tuple) -> tuple[list, int]:
+        transitions, blocked = self.system.expand(state)
+        return sorted(t[4].prop.encode() if isinstance(t[4], Violation) else self.canonical(t[4])[0]
+                      for t in transitions), blocked
 
 
 def wait_cycle(system: TransitionSystem, s: tuple, blocked: int) -> int:

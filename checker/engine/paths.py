@@ -143,7 +143,8 @@ def path_to(result: ExplicitResult, finding: Finding) -> Path:
     fewest = True
     if depth == 0:
         ids, labels = [finding.state], []
-    elif bisect_right(store.depth, depth) > SWITCH_SEARCH_LIMIT:
+    elif bisect_right(store.depth, depth) > SWITCH_SEARCH_LIMIT or getattr(result.system, "symmetric", False):
+        # (under symmetry an edge may rename the threads: switches are counted on the real path only)
         ids, labels, fewest = *_parent_path(result, finding.state), False
     else:
         search = _search_for(result)
@@ -156,6 +157,12 @@ def path_to(result: ExplicitResult, finding: Finding) -> Path:
             labels = [search.step_label(edge) for _, edge in steps[1:]]
     states = tuple(store.states[sid] for sid in ids)
     return Path(states, tuple(labels), last, tuple(ids), fewest)
+
+
+def parent_path(result: ExplicitResult, sid: int) -> Path:
+    """The BFS parent path to `sid` (a shortest one), as a `Path`."""
+    ids, labels = _parent_path(result, sid)
+    return Path(tuple(result.store.states[i] for i in ids), tuple(labels), None, tuple(ids), False)
 
 
 def _parent_path(result: ExplicitResult, sid: int) -> tuple[list[int], list[Label]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import pickle
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import overload
 
 from .system import State
@@ -47,6 +47,27 @@ class Packer:
 
 
 unpack = pickle.loads
+
+
+class Canonical:
+    """Under symmetry, a state's representative: of the state's images (`images`, the identity first),
+    the one whose packing is smallest, with its packing and the index of the permutation that gave it."""
+
+    __slots__ = ("images", "pack")
+
+    def __init__(self, images: Sequence[Callable[[State], State]], pack: Packer):
+        self.images = tuple(images[1:])
+        self.pack = pack
+
+    def __call__(self, state: State) -> tuple[bytes, State, int]:
+        pack = self.pack
+        best, best_state, best_perm = pack(state), state, 0
+        for k, image in enumerate(self.images, 1):
+            other = image(state)
+            packed = pack(other)
+            if packed < best:
+                best, best_state, best_perm = packed, other, k
+        return best, best_state, best_perm
 
 
 class PackedStates(Sequence[State]):
@@ -104,6 +125,8 @@ class StateStore:
         self.edges_action = array("I")
         self.edges_choice = array("H")
         self.signal_edges = array("I")    # the indices of the edges that are fatal signals
+        # under symmetry, per edge: the permutation whose image of the successor is the stored state
+        self.edges_perm = array("H")
         self.blocked = mask_array(threads)  # per expanded state: the mask of its blocked threads
         self.violating = array("I")       # the expanded states with a step that violates a property
 

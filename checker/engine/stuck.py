@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
+from collections.abc import Callable
 
 from .store import StateStore
 from .system import ExplicitSystem
@@ -39,9 +40,14 @@ def stuck_masks(system: ExplicitSystem, store: StateStore) -> dict[int, int]:
     waiters = [(tid, 1 << tid, system.woken_positions(tid)) for tid in range(system.thread_count)]
     waiters = [w for w in waiters if w[2]]
     pending = [s for s in range(expanded - 1, -1, -1) if can[s] != full]
+    symmetry = getattr(system, "symmetry", None)
+    maps = symmetry.thread_maps if symmetry is not None and len(store.edges_perm) else None
     while True:
-        pending = _close(store, can, ends, signal, pending, full)
-        if not _moved_on(system, store, can, ends, signal, waiters, pending):
+        if maps is None:
+            pending = _close(store, can, ends, signal, pending, full)
+        else:
+            pending = _close_permuted(store, can, ends, signal, pending, full, maps)
+        if not _moved_on(system, store, can, ends, signal, waiters, pending, maps):
             break
     return {s: blocked[s] & ~can[s] for s in sorted(pending) if blocked[s] & ~can[s]}
 
@@ -74,11 +80,45 @@ def _close(store: StateStore, can: list[int], ends: array, signal: set[int], pen
     return pending
 
 
+def _close_permuted(store: StateStore, can: list[int], ends: array, signal: set[int], pending: list[int],
+                    full: int, maps: tuple[tuple[int, ...], ...]) -> list[int]:
+    """`_close` under symmetry: an edge's target is stored as its image under a permutation, whose
+    thread t is the successor's thread maps[perm][t]; masks are read back through it."""
+    first, dst, perms = store.first_edge, store.edges_dst, store.edges_perm
+    back = [_mask_back(m) for m in maps]
+    changed = True
+    while changed:
+        changed = False
+        still = []
+        for s in pending:
+            m = can[s]
+            for e in range(first[s], ends[s]):
+                if e not in signal:
+                    p = perms[e]
+                    m |= back[p](can[dst[e]]) if p else can[dst[e]]
+            if m != can[s]:
+                can[s] = m
+                changed = True
+            if m != full:
+                still.append(s)
+        pending = still
+    return pending
+
+
+def _mask_back(tmap: tuple[int, ...]) -> Callable[[int], int]:
+    """A thread mask of an image back in the frame of the state it is the image of."""
+    def back(mask: int) -> int:
+        return sum(1 << t for t, to in enumerate(tmap) if mask >> to & 1)
+    return back
+
+
 def _moved_on(system: ExplicitSystem, store: StateStore, can: list[int], ends: array, signal: set[int],
-              waiters: list[tuple[int, int, frozenset[int]]], pending: list[int]) -> bool:
+              waiters: list[tuple[int, int, frozenset[int]]], pending: list[int],
+              maps: tuple[tuple[int, ...], ...] | None = None) -> bool:
     """Add the waiters that another thread's step moves on (an rwsem releaser grants them the lock,
-    inside its own step) where nothing else showed they progress; whether any was added."""
-    states, first, dst = store.states, store.first_edge, store.edges_dst
+    inside its own step) where nothing else showed they progress; whether any was added. Under
+    symmetry, a thread of an edge's target is looked up through the edge's permutation."""
+    states, first, dst, perms = store.states, store.first_edge, store.edges_dst, store.edges_perm
     position = system.position
     added = False
     for s in pending:
@@ -86,7 +126,8 @@ def _moved_on(system: ExplicitSystem, store: StateStore, can: list[int], ends: a
         missing = store.blocked[s] & ~can[s]
         for tid, bit, positions in waiters:
             if missing & bit and (at := position(here, tid)) in positions and any(
-                    position(states[dst[e]], tid) != at for e in range(first[s], ends[s]) if e not in signal):
+                    position(states[dst[e]], maps[perms[e]][tid] if maps else tid) != at
+                    for e in range(first[s], ends[s]) if e not in signal):
                 can[s] |= bit
                 added = True
     return added

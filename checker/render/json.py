@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from .. import __version__
 from ..analyses.coverage import BranchRuns, Coverage, StatementRuns
@@ -23,13 +24,14 @@ def report_object(report: SpecReport, timing: bool = True, coverage: bool = Fals
     if timing:
         stats.update({"seconds": report.stats.seconds, "states_per_second": report.stats.states_per_second,
                       "peak_memory_mb": report.stats.peak_memory_mb})
-    out = {
+    out: dict[str, Any] = {
         "netcheck": __version__,
         "spec": report.spec,
         "name": report.name,
         "files": list(report.files),
         "bounds": dict(report.bounds),
         "reduction": report.reduction,
+        "symmetry": report.symmetry or None,
         "complete": report.complete,
         "stop_reason": report.stop_reason or None,
         "exit_code": report.exit_code,

@@ -79,6 +79,8 @@ def _header(report: SpecReport, timing: bool) -> str:
     head += (f"  explored {s.states:,} states, {s.transitions:,} transitions, depth {s.depth}"
              f"{'' if report.reduction == 'none' else ' (reduction: ' + report.reduction + ')'}"
              f"{'' if report.complete else ' (INCOMPLETE: ' + report.stop_reason + ')'}")
+    if report.symmetry:
+        head += f"\n  symmetry: {report.symmetry}"
     if timing:
         head += f"\n  {s.seconds:.2f} s, {s.states_per_second:,.0f} states/s, peak memory {s.peak_memory_mb:.0f} MB"
     return head + "\n"

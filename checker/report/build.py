@@ -124,6 +124,7 @@ class SpecReport:
     coverage: Coverage | None = None
     strict_coverage: bool = False   # --strict-coverage: a statement no reachable transition runs fails the run
     reduction: str = "none"         # the search's reduction (model/semantics/discipline.py)
+    symmetry: str = ""              # with --symmetry on: what is symmetric and why the rest is not ('' when off)
     # killable waits that can last forever or through unboundedly many grace periods, unseen by the
     # hung-task detector: looked for in the threads a progress: or returns_when_killed: property names
     hangs: tuple[HiddenHang, ...] = ()
@@ -219,7 +220,8 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
     coverage = summarize(system, exp.executions, exp.complete) if exp.executions is not None else None
     return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, exp.complete, exp.stop_reason,
                       tuple(results), stats, order, tuple(t.name for t in system.threads), system.spec.about,
-                      expectation, coverage, reduction=reduced.value, hangs=hangs_of(exp))
+                      expectation, coverage, reduction=reduced.value, hangs=hangs_of(exp),
+                      symmetry=system.symmetry.describe() if system.symmetry is not None else "")
 
 
 def build_bmc_report(path: str, result: BmcResult, use_expect: bool = True) -> SpecReport:
@@ -275,7 +277,7 @@ def hangs_of(exp: ExplicitResult) -> tuple[HiddenHang, ...]:
     """The hidden hangs of the threads the spec's progress: and returns_when_killed: properties name, under
     their fairness (on the full graph only)."""
     system = exp.system
-    if system.reduction is not Reduction.NONE:
+    if system.reduction is not Reduction.NONE or system.symmetric:
         return ()
     out: dict[tuple[str, str], HiddenHang] = {}
     for p in system.spec.properties:
@@ -368,6 +370,9 @@ def liveness_result(exp: ExplicitResult, name: str, kind: PropertyKind, about: s
     if system.reduction is not Reduction.NONE:
         return PropertyResult(name, kind, Status.UNKNOWN, location, about,
                               "liveness is decided on the full graph: verify with --reduce none")
+    if system.symmetric:
+        return PropertyResult(name, kind, Status.UNKNOWN, location, about,
+                              "liveness is decided on the full graph, per thread: verify with --symmetry off")
     found = liveness.check(exp, name)
     if found.holds is None:
         return PropertyResult(name, kind, Status.UNKNOWN, location, about, found.message)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ..lang.spec import Spec
-from ..lang.types import BoolT, ListT, SetT, Type
+from ..lang.types import BoolT, ListT, RefT, SetT, Type
 
 MAX_SLOTS = 20_000
 
@@ -70,13 +70,17 @@ class Layout:
 
 def local_sort(t: Type) -> str:
     """The sort of a local's values, which decides the pool its slot comes from: bool, int (ints, enum
-    indices, element references), set<entity> (a bitmask that wide) or list."""
+    indices), ref<entity> (an element index, -1 for null), set<entity> (a bitmask that wide) or
+    list<entity>. References and lists keep to one entity's slots, so that a slot's values can be
+    permuted with that entity's elements (model/semantics/symmetry.py)."""
     if isinstance(t, BoolT):
         return "bool"
     if isinstance(t, SetT):
         return f"set<{t.entity}>"
     if isinstance(t, ListT):
-        return "list"
+        return f"list<{t.entity}>"
+    if isinstance(t, RefT):
+        return f"ref<{t.entity}>"
     return "int"
 
 

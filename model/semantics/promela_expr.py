@@ -57,7 +57,7 @@ class Encoding:
 
 
 def is_list_slot(kind: SlotKind, t: Type | None, sort: str) -> bool:
-    return kind == SlotKind.LOCK_QUEUE or isinstance(t, ListT) or sort == "list"
+    return kind == SlotKind.LOCK_QUEUE or isinstance(t, ListT) or sort.startswith("list<")
 
 
 class Lists:

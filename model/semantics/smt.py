@@ -81,7 +81,7 @@ class SmtEncoder:
             return z3.BitVecSort(self.width(t.entity))
         if sort.startswith("set<"):
             return z3.BitVecSort(self.width(sort[4:-1]))
-        if isinstance(t, ListT) or sort == "list" or info.kind == SlotKind.LOCK_QUEUE:
+        if isinstance(t, ListT) or sort.startswith("list<") or info.kind == SlotKind.LOCK_QUEUE:
             return INT_SEQ
         return z3.IntSort()
 

@@ -19,6 +19,7 @@ from .layout import Layout, LayoutTooLarge, Slot, SlotKind, shared_layout
 from .locks import read_depth
 from .program import CompileError, ThreadProgram, walk_statements
 from .runtime import ActionInfo, Executions, RuntimeBuilder, Settle, Step, Threads, Violation
+from .symmetry import Symmetry, find_symmetry
 
 MUTEX_WAIT_OPS = tuple(mutex_wait_modes())   # acquires that wait while a mutex or spinlock is held
 STUCK_ABOUT = ("no reachable state where a thread is stuck: not finished, not idle, and unable to ever step again "
@@ -70,7 +71,7 @@ class StateProperty:
 class TransitionSystem:
     """What the explorer needs: initial states and, per thread, the step at each program counter."""
 
-    def __init__(self, spec: Spec, reduction: Reduction = Reduction.NONE):
+    def __init__(self, spec: Spec, reduction: Reduction = Reduction.NONE, symmetry: bool = False):
         self.spec = spec
         self.reduction = reduction
         self._unreduced: TransitionSystem | None = None
@@ -87,6 +88,8 @@ class TransitionSystem:
             where = spec.vars[0].span if spec.vars else Span(spec.files[0], 1, 1)
             raise SpecError([Diagnostic(where, "NC402", str(err), "lower the bounds, or index fewer "
                                         "variables and locks by entities (per:)")]) from None
+        # the entities whose elements are interchangeable, when asked for (model/semantics/symmetry.py)
+        self.symmetry: Symmetry | None = find_symmetry(self) if symmetry else None
 
     # -- compilation
 
@@ -168,6 +171,11 @@ class TransitionSystem:
         if self._unreduced is None:
             self._unreduced = TransitionSystem(self.spec)
         return self._unreduced
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether the search stores one state per symmetry class (some entity is symmetric)."""
+        return self.symmetry is not None and self.symmetry.size > 1
 
     def _fold(self, threads: list[tuple[list[ir.Node], int]]) -> list[dict[int, frozenset[Hold]]]:
         """Under the protected-data reduction, the steps folded into their thread's previous step (made
@@ -440,6 +448,18 @@ class TransitionSystem:
         if r.__class__ is list:
             return [tuple(l[:thread.pcslot] + [target] + l[thread.pcslot + 1:]) for target in r]
         return [r]
+
+    @contextmanager
+    def uncounted(self) -> Iterator[None]:
+        """Steps fired meanwhile leave the run counts (coverage) as they were: for checks that expand a
+        state again."""
+        saved = [(t.builder.counts.ran.copy(), t.builder.counts.outcomes.copy()) for t in self.threads]
+        try:
+            yield
+        finally:
+            for t, (ran, outcomes) in zip(self.threads, saved):
+                t.builder.counts.ran[:] = ran
+                t.builder.counts.outcomes[:] = outcomes
 
     @contextmanager
     def _unsettled(self) -> Iterator[None]:
