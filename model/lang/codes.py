@@ -63,6 +63,8 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC210": "bad loop",
     "NC211": "either: without named branches",
     "NC212": "recursive call",
+    "NC213": "counter operation (refcount_t, atomic_t, completion) on something else, or a counter changed outside "
+             "its API",
     "NC301": "expression not allowed here, or of the wrong type",
     "NC302": "syntax or name that expressions do not support",
     "NC303": "type mismatch",
