@@ -527,8 +527,8 @@ class BodyParser:
         if result_node is not None:
             rtext, rspan = self.expr_of(result_node, "result")
             result = parse_expr(rtext, scope, rspan)
-            if not isinstance(result, (Local, Shared)) or not isinstance(result.type, BoolT):
-                raise ExprError(result.span, "NC303", f"{op} returns a bool: result: takes a bool variable",
+            if not isinstance(result, Local) or not isinstance(result.type, BoolT):
+                raise ExprError(result.span, "NC303", f"{op} returns a bool: result: takes a local bool",
                                 "result: ok (a local declared as ok: bool)")
             shown = f"{str(rtext).strip()} = {shown}"
         on_fail_node = node.get("on_fail")
