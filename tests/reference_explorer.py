@@ -85,12 +85,12 @@ from netcheck.model.lang.expr import (
 )
 from netcheck.model.lang.parse import load_spec
 from netcheck.model.lang.spec import (
-    CounterOp,
     Assert,
     Assign,
     Await,
     Break,
     Continue,
+    CounterOp,
     Either,
     ForEach,
     Goto,
