@@ -90,6 +90,7 @@ from netcheck.model.lang.spec import (
     Await,
     Break,
     Continue,
+    CounterOp,
     Either,
     ForEach,
     Goto,
@@ -414,7 +415,7 @@ def sub_block(s: Stmt, name: str) -> tuple[Stmt, ...]:
         return s.body
     if isinstance(s, Either):
         return s.branches[int(name[1:])][1]
-    if isinstance(s, LockOp):
+    if isinstance(s, (LockOp, CounterOp)):
         return s.on_fail or ()
     raise AssertionError(name)
 
@@ -426,7 +427,7 @@ def nested(s: Stmt) -> list[tuple[str, tuple[Stmt, ...]]]:
         return [("do", s.body)]
     if isinstance(s, Either):
         return [(f"b{k}", body) for k, (_, body) in enumerate(s.branches)]
-    if isinstance(s, LockOp) and s.on_fail is not None:
+    if isinstance(s, (LockOp, CounterOp)) and s.on_fail is not None:
         return [("fail", s.on_fail)]
     return []
 
@@ -609,7 +610,7 @@ class Reference:
             return True        # a finished thread rests
         frame = th[-1]
         s = self.stmt(frame)
-        if isinstance(s, (LockOp, Rcu, Await)):
+        if isinstance(s, (LockOp, Rcu, Await, CounterOp)):
             return True
         if isinstance(s, Assign):
             return any(isinstance(t, Shared) for t in s.targets) or any(
@@ -775,6 +776,8 @@ class Reference:
             return self.lock_op(w, tid, s, info, path, phase, loc)
         if isinstance(s, Rcu):
             return self.rcu_op(w, tid, s, info, path, phase)
+        if isinstance(s, CounterOp):
+            return self.counter_op(w, tid, s, info, path, loc)
         raise AssertionError(f"unknown statement {s!r}")
 
     def loop_step(self, w: dict, tid: int, s: ForEach, info: ProcInfo, path: tuple, phase: str, loc: dict) -> list:
@@ -1003,9 +1006,14 @@ class Reference:
             return []
         frame = th[-1]
         s = self.stmt(frame)
+        info = self.procs[frame["proc"]]
+        if isinstance(s, CounterOp) and s.op == "wait_for_completion_killable":
+            assert s.target is not None
+            if self.load(w, frame["locals"], self.place(s.target, w, frame["locals"])) != 0:
+                return []
+            return self._go(w, tid, info.enter(frame["path"], "fail"))
         if not (isinstance(s, LockOp) and s.op.endswith("_killable")):
             return []
-        info = self.procs[frame["proc"]]
         fail = info.enter(frame["path"], "fail")
         if s.op == "mutex_lock_killable":
             try:
@@ -1022,6 +1030,69 @@ class Reference:
             return []
         lk["queue"] = [(t, x) for t, x in lk["queue"] if t != tid]
         return self.release_then(w, tid, lk, fail)
+
+    # -- counters: refcount_t, atomic_t, completions (spec-language.md, semantics.md)
+
+    def counter_op(self, w: dict, tid: int, s: CounterOp, info: ProcInfo, path: tuple, loc: dict) -> list:
+        """One atomic step on the counter; a false result (a timed-out wait) goes to on_fail: (or on)."""
+        assert s.target is not None and isinstance(s.target.type, IntT)
+        t = s.target.type
+        lo, hi = t.lo, t.hi
+        assert lo is not None and hi is not None
+        place = self.place(s.target, w, loc)
+        v = self.load(w, loc, place)
+        op = s.op
+        completion = op in ("init_completion", "reinit_completion", "complete", "complete_all") or \
+            "completion" in op
+
+        def bad(message: str, prop: str = "runtime_safety") -> list:
+            return [Viol(prop, f"{s.text}: {message}")]
+
+        def done(new: int, ok: bool = True) -> list:
+            self.store(w, loc, place, new)
+            if s.result is not None:
+                self.store(w, loc, self.place(s.result, w, loc), ok)
+            return self._go(w, tid, info.after(path) if ok else info.enter(path, "fail"))
+
+        outside = "more complete() calls pending than the declared completion[N] counts" if completion else \
+            f"leaves the declared {t.counter.value if t.counter else 'int'} range"
+        if op in ("refcount_set", "atomic_set"):
+            x = self.ev(s.value, w, loc)  # type: ignore[arg-type]
+            return bad(f"value {x} {outside}") if not lo <= x <= hi else done(x)
+        if op == "refcount_inc":
+            if v == 0:
+                return bad("refcount_t: addition on 0; use-after-free")
+            return bad(outside) if v == hi else done(v + 1)
+        if op in ("refcount_inc_not_zero", "atomic_inc_not_zero"):
+            if v == 0:
+                return done(v, False)
+            return bad(outside) if v == hi else done(v + 1)
+        if op in ("refcount_dec", "refcount_dec_and_test"):
+            if v == 0:
+                return bad("refcount_t: underflow; use-after-free")
+            if v == 1 and op == "refcount_dec":
+                return bad("refcount_t: decrement hit 0; leaking memory")
+            return done(v - 1, v == 1)
+        if op == "atomic_inc":
+            return bad(outside) if v == hi else done(v + 1)
+        if op in ("atomic_dec", "atomic_dec_and_test"):
+            return bad(outside) if v == lo else done(v - 1, v == 1 or op == "atomic_dec")
+        # completions: 0..hi-1 pending complete() calls, hi after complete_all()
+        if op in ("init_completion", "reinit_completion"):
+            return done(0)
+        if op == "complete":
+            if v == hi:
+                return done(v)
+            return bad(outside) if v == hi - 1 else done(v + 1)
+        if op == "complete_all":
+            return done(hi)
+        sleeps = op.startswith("wait_for_completion")
+        problem = self.atomic(w, tid) if sleeps else ""
+        if problem:
+            return bad(problem, "lock_discipline")
+        if v == 0:
+            return [] if op in ("wait_for_completion", "wait_for_completion_killable") else done(v, False)
+        return done(v if v == hi else v - 1)
 
     # -- RCU
 

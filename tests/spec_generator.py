@@ -52,6 +52,8 @@ class Ty:
     def text(self) -> str:
         if self.kind == "bool":
             return "bool"
+        if self.kind in COUNTER_TYPES:
+            return COUNTER_TYPES[self.kind].format(lo=self.lo, hi=self.hi)
         if self.kind == "int":
             return f"int[{self.lo}..{self.hi}]"
         if self.kind == "ref":
@@ -62,6 +64,20 @@ class Ty:
 
 
 BOOL = Ty("bool")
+# Counters (refcount_t, atomic_t, completion): kept in World.counters, apart from World.vars, so that the
+# constructs that assign, compare or await variables never meet one (only c_counter changes them).
+COUNTER_TYPES = {"refcount": "refcount_t[0..{hi}]", "atomic": "atomic_t[{lo}..{hi}]", "completion": "completion[{hi}]"}
+COUNTER_OPS = {
+    "refcount": ["refcount_set", "refcount_inc", "refcount_inc", "refcount_inc_not_zero", "refcount_dec",
+                 "refcount_dec_and_test", "refcount_dec_and_test"],
+    "atomic": ["atomic_set", "atomic_inc", "atomic_inc_not_zero", "atomic_dec", "atomic_dec_and_test"],
+    "completion": ["init_completion", "reinit_completion", "complete", "complete", "complete_all",
+                   "wait_for_completion", "wait_for_completion_killable", "wait_for_completion_timeout",
+                   "try_wait_for_completion"],
+}
+COUNTER_TESTS = {"refcount_inc_not_zero", "refcount_dec_and_test", "atomic_inc_not_zero", "atomic_dec_and_test",
+                 "try_wait_for_completion"}
+COUNTER_FAILS = {"wait_for_completion_killable", "wait_for_completion_timeout"}
 
 
 def int_ty(lo: int = 0, hi: int = 2) -> Ty:
@@ -86,6 +102,7 @@ class World:
     enums: dict[str, list[str]] = field(default_factory=dict)      # enum type -> value names
     vars: dict[str, tuple[Ty, tuple[str, ...]]] = field(default_factory=dict)  # name -> (type, per entities)
     locks: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (kind, per entity or "")
+    counters: dict[str, tuple[Ty, tuple[str, ...]]] = field(default_factory=dict)  # refcount_t, atomic_t, completion
     procs: list[Proc] = field(default_factory=list)
     counter: int = 0
     budget: int = 0           # statements left for the procedure being generated
@@ -95,6 +112,7 @@ class World:
     allow_state_lock_keys: bool = False      # lock keys that read shared state (rwsem waits re-evaluate them)
     allow_null_lock_keys: bool = False       # lock keys that may be null (a null lock index crashes)
     allow_deep_reads: bool = False           # a 4th nested read hold (granted from the queue, it overflows)
+    min_counters: int = 0                    # at least this many counters (tests of refcount_t & co set 1)
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -455,6 +473,23 @@ def c_list_op(draw: Draw, ctx: Ctx, depth: int) -> list:
     return [{"if": guard, "then": [stmt]}]
 
 
+def c_counter(draw: Draw, ctx: Ctx, depth: int) -> list:
+    """A refcount_t, atomic_t or completion operation; a bool result goes to on_fail: or a new local, a
+    killable or timed wait has on_fail:."""
+    world = ctx.world
+    name = draw(st.sampled_from(sorted(world.counters)))
+    ty, per = world.counters[name]
+    place = f"{name}[{', '.join(key_expr(draw, world, ctx, e) for e in per)}]" if per else name
+    op = draw(st.sampled_from(COUNTER_OPS[ty.kind]))
+    arg = f"{place}, {draw(st.integers(ty.lo - 1, ty.hi))}" if op.endswith("_set") else place
+    out: dict = {op: arg}
+    if op in COUNTER_TESTS and draw(st.booleans()):
+        out["result"], _ = new_local(draw, ctx, BOOL)
+    elif op in COUNTER_TESTS or op in COUNTER_FAILS:
+        out["on_fail"] = block(draw, ctx, depth - 1, 0, 1) if depth > 0 else []
+    return [out]
+
+
 def c_if(draw: Draw, ctx: Ctx, depth: int) -> list:
     cond = gen_bool(draw, ctx.world, ctx, BOOL, 1, False, ())
     out: dict = {"if": cond, "then": block(draw, ctx, depth - 1, 1, 2)}
@@ -717,6 +752,7 @@ CONSTRUCTS: list[Construct] = [
     Construct("sloppy_lock", 1, lambda ctx, d: bool(ctx.world.locks), c_sloppy_lock),
     Construct("rcu", 2, lambda ctx, d: d > 0, c_rcu),
     Construct("assert", 2, lambda ctx, d: True, c_assert),
+    Construct("counter", 4, lambda ctx, d: bool(ctx.world.counters), c_counter),
     Construct("await", 2, lambda ctx, d: bool(ctx.world.vars), c_await),
     Construct("call", 5, lambda ctx, d: any(all(ctx.reads.get(lk, 0) + n <= 3 for lk, n in p.reads.items())
                                             for p in ctx.helpers), c_call),
@@ -820,6 +856,18 @@ def gen_state(draw: Draw, world: World) -> dict:
             decl["init"] = init_value(draw, world, ty)
         out[name] = decl
         world.vars[name] = (ty, per)
+    for i in range(max(world.min_counters, draw(st.sampled_from([0, 0, 1, 1, 2])))):
+        kind = draw(st.sampled_from(sorted(COUNTER_TYPES)))
+        ty = Ty(kind, lo=-1 if kind == "atomic" and draw(st.booleans()) else 0, hi=draw(st.integers(1, 2)))
+        decl = {"type": ty.text()}
+        per = ()
+        if draw(st.integers(0, 2)) == 0:
+            per = (draw(st.sampled_from(sorted(world.entities))),)
+            decl["per"] = list(per)
+        if draw(st.booleans()):
+            decl["init"] = draw(st.integers(ty.lo, ty.hi))
+        out[f"c{i}"] = decl
+        world.counters[f"c{i}"] = (ty, per)
     return out
 
 

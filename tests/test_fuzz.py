@@ -368,7 +368,11 @@ DECL_KEYS = ["type", "init", "per", "kind", "for", "run", "count", "daemon", "ab
 LOCK_STMTS = ["mutex_lock", "mutex_lock_killable", "mutex_trylock", "mutex_unlock", "down_read",
               "down_read_killable", "down_read_trylock", "up_read", "down_write", "down_write_killable",
               "down_write_trylock", "up_write", "downgrade_write", "spin_lock", "spin_trylock", "spin_unlock"]
-STMT_KEYS = [*LOCK_STMTS, "on_fail", "if", "then", "else", "while", "do", "either", "list_for_each_entry",
+COUNTER_STMTS = ["refcount_set", "refcount_inc", "refcount_inc_not_zero", "refcount_dec", "refcount_dec_and_test",
+                 "atomic_set", "atomic_inc", "atomic_dec", "atomic_dec_and_test", "init_completion", "complete",
+                 "complete_all", "wait_for_completion", "wait_for_completion_killable", "wait_for_completion_timeout",
+                 "try_wait_for_completion"]
+STMT_KEYS = [*LOCK_STMTS, *COUNTER_STMTS, "on_fail", "if", "then", "else", "while", "do", "either", "list_for_each_entry",
              "list_for_each_entry_reverse", "list_for_each_entry_continue_reverse", "for_each", "await", "idle",
              "assert", "name", "about", "call", "result", "label", "goto", "return", "slow", "rcu_read_lock",
              "rcu_read_unlock", "synchronize_rcu", "rcu_barrier", "pass", "break", "continue"]
@@ -380,7 +384,8 @@ SPEC_NAMES = ["net", "ops", "core", "subsys", "device", "net0", "net1", "core0",
 VALUES = ["mutex", "rwsem", "spinlock", "bool", "int[0..2]", "int[-12..0]", "list<ops>", "list<net>",
           "set<net>", "ops?", "net?", "enum{a, b}", "head_run", "all_readers", "true", "false", "null", "1",
           "0", "-1", "16", "17", "x in net", "n in net", "creator(n)", "setup_net(net n) -> int[-12..0]",
-          "return -ENOMEM", "goto out_undo", "err = -ENOMEM", "list_add_tail(pernet_list, o)"]
+          "return -ENOMEM", "goto out_undo", "err = -ENOMEM", "list_add_tail(pernet_list, o)",
+          "refcount_t[0..2]", "atomic_t[-1..1]", "completion", "completion[2]", "refcount_t", "count[n], 1"]
 
 # The universe of the small specs below: every name an expression or statement may use.
 U_ENTITIES = ["net", "ops", "core", "subsys"]
@@ -1197,6 +1202,20 @@ def test_fuzz_every_command_on_generated_specs(text: str) -> None:
     """No traceback, no internal error, an exit code the command has (0, 1 or 3), within the limits."""
     STATS["inputs"] += 1
     STATS["inputs: generated spec, every command"] += 1
+    every_command(text)
+
+
+@fuzz_settings(10)
+@given(text=generated_specs({**BUG_PATTERNS, "min_counters": 1}))
+def test_fuzz_every_command_on_generated_counter_specs(text: str) -> None:
+    """The same on specs with refcount_t, atomic_t and completion operations."""
+    STATS["inputs"] += 1
+    STATS["inputs: generated spec with counters, every command"] += 1
+    every_command(text)
+
+
+def every_command(text: str) -> None:
+    """Every command of OTHER_COMMANDS on the spec: no traceback, no internal error, a documented exit code."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "spec.yaml"
         path.write_text(text)

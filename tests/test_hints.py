@@ -36,7 +36,7 @@ def diagnostic(statement: str):
     ("spin_lock_irqsave(&l, flags)", "interrupt contexts are not modelled"),
     ("call_rcu: f", "RCU callbacks are not modelled"),
     ("mutex_lock_interruptible: m", "'mutex_lock_killable: M' with on_fail: is the nearest"),
-    ("wait_for_completion: done", "'await: COND'"),
+    ("flush_work: w", "workqueues are not modelled"),
 ])
 def test_unmodelled_kernel_calls_say_what_to_write(statement: str, says: str) -> None:
     d = diagnostic(statement)
@@ -51,6 +51,12 @@ def test_unmodelled_kernel_calls_say_what_to_write(statement: str, says: str) ->
 def test_a_lock_call_written_as_printed(statement: str, hint: str) -> None:
     d = diagnostic(statement)
     assert d.code == "NC207" and "a lock operation is a mapping statement" in d.message and d.hint == hint
+
+
+def test_a_counter_call_written_the_c_way() -> None:
+    d = diagnostic("refcount_inc_not_zero(&count)")
+    assert d.code == "NC207" and "a counter operation is a mapping statement" in d.message
+    assert d.hint == "write it as '- refcount_inc_not_zero: count' with on_fail: or result:"
 
 
 def test_a_procedure_named_like_a_kernel_call_is_still_callable() -> None:

@@ -16,6 +16,7 @@ from netcheck.model.lang.spec import (
     Assert,
     Assign,
     Await,
+    CounterOp,
     Either,
     ForEach,
     If,
@@ -35,7 +36,7 @@ from netcheck.model.semantics.system import TransitionSystem
 
 # Statements that do something of their own; label, goto, break, continue and return only move control,
 # so they are not counted (the statements around them are).
-COUNTED = (Assign, Invoke, ListOp, LockOp, Rcu, If, While, ForEach, Either, Assert, Await)
+COUNTED = (Assign, Invoke, ListOp, LockOp, CounterOp, Rcu, If, While, ForEach, Either, Assert, Await)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from netcheck.model.lang.errors import SpecError
 from netcheck.model.lang.lockapi import LOCK_API, lock_wrappers
 from netcheck.model.lang.parse import load_spec
 from netcheck.model.lang.spec import (
+    CounterOp,
     Either,
     ForEach,
     If,
@@ -93,7 +94,7 @@ def _children(stmt: Stmt) -> list[tuple[str, tuple[Stmt, ...]]]:
         return [("body", stmt.body)]
     if isinstance(stmt, Either):
         return [(f"branch{k}", body) for k, (_, body) in enumerate(stmt.branches)]
-    if isinstance(stmt, LockOp) and stmt.on_fail:
+    if isinstance(stmt, (LockOp, CounterOp)) and stmt.on_fail:
         return [("on_fail", stmt.on_fail)]
     return []
 

@@ -65,6 +65,8 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC211": "either: without named branches",
     "NC212": "recursive call",
     "NC213": "a _nested lock operation without a valid lockdep subclass",
+    "NC214": "counter operation (refcount_t, atomic_t, completion) on something else, or a counter changed outside "
+             "its API",
     "NC301": "expression not allowed here, or of the wrong type",
     "NC302": "syntax or name that expressions do not support",
     "NC303": "type mismatch",

@@ -213,7 +213,7 @@ class Scope:
 PURE_FUNCTIONS = {
     "len": 1, "first": 1, "last": 1, "next": 2, "prev": 2, "index": 2, "before": 3, "empty": 1,
     "locked": 1, "read_locked": 1, "write_locked": 1, "held": 1, "held_read": 1, "held_write": 1,
-    "min": 2, "max": 2,
+    "min": 2, "max": 2, "refcount_read": 1, "atomic_read": 1, "completion_done": 1,
 }
 ANY_HOLDER = ("locked", "read_locked", "write_locked")    # held by any thread
 BY_ME = ("held", "held_read", "held_write")               # held by the current thread
@@ -223,7 +223,8 @@ SIGNATURES = {"len": "len(L)", "first": "first(L)", "last": "last(L)", "next": "
               "index": "index(L, x)", "before": "before(L, a, b)", "empty": "empty(L)", "locked": "locked(LOCK)",
               "read_locked": "read_locked(LOCK)", "write_locked": "write_locked(LOCK)", "held": "held(LOCK)",
               "held_read": "held_read(RWSEM)", "held_write": "held_write(RWSEM)", "min": "min(a, b)",
-              "max": "max(a, b)",
+              "max": "max(a, b)", "refcount_read": "refcount_read(REFCOUNT)", "atomic_read": "atomic_read(ATOMIC)",
+              "completion_done": "completion_done(COMPLETION)",
               "running": "running(PROCEDURE)"}
 
 
@@ -523,6 +524,15 @@ class _Checker:
             if fn in BY_ME:
                 self._check_held(node, fn, args[0])
             return Call(BOOL, sp, fn, args)
+        if fn in ("refcount_read", "atomic_read", "completion_done"):
+            want = {"refcount_read": "refcount_t", "atomic_read": "atomic_t"}.get(fn, "completion")
+            counter = getattr(first, "counter", None)
+            if counter is None or counter.value != want:
+                raise self.fail(node, f"{fn}() takes a {want}, got {first}", f"pass a variable declared as {want}",
+                                "NC303")
+            if fn == "completion_done":   # done != 0: a wait would not sleep
+                return Compare(BOOL, sp, "!=", args[0], Const(INT, sp, 0))
+            return args[0]   # the counter's value itself
         if fn in ("min", "max"):
             for a in args:
                 if not isinstance(a.type, IntT):

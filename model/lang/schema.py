@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .counterapi import COUNTER_API, CounterOpInfo
 from .edits import OPERAND_KEYS, OPERATIONS
 from .lockapi import LOCK_API, NESTED_API, RCU_API, LockOpInfo, NestedOpInfo
 from .parse import (
@@ -234,7 +235,8 @@ def _statement() -> Schema:
     forms = []
     for form in MAPPING_FORMS:
         text = (_lock_op_text(LOCK_API[form]) if form in LOCK_API else
-                _nested_op_text(NESTED_API[form]) if form in NESTED_API else FORM_TEXT.get(form))
+                _nested_op_text(NESTED_API[form]) if form in NESTED_API else
+                _counter_op_text(COUNTER_API[form]) if form in COUNTER_API else FORM_TEXT.get(form))
         if text is None:   # a new statement form needs its hover text here
             raise AssertionError(f"no hover text for the statement form {form}")
         value = {**FORM_VALUE.get(form, SCALAR), "description": text}
@@ -248,6 +250,15 @@ def _nested_op_text(info: NestedOpInfo) -> str:
     return (f"{info.plain} with a lockdep subclass: 'LOCK, SUBCLASS' (0 to 7 or SINGLE_DEPTH_NESTING); the "
             f"acquisition is in lock class LOCK/SUBCLASS" + (" (can fail: say what happens with on_fail:)"
                                                             if info.info.can_fail else ""))
+
+
+def _counter_op_text(info: CounterOpInfo) -> str:
+    """A counter operation in a few words, for an editor's hover text."""
+    args = "the counter and the value, e.g. 'count[n], 1'" if info.value else "the counter, e.g. 'count[n]'"
+    waits = " (sleeps until the completion is done)" if info.waits else ""
+    fails = " (returns a bool: on_fail: when false, or result: LOCAL)" if info.tests else \
+        " (can end without it: say what happens with on_fail:)" if info.can_fail else ""
+    return f"a {info.kind.value} operation{waits}: {args}{fails}"
 
 
 def _lock_op_text(info: LockOpInfo) -> str:

@@ -53,6 +53,19 @@ class LockOp(Stmt):
 
 
 @dataclass(frozen=True)
+class CounterOp(Stmt):
+    """A refcount_t, atomic_t or completion operation (model/lang/counterapi.py) on the counter `target`;
+    `value` for refcount_set/atomic_set; a bool result stored in `result` or, when false (or the wait
+    killed or timed out), `on_fail` run instead of going on."""
+
+    op: str = ""
+    target: Expr | None = None
+    value: Expr | None = None
+    result: Expr | None = None
+    on_fail: tuple[Stmt, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Rcu(Stmt):
     op: str = ""  # rcu_read_lock, rcu_read_unlock, synchronize_rcu, rcu_barrier
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
+from .counterapi import COUNTER_API
 from .errors import Diagnostics, Span, did_you_mean, shorten
 from .expr import (
     MUTATORS,
@@ -33,6 +34,7 @@ from .spec import (
     Await,
     Break,
     Continue,
+    CounterOp,
     Either,
     ForEach,
     Goto,
@@ -47,19 +49,21 @@ from .spec import (
     Stmt,
     While,
 )
-from .types import EnumT, ListT, LockT, NullT, RefT, SetT, Type, TypeSyntaxError, parse_type
+from .types import BoolT, EnumT, IntT, ListT, LockT, NullT, RefT, SetT, Type, TypeSyntaxError, is_counter, parse_type
 from .yamlload import Map, Node, Scalar, Seq, describe
 
 LOOPS = {"list_for_each_entry": "forward", "list_for_each_entry_reverse": "reverse",
          "list_for_each_entry_continue_reverse": "continue_reverse", "for_each": "forward"}
-MAPPING_FORMS = (*LOCK_API, *NESTED_API, *RCU_API, *LOOPS, "call", "if", "while", "either", "label", "goto", "return",
-                 "assert", "await")
+MAPPING_FORMS = (*LOCK_API, *NESTED_API, *RCU_API, *COUNTER_API, *LOOPS, "call", "if", "while", "either", "label",
+                 "goto", "return", "assert", "await")
 PROCEDURE_KEYS = ("locals", "body", "about", "source")
 # The keys a statement mapping takes besides its form, by form (lock operations: on_fail:, loops: do:);
 # every form also takes slow:.
 FORM_KEYS = {"call": ("result",), "if": ("then", "else"), "while": ("do",), "assert": ("name", "about"),
              "await": ("idle",), **{op: ("on_fail",) for op in (*LOCK_API, *NESTED_API)},
-             **{loop: ("do",) for loop in LOOPS}}
+             **{loop: ("do",) for loop in LOOPS},
+             **{op: ("on_fail", "result") if info.tests else ("on_fail",) if info.can_fail else ()
+                for op, info in COUNTER_API.items()}}
 EXTRA_KEYS = {key for keys in FORM_KEYS.values() for key in keys} | {"slow"}
 
 Signature = tuple[str, tuple[tuple[str, Type], ...], Type | None]
@@ -93,6 +97,9 @@ def parse_signature(text: str, entities: set[str], aliases: dict[str, Type]) -> 
             raise TypeSyntaxError(f"parameter '{pname}' appears twice", "rename one of them")
         params.append((pname, parse_type(ptype, entities, aliases)))
     returns = parse_type(returns_text.strip(), entities, aliases) if arrow else None
+    if any(t is not None and is_counter(t) for t in (*dict(params).values(), returns)):
+        raise TypeSyntaxError("a refcount_t, atomic_t or completion is shared state, not a parameter or result",
+                              "pass the element that owns it (count[n]: declare the counter per: that entity)")
     return m.group(1), tuple(params), returns
 
 
@@ -134,8 +141,6 @@ UNMODELLED = {
     "kfree_rcu": "RCU-deferred frees are not modelled: write the free after synchronize_rcu",
     "srcu_read_lock": "SRCU is not modelled: rcu_read_lock models one RCU domain",
     "synchronize_srcu": "SRCU is not modelled: synchronize_rcu models one RCU domain",
-    "wait_for_completion": "completions are not modelled: 'await: COND' on a state flag that complete() sets",
-    "complete": "completions are not modelled: set a state flag that an 'await:' waits for",
     "flush_work": "workqueues are not modelled: a work item can be a daemon thread; flushing it, an 'await:' on "
                   "a flag it sets when done",
     "queue_work": "workqueues are not modelled: a work item can be a daemon thread that awaits a flag",
@@ -244,6 +249,11 @@ class BodyParser:
             self.err(value.span, "NC108", str(err), err.hint)
             self.broken_locals.add(key.text)
             return
+        if is_counter(t):
+            self.err(value.span, "NC214", f"local '{key.text}' is a {t}: a counter is shared state",
+                     "declare it under state: (per: an entity for one per object)")
+            self.broken_locals.add(key.text)
+            return
         locals_[key.text] = t
 
     def scoped(self) -> Scope:
@@ -304,6 +314,12 @@ class BodyParser:
             info = NESTED_API[op].info if op in NESTED_API else LOCK_API[op]
             raise ExprError(span, "NC207", f"'{text}': a lock operation is a mapping statement",
                             f"write it as '- {op}: {lock}'" + (" with on_fail:" if info.can_fail else ""))
+        if printed and printed.group(1) in COUNTER_API:   # a counter call written the way C writes it
+            op, arg = printed.group(1), printed.group(2) or "COUNTER"
+            raise ExprError(span, "NC207", f"'{text}': a counter operation is a mapping statement",
+                            f"write it as '- {op}: {arg}'" + (" with on_fail: or result:" if COUNTER_API[op].tests
+                                                               else " with on_fail:" if COUNTER_API[op].can_fail
+                                                               else ""))
         called = word.split("(")[0]
         if called in UNMODELLED and called not in self.signatures:
             raise ExprError(span, "NC207", f"'{called}' is a kernel call netcheck does not model", UNMODELLED[called])
@@ -326,6 +342,9 @@ class BodyParser:
         if not isinstance(target, (Local, Shared)):
             raise ExprError(target.span, "NC204", "only variables can be assigned",
                             "assign to a state variable or a local")
+        if is_counter(target.type):
+            raise ExprError(target.span, "NC214", f"'{target.name}' is a {target.type}: only its API changes it",
+                            _counter_hint(target.type))
         if not assignable(target.type, value.type):
             raise ExprError(value.span, "NC303", f"cannot store {value.type} in {target.type} '{target.name}'",
                             f"the value must be a {target.type}")
@@ -430,6 +449,8 @@ class BodyParser:
         span = node.key_node(form).span
         if form in LOCK_API or form in NESTED_API:
             stmt = self.lock_op(form, node, value, span)
+        elif form in COUNTER_API:
+            stmt = self.counter_op(form, node, value, span)
         else:
             stmt = getattr(self, "form_" + (form if form not in LOOPS else "loop"))(form, node, value, span)
         slow = node.get("slow")
@@ -498,6 +519,53 @@ class BodyParser:
             self.err(node.key_node("on_fail").span, "NC209", f"{written} cannot fail", "remove on_fail:")
         shown = f"{_lock_text(text)}, {sub_text}" if written != op else _lock_text(text)
         return LockOp(span, f"{written}({shown})", op, lock, on_fail, subclass)
+
+    def counter_op(self, op: str, node: Map, value: Node, span: Span) -> Stmt | None:
+        """`- refcount_inc: n.count`, `- refcount_set: count[n], 1`, `- wait_for_completion: done` with
+        on_fail: (a false result, a fatal signal, a timeout) or result: (a bool the operation returns)."""
+        info = COUNTER_API[op]
+        text, vspan = self.expr_of(value, op)
+        parts = _split_top(str(text))
+        want = 2 if info.value else 1
+        if len(parts) != want:
+            usage = f"{op}: COUNTER, VALUE" if info.value else f"{op}: COUNTER"
+            raise ExprError(vspan, "NC214", f"{op} takes {want} argument(s), got {len(parts)}", f"write '{usage}'")
+        scope = self.scoped()
+        target = parse_expr(parts[0], scope, vspan)
+        if not (isinstance(target, Shared) and is_counter(target.type, info.kind)):
+            raise ExprError(target.span, "NC214", f"{op} takes a {info.kind.value}, got {target.type}",
+                            f"declare it under state: as {_counter_example(info.kind)}")
+        args = [parts[0].strip()]
+        count: Expr | None = None
+        if info.value:
+            offset = len(parts[0]) + 1
+            count = parse_expr(parts[1], scope, vspan.shifted(offset + len(parts[1]) - len(parts[1].lstrip())))
+            if not isinstance(count.type, IntT):
+                raise ExprError(count.span, "NC303", f"{op} sets an integer, got {count.type}", f"{op}: COUNTER, 1")
+            args.append(parts[1].strip())
+        shown = f"{op}(&{', '.join(args)})"
+        result: Expr | None = None
+        result_node = node.get("result")
+        if result_node is not None:
+            rtext, rspan = self.expr_of(result_node, "result")
+            result = parse_expr(rtext, scope, rspan)
+            if not isinstance(result, Local) or not isinstance(result.type, BoolT):
+                raise ExprError(result.span, "NC303", f"{op} returns a bool: result: takes a local bool",
+                                "result: ok (a local declared as ok: bool)")
+            shown = f"{str(rtext).strip()} = {shown}"
+        on_fail_node = node.get("on_fail")
+        on_fail = None
+        if on_fail_node is not None:
+            on_fail = self.block(on_fail_node)
+        elif info.needs_on_fail:
+            self.err(span, "NC209", f"{op} can end without the completion: say what happens with on_fail:",
+                     "on_fail: return, on_fail: goto LABEL, or a list of statements")
+            return None
+        elif info.tests and result is None:
+            self.err(span, "NC209", f"{op} returns a bool the kernel marks __must_check: say what happens when it is "
+                     "false with on_fail:, or store it with result:", "on_fail: return, or result: ok")
+            return None
+        return CounterOp(span, shown, op, target, count, result, on_fail)
 
     def form_call(self, form: str, node: Map, value: Node, span: Span) -> Stmt | None:
         text, vspan = self.expr_of(value, "call")
@@ -711,9 +779,21 @@ def _breaks(stmts: tuple[Stmt, ...]) -> bool:
             return True
         if isinstance(stmt, Either) and any(_breaks(body) for _, body in stmt.branches):
             return True
-        if isinstance(stmt, LockOp) and stmt.on_fail and _breaks(stmt.on_fail):
+        if isinstance(stmt, (LockOp, CounterOp)) and stmt.on_fail and _breaks(stmt.on_fail):
             return True
     return False
+
+
+def _counter_example(kind: object) -> str:
+    return {"refcount_t": "refcount_t[0..3]", "atomic_t": "atomic_t[0..3]"}.get(getattr(kind, "value", ""),
+                                                                                 "completion[2]")
+
+
+def _counter_hint(t: Type) -> str:
+    kind = getattr(t, "counter", None)
+    return {"refcount_t": "refcount_set: X, N / refcount_inc: X / refcount_dec: X",
+            "atomic_t": "atomic_set: X, N / atomic_inc: X / atomic_dec: X"}.get(
+        getattr(kind, "value", ""), "init_completion: X / complete: X / wait_for_completion: X")
 
 
 def _lock_text(text: object) -> str:

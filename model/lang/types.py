@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import Enum
 
 
 @dataclass(frozen=True)
@@ -12,14 +13,29 @@ class BoolT:
         return "bool"
 
 
+class Counter(Enum):
+    """The kernel counter types: integers that only their own API changes (model/lang/counterapi.py)."""
+
+    REFCOUNT = "refcount_t"
+    ATOMIC = "atomic_t"
+    COMPLETION = "completion"
+
+
 @dataclass(frozen=True)
 class IntT:
-    """Integers; `lo`/`hi` bound stored variables (expressions are unbounded)."""
+    """Integers; `lo`/`hi` bound stored variables (expressions are unbounded). A `counter` is a refcount_t,
+    atomic_t or completion: an int to expressions, changed only by its API. A completion's `done` counts
+    0..hi-1 pending complete() calls; `hi` itself encodes complete_all() (the kernel's UINT_MAX)."""
 
     lo: int | None = None
     hi: int | None = None
+    counter: Counter | None = None
 
     def __str__(self) -> str:
+        if self.counter is Counter.COMPLETION:
+            return f"completion[{(self.hi or 1) - 1}]"
+        if self.counter is not None:
+            return f"{self.counter.value}[{self.lo}..{self.hi}]"
         return "int" if self.lo is None else f"int[{self.lo}..{self.hi}]"
 
 
@@ -82,7 +98,8 @@ INT = IntT()
 NULL = NullT()
 
 _TYPE_RE = re.compile(
-    r"^\s*(?:(?P<bool>bool)|int\s*\[\s*(?P<lo>-?\d+)\s*\.\.\s*(?P<hi>-?\d+)\s*\]|(?P<int>int)"
+    r"^\s*(?:(?P<bool>bool)|(?P<counter>refcount_t|atomic_t|completion)\s*(?:\[\s*(?P<clo>-?\d{1,6})\s*"
+    r"(?:\.\.\s*(?P<chi>-?\d{1,6})\s*)?\])?|int\s*\[\s*(?P<lo>-?\d+)\s*\.\.\s*(?P<hi>-?\d+)\s*\]|(?P<int>int)"
     r"|(?P<coll>set|list)\s*<\s*(?P<elem>[A-Za-z_]\w*)\s*>"
     r"|enum\s*\{(?P<enum>[^}]*)\}|(?P<name>[A-Za-z_]\w*)\s*(?P<q>\?)?)\s*$"
 )
@@ -106,7 +123,8 @@ class TypeSyntaxError(ValueError):
 
 def parse_type(text: str, entities: set[str], aliases: dict[str, Type], enum_name: str = "") -> Type:
     """Parse a type string; entity names and `types:` aliases are the only names it knows."""
-    hint = "types are bool, int[LO..HI], enum{A, B}, ENTITY, ENTITY?, set<ENTITY>, list<ENTITY>"
+    hint = ("types are bool, int[LO..HI], enum{A, B}, ENTITY, ENTITY?, set<ENTITY>, list<ENTITY>, refcount_t[0..N], "
+            "atomic_t[LO..HI], completion[N]")
     if len(text) > MAX_TYPE:  # (also keeps the regex's backtracking on long runs of spaces cheap)
         raise TypeSyntaxError(f"type longer than {MAX_TYPE} characters", hint)
     m = _TYPE_RE.match(text)
@@ -114,6 +132,8 @@ def parse_type(text: str, entities: set[str], aliases: dict[str, Type], enum_nam
         raise TypeSyntaxError(f"malformed type '{_short(text)}'", hint)
     if m["bool"]:
         return BOOL
+    if m["counter"]:
+        return _counter(Counter(m["counter"]), m["clo"], m["chi"])
     if m["int"]:
         raise TypeSyntaxError("stored integers need a range", "write int[0..3]")
     if m["lo"] is not None:
@@ -139,6 +159,36 @@ def parse_type(text: str, entities: set[str], aliases: dict[str, Type], enum_nam
     if name in aliases and not m["q"]:
         return aliases[name]
     raise TypeSyntaxError(f"unknown type '{_short(name)}'", hint)
+
+
+MAX_COMPLETIONS = 8   # pending complete() calls a completion counts at most (completion[N])
+
+
+def _counter(kind: Counter, lo_text: str | None, hi_text: str | None) -> IntT:
+    """refcount_t[0..N], atomic_t[LO..HI], completion or completion[N] (N pending complete() calls, default 2)."""
+    if kind is Counter.COMPLETION:
+        if hi_text is not None:
+            raise TypeSyntaxError("completion[N] takes one bound", "write completion[2]: at most 2 pending complete()")
+        n = 2 if lo_text is None else int(lo_text)
+        if not 1 <= n <= MAX_COMPLETIONS:
+            raise TypeSyntaxError(f"completion[{n}]: the bound must be 1..{MAX_COMPLETIONS}",
+                                  "it bounds the complete() calls nobody has waited for yet")
+        return IntT(0, n + 1, kind)
+    if lo_text is None or hi_text is None:
+        raise TypeSyntaxError(f"{kind.value} needs a range (the state must stay finite)",
+                              f"write {kind.value}[0..3]: going beyond it is a runtime_safety violation")
+    lo, hi = int(lo_text), int(hi_text)
+    if lo > hi or hi - lo > 1 << 16:
+        raise TypeSyntaxError(f"bad {kind.value} range {lo}..{hi}", "LO must not exceed HI; keep ranges small")
+    if kind is Counter.REFCOUNT and (lo != 0 or hi < 1):
+        raise TypeSyntaxError(f"refcount_t[{lo}..{hi}]: a reference count ranges from 0",
+                              "write refcount_t[0..N] with N >= 1")
+    return IntT(lo, hi, kind)
+
+
+def is_counter(t: Type, kind: Counter | None = None) -> bool:
+    """A refcount_t, atomic_t or completion (of that kind, if given)."""
+    return isinstance(t, IntT) and t.counter is not None and (kind is None or t.counter is kind)
 
 
 def is_scalar(t: Type) -> bool:

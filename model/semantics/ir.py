@@ -188,7 +188,21 @@ class GraceWait(Node):
     op: str = ""
 
 
+@dataclass(eq=False, kw_only=True)
+class CounterCall(Node):
+    """A refcount_t, atomic_t or completion operation on the counter at `place`, one atomic step
+    (model/semantics/counters.py has its rules): `next` when it succeeds (a true result), `alt` when it
+    returns false, its wait is killed or times out (the on_fail: path; `next` when it has none). `value`: the
+    value refcount_set/atomic_set stores; `result`: where a bool result goes."""
+
+    kind: ClassVar[str] = "counter"
+    op: str = ""
+    place: Place | None = None
+    value: Expr | None = None
+    result: Place | None = None
+
+
 LOCK_NODES = (LockCall, LockWait)
 
-__all__ = ["Assign", "Await", "Branch", "Check", "Choose", "End", "GraceWait", "Jump", "ListEdit", "LockCall",
-           "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset", "LOCK_NODES"]
+__all__ = ["Assign", "Await", "Branch", "Check", "Choose", "CounterCall", "End", "GraceWait", "Jump", "ListEdit",
+           "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset", "LOCK_NODES"]

@@ -20,6 +20,7 @@ from ..lang.spec import (
     Await,
     Break,
     Continue,
+    CounterOp,
     Either,
     ForEach,
     Goto,
@@ -252,6 +253,8 @@ class ThreadProgram:
             return self.lock_op(stmt, frame, then, loop)
         if isinstance(stmt, Rcu):
             return self.rcu(stmt, frame, then)
+        if isinstance(stmt, CounterOp):
+            return self.counter_op(stmt, frame, then, loop)
         raise AssertionError(f"unknown statement {stmt!r}")
 
     def invoke(self, stmt: Invoke, frame: Frame, then: int) -> int:
@@ -299,6 +302,17 @@ class ThreadProgram:
         if LOCK_API[stmt.op].queues:
             call.wait = self.emit(ir.LockWait(stmt=stmt, op=stmt.op, lock=stmt.lock, visible=True), frame, then)
             self.nodes[call.wait].alt = fail
+        return node
+
+    def counter_op(self, stmt: CounterOp, frame: Frame, then: int, loop: tuple[int, int] | None) -> int:
+        """One step on the counter; a false result (or a killed or timed-out wait) goes to on_fail:."""
+        assert stmt.target is not None
+        fail = self.block(stmt.on_fail, frame, then, loop) if stmt.on_fail is not None else then
+        result = self.place(stmt.result, frame) if stmt.result is not None else None
+        call = ir.CounterCall(stmt=stmt, op=stmt.op, place=self.place(stmt.target, frame), value=stmt.value,
+                              result=result, visible=True)
+        node = self.emit(call, frame, then)
+        call.alt = fail
         return node
 
     def rcu(self, stmt: Rcu, frame: Frame, then: int) -> int:
@@ -351,7 +365,7 @@ def walk_statements(stmts: tuple[Stmt, ...]) -> Iterator[Stmt]:
             nested = list(s.body)
         elif isinstance(s, Either):
             nested = [x for _, body in s.branches for x in body]
-        elif isinstance(s, LockOp) and s.on_fail:
+        elif isinstance(s, (LockOp, CounterOp)) and s.on_fail:
             nested = list(s.on_fail)
         stack.extend(reversed(nested))
 

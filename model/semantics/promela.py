@@ -30,6 +30,7 @@ from ..lang.lockapi import LOCK_API
 from ..lang.types import BoolT, EnumT, IntT, RefT, SetT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
+from .counters import CEffect, CTest, counter_rules, high
 from .layout import SlotKind
 from .locks import MAX_READ_DEPTH, READ_BITS
 from .promela_expr import Encoding, Exprs, Lists, PromelaError, all_of, any_of, is_list_slot, negate, var
@@ -347,6 +348,8 @@ class _NodeTrees:
         node = self.node
         if isinstance(node, (ir.LockCall, ir.LockWait, ir.RcuCall, ir.GraceWait)):
             return _RuleTrees(self, node).build(signal)
+        if isinstance(node, ir.CounterCall):
+            return self.counter(node, signal)
         if signal:
             return None
         ex = self.ex
@@ -478,6 +481,41 @@ class _NodeTrees:
             after = [(k, all_of(members[k], f"{cur} < {k}")) for k in order]
         c = lists.chain([(cond, str(k)) for k, cond in after], "-1")
         return ordered([undefined, *moved(c)], otherwise(c))
+
+    # -- counters (refcount_t, atomic_t, completions): their rules (counters.py)
+
+    def counter(self, node: ir.CounterCall, signal: bool) -> Tree | None:
+        assert node.place is not None and isinstance(node.place.type, IntT)
+        t = node.place.type
+        assert t.lo is not None and t.hi is not None and t.counter is not None
+        rules = counter_rules(node.op, signal) if self.system.spec.options.fatal_signals or not signal else ()
+        if not rules:
+            return None
+        ex = self.ex
+        slots, offset, keys_ok = self.place(node.place)
+        v = ex.select(slots[0], len(slots), offset) if offset is not None else var(slots[0])
+        x = self.as_value(node.value) if node.value is not None else "0"
+        undefined = negate(all_of(keys_ok, *([ex.defined(node.value)] if node.value is not None else [])))
+        tests = {CTest.ALWAYS: "1", CTest.ATOMIC: self.atomic(), CTest.ZERO: f"({v}) == 0", CTest.ONE: f"({v}) == 1",
+                 CTest.LOW: f"({v}) == {t.lo}", CTest.HIGH: f"({v}) == {high(t.lo, t.hi, t.counter)}",
+                 CTest.ALL: f"({v}) == {t.hi}", CTest.OUTSIDE: f"(({x}) < {t.lo} || ({x}) > {t.hi})"}
+        effects = {CEffect.NONE: None, CEffect.INC: f"({v}) + 1", CEffect.DEC: f"({v}) - 1", CEffect.CLEAR: "0",
+                   CEffect.ALL: str(t.hi), CEffect.SET: x}
+        cases: list[tuple[str, Tree]] = [(undefined, Violate(RUNTIME))]
+        for rule in rules:
+            if rule.then is Then.BLOCK:
+                tree: Tree = Block()
+            elif rule.then is Then.VIOLATE:
+                tree = Violate(rule.prop)
+            else:
+                value = effects[rule.effect]   # into a temporary first: the write selects the slot again
+                stmts = [f"{self.temp(0)} = {value}", self.write(slots, offset, "t0")] if value is not None else []
+                if node.result is not None:
+                    rslots, roffset, _ = self.place(node.result)
+                    stmts.append(self.write(rslots, roffset, "1" if rule.then is Then.NEXT else "0"))
+                tree = self.go(*stmts, target=node.next if rule.then is Then.NEXT else node.alt)
+            cases.append((tests[rule.test], tree))
+        return ordered(cases, Block())
 
     def list_edit(self, node: ir.ListEdit) -> Tree:
         assert node.place is not None

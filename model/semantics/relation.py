@@ -25,6 +25,7 @@ from ..lang.lockapi import LOCK_API
 from ..lang.types import IntT, RefT, SetT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
+from .counters import CEffect, CTest, counter_rules, high
 from .layout import SlotKind
 from .locks import MAX_READ_DEPTH, READ_BITS
 from .smt import INT_SEQ, SmtEncoder
@@ -160,6 +161,8 @@ class _NodeCases:
         node = self.node
         if isinstance(node, (ir.LockCall, ir.LockWait, ir.RcuCall, ir.GraceWait)):
             return _RuleCases(self, node).build(signal)
+        if isinstance(node, ir.CounterCall):
+            return self.counter(node, signal)
         if signal:
             return []
         if isinstance(node, ir.Assign):
@@ -254,6 +257,49 @@ class _NodeCases:
             self.write(updates, slots, offset, value, self.pre)
         updates.update(self.goto(node.next))
         o.otherwise(updates)
+        return o.cases
+
+    # -- counters (refcount_t, atomic_t, completions): their rules (counters.py)
+
+    def counter(self, node: ir.CounterCall, signal: bool) -> list[Case]:
+        assert node.place is not None and isinstance(node.place.type, IntT)
+        t = node.place.type
+        assert t.lo is not None and t.hi is not None and t.counter is not None
+        if signal and not self.system.spec.options.fatal_signals:
+            return []
+        rules = counter_rules(node.op, signal)
+        if not rules:
+            return []
+        slots, offset, keys_ok = self.place_slots(node.place)
+        v = self.select(slots, offset)
+        x = self.term(node.value) if node.value is not None else None
+        top = high(t.lo, t.hi, t.counter)
+        o = _Ordered()
+        o.when(z3.Not(z3.And(keys_ok, self.defined(*([node.value] if node.value is not None else [])))),
+               violation=RUNTIME, message=UNDEFINED)
+        tests = {CTest.ALWAYS: z3.BoolVal(True), CTest.ATOMIC: self.atomic(), CTest.ZERO: v == 0, CTest.ONE: v == 1,
+                 CTest.LOW: v == t.lo, CTest.HIGH: v == top, CTest.ALL: v == t.hi,
+                 CTest.OUTSIDE: z3.Or(x < t.lo, x > t.hi) if x is not None else z3.BoolVal(False)}
+        for rule in rules:
+            cond = tests[rule.test]
+            if rule.then is Then.BLOCK:
+                o.when(cond, blocked=True)
+            elif rule.then is Then.VIOLATE:
+                o.when(cond, violation=rule.prop, message=f"{self.text}: {rule.message or ATOMIC}")
+            else:
+                effect = {CEffect.NONE: v, CEffect.INC: v + 1, CEffect.DEC: v - 1, CEffect.CLEAR: z3.IntVal(0),
+                          CEffect.ALL: z3.IntVal(t.hi), CEffect.SET: x}[rule.effect]
+                assert effect is not None
+                updates: dict[int, z3.ExprRef | None] = {}
+                self.write(updates, slots, offset, effect, self.pre)
+                if node.result is not None:
+                    rslots, roffset, rok = self.place_slots(node.result)
+                    assert z3.is_true(z3.simplify(rok))
+                    self.write(updates, rslots, roffset, z3.BoolVal(rule.then is Then.NEXT), self.pre)
+                updates.update(self.goto(node.next if rule.then is Then.NEXT else node.alt))
+                o.when(cond, updates)
+            if rule.test is CTest.ALWAYS:
+                break
         return o.cases
 
     # -- loops and lists

@@ -19,6 +19,7 @@ from ..lang.lockapi import LOCK_API
 from ..lang.types import IntT, RefT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
+from .counters import CEffect, CRule, CTest, counter_rules, high
 from .discipline import Hold
 from .evaluate import Env, EvalError, Fn, compile_expr, key_index, lock_base
 from .layout import Layout, SlotKind
@@ -595,6 +596,8 @@ class RuntimeBuilder:
             return self.gp_wait_step(pc, node)
         if isinstance(node, ir.Await):
             return self.await_step(pc, node)
+        if isinstance(node, ir.CounterCall):
+            return self.guarded(pc, self.counter(pc, node))
         return self.wrap(pc, self.apply(pc, node))
 
     def guarded(self, pc: int, step: Step) -> Step:
@@ -628,6 +631,67 @@ class RuntimeBuilder:
                 return []
             return self.goto(list(s), nxt)
         return Step(fire, None, node.idle, pc)
+
+    # -- counter steps (refcount_t, atomic_t, completions): their rules (counters.py) compiled to closures
+
+    def counter(self, pc: int, node: ir.CounterCall) -> Step:
+        assert node.place is not None and isinstance(node.place.type, IntT)
+        t = node.place.type
+        assert t.lo is not None and t.hi is not None and t.counter is not None
+        fire = self.counter_rules(pc, node, counter_rules(node.op), t.lo, t.hi, high(t.lo, t.hi, t.counter))
+        sig = None
+        if self.fatal_signals and (rules := counter_rules(node.op, signal=True)):
+            sig = self.counter_rules(pc, node, rules, t.lo, t.hi, high(t.lo, t.hi, t.counter))
+        return Step(fire, sig, False, pc)
+
+    def counter_rules(self, pc: int, node: ir.CounterCall, rules: tuple[CRule, ...], lo: int, hi: int,
+                      top: int) -> Callable[[Sequence], list]:
+        """The closure of a counter step: the first rule whose test holds on the value v applies."""
+        assert node.place is not None
+        slot, dyn = self.place(node.place)
+        value = self.fn(node.value, node.env) if node.value is not None else None
+        result = self.place(node.result) if node.result is not None else None
+        atomic = self.atomic_context()
+        tid, shown = self.tid, node.stmt.text if node.stmt else node.op
+        targets = {Then.NEXT: node.next, Then.FAIL: node.alt}
+        tests: dict[CTest, Callable[[Sequence, int, object], object]] = {
+            CTest.ALWAYS: lambda s, v, x: True,
+            CTest.ATOMIC: (lambda s, v, x: atomic(s)) if atomic is not None else (lambda s, v, x: ""),
+            CTest.ZERO: lambda s, v, x: v == 0,
+            CTest.ONE: lambda s, v, x: v == 1,
+            CTest.LOW: lambda s, v, x: v == lo,
+            CTest.HIGH: lambda s, v, x: v == top,
+            CTest.ALL: lambda s, v, x: v == hi,
+            CTest.OUTSIDE: lambda s, v, x: not lo <= x <= hi,   # type: ignore[operator]
+        }
+        effects: dict[CEffect, Callable[[int, object], int]] = {
+            CEffect.NONE: lambda v, x: v, CEffect.INC: lambda v, x: v + 1, CEffect.DEC: lambda v, x: v - 1,
+            CEffect.CLEAR: lambda v, x: 0, CEffect.ALL: lambda v, x: hi, CEffect.SET: lambda v, x: x}  # type: ignore
+        plan = [(tests[r.test], r, effects[r.effect], targets.get(r.then, -1)) for r in rules]
+
+        def fire(s: Sequence) -> list:
+            place = slot + dyn(s) if dyn is not None else slot
+            v = s[place]
+            x = value(s) if value is not None else None
+            for test, rule, effect, target in plan:
+                found = test(s, v, x)
+                if not found:
+                    continue
+                if rule.then is Then.BLOCK:
+                    return []
+                if rule.then is Then.VIOLATE:
+                    message = rule.message or str(found)
+                    if rule.test is CTest.OUTSIDE:
+                        message = f"value {x} {message}"
+                    return [Violation(rule.prop, f"{shown}: {message}", tid, pc)]
+                l = list(s)
+                l[place] = effect(v, x)
+                if result is not None:
+                    rslot, rdyn = result
+                    l[rslot + rdyn(s) if rdyn is not None else rslot] = rule.then is Then.NEXT
+                return self.goto(l, target)
+            return []
+        return fire
 
     # -- lock and RCU steps: their rules (actions.py) compiled to closures
 

@@ -5,6 +5,8 @@ A thread blocked on a mutex waits for its owner. A thread queued on an rwsem wai
 that exclude it and, as Linux rwsems are FIFO, for the waiters queued ahead that exclude it: a reader
 waits behind every queued writer ahead of it (which itself waits for the read holders), a writer
 behind everyone ahead. A thread in synchronize_rcu() waits for the readers its grace period waits for.
+A thread in wait_for_completion() on a completion nobody has completed waits, like one in wait_event(), for
+a condition (done > 0) that any thread may make true with complete(): an edge to no thread in particular.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..lang.counterapi import COUNTER_API
 from ..lang.lockapi import LOCK_API, mutex_wait_modes
 from . import ir
+from .evaluate import compile_expr
 from .locks import read_depth, reader_tids
 from .system import TransitionSystem
 
@@ -75,6 +79,16 @@ def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool =
         pending = s[system.layout.gp_wait[tid]]
         return tuple(WaitEdge(tid, r, "rcu_reader", "", "grace period", loc, text)
                      for r in range(len(system.threads)) if pending >> r & 1)
+    if conditions and isinstance(node, ir.CounterCall) and COUNTER_API[node.op].waits and not \
+            COUNTER_API[node.op].timeout:
+        assert node.place is not None
+        try:
+            done = compile_expr(node.place.target, node.place.env)(s)
+        except Exception:  # noqa: BLE001 - a failing index is reported as runtime_safety
+            return ()
+        if done == 0:
+            return (WaitEdge(tid, -1, "condition", "", "completion", loc, text),)
+        return ()
     if conditions and isinstance(node, ir.Await):
         try:
             ready = bool(system.condition(node)(s))
