@@ -126,7 +126,7 @@ def _query(sy: Symbolic, result: ProofResult, group: list[str], deadline: float 
             return []
         _violation(sy, result, group[0], _length(fp), deadline)
         return group
-    invariant = z3.substitute_vars(fp.get_cover_delta(-1, inv), *s)
+    invariant = z3.simplify(z3.substitute_vars(fp.get_cover_delta(-1, inv), *sy.u.base))
     checks = recheck(sy, invariant, bad, s, t, _ms(deadline))
     if not all(ok for _, ok in checks):
         failed = ", ".join(name for name, ok in checks if not ok)
@@ -142,11 +142,12 @@ def _query(sy: Symbolic, result: ProofResult, group: list[str], deadline: float 
 
 def recheck(sy: Symbolic, invariant: z3.BoolRef, bad: z3.BoolRef, s: Frame, t: Frame,
             timeout_ms: int = 0) -> tuple[tuple[str, bool], ...]:
-    """The invariant checked by a plain solver: each pair (check, unsat)."""
-    after = z3.substitute(invariant, *zip(s, t))
-    queries = (("initiation", z3.And(sy.init(s), z3.Not(invariant))),
-               ("consecution", z3.And(invariant, sy.step(s, t, "r"), z3.Not(after))),
-               ("implies the property", z3.And(invariant, bad)))
+    """The invariant (over the relation's state-before constants) checked by a plain solver, in frames s and
+    t (`bad` over s): each pair (check, unsat)."""
+    before, after = sy.u.at(invariant, s), sy.u.at(invariant, t)
+    queries = (("initiation", z3.And(sy.init(s), z3.Not(before))),
+               ("consecution", z3.And(before, sy.step(s, t, "r"), z3.Not(after))),
+               ("implies the property", z3.And(before, bad)))
     out = []
     for name, q in queries:
         solver = z3.Solver()
