@@ -163,35 +163,25 @@ class Symbolic:
         sizes = system.env.entity_sizes
         for i, slot in enumerate(system.layout.slots):
             if slot.kind == SlotKind.PC:
-                t = system.threads[slot.thread]
-                pcs = [p for p, st in enumerate(t.steps) if st is not None] + [t.finished]
-                out.append(Candidate(i, f"{slot.name} at a visible statement or finished",
-                                     lambda s, i=i, pcs=pcs: z3.Or(*[s[i] == p for p in pcs])))
+                thread = system.threads[slot.thread]
+                pcs = [p for p, st in enumerate(thread.steps) if st is not None] + [thread.finished]
+                out.append(_one_of(i, f"{slot.name} at a visible statement or finished", pcs))
             elif slot.kind == SlotKind.LOCK_OWNER:
-                out.append(Candidate(i, f"-1 <= {slot.name} < {threads}",
-                                     lambda s, i=i: z3.And(s[i] >= -1, s[i] < threads)))
+                out.append(_between(i, slot.name, -1, threads - 1))
             elif slot.kind == SlotKind.LOCK_READERS:
-                top = 1 << (READ_BITS * threads)
-                out.append(Candidate(i, f"0 <= {slot.name} < {top}", lambda s, i=i, top=top: z3.And(s[i] >= 0, s[i] < top)))
+                out.append(_between(i, slot.name, 0, (1 << (READ_BITS * threads)) - 1))
             elif slot.kind == SlotKind.LOCK_QUEUE:
-                out.append(Candidate(i, f"len({slot.name}) <= {threads}",
-                                     lambda s, i=i: z3.Length(s[i]) <= threads))
+                out.append(_short(i, slot.name, threads))
             elif slot.kind == SlotKind.RCU_NEST:
-                out.append(Candidate(i, f"0 <= {slot.name} <= {RCU_MAX_NEST}",
-                                     lambda s, i=i: z3.And(s[i] >= 0, s[i] <= RCU_MAX_NEST)))
+                out.append(_between(i, slot.name, 0, RCU_MAX_NEST))
             elif slot.kind == SlotKind.GP_WAIT:
-                top = 1 << threads
-                out.append(Candidate(i, f"0 <= {slot.name} < {top}", lambda s, i=i, top=top: z3.And(s[i] >= 0, s[i] < top)))
+                out.append(_between(i, slot.name, 0, (1 << threads) - 1))
             elif slot.kind == SlotKind.SHARED and slot.type is not None:
-                t = slot.type
-                if isinstance(t, IntT) and t.lo is not None and t.hi is not None:
-                    lo, hi = t.lo, t.hi
-                    out.append(Candidate(i, f"{lo} <= {slot.name} <= {hi}",
-                                         lambda s, i=i, lo=lo, hi=hi: z3.And(s[i] >= lo, s[i] <= hi)))
-                elif isinstance(t, RefT) and t.entity in sizes and self.u.rel.pre.sort(i) == z3.IntSort():
-                    lo, size = (-1 if t.nullable else 0), sizes[t.entity]
-                    out.append(Candidate(i, f"{lo} <= {slot.name} < {size}",
-                                         lambda s, i=i, lo=lo, size=size: z3.And(s[i] >= lo, s[i] < size)))
+                ty = slot.type
+                if isinstance(ty, IntT) and ty.lo is not None and ty.hi is not None:
+                    out.append(_between(i, slot.name, ty.lo, ty.hi))
+                elif isinstance(ty, RefT) and ty.entity in sizes and self.u.rel.pre.sort(i) == z3.IntSort():
+                    out.append(_between(i, slot.name, -1 if ty.nullable else 0, sizes[ty.entity] - 1))
         return out
 
     def houdini(self, timeout_ms: int = 0) -> tuple[Candidate, ...]:
@@ -233,6 +223,20 @@ class Symbolic:
     def state_of(self, model: z3.ModelRef, s: Frame) -> tuple:
         """A frame of a model as a state tuple (ints, bit masks as ints, sequences as tuples)."""
         return tuple(_value(model.eval(x, model_completion=True)) for x in s)
+
+
+def _between(i: int, name: str, lo: int, hi: int) -> Candidate:
+    """lo <= slot i <= hi."""
+    return Candidate(i, f"{lo} <= {name} <= {hi}", lambda s: z3.And(s[i] >= lo, s[i] <= hi))
+
+
+def _one_of(i: int, text: str, values: list[int]) -> Candidate:
+    return Candidate(i, text, lambda s: z3.Or(*[s[i] == v for v in values]))
+
+
+def _short(i: int, name: str, most: int) -> Candidate:
+    """A wait queue of at most `most` entries (a thread queues once)."""
+    return Candidate(i, f"len({name}) <= {most}", lambda s: z3.Length(s[i]) <= most)
 
 
 def _value(v: z3.ExprRef) -> object:
