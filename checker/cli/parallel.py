@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from netcheck.model.lang.errors import Diagnostic, SpecError
 
 from ..engine.limits import Limits
-from .run import ExplorationCache, GraphRequest, verify_bmc, verify_one
+from .run import ExplorationCache, GraphRequest, verify_bmc, verify_one, verify_proof
 
 if TYPE_CHECKING:
     from ..report.build import SpecReport
@@ -27,7 +27,8 @@ class VerifyJob:
     stop_at_expected: bool = True
     reduction: str = "none"     # model/semantics/discipline.py Reduction
     symmetry: bool = False      # model/semantics/symmetry.py
-    engine: str = "explicit"    # explicit, or bmc (bounded model checking to `depth` steps)
+    # explicit, bmc (bounded model checking to `depth` steps), kind (k-induction to `depth`) or pdr
+    engine: str = "explicit"
     depth: int | None = None
 
 
@@ -58,6 +59,8 @@ def _one(path: str, job: VerifyJob, graph: GraphRequest | None, progress: bool,
     if job.engine == "bmc":
         assert job.depth is not None
         return verify_bmc(path, job.bounds, job.depth, job.limits, job.use_expect)
+    if job.engine in ("kind", "pdr"):
+        return verify_proof(path, job.bounds, job.engine, job.depth, job.limits, job.use_expect)
     report, _ = verify_one(path, job.bounds, job.limits, graph, progress, job.use_expect, cache, job.stop_at_expected,
                            job.reduction, job.symmetry)
     return report

@@ -298,6 +298,30 @@ def verify_bmc(path: str, bounds: dict[str, int], depth: int, limits: Limits, us
     return build_bmc_report(path, result, use_expect)
 
 
+def verify_proof(path: str, bounds: dict[str, int], engine: str, depth: int | None, limits: Limits,
+                 use_expect: bool = True) -> SpecReport:
+    """An unbounded proof attempt on one spec (engine/kinduction.py to `depth`, or engine/pdr.py), judged
+    (report/build.py); --timeout, --fail-fast and --stop-on apply. A spec the engines cannot unroll: every
+    property unknown, with the reason."""
+    from ..engine.bmc import BmcError, covered
+    from ..engine.kinduction import kinduction
+    from ..engine.pdr import pdr
+    from ..engine.symbolic import ProofResult
+    from ..report.build import build_proof_report
+    system = load_system(path, bounds)
+    check_stop_on(path, system, limits.stop_on)
+    try:
+        if engine == "kind":
+            assert depth is not None
+            result = kinduction(system, depth, limits.timeout, limits.fail_fast, limits.stop_on)
+        else:
+            result = pdr(system, limits.timeout, limits.fail_fast, limits.stop_on)
+    except BmcError as err:
+        result = ProofResult(system, depth=depth or 0, complete=False, stop_reason=str(err), engine=engine)
+        result.unknown.update({name: why or str(err) for name, why in covered(system).items()})
+    return build_proof_report(path, result, use_expect)
+
+
 def _write_graph(report: SpecReport, exp: ExplicitResult, graph: GraphRequest) -> None:
     """The requested view of the state graph to `graph.path`, the first counterexample highlighted;
     GraphRefused (and no file) when the view has more nodes than allowed or needs a missing counterexample."""

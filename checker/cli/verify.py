@@ -90,12 +90,16 @@ if TYPE_CHECKING:
 @click.option("--ignore-expect", is_flag=True,
               help="Judge the verdicts alone, as if the specs had no expect: (a bug spec then exits 1).")
 @jobs_option
-@click.option("--engine", type=click.Choice(["explicit", "bmc"]), default="explicit", show_default=True,
+@click.option("--engine", type=click.Choice(["explicit", "bmc", "kind", "pdr"]), default="explicit",
+              show_default=True,
               help="explicit: explore every reachable state; bmc: bounded model checking with z3 to --depth steps "
-                   "(violations found are real and shortest; none found is 'bounded', exit 3, never 'holds'). "
-                   "docs/analyses.md, 'Bounded model checking'.")
+                   "(violations found are real and shortest; none found is 'bounded', exit 3, never 'holds'); "
+                   "kind: k-induction to --depth (a proof, a real counterexample, or unknown); pdr: z3's Spacer "
+                   "(a re-checked inductive invariant, a real counterexample, or unknown). docs/analyses.md, "
+                   "'Bounded model checking' and 'Proofs'.")
 @click.option("--depth", type=click.IntRange(min=0), metavar="K",
-              help="With --engine bmc: check every path of up to K steps (required).")
+              help="With --engine bmc: check every path of up to K steps; with --engine kind: the largest k tried "
+                   "(required for both).")
 @click.option("--watch", is_flag=True,
               help="Verify again whenever a spec file (or a file it extends) changes, until Ctrl-C (exit 130).")
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
@@ -118,9 +122,9 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     paths = expand_specs(specs)
     graph = _graph_request(graph_file, graph_view, graph_max, len(paths))
     _check_engine(engine, depth, graph, reduction, max_states, max_depth, max_memory, show_coverage or strict_coverage)
-    if symmetry == "on" and (engine == "bmc" or graph is not None):
+    if symmetry == "on" and (engine != "explicit" or graph is not None):
         raise click.BadParameter("the explicit search stores symmetric states once; a state graph (--graph) and "
-                                 "bounded model checking need every state", param_hint="--symmetry on")
+                                 "the z3 engines need every state", param_hint="--symmetry on")
     limits = Limits(max_states, max_depth, timeout, fail_fast, max_memory, frozenset(stop_on))
     on_terminal = sys.stdout.isatty()
     if width is None and on_terminal:
@@ -146,20 +150,22 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
 
 def _check_engine(engine: str, depth: int | None, graph: GraphRequest | None, reduction: str,
                   max_states: int | None, max_depth: int | None, max_memory: float | None, coverage: bool) -> None:
-    """--depth goes with --engine bmc (and is required there); what only the explicit search has is refused."""
-    if engine != "bmc":
+    """--depth goes with --engine bmc or kind (and is required there); what only the explicit search has is
+    refused by the z3 engines."""
+    if engine in ("explicit", "pdr"):
         if depth is not None:
-            raise click.BadParameter("it needs --engine bmc (the explicit search limits depth with --max-depth)",
-                                     param_hint="--depth")
-        return
-    if depth is None:
-        raise click.BadParameter("--engine bmc needs --depth K (every path of up to K steps is checked)",
+            why = "the explicit search limits depth with --max-depth" if engine == "explicit" else "PDR has no depth"
+            raise click.BadParameter(f"it needs --engine bmc or kind ({why})", param_hint="--depth")
+        if engine == "explicit":
+            return
+    elif depth is None:
+        raise click.BadParameter(f"--engine {engine} needs --depth K (every path of up to K steps is checked)",
                                  param_hint="--depth")
     refused = [name for name, used in (("--graph", graph is not None), ("--reduce", reduction != "none"),
                                        ("--max-states", max_states is not None), ("--max-depth", max_depth is not None),
                                        ("--max-memory", max_memory is not None), ("--coverage", coverage)) if used]
     if refused:
-        raise click.BadParameter(f"{refused[0]} belongs to the explicit search", param_hint="--engine bmc")
+        raise click.BadParameter(f"{refused[0]} belongs to the explicit search", param_hint=f"--engine {engine}")
 
 
 def _graph_request(path: Path | None, view: str | None, max_nodes: int, specs: int) -> GraphRequest | None:

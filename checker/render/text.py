@@ -66,6 +66,15 @@ def _paint(text: str, code: int) -> str:
     return click.style(text, fg={0: "green", 1: "red"}.get(code, "yellow"))
 
 
+# the header line of the unbounded symbolic engines (checker/engine/kinduction.py, pdr.py)
+ENGINE_WORDS = {
+    "kind": "  k-induction (z3) to depth {depth}: base case every path of up to {depth} steps, induction step from "
+            "any well-formed state; a proof covers every reachable state",
+    "pdr": "  PDR (z3 Spacer): inductive invariants, each checked again with a plain solver; a proof covers every "
+           "reachable state",
+}
+
+
 def _header(report: SpecReport, timing: bool) -> str:
     s = report.stats
     chain = f" (extends {', '.join(report.files[1:])})" if len(report.files) > 1 else ""
@@ -75,6 +84,10 @@ def _header(report: SpecReport, timing: bool) -> str:
         head += (f"  bounded model checking (z3) to depth {report.depth_bound}: every path of up to "
                  f"{report.depth_bound} steps, decided to depth {s.depth}"
                  f"{' (stopped: ' + report.stop_reason + ')' if report.stop_reason else ''}")
+        return head + (f"\n  {s.seconds:.2f} s" if timing else "") + "\n"
+    if report.engine in ENGINE_WORDS:
+        head += ENGINE_WORDS[report.engine].format(depth=report.depth_bound)
+        head += f" (stopped: {report.stop_reason})" if report.stop_reason else ""
         return head + (f"\n  {s.seconds:.2f} s" if timing else "") + "\n"
     head += (f"  explored {s.states:,} states, {s.transitions:,} transitions, depth {s.depth}"
              f"{'' if report.reduction == 'none' else ' (reduction: ' + report.reduction + ')'}"
@@ -158,6 +171,9 @@ def _expectation(report: SpecReport, props: list[PropertyResult]) -> str:
     if report.engine == "bmc":
         return (f"AS EXPECTED: violated: {listed} (bounded model checking; the other {others} properties were not "
                 "proved)")
+    if report.engine in ENGINE_WORDS:
+        proved = sum(1 for p in props if p.status == "holds")
+        return f"AS EXPECTED: violated: {listed}; {proved} of the other {others} properties proved"
     if not report.complete:
         rerun = "; --explore-all checks them" if report.stop_reason == STOPPED_AT_EXPECTED else ""
         return f"AS EXPECTED: violated: {listed} (stopped there: the other {others} properties were not checked{rerun})"

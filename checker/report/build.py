@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from ..engine.result import ExplicitResult
 
 if TYPE_CHECKING:
     from ..engine.bmc import BmcResult
+    from ..engine.symbolic import ProofResult
 from ..engine.vocabulary import (
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
@@ -128,8 +129,10 @@ class SpecReport:
     # killable waits that can last forever or through unboundedly many grace periods, unseen by the
     # hung-task detector: looked for in the threads a progress: or returns_when_killed: property names
     hangs: tuple[HiddenHang, ...] = ()
-    engine: str = "explicit"        # explicit (the search) or bmc (bounded model checking, engine/bmc.py)
-    depth_bound: int | None = None  # bmc: the depth asked for (--depth)
+    # explicit (the search), bmc (bounded model checking, engine/bmc.py), kind (k-induction,
+    # engine/kinduction.py) or pdr (z3's Spacer, engine/pdr.py)
+    engine: str = "explicit"
+    depth_bound: int | None = None  # bmc, kind: the depth asked for (--depth)
 
     @property
     def coverage_failed(self) -> bool:
@@ -228,8 +231,41 @@ def build_bmc_report(path: str, result: BmcResult, use_expect: bool = True) -> S
     """The verdicts of a bounded run (engine/bmc.py): violated with the decoded counterexample, `bounded`
     (no violation within the depth: not a proof), reachable, or unknown with the reason (a property bounded
     model checking does not decide, z3 `unknown`, a run stopped early)."""
-    system = result.system
     depth = result.depth
+
+    def open_result(name: str, kind: PropertyKind, location: str, about: str) -> PropertyResult:
+        what = "not reachable" if kind.is_question else "no violation"
+        return PropertyResult(name, kind, Status.BOUNDED, location, about,
+                              f"{what} within {depth} steps (bounded model checking: not a proof)")
+    return _symbolic_report(path, result, use_expect, open_result, "bmc", depth)
+
+
+def build_proof_report(path: str, result: ProofResult, use_expect: bool = True) -> SpecReport:
+    """The verdicts of an unbounded run (engine/kinduction.py, engine/pdr.py): violated with the decoded
+    counterexample (BMC's, replayed), `holds` for a property proved on every reachable state (unreachable
+    for a question), or unknown with the reason (a failed induction step, z3 `unknown`, a limit)."""
+    def open_result(name: str, kind: PropertyKind, location: str, about: str) -> PropertyResult:
+        proof = result.proofs.get(name)
+        if proof is None:
+            return PropertyResult(name, kind, Status.UNKNOWN, location, about,
+                                  result.unknown.get(name, "not proved"))
+        if proof.engine == "kind":
+            how = f"proved by k-induction at k = {proof.k} (no violation within {result.depth} steps)"
+        else:
+            how = (f"proved by PDR (z3 Spacer): an inductive invariant of {proof.size} conjuncts, checked again "
+                   "(initiation, consecution, implies the property)")
+        return PropertyResult(name, kind, Status.UNREACHABLE if kind.is_question else Status.HOLDS, location,
+                              about, how)
+    return _symbolic_report(path, result, use_expect, open_result, result.engine,
+                            result.depth if result.engine == "kind" else None)
+
+
+def _symbolic_report(path: str, result: BmcResult, use_expect: bool,
+                     open_result: Callable[[str, PropertyKind, str, str], PropertyResult], engine: str,
+                     depth: int | None) -> SpecReport:
+    """The verdicts of a symbolic engine's run: its findings with their decoded traces, the reasons it
+    leaves a property unknown, and `open_result` for the rest (no finding, no reason)."""
+    system = result.system
     results = []
     for name, kind_name, about, span, _ in system.property_kinds():
         kind = PropertyKind(kind_name)
@@ -245,16 +281,14 @@ def build_bmc_report(path: str, result: BmcResult, use_expect: bool = True) -> S
                                         else _default_message(kind))
             results.append(PropertyResult(name, kind, status, location, about, message, trace,
                                           relevant_state(system, name, kind, final)))
-        elif name in result.unknown:
+        elif name in result.unknown and name not in getattr(result, "proofs", {}):
             results.append(PropertyResult(name, kind, Status.UNKNOWN, location, about, result.unknown[name]))
-        elif result.reached < depth:
+        elif result.reached < result.depth:
             results.append(PropertyResult(name, kind, Status.UNKNOWN, location, about,
                                           f"bounded model checking stopped at depth {max(result.reached, 0)}: "
                                           f"{result.stop_reason}"))
         else:
-            what = "not reachable" if kind.is_question else "no violation"
-            results.append(PropertyResult(name, kind, Status.BOUNDED, location, about,
-                                          f"{what} within {depth} steps (bounded model checking: not a proof)"))
+            results.append(open_result(name, kind, location, about))
     texts = {p.name: p.text for p in system.property_kinds()}
     results = [replace(r, expression=texts[r.name]) if texts.get(r.name) else r for r in results]
     after = next((i + 1 for i, r in enumerate(results) if r.kind is PropertyKind.DEADLOCK),
@@ -270,7 +304,7 @@ def build_bmc_report(path: str, result: BmcResult, use_expect: bool = True) -> S
                    for r in results]
     return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, False, result.stop_reason,
                       tuple(results), stats, None, tuple(t.name for t in system.threads), system.spec.about,
-                      expectation, None, engine="bmc", depth_bound=depth)
+                      expectation, None, engine=engine, depth_bound=depth)
 
 
 def hangs_of(exp: ExplicitResult) -> tuple[HiddenHang, ...]:

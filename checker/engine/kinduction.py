@@ -1,0 +1,125 @@
+"""k-induction with simple-path constraints, over bmc.py's macro-frames (symbolic.py's formulas).
+
+A property P (not broken in a state, nor by a step from it) holds in every reachable state when
+- base: no path of at most K steps from an initial state breaks it (bmc.py to depth K: a violation found
+  there is a real counterexample, decoded and replayed), and
+- step, for some k <= K: no path s0 .. sk of k macro-steps whose states are pairwise distinct (a simple
+  path), all well-formed (symbolic.py: slot facts proved inductive), with P not broken in s0 .. sk-1,
+  breaks P in sk.
+A shortest path to a violation is simple and its states before the last do not break P, so when both are
+unsat no path does, of any length. "holds" needs both unsat; z3 `unknown` is never a pass. When the step
+is still satisfiable at K, the property is unknown and the model is the counterexample to induction (CTI):
+states no path from an initial state need reach, which a stronger invariant (a lemma, PDR) rules out.
+The properties open at a depth are tried together first (each one's hypothesis helps the others), then
+one by one.
+"""
+
+from __future__ import annotations
+
+import time
+
+import z3
+from netcheck.model.semantics.system import TransitionSystem
+
+from .bmc import bmc
+from .limits import Interrupt
+from .symbolic import Cti, Proof, ProofResult, Symbolic, frames_differ
+
+
+def kinduction(system: TransitionSystem, depth: int, timeout: float | None = None,
+               fail_fast: bool = False, stop_on: frozenset[str] = frozenset()) -> ProofResult:
+    """Every property the engine decides proved by k-induction for some k <= depth, violated (BMC's
+    counterexample), or unknown with the reason and the CTI. A spec bmc.py cannot unroll: BmcError."""
+    started = time.perf_counter()
+    deadline = started + timeout if timeout else None
+    base = bmc(system, depth, timeout, fail_fast, stop_on)
+    result = ProofResult(base.system, dict(base.violations), dict(base.witnesses), base.complete, base.stop_reason,
+                         unknown=dict(base.unknown), depth=depth, reached=base.reached, paths=dict(base.paths),
+                         covered=base.covered, times=list(base.times), engine="kind")
+    if base.reached < depth:   # the base case is incomplete: nothing is proved
+        result.seconds = time.perf_counter() - started
+        return result
+    sy = Symbolic(base.system, _ms(deadline))
+    sy.houdini(_ms(deadline))
+    result.well_formed = tuple(c.text for c in sy.well_formed_facts)
+    open_ = [p for p in sy.decided if p not in result.violations and p not in result.witnesses
+             and p not in result.unknown]
+    _step(sy, result, open_, depth, deadline)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _ms(deadline: float | None) -> int:
+    return max(1, int((deadline - time.perf_counter()) * 1000)) if deadline is not None else 0
+
+
+def _step(sy: Symbolic, result: ProofResult, open_: list[str], depth: int, deadline: float | None) -> None:
+    """The induction steps k = 0 .. depth for the open properties: proofs, CTIs, unknowns into `result`."""
+    solver = z3.Solver()
+    solver.set("random_seed", 0)
+    acts = {p: z3.Bool(f"hyp@{p}") for p in open_}
+    frames = [sy.frame("k0")]
+    solver.add(sy.well_formed(frames[0]))
+    last: dict[str, z3.ModelRef] = {}
+    with Interrupt() as interrupt:
+        for k in range(depth + 1):
+            if not open_:
+                return
+            if interrupt.raised or (deadline is not None and time.perf_counter() > deadline):
+                why = "interrupted" if interrupt.raised else "timeout"
+                for p in open_:
+                    result.unknown[p] = f"k-induction stopped before the step at depth {k}: {why}"
+                return
+            if deadline is not None:
+                solver.set("timeout", _ms(deadline))
+            began = time.perf_counter()
+            fk = frames[k]
+            bad = {p: sy.bad(p, fk, f"k{k}") for p in open_}
+            proved, undecided = _try(solver, bad, acts, open_, last)
+            for p in proved:
+                result.proofs[p] = Proof(p, "kind", k=k, seconds=time.perf_counter() - began)
+            for p, why in undecided.items():
+                result.unknown[p] = f"z3 could not decide the induction step at depth {k}: {why}"
+            open_ = [p for p in open_ if p not in proved and p not in undecided]
+            if k == depth:
+                break
+            for p in open_:   # the hypothesis: p is not broken in frame k
+                solver.add(z3.Implies(acts[p], sy.good(p, fk)))
+            nxt = sy.frame(f"k{k + 1}")
+            solver.add(sy.well_formed(nxt), sy.step(fk, nxt, f"s{k}"))
+            solver.add(*[frames_differ(f, nxt) for f in frames])
+            frames.append(nxt)
+    for p in open_:
+        model = last[p]
+        result.ctis[p] = Cti(p, tuple(sy.state_of(model, f) for f in frames))
+        result.unknown[p] = (f"not proved by k-induction to depth {depth}: the induction step fails (a "
+                             f"counterexample to induction of {depth} steps); no violation within {depth} steps")
+
+
+def _try(solver: z3.Solver, bad: dict[str, z3.BoolRef], acts: dict[str, z3.BoolRef], open_: list[str],
+         last: dict[str, z3.ModelRef]) -> tuple[list[str], dict[str, str]]:
+    """The open properties together, then one by one: (proved, undecided with z3's reason); the model
+    of a failed step per property into `last`."""
+    solver.push()
+    solver.add(z3.Or(*[bad[p] for p in open_]))
+    answer = solver.check(*[acts[p] for p in open_])
+    solver.pop()
+    if answer == z3.unsat:
+        return list(open_), {}
+    proved: list[str] = []
+    undecided: dict[str, str] = {}
+    for p in open_:
+        solver.push()
+        solver.add(bad[p])
+        answer = solver.check(acts[p])
+        if answer == z3.unsat:
+            proved.append(p)
+        elif answer == z3.unknown:
+            undecided[p] = solver.reason_unknown()
+        else:
+            last[p] = solver.model()
+        solver.pop()
+    return proved, undecided
+
+
+__all__ = ["kinduction"]

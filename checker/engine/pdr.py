@@ -1,0 +1,209 @@
+"""PDR (IC3) through z3's Spacer: inductive invariants as constrained Horn clauses over the macro-step.
+
+Per query, one uninterpreted relation Inv over the state slots and the clauses
+    Inv(s)                <- Init(s)
+    Inv(t)                <- Inv(s), Step(s, t)        (symbolic.py: a visible micro-step, then the settle)
+    false                 <- Inv(s), Bad(s)            (the property broken in s, or by a step from s)
+The properties open are asked together first (one invariant may prove them all), then one by one. Spacer
+answers
+- unsat (no derivation of Bad): Inv's solution is an inductive invariant. It is not taken on trust: a plain
+  z3 solver checks it again (initiation: Init implies it; consecution: it and a step imply it in the next
+  state; safety: it excludes Bad). Only when all three are unsat is the property `holds` (a proof for every
+  reachable state); otherwise unknown, saying which check failed;
+- sat (a violation is reachable): Spacer's ground derivation gives its length, and bmc.py finds a shortest
+  counterexample within it, decoded and replayed against the explicit semantics as any BMC trace is; when
+  BMC cannot find it (a limit), the property is unknown, never violated without a trace;
+- unknown, a timeout or an error (Spacer does not decide every theory: sequences, for lists and rwsem
+  queues, often defeat it): unknown, with z3's reason.
+"""
+
+from __future__ import annotations
+
+import time
+
+import z3
+from netcheck.model.semantics.system import TransitionSystem
+
+from .bmc import bmc
+from .limits import Interrupt
+from .result import Finding, Path
+from .symbolic import Frame, Proof, ProofResult, Symbolic
+
+TRACE_DEPTH = 40   # the longest counterexample BMC looks for when Spacer cannot say how long it is
+
+
+def pdr(system: TransitionSystem, timeout: float | None = None, fail_fast: bool = False,
+        stop_on: frozenset[str] = frozenset()) -> ProofResult:
+    """Every property the engine decides proved (a re-checked inductive invariant), violated (a replayed
+    trace) or unknown with the reason. A spec bmc.py cannot unroll: BmcError."""
+    started = time.perf_counter()
+    deadline = started + timeout if timeout else None
+    sy = Symbolic(system)
+    result = ProofResult(sy.system, engine="pdr", depth=0, reached=0)
+    result.unknown.update(sy.undecided)
+    result.covered = sy.decided
+    for v in sy.system.initial_violations:   # while computing the initial states
+        if v.prop not in result.violations:
+            result.violations[v.prop] = Finding(v.prop, -1, v.tid, v.message)
+            result.paths[v.prop] = Path((), ())
+    open_ = [p for p in sy.decided if p not in result.violations]
+    with Interrupt() as interrupt:
+        groups = [open_] + [[p] for p in open_] if len(open_) > 1 else [open_]
+        for group in groups:
+            group = [p for p in group if p in open_]
+            if not group or _stop(result, fail_fast, stop_on):
+                continue
+            if interrupt.raised or (deadline is not None and time.perf_counter() > deadline):
+                why = "interrupted" if interrupt.raised else f"timeout after {timeout:g} s"
+                for p in open_:
+                    result.unknown.setdefault(p, f"PDR stopped: {why}")
+                result.complete, result.stop_reason = False, why
+                break
+            joint = len(group) > 1 and group == open_
+            budget = _budget(deadline, 2 if joint else len(open_))
+            done = _query(sy, result, group, budget, joint)
+            open_ = [p for p in open_ if p not in done]
+    for p in open_:
+        result.unknown.setdefault(p, "PDR found neither an invariant nor a violation")
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _stop(result: ProofResult, fail_fast: bool, stop_on: frozenset[str]) -> bool:
+    return bool((fail_fast and result.violations) or (stop_on and stop_on <= result.violations.keys()))
+
+
+def _budget(deadline: float | None, share: int) -> float | None:
+    """A query's deadline: its share of the time left (the joint query half of it)."""
+    if deadline is None:
+        return None
+    now = time.perf_counter()
+    return now + max(0.0, deadline - now) / max(1, share)
+
+
+def _ms(deadline: float | None) -> int:
+    return max(1, int((deadline - time.perf_counter()) * 1000)) if deadline is not None else 0
+
+
+def horn(sy: Symbolic, bad: z3.BoolRef, s: Frame, t: Frame, timeout_ms: int) -> tuple[z3.Fixedpoint, z3.FuncDeclRef,
+                                                                                         z3.BoolRef]:
+    """The clauses of one query in a seeded Spacer instance: (the engine, Inv, the query)."""
+    sorts = [c.sort() for c in s]
+    inv = z3.Function("Inv", *sorts, z3.BoolSort())
+    fp = z3.Fixedpoint()
+    fp.set(engine="spacer")
+    fp.set("spacer.random_seed", 0)
+    if timeout_ms:
+        fp.set("timeout", timeout_ms)
+    fp.register_relation(inv)
+    for body, head in ((sy.init(s), inv(*s)), (z3.And(inv(*s), sy.step(s, t, "p")), inv(*t))):
+        fp.declare_var(*_constants(z3.And(body, head)))
+        fp.rule(head, body)
+    query = z3.And(inv(*s), bad)
+    fp.declare_var(*_constants(query))
+    return fp, inv, query
+
+
+def _query(sy: Symbolic, result: ProofResult, group: list[str], deadline: float | None, joint: bool) -> list[str]:
+    """One Spacer query for `group` (all broken together: any of them); returns the properties it settles."""
+    began = time.perf_counter()
+    s, t = sy.frame("p0"), sy.frame("p1")
+    bad = z3.Or(*[sy.bad(p, s, "pb") for p in group])
+    fp, inv, query = horn(sy, bad, s, t, _ms(deadline))
+    try:
+        answer = fp.query(query)
+    except z3.Z3Exception as err:   # Spacer gives up with an exception on some theories ('canceled' on timeout)
+        reason = err.value.decode() if isinstance(err.value, bytes) else str(err.value)
+        if not joint:
+            result.unknown[group[0]] = f"z3 Spacer could not decide it: {reason}"
+        return [] if joint else group
+    if answer == z3.unknown:
+        if not joint:
+            result.unknown[group[0]] = f"z3 Spacer could not decide it: {fp.reason_unknown()}"
+        return [] if joint else group
+    if answer == z3.sat:
+        if joint:
+            return []
+        _violation(sy, result, group[0], _length(fp), deadline)
+        return group
+    invariant = z3.simplify(z3.substitute_vars(fp.get_cover_delta(-1, inv), *sy.u.base))
+    checks = recheck(sy, invariant, bad, s, t, _ms(deadline))
+    if not all(ok for _, ok in checks):
+        failed = ", ".join(name for name, ok in checks if not ok)
+        if not joint:
+            result.unknown[group[0]] = f"the invariant z3 Spacer returned does not check again ({failed}): not a proof"
+        return [] if joint else group
+    seconds = time.perf_counter() - began
+    for p in group:
+        result.proofs[p] = Proof(p, "pdr", invariant=invariant, size=len(conjuncts(invariant)), checks=checks,
+                                 seconds=seconds)
+    return group
+
+
+def recheck(sy: Symbolic, invariant: z3.BoolRef, bad: z3.BoolRef, s: Frame, t: Frame,
+            timeout_ms: int = 0) -> tuple[tuple[str, bool], ...]:
+    """The invariant (over the relation's state-before constants) checked by a plain solver, in frames s and
+    t (`bad` over s): each pair (check, unsat)."""
+    before, after = sy.u.at(invariant, s), sy.u.at(invariant, t)
+    queries = (("initiation", z3.And(sy.init(s), z3.Not(before))),
+               ("consecution", z3.And(before, sy.step(s, t, "r"), z3.Not(after))),
+               ("implies the property", z3.And(before, bad)))
+    out = []
+    for name, q in queries:
+        solver = z3.Solver()
+        solver.set("random_seed", 0)
+        if timeout_ms:
+            solver.set("timeout", timeout_ms)
+        solver.add(q)
+        out.append((name, solver.check() == z3.unsat))
+    return tuple(out)
+
+
+def conjuncts(f: z3.BoolRef) -> list[z3.BoolRef]:
+    return list(f.children()) if z3.is_and(f) else [] if z3.is_true(f) else [f]
+
+
+def _length(fp: z3.Fixedpoint) -> int | None:
+    """How many steps Spacer's derivation of the violation takes: its rules along the trace are the query,
+    one per step and the initial one (None: it does not say)."""
+    try:
+        rules = fp.get_rules_along_trace()
+    except z3.Z3Exception:
+        return None
+    return max(0, len(rules) - 2) if len(rules) >= 2 else None
+
+
+def _violation(sy: Symbolic, result: ProofResult, prop: str, length: int | None, deadline: float | None) -> None:
+    """A shortest counterexample by BMC (depth: Spacer's, else TRACE_DEPTH), replayed, into `result`."""
+    depth = TRACE_DEPTH if length is None else length + 1
+    remaining = None if deadline is None else max(1.0, deadline - time.perf_counter())
+    found = bmc(sy.system, depth, remaining, stop_on=frozenset({prop}))
+    finding = found.witnesses.get(prop) or found.violations.get(prop)
+    if finding is None:
+        result.unknown[prop] = (f"z3 Spacer finds {prop} broken, but bounded model checking found no trace within "
+                                f"{depth} steps: unknown, never violated without a trace")
+        return
+    (result.witnesses if prop in found.witnesses else result.violations)[prop] = finding
+    result.paths[prop] = found.paths[prop]
+    result.reached = max(result.reached, len(found.paths[prop].labels))
+
+
+def _constants(f: z3.ExprRef) -> list[z3.ExprRef]:
+    """The uninterpreted constants of a formula, each once, in a fixed order (the clause's variables)."""
+    seen: dict[str, z3.ExprRef] = {}
+    todo = [f]
+    visited: set[int] = set()
+    while todo:
+        e = todo.pop()
+        key = e.get_id()
+        if key in visited:
+            continue
+        visited.add(key)
+        if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+            seen.setdefault(str(e), e)
+        else:
+            todo.extend(e.children())
+    return [seen[k] for k in sorted(seen)]
+
+
+__all__ = ["TRACE_DEPTH", "conjuncts", "horn", "pdr", "recheck"]

@@ -1,0 +1,271 @@
+"""The unbounded engines' view of the transition system: states as z3 frames, one macro-step as a formula.
+
+k-induction (kinduction.py) and PDR (pdr.py) reason about arbitrary states, not only about paths from an
+initial one, so they need what bmc.py's `Unrolling` builds (the visible micro-step by a selector, the
+threads settling side by side) as formulas of their own rather than constraints in BMC's solver:
+- `step(s, t, tag)`: t is a successor of s by one macro-step (no stutter), with fresh selector, mid-frame
+  and `either` choices per tag;
+- per property p, `bad(p, s, tag)`: p is broken at s (an invariant false in s, a final property false in a
+  final s, a property undefined in s) or by a step from s (an assert, lock_discipline, runtime_safety: the
+  violating step's own fresh variables); `good(p, s)`: the part of "not bad" that is a condition on s alone
+  (the negation of a step that needs fresh variables would say "some step does not break it", which is
+  weaker than "no step breaks it"; assuming the weaker is sound, only less often conclusive);
+- `well_formed`: the type and range facts of the slots (program counters at a visible node or finished,
+  owners a thread or none, ranges of declared types), each first proved inductive (Houdini: the candidates
+  true in every initial state, then those preserved by every step from a state where all of them hold), so
+  assuming them of any state is sound.
+A model's frame is read back into a state tuple (`state_of`) for the lock table and thread positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import z3
+from netcheck.model.lang.types import IntT, RefT
+from netcheck.model.semantics.layout import SlotKind
+from netcheck.model.semantics.locks import READ_BITS
+from netcheck.model.semantics.smt import INT_SEQ
+from netcheck.model.semantics.system import TransitionSystem
+
+from .bmc import RUNTIME, BmcResult, Unrolling, _goals, covered
+
+Frame = list[z3.ExprRef]
+
+# what the unbounded engines decide: the state and step properties bmc.py decides (a question: unreachable)
+DECIDED = ("invariant", "final", "reachable", "assert", "lock_discipline", "runtime")
+RCU_MAX_NEST = 3
+
+
+@dataclass(frozen=True)
+class Cti:
+    """A counterexample to induction: states s0 .. sk, each a successor of the one before, where the
+    property is not broken in s0 .. sk-1 (as far as a condition on a state says) and is broken in sk.
+    States of no run from an initial state, as far as anyone knows: a stronger invariant excludes them."""
+
+    prop: str
+    states: tuple[tuple, ...]
+
+
+@dataclass(frozen=True)
+class Proof:
+    """How a property was proved: by k-induction at `k`, or by an inductive invariant (PDR, a lemma),
+    re-checked with a plain solver (`checks`: initiation, consecution, implies the property)."""
+
+    prop: str
+    engine: str
+    k: int = -1
+    invariant: z3.BoolRef | None = None
+    invariant_text: str = ""
+    size: int = 0                       # conjuncts of the invariant
+    checks: tuple[tuple[str, bool], ...] = ()
+    seconds: float = 0.0
+
+
+@dataclass
+class ProofResult(BmcResult):
+    """An unbounded engine's run: BMC's findings (the base case, or the trace of a violation), then the
+    properties proved (`proofs`) and, for those neither proved nor violated, why (`unknown`) and the
+    counterexample to induction when there is one (`ctis`)."""
+
+    engine: str = "kind"
+    proofs: dict[str, Proof] = field(default_factory=dict)
+    ctis: dict[str, Cti] = field(default_factory=dict)
+    well_formed: tuple[str, ...] = ()   # the slot facts proved inductive and assumed of every state
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A well-formedness fact about one slot, as a function of a frame, and how it reads."""
+
+    slot: int
+    text: str
+    fact: Callable[[Frame], z3.BoolRef]
+
+
+class Symbolic:
+    """Formulas over frames for one (unreduced) system; `Unrolling` supplies the cases and the settle."""
+
+    def __init__(self, system: TransitionSystem, timeout_ms: int = 0):
+        self.system = system.unreduced()
+        self.u = Unrolling(self.system, timeout_ms)
+        self.n = self.u.n
+        self.goals = _goals(self.u)
+        why = covered(self.system)
+        kinds = {info.name: info.kind for info in self.system.property_kinds()}
+        self.decided = tuple(name for name, w in why.items()
+                             if not w and kinds.get(name, "runtime") in DECIDED and name in self.goals)
+        self.undecided = {name: w for name, w in why.items() if w}
+        self._violating: dict[str, tuple[z3.BoolRef, dict[str, list[z3.BoolRef]]]] = {}
+        self.well_formed_facts: tuple[Candidate, ...] = ()
+
+    # -- frames and steps
+
+    def frame(self, tag: str) -> Frame:
+        return self.u._fresh(tag)
+
+    def init(self, s: Frame) -> z3.BoolRef:
+        pre = self.u.rel.pre
+        states = [z3.And(*[s[i] == pre.value(i, v) for i, v in enumerate(st) if v is not None])
+                  for st in self.system.initial_states]
+        return z3.Or(*states) if states else z3.BoolVal(False)
+
+    def step(self, s: Frame, t: Frame, tag: str) -> z3.BoolRef:
+        """t follows s by one macro-step: a visible micro-step, then every thread settled."""
+        _, mid, link = self.u._visible_step(s, tag)
+        settled, settle, _ = self.u._settle(mid, tag, settled=True)
+        return z3.And(link, settle, *[a == b for a, b in zip(t, settled)])
+
+    # -- properties
+
+    def bad(self, name: str, s: Frame, tag: str) -> z3.BoolRef:
+        """`name` is broken in s, or by a step from s (that step's variables fresh per tag)."""
+        goal = self.goals[name]
+        parts = [goal.state(s)] if callable(goal.state) else []
+        if goal.kind == "step":
+            parts.append(self._direct(name, s))
+            broken = self._settle_violations(name, s, tag)
+            if broken is not None:
+                parts.append(broken)
+        return z3.Or(*parts) if parts else z3.BoolVal(False)
+
+    def good(self, name: str, s: Frame) -> z3.BoolRef:
+        """The condition on s alone that every state where `name` is not broken satisfies."""
+        goal = self.goals[name]
+        parts = [goal.state(s)] if callable(goal.state) else []
+        if goal.kind == "step":
+            parts.append(self._direct(name, s))
+        return z3.Not(z3.Or(*parts)) if parts else z3.BoolVal(True)
+
+    def _direct(self, name: str, s: Frame) -> z3.BoolRef:
+        """A visible micro-step at s breaks `name` (its guard, a condition on s)."""
+        found = self.u.visible_violations.get(name, [])
+        return z3.Or(*[z3.And(self.u.pc(s, tid) == pc, self.u.at(g, s)) for tid, pc, _, g in found]) \
+            if found else z3.BoolVal(False)
+
+    def _settle_violations(self, name: str, s: Frame, tag: str) -> z3.BoolRef | None:
+        """A visible step from s after which a thread's settling breaks `name`."""
+        if tag not in self._violating:
+            _, mid, link = self.u._visible_step(s, f"v{tag}")
+            _, settle, broken = self.u._settle(mid, f"v{tag}", settled=False)
+            self._violating[tag] = (z3.And(link, settle), broken)
+        step, broken = self._violating[tag]
+        return z3.And(step, z3.Or(*broken[name])) if name in broken else None
+
+    # -- well-formedness
+
+    def candidates(self) -> list[Candidate]:
+        """Type and range facts, one per slot where there is one; Houdini keeps the inductive ones."""
+        system = self.system
+        out: list[Candidate] = []
+        threads = len(system.threads)
+        sizes = system.env.entity_sizes
+        for i, slot in enumerate(system.layout.slots):
+            if slot.kind == SlotKind.PC:
+                thread = system.threads[slot.thread]
+                pcs = [p for p, st in enumerate(thread.steps) if st is not None] + [thread.finished]
+                out.append(_one_of(i, f"{slot.name} at a visible statement or finished", pcs))
+            elif slot.kind == SlotKind.LOCK_OWNER:
+                out.append(_between(i, slot.name, -1, threads - 1))
+            elif slot.kind == SlotKind.LOCK_READERS:
+                out.append(_between(i, slot.name, 0, (1 << (READ_BITS * threads)) - 1))
+            elif slot.kind == SlotKind.LOCK_QUEUE:
+                out.append(_short(i, slot.name, threads))
+            elif slot.kind == SlotKind.RCU_NEST:
+                out.append(_between(i, slot.name, 0, RCU_MAX_NEST))
+            elif slot.kind == SlotKind.GP_WAIT:
+                out.append(_between(i, slot.name, 0, (1 << threads) - 1))
+            elif slot.kind == SlotKind.SHARED and slot.type is not None:
+                ty = slot.type
+                if isinstance(ty, IntT) and ty.lo is not None and ty.hi is not None:
+                    out.append(_between(i, slot.name, ty.lo, ty.hi))
+                elif isinstance(ty, RefT) and ty.entity in sizes and self.u.rel.pre.sort(i) == z3.IntSort():
+                    out.append(_between(i, slot.name, -1 if ty.nullable else 0, sizes[ty.entity] - 1))
+        return out
+
+    def houdini(self, timeout_ms: int = 0) -> tuple[Candidate, ...]:
+        """The largest subset of the candidates that holds initially and is preserved by every step from a
+        state satisfying all of it (z3 unknown: the facts kept are dropped too, to stay sound)."""
+        keep = [c for c in self.candidates() if self._initially(c)]
+        s, t = self.frame("wf0"), self.frame("wf1")
+        solver = _solver(timeout_ms)
+        solver.add(self.step(s, t, "wf"))
+        while keep:
+            solver.push()
+            solver.add(*[c.fact(s) for c in keep])
+            solver.add(z3.Not(z3.And(*[c.fact(t) for c in keep])))
+            answer = solver.check()
+            if answer == z3.unsat:
+                solver.pop()
+                break
+            if answer == z3.unknown:
+                solver.pop()
+                keep = []
+                break
+            model = solver.model()
+            keep = [c for c in keep if z3.is_true(model.eval(c.fact(t), model_completion=True))]
+            solver.pop()
+        self.well_formed_facts = tuple(keep)
+        return self.well_formed_facts
+
+    def _initially(self, c: Candidate) -> bool:
+        s = self.frame("wfi")
+        solver = z3.Solver()
+        solver.add(self.init(s), z3.Not(c.fact(s)))
+        return solver.check() == z3.unsat
+
+    def well_formed(self, s: Frame) -> z3.BoolRef:
+        return z3.And(*[c.fact(s) for c in self.well_formed_facts]) if self.well_formed_facts else z3.BoolVal(True)
+
+    # -- reading a model
+
+    def state_of(self, model: z3.ModelRef, s: Frame) -> tuple:
+        """A frame of a model as a state tuple (ints, bit masks as ints, sequences as tuples)."""
+        return tuple(_value(model.eval(x, model_completion=True)) for x in s)
+
+
+def _between(i: int, name: str, lo: int, hi: int) -> Candidate:
+    """lo <= slot i <= hi."""
+    return Candidate(i, f"{lo} <= {name} <= {hi}", lambda s: z3.And(s[i] >= lo, s[i] <= hi))
+
+
+def _one_of(i: int, text: str, values: list[int]) -> Candidate:
+    return Candidate(i, text, lambda s: z3.Or(*[s[i] == v for v in values]))
+
+
+def _short(i: int, name: str, most: int) -> Candidate:
+    """A wait queue of at most `most` entries (a thread queues once)."""
+    return Candidate(i, f"len({name}) <= {most}", lambda s: z3.Length(s[i]) <= most)
+
+
+def _value(v: z3.ExprRef) -> object:
+    if z3.is_int_value(v):
+        return v.as_long()
+    if z3.is_bv_value(v):
+        return v.as_long()
+    if z3.is_true(v) or z3.is_false(v):
+        return z3.is_true(v)
+    if v.sort() == INT_SEQ:
+        items: list[int] = []
+        rest = z3.simplify(v)
+        length = z3.simplify(z3.Length(rest))
+        if z3.is_int_value(length):
+            items = [z3.simplify(rest[k]).as_long() for k in range(length.as_long())]   # type: ignore[attr-defined]
+        return tuple(items)
+    return str(v)
+
+
+def _solver(timeout_ms: int = 0) -> z3.Solver:
+    solver = z3.Solver()
+    solver.set("random_seed", 0)
+    if timeout_ms:
+        solver.set("timeout", timeout_ms)
+    return solver
+
+
+def frames_differ(a: Sequence[z3.ExprRef], b: Sequence[z3.ExprRef]) -> z3.BoolRef:
+    return z3.Or(*[x != y for x, y in zip(a, b)])
+
+
+__all__ = ["DECIDED", "RUNTIME", "Candidate", "Cti", "Frame", "Proof", "ProofResult", "Symbolic", "frames_differ"]

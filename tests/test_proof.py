@@ -1,0 +1,152 @@
+"""k-induction (checker/engine/kinduction.py) and PDR (checker/engine/pdr.py) against the explicit search.
+
+- correct specs: the invariants, lock_discipline and runtime_safety are proved (`holds`), and a PDR
+  invariant checks again with a plain solver (a wrong one does not);
+- bug specs: never `holds` for the violated property; the violation is found at the explicit search's
+  shortest length and its trace replays with the explicit semantics;
+- an invariant that is true but not inductive at depth 1 gets a counterexample to induction;
+- exit codes from the CLI: 0 (expect: met), 1 (violated), 2 (bad usage), 3 (unknown);
+- generated specs: where an engine answers, the explicit search agrees.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import z3
+from click.testing import CliRunner
+from netcheck.checker.analyses.trace import describe_path
+from netcheck.checker.cli import main
+from netcheck.checker.engine.bmc import BmcError
+from netcheck.checker.engine.explore import explore
+from netcheck.checker.engine.kinduction import kinduction
+from netcheck.checker.engine.limits import Limits
+from netcheck.checker.engine.paths import path_to
+from netcheck.checker.engine.pdr import pdr, recheck
+from netcheck.checker.engine.result import Path as EnginePath
+from netcheck.checker.engine.symbolic import ProofResult, Symbolic
+from netcheck.checker.engine.vocabulary import Status
+from netcheck.checker.report.build import build_proof_report
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics.system import TransitionSystem
+from spec_generator import generated_systems
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "docs" / "examples"
+BUGS = EXAMPLES / "bugs"
+TWO_STEPS = ROOT / "tests" / "fixtures" / "proof" / "two_steps.yaml"
+# bug specs whose violated property the engines decide, quick for z3
+BUG_SPECS = ["caller_must_hold", "invariant_null_index", "sleep_under_spinlock"]
+
+
+def system_of(path: Path) -> TransitionSystem:
+    return TransitionSystem(load_spec(path))
+
+
+def length(path: EnginePath) -> int:
+    return len(path.labels) + (path.last is not None)
+
+
+def explicit(system: TransitionSystem) -> tuple[dict[str, int], bool]:
+    """The explicit search's shortest counterexample length per violated property, and completeness."""
+    exp = explore(system, Limits(max_states=20_000), measure_memory=False)
+    return {name: length(path_to(exp, f)) for name, f in exp.violations.items()}, exp.complete
+
+
+def replays(result: ProofResult) -> None:
+    for name, finding in result.violations.items():
+        trace = describe_path(result.system, result.paths[name], finding.message)
+        assert len(trace.steps) == length(result.paths[name])
+
+
+@pytest.mark.parametrize("engine", ["kind", "pdr"])
+def test_correct_small_specs_are_proved(engine: str) -> None:
+    for path in (EXAMPLES / "steps.yaml", TWO_STEPS):
+        system = system_of(path)
+        result = kinduction(system, 4) if engine == "kind" else pdr(system)
+        assert not result.violations
+        assert {"lock_discipline", "runtime_safety"} <= result.proofs.keys()
+        report = build_proof_report(str(path), result)
+        statuses = {p.name: p.status for p in report.properties}
+        assert statuses["deadlock_free"] is Status.UNKNOWN and statuses["lock_order"] is Status.UNKNOWN
+        assert all(statuses[p] is Status.HOLDS for p in result.proofs)
+    assert "never_three" in pdr(system_of(TWO_STEPS)).proofs
+
+
+@pytest.mark.parametrize("name", BUG_SPECS)
+@pytest.mark.parametrize("engine", ["kind", "pdr"])
+def test_bug_specs_are_violated_at_the_explicit_length_never_proved(engine: str, name: str) -> None:
+    system = system_of(BUGS / f"{name}.yaml")
+    expected, complete = explicit(system)
+    assert complete and expected
+    result = kinduction(system, max(expected.values())) if engine == "kind" else pdr(system)
+    decided = {p: n for p, n in expected.items() if p in result.covered}
+    assert decided
+    assert {p: length(result.paths[p]) for p in result.violations} == decided
+    assert not set(decided) & set(result.proofs)
+    replays(result)
+
+
+def test_a_non_inductive_invariant_gets_a_counterexample_to_induction() -> None:
+    system = system_of(TWO_STEPS)
+    result = kinduction(system, 1)
+    assert "never_three" not in result.proofs and "never_three" not in result.violations
+    cti = result.ctis["never_three"]
+    assert len(cti.states) == 2
+    x = next(i for i, s in enumerate(system.layout.slots) if s.name == "x")
+    assert cti.states[0][x] != 3 and cti.states[-1][x] == 3
+    assert "induction step fails" in result.unknown["never_three"]
+    assert "never_three" in kinduction(system, 4).proofs
+
+
+def test_pdr_invariant_checks_again_and_a_wrong_one_does_not() -> None:
+    system = system_of(TWO_STEPS)
+    result = pdr(system)
+    proof = result.proofs["never_three"]
+    assert proof.invariant is not None and all(ok for _, ok in proof.checks)
+    sy = Symbolic(system)
+    s, t = sy.frame("a"), sy.frame("b")
+    bad = sy.bad("never_three", s, "b")
+    assert all(ok for _, ok in recheck(sy, proof.invariant, bad, s, t))
+    assert dict(recheck(sy, z3.BoolVal(True), bad, s, t))["implies the property"] is False
+    x = next(i for i, sl in enumerate(sy.system.layout.slots) if sl.name == "x")
+    assert dict(recheck(sy, sy.u.base[x] == 0, bad, s, t))["consecution"] is False
+
+
+def test_cli_exit_codes() -> None:
+    run = CliRunner().invoke
+    bug = str(BUGS / "caller_must_hold.yaml")
+    assert run(main, ["verify", "--engine", "pdr", bug]).exit_code == 0   # expect: met
+    out = run(main, ["verify", "--engine", "pdr", "--ignore-expect", bug])
+    assert out.exit_code == 1 and "CPU0" in out.output
+    out = run(main, ["verify", "--engine", "kind", "--depth", "3", "--no-timing", str(EXAMPLES / "steps.yaml")])
+    assert out.exit_code == 3 and "holds       lock_discipline" in out.output
+    assert run(main, ["verify", "--engine", "kind", bug]).exit_code == 2
+    assert run(main, ["verify", "--engine", "pdr", "--depth", "3", bug]).exit_code == 2
+    assert run(main, ["verify", "--engine", "pdr", "--reduce", "protected", bug]).exit_code == 2
+    assert run(main, ["verify", "--engine", "pdr", str(ROOT / "no_such_spec.yaml")]).exit_code == 2
+
+
+def test_engines_agree_with_the_explicit_search_on_generated_specs() -> None:
+    compared: list[int] = []
+
+    @generated_systems(6)
+    def check(system: TransitionSystem) -> None:
+        expected, complete = explicit(system)
+        if not complete:
+            return
+        for engine in ("kind", "pdr"):
+            try:
+                result = kinduction(system, 3, timeout=3) if engine == "kind" else pdr(system, timeout=3)
+            except BmcError:
+                return
+            for name in result.proofs:
+                assert name not in expected, f"{engine} proves {name}, which the explicit search violates"
+            for name in result.violations:
+                assert name in expected and length(result.paths[name]) == expected[name]
+            replays(result)
+            compared.append(len(result.proofs) + len(result.violations))
+
+    check()
+    assert sum(compared) > 0
