@@ -1,5 +1,6 @@
-"""`make bench`: explore the shipped specs at default and larger bounds, with no reduction and with
-`--reduce protected`; print states, rates, memory. Then
+"""`make bench`: explore the shipped specs at default and larger bounds, with no reduction, with
+`--reduce protected`, with symmetry and with both (net=3: the last two only: the full search does not
+fit); print states, rates, memory. Then
 the same three scenarios through SPIN: netcheck's time to verdict (`netcheck verify`, start-up included)
 against SPIN's whole pipeline (`netcheck export --promela`, `spin -o2 -a`, `gcc -O2 -DSAFETY -DNOREDUCE`,
 `./pan`), each stage timed, both state counts (equal: the export makes one SPIN state per netcheck state)
@@ -27,8 +28,14 @@ RUNS = [
     ("specs/net_mutex.yaml", {"subsys": 2}),
     ("specs/net_sem.yaml", {"subsys": 2}),
     ("specs/pernet_ops_rwsem.yaml", {"subsys": 2}),
+    ("specs/net_mutex.yaml", {"net": 3}),
+    ("specs/net_sem.yaml", {"net": 3}),
+    ("specs/pernet_ops_rwsem.yaml", {"net": 3}),
 ]
 SPIN_RUNS = RUNS[:3]
+# (reduction, symmetry) per row; net=3 runs only the modes that fit
+MODES = [("none", "off"), ("protected", "off"), ("none", "on"), ("protected", "on")]
+NET3_MODES = [("none", "on"), ("protected", "on")]
 
 CHILD = r"""
 import json, resource, sys, time
@@ -39,7 +46,7 @@ from netcheck.checker.engine.explore import explore
 path, bounds, reduction = sys.argv[1], json.loads(sys.argv[2]), Reduction(sys.argv[3])
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
-system = TransitionSystem(load_spec(path, bounds), reduction)
+system = TransitionSystem(load_spec(path, bounds), reduction, sys.argv[4] == "on")
 exp = explore(system)
 seconds = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -90,18 +97,19 @@ def main() -> int:
     if sys.argv[1:] == ["spin"]:
         spin_comparison()
         return 0
-    header = (f"{'spec':<26} {'bounds':<10} {'reduce':<10} {'states':>10} {'transitions':>12} {'depth':>6} "
-              f"{'seconds':>8} {'states/s':>9} {'peak MB':>8} {'B/state':>8}")
+    header = (f"{'spec':<26} {'bounds':<10} {'reduce':<10} {'symmetry':<8} {'states':>10} {'transitions':>12} "
+              f"{'depth':>6} {'seconds':>8} {'states/s':>9} {'peak MB':>8} {'B/state':>8}")
     print(header)
     print("-" * len(header))
     for path, bounds in RUNS:
-        for reduction in ("none", "protected"):
-            out = subprocess.run([sys.executable, "-c", CHILD, path, json.dumps(bounds), reduction], cwd=ROOT,
-                                 capture_output=True, text=True, check=True)
+        for reduction, symmetry in NET3_MODES if bounds.get("net") == 3 else MODES:
+            out = subprocess.run([sys.executable, "-c", CHILD, path, json.dumps(bounds), reduction, symmetry],
+                                 cwd=ROOT, capture_output=True, text=True, check=True)
             r = json.loads(out.stdout)
             per_state = (r["peak_mb"] - r["base_mb"]) * 2**20 / max(1, r["states"])
             shown = ",".join(f"{k}={v}" for k, v in bounds.items()) or "default"
-            print(f"{Path(path).name:<26} {shown:<10} {reduction:<10} {r['states']:>10,} {r['transitions']:>12,} "
+            print(f"{Path(path).name:<26} {shown:<10} {reduction:<10} {symmetry:<8} {r['states']:>10,} "
+                  f"{r['transitions']:>12,} "
                   f"{r['depth']:>6} {r['seconds']:>8.2f} {r['states'] / r['seconds']:>9,.0f} {r['peak_mb']:>8.0f} "
                   f"{per_state:>8.0f}" + (f"  violated: {', '.join(r['violated'])}" if r["violated"] else ""))
     spin_comparison()

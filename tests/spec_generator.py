@@ -866,8 +866,8 @@ def gen_state(draw: Draw, world: World) -> dict:
             decl["per"] = list(per)
         if draw(st.booleans()):
             decl["init"] = draw(st.integers(ty.lo, ty.hi))
-        out[f"c{i}"] = decl
-        world.counters[f"c{i}"] = (ty, per)
+        out[f"cnt{i}"] = decl
+        world.counters[f"cnt{i}"] = (ty, per)
     return out
 
 

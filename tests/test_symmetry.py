@@ -20,6 +20,7 @@ from netcheck.checker.engine.store import Canonical, Packer
 from netcheck.checker.engine.verdicts import InternalError
 from netcheck.checker.report.build import build_report
 from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.symmetry import Symmetry, _image, find_symmetry
 from netcheck.model.semantics.system import TransitionSystem
@@ -252,3 +253,20 @@ def test_verify_symmetry_on_says_what_it_used_and_refuses_what_needs_every_state
     for extra in (["--graph", str(tmp_path / "g.dot")], ["--engine", "bmc", "--depth", "2"]):
         refused = runner.invoke(main, ["verify", "--symmetry", "on", *extra, str(spec)])
         assert refused.exit_code == 2 and "--symmetry on" in refused.output
+
+
+@pytest.mark.parametrize("name", ["net_sem", "rtnl_before_net_sem", "copy_net_ns_leaks_read", "setup_undo_exits_all"])
+def test_symmetry_and_the_reduction_together_agree_with_the_full_search(name: str) -> None:
+    """Both at once: classes of reduced states. Same verdicts, the same final classes, counterexamples that
+    unfold and replay in the full semantics."""
+    path = next(p for p in VERSIONS if p.stem == name)
+    spec = load_spec(path, {"device": 0})
+    full, both = TransitionSystem(spec), TransitionSystem(spec, Reduction.PROTECTED, symmetry=True)
+    a, b = explore(full), explore(both)
+    assert b.state_count * 2 < a.state_count
+    ra, rb = build_report("spec.yaml", a, use_expect=False), build_report("spec.yaml", b, use_expect=False)
+    assert [(p.name, p.status) for p in ra.properties] == [(p.name, p.status) for p in rb.properties]
+    assert classes(both, a, a.finals) == classes(both, b, b.finals)
+    for prop in rb.properties:
+        if prop.trace is not None:
+            replays(full, prop.trace, prop.name)
