@@ -31,11 +31,11 @@ from ..lang.types import BoolT, EnumT, IntT, RefT, SetT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
 from .counters import CEffect, CTest, counter_rules, high
-from .waitqueues import WEffect, WTest, WThen, wait_rules
 from .layout import SlotKind, wait_queue_slots
 from .locks import MAX_READ_DEPTH, READ_BITS
 from .promela_expr import Encoding, Exprs, Lists, PromelaError, all_of, any_of, is_list_slot, negate, var
 from .system import TransitionSystem
+from .waitqueues import WEffect, WTest, WThen, wait_rules
 
 NONE = -1_000_000_007           # an unused local slot (the explorer's None): no int range reaches it
 SHORT = 32_767                  # a slot whose values stay within +-SHORT is a Promela short (-SHORT - 1: unused)
