@@ -71,8 +71,8 @@ from .yamlload import Map, Node, Scalar, Seq, describe
 LOOPS = {"list_for_each_entry": "forward", "list_for_each_entry_reverse": "reverse",
          "list_for_each_entry_continue_reverse": "continue_reverse", "for_each": "forward"}
 WAIT_FORMS = tuple(op for op, info in WAIT_API.items() if info.queue)   # schedule is a plain string statement
-MAPPING_FORMS = (*LOCK_API, *NESTED_API, *RCU_API, *COUNTER_API, *WAIT_FORMS, *LOOPS, "call", "if", "while", "either", "label",
-                 "goto", "return", "assert", "await")
+MAPPING_FORMS = (*LOCK_API, *NESTED_API, *RCU_API, *COUNTER_API, *WAIT_FORMS, *LOOPS, "call", "if", "while", "either",
+                 "label", "goto", "return", "assert", "await")
 PROCEDURE_KEYS = ("locals", "body", "about", "source")
 # The keys a statement mapping takes besides its form, by form (lock operations: on_fail:, loops: do:);
 # every form also takes slow:.

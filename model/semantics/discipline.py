@@ -144,7 +144,7 @@ def expressions(node: ir.Node) -> Iterator[Expr]:
         if node.value is not None:
             yield node.value
     elif isinstance(node, ir.WaitCall):
-        if node.place is not None:
+        if node.place is not None and isinstance(node.place.target, Shared):
             yield from node.place.target.keys
         if node.cond is not None:
             yield node.cond

@@ -217,4 +217,5 @@ class WaitCall(Node):
 LOCK_NODES = (LockCall, LockWait)
 
 __all__ = ["Assign", "Await", "Branch", "Check", "Choose", "CounterCall", "End", "GraceWait", "Jump", "ListEdit",
-           "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset", "WaitCall", "LOCK_NODES"]
+           "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset", "WaitCall",
+           "LOCK_NODES"]
