@@ -105,9 +105,10 @@ from netcheck.model.lang.spec import (
     Return,
     Spec,
     Stmt,
+    WaitOp,
     While,
 )
-from netcheck.model.lang.types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT
+from netcheck.model.lang.types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT, WaitQueueT
 
 MAX_READ_DEPTH = 3       # rwsem read holds per thread (the documented 2 bits of count)
 MAX_RCU_DEPTH = 3        # rcu_read_lock nesting
@@ -152,6 +153,8 @@ class RefResult:
 
 def decode(value: object, t: object) -> object:
     """A constant of the spec (stored in the loader's encoding) as a reference value."""
+    if isinstance(t, WaitQueueT):
+        return frozenset()   # the sleepers: nobody at first
     if isinstance(t, SetT):
         mask = int(value)  # type: ignore[call-overload]
         return frozenset(i for i in range(mask.bit_length()) if mask >> i & 1)
@@ -415,7 +418,7 @@ def sub_block(s: Stmt, name: str) -> tuple[Stmt, ...]:
         return s.body
     if isinstance(s, Either):
         return s.branches[int(name[1:])][1]
-    if isinstance(s, (LockOp, CounterOp)):
+    if isinstance(s, (LockOp, CounterOp, WaitOp)):
         return s.on_fail or ()
     raise AssertionError(name)
 
@@ -427,7 +430,7 @@ def nested(s: Stmt) -> list[tuple[str, tuple[Stmt, ...]]]:
         return [("do", s.body)]
     if isinstance(s, Either):
         return [(f"b{k}", body) for k, (_, body) in enumerate(s.branches)]
-    if isinstance(s, (LockOp, CounterOp)) and s.on_fail is not None:
+    if isinstance(s, (LockOp, CounterOp, WaitOp)) and s.on_fail is not None:
         return [("fail", s.on_fail)]
     return []
 
@@ -610,7 +613,7 @@ class Reference:
             return True        # a finished thread rests
         frame = th[-1]
         s = self.stmt(frame)
-        if isinstance(s, (LockOp, Rcu, Await, CounterOp)):
+        if isinstance(s, (LockOp, Rcu, Await, CounterOp, WaitOp)):
             return True
         if isinstance(s, Assign):
             return any(isinstance(t, Shared) for t in s.targets) or any(
@@ -778,6 +781,8 @@ class Reference:
             return self.rcu_op(w, tid, s, info, path, phase)
         if isinstance(s, CounterOp):
             return self.counter_op(w, tid, s, info, path, loc)
+        if isinstance(s, WaitOp):
+            return self.wait_op(w, tid, s, info, path, loc)
         raise AssertionError(f"unknown statement {s!r}")
 
     def loop_step(self, w: dict, tid: int, s: ForEach, info: ProcInfo, path: tuple, phase: str, loc: dict) -> list:
@@ -1007,6 +1012,11 @@ class Reference:
         frame = th[-1]
         s = self.stmt(frame)
         info = self.procs[frame["proc"]]
+        if isinstance(s, WaitOp) and s.op == "wait_event_killable":
+            try:
+                return self.wait_signal(w, tid, s, info, frame["path"], frame["locals"])
+            except RefError as err:
+                return [Viol("runtime_safety", str(err))]
         if isinstance(s, CounterOp) and s.op == "wait_for_completion_killable":
             assert s.target is not None
             if self.load(w, frame["locals"], self.place(s.target, w, frame["locals"])) != 0:
@@ -1030,6 +1040,62 @@ class Reference:
             return []
         lk["queue"] = [(t, x) for t, x in lk["queue"] if t != tid]
         return self.release_then(w, tid, lk, fail)
+
+    # -- wait queues (spec-language.md, semantics.md): a queue is the set of its sleepers' tids
+
+    def sleeping_on(self, w: dict, tid: int) -> list[tuple[str, tuple]]:
+        """The wait queues (variable, key) the thread's wait entry is on (at most one)."""
+        return [(v.name, k) for v in self.spec.vars if isinstance(v.type, WaitQueueT)
+                for k, sleepers in w["shared"][v.name].items() if tid in sleepers]
+
+    def wait_op(self, w: dict, tid: int, s: WaitOp, info: ProcInfo, path: tuple, loc: dict) -> list:
+        """One atomic step: wake every sleeper, join or leave the queue, sleep in schedule() while on one,
+        or one round of wait_event's loop (done, join the queue and stay, or asleep)."""
+        op = s.op
+        queue = self.place(s.queue, w, loc)[1:] if s.queue is not None else None
+        if (op == "schedule" or op.startswith("wait_event")) and self.atomic(w, tid):
+            return [Viol("lock_discipline", f"{s.text}: {self.atomic(w, tid)}")]
+        if op == "schedule":
+            return [] if self.sleeping_on(w, tid) else self._go(w, tid, info.after(path))
+        assert queue is not None
+        name, key = queue
+        sleepers = w["shared"][name][key]
+        if op in ("wake_up", "wake_up_all"):
+            w["shared"][name][key] = frozenset()
+            return self._go(w, tid, info.after(path))
+        if any(q != queue for q in self.sleeping_on(w, tid)):
+            return [Viol("runtime_safety", f"{s.text}: the wait entry is on another wait queue")]
+        if op == "prepare_to_wait":
+            w["shared"][name][key] = sleepers | {tid}
+            return self._go(w, tid, info.after(path))
+        if op == "finish_wait":
+            w["shared"][name][key] = sleepers - {tid}
+            return self._go(w, tid, info.after(path))
+        if tid in sleepers:   # asleep: only the timeout ends it
+            if op != "wait_event_timeout":
+                return []
+            w["shared"][name][key] = sleepers - {tid}
+            ok = self.ev(s.cond, w, loc)  # type: ignore[arg-type]
+            return self._go(w, tid, info.after(path) if ok else info.enter(path, "fail"))
+        if self.ev(s.cond, w, loc):  # type: ignore[arg-type]
+            return self._go(w, tid, info.after(path))
+        w["shared"][name][key] = sleepers | {tid}
+        return [w]   # on the queue, still at wait_event
+
+    def wait_signal(self, w: dict, tid: int, s: WaitOp, info: ProcInfo, path: tuple, loc: dict) -> list:
+        """A fatal signal in wait_event_killable: off the queue; done if the condition holds, else on_fail:."""
+        assert s.queue is not None
+        name, key = self.place(s.queue, w, loc)[1:]
+        if self.atomic(w, tid) or any(q != (name, key) for q in self.sleeping_on(w, tid)):
+            return []
+        on = tid in w["shared"][name][key]
+        if self.ev(s.cond, w, loc):  # type: ignore[arg-type]
+            if not on:
+                return []
+            w["shared"][name][key] = w["shared"][name][key] - {tid}
+            return self._go(w, tid, info.after(path))
+        w["shared"][name][key] = w["shared"][name][key] - {tid}
+        return self._go(w, tid, info.enter(path, "fail"))
 
     # -- counters: refcount_t, atomic_t, completions (spec-language.md, semantics.md)
 

@@ -113,6 +113,8 @@ class World:
     allow_null_lock_keys: bool = False       # lock keys that may be null (a null lock index crashes)
     allow_deep_reads: bool = False           # a 4th nested read hold (granted from the queue, it overflows)
     min_counters: int = 0                    # at least this many counters (tests of refcount_t & co set 1)
+    min_wait_queues: int = 0                 # this many wait queues at least (tests of wait queues set 1)
+    wait_queues: dict[str, tuple[str, ...]] = field(default_factory=dict)   # wait_queue_head_t -> per
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -490,6 +492,36 @@ def c_counter(draw: Draw, ctx: Ctx, depth: int) -> list:
     return [out]
 
 
+WAIT_OPS = ["wait_event", "wait_event", "wait_event_killable", "wait_event_timeout", "wake_up", "wake_up",
+            "wake_up_all", "prepare_to_wait", "finish_wait", "schedule", "open_coded", "open_coded", "test_first"]
+
+
+def c_wait_queue(draw: Draw, ctx: Ctx, depth: int) -> list:
+    """A wait-queue operation: the wait_event family (killable and timed waits with on_fail:), a wake-up,
+    the open-coded parts, the kernel's open-coded wait loop, or the lost-wake-up pattern (test, then join)."""
+    world = ctx.world
+    name = draw(st.sampled_from(sorted(world.wait_queues)))
+    per = world.wait_queues[name]
+    queue = f"{name}[{', '.join(key_expr(draw, world, ctx, e) for e in per)}]" if per else name
+    op = draw(st.sampled_from(WAIT_OPS))
+    if op == "schedule":
+        return ["schedule"]
+    cond = gen_bool(draw, world, ctx, BOOL, 1, False, ()) if op in ("wait_event", "wait_event_killable",
+                                                                      "wait_event_timeout", "open_coded",
+                                                                      "test_first") else ""
+    if op == "open_coded":   # prepare_to_wait, test, schedule, until the test holds; finish_wait
+        return [{"while": "true", "do": [{"prepare_to_wait": queue}, {"if": cond, "then": ["break"]}, "schedule"]},
+                {"finish_wait": queue}]
+    if op == "test_first":   # the lost wake-up: the test comes before the thread is on the queue
+        return [{"if": f"not ({cond})", "then": [{"prepare_to_wait": queue}, "schedule", {"finish_wait": queue}]}]
+    if not cond:
+        return [{op: queue}]
+    out: dict = {op: f"{queue}, {cond}"}
+    if op != "wait_event":
+        out["on_fail"] = block(draw, ctx, depth - 1, 0, 1) if depth > 0 else []
+    return [out]
+
+
 def c_if(draw: Draw, ctx: Ctx, depth: int) -> list:
     cond = gen_bool(draw, ctx.world, ctx, BOOL, 1, False, ())
     out: dict = {"if": cond, "then": block(draw, ctx, depth - 1, 1, 2)}
@@ -753,6 +785,7 @@ CONSTRUCTS: list[Construct] = [
     Construct("rcu", 2, lambda ctx, d: d > 0, c_rcu),
     Construct("assert", 2, lambda ctx, d: True, c_assert),
     Construct("counter", 4, lambda ctx, d: bool(ctx.world.counters), c_counter),
+    Construct("wait_queue", 5, lambda ctx, d: bool(ctx.world.wait_queues), c_wait_queue),
     Construct("await", 2, lambda ctx, d: bool(ctx.world.vars), c_await),
     Construct("call", 5, lambda ctx, d: any(all(ctx.reads.get(lk, 0) + n <= 3 for lk, n in p.reads.items())
                                             for p in ctx.helpers), c_call),
@@ -868,6 +901,15 @@ def gen_state(draw: Draw, world: World) -> dict:
             decl["init"] = draw(st.integers(ty.lo, ty.hi))
         out[f"cnt{i}"] = decl
         world.counters[f"cnt{i}"] = (ty, per)
+    if world.min_wait_queues:   # (drawn only when asked for: the other generated specs stay as they were)
+        for i in range(draw(st.integers(world.min_wait_queues, 2))):
+            decl = {"type": "wait_queue_head_t"}
+            wper: tuple[str, ...] = ()
+            if draw(st.integers(0, 2)) == 0:
+                wper = (draw(st.sampled_from(sorted(world.entities))),)
+                decl["per"] = list(wper)
+            out[f"wq{i}"] = decl
+            world.wait_queues[f"wq{i}"] = wper
     return out
 
 

@@ -372,7 +372,9 @@ COUNTER_STMTS = ["refcount_set", "refcount_inc", "refcount_inc_not_zero", "refco
                  "atomic_set", "atomic_inc", "atomic_dec", "atomic_dec_and_test", "init_completion", "complete",
                  "complete_all", "wait_for_completion", "wait_for_completion_killable", "wait_for_completion_timeout",
                  "try_wait_for_completion"]
-STMT_KEYS = [*LOCK_STMTS, *COUNTER_STMTS, "on_fail", "if", "then", "else", "while", "do", "either", "list_for_each_entry",
+WAIT_STMTS = ["wait_event", "wait_event_killable", "wait_event_timeout", "wake_up", "wake_up_all", "prepare_to_wait",
+              "finish_wait", "schedule"]
+STMT_KEYS = [*LOCK_STMTS, *COUNTER_STMTS, *WAIT_STMTS, "on_fail", "if", "then", "else", "while", "do", "either", "list_for_each_entry",
              "list_for_each_entry_reverse", "list_for_each_entry_continue_reverse", "for_each", "await", "idle",
              "assert", "name", "about", "call", "result", "label", "goto", "return", "slow", "rcu_read_lock",
              "rcu_read_unlock", "synchronize_rcu", "rcu_barrier", "pass", "break", "continue"]
@@ -385,7 +387,8 @@ VALUES = ["mutex", "rwsem", "spinlock", "bool", "int[0..2]", "int[-12..0]", "lis
           "set<net>", "ops?", "net?", "enum{a, b}", "head_run", "all_readers", "true", "false", "null", "1",
           "0", "-1", "16", "17", "x in net", "n in net", "creator(n)", "setup_net(net n) -> int[-12..0]",
           "return -ENOMEM", "goto out_undo", "err = -ENOMEM", "list_add_tail(pernet_list, o)",
-          "refcount_t[0..2]", "atomic_t[-1..1]", "completion", "completion[2]", "refcount_t", "count[n], 1"]
+          "refcount_t[0..2]", "atomic_t[-1..1]", "completion", "completion[2]", "refcount_t", "count[n], 1",
+          "wait_queue_head_t", "wq, x", "wq[n], done", "wq", "schedule"]
 
 # The universe of the small specs below: every name an expression or statement may use.
 U_ENTITIES = ["net", "ops", "core", "subsys"]
@@ -1211,6 +1214,15 @@ def test_fuzz_every_command_on_generated_counter_specs(text: str) -> None:
     """The same on specs with refcount_t, atomic_t and completion operations."""
     STATS["inputs"] += 1
     STATS["inputs: generated spec with counters, every command"] += 1
+    every_command(text)
+
+
+@fuzz_settings(10)
+@given(text=generated_specs({**BUG_PATTERNS, "min_wait_queues": 1}))
+def test_fuzz_every_command_on_generated_wait_queue_specs(text: str) -> None:
+    """The same on specs with wait queues (the wait_event family, wake-ups, the open-coded loop)."""
+    STATS["inputs"] += 1
+    STATS["inputs: generated spec with wait queues, every command"] += 1
     every_command(text)
 
 

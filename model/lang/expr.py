@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .errors import Span, did_you_mean, shorten
-from .types import BOOL, INT, NULL, BoolT, EnumT, IntT, ListT, LockT, NullT, RefT, SetT, Type
+from .types import BOOL, INT, NULL, BoolT, EnumT, IntT, ListT, LockT, NullT, RefT, SetT, Type, WaitQueueT
 
 MAX_EXPR_CHARS = 2000
 MAX_EXPR_NODES = 400
@@ -700,12 +700,24 @@ def _syntax_tree(text: str, base: Span, mode: str) -> ast.AST:
     return tree
 
 
-def parse_expr(text: object, scope: Scope, base: Span) -> Expr:
-    """Parse and type-check one expression written in a spec."""
+def parse_expr(text: object, scope: Scope, base: Span, wait_queue: bool = False) -> Expr:
+    """Parse and type-check one expression written in a spec. A wait queue is not a value: it may only be
+    the whole expression, and only where `wait_queue` says a wait-queue statement names it."""
     source = _expr_text(text, base)
     tree = _syntax_tree(source, base, "eval")
     assert isinstance(tree, ast.Expression)
-    return _Checker(scope, base, source).expr(tree.body)
+    e = _Checker(scope, base, source).expr(tree.body)
+    return no_wait_queue(e, e if wait_queue else None)
+
+
+def no_wait_queue(e: Expr, allowed: Expr | None = None) -> Expr:
+    """`e`, checked not to use a wait queue as a value (`allowed`: the one place that names a queue)."""
+    for x in walk(e):
+        if isinstance(x, Shared) and isinstance(x.type, WaitQueueT) and x is not allowed:
+            raise ExprError(x.span, "NC217", f"'{x.name}' is a wait queue, not a value",
+                            "only wait_event, wake_up, prepare_to_wait and finish_wait name it; test the "
+                            "condition the sleepers wait for instead")
+    return e
 
 
 def parse_condition(text: object, scope: Scope, base: Span) -> Expr:
@@ -773,13 +785,13 @@ def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str
         target = checker.expr(node.target)
         value = checker.expr(ast.BinOp(left=node.target, op=node.op, right=node.value,
                                        lineno=node.lineno, col_offset=node.col_offset))
-        return AssignForm((target,), (value,))
+        return AssignForm((no_wait_queue(target),), (no_wait_queue(value),))
     if isinstance(node, ast.Assign):
         if len(node.targets) != 1:
             raise checker.fail(node, "chained assignment is not allowed", "assign one target", "NC311")
         tnode = node.targets[0]
         tnodes = list(tnode.elts) if isinstance(tnode, ast.Tuple) else [tnode]
-        targets = tuple(checker.expr(t) for t in tnodes)
+        targets = tuple(no_wait_queue(checker.expr(t)) for t in tnodes)
         v = node.value
         if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in procedures:
             if len(targets) != 1:
@@ -790,7 +802,7 @@ def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str
         if len(vnodes) != len(tnodes):
             raise checker.fail(node, f"{len(tnodes)} targets but {len(vnodes)} values",
                                "write one value per target: a, b = x, y", "NC311")
-        values = tuple(checker.expr(x) for x in vnodes)
+        values = tuple(no_wait_queue(checker.expr(x)) for x in vnodes)
         return AssignForm(targets, values)
     if isinstance(node, ast.Expr):
         raise checker.fail(node, f"'{shorten(text.strip())}' is an expression, not a statement",
@@ -803,4 +815,4 @@ def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str
 
 def check_expr_node(scope: Scope, base: Span, text: str, node: ast.AST) -> Expr:
     """Type-check one sub-tree of a parsed statement (used for call arguments)."""
-    return _Checker(scope, base, text).expr(node)
+    return no_wait_queue(_Checker(scope, base, text).expr(node))

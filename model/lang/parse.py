@@ -26,7 +26,7 @@ from .spec import (
     VarDecl,
 )
 from .statements import BodyParser, parse_signature
-from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, parse_type
+from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, WaitQueueT, parse_type
 from .yamlload import Map, Node, Scalar, Seq, describe
 
 TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks", "state", "procedures",
@@ -514,6 +514,10 @@ class SpecParser:
                          f"{MAX_KEYS:,}", "lower the bounds or index it by fewer entities")
                 self.broken.add(key.text)
                 continue
+            if isinstance(t, WaitQueueT) and init_node is not None:
+                self.err(init_node.span, "NC217", f"'{key.text}' is a wait queue: it starts empty",
+                         "remove init: (DECLARE_WAIT_QUEUE_HEAD has no sleepers)")
+                init_node = None
             init = self.parse_init(key.text, t, per, init_node, scope, keys, value.span)
             out.append(VarDecl(key.text, t, per, init, key.span))
         return out
@@ -549,6 +553,8 @@ class SpecParser:
     def default_value(self, name: str, t: Type, needed: bool, span: Span) -> object:
         if isinstance(t, BoolT):
             return False
+        if isinstance(t, WaitQueueT):
+            return 0   # the sleepers, one bit per thread: none
         if isinstance(t, IntT):
             assert t.lo is not None and t.hi is not None
             return 0 if t.lo <= 0 <= t.hi else t.lo

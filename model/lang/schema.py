@@ -35,6 +35,7 @@ from .parse import (
     TOP_KEYS,
 )
 from .statements import FORM_KEYS, MAPPING_FORMS, PROCEDURE_KEYS
+from .waitapi import WAIT_API, WaitOpInfo
 
 Schema = dict[str, Any]
 
@@ -236,7 +237,8 @@ def _statement() -> Schema:
     for form in MAPPING_FORMS:
         text = (_lock_op_text(LOCK_API[form]) if form in LOCK_API else
                 _nested_op_text(NESTED_API[form]) if form in NESTED_API else
-                _counter_op_text(COUNTER_API[form]) if form in COUNTER_API else FORM_TEXT.get(form))
+                _counter_op_text(COUNTER_API[form]) if form in COUNTER_API else
+                _wait_op_text(WAIT_API[form]) if form in WAIT_API else FORM_TEXT.get(form))
         if text is None:   # a new statement form needs its hover text here
             raise AssertionError(f"no hover text for the statement form {form}")
         value = {**FORM_VALUE.get(form, SCALAR), "description": text}
@@ -259,6 +261,18 @@ def _counter_op_text(info: CounterOpInfo) -> str:
     fails = " (returns a bool: on_fail: when false, or result: LOCAL)" if info.tests else \
         " (can end without it: say what happens with on_fail:)" if info.can_fail else ""
     return f"a {info.kind.value} operation{waits}: {args}{fails}"
+
+
+def _wait_op_text(info: WaitOpInfo) -> str:
+    """A wait-queue operation in a few words, for an editor's hover text."""
+    if info.cond:
+        ends = " (a fatal signal ends it: on_fail:)" if info.killable else " (may time out: on_fail:)" \
+            if info.timeout else ""
+        return f"sleeps on the wait queue until the condition holds, e.g. 'wq, done'{ends}"
+    what = {"wake_up": "wakes every sleeper on the wait queue", "wake_up_all": "wakes every sleeper on the wait queue",
+            "prepare_to_wait": "puts the thread on the wait queue (about to sleep): test, then schedule",
+            "finish_wait": "takes the thread off the wait queue (running)"}[info.name]
+    return f"{what}, e.g. 'wq[n]'"
 
 
 def _lock_op_text(info: LockOpInfo) -> str:

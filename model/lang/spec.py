@@ -66,6 +66,18 @@ class CounterOp(Stmt):
 
 
 @dataclass(frozen=True)
+class WaitOp(Stmt):
+    """A wait-queue operation (model/lang/waitapi.py) on the wait queue `queue` (None for schedule);
+    `cond` the condition of the wait_event family; `on_fail` runs when a killable or timed wait ends with
+    the condition false."""
+
+    op: str = ""
+    queue: Expr | None = None
+    cond: Expr | None = None
+    on_fail: tuple[Stmt, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Rcu(Stmt):
     op: str = ""  # rcu_read_lock, rcu_read_unlock, synchronize_rcu, rcu_barrier
 

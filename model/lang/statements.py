@@ -47,15 +47,32 @@ from .spec import (
     Rcu,
     Return,
     Stmt,
+    WaitOp,
     While,
 )
-from .types import BoolT, EnumT, IntT, ListT, LockT, NullT, RefT, SetT, Type, TypeSyntaxError, is_counter, parse_type
+from .types import (
+    BoolT,
+    EnumT,
+    IntT,
+    ListT,
+    LockT,
+    NullT,
+    RefT,
+    SetT,
+    Type,
+    TypeSyntaxError,
+    WaitQueueT,
+    is_counter,
+    parse_type,
+)
+from .waitapi import WAIT_API
 from .yamlload import Map, Node, Scalar, Seq, describe
 
 LOOPS = {"list_for_each_entry": "forward", "list_for_each_entry_reverse": "reverse",
          "list_for_each_entry_continue_reverse": "continue_reverse", "for_each": "forward"}
-MAPPING_FORMS = (*LOCK_API, *NESTED_API, *RCU_API, *COUNTER_API, *LOOPS, "call", "if", "while", "either", "label",
-                 "goto", "return", "assert", "await")
+WAIT_FORMS = tuple(op for op, info in WAIT_API.items() if info.queue)   # schedule is a plain string statement
+MAPPING_FORMS = (*LOCK_API, *NESTED_API, *RCU_API, *COUNTER_API, *WAIT_FORMS, *LOOPS, "call", "if", "while", "either",
+                 "label", "goto", "return", "assert", "await")
 PROCEDURE_KEYS = ("locals", "body", "about", "source")
 # The keys a statement mapping takes besides its form, by form (lock operations: on_fail:, loops: do:);
 # every form also takes slow:.
@@ -63,7 +80,8 @@ FORM_KEYS = {"call": ("result",), "if": ("then", "else"), "while": ("do",), "ass
              "await": ("idle",), **{op: ("on_fail",) for op in (*LOCK_API, *NESTED_API)},
              **{loop: ("do",) for loop in LOOPS},
              **{op: ("on_fail", "result") if info.tests else ("on_fail",) if info.can_fail else ()
-                for op, info in COUNTER_API.items()}}
+                for op, info in COUNTER_API.items()},
+             **{op: ("on_fail",) for op, info in WAIT_API.items() if info.needs_on_fail}}
 EXTRA_KEYS = {key for keys in FORM_KEYS.values() for key in keys} | {"slow"}
 
 Signature = tuple[str, tuple[tuple[str, Type], ...], Type | None]
@@ -100,6 +118,9 @@ def parse_signature(text: str, entities: set[str], aliases: dict[str, Type]) -> 
     if any(t is not None and is_counter(t) for t in (*dict(params).values(), returns)):
         raise TypeSyntaxError("a refcount_t, atomic_t or completion is shared state, not a parameter or result",
                               "pass the element that owns it (count[n]: declare the counter per: that entity)")
+    if any(isinstance(t, WaitQueueT) for t in (*dict(params).values(), returns)):
+        raise TypeSyntaxError("a wait_queue_head_t is shared state, not a parameter or result",
+                              "pass the element that owns it (wq[n]: declare the wait queue per: that entity)")
     return m.group(1), tuple(params), returns
 
 
@@ -144,9 +165,10 @@ UNMODELLED = {
     "flush_work": "workqueues are not modelled: a work item can be a daemon thread; flushing it, an 'await:' on "
                   "a flag it sets when done",
     "queue_work": "workqueues are not modelled: a work item can be a daemon thread that awaits a flag",
-    "wait_event": "write 'await: COND' (wait_event sleeps until COND holds)",
-    "wake_up": "'await:' wakes by itself when its condition holds: set the state the condition reads",
-    "schedule": "a thread yields at every step already: nothing to write",
+    "wake_up_interruptible": "interruptible sleeps are not modelled: wait_event_killable and wake_up are the "
+                             "nearest",
+    "wait_event_interruptible": "interruptible sleeps are not modelled: 'wait_event_killable: WQ, COND' with "
+                                "on_fail: is the nearest",
     "msleep": "time is not modelled: a long step can be marked 'slow: true'",
 }
 
@@ -249,8 +271,9 @@ class BodyParser:
             self.err(value.span, "NC108", str(err), err.hint)
             self.broken_locals.add(key.text)
             return
-        if is_counter(t):
-            self.err(value.span, "NC214", f"local '{key.text}' is a {t}: a counter is shared state",
+        if is_counter(t) or isinstance(t, WaitQueueT):
+            code, what = ("NC217", "a wait queue") if isinstance(t, WaitQueueT) else ("NC214", "a counter")
+            self.err(value.span, code, f"local '{key.text}' is a {t}: {what} is shared state",
                      "declare it under state: (per: an entity for one per object)")
             self.broken_locals.add(key.text)
             return
@@ -308,6 +331,8 @@ class BodyParser:
             return self.goto(text[4:].strip(), span, text)
         if text in RCU_API or text.rstrip("()") in RCU_API:
             return Rcu(span, text.rstrip("()") + "()", text.rstrip("()"))
+        if text in ("schedule", "schedule()") and "schedule" not in self.signatures:
+            return WaitOp(span, "schedule()", "schedule")
         printed = re.fullmatch(r"(\w+)\s*\(\s*&?\s*([\w\[\], ]*?)\s*\)", text)
         if printed and printed.group(1) in (*LOCK_API, *NESTED_API):   # a lock call the way netcheck prints it
             op, lock = printed.group(1), printed.group(2) or "LOCK"
@@ -320,6 +345,10 @@ class BodyParser:
                             f"write it as '- {op}: {arg}'" + (" with on_fail: or result:" if COUNTER_API[op].tests
                                                                else " with on_fail:" if COUNTER_API[op].can_fail
                                                                else ""))
+        if printed and printed.group(1) in WAIT_FORMS:   # a wait-queue call written the way C writes it
+            op, arg = printed.group(1), printed.group(2) or "WQ"
+            raise ExprError(span, "NC207", f"'{text}': a wait-queue operation is a mapping statement",
+                            f"write it as '- {op}: {arg}'" + (" with on_fail:" if WAIT_API[op].needs_on_fail else ""))
         called = word.split("(")[0]
         if called in UNMODELLED and called not in self.signatures:
             raise ExprError(span, "NC207", f"'{called}' is a kernel call netcheck does not model", UNMODELLED[called])
@@ -451,6 +480,8 @@ class BodyParser:
             stmt = self.lock_op(form, node, value, span)
         elif form in COUNTER_API:
             stmt = self.counter_op(form, node, value, span)
+        elif form in WAIT_API:
+            stmt = self.wait_op(form, node, value, span)
         else:
             stmt = getattr(self, "form_" + (form if form not in LOOPS else "loop"))(form, node, value, span)
         slow = node.get("slow")
@@ -566,6 +597,39 @@ class BodyParser:
                      "false with on_fail:, or store it with result:", "on_fail: return, or result: ok")
             return None
         return CounterOp(span, shown, op, target, count, result, on_fail)
+
+    def wait_op(self, op: str, node: Map, value: Node, span: Span) -> Stmt | None:
+        """`- wake_up: wq[n]`, `- prepare_to_wait: wq`, `- wait_event: wq, done[n]` (and _killable,
+        _timeout with on_fail:, run when the wait ends with the condition false)."""
+        info = WAIT_API[op]
+        text, vspan = self.expr_of(value, op)
+        parts = _split_top(str(text))
+        want = 2 if info.cond else 1
+        if len(parts) != want:
+            usage = f"{op}: WQ, CONDITION" if info.cond else f"{op}: WQ"
+            raise ExprError(vspan, "NC217", f"{op} takes {want} argument(s), got {len(parts)}", f"write '{usage}'")
+        scope = self.scoped()
+        queue = parse_expr(parts[0], scope, vspan, wait_queue=True)
+        if not (isinstance(queue, Shared) and isinstance(queue.type, WaitQueueT)):
+            raise ExprError(queue.span, "NC217", f"{op} takes a wait queue, got {queue.type}",
+                            "declare it under state: as {type: wait_queue_head_t}")
+        args = [parts[0].strip()]
+        cond: Expr | None = None
+        if info.cond:
+            offset = len(parts[0]) + 1
+            cond = parse_condition(parts[1], scope, vspan.shifted(offset + len(parts[1]) - len(parts[1].lstrip())))
+            args.append(parts[1].strip())
+        shown = f"{op}({', '.join(args)})" if info.cond else f"{op}(&{args[0]})"
+        on_fail_node = node.get("on_fail")
+        on_fail = None
+        if on_fail_node is not None:
+            on_fail = self.block(on_fail_node)
+        elif info.needs_on_fail:
+            why = "a fatal signal" if info.killable else "a timeout"
+            self.err(span, "NC209", f"{op} can end by {why} with the condition false: say what happens with on_fail:",
+                     "on_fail: return, on_fail: goto LABEL, or a list of statements")
+            return None
+        return WaitOp(span, shown, op, queue, cond, on_fail)
 
     def form_call(self, form: str, node: Map, value: Node, span: Span) -> Stmt | None:
         text, vspan = self.expr_of(value, "call")
@@ -779,7 +843,7 @@ def _breaks(stmts: tuple[Stmt, ...]) -> bool:
             return True
         if isinstance(stmt, Either) and any(_breaks(body) for _, body in stmt.branches):
             return True
-        if isinstance(stmt, (LockOp, CounterOp)) and stmt.on_fail and _breaks(stmt.on_fail):
+        if isinstance(stmt, (LockOp, CounterOp, WaitOp)) and stmt.on_fail and _breaks(stmt.on_fail):
             return True
     return False
 

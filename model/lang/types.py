@@ -91,14 +91,24 @@ class LockT:
         return self.kind
 
 
-Type = BoolT | IntT | EnumT | RefT | SetT | ListT | NullT | LockT
+@dataclass(frozen=True)
+class WaitQueueT:
+    """A `wait_queue_head_t`: the threads sleeping on it (model/lang/waitapi.py). Not a value: only the
+    wait-queue statements name it."""
+
+    def __str__(self) -> str:
+        return "wait_queue_head_t"
+
+
+Type = BoolT | IntT | EnumT | RefT | SetT | ListT | NullT | LockT | WaitQueueT
 
 BOOL = BoolT()
 INT = IntT()
+WAIT_QUEUE = WaitQueueT()
 NULL = NullT()
 
 _TYPE_RE = re.compile(
-    r"^\s*(?:(?P<bool>bool)|(?P<counter>refcount_t|atomic_t|completion)\s*(?:\[\s*(?P<clo>-?\d{1,6})\s*"
+    r"^\s*(?:(?P<bool>bool)|(?P<waitq>wait_queue_head_t)|(?P<counter>refcount_t|atomic_t|completion)\s*(?:\[\s*(?P<clo>-?\d{1,6})\s*"
     r"(?:\.\.\s*(?P<chi>-?\d{1,6})\s*)?\])?|int\s*\[\s*(?P<lo>-?\d+)\s*\.\.\s*(?P<hi>-?\d+)\s*\]|(?P<int>int)"
     r"|(?P<coll>set|list)\s*<\s*(?P<elem>[A-Za-z_]\w*)\s*>"
     r"|enum\s*\{(?P<enum>[^}]*)\}|(?P<name>[A-Za-z_]\w*)\s*(?P<q>\?)?)\s*$"
@@ -124,7 +134,7 @@ class TypeSyntaxError(ValueError):
 def parse_type(text: str, entities: set[str], aliases: dict[str, Type], enum_name: str = "") -> Type:
     """Parse a type string; entity names and `types:` aliases are the only names it knows."""
     hint = ("types are bool, int[LO..HI], enum{A, B}, ENTITY, ENTITY?, set<ENTITY>, list<ENTITY>, refcount_t[0..N], "
-            "atomic_t[LO..HI], completion[N]")
+            "atomic_t[LO..HI], completion[N], wait_queue_head_t")
     if len(text) > MAX_TYPE:  # (also keeps the regex's backtracking on long runs of spaces cheap)
         raise TypeSyntaxError(f"type longer than {MAX_TYPE} characters", hint)
     m = _TYPE_RE.match(text)
@@ -132,6 +142,8 @@ def parse_type(text: str, entities: set[str], aliases: dict[str, Type], enum_nam
         raise TypeSyntaxError(f"malformed type '{_short(text)}'", hint)
     if m["bool"]:
         return BOOL
+    if m["waitq"]:
+        return WAIT_QUEUE
     if m["counter"]:
         return _counter(Counter(m["counter"]), m["clo"], m["chi"])
     if m["int"]:

@@ -139,6 +139,15 @@ def expressions(node: ir.Node) -> Iterator[Expr]:
             yield node.place.target
     elif isinstance(node, ir.LOCK_NODES) and node.lock is not None:
         yield from node.lock.keys
+    elif isinstance(node, ir.CounterCall) and node.place is not None:
+        yield node.place.target
+        if node.value is not None:
+            yield node.value
+    elif isinstance(node, ir.WaitCall):
+        if node.place is not None and isinstance(node.place.target, Shared):
+            yield from node.place.target.keys
+        if node.cond is not None:
+            yield node.cond
 
 
 def reads(node: ir.Node) -> set[str]:

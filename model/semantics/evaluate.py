@@ -358,10 +358,17 @@ def reads_state(e: Expr) -> bool:
     return any(isinstance(x, Shared) or (isinstance(x, Call) and x.fn in LOCK_PREDICATES) for x in walk(e))
 
 
+THREADS = "<threads>"   # the key of the thread names among the element names (no entity is called that)
+
+
 def format_value(value: Value, t: object, names: Mapping[str, tuple[str, ...]],
                  enums: Mapping[str, tuple[str, ...]] | None = None) -> str:
     """A state value in spec syntax: element names, [a, b] lists, {a, b} sets, null, true/false."""
-    from ..lang.types import BoolT, EnumT
+    from ..lang.types import BoolT, EnumT, WaitQueueT
+    if isinstance(t, WaitQueueT):   # the sleepers, one bit per thread: their names
+        threads = names.get(THREADS, ())
+        return "{" + ", ".join(threads[i] if i < len(threads) else f"#{i}" for i in range(int(value).bit_length())
+                               if int(value) >> i & 1) + "}"
     if isinstance(t, BoolT):
         return "true" if value else "false"
     if isinstance(t, EnumT):

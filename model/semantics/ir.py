@@ -202,7 +202,20 @@ class CounterCall(Node):
     result: Place | None = None
 
 
+@dataclass(eq=False, kw_only=True)
+class WaitCall(Node):
+    """A wait-queue operation (model/semantics/waitqueues.py has its rules) on the wait queue at `place`
+    (None for schedule), one atomic step: `next` when it is done, `alt` when a killable or timed wait ends
+    with the condition false (the on_fail: path). `cond`: the wait_event family's condition."""
+
+    kind: ClassVar[str] = "wait_queue"
+    op: str = ""
+    place: Place | None = None
+    cond: Expr | None = None
+
+
 LOCK_NODES = (LockCall, LockWait)
 
 __all__ = ["Assign", "Await", "Branch", "Check", "Choose", "CounterCall", "End", "GraceWait", "Jump", "ListEdit",
-           "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset", "LOCK_NODES"]
+           "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset", "WaitCall",
+           "LOCK_NODES"]

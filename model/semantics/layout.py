@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ..lang.spec import Spec
-from ..lang.types import BoolT, ListT, RefT, SetT, Type
+from ..lang.types import BoolT, ListT, RefT, SetT, Type, WaitQueueT
 
 MAX_SLOTS = 20_000
 
@@ -66,6 +66,11 @@ class Layout:
             raise LayoutTooLarge(f"the state needs more than {MAX_SLOTS:,} slots")
         self.slots.append(slot)
         return len(self.slots) - 1
+
+
+def wait_queue_slots(layout: Layout) -> tuple[int, ...]:
+    """The slots of every wait queue instance (shared slots of type wait_queue_head_t), in slot order."""
+    return tuple(i for i, s in enumerate(layout.slots) if s.kind == SlotKind.SHARED and isinstance(s.type, WaitQueueT))
 
 
 def local_sort(t: Type) -> str:

@@ -34,6 +34,7 @@ from ..lang.spec import (
     Return,
     Spec,
     Stmt,
+    WaitOp,
     While,
 )
 from ..lang.types import BoolT, EnumT, IntT, ListT, RefT, SetT, Type
@@ -255,6 +256,8 @@ class ThreadProgram:
             return self.rcu(stmt, frame, then)
         if isinstance(stmt, CounterOp):
             return self.counter_op(stmt, frame, then, loop)
+        if isinstance(stmt, WaitOp):
+            return self.wait_op(stmt, frame, then, loop)
         raise AssertionError(f"unknown statement {stmt!r}")
 
     def invoke(self, stmt: Invoke, frame: Frame, then: int) -> int:
@@ -315,6 +318,15 @@ class ThreadProgram:
         call.alt = fail
         return node
 
+    def wait_op(self, stmt: WaitOp, frame: Frame, then: int, loop: tuple[int, int] | None) -> int:
+        """One step on the wait queue; a killed or timed-out wait with the condition false goes to on_fail:."""
+        fail = self.block(stmt.on_fail, frame, then, loop) if stmt.on_fail is not None else then
+        place = self.place(stmt.queue, frame) if stmt.queue is not None else None
+        call = ir.WaitCall(stmt=stmt, op=stmt.op, place=place, cond=stmt.cond, visible=True)
+        node = self.emit(call, frame, then)
+        call.alt = fail
+        return node
+
     def rcu(self, stmt: Rcu, frame: Frame, then: int) -> int:
         node = self.emit(ir.RcuCall(stmt=stmt, op=stmt.op, visible=True), frame, then)
         if RCU_API[stmt.op].waits:
@@ -365,7 +377,7 @@ def walk_statements(stmts: tuple[Stmt, ...]) -> Iterator[Stmt]:
             nested = list(s.body)
         elif isinstance(s, Either):
             nested = [x for _, body in s.branches for x in body]
-        elif isinstance(s, (LockOp, CounterOp)) and s.on_fail:
+        elif isinstance(s, (LockOp, CounterOp, WaitOp)) and s.on_fail:
             nested = list(s.on_fail)
         stack.extend(reversed(nested))
 

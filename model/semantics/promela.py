@@ -31,10 +31,11 @@ from ..lang.types import BoolT, EnumT, IntT, RefT, SetT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
 from .counters import CEffect, CTest, counter_rules, high
-from .layout import SlotKind
+from .layout import SlotKind, wait_queue_slots
 from .locks import MAX_READ_DEPTH, READ_BITS
 from .promela_expr import Encoding, Exprs, Lists, PromelaError, all_of, any_of, is_list_slot, negate, var
 from .system import TransitionSystem
+from .waitqueues import WEffect, WTest, WThen, wait_rules
 
 NONE = -1_000_000_007           # an unused local slot (the explorer's None): no int range reaches it
 SHORT = 32_767                  # a slot whose values stay within +-SHORT is a Promela short (-SHORT - 1: unused)
@@ -350,6 +351,8 @@ class _NodeTrees:
             return _RuleTrees(self, node).build(signal)
         if isinstance(node, ir.CounterCall):
             return self.counter(node, signal)
+        if isinstance(node, ir.WaitCall):
+            return self.wait_queue(node, signal)
         if signal:
             return None
         ex = self.ex
@@ -515,6 +518,54 @@ class _NodeTrees:
                     stmts.append(self.write(rslots, roffset, "1" if rule.then is Then.NEXT else "0"))
                 tree = self.go(*stmts, target=node.next if rule.then is Then.NEXT else node.alt)
             cases.append((tests[rule.test], tree))
+        return ordered(cases, Block())
+
+    # -- wait queues: their rules (waitqueues.py)
+
+    def wait_queue(self, node: ir.WaitCall, signal: bool) -> Tree | None:
+        rules = wait_rules(node.op, signal) if self.system.spec.options.fatal_signals or not signal else ()
+        if not rules:
+            return None
+        ex, tid = self.ex, self.tid
+        queues = wait_queue_slots(self.system.layout)
+        cases: list[tuple[str, Tree]] = []
+        slots: list[int] = []
+        offset: str | None = None
+        v = "0"
+        if node.place is not None:
+            slots, offset, keys_ok = self.place(node.place)
+            v = ex.select(slots[0], len(slots), offset) if offset is not None else var(slots[0])
+            cases.append((negate(keys_ok), Violate(RUNTIME)))
+
+        def on(q: str) -> str:
+            return f"((({q}) >> {tid}) & 1) == 1"
+
+        def selects(j: int) -> str:
+            if offset is None or j not in slots:
+                return "1" if slots and j == slots[0] and offset is None else "0"
+            return f"({offset}) == {j - slots[0]}"
+        tests = {WTest.ALWAYS: "1", WTest.ATOMIC: self.atomic(),
+                 WTest.ELSEWHERE: any_of(*[all_of(on(var(j)), negate(selects(j))) for j in queues]),
+                 WTest.QUEUED: any_of(*[on(var(j)) for j in queues]), WTest.ON: on(v),
+                 WTest.COND: ex.term(node.cond) if node.cond is not None else "0"}
+        bit, full = 1 << tid, (1 << len(self.system.threads)) - 1
+        effects = {WEffect.NONE: None, WEffect.ADD: f"({v}) | {bit}", WEffect.REMOVE: f"({v}) & {full & ~bit}",
+                   WEffect.WAKE: "0"}
+        targets = {WThen.NEXT: node.next, WThen.FAIL: node.alt, WThen.STAY: self.pc}
+        for rule in rules:
+            if WTest.COND in rule.tests and node.cond is not None:   # the condition is evaluated here
+                before = [tests[t] for t in rule.tests if t is not WTest.COND]
+                cases.append((all_of(*before, negate(ex.defined(node.cond))), Violate(RUNTIME)))
+            cond = all_of(*[tests[t] for t in rule.tests])
+            if rule.then is WThen.BLOCK:
+                tree: Tree = Block()
+            elif rule.then is WThen.VIOLATE:
+                tree = Violate(rule.prop)
+            else:
+                value = effects[rule.effect] if slots else None   # into a temporary: the write selects again
+                stmts = [f"{self.temp(0)} = {value}", self.write(slots, offset, "t0")] if value is not None else []
+                tree = self.go(*stmts, target=targets[rule.then])
+            cases.append((cond, tree))
         return ordered(cases, Block())
 
     def list_edit(self, node: ir.ListEdit) -> Tree:

@@ -26,10 +26,11 @@ from ..lang.types import IntT, RefT, SetT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
 from .counters import CEffect, CTest, counter_rules, high
-from .layout import SlotKind
+from .layout import SlotKind, wait_queue_slots
 from .locks import MAX_READ_DEPTH, READ_BITS
 from .smt import INT_SEQ, SmtEncoder
 from .system import TransitionSystem
+from .waitqueues import WEffect, WTest, WThen, wait_rules
 
 Updates = Mapping[int, z3.ExprRef | None]
 RUNTIME, DISCIPLINE = "runtime_safety", "lock_discipline"
@@ -163,6 +164,8 @@ class _NodeCases:
             return _RuleCases(self, node).build(signal)
         if isinstance(node, ir.CounterCall):
             return self.counter(node, signal)
+        if isinstance(node, ir.WaitCall):
+            return self.wait_queue(node, signal)
         if signal:
             return []
         if isinstance(node, ir.Assign):
@@ -302,6 +305,49 @@ class _NodeCases:
                 break
         return o.cases
 
+    # -- wait queues: their rules (waitqueues.py)
+
+    def wait_queue(self, node: ir.WaitCall, signal: bool) -> list[Case]:
+        if signal and not self.system.spec.options.fatal_signals:
+            return []
+        rules = wait_rules(node.op, signal)
+        if not rules:
+            return []
+        o = _Ordered()
+        queues = wait_queue_slots(self.system.layout)
+        tid = self.tid
+        if node.place is not None:
+            slots, offset, keys_ok = self.place_slots(node.place)
+            o.when(z3.Not(keys_ok), violation=RUNTIME, message=UNDEFINED)
+            v = self.select(slots, offset)
+            elsewhere = z3.Or(*[z3.And(_bit(self.slot(j), tid), z3.Not(self.selects(slots, offset, j)))
+                                for j in queues])
+        else:
+            slots, offset, v, elsewhere = [], None, z3.IntVal(0), z3.BoolVal(False)
+        tests = {WTest.ALWAYS: z3.BoolVal(True), WTest.ATOMIC: self.atomic(), WTest.ELSEWHERE: elsewhere,
+                 WTest.QUEUED: z3.Or(*[_bit(self.slot(j), tid) for j in queues]), WTest.ON: _bit(v, tid),
+                 WTest.COND: self.term(node.cond) if node.cond is not None else z3.BoolVal(False)}
+        bit = 1 << tid
+        effects = {WEffect.NONE: v, WEffect.ADD: z3.If(_bit(v, tid), v, v + bit),
+                   WEffect.REMOVE: z3.If(_bit(v, tid), v - bit, v), WEffect.WAKE: z3.IntVal(0)}
+        targets = {WThen.NEXT: node.next, WThen.FAIL: node.alt, WThen.STAY: self.pc}
+        for rule in rules:
+            if WTest.COND in rule.tests and node.cond is not None:   # the condition is evaluated here
+                before = [tests[t] for t in rule.tests if t is not WTest.COND]
+                o.when(z3.And(*before, z3.Not(self.defined(node.cond))), violation=RUNTIME, message=UNDEFINED)
+            cond = z3.And(*[tests[t] for t in rule.tests])
+            if rule.then is WThen.BLOCK:
+                o.when(cond, blocked=True)
+            elif rule.then is WThen.VIOLATE:
+                o.when(cond, violation=rule.prop, message=f"{self.text}: {rule.message or ATOMIC}")
+            else:
+                updates: dict[int, z3.ExprRef | None] = {}
+                if slots and rule.effect is not WEffect.NONE:
+                    self.write(updates, slots, offset, effects[rule.effect], self.pre)
+                updates.update(self.goto(targets[rule.then]))
+                o.when(cond, updates)
+        return o.cases
+
     # -- loops and lists
 
     def loop(self, node: ir.LoopStep) -> list[Case]:
@@ -381,6 +427,13 @@ class _NodeCases:
             o.otherwise(result(z3.Concat(z3.SubSeq(items, 0, at), z3.Unit(x),
                                          z3.SubSeq(items, at, z3.Length(items) - at))))
         return o.cases
+
+    @staticmethod
+    def selects(slots: list[int], offset: z3.ExprRef | None, j: int) -> z3.BoolRef:
+        """The place (a static slot, or the candidate at `offset`) is slot j."""
+        if offset is None or j not in slots:
+            return z3.BoolVal(bool(slots) and j == slots[0] and offset is None)
+        return offset == j - slots[0]
 
     def select(self, slots: list[int], offset: z3.ExprRef | None) -> z3.ExprRef:
         if offset is None:

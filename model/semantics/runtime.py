@@ -22,9 +22,10 @@ from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
 from .counters import CEffect, CRule, CTest, counter_rules, high
 from .discipline import Hold
 from .evaluate import Env, EvalError, Fn, compile_expr, key_index, lock_base
-from .layout import Layout, SlotKind
+from .layout import Layout, SlotKind, wait_queue_slots
 from .locks import MAX_READ_DEPTH, READ_BITS, read_depth, rw_dequeue, rw_grant, rw_read_now, rw_write_now
 from .program import CompileError
+from .waitqueues import WEffect, WRule, WTest, WThen, wait_rules
 
 SETTLE_FUEL = 100_000
 
@@ -598,6 +599,8 @@ class RuntimeBuilder:
             return self.await_step(pc, node)
         if isinstance(node, ir.CounterCall):
             return self.guarded(pc, self.counter(pc, node))
+        if isinstance(node, ir.WaitCall):
+            return self.guarded(pc, self.wait_queue(pc, node))
         return self.wrap(pc, self.apply(pc, node))
 
     def guarded(self, pc: int, step: Step) -> Step:
@@ -689,6 +692,58 @@ class RuntimeBuilder:
                 if result is not None:
                     rslot, rdyn = result
                     l[rslot + rdyn(s) if rdyn is not None else rslot] = rule.then is Then.NEXT
+                return self.goto(l, target)
+            return []
+        return fire
+
+    # -- wait-queue steps: their rules (waitqueues.py) compiled to closures
+
+    def wait_queue(self, pc: int, node: ir.WaitCall) -> Step:
+        fire = self.wait_rules(pc, node, wait_rules(node.op))
+        sig = None
+        if self.fatal_signals and (rules := wait_rules(node.op, signal=True)):
+            sig = self.wait_rules(pc, node, rules)
+        return Step(fire, sig, False, pc)
+
+    def wait_rules(self, pc: int, node: ir.WaitCall, rules: tuple[WRule, ...]) -> Callable[[Sequence], list]:
+        """The closure of a wait-queue step: the first rule whose tests all hold applies (the condition is
+        evaluated only when a rule asks for it; an undefined one is a runtime_safety violation)."""
+        slot, dyn = self.place(node.place) if node.place is not None else (-1, None)
+        cond = self.fn(node.cond, node.env) if node.cond is not None else None
+        atomic = self.atomic_context()
+        queues = wait_queue_slots(self.layout)
+        tid, bit, shown = self.tid, 1 << self.tid, node.stmt.text if node.stmt else node.op
+        targets = {WThen.NEXT: node.next, WThen.FAIL: node.alt, WThen.STAY: pc}
+        tests: dict[WTest, Callable[[Sequence, int], object]] = {
+            WTest.ALWAYS: lambda s, q: True,
+            WTest.ATOMIC: (lambda s, q: atomic(s)) if atomic is not None else (lambda s, q: ""),
+            WTest.ELSEWHERE: lambda s, q: any(s[j] & bit for j in queues if j != q),
+            WTest.QUEUED: lambda s, q: any(s[j] & bit for j in queues),
+            WTest.ON: lambda s, q: s[q] & bit,
+            WTest.COND: lambda s, q: cond(s),   # type: ignore[misc]
+        }
+        effects: dict[WEffect, Callable[[int], int]] = {
+            WEffect.NONE: lambda v: v, WEffect.ADD: lambda v: v | bit, WEffect.REMOVE: lambda v: v & ~bit,
+            WEffect.WAKE: lambda v: 0}
+        plan = [([tests[t] for t in r.tests], r, effects[r.effect], targets.get(r.then, -1)) for r in rules]
+
+        def fire(s: Sequence) -> list:
+            q = slot + dyn(s) if dyn is not None else slot
+            for checks, rule, effect, target in plan:
+                found: object = True
+                for check in checks:
+                    found = check(s, q)
+                    if not found:
+                        break
+                if not found:
+                    continue
+                if rule.then is WThen.BLOCK:
+                    return []
+                if rule.then is WThen.VIOLATE:
+                    return [Violation(rule.prop, f"{shown}: {rule.message or found}", tid, pc)]
+                l = list(s)
+                if q >= 0:
+                    l[q] = effect(s[q])
                 return self.goto(l, target)
             return []
         return fire

@@ -27,7 +27,7 @@ from itertools import permutations, product
 
 from ..lang.expr import Call, Compare, Const, Expr, Quant, walk
 from ..lang.spec import LockClasses
-from ..lang.types import ListT, RefT, SetT
+from ..lang.types import ListT, RefT, SetT, WaitQueueT
 from . import ir
 from .discipline import expressions
 from .layout import Slot, SlotKind
@@ -225,8 +225,8 @@ def _image(slots: Sequence[Slot], threads: Sequence, perm: dict[str, tuple[int, 
         else:
             key = _permuted_key(s, perm, per)
             j = index[(s.kind, s.thread, s.var, key)]
-            if s.kind == SlotKind.SHARED:
-                maps[j] = _value_map(s.type, perm)
+            if s.kind == SlotKind.SHARED:   # a wait queue holds its sleepers, one bit per thread
+                maps[j] = _thread_bits(tmap, 1) if isinstance(s.type, WaitQueueT) else _value_map(s.type, perm)
             elif s.kind == SlotKind.LOCK_OWNER:
                 maps[j] = _thread_value(tmap)
             elif s.kind == SlotKind.LOCK_READERS:

@@ -14,7 +14,7 @@ from ..lang.spec import PropertyDecl, Rcu, Spec
 from ..lang.types import BOOL
 from . import ir
 from .discipline import Hold, Reduction, discipline, foldable
-from .evaluate import Env, EvalError, Fn, compile_expr, format_value, lock_base, reads_state
+from .evaluate import THREADS, Env, EvalError, Fn, compile_expr, format_value, lock_base, reads_state
 from .layout import Layout, LayoutTooLarge, Slot, SlotKind, shared_layout
 from .locks import read_depth
 from .program import CompileError, ThreadProgram, walk_statements
@@ -98,6 +98,7 @@ class TransitionSystem:
         instances = self._instances()
         for i, (name, _, _, _) in enumerate(instances):
             layout.pc.append(layout.add(Slot(f"{name}.pc", SlotKind.PC, None, thread=i)))
+        self.names[THREADS] = tuple(name for name, _, _, _ in instances)   # wait queues show their sleepers
         shared_layout(spec, layout)
         self.uses_rcu_readers = any(isinstance(s, Rcu) and RCU_API[s.op].reader
                                     for p in spec.procedures for s in walk_statements(p.body))

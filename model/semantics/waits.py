@@ -7,6 +7,7 @@ waits behind every queued writer ahead of it (which itself waits for the read ho
 behind everyone ahead. A thread in synchronize_rcu() waits for the readers its grace period waits for.
 A thread in wait_for_completion() on a completion nobody has completed waits, like one in wait_event(), for
 a condition (done > 0) that any thread may make true with complete(): an edge to no thread in particular.
+A thread asleep on a wait queue (wait_event(), schedule() after prepare_to_wait()) waits for a wake_up().
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from dataclasses import dataclass
 
 from ..lang.counterapi import COUNTER_API
 from ..lang.lockapi import LOCK_API, mutex_wait_modes
+from ..lang.waitapi import WAIT_API
 from . import ir
 from .evaluate import compile_expr
+from .layout import wait_queue_slots
 from .locks import read_depth, reader_tids
 from .system import TransitionSystem
 
@@ -89,6 +92,10 @@ def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool =
         if done == 0:
             return (WaitEdge(tid, -1, "condition", "", "completion", loc, text),)
         return ()
+    if conditions and isinstance(node, ir.WaitCall) and WAIT_API[node.op].sleeps and \
+            any(s[j] >> tid & 1 for j in wait_queue_slots(system.layout)):
+        # asleep on a wait queue: it waits for a wake_up() that any thread may call
+        return (WaitEdge(tid, -1, "condition", "", "wake_up", loc, text),)
     if conditions and isinstance(node, ir.Await):
         try:
             ready = bool(system.condition(node)(s))
