@@ -67,6 +67,9 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC213": "a _nested lock operation without a valid lockdep subclass",
     "NC214": "counter operation (refcount_t, atomic_t, completion) on something else, or a counter changed outside "
              "its API",
+    "NC215": "bad workqueues: or works: declaration (an unknown queue, a run: that is not a procedure without "
+             "parameters)",
+    "NC216": "workqueue call (queue_work, flush_work, cancel_work_sync, flush_workqueue) on something else",
     "NC301": "expression not allowed here, or of the wrong type",
     "NC302": "syntax or name that expressions do not support",
     "NC303": "type mismatch",
