@@ -28,8 +28,8 @@ from .spec import (
     WorkqueueDecl,
 )
 from .statements import BodyParser, parse_signature
-from .works import WORK_KEYS, WORK_STATE, WORK_STATES, WORKQUEUE_KEYS, Lowering, Works, state_vars
 from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, parse_type
+from .works import WORK_KEYS, WORK_STATE, WORK_STATES, WORKQUEUE_KEYS, Lowering, Works, state_vars
 from .yamlload import Map, Node, Scalar, Seq, describe
 
 TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks", "state", "procedures",

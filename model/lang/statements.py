@@ -466,7 +466,7 @@ class BodyParser:
                 self.err(slow.span, "NC101", "slow: takes true or false", "slow: true marks a long step")
             elif slow.value and isinstance(stmt, tuple):
                 stmt = tuple(replace(st, slow=True) for st in stmt)
-            elif slow.value and stmt is not None:
+            elif slow.value and isinstance(stmt, Stmt):
                 stmt = replace(stmt, slow=True)
         return stmt
 
