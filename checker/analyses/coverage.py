@@ -29,6 +29,7 @@ from netcheck.model.lang.spec import (
     Stmt,
     While,
 )
+from netcheck.model.lang.works import worker_name
 from netcheck.model.semantics import ir
 from netcheck.model.semantics.program import walk_statements
 from netcheck.model.semantics.runtime import Executions
@@ -134,9 +135,14 @@ def summarize(system: TransitionSystem, executions: Executions, complete: bool) 
 
 
 def _statements(spec: Spec) -> Iterator[Stmt]:
-    """Every statement of every procedure, each once (a procedure is walked once, however often called)."""
+    """Every statement of every procedure, each once (a procedure is walked once, however often called); the
+    workers' loops are netcheck's (model/lang/works.py), not the spec's: they are not counted."""
+    workers = {t.proc for t in spec.threads if t.name in {worker_name(o) for o in
+                                                          (*(q.name for q in spec.workqueues),
+                                                           *(w.name for w in spec.works))}}
     for proc in spec.procedures:
-        yield from walk_statements(proc.body)
+        if proc.name not in workers:
+            yield from walk_statements(proc.body)
 
 
 def _guard(body: tuple[Stmt, ...]) -> Stmt | None:

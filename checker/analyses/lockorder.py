@@ -26,7 +26,8 @@ from itertools import product
 import networkx as nx
 from netcheck.model.lang.lockapi import LOCK_API, acquire_modes
 from netcheck.model.lang.lockapi import lock_wrappers as wrapper_ops
-from netcheck.model.lang.spec import KnownCycle, LockClasses, LockOp, Spec
+from netcheck.model.lang.spec import Await, KnownCycle, LockClasses, LockOp, Spec
+from netcheck.model.lang.works import BUSY, WORK_STATES, Works, map_holders, queue_map, work_map
 from netcheck.model.semantics import ir
 from netcheck.model.semantics.discipline import successors
 from netcheck.model.semantics.locks import read_depth
@@ -205,7 +206,43 @@ def lock_classes(spec: Spec) -> list[str]:
             out.extend(f"{lock.name}[{k}]" for k in keys)
         else:
             out.append(lock.name)
+    out.extend(queue_map(q.name) for q in spec.workqueues)
+    out.extend(work_map(w.name) for w in spec.works)
     return out
+
+
+@dataclass(frozen=True)
+class _Map:
+    """A lockdep map a worker holds while it runs a work item (process_one_work()): held when the item's
+    state variable (slot `slot`) says it is busy and `tid` is the item's worker."""
+
+    cls: str
+    tid: int
+    slot: int
+    site: Site
+
+
+def _maps(system: TransitionSystem) -> list[_Map]:
+    """The maps each worker thread holds while running each of its items, the queue's first."""
+    spec = system.spec
+    if not spec.works:
+        return []
+    works = Works(spec.workqueues, spec.works)
+    holders = map_holders(works)
+    out: list[_Map] = []
+    for t in system.threads:
+        for work, classes in holders.get(t.decl, ()):
+            decl = works.work(work)
+            site = Site(decl.span.short, t.name, f"process_one_work: {decl.run}()  [work item {work}]", (t.name,),
+                        decl.run)
+            slot = system.layout.shared[work][0]
+            out.extend(_Map(cls, t.tid, slot, site) for cls in classes)
+    return out
+
+
+def map_acquisitions(node: ir.Node | None) -> tuple[tuple[str, str], ...]:
+    """The lockdep maps a wait acquires (flush_work, cancel_work_sync, flush_workqueue), (class, mode)."""
+    return node.stmt.maps if node is not None and isinstance(node.stmt, Await) else ()
 
 
 def _held(s: Sequence, tid: int, instances: list[_Instance]) -> tuple[tuple[int, str], ...]:
@@ -302,11 +339,12 @@ def held_subclasses(system: TransitionSystem, s: Sequence, tid: int, pc: int, in
 
 
 def _acquiring_nodes(system: TransitionSystem) -> list[tuple[int, int, dict]]:
-    """(tid, pc slot, {pc: IR node}) for each thread: the nodes where it acquires or waits for a lock."""
+    """(tid, pc slot, {pc: IR node}) for each thread: the nodes where it acquires or waits for a lock, or
+    acquires a lockdep map (a flush)."""
     out = []
     for t in system.threads:
         nodes = {pc: n for pc, n in enumerate(t.nodes)
-                 if isinstance(n, ir.LOCK_NODES) and n.op in ACQUIRE_MODES}
+                 if (isinstance(n, ir.LOCK_NODES) and n.op in ACQUIRE_MODES) or map_acquisitions(n)}
         out.append((t.tid, t.pcslot, nodes))
     return out
 
@@ -320,6 +358,8 @@ class LockDependencies(Observer):
     def __init__(self, system: TransitionSystem):
         self.system = system
         self.instances = _instances(system)
+        self.maps = _maps(system)
+        self.busy = frozenset(WORK_STATES.index(b) for b in BUSY)
         self.acquiring = [(tid, pcslot, nodes) for tid, pcslot, nodes in _acquiring_nodes(system) if nodes]
         self.first: dict[tuple, int] = {}
         if not self.acquiring:
@@ -332,14 +372,26 @@ class LockDependencies(Observer):
             if node is None:
                 continue
             held = _held(s, tid, instances)
+            if self.maps:
+                held += tuple((len(instances) + i, "mutex") for i, m in enumerate(self.maps)
+                              if m.tid == tid and s[m.slot] in self.busy)
             if not held:
                 continue
-            target = lock_slot(node, s)
+            target = -1 if isinstance(node, ir.Await) else lock_slot(node, s)
             if target is None:   # a lock key that fails to evaluate shows as runtime_safety
                 continue
             key = (tid, s[pcslot], held, target)
             if key not in first:
                 first[key] = sid
+
+    def _held_class(self, exp: ExplicitResult, sid: int, tid: int, index: int) -> tuple[str, Site]:
+        """The class and acquisition site of a held entry: a lock instance (its plain class) or a worker's map."""
+        if index >= len(self.instances):
+            m = self.maps[index - len(self.instances)]
+            return m.cls, m.site
+        inst = self.instances[index]
+        site, subclass = acquisition(exp, sid, tid, inst.base)
+        return inst.lock_class(subclass), site
 
     def finish(self, result: ExplicitResult) -> None:
         result.observations[self.name] = self.dependencies(result)
@@ -359,13 +411,32 @@ class LockDependencies(Observer):
         wrappers = lock_wrappers(system.spec)
         for (tid, pc, held, target), sid in self.first.items():
             node = system.threads[tid].nodes[pc]
+            maps = map_acquisitions(node)
+            if maps:
+                acquired_site = node_site(node, wrappers)
+                for index, mode in held:
+                    map_class, held_site = self._held_class(exp, sid, tid, index)
+                    for cls, acquired_mode in maps:
+                        dep_key = (map_class, mode, cls, acquired_mode, held_site, acquired_site)
+                        earliest, threads, common = found.get(dep_key, (sid, set(), frozenset()))
+                        threads.add(system.threads[tid].name)
+                        found[dep_key] = (min(earliest, sid), threads, frozenset())
+                continue
             assert isinstance(node, ir.LOCK_NODES) and node.lock is not None
             acquired = (by_base[target].lock_class(subclass_of(node)) if target in by_base
                         else node.lock.name)
             acquired_site = node_site(node, wrappers)
-            exclusive = {instances[i].base: instances[i].name for i, mode in held if mode in EXCLUSIVE_MODES}
-            recursive = target in {instances[i].base for i, _ in held}   # the same instance again: no gate
+            exclusive = {instances[i].base: instances[i].name for i, mode in held
+                         if i < len(instances) and mode in EXCLUSIVE_MODES}
+            recursive = target in {instances[i].base for i, _ in held if i < len(instances)}   # the same instance
             for index, mode in held:
+                if index >= len(instances):   # a work or workqueue map a worker holds
+                    map_class, held_site = self._held_class(exp, sid, tid, index)
+                    dep_key = (map_class, mode, acquired, ACQUIRE_MODES[node.op], held_site, acquired_site)
+                    earliest, threads, common = found.get(dep_key, (sid, set(), frozenset()))
+                    threads.add(system.threads[tid].name)
+                    found[dep_key] = (min(earliest, sid), threads, frozenset())
+                    continue
                 inst = instances[index]
                 held_site, subclass = acquisition(exp, sid, tid, inst.base)
                 gate = frozenset() if recursive else frozenset(

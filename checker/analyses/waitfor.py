@@ -44,6 +44,8 @@ def describe(system: TransitionSystem, edge: WaitEdge, previous: WaitEdge | None
         return f"waits for {edge.lock} (read) behind queued writer {target}"
     if edge.relation == "queued_ahead":
         return f"waits for {edge.lock} ({edge.want}) behind {target}, queued ahead of it"
+    if edge.relation == "work":
+        return f"waits in {edge.statement} for {target} to finish work item {edge.lock}"
     if edge.relation == "rcu_reader":
         return f"waits in {edge.statement} for the RCU read-side critical section of {target}"
     return f"waits at `{edge.statement}` ({edge.location}) for a condition no thread makes true"

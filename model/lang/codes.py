@@ -67,6 +67,9 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC213": "a _nested lock operation without a valid lockdep subclass",
     "NC214": "counter operation (refcount_t, atomic_t, completion) on something else, or a counter changed outside "
              "its API",
+    "NC215": "bad workqueues: or works: declaration (an unknown queue, a run: that is not a procedure without "
+             "parameters)",
+    "NC216": "workqueue call (queue_work, flush_work, cancel_work_sync, flush_workqueue) on something else",
     "NC217": "wait-queue operation (wait_event, wake_up, prepare_to_wait, ...) on something else, or a wait queue "
              "used as a value",
     "NC301": "expression not allowed here, or of the wrong type",

@@ -24,13 +24,16 @@ from .spec import (
     Spec,
     ThreadDecl,
     VarDecl,
+    WorkDecl,
+    WorkqueueDecl,
 )
 from .statements import BodyParser, parse_signature
 from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, WaitQueueT, parse_type
+from .works import WORK_KEYS, WORK_STATE, WORK_STATES, WORKQUEUE_KEYS, Lowering, Works, state_vars
 from .yamlload import Map, Node, Scalar, Seq, describe
 
 TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks", "state", "procedures",
-            "threads", "properties", "options", "expect", "pinned", "known_cycles")
+            "threads", "properties", "options", "expect", "pinned", "known_cycles", "workqueues", "works")
 QUESTION_KINDS = ("reachable", "waits_on_slow")   # asked, never violated
 LOCK_KINDS = ("mutex", "rwsem", "spinlock")
 # The keys each section's entries take (the parser and the JSON Schema of model/lang/schema.py read these).
@@ -138,12 +141,21 @@ class SpecParser:
         enums, aliases = self.parse_types(entities)
         locks = self.parse_locks(entities)
         known_cycles = self.parse_known_cycles(locks, entities)
+        works = self.parse_works()
+        if works.works:
+            enums.append((WORK_STATE, WORK_STATES))
         entity_names = {e.name for e in entities}
         scope = self.base_scope(entities, enums, locks, {})
         variables = self.parse_state(entity_names, aliases, scope)
+        variables.extend(VarDecl(name, t, (), (init,), span) for name, t, init, span in state_vars(works))  # type: ignore[arg-type]
         scope = self.base_scope(entities, enums, locks, {v.name: VarInfo(v.type, v.per) for v in variables})
-        procedures, asserts = self.parse_procedures(scope, entity_names, aliases)
+        lowering = Lowering(works)
+        procedures, asserts = self.parse_procedures(scope, entity_names, aliases, lowering)
+        self.check_works(works, procedures)
+        worker_procs, workers = lowering.workers(scope) if works.works and not self.diag.items else ([], [])
         threads = self.parse_threads(scope, procedures)
+        procedures = [*procedures, *worker_procs]
+        threads = [*threads, *workers]
         properties = self.parse_properties(scope, asserts, threads, procedures)
         options = self.parse_options()
         expect = self.parse_expect(properties, asserts, options)
@@ -152,7 +164,7 @@ class SpecParser:
         bounds = tuple((g.name, len(g.elements)) for e in entities for g in e.groups if g.counted)
         return Spec(name, about, self.files, tuple(entities), tuple(enums), tuple(locks), tuple(variables),
                     tuple(procedures), tuple(threads), tuple(properties), tuple(asserts), options, bounds,
-                    expect, tuple(known_cycles))
+                    expect, tuple(known_cycles), works.queues, works.works)
 
     # -- entities
 
@@ -624,8 +636,8 @@ class SpecParser:
 
     # -- procedures
 
-    def parse_procedures(self, scope: Scope, entities: set[str],
-                         aliases: dict[str, Type]) -> tuple[list[Procedure], list[Assert]]:
+    def parse_procedures(self, scope: Scope, entities: set[str], aliases: dict[str, Type],
+                         lowering: Lowering | None = None) -> tuple[list[Procedure], list[Assert]]:
         section = self.section("procedures")
         if section is None:
             return [], []
@@ -645,6 +657,7 @@ class SpecParser:
             signatures[sig[0]] = (key, value, sig)
         scope = scope.with_locals({}, frozenset(self.broken))
         body_parser = BodyParser(scope, {n: s[2] for n, s in signatures.items()}, entities, aliases, self.diag)
+        body_parser.lowering = lowering
         procedures = []
         for name, (key, value, sig) in signatures.items():
             proc = body_parser.procedure(key, value, sig)
@@ -654,6 +667,71 @@ class SpecParser:
                 self.broken.add(name)
         body_parser.check_recursion(procedures)
         return procedures, body_parser.asserts
+
+    # -- workqueues
+
+    def parse_works(self) -> Works:
+        """`workqueues: {WQ: {ordered: BOOL}}` and `works: {WORK: {queue: WQ, run: PROC}}` (the procedure is
+        checked once procedures are parsed: check_works)."""
+        queues: list[WorkqueueDecl] = []
+        section = self.section("workqueues")
+        for key, value in section.entries if section is not None else ():
+            if not self.check_name(key, "workqueue"):
+                continue
+            ordered = False
+            if isinstance(value, Map):
+                self.unknown_keys(value, WORKQUEUE_KEYS)
+                node = value.get("ordered")
+                if node is not None:
+                    if isinstance(node, Scalar) and isinstance(node.value, bool):
+                        ordered = node.value
+                    else:
+                        self.err(node.span, "NC215", "ordered: takes true or false",
+                                 "ordered: true (alloc_ordered_workqueue: one worker, items in queue order)")
+            elif not (isinstance(value, Scalar) and value.value is None):
+                self.err(value.span, "NC215", f"a workqueue is a mapping, not {describe(value)}",
+                         "netns_wq: {ordered: true}")
+            queues.append(WorkqueueDecl(key.text, ordered, key.span))
+        items: list[WorkDecl] = []
+        section = self.section("works")
+        names = [q.name for q in queues]
+        for key, value in section.entries if section is not None else ():
+            if not self.check_name(key, "work item"):
+                continue
+            form = "cleanup_work: {queue: netns_wq, run: cleanup_net}"
+            if not isinstance(value, Map):
+                self.err(value.span, "NC215", f"a work item is a mapping, not {describe(value)}", form)
+                continue
+            self.unknown_keys(value, WORK_KEYS)
+            queue, run = self.text(value.get("queue"), "queue:"), self.text(value.get("run"), "run:")
+            if queue is None or run is None:
+                self.err(value.span, "NC215", f"work item '{key.text}' needs queue: and run:", form)
+                continue
+            if queue.strip() not in names:
+                node = value.get("queue")
+                assert node is not None
+                self.err(node.span, "NC215", f"no workqueue '{queue.strip()}'",
+                         did_you_mean(queue.strip(), names) or "declare it under workqueues: {NAME: {ordered: true}}")
+                continue
+            items.append(WorkDecl(key.text, queue.strip(), re.sub(r"\(\s*\)$", "", run.strip()), value.span))
+        for name, *_ in state_vars(Works(tuple(queues), tuple(items))):
+            if name not in {w.name for w in items} and name in self.taken:
+                self.err(self.tree.span, "NC215", f"the place variable '{name}' is already used as {self.taken[name]}",
+                         "rename the work item or the other name")
+        return Works(tuple(queues), tuple(items))
+
+    def check_works(self, works: Works, procedures: Sequence[Procedure]) -> None:
+        """Each work item's run: names a procedure without parameters or result."""
+        procs = {p.name: p for p in procedures}
+        for w in works.works:
+            proc = procs.get(w.run)
+            if proc is None:
+                if w.run not in self.broken:
+                    self.err(w.span, "NC215", f"work item '{w.name}': run: '{w.run}' is not a procedure",
+                             did_you_mean(w.run, procs) or "run: PROC, a procedure without parameters")
+            elif proc.params or proc.returns is not None:
+                self.err(w.span, "NC215", f"work item '{w.name}': {w.run}() takes parameters or returns a value",
+                         "a work function is called as func(work): give it no parameters and no result")
 
     # -- threads
 

@@ -72,6 +72,11 @@ FORM_TEXT = {
     "label": "a name goto can jump to", "goto": "a label of this procedure (never into a loop)",
     "return": "leave the procedure (with a value when it declares -> TYPE)",
     "assert": "a condition that must hold here (name: it for expect:)",
+    "queue_work": "'WORKQUEUE, WORK': queue a work item (result: a local bool, false when it was already pending)",
+    "flush_work": "'WORK': wait until the work item is idle (lockdep: acquires (work_completion)(&WORK))",
+    "cancel_work_sync": "'WORK': take the item off its queue and wait for a running instance (result: was it "
+                        "pending)",
+    "flush_workqueue": "'WORKQUEUE': wait until every item of the queue is idle (lockdep: (wq_completion)WQ)",
     "await": "sleep until the condition holds (wait_event); idle: true when resting here counts as finished",
 }
 # Hover text of the top-level keys (docs/spec-language.md section 2 says more).
@@ -94,6 +99,9 @@ TOP_TEXT = {
     "pinned": "bounds --bound may lower but not raise, with the reason: BOUND: REASON",
     "known_cycles": "lock-order cycles known to be safe, each {locks: [CLASS, ...], reason: TEXT}: listed, never "
                     "failing lock_order (a lock class is NAME, NAME/SUBCLASS or, per_instance, NAME[ELEMENT])",
+    "workqueues": "workqueues: NAME: {ordered: true} (one worker, items in queue order) or {} (unbound: a worker per "
+                  "item)",
+    "works": "work items: NAME: {queue: WORKQUEUE, run: PROCEDURE} (a procedure without parameters)",
 }
 
 
@@ -110,6 +118,9 @@ def spec_schema() -> Schema:
         "expect": _expect(),
         "pinned": {"type": "object", "additionalProperties": TEXT},
         "known_cycles": _known_cycles(),
+        "workqueues": _named({"type": ["object", "null"], "properties": {"ordered": FLAG, "about": TEXT},
+                              "additionalProperties": False}),
+        "works": _named(_keys({"queue": TEXT, "run": TEXT, "about": TEXT}, ("queue", "run"))),
     }
     missing = [key for key in TOP_KEYS if key not in properties or key not in TOP_TEXT]
     if missing:   # a new top-level key needs its value schema and its hover text here

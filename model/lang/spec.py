@@ -151,6 +151,9 @@ class Await(Stmt):
 
     cond: Expr | None = None
     idle: bool = False
+    # lockdep maps the wait acquires and releases first, (class, mode): flush_work(), cancel_work_sync(),
+    # flush_workqueue() (model/lang/works.py)
+    maps: tuple[tuple[str, str], ...] = ()
 
 
 # ---------------------------------------------------------------- declarations
@@ -197,6 +200,26 @@ class KnownCycle:
 
     locks: tuple[str, ...]
     reason: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class WorkqueueDecl:
+    """`workqueues:` a queue; `ordered`: one worker runs its items one at a time in queue order (else a worker
+    per item: unbound)."""
+
+    name: str
+    ordered: bool
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class WorkDecl:
+    """`works:` a work item, the queue its worker runs on, and the procedure it runs (no parameters)."""
+
+    name: str
+    queue: str
+    run: str
     span: Span = field(compare=False)
 
 
@@ -286,6 +309,8 @@ class Spec:
     bounds: tuple[tuple[str, int], ...]  # the bound names in force and their values
     expect: Expectation | None = None
     known_cycles: tuple[KnownCycle, ...] = ()
+    workqueues: tuple[WorkqueueDecl, ...] = ()
+    works: tuple[WorkDecl, ...] = ()
 
     def procedure(self, name: str) -> Procedure:
         return next(p for p in self.procedures if p.name == name)

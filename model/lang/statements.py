@@ -66,19 +66,20 @@ from .types import (
     parse_type,
 )
 from .waitapi import WAIT_API
+from .works import WORK_CALLS, Lowering
 from .yamlload import Map, Node, Scalar, Seq, describe
 
 LOOPS = {"list_for_each_entry": "forward", "list_for_each_entry_reverse": "reverse",
          "list_for_each_entry_continue_reverse": "continue_reverse", "for_each": "forward"}
 WAIT_FORMS = tuple(op for op, info in WAIT_API.items() if info.queue)   # schedule is a plain string statement
 MAPPING_FORMS = (*LOCK_API, *NESTED_API, *RCU_API, *COUNTER_API, *WAIT_FORMS, *LOOPS, "call", "if", "while", "either",
-                 "label", "goto", "return", "assert", "await")
+                 "label", "goto", "return", "assert", "await", *WORK_CALLS)
 PROCEDURE_KEYS = ("locals", "body", "about", "source")
 # The keys a statement mapping takes besides its form, by form (lock operations: on_fail:, loops: do:);
 # every form also takes slow:.
 FORM_KEYS = {"call": ("result",), "if": ("then", "else"), "while": ("do",), "assert": ("name", "about"),
              "await": ("idle",), **{op: ("on_fail",) for op in (*LOCK_API, *NESTED_API)},
-             **{loop: ("do",) for loop in LOOPS},
+             **{loop: ("do",) for loop in LOOPS}, "queue_work": ("result",), "cancel_work_sync": ("result",),
              **{op: ("on_fail", "result") if info.tests else ("on_fail",) if info.can_fail else ()
                 for op, info in COUNTER_API.items()},
              **{op: ("on_fail",) for op, info in WAIT_API.items() if info.needs_on_fail}}
@@ -186,6 +187,7 @@ class BodyParser:
         self.asserts: list[Assert] = []
         self.assert_names: set[str] = set()
         self.calls: dict[str, list[tuple[str, Span]]] = {}
+        self.lowering: Lowering | None = None   # the spec's workqueues and work items (model/lang/works.py)
 
     def err(self, span: Span, code: str, message: str, hint: str = "") -> None:
         self.diag.error(span, code, message, hint)
@@ -293,14 +295,16 @@ class BodyParser:
             self.err(node.span, "NC101", f"expected a list of statements, not {describe(node)}",
                      "write each statement as a '- ' list item")
             return ()
-        out = []
+        out: list[Stmt] = []
         for item in node.items:
             stmt = self.statement(item)
-            if stmt is not None:
+            if isinstance(stmt, tuple):   # a workqueue call: its steps
+                out.extend(stmt)
+            elif stmt is not None:
                 out.append(stmt)
         return tuple(out)
 
-    def statement(self, node: Node) -> Stmt | None:
+    def statement(self, node: Node) -> Stmt | tuple[Stmt, ...] | None:
         try:
             if isinstance(node, Scalar):
                 return self.string_statement(node)
@@ -455,7 +459,7 @@ class BodyParser:
             return None
         return stmt
 
-    def mapping_statement(self, node: Map) -> Stmt | None:
+    def mapping_statement(self, node: Map) -> Stmt | tuple[Stmt, ...] | None:
         forms = [k for k in node.keys() if k in MAPPING_FORMS]
         if len(forms) != 1:
             unknown = [k for k in node.keys() if k not in MAPPING_FORMS and k not in EXTRA_KEYS]
@@ -476,7 +480,10 @@ class BodyParser:
         value = node.get(form)
         assert value is not None
         span = node.key_node(form).span
-        if form in LOCK_API or form in NESTED_API:
+        stmt: Stmt | tuple[Stmt, ...] | None
+        if form in WORK_CALLS:
+            stmt = self.work_call(form, node, value, span)
+        elif form in LOCK_API or form in NESTED_API:
             stmt = self.lock_op(form, node, value, span)
         elif form in COUNTER_API:
             stmt = self.counter_op(form, node, value, span)
@@ -488,9 +495,59 @@ class BodyParser:
         if slow is not None:
             if not (isinstance(slow, Scalar) and isinstance(slow.value, bool)):
                 self.err(slow.span, "NC101", "slow: takes true or false", "slow: true marks a long step")
-            elif slow.value and stmt is not None:
+            elif slow.value and isinstance(stmt, tuple):
+                stmt = tuple(replace(st, slow=True) for st in stmt)
+            elif slow.value and isinstance(stmt, Stmt):
                 stmt = replace(stmt, slow=True)
         return stmt
+
+    def work_call(self, op: str, node: Map, value: Node, span: Span) -> tuple[Stmt, ...] | None:
+        """`- queue_work: WQ, WORK` (result: a local bool: was it queued), `- flush_work: WORK`,
+        `- cancel_work_sync: WORK` (result: was it pending), `- flush_workqueue: WQ`: the steps
+        model/lang/works.py lowers them to."""
+        text, vspan = self.expr_of(value, op)
+        parts = [p.strip().lstrip("&").strip() for p in _split_top(str(text))]
+        usage = {"queue_work": "queue_work: WORKQUEUE, WORK", "flush_workqueue": "flush_workqueue: WORKQUEUE"}.get(
+            op, f"{op}: WORK")
+        lowering = self.lowering
+        works = lowering.works if lowering is not None else None
+        queues = [q.name for q in works.queues] if works is not None else []
+        items = [w.name for w in works.works] if works is not None else []
+        if len(parts) != (2 if op == "queue_work" else 1):
+            raise ExprError(vspan, "NC216", f"{op} takes {2 if op == 'queue_work' else 1} argument(s), got "
+                            f"{len(parts)}", f"write '{usage}'")
+        if lowering is None or works is None:
+            raise ExprError(vspan, "NC216", f"{op}: the spec declares no work items",
+                            "declare workqueues: {WQ: {ordered: true}} and works: {WORK: {queue: WQ, run: PROC}}")
+        if op in ("queue_work", "flush_workqueue") and parts[0] not in queues:
+            raise ExprError(vspan, "NC216", f"{op}: '{parts[0]}' is not a workqueue",
+                            did_you_mean(parts[0], queues) or f"declare it under workqueues: ({usage})")
+        work = parts[-1] if op != "flush_workqueue" else ""
+        if work and work not in items:
+            raise ExprError(vspan, "NC216", f"{op}: '{work}' is not a work item",
+                            did_you_mean(work, items) or f"declare it under works: ({usage})")
+        if op == "queue_work" and works.work(work).queue != parts[0]:
+            raise ExprError(vspan, "NC216", f"queue_work: '{work}' runs on '{works.work(work).queue}', not "
+                            f"'{parts[0]}'", f"write 'queue_work: {works.work(work).queue}, {work}' (a work item "
+                            "is declared with the queue whose worker runs it)")
+        result: Expr | None = None
+        result_node = node.get("result")
+        shown = f"{op}({', '.join(('&' + p) if p in items else p for p in parts)})"
+        if result_node is not None:
+            rtext, rspan = self.expr_of(result_node, "result")
+            result = parse_expr(rtext, self.scoped(), rspan)
+            if not isinstance(result, Local) or not isinstance(result.type, BoolT):
+                raise ExprError(result.span, "NC216", f"{op} returns a bool: result: takes a local bool",
+                                "result: queued (a local declared as queued: bool)")
+            shown = f"{str(rtext).strip()} = {shown}"
+        scope = self.scoped()
+        if op == "queue_work":
+            return lowering.queue_work(work, result, scope, span, shown)
+        if op == "flush_work":
+            return lowering.flush_work(work, scope, span, shown)
+        if op == "cancel_work_sync":
+            return lowering.cancel_work_sync(work, result, scope, span, shown)
+        return lowering.flush_workqueue(parts[0], scope, span, shown)
 
     def expr_of(self, node: Node, what: str) -> tuple[object, Span]:
         if isinstance(node, Scalar):

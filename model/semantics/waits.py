@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 from ..lang.counterapi import COUNTER_API
 from ..lang.lockapi import LOCK_API, mutex_wait_modes
+from ..lang.spec import Await
 from ..lang.waitapi import WAIT_API
+from ..lang.works import Works, queue_map, work_map
 from . import ir
 from .evaluate import compile_expr
 from .layout import wait_queue_slots
@@ -35,7 +37,7 @@ class WaitEdge:
 
     waiter: int
     target: int
-    relation: str      # held, held_read, held_write, queued_writer, queued_ahead, rcu_reader, condition
+    relation: str      # held, held_read, held_write, queued_writer, queued_ahead, rcu_reader, work, condition
     lock: str = ""     # lock instance ('' for grace periods and conditions)
     want: str = ""     # mutex, spin, read, write, grace period, condition
     location: str = ""  # where the waiter stands
@@ -96,6 +98,10 @@ def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool =
             any(s[j] >> tid & 1 for j in wait_queue_slots(system.layout)):
         # asleep on a wait queue: it waits for a wake_up() that any thread may call
         return (WaitEdge(tid, -1, "condition", "", "wake_up", loc, text),)
+    if isinstance(node, ir.Await) and isinstance(node.stmt, Await) and node.stmt.maps:
+        workers = _flush_workers(system, s, node)
+        if workers:
+            return tuple(WaitEdge(tid, w, "work", lock, "flush", loc, text) for w, lock in workers if w != -1)
     if conditions and isinstance(node, ir.Await):
         try:
             ready = bool(system.condition(node)(s))
@@ -104,6 +110,21 @@ def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool =
         if not ready:
             return (WaitEdge(tid, -1, "condition", "", "condition", loc, text),)
     return ()
+
+
+def _flush_workers(system: TransitionSystem, s: Sequence, node: ir.Await) -> list[tuple[int, str]]:
+    """(worker thread, work item) for each item a flush (an await with lockdep maps) waits for: an item of
+    the flushed work or queue that is not idle (model/lang/works.py)."""
+    spec = system.spec
+    works = Works(spec.workqueues, spec.works)
+    names = {cls for cls, _ in node.stmt.maps} if isinstance(node.stmt, Await) else set()
+    by_decl = {t.decl: t.tid for t in system.threads}
+    out = []
+    for w in spec.works:
+        if work_map(w.name) in names or (queue_map(w.queue) in names and len(names) == 1):
+            if s[system.layout.shared[w.name][0]] != 0:
+                out.append((by_decl.get(works.worker(w.name), -1), w.name))
+    return out
 
 
 def waited_for(system: TransitionSystem, s: Sequence, tid: int) -> frozenset[int]:
