@@ -37,6 +37,6 @@ def main() -> None:
     """Model-check kernel locking protocols written as YAML specs."""
 
 
-for _command in (verify, check, prove, locks, slow, overtakes, mutate, diff, conform, skeleton, explain, report, schema, init,
-                 export):
+for _command in (verify, check, prove, locks, slow, overtakes, mutate, diff, conform, skeleton, explain, report, schema,
+                 init, export):
     main.add_command(_command)

@@ -40,7 +40,8 @@ def prove(spec: str, properties: tuple[str, ...], bounds: tuple[str, ...], timeo
     4: internal error.
     """
     from ..render.proof import render_prove_json, render_prove_text
-    from ..report.proof import ProveOptions, prove as prove_spec, provable
+    from ..report.proof import ProveOptions, provable
+    from ..report.proof import prove as prove_spec
     system = load_system(spec, parse_bounds(bounds))
     known = provable(system)
     for name in properties:

@@ -81,10 +81,10 @@ def check_induction(sy: Symbolic, prop: str, conjuncts: list[tuple[str, z3.BoolR
     init.add(sy.init(s))
     step = _solver(timeout_ms)
     step.add(sy.well_formed(s), *[before for _, before, _ in parts], sy.step(s, t, "ind"))
-    for name, before, after in parts:
+    for name, before, _after in parts:
         status, _ = _ask(init, z3.Not(before))
         checks.append(Check("initiation", name, status))
-    for name, before, after in parts:
+    for name, _before, after in parts:
         status, model = _ask(step, z3.Not(after))
         checks.append(Check("consecution", name, status))
         if model is not None and cti is None:

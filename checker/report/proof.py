@@ -26,11 +26,11 @@ from ..analyses.proof import Unwritable, compile_condition, parse_back, written_
 from ..analyses.trace import lock_rows
 from ..engine.explore import explore
 from ..engine.kinduction import kinduction
-from ..engine.lemmas import Check, Induction, InductionCti, check_induction
+from ..engine.lemmas import Check, InductionCti, check_induction
 from ..engine.limits import Limits
 from ..engine.pdr import pdr
 from ..engine.symbolic import Cti, ProofResult, Symbolic
-from ..engine.vocabulary import EXIT_OK, EXIT_INCOMPLETE, EXIT_VIOLATED
+from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED
 from .build import PropertyResult, build_proof_report
 
 REACHABILITY_STATES = 200_000   # the explicit search that says whether a CTI's first state is reachable

@@ -56,7 +56,7 @@ class ThreadPlaces:
     def written(self, pcs: frozenset[int]) -> tuple[str, ...]:
         """A set of program counters as few places as say exactly that set, in program order."""
         out: list[str] = []
-        for where, own in sorted(self.places.items(), key=lambda kv: kv[1][0]):
+        for where, own in sorted(self.places.items(), key=lambda kv: _order(kv[0])):
             inside = [p for p in own if p in pcs]
             if len(inside) == len(own):
                 out.append(where)

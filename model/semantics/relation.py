@@ -28,8 +28,8 @@ from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
 from .counters import CEffect, CTest, counter_rules, high
 from .layout import SlotKind
 from .locks import MAX_READ_DEPTH, READ_BITS
-from .smt import INT_SEQ, SmtEncoder
 from .places import thread_places
+from .smt import INT_SEQ, SmtEncoder
 from .system import TransitionSystem
 
 Updates = Mapping[int, z3.ExprRef | None]

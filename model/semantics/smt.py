@@ -20,6 +20,7 @@ import z3
 from ..lang.expr import (
     ANY_HOLDER,
     LOCK_PREDICATES,
+    At,
     Binary,
     BoolOp,
     Bound,
@@ -27,7 +28,6 @@ from ..lang.expr import (
     Compare,
     Const,
     Expr,
-    At,
     HeldBy,
     IfExp,
     ListLit,
