@@ -52,6 +52,7 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC122": "bad during: (a waits_on_slow: question's procedure)",
     "NC123": "bad fairness: or within: (of a liveness property)",
     "NC124": "bad known_cycles: entry (lock classes, reason) or lock classes:",
+    "NC125": "a bad lemma: not a condition, or an at() place that is no statement of that thread",
     "NC201": "bad or undefined label",
     "NC202": "goto into a loop",
     "NC203": "a statement that is a list",

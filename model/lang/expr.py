@@ -7,6 +7,7 @@ explicitly allowed is refused with a located error.
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from .errors import Span, did_you_mean, shorten
 from .types import BOOL, INT, NULL, BoolT, EnumT, IntT, ListT, LockT, NullT, RefT, SetT, Type, WaitQueueT
 
 MAX_EXPR_CHARS = 2000
+PLACE_RE = re.compile(r"^(finished|[^:\s]+:[0-9]+(#[0-9]+)?)$")
 MAX_EXPR_NODES = 400
 MAX_INT = 1 << 20
 
@@ -120,6 +122,25 @@ class Running(Expr):
 
 
 @dataclass(frozen=True)
+class At(Expr):
+    """at(THREAD, PLACE, ...): that thread instance stands at one of the places (lemmas only). A place is
+    `FILE:LINE` (every visible step of the statement there), `FILE:LINE#K` (its K-th step in program order,
+    when the thread reaches that statement more than once) or `finished`."""
+
+    thread: str = ""
+    places: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HeldBy(Expr):
+    """held_by(LOCK, THREAD): that thread instance owns the mutex or spinlock, or holds the rwsem for write
+    (lemmas only)."""
+
+    arg: Expr | None = None   # the LockRef
+    thread: str = ""
+
+
+@dataclass(frozen=True)
 class Quant(Expr):
     """all/any/count/sum over a finite domain: an entity, a set or a list."""
 
@@ -185,6 +206,7 @@ class Scope:
     broken: frozenset[str] = frozenset()               # declared, but the declaration was refused
     procedures: frozenset[str] = frozenset()           # names running() may take (only in properties)
     in_thread: bool = False                            # a current thread exists (held() may be asked)
+    threads: frozenset[str] = frozenset()              # thread instances at() and held_by() may name (lemmas only)
 
     def with_locals(self, local_types: Mapping[str, Type], broken: frozenset[str] = frozenset()) -> Scope:
         """The scope inside a procedure: its locals, and the thread running it as the current thread."""
@@ -193,7 +215,12 @@ class Scope:
 
     def with_procedures(self, names: frozenset[str]) -> Scope:
         return Scope(self.entities, self.groups, self.elements, self.enums, self.shared, self.locks,
-                     self.constants, self.locals, self.broken, names, self.in_thread)
+                     self.constants, self.locals, self.broken, names, self.in_thread, self.threads)
+
+    def with_threads(self, names: frozenset[str]) -> Scope:
+        """The scope of lemmas: properties' names, and at()/held_by() of these thread instances."""
+        return Scope(self.entities, self.groups, self.elements, self.enums, self.shared, self.locks,
+                     self.constants, self.locals, self.broken, self.procedures, self.in_thread, names)
 
     def names(self) -> list[str]:
         return [*self.entities, *self.groups, *self.elements, *self.enums, *self.shared, *self.constants,
@@ -225,7 +252,9 @@ SIGNATURES = {"len": "len(L)", "first": "first(L)", "last": "last(L)", "next": "
               "held_read": "held_read(RWSEM)", "held_write": "held_write(RWSEM)", "min": "min(a, b)",
               "max": "max(a, b)", "refcount_read": "refcount_read(REFCOUNT)", "atomic_read": "atomic_read(ATOMIC)",
               "completion_done": "completion_done(COMPLETION)",
-              "running": "running(PROCEDURE)"}
+              "running": "running(PROCEDURE)", "at": 'at(THREAD, "FILE:LINE", ...)',
+              "held_by": "held_by(LOCK, THREAD)"}
+PLACE_FINISHED = "finished"   # at(THREAD, "finished"): the thread has returned from its procedure
 
 
 class _Checker:
@@ -488,6 +517,8 @@ class _Checker:
             return self._quantifier(node, fn)
         if fn == "running":
             return self._running(node)
+        if fn in ("at", "held_by"):
+            return self._at(node) if fn == "at" else self._held_by(node)
         if fn in self.scope.broken:  # a procedure whose signature was refused
             raise ExprError(self.span(node), "NC307", f"'{fn}' was not declared correctly", "", follow_on=True)
         if fn.startswith("__"):
@@ -513,6 +544,42 @@ class _Checker:
             raise self.fail(node.args[0], f"undefined procedure '{shorten(name)}'",
                             did_you_mean(name, self.scope.procedures) or "name a procedure", "NC306")
         return Running(INT, self.span(node), name)
+
+    def _thread(self, node: ast.Call, arg: ast.AST, fn: str) -> str:
+        """A thread instance named as its threads: entry writes it: `worker`, `worker[0]`, `creator[net0]`."""
+        if not self.scope.threads:
+            raise self.fail(node, f"{fn}() can only be used in lemmas",
+                            "it asks where a thread stands or what it holds; write it under lemmas:", "NC307")
+        name = ast.unparse(arg).replace(" ", "") if isinstance(arg, (ast.Name, ast.Subscript)) else ""
+        if name not in self.scope.threads:
+            raise self.fail(arg, f"no thread instance '{shorten(name or ast.unparse(arg))}'",
+                            did_you_mean(name, sorted(self.scope.threads)) or "name a thread instance such as "
+                            "worker, worker[0] or creator[net0]", "NC306")
+        return name
+
+    def _at(self, node: ast.Call) -> Expr:
+        """at(THREAD, "FILE:LINE", ...): where a thread instance stands (lemmas only)."""
+        if len(node.args) < 2:
+            raise self.fail(node, "at() takes a thread and at least one place", f"write {SIGNATURES['at']}",
+                            "NC307")
+        thread = self._thread(node, node.args[0], "at")
+        places = []
+        for a in node.args[1:]:
+            if not (isinstance(a, ast.Constant) and isinstance(a.value, str) and PLACE_RE.match(a.value)):
+                raise self.fail(a, "a place is a quoted \"FILE:LINE\", \"FILE:LINE#K\" or \"finished\"",
+                                'write at(worker, "spec.yaml:12") with the line of a statement', "NC307")
+            places.append(a.value)
+        return At(BOOL, self.span(node), thread, tuple(places))
+
+    def _held_by(self, node: ast.Call) -> Expr:
+        """held_by(LOCK, THREAD): a thread instance owns a lock (lemmas only)."""
+        if len(node.args) != 2:
+            raise self.fail(node, "held_by() takes a lock and a thread", f"write {SIGNATURES['held_by']}", "NC307")
+        thread = self._thread(node, node.args[1], "held_by")
+        lock = self.expr(node.args[0])
+        if not isinstance(lock, LockRef):
+            raise self.fail(node.args[0], f"held_by() takes a lock first, got {lock.type}", "name a lock", "NC303")
+        return HeldBy(BOOL, self.span(node), lock, thread)
 
     def _typed_call(self, node: ast.AST, fn: str, args: tuple[Expr, ...]) -> Expr:
         sp = self.span(node)

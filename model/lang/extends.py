@@ -10,7 +10,8 @@ from .edits import apply_edits, is_edit
 from .errors import Diagnostic, Span, SpecError, shorten
 from .yamlload import Map, Node, Scalar, load_yaml
 
-SECTIONS = ("entities", "types", "locks", "state", "procedures", "threads", "properties", "options", "pinned")
+SECTIONS = ("entities", "types", "locks", "state", "procedures", "threads", "properties", "lemmas", "options",
+            "pinned", "workqueues", "works")
 MAX_CHAIN = 16
 
 

@@ -16,6 +16,7 @@ from .spec import (
     Expectation,
     Group,
     KnownCycle,
+    Lemma,
     LockClasses,
     LockDecl,
     Options,
@@ -26,6 +27,7 @@ from .spec import (
     VarDecl,
     WorkDecl,
     WorkqueueDecl,
+    thread_instances,
 )
 from .statements import BodyParser, parse_signature
 from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, WaitQueueT, parse_type
@@ -33,7 +35,7 @@ from .works import WORK_KEYS, WORK_STATE, WORK_STATES, WORKQUEUE_KEYS, Lowering,
 from .yamlload import Map, Node, Scalar, Seq, describe
 
 TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks", "state", "procedures",
-            "threads", "properties", "options", "expect", "pinned", "known_cycles", "workqueues", "works")
+            "threads", "properties", "lemmas", "options", "expect", "pinned", "known_cycles", "workqueues", "works")
 QUESTION_KINDS = ("reachable", "waits_on_slow")   # asked, never violated
 LOCK_KINDS = ("mutex", "rwsem", "spinlock")
 # The keys each section's entries take (the parser and the JSON Schema of model/lang/schema.py read these).
@@ -62,6 +64,39 @@ MAX_GROUP = 16
 MAX_KEYS = 10_000  # slots of one per: variable
 MAX_ENTITY = 30
 NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
+
+
+def base_scope(entities: Sequence[Entity], enums: Sequence[tuple[str, tuple[str, ...]]],
+           locks: Sequence[LockDecl], shared: dict[str, VarInfo], broken: frozenset[str] = frozenset()) -> Scope:
+    """What names mean in the spec's expressions: entities, groups, elements, enum values, state, locks."""
+    ents = {e.name: e.elements for e in entities}
+    elements: dict[str, tuple[str, int]] = {}
+    groups: dict[str, tuple[str, int]] = {}
+    for e in entities:
+        index = 0
+        for g in e.groups:
+            mask = 0
+            for el in g.elements:
+                elements[el] = (e.name, index)
+                mask |= 1 << index
+                index += 1
+            if g.name != e.name:
+                groups[g.name] = (e.name, mask)
+    enum_values = {}
+    for name, values in enums:
+        t = EnumT(name, values)
+        for i, v in enumerate(values):
+            enum_values[v] = (t, i)
+    lock_map = {lk.name: (lk.kind, lk.per) for lk in locks}
+    return Scope(ents, groups, elements, enum_values, shared, lock_map, broken=broken)
+
+
+def lemma_scope(spec: Spec) -> Scope:
+    """The scope lemmas are written in, rebuilt from a loaded spec (`netcheck prove` parses the invariants it
+    writes back in it)."""
+    scope = base_scope(spec.entities, spec.enums, spec.locks, {v.name: VarInfo(v.type, v.per) for v in spec.vars})
+    return scope.with_procedures(frozenset(p.name for p in spec.procedures)) \
+        .with_threads(frozenset(n for t in spec.threads for n in thread_instances(t)))
 
 
 def load_spec(path: str | Path, bounds: Mapping[str, int] | None = None) -> Spec:
@@ -157,6 +192,7 @@ class SpecParser:
         procedures = [*procedures, *worker_procs]
         threads = [*threads, *workers]
         properties = self.parse_properties(scope, asserts, threads, procedures)
+        lemmas = self.parse_lemmas(scope, threads, procedures)
         options = self.parse_options()
         expect = self.parse_expect(properties, asserts, options)
         self.check_bounds_used(entities)
@@ -164,7 +200,7 @@ class SpecParser:
         bounds = tuple((g.name, len(g.elements)) for e in entities for g in e.groups if g.counted)
         return Spec(name, about, self.files, tuple(entities), tuple(enums), tuple(locks), tuple(variables),
                     tuple(procedures), tuple(threads), tuple(properties), tuple(asserts), options, bounds,
-                    expect, tuple(known_cycles), works.queues, works.works)
+                    expect, tuple(known_cycles), works.queues, works.works, tuple(lemmas))
 
     # -- entities
 
@@ -463,26 +499,7 @@ class SpecParser:
 
     def base_scope(self, entities: list[Entity], enums: list[tuple[str, tuple[str, ...]]],
                    locks: list[LockDecl], shared: dict[str, VarInfo]) -> Scope:
-        ents = {e.name: e.elements for e in entities}
-        elements: dict[str, tuple[str, int]] = {}
-        groups: dict[str, tuple[str, int]] = {}
-        for e in entities:
-            index = 0
-            for g in e.groups:
-                mask = 0
-                for el in g.elements:
-                    elements[el] = (e.name, index)
-                    mask |= 1 << index
-                    index += 1
-                if g.name != e.name:
-                    groups[g.name] = (e.name, mask)
-        enum_values = {}
-        for name, values in enums:
-            t = EnumT(name, values)
-            for i, v in enumerate(values):
-                enum_values[v] = (t, i)
-        lock_map = {lk.name: (lk.kind, lk.per) for lk in locks}
-        return Scope(ents, groups, elements, enum_values, shared, lock_map, broken=frozenset(self.broken))
+        return base_scope(entities, enums, locks, shared, frozenset(self.broken))
 
     # -- state
 
@@ -914,6 +931,27 @@ class SpecParser:
             e = self.condition(expr_node, scope)
             if e is not None:
                 out.append(PropertyDecl(key.text, kind, e, about, key.span, text=expr_node.text, fairness=fairness))
+        return out
+
+    def parse_lemmas(self, scope: Scope, threads: list[ThreadDecl], procedures: list) -> list[Lemma]:
+        """`lemmas: {NAME: COND}`: candidate invariants over shared state, locks, running(), and where thread
+        instances stand (at()) and what they hold (held_by()); checked by `netcheck prove` only."""
+        section = self.section("lemmas")
+        out: list[Lemma] = []
+        if section is None:
+            return out
+        scope = scope.with_procedures(frozenset(p.name for p in procedures)) \
+            .with_threads(frozenset(n for t in threads for n in thread_instances(t)))
+        for key, value in section.entries:
+            if not self.check_name(key, "lemma"):
+                continue
+            if not isinstance(value, Scalar):
+                self.err(value.span, "NC125", f"a lemma is a condition, not {describe(value)}",
+                         'write NAME: "COND", e.g. held: "not at(worker, \"spec.yaml:12\") or locked(m)"')
+                continue
+            e = self.condition(value, scope)
+            if e is not None:
+                out.append(Lemma(key.text, e, key.span, value.text))
         return out
 
     def property_keys_fit(self, kind: str, value: Map) -> bool:

@@ -94,6 +94,9 @@ TOP_TEXT = {
     "properties": "NAME: {invariant: EXPR} (every state), {final: EXPR} (the end), {eventually: EXPR}, "
                   "{leads_to: {from: EXPR, to: EXPR}}, {progress: THREAD}, {returns_when_killed: THREAD} (every "
                   "fair run), {reachable: EXPR} or {waits_on_slow: THREAD, during: PROCEDURE} (questions), with about:",
+    "lemmas": "candidate invariants for `netcheck prove`: NAME: EXPR over shared state, locks, running(PROC), "
+              "at(THREAD, \"FILE:LINE\", ...) and held_by(LOCK, THREAD); checked for inductiveness, never "
+              "changing a verdict of verify",
     "options": "deadlock, fatal_signals (true/false), rwsem_wake (head_run/all_readers), fairness (weak/strong)",
     "expect": "the verdicts verifying must give: holds, or {violated: [PROPERTY, ...]}",
     "pinned": "bounds --bound may lower but not raise, with the reason: BOUND: REASON",
@@ -109,7 +112,9 @@ def spec_schema() -> Schema:
     """The JSON Schema (draft 2020-12) of a spec file."""
     sections = {"entities": _entities(), "types": _named({**TEXT, "description": "a type, e.g. int[0..3]"}),
                 "locks": _named(_lock()), "state": _named(_state()), "procedures": _procedures(),
-                "threads": _named(_thread()), "properties": _named(_property()), "options": _options()}
+                "threads": _named(_thread()), "properties": _named(_property()),
+                "lemmas": _named({**SCALAR, "description": "a condition on states (docs/proofs.md)"}),
+                "options": _options()}
     properties: Schema = {
         "netcheck": {"const": 1},
         "name": TEXT, "about": TEXT,

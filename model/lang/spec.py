@@ -257,6 +257,13 @@ class ThreadDecl:
     span: Span = field(compare=False)
 
 
+def thread_instances(t: ThreadDecl) -> tuple[str, ...]:
+    """The names of a threads: entry's instances, as traces show them: `worker`, `worker[0]`, `creator[net0]`."""
+    if t.var:
+        return tuple(f"{t.name}[{el}]" for el in t.domain)
+    return (t.name,) if t.count == 1 else tuple(f"{t.name}[{i}]" for i in range(t.count))
+
+
 @dataclass(frozen=True)
 class PropertyDecl:
     name: str
@@ -274,6 +281,17 @@ class PropertyDecl:
     source: Expr | None = None   # leads_to: its from: condition
     source_text: str = field(default="", compare=False)   # leads_to: from: and to: as written
     target_text: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class Lemma:
+    """A candidate invariant (`lemmas:`): a condition on states that `netcheck prove` checks for
+    inductiveness together with the other lemmas; it never changes a verdict of `verify`."""
+
+    name: str
+    expr: Expr
+    span: Span = field(compare=False)
+    text: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -311,6 +329,7 @@ class Spec:
     known_cycles: tuple[KnownCycle, ...] = ()
     workqueues: tuple[WorkqueueDecl, ...] = ()
     works: tuple[WorkDecl, ...] = ()
+    lemmas: tuple[Lemma, ...] = ()
 
     def procedure(self, name: str) -> Procedure:
         return next(p for p in self.procedures if p.name == name)

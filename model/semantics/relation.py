@@ -28,6 +28,7 @@ from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
 from .counters import CEffect, CTest, counter_rules, high
 from .layout import SlotKind, wait_queue_slots
 from .locks import MAX_READ_DEPTH, READ_BITS
+from .places import thread_places
 from .smt import INT_SEQ, SmtEncoder
 from .system import TransitionSystem
 from .waitqueues import WEffect, WTest, WThen, wait_rules
@@ -87,8 +88,9 @@ class Relation:
         self.system = system
         layout = system.layout
         sizes, positions = system.env.entity_sizes, system.env.positions
-        self.pre = SmtEncoder(layout, sizes, positions)
-        self.post = SmtEncoder(layout, sizes, positions, frame="'")
+        places = thread_places(system.threads)
+        self.pre = SmtEncoder(layout, sizes, positions, places=places)
+        self.post = SmtEncoder(layout, sizes, positions, frame="'", places=places)
         self.slot_count = len(layout.slots)
         self._cases: dict[tuple[int, int, bool], list[Case]] = {}
         self.lock_instances = {name: [base + i * width for i in range(self._instances(name))]

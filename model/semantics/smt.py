@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import reduce
+from typing import TYPE_CHECKING
 
 import z3
 
 from ..lang.expr import (
     ANY_HOLDER,
     LOCK_PREDICATES,
+    At,
     Binary,
     BoolOp,
     Bound,
@@ -26,6 +28,7 @@ from ..lang.expr import (
     Compare,
     Const,
     Expr,
+    HeldBy,
     IfExp,
     ListLit,
     Local,
@@ -41,6 +44,9 @@ from ..lang.types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT, Type
 from .layout import Layout, SlotKind, local_sort
 from .locks import READ_BITS
 
+if TYPE_CHECKING:
+    from .places import ThreadPlaces
+
 INT_SEQ = z3.SeqSort(z3.IntSort())
 
 
@@ -48,13 +54,15 @@ class SmtEncoder:
     """z3 terms for expressions over one layout; slot constants are created once and reused."""
 
     def __init__(self, layout: Layout, entity_sizes: Mapping[str, int],
-                 positions: Mapping[str, tuple[tuple[int, frozenset[int]], ...]] | None = None, frame: str = ""):
+                 positions: Mapping[str, tuple[tuple[int, frozenset[int]], ...]] | None = None, frame: str = "",
+                 places: Mapping[str, ThreadPlaces] | None = None):
         """`frame` tells apart the constants of two time frames (the state before a step, and after it:
         frame="'"); properties use the unnamed one."""
         self.layout = layout
         self.frame = frame
         self.sizes = entity_sizes
         self.positions = positions or {}
+        self.places = places or {}   # thread instance -> its places, for at() and held_by() (lemmas)
         self.consts: dict[int, z3.ExprRef] = {}
         self.local_consts: dict[tuple[int, str], z3.ExprRef] = {}
 
@@ -216,6 +224,13 @@ class _Translator:
             return z3.If(self.term(e.cond), self.term(e.then), self.term(e.orelse))
         if isinstance(e, Running):
             return self.running(e)
+        if isinstance(e, At):   # PlaceError for a place that is no statement of the thread
+            where = self.enc.places[e.thread]
+            pcs = sorted({pc for place in e.places for pc in where.pcs(place)})
+            return z3.Or(*[self.enc.slot(where.pcslot) == pc for pc in pcs])
+        if isinstance(e, HeldBy):
+            assert isinstance(e.arg, LockRef)
+            return self.lock_slots(e.arg)[0] == self.enc.places[e.thread].tid
         if isinstance(e, Call):
             return self.call(e)
         if isinstance(e, Quant):

@@ -1,0 +1,247 @@
+"""Inductive invariants in the spec's own words, and spec conditions as z3 terms.
+
+PDR's invariant is a formula over state slots (engine/pdr.py). Each of its conjuncts is written in the
+expression language of lemmas (docs/proofs.md): shared variables by name (`refs[obj0]`), lock owners as
+`held_by(m, creator[net0])` or `locked(m)`, thread positions as `at(creator[net0], "spec.yaml:12", ...)`.
+A literal over one slot of a finite domain (a program counter, a lock owner, an element) is written as the
+set of values that satisfy it (found by evaluating it on each value the slot can take); a literal mixing
+such a slot with integers, as one case per value. The text is parsed back with the expression parser and
+compiled again (`compile_condition`), so what is printed is what the plain solver checks: a conjunct that
+cannot be written (it reads a local, a wait queue, RCU state) raises `Unwritable`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import z3
+from netcheck.model.lang.errors import NOWHERE, Span
+from netcheck.model.lang.expr import Expr, parse_condition
+from netcheck.model.lang.parse import lemma_scope
+from netcheck.model.lang.types import BoolT, IntT, RefT
+from netcheck.model.semantics.layout import SlotKind
+from netcheck.model.semantics.places import ThreadPlaces, thread_places
+from netcheck.model.semantics.system import TransitionSystem
+
+MAX_CASES = 64   # the most value combinations one literal is split into
+
+
+class Unwritable(ValueError):
+    """A conjunct over slots the expression language cannot name (locals, wait queues, RCU state)."""
+
+
+class Writer:
+    """Slot formulas of one system written as spec conditions."""
+
+    def __init__(self, system: TransitionSystem, base: Sequence[z3.ExprRef]):
+        self.system = system
+        self.base = list(base)
+        self.index = {c.get_id(): i for i, c in enumerate(self.base)}
+        self.places = thread_places(system.threads)
+        self.by_pcslot = {p.pcslot: p for p in self.places.values()}
+        self.scope = lemma_scope(system.spec)
+
+    # -- finite domains
+
+    def domain(self, i: int) -> list[int] | None:
+        """The values slot i takes in a well-formed state, when it is a position, an owner or an element."""
+        slot = self.system.layout.slots[i]
+        if slot.kind == SlotKind.PC:
+            where = self.by_pcslot[i]
+            return sorted({pc for pcs in where.places.values() for pc in pcs} | {where.finished})
+        if slot.kind == SlotKind.LOCK_OWNER:
+            return list(range(-1, len(self.system.threads)))
+        if slot.kind == SlotKind.SHARED and isinstance(slot.type, RefT):
+            size = self.system.env.entity_sizes[slot.type.entity]
+            return list(range(-1 if slot.type.nullable else 0, size))
+        return None
+
+    def slots_of(self, f: z3.ExprRef) -> list[int]:
+        out: set[int] = set()
+        todo = [f]
+        while todo:
+            e = todo.pop()
+            if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+                if e.get_id() not in self.index:
+                    raise Unwritable(f"{e} is no state slot")
+                out.add(self.index[e.get_id()])
+            else:
+                todo.extend(e.children())
+        return sorted(out)
+
+    # -- formulas
+
+    def write(self, f: z3.ExprRef) -> str:
+        """A boolean formula over the slots as a spec condition."""
+        if z3.is_true(f):
+            return "true"
+        if z3.is_false(f):
+            return "false"
+        if z3.is_and(f) or z3.is_or(f):
+            op = " and " if z3.is_and(f) else " or "
+            items = sorted({self._grouped(c, op) for c in f.children()})
+            return op.join(items)
+        if z3.is_not(f) and (z3.is_and(f.arg(0)) or z3.is_or(f.arg(0))):
+            return f"not ({self.write(f.arg(0))})"
+        if z3.is_implies(f):
+            return self.write(z3.Or(z3.Not(f.arg(0)), f.arg(1)))
+        return self.literal(f)
+
+    def _grouped(self, f: z3.ExprRef, op: str) -> str:
+        text = self.write(f)
+        inner = " or " if op == " and " else " and "
+        return f"({text})" if inner in text else text
+
+    def literal(self, f: z3.ExprRef) -> str:
+        """An atom or its negation: by its finite-domain slots' values, then integer arithmetic."""
+        slots = self.slots_of(f)
+        finite = [i for i in slots if self.domain(i) is not None]
+        if not finite:
+            return self.arithmetic(f)
+        domains = [self.domain(i) or [] for i in finite]
+        combos = list(itertools.product(*domains))
+        if len(combos) > MAX_CASES:
+            raise Unwritable(f"{f} splits into {len(combos)} cases")
+        cases: dict[str, list[tuple[int, ...]]] = {}
+        for combo in combos:
+            residue = z3.simplify(z3.substitute(f, *[(self.base[i], z3.IntVal(v)) for i, v in zip(finite, combo)]))
+            cases.setdefault(self.write(residue), []).append(combo)
+        if "false" in cases and len(cases) == 2:   # one kind of value makes it true outright, or a residue
+            other = next(k for k in cases if k != "false")
+            return self._when(finite, cases[other], other)
+        parts = [self._when(finite, combos_, text) for text, combos_ in sorted(cases.items()) if text != "false"]
+        return " or ".join(f"({p})" if " and " in p or " or " in p else p for p in parts) or "false"
+
+    def _when(self, slots: list[int], combos: list[tuple[int, ...]], then: str) -> str:
+        """`(the slots take one of these value combinations) and then`."""
+        if len(slots) == 1:
+            cond = self.values(slots[0], {c[0] for c in combos})
+        else:
+            options = sorted({" and ".join(self.values(i, {v}) for i, v in zip(slots, c)) for c in combos})
+            cond = " or ".join(f"({o})" for o in options) if len(options) > 1 else options[0]
+        if then == "true":
+            return cond
+        cond = f"({cond})" if " or " in cond else cond
+        then = f"({then})" if " or " in then else then
+        return f"{cond} and {then}"
+
+    def values(self, i: int, vals: set[int]) -> str:
+        """Slot i has one of `vals` (out of its domain)."""
+        domain = self.domain(i) or []
+        if set(domain) <= vals:
+            return "true"
+        slot = self.system.layout.slots[i]
+        if slot.kind == SlotKind.PC:
+            where = self.by_pcslot[i]
+            rest = set(domain) - vals
+            if len(where.written(frozenset(rest))) < len(where.written(frozenset(vals))):
+                return "not " + _at(where, rest)
+            return _at(where, vals)
+        if slot.kind == SlotKind.LOCK_OWNER:
+            return self._owners(i, vals, set(domain) - vals)
+        assert isinstance(slot.type, RefT)
+        names = self.system.env.element_names[slot.type.entity]
+        shown = [("null" if v == -1 else names[v]) for v in sorted(vals)]
+        return f"{slot.name} == {shown[0]}" if len(shown) == 1 else f"{slot.name} in ({', '.join(shown)})"
+
+    def _owners(self, i: int, vals: set[int], rest: set[int]) -> str:
+        slot = self.system.layout.slots[i]
+        lock = slot.name.rsplit(".", 1)[0]
+        rwsem = self.system.layout.lock_kinds[slot.var] == "rwsem"
+        free = "not write_locked" if rwsem else "not locked"
+        flip = len(rest) < len(vals)
+        chosen = rest if flip else vals
+        parts = [f"{free}({lock})" if v == -1 else f"held_by({lock}, {self.system.threads[v].name})"
+                 for v in sorted(chosen)]
+        text = " or ".join(parts)
+        if not flip:
+            return text
+        if len(parts) == 1:
+            return parts[0][4:] if parts[0].startswith("not ") else f"not {parts[0]}"
+        return f"not ({text})"
+
+    def arithmetic(self, f: z3.ExprRef) -> str:
+        """A comparison of integer terms (or a boolean slot) over shared variables."""
+        if z3.is_not(f):
+            a = f.arg(0)
+            flips = {z3.Z3_OP_LE: ">", z3.Z3_OP_GE: "<", z3.Z3_OP_LT: ">=", z3.Z3_OP_GT: "<=", z3.Z3_OP_EQ: "!="}
+            if a.decl().kind() in flips and a.num_args() == 2:
+                return f"{self.term(a.arg(0))} {flips[a.decl().kind()]} {self.term(a.arg(1))}"
+            return f"not {self.arithmetic(a)}"
+        ops = {z3.Z3_OP_LE: "<=", z3.Z3_OP_GE: ">=", z3.Z3_OP_LT: "<", z3.Z3_OP_GT: ">", z3.Z3_OP_EQ: "==",
+               z3.Z3_OP_DISTINCT: "!="}
+        kind = f.decl().kind()
+        if kind in ops and f.num_args() == 2:
+            return f"{self.term(f.arg(0))} {ops[kind]} {self.term(f.arg(1))}"
+        if z3.is_const(f) and z3.is_bool(f):
+            return self.term(f)
+        raise Unwritable(f"no spec syntax for {f}")
+
+    def term(self, t: z3.ExprRef) -> str:
+        if z3.is_int_value(t):
+            return str(t.as_long())
+        if z3.is_const(t) and t.get_id() in self.index:
+            i = self.index[t.get_id()]
+            slot = self.system.layout.slots[i]
+            if slot.kind != SlotKind.SHARED or not isinstance(slot.type, (IntT, BoolT)):
+                raise Unwritable(f"slot {slot.name} ({slot.kind.value}) has no name in the expression language")
+            return slot.name
+        if z3.is_add(t):
+            return " + ".join(self.term(c) for c in t.children())
+        if z3.is_mul(t) and t.num_args() == 2 and z3.is_int_value(t.arg(0)):
+            k = t.arg(0).as_long()
+            inner = self.term(t.arg(1))
+            if k == -1:
+                return f"-{inner}" if " " not in inner else f"-({inner})"
+            if 0 < k <= 8:
+                return " + ".join([inner] * k)
+            if -8 <= k < 0:
+                return "-(" + " + ".join([inner] * -k) + ")"
+        if z3.is_sub(t):
+            return " - ".join(self.term(c) if i == 0 else _paren(self.term(c)) for i, c in enumerate(t.children()))
+        raise Unwritable(f"no spec syntax for the term {t}")
+
+
+def _paren(text: str) -> str:
+    return f"({text})" if " " in text else text
+
+
+def _at(where: ThreadPlaces, pcs: set[int]) -> str:
+    places = ", ".join(f'"{p}"' for p in where.written(frozenset(pcs)))
+    return f"at({where.name}, {places})"
+
+
+def conjuncts_of(f: z3.BoolRef) -> list[z3.BoolRef]:
+    """The top-level conjuncts of a formula (nested ands flattened)."""
+    todo, out = [f], []
+    while todo:
+        e = todo.pop()
+        if z3.is_and(e):
+            todo.extend(reversed(e.children()))
+        elif not z3.is_true(e):
+            out.append(e)
+    return out
+
+
+def written_invariant(system: TransitionSystem, base: Sequence[z3.ExprRef], invariant: z3.BoolRef) -> list[str]:
+    """Each conjunct of the invariant in spec syntax, duplicates dropped, sorted (Unwritable when one cannot
+    be written)."""
+    writer = Writer(system, base)
+    texts = {writer.write(c) for c in conjuncts_of(invariant)}
+    return sorted(t for t in texts if t != "true")
+
+
+def parse_back(system: TransitionSystem, text: str, span: Span = NOWHERE) -> Expr:
+    """A condition in lemma syntax, parsed and type-checked against the system's spec (ExprError)."""
+    return parse_condition(text, lemma_scope(system.spec), span)
+
+
+def compile_condition(encoder: object, e: Expr) -> z3.BoolRef:
+    """A lemma's z3 meaning over the pre-state constants: defined and true (an undefined one is false).
+    PlaceError for an at() place that is no statement of its thread."""
+    defined = encoder.defined(e)   # type: ignore[attr-defined]
+    return z3.simplify(z3.And(defined, encoder.term(e)))   # type: ignore[attr-defined]
+
+
+__all__ = ["Unwritable", "Writer", "compile_condition", "conjuncts_of", "parse_back", "written_invariant"]

@@ -1,0 +1,112 @@
+"""Is a set of conditions, with a property, inductive? The IVy/mypyvy check, one plain z3 solver per question.
+
+The conditions are a spec's `lemmas:` or an invariant written back in spec syntax (analyses/proof.py), as z3
+terms over the relation's state-before constants; with the property's own condition on a state
+(symbolic.py `good`), their conjunction I is an inductive invariant proving the property when
+- initiation: every initial state satisfies each conjunct of I;
+- consecution: from every well-formed state satisfying I, every macro-step reaches a state satisfying each
+  conjunct of I (the well-formedness facts are proved inductive by Houdini first, so assuming them is sound);
+- safety: no state satisfying I breaks the property, nor does a step from it.
+Each question is asked once per conjunct, so a failure names the conjunct; z3 `unknown` is never a pass. A
+failed consecution gives a counterexample to induction: a state satisfying I and its successor violating
+the named conjunct (a failed safety: the state, and the step from it when a step breaks the property).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import z3
+
+from .symbolic import Symbolic
+
+PROPERTY = "the property"   # the name of the property's own conjunct in checks and CTIs
+
+
+@dataclass(frozen=True)
+class Check:
+    """One question: (`initiation`, `consecution` or `safety`, the conjunct it is about, its answer)."""
+
+    kind: str
+    conjunct: str
+    status: str   # passed, failed, unknown
+
+
+@dataclass(frozen=True)
+class InductionCti:
+    """A counterexample to induction: a state satisfying every conjunct and a successor where `conjunct` is
+    false (for a failed safety, `after` is the state the breaking step leads to, or absent)."""
+
+    kind: str
+    conjunct: str
+    before: tuple
+    after: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Induction:
+    """The answers for one property and its conjuncts; `inductive` only when every check passed."""
+
+    prop: str
+    checks: tuple[Check, ...]
+    cti: InductionCti | None = None
+
+    @property
+    def inductive(self) -> bool:
+        return bool(self.checks) and all(c.status == "passed" for c in self.checks)
+
+    @property
+    def unknown(self) -> bool:
+        return any(c.status == "unknown" for c in self.checks)
+
+
+def _solver(timeout_ms: int) -> z3.Solver:
+    solver = z3.Solver()
+    solver.set("random_seed", 0)
+    if timeout_ms:
+        solver.set("timeout", timeout_ms)
+    return solver
+
+
+def check_induction(sy: Symbolic, prop: str, conjuncts: list[tuple[str, z3.BoolRef]],
+                    timeout_ms: int = 0) -> Induction:
+    """Initiation, consecution and safety of `conjuncts` (name, term over the pre-state constants) with the
+    property's own condition; `sy.houdini()` must have run. The first failure's CTI."""
+    s, t = sy.frame("i0"), sy.frame("i1")
+    parts = [(name, sy.u.at(term, s), sy.u.at(term, t)) for name, term in conjuncts]
+    parts.append((PROPERTY, sy.good(prop, s), sy.good(prop, t)))
+    checks: list[Check] = []
+    cti: InductionCti | None = None
+    init = _solver(timeout_ms)
+    init.add(sy.init(s))
+    step = _solver(timeout_ms)
+    step.add(sy.well_formed(s), *[before for _, before, _ in parts], sy.step(s, t, "ind"))
+    for name, before, _after in parts:
+        status, _ = _ask(init, z3.Not(before))
+        checks.append(Check("initiation", name, status))
+    for name, _before, after in parts:
+        status, model = _ask(step, z3.Not(after))
+        checks.append(Check("consecution", name, status))
+        if model is not None and cti is None:
+            cti = InductionCti("consecution", name, sy.state_of(model, s), sy.state_of(model, t))
+    safe = _solver(timeout_ms)
+    safe.add(sy.well_formed(s), *[before for _, before, _ in parts])
+    status, model = _ask(safe, sy.bad(prop, s, "ind"))
+    checks.append(Check("safety", PROPERTY, status))
+    if model is not None and cti is None:
+        cti = InductionCti("safety", PROPERTY, sy.state_of(model, s))
+    return Induction(prop, tuple(checks), cti)
+
+
+def _ask(solver: z3.Solver, query: z3.BoolRef) -> tuple[str, z3.ModelRef | None]:
+    """Is `query` unsatisfiable with what the solver holds: (passed | failed | unknown, a model when failed)."""
+    solver.push()
+    solver.add(query)
+    answer = solver.check()
+    model = solver.model() if answer == z3.sat else None
+    solver.pop()
+    status = "passed" if answer == z3.unsat else "failed" if answer == z3.sat else "unknown"
+    return status, model
+
+
+__all__ = ["PROPERTY", "Check", "Induction", "InductionCti", "check_induction"]

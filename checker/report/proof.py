@@ -1,0 +1,266 @@
+"""`netcheck prove`: per property, a proof with an invariant in spec syntax checked again, or a violation with
+its trace, or unknown with the counterexample to induction told as a lock table and thread positions.
+
+Per property the engine decides (engine/bmc.py `covered`):
+1. the spec's `lemmas:` with the property, 1-induction (engine/lemmas.py): proved when inductive, else the CTI;
+2. unless --lemmas-only, PDR (engine/pdr.py) with a time budget: its invariant written in spec syntax
+   (analyses/proof.py), parsed back, shrunk (a conjunct is dropped while the rest is still inductive and
+   still proves the property) and checked again by engine/lemmas.py: initiation, consecution, safety;
+3. then k-induction to --depth: a proof at some k, a violation (BMC's replayed trace), or the CTI.
+"Proved" needs a passed check of a written invariant or a k-induction proof; z3 unknown is never a pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import z3
+from netcheck.model.lang.errors import Diagnostic, SpecError
+from netcheck.model.lang.expr import ExprError
+from netcheck.model.semantics.evaluate import format_value
+from netcheck.model.semantics.layout import SlotKind
+from netcheck.model.semantics.places import PlaceError, thread_places
+from netcheck.model.semantics.system import TransitionSystem
+
+from ..analyses.proof import Unwritable, compile_condition, parse_back, written_invariant
+from ..analyses.trace import lock_rows
+from ..engine.explore import explore
+from ..engine.kinduction import kinduction
+from ..engine.lemmas import Check, InductionCti, check_induction
+from ..engine.limits import Limits
+from ..engine.pdr import pdr
+from ..engine.symbolic import Cti, ProofResult, Symbolic
+from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED
+from .build import PropertyResult, build_proof_report
+
+REACHABILITY_STATES = 200_000   # the explicit search that says whether a CTI's first state is reachable
+
+
+@dataclass(frozen=True)
+class StateView:
+    """One state as `explain` tells it: where each thread stands, the lock table, the shared variables."""
+
+    positions: tuple[tuple[str, str, str], ...]   # (thread, place, statement text)
+    locks: tuple[tuple[str, str], ...]            # (lock, holders and waiters)
+    shared: tuple[tuple[str, str], ...]           # (variable, value)
+
+
+@dataclass(frozen=True)
+class CtiView:
+    """A counterexample to induction: the states, what fails in the last, and whether the first is reachable."""
+
+    kind: str           # consecution, safety, k-induction
+    conjunct: str       # the lemma (or `the property`) false after the step
+    states: tuple[StateView, ...]
+    reachable: str      # reachable, unreachable, or why it is not known
+
+
+@dataclass(frozen=True)
+class LemmaCheck:
+    """The spec's lemmas with the property: every check, and the CTI of the first failure."""
+
+    checks: tuple[Check, ...]
+    cti: CtiView | None
+    inductive: bool
+
+
+@dataclass(frozen=True)
+class PropertyProof:
+    name: str
+    status: str                         # proved, violated, unknown
+    engine: str = ""                    # lemmas, pdr, kind (how it was proved or violated)
+    invariant: tuple[str, ...] = ()     # the inductive invariant's conjuncts, in spec syntax
+    checks: tuple[Check, ...] = ()      # the written invariant checked again
+    k: int = -1
+    lemmas: LemmaCheck | None = None
+    cti: CtiView | None = None          # k-induction's, when unknown
+    reason: str = ""
+    violation: PropertyResult | None = None
+
+
+@dataclass(frozen=True)
+class ProveReport:
+    spec: str
+    lemmas: tuple[tuple[str, str], ...]
+    well_formed: tuple[str, ...]
+    properties: tuple[PropertyProof, ...]
+
+    @property
+    def exit_code(self) -> int:
+        statuses = {p.status for p in self.properties}
+        return EXIT_VIOLATED if "violated" in statuses else EXIT_INCOMPLETE if "unknown" in statuses else EXIT_OK
+
+
+@dataclass(frozen=True)
+class ProveOptions:
+    timeout: float = 60.0     # PDR's budget per property, seconds
+    depth: int = 8            # k-induction's largest k
+    lemmas_only: bool = False
+
+
+def provable(system: TransitionSystem) -> list[str]:
+    """The properties prove decides, in report order (requirements only: no reachable: questions)."""
+    from ..engine.bmc import covered
+    kinds = {info.name: info.kind for info in system.property_kinds()}
+    return [name for name, why in covered(system).items() if not why and kinds.get(name, "runtime") != "reachable"]
+
+
+def prove(path: str, system: TransitionSystem, names: list[str], options: ProveOptions) -> ProveReport:
+    system = system.unreduced()
+    sy = Symbolic(system)
+    sy.houdini()
+    lemmas = compiled_lemmas(system, sy)
+    reach = _Reachability(system)
+    out = [_prove_one(path, system, sy, lemmas, name, options, reach) for name in names]
+    return ProveReport(path, tuple((lm.name, lm.text) for lm in system.spec.lemmas),
+                       tuple(c.text for c in sy.well_formed_facts), tuple(out))
+
+
+def compiled_lemmas(system: TransitionSystem, sy: Symbolic) -> list[tuple[str, z3.BoolRef]]:
+    """The spec's lemmas as z3 terms; an at() place that is no statement of its thread: SpecError NC125."""
+    out, errors = [], []
+    for lemma in system.spec.lemmas:
+        try:
+            out.append((lemma.name, compile_condition(sy.u.rel.pre, lemma.expr)))
+        except PlaceError as err:
+            errors.append(Diagnostic(lemma.span, "NC125", f"lemma {lemma.name}: {err}",
+                                     'write at(THREAD, "FILE:LINE") with the line of one of its statements'))
+    if errors:
+        raise SpecError(errors)
+    return out
+
+
+def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[tuple[str, z3.BoolRef]], name: str,
+               options: ProveOptions, reach: _Reachability) -> PropertyProof:
+    lemma_check = None
+    if lemmas:
+        induction = check_induction(sy, name, lemmas)
+        lemma_check = LemmaCheck(induction.checks, _cti_view(system, induction.cti, reach), induction.inductive)
+        if induction.inductive:
+            return PropertyProof(name, "proved", "lemmas", tuple(f"{n}: {t}" for n, t in _lemma_texts(system)),
+                                 induction.checks, lemmas=lemma_check)
+    if options.lemmas_only:
+        why = "the lemmas are not inductive" if lemmas else "the spec has no lemmas"
+        return PropertyProof(name, "unknown", lemmas=lemma_check, reason=f"{why} (--lemmas-only: no search)")
+    result = pdr(system, options.timeout, stop_on=frozenset({name}))
+    if name in result.violations:
+        return _violated(path, result, name, "pdr", lemma_check)
+    reasons = []
+    if name in result.proofs and result.proofs[name].invariant is not None:
+        written = _written(system, sy, name, result.proofs[name].invariant)
+        if isinstance(written, PropertyProof):
+            return PropertyProof(**{**written.__dict__, "lemmas": lemma_check})
+        reasons.append(written)
+    else:
+        reasons.append(result.unknown.get(name, "PDR found no invariant"))
+    kind = kinduction(system, options.depth, options.timeout, stop_on=frozenset({name}))
+    if name in kind.violations:
+        return _violated(path, kind, name, "kind", lemma_check)
+    if name in kind.proofs:
+        return PropertyProof(name, "proved", "kind", k=kind.proofs[name].k, lemmas=lemma_check,
+                             reason=f"PDR: {reasons[0]}")
+    reasons.append(kind.unknown.get(name, "k-induction did not decide it"))
+    cti = _kind_cti(system, kind.ctis.get(name), reach)
+    return PropertyProof(name, "unknown", lemmas=lemma_check, cti=cti, reason="; ".join(f"{e}: {r}" for e, r in
+                                                                                       zip(("PDR", "k-induction"),
+                                                                                           reasons)))
+
+
+def _lemma_texts(system: TransitionSystem) -> list[tuple[str, str]]:
+    return [(lm.name, lm.text) for lm in system.spec.lemmas]
+
+
+def _violated(path: str, result: ProofResult, name: str, engine: str, lemma_check: LemmaCheck | None) -> PropertyProof:
+    report = build_proof_report(path, result, use_expect=False)
+    prop = next(p for p in report.properties if p.name == name)
+    return PropertyProof(name, "violated", engine, lemmas=lemma_check, violation=prop)
+
+
+def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.BoolRef) -> PropertyProof | str:
+    """PDR's invariant in spec syntax, parsed back, shrunk and checked again; or why not."""
+    try:
+        texts = written_invariant(system, sy.u.base, invariant)
+    except Unwritable as err:
+        return f"PDR's invariant cannot be written in spec syntax ({err}): not shown, not a proof here"
+    try:
+        terms = [(t, compile_condition(sy.u.rel.pre, parse_back(system, t))) for t in texts]
+    except (ExprError, PlaceError) as err:
+        return f"PDR's invariant written in spec syntax does not parse back ({err}): a bug in netcheck"
+    terms = _shrink(sy, name, terms)
+    induction = check_induction(sy, name, terms)
+    if not induction.inductive:
+        failed = ", ".join(f"{c.kind} of {c.conjunct}" for c in induction.checks if c.status != "passed")
+        return f"PDR's invariant, written in spec syntax, does not check again ({failed}): not a proof"
+    return PropertyProof(name, "proved", "pdr", tuple(t for t, _ in terms), induction.checks)
+
+
+def _shrink(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]]) -> list[tuple[str, z3.BoolRef]]:
+    """Drop conjuncts, last first, while the rest is still inductive with the property (deterministic)."""
+    if not check_induction(sy, name, terms).inductive:
+        return terms
+    kept = list(terms)
+    for conjunct in reversed(terms):
+        trial = [t for t in kept if t is not conjunct]
+        if check_induction(sy, name, trial).inductive:
+            kept = trial
+    return kept
+
+
+# -- states as explain tells them
+
+
+def state_view(system: TransitionSystem, s: tuple) -> StateView:
+    places = thread_places(system.threads)
+    positions = []
+    for t in system.threads:
+        pc = s[t.pcslot]
+        node = system.node_at(s, t.tid)
+        text = node.stmt.text if node is not None and node.stmt is not None else ""
+        try:
+            place = places[t.name].place(pc)
+        except KeyError:
+            place = f"pc {pc}"
+        positions.append((t.name, place, text))
+    locks = tuple((lock, row.spell()) for lock, row in lock_rows(system, s).items())
+    shared = tuple((slot.name, format_value(s[i], slot.type, system.names))
+                   for i, slot in enumerate(system.layout.slots) if slot.kind == SlotKind.SHARED)
+    return StateView(tuple(positions), locks, shared)
+
+
+class _Reachability:
+    """Whether a state is reachable, by one explicit search (at most REACHABILITY_STATES states), run once.
+    A z3 state gives every slot a value; an explicit one leaves the locals of finished threads out (None)."""
+
+    def __init__(self, system: TransitionSystem):
+        self.system = system
+        self._states: list[tuple] | None = None
+        self._complete = False
+
+    def __call__(self, s: tuple) -> str:
+        if self._states is None:
+            exp = explore(self.system, Limits(max_states=REACHABILITY_STATES), measure_memory=False)
+            self._states = list(exp.store.states)
+            self._complete = exp.complete
+        if any(all(e is None or e == c for e, c in zip(state, s)) for state in self._states):
+            return "reachable"
+        if self._complete:
+            return f"unreachable: the explicit search of all {len(self._states):,} reachable states never visits it"
+        return f"not known: the explicit search stopped at {len(self._states):,} states"
+
+
+def _cti_view(system: TransitionSystem, cti: InductionCti | None, reach: _Reachability) -> CtiView | None:
+    if cti is None:
+        return None
+    states = (cti.before,) if cti.after is None else (cti.before, cti.after)
+    return CtiView(cti.kind, cti.conjunct, tuple(state_view(system, s) for s in states), reach(cti.before))
+
+
+def _kind_cti(system: TransitionSystem, cti: Cti | None, reach: _Reachability) -> CtiView | None:
+    if cti is None:
+        return None
+    return CtiView("k-induction", "the property", tuple(state_view(system, s) for s in cti.states),
+                   reach(cti.states[0]))
+
+
+__all__ = ["CtiView", "LemmaCheck", "PropertyProof", "ProveOptions", "ProveReport", "StateView", "prove",
+           "provable", "state_view"]
