@@ -73,13 +73,16 @@ def spin_comparison() -> None:
         print(f"  skipped: {INSTALL_HINT}")
         return
     header = (f"{'spec':<24} {'netcheck':>9} {'states':>9} {'export':>7} {'spin -a':>8} {'gcc':>7} {'pan':>7} "
-              f"{'SPIN':>7} {'states':>9} {'equal':>5} {'SPIN/netcheck':>13} {'pan/netcheck':>12}")
+              f"{'SPIN':>7} {'states':>9} {'equal':>5} {'SPIN/netcheck':>13} {'pan/netcheck':>12} "
+              f"{'reduced+sym':>11} {'states':>9} {'netcheck/SPIN':>13}")
     print(header)
     print("-" * len(header))
     cli = [sys.executable, "-m", "netcheck.checker.cli"]
     for path, _ in SPIN_RUNS:
         out, verify = timed([*cli, "verify", path, "--format", "json"])
         states = json.loads(out)["stats"]["states"]
+        out, both = timed([*cli, "verify", path, "--reduce", "protected", "--symmetry", "on", "--format", "json"])
+        both_states = json.loads(out)["stats"]["states"]
         with tempfile.TemporaryDirectory(prefix="netcheck-bench-") as tmp:
             model = Path(tmp) / "model.pml"
             _, export = timed([*cli, "export", "--promela", path, "-o", str(model)])
@@ -89,8 +92,9 @@ def spin_comparison() -> None:
         print(f"{Path(path).name:<24} {verify:>8.2f}s {states:>9,} {export:>6.2f}s {spin.generate:>7.2f}s "
               f"{spin.compile:>6.2f}s {spin.search:>6.2f}s {total:>6.2f}s {spin.states:>9,} "
               f"{'yes' if spin.states == states else 'NO':>5} {total / verify:>12.2f}x "
-              f"{spin.search / verify:>11.2f}x{verdict}")
-    print("netcheck: verify end to end (start-up, exploration, report); SPIN: export + spin -a + gcc + pan")
+              f"{spin.search / verify:>11.2f}x {both:>10.2f}s {both_states:>9,} {both / total:>12.2f}x{verdict}")
+    print("netcheck: verify end to end (start-up, exploration, report); SPIN: export + spin -a + gcc + pan;\n"
+          "reduced+sym: verify --reduce protected --symmetry on, and its time over SPIN's pipeline")
 
 
 def main() -> int:

@@ -123,7 +123,8 @@ def test_shared_options_have_one_declaration() -> None:
             seen.setdefault(param.name, {})[name] = described
     for option in ("bounds", "max_states", "max_depth", "timeout", "no_timing"):
         assert len(seen[option]) >= 2 and len(set(seen[option].values())) == 1, (option, seen[option])
-    assert set(seen["fmt"]) == {"verify", "locks", "slow", "overtakes", "mutate", "diff", "conform", "skeleton"}
+    assert set(seen["fmt"]) == {"verify", "locks", "slow", "overtakes", "mutate", "diff", "conform", "skeleton",
+                                "prove"}
 
 
 def test_commands_never_import_the_package() -> None:

@@ -36,7 +36,7 @@ def diagnostic(statement: str):
     ("spin_lock_irqsave(&l, flags)", "interrupt contexts are not modelled"),
     ("call_rcu: f", "RCU callbacks are not modelled"),
     ("mutex_lock_interruptible: m", "'mutex_lock_killable: M' with on_fail: is the nearest"),
-    ("flush_work: w", "workqueues are not modelled"),
+    ("synchronize_srcu: s", "SRCU is not modelled"),
 ])
 def test_unmodelled_kernel_calls_say_what_to_write(statement: str, says: str) -> None:
     d = diagnostic(statement)

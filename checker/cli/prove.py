@@ -19,14 +19,15 @@ from .run import load_system, parse_bounds
 @click.argument("spec", type=click.Path())
 @click.argument("properties", nargs=-1)
 @bound_option
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
-              metavar="SECONDS", help="PDR's time budget per property (then k-induction gets as long).")
+@click.option("--time-per-property", "time_per_property", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True, metavar="SECONDS",
+              help="PDR's time budget per property (then k-induction gets as long).")
 @click.option("--depth", type=click.IntRange(min=0), default=8, show_default=True, metavar="K",
               help="k-induction's largest k, tried when PDR gives no invariant.")
 @click.option("--lemmas-only", is_flag=True,
               help="Check only the spec's lemmas: with the property, are they inductive? (no PDR, no k-induction)")
 @format_option(["text", "json"])
-def prove(spec: str, properties: tuple[str, ...], bounds: tuple[str, ...], timeout: float, depth: int,
+def prove(spec: str, properties: tuple[str, ...], bounds: tuple[str, ...], time_per_property: float, depth: int,
           lemmas_only: bool, fmt: str) -> None:
     """Prove PROPERTIES of SPEC (every invariant, final property, assert, lock_discipline and runtime_safety
     when none is named) for every reachable state, without exploring them.
@@ -51,6 +52,6 @@ def prove(spec: str, properties: tuple[str, ...], bounds: tuple[str, ...], timeo
                 did_you_mean(name, known)
             raise click.BadParameter(f"no property '{name}' to prove in {spec}; {why} (provable: "
                                      f"{', '.join(known)})", param_hint="PROPERTY")
-    report = prove_spec(spec, system, list(properties) or known, ProveOptions(timeout, depth, lemmas_only))
+    report = prove_spec(spec, system, list(properties) or known, ProveOptions(time_per_property, depth, lemmas_only))
     click.echo(render_prove_json(report) if fmt == "json" else render_prove_text(report), nl=False)
     sys.exit(report.exit_code)

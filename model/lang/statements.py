@@ -163,9 +163,6 @@ UNMODELLED = {
     "kfree_rcu": "RCU-deferred frees are not modelled: write the free after synchronize_rcu",
     "srcu_read_lock": "SRCU is not modelled: rcu_read_lock models one RCU domain",
     "synchronize_srcu": "SRCU is not modelled: synchronize_rcu models one RCU domain",
-    "flush_work": "workqueues are not modelled: a work item can be a daemon thread; flushing it, an 'await:' on "
-                  "a flag it sets when done",
-    "queue_work": "workqueues are not modelled: a work item can be a daemon thread that awaits a flag",
     "wake_up_interruptible": "interruptible sleeps are not modelled: wait_event_killable and wake_up are the "
                              "nearest",
     "wait_event_interruptible": "interruptible sleeps are not modelled: 'wait_event_killable: WQ, COND' with "

@@ -5,9 +5,9 @@ Two namespaces `net0` and `net1` that nothing in the spec tells apart behave ali
 everywhere in a state (in every slot indexed by them, in every value that names them, and the threads
 bound to them, with every lock owner, reader, queue entry and grace-period wait that names a thread)
 gives a state with the same future, up to the same swap. The explorer then stores one state per class,
-the smallest of its images (`Symmetry.canonical`), and remembers per edge which permutation it applied,
-so that per-thread analyses (stuck threads) and traces (concretized by replaying, checker/analyses/
-symmetric.py) stay exact.
+the image whose packing is smallest (checker/engine/store.py, `Canonical`), and remembers per edge which
+permutation it applied, so that per-thread analyses (stuck threads) and traces (concretized by
+replaying, checker/analyses/symmetric.py) stay exact.
 
 An entity with two or more elements is symmetric unless something tells its elements apart (the reason
 is reported): an element or a proper subset of them named in the code, a thread argument or a
@@ -15,8 +15,8 @@ property; an ordering of its elements (`<`, `min`, `first` of a set); a loop ove
 visits them in index order); threads bound to only some of them; a lock with per-instance lockdep
 classes over it; an initial state that is not invariant under the swap; or threads bound to two
 elements whose programs differ. The search also samples states and checks that the successors of a
-state's image are the images of its successors (`check`): a failure is an internal error, never a
-verdict.
+state's image are the images of its successors (checker/engine/explore.py, `SymmetryCheck`): a failure
+is an internal error, never a verdict.
 """
 
 from __future__ import annotations
