@@ -34,7 +34,7 @@ EXAMPLES = sorted((ROOT / "docs" / "examples").rglob("*.yaml"))
 def classes(system: TransitionSystem, exp, sids) -> set[tuple[bytes, int]]:
     """(canonical state, its stuck threads renamed alike) of the states `sids`."""
     sym = system.symmetry if system.symmetry is not None else find_symmetry(system)
-    canonical = Canonical(sym.images, Packer())
+    canonical = Canonical(sym.images, Packer(), sym.positions)
     out = set()
     for sid in sids:
         state, mask = exp.store.states[sid], exp.stuck.get(sid, 0)

@@ -13,6 +13,7 @@ error, never a counterexample.
 from __future__ import annotations
 
 from netcheck.model.semantics.runtime import Violation
+from netcheck.model.semantics.symmetry import inverse
 from netcheck.model.semantics.system import TransitionSystem
 
 from ..engine.result import Label, Path
@@ -27,7 +28,7 @@ def concretize(system: TransitionSystem, path: Path, prop: str = "") -> Path:
     if sym is None or sym.size == 1 or not path.states:
         return path
     pack = Packer()
-    canonical = Canonical(sym.images, pack)
+    canonical = Canonical(sym.images, pack, sym.positions)
     actions = {(a.tid, a.pc, a.signal): i for i, a in enumerate(system.actions)}
 
     def real_action(label: Label, rename: tuple[int, ...]) -> int:
@@ -47,7 +48,7 @@ def concretize(system: TransitionSystem, path: Path, prop: str = "") -> Path:
             raise InternalError(f"a step of the symmetric search ({label}) does not replay")
         assert isinstance(found, tuple)
         k = next(k for k, image in enumerate(sym.images) if image(found) == stored)
-        rename = _inverse(sym.thread_maps[k])
+        rename = inverse(sym.thread_maps[k])
         states.append(found)
         steps.append(action)
     last_action = real_action(path.last, rename) if path.last is not None else -1
@@ -67,13 +68,6 @@ def concretize(system: TransitionSystem, path: Path, prop: str = "") -> Path:
         info = system.actions[action]
         last = Label(info.tid, action, choice, info.signal)
     return Path(tuple(renamed), tuple(labels), last, (), False)
-
-
-def _inverse(tmap: tuple[int, ...]) -> tuple[int, ...]:
-    out = [0] * len(tmap)
-    for t, to in enumerate(tmap):
-        out[to] = t
-    return tuple(out)
 
 
 def _renamed(system: TransitionSystem, action: int, tmap: tuple[int, ...], actions: dict) -> int:

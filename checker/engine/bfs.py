@@ -53,7 +53,9 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     expand, seen = system.expand, _fan_out(on_state)
     # symmetry: each state stored as its canonical image, each edge with the permutation that gave it
     symmetry = getattr(system, "symmetry", None)
-    canon = Canonical(symmetry.images, store.pack) if symmetry is not None and symmetry.size > 1 else None
+    canon = None
+    if symmetry is not None and symmetry.size > 1:
+        canon = Canonical(symmetry.images, store.pack, symmetry.positions)
     perms = store.edges_perm
 
     for target in system.initial():

@@ -74,7 +74,7 @@ class SymmetryCheck(Observer):
     def __init__(self, system: TransitionSystem):
         assert system.symmetry is not None
         self.system, self.symmetry = system, system.symmetry
-        self.canonical = Canonical(self.symmetry.images, Packer())
+        self.canonical = Canonical(self.symmetry.images, Packer(), self.symmetry.positions)
 
     def on_expanded(self, sid: int, state: tuple, blocked: int, violating: bool) -> None:
         if sid % self.CHECK_EVERY:

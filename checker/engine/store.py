@@ -50,24 +50,33 @@ unpack = pickle.loads
 
 
 class Canonical:
-    """Under symmetry, a state's representative: of the state's images (`images`, the identity first),
-    the one whose packing is smallest, with its packing and the index of the permutation that gave it."""
+    """Under symmetry, a state's representative: of the state's images (`images`, the identity first), the
+    least by (its threads' program counters, its packing), with its packing and the index of the
+    permutation that gave it. The program counters of each image (`positions`) are read straight from
+    the state, so only the images that tie on them are built and packed (usually one)."""
 
-    __slots__ = ("images", "pack")
+    __slots__ = ("images", "positions", "pack")
 
-    def __init__(self, images: Sequence[Callable[[State], State]], pack: Packer):
-        self.images = tuple(images[1:])
+    def __init__(self, images: Sequence[Callable[[State], State]], pack: Packer,
+                 positions: Sequence[Callable[[State], object]] = ()):
+        self.images = tuple(images)
+        self.positions = tuple(positions) if positions else tuple(lambda s: () for _ in images)
         self.pack = pack
 
     def __call__(self, state: State) -> tuple[bytes, State, int]:
-        pack = self.pack
-        best, best_state, best_perm = pack(state), state, 0
-        for k, image in enumerate(self.images, 1):
-            other = image(state)
+        keys = [position(state) for position in self.positions]
+        least = min(keys)   # type: ignore[type-var]
+        ties = [k for k, key in enumerate(keys) if key == least]
+        pack, images = self.pack, self.images
+        k = ties[0]
+        best_state = images[k](state) if k else state
+        best = pack(best_state)
+        for k2 in ties[1:]:
+            other = images[k2](state)
             packed = pack(other)
             if packed < best:
-                best, best_state, best_perm = packed, other, k
-        return best, best_state, best_perm
+                best, best_state, k = packed, other, k2
+        return best, best_state, k
 
 
 class PackedStates(Sequence[State]):

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import permutations, product
+from operator import itemgetter
 
 from ..lang.expr import Call, Compare, Const, Expr, Quant, walk
 from ..lang.spec import LockClasses
@@ -47,6 +48,8 @@ class Symmetry:
     broken: tuple[tuple[str, str], ...]               # (entity, the first thing that tells its elements apart)
     thread_maps: tuple[tuple[int, ...], ...]          # per permutation: tid -> the tid it becomes
     images: tuple[Callable[[tuple], tuple], ...]      # per permutation: state -> its image
+    # per permutation: state -> the program counters of its image, in thread order (cheap: no image built)
+    positions: tuple[Callable[[tuple], object], ...] = ()
 
     @property
     def size(self) -> int:
@@ -87,7 +90,10 @@ def find_symmetry(system: object) -> Symmetry:
             return Symmetry((), tuple(sorted(broken.items())), ((*range(len(threads)),),), (_identity,))
         thread_maps.append(tmap)
         images.append(_image(layout.slots, threads, perm, tmap, per))
-    sym = Symmetry(tuple(symmetric), tuple(sorted(broken.items())), tuple(thread_maps), tuple(images))
+    pcs = [t.pcslot for t in threads]
+    positions = tuple(itemgetter(*(pcs[inverse_map[u]] for u in range(len(pcs))))
+                      for inverse_map in (inverse(m) for m in thread_maps))
+    sym = Symmetry(tuple(symmetric), tuple(sorted(broken.items())), tuple(thread_maps), tuple(images), positions)
     if symmetric and not _initial_invariant(sym, system.initial_states):   # type: ignore[attr-defined]
         broken.update({e: "the initial state tells its elements apart" for e in symmetric})
         return Symmetry((), tuple(sorted(broken.items())), ((*range(len(threads)),),), (_identity,))
@@ -96,6 +102,14 @@ def find_symmetry(system: object) -> Symmetry:
 
 def _identity(s: tuple) -> tuple:
     return s
+
+
+def inverse(tmap: tuple[int, ...]) -> tuple[int, ...]:
+    """The thread map undoing `tmap`."""
+    out = [0] * len(tmap)
+    for t, to in enumerate(tmap):
+        out[to] = t
+    return tuple(out)
 
 
 def _factorial(n: int) -> int:
