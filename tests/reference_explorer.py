@@ -1210,6 +1210,7 @@ class Reference:
     def fire_signal(self, state: dict, tid: int) -> list:
         w = clone(state)
         out = []
+        self.evaluator.tid = tid   # a wait's condition tested on the signal path may ask held()
         try:
             results = self.signal(w, tid)
         except RefError as err:

@@ -35,7 +35,7 @@ BUGS = ROOT / "docs" / "examples" / "bugs"
 SHIPPED = ["caller_must_hold", "invariant_next_off_list", "invariant_null_index", "killable_leaks_lock",
            "rcu_free_without_grace_period", "sleep_under_spinlock"]
 DEPTH = 7
-EXAMPLES = int(os.environ.get("NETCHECK_BMC_EXAMPLES") or 25)
+EXAMPLES = int(os.environ.get("NETCHECK_BMC_EXAMPLES") or 15)
 GENERATED_DEPTH = 4
 
 
