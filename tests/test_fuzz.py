@@ -1163,7 +1163,7 @@ def test_the_oracle_accepts_the_shipped_specs():
     check_input(Input("shipped", dict(SHIPPED_EXAMPLES), "tour.yaml"))
 
 
-@fuzz_settings(150)
+@fuzz_settings(110)
 @given(data=dumped(random_documents()))
 def test_fuzz_random_documents(data: bytes) -> None:
     """Random nested YAML keyed by the spec vocabulary, next to the shipped specs (for extends:)."""
@@ -1178,7 +1178,7 @@ def test_fuzz_structured_specs(data: bytes) -> None:
     check_input(Input("structured spec", {**SHIPPED_SPECS, "fuzz.yaml": data}, "fuzz.yaml"))
 
 
-@fuzz_settings(150)
+@fuzz_settings(110)
 @given(data=holed_specs())
 def test_fuzz_expressions_in_place(data: bytes) -> None:
     """Generated expressions, statements, types and signatures in every place of a small spec."""
