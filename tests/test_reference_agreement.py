@@ -126,6 +126,29 @@ def differences(spec: Spec, prod: Observed, ref: Observed) -> list[str]:
     return out
 
 
+def generated_specs_agree(world_flags: dict, examples: int) -> int:
+    """Random specs drawn with `world_flags` (tests/spec_generator.py) explored by netcheck and by the
+    reference explorer, which must agree; how many were compared."""
+    compared: list[int] = []
+
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None, print_blob=False,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+    @given(specs(world_flags))
+    def check(text: str) -> None:
+        note(text)
+        s = load_text(text)
+        prod = production(s, MAX_STATES)
+        assume(prod is not None)
+        assert prod is not None
+        ref = reference(s, 4 * MAX_STATES)
+        assert ref is not None
+        assert_agree(s, prod, ref)
+        compared.append(prod.states)
+
+    check()
+    return len(compared)
+
+
 def assert_agree(spec: Spec, prod: Observed, ref: Observed) -> None:
     diff = differences(spec, prod, ref)
     assert not diff, "the explorers disagree:\n  " + "\n  ".join(diff) + f"\nproduction: {prod}\nreference:  {ref}"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import z3
+from hypothesis import HealthCheck, given, note, settings
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
 from netcheck.model.lang.errors import SpecError
@@ -25,7 +26,7 @@ from netcheck.model.lang.parse import load_spec
 from netcheck.model.semantics.relation import ATOMIC, Relation
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import TransitionSystem
-from spec_generator import generated_systems
+from spec_generator import generated_systems, specs
 from test_reference_agreement import CORNERS, KNOWN_BUGS, QUESTION_CORNERS, WAKE_ORDER, load_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +131,23 @@ class Agreement:
                 if pc != thread.finished and thread.steps[pc] is None:
                     pending += self.agree(m, thread.tid, False)
                     budget -= 1
+
+
+def generated_specs_agree_with_the_relation(world_flags: dict, examples: int) -> int:
+    """Random specs drawn with `world_flags`: the explorer's steps and z3's relation agree on sampled states;
+    how many states were checked."""
+    checked = [0]
+
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None, print_blob=False,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(specs(world_flags))
+    def check(text: str) -> None:
+        note(text)
+        agreement = check_system(TransitionSystem(load_text(text)), max_states=2_000, samples=8)
+        checked[0] += agreement.checked
+
+    check()
+    return checked[0]
 
 
 def check_system(system: TransitionSystem, max_states: int = 20_000, samples: int = SAMPLES) -> Agreement:

@@ -14,12 +14,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, assume, given, note, settings
 from netcheck.model.lang.errors import SpecError
 from netcheck.model.semantics.system import TransitionSystem
-from spec_generator import BUG_PATTERNS, specs
-from test_reference_agreement import MAX_STATES, assert_agree, load_text, production, reference
-from test_relation import check_system
+from spec_generator import BUG_PATTERNS
+from test_reference_agreement import assert_agree, generated_specs_agree, load_text, production, reference
+from test_relation import check_system, generated_specs_agree_with_the_relation
 
 EXAMPLES = int(os.environ.get("NETCHECK_HYPOTHESIS_EXAMPLES") or 60)
 WAIT_SPECS = {**BUG_PATTERNS, "min_wait_queues": 1}
@@ -133,36 +132,8 @@ def test_a_wait_queue_local_is_refused() -> None:
 
 
 def test_random_wait_queue_specs_agree_with_the_reference() -> None:
-    compared: list[int] = []
-
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, print_blob=False,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
-    @given(specs(WAIT_SPECS))
-    def check(text: str) -> None:
-        note(text)
-        s = load_text(text)
-        prod = production(s, MAX_STATES)
-        assume(prod is not None)
-        assert prod is not None
-        ref = reference(s, 4 * MAX_STATES)
-        assert ref is not None
-        assert_agree(s, prod, ref)
-        compared.append(prod.states)
-
-    check()
-    assert len(compared) >= 0.8 * EXAMPLES
+    assert generated_specs_agree(WAIT_SPECS, EXAMPLES) >= 0.8 * EXAMPLES
 
 
 def test_random_wait_queue_specs_agree_with_the_relation() -> None:
-    checked = [0]
-
-    @settings(max_examples=max(10, EXAMPLES // 3), deadline=None, derandomize=True, database=None,
-              print_blob=False, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(specs(WAIT_SPECS))
-    def check(text: str) -> None:
-        note(text)
-        agreement = check_system(TransitionSystem(load_text(text)), max_states=2_000, samples=8)
-        checked[0] += agreement.checked
-
-    check()
-    assert checked[0] > 0
+    assert generated_specs_agree_with_the_relation(WAIT_SPECS, max(10, EXAMPLES // 3)) > 0

@@ -43,59 +43,39 @@ def stuck_masks(system: ExplicitSystem, store: StateStore) -> dict[int, int]:
     symmetry = getattr(system, "symmetry", None)
     maps = symmetry.thread_maps if symmetry is not None and len(store.edges_perm) else None
     while True:
-        if maps is None:
-            pending = _close(store, can, ends, signal, pending, full)
-        else:
-            pending = _close_permuted(store, can, ends, signal, pending, full, maps)
+        pending = _close(store, can, ends, signal, pending, full, maps)
         if not _moved_on(system, store, can, ends, signal, waiters, pending, maps):
             break
     return {s: blocked[s] & ~can[s] for s in sorted(pending) if blocked[s] & ~can[s]}
 
 
 def _close(store: StateStore, can: list[int], ends: array, signal: set[int], pending: list[int],
-           full: int) -> list[int]:
+           full: int, maps: tuple[tuple[int, ...], ...] | None = None) -> list[int]:
     """Propagate `can` backwards over non-signal edges to a fixed point; the states still not full.
-    BFS numbering makes most edges lead to higher ids, so a few passes in decreasing order do it."""
-    first, dst = store.first_edge, store.edges_dst
+    BFS numbering makes most edges lead to higher ids, so a few passes in decreasing order do it. Under
+    symmetry (`maps`), an edge's target is stored as its image under a permutation, whose thread t is the
+    successor's thread maps[perm][t]: masks are read back through it."""
+    first, dst, perms = store.first_edge, store.edges_dst, store.edges_perm
     with_signal = {bisect_right(first, e) - 1 for e in signal}   # the states signal edges leave
+    back = [_mask_back(m) for m in maps] if maps is not None else None
     changed = True
     while changed:
         changed = False
         still = []
         for s in pending:
             m = can[s]
-            if s in with_signal:
+            if back is not None:
+                for e in range(first[s], ends[s]):
+                    if e not in signal:
+                        p = perms[e]
+                        m |= back[p](can[dst[e]]) if p else can[dst[e]]
+            elif s in with_signal:
                 for e in range(first[s], ends[s]):
                     if e not in signal:
                         m |= can[dst[e]]
             else:
                 for d in dst[first[s]:ends[s]]:
                     m |= can[d]
-            if m != can[s]:
-                can[s] = m
-                changed = True
-            if m != full:
-                still.append(s)
-        pending = still
-    return pending
-
-
-def _close_permuted(store: StateStore, can: list[int], ends: array, signal: set[int], pending: list[int],
-                    full: int, maps: tuple[tuple[int, ...], ...]) -> list[int]:
-    """`_close` under symmetry: an edge's target is stored as its image under a permutation, whose
-    thread t is the successor's thread maps[perm][t]; masks are read back through it."""
-    first, dst, perms = store.first_edge, store.edges_dst, store.edges_perm
-    back = [_mask_back(m) for m in maps]
-    changed = True
-    while changed:
-        changed = False
-        still = []
-        for s in pending:
-            m = can[s]
-            for e in range(first[s], ends[s]):
-                if e not in signal:
-                    p = perms[e]
-                    m |= back[p](can[dst[e]]) if p else can[dst[e]]
             if m != can[s]:
                 can[s] = m
                 changed = True
