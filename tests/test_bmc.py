@@ -35,7 +35,7 @@ BUGS = ROOT / "docs" / "examples" / "bugs"
 SHIPPED = ["caller_must_hold", "invariant_next_off_list", "invariant_null_index", "killable_leaks_lock",
            "rcu_free_without_grace_period", "sleep_under_spinlock"]
 DEPTH = 7
-EXAMPLES = int(os.environ.get("NETCHECK_BMC_EXAMPLES") or 15)
+EXAMPLES = int(os.environ.get("NETCHECK_BMC_EXAMPLES") or 10)
 GENERATED_DEPTH = 4
 
 
@@ -107,7 +107,7 @@ def test_bmc_agrees_with_the_explicit_search_on_generated_specs() -> None:
     @generated_systems(EXAMPLES)
     def check(system: TransitionSystem) -> None:
         try:
-            result = bmc(system, GENERATED_DEPTH, timeout=5)
+            result = bmc(system, GENERATED_DEPTH, timeout=3)
         except BmcError:   # local computation in a loop: not unrollable, said so
             return
         if result.reached < GENERATED_DEPTH or any(why.startswith("z3") for why in result.unknown.values()):

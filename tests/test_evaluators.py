@@ -317,7 +317,7 @@ class ExprGen:
         return Quant(t, SP, kind, var, domain, cond, body)
 
 
-@settings(derandomize=True, deadline=None, max_examples=int(os.environ.get("NETCHECK_HYPOTHESIS_EXAMPLES") or 150),
+@settings(derandomize=True, deadline=None, max_examples=int(os.environ.get("NETCHECK_HYPOTHESIS_EXAMPLES") or 100),
           database=None)
 @given(rng=st.randoms(use_true_random=True))
 def test_generated_expressions_agree_on_generated_states(universe: TransitionSystem, rng: random.Random) -> None:
