@@ -92,7 +92,7 @@ def find_symmetry(system: object) -> Symmetry:
         images.append(_image(layout.slots, threads, perm, tmap, per))
     pcs = [t.pcslot for t in threads]
     positions = tuple(itemgetter(*(pcs[inverse_map[u]] for u in range(len(pcs))))
-                      for inverse_map in (inverse(m) for m in thread_maps))
+                      for inverse_map in (inverse(m) for m in thread_maps)) if pcs else ()
     sym = Symmetry(tuple(symmetric), tuple(sorted(broken.items())), tuple(thread_maps), tuple(images), positions)
     if symmetric and not _initial_invariant(sym, system.initial_states):   # type: ignore[attr-defined]
         broken.update({e: "the initial state tells its elements apart" for e in symmetric})
