@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from netcheck.checker.cli import main
 from netcheck.checker.engine.explore import SymmetryCheck, explore
 from netcheck.checker.engine.limits import Limits
-from netcheck.checker.engine.store import Canonical, Packer
+from netcheck.checker.engine.store import Canonical
 from netcheck.checker.engine.verdicts import InternalError
 from netcheck.checker.report.build import build_report
 from netcheck.model.lang.parse import load_spec
@@ -34,7 +34,7 @@ EXAMPLES = sorted((ROOT / "docs" / "examples").rglob("*.yaml"))
 def classes(system: TransitionSystem, exp, sids) -> set[tuple[bytes, int]]:
     """(canonical state, its stuck threads renamed alike) of the states `sids`."""
     sym = system.symmetry if system.symmetry is not None else find_symmetry(system)
-    canonical = Canonical(sym.images, Packer(), sym.positions)
+    canonical = Canonical.of(sym)
     out = set()
     for sid in sids:
         state, mask = exp.store.states[sid], exp.stuck.get(sid, 0)

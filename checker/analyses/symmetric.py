@@ -28,7 +28,7 @@ def concretize(system: TransitionSystem, path: Path, prop: str = "") -> Path:
     if sym is None or sym.size == 1 or not path.states:
         return path
     pack = Packer()
-    canonical = Canonical(sym.images, pack, sym.positions)
+    canonical = Canonical.of(sym, pack)
     actions = {(a.tid, a.pc, a.signal): i for i, a in enumerate(system.actions)}
 
     def real_action(label: Label, rename: tuple[int, ...]) -> int:

@@ -55,7 +55,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     symmetry = getattr(system, "symmetry", None)
     canon = None
     if symmetry is not None and symmetry.size > 1:
-        canon = Canonical(symmetry.images, store.pack, symmetry.positions)
+        canon = Canonical.of(symmetry, store.pack)
     perms = store.edges_perm
 
     for target in system.initial():

@@ -17,7 +17,7 @@ from .bfs import DEADLOCK, search
 from .limits import Limits, Progress, peak_rss_mb
 from .observers import Findings, Observer
 from .result import ExplicitResult, Finding
-from .store import Canonical, Packer, StateStore
+from .store import Canonical, StateStore
 from .stuck import stuck_masks
 from .verdicts import InternalError, PropertyObserver
 
@@ -74,7 +74,7 @@ class SymmetryCheck(Observer):
     def __init__(self, system: TransitionSystem):
         assert system.symmetry is not None
         self.system, self.symmetry = system, system.symmetry
-        self.canonical = Canonical(self.symmetry.images, Packer(), self.symmetry.positions)
+        self.canonical = Canonical.of(self.symmetry)
 
     def on_expanded(self, sid: int, state: tuple, blocked: int, violating: bool) -> None:
         if sid % self.CHECK_EVERY:

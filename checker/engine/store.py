@@ -63,6 +63,11 @@ class Canonical:
         self.positions = tuple(positions) if positions else tuple(lambda s: () for _ in images)
         self.pack = pack
 
+    @classmethod
+    def of(cls, symmetry: object, pack: Packer | None = None) -> Canonical:
+        """The representative function of a symmetry (model/semantics/symmetry.py), packing with `pack`."""
+        return cls(symmetry.images, pack or Packer(), symmetry.positions)   # type: ignore[attr-defined]
+
     def __call__(self, state: State) -> tuple[bytes, State, int]:
         keys = [position(state) for position in self.positions]
         least = min(keys)   # type: ignore[type-var]

@@ -605,29 +605,37 @@ class BodyParser:
         shown = f"{_lock_text(text)}, {sub_text}" if written != op else _lock_text(text)
         return LockOp(span, f"{written}({shown})", op, lock, on_fail, subclass)
 
+    def operands(self, op: str, value: Node, names: tuple[str, ...], code: str) -> list[tuple[str, Span]]:
+        """An operation's comma-separated operands, each with where it starts: exactly as many as `names`
+        (else a located error showing the usage, `op: NAME, NAME`)."""
+        text, vspan = self.expr_of(value, op)
+        parts = _split_top(str(text))
+        if len(parts) != len(names):
+            raise ExprError(vspan, code, f"{op} takes {len(names)} argument(s), got {len(parts)}",
+                            f"write '{op}: {', '.join(names)}'")
+        out = [(parts[0], vspan)]
+        offset = len(parts[0]) + 1
+        for part in parts[1:]:
+            out.append((part, vspan.shifted(offset + len(part) - len(part.lstrip()))))
+            offset += len(part) + 1
+        return out
+
     def counter_op(self, op: str, node: Map, value: Node, span: Span) -> Stmt | None:
         """`- refcount_inc: n.count`, `- refcount_set: count[n], 1`, `- wait_for_completion: done` with
         on_fail: (a false result, a fatal signal, a timeout) or result: (a bool the operation returns)."""
         info = COUNTER_API[op]
-        text, vspan = self.expr_of(value, op)
-        parts = _split_top(str(text))
-        want = 2 if info.value else 1
-        if len(parts) != want:
-            usage = f"{op}: COUNTER, VALUE" if info.value else f"{op}: COUNTER"
-            raise ExprError(vspan, "NC214", f"{op} takes {want} argument(s), got {len(parts)}", f"write '{usage}'")
+        parts = self.operands(op, value, ("COUNTER", "VALUE") if info.value else ("COUNTER",), "NC214")
         scope = self.scoped()
-        target = parse_expr(parts[0], scope, vspan)
+        target = parse_expr(parts[0][0], scope, parts[0][1])
         if not (isinstance(target, Shared) and is_counter(target.type, info.kind)):
             raise ExprError(target.span, "NC214", f"{op} takes a {info.kind.value}, got {target.type}",
                             f"declare it under state: as {_counter_example(info.kind)}")
-        args = [parts[0].strip()]
+        args = [text.strip() for text, _ in parts]
         count: Expr | None = None
         if info.value:
-            offset = len(parts[0]) + 1
-            count = parse_expr(parts[1], scope, vspan.shifted(offset + len(parts[1]) - len(parts[1].lstrip())))
+            count = parse_expr(parts[1][0], scope, parts[1][1])
             if not isinstance(count.type, IntT):
                 raise ExprError(count.span, "NC303", f"{op} sets an integer, got {count.type}", f"{op}: COUNTER, 1")
-            args.append(parts[1].strip())
         shown = f"{op}(&{', '.join(args)})"
         result: Expr | None = None
         result_node = node.get("result")
@@ -656,23 +664,16 @@ class BodyParser:
         """`- wake_up: wq[n]`, `- prepare_to_wait: wq`, `- wait_event: wq, done[n]` (and _killable,
         _timeout with on_fail:, run when the wait ends with the condition false)."""
         info = WAIT_API[op]
-        text, vspan = self.expr_of(value, op)
-        parts = _split_top(str(text))
-        want = 2 if info.cond else 1
-        if len(parts) != want:
-            usage = f"{op}: WQ, CONDITION" if info.cond else f"{op}: WQ"
-            raise ExprError(vspan, "NC217", f"{op} takes {want} argument(s), got {len(parts)}", f"write '{usage}'")
+        parts = self.operands(op, value, ("WQ", "CONDITION") if info.cond else ("WQ",), "NC217")
         scope = self.scoped()
-        queue = parse_expr(parts[0], scope, vspan, wait_queue=True)
+        queue = parse_expr(parts[0][0], scope, parts[0][1], wait_queue=True)
         if not (isinstance(queue, Shared) and isinstance(queue.type, WaitQueueT)):
             raise ExprError(queue.span, "NC217", f"{op} takes a wait queue, got {queue.type}",
                             "declare it under state: as {type: wait_queue_head_t}")
-        args = [parts[0].strip()]
+        args = [text.strip() for text, _ in parts]
         cond: Expr | None = None
         if info.cond:
-            offset = len(parts[0]) + 1
-            cond = parse_condition(parts[1], scope, vspan.shifted(offset + len(parts[1]) - len(parts[1].lstrip())))
-            args.append(parts[1].strip())
+            cond = parse_condition(parts[1][0], scope, parts[1][1])
         shown = f"{op}({', '.join(args)})" if info.cond else f"{op}(&{args[0]})"
         on_fail_node = node.get("on_fail")
         on_fail = None
