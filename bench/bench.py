@@ -1,6 +1,7 @@
 """`make bench`: explore the shipped specs at default and larger bounds, with no reduction, with
-`--reduce protected`, with symmetry and with both (net=3: the last two only: the full search does not
-fit); print states, rates, memory. Then
+`--reduce protected`, with symmetry and with both, each with states stored whole and some also as
+fingerprints (`--store hash`; net=3: with symmetry only: the full search does not fit); print states,
+rates, memory. Then
 the same three scenarios through SPIN: netcheck's time to verdict (`netcheck verify`, start-up included)
 against SPIN's whole pipeline (`netcheck export --promela`, `spin -o2 -a`, `gcc -O2 -DSAFETY -DNOREDUCE`,
 `./pan`), each stage timed, both state counts (equal: the export makes one SPIN state per netcheck state)
@@ -33,9 +34,10 @@ RUNS = [
     ("specs/pernet_ops_rwsem.yaml", {"net": 3}),
 ]
 SPIN_RUNS = RUNS[:3]
-# (reduction, symmetry) per row; net=3 runs only the modes that fit
-MODES = [("none", "off"), ("protected", "off"), ("none", "on"), ("protected", "on")]
-NET3_MODES = [("none", "on"), ("protected", "on")]
+# (reduction, symmetry, store) per row; net=3 runs only the modes that fit
+MODES = [("none", "off", "full"), ("none", "off", "hash"), ("protected", "off", "full"), ("none", "on", "full"),
+         ("protected", "on", "full"), ("protected", "on", "hash")]
+NET3_MODES = [("none", "on", "full"), ("protected", "on", "full"), ("protected", "on", "hash")]
 
 CHILD = r"""
 import json, resource, sys, time
@@ -43,11 +45,12 @@ from netcheck.model.lang.parse import load_spec
 from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.system import TransitionSystem
 from netcheck.checker.engine.explore import explore
+from netcheck.checker.engine.store import StoreKind
 path, bounds, reduction = sys.argv[1], json.loads(sys.argv[2]), Reduction(sys.argv[3])
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
 system = TransitionSystem(load_spec(path, bounds), reduction, sys.argv[4] == "on")
-exp = explore(system)
+exp = explore(system, store=StoreKind(sys.argv[5]))
 seconds = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"states": exp.state_count, "transitions": exp.transitions, "depth": exp.max_depth,
@@ -101,18 +104,19 @@ def main() -> int:
     if sys.argv[1:] == ["spin"]:
         spin_comparison()
         return 0
-    header = (f"{'spec':<26} {'bounds':<10} {'reduce':<10} {'symmetry':<8} {'states':>10} {'transitions':>12} "
+    header = (f"{'spec':<26} {'bounds':<10} {'reduce':<10} {'symmetry':<8} {'store':<5} {'states':>10} "
+              f"{'transitions':>12} "
               f"{'depth':>6} {'seconds':>8} {'states/s':>9} {'peak MB':>8} {'B/state':>8}")
     print(header)
     print("-" * len(header))
     for path, bounds in RUNS:
-        for reduction, symmetry in NET3_MODES if bounds.get("net") == 3 else MODES:
-            out = subprocess.run([sys.executable, "-c", CHILD, path, json.dumps(bounds), reduction, symmetry],
+        for reduction, symmetry, store in NET3_MODES if bounds.get("net") == 3 else MODES:
+            out = subprocess.run([sys.executable, "-c", CHILD, path, json.dumps(bounds), reduction, symmetry, store],
                                  cwd=ROOT, capture_output=True, text=True, check=True)
             r = json.loads(out.stdout)
             per_state = (r["peak_mb"] - r["base_mb"]) * 2**20 / max(1, r["states"])
             shown = ",".join(f"{k}={v}" for k, v in bounds.items()) or "default"
-            print(f"{Path(path).name:<26} {shown:<10} {reduction:<10} {symmetry:<8} {r['states']:>10,} "
+            print(f"{Path(path).name:<26} {shown:<10} {reduction:<10} {symmetry:<8} {store:<5} {r['states']:>10,} "
                   f"{r['transitions']:>12,} "
                   f"{r['depth']:>6} {r['seconds']:>8.2f} {r['states'] / r['seconds']:>9,.0f} {r['peak_mb']:>8.0f} "
                   f"{per_state:>8.0f}" + (f"  violated: {', '.join(r['violated'])}" if r["violated"] else ""))

@@ -30,6 +30,7 @@ class VerifyJob:
     # explicit, bmc (bounded model checking to `depth` steps), kind (k-induction to `depth`) or pdr
     engine: str = "explicit"
     depth: int | None = None
+    store: str = "full"         # engine/store.py StoreKind: every state whole, or fingerprints
 
 
 def verify_all(paths: Sequence[str], job: VerifyJob, graph: GraphRequest | None, progress: bool, jobs: int | None,
@@ -62,7 +63,7 @@ def _one(path: str, job: VerifyJob, graph: GraphRequest | None, progress: bool,
     if job.engine in ("kind", "pdr"):
         return verify_proof(path, job.bounds, job.engine, job.depth, job.limits, job.use_expect)
     report, _ = verify_one(path, job.bounds, job.limits, graph, progress, job.use_expect, cache, job.stop_at_expected,
-                           job.reduction, job.symmetry)
+                           job.reduction, job.symmetry, job.store)
     return report
 
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 Verification = tuple["SpecReport", "ExplicitResult"]
 SPEC_SUFFIXES = (".yaml", ".yml")   # the files a directory argument stands for
-CacheKey = tuple[str, tuple[tuple[str, int], ...], Limits, bool, bool, str, bool]
+CacheKey = tuple[str, tuple[tuple[str, int], ...], Limits, bool, bool, str, bool, str]
 
 
 GRAPH_MAX_STATES = 5000   # the default cap on the nodes of a --graph view
@@ -180,7 +180,7 @@ def check_stop_on(path: str, system: TransitionSystem, names: frozenset[str]) ->
 
 class ExplorationCache:
     """Verifications kept by (spec, bounds, limits, use of expect:, stop at expected violations, reduction,
-    symmetry), for a
+    symmetry, store), for a
     process that runs the same one several times (the golden files, the tutorial): each spec is explored
     once."""
 
@@ -209,17 +209,18 @@ def shared_cache() -> ExplorationCache | None:
 
 def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: GraphRequest | None, progress_enabled: bool,
                use_expect: bool = True, cache: ExplorationCache | None = None,
-               stop_at_expected: bool = False, reduction: str = "none", symmetry: bool = False) -> Verification:
+               stop_at_expected: bool = False, reduction: str = "none", symmetry: bool = False,
+               store: str = "full") -> Verification:
     """Load, explore and judge one spec (and write its state graph to `graph`). With a `cache`, a run
     without a graph is looked up there first and kept there after (its progress line is off). With
     `stop_at_expected`, a spec whose expect: lists violations stops once they are all found."""
     early = stop_at_expected and use_expect
     if cache is None or graph is not None:
-        return _verify(path, bounds, limits, graph, progress_enabled, use_expect, early, reduction, symmetry)
-    key = (str(path), tuple(sorted(bounds.items())), limits, use_expect, early, reduction, symmetry)
+        return _verify(path, bounds, limits, graph, progress_enabled, use_expect, early, reduction, symmetry, store)
+    key = (str(path), tuple(sorted(bounds.items())), limits, use_expect, early, reduction, symmetry, store)
     run = cache.get(key)
     if run is None:
-        run = _verify(path, bounds, limits, None, False, use_expect, early, reduction, symmetry)
+        run = _verify(path, bounds, limits, None, False, use_expect, early, reduction, symmetry, store)
         cache.put(key, run)
     return run
 
@@ -237,14 +238,15 @@ def expected_stop(system: TransitionSystem, limits: Limits) -> frozenset[str]:
 
 
 def _verify(path: str, bounds: dict[str, int], limits: Limits, graph: GraphRequest | None, progress_enabled: bool,
-            use_expect: bool, early: bool, reduction: str = "none", symmetry: bool = False) -> Verification:
+            use_expect: bool, early: bool, reduction: str = "none", symmetry: bool = False,
+            store: str = "full") -> Verification:
     return verify_system(path, load_system(path, bounds, reduction, symmetry), limits, graph=graph,
-                         progress_enabled=progress_enabled, use_expect=use_expect, early=early)
+                         progress_enabled=progress_enabled, use_expect=use_expect, early=early, store=store)
 
 
 def verify_system(path: str, system: TransitionSystem, limits: Limits, *, graph: GraphRequest | None = None,
                   progress_enabled: bool = False, warn: bool | None = None, use_expect: bool = True,
-                  early: bool = False) -> Verification:
+                  early: bool = False, store: str = "full") -> Verification:
     """Explore and judge a compiled spec (`path` names it in the report). `warn`: say on stderr when the
     state space keeps growing fast (None: when stderr is a terminal or the progress line is on); `early`:
     stop once every violation the spec's expect: lists is found."""
@@ -257,25 +259,26 @@ def verify_system(path: str, system: TransitionSystem, limits: Limits, *, graph:
                             label)
     stop = expected_stop(system, limits) if early else frozenset()
     report, exp = _judge(path, system, replace(limits, stop_on=stop) if stop else limits, progress, use_expect,
-                         bool(stop))
+                         bool(stop), store)
     expectation = report.expectation
     if stop and expectation is not None and expectation.met is None and report.stop_reason == STOPPED_AT_EXPECTED:
         # every expected violation exploring decides was found, but not one judged on the whole graph
         # (a lock-order cycle): explore to the end after all
-        report, exp = _judge(path, system, limits, progress, use_expect)
+        report, exp = _judge(path, system, limits, progress, use_expect, store=store)
     if graph is not None:
         _write_graph(report, exp, graph)
     return report, exp
 
 
 def _judge(path: str, system: TransitionSystem, limits: Limits, progress: ProgressLine, use_expect: bool,
-           early: bool = False) -> Verification:
+           early: bool = False, store: str = "full") -> Verification:
     """One exploration of `system` within `limits`, judged. `early`: the stop rule is expected_stop's,
     and a stop there says so."""
     from ..engine.explore import explore
     from ..engine.limits import STOPPED_AT_VIOLATION
+    from ..engine.store import StoreKind
     from ..report.build import STOPPED_AT_EXPECTED, build_report, report_observers
-    exp = explore(system, limits, progress, observers=report_observers(system))
+    exp = explore(system, limits, progress, observers=report_observers(system), store=StoreKind(store))
     progress.clear()
     if early and exp.stop_reason == STOPPED_AT_VIOLATION[1]:
         exp.stop_reason = STOPPED_AT_EXPECTED

@@ -73,6 +73,10 @@ if TYPE_CHECKING:
               help="on: store one state per class of states that differ only by a permutation of the elements "
                    "of an entity the spec treats alike (the report says which, and what breaks it for the "
                    "others); liveness is then unknown. docs/semantics.md, 'Symmetry'.")
+@click.option("--store", "store", type=click.Choice(["full", "hash"]), default="full", show_default=True,
+              help="hash: keep a 64-bit fingerprint of each state instead of the state (about half the memory; "
+                   "states are replayed when a trace needs them); the report gives the probability that a "
+                   "collision hid a state. docs/semantics.md, 'Fingerprint store'.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first violation (other verdicts: unknown).")
 @click.option("--stop-on", "stop_on", multiple=True, metavar="PROPERTY",
               help="Stop as soon as this property is violated (repeat: once all are); other verdicts: unknown.")
@@ -105,7 +109,7 @@ if TYPE_CHECKING:
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
            timeout: float | None, max_memory: float | None, fmt: str, output: Path | None, trace_style: str,
            width: int | None, graph_file: Path | None, graph_view: str | None, graph_max: int, reduction: str,
-           symmetry: str, fail_fast: bool,
+           symmetry: str, store: str, fail_fast: bool,
            stop_on: tuple[str, ...], explore_all: bool, show_coverage: bool, strict_coverage: bool, no_timing: bool,
            quiet: bool, verbose: bool, ignore_expect: bool, jobs: int | None, engine: str, depth: int | None,
            watch: bool) -> None:
@@ -125,6 +129,9 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     if symmetry == "on" and (engine != "explicit" or graph is not None):
         raise click.BadParameter("the explicit search stores symmetric states once; a state graph (--graph) and "
                                  "the z3 engines need every state", param_hint="--symmetry on")
+    if store == "hash" and (engine != "explicit" or graph is not None):
+        raise click.BadParameter("it stores the explicit search's states as fingerprints; a state graph (--graph) "
+                                 "needs every state, and the z3 engines store none", param_hint="--store hash")
     limits = Limits(max_states, max_depth, timeout, fail_fast, max_memory, frozenset(stop_on))
     on_terminal = sys.stdout.isatty()
     if width is None and on_terminal:
@@ -133,7 +140,7 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
                             on_terminal and "NO_COLOR" not in os.environ, len(paths) > 1, show_coverage,
                             width=width)
     job = VerifyJob(bound_values, limits, not ignore_expect, not explore_all, reduction, symmetry == "on", engine,
-                    depth)
+                    depth, store)
     progress = verbose or sys.stderr.isatty()
 
     if not watch:

@@ -49,6 +49,8 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                                                           store.parent_choice.append, store.depth.append)
     dst, actions, choices, first_edge = store.edges_dst, store.edges_action, store.edges_choice, store.first_edge
     signal_edges, blocked_masks, depth = store.signal_edges, store.blocked, store.depth
+    # a fingerprint store interns each packing under its fingerprint, and releases it once expanded
+    fingerprint, release = store.fingerprint, store.releases
     tids = range(system.thread_count)
     expand, seen = system.expand, _fan_out(on_state)
     # symmetry: each state stored as its canonical image, each edge with the permutation that gave it
@@ -107,7 +109,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                     else:
                         packed, target, perm = canon(target)
                         perms.append(perm)
-                    j = setdefault(packed, n)
+                    j = setdefault(packed if fingerprint is None else fingerprint(packed), n)
                     if j == n:
                         add_state(packed)
                         parents(i)
@@ -132,6 +134,8 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                     for hook in on_transition:
                         hook(i, dst[e], actions[e], choices[e])
             # what follows a violating step is unknown, so it may be a way out for all
+            if release:
+                states[i] = None   # type: ignore[call-overload]
             blocked_masks.append(0 if violating else blocked)
             if violating:
                 store.violating.append(i)

@@ -17,15 +17,17 @@ from .bfs import DEADLOCK, search
 from .limits import Limits, Progress, peak_rss_mb
 from .observers import Findings, Observer
 from .result import ExplicitResult, Finding
-from .store import Canonical, StateStore
+from .store import Canonical, FingerprintStore, StateStore, StoreKind
 from .stuck import stuck_masks
 from .verdicts import InternalError, PropertyObserver
 
 
 def explore(system: TransitionSystem, limits: Limits | None = None, progress: Progress | None = None,
-            measure_memory: bool = True, observers: Sequence[Observer] = ()) -> ExplicitResult:
+            measure_memory: bool = True, observers: Sequence[Observer] = (),
+            store: StoreKind = StoreKind.FULL) -> ExplicitResult:
     """Breadth-first search over all interleavings of a compiled spec: invariants and questions on new
-    states, finals at final states, and afterwards which threads are stuck where."""
+    states, finals at final states, and afterwards which threads are stuck where. `store`: every state
+    packed whole, or only its fingerprint (engine/store.py)."""
     limits = limits or Limits()
     check_deadlock = system.spec.options.deadlock
     watching: list[Observer] = [PropertyObserver(system)]
@@ -35,13 +37,30 @@ def explore(system: TransitionSystem, limits: Limits | None = None, progress: Pr
     if system.symmetric:
         watching.append(SymmetryCheck(system))
     system.restart_counts()
-    result = ExplicitResult(system, store=StateStore(system.thread_count))
+    result = ExplicitResult(system, store=new_store(system, store))
     search(system, result, limits, [*watching, *observers], progress, check_deadlock, measure_memory=False)
     result.executions = system.executions()
     _stuck(system, result, check_deadlock)
     if measure_memory:
         result.peak_memory_mb = peak_rss_mb()
     return result
+
+
+def new_store(system: TransitionSystem, kind: StoreKind) -> StateStore:
+    """An empty store of the kind asked for; a fingerprint store replays a released state's parent steps
+    with `fire` (leaving the run counts alone), taking each outcome's canonical image under symmetry."""
+    if kind is StoreKind.FULL:
+        return StateStore(system.thread_count)
+    canonical = Canonical.of(system.symmetry) if system.symmetric else None
+
+    def successor(state: tuple, action: int, choice: int) -> tuple | None:
+        with system.uncounted():
+            outcomes = system.fire(state, action)
+        out = outcomes[choice] if choice < len(outcomes) else None
+        if not isinstance(out, tuple):
+            return None
+        return canonical(out)[1] if canonical is not None else out
+    return FingerprintStore(system.thread_count, successor)
 
 
 class WaitCycles(Observer):

@@ -7,8 +7,12 @@ place that hashes a state; everything after the search speaks ids.
 
 States are stored packed: each one is a single bytes object (`Packer`: the state tuple pickled without
 memo, so that equal states always pack to equal bytes), about a quarter of the tuple's memory, hashed
-once and compared as bytes. `states[i]` unpacks. A fingerprint or sharded store can stand behind the
-same methods.
+once and compared as bytes. `states[i]` unpacks.
+
+`FingerprintStore` (`verify --store hash`) keeps only a 64-bit fingerprint of each state, as SPIN's
+hash compaction and TLC's fingerprint set do: an expanded state is released, and computed again when
+asked for by replaying its parent edges from its initial state. Two states with the same fingerprint
+would count as one, so a run says how likely that was.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import io
 import pickle
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from enum import Enum
 from typing import overload
 
 from .system import State
@@ -95,6 +100,10 @@ class PackedStates(Sequence[State]):
     def __len__(self) -> int:
         return len(self.packed)
 
+    def add(self, packed: bytes, initial: bool) -> None:
+        """Append the next state's packing (`initial`: an initial state's)."""
+        self.packed.append(packed)
+
     @overload
     def __getitem__(self, i: int) -> State: ...
 
@@ -122,14 +131,26 @@ def mask_array(threads: int) -> array | list:
     return array("Q") if threads <= 64 else []
 
 
+class StoreKind(str, Enum):
+    """How the explicit search stores states (`verify --store`)."""
+
+    FULL = "full"   # every state packed whole: exact
+    HASH = "hash"   # a 64-bit fingerprint per state: less memory, a small chance that a collision hides one
+
+
 class StateStore:
     """Interned states, parent edges, depths and (for expanded states) edges and blocked masks."""
 
+    kind = StoreKind.FULL
+    # the key a packed state is interned under (None: the packing itself); see FingerprintStore
+    fingerprint: Callable[[bytes], object] | None = None
+    releases = False   # whether the search drops a state's packing once it is expanded
+
     def __init__(self, threads: int):
         self.pack = Packer()
-        self.index: dict[bytes, int] = {}   # packed state -> id
-        self.states = PackedStates()
-        self.parent = array("q")          # the source of the edge that discovered each state (-1: initial)
+        self.index: dict[object, int] = {}   # packed state (or its fingerprint) -> id
+        self.states: PackedStates = PackedStates()
+        self.parent = array("i")          # the source of the edge that discovered each state (-1: initial)
         self.parent_action = array("i")   # that edge's action (-1: initial)
         self.parent_choice = array("H")   # and its choice
         self.depth = array("I")
@@ -151,9 +172,9 @@ class StateStore:
         """The id of `state`, added with this parent edge if it is new."""
         n = len(self.states)
         packed = self.pack(state)
-        sid = self.index.setdefault(packed, n)
+        sid = self.index.setdefault(self.key(packed), n)
         if sid == n:
-            self.states.packed.append(packed)
+            self.states.add(packed, parent < 0)
             self.parent.append(parent)
             self.parent_action.append(action)
             self.parent_choice.append(choice)
@@ -161,7 +182,11 @@ class StateStore:
         return sid
 
     def id_of(self, state: State) -> int | None:
-        return self.index.get(self.pack(state))
+        return self.index.get(self.key(self.pack(state)))
+
+    def key(self, packed: bytes) -> object:
+        """What a packed state is interned under: itself, or its fingerprint."""
+        return packed if self.fingerprint is None else self.fingerprint(packed)
 
     @property
     def expanded(self) -> int:
@@ -192,3 +217,115 @@ class StateStore:
     @property
     def max_depth(self) -> int:
         return max(self.depth) if len(self.depth) else 0
+
+    def omission_probability(self) -> float:
+        """The chance that two distinct states were stored as one (0: every state is stored whole)."""
+        return 0.0
+
+
+FINGERPRINT_BITS = 64
+REPLAY_MEMO = 1 << 16   # replayed states kept for the next lookups (a path asks for each of its states)
+
+
+class FingerprintStore(StateStore):
+    """A store of fingerprints (`verify --store hash`): each state is interned under Python's 64-bit
+    SipHash of its packing (keyed per process, so a collision, should one happen, is not repeated by the
+    next run), and the search releases a state's packing once it has expanded it. The graph (parent
+    edges, every edge, blocked masks) is kept whole, so every analysis still works; `states[i]` of a
+    released state replays its parent path (`ReplayedStates`)."""
+
+    kind = StoreKind.HASH
+    fingerprint = staticmethod(hash)
+    releases = True
+
+    def __init__(self, threads: int, successor: Callable[[State, int, int], State | None]):
+        super().__init__(threads)
+        self.states: ReplayedStates = ReplayedStates(self, successor)
+
+    def omission_probability(self) -> float:
+        """A bound on the chance that a collision hid a state: each of the n states, when new, met one of
+        the fewer than n fingerprints already stored with probability below n / 2^64 (the birthday bound
+        n(n-1)/2^65, the figure TLC calls optimistic)."""
+        n = len(self)
+        return n * (n - 1) / 2 ** (FINGERPRINT_BITS + 1)
+
+
+class ReplayedStates(PackedStates):
+    """The states of a fingerprint store in id order: the packings the search has not released (the
+    frontier, and the initial states), and the released ones computed again from their parent: the
+    store's `successor(state, action, choice)` is the stored image of that step's outcome (None: no such
+    outcome). Iterating replays each state once from its parent (two BFS levels kept); indexing replays
+    the parent path, keeping up to REPLAY_MEMO states. A replay that misses the stored fingerprint is an
+    error."""
+
+    __slots__ = ("store", "successor", "roots", "memo")
+
+    def __init__(self, store: FingerprintStore, successor: Callable[[State, int, int], State | None]):
+        super().__init__()
+        self.packed: list[bytes | None] = []   # type: ignore[assignment]
+        self.store, self.successor = store, successor
+        self.roots: dict[int, bytes] = {}
+        self.memo: dict[int, State] = {}
+
+    def __getitem__(self, i: int | slice) -> State | list[State]:   # type: ignore[override]
+        if isinstance(i, slice):
+            return [self._one(k) for k in range(len(self.packed))[i]]
+        return self._one(i)
+
+    def add(self, packed: bytes, initial: bool) -> None:
+        self.packed.append(packed)
+        if initial:
+            self.roots[len(self.packed) - 1] = packed
+
+    def _one(self, i: int) -> State:
+        """State `i`, replayed from the nearest state at hand on its parent path."""
+        if i < 0:
+            i += len(self.packed)
+        kept = self._kept(i)
+        if kept is not None:
+            return kept
+        chain = []
+        sid = i
+        while (state := self._kept(sid)) is None:
+            chain.append(sid)
+            sid = self.store.parent[sid]
+        if len(self.memo) + len(chain) > REPLAY_MEMO:
+            self.memo.clear()
+        for sid in reversed(chain):
+            state = self._step(state, sid)
+            self.memo[sid] = state
+        return state
+
+    def __iter__(self) -> Iterator[State]:
+        parent, depth = self.store.parent, self.store.depth
+        above: dict[int, State] = {}
+        level: dict[int, State] = {}
+        current = 0
+        for sid in range(len(self.packed)):
+            if depth[sid] != current:
+                above, level, current = level, {}, depth[sid]
+            state = self._kept(sid)
+            level[sid] = state if state is not None else self._step(above[parent[sid]], sid)
+            yield level[sid]
+
+    def _kept(self, sid: int) -> State | None:
+        """State `sid` if it is at hand (not released, an initial state, or replayed lately), else None."""
+        packed = self.packed[sid]
+        if packed is None:
+            packed = self.roots.get(sid)
+            if packed is None:
+                return self.memo.get(sid)
+        return unpack(packed)
+
+    def _step(self, state: State, sid: int) -> State:
+        """The state `sid` from its parent's state, checked against its fingerprint."""
+        store = self.store
+        out = self.successor(state, store.parent_action[sid], store.parent_choice[sid])
+        if out is None or store.id_of(out) != sid:
+            raise RuntimeError(f"replaying the parent edge of state {sid} does not give the stored state")
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None   # type: ignore[assignment]

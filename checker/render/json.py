@@ -32,6 +32,8 @@ def report_object(report: SpecReport, timing: bool = True, coverage: bool = Fals
         "bounds": dict(report.bounds),
         "reduction": report.reduction,
         "symmetry": report.symmetry or None,
+        "store": report.store,
+        "omission_probability": report.omission_probability,
         "complete": report.complete,
         "stop_reason": report.stop_reason or None,
         "exit_code": report.exit_code,

@@ -94,6 +94,9 @@ def _header(report: SpecReport, timing: bool) -> str:
              f"{'' if report.complete else ' (INCOMPLETE: ' + report.stop_reason + ')'}")
     if report.symmetry:
         head += f"\n  symmetry: {report.symmetry}"
+    if report.store == "hash":
+        head += (f"\n  store: 64-bit fingerprints; the probability that a collision hid a state is at most "
+                 f"{report.omission_probability:.1e}")
     if timing:
         head += f"\n  {s.seconds:.2f} s, {s.states_per_second:,.0f} states/s, peak memory {s.peak_memory_mb:.0f} MB"
     return head + "\n"

@@ -126,6 +126,8 @@ class SpecReport:
     strict_coverage: bool = False   # --strict-coverage: a statement no reachable transition runs fails the run
     reduction: str = "none"         # the search's reduction (model/semantics/discipline.py)
     symmetry: str = ""              # with --symmetry on: what is symmetric and why the rest is not ('' when off)
+    store: str = "full"             # engine/store.py StoreKind: states whole, or 64-bit fingerprints
+    omission_probability: float = 0.0   # with fingerprints: a bound on the chance that a collision hid a state
     # killable waits that can last forever or through unboundedly many grace periods, unseen by the
     # hung-task detector: looked for in the threads a progress: or returns_when_killed: property names
     hangs: tuple[HiddenHang, ...] = ()
@@ -224,7 +226,8 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
     return SpecReport(path, system.spec.name, system.spec.files, system.spec.bounds, exp.complete, exp.stop_reason,
                       tuple(results), stats, order, tuple(t.name for t in system.threads), system.spec.about,
                       expectation, coverage, reduction=reduced.value, hangs=hangs_of(exp),
-                      symmetry=system.symmetry.describe() if system.symmetry is not None else "")
+                      symmetry=system.symmetry.describe() if system.symmetry is not None else "",
+                      store=exp.store.kind.value, omission_probability=exp.store.omission_probability())
 
 
 def build_bmc_report(path: str, result: BmcResult, use_expect: bool = True) -> SpecReport:

@@ -1,0 +1,118 @@
+"""The fingerprint store (checker/engine/store.py, `verify --store hash`) against the full store: the same
+search (state count, parent edges, depths, every edge, blocked masks, findings, stuck threads, finals),
+the same report but for the store's own fields, and every released state replayed from its parent equal to
+the state the full store keeps; with symmetry and the reduction too. A replay that misses its fingerprint
+is an error, and the omission bound is the birthday bound."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from netcheck.checker.cli import main
+from netcheck.checker.engine.explore import explore
+from netcheck.checker.engine.limits import Limits
+from netcheck.checker.engine.result import ExplicitResult
+from netcheck.checker.engine.store import FingerprintStore, StoreKind
+from netcheck.checker.render.json import report_object
+from netcheck.checker.report.build import build_report
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics.discipline import Reduction
+from netcheck.model.semantics.system import TransitionSystem
+from spec_generator import generated_systems
+from test_reference_agreement import load_text
+from test_symmetry import symmetric_specs
+
+ROOT = Path(__file__).resolve().parent.parent
+VERSIONS = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "specs" / "bugs").glob("*.yaml"))
+EXAMPLES = sorted((ROOT / "docs" / "examples").rglob("*.yaml"))
+GRAPH = ("parent", "parent_action", "parent_choice", "depth", "first_edge", "edges_dst", "edges_action",
+         "edges_choice", "signal_edges", "edges_perm", "blocked", "violating")
+
+
+def same_search(system: TransitionSystem, limits: Limits | None = None) -> tuple[ExplicitResult, ExplicitResult]:
+    """`system` explored with both stores, checked to be the same search; (full, hash)."""
+    full = explore(system, limits)
+    hashed = explore(system, limits, store=StoreKind.HASH)
+    assert isinstance(hashed.store, FingerprintStore)
+    assert len(hashed.store) == len(full.store) and hashed.transitions == full.transitions
+    for name in GRAPH:
+        assert getattr(hashed.store, name) == getattr(full.store, name), name
+    assert (hashed.violations, hashed.witnesses, hashed.stuck, hashed.finals, hashed.complete) == \
+        (full.violations, full.witnesses, full.stuck, full.finals, full.complete)
+    assert hashed.executions == full.executions, "replays leave the run counts alone"
+    assert list(hashed.store.states) == list(full.store.states), "iterating replays each state from its parent"
+    rng = random.Random(len(full.store))
+    for sid in rng.sample(range(len(full.store)), min(50, len(full.store))):
+        assert hashed.store.states[sid] == full.store.states[sid]
+        assert hashed.store.id_of(full.store.states[sid]) == sid
+    a = report_object(build_report("spec.yaml", full, use_expect=False), timing=False)
+    b = report_object(build_report("spec.yaml", hashed, use_expect=False), timing=False)
+    assert (b.pop("store"), a.pop("store"), a.pop("omission_probability")) == ("hash", "full", 0.0)
+    n = len(full.store)
+    assert b.pop("omission_probability") == n * (n - 1) / 2 ** 65
+    assert a == b, "the same report, counterexamples included"
+    return full, hashed
+
+
+@pytest.mark.parametrize("path", VERSIONS, ids=[p.stem for p in VERSIONS])
+def test_the_versions_and_their_bugs_search_alike(path: Path) -> None:
+    same_search(TransitionSystem(load_spec(path)), Limits(max_states=3_000))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[str(p.relative_to(ROOT / "docs" / "examples")) for p in EXAMPLES])
+def test_the_examples_search_alike(path: Path) -> None:
+    same_search(TransitionSystem(load_spec(path)), Limits(max_states=5_000))
+
+
+def test_generated_specs_search_alike() -> None:
+    generated_systems(40)(lambda system: same_search(system, Limits(max_states=3_000)))()
+
+
+def test_symmetric_generated_specs_search_alike() -> None:
+    """Under symmetry a replayed step's outcome is stored as its canonical image."""
+    @settings(max_examples=10, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(symmetric_specs())
+    def check(text: str) -> None:
+        same_search(TransitionSystem(load_text(text), symmetry=True), Limits(max_states=5_000))
+
+    check()
+
+
+def test_symmetry_and_the_reduction_search_alike() -> None:
+    path = ROOT / "specs" / "bugs" / "rtnl_before_net_sem.yaml"
+    same_search(TransitionSystem(load_spec(path), Reduction.PROTECTED, symmetry=True), Limits(max_states=5_000))
+
+
+def test_a_replay_that_misses_its_fingerprint_is_an_error() -> None:
+    system = TransitionSystem(load_spec(ROOT / "docs" / "examples" / "producer_consumer.yaml"))
+    hashed = explore(system, store=StoreKind.HASH)
+    store = hashed.store
+    sid = next(s for s in range(len(store) - 1, 0, -1)
+               if store.parent[s] >= 0 and store.depth[s] > 1 and s < store.expanded)
+    assert store.states.packed[sid] is None, "an expanded state is released"
+    wrong = next(a for a in range(len(system.actions)) if a != store.parent_action[sid])
+    store.parent_action[sid] = wrong
+    store.states.memo.clear()
+    with pytest.raises(RuntimeError, match=f"state {sid}"):
+        store.states[sid]   # noqa: B018
+
+
+def test_verify_store_hash_says_so_and_refuses_what_needs_every_state(tmp_path: Path) -> None:
+    spec = ROOT / "docs" / "examples" / "producer_consumer.yaml"
+    runner = CliRunner()
+    hashed = runner.invoke(main, ["verify", "--store", "hash", "--no-timing", str(spec)])
+    full = runner.invoke(main, ["verify", "--no-timing", str(spec)])
+    assert hashed.exit_code == full.exit_code == 0
+    assert "store: 64-bit fingerprints; the probability that a collision hid a state is at most 1.4e-16" \
+        in hashed.output and "store:" not in full.output
+    data = json.loads(runner.invoke(main, ["verify", "--store", "hash", "--format", "json", str(spec)]).output)
+    assert data["store"] == "hash" and data["omission_probability"] == 72 * 71 / 2 ** 65
+    for extra in (["--graph", str(tmp_path / "g.dot")], ["--engine", "bmc", "--depth", "2"]):
+        refused = runner.invoke(main, ["verify", "--store", "hash", *extra, str(spec)])
+        assert refused.exit_code == 2 and "--store hash" in refused.output
