@@ -542,6 +542,7 @@ class _NodeCases:
         nest = self.rcu_nest()
         if nest is not None:
             parts.append(nest != 0)
+        parts += [self.slot(nests[self.tid]) != 0 for nests in self.system.layout.srcu_nest.values()]
         return z3.Or(*parts) if parts else z3.BoolVal(False)
 
 
