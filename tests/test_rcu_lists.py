@@ -16,10 +16,10 @@ import os
 
 import pytest
 from netcheck.model.lang.errors import SpecError
-from netcheck.model.semantics.system import TransitionSystem
 from spec_generator import BUG_PATTERNS
-from test_reference_agreement import assert_agree, generated_specs_agree, load_text, production, reference
-from test_relation import check_system, generated_specs_agree_with_the_relation
+from test_reference_agreement import generated_specs_agree, load_text
+from test_relation import generated_specs_agree_with_the_relation
+from test_wait_queues import verdicts   # production and reference agreeing, the relation on every state
 
 EXAMPLES = int(os.environ.get("NETCHECK_HYPOTHESIS_EXAMPLES") or 30)
 RCU_SPECS = {**BUG_PATTERNS, "min_rcu_lists": 1}
@@ -41,16 +41,6 @@ WALK = """    - rcu_read_lock
 def spec(reader: str, writer: str) -> str:
     return (f"{HEAD}procedures:\n  reader():\n{reader}\n  writer():\n{writer}\n"
             "threads:\n  reader: reader()\n  writer: writer()\n")
-
-
-def verdicts(text: str) -> frozenset[str]:
-    """The violated properties, production and reference agreeing (and the relation on every state)."""
-    s = load_text(text)
-    prod, ref = production(s), reference(s)
-    assert prod is not None and ref is not None
-    assert_agree(s, prod, ref)
-    check_system(TransitionSystem(s), samples=10**9)
-    return prod.violated
 
 
 @pytest.mark.parametrize(("reader", "writer", "violated"), [

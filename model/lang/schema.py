@@ -66,7 +66,8 @@ FORM_TEXT = {
     "srcu_read_unlock": "'DOMAIN': leave the SRCU read-side section",
     "synchronize_srcu": "'DOMAIN': wait for the domain's readers that started before (a slow step)",
     "kfree": "'x': free an element: on no list, no RCU reader since its list_del_rcu left",
-    "list_for_each_entry_rcu": "'x in LIST': inside rcu_read_lock, walk the list, through elements list_del_rcu takes off",
+    "list_for_each_entry_rcu": "'x in LIST': inside rcu_read_lock, walk the list, through elements list_del_rcu "
+                               "takes off",
     "list_for_each_entry": "'x in LIST': run do: for each element, first to last",
     "list_for_each_entry_reverse": "'x in LIST': run do: for each element, last to first",
     "list_for_each_entry_continue_reverse": "'x in LIST': backwards from the element before the cursor x",

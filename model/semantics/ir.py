@@ -228,6 +228,7 @@ class WaitCall(Node):
 
 LOCK_NODES = (LockCall, LockWait)
 
-__all__ = ["Assign", "Await", "Branch", "Check", "Choose", "CounterCall", "End", "Free", "GraceWait", "Jump", "ListEdit",
+__all__ = ["Assign", "Await", "Branch", "Check", "Choose", "CounterCall", "End", "Free", "GraceWait", "Jump",
+           "ListEdit",
            "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset", "WaitCall",
            "LOCK_NODES"]

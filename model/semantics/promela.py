@@ -627,7 +627,8 @@ class _NodeTrees:
             ghost: list[str] = []
             if rcu is not None and node.fn == "list_del_rcu":   # the ghost first: it reads the list before
                 ghost_next, ghost_readers, size = rcu
-                readers = " + ".join(f"({var(n)} != 0 -> {1 << t} : 0)" for t, n in enumerate(self.system.layout.rcu_nest))
+                nests = self.system.layout.rcu_nest
+                readers = " + ".join(f"({var(n)} != 0 -> {1 << t} : 0)" for t, n in enumerate(nests))
                 ghost = [f"{self.temp(1)} = {readers}"] + [
                     f"if :: ({x}) == {k} && t1 != 0 -> {var(ghost_next + k)} = {lists.next(items, x)}; "
                     f"{var(ghost_readers + k)} = t1 :: else -> skip fi" for k in range(size)]
@@ -795,10 +796,11 @@ class _RuleTrees:
                 if effect is Effect.RCU_DOWN:
                     for g in gps:
                         out.append(f"if :: {nest} == 0 -> {var(g)} = {var(g)} & ~{1 << tid} :: else -> skip fi")
-                    for nxt, readers in ([] if self.domain else ghost_slots(layout)):
-                        out.append(f"if :: {nest} == 0 && (({var(readers)} >> {tid}) & 1) == 1 -> "
-                                   f"{var(readers)} = {var(readers)} & ~{1 << tid}; "
-                                   f"if :: {var(readers)} == 0 -> {var(nxt)} = -1 :: else -> skip fi :: else -> skip fi")
+                    for nxt, ghost in ([] if self.domain else ghost_slots(layout)):
+                        out.append(f"if :: {nest} == 0 && (({var(ghost)} >> {tid}) & 1) == 1 -> "
+                                   f"{var(ghost)} = {var(ghost)} & ~{1 << tid}; "
+                                   f"if :: {var(ghost)} == 0 -> {var(nxt)} = -1 :: else -> skip fi "
+                                   ":: else -> skip fi")
             elif effect is Effect.GP_START and gps:
                 readers = " + ".join(f"({var(n)} != 0 -> {1 << t} : 0)" for t, n in enumerate(nests))
                 out.append(f"{var(gps[tid])} = {readers or '0'}")

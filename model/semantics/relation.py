@@ -404,7 +404,8 @@ class _NodeCases:
         items, cur = self.term(node.source), self.slot(node.cursor)
         ghost_next, ghost_readers, size = layout.rcu_lists[node.source.name]
         o = _Ordered()
-        o.when(self.slot(layout.rcu_nest[self.tid]) == 0, violation=DISCIPLINE, message=f"{self.text}: {RCU_WALK_OUTSIDE}")
+        o.when(self.slot(layout.rcu_nest[self.tid]) == 0, violation=DISCIPLINE,
+               message=f"{self.text}: {RCU_WALK_OUTSIDE}")
 
         def moved(c: z3.ArithRef) -> None:
             o.when(c >= 0, {node.cursor: c, self.pcslot: z3.IntVal(node.next)})
@@ -436,7 +437,7 @@ class _NodeCases:
         for slot in holders:
             o.when(z3.Contains(self.slot(slot), z3.Unit(x)), violation=RUNTIME, message=f"{self.text}: still on a list")
         size = self.pre.width(node.item.type.entity)
-        for name, readers in ghosts:
+        for _, readers in ghosts:
             pending = z3.Or(*[z3.And(x == k, self.slot(readers + k) != 0) for k in range(size)])
             o.when(pending, violation=RUNTIME, message=f"{self.text}: use-after-free")
         o.otherwise(self.goto(node.next))
@@ -689,10 +690,10 @@ class _RuleCases:
                     for g in gps:
                         old = now(g)
                         updates[g] = z3.If(z3.And(out, _bit(old, tid)), old - (1 << tid), old)
-                    for nxt, readers in ([] if self.domain else ghost_slots(layout)):
-                        old = now(readers)
+                    for nxt, ghost in ([] if self.domain else ghost_slots(layout)):
+                        old = now(ghost)
                         left = z3.And(out, _bit(old, tid))
-                        updates[readers] = z3.If(left, old - (1 << tid), old)
+                        updates[ghost] = z3.If(left, old - (1 << tid), old)
                         updates[nxt] = z3.If(z3.And(left, old == (1 << tid)), z3.IntVal(-1), now(nxt))
             elif effect is Effect.GP_START and gps:
                 readers = [z3.If(now(n) != 0, 1 << t, 0) for t, n in enumerate(nests)]

@@ -626,7 +626,7 @@ class RuntimeBuilder:
         rcu = layout.rcu_lists.get(node.place.target.name) if isinstance(node.place.target, Shared) else None
         if rcu is not None:
             ghost_next, ghost_readers, _ = rcu
-            nests, name = self.rcu_nest, node.place.target.name
+            nests = self.rcu_nest
         fn = RCU_LIST_OPS.get(fn, fn)
 
         deleting_rcu = node.fn == "list_del_rcu"
@@ -654,8 +654,8 @@ class RuntimeBuilder:
                 return Violation("runtime_safety", f"{text}: the element is already on {name} (list corruption)",
                                  tid, pc)
             if rcu is not None and l[ghost_readers + x]:
-                return Violation("runtime_safety", f"{text}: {use_after_free(name, l[ghost_readers + x], layout.slots)}",
-                                 tid, pc)
+                uaf = use_after_free(name, l[ghost_readers + x], layout.slots)
+                return Violation("runtime_safety", f"{text}: {uaf}", tid, pc)
             if fn == "list_add":
                 l[place] = (x,) + items
             elif fn == "list_add_tail":

@@ -11,7 +11,7 @@ from ..lang.errors import Diagnostic, Span, SpecError
 from ..lang.expr import Expr, LockRef, Running, Shared, Unary, walk
 from ..lang.lockapi import RCU_API, mutex_wait_modes
 from ..lang.spec import PropertyDecl, Rcu, Spec
-from ..lang.types import BOOL, RefT
+from ..lang.types import BOOL, ListT, RefT
 from . import ir
 from .discipline import Hold, Reduction, discipline, foldable
 from .evaluate import THREADS, Env, EvalError, Fn, compile_expr, format_value, lock_base, reads_state
@@ -119,8 +119,9 @@ class TransitionSystem:
                                              for i, (name, _, _, _) in enumerate(instances)]
         for list_name in rcu_lists:   # per element: its successor when list_del_rcu() took it off, its readers
             list_type = next(v.type for v in spec.vars if v.name == list_name)
-            elements = spec.entity(list_type.entity).elements  # type: ignore[attr-defined]
-            element = RefT(list_type.entity, True)   # type: ignore[attr-defined]  (the key's entity)
+            assert isinstance(list_type, ListT)
+            elements = spec.entity(list_type.entity).elements
+            element = RefT(list_type.entity, True)   # the key's entity
             nexts = [layout.add(Slot(f"{list_name}.deleted_next[{el}]", SlotKind.GHOST_NEXT, element, var=list_name,
                                      key=(k,))) for k, el in enumerate(elements)]
             readers = [layout.add(Slot(f"{list_name}.deleted_readers[{el}]", SlotKind.GHOST_READERS, element,
