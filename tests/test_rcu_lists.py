@@ -19,7 +19,7 @@ from netcheck.model.lang.errors import SpecError
 from spec_generator import BUG_PATTERNS
 from test_reference_agreement import generated_specs_agree, load_text
 from test_relation import generated_specs_agree_with_the_relation
-from test_wait_queues import verdicts   # production and reference agreeing, the relation on every state
+from test_wait_queues import verdicts  # production and reference agreeing, the relation on every state
 
 EXAMPLES = int(os.environ.get("NETCHECK_HYPOTHESIS_EXAMPLES") or 30)
 RCU_SPECS = {**BUG_PATTERNS, "min_rcu_lists": 1}
