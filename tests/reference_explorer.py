@@ -93,6 +93,7 @@ from netcheck.model.lang.spec import (
     CounterOp,
     Either,
     ForEach,
+    Free,
     Goto,
     If,
     Invoke,
@@ -391,7 +392,9 @@ def clone(w: dict) -> dict:
                 copies[key] = {"writer": lk["writer"], "readers": dict(lk["readers"]), "queue": list(lk["queue"])}
         locks[name] = copies
     return {"threads": threads, "shared": {n: dict(d) for n, d in w["shared"].items()}, "locks": locks,
-            "rcu": list(w["rcu"]), "gp": [set(g) for g in w["gp"]]}
+            "rcu": list(w["rcu"]), "gp": [set(g) for g in w["gp"]],
+            "ghosts": {n: dict(g) for n, g in w["ghosts"].items()},
+            "srcu": {d: list(v) for d, v in w["srcu"].items()}, "sgp": {d: [set(g) for g in v] for d, v in w["sgp"].items()}}
 
 
 def canonical(w: dict) -> tuple:
@@ -405,7 +408,9 @@ def canonical(w: dict) -> tuple:
                 locks.append((name, key, lk["owner"]))
             else:
                 locks.append((name, key, lk["writer"], tuple(sorted(lk["readers"].items())), tuple(lk["queue"])))
-    return threads, shared, tuple(locks), tuple(w["rcu"]), tuple(frozenset(g) for g in w["gp"])
+    return (threads, shared, tuple(locks), tuple(w["rcu"]), tuple(frozenset(g) for g in w["gp"]),
+            tuple((n, tuple(sorted(g.items()))) for n, g in sorted(w["ghosts"].items())),
+            tuple((d, tuple(v), tuple(frozenset(g) for g in w["sgp"][d])) for d, v in sorted(w["srcu"].items())))
 
 
 # ---------------------------------------------------------------- the interpreter
@@ -520,6 +525,17 @@ class Reference:
         self.all_readers = spec.options.rwsem_wake == "all_readers"
         self.signals = spec.options.fatal_signals
         self.instances = self._instances()
+        # the RCU lists: state lists a list_*_rcu statement or list_for_each_entry_rcu names
+        stack = [st for p in spec.procedures for st in p.body]
+        self.rcu_lists: list[str] = []
+        while stack:
+            st = stack.pop()
+            stack += [x for _, body in nested(st) for x in body]
+            target = st.args[0] if isinstance(st, ListOp) and st.fn.endswith("_rcu") else \
+                st.source if isinstance(st, ForEach) and st.rcu else None
+            if isinstance(target, Shared) and target.name not in self.rcu_lists:
+                self.rcu_lists.append(target.name)
+        self.list_entity = {v.name: v.type.entity for v in spec.vars if isinstance(v.type, ListT)}
         self.runs: Counter = Counter()    # coverage, as in RefResult
         self.taken: Counter = Counter()
 
@@ -550,6 +566,8 @@ class Reference:
             shared[var.name] = {k: decode(v, var.type) for k, v in zip(keys, var.init, strict=True)}
         locks: dict[str, dict[tuple, dict]] = {}
         for lk in self.spec.locks:
+            if lk.kind == "srcu":
+                continue
             keys = [()]
             for ent in lk.per:
                 keys = [k + (i,) for k in keys for i in range(len(self.spec.entity(ent).elements))]
@@ -565,7 +583,11 @@ class Reference:
                 loc[name] = v    # thread arguments are constants: stored as given
             threads.append([{"proc": proc, "path": None, "phase": "", "locals": loc, "result": None}])
         n = len(threads)
-        w = {"threads": threads, "shared": shared, "locks": locks, "rcu": [0] * n, "gp": [set() for _ in range(n)]}
+        domains = [lk.name for lk in self.spec.locks if lk.kind == "srcu"]
+        # RCU lists: per list, its ghosts: element -> (successor when list_del_rcu took it off, its readers)
+        w = {"threads": threads, "shared": shared, "locks": locks, "rcu": [0] * n, "gp": [set() for _ in range(n)],
+             "ghosts": {name: {} for name in self.rcu_lists}, "srcu": {d: [0] * n for d in domains},
+             "sgp": {d: [set() for _ in range(n)] for d in domains}}
         for tid in range(n):
             problem = self.move(w, tid, self.procs[threads[tid][0]["proc"]].start())
             assert problem is None
@@ -605,6 +627,7 @@ class Reference:
                     held.append(f"{name}{list(key)} (read)")
         if w["rcu"][tid]:
             held.append("rcu_read_lock")
+        held += [f"srcu {d}" for d, depths in w["srcu"].items() if depths[tid]]
         return ", ".join(held)
 
     def visible(self, w: dict, tid: int) -> bool:
@@ -613,7 +636,7 @@ class Reference:
             return True        # a finished thread rests
         frame = th[-1]
         s = self.stmt(frame)
-        if isinstance(s, (LockOp, Rcu, Await, CounterOp, WaitOp)):
+        if isinstance(s, (LockOp, Rcu, Await, CounterOp, WaitOp, Free)):
             return True
         if isinstance(s, Assign):
             return any(isinstance(t, Shared) for t in s.targets) or any(
@@ -627,7 +650,7 @@ class Reference:
         if isinstance(s, (If, While, Assert)):
             return reads_state(s.cond)  # type: ignore[arg-type]
         if isinstance(s, ForEach):
-            return reads_state(s.source)  # type: ignore[arg-type]
+            return s.rcu or reads_state(s.source)  # type: ignore[arg-type]
         if isinstance(s, ListOp):
             return isinstance(s.args[0], Shared) or any(reads_state(a) for a in s.args)
         return False           # either, label, goto, break, continue
@@ -775,6 +798,8 @@ class Reference:
             return self._go(w, tid, info.after(path))
         if isinstance(s, ListOp):
             return self.list_op(w, tid, s, info, path, loc)
+        if isinstance(s, Free):
+            return self.free(w, s, info, path, tid, loc)
         if isinstance(s, LockOp):
             return self.lock_op(w, tid, s, info, path, phase, loc)
         if isinstance(s, Rcu):
@@ -785,7 +810,42 @@ class Reference:
             return self.wait_op(w, tid, s, info, path, loc)
         raise AssertionError(f"unknown statement {s!r}")
 
+    def rcu_walk(self, w: dict, tid: int, s: ForEach, info: ProcInfo, path: tuple, phase: str, loc: dict) -> list:
+        """list_for_each_entry_rcu: a deleted element leads on to the successor it had, for its readers."""
+        if not w["rcu"][tid]:
+            return [Viol("lock_discipline", f"{s.text}: outside an RCU read-side critical section")]
+        items = list(self.ev(s.source, w, loc))  # type: ignore[arg-type, call-overload]
+        cur = loc[s.var]
+        ghost = w["ghosts"][s.source.name].get(cur)  # type: ignore[union-attr]
+        if phase != "next":
+            nxt = items[0] if items else None
+        elif cur is None:
+            return self._go(w, tid, info.after(path))
+        elif cur in items:
+            nxt = items[items.index(cur) + 1] if items.index(cur) + 1 < len(items) else None
+        elif ghost is not None and tid in ghost[1]:
+            nxt = ghost[0]
+        else:
+            return [Viol("runtime_safety", f"list corruption under the RCU cursor '{s.var}'")]
+        loc[s.var] = nxt
+        return self._go(w, tid, info.after(path) if nxt is None else info.enter(path, "do"))
+
+    def free(self, w: dict, s: Free, info: ProcInfo, path: tuple, tid: int, loc: dict) -> list:
+        x = self.ev(s.item, w, loc)  # type: ignore[arg-type]
+        if x is not None:
+            entity = s.item.type.entity  # type: ignore[union-attr]
+            for var in self.spec.vars:
+                if isinstance(var.type, ListT) and var.type.entity == entity and \
+                        any(x in items for items in w["shared"][var.name].values()):
+                    return [Viol("runtime_safety", f"{s.text}: still on {var.name}")]
+            for name, ghosts in w["ghosts"].items():
+                if self.list_entity[name] == entity and x in ghosts:
+                    return [Viol("runtime_safety", f"{s.text}: use-after-free")]
+        return self._go(w, tid, info.after(path))
+
     def loop_step(self, w: dict, tid: int, s: ForEach, info: ProcInfo, path: tuple, phase: str, loc: dict) -> list:
+        if s.rcu:
+            return self.rcu_walk(w, tid, s, info, path, phase, loc)
         source = self.ev(s.source, w, loc)  # type: ignore[arg-type]
         cur = loc[s.var]
         reverse = s.order != "forward"
@@ -823,17 +883,25 @@ class Reference:
         p = self.place(s.args[0], w, loc)
         items = list(self.load(w, loc, p))  # type: ignore[call-overload]
         x = self.ev(s.args[1], w, loc)
+        ghosts = w["ghosts"].get(s.args[0].name) if isinstance(s.args[0], Shared) else None
+        fn = s.fn.removesuffix("_rcu")
         if x is None:
             return [Viol("runtime_safety", f"{s.text}: the element is null")]
-        if s.fn == "list_del":
+        if fn == "list_del":
             if x not in items:
                 return [Viol("runtime_safety", f"{s.text}: the element is not on the list")]
+            i = items.index(x)
             items.remove(x)
+            readers = frozenset(t for t, depth in enumerate(w["rcu"]) if depth)
+            if s.fn == "list_del_rcu" and readers:
+                ghosts[x] = (items[i] if i < len(items) else None, readers)  # type: ignore[index]
         elif x in items:
             return [Viol("runtime_safety", f"{s.text}: the element is already on the list")]
-        elif s.fn == "list_add":
+        elif ghosts is not None and x in ghosts:
+            return [Viol("runtime_safety", f"{s.text}: use-after-free (reused before its grace period)")]
+        elif fn == "list_add":
             items.insert(0, x)
-        elif s.fn == "list_add_tail":
+        elif fn == "list_add_tail":
             items.append(x)
         else:
             pos = self.ev(s.args[2], w, loc)
@@ -1162,7 +1230,37 @@ class Reference:
 
     # -- RCU
 
+    def srcu_op(self, w: dict, tid: int, s: Rcu, info: ProcInfo, path: tuple, phase: str) -> list:
+        """SRCU on the domain the statement names: readers may sleep; a grace period waits for its own."""
+        after, name, depths, gps = info.after(path), s.op, w["srcu"][s.domain], w["sgp"][s.domain]
+        if name == "srcu_read_lock":
+            if depths[tid] >= MAX_RCU_DEPTH:
+                return [Viol("lock_discipline", f"{s.text}: read-side nesting too deep")]
+            depths[tid] += 1
+            return self._go(w, tid, after)
+        if name == "srcu_read_unlock":
+            if not depths[tid]:
+                return [Viol("lock_discipline", f"{s.text}: not inside an SRCU read-side critical section")]
+            depths[tid] -= 1
+            if not depths[tid]:
+                for g in gps:
+                    g.discard(tid)
+            return self._go(w, tid, after)
+        if phase == "gp":
+            return [] if gps[tid] else self._go(w, tid, after)
+        if depths[tid]:
+            return [Viol("lock_discipline", f"{s.text}: called inside a read-side critical section of the same "
+                         "SRCU domain (self-deadlock)")]
+        problem = self.atomic(w, tid)
+        if problem:
+            return [Viol("lock_discipline", f"{s.text}: {problem}")]
+        gps[tid] = {t for t, depth in enumerate(depths) if depth}
+        self.top(w, tid)["phase"] = "gp"
+        return [w]
+
     def rcu_op(self, w: dict, tid: int, s: Rcu, info: ProcInfo, path: tuple, phase: str) -> list:
+        if s.domain:
+            return self.srcu_op(w, tid, s, info, path, phase)
         after = info.after(path)
         name = s.op
         if name == "rcu_read_lock":
@@ -1177,6 +1275,13 @@ class Reference:
             if not w["rcu"][tid]:
                 for g in w["gp"]:
                     g.discard(tid)
+                for ghosts in w["ghosts"].values():   # deleted elements this reader may have been on
+                    for x, (succ, readers) in list(ghosts.items()):
+                        if tid in readers:
+                            if readers == {tid}:
+                                del ghosts[x]
+                            else:
+                                ghosts[x] = (succ, readers - {tid})
             return self._go(w, tid, after)
         if phase == "gp":
             if name == "synchronize_rcu" and w["gp"][tid]:

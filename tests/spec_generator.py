@@ -115,6 +115,8 @@ class World:
     min_counters: int = 0                    # at least this many counters (tests of refcount_t & co set 1)
     min_wait_queues: int = 0                 # this many wait queues at least (tests of wait queues set 1)
     wait_queues: dict[str, tuple[str, ...]] = field(default_factory=dict)   # wait_queue_head_t -> per
+    min_rcu_lists: int = 0                   # this many RCU lists at least (tests of RCU lists set 1)
+    rcu_lists: dict[str, str] = field(default_factory=dict)   # RCU list -> its entity
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -475,6 +477,30 @@ def c_list_op(draw: Draw, ctx: Ctx, depth: int) -> list:
     return [{"if": guard, "then": [stmt]}]
 
 
+def c_rcu_list(draw: Draw, ctx: Ctx, depth: int) -> list:
+    """An RCU list statement: a reader walking it (in a read-side section, or sometimes not), an RCU edit (usually
+    guarded by a membership test), a grace period, or a kfree."""
+    name = draw(st.sampled_from(sorted(ctx.world.rcu_lists)))
+    entity = ctx.world.rcu_lists[name]
+    x = gen_ref(draw, ctx.world, ctx, Ty("ref", entity), 0, False, ())
+    kind = draw(st.sampled_from(["walk", "walk", "edit", "edit", "edit", "synchronize", "kfree"]))
+    if kind == "walk":
+        it = _cursor(draw, ctx, entity)
+        inner = ctx.child(loop="for")
+        inner.nonnull.setdefault(entity, []).append(it)
+        walk = {"list_for_each_entry_rcu": f"{it} in {name}", "do": block(draw, inner, max(depth - 1, 0), 0, 1)}
+        return [walk] if draw(st.integers(0, 5)) == 0 else ["rcu_read_lock", walk, "rcu_read_unlock"]
+    if kind == "synchronize":
+        return ["synchronize_rcu"]
+    if kind == "kfree":
+        return [{"kfree": x}]
+    fn = draw(st.sampled_from(["list_add_rcu", "list_add_tail_rcu", "list_del_rcu", "list_del_rcu", "list_del_rcu"]))
+    stmt = f"{fn}({name}, {x})"
+    if draw(st.integers(0, 4)) == 0:
+        return [stmt]
+    return [{"if": f"{x} in {name}" if fn == "list_del_rcu" else f"{x} not in {name}", "then": [stmt]}]
+
+
 def c_counter(draw: Draw, ctx: Ctx, depth: int) -> list:
     """A refcount_t, atomic_t or completion operation; a bool result goes to on_fail: or a new local, a
     killable or timed wait has on_fail:."""
@@ -786,6 +812,7 @@ CONSTRUCTS: list[Construct] = [
     Construct("assert", 2, lambda ctx, d: True, c_assert),
     Construct("counter", 4, lambda ctx, d: bool(ctx.world.counters), c_counter),
     Construct("wait_queue", 5, lambda ctx, d: bool(ctx.world.wait_queues), c_wait_queue),
+    Construct("rcu_list", 16, lambda ctx, d: bool(ctx.world.rcu_lists), c_rcu_list),
     Construct("await", 2, lambda ctx, d: bool(ctx.world.vars), c_await),
     Construct("call", 5, lambda ctx, d: any(all(ctx.reads.get(lk, 0) + n <= 3 for lk, n in p.reads.items())
                                             for p in ctx.helpers), c_call),
@@ -910,6 +937,10 @@ def gen_state(draw: Draw, world: World) -> dict:
                 decl["per"] = list(wper)
             out[f"wq{i}"] = decl
             world.wait_queues[f"wq{i}"] = wper
+    for i in range(world.min_rcu_lists):   # (drawn only when asked for, as the wait queues)
+        entity = draw(st.sampled_from(sorted(world.entities)))
+        out[f"rl{i}"] = {"type": f"list<{entity}>", "init": list(world.entities[entity])}
+        world.rcu_lists[f"rl{i}"] = entity
     return out
 
 

@@ -1226,6 +1226,15 @@ def test_fuzz_every_command_on_generated_wait_queue_specs(text: str) -> None:
     every_command(text)
 
 
+@fuzz_settings(5)
+@given(text=generated_specs({**BUG_PATTERNS, "min_rcu_lists": 1}))
+def test_fuzz_every_command_on_generated_rcu_list_specs(text: str) -> None:
+    """The same on specs with an RCU list (list_*_rcu, list_for_each_entry_rcu, synchronize_rcu, kfree)."""
+    STATS["inputs"] += 1
+    STATS["inputs: generated spec with RCU lists, every command"] += 1
+    every_command(text)
+
+
 def every_command(text: str) -> None:
     """Every command of OTHER_COMMANDS on the spec: no traceback, no internal error, a documented exit code."""
     with tempfile.TemporaryDirectory() as tmp:

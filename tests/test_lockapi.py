@@ -52,5 +52,6 @@ def test_derived_views() -> None:
                                                 "down_read_killable": "read", "down_write": "write",
                                                 "down_write_killable": "write"}
     assert set(acquire_modes()) == set(lock_ops("acquires"))
-    assert [n for n, i in RCU_API.items() if i.reader] == ["rcu_read_lock", "rcu_read_unlock"]
-    assert [n for n, i in RCU_API.items() if i.waits] == ["synchronize_rcu", "rcu_barrier"]
+    assert [n for n, i in RCU_API.items() if i.reader and not i.srcu] == ["rcu_read_lock", "rcu_read_unlock"]
+    assert [n for n, i in RCU_API.items() if i.waits and not i.srcu] == ["synchronize_rcu", "rcu_barrier"]
+    assert [n for n, i in RCU_API.items() if i.srcu] == ["srcu_read_lock", "srcu_read_unlock", "synchronize_srcu"]

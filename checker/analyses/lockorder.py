@@ -213,20 +213,39 @@ def lock_classes(spec: Spec) -> list[str]:
 
 @dataclass(frozen=True)
 class _Map:
-    """A lockdep map a worker holds while it runs a work item (process_one_work()): held when the item's
-    state variable (slot `slot`) says it is busy and `tid` is the item's worker."""
+    """A lockdep map a thread holds while slot `slot` has one of the values `held`: a worker while it runs a
+    work item (process_one_work(); the item's state is busy), an SRCU reader while it is inside a read-side
+    section of the domain (srcu_read_lock() acquires the domain's map as a recursive reader)."""
 
     cls: str
     tid: int
     slot: int
     site: Site
+    held: frozenset[int] = frozenset(WORK_STATES.index(b) for b in BUSY)
+    mode: str = "mutex"
+
+
+SRCU_MAP_MODES = {"srcu_read_lock": "rread", "synchronize_srcu": "write"}   # include/linux/srcu.h, srcutree.c
+
+
+def _srcu_maps(system: TransitionSystem) -> list[_Map]:
+    """Each thread's SRCU domains, held while it is inside one of their read-side sections (at depth 1 to 3)."""
+    out: list[_Map] = []
+    wrappers = lock_wrappers(system.spec)
+    for domain, nests in system.layout.srcu_nest.items():
+        for t in system.threads:
+            first = next((n for n in t.nodes if isinstance(n, ir.RcuCall) and n.domain == domain
+                          and n.op == "srcu_read_lock"), None)
+            if first is not None:
+                out.append(_Map(domain, t.tid, nests[t.tid], node_site(first, wrappers), frozenset((1, 2, 3)), "rread"))
+    return out
 
 
 def _maps(system: TransitionSystem) -> list[_Map]:
     """The maps each worker thread holds while running each of its items, the queue's first."""
     spec = system.spec
     if not spec.works:
-        return []
+        return _srcu_maps(system)
     works = Works(spec.workqueues, spec.works)
     holders = map_holders(works)
     out: list[_Map] = []
@@ -237,11 +256,14 @@ def _maps(system: TransitionSystem) -> list[_Map]:
                         decl.run)
             slot = system.layout.shared[work][0]
             out.extend(_Map(cls, t.tid, slot, site) for cls in classes)
-    return out
+    return out + _srcu_maps(system)
 
 
 def map_acquisitions(node: ir.Node | None) -> tuple[tuple[str, str], ...]:
-    """The lockdep maps a wait acquires (flush_work, cancel_work_sync, flush_workqueue), (class, mode)."""
+    """The lockdep maps a wait acquires (flush_work, cancel_work_sync, flush_workqueue), and an SRCU domain's
+    map srcu_read_lock() and synchronize_srcu() acquire, (class, mode)."""
+    if isinstance(node, ir.RcuCall) and node.op in SRCU_MAP_MODES:
+        return ((node.domain, SRCU_MAP_MODES[node.op]),)
     return node.stmt.maps if node is not None and isinstance(node.stmt, Await) else ()
 
 
@@ -359,7 +381,6 @@ class LockDependencies(Observer):
         self.system = system
         self.instances = _instances(system)
         self.maps = _maps(system)
-        self.busy = frozenset(WORK_STATES.index(b) for b in BUSY)
         self.acquiring = [(tid, pcslot, nodes) for tid, pcslot, nodes in _acquiring_nodes(system) if nodes]
         self.first: dict[tuple, int] = {}
         if not self.acquiring:
@@ -373,11 +394,11 @@ class LockDependencies(Observer):
                 continue
             held = _held(s, tid, instances)
             if self.maps:
-                held += tuple((len(instances) + i, "mutex") for i, m in enumerate(self.maps)
-                              if m.tid == tid and s[m.slot] in self.busy)
+                held += tuple((len(instances) + i, m.mode) for i, m in enumerate(self.maps)
+                              if m.tid == tid and s[m.slot] in m.held)
             if not held:
                 continue
-            target = -1 if isinstance(node, ir.Await) else lock_slot(node, s)
+            target = lock_slot(node, s) if isinstance(node, ir.LOCK_NODES) else -1
             if target is None:   # a lock key that fails to evaluate shows as runtime_safety
                 continue
             key = (tid, s[pcslot], held, target)

@@ -47,7 +47,8 @@ def describe(system: TransitionSystem, edge: WaitEdge, previous: WaitEdge | None
     if edge.relation == "work":
         return f"waits in {edge.statement} for {target} to finish work item {edge.lock}"
     if edge.relation == "rcu_reader":
-        return f"waits in {edge.statement} for the RCU read-side critical section of {target}"
+        kind = f"{edge.lock} SRCU" if edge.lock else "RCU"
+        return f"waits in {edge.statement} for the {kind} read-side critical section of {target}"
     return f"waits at `{edge.statement}` ({edge.location}) for a condition no thread makes true"
 
 

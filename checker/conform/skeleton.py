@@ -201,7 +201,7 @@ def lock_operation(name: str, api: str, lock: str, at: Span) -> Op:
 
 def rcu_operation(name: str, at: Span) -> Op:
     info = RCU_API[name]
-    kind = OpKind.RCU_WAIT if info.waits else OpKind.RCU_LOCK if name == "rcu_read_lock" else OpKind.RCU_UNLOCK
+    kind = OpKind.RCU_WAIT if info.waits else OpKind.RCU_LOCK if name.endswith("rcu_read_lock") else OpKind.RCU_UNLOCK
     return Op(kind, name, at, name)
 
 

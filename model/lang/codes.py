@@ -53,6 +53,7 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC123": "bad fairness: or within: (of a liveness property)",
     "NC124": "bad known_cycles: entry (lock classes, reason) or lock classes:",
     "NC125": "a bad lemma: not a condition, or an at() place that is no statement of that thread",
+    "NC126": "bad srcu lock declaration (an srcu_struct declared with per: or classes:)",
     "NC201": "bad or undefined label",
     "NC202": "goto into a loop",
     "NC203": "a statement that is a list",
@@ -73,6 +74,10 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC216": "workqueue call (queue_work, flush_work, cancel_work_sync, flush_workqueue) on something else",
     "NC217": "wait-queue operation (wait_event, wake_up, prepare_to_wait, ...) on something else, or a wait queue "
              "used as a value",
+    "NC218": "RCU list operation (list_add_rcu, list_del_rcu, list_for_each_entry_rcu) on something other than a "
+             "state list without per:, or kfree: of something other than an element",
+    "NC219": "SRCU operation (srcu_read_lock, srcu_read_unlock, synchronize_srcu) on something other than an srcu "
+             "lock, or an srcu lock used where a lock is expected",
     "NC301": "expression not allowed here, or of the wrong type",
     "NC302": "syntax or name that expressions do not support",
     "NC303": "type mismatch",

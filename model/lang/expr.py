@@ -353,6 +353,7 @@ class _Checker:
             return Const(INT, sp, ERRNO[name])
         if name in sc.locks:
             kind, per = sc.locks[name]
+            self._not_srcu(node, name, kind)
             if per:
                 raise self.fail(node, f"lock '{name}' is indexed by {', '.join(per)}",
                                 f"write {name}[{', '.join(per)}]", "NC305")
@@ -373,6 +374,7 @@ class _Checker:
             return Shared(t, self.span(node), name, keys)
         if name in self.scope.locks:
             kind, per = self.scope.locks[name]
+            self._not_srcu(node, name, kind)
             keys = self._keys(node, name, per, key_nodes)
             return LockRef(LockT(kind), self.span(node), name, keys)
         if name in self.bound or name in self.scope.names():  # an element, a constant, a local, ...
@@ -624,6 +626,12 @@ class _Checker:
                                     "index": INT, "before": BOOL}
         return Call(results[fn], sp, fn, args)
 
+    def _not_srcu(self, node: ast.AST, name: str, kind: str) -> None:
+        """An srcu_struct is an SRCU domain, not a lock: only the SRCU statements name it."""
+        if kind == "srcu":
+            raise self.fail(node, f"'{name}' is an SRCU domain, not a lock a condition or lock call can name",
+                            f"srcu_read_lock: {name} / srcu_read_unlock: {name} / synchronize_srcu: {name}", "NC219")
+
     def _check_held(self, node: ast.AST, fn: str, lock: Expr) -> None:
         """held(), held_read(), held_write() ask about the current thread, and the last two about an rwsem."""
         assert isinstance(lock, LockRef) and isinstance(lock.type, LockT)
@@ -826,7 +834,8 @@ class CallForm:
     span: Span
 
 
-MUTATORS = {"list_add": 2, "list_add_tail": 2, "list_add_before": 3, "list_del": 2}
+MUTATORS = {"list_add": 2, "list_add_tail": 2, "list_add_before": 3, "list_del": 2,
+            "list_add_rcu": 2, "list_add_tail_rcu": 2, "list_del_rcu": 2}
 
 
 def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str, object]) -> AssignForm | CallForm:

@@ -117,11 +117,13 @@ SUBCLASS_CONSTANTS: Mapping[str, int] = MappingProxyType({"SINGLE_DEPTH_NESTING"
 
 @dataclass(frozen=True)
 class RcuOpInfo:
-    """One RCU operation: a read-side section boundary, or a wait for a grace period or for callbacks."""
+    """One RCU operation: a read-side section boundary, or a wait for a grace period or for callbacks.
+    The SRCU operations name their domain, an srcu lock (`srcu_read_lock: D`)."""
 
     name: str
-    reader: bool = False        # rcu_read_lock / rcu_read_unlock
+    reader: bool = False        # rcu_read_lock / rcu_read_unlock (srcu_read_lock / srcu_read_unlock)
     waits: bool = False         # waits for the readers or callbacks before it (a slow step)
+    srcu: bool = False          # an SRCU operation on the domain it names (include/linux/srcu.h)
 
 
 RCU_API: Mapping[str, RcuOpInfo] = MappingProxyType({info.name: info for info in (
@@ -129,7 +131,15 @@ RCU_API: Mapping[str, RcuOpInfo] = MappingProxyType({info.name: info for info in
     RcuOpInfo("rcu_read_unlock", reader=True),
     RcuOpInfo("synchronize_rcu", waits=True),
     RcuOpInfo("rcu_barrier", waits=True),
+    RcuOpInfo("srcu_read_lock", reader=True, srcu=True),
+    RcuOpInfo("srcu_read_unlock", reader=True, srcu=True),
+    RcuOpInfo("synchronize_srcu", waits=True, srcu=True),
 )})
+# The RCU list API (include/linux/rculist.h): statement -> the plain list statement it edits the list as
+# (list_del_rcu also keeps the element's successor for the readers on it: docs/semantics.md section 7.3).
+RCU_LIST_OPS: Mapping[str, str] = MappingProxyType({
+    "list_add_rcu": "list_add", "list_add_tail_rcu": "list_add_tail", "list_del_rcu": "list_del"})
+SRCU_KIND = "srcu"              # the lock kind of an srcu_struct: an SRCU domain, not a lock
 
 
 def lock_op(name: str) -> LockOpInfo | None:

@@ -37,7 +37,7 @@ from .yamlload import Map, Node, Scalar, Seq, describe
 TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks", "state", "procedures",
             "threads", "properties", "lemmas", "options", "expect", "pinned", "known_cycles", "workqueues", "works")
 QUESTION_KINDS = ("reachable", "waits_on_slow")   # asked, never violated
-LOCK_KINDS = ("mutex", "rwsem", "spinlock")
+LOCK_KINDS = ("mutex", "rwsem", "spinlock", "srcu")
 # The keys each section's entries take (the parser and the JSON Schema of model/lang/schema.py read these).
 LOCK_KEYS = ("kind", "per", "classes")
 LOCK_CLASSES = tuple(c.value for c in LockClasses)   # the values of a lock's classes:
@@ -350,6 +350,11 @@ class SpecParser:
                 if kind is not None:
                     self.err(kind_node.span, "NC109", f"unknown lock kind '{shorten(kind)}'",
                              did_you_mean(kind, LOCK_KINDS))
+                self.broken.add(key.text)
+                continue
+            if kind == "srcu" and (per or classes is not LockClasses.SHARED):
+                self.err(value.span, "NC126", f"srcu lock '{key.text}' has per: or classes:",
+                         "declare one SRCU domain per srcu_struct: 'NAME: srcu'")
                 self.broken.add(key.text)
                 continue
             instances = 1

@@ -49,7 +49,7 @@ FORM_VALUE: dict[str, Schema] = {
     "either": {"type": "object", "minProperties": 1, "additionalProperties": BLOCK},
     "label": TEXT, "goto": TEXT, "call": TEXT,
     "return": {"type": ["string", "number", "boolean", "null"]},
-    **{op: {"type": ["string", "null"]} for op in RCU_API},
+    **{op: {"type": ["string", "null"]} if not info.srcu else TEXT for op, info in RCU_API.items()},
     **{op: {**TEXT, "pattern": ",\\s*\\S"} for op in NESTED_API},
 }
 # The value of each extra key of a statement mapping.
@@ -62,6 +62,12 @@ FORM_TEXT = {
     "rcu_read_lock": "enter an RCU read-side section", "rcu_read_unlock": "leave the RCU read-side section",
     "synchronize_rcu": "wait for every RCU reader that started before (a slow step)",
     "rcu_barrier": "wait for the RCU callbacks queued before (a slow step)",
+    "srcu_read_lock": "'DOMAIN' (an srcu lock): enter an SRCU read-side section (the reader may sleep)",
+    "srcu_read_unlock": "'DOMAIN': leave the SRCU read-side section",
+    "synchronize_srcu": "'DOMAIN': wait for the domain's readers that started before (a slow step)",
+    "kfree": "'x': free an element: on no list, no RCU reader since its list_del_rcu left",
+    "list_for_each_entry_rcu": "'x in LIST': inside rcu_read_lock, walk the list, through elements list_del_rcu "
+                               "takes off",
     "list_for_each_entry": "'x in LIST': run do: for each element, first to last",
     "list_for_each_entry_reverse": "'x in LIST': run do: for each element, last to first",
     "list_for_each_entry_continue_reverse": "'x in LIST': backwards from the element before the cursor x",
@@ -87,7 +93,7 @@ TOP_TEXT = {
     "extends": "a parent spec file, relative to this one: its sections are merged entry by entry (null deletes)",
     "entities": "bounded sets of things: NAME: COUNT, a list of element names, or a mapping of groups",
     "types": "named types, mainly enums: NAME: \"enum{a, b}\"",
-    "locks": "NAME: mutex, rwsem or spinlock, or {kind: KIND, per: ENTITY}",
+    "locks": "NAME: mutex, rwsem, spinlock or srcu, or {kind: KIND, per: ENTITY}",
     "state": "shared variables: NAME: {type: TYPE, per: ENTITY, init: VALUE}",
     "procedures": "code paths: 'name(TYPE param, ...) -> TYPE': a list of statements, or {locals:, body:}",
     "threads": "what runs: NAME: {run: 'proc(args)', for: 'x in ENTITY' or count: N, daemon: true}",

@@ -79,7 +79,15 @@ class WaitOp(Stmt):
 
 @dataclass(frozen=True)
 class Rcu(Stmt):
-    op: str = ""  # rcu_read_lock, rcu_read_unlock, synchronize_rcu, rcu_barrier
+    op: str = ""  # rcu_read_lock, rcu_read_unlock, synchronize_rcu, rcu_barrier, or an SRCU operation
+    domain: str = ""  # the srcu lock an SRCU operation names ('' for RCU)
+
+
+@dataclass(frozen=True)
+class Free(Stmt):
+    """`kfree: x`: the element's memory goes back; no reader may still reach it (docs/semantics.md 7.3)."""
+
+    item: Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,7 @@ class ForEach(Stmt):
     source: Expr | None = None
     order: str = "forward"
     body: tuple[Stmt, ...] = ()
+    rcu: bool = False   # list_for_each_entry_rcu: inside an RCU read-side section, across list_del_rcu
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from .expr import (
     parse_expr,
     parse_statement,
 )
-from .lockapi import LOCK_API, MAX_SUBCLASS, NESTED_API, RCU_API, SUBCLASS_CONSTANTS
+from .lockapi import LOCK_API, MAX_SUBCLASS, NESTED_API, RCU_API, RCU_LIST_OPS, SRCU_KIND, SUBCLASS_CONSTANTS
 from .spec import (
     Assert,
     Assign,
@@ -37,6 +37,7 @@ from .spec import (
     CounterOp,
     Either,
     ForEach,
+    Free,
     Goto,
     If,
     Invoke,
@@ -70,10 +71,11 @@ from .works import WORK_CALLS, Lowering
 from .yamlload import Map, Node, Scalar, Seq, describe
 
 LOOPS = {"list_for_each_entry": "forward", "list_for_each_entry_reverse": "reverse",
-         "list_for_each_entry_continue_reverse": "continue_reverse", "for_each": "forward"}
+         "list_for_each_entry_continue_reverse": "continue_reverse", "for_each": "forward",
+         "list_for_each_entry_rcu": "forward"}
 WAIT_FORMS = tuple(op for op, info in WAIT_API.items() if info.queue)   # schedule is a plain string statement
 MAPPING_FORMS = (*LOCK_API, *NESTED_API, *RCU_API, *COUNTER_API, *WAIT_FORMS, *LOOPS, "call", "if", "while", "either",
-                 "label", "goto", "return", "assert", "await", *WORK_CALLS)
+                 "label", "goto", "return", "assert", "await", "kfree", *WORK_CALLS)
 PROCEDURE_KEYS = ("locals", "body", "about", "source")
 # The keys a statement mapping takes besides its form, by form (lock operations: on_fail:, loops: do:);
 # every form also takes slow:.
@@ -160,9 +162,7 @@ UNMODELLED = {
                                 "nearest",
     "call_rcu": "RCU callbacks are not modelled: a callback that must run after a grace period can be a daemon "
                 "thread that awaits a flag set after synchronize_rcu",
-    "kfree_rcu": "RCU-deferred frees are not modelled: write the free after synchronize_rcu",
-    "srcu_read_lock": "SRCU is not modelled: rcu_read_lock models one RCU domain",
-    "synchronize_srcu": "SRCU is not modelled: synchronize_rcu models one RCU domain",
+    "kfree_rcu": "RCU-deferred frees are not modelled: write synchronize_rcu, then 'kfree: x'",
     "wake_up_interruptible": "interruptible sleeps are not modelled: wait_event_killable and wake_up are the "
                              "nearest",
     "wait_event_interruptible": "interruptible sleeps are not modelled: 'wait_event_killable: WQ, COND' with "
@@ -331,7 +331,10 @@ class BodyParser:
         if word == "goto":
             return self.goto(text[4:].strip(), span, text)
         if text in RCU_API or text.rstrip("()") in RCU_API:
-            return Rcu(span, text.rstrip("()") + "()", text.rstrip("()"))
+            op = text.rstrip("()")
+            if RCU_API[op].srcu:
+                raise ExprError(span, "NC219", f"{op} names its SRCU domain", f"write '- {op}: DOMAIN' (an srcu lock)")
+            return Rcu(span, op + "()", op)
         if text in ("schedule", "schedule()") and "schedule" not in self.signatures:
             return WaitOp(span, "schedule()", "schedule")
         printed = re.fullmatch(r"(\w+)\s*\(\s*&?\s*([\w\[\], ]*?)\s*\)", text)
@@ -350,6 +353,9 @@ class BodyParser:
             op, arg = printed.group(1), printed.group(2) or "WQ"
             raise ExprError(span, "NC207", f"'{text}': a wait-queue operation is a mapping statement",
                             f"write it as '- {op}: {arg}'" + (" with on_fail:" if WAIT_API[op].needs_on_fail else ""))
+        if printed and printed.group(1) in ("kfree", *(op for op, i in RCU_API.items() if i.srcu)):
+            op, arg = printed.group(1), printed.group(2) or "X"
+            raise ExprError(span, "NC207", f"'{text}': {op} is a mapping statement", f"write it as '- {op}: {arg}'")
         called = word.split("(")[0]
         if called in UNMODELLED and called not in self.signatures:
             raise ExprError(span, "NC207", f"'{called}' is a kernel call netcheck does not model", UNMODELLED[called])
@@ -394,6 +400,8 @@ class BodyParser:
         if not (isinstance(target, (Local, Shared)) and isinstance(target.type, ListT)):
             raise ExprError(target.span, "NC303", f"{form.fn}() changes a list variable, got {target.type}",
                             "pass a variable declared as list<ENTITY> first")
+        if form.fn in RCU_LIST_OPS:
+            self.rcu_list(form.fn, target)
         for a in args[1:]:
             ok = isinstance(a.type, RefT) and a.type.entity == target.type.entity
             if a is args[2 if arity == 3 else 1] and arity == 3 and isinstance(a.type, NullT):
@@ -402,6 +410,14 @@ class BodyParser:
                 raise ExprError(a.span, "NC303", f"{form.fn}() takes {target.type.entity} elements, got {a.type}",
                                 f"pass elements of {target.type.entity}")
         return ListOp(span, text, form.fn, args)
+
+    @staticmethod
+    def rcu_list(what: str, target: Expr) -> None:
+        """An RCU list is a state variable without per: (its deleted elements' successors are state of their own)."""
+        if not isinstance(target, Shared) or target.keys:
+            raise ExprError(target.span, "NC218", f"{what} needs a state list without per:, got "
+                            f"{'a local' if isinstance(target, Local) else 'an indexed variable'}",
+                            "declare the RCU list under state: as list<ENTITY>, without per:")
 
     def invoke(self, proc: str, arg_nodes: tuple[ast.AST, ...], text: str, call_span: Span, span: Span,
                result: Expr | None) -> Stmt:
@@ -752,6 +768,9 @@ class BodyParser:
         elif not (isinstance(source.type, ListT) and isinstance(source, (Local, Shared))):
             raise ExprError(source.span, "NC210", f"{form} walks a list variable, got {source.type}",
                             "list_for_each_entry walks a list: declare it as list<ENTITY>")
+        rcu = form == "list_for_each_entry_rcu"
+        if rcu:
+            self.rcu_list(form, source)
         assert isinstance(source.type, (SetT, ListT))
         entity = source.type.entity
         existing = self.local_types.get(var)
@@ -769,7 +788,7 @@ class BodyParser:
             raise ExprError(vspan, "NC303", f"loop variable '{var}' must be {entity}? (null at the end)",
                             f"declare it as {entity}?")
         body = self.loop_body(node.get("do"))
-        return ForEach(span, f"{form}({var}, {m.group(2).strip()})", var, source, order, body)
+        return ForEach(span, f"{form}({var}, {m.group(2).strip()})", var, source, order, body, rcu)
 
     def form_either(self, form: str, node: Map, value: Node, span: Span) -> Stmt | None:
         if not isinstance(value, Map) or not value.entries:
@@ -834,6 +853,29 @@ class BodyParser:
         return Rcu(span, f"{form}()", form)
 
     form_rcu_read_unlock = form_synchronize_rcu = form_rcu_barrier = form_rcu_read_lock
+
+    def form_srcu_read_lock(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
+        """srcu_read_lock: D, srcu_read_unlock: D, synchronize_srcu: D on an srcu lock D (include/linux/srcu.h)."""
+        text, vspan = self.expr_of(value, form)
+        name = str(text).strip() if text is not None else ""
+        lock = self.scope.locks.get(name)
+        if lock is None or lock[0] != SRCU_KIND:
+            what = f"a {lock[0]}" if lock else "not an srcu lock"
+            raise ExprError(vspan, "NC219", f"{form} takes an SRCU domain; '{name}' is {what}",
+                            did_you_mean(name, [k for k, (kind, _) in self.scope.locks.items() if kind == SRCU_KIND])
+                            or "declare it under locks: as 'NAME: srcu'")
+        return Rcu(span, f"{form}(&{name})", form, name)
+
+    form_srcu_read_unlock = form_synchronize_srcu = form_srcu_read_lock
+
+    def form_kfree(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
+        """kfree: x frees an element: no list may still hold it, no RCU reader still reach it."""
+        text, vspan = self.expr_of(value, form)
+        item = parse_expr(str(text), self.scoped(), vspan)
+        if not isinstance(item.type, RefT):
+            raise ExprError(item.span, "NC218", f"kfree takes an element, got {item.type}",
+                            "kfree: x, with x an element (or null: then nothing happens)")
+        return Free(span, f"kfree({text})", item)
 
     # -- whole-spec checks
 

@@ -48,7 +48,8 @@ class Effect(Enum):
     DEQUEUE = "dequeue"            # this thread leaves the wait queue
     GRANT = "grant"                # hand the lock to the head of the queue (locks.rw_grant), moving them on
     RCU_UP = "rcu_up"
-    RCU_DOWN = "rcu_down"          # and, leaving the outermost section, no longer hold up grace periods
+    RCU_DOWN = "rcu_down"          # and, leaving the outermost section, no longer hold up grace periods (nor,
+    #                                for RCU, keep deleted list elements: their readers lose this thread)
     GP_START = "gp_start"          # a grace period starts: wait for the readers inside now
 
 
@@ -112,15 +113,22 @@ def lock_rules(op: str, waiting: bool = False, signal: bool = False) -> tuple[Ru
 @cache
 def rcu_rules(op: str, waiting: bool = False) -> tuple[Rule, ...]:
     """The rules of an RCU call's step, or (`waiting`) of the wait that follows synchronize_rcu() or
-    rcu_barrier() (only a grace period has readers to wait for)."""
+    rcu_barrier() (only a grace period has readers to wait for).
+
+    The SRCU operations act on the domain their node names (its nesting and grace-period slots): an SRCU
+    reader may sleep, and synchronize_srcu() inside the domain's own read-side section is a self-deadlock."""
     if waiting:
-        pending = (Rule(Test.GP_PENDING, then=Then.BLOCK),) if op == "synchronize_rcu" else ()
+        pending = (Rule(Test.GP_PENDING, then=Then.BLOCK),) if op in ("synchronize_rcu", "synchronize_srcu") else ()
         return (*pending, Rule(Test.ALWAYS))
-    if op == "rcu_read_lock":
+    srcu = "S" if op.startswith("srcu") else ""
+    if op in ("rcu_read_lock", "srcu_read_lock"):
         return (_violate(Test.RCU_FULL, "read-side nesting too deep"), Rule(Test.ALWAYS, (Effect.RCU_UP,)))
-    if op == "rcu_read_unlock":
-        return (_violate(Test.RCU_OUT, "not inside an RCU read-side critical section"),
+    if op in ("rcu_read_unlock", "srcu_read_unlock"):
+        return (_violate(Test.RCU_OUT, f"not inside an {srcu}RCU read-side critical section"),
                 Rule(Test.ALWAYS, (Effect.RCU_DOWN,)))
+    if op == "synchronize_srcu":
+        return (_violate(Test.RCU_IN, "called inside a read-side critical section of the same SRCU domain "
+                         "(self-deadlock)"), _violate(Test.ATOMIC), Rule(Test.ALWAYS, (Effect.GP_START,)))
     start = (Effect.GP_START,) if op == "synchronize_rcu" else ()
     return (_violate(Test.RCU_IN, "called inside an RCU read-side critical section (deadlock)"),
             _violate(Test.SPIN, "sleeps while holding a spinlock"), Rule(Test.ALWAYS, start))

@@ -112,6 +112,7 @@ class LoopStep(Node):
     var: str = ""
     entity: str = ""
     start: bool = False
+    rcu: bool = False               # list_for_each_entry_rcu: in a read-side section, through deleted elements
 
     @property
     def is_list(self) -> bool:
@@ -132,6 +133,15 @@ class ListEdit(Node):
     fn: str = ""
     place: Place | None = None
     items: tuple[Expr, ...] = ()    # the element, then the position (list_add_before)
+
+
+@dataclass(eq=False, kw_only=True)
+class Free(Node):
+    """`kfree: item`: a runtime_safety violation while a list holds the element or an RCU reader may still
+    reach it (a list_del_rcu() whose grace period has not ended); else nothing changes."""
+
+    kind: ClassVar[str] = "kfree"
+    item: Expr | None = None
 
 
 @dataclass(eq=False, kw_only=True)
@@ -178,6 +188,7 @@ class LockWait(Node):
 class RcuCall(Node):
     kind: ClassVar[str] = "rcu"
     op: str = ""
+    domain: str = ""                # the SRCU domain (an srcu lock), '' for RCU
 
 
 @dataclass(eq=False, kw_only=True)
@@ -186,6 +197,7 @@ class GraceWait(Node):
 
     kind: ClassVar[str] = "gpwait"
     op: str = ""
+    domain: str = ""
 
 
 @dataclass(eq=False, kw_only=True)
@@ -216,6 +228,7 @@ class WaitCall(Node):
 
 LOCK_NODES = (LockCall, LockWait)
 
-__all__ = ["Assign", "Await", "Branch", "Check", "Choose", "CounterCall", "End", "GraceWait", "Jump", "ListEdit",
+__all__ = ["Assign", "Await", "Branch", "Check", "Choose", "CounterCall", "End", "Free", "GraceWait", "Jump",
+           "ListEdit",
            "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset", "WaitCall",
            "LOCK_NODES"]

@@ -30,6 +30,9 @@ class SlotKind(str, Enum):
     LOCK_QUEUE = "lock_queue"      # an rwsem's FIFO wait queue
     RCU_NEST = "rcu_nest"          # a thread's RCU read-side nesting depth
     GP_WAIT = "gp_wait"            # the readers a thread's synchronize_rcu() waits for (bitmask)
+    #                                (with `var` an srcu lock: that SRCU domain's nesting and grace-period wait)
+    GHOST_NEXT = "ghost_next"      # an RCU list's element deleted by list_del_rcu: its successor then (-1: the head)
+    GHOST_READERS = "ghost_readers"  # the readers inside a read-side section since its deletion (bitmask)
 
     def __str__(self) -> str:
         return self.value
@@ -60,6 +63,15 @@ class Layout:
     pc: list[int] = field(default_factory=list)
     rcu_nest: list[int] = field(default_factory=list)
     gp_wait: list[int] = field(default_factory=list)
+    srcu_nest: dict[str, list[int]] = field(default_factory=dict)   # SRCU domain -> each thread's nesting
+    srcu_gp: dict[str, list[int]] = field(default_factory=dict)     # SRCU domain -> each thread's gp wait
+    # an RCU list (a list_*_rcu statement names it) -> (first GHOST_NEXT slot, first GHOST_READERS slot, its
+    # entity's size): one slot of each per element
+    rcu_lists: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+
+    def domain(self, name: str) -> tuple[list[int], list[int]]:
+        """The nesting and grace-period slots per thread of RCU ('') or an SRCU domain."""
+        return (self.srcu_nest[name], self.srcu_gp[name]) if name else (self.rcu_nest, self.gp_wait)
 
     def add(self, slot: Slot) -> int:
         if len(self.slots) >= MAX_SLOTS:
@@ -71,6 +83,21 @@ class Layout:
 def wait_queue_slots(layout: Layout) -> tuple[int, ...]:
     """The slots of every wait queue instance (shared slots of type wait_queue_head_t), in slot order."""
     return tuple(i for i, s in enumerate(layout.slots) if s.kind == SlotKind.SHARED and isinstance(s.type, WaitQueueT))
+
+
+def ghost_slots(layout: Layout) -> list[tuple[int, int]]:
+    """(GHOST_NEXT slot, GHOST_READERS slot) of every element of every RCU list."""
+    return [(nb + k, rb + k) for nb, rb, n in layout.rcu_lists.values() for k in range(n)]
+
+
+def free_checks(layout: Layout, entity: str) -> tuple[list[int], list[tuple[str, int]]]:
+    """What kfree of an `entity` element checks: the shared list slots of that entity (it must be on none),
+    and (name, first GHOST_READERS slot) of its RCU lists (no reader may still reach it)."""
+    lists = [i for i, s in enumerate(layout.slots) if s.kind == SlotKind.SHARED and isinstance(s.type, ListT)
+             and s.type.entity == entity]
+    ghosts = [(name, rb) for name, (_, rb, _) in layout.rcu_lists.items()
+              if getattr(layout.slots[layout.shared[name][0]].type, "entity", "") == entity]
+    return lists, ghosts
 
 
 def local_sort(t: Type) -> str:
@@ -117,6 +144,8 @@ def shared_layout(spec: Spec, layout: Layout) -> None:
             layout.add(Slot(name, SlotKind.SHARED, var.type, var=var.name, key=key))
         layout.shared[var.name] = (base, strides(sizes))
     for lock in spec.locks:
+        if lock.kind == "srcu":   # an SRCU domain: per-thread slots (model/semantics/system.py)
+            continue
         sizes = [len(spec.entity(e).elements) for e in lock.per]
         width = 3 if lock.kind == "rwsem" else 1
         base = len(layout.slots)

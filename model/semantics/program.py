@@ -8,12 +8,12 @@ edges. Nodes keep expressions as data; nothing here compiles a closure.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ..lang.errors import Span
 from ..lang.expr import Const, Expr, Local, LockRef, Shared
-from ..lang.lockapi import LOCK_API, RCU_API
+from ..lang.lockapi import LOCK_API, RCU_API, RCU_LIST_OPS
 from ..lang.spec import (
     Assert,
     Assign,
@@ -23,6 +23,7 @@ from ..lang.spec import (
     CounterOp,
     Either,
     ForEach,
+    Free,
     Goto,
     If,
     Invoke,
@@ -254,6 +255,8 @@ class ThreadProgram:
             return self.lock_op(stmt, frame, then, loop)
         if isinstance(stmt, Rcu):
             return self.rcu(stmt, frame, then)
+        if isinstance(stmt, Free):
+            return self.emit(ir.Free(stmt=stmt, item=stmt.item, visible=True), frame, then)
         if isinstance(stmt, CounterOp):
             return self.counter_op(stmt, frame, then, loop)
         if isinstance(stmt, WaitOp):
@@ -287,7 +290,8 @@ class ThreadProgram:
         source = stmt.source
         assert source is not None and isinstance(source.type, (ListT, SetT))
         nodes = [cls(stmt=stmt, cursor=frame.env.locals[stmt.var], source=source, order=stmt.order, var=stmt.var,
-                     entity=source.type.entity, start=cls is ir.LoopStart, visible=reads_state(source))
+                     entity=source.type.entity, start=cls is ir.LoopStart, visible=reads_state(source) or stmt.rcu,
+                     rcu=stmt.rcu)
                  for cls in (ir.LoopStep, ir.LoopStart)]
         advance, start = (self.emit(node, frame) for node in nodes)
         body = self.block(stmt.body, frame, advance, (then, advance))
@@ -328,9 +332,10 @@ class ThreadProgram:
         return node
 
     def rcu(self, stmt: Rcu, frame: Frame, then: int) -> int:
-        node = self.emit(ir.RcuCall(stmt=stmt, op=stmt.op, visible=True), frame, then)
+        node = self.emit(ir.RcuCall(stmt=stmt, op=stmt.op, domain=stmt.domain, visible=True), frame, then)
         if RCU_API[stmt.op].waits:
-            self.nodes[node].next = self.emit(ir.GraceWait(stmt=stmt, op=stmt.op, visible=True), frame, then)
+            self.nodes[node].next = self.emit(ir.GraceWait(stmt=stmt, op=stmt.op, domain=stmt.domain, visible=True),
+                                              frame, then)
         return node
 
     # -- jump elimination
@@ -364,6 +369,17 @@ class ThreadProgram:
         return Span(self.spec.files[0], 1, 1)
 
 
+def rcu_list_names(statements: Iterable[Stmt]) -> list[str]:
+    """The RCU lists: the state lists a list_*_rcu statement or list_for_each_entry_rcu names, first use first."""
+    names: dict[str, None] = {}
+    for s in statements:
+        target = s.args[0] if isinstance(s, ListOp) and s.fn in RCU_LIST_OPS else \
+            s.source if isinstance(s, ForEach) and s.rcu else None
+        if isinstance(target, Shared):
+            names[target.name] = None
+    return list(names)
+
+
 def walk_statements(stmts: tuple[Stmt, ...]) -> Iterator[Stmt]:
     """Every statement in a body, nested ones included, iteratively."""
     stack = list(reversed(stmts))
@@ -382,4 +398,4 @@ def walk_statements(stmts: tuple[Stmt, ...]) -> Iterator[Stmt]:
         stack.extend(reversed(nested))
 
 
-__all__ = ["ThreadProgram", "CompileError", "default_value", "walk_statements", "EnumT"]
+__all__ = ["ThreadProgram", "CompileError", "default_value", "rcu_list_names", "walk_statements", "EnumT"]

@@ -25,13 +25,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..lang.expr import Expr, Local
-from ..lang.lockapi import LOCK_API
+from ..lang.expr import Expr, Local, Shared
+from ..lang.lockapi import LOCK_API, RCU_LIST_OPS
 from ..lang.types import BoolT, EnumT, IntT, RefT, SetT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
 from .counters import CEffect, CTest, counter_rules, high
-from .layout import SlotKind, wait_queue_slots
+from .layout import SlotKind, free_checks, ghost_slots, wait_queue_slots
 from .locks import MAX_READ_DEPTH, READ_BITS
 from .promela_expr import Encoding, Exprs, Lists, PromelaError, all_of, any_of, is_list_slot, negate, var
 from .system import TransitionSystem
@@ -157,8 +157,10 @@ class Model:
             return len(self.system.threads[s.thread].nodes)
         if s.kind == SlotKind.LOCK_QUEUE:
             return enc.queue_base ** enc.queue_cap
-        if s.kind in (SlotKind.LOCK_READERS, SlotKind.GP_WAIT):
+        if s.kind in (SlotKind.LOCK_READERS, SlotKind.GP_WAIT, SlotKind.GHOST_READERS):
             return 1 << (READ_BITS * threads)
+        if s.kind == SlotKind.GHOST_NEXT:
+            return max(self.system.env.entity_sizes.values())
         if s.kind in (SlotKind.LOCK_OWNER, SlotKind.RCU_NEST):
             return threads + MAX_READ_DEPTH + 3
         sizes = self.system.env.entity_sizes
@@ -385,6 +387,8 @@ class _NodeTrees:
             return self.loop(node)
         if isinstance(node, ir.ListEdit):
             return self.list_edit(node)
+        if isinstance(node, ir.Free):
+            return self.free(node)
         raise PromelaError(f"{node.kind} nodes")
 
     # -- places
@@ -444,7 +448,41 @@ class _NodeTrees:
 
     # -- loops and lists
 
+    def rcu_loop(self, node: ir.LoopStep) -> Tree:
+        """list_for_each_entry_rcu (runtime.py's rcu_loop)."""
+        assert isinstance(node.source, Shared)
+        ex, lists, layout = self.ex, self.ex.lists, self.system.layout
+        items, cur = ex.term(node.source), var(node.cursor)
+        ghost_next, ghost_readers, size = layout.rcu_lists[node.source.name]
+        outside: tuple[str, Tree] = (f"{var(layout.rcu_nest[self.tid])} == 0", Violate(DISCIPLINE))
+
+        def moved(c: str) -> Tree:
+            return ordered([(f"({c}) >= 0", self.go(f"{cur} = {c}", target=node.next))],
+                           self.go(f"{cur} = {c}", target=node.alt))
+        if node.start:
+            return ordered([outside], moved(lists.first(items)))
+        mine = any_of(*[f"({cur} == {k} && (({var(ghost_readers + k)} >> {self.tid}) & 1) == 1)" for k in range(size)])
+        ghost = lists.chain([(f"{cur} == {k}", var(ghost_next + k)) for k in range(size)], "-1")
+        return ordered([outside, (f"{cur} < 0", self.go(target=node.alt)),
+                        (lists.contains(items, cur), moved(lists.next(items, cur))),
+                        (negate(mine), Violate(RUNTIME))], moved(ghost))
+
+    def free(self, node: ir.Free) -> Tree:
+        """kfree (runtime.py's free)."""
+        assert node.item is not None and isinstance(node.item.type, RefT)
+        ex, x = self.ex, self.ex.term(node.item)
+        holders, ghosts = free_checks(self.system.layout, node.item.type.entity)
+        size = ex.sizes[node.item.type.entity]
+        cases: list[tuple[str, Tree]] = [(negate(ex.defined(node.item)), Violate(RUNTIME)),
+                                         (f"({x}) < 0", self.go(target=node.next))]
+        cases += [(ex.lists.contains(var(slot), x), Violate(RUNTIME)) for slot in holders]
+        cases += [(any_of(*[f"(({x}) == {k} && {var(readers + k)} != 0)" for k in range(size)]), Violate(RUNTIME))
+                  for _, readers in ghosts]
+        return ordered(cases, self.go(target=node.next))
+
     def loop(self, node: ir.LoopStep) -> Tree:
+        if node.rcu:
+            return self.rcu_loop(node)
         assert node.source is not None
         ex = self.ex
         items, cur = ex.term(node.source), var(node.cursor)
@@ -578,15 +616,30 @@ class _NodeTrees:
         cases: list[tuple[str, Tree]] = [(negate(all_of(keys_ok, ex.defined(node.items[0]))), Violate(RUNTIME)),
                                          (f"({x}) < 0", Violate(RUNTIME))]
 
-        def result(value: str) -> Go:
-            return self.go(self.write(slots, offset, value), target=node.next)
+        target = node.place.target
+        rcu = self.system.layout.rcu_lists.get(target.name) if isinstance(target, Shared) else None
+        fn = RCU_LIST_OPS.get(node.fn, node.fn)
 
-        if node.fn == "list_del":
-            return ordered([*cases, (negate(has_x), Violate(RUNTIME))], result(lists.delete(items, x)))
+        def result(value: str, *more: str) -> Go:
+            return self.go(*more, self.write(slots, offset, value), target=node.next)
+
+        if fn == "list_del":
+            ghost: list[str] = []
+            if rcu is not None and node.fn == "list_del_rcu":   # the ghost first: it reads the list before
+                ghost_next, ghost_readers, size = rcu
+                nests = self.system.layout.rcu_nest
+                readers = " + ".join(f"({var(n)} != 0 -> {1 << t} : 0)" for t, n in enumerate(nests))
+                ghost = [f"{self.temp(1)} = {readers}"] + [
+                    f"if :: ({x}) == {k} && t1 != 0 -> {var(ghost_next + k)} = {lists.next(items, x)}; "
+                    f"{var(ghost_readers + k)} = t1 :: else -> skip fi" for k in range(size)]
+            return ordered([*cases, (negate(has_x), Violate(RUNTIME))], result(lists.delete(items, x), *ghost))
         cases.append((has_x, Violate(RUNTIME)))
-        if node.fn == "list_add":
+        if rcu is not None:
+            cases.append((any_of(*[f"(({x}) == {k} && {var(rcu[1] + k)} != 0)" for k in range(rcu[2])]),
+                          Violate(RUNTIME)))
+        if fn == "list_add":
             return ordered(cases, result(lists.prepend(items, x)))
-        if node.fn == "list_add_tail":
+        if fn == "list_add_tail":
             return ordered(cases, result(lists.append(items, x)))
         pos = ex.term(node.items[1])
         return ordered([*cases, (negate(ex.defined(node.items[1])), Violate(RUNTIME)),
@@ -616,6 +669,7 @@ class _NodeTrees:
         nest = self.rcu_nest()
         if nest is not None:
             parts.append(f"{nest} != 0")
+        parts += [f"{var(nests[self.tid])} != 0" for nests in self.system.layout.srcu_nest.values()]
         return any_of(*parts)
 
 
@@ -634,6 +688,7 @@ class _RuleTrees:
         self.entry = 2 * self.tid + (1 if isinstance(node, ir.LOCK_NODES) and LOCK_API[node.op].mode == "write"
                                      else 0)
         self.queues = at.model.queues
+        self.domain = "" if isinstance(node, ir.LOCK_NODES) else node.domain
 
     def build(self, signal: bool) -> Tree | None:
         node = self.node
@@ -690,16 +745,16 @@ class _RuleTrees:
             return "1" if b >= 0 else "0"
         if test is Test.ATOMIC:
             return at.atomic() if self.system.layout.rcu_nest or at.thread.builder.spin_slots else None
+        nests, gps = self.system.layout.domain(self.domain)
         if test in (Test.RCU_FULL, Test.RCU_OUT, Test.RCU_IN):
-            nest = at.rcu_nest()
-            if nest is None:
+            if not nests:
                 return None
+            nest = var(nests[tid])
             return {Test.RCU_FULL: f"{nest} >= 3", Test.RCU_OUT: f"{nest} == 0", Test.RCU_IN: f"{nest} != 0"}[test]
         if test is Test.SPIN:
             spins = at.thread.builder.spin_slots
             return any_of(*[f"{var(i)} == {tid}" for i in spins]) if spins else None
         if test is Test.GP_PENDING:
-            gps = self.system.layout.gp_wait
             return f"{var(gps[tid])} != 0" if gps else None
         owner = var(b)
         if test in (Test.FREE, Test.MINE, Test.NOT_MINE, Test.OTHERS):
@@ -721,6 +776,7 @@ class _RuleTrees:
         layout = self.system.layout
         out: list[str] = []
         bit = 1 << (READ_BITS * tid)
+        nests, gps = layout.domain(self.domain)
         for effect in effects:
             if effect is Effect.TAKE:
                 out.append(f"{var(b)} = {tid}")
@@ -735,14 +791,19 @@ class _RuleTrees:
             elif effect is Effect.GRANT:
                 out += self.grant(b)
             elif effect in (Effect.RCU_UP, Effect.RCU_DOWN):
-                nest = var(layout.rcu_nest[tid])
+                nest = var(nests[tid])
                 out.append(f"{nest} = {nest} {'+' if effect is Effect.RCU_UP else '-'} 1")
                 if effect is Effect.RCU_DOWN:
-                    for g in layout.gp_wait:
+                    for g in gps:
                         out.append(f"if :: {nest} == 0 -> {var(g)} = {var(g)} & ~{1 << tid} :: else -> skip fi")
-            elif effect is Effect.GP_START and layout.gp_wait:
-                readers = " + ".join(f"({var(n)} != 0 -> {1 << t} : 0)" for t, n in enumerate(layout.rcu_nest))
-                out.append(f"{var(layout.gp_wait[tid])} = {readers or '0'}")
+                    for nxt, ghost in ([] if self.domain else ghost_slots(layout)):
+                        out.append(f"if :: {nest} == 0 && (({var(ghost)} >> {tid}) & 1) == 1 -> "
+                                   f"{var(ghost)} = {var(ghost)} & ~{1 << tid}; "
+                                   f"if :: {var(ghost)} == 0 -> {var(nxt)} = -1 :: else -> skip fi "
+                                   ":: else -> skip fi")
+            elif effect is Effect.GP_START and gps:
+                readers = " + ".join(f"({var(n)} != 0 -> {1 << t} : 0)" for t, n in enumerate(nests))
+                out.append(f"{var(gps[tid])} = {readers or '0'}")
         return out
 
     def grant(self, b: int) -> list[str]:

@@ -20,15 +20,16 @@ from functools import reduce
 
 import z3
 
-from ..lang.expr import Expr, Local
-from ..lang.lockapi import LOCK_API
+from ..lang.expr import Expr, Local, Shared
+from ..lang.lockapi import LOCK_API, RCU_LIST_OPS
 from ..lang.types import IntT, RefT, SetT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
 from .counters import CEffect, CTest, counter_rules, high
-from .layout import SlotKind, wait_queue_slots
+from .layout import SlotKind, free_checks, ghost_slots, wait_queue_slots
 from .locks import MAX_READ_DEPTH, READ_BITS
 from .places import thread_places
+from .runtime import RCU_WALK_OUTSIDE, rcu_corruption
 from .smt import INT_SEQ, SmtEncoder
 from .system import TransitionSystem
 from .waitqueues import WEffect, WTest, WThen, wait_rules
@@ -207,6 +208,8 @@ class _NodeCases:
             return self.loop(node)
         if isinstance(node, ir.ListEdit):
             return self.list_edit(node)
+        if isinstance(node, ir.Free):
+            return self.free(node)
         raise AssertionError(f"no relation for {node.kind} nodes")
 
     # -- places
@@ -353,6 +356,8 @@ class _NodeCases:
     # -- loops and lists
 
     def loop(self, node: ir.LoopStep) -> list[Case]:
+        if node.rcu:
+            return self.rcu_loop(node)
         assert node.source is not None
         items, cur = self.term(node.source), self.slot(node.cursor)
         reverse = node.order != "forward"
@@ -392,6 +397,52 @@ class _NodeCases:
         moved(z3.simplify(found))
         return o.cases
 
+    def rcu_loop(self, node: ir.LoopStep) -> list[Case]:
+        """list_for_each_entry_rcu (runtime.py's rcu_loop): the successor a deleted element had, for its readers."""
+        assert isinstance(node.source, Shared)
+        layout = self.system.layout
+        items, cur = self.term(node.source), self.slot(node.cursor)
+        ghost_next, ghost_readers, size = layout.rcu_lists[node.source.name]
+        o = _Ordered()
+        o.when(self.slot(layout.rcu_nest[self.tid]) == 0, violation=DISCIPLINE,
+               message=f"{self.text}: {RCU_WALK_OUTSIDE}")
+
+        def moved(c: z3.ArithRef) -> None:
+            o.when(c >= 0, {node.cursor: c, self.pcslot: z3.IntVal(node.next)})
+            o.otherwise({node.cursor: c, self.pcslot: z3.IntVal(node.alt)})
+
+        n = z3.Length(items)
+        if node.start:
+            moved(z3.If(n > 0, items[0], -1))
+            return o.cases
+        o.when(cur < 0, self.goto(node.alt))
+        on = z3.Contains(items, z3.Unit(cur))
+        mine = [(k, _bit(self.slot(ghost_readers + k), self.tid)) for k in range(size)]
+        protected = z3.Or(*[z3.And(cur == k, bit) for k, bit in mine])
+        o.when(z3.And(z3.Not(on), z3.Not(protected)), violation=RUNTIME, message=rcu_corruption(node.var))
+        i = z3.IndexOf(items, z3.Unit(cur), 0) + 1
+        ghost = reduce(lambda rest, k: z3.If(cur == k, self.slot(ghost_next + k), rest), range(size), z3.IntVal(-1))
+        moved(z3.If(on, z3.If(i < n, items[i], -1), ghost))
+        return o.cases
+
+    def free(self, node: ir.Free) -> list[Case]:
+        """kfree (runtime.py's free): on no list, no reader of a list_del_rcu() left to end its section."""
+        assert node.item is not None and isinstance(node.item.type, RefT)
+        layout = self.system.layout
+        x = self.term(node.item)
+        holders, ghosts = free_checks(layout, node.item.type.entity)
+        o = _Ordered()
+        o.when(z3.Not(self.defined(node.item)), violation=RUNTIME, message=UNDEFINED)
+        o.when(x < 0, self.goto(node.next))
+        for slot in holders:
+            o.when(z3.Contains(self.slot(slot), z3.Unit(x)), violation=RUNTIME, message=f"{self.text}: still on a list")
+        size = self.pre.width(node.item.type.entity)
+        for _, readers in ghosts:
+            pending = z3.Or(*[z3.And(x == k, self.slot(readers + k) != 0) for k in range(size)])
+            o.when(pending, violation=RUNTIME, message=f"{self.text}: use-after-free")
+        o.otherwise(self.goto(node.next))
+        return o.cases
+
     def list_edit(self, node: ir.ListEdit) -> list[Case]:
         assert node.place is not None
         slots, offset, keys_ok = self.place_slots(node.place)
@@ -402,22 +453,31 @@ class _NodeCases:
         o = _Ordered()
         o.when(z3.Not(z3.And(keys_ok, self.defined(*node.items[:1]))), violation=RUNTIME, message=UNDEFINED)
         o.when(x < 0, violation=RUNTIME, message=f"{self.text}: the element is null")
+        target = node.place.target
+        rcu = self.system.layout.rcu_lists.get(target.name) if isinstance(target, Shared) else None
+        fn = RCU_LIST_OPS.get(node.fn, node.fn)
 
-        def result(value: z3.ExprRef) -> dict[int, z3.ExprRef | None]:
+        def result(value: z3.ExprRef, more: Updates | None = None) -> dict[int, z3.ExprRef | None]:
             updates: dict[int, z3.ExprRef | None] = {}
             self.write(updates, slots, offset, value, self.pre)
             updates.update(self.goto(node.next))
+            updates.update(more or {})
             return updates
 
-        if node.fn == "list_del":
+        if fn == "list_del":
             o.when(z3.Not(has_x), violation=RUNTIME, message=f"{self.text}: the element is not on the list")
             at = z3.IndexOf(items, z3.Unit(x), 0)
-            o.otherwise(result(z3.Concat(z3.SubSeq(items, 0, at), z3.SubSeq(items, at + 1, z3.Length(items) - at - 1))))
+            ghosts = self.deleted(rcu, items, x, at) if rcu is not None and node.fn == "list_del_rcu" else {}
+            o.otherwise(result(z3.Concat(z3.SubSeq(items, 0, at), z3.SubSeq(items, at + 1, z3.Length(items) - at - 1)),
+                               ghosts))
             return o.cases
         o.when(has_x, violation=RUNTIME, message=f"{self.text}: the element is already on the list")
-        if node.fn == "list_add":
+        if rcu is not None:
+            readers = z3.Or(*[z3.And(x == k, self.slot(rcu[1] + k) != 0) for k in range(rcu[2])])
+            o.when(readers, violation=RUNTIME, message=f"{self.text}: use-after-free")
+        if fn == "list_add":
             o.otherwise(result(z3.Concat(z3.Unit(x), items)))
-        elif node.fn == "list_add_tail":
+        elif fn == "list_add_tail":
             o.otherwise(result(z3.Concat(items, z3.Unit(x))))
         else:
             assert pos is not None
@@ -429,6 +489,18 @@ class _NodeCases:
             o.otherwise(result(z3.Concat(z3.SubSeq(items, 0, at), z3.Unit(x),
                                          z3.SubSeq(items, at, z3.Length(items) - at))))
         return o.cases
+
+    def deleted(self, rcu: tuple[int, int, int], items: z3.ExprRef, x: z3.ArithRef, at: z3.ArithRef) -> Updates:
+        """list_del_rcu's ghost of x: its successor and the readers inside a section now (none: no ghost)."""
+        ghost_next, ghost_readers, size = rcu
+        readers = z3.Sum(*[z3.If(self.slot(n) != 0, 1 << t, 0) for t, n in enumerate(self.system.layout.rcu_nest)])
+        succ = z3.If(at + 1 < z3.Length(items), items[at + 1], -1)
+        updates: dict[int, z3.ExprRef | None] = {}
+        for k in range(size):
+            here = z3.And(x == k, readers != 0)
+            updates[ghost_next + k] = z3.If(here, succ, self.slot(ghost_next + k))
+            updates[ghost_readers + k] = z3.If(here, readers, self.slot(ghost_readers + k))
+        return updates
 
     @staticmethod
     def selects(slots: list[int], offset: z3.ExprRef | None, j: int) -> z3.BoolRef:
@@ -471,6 +543,7 @@ class _NodeCases:
         nest = self.rcu_nest()
         if nest is not None:
             parts.append(nest != 0)
+        parts += [self.slot(nests[self.tid]) != 0 for nests in self.system.layout.srcu_nest.values()]
         return z3.Or(*parts) if parts else z3.BoolVal(False)
 
 
@@ -487,6 +560,7 @@ class _RuleCases:
     def __init__(self, at: _NodeCases, node: ir.LockCall | ir.LockWait | ir.RcuCall | ir.GraceWait):
         self.at, self.node, self.tid = at, node, at.tid
         self.shown = at.text if isinstance(node, ir.LOCK_NODES) else f"{node.op}()"
+        self.domain = "" if isinstance(node, ir.LOCK_NODES) else node.domain
         self.system = at.system
         self.all_readers = self.system.spec.options.rwsem_wake == "all_readers"
         self.fatal_signals = self.system.spec.options.fatal_signals
@@ -556,17 +630,17 @@ class _RuleCases:
             return z3.BoolVal(b >= 0)
         if test is Test.ATOMIC:
             return at.atomic() if self.system.layout.rcu_nest or at.thread.builder.spin_slots else None
+        nests, gps = self.system.layout.domain(self.domain)
         if test in (Test.RCU_FULL, Test.RCU_OUT, Test.RCU_IN):
-            nest = at.rcu_nest()
-            if nest is None:
+            if not nests:
                 return None
+            nest = at.slot(nests[tid])
             return {Test.RCU_FULL: nest >= 3, Test.RCU_OUT: nest == 0, Test.RCU_IN: nest != 0}[test]
         if test is Test.SPIN:
             spins = at.thread.builder.spin_slots
             return z3.Or(*[at.slot(i) == tid for i in spins]) if spins else None
         if test is Test.GP_PENDING:
-            gp = at.rcu_gp()
-            return None if gp is None else gp != 0
+            return at.slot(gps[tid]) != 0 if gps else None
         owner = at.slot(b)
         if test in (Test.FREE, Test.MINE, Test.NOT_MINE, Test.OTHERS):   # every lock kind has an owner
             return {Test.FREE: owner == -1, Test.MINE: owner == tid, Test.NOT_MINE: owner != tid,
@@ -592,6 +666,7 @@ class _RuleCases:
             assert value is not None
             return value
         bit = 1 << (READ_BITS * tid)
+        nests, gps = layout.domain(self.domain)
         for effect in effects:
             if effect is Effect.TAKE:
                 updates[b] = z3.IntVal(tid)
@@ -608,15 +683,21 @@ class _RuleCases:
             elif effect is Effect.GRANT:
                 updates.update(self.grant(b, now(b), now(b + 1), now(b + 2)))
             elif effect in (Effect.RCU_UP, Effect.RCU_DOWN):
-                nest = layout.rcu_nest[tid]
+                nest = nests[tid]
                 updates[nest] = now(nest) + (1 if effect is Effect.RCU_UP else -1)
                 if effect is Effect.RCU_DOWN:
-                    for g in layout.gp_wait:
+                    out = now(nest) == 0
+                    for g in gps:
                         old = now(g)
-                        updates[g] = z3.If(z3.And(now(nest) == 0, _bit(old, tid)), old - (1 << tid), old)
-            elif effect is Effect.GP_START and layout.gp_wait:
-                readers = [z3.If(now(n) != 0, 1 << t, 0) for t, n in enumerate(layout.rcu_nest)]
-                updates[layout.gp_wait[tid]] = z3.Sum(*readers) if readers else z3.IntVal(0)
+                        updates[g] = z3.If(z3.And(out, _bit(old, tid)), old - (1 << tid), old)
+                    for nxt, ghost in ([] if self.domain else ghost_slots(layout)):
+                        old = now(ghost)
+                        left = z3.And(out, _bit(old, tid))
+                        updates[ghost] = z3.If(left, old - (1 << tid), old)
+                        updates[nxt] = z3.If(z3.And(left, old == (1 << tid)), z3.IntVal(-1), now(nxt))
+            elif effect is Effect.GP_START and gps:
+                readers = [z3.If(now(n) != 0, 1 << t, 0) for t, n in enumerate(nests)]
+                updates[gps[tid]] = z3.Sum(*readers) if readers else z3.IntVal(0)
         return updates
 
     def grant(self, b: int, owner: z3.ExprRef, readers: z3.ExprRef, queue: z3.ExprRef) -> dict[int, z3.ExprRef | None]:

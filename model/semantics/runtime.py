@@ -14,20 +14,37 @@ from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
 
-from ..lang.expr import Expr, Local
-from ..lang.lockapi import LOCK_API
+from ..lang.expr import Expr, Local, Shared
+from ..lang.lockapi import LOCK_API, RCU_LIST_OPS
 from ..lang.types import IntT, RefT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
 from .counters import CEffect, CRule, CTest, counter_rules, high
 from .discipline import Hold
 from .evaluate import Env, EvalError, Fn, compile_expr, key_index, lock_base
-from .layout import Layout, SlotKind, wait_queue_slots
+from .layout import Layout, SlotKind, free_checks, ghost_slots, wait_queue_slots
 from .locks import MAX_READ_DEPTH, READ_BITS, read_depth, rw_dequeue, rw_grant, rw_read_now, rw_write_now
 from .program import CompileError
 from .waitqueues import WEffect, WRule, WTest, WThen, wait_rules
 
 SETTLE_FUEL = 100_000
+RCU_WALK_OUTSIDE = "outside an RCU read-side critical section (lockdep: suspicious RCU usage)"
+
+
+def rcu_corruption(var: str) -> str:
+    """An RCU walk's cursor on an element no grace period protects it on."""
+    return (f"list corruption: the element under the cursor '{var}' was removed from the list, and no grace "
+            "period protects this reader on it (list_del instead of list_del_rcu, or the reader left its "
+            "read-side section since)")
+
+
+def use_after_free(name: str, readers: int, slots: Sequence) -> str:
+    """The message of a free or reuse while readers may still be on a list_del_rcu()'d element."""
+    who = ", ".join(s.name.removesuffix(".rcu_read_depth") for t, s in enumerate(
+        x for x in slots if x.kind == SlotKind.RCU_NEST and not x.var) if readers >> t & 1)
+    were = "were" if readers & (readers - 1) else "was"
+    return (f"use-after-free: taken off {name} by list_del_rcu() while {who} {were} inside an RCU read-side "
+            "section, and no grace period has ended since: they may still reach it")
 
 
 class Violation:
@@ -405,6 +422,8 @@ class RuntimeBuilder:
             return self.loop(pc, node)
         if isinstance(node, ir.ListEdit):
             return self.list_op(pc, node)
+        if isinstance(node, ir.Free):
+            return self.free(pc, node)
         if isinstance(node, ir.Check):
             cond, text = self.fn(node.cond, node.env), node.stmt.text if node.stmt else ""
             violated = self.violation(node.name, f"{text} failed", pc)
@@ -501,6 +520,8 @@ class RuntimeBuilder:
         return None
 
     def loop(self, pc: int, node: ir.LoopStep) -> Callable:
+        if node.rcu:
+            return self.rcu_loop(pc, node)
         nxt, alt = node.next, node.alt
         cursor, source, order, is_list = node.cursor, self.fn(node.source, node.env), node.order, node.is_list
         start = node.start
@@ -540,6 +561,59 @@ class RuntimeBuilder:
             return nxt if c >= 0 else alt
         return step_list if is_list else step_set
 
+    def rcu_loop(self, pc: int, node: ir.LoopStep) -> Callable:
+        """list_for_each_entry_rcu (include/linux/rculist.h): inside a read-side section only; from an element
+        list_del_rcu() took off while this reader was inside one, on to the successor it had then."""
+        assert isinstance(node.source, Shared)
+        nxt, alt, cursor, start = node.next, node.alt, node.cursor, node.start
+        source = self.fn(node.source, node.env)
+        nest, bit = self.rcu_nest[self.tid], 1 << self.tid
+        ghost_next, ghost_readers, _ = self.layout.rcu_lists[node.source.name]
+        outside = self.violation("lock_discipline", f"{node.stmt.text if node.stmt else 'list_for_each_entry_rcu'}: "
+                                 f"{RCU_WALK_OUTSIDE}", pc)
+        corrupt = self.violation("runtime_safety", rcu_corruption(node.var), pc)
+
+        def step(l: list) -> object:
+            if not l[nest]:
+                return outside
+            items = source(l)
+            cur = l[cursor]
+            if start:
+                c = items[0] if items else -1
+            elif cur < 0:
+                return alt
+            elif cur in items:
+                i = items.index(cur) + 1
+                c = items[i] if i < len(items) else -1
+            elif l[ghost_readers + cur] & bit:
+                c = l[ghost_next + cur]
+            else:
+                return corrupt
+            l[cursor] = c
+            return nxt if c >= 0 else alt
+        return step
+
+    def free(self, pc: int, node: ir.Free) -> Callable:
+        """kfree: no list may hold the element, no RCU reader since its list_del_rcu() still reach it."""
+        assert node.item is not None and isinstance(node.item.type, RefT)
+        item, nxt, tid = self.fn(node.item, node.env), node.next, self.tid
+        holders, ghosts = free_checks(self.layout, node.item.type.entity)
+        text, names = node.stmt.text if node.stmt else "kfree", self.layout.slots
+
+        def free(l: list) -> object:
+            x = item(l)
+            if x < 0:
+                return nxt
+            for slot in holders:
+                if x in l[slot]:
+                    return Violation("runtime_safety", f"{text}: still on {names[slot].name}", tid, pc)
+            for name, readers in ghosts:
+                if l[readers + x]:
+                    return Violation("runtime_safety", f"{text}: {use_after_free(name, l[readers + x], names)}",
+                                     tid, pc)
+            return nxt
+        return free
+
     def list_op(self, pc: int, node: ir.ListEdit) -> Callable:
         nxt, fn = node.next, node.fn
         assert node.place is not None
@@ -549,6 +623,13 @@ class RuntimeBuilder:
         text = node.stmt.text if node.stmt else fn
         layout = self.layout
         tid = self.tid
+        rcu = layout.rcu_lists.get(node.place.target.name) if isinstance(node.place.target, Shared) else None
+        if rcu is not None:
+            ghost_next, ghost_readers, _ = rcu
+            nests = self.rcu_nest
+        fn = RCU_LIST_OPS.get(fn, fn)
+
+        deleting_rcu = node.fn == "list_del_rcu"
 
         def list_op(l: list) -> object:
             place = slot + dyn(l) if dyn is not None else slot
@@ -562,10 +643,19 @@ class RuntimeBuilder:
                     return Violation("runtime_safety", f"{text}: the element is not on {name} (double list_del?)",
                                      tid, pc)
                 l[place] = tuple(i for i in items if i != x)
+                if deleting_rcu:   # rculist.h: ->next stays for the readers on it
+                    readers = sum(1 << t for t, n in enumerate(nests) if l[n])
+                    if readers:
+                        i = items.index(x) + 1
+                        l[ghost_next + x] = items[i] if i < len(items) else -1
+                        l[ghost_readers + x] = readers
                 return nxt
             if x in items:
                 return Violation("runtime_safety", f"{text}: the element is already on {name} (list corruption)",
                                  tid, pc)
+            if rcu is not None and l[ghost_readers + x]:
+                uaf = use_after_free(name, l[ghost_readers + x], layout.slots)
+                return Violation("runtime_safety", f"{text}: {uaf}", tid, pc)
             if fn == "list_add":
                 l[place] = (x,) + items
             elif fn == "list_add_tail":
@@ -793,13 +883,15 @@ class RuntimeBuilder:
     def gp_wait_step(self, pc: int, node: ir.GraceWait) -> Step:
         return Step(self.rules(pc, rcu_rules(node.op, waiting=True), -1, node, f"{node.op}()"), None, False, pc)
 
-    def tests(self) -> dict[Test, Callable[[Sequence, int], object] | None]:
+    def tests(self, domain: str = "") -> dict[Test, Callable[[Sequence, int], object] | None]:
         """Each rule test as a closure over (state, lock instance slot); None: always false here (this
-        spec has no such state: no spinlock, no RCU reader). QUEUED is the wait's lookup itself."""
+        spec has no such state: no spinlock, no RCU reader). QUEUED is the wait's lookup itself. The RCU
+        tests ask about RCU, or the SRCU `domain`."""
         tid = self.tid
         mine = MAX_READ_DEPTH << (READ_BITS * tid)   # this thread's read holds (at most MAX_READ_DEPTH)
-        nest = self.rcu_nest[tid] if self.rcu_nest else -1
-        gp = self.gp_wait[tid] if self.gp_wait else -1
+        nests, gps = self.layout.domain(domain)
+        nest = nests[tid] if nests else -1
+        gp = gps[tid] if gps else -1
         atomic = self.atomic_context()
         spin = (lambda s, b: self.holds_spin(s)) if self.spin_slots else None
         return {
@@ -820,14 +912,15 @@ class RuntimeBuilder:
             Test.GP_PENDING: (lambda s, b: s[gp]) if gp >= 0 else None,
         }
 
-    def effects(self, entry: int) -> dict[Effect, Callable[[list, int], None]]:
+    def effects(self, entry: int, domain: str = "") -> dict[Effect, Callable[[list, int], None]]:
         """Each rule effect but GRANT (which `act` applies last) as a closure updating (state list, lock
-        instance slot)."""
+        instance slot). The RCU effects act on RCU, or the SRCU `domain`."""
         tid, bit = self.tid, 1 << (READ_BITS * self.tid)
-        nest = self.rcu_nest[tid] if self.rcu_nest else -1
-        gp_slots, clear = self.gp_wait, ~(1 << tid)
+        nests, gp_slots = self.layout.domain(domain)
+        nest = nests[tid] if nests else -1
+        clear = ~(1 << tid)
         gp = gp_slots[tid] if gp_slots else -1
-        nests = self.rcu_nest
+        ghosts = [] if domain else ghost_slots(self.layout)
 
         def take(l: list, b: int) -> None:
             l[b] = tid
@@ -855,6 +948,11 @@ class RuntimeBuilder:
             if l[nest] == 0:
                 for g in gp_slots:
                     l[g] &= clear
+                for nxt, readers in ghosts:   # deleted list elements this reader may have been on
+                    if l[readers] & ~clear:
+                        l[readers] &= clear
+                        if not l[readers]:
+                            l[nxt] = -1
 
         def gp_start(l: list, b: int) -> None:
             if gp >= 0:
@@ -867,7 +965,8 @@ class RuntimeBuilder:
               shown: str, entry: int = -1) -> Callable[[Sequence], list]:
         """The closure of a step given by rules: the first rule whose test holds applies. `where` gives
         the lock instance's first slot (a constant when it does not depend on the state)."""
-        tests, effects = self.tests(), self.effects(entry)
+        domain = getattr(node, "domain", "")
+        tests, effects = self.tests(domain), self.effects(entry, domain)
         targets = {Then.NEXT: node.next, Then.FAIL: node.alt,
                    Then.WAIT: node.wait if isinstance(node, ir.LockCall) else -1}
         acts = [self.act(pc, rule, targets.get(rule.then, -1), shown, effects) for rule in rules]

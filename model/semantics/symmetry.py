@@ -236,6 +236,11 @@ def _image(slots: Sequence[Slot], threads: Sequence, perm: dict[str, tuple[int, 
             j = index[(s.kind, tmap[s.thread], s.var, s.key)]
             if s.kind == SlotKind.GP_WAIT:
                 maps[j] = _thread_bits(tmap, 1)
+        elif s.kind in (SlotKind.GHOST_NEXT, SlotKind.GHOST_READERS):   # per element of an RCU list
+            entity = s.type.entity   # type: ignore[union-attr]
+            key = (perm[entity][s.key[0]],) if entity in perm else s.key
+            j = index[(s.kind, s.thread, s.var, key)]
+            maps[j] = _value_map(s.type, perm) if s.kind == SlotKind.GHOST_NEXT else _thread_bits(tmap, 1)
         else:
             key = _permuted_key(s, perm, per)
             j = index[(s.kind, s.thread, s.var, key)]

@@ -11,13 +11,13 @@ from ..lang.errors import Diagnostic, Span, SpecError
 from ..lang.expr import Expr, LockRef, Running, Shared, Unary, walk
 from ..lang.lockapi import RCU_API, mutex_wait_modes
 from ..lang.spec import PropertyDecl, Rcu, Spec
-from ..lang.types import BOOL
+from ..lang.types import BOOL, ListT, RefT
 from . import ir
 from .discipline import Hold, Reduction, discipline, foldable
 from .evaluate import THREADS, Env, EvalError, Fn, compile_expr, format_value, lock_base, reads_state
 from .layout import Layout, LayoutTooLarge, Slot, SlotKind, shared_layout
 from .locks import read_depth
-from .program import CompileError, ThreadProgram, walk_statements
+from .program import CompileError, ThreadProgram, rcu_list_names, walk_statements
 from .runtime import ActionInfo, Executions, RuntimeBuilder, Settle, Step, Threads, Violation
 from .symmetry import Symmetry, find_symmetry
 
@@ -100,22 +100,44 @@ class TransitionSystem:
             layout.pc.append(layout.add(Slot(f"{name}.pc", SlotKind.PC, None, thread=i)))
         self.names[THREADS] = tuple(name for name, _, _, _ in instances)   # wait queues show their sleepers
         shared_layout(spec, layout)
-        self.uses_rcu_readers = any(isinstance(s, Rcu) and RCU_API[s.op].reader
-                                    for p in spec.procedures for s in walk_statements(p.body))
+        statements = [s for p in spec.procedures for s in walk_statements(p.body)]
+        rcu_lists = rcu_list_names(statements)
+        self.uses_rcu_readers = bool(rcu_lists) or any(
+            isinstance(s, Rcu) and RCU_API[s.op].reader and not s.domain for s in statements)
         if self.uses_rcu_readers:
             for i, (name, _, _, _) in enumerate(instances):
                 layout.rcu_nest.append(layout.add(Slot(f"{name}.rcu_read_depth", SlotKind.RCU_NEST, None, thread=i)))
             for i, (name, _, _, _) in enumerate(instances):
                 layout.gp_wait.append(layout.add(Slot(f"{name}.gp_waits_for", SlotKind.GP_WAIT, None, thread=i)))
+        for lock in spec.locks:   # an SRCU domain: each thread's nesting and grace-period wait in it
+            if lock.kind == "srcu":
+                layout.srcu_nest[lock.name] = [layout.add(Slot(f"{name}.srcu_read_depth({lock.name})",
+                                                               SlotKind.RCU_NEST, None, thread=i, var=lock.name))
+                                               for i, (name, _, _, _) in enumerate(instances)]
+                layout.srcu_gp[lock.name] = [layout.add(Slot(f"{name}.srcu_gp_waits_for({lock.name})",
+                                                             SlotKind.GP_WAIT, None, thread=i, var=lock.name))
+                                             for i, (name, _, _, _) in enumerate(instances)]
+        for list_name in rcu_lists:   # per element: its successor when list_del_rcu() took it off, its readers
+            list_type = next(v.type for v in spec.vars if v.name == list_name)
+            assert isinstance(list_type, ListT)
+            elements = spec.entity(list_type.entity).elements
+            element = RefT(list_type.entity, True)   # the key's entity
+            nexts = [layout.add(Slot(f"{list_name}.deleted_next[{el}]", SlotKind.GHOST_NEXT, element, var=list_name,
+                                     key=(k,))) for k, el in enumerate(elements)]
+            readers = [layout.add(Slot(f"{list_name}.deleted_readers[{el}]", SlotKind.GHOST_READERS, element,
+                                       var=list_name, key=(k,))) for k, el in enumerate(elements)]
+            layout.rcu_lists[list_name] = (nexts[0] if nexts else len(layout.slots), readers[0] if readers else
+                                           len(layout.slots), len(elements))
         defaults: dict[int, object] = {}
         for var in spec.vars:
             base, _ = layout.shared[var.name]
             for i, value in enumerate(var.init):
                 defaults[base + i] = value
         for slot_index, slot in enumerate(layout.slots):
-            if slot.kind in (SlotKind.PC, SlotKind.RCU_NEST, SlotKind.GP_WAIT, SlotKind.LOCK_READERS):
+            if slot.kind in (SlotKind.PC, SlotKind.RCU_NEST, SlotKind.GP_WAIT, SlotKind.LOCK_READERS,
+                             SlotKind.GHOST_READERS):
                 defaults.setdefault(slot_index, 0)
-            elif slot.kind == SlotKind.LOCK_OWNER:
+            elif slot.kind in (SlotKind.LOCK_OWNER, SlotKind.GHOST_NEXT):
                 defaults[slot_index] = -1
             elif slot.kind == SlotKind.LOCK_QUEUE:
                 defaults[slot_index] = ()
@@ -246,6 +268,7 @@ class TransitionSystem:
                 held.append(lock + " (read)")
         if self.layout.rcu_nest and l[self.layout.rcu_nest[tid]]:
             held.append("rcu_read_lock")
+        held.extend(f"srcu_read_lock(&{domain})" for domain, nests in self.layout.srcu_nest.items() if l[nests[tid]])
         if held:
             return "thread finished while holding " + ", ".join(held)
         return ""

@@ -80,9 +80,10 @@ def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool =
         else:
             out.extend(WaitEdge(tid, w >> 1, "queued_writer", name, want, loc, text) for w in ahead if w & 1)
         return tuple(out)
-    if isinstance(node, ir.GraceWait) and node.op == "synchronize_rcu" and system.layout.gp_wait:
-        pending = s[system.layout.gp_wait[tid]]
-        return tuple(WaitEdge(tid, r, "rcu_reader", "", "grace period", loc, text)
+    if isinstance(node, ir.GraceWait) and node.op in ("synchronize_rcu", "synchronize_srcu") and \
+            system.layout.domain(node.domain)[1]:
+        pending = s[system.layout.domain(node.domain)[1][tid]]
+        return tuple(WaitEdge(tid, r, "rcu_reader", node.domain, "grace period", loc, text)
                      for r in range(len(system.threads)) if pending >> r & 1)
     if conditions and isinstance(node, ir.CounterCall) and COUNTER_API[node.op].waits and not \
             COUNTER_API[node.op].timeout:
