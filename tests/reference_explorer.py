@@ -95,6 +95,7 @@ from netcheck.model.lang.spec import (
     ForEach,
     Goto,
     If,
+    IndirectCall,
     Invoke,
     Label,
     ListOp,
@@ -620,6 +621,8 @@ class Reference:
                 reads_state(x) for x in (*s.values, *s.targets))
         if isinstance(s, Invoke):
             return any(reads_state(a) for a in s.args)
+        if isinstance(s, IndirectCall):   # a NULL call breaks right where the thread gets to it
+            return self.callee(s, frame["locals"]) != "" and any(reads_state(a) for a in s.args)
         if isinstance(s, Return):
             if s.value is None or frame["result"] is None:
                 return False
@@ -713,8 +716,11 @@ class Reference:
                     return [Viol("runtime_safety", f"{s.text}: {problem}")]
                 self.store(w, loc, p, v)
             return self._go(w, tid, info.after(path))
-        if isinstance(s, Invoke):
-            callee = self.procs[s.proc]
+        if isinstance(s, (Invoke, IndirectCall)):
+            target = s.proc if isinstance(s, Invoke) else self.callee(s, loc)
+            if not target:
+                return [Viol("runtime_safety", f"{s.text}: a call through a NULL pointer")]
+            callee = self.procs[target]
             args = [ev(a, w, loc) for a in s.args]
             fresh = callee.fresh_locals()
             for (name, t), v in zip(callee.proc.params, args, strict=True):
@@ -722,7 +728,7 @@ class Reference:
                 if problem:
                     return [Viol("runtime_safety", f"{s.text}: {problem}")]
                 fresh[name] = v
-            w["threads"][tid].append({"proc": s.proc, "path": None, "phase": "", "locals": fresh,
+            w["threads"][tid].append({"proc": target, "path": None, "phase": "", "locals": fresh,
                                       "result": s.result})
             return self._go(w, tid, callee.start())
         if isinstance(s, Return):
@@ -784,6 +790,11 @@ class Reference:
         if isinstance(s, WaitOp):
             return self.wait_op(w, tid, s, info, path, loc)
         raise AssertionError(f"unknown statement {s!r}")
+
+    def callee(self, s: IndirectCall, loc: Mapping) -> str:
+        """The procedure `o.slot(...)` runs: the one o's element binds ('' for a null o or an unset slot)."""
+        element = self.ev(s.via, {}, loc)   # type: ignore[arg-type]
+        return "" if element is None else s.targets[element]   # type: ignore[index]
 
     def loop_step(self, w: dict, tid: int, s: ForEach, info: ProcInfo, path: tuple, phase: str, loc: dict) -> list:
         source = self.ev(s.source, w, loc)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .errors import Diagnostics, Span, did_you_mean, shorten
@@ -11,6 +12,7 @@ from .expr import ERRNO, Const, Expr, ExprError, Scope, VarInfo, parse_condition
 from .extends import load_with_extends, proc_name
 from .lockapi import MAX_SUBCLASS
 from .spec import (
+    CallbackTable,
     Assert,
     Entity,
     Expectation,
@@ -29,13 +31,15 @@ from .spec import (
     WorkqueueDecl,
     thread_instances,
 )
-from .statements import BodyParser, parse_signature
+from .callbacks import CallbackParser, masks
+from .statements import BodyParser, Signature, parse_signature
 from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, WaitQueueT, parse_type
 from .works import WORK_KEYS, WORK_STATE, WORK_STATES, WORKQUEUE_KEYS, Lowering, Works, state_vars
 from .yamlload import Map, Node, Scalar, Seq, describe
 
 TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks", "state", "procedures",
-            "threads", "properties", "lemmas", "options", "expect", "pinned", "known_cycles", "workqueues", "works")
+            "threads", "properties", "lemmas", "options", "expect", "pinned", "known_cycles", "workqueues", "works",
+            "callbacks")
 QUESTION_KINDS = ("reachable", "waits_on_slow")   # asked, never violated
 LOCK_KINDS = ("mutex", "rwsem", "spinlock")
 # The keys each section's entries take (the parser and the JSON Schema of model/lang/schema.py read these).
@@ -115,6 +119,8 @@ class SpecParser:
         # Names whose declaration was refused (and reported): their uses are not reported again.
         self.broken: set[str] = set()
         self.pins: dict[str, tuple[str, Span]] = {}   # pinned: bounds --bound may not change
+        self.entity_decls: list[Entity] = []
+        self.callbacks: list[CallbackTable] = []      # callbacks: (model/lang/callbacks.py)
 
     # -- helpers
 
@@ -185,7 +191,9 @@ class SpecParser:
         variables.extend(VarDecl(name, t, (), (init,), span) for name, t, init, span in state_vars(works))  # type: ignore[arg-type]
         scope = self.base_scope(entities, enums, locks, {v.name: VarInfo(v.type, v.per) for v in variables})
         lowering = Lowering(works)
+        self.entity_decls = entities
         procedures, asserts = self.parse_procedures(scope, entity_names, aliases, lowering)
+        scope = replace(scope, callbacks=masks(self.callbacks))
         self.check_works(works, procedures)
         worker_procs, workers = lowering.workers(scope) if works.works and not self.diag.items else ([], [])
         threads = self.parse_threads(scope, procedures)
@@ -200,7 +208,7 @@ class SpecParser:
         bounds = tuple((g.name, len(g.elements)) for e in entities for g in e.groups if g.counted)
         return Spec(name, about, self.files, tuple(entities), tuple(enums), tuple(locks), tuple(variables),
                     tuple(procedures), tuple(threads), tuple(properties), tuple(asserts), options, bounds,
-                    expect, tuple(known_cycles), works.queues, works.works, tuple(lemmas))
+                    expect, tuple(known_cycles), works.queues, works.works, tuple(lemmas), tuple(self.callbacks))
 
     # -- entities
 
@@ -657,6 +665,7 @@ class SpecParser:
                          lowering: Lowering | None = None) -> tuple[list[Procedure], list[Assert]]:
         section = self.section("procedures")
         if section is None:
+            self.callbacks = self.parse_callbacks({}, entities, aliases)
             return [], []
         signatures = {}
         for key, value in section.entries:
@@ -672,9 +681,11 @@ class SpecParser:
                          "rename one of them")
                 continue
             signatures[sig[0]] = (key, value, sig)
-        scope = scope.with_locals({}, frozenset(self.broken))
+        self.callbacks = self.parse_callbacks({n: s[2] for n, s in signatures.items()}, entities, aliases)
+        scope = replace(scope.with_locals({}, frozenset(self.broken)), callbacks=masks(self.callbacks))
         body_parser = BodyParser(scope, {n: s[2] for n, s in signatures.items()}, entities, aliases, self.diag)
         body_parser.lowering = lowering
+        body_parser.callbacks = {t.entity: t for t in self.callbacks}
         procedures = []
         for name, (key, value, sig) in signatures.items():
             proc = body_parser.procedure(key, value, sig)
@@ -684,6 +695,12 @@ class SpecParser:
                 self.broken.add(name)
         body_parser.check_recursion(procedures)
         return procedures, body_parser.asserts
+
+    def parse_callbacks(self, signatures: Mapping[str, Signature], entities: set[str],
+                        aliases: dict[str, Type]) -> list[CallbackTable]:
+        """`callbacks:` (model/lang/callbacks.py), once the procedures' signatures are known."""
+        return CallbackParser(self.entity_decls, signatures, self.diag,
+                              lambda text: parse_signature(text, entities, aliases)).section(self.tree.get("callbacks"))
 
     # -- workqueues
 
