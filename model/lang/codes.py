@@ -53,6 +53,8 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC123": "bad fairness: or within: (of a liveness property)",
     "NC124": "bad known_cycles: entry (lock classes, reason) or lock classes:",
     "NC125": "a bad lemma: not a condition, or an at() place that is no statement of that thread",
+    "NC135": "bad callbacks: declaration (slots and their signatures, bind: keys, an unknown slot)",
+    "NC136": "a procedure bound to a callback slot does not fit the slot's signature",
     "NC201": "bad or undefined label",
     "NC202": "goto into a loop",
     "NC203": "a statement that is a list",
@@ -73,6 +75,8 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC216": "workqueue call (queue_work, flush_work, cancel_work_sync, flush_workqueue) on something else",
     "NC217": "wait-queue operation (wait_event, wake_up, prepare_to_wait, ...) on something else, or a wait queue "
              "used as a value",
+    "NC240": "bad call through an element or callback test (o.init(n), o.init): no callbacks: for its entity, "
+             "no such slot, or the element is not a local, parameter or element name",
     "NC301": "expression not allowed here, or of the wrong type",
     "NC302": "syntax or name that expressions do not support",
     "NC303": "type mismatch",
