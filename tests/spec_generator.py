@@ -988,6 +988,8 @@ def gen_procedure(draw: Draw, world: World, name: str, params: list[tuple[str, T
         body = [{"while": "true", "do": [{"await": flag, "idle": True}, f"{flag} = false", *work]}]
     else:
         body = block(draw, ctx, 2, lo, hi)
+        if world.cb_slots and name.startswith("t"):   # a call through an element in every thread
+            body += c_indirect_call(draw, ctx, 1)
     if returns is not None:  # every path must end in a return (NC205)
         body.append(f"return {gen_expr(draw, world, ctx, returns, 1)}")
     param_text = ", ".join(f"{t.text()} {n}" for n, t in params)

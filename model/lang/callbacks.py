@@ -62,6 +62,9 @@ class CallbackParser:
         self.signatures = signatures
         self.diag = diag
         self.parse_sig = parse_sig   # text -> Signature (statements.parse_signature with the spec's types)
+        # what was refused, so that its uses are not reported again: ENTITY.SLOT, ENTITY. (a whole table), or
+        # '.' (a table of an unknown entity)
+        self.refused: set[str] = set()
 
     def err(self, span: Span, code: str, message: str, hint: str = "") -> None:
         self.diag.error(span, code, message, hint)
@@ -82,6 +85,7 @@ class CallbackParser:
 
     def table(self, key: Scalar, value: Node) -> CallbackTable | None:
         entity = self.entities.get(key.text)
+        self.refused.add(f"{key.text}." if entity is not None else ".")
         if entity is None:
             self.err(key.span, "NC107", f"callbacks: of an unknown entity '{shorten(key.text)}'",
                      did_you_mean(key.text, self.entities) or "declare the entity under entities:")
@@ -98,6 +102,7 @@ class CallbackParser:
         if slots is None:
             return None
         bindings = self.bindings(entity, slots, value.get("bind"))
+        self.refused.discard(f"{entity.name}.")
         return CallbackTable(entity.name, tuple(slots), bindings, key.span)
 
     def slots(self, entity: Entity, node: Node | None, at: Span) -> list[CallbackSlot] | None:
@@ -108,6 +113,7 @@ class CallbackParser:
             return None
         out = []
         for key, value in node.entries:
+            self.refused.add(f"{entity.name}.{key.text}")
             if not key.text.isidentifier() or key.text.startswith("__"):
                 self.err(key.span, "NC102", f"callback slot name '{shorten(key.text)}' is not a plain identifier",
                          "use letters, digits and _")
@@ -123,6 +129,7 @@ class CallbackParser:
                 self.err(value.span, "NC135", f"slot {entity.name}.{key.text}: {err}", err.hint)
                 continue
             out.append(CallbackSlot(key.text, params, returns, key.span))
+            self.refused.discard(f"{entity.name}.{key.text}")
         return out
 
     def bindings(self, entity: Entity, slots: list[CallbackSlot], node: Node | None) -> tuple[tuple[str, ...], ...]:
@@ -162,6 +169,8 @@ class CallbackParser:
         names = [s.name for s in slots]
         out = []
         for k, v in value.entries:
+            if f"{entity.name}.{k.text}" in self.refused:   # its declaration was refused (and reported)
+                continue
             if k.text not in names:
                 self.err(k.span, "NC135", f"{entity.name} has no callback slot '{shorten(k.text)}'",
                          did_you_mean(k.text, names) or "declare it under slots:")
@@ -200,7 +209,8 @@ def indirect_call(scope: Scope, tables: Mapping[str, CallbackTable], call: ast.C
     if not isinstance(via.type, RefT) or via.type.entity not in tables:
         raise ExprError(where, "NC240", f"a call through '{shorten(ast.unparse(func.value))}' ({via.type}): only "
                         "an element of an entity with callbacks: has callback slots",
-                        "declare callbacks: {ENTITY: {slots: ..., bind: ...}} and call o.SLOT(args) with o an element")
+                        "declare callbacks: {ENTITY: {slots: ..., bind: ...}} and call o.SLOT(args) with o an element",
+                        follow_on=refused(scope, via.type))
     if not isinstance(via, (Local, Const)):
         raise ExprError(where, "NC240", f"a call through '{shorten(ast.unparse(func.value))}': the element must be a "
                         "local, a parameter or an element name", "copy it to a local first: o = ...; o.init(n)")
@@ -208,7 +218,7 @@ def indirect_call(scope: Scope, tables: Mapping[str, CallbackTable], call: ast.C
     names = [s.name for s in table.slots]
     if func.attr not in names:
         raise ExprError(where, "NC240", f"{table.entity} has no callback slot '{func.attr}'",
-                        did_you_mean(func.attr, names))
+                        did_you_mean(func.attr, names), follow_on=refused(scope, via.type, func.attr))
     slot = table.slots[names.index(func.attr)]
     shown = f"{table.entity}.{slot.name}{signature_text(slot.params, slot.returns)}"
     if call.keywords or len(call.args) != len(slot.params):
@@ -237,10 +247,16 @@ def indirect_call(scope: Scope, tables: Mapping[str, CallbackTable], call: ast.C
     return IndirectCall(span, text, via, table.entity, slot.name, tuple(args), result, targets)
 
 
+def refused(scope: Scope, t: Type, slot: str = "") -> bool:
+    """Whether the callbacks: declaration behind `o.slot` was refused (and reported): a follow-on error."""
+    entity = t.entity if isinstance(t, RefT) else ""
+    return bool({".", f"{entity}.", f"{entity}.{slot}"} & scope.broken) if entity else "." in scope.broken
+
+
 def possible_targets(stmt: IndirectCall) -> list[str]:
     """The procedures a call through an element may run (for the recursion check), each once."""
     return list(dict.fromkeys(t for t in stmt.targets if t))
 
 
-__all__ = ["CallbackParser", "NULL_CALL", "indirect_call", "masks", "possible_targets",
+__all__ = ["CallbackParser", "NULL_CALL", "indirect_call", "masks", "possible_targets", "refused",
            "signature_text"]

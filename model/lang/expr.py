@@ -224,6 +224,10 @@ class Scope:
         return Scope(self.entities, self.groups, self.elements, self.enums, self.shared, self.locks,
                      self.constants, self.locals, self.broken, self.procedures, self.in_thread, names, self.callbacks)
 
+    def has_callbacks(self) -> bool:
+        """Whether the spec declares callbacks: (maybe refused: `o.slot` is then a follow-on error)."""
+        return bool(self.callbacks) or any(name.endswith(".") for name in self.broken)
+
     def names(self) -> list[str]:
         return [*self.entities, *self.groups, *self.elements, *self.enums, *self.shared, *self.constants,
                 *self.locals, *self.locks, *ERRNO]
@@ -282,7 +286,7 @@ class _Checker:
 
     def expr(self, node: ast.AST) -> Expr:
         method: Callable[[ast.AST], Expr] | None = getattr(self, "x_" + type(node).__name__, None)
-        if isinstance(node, ast.Attribute) and self.scope.callbacks and isinstance(node.value, ast.Name):
+        if isinstance(node, ast.Attribute) and self.scope.has_callbacks() and isinstance(node.value, ast.Name):
             test = self.callback_set(node)
             if test is not None:
                 return test
@@ -305,12 +309,17 @@ class _Checker:
         if node.value.id.startswith("__"):
             return None
         value = self.expr(node.value)
-        if not isinstance(value.type, RefT) or value.type.entity not in self.scope.callbacks:
+        entity = value.type.entity if isinstance(value.type, RefT) else ""
+        if entity not in self.scope.callbacks:
+            if {".", f"{entity}."} & self.scope.broken:   # its callbacks: were refused (and reported)
+                raise ExprError(self.span(node), "NC240", "", follow_on=True)
             return None
-        slots = self.scope.callbacks[value.type.entity]
+        slots = self.scope.callbacks[entity]
         if node.attr not in slots:
-            raise self.fail(node, f"{value.type.entity} has no callback slot '{node.attr}'",
-                            did_you_mean(node.attr, slots), "NC240")
+            error = self.fail(node, f"{entity} has no callback slot '{node.attr}'", did_you_mean(node.attr, slots),
+                              "NC240")
+            error.follow_on = f"{entity}.{node.attr}" in self.scope.broken
+            raise error
         mask = Const(SetT(value.type.entity), self.span(node), slots[node.attr])
         return Compare(BOOL, self.span(node), "in", value, mask)
 
@@ -861,7 +870,7 @@ def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str
         raise ExprError(base, "NC311", "write one statement per list item", "split it into several items")
     node = tree.body[0]
     checker = _Checker(scope, base, text)
-    if scope.callbacks and isinstance(node, ast.Expr) and _indirect(node.value):
+    if scope.has_callbacks() and isinstance(node, ast.Expr) and _indirect(node.value):
         assert isinstance(node.value, ast.Call)
         return CallForm("", node.value, checker.span(node.value))
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name):
@@ -887,7 +896,7 @@ def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str
         tnodes = list(tnode.elts) if isinstance(tnode, ast.Tuple) else [tnode]
         targets = tuple(no_wait_queue(checker.expr(t)) for t in tnodes)
         v = node.value
-        if scope.callbacks and _indirect(v) and len(targets) == 1:
+        if scope.has_callbacks() and _indirect(v) and len(targets) == 1:
             assert isinstance(v, ast.Call)
             return AssignForm(targets, (), indirect=v)
         if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in procedures:

@@ -193,7 +193,7 @@ class SpecParser:
         lowering = Lowering(works)
         self.entity_decls = entities
         procedures, asserts = self.parse_procedures(scope, entity_names, aliases, lowering)
-        scope = replace(scope, callbacks=masks(self.callbacks))
+        scope = replace(scope, callbacks=masks(self.callbacks), broken=scope.broken | frozenset(self.broken))
         self.check_works(works, procedures)
         worker_procs, workers = lowering.workers(scope) if works.works and not self.diag.items else ([], [])
         threads = self.parse_threads(scope, procedures)
@@ -699,8 +699,11 @@ class SpecParser:
     def parse_callbacks(self, signatures: Mapping[str, Signature], entities: set[str],
                         aliases: dict[str, Type]) -> list[CallbackTable]:
         """`callbacks:` (model/lang/callbacks.py), once the procedures' signatures are known."""
-        return CallbackParser(self.entity_decls, signatures, self.diag,
-                              lambda text: parse_signature(text, entities, aliases)).section(self.tree.get("callbacks"))
+        parser = CallbackParser(self.entity_decls, signatures, self.diag,
+                                lambda text: parse_signature(text, entities, aliases))
+        tables = parser.section(self.tree.get("callbacks"))
+        self.broken.update(parser.refused)
+        return tables
 
     # -- workqueues
 

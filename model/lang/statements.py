@@ -710,7 +710,7 @@ class BodyParser:
             result = parse_expr(rtext, self.scoped(), rspan)
         if re.fullmatch(r"\s*[A-Za-z_]\w*\s*(\.\s*[A-Za-z_]\w*\s*)?", text):
             text = text.strip() + "()"
-        if self.callbacks and re.match(r"^\s*[A-Za-z_]\w*\s*\.\s*[A-Za-z_]\w*\s*\(", text):
+        if self.scope.has_callbacks() and re.match(r"^\s*[A-Za-z_]\w*\s*\.\s*[A-Za-z_]\w*\s*\(", text):
             tree = _syntax_tree(text, vspan, "eval")
             if isinstance(tree, ast.Expression) and isinstance(tree.body, ast.Call):
                 shown = text if result is None else f"{result_node.value} = {text}"  # type: ignore[union-attr]
