@@ -198,7 +198,7 @@ def _callbacks() -> Schema:
                  "description": "the procedure bound to the slot, or null (no callback)"}
     bind = _named({"type": "object", "additionalProperties": procedure,
                    "description": "an element, a group or the entity: SLOT: PROCEDURE"})
-    return _keys({"slots": slots, "bind": bind, "about": TEXT}, ("slots",))
+    return _keys({"slots": slots, "bind": bind, "about": TEXT})   # a child of extends: may give bind: alone
 
 
 def _state() -> Schema:
