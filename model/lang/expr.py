@@ -320,7 +320,7 @@ class _Checker:
                               "NC240")
             error.follow_on = f"{entity}.{node.attr}" in self.scope.broken
             raise error
-        mask = Const(SetT(value.type.entity), self.span(node), slots[node.attr])
+        mask = Const(SetT(entity), self.span(node), slots[node.attr])
         return Compare(BOOL, self.span(node), "in", value, mask)
 
     def boolean(self, node: ast.AST) -> Expr:

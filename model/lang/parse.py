@@ -7,13 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from .callbacks import CallbackParser, masks
 from .errors import Diagnostics, Span, did_you_mean, shorten
 from .expr import ERRNO, Const, Expr, ExprError, Scope, VarInfo, parse_condition, parse_expr
 from .extends import load_with_extends, proc_name
 from .lockapi import MAX_SUBCLASS
 from .spec import (
-    CallbackTable,
     Assert,
+    CallbackTable,
     Entity,
     Expectation,
     Group,
@@ -31,7 +32,6 @@ from .spec import (
     WorkqueueDecl,
     thread_instances,
 )
-from .callbacks import CallbackParser, masks
 from .statements import BodyParser, Signature, parse_signature
 from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, WaitQueueT, parse_type
 from .works import WORK_KEYS, WORK_STATE, WORK_STATES, WORKQUEUE_KEYS, Lowering, Works, state_vars

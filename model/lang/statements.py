@@ -31,10 +31,10 @@ from .expr import (
 from .lockapi import LOCK_API, MAX_SUBCLASS, NESTED_API, RCU_API, SUBCLASS_CONSTANTS
 from .spec import (
     Assert,
-    CallbackTable,
     Assign,
     Await,
     Break,
+    CallbackTable,
     Continue,
     CounterOp,
     Either,
@@ -708,13 +708,14 @@ class BodyParser:
         if result_node is not None:
             rtext, rspan = self.expr_of(result_node, "result")
             result = parse_expr(rtext, self.scoped(), rspan)
-        if re.fullmatch(r"\s*[A-Za-z_]\w*\s*(\.\s*[A-Za-z_]\w*\s*)?", text):
+        if re.fullmatch(r"\s*[A-Za-z_]\w*\s*", text):
             text = text.strip() + "()"
-        if self.scope.has_callbacks() and re.match(r"^\s*[A-Za-z_]\w*\s*\.\s*[A-Za-z_]\w*\s*\(", text):
-            tree = _syntax_tree(text, vspan, "eval")
-            if isinstance(tree, ast.Expression) and isinstance(tree.body, ast.Call):
+        if self.scope.has_callbacks() and re.match(r"^\s*[A-Za-z_]\w*\s*\.\s*[A-Za-z_]\w*\s*(\(|$)", text):
+            text = text.strip() + ("()" if text.rstrip()[-1] != ")" else "")
+            through = _syntax_tree(text, vspan, "eval")
+            if isinstance(through, ast.Expression) and isinstance(through.body, ast.Call):
                 shown = text if result is None else f"{result_node.value} = {text}"  # type: ignore[union-attr]
-                return _retext(self.indirect(tree.body, text, vspan, result), shown.strip())
+                return _retext(self.indirect(through.body, text, vspan, result), shown)
         # The same size, depth and syntax checks as every other expression.
         tree = _syntax_tree(text, vspan, "eval") if re.match(r"^\s*[A-Za-z_]\w*\s*\(", text) else None
         if not (isinstance(tree, ast.Expression) and isinstance(tree.body, ast.Call)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..lang.errors import Span
 from ..lang.callbacks import NULL_CALL
+from ..lang.errors import Span
 from ..lang.expr import Compare, Const, Expr, Local, LockRef, Shared
 from ..lang.lockapi import LOCK_API, RCU_API
 from ..lang.spec import (
