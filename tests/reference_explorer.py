@@ -41,6 +41,9 @@ model/semantics/runtime.py; where the documents are silent, as the production en
   sequence of non-signal transitions from the state ever lets step again (its own step, or being moved
   on by another thread's: an rwsem grant). Decided after the search, per thread, by a backward search
   from the states where it steps; deadlock_free is violated when some reachable state has a stuck thread.
+* a call through an element (`o.slot(args)`, an `IndirectCall`) is a call of the procedure o's element
+  binds (its `targets`), resolved when the thread reaches it from o's current value; a null o or an unset
+  slot is a runtime_safety violation right there (the statement is then not a step of its own);
 * a property whose condition applies a partial operation outside its domain (a null index, next() of an
   element not on the list) is not judged in that state, which violates runtime_safety instead;
   held(), held_read(), held_write() ask about the thread executing the statement.
