@@ -195,6 +195,17 @@ def test_edit_of_a_bound_procedure_changes_what_the_call_runs(tmp_path: Path) ->
     assert production(load_spec(path)).violated == {"lock_discipline"}   # type: ignore[union-attr]
 
 
+def test_edit_names_a_call_through_an_element_as_written(tmp_path: Path) -> None:
+    path = child(tmp_path, """\
+        procedures:
+          t:
+            edit:
+              - replace: "if: o.exit"
+                with: [o.exit(n)]
+        """)
+    assert production(load_spec(path)).violated == {"runtime_safety"}   # type: ignore[union-attr]
+
+
 # ---------------------------------------------------------------- symmetry
 
 
@@ -238,6 +249,8 @@ ERRORS = [
     pytest.param(spec("if: o.inti\n            then: []"), LINE, 17, "NC240", "did you mean 'init'",
                  id="unknown-slot-in-a-test"),
     pytest.param(spec("n.init(n)"), LINE, 13, "NC240", "callbacks:", id="no-callbacks-for-the-entity"),
+    pytest.param(spec("if: n.init\n            then: []"), LINE, 17, "NC240", "net has no callbacks:",
+                 id="no-callbacks-in-a-test"),
     pytest.param(spec("up.init(n)"), LINE, 13, "NC240", "copy it to a local", id="shared-element"),
     pytest.param(spec("o.init()"), LINE, 13, "NC117", "slot ops.init(net n)", id="argument-count"),
     pytest.param(spec("o.init(o)"), LINE, 20, "NC117", "is net, got ops", id="argument-type"),

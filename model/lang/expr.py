@@ -313,6 +313,10 @@ class _Checker:
         if entity not in self.scope.callbacks:
             if {".", f"{entity}."} & self.scope.broken:   # its callbacks: were refused (and reported)
                 raise ExprError(self.span(node), "NC240", "", follow_on=True)
+            if entity:
+                raise self.fail(node, f"'{node.value.id}.{node.attr}': {entity} has no callbacks:",
+                                f"o.SLOT asks whether an element's callback is set; declare callbacks: {{{entity}: "
+                                "{slots: ..., bind: ...}}", "NC240")
             return None
         slots = self.scope.callbacks[entity]
         if node.attr not in slots:
