@@ -41,6 +41,9 @@ model/semantics/runtime.py; where the documents are silent, as the production en
   sequence of non-signal transitions from the state ever lets step again (its own step, or being moved
   on by another thread's: an rwsem grant). Decided after the search, per thread, by a backward search
   from the states where it steps; deadlock_free is violated when some reachable state has a stuck thread.
+* a call through an element (`o.slot(args)`, an `IndirectCall`) is a call of the procedure o's element
+  binds (its `targets`), resolved when the thread reaches it from o's current value; a null o or an unset
+  slot is a runtime_safety violation right there (the statement is then not a step of its own);
 * a property whose condition applies a partial operation outside its domain (a null index, next() of an
   element not on the list) is not judged in that state, which violates runtime_safety instead;
   held(), held_read(), held_write() ask about the thread executing the statement.
@@ -96,6 +99,7 @@ from netcheck.model.lang.spec import (
     Free,
     Goto,
     If,
+    IndirectCall,
     Invoke,
     Label,
     ListOp,
@@ -643,6 +647,8 @@ class Reference:
                 reads_state(x) for x in (*s.values, *s.targets))
         if isinstance(s, Invoke):
             return any(reads_state(a) for a in s.args)
+        if isinstance(s, IndirectCall):   # a NULL call breaks right where the thread gets to it
+            return self.callee(s, frame["locals"]) != "" and any(reads_state(a) for a in s.args)
         if isinstance(s, Return):
             if s.value is None or frame["result"] is None:
                 return False
@@ -736,8 +742,11 @@ class Reference:
                     return [Viol("runtime_safety", f"{s.text}: {problem}")]
                 self.store(w, loc, p, v)
             return self._go(w, tid, info.after(path))
-        if isinstance(s, Invoke):
-            callee = self.procs[s.proc]
+        if isinstance(s, (Invoke, IndirectCall)):
+            target = s.proc if isinstance(s, Invoke) else self.callee(s, loc)
+            if not target:
+                return [Viol("runtime_safety", f"{s.text}: a call through a NULL pointer")]
+            callee = self.procs[target]
             args = [ev(a, w, loc) for a in s.args]
             fresh = callee.fresh_locals()
             for (name, t), v in zip(callee.proc.params, args, strict=True):
@@ -745,7 +754,7 @@ class Reference:
                 if problem:
                     return [Viol("runtime_safety", f"{s.text}: {problem}")]
                 fresh[name] = v
-            w["threads"][tid].append({"proc": s.proc, "path": None, "phase": "", "locals": fresh,
+            w["threads"][tid].append({"proc": target, "path": None, "phase": "", "locals": fresh,
                                       "result": s.result})
             return self._go(w, tid, callee.start())
         if isinstance(s, Return):
@@ -842,6 +851,11 @@ class Reference:
                 if self.list_entity[name] == entity and x in ghosts:
                     return [Viol("runtime_safety", f"{s.text}: use-after-free")]
         return self._go(w, tid, info.after(path))
+
+    def callee(self, s: IndirectCall, loc: Mapping) -> str:
+        """The procedure `o.slot(...)` runs: the one o's element binds ('' for a null o or an unset slot)."""
+        element = self.ev(s.via, {}, loc)   # type: ignore[arg-type]
+        return "" if element is None else s.targets[element]   # type: ignore[index]
 
     def loop_step(self, w: dict, tid: int, s: ForEach, info: ProcInfo, path: tuple, phase: str, loc: dict) -> list:
         if s.rcu:

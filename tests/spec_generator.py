@@ -117,6 +117,10 @@ class World:
     wait_queues: dict[str, tuple[str, ...]] = field(default_factory=dict)   # wait_queue_head_t -> per
     min_rcu_lists: int = 0                   # this many RCU lists at least (tests of RCU lists set 1)
     rcu_lists: dict[str, str] = field(default_factory=dict)   # RCU list -> its entity
+    callbacks: bool = False                  # a callbacks: table and calls through elements (tests of callbacks)
+    cb_entity: str = ""                      # the entity with the table
+    cb_slots: list[Proc] = field(default_factory=list)    # its slots (a slot's signature as a Proc's)
+    cb_procs: dict[str, list[Proc]] = field(default_factory=dict)   # slot -> the procedures that may be bound
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -722,11 +726,20 @@ def c_call(draw: Draw, ctx: Ctx, depth: int) -> list:
                  all(ctx.reads.get(lk, 0) + n <= 3 for lk, n in p.reads.items())]
     proc = draw(st.sampled_from(callable_))
     args = ", ".join(gen_expr(draw, ctx.world, ctx, t, 1) for _, t in proc.params)
-    call = f"{proc.name}({args})"
+    _note_call_reads(ctx, proc)
+    return _call_statement(draw, ctx, f"{proc.name}({args})", proc.returns)
+
+
+def _note_call_reads(ctx: Ctx, proc: Proc) -> None:
+    """The read holds the caller nests when it calls `proc`."""
     for lk, n in proc.reads.items():
         ctx.proc.reads[lk] = max(ctx.proc.reads.get(lk, 0), ctx.reads.get(lk, 0) + n)
-    if proc.returns is not None and draw(st.integers(0, 3)) > 0:
-        ret = proc.returns
+
+
+def _call_statement(draw: Draw, ctx: Ctx, call: str, ret: Ty | None) -> list:
+    """The call as a statement in one of its forms, its result (if any) stored in a matching variable or
+    dropped."""
+    if ret is not None and draw(st.integers(0, 3)) > 0:
         options = targets(ctx, lambda t: t == ret or (t.kind == ret.kind == "int") or
                           (t.kind == ret.kind == "ref" and t.entity == ret.entity and t.nullable))
         if options and draw(st.booleans()):
@@ -738,6 +751,47 @@ def c_call(draw: Draw, ctx: Ctx, depth: int) -> list:
             return [{"call": call, "result": place}]
         return [f"{place} = {call}"]
     return [{"call": call} if draw(st.booleans()) else call]
+
+
+def c_indirect_call(draw: Draw, ctx: Ctx, depth: int) -> list:
+    """A call through an element's callback slot, `o.slot(args)`, often guarded by `if: o.slot` (unguarded,
+    an unset slot or a null o is a runtime_safety violation)."""
+    world = ctx.world
+    entity = world.cb_entity
+    via = draw(st.sampled_from([n for n, t in ctx.locals.items() if t.kind == "ref" and t.entity == entity]
+                               + world.entities[entity]))
+    slot = draw(st.sampled_from(world.cb_slots))
+    for proc in world.cb_procs[slot.name]:
+        _note_call_reads(ctx, proc)
+    args = ", ".join(gen_expr(draw, world, ctx, t, 1) for _, t in slot.params)
+    out = _call_statement(draw, ctx, f"{via}.{slot.name}({args})", slot.returns)
+    return [{"if": f"{via}.{slot.name}", "then": out}] if draw(st.integers(0, 3)) else out
+
+
+def gen_callbacks(draw: Draw, world: World, helpers: list[Proc]) -> tuple[dict, dict]:
+    """A callbacks: table of one entity (one or two slots, a procedure or two for each, bound to the entity,
+    a group, an element, some left unset) and the procedures bound."""
+    entity = draw(st.sampled_from(sorted(world.entities)))
+    world.cb_entity = entity
+    procedures: dict = {}
+    slots: dict = {}
+    for k in range(draw(st.integers(1, 2))):
+        params = [(f"p{j}", gen_param_type(draw, world)) for j in range(draw(st.integers(0, 1)))]
+        slot = Proc(f"s{k}", params, draw(st.sampled_from([None, int_ty()])))
+        slots[slot.name] = "(" + ", ".join(f"{t.text()} {n}" for n, t in params) + ")" + (
+            f" -> {slot.returns.text()}" if slot.returns is not None else "")
+        world.cb_slots.append(slot)
+        world.cb_procs[slot.name] = []
+        for v in range(draw(st.integers(1, 2))):
+            key, value, proc = gen_procedure(draw, world, f"hs{k}{v}", params, slot.returns, list(helpers), 1, 2)
+            procedures[key] = value
+            world.cb_procs[slot.name].append(proc)
+    keys = [entity, *(g for g, e in world.groups.items() if e == entity), *world.entities[entity]]
+    bind: dict = {}
+    for key in draw(st.lists(st.sampled_from(keys), min_size=1, max_size=3, unique=True)):
+        bind[key] = {s.name: draw(st.sampled_from([p.name for p in world.cb_procs[s.name]] + [None]))
+                     for s in world.cb_slots if draw(st.integers(0, 3))}
+    return procedures, {entity: {"slots": slots, "bind": bind}}
 
 
 def c_retry(draw: Draw, ctx: Ctx, depth: int) -> list:
@@ -814,6 +868,9 @@ CONSTRUCTS: list[Construct] = [
     Construct("wait_queue", 5, lambda ctx, d: bool(ctx.world.wait_queues), c_wait_queue),
     Construct("rcu_list", 16, lambda ctx, d: bool(ctx.world.rcu_lists), c_rcu_list),
     Construct("await", 2, lambda ctx, d: bool(ctx.world.vars), c_await),
+    Construct("indirect_call", 4, lambda ctx, d: bool(ctx.world.cb_slots) and ctx.proc.name.startswith("t") and all(
+        ctx.world.allow_deep_reads or ctx.reads.get(lk, 0) + n <= 3 for procs in ctx.world.cb_procs.values()
+        for p in procs for lk, n in p.reads.items()), c_indirect_call),
     Construct("call", 5, lambda ctx, d: any(all(ctx.reads.get(lk, 0) + n <= 3 for lk, n in p.reads.items())
                                             for p in ctx.helpers), c_call),
 ]
@@ -962,6 +1019,8 @@ def gen_procedure(draw: Draw, world: World, name: str, params: list[tuple[str, T
         body = [{"while": "true", "do": [{"await": flag, "idle": True}, f"{flag} = false", *work]}]
     else:
         body = block(draw, ctx, 2, lo, hi)
+        if world.cb_slots and name.startswith("t"):   # a call through an element in every thread
+            body += c_indirect_call(draw, ctx, 1)
     if returns is not None:  # every path must end in a return (NC205)
         body.append(f"return {gen_expr(draw, world, ctx, returns, 1)}")
     param_text = ", ".join(f"{t.text()} {n}" for n, t in params)
@@ -1053,6 +1112,9 @@ def spec_dicts(draw: Draw, world_flags: dict | None = None) -> dict:
         key, value, proc = gen_procedure(draw, world, f"h{i}", params, returns, list(helpers), 1, 2)
         procedures[key] = value
         helpers.append(proc)
+    if world.callbacks:
+        bound, spec["callbacks"] = gen_callbacks(draw, world, helpers)
+        procedures.update(bound)
     threads: dict = {}
     instances = 0
     target = draw(st.integers(2, 3))

@@ -1235,6 +1235,15 @@ def test_fuzz_every_command_on_generated_rcu_list_specs(text: str) -> None:
     every_command(text)
 
 
+@fuzz_settings(6)
+@given(text=generated_specs({**BUG_PATTERNS, "callbacks": True}))
+def test_fuzz_every_command_on_generated_callback_specs(text: str) -> None:
+    """The same on specs with callbacks: tables and calls through elements (some of them NULL calls)."""
+    STATS["inputs"] += 1
+    STATS["inputs: generated spec with callbacks, every command"] += 1
+    every_command(text)
+
+
 def every_command(text: str) -> None:
     """Every command of OTHER_COMMANDS on the spec: no traceback, no internal error, a documented exit code."""
     with tempfile.TemporaryDirectory() as tmp:

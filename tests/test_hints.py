@@ -36,11 +36,15 @@ def diagnostic(statement: str):
     ("spin_lock_irqsave(&l, flags)", "interrupt contexts are not modelled"),
     ("call_rcu: f", "RCU callbacks are not modelled"),
     ("mutex_lock_interruptible: m", "'mutex_lock_killable: M' with on_fail: is the nearest"),
-    ("synchronize_srcu: s", "SRCU is not modelled"),
 ])
 def test_unmodelled_kernel_calls_say_what_to_write(statement: str, says: str) -> None:
     d = diagnostic(statement)
     assert d.code == "NC207" and says in d.hint and "did you mean" not in d.hint
+
+
+def test_an_srcu_call_on_something_else_says_how_to_declare_the_domain() -> None:
+    d = diagnostic("synchronize_srcu: s")
+    assert d.code == "NC219" and "'s' is not an srcu lock" in d.message and "'NAME: srcu'" in d.hint
 
 
 @pytest.mark.parametrize("statement, hint", [

@@ -20,6 +20,7 @@ from netcheck.model.lang.spec import (
     Either,
     ForEach,
     If,
+    IndirectCall,
     Invoke,
     Label,
     ListOp,
@@ -37,7 +38,7 @@ from netcheck.model.semantics.system import TransitionSystem
 
 # Statements that do something of their own; label, goto, break, continue and return only move control,
 # so they are not counted (the statements around them are).
-COUNTED = (Assign, Invoke, ListOp, LockOp, CounterOp, Rcu, If, While, ForEach, Either, Assert, Await)
+COUNTED = (Assign, Invoke, IndirectCall, ListOp, LockOp, CounterOp, Rcu, If, While, ForEach, Either, Assert, Await)
 
 
 @dataclass(frozen=True)

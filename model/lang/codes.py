@@ -54,6 +54,8 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC124": "bad known_cycles: entry (lock classes, reason) or lock classes:",
     "NC125": "a bad lemma: not a condition, or an at() place that is no statement of that thread",
     "NC126": "bad srcu lock declaration (an srcu_struct declared with per: or classes:)",
+    "NC135": "bad callbacks: declaration (slots and their signatures, bind: keys, an unknown slot)",
+    "NC136": "a procedure bound to a callback slot does not fit the slot's signature",
     "NC201": "bad or undefined label",
     "NC202": "goto into a loop",
     "NC203": "a statement that is a list",
@@ -78,6 +80,8 @@ CODES: Mapping[str, str] = MappingProxyType({
              "state list without per:, or kfree: of something other than an element",
     "NC219": "SRCU operation (srcu_read_lock, srcu_read_unlock, synchronize_srcu) on something other than an srcu "
              "lock, or an srcu lock used where a lock is expected",
+    "NC240": "bad call through an element or callback test (o.init(n), o.init): no callbacks: for its entity, "
+             "no such slot, or the element is not a local, parameter or element name",
     "NC301": "expression not allowed here, or of the wrong type",
     "NC302": "syntax or name that expressions do not support",
     "NC303": "type mismatch",

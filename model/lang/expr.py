@@ -207,20 +207,26 @@ class Scope:
     procedures: frozenset[str] = frozenset()           # names running() may take (only in properties)
     in_thread: bool = False                            # a current thread exists (held() may be asked)
     threads: frozenset[str] = frozenset()              # thread instances at() and held_by() may name (lemmas only)
+    callbacks: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # entity -> slot -> elements setting it
 
     def with_locals(self, local_types: Mapping[str, Type], broken: frozenset[str] = frozenset()) -> Scope:
         """The scope inside a procedure: its locals, and the thread running it as the current thread."""
         return Scope(self.entities, self.groups, self.elements, self.enums, self.shared, self.locks,
-                     self.constants, dict(local_types), self.broken | broken, self.procedures, True)
+                     self.constants, dict(local_types), self.broken | broken, self.procedures, True,
+                     callbacks=self.callbacks)
 
     def with_procedures(self, names: frozenset[str]) -> Scope:
         return Scope(self.entities, self.groups, self.elements, self.enums, self.shared, self.locks,
-                     self.constants, self.locals, self.broken, names, self.in_thread, self.threads)
+                     self.constants, self.locals, self.broken, names, self.in_thread, self.threads, self.callbacks)
 
     def with_threads(self, names: frozenset[str]) -> Scope:
         """The scope of lemmas: properties' names, and at()/held_by() of these thread instances."""
         return Scope(self.entities, self.groups, self.elements, self.enums, self.shared, self.locks,
-                     self.constants, self.locals, self.broken, self.procedures, self.in_thread, names)
+                     self.constants, self.locals, self.broken, self.procedures, self.in_thread, names, self.callbacks)
+
+    def has_callbacks(self) -> bool:
+        """Whether the spec declares callbacks: (maybe refused: `o.slot` is then a follow-on error)."""
+        return bool(self.callbacks) or any(name.endswith(".") for name in self.broken)
 
     def names(self) -> list[str]:
         return [*self.entities, *self.groups, *self.elements, *self.enums, *self.shared, *self.constants,
@@ -280,6 +286,10 @@ class _Checker:
 
     def expr(self, node: ast.AST) -> Expr:
         method: Callable[[ast.AST], Expr] | None = getattr(self, "x_" + type(node).__name__, None)
+        if isinstance(node, ast.Attribute) and self.scope.has_callbacks() and isinstance(node.value, ast.Name):
+            test = self.callback_set(node)
+            if test is not None:
+                return test
         if isinstance(node, ast.Attribute):
             # Point at the '.' and name the attribute: "x.__class__" must not read as a problem with x.
             value = node.value
@@ -291,6 +301,31 @@ class _Checker:
                             "expressions use names, numbers, comparisons, and/or/not, + -, indexing, "
                             "all/any/count/sum(... for x in ...) and the list functions", "NC302")
         return method(node)
+
+    def callback_set(self, node: ast.Attribute) -> Expr | None:
+        """`o.init`: is o's callback slot set (the kernel's `if (ops->init)`)? `o in {the elements setting it}`,
+        false for a null o (model/lang/callbacks.py). None when o is no element of an entity with callbacks."""
+        assert isinstance(node.value, ast.Name)
+        if node.value.id.startswith("__"):
+            return None
+        value = self.expr(node.value)
+        entity = value.type.entity if isinstance(value.type, RefT) else ""
+        if entity not in self.scope.callbacks:
+            if {".", f"{entity}."} & self.scope.broken:   # its callbacks: were refused (and reported)
+                raise ExprError(self.span(node), "NC240", "", follow_on=True)
+            if entity:
+                raise self.fail(node, f"'{node.value.id}.{node.attr}': {entity} has no callbacks:",
+                                f"o.SLOT asks whether an element's callback is set; declare callbacks: {{{entity}: "
+                                "{slots: ..., bind: ...}}", "NC240")
+            return None
+        slots = self.scope.callbacks[entity]
+        if node.attr not in slots:
+            error = self.fail(node, f"{entity} has no callback slot '{node.attr}'", did_you_mean(node.attr, slots),
+                              "NC240")
+            error.follow_on = f"{entity}.{node.attr}" in self.scope.broken
+            raise error
+        mask = Const(SetT(entity), self.span(node), slots[node.attr])
+        return Compare(BOOL, self.span(node), "in", value, mask)
 
     def boolean(self, node: ast.AST) -> Expr:
         e = self.expr(node)
@@ -823,11 +858,13 @@ class AssignForm:
     targets: tuple[Expr, ...]
     values: tuple[Expr, ...]
     call: tuple[str, tuple[ast.AST, ...], Span] | None = None
+    indirect: ast.Call | None = None   # x = o.slot(args): a call through an element (model/lang/callbacks.py)
 
 
 @dataclass(frozen=True)
 class CallForm:
-    """A bare call statement: a mutating list builtin or a procedure (args left unchecked for procedures)."""
+    """A bare call statement: a mutating list builtin or a procedure (args left unchecked for procedures); `fn`
+    '' : a call through an element, `o.slot(args)`."""
 
     fn: str
     node: ast.Call
@@ -846,6 +883,9 @@ def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str
         raise ExprError(base, "NC311", "write one statement per list item", "split it into several items")
     node = tree.body[0]
     checker = _Checker(scope, base, text)
+    if scope.has_callbacks() and isinstance(node, ast.Expr) and _indirect(node.value):
+        assert isinstance(node.value, ast.Call)
+        return CallForm("", node.value, checker.span(node.value))
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name):
         fn = node.value.func.id
         if fn in MUTATORS or fn in procedures:
@@ -869,6 +909,9 @@ def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str
         tnodes = list(tnode.elts) if isinstance(tnode, ast.Tuple) else [tnode]
         targets = tuple(no_wait_queue(checker.expr(t)) for t in tnodes)
         v = node.value
+        if scope.has_callbacks() and _indirect(v) and len(targets) == 1:
+            assert isinstance(v, ast.Call)
+            return AssignForm(targets, (), indirect=v)
         if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in procedures:
             if len(targets) != 1:
                 raise checker.fail(node, "a procedure returns one value", "assign its result to one variable",
@@ -887,6 +930,12 @@ def parse_statement(text: str, scope: Scope, base: Span, procedures: Mapping[str
     raise checker.fail(node, f"'{_describe_node(node)}' is not a statement the spec language knows",
                        "statements are assignments (x = e), calls, or the mapping forms (if:, while:, ...)",
                        "NC311")
+
+
+def _indirect(node: ast.AST) -> bool:
+    """`o.slot(args)`: a call through an element's callback slot."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value,
+                                                                                                ast.Name)
 
 
 def check_expr_node(scope: Scope, base: Span, text: str, node: ast.AST) -> Expr:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from .edits import apply_edits, is_edit
@@ -11,7 +12,7 @@ from .errors import Diagnostic, Span, SpecError, shorten
 from .yamlload import Map, Node, Scalar, load_yaml
 
 SECTIONS = ("entities", "types", "locks", "state", "procedures", "threads", "properties", "lemmas", "options",
-            "pinned", "workqueues", "works")
+            "pinned", "workqueues", "works", "callbacks")
 MAX_CHAIN = 16
 
 
@@ -21,37 +22,74 @@ def proc_name(key: str) -> str:
     return m.group(1) if m else key
 
 
-def _entry_name(section: str, key: str) -> str:
-    return proc_name(key) if section == "procedures" else key
+Entry = tuple[Scalar, Node]
 
 
-def _merge_section(section: str, parent: Node, child: Node) -> Node:
+def _replace(old: Entry, new: Entry) -> Entry:
+    return new
+
+
+def merge_entries(parent: Node, child: Node, combine: Callable[[Entry, Entry], Entry] = _replace,
+                  name: Callable[[str], str] = str, keep_null: bool = False) -> Node:
+    """The child's entries over the parent's: an entry both have is `combine`d in the parent's place, new ones
+    follow; a null entry deletes the parent's (unless `keep_null`). Entries match by `name` of their keys."""
     if not (isinstance(parent, Map) and isinstance(child, Map)):
         return child
     entries = list(parent.entries)
-    position = {_entry_name(section, k.text): i for i, (k, _) in enumerate(entries)}
+    position = {name(k.text): i for i, (k, _) in enumerate(entries)}
     removed: set[int] = set()
     for key, value in child.entries:
-        name = _entry_name(section, key.text)
-        deleting = isinstance(value, Scalar) and value.value is None and section != "options"
-        if section == "procedures" and is_edit(value):
-            if name not in position:
-                raise SpecError([Diagnostic(key.span, "NC022", f"edit: of a procedure '{name}' the parent does not "
-                                            "have", "give the procedure whole (a signature and its statements)")])
-            old_key, old = entries[position[name]]
-            assert isinstance(value, Map)
-            entries[position[name]] = (old_key, apply_edits(name, old, value))
-            continue
-        if name in position:
+        entry = name(key.text)
+        deleting = isinstance(value, Scalar) and value.value is None and not keep_null
+        if entry in position:
             if deleting:
-                removed.add(position[name])
+                removed.add(position[entry])
             else:
-                entries[position[name]] = (key, value)
+                entries[position[entry]] = combine(entries[position[entry]], (key, value))
         elif not deleting:
-            position[name] = len(entries)
+            position[entry] = len(entries)
             entries.append((key, value))
     kept = [e for i, e in enumerate(entries) if i not in removed]
     return Map(child.span, tuple(kept), {k.text: i for i, (k, _) in enumerate(kept)})
+
+
+def _procedure(old: Entry, new: Entry) -> Entry:
+    """A child's procedure replaces the parent's whole, or edits it (`edit:`)."""
+    key, value = new
+    if not is_edit(value):
+        return new
+    assert isinstance(value, Map)
+    return old[0], apply_edits(proc_name(key.text), old[1], value)
+
+
+def merge_callbacks(parent: Node, child: Node) -> Node:
+    """`callbacks:` entity by entity (null deletes a table); in a table, slots: slot by slot (null deletes
+    one), bind: key by key (null deletes a key's bindings) and then slot by slot, where null stays: it is a
+    NULL callback (unset), not a deletion."""
+    return merge_entries(parent, child, lambda old, new: (new[0], merge_entries(old[1], new[1], _table_entry)))
+
+
+def _table_entry(old: Entry, new: Entry) -> Entry:
+    key, value = new
+    if key.text == "slots":
+        return key, merge_entries(old[1], value)
+    if key.text == "bind":
+        return key, merge_entries(old[1], value, lambda o, n: (n[0], merge_entries(o[1], n[1], keep_null=True)))
+    return new
+
+
+def _merge_section(section: str, parent: Node, child: Node) -> Node:
+    if section == "callbacks":
+        return merge_callbacks(parent, child)
+    if section != "procedures" or not (isinstance(parent, Map) and isinstance(child, Map)):
+        return merge_entries(parent, child, keep_null=section == "options")
+    names = {proc_name(k.text) for k, _ in parent.entries}
+    for key, value in child.entries:
+        if is_edit(value) and proc_name(key.text) not in names:
+            raise SpecError([Diagnostic(key.span, "NC022", f"edit: of a procedure '{proc_name(key.text)}' the "
+                                        "parent does not have", "give the procedure whole (a signature and its "
+                                        "statements)")])
+    return merge_entries(parent, child, _procedure, proc_name)
 
 
 def merge(parent: Map, child: Map) -> Map:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from .callbacks import CallbackParser, masks
 from .errors import Diagnostics, Span, did_you_mean, shorten
 from .expr import ERRNO, Const, Expr, ExprError, Scope, VarInfo, parse_condition, parse_expr
 from .extends import load_with_extends, proc_name
 from .lockapi import MAX_SUBCLASS
 from .spec import (
     Assert,
+    CallbackTable,
     Entity,
     Expectation,
     Group,
@@ -29,13 +32,14 @@ from .spec import (
     WorkqueueDecl,
     thread_instances,
 )
-from .statements import BodyParser, parse_signature
+from .statements import BodyParser, Signature, parse_signature
 from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, WaitQueueT, parse_type
 from .works import WORK_KEYS, WORK_STATE, WORK_STATES, WORKQUEUE_KEYS, Lowering, Works, state_vars
 from .yamlload import Map, Node, Scalar, Seq, describe
 
 TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks", "state", "procedures",
-            "threads", "properties", "lemmas", "options", "expect", "pinned", "known_cycles", "workqueues", "works")
+            "threads", "properties", "lemmas", "options", "expect", "pinned", "known_cycles", "workqueues", "works",
+            "callbacks")
 QUESTION_KINDS = ("reachable", "waits_on_slow")   # asked, never violated
 LOCK_KINDS = ("mutex", "rwsem", "spinlock", "srcu")
 # The keys each section's entries take (the parser and the JSON Schema of model/lang/schema.py read these).
@@ -115,6 +119,8 @@ class SpecParser:
         # Names whose declaration was refused (and reported): their uses are not reported again.
         self.broken: set[str] = set()
         self.pins: dict[str, tuple[str, Span]] = {}   # pinned: bounds --bound may not change
+        self.entity_decls: list[Entity] = []
+        self.callbacks: list[CallbackTable] = []      # callbacks: (model/lang/callbacks.py)
 
     # -- helpers
 
@@ -185,7 +191,9 @@ class SpecParser:
         variables.extend(VarDecl(name, t, (), (init,), span) for name, t, init, span in state_vars(works))  # type: ignore[arg-type]
         scope = self.base_scope(entities, enums, locks, {v.name: VarInfo(v.type, v.per) for v in variables})
         lowering = Lowering(works)
+        self.entity_decls = entities
         procedures, asserts = self.parse_procedures(scope, entity_names, aliases, lowering)
+        scope = replace(scope, callbacks=masks(self.callbacks), broken=scope.broken | frozenset(self.broken))
         self.check_works(works, procedures)
         worker_procs, workers = lowering.workers(scope) if works.works and not self.diag.items else ([], [])
         threads = self.parse_threads(scope, procedures)
@@ -200,7 +208,7 @@ class SpecParser:
         bounds = tuple((g.name, len(g.elements)) for e in entities for g in e.groups if g.counted)
         return Spec(name, about, self.files, tuple(entities), tuple(enums), tuple(locks), tuple(variables),
                     tuple(procedures), tuple(threads), tuple(properties), tuple(asserts), options, bounds,
-                    expect, tuple(known_cycles), works.queues, works.works, tuple(lemmas))
+                    expect, tuple(known_cycles), works.queues, works.works, tuple(lemmas), tuple(self.callbacks))
 
     # -- entities
 
@@ -662,6 +670,7 @@ class SpecParser:
                          lowering: Lowering | None = None) -> tuple[list[Procedure], list[Assert]]:
         section = self.section("procedures")
         if section is None:
+            self.callbacks = self.parse_callbacks({}, entities, aliases)
             return [], []
         signatures = {}
         for key, value in section.entries:
@@ -677,9 +686,11 @@ class SpecParser:
                          "rename one of them")
                 continue
             signatures[sig[0]] = (key, value, sig)
-        scope = scope.with_locals({}, frozenset(self.broken))
+        self.callbacks = self.parse_callbacks({n: s[2] for n, s in signatures.items()}, entities, aliases)
+        scope = replace(scope.with_locals({}, frozenset(self.broken)), callbacks=masks(self.callbacks))
         body_parser = BodyParser(scope, {n: s[2] for n, s in signatures.items()}, entities, aliases, self.diag)
         body_parser.lowering = lowering
+        body_parser.callbacks = {t.entity: t for t in self.callbacks}
         procedures = []
         for name, (key, value, sig) in signatures.items():
             proc = body_parser.procedure(key, value, sig)
@@ -689,6 +700,15 @@ class SpecParser:
                 self.broken.add(name)
         body_parser.check_recursion(procedures)
         return procedures, body_parser.asserts
+
+    def parse_callbacks(self, signatures: Mapping[str, Signature], entities: set[str],
+                        aliases: dict[str, Type]) -> list[CallbackTable]:
+        """`callbacks:` (model/lang/callbacks.py), once the procedures' signatures are known."""
+        parser = CallbackParser(self.entity_decls, signatures, self.diag,
+                                lambda text: parse_signature(text, entities, aliases))
+        tables = parser.section(self.tree.get("callbacks"))
+        self.broken.update(parser.refused)
+        return tables
 
     # -- workqueues
 

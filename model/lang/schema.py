@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .callbacks import TABLE_KEYS
 from .counterapi import COUNTER_API, CounterOpInfo
 from .edits import OPERAND_KEYS, OPERATIONS
 from .lockapi import LOCK_API, NESTED_API, RCU_API, LockOpInfo, NestedOpInfo
@@ -72,7 +73,8 @@ FORM_TEXT = {
     "list_for_each_entry_reverse": "'x in LIST': run do: for each element, last to first",
     "list_for_each_entry_continue_reverse": "'x in LIST': backwards from the element before the cursor x",
     "for_each": "'x in SET, LIST, ENTITY or GROUP': run do: for each element",
-    "call": "'procedure(args)', with result: VARIABLE for its return value",
+    "call": "'procedure(args)', or 'o.SLOT(args)' through an element's callbacks:, with result: VARIABLE for its "
+            "return value",
     "if": "a condition, with then: and/or else: statements", "while": "a condition, with do: statements",
     "either": "a nondeterministic choice: BRANCH_NAME: statements, ...",
     "label": "a name goto can jump to", "goto": "a label of this procedure (never into a loop)",
@@ -111,6 +113,9 @@ TOP_TEXT = {
     "workqueues": "workqueues: NAME: {ordered: true} (one worker, items in queue order) or {} (unbound: a worker per "
                   "item)",
     "works": "work items: NAME: {queue: WORKQUEUE, run: PROCEDURE} (a procedure without parameters)",
+    "callbacks": "function pointers per entity, as struct pernet_operations has .init/.exit: ENTITY: {slots: {SLOT: "
+                 "'(TYPE param, ...) -> TYPE'}, bind: {ENTITY, GROUP or ELEMENT: {SLOT: PROCEDURE or null}}}; "
+                 "called as o.SLOT(args), tested as o.SLOT",
 }
 
 
@@ -132,6 +137,7 @@ def spec_schema() -> Schema:
         "workqueues": _named({"type": ["object", "null"], "properties": {"ordered": FLAG, "about": TEXT},
                               "additionalProperties": False}),
         "works": _named(_keys({"queue": TEXT, "run": TEXT, "about": TEXT}, ("queue", "run"))),
+        "callbacks": _named(_callbacks()),
     }
     missing = [key for key in TOP_KEYS if key not in properties or key not in TOP_TEXT]
     if missing:   # a new top-level key needs its value schema and its hover text here
@@ -188,6 +194,17 @@ def _known_cycles() -> Schema:
     locks = {"type": "array", "minItems": 1, "items": TEXT, "description": "the lock classes on the cycle"}
     reason = {**TEXT, "minLength": 1, "description": "why this cycle cannot deadlock"}
     return {"type": "array", "items": _keys({"locks": locks, "reason": reason}, KNOWN_CYCLE_KEYS)}
+
+
+def _callbacks() -> Schema:
+    if TABLE_KEYS != ("slots", "bind", "about"):
+        raise AssertionError(f"no schema for the callbacks: keys {TABLE_KEYS}")
+    slots = _named({**TEXT, "pattern": "^\\s*\\(", "description": "the slot's signature: '(TYPE param, ...) -> TYPE'"})
+    procedure = {"anyOf": [{"type": "string", "pattern": NAME_RE.pattern}, DELETE],
+                 "description": "the procedure bound to the slot, or null (no callback)"}
+    bind = _named({"type": "object", "additionalProperties": procedure,
+                   "description": "an element, a group or the entity: SLOT: PROCEDURE"})
+    return _keys({"slots": slots, "bind": bind, "about": TEXT})   # a child of extends: may give bind: alone
 
 
 def _state() -> Schema:

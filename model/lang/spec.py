@@ -35,6 +35,20 @@ class Invoke(Stmt):
 
 
 @dataclass(frozen=True)
+class IndirectCall(Stmt):
+    """A call through an element's callback slot, `o.init(n)` (the kernel's `ops->init(net)`): `targets[i]` is
+    the procedure element i binds to `slot` ('' when unset: calling it is a NULL-pointer call, a
+    runtime_safety violation; so is a null `via`). `via` is a local, a parameter or an element."""
+
+    via: Expr | None = None
+    entity: str = ""
+    slot: str = ""
+    args: tuple[Expr, ...] = ()
+    result: Expr | None = None
+    targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ListOp(Stmt):
     """list_add / list_add_tail / list_add_before / list_del on a list location."""
 
@@ -253,6 +267,35 @@ class Procedure:
 
 
 @dataclass(frozen=True)
+class CallbackSlot:
+    """One function pointer of an entity's callback table (`init: "(net n) -> int[-12..0]"`)."""
+
+    name: str
+    params: tuple[tuple[str, Type], ...]
+    returns: Type | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class CallbackTable:
+    """`callbacks:` of one entity, as `struct pernet_operations` declares `.init`, `.exit`: its slots, and per
+    element (in element order) the procedure bound to each slot ('' : unset, NULL)."""
+
+    entity: str
+    slots: tuple[CallbackSlot, ...]
+    bindings: tuple[tuple[str, ...], ...]   # per element, per slot: a procedure name or ''
+    span: Span = field(compare=False)
+
+    def slot_index(self, name: str) -> int:
+        return next(i for i, s in enumerate(self.slots) if s.name == name)
+
+    def targets(self, slot: str) -> tuple[str, ...]:
+        """Per element, the procedure bound to `slot` ('' : unset)."""
+        i = self.slot_index(slot)
+        return tuple(row[i] for row in self.bindings)
+
+
+@dataclass(frozen=True)
 class ThreadDecl:
     """`count` identical instances, or one instance per element of `domain` bound to `var`."""
 
@@ -339,6 +382,7 @@ class Spec:
     workqueues: tuple[WorkqueueDecl, ...] = ()
     works: tuple[WorkDecl, ...] = ()
     lemmas: tuple[Lemma, ...] = ()
+    callbacks: tuple[CallbackTable, ...] = ()
 
     def procedure(self, name: str) -> Procedure:
         return next(p for p in self.procedures if p.name == name)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
+from .callbacks import indirect_call, possible_targets
 from .counterapi import COUNTER_API
 from .errors import Diagnostics, Span, did_you_mean, shorten
 from .expr import (
@@ -33,6 +34,7 @@ from .spec import (
     Assign,
     Await,
     Break,
+    CallbackTable,
     Continue,
     CounterOp,
     Either,
@@ -185,6 +187,7 @@ class BodyParser:
         self.assert_names: set[str] = set()
         self.calls: dict[str, list[tuple[str, Span]]] = {}
         self.lowering: Lowering | None = None   # the spec's workqueues and work items (model/lang/works.py)
+        self.callbacks: Mapping[str, CallbackTable] = {}   # entity -> its callbacks: (model/lang/callbacks.py)
 
     def err(self, span: Span, code: str, message: str, hint: str = "") -> None:
         self.diag.error(span, code, message, hint)
@@ -367,6 +370,8 @@ class BodyParser:
         if isinstance(form, CallForm):
             return self.call_form(form, text, span, None)
         assert isinstance(form, AssignForm)
+        if form.indirect is not None:
+            return self.indirect(form.indirect, text, span, form.targets[0])
         if form.call is not None:
             proc, arg_nodes, call_span = form.call
             return self.invoke(proc, arg_nodes, text, call_span, span, form.targets[0])
@@ -386,6 +391,8 @@ class BodyParser:
                             f"the value must be a {target.type}")
 
     def call_form(self, form: CallForm, text: str, span: Span, result: Expr | None) -> Stmt:
+        if not form.fn:
+            return self.indirect(form.node, text, span, result)
         if form.fn in MUTATORS:
             return self.list_op(form, text, span)
         return self.invoke(form.fn, tuple(form.node.args), text, form.span, span, result)
@@ -443,6 +450,13 @@ class BodyParser:
                                 f"{proc}() returns {returns}: store it in a variable of that type")
         self.calls[self.current].append((proc, call_span))
         return Invoke(span, text, proc, tuple(args), result)
+
+    def indirect(self, call: ast.Call, text: str, span: Span, result: Expr | None) -> Stmt:
+        """`o.slot(args)`: a call through an element (model/lang/callbacks.py); for the recursion check, a
+        call of every procedure it may run."""
+        stmt = indirect_call(self.scoped(), self.callbacks, call, text, span, result)
+        self.calls[self.current].extend((proc, span) for proc in possible_targets(stmt))
+        return stmt
 
     def return_stmt(self, value_text: object, span: Span, value_span: Span, text: str) -> Stmt:
         value = None
@@ -712,6 +726,12 @@ class BodyParser:
             result = parse_expr(rtext, self.scoped(), rspan)
         if re.fullmatch(r"\s*[A-Za-z_]\w*\s*", text):
             text = text.strip() + "()"
+        if self.scope.has_callbacks() and re.match(r"^\s*[A-Za-z_]\w*\s*\.\s*[A-Za-z_]\w*\s*(\(|$)", text):
+            text = text.strip() + ("()" if text.rstrip()[-1] != ")" else "")
+            through = _syntax_tree(text, vspan, "eval")
+            if isinstance(through, ast.Expression) and isinstance(through.body, ast.Call):
+                shown = text if result is None else f"{result_node.value} = {text}"  # type: ignore[union-attr]
+                return _retext(self.indirect(through.body, text, vspan, result), shown)
         # The same size, depth and syntax checks as every other expression.
         tree = _syntax_tree(text, vspan, "eval") if re.match(r"^\s*[A-Za-z_]\w*\s*\(", text) else None
         if not (isinstance(tree, ast.Expression) and isinstance(tree.body, ast.Call)

@@ -146,11 +146,13 @@ class Free(Node):
 
 @dataclass(eq=False, kw_only=True)
 class Check(Node):
-    """`assert`: a violation of property `name` when `cond` is false."""
+    """`assert`: a violation of property `name` when `cond` is false (also a call through a NULL callback:
+    `runtime_safety` with a constant false, model/semantics/program.py)."""
 
     kind: ClassVar[str] = "assert"
     cond: Expr | None = None
     name: str = ""
+    message: str = ""               # the violation's message ('': the statement's text and "failed")
 
 
 @dataclass(eq=False, kw_only=True)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from ..lang.callbacks import NULL_CALL
 from ..lang.errors import Span
-from ..lang.expr import Const, Expr, Local, LockRef, Shared
+from ..lang.expr import Compare, Const, Expr, Local, LockRef, Shared
 from ..lang.lockapi import LOCK_API, RCU_API, RCU_LIST_OPS
 from ..lang.spec import (
     Assert,
@@ -26,6 +27,7 @@ from ..lang.spec import (
     Free,
     Goto,
     If,
+    IndirectCall,
     Invoke,
     Label,
     ListOp,
@@ -38,7 +40,7 @@ from ..lang.spec import (
     WaitOp,
     While,
 )
-from ..lang.types import BoolT, EnumT, IntT, ListT, RefT, SetT, Type
+from ..lang.types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type
 from . import ir
 from .evaluate import Env, reads_state
 from .layout import Layout, Slot, SlotKind, local_sort
@@ -201,7 +203,9 @@ class ThreadProgram:
             return self.emit(ir.Assign(stmt=stmt, writes=tuple(self.place(t, frame) for t in stmt.targets),
                                        values=tuple(stmt.values), visible=visible), frame, then)
         if isinstance(stmt, Invoke):
-            return self.invoke(stmt, frame, then)
+            return self.invoke(stmt, self.spec.procedure(stmt.proc), frame, then)
+        if isinstance(stmt, IndirectCall):
+            return self.indirect_call(stmt, frame, then)
         if isinstance(stmt, Return):
             if stmt.value is None or frame.result is None:  # the thread's own procedure drops the value
                 assert stmt.value is None or frame.proc.returns is not None
@@ -263,9 +267,8 @@ class ThreadProgram:
             return self.wait_op(stmt, frame, then, loop)
         raise AssertionError(f"unknown statement {stmt!r}")
 
-    def invoke(self, stmt: Invoke, frame: Frame, then: int) -> int:
+    def invoke(self, stmt: Invoke | IndirectCall, proc: Procedure, frame: Frame, then: int) -> int:
         """Inline a call: an entry step (arguments, fresh locals), the body, then a reset of the frame."""
-        proc = self.spec.procedure(stmt.proc)
         if len(frame.chain) >= MAX_CALL_DEPTH:
             raise CompileError(stmt.span, f"calls nest more than {MAX_CALL_DEPTH} deep ({' > '.join(frame.chain[:3])}"
                                " > ...)", "procedures are inlined: flatten the call chain")
@@ -285,6 +288,40 @@ class ThreadProgram:
         return self.emit(ir.Assign(stmt=stmt, writes=tuple(writes), values=tuple(values), call=proc.name,
                                    params=tuple(n for n, _ in proc.params),
                                    visible=any(reads_state(a) for a in stmt.args)), frame, body)
+
+    def indirect_call(self, stmt: IndirectCall, frame: Frame, then: int) -> int:
+        """`o.slot(args)`: a switch on o, local steps like an `if` on a local, to the inlined call of each bound
+        procedure (elements binding the same one share it); an unset slot or a null o is a runtime_safety
+        violation, the kernel's call through a NULL pointer."""
+        assert stmt.via is not None
+        span, entity = stmt.span, stmt.entity
+        by_target: dict[str, int] = {}
+        for index, proc in enumerate(stmt.targets):
+            by_target[proc] = by_target.get(proc, 0) | 1 << index
+        if isinstance(stmt.via, Const):   # an element named: no switch
+            assert isinstance(stmt.via.value, int)
+            return self.dispatch(stmt, stmt.targets[stmt.via.value], 1 << stmt.via.value, frame, then)
+        otherwise = self.null_call(stmt, f"{stmt.text}: '{stmt.via.name}' is null" if isinstance(stmt.via, Local)
+                                   else f"{stmt.text}: null", frame)
+        for proc, mask in reversed(by_target.items()):
+            case = self.dispatch(stmt, proc, mask, frame, then)
+            cond = Compare(BOOL, span, "in", stmt.via, Const(SetT(entity), span, mask))
+            node = self.emit(ir.Branch(cond=cond, visible=False), frame)
+            self.nodes[node].next, self.nodes[node].alt = case, otherwise
+            otherwise = node
+        return otherwise
+
+    def dispatch(self, stmt: IndirectCall, proc: str, unset: int, frame: Frame, then: int) -> int:
+        """The call of one bound procedure, or the violation of calling an unset slot."""
+        if proc:
+            return self.invoke(stmt, self.spec.procedure(proc), frame, then)
+        elements = [n for i, n in enumerate(self.base_env.element_names[stmt.entity]) if unset >> i & 1]
+        return self.null_call(stmt, f"{stmt.text}: {stmt.entity} {', '.join(elements)} "
+                              f"{'has' if len(elements) == 1 else 'have'} no {stmt.slot} ({NULL_CALL})", frame)
+
+    def null_call(self, stmt: IndirectCall, message: str, frame: Frame) -> int:
+        return self.emit(ir.Check(stmt=stmt, cond=Const(BOOL, stmt.span, False), name="runtime_safety",
+                                  message=message), frame)
 
     def for_each(self, stmt: ForEach, frame: Frame, then: int) -> int:
         source = stmt.source

@@ -188,7 +188,7 @@ class _NodeCases:
             assert node.cond is not None
             o = _Ordered()
             o.when(z3.Not(self.defined(node.cond)), violation=RUNTIME, message=UNDEFINED)
-            o.when(z3.Not(self.term(node.cond)), violation=node.name, message=f"{self.text} failed")
+            o.when(z3.Not(self.term(node.cond)), violation=node.name, message=node.message or f"{self.text} failed")
             o.otherwise(self.goto(node.next))
             return o.cases
         if isinstance(node, ir.Await):

@@ -426,7 +426,7 @@ class RuntimeBuilder:
             return self.free(pc, node)
         if isinstance(node, ir.Check):
             cond, text = self.fn(node.cond, node.env), node.stmt.text if node.stmt else ""
-            violated = self.violation(node.name, f"{text} failed", pc)
+            violated = self.violation(node.name, node.message or f"{text} failed", pc)
             return lambda l: nxt if cond(l) else violated
         if isinstance(node, ir.End):
             check, finished, tid = self.end_check, self.finished, self.tid

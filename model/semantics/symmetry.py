@@ -27,7 +27,7 @@ from itertools import permutations, product
 from operator import itemgetter
 
 from ..lang.expr import Call, Compare, Const, Expr, Quant, walk
-from ..lang.spec import LockClasses
+from ..lang.spec import CallbackTable, LockClasses
 from ..lang.types import ListT, RefT, SetT, WaitQueueT
 from . import ir
 from .discipline import expressions
@@ -130,6 +130,9 @@ def _breaks(system: object, entity: str) -> str:
     for lock in spec.locks:
         if entity in lock.per and lock.classes is LockClasses.PER_INSTANCE:
             return f"lock {lock.name} has a lockdep class per instance"
+    for table in spec.callbacks:
+        if table.entity == entity and len(set(table.bindings)) > 1:
+            return f"its elements bind different callbacks ({_binding_difference(table, spec.entity(entity).elements)})"
     for decl in spec.threads:
         if decl.var and decl.domain and entity_of(spec, decl.domain[0]) == entity \
                 and sorted(decl.domain) != sorted(spec.entity(entity).elements):
@@ -156,6 +159,17 @@ def _breaks(system: object, entity: str) -> str:
             if isinstance(node, ir.LoopStep) and not node.is_list and node.source is not None \
                     and isinstance(node.source.type, SetT) and node.source.type.entity == entity:
                 return f"{_at(node)} walks a set of its elements in index order"
+    return ""
+
+
+def _binding_difference(table: CallbackTable, names: tuple[str, ...]) -> str:
+    """The first slot two elements bind differently: `init: a for x0, b for x1` (unset: NULL)."""
+    for k, slot in enumerate(table.slots):
+        seen: dict[str, str] = {}
+        for name, row in zip(names, table.bindings):
+            seen.setdefault(row[k], name)
+        if len(seen) > 1:
+            return f"{slot.name}: " + ", ".join(f"{proc or 'NULL'} for {name}" for proc, name in seen.items())
     return ""
 
 
