@@ -53,6 +53,10 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC123": "bad fairness: or within: (of a liveness property)",
     "NC124": "bad known_cycles: entry (lock classes, reason) or lock classes:",
     "NC125": "a bad lemma: not a condition, or an at() place that is no statement of that thread",
+    "NC130": "bad context: (a thread's process, softirq or hardirq context)",
+    "NC131": "bad interrupts: (not an irq-context thread, not a process-context threads: entry, instances that do "
+             "not pair up)",
+    "NC132": "an irq-context thread declared a daemon",
     "NC201": "bad or undefined label",
     "NC202": "goto into a loop",
     "NC203": "a statement that is a list",
@@ -73,6 +77,7 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC216": "workqueue call (queue_work, flush_work, cancel_work_sync, flush_workqueue) on something else",
     "NC217": "wait-queue operation (wait_event, wake_up, prepare_to_wait, ...) on something else, or a wait queue "
              "used as a value",
+    "NC230": "spin_lock_irqsave or spin_unlock_irqrestore with a flags argument (the flags travel with the lock)",
     "NC301": "expression not allowed here, or of the wrong type",
     "NC302": "syntax or name that expressions do not support",
     "NC303": "type mismatch",

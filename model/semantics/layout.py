@@ -30,6 +30,9 @@ class SlotKind(str, Enum):
     LOCK_QUEUE = "lock_queue"      # an rwsem's FIFO wait queue
     RCU_NEST = "rcu_nest"          # a thread's RCU read-side nesting depth
     GP_WAIT = "gp_wait"            # the readers a thread's synchronize_rcu() waits for (bitmask)
+    IRQS_OFF = "irqs_off"          # a thread's hardirqs disabled (1) or enabled (0)
+    BH_DEPTH = "bh_depth"          # how deep a thread has disabled softirqs (spin_lock_bh)
+    IRQ_FLAGS = "irq_flags"        # the irqs_off a spin_lock_irqsave of this spinlock instance saved
 
     def __str__(self) -> str:
         return self.value
@@ -60,6 +63,9 @@ class Layout:
     pc: list[int] = field(default_factory=list)
     rcu_nest: list[int] = field(default_factory=list)
     gp_wait: list[int] = field(default_factory=list)
+    irqs_off: list[int] = field(default_factory=list)    # per thread, when the spec disables hardirqs
+    bh_depth: list[int] = field(default_factory=list)    # per thread, when the spec disables softirqs
+    irq_flags: dict[int, int] = field(default_factory=dict)   # spinlock instance (owner slot) -> its saved flags
 
     def add(self, slot: Slot) -> int:
         if len(self.slots) >= MAX_SLOTS:

@@ -695,9 +695,6 @@ class _RuleTrees:
             if nest is None:
                 return None
             return {Test.RCU_FULL: f"{nest} >= 3", Test.RCU_OUT: f"{nest} == 0", Test.RCU_IN: f"{nest} != 0"}[test]
-        if test is Test.SPIN:
-            spins = at.thread.builder.spin_slots
-            return any_of(*[f"{var(i)} == {tid}" for i in spins]) if spins else None
         if test is Test.GP_PENDING:
             gps = self.system.layout.gp_wait
             return f"{var(gps[tid])} != 0" if gps else None

@@ -561,9 +561,6 @@ class _RuleCases:
             if nest is None:
                 return None
             return {Test.RCU_FULL: nest >= 3, Test.RCU_OUT: nest == 0, Test.RCU_IN: nest != 0}[test]
-        if test is Test.SPIN:
-            spins = at.thread.builder.spin_slots
-            return z3.Or(*[at.slot(i) == tid for i in spins]) if spins else None
         if test is Test.GP_PENDING:
             gp = at.rcu_gp()
             return None if gp is None else gp != 0
