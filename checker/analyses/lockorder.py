@@ -36,6 +36,7 @@ from netcheck.model.semantics.system import TransitionSystem
 from ..engine.observers import Observer, replay
 from ..engine.paths import parent_path
 from ..engine.result import ExplicitResult
+from .irqsafety import IrqConflict, Usage, irq_conflicts, usage_bits
 from .symmetric import real_states
 
 # acquiring lock API -> the mode it asks for ("rread": a recursive reader; no spec op asks for it today)
@@ -151,11 +152,12 @@ class LockOrder:
     complete: bool = True       # built from a complete exploration
     waived: tuple[Waived, ...] = ()
     stale: tuple[KnownCycle, ...] = ()
+    irq: tuple[IrqConflict, ...] = ()    # lockdep's interrupt-safety rules broken (irqsafety.py)
 
     @property
     def failed(self) -> bool:
-        """A strong cycle nobody waived, or a stale waiver."""
-        return bool(self.cycles or self.stale)
+        """A strong cycle nobody waived, an interrupt-safety conflict, or a stale waiver."""
+        return bool(self.cycles or self.irq or self.stale)
 
     @property
     def status(self) -> str:
@@ -362,6 +364,9 @@ class LockDependencies(Observer):
         self.busy = frozenset(WORK_STATES.index(b) for b in BUSY)
         self.acquiring = [(tid, pcslot, nodes) for tid, pcslot, nodes in _acquiring_nodes(system) if nodes]
         self.first: dict[tuple, int] = {}
+        # usage bits (irqsafety.py), only when some thread runs in irq context: (tid, pc, target, bits) -> state
+        self.contexts = system.contexts if any(c.in_irq for c in system.contexts) else None
+        self.used: dict[tuple, int] = {}
         if not self.acquiring:
             self.on_state = _nothing   # type: ignore[method-assign]
 
@@ -371,6 +376,8 @@ class LockDependencies(Observer):
             node = nodes.get(s[pcslot])
             if node is None:
                 continue
+            if self.contexts is not None and isinstance(node, ir.LOCK_NODES):
+                self.note_usage(sid, s, tid, node)
             held = _held(s, tid, instances)
             if self.maps:
                 held += tuple((len(instances) + i, "mutex") for i, m in enumerate(self.maps)
@@ -384,6 +391,28 @@ class LockDependencies(Observer):
             if key not in first:
                 first[key] = sid
 
+    def note_usage(self, sid: int, s: tuple, tid: int, node: ir.LockCall | ir.LockWait) -> None:
+        assert self.contexts is not None
+        target = self.system.lock_slot(node, s)
+        key = (tid, s[self.system.threads[tid].pcslot], target, usage_bits(self.contexts[tid], node.op, s))
+        if target is not None and key not in self.used:
+            self.used[key] = sid
+
+    def usages(self) -> tuple[Usage, ...]:
+        """Every usage bit seen: its lock class, the first site and state, the threads."""
+        by_base = {inst.base: inst for inst in self.instances}
+        wrappers = lock_wrappers(self.system.spec)
+        found: dict[tuple[str, str, Site], tuple[int, set[str]]] = {}
+        for (tid, pc, target, bits), sid in self.used.items():
+            node = self.system.threads[tid].nodes[pc]
+            cls, site = by_base[target].lock_class(subclass_of(node)), node_site(node, wrappers)
+            for bit in bits:
+                earliest, threads = found.get((cls, bit, site), (sid, set()))
+                threads.add(self.system.threads[tid].name)
+                found[(cls, bit, site)] = (min(earliest, sid), threads)
+        return tuple(sorted(Usage(cls, bit, site, tuple(sorted(threads)), sid)
+                            for (cls, bit, site), (sid, threads) in found.items()))
+
     def _held_class(self, exp: ExplicitResult, sid: int, tid: int, index: int) -> tuple[str, Site]:
         """The class and acquisition site of a held entry: a lock instance (its plain class) or a worker's map."""
         if index >= len(self.instances):
@@ -395,6 +424,7 @@ class LockDependencies(Observer):
 
     def finish(self, result: ExplicitResult) -> None:
         result.observations[self.name] = self.dependencies(result)
+        result.observations[USAGE] = self.usages()
 
     def dependencies(self, exp: ExplicitResult) -> tuple[Dependency, ...]:
         """Every dependency seen, deduplicated by (classes, modes, sites), sorted.
@@ -454,6 +484,9 @@ class LockDependencies(Observer):
                             for (a, am, b, bm, hs, bs), (sid, threads, common) in found.items()))
 
 
+USAGE = "lock_usage"
+
+
 def _nothing(sid: int, s: tuple) -> None:
     """No thread ever acquires a lock."""
 
@@ -466,6 +499,14 @@ def dependencies(exp: ExplicitResult) -> tuple[Dependency, ...]:
     deps = exp.observations[LockDependencies.name]
     assert isinstance(deps, tuple)
     return deps
+
+
+def usages(exp: ExplicitResult) -> tuple[Usage, ...]:
+    """Every lock-class usage bit the explored states show (with the dependencies, by the same observer)."""
+    dependencies(exp)
+    used = exp.observations.get(USAGE, ())
+    assert isinstance(used, tuple)
+    return used
 
 
 def dependency_graph(classes: Iterable[str], deps: Iterable[Dependency]) -> nx.DiGraph:
@@ -582,20 +623,22 @@ def strong_cycles(graph: nx.DiGraph, limit: int = MAX_CYCLES, gated: bool = Fals
 
 
 def analyze_graph(classes: Iterable[str], deps: Iterable[Dependency], complete: bool = True,
-                  known: Sequence[KnownCycle] = ()) -> LockOrder:
-    """The lock order of these dependencies: cycles (with their gates when `complete`), waivers applied."""
+                  known: Sequence[KnownCycle] = (), used: Sequence[Usage] = ()) -> LockOrder:
+    """The lock order of these dependencies: cycles (with their gates when `complete`), waivers applied, and
+    with the classes' usage bits lockdep's interrupt-safety conflicts."""
     deps = tuple(sorted(deps))
     classes = tuple(sorted(set(classes) | {d.held for d in deps} | {d.acquired for d in deps}))
     cycles, more, waived = strong_cycles(dependency_graph(classes, deps), gated=complete, known=known)
-    used = {w.known for w in waived}
-    stale = tuple(k for k in known if k not in used) if complete else ()
-    return LockOrder(classes, deps, cycles, more, complete, waived, stale)
+    waivers = {w.known for w in waived}
+    stale = tuple(k for k in known if k not in waivers) if complete else ()
+    return LockOrder(classes, deps, cycles, more, complete, waived, stale, irq_conflicts(deps, used))
 
 
 def lock_order(exp: ExplicitResult) -> LockOrder:
-    """The lock-order graph of everything explored, its strong cycles, the spec's known cycles."""
+    """The lock-order graph of everything explored, its strong cycles and interrupt-safety conflicts, the
+    spec's known cycles."""
     spec = exp.system.spec
-    return analyze_graph(lock_classes(spec), dependencies(exp), exp.complete, spec.known_cycles)
+    return analyze_graph(lock_classes(spec), dependencies(exp), exp.complete, spec.known_cycles, usages(exp))
 
 
 def gate_text(cycle: Cycle) -> str:
@@ -606,6 +649,10 @@ def gate_text(cycle: Cycle) -> str:
 
 
 def cycle_message(order: LockOrder) -> str:
+    if not order.cycles and order.irq:
+        more = len(order.irq) - 1
+        return order.irq[0].message + (f" (and {more} more interrupt-safety conflict{'s' if more != 1 else ''})"
+                                       if more else "")
     if not order.cycles:
         if order.stale:
             k = order.stale[0]
