@@ -600,8 +600,9 @@ class Reference:
         w = {"threads": threads, "shared": shared, "locks": locks, "rcu": [0] * n, "gp": [set() for _ in range(n)],
              "irq": [int(k == "hardirq") for k in self.kinds], "bh": [0] * n, "pending": [c >= 0 for c in self.cpus]}
         for tid in range(n):
-            problem = self.move(w, tid, self.procs[threads[tid][0]["proc"]].start())
-            assert problem is None
+            if not w["pending"][tid]:   # an interrupt enters its procedure when it arrives
+                problem = self.move(w, tid, self.procs[threads[tid][0]["proc"]].start())
+                assert problem is None
         return w
 
     # -- positions
@@ -674,6 +675,8 @@ class Reference:
         th = w["threads"][tid]
         if th is None:
             return True
+        if w["pending"][tid]:
+            return False
         s = self.stmt(th[-1])
         return self.instances[tid][2] and isinstance(s, Await) and s.idle
 
@@ -1320,7 +1323,8 @@ class Reference:
             if not self.arrives(w, tid):
                 return []
             w["pending"][tid] = False
-            return self.settle(w, tid)
+            problem = self.move(w, tid, self.procs[w["threads"][tid][0]["proc"]].start())
+            return [problem] if problem else self.settle(w, tid)
         results = self.execute(w, tid)
         if results:
             self.ran(where)
