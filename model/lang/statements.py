@@ -333,6 +333,8 @@ class BodyParser:
         if printed and printed.group(1) in (*LOCK_API, *NESTED_API):   # a lock call the way netcheck prints it
             op, lock = printed.group(1), printed.group(2) or "LOCK"
             info = NESTED_API[op].info if op in NESTED_API else LOCK_API[op]
+            if info.irq == "irqsave":   # spin_lock_irqsave(&l, flags): the flags travel with the lock
+                lock = lock.split(",")[0].strip()
             raise ExprError(span, "NC207", f"'{text}': a lock operation is a mapping statement",
                             f"write it as '- {op}: {lock}'" + (" with on_fail:" if info.can_fail else ""))
         if printed and printed.group(1) in COUNTER_API:   # a counter call written the way C writes it
