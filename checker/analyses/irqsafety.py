@@ -16,13 +16,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from netcheck.model.lang.lockapi import LOCK_API
 from netcheck.model.semantics.contexts import Context
 
-if TYPE_CHECKING:
-    from .lockorder import Dependency, Site
+from .lockdeps import Dependency, Site
 
 IRQ_KINDS = ("HARDIRQ", "SOFTIRQ")
 MAX_CONFLICTS = 50

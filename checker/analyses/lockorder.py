@@ -20,12 +20,11 @@ stale.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import product
 
 import networkx as nx
 from netcheck.model.lang.lockapi import LOCK_API, acquire_modes
-from netcheck.model.lang.lockapi import lock_wrappers as wrapper_ops
 from netcheck.model.lang.spec import Await, KnownCycle, LockClasses, LockOp, Spec
 from netcheck.model.lang.works import BUSY, WORK_STATES, Works, map_holders, queue_map, work_map
 from netcheck.model.semantics import ir
@@ -37,79 +36,17 @@ from ..engine.observers import Observer, replay
 from ..engine.paths import parent_path
 from ..engine.result import ExplicitResult
 from .irqsafety import IrqConflict, Usage, irq_conflicts, usage_bits
+from .lockdeps import NO_SITE, Dependency, Site, lock_wrappers, node_site
+from .lockdeps import RECURSIVE_MODES as RECURSIVE_MODES  # re-exported: the renderers' vocabulary
+from .lockdeps import SHARED_MODES as SHARED_MODES
+from .lockdeps import dep_kind as dep_kind
+from .lockdeps import mode_suffix as mode_suffix
 from .symmetric import real_states
 
 # acquiring lock API -> the mode it asks for ("rread": a recursive reader; no spec op asks for it today)
 ACQUIRE_MODES = acquire_modes(waiting_only=True)
-SHARED_MODES = ("read", "rread")
-RECURSIVE_MODES = ("rread",)
 EXCLUSIVE_MODES = ("mutex", "spin", "write")   # a lock held in these modes keeps every other thread out
 MAX_CYCLES = 50
-
-
-def dep_kind(held_mode: str, acquired_mode: str) -> str:
-    """lockdep's dependency kind: EN, ER, SN or SR."""
-    return ("S" if held_mode in SHARED_MODES else "E") + ("R" if acquired_mode in RECURSIVE_MODES else "N")
-
-
-def mode_suffix(mode: str) -> str:
-    """`(R)`, `(W)` or `` for a class name printed with the mode it is held or taken in."""
-    return {"read": "(R)", "rread": "(RR)", "write": "(W)"}.get(mode, "")
-
-
-@dataclass(frozen=True, order=True)
-class Site:
-    """An acquisition in the spec: file:line, the procedure, the statement."""
-
-    location: str
-    function: str
-    statement: str
-    stack: tuple[str, ...] = ()   # the procedure call chain, outermost first (the thread's procedure)
-    context: str = ""             # the innermost procedure that is not a lock wrapper such as rtnl_lock()
-
-    def __str__(self) -> str:
-        if not self.location:
-            return self.statement
-        callers = " < ".join(f"{f}()" for f in reversed(self.stack[:-1]))
-        return f"{self.location} {self.function}(): {self.statement}" + (f"  [from {callers}]" if callers else "")
-
-
-NO_SITE = Site("", "", "(held from the initial state)")
-
-
-def lock_wrappers(spec: Spec) -> frozenset[str]:
-    """Procedures whose whole body is one lock operation (rtnl_lock(), rtnl_unlock())."""
-    return frozenset(wrapper_ops(spec))
-
-
-def node_site(node: ir.Node | None, wrappers: frozenset[str] = frozenset()) -> Site:
-    """The site of an IR node: its statement, procedure and call chain."""
-    if node is None or node.stmt is None:
-        return NO_SITE
-    frame = tuple(node.frame)
-    context = next((f for f in reversed(frame) if f not in wrappers), frame[-1] if frame else "")
-    return Site(node.stmt.span.short, frame[-1] if frame else "", node.stmt.text, frame, context)
-
-
-@dataclass(frozen=True, order=True)
-class Dependency:
-    """One A -> B dependency: `held` (in held_mode, taken at held_site) is held while `acquired` is taken."""
-
-    held: str
-    held_mode: str
-    acquired: str
-    acquired_mode: str
-    held_site: Site
-    acquired_site: Site
-    threads: tuple[str, ...] = ()   # thread instances seen doing it
-    state: int = -1                  # first (BFS-order) state witnessing it; -1 for synthetic graphs
-    # the lock instances held exclusively (mutex, spinlock, rwsem for write) in every explored state showing
-    # it, the two it is about excepted: the candidates for a gate
-    held_with: tuple[str, ...] = field(default=(), compare=False)
-
-    @property
-    def kind(self) -> str:
-        return dep_kind(self.held_mode, self.acquired_mode)
 
 
 @dataclass(frozen=True)

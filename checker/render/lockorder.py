@@ -102,8 +102,8 @@ def irq_scenario(conflict: IrqConflict) -> list[str]:
 def render_conflict(conflict: IrqConflict) -> list[str]:
     """An interrupt-safety conflict in lockdep's layout: the warning, the usages (and the chain), the scenario."""
     title = conflict.title
-    head = [conflict.message + "."] if conflict.inconsistent else ["Chain exists of:", f"  {' --> '.join(conflict.chain)}",
-                                                                    "", "the dependencies (kind, who, where):"]
+    chain = ["Chain exists of:", f"  {' --> '.join(conflict.chain)}", "", "the dependencies (kind, who, where):"]
+    head = [conflict.message + "."] if conflict.inconsistent else chain
     for dep in conflict.deps:
         head.extend(render_dependency(dep, "  "))
     head += ["", _usage_line(conflict.safe), _usage_line(conflict.unsafe)]

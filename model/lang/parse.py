@@ -882,7 +882,7 @@ class SpecParser:
                 problem = f"'{t.interrupts}' is not a threads: entry"
                 hint = did_you_mean(t.interrupts, by_name) or hint
             elif cpu.context != "process":
-                problem = f"'{cpu.name}' runs in {cpu.context} context: an interrupt interrupts a process-context thread"
+                problem = f"'{cpu.name}' runs in {cpu.context} context: an interrupt interrupts a process"
             elif (cpu.var or cpu.count != 1) and not (cpu.var and t.var and cpu.domain == t.domain):
                 problem = f"the instances of '{t.name}' and '{cpu.name}' do not pair up"
             if problem:

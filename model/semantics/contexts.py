@@ -135,20 +135,21 @@ def thread_contexts(layout: Layout, decls: Sequence[ThreadDecl], names: Sequence
 
     out = []
     for tid, decl in enumerate(decls):
-        own = {"irqs_off": layout.irqs_off[tid] if layout.irqs_off else -1,
-               "bh_depth": layout.bh_depth[tid] if layout.bh_depth else -1}
+        irqs_off = layout.irqs_off[tid] if layout.irqs_off else -1
+        bh_depth = layout.bh_depth[tid] if layout.bh_depth else -1
         cpu = cpus[tid]
         if decl.context == "process":
-            out.append(Context(preempted_by=on(tid, "softirq", -1) + on(tid, "hardirq", -1), **own))
+            preempting = on(tid, "softirq", -1) + on(tid, "hardirq", -1)
+            out.append(Context("process", -1, preempting, (), (), irqs_off, bh_depth))
         elif cpu < 0:
-            out.append(Context(decl.context, **own))
+            out.append(Context(decl.context, -1, (), (), (), irqs_off, bh_depth))
         elif decl.context == "softirq":   # runs on irq exit or in ksoftirqd: hardirqs and softirqs enabled
             bh = [layout.bh_depth[cpu]] if layout.bh_depth else []
             out.append(Context("softirq", cpu, on(cpu, "hardirq", -1), on(cpu, "softirq", tid),
-                               tuple(clear(cpu) + bh), **own))
+                               tuple(clear(cpu) + bh), irqs_off, bh_depth))
         else:   # a hardirq lands on whatever runs there: the CPU's thread, or a softirq on it
             landing = clear(cpu) + [c for s in on(cpu, "softirq", -1) for c in clear(s.tid)]
-            out.append(Context("hardirq", cpu, (), on(cpu, "hardirq", tid), tuple(landing), **own))
+            out.append(Context("hardirq", cpu, (), on(cpu, "hardirq", tid), tuple(landing), irqs_off, bh_depth))
     return out
 
 

@@ -225,6 +225,6 @@ class IrqArrive(Node):
 
 LOCK_NODES = (LockCall, LockWait)
 
-__all__ = ["Assign", "Await", "Branch", "Check", "Choose", "CounterCall", "End", "GraceWait", "IrqArrive", "Jump", "ListEdit",
-           "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset", "WaitCall",
+__all__ = ["Assign", "Await", "Branch", "Check", "Choose", "CounterCall", "End", "GraceWait", "IrqArrive", "Jump",
+           "ListEdit", "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset", "WaitCall",
            "LOCK_NODES"]

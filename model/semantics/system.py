@@ -13,9 +13,9 @@ from ..lang.lockapi import RCU_API, SPIN_KINDS, mutex_wait_modes
 from ..lang.spec import PropertyDecl, Rcu, Spec, Stmt
 from ..lang.types import BOOL
 from . import ir
+from .contexts import Context, Irq, context_slots, thread_contexts
 from .discipline import Hold, Reduction, discipline, foldable
 from .evaluate import THREADS, Env, EvalError, Fn, compile_expr, format_value, lock_base, reads_state
-from .contexts import Context, Irq, context_slots, thread_contexts
 from .layout import Layout, LayoutTooLarge, Slot, SlotKind, shared_layout
 from .locks import read_depth
 from .program import CompileError, ThreadProgram, walk_statements
@@ -134,10 +134,10 @@ class TransitionSystem:
             entry = program.build(spec.procedure(proc), args)
             program.resolve()
             entry = program.entry_follow(entry)
-            decl = self.decls[tid]
-            if decl.interrupts:   # an interrupt of another thread's CPU: it starts by arriving there
-                text = f"{decl.context} arrives on {decl.interrupts}'s CPU"
-                entry = program.emit(ir.IrqArrive(stmt=Stmt(decl.span, text), visible=True), None, entry)
+            thread_decl = self.decls[tid]
+            if thread_decl.interrupts:   # an interrupt of another thread's CPU: it starts by arriving there
+                text = f"{thread_decl.context} arrives on {thread_decl.interrupts}'s CPU"
+                entry = program.emit(ir.IrqArrive(stmt=Stmt(thread_decl.span, text), visible=True), None, entry)
             defaults[layout.pc[tid]] = entry
             defaults.update(program.initial_values)
             programs.append((program, entry))
