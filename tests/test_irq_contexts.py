@@ -22,11 +22,11 @@ import pytest
 from click.testing import CliRunner
 from netcheck.checker.cli import main
 from netcheck.model.lang.errors import SpecError
-from netcheck.model.semantics.system import TransitionSystem
 from spec_generator import BUG_PATTERNS
-from test_reference_agreement import assert_agree, generated_specs_agree, load_text, production, reference
-from test_relation import check_system, generated_specs_agree_with_the_relation
+from test_reference_agreement import generated_specs_agree, load_text
+from test_relation import generated_specs_agree_with_the_relation
 from test_symmetry import agree
+from test_wait_queues import verdicts  # production, reference and the relation on every state, agreeing
 
 EXAMPLES = int(os.environ.get("NETCHECK_HYPOTHESIS_EXAMPLES") or 30)
 CONTEXT_SPECS = {**BUG_PATTERNS, "contexts": True}
@@ -37,16 +37,6 @@ def spec(task: str, handler: str, context: str = "hardirq", extra: str = "") -> 
     return (f"netcheck: 1\nlocks:\n  l: spinlock\n  m: mutex\n  r: raw_spinlock\n{extra}procedures:\n"
             f"  task():\n{task}\n  handler():\n{handler}\nthreads:\n  task: task()\n"
             f"  irq: {{run: handler(), context: {context}, interrupts: task}}\n")
-
-
-def verdicts(text: str) -> frozenset[str]:
-    """The violated properties, production and reference agreeing (and the relation on every state)."""
-    s = load_text(text)
-    prod, ref = production(s), reference(s)
-    assert prod is not None and ref is not None
-    assert_agree(s, prod, ref)
-    check_system(TransitionSystem(s), samples=10**9)
-    return prod.violated
 
 
 def run(command: str, text: str, *args: str) -> tuple[int, str]:
@@ -194,25 +184,11 @@ def test_random_context_specs_agree_with_the_relation() -> None:
 
 
 def test_interrupts_bound_per_element_are_symmetric() -> None:
-    text = """
-        netcheck: 1
-        entities: {dev: 2}
-        locks:
-          lk: {kind: spinlock, per: [dev]}
-        state:
-          n: {type: "int[0..2]", per: [dev]}
-        procedures:
-          "xmit(d: dev)":
-            - spin_lock_irqsave: lk[d]
-            - n[d] += 1
-            - spin_unlock_irqrestore: lk[d]
-          "rx(d: dev)":
-            - spin_lock: lk[d]
-            - n[d] += 1
-            - spin_unlock: lk[d]
-        threads:
-          xmit: {for: d in dev, run: xmit(d)}
-          rx: {for: d in dev, run: rx(d), context: hardirq, interrupts: xmit}
-    """
-    full, symmetric = agree(load_text(text))
+    per_device = ("netcheck: 1\nentities: {dev: 2}\nlocks: {lk: {kind: spinlock, per: [dev]}}\n"
+                  "state: {n: {type: 'int[0..2]', per: [dev]}}\nprocedures:\n"
+                  "  'xmit(d: dev)': [{spin_lock_irqsave: 'lk[d]'}, 'n[d] += 1', {spin_unlock_irqrestore: 'lk[d]'}]\n"
+                  "  'rx(d: dev)': [{spin_lock: 'lk[d]'}, 'n[d] += 1', {spin_unlock: 'lk[d]'}]\n"
+                  "threads:\n  xmit: {for: d in dev, run: xmit(d)}\n"
+                  "  rx: {for: d in dev, run: rx(d), context: hardirq, interrupts: xmit}\n")
+    full, symmetric = agree(load_text(per_device))
     assert symmetric < full
