@@ -16,7 +16,9 @@ Representation (all plain dicts, lists and sets, copied wholesale at every step)
 * shared state: `{var: {key tuple: value}}` (key () for variables without per:);
 * locks: `{lock: {key tuple: {"owner"}}}` for mutexes and spinlocks and
   `{"writer", "readers": {tid: depth}, "queue": [(tid, is_writer)]}` for rwsems;
-* RCU: per thread read-side nesting and the set of readers its grace period still waits for.
+* RCU: per thread read-side nesting and the set of readers its grace period still waits for;
+* interrupts: per thread hardirqs off (0/1) and softirq-disable depth, a spinlock's "saved" hardirq state
+  (spin_lock_irqsave), and per thread whether its interrupt is still to arrive (`pending`).
 
 Values: bool, int, element index (int) or None for null, frozenset of element indices, tuple of element
 indices for lists. The visited set holds `canonical(state)`: frames as (proc, path, phase, sorted
@@ -47,6 +49,11 @@ model/semantics/runtime.py; where the documents are silent, as the production en
 * a property whose condition applies a partial operation outside its domain (a null index, next() of an
   element not on the list) is not judged in that state, which violates runtime_safety instead;
   held(), held_read(), held_write() ask about the thread executing the statement.
+* contexts: a thread with `interrupts: T` first arrives (a step of its own) on T's CPU, when no interrupt
+  it may not nest in is running there (hardirqs: another hardirq; softirqs: any) and hardirqs are enabled
+  in T and in every softirq on T's CPU (softirqs: also T's softirqs); until it finishes, T (and a softirq
+  under a hardirq) does not step. In irq context, with hardirqs or softirqs disabled, sleeping is a
+  lock_discipline violation; finishing with hardirqs or softirqs not as they started is one too;
 * coverage: a statement runs each time settle executes it, and each time a step (or a fatal signal)
   executes it from an explored state with at least one result; `if` counts the way it went; an `either`
   branch is taken when its first statement (labels skipped) runs, or whenever the either runs when it
@@ -122,6 +129,8 @@ SETTLE_FUEL = 100_000    # invisible statements one step may run before "does no
 EXIT = ("<exit>",)       # the position past the end of a procedure body
 
 MUTEX_TAKE = ("mutex_lock", "mutex_lock_killable", "spin_lock", "mutex_trylock", "spin_trylock")
+SPIN_SUFFIXES = ("", "_irq", "_irqsave", "_bh")          # spin_lock + suffix; the unlocks: "", _irq, _irqrestore, _bh
+MAX_BH_DEPTH = 3
 SLEEPING = ("mutex_lock", "mutex_lock_killable", "down_read", "down_read_killable", "down_write",
             "down_write_killable")
 
@@ -391,14 +400,15 @@ def clone(w: dict) -> dict:
         copies = {}
         for key, lk in instances.items():
             if "owner" in lk:
-                copies[key] = {"owner": lk["owner"]}
+                copies[key] = {"owner": lk["owner"], "saved": lk["saved"]}
             else:
                 copies[key] = {"writer": lk["writer"], "readers": dict(lk["readers"]), "queue": list(lk["queue"])}
         locks[name] = copies
     return {"threads": threads, "shared": {n: dict(d) for n, d in w["shared"].items()}, "locks": locks,
             "rcu": list(w["rcu"]), "gp": [set(g) for g in w["gp"]],
             "ghosts": {n: dict(g) for n, g in w["ghosts"].items()},
-            "srcu": {d: list(v) for d, v in w["srcu"].items()}, "sgp": {d: [set(g) for g in v] for d, v in w["sgp"].items()}}
+            "srcu": {d: list(v) for d, v in w["srcu"].items()}, "sgp": {d: [set(g) for g in v] for d, v in w["sgp"].items()},
+            "irq": list(w["irq"]), "bh": list(w["bh"]), "pending": list(w["pending"])}
 
 
 def canonical(w: dict) -> tuple:
@@ -409,12 +419,13 @@ def canonical(w: dict) -> tuple:
     for name, instances in sorted(w["locks"].items()):
         for key, lk in sorted(instances.items()):
             if "owner" in lk:
-                locks.append((name, key, lk["owner"]))
+                locks.append((name, key, lk["owner"], lk["saved"]))
             else:
                 locks.append((name, key, lk["writer"], tuple(sorted(lk["readers"].items())), tuple(lk["queue"])))
     return (threads, shared, tuple(locks), tuple(w["rcu"]), tuple(frozenset(g) for g in w["gp"]),
             tuple((n, tuple(sorted(g.items()))) for n, g in sorted(w["ghosts"].items())),
-            tuple((d, tuple(v), tuple(frozenset(g) for g in w["sgp"][d])) for d, v in sorted(w["srcu"].items())))
+            tuple((d, tuple(v), tuple(frozenset(g) for g in w["sgp"][d])) for d, v in sorted(w["srcu"].items())),
+            tuple(w["irq"]), tuple(w["bh"]), tuple(w["pending"]))
 
 
 # ---------------------------------------------------------------- the interpreter
@@ -540,6 +551,9 @@ class Reference:
             if isinstance(target, Shared) and target.name not in self.rcu_lists:
                 self.rcu_lists.append(target.name)
         self.list_entity = {v.name: v.type.entity for v in spec.vars if isinstance(v.type, ListT)}
+        self.decls = {t.name: t for t in spec.threads}
+        self.kinds = [self.decls[decl].context for _, _, _, decl in self.instances]
+        self.cpus = self._cpus()
         self.runs: Counter = Counter()    # coverage, as in RefResult
         self.taken: Counter = Counter()
 
@@ -561,6 +575,24 @@ class Reference:
                 out.append((t.proc, args, t.daemon, t.name))
         return out
 
+    def _cpus(self) -> list[int]:
+        """Per thread, the thread whose CPU it interrupts (-1: none)."""
+        names: list[str] = []
+        for t in self.spec.threads:
+            if t.var:
+                names += [f"{t.name}[{el}]" for el in t.domain]
+            else:
+                names += [t.name] if t.count == 1 else [f"{t.name}[{i}]" for i in range(t.count)]
+        out = []
+        for name, (_, _, _, decl) in zip(names, self.instances):
+            target = self.decls[decl].interrupts
+            if not target:
+                out.append(-1)
+                continue
+            suffix = name[name.index("["):] if "[" in name and target not in names else ""
+            out.append(names.index(target + suffix))
+        return out
+
     def initial(self) -> dict:
         shared: dict[str, dict[tuple, object]] = {}
         for var in self.spec.vars:
@@ -578,7 +610,7 @@ class Reference:
             if lk.kind == "rwsem":
                 locks[lk.name] = {k: {"writer": None, "readers": {}, "queue": []} for k in keys}
             else:
-                locks[lk.name] = {k: {"owner": None} for k in keys}
+                locks[lk.name] = {k: {"owner": None, "saved": 0} for k in keys}
         threads = []
         for proc, args, _, _ in self.instances:
             info = self.procs[proc]
@@ -591,10 +623,12 @@ class Reference:
         # RCU lists: per list, its ghosts: element -> (successor when list_del_rcu took it off, its readers)
         w = {"threads": threads, "shared": shared, "locks": locks, "rcu": [0] * n, "gp": [set() for _ in range(n)],
              "ghosts": {name: {} for name in self.rcu_lists}, "srcu": {d: [0] * n for d in domains},
-             "sgp": {d: [set() for _ in range(n)] for d in domains}}
+             "sgp": {d: [set() for _ in range(n)] for d in domains},
+             "irq": [int(k == "hardirq") for k in self.kinds], "bh": [0] * n, "pending": [c >= 0 for c in self.cpus]}
         for tid in range(n):
-            problem = self.move(w, tid, self.procs[threads[tid][0]["proc"]].start())
-            assert problem is None
+            if not w["pending"][tid]:   # an interrupt enters its procedure when it arrives
+                problem = self.move(w, tid, self.procs[threads[tid][0]["proc"]].start())
+                assert problem is None
         return w
 
     # -- positions
@@ -632,12 +666,16 @@ class Reference:
         if w["rcu"][tid]:
             held.append("rcu_read_lock")
         held += [f"srcu {d}" for d, depths in w["srcu"].items() if depths[tid]]
+        if w["irq"][tid] != int(self.kinds[tid] == "hardirq") or w["bh"][tid]:
+            held.append("an interrupt state other than at the start")
         return ", ".join(held)
 
     def visible(self, w: dict, tid: int) -> bool:
         th = w["threads"][tid]
         if th is None:
             return True        # a finished thread rests
+        if w["pending"][tid]:
+            return True        # the interrupt arrives
         frame = th[-1]
         s = self.stmt(frame)
         if isinstance(s, (LockOp, Rcu, Await, CounterOp, WaitOp, Free)):
@@ -666,6 +704,8 @@ class Reference:
         th = w["threads"][tid]
         if th is None:
             return True
+        if w["pending"][tid]:
+            return False
         s = self.stmt(th[-1])
         return self.instances[tid][2] and isinstance(s, Await) and s.idle
 
@@ -931,16 +971,75 @@ class Reference:
     # -- locks
 
     def atomic(self, w: dict, tid: int) -> str:
-        """Why the thread may not sleep here (a spinlock held, inside an RCU read-side section), or ''."""
+        """Why the thread may not sleep here (irq context, a spinlock held, inside an RCU read-side section,
+        hardirqs or softirqs disabled), or ''."""
+        if self.kinds[tid] != "process":
+            return f"sleeps in {self.kinds[tid]} context"
         if self.holds_spin(w, tid):
             return "sleeps while holding a spinlock"
         if w["rcu"][tid]:
             return "sleeps inside an RCU read-side critical section"
+        if w["irq"][tid]:
+            return "sleeps with interrupts disabled"
+        if w["bh"][tid]:
+            return "sleeps with softirqs disabled"
         return ""
 
     def holds_spin(self, w: dict, tid: int) -> bool:
-        return any(lk["owner"] == tid for name, inst in w["locks"].items() if self.lock_kind[name] == "spinlock"
-                   for lk in inst.values())
+        return any(lk["owner"] == tid for name, inst in w["locks"].items()
+                   if self.lock_kind[name] in ("spinlock", "raw_spinlock") for lk in inst.values())
+
+    # -- interrupts
+
+    def active(self, w: dict, t: int) -> bool:
+        """An irq-context thread that has arrived and not finished."""
+        return self.cpus[t] >= 0 and not w["pending"][t] and w["threads"][t] is not None
+
+    def runs_now(self, w: dict, tid: int) -> bool:
+        """Whether the thread's CPU runs it: no interrupt above it is active there."""
+        if self.kinds[tid] == "hardirq":
+            return True
+        cpu = tid if self.kinds[tid] == "process" else self.cpus[tid]
+        above = ("softirq", "hardirq") if self.kinds[tid] == "process" else ("hardirq",)
+        return not any(self.cpus[t] == cpu and self.kinds[t] in above and self.active(w, t)
+                       for t in range(len(self.instances)))
+
+    def arrives(self, w: dict, tid: int) -> bool:
+        """Whether the pending interrupt of `tid` may arrive now on its CPU."""
+        cpu, kind = self.cpus[tid], self.kinds[tid]
+        here = [t for t in range(len(self.instances)) if self.cpus[t] == cpu and t != tid]
+        if kind == "hardirq":
+            return not any(self.kinds[t] == "hardirq" and self.active(w, t) for t in here) and not w["irq"][cpu] \
+                and not any(self.kinds[t] == "softirq" and w["irq"][t] for t in here)
+        return not any(self.active(w, t) for t in here) and not w["irq"][cpu] and not w["bh"][cpu]
+
+    def spin_op(self, w: dict, tid: int, op: str, lk: dict) -> str:
+        """The interrupt side of a spinlock operation that succeeds (the lock side done by the caller); a
+        problem that makes it a violation instead, checked before anything changes."""
+        base = op.removeprefix("raw_")
+        hard = self.kinds[tid] == "hardirq"
+        if base == "spin_lock_bh":
+            if hard:
+                return "softirqs disabled in hardirq context (local_bh_disable() warns)"
+            if w["bh"][tid] >= MAX_BH_DEPTH:
+                return "softirq-disable nesting too deep"
+            w["bh"][tid] += 1
+        elif base == "spin_unlock_bh":
+            if hard or w["irq"][tid]:
+                return "softirqs enabled with hardirqs disabled (local_bh_enable() warns)"
+            if not w["bh"][tid]:
+                return "softirqs are not disabled (no matching spin_lock_bh)"
+            w["bh"][tid] -= 1
+        elif base == "spin_lock_irqsave":
+            lk["saved"] = w["irq"][tid]
+            w["irq"][tid] = 1
+        elif base == "spin_lock_irq":
+            w["irq"][tid] = 1
+        elif base == "spin_unlock_irq":
+            w["irq"][tid] = 0
+        elif base == "spin_unlock_irqrestore":
+            w["irq"][tid] = lk["saved"]
+        return ""
 
     def queued_on(self, w: dict, tid: int) -> dict | None:
         """The rwsem whose wait queue holds this thread (a thread waits on at most one)."""
@@ -1021,6 +1120,26 @@ class Reference:
         lk = self.evaluator.lock(s.lock, w, loc)
         atomic = self.atomic(w, tid) if op in SLEEPING else ""
         trying = op.endswith("trylock")
+        base = op.removeprefix("raw_")
+        if base in [f"spin_lock{x}" for x in SPIN_SUFFIXES] and base != "spin_lock":
+            if base == "spin_lock_bh" and (self.kinds[tid] == "hardirq" or w["bh"][tid] >= MAX_BH_DEPTH):
+                return bad(self.spin_op(w, tid, op, lk))
+            if lk["owner"] is None:
+                lk["owner"] = tid
+                self.spin_op(w, tid, op, lk)
+                return self._go(w, tid, after)
+            if lk["owner"] == tid:
+                return bad("already held by this thread (self-deadlock)")
+            return []
+        if base in ("spin_unlock_irq", "spin_unlock_irqrestore", "spin_unlock_bh"):
+            if lk["owner"] != tid:
+                return bad("this thread does not hold it")
+            problem = self.spin_op(w, tid, op, lk)
+            if problem:
+                return bad(problem)
+            lk["owner"] = None
+            return self._go(w, tid, after)
+        op = base
         if op in MUTEX_TAKE:
             if atomic:
                 return bad(atomic)
@@ -1303,8 +1422,8 @@ class Reference:
             return self._go(w, tid, after)
         if w["rcu"][tid]:
             return [Viol("lock_discipline", f"{name}(): called inside an RCU read-side critical section")]
-        if self.holds_spin(w, tid):
-            return [Viol("lock_discipline", f"{name}(): sleeps while holding a spinlock")]
+        if self.atomic(w, tid):
+            return [Viol("lock_discipline", f"{name}(): {self.atomic(w, tid)}")]
         if name == "synchronize_rcu":
             w["gp"][tid] = {t for t, depth in enumerate(w["rcu"]) if depth}
         self.top(w, tid)["phase"] = "gp"
@@ -1314,11 +1433,17 @@ class Reference:
 
     def fire(self, state: dict, tid: int) -> list:
         """Every result of the thread's visible step from `state`: settled states and violations."""
-        if state["threads"][tid] is None:
+        if state["threads"][tid] is None or not self.runs_now(state, tid):
             return []
         w = clone(state)
         where = self.position(w, tid)
         out = []
+        if w["pending"][tid]:   # the interrupt arrives (no statement of the procedure runs)
+            if not self.arrives(w, tid):
+                return []
+            w["pending"][tid] = False
+            problem = self.move(w, tid, self.procs[w["threads"][tid][0]["proc"]].start())
+            return [problem] if problem else self.settle(w, tid)
         results = self.execute(w, tid)
         if results:
             self.ran(where)
@@ -1327,6 +1452,8 @@ class Reference:
         return out
 
     def fire_signal(self, state: dict, tid: int) -> list:
+        if state["threads"][tid] is None or state["pending"][tid] or not self.runs_now(state, tid):
+            return []
         w = clone(state)
         out = []
         self.evaluator.tid = tid   # a wait's condition tested on the signal path may ask held()
@@ -1374,7 +1501,9 @@ class Reference:
 
     def where(self, w: dict) -> tuple:
         """Per thread, the file:line:col of the statement it stands at, or None once finished."""
-        return tuple(None if th is None else str(self.stmt(th[-1]).span) for th in w["threads"])
+        decls = [self.decls[decl] for _, _, _, decl in self.instances]
+        return tuple(None if th is None else str(decls[tid].span) if w["pending"][tid] else str(self.stmt(th[-1]).span)
+                     for tid, th in enumerate(w["threads"]))
 
     # -- waits behind slow steps (waits_on_slow questions)
 
@@ -1382,7 +1511,7 @@ class Reference:
         """Inside synchronize_rcu()/rcu_barrier(), or at (or inside a block or call of) a `slow: true`
         statement, in any frame of the call stack."""
         th = w["threads"][tid]
-        if th is None:
+        if th is None or w["pending"][tid]:
             return False
         if th[-1]["phase"] == "gp":
             return True
@@ -1397,7 +1526,7 @@ class Reference:
         """The threads `tid` waits for on a lock: a mutex's or spinlock's owner, or on an rwsem the holders
         it waits for and the writers queued ahead of it (all queued ahead of it, when it is a writer)."""
         th = w["threads"][tid]
-        if th is None:
+        if th is None or w["pending"][tid]:
             return []
         frame = th[-1]
         s = self.stmt(frame)
@@ -1413,7 +1542,8 @@ class Reference:
             if writing:
                 return out + list(lk["readers"]) + [t for t, _ in ahead]
             return out + [t for t, wr in ahead if wr]
-        if s.op not in ("mutex_lock", "mutex_lock_killable", "spin_lock") or s.lock is None:
+        waiting = ("mutex_lock", "mutex_lock_killable", *(f"spin_lock{x}" for x in SPIN_SUFFIXES))
+        if s.op.removeprefix("raw_") not in waiting or s.lock is None:
             return []
         try:
             owner = self.evaluator.lock(s.lock, w, frame["locals"])["owner"]

@@ -114,6 +114,8 @@ class World:
     allow_deep_reads: bool = False           # a 4th nested read hold (granted from the queue, it overflows)
     min_counters: int = 0                    # at least this many counters (tests of refcount_t & co set 1)
     min_wait_queues: int = 0                 # this many wait queues at least (tests of wait queues set 1)
+    contexts: bool = False                   # irq-context threads, spinlock irq/bh forms, raw spinlocks (tests of
+    #                                          interrupt contexts set it; the other generated specs stay as they were)
     wait_queues: dict[str, tuple[str, ...]] = field(default_factory=dict)   # wait_queue_head_t -> per
     min_rcu_lists: int = 0                   # this many RCU lists at least (tests of RCU lists set 1)
     rcu_lists: dict[str, str] = field(default_factory=dict)   # RCU list -> its entity
@@ -657,11 +659,19 @@ SECTIONS = {
 }
 
 
+# with World.contexts: spinlocks taken with their interrupt-disabling forms too, raw spinlocks
+SPIN_SECTIONS = [(f"{take}{x}", f"{release}{y}") for x, y in (("", ""), ("_irq", "_irq"), ("_irqsave", "_irqrestore"),
+                                                              ("_bh", "_bh"), ("_irqsave", ""), ("_irq", "_irqrestore"))
+                 for take, release in (("spin_lock", "spin_unlock"),)]
+CONTEXT_SECTIONS = {**SECTIONS, "spinlock": SPIN_SECTIONS,
+                    "raw_spinlock": [(f"raw_{a}", f"raw_{b}") for a, b in SPIN_SECTIONS]}
+
+
 def c_lock_section(draw: Draw, ctx: Ctx, depth: int) -> list:
     """acquire; body; release -- killable and trylock acquisitions jump past the release on failure."""
     name = draw(st.sampled_from(sorted(ctx.world.locks)))
     kind, per = ctx.world.locks[name]
-    take, release = draw(st.sampled_from(SECTIONS[kind]))
+    take, release = draw(st.sampled_from((CONTEXT_SECTIONS if ctx.world.contexts else SECTIONS)[kind]))
     reading = take.startswith("down_read") or release == "downgrade_write"
     if reading and ctx.reads.get(name, 0) >= 2 and not ctx.world.allow_deep_reads:
         take, release = "down_write_trylock", "up_write"
@@ -697,7 +707,11 @@ def c_sloppy_lock(draw: Draw, ctx: Ctx, depth: int) -> list:
     name = draw(st.sampled_from(sorted(ctx.world.locks)))
     kind, per = ctx.world.locks[name]
     ops = {"mutex": ["mutex_lock", "mutex_unlock"], "spinlock": ["spin_lock", "spin_unlock"],
-           "rwsem": ["down_write", "up_read", "up_write", "downgrade_write"]}[kind]
+           "rwsem": ["down_write", "up_read", "up_write", "downgrade_write"]}.get(kind, [])
+    if ctx.world.contexts and kind in ("spinlock", "raw_spinlock"):
+        prefix = "raw_" if kind == "raw_spinlock" else ""
+        ops = [f"{prefix}{op}" for op in ("spin_lock_irq", "spin_unlock_irq", "spin_unlock_irqrestore", "spin_lock_bh",
+                                          "spin_unlock_bh", "spin_unlock")]
     return [{draw(st.sampled_from(ops)): lock_ref(draw, ctx.world, ctx, name)}]
 
 
@@ -929,8 +943,11 @@ def gen_types(draw: Draw, world: World) -> dict:
 def gen_locks(draw: Draw, world: World) -> dict:
     out: dict = {}
     kinds = draw(st.lists(st.sampled_from(["mutex", "rwsem", "rwsem", "mutex", "spinlock"]), min_size=1, max_size=3))
+    if world.contexts:   # spinlocks mostly, one at least
+        kinds = [draw(st.sampled_from(["spinlock", "raw_spinlock"])), *draw(st.lists(st.sampled_from(
+            ["spinlock", "spinlock", "raw_spinlock", "mutex"]), max_size=1))]
     for i, kind in enumerate(kinds):
-        name = {"mutex": "m", "rwsem": "r", "spinlock": "s"}[kind] + str(i)
+        name = {"mutex": "m", "rwsem": "r", "spinlock": "s", "raw_spinlock": "z"}[kind] + str(i)
         per = ""
         if draw(st.integers(0, 3)) == 0:
             per = draw(st.sampled_from(sorted(world.entities)))
@@ -1152,6 +1169,8 @@ def spec_dicts(draw: Draw, world_flags: dict | None = None) -> dict:
             instances += 1
         procedures[key] = value
         i += 1
+    if world.contexts:
+        gen_irq_threads(draw, world, helpers, threads, procedures)
     spec["procedures"] = procedures
     spec["threads"] = threads
     names = sorted(key.split("(")[0] for key in procedures)
@@ -1166,6 +1185,19 @@ def spec_dicts(draw: Draw, world_flags: dict | None = None) -> dict:
     if options:
         spec["options"] = options
     return spec
+
+
+def gen_irq_threads(draw: Draw, world: World, helpers: list[Proc], threads: dict, procedures: dict) -> None:
+    """One or two threads in hardirq or softirq context, most interrupting a single-instance thread."""
+    cpus = [name for name, t in threads.items() if isinstance(t, str) or ("for" not in t and "count" not in t)]
+    for j in range(draw(st.sampled_from([1, 1, 2]))):
+        name = f"irq{j}"
+        key, value, _ = gen_procedure(draw, world, name, [], None, helpers, 1, 3)
+        entry: dict = {"run": f"{name}()", "context": draw(st.sampled_from(["hardirq", "hardirq", "softirq"]))}
+        if cpus and draw(st.integers(0, 4)):
+            entry["interrupts"] = draw(st.sampled_from(cpus))
+        threads[name] = entry
+        procedures[key] = value
 
 
 class _Dumper(yaml.SafeDumper):

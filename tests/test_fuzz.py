@@ -1244,6 +1244,15 @@ def test_fuzz_every_command_on_generated_callback_specs(text: str) -> None:
     every_command(text)
 
 
+@fuzz_settings(6)
+@given(text=generated_specs({**BUG_PATTERNS, "contexts": True}))
+def test_fuzz_every_command_on_generated_context_specs(text: str) -> None:
+    """The same on specs with hardirq and softirq threads and the spinlock irq/bh forms."""
+    STATS["inputs"] += 1
+    STATS["inputs: generated spec with interrupt contexts, every command"] += 1
+    every_command(text)
+
+
 def every_command(text: str) -> None:
     """Every command of OTHER_COMMANDS on the spec: no traceback, no internal error, a documented exit code."""
     with tempfile.TemporaryDirectory() as tmp:

@@ -32,8 +32,8 @@ def diagnostic(statement: str):
 
 
 @pytest.mark.parametrize("statement, says", [
-    ("spin_lock_irqsave: l", "interrupt contexts are not modelled"),
-    ("spin_lock_irqsave(&l, flags)", "interrupt contexts are not modelled"),
+    ("local_irq_save(flags)", "'spin_lock_irqsave: L'"),
+    ("local_bh_disable: x", "'spin_lock_bh: L'"),
     ("call_rcu: f", "RCU callbacks are not modelled"),
     ("mutex_lock_interruptible: m", "'mutex_lock_killable: M' with on_fail: is the nearest"),
 ])
@@ -51,6 +51,7 @@ def test_an_srcu_call_on_something_else_says_how_to_declare_the_domain() -> None
     ("mutex_lock(&m)", "write it as '- mutex_lock: m'"),
     ("mutex_lock_killable(&m)", "write it as '- mutex_lock_killable: m' with on_fail:"),
     ("spin_unlock(&l)", "write it as '- spin_unlock: l'"),
+    ("spin_lock_irqsave(&l, flags)", "write it as '- spin_lock_irqsave: l'"),
 ])
 def test_a_lock_call_written_as_printed(statement: str, hint: str) -> None:
     d = diagnostic(statement)

@@ -6,7 +6,7 @@ from netcheck.model.lang.lockapi import LOCK_API, RCU_API, acquire_modes, lock_o
 from netcheck.model.lang.parse import LOCK_KINDS
 from netcheck.model.lang.statements import MAPPING_FORMS
 
-MODES = {"mutex": ("mutex",), "spinlock": ("spin",), "rwsem": ("read", "write")}
+MODES = {"mutex": ("mutex",), "spinlock": ("spin",), "raw_spinlock": ("spin",), "rwsem": ("read", "write")}
 
 
 def test_every_operation_is_a_statement_form() -> None:
@@ -47,7 +47,8 @@ def test_derived_views() -> None:
     assert lock_ops("sleeps") == ("mutex_lock", "mutex_lock_killable", "down_read", "down_read_killable",
                                   "down_write", "down_write_killable")
     assert lock_ops("queues") == ("down_read", "down_read_killable", "down_write", "down_write_killable")
-    assert mutex_wait_modes() == {"mutex_lock": "mutex", "mutex_lock_killable": "mutex", "spin_lock": "spin"}
+    spins = [f"{prefix}lock{suffix}" for prefix in ("spin_", "raw_spin_") for suffix in ("", "_irq", "_irqsave", "_bh")]
+    assert mutex_wait_modes() == {"mutex_lock": "mutex", "mutex_lock_killable": "mutex", **dict.fromkeys(spins, "spin")}
     assert acquire_modes(waiting_only=True) == {**mutex_wait_modes(), "down_read": "read",
                                                 "down_read_killable": "read", "down_write": "write",
                                                 "down_write_killable": "write"}

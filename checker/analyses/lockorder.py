@@ -20,12 +20,11 @@ stale.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import product
 
 import networkx as nx
 from netcheck.model.lang.lockapi import LOCK_API, acquire_modes
-from netcheck.model.lang.lockapi import lock_wrappers as wrapper_ops
 from netcheck.model.lang.spec import Await, KnownCycle, LockClasses, LockOp, Spec
 from netcheck.model.lang.works import BUSY, WORK_STATES, Works, map_holders, queue_map, work_map
 from netcheck.model.semantics import ir
@@ -36,79 +35,18 @@ from netcheck.model.semantics.system import TransitionSystem
 from ..engine.observers import Observer, replay
 from ..engine.paths import parent_path
 from ..engine.result import ExplicitResult
+from .irqsafety import IrqConflict, Usage, irq_conflicts, usage_bits
+from .lockdeps import NO_SITE, Dependency, Site, lock_wrappers, node_site
+from .lockdeps import RECURSIVE_MODES as RECURSIVE_MODES  # re-exported: the renderers' vocabulary
+from .lockdeps import SHARED_MODES as SHARED_MODES
+from .lockdeps import dep_kind as dep_kind
+from .lockdeps import mode_suffix as mode_suffix
 from .symmetric import real_states
 
 # acquiring lock API -> the mode it asks for ("rread": a recursive reader; no spec op asks for it today)
 ACQUIRE_MODES = acquire_modes(waiting_only=True)
-SHARED_MODES = ("read", "rread")
-RECURSIVE_MODES = ("rread",)
 EXCLUSIVE_MODES = ("mutex", "spin", "write")   # a lock held in these modes keeps every other thread out
 MAX_CYCLES = 50
-
-
-def dep_kind(held_mode: str, acquired_mode: str) -> str:
-    """lockdep's dependency kind: EN, ER, SN or SR."""
-    return ("S" if held_mode in SHARED_MODES else "E") + ("R" if acquired_mode in RECURSIVE_MODES else "N")
-
-
-def mode_suffix(mode: str) -> str:
-    """`(R)`, `(W)` or `` for a class name printed with the mode it is held or taken in."""
-    return {"read": "(R)", "rread": "(RR)", "write": "(W)"}.get(mode, "")
-
-
-@dataclass(frozen=True, order=True)
-class Site:
-    """An acquisition in the spec: file:line, the procedure, the statement."""
-
-    location: str
-    function: str
-    statement: str
-    stack: tuple[str, ...] = ()   # the procedure call chain, outermost first (the thread's procedure)
-    context: str = ""             # the innermost procedure that is not a lock wrapper such as rtnl_lock()
-
-    def __str__(self) -> str:
-        if not self.location:
-            return self.statement
-        callers = " < ".join(f"{f}()" for f in reversed(self.stack[:-1]))
-        return f"{self.location} {self.function}(): {self.statement}" + (f"  [from {callers}]" if callers else "")
-
-
-NO_SITE = Site("", "", "(held from the initial state)")
-
-
-def lock_wrappers(spec: Spec) -> frozenset[str]:
-    """Procedures whose whole body is one lock operation (rtnl_lock(), rtnl_unlock())."""
-    return frozenset(wrapper_ops(spec))
-
-
-def node_site(node: ir.Node | None, wrappers: frozenset[str] = frozenset()) -> Site:
-    """The site of an IR node: its statement, procedure and call chain."""
-    if node is None or node.stmt is None:
-        return NO_SITE
-    frame = tuple(node.frame)
-    context = next((f for f in reversed(frame) if f not in wrappers), frame[-1] if frame else "")
-    return Site(node.stmt.span.short, frame[-1] if frame else "", node.stmt.text, frame, context)
-
-
-@dataclass(frozen=True, order=True)
-class Dependency:
-    """One A -> B dependency: `held` (in held_mode, taken at held_site) is held while `acquired` is taken."""
-
-    held: str
-    held_mode: str
-    acquired: str
-    acquired_mode: str
-    held_site: Site
-    acquired_site: Site
-    threads: tuple[str, ...] = ()   # thread instances seen doing it
-    state: int = -1                  # first (BFS-order) state witnessing it; -1 for synthetic graphs
-    # the lock instances held exclusively (mutex, spinlock, rwsem for write) in every explored state showing
-    # it, the two it is about excepted: the candidates for a gate
-    held_with: tuple[str, ...] = field(default=(), compare=False)
-
-    @property
-    def kind(self) -> str:
-        return dep_kind(self.held_mode, self.acquired_mode)
 
 
 @dataclass(frozen=True)
@@ -151,11 +89,12 @@ class LockOrder:
     complete: bool = True       # built from a complete exploration
     waived: tuple[Waived, ...] = ()
     stale: tuple[KnownCycle, ...] = ()
+    irq: tuple[IrqConflict, ...] = ()    # lockdep's interrupt-safety rules broken (irqsafety.py)
 
     @property
     def failed(self) -> bool:
-        """A strong cycle nobody waived, or a stale waiver."""
-        return bool(self.cycles or self.stale)
+        """A strong cycle nobody waived, an interrupt-safety conflict, or a stale waiver."""
+        return bool(self.cycles or self.irq or self.stale)
 
     @property
     def status(self) -> str:
@@ -383,6 +322,9 @@ class LockDependencies(Observer):
         self.maps = _maps(system)
         self.acquiring = [(tid, pcslot, nodes) for tid, pcslot, nodes in _acquiring_nodes(system) if nodes]
         self.first: dict[tuple, int] = {}
+        # usage bits (irqsafety.py), only when some thread runs in irq context: (tid, pc, target, bits) -> state
+        self.contexts = system.contexts if any(c.in_irq for c in system.contexts) else None
+        self.used: dict[tuple, int] = {}
         if not self.acquiring:
             self.on_state = _nothing   # type: ignore[method-assign]
 
@@ -392,6 +334,8 @@ class LockDependencies(Observer):
             node = nodes.get(s[pcslot])
             if node is None:
                 continue
+            if self.contexts is not None and isinstance(node, ir.LOCK_NODES):
+                self.note_usage(sid, s, tid, node)
             held = _held(s, tid, instances)
             if self.maps:
                 held += tuple((len(instances) + i, m.mode) for i, m in enumerate(self.maps)
@@ -405,6 +349,28 @@ class LockDependencies(Observer):
             if key not in first:
                 first[key] = sid
 
+    def note_usage(self, sid: int, s: tuple, tid: int, node: ir.LockCall | ir.LockWait) -> None:
+        assert self.contexts is not None
+        target = self.system.lock_slot(node, s)
+        key = (tid, s[self.system.threads[tid].pcslot], target, usage_bits(self.contexts[tid], node.op, s))
+        if target is not None and key not in self.used:
+            self.used[key] = sid
+
+    def usages(self) -> tuple[Usage, ...]:
+        """Every usage bit seen: its lock class, the first site and state, the threads."""
+        by_base = {inst.base: inst for inst in self.instances}
+        wrappers = lock_wrappers(self.system.spec)
+        found: dict[tuple[str, str, Site], tuple[int, set[str]]] = {}
+        for (tid, pc, target, bits), sid in self.used.items():
+            node = self.system.threads[tid].nodes[pc]
+            cls, site = by_base[target].lock_class(subclass_of(node)), node_site(node, wrappers)
+            for bit in bits:
+                earliest, threads = found.get((cls, bit, site), (sid, set()))
+                threads.add(self.system.threads[tid].name)
+                found[(cls, bit, site)] = (min(earliest, sid), threads)
+        return tuple(sorted(Usage(cls, bit, site, tuple(sorted(threads)), sid)
+                            for (cls, bit, site), (sid, threads) in found.items()))
+
     def _held_class(self, exp: ExplicitResult, sid: int, tid: int, index: int) -> tuple[str, Site]:
         """The class and acquisition site of a held entry: a lock instance (its plain class) or a worker's map."""
         if index >= len(self.instances):
@@ -416,6 +382,7 @@ class LockDependencies(Observer):
 
     def finish(self, result: ExplicitResult) -> None:
         result.observations[self.name] = self.dependencies(result)
+        result.observations[USAGE] = self.usages()
 
     def dependencies(self, exp: ExplicitResult) -> tuple[Dependency, ...]:
         """Every dependency seen, deduplicated by (classes, modes, sites), sorted.
@@ -475,6 +442,9 @@ class LockDependencies(Observer):
                             for (a, am, b, bm, hs, bs), (sid, threads, common) in found.items()))
 
 
+USAGE = "lock_usage"
+
+
 def _nothing(sid: int, s: tuple) -> None:
     """No thread ever acquires a lock."""
 
@@ -487,6 +457,14 @@ def dependencies(exp: ExplicitResult) -> tuple[Dependency, ...]:
     deps = exp.observations[LockDependencies.name]
     assert isinstance(deps, tuple)
     return deps
+
+
+def usages(exp: ExplicitResult) -> tuple[Usage, ...]:
+    """Every lock-class usage bit the explored states show (with the dependencies, by the same observer)."""
+    dependencies(exp)
+    used = exp.observations.get(USAGE, ())
+    assert isinstance(used, tuple)
+    return used
 
 
 def dependency_graph(classes: Iterable[str], deps: Iterable[Dependency]) -> nx.DiGraph:
@@ -603,20 +581,22 @@ def strong_cycles(graph: nx.DiGraph, limit: int = MAX_CYCLES, gated: bool = Fals
 
 
 def analyze_graph(classes: Iterable[str], deps: Iterable[Dependency], complete: bool = True,
-                  known: Sequence[KnownCycle] = ()) -> LockOrder:
-    """The lock order of these dependencies: cycles (with their gates when `complete`), waivers applied."""
+                  known: Sequence[KnownCycle] = (), used: Sequence[Usage] = ()) -> LockOrder:
+    """The lock order of these dependencies: cycles (with their gates when `complete`), waivers applied, and
+    with the classes' usage bits lockdep's interrupt-safety conflicts."""
     deps = tuple(sorted(deps))
     classes = tuple(sorted(set(classes) | {d.held for d in deps} | {d.acquired for d in deps}))
     cycles, more, waived = strong_cycles(dependency_graph(classes, deps), gated=complete, known=known)
-    used = {w.known for w in waived}
-    stale = tuple(k for k in known if k not in used) if complete else ()
-    return LockOrder(classes, deps, cycles, more, complete, waived, stale)
+    waivers = {w.known for w in waived}
+    stale = tuple(k for k in known if k not in waivers) if complete else ()
+    return LockOrder(classes, deps, cycles, more, complete, waived, stale, irq_conflicts(deps, used))
 
 
 def lock_order(exp: ExplicitResult) -> LockOrder:
-    """The lock-order graph of everything explored, its strong cycles, the spec's known cycles."""
+    """The lock-order graph of everything explored, its strong cycles and interrupt-safety conflicts, the
+    spec's known cycles."""
     spec = exp.system.spec
-    return analyze_graph(lock_classes(spec), dependencies(exp), exp.complete, spec.known_cycles)
+    return analyze_graph(lock_classes(spec), dependencies(exp), exp.complete, spec.known_cycles, usages(exp))
 
 
 def gate_text(cycle: Cycle) -> str:
@@ -627,6 +607,10 @@ def gate_text(cycle: Cycle) -> str:
 
 
 def cycle_message(order: LockOrder) -> str:
+    if not order.cycles and order.irq:
+        more = len(order.irq) - 1
+        return order.irq[0].message + (f" (and {more} more interrupt-safety conflict{'s' if more != 1 else ''})"
+                                       if more else "")
     if not order.cycles:
         if order.stale:
             k = order.stale[0]

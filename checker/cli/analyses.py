@@ -50,7 +50,7 @@ def _header(path: str, exp: ExplicitResult) -> list[str]:
 
 
 def locks_text(path: str, exp: ExplicitResult, order: LockOrder) -> str:
-    from ..render.lockorder import render_cycle, render_graph, summary, waiver_lines
+    from ..render.lockorder import render_conflict, render_cycle, render_graph, summary, waiver_lines
     lines = _header(path, exp) + ["", f"Lock order (lockdep rules): {summary(order)}", ""]
     lines += render_graph(order)
     waivers = waiver_lines(order)
@@ -61,8 +61,13 @@ def locks_text(path: str, exp: ExplicitResult, order: LockOrder) -> str:
         lines.extend(render_cycle(cycle))
     if order.more_cycles:
         lines += ["", f"... and {order.more_cycles} more strong cycles"]
+    for conflict in order.irq:
+        lines.append("")
+        lines.extend(render_conflict(conflict))
     lines.append("")
-    if order.cycles:
+    if order.irq and not order.cycles:
+        lines.append(f"INTERRUPT-UNSAFE LOCKING: {len(order.irq)} interrupt-safety conflict(s) (exit 1)")
+    elif order.cycles:
         never = sum(1 for c in order.cycles if c.gate)
         gated = f", {never} never reached (gated)" if never else ""
         lines.append(f"POTENTIAL DEADLOCK: {len(order.cycles) + order.more_cycles} strong cycle(s){gated} (exit 1)")

@@ -171,11 +171,10 @@ def _balanced(text: str) -> bool:
 
 
 def lock_api_name(name: str) -> str | None:
-    """The lock-table operation a C function name stands for (its own name, or a kernel variant's base)."""
-    if name in LOCK_API:
-        return name
-    base = C_ALIASES.get(name)
-    while base is not None and base in C_ALIASES:
+    """The lock-table operation a C function name stands for, irq/bh/nesting annotations aside (its own name,
+    or a kernel variant's base: spin_lock for spin_lock_irqsave, which the spec language also has)."""
+    base = name
+    while base in C_ALIASES:
         base = C_ALIASES[base]
     return base if base in LOCK_API else None
 
@@ -194,6 +193,7 @@ def classify(name: str, first_arg: str, at: Span, wrappers: Mapping[str, S.LockO
 
 
 def lock_operation(name: str, api: str, lock: str, at: Span) -> Op:
+    api = lock_api_name(api) or api
     info = LOCK_API[api]
     kind = OpKind.ACQUIRE if info.acquires else OpKind.RELEASE if info.releases else OpKind.DOWNGRADE
     return Op(kind, name, at, api, lock, info.mode)

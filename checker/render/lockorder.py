@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from netcheck.model.lang.spec import KnownCycle
 
+from ..analyses.irqsafety import IrqConflict, Usage
 from ..analyses.lockorder import (
     SHARED_MODES,
     Cycle,
@@ -80,6 +81,36 @@ def render_cycle(cycle: Cycle) -> list[str]:
     return out
 
 
+def _usage_line(u: Usage) -> str:
+    return f"{u.lock} {{{u.usage}}} taken at {u.site}" + (f"  ({', '.join(u.threads)})" if u.threads else "")
+
+
+def irq_scenario(conflict: IrqConflict) -> list[str]:
+    """lockdep's "Possible (interrupt) unsafe locking scenario" of an interrupt-safety conflict."""
+    width, safe, unsafe = 32, conflict.chain[0], conflict.chain[-1]
+    disable = "local_irq_disable();" if conflict.irq == "HARDIRQ" else "local_bh_disable();"
+    if conflict.inconsistent:
+        out = [" Possible unsafe locking scenario:", "", "       CPU0", "       ----", f"  lock({safe});"]
+    else:
+        out = [" Possible interrupt unsafe locking scenario:", "",
+               "       " + "CPU0".ljust(width) + "CPU1", "       " + "----".ljust(width) + "----",
+               f"  lock({unsafe});", *[" " * (7 + width) + line for line in
+                                       (disable, f"lock({safe});", f"lock({unsafe});")]]
+    return [*out, "  <Interrupt>", f"    lock({safe});", "", " *** DEADLOCK ***"]
+
+
+def render_conflict(conflict: IrqConflict) -> list[str]:
+    """An interrupt-safety conflict in lockdep's layout: the warning, the usages (and the chain), the scenario."""
+    title = conflict.title
+    chain = ["Chain exists of:", f"  {' --> '.join(conflict.chain)}", "", "the dependencies (kind, who, where):"]
+    head = [conflict.message + "."] if conflict.inconsistent else chain
+    for dep in conflict.deps:
+        head.extend(render_dependency(dep, "  "))
+    head += ["", _usage_line(conflict.safe), _usage_line(conflict.unsafe)]
+    return ["=" * len(title), title, "-" * len(title), *head, "", "other info that might help us debug this:", "",
+            *irq_scenario(conflict)]
+
+
 def waiver_lines(order: LockOrder, indent: str = "  ") -> list[str]:
     """The known cycles: each waived one with its reason (and gate), then the stale waivers."""
     out: list[str] = []
@@ -112,6 +143,12 @@ def render_graph(order: LockOrder, indent: str = "  ") -> list[str]:
 
 
 def summary(order: LockOrder) -> str:
+    n = len(order.irq)
+    irq = f"; {n} interrupt-safety conflict{'s' if n != 1 else ''} (lockdep would warn)" if n else ""
+    return _cycles_summary(order) + irq
+
+
+def _cycles_summary(order: LockOrder) -> str:
     edges = len({(d.held, d.held_mode, d.acquired, d.acquired_mode) for d in order.deps})
     head = (f"{len(order.classes)} lock class{'es' if len(order.classes) != 1 else ''}, {edges} "
             f"edge{'s' if edges != 1 else ''} ({len(order.deps)} dependenc{'ies' if len(order.deps) != 1 else 'y'})")
@@ -152,6 +189,9 @@ def report_section(order: LockOrder) -> list[str]:
         out.extend("  " + line if line else "" for line in render_cycle(cycle))
     if order.more_cycles:
         out += ["", f"  ... and {order.more_cycles} more strong cycles"]
+    for conflict in order.irq:
+        out.append("")
+        out.extend("  " + line if line else "" for line in render_conflict(conflict))
     return out
 
 
@@ -174,6 +214,18 @@ def cycle_json(cycle: Cycle) -> dict:
             "dependencies": [dependency_json(d) for d in cycle.deps]}
 
 
+def usage_json(u: Usage) -> dict:
+    return {"lock": u.lock, "usage": u.usage, "site": site_json(u.site), "threads": list(u.threads)}
+
+
+def conflict_json(conflict: IrqConflict) -> dict:
+    """An interrupt-safety conflict: `inconsistent` (one class, both usages) or an irq-safe -> irq-unsafe
+    chain with its dependencies."""
+    return {"irq": conflict.irq.lower(), "inconsistent": conflict.inconsistent, "message": conflict.message,
+            "chain": list(conflict.chain), "safe": usage_json(conflict.safe), "unsafe": usage_json(conflict.unsafe),
+            "dependencies": [dependency_json(d) for d in conflict.deps]}
+
+
 def known_json(known: KnownCycle) -> dict:
     return {"locks": list(known.locks), "reason": known.reason, "location": known.span.short}
 
@@ -188,7 +240,8 @@ def to_json(order: LockOrder) -> dict:
             "cycles": [cycle_json(c) for c in order.cycles],
             "more_cycles": order.more_cycles,
             "known_cycles": [waived_json(w) for w in order.waived],
-            "stale_waivers": [known_json(k) for k in order.stale]}
+            "stale_waivers": [known_json(k) for k in order.stale],
+            "irq_conflicts": [conflict_json(c) for c in order.irq]}
 
 
 def _dot_id(text: str) -> str:

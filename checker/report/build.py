@@ -446,6 +446,11 @@ def lock_order_result(order: LockOrder, exp: ExplicitResult) -> PropertyResult:
         dep = order.cycles[0].deps[-1]
         return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.VIOLATED, dep.acquired_site.location,
                               LOCK_ORDER_ABOUT, cycle_message(order) + " (see 'Lock order' below)")
+    if order.irq:
+        conflict = order.irq[0]
+        where = conflict.deps[-1].acquired_site if conflict.deps else conflict.unsafe.site
+        return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.VIOLATED, where.location,
+                              LOCK_ORDER_ABOUT, cycle_message(order) + " (see 'Lock order' below)")
     if order.stale:
         return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.VIOLATED, order.stale[0].span.short,
                               LOCK_ORDER_ABOUT, cycle_message(order) + ": remove the waiver")

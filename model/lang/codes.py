@@ -54,6 +54,10 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC124": "bad known_cycles: entry (lock classes, reason) or lock classes:",
     "NC125": "a bad lemma: not a condition, or an at() place that is no statement of that thread",
     "NC126": "bad srcu lock declaration (an srcu_struct declared with per: or classes:)",
+    "NC130": "bad context: (a thread's process, softirq or hardirq context)",
+    "NC131": "bad interrupts: (not an irq-context thread, not a process-context threads: entry, instances that do "
+             "not pair up)",
+    "NC132": "an irq-context thread declared a daemon",
     "NC135": "bad callbacks: declaration (slots and their signatures, bind: keys, an unknown slot)",
     "NC136": "a procedure bound to a callback slot does not fit the slot's signature",
     "NC201": "bad or undefined label",
@@ -80,6 +84,7 @@ CODES: Mapping[str, str] = MappingProxyType({
              "state list without per:, or kfree: of something other than an element",
     "NC219": "SRCU operation (srcu_read_lock, srcu_read_unlock, synchronize_srcu) on something other than an srcu "
              "lock, or an srcu lock used where a lock is expected",
+    "NC230": "spin_lock_irqsave or spin_unlock_irqrestore with a flags argument (the flags travel with the lock)",
     "NC240": "bad call through an element or callback test (o.init(n), o.init): no callbacks: for its entity, "
              "no such slot, or the element is not a local, parameter or element name",
     "NC301": "expression not allowed here, or of the wrong type",

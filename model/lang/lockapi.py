@@ -18,11 +18,14 @@ class LockOpInfo:
     """One lock API operation.
 
     `mode` is what it takes or gives up: "mutex" (a mutex), "spin" (a spinlock), "read" or "write" (an
-    rwsem). downgrade_write neither acquires nor releases in this table's sense: it `downgrades`.
+    rwsem). downgrade_write neither acquires nor releases in this table's sense: it `downgrades`. `irq` is
+    what it does to the CPU's interrupt state besides: "irq" (an acquire disables hardirqs, a release
+    enables them), "irqsave" (an acquire saves the hardirq state with the lock and disables them, the
+    release restores what was saved) or "bh" (softirqs disabled one level deeper, and back).
     """
 
     name: str
-    kind: str                   # the lock kind it needs: mutex, rwsem, spinlock
+    kind: str                   # the lock kind it needs: mutex, rwsem, spinlock, raw_spinlock
     mode: str                   # mutex, spin, read, write
     acquires: bool = False
     releases: bool = False
@@ -32,6 +35,7 @@ class LockOpInfo:
     release: str | None = None  # the release that undoes this acquire
     weaker: str | None = None   # the same acquire in read mode (down_write -> down_read)
     plain: str | None = None    # the same acquire without the killable wait (mutex_lock_killable -> mutex_lock)
+    irq: str = ""               # "", irq, irqsave, bh: the interrupt state it changes too
 
     @property
     def can_fail(self) -> bool:
@@ -46,7 +50,7 @@ class LockOpInfo:
     @property
     def sleeps(self) -> bool:
         """An acquire that sleeps while it waits: forbidden in atomic context (spinlocks spin instead)."""
-        return self.waits and self.kind != "spinlock"
+        return self.waits and self.kind not in SPIN_KINDS
 
     @property
     def queues(self) -> bool:
@@ -59,10 +63,27 @@ class LockOpInfo:
         return self.mode if self.kind == "rwsem" else ""
 
 
+SPIN_KINDS = ("spinlock", "raw_spinlock")   # raw_spinlock_t: a spinlock that stays one under PREEMPT_RT
+
+
 def _acquire(name: str, kind: str, mode: str, release: str, killable: bool = False, trylock: bool = False,
-             weaker: str | None = None, plain: str | None = None) -> LockOpInfo:
+             weaker: str | None = None, plain: str | None = None, irq: str = "") -> LockOpInfo:
     return LockOpInfo(name, kind, mode, acquires=True, killable=killable, trylock=trylock, release=release,
-                      weaker=weaker, plain=plain)
+                      weaker=weaker, plain=plain, irq=irq)
+
+
+def _spin_api(prefix: str, kind: str) -> tuple[LockOpInfo, ...]:
+    """spin_lock and its interrupt-disabling forms (include/linux/spinlock.h), for spinlock_t (prefix spin_)
+    or raw_spinlock_t (raw_spin_)."""
+    out: list[LockOpInfo] = []
+    for suffix, unlock, irq in (("", "", ""), ("_irq", "_irq", "irq"), ("_irqsave", "_irqrestore", "irqsave"),
+                                ("_bh", "_bh", "bh")):
+        release = f"{prefix}unlock{unlock}"
+        out.append(_acquire(f"{prefix}lock{suffix}", kind, "spin", release, irq=irq))
+        if not suffix:
+            out.append(_acquire(f"{prefix}trylock", kind, "spin", release, trylock=True))
+        out.append(LockOpInfo(release, kind, "spin", releases=True, irq=irq))
+    return tuple(out)
 
 
 # In the order the statement forms are listed (and suggested) to spec authors.
@@ -81,9 +102,8 @@ _TABLE = (
     _acquire("down_write_trylock", "rwsem", "write", "up_write", trylock=True, weaker="down_read_trylock"),
     LockOpInfo("up_write", "rwsem", "write", releases=True),
     LockOpInfo("downgrade_write", "rwsem", "write", downgrades=True),
-    _acquire("spin_lock", "spinlock", "spin", "spin_unlock"),
-    _acquire("spin_trylock", "spinlock", "spin", "spin_unlock", trylock=True),
-    LockOpInfo("spin_unlock", "spinlock", "spin", releases=True),
+    *_spin_api("spin_", "spinlock"),
+    *_spin_api("raw_spin_", "raw_spinlock"),
 )
 LOCK_API: Mapping[str, LockOpInfo] = MappingProxyType({info.name: info for info in _TABLE})
 

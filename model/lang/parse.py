@@ -41,7 +41,7 @@ TOP_KEYS = ("netcheck", "name", "about", "extends", "entities", "types", "locks"
             "threads", "properties", "lemmas", "options", "expect", "pinned", "known_cycles", "workqueues", "works",
             "callbacks")
 QUESTION_KINDS = ("reachable", "waits_on_slow")   # asked, never violated
-LOCK_KINDS = ("mutex", "rwsem", "spinlock", "srcu")
+LOCK_KINDS = ("mutex", "rwsem", "spinlock", "raw_spinlock", "srcu")
 # The keys each section's entries take (the parser and the JSON Schema of model/lang/schema.py read these).
 LOCK_KEYS = ("kind", "per", "classes")
 LOCK_CLASSES = tuple(c.value for c in LockClasses)   # the values of a lock's classes:
@@ -49,7 +49,8 @@ KNOWN_CYCLE_KEYS = ("locks", "reason")
 # A lock class as known_cycles: names it: NAME, NAME/SUBCLASS, NAME[ELEMENT, ...] (classes: per_instance)
 CLASS_RE = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\[([^\]]*)\])?\s*(?:/\s*(\d+))?\s*")
 STATE_KEYS = ("type", "per", "init")
-THREAD_KEYS = ("run", "for", "count", "daemon", "about")
+THREAD_KEYS = ("run", "for", "count", "daemon", "about", "context", "interrupts")
+CONTEXTS = ("process", "softirq", "hardirq")
 MAX_THREAD_COUNT = 16
 LIVENESS_KINDS = ("eventually", "leads_to", "progress", "returns_when_killed")   # on every fair run
 THREAD_KINDS = ("waits_on_slow", "progress", "returns_when_killed")   # they name a threads: entry
@@ -197,6 +198,7 @@ class SpecParser:
         self.check_works(works, procedures)
         worker_procs, workers = lowering.workers(scope) if works.works and not self.diag.items else ([], [])
         threads = self.parse_threads(scope, procedures)
+        self.check_contexts(threads)
         procedures = [*procedures, *worker_procs]
         threads = [*threads, *workers]
         properties = self.parse_properties(scope, asserts, threads, procedures)
@@ -856,13 +858,60 @@ class SpecParser:
                 daemon = daemon_node.value
             else:
                 self.err(daemon_node.span, "NC101", "daemon: takes true or false", "daemon: true")
+        context, interrupts = self.thread_context(key, value, daemon)
         proc = procs[proc_name_]
         arg_scope = scope.with_locals(local_types)
         assert isinstance(run, Scalar)
         args = self.call_args(run, run_text, m.start(2), m.group(2), arg_scope, proc)
         if args is None:
             return None
-        return ThreadDecl(key.text, proc_name_, args, var, domain, count, daemon, key.span)
+        return ThreadDecl(key.text, proc_name_, args, var, domain, count, daemon, key.span, context, interrupts)
+
+    def thread_context(self, key: Scalar, value: Map, daemon: bool) -> tuple[str, str]:
+        """A thread's `context:` (process, softirq, hardirq) and the entry its `interrupts:` names."""
+        node, target = value.get("context"), value.get("interrupts")
+        context = "process"
+        if node is not None:
+            text = node.value if isinstance(node, Scalar) else None
+            if text in CONTEXTS:
+                context = str(text)
+            else:
+                self.err(node.span, "NC130", f"context: takes {', '.join(CONTEXTS)}, got {describe(node)}",
+                         did_you_mean(str(text), CONTEXTS) or "context: hardirq")
+        if context != "process" and daemon:
+            self.err(key.span, "NC132", f"thread '{key.text}' runs in {context} context and cannot be a daemon",
+                     "an interrupt handler runs to completion: remove daemon: true")
+        interrupts = ""
+        if target is not None:
+            name = target.value if isinstance(target, Scalar) else None
+            if context == "process":
+                self.err(target.span, "NC131", "interrupts: is for a thread in softirq or hardirq context",
+                         "add context: hardirq (or softirq)")
+            elif not isinstance(name, str):
+                self.err(target.span, "NC131", f"interrupts: names a threads: entry, got {describe(target)}",
+                         "interrupts: writer")
+            else:
+                interrupts = name
+        return context, interrupts
+
+    def check_contexts(self, threads: Sequence[ThreadDecl]) -> None:
+        """Each `interrupts:` names a process-context threads: entry whose instances pair with this one's:
+        it has a single instance, or both run one instance per element of the same domain."""
+        by_name = {t.name: t for t in threads}
+        for t in threads:
+            if not t.interrupts:
+                continue
+            cpu = by_name.get(t.interrupts)
+            problem, hint = "", "name a process-context thread with one instance, or one per element as for: here"
+            if cpu is None:
+                problem = f"'{t.interrupts}' is not a threads: entry"
+                hint = did_you_mean(t.interrupts, by_name) or hint
+            elif cpu.context != "process":
+                problem = f"'{cpu.name}' runs in {cpu.context} context: an interrupt interrupts a process"
+            elif (cpu.var or cpu.count != 1) and not (cpu.var and t.var and cpu.domain == t.domain):
+                problem = f"the instances of '{t.name}' and '{cpu.name}' do not pair up"
+            if problem:
+                self.err(t.span, "NC131", f"thread '{t.name}' interrupts: {problem}", hint)
 
     def call_args(self, node: Scalar, text: str, offset: int, args_text: str, scope: Scope,
                   proc: Procedure) -> tuple[Expr, ...] | None:

@@ -17,6 +17,7 @@ from .counterapi import COUNTER_API, CounterOpInfo
 from .edits import OPERAND_KEYS, OPERATIONS
 from .lockapi import LOCK_API, NESTED_API, RCU_API, LockOpInfo, NestedOpInfo
 from .parse import (
+    CONTEXTS,
     EXPECT_HOLDS,
     EXPECT_KEYS,
     FAIRNESS,
@@ -231,7 +232,9 @@ def _procedures() -> Schema:
 
 def _thread() -> Schema:
     values = {"run": TEXT, "for": TEXT, "count": {"type": "integer", "minimum": 0, "maximum": MAX_THREAD_COUNT},
-              "daemon": FLAG, "about": TEXT}
+              "daemon": FLAG, "about": TEXT,
+              "context": {"enum": list(CONTEXTS), "description": "what the thread runs as (default process)"},
+              "interrupts": {**TEXT, "description": "the process-context thread whose CPU this irq thread interrupts"}}
     return {"anyOf": [TEXT, _keys({k: values[k] for k in THREAD_KEYS}, ("run",))]}
 
 

@@ -307,6 +307,8 @@ class ThreadDecl:
     count: int
     daemon: bool
     span: Span = field(compare=False)
+    context: str = "process"   # process, softirq or hardirq: what the instances run as (docs/semantics.md 3.1)
+    interrupts: str = ""       # an irq-context entry: the process-context threads: entry whose CPU it interrupts
 
 
 def thread_instances(t: ThreadDecl) -> tuple[str, ...]:

@@ -147,15 +147,10 @@ def _split_top(text: str) -> list[str]:
 # Kernel calls a spec may reach for that netcheck has no primitive for, with what to write instead (a
 # near name would suggest the wrong primitive: spin_lock_irqsave is not spin_lock, call_rcu is not call).
 UNMODELLED = {
-    "spin_lock_irqsave": "interrupt contexts are not modelled: 'spin_lock: L' models the lock itself, which is "
-                         "right only if no interrupt handler takes L",
-    "spin_lock_irq": "interrupt contexts are not modelled: 'spin_lock: L' models the lock itself, which is right "
-                     "only if no interrupt handler takes L",
-    "spin_lock_bh": "softirq contexts are not modelled: 'spin_lock: L' models the lock itself, which is right only "
-                    "if no softirq takes L",
-    "spin_unlock_irqrestore": "write 'spin_unlock: L' (interrupt contexts are not modelled)",
-    "spin_unlock_irq": "write 'spin_unlock: L' (interrupt contexts are not modelled)",
-    "spin_unlock_bh": "write 'spin_unlock: L' (softirq contexts are not modelled)",
+    "local_irq_save": "interrupts are disabled with the lock that needs it: 'spin_lock_irqsave: L' (or "
+                      "spin_lock_irq) saves and disables them, spin_unlock_irqrestore restores them",
+    "local_irq_disable": "interrupts are disabled with the lock that needs it: 'spin_lock_irq: L'",
+    "local_bh_disable": "softirqs are disabled with the lock that needs it: 'spin_lock_bh: L'",
     "mutex_lock_interruptible": "any signal ends an interruptible wait; netcheck models fatal signals only: "
                                 "'mutex_lock_killable: M' with on_fail: is the nearest (its -EINTR path)",
     "down_read_interruptible": "netcheck models fatal signals only: 'down_read_killable: S' with on_fail: is the "
@@ -344,6 +339,8 @@ class BodyParser:
         if printed and printed.group(1) in (*LOCK_API, *NESTED_API):   # a lock call the way netcheck prints it
             op, lock = printed.group(1), printed.group(2) or "LOCK"
             info = NESTED_API[op].info if op in NESTED_API else LOCK_API[op]
+            if info.irq == "irqsave":   # spin_lock_irqsave(&l, flags): the flags travel with the lock
+                lock = lock.split(",")[0].strip()
             raise ExprError(span, "NC207", f"'{text}': a lock operation is a mapping statement",
                             f"write it as '- {op}: {lock}'" + (" with on_fail:" if info.can_fail else ""))
         if printed and printed.group(1) in COUNTER_API:   # a counter call written the way C writes it
@@ -603,6 +600,10 @@ class BodyParser:
         if op in NESTED_API:
             text, subclass, sub_text = self.subclass(op, text, vspan)
             op = NESTED_API[op].plain
+        elif LOCK_API[op].irq == "irqsave" and isinstance(text, str) and len(parts := _split_top(text)) > 1:
+            raise ExprError(vspan, "NC230", f"{op} takes the lock only: the flags travel with the lock",
+                            f"write '{op}: {parts[0].strip()}': the interrupt state the irqsave acquire of a lock "
+                            "saves is what the irqrestore release of that lock restores")
         scope = self.scoped()
         m = re.match(r"\s*([A-Za-z_]\w*)\s*(\[|$)", text) if isinstance(text, str) else None
         if m and m.group(1) not in scope.locks and m.group(1) not in scope.names():

@@ -35,7 +35,10 @@ class Test(Enum):
     RCU_FULL = "rcu_full"          # read-side nesting at its maximum
     RCU_OUT = "rcu_out"            # not inside an RCU read-side section
     RCU_IN = "rcu_in"              # inside one
-    SPIN = "spin"                  # holds a spinlock
+    IRQS_OFF = "irqs_off"          # hardirqs are disabled (or the thread is a hardirq handler)
+    HARDIRQ = "hardirq"            # the thread runs in hardirq context
+    BH_FULL = "bh_full"            # softirq-disable nesting at its maximum
+    BH_OUT = "bh_out"              # softirqs are not disabled by this thread
     GP_PENDING = "gp_pending"      # readers the thread's synchronize_rcu() waits for are still inside
 
 
@@ -51,6 +54,12 @@ class Effect(Enum):
     RCU_DOWN = "rcu_down"          # and, leaving the outermost section, no longer hold up grace periods (nor,
     #                                for RCU, keep deleted list elements: their readers lose this thread)
     GP_START = "gp_start"          # a grace period starts: wait for the readers inside now
+    IRQ_SAVE = "irq_save"          # the lock instance keeps the thread's hardirq state (spin_lock_irqsave)
+    IRQ_OFF = "irq_off"            # hardirqs disabled
+    IRQ_ON = "irq_on"              # hardirqs enabled
+    IRQ_RESTORE = "irq_restore"    # hardirqs as the lock instance saved them (spin_unlock_irqrestore)
+    BH_UP = "bh_up"                # softirqs disabled one level deeper (local_bh_disable())
+    BH_DOWN = "bh_down"
 
 
 class Then(Enum):
@@ -73,6 +82,22 @@ def _violate(test: Test, message: str = "") -> Rule:
     return Rule(test, then=Then.VIOLATE, message=message)
 
 
+# The interrupt side of a spinlock operation (LockOpInfo.irq; "un" + it for the release): the checks before
+# it (the warnings of __local_bh_disable_ip() and __local_bh_enable_ip() in kernel/softirq.c) and the effects
+# after taking or dropping the lock. An acquire disables first, then spins; a blocked one changes nothing.
+IRQ_EFFECTS: dict[str, tuple[tuple[Rule, ...], tuple[Effect, ...]]] = {
+    "": ((), ()),
+    "irq": ((), (Effect.IRQ_OFF,)),
+    "irqsave": ((), (Effect.IRQ_SAVE, Effect.IRQ_OFF)),
+    "bh": ((_violate(Test.HARDIRQ, "softirqs disabled in hardirq context (local_bh_disable() warns)"),
+            _violate(Test.BH_FULL, "softirq-disable nesting too deep")), (Effect.BH_UP,)),
+    "unirq": ((), (Effect.IRQ_ON,)),
+    "unirqsave": ((), (Effect.IRQ_RESTORE,)),
+    "unbh": ((_violate(Test.IRQS_OFF, "softirqs enabled with hardirqs disabled (local_bh_enable() warns)"),
+              _violate(Test.BH_OUT, "softirqs are not disabled (no matching spin_lock_bh)")), (Effect.BH_DOWN,)),
+}
+
+
 @cache
 def lock_rules(op: str, waiting: bool = False, signal: bool = False) -> tuple[Rule, ...]:
     """The rules of a lock operation's step: the call itself, or (`waiting`) its wait in an rwsem queue;
@@ -90,9 +115,12 @@ def lock_rules(op: str, waiting: bool = False, signal: bool = False) -> tuple[Ru
     if not info.rw_mode and info.acquires:
         busy = (fail_or_busy,) if fail_or_busy else (
             _violate(Test.MINE, "already held by this thread (self-deadlock)"), Rule(Test.ALWAYS, then=Then.BLOCK))
-        return (*atomic, Rule(Test.FREE, (Effect.TAKE,)), *busy)
+        checks, irq = IRQ_EFFECTS[info.irq]
+        return (*atomic, *checks, Rule(Test.FREE, (Effect.TAKE, *irq)), *busy)
     if not info.rw_mode:
-        return (_violate(Test.NOT_MINE, "this thread does not hold it"), Rule(Test.ALWAYS, (Effect.DROP,)))
+        checks, irq = IRQ_EFFECTS["un" + info.irq if info.irq else ""]
+        return (_violate(Test.NOT_MINE, "this thread does not hold it"), *checks,
+                Rule(Test.ALWAYS, (Effect.DROP, *irq)))
     queue = (fail_or_busy,) if fail_or_busy else (Rule(Test.ALWAYS, (Effect.ENQUEUE,), Then.WAIT),)
     if info.acquires and info.mode == "read":
         held = Rule(Test.MINE, then=Then.FAIL) if info.trylock else \
@@ -131,7 +159,7 @@ def rcu_rules(op: str, waiting: bool = False) -> tuple[Rule, ...]:
                          "(self-deadlock)"), _violate(Test.ATOMIC), Rule(Test.ALWAYS, (Effect.GP_START,)))
     start = (Effect.GP_START,) if op == "synchronize_rcu" else ()
     return (_violate(Test.RCU_IN, "called inside an RCU read-side critical section (deadlock)"),
-            _violate(Test.SPIN, "sleeps while holding a spinlock"), Rule(Test.ALWAYS, start))
+            _violate(Test.ATOMIC), Rule(Test.ALWAYS, start))
 
 
 __all__ = ["Effect", "Rule", "Test", "Then", "lock_rules", "rcu_rules"]

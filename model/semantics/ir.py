@@ -228,9 +228,18 @@ class WaitCall(Node):
     cond: Expr | None = None
 
 
+@dataclass(eq=False, kw_only=True)
+class IrqArrive(Node):
+    """The arrival of an interrupt: the first step of a thread in hardirq or softirq context that interrupts
+    another thread's CPU, enabled while that CPU takes it (model/semantics/contexts.py); its statement is
+    the threads: entry."""
+
+    kind: ClassVar[str] = "irq_arrive"
+
+
 LOCK_NODES = (LockCall, LockWait)
 
-__all__ = ["Assign", "Await", "Branch", "Check", "Choose", "CounterCall", "End", "Free", "GraceWait", "Jump",
-           "ListEdit",
-           "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset", "WaitCall",
+__all__ = ["Assign", "Await", "Branch", "Check", "Choose", "CounterCall", "End", "Free", "GraceWait", "IrqArrive",
+           "Jump", "ListEdit", "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset",
+           "WaitCall",
            "LOCK_NODES"]

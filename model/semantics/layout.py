@@ -33,6 +33,9 @@ class SlotKind(str, Enum):
     #                                (with `var` an srcu lock: that SRCU domain's nesting and grace-period wait)
     GHOST_NEXT = "ghost_next"      # an RCU list's element deleted by list_del_rcu: its successor then (-1: the head)
     GHOST_READERS = "ghost_readers"  # the readers inside a read-side section since its deletion (bitmask)
+    IRQS_OFF = "irqs_off"          # a thread's hardirqs disabled (1) or enabled (0)
+    BH_DEPTH = "bh_depth"          # how deep a thread has disabled softirqs (spin_lock_bh)
+    IRQ_FLAGS = "irq_flags"        # the irqs_off a spin_lock_irqsave of this spinlock instance saved
 
     def __str__(self) -> str:
         return self.value
@@ -68,6 +71,9 @@ class Layout:
     # an RCU list (a list_*_rcu statement names it) -> (first GHOST_NEXT slot, first GHOST_READERS slot, its
     # entity's size): one slot of each per element
     rcu_lists: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    irqs_off: list[int] = field(default_factory=list)    # per thread, when the spec disables hardirqs
+    bh_depth: list[int] = field(default_factory=list)    # per thread, when the spec disables softirqs
+    irq_flags: dict[int, int] = field(default_factory=dict)   # spinlock instance (owner slot) -> its saved flags
 
     def domain(self, name: str) -> tuple[list[int], list[int]]:
         """The nesting and grace-period slots per thread of RCU ('') or an SRCU domain."""

@@ -30,6 +30,7 @@ from ..lang.lockapi import LOCK_API, RCU_LIST_OPS
 from ..lang.types import BoolT, EnumT, IntT, RefT, SetT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
+from .contexts import MAX_BH_DEPTH, Irq
 from .counters import CEffect, CTest, counter_rules, high
 from .layout import SlotKind, free_checks, ghost_slots, wait_queue_slots
 from .locks import MAX_READ_DEPTH, READ_BITS
@@ -161,8 +162,9 @@ class Model:
             return 1 << (READ_BITS * threads)
         if s.kind == SlotKind.GHOST_NEXT:
             return max(self.system.env.entity_sizes.values())
-        if s.kind in (SlotKind.LOCK_OWNER, SlotKind.RCU_NEST):
-            return threads + MAX_READ_DEPTH + 3
+        if s.kind in (SlotKind.LOCK_OWNER, SlotKind.RCU_NEST, SlotKind.IRQS_OFF, SlotKind.BH_DEPTH,
+                      SlotKind.IRQ_FLAGS):
+            return threads + MAX_READ_DEPTH + MAX_BH_DEPTH
         sizes = self.system.env.entity_sizes
         if is_list_slot(s.kind, s.type, s.sort):
             return enc.list_base ** enc.list_cap
@@ -260,7 +262,8 @@ class Model:
                     tree = _NodeTrees(self, thread.tid, pc).build(signal, visible=True)
                     if tree is None or isinstance(tree, Block):
                         continue
-                    guard = all_of(f"{var(thread.pcslot)} == {pc}", negate(blocked(tree)))
+                    guard = all_of(f"{var(thread.pcslot)} == {pc}", negate(blocked(tree)),
+                                   inactive(self.system.contexts[thread.tid].preempted_by))
                     kind = f"{node.kind}{' (fatal signal)' if signal else ''}"
                     out.append(f"    :: ({guard}) ->   /* {thread.name} {pc}: {kind} */")
                     out += code(tree, "       ")
@@ -383,6 +386,10 @@ class _NodeTrees:
                             (ex.term(node.cond), self.go(target=node.next))], Block())
         if isinstance(node, ir.End):
             return ordered([(self.holds_anything(), Violate(DISCIPLINE))], self.go(target=self.thread.finished))
+        if isinstance(node, ir.IrqArrive):
+            context = self.system.contexts[self.tid]
+            arrives = all_of(inactive(context.arrive_after), *[f"{var(x)} == 0" for x in context.arrive_clear])
+            return ordered([(arrives, self.go(target=node.next))], Block())
         if isinstance(node, ir.LoopStep):
             return self.loop(node)
         if isinstance(node, ir.ListEdit):
@@ -654,9 +661,13 @@ class _NodeTrees:
         return var(nests[self.tid if tid is None else tid]) if nests else None
 
     def atomic(self) -> str:
+        context = self.system.contexts[self.tid]
+        if context.in_irq:
+            return "1"
         spin = [f"{var(i)} == {self.tid}" for i in self.thread.builder.spin_slots]
         nest = self.rcu_nest()
-        return any_of(*spin, *([f"{nest} != 0"] if nest is not None else []))
+        disabled = [f"{var(slot)} != 0" for _, slot in context.atomic_reasons()]
+        return any_of(*spin, *([f"{nest} != 0"] if nest is not None else []), *disabled)
 
     def holds_anything(self) -> str:
         parts = []
@@ -670,7 +681,17 @@ class _NodeTrees:
         if nest is not None:
             parts.append(f"{nest} != 0")
         parts += [f"{var(nests[self.tid])} != 0" for nests in self.system.layout.srcu_nest.values()]
+        context = self.system.contexts[self.tid]
+        if context.irqs_off >= 0:
+            parts.append(f"{var(context.irqs_off)} != {context.irqs_start}")
+        if context.bh_depth >= 0:
+            parts.append(f"{var(context.bh_depth)} != 0")
         return any_of(*parts)
+
+
+def inactive(irqs: Sequence[Irq]) -> str:
+    """None of these irq-context threads is active: each has not arrived or has finished (contexts.py)."""
+    return all_of(*[f"({var(i.pcslot)} == {i.entry} || {var(i.pcslot)} == {i.finished})" for i in irqs])
 
 
 def _depth(readers: str, tid: int) -> str:
@@ -743,17 +764,23 @@ class _RuleTrees:
             return "1"
         if test is Test.QUEUED:
             return "1" if b >= 0 else "0"
+        context = self.system.contexts[tid]
         if test is Test.ATOMIC:
-            return at.atomic() if self.system.layout.rcu_nest or at.thread.builder.spin_slots else None
+            return at.atomic() if (self.system.layout.rcu_nest or at.thread.builder.spin_slots or context.in_irq
+                                   or context.atomic_reasons()) else None
+        if test in (Test.HARDIRQ, Test.IRQS_OFF):
+            if context.kind == "hardirq":
+                return "1"
+            return f"{var(context.irqs_off)} != 0" if test is Test.IRQS_OFF and context.irqs_off >= 0 else None
+        if test in (Test.BH_FULL, Test.BH_OUT):
+            bh = var(context.bh_depth)
+            return f"{bh} >= {MAX_BH_DEPTH}" if test is Test.BH_FULL else f"{bh} == 0"
         nests, gps = self.system.layout.domain(self.domain)
         if test in (Test.RCU_FULL, Test.RCU_OUT, Test.RCU_IN):
             if not nests:
                 return None
             nest = var(nests[tid])
             return {Test.RCU_FULL: f"{nest} >= 3", Test.RCU_OUT: f"{nest} == 0", Test.RCU_IN: f"{nest} != 0"}[test]
-        if test is Test.SPIN:
-            spins = at.thread.builder.spin_slots
-            return any_of(*[f"{var(i)} == {tid}" for i in spins]) if spins else None
         if test is Test.GP_PENDING:
             return f"{var(gps[tid])} != 0" if gps else None
         owner = var(b)
@@ -801,10 +828,21 @@ class _RuleTrees:
                                    f"{var(ghost)} = {var(ghost)} & ~{1 << tid}; "
                                    f"if :: {var(ghost)} == 0 -> {var(nxt)} = -1 :: else -> skip fi "
                                    ":: else -> skip fi")
-            elif effect is Effect.GP_START and gps:
-                readers = " + ".join(f"({var(n)} != 0 -> {1 << t} : 0)" for t, n in enumerate(nests))
-                out.append(f"{var(gps[tid])} = {readers or '0'}")
+            elif effect is Effect.GP_START:
+                if gps:
+                    readers = " + ".join(f"({var(n)} != 0 -> {1 << t} : 0)" for t, n in enumerate(nests))
+                    out.append(f"{var(gps[tid])} = {readers or '0'}")
+            else:
+                out.append(self.irq_effect(effect, b))
         return out
+
+    def irq_effect(self, effect: Effect, b: int) -> str:
+        """An effect on the thread's interrupt state (and the flags a lock instance keeps)."""
+        context, flags = self.system.contexts[self.tid], self.system.layout.irq_flags
+        irqs, bh = var(context.irqs_off), var(context.bh_depth)
+        return {Effect.IRQ_SAVE: lambda: f"{var(flags[b])} = {irqs}", Effect.IRQ_OFF: lambda: f"{irqs} = 1",
+                Effect.IRQ_ON: lambda: f"{irqs} = 0", Effect.IRQ_RESTORE: lambda: f"{irqs} = {var(flags[b])}",
+                Effect.BH_UP: lambda: f"{bh} = {bh} + 1", Effect.BH_DOWN: lambda: f"{bh} = {bh} - 1"}[effect]()
 
     def grant(self, b: int) -> list[str]:
         """locks.rw_grant: a free rwsem handed to the head of its queue; the threads granted it in g_woken."""

@@ -14,7 +14,7 @@ tests/test_relation.py proves the explorer's micro-steps (system.micro_step) and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
 
@@ -25,6 +25,7 @@ from ..lang.lockapi import LOCK_API, RCU_LIST_OPS
 from ..lang.types import IntT, RefT, SetT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
+from .contexts import MAX_BH_DEPTH, Irq
 from .counters import CEffect, CTest, counter_rules, high
 from .layout import SlotKind, free_checks, ghost_slots, wait_queue_slots
 from .locks import MAX_READ_DEPTH, READ_BITS
@@ -37,7 +38,8 @@ from .waitqueues import WEffect, WTest, WThen, wait_rules
 Updates = Mapping[int, z3.ExprRef | None]
 RUNTIME, DISCIPLINE = "runtime_safety", "lock_discipline"
 UNDEFINED = "a partial operation outside its domain (docs/semantics.md)"
-ATOMIC = "sleeps in atomic context (a spinlock held, or inside an RCU read-side section)"
+ATOMIC = ("sleeps in atomic context (irq context, a spinlock held, inside an RCU read-side section, hardirqs or "
+          "softirqs disabled)")
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,19 @@ class Relation:
         """The cases of the node thread `tid` has at `pc` (its fatal-signal exit with `signal`)."""
         key = (tid, pc, signal)
         if key not in self._cases:
-            self._cases[key] = _NodeCases(self, tid, pc).build(signal)
+            cases = _NodeCases(self, tid, pc).build(signal)
+            thread = self.system.threads[tid]
+            preempted = self.system.contexts[tid].preempted_by
+            if preempted and thread.steps[pc] is not None:   # no step while an interrupt holds the CPU
+                idle = self.inactive(preempted)
+                cases = [Case(z3.And(idle, c.guard), c.updates, c.violation, c.message) for c in cases]
+            self._cases[key] = cases
         return self._cases[key]
+
+    def inactive(self, irqs: Sequence[Irq]) -> z3.BoolRef:
+        """None of these irq-context threads is active (contexts.py): each has not arrived or has finished."""
+        pc = self.pre.slot
+        return z3.And(*[z3.Or(pc(i.pcslot) == i.entry, pc(i.pcslot) == i.finished) for i in irqs])
 
     def successor(self, tid: int, pc: int, signal: bool = False) -> z3.BoolRef:
         """R(s, s'): the state after (frame "'") is a successor of the state before by that micro-step."""
@@ -204,6 +217,10 @@ class _NodeCases:
             o.when(self.holds_anything(), violation=DISCIPLINE, message="thread finished while holding a lock")
             o.otherwise(self.goto(self.thread.finished))
             return o.cases
+        if isinstance(node, ir.IrqArrive):
+            context = self.system.contexts[self.tid]
+            clear = [self.slot(x) == 0 for x in context.arrive_clear]
+            return [Case(z3.And(self.rel.inactive(context.arrive_after), *clear), self.goto(node.next))]
         if isinstance(node, ir.LoopStep):
             return self.loop(node)
         if isinstance(node, ir.ListEdit):
@@ -527,10 +544,15 @@ class _NodeCases:
         return self.slot(gps[self.tid]) if gps else None
 
     def atomic(self) -> z3.BoolRef:
-        """Sleeping is forbidden here: the thread holds a spinlock, or is inside an RCU read-side section."""
+        """Sleeping is forbidden here: the thread runs in irq context, holds a spinlock, is inside an RCU
+        read-side section, or has disabled hardirqs or softirqs."""
+        context = self.system.contexts[self.tid]
+        if context.in_irq:
+            return z3.BoolVal(True)
         spin = [self.slot(i) == self.tid for i in self.thread.builder.spin_slots]
         nest = self.rcu_nest()
-        return z3.Or(*spin, *([nest != 0] if nest is not None else []))
+        disabled = [self.slot(slot) != 0 for _, slot in context.atomic_reasons()]
+        return z3.Or(*spin, *([nest != 0] if nest is not None else []), *disabled)
 
     def holds_anything(self) -> z3.BoolRef:
         parts = []
@@ -544,6 +566,11 @@ class _NodeCases:
         if nest is not None:
             parts.append(nest != 0)
         parts += [self.slot(nests[self.tid]) != 0 for nests in self.system.layout.srcu_nest.values()]
+        context = self.system.contexts[self.tid]
+        if context.irqs_off >= 0:
+            parts.append(self.slot(context.irqs_off) != context.irqs_start)
+        if context.bh_depth >= 0:
+            parts.append(self.slot(context.bh_depth) != 0)
         return z3.Or(*parts) if parts else z3.BoolVal(False)
 
 
@@ -628,17 +655,23 @@ class _RuleCases:
             return z3.BoolVal(True)
         if test is Test.QUEUED:
             return z3.BoolVal(b >= 0)
+        context = self.system.contexts[tid]
         if test is Test.ATOMIC:
-            return at.atomic() if self.system.layout.rcu_nest or at.thread.builder.spin_slots else None
+            return at.atomic() if (self.system.layout.rcu_nest or at.thread.builder.spin_slots or context.in_irq
+                                   or context.atomic_reasons()) else None
+        if test in (Test.HARDIRQ, Test.IRQS_OFF):
+            if context.kind == "hardirq":
+                return z3.BoolVal(True)
+            return at.slot(context.irqs_off) != 0 if test is Test.IRQS_OFF and context.irqs_off >= 0 else None
+        if test in (Test.BH_FULL, Test.BH_OUT):
+            bh = at.slot(context.bh_depth)
+            return bh >= MAX_BH_DEPTH if test is Test.BH_FULL else bh == 0
         nests, gps = self.system.layout.domain(self.domain)
         if test in (Test.RCU_FULL, Test.RCU_OUT, Test.RCU_IN):
             if not nests:
                 return None
             nest = at.slot(nests[tid])
             return {Test.RCU_FULL: nest >= 3, Test.RCU_OUT: nest == 0, Test.RCU_IN: nest != 0}[test]
-        if test is Test.SPIN:
-            spins = at.thread.builder.spin_slots
-            return z3.Or(*[at.slot(i) == tid for i in spins]) if spins else None
         if test is Test.GP_PENDING:
             return at.slot(gps[tid]) != 0 if gps else None
         owner = at.slot(b)
@@ -695,10 +728,27 @@ class _RuleCases:
                         left = z3.And(out, _bit(old, tid))
                         updates[ghost] = z3.If(left, old - (1 << tid), old)
                         updates[nxt] = z3.If(z3.And(left, old == (1 << tid)), z3.IntVal(-1), now(nxt))
-            elif effect is Effect.GP_START and gps:
-                readers = [z3.If(now(n) != 0, 1 << t, 0) for t, n in enumerate(nests)]
-                updates[gps[tid]] = z3.Sum(*readers) if readers else z3.IntVal(0)
+            elif effect is Effect.GP_START:
+                if gps:
+                    readers = [z3.If(now(n) != 0, 1 << t, 0) for t, n in enumerate(nests)]
+                    updates[gps[tid]] = z3.Sum(*readers) if readers else z3.IntVal(0)
+            else:
+                updates.update(self.irq_effect(effect, b, now))
         return updates
+
+    def irq_effect(self, effect: Effect, b: int, now: Callable[[int], z3.ExprRef]) -> dict[int, z3.ExprRef]:
+        """An effect on the thread's interrupt state (and the flags a lock instance keeps)."""
+        context, flags = self.system.contexts[self.tid], self.system.layout.irq_flags
+        irqs, bh = context.irqs_off, context.bh_depth
+        if effect is Effect.IRQ_SAVE:
+            return {flags[b]: now(irqs)}
+        if effect in (Effect.IRQ_OFF, Effect.IRQ_ON):
+            return {irqs: z3.IntVal(int(effect is Effect.IRQ_OFF))}
+        if effect is Effect.IRQ_RESTORE:
+            return {irqs: now(flags[b])}
+        if effect in (Effect.BH_UP, Effect.BH_DOWN):
+            return {bh: now(bh) + (1 if effect is Effect.BH_UP else -1)}
+        return {}
 
     def grant(self, b: int, owner: z3.ExprRef, readers: z3.ExprRef, queue: z3.ExprRef) -> dict[int, z3.ExprRef | None]:
         """A free (or read-held) rwsem handed to the head of its queue, as locks.rw_grant does: the new

@@ -19,6 +19,7 @@ from ..lang.lockapi import LOCK_API, RCU_LIST_OPS
 from ..lang.types import IntT, RefT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
+from .contexts import MAX_BH_DEPTH, Context
 from .counters import CEffect, CRule, CTest, counter_rules, high
 from .discipline import Hold
 from .evaluate import Env, EvalError, Fn, compile_expr, key_index, lock_base
@@ -217,8 +218,9 @@ class RuntimeBuilder:
     def __init__(self, layout: Layout, tid: int, pcslot: int, nodes: list[ir.Node], all_readers: bool,
                  fatal_signals: bool, spin_slots: list[int], rcu: tuple[list[int], list[int]],
                  end_check: Callable, finished: int, defaults: dict[int, object], others: Threads,
-                 folded: Mapping[int, frozenset[Hold]] | None = None):
+                 folded: Mapping[int, frozenset[Hold]] | None = None, context: Context | None = None):
         self.others = others
+        self.context = context or Context()
         self.folded = folded or {}   # folded steps (discipline.py) -> the locks the thread must hold there
         self.layout = layout
         self.defaults = defaults
@@ -253,6 +255,37 @@ class RuntimeBuilder:
                 self.steps[pc] = self.step(pc, node)
             else:
                 self.runs[pc] = self.apply(pc, node)
+        if self.context.preempted_by:
+            self.steps = [self.preemptible(step) if step is not None else None for step in self.steps]
+
+    def preemptible(self, step: Step) -> Step:
+        """A step of a thread whose CPU an interrupt may hold: none while one of them is active
+        (contexts.py: arrived and not finished)."""
+        irqs = [(i.pcslot, i.entry, i.finished) for i in self.context.preempted_by]
+
+        def gate(fn: Callable) -> Callable:
+            def fire(s: Sequence) -> list:
+                for pcslot, entry, finished in irqs:
+                    if s[pcslot] != entry and s[pcslot] != finished:
+                        return []
+                return fn(s)
+            return fire
+        return Step(gate(step.fire), gate(step.sig) if step.sig is not None else None, step.idle, step.pc)
+
+    def irq_arrive(self, pc: int, node: ir.IrqArrive) -> Step:
+        """An interrupt arrives: once every interrupt it may not nest in is inactive and the CPU has
+        interrupts (or softirqs) enabled."""
+        irqs = [(i.pcslot, i.entry, i.finished) for i in self.context.arrive_after]
+        clear, nxt = self.context.arrive_clear, node.next
+
+        def fire(s: Sequence) -> list:
+            for pcslot, entry, finished in irqs:
+                if s[pcslot] != entry and s[pcslot] != finished:
+                    return []
+            if any(s[x] for x in clear):
+                return []
+            return self.goto(list(s), nxt)
+        return Step(fire, None, False, pc)
 
     def holding(self, holds: frozenset[Hold], run: Callable, node: ir.Node) -> Callable:
         """A folded step's closure for settle. It first checks the reduction's assumption: the thread holds
@@ -381,11 +414,15 @@ class RuntimeBuilder:
         return any(s[x] == tid for x in self.spin_slots)
 
     def atomic_context(self) -> Callable[[Sequence], str] | None:
-        """A check for sleeping where it is forbidden (spinlock held, RCU read side), or None if the
-        spec has neither."""
+        """A check for sleeping where it is forbidden (irq context, spinlock held, RCU read side, hardirqs or
+        softirqs disabled), or None if the spec has none of them."""
         spin = bool(self.spin_slots)
         nest = self.rcu_nest[self.tid] if self.rcu_nest else -1
-        if not spin and nest < 0:
+        reasons = self.context.atomic_reasons()
+        if self.context.in_irq:
+            always = f"sleeps in {self.context.kind} context"
+            return lambda s: always
+        if not spin and nest < 0 and not reasons:
             return None
 
         def problem(s: Sequence) -> str:
@@ -393,6 +430,9 @@ class RuntimeBuilder:
                 return "sleeps while holding a spinlock"
             if nest >= 0 and s[nest]:
                 return "sleeps inside an RCU read-side critical section"
+            for message, slot in reasons:
+                if s[slot]:
+                    return message
             return ""
         return problem
 
@@ -691,6 +731,8 @@ class RuntimeBuilder:
             return self.guarded(pc, self.counter(pc, node))
         if isinstance(node, ir.WaitCall):
             return self.guarded(pc, self.wait_queue(pc, node))
+        if isinstance(node, ir.IrqArrive):
+            return self.irq_arrive(pc, node)
         return self.wrap(pc, self.apply(pc, node))
 
     def guarded(self, pc: int, step: Step) -> Step:
@@ -893,7 +935,9 @@ class RuntimeBuilder:
         nest = nests[tid] if nests else -1
         gp = gps[tid] if gps else -1
         atomic = self.atomic_context()
-        spin = (lambda s, b: self.holds_spin(s)) if self.spin_slots else None
+        context = self.context
+        irqs, bh = context.irqs_off, context.bh_depth
+        hardirq = context.kind == "hardirq"
         return {
             Test.ATOMIC: (lambda s, b: atomic(s)) if atomic is not None else None,
             Test.FREE: lambda s, b: s[b] == -1,
@@ -908,8 +952,11 @@ class RuntimeBuilder:
             Test.RCU_FULL: lambda s, b: s[nest] >= 3,
             Test.RCU_OUT: lambda s, b: s[nest] == 0,
             Test.RCU_IN: (lambda s, b: s[nest]) if nest >= 0 else None,
-            Test.SPIN: spin,
             Test.GP_PENDING: (lambda s, b: s[gp]) if gp >= 0 else None,
+            Test.HARDIRQ: (lambda s, b: True) if hardirq else None,
+            Test.IRQS_OFF: (lambda s, b: True) if hardirq else (lambda s, b: s[irqs]) if irqs >= 0 else None,
+            Test.BH_FULL: lambda s, b: s[bh] >= MAX_BH_DEPTH,
+            Test.BH_OUT: lambda s, b: s[bh] == 0,
         }
 
     def effects(self, entry: int, domain: str = "") -> dict[Effect, Callable[[list, int], None]]:
@@ -957,9 +1004,30 @@ class RuntimeBuilder:
         def gp_start(l: list, b: int) -> None:
             if gp >= 0:
                 l[gp] = sum(1 << t for t, n in enumerate(nests) if l[n])
+        irqs, bh, flags = self.context.irqs_off, self.context.bh_depth, self.layout.irq_flags
+
+        def irq_save(l: list, b: int) -> None:
+            l[flags[b]] = l[irqs]
+
+        def irq_off(l: list, b: int) -> None:
+            l[irqs] = 1
+
+        def irq_on(l: list, b: int) -> None:
+            l[irqs] = 0
+
+        def irq_restore(l: list, b: int) -> None:
+            l[irqs] = l[flags[b]]
+
+        def bh_up(l: list, b: int) -> None:
+            l[bh] += 1
+
+        def bh_down(l: list, b: int) -> None:
+            l[bh] -= 1
         return {Effect.TAKE: take, Effect.DROP: drop, Effect.READ_UP: read_up, Effect.READ_DOWN: read_down,
                 Effect.ENQUEUE: enqueue, Effect.DEQUEUE: dequeue, Effect.RCU_UP: rcu_up,
-                Effect.RCU_DOWN: rcu_down, Effect.GP_START: gp_start}
+                Effect.RCU_DOWN: rcu_down, Effect.GP_START: gp_start, Effect.IRQ_SAVE: irq_save,
+                Effect.IRQ_OFF: irq_off, Effect.IRQ_ON: irq_on, Effect.IRQ_RESTORE: irq_restore,
+                Effect.BH_UP: bh_up, Effect.BH_DOWN: bh_down}
 
     def rules(self, pc: int, rules: tuple[Rule, ...], where: Callable[[Sequence], int] | int, node: ir.Node,
               shown: str, entry: int = -1) -> Callable[[Sequence], list]:
@@ -1039,5 +1107,11 @@ class RuntimeBuilder:
                 change(l, b)
                 return goto(l, target)
             return changing
-        assert not changes
+        if changes:
+            def applying(s: Sequence, b: int, found: object) -> list:
+                l = list(s)
+                for change in changes:
+                    change(l, b)
+                return goto(l, target)
+            return applying
         return lambda s, b, found: goto(list(s), target)

@@ -9,10 +9,11 @@ from typing import NamedTuple
 
 from ..lang.errors import Diagnostic, Span, SpecError
 from ..lang.expr import Expr, LockRef, Running, Shared, Unary, walk
-from ..lang.lockapi import RCU_API, mutex_wait_modes
-from ..lang.spec import PropertyDecl, Rcu, Spec
+from ..lang.lockapi import RCU_API, SPIN_KINDS, mutex_wait_modes
+from ..lang.spec import PropertyDecl, Rcu, Spec, Stmt
 from ..lang.types import BOOL, ListT, RefT
 from . import ir
+from .contexts import Context, Irq, context_slots, thread_contexts
 from .discipline import Hold, Reduction, discipline, foldable
 from .evaluate import THREADS, Env, EvalError, Fn, compile_expr, format_value, lock_base, reads_state
 from .layout import Layout, LayoutTooLarge, Slot, SlotKind, shared_layout
@@ -129,6 +130,9 @@ class TransitionSystem:
             layout.rcu_lists[list_name] = (nexts[0] if nexts else len(layout.slots), readers[0] if readers else
                                            len(layout.slots), len(elements))
         defaults: dict[int, object] = {}
+        decls = {t.name: t for t in spec.threads}
+        self.decls = [decls[decl] for _, decl, _, _ in instances]
+        context_slots(spec, layout, [name for name, _, _, _ in instances], [d.context for d in self.decls], defaults)
         for var in spec.vars:
             base, _ = layout.shared[var.name]
             for i, value in enumerate(var.init):
@@ -142,7 +146,7 @@ class TransitionSystem:
             elif slot.kind == SlotKind.LOCK_QUEUE:
                 defaults[slot_index] = ()
         self.env = Env(layout, {e.name: len(e.elements) for e in spec.entities}, {}, {}, self.names)
-        spin_slots = [layout.locks[lk.name][0] + i for lk in spec.locks if lk.kind == "spinlock"
+        spin_slots = [layout.locks[lk.name][0] + i for lk in spec.locks if lk.kind in SPIN_KINDS
                       for i in range(self._lock_count(lk.name))]
         self.threads: list[Thread] = []
         others = Threads()
@@ -152,16 +156,23 @@ class TransitionSystem:
             entry = program.build(spec.procedure(proc), args)
             program.resolve()
             entry = program.entry_follow(entry)
+            thread_decl = self.decls[tid]
+            if thread_decl.interrupts:   # an interrupt of another thread's CPU: it starts by arriving there
+                text = f"{thread_decl.context} arrives on {thread_decl.interrupts}'s CPU"
+                entry = program.emit(ir.IrqArrive(stmt=Stmt(thread_decl.span, text), visible=True), None, entry)
             defaults[layout.pc[tid]] = entry
             defaults.update(program.initial_values)
             programs.append((program, entry))
+        irqs = [Irq(tid, layout.pc[tid], entry, len(p.nodes)) if isinstance(p.nodes[entry], ir.IrqArrive) else None
+                for tid, (p, entry) in enumerate(programs)]
+        self.contexts: list[Context] = thread_contexts(layout, self.decls, self.names[THREADS], irqs)
         folds = self._fold([(p.nodes, entry) for p, entry in programs])
         for tid, ((name, decl, _, _), (program, _)) in enumerate(zip(instances, programs)):
             finished = len(program.nodes)
             builder = RuntimeBuilder(layout, tid, layout.pc[tid], program.nodes, spec.options.rwsem_wake ==
                                      "all_readers", spec.options.fatal_signals, spin_slots,
                                      (layout.rcu_nest, layout.gp_wait), self._end_check, finished, defaults, others,
-                                     folds[tid])
+                                     folds[tid], self.contexts[tid])
             builder.build()
             others.pcslots.append(layout.pc[tid])
             others.nodes.append(program.nodes)
@@ -203,7 +214,8 @@ class TransitionSystem:
     def _fold(self, threads: list[tuple[list[ir.Node], int]]) -> list[dict[int, frozenset[Hold]]]:
         """Under the protected-data reduction, the steps folded into their thread's previous step (made
         invisible, marked `folded`), per thread with the locks the thread must hold there."""
-        if self.reduction is Reduction.NONE:
+        if self.reduction is Reduction.NONE or any(c.preempted_by for c in self.contexts):
+            # an interrupt may stop a thread between two steps the reduction would fold: none is folded
             return [{} for _ in threads]
         rules = discipline(threads)
         out = []
@@ -271,7 +283,7 @@ class TransitionSystem:
         held.extend(f"srcu_read_lock(&{domain})" for domain, nests in self.layout.srcu_nest.items() if l[nests[tid]])
         if held:
             return "thread finished while holding " + ", ".join(held)
-        return ""
+        return self.contexts[tid].end_problem(l)
 
     _lock_slots: list[tuple[int, int, str]] | None = None
 
