@@ -11,7 +11,7 @@ from operator import itemgetter
 
 import pytest
 import z3
-from helpers import SPECS
+from helpers import SLOW_MARKS, SPECS
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from netcheck.checker.engine.explore import explore
@@ -59,7 +59,9 @@ def decide(formula, pairs) -> bool:
     return z3.is_true(concrete)
 
 
-@pytest.mark.parametrize("name", ["net_mutex.yaml", "net_sem.yaml", "pernet_ops_rwsem.yaml"])
+# net_sem and pernet_ops_rwsem extend net_mutex and judge the same properties: the slow tier checks them too
+@pytest.mark.parametrize("name", ["net_mutex.yaml", *(pytest.param(n, marks=SLOW_MARKS)
+                                                      for n in ("net_sem.yaml", "pernet_ops_rwsem.yaml"))])
 def test_fast_evaluator_equals_z3_on_every_state(name: str) -> None:
     system = TransitionSystem(load_spec(SPECS / name))
     exp = explore(system)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from helpers import EXAMPLES as DOC_EXAMPLES
-from helpers import SPECS, expected_violations
+from helpers import SLOW_MARKS, SPECS, expected_violations
 from hypothesis import assume
 from netcheck.checker.cli import main
 from netcheck.checker.engine.explore import explore
@@ -29,8 +29,6 @@ from netcheck.model.semantics.promela import PromelaError, export_promela, extra
 from netcheck.model.semantics.system import TransitionSystem
 from spec_generator import generated_systems
 
-SLOW = bool(os.environ.get("NETCHECK_SLOW"))
-SLOW_MARKS = (pytest.mark.slow, pytest.mark.skipif(not SLOW, reason="slow: set NETCHECK_SLOW=1 (make test-slow)"))
 EXAMPLES = int(os.environ.get("NETCHECK_PROMELA_EXAMPLES") or 10)   # generated specs through SPIN
 needs_spin = pytest.mark.skipif(not available(), reason="spin or gcc is not installed")
 MAIN = ("net_mutex.yaml", "net_sem.yaml", "pernet_ops_rwsem.yaml")

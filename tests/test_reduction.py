@@ -32,8 +32,15 @@ EXAMPLES = int(os.environ.get("NETCHECK_REDUCTION_EXAMPLES") or 80)
 
 
 def one_net(path: Path) -> dict[str, int] | None:
+    """One namespace where the spec has them and does not name a second one."""
     spec = load_spec(path)
-    return {"net": 1} if any(name == "net" for name, _ in spec.bounds) else None
+    if not any(name == "net" for name, _ in spec.bounds):
+        return None
+    try:
+        load_spec(path, {"net": 1})
+    except SpecError:
+        return None
+    return {"net": 1}
 
 
 def agree(full: TransitionSystem, limits: Limits | None = None) -> int:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, SPECS
+from helpers import ROOT, SLOW_MARKS, SPECS
 
 NETCHECK = [sys.executable, "-m", "netcheck.checker.cli"]
 
@@ -97,7 +97,9 @@ def netcheck_for(version: str, python: str) -> Path:
 
 @pytest.mark.skipif(not OTHER_PYTHONS, reason="no other supported Python version on this machine "
                     "(set NETCHECK_PYTHONS to interpreters to compare)")
-@pytest.mark.parametrize("version", list(OTHER_PYTHONS) or ["none"])
+# the oldest and the newest other version in the fast tier, every one in the slow tier
+@pytest.mark.parametrize("version", [pytest.param(v, marks=SLOW_MARKS if 0 < i < len(OTHER_PYTHONS) - 1 else ())
+                                     for i, v in enumerate(OTHER_PYTHONS)] or ["none"])
 def test_output_is_identical_across_python_versions(version: str) -> None:
     """Text and JSON output under this interpreter and under another supported minor version (with
     whatever dependency versions pip picks for it) are the same bytes."""

@@ -10,6 +10,7 @@ import netcheck
 import pytest
 from click.testing import CliRunner
 from netcheck.checker.cli import main
+from netcheck.checker.cli.run import ExplorationCache
 from netcheck.checker.render.text import COLUMN, MIN_COLUMN, cpu_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,11 +46,12 @@ def test_without_a_width_the_layout_is_the_fixed_one(traces: list) -> None:
 
 
 def test_verify_width_on_the_command_line() -> None:
-    narrow = CliRunner().invoke(main, ["verify", "--width", "60", str(SPEC)])
+    explored = ExplorationCache()   # the width changes the rendering only: one exploration for the three runs
+    narrow = CliRunner().invoke(main, ["verify", "--width", "60", str(SPEC)], obj=explored)
     assert "3 threads do not fit in 60 columns side by side: the steps in order" in narrow.output
     assert "   1. CPU0" in narrow.output
-    wide = CliRunner().invoke(main, ["verify", "--width", "100", str(SPEC)])
-    plain = CliRunner().invoke(main, ["verify", str(SPEC)])
+    wide = CliRunner().invoke(main, ["verify", "--width", "100", str(SPEC)], obj=explored)
+    plain = CliRunner().invoke(main, ["verify", str(SPEC)], obj=explored)
     assert narrow.exit_code == wide.exit_code == plain.exit_code == 0
     trace_lines = [line for line in wide.output.splitlines() if line.startswith("  CPU")]
     assert trace_lines and all(len(line) <= 100 for line in trace_lines)

@@ -186,6 +186,9 @@ class ExplorationCache:
 
     def __init__(self) -> None:
         self._runs: dict[CacheKey, Verification] = {}
+        # explorations by what decides them (spec, bounds, limits with the stop rule in force, reduction,
+        # symmetry, store): a run judged with and without expect: (verify --ignore-expect, explain) shares one
+        self.explorations: dict[tuple, ExplicitResult] = {}
 
     def get(self, key: CacheKey) -> Verification | None:
         return self._runs.get(key)
@@ -196,6 +199,7 @@ class ExplorationCache:
     def clear(self) -> None:
         """Drop every kept verification (they hold every state of every spec explored)."""
         self._runs.clear()
+        self.explorations.clear()
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -220,7 +224,7 @@ def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: GraphRe
     key = (str(path), tuple(sorted(bounds.items())), limits, use_expect, early, reduction, symmetry, store)
     run = cache.get(key)
     if run is None:
-        run = _verify(path, bounds, limits, None, False, use_expect, early, reduction, symmetry, store)
+        run = _verify(path, bounds, limits, None, False, use_expect, early, reduction, symmetry, store, cache)
         cache.put(key, run)
     return run
 
@@ -239,17 +243,18 @@ def expected_stop(system: TransitionSystem, limits: Limits) -> frozenset[str]:
 
 def _verify(path: str, bounds: dict[str, int], limits: Limits, graph: GraphRequest | None, progress_enabled: bool,
             use_expect: bool, early: bool, reduction: str = "none", symmetry: bool = False,
-            store: str = "full") -> Verification:
+            store: str = "full", cache: ExplorationCache | None = None) -> Verification:
     return verify_system(path, load_system(path, bounds, reduction, symmetry), limits, graph=graph,
-                         progress_enabled=progress_enabled, use_expect=use_expect, early=early, store=store)
+                         progress_enabled=progress_enabled, use_expect=use_expect, early=early, store=store,
+                         cache=cache)
 
 
 def verify_system(path: str, system: TransitionSystem, limits: Limits, *, graph: GraphRequest | None = None,
                   progress_enabled: bool = False, warn: bool | None = None, use_expect: bool = True,
-                  early: bool = False, store: str = "full") -> Verification:
+                  early: bool = False, store: str = "full", cache: ExplorationCache | None = None) -> Verification:
     """Explore and judge a compiled spec (`path` names it in the report). `warn`: say on stderr when the
     state space keeps growing fast (None: when stderr is a terminal or the progress line is on); `early`:
-    stop once every violation the spec's expect: lists is found."""
+    stop once every violation the spec's expect: lists is found; `cache`: explorations to reuse and keep."""
     from ..report.build import STOPPED_AT_EXPECTED
     spec = system.spec
     check_stop_on(path, system, limits.stop_on)
@@ -259,26 +264,31 @@ def verify_system(path: str, system: TransitionSystem, limits: Limits, *, graph:
                             label)
     stop = expected_stop(system, limits) if early else frozenset()
     report, exp = _judge(path, system, replace(limits, stop_on=stop) if stop else limits, progress, use_expect,
-                         bool(stop), store)
+                         bool(stop), store, cache)
     expectation = report.expectation
     if stop and expectation is not None and expectation.met is None and report.stop_reason == STOPPED_AT_EXPECTED:
         # every expected violation exploring decides was found, but not one judged on the whole graph
         # (a lock-order cycle): explore to the end after all
-        report, exp = _judge(path, system, limits, progress, use_expect, store=store)
+        report, exp = _judge(path, system, limits, progress, use_expect, store=store, cache=cache)
     if graph is not None:
         _write_graph(report, exp, graph)
     return report, exp
 
 
 def _judge(path: str, system: TransitionSystem, limits: Limits, progress: ProgressLine, use_expect: bool,
-           early: bool = False, store: str = "full") -> Verification:
-    """One exploration of `system` within `limits`, judged. `early`: the stop rule is expected_stop's,
-    and a stop there says so."""
+           early: bool = False, store: str = "full", cache: ExplorationCache | None = None) -> Verification:
+    """One exploration of `system` within `limits` (kept in, or taken from, `cache`), judged. `early`: the
+    stop rule is expected_stop's, and a stop there says so."""
     from ..engine.explore import explore
     from ..engine.limits import STOPPED_AT_VIOLATION
     from ..engine.store import StoreKind
     from ..report.build import STOPPED_AT_EXPECTED, build_report, report_observers
-    exp = explore(system, limits, progress, observers=report_observers(system), store=StoreKind(store))
+    key = (path, system.spec.bounds, limits, system.reduction, system.symmetric, store)
+    exp = cache.explorations.get(key) if cache is not None else None
+    if exp is None:
+        exp = explore(system, limits, progress, observers=report_observers(system), store=StoreKind(store))
+        if cache is not None:
+            cache.explorations[key] = exp
     progress.clear()
     if early and exp.stop_reason == STOPPED_AT_VIOLATION[1]:
         exp.stop_reason = STOPPED_AT_EXPECTED

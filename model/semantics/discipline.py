@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ..lang.expr import LOCK_PREDICATES, Call, Expr, LockRef, Running, Shared, walk
-from ..lang.lockapi import LOCK_API
+from ..lang.lockapi import LOCK_API, SPIN_KINDS
 from ..lang.spec import Spec
 from . import ir
 
@@ -209,7 +209,7 @@ def visible_to_properties(spec: Spec) -> tuple[set[str], set[str]]:
 
 FOLDABLE = (ir.Assign, ir.Branch, ir.LoopStep, ir.ListEdit, ir.Check)
 LEFT_MOVER_RELEASES = frozenset(op for op, info in LOCK_API.items()
-                                if info.releases and info.kind in ("mutex", "spinlock"))
+                                if info.releases and info.kind in ("mutex", *SPIN_KINDS) and not info.irq)
 
 
 def lock_names(e: Expr) -> set[str]:
