@@ -17,7 +17,7 @@ from netcheck.checker.cli import main
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.result import ExplicitResult
-from netcheck.checker.engine.store import FingerprintStore, StoreKind
+from netcheck.checker.engine.store import FingerprintStore, FingerprintTable, StoreKind, fingerprint
 from netcheck.checker.render.json import report_object
 from netcheck.checker.report.build import build_report
 from netcheck.model.lang.parse import load_spec
@@ -116,3 +116,16 @@ def test_verify_store_hash_says_so_and_refuses_what_needs_every_state(tmp_path: 
     for extra in (["--graph", str(tmp_path / "g.dot")], ["--engine", "bmc", "--depth", "2"]):
         refused = runner.invoke(main, ["verify", "--store", "hash", *extra, str(spec)])
         assert refused.exit_code == 2 and "--store hash" in refused.output
+
+
+def test_the_fingerprint_table_is_a_dict_of_fingerprints() -> None:
+    """Against a dict, through several doublings, with keys that share their low bits (long probe runs)."""
+    rng = random.Random(5)
+    table, reference = FingerprintTable(capacity=8), {}
+    keys = [rng.getrandbits(64) or 1 for _ in range(3_000)] + [(k << 20) | 7 for k in range(1, 500)]
+    for n, key in enumerate(keys + keys[::3]):
+        assert table.setdefault(key, n) == reference.setdefault(key, n)
+    assert len(table) == len(reference) and table.mask + 1 >= len(reference) * 4 // 3
+    for key in keys[:200]:
+        assert table.get(key) == reference[key]
+    assert table.get(12345) is None and fingerprint(b"") != 0

@@ -74,7 +74,7 @@ if TYPE_CHECKING:
                    "of an entity the spec treats alike (the report says which, and what breaks it for the "
                    "others); liveness is then unknown. docs/semantics.md, 'Symmetry'.")
 @click.option("--store", "store", type=click.Choice(["full", "hash"]), default="full", show_default=True,
-              help="hash: keep a 64-bit fingerprint of each state instead of the state (about half the memory; "
+              help="hash: keep a 64-bit fingerprint of each state instead of the state (about 40 % of the memory; "
                    "states are replayed when a trace needs them); the report gives the probability that a "
                    "collision hid a state. docs/semantics.md, 'Fingerprint store'.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first violation (other verdicts: unknown).")
