@@ -359,5 +359,4 @@ def counterexample_ids(report: SpecReport, exp: ExplicitResult) -> list[int]:
     trace = next((p.trace for p in report.properties if p.trace is not None), None)
     if trace is None:
         return []
-    ids = (exp.store.id_of(s) for s in trace.states)
-    return [sid for sid in ids if sid is not None]
+    return exp.ids_of(trace.states)

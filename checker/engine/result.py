@@ -8,10 +8,11 @@ threads per state, final states, coverage, observations); analyses that need the
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from .store import StateStore
+from .store import Canonical, StateStore
 from .system import State
 
 if TYPE_CHECKING:
@@ -102,3 +103,11 @@ class ExplicitResult(EngineResult):
     @property
     def max_depth(self) -> int:
         return self.store.max_depth
+
+    def ids_of(self, states: Iterable[State]) -> list[int]:
+        """The store ids of those of `states` the search stored (under symmetry: stored as their canonical
+        images), in order: a trace's states as graph nodes."""
+        symmetry = self.system.symmetry if self.system.symmetric else None
+        canonical = Canonical.of(symmetry) if symmetry is not None else None
+        ids = (self.store.id_of(canonical(s)[1] if canonical is not None else s) for s in states)
+        return [sid for sid in ids if sid is not None]

@@ -217,8 +217,7 @@ def readable_graph(exp: ExplicitResult, path: Sequence[int], violated: str, dot:
 def _path_ids(exp: ExplicitResult, trace: Trace | None) -> list[int]:
     if trace is None:
         return []
-    ids = (exp.store.id_of(s) for s in trace.states)
-    return [sid for sid in ids if sid is not None]
+    return exp.ids_of(trace.states)
 
 
 # ---------------------------------------------------------------- HTML pieces
