@@ -279,7 +279,7 @@ def _judge(path: str, system: TransitionSystem, limits: Limits, progress: Progre
            early: bool = False, store: str = "full", cache: ExplorationCache | None = None) -> Verification:
     """One exploration of `system` within `limits` (kept in, or taken from, `cache`), judged. `early`: the
     stop rule is expected_stop's, and a stop there says so."""
-    from ..engine.explore import explore
+    from ..engine.explore import explore, shortest_counterexamples
     from ..engine.limits import STOPPED_AT_VIOLATION
     from ..engine.store import StoreKind
     from ..report.build import STOPPED_AT_EXPECTED, build_report, report_observers
@@ -287,6 +287,7 @@ def _judge(path: str, system: TransitionSystem, limits: Limits, progress: Progre
     exp = cache.explorations.get(key) if cache is not None else None
     if exp is None:
         exp = explore(system, limits, progress, observers=report_observers(system), store=StoreKind(store))
+        shortest_counterexamples(exp, limits)
         if cache is not None:
             cache.explorations[key] = exp
     progress.clear()

@@ -67,8 +67,9 @@ if TYPE_CHECKING:
               help="Refuse (exit 2, nothing written) a --graph view with more nodes than this.")
 @click.option("--reduce", "reduction", type=click.Choice(["none", "protected"]), default="none", show_default=True,
               help="protected: run each step on lock-protected data or locals together with its thread's "
-                   "previous step (the same verdicts from fewer states; counterexamples are told in full "
-                   "steps, but may not be the shortest). docs/semantics.md, 'Reduction'.")
+                   "previous step (the same verdicts from fewer states; a violation's shortest counterexample "
+                   "comes from a second, unreduced search that stops once it has found them all, except for "
+                   "deadlocks and questions). docs/semantics.md, 'Reduction'.")
 @click.option("--symmetry", type=click.Choice(["off", "on"]), default="off", show_default=True,
               help="on: store one state per class of states that differ only by a permutation of the elements "
                    "of an entity the spec treats alike (the report says which, and what breaks it for the "

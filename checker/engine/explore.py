@@ -8,7 +8,9 @@ observers (lock-order dependencies, waits behind slow steps) so that it needs no
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
+from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import TransitionSystem
 from netcheck.model.semantics.waits import blockers
@@ -44,6 +46,22 @@ def explore(system: TransitionSystem, limits: Limits | None = None, progress: Pr
     if measure_memory:
         result.peak_memory_mb = peak_rss_mb()
     return result
+
+
+def shortest_counterexamples(result: ExplicitResult, limits: Limits | None = None) -> None:
+    """After a reduced search that found violations: search the spec again without the reduction (with the
+    same symmetry and limits), stopping once it has found every one of them again, into `result.traces`.
+    Breadth-first, it finds each at the depth of a shortest counterexample; the reduced search's trace, a
+    real path too, bounds that depth, so the second search goes no deeper. Stuck threads are decided on
+    the whole graph, so `deadlock_free` keeps the reduced search's trace."""
+    system = result.system
+    found = frozenset(name for name in result.violations if name != DEADLOCK)
+    if system.reduction is Reduction.NONE or not found:
+        return
+    full = TransitionSystem(system.spec, Reduction.NONE, system.symmetry is not None)
+    again = explore(full, replace(limits or Limits(), stop_on=found, fail_fast=False), measure_memory=False)
+    result.traces = again
+    result.seconds += again.seconds
 
 
 def new_store(system: TransitionSystem, kind: StoreKind) -> StateStore:

@@ -83,6 +83,9 @@ class ExplicitResult(EngineResult):
     observations: dict[str, object] = field(default_factory=dict)   # what observers collected, by name
     # cached searches over this result (the fewest-switch search), kept with it and freed with it
     cache: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+    # after a reduced search: the same spec searched again without the reduction up to the violations it
+    # found, whose counterexamples (shortest, as an unreduced search's are) the report shows (engine/explore.py)
+    traces: ExplicitResult | None = field(default=None, repr=False, compare=False)
 
     @property
     def state_count(self) -> int:

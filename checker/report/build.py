@@ -161,6 +161,7 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
     system = exp.system
     reduced = system.reduction
     results = []
+    unreduced: set[str] = set()   # the properties whose counterexample the unreduced search gave
     for name, kind_name, about, span, _ in system.property_kinds():
         kind = PropertyKind(kind_name)
         found = exp.violations.get(name)
@@ -174,7 +175,11 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
         if found is not None:
             reads = next((f.slots for f in system.finals if f.decl.name == name), None) \
                 if kind is PropertyKind.FINAL else None
-            trace = counterexample(exp, found, focus=reads)
+            # after a reduced search, the unreduced one's shortest counterexample when it has one
+            source = exp.traces if exp.traces is not None and name in exp.traces.violations else exp
+            if source is not exp:
+                unreduced.add(name)
+            trace = counterexample(source, source.violations[name], focus=reads)
             if not location and trace.steps:
                 location = trace.steps[-1].location
             final = trace.states[-1] if trace.states else system.base_state
@@ -190,7 +195,7 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
                 location = locations[0] if locations else location
             results.append(PropertyResult(name, kind, Status.VIOLATED, location, about, message, trace, context,
                                           waits, explanation, locations,
-                                          shortest=reduced is Reduction.NONE and (
+                                          shortest=(reduced is Reduction.NONE or source is not exp) and (
                                               exp.complete or kind is not PropertyKind.DEADLOCK)))
         elif not exp.complete:
             results.append(PropertyResult(name, kind, Status.UNKNOWN, location, about,
@@ -204,7 +209,8 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
             results.append(PropertyResult(name, kind, Status.HOLDS, location, about,
                                           checked_states=checked_states(exp, kind)))
     if reduced is not Reduction.NONE:
-        results = [replace(r, reduced=True) if r.trace is not None else r for r in results]
+        results = [replace(r, reduced=True) if r.trace is not None and r.name not in unreduced else r
+                   for r in results]
     texts = {p.name: p.text for p in system.property_kinds()}
     results = [replace(r, expression=texts[r.name]) if texts.get(r.name) else r for r in results]
     order = order if order is not None else lock_order(exp)
