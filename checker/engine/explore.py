@@ -50,7 +50,7 @@ def explore(system: TransitionSystem, limits: Limits | None = None, progress: Pr
 
 def shortest_counterexamples(result: ExplicitResult, limits: Limits | None = None) -> None:
     """After a reduced search that found violations: search the spec again without the reduction (with the
-    same symmetry and limits), stopping once it has found every one of them again, into `result.traces`.
+    same symmetry, limits and store), stopping once it has found every one of them again, into `result.traces`.
     Breadth-first, it finds each at the depth of a shortest counterexample; the reduced search's trace, a
     real path too, bounds that depth, so the second search goes no deeper. Stuck threads are decided on
     the whole graph, so `deadlock_free` keeps the reduced search's trace."""
@@ -59,7 +59,8 @@ def shortest_counterexamples(result: ExplicitResult, limits: Limits | None = Non
     if system.reduction is Reduction.NONE or not found:
         return
     full = TransitionSystem(system.spec, Reduction.NONE, system.symmetry is not None)
-    again = explore(full, replace(limits or Limits(), stop_on=found, fail_fast=False), measure_memory=False)
+    again = explore(full, replace(limits or Limits(), stop_on=found, fail_fast=False), measure_memory=False,
+                    store=result.store.kind)
     result.traces = again
     result.seconds += again.seconds
 
