@@ -2,10 +2,11 @@
 `--reduce protected`, with symmetry and with both, each with states stored whole and some also as
 fingerprints (`--store hash`; net=3: with symmetry only: the full search does not fit); print states,
 rates, memory. Then the three scenarios at default bounds and at net=3 through SPIN: netcheck's time
-to verdict (`netcheck verify`, start-up included) against SPIN's whole pipeline (`netcheck export --promela`, `spin -o2 -a`, `gcc -O2 -DSAFETY -DNOREDUCE`,
-`./pan`), each stage timed, both state counts (equal: the export makes one SPIN state per netcheck state)
-and the ratio (at net=3 only the reduced and symmetric search: the full one does not fit).
-`python bench/bench.py spin` runs only the SPIN comparison.
+to verdict (`netcheck verify`, start-up included) against SPIN's whole pipeline (`netcheck export
+--promela`, `spin -o2 -a`, `gcc -O2 -DSAFETY -DNOREDUCE`, `./pan`), each stage timed, both state counts
+(equal: the export makes one SPIN state per netcheck state) and the ratio (at net=3 only the reduced
+and symmetric search: the full one does not fit). `python bench/bench.py spin` runs only the SPIN
+comparison.
 
 Each run happens in a fresh subprocess so that peak memory is that run's own.
 """
