@@ -38,8 +38,10 @@ FORCE:
 verify: install
 	$(BIN)/netcheck verify specs/net_sem.yaml
 
+# one worker per core (pytest-xdist); a test file stays on one worker, so its module fixtures and the fuzz
+# summary at its end see the whole file
 test: install-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 test-slow: install-dev
 	NETCHECK_SLOW=1 $(BIN)/python -m pytest -m slow
