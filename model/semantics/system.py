@@ -103,7 +103,7 @@ class TransitionSystem:
         shared_layout(spec, layout)
         statements = [s for p in spec.procedures for s in walk_statements(p.body)]
         rcu_lists = rcu_list_names(statements)
-        self.uses_rcu_readers = bool(rcu_lists) or any(
+        self.uses_rcu_readers = bool(rcu_lists) or bool(spec.rcu_callbacks) or any(
             isinstance(s, Rcu) and RCU_API[s.op].reader and not s.domain for s in statements)
         if self.uses_rcu_readers:
             for i, (name, _, _, _) in enumerate(instances):
