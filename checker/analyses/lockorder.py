@@ -25,9 +25,9 @@ from itertools import product
 
 import networkx as nx
 from netcheck.model.lang.lockapi import LOCK_API, acquire_modes
-from netcheck.model.lang.spec import Await, KnownCycle, LockClasses, LockOp, Spec
-from netcheck.model.lang.rcucallbacks import RCU_HEAD_STATES, callback_map, callback_thread, head_var
 from netcheck.model.lang.rcucallbacks import BUSY as CALLBACK_BUSY
+from netcheck.model.lang.rcucallbacks import RCU_HEAD_STATES, callback_map, head_var, instances
+from netcheck.model.lang.spec import Await, KnownCycle, LockClasses, LockOp, Spec
 from netcheck.model.lang.works import BUSY, WORK_STATES, Works, map_holders, queue_map, work_map
 from netcheck.model.semantics import ir
 from netcheck.model.semantics.discipline import successors
@@ -188,13 +188,12 @@ def _callback_maps(system: TransitionSystem) -> list[_Map]:
     is running or requeued (model/lang/rcucallbacks.py)."""
     out: list[_Map] = []
     held = frozenset(RCU_HEAD_STATES.index(b) for b in CALLBACK_BUSY)
+    by_name = {t.name: t.tid for t in system.threads}
     for d in system.spec.rcu_callbacks:
         base = system.layout.shared[head_var(d.name)][0]
-        for t in system.threads:
-            if t.decl == callback_thread(d.name):
-                k = system.spec.entity(d.entity).elements.index(t.name[t.name.index("[") + 1:-1]) if d.entity else 0
-                site = Site(d.span.short, t.name, f"rcu_do_batch: {d.name}()  [RCU callback]", (t.name,), d.name)
-                out.append(_Map(callback_map(d.name), t.tid, base + k, site, held))
+        for k, name in enumerate(instances(d, system.spec.entity(d.entity).elements if d.entity else ())):
+            site = Site(d.span.short, name, f"rcu_do_batch: {d.name}()  [RCU callback]", (name,), d.name)
+            out.append(_Map(callback_map(d.name), by_name[name], base + k, site, held))
     return out
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from . import rcucallbacks
 from .callbacks import CallbackParser, masks
 from .errors import Diagnostics, Span, did_you_mean, shorten
 from .expr import ERRNO, Const, Expr, ExprError, Scope, VarInfo, parse_condition, parse_expr
@@ -33,7 +34,6 @@ from .spec import (
     WorkqueueDecl,
     thread_instances,
 )
-from . import rcucallbacks
 from .statements import BodyParser, Signature, parse_signature
 from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, WaitQueueT, parse_type
 from .works import WORK_KEYS, WORK_STATE, WORK_STATES, WORKQUEUE_KEYS, Lowering, Works, state_vars
@@ -202,16 +202,8 @@ class SpecParser:
         threads = self.parse_threads(scope, procedures)
         self.check_contexts(threads)
         rcu_decls = self.check_rcu_callbacks(threads, procedures, variables)
-        if rcu_decls:   # each callback's rcu_head variable, readable in properties; its thread
-            enums.append((rcucallbacks.RCU_HEAD_STATE, rcucallbacks.RCU_HEAD_STATES))
-            variables.extend(VarDecl(name, t, per, (0,) * (len(self.entity_of(entities, per[0]).elements) if per
-                                                           else 1), span)  # type: ignore[arg-type]
-                             for name, t, per, span in rcucallbacks.state_vars(rcu_decls))
-            scope = replace(self.base_scope(entities, enums, locks, {v.name: VarInfo(v.type, v.per) for v in variables}),
-                            callbacks=scope.callbacks)
-        rcu_procs, rcu_threads = rcucallbacks.threads(rcu_decls, entities, scope) if rcu_decls and not \
-            self.diag.items else ([], [])
-        rcu_idle = rcucallbacks.idle_condition(rcu_decls, scope, self.tree.span) if rcu_procs else None
+        scope, rcu_procs, rcu_threads, rcu_idle = self.rcu_callbacks(rcu_decls, entities, enums, locks, variables,
+                                                                     scope)
         procedures = [*procedures, *worker_procs, *rcu_procs]
         threads = [*threads, *workers, *rcu_threads]
         properties = self.parse_properties(scope, asserts, threads, procedures)
@@ -816,6 +808,22 @@ class SpecParser:
                          f"{used[value]}", "rename it: an rcu_head's state is one of " +
                          ", ".join(rcucallbacks.RCU_HEAD_STATES))
         return decls
+
+    def rcu_callbacks(self, decls: list[RcuCallbackDecl], entities: list[Entity], enums: list, locks: list[LockDecl],
+                      variables: list[VarDecl], scope: Scope) -> tuple[Scope, list[Procedure], list[ThreadDecl],
+                                                                      Expr | None]:
+        """Each callback's rcu_head variable (readable in properties, so in the scope returned), its procedure and
+        thread, and what rcu_barrier() waits for (model/lang/rcucallbacks.py); `enums` and `variables` grow."""
+        if not decls or self.diag.items:
+            return scope, [], [], None
+        enums.append((rcucallbacks.RCU_HEAD_STATE, rcucallbacks.RCU_HEAD_STATES))
+        for name, t, per, span in rcucallbacks.state_vars(decls):
+            keys = len(self.entity_of(entities, per[0]).elements) if per else 1
+            variables.append(VarDecl(name, t, per, (0,) * keys, span))  # type: ignore[arg-type]
+        scope = replace(self.base_scope(entities, enums, locks, {v.name: VarInfo(v.type, v.per) for v in variables}),
+                        callbacks=scope.callbacks)
+        procs, threads = rcucallbacks.threads(decls, entities, scope)
+        return scope, procs, threads, rcucallbacks.idle_condition(decls, scope, self.tree.span)
 
     # -- threads
 

@@ -32,6 +32,7 @@ lockdep has no map for rcu_barrier(); netcheck's lock-order graph gives each cal
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from .errors import Span
 from .expr import Expr, Local, Scope, parse_condition, parse_expr
@@ -61,6 +62,13 @@ def callback_proc(callback: str) -> str:
     return f"{callback}_rcu_cb_thread"
 
 
+def instances(decl: RcuCallbackDecl, elements: Sequence[str]) -> tuple[str, ...]:
+    """The names of the callback's thread instances, one per rcu_head (`elements`: its entity's): instance k runs
+    the callback of element k's rcu_head, whose slot is the k-th of the head variable."""
+    name = callback_thread(decl.name)
+    return tuple(f"{name}[{el}]" for el in elements) if decl.entity else (name,)
+
+
 def kfree_callback(entity: str) -> str:
     """The procedure kfree_rcu() of an `entity` element queues."""
     return f"kfree_rcu_{entity}"
@@ -87,6 +95,10 @@ def _head(decl: RcuCallbackDecl) -> str:
     return f"{head_var(decl.name)}[x]" if decl.entity else head_var(decl.name)
 
 
+def _parsed(scope: Scope, span: Span, text: str) -> Expr:
+    return parse_expr(text, scope, span)
+
+
 def idle_condition(decls: Sequence[RcuCallbackDecl], scope: Scope, span: Span) -> Expr | None:
     """No callback queued or running: what rcu_barrier() waits for (None: the spec has no callbacks)."""
     parts = [f"all({head_var(d.name)}[e] == {IDLE} for e in {d.entity})" if d.entity
@@ -100,16 +112,14 @@ def threads(decls: Sequence[RcuCallbackDecl], entities: Sequence[Entity], scope:
     procs: list[Procedure] = []
     out: list[ThreadDecl] = []
     for d in decls:
-        span = d.span
+        span = Span(d.span.file, d.span.line, 0)   # netcheck's statements: never the call's own (coverage)
         params = (("x", RefT(d.entity)),) if d.entity else ()
         x = Local(RefT(d.entity), span, "x")
         if d.kfree:
             procs.append(Procedure(d.name, params, None, (), (Free(span, "kfree(x)", x),), span))
         local_scope = scope.with_locals(dict(params))
         head = _head(d)
-
-        def e(text: str) -> Expr:
-            return parse_expr(text, local_scope, span)
+        e = partial(_parsed, local_scope, span)
         ready = Await(span, f"rcu_core(): {d.name} queued", parse_condition(f"{head} == {PENDING}", local_scope, span),
                       True, sleeps=False)
         grace = CallbackGrace(span, "rcu_do_batch(): wait for its grace period")
@@ -127,4 +137,4 @@ def threads(decls: Sequence[RcuCallbackDecl], entities: Sequence[Entity], scope:
 
 __all__ = ["BUSY", "IDLE", "PENDING", "QUEUED", "RCU_CALLS", "RCU_HEAD_STATE", "RCU_HEAD_STATES", "RCU_HEAD_TYPE",
            "REQUEUED", "RUNNING", "callback_map", "callback_proc", "callback_thread", "generated_names", "head_var",
-           "idle_condition", "kfree_callback", "state_vars", "threads"]
+           "idle_condition", "instances", "kfree_callback", "state_vars", "threads"]

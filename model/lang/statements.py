@@ -29,6 +29,7 @@ from .expr import (
     parse_statement,
 )
 from .lockapi import LOCK_API, MAX_SUBCLASS, NESTED_API, RCU_API, RCU_LIST_OPS, SRCU_KIND, SUBCLASS_CONSTANTS
+from .rcucallbacks import RCU_CALLS, head_var, kfree_callback
 from .spec import (
     Assert,
     Assign,
@@ -70,7 +71,6 @@ from .types import (
     is_counter,
     parse_type,
 )
-from .rcucallbacks import RCU_CALLS, head_var, kfree_callback
 from .waitapi import WAIT_API
 from .works import WORK_CALLS, Lowering
 from .yamlload import Map, Node, Scalar, Seq, describe
@@ -925,8 +925,9 @@ class BodyParser:
                             "give it one element parameter (the object embedding the rcu_head, as container_of() "
                             "finds it) or none (a static rcu_head), and no result")
         item: Expr | None = None
-        if params:
-            entity = params[0][1].entity   # type: ignore[attr-defined]
+        param = params[0][1] if params else None
+        entity = param.entity if isinstance(param, RefT) else ""
+        if entity:
             if not arg:
                 raise ExprError(vspan, "NC250", f"call_rcu: {name}() takes the {entity} its rcu_head is in",
                                 f"write 'call_rcu: {name}(x)', x a {entity}")
@@ -937,8 +938,7 @@ class BodyParser:
         elif arg:
             raise ExprError(vspan, "NC250", f"call_rcu: {name}() takes no argument (a static rcu_head)",
                             f"write 'call_rcu: {name}'")
-        self.rcu_callbacks.setdefault(name, RcuCallbackDecl(name, params[0][1].entity if params else "",  # type: ignore
-                                                            False, span))
+        self.rcu_callbacks.setdefault(name, RcuCallbackDecl(name, entity, False, span))
         shown = f"call_rcu(&{arg}->rcu, {name})" if params else f"call_rcu(&{head_var(name)}, {name})"
         return CallRcu(span, shown, name, item)
 

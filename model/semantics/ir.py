@@ -255,7 +255,7 @@ class IrqArrive(Node):
 
 LOCK_NODES = (LockCall, LockWait)
 
-__all__ = ["Assign", "Await", "Branch", "CallRcu", "Check", "Choose", "CounterCall", "End", "Free", "GraceWait", "IrqArrive",
-           "Jump", "ListEdit", "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset",
-           "WaitCall",
+__all__ = ["Assign", "Await", "Branch", "CallRcu", "Check", "Choose", "CounterCall", "End", "Free", "GraceWait",
+           "IrqArrive", "Jump", "ListEdit", "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall",
+           "Reset", "WaitCall",
            "LOCK_NODES"]

@@ -15,7 +15,7 @@ from ..lang.callbacks import NULL_CALL
 from ..lang.errors import Span
 from ..lang.expr import Compare, Const, Expr, Local, LockRef, Shared
 from ..lang.lockapi import LOCK_API, RCU_API, RCU_LIST_OPS
-from ..lang.rcucallbacks import callback_thread, head_var
+from ..lang.rcucallbacks import head_var, instances
 from ..lang.spec import (
     Assert,
     Assign,
@@ -381,8 +381,7 @@ class ThreadProgram:
         callback (per element of the object's entity)."""
         names = self.base_env.element_names
         decl = next(d for d in self.spec.rcu_callbacks if d.name == stmt.name)
-        thread = callback_thread(decl.name)
-        threads = [f"{thread}[{el}]" for el in names[decl.entity]] if decl.entity else [thread]
+        threads = instances(decl, names[decl.entity] if decl.entity else ())
         gp = tuple(self.layout.gp_wait[names[THREADS].index(t)] for t in threads)
         head = Shared(next(v.type for v in self.spec.vars if v.name == head_var(stmt.name)), stmt.span,
                       head_var(stmt.name), (stmt.item,) if decl.entity and stmt.item is not None else ())
