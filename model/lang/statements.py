@@ -359,7 +359,7 @@ class BodyParser:
             raise ExprError(span, "NC207", f"'{text}': {op} is a mapping statement", f"write it as '- {op}: {arg}'")
         called = word.split("(")[0]
         if called in RCU_CALLS and called not in self.signatures:   # call_rcu(&n->rcu, free_net) written the C way
-            args = [a.strip() for a in _split_top(text[text.find("(") + 1:text.rfind(")")])] if "(" in text else []
+            args = [a.strip() for a in text[text.find("(") + 1:text.rfind(")")].split(",")] if "(" in text else []
             obj = re.sub(r"^&|->\s*\w+$|\.\s*\w+$", "", args[0]).strip() if args else "x"
             hint = f"write '- call_rcu: {args[1] if len(args) > 1 else 'CALLBACK'}({obj})' (the callback gets the " \
                 "object its rcu_head is in)" if called == "call_rcu" else f"write '- kfree_rcu: {obj or 'x'}'"

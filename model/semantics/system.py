@@ -357,7 +357,8 @@ class TransitionSystem:
         """Whether a thread is inside a slow step: waiting in synchronize_rcu()/rcu_barrier(), or at a
         statement (or inside a call) the spec marks `slow: true`."""
         node = self.node_at(s, tid)
-        return node is not None and (isinstance(node, ir.GraceWait) or node.slow)
+        return node is not None and (isinstance(node, ir.GraceWait) or node.slow or (
+            isinstance(node, ir.Await) and isinstance(node.stmt, Rcu)))   # rcu_barrier() waiting for callbacks
 
     def lock_slot(self, node: ir.LockCall | ir.LockWait, s: Sequence) -> int | None:
         """The first slot of the lock instance a lock statement names in state `s`; None when its key
