@@ -932,7 +932,7 @@ class BodyParser:
                 raise ExprError(vspan, "NC250", f"call_rcu: {name}() takes the {entity} its rcu_head is in",
                                 f"write 'call_rcu: {name}(x)', x a {entity}")
             item = parse_expr(arg, self.scoped(), vspan.shifted(m.start(2)))
-            if not (isinstance(item.type, RefT) and item.type.entity == entity):
+            if not (isinstance(item.type, RefT) and item.type.entity == entity) and not isinstance(item.type, NullT):
                 raise ExprError(item.span, "NC250", f"call_rcu: {name}() takes a {entity}, got {item.type}",
                                 f"pass the {entity} whose rcu_head is queued")
         elif arg:
