@@ -120,6 +120,17 @@ def test_rcu_barrier_under_a_lock_the_callback_takes() -> None:
     assert [c.locks for c in order.cycles] == [("(rcu_callback)cb", "s")]
 
 
+@pytest.mark.parametrize(("take", "conflicts"), [("spin_lock", 1), ("spin_lock_bh", 0)])
+def test_a_callback_takes_its_locks_in_softirq_context(take: str, conflicts: int) -> None:
+    """lockdep's rule: a lock the callback takes (IN-SOFTIRQ-W) taken elsewhere with softirqs enabled
+    (SOFTIRQ-ON-W) is an inconsistent usage, even where no run deadlocks (the callback runs on a CPU of its
+    own here); spin_lock_bh() in process context is the fix."""
+    extra = "  cb():\n    - spin_lock: s\n    - spin_unlock: s\n"
+    writer = f"    - call_rcu: cb\n    - {take}: s\n    - {take.replace('lock', 'unlock')}: s"
+    order = lock_order(explore(TransitionSystem(load_text(spec(WALK, writer, extra))), Limits(), measure_memory=False))
+    assert len(order.irq) == conflicts and all("SOFTIRQ" in c.message for c in order.irq)
+
+
 @pytest.mark.parametrize(("statement", "extra", "code"), [
     ("    - call_rcu: nothing(e0)", "", "NC116"),
     ("    - call_rcu: cb(e0)", "  cb(e o) -> int[0..1]:\n    - return 0\n", "NC250"),   # a result
