@@ -94,6 +94,7 @@ from netcheck.model.lang.expr import (
     Unary,
 )
 from netcheck.model.lang.parse import load_spec
+from netcheck.model.lang.rcucallbacks import callback_thread, head_var
 from netcheck.model.lang.spec import (
     Assert,
     Assign,
@@ -122,7 +123,6 @@ from netcheck.model.lang.spec import (
     WaitOp,
     While,
 )
-from netcheck.model.lang.rcucallbacks import callback_thread, head_var
 from netcheck.model.lang.types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT, WaitQueueT
 
 MAX_READ_DEPTH = 3       # rwsem read holds per thread (the documented 2 bits of count)

@@ -20,8 +20,8 @@ from netcheck.checker.analyses.lockorder import lock_order
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
 from netcheck.model.lang.errors import SpecError
-from spec_generator import BUG_PATTERNS
 from netcheck.model.semantics.system import TransitionSystem
+from spec_generator import BUG_PATTERNS
 from test_reference_agreement import assert_agree, generated_specs_agree, load_text, production, reference
 from test_relation import check_system, generated_specs_agree_with_the_relation
 from test_symmetry import agree

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from netcheck.model.lang.errors import Span
-from netcheck.model.lang.rcucallbacks import callback_proc
+from netcheck.model.lang.rcucallbacks import callback_thread
 from netcheck.model.lang.spec import (
     Assert,
     Assign,
@@ -145,7 +145,8 @@ def _statements(spec: Spec) -> Iterator[Stmt]:
     workers = {t.proc for t in spec.threads if t.name in {worker_name(o) for o in
                                                           (*(q.name for q in spec.workqueues),
                                                            *(w.name for w in spec.works))}}
-    workers |= {callback_proc(d.name) for d in spec.rcu_callbacks} | {d.name for d in spec.rcu_callbacks if d.kfree}
+    for d in spec.rcu_callbacks:
+        workers |= {callback_thread(d.name, True), *((d.name,) if d.kfree else ())}
     for proc in spec.procedures:
         if proc.name not in workers:
             yield from walk_statements(proc.body)

@@ -53,13 +53,9 @@ def head_var(callback: str) -> str:
     return f"{callback}_rcu_head"
 
 
-def callback_thread(callback: str) -> str:
-    """The threads: entry whose instances run the callback."""
-    return f"{callback}_rcu_cb"
-
-
-def callback_proc(callback: str) -> str:
-    return f"{callback}_rcu_cb_thread"
+def callback_thread(callback: str, proc: bool = False) -> str:
+    """The threads: entry whose instances run the callback, or (`proc`) the procedure they run."""
+    return f"{callback}_rcu_cb" + ("_thread" if proc else "")
 
 
 def instances(decl: RcuCallbackDecl, elements: Sequence[str]) -> tuple[str, ...]:
@@ -82,7 +78,7 @@ def callback_map(callback: str) -> str:
 def generated_names(decl: RcuCallbackDecl) -> tuple[str, ...]:
     """The names netcheck declares for a callback: its rcu_head variable, its thread, the thread's procedure,
     and kfree_rcu's procedure."""
-    names = (head_var(decl.name), callback_thread(decl.name), callback_proc(decl.name))
+    names = (head_var(decl.name), callback_thread(decl.name), callback_thread(decl.name, True))
     return (*names, decl.name) if decl.kfree else names
 
 
@@ -128,13 +124,13 @@ def threads(decls: Sequence[RcuCallbackDecl], entities: Sequence[Entity], scope:
         done = Assign(span, f"{d.name}() returned", (e(head),),
                       (e(f"{PENDING} if {head} == {REQUEUED} else {IDLE}"),))
         loop = While(span, "rcu_core()", parse_condition("True", local_scope, span), (ready, grace, take, call, done))
-        procs.append(Procedure(callback_proc(d.name), params, None, (), (loop,), span))
+        procs.append(Procedure(callback_thread(d.name, True), params, None, (), (loop,), span))
         domain = next(e.elements for e in entities if e.name == d.entity) if d.entity else ()
-        out.append(ThreadDecl(callback_thread(d.name), callback_proc(d.name), (x,) if d.entity else (),
+        out.append(ThreadDecl(callback_thread(d.name), callback_thread(d.name, True), (x,) if d.entity else (),
                               "x" if d.entity else "", domain, 1, True, span, "softirq"))
     return procs, out
 
 
 __all__ = ["BUSY", "IDLE", "PENDING", "QUEUED", "RCU_CALLS", "RCU_HEAD_STATE", "RCU_HEAD_STATES", "RCU_HEAD_TYPE",
-           "REQUEUED", "RUNNING", "callback_map", "callback_proc", "callback_thread", "generated_names", "head_var",
+           "REQUEUED", "RUNNING", "callback_map", "callback_thread", "generated_names", "head_var",
            "idle_condition", "instances", "kfree_callback", "state_vars", "threads"]

@@ -896,13 +896,18 @@ class BodyParser:
 
     form_srcu_read_unlock = form_synchronize_srcu = form_srcu_read_lock
 
-    def form_kfree(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
-        """kfree: x frees an element: no list may still hold it, no RCU reader still reach it."""
+    def freed_element(self, form: str, value: Node, code: str) -> tuple[str, Expr, str]:
+        """What `kfree: x` and `kfree_rcu: x` free: its text, the element, its entity (else error `code`)."""
         text, vspan = self.expr_of(value, form)
         item = parse_expr(str(text), self.scoped(), vspan)
         if not isinstance(item.type, RefT):
-            raise ExprError(item.span, "NC218", f"kfree takes an element, got {item.type}",
-                            "kfree: x, with x an element (or null: then nothing happens)")
+            raise ExprError(item.span, code, f"{form} takes an element, got {item.type}",
+                            f"{form}: x, with x an element (or null: then nothing happens)")
+        return str(text).strip(), item, item.type.entity
+
+    def form_kfree(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
+        """kfree: x frees an element: no list may still hold it, no RCU reader still reach it."""
+        text, item, _ = self.freed_element(form, value, "NC218")
         return Free(span, f"kfree({text})", item)
 
     def form_call_rcu(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
@@ -944,14 +949,10 @@ class BodyParser:
 
     def form_kfree_rcu(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
         """`kfree_rcu: x` (the kernel's kfree_rcu(x, rcu)): free x after a grace period."""
-        text, vspan = self.expr_of(value, form)
-        item = parse_expr(str(text), self.scoped(), vspan)
-        if not isinstance(item.type, RefT):
-            raise ExprError(item.span, "NC251", f"kfree_rcu takes an element, got {item.type}",
-                            "kfree_rcu: x, with x an element (or null: then nothing happens)")
-        name = kfree_callback(item.type.entity)
-        self.rcu_callbacks.setdefault(name, RcuCallbackDecl(name, item.type.entity, True, span))
-        return CallRcu(span, f"kfree_rcu({str(text).strip()}, rcu)", name, item, True)
+        text, item, entity = self.freed_element(form, value, "NC251")
+        name = kfree_callback(entity)
+        self.rcu_callbacks.setdefault(name, RcuCallbackDecl(name, entity, True, span))
+        return CallRcu(span, f"kfree_rcu({text}, rcu)", name, item, True)
 
     # -- whole-spec checks
 
