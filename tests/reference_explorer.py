@@ -94,11 +94,14 @@ from netcheck.model.lang.expr import (
     Unary,
 )
 from netcheck.model.lang.parse import load_spec
+from netcheck.model.lang.rcucallbacks import callback_thread, head_var
 from netcheck.model.lang.spec import (
     Assert,
     Assign,
     Await,
     Break,
+    CallbackGrace,
+    CallRcu,
     Continue,
     CounterOp,
     Either,
@@ -576,8 +579,9 @@ class Reference:
         return out
 
     def _cpus(self) -> list[int]:
-        """Per thread, the thread whose CPU it interrupts (-1: none)."""
+        """Per thread, the thread whose CPU it interrupts (-1: none); `names` the instances' names."""
         names: list[str] = []
+        self.names = names
         for t in self.spec.threads:
             if t.var:
                 names += [f"{t.name}[{el}]" for el in t.domain]
@@ -678,7 +682,7 @@ class Reference:
             return True        # the interrupt arrives
         frame = th[-1]
         s = self.stmt(frame)
-        if isinstance(s, (LockOp, Rcu, Await, CounterOp, WaitOp, Free)):
+        if isinstance(s, (LockOp, Rcu, Await, CounterOp, WaitOp, Free, CallRcu, CallbackGrace)):
             return True
         if isinstance(s, Assign):
             return any(isinstance(t, Shared) for t in s.targets) or any(
@@ -839,7 +843,7 @@ class Reference:
                 return [Viol(s.name, f"{s.text} failed")]
             return self._go(w, tid, info.after(path))
         if isinstance(s, Await):
-            problem = self.atomic(w, tid)
+            problem = self.atomic(w, tid) if s.sleeps else ""   # an RCU callback thread's own wait never sleeps
             if problem:   # wait_event() may sleep: not under a spinlock, not in an RCU read-side section
                 return [Viol("lock_discipline", f"{s.text}: {problem}")]
             if not ev(s.cond, w, loc):
@@ -857,6 +861,10 @@ class Reference:
             return self.counter_op(w, tid, s, info, path, loc)
         if isinstance(s, WaitOp):
             return self.wait_op(w, tid, s, info, path, loc)
+        if isinstance(s, CallRcu):
+            return self.call_rcu(w, tid, s, info, path, loc)
+        if isinstance(s, CallbackGrace):   # the callback thread waits for the readers call_rcu() saw
+            return [] if w["gp"][tid] else self._go(w, tid, info.after(path))
         raise AssertionError(f"unknown statement {s!r}")
 
     def rcu_walk(self, w: dict, tid: int, s: ForEach, info: ProcInfo, path: tuple, phase: str, loc: dict) -> list:
@@ -890,6 +898,22 @@ class Reference:
             for name, ghosts in w["ghosts"].items():
                 if self.list_entity[name] == entity and x in ghosts:
                     return [Viol("runtime_safety", f"{s.text}: use-after-free")]
+        return self._go(w, tid, info.after(path))
+
+    def call_rcu(self, w: dict, tid: int, s: CallRcu, info: ProcInfo, path: tuple, loc: dict) -> list:
+        """call_rcu()/kfree_rcu(): the rcu_head (0 idle, 1 pending, 2 running, 3 requeued) must not be queued; it
+        is queued, and the callback thread's grace period waits for the readers inside now."""
+        x = self.ev(s.item, w, loc) if s.item is not None else 0
+        if x is None:
+            return self._go(w, tid, info.after(path)) if s.kfree else [Viol("runtime_safety", f"{s.text}: null")]
+        entity = next(d.entity for d in self.spec.rcu_callbacks if d.name == s.name)
+        key = (x,) if entity else ()
+        head = w["shared"][head_var(s.name)]
+        if head[key] in (1, 3):
+            return [Viol("runtime_safety", f"{s.text}: double call_rcu")]
+        head[key] = 1 if head[key] == 0 else 3
+        thread = callback_thread(s.name) + (f"[{self.spec.entity(entity).elements[x]}]" if entity else "")
+        w["gp"][self.names.index(thread)] = {t for t, depth in enumerate(w["rcu"]) if depth}
         return self._go(w, tid, info.after(path))
 
     def callee(self, s: IndirectCall, loc: Mapping) -> str:
@@ -1419,6 +1443,9 @@ class Reference:
         if phase == "gp":
             if name == "synchronize_rcu" and w["gp"][tid]:
                 return []
+            if name == "rcu_barrier" and any(v for d in self.spec.rcu_callbacks
+                                             for v in w["shared"][head_var(d.name)].values()):
+                return []   # a callback is still queued or running
             return self._go(w, tid, after)
         if w["rcu"][tid]:
             return [Viol("lock_discipline", f"{name}(): called inside an RCU read-side critical section")]

@@ -123,6 +123,8 @@ class World:
     cb_entity: str = ""                      # the entity with the table
     cb_slots: list[Proc] = field(default_factory=list)    # its slots (a slot's signature as a Proc's)
     cb_procs: dict[str, list[Proc]] = field(default_factory=dict)   # slot -> the procedures that may be bound
+    call_rcu: bool = False                   # RCU callbacks: call_rcu, kfree_rcu, rcu_barrier (tests of call_rcu)
+    rcu_callbacks: dict[str, str] = field(default_factory=dict)   # callback procedure -> its entity ('' : static)
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -507,6 +509,34 @@ def c_rcu_list(draw: Draw, ctx: Ctx, depth: int) -> list:
     return [{"if": f"{x} in {name}" if fn == "list_del_rcu" else f"{x} not in {name}", "then": [stmt]}]
 
 
+def c_call_rcu(draw: Draw, ctx: Ctx, depth: int) -> list:
+    """call_rcu of a callback (on an element, maybe null, or a static rcu_head; maybe one already queued),
+    kfree_rcu of an element, or rcu_barrier."""
+    kind = draw(st.sampled_from(["call_rcu", "call_rcu", "call_rcu", "kfree_rcu", "rcu_barrier"]))
+    if kind == "rcu_barrier":
+        return ["rcu_barrier"]
+    if kind == "kfree_rcu":
+        entity = draw(st.sampled_from(sorted(ctx.world.entities)))
+        x = gen_ref(draw, ctx.world, ctx, Ty("ref", entity, True), 0, False, ())
+        return [{"kfree_rcu": ctx.world.entities[entity][0] if x == "null" else x}]   # a literal null has no entity
+    name = draw(st.sampled_from(sorted(ctx.world.rcu_callbacks)))
+    entity = ctx.world.rcu_callbacks[name]
+    if not entity:
+        return [{"call_rcu": name}]
+    return [{"call_rcu": f"{name}({gen_ref(draw, ctx.world, ctx, Ty('ref', entity, True), 0, False, ())})"}]
+
+
+def gen_rcu_callbacks(draw: Draw, world: World, helpers: list[Proc], procedures: dict) -> None:
+    """One or two RCU callbacks: procedures of one element (the object embedding the rcu_head) or none."""
+    for i in range(draw(st.integers(1, 2))):
+        entity = draw(st.sampled_from(["", *sorted(world.entities)]))
+        world.rcu_callbacks[f"rcb{i}"] = entity
+    for name, entity in world.rcu_callbacks.items():
+        params = [("x", Ty("ref", entity))] if entity else []
+        key, value, _ = gen_procedure(draw, world, "h" + name, params, None, helpers, 1, 2)
+        procedures[key.replace("h" + name, name, 1)] = value
+
+
 def c_counter(draw: Draw, ctx: Ctx, depth: int) -> list:
     """A refcount_t, atomic_t or completion operation; a bool result goes to on_fail: or a new local, a
     killable or timed wait has on_fail:."""
@@ -881,6 +911,7 @@ CONSTRUCTS: list[Construct] = [
     Construct("counter", 4, lambda ctx, d: bool(ctx.world.counters), c_counter),
     Construct("wait_queue", 5, lambda ctx, d: bool(ctx.world.wait_queues), c_wait_queue),
     Construct("rcu_list", 16, lambda ctx, d: bool(ctx.world.rcu_lists), c_rcu_list),
+    Construct("call_rcu", 6, lambda ctx, d: bool(ctx.world.rcu_callbacks), c_call_rcu),
     Construct("await", 2, lambda ctx, d: bool(ctx.world.vars), c_await),
     Construct("indirect_call", 4, lambda ctx, d: bool(ctx.world.cb_slots) and ctx.proc.name.startswith("t") and all(
         ctx.world.allow_deep_reads or ctx.reads.get(lk, 0) + n <= 3 for procs in ctx.world.cb_procs.values()
@@ -1132,6 +1163,8 @@ def spec_dicts(draw: Draw, world_flags: dict | None = None) -> dict:
     if world.callbacks:
         bound, spec["callbacks"] = gen_callbacks(draw, world, helpers)
         procedures.update(bound)
+    if world.call_rcu:
+        gen_rcu_callbacks(draw, world, helpers, procedures)
     threads: dict = {}
     instances = 0
     target = draw(st.integers(2, 3))

@@ -1253,6 +1253,15 @@ def test_fuzz_every_command_on_generated_context_specs(text: str) -> None:
     every_command(text)
 
 
+@fuzz_settings(5)
+@given(text=generated_specs({**BUG_PATTERNS, "call_rcu": True}))
+def test_fuzz_every_command_on_generated_call_rcu_specs(text: str) -> None:
+    """The same on specs with RCU callbacks (call_rcu, kfree_rcu, rcu_barrier; double calls, null objects)."""
+    STATS["inputs"] += 1
+    STATS["inputs: generated spec with call_rcu, every command"] += 1
+    every_command(text)
+
+
 def every_command(text: str) -> None:
     """Every command of OTHER_COMMANDS on the spec: no traceback, no internal error, a documented exit code."""
     with tempfile.TemporaryDirectory() as tmp:

@@ -34,12 +34,21 @@ def diagnostic(statement: str):
 @pytest.mark.parametrize("statement, says", [
     ("local_irq_save(flags)", "'spin_lock_irqsave: L'"),
     ("local_bh_disable: x", "'spin_lock_bh: L'"),
-    ("call_rcu: f", "RCU callbacks are not modelled"),
+    ("msleep(10)", "time is not modelled"),
     ("mutex_lock_interruptible: m", "'mutex_lock_killable: M' with on_fail: is the nearest"),
 ])
 def test_unmodelled_kernel_calls_say_what_to_write(statement: str, says: str) -> None:
     d = diagnostic(statement)
     assert d.code == "NC207" and says in d.hint and "did you mean" not in d.hint
+
+
+@pytest.mark.parametrize("statement, hint", [
+    ("call_rcu(&n->rcu, free_net)", "write '- call_rcu: free_net(n)'"),
+    ("kfree_rcu(n, rcu)", "write '- kfree_rcu: n'"),
+])
+def test_an_rcu_callback_written_the_c_way(statement: str, hint: str) -> None:
+    d = diagnostic(statement)
+    assert d.code == "NC207" and "is a mapping statement" in d.message and d.hint.startswith(hint)
 
 
 def test_an_srcu_call_on_something_else_says_how_to_declare_the_domain() -> None:

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from netcheck.model.lang.errors import Span
+from netcheck.model.lang.rcucallbacks import callback_thread
 from netcheck.model.lang.spec import (
     Assert,
     Assign,
     Await,
+    CallRcu,
     CounterOp,
     Either,
     ForEach,
@@ -38,7 +40,8 @@ from netcheck.model.semantics.system import TransitionSystem
 
 # Statements that do something of their own; label, goto, break, continue and return only move control,
 # so they are not counted (the statements around them are).
-COUNTED = (Assign, Invoke, IndirectCall, ListOp, LockOp, CounterOp, Rcu, If, While, ForEach, Either, Assert, Await)
+COUNTED = (Assign, Invoke, IndirectCall, ListOp, LockOp, CounterOp, Rcu, If, While, ForEach, Either, Assert, Await,
+           CallRcu)
 
 
 @dataclass(frozen=True)
@@ -137,10 +140,13 @@ def summarize(system: TransitionSystem, executions: Executions, complete: bool) 
 
 def _statements(spec: Spec) -> Iterator[Stmt]:
     """Every statement of every procedure, each once (a procedure is walked once, however often called); the
-    workers' loops are netcheck's (model/lang/works.py), not the spec's: they are not counted."""
+    workers' loops (model/lang/works.py), the RCU callback threads' and kfree_rcu's procedures
+    (model/lang/rcucallbacks.py) are netcheck's, not the spec's: they are not counted."""
     workers = {t.proc for t in spec.threads if t.name in {worker_name(o) for o in
                                                           (*(q.name for q in spec.workqueues),
                                                            *(w.name for w in spec.works))}}
+    for d in spec.rcu_callbacks:
+        workers |= {callback_thread(d.name, True), *((d.name,) if d.kfree else ())}
     for proc in spec.procedures:
         if proc.name not in workers:
             yield from walk_statements(proc.body)

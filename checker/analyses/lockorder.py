@@ -25,6 +25,8 @@ from itertools import product
 
 import networkx as nx
 from netcheck.model.lang.lockapi import LOCK_API, acquire_modes
+from netcheck.model.lang.rcucallbacks import BUSY as CALLBACK_BUSY
+from netcheck.model.lang.rcucallbacks import RCU_HEAD_STATES, callback_map, head_var, instances
 from netcheck.model.lang.spec import Await, KnownCycle, LockClasses, LockOp, Spec
 from netcheck.model.lang.works import BUSY, WORK_STATES, Works, map_holders, queue_map, work_map
 from netcheck.model.semantics import ir
@@ -147,6 +149,7 @@ def lock_classes(spec: Spec) -> list[str]:
             out.append(lock.name)
     out.extend(queue_map(q.name) for q in spec.workqueues)
     out.extend(work_map(w.name) for w in spec.works)
+    out.extend(callback_map(d.name) for d in spec.rcu_callbacks)
     return out
 
 
@@ -180,11 +183,31 @@ def _srcu_maps(system: TransitionSystem) -> list[_Map]:
     return out
 
 
+def _callback_maps(system: TransitionSystem) -> list[_Map]:
+    """Each RCU callback's map (netcheck's: lockdep has none), held by the thread running it while its rcu_head
+    is running or requeued (model/lang/rcucallbacks.py)."""
+    out: list[_Map] = []
+    held = frozenset(RCU_HEAD_STATES.index(b) for b in CALLBACK_BUSY)
+    by_name = {t.name: t.tid for t in system.threads}
+    for d in system.spec.rcu_callbacks:
+        base = system.layout.shared[head_var(d.name)][0]
+        for k, name in enumerate(instances(d, system.spec.entity(d.entity).elements if d.entity else ())):
+            site = Site(d.span.short, name, f"rcu_do_batch: {d.name}()  [RCU callback]", (name,), d.name)
+            out.append(_Map(callback_map(d.name), by_name[name], base + k, site, held))
+    return out
+
+
+def rcu_barrier_maps(spec: Spec) -> tuple[tuple[str, str], ...]:
+    """What rcu_barrier() acquires in the lock-order graph: every RCU callback's map."""
+    return tuple((callback_map(d.name), "mutex") for d in spec.rcu_callbacks)
+
+
 def _maps(system: TransitionSystem) -> list[_Map]:
-    """The maps each worker thread holds while running each of its items, the queue's first."""
+    """The maps each worker thread holds while running each of its items, the queue's first; the maps of RCU
+    callbacks and SRCU domains."""
     spec = system.spec
     if not spec.works:
-        return _srcu_maps(system)
+        return _callback_maps(system) + _srcu_maps(system)
     works = Works(spec.workqueues, spec.works)
     holders = map_holders(works)
     out: list[_Map] = []
@@ -195,14 +218,16 @@ def _maps(system: TransitionSystem) -> list[_Map]:
                         decl.run)
             slot = system.layout.shared[work][0]
             out.extend(_Map(cls, t.tid, slot, site) for cls in classes)
-    return out + _srcu_maps(system)
+    return out + _callback_maps(system) + _srcu_maps(system)
 
 
-def map_acquisitions(node: ir.Node | None) -> tuple[tuple[str, str], ...]:
-    """The lockdep maps a wait acquires (flush_work, cancel_work_sync, flush_workqueue), and an SRCU domain's
-    map srcu_read_lock() and synchronize_srcu() acquire, (class, mode)."""
+def map_acquisitions(node: ir.Node | None, barrier: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:
+    """The lockdep maps a wait acquires (flush_work, cancel_work_sync, flush_workqueue), an SRCU domain's
+    map srcu_read_lock() and synchronize_srcu() acquire, and what rcu_barrier() does (`barrier`), (class, mode)."""
     if isinstance(node, ir.RcuCall) and node.op in SRCU_MAP_MODES:
         return ((node.domain, SRCU_MAP_MODES[node.op]),)
+    if isinstance(node, ir.RcuCall) and node.op == "rcu_barrier":
+        return barrier
     return node.stmt.maps if node is not None and isinstance(node.stmt, Await) else ()
 
 
@@ -303,9 +328,10 @@ def _acquiring_nodes(system: TransitionSystem) -> list[tuple[int, int, dict]]:
     """(tid, pc slot, {pc: IR node}) for each thread: the nodes where it acquires or waits for a lock, or
     acquires a lockdep map (a flush)."""
     out = []
+    barrier = rcu_barrier_maps(system.spec)
     for t in system.threads:
         nodes = {pc: n for pc, n in enumerate(t.nodes)
-                 if (isinstance(n, ir.LOCK_NODES) and n.op in ACQUIRE_MODES) or map_acquisitions(n)}
+                 if (isinstance(n, ir.LOCK_NODES) and n.op in ACQUIRE_MODES) or map_acquisitions(n, barrier)}
         out.append((t.tid, t.pcslot, nodes))
     return out
 
@@ -399,7 +425,7 @@ class LockDependencies(Observer):
         wrappers = lock_wrappers(system.spec)
         for (tid, pc, held, target), sid in self.first.items():
             node = system.threads[tid].nodes[pc]
-            maps = map_acquisitions(node)
+            maps = map_acquisitions(node, rcu_barrier_maps(system.spec))
             if maps:
                 acquired_site = node_site(node, wrappers)
                 for index, mode in held:

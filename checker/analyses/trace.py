@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from netcheck.model.lang.spec import Rcu
 from netcheck.model.semantics import ir
 from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.evaluate import EvalError, compile_expr, format_value
@@ -184,7 +185,7 @@ def describe(system: TransitionSystem, s: tuple, label: Label, after: object, ch
     text = node.stmt.text if node.stmt else node.kind
     if isinstance(node, ir.LockWait):
         text = f"(waiting in {text})"
-    elif isinstance(node, ir.GraceWait):
+    elif isinstance(node, ir.GraceWait) or (isinstance(node, ir.Await) and isinstance(node.stmt, Rcu)):
         text = f"(in {text})"
     elif isinstance(node, ir.Assign) and node.call:
         text = _call_text(system, node, s, after)
@@ -274,6 +275,8 @@ def _plain_note(system: TransitionSystem, thread: Thread, node: ir.Node, before:
         return "waits for a grace period" if node.op == "synchronize_rcu" else "waits for RCU callbacks"
     if isinstance(node, ir.GraceWait):
         return "grace period over" if node.op == "synchronize_rcu" else "callbacks done"
+    if isinstance(node, ir.Await) and isinstance(node.stmt, Rcu):   # rcu_barrier() with callbacks to wait for
+        return "callbacks done"
     if isinstance(node, ir.Await) and node.idle:
         return "woken: work to do"
     if isinstance(node, ir.Branch):

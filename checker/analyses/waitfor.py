@@ -46,6 +46,8 @@ def describe(system: TransitionSystem, edge: WaitEdge, previous: WaitEdge | None
         return f"waits for {edge.lock} ({edge.want}) behind {target}, queued ahead of it"
     if edge.relation == "work":
         return f"waits in {edge.statement} for {target} to finish work item {edge.lock}"
+    if edge.relation == "callback":
+        return f"waits in {edge.statement} for {target} to run the RCU callback {edge.lock}()"
     if edge.relation == "rcu_reader":
         kind = f"{edge.lock} SRCU" if edge.lock else "RCU"
         return f"waits in {edge.statement} for the {kind} read-side critical section of {target}"

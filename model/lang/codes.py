@@ -60,6 +60,8 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC132": "an irq-context thread declared a daemon",
     "NC135": "bad callbacks: declaration (slots and their signatures, bind: keys, an unknown slot)",
     "NC136": "a procedure bound to a callback slot does not fit the slot's signature",
+    "NC140": "a name an RCU callback needs (its rcu_head variable, thread, kfree_rcu's procedure, the rcu_head "
+             "states) already used",
     "NC201": "bad or undefined label",
     "NC202": "goto into a loop",
     "NC203": "a statement that is a list",
@@ -87,6 +89,9 @@ CODES: Mapping[str, str] = MappingProxyType({
     "NC230": "spin_lock_irqsave or spin_unlock_irqrestore with a flags argument (the flags travel with the lock)",
     "NC240": "bad call through an element or callback test (o.init(n), o.init): no callbacks: for its entity, "
              "no such slot, or the element is not a local, parameter or element name",
+    "NC250": "bad call_rcu (a callback that is no procedure taking the object its rcu_head is in, or nothing, and "
+             "returning nothing; a wrong object)",
+    "NC251": "kfree_rcu of something other than an element",
     "NC301": "expression not allowed here, or of the wrong type",
     "NC302": "syntax or name that expressions do not support",
     "NC303": "type mismatch",

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from . import rcucallbacks
 from .callbacks import CallbackParser, masks
 from .errors import Diagnostics, Span, did_you_mean, shorten
 from .expr import ERRNO, Const, Expr, ExprError, Scope, VarInfo, parse_condition, parse_expr
@@ -25,6 +26,7 @@ from .spec import (
     Options,
     Procedure,
     PropertyDecl,
+    RcuCallbackDecl,
     Spec,
     ThreadDecl,
     VarDecl,
@@ -199,8 +201,11 @@ class SpecParser:
         worker_procs, workers = lowering.workers(scope) if works.works and not self.diag.items else ([], [])
         threads = self.parse_threads(scope, procedures)
         self.check_contexts(threads)
-        procedures = [*procedures, *worker_procs]
-        threads = [*threads, *workers]
+        rcu_decls = self.check_rcu_callbacks(threads, procedures, variables)
+        scope, rcu_procs, rcu_threads, rcu_idle = self.rcu_callbacks(rcu_decls, entities, enums, locks, variables,
+                                                                     scope)
+        procedures = [*procedures, *worker_procs, *rcu_procs]
+        threads = [*threads, *workers, *rcu_threads]
         properties = self.parse_properties(scope, asserts, threads, procedures)
         lemmas = self.parse_lemmas(scope, threads, procedures)
         options = self.parse_options()
@@ -210,7 +215,8 @@ class SpecParser:
         bounds = tuple((g.name, len(g.elements)) for e in entities for g in e.groups if g.counted)
         return Spec(name, about, self.files, tuple(entities), tuple(enums), tuple(locks), tuple(variables),
                     tuple(procedures), tuple(threads), tuple(properties), tuple(asserts), options, bounds,
-                    expect, tuple(known_cycles), works.queues, works.works, tuple(lemmas), tuple(self.callbacks))
+                    expect, tuple(known_cycles), works.queues, works.works, tuple(lemmas), tuple(self.callbacks),
+                    tuple(rcu_decls) if rcu_procs else (), rcu_idle)
 
     # -- entities
 
@@ -701,6 +707,7 @@ class SpecParser:
             else:  # its body was refused (and reported)
                 self.broken.add(name)
         body_parser.check_recursion(procedures)
+        self.rcu_decls = list(body_parser.rcu_callbacks.values())
         return procedures, body_parser.asserts
 
     def parse_callbacks(self, signatures: Mapping[str, Signature], entities: set[str],
@@ -776,6 +783,47 @@ class SpecParser:
             elif proc.params or proc.returns is not None:
                 self.err(w.span, "NC215", f"work item '{w.name}': {w.run}() takes parameters or returns a value",
                          "a work function is called as func(work): give it no parameters and no result")
+
+    @staticmethod
+    def entity_of(entities: Sequence[Entity], name: str) -> Entity:
+        return next(e for e in entities if e.name == name)
+
+    def check_rcu_callbacks(self, threads: Sequence[ThreadDecl], procedures: Sequence[Procedure],
+                            variables: Sequence[VarDecl]) -> list[RcuCallbackDecl]:
+        """The callbacks call_rcu: and kfree_rcu: queue (model/lang/rcucallbacks.py), once the names they need
+        (an rcu_head variable, a thread, kfree_rcu's procedure) are known to be free."""
+        decls: list[RcuCallbackDecl] = getattr(self, "rcu_decls", [])
+        used = {**{t.name: "a thread" for t in threads}, **{p.name: "a procedure" for p in procedures},
+                **{v.name: "a state variable" for v in variables}, **self.taken}
+        for d in decls:
+            for name in rcucallbacks.generated_names(d):
+                if name in used:
+                    self.err(d.span, "NC140", f"the RCU callback {d.name}() needs the name '{name}', already used as "
+                             f"{used[name]}", "rename it: netcheck declares the callback's rcu_head variable "
+                             f"{rcucallbacks.head_var(d.name)}, its thread {rcucallbacks.callback_thread(d.name)}"
+                             + (f" and the procedure {d.name}" if d.kfree else ""))
+        for value in rcucallbacks.RCU_HEAD_STATES if decls else ():
+            if value in used:
+                self.err(decls[0].span, "NC140", f"call_rcu needs the enum value '{value}', already used as "
+                         f"{used[value]}", "rename it: an rcu_head's state is one of " +
+                         ", ".join(rcucallbacks.RCU_HEAD_STATES))
+        return decls
+
+    def rcu_callbacks(self, decls: list[RcuCallbackDecl], entities: list[Entity], enums: list, locks: list[LockDecl],
+                      variables: list[VarDecl], scope: Scope) -> tuple[Scope, list[Procedure], list[ThreadDecl],
+                                                                      Expr | None]:
+        """Each callback's rcu_head variable (readable in properties, so in the scope returned), its procedure and
+        thread, and what rcu_barrier() waits for (model/lang/rcucallbacks.py); `enums` and `variables` grow."""
+        if not decls or self.diag.items:
+            return scope, [], [], None
+        enums.append((rcucallbacks.RCU_HEAD_STATE, rcucallbacks.RCU_HEAD_STATES))
+        for name, t, per, span in rcucallbacks.state_vars(decls):
+            keys = len(self.entity_of(entities, per[0]).elements) if per else 1
+            variables.append(VarDecl(name, t, per, (0,) * keys, span))  # type: ignore[arg-type]
+        scope = replace(self.base_scope(entities, enums, locks, {v.name: VarInfo(v.type, v.per) for v in variables}),
+                        callbacks=scope.callbacks)
+        procs, threads = rcucallbacks.threads(decls, entities, scope)
+        return scope, procs, threads, rcucallbacks.idle_condition(decls, scope, self.tree.span)
 
     # -- threads
 

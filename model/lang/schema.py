@@ -63,11 +63,14 @@ DELETE: Schema = {"type": "null"}
 FORM_TEXT = {
     "rcu_read_lock": "enter an RCU read-side section", "rcu_read_unlock": "leave the RCU read-side section",
     "synchronize_rcu": "wait for every RCU reader that started before (a slow step)",
-    "rcu_barrier": "wait for the RCU callbacks queued before (a slow step)",
+    "rcu_barrier": "wait until every RCU callback queued before has run (call_rcu, kfree_rcu)",
     "srcu_read_lock": "'DOMAIN' (an srcu lock): enter an SRCU read-side section (the reader may sleep)",
     "srcu_read_unlock": "'DOMAIN': leave the SRCU read-side section",
     "synchronize_srcu": "'DOMAIN': wait for the domain's readers that started before (a slow step)",
     "kfree": "'x': free an element: on no list, no RCU reader since its list_del_rcu left",
+    "call_rcu": "'CALLBACK(x)': call_rcu(&x->rcu, CALLBACK): run the procedure in softirq context after a grace "
+                "period (CALLBACK: a static rcu_head)",
+    "kfree_rcu": "'x': kfree_rcu(x, rcu): free the element after a grace period",
     "list_for_each_entry_rcu": "'x in LIST': inside rcu_read_lock, walk the list, through elements list_del_rcu "
                                "takes off",
     "list_for_each_entry": "'x in LIST': run do: for each element, first to last",

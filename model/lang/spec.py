@@ -98,6 +98,22 @@ class Rcu(Stmt):
 
 
 @dataclass(frozen=True)
+class CallRcu(Stmt):
+    """`call_rcu: f(x)`, `kfree_rcu: x`: queue the callback `name` (a procedure) of the rcu_head embedded in
+    element `item` (None: a static rcu_head) to run after a grace period (model/lang/rcucallbacks.py).
+    `kfree`: kfree_rcu, whose null `item` does nothing."""
+
+    name: str = ""
+    item: Expr | None = None
+    kfree: bool = False
+
+
+@dataclass(frozen=True)
+class CallbackGrace(Stmt):
+    """A callback thread waits for the grace period its call_rcu() started (model/lang/rcucallbacks.py)."""
+
+
+@dataclass(frozen=True)
 class Free(Stmt):
     """`kfree: x`: the element's memory goes back; no reader may still reach it (docs/semantics.md 7.3)."""
 
@@ -177,6 +193,7 @@ class Await(Stmt):
     # lockdep maps the wait acquires and releases first, (class, mode): flush_work(), cancel_work_sync(),
     # flush_workqueue() (model/lang/works.py)
     maps: tuple[tuple[str, str], ...] = ()
+    sleeps: bool = True   # False: netcheck's own wait (an RCU callback thread's), not a sleep of the spec's code
 
 
 # ---------------------------------------------------------------- declarations
@@ -243,6 +260,18 @@ class WorkDecl:
     name: str
     queue: str
     run: str
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class RcuCallbackDecl:
+    """An RCU callback a `call_rcu:` (or `kfree_rcu:`) queues: the procedure, and the entity whose elements
+    embed its rcu_head ('' : one static rcu_head). model/lang/rcucallbacks.py gives it a state variable and
+    a softirq thread."""
+
+    name: str
+    entity: str
+    kfree: bool
     span: Span = field(compare=False)
 
 
@@ -385,6 +414,8 @@ class Spec:
     works: tuple[WorkDecl, ...] = ()
     lemmas: tuple[Lemma, ...] = ()
     callbacks: tuple[CallbackTable, ...] = ()
+    rcu_callbacks: tuple[RcuCallbackDecl, ...] = ()
+    rcu_idle: Expr | None = None   # no RCU callback queued or running: what rcu_barrier() waits for
 
     def procedure(self, name: str) -> Procedure:
         return next(p for p in self.procedures if p.name == name)

@@ -29,12 +29,14 @@ from .expr import (
     parse_statement,
 )
 from .lockapi import LOCK_API, MAX_SUBCLASS, NESTED_API, RCU_API, RCU_LIST_OPS, SRCU_KIND, SUBCLASS_CONSTANTS
+from .rcucallbacks import RCU_CALLS, head_var, kfree_callback
 from .spec import (
     Assert,
     Assign,
     Await,
     Break,
     CallbackTable,
+    CallRcu,
     Continue,
     CounterOp,
     Either,
@@ -48,6 +50,7 @@ from .spec import (
     LockOp,
     Procedure,
     Rcu,
+    RcuCallbackDecl,
     Return,
     Stmt,
     WaitOp,
@@ -77,7 +80,7 @@ LOOPS = {"list_for_each_entry": "forward", "list_for_each_entry_reverse": "rever
          "list_for_each_entry_rcu": "forward"}
 WAIT_FORMS = tuple(op for op, info in WAIT_API.items() if info.queue)   # schedule is a plain string statement
 MAPPING_FORMS = (*LOCK_API, *NESTED_API, *RCU_API, *COUNTER_API, *WAIT_FORMS, *LOOPS, "call", "if", "while", "either",
-                 "label", "goto", "return", "assert", "await", "kfree", *WORK_CALLS)
+                 "label", "goto", "return", "assert", "await", "kfree", *WORK_CALLS, *RCU_CALLS)
 PROCEDURE_KEYS = ("locals", "body", "about", "source")
 # The keys a statement mapping takes besides its form, by form (lock operations: on_fail:, loops: do:);
 # every form also takes slow:.
@@ -157,9 +160,6 @@ UNMODELLED = {
                                "nearest",
     "down_write_interruptible": "netcheck models fatal signals only: 'down_write_killable: S' with on_fail: is the "
                                 "nearest",
-    "call_rcu": "RCU callbacks are not modelled: a callback that must run after a grace period can be a daemon "
-                "thread that awaits a flag set after synchronize_rcu",
-    "kfree_rcu": "RCU-deferred frees are not modelled: write synchronize_rcu, then 'kfree: x'",
     "wake_up_interruptible": "interruptible sleeps are not modelled: wait_event_killable and wake_up are the "
                              "nearest",
     "wait_event_interruptible": "interruptible sleeps are not modelled: 'wait_event_killable: WQ, COND' with "
@@ -183,6 +183,7 @@ class BodyParser:
         self.calls: dict[str, list[tuple[str, Span]]] = {}
         self.lowering: Lowering | None = None   # the spec's workqueues and work items (model/lang/works.py)
         self.callbacks: Mapping[str, CallbackTable] = {}   # entity -> its callbacks: (model/lang/callbacks.py)
+        self.rcu_callbacks: dict[str, RcuCallbackDecl] = {}   # what call_rcu:/kfree_rcu: queue, first use first
 
     def err(self, span: Span, code: str, message: str, hint: str = "") -> None:
         self.diag.error(span, code, message, hint)
@@ -357,6 +358,12 @@ class BodyParser:
             op, arg = printed.group(1), printed.group(2) or "X"
             raise ExprError(span, "NC207", f"'{text}': {op} is a mapping statement", f"write it as '- {op}: {arg}'")
         called = word.split("(")[0]
+        if called in RCU_CALLS and called not in self.signatures:   # call_rcu(&n->rcu, free_net) written the C way
+            args = [a.strip() for a in text[text.find("(") + 1:text.rfind(")")].split(",")] if "(" in text else []
+            obj = re.sub(r"^&|->\s*\w+$|\.\s*\w+$", "", args[0]).strip() if args else "x"
+            hint = f"write '- call_rcu: {args[1] if len(args) > 1 else 'CALLBACK'}({obj})' (the callback gets the " \
+                "object its rcu_head is in)" if called == "call_rcu" else f"write '- kfree_rcu: {obj or 'x'}'"
+            raise ExprError(span, "NC207", f"'{shorten(text)}': {called} is a mapping statement", hint)
         if called in UNMODELLED and called not in self.signatures:
             raise ExprError(span, "NC207", f"'{called}' is a kernel call netcheck does not model", UNMODELLED[called])
         if text in self.scope.broken:  # a call of a procedure whose signature was refused
@@ -889,14 +896,63 @@ class BodyParser:
 
     form_srcu_read_unlock = form_synchronize_srcu = form_srcu_read_lock
 
-    def form_kfree(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
-        """kfree: x frees an element: no list may still hold it, no RCU reader still reach it."""
+    def freed_element(self, form: str, value: Node, code: str) -> tuple[str, Expr, str]:
+        """What `kfree: x` and `kfree_rcu: x` free: its text, the element, its entity (else error `code`)."""
         text, vspan = self.expr_of(value, form)
         item = parse_expr(str(text), self.scoped(), vspan)
         if not isinstance(item.type, RefT):
-            raise ExprError(item.span, "NC218", f"kfree takes an element, got {item.type}",
-                            "kfree: x, with x an element (or null: then nothing happens)")
+            raise ExprError(item.span, code, f"{form} takes an element, got {item.type}",
+                            f"{form}: x, with x an element (or null: then nothing happens)")
+        return str(text).strip(), item, item.type.entity
+
+    def form_kfree(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
+        """kfree: x frees an element: no list may still hold it, no RCU reader still reach it."""
+        text, item, _ = self.freed_element(form, value, "NC218")
         return Free(span, f"kfree({text})", item)
+
+    def form_call_rcu(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
+        """`call_rcu: f(x)` (the kernel's call_rcu(&x->rcu, f)) or `call_rcu: f` (a static rcu_head): queue the
+        procedure f to run after a grace period (model/lang/rcucallbacks.py)."""
+        text, vspan = self.expr_of(value, form)
+        m = re.fullmatch(r"\s*([A-Za-z_]\w*)\s*(?:\((.*)\))?\s*", str(text), re.S)
+        usage = "call_rcu: free_net_rcu(n), the callback called with the object its rcu_head is embedded in"
+        if not m:
+            raise ExprError(vspan, "NC250", f"call_rcu takes the callback call, got '{shorten(str(text))}'", usage)
+        name, arg = m.group(1), (m.group(2) or "").strip()
+        if name not in self.signatures:
+            raise ExprError(vspan, "NC116", f"undefined procedure '{name}'",
+                            did_you_mean(name, self.signatures) or "define it under procedures:",
+                            follow_on=name in self.scope.broken)
+        _, params, returns = self.signatures[name]
+        if returns is not None or len(params) > 1 or (params and not isinstance(params[0][1], RefT)):
+            raise ExprError(vspan, "NC250", f"{name}() cannot be an RCU callback: a callback gets only its rcu_head "
+                            "(void (*)(struct rcu_head *)) and returns nothing",
+                            "give it one element parameter (the object embedding the rcu_head, as container_of() "
+                            "finds it) or none (a static rcu_head), and no result")
+        item: Expr | None = None
+        param = params[0][1] if params else None
+        entity = param.entity if isinstance(param, RefT) else ""
+        if entity:
+            if not arg:
+                raise ExprError(vspan, "NC250", f"call_rcu: {name}() takes the {entity} its rcu_head is in",
+                                f"write 'call_rcu: {name}(x)', x a {entity}")
+            item = parse_expr(arg, self.scoped(), vspan.shifted(m.start(2)))
+            if not (isinstance(item.type, RefT) and item.type.entity == entity) and not isinstance(item.type, NullT):
+                raise ExprError(item.span, "NC250", f"call_rcu: {name}() takes a {entity}, got {item.type}",
+                                f"pass the {entity} whose rcu_head is queued")
+        elif arg:
+            raise ExprError(vspan, "NC250", f"call_rcu: {name}() takes no argument (a static rcu_head)",
+                            f"write 'call_rcu: {name}'")
+        self.rcu_callbacks.setdefault(name, RcuCallbackDecl(name, entity, False, span))
+        shown = f"call_rcu(&{arg}->rcu, {name})" if params else f"call_rcu(&{head_var(name)}, {name})"
+        return CallRcu(span, shown, name, item)
+
+    def form_kfree_rcu(self, form: str, node: Map, value: Node, span: Span) -> Stmt:
+        """`kfree_rcu: x` (the kernel's kfree_rcu(x, rcu)): free x after a grace period."""
+        text, item, entity = self.freed_element(form, value, "NC251")
+        name = kfree_callback(entity)
+        self.rcu_callbacks.setdefault(name, RcuCallbackDecl(name, entity, True, span))
+        return CallRcu(span, f"kfree_rcu({text}, rcu)", name, item, True)
 
     # -- whole-spec checks
 

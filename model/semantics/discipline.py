@@ -143,6 +143,8 @@ def expressions(node: ir.Node) -> Iterator[Expr]:
         yield node.place.target
         if node.value is not None:
             yield node.value
+    elif isinstance(node, ir.CallRcu) and node.head is not None:
+        yield node.head.target
     elif isinstance(node, ir.WaitCall):
         if node.place is not None and isinstance(node.place.target, Shared):
             yield from node.place.target.keys
@@ -156,7 +158,8 @@ def reads(node: ir.Node) -> set[str]:
 
 def writes(node: ir.Node) -> set[str]:
     places = node.writes if isinstance(node, ir.Assign) else \
-        (node.place,) if isinstance(node, ir.ListEdit) and node.place is not None else ()
+        (node.place,) if isinstance(node, ir.ListEdit) and node.place is not None else \
+        (node.head,) if isinstance(node, ir.CallRcu) and node.head is not None else ()
     return {p.target.name for p in places if isinstance(p.target, Shared)}
 
 

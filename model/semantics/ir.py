@@ -162,6 +162,7 @@ class Await(Node):
     kind: ClassVar[str] = "await"
     cond: Expr | None = None
     idle: bool = False
+    sleeps: bool = True             # False: netcheck's own wait (an RCU callback thread's, rcu_barrier()'s)
 
 
 @dataclass(eq=False, kw_only=True)
@@ -203,6 +204,21 @@ class GraceWait(Node):
 
 
 @dataclass(eq=False, kw_only=True)
+class CallRcu(Node):
+    """call_rcu() or kfree_rcu() (model/lang/rcucallbacks.py), one step: a null `item` is a runtime_safety
+    violation (kfree_rcu: nothing happens); a queued rcu_head at `head` one too, "double call_rcu"; else the head
+    is queued (idle to pending, running to requeued) and the grace period of the callback's thread starts: its
+    grace-period slot, `gp[k]` for element k of the item's entity (`gp[0]` without item), gets the threads
+    inside an RCU read-side section now."""
+
+    kind: ClassVar[str] = "call_rcu"
+    head: Place | None = None
+    item: Expr | None = None
+    gp: tuple[int, ...] = ()
+    kfree: bool = False
+
+
+@dataclass(eq=False, kw_only=True)
 class CounterCall(Node):
     """A refcount_t, atomic_t or completion operation on the counter at `place`, one atomic step
     (model/semantics/counters.py has its rules): `next` when it succeeds (a true result), `alt` when it
@@ -239,7 +255,7 @@ class IrqArrive(Node):
 
 LOCK_NODES = (LockCall, LockWait)
 
-__all__ = ["Assign", "Await", "Branch", "Check", "Choose", "CounterCall", "End", "Free", "GraceWait", "IrqArrive",
-           "Jump", "ListEdit", "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall", "Reset",
-           "WaitCall",
+__all__ = ["Assign", "Await", "Branch", "CallRcu", "Check", "Choose", "CounterCall", "End", "Free", "GraceWait",
+           "IrqArrive", "Jump", "ListEdit", "LockCall", "LockWait", "LoopStart", "LoopStep", "Node", "Place", "RcuCall",
+           "Reset", "WaitCall",
            "LOCK_NODES"]

@@ -15,11 +15,14 @@ from ..lang.callbacks import NULL_CALL
 from ..lang.errors import Span
 from ..lang.expr import Compare, Const, Expr, Local, LockRef, Shared
 from ..lang.lockapi import LOCK_API, RCU_API, RCU_LIST_OPS
+from ..lang.rcucallbacks import head_var, instances
 from ..lang.spec import (
     Assert,
     Assign,
     Await,
     Break,
+    CallbackGrace,
+    CallRcu,
     Continue,
     CounterOp,
     Either,
@@ -42,7 +45,7 @@ from ..lang.spec import (
 )
 from ..lang.types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type
 from . import ir
-from .evaluate import Env, reads_state
+from .evaluate import THREADS, Env, reads_state
 from .layout import Layout, Slot, SlotKind, local_sort
 
 MAX_NODES = 100_000      # program points per thread after inlining
@@ -250,7 +253,8 @@ class ThreadProgram:
                              frame, then)
         if isinstance(stmt, Await):
             assert stmt.cond is not None
-            return self.emit(ir.Await(stmt=stmt, cond=stmt.cond, idle=stmt.idle, visible=True), frame, then)
+            return self.emit(ir.Await(stmt=stmt, cond=stmt.cond, idle=stmt.idle, sleeps=stmt.sleeps, visible=True),
+                             frame, then)
         if isinstance(stmt, ListOp):
             visible = isinstance(stmt.args[0], Shared) or any(reads_state(a) for a in stmt.args)
             return self.emit(ir.ListEdit(stmt=stmt, fn=stmt.fn, place=self.place(stmt.args[0], frame),
@@ -261,6 +265,10 @@ class ThreadProgram:
             return self.rcu(stmt, frame, then)
         if isinstance(stmt, Free):
             return self.emit(ir.Free(stmt=stmt, item=stmt.item, visible=True), frame, then)
+        if isinstance(stmt, CallRcu):
+            return self.call_rcu(stmt, frame, then)
+        if isinstance(stmt, CallbackGrace):   # the callback thread's own grace period (call_rcu started it)
+            return self.emit(ir.GraceWait(stmt=stmt, op="synchronize_rcu", visible=True), frame, then)
         if isinstance(stmt, CounterOp):
             return self.counter_op(stmt, frame, then, loop)
         if isinstance(stmt, WaitOp):
@@ -368,9 +376,24 @@ class ThreadProgram:
         call.alt = fail
         return node
 
+    def call_rcu(self, stmt: CallRcu, frame: Frame, then: int) -> int:
+        """call_rcu() / kfree_rcu(): the rcu_head's slot, and the grace-period slot of the thread that runs the
+        callback (per element of the object's entity)."""
+        names = self.base_env.element_names
+        decl = next(d for d in self.spec.rcu_callbacks if d.name == stmt.name)
+        threads = instances(decl, names[decl.entity] if decl.entity else ())
+        gp = tuple(self.layout.gp_wait[names[THREADS].index(t)] for t in threads)
+        head = Shared(next(v.type for v in self.spec.vars if v.name == head_var(stmt.name)), stmt.span,
+                      head_var(stmt.name), (stmt.item,) if decl.entity and stmt.item is not None else ())
+        return self.emit(ir.CallRcu(stmt=stmt, head=self.place(head, frame), item=stmt.item, gp=gp, kfree=stmt.kfree,
+                                    visible=True), frame, then)
+
     def rcu(self, stmt: Rcu, frame: Frame, then: int) -> int:
         node = self.emit(ir.RcuCall(stmt=stmt, op=stmt.op, domain=stmt.domain, visible=True), frame, then)
-        if RCU_API[stmt.op].waits:
+        if stmt.op == "rcu_barrier" and self.spec.rcu_idle is not None:   # waits for every callback queued
+            self.nodes[node].next = self.emit(ir.Await(stmt=stmt, cond=self.spec.rcu_idle, sleeps=False, visible=True),
+                                              frame, then)
+        elif RCU_API[stmt.op].waits:
             self.nodes[node].next = self.emit(ir.GraceWait(stmt=stmt, op=stmt.op, domain=stmt.domain, visible=True),
                                               frame, then)
         return node

@@ -35,6 +35,7 @@ from .counters import CEffect, CTest, counter_rules, high
 from .layout import SlotKind, free_checks, ghost_slots, wait_queue_slots
 from .locks import MAX_READ_DEPTH, READ_BITS
 from .promela_expr import Encoding, Exprs, Lists, PromelaError, all_of, any_of, is_list_slot, negate, var
+from .runtime import HEAD_IDLE, HEAD_PENDING, HEAD_REQUEUED
 from .system import TransitionSystem
 from .waitqueues import WEffect, WTest, WThen, wait_rules
 
@@ -381,7 +382,7 @@ class _NodeTrees:
                             (negate(ex.term(node.cond)), Violate(node.name))], self.go(target=node.next))
         if isinstance(node, ir.Await):
             assert node.cond is not None
-            return ordered([(self.atomic(), Violate(DISCIPLINE)),
+            return ordered([(self.atomic() if node.sleeps else "0", Violate(DISCIPLINE)),
                             (negate(ex.defined(node.cond)), Violate(RUNTIME)),
                             (ex.term(node.cond), self.go(target=node.next))], Block())
         if isinstance(node, ir.End):
@@ -396,6 +397,8 @@ class _NodeTrees:
             return self.list_edit(node)
         if isinstance(node, ir.Free):
             return self.free(node)
+        if isinstance(node, ir.CallRcu):
+            return self.call_rcu(node)
         raise PromelaError(f"{node.kind} nodes")
 
     # -- places
@@ -486,6 +489,28 @@ class _NodeTrees:
         cases += [(any_of(*[f"(({x}) == {k} && {var(readers + k)} != 0)" for k in range(size)]), Violate(RUNTIME))
                   for _, readers in ghosts]
         return ordered(cases, self.go(target=node.next))
+
+    def call_rcu(self, node: ir.CallRcu) -> Tree:
+        """call_rcu() / kfree_rcu() (runtime.py's call_rcu)."""
+        assert node.head is not None
+        ex = self.ex
+        cases: list[tuple[str, Tree]] = []
+        x = "0"
+        if node.item is not None:
+            x = ex.term(node.item)
+            cases += [(negate(ex.defined(node.item)), Violate(RUNTIME)),
+                      (f"({x}) < 0", self.go(target=node.next) if node.kfree else Violate(RUNTIME))]
+        slots, offset, keys_ok = self.place(node.head)
+        head = ex.select(slots[0], len(slots), offset) if offset is not None else var(slots[0])
+        cases += [(negate(keys_ok), Violate(RUNTIME)),
+                  (f"({head}) == {HEAD_PENDING} || ({head}) == {HEAD_REQUEUED}", Violate(RUNTIME))]
+        nests = self.system.layout.rcu_nest
+        readers = " + ".join(f"({var(n)} != 0 -> {1 << t} : 0)" for t, n in enumerate(nests)) or "0"
+        stmts = [f"{self.temp(0)} = (({head}) == {HEAD_IDLE} -> {HEAD_PENDING} : {HEAD_REQUEUED})",
+                 f"{self.temp(1)} = {readers}", self.write(slots, offset, "t0")]
+        stmts += [f"{var(gp)} = t1" if len(node.gp) == 1 and node.item is None else
+                  f"if :: ({x}) == {k} -> {var(gp)} = t1 :: else -> skip fi" for k, gp in enumerate(node.gp)]
+        return ordered(cases, self.go(*stmts, target=node.next))
 
     def loop(self, node: ir.LoopStep) -> Tree:
         if node.rcu:

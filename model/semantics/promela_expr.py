@@ -48,7 +48,8 @@ class Encoding:
         self.threads = len(system.threads)
         self.queue_cap = max(1, self.threads)
         self.queue_base = 2 * self.threads + 1
-        for base, cap in ((self.list_base, self.list_cap), (self.queue_base, self.queue_cap)):
+        queues = any(s.kind == SlotKind.LOCK_QUEUE for s in system.layout.slots)   # threads that never queue
+        for base, cap in ((self.list_base, self.list_cap), *(((self.queue_base, self.queue_cap),) if queues else ())):
             if base ** cap >= 2 ** 31:
                 raise PromelaError(f"lists of up to {cap} elements do not fit a Promela int (lower the bounds)")
 

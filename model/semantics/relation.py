@@ -30,7 +30,7 @@ from .counters import CEffect, CTest, counter_rules, high
 from .layout import SlotKind, free_checks, ghost_slots, wait_queue_slots
 from .locks import MAX_READ_DEPTH, READ_BITS
 from .places import thread_places
-from .runtime import RCU_WALK_OUTSIDE, rcu_corruption
+from .runtime import HEAD_IDLE, HEAD_PENDING, HEAD_REQUEUED, RCU_WALK_OUTSIDE, rcu_corruption
 from .smt import INT_SEQ, SmtEncoder
 from .system import TransitionSystem
 from .waitqueues import WEffect, WTest, WThen, wait_rules
@@ -207,7 +207,8 @@ class _NodeCases:
         if isinstance(node, ir.Await):
             assert node.cond is not None
             o = _Ordered()
-            o.when(self.atomic(), violation=DISCIPLINE, message=f"{self.text}: {ATOMIC}")
+            if node.sleeps:
+                o.when(self.atomic(), violation=DISCIPLINE, message=f"{self.text}: {ATOMIC}")
             o.when(z3.Not(self.defined(node.cond)), violation=RUNTIME, message=UNDEFINED)
             o.when(self.term(node.cond), self.goto(node.next))
             o.otherwise(blocked=True)
@@ -227,6 +228,8 @@ class _NodeCases:
             return self.list_edit(node)
         if isinstance(node, ir.Free):
             return self.free(node)
+        if isinstance(node, ir.CallRcu):
+            return self.call_rcu(node)
         raise AssertionError(f"no relation for {node.kind} nodes")
 
     # -- places
@@ -458,6 +461,34 @@ class _NodeCases:
             pending = z3.Or(*[z3.And(x == k, self.slot(readers + k) != 0) for k in range(size)])
             o.when(pending, violation=RUNTIME, message=f"{self.text}: use-after-free")
         o.otherwise(self.goto(node.next))
+        return o.cases
+
+    def call_rcu(self, node: ir.CallRcu) -> list[Case]:
+        """call_rcu() / kfree_rcu() (runtime.py's call_rcu): queue the rcu_head, start its thread's grace period."""
+        assert node.head is not None
+        o = _Ordered()
+        x: z3.ArithRef | int = 0
+        if node.item is not None:
+            o.when(z3.Not(self.defined(node.item)), violation=RUNTIME, message=UNDEFINED)
+            x = self.term(node.item)
+            if node.kfree:
+                o.when(x < 0, self.goto(node.next))
+            else:
+                o.when(x < 0, violation=RUNTIME, message=f"{self.text}: the object is null")
+        slots, offset, keys_ok = self.place_slots(node.head)
+        o.when(z3.Not(keys_ok), violation=RUNTIME, message=UNDEFINED)
+        head = self.select(slots, offset)
+        o.when(z3.Or(head == HEAD_PENDING, head == HEAD_REQUEUED), violation=RUNTIME,
+               message=f"{self.text}: double call_rcu")
+        updates: dict[int, z3.ExprRef | None] = {}
+        self.write(updates, slots, offset, z3.If(head == HEAD_IDLE, z3.IntVal(HEAD_PENDING), z3.IntVal(HEAD_REQUEUED)),
+                   self.pre)
+        readers = [z3.If(self.slot(n) != 0, 1 << t, 0) for t, n in enumerate(self.system.layout.rcu_nest)]
+        now = z3.Sum(*readers) if readers else z3.IntVal(0)
+        for k, gp in enumerate(node.gp):
+            updates[gp] = now if len(node.gp) == 1 and node.item is None else z3.If(x == k, now, self.slot(gp))
+        updates.update(self.goto(node.next))
+        o.otherwise(updates)
         return o.cases
 
     def list_edit(self, node: ir.ListEdit) -> list[Case]:

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from ..lang.expr import Expr, Local, Shared
 from ..lang.lockapi import LOCK_API, RCU_LIST_OPS
+from ..lang.rcucallbacks import RCU_HEAD_STATES
 from ..lang.types import IntT, RefT
 from . import ir
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
@@ -46,6 +47,21 @@ def use_after_free(name: str, readers: int, slots: Sequence) -> str:
     were = "were" if readers & (readers - 1) else "was"
     return (f"use-after-free: taken off {name} by list_del_rcu() while {who} {were} inside an RCU read-side "
             "section, and no grace period has ended since: they may still reach it")
+
+
+HEAD_IDLE, HEAD_PENDING, HEAD_RUNNING, HEAD_REQUEUED = range(len(RCU_HEAD_STATES))
+
+
+def rcu_text(node: ir.CallRcu) -> str:
+    return node.stmt.text if node.stmt else "call_rcu"
+
+
+def double_call_rcu(node: ir.CallRcu) -> str:
+    """The message of call_rcu() on a queued rcu_head (CONFIG_DEBUG_OBJECTS_RCU_HEAD: "ODEBUG: activate active")."""
+    if node.kfree:
+        return f"{rcu_text(node)}: already queued by kfree_rcu() and not freed yet (double free)"
+    return (f"{rcu_text(node)}: the rcu_head is already queued and its callback has not run (double call_rcu(); "
+            "debug objects: activate active)")
 
 
 class Violation:
@@ -464,6 +480,8 @@ class RuntimeBuilder:
             return self.list_op(pc, node)
         if isinstance(node, ir.Free):
             return self.free(pc, node)
+        if isinstance(node, ir.CallRcu):
+            return self.call_rcu(pc, node)
         if isinstance(node, ir.Check):
             cond, text = self.fn(node.cond, node.env), node.stmt.text if node.stmt else ""
             violated = self.violation(node.name, node.message or f"{text} failed", pc)
@@ -654,6 +672,29 @@ class RuntimeBuilder:
             return nxt
         return free
 
+    def call_rcu(self, pc: int, node: ir.CallRcu) -> Callable:
+        """call_rcu() / kfree_rcu() (ir.CallRcu): a queued rcu_head is a double call_rcu; else it is queued and
+        the grace period of the callback's thread starts with the readers inside now."""
+        assert node.head is not None
+        slot, dyn = self.place(node.head)
+        item = self.fn(node.item, node.env) if node.item is not None else None
+        gp, nests, nxt, kfree = node.gp, self.rcu_nest, node.next, node.kfree
+        null = self.violation("runtime_safety", f"{rcu_text(node)}: the object is null (a NULL rcu_head)", pc)
+        double = self.violation("runtime_safety", double_call_rcu(node), pc)
+
+        def call_rcu(l: list) -> object:
+            k = item(l) if item is not None else 0
+            if k < 0:
+                return nxt if kfree else null
+            place = slot + dyn(l) if dyn is not None else slot
+            head = l[place]
+            if head == HEAD_PENDING or head == HEAD_REQUEUED:
+                return double
+            l[place] = HEAD_PENDING if head == HEAD_IDLE else HEAD_REQUEUED
+            l[gp[k]] = sum(1 << t for t, n in enumerate(nests) if l[n])
+            return nxt
+        return call_rcu
+
     def list_op(self, pc: int, node: ir.ListEdit) -> Callable:
         nxt, fn = node.next, node.fn
         assert node.place is not None
@@ -750,7 +791,7 @@ class RuntimeBuilder:
 
     def await_step(self, pc: int, node: ir.Await) -> Step:
         cond, nxt, tid = self.fn(node.cond, node.env), node.next, self.tid
-        atomic = self.atomic_context()
+        atomic = self.atomic_context() if node.sleeps else None
         shown = node.stmt.text if node.stmt else "await"
 
         def fire(s: Sequence) -> list:

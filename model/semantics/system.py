@@ -103,7 +103,7 @@ class TransitionSystem:
         shared_layout(spec, layout)
         statements = [s for p in spec.procedures for s in walk_statements(p.body)]
         rcu_lists = rcu_list_names(statements)
-        self.uses_rcu_readers = bool(rcu_lists) or any(
+        self.uses_rcu_readers = bool(rcu_lists) or bool(spec.rcu_callbacks) or any(
             isinstance(s, Rcu) and RCU_API[s.op].reader and not s.domain for s in statements)
         if self.uses_rcu_readers:
             for i, (name, _, _, _) in enumerate(instances):
@@ -357,7 +357,8 @@ class TransitionSystem:
         """Whether a thread is inside a slow step: waiting in synchronize_rcu()/rcu_barrier(), or at a
         statement (or inside a call) the spec marks `slow: true`."""
         node = self.node_at(s, tid)
-        return node is not None and (isinstance(node, ir.GraceWait) or node.slow)
+        return node is not None and (isinstance(node, ir.GraceWait) or node.slow or (
+            isinstance(node, ir.Await) and isinstance(node.stmt, Rcu)))   # rcu_barrier() waiting for callbacks
 
     def lock_slot(self, node: ir.LockCall | ir.LockWait, s: Sequence) -> int | None:
         """The first slot of the lock instance a lock statement names in state `s`; None when its key

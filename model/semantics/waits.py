@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from ..lang.counterapi import COUNTER_API
 from ..lang.lockapi import LOCK_API, mutex_wait_modes
-from ..lang.spec import Await
+from ..lang.rcucallbacks import head_var, instances
+from ..lang.spec import Await, Rcu
 from ..lang.waitapi import WAIT_API
 from ..lang.works import Works, queue_map, work_map
 from . import ir
@@ -37,7 +38,8 @@ class WaitEdge:
 
     waiter: int
     target: int
-    relation: str      # held, held_read, held_write, queued_writer, queued_ahead, rcu_reader, work, condition
+    relation: str      # held, held_read, held_write, queued_writer, queued_ahead, rcu_reader, work, callback,
+    #                    condition
     lock: str = ""     # lock instance ('' for grace periods and conditions)
     want: str = ""     # mutex, spin, read, write, grace period, condition
     location: str = ""  # where the waiter stands
@@ -103,6 +105,8 @@ def blockers(system: TransitionSystem, s: Sequence, tid: int, conditions: bool =
         workers = _flush_workers(system, s, node)
         if workers:
             return tuple(WaitEdge(tid, w, "work", lock, "flush", loc, text) for w, lock in workers if w != -1)
+    if isinstance(node, ir.Await) and isinstance(node.stmt, Rcu):   # rcu_barrier() waiting for callbacks
+        return tuple(WaitEdge(tid, t, "callback", name, "rcu_barrier", loc, text) for t, name in _callbacks(system, s))
     if conditions and isinstance(node, ir.Await):
         try:
             ready = bool(system.condition(node)(s))
@@ -126,6 +130,18 @@ def _flush_workers(system: TransitionSystem, s: Sequence, node: ir.Await) -> lis
             if s[system.layout.shared[w.name][0]] != 0:
                 out.append((by_decl.get(works.worker(w.name), -1), w.name))
     return out
+
+
+def _callbacks(system: TransitionSystem, s: Sequence) -> list[tuple[int, str]]:
+    """(thread, callback) for each RCU callback queued or running (model/lang/rcucallbacks.py)."""
+    out = []
+    by_name = {t.name: t.tid for t in system.threads}
+    for d in system.spec.rcu_callbacks:
+        base = system.layout.shared[head_var(d.name)][0]
+        for k, name in enumerate(instances(d, system.spec.entity(d.entity).elements if d.entity else ())):
+            if s[base + k] != 0:
+                out.append((by_name[name], d.name))
+    return sorted(out)
 
 
 def waited_for(system: TransitionSystem, s: Sequence, tid: int) -> frozenset[int]:
