@@ -118,6 +118,9 @@ class World:
     #                                          interrupt contexts set it; the other generated specs stay as they were)
     wait_queues: dict[str, tuple[str, ...]] = field(default_factory=dict)   # wait_queue_head_t -> per
     min_rcu_lists: int = 0                   # this many RCU lists at least (tests of RCU lists set 1)
+    min_works: int = 0                       # this many work items at least (tests of workqueues set 1)
+    works: dict[str, str] = field(default_factory=dict)      # work item -> its workqueue
+    workqueues: dict[str, bool] = field(default_factory=dict)   # workqueue -> ordered
     rcu_lists: dict[str, str] = field(default_factory=dict)   # RCU list -> its entity
     callbacks: bool = False                  # a callbacks: table and calls through elements (tests of callbacks)
     cb_entity: str = ""                      # the entity with the table
@@ -554,6 +557,41 @@ def c_wait_queue(draw: Draw, ctx: Ctx, depth: int) -> list:
     return [out]
 
 
+WORK_OPS = ["queue_work", "queue_work", "queue_work", "flush_work", "flush_work", "cancel_work_sync",
+            "flush_workqueue", "test_state"]
+
+
+def c_work(draw: Draw, ctx: Ctx, depth: int) -> list:
+    """A workqueue call (queue_work and cancel_work_sync sometimes with result: a new local), or a test of an
+    item's state (its work_state variable)."""
+    world = ctx.world
+    item = draw(st.sampled_from(sorted(world.works)))
+    queue = world.works[item]
+    op = draw(st.sampled_from(WORK_OPS))
+    if op == "test_state":
+        state = draw(st.sampled_from(["WORK_IDLE", "WORK_PENDING", "WORK_RUNNING", "WORK_REQUEUED", "WORK_CANCELING"]))
+        return [{"if": f"{item} == {state}", "then": block(draw, ctx, depth - 1, 1, 1) if depth > 0 else ["pass"]}]
+    out: dict = {op: f"{queue}, {item}" if op == "queue_work" else queue if op == "flush_workqueue" else item}
+    if op in ("queue_work", "cancel_work_sync") and draw(st.booleans()):
+        out["result"], _ = new_local(draw, ctx, BOOL)
+    return [out]
+
+
+def gen_works(draw: Draw, world: World, helpers: list[Proc]) -> tuple[dict, dict, dict]:
+    """`workqueues:`, `works:` and the items' procedures: one or two queues (ordered or unbound), one to three
+    items, each running a small procedure of its own (which may queue, flush or cancel items too)."""
+    queues = {f"q{i}": draw(st.booleans()) for i in range(draw(st.integers(1, 2)))}
+    world.workqueues = queues
+    items = {f"wk{i}": draw(st.sampled_from(sorted(queues))) for i in range(draw(st.integers(world.min_works, 3)))}
+    world.works = items
+    procedures: dict = {}
+    for item in items:
+        key, value, _ = gen_procedure(draw, world, f"h{item}", [], None, helpers, 1, 2)
+        procedures[key] = value
+    return ({q: {"ordered": ordered} for q, ordered in queues.items()},
+            {item: {"queue": q, "run": f"h{item}"} for item, q in items.items()}, procedures)
+
+
 def c_if(draw: Draw, ctx: Ctx, depth: int) -> list:
     cond = gen_bool(draw, ctx.world, ctx, BOOL, 1, False, ())
     out: dict = {"if": cond, "then": block(draw, ctx, depth - 1, 1, 2)}
@@ -881,6 +919,7 @@ CONSTRUCTS: list[Construct] = [
     Construct("counter", 4, lambda ctx, d: bool(ctx.world.counters), c_counter),
     Construct("wait_queue", 5, lambda ctx, d: bool(ctx.world.wait_queues), c_wait_queue),
     Construct("rcu_list", 16, lambda ctx, d: bool(ctx.world.rcu_lists), c_rcu_list),
+    Construct("work", 10, lambda ctx, d: bool(ctx.world.works), c_work),
     Construct("await", 2, lambda ctx, d: bool(ctx.world.vars), c_await),
     Construct("indirect_call", 4, lambda ctx, d: bool(ctx.world.cb_slots) and ctx.proc.name.startswith("t") and all(
         ctx.world.allow_deep_reads or ctx.reads.get(lk, 0) + n <= 3 for procs in ctx.world.cb_procs.values()
@@ -1132,6 +1171,9 @@ def spec_dicts(draw: Draw, world_flags: dict | None = None) -> dict:
     if world.callbacks:
         bound, spec["callbacks"] = gen_callbacks(draw, world, helpers)
         procedures.update(bound)
+    if world.min_works:   # (drawn only when asked for: the other generated specs stay as they were)
+        spec["workqueues"], spec["works"], work_procs = gen_works(draw, world, helpers)
+        procedures.update(work_procs)
     threads: dict = {}
     instances = 0
     target = draw(st.integers(2, 3))

@@ -1235,6 +1235,16 @@ def test_fuzz_every_command_on_generated_rcu_list_specs(text: str) -> None:
     every_command(text)
 
 
+@fuzz_settings(5)
+@given(text=generated_specs({**BUG_PATTERNS, "min_works": 1}))
+def test_fuzz_every_command_on_generated_workqueue_specs(text: str) -> None:
+    """The same on specs with workqueues (queue_work, flush_work, cancel_work_sync, flush_workqueue; ordered
+    and unbound queues, their worker threads)."""
+    STATS["inputs"] += 1
+    STATS["inputs: generated spec with workqueues, every command"] += 1
+    every_command(text)
+
+
 @fuzz_settings(6)
 @given(text=generated_specs({**BUG_PATTERNS, "callbacks": True}))
 def test_fuzz_every_command_on_generated_callback_specs(text: str) -> None:
