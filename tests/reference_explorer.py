@@ -144,6 +144,9 @@ WORKER = "<worker>"      # the frame of a workqueue's worker thread (its path: t
 MUTEX_TAKE = ("mutex_lock", "mutex_lock_killable", "spin_lock", "mutex_trylock", "spin_trylock")
 SPIN_SUFFIXES = ("", "_irq", "_irqsave", "_bh")          # spin_lock + suffix; the unlocks: "", _irq, _irqrestore, _bh
 MAX_BH_DEPTH = 3
+# wait queues: the waits a signal ends (one kind of signal: fatal), the operations that join as exclusive waiters
+SIGNALLED_WAITS = ("wait_event_killable", "wait_event_interruptible", "wait_event_interruptible_exclusive")
+EXCLUSIVE_JOINS = ("wait_event_idle_exclusive", "wait_event_interruptible_exclusive", "prepare_to_wait_exclusive")
 SLEEPING = ("mutex_lock", "mutex_lock_killable", "down_read", "down_read_killable", "down_write",
             "down_write_killable")
 
@@ -1265,7 +1268,7 @@ class Reference:
             return []
         s = self.stmt(frame)
         info = self.procs[frame["proc"]]
-        if isinstance(s, WaitOp) and s.op == "wait_event_killable":
+        if isinstance(s, WaitOp) and s.op in SIGNALLED_WAITS:
             try:
                 return self.wait_signal(w, tid, s, info, frame["path"], frame["locals"])
             except RefError as err:
@@ -1294,15 +1297,19 @@ class Reference:
         lk["queue"] = [(t, x) for t, x in lk["queue"] if t != tid]
         return self.release_then(w, tid, lk, fail)
 
-    # -- wait queues (spec-language.md, semantics.md): a queue is the set of its sleepers' tids
+    # -- wait queues (spec-language.md, semantics.md): a queue is the set of its sleepers, (tid, exclusive)
 
     def sleeping_on(self, w: dict, tid: int) -> list[tuple[str, tuple]]:
         """The wait queues (variable, key) the thread's wait entry is on (at most one)."""
         return [(v.name, k) for v in self.spec.vars if isinstance(v.type, WaitQueueT)
-                for k, sleepers in w["shared"][v.name].items() if tid in sleepers]
+                for k, sleepers in w["shared"][v.name].items() if any(t == tid for t, _ in sleepers)]
+
+    @staticmethod
+    def without(sleepers: frozenset, tid: int) -> frozenset:
+        return frozenset(e for e in sleepers if e[0] != tid)
 
     def wait_op(self, w: dict, tid: int, s: WaitOp, info: ProcInfo, path: tuple, loc: dict) -> list:
-        """One atomic step: wake every sleeper, join or leave the queue, sleep in schedule() while on one,
+        """One atomic step: wake the sleepers, join or leave the queue, sleep in schedule() while on one,
         or one round of wait_event's loop (done, join the queue and stay, or asleep)."""
         op = s.op
         queue = self.place(s.queue, w, loc)[1:] if s.queue is not None else None
@@ -1313,41 +1320,51 @@ class Reference:
         assert queue is not None
         name, key = queue
         sleepers = w["shared"][name][key]
-        if op in ("wake_up", "wake_up_all"):
+        exclusive = op in EXCLUSIVE_JOINS
+        if op == "wake_up_all":
             w["shared"][name][key] = frozenset()
             return self._go(w, tid, info.after(path))
+        if op == "wake_up":   # every non-exclusive sleeper, and one exclusive one: each a choice
+            chosen = sorted(e for e in sleepers if e[1]) or [None]
+            out = []
+            for k, e in enumerate(chosen):
+                copy = w if k == len(chosen) - 1 else clone(w)
+                copy["shared"][name][key] = frozenset(x for x in sleepers if x[1] and x != e)
+                out += self._go(copy, tid, info.after(path))
+            return out
         if any(q != queue for q in self.sleeping_on(w, tid)):
             return [Viol("runtime_safety", f"{s.text}: the wait entry is on another wait queue")]
-        if op == "prepare_to_wait":
-            w["shared"][name][key] = sleepers | {tid}
+        if op.startswith("prepare_to_wait"):   # on the queue, flagged exclusive or not
+            w["shared"][name][key] = self.without(sleepers, tid) | {(tid, exclusive)}
             return self._go(w, tid, info.after(path))
         if op == "finish_wait":
-            w["shared"][name][key] = sleepers - {tid}
+            w["shared"][name][key] = self.without(sleepers, tid)
             return self._go(w, tid, info.after(path))
-        if tid in sleepers:   # asleep: only the timeout ends it
+        if any(t == tid for t, _ in sleepers):   # asleep: only the timeout ends it
             if op != "wait_event_timeout":
                 return []
-            w["shared"][name][key] = sleepers - {tid}
+            w["shared"][name][key] = self.without(sleepers, tid)
             ok = self.ev(s.cond, w, loc)  # type: ignore[arg-type]
             return self._go(w, tid, info.after(path) if ok else info.enter(path, "fail"))
         if self.ev(s.cond, w, loc):  # type: ignore[arg-type]
             return self._go(w, tid, info.after(path))
-        w["shared"][name][key] = sleepers | {tid}
+        w["shared"][name][key] = sleepers | {(tid, exclusive)}
         return [w]   # on the queue, still at wait_event
 
     def wait_signal(self, w: dict, tid: int, s: WaitOp, info: ProcInfo, path: tuple, loc: dict) -> list:
-        """A fatal signal in wait_event_killable: off the queue; done if the condition holds, else on_fail:."""
+        """A signal in a killable or interruptible wait_event: off the queue; done if the condition holds,
+        else on_fail:."""
         assert s.queue is not None
         name, key = self.place(s.queue, w, loc)[1:]
         if self.atomic(w, tid) or any(q != (name, key) for q in self.sleeping_on(w, tid)):
             return []
-        on = tid in w["shared"][name][key]
+        on = any(t == tid for t, _ in w["shared"][name][key])
         if self.ev(s.cond, w, loc):  # type: ignore[arg-type]
             if not on:
                 return []
-            w["shared"][name][key] = w["shared"][name][key] - {tid}
+            w["shared"][name][key] = self.without(w["shared"][name][key], tid)
             return self._go(w, tid, info.after(path))
-        w["shared"][name][key] = w["shared"][name][key] - {tid}
+        w["shared"][name][key] = self.without(w["shared"][name][key], tid)
         return self._go(w, tid, info.enter(path, "fail"))
 
     # -- workqueues (model/lang/works.py): items pending/running/canceling, ordered queues in queue order

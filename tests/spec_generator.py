@@ -117,6 +117,7 @@ class World:
     contexts: bool = False                   # irq-context threads, spinlock irq/bh forms, raw spinlocks (tests of
     #                                          interrupt contexts set it; the other generated specs stay as they were)
     wait_queues: dict[str, tuple[str, ...]] = field(default_factory=dict)   # wait_queue_head_t -> per
+    wait_variants: bool = False              # exclusive and interruptible waits too (WAIT_VARIANT_OPS; tests of them)
     min_rcu_lists: int = 0                   # this many RCU lists at least (tests of RCU lists set 1)
     min_works: int = 0                       # this many work items at least (tests of workqueues set 1)
     works: dict[str, str] = field(default_factory=dict)      # work item -> its workqueue
@@ -529,6 +530,12 @@ def c_counter(draw: Draw, ctx: Ctx, depth: int) -> list:
 
 WAIT_OPS = ["wait_event", "wait_event", "wait_event_killable", "wait_event_timeout", "wake_up", "wake_up",
             "wake_up_all", "prepare_to_wait", "finish_wait", "schedule", "open_coded", "open_coded", "test_first"]
+WAIT_VARIANT_OPS = ["wait_event_interruptible", "wait_event_idle_exclusive", "wait_event_idle_exclusive",
+                    "wait_event_interruptible_exclusive", "prepare_to_wait_exclusive", "open_coded_exclusive",
+                    "open_coded_exclusive", "wake_up"]
+WAIT_CONDS = ("wait_event", "wait_event_killable", "wait_event_timeout", "wait_event_interruptible",
+              "wait_event_idle_exclusive", "wait_event_interruptible_exclusive", "open_coded", "open_coded_exclusive",
+              "test_first")
 
 
 def c_wait_queue(draw: Draw, ctx: Ctx, depth: int) -> list:
@@ -538,21 +545,20 @@ def c_wait_queue(draw: Draw, ctx: Ctx, depth: int) -> list:
     name = draw(st.sampled_from(sorted(world.wait_queues)))
     per = world.wait_queues[name]
     queue = f"{name}[{', '.join(key_expr(draw, world, ctx, e) for e in per)}]" if per else name
-    op = draw(st.sampled_from(WAIT_OPS))
+    op = draw(st.sampled_from(WAIT_OPS + WAIT_VARIANT_OPS if world.wait_variants else WAIT_OPS))
     if op == "schedule":
         return ["schedule"]
-    cond = gen_bool(draw, world, ctx, BOOL, 1, False, ()) if op in ("wait_event", "wait_event_killable",
-                                                                      "wait_event_timeout", "open_coded",
-                                                                      "test_first") else ""
-    if op == "open_coded":   # prepare_to_wait, test, schedule, until the test holds; finish_wait
-        return [{"while": "true", "do": [{"prepare_to_wait": queue}, {"if": cond, "then": ["break"]}, "schedule"]},
+    cond = gen_bool(draw, world, ctx, BOOL, 1, False, ()) if op in WAIT_CONDS else ""
+    if op.startswith("open_coded"):   # prepare_to_wait(_exclusive), test, schedule, until the test holds; finish_wait
+        prepare = "prepare_to_wait_exclusive" if op.endswith("_exclusive") else "prepare_to_wait"
+        return [{"while": "true", "do": [{prepare: queue}, {"if": cond, "then": ["break"]}, "schedule"]},
                 {"finish_wait": queue}]
     if op == "test_first":   # the lost wake-up: the test comes before the thread is on the queue
         return [{"if": f"not ({cond})", "then": [{"prepare_to_wait": queue}, "schedule", {"finish_wait": queue}]}]
     if not cond:
         return [{op: queue}]
     out: dict = {op: f"{queue}, {cond}"}
-    if op != "wait_event":
+    if op not in ("wait_event", "wait_event_idle_exclusive"):
         out["on_fail"] = block(draw, ctx, depth - 1, 0, 1) if depth > 0 else []
     return [out]
 
