@@ -6,7 +6,6 @@ relation, on small specs and on random specs with workqueues (tests/spec_generat
 from __future__ import annotations
 
 import os
-
 from pathlib import Path
 
 import pytest
