@@ -54,6 +54,9 @@ model/semantics/runtime.py; where the documents are silent, as the production en
   in T and in every softirq on T's CPU (softirqs: also T's softirqs); until it finishes, T (and a softirq
   under a hardirq) does not step. In irq context, with hardirqs or softirqs disabled, sleeping is a
   lock_discipline violation; finishing with hardirqs or softirqs not as they started is one too;
+* wait queues: a queue is the set of its sleepers as (tid, exclusive); wake_up wakes every non-exclusive
+  sleeper and one exclusive one (a successor per choice), wake_up_all all; a signal ends the killable and
+  interruptible waits alike;
 * workqueues (model/lang/works.py's documented meaning, interpreted here from the call each lowered
   statement carries, `Stmt.work_call`, never from the lowered assignments): a work item is pending (queued)
   and/or running on its worker, and "canceling" while a cancel_work_sync() holds its pending bit during a

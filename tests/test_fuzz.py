@@ -1218,9 +1218,10 @@ def test_fuzz_every_command_on_generated_counter_specs(text: str) -> None:
 
 
 @fuzz_settings(10)
-@given(text=generated_specs({**BUG_PATTERNS, "min_wait_queues": 1}))
+@given(text=generated_specs({**BUG_PATTERNS, "min_wait_queues": 1, "wait_variants": True}))
 def test_fuzz_every_command_on_generated_wait_queue_specs(text: str) -> None:
-    """The same on specs with wait queues (the wait_event family, wake-ups, the open-coded loop)."""
+    """The same on specs with wait queues (the wait_event family, exclusive and interruptible waits too,
+    wake-ups, the open-coded loop)."""
     STATS["inputs"] += 1
     STATS["inputs: generated spec with wait queues, every command"] += 1
     every_command(text)
