@@ -54,6 +54,21 @@ model/semantics/runtime.py; where the documents are silent, as the production en
   in T and in every softirq on T's CPU (softirqs: also T's softirqs); until it finishes, T (and a softirq
   under a hardirq) does not step. In irq context, with hardirqs or softirqs disabled, sleeping is a
   lock_discipline violation; finishing with hardirqs or softirqs not as they started is one too;
+* wait queues: a queue is the set of its sleepers as (tid, exclusive); wake_up wakes every non-exclusive
+  sleeper and one exclusive one (a successor per choice), wake_up_all all; a signal ends the killable and
+  interruptible waits alike;
+* workqueues (model/lang/works.py's documented meaning, interpreted here from the call each lowered
+  statement carries, `Stmt.work_call`, never from the lowered assignments): a work item is pending (queued)
+  and/or running on its worker, and "canceling" while a cancel_work_sync() holds its pending bit during a
+  run; an ordered queue keeps its pending items in queue order. queue_work on a pending or canceling item
+  does nothing and gives false; flush_work waits until the item is neither pending nor running;
+  cancel_work_sync takes it off the queue (true if it was pending), then waits for a run under way;
+  flush_workqueue waits until every item of the queue is idle; flush_work and the waits sleep (atomic
+  context: lock_discipline). A worker thread (one per ordered queue, one per item of an unbound one) rests,
+  wakes (a step) when its queue has a pending item, takes the first (a step; none if a cancel took it in
+  between), runs the item's procedure and marks the item done (a step): pending again if it was queued
+  during the run. The item's state and queue place are published into the `work_state` variables the
+  spec's expressions read;
 * coverage: a statement runs each time settle executes it, and each time a step (or a fatal signal)
   executes it from an explored state with at least one result; `if` counts the way it went; an `either`
   branch is taken when its first statement (labels skipped) runs, or whenever the either runs when it
@@ -130,10 +145,14 @@ MAX_RCU_DEPTH = 3        # rcu_read_lock nesting
 SETTLE_FUEL = 100_000    # invisible statements one step may run before "does not terminate"
 
 EXIT = ("<exit>",)       # the position past the end of a procedure body
+WORKER = "<worker>"      # the frame of a workqueue's worker thread (its path: the queue or item it serves)
 
 MUTEX_TAKE = ("mutex_lock", "mutex_lock_killable", "spin_lock", "mutex_trylock", "spin_trylock")
 SPIN_SUFFIXES = ("", "_irq", "_irqsave", "_bh")          # spin_lock + suffix; the unlocks: "", _irq, _irqrestore, _bh
 MAX_BH_DEPTH = 3
+# wait queues: the waits a signal ends (one kind of signal: fatal), the operations that join as exclusive waiters
+SIGNALLED_WAITS = ("wait_event_killable", "wait_event_interruptible", "wait_event_interruptible_exclusive")
+EXCLUSIVE_JOINS = ("wait_event_idle_exclusive", "wait_event_interruptible_exclusive", "prepare_to_wait_exclusive")
 SLEEPING = ("mutex_lock", "mutex_lock_killable", "down_read", "down_read_killable", "down_write",
             "down_write_killable")
 
@@ -411,7 +430,8 @@ def clone(w: dict) -> dict:
             "rcu": list(w["rcu"]), "gp": [set(g) for g in w["gp"]],
             "ghosts": {n: dict(g) for n, g in w["ghosts"].items()},
             "srcu": {d: list(v) for d, v in w["srcu"].items()}, "sgp": {d: [set(g) for g in v] for d, v in w["sgp"].items()},
-            "irq": list(w["irq"]), "bh": list(w["bh"]), "pending": list(w["pending"])}
+            "irq": list(w["irq"]), "bh": list(w["bh"]), "pending": list(w["pending"]),
+            "work": dict(w["work"]), "fifo": dict(w["fifo"])}
 
 
 def canonical(w: dict) -> tuple:
@@ -428,7 +448,8 @@ def canonical(w: dict) -> tuple:
     return (threads, shared, tuple(locks), tuple(w["rcu"]), tuple(frozenset(g) for g in w["gp"]),
             tuple((n, tuple(sorted(g.items()))) for n, g in sorted(w["ghosts"].items())),
             tuple((d, tuple(v), tuple(frozenset(g) for g in w["sgp"][d])) for d, v in sorted(w["srcu"].items())),
-            tuple(w["irq"]), tuple(w["bh"]), tuple(w["pending"]))
+            tuple(w["irq"]), tuple(w["bh"]), tuple(w["pending"]), tuple(sorted(w["work"].items())),
+            tuple(sorted(w["fifo"].items())))
 
 
 # ---------------------------------------------------------------- the interpreter
@@ -557,6 +578,21 @@ class Reference:
         self.decls = {t.name: t for t in spec.threads}
         self.kinds = [self.decls[decl].context for _, _, _, decl in self.instances]
         self.cpus = self._cpus()
+        # workqueues: per worker thread (named after the ordered queue or the unbound queue's item it serves),
+        # the items it runs and the span its program points show; the items' queues
+        self.work_queue = {wk.name: wk.queue for wk in spec.works}
+        self.ordered = {q.name: q.ordered for q in spec.workqueues}
+        self.work_run = {wk.name: wk.run for wk in spec.works}
+        self.worker_items: dict[str, tuple[str, ...]] = {}
+        self.worker_span: dict[str, object] = {}
+        for q in spec.workqueues:
+            items = tuple(wk for wk in spec.works if wk.queue == q.name)
+            for owner, group, span in ([(q.name, items, q.span)] if q.ordered else [(wk.name, (wk,), wk.span)
+                                                                                    for wk in items]):
+                if group:
+                    self.worker_items[f"{owner}_worker"] = tuple(wk.name for wk in group)
+                    self.worker_span[f"{owner}_worker"] = span
+        self.work_states = dict(spec.enums).get("work_state", ())
         self.runs: Counter = Counter()    # coverage, as in RefResult
         self.taken: Counter = Counter()
 
@@ -616,7 +652,11 @@ class Reference:
             else:
                 locks[lk.name] = {k: {"owner": None, "saved": 0} for k in keys}
         threads = []
-        for proc, args, _, _ in self.instances:
+        for proc, args, _, decl in self.instances:
+            if decl in self.worker_items:   # a worker thread: resting, nothing taken
+                threads.append([{"proc": WORKER, "path": decl, "phase": "idle", "locals": {"cur": None},
+                                 "result": None}])
+                continue
             info = self.procs[proc]
             loc = info.fresh_locals()
             for (name, _), v in zip(info.proc.params, args, strict=True):
@@ -628,8 +668,13 @@ class Reference:
         w = {"threads": threads, "shared": shared, "locks": locks, "rcu": [0] * n, "gp": [set() for _ in range(n)],
              "ghosts": {name: {} for name in self.rcu_lists}, "srcu": {d: [0] * n for d in domains},
              "sgp": {d: [set() for _ in range(n)] for d in domains},
-             "irq": [int(k == "hardirq") for k in self.kinds], "bh": [0] * n, "pending": [c >= 0 for c in self.cpus]}
+             "irq": [int(k == "hardirq") for k in self.kinds], "bh": [0] * n, "pending": [c >= 0 for c in self.cpus],
+             # workqueues: per item (pending, running, canceling); per ordered queue its pending items in order
+             "work": {wk: (False, False, False) for wk in self.work_queue},
+             "fifo": {q: () for q, ordered in self.ordered.items() if ordered}}
         for tid in range(n):
+            if threads[tid][0]["proc"] == WORKER:
+                continue
             if not w["pending"][tid]:   # an interrupt enters its procedure when it arrives
                 problem = self.move(w, tid, self.procs[threads[tid][0]["proc"]].start())
                 assert problem is None
@@ -655,6 +700,9 @@ class Reference:
                 w["threads"][tid] = None
                 return None
             caller = th[-1]
+            if caller["proc"] == WORKER:   # the item's procedure returned: the worker marks it done next
+                caller["phase"] = "done"
+                return None
             pos = self.procs[caller["proc"]].after(caller["path"])
         th[-1]["path"], th[-1]["phase"] = pos
         return None
@@ -681,8 +729,10 @@ class Reference:
         if w["pending"][tid]:
             return True        # the interrupt arrives
         frame = th[-1]
+        if frame["proc"] == WORKER:
+            return True
         s = self.stmt(frame)
-        if isinstance(s, (LockOp, Rcu, Await, CounterOp, WaitOp, Free, CallRcu, CallbackGrace)):
+        if isinstance(s, (LockOp, Rcu, Await, CounterOp, WaitOp, Free, CallRcu, CallbackGrace)) or s.work_call is not None:
             return True
         if isinstance(s, Assign):
             return any(isinstance(t, Shared) for t in s.targets) or any(
@@ -710,6 +760,8 @@ class Reference:
             return True
         if w["pending"][tid]:
             return False
+        if th[-1]["proc"] == WORKER:
+            return th[-1]["phase"] == "idle"
         s = self.stmt(th[-1])
         return self.instances[tid][2] and isinstance(s, Await) and s.idle
 
@@ -773,10 +825,14 @@ class Reference:
 
     def _execute(self, w: dict, tid: int) -> list:
         frame = self.top(w, tid)
+        if frame["proc"] == WORKER:
+            return self.worker_step(w, tid, frame)
         info = self.procs[frame["proc"]]
         path, phase, loc = frame["path"], frame["phase"], frame["locals"]
         s = info.at[path]
         ev = self.ev
+        if s.work_call is not None:
+            return self.work_op(w, tid, s, info, path, loc)
         if isinstance(s, Assign):
             values = [ev(v, w, loc) for v in s.values]
             places = [self.place(t, w, loc) for t in s.targets]
@@ -1235,9 +1291,11 @@ class Reference:
         if not self.signals or th is None:
             return []
         frame = th[-1]
+        if frame["proc"] == WORKER:
+            return []
         s = self.stmt(frame)
         info = self.procs[frame["proc"]]
-        if isinstance(s, WaitOp) and s.op == "wait_event_killable":
+        if isinstance(s, WaitOp) and s.op in SIGNALLED_WAITS:
             try:
                 return self.wait_signal(w, tid, s, info, frame["path"], frame["locals"])
             except RefError as err:
@@ -1266,15 +1324,19 @@ class Reference:
         lk["queue"] = [(t, x) for t, x in lk["queue"] if t != tid]
         return self.release_then(w, tid, lk, fail)
 
-    # -- wait queues (spec-language.md, semantics.md): a queue is the set of its sleepers' tids
+    # -- wait queues (spec-language.md, semantics.md): a queue is the set of its sleepers, (tid, exclusive)
 
     def sleeping_on(self, w: dict, tid: int) -> list[tuple[str, tuple]]:
         """The wait queues (variable, key) the thread's wait entry is on (at most one)."""
         return [(v.name, k) for v in self.spec.vars if isinstance(v.type, WaitQueueT)
-                for k, sleepers in w["shared"][v.name].items() if tid in sleepers]
+                for k, sleepers in w["shared"][v.name].items() if any(t == tid for t, _ in sleepers)]
+
+    @staticmethod
+    def without(sleepers: frozenset, tid: int) -> frozenset:
+        return frozenset(e for e in sleepers if e[0] != tid)
 
     def wait_op(self, w: dict, tid: int, s: WaitOp, info: ProcInfo, path: tuple, loc: dict) -> list:
-        """One atomic step: wake every sleeper, join or leave the queue, sleep in schedule() while on one,
+        """One atomic step: wake the sleepers, join or leave the queue, sleep in schedule() while on one,
         or one round of wait_event's loop (done, join the queue and stay, or asleep)."""
         op = s.op
         queue = self.place(s.queue, w, loc)[1:] if s.queue is not None else None
@@ -1285,42 +1347,135 @@ class Reference:
         assert queue is not None
         name, key = queue
         sleepers = w["shared"][name][key]
-        if op in ("wake_up", "wake_up_all"):
+        exclusive = op in EXCLUSIVE_JOINS
+        if op == "wake_up_all":
             w["shared"][name][key] = frozenset()
             return self._go(w, tid, info.after(path))
+        if op == "wake_up":   # every non-exclusive sleeper, and one exclusive one: each a choice
+            chosen = sorted(e for e in sleepers if e[1]) or [None]
+            out = []
+            for k, e in enumerate(chosen):
+                copy = w if k == len(chosen) - 1 else clone(w)
+                copy["shared"][name][key] = frozenset(x for x in sleepers if x[1] and x != e)
+                out += self._go(copy, tid, info.after(path))
+            return out
         if any(q != queue for q in self.sleeping_on(w, tid)):
             return [Viol("runtime_safety", f"{s.text}: the wait entry is on another wait queue")]
-        if op == "prepare_to_wait":
-            w["shared"][name][key] = sleepers | {tid}
+        if op.startswith("prepare_to_wait"):   # on the queue, flagged exclusive or not
+            w["shared"][name][key] = self.without(sleepers, tid) | {(tid, exclusive)}
             return self._go(w, tid, info.after(path))
         if op == "finish_wait":
-            w["shared"][name][key] = sleepers - {tid}
+            w["shared"][name][key] = self.without(sleepers, tid)
             return self._go(w, tid, info.after(path))
-        if tid in sleepers:   # asleep: only the timeout ends it
+        if any(t == tid for t, _ in sleepers):   # asleep: only the timeout ends it
             if op != "wait_event_timeout":
                 return []
-            w["shared"][name][key] = sleepers - {tid}
+            w["shared"][name][key] = self.without(sleepers, tid)
             ok = self.ev(s.cond, w, loc)  # type: ignore[arg-type]
             return self._go(w, tid, info.after(path) if ok else info.enter(path, "fail"))
         if self.ev(s.cond, w, loc):  # type: ignore[arg-type]
             return self._go(w, tid, info.after(path))
-        w["shared"][name][key] = sleepers | {tid}
+        w["shared"][name][key] = sleepers | {(tid, exclusive)}
         return [w]   # on the queue, still at wait_event
 
     def wait_signal(self, w: dict, tid: int, s: WaitOp, info: ProcInfo, path: tuple, loc: dict) -> list:
-        """A fatal signal in wait_event_killable: off the queue; done if the condition holds, else on_fail:."""
+        """A signal in a killable or interruptible wait_event: off the queue; done if the condition holds,
+        else on_fail:."""
         assert s.queue is not None
         name, key = self.place(s.queue, w, loc)[1:]
         if self.atomic(w, tid) or any(q != (name, key) for q in self.sleeping_on(w, tid)):
             return []
-        on = tid in w["shared"][name][key]
+        on = any(t == tid for t, _ in w["shared"][name][key])
         if self.ev(s.cond, w, loc):  # type: ignore[arg-type]
             if not on:
                 return []
-            w["shared"][name][key] = w["shared"][name][key] - {tid}
+            w["shared"][name][key] = self.without(w["shared"][name][key], tid)
             return self._go(w, tid, info.after(path))
-        w["shared"][name][key] = w["shared"][name][key] - {tid}
+        w["shared"][name][key] = self.without(w["shared"][name][key], tid)
         return self._go(w, tid, info.enter(path, "fail"))
+
+    # -- workqueues (model/lang/works.py): items pending/running/canceling, ordered queues in queue order
+
+    def idle_item(self, w: dict, item: str) -> bool:
+        pending, running, _ = w["work"][item]
+        return not pending and not running
+
+    def publish(self, w: dict) -> None:
+        """The items' states and queue places as the spec's expressions read them (`work_state`, `<item>_pos`)."""
+        for item, (pending, running, canceling) in w["work"].items():
+            name = ("WORK_CANCELING" if canceling else "WORK_REQUEUED" if pending else "WORK_RUNNING") if running \
+                else "WORK_PENDING" if pending else "WORK_IDLE"
+            w["shared"][item][()] = self.work_states.index(name)
+            fifo = w["fifo"].get(self.work_queue[item], ())
+            if f"{item}_pos" in w["shared"]:
+                w["shared"][f"{item}_pos"][()] = fifo.index(item) + 1 if item in fifo else 0
+
+    def work_op(self, w: dict, tid: int, s: Stmt, info: ProcInfo, path: tuple, loc: dict) -> list:
+        call = s.work_call
+        assert call is not None
+        item, result = call.work, call.result
+        if call.op in ("flush_work", "flush_workqueue") or call.step == 1:   # the waits sleep
+            problem = self.atomic(w, tid)
+            if problem:
+                return [Viol("lock_discipline", f"{s.text}: {problem}")]
+            if call.op == "flush_work":
+                ready = self.idle_item(w, item)
+            elif call.op == "flush_workqueue":
+                ready = all(self.idle_item(w, x) for x, q in self.work_queue.items() if q == call.queue)
+            else:   # cancel_work_sync: the run it found under way has returned
+                ready = not w["work"][item][2]
+            return self._go(w, tid, info.after(path)) if ready else []
+        pending, running, canceling = w["work"][item]
+        fifo = w["fifo"].get(call.queue)
+        if call.op == "queue_work":   # test_and_set of the pending bit (held by a canceler too)
+            outcome = not pending and not canceling
+            if outcome:
+                w["work"][item] = (True, running, canceling)
+                if fifo is not None:
+                    w["fifo"][call.queue] = fifo + (item,)
+        else:                         # cancel_work_sync: off the queue; a run under way is waited for
+            outcome = pending
+            w["work"][item] = (False, running, running)
+            if fifo is not None:
+                w["fifo"][call.queue] = tuple(x for x in fifo if x != item)
+        if result is not None:
+            self.store(w, loc, self.place(result, w, loc), outcome)
+        self.publish(w)
+        return self._go(w, tid, info.after(path))
+
+    def worker_step(self, w: dict, tid: int, frame: dict) -> list:
+        """A worker wakes when its queue has a pending item, takes the first one (and runs its procedure), and
+        marks it done after the run."""
+        phase, items = frame["phase"], self.worker_items[frame["path"]]
+        queue = self.work_queue[items[0]]
+        fifo = w["fifo"].get(queue)
+        waiting = [x for x in (fifo if fifo is not None else items) if w["work"][x][0] and not w["work"][x][1]]
+        if phase == "idle":
+            if not waiting:
+                return []
+            frame["phase"] = "woken"
+            return [w]
+        if phase == "done":
+            item = frame["locals"]["cur"]
+            if item is not None:   # a requeued item is pending again (and keeps its place in the queue)
+                w["work"][item] = (w["work"][item][0], False, False)
+                self.publish(w)
+            frame["locals"]["cur"], frame["phase"] = None, "idle"
+            return [w]
+        assert phase == "woken"
+        if not waiting:           # a cancel took it off in between: nothing to run
+            frame["phase"] = "done"
+            return [w]
+        item = waiting[0]
+        w["work"][item] = (False, True, False)
+        if fifo is not None:
+            w["fifo"][queue] = fifo[1:]
+        self.publish(w)
+        frame["locals"]["cur"], frame["phase"] = item, "run"
+        callee = self.procs[self.work_run[item]]
+        w["threads"][tid].append({"proc": callee.proc.name, "path": None, "phase": "", "locals": callee.fresh_locals(),
+                                  "result": None})
+        return self._go(w, tid, callee.start())
 
     # -- counters: refcount_t, atomic_t, completions (spec-language.md, semantics.md)
 
@@ -1504,6 +1659,8 @@ class Reference:
     def ran(self, where: tuple[str, tuple]) -> None:
         """One execution of the statement at `where`; executing the guard of an `either` branch takes it."""
         proc, path = where
+        if proc == WORKER:
+            return
         info = self.procs[proc]
         s = info.at[path]
         self.runs[s.span] += 1
@@ -1524,12 +1681,13 @@ class Reference:
     def at(self, w: dict, tid: int) -> str:
         """The text of the statement the thread stands at ('' once finished)."""
         th = w["threads"][tid]
-        return "" if th is None else self.stmt(th[-1]).text
+        return "" if th is None else "worker_thread" if th[-1]["proc"] == WORKER else self.stmt(th[-1]).text
 
     def where(self, w: dict) -> tuple:
         """Per thread, the file:line:col of the statement it stands at, or None once finished."""
         decls = [self.decls[decl] for _, _, _, decl in self.instances]
-        return tuple(None if th is None else str(decls[tid].span) if w["pending"][tid] else str(self.stmt(th[-1]).span)
+        return tuple(None if th is None else str(decls[tid].span) if w["pending"][tid] else
+                     str(self.worker_span[th[-1]["path"]]) if th[-1]["proc"] == WORKER else str(self.stmt(th[-1]).span)
                      for tid, th in enumerate(w["threads"]))
 
     # -- waits behind slow steps (waits_on_slow questions)
@@ -1543,6 +1701,8 @@ class Reference:
         if th[-1]["phase"] == "gp":
             return True
         for frame in th:
+            if frame["proc"] == WORKER:
+                continue
             at = self.procs[frame["proc"]].at
             path = frame["path"]
             if any(at[path[:n]].slow for n in range(1, len(path) + 1, 2)):
@@ -1556,6 +1716,8 @@ class Reference:
         if th is None or w["pending"][tid]:
             return []
         frame = th[-1]
+        if frame["proc"] == WORKER:
+            return []
         s = self.stmt(frame)
         if not isinstance(s, LockOp):
             return []

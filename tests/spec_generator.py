@@ -117,7 +117,11 @@ class World:
     contexts: bool = False                   # irq-context threads, spinlock irq/bh forms, raw spinlocks (tests of
     #                                          interrupt contexts set it; the other generated specs stay as they were)
     wait_queues: dict[str, tuple[str, ...]] = field(default_factory=dict)   # wait_queue_head_t -> per
+    wait_variants: bool = False              # exclusive and interruptible waits too (WAIT_VARIANT_OPS; tests of them)
     min_rcu_lists: int = 0                   # this many RCU lists at least (tests of RCU lists set 1)
+    min_works: int = 0                       # this many work items at least (tests of workqueues set 1)
+    works: dict[str, str] = field(default_factory=dict)      # work item -> its workqueue
+    workqueues: dict[str, bool] = field(default_factory=dict)   # workqueue -> ordered
     rcu_lists: dict[str, str] = field(default_factory=dict)   # RCU list -> its entity
     callbacks: bool = False                  # a callbacks: table and calls through elements (tests of callbacks)
     cb_entity: str = ""                      # the entity with the table
@@ -556,6 +560,12 @@ def c_counter(draw: Draw, ctx: Ctx, depth: int) -> list:
 
 WAIT_OPS = ["wait_event", "wait_event", "wait_event_killable", "wait_event_timeout", "wake_up", "wake_up",
             "wake_up_all", "prepare_to_wait", "finish_wait", "schedule", "open_coded", "open_coded", "test_first"]
+WAIT_VARIANT_OPS = ["wait_event_interruptible", "wait_event_idle_exclusive", "wait_event_idle_exclusive",
+                    "wait_event_interruptible_exclusive", "prepare_to_wait_exclusive", "open_coded_exclusive",
+                    "open_coded_exclusive", "wake_up"]
+WAIT_CONDS = ("wait_event", "wait_event_killable", "wait_event_timeout", "wait_event_interruptible",
+              "wait_event_idle_exclusive", "wait_event_interruptible_exclusive", "open_coded", "open_coded_exclusive",
+              "test_first")
 
 
 def c_wait_queue(draw: Draw, ctx: Ctx, depth: int) -> list:
@@ -565,23 +575,57 @@ def c_wait_queue(draw: Draw, ctx: Ctx, depth: int) -> list:
     name = draw(st.sampled_from(sorted(world.wait_queues)))
     per = world.wait_queues[name]
     queue = f"{name}[{', '.join(key_expr(draw, world, ctx, e) for e in per)}]" if per else name
-    op = draw(st.sampled_from(WAIT_OPS))
+    op = draw(st.sampled_from(WAIT_OPS + WAIT_VARIANT_OPS if world.wait_variants else WAIT_OPS))
     if op == "schedule":
         return ["schedule"]
-    cond = gen_bool(draw, world, ctx, BOOL, 1, False, ()) if op in ("wait_event", "wait_event_killable",
-                                                                      "wait_event_timeout", "open_coded",
-                                                                      "test_first") else ""
-    if op == "open_coded":   # prepare_to_wait, test, schedule, until the test holds; finish_wait
-        return [{"while": "true", "do": [{"prepare_to_wait": queue}, {"if": cond, "then": ["break"]}, "schedule"]},
+    cond = gen_bool(draw, world, ctx, BOOL, 1, False, ()) if op in WAIT_CONDS else ""
+    if op.startswith("open_coded"):   # prepare_to_wait(_exclusive), test, schedule, until the test holds; finish_wait
+        prepare = "prepare_to_wait_exclusive" if op.endswith("_exclusive") else "prepare_to_wait"
+        return [{"while": "true", "do": [{prepare: queue}, {"if": cond, "then": ["break"]}, "schedule"]},
                 {"finish_wait": queue}]
     if op == "test_first":   # the lost wake-up: the test comes before the thread is on the queue
         return [{"if": f"not ({cond})", "then": [{"prepare_to_wait": queue}, "schedule", {"finish_wait": queue}]}]
     if not cond:
         return [{op: queue}]
     out: dict = {op: f"{queue}, {cond}"}
-    if op != "wait_event":
+    if op not in ("wait_event", "wait_event_idle_exclusive"):
         out["on_fail"] = block(draw, ctx, depth - 1, 0, 1) if depth > 0 else []
     return [out]
+
+
+WORK_OPS = ["queue_work", "queue_work", "queue_work", "flush_work", "flush_work", "cancel_work_sync",
+            "flush_workqueue", "test_state"]
+
+
+def c_work(draw: Draw, ctx: Ctx, depth: int) -> list:
+    """A workqueue call (queue_work and cancel_work_sync sometimes with result: a new local), or a test of an
+    item's state (its work_state variable)."""
+    world = ctx.world
+    item = draw(st.sampled_from(sorted(world.works)))
+    queue = world.works[item]
+    op = draw(st.sampled_from(WORK_OPS))
+    if op == "test_state":
+        state = draw(st.sampled_from(["WORK_IDLE", "WORK_PENDING", "WORK_RUNNING", "WORK_REQUEUED", "WORK_CANCELING"]))
+        return [{"if": f"{item} == {state}", "then": block(draw, ctx, depth - 1, 1, 1) if depth > 0 else ["pass"]}]
+    out: dict = {op: f"{queue}, {item}" if op == "queue_work" else queue if op == "flush_workqueue" else item}
+    if op in ("queue_work", "cancel_work_sync") and draw(st.booleans()):
+        out["result"], _ = new_local(draw, ctx, BOOL)
+    return [out]
+
+
+def gen_works(draw: Draw, world: World, helpers: list[Proc]) -> tuple[dict, dict, dict]:
+    """`workqueues:`, `works:` and the items' procedures: one or two queues (ordered or unbound), one to three
+    items, each running a small procedure of its own (which may queue, flush or cancel items too)."""
+    queues = {f"q{i}": draw(st.booleans()) for i in range(draw(st.integers(1, 2)))}
+    world.workqueues = queues
+    items = {f"wk{i}": draw(st.sampled_from(sorted(queues))) for i in range(draw(st.integers(world.min_works, 3)))}
+    world.works = items
+    procedures: dict = {}
+    for item in items:
+        key, value, _ = gen_procedure(draw, world, f"h{item}", [], None, helpers, 1, 2)
+        procedures[key] = value
+    return ({q: {"ordered": ordered} for q, ordered in queues.items()},
+            {item: {"queue": q, "run": f"h{item}"} for item, q in items.items()}, procedures)
 
 
 def c_if(draw: Draw, ctx: Ctx, depth: int) -> list:
@@ -912,6 +956,7 @@ CONSTRUCTS: list[Construct] = [
     Construct("wait_queue", 5, lambda ctx, d: bool(ctx.world.wait_queues), c_wait_queue),
     Construct("rcu_list", 16, lambda ctx, d: bool(ctx.world.rcu_lists), c_rcu_list),
     Construct("call_rcu", 6, lambda ctx, d: bool(ctx.world.rcu_callbacks), c_call_rcu),
+    Construct("work", 10, lambda ctx, d: bool(ctx.world.works), c_work),
     Construct("await", 2, lambda ctx, d: bool(ctx.world.vars), c_await),
     Construct("indirect_call", 4, lambda ctx, d: bool(ctx.world.cb_slots) and ctx.proc.name.startswith("t") and all(
         ctx.world.allow_deep_reads or ctx.reads.get(lk, 0) + n <= 3 for procs in ctx.world.cb_procs.values()
@@ -1165,6 +1210,9 @@ def spec_dicts(draw: Draw, world_flags: dict | None = None) -> dict:
         procedures.update(bound)
     if world.call_rcu:
         gen_rcu_callbacks(draw, world, helpers, procedures)
+    if world.min_works:   # (drawn only when asked for: the other generated specs stay as they were)
+        spec["workqueues"], spec["works"], work_procs = gen_works(draw, world, helpers)
+        procedures.update(work_procs)
     threads: dict = {}
     instances = 0
     target = draw(st.integers(2, 3))

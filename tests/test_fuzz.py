@@ -1218,9 +1218,10 @@ def test_fuzz_every_command_on_generated_counter_specs(text: str) -> None:
 
 
 @fuzz_settings(10)
-@given(text=generated_specs({**BUG_PATTERNS, "min_wait_queues": 1}))
+@given(text=generated_specs({**BUG_PATTERNS, "min_wait_queues": 1, "wait_variants": True}))
 def test_fuzz_every_command_on_generated_wait_queue_specs(text: str) -> None:
-    """The same on specs with wait queues (the wait_event family, wake-ups, the open-coded loop)."""
+    """The same on specs with wait queues (the wait_event family, exclusive and interruptible waits too,
+    wake-ups, the open-coded loop)."""
     STATS["inputs"] += 1
     STATS["inputs: generated spec with wait queues, every command"] += 1
     every_command(text)
@@ -1232,6 +1233,16 @@ def test_fuzz_every_command_on_generated_rcu_list_specs(text: str) -> None:
     """The same on specs with an RCU list (list_*_rcu, list_for_each_entry_rcu, synchronize_rcu, kfree)."""
     STATS["inputs"] += 1
     STATS["inputs: generated spec with RCU lists, every command"] += 1
+    every_command(text)
+
+
+@fuzz_settings(5)
+@given(text=generated_specs({**BUG_PATTERNS, "min_works": 1}))
+def test_fuzz_every_command_on_generated_workqueue_specs(text: str) -> None:
+    """The same on specs with workqueues (queue_work, flush_work, cancel_work_sync, flush_workqueue; ordered
+    and unbound queues, their worker threads)."""
+    STATS["inputs"] += 1
+    STATS["inputs: generated spec with workqueues, every command"] += 1
     every_command(text)
 
 

@@ -6,7 +6,10 @@
   false; sleeping under a spinlock is a lock_discipline violation, a second queue a runtime_safety one;
 - located diagnostics for misuse (NC217, NC209, NC207 with a hint);
 - the production explorer, the independent reference explorer (tests/reference_explorer.py) and the z3
-  relation agree on random specs that use wait queues (tests/spec_generator.py, `min_wait_queues=1`).
+  relation agree on random specs that use wait queues (tests/spec_generator.py, `min_wait_queues=1`), and
+  on random specs with the exclusive and interruptible waits too (`wait_variants`);
+- exclusive waits: wake_up() wakes every non-exclusive sleeper and one exclusive one, wake_up_all() all;
+  interruptible waits end on a signal as the killable ones do.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from test_reference_agreement import assert_agree, generated_specs_agree, load_t
 from test_relation import check_system, generated_specs_agree_with_the_relation
 
 EXAMPLES = int(os.environ.get("NETCHECK_HYPOTHESIS_EXAMPLES") or 60)
+VARIANT_EXAMPLES = int(os.environ.get("NETCHECK_HYPOTHESIS_EXAMPLES") or 25)
 WAIT_SPECS = {**BUG_PATTERNS, "min_wait_queues": 1}
+VARIANT_SPECS = {**WAIT_SPECS, "wait_variants": True}
 
 HEAD = "netcheck: 1\nstate:\n  cond: {type: bool}\n  wq: {type: wait_queue_head_t}\n  other: {type: wait_queue_head_t}\n"
 
@@ -137,3 +142,68 @@ def test_random_wait_queue_specs_agree_with_the_reference() -> None:
 
 def test_random_wait_queue_specs_agree_with_the_relation() -> None:
     assert generated_specs_agree_with_the_relation(WAIT_SPECS, max(10, EXAMPLES // 3)) > 0
+
+
+# ---------------------------------------------------------------- exclusive and interruptible waits
+
+TWO_SLEEPERS = "threads:\n  sleeper: sleeper()\n  waker: waker()\n"
+
+
+def two_sleepers(sleeper: str, waker: str) -> str:
+    """Two instances of the sleeper (`count: 2`) and one waker."""
+    return spec(sleeper, waker).replace("  sleeper: sleeper()\n", "  sleeper: {run: sleeper(), count: 2}\n")
+
+
+@pytest.mark.parametrize(("sleeper", "waker", "violated"), [
+    # exclusive sleepers: wake_up() wakes one of them (the other sleeps on: stuck), wake_up_all() both
+    ("    - wait_event_idle_exclusive: wq, cond", "    - cond = true\n    - wake_up: wq", {"deadlock_free"}),
+    ("    - wait_event_idle_exclusive: wq, cond", "    - cond = true\n    - wake_up_all: wq", set()),
+    ("    - wait_event_idle_exclusive: wq, cond", "    - cond = true\n    - wake_up: wq\n    - wake_up: wq", set()),
+    ("    - wait_event: wq, cond", "    - cond = true\n    - wake_up: wq", set()),   # non-exclusive: all woken
+    (OPEN_CODED.replace("prepare_to_wait:", "prepare_to_wait_exclusive:"), "    - cond = true\n    - wake_up: wq",
+     {"deadlock_free"}),
+    # interruptible: a signal ends the wait at on_fail: with the condition false
+    ("    - wait_event_interruptible: wq, cond\n      on_fail:\n        - assert: false\n          name: interrupted",
+     "    - cond = true\n    - wake_up_all: wq", {"interrupted"}),
+    ("    - wait_event_interruptible_exclusive: wq, cond\n      on_fail: return", "    - cond = true\n    - wake_up: wq",
+     {"deadlock_free"}),
+])
+def test_exclusive_and_interruptible_waits(sleeper: str, waker: str, violated: set[str]) -> None:
+    assert verdicts(two_sleepers(sleeper, waker)) == violated
+
+
+def test_wake_up_wakes_each_exclusive_sleeper_in_some_run() -> None:
+    """Which exclusive sleeper wake_up() wakes is left open (one outcome each): both orders are reachable."""
+    sleeper = "    - wait_event_idle_exclusive: wq, cond\n    - woken = woken + 1 if woken < 2 else woken"
+    text = two_sleepers(sleeper, "    - cond = true\n    - wake_up: wq").replace(
+        "  cond: {type: bool}\n", "  cond: {type: bool}\n  woken: {type: \"int[0..2]\"}\n")
+    system = TransitionSystem(load_text(text))
+    wq = system.layout.shared["wq"][0]
+    both = system.initial_states[0]
+    for tid in (0, 1):   # both sleepers join the queue
+        both = system.threads[tid].steps[both[system.threads[tid].pcslot]].fire(both)[0]
+    assert system.slot_text(wq, both[wq]) == "{sleeper[0] (exclusive), sleeper[1] (exclusive)}"
+    waker = system.threads[2]
+    after = waker.steps[both[waker.pcslot]].fire(both)[0]          # cond = true
+    woken = waker.steps[after[waker.pcslot]].fire(after)           # wake_up: two outcomes
+    assert sorted(system.slot_text(wq, s[wq]) for s in woken) == ["{sleeper[0] (exclusive)}",
+                                                                    "{sleeper[1] (exclusive)}"]
+
+
+@pytest.mark.parametrize(("body", "code", "says"), [
+    ("    - wait_event_interruptible: wq, x", "NC209", "a signal"),
+    ("    - wait_event_interruptible_exclusive: wq, x", "NC209", "a signal"),
+    ("    - prepare_to_wait_exclusive: x", "NC217", "takes a wait queue"),
+])
+def test_variant_misuse_is_located(body: str, code: str, says: str) -> None:
+    text = f"netcheck: 1\nstate:\n  x: {{type: bool}}\n  wq: {{type: wait_queue_head_t}}\nprocedures:\n  t():\n{body}\n" \
+        "threads:\n  t: t()\n"
+    with pytest.raises(SpecError) as info:
+        load_text(text)
+    d = info.value.diagnostics[0]
+    assert d.code == code and says in d.message + d.hint
+
+
+def test_random_specs_with_exclusive_and_interruptible_waits_agree() -> None:
+    assert generated_specs_agree(VARIANT_SPECS, VARIANT_EXAMPLES) >= 0.8 * VARIANT_EXAMPLES
+    assert generated_specs_agree_with_the_relation(VARIANT_SPECS, 6) > 0

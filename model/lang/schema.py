@@ -311,11 +311,15 @@ def _counter_op_text(info: CounterOpInfo) -> str:
 def _wait_op_text(info: WaitOpInfo) -> str:
     """A wait-queue operation in a few words, for an editor's hover text."""
     if info.cond:
-        ends = " (a fatal signal ends it: on_fail:)" if info.killable else " (may time out: on_fail:)" \
-            if info.timeout else ""
-        return f"sleeps on the wait queue until the condition holds, e.g. 'wq, done'{ends}"
-    what = {"wake_up": "wakes every sleeper on the wait queue", "wake_up_all": "wakes every sleeper on the wait queue",
+        ends = " (a fatal signal ends it: on_fail:)" if info.killable else " (a signal ends it: on_fail:)" \
+            if info.interruptible else " (may time out: on_fail:)" if info.timeout else ""
+        how = " as an exclusive waiter (wake_up wakes one of them)" if info.exclusive else ""
+        return f"sleeps on the wait queue{how} until the condition holds, e.g. 'wq, done'{ends}"
+    what = {"wake_up": "wakes every non-exclusive sleeper on the wait queue and one exclusive sleeper",
+            "wake_up_all": "wakes every sleeper on the wait queue",
             "prepare_to_wait": "puts the thread on the wait queue (about to sleep): test, then schedule",
+            "prepare_to_wait_exclusive": "puts the thread on the wait queue as an exclusive waiter (wake_up wakes "
+                                         "one of them): test, then schedule",
             "finish_wait": "takes the thread off the wait queue (running)"}[info.name]
     return f"{what}, e.g. 'wq[n]'"
 

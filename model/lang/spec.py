@@ -13,10 +13,25 @@ from .types import Type
 
 
 @dataclass(frozen=True)
+class WorkCall:
+    """The workqueue call a lowered statement comes from (model/lang/works.py): the call, its queue and item
+    ('' where it names none), the local receiving its bool (None), and which of its steps the statement is
+    (cancel_work_sync has two). The explorers run the lowered statement; the reference explorer
+    (tests/reference_explorer.py) interprets the call itself from this."""
+
+    op: str
+    queue: str = ""
+    work: str = ""
+    result: Expr | None = None
+    step: int = 0
+
+
+@dataclass(frozen=True)
 class Stmt:
     span: Span = field(compare=False)
     text: str = field(compare=False)
     slow: bool = field(default=False, compare=False, kw_only=True)  # `slow: true`: a long step (for wait-for analyses)
+    work_call: WorkCall | None = field(default=None, compare=False, kw_only=True)   # lowered from this call
 
 
 @dataclass(frozen=True)

@@ -160,10 +160,8 @@ UNMODELLED = {
                                "nearest",
     "down_write_interruptible": "netcheck models fatal signals only: 'down_write_killable: S' with on_fail: is the "
                                 "nearest",
-    "wake_up_interruptible": "interruptible sleeps are not modelled: wait_event_killable and wake_up are the "
-                             "nearest",
-    "wait_event_interruptible": "interruptible sleeps are not modelled: 'wait_event_killable: WQ, COND' with "
-                                "on_fail: is the nearest",
+    "wake_up_interruptible": "wake_up_interruptible() wakes only the interruptible sleepers, which the model does "
+                             "not tell apart: 'wake_up: WQ' is the nearest",
     "msleep": "time is not modelled: a long step can be marked 'slow: true'",
 }
 
@@ -718,7 +716,7 @@ class BodyParser:
         if on_fail_node is not None:
             on_fail = self.block(on_fail_node)
         elif info.needs_on_fail:
-            why = "a fatal signal" if info.killable else "a timeout"
+            why = "a fatal signal" if info.killable else "a signal" if info.interruptible else "a timeout"
             self.err(span, "NC209", f"{op} can end by {why} with the condition false: say what happens with on_fail:",
                      "on_fail: return, on_fail: goto LABEL, or a list of statements")
             return None

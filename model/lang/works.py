@@ -17,8 +17,10 @@ reference explorer run the same steps:
   that run returns. `flush_workqueue: WQ` -- waits until every item of the queue is idle.
 * The workers are daemon threads: an ordered queue has one (`<wq>_worker`) running its items one at a time
   in queue order; an unbound queue one per item (`<work>_worker`): different items run concurrently, one
-  item never runs twice at once (the kernel's non-reentrancy). A worker rests at an idle wait, takes its
-  item in one step, calls the item's procedure, and marks it done in one more step.
+  item never runs twice at once (the kernel's non-reentrancy). A worker rests at an idle wait; waking is a
+  step, taking the first pending item another (none when a cancel_work_sync() took it off in between, as
+  worker_thread() finds the worklist empty under the pool lock), then it calls the item's procedure, and
+  marks it done in one more step (also after taking none).
 
 Where the kernel is finer (kernel/workqueue.c): flush_work() and flush_workqueue() wait only for the
 instances queued before the flush; here they wait until the item (the queue) is idle, which differs only
@@ -34,11 +36,11 @@ Each await carries the maps it acquires (`Await.maps`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import Span
 from .expr import Expr, Scope, parse_condition, parse_expr
-from .spec import Assign, Await, If, Invoke, Procedure, Stmt, ThreadDecl, While, WorkDecl, WorkqueueDecl
+from .spec import Assign, Await, If, Invoke, Procedure, Stmt, ThreadDecl, While, WorkCall, WorkDecl, WorkqueueDecl
 from .types import EnumT, IntT
 
 WORK_STATE = "work_state"
@@ -156,12 +158,13 @@ class Lowering:
         stmt = self._assign(pairs, scope, span, text)
         if result is not None:
             stmt = Assign(span, text, (result, *stmt.targets), (self._c(queued, scope, span), *stmt.values))
-        return (stmt,)
+        return (replace(stmt, work_call=WorkCall("queue_work", self.works.work(work).queue, work, result)),)
 
     def flush_work(self, work: str, scope: Scope, span: Span, text: str) -> tuple[Stmt, ...]:
         queue = self.works.queue(self.works.work(work).queue)
         maps = ((work_map(work), "mutex"), (queue_map(queue.name), "mutex" if queue.ordered else "rread"))
-        return (Await(span, text, self._c(f"{work} == {IDLE}", scope, span), False, maps),)
+        return (Await(span, text, self._c(f"{work} == {IDLE}", scope, span), False, maps,
+                      work_call=WorkCall("flush_work", queue.name, work)),)
 
     def cancel_work_sync(self, work: str, result: Expr | None, scope: Scope, span: Span,
                          text: str) -> tuple[Stmt, ...]:
@@ -171,13 +174,16 @@ class Lowering:
         grab = self._assign(pairs, scope, span, text)
         if result is not None:
             grab = Assign(span, text, (result, *grab.targets), (self._c(pending, scope, span), *grab.values))
-        wait = Await(span, text, self._c(f"{work} != {CANCELING}", scope, span), False, ((work_map(work), "mutex"),))
-        return grab, wait
+        call = WorkCall("cancel_work_sync", self.works.work(work).queue, work, result)
+        wait = Await(span, text, self._c(f"{work} != {CANCELING}", scope, span), False, ((work_map(work), "mutex"),),
+                     work_call=replace(call, step=1))
+        return replace(grab, work_call=call), wait
 
     def flush_workqueue(self, queue: str, scope: Scope, span: Span, text: str) -> tuple[Stmt, ...]:
         items = self.works.items(queue)
         cond = " and ".join(f"{w.name} == {IDLE}" for w in items) or "True"
-        return (Await(span, text, self._c(cond, scope, span), False, ((queue_map(queue), "mutex"),)),)
+        return (Await(span, text, self._c(cond, scope, span), False, ((queue_map(queue), "mutex"),),
+                      work_call=WorkCall("flush_workqueue", queue)),)
 
     # -- the workers
 
@@ -216,8 +222,10 @@ class Lowering:
         for i, w in reversed(list(enumerate(group))):
             call = Invoke(w.span, f"{w.run}()", w.run, ())
             calls = (If(w.span, f"{w.name}->func()", self._c(f"cur == {i}", local_scope, w.span), (call,), calls),)
-        done = self._assign([(w.name, f"{PENDING} if {w.name} == {REQUEUED} else ({IDLE} if {w.name} == {RUNNING} "
-                              f"or {w.name} == {CANCELING} else {w.name})") for w in group],
+        # the item's state after its run; `cur` back to its first value, so that a resting worker does not
+        # remember which item it ran last (the kernel's worker keeps nothing of it)
+        done = self._assign([*((w.name, f"{PENDING} if {w.name} == {REQUEUED} else ({IDLE} if {w.name} == {RUNNING} "
+                                f"or {w.name} == {CANCELING} else {w.name})") for w in group), ("cur", "0")],
                             local_scope, span, "process_one_work: the item returned")
         loop = While(span, "worker_thread", self._c("True", local_scope, span), (wait, take, *calls, done))
         return Procedure(worker_proc(owner), (), None, (("cur", IntT(-1, len(group) - 1)),), (loop,), span)

@@ -365,10 +365,13 @@ def format_value(value: Value, t: object, names: Mapping[str, tuple[str, ...]],
                  enums: Mapping[str, tuple[str, ...]] | None = None) -> str:
     """A state value in spec syntax: element names, [a, b] lists, {a, b} sets, null, true/false."""
     from ..lang.types import BoolT, EnumT, WaitQueueT
-    if isinstance(t, WaitQueueT):   # the sleepers, one bit per thread: their names
+    if isinstance(t, WaitQueueT):   # the sleepers, one bit per thread, then one per exclusive sleeper
         threads = names.get(THREADS, ())
-        return "{" + ", ".join(threads[i] if i < len(threads) else f"#{i}" for i in range(int(value).bit_length())
-                               if int(value) >> i & 1) + "}"
+        n, v = len(threads), int(value)
+        if not n:   # no thread names: the bits
+            return "{" + ", ".join(f"#{i}" for i in range(v.bit_length()) if v >> i & 1) + "}"
+        return "{" + ", ".join(threads[i] + (" (exclusive)" if v >> (n + i) & 1 else "") for i in range(n)
+                               if v >> i & 1) + "}"
     if isinstance(t, BoolT):
         return "true" if value else "false"
     if isinstance(t, EnumT):

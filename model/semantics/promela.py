@@ -37,7 +37,7 @@ from .locks import MAX_READ_DEPTH, READ_BITS
 from .promela_expr import Encoding, Exprs, Lists, PromelaError, all_of, any_of, is_list_slot, negate, var
 from .runtime import HEAD_IDLE, HEAD_PENDING, HEAD_REQUEUED
 from .system import TransitionSystem
-from .waitqueues import WEffect, WTest, WThen, wait_rules
+from .waitqueues import WEffect, WTest, WThen, exclusive_bit, wait_rules
 
 NONE = -1_000_000_007           # an unused local slot (the explorer's None): no int range reaches it
 SHORT = 32_767                  # a slot whose values stay within +-SHORT is a Promela short (-SHORT - 1: unused)
@@ -618,8 +618,11 @@ class _NodeTrees:
                  WTest.ELSEWHERE: any_of(*[all_of(on(var(j)), negate(selects(j))) for j in queues]),
                  WTest.QUEUED: any_of(*[on(var(j)) for j in queues]), WTest.ON: on(v),
                  WTest.COND: ex.term(node.cond) if node.cond is not None else "0"}
-        bit, full = 1 << tid, (1 << len(self.system.threads)) - 1
-        effects = {WEffect.NONE: None, WEffect.ADD: f"({v}) | {bit}", WEffect.REMOVE: f"({v}) & {full & ~bit}",
+        n = len(self.system.threads)
+        bit, full = 1 << tid, (1 << 2 * n) - 1          # the sleeper bits, then the exclusive ones
+        entry = bit | exclusive_bit(tid, n)
+        effects = {WEffect.NONE: None, WEffect.ADD: f"(({v}) & {full & ~entry}) | {bit}",
+                   WEffect.ADD_EXCLUSIVE: f"({v}) | {entry}", WEffect.REMOVE: f"({v}) & {full & ~entry}",
                    WEffect.WAKE: "0"}
         targets = {WThen.NEXT: node.next, WThen.FAIL: node.alt, WThen.STAY: self.pc}
         for rule in rules:
@@ -631,6 +634,14 @@ class _NodeTrees:
                 tree: Tree = Block()
             elif rule.then is WThen.VIOLATE:
                 tree = Violate(rule.prop)
+            elif rule.effect is WEffect.WAKE_ONE and slots:   # one option per exclusive sleeper it may wake
+                t0 = self.temp(0)
+                kept = " | ".join(f"((({v}) >> {n + u}) & 1) * {(1 << u) | exclusive_bit(u, n)}" for u in range(n))
+                options = " ".join(f":: ((({v}) >> {n + t}) & 1) == 1 -> {t0} = ({kept}) & "
+                                   f"{full & ~((1 << t) | exclusive_bit(t, n))}" for t in range(n))
+                nobody = " && ".join(f"((({v}) >> {n + t}) & 1) == 0" for t in range(n))
+                tree = self.go(f"if {options} :: {nobody} -> {t0} = 0 fi", self.write(slots, offset, t0),
+                               target=targets[rule.then])
             else:
                 value = effects[rule.effect] if slots else None   # into a temporary: the write selects again
                 stmts = [f"{self.temp(0)} = {value}", self.write(slots, offset, "t0")] if value is not None else []

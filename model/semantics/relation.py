@@ -33,7 +33,7 @@ from .places import thread_places
 from .runtime import HEAD_IDLE, HEAD_PENDING, HEAD_REQUEUED, RCU_WALK_OUTSIDE, rcu_corruption
 from .smt import INT_SEQ, SmtEncoder
 from .system import TransitionSystem
-from .waitqueues import WEffect, WTest, WThen, wait_rules
+from .waitqueues import WEffect, WTest, WThen, exclusive_bit, wait_rules
 
 Updates = Mapping[int, z3.ExprRef | None]
 RUNTIME, DISCIPLINE = "runtime_safety", "lock_discipline"
@@ -72,6 +72,13 @@ class _Ordered:
 
     def otherwise(self, updates: Updates | None = None, blocked: bool = False) -> None:
         self.when(True, updates, blocked=blocked)
+
+    def choices(self, cond: z3.BoolRef, outcomes: list[tuple[z3.BoolRef, Updates]]) -> None:
+        """`cond` (after every earlier one failed) leads to each outcome whose own condition holds (several
+        may: a nondeterministic choice)."""
+        guard = z3.And(*self.rest, cond) if self.rest else cond
+        self.rest.append(z3.Not(cond))
+        self.cases.extend(Case(z3.And(guard, when), dict(updates)) for when, updates in outcomes)
 
 
 def _pow2(exponent: z3.ArithRef, width: int) -> z3.ArithRef:
@@ -352,9 +359,11 @@ class _NodeCases:
         tests = {WTest.ALWAYS: z3.BoolVal(True), WTest.ATOMIC: self.atomic(), WTest.ELSEWHERE: elsewhere,
                  WTest.QUEUED: z3.Or(*[_bit(self.slot(j), tid) for j in queues]), WTest.ON: _bit(v, tid),
                  WTest.COND: self.term(node.cond) if node.cond is not None else z3.BoolVal(False)}
-        bit = 1 << tid
-        effects = {WEffect.NONE: v, WEffect.ADD: z3.If(_bit(v, tid), v, v + bit),
-                   WEffect.REMOVE: z3.If(_bit(v, tid), v - bit, v), WEffect.WAKE: z3.IntVal(0)}
+        bit, n = 1 << tid, len(self.system.threads)
+        xbit = exclusive_bit(tid, n)
+        off = v - z3.If(_bit(v, tid), bit, 0) - z3.If(_bit(v, n + tid), xbit, 0)   # the entry off the queue
+        effects = {WEffect.NONE: v, WEffect.ADD: off + bit, WEffect.ADD_EXCLUSIVE: off + bit + xbit,
+                   WEffect.REMOVE: off, WEffect.WAKE: z3.IntVal(0)}
         targets = {WThen.NEXT: node.next, WThen.FAIL: node.alt, WThen.STAY: self.pc}
         for rule in rules:
             if WTest.COND in rule.tests and node.cond is not None:   # the condition is evaluated here
@@ -365,13 +374,30 @@ class _NodeCases:
                 o.when(cond, blocked=True)
             elif rule.then is WThen.VIOLATE:
                 o.when(cond, violation=rule.prop, message=f"{self.text}: {rule.message or ATOMIC}")
+            elif rule.effect is WEffect.WAKE_ONE:
+                o.choices(cond, [(when, self.wait_update(slots, offset, value, targets[rule.then]))
+                                 for when, value in self.woken(v, n)])
             else:
-                updates: dict[int, z3.ExprRef | None] = {}
-                if slots and rule.effect is not WEffect.NONE:
-                    self.write(updates, slots, offset, effects[rule.effect], self.pre)
-                updates.update(self.goto(targets[rule.then]))
-                o.when(cond, updates)
+                o.when(cond, self.wait_update(slots, offset, effects[rule.effect] if rule.effect is not WEffect.NONE
+                                              else None, targets[rule.then]))
         return o.cases
+
+    def wait_update(self, slots: list[int], offset: z3.ArithRef | None, value: z3.ArithRef | None,
+                    target: int) -> dict[int, z3.ExprRef | None]:
+        updates: dict[int, z3.ExprRef | None] = {}
+        if slots and value is not None:
+            self.write(updates, slots, offset, value, self.pre)
+        updates.update(self.goto(target))
+        return updates
+
+    @staticmethod
+    def woken(v: z3.ArithRef, n: int) -> list[tuple[z3.BoolRef, z3.ArithRef]]:
+        """wake_up() on a queue holding v (waitqueues.woken_by_wake_up): per exclusive sleeper t, when it is
+        one, the exclusive sleepers but t stay; with none, the queue empties."""
+        kept = [z3.If(_bit(v, n + u), (1 << u) + exclusive_bit(u, n), 0) for u in range(n)]
+        out = [(_bit(v, n + t), z3.Sum(*[k for u, k in enumerate(kept) if u != t], z3.IntVal(0)))
+               for t in range(n)]
+        return [*out, (z3.And(*[z3.Not(_bit(v, n + t)) for t in range(n)]), z3.IntVal(0))]
 
     # -- loops and lists
 

@@ -27,7 +27,7 @@ from .evaluate import Env, EvalError, Fn, compile_expr, key_index, lock_base
 from .layout import Layout, SlotKind, free_checks, ghost_slots, wait_queue_slots
 from .locks import MAX_READ_DEPTH, READ_BITS, read_depth, rw_dequeue, rw_grant, rw_read_now, rw_write_now
 from .program import CompileError
-from .waitqueues import WEffect, WRule, WTest, WThen, wait_rules
+from .waitqueues import WEffect, WRule, WTest, WThen, exclusive_bit, wait_rules, woken_by_wake_up
 
 SETTLE_FUEL = 100_000
 RCU_WALK_OUTSIDE = "outside an RCU read-side critical section (lockdep: suspicious RCU usage)"
@@ -895,9 +895,12 @@ class RuntimeBuilder:
             WTest.ON: lambda s, q: s[q] & bit,
             WTest.COND: lambda s, q: cond(s),   # type: ignore[misc]
         }
-        effects: dict[WEffect, Callable[[int], int]] = {
-            WEffect.NONE: lambda v: v, WEffect.ADD: lambda v: v | bit, WEffect.REMOVE: lambda v: v & ~bit,
-            WEffect.WAKE: lambda v: 0}
+        threads = len(self.layout.pc)
+        entry = bit | exclusive_bit(tid, threads)   # the thread's bits: on the queue, exclusive
+        effects: dict[WEffect, Callable[[int], tuple[int, ...]]] = {
+            WEffect.NONE: lambda v: (v,), WEffect.ADD: lambda v: (v & ~entry | bit,),
+            WEffect.ADD_EXCLUSIVE: lambda v: (v | entry,), WEffect.REMOVE: lambda v: (v & ~entry,),
+            WEffect.WAKE: lambda v: (0,), WEffect.WAKE_ONE: lambda v: woken_by_wake_up(v, threads)}
         plan = [([tests[t] for t in r.tests], r, effects[r.effect], targets.get(r.then, -1)) for r in rules]
 
         def fire(s: Sequence) -> list:
@@ -914,10 +917,14 @@ class RuntimeBuilder:
                     return []
                 if rule.then is WThen.VIOLATE:
                     return [Violation(rule.prop, f"{shown}: {rule.message or found}", tid, pc)]
-                l = list(s)
-                if q >= 0:
-                    l[q] = effect(s[q])
-                return self.goto(l, target)
+                if q < 0:
+                    return self.goto(list(s), target)
+                out: list = []
+                for value in effect(s[q]):   # several values: which exclusive sleeper wake_up() wakes
+                    l = list(s)
+                    l[q] = value
+                    out += self.goto(l, target)
+                return out
             return []
         return fire
 

@@ -259,7 +259,7 @@ def _image(slots: Sequence[Slot], threads: Sequence, perm: dict[str, tuple[int, 
             key = _permuted_key(s, perm, per)
             j = index[(s.kind, s.thread, s.var, key)]
             if s.kind == SlotKind.SHARED:   # a wait queue holds its sleepers, one bit per thread
-                maps[j] = _thread_bits(tmap, 1) if isinstance(s.type, WaitQueueT) else _value_map(s.type, perm)
+                maps[j] = _sleeper_bits(tmap) if isinstance(s.type, WaitQueueT) else _value_map(s.type, perm)
             elif s.kind == SlotKind.LOCK_OWNER:
                 maps[j] = _thread_value(tmap)
             elif s.kind == SlotKind.LOCK_READERS:
@@ -316,6 +316,13 @@ def _local_map(sort: str, perm: dict[str, tuple[int, ...]]) -> Callable | None:
 def _thread_value(tmap: tuple[int, ...]) -> Callable:
     table = (*tmap, -1)   # a lock owner: a tid, or -1
     return table.__getitem__
+
+
+def _sleeper_bits(tmap: tuple[int, ...]) -> Callable:
+    """A wait queue: a bit per sleeping thread, then a bit per exclusive sleeper (waitqueues.py), both moved."""
+    moved, n = _thread_bits(tmap, 1), len(tmap)
+    low = (1 << n) - 1
+    return lambda v: moved(v & low) | moved(v >> n) << n
 
 
 def _thread_bits(tmap: tuple[int, ...], width: int) -> Callable:
