@@ -129,6 +129,13 @@ class World:
     cb_procs: dict[str, list[Proc]] = field(default_factory=dict)   # slot -> the procedures that may be bound
     call_rcu: bool = False                   # RCU callbacks: call_rcu, kfree_rcu, rcu_barrier (tests of call_rcu)
     rcu_callbacks: dict[str, str] = field(default_factory=dict)   # callback procedure -> its entity ('' : static)
+    min_srcu: int = 0                        # this many SRCU domains at least (tests of SRCU set 1)
+    srcu: list[str] = field(default_factory=list)   # the SRCU domains (apart from World.locks: no lock statements)
+    # A loop counter assigned in its loop may loop for ever without a visible step: both explorers report
+    # "does not terminate" after 100,000 invisible statements, which costs the reference explorer seconds.
+    # Tests that need to be quick leave it out (the other generated specs stay as they were).
+    endless_local_loops: bool = True
+    loop_counters: set[str] = field(default_factory=set)
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -400,9 +407,11 @@ def gen_list(draw, world, ctx, ty, depth, safe, bound, typed: bool = False) -> s
 
 def targets(ctx: Ctx, pred: Callable[[Ty], bool] = lambda t: True) -> list[tuple[str, Ty]]:
     """Assignable places: shared variables (indexed when per:), declared locals and parameters
-    (loop cursors are never assigned)."""
+    (loop cursors are never assigned; nor are loop counters, unless World.endless_local_loops)."""
     out = [(n, t) for n, (t, per) in ctx.world.vars.items() if pred(t)]
     own = set(ctx.declared) | {n for n, _ in ctx.proc.params}
+    if not ctx.world.endless_local_loops:
+        own -= ctx.world.loop_counters
     out += [(n, t) for n, t in ctx.locals.items() if pred(t) and n in own]
     return out
 
@@ -644,6 +653,7 @@ def c_either(draw: Draw, ctx: Ctx, depth: int) -> list:
 def c_while_counter(draw: Draw, ctx: Ctx, depth: int) -> list:
     """A bounded loop on a local counter (no continue: it would skip the increment)."""
     k = ctx.world.fresh("k")
+    ctx.world.loop_counters.add(k)
     ctx.locals[k] = ctx.declared[k] = int_ty(0, 3)
     limit = draw(st.integers(1, 2))
     body = block(draw, ctx.child(loop="while"), depth - 1, 1, 2)
@@ -794,6 +804,60 @@ def c_rcu(draw: Draw, ctx: Ctx, depth: int) -> list:
     if form != "section":
         return [form]
     return ["rcu_read_lock", *block(draw, ctx.child(in_section=True), depth - 1, 0, 2), "rcu_read_unlock"]
+
+
+SRCU_FORMS = ["section"] * 6 + ["synchronize"] * 4 + ["under_lock"] * 5
+
+
+def c_srcu(draw: Draw, ctx: Ctx, depth: int, forms: list[str] = SRCU_FORMS) -> list:
+    """An SRCU read-side section (nesting at most 3 deep, often taking a sleeping lock inside: SRCU readers may
+    sleep), synchronize_srcu (alone or under a sleeping lock: the rtnl_link_unregister() deadlock when a reader
+    takes that lock; rarely inside a section of its own domain, a self-deadlock), or, rarely, a lone
+    srcu_read_unlock. forms: the forms drawn from ("rtnl" is a section with a sleeping lock inside)."""
+    world = ctx.world
+    form = draw(st.sampled_from(forms))
+    rtnl = form == "rtnl"
+    form = "section" if rtnl else form
+    open_ = [d for d in world.srcu if ctx.reads.get(d, 0) < 2]
+    if form == "section" and open_:
+        domain = draw(st.sampled_from(open_))
+        inner = ctx.child(in_section=True)
+        inner.reads[domain] = inner.reads.get(domain, 0) + 1
+        body = block(draw, inner, depth - 1, 0, 1) if depth > 0 else []
+        if rtnl or draw(st.booleans()):
+            at = draw(st.integers(0, len(body)))
+            body[at:at] = _sleeping_section(draw, inner, [])
+        return [{"srcu_read_lock": domain}, *body, {"srcu_read_unlock": domain}]
+    # (the rare choices are the high values: Hypothesis tries the low ones first)
+    if form == "synchronize" and draw(st.integers(0, 19)) == 19:
+        return [{"srcu_read_unlock": draw(st.sampled_from(world.srcu))}]
+    outside = [d for d in world.srcu if not ctx.reads.get(d)]
+    if outside and draw(st.integers(0, 5)) < 5:
+        domain = draw(st.sampled_from(outside))
+    elif draw(st.booleans()):   # any domain: inside a section of its own one, a self-deadlock (lock_discipline)
+        domain = draw(st.sampled_from(world.srcu))
+    else:
+        return []
+    wait = {"synchronize_srcu": domain}
+    if form == "under_lock" or form == "section":
+        return _sleeping_section(draw, ctx, [wait])
+    return [wait]
+
+
+def _sleeping_section(draw: Draw, ctx: Ctx, body: list) -> list:
+    """body under a mutex or an rwsem (written, or read when not nested too deep), when the spec has one."""
+    sleeping = sorted(n for n, (kind, _) in ctx.world.locks.items() if kind in ("mutex", "rwsem"))
+    if not sleeping:
+        return body
+    name = sleeping[0] if draw(st.booleans()) else draw(st.sampled_from(sleeping))   # often one "RTNL" for all
+    ref = lock_ref(draw, ctx.world, ctx, name)
+    if ctx.world.locks[name][0] == "mutex":
+        take, release = "mutex_lock", "mutex_unlock"
+    elif ctx.reads.get(name, 0) < 2 and draw(st.booleans()):
+        take, release = "down_read", "up_read"
+    else:
+        take, release = "down_write", "up_write"
+    return [{take: ref}, *body, {release: ref}]
 
 
 def c_assert(draw: Draw, ctx: Ctx, depth: int) -> list:
@@ -957,6 +1021,7 @@ CONSTRUCTS: list[Construct] = [
     Construct("rcu_list", 16, lambda ctx, d: bool(ctx.world.rcu_lists), c_rcu_list),
     Construct("call_rcu", 6, lambda ctx, d: bool(ctx.world.rcu_callbacks), c_call_rcu),
     Construct("work", 10, lambda ctx, d: bool(ctx.world.works), c_work),
+    Construct("srcu", 12, lambda ctx, d: bool(ctx.world.srcu), c_srcu),
     Construct("await", 2, lambda ctx, d: bool(ctx.world.vars), c_await),
     Construct("indirect_call", 4, lambda ctx, d: bool(ctx.world.cb_slots) and ctx.proc.name.startswith("t") and all(
         ctx.world.allow_deep_reads or ctx.reads.get(lk, 0) + n <= 3 for procs in ctx.world.cb_procs.values()
@@ -1031,6 +1096,10 @@ def gen_locks(draw: Draw, world: World) -> dict:
         else:
             out[name] = kind
         world.locks[name] = (kind, per)
+    if world.min_srcu:   # (drawn only when asked for: the other generated specs stay as they were)
+        for i in range(max(world.min_srcu, draw(st.sampled_from([1, 1, 2])))):
+            out[f"sd{i}"] = "srcu"
+            world.srcu.append(f"sd{i}")
     return out
 
 
@@ -1111,9 +1180,15 @@ def gen_procedure(draw: Draw, world: World, name: str, params: list[tuple[str, T
         work = block(draw, ctx.child(loop="while"), 2, 0, 2)
         body = [{"while": "true", "do": [{"await": flag, "idle": True}, f"{flag} = false", *work]}]
     else:
-        body = block(draw, ctx, 2, lo, hi)
+        # an SRCU section or grace period in every thread, first or last (outside every section of the body;
+        # drawn first when it comes first, as it must not name the body's loop cursors)
+        srcu = world.srcu and name.startswith("t")
+        first = c_srcu(draw, ctx, 1, ["rtnl", "under_lock"]) if srcu and draw(st.booleans()) else []
+        body = first + block(draw, ctx, 2, lo, hi)
         if world.cb_slots and name.startswith("t"):   # a call through an element in every thread
             body += c_indirect_call(draw, ctx, 1)
+        if srcu and not first:
+            body += c_srcu(draw, ctx, 1, ["rtnl", "under_lock"])
     if returns is not None:  # every path must end in a return (NC205)
         body.append(f"return {gen_expr(draw, world, ctx, returns, 1)}")
     param_text = ", ".join(f"{t.text()} {n}" for n, t in params)
@@ -1136,7 +1211,7 @@ def _note_reads(body: list, proc: Proc) -> None:
                 continue
             here = dict(depth)
             for key, value in item.items():
-                if key.startswith("down_read") or key == "downgrade_write":
+                if key.startswith("down_read") or key in ("downgrade_write", "srcu_read_lock"):
                     lock = str(value).split("[")[0]
                     here[lock] = here.get(lock, 0) + 1
                     proc.reads[lock] = max(proc.reads.get(lock, 0), here[lock])

@@ -1273,6 +1273,15 @@ def test_fuzz_every_command_on_generated_call_rcu_specs(text: str) -> None:
     every_command(text)
 
 
+@fuzz_settings(5)
+@given(text=generated_specs({**BUG_PATTERNS, "min_srcu": 1}))
+def test_fuzz_every_command_on_generated_srcu_specs(text: str) -> None:
+    """The same on specs with SRCU domains (srcu_read_lock/unlock sections, synchronize_srcu, under a lock too)."""
+    STATS["inputs"] += 1
+    STATS["inputs: generated spec with SRCU, every command"] += 1
+    every_command(text)
+
+
 def every_command(text: str) -> None:
     """Every command of OTHER_COMMANDS on the spec: no traceback, no internal error, a documented exit code."""
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,7 +7,8 @@
   synchronize_srcu() waits for the domain's earlier readers only, and inside its own section deadlocks;
 - located diagnostics for misuse (NC218, NC219, NC126, NC207 with a hint);
 - the production explorer, the independent reference explorer (tests/reference_explorer.py) and the z3
-  relation agree on random specs with an RCU list (tests/spec_generator.py, `min_rcu_lists=1`).
+  relation agree on random specs with an RCU list (tests/spec_generator.py, `min_rcu_lists=1`); on random
+  specs with SRCU domains in tests/test_srcu.py (`min_srcu=1`).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ import tempfile
 import textwrap
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,9 +127,11 @@ def differences(spec: Spec, prod: Observed, ref: Observed) -> list[str]:
     return out
 
 
-def generated_specs_agree(world_flags: dict, examples: int) -> int:
+def generated_specs_agree(world_flags: dict, examples: int,
+                          observe: Callable[[str, Spec, Observed], None] | None = None) -> int:
     """Random specs drawn with `world_flags` (tests/spec_generator.py) explored by netcheck and by the
-    reference explorer, which must agree; how many were compared."""
+    reference explorer, which must agree; how many were compared. `observe` sees each compared spec (its text,
+    the loaded spec and what both found)."""
     compared: list[int] = []
 
     @settings(max_examples=examples, deadline=None, derandomize=True, database=None, print_blob=False,
@@ -144,6 +147,8 @@ def generated_specs_agree(world_flags: dict, examples: int) -> int:
         assert ref is not None
         assert_agree(s, prod, ref)
         compared.append(prod.states)
+        if observe is not None:
+            observe(text, s, prod)
 
     check()
     return len(compared)
