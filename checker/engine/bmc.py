@@ -36,6 +36,7 @@ from netcheck.model.semantics.relation import Case, Relation
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import TransitionSystem
 
+from .deadlocks import DeadlockForm, explicit_form
 from .limits import Interrupt
 from .result import EngineResult, Finding, Label, Path
 from .verdicts import InternalError, PropertyChecker
@@ -343,6 +344,9 @@ def _goals(u: Unrolling) -> dict[str, _Goal]:
     for info in system.property_kinds():
         if info.kind in ("assert", "lock_discipline") and info.name not in goals:
             goals[info.name] = _Goal(info.name, "step")
+        elif info.kind == "deadlock":   # its state-local form (deadlocks.py)
+            form = DeadlockForm(u)
+            goals[info.name] = _Goal(info.name, "deadlock", form.bad)
     return goals
 
 
@@ -350,7 +354,7 @@ def covered(system: TransitionSystem) -> dict[str, str]:
     """Property -> '' when bounded model checking decides it, else why not."""
     out = {}
     for info in system.property_kinds():
-        if info.kind in ("invariant", "final", "reachable", "assert", "lock_discipline", "runtime"):
+        if info.kind in ("invariant", "final", "reachable", "assert", "lock_discipline", "runtime", "deadlock"):
             out[info.name] = ""
         elif info.kind in ("eventually", "leads_to", "progress", "returns_when_killed"):
             out[info.name] = UNDECIDED["liveness"]
@@ -469,6 +473,8 @@ def _record(result: BmcResult, u: Unrolling, model: z3.ModelRef, goal: _Goal, d:
     if in_state:
         if goal.kind == "step":   # a property undefined in the state (runtime_safety)
             message = _undefined_message(system, states[-1])
+        elif goal.kind == "deadlock":
+            message = _deadlock_message(system, states[-1])
     else:
         last, message = _violating_label(u, model, d - 1, states[-1], goal.name)
         tid = last.tid
@@ -535,8 +541,19 @@ def _undefined_message(system: TransitionSystem, state: tuple) -> str:
                         "defines them all")
 
 
+def _deadlock_message(system: TransitionSystem, state: tuple) -> str:
+    """An InternalError unless the explicit test of the deadlock form holds in the replayed state (the report
+    explains the waits: checker/analyses/waitfor.py)."""
+    if not explicit_form(system, state):
+        raise InternalError("bounded model checking: z3 finds a deadlock (a global deadlock or a wait cycle) in a "
+                            "state where the explicit semantics finds none")
+    return ""
+
+
 def _state_goal_holds(system: TransitionSystem, goal: _Goal, state: tuple) -> bool:
     """The explicit evaluator agrees: the invariant or final property is false, the question's condition true."""
+    if goal.kind == "deadlock":
+        return bool(explicit_form(system, state))
     props = {p.decl.name: p for p in (*system.invariants, *system.finals, *system.reachables)}
     fn = props[goal.name].fn
     try:

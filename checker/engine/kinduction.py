@@ -22,6 +22,7 @@ import z3
 from netcheck.model.semantics.system import TransitionSystem
 
 from .bmc import bmc
+from .deadlocks import why_partial
 from .limits import Interrupt
 from .symbolic import Cti, Proof, ProofResult, Symbolic, frames_differ
 
@@ -35,7 +36,8 @@ def kinduction(system: TransitionSystem, depth: int, timeout: float | None = Non
     base = bmc(system, depth, timeout, fail_fast, stop_on)
     result = ProofResult(base.system, dict(base.violations), dict(base.witnesses), base.complete, base.stop_reason,
                          unknown=dict(base.unknown), depth=depth, reached=base.reached, paths=dict(base.paths),
-                         covered=base.covered, times=list(base.times), engine="kind")
+                         covered=base.covered, times=list(base.times), engine="kind",
+                         deadlock_partial=why_partial(base.system))
     if base.reached < depth:   # the base case is incomplete: nothing is proved
         result.seconds = time.perf_counter() - started
         return result

@@ -25,6 +25,7 @@ import z3
 from netcheck.model.semantics.system import TransitionSystem
 
 from .bmc import bmc
+from .deadlocks import why_partial
 from .limits import Interrupt
 from .result import Finding, Path
 from .symbolic import Frame, Proof, ProofResult, Symbolic
@@ -39,7 +40,7 @@ def pdr(system: TransitionSystem, timeout: float | None = None, fail_fast: bool 
     started = time.perf_counter()
     deadline = started + timeout if timeout else None
     sy = Symbolic(system)
-    result = ProofResult(sy.system, engine="pdr", depth=0, reached=0)
+    result = ProofResult(sy.system, engine="pdr", depth=0, reached=0, deadlock_partial=why_partial(sy.system))
     result.unknown.update(sy.undecided)
     result.covered = sy.decided
     for v in sy.system.initial_violations:   # while computing the initial states

@@ -33,8 +33,9 @@ from .bmc import RUNTIME, BmcResult, Unrolling, _goals, covered
 
 Frame = list[z3.ExprRef]
 
-# what the unbounded engines decide: the state and step properties bmc.py decides (a question: unreachable)
-DECIDED = ("invariant", "final", "reachable", "assert", "lock_discipline", "runtime")
+# what the unbounded engines decide: the state and step properties bmc.py decides (a question: unreachable),
+# and deadlock freedom in its state-local form (deadlocks.py)
+DECIDED = ("invariant", "final", "reachable", "assert", "lock_discipline", "runtime", "deadlock")
 RCU_MAX_NEST = 3
 
 
@@ -73,6 +74,8 @@ class ProofResult(BmcResult):
     proofs: dict[str, Proof] = field(default_factory=dict)
     ctis: dict[str, Cti] = field(default_factory=dict)
     well_formed: tuple[str, ...] = ()   # the slot facts proved inductive and assumed of every state
+    # '' when a proof of the deadlock form (deadlocks.py) is one of deadlock_free, else why it is not
+    deadlock_partial: str = ""
 
 
 @dataclass(frozen=True)
