@@ -44,8 +44,8 @@ test: install-dev
 test-slow: install-dev
 	NETCHECK_SLOW=1 $(BIN)/python -m pytest -m slow
 
-# Regenerate tests/golden/* (every output format on the flagship spec and one bug), docs/tutorial.md
-# (every command output in it, from scripts/tutorial.md.in) and the diagnostic-code table of
+# Regenerate tests/golden/* (every output format on the flagship spec and one bug), docs/tutorial.md and docs/proofs.md
+# (every command output in them, from scripts/tutorial.md.in and scripts/proofs.md.in) and the diagnostic-code table of
 # docs/spec-language.md (from model/codes.py): tests/test_outputs.py and tests/test_codes.py fail until
 # these match the code.
 golden: install
