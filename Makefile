@@ -11,7 +11,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # quiet pip, without setuptools' notes about the editable install (the one reinstall rule below)
 PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install install-dev verify test test-slow bench lint clean golden tutorial schema
+.PHONY: install install-dev verify test test-slow bench bench-proofs lint clean golden tutorial schema
 
 install: $(STAMP)
 
@@ -63,6 +63,11 @@ tutorial: install
 
 bench: install
 	$(BIN)/python bench/bench.py
+
+# The z3 engines on every shipped spec, one at a time, each run in a process of its own with a timeout
+# (bench/proofs.py): the Markdown table of docs/results.md, and bench/proofs.jsonl.
+bench-proofs: install
+	$(BIN)/python bench/proofs.py --timeout 60
 
 lint: install-dev
 	$(BIN)/ruff check api model checker tests bench scripts

@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "docs" / "examples"
 SPECS = [*sorted((ROOT / "specs").glob("*.yaml")), *sorted((ROOT / "specs" / "bugs").glob("*.yaml")),
-         *sorted((ROOT / "docs" / "examples").glob("*.yaml")), *sorted((ROOT / "docs" / "examples" / "bugs").glob("*.yaml")),
-         ROOT / "docs" / "examples" / "proofs" / "pernet_init_exit.yaml"]
+         *sorted(EXAMPLES.glob("*.yaml")), *sorted((EXAMPLES / "bugs").glob("*.yaml")),
+         EXAMPLES / "proofs" / "pernet_init_exit.yaml"]
 
 
 def one(spec: str, engine: str, depth: int, timeout: float, bounds: str = "") -> dict:
@@ -82,7 +83,7 @@ def run(spec: Path, engine: str, depth: int, timeout: float, bounds: str = "") -
     lines = done.stdout.strip().splitlines()
     if done.returncode or not lines:
         return {"spec": str(spec.relative_to(ROOT)), "engine": engine, "bounds": bounds,
-                "error": (done.stderr.strip().splitlines() or ["exit %d" % done.returncode])[-1],
+                "error": (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1],
                 "seconds": round(time.perf_counter() - began, 1)}
     return json.loads(lines[-1])
 

@@ -8,11 +8,11 @@ A line of the template of the form
 becomes a console block: `$ COMMAND`, then what the command prints (stdout and stderr, as a terminal
 shows them). Filters pick parts of long outputs: `head N` keeps the first N lines; `show "FROM" "TO"`
 keeps the lines from the first one containing FROM up to (not including) the next one containing TO
-(to the end when TO is ""); `run-process:` runs the command in a process of its own (outputs that depend
-on what z3 built before them in the process, such as PDR's invariants). Several filters keep the union of their lines; a gap shows as `...`. An exit
+(to the end when TO is ""). Several filters keep the union of their lines; a gap shows as `...`. An exit
 code other than 0 is shown after the output, unless its last line already says it. Commands run
 in-process from the repository root, with explorations shared between commands on the same spec
-(scripts/cli_runs.py).
+(scripts/cli_runs.py); `run-process:` instead of `run:` runs it in a process of its own, for outputs that
+depend on what z3 built before them in the process, such as PDR's invariants.
 
 `python scripts/tutorial.py` writes both; `--check` only compares (exit 1 on a difference).
 tests/test_outputs.py renders them again and compares, so the docs cannot drift from the code.

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from netcheck.checker.analyses.trace import describe_path
 from netcheck.checker.cli import main
-from netcheck.checker.engine.bmc import BmcError, BmcResult, bmc
+from netcheck.checker.engine.bmc import BmcError, BmcResult, bmc, covered
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.paths import path_to
@@ -69,9 +69,9 @@ def replays(result: BmcResult) -> None:
 @pytest.mark.parametrize("name", SHIPPED)
 def test_bmc_finds_each_shipped_bug_at_the_explicit_shortest_length(name: str) -> None:
     system = TransitionSystem(load_spec(BUGS / f"{name}.yaml"))
-    result = bmc(system, DEPTH)
-    expected, complete = explicit_lengths(system, result.covered)
+    expected, complete = explicit_lengths(system, tuple(n for n, why in covered(system).items() if not why))
     assert complete and expected and max(expected.values()) <= DEPTH
+    result = bmc(system, max(expected.values()) + 1)   # and nothing else one step further
     assert bmc_lengths(result) == expected
     replays(result)
     report = build_bmc_report(name, result)

@@ -257,7 +257,12 @@ class Unrolling:
                             update = case.updates[i]
                             new = state[i] if update is None else self.at(update, state)
                             value = z3.If(guard, new, value)
-                    nxt[i] = value
+                    if value is state[i]:
+                        continue
+                    # a fresh constant per settle slot keeps the next slot's terms small (its guards read it)
+                    fresh = z3.Const(f"{self.base[i]}@s{tag}.{j}", value.sort())
+                    links.append(fresh == value)
+                    nxt[i] = fresh
                 state = nxt
             if settled:
                 links.append(z3.Not(z3.Or(*[state[t.pcslot] == p for p in inv])))
@@ -345,7 +350,7 @@ def _goals(u: Unrolling) -> dict[str, _Goal]:
         if info.kind in ("assert", "lock_discipline") and info.name not in goals:
             goals[info.name] = _Goal(info.name, "step")
         elif info.kind == "deadlock":   # its state-local form (deadlocks.py)
-            form = DeadlockForm(u)
+            form = DeadlockForm(u.rel, u.at)
             goals[info.name] = _Goal(info.name, "deadlock", form.bad)
     return goals
 

@@ -28,30 +28,27 @@ tuple: a decoded counterexample must pass it, or the disagreement is an internal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 import z3
 from netcheck.model.lang.lockapi import LOCK_API, mutex_wait_modes
 from netcheck.model.semantics import ir
 from netcheck.model.semantics.locks import READ_BITS
+from netcheck.model.semantics.relation import Relation
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import TransitionSystem
 from netcheck.model.semantics.waits import blockers
-
-if TYPE_CHECKING:
-    from .bmc import Unrolling
 
 MUTEX_WAITS = mutex_wait_modes()
 
 
 class DeadlockForm:
-    """The global-deadlock-or-wait-cycle predicate of one unrolling's system, as a function of a frame."""
+    """The global-deadlock-or-wait-cycle predicate of a relation's system, as a function of a frame (`at`
+    reads a term over the relation's state-before constants in a frame: bmc.py's `Unrolling.at`)."""
 
-    def __init__(self, u: Unrolling):
-        self.u = u
-        system = self.system = u.system
-        rel = u.rel
+    def __init__(self, rel: Relation, at: Callable[[z3.ExprRef, list[z3.ExprRef]], z3.ExprRef]):
+        self.rel, self.at = rel, at
+        system = self.system = rel.system
         self.threads = len(system.threads)
         # per thread: [(pc, no non-signal step enabled there, an idle daemon there)] at its visible nodes
         self.stops: list[list[tuple[int, z3.BoolRef, bool]]] = []
@@ -77,11 +74,11 @@ class DeadlockForm:
     # -- over the relation's state-before constants
 
     def _pc(self, tid: int) -> z3.ArithRef:
-        return self.u.rel.pre.slot(self.system.threads[tid].pcslot)
+        return self.rel.pre.slot(self.system.threads[tid].pcslot)
 
     def _edge(self, i: int, j: int) -> z3.BoolRef:
         """Thread i stands at a wait that needs thread j to release a lock or leave a read-side section."""
-        system, rel, pc = self.system, self.u.rel, self._pc(i)
+        system, rel, pc = self.system, self.rel, self._pc(i)
         slot = rel.pre.slot
         parts: list[z3.BoolRef] = []
         for p, node in enumerate(system.threads[i].nodes):
@@ -124,7 +121,7 @@ class DeadlockForm:
 
     def bad(self, s: Sequence[z3.ExprRef]) -> z3.BoolRef:
         """A global deadlock or a wait cycle in frame s."""
-        return self.u.at(self._term, list(s))
+        return self.at(self._term, list(s))
 
 
 def _reads(readers: z3.ArithRef, tid: int) -> z3.BoolRef:

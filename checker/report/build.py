@@ -289,7 +289,9 @@ def _symbolic_report(path: str, result: BmcResult, use_expect: bool,
             status = Status.REACHABLE if kind.is_question else Status.VIOLATED
             message = found.message or ("reachable: the trace below is a shortest way there" if kind.is_question
                                         else _default_message(kind))
-            explanation, waits, locations = None, (), ()
+            explanation: DeadlockExplanation | None = None
+            waits: tuple[str, ...] = ()
+            locations: tuple[str, ...] = ()
             if kind is PropertyKind.DEADLOCK:   # the threads the engine's deadlock form finds stuck
                 explanation = explain_deadlock(system, final, explicit_form(system, final))
                 message, waits = explanation.summary, explanation.threads
