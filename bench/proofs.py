@@ -40,7 +40,7 @@ def one(spec: str, engine: str, depth: int, timeout: float, bounds: str = "") ->
     from netcheck.model.semantics.system import TransitionSystem
 
     system = TransitionSystem(load_spec(Path(spec), parse_bounds((bounds,)) if bounds else None))
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), cpu()
     out: dict = {"spec": str(Path(spec).relative_to(ROOT)), "engine": engine, "bounds": bounds}
     if engine == "explicit":
         exp = explore(system, Limits(timeout=timeout), measure_memory=False)
@@ -66,8 +66,15 @@ def one(spec: str, engine: str, depth: int, timeout: float, bounds: str = "") ->
                    proofs={name: p.size if p.engine == "pdr" else p.k
                            for name, p in getattr(result, "proofs", {}).items()},
                    unknown={name: why for name, why in result.unknown.items() if name in result.covered})
-    out.update(seconds=round(time.perf_counter() - began, 2), memory_mb=round(peak_rss_mb()))
+    out.update(seconds=round(time.perf_counter() - began, 2), cpu=round(cpu() - cpu_began, 2),
+               memory_mb=round(peak_rss_mb()))
     return out
+
+
+def cpu() -> float:
+    """CPU seconds of this process (the machine may be shared: wall-clock timeouts then cut runs short)."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_utime
 
 
 def run(spec: Path, engine: str, depth: int, timeout: float, bounds: str = "") -> dict:
@@ -129,7 +136,7 @@ def main() -> None:
         print(json.dumps(one(args.specs[0], args.child, args.depth, args.timeout, args.bounds)))
         return
     specs = [Path(s).resolve() for s in args.specs] or SPECS
-    print("| spec | explicit (states, s) | engine | depth | time (s) | memory (MiB) | result |")
+    print("| spec | explicit (states, s) | engine | depth | time (s, CPU s) | memory (MiB) | result |")
     print("|---|---|---|---|---|---|---|")
     with open(args.out, "w", encoding="utf-8") as log:
         for spec in specs:
@@ -151,7 +158,8 @@ def main() -> None:
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 name = str(spec.relative_to(ROOT))
-                print(f"| {name} | {shown} | {engine} | {depth if engine != 'pdr' else '-'} | {row.get('seconds', '')} "
+                print(f"| {name} | {shown} | {engine} | {depth if engine != 'pdr' else '-'} "
+                      f"| {row.get('seconds', '')}, {row.get('cpu', '')} "
                       f"| {row.get('memory_mb', '')} | {verdict(row, explicit)} |", flush=True)
 
 
