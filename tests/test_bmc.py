@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from netcheck.checker.analyses.trace import describe_path
 from netcheck.checker.cli import main
 from netcheck.checker.engine.bmc import BmcError, BmcResult, bmc, covered
+from netcheck.checker.engine.deadlocks import explicit_form
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.paths import path_to
@@ -129,3 +130,19 @@ def test_bmc_agrees_with_the_explicit_search_on_generated_specs() -> None:
 
     check()
     assert len(compared) >= EXAMPLES // 3 and sum(compared) > 0
+
+
+def test_a_deadlock_the_explicit_search_sees_earlier_is_found_when_its_wait_cycle_forms() -> None:
+    """rwsem_recursive_read: the explicit search sees the writer stuck after 2 steps (the reader holding the
+    lock will queue behind it); the wait cycle (reader behind the queued writer, writer for the reader's hold)
+    forms 2 steps later, where BMC finds it, replayed, with the explicit test of the form holding there."""
+    system = TransitionSystem(load_spec(BUGS / "rwsem_recursive_read.yaml"))
+    expected, complete = explicit_lengths(system, (DEADLOCK,))
+    assert complete and expected == {DEADLOCK: 2}
+    result = bmc(system, 4, stop_on=frozenset({DEADLOCK}))
+    assert bmc_lengths(result) == {DEADLOCK: 4}
+    replays(result)
+    assert explicit_form(system, result.paths[DEADLOCK].states[-1])
+    report = build_bmc_report("rwsem_recursive_read", result)
+    found = next(p for p in report.properties if p.name == DEADLOCK)
+    assert found.status is Status.VIOLATED and found.explanation is not None and found.explanation.cycle

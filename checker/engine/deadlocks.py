@@ -10,7 +10,8 @@ state the engines find is a deadlock the explicit search reports too:
   some thread is blocked (neither finished nor an idle daemon);
 - **wait cycle** (the explicit search's `WaitCycles`, engine/explore.py, extended to finished holders):
   blocked threads in a cycle of necessary waits (a mutex or spinlock acquire waits for the owner; an rwsem
-  waiter in the queue for the writer holding it and, a writer, for the readers holding it; synchronize_rcu()
+  waiter in the queue for the writer holding it, for the writers queued ahead of it and, a writer, for the
+  readers holding it and everyone queued ahead; synchronize_rcu()
   for the readers its grace period waits for), or waiting, directly or along such waits, for a lock held
   by a thread that has finished. Each wait needs its target to step, so none of them ever steps again;
 
@@ -91,9 +92,15 @@ class DeadlockForm:
                 _, instances = rel.lock_instances_at(i, p)
                 writer = LOCK_API[node.op].mode == "write"
                 entry = z3.Unit(z3.IntVal(2 * i + writer))
-                holds = [z3.And(z3.Contains(slot(b + 2), entry),
-                                z3.Or(slot(b) == j, *([_reads(slot(b + 1), j)] if writer else [])))
-                         for b, _ in instances]
+                holds = []
+                for b, _ in instances:
+                    queue = slot(b + 2)
+                    # FIFO: a reader waits for the writers queued ahead of it, a writer for everyone ahead
+                    ahead = [z3.Unit(z3.IntVal(2 * j + 1))] + ([z3.Unit(z3.IntVal(2 * j))] if writer else [])
+                    holds.append(z3.And(z3.Contains(queue, entry), z3.Or(
+                        slot(b) == j, *([_reads(slot(b + 1), j)] if writer else []),
+                        *[z3.And(z3.Contains(queue, e), z3.IndexOf(queue, e, 0) < z3.IndexOf(queue, entry, 0))
+                          for e in ahead])))
                 parts.append(z3.And(pc == p, z3.Or(*holds)))
             elif isinstance(node, ir.GraceWait) and node.op in ("synchronize_rcu", "synchronize_srcu"):
                 pending = system.layout.domain(node.domain)[1]
