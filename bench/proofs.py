@@ -95,6 +95,15 @@ def run(spec: Path, engine: str, depth: int, timeout: float, bounds: str = "") -
     return json.loads(lines[-1])
 
 
+def reason(why: str) -> str:
+    """A short tag for why a property stayed open."""
+    if "induction step fails" in why:
+        return "CTI"
+    if "canceled" in why or "timeout" in why:
+        return "z3 timeout"
+    return why[:60]
+
+
 def verdict(row: dict, explicit: dict) -> str:
     """What a symbolic run shows, compared with the explicit search."""
     if "error" in row:
@@ -106,7 +115,7 @@ def verdict(row: dict, explicit: dict) -> str:
         same = all(found.get(p) == n for p, n in expected.items())
         parts = [f"{p} at {found[p]}" for p in sorted(found)]
         missing = [p for p in expected if p not in found]
-        why = "; ".join(sorted({row["unknown"][p][:60] for p in missing if p in row["unknown"]}))
+        why = "; ".join(sorted({reason(row["unknown"][p]) for p in missing if p in row["unknown"]}))
         text = ", ".join(parts) or "nothing found"
         if missing:
             text += f"; not found: {', '.join(missing)}" + (f" ({why})" if why else "")
@@ -118,9 +127,18 @@ def verdict(row: dict, explicit: dict) -> str:
     if violated:
         text += f", violated {', '.join(violated)}"
     if opened:
-        reasons = sorted({row["unknown"].get(p, "")[:50] for p in opened} - {""})
+        reasons = sorted({reason(row["unknown"].get(p, "")) for p in opened} - {""})
         text += f"; open: {', '.join(opened)}" + (f" ({'; '.join(reasons)})" if reasons else "")
     return text
+
+
+def line_of(row: dict, explicit: dict) -> str:
+    """One table row: a symbolic run next to the explicit search of the same spec."""
+    shown = "error" if "error" in explicit else \
+        f"{explicit['states']}{'' if explicit['complete'] else ' (stopped)'}, {explicit['seconds']}"
+    depth = row.get("depth", "-") if row["engine"] != "pdr" else "-"
+    return (f"| {row['spec']} | {shown} | {row['engine']} | {depth} | {row.get('seconds', '')}, {row.get('cpu', '')} "
+            f"| {row.get('memory_mb', '')} | {verdict(row, explicit)} |")
 
 
 def main() -> None:
@@ -130,10 +148,21 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--bounds", default="")
     ap.add_argument("--out", default=str(ROOT / "bench" / "proofs.jsonl"))
+    ap.add_argument("--table", default="", help="print the table of a log written before, and run nothing")
     ap.add_argument("specs", nargs="*")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(one(args.specs[0], args.child, args.depth, args.timeout, args.bounds)))
+        return
+    if args.table:   # the table again from a log
+        explicit: dict = {}
+        with open(args.table, encoding="utf-8") as log:
+            for line in log:
+                row = json.loads(line)
+                if row["engine"] == "explicit":
+                    explicit = row
+                    continue
+                print(line_of(row, explicit))
         return
     specs = [Path(s).resolve() for s in args.specs] or SPECS
     print("| spec | explicit (states, s) | engine | depth | time (s, CPU s) | memory (MiB) | result |")
@@ -157,10 +186,7 @@ def main() -> None:
                 row = run(spec, engine, depth, args.timeout, args.bounds)
                 log.write(json.dumps(row) + "\n")
                 log.flush()
-                name = str(spec.relative_to(ROOT))
-                print(f"| {name} | {shown} | {engine} | {depth if engine != 'pdr' else '-'} "
-                      f"| {row.get('seconds', '')}, {row.get('cpu', '')} "
-                      f"| {row.get('memory_mb', '')} | {verdict(row, explicit)} |", flush=True)
+                print(line_of(row, explicit), flush=True)
 
 
 if __name__ == "__main__":
