@@ -6,6 +6,8 @@
   shortest length and its trace replays with the explicit semantics;
 - an invariant that is true but not inductive at depth 1 gets a counterexample to induction;
 - exit codes from the CLI: 0 (expect: met), 1 (violated), 2 (bad usage), 3 (unknown);
+- deadlock freedom: abba's deadlock found at its explicit length; a proof of the form (no global deadlock, no
+  wait cycle) is "holds" only when every run is finite, never on a livelock the explicit search finds stuck;
 - generated specs: where an engine answers, the explicit search agrees.
 """
 
@@ -37,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
 BUGS = EXAMPLES / "bugs"
 TWO_STEPS = ROOT / "tests" / "fixtures" / "proof" / "two_steps.yaml"
+LOOPING = ROOT / "tests" / "fixtures" / "proof" / "looping_mutex.yaml"
 # bug specs whose violated property the engines decide, quick for z3
 BUG_SPECS = ["abba", "caller_must_hold", "invariant_null_index", "sleep_under_spinlock"]
 DEADLOCK = "deadlock_free"
@@ -170,3 +173,18 @@ def test_engines_agree_with_the_explicit_search_on_generated_specs() -> None:
 
     check()
     assert sum(compared) > 0
+
+
+@pytest.mark.parametrize("engine", ["kind", "pdr"])
+def test_a_livelock_proves_the_deadlock_form_but_never_deadlock_freedom(engine: str) -> None:
+    """looping_mutex.yaml: `waiter` awaits a flag nobody sets while `spinner` loops forever. The explicit
+    search finds it stuck; the engines prove the form (no global deadlock, no wait cycle) and say why that is
+    not deadlock freedom here (a loop), leaving deadlock_free unknown, never holds."""
+    system = system_of(LOOPING)
+    expected, complete = explicit(system)
+    assert complete and DEADLOCK in expected
+    result = kinduction(system, 3) if engine == "kind" else pdr(system)
+    assert DEADLOCK in result.proofs and result.deadlock_partial == "thread spinner has a loop"
+    no_form_state(system, result, {})
+    found = next(p for p in build_proof_report(str(LOOPING), result).properties if p.name == DEADLOCK)
+    assert found.status is Status.UNKNOWN and "not a proof of deadlock freedom" in found.message
