@@ -38,7 +38,8 @@ from netcheck.model.semantics.locks import READ_BITS
 from netcheck.model.semantics.relation import Relation
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import TransitionSystem
-from netcheck.model.semantics.waits import blockers
+
+from .explore import wait_cycle
 
 MUTEX_WAITS = mutex_wait_modes()
 
@@ -178,26 +179,15 @@ def _has_cycle(nodes: Sequence[ir.Node]) -> bool:
 def explicit_form(system: TransitionSystem, state: tuple) -> int:
     """The threads the form finds stuck in a state tuple, as a mask (0: the form does not hold there): the
     same test as `DeadlockForm`, with every wait edge waits.py knows."""
-    transitions, blocked = system.expand(state)
+    with system.uncounted():   # no run counts of coverage
+        transitions, blocked = system.expand(state)
     if not blocked or any(isinstance(t[4], Violation) for t in transitions):
         return 0
     if not any(not t[3] for t in transitions):
         return blocked
-    finished = {t.tid for t in system.threads
-                if state[t.pcslot] == t.finished and not system.contexts[t.tid].in_irq}
-    graph = {}
-    rest = blocked
-    while rest:
-        low = rest & -rest
-        tid = low.bit_length() - 1
-        rest ^= low
-        graph[tid] = {e.target for e in blockers(system, state, tid, conditions=False) if e.target >= 0}
-    alive = set(graph)
-    while True:
-        free = {t for t in alive if not (graph[t] & (alive | finished))}
-        if not free:
-            return sum(1 << t for t in alive)
-        alive -= free
+    finished = frozenset(t.tid for t in system.threads
+                         if state[t.pcslot] == t.finished and not system.contexts[t.tid].in_irq)
+    return wait_cycle(system, state, blocked, finished)
 
 
 __all__ = ["DeadlockForm", "explicit_form", "why_partial"]
