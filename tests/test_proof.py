@@ -188,3 +188,20 @@ def test_a_livelock_proves_the_deadlock_form_but_never_deadlock_freedom(engine: 
     no_form_state(system, result, {})
     found = next(p for p in build_proof_report(str(LOOPING), result).properties if p.name == DEADLOCK)
     assert found.status is Status.UNKNOWN and "not a proof of deadlock freedom" in found.message
+
+
+# shipped specs (and bug specs whose violations only the explicit search decides) on which PDR proves every
+# property it decides within seconds (the others: bench/proofs.py, docs/results.md)
+PDR_PROVES = ["steps", "completion_handshake", "coverage", "bugs/gated_abba", "bugs/irq_inversion",
+              "bugs/starving_mutex_waiter"]
+
+
+@pytest.mark.parametrize("name", PDR_PROVES)
+def test_pdr_proves_what_the_explicit_search_says_holds(name: str) -> None:
+    system = system_of(EXAMPLES / f"{name}.yaml")
+    expected, complete = explicit(system)
+    result = pdr(system)
+    assert complete and not set(expected) & set(result.covered)
+    assert set(result.proofs) == set(result.covered)   # deadlock freedom in its form (a daemon: only that)
+    assert all(ok for proof in result.proofs.values() for _, ok in proof.checks)
+    no_form_state(system, result, expected)
