@@ -400,6 +400,8 @@ def bmc(system: TransitionSystem, depth: int, timeout: float | None = None, fail
             conds = {name: _condition(u, goals[name], d) for name in open_}
             conds = {name: c for name, c in conds.items() if not z3.is_false(z3.simplify(c))}
             while conds:
+                if deadline is not None:   # each query gets the time left, so that --timeout bounds the run
+                    u.solver.set("timeout", max(1, int((deadline - time.perf_counter()) * 1000)))
                 u.solver.push()
                 u.solver.add(z3.Or(*conds.values()))
                 answer = u.solver.check()
