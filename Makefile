@@ -11,7 +11,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # quiet pip, without setuptools' notes about the editable install (the one reinstall rule below)
 PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install install-dev verify test test-slow bench lint clean golden tutorial schema
+.PHONY: install install-dev verify test test-slow bench bench-proofs lint clean golden tutorial schema
 
 install: $(STAMP)
 
@@ -46,8 +46,8 @@ test: install-dev
 test-slow: install-dev
 	NETCHECK_SLOW=1 $(BIN)/python -m pytest -m slow
 
-# Regenerate tests/golden/* (every output format on the flagship spec and one bug), docs/tutorial.md
-# (every command output in it, from scripts/tutorial.md.in) and the diagnostic-code table of
+# Regenerate tests/golden/* (every output format on the flagship spec and one bug), docs/tutorial.md and docs/proofs.md
+# (every command output in them, from scripts/tutorial.md.in and scripts/proofs.md.in) and the diagnostic-code table of
 # docs/spec-language.md (from model/codes.py): tests/test_outputs.py and tests/test_codes.py fail until
 # these match the code.
 golden: install
@@ -65,6 +65,11 @@ tutorial: install
 
 bench: install
 	$(BIN)/python bench/bench.py
+
+# The z3 engines on every shipped spec, one at a time, each run in a process of its own with a timeout
+# (bench/proofs.py): the Markdown table of docs/results.md, and bench/proofs.jsonl.
+bench-proofs: install
+	$(BIN)/python bench/proofs.py --timeout 60
 
 lint: install-dev
 	$(BIN)/ruff check api model checker tests bench scripts

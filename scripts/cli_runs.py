@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,19 @@ def cache() -> ExplorationCache | None:
 def forget() -> None:
     """Drop the shared explorations (they hold every state of every spec explored)."""
     CACHE.clear()
+
+
+def run_process(command: str) -> Run:
+    """Run one `netcheck ...` command line in a process of its own, from the repository root: for outputs that
+    depend on z3's state (Spacer's invariants follow the terms built before them in the same process)."""
+    argv = shlex.split(command)
+    assert argv[0] == "netcheck", command
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    done = subprocess.run([sys.executable, "-m", "netcheck.checker.cli", *argv[1:]], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode == 4:
+        raise RuntimeError(f"{command}: {done.stderr}")
+    return Run(command, done.returncode, done.stdout, done.stdout + done.stderr)
 
 
 def run(command: str) -> Run:

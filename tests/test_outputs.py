@@ -513,6 +513,11 @@ def test_tutorial_is_up_to_date() -> None:
         "docs/tutorial.md differs from its regenerated form: run `make tutorial`"
 
 
+def test_proofs_chapter_is_up_to_date() -> None:
+    assert (ROOT / "docs" / "proofs.md").read_text(encoding="utf-8") == tutorial.render(doc="proofs"), \
+        "docs/proofs.md differs from its regenerated form: run `make tutorial`"
+
+
 def test_tutorial_excerpts() -> None:
     lines = ["a", "b", "start here", "c", "stop", "d"]
     assert tutorial.excerpt(lines, [("head", ["1"]), ("show", ["start", "stop"])]) == \

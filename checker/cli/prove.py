@@ -48,7 +48,9 @@ def prove(spec: str, properties: tuple[str, ...], bounds: tuple[str, ...], time_
     for name in properties:
         if name not in known:
             others = [p.name for p in system.property_kinds()]
-            why = "it is not a state or step property the z3 engines decide" if name in others else \
+            why = ("deadlock freedom has no invariant to write: `verify --engine kind` or `--engine pdr` proves "
+                   "its state-local form (docs/analyses.md, section 11)") if name == "deadlock_free" else \
+                "it is not a state or step property the z3 engines decide" if name in others else \
                 did_you_mean(name, known)
             raise click.BadParameter(f"no property '{name}' to prove in {spec}; {why} (provable: "
                                      f"{', '.join(known)})", param_hint="PROPERTY")

@@ -36,6 +36,7 @@ from netcheck.model.semantics.relation import Case, Relation
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import TransitionSystem
 
+from .deadlocks import DeadlockForm, explicit_form
 from .limits import Interrupt
 from .result import EngineResult, Finding, Label, Path
 from .verdicts import InternalError, PropertyChecker
@@ -256,7 +257,12 @@ class Unrolling:
                             update = case.updates[i]
                             new = state[i] if update is None else self.at(update, state)
                             value = z3.If(guard, new, value)
-                    nxt[i] = value
+                    if value is state[i]:
+                        continue
+                    # a fresh constant per settle slot keeps the next slot's terms small (its guards read it)
+                    fresh = z3.Const(f"{self.base[i]}@s{tag}.{j}", value.sort())
+                    links.append(fresh == value)
+                    nxt[i] = fresh
                 state = nxt
             if settled:
                 links.append(z3.Not(z3.Or(*[state[t.pcslot] == p for p in inv])))
@@ -343,6 +349,9 @@ def _goals(u: Unrolling) -> dict[str, _Goal]:
     for info in system.property_kinds():
         if info.kind in ("assert", "lock_discipline") and info.name not in goals:
             goals[info.name] = _Goal(info.name, "step")
+        elif info.kind == "deadlock":   # its state-local form (deadlocks.py)
+            form = DeadlockForm(u.rel, u.at)
+            goals[info.name] = _Goal(info.name, "deadlock", form.bad)
     return goals
 
 
@@ -350,7 +359,7 @@ def covered(system: TransitionSystem) -> dict[str, str]:
     """Property -> '' when bounded model checking decides it, else why not."""
     out = {}
     for info in system.property_kinds():
-        if info.kind in ("invariant", "final", "reachable", "assert", "lock_discipline", "runtime"):
+        if info.kind in ("invariant", "final", "reachable", "assert", "lock_discipline", "runtime", "deadlock"):
             out[info.name] = ""
         elif info.kind in ("eventually", "leads_to", "progress", "returns_when_killed"):
             out[info.name] = UNDECIDED["liveness"]
@@ -391,6 +400,8 @@ def bmc(system: TransitionSystem, depth: int, timeout: float | None = None, fail
             conds = {name: _condition(u, goals[name], d) for name in open_}
             conds = {name: c for name, c in conds.items() if not z3.is_false(z3.simplify(c))}
             while conds:
+                if deadline is not None:   # each query gets the time left, so that --timeout bounds the run
+                    u.solver.set("timeout", max(1, int((deadline - time.perf_counter()) * 1000)))
                 u.solver.push()
                 u.solver.add(z3.Or(*conds.values()))
                 answer = u.solver.check()
@@ -469,6 +480,8 @@ def _record(result: BmcResult, u: Unrolling, model: z3.ModelRef, goal: _Goal, d:
     if in_state:
         if goal.kind == "step":   # a property undefined in the state (runtime_safety)
             message = _undefined_message(system, states[-1])
+        elif goal.kind == "deadlock":
+            message = _deadlock_message(system, states[-1])
     else:
         last, message = _violating_label(u, model, d - 1, states[-1], goal.name)
         tid = last.tid
@@ -535,8 +548,19 @@ def _undefined_message(system: TransitionSystem, state: tuple) -> str:
                         "defines them all")
 
 
+def _deadlock_message(system: TransitionSystem, state: tuple) -> str:
+    """An InternalError unless the explicit test of the deadlock form holds in the replayed state (the report
+    explains the waits: checker/analyses/waitfor.py)."""
+    if not explicit_form(system, state):
+        raise InternalError("bounded model checking: z3 finds a deadlock (a global deadlock or a wait cycle) in a "
+                            "state where the explicit semantics finds none")
+    return ""
+
+
 def _state_goal_holds(system: TransitionSystem, goal: _Goal, state: tuple) -> bool:
     """The explicit evaluator agrees: the invariant or final property is false, the question's condition true."""
+    if goal.kind == "deadlock":
+        return bool(explicit_form(system, state))
     props = {p.decl.name: p for p in (*system.invariants, *system.finals, *system.reachables)}
     fn = props[goal.name].fn
     try:

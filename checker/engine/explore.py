@@ -132,11 +132,12 @@ class SymmetryCheck(Observer):
                       for t in transitions), blocked
 
 
-def wait_cycle(system: TransitionSystem, s: tuple, blocked: int) -> int:
+def wait_cycle(system: TransitionSystem, s: tuple, blocked: int, sinks: frozenset[int] = frozenset()) -> int:
     """The blocked threads of state `s` that a cycle of lock or grace-period waits holds forever, as a
     mask (0: none). Every wait edge is necessary (a waiter needs each thread it waits for to release a
     lock or leave a read-side section), so the threads on a cycle, and those waiting for them, can
-    never step again."""
+    never step again; so can those waiting for one of `sinks` (threads that never step again: finished
+    holders, engine/deadlocks.py)."""
     graph: dict[int, set[int]] = {}
     rest = blocked
     while rest:
@@ -147,7 +148,7 @@ def wait_cycle(system: TransitionSystem, s: tuple, blocked: int) -> int:
     # a cycle exists iff repeatedly removing threads with no waits inside the graph leaves some
     alive = set(graph)
     while True:
-        free = {t for t in alive if not (graph[t] & alive)}
+        free = {t for t in alive if not (graph[t] & (alive | sinks))}
         if not free:
             return sum(1 << t for t in alive)
         alive -= free

@@ -22,6 +22,7 @@ import z3
 from netcheck.model.semantics.system import TransitionSystem
 
 from .bmc import bmc
+from .deadlocks import why_partial
 from .limits import Interrupt
 from .symbolic import Cti, Proof, ProofResult, Symbolic, frames_differ
 
@@ -35,7 +36,8 @@ def kinduction(system: TransitionSystem, depth: int, timeout: float | None = Non
     base = bmc(system, depth, timeout, fail_fast, stop_on)
     result = ProofResult(base.system, dict(base.violations), dict(base.witnesses), base.complete, base.stop_reason,
                          unknown=dict(base.unknown), depth=depth, reached=base.reached, paths=dict(base.paths),
-                         covered=base.covered, times=list(base.times), engine="kind")
+                         covered=base.covered, times=list(base.times), engine="kind",
+                         deadlock_partial=why_partial(base.system))
     if base.reached < depth:   # the base case is incomplete: nothing is proved
         result.seconds = time.perf_counter() - started
         return result
@@ -75,7 +77,7 @@ def _step(sy: Symbolic, result: ProofResult, open_: list[str], depth: int, deadl
             began = time.perf_counter()
             fk = frames[k]
             bad = {p: sy.bad(p, fk, f"k{k}") for p in open_}
-            proved, undecided = _try(solver, bad, acts, open_, last)
+            proved, undecided = _try(solver, bad, acts, open_, last, deadline)
             for p in proved:
                 result.proofs[p] = Proof(p, "kind", k=k, seconds=time.perf_counter() - began)
             for p, why in undecided.items():
@@ -97,12 +99,16 @@ def _step(sy: Symbolic, result: ProofResult, open_: list[str], depth: int, deadl
 
 
 def _try(solver: z3.Solver, bad: dict[str, z3.BoolRef], acts: dict[str, z3.BoolRef], open_: list[str],
-         last: dict[str, z3.ModelRef]) -> tuple[list[str], dict[str, str]]:
+         last: dict[str, z3.ModelRef], deadline: float | None = None) -> tuple[list[str], dict[str, str]]:
     """The open properties together, then one by one: (proved, undecided with z3's reason); the model
-    of a failed step per property into `last`."""
+    of a failed step per property into `last`. Each query gets the time left before `deadline`."""
+    def check(*assumptions: z3.BoolRef) -> z3.CheckSatResult:
+        if deadline is not None:
+            solver.set("timeout", _ms(deadline))
+        return solver.check(*assumptions)
     solver.push()
     solver.add(z3.Or(*[bad[p] for p in open_]))
-    answer = solver.check(*[acts[p] for p in open_])
+    answer = check(*[acts[p] for p in open_])
     solver.pop()
     if answer == z3.unsat:
         return list(open_), {}
@@ -111,7 +117,7 @@ def _try(solver: z3.Solver, bad: dict[str, z3.BoolRef], acts: dict[str, z3.BoolR
     for p in open_:
         solver.push()
         solver.add(bad[p])
-        answer = solver.check(acts[p])
+        answer = check(acts[p])
         if answer == z3.unsat:
             proved.append(p)
         elif answer == z3.unknown:

@@ -25,6 +25,7 @@ import z3
 from netcheck.model.semantics.system import TransitionSystem
 
 from .bmc import bmc
+from .deadlocks import why_partial
 from .limits import Interrupt
 from .result import Finding, Path
 from .symbolic import Frame, Proof, ProofResult, Symbolic
@@ -39,7 +40,7 @@ def pdr(system: TransitionSystem, timeout: float | None = None, fail_fast: bool 
     started = time.perf_counter()
     deadline = started + timeout if timeout else None
     sy = Symbolic(system)
-    result = ProofResult(sy.system, engine="pdr", depth=0, reached=0)
+    result = ProofResult(sy.system, engine="pdr", depth=0, reached=0, deadlock_partial=why_partial(sy.system))
     result.unknown.update(sy.undecided)
     result.covered = sy.decided
     for v in sy.system.initial_violations:   # while computing the initial states
@@ -47,8 +48,12 @@ def pdr(system: TransitionSystem, timeout: float | None = None, fail_fast: bool 
             result.violations[v.prop] = Finding(v.prop, -1, v.tid, v.message)
             result.paths[v.prop] = Path((), ())
     open_ = [p for p in sy.decided if p not in result.violations]
+    # the state and step properties together first; deadlock freedom (a larger bad-state formula, which
+    # makes a joint query harder) on its own, last
+    open_.sort(key=lambda p: sy.goals[p].kind == "deadlock")
+    joint_ = [p for p in open_ if sy.goals[p].kind != "deadlock"]
     with Interrupt() as interrupt:
-        groups = [open_] + [[p] for p in open_] if len(open_) > 1 else [open_]
+        groups = ([joint_] if len(joint_) > 1 else []) + [[p] for p in open_]
         for group in groups:
             group = [p for p in group if p in open_]
             if not group or _stop(result, fail_fast, stop_on):
@@ -59,7 +64,7 @@ def pdr(system: TransitionSystem, timeout: float | None = None, fail_fast: bool 
                     result.unknown.setdefault(p, f"PDR stopped: {why}")
                 result.complete, result.stop_reason = False, why
                 break
-            joint = len(group) > 1 and group == open_
+            joint = len(group) > 1
             budget = _budget(deadline, 2 if joint else len(open_))
             done = _query(sy, result, group, budget, joint)
             open_ = [p for p in open_ if p not in done]

@@ -33,8 +33,9 @@ from .bmc import RUNTIME, BmcResult, Unrolling, _goals, covered
 
 Frame = list[z3.ExprRef]
 
-# what the unbounded engines decide: the state and step properties bmc.py decides (a question: unreachable)
-DECIDED = ("invariant", "final", "reachable", "assert", "lock_discipline", "runtime")
+# what the unbounded engines decide: the state and step properties bmc.py decides (a question: unreachable),
+# and deadlock freedom in its state-local form (deadlocks.py)
+DECIDED = ("invariant", "final", "reachable", "assert", "lock_discipline", "runtime", "deadlock")
 RCU_MAX_NEST = 3
 
 
@@ -73,6 +74,8 @@ class ProofResult(BmcResult):
     proofs: dict[str, Proof] = field(default_factory=dict)
     ctis: dict[str, Cti] = field(default_factory=dict)
     well_formed: tuple[str, ...] = ()   # the slot facts proved inductive and assumed of every state
+    # '' when a proof of the deadlock form (deadlocks.py) is one of deadlock_free, else why it is not
+    deadlock_partial: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ class Symbolic:
     def houdini(self, timeout_ms: int = 0) -> tuple[Candidate, ...]:
         """The largest subset of the candidates that holds initially and is preserved by every step from a
         state satisfying all of it (z3 unknown: the facts kept are dropped too, to stay sound)."""
-        keep = [c for c in self.candidates() if self._initially(c)]
+        keep = [c for c in self.candidates() if self._initially(c, timeout_ms)]
         s, t = self.frame("wf0"), self.frame("wf1")
         solver = _solver(timeout_ms)
         solver.add(self.step(s, t, "wf"))
@@ -209,9 +212,10 @@ class Symbolic:
         self.well_formed_facts = tuple(keep)
         return self.well_formed_facts
 
-    def _initially(self, c: Candidate) -> bool:
+    def _initially(self, c: Candidate, timeout_ms: int = 0) -> bool:
+        """Every initial state satisfies the candidate (z3 unknown: not kept)."""
         s = self.frame("wfi")
-        solver = z3.Solver()
+        solver = _solver(timeout_ms)
         solver.add(self.init(s), z3.Not(c.fact(s)))
         return solver.check() == z3.unsat
 

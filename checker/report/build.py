@@ -16,7 +16,8 @@ from ..analyses.hangs import HiddenHang, hidden_hangs
 from ..analyses.latency import slow_steps_waited
 from ..analyses.lockorder import LockDependencies, LockOrder, cycle_message, lock_order
 from ..analyses.trace import Trace, counterexample, describe_path, lock_rows
-from ..analyses.waitfor import DeadlockExplanation, SlowWaits, explain_stuck, slow_chains
+from ..analyses.waitfor import DeadlockExplanation, SlowWaits, explain_deadlock, explain_stuck, slow_chains
+from ..engine.deadlocks import explicit_form
 from ..engine.limits import STOPPED_AT_VIOLATION
 from ..engine.observers import Observer
 from ..engine.result import ExplicitResult
@@ -263,6 +264,12 @@ def build_proof_report(path: str, result: ProofResult, use_expect: bool = True) 
         else:
             how = (f"proved by PDR (z3 Spacer): an inductive invariant of {proof.size} conjuncts, checked again "
                    "(initiation, consecution, implies the property)")
+        if kind is PropertyKind.DEADLOCK:
+            how = f"no global deadlock and no wait cycle in any reachable state: {how}"
+            if result.deadlock_partial:   # the form proved is not all of it: a thread may still wait forever
+                return PropertyResult(name, kind, Status.UNKNOWN, location, about,
+                                      f"{how}; not a proof of deadlock freedom, since {result.deadlock_partial} "
+                                      "(a thread stuck in a livelock is decided only by the explicit search)")
         return PropertyResult(name, kind, Status.UNREACHABLE if kind.is_question else Status.HOLDS, location,
                               about, how)
     return _symbolic_report(path, result, use_expect, open_result, result.engine,
@@ -288,8 +295,16 @@ def _symbolic_report(path: str, result: BmcResult, use_expect: bool,
             status = Status.REACHABLE if kind.is_question else Status.VIOLATED
             message = found.message or ("reachable: the trace below is a shortest way there" if kind.is_question
                                         else _default_message(kind))
+            explanation: DeadlockExplanation | None = None
+            waits: tuple[str, ...] = ()
+            locations: tuple[str, ...] = ()
+            if kind is PropertyKind.DEADLOCK:   # the threads the engine's deadlock form finds stuck
+                explanation = explain_deadlock(system, final, explicit_form(system, final))
+                message, waits = explanation.summary, explanation.threads
+                locations = stuck_locations(system, final, explanation)
+                location = locations[0] if locations else location
             results.append(PropertyResult(name, kind, status, location, about, message, trace,
-                                          relevant_state(system, name, kind, final)))
+                                          relevant_state(system, name, kind, final), waits, explanation, locations))
         elif name in result.unknown and name not in getattr(result, "proofs", {}):
             results.append(PropertyResult(name, kind, Status.UNKNOWN, location, about, result.unknown[name]))
         elif result.reached < result.depth:

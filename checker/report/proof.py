@@ -99,10 +99,12 @@ class ProveOptions:
 
 
 def provable(system: TransitionSystem) -> list[str]:
-    """The properties prove decides, in report order (requirements only: no reachable: questions)."""
+    """The properties prove decides, in report order (requirements only: no reachable: questions; not deadlock
+    freedom, whose proved form (engine/deadlocks.py) `verify --engine kind/pdr` reports)."""
     from ..engine.bmc import covered
     kinds = {info.name: info.kind for info in system.property_kinds()}
-    return [name for name, why in covered(system).items() if not why and kinds.get(name, "runtime") != "reachable"]
+    return [name for name, why in covered(system).items()
+            if not why and kinds.get(name, "runtime") not in ("reachable", "deadlock")]
 
 
 def prove(path: str, system: TransitionSystem, names: list[str], options: ProveOptions) -> ProveReport:

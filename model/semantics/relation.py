@@ -143,6 +143,13 @@ class Relation:
             parts.append(z3.And(*eqs))
         return z3.Or(*parts) if parts else z3.BoolVal(False)
 
+    def lock_instances_at(self, tid: int, pc: int) -> tuple[z3.BoolRef, list[tuple[int, z3.BoolRef]]]:
+        """The lock instances the lock statement at (tid, pc) may name: (its index evaluates, [(instance base
+        slot, the index names it)]), over the state before."""
+        node = self.system.threads[tid].nodes[pc]
+        assert isinstance(node, ir.LOCK_NODES)
+        return _RuleCases(_NodeCases(self, tid, pc), node).instance_guards()
+
     def violates(self, tid: int, pc: int, signal: bool = False) -> dict[str, z3.BoolRef]:
         """Property -> when that micro-step breaks it (a condition on the state before)."""
         out: dict[str, list[z3.BoolRef]] = {}
