@@ -250,29 +250,27 @@ class FingerprintTable:
 
     def setdefault(self, key: int, sid: int) -> int:
         """The id stored under `key`, or `sid` after storing it there."""
-        keys, mask = self.keys, self.mask
-        i = key & mask
-        while True:
-            k = keys[i]
-            if k == key:
-                return self.ids[i]
-            if not k:
-                keys[i], self.ids[i] = key, sid
-                self.size += 1
-                if 4 * self.size > 3 * mask:
-                    self._grow()
-                return sid
-            i = (i + 1) & mask
+        i = self._slot(key)
+        if self.keys[i]:
+            return self.ids[i]
+        self.keys[i], self.ids[i] = key, sid
+        self.size += 1
+        if 4 * self.size > 3 * self.mask:
+            self._grow()
+        return sid
 
     def get(self, key: int, default: int | None = None) -> int | None:
+        i = self._slot(key)
+        return self.ids[i] if self.keys[i] else default
+
+    def _slot(self, key: int) -> int:
+        """Where `key` is, or the empty slot that ends its probe run."""
         keys, mask = self.keys, self.mask
         i = key & mask
         while True:
             k = keys[i]
-            if k == key:
-                return self.ids[i]
-            if not k:
-                return default
+            if k == key or not k:
+                return i
             i = (i + 1) & mask
 
     def _grow(self) -> None:
