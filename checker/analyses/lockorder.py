@@ -34,7 +34,7 @@ from netcheck.model.semantics.discipline import successors
 from netcheck.model.semantics.locks import read_depth
 from netcheck.model.semantics.system import TransitionSystem
 
-from ..engine.observers import Observer, replay
+from ..engine.observers import Observer, earliest, replay
 from ..engine.paths import parent_path
 from ..engine.result import ExplicitResult
 from .irqsafety import IrqConflict, Usage, irq_conflicts, usage_bits
@@ -409,6 +409,15 @@ class LockDependencies(Observer):
     def finish(self, result: ExplicitResult) -> None:
         result.observations[self.name] = self.dependencies(result)
         result.observations[USAGE] = self.usages()
+
+    def part(self) -> object:
+        return self.first, self.used
+
+    def merge(self, parts: Sequence[object], states: int, expanded: int) -> None:
+        """The first state of each acquisition with locks held, and of each usage bit, over all workers."""
+        pairs = [p for p in parts if isinstance(p, tuple)]
+        self.first = earliest((first for first, _ in pairs), states)
+        self.used = earliest((used for _, used in pairs), states)
 
     def dependencies(self, exp: ExplicitResult) -> tuple[Dependency, ...]:
         """Every dependency seen, deduplicated by (classes, modes, sites), sorted.

@@ -348,6 +348,22 @@ class SlowWaits(Observer):
                 if self.first_only:
                     return
 
+    def part(self) -> object:
+        return self.found
+
+    def merge(self, parts: Sequence[object], states: int, expanded: int) -> None:
+        """The first state of each chain shape over all workers (with `first_only`, the very first)."""
+        found: dict[str, tuple[int, int, tuple[WaitEdge, ...]]] = {}
+        for part in parts:
+            assert isinstance(part, dict)
+            for shape, seen in part.items():
+                if seen[0] < states and (shape not in found or seen[0] < found[shape][0]):
+                    found[shape] = seen
+        if self.first_only and found:
+            shape = min(found, key=lambda s: found[s][0])
+            found = {shape: found[shape]}
+        self.found = found
+
     def finish(self, result: ExplicitResult) -> None:
         witnesses = [_witness(result, sid, tid, chain) for sid, tid, chain in self.found.values()]
         result.observations[self.name] = tuple(sorted(witnesses, key=lambda w: (w.state, w.shape)))

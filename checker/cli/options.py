@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
+from ..engine.cluster import ClusterSpec
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # the state-graph files `verify --graph` writes and its views (analyses/graph_export.py and state_graph.py,
@@ -31,6 +33,25 @@ max_depth_option = click.option("--max-depth", type=click.IntRange(min=1),
                                 help="Stop exploring beyond this depth (what is undecided by then is unknown).")
 jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
                            help="Worker processes (default: one per core).")
+
+
+def cluster_options(f: F) -> F:
+    """--workers and --ray: the search on Ray workers (engine/cluster.py, docs/scaling.md)."""
+    f = click.option("--ray", "ray_address", metavar="ADDRESS",
+                     help="Run the workers on the Ray cluster at ADDRESS ('auto' for the one this machine "
+                          "belongs to); with --workers, that many of them, else one per CPU of the cluster.")(f)
+    return click.option("--workers", type=click.IntRange(min=1), metavar="N",
+                        help="Search on N worker processes on a local Ray cluster (pip install 'netcheck[ray]'): "
+                             "the same states, verdicts and counterexamples as one process.")(f)
+
+
+def cluster_spec(workers: int | None, address: str | None) -> ClusterSpec | None:
+    """What --workers and --ray ask for (None: search in this process)."""
+    if workers is None and address is None:
+        return None
+    return ClusterSpec(workers, address)
+
+
 no_timing_option = click.option("--no-timing", is_flag=True,
                                 help="Leave out timings and memory (for byte-identical output).")
 

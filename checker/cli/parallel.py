@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from netcheck.model.lang.errors import Diagnostic, SpecError
 
+from ..engine.cluster import ClusterSpec
 from ..engine.limits import Limits
 from .run import ExplorationCache, GraphRequest, verify_bmc, verify_one, verify_proof
 
@@ -31,22 +32,23 @@ class VerifyJob:
     engine: str = "explicit"
     depth: int | None = None
     store: str = "full"         # engine/store.py StoreKind: every state whole, or fingerprints
+    cluster: ClusterSpec | None = None   # explore each spec on Ray workers (engine/partition.py)
 
 
 def verify_all(paths: Sequence[str], job: VerifyJob, graph: GraphRequest | None, progress: bool, jobs: int | None,
                cache: ExplorationCache | None) -> Iterator[tuple[str, SpecReport | SpecError]]:
     """Each spec's report, or the SpecError it does not load with, in the order of `paths`. In this process
     one after the other (with a progress line) when there is one spec, one job, a graph to write or a
-    shared cache; otherwise in up to `jobs` worker processes (default: one per core)."""
+    shared cache; otherwise in up to `jobs` worker processes (default: one per core). With a Ray cluster,
+    one after the other, each spec explored on all its workers."""
+    if job.cluster is not None:
+        from ..engine.cluster import cluster
+        with cluster(job.cluster) as count:
+            yield from _serial(paths, job, graph, progress, cache, count)
+        return
     workers = min(jobs or os.cpu_count() or 1, len(paths))
     if workers <= 1 or graph is not None or cache is not None:
-        for path in paths:
-            try:
-                report = _one(path, job, graph, progress, cache)
-            except SpecError as err:
-                yield path, err
-                continue
-            yield path, report
+        yield from _serial(paths, job, graph, progress, cache)
         return
     from concurrent.futures import ProcessPoolExecutor
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -54,8 +56,20 @@ def verify_all(paths: Sequence[str], job: VerifyJob, graph: GraphRequest | None,
             yield path, done if done is not None else SpecError(diagnostics)
 
 
+def _serial(paths: Sequence[str], job: VerifyJob, graph: GraphRequest | None, progress: bool,
+            cache: ExplorationCache | None, workers: int = 0) -> Iterator[tuple[str, SpecReport | SpecError]]:
+    """Each spec's report (or SpecError) in this process, one after the other."""
+    for path in paths:
+        try:
+            report = _one(path, job, graph, progress, cache, workers)
+        except SpecError as err:
+            yield path, err
+            continue
+        yield path, report
+
+
 def _one(path: str, job: VerifyJob, graph: GraphRequest | None, progress: bool,
-         cache: ExplorationCache | None) -> SpecReport:
+         cache: ExplorationCache | None, workers: int = 0) -> SpecReport:
     """One spec's report, by the job's engine."""
     if job.engine == "bmc":
         assert job.depth is not None
@@ -63,7 +77,7 @@ def _one(path: str, job: VerifyJob, graph: GraphRequest | None, progress: bool,
     if job.engine in ("kind", "pdr"):
         return verify_proof(path, job.bounds, job.engine, job.depth, job.limits, job.use_expect)
     report, _ = verify_one(path, job.bounds, job.limits, graph, progress, job.use_expect, cache, job.stop_at_expected,
-                           job.reduction, job.symmetry, job.store)
+                           job.reduction, job.symmetry, job.store, workers)
     return report
 
 

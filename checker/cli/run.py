@@ -214,17 +214,19 @@ def shared_cache() -> ExplorationCache | None:
 def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: GraphRequest | None, progress_enabled: bool,
                use_expect: bool = True, cache: ExplorationCache | None = None,
                stop_at_expected: bool = False, reduction: str = "none", symmetry: bool = False,
-               store: str = "full") -> Verification:
+               store: str = "full", workers: int = 0) -> Verification:
     """Load, explore and judge one spec (and write its state graph to `graph`). With a `cache`, a run
     without a graph is looked up there first and kept there after (its progress line is off). With
-    `stop_at_expected`, a spec whose expect: lists violations stops once they are all found."""
+    `stop_at_expected`, a spec whose expect: lists violations stops once they are all found. `workers`:
+    explore on that many Ray workers (inside engine/cluster.py's `cluster`; the same result)."""
     early = stop_at_expected and use_expect
     if cache is None or graph is not None:
-        return _verify(path, bounds, limits, graph, progress_enabled, use_expect, early, reduction, symmetry, store)
+        return _verify(path, bounds, limits, graph, progress_enabled, use_expect, early, reduction, symmetry, store,
+                       workers=workers)
     key = (str(path), tuple(sorted(bounds.items())), limits, use_expect, early, reduction, symmetry, store)
     run = cache.get(key)
     if run is None:
-        run = _verify(path, bounds, limits, None, False, use_expect, early, reduction, symmetry, store, cache)
+        run = _verify(path, bounds, limits, None, False, use_expect, early, reduction, symmetry, store, cache, workers)
         cache.put(key, run)
     return run
 
@@ -243,18 +245,20 @@ def expected_stop(system: TransitionSystem, limits: Limits) -> frozenset[str]:
 
 def _verify(path: str, bounds: dict[str, int], limits: Limits, graph: GraphRequest | None, progress_enabled: bool,
             use_expect: bool, early: bool, reduction: str = "none", symmetry: bool = False,
-            store: str = "full", cache: ExplorationCache | None = None) -> Verification:
+            store: str = "full", cache: ExplorationCache | None = None, workers: int = 0) -> Verification:
     return verify_system(path, load_system(path, bounds, reduction, symmetry), limits, graph=graph,
                          progress_enabled=progress_enabled, use_expect=use_expect, early=early, store=store,
-                         cache=cache)
+                         cache=cache, workers=workers)
 
 
 def verify_system(path: str, system: TransitionSystem, limits: Limits, *, graph: GraphRequest | None = None,
                   progress_enabled: bool = False, warn: bool | None = None, use_expect: bool = True,
-                  early: bool = False, store: str = "full", cache: ExplorationCache | None = None) -> Verification:
+                  early: bool = False, store: str = "full", cache: ExplorationCache | None = None,
+                  workers: int = 0) -> Verification:
     """Explore and judge a compiled spec (`path` names it in the report). `warn`: say on stderr when the
     state space keeps growing fast (None: when stderr is a terminal or the progress line is on); `early`:
-    stop once every violation the spec's expect: lists is found; `cache`: explorations to reuse and keep."""
+    stop once every violation the spec's expect: lists is found; `cache`: explorations to reuse and keep;
+    `workers`: explore on that many Ray workers."""
     from ..report.build import STOPPED_AT_EXPECTED
     spec = system.spec
     check_stop_on(path, system, limits.stop_on)
@@ -264,19 +268,20 @@ def verify_system(path: str, system: TransitionSystem, limits: Limits, *, graph:
                             label)
     stop = expected_stop(system, limits) if early else frozenset()
     report, exp = _judge(path, system, replace(limits, stop_on=stop) if stop else limits, progress, use_expect,
-                         bool(stop), store, cache)
+                         bool(stop), store, cache, workers)
     expectation = report.expectation
     if stop and expectation is not None and expectation.met is None and report.stop_reason == STOPPED_AT_EXPECTED:
         # every expected violation exploring decides was found, but not one judged on the whole graph
         # (a lock-order cycle): explore to the end after all
-        report, exp = _judge(path, system, limits, progress, use_expect, store=store, cache=cache)
+        report, exp = _judge(path, system, limits, progress, use_expect, store=store, cache=cache, workers=workers)
     if graph is not None:
         _write_graph(report, exp, graph)
     return report, exp
 
 
 def _judge(path: str, system: TransitionSystem, limits: Limits, progress: ProgressLine, use_expect: bool,
-           early: bool = False, store: str = "full", cache: ExplorationCache | None = None) -> Verification:
+           early: bool = False, store: str = "full", cache: ExplorationCache | None = None,
+           workers: int = 0) -> Verification:
     """One exploration of `system` within `limits` (kept in, or taken from, `cache`), judged. `early`: the
     stop rule is expected_stop's, and a stop there says so."""
     from ..engine.explore import explore, shortest_counterexamples
@@ -286,7 +291,7 @@ def _judge(path: str, system: TransitionSystem, limits: Limits, progress: Progre
     key = (path, system.spec.bounds, limits, system.reduction, system.symmetric, store)
     exp = cache.explorations.get(key) if cache is not None else None
     if exp is None:
-        exp = explore(system, limits, progress, observers=report_observers(system), store=StoreKind(store))
+        exp = explore(system, limits, progress, observers=report_observers, store=StoreKind(store), workers=workers)
         shortest_counterexamples(exp, limits)
         if cache is not None:
             cache.explorations[key] = exp

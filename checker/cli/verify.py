@@ -20,6 +20,8 @@ from .options import (
     GRAPH_SUFFIXES,
     GRAPH_VIEWS,
     bound_option,
+    cluster_options,
+    cluster_spec,
     format_option,
     jobs_option,
     limit_options,
@@ -47,7 +49,8 @@ if TYPE_CHECKING:
 @click.argument("specs", nargs=-1, required=True, type=click.Path())
 @limit_options()
 @click.option("--max-memory", type=click.FloatRange(min=1), metavar="MB",
-              help="Stop when the process uses this much memory (verdict unknown).")
+              help="Stop when the process (with --workers: it and its workers together) uses this much memory "
+                   "(verdict unknown).")
 @format_option(sorted(FORMATS))
 @output_option("Write the chosen format to FILE (atomically); the terminal gets the text summary.")
 @click.option("--trace", "trace_style", type=click.Choice(["cpu", "steps"]), default="cpu", show_default=True,
@@ -95,6 +98,7 @@ if TYPE_CHECKING:
 @click.option("--ignore-expect", is_flag=True,
               help="Judge the verdicts alone, as if the specs had no expect: (a bug spec then exits 1).")
 @jobs_option
+@cluster_options
 @click.option("--engine", type=click.Choice(["explicit", "bmc", "kind", "pdr"]), default="explicit",
               show_default=True,
               help="explicit: explore every reachable state; bmc: bounded model checking with z3 to --depth steps "
@@ -112,8 +116,8 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
            width: int | None, graph_file: Path | None, graph_view: str | None, graph_max: int, reduction: str,
            symmetry: str, store: str, fail_fast: bool,
            stop_on: tuple[str, ...], explore_all: bool, show_coverage: bool, strict_coverage: bool, no_timing: bool,
-           quiet: bool, verbose: bool, ignore_expect: bool, jobs: int | None, engine: str, depth: int | None,
-           watch: bool) -> None:
+           quiet: bool, verbose: bool, ignore_expect: bool, jobs: int | None, workers: int | None,
+           ray_address: str | None, engine: str, depth: int | None, watch: bool) -> None:
     """Explore every interleaving of each SPEC (a file, or a directory of *.yaml and *.yml) and check its
     properties. A spec whose expect: lists violations stops once they are all found (--explore-all: to
     the end); several specs are verified in parallel (--jobs), reported in the order given.
@@ -133,6 +137,11 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     if store == "hash" and (engine != "explicit" or graph is not None):
         raise click.BadParameter("it stores the explicit search's states as fingerprints; a state graph (--graph) "
                                  "needs every state, and the z3 engines store none", param_hint="--store hash")
+    on_ray = cluster_spec(workers, ray_address)
+    if on_ray is not None and (engine != "explicit" or graph is not None or jobs is not None):
+        used = "--engine " + engine if engine != "explicit" else "--graph" if graph is not None else "--jobs"
+        raise click.BadParameter(f"it splits one explicit search among workers; {used} does not go with it",
+                                 param_hint="--workers/--ray")
     limits = Limits(max_states, max_depth, timeout, fail_fast, max_memory, frozenset(stop_on))
     on_terminal = sys.stdout.isatty()
     if width is None and on_terminal:
@@ -141,7 +150,7 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
                             on_terminal and "NO_COLOR" not in os.environ, len(paths) > 1, show_coverage,
                             width=width)
     job = VerifyJob(bound_values, limits, not ignore_expect, not explore_all, reduction, symmetry == "on", engine,
-                    depth, store)
+                    depth, store, on_ray)
     progress = verbose or sys.stderr.isatty()
 
     if not watch:

@@ -7,8 +7,9 @@ observers (lock-order dependencies, waits behind slow steps) so that it needs no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 
 from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.runtime import Violation
@@ -17,7 +18,7 @@ from netcheck.model.semantics.waits import blockers
 
 from .bfs import DEADLOCK, search
 from .limits import Limits, Progress, peak_rss_mb
-from .observers import Findings, Observer
+from .observers import Findings, Observer, ObserverFactory
 from .result import ExplicitResult, Finding
 from .store import Canonical, FingerprintStore, StateStore, StoreKind
 from .stuck import stuck_masks
@@ -25,27 +26,46 @@ from .verdicts import InternalError, PropertyObserver
 
 
 def explore(system: TransitionSystem, limits: Limits | None = None, progress: Progress | None = None,
-            measure_memory: bool = True, observers: Sequence[Observer] = (),
-            store: StoreKind = StoreKind.FULL) -> ExplicitResult:
+            measure_memory: bool = True, observers: Sequence[Observer] | ObserverFactory = (),
+            store: StoreKind = StoreKind.FULL, workers: int = 0) -> ExplicitResult:
     """Breadth-first search over all interleavings of a compiled spec: invariants and questions on new
     states, finals at final states, and afterwards which threads are stuck where. `store`: every state
-    packed whole, or only its fingerprint (engine/store.py)."""
+    packed whole, or only its fingerprint (engine/store.py). `observers`: the analyses' own, or what
+    makes them for a system. `workers`: search on that many Ray workers (engine/partition.py, inside
+    engine/cluster.py's `cluster`), with the same result; `observers` must then be a (picklable) factory."""
     limits = limits or Limits()
     check_deadlock = system.spec.options.deadlock
-    watching: list[Observer] = [PropertyObserver(system)]
-    # a wait cycle among blocked threads proves them stuck at once: worth testing when the search may stop
-    if check_deadlock and (limits.fail_fast or DEADLOCK in limits.stop_on):
-        watching.append(WaitCycles(system))
-    if system.symmetric:
-        watching.append(SymmetryCheck(system))
     system.restart_counts()
-    result = ExplicitResult(system, store=new_store(system, store))
-    search(system, result, limits, [*watching, *observers], progress, check_deadlock, measure_memory=False)
+    if workers:
+        from .partition import PartitionedStore
+        from .partition import search as partitioned
+        if observers and not callable(observers):
+            raise TypeError("a partitioned search takes its observers as a factory, which each worker runs")
+        result = ExplicitResult(system, store=PartitionedStore(system.thread_count, _replay_step(system), store))
+        everything = partial(search_observers, limits=limits, extra=observers or None)   # type: ignore[arg-type]
+        partitioned(system, result, limits, workers, everything, progress, check_deadlock)
+    else:
+        made = observers(system) if callable(observers) else observers
+        result = ExplicitResult(system, store=new_store(system, store))
+        search(system, result, limits, [*search_observers(system, limits), *made], progress, check_deadlock,
+               measure_memory=False)
     result.executions = system.executions()
     _stuck(system, result, check_deadlock)
     if measure_memory:
-        result.peak_memory_mb = peak_rss_mb()
+        result.peak_memory_mb = peak_rss_mb() + sum(result.worker_memory_mb)
     return result
+
+
+def search_observers(system: TransitionSystem, limits: Limits,
+                     extra: ObserverFactory | None = None) -> list[Observer]:
+    """What every explicit search of a compiled spec watches with: the properties, wait cycles when the
+    search may stop at a deadlock, the symmetry's check; then what `extra` makes (the analyses')."""
+    watching: list[Observer] = [PropertyObserver(system)]
+    if system.spec.options.deadlock and (limits.fail_fast or DEADLOCK in limits.stop_on):
+        watching.append(WaitCycles(system))
+    if system.symmetric:
+        watching.append(SymmetryCheck(system))
+    return [*watching, *(extra(system) if extra is not None else ())]
 
 
 def shortest_counterexamples(result: ExplicitResult, limits: Limits | None = None) -> None:
@@ -60,16 +80,21 @@ def shortest_counterexamples(result: ExplicitResult, limits: Limits | None = Non
         return
     full = TransitionSystem(system.spec, Reduction.NONE, system.symmetry is not None)
     again = explore(full, replace(limits or Limits(), stop_on=found, fail_fast=False), measure_memory=False,
-                    store=result.store.kind)
+                    store=result.store.kind, workers=len(result.worker_memory_mb))
     result.traces = again
     result.seconds += again.seconds
 
 
 def new_store(system: TransitionSystem, kind: StoreKind) -> StateStore:
-    """An empty store of the kind asked for; a fingerprint store replays a released state's parent steps
-    with `fire` (leaving the run counts alone), taking each outcome's canonical image under symmetry."""
+    """An empty store of the kind asked for; a fingerprint store replays a released state's parent steps."""
     if kind is StoreKind.FULL:
         return StateStore(system.thread_count)
+    return FingerprintStore(system.thread_count, _replay_step(system))
+
+
+def _replay_step(system: TransitionSystem) -> Callable[[tuple, int, int], tuple | None]:
+    """How a store that keeps no states computes one from its parent's: `fire` (leaving the run counts
+    alone), the outcome's canonical image under symmetry."""
     canonical = Canonical.of(system.symmetry) if system.symmetric else None
 
     def successor(state: tuple, action: int, choice: int) -> tuple | None:
@@ -79,7 +104,7 @@ def new_store(system: TransitionSystem, kind: StoreKind) -> StateStore:
         if not isinstance(out, tuple):
             return None
         return canonical(out)[1] if canonical is not None else out
-    return FingerprintStore(system.thread_count, successor)
+    return successor
 
 
 class WaitCycles(Observer):
@@ -92,6 +117,9 @@ class WaitCycles(Observer):
 
     def start(self, result: ExplicitResult, findings: Findings) -> None:
         self.result, self.findings = result, findings
+
+    def merge(self, parts: Sequence[object], states: int, expanded: int) -> None:
+        """Nothing to merge: the partitioned search keeps the cycle that proved its first deadlock."""
 
     def on_expanded(self, sid: int, state: tuple, blocked: int, violating: bool) -> None:
         if blocked and DEADLOCK not in self.findings.violations:
@@ -125,6 +153,9 @@ class SymmetryCheck(Observer):
                 if there != renamed:
                     raise InternalError(f"the symmetry ({self.symmetry.describe()}) does not hold: the "
                                         f"successors of state {sid} and of its image differ")
+
+    def merge(self, parts: Sequence[object], states: int, expanded: int) -> None:
+        """Nothing to merge: each worker checks the states it expands."""
 
     def _successors(self, state: tuple) -> tuple[list, int]:
         transitions, blocked = self.system.expand(state)

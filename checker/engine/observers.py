@@ -8,13 +8,20 @@ the search gets its answer without a second engine.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .result import Finding
 
 if TYPE_CHECKING:
+    from netcheck.model.semantics.system import TransitionSystem
+
     from .result import ExplicitResult
     from .system import State
+
+# what makes a search's observers for a compiled spec (a module-level function, or a partial of one, so
+# that a partitioned search can send it to its workers)
+ObserverFactory = Callable[["TransitionSystem"], Sequence["Observer"]]
 
 
 class Findings:
@@ -54,6 +61,29 @@ class Observer:
 
     def finish(self, result: ExplicitResult) -> None:
         """Called once after the search; store what was observed in `result.observations[self.name]`."""
+
+    def part(self) -> object:
+        """What this observer saw on one worker of a partitioned search (engine/partition.py), picklable,
+        for its coordinator copy to `merge`."""
+        return None
+
+    def merge(self, parts: Sequence[object], states: int, expanded: int) -> None:
+        """In a partitioned search, before `finish`: take in what this observer's copies on the workers
+        saw (`part`), keeping only what the states below id `states` and the expansions of the states
+        below id `expanded` gave (a stop rule may cut the last level short). An observer that cannot be
+        merged cannot watch a partitioned search."""
+        raise NotImplementedError(f"the observer {self.name or type(self).__name__} cannot watch a partitioned search")
+
+
+def earliest(parts: Iterable[dict[Any, int]], below: int) -> dict[Any, int]:
+    """Per key, the least state id any part saw it at, keeping only ids below `below`: the merge of
+    observations kept as 'the first state where ...'."""
+    out: dict[Any, int] = {}
+    for part in parts:
+        for key, sid in part.items():
+            if sid < below and sid < out.get(key, below):
+                out[key] = sid
+    return out
 
 
 def defines(observer: Observer, hook: str) -> bool:

@@ -69,6 +69,7 @@ class EngineResult:
     peak_memory_mb: float = 0.0
     unknown: dict[str, str] = field(default_factory=dict)       # properties z3 could not decide, and why
     transitions: int = 0
+    worker_memory_mb: tuple[float, ...] = ()   # a partitioned search: each worker's peak memory
 
 
 @dataclass

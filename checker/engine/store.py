@@ -184,6 +184,10 @@ class StateStore:
     def id_of(self, state: State) -> int | None:
         return self.index.get(self.key(self.pack(state)))
 
+    def replays_to(self, state: State, sid: int) -> bool:
+        """Whether a replayed state is the one stored as `sid` (a store that keeps no states checks it)."""
+        return self.id_of(state) == sid
+
     def key(self, packed: bytes) -> object:
         """What a packed state is interned under: itself, or its fingerprint."""
         return packed if self.fingerprint is None else self.fingerprint(packed)
@@ -382,7 +386,7 @@ class ReplayedStates(PackedStates):
         """The state `sid` from its parent's state, checked against its fingerprint."""
         store = self.store
         out = self.successor(state, store.parent_action[sid], store.parent_choice[sid])
-        if out is None or store.id_of(out) != sid:
+        if out is None or not store.replays_to(out, sid):
             raise RuntimeError(f"replaying the parent edge of state {sid} does not give the stored state")
         return out
 

@@ -200,6 +200,16 @@ class PropertyObserver(Observer):
     def finish(self, result: ExplicitResult) -> None:
         result.unknown.update(self.checker.unknown)
 
+    def part(self) -> object:
+        return dict(self.checker.unknown)
+
+    def merge(self, parts: Sequence[object], states: int, expanded: int) -> None:
+        """The properties some worker's z3 could not decide (on any state it judged)."""
+        for unknown in parts:
+            assert isinstance(unknown, dict)
+            for name, why in unknown.items():
+                self.checker.unknown.setdefault(name, why)
+
 
 def _nothing(sid: int, state: tuple) -> None:
     """No state property to check."""

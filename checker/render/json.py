@@ -24,6 +24,8 @@ def report_object(report: SpecReport, timing: bool = True, coverage: bool = Fals
     if timing:
         stats.update({"seconds": report.stats.seconds, "states_per_second": report.stats.states_per_second,
                       "peak_memory_mb": report.stats.peak_memory_mb})
+        if report.stats.worker_memory_mb:
+            stats["worker_memory_mb"] = list(report.stats.worker_memory_mb)   # type: ignore[assignment]
     out: dict[str, Any] = {
         "netcheck": __version__,
         "spec": report.spec,

@@ -99,6 +99,9 @@ def _header(report: SpecReport, timing: bool) -> str:
                  f"{report.omission_probability:.1e}")
     if timing:
         head += f"\n  {s.seconds:.2f} s, {s.states_per_second:,.0f} states/s, peak memory {s.peak_memory_mb:.0f} MB"
+        if s.worker_memory_mb:
+            workers = ", ".join(f"{m:.0f} MB" for m in s.worker_memory_mb)
+            head += f" (of which {len(s.worker_memory_mb)} workers: {workers})"
     return head + "\n"
 
 

@@ -97,6 +97,7 @@ class Stats:
     peak_memory_mb: float
     deadlocked_states: int
     final_states: int
+    worker_memory_mb: tuple[float, ...] = ()   # a search on Ray workers: each one's peak memory
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
     seconds = exp.seconds
     stats = Stats(exp.state_count, exp.transitions, exp.max_depth, round(seconds, 3),
                   round(exp.state_count / seconds, 1) if seconds > 0 else 0.0, round(exp.peak_memory_mb, 1),
-                  len(exp.deadlocks), len(exp.finals))
+                  len(exp.deadlocks), len(exp.finals), tuple(round(m, 1) for m in exp.worker_memory_mb))
     expectation = None
     if system.spec.expect is not None and use_expect:
         expect = system.spec.expect
