@@ -194,7 +194,8 @@ class Partition:
         level, self.frontier = self.frontier, []
         self.expanded[self.depth] = (level, self._counts())
         self.expanded.pop(self.depth - 2, None)
-        workers, canon, pack, expand = self.workers, self.canon, self.pack, self.system.expand
+        workers, canon, expand = self.workers, self.canon, self.system.expand
+        dump, getvalue, seek, truncate = self.pack.dump, self.pack.getvalue, self.pack.seek, self.pack.truncate
         quiescent, tids = self.system.quiescent, range(self.system.thread_count)
         findings, deadlock, on_state = self.findings, self.job.deadlock, self.on_state
         uniques: list[dict[bytes, int]] = [{} for _ in range(workers)]
@@ -213,8 +214,11 @@ class Partition:
             b = 0
             for tid, action, choice, signal, target in edges:
                 if target.__class__ is tuple:
-                    if canon is None:
-                        p = pack(target)
+                    if canon is None:   # Packer.__call__, inline: one pack per transition
+                        dump(target)
+                        p = getvalue()
+                        seek(0)
+                        truncate()
                     else:
                         p, _, perm = canon(target)
                         perms.append(perm)
