@@ -52,6 +52,9 @@ def cluster(spec: ClusterSpec) -> Iterator[int]:
     if started_here:
         # quiet: Ray's own logging and banners would mix with netcheck's output
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+        # Ray lowers its workers' priority (nice 15) to keep a driver responsive; netcheck's coordinator
+        # mostly waits for them, and they are the search: the priority a one-process search would have
+        os.environ.setdefault("RAY_worker_niceness", "0")
         logging.getLogger("ray").setLevel(logging.ERROR)
         options = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
         try:
