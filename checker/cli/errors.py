@@ -1,6 +1,6 @@
 """The one error boundary of every `netcheck` command: what escapes a command becomes an exit code.
 
-SpecError: the diagnostics, exit 2. InternalError and any other exception: a bug in netcheck, exit 4,
+SpecError: the diagnostics, exit 2. ClusterError (Ray missing or unreachable): one line, exit 2. InternalError and any other exception: a bug in netcheck, exit 4,
 said in one line without a traceback (NETCHECK_DEBUG=1 lets the traceback through). KeyboardInterrupt:
 exit 130. click's own exceptions (usage errors, `ctx.exit`) and `sys.exit` pass untouched.
 """
@@ -16,6 +16,7 @@ from typing import NoReturn
 import click
 from netcheck.model.lang.errors import SpecError
 
+from ..engine.cluster import ClusterError
 from ..engine.vocabulary import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE
 
 
@@ -43,6 +44,9 @@ def boundary() -> Iterator[None]:
         raise   # usage errors (exit 2) and the commands' own exits
     except SpecError as err:
         spec_error(err)
+    except ClusterError as err:
+        click.echo(f"netcheck: {err}", err=True)
+        sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         click.echo("netcheck: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
