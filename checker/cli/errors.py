@@ -1,8 +1,9 @@
 """The one error boundary of every `netcheck` command: what escapes a command becomes an exit code.
 
-SpecError: the diagnostics, exit 2. ClusterError (Ray missing or unreachable): one line, exit 2. InternalError and any other exception: a bug in netcheck, exit 4,
-said in one line without a traceback (NETCHECK_DEBUG=1 lets the traceback through). KeyboardInterrupt:
-exit 130. click's own exceptions (usage errors, `ctx.exit`) and `sys.exit` pass untouched.
+SpecError: the diagnostics, exit 2. ClusterError (Ray missing or unreachable): one line, exit 2.
+InternalError and any other exception: a bug in netcheck, exit 4, said in one line without a traceback
+(NETCHECK_DEBUG=1 lets the traceback through). KeyboardInterrupt: exit 130. click's own exceptions (usage
+errors, `ctx.exit`) and `sys.exit` pass untouched.
 """
 
 from __future__ import annotations
