@@ -41,10 +41,12 @@ DROP_BUDGET = 2_000_000   # the steps replayed while leaving steps out, in one r
 
 @dataclass(frozen=True)
 class Shortened:
-    """A finding's path after shortening, the steps of the search's own path, and whether it is a shortest
-    path to a violation of the property (the breadth-first search found it)."""
+    """A finding's path after shortening, the message of the violation it ends in, the steps of the search's
+    own path, and whether it is a shortest path to a violation of the property (the breadth-first search
+    found it)."""
 
     path: Path
+    message: str
     found_steps: int
     shortest: bool
 
@@ -125,12 +127,23 @@ def shorten_all(system: TransitionSystem, judge: Judge, findings: Mapping[str, H
         for prop, path in paths.items():
             steps = len(path.labels) + (path.last is not None)
             if not path.states:
-                out[prop] = Shortened(path, 0, True)
-            elif prop in bfs.found:
-                out[prop] = Shortened(bfs.path_to(*bfs.found[prop]), steps, True)
-            else:
-                out[prop] = Shortened(_shorten(system, judge, bfs, path, prop), steps, False)
+                out[prop] = Shortened(path, findings[prop].message, 0, True)
+                continue
+            shortest = prop in bfs.found
+            path = bfs.path_to(*bfs.found[prop]) if shortest else _shorten(system, judge, bfs, path, prop)
+            out[prop] = Shortened(path, _message(system, judge, path, prop), steps, shortest)
         return out
+
+
+def _message(system: TransitionSystem, judge: Judge, path: Path, prop: str) -> str:
+    """What the violation a path ends in says: its violating step's message, or its last state's."""
+    state = path.states[-1]
+    if path.last is not None:
+        return system.fire(state, path.last.action)[path.last.choice].message   # type: ignore[union-attr]
+    shown = next((message for name, message in judge.state(state) if name == prop), None)
+    if shown is None:
+        shown = next((f.message for f in judge.expanded(state, *system.expand(state)) if f.prop == prop), "")
+    return shown
 
 
 def _shorten(system: TransitionSystem, judge: Judge, bfs: BreadthFirst, path: Path, prop: str) -> Path:

@@ -2,7 +2,7 @@
 
 Each is a decorator (or a factory of one) for a click command; a command's function takes the option's
 value under the parameter name given here (`bounds`, `max_states`, `max_depth`, `timeout`, `fmt`,
-`output`, `no_timing`).
+`output`, `no_timing`, `workers`, `address`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,14 @@ jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="
                            help="Worker processes (default: one per core).")
 no_timing_option = click.option("--no-timing", is_flag=True,
                                 help="Leave out timings and memory (for byte-identical output).")
+# the searches past one process (engine/cluster.py, docs/scaling.md)
+workers_option = click.option("--workers", type=click.IntRange(min=1), metavar="N",
+                              help="Worker processes on Ray (an optional extra): a local cluster of N started for "
+                                   "the command, or N workers on the cluster --ray names (default there: one per "
+                                   "CPU it has).")
+ray_option = click.option("--ray", "address", metavar="ADDRESS",
+                          help="Run the workers on the Ray cluster at ADDRESS (`ray start --head` prints it) "
+                               "instead of a local one started for the command.")
 
 
 def max_states_option(default: int | None = None, help: str | None = None) -> Callable[[F], F]:

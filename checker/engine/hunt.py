@@ -93,7 +93,9 @@ class HuntFinding:
 class HuntCoverage:
     """How far a search got, over its runs: states stored in its tables (a state stored by two runs counts
     twice), transitions taken, the deepest state, the steps the depth limit cut off, its hunting time,
-    whether it ended (its last run left nothing on its stack), its runs and the last one's depth limit."""
+    whether it ended (its last run left nothing on its stack), its runs, the last one's depth limit and
+    states, and whether its last run ended with nothing cut off (`exhausted`: it stored every state it
+    reached, so that only states its table skipped are left unexplored)."""
 
     states: int = 0
     transitions: int = 0
@@ -104,12 +106,14 @@ class HuntCoverage:
     table_bits: int = TABLE_BITS
     runs: int = 1
     depth_limit: int = DEPTH_LIMIT
+    exhausted: bool = False
+    run_states: int = 0
 
     @property
     def hash_factor(self) -> float:
-        """Table bits per state stored (SPIN's hash factor): the larger, the fewer states skipped by two
-        states' bits coinciding (above 100 few are; near 1 most are)."""
-        return (1 << self.table_bits) / self.states if self.states else float(1 << self.table_bits)
+        """Table bits per state the last run stored (SPIN's hash factor): the larger, the fewer states
+        skipped by two states' bits coinciding (above 100 few are; near 1 most are)."""
+        return (1 << self.table_bits) / max(1, self.run_states)
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,7 @@ class Hunter:
         self.runs += 1
         self.cut = 0   # states this run's depth limit cut off
         restart = self.config.restart_states
+        self.run_start = self.count
         self.run_end = self.count + restart * luby(self.runs - 1) if restart else None   # its budget in states
         self.table = BitTable(self.config.table_bits, self.rng.getrandbits(128))
         # the stack: per state on the path, the state, its transitions (shuffled) and the next one to take;
@@ -190,7 +195,8 @@ class Hunter:
 
     def coverage(self) -> HuntCoverage:
         return HuntCoverage(self.count, self.transitions, self.max_depth, self.truncated, round(self.elapsed, 3),
-                            self.ended, self.config.table_bits, self.runs, self.depth)
+                            self.ended, self.config.table_bits, self.runs, self.depth,
+                            self.ended and not self.cut, self.count - self.run_start)
 
     def _record(self, failure: Failure, path: bool = True) -> None:
         """The first finding of a property: the current path, or (path False) none."""

@@ -31,6 +31,11 @@ from .verdicts import PropertyChecker
 JUDGED_KINDS = ("invariant", "final", "assert", "deadlock", "lock_discipline", "runtime")
 
 
+def judged(system: TransitionSystem) -> tuple[str, ...]:
+    """The properties a judge of `system` looks for, in report order."""
+    return tuple(p.name for p in system.property_kinds() if p.kind in JUDGED_KINDS)
+
+
 class Failure(NamedTuple):
     """A property violated in a state, or (`step` set) by a step leaving it."""
 
@@ -49,10 +54,6 @@ class Judge:
         self._invariants = checker.invariant_checker(system.invariants) if system.invariants else None
         self.deadlock = system.spec.options.deadlock
         self._tids = range(system.thread_count)
-
-    def judged(self) -> tuple[str, ...]:
-        """The properties this judge looks for, in report order."""
-        return tuple(p.name for p in self.system.property_kinds() if p.kind in JUDGED_KINDS)
 
     def state(self, state: tuple) -> Sequence[tuple[str, str]]:
         """The invariants false in `state` (a `runtime_safety` failure for one that cannot be evaluated)."""

@@ -66,8 +66,9 @@ class SwarmResult:
         return out
 
 
-# the stop reasons
-TIME_UP, GOAL_MET, ENDED, INTERRUPTED = "time", "goal", "ended", "interrupted"
+# the stop reasons: the time is up, the goal met, every member done, a member's run stored every state it
+# reached (the others would only search the same states again), Ctrl-C
+TIME_UP, GOAL_MET, ENDED, EXHAUSTED, INTERRUPTED = "time", "goal", "ended", "exhausted", "interrupted"
 
 
 class Member(Protocol):
@@ -104,6 +105,8 @@ class _Tally:
         self.coverage[member] = piece.coverage
         if self.goal.met({f.prop for _, f in self.findings}):
             self.reason = GOAL_MET
+        elif piece.coverage.exhausted:
+            self.reason = EXHAUSTED
         return not piece.done and not self.reason
 
     def next_slice(self) -> float:

@@ -13,8 +13,8 @@ from netcheck.model.semantics.system import PropertyInfo, TransitionSystem
 from ..analyses.shorten import SHORTEN_STATES, Shortened, shorten_all
 from ..analyses.trace import describe_path
 from ..analyses.unfold import unfold
-from ..engine.hunt import HuntConfig, HuntCoverage, HuntFinding
-from ..engine.judge import JUDGED_KINDS, Judge
+from ..engine.hunt import HuntConfig, HuntCoverage
+from ..engine.judge import JUDGED_KINDS, Judge, judged
 from ..engine.swarm import SwarmResult
 from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_VIOLATED, PropertyKind, Status
 from .build import PropertyResult, default_message, relevant_state, state_deadlock
@@ -97,7 +97,8 @@ class HuntReport:
         cov = [m.coverage for m in self.members]
         return HuntCoverage(sum(c.states for c in cov), sum(c.transitions for c in cov),
                             max((c.max_depth for c in cov), default=0), sum(c.truncated for c in cov),
-                            self.seconds, all(c.ended for c in cov), runs=sum(c.runs for c in cov))
+                            self.seconds, all(c.ended for c in cov), runs=sum(c.runs for c in cov),
+                            exhausted=any(c.exhausted for c in cov))
 
     @property
     def exit_code(self) -> int:
@@ -117,10 +118,10 @@ def build_hunt_report(path: str, system: TransitionSystem, swarm: SwarmResult, s
     for info in kinds:
         if info.name in first:
             member, finding = first[info.name]
-            result = _result(system, PropertyKind(info.kind), info, finding, short[info.name])
+            result = _result(system, PropertyKind(info.kind), info, short[info.name])
             violations.append(HuntViolation(result, member, swarm.configs[member].seed, finding.seconds,
                                             short[info.name].found_steps))
-    looked_for = judge.judged()
+    looked_for = judged(system)
     expectation = None
     if system.spec.expect is not None:
         expected = system.spec.expect.violated
@@ -144,14 +145,13 @@ def _mark_expected(v: HuntViolation) -> HuntViolation:
     return replace(v, result=replace(v.result, expected=True))
 
 
-def _result(system: TransitionSystem, kind: PropertyKind, info: PropertyInfo, finding: HuntFinding,
-            short: Shortened) -> PropertyResult:
+def _result(system: TransitionSystem, kind: PropertyKind, info: PropertyInfo, short: Shortened) -> PropertyResult:
     """The verdict of a property the hunt found violated, with its trace told in the full semantics."""
     name, path = info.name, short.path
     if system.reduction is not Reduction.NONE:
         path = unfold(system, path, name)
     told = system.unreduced()
-    message = finding.message or default_message(kind)
+    message = short.message or default_message(kind)
     trace = describe_path(told, path, message, path.last is not None)
     final = trace.states[-1] if trace.states else told.base_state
     location = info.span.short if info.span is not None else (trace.steps[-1].location if trace.steps else "")
