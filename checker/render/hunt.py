@@ -79,7 +79,10 @@ def _trace_title(v: HuntViolation) -> str:
     steps = _plural(v.found_steps, "step")
     if v.result.shortest:
         return f"Shortest counterexample (found again breadth-first; hunt's own path had {steps})"
-    return f"Counterexample from hunt, shortened from {steps} (not necessarily the shortest)"
+    trace = v.result.trace
+    if trace is not None and len(trace.steps) < v.found_steps:
+        return f"Counterexample from hunt, shortened from {steps} (not necessarily the shortest)"
+    return "Counterexample from hunt (not necessarily the shortest)"
 
 
 def _coverage_table(report: HuntReport, timing: bool) -> list[str]:
