@@ -269,8 +269,7 @@ def test_the_command_reports_a_bug_with_its_trace_and_coverage() -> None:
     assert "holds" not in out and "after " not in out and out.rstrip().endswith("(exit 1)")
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, marks=SLOW_MARKS if "looping" in p.parts else (), id=p.name)
-                                  for p in CORRECT])
+@pytest.mark.parametrize("path", CORRECT, ids=[p.name for p in CORRECT])
 def test_a_correct_spec_gives_exit_3_and_never_holds(path: Path) -> None:
     result = invoke("hunt", str(path), "--time", "30", "--max-states", "2000", "--no-timing")
     assert result.exit_code == 3, result.output

@@ -42,7 +42,8 @@ from .store import Canonical, Packer
 
 DEPTH_LIMIT = 10_000   # SPIN's default -m
 TABLE_BITS = 26        # 2^26 bits: an 8 MiB table
-RESTART_STATES = 20_000   # the states of the shortest runs of a search with restarts
+MIN_TABLE_BITS = 16    # the smallest table of a run with a budget
+RESTART_STATES = 200   # the states of the shortest runs of a search with restarts
 POLL_EVERY = 64        # states stored between two looks at the clock
 
 
@@ -93,8 +94,8 @@ class HuntFinding:
 class HuntCoverage:
     """How far a search got, over its runs: states stored in its tables (a state stored by two runs counts
     twice), transitions taken, the deepest state, the steps the depth limit cut off, its hunting time,
-    whether it ended (its last run left nothing on its stack), its runs, the last one's depth limit and
-    states, and whether its last run ended with nothing cut off (`exhausted`: it stored every state it
+    whether it ended (its last run left nothing on its stack), its runs, the last one's table size, depth
+    limit and states, and whether its last run ended with nothing cut off (`exhausted`: it stored every state it
     reached, so that only states its table skipped are left unexplored)."""
 
     states: int = 0
@@ -177,9 +178,13 @@ class Hunter:
         self.runs += 1
         self.cut = 0   # states this run's depth limit cut off
         restart = self.config.restart_states
+        budget = restart * luby(self.runs - 1) if restart else None   # the most states this run stores
         self.run_start = self.count
-        self.run_end = self.count + restart * luby(self.runs - 1) if restart else None   # its budget in states
-        self.table = BitTable(self.config.table_bits, self.rng.getrandbits(128))
+        self.run_end = self.count + budget if budget else None
+        # a run with a budget gets a table of about 128 bits per state it may store (cheap to start afresh)
+        bits = self.config.table_bits if not budget else \
+            min(self.config.table_bits, max(MIN_TABLE_BITS, (128 * budget).bit_length()))
+        self.table = BitTable(bits, self.rng.getrandbits(128))
         # the stack: per state on the path, the state, its transitions (shuffled) and the next one to take;
         # labels[i] takes states[i] to states[i + 1]; `start` is the index of states[0] among the initial states
         self.states: list[tuple] = []
@@ -195,7 +200,7 @@ class Hunter:
 
     def coverage(self) -> HuntCoverage:
         return HuntCoverage(self.count, self.transitions, self.max_depth, self.truncated, round(self.elapsed, 3),
-                            self.ended, self.config.table_bits, self.runs, self.depth,
+                            self.ended, self.table.bits, self.runs, self.depth,
                             self.ended and not self.cut, self.count - self.run_start)
 
     def _record(self, failure: Failure, path: bool = True) -> None:

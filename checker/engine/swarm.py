@@ -21,14 +21,24 @@ from netcheck.model.lang.spec import Spec
 from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.system import TransitionSystem
 
-from .hunt import RESTART_STATES, TABLE_BITS, Goal, HuntConfig, HuntCoverage, Hunter, HuntFinding, HuntSlice
+from .hunt import (
+    MIN_TABLE_BITS,
+    RESTART_STATES,
+    TABLE_BITS,
+    Goal,
+    HuntConfig,
+    HuntCoverage,
+    Hunter,
+    HuntFinding,
+    HuntSlice,
+)
 from .limits import Interrupt
 
 SLICE = 1.0   # seconds a member hunts between two reports to the driver
-# the members' variations, by member index (SPIN's swarm varies the same knobs): run lengths before a
-# restart (None: one run), the depth of the first run (None: the depth limit), table bits fewer than asked
-RESTARTS = (RESTART_STATES, 5 * RESTART_STATES, None)
-FIRST_DEPTHS = (None, 32, None, 64)
+# the members' variations, by member index (SPIN's swarm varies the same knobs): the states of the shortest
+# runs before a restart (None: one run) and the depth of the first run (None: the depth limit), then table
+# bits fewer than asked, by the member's index over the profiles
+PROFILES = ((RESTART_STATES, None), (10 * RESTART_STATES, None), (None, 64), (None, None))
 SMALLER_TABLES = (0, 1, 2)
 
 
@@ -41,9 +51,12 @@ def member_seed(seed: int, index: int) -> int:
 def member_configs(seed: int, workers: int, depth_limit: int, table_bits: int = TABLE_BITS,
                    max_states: int | None = None) -> list[HuntConfig]:
     """The configuration of each member of a swarm of `workers`."""
-    return [HuntConfig(member_seed(seed, i), depth_limit, max(10, table_bits - SMALLER_TABLES[i // 3 % 3]),
-                       max_states, FIRST_DEPTHS[i % 4], RESTARTS[i % 3])
-            for i in range(workers)]
+    configs = []
+    for i in range(workers):
+        restart, first_depth = PROFILES[i % len(PROFILES)]
+        bits = max(MIN_TABLE_BITS, table_bits - SMALLER_TABLES[i // len(PROFILES) % len(SMALLER_TABLES)])
+        configs.append(HuntConfig(member_seed(seed, i), depth_limit, bits, max_states, first_depth, restart))
+    return configs
 
 
 @dataclass(frozen=True)
