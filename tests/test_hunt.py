@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from helpers import ABBA, SLOW_MARKS, SPECS, expected_violations
 from netcheck.checker.analyses.shorten import BreadthFirst, replay, shorten_all
 from netcheck.checker.analyses.trace import replay as replay_trace
-from netcheck.checker.cli.hunt import HELP_DEPTH_LIMIT
 from netcheck.checker.cli import main
+from netcheck.checker.cli.hunt import HELP_DEPTH_LIMIT
 from netcheck.checker.engine.bfs import DEADLOCK
 from netcheck.checker.engine.cluster import ClusterError
 from netcheck.checker.engine.explore import explore
