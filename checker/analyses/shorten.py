@@ -34,7 +34,7 @@ from ..engine.result import Label, Path
 from ..engine.store import Packer
 from ..engine.verdicts import InternalError
 
-SHORTEN_STATES = 20_000   # the most states the breadth-first search stores
+SHORTEN_STATES = 50_000   # the most states the breadth-first search stores
 ROUNDS = 4                # the most rounds of shortcuts, dropped steps and splicing
 DROP_BUDGET = 2_000_000   # the steps replayed while leaving steps out, in one round
 

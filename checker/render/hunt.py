@@ -49,7 +49,9 @@ def _header(report: HuntReport, timing: bool) -> list[str]:
     s = report.settings
     chain = f" (extends {', '.join(report.files[1:])})" if len(report.files) > 1 else ""
     bounds = ", ".join(f"{n}={v}" for n, v in report.bounds)
-    until = UNTIL["time"] if s.until == "expected" and report.expectation is None else UNTIL[s.until]
+    e = report.expectation
+    hunted = [p for p in e.violated if p not in e.not_looked_for] if e is not None else []
+    until = UNTIL["time"] if s.until == "expected" and not hunted else UNTIL[s.until]
     budget = f", at most {s.max_states:,} states each" if s.max_states else ""
     lines = [f"netcheck hunt: {report.spec}{chain}", f"  bounds: {bounds or 'none'}",
              f"  swarm: {_plural(s.workers, 'worker')} from seed {s.seed}, {s.seconds:g} s{budget}, {until}; "
@@ -63,7 +65,7 @@ def _header(report: HuntReport, timing: bool) -> list[str]:
     lines.append(f"  {NOT_A_PROOF}")
     stopped = f"  stopped: {STOPPED.get(report.stop_reason, report.stop_reason)}"
     if timing:
-        stopped += f" after {report.seconds:.1f} s (and {report.setup_seconds:.1f} s to start)"
+        stopped += f" after {report.seconds:.2f} s (and {report.setup_seconds:.2f} s to start)"
     return lines + [stopped, ""]
 
 
@@ -98,7 +100,7 @@ def _coverage_table(report: HuntReport, timing: bool) -> list[str]:
 def _row(name: str, seed: str, c: HuntCoverage, timing: bool, hash_factor: bool = True) -> list[str]:
     row = [name, seed, f"{c.states:,}", f"{c.transitions:,}", str(c.max_depth), str(c.runs), f"{c.truncated:,}",
            f"{c.hash_factor:,.0f}" if hash_factor else ""]
-    return row + [f"{c.seconds:.1f}"] if timing else row
+    return row + [f"{c.seconds:.2f}"] if timing else row
 
 
 def _expectation(report: HuntReport) -> list[str]:
@@ -119,7 +121,7 @@ def _expectation(report: HuntReport) -> list[str]:
 
 def _summary(report: HuntReport, timing: bool) -> str:
     total = report.total
-    took = f" in {report.seconds:.1f} s" if timing else ""
+    took = f" in {report.seconds:.2f} s" if timing else ""
     if report.violations:
         return (f"FOUND: {_plural(len(report.violations), 'property')} violated{took} "
                 f"({total.states:,} states); traces are real runs (exit {report.exit_code})")
