@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from netcheck.checker.engine.hunt import DEPTH_LIMIT, BitTable, Goal, HuntConfig
 from netcheck.checker.engine.judge import Judge, judged
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.swarm import hunt_here, member_configs, member_seed
+from netcheck.checker.engine.verdicts import InternalError
 from netcheck.checker.report.hunt import HuntSettings, build_hunt_report
 from netcheck.model.lang.parse import load_spec
 from netcheck.model.semantics.discipline import Reduction
@@ -100,9 +102,19 @@ def test_a_search_finds_the_abba_deadlock_with_a_replayable_path(write_spec) -> 
     result = hunt(system, HuntConfig(seed=1), seconds=10, goal=Goal(first=True))
     (finding,) = result.findings
     assert finding.prop == DEADLOCK and finding.last is None
-    path = replay(system, finding)
     judge = Judge(system)
+    path = replay(system, judge, finding)
     assert any(f.prop == DEADLOCK for f in judge.expanded(path.states[-1], *system.expand(path.states[-1])))
+
+
+def test_a_path_that_does_not_replay_is_an_internal_error(write_spec) -> None:
+    system = TransitionSystem(load_spec(write_spec(ABBA)))
+    (finding,) = hunt(system, HuntConfig(seed=1), seconds=10, goal=Goal(first=True)).findings
+    wrong = replace(finding, labels=(*finding.labels[:-1], finding.labels[-1]._replace(choice=7)))
+    with pytest.raises(InternalError, match="does not replay"):
+        replay(system, Judge(system), wrong)
+    with pytest.raises(InternalError, match="does not end in a violation"):
+        replay(system, Judge(system), replace(finding, labels=finding.labels[:-1]))
 
 
 def test_the_same_seed_gives_the_same_search() -> None:
@@ -365,3 +377,15 @@ def test_a_swarm_on_a_correct_spec_reports_every_worker_and_no_verdict(ray_clust
     assert result.exit_code == 3, result.output
     assert "NOTHING FOUND in " in result.output and "by 2 workers" in result.output and "holds" not in result.output
     assert "  total " in result.output and "stopped: the time is up" in result.output
+
+
+def test_expect_is_reported_but_is_no_proof(write_spec) -> None:
+    """A violation expect: does not list is reported as such; one hunt cannot look for is said to be
+    verify's; the exit code says what was found, whatever expect: says."""
+    text = ABBA.replace("expect: {violated: [deadlock_free, lock_order]}", "expect: {violated: [lock_order]}")
+    result = invoke("hunt", str(write_spec(text)), "--time", "30", "--no-timing")
+    assert result.exit_code == 1, result.output
+    assert "found, but expect: does not list: deadlock_free" in result.output
+    assert "not looked for: lock_order (netcheck verify decides them)" in result.output
+    assert "swarm: 1 worker from seed 0, 30 s, for the whole time" in result.output
+    assert "stopped: a worker's search stored every state it reached" in result.output

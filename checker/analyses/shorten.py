@@ -51,7 +51,7 @@ class Shortened:
     shortest: bool
 
 
-def replay(system: TransitionSystem, finding: HuntFinding) -> Path:
+def replay(system: TransitionSystem, judge: Judge, finding: HuntFinding) -> Path:
     """The finding's path, its states computed by replaying its labels from its initial state; it must end
     in a violation of the finding's property (a violating last step, or a last state that shows one)."""
     if finding.start < 0:
@@ -71,6 +71,8 @@ def replay(system: TransitionSystem, finding: HuntFinding) -> Path:
         end = outcomes[last.choice] if last.choice < len(outcomes) else None
         if not isinstance(end, Violation) or end.prop != finding.prop:
             raise InternalError(f"hunt's violating step {last} does not replay to a violation of {finding.prop}")
+    elif _shows(system, judge, state, finding.prop) is None:
+        raise InternalError(f"hunt's path does not end in a violation of {finding.prop}")
     return Path(tuple(states), finding.labels, last, (), False)
 
 
@@ -121,7 +123,7 @@ def shorten_all(system: TransitionSystem, judge: Judge, findings: Mapping[str, H
                 max_states: int = SHORTEN_STATES) -> dict[str, Shortened]:
     """Each finding's path replayed and shortened (see the module docstring), by property."""
     with system.uncounted():   # the run counts (coverage) are not this search's
-        paths = {prop: replay(system, f) for prop, f in findings.items()}
+        paths = {prop: replay(system, judge, f) for prop, f in findings.items()}
         bfs = BreadthFirst(system, judge, [p for p, path in paths.items() if path.states], max_states)
         out = {}
         for prop, path in paths.items():

@@ -122,16 +122,9 @@ def build_hunt_report(path: str, system: TransitionSystem, swarm: SwarmResult, s
             violations.append(HuntViolation(result, member, swarm.configs[member].seed, finding.seconds,
                                             short[info.name].found_steps))
     looked_for = judged(system)
-    expectation = None
-    if system.spec.expect is not None:
-        expected = system.spec.expect.violated
-        found = {v.result.name for v in violations}
-        expectation = HuntExpectation(expected, tuple(p for p in expected if p in found),
-                                      tuple(p for p in expected if p in looked_for and p not in found),
-                                      tuple(p for p in expected if p not in looked_for),
-                                      tuple(v.result.name for v in violations if v.result.name not in expected),
-                                      system.spec.expect.span.short)
-        violations = [_mark_expected(v) if v.result.name in expected else v for v in violations]
+    expectation = _expectation(system, [v.result.name for v in violations], looked_for)
+    if expectation is not None:
+        violations = [_mark_expected(v) if v.result.name in expectation.violated else v for v in violations]
     spec = system.spec
     return HuntReport(path, spec.name, spec.files, spec.bounds, system.reduction.value,
                       system.symmetry.describe() if system.symmetry is not None else "", settings,
@@ -139,6 +132,18 @@ def build_hunt_report(path: str, system: TransitionSystem, swarm: SwarmResult, s
                       tuple(MemberCoverage(i, c, cov) for i, (c, cov) in enumerate(zip(swarm.configs, swarm.coverage))),
                       looked_for, tuple(p.name for p in kinds if p.kind not in JUDGED_KINDS) + ("lock_order",),
                       expectation)
+
+
+def _expectation(system: TransitionSystem, found: list[str], looked_for: tuple[str, ...]) -> HuntExpectation | None:
+    """The spec's `expect:` (if any) against the properties found violated."""
+    expect = system.spec.expect
+    if expect is None:
+        return None
+    expected = expect.violated
+    return HuntExpectation(expected, tuple(p for p in expected if p in found),
+                           tuple(p for p in expected if p in looked_for and p not in found),
+                           tuple(p for p in expected if p not in looked_for),
+                           tuple(p for p in found if p not in expected), expect.span.short)
 
 
 def _mark_expected(v: HuntViolation) -> HuntViolation:
