@@ -28,7 +28,7 @@ HELP_DEPTH_LIMIT = 10_000   # engine/hunt.py DEPTH_LIMIT, named here without imp
 @ray_option
 @click.option("--time", "seconds", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
               metavar="SECONDS", help="How long each worker hunts.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="S",
               help="The seed every worker's seed derives from: the same seed and workers, the same searches.")
 @bound_option
 @click.option("--depth-limit", type=click.IntRange(min=1), metavar="K",
@@ -36,7 +36,8 @@ HELP_DEPTH_LIMIT = 10_000   # engine/hunt.py DEPTH_LIMIT, named here without imp
                    "shallower and go deeper run by run.")
 @click.option("--until", type=click.Choice(UNTIL), default="expected", show_default=True,
               help="End early: time: never; first: at the first violation; expected: once every violation the "
-                   "spec's expect: lists is found (hunt looks for); all: once every property it looks for is.")
+                   "spec's expect: lists (of those hunt looks for) is found; all: once every property it looks for "
+                   "is violated.")
 @max_states_option()
 @click.option("--reduce", "reduction", type=click.Choice(["none", "protected"]), default="none", show_default=True,
               help="protected: search the reduced system (docs/semantics.md, 'Reduction'); traces are told in "
@@ -50,9 +51,9 @@ def hunt(spec: str, workers: int | None, address: str | None, seconds: float, se
          no_timing: bool) -> None:
     """Hunt for violations of SPEC's properties with a swarm of randomised depth-first searches (different
     seeds, depth limits and bitstate tables, as SPIN's swarm verification), for configurations too large to
-    explore whole. One worker runs in this process; more run on Ray. Reports the first violation of each
-    property found, with a replayed, shortened trace, then the coverage reached. Ctrl-C ends the hunt with
-    what it found so far.
+    explore whole. One worker (the default, without --ray) runs in this process, without Ray; more run on
+    Ray. --max-states is each worker's budget. Reports the first violation of each property found, with a
+    replayed, shortened trace, then the coverage reached. Ctrl-C ends the hunt with what it found so far.
 
     Exit 1: a violation was found; 3: nothing found, which is not a proof; 2: invalid spec or usage (Ray
     missing for more than one worker); 4: internal error.

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from hashlib import blake2b
-from typing import Any, Protocol
+from typing import Any
 
 from netcheck.model.lang.spec import Spec
 from netcheck.model.semantics.discipline import Reduction
@@ -82,10 +82,6 @@ class SwarmResult:
 # the stop reasons: the time is up, the goal met, every member done, a member's run stored every state it
 # reached (the others would only search the same states again), Ctrl-C
 TIME_UP, GOAL_MET, ENDED, EXHAUSTED, INTERRUPTED = "time", "goal", "ended", "exhausted", "interrupted"
-
-
-class Member(Protocol):
-    def run(self, seconds: float | None, goal: Goal) -> HuntSlice: ...
 
 
 class RemoteMember:
