@@ -94,7 +94,7 @@ def test_an_interrupted_run_says_exit_130_and_exits_130(write_spec, monkeypatch)
     assert "netcheck: interrupted; the result above is partial" in result.output
 
 
-@pytest.mark.parametrize("command", ["locks", "slow", "mutate", "explain", "check", "verify"])
+@pytest.mark.parametrize("command", ["locks", "slow", "mutate", "explain", "check", "verify", "hunt"])
 def test_an_invalid_spec_exits_2_under_every_command(write_spec, command: str) -> None:
     result = invoke(command, str(write_spec(BROKEN)))
     assert result.exit_code == 2, result.output
@@ -124,7 +124,7 @@ def test_shared_options_have_one_declaration() -> None:
     for option in ("bounds", "max_states", "max_depth", "timeout", "no_timing"):
         assert len(seen[option]) >= 2 and len(set(seen[option].values())) == 1, (option, seen[option])
     assert set(seen["fmt"]) == {"verify", "locks", "slow", "overtakes", "mutate", "diff", "conform", "skeleton",
-                                "prove"}
+                                "prove", "hunt"}
 
 
 def test_commands_never_import_the_package() -> None:

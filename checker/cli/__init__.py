@@ -1,10 +1,10 @@
 """The `netcheck` command line: the only place that prints and sets exit codes.
 
 This module holds the click group and registers the commands; the commands live in verify.py,
-analyses.py, conform.py, reports.py, tools.py, export.py and prove.py (which never import this module), what they
-share in options.py and run.py, and the error boundary every command runs inside in errors.py. Start-up stays fast: the
-command modules import the checker itself (the parser, z3, networkx, the engine, the renderers) inside
-the commands that run it.
+analyses.py, conform.py, reports.py, tools.py, export.py, prove.py and hunt.py (which never import this
+module), what they share in options.py and run.py, and the error boundary every command runs inside in
+errors.py. Start-up stays fast: the command modules import the checker itself (the parser, z3, networkx,
+the engine, the renderers) inside the commands that run it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from .analyses import diff, locks, mutate, overtakes, slow
 from .conform import conform, skeleton
 from .errors import Commands
 from .export import export
+from .hunt import hunt
 from .prove import prove
 from .reports import explain, report
 from .tools import init, schema
@@ -37,6 +38,6 @@ def main() -> None:
     """Model-check kernel locking protocols written as YAML specs."""
 
 
-for _command in (verify, check, prove, locks, slow, overtakes, mutate, diff, conform, skeleton, explain, report, schema,
-                 init, export):
+for _command in (verify, check, prove, hunt, locks, slow, overtakes, mutate, diff, conform, skeleton, explain, report,
+                 schema, init, export):
     main.add_command(_command)

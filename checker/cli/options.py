@@ -2,7 +2,7 @@
 
 Each is a decorator (or a factory of one) for a click command; a command's function takes the option's
 value under the parameter name given here (`bounds`, `max_states`, `max_depth`, `timeout`, `fmt`,
-`output`, `no_timing`).
+`output`, `no_timing`, `workers`, `address`).
 """
 
 from __future__ import annotations
@@ -39,10 +39,12 @@ def cluster_options(f: F) -> F:
     """--workers and --ray: the search on Ray workers (engine/cluster.py, docs/scaling.md)."""
     f = click.option("--ray", "ray_address", metavar="ADDRESS",
                      help="Run the workers on the Ray cluster at ADDRESS ('auto' for the one this machine "
-                          "belongs to); with --workers, that many of them, else one per CPU of the cluster.")(f)
+                          "belongs to; `ray start --head` prints it) instead of a local one started for the "
+                          "command.")(f)
     return click.option("--workers", type=click.IntRange(min=1), metavar="N",
-                        help="Search on N worker processes on a local Ray cluster (pip install 'netcheck[ray]'): "
-                             "the same states, verdicts and counterexamples as one process.")(f)
+                        help="Worker processes on Ray (pip install 'netcheck[ray]'): a local cluster of N started "
+                             "for the command, or N workers on the cluster --ray names (default there: one per "
+                             "CPU it has).")(f)
 
 
 def cluster_spec(workers: int | None, address: str | None) -> ClusterSpec | None:
@@ -54,8 +56,7 @@ def cluster_spec(workers: int | None, address: str | None) -> ClusterSpec | None
 
 no_timing_option = click.option("--no-timing", is_flag=True,
                                 help="Leave out timings and memory (for byte-identical output).")
-
-
+# the searches past one process (engine/cluster.py, docs/scaling.md)
 def max_states_option(default: int | None = None, help: str | None = None) -> Callable[[F], F]:
     """--max-states; `mutate` gives its per-mutant cap a default and says so."""
     text = help or "Stop exploring after this many states (what is undecided by then is unknown)."

@@ -120,7 +120,9 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
            ray_address: str | None, engine: str, depth: int | None, watch: bool) -> None:
     """Explore every interleaving of each SPEC (a file, or a directory of *.yaml and *.yml) and check its
     properties. A spec whose expect: lists violations stops once they are all found (--explore-all: to
-    the end); several specs are verified in parallel (--jobs), reported in the order given.
+    the end); several specs are verified in parallel (--jobs), reported in the order given. With
+    --workers or --ray, each spec's search is split among Ray workers, with the same states, verdicts and
+    counterexamples as in one process (docs/scaling.md).
 
     Exit 0: every property holds on the complete state space (a spec with expect: gets exactly the
     expected verdicts); 1: a property is violated or vacuous (or the verdicts differ from expect:, or,

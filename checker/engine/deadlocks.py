@@ -181,6 +181,12 @@ def explicit_form(system: TransitionSystem, state: tuple) -> int:
     same test as `DeadlockForm`, with every wait edge waits.py knows."""
     with system.uncounted():   # no run counts of coverage
         transitions, blocked = system.expand(state)
+    return expanded_form(system, state, transitions, blocked)
+
+
+def expanded_form(system: TransitionSystem, state: tuple, transitions: Sequence[tuple], blocked: int) -> int:
+    """`explicit_form` of a state already expanded (its transitions and blocked mask, as `expand` gives them):
+    for a search that tests each state it expands (engine/hunt.py)."""
     if not blocked or any(isinstance(t[4], Violation) for t in transitions):
         return 0
     if not any(not t[3] for t in transitions):
@@ -190,4 +196,4 @@ def explicit_form(system: TransitionSystem, state: tuple) -> int:
     return wait_cycle(system, state, blocked, finished)
 
 
-__all__ = ["DeadlockForm", "explicit_form", "why_partial"]
+__all__ = ["DeadlockForm", "explicit_form", "expanded_form", "why_partial"]

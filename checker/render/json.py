@@ -39,7 +39,7 @@ def report_object(report: SpecReport, timing: bool = True, coverage: bool = Fals
         "complete": report.complete,
         "stop_reason": report.stop_reason or None,
         "exit_code": report.exit_code,
-        "properties": [_property(p) for p in report.properties],
+        "properties": [property_object(p) for p in report.properties],
         "stats": stats,
     }
     if report.engine != "explicit":   # bounded model checking: the engine and the depth asked for
@@ -90,7 +90,8 @@ def _branch(b: BranchRuns) -> dict:
             "branch": b.branch, "runs": b.count}
 
 
-def _property(p: PropertyResult) -> dict:
+def property_object(p: PropertyResult) -> dict:
+    """One property's verdict as JSON data (with its trace when it has one)."""
     out: dict = {"name": p.name, "kind": p.kind, "status": p.status, "location": p.location or None,
                  "about": p.about, "message": p.message or None}
     if p.trace is not None:

@@ -7,7 +7,7 @@ import json
 
 from ..engine.lemmas import Check
 from ..report.proof import CtiView, LemmaCheck, PropertyProof, ProveReport, StateView
-from .json import _property as property_object
+from .json import property_object
 from .text import violation_text
 
 CHECK_NAMES = {"initiation": "initiation", "consecution": "consecution", "safety": "implies the property"}

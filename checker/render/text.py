@@ -244,12 +244,13 @@ def _ambiguous_files(files: tuple[str, ...]) -> set[str]:
     return {n for n in names if names.count(n) > 1}
 
 
-def violation_text(prop: PropertyResult, style: str = "cpu", width: int | None = None) -> str:
-    """One violated property as the text report shows it: what, why, the counterexample, the final state."""
-    return "\n".join(_violation(prop, style, width)) + "\n"
+def violation_text(prop: PropertyResult, style: str = "cpu", width: int | None = None, title: str | None = None) -> str:
+    """One violated property as the text report shows it: what, why, the counterexample, the final state;
+    `title` names the counterexample (by default: shortest or not, and why)."""
+    return "\n".join(_violation(prop, style, width, title)) + "\n"
 
 
-def _violation(prop: PropertyResult, style: str, width: int | None = None) -> list[str]:
+def _violation(prop: PropertyResult, style: str, width: int | None = None, title: str | None = None) -> list[str]:
     out = [f"{prop.name}: {STATUS[prop.status]} ({prop.kind}{', ' + prop.location if prop.location else ''})"]
     if prop.about:
         out.append(f"  {prop.about}")
@@ -258,8 +259,7 @@ def _violation(prop: PropertyResult, style: str, width: int | None = None) -> li
     trace = prop.trace
     if trace is not None:
         out.append("")
-        title = _trace_title(prop)
-        out.append("  " + trace_summary(trace, title))
+        out.append("  " + trace_summary(trace, title or _trace_title(prop)))
         out.append("")
         if trace.steps:
             shown = point(trace)

@@ -186,7 +186,7 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
                 location = trace.steps[-1].location
             final = trace.states[-1] if trace.states else system.base_state
             context = relevant_state(system, name, kind, final)
-            message = found.message or _default_message(kind)
+            message = found.message or default_message(kind)
             explanation = None
             waits: tuple[str, ...] = ()
             locations: tuple[str, ...] = ()
@@ -295,14 +295,13 @@ def _symbolic_report(path: str, result: BmcResult, use_expect: bool,
             final = trace.states[-1] if trace.states else system.base_state
             status = Status.REACHABLE if kind.is_question else Status.VIOLATED
             message = found.message or ("reachable: the trace below is a shortest way there" if kind.is_question
-                                        else _default_message(kind))
+                                        else default_message(kind))
             explanation: DeadlockExplanation | None = None
             waits: tuple[str, ...] = ()
             locations: tuple[str, ...] = ()
             if kind is PropertyKind.DEADLOCK:   # the threads the engine's deadlock form finds stuck
-                explanation = explain_deadlock(system, final, explicit_form(system, final))
+                explanation, locations = state_deadlock(system, final)
                 message, waits = explanation.summary, explanation.threads
-                locations = stuck_locations(system, final, explanation)
                 location = locations[0] if locations else location
             results.append(PropertyResult(name, kind, status, location, about, message, trace,
                                           relevant_state(system, name, kind, final), waits, explanation, locations))
@@ -482,7 +481,7 @@ def lock_order_result(order: LockOrder, exp: ExplicitResult) -> PropertyResult:
     return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.HOLDS, "", LOCK_ORDER_ABOUT)
 
 
-def _default_message(kind: PropertyKind) -> str:
+def default_message(kind: PropertyKind) -> str:
     return {PropertyKind.INVARIANT: "the invariant is false in this state",
             PropertyKind.FINAL: "false when every thread has finished",
             PropertyKind.DEADLOCK: "some threads can never step again, whatever the others do"}.get(kind, "")
@@ -513,6 +512,13 @@ def relevant_state(system: TransitionSystem, name: str, kind: PropertyKind,
 def lock_table(system: TransitionSystem, state: Sequence) -> list[tuple[str, str]]:
     """Every lock that is held or waited for, with its holders and waiters."""
     return [(lock, row.spell()) for lock, row in lock_rows(system, state).items()]
+
+
+def state_deadlock(system: TransitionSystem, final: Sequence) -> tuple[DeadlockExplanation, tuple[str, ...]]:
+    """A deadlock that a state shows by itself (engine/deadlocks.py, the symbolic engines' and hunt's form):
+    why its threads are stuck, and where each one is blocked."""
+    explanation = explain_deadlock(system, final, explicit_form(system, tuple(final)) or None)
+    return explanation, stuck_locations(system, final, explanation)
 
 
 def stuck_locations(system: TransitionSystem, state: Sequence, explanation: DeadlockExplanation) -> tuple[str, ...]:
