@@ -63,10 +63,12 @@ schema: install
 tutorial: install
 	$(BIN)/python scripts/tutorial.py
 
-# the second part, the search on Ray workers (bench/workers.py), needs the ray extra (in the dev extras)
+# the search on Ray workers (bench/workers.py) and the swarm hunt (bench/hunt.py) need the ray extra (in the
+# dev extras)
 bench: install-dev
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/workers.py
+	$(BIN)/python bench/hunt.py
 
 # The z3 engines on every shipped spec, one at a time, each run in a process of its own with a timeout
 # (bench/proofs.py): the Markdown table of docs/results.md, and bench/proofs.jsonl.

@@ -11,8 +11,9 @@ frontier among them, and its own copies of the search's observers. The search go
    edge index) of the edges that reach it, which is the edge the one-process search would find it by;
 3. the coordinator numbers the level's new states in the order of their keys, which is the order the
    one-process search would give them ids in (sorting plain integers, not states);
-4. the owners record the ids, run the state observers on their new states and say where every edge of
-   the level goes.
+4. the owners record the ids and say where every edge of the level goes, and at once (in the same
+   call) expand the next level, running the state observers on each state before expanding it; while
+   they do, the coordinator records the level, and it sends the next lookups as soon as they return.
 
 The coordinator keeps the graph (parent edges, every edge, depths, blocked masks), which the stuck-thread
 decision, liveness and the analyses read as a whole, and one stable 64-bit fingerprint per state to find
@@ -27,6 +28,7 @@ levels. A worker that dies ends the run at the last complete level, unknown, wit
 from __future__ import annotations
 
 import hashlib
+import pickle
 import time
 import zlib
 from array import array
@@ -48,6 +50,7 @@ from .store import Canonical, FingerprintStore, FingerprintTable, Packer, StoreK
 EDGE_BITS = 24            # a discovery key is source id << EDGE_BITS | edge index
 AFTER_EDGES = 1 << 40     # the point, within an expanded state, after its last edge (terminal, expanded hooks)
 _MASK64 = (1 << 64) - 1
+PICKLE = 5
 
 
 def owner_of(packed: bytes, workers: int) -> int:
@@ -138,6 +141,31 @@ class Assigned:
     memory_mb: float
 
 
+class Frontier:
+    """States to expand, in id order: ids, packings, and the discovery keys that say where the one-process
+    search found each (-1 - k for the k-th initial state). Flat sequences, not an object per state."""
+
+    __slots__ = ("ids", "packings", "keys")
+
+    def __init__(self) -> None:
+        self.ids = array("I")
+        self.packings: list[bytes] = []
+        self.keys = array("q")
+
+    def add(self, sid: int, packed: bytes, key: int) -> None:
+        self.ids.append(sid)
+        self.packings.append(packed)
+        self.keys.append(key)
+
+
+def _point(key: int) -> tuple[int, int]:
+    """The point of the one-process search where a state with this discovery key was found: while
+    expanding its source, at its edge (or, for an initial state, while interning the initial states)."""
+    if key < 0:
+        return (-1, -1 - key)
+    return (key >> EDGE_BITS, 2 * (key & ((1 << EDGE_BITS) - 1)))
+
+
 class Partition:
     """One worker (a Ray actor): the states owned, the frontier among them, an expander, observers. An
     actor serves one search after another (`load`, `unload`), so that a run over several specs starts
@@ -153,13 +181,17 @@ class Partition:
         self.canon = _canonical(system, self.pack)
         self.ids: dict[Any, int] | FingerprintTable = {} if job.store is StoreKind.FULL else FingerprintTable()
         # the states to expand next: id, packing, and the point their state observers run at
-        self.frontier: list[tuple[int, bytes, tuple[int, int]]] = []
+        self.frontier = Frontier()
         # the levels expanded lately, by depth: their states and the run counts before them (for `recount`)
-        self.expanded: dict[int, tuple[list[tuple[int, bytes, tuple[int, int]]], list]] = {}
+        self.expanded: dict[int, tuple[Frontier, list]] = {}
         self.depth = -1
-        self.pending: dict[Any, list] = {}
-        self.incoming: list[tuple[array, array, list]] = []
-        self.new: list[list] = []
+        # the level's lookups: new states by key (an index j into new_keys/new_packings), each batch's
+        # packings resolved (an id, or -1 - j for a new state), and the order of the new states' keys
+        self.pending: dict[Any, int] = {}
+        self.new_keys: list[int] = []
+        self.new_packings: list[bytes] = []
+        self.incoming: list[tuple[array, array, list[int]]] = []
+        self.order: list[int] = []
         self.findings = KeyedFindings()
         self.scratch = ExplicitResult(system, store=None)   # type: ignore[arg-type]
         self.observers = list(job.observers(system))
@@ -184,14 +216,14 @@ class Partition:
         """Own these initial states: (id, packing, position among the initial states)."""
         for sid, packed, k in states:
             self.ids.setdefault(packed if self.job.store is StoreKind.FULL else fingerprint(packed), sid)   # type: ignore[arg-type]
-            self.frontier.append((sid, packed, (-1, k)))
+            self.frontier.add(sid, packed, -1 - k)
 
     def expand(self) -> tuple:
         """Watch and expand the frontier: an `Expanded` for the coordinator, then one batch per owner (the
         distinct packings sent there, and per edge its key, source id << EDGE_BITS | its index among
         the source's stored edges, and its packing's index in the batch)."""
         self.depth += 1
-        level, self.frontier = self.frontier, []
+        level, self.frontier = self.frontier, Frontier()
         self.expanded[self.depth] = (level, self._counts())
         self.expanded.pop(self.depth - 2, None)
         workers, canon, expand = self.workers, self.canon, self.system.expand
@@ -203,10 +235,10 @@ class Partition:
         out = Expanded(array("I"), array("I"), array("I"), array("Q") if self.system.thread_count <= 64 else [],
                        array("I"), array("H"), array("H"), array("I"), [], [], {}, [], 0.0)
         perms, signals, actions, choices = out.perms, out.signals, out.actions, out.choices
-        for sid, packed, at in level:
+        for sid, packed, key in zip(level.ids, level.packings, level.keys):
             s = unpack(packed)
             if on_state:
-                findings.at = at
+                findings.at = _point(key)
                 for hook in on_state:
                     hook(sid, s)
             edges, blocked = expand(s)
@@ -260,63 +292,69 @@ class Partition:
         self.scratch.stuck.clear()
         out.findings = findings.take()
         out.memory_mb = peak_rss_mb()
-        return (out, *((list(uniques[w]), *batches[w]) for w in range(workers)))
+        # each batch pickled here, in C: Ray's own serializer calls Python code for every object it meets
+        return (out, *(pickle.dumps((list(uniques[w]), *batches[w]), PICKLE) for w in range(workers)))
 
-    def resolve(self, *batches: tuple[list, array, array]) -> array:
-        """Look up the successors sent here: the discovery keys of the new ones, sorted."""
-        ids, pending = self.ids, self.pending
+    def resolve(self, *batches: bytes) -> array:
+        """Look up the successors sent here (each batch pickled: its distinct packings, and per edge its key
+        and its packing's index): the discovery keys of the new ones, sorted."""
+        ids, pending, new_keys, new_packings = self.ids, self.pending, self.new_keys, self.new_packings
         whole = self.job.store is StoreKind.FULL
-        for packings, keys, refs in batches:
-            found: list = []
+        for batch in batches:
+            packings, keys, refs = pickle.loads(batch)
+            found: list[int] = []
             for p in packings:
                 k = p if whole else fingerprint(p)
                 sid = ids.get(k)
                 if sid is None:
-                    cell = pending.get(k)
-                    if cell is None:
-                        cell = pending[k] = [_MASK64, p, -1]
-                    found.append(cell)
+                    j = pending.get(k)
+                    if j is None:
+                        j = pending[k] = len(new_keys)
+                        new_keys.append(_MASK64)
+                        new_packings.append(p)
+                    found.append(-1 - j)
                 else:
                     found.append(sid)
             for dkey, u in zip(keys, refs):
-                cell = found[u]
-                if cell.__class__ is list and dkey < cell[0]:
-                    cell[0] = dkey
+                v = found[u]
+                if v < 0 and dkey < new_keys[-1 - v]:
+                    new_keys[-1 - v] = dkey
             self.incoming.append((keys, refs, found))
-        self.new = sorted(pending.values(), key=lambda cell: cell[0])
+        self.order = sorted(range(len(new_keys)), key=new_keys.__getitem__)
         self.pending = {}
-        return array("q", [cell[0] for cell in self.new])
+        return array("q", [new_keys[j] for j in self.order])
 
     def step(self, ids: array, expand_next: bool) -> tuple:
         """Record the new states' ids (given in the order of their keys) and resolve every edge of the
         level (an `Assigned`); then, with `expand_next`, expand the next level at once (what `expand`
         returns), else an empty `Expanded` and no batches."""
         fingerprints = array("Q")
-        mask = (1 << EDGE_BITS) - 1
         own, frontier = self.ids.setdefault, self.frontier
         whole = self.job.store is StoreKind.FULL
-        for cell, sid in zip(self.new, ids):
-            dkey, packed = cell[0], cell[1]
-            cell[2] = sid
-            own(packed if whole else fingerprint(packed), sid)
-            frontier.append((sid, packed, (dkey >> EDGE_BITS, 2 * (dkey & mask))))
+        new_keys, new_packings = self.new_keys, self.new_packings
+        assigned = [0] * len(new_keys)
+        for j, sid in zip(self.order, ids):
+            packed = new_packings[j]
+            assigned[j] = sid
+            own(packed if whole else fingerprint(packed), sid)   # type: ignore[arg-type]
+            frontier.add(sid, packed, new_keys[j])
             fingerprints.append(stable_fingerprint(packed))
         out = Assigned(array("q"), array("I"), fingerprints, [], 0.0)
         for keys, refs, found in self.incoming:
-            targets = [cell if cell.__class__ is int else cell[2] for cell in found]
+            targets = [v if v >= 0 else assigned[-1 - v] for v in found]
             out.edges.extend(keys)
             out.targets.extend([targets[u] for u in refs])
-        self.incoming, self.new = [], []
+        self.incoming, self.order, self.new_keys, self.new_packings = [], [], [], []
         if expand_next:
             return (out, *self.expand())
-        for sid, packed, at in frontier if self.on_state else ():   # found, never expanded: still watched
-            self.findings.at = at
+        for sid, packed, key in zip(frontier.ids, frontier.packings, frontier.keys) if self.on_state else ():
+            self.findings.at = _point(key)   # found, never expanded: still watched
             state = unpack(packed)
             for hook in self.on_state:
                 hook(sid, state)
         out.findings = self.findings.take()
         out.memory_mb = peak_rss_mb()
-        return (out, None, *([[], array("q"), array("I")] for _ in range(self.workers)))
+        return (out, None, *(pickle.dumps(([], array("q"), array("I")), PICKLE) for _ in range(self.workers)))
 
     def recount(self, depth: int, last: int) -> None:
         """Run counts as if level `depth` had been expanded only up to state `last` (a stop rule fell
@@ -325,7 +363,7 @@ class Partition:
         for t, (ran, outcomes) in zip(self.system.threads, counts):
             t.builder.counts.ran[:] = ran
             t.builder.counts.outcomes[:] = outcomes
-        for sid, packed, _ in level:
+        for sid, packed in zip(level.ids, level.packings):
             if sid > last:
                 break
             self.system.expand(unpack(packed))
