@@ -39,7 +39,7 @@ from typing import Any
 from netcheck.model.lang.spec import Spec
 from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.runtime import Violation
-from netcheck.model.semantics.system import TransitionSystem
+from netcheck.model.semantics.system import RunCounts, TransitionSystem
 
 from .bfs import DEADLOCK
 from .limits import STOPPED_AT_VIOLATION, Interrupt, Limits, Progress, ProgressInfo, peak_rss_mb
@@ -176,14 +176,14 @@ class Partition:
         self.index, self.workers, self.job = index, workers, job
         system = self.system = TransitionSystem(job.spec, job.reduction, job.symmetric)
         system.restart_counts()
-        self.start_counts = self._counts()
+        self.start_counts = system.run_counts()
         self.pack = Packer()
         self.canon = _canonical(system, self.pack)
         self.ids: dict[Any, int] | FingerprintTable = {} if job.store is StoreKind.FULL else FingerprintTable()
         # the states to expand next: id, packing, and the point their state observers run at
         self.frontier = Frontier()
         # the levels expanded lately, by depth: their states and the run counts before them (for `recount`)
-        self.expanded: dict[int, tuple[Frontier, list]] = {}
+        self.expanded: dict[int, tuple[Frontier, RunCounts]] = {}
         self.depth = -1
         # the level's lookups: new states by key (an index j into new_keys/new_packings), each batch's
         # packings resolved (an id, or -1 - j for a new state), and the order of the new states' keys
@@ -209,9 +209,6 @@ class Partition:
         """Drop the search (its states and observers), keeping the process for the next one."""
         self.__dict__.clear()
 
-    def _counts(self) -> list[tuple[list[int], list[int]]]:
-        return [(t.builder.counts.ran.copy(), t.builder.counts.outcomes.copy()) for t in self.system.threads]
-
     def add_initial(self, states: Sequence[tuple[int, bytes, int]]) -> None:
         """Own these initial states: (id, packing, position among the initial states)."""
         for sid, packed, k in states:
@@ -224,7 +221,7 @@ class Partition:
         the source's stored edges, and its packing's index in the batch)."""
         self.depth += 1
         level, self.frontier = self.frontier, Frontier()
-        self.expanded[self.depth] = (level, self._counts())
+        self.expanded[self.depth] = (level, self.system.run_counts())
         self.expanded.pop(self.depth - 2, None)
         workers, canon, expand = self.workers, self.canon, self.system.expand
         dump, getvalue, seek, truncate = self.pack.dump, self.pack.getvalue, self.pack.seek, self.pack.truncate
@@ -360,18 +357,16 @@ class Partition:
         """Run counts as if level `depth` had been expanded only up to state `last` (a stop rule fell
         there) and nothing after it."""
         level, counts = self.expanded[depth]
-        for t, (ran, outcomes) in zip(self.system.threads, counts):
-            t.builder.counts.ran[:] = ran
-            t.builder.counts.outcomes[:] = outcomes
+        self.system.set_run_counts(counts)
         for sid, packed in zip(level.ids, level.packings):
             if sid > last:
                 break
             self.system.expand(unpack(packed))
 
-    def results(self) -> tuple[list[tuple[list[int], list[int]]], list[object]]:
+    def results(self) -> tuple[RunCounts, list[object]]:
         """The run counts this worker added, per thread, and what its observers saw."""
         added = [([a - b for a, b in zip(now[0], then[0])], [a - b for a, b in zip(now[1], then[1])])
-                 for now, then in zip(self._counts(), self.start_counts)]
+                 for now, then in zip(self.system.run_counts(), self.start_counts)]
         return added, [o.part() for o in self.observers]
 
 
@@ -431,7 +426,8 @@ def search(system: TransitionSystem, result: ExplicitResult, limits: Limits, wor
     result.seconds = time.perf_counter() - started
     result.transitions = run.transitions
     run.findings_into(result)
-    _add_counts(system, added)
+    for more in added:
+        system.add_run_counts(more)
     coordinator = observers(system)
     findings = Findings(result.violations, result.witnesses)
     for k, o in enumerate(coordinator):
@@ -481,15 +477,6 @@ def _initial(system: TransitionSystem, run: Run) -> None:
             initial[owner_of(packed, len(run.actors))].append((len(run.store), packed, k))
             run.store.add_initial(packed, stable_fingerprint(packed))
     run.ray.get([a.add_initial.remote(initial[w]) for w, a in enumerate(run.actors)])
-
-
-def _add_counts(system: TransitionSystem, added: Sequence[list[tuple[list[int], list[int]]]]) -> None:
-    """Add the run counts each worker added to the system's own (those of computing the initial states)."""
-    for t, per_worker in enumerate(zip(*added)):
-        counts = system.threads[t].builder.counts
-        for more_ran, more_outcomes in per_worker:
-            counts.ran[:] = [a + b for a, b in zip(counts.ran, more_ran)]
-            counts.outcomes[:] = [a + b for a, b in zip(counts.outcomes, more_outcomes)]
 
 
 class Run:

@@ -45,6 +45,7 @@ class Thread:
 
 
 Transition = tuple[int, int, int, bool, "tuple | Violation"]   # (tid, action, choice, signal, target)
+RunCounts = list[tuple[list[int], list[int]]]   # per thread: runs per program point, `if` outcomes
 
 
 class PropertyInfo(NamedTuple):
@@ -490,13 +491,28 @@ class TransitionSystem:
     def uncounted(self) -> Iterator[None]:
         """Steps fired meanwhile leave the run counts (coverage) as they were: for checks that expand a
         state again."""
-        saved = [(t.builder.counts.ran.copy(), t.builder.counts.outcomes.copy()) for t in self.threads]
+        saved = self.run_counts()
         try:
             yield
         finally:
-            for t, (ran, outcomes) in zip(self.threads, saved):
-                t.builder.counts.ran[:] = ran
-                t.builder.counts.outcomes[:] = outcomes
+            self.set_run_counts(saved)
+
+    def run_counts(self) -> RunCounts:
+        """A copy of the run counts so far, per thread (runs per program point, `if` outcomes)."""
+        return [(t.builder.counts.ran.copy(), t.builder.counts.outcomes.copy()) for t in self.threads]
+
+    def set_run_counts(self, counts: RunCounts) -> None:
+        """Back to counts `run_counts` gave, in place (the compiled steps hold these very lists)."""
+        for t, (ran, outcomes) in zip(self.threads, counts):
+            t.builder.counts.ran[:] = ran
+            t.builder.counts.outcomes[:] = outcomes
+
+    def add_run_counts(self, more: RunCounts) -> None:
+        """Add counts made elsewhere (a partitioned search's workers) to these, in place."""
+        for t, (ran, outcomes) in zip(self.threads, more):
+            counts = t.builder.counts
+            counts.ran[:] = [a + b for a, b in zip(counts.ran, ran)]
+            counts.outcomes[:] = [a + b for a, b in zip(counts.outcomes, outcomes)]
 
     @contextmanager
     def _unsettled(self) -> Iterator[None]:
