@@ -37,30 +37,35 @@ def load(path: PathLike, bounds: Mapping[str, int] | None = None) -> Spec:
 
 def verify(spec: PathLike | Spec, bounds: Mapping[str, int] | None = None, *, max_states: int | None = None,
            max_depth: int | None = None, timeout: float | None = None, max_memory: float | None = None,
-           explore_all: bool = False, use_expect: bool = True) -> SpecReport:
+           explore_all: bool = False, use_expect: bool = True, reduce: str = "auto",
+           symmetry: str = "auto") -> SpecReport:
     """Verify a spec (a path, or what `load` returned) as `netcheck verify` does, and return its report.
 
     The limits are those of the command (`max_memory` in MB); a run they cut short has `complete` false
     and unknown verdicts. A spec whose expect: lists violations stops once they are all found unless
     `explore_all`; `use_expect=False` judges the verdicts alone (`--ignore-expect`). `bounds` go with a
-    path (a loaded spec has its bounds already). Nothing is printed. Raises SpecError for an invalid spec,
-    TypeError or ValueError for bad arguments.
+    path (a loaded spec has its bounds already). `reduce` ("auto", "none", "protected") and `symmetry`
+    ("auto", "off", "on") are `--reduce` and `--symmetry`. Nothing is printed. Raises SpecError for an
+    invalid spec, TypeError or ValueError for bad arguments.
     """
-    from netcheck.checker.cli.run import load_system, verify_system
+    from netcheck.checker.cli.run import compile_system, load_system, verify_system
     from netcheck.checker.engine.limits import Limits
     from netcheck.model.lang.spec import Spec
-    from netcheck.model.semantics.system import TransitionSystem
     for name, value in (("max_states", max_states), ("max_depth", max_depth), ("timeout", timeout),
                         ("max_memory", max_memory)):
         _check_limit(name, value, integral=name.startswith("max_") and name != "max_memory")
+    for option, mode, choices in (("reduce", reduce, ("auto", "none", "protected")),
+                                 ("symmetry", symmetry, ("auto", "off", "on"))):
+        if mode not in choices:
+            raise ValueError(f"verify(): {option} must be one of {', '.join(choices)}, not {mode!r}")
     limits = Limits(max_states, max_depth, timeout, False, max_memory)
     if isinstance(spec, Spec):
         if bounds is not None:
             raise TypeError("verify(): bounds go with a path; load(path, bounds) a spec with other bounds")
-        path, system = spec.files[0], TransitionSystem(spec)
+        path, system = spec.files[0], compile_system(spec, reduce, symmetry)
     else:
         path = _path(spec)
-        system = load_system(path, _bounds(bounds))
+        system = load_system(path, _bounds(bounds), reduce, symmetry)
     report, _ = verify_system(path, system, limits, warn=False, use_expect=use_expect,
                                early=use_expect and not explore_all)
     return report

@@ -109,12 +109,20 @@ def test_stuck_threads_found_by_an_early_stop_make_no_claim_of_a_shortest_trace(
     threads only the rest of the graph proves, so the trace is not called shortest (here it is 13
     steps; the whole graph gives 3)."""
     spec = SPECS / "bugs" / "recursive_read_in_init.yaml"
-    early = run("verify", spec).output
+    early = run("verify", "--reduce", "none", spec).output
     deadlock = early[early.index("deadlock_free: VIOLATED"):]
     assert deadlock.split("\n")[4].startswith("  Counterexample (the run stopped early: a shorter one may exist): 13 steps")
-    full = run("verify", "--explore-all", spec).output
+    full = run("verify", "--reduce", "none", "--explore-all", spec).output
     deadlock = full[full.index("deadlock_free: VIOLATED"):]
     assert deadlock.split("\n")[4].startswith("  Shortest counterexample: 3 steps"), deadlock
+    # by default (reduced) no claim either: stopped early, the second search's 13 steps; to the end, the
+    # reduced search's own trace, shorter than the second search's
+    default = run("verify", spec).output
+    deadlock = default[default.index("deadlock_free: VIOLATED"):]
+    assert deadlock.split("\n")[4].startswith("  Counterexample (the run stopped early: a shorter one may exist): 13 steps")
+    default = run("verify", "--explore-all", spec).output
+    deadlock = default[default.index("deadlock_free: VIOLATED"):]
+    assert deadlock.split("\n")[4].startswith("  Counterexample (reduced search: a shorter one may exist): 3 steps")
 
 
 def corpus(tmp_path: Path) -> Path:
@@ -179,5 +187,5 @@ def test_quiet_names_vacuous_properties() -> None:
 
 def test_quiet_names_what_an_undecided_expectation_has_found_so_far() -> None:
     spec = SPECS / "bugs" / "register_takes_read.yaml"
-    result = run("verify", "-q", "--bound", "net=1", "--max-states", "3000", spec)
+    result = run("verify", "-q", "--reduce", "none", "--bound", "net=1", "--max-states", "3000", spec)
     assert result.exit_code == 3 and "; violated so far: init_exit_pairing, exits_in_reverse_order;" in result.output

@@ -221,7 +221,7 @@ def test_text_warns_and_the_exit_code_stays_ok() -> None:
 
 
 def test_full_listing_and_strict_mode() -> None:
-    full = verify("--coverage", str(COVERAGE_SPEC)).output
+    full = verify("--coverage", "--reduce", "none", str(COVERAGE_SPEC)).output   # the runs of every interleaving
     assert "          0  coverage.yaml:21  rejected += 1  NEVER RUN" in full
     assert "         10  coverage.yaml:25  mutex_unlock(&big_lock)  [user]" in full
     assert "          0  coverage.yaml:31  either: drain  NEVER TAKEN" in full
@@ -260,7 +260,11 @@ def test_json_coverage() -> None:
     assert [(base(b["location"]), b["decision"], b["branch"]) for b in data["not_taken"]] == [
         ("coverage.yaml:19", "if", "then"), ("coverage.yaml:31", "either", "drain")]
     assert "statement_runs" not in data
-    full = json.loads(verify("--format", "json", "--coverage", str(COVERAGE_SPEC)).output)["coverage"]
+    reduced = json.loads(verify("--format", "json", "--coverage", str(COVERAGE_SPEC)).output)["coverage"]
+    full = json.loads(verify("--format", "json", "--coverage", "--reduce", "none", str(COVERAGE_SPEC)).output)["coverage"]
+    # the reduction runs fewer interleavings, so fewer runs, but never leaves a statement or branch out
+    assert [s["runs"] > 0 for s in reduced["statement_runs"]] == [s["runs"] > 0 for s in full["statement_runs"]]
+    assert [b["runs"] > 0 for b in reduced["branch_runs"]] == [b["runs"] > 0 for b in full["branch_runs"]]
     assert len(full["statement_runs"]) == 10 and len(full["branch_runs"]) == 4
     assert full["statement_runs"][4] == {"location": str(COVERAGE_SPEC) + ":25", "column": 7,
                                          "statement": "mutex_unlock(&big_lock)", "runs": 10, "threads": ["user"],

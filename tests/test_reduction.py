@@ -12,14 +12,16 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
-from netcheck.checker.engine.explore import explore, shortest_counterexamples
+from netcheck.checker.analyses.coverage import summarize
+from netcheck.checker.analyses.retrace import shortest_traces
+from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.stuck import stuck_masks
 from netcheck.checker.report.build import build_report
 from netcheck.model.lang.errors import SpecError
 from netcheck.model.lang.parse import load_spec
 from netcheck.model.semantics.discipline import Hold, Reduction, discipline, foldable, held_locks, observed_locks
-from netcheck.model.semantics.runtime import ReductionError, Violation
+from netcheck.model.semantics.runtime import FOLDED_FUEL, SETTLE_FUEL, ReductionError, Violation
 from netcheck.model.semantics.system import TransitionSystem
 from spec_generator import generated_systems
 from test_reference_agreement import CORNERS, KNOWN_BUGS, QUESTION_CORNERS, load_text
@@ -55,6 +57,10 @@ def agree(full: TransitionSystem, limits: Limits | None = None) -> int:
     assert all(p.status == "unknown" for p in rb.properties if p.kind.is_liveness)
     assert [(p.name, p.status) for p in ra.properties if not p.kind.is_liveness] == \
         [(p.name, p.status) for p in rb.properties if not p.kind.is_liveness]
+    # coverage: the same statements never run and branches never taken (fewer runs of the rest)
+    ca, cb = summarize(full, a.executions, True), summarize(reduced, b.executions, True)
+    assert [s.span for s in ca.unreached] == [s.span for s in cb.unreached]
+    assert [(br.span, br.branch) for br in ca.untaken] == [(br.span, br.branch) for br in cb.untaken]
     states_a, states_b = a.store.states, b.store.states
     assert {states_a[s] for s in a.finals} == {states_b[s] for s in b.finals}
     # states with stuck threads: the same, but for those where a thread stands before a folded step
@@ -69,14 +75,17 @@ def agree(full: TransitionSystem, limits: Limits | None = None) -> int:
         if prop.trace is not None:
             assert prop.reduced and not prop.shortest
             replays(full, prop.trace, prop.name)
-    # the report's counterexamples come from a second, unreduced search up to the violations: shortest
-    shortest_counterexamples(b, limits)
+    # the report's counterexamples and witnesses come from a second, unreduced search up to them: shortest
+    shortest_traces(b, limits)
     rs = build_report("spec.yaml", b, use_expect=False)
     for pa, ps in zip(ra.properties, rs.properties):
-        if ps.status == "violated" and ps.kind != "deadlock" and ps.trace is not None:
+        if ps.trace is None or ps.kind.is_liveness:
+            continue
+        replays(full, ps.trace, ps.name)
+        if ps.kind != "deadlock":
             assert ps.shortest and not ps.reduced, ps.name
+        if ps.shortest:
             assert pa.trace is not None and len(ps.trace.steps) == len(pa.trace.steps), ps.name
-            replays(full, ps.trace, ps.name)
     return a.state_count - b.state_count
 
 
@@ -87,7 +96,10 @@ def before_folded(reduced: TransitionSystem, state: tuple) -> bool:
 
 
 def replays(full: TransitionSystem, trace, prop: str) -> None:
-    """Every step of the trace is a step of the full semantics, and a violating last step breaks `prop`."""
+    """The trace starts in an initial state of the full semantics, every step is one of its steps, and a
+    violating last step breaks `prop`."""
+    if trace.states:
+        assert trace.states[0] in full.initial(), "a trace starts in an initial state"
     for i, step in enumerate(trace.steps):
         outcomes = full.fire(trace.states[i], step.action)
         target = outcomes[step.choice]
@@ -224,8 +236,9 @@ def test_verify_reduce_reports_the_reduction(tmp_path: Path) -> None:
     spec = tmp_path / "counter.yaml"
     spec.write_text(dedent(COUNTER).replace('"seen <= 1"', '"seen <= 0"'))
     out = CliRunner().invoke(main, ["verify", "--reduce", "protected", "--no-timing", str(spec)]).output
-    plain = CliRunner().invoke(main, ["verify", "--no-timing", str(spec)]).output
-    assert "(reduction: protected)" in out and "reduction" not in plain
+    plain = CliRunner().invoke(main, ["verify", "--reduce", "none", "--no-timing", str(spec)]).output
+    default = CliRunner().invoke(main, ["verify", "--no-timing", str(spec)]).output
+    assert "(reduction: protected)" in out and "reduction" not in plain and default == out
     # the counterexample is the unreduced search's: the same shortest one
     shortest = [line for line in plain.splitlines() if "Shortest counterexample" in line]
     assert shortest and shortest == [line for line in out.splitlines() if "counterexample" in line.lower()
@@ -266,3 +279,41 @@ def test_a_release_stays_a_step_where_another_thread_can_see_the_lock_held() -> 
         holder = system.threads[0]
         assert {holder.nodes[pc].stmt.text for pc in foldable(system.spec, threads)[0]} == folded
         agree(TransitionSystem(load_text(spec)))
+
+
+BUSY_LOOP = """
+netcheck: 1
+name: busy
+locks: {m: mutex}
+state:
+  flag: {type: bool}
+  c: {type: 'int[0..3]'}
+procedures:
+  waiter():
+    body:
+    - while: not flag
+      do: []
+    - c = 1
+  other():
+    body:
+    - mutex_lock: m
+    - mutex_unlock: m
+threads:
+  a: {run: waiter()}
+  b: {run: other()}
+options: {deadlock: false}
+"""
+
+
+def test_a_busy_loop_on_protected_data_gives_up_folding_early(tmp_path: Path) -> None:
+    """Nobody writes `flag`, so the loop's test reads protected data and is folded: the fold never ends. The
+    full search runs it as a step of its own; the reduced one gives up folding after FOLDED_FUEL node runs
+    (the thread stands before the loop), not after the whole SETTLE_FUEL of each settle (found by the fuzz
+    test: a spec whose reduced search took 30 s where the full one took half a second)."""
+    spec = tmp_path / "busy.yaml"
+    spec.write_text(BUSY_LOOP)
+    full = TransitionSystem(load_spec(spec))
+    agree(full)
+    reduced = explore(TransitionSystem(load_spec(spec), Reduction.PROTECTED))
+    runs = sum(sum(ran) for ran in reduced.executions.ran)
+    assert FOLDED_FUEL < runs < 10 * FOLDED_FUEL < SETTLE_FUEL

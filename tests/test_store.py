@@ -106,12 +106,13 @@ def test_a_replay_that_misses_its_fingerprint_is_an_error() -> None:
 def test_verify_store_hash_says_so_and_refuses_what_needs_every_state(tmp_path: Path) -> None:
     spec = ROOT / "docs" / "examples" / "producer_consumer.yaml"
     runner = CliRunner()
-    hashed = runner.invoke(main, ["verify", "--store", "hash", "--no-timing", str(spec)])
-    full = runner.invoke(main, ["verify", "--no-timing", str(spec)])
+    every = ["--reduce", "none", "--symmetry", "off"]   # all 72 states
+    hashed = runner.invoke(main, ["verify", "--store", "hash", "--no-timing", *every, str(spec)])
+    full = runner.invoke(main, ["verify", "--no-timing", *every, str(spec)])
     assert hashed.exit_code == full.exit_code == 0
     assert "store: 64-bit fingerprints; the probability that a collision hid a state is at most 1.4e-16" \
         in hashed.output and "store:" not in full.output
-    data = json.loads(runner.invoke(main, ["verify", "--store", "hash", "--format", "json", str(spec)]).output)
+    data = json.loads(runner.invoke(main, ["verify", "--store", "hash", "--format", "json", *every, str(spec)]).output)
     assert data["store"] == "hash" and data["omission_probability"] == 72 * 71 / 2 ** 65
     for extra in (["--graph", str(tmp_path / "g.dot")], ["--engine", "bmc", "--depth", "2"]):
         refused = runner.invoke(main, ["verify", "--store", "hash", *extra, str(spec)])

@@ -244,11 +244,17 @@ def test_a_wrong_symmetry_is_caught_during_the_search() -> None:
 def test_verify_symmetry_on_says_what_it_used_and_refuses_what_needs_every_state(tmp_path: Path) -> None:
     spec = ROOT / "docs" / "examples" / "producer_consumer.yaml"
     runner = CliRunner()
-    on = runner.invoke(main, ["verify", "--symmetry", "on", str(spec)])
-    off = runner.invoke(main, ["verify", str(spec)])
-    assert on.exit_code == off.exit_code == 0
+    on = runner.invoke(main, ["verify", "--symmetry", "on", "--reduce", "none", str(spec)])
+    off = runner.invoke(main, ["verify", "--symmetry", "off", "--reduce", "none", str(spec)])
+    auto = runner.invoke(main, ["verify", "--reduce", "none", str(spec)])   # the default: on, where it applies
+    assert on.exit_code == off.exit_code == auto.exit_code == 0
     assert "symmetry: item (2 permutations)" in on.output and "symmetry" not in off.output
     assert "explored 37 states" in on.output and "explored 72 states" in off.output
+    assert "symmetry: item (2 permutations)" in auto.output and "explored 37 states" in auto.output
+    # where nothing is symmetric, the default says nothing about it; --symmetry on says why
+    steps = ROOT / "docs" / "examples" / "tour.yaml"
+    assert "symmetry" not in runner.invoke(main, ["verify", str(steps)]).output
+    assert "symmetry: none; not cpu" in runner.invoke(main, ["verify", "--symmetry", "on", str(steps)]).output
     data = runner.invoke(main, ["verify", "--symmetry", "on", "--format", "json", str(spec)])
     assert '"symmetry": "item (2 permutations)"' in data.output
     for extra in (["--graph", str(tmp_path / "g.dot")], ["--engine", "bmc", "--depth", "2"]):

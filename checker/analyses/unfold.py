@@ -1,7 +1,8 @@
 """Paths of a reduced search (model/semantics/discipline.py) as real executions of the full semantics.
 
 A step of the reduced system is one step of the full system followed by the folded steps it ran at once:
-those of its thread and of the threads it woke. Unfolding fires each of them in the full system, in
+those of its thread and of the threads it woke; an initial state of the reduced system is one of the full
+system after the folded steps its threads start with. Unfolding fires each of them in the full system, in
 turn (the stepping thread first, then the others by id), and keeps the one order of `either` branches
 that reaches the reduced step's target; a path that does not unfold is an internal error.
 """
@@ -23,7 +24,7 @@ def unfold(reduced: TransitionSystem, path: Path, prop: str = "") -> Path:
     full = reduced.unreduced()
     if not path.states:   # a violation while computing the initial states
         return path
-    states, labels = [path.states[0]], []
+    states, labels = _from_initial(reduced, full, path.states[0])
     for before, after, label in zip(path.states, path.states[1:], path.labels):
         steps = _extend(reduced, full, before, _full_label(reduced, full, label), after, "")
         if steps is None:
@@ -41,6 +42,19 @@ def unfold(reduced: TransitionSystem, path: Path, prop: str = "") -> Path:
             states.append(state)
         last = steps[-1][0]
     return Path(tuple(states), tuple(labels), last, (), False)
+
+
+def _from_initial(reduced: TransitionSystem, full: TransitionSystem, start: tuple) -> tuple[list[tuple], list[Label]]:
+    """The full steps from an initial state of `full` to the reduced initial state `start` (a thread whose
+    first steps are folded takes them while the initial states are computed): their states and labels."""
+    initial = [s for s in full.initial() if not isinstance(s, Violation)]
+    if start in initial:
+        return [start], []
+    for state in initial:
+        steps = _folded(reduced, full, state, 0, start, "")
+        if steps is not None:
+            return [state, *(s for _, s in steps)], [label for label, _ in steps]
+    raise InternalError("the reduced initial state is reached by no folded steps from a full one")
 
 
 def _full_label(reduced: TransitionSystem, full: TransitionSystem, label: Label) -> Label:

@@ -14,7 +14,7 @@ from netcheck.model.semantics import ir
 from netcheck.model.semantics.system import TransitionSystem
 from netcheck.model.semantics.waits import LOCK_RELATIONS, MUTEX_WAITS, WaitEdge, blockers, holds
 
-from ..engine.observers import Observer, replay
+from ..engine.observers import Findings, Observer, replay
 from ..engine.result import ExplicitResult, Finding
 from .trace import Trace, counterexample
 
@@ -320,10 +320,13 @@ def _witness(exp: ExplicitResult, sid: int, tid: int, chain: tuple[WaitEdge, ...
 class SlowWaits(Observer):
     """Watches, during the search (or over a finished result's store), for states where a `waiter_decl`
     thread is blocked on a lock whose waits lead to a thread inside a slow step: the first state of each
-    chain shape (only the very first with `first_only`). Observation `slow:<decl>` or `slow:<decl>:all`."""
+    chain shape (only the very first with `first_only`). Observation `slow:<decl>` or `slow:<decl>:all`.
+    `question`: the waits_on_slow property asked, which the first such state then answers as a witness
+    (so that a search told to stop once it is reached, --stop-on, stops there)."""
 
-    def __init__(self, system: TransitionSystem, waiter_decl: str, first_only: bool):
-        self.system, self.first_only = system, first_only
+    def __init__(self, system: TransitionSystem, waiter_decl: str, first_only: bool, question: str = ""):
+        self.system, self.first_only, self.question = system, first_only, question
+        self.findings: Findings | None = None
         self.name = f"slow:{waiter_decl}" + ("" if first_only else ":all")
         tids = [t.tid for t in system.threads if t.decl == waiter_decl]
         if not tids and not any(t.name == waiter_decl for t in system.spec.threads):
@@ -331,6 +334,9 @@ class SlowWaits(Observer):
         # declared, but with no instance at these bounds: nobody can wait
         self.watched = _blocked_pcs(system, tids) if tids else []
         self.found: dict[str, tuple[int, int, tuple[WaitEdge, ...]]] = {}
+
+    def start(self, result: ExplicitResult, findings: Findings) -> None:
+        self.findings = findings
 
     def on_state(self, sid: int, s: tuple) -> None:
         if self.first_only and self.found:
@@ -344,6 +350,8 @@ class SlowWaits(Observer):
                 continue
             shape = _shape(system, chain, _slow_place(system, s, chain[-1].target)[0])
             if shape not in self.found:
+                if not self.found and self.question and self.findings is not None:
+                    self.findings.witness(Finding(self.question, sid, tid))
                 self.found[shape] = (sid, tid, chain)
                 if self.first_only:
                     return

@@ -26,8 +26,8 @@ class VerifyJob:
     limits: Limits
     use_expect: bool = True
     stop_at_expected: bool = True
-    reduction: str = "none"     # model/semantics/discipline.py Reduction
-    symmetry: bool = False      # model/semantics/symmetry.py
+    reduction: str = "auto"     # none, protected (model/semantics/discipline.py) or auto (cli/run.py compile_system)
+    symmetry: str = "auto"      # off, on (model/semantics/symmetry.py) or auto
     # explicit, bmc (bounded model checking to `depth` steps), kind (k-induction to `depth`) or pdr
     engine: str = "explicit"
     depth: int | None = None

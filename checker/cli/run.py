@@ -23,6 +23,7 @@ from ..engine.limits import Limits, ProgressInfo
 from ..engine.vocabulary import EXIT_USAGE, PropertyKind
 
 if TYPE_CHECKING:
+    from netcheck.model.lang.spec import Spec
     from netcheck.model.semantics.system import TransitionSystem
 
     from ..engine.observers import Observer
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 Verification = tuple["SpecReport", "ExplicitResult"]
 SPEC_SUFFIXES = (".yaml", ".yml")   # the files a directory argument stands for
-CacheKey = tuple[str, tuple[tuple[str, int], ...], Limits, bool, bool, str, bool, str]
+CacheKey = tuple[str, tuple[tuple[str, int], ...], Limits, bool, bool, str, bool | str, str]
 
 
 GRAPH_MAX_STATES = 5000   # the default cap on the nodes of a --graph view
@@ -99,13 +100,30 @@ def atomic_write(path: Path, text: str) -> None:
             tmp.unlink()
 
 
-def load_system(path: str, bounds: dict[str, int], reduction: str = "none", symmetry: bool = False) -> TransitionSystem:
-    """The spec at `path`, parsed and compiled (SpecError when it is invalid), with that reduction
-    (model/semantics/discipline.py) and, if asked, symmetry (model/semantics/symmetry.py)."""
+def load_system(path: str, bounds: dict[str, int], reduction: str = "none",
+                symmetry: bool | str = False) -> TransitionSystem:
+    """The spec at `path`, parsed and compiled (SpecError when it is invalid), with that reduction and
+    symmetry (`compile_system`)."""
     from netcheck.model.lang.parse import load_spec
+    return compile_system(load_spec(path, bounds), reduction, symmetry)
+
+
+def compile_system(spec: Spec, reduction: str = "none", symmetry: bool | str = False) -> TransitionSystem:
+    """`spec` compiled with a reduction (model/semantics/discipline.py: none, protected) and symmetry
+    (model/semantics/symmetry.py: off, on). `auto`, verify's default, chooses both wherever every verdict
+    is decided under them: not for a spec with liveness properties (decided on the full graph); and
+    symmetry only where some entity is symmetric. (`verify` also searches a spec in full when the run
+    stops at the violations its expect: lists.)"""
     from netcheck.model.semantics.discipline import Reduction
     from netcheck.model.semantics.system import TransitionSystem
-    return TransitionSystem(load_spec(path, bounds), Reduction(reduction), symmetry)
+    liveness = any(PropertyKind(p.kind).is_liveness for p in spec.properties)
+    if reduction == "auto":
+        reduction = "none" if liveness else "protected"
+    symmetric = not liveness if symmetry == "auto" else symmetry in (True, "on")
+    system = TransitionSystem(spec, Reduction(reduction), symmetric)
+    if symmetry == "auto" and not system.symmetric:
+        system.symmetry = None   # nothing here is symmetric: nothing to say about it
+    return system
 
 
 def explore_spec(path: str, bounds: dict[str, int], limits: Limits,
@@ -213,13 +231,14 @@ def shared_cache() -> ExplorationCache | None:
 
 def verify_one(path: str, bounds: dict[str, int], limits: Limits, graph: GraphRequest | None, progress_enabled: bool,
                use_expect: bool = True, cache: ExplorationCache | None = None,
-               stop_at_expected: bool = False, reduction: str = "none", symmetry: bool = False,
+               stop_at_expected: bool = False, reduction: str = "none", symmetry: bool | str = False,
                store: str = "full", workers: int = 0) -> Verification:
     """Load, explore and judge one spec (and write its state graph to `graph`). With a `cache`, a run
     without a graph is looked up there first and kept there after (its progress line is off). With
     `stop_at_expected`, a spec whose expect: lists violations stops once they are all found. `workers`:
     explore on that many Ray workers (inside engine/cluster.py's `cluster`; the same result)."""
     early = stop_at_expected and use_expect
+    symmetry = symmetry if symmetry == "auto" else symmetry in (True, "on")   # one key for on and True
     if cache is None or graph is not None:
         return _verify(path, bounds, limits, graph, progress_enabled, use_expect, early, reduction, symmetry, store,
                        workers=workers)
@@ -244,9 +263,16 @@ def expected_stop(system: TransitionSystem, limits: Limits) -> frozenset[str]:
 
 
 def _verify(path: str, bounds: dict[str, int], limits: Limits, graph: GraphRequest | None, progress_enabled: bool,
-            use_expect: bool, early: bool, reduction: str = "none", symmetry: bool = False,
+            use_expect: bool, early: bool, reduction: str = "none", symmetry: bool | str = False,
             store: str = "full", cache: ExplorationCache | None = None, workers: int = 0) -> Verification:
-    return verify_system(path, load_system(path, bounds, reduction, symmetry), limits, graph=graph,
+    from netcheck.model.lang.parse import load_spec
+    spec = load_spec(path, bounds)
+    if early and spec.expect is not None and spec.expect.violated and not (limits.fail_fast or limits.stop_on):
+        # a run that stops at the violations it expects wants their shortest traces, which only the full
+        # search gives: a reduced search would have to be followed by it anyway (analyses/retrace.py)
+        reduction = "none" if reduction == "auto" else reduction
+        symmetry = False if symmetry == "auto" else symmetry
+    return verify_system(path, compile_system(spec, reduction, symmetry), limits, graph=graph,
                          progress_enabled=progress_enabled, use_expect=use_expect, early=early, store=store,
                          cache=cache, workers=workers)
 
@@ -284,7 +310,8 @@ def _judge(path: str, system: TransitionSystem, limits: Limits, progress: Progre
            workers: int = 0) -> Verification:
     """One exploration of `system` within `limits` (kept in, or taken from, `cache`), judged. `early`: the
     stop rule is expected_stop's, and a stop there says so."""
-    from ..engine.explore import explore, shortest_counterexamples
+    from ..analyses.retrace import shortest_traces
+    from ..engine.explore import explore
     from ..engine.limits import STOPPED_AT_VIOLATION
     from ..engine.store import StoreKind
     from ..report.build import STOPPED_AT_EXPECTED, build_report, report_observers
@@ -292,7 +319,7 @@ def _judge(path: str, system: TransitionSystem, limits: Limits, progress: Progre
     exp = cache.explorations.get(key) if cache is not None else None
     if exp is None:
         exp = explore(system, limits, progress, observers=report_observers, store=StoreKind(store), workers=workers)
-        shortest_counterexamples(exp, limits)
+        shortest_traces(exp, limits)
         if cache is not None:
             cache.explorations[key] = exp
     progress.clear()

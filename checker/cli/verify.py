@@ -68,15 +68,19 @@ if TYPE_CHECKING:
 @click.option("--graph-max-states", "graph_max", type=click.IntRange(min=1), default=GRAPH_MAX_STATES,
               show_default=True, metavar="N",
               help="Refuse (exit 2, nothing written) a --graph view with more nodes than this.")
-@click.option("--reduce", "reduction", type=click.Choice(["none", "protected"]), default="none", show_default=True,
+@click.option("--reduce", "reduction", type=click.Choice(["auto", "none", "protected"]), default="auto",
+              show_default=True,
               help="protected: run each step on lock-protected data or locals together with its thread's "
-                   "previous step (the same verdicts from fewer states; a violation's shortest counterexample "
-                   "comes from a second, unreduced search that stops once it has found them all, except for "
-                   "deadlocks and questions). docs/semantics.md, 'Reduction'.")
-@click.option("--symmetry", type=click.Choice(["off", "on"]), default="off", show_default=True,
+                   "previous step (the same verdicts from fewer states; the counterexamples and witnesses come "
+                   "from a second, unreduced search that stops once it has found them all, so they stay "
+                   "shortest); none: every interleaving of every step; auto: protected, but none for a spec "
+                   "with liveness properties, with --graph, or when the run stops at the violations expect: "
+                   "lists. docs/semantics.md, 'Reduction'.")
+@click.option("--symmetry", type=click.Choice(["auto", "off", "on"]), default="auto", show_default=True,
               help="on: store one state per class of states that differ only by a permutation of the elements "
                    "of an entity the spec treats alike (the report says which, and what breaks it for the "
-                   "others); liveness is then unknown. docs/semantics.md, 'Symmetry'.")
+                   "others); liveness is then unknown; auto: on where some entity is symmetric, but off where "
+                   "--reduce auto is none. docs/semantics.md, 'Symmetry'.")
 @click.option("--store", "store", type=click.Choice(["full", "hash"]), default="full", show_default=True,
               help="hash: keep a 64-bit fingerprint of each state instead of the state (about 40 % of the memory; "
                    "states are replayed when a trace needs them); the report gives the probability that a "
@@ -132,6 +136,9 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     bound_values = parse_bounds(bounds)
     paths = expand_specs(specs)
     graph = _graph_request(graph_file, graph_view, graph_max, len(paths))
+    if engine != "explicit" or graph is not None:   # every state, each step on its own
+        reduction = "none" if reduction == "auto" else reduction
+        symmetry = "off" if symmetry == "auto" else symmetry
     _check_engine(engine, depth, graph, reduction, max_states, max_depth, max_memory, show_coverage or strict_coverage)
     if symmetry == "on" and (engine != "explicit" or graph is not None):
         raise click.BadParameter("the explicit search stores symmetric states once; a state graph (--graph) and "
@@ -151,7 +158,7 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     options = RenderOptions(trace_style, not no_timing, 0 if quiet else 1,
                             on_terminal and "NO_COLOR" not in os.environ, len(paths) > 1, show_coverage,
                             width=width)
-    job = VerifyJob(bound_values, limits, not ignore_expect, not explore_all, reduction, symmetry == "on", engine,
+    job = VerifyJob(bound_values, limits, not ignore_expect, not explore_all, reduction, symmetry, engine,
                     depth, store, on_ray)
     progress = verbose or sys.stderr.isatty()
 

@@ -22,7 +22,8 @@ from .store import unpack as store_unpack
 from .system import ExplicitSystem, State
 
 DEADLOCK = "deadlock_free"
-POLL_EVERY = 2048   # states expanded between two looks at the clock, memory, Ctrl-C and progress
+POLL_EVERY = 64      # states expanded between two looks at the clock
+POLL_SECONDS = 0.25  # seconds between two looks at the limits, memory, Ctrl-C and progress
 
 
 def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None = None,
@@ -40,7 +41,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     on_transition = [o.on_transition for o in observers if defines(o, "on_transition")]
     on_expanded = [o.on_expanded for o in observers if defines(o, "on_expanded")]
     on_terminal = [o.on_terminal for o in observers if defines(o, "on_terminal")]
-    violations = result.violations
+    violations, witnesses = result.violations, result.witnesses
     states, intern = store.states.packed, store.intern
     # the hot path interns inline (StateStore.intern, without the call): one pack and one hash per transition
     setdefault, add_state, unpack = store.index.setdefault, states.append, store_unpack
@@ -75,20 +76,21 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     deadline = started + limits.timeout if limits.timeout else None
     transitions = 0
     i = 0
-    next_poll = POLL_EVERY
+    next_poll, next_look = POLL_EVERY, started + POLL_SECONDS
     with Interrupt() as interrupt:
         while i < len(states):
             if i >= next_poll:
-                next_poll = i + POLL_EVERY
-                now = time.perf_counter()
-                stop = _poll(interrupt, deadline, now, max_memory, limits)
+                next_poll, now = i + POLL_EVERY, time.perf_counter()
+                stop = _poll(interrupt, deadline, now, max_memory, limits) if now >= next_look else None
                 if stop:
                     result.complete, result.stop_reason = False, stop
                     break
-                if progress is not None:
-                    cur = depth[i]
-                    progress(ProgressInfo(len(states), cur, now - started, level_size(depth, cur),
-                                          level_size(depth, cur - 1), level_size(depth, cur + 1), peak_rss_mb()))
+                if stop is not None:   # looked
+                    next_look = now + POLL_SECONDS
+                    if progress is not None:
+                        cur = depth[i]
+                        progress(ProgressInfo(len(states), cur, now - started, level_size(depth, cur),
+                                              level_size(depth, cur - 1), level_size(depth, cur + 1), peak_rss_mb()))
             s = unpack(states[i])
             d = depth[i] + 1
             if max_depth is not None and d > max_depth:
@@ -150,7 +152,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                     findings.violate(Finding(DEADLOCK, i))
                 for end in on_terminal:
                     end(i, s, final)
-            if (fail_fast and violations) or (stop_on and stop_on <= violations.keys()):
+            if (fail_fast and violations) or (stop_on and all(p in violations or p in witnesses for p in stop_on)):
                 result.complete = False
                 result.stop_reason = STOPPED_AT_VIOLATION[0] if fail_fast else STOPPED_AT_VIOLATION[1]
                 break

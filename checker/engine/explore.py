@@ -8,10 +8,8 @@ observers (lock-order dependencies, waits behind slow steps) so that it needs no
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from functools import partial
 
-from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import TransitionSystem
 from netcheck.model.semantics.waits import blockers
@@ -66,23 +64,6 @@ def search_observers(system: TransitionSystem, limits: Limits,
     if system.symmetric:
         watching.append(SymmetryCheck(system))
     return [*watching, *(extra(system) if extra is not None else ())]
-
-
-def shortest_counterexamples(result: ExplicitResult, limits: Limits | None = None) -> None:
-    """After a reduced search that found violations: search the spec again without the reduction (with the
-    same symmetry, limits and store), stopping once it has found every one of them again, into `result.traces`.
-    Breadth-first, it finds each at the depth of a shortest counterexample; the reduced search's trace, a
-    real path too, bounds that depth, so the second search goes no deeper. Stuck threads are decided on
-    the whole graph, so `deadlock_free` keeps the reduced search's trace."""
-    system = result.system
-    found = frozenset(name for name in result.violations if name != DEADLOCK)
-    if system.reduction is Reduction.NONE or not found:
-        return
-    full = TransitionSystem(system.spec, Reduction.NONE, system.symmetry is not None)
-    again = explore(full, replace(limits or Limits(), stop_on=found, fail_fast=False), measure_memory=False,
-                    store=result.store.kind, workers=len(result.worker_memory_mb))
-    result.traces = again
-    result.seconds += again.seconds
 
 
 def new_store(system: TransitionSystem, kind: StoreKind) -> StateStore:

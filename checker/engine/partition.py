@@ -643,6 +643,7 @@ def _stop_point(np: Any, level: Level, best: dict, limits: Limits, known: int) -
     times = {prop: at[0] for (violation, prop), (at, _) in best.items() if violation}
     if limits.fail_fast and times:
         candidates.append((max(first, min(times.values())), 0, STOPPED_AT_VIOLATION[0]))
+    times |= {prop: at[0] for (violation, prop), (at, _) in best.items() if not violation and prop not in times}
     if limits.stop_on and limits.stop_on <= times.keys():
         candidates.append((max(first, max(times[p] for p in limits.stop_on)), 0, STOPPED_AT_VIOLATION[1]))
     if limits.max_states is not None:

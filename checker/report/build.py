@@ -170,6 +170,8 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
         location = span.short if span is not None else ""
         if kind.is_question:
             results.append(answer(exp, name, kind, about, location))
+            if retraced(exp, name) is not exp:
+                unreduced.add(name)
             continue
         if kind.is_liveness:
             results.append(liveness_result(exp, name, kind, about, location))
@@ -178,10 +180,17 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
             reads = next((f.slots for f in system.finals if f.decl.name == name), None) \
                 if kind is PropertyKind.FINAL else None
             # after a reduced search, the unreduced one's shortest counterexample when it has one
-            source = exp.traces if exp.traces is not None and name in exp.traces.violations else exp
+            source = retraced(exp, name)
+            trace = counterexample(source, source.violations[name], focus=reads)
+            if source is not exp and kind is PropertyKind.DEADLOCK:
+                # stuck threads the second search proved before its stop need not be the shallowest: the
+                # reduced search's own trace (its whole graph proves them) may be shorter
+                own = counterexample(exp, found)
+                if len(own.steps) < len(trace.steps):
+                    source, trace = exp, own
             if source is not exp:
                 unreduced.add(name)
-            trace = counterexample(source, source.violations[name], focus=reads)
+                found = source.violations[name]
             if not location and trace.steps:
                 location = trace.steps[-1].location
             final = trace.states[-1] if trace.states else system.base_state
@@ -191,14 +200,14 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
             waits: tuple[str, ...] = ()
             locations: tuple[str, ...] = ()
             if kind is PropertyKind.DEADLOCK:
-                explanation = explain_stuck(exp, found.state)
+                explanation = explain_stuck(source, found.state)
                 message, waits = explanation.summary, explanation.threads
                 locations = stuck_locations(system, final, explanation)
                 location = locations[0] if locations else location
             results.append(PropertyResult(name, kind, Status.VIOLATED, location, about, message, trace, context,
                                           waits, explanation, locations,
                                           shortest=(reduced is Reduction.NONE or source is not exp) and (
-                                              exp.complete or kind is not PropertyKind.DEADLOCK)))
+                                              source.complete or kind is not PropertyKind.DEADLOCK)))
         elif not exp.complete:
             results.append(PropertyResult(name, kind, Status.UNKNOWN, location, about,
                                           f"exploration stopped: {exp.stop_reason}"))
@@ -354,7 +363,7 @@ def stopped_at_violation(exp: ExplicitResult) -> bool:
 def report_observers(system: TransitionSystem) -> list[Observer]:
     """What `build_report` reads, collected during the search rather than by walking the store again:
     the lock-order dependencies and the first wait behind a slow step of each `waits_on_slow:` question."""
-    return [LockDependencies(system), *(SlowWaits(system, p.target, first_only=True)
+    return [LockDependencies(system), *(SlowWaits(system, p.target, first_only=True, question=p.name)
                                         for p in system.spec.properties if p.kind == "waits_on_slow")]
 
 
@@ -392,17 +401,19 @@ def answer(exp: ExplicitResult, name: str, kind: PropertyKind, about: str, locat
     system = exp.system
     trace, message = None, ""
     context: tuple[tuple[str, str], ...] = ()
+    source = retraced(exp, name)   # after a reduced search, the unreduced one's shortest witness
+    shortest = system.reduction is Reduction.NONE or source is not exp
     if kind is PropertyKind.REACHABLE:
-        found = exp.witnesses.get(name)
+        found = source.witnesses.get(name)
         if found is not None:
-            trace = counterexample(exp, found)
+            trace = counterexample(source, found)
             final = trace.states[-1] if trace.states else system.base_state
             context = relevant_state(system, name, kind, final)
-            message = "reachable: the trace below is a shortest way there" if system.reduction is Reduction.NONE \
+            message = "reachable: the trace below is a shortest way there" if shortest \
                 else "reachable: the trace below is a way there"
     else:
         decl = next(p for p in system.spec.properties if p.name == name)
-        witness = slow_chains(exp, decl.target)
+        witness = slow_chains(source, decl.target)
         if witness is not None:
             trace = witness.trace
             message = witness.text
@@ -413,13 +424,22 @@ def answer(exp: ExplicitResult, name: str, kind: PropertyKind, about: str, locat
                 return PropertyResult(name, kind, Status.UNREACHABLE, location, about, message, waited=waited)
             if trace is not None:
                 return PropertyResult(name, kind, Status.REACHABLE, location, about, message, trace, context,
-                                      shortest=system.reduction is Reduction.NONE, waited=waited)
+                                      shortest=shortest, waited=waited)
     if trace is not None:
         return PropertyResult(name, kind, Status.REACHABLE, location, about, message, trace, context,
-                              shortest=system.reduction is Reduction.NONE)
+                              shortest=shortest)
     if not exp.complete:
         return PropertyResult(name, kind, Status.UNKNOWN, location, about, f"exploration stopped: {exp.stop_reason}")
     return PropertyResult(name, kind, Status.UNREACHABLE, location, about, "no reachable state: it cannot happen")
+
+
+def retraced(exp: ExplicitResult, name: str) -> ExplicitResult:
+    """Where the trace of a finding comes from: after a reduced search, the unreduced search that found it
+    again at a shortest depth (analyses/retrace.py), when it did; else the search itself."""
+    again = exp.traces
+    if again is not None and (name in again.violations or name in again.witnesses):
+        return again
+    return exp
 
 
 def liveness_result(exp: ExplicitResult, name: str, kind: PropertyKind, about: str, location: str) -> PropertyResult:

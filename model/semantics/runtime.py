@@ -30,6 +30,10 @@ from .program import CompileError
 from .waitqueues import WEffect, WRule, WTest, WThen, exclusive_bit, wait_rules, woken_by_wake_up
 
 SETTLE_FUEL = 100_000
+# node runs a settle that has run a folded step (reduced systems) may take before it gives up folding: the
+# thread then stands before its first folded step, as when a folded step fails (a busy loop on protected
+# data, which the full semantics runs as steps of its own, would otherwise burn the whole SETTLE_FUEL)
+FOLDED_FUEL = 2_000
 RCU_WALK_OUTSIDE = "outside an RCU read-side critical section (lockdep: suspicious RCU usage)"
 
 
@@ -212,7 +216,7 @@ def make_settle(runs: list, pcslot: int, tid: int, ran: list[int], branch_names:
                 pc = l[pcslot]
                 run = runs[pc]
             fuel -= 1
-            if fuel < 0:
+            if fuel < 0 or (fuel < SETTLE_FUEL - FOLDED_FUEL and mark[0] is not None):
                 v = unfolded(Violation("runtime_safety", "local computation does not terminate", tid, pc))
                 out.append((choices, v) if traced else v)
                 return
