@@ -5,8 +5,9 @@ into full steps, may be longer than the shortest. So a second, breadth-first sea
 without the reduction and without symmetry (same limits and store) runs until it has found every violation and
 reached every question the first one answered, and no deeper than the longest of the first search's
 unfolded traces: it finds each one at the depth of a shortest trace. Its results go to `result.traces`;
-the report takes each trace from there when it has one. A deadlock that only the whole graph proves (a
-thread stuck while others stay busy) may not show within that depth; it keeps the reduced search's trace.
+the report takes each trace from there when it has one. Stuck threads are proved on the whole graph, so a
+deadlock's trace from there need not be the shortest: the report takes the shorter of it and the reduced
+search's own.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def shortest_traces(result: ExplicitResult, limits: Limits | None = None) -> Non
     `result` (violations and reached questions) is found again or the depth of its longest unfolded trace
     is passed. Nothing happens after an unreduced search or one that found nothing."""
     from ..engine.explore import explore  # looked up when run (tests stand in for it)
-    system = result.system
+    system, limits = result.system, limits or Limits()
     if system.reduction is Reduction.NONE:
         return
     lengths = {name: unfolded_length(result, finding) for name, finding in {**result.witnesses,
@@ -47,8 +48,8 @@ def shortest_traces(result: ExplicitResult, limits: Limits | None = None) -> Non
     # spec's readers expect (a symmetric search keeps the lengths, not that)
     full = TransitionSystem(system.spec, Reduction.NONE, False)
     # one level more than the deepest trace: a state with stuck threads shows when it is expanded
-    bounded = replace(limits or Limits(), stop_on=frozenset(lengths), fail_fast=False,
-                      max_depth=min(deepest + 1, (limits or Limits()).max_depth or deepest + 1))
+    bounded = replace(limits, stop_on=frozenset(lengths), fail_fast=False,
+                      max_depth=min(deepest + 1, limits.max_depth or deepest + 1))
     again = explore(full, bounded, measure_memory=False, observers=question_observers, store=result.store.kind,
                     workers=len(result.worker_memory_mb))
     result.traces = again
