@@ -317,3 +317,89 @@ def test_a_busy_loop_on_protected_data_gives_up_folding_early(tmp_path: Path) ->
     reduced = explore(TransitionSystem(load_spec(spec), Reduction.PROTECTED))
     runs = sum(sum(ran) for ran in reduced.executions.ran)
     assert FOLDED_FUEL < runs < 10 * FOLDED_FUEL < SETTLE_FUEL
+
+
+STANDS_BEFORE_A_FAILING_FOLD = """
+netcheck: 1
+name: generated
+entities:
+  ea: 2
+  eb: 2
+locks:
+  r0:
+    kind: rwsem
+    per:
+    - ea
+  m1: mutex
+  m2:
+    kind: mutex
+    per:
+    - ea
+state:
+  v0:
+    type: bool
+    per:
+    - ea
+    init: true
+  v1:
+    type: list<eb>
+  v2:
+    type: bool
+    init: true
+  cnt0:
+    type: atomic_t[0..1]
+    per:
+    - ea
+  cnt1:
+    type: atomic_t[0..1]
+procedures:
+  h0():
+    locals:
+      x1: bool
+    body:
+    - v0[ea1] = true
+  h1():
+    locals:
+      x2: int[0..2]
+    body:
+    - v0[ea0] = true
+  t0():
+    locals:
+      x5: ea?
+    body:
+    - if: 0 == 1
+      then:
+      - mutex_lock: m1
+        slow: true
+      - mutex_unlock: m1
+      - assert: not (true)
+        name: a4
+        slow: true
+      else:
+      - x5 = null
+      - assert: v0[ea0]
+        name: a6
+    - assert: before(v1, eb0, eb0)
+      name: a7
+    - rcu_read_lock
+    - rcu_read_unlock
+threads:
+  t0:
+    run: t0()
+    count: 2
+properties:
+  q_slow:
+    waits_on_slow: t0
+options:
+  fatal_signals: false
+  deadlock: false
+"""
+
+
+def test_a_trace_unfolds_when_one_thread_stands_before_a_failing_folded_step(tmp_path: Path) -> None:
+    """Both threads start with folded steps; the first one's next folded step fails (assert a7), so in the
+    reduced initial state it stands before it while the other runs its own. Unfolding that start tried the
+    stepping thread only and raised an internal error (found by the 3,000-example campaign)."""
+    spec = tmp_path / "stands.yaml"
+    spec.write_text(STANDS_BEFORE_A_FAILING_FOLD)
+    agree(TransitionSystem(load_spec(spec)))

@@ -86,13 +86,15 @@ def _folded(reduced: TransitionSystem, full: TransitionSystem, state: tuple, tid
     """The folded steps that take `state` to `target` (or to a violation of `prop`)."""
     if target is not None and state == target:   # a thread may stand before a folded step that fails
         return []
-    waiting = [t for t in (tid, *range(reduced.thread_count)) if _at_folded(reduced, state, t)]
-    if not waiting:
-        return None
-    t = waiting[0]
-    step = full.threads[t].steps[state[full.threads[t].pcslot]]
-    assert step is not None
-    return _extend(reduced, full, state, Label(t, step.action, 0, False), target, prop)
+    # the stepping thread first, then the others by id; a thread may stand before a folded step that fails
+    # while the others run theirs, so each is tried in turn
+    for t in dict.fromkeys(t for t in (tid, *range(reduced.thread_count)) if _at_folded(reduced, state, t)):
+        step = full.threads[t].steps[state[full.threads[t].pcslot]]
+        assert step is not None
+        steps = _extend(reduced, full, state, Label(t, step.action, 0, False), target, prop)
+        if steps is not None:
+            return steps
+    return None
 
 
 def _at_folded(system: TransitionSystem, state: tuple, tid: int) -> bool:
