@@ -57,10 +57,13 @@ def agree(full: TransitionSystem, limits: Limits | None = None) -> int:
     assert all(p.status == "unknown" for p in rb.properties if p.kind.is_liveness)
     assert [(p.name, p.status) for p in ra.properties if not p.kind.is_liveness] == \
         [(p.name, p.status) for p in rb.properties if not p.kind.is_liveness]
-    # coverage: the same statements never run and branches never taken (fewer runs of the rest)
-    ca, cb = summarize(full, a.executions, True), summarize(reduced, b.executions, True)
-    assert [s.span for s in ca.unreached] == [s.span for s in cb.unreached]
-    assert [(br.span, br.branch) for br in ca.untaken] == [(br.span, br.branch) for br in cb.untaken]
+    # coverage: the same statements never run and branches never taken (fewer runs of the rest). Known
+    # exception: computing the initial states ends in a violation, after the reduced system has run (and
+    # counted) folded first steps of other threads that the full search never runs
+    if not any(isinstance(s, Violation) for s in full.initial()):
+        ca, cb = summarize(full, a.executions, True), summarize(reduced, b.executions, True)
+        assert [s.span for s in ca.unreached] == [s.span for s in cb.unreached]
+        assert [(br.span, br.branch) for br in ca.untaken] == [(br.span, br.branch) for br in cb.untaken]
     states_a, states_b = a.store.states, b.store.states
     assert {states_a[s] for s in a.finals} == {states_b[s] for s in b.finals}
     # states with stuck threads: the same, but for those where a thread stands before a folded step
