@@ -112,8 +112,8 @@ def compile_system(spec: Spec, reduction: str = "none", symmetry: bool | str = F
     """`spec` compiled with a reduction (model/semantics/discipline.py: none, protected) and symmetry
     (model/semantics/symmetry.py: off, on). `auto`, verify's default, chooses both wherever every verdict
     is decided under them: not for a spec with liveness properties (decided on the full graph); and
-    symmetry only where some entity is symmetric. (`verify` also searches a spec in full when the run
-    stops at the violations its expect: lists.)"""
+    symmetry only where some entity is symmetric. (`verify` also searches every state when it writes a
+    state graph or stops at the violations the spec's expect: lists: `_verify`.)"""
     from netcheck.model.semantics.discipline import Reduction
     from netcheck.model.semantics.system import TransitionSystem
     liveness = any(PropertyKind(p.kind).is_liveness for p in spec.properties)
@@ -267,9 +267,11 @@ def _verify(path: str, bounds: dict[str, int], limits: Limits, graph: GraphReque
             store: str = "full", cache: ExplorationCache | None = None, workers: int = 0) -> Verification:
     from netcheck.model.lang.parse import load_spec
     spec = load_spec(path, bounds)
-    if early and spec.expect is not None and spec.expect.violated and not (limits.fail_fast or limits.stop_on):
-        # a run that stops at the violations it expects wants their shortest traces, which only the full
-        # search gives: a reduced search would have to be followed by it anyway (analyses/retrace.py)
+    stops_at_expected = early and spec.expect is not None and spec.expect.violated and not (
+        limits.fail_fast or limits.stop_on)
+    if graph is not None or stops_at_expected:
+        # every state: a state graph shows them all; a run that stops at the violations it expects wants
+        # their shortest traces, which only the full search gives (a reduced one would need it after)
         reduction = "none" if reduction == "auto" else reduction
         symmetry = False if symmetry == "auto" else symmetry
     return verify_system(path, compile_system(spec, reduction, symmetry), limits, graph=graph,

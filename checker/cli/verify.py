@@ -136,9 +136,6 @@ def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | No
     bound_values = parse_bounds(bounds)
     paths = expand_specs(specs)
     graph = _graph_request(graph_file, graph_view, graph_max, len(paths))
-    if engine != "explicit" or graph is not None:   # every state, each step on its own
-        reduction = "none" if reduction == "auto" else reduction
-        symmetry = "off" if symmetry == "auto" else symmetry
     _check_engine(engine, depth, graph, reduction, max_states, max_depth, max_memory, show_coverage or strict_coverage)
     if symmetry == "on" and (engine != "explicit" or graph is not None):
         raise click.BadParameter("the explicit search stores symmetric states once; a state graph (--graph) and "
@@ -187,7 +184,7 @@ def _check_engine(engine: str, depth: int | None, graph: GraphRequest | None, re
     elif depth is None:
         raise click.BadParameter(f"--engine {engine} needs --depth K (every path of up to K steps is checked)",
                                  param_hint="--depth")
-    refused = [name for name, used in (("--graph", graph is not None), ("--reduce", reduction != "none"),
+    refused = [name for name, used in (("--graph", graph is not None), ("--reduce", reduction == "protected"),
                                        ("--max-states", max_states is not None), ("--max-depth", max_depth is not None),
                                        ("--max-memory", max_memory is not None), ("--coverage", coverage)) if used]
     if refused:

@@ -81,16 +81,16 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
         while i < len(states):
             if i >= next_poll:
                 next_poll, now = i + POLL_EVERY, time.perf_counter()
-                stop = _poll(interrupt, deadline, now, max_memory, limits) if now >= next_look else None
-                if stop:
-                    result.complete, result.stop_reason = False, stop
-                    break
-                if stop is not None:   # looked
+                if now >= next_look:
                     next_look = now + POLL_SECONDS
+                    stop = _poll(interrupt, deadline, now, max_memory, limits)
+                    if stop:
+                        result.complete, result.stop_reason = False, stop
+                        break
                     if progress is not None:
                         cur = depth[i]
-                        progress(ProgressInfo(len(states), cur, now - started, level_size(depth, cur),
-                                              level_size(depth, cur - 1), level_size(depth, cur + 1), peak_rss_mb()))
+                        progress(ProgressInfo(len(states), cur, now - started, level_size(depth, cur), level_size(
+                            depth, cur - 1), level_size(depth, cur + 1), peak_rss_mb()))
             s = unpack(states[i])
             d = depth[i] + 1
             if max_depth is not None and d > max_depth:

@@ -161,6 +161,7 @@ def make_settle(runs: list, pcslot: int, tid: int, ran: list[int], branch_names:
     step this settle ran (set by the folded step, reduced systems only): a violation later on the same
     path is not folded either, the thread stands before that step instead (its own step then fails)."""
     mark = fold_mark if fold_mark is not None else [None]
+    folding_ends = SETTLE_FUEL - FOLDED_FUEL   # the fuel left when a settle that folded gives up
 
     def unfolded(r: object) -> object:
         """A violation after a folded step: the state before the first folded step of the path."""
@@ -216,7 +217,7 @@ def make_settle(runs: list, pcslot: int, tid: int, ran: list[int], branch_names:
                 pc = l[pcslot]
                 run = runs[pc]
             fuel -= 1
-            if fuel < 0 or (fuel < SETTLE_FUEL - FOLDED_FUEL and mark[0] is not None):
+            if fuel < 0 or (fuel < folding_ends and mark[0] is not None):
                 v = unfolded(Violation("runtime_safety", "local computation does not terminate", tid, pc))
                 out.append((choices, v) if traced else v)
                 return
