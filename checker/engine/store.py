@@ -56,37 +56,50 @@ unpack = pickle.loads
 
 class Canonical:
     """Under symmetry, a state's representative: of the state's images (`images`, the identity first), the
-    least by (its threads' program counters, its packing), with its packing and the index of the
-    permutation that gave it. The program counters of each image (`positions`) are read straight from
-    the state, so only the images that tie on them are built and packed (usually one)."""
+    least by (its program counters, its other plain slots, its packing), with its packing and the index of
+    the permutation that gave it. An image's program counters (`positions`) and other plain slots
+    (`plains`: those whose values name no element or thread) are read straight from the state, so only
+    the images that tie on both are built and packed (usually one). Any order of the images would do, as
+    long as it depends on the image alone."""
 
-    __slots__ = ("images", "positions", "pack")
+    __slots__ = ("images", "positions", "plains", "pack")
 
     def __init__(self, images: Sequence[Callable[[State], State]], pack: Packer,
-                 positions: Sequence[Callable[[State], object]] = ()):
+                 positions: Sequence[Callable[[State], object]] = (), plains: Sequence[Callable[[State], object]] = ()):
         self.images = tuple(images)
-        self.positions = tuple(positions) if positions else tuple(lambda s: () for _ in images)
+        self.positions = tuple(positions) if positions else tuple(_nothing for _ in images)
+        self.plains = tuple(plains) if plains else tuple(_nothing for _ in images)
         self.pack = pack
 
     @classmethod
     def of(cls, symmetry: object, pack: Packer | None = None) -> Canonical:
         """The representative function of a symmetry (model/semantics/symmetry.py), packing with `pack`."""
-        return cls(symmetry.images, pack or Packer(), symmetry.positions)   # type: ignore[attr-defined]
+        return cls(symmetry.images, pack or Packer(), symmetry.positions, symmetry.plains)   # type: ignore[attr-defined]
 
     def __call__(self, state: State) -> tuple[bytes, State, int]:
         keys = [position(state) for position in self.positions]
         least = min(keys)   # type: ignore[type-var]
         ties = [k for k, key in enumerate(keys) if key == least]
+        if len(ties) > 1:
+            plains = self.plains
+            rest = [plains[k](state) for k in ties]
+            least = min(rest)   # type: ignore[type-var]
+            ties = [k for k, key in zip(ties, rest) if key == least]
         pack, images = self.pack, self.images
         k = ties[0]
         best_state = images[k](state) if k else state
         best = pack(best_state)
         for k2 in ties[1:]:
             other = images[k2](state)
-            packed = pack(other)
-            if packed < best:
-                best, best_state, k = packed, other, k2
+            if other != best_state:
+                packed = pack(other)
+                if packed < best:
+                    best, best_state, k = packed, other, k2
         return best, best_state, k
+
+
+def _nothing(state: State) -> tuple:
+    return ()
 
 
 class PackedStates(Sequence[State]):

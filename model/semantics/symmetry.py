@@ -5,9 +5,9 @@ Two namespaces `net0` and `net1` that nothing in the spec tells apart behave ali
 everywhere in a state (in every slot indexed by them, in every value that names them, and the threads
 bound to them, with every lock owner, reader, queue entry and grace-period wait that names a thread)
 gives a state with the same future, up to the same swap. The explorer then stores one state per class,
-the image whose packing is smallest (checker/engine/store.py, `Canonical`), and remembers per edge which
-permutation it applied, so that per-thread analyses (stuck threads) and traces (concretized by
-replaying, checker/analyses/symmetric.py) stay exact.
+the least image (by the slots no permutation maps a value of, then by packing: checker/engine/store.py,
+`Canonical`), and remembers per edge which permutation it applied, so that per-thread analyses (stuck
+threads) and traces (concretized by replaying, checker/analyses/symmetric.py) stay exact.
 
 An entity with two or more elements is symmetric unless something tells its elements apart (the reason
 is reported): an element or a proper subset of them named in the code, a thread argument or a
@@ -48,8 +48,10 @@ class Symmetry:
     broken: tuple[tuple[str, str], ...]               # (entity, the first thing that tells its elements apart)
     thread_maps: tuple[tuple[int, ...], ...]          # per permutation: tid -> the tid it becomes
     images: tuple[Callable[[tuple], tuple], ...]      # per permutation: state -> its image
-    # per permutation: state -> the program counters of its image, in thread order (cheap: no image built)
-    positions: tuple[Callable[[tuple], object], ...] = ()
+    # per permutation, read straight from the state (cheap: no image built): state -> its image's program
+    # counters, and state -> its image's other plain slots (those whose values name no element or thread)
+    positions: tuple[Callable[[tuple], tuple], ...] = ()
+    plains: tuple[Callable[[tuple], tuple], ...] = ()
 
     @property
     def size(self) -> int:
@@ -82,18 +84,23 @@ def find_symmetry(system: object) -> Symmetry:
         broken[dropped] = f"more than {MAX_PERMUTATIONS} permutations in all"
     per = {v.name: v.per for v in spec.vars} | {lock.name: lock.per for lock in spec.locks}
     perms = [dict(zip(symmetric, p)) for p in product(*(list(permutations(range(sizes[e]))) for e in symmetric))]
-    thread_maps, images = [], []
+    thread_maps, plans = [], []
     for perm in perms:
         tmap = _thread_map(spec, threads, perm)
         if tmap is None:
             broken.update({e: "its threads differ in their programs" for e in symmetric})
             return Symmetry((), tuple(sorted(broken.items())), ((*range(len(threads)),),), (_identity,))
         thread_maps.append(tmap)
-        images.append(_image(layout.slots, threads, perm, tmap, per))
+        plans.append(_plan(layout.slots, threads, perm, tmap, per) if not _is_identity(perm)
+                     else (list(range(len(layout.slots))), [None] * len(layout.slots)))
+    # slots no permutation maps a value of (locals aside: None while unused does not order with a value)
     pcs = [t.pcslot for t in threads]
-    positions = tuple(itemgetter(*(pcs[inverse_map[u]] for u in range(len(pcs))))
-                      for inverse_map in (inverse(m) for m in thread_maps)) if pcs else ()
-    sym = Symmetry(tuple(symmetric), tuple(sorted(broken.items())), tuple(thread_maps), tuple(images), positions)
+    plain = [j for j, s in enumerate(layout.slots) if s.kind not in (SlotKind.LOCAL, SlotKind.PC)
+             and all(maps[j] is None for _, maps in plans)]
+    images = tuple(_identity if _is_identity(perm) else _compiled(*plan) for perm, plan in zip(perms, plans))
+    positions = tuple(_plain_key(source, pcs) for source, _ in plans)
+    plains = tuple(_plain_key(source, plain) for source, _ in plans)
+    sym = Symmetry(tuple(symmetric), tuple(sorted(broken.items())), tuple(thread_maps), images, positions, plains)
     if symmetric and not _initial_invariant(sym, system.initial_states):   # type: ignore[attr-defined]
         broken.update({e: "the initial state tells its elements apart" for e in symmetric})
         return Symmetry((), tuple(sorted(broken.items())), ((*range(len(threads)),),), (_identity,))
@@ -232,11 +239,20 @@ def _thread_map(spec: object, threads: Sequence, perm: dict[str, tuple[int, ...]
 
 def _image(slots: Sequence[Slot], threads: Sequence, perm: dict[str, tuple[int, ...]], tmap: tuple[int, ...],
            per: dict[str, tuple[str, ...]]) -> Callable[[tuple], tuple]:
-    """The function from a state to its image under `perm` (and its thread map), compiled once to one
-    tuple display: each image slot reads one slot of the state, through a value map where the slot's
-    values name elements or threads."""
-    if all(p == tuple(range(len(p))) for p in perm.values()):
+    """The function from a state to its image under `perm` (and its thread map)."""
+    if _is_identity(perm):
         return _identity
+    return _compiled(*_plan(slots, threads, perm, tmap, per))
+
+
+def _is_identity(perm: dict[str, tuple[int, ...]]) -> bool:
+    return all(p == tuple(range(len(p))) for p in perm.values())
+
+
+def _plan(slots: Sequence[Slot], threads: Sequence, perm: dict[str, tuple[int, ...]], tmap: tuple[int, ...],
+          per: dict[str, tuple[str, ...]]) -> tuple[list[int], list[Callable | None]]:
+    """Per slot of the image: the slot of the state it reads, and the value map it goes through (None
+    where the slot's values name no element or thread)."""
     index = {(s.kind, s.thread, s.var, s.key): i for i, s in enumerate(slots)}
     local_pos = {slot: (t.tid, k) for t in threads for k, slot in enumerate(t.local_slots)}
     source = [0] * len(slots)
@@ -267,6 +283,12 @@ def _image(slots: Sequence[Slot], threads: Sequence, perm: dict[str, tuple[int, 
             elif s.kind == SlotKind.LOCK_QUEUE:
                 maps[j] = _queue_map(tmap)
         source[j] = i
+    return source, maps
+
+
+def _compiled(source: list[int], maps: list[Callable | None]) -> Callable[[tuple], tuple]:
+    """The image function of a plan, compiled once to one tuple display: each image slot reads one slot
+    of the state, through its value map if it has one."""
     names: dict[str, object] = {}
     parts = []
     for j, (i, fn) in enumerate(zip(source, maps)):
@@ -278,6 +300,34 @@ def _image(slots: Sequence[Slot], threads: Sequence, perm: dict[str, tuple[int, 
     code = f"lambda s: ({', '.join(parts)},)"
     # the source holds only slot numbers and the names of the value maps above: nothing from the spec
     return eval(code, {"__builtins__": {}, **names})   # noqa: S307
+
+
+def _plain_key(sources: Sequence[int], plain: Sequence[int]) -> Callable[[tuple], tuple]:
+    """The image's plain slots (`plain`), read straight from the state through `sources` (one
+    permutation's image slot -> state slot): one C-level tuple, no image built."""
+    picked = [sources[j] for j in plain]
+    if len(picked) > 1:
+        return itemgetter(*picked)
+    return lambda s: tuple(s[i] for i in picked)
+
+
+class _Memo(dict):
+    """A value map's results, computed once per value: the same few values recur in millions of states."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, value: object) -> object:
+        out = self[value] = self.fn(value)
+        return out
+
+
+def _memo(fn: Callable) -> Callable:
+    """`fn` as a C-level dict lookup once a value has been seen."""
+    return _Memo(fn).__getitem__
 
 
 def _permuted_key(s: Slot, perm: dict[str, tuple[int, ...]], per: dict[str, tuple[str, ...]]) -> tuple[int, ...]:
@@ -297,7 +347,7 @@ def _value_map(t: object, perm: dict[str, tuple[int, ...]]) -> Callable | None:
         return bits.__getitem__
     if isinstance(t, ListT) and t.entity in perm:
         p = perm[t.entity]
-        return lambda items: tuple(p[x] for x in items)
+        return _memo(lambda items: tuple(p[x] for x in items))
     return None
 
 
@@ -310,7 +360,7 @@ def _local_map(sort: str, perm: dict[str, tuple[int, ...]]) -> Callable | None:
     fn = _value_map(t, perm) if t is not None else None
     if fn is None:
         return None
-    return lambda v: None if v is None else fn(v)
+    return _memo(lambda v: None if v is None else fn(v))
 
 
 def _thread_value(tmap: tuple[int, ...]) -> Callable:
@@ -322,7 +372,7 @@ def _sleeper_bits(tmap: tuple[int, ...]) -> Callable:
     """A wait queue: a bit per sleeping thread, then a bit per exclusive sleeper (waitqueues.py), both moved."""
     moved, n = _thread_bits(tmap, 1), len(tmap)
     low = (1 << n) - 1
-    return lambda v: moved(v & low) | moved(v >> n) << n
+    return _memo(lambda v: moved(v & low) | moved(v >> n) << n)
 
 
 def _thread_bits(tmap: tuple[int, ...], width: int) -> Callable:
@@ -334,12 +384,12 @@ def _thread_bits(tmap: tuple[int, ...], width: int) -> Callable:
         for t, to in enumerate(tmap):
             out |= (v >> (width * t) & field) << (width * to)
         return out
-    return moved
+    return _memo(moved)
 
 
 def _queue_map(tmap: tuple[int, ...]) -> Callable:
     """An rwsem wait queue: entries tid * 2 + (1 for a writer)."""
-    return lambda queue: tuple(tmap[e >> 1] * 2 + (e & 1) for e in queue)
+    return _memo(lambda queue: tuple(tmap[e >> 1] * 2 + (e & 1) for e in queue))
 
 
 def _initial_invariant(sym: Symmetry, initial: Sequence[tuple]) -> bool:
