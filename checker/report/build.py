@@ -228,9 +228,10 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
     after = next((i + 1 for i, r in enumerate(results) if r.kind is PropertyKind.DEADLOCK),
                  next((i for i, r in enumerate(results) if r.kind is PropertyKind.LOCK_DISCIPLINE), len(results)))
     results.insert(after, lock_order_result(order, exp))
-    seconds = exp.seconds
+    # the time includes the second, unreduced search for traces (analyses/retrace.py); the rate is the search's
+    seconds = exp.seconds + (exp.traces.seconds if exp.traces is not None else 0.0)
     stats = Stats(exp.state_count, exp.transitions, exp.max_depth, round(seconds, 3),
-                  round(exp.state_count / seconds, 1) if seconds > 0 else 0.0, round(exp.peak_memory_mb, 1),
+                  round(exp.state_count / exp.seconds, 1) if exp.seconds > 0 else 0.0, round(exp.peak_memory_mb, 1),
                   len(exp.deadlocks), len(exp.finals), tuple(round(m, 1) for m in exp.worker_memory_mb))
     expectation = None
     if system.spec.expect is not None and use_expect:
