@@ -288,3 +288,25 @@ def test_a_symmetric_counterexample_names_its_stored_states() -> None:
     ids = exp.ids_of(trace.states)
     assert len(ids) == len(trace.states) and ids[0] == 0
     assert any(exp.store.id_of(s) is None for s in trace.states), "some of its states are not themselves stored"
+
+
+@pytest.mark.parametrize("name", ["net_sem", "pernet_ops_rwsem"])
+def test_every_image_of_a_state_has_the_same_representative_at_three_namespaces(name: str) -> None:
+    """The representative (the least image by program counters, the other plain slots, then packing) is
+    one of the state's images, and the same for each of them: all six permutations at net=3, on states of
+    the full search (the agreement tests above have only the one swap at net=2)."""
+    system = TransitionSystem(load_spec(ROOT / "specs" / f"{name}.yaml", {"net": 3}), symmetry=True)
+    sym = system.symmetry
+    assert sym is not None and sym.size == 6
+    canonical = Canonical.of(sym)
+    exp = explore(TransitionSystem(system.spec), Limits(max_states=4000), measure_memory=False)
+    states = [exp.store.states[sid] for sid in range(0, exp.state_count, 7)]
+    fixed_by_some_swap = 0
+    for state in states:
+        packed, rep, k = canonical(state)
+        assert rep == sym.images[k](state), "the representative is the image its permutation gives"
+        images = [image(state) for image in sym.images]
+        fixed_by_some_swap += len(set(images)) < len(images)
+        for other in images:
+            assert canonical(other)[:2] == (packed, rep)
+    assert fixed_by_some_swap, "some states are fixed by a swap (images that tie all the way)"
