@@ -36,10 +36,10 @@ from netcheck.model.lang.expr import (
 )
 from netcheck.model.lang.parse import load_spec
 from netcheck.model.lang.types import BOOL, INT, NULL, BoolT, IntT, ListT, LockT, NullT, RefT, SetT, Type
-from netcheck.model.semantics import ir
+from netcheck.model.semantics import ir, smtlist
 from netcheck.model.semantics.evaluate import EvalError, compile_expr
 from netcheck.model.semantics.locks import READ_BITS
-from netcheck.model.semantics.smt import SmtEncoder, seq_literal
+from netcheck.model.semantics.smt import SmtEncoder
 from netcheck.model.semantics.system import TransitionSystem
 
 
@@ -49,7 +49,7 @@ def literal(value, t, enc: SmtEncoder):
     if isinstance(t, SetT):
         return z3.BitVecVal(value, enc.width(t.entity))
     if isinstance(t, ListT):
-        return seq_literal(value)
+        return smtlist.literal(value, enc.capacity(t.entity))
     return z3.IntVal(value)
 
 
@@ -346,7 +346,11 @@ def agree(system: TransitionSystem, e: Expr, t: Type, tid: int, state: tuple, sl
     assert enc.decide(enc.defined(e, tid=tid), state, slots) is (not error)
     if not error:
         value = enc.term(e, tid=tid)
-        same = value == z3_literal(fast, t, enc) if not isinstance(t, BoolT) else (value if fast else z3.Not(value))
+        if isinstance(t, BoolT):
+            same = value if fast else z3.Not(value)
+        else:
+            ours, expected = smtlist.same(value, z3_literal(fast, t, enc))
+            same = ours == expected
         assert enc.decide(same, state, slots) is True
 
 
@@ -355,5 +359,5 @@ def z3_literal(value, t: Type, enc: SmtEncoder):
     if isinstance(t, SetT):
         return z3.BitVecVal(value, enc.width(t.entity))
     if isinstance(t, ListT):
-        return seq_literal(value)
+        return smtlist.literal(value, enc.capacity(t.entity))
     return z3.IntVal(value)

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 import z3
 from netcheck.model.lang.lockapi import LOCK_API, mutex_wait_modes
-from netcheck.model.semantics import ir
+from netcheck.model.semantics import ir, smtlist
 from netcheck.model.semantics.locks import READ_BITS
 from netcheck.model.semantics.relation import Relation
 from netcheck.model.semantics.runtime import Violation
@@ -92,15 +92,15 @@ class DeadlockForm:
             elif isinstance(node, ir.LockWait):
                 _, instances = rel.lock_instances_at(i, p)
                 writer = LOCK_API[node.op].mode == "write"
-                entry = z3.Unit(z3.IntVal(2 * i + writer))
+                entry = z3.IntVal(2 * i + writer)
                 holds = []
                 for b, _ in instances:
                     queue = slot(b + 2)
                     # FIFO: a reader waits for the writers queued ahead of it, a writer for everyone ahead
-                    ahead = [z3.Unit(z3.IntVal(2 * j + 1))] + ([z3.Unit(z3.IntVal(2 * j))] if writer else [])
-                    holds.append(z3.And(z3.Contains(queue, entry), z3.Or(
+                    ahead = [z3.IntVal(2 * j + 1)] + ([z3.IntVal(2 * j)] if writer else [])
+                    holds.append(z3.And(smtlist.contains(queue, entry), z3.Or(
                         slot(b) == j, *([_reads(slot(b + 1), j)] if writer else []),
-                        *[z3.And(z3.Contains(queue, e), z3.IndexOf(queue, e, 0) < z3.IndexOf(queue, entry, 0))
+                        *[z3.And(smtlist.contains(queue, e), smtlist.index(queue, e) < smtlist.index(queue, entry))
                           for e in ahead])))
                 parts.append(z3.And(pc == p, z3.Or(*holds)))
             elif isinstance(node, ir.GraceWait) and node.op in ("synchronize_rcu", "synchronize_srcu"):

@@ -23,10 +23,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import z3
-from netcheck.model.lang.types import IntT, RefT
+from netcheck.model.lang.types import IntT, ListT, RefT
+from netcheck.model.semantics import smtlist
 from netcheck.model.semantics.layout import SlotKind
 from netcheck.model.semantics.locks import READ_BITS
-from netcheck.model.semantics.smt import INT_SEQ
 from netcheck.model.semantics.system import TransitionSystem
 
 from .bmc import RUNTIME, BmcResult, Unrolling, _goals, covered
@@ -175,6 +175,7 @@ class Symbolic:
                 out.append(_between(i, slot.name, 0, (1 << (READ_BITS * threads)) - 1))
             elif slot.kind == SlotKind.LOCK_QUEUE:
                 out.append(_short(i, slot.name, threads))
+                out.append(_entries(i, slot.name, 2 * threads - 1))
             elif slot.kind == SlotKind.RCU_NEST:
                 out.append(_between(i, slot.name, 0, RCU_MAX_NEST))
             elif slot.kind == SlotKind.GP_WAIT:
@@ -185,6 +186,9 @@ class Symbolic:
                     out.append(_between(i, slot.name, ty.lo, ty.hi))
                 elif isinstance(ty, RefT) and ty.entity in sizes and self.u.rel.pre.sort(i) == z3.IntSort():
                     out.append(_between(i, slot.name, -1 if ty.nullable else 0, sizes[ty.entity] - 1))
+                elif isinstance(ty, ListT) and ty.entity in sizes:
+                    out.append(_short(i, slot.name, self.u.rel.pre.capacity(ty.entity)))
+                    out.append(_entries(i, slot.name, sizes[ty.entity] - 1))
         return out
 
     def houdini(self, timeout_ms: int = 0) -> tuple[Candidate, ...]:
@@ -239,8 +243,17 @@ def _one_of(i: int, text: str, values: list[int]) -> Candidate:
 
 
 def _short(i: int, name: str, most: int) -> Candidate:
-    """A wait queue of at most `most` entries (a thread queues once)."""
-    return Candidate(i, f"len({name}) <= {most}", lambda s: z3.Length(s[i]) <= most)
+    """A list of at most `most` items, its unused ones -1 (smtlist.py: the shape of every list value); a
+    wait queue's `most` is the number of threads (a thread queues once)."""
+    return Candidate(i, f"len({name}) <= {most}, the rest of it unused", lambda s: smtlist.well_formed(s[i]))
+
+
+def _entries(i: int, name: str, hi: int) -> Candidate:
+    """Every item of a list within 0..hi (an element of its entity; a queue entry, 2 * thread + writer)."""
+    def fact(s: Frame) -> z3.BoolRef:
+        n = smtlist.length(s[i])
+        return z3.And(*[z3.Implies(k < n, z3.And(e >= 0, e <= hi)) for k, e in enumerate(smtlist.items(s[i]))])
+    return Candidate(i, f"the items of {name} within 0..{hi}", fact)
 
 
 def _value(v: z3.ExprRef) -> object:
@@ -250,13 +263,8 @@ def _value(v: z3.ExprRef) -> object:
         return v.as_long()
     if z3.is_true(v) or z3.is_false(v):
         return z3.is_true(v)
-    if v.sort() == INT_SEQ:
-        items: list[int] = []
-        rest = z3.simplify(v)
-        length = z3.simplify(z3.Length(rest))
-        if z3.is_int_value(length):
-            items = [z3.simplify(rest[k]).as_long() for k in range(length.as_long())]   # type: ignore[attr-defined]
-        return tuple(items)
+    if smtlist.is_list(v):
+        return smtlist.value(v)
     return str(v)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from netcheck.model.semantics.evaluate import EvalError
-from netcheck.model.semantics.smt import SmtEncoder
+from netcheck.model.semantics.smt import SmtEncoder, list_room
 from netcheck.model.semantics.system import StateProperty, TransitionSystem
 
 from .observers import Findings, Observer
@@ -39,7 +39,8 @@ class PropertyChecker:
     def __init__(self, system: TransitionSystem, use_z3: bool = True):
         self.system = system
         self.use_z3 = use_z3
-        self.encoder = SmtEncoder(system.layout, system.env.entity_sizes, system.env.positions)
+        self.encoder = SmtEncoder(system.layout, system.env.entity_sizes, system.env.positions,
+                                  list_room=list_room(system))
         self.cache: dict[str, dict[tuple, Verdict]] = {}
         self.getters: dict[str, object] = {}
         self.formulas: dict[str, tuple[object, object]] = {}

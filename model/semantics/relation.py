@@ -23,7 +23,7 @@ import z3
 from ..lang.expr import Expr, Local, Shared
 from ..lang.lockapi import LOCK_API, RCU_LIST_OPS
 from ..lang.types import IntT, RefT, SetT
-from . import ir
+from . import ir, smtlist
 from .actions import Effect, Rule, Test, Then, lock_rules, rcu_rules
 from .contexts import MAX_BH_DEPTH, Irq
 from .counters import CEffect, CTest, counter_rules, high
@@ -31,7 +31,7 @@ from .layout import SlotKind, free_checks, ghost_slots, wait_queue_slots
 from .locks import MAX_READ_DEPTH, READ_BITS
 from .places import thread_places
 from .runtime import HEAD_IDLE, HEAD_PENDING, HEAD_REQUEUED, RCU_WALK_OUTSIDE, rcu_corruption
-from .smt import INT_SEQ, SmtEncoder
+from .smt import SmtEncoder, list_room
 from .system import TransitionSystem
 from .waitqueues import WEffect, WTest, WThen, exclusive_bit, wait_rules
 
@@ -99,8 +99,9 @@ class Relation:
         layout = system.layout
         sizes, positions = system.env.entity_sizes, system.env.positions
         places = thread_places(system.threads)
-        self.pre = SmtEncoder(layout, sizes, positions, places=places)
-        self.post = SmtEncoder(layout, sizes, positions, frame="'", places=places)
+        room = list_room(system)
+        self.pre = SmtEncoder(layout, sizes, positions, places=places, list_room=room)
+        self.post = SmtEncoder(layout, sizes, positions, frame="'", places=places, list_room=room)
         self.slot_count = len(layout.slots)
         self._cases: dict[tuple[int, int, bool], list[Case]] = {}
         self.lock_instances = {name: [base + i * width for i in range(self._instances(name))]
@@ -266,6 +267,7 @@ class _NodeCases:
     def write(updates: dict[int, z3.ExprRef | None], slots: list[int], offset: z3.ExprRef | None,
               value: z3.ExprRef, pre: SmtEncoder) -> None:
         """Write `value` to the place (a static slot, or the candidate at `offset`), after earlier writes."""
+        value = smtlist.fit(value, pre.slot(slots[0]).sort())   # an empty display `[]` grows to its list
         if offset is None:
             updates[slots[0]] = value
             return
@@ -423,17 +425,16 @@ class _NodeCases:
             o.otherwise({node.cursor: c, self.pcslot: z3.IntVal(node.alt)})
 
         if node.is_list:
-            n = z3.Length(items)
+            n = smtlist.length(items)
             if restart:
-                moved(z3.If(n > 0, items[n - 1] if reverse else items[0], -1))
+                moved(smtlist.at(items, n - 1 if reverse else z3.IntVal(0)))
                 return o.cases
-            o.when(z3.And(cur >= 0, z3.Not(z3.Contains(items, z3.Unit(cur)))), violation=RUNTIME,
+            o.when(z3.And(cur >= 0, z3.Not(smtlist.contains(items, cur))), violation=RUNTIME,
                    message=f"list corruption: the element under the cursor '{node.var}' was removed from the list")
             if not node.start:
                 o.when(cur < 0, self.goto(node.alt))
-            i = z3.If(cur >= 0, z3.IndexOf(items, z3.Unit(cur), 0), n)
-            j = i - 1 if reverse else i + 1
-            moved(z3.If(z3.And(j >= 0, j < n), items[j], -1))
+            i = z3.If(cur >= 0, smtlist.index(items, cur), n)
+            moved(smtlist.at(items, i - 1 if reverse else i + 1))
             return o.cases
         assert isinstance(node.source.type, SetT)
         width = self.pre.width(node.source.type.entity)
@@ -464,18 +465,17 @@ class _NodeCases:
             o.when(c >= 0, {node.cursor: c, self.pcslot: z3.IntVal(node.next)})
             o.otherwise({node.cursor: c, self.pcslot: z3.IntVal(node.alt)})
 
-        n = z3.Length(items)
         if node.start:
-            moved(z3.If(n > 0, items[0], -1))
+            moved(smtlist.at(items, z3.IntVal(0)))
             return o.cases
         o.when(cur < 0, self.goto(node.alt))
-        on = z3.Contains(items, z3.Unit(cur))
+        on = smtlist.contains(items, cur)
         mine = [(k, _bit(self.slot(ghost_readers + k), self.tid)) for k in range(size)]
         protected = z3.Or(*[z3.And(cur == k, bit) for k, bit in mine])
         o.when(z3.And(z3.Not(on), z3.Not(protected)), violation=RUNTIME, message=rcu_corruption(node.var))
-        i = z3.IndexOf(items, z3.Unit(cur), 0) + 1
+        i = smtlist.index(items, cur) + 1
         ghost = reduce(lambda rest, k: z3.If(cur == k, self.slot(ghost_next + k), rest), range(size), z3.IntVal(-1))
-        moved(z3.If(on, z3.If(i < n, items[i], -1), ghost))
+        moved(z3.If(on, smtlist.at(items, i), ghost))
         return o.cases
 
     def free(self, node: ir.Free) -> list[Case]:
@@ -488,7 +488,7 @@ class _NodeCases:
         o.when(z3.Not(self.defined(node.item)), violation=RUNTIME, message=UNDEFINED)
         o.when(x < 0, self.goto(node.next))
         for slot in holders:
-            o.when(z3.Contains(self.slot(slot), z3.Unit(x)), violation=RUNTIME, message=f"{self.text}: still on a list")
+            o.when(smtlist.contains(self.slot(slot), x), violation=RUNTIME, message=f"{self.text}: still on a list")
         size = self.pre.width(node.item.type.entity)
         for _, readers in ghosts:
             pending = z3.Or(*[z3.And(x == k, self.slot(readers + k) != 0) for k in range(size)])
@@ -530,7 +530,7 @@ class _NodeCases:
         items = self.select(slots, offset)
         x = self.term(node.items[0])
         pos = self.term(node.items[1]) if len(node.items) > 1 else None
-        has_x = z3.Contains(items, z3.Unit(x))
+        has_x = smtlist.contains(items, x)
         o = _Ordered()
         o.when(z3.Not(z3.And(keys_ok, self.defined(*node.items[:1]))), violation=RUNTIME, message=UNDEFINED)
         o.when(x < 0, violation=RUNTIME, message=f"{self.text}: the element is null")
@@ -547,35 +547,32 @@ class _NodeCases:
 
         if fn == "list_del":
             o.when(z3.Not(has_x), violation=RUNTIME, message=f"{self.text}: the element is not on the list")
-            at = z3.IndexOf(items, z3.Unit(x), 0)
+            at = smtlist.index(items, x)
             ghosts = self.deleted(rcu, items, x, at) if rcu is not None and node.fn == "list_del_rcu" else {}
-            o.otherwise(result(z3.Concat(z3.SubSeq(items, 0, at), z3.SubSeq(items, at + 1, z3.Length(items) - at - 1)),
-                               ghosts))
+            o.otherwise(result(smtlist.remove_at(items, at), ghosts))
             return o.cases
         o.when(has_x, violation=RUNTIME, message=f"{self.text}: the element is already on the list")
         if rcu is not None:
             readers = z3.Or(*[z3.And(x == k, self.slot(rcu[1] + k) != 0) for k in range(rcu[2])])
             o.when(readers, violation=RUNTIME, message=f"{self.text}: use-after-free")
         if fn == "list_add":
-            o.otherwise(result(z3.Concat(z3.Unit(x), items)))
+            o.otherwise(result(smtlist.prepend(items, x)))
         elif fn == "list_add_tail":
-            o.otherwise(result(z3.Concat(items, z3.Unit(x))))
+            o.otherwise(result(smtlist.append(items, x)))
         else:
             assert pos is not None
             o.when(z3.Not(self.defined(node.items[1])), violation=RUNTIME, message=UNDEFINED)
-            o.when(pos < 0, result(z3.Concat(items, z3.Unit(x))))
-            o.when(z3.Not(z3.Contains(items, z3.Unit(pos))), violation=RUNTIME,
+            o.when(pos < 0, result(smtlist.append(items, x)))
+            o.when(z3.Not(smtlist.contains(items, pos)), violation=RUNTIME,
                    message=f"{self.text}: the position is not on the list")
-            at = z3.IndexOf(items, z3.Unit(pos), 0)
-            o.otherwise(result(z3.Concat(z3.SubSeq(items, 0, at), z3.Unit(x),
-                                         z3.SubSeq(items, at, z3.Length(items) - at))))
+            o.otherwise(result(smtlist.insert_at(items, smtlist.index(items, pos), x)))
         return o.cases
 
     def deleted(self, rcu: tuple[int, int, int], items: z3.ExprRef, x: z3.ArithRef, at: z3.ArithRef) -> Updates:
         """list_del_rcu's ghost of x: its successor and the readers inside a section now (none: no ghost)."""
         ghost_next, ghost_readers, size = rcu
         readers = z3.Sum(*[z3.If(self.slot(n) != 0, 1 << t, 0) for t, n in enumerate(self.system.layout.rcu_nest)])
-        succ = z3.If(at + 1 < z3.Length(items), items[at + 1], -1)
+        succ = smtlist.at(items, at + 1)
         updates: dict[int, z3.ExprRef | None] = {}
         for k in range(size):
             here = z3.And(x == k, readers != 0)
@@ -671,7 +668,7 @@ class _RuleCases:
             cases: list[Case] = []
             earlier: list[z3.BoolRef] = []
             for b, _ in instances:
-                queued = z3.Contains(self.at.slot(b + 2), z3.Unit(z3.IntVal(self.entry)))
+                queued = smtlist.contains(self.at.slot(b + 2), z3.IntVal(self.entry))
                 cases += self.apply(rules, b, z3.And(*earlier, queued))
                 earlier.append(z3.Not(queued))
             return cases + self.apply(rules, -1, z3.And(*earlier))
@@ -748,8 +745,8 @@ class _RuleCases:
             Test.HELD: z3.Or(owner == tid, mine != 0),
             Test.NOT_READING: mine == 0,
             Test.READ_FULL: mine >= MAX_READ_DEPTH,
-            Test.READ_NOW: z3.And(owner == -1, z3.Length(queue) == 0),
-            Test.WRITE_NOW: z3.And(owner == -1, readers == 0, z3.Length(queue) == 0),
+            Test.READ_NOW: z3.And(owner == -1, smtlist.length(queue) == 0),
+            Test.WRITE_NOW: z3.And(owner == -1, readers == 0, smtlist.length(queue) == 0),
         }[test]
 
     def effects(self, effects: tuple[Effect, ...], b: int) -> dict[int, z3.ExprRef | None]:
@@ -772,11 +769,10 @@ class _RuleCases:
             elif effect in (Effect.READ_UP, Effect.READ_DOWN):
                 updates[b + 1] = now(b + 1) + (bit if effect is Effect.READ_UP else -bit)
             elif effect is Effect.ENQUEUE:
-                updates[b + 2] = z3.Concat(now(b + 2), z3.Unit(z3.IntVal(self.entry)))
+                updates[b + 2] = smtlist.append(now(b + 2), z3.IntVal(self.entry))
             elif effect is Effect.DEQUEUE:
-                queue, entry = now(b + 2), z3.Unit(z3.IntVal(self.entry))
-                i = z3.IndexOf(queue, entry, 0)
-                updates[b + 2] = z3.Concat(z3.SubSeq(queue, 0, i), z3.SubSeq(queue, i + 1, z3.Length(queue) - i - 1))
+                queue = now(b + 2)
+                updates[b + 2] = smtlist.remove_at(queue, smtlist.index(queue, z3.IntVal(self.entry)))
             elif effect is Effect.GRANT:
                 updates.update(self.grant(b, now(b), now(b + 1), now(b + 2)))
             elif effect in (Effect.RCU_UP, Effect.RCU_DOWN):
@@ -825,7 +821,7 @@ class _RuleCases:
         woken: list[list[z3.BoolRef]] = [[] for _ in range(count)]
         new_owner, new_readers, new_queue = owner, readers, queue
         for n in range(count, 0, -1):
-            entries = [queue[k] for k in range(n)]
+            entries = [smtlist.item(queue, k) for k in range(n)]
             writer = [e % 2 == 1 for e in entries]
             who = [e / 2 for e in entries]
             free = owner == -1
@@ -838,12 +834,12 @@ class _RuleCases:
                 taking.append(z3.And(free, z3.Not(writer[0]), z3.Not(writer[k]),
                                      *([] if self.all_readers else before)))
             added = z3.Sum(*[z3.If(taking[k], _pow2(2 * who[k], width), 0) for k in range(n)])
-            rest = [z3.If(z3.Or(taking[k], z3.And(head_writer, k == 0)), z3.Empty(INT_SEQ), z3.Unit(entries[k]))
-                    for k in range(n)]
-            is_n = z3.Length(queue) == n
+            rest = smtlist.compact(queue.sort(), [(z3.Not(z3.Or(taking[k], z3.And(head_writer, k == 0))), entries[k])
+                                                  for k in range(n)])
+            is_n = smtlist.length(queue) == n
             new_owner = z3.If(z3.And(is_n, head_writer), who[0], new_owner)
             new_readers = z3.If(is_n, readers + added, new_readers)
-            new_queue = z3.If(is_n, z3.Concat(*rest) if n > 1 else rest[0], new_queue)
+            new_queue = z3.If(is_n, rest, new_queue)
             for t in range(count):
                 woken[t].append(z3.And(is_n, z3.Or(z3.And(head_writer, who[0] == t),
                                                    *[z3.And(taking[k], who[k] == t) for k in range(n)])))

@@ -1,7 +1,8 @@
 """The z3 meaning of expressions: the reference semantics the fast evaluator is checked against.
 
-Every state slot is a z3 constant (Bool, Int, BitVec for sets, Seq(Int) for lists and wait queues),
-so a property is a formula over the state vector; the same encoding serves a symbolic engine later.
+Every state slot is a z3 constant (Bool, Int, BitVec for sets, a bounded list record for lists and wait
+queues: smtlist.py), so a property is a formula over the state vector; the symbolic engines use the same
+encoding.
 
 Partial operations (a null index, next()/prev() of an element not on the list, null in a set literal)
 get a value z3 chooses freely; `defined` is the side condition under which an expression evaluates
@@ -39,28 +40,29 @@ from ..lang.expr import (
     Shared,
     Unary,
     children,
+    walk,
 )
 from ..lang.types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT, Type
+from . import smtlist
 from .layout import Layout, SlotKind, local_sort
 from .locks import READ_BITS
 
 if TYPE_CHECKING:
     from .places import ThreadPlaces
 
-INT_SEQ = z3.SeqSort(z3.IntSort())
-
-
 class SmtEncoder:
     """z3 terms for expressions over one layout; slot constants are created once and reused."""
 
     def __init__(self, layout: Layout, entity_sizes: Mapping[str, int],
                  positions: Mapping[str, tuple[tuple[int, frozenset[int]], ...]] | None = None, frame: str = "",
-                 places: Mapping[str, ThreadPlaces] | None = None):
+                 places: Mapping[str, ThreadPlaces] | None = None, list_room: Mapping[str, int] | None = None):
         """`frame` tells apart the constants of two time frames (the state before a step, and after it:
-        frame="'"); properties use the unnamed one."""
+        frame="'"); properties use the unnamed one. `list_room`: the room lists need past their entity's
+        size (`list_room`, below)."""
         self.layout = layout
         self.frame = frame
         self.sizes = entity_sizes
+        self.room = list_room or {}
         self.positions = positions or {}
         self.places = places or {}   # thread instance -> its places, for at() and held_by() (lemmas)
         self.consts: dict[int, z3.ExprRef] = {}
@@ -70,6 +72,11 @@ class SmtEncoder:
 
     def width(self, entity: str) -> int:
         return max(1, self.sizes[entity])
+
+    def capacity(self, entity: str) -> int:
+        """How many items a list of `entity`'s elements holds at most (`list_room`); 0 for the entity-less
+        empty display `[]`, which grows to the list it is stored in or compared with."""
+        return self.sizes.get(entity, 0) + self.room.get(entity, 0)
 
     def slot(self, index: int) -> z3.ExprRef:
         c = self.consts.get(index)
@@ -89,8 +96,12 @@ class SmtEncoder:
             return z3.BitVecSort(self.width(t.entity))
         if sort.startswith("set<"):
             return z3.BitVecSort(self.width(sort[4:-1]))
-        if isinstance(t, ListT) or sort.startswith("list<") or info.kind == SlotKind.LOCK_QUEUE:
-            return INT_SEQ
+        if info.kind == SlotKind.LOCK_QUEUE:   # one entry per waiting thread
+            return smtlist.list_sort(len(self.layout.pc))
+        if isinstance(t, ListT):
+            return smtlist.list_sort(self.capacity(t.entity))
+        if sort.startswith("list<"):
+            return smtlist.list_sort(self.capacity(sort[5:-1]))
         return z3.IntSort()
 
     def local(self, index: int, t: Type) -> z3.ExprRef:
@@ -108,7 +119,7 @@ class SmtEncoder:
             elif isinstance(t, SetT):
                 c = z3.BitVec(name, self.width(t.entity))
             elif isinstance(t, ListT):
-                c = z3.Const(name, INT_SEQ)
+                c = z3.Const(name, smtlist.list_sort(self.capacity(t.entity)))
             else:
                 c = z3.Int(name)
             self.local_consts[key] = c
@@ -121,8 +132,8 @@ class SmtEncoder:
             return z3.BoolVal(bool(v))
         if isinstance(sort, z3.BitVecSortRef):
             return z3.BitVecVal(int(v), sort.size())  # type: ignore[call-overload]
-        if sort == INT_SEQ:
-            return seq_literal(v)  # type: ignore[arg-type]
+        if smtlist.is_list(sort):
+            return smtlist.literal(v, smtlist.capacity(sort))  # type: ignore[arg-type]
         return z3.IntVal(int(v))  # type: ignore[call-overload]
 
     # -- expressions
@@ -171,11 +182,32 @@ class SmtEncoder:
         return None
 
 
-def seq_literal(items: Sequence[int]) -> z3.ExprRef:
-    if not items:
-        return z3.Empty(INT_SEQ)
-    units = [z3.Unit(z3.IntVal(i)) for i in items]
-    return units[0] if len(units) == 1 else z3.Concat(*units)
+def list_room(system: object) -> dict[str, int]:
+    """Per entity, how many items a list of its elements may hold past the entity's size. list_add refuses
+    an element already on the list, so only a list display (`[a, b]`, or an initial value) can repeat
+    one: a list holds at most size + (the longest display of the entity's elements - 1) items."""
+    from .discipline import expressions
+    spec = system.spec   # type: ignore[attr-defined]
+    longest: dict[str, int] = {}
+
+    def seen(t: object, count: int) -> None:
+        if isinstance(t, ListT) and count > 1:
+            longest[t.entity] = max(longest.get(t.entity, 0), count - 1)
+
+    roots = [e for thread in system.threads for node in thread.nodes for e in expressions(node)]   # type: ignore[attr-defined]
+    roots += [a for decl in spec.threads for a in decl.args]
+    roots += [e for p in spec.properties for e in (p.expr, p.source) if e is not None]
+    for root in roots:
+        for e in walk(root):
+            if isinstance(e, ListLit):
+                seen(e.type, len(e.items))
+            elif isinstance(e, Const) and isinstance(e.value, tuple):
+                seen(e.type, len(e.value))
+    for var in spec.vars:
+        for v in var.init:
+            if isinstance(v, tuple):
+                seen(var.type, len(v))
+    return longest
 
 
 class _Translator:
@@ -192,7 +224,7 @@ class _Translator:
         if isinstance(t, SetT):
             return z3.BitVecVal(int(v), self.enc.width(t.entity))  # type: ignore[call-overload]
         if isinstance(t, ListT):
-            return seq_literal(v)  # type: ignore[arg-type]
+            return smtlist.literal(v, self.enc.capacity(t.entity))  # type: ignore[arg-type]
         return z3.IntVal(int(v))  # type: ignore[call-overload]
 
     def term(self, e: Expr) -> z3.ExprRef:
@@ -221,7 +253,7 @@ class _Translator:
             return z3.And(*items) if e.op == "and" else z3.Or(*items)
         if isinstance(e, IfExp):
             assert e.cond is not None and e.then is not None and e.orelse is not None
-            return z3.If(self.term(e.cond), self.term(e.then), self.term(e.orelse))
+            return z3.If(self.term(e.cond), *smtlist.same(self.term(e.then), self.term(e.orelse)))
         if isinstance(e, Running):
             return self.running(e)
         if isinstance(e, At):   # PlaceError for a place that is no statement of the thread
@@ -242,10 +274,8 @@ class _Translator:
             parts = [self.element_bit(self.term(i), width) for i in e.items]
             return reduce(lambda x, y: x | y, parts, zero)
         if isinstance(e, ListLit):
-            if not e.items:
-                return z3.Empty(INT_SEQ)
-            units = [z3.Unit(self.term(i)) for i in e.items]
-            return units[0] if len(units) == 1 else z3.Concat(*units)
+            assert isinstance(e.type, ListT)
+            return smtlist.of([self.term(i) for i in e.items], self.enc.capacity(e.type.entity))
         raise AssertionError(f"no z3 meaning for {e!r}")
 
     def element_bit(self, x: z3.ExprRef, width: int) -> z3.ExprRef:
@@ -284,10 +314,11 @@ class _Translator:
             if isinstance(rt, SetT):
                 width = self.enc.width(rt.entity)
                 return z3.Or(*[z3.And(a == i, z3.Extract(i, i, b) == 1) for i in range(width)])
-            return z3.Contains(b, z3.Unit(a))
+            return smtlist.contains(b, a)
         if e.op == "==":
             if isinstance(e.left.type, NullT) and isinstance(e.right.type, NullT):
                 return z3.BoolVal(True)
+            a, b = smtlist.same(a, b)
             return a == b
         return {"<": lambda: a < b, "<=": lambda: a <= b, ">": lambda: a > b, ">=": lambda: a >= b}[e.op]()
 
@@ -324,26 +355,26 @@ class _Translator:
             if isinstance(t0, SetT):
                 width = self.enc.width(t0.entity)
                 return z3.Sum(*[z3.If(z3.Extract(i, i, x) == 1, 1, 0) for i in range(width)])
-            return z3.Length(x)
+            return smtlist.length(x)
         if fn == "empty":
             if isinstance(t0, SetT):
                 return x == 0
-            return z3.Length(x) == 0
-        n = z3.Length(x)
+            return smtlist.length(x) == 0
+        n = smtlist.length(x)
+        first, last = smtlist.at(x, z3.IntVal(0)), smtlist.at(x, n - 1)   # -1 when empty
         if fn == "first":
-            return z3.If(n > 0, x[0], -1)
+            return first
         if fn == "last":
-            return z3.If(n > 0, x[n - 1], -1)
+            return last
         y = args[1]
-        at = z3.IndexOf(x, z3.Unit(y), 0)
+        at = smtlist.index(x, y)
         if fn == "index":
             return at
         if fn == "next":
-            return z3.If(y == -1, z3.If(n > 0, x[0], -1), z3.If(at + 1 < n, x[at + 1], -1))
+            return z3.If(y == -1, first, smtlist.at(x, at + 1))
         if fn == "prev":
-            return z3.If(y == -1, z3.If(n > 0, x[n - 1], -1), z3.If(at > 0, x[at - 1], -1))
-        z = args[2]
-        at2 = z3.IndexOf(x, z3.Unit(z), 0)
+            return z3.If(y == -1, last, z3.If(at > 0, smtlist.at(x, at - 1), -1))
+        at2 = smtlist.index(x, args[2])
         return z3.And(at >= 0, at2 >= 0, at < at2)
 
     def lock_predicate(self, e: Call) -> z3.ExprRef:
@@ -375,7 +406,7 @@ class _Translator:
             if isinstance(dtype, SetT):
                 guard = z3.Extract(i, i, dom) == 1
             else:
-                guard = z3.Contains(dom, z3.Unit(z3.IntVal(i)))
+                guard = smtlist.contains(dom, z3.IntVal(i))
             self.bound[e.var] = i
             conds = [guard] + ([self.term(e.cond)] if e.cond is not None else [])
             body = self.term(e.body)
@@ -438,7 +469,7 @@ class _Translator:
         parts = [self.defined(a) for a in e.args]
         if e.fn in ("next", "prev"):
             items, x = self.term(e.args[0]), self.term(e.args[1])
-            parts.append(z3.Or(x == -1, z3.Contains(items, z3.Unit(x))))
+            parts.append(z3.Or(x == -1, smtlist.contains(items, x)))
         return z3.And(*parts) if parts else z3.BoolVal(True)
 
     def quant_defined(self, e: Quant) -> z3.ExprRef:
@@ -454,7 +485,7 @@ class _Translator:
         out = [self.defined(e.domain)]
         reached: list[z3.ExprRef] = []   # the elements before this one did not decide all()/any()
         for i in range(size):
-            member = z3.Extract(i, i, dom) == 1 if isinstance(dtype, SetT) else z3.Contains(dom, z3.Unit(z3.IntVal(i)))
+            member = z3.Extract(i, i, dom) == 1 if isinstance(dtype, SetT) else smtlist.contains(dom, z3.IntVal(i))
             self.bound[e.var] = i
             if e.cond is None:
                 selected, element_ok = member, self.defined(e.body)
