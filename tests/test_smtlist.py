@@ -130,3 +130,15 @@ def test_a_list_display_that_repeats_an_element_fits_in_z3(tmp_path) -> None:
     assert ran["runtime_safety"] == "violated", "adding obj1 twice (o = obj1) is refused"
     assert bounded["short"] == bounded["repeats"] == "bounded"
     assert bounded["runtime_safety"] == "violated"
+
+
+def test_a_made_up_state_prints_numbers_outside_a_type_instead_of_failing() -> None:
+    """A counterexample to induction is a state z3 made up: its lists and references may hold numbers no
+    element has (before the well-formedness facts exclude them); they print as #N."""
+    from netcheck.model.lang.types import EnumT, ListT, RefT
+    from netcheck.model.semantics.evaluate import format_value
+    names = {"item": ("item0", "item1")}
+    assert format_value((0, 25), ListT("item"), names) == "[item0, #25]"
+    assert format_value(-3, RefT("item"), names) == "#-3"
+    assert format_value(1, RefT("item"), names) == "item1"
+    assert format_value(7, EnumT("state", ("idle", "busy")), names) == "#7"

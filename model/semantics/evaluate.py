@@ -361,6 +361,12 @@ def reads_state(e: Expr) -> bool:
 THREADS = "<threads>"   # the key of the thread names among the element names (no entity is called that)
 
 
+def _named(names: Sequence[str], i: int) -> str:
+    """Element (or enum value) i by its name; `#i` for a number outside the type, which only a state z3
+    made up can hold (a counterexample to induction, before the well-formedness facts exclude it)."""
+    return names[i] if 0 <= i < len(names) else f"#{i}"
+
+
 def format_value(value: Value, t: object, names: Mapping[str, tuple[str, ...]],
                  enums: Mapping[str, tuple[str, ...]] | None = None) -> str:
     """A state value in spec syntax: element names, [a, b] lists, {a, b} sets, null, true/false."""
@@ -375,11 +381,11 @@ def format_value(value: Value, t: object, names: Mapping[str, tuple[str, ...]],
     if isinstance(t, BoolT):
         return "true" if value else "false"
     if isinstance(t, EnumT):
-        return t.values[int(value)]
+        return _named(t.values, int(value))
     if isinstance(t, RefT):
-        return "null" if value == -1 else names[t.entity][int(value)]
+        return "null" if value == -1 else _named(names[t.entity], int(value))
     if isinstance(t, ListT):
-        return "[" + ", ".join(names[t.entity][i] for i in value) + "]"
+        return "[" + ", ".join(_named(names[t.entity], i) for i in value) + "]"
     if isinstance(t, SetT):
         return "{" + ", ".join(n for i, n in enumerate(names[t.entity])
                                if int(value) >> i & 1) + "}"
