@@ -4,11 +4,18 @@ them; a list read back from a model is the list."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import z3
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from netcheck.checker.cli import main
+from netcheck.model.lang.types import EnumT, ListT, RefT
 from netcheck.model.semantics import smtlist
+from netcheck.model.semantics.evaluate import format_value
 
 CAP = 4
 
@@ -114,16 +121,13 @@ properties:
 """
 
 
-def test_a_list_display_that_repeats_an_element_fits_in_z3(tmp_path) -> None:
+def test_a_list_display_that_repeats_an_element_fits_in_z3(tmp_path: Path) -> None:
     """A display can repeat an element (list_add cannot), so lists get room past the entity's size: the
     explicit search's z3 checks and bounded model checking both take `[o, o]` plus one more."""
-    from click.testing import CliRunner
-    from netcheck.checker.cli import main
     spec = tmp_path / "repeats.yaml"
     spec.write_text(REPEATS.replace("l[0] == l[1]", "first(l) == next(l, first(l))"), encoding="utf-8")
     explicit = CliRunner().invoke(main, ["verify", str(spec), "--reduce", "none", "--format", "json"])
     bmc = CliRunner().invoke(main, ["verify", str(spec), "--engine", "bmc", "--depth", "6", "--format", "json"])
-    import json
     ran = {p["name"]: p["status"] for p in json.loads(explicit.output)["properties"]}
     bounded = {p["name"]: p["status"] for p in json.loads(bmc.output)["properties"]}
     assert ran["short"] == ran["repeats"] == "holds", explicit.output
@@ -135,8 +139,6 @@ def test_a_list_display_that_repeats_an_element_fits_in_z3(tmp_path) -> None:
 def test_a_made_up_state_prints_numbers_outside_a_type_instead_of_failing() -> None:
     """A counterexample to induction is a state z3 made up: its lists and references may hold numbers no
     element has (before the well-formedness facts exclude them); they print as #N."""
-    from netcheck.model.lang.types import EnumT, ListT, RefT
-    from netcheck.model.semantics.evaluate import format_value
     names = {"item": ("item0", "item1")}
     assert format_value((0, 25), ListT("item"), names) == "[item0, #25]"
     assert format_value(-3, RefT("item"), names) == "#-3"

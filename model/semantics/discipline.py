@@ -152,6 +152,29 @@ def expressions(node: ir.Node) -> Iterator[Expr]:
             yield node.cond
 
 
+def statement_at(node: ir.Node) -> str:
+    """A node's statement and where it is, for messages."""
+    return f"'{node.stmt.text}' ({node.stmt.span.short})" if node.stmt is not None else node.kind
+
+
+def spec_expressions(system: object) -> Iterator[tuple[str, Expr]]:
+    """Every expression a compiled spec evaluates, with where it is: the threads' code, their arguments,
+    the properties."""
+    spec = system.spec   # type: ignore[attr-defined]
+    for thread in system.threads:   # type: ignore[attr-defined]
+        for node in thread.nodes:
+            for e in expressions(node):
+                yield statement_at(node), e
+    for decl in spec.threads:
+        for a in decl.args:
+            yield f"thread {decl.name}'s arguments ({decl.span.short})", a
+    for p in spec.properties:
+        if p.expr is not None:
+            yield f"property {p.name}", p.expr
+        if p.source is not None:
+            yield f"property {p.name}", p.source
+
+
 def reads(node: ir.Node) -> set[str]:
     return {x.name for e in expressions(node) for x in walk(e) if isinstance(x, Shared)}
 

@@ -44,6 +44,7 @@ from ..lang.expr import (
 )
 from ..lang.types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT, Type
 from . import smtlist
+from .discipline import spec_expressions
 from .layout import Layout, SlotKind, local_sort
 from .locks import READ_BITS
 
@@ -186,24 +187,19 @@ def list_room(system: object) -> dict[str, int]:
     """Per entity, how many items a list of its elements may hold past the entity's size. list_add refuses
     an element already on the list, so only a list display (`[a, b]`, or an initial value) can repeat
     one: a list holds at most size + (the longest display of the entity's elements - 1) items."""
-    from .discipline import expressions
-    spec = system.spec   # type: ignore[attr-defined]
     longest: dict[str, int] = {}
 
     def seen(t: object, count: int) -> None:
         if isinstance(t, ListT) and count > 1:
             longest[t.entity] = max(longest.get(t.entity, 0), count - 1)
 
-    roots = [e for thread in system.threads for node in thread.nodes for e in expressions(node)]   # type: ignore[attr-defined]
-    roots += [a for decl in spec.threads for a in decl.args]
-    roots += [e for p in spec.properties for e in (p.expr, p.source) if e is not None]
-    for root in roots:
+    for _, root in spec_expressions(system):
         for e in walk(root):
             if isinstance(e, ListLit):
                 seen(e.type, len(e.items))
             elif isinstance(e, Const) and isinstance(e.value, tuple):
                 seen(e.type, len(e.value))
-    for var in spec.vars:
+    for var in system.spec.vars:   # type: ignore[attr-defined]
         for v in var.init:
             if isinstance(v, tuple):
                 seen(var.type, len(v))

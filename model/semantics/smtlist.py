@@ -73,8 +73,7 @@ def fit(x: z3.ExprRef, sort: z3.SortRef) -> z3.ExprRef:
     anything else unchanged."""
     if not is_list(x) or x.sort() == sort or not is_list(sort):
         return x
-    old, cap = items(x), capacity(sort)
-    return make(sort, length(x), [*old, *([UNUSED] * (cap - len(old)))][:cap])
+    return make(sort, length(x), items(x))
 
 
 def same(a: z3.ExprRef, b: z3.ExprRef) -> tuple[z3.ExprRef, z3.ExprRef]:
@@ -94,10 +93,6 @@ def of(values: Sequence[z3.ArithRef], cap: int) -> z3.ExprRef:
     if len(values) > cap:
         raise ListTooLong(f"a list of {len(values)} items where at most {cap} fit")
     return make(list_sort(cap), len(values), values)
-
-
-def empty(cap: int) -> z3.ExprRef:
-    return make(list_sort(cap), 0, [])
 
 
 def at(x: z3.ExprRef, i: z3.ArithRef) -> z3.ArithRef:
@@ -178,7 +173,7 @@ def value(v: z3.ExprRef) -> tuple[int, ...]:
     return tuple(z3.simplify(item(v, k)).as_long() for k in range(min(n.as_long(), capacity(v))))  # type: ignore[attr-defined]
 
 
-__all__ = ["ListTooLong", "append", "at", "capacity", "compact", "contains", "empty", "fit", "index", "insert_at",
+__all__ = ["ListTooLong", "append", "at", "capacity", "compact", "contains", "fit", "index", "insert_at",
            "is_list", "same",
            "item", "items", "length", "list_sort", "literal", "make", "of", "prepend", "remove_at", "value",
            "well_formed"]

@@ -21,7 +21,7 @@ is an internal error, never a verdict.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import permutations, product
 from operator import itemgetter
@@ -30,7 +30,7 @@ from ..lang.expr import Call, Compare, Const, Expr, Quant, walk
 from ..lang.spec import CallbackTable, LockClasses
 from ..lang.types import ListT, RefT, SetT, WaitQueueT
 from . import ir
-from .discipline import expressions
+from .discipline import spec_expressions, statement_at
 from .layout import Slot, SlotKind
 from .locks import READ_BITS
 
@@ -144,7 +144,7 @@ def _breaks(system: object, entity: str) -> str:
         if decl.var and decl.domain and entity_of(spec, decl.domain[0]) == entity \
                 and sorted(decl.domain) != sorted(spec.entity(entity).elements):
             return f"threads {decl.name} run for some of its elements only ({decl.span.short})"
-    for where, e in _expressions(system):
+    for where, e in spec_expressions(system):
         for x in walk(e):
             if isinstance(x, Const):
                 t = x.type
@@ -165,7 +165,7 @@ def _breaks(system: object, entity: str) -> str:
         for node in thread.nodes:
             if isinstance(node, ir.LoopStep) and not node.is_list and node.source is not None \
                     and isinstance(node.source.type, SetT) and node.source.type.entity == entity:
-                return f"{_at(node)} walks a set of its elements in index order"
+                return f"{statement_at(node)} walks a set of its elements in index order"
     return ""
 
 
@@ -187,28 +187,6 @@ def entity_of(spec: object, element: str) -> str:
 
 def _of(e: Expr | None, entity: str) -> bool:
     return e is not None and isinstance(e.type, RefT) and e.type.entity == entity
-
-
-def _at(node: ir.Node) -> str:
-    return f"'{node.stmt.text}' ({node.stmt.span.short})" if node.stmt is not None else node.kind
-
-
-def _expressions(system: object) -> Iterator[tuple[str, Expr]]:
-    """Every expression the spec evaluates, with where it is: the threads' code, their arguments, the
-    properties."""
-    spec = system.spec   # type: ignore[attr-defined]
-    for thread in system.threads:   # type: ignore[attr-defined]
-        for node in thread.nodes:
-            for e in expressions(node):
-                yield _at(node), e
-    for decl in spec.threads:
-        for a in decl.args:
-            yield f"thread {decl.name}'s arguments ({decl.span.short})", a
-    for p in spec.properties:
-        if p.expr is not None:
-            yield f"property {p.name}", p.expr
-        if p.source is not None:
-            yield f"property {p.name}", p.source
 
 
 # ---------------------------------------------------------------- permuting a state
