@@ -113,7 +113,7 @@ def test_pdr_invariant_checks_again_and_a_wrong_one_does_not() -> None:
     assert proof.invariant is not None and all(ok for _, ok in proof.checks)
     sy = Symbolic(system)
     s, t = sy.frame("a"), sy.frame("b")
-    bad = sy.bad("never_three", s, "b")
+    bad = sy.bad("never_three", s)
     assert all(ok for _, ok in recheck(sy, proof.invariant, bad, s, t))
     assert dict(recheck(sy, z3.BoolVal(True), bad, s, t))["implies the property"] is False
     x = next(i for i, sl in enumerate(sy.system.layout.slots) if sl.name == "x")

@@ -4,17 +4,21 @@ The relation has one micro-step per IR node; the explorer's steps are a visible 
 the stepping thread's invisible ones (settling), and those of the rwsem waiters the step grants. The
 unrolling keeps that granularity in **macro-frames**: frame f is a settled state (every thread at a
 visible node or finished), the state after f steps. One transition is
-- one visible micro-step of one thread (a selector picks the thread, node, fatal signal and case; every
-  slot's next value is an if-chain over the cases that write it);
-- then settle slots, per thread: invisible micro-steps only touch their thread's own program counter and
-  locals, so the threads settle side by side, each in as many slots as its longest chain of invisible
-  nodes, and stutter once settled;
+- one visible case of one thread (its node, fatal signal and case), then, for each thread it moved, one
+  way that thread settles: the invisible nodes it runs until it stands at a visible node again. Both are
+  computed once for the spec (a large-block encoding): a visible case is its guard and writes, a way
+  its condition and writes, all terms over the state before the step (paths through the invisible
+  nodes that meet merge, so a way is one node where the thread settles and one branch at each `either`).
+  A Boolean selects each; exactly one visible case, and one way per thread it moved, are selected, so a
+  settled state before fixes every slot after by unit propagation;
 - or a stutter: a path may end early (`run[f]` false, and then every later frame stutters too).
+An invisible case on a way that breaks a property (runtime_safety, an assert) is recorded as
+that property's condition on the state before: a step from it breaks the property.
 
 Per depth d the solver is asked, under push/pop, whether a property is violated after d steps: a state
 condition at frame d (an invariant false, a final property false in a final state, a property undefined:
-runtime_safety), or a violating d-th step from frame d - 1 (a visible micro-step, or an invisible one while
-the step settles: a separate copy of the step in which a thread may stop anywhere). Depths are tried
+runtime_safety), or a violating d-th step from frame d - 1 (a visible micro-step's violation, or an
+invisible one on a way: both conditions on frame d - 1). Depths are tried
 in order, so the first satisfiable one is the shortest violation, the length the explicit search reports.
 A model is decoded into the explicit engine's `Path` by replaying each chosen step with `system.fire`
 and matching the outcome against the model's next frame; a model that does not replay is an internal
@@ -54,6 +58,9 @@ UNDECIDED = {
 }
 
 
+MAX_BLOCKS = 50_000   # the most ways one macro-step may go (visible cases times settle paths)
+
+
 class BmcError(ValueError):
     """A spec the bounded engine cannot unroll."""
 
@@ -68,6 +75,42 @@ class Option:
     case: Case
 
 
+@dataclass(frozen=True)
+class Settle:
+    """One way a thread settles after a visible case (`option`, an index into `Unrolling.visible`) moved
+    it: to one visible node (one branch at each `either` on the way). `cond`: when, a condition on the
+    state before the step (the visible case's guard aside); `writes`: the thread's slots it changes, each
+    to a term over the state before (a slot left unused: `Unrolling.free`'s constant, any value)."""
+
+    option: int
+    tid: int
+    cond: z3.BoolRef
+    writes: dict[int, z3.ExprRef]
+
+
+_Path = tuple[z3.BoolRef, list[z3.ExprRef]]   # (condition, state) while settling
+
+
+def _merge(into: dict, key: object, path: _Path) -> None:
+    """Add a path to `into[key]`: two paths to one place under exclusive conditions become one."""
+    have = into.get(key)
+    if have is None:
+        into[key] = path
+        return
+    (c1, s1), (c2, s2) = have, path
+    into[key] = (z3.Or(c1, c2), [a if a.eq(b) else z3.If(c1, a, b) for a, b in zip(s1, s2)])
+
+
+def _substitute(term: z3.ExprRef, src: list[z3.ExprRef], dst: list[z3.ExprRef]) -> z3.ExprRef:
+    """`term` with each constant of `src` replaced by the same place of `dst` (z3's C API, unchecked)."""
+    n = len(src)
+    a, b = (z3.Ast * n)(), (z3.Ast * n)()
+    for i in range(n):
+        a[i], b[i] = src[i].as_ast(), dst[i].as_ast()
+    ctx = term.ctx
+    return z3.z3._to_expr_ref(z3.z3core.Z3_substitute(ctx.ref(), term.as_ast(), n, a, b), ctx)
+
+
 @dataclass
 class BmcResult(EngineResult):
     """A bounded run: the findings with their paths (`paths` by property, violations and witnesses alike),
@@ -80,8 +123,9 @@ class BmcResult(EngineResult):
     times: list[float] = field(default_factory=list)
 
 
-def longest_settle(thread_name: str, nodes: list[ir.Node]) -> int:
-    """The most invisible nodes a thread can run in a row (BmcError on a cycle of them)."""
+def settle_ranks(thread_name: str, nodes: list[ir.Node]) -> dict[int, int]:
+    """Per invisible node, the most invisible nodes a thread can run in a row from it (BmcError on a cycle
+    of them). A node's rank is above that of every invisible node it leads to."""
     memo: dict[int, int] = {}
     for root in range(len(nodes)):
         stack: list[tuple[int, bool]] = [(root, False)]
@@ -105,7 +149,7 @@ def longest_settle(thread_name: str, nodes: list[ir.Node]) -> int:
             active.add(pc)
             stack.append((pc, True))
             stack.extend((n, False) for n in nexts)
-    return max(memo.values(), default=0)
+    return memo
 
 
 class Unrolling:
@@ -131,7 +175,7 @@ class Unrolling:
         self.enabled: dict[tuple[int, int], z3.BoolRef] = {}
         self.own: list[list[int]] = []
         self.invisible: list[dict[int, list[Case]]] = []
-        self.settle_len: list[int] = []
+        self.ranks: list[dict[int, int]] = []
         for t in system.threads:
             own = [t.pcslot, *t.local_slots]
             self.own.append(own)
@@ -158,14 +202,20 @@ class Unrolling:
                                            "(a reduced system?): the bounded engine needs the full semantics")
                     inv[pc] = cases
             self.invisible.append(inv)
-            self.settle_len.append(longest_settle(t.name, t.nodes))
+            self.ranks.append(settle_ranks(t.name, t.nodes))
         if rel.pre.local_consts:
             raise BmcError("a local slot is read at a type other than its pool's: the bounded engine cannot "
                            "encode it")
         self.frames: list[list[z3.ExprRef]] = []
-        self.sel: list[z3.ArithRef] = []
+        self.sel: list[list[z3.BoolRef]] = []
         self.run: list[z3.BoolRef] = []
-        self.violating: dict[int, tuple[z3.ArithRef, dict[str, z3.BoolRef]]] = {}
+        self.violating: dict[int, dict[str, z3.BoolRef]] = {}
+        self.guards: list[z3.BoolRef] = []                 # per visible case, over the state before
+        self.writes: list[dict[int, z3.ExprRef]] = []      # per visible case, the slots it changes
+        self.settles: list[Settle] = []
+        self.moved: list[tuple[int, int]] = []             # (visible case, thread it moves)
+        self.broken: dict[str, z3.BoolRef] = {}
+        self._encode_steps()
         self.frames.append(self._fresh("f0"))
         initial = [z3.And(*[self.frames[0][i] == rel.pre.value(i, v) for i, v in enumerate(s) if v is not None])
                    for s in system.initial_states]
@@ -194,115 +244,175 @@ class Unrolling:
 
     # -- one step
 
-    def _visible_step(self, before: list[z3.ExprRef], tag: str) -> tuple[z3.ArithRef, list[z3.ExprRef], z3.BoolRef]:
-        """(selector, the state after one visible micro-step, the constraint linking them)."""
-        sel = z3.Int(f"sel@{tag}")
-        after = self._fresh(f"m{tag}")
-        chosen = []
-        writes: dict[int, list[tuple[int, z3.ExprRef | None]]] = {}
-        for k, o in enumerate(self.visible):
-            chosen.append(z3.And(sel == k, self.pc(before, o.tid) == o.pc, self.at(o.case.guard, before)))
-            for i, update in o.case.updates.items():
-                writes.setdefault(i, []).append((k, None if update is None else self.at(update, before)))
-        links = [z3.Or(*chosen) if chosen else z3.BoolVal(False)]
-        for i in range(self.n):
-            value: z3.ExprRef = before[i]
-            unused = False
-            for k, v in writes.get(i, []):
-                if v is None:
-                    unused = True
-                    continue
-                value = z3.If(sel == k, v, value)
-            if unused:   # the slot becomes unused: any value
-                unused_by = z3.Or(*[sel == k for k, v in writes[i] if v is None])
-                links.append(z3.Or(unused_by, after[i] == value))
-            else:
-                links.append(after[i] == value)
-        return sel, after, z3.And(*links)
-
-    def _settle(self, mid: list[z3.ExprRef], tag: str, settled: bool
-                ) -> tuple[list[z3.ExprRef], z3.BoolRef, dict[str, list[z3.BoolRef]]]:
-        """The threads settling after a visible micro-step, side by side, as terms: per slot, the first
-        successor case whose program point and guard hold moves the thread (an `either` by a fresh choice),
-        none keeps it (settled, or stopped at a violation). Returns the state after the settle slots, the
-        constraint (with `settled`: every thread ends at a visible node, so no violation stopped it), and per
-        property when an invisible micro-step on the way breaks it."""
-        state = list(mid)
-        links: list[z3.BoolRef] = []
+    def _encode_steps(self) -> None:
+        """Every way one macro-step goes, computed once over the relation's state-before constants: per
+        visible case its guard and writes, then per thread it moves the ways that thread settles
+        (`Settle`s; each thread on its own, so a step that moves several threads is a sum of their ways,
+        not a product), and per property when an invisible node on the way breaks it (conditions on the
+        state before)."""
+        base, threads = self.base, self.system.threads
+        self.free = [z3.Const(f"any.{i}", c.sort()) for i, c in enumerate(base)]
         broken: dict[str, list[z3.BoolRef]] = {}
-        for t in self.system.threads:
-            inv, own, length = self.invisible[t.tid], self.own[t.tid], self.settle_len[t.tid]
-            if not inv or not length:
+        for k, o in enumerate(self.visible):
+            guard = z3.simplify(z3.And(self.pc(base, o.tid) == o.pc, o.case.guard))
+            self.guards.append(guard)
+            state = list(base)
+            for i, update in o.case.updates.items():
+                state[i] = self.free[i] if update is None else update
+            self.writes.append({i: v for i, v in enumerate(state) if not v.eq(base[i])})
+            if z3.is_false(guard):
                 continue
-            for j in range(length):
-                pc = state[t.pcslot]
-                nxt = list(state)
-                choice = z3.Int(f"either@{tag}.{t.tid}.{j}")
-                moves: list[tuple[z3.BoolRef, Case]] = []
-                for p, cases in inv.items():
-                    either = 0
-                    for case in cases:
-                        guard = z3.And(pc == p, self.at(case.guard, state))
-                        if case.violation:
-                            broken.setdefault(case.violation, []).append(guard)
-                            continue
-                        if isinstance(self.system.threads[t.tid].nodes[p], ir.Choose):
-                            guard = z3.And(guard, choice == either)
-                            either += 1
-                        moves.append((guard, case))
-                for i in own:
-                    value = state[i]
-                    for guard, case in reversed(moves):
-                        if i in case.updates:
-                            update = case.updates[i]
-                            new = state[i] if update is None else self.at(update, state)
-                            value = z3.If(guard, new, value)
-                    if value is state[i]:
-                        continue
-                    # a fresh constant per settle slot keeps the next slot's terms small (its guards read it)
-                    fresh = z3.Const(f"{self.base[i]}@s{tag}.{j}", value.sort())
-                    links.append(fresh == value)
-                    nxt[i] = fresh
-                state = nxt
-            if settled:
-                links.append(z3.Not(z3.Or(*[state[t.pcslot] == p for p in inv])))
-        return state, z3.And(*links) if links else z3.BoolVal(True), broken
+            for t in threads:
+                if not self.invisible[t.tid] or state[t.pcslot].eq(base[t.pcslot]):
+                    continue   # not moved: settled already (every state a macro-step starts from is)
+                found: dict[str, list[z3.BoolRef]] = {}
+                self.moved.append((k, t.tid))   # one of its ways must follow (none: the case cannot complete)
+                for cond, after in self._settle_thread(t.tid, state, found):
+                    self.settles.append(Settle(k, t.tid, cond, {i: after[i] for i in self.own[t.tid]
+                                                                if not after[i].eq(state[i])}))
+                for prop, conds in found.items():
+                    broken.setdefault(prop, []).append(z3.And(guard, z3.Or(*conds)))
+            if len(self.settles) > MAX_BLOCKS:
+                raise BmcError(f"a step has more than {MAX_BLOCKS} ways to settle: the bounded engine cannot "
+                               "encode it; use the explicit engine")
+        self.broken = {prop: z3.Or(*conds) for prop, conds in broken.items()}
+        self._template()
+
+    def _settle_thread(self, tid: int, state: list[z3.ExprRef], broken: dict[str, list[z3.BoolRef]]
+                       ) -> list[_Path]:
+        """The ways thread `tid` settles from `state` (its program counter a term over the state before):
+        through each invisible node, every case whose guard may hold, until a visible node. The cases of a
+        node exclude each other (relation.py orders them), so paths that meet at a node merge into one (its
+        condition the disjunction, each slot an if-then-else), nodes taken in rank order; the branches
+        of an `either` are choices, and paths that chose differently stay apart."""
+        inv, rank, pcslot = self.invisible[tid], self.ranks[tid], self.system.threads[tid].pcslot
+        nodes = self.system.threads[tid].nodes
+        pending: dict[tuple[int, tuple[int, ...]], _Path] = {}
+        done: dict[tuple[object, tuple[int, ...]], _Path] = {}
+
+        def arrive(cond: z3.BoolRef, state: list[z3.ExprRef], choices: tuple[int, ...]) -> None:
+            for c, pc in self._pcs(tid, state[pcslot]):
+                when = z3.simplify(z3.And(cond, c))
+                if z3.is_false(when):
+                    continue
+                at = list(state)
+                at[pcslot] = pc
+                number = pc.as_long() if z3.is_int_value(pc) else None
+                if number is not None and number in inv:
+                    _merge(pending, (number, choices), (when, at))
+                else:
+                    _merge(done, (number if number is not None else pc.get_id(), choices), (when, at))
+
+        arrive(z3.BoolVal(True), state, ())
+        while pending:
+            key = max(pending, key=lambda k: rank[k[0]])   # every way into a node is in before it is left
+            cond, state = pending.pop(key)
+            pc, choices = key
+            choose = isinstance(nodes[pc], ir.Choose)
+            for index, case in enumerate(inv[pc]):
+                when = z3.simplify(z3.And(cond, self.at(case.guard, state)))
+                if z3.is_false(when):
+                    continue
+                if case.violation:
+                    broken.setdefault(case.violation, []).append(when)
+                    continue
+                after = list(state)
+                for i, update in case.updates.items():
+                    after[i] = self.free[i] if update is None else z3.simplify(self.at(update, state))
+                arrive(when, after, (*choices, index) if choose else choices)
+        return list(done.values())
+
+    def _pcs(self, tid: int, term: z3.ExprRef) -> list[tuple[z3.BoolRef, z3.ExprRef]]:
+        """A program counter term as (condition, value) pairs: the leaves of its if-then-else tree; a leaf
+        that is no number split over the thread's invisible nodes (and none of them)."""
+        term = z3.simplify(term)
+        if z3.is_app_of(term, z3.Z3_OP_ITE):
+            c, a, b = term.children()
+            return [(z3.And(c, x), v) for x, v in self._pcs(tid, a)] + \
+                [(z3.And(z3.Not(c), x), v) for x, v in self._pcs(tid, b)]
+        if z3.is_int_value(term) or term.eq(self.base[self.system.threads[tid].pcslot]):
+            return [(z3.BoolVal(True), term)]
+        inv = sorted(self.invisible[tid])
+        return [(term == p, z3.IntVal(p)) for p in inv] + [(z3.And(*[term != p for p in inv]), term)]
+
+    def _template(self) -> None:
+        """The macro-step as one formula over the state-before constants, the next frame's (`self.next`),
+        a selector per visible case and per settle way, and a free value per slot (what a slot left unused
+        may hold): exactly one visible case is selected and its guard holds; for each thread it moves,
+        exactly one of that thread's ways after it, whose condition holds; each slot takes the value its
+        way writes, else the visible case's, else keeps its value."""
+        self.next = self._fresh("next")
+        self.select = [z3.Bool(f"case{k}") for k in range(len(self.visible))]
+        ways = [z3.Bool(f"way{j}") for j in range(len(self.settles))]
+        parts: list[z3.BoolRef] = [z3.Or(*self.select) if self.select else z3.BoolVal(False)]
+        if len(self.select) > 1:
+            parts.append(z3.AtMost(*self.select, 1))
+        parts += [z3.Implies(b, g) for b, g in zip(self.select, self.guards)]
+        groups: dict[tuple[int, int], list[z3.BoolRef]] = {moved: [] for moved in self.moved}
+        for w, settle in zip(ways, self.settles):
+            groups.setdefault((settle.option, settle.tid), []).append(w)
+            parts.append(z3.Implies(w, z3.And(self.select[settle.option], settle.cond)))
+        for (k, _), group in groups.items():
+            parts.append(z3.Implies(self.select[k], z3.Or(*group) if group else z3.BoolVal(False)))
+            if len(group) > 1:
+                parts.append(z3.AtMost(*group, 1))
+        for i in range(self.n):
+            value: z3.ExprRef = self.base[i]
+            for k in reversed(range(len(self.visible))):
+                if i in self.writes[k]:
+                    value = z3.If(self.select[k], self.writes[k][i], value)
+            for j in reversed(range(len(self.settles))):
+                if i in self.settles[j].writes:
+                    value = z3.If(ways[j], self.settles[j].writes[i], value)
+            parts.append(self.next[i] == value)
+        self.step_template = z3.And(*parts)
+        self._template_src = [*self.base, *self.next, *self.select, *ways, *self.free]
+
+    def macro(self, before: list[z3.ExprRef], after: list[z3.ExprRef], tag: str) -> tuple[list[z3.BoolRef], z3.BoolRef]:
+        """One macro-step from `before` to `after` (no stutter): its visible-case selectors (fresh per tag)
+        and the formula."""
+        select = [z3.Bool(f"case{k}@{tag}") for k in range(len(self.visible))]
+        ways = [z3.Bool(f"way{j}@{tag}") for j in range(len(self.settles))]
+        free = [z3.Const(f"any.{i}@{tag}", c.sort()) for i, c in enumerate(self.base)]
+        return select, _substitute(self.step_template, self._template_src, [*before, *after, *select, *ways, *free])
+
+    def option_of(self, model: z3.ModelRef, select: list[z3.BoolRef]) -> Option:
+        """The visible case a model's step took."""
+        for b, option in zip(select, self.visible):
+            if z3.is_true(model.eval(b, model_completion=True)):
+                return option
+        raise InternalError("bounded model checking: a step of the model selects no visible case")
 
     def extend(self, depth: int) -> None:
         """Transitions until frame `depth` exists."""
         while len(self.frames) <= depth:
             f = len(self.frames) - 1
             before = self.frames[f]
-            sel, mid, link = self._visible_step(before, str(f))
-            settled, settle, _ = self._settle(mid, str(f), settled=True)
             after = self._fresh(f"f{f + 1}")
+            select, moved = self.macro(before, after, str(f))
             run = z3.Bool(f"run@{f}")
             stay = z3.And(*[a == b for a, b in zip(after, before)])
-            moved = z3.And(link, settle, *[a == b for a, b in zip(after, settled)])
             self.solver.add(z3.If(run, moved, stay))
             if f > 0:
                 self.solver.add(z3.Implies(run, self.run[f - 1]))
-            self.sel.append(sel)
+            self.sel.append(select)
             self.run.append(run)
             self.frames.append(after)
 
-    def violating_step(self, f: int) -> tuple[z3.ArithRef, dict[str, z3.BoolRef]]:
-        """A step from frame f that breaks a property, per property: a visible micro-step's violation, or an
-        invisible one while the step settles (a copy of the step behind the literal `viol@f`)."""
+    def violating_step(self, f: int) -> dict[str, z3.BoolRef]:
+        """Per property, a step from frame f breaks it (`breaking`)."""
         if f not in self.violating:
-            before = self.frames[f]
-            sel, mid, link = self._visible_step(before, f"v{f}")
-            _, settle, broken = self._settle(mid, f"v{f}", settled=False)
-            flag = z3.Bool(f"viol@{f}")
-            self.solver.add(z3.Implies(flag, z3.And(link, settle)))
-            out: dict[str, z3.BoolRef] = {}
-            for prop, guards in broken.items():
-                out[prop] = z3.And(flag, z3.Or(*guards))
-            for prop, found in self.visible_violations.items():
-                direct = z3.Or(*[z3.And(self.pc(before, tid) == pc, self.at(g, before)) for tid, pc, _, g in found])
-                out[prop] = z3.Or(out[prop], direct) if prop in out else direct
-            self.violating[f] = (sel, out)
+            props = {*self.broken, *self.visible_violations}
+            self.violating[f] = {prop: self.breaking(prop, self.frames[f]) for prop in props}
         return self.violating[f]
+
+    def breaking(self, prop: str, before: list[z3.ExprRef]) -> z3.BoolRef:
+        """A step from `before` breaks `prop`: a visible micro-step's violation, or an invisible node's on a
+        way the step settles (a condition on `before`; false when no step can)."""
+        parts = [self.at(self.broken[prop], before)] if prop in self.broken else []
+        parts += [z3.And(self.pc(before, tid) == pc, self.at(g, before))
+                  for tid, pc, _, g in self.visible_violations.get(prop, [])]
+        return z3.Or(*parts) if parts else z3.BoolVal(False)
 
     def final(self, state: list[z3.ExprRef]) -> z3.BoolRef:
         """A terminal state where every thread is quiescent: finished, or a daemon at an idle await that
@@ -443,7 +553,7 @@ def _condition(u: Unrolling, goal: _Goal, d: int) -> z3.BoolRef:
     if callable(goal.state):
         parts.append(goal.state(u.frames[d]))
     if d > 0 and goal.kind == "step":
-        _, broken = u.violating_step(d - 1)
+        broken = u.violating_step(d - 1)
         if goal.name in broken:
             parts.append(broken[goal.name])
     return z3.Or(*parts) if parts else z3.BoolVal(False)
@@ -462,7 +572,7 @@ def _record(result: BmcResult, u: Unrolling, model: z3.ModelRef, goal: _Goal, d:
     for f in range(steps):
         if not z3.is_true(model.eval(u.run[f], model_completion=True)):
             raise InternalError(f"bounded model checking: the model of a violation at depth {d} stops at step {f}")
-        option = u.visible[model.eval(u.sel[f], model_completion=True).as_long()]
+        option = u.option_of(model, u.sel[f])
         action = _action(system, option.tid, option.pc, option.signal)
         want = [model.eval(x, model_completion=True) for x in u.frames[f + 1]]
         outcomes = system.fire(states[-1], action)
@@ -514,20 +624,22 @@ def _action(system: TransitionSystem, tid: int, pc: int, signal: bool) -> int:
 
 
 def _violating_label(u: Unrolling, model: z3.ModelRef, f: int, state: tuple, prop: str) -> tuple[Label, str]:
-    """The step from `state` (frame f) that breaks `prop`: the visible micro-step whose violation guard holds,
-    else the violating copy's chosen step; replayed, the outcome that is that violation."""
+    """A step from `state` (frame f) that breaks `prop`, replayed: the visible micro-steps whose violation
+    guard holds in the model first, then every thread's step in turn; the outcome that is that violation."""
     system = u.system
     candidates: list[tuple[int, int, bool]] = []
     for tid, pc, signal, guard in u.visible_violations.get(prop, []):
         if z3.is_true(model.eval(z3.And(u.pc(u.frames[f], tid) == pc, u.at(guard, u.frames[f])),
                                  model_completion=True)):
             candidates.append((tid, pc, signal))
-    sel, _ = u.violating_step(f)
-    k = model.eval(sel, model_completion=True)
-    if z3.is_int_value(k) and 0 <= k.as_long() < len(u.visible):
-        o = u.visible[k.as_long()]
-        candidates.append((o.tid, o.pc, o.signal))
+    for t in system.threads:
+        pc = state[t.pcslot]
+        if pc != t.finished and t.steps[pc] is not None:
+            candidates += [(t.tid, pc, False), (t.tid, pc, True)]
     for tid, pc, signal in candidates:
+        step = system.threads[tid].steps[pc]
+        if signal and (step is None or step.sig is None):
+            continue
         action = _action(system, tid, pc, signal)
         for choice, r in enumerate(system.fire(state, action)):
             if isinstance(r, Violation) and r.prop == prop:
@@ -572,4 +684,4 @@ def _state_goal_holds(system: TransitionSystem, goal: _Goal, state: tuple) -> bo
     return not value
 
 
-__all__ = ["BmcError", "BmcResult", "bmc", "covered", "longest_settle"]
+__all__ = ["BmcError", "BmcResult", "bmc", "covered", "settle_ranks"]

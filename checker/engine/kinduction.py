@@ -76,7 +76,7 @@ def _step(sy: Symbolic, result: ProofResult, open_: list[str], depth: int, deadl
                 solver.set("timeout", _ms(deadline))
             began = time.perf_counter()
             fk = frames[k]
-            bad = {p: sy.bad(p, fk, f"k{k}") for p in open_}
+            bad = {p: sy.bad(p, fk) for p in open_}
             proved, undecided = _try(solver, bad, acts, open_, last, deadline)
             for p in proved:
                 result.proofs[p] = Proof(p, "kind", k=k, seconds=time.perf_counter() - began)

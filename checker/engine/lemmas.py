@@ -91,7 +91,7 @@ def check_induction(sy: Symbolic, prop: str, conjuncts: list[tuple[str, z3.BoolR
             cti = InductionCti("consecution", name, sy.state_of(model, s), sy.state_of(model, t))
     safe = _solver(timeout_ms)
     safe.add(sy.well_formed(s), *[before for _, before, _ in parts])
-    status, model = _ask(safe, sy.bad(prop, s, "ind"))
+    status, model = _ask(safe, sy.bad(prop, s))
     checks.append(Check("safety", PROPERTY, status))
     if model is not None and cti is None:
         cti = InductionCti("safety", PROPERTY, sy.state_of(model, s))

@@ -113,7 +113,7 @@ def _query(sy: Symbolic, result: ProofResult, group: list[str], deadline: float 
     """One Spacer query for `group` (all broken together: any of them); returns the properties it settles."""
     began = time.perf_counter()
     s, t = sy.frame("p0"), sy.frame("p1")
-    bad = z3.Or(*[sy.bad(p, s, "pb") for p in group])
+    bad = z3.Or(*[sy.bad(p, s) for p in group])
     fp, inv, query = horn(sy, bad, s, t, _ms(deadline))
     try:
         answer = fp.query(query)

@@ -1,15 +1,14 @@
 """The unbounded engines' view of the transition system: states as z3 frames, one macro-step as a formula.
 
 k-induction (kinduction.py) and PDR (pdr.py) reason about arbitrary states, not only about paths from an
-initial one, so they need what bmc.py's `Unrolling` builds (the visible micro-step by a selector, the
-threads settling side by side) as formulas of their own rather than constraints in BMC's solver:
-- `step(s, t, tag)`: t is a successor of s by one macro-step (no stutter), with fresh selector, mid-frame
-  and `either` choices per tag;
-- per property p, `bad(p, s, tag)`: p is broken at s (an invariant false in s, a final property false in a
-  final s, a property undefined in s) or by a step from s (an assert, lock_discipline, runtime_safety: the
-  violating step's own fresh variables); `good(p, s)`: the part of "not bad" that is a condition on s alone
-  (the negation of a step that needs fresh variables would say "some step does not break it", which is
-  weaker than "no step breaks it"; assuming the weaker is sound, only less often conclusive);
+initial one, so they need what bmc.py's `Unrolling` builds (a visible case, then the ways the threads it
+moved settle) as formulas of their own rather than constraints in BMC's solver:
+- `step(s, t, tag)`: t is a successor of s by one macro-step (no stutter), its selectors (the visible
+  case, the settle ways) and the values of the slots it leaves unused fresh per tag;
+- per property p, `bad(p, s)`: p is broken at s (an invariant false in s, a final property false in a
+  final s, a property undefined in s) or by a step from s (an assert, lock_discipline, runtime_safety:
+  the visible case's violation guard, or an invisible node's on a way, both conditions on s);
+  `good(p, s)`: its negation;
 - `well_formed`: the type and range facts of the slots (program counters at a visible node or finished,
   owners a thread or none, ranges of declared types), each first proved inductive (Houdini: the candidates
   true in every initial state, then those preserved by every step from a state where all of them hold), so
@@ -100,7 +99,6 @@ class Symbolic:
         self.decided = tuple(name for name, w in why.items()
                              if not w and kinds.get(name, "runtime") in DECIDED and name in self.goals)
         self.undecided = {name: w for name, w in why.items() if w}
-        self._violating: dict[str, tuple[z3.BoolRef, dict[str, list[z3.BoolRef]]]] = {}
         self.well_formed_facts: tuple[Candidate, ...] = ()
 
     # -- frames and steps
@@ -116,45 +114,21 @@ class Symbolic:
 
     def step(self, s: Frame, t: Frame, tag: str) -> z3.BoolRef:
         """t follows s by one macro-step: a visible micro-step, then every thread settled."""
-        _, mid, link = self.u._visible_step(s, tag)
-        settled, settle, _ = self.u._settle(mid, tag, settled=True)
-        return z3.And(link, settle, *[a == b for a, b in zip(t, settled)])
+        return self.u.macro(s, t, tag)[1]
 
     # -- properties
 
-    def bad(self, name: str, s: Frame, tag: str) -> z3.BoolRef:
-        """`name` is broken in s, or by a step from s (that step's variables fresh per tag)."""
+    def bad(self, name: str, s: Frame) -> z3.BoolRef:
+        """`name` is broken in s, or by a step from s: a condition on s alone."""
         goal = self.goals[name]
         parts = [goal.state(s)] if callable(goal.state) else []
         if goal.kind == "step":
-            parts.append(self._direct(name, s))
-            broken = self._settle_violations(name, s, tag)
-            if broken is not None:
-                parts.append(broken)
+            parts.append(self.u.breaking(name, s))
         return z3.Or(*parts) if parts else z3.BoolVal(False)
 
     def good(self, name: str, s: Frame) -> z3.BoolRef:
-        """The condition on s alone that every state where `name` is not broken satisfies."""
-        goal = self.goals[name]
-        parts = [goal.state(s)] if callable(goal.state) else []
-        if goal.kind == "step":
-            parts.append(self._direct(name, s))
-        return z3.Not(z3.Or(*parts)) if parts else z3.BoolVal(True)
-
-    def _direct(self, name: str, s: Frame) -> z3.BoolRef:
-        """A visible micro-step at s breaks `name` (its guard, a condition on s)."""
-        found = self.u.visible_violations.get(name, [])
-        return z3.Or(*[z3.And(self.u.pc(s, tid) == pc, self.u.at(g, s)) for tid, pc, _, g in found]) \
-            if found else z3.BoolVal(False)
-
-    def _settle_violations(self, name: str, s: Frame, tag: str) -> z3.BoolRef | None:
-        """A visible step from s after which a thread's settling breaks `name`."""
-        if tag not in self._violating:
-            _, mid, link = self.u._visible_step(s, f"v{tag}")
-            _, settle, broken = self.u._settle(mid, f"v{tag}", settled=False)
-            self._violating[tag] = (z3.And(link, settle), broken)
-        step, broken = self._violating[tag]
-        return z3.And(step, z3.Or(*broken[name])) if name in broken else None
+        """`name` is broken neither in s nor by a step from s."""
+        return z3.Not(self.bad(name, s))
 
     # -- well-formedness
 
