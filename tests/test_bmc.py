@@ -198,3 +198,13 @@ def test_the_z3_step_has_exactly_the_explicit_successors_on_generated_specs() ->
 
     check()
     assert len(checked) >= EXAMPLES and sum(checked) > 0
+
+
+def test_too_many_ways_to_settle_is_said_not_guessed(monkeypatch) -> None:
+    """A spec whose steps have more ways to settle than the encoding takes is refused with a reason
+    (BmcError: exit 2 from the CLI), never encoded in part."""
+    import netcheck.checker.engine.bmc as bmc_module
+    system = TransitionSystem(load_spec(ROOT / "specs" / "net_sem.yaml"))
+    monkeypatch.setattr(bmc_module, "MAX_WAYS", 10)
+    with pytest.raises(BmcError, match="ways to settle"):
+        bmc(system, 1)

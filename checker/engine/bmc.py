@@ -58,7 +58,7 @@ UNDECIDED = {
 }
 
 
-MAX_BLOCKS = 50_000   # the most ways one macro-step may go (visible cases times settle paths)
+MAX_WAYS = 50_000   # the most ways threads may settle, over all visible cases of a spec
 
 
 class BmcError(ValueError):
@@ -272,9 +272,9 @@ class Unrolling:
                                                                 if not after[i].eq(state[i])}))
                 for prop, conds in found.items():
                     broken.setdefault(prop, []).append(z3.And(guard, z3.Or(*conds)))
-            if len(self.settles) > MAX_BLOCKS:
-                raise BmcError(f"a step has more than {MAX_BLOCKS} ways to settle: the bounded engine cannot "
-                               "encode it; use the explicit engine")
+            if len(self.settles) > MAX_WAYS:
+                raise BmcError(f"the steps have more than {MAX_WAYS} ways to settle: the bounded engine cannot "
+                               "encode them; use the explicit engine")
         self.broken = {prop: z3.Or(*conds) for prop, conds in broken.items()}
         self._template()
 
