@@ -36,8 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BUGS = ROOT / "docs" / "examples" / "bugs"
 # bug specs whose violated property BMC decides, with a short shortest counterexample (the others: a
 # counterexample too deep or a spec too big for z3 in a test: bench/proofs.py, docs/results.md)
-SHIPPED = ["abba", "caller_must_hold", "invariant_next_off_list", "invariant_null_index", "killable_leaks_lock",
-           "rcu_free_without_grace_period", "sleep_under_spinlock"]
+SHIPPED = ["abba", "abba_busy_bystander", "caller_must_hold", "interruptible_wait_leaks_lock", "invariant_next_off_list",
+           "invariant_null_index", "irq_self_deadlock", "killable_leaks_lock", "lost_wake_up", "nested_hides_abba",
+           "nested_same_subclass", "rcu_free_without_grace_period", "rcu_list_free_without_grace_period",
+           "refcount_get_dying_net", "sleep_in_irq", "sleep_under_spinlock", "wait_queue_lost_wake_up"]
 DEADLOCK = "deadlock_free"
 DEPTH = 7
 EXAMPLES = int(os.environ.get("NETCHECK_BMC_EXAMPLES") or 10)
