@@ -101,14 +101,20 @@ def _merge(into: dict, key: object, path: _Path) -> None:
     into[key] = (z3.Or(c1, c2), [a if a.eq(b) else z3.If(c1, a, b) for a, b in zip(s1, s2)])
 
 
-def _substitute(term: z3.ExprRef, src: list[z3.ExprRef], dst: list[z3.ExprRef]) -> z3.ExprRef:
-    """`term` with each constant of `src` replaced by the same place of `dst` (z3's C API, unchecked)."""
-    n = len(src)
-    a, b = (z3.Ast * n)(), (z3.Ast * n)()
-    for i in range(n):
-        a[i], b[i] = src[i].as_ast(), dst[i].as_ast()
+def _asts(terms: list[z3.ExprRef]) -> object:
+    """The terms as the C array z3's substitution takes."""
+    out = (z3.Ast * len(terms))()
+    for i, t in enumerate(terms):
+        out[i] = t.as_ast()
+    return out
+
+
+def _substitute(term: z3.ExprRef, src: object, dst: object) -> z3.ExprRef:
+    """`term` with each constant of `src` replaced by the same place of `dst` (`_asts` arrays of one length),
+    through z3's C API: the Python wrapper checks every pair's sorts on each call, which dominates building."""
     ctx = term.ctx
-    return z3.z3._to_expr_ref(z3.z3core.Z3_substitute(ctx.ref(), term.as_ast(), n, a, b), ctx)
+    return z3.z3._to_expr_ref(z3.z3core.Z3_substitute(ctx.ref(), term.as_ast(), len(src), src, dst),  # type: ignore[arg-type]
+                              ctx)
 
 
 @dataclass
@@ -166,9 +172,7 @@ class Unrolling:
             self.solver.set("timeout", timeout_ms)
         self.n = len(system.layout.slots)
         self.base = [rel.pre.slot(i) for i in range(self.n)]
-        self._src = (z3.Ast * self.n)()
-        for i, c in enumerate(self.base):
-            self._src[i] = c.as_ast()
+        self._src = _asts(self.base)
         self._arrays: dict[int, tuple[list[z3.ExprRef], object]] = {}
         self.visible: list[Option] = []
         self.visible_violations: dict[str, list[tuple[int, int, bool, z3.BoolRef]]] = {}
@@ -227,17 +231,12 @@ class Unrolling:
         return [z3.Const(f"{c}@{tag}", c.sort()) for c in self.base]
 
     def at(self, term: z3.ExprRef, state: list[z3.ExprRef]) -> z3.ExprRef:
-        """A term over the relation's state-before constants, read in `state` (z3's substitution through its
-        C API: the Python wrapper checks every pair's sorts on each call, which dominates building)."""
+        """A term over the relation's state-before constants, read in `state` (a frame: its array is kept)."""
         key = id(state)
         cached = self._arrays.get(key)
         if cached is None or cached[0] is not state:
-            dst = (z3.Ast * self.n)()
-            for i, c in enumerate(state):
-                dst[i] = c.as_ast()
-            cached = self._arrays[key] = (state, dst)
-        ctx = term.ctx
-        return z3.z3._to_expr_ref(z3.z3core.Z3_substitute(ctx.ref(), term.as_ast(), self.n, self._src, cached[1]), ctx)
+            cached = self._arrays[key] = (state, _asts(state))
+        return _substitute(term, self._src, cached[1])
 
     def pc(self, state: list[z3.ExprRef], tid: int) -> z3.ArithRef:
         return state[self.system.threads[tid].pcslot]
@@ -309,8 +308,9 @@ class Unrolling:
             cond, state = pending.pop(key)
             pc, choices = key
             choose = isinstance(nodes[pc], ir.Choose)
+            here = _asts(state)
             for index, case in enumerate(inv[pc]):
-                when = z3.simplify(z3.And(cond, self.at(case.guard, state)))
+                when = z3.simplify(z3.And(cond, _substitute(case.guard, self._src, here)))
                 if z3.is_false(when):
                     continue
                 if case.violation:
@@ -318,7 +318,7 @@ class Unrolling:
                     continue
                 after = list(state)
                 for i, update in case.updates.items():
-                    after[i] = self.free[i] if update is None else z3.simplify(self.at(update, state))
+                    after[i] = self.free[i] if update is None else z3.simplify(_substitute(update, self._src, here))
                 arrive(when, after, (*choices, index) if choose else choices)
         return list(done.values())
 
@@ -366,7 +366,7 @@ class Unrolling:
                     value = z3.If(ways[j], self.settles[j].writes[i], value)
             parts.append(self.next[i] == value)
         self.step_template = z3.And(*parts)
-        self._template_src = [*self.base, *self.next, *self.select, *ways, *self.free]
+        self._template_src = _asts([*self.base, *self.next, *self.select, *ways, *self.free])
 
     def macro(self, before: list[z3.ExprRef], after: list[z3.ExprRef], tag: str) -> tuple[list[z3.BoolRef], z3.BoolRef]:
         """One macro-step from `before` to `after` (no stutter): its visible-case selectors (fresh per tag)
@@ -374,7 +374,8 @@ class Unrolling:
         select = [z3.Bool(f"case{k}@{tag}") for k in range(len(self.visible))]
         ways = [z3.Bool(f"way{j}@{tag}") for j in range(len(self.settles))]
         free = [z3.Const(f"any.{i}@{tag}", c.sort()) for i, c in enumerate(self.base)]
-        return select, _substitute(self.step_template, self._template_src, [*before, *after, *select, *ways, *free])
+        return select, _substitute(self.step_template, self._template_src,
+                                   _asts([*before, *after, *select, *ways, *free]))
 
     def option_of(self, model: z3.ModelRef, select: list[z3.BoolRef]) -> Option:
         """The visible case a model's step took."""
@@ -593,7 +594,7 @@ def _record(result: BmcResult, u: Unrolling, model: z3.ModelRef, goal: _Goal, d:
         elif goal.kind == "deadlock":
             message = _deadlock_message(system, states[-1])
     else:
-        last, message = _violating_label(u, model, d - 1, states[-1], goal.name)
+        last, message = _violating_label(system, states[-1], goal.name)
         tid = last.tid
     path = Path(tuple(states), tuple(labels), last, (), False)
     finding = Finding(goal.name, len(states) - 1, tid, message, last.signal if last else False,
@@ -623,27 +624,19 @@ def _action(system: TransitionSystem, tid: int, pc: int, signal: bool) -> int:
     return step.sig_action if signal else step.action
 
 
-def _violating_label(u: Unrolling, model: z3.ModelRef, f: int, state: tuple, prop: str) -> tuple[Label, str]:
-    """A step from `state` (frame f) that breaks `prop`, replayed: the visible micro-steps whose violation
-    guard holds in the model first, then every thread's step in turn; the outcome that is that violation."""
-    system = u.system
-    candidates: list[tuple[int, int, bool]] = []
-    for tid, pc, signal, guard in u.visible_violations.get(prop, []):
-        if z3.is_true(model.eval(z3.And(u.pc(u.frames[f], tid) == pc, u.at(guard, u.frames[f])),
-                                 model_completion=True)):
-            candidates.append((tid, pc, signal))
+def _violating_label(system: TransitionSystem, state: tuple, prop: str) -> tuple[Label, str]:
+    """A step from `state` that breaks `prop`, replayed: each thread's step (then its fatal-signal exit) in
+    turn; the outcome that is that violation."""
     for t in system.threads:
         pc = state[t.pcslot]
-        if pc != t.finished and t.steps[pc] is not None:
-            candidates += [(t.tid, pc, False), (t.tid, pc, True)]
-    for tid, pc, signal in candidates:
-        step = system.threads[tid].steps[pc]
-        if signal and (step is None or step.sig is None):
+        step = None if pc == t.finished else t.steps[pc]
+        if step is None:
             continue
-        action = _action(system, tid, pc, signal)
-        for choice, r in enumerate(system.fire(state, action)):
-            if isinstance(r, Violation) and r.prop == prop:
-                return Label(tid, action, choice, signal), r.message
+        for signal in (False, True) if step.sig is not None else (False,):
+            action = _action(system, t.tid, pc, signal)
+            for choice, r in enumerate(system.fire(state, action)):
+                if isinstance(r, Violation) and r.prop == prop:
+                    return Label(t.tid, action, choice, signal), r.message
     raise InternalError(f"bounded model checking: the model's step breaking {prop} does not replay with the "
                         "explicit semantics")
 
