@@ -95,6 +95,19 @@ def test_timeout_and_depth_limits(write_spec) -> None:
     assert run("verify", "--timeout", "0.000001", str(SPECS / "net_mutex.yaml")).exit_code == 3
 
 
+def test_stop_on_a_question_says_it_was_reached_not_violated() -> None:
+    """A reachable: question named in --stop-on is reached, never violated: the stop reason says so, in the
+    single-process search and in the partitioned one."""
+    spec = str(SPECS / "pernet_ops_rwsem.yaml")
+    for workers in ("1", "2"):
+        result = run("verify", "--format", "json", "--workers", workers, "--stop-on", "parallel_setup", spec)
+        report = json.loads(result.output)
+        assert result.exit_code == 3 and report["complete"] is False, workers
+        assert report["stop_reason"] == "stopped: every --stop-on property is violated or, a question, reached"
+        status = {p["name"]: p["status"] for p in report["properties"]}
+        assert status["parallel_setup"] == "reachable" and status["init_exit_pairing"] == "unknown"
+
+
 def test_violation_found_before_a_limit_is_still_reported(write_spec) -> None:
     result = run("verify", "--fail-fast", str(write_spec(BAD)))
     assert result.exit_code == 1 and "VIOLATED" in result.output

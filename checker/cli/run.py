@@ -325,7 +325,7 @@ def _judge(path: str, system: TransitionSystem, limits: Limits, progress: Progre
         if cache is not None:
             cache.explorations[key] = exp
     progress.clear()
-    if early and exp.stop_reason == STOPPED_AT_VIOLATION[1]:
+    if early and exp.stop_reason in STOPPED_AT_VIOLATION[1:]:
         exp.stop_reason = STOPPED_AT_EXPECTED
     return build_report(path, exp, use_expect=use_expect), exp
 

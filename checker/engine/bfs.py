@@ -14,7 +14,16 @@ from collections.abc import Callable, Sequence
 
 from netcheck.model.semantics.runtime import Violation
 
-from .limits import STOPPED_AT_VIOLATION, Interrupt, Limits, Progress, ProgressInfo, level_size, peak_rss_mb
+from .limits import (
+    STOPPED_AT_VIOLATION,
+    Interrupt,
+    Limits,
+    Progress,
+    ProgressInfo,
+    level_size,
+    peak_rss_mb,
+    stop_on_reason,
+)
 from .observers import Findings, Observer, defines
 from .result import ExplicitResult, Finding
 from .store import Canonical, StateStore
@@ -154,7 +163,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                     end(i, s, final)
             if (fail_fast and violations) or (stop_on and all(p in violations or p in witnesses for p in stop_on)):
                 result.complete = False
-                result.stop_reason = STOPPED_AT_VIOLATION[0] if fail_fast else STOPPED_AT_VIOLATION[1]
+                result.stop_reason = STOPPED_AT_VIOLATION[0] if fail_fast else stop_on_reason(stop_on, violations)
                 break
             if max_states is not None and len(states) >= max_states and i + 1 < len(states):
                 result.complete, result.stop_reason = False, f"max states {max_states} reached"

@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-# the stop reasons of a search the user asked to end at violations (--fail-fast, --stop-on), not at a limit
-STOPPED_AT_VIOLATION = ("stopped at the first violation", "stopped: every --stop-on property is violated")
+# the stop reasons of a search the user asked to end at violations (--fail-fast, --stop-on), not at a limit;
+# the third when a --stop-on name is a `reachable:` question, which is reached, never violated
+STOPPED_AT_VIOLATION = ("stopped at the first violation", "stopped: every --stop-on property is violated",
+                        "stopped: every --stop-on property is violated or, a question, reached")
+
+
+def stop_on_reason(stop_on: frozenset[str], violated: object) -> str:
+    """Why a search that met every --stop-on name stopped: the names not in `violated` are questions."""
+    return STOPPED_AT_VIOLATION[1] if all(p in violated for p in stop_on) else STOPPED_AT_VIOLATION[2]
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import RunCounts, TransitionSystem
 
 from .bfs import DEADLOCK
-from .limits import STOPPED_AT_VIOLATION, Interrupt, Limits, Progress, ProgressInfo, peak_rss_mb
+from .limits import STOPPED_AT_VIOLATION, Interrupt, Limits, Progress, ProgressInfo, peak_rss_mb, stop_on_reason
 from .observers import Findings, ObserverFactory, defines
 from .result import ExplicitResult, Finding
 from .store import Canonical, FingerprintStore, FingerprintTable, Packer, StoreKind, fingerprint, unpack
@@ -641,11 +641,13 @@ def _stop_point(np: Any, level: Level, best: dict, limits: Limits, known: int) -
     first, size = level.first, level.size
     candidates: list[tuple[int, int, str]] = []
     times = {prop: at[0] for (violation, prop), (at, _) in best.items() if violation}
+    violated = set(times)
     if limits.fail_fast and times:
         candidates.append((max(first, min(times.values())), 0, STOPPED_AT_VIOLATION[0]))
     times |= {prop: at[0] for (violation, prop), (at, _) in best.items() if not violation and prop not in times}
     if limits.stop_on and limits.stop_on <= times.keys():
-        candidates.append((max(first, max(times[p] for p in limits.stop_on)), 0, STOPPED_AT_VIOLATION[1]))
+        candidates.append((max(first, max(times[p] for p in limits.stop_on)), 0,
+                           stop_on_reason(limits.stop_on, violated)))
     if limits.max_states is not None:
         parents = level.new_keys >> EDGE_BITS
         expanded = np.arange(first, first + size, dtype=np.int64)
