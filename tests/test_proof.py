@@ -13,6 +13,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,12 +115,26 @@ def test_pdr_invariant_checks_again_and_a_wrong_one_does_not() -> None:
     proof = result.proofs["never_three"]
     assert proof.invariant is not None and all(ok for _, ok in proof.checks)
     sy = Symbolic(system)
+    sy.houdini()   # PDR's invariant is inductive together with the well-formedness facts
     s, t = sy.frame("a"), sy.frame("b")
     bad = sy.bad("never_three", s)
     assert all(ok for _, ok in recheck(sy, proof.invariant, bad, s, t))
     assert dict(recheck(sy, z3.BoolVal(True), bad, s, t))["implies the property"] is False
     x = next(i for i, sl in enumerate(sy.system.layout.slots) if sl.name == "x")
     assert dict(recheck(sy, sy.u.base[x] == 0, bad, s, t))["consecution"] is False
+
+
+def test_pdr_assumes_the_well_formedness_facts_and_proves_list_properties() -> None:
+    """Spacer gets the Houdini-proved slot facts in its step clause: every state property of
+    producer_consumer (sets of items, a list) is proved, as a fresh process runs it (Spacer's search
+    depends on what z3 built before in the process)."""
+    cmd = [sys.executable, "-m", "netcheck.checker.cli", "verify", "--engine", "pdr", "--timeout", "600",
+           "--format", "json", str(EXAMPLES / "producer_consumer.yaml")]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    status = {p["name"]: p["status"] for p in json.loads(out.stdout)["properties"]}
+    for name in ("consumed_were_produced", "queued_or_consumed", "everything_consumed", "lock_discipline",
+                 "runtime_safety"):
+        assert status[name] == "holds", (name, status)
 
 
 def test_cli_exit_codes() -> None:

@@ -2,14 +2,19 @@
 
 Per query, one uninterpreted relation Inv over the state slots and the clauses
     Inv(s)                <- Init(s)
-    Inv(t)                <- Inv(s), Step(s, t)        (symbolic.py: a visible micro-step, then the settle)
-    false                 <- Inv(s), Bad(s)            (the property broken in s, or by a step from s)
+    Inv(t)                <- Inv(s), WF(s), Step(s, t) (symbolic.py: a visible micro-step, then the settle)
+    false                 <- Inv(s), WF(s), Bad(s)     (the property broken in s, or by a step from s)
+WF is the conjunction of the slot facts Houdini proved inductive first (symbolic.py `well_formed`): every
+reachable state satisfies it, so the least solution still contains every reachable state, and Spacer need
+not rediscover that a program counter stands at a statement or a list is well formed (without it, three of
+producer_consumer's properties time out).
 The properties open are asked together first (one invariant may prove them all), then one by one. Spacer
 answers
 - unsat (no derivation of Bad): Inv's solution is an inductive invariant. It is not taken on trust: a plain
-  z3 solver checks it again (initiation: Init implies it; consecution: it and a step imply it in the next
-  state; safety: it excludes Bad). Only when all three are unsat is the property `holds` (a proof for every
-  reachable state); otherwise unknown, saying which check failed;
+  z3 solver checks it again (initiation: Init implies it; consecution: it, WF and a step imply it in the
+  next state; safety: with WF it excludes Bad; Inv and WF together are then inductive). Only when all
+  three are unsat is the property `holds` (a proof for every reachable state); otherwise unknown, saying
+  which check failed;
 - sat (a violation is reachable): Spacer's ground derivation gives its length, and bmc.py finds a shortest
   counterexample within it, decoded and replayed against the explicit semantics as any BMC trace is; when
   BMC cannot find it (a limit), the property is unknown, never violated without a trace;
@@ -40,7 +45,9 @@ def pdr(system: TransitionSystem, timeout: float | None = None, fail_fast: bool 
     started = time.perf_counter()
     deadline = started + timeout if timeout else None
     sy = Symbolic(system)
-    result = ProofResult(sy.system, engine="pdr", depth=0, reached=0, deadlock_partial=why_partial(sy.system))
+    sy.houdini(_ms(deadline))
+    result = ProofResult(sy.system, engine="pdr", depth=0, reached=0, deadlock_partial=why_partial(sy.system),
+                         well_formed=tuple(c.text for c in sy.well_formed_facts))
     result.unknown.update(sy.undecided)
     result.covered = sy.decided
     for v in sy.system.initial_violations:   # while computing the initial states
@@ -101,10 +108,10 @@ def horn(sy: Symbolic, bad: z3.BoolRef, s: Frame, t: Frame, timeout_ms: int) -> 
     if timeout_ms:
         fp.set("timeout", timeout_ms)
     fp.register_relation(inv)
-    for body, head in ((sy.init(s), inv(*s)), (z3.And(inv(*s), sy.step(s, t, "p")), inv(*t))):
+    for body, head in ((sy.init(s), inv(*s)), (z3.And(inv(*s), sy.well_formed(s), sy.step(s, t, "p")), inv(*t))):
         fp.declare_var(*_constants(z3.And(body, head)))
         fp.rule(head, body)
-    query = z3.And(inv(*s), bad)
+    query = z3.And(inv(*s), sy.well_formed(s), bad)
     fp.declare_var(*_constants(query))
     return fp, inv, query
 
@@ -148,11 +155,13 @@ def _query(sy: Symbolic, result: ProofResult, group: list[str], deadline: float 
 def recheck(sy: Symbolic, invariant: z3.BoolRef, bad: z3.BoolRef, s: Frame, t: Frame,
             timeout_ms: int = 0) -> tuple[tuple[str, bool], ...]:
     """The invariant (over the relation's state-before constants) checked by a plain solver, in frames s and
-    t (`bad` over s): each pair (check, unsat)."""
+    t (`bad` over s), with the well-formedness facts (`sy.houdini()` has run, or there are none): each pair
+    (check, unsat)."""
     before, after = sy.u.at(invariant, s), sy.u.at(invariant, t)
+    wf = sy.well_formed(s)
     queries = (("initiation", z3.And(sy.init(s), z3.Not(before))),
-               ("consecution", z3.And(before, sy.step(s, t, "r"), z3.Not(after))),
-               ("implies the property", z3.And(before, bad)))
+               ("consecution", z3.And(wf, before, sy.step(s, t, "r"), z3.Not(after))),
+               ("implies the property", z3.And(wf, before, bad)))
     out = []
     for name, q in queries:
         solver = z3.Solver()
