@@ -35,6 +35,8 @@ from netcheck.checker.engine.symbolic import ProofResult, Symbolic
 from netcheck.checker.engine.vocabulary import Status
 from netcheck.checker.report.build import build_proof_report
 from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics import smtlist
+from netcheck.model.semantics.program import locals_in_use
 from netcheck.model.semantics.system import TransitionSystem
 from spec_generator import generated_systems
 
@@ -159,6 +161,46 @@ def no_form_state(system: TransitionSystem, result: ProofResult, expected: dict[
     exp = explore(system, Limits(max_states=2_000), measure_memory=False)
     for sid in range(exp.store.expanded):
         assert not explicit_form(system, exp.store.states[sid])
+
+
+def facts_hold_on_the_reachable_states(system: TransitionSystem, most: int = 300) -> int:
+    """A local slot is unused (None) exactly where `locals_in_use` says, in every state the explicit search
+    reaches (up to 100,000), and every well-formedness fact Houdini keeps holds in `most` of them, evenly
+    spaced; the number of facts."""
+    sy = Symbolic(system)
+    facts = sy.houdini()
+    states = explore(sy.system, Limits(max_states=100_000)).store.states
+    in_use = {t.tid: locals_in_use(t.nodes) for t in sy.system.threads}
+    for state in states:
+        for t in sy.system.threads:
+            pc = state[t.pcslot]
+            used = in_use[t.tid][pc] if pc < len(in_use[t.tid]) else frozenset()   # finished: none
+            assert all((state[j] is None) == (j not in used) for j in t.local_slots), (t.name, state)
+    pre = sy.u.rel.pre
+    for sid in range(0, len(states), max(1, len(states) // most)):
+        state = states[sid]
+        frame = [pre.value(i, v if v is not None else () if smtlist.is_list(pre.sort(i)) else 0)
+                 for i, v in enumerate(state)]
+        for fact in facts:
+            assert z3.is_true(z3.simplify(fact.fact(frame))), (fact.text, state)
+    return len(facts)
+
+
+@pytest.mark.parametrize("path", [EXAMPLES / "producer_consumer.yaml", EXAMPLES / "lists.yaml",
+                                  ROOT / "specs" / "net_mutex.yaml", BUGS / "caller_must_hold.yaml"],
+                         ids=lambda p: p.name)
+def test_the_well_formedness_facts_hold_on_every_reachable_state(path: Path) -> None:
+    """Houdini's facts (local references and lists where in use among them) are true of reachable states:
+    an unsound fact would let every z3 engine prove what is false."""
+    system = TransitionSystem(load_spec(path))
+    assert facts_hold_on_the_reachable_states(system) >= len(system.threads)
+
+
+def test_the_well_formedness_facts_hold_on_generated_specs() -> None:
+    @generated_systems(10)
+    def check(system: TransitionSystem) -> None:
+        facts_hold_on_the_reachable_states(system, most=100)
+    check()
 
 
 def test_engines_agree_with_the_explicit_search_on_generated_specs() -> None:

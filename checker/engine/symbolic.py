@@ -26,6 +26,7 @@ from netcheck.model.lang.types import IntT, ListT, RefT
 from netcheck.model.semantics import smtlist
 from netcheck.model.semantics.layout import SlotKind
 from netcheck.model.semantics.locks import READ_BITS
+from netcheck.model.semantics.program import locals_in_use
 from netcheck.model.semantics.system import TransitionSystem
 
 from .bmc import RUNTIME, BmcResult, Unrolling, _goals, covered
@@ -150,10 +151,13 @@ class Symbolic:
             elif slot.kind == SlotKind.LOCK_QUEUE:
                 out.append(_short(i, slot.name, threads))
                 out.append(_entries(i, slot.name, 2 * threads - 1))
+                out.append(_distinct(i, slot.name))
             elif slot.kind == SlotKind.RCU_NEST:
                 out.append(_between(i, slot.name, 0, RCU_MAX_NEST))
             elif slot.kind == SlotKind.GP_WAIT:
                 out.append(_between(i, slot.name, 0, (1 << threads) - 1))
+            elif slot.kind == SlotKind.LOCAL:
+                out += self._local_candidates(i)
             elif slot.kind == SlotKind.SHARED and slot.type is not None:
                 ty = slot.type
                 if isinstance(ty, IntT) and ty.lo is not None and ty.hi is not None:
@@ -163,7 +167,30 @@ class Symbolic:
                 elif isinstance(ty, ListT) and ty.entity in sizes:
                     out.append(_short(i, slot.name, self.u.rel.pre.capacity(ty.entity)))
                     out.append(_entries(i, slot.name, sizes[ty.entity] - 1))
+                    out.append(_distinct(i, slot.name))
         return out
+
+    def _local_candidates(self, i: int) -> list[Candidate]:
+        """A local of an element reference or a list, where its thread's program counter says it is in use:
+        an element or null; a well-formed list of distinct elements. (Elsewhere the step leaves the slot
+        free, so an unconditional fact would never be inductive.)"""
+        slot = self.system.layout.slots[i]
+        kind, _, rest = slot.sort.partition("<")
+        size = self.system.env.entity_sizes.get(rest.rstrip(">"))
+        if kind not in ("ref", "list") or size is None:
+            return []
+        thread = self.system.threads[slot.thread]
+        in_use = locals_in_use(thread.nodes)
+        idle = [p for p, st in enumerate(thread.steps) if st is not None and i not in in_use[p]]
+        idle.append(thread.finished)
+        pc = thread.pcslot
+
+        def where(fact: Callable[[Frame], z3.BoolRef]) -> Callable[[Frame], z3.BoolRef]:
+            return lambda s: z3.Or(*[s[pc] == p for p in idle], fact(s))
+        facts = [_between(i, slot.name, -1, size - 1)] if kind == "ref" else \
+            [_short(i, slot.name, self.u.rel.pre.capacity(rest.rstrip(">"))), _entries(i, slot.name, size - 1),
+             _distinct(i, slot.name)]
+        return [Candidate(i, f"{c.text} where in use", where(c.fact)) for c in facts]
 
     def houdini(self, timeout_ms: int = 0) -> tuple[Candidate, ...]:
         """The largest subset of the candidates that holds initially and is preserved by every step from a
@@ -228,6 +255,16 @@ def _entries(i: int, name: str, hi: int) -> Candidate:
         n = smtlist.length(s[i])
         return z3.And(*[z3.Implies(k < n, z3.And(e >= 0, e <= hi)) for k, e in enumerate(smtlist.items(s[i]))])
     return Candidate(i, f"the items of {name} within 0..{hi}", fact)
+
+
+def _distinct(i: int, name: str) -> Candidate:
+    """No item twice among a list's used items (adding an element already on a list is a runtime error; a
+    thread queues once): without it, a list one item short of its room may overflow in one step, and its
+    shape is not inductive."""
+    def fact(s: Frame) -> z3.BoolRef:
+        n, xs = smtlist.length(s[i]), smtlist.items(s[i])
+        return z3.And(*[z3.Implies(b < n, xs[a] != xs[b]) for a in range(len(xs)) for b in range(a + 1, len(xs))])
+    return Candidate(i, f"no item twice in {name}", fact)
 
 
 def _value(v: z3.ExprRef) -> object:

@@ -8,7 +8,7 @@ edges. Nodes keep expressions as data; nothing here compiles a closure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ..lang.callbacks import NULL_CALL
@@ -440,6 +440,21 @@ def rcu_list_names(statements: Iterable[Stmt]) -> list[str]:
     return list(names)
 
 
+def locals_in_use(nodes: Sequence[ir.Node]) -> list[frozenset[int]]:
+    """Per program point of a thread, the local slots in use there: those of every frame on its call chain
+    (a frame's slots are fixed by the chain, since nested frames take each sort's pool as a stack). Every
+    other local slot is None in a state whose program counter is that point (ir.Reset clears a frame's)."""
+    frames: dict[tuple[str, ...], set[int]] = {}
+    for node in nodes:
+        if node.frame and node.env is not None:
+            frames.setdefault(node.frame, set()).update(node.env.locals.values())
+    out = []
+    for node in nodes:
+        chain = node.frame
+        out.append(frozenset(slot for j in range(1, len(chain) + 1) for slot in frames.get(chain[:j], ())))
+    return out
+
+
 def walk_statements(stmts: tuple[Stmt, ...]) -> Iterator[Stmt]:
     """Every statement in a body, nested ones included, iteratively."""
     stack = list(reversed(stmts))
@@ -458,4 +473,5 @@ def walk_statements(stmts: tuple[Stmt, ...]) -> Iterator[Stmt]:
         stack.extend(reversed(nested))
 
 
-__all__ = ["ThreadProgram", "CompileError", "default_value", "rcu_list_names", "walk_statements", "EnumT"]
+__all__ = ["ThreadProgram", "CompileError", "default_value", "locals_in_use", "rcu_list_names", "walk_statements",
+           "EnumT"]
