@@ -11,16 +11,18 @@ import sys
 from pathlib import Path
 
 import pytest
+import z3
 from click.testing import CliRunner
-from netcheck.checker.analyses.proof import compile_condition, parse_back
+from netcheck.checker.analyses.proof import Writer, compile_condition, parse_back
 from netcheck.checker.cli import main
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.lemmas import check_induction
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.symbolic import Symbolic
-from netcheck.checker.report.proof import ProveOptions, provable, prove
+from netcheck.checker.report.proof import ProveOptions, compiled_lemmas, provable, prove
 from netcheck.model.lang.errors import SpecError
 from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics import smtlist
 from netcheck.model.semantics.system import TransitionSystem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,3 +167,92 @@ def test_output_is_deterministic() -> None:
     cmd = [sys.executable, "-m", "netcheck.checker.cli", "prove", str(CORRECT)]
     first, second = (subprocess.run(cmd, capture_output=True, text=True, check=False) for _ in range(2))
     assert first.returncode == 0 and first.stdout == second.stdout
+
+
+PRODUCER = ROOT / "docs" / "examples" / "producer_consumer.yaml"
+
+
+def with_lemmas(tmp_path: Path, lemmas: dict[str, str]) -> Path:
+    path = tmp_path / "pc.yaml"
+    path.write_text(PRODUCER.read_text() + "lemmas:\n" + "".join(f"  {k}: {v!r}\n" for k, v in lemmas.items()))
+    return path
+
+
+def test_local_names_a_threads_local_variable_in_lemmas(tmp_path: Path) -> None:
+    """local(THREAD, NAME): a producer's parameter is its own element while it runs (inductive); the
+    worker's `x` is the queue's first item before it is taken off (true initially); a producer's parameter
+    said to be another element is false initially."""
+    lines = PRODUCER.read_text().splitlines()
+    taken = next(n for n, line in enumerate(lines, 1) if "list_del(queue, x)" in line)
+    path = with_lemmas(tmp_path, {
+        "own_item": 'at(producer[item0], "finished") or local(producer[item0], i) == item0',
+        "first_taken": f'not at(worker, "pc.yaml:{taken}") or index(queue, local(worker, x)) == 0',
+        "wrong": 'at(producer[item1], "finished") or local(producer[item1], i) == item0',
+    })
+    system = TransitionSystem(load_spec(path))
+    sy = Symbolic(system)
+    sy.houdini()
+    terms = {lm.name: compile_condition(sy.u.rel.pre, lm.expr) for lm in system.spec.lemmas}
+    own = check_induction(sy, "lock_discipline", [("own_item", terms["own_item"])])
+    assert {(c.kind, c.status) for c in own.checks if c.conjunct == "own_item"} == {("initiation", "passed"),
+                                                                                      ("consecution", "passed")}
+    first = check_induction(sy, "lock_discipline", [("first_taken", terms["first_taken"])])
+    assert [c.status for c in first.checks if c.conjunct == "first_taken" and c.kind == "initiation"] == ["passed"]
+    wrong = check_induction(sy, "lock_discipline", [("wrong", terms["wrong"])])
+    assert [c.status for c in wrong.checks if c.conjunct == "wrong" and c.kind == "initiation"] == ["failed"]
+
+
+@pytest.mark.parametrize("lemma, code, message", [
+    ("local(worker, nosuch)", "NC306", "no procedure has a local 'nosuch'"),
+    ("local(worker)", "NC307", "local() takes a thread and a local variable's name"),
+    ("local(wurker, x) == null", "NC306", "no thread instance 'wurker'"),
+    ("local(producer[item0], x) == null", "NC125", "runs no procedure with a local 'x'"),
+])
+def test_bad_local_gives_a_located_error(tmp_path: Path, lemma: str, code: str, message: str) -> None:
+    path = with_lemmas(tmp_path, {"bad": lemma})
+    with pytest.raises(SpecError) as err:
+        system = TransitionSystem(load_spec(path))
+        compiled_lemmas(system, Symbolic(system))
+    text = str(err.value)
+    assert code in text and message in text and f"{path}:" in text
+    assert run(str(path), "--lemmas-only")[0] == 2
+
+
+def test_local_is_only_for_lemmas(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(PRODUCER.read_text().replace('"all(x in produced for x in consumed)"',
+                                                 '"local(worker, x) == null"'))
+    with pytest.raises(SpecError, match="unknown function 'local'"):
+        load_spec(path)
+
+
+def test_the_writer_names_list_items_set_members_and_locals() -> None:
+    """Each slot formula PDR may return is written in spec syntax, and what the text compiles to is the
+    same formula on every well-formed state (where the local is in use, for a local)."""
+    system = TransitionSystem(load_spec(PRODUCER))
+    sy = Symbolic(system)
+    sy.houdini()
+    slots = {sl.name: i for i, sl in enumerate(system.layout.slots)}
+    base = sy.u.base
+    queue, consumed, x = base[slots["queue"]], base[slots["consumed"]], base[slots["worker.local0"]]
+    lines = PRODUCER.read_text().splitlines()
+    taken = next(n for n, line in enumerate(lines, 1) if "list_del(queue, x)" in line)
+    at_taken = compile_condition(sy.u.rel.pre, parse_back(system, f'at(worker, "producer_consumer.yaml:{taken}")'))
+    cases = [
+        (smtlist.length(queue) <= 1, "len(queue) <= 1", None),
+        (smtlist.item(queue, 0) == 1, "index(queue, item1) == 0", None),
+        (smtlist.item(queue, 1) == -1, "len(queue) <= 1", None),
+        (z3.Extract(0, 0, consumed) == 1, "item0 in consumed", None),
+        (consumed == 3, "consumed == {item0, item1}", None),
+        (consumed == 0, "empty(consumed)", None),
+        (z3.Implies(at_taken, x == 1), "local(worker, x) == item1", at_taken),
+    ]
+    writer = Writer(system, base)
+    for formula, expected, where in cases:
+        text = writer.write(formula if where is None else x == 1)
+        assert expected in text, (text, expected)
+        back = compile_condition(sy.u.rel.pre, parse_back(system, text))
+        solver = z3.Solver()
+        solver.add(sy.well_formed(base), *([where] if where is not None else []),
+                   back != (formula if where is None else x == 1))
+        assert solver.check() == z3.unsat, text

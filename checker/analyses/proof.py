@@ -19,7 +19,8 @@ import z3
 from netcheck.model.lang.errors import NOWHERE, Span
 from netcheck.model.lang.expr import Expr, parse_condition
 from netcheck.model.lang.parse import lemma_scope
-from netcheck.model.lang.types import BoolT, IntT, RefT
+from netcheck.model.lang.types import BoolT, IntT, ListT, RefT, SetT
+from netcheck.model.semantics import smtlist
 from netcheck.model.semantics.layout import SlotKind
 from netcheck.model.semantics.places import ThreadPlaces, thread_places
 from netcheck.model.semantics.system import TransitionSystem
@@ -41,6 +42,23 @@ class Writer:
         self.places = thread_places(system.threads)
         self.by_pcslot = {p.pcslot: p for p in self.places.values()}
         self.scope = lemma_scope(system.spec)
+        names: dict[int, set[str]] = {}   # a local slot -> the local() terms naming it somewhere
+        for where in self.places.values():
+            for name, uses in where.locals.items():
+                for _, slot in uses:
+                    names.setdefault(slot, set()).add(f"local({where.name}, {name})")
+        self.local_names = names
+
+    def name_of(self, i: int) -> str:
+        """How a condition names slot i: a shared variable by its name, a local as local(THREAD, NAME) when
+        one name is all its slot ever holds."""
+        slot = self.system.layout.slots[i]
+        if slot.kind == SlotKind.LOCAL:
+            names = self.local_names.get(i, set())
+            if len(names) != 1:
+                raise Unwritable(f"local slot {slot.name} holds {len(names)} local variables")
+            return next(iter(names))
+        return slot.name
 
     # -- finite domains
 
@@ -55,6 +73,8 @@ class Writer:
         if slot.kind == SlotKind.SHARED and isinstance(slot.type, RefT):
             size = self.system.env.entity_sizes[slot.type.entity]
             return list(range(-1 if slot.type.nullable else 0, size))
+        if slot.kind == SlotKind.LOCAL and slot.sort.startswith("ref<"):
+            return list(range(-1, self.system.env.entity_sizes[slot.sort[4:-1]]))
         return None
 
     def slots_of(self, f: z3.ExprRef) -> list[int]:
@@ -69,6 +89,33 @@ class Writer:
             else:
                 todo.extend(e.children())
         return sorted(out)
+
+    def element_list(self, t: z3.ExprRef) -> tuple[int, int] | None:
+        """(the slot, the position) when t is item k of a shared list of elements, else None."""
+        if not (z3.is_app(t) and t.num_args() == 1 and t.decl().kind() == z3.Z3_OP_DT_ACCESSOR):
+            return None
+        x = t.arg(0)
+        i = self.index.get(x.get_id())
+        if i is None or not smtlist.is_list(x):
+            return None
+        slot = self.system.layout.slots[i]
+        if slot.kind != SlotKind.SHARED or not isinstance(slot.type, ListT):
+            return None
+        fields = [x.sort().accessor(0, k).get_id() for k in range(smtlist.capacity(x) + 1)]
+        k = fields.index(t.decl().get_id()) if t.decl().get_id() in fields else 0
+        return (i, k - 1) if k >= 1 else None
+
+    def items_of(self, f: z3.ExprRef) -> list[z3.ExprRef]:
+        """The list items (item k of a shared list of elements) f reads, each once, in a fixed order."""
+        found: dict[str, z3.ExprRef] = {}
+        todo = [f]
+        while todo:
+            e = todo.pop()
+            if self.element_list(e) is not None:
+                found.setdefault(str(e), e)
+            elif z3.is_app(e):
+                todo.extend(e.children())
+        return [found[k] for k in sorted(found)]
 
     # -- formulas
 
@@ -96,16 +143,18 @@ class Writer:
     def literal(self, f: z3.ExprRef) -> str:
         """An atom or its negation: by its finite-domain slots' values, then integer arithmetic."""
         slots = self.slots_of(f)
-        finite = [i for i in slots if self.domain(i) is not None]
+        finite: list[z3.ExprRef | int] = [i for i in slots if self.domain(i) is not None]
+        finite += self.items_of(f)
         if not finite:
             return self.arithmetic(f)
-        domains = [self.domain(i) or [] for i in finite]
+        domains = [self.domain_of(x) for x in finite]
         combos = list(itertools.product(*domains))
         if len(combos) > MAX_CASES:
             raise Unwritable(f"{f} splits into {len(combos)} cases")
         cases: dict[str, list[tuple[int, ...]]] = {}
+        terms = [self.base[x] if isinstance(x, int) else x for x in finite]
         for combo in combos:
-            residue = z3.simplify(z3.substitute(f, *[(self.base[i], z3.IntVal(v)) for i, v in zip(finite, combo)]))
+            residue = z3.simplify(z3.substitute(f, *[(t, z3.IntVal(v)) for t, v in zip(terms, combo)]))
             cases.setdefault(self.write(residue), []).append(combo)
         if "false" in cases and len(cases) == 2:   # one kind of value makes it true outright, or a residue
             other = next(k for k in cases if k != "false")
@@ -113,7 +162,16 @@ class Writer:
         parts = [self._when(finite, combos_, text) for text, combos_ in sorted(cases.items()) if text != "false"]
         return " or ".join(f"({p})" if " and " in p or " or " in p else p for p in parts) or "false"
 
-    def _when(self, slots: list[int], combos: list[tuple[int, ...]], then: str) -> str:
+    def domain_of(self, x: z3.ExprRef | int) -> list[int]:
+        """The values of a finite-domain slot, or of a list item: an element of the list's entity, or -1
+        (past the end)."""
+        if isinstance(x, int):
+            return self.domain(x) or []
+        i, _ = self.element_list(x) or (0, 0)
+        slot = self.system.layout.slots[i]
+        return list(range(-1, self.system.env.entity_sizes[slot.type.entity]))   # type: ignore[union-attr]
+
+    def _when(self, slots: list, combos: list[tuple[int, ...]], then: str) -> str:
         """`(the slots take one of these value combinations) and then`."""
         if len(slots) == 1:
             cond = self.values(slots[0], {c[0] for c in combos})
@@ -126,8 +184,10 @@ class Writer:
         then = f"({then})" if " or " in then else then
         return f"{cond} and {then}"
 
-    def values(self, i: int, vals: set[int]) -> str:
-        """Slot i has one of `vals` (out of its domain)."""
+    def values(self, i: z3.ExprRef | int, vals: set[int]) -> str:
+        """Slot i (or a list item) has one of `vals` (out of its domain)."""
+        if not isinstance(i, int):
+            return self.item_values(i, vals)
         domain = self.domain(i) or []
         if set(domain) <= vals:
             return "true"
@@ -140,10 +200,23 @@ class Writer:
             return _at(where, vals)
         if slot.kind == SlotKind.LOCK_OWNER:
             return self._owners(i, vals, set(domain) - vals)
-        assert isinstance(slot.type, RefT)
-        names = self.system.env.element_names[slot.type.entity]
+        entity = slot.sort[4:-1] if slot.kind == SlotKind.LOCAL else slot.type.entity   # type: ignore[union-attr]
+        names = self.system.env.element_names[entity]
         shown = [("null" if v == -1 else names[v]) for v in sorted(vals)]
-        return f"{slot.name} == {shown[0]}" if len(shown) == 1 else f"{slot.name} in ({', '.join(shown)})"
+        name = self.name_of(i)
+        return f"{name} == {shown[0]}" if len(shown) == 1 else f"{name} in ({', '.join(shown)})"
+
+    def item_values(self, item: z3.ExprRef, vals: set[int]) -> str:
+        """Item k of a list is one of `vals`: element e as `index(L, e) == k` (its items are distinct, a
+        well-formedness fact), -1 as `len(L) <= k` (past the end)."""
+        i, k = self.element_list(item) or (0, 0)
+        slot = self.system.layout.slots[i]
+        names = self.system.env.element_names[slot.type.entity]   # type: ignore[union-attr]
+        if set(self.domain_of(item)) <= vals:
+            return "true"
+        parts = [f"len({slot.name}) <= {k}" if v == -1 else f"index({slot.name}, {names[v]}) == {k}"
+                 for v in sorted(vals)]
+        return " or ".join(parts)
 
     def _owners(self, i: int, vals: set[int], rest: set[int]) -> str:
         slot = self.system.layout.slots[i]
@@ -172,18 +245,86 @@ class Writer:
         ops = {z3.Z3_OP_LE: "<=", z3.Z3_OP_GE: ">=", z3.Z3_OP_LT: "<", z3.Z3_OP_GT: ">", z3.Z3_OP_EQ: "==",
                z3.Z3_OP_DISTINCT: "!="}
         kind = f.decl().kind()
+        if kind in (z3.Z3_OP_EQ, z3.Z3_OP_DISTINCT) and f.num_args() == 2 and z3.is_bv(f.arg(0)):
+            return self.sets_compared(f.arg(0), f.arg(1), kind == z3.Z3_OP_EQ)
         if kind in ops and f.num_args() == 2:
             return f"{self.term(f.arg(0))} {ops[kind]} {self.term(f.arg(1))}"
         if z3.is_const(f) and z3.is_bool(f):
             return self.term(f)
+        member = self.membership(f)
+        if member:
+            return member
         raise Unwritable(f"no spec syntax for {f}")
+
+    def sets_compared(self, a: z3.ExprRef, b: z3.ExprRef, equal: bool) -> str:
+        """Two sets (bit masks: set slots or constants) equal, or not."""
+        if z3.is_bv_value(a):
+            a, b = b, a
+        if z3.is_app(a) and a.decl().kind() == z3.Z3_OP_EXTRACT and z3.is_bv_value(b):
+            hi, lo = a.params()
+            text = self._bit(a.arg(0), lo) if hi == lo else ""
+            if not text:
+                raise Unwritable(f"no spec syntax for the bits {a}")
+            return text if (b.as_long() == 1) == equal else f"not {text}"   # one bit of a set: in it, or not
+        left, entity = self.set_slot(a)
+        if z3.is_bv_value(b):
+            mask = b.as_long()
+            if mask == 0:
+                return f"empty({left})" if equal else f"not empty({left})"
+            names = self.system.env.element_names[entity]
+            right = "{" + ", ".join(n for k, n in enumerate(names) if mask >> k & 1) + "}"
+        else:
+            right, _ = self.set_slot(b)
+        return f"{left} {'==' if equal else '!='} {right}"
+
+    def set_slot(self, t: z3.ExprRef) -> tuple[str, str]:
+        """A set slot: (its name, its entity)."""
+        i = self.index.get(t.get_id())
+        slot = self.system.layout.slots[i] if i is not None else None
+        if slot is None or i is None:
+            raise Unwritable(f"no spec syntax for the set term {t}")
+        if isinstance(slot.type, SetT):
+            return self.name_of(i), slot.type.entity
+        if slot.sort.startswith("set<"):
+            return self.name_of(i), slot.sort[4:-1]
+        raise Unwritable(f"no spec syntax for the set term {t}")
+
+    def membership(self, f: z3.ExprRef) -> str:
+        """Bit k of a set's bit mask (bit2bool, or a one-bit extract equal to 1) as `ELEMENT in SET` ('' when
+        f is no such bit)."""
+        if z3.is_eq(f) and z3.is_app(f.arg(0)) and f.arg(0).decl().kind() == z3.Z3_OP_EXTRACT and \
+                z3.is_bv_value(f.arg(1)) and f.arg(1).as_long() == 1:
+            hi, lo = f.arg(0).params()
+            return self._bit(f.arg(0).arg(0), lo) if hi == lo else ""
+        if not (z3.is_app(f) and f.decl().kind() == z3.Z3_OP_BIT2BOOL and f.num_args() == 1):
+            return ""
+        return self._bit(f.arg(0), f.decl().params()[0])
+
+    def _bit(self, x: z3.ExprRef, k: int) -> str:
+        i = self.index.get(x.get_id())
+        if i is None:
+            return ""
+        slot = self.system.layout.slots[i]
+        entity = slot.type.entity if isinstance(slot.type, SetT) else \
+            slot.sort[4:-1] if slot.kind == SlotKind.LOCAL and slot.sort.startswith("set<") else ""
+        if not entity:
+            return ""
+        return f"{self.system.env.element_names[entity][k]} in {self.name_of(i)}"
 
     def term(self, t: z3.ExprRef) -> str:
         if z3.is_int_value(t):
             return str(t.as_long())
+        if z3.is_app(t) and t.num_args() == 1 and t.decl().kind() == z3.Z3_OP_DT_ACCESSOR and \
+                smtlist.is_list(t.arg(0)) and t.decl().get_id() == t.arg(0).sort().accessor(0, 0).get_id():
+            i = self.index.get(t.arg(0).get_id(), -1)
+            slot = self.system.layout.slots[i] if i >= 0 else None
+            if slot is not None and slot.kind == SlotKind.SHARED and isinstance(slot.type, ListT):
+                return f"len({slot.name})"
         if z3.is_const(t) and t.get_id() in self.index:
             i = self.index[t.get_id()]
             slot = self.system.layout.slots[i]
+            if slot.kind == SlotKind.LOCAL and slot.sort in ("int", "bool"):
+                return self.name_of(i)
             if slot.kind != SlotKind.SHARED or not isinstance(slot.type, (IntT, BoolT)):
                 raise Unwritable(f"slot {slot.name} ({slot.kind.value}) has no name in the expression language")
             return slot.name

@@ -5,7 +5,8 @@ terms over the relation's state-before constants; with the property's own condit
 (symbolic.py `good`), their conjunction I is an inductive invariant proving the property when
 - initiation: every initial state satisfies each conjunct of I;
 - consecution: from every well-formed state satisfying I, every macro-step reaches a state satisfying each
-  conjunct of I (the well-formedness facts are proved inductive by Houdini first, so assuming them is sound);
+  conjunct of I (the well-formedness facts are proved inductive by Houdini first, so assuming them of both
+  states is sound);
 - safety: no state satisfying I breaks the property, nor does a step from it.
 Each question is asked once per conjunct, so a failure names the conjunct; z3 `unknown` is never a pass. A
 failed consecution gives a counterexample to induction: a state satisfying I and its successor violating
@@ -80,7 +81,9 @@ def check_induction(sy: Symbolic, prop: str, conjuncts: list[tuple[str, z3.BoolR
     init = _solver(timeout_ms)
     init.add(sy.init(s))
     step = _solver(timeout_ms)
-    step.add(sy.well_formed(s), *[before for _, before, _ in parts], sy.step(s, t, "ind"))
+    # the successor is well formed too (the facts are inductive): a conjunct written with len() and index()
+    # equals the solver's item terms only on well-formed lists
+    step.add(sy.well_formed(s), *[before for _, before, _ in parts], sy.step(s, t, "ind"), sy.well_formed(t))
     for name, before, _after in parts:
         status, _ = _ask(init, z3.Not(before))
         checks.append(Check("initiation", name, status))

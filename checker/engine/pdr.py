@@ -160,7 +160,7 @@ def recheck(sy: Symbolic, invariant: z3.BoolRef, bad: z3.BoolRef, s: Frame, t: F
     before, after = sy.u.at(invariant, s), sy.u.at(invariant, t)
     wf = sy.well_formed(s)
     queries = (("initiation", z3.And(sy.init(s), z3.Not(before))),
-               ("consecution", z3.And(wf, before, sy.step(s, t, "r"), z3.Not(after))),
+               ("consecution", z3.And(wf, before, sy.step(s, t, "r"), sy.well_formed(t), z3.Not(after))),
                ("implies the property", z3.And(wf, before, bad)))
     out = []
     for name, q in queries:

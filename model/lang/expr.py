@@ -132,6 +132,16 @@ class At(Expr):
 
 
 @dataclass(frozen=True)
+class ThreadLocal(Expr):
+    """local(THREAD, NAME): the value of that thread instance's local variable (a parameter, a declared
+    local or a loop variable of a procedure it runs) where a procedure declaring it is running; elsewhere a
+    value no step constrains, so a lemma reads it under an at() guard (lemmas only)."""
+
+    thread: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True)
 class HeldBy(Expr):
     """held_by(LOCK, THREAD): that thread instance owns the mutex or spinlock, or holds the rwsem for write
     (lemmas only)."""
@@ -208,6 +218,9 @@ class Scope:
     in_thread: bool = False                            # a current thread exists (held() may be asked)
     threads: frozenset[str] = frozenset()              # thread instances at() and held_by() may name (lemmas only)
     callbacks: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # entity -> slot -> elements setting it
+    # local(THREAD, NAME) (lemmas only): each local name of the spec's procedures and its type (None: the
+    # name has different types in different procedures)
+    thread_locals: Mapping[str, Type | None] = field(default_factory=dict)
 
     def with_locals(self, local_types: Mapping[str, Type], broken: frozenset[str] = frozenset()) -> Scope:
         """The scope inside a procedure: its locals, and the thread running it as the current thread."""
@@ -219,10 +232,11 @@ class Scope:
         return Scope(self.entities, self.groups, self.elements, self.enums, self.shared, self.locks,
                      self.constants, self.locals, self.broken, names, self.in_thread, self.threads, self.callbacks)
 
-    def with_threads(self, names: frozenset[str]) -> Scope:
-        """The scope of lemmas: properties' names, and at()/held_by() of these thread instances."""
+    def with_threads(self, names: frozenset[str], locals_: Mapping[str, Type | None] | None = None) -> Scope:
+        """The scope of lemmas: properties' names, and at()/held_by()/local() of these thread instances."""
         return Scope(self.entities, self.groups, self.elements, self.enums, self.shared, self.locks,
-                     self.constants, self.locals, self.broken, self.procedures, self.in_thread, names, self.callbacks)
+                     self.constants, self.locals, self.broken, self.procedures, self.in_thread, names,
+                     callbacks=self.callbacks, thread_locals=dict(locals_ or {}))
 
     def has_callbacks(self) -> bool:
         """Whether the spec declares callbacks: (maybe refused: `o.slot` is then a follow-on error)."""
@@ -259,7 +273,7 @@ SIGNATURES = {"len": "len(L)", "first": "first(L)", "last": "last(L)", "next": "
               "max": "max(a, b)", "refcount_read": "refcount_read(REFCOUNT)", "atomic_read": "atomic_read(ATOMIC)",
               "completion_done": "completion_done(COMPLETION)",
               "running": "running(PROCEDURE)", "at": 'at(THREAD, "FILE:LINE", ...)',
-              "held_by": "held_by(LOCK, THREAD)"}
+              "held_by": "held_by(LOCK, THREAD)", "local": "local(THREAD, NAME)"}
 PLACE_FINISHED = "finished"   # at(THREAD, "finished"): the thread has returned from its procedure
 
 
@@ -556,6 +570,8 @@ class _Checker:
             return self._running(node)
         if fn in ("at", "held_by"):
             return self._at(node) if fn == "at" else self._held_by(node)
+        if fn == "local" and self.scope.threads:
+            return self._local(node)
         if fn in self.scope.broken:  # a procedure whose signature was refused
             raise ExprError(self.span(node), "NC307", f"'{fn}' was not declared correctly", "", follow_on=True)
         if fn.startswith("__"):
@@ -617,6 +633,23 @@ class _Checker:
         if not isinstance(lock, LockRef):
             raise self.fail(node.args[0], f"held_by() takes a lock first, got {lock.type}", "name a lock", "NC303")
         return HeldBy(BOOL, self.span(node), lock, thread)
+
+    def _local(self, node: ast.Call) -> Expr:
+        """local(THREAD, NAME): a thread instance's local variable (lemmas only)."""
+        if len(node.args) != 2 or not isinstance(node.args[1], ast.Name):
+            raise self.fail(node, "local() takes a thread and a local variable's name",
+                            f"write {SIGNATURES['local']}", "NC307")
+        thread = self._thread(node, node.args[0], "local")
+        name = node.args[1].id
+        if name not in self.scope.thread_locals:
+            raise self.fail(node.args[1], f"no procedure has a local '{shorten(name)}'",
+                            did_you_mean(name, sorted(self.scope.thread_locals)) or
+                            "name a parameter, a local or a loop variable", "NC306")
+        t = self.scope.thread_locals[name]
+        if t is None:
+            raise self.fail(node.args[1], f"the locals named '{shorten(name)}' have different types",
+                            "rename one of them", "NC303")
+        return ThreadLocal(t, self.span(node), thread, name)
 
     def _typed_call(self, node: ast.AST, fn: str, args: tuple[Expr, ...]) -> Expr:
         sp = self.span(node)

@@ -18,6 +18,7 @@ from .spec import (
     CallbackTable,
     Entity,
     Expectation,
+    ForEach,
     Group,
     KnownCycle,
     Lemma,
@@ -33,6 +34,7 @@ from .spec import (
     WorkDecl,
     WorkqueueDecl,
     thread_instances,
+    walk_statements,
 )
 from .statements import BodyParser, Signature, parse_signature
 from .types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type, TypeSyntaxError, WaitQueueT, parse_type
@@ -103,7 +105,33 @@ def lemma_scope(spec: Spec) -> Scope:
     writes back in it)."""
     scope = base_scope(spec.entities, spec.enums, spec.locks, {v.name: VarInfo(v.type, v.per) for v in spec.vars})
     return scope.with_procedures(frozenset(p.name for p in spec.procedures)) \
-        .with_threads(frozenset(n for t in spec.threads for n in thread_instances(t)))
+        .with_threads(frozenset(n for t in spec.threads for n in thread_instances(t)), local_types(spec.procedures))
+
+
+def local_types(procedures: Sequence[Procedure]) -> dict[str, Type | None]:
+    """Every local name of the spec's procedures (parameters, locals, loop variables: a nullable element)
+    and its type, joined over the procedures declaring it (an element of the same entity, nullable if one
+    is; integers, the union of the ranges); None for a name whose types do not join (lemmas' local())."""
+    out: dict[str, Type | None] = {}
+    for proc in procedures:
+        declared = {name for name, _ in (*proc.params, *proc.locals)}
+        loops = [(s.var, RefT(s.source.type.entity, True)) for s in walk_statements(proc.body)
+                 if isinstance(s, ForEach) and s.var not in declared and s.source is not None
+                 and isinstance(s.source.type, (ListT, SetT))]
+        for name, t in (*proc.params, *proc.locals, *loops):
+            out[name] = _join(out[name], t) if name in out else t
+    return out
+
+
+def _join(a: Type | None, b: Type) -> Type | None:
+    if a == b or a is None:
+        return a
+    if isinstance(a, RefT) and isinstance(b, RefT) and a.entity == b.entity:
+        return RefT(a.entity, a.nullable or b.nullable)
+    if isinstance(a, IntT) and isinstance(b, IntT) and None not in (a.lo, a.hi, b.lo, b.hi) and not a.counter \
+            and not b.counter:
+        return IntT(min(a.lo, b.lo), max(a.hi, b.hi))   # type: ignore[type-var]
+    return None
 
 
 def load_spec(path: str | Path, bounds: Mapping[str, int] | None = None) -> Spec:
@@ -1063,7 +1091,7 @@ class SpecParser:
         if section is None:
             return out
         scope = scope.with_procedures(frozenset(p.name for p in procedures)) \
-            .with_threads(frozenset(n for t in threads for n in thread_instances(t)))
+            .with_threads(frozenset(n for t in threads for n in thread_instances(t)), local_types(procedures))
         for key, value in section.entries:
             if not self.check_name(key, "lemma"):
                 continue

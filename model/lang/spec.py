@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -437,3 +438,21 @@ class Spec:
 
     def entity(self, name: str) -> Entity:
         return next(e for e in self.entities if e.name == name)
+
+
+def walk_statements(stmts: tuple[Stmt, ...]) -> Iterator[Stmt]:
+    """Every statement in a body, nested ones included, iteratively."""
+    stack = list(reversed(stmts))
+    while stack:
+        s = stack.pop()
+        yield s
+        nested: list[Stmt] = []
+        if isinstance(s, If):
+            nested = [*s.then, *s.orelse]
+        elif isinstance(s, (While, ForEach)):
+            nested = list(s.body)
+        elif isinstance(s, Either):
+            nested = [x for _, body in s.branches for x in body]
+        elif isinstance(s, (LockOp, CounterOp, WaitOp)) and s.on_fail:
+            nested = list(s.on_fail)
+        stack.extend(reversed(nested))

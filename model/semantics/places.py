@@ -2,24 +2,26 @@
 statement's file name and line), `FILE:LINE#K` when the thread reaches that statement at several visible
 steps (the K-th in program order: a procedure called twice, a statement with several steps), and
 `finished`. Lemmas ask `at(THREAD, PLACE, ...)` (model/lang/expr.py); smt.py resolves places through this
-table, and `netcheck prove` writes sets of program counters back as places.
+table, and `netcheck prove` writes sets of program counters back as places. The table also says where each
+local name of a thread is in use, and in which slot (`local(THREAD, NAME)`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..lang.expr import PLACE_FINISHED
+from .program import locals_named
 
 if TYPE_CHECKING:
     from .system import Thread
 
 
 class PlaceError(ValueError):
-    """An at() place that is no visible statement of that thread."""
+    """An at() place that is no visible statement of that thread, or a local() it never has."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,16 @@ class ThreadPlaces:
     pcslot: int
     places: Mapping[str, tuple[int, ...]]
     finished: int
+    # local name -> (program counter, its slot there) at every visible step where a frame declaring it runs
+    locals: Mapping[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+
+    def local(self, name: str) -> tuple[tuple[int, int], ...]:
+        """Where the local `name` is in use, and its slot there (PlaceError: nowhere)."""
+        found = self.locals.get(name)
+        if not found:
+            known = ", ".join(sorted(self.locals)) or "none"
+            raise PlaceError(f"{self.name} runs no procedure with a local '{name}' (its locals: {known})")
+        return found
 
     def pcs(self, place: str) -> tuple[int, ...]:
         """The program counters of a place as written (`FILE:LINE`, a path ending in FILE, `#K`, finished)."""
@@ -72,13 +84,19 @@ def thread_places(threads: list[Thread]) -> dict[str, ThreadPlaces]:
     out = {}
     for t in threads:
         places: dict[str, list[int]] = {}
+        named = locals_named(t.nodes)
+        locals_: dict[str, list[tuple[int, int]]] = {}
         for pc, step in enumerate(t.steps):
+            if step is not None and pc < len(named):
+                for name, slot in named[pc].items():
+                    locals_.setdefault(name, []).append((pc, slot))
             node = t.nodes[pc] if pc < len(t.nodes) else None
             if step is None or node is None or node.stmt is None:
                 continue
             span = node.stmt.span
             places.setdefault(f"{os.path.basename(span.file)}:{span.line}", []).append(pc)
-        out[t.name] = ThreadPlaces(t.tid, t.name, t.pcslot, {k: tuple(v) for k, v in places.items()}, t.finished)
+        out[t.name] = ThreadPlaces(t.tid, t.name, t.pcslot, {k: tuple(v) for k, v in places.items()}, t.finished,
+                                   {k: tuple(v) for k, v in locals_.items()})
     return out
 
 

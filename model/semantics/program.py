@@ -8,7 +8,7 @@ edges. Nodes keep expressions as data; nothing here compiles a closure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..lang.callbacks import NULL_CALL
@@ -42,6 +42,7 @@ from ..lang.spec import (
     Stmt,
     WaitOp,
     While,
+    walk_statements,
 )
 from ..lang.types import BOOL, BoolT, EnumT, IntT, ListT, RefT, SetT, Type
 from . import ir
@@ -444,34 +445,34 @@ def locals_in_use(nodes: Sequence[ir.Node]) -> list[frozenset[int]]:
     """Per program point of a thread, the local slots in use there: those of every frame on its call chain
     (a frame's slots are fixed by the chain, since nested frames take each sort's pool as a stack). Every
     other local slot is None in a state whose program counter is that point (ir.Reset clears a frame's)."""
-    frames: dict[tuple[str, ...], set[int]] = {}
+    return [frozenset(named.values()) | hidden for named, hidden in _locals_at(nodes)]
+
+
+def locals_named(nodes: Sequence[ir.Node]) -> list[dict[str, int]]:
+    """Per program point of a thread, each local name there and its slot: the innermost frame on the call
+    chain that declares the name (lemmas' local(THREAD, NAME))."""
+    return [named for named, _ in _locals_at(nodes)]
+
+
+def _locals_at(nodes: Sequence[ir.Node]) -> list[tuple[dict[str, int], frozenset[int]]]:
+    """Per program point: (name -> slot as the innermost frame declaring it resolves it, the slots of names
+    an inner frame hides)."""
+    frames: dict[tuple[str, ...], dict[str, int]] = {}
     for node in nodes:
         if node.frame and node.env is not None:
-            frames.setdefault(node.frame, set()).update(node.env.locals.values())
+            frames.setdefault(node.frame, {}).update(node.env.locals)
     out = []
     for node in nodes:
-        chain = node.frame
-        out.append(frozenset(slot for j in range(1, len(chain) + 1) for slot in frames.get(chain[:j], ())))
+        named: dict[str, int] = {}
+        hidden: set[int] = set()
+        for j in range(1, len(node.frame) + 1):
+            for name, slot in frames.get(node.frame[:j], {}).items():
+                if name in named:
+                    hidden.add(named[name])
+                named[name] = slot
+        out.append((named, frozenset(hidden)))
     return out
 
 
-def walk_statements(stmts: tuple[Stmt, ...]) -> Iterator[Stmt]:
-    """Every statement in a body, nested ones included, iteratively."""
-    stack = list(reversed(stmts))
-    while stack:
-        s = stack.pop()
-        yield s
-        nested: list[Stmt] = []
-        if isinstance(s, If):
-            nested = [*s.then, *s.orelse]
-        elif isinstance(s, (While, ForEach)):
-            nested = list(s.body)
-        elif isinstance(s, Either):
-            nested = [x for _, body in s.branches for x in body]
-        elif isinstance(s, (LockOp, CounterOp, WaitOp)) and s.on_fail:
-            nested = list(s.on_fail)
-        stack.extend(reversed(nested))
-
-
-__all__ = ["ThreadProgram", "CompileError", "default_value", "locals_in_use", "rcu_list_names", "walk_statements",
-           "EnumT"]
+__all__ = ["ThreadProgram", "CompileError", "default_value", "locals_in_use", "locals_named", "rcu_list_names",
+           "walk_statements", "EnumT"]

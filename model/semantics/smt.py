@@ -38,6 +38,7 @@ from ..lang.expr import (
     Running,
     SetLit,
     Shared,
+    ThreadLocal,
     Unary,
     children,
     walk,
@@ -256,6 +257,14 @@ class _Translator:
             where = self.enc.places[e.thread]
             pcs = sorted({pc for place in e.places for pc in where.pcs(place)})
             return z3.Or(*[self.enc.slot(where.pcslot) == pc for pc in pcs])
+        if isinstance(e, ThreadLocal):   # its slot where it is in use; elsewhere a slot no step constrains
+            where = self.enc.places[e.thread]
+            uses = where.local(e.name)
+            pc = self.enc.slot(where.pcslot)
+            out = self.enc.slot(uses[0][1])
+            for at, slot in uses[1:]:
+                out = z3.If(pc == at, self.enc.slot(slot), out)
+            return out
         if isinstance(e, HeldBy):
             assert isinstance(e.arg, LockRef)
             return self.lock_slots(e.arg)[0] == self.enc.places[e.thread].tid
@@ -423,6 +432,9 @@ class _Translator:
         operations"): strict operations need every operand defined; `and`, `or`, `if`, `all`, `any` and
         `x in SET` only the operands they evaluate."""
         if isinstance(e, (Const, Bound, Local)):
+            return z3.BoolVal(True)
+        if isinstance(e, ThreadLocal):   # always (its slot's value, where no frame declaring it runs)
+            self.enc.places[e.thread].local(e.name)   # PlaceError: the thread never has it
             return z3.BoolVal(True)
         if isinstance(e, (Shared, LockRef)):
             return self.keys_defined(e.keys)
