@@ -47,13 +47,19 @@ def watching(tmp_path: Path, target: str) -> Iterator[Watch]:
     with out.open("w") as stdout, err.open("w") as stderr:
         proc = subprocess.Popen([sys.executable, "-m", "netcheck.checker.cli", "verify", "--watch", "-q",
                                  "--no-timing", target], stdout=stdout, stderr=stderr, cwd=tmp_path,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=_terminal_sigint)
         try:
             yield Watch(proc, out, err)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def _terminal_sigint() -> None:
+    """In the child, Ctrl-C as a terminal delivers it: a test process that runs a library which leaves
+    SIGINT ignored (an ignored signal stays ignored across exec) must not make the watch deaf to it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def scaffold(path: Path) -> Path:
