@@ -19,7 +19,8 @@ from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.lemmas import check_induction
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.symbolic import Symbolic
-from netcheck.checker.report.proof import ProveOptions, compiled_lemmas, provable, prove
+from netcheck.checker.render.proof import state_lines
+from netcheck.checker.report.proof import ProveOptions, compiled_lemmas, provable, prove, state_view
 from netcheck.model.lang.errors import SpecError
 from netcheck.model.lang.parse import load_spec
 from netcheck.model.semantics import smtlist
@@ -256,3 +257,21 @@ def test_the_writer_names_list_items_set_members_and_locals() -> None:
         solver.add(sy.well_formed(base), *([where] if where is not None else []),
                    back != (formula if where is None else x == 1))
         assert solver.check() == z3.unsat, text
+
+
+def test_a_state_shows_the_locals_in_use() -> None:
+    """A CTI's states show each thread's locals where its procedure runs: the worker's `x` after it took an
+    item, in text and JSON; none for a finished thread."""
+    system = TransitionSystem(load_spec(PRODUCER))
+    states = explore(system, Limits()).store.states
+    worker = next(t for t in system.threads if t.name == "worker")
+    lines = PRODUCER.read_text().splitlines()
+    taken = next(n for n, line in enumerate(lines, 1) if "list_del(queue, x)" in line)
+    state = next(s for s in states if state_view(system, s).positions[worker.tid][1] ==
+                 f"producer_consumer.yaml:{taken}")
+    view = state_view(system, state)
+    x = dict(view.locals[worker.tid])["x"]
+    assert x in ("item0", "item1")
+    assert f"[x = {x}]" in "\n".join(state_lines(view, ""))
+    finished = next(s for s in states if all(p == "finished" for _, p, _ in state_view(system, s).positions[:2]))
+    assert state_view(system, finished).locals[0] == ()

@@ -30,7 +30,10 @@ def checks_summary(checks: tuple[Check, ...]) -> list[tuple[str, str]]:
 
 def state_lines(view: StateView, indent: str) -> list[str]:
     width = max((len(t) for t, _, _ in view.positions), default=0)
-    out = [f"{indent}{t.ljust(width)}  at {p}" + (f": {s}" if s else "") for t, p, s in view.positions]
+    values = view.locals or tuple(() for _ in view.positions)
+    out = [f"{indent}{t.ljust(width)}  at {p}" + (f": {s}" if s else "") +
+           (f"  [{', '.join(f'{n} = {v}' for n, v in mine)}]" if mine else "")
+           for (t, p, s), mine in zip(view.positions, values)]
     out.append(f"{indent}locks: " + ("; ".join(f"{lk}: {row}" for lk, row in view.locks) or "all free"))
     if view.shared:
         out.append(f"{indent}shared: " + ", ".join(f"{n} = {v}" for n, v in view.shared))
@@ -101,7 +104,9 @@ def render_prove_text(report: ProveReport) -> str:
 
 
 def _state(view: StateView) -> dict:
-    return {"threads": [{"thread": t, "at": p, "statement": s or None} for t, p, s in view.positions],
+    values = view.locals or tuple(() for _ in view.positions)
+    return {"threads": [{"thread": t, "at": p, "statement": s or None, "locals": dict(mine)}
+                        for (t, p, s), mine in zip(view.positions, values)],
             "locks": dict(view.locks), "shared": dict(view.shared)}
 
 

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 import z3
 from netcheck.model.lang.errors import Diagnostic, SpecError
 from netcheck.model.lang.expr import ExprError
+from netcheck.model.lang.types import BoolT, IntT, ListT, RefT, SetT, Type
 from netcheck.model.semantics.evaluate import format_value
 from netcheck.model.semantics.layout import SlotKind
 from netcheck.model.semantics.places import PlaceError, thread_places
+from netcheck.model.semantics.program import locals_named
 from netcheck.model.semantics.system import TransitionSystem
 
 from ..analyses.proof import Unwritable, compile_condition, parse_back, written_invariant
@@ -43,6 +45,7 @@ class StateView:
     positions: tuple[tuple[str, str, str], ...]   # (thread, place, statement text)
     locks: tuple[tuple[str, str], ...]            # (lock, holders and waiters)
     shared: tuple[tuple[str, str], ...]           # (variable, value)
+    locals: tuple[tuple[tuple[str, str], ...], ...] = ()   # per thread: (local, value) where in use
 
 
 @dataclass(frozen=True)
@@ -214,8 +217,12 @@ def _shrink(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]]) -> lis
 def state_view(system: TransitionSystem, s: tuple) -> StateView:
     places = thread_places(system.threads)
     positions = []
+    locals_ = []
     for t in system.threads:
         pc = s[t.pcslot]
+        named = locals_named(t.nodes)[pc] if pc < len(t.nodes) else {}
+        locals_.append(tuple((name, format_value(s[slot], _sort_type(system.layout.slots[slot].sort),
+                                                system.names)) for name, slot in named.items()))
         node = system.node_at(s, t.tid)
         text = node.stmt.text if node is not None and node.stmt is not None else ""
         try:
@@ -226,7 +233,14 @@ def state_view(system: TransitionSystem, s: tuple) -> StateView:
     locks = tuple((lock, row.spell()) for lock, row in lock_rows(system, s).items())
     shared = tuple((slot.name, format_value(s[i], slot.type, system.names))
                    for i, slot in enumerate(system.layout.slots) if slot.kind == SlotKind.SHARED)
-    return StateView(tuple(positions), locks, shared)
+    return StateView(tuple(positions), locks, shared, tuple(locals_))
+
+
+def _sort_type(sort: str) -> Type:
+    """The type a local slot's values are shown as (layout.local_sort, read back)."""
+    kind, _, rest = sort.partition("<")
+    entity = rest.rstrip(">")
+    return {"ref": RefT(entity, True), "list": ListT(entity), "set": SetT(entity), "bool": BoolT()}.get(kind, IntT())
 
 
 class _Reachability:
