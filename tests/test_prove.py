@@ -182,13 +182,15 @@ def with_lemmas(tmp_path: Path, lemmas: dict[str, str]) -> Path:
 def test_local_names_a_threads_local_variable_in_lemmas(tmp_path: Path) -> None:
     """local(THREAD, NAME): a producer's parameter is its own element while it runs (inductive); the
     worker's `x` is the queue's first item before it is taken off (true initially); a producer's parameter
-    said to be another element is false initially."""
+    said to be another element is false initially; once the producer has finished, its parameter reads
+    null."""
     lines = PRODUCER.read_text().splitlines()
     taken = next(n for n, line in enumerate(lines, 1) if "list_del(queue, x)" in line)
     path = with_lemmas(tmp_path, {
         "own_item": 'at(producer[item0], "finished") or local(producer[item0], i) == item0',
         "first_taken": f'not at(worker, "pc.yaml:{taken}") or index(queue, local(worker, x)) == 0',
         "wrong": 'at(producer[item1], "finished") or local(producer[item1], i) == item0',
+        "outside": 'not at(producer[item0], "finished") or local(producer[item0], i) == null',
     })
     system = TransitionSystem(load_spec(path))
     sy = Symbolic(system)
@@ -199,6 +201,8 @@ def test_local_names_a_threads_local_variable_in_lemmas(tmp_path: Path) -> None:
                                                                                       ("consecution", "passed")}
     first = check_induction(sy, "lock_discipline", [("first_taken", terms["first_taken"])])
     assert [c.status for c in first.checks if c.conjunct == "first_taken" and c.kind == "initiation"] == ["passed"]
+    outside = check_induction(sy, "lock_discipline", [("outside", terms["outside"])])   # unused: null
+    assert all(c.status == "passed" for c in outside.checks if c.conjunct == "outside")
     wrong = check_induction(sy, "lock_discipline", [("wrong", terms["wrong"])])
     assert [c.status for c in wrong.checks if c.conjunct == "wrong" and c.kind == "initiation"] == ["failed"]
 

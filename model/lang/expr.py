@@ -134,8 +134,8 @@ class At(Expr):
 @dataclass(frozen=True)
 class ThreadLocal(Expr):
     """local(THREAD, NAME): the value of that thread instance's local variable (a parameter, a declared
-    local or a loop variable of a procedure it runs) where a procedure declaring it is running; elsewhere a
-    value no step constrains, so a lemma reads it under an at() guard (lemmas only)."""
+    local or a loop variable of a procedure it runs) where a procedure declaring it is running; elsewhere
+    null, 0, false or empty (lemmas only)."""
 
     thread: str = ""
     name: str = ""

@@ -127,6 +127,17 @@ class SmtEncoder:
             self.local_consts[key] = c
         return c
 
+    def unused(self, index: int) -> z3.ExprRef:
+        """The value a local slot reads as where no frame uses it: null, 0, false, empty."""
+        sort = self.sort(index)
+        if sort == z3.BoolSort():
+            return z3.BoolVal(False)
+        if isinstance(sort, z3.BitVecSortRef):
+            return z3.BitVecVal(0, sort.size())
+        if smtlist.is_list(sort):
+            return smtlist.literal((), smtlist.capacity(sort))
+        return z3.IntVal(-1 if self.layout.slots[index].sort.startswith("ref<") else 0)
+
     def value(self, index: int, v: object) -> z3.ExprRef:
         """The z3 literal of a concrete slot value."""
         sort = self.sort(index)
@@ -257,12 +268,12 @@ class _Translator:
             where = self.enc.places[e.thread]
             pcs = sorted({pc for place in e.places for pc in where.pcs(place)})
             return z3.Or(*[self.enc.slot(where.pcslot) == pc for pc in pcs])
-        if isinstance(e, ThreadLocal):   # its slot where it is in use; elsewhere a slot no step constrains
+        if isinstance(e, ThreadLocal):   # its slot where it is in use; elsewhere the unused value
             where = self.enc.places[e.thread]
             uses = where.local(e.name)
             pc = self.enc.slot(where.pcslot)
-            out = self.enc.slot(uses[0][1])
-            for at, slot in uses[1:]:
+            out = self.enc.unused(uses[0][1])
+            for at, slot in uses:
                 out = z3.If(pc == at, self.enc.slot(slot), out)
             return out
         if isinstance(e, HeldBy):
