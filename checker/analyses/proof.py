@@ -2,12 +2,14 @@
 
 PDR's invariant is a formula over state slots (engine/pdr.py). Each of its conjuncts is written in the
 expression language of lemmas (docs/proofs.md): shared variables by name (`refs[obj0]`), lock owners as
-`held_by(m, creator[net0])` or `locked(m)`, thread positions as `at(creator[net0], "spec.yaml:12", ...)`.
+`held_by(m, creator[net0])` or `locked(m)`, thread positions as `at(creator[net0], "spec.yaml:12", ...)`,
+locals as `local(worker, x)`, list items by position (`index(queue, item0) == 0`, `len(queue) <= 1`) and
+set members (`item0 in consumed`).
 A literal over one slot of a finite domain (a program counter, a lock owner, an element) is written as the
 set of values that satisfy it (found by evaluating it on each value the slot can take); a literal mixing
 such a slot with integers, as one case per value. The text is parsed back with the expression parser and
 compiled again (`compile_condition`), so what is printed is what the plain solver checks: a conjunct that
-cannot be written (it reads a local, a wait queue, RCU state) raises `Unwritable`.
+cannot be written (it reads a wait queue, RCU state, or a local slot two names share) raises `Unwritable`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ MAX_CASES = 64   # the most value combinations one literal is split into
 
 
 class Unwritable(ValueError):
-    """A conjunct over slots the expression language cannot name (locals, wait queues, RCU state)."""
+    """A conjunct over slots the expression language cannot name (wait queues, RCU state, shared locals)."""
 
 
 class Writer:
