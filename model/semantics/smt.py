@@ -444,7 +444,7 @@ class _Translator:
         `x in SET` only the operands they evaluate."""
         if isinstance(e, (Const, Bound, Local)):
             return z3.BoolVal(True)
-        if isinstance(e, ThreadLocal):   # always (its slot's value, where no frame declaring it runs)
+        if isinstance(e, ThreadLocal):   # always (null, 0, false or empty where no frame declaring it runs)
             self.enc.places[e.thread].local(e.name)   # PlaceError: the thread never has it
             return z3.BoolVal(True)
         if isinstance(e, (Shared, LockRef)):
