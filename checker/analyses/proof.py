@@ -23,7 +23,7 @@ from netcheck.model.lang.expr import Expr, parse_condition
 from netcheck.model.lang.parse import lemma_scope
 from netcheck.model.lang.types import BoolT, IntT, ListT, RefT, SetT
 from netcheck.model.semantics import smtlist
-from netcheck.model.semantics.layout import SlotKind
+from netcheck.model.semantics.layout import SlotKind, value_type
 from netcheck.model.semantics.places import ThreadPlaces, thread_places
 from netcheck.model.semantics.system import TransitionSystem
 
@@ -75,8 +75,9 @@ class Writer:
         if slot.kind == SlotKind.SHARED and isinstance(slot.type, RefT):
             size = self.system.env.entity_sizes[slot.type.entity]
             return list(range(-1 if slot.type.nullable else 0, size))
-        if slot.kind == SlotKind.LOCAL and slot.sort.startswith("ref<"):
-            return list(range(-1, self.system.env.entity_sizes[slot.sort[4:-1]]))
+        t = value_type(slot)
+        if slot.kind == SlotKind.LOCAL and isinstance(t, RefT):
+            return list(range(-1, self.system.env.entity_sizes[t.entity]))
         return None
 
     def slots_of(self, f: z3.ExprRef) -> list[int]:
@@ -103,9 +104,8 @@ class Writer:
         slot = self.system.layout.slots[i]
         if slot.kind != SlotKind.SHARED or not isinstance(slot.type, ListT):
             return None
-        fields = [x.sort().accessor(0, k).get_id() for k in range(smtlist.capacity(x) + 1)]
-        k = fields.index(t.decl().get_id()) if t.decl().get_id() in fields else 0
-        return (i, k - 1) if k >= 1 else None
+        items = [x.sort().accessor(0, k + 1).get_id() for k in range(smtlist.capacity(x))]   # field 0: length
+        return (i, items.index(t.decl().get_id())) if t.decl().get_id() in items else None
 
     def items_of(self, f: z3.ExprRef) -> list[z3.ExprRef]:
         """The list items (item k of a shared list of elements) f reads, each once, in a fixed order."""
@@ -202,8 +202,7 @@ class Writer:
             return _at(where, vals)
         if slot.kind == SlotKind.LOCK_OWNER:
             return self._owners(i, vals, set(domain) - vals)
-        entity = slot.sort[4:-1] if slot.kind == SlotKind.LOCAL else slot.type.entity   # type: ignore[union-attr]
-        names = self.system.env.element_names[entity]
+        names = self.system.env.element_names[value_type(slot).entity]   # type: ignore[union-attr]
         shown = [("null" if v == -1 else names[v]) for v in sorted(vals)]
         name = self.name_of(i)
         return f"{name} == {shown[0]}" if len(shown) == 1 else f"{name} in ({', '.join(shown)})"
@@ -282,14 +281,10 @@ class Writer:
     def set_slot(self, t: z3.ExprRef) -> tuple[str, str]:
         """A set slot: (its name, its entity)."""
         i = self.index.get(t.get_id())
-        slot = self.system.layout.slots[i] if i is not None else None
-        if slot is None or i is None:
+        ty = value_type(self.system.layout.slots[i]) if i is not None else None
+        if i is None or not isinstance(ty, SetT):
             raise Unwritable(f"no spec syntax for the set term {t}")
-        if isinstance(slot.type, SetT):
-            return self.name_of(i), slot.type.entity
-        if slot.sort.startswith("set<"):
-            return self.name_of(i), slot.sort[4:-1]
-        raise Unwritable(f"no spec syntax for the set term {t}")
+        return self.name_of(i), ty.entity
 
     def membership(self, f: z3.ExprRef) -> str:
         """Bit k of a set's bit mask (bit2bool, or a one-bit extract equal to 1) as `ELEMENT in SET` ('' when
@@ -306,12 +301,10 @@ class Writer:
         i = self.index.get(x.get_id())
         if i is None:
             return ""
-        slot = self.system.layout.slots[i]
-        entity = slot.type.entity if isinstance(slot.type, SetT) else \
-            slot.sort[4:-1] if slot.kind == SlotKind.LOCAL and slot.sort.startswith("set<") else ""
-        if not entity:
+        ty = value_type(self.system.layout.slots[i])
+        if not isinstance(ty, SetT):
             return ""
-        return f"{self.system.env.element_names[entity][k]} in {self.name_of(i)}"
+        return f"{self.system.env.element_names[ty.entity][k]} in {self.name_of(i)}"
 
     def term(self, t: z3.ExprRef) -> str:
         if z3.is_int_value(t):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import z3
 from netcheck.model.lang.types import IntT, ListT, RefT
 from netcheck.model.semantics import smtlist
-from netcheck.model.semantics.layout import SlotKind
+from netcheck.model.semantics.layout import SlotKind, sort_type
 from netcheck.model.semantics.locks import READ_BITS
 from netcheck.model.semantics.program import locals_in_use
 from netcheck.model.semantics.system import TransitionSystem
@@ -101,6 +101,7 @@ class Symbolic:
                              if not w and kinds.get(name, "runtime") in DECIDED and name in self.goals)
         self.undecided = {name: w for name, w in why.items() if w}
         self.well_formed_facts: tuple[Candidate, ...] = ()
+        self._in_use: dict[int, list[frozenset[int]]] = {}   # per thread: locals_in_use
 
     # -- frames and steps
 
@@ -175,20 +176,22 @@ class Symbolic:
         an element or null; a well-formed list of distinct elements. (Elsewhere the step leaves the slot
         free, so an unconditional fact would never be inductive.)"""
         slot = self.system.layout.slots[i]
-        kind, _, rest = slot.sort.partition("<")
-        size = self.system.env.entity_sizes.get(rest.rstrip(">"))
-        if kind not in ("ref", "list") or size is None:
+        t = sort_type(slot.sort)
+        if not isinstance(t, (RefT, ListT)) or t.entity not in self.system.env.entity_sizes:
             return []
+        size = self.system.env.entity_sizes[t.entity]
         thread = self.system.threads[slot.thread]
-        in_use = locals_in_use(thread.nodes)
+        if thread.tid not in self._in_use:
+            self._in_use[thread.tid] = locals_in_use(thread.nodes)
+        in_use = self._in_use[thread.tid]
         idle = [p for p, st in enumerate(thread.steps) if st is not None and i not in in_use[p]]
         idle.append(thread.finished)
         pc = thread.pcslot
 
         def where(fact: Callable[[Frame], z3.BoolRef]) -> Callable[[Frame], z3.BoolRef]:
             return lambda s: z3.Or(*[s[pc] == p for p in idle], fact(s))
-        facts = [_between(i, slot.name, -1, size - 1)] if kind == "ref" else \
-            [_short(i, slot.name, self.u.rel.pre.capacity(rest.rstrip(">"))), _entries(i, slot.name, size - 1),
+        facts = [_between(i, slot.name, -1, size - 1)] if isinstance(t, RefT) else \
+            [_short(i, slot.name, self.u.rel.pre.capacity(t.entity)), _entries(i, slot.name, size - 1),
              _distinct(i, slot.name)]
         return [Candidate(i, f"{c.text} where in use", where(c.fact)) for c in facts]
 

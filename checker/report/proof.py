@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import z3
 from netcheck.model.lang.errors import Diagnostic, SpecError
 from netcheck.model.lang.expr import ExprError
-from netcheck.model.lang.types import BoolT, IntT, ListT, RefT, SetT, Type
 from netcheck.model.semantics.evaluate import format_value
-from netcheck.model.semantics.layout import SlotKind
+from netcheck.model.semantics.layout import SlotKind, sort_type
 from netcheck.model.semantics.places import PlaceError, thread_places
 from netcheck.model.semantics.program import locals_named
 from netcheck.model.semantics.system import TransitionSystem
@@ -221,8 +220,8 @@ def state_view(system: TransitionSystem, s: tuple) -> StateView:
     for t in system.threads:
         pc = s[t.pcslot]
         named = locals_named(t.nodes)[pc] if pc < len(t.nodes) else {}
-        locals_.append(tuple((name, format_value(s[slot], _sort_type(system.layout.slots[slot].sort),
-                                                system.names)) for name, slot in named.items()))
+        locals_.append(tuple((name, format_value(s[slot], sort_type(system.layout.slots[slot].sort), system.names))
+                             for name, slot in named.items()))
         node = system.node_at(s, t.tid)
         text = node.stmt.text if node is not None and node.stmt is not None else ""
         try:
@@ -235,12 +234,6 @@ def state_view(system: TransitionSystem, s: tuple) -> StateView:
                    for i, slot in enumerate(system.layout.slots) if slot.kind == SlotKind.SHARED)
     return StateView(tuple(positions), locks, shared, tuple(locals_))
 
-
-def _sort_type(sort: str) -> Type:
-    """The type a local slot's values are shown as (layout.local_sort, read back)."""
-    kind, _, rest = sort.partition("<")
-    entity = rest.rstrip(">")
-    return {"ref": RefT(entity, True), "list": ListT(entity), "set": SetT(entity), "bool": BoolT()}.get(kind, IntT())
 
 
 class _Reachability:

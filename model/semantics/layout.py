@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ..lang.spec import Spec
-from ..lang.types import BoolT, ListT, RefT, SetT, Type, WaitQueueT
+from ..lang.types import BoolT, IntT, ListT, RefT, SetT, Type, WaitQueueT
 
 MAX_SLOTS = 20_000
 
@@ -120,6 +120,19 @@ def local_sort(t: Type) -> str:
     if isinstance(t, RefT):
         return f"ref<{t.entity}>"
     return "int"
+
+
+def sort_type(sort: str) -> Type:
+    """The type a local slot's values have, read back from its sort (`local_sort`): an element reference
+    (nullable), a set, a list, a bool, or an int."""
+    kind, _, rest = sort.partition("<")
+    entity = rest.rstrip(">")
+    return {"ref": RefT(entity, True), "set": SetT(entity), "list": ListT(entity), "bool": BoolT()}.get(kind, IntT())
+
+
+def value_type(slot: Slot) -> Type | None:
+    """The type of a shared or local slot's values (None for the engine's own slots: owners, queues...)."""
+    return sort_type(slot.sort) if slot.kind == SlotKind.LOCAL else slot.type
 
 
 def strides(sizes: list[int]) -> tuple[int, ...]:

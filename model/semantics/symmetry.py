@@ -31,7 +31,7 @@ from ..lang.spec import CallbackTable, LockClasses
 from ..lang.types import ListT, RefT, SetT, WaitQueueT
 from . import ir
 from .discipline import spec_expressions, statement_at
-from .layout import Slot, SlotKind
+from .layout import Slot, SlotKind, sort_type
 from .locks import READ_BITS
 
 ORDERING = ("<", "<=", ">", ">=")
@@ -332,10 +332,7 @@ def _value_map(t: object, perm: dict[str, tuple[int, ...]]) -> Callable | None:
 def _local_map(sort: str, perm: dict[str, tuple[int, ...]]) -> Callable | None:
     """How a local slot's value changes (locals of element references and lists keep to one entity's
     slots; None stands for an unused slot)."""
-    kind, _, rest = sort.partition("<")
-    entity = rest.rstrip(">")
-    t = {"ref": RefT(entity), "set": SetT(entity), "list": ListT(entity)}.get(kind)
-    fn = _value_map(t, perm) if t is not None else None
+    fn = _value_map(sort_type(sort), perm)
     if fn is None:
         return None
     return _memo(lambda v: None if v is None else fn(v))
