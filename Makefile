@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SOURCES := $(sort $(wildcard api/*.py model/*.py model/*/*.py checker/*.py checker/*/*.py))
+SOURCES := $(sort $(wildcard api/*.py model/*.py model/*/*.py checker/*.py checker/*/*.py checker/*/*.c))
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 # quiet pip, without setuptools' notes about the editable install (the one reinstall rule below)
@@ -19,7 +19,7 @@ install-dev: $(DEV_STAMP)
 
 # Reinstall when pyproject.toml changes or a module is added or removed (the strict editable
 # install links files one by one, so new modules need a new install).
-$(STAMP): pyproject.toml $(VENV)/.sources
+$(STAMP): pyproject.toml $(VENV)/.sources $(wildcard checker/*/*.c)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) -e . --config-settings editable_mode=strict
 	touch $(STAMP)

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from netcheck.checker.engine.spin import CC_FLAGS, INSTALL_HINT, PAN_FLAGS, SPIN_FLAGS, available, run_spin
+from netcheck.checker.engine.store import NATIVE_STORE
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = [
@@ -113,6 +114,7 @@ def main() -> int:
     if sys.argv[1:] == ["spin"]:
         spin_comparison()
         return 0
+    print("full store:", "native (engine/_arena.c)" if NATIVE_STORE else "packed states in a dict (no native store)")
     header = (f"{'spec':<26} {'bounds':<10} {'reduce':<10} {'symmetry':<8} {'store':<5} {'states':>10} "
               f"{'transitions':>12} "
               f"{'depth':>6} {'seconds':>8} {'states/s':>9} {'peak MB':>8} {'B/state':>8}")

@@ -19,6 +19,7 @@ from netcheck.checker.cli import main, options
 from netcheck.checker.cli import run as run_mod
 from netcheck.checker.cli.run import ExplorationCache, verify_one
 from netcheck.checker.engine.limits import Limits
+from netcheck.checker.engine.store import NATIVE_STORE
 from netcheck.checker.engine.verdicts import InternalError
 from netcheck.checker.engine.vocabulary import (
     EXIT_INCOMPLETE,
@@ -152,7 +153,8 @@ def test_start_up_leaves_the_checker_out() -> None:
 
 def test_the_version_is_read_when_asked_for() -> None:
     result = invoke("--version")
-    assert result.exit_code == 0 and re.fullmatch(r"netcheck, version \S+\n", result.output)
+    assert result.exit_code == 0 and re.fullmatch(r"netcheck, version \S+\nstate store: (native|packed .*)\n", result.output)
+    assert ("state store: native" in result.output) is NATIVE_STORE
 
 
 def test_the_option_lists_kept_at_start_up_match_the_modules_they_stand_for() -> None:

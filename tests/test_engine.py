@@ -3,12 +3,13 @@ and depth counts worked out by hand, labelled replay, paths, observers, limits a
 
 from __future__ import annotations
 
+import pytest
 from netcheck.checker.engine.bfs import search
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.observers import Observer
 from netcheck.checker.engine.paths import path_to
 from netcheck.checker.engine.result import ExplicitResult, Finding
-from netcheck.checker.engine.store import StateStore
+from netcheck.checker.engine.store import NATIVE_STORE, StateStore
 from netcheck.checker.engine.stuck import stuck_masks
 from netcheck.checker.engine.system import ExplicitSystem, Transition
 from netcheck.model.semantics.runtime import ActionInfo, Violation
@@ -210,11 +211,15 @@ def test_limits_leave_the_result_incomplete_and_say_why() -> None:
     assert not stopped.complete and "deadlock_free" in stopped.violations
 
 
-def test_the_store_packs_equal_states_to_one_id_whatever_objects_they_share() -> None:
-    """States are stored packed; two equal states are one state even when one of them holds the same
+@pytest.mark.parametrize("native", [True, False], ids=["native", "packed"])
+def test_the_store_packs_equal_states_to_one_id_whatever_objects_they_share(native: bool) -> None:
+    """States are stored encoded; two equal states are one state even when one of them holds the same
     tuple object in two slots (a packing that remembered shared objects would tell them apart), and
-    unpacking gives back the state itself."""
-    store = StateStore(2)
+    decoding gives back the state itself: in the native store and in the dict of packed states."""
+    if native and not NATIVE_STORE:
+        pytest.skip("the native store was not built here (no C compiler at install)")
+    store = StateStore(2, native=native)
+    assert (store.arena is not None) is native
     shared = tuple([3, 1])
     first = store.intern((shared, shared, None, -1, True), -1, -1, 0, 0)
     again = store.intern((tuple([3, 1]), tuple([3, 1]), None, -1, True), 0, 0, 0, 1)
@@ -224,4 +229,4 @@ def test_the_store_packs_equal_states_to_one_id_whatever_objects_they_share() ->
     assert store.states[0] == ((3, 1), (3, 1), None, -1, True) and store.states[1][1] == (1, 3)
     assert list(store.states) == [store.states[0], store.states[1]] and store.states[:1] == [store.states[0]]
     assert store.id_of(((3, 1), (1, 3), None, -1, True)) == 1 and store.id_of((0,)) is None
-    assert isinstance(store.states.packed[0], bytes)
+    assert isinstance(store.states.encoded(0), bytes) and store.states.encoded(0) != store.states.encoded(1)

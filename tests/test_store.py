@@ -2,7 +2,8 @@
 search (state count, parent edges, depths, every edge, blocked masks, findings, stuck threads, finals),
 the same report but for the store's own fields, and every released state replayed from its parent equal to
 the state the full store keeps; with symmetry and the reduction too. A replay that misses its fingerprint
-is an error, and the omission bound is the birthday bound."""
+is an error, and the omission bound is the birthday bound. The native store (engine/_arena.c) against the
+dict of packed states: the same ids on every value states hold, the same searches."""
 
 from __future__ import annotations
 
@@ -13,11 +14,24 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from netcheck.checker.cli import main
+from netcheck.checker.engine.bfs import search
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.result import ExplicitResult
-from netcheck.checker.engine.store import FingerprintStore, FingerprintTable, StoreKind, fingerprint
+from netcheck.checker.engine.store import (
+    NATIVE_STORE,
+    Arena,
+    ArenaStates,
+    FingerprintStore,
+    FingerprintTable,
+    PackedStates,
+    Packer,
+    StateStore,
+    StoreKind,
+    fingerprint,
+)
 from netcheck.checker.render.json import report_object
 from netcheck.checker.report.build import build_report
 from netcheck.model.lang.parse import load_spec
@@ -130,3 +144,82 @@ def test_the_fingerprint_table_is_a_dict_of_fingerprints() -> None:
     for key in keys[:200]:
         assert table.get(key) == reference[key]
     assert table.get(12345) is None and fingerprint(b"") != 0
+
+
+# -- the native store (engine/_arena.c) against the dict of packed states
+
+needs_native = pytest.mark.skipif(not NATIVE_STORE, reason="the native store was not built here (no C compiler "
+                                  "or Python headers at install)")
+
+
+def _values(depth: int = 3) -> st.SearchStrategy[object]:
+    """What states hold: ints of every size around the encoding's edges, bools, None, strings, bytes, tuples."""
+    edges = st.sampled_from([0, 1, 95, 96, 127, 128, -1, -96, 2 ** 63 - 1, -2 ** 63, 2 ** 63, -2 ** 63 - 1])
+    leaves = st.one_of(edges, st.integers(-300, 300), st.integers(), st.booleans(), st.none(), st.text(max_size=4),
+                       st.binary(max_size=4))
+    # runs of Nones and zeros (one byte per run, up to 33 items) next to what they must not swallow
+    runs = st.lists(st.sampled_from([None, 0, None, 0, False, 1, -1]), max_size=80).map(tuple)
+    return st.recursive(st.one_of(leaves, runs), lambda inner: st.lists(inner, max_size=20).map(tuple),
+                        max_leaves=40)
+
+
+@needs_native
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.lists(_values(), max_size=6).map(tuple), min_size=1, max_size=30))
+def test_the_native_store_interns_what_pickle_tells_apart_and_decodes_it_back(states: list[tuple]) -> None:
+    """Two states get one id exactly when their packings are equal (so True and 1 stay apart, as the
+    packed store keeps them), ids follow first appearance, and decoding gives back the state, types and all."""
+    arena, reference, packer = Arena(), {}, Packer()
+    for state in states + states[::2]:
+        sid = arena.intern(state)
+        assert sid == reference.setdefault(packer(state), len(reference))
+        assert arena.find(state) == sid and arena.encode(state) == arena.encoded(sid)
+        back = arena[sid]
+        assert back == state and packer(back) == packer(state), "decoded with the same types"
+    assert len(arena) == len(reference)
+    assert arena.find(("never", "stored", 2 ** 70)) == -1
+
+
+@needs_native
+def test_the_native_store_refuses_what_it_cannot_encode() -> None:
+    arena = Arena()
+    for bad in ((1.5,), ([1],), ({1},), (object(),)):
+        with pytest.raises(TypeError, match="cannot encode"):
+            arena.intern(bad)
+    deep: tuple = ()
+    for _ in range(100):
+        deep = (deep,)
+    with pytest.raises(ValueError, match="too deeply"):
+        arena.intern(deep)
+    assert len(arena) == 0 and arena.intern((1,)) == 0, "a refused state leaves the store as it was"
+    with pytest.raises(IndexError):
+        arena[1]   # noqa: B018
+
+
+def same_stores(system: TransitionSystem, limits: Limits | None = None) -> None:
+    """`system` searched into the native store and into the dict of packed states: the same search."""
+    results = []
+    for native in (True, False):
+        result = ExplicitResult(system, store=StateStore(system.thread_count, native=native))
+        search(system, result, limits or Limits())
+        results.append(result)
+    native, packed = results
+    assert isinstance(native.store.states, ArenaStates) and isinstance(packed.store.states, PackedStates)
+    for name in GRAPH:
+        assert getattr(native.store, name) == getattr(packed.store, name), name
+    assert list(native.store.states) == list(packed.store.states)
+    assert (native.violations, native.witnesses, native.finals, native.complete) == \
+        (packed.violations, packed.witnesses, packed.finals, packed.complete)
+    for sid in random.Random(7).sample(range(len(packed.store)), min(50, len(packed.store))):
+        assert native.store.id_of(packed.store.states[sid]) == sid
+
+
+@needs_native
+@pytest.mark.parametrize("path", VERSIONS[:3], ids=[p.stem for p in VERSIONS[:3]])
+def test_the_native_and_packed_stores_search_the_versions_alike(path: Path) -> None:
+    same_stores(TransitionSystem(load_spec(path), Reduction.NONE), Limits(max_states=20_000))
+
+
+@needs_native
+def test_the_native_and_packed_stores_search_generated_specs_alike() -> None:
+    generated_systems(30)(lambda system: same_stores(system, Limits(max_states=3_000)))()

@@ -27,7 +27,10 @@ def print_version(ctx: click.Context, param: click.Parameter, value: bool) -> No
     if not value or ctx.resilient_parsing:
         return
     from .. import __version__
+    from ..engine.store import NATIVE_STORE
     click.echo(f"netcheck, version {__version__}")
+    click.echo("state store: native" if NATIVE_STORE else "state store: packed states in a dict (the native store "
+               "was not built: reinstall where a C compiler and Python's headers are, for less memory per state)")
     ctx.exit()
 
 

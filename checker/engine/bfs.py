@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from netcheck.model.semantics.runtime import Violation
 
@@ -51,9 +52,14 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     on_expanded = [o.on_expanded for o in observers if defines(o, "on_expanded")]
     on_terminal = [o.on_terminal for o in observers if defines(o, "on_terminal")]
     violations, witnesses = result.violations, result.witnesses
-    states, intern = store.states.packed, store.intern
-    # the hot path interns inline (StateStore.intern, without the call): one pack and one hash per transition
-    setdefault, add_state, unpack = store.index.setdefault, states.append, store_unpack
+    intern = store.intern
+    # the hot path interns inline (StateStore.intern, without the call): one encoding and one hash per
+    # transition, in the native store (`arena`) or as a packing in a dict
+    arena = store.arena
+    states: Any = arena if arena is not None else store.states.packed   # type: ignore[union-attr]
+    arena_intern: Any = arena.intern if arena is not None else None
+    setdefault, unpack = store.index.setdefault, store_unpack
+    add_state: Any = getattr(states, "append", None)
     dump, getvalue, seek, truncate = store.pack.dump, store.pack.getvalue, store.pack.seek, store.pack.truncate
     parents, parent_actions, parent_choices, add_depth = (store.parent.append, store.parent_action.append,
                                                           store.parent_choice.append, store.depth.append)
@@ -100,7 +106,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                         cur = depth[i]
                         progress(ProgressInfo(len(states), cur, now - started, level_size(depth, cur), level_size(
                             depth, cur - 1), level_size(depth, cur + 1), peak_rss_mb()))
-            s = unpack(states[i])
+            s = states[i] if arena is not None else unpack(states[i])
             d = depth[i] + 1
             if max_depth is not None and d > max_depth:
                 result.complete, result.stop_reason = False, f"max depth {max_depth} reached"
@@ -112,17 +118,24 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
             for tid, action, choice, signal, target in edges:
                 if target.__class__ is tuple:
                     n = len(states)
-                    if canon is None:
-                        dump(target)
-                        packed = getvalue()
-                        seek(0)
-                        truncate()
+                    if arena_intern is not None:
+                        if canon is not None:
+                            _, target, perm = canon(target)
+                            perms.append(perm)
+                        j = arena_intern(target)
                     else:
-                        packed, target, perm = canon(target)
-                        perms.append(perm)
-                    j = setdefault(packed if fingerprint is None else fingerprint(packed), n)
+                        if canon is None:
+                            dump(target)
+                            packed = getvalue()
+                            seek(0)
+                            truncate()
+                        else:
+                            packed, target, perm = canon(target)
+                            perms.append(perm)
+                        j = setdefault(packed if fingerprint is None else fingerprint(packed), n)
+                        if j == n:
+                            add_state(packed)
                     if j == n:
-                        add_state(packed)
                         parents(i)
                         parent_actions(action)
                         parent_choices(choice)

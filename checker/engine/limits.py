@@ -8,7 +8,7 @@ import sys
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -19,7 +19,7 @@ STOPPED_AT_VIOLATION = ("stopped at the first violation", "stopped: every --stop
                         "stopped: every --stop-on property is violated or, a question, reached")
 
 
-def stop_on_reason(stop_on: frozenset[str], violated: object) -> str:
+def stop_on_reason(stop_on: frozenset[str], violated: Container[str]) -> str:
     """Why a search that met every --stop-on name stopped: the names not in `violated` are questions."""
     return STOPPED_AT_VIOLATION[1] if all(p in violated for p in stop_on) else STOPPED_AT_VIOLATION[2]
 

@@ -678,7 +678,7 @@ def _add_level(np: Any, store: PartitionedStore, result: ExplicitResult, level: 
     base = store.edge_count()
     store.first_edge.frombytes((level.starts[:level.size] + base).astype(np.uint32).tobytes())
     if isinstance(store.blocked, array):
-        store.blocked.frombytes(np.asarray(level.blocked, dtype=np.uint64).tobytes())
+        store.blocked.frombytes(np.asarray(level.blocked, dtype=store.blocked.typecode).tobytes())
     else:
         store.blocked.extend(level.blocked)
     store.edges_dst.frombytes(level.targets.astype(np.uint32).tobytes())

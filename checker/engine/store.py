@@ -5,9 +5,12 @@ expanded state the mask of its blocked threads.
 Ids follow discovery order, so in a breadth-first search they are sorted by depth. The store is the only
 place that hashes a state; everything after the search speaks ids.
 
-States are stored packed: each one is a single bytes object (`Packer`: the state tuple pickled without
-memo, so that equal states always pack to equal bytes), about a quarter of the tuple's memory, hashed
-once and compared as bytes. `states[i]` unpacks.
+States are stored encoded, with no Python object per state, in the native store (`Arena`, built from
+engine/_arena.c when netcheck is installed where a C compiler is): one byte arena of every state's
+encoding (about a byte per slot), interned through an open-addressing table of 32-bit ids. Where it was
+not built, each state is a single bytes object (`Packer`: the state tuple pickled without memo, so that
+equal states always pack to equal bytes) in a dict, hashed once and compared as bytes. Either way
+`states[i]` decodes, and ids are the same.
 
 `FingerprintStore` (`verify --store hash`) keeps only a 64-bit fingerprint of each state, as SPIN's
 hash compaction and TLC's fingerprint set do: an expanded state is released, and computed again when
@@ -26,6 +29,12 @@ from typing import overload
 
 from .system import State
 
+try:   # the native store: optional, so that netcheck installs and runs where no C compiler is
+    from ._arena import Arena
+except ImportError:   # pragma: no cover - exercised where the extension was not built
+    Arena = None   # type: ignore[assignment,misc]
+
+NATIVE_STORE = Arena is not None
 PROTOCOL = 2   # the smallest encoding of small ints and tuples, with no frame header
 
 
@@ -102,8 +111,55 @@ def _nothing(state: State) -> tuple:
     return ()
 
 
-class PackedStates(Sequence[State]):
-    """The stored states in id order, packed; indexing and iterating unpack them."""
+class StoredStates(Sequence[State]):
+    """The stored states in id order; indexing (`_state`) and iterating decode them."""
+
+    __slots__ = ()
+
+    def _state(self, i: int) -> State:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> State: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[State]: ...
+
+    def __getitem__(self, i: int | slice) -> State | list[State]:
+        if isinstance(i, slice):
+            return [self._state(k) for k in range(len(self))[i]]
+        return self._state(i)
+
+    def __iter__(self) -> Iterator[State]:
+        return map(self._state, range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None   # type: ignore[assignment]
+
+
+class ArenaStates(StoredStates):
+    """The states of the native store."""
+
+    __slots__ = ("arena",)
+
+    def __init__(self, arena: Arena) -> None:
+        self.arena = arena
+
+    def __len__(self) -> int:
+        return len(self.arena)
+
+    def _state(self, i: int) -> State:
+        return self.arena[i]   # type: ignore[no-any-return]
+
+    def encoded(self, i: int) -> bytes:
+        """State i as stored."""
+        return self.arena.encoded(i)   # type: ignore[no-any-return]
+
+
+class PackedStates(StoredStates):
+    """The stored states packed, one bytes object each."""
 
     __slots__ = ("packed",)
 
@@ -117,19 +173,18 @@ class PackedStates(Sequence[State]):
         """Append the next state's packing (`initial`: an initial state's)."""
         self.packed.append(packed)
 
-    @overload
-    def __getitem__(self, i: int) -> State: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[State]: ...
-
-    def __getitem__(self, i: int | slice) -> State | list[State]:
-        if isinstance(i, slice):
-            return [unpack(p) for p in self.packed[i]]
-        return unpack(self.packed[i])
+    def _state(self, i: int) -> State:
+        return unpack(self.packed[i])   # type: ignore[no-any-return]
 
     def __iter__(self) -> Iterator[State]:
         return map(unpack, self.packed)
+
+    def encoded(self, i: int) -> bytes:
+        """State i as stored."""
+        packed = self.packed[i]
+        if packed is None:
+            raise IndexError(f"state {i} was released")
+        return packed
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, PackedStates):
@@ -140,8 +195,12 @@ class PackedStates(Sequence[State]):
 
 
 def mask_array(threads: int) -> array | list:
-    """Per-state thread masks: 64-bit words when they fit, Python ints beyond 64 threads."""
-    return array("Q") if threads <= 64 else []
+    """Per-state thread masks: the narrowest unsigned words they fit (8 to 64 bits), Python ints beyond
+    64 threads."""
+    for typecode in "BHIQ":
+        if threads <= 8 * array(typecode).itemsize:
+            return array(typecode)
+    return []
 
 
 class StoreKind(str, Enum):
@@ -159,10 +218,12 @@ class StateStore:
     fingerprint: Callable[[bytes], object] | None = None
     releases = False   # whether the search drops a state's packing once it is expanded
 
-    def __init__(self, threads: int):
+    def __init__(self, threads: int, native: bool = NATIVE_STORE):
         self.pack = Packer()
-        self.index: dict[object, int] = {}   # packed state (or its fingerprint) -> id
-        self.states: PackedStates = PackedStates()
+        # the native store, or (None) a dict of packed states (or their fingerprints) -> id
+        self.arena = Arena() if native and Arena is not None else None
+        self.index: dict[object, int] = {}
+        self.states: PackedStates | ArenaStates = PackedStates() if self.arena is None else ArenaStates(self.arena)
         self.parent = array("i")          # the source of the edge that discovered each state (-1: initial)
         self.parent_action = array("i")   # that edge's action (-1: initial)
         self.parent_choice = array("H")   # and its choice
@@ -184,10 +245,14 @@ class StateStore:
     def intern(self, state: State, parent: int, action: int, choice: int, depth: int) -> int:
         """The id of `state`, added with this parent edge if it is new."""
         n = len(self.states)
-        packed = self.pack(state)
-        sid = self.index.setdefault(self.key(packed), n)
+        if self.arena is not None:
+            sid = self.arena.intern(state)
+        else:
+            packed = self.pack(state)
+            sid = self.index.setdefault(self.key(packed), n)
+            if sid == n:
+                self.states.add(packed, parent < 0)   # type: ignore[union-attr]
         if sid == n:
-            self.states.add(packed, parent < 0)
             self.parent.append(parent)
             self.parent_action.append(action)
             self.parent_choice.append(choice)
@@ -195,6 +260,9 @@ class StateStore:
         return sid
 
     def id_of(self, state: State) -> int | None:
+        if self.arena is not None:
+            sid = self.arena.find(state)
+            return None if sid < 0 else sid   # type: ignore[no-any-return]
         return self.index.get(self.key(self.pack(state)))
 
     def replays_to(self, state: State, sid: int) -> bool:
@@ -316,7 +384,7 @@ class FingerprintStore(StateStore):
     releases = True
 
     def __init__(self, threads: int, successor: Callable[[State, int, int], State | None]):
-        super().__init__(threads)
+        super().__init__(threads, native=False)
         self.index = FingerprintTable()   # type: ignore[assignment]
         self.states: ReplayedStates = ReplayedStates(self, successor)
 

@@ -20,7 +20,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable
 
-from .store import StateStore
+from .store import StateStore, mask_array
 from .system import ExplicitSystem
 
 
@@ -31,15 +31,18 @@ def stuck_masks(system: ExplicitSystem, store: StateStore) -> dict[int, int]:
     if not any(blocked):
         return {}
     full = (1 << system.thread_count) - 1
-    # can[s]: the threads that can still progress from s; unexpanded states might, so all of them
-    can: list[int] = [full & ~b for b in blocked] + [full] * (len(store) - expanded)
+    # can[s]: the threads that can still progress from s; unexpanded states might, so all of them (masks
+    # and state ids in flat arrays: no int object per state)
+    can = mask_array(system.thread_count)
+    can.extend(full & ~b for b in blocked)
+    can.extend([full] * (len(store) - expanded))
     ends = array("I", store.first_edge[1:])
     ends.append(len(store.edges_dst))
     signal = set(store.signal_edges)
     # only a thread another thread's step can move on (an rwsem waiter): (tid, bit, those positions)
     waiters = [(tid, 1 << tid, system.woken_positions(tid)) for tid in range(system.thread_count)]
     waiters = [w for w in waiters if w[2]]
-    pending = [s for s in range(expanded - 1, -1, -1) if can[s] != full]
+    pending = array("I", (s for s in range(expanded - 1, -1, -1) if can[s] != full))
     symmetry = getattr(system, "symmetry", None)
     maps = symmetry.thread_maps if symmetry is not None and len(store.edges_perm) else None
     while True:
@@ -49,8 +52,8 @@ def stuck_masks(system: ExplicitSystem, store: StateStore) -> dict[int, int]:
     return {s: blocked[s] & ~can[s] for s in sorted(pending) if blocked[s] & ~can[s]}
 
 
-def _close(store: StateStore, can: list[int], ends: array, signal: set[int], pending: list[int],
-           full: int, maps: tuple[tuple[int, ...], ...] | None = None) -> list[int]:
+def _close(store: StateStore, can: array | list[int], ends: array, signal: set[int], pending: array,
+           full: int, maps: tuple[tuple[int, ...], ...] | None = None) -> array:
     """Propagate `can` backwards over non-signal edges to a fixed point; the states still not full.
     BFS numbering makes most edges lead to higher ids, so a few passes in decreasing order do it. Under
     symmetry (`maps`), an edge's target is stored as its image under a permutation, whose thread t is the
@@ -61,7 +64,7 @@ def _close(store: StateStore, can: list[int], ends: array, signal: set[int], pen
     changed = True
     while changed:
         changed = False
-        still = []
+        still = array("I")
         for s in pending:
             m = can[s]
             if back is not None:
@@ -92,8 +95,8 @@ def _mask_back(tmap: tuple[int, ...]) -> Callable[[int], int]:
     return back
 
 
-def _moved_on(system: ExplicitSystem, store: StateStore, can: list[int], ends: array, signal: set[int],
-              waiters: list[tuple[int, int, frozenset[int]]], pending: list[int],
+def _moved_on(system: ExplicitSystem, store: StateStore, can: array | list[int], ends: array, signal: set[int],
+              waiters: list[tuple[int, int, frozenset[int]]], pending: array,
               maps: tuple[tuple[int, ...], ...] | None = None) -> bool:
     """Add the waiters that another thread's step moves on (an rwsem releaser grants them the lock,
     inside its own step) where nothing else showed they progress; whether any was added. Under

@@ -127,7 +127,8 @@ def sort_type(sort: str) -> Type:
     (nullable), a set, a list, a bool, or an int."""
     kind, _, rest = sort.partition("<")
     entity = rest.rstrip(">")
-    return {"ref": RefT(entity, True), "set": SetT(entity), "list": ListT(entity), "bool": BoolT()}.get(kind, IntT())
+    types: dict[str, Type] = {"ref": RefT(entity, True), "set": SetT(entity), "list": ListT(entity), "bool": BoolT()}
+    return types.get(kind, IntT())
 
 
 def value_type(slot: Slot) -> Type | None:

@@ -1,0 +1,19 @@
+"""Type stub of the native state store (engine/_arena.c)."""
+
+class Arena:
+    """States interned into one byte arena: intern, find, len, [id] decodes."""
+
+    def __init__(self) -> None: ...
+    def intern(self, state: tuple, /) -> int:
+        """The id of an equal stored state, or the next id after storing it (== len before)."""
+    def find(self, state: tuple, /) -> int:
+        """The id of an equal stored state, or -1."""
+    def encoded(self, sid: int, /) -> bytes:
+        """The stored encoding of state `sid`."""
+    def encode(self, state: tuple, /) -> bytes:
+        """The encoding of `state` (nothing stored)."""
+    def __len__(self) -> int: ...
+    def __getitem__(self, sid: int, /) -> tuple: ...
+    @property
+    def nbytes(self) -> int:
+        """Bytes the store has allocated."""
