@@ -78,10 +78,11 @@ OTHER_PYTHONS = other_pythons()
 
 def netcheck_for(version: str, python: str) -> Path:
     """netcheck installed (not editable) with its runtime dependencies in .venv/pythons/VERSION, rebuilt
-    when pyproject.toml or a module changes."""
+    when pyproject.toml or a module (the native store's C source too) changes."""
     venv = ROOT / ".venv" / "pythons" / version
     digest = hashlib.sha256()
-    for path in [ROOT / "pyproject.toml", *sorted(ROOT.glob("model/**/*.py")), *sorted(ROOT.glob("checker/**/*.py"))]:
+    for path in [ROOT / "pyproject.toml", *sorted(ROOT.glob("model/**/*.py")), *sorted(ROOT.glob("checker/**/*.py")),
+                 *sorted(ROOT.glob("checker/**/*.c"))]:
         digest.update(str(path.relative_to(ROOT)).encode() + path.read_bytes())
     stamp = venv / ".netcheck-sources"
     if stamp.exists() and stamp.read_text() == digest.hexdigest() and (venv / "bin" / "netcheck").exists():
