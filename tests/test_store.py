@@ -194,6 +194,8 @@ def test_the_native_store_refuses_what_it_cannot_encode() -> None:
     assert len(arena) == 0 and arena.intern((1,)) == 0, "a refused state leaves the store as it was"
     with pytest.raises(IndexError):
         arena[1]   # noqa: B018
+    with pytest.raises(RuntimeError, match="not initialised"):
+        Arena.__new__(Arena).intern((1,))
 
 
 def same_stores(system: TransitionSystem, limits: Limits | None = None) -> None:

@@ -451,6 +451,10 @@ static Py_ssize_t lookup(Arena *a, uint64_t h, size_t *slot) {
 }
 
 static int encode_state(Arena *a, PyObject *state) {
+    if (!a->table) {
+        PyErr_SetString(PyExc_RuntimeError, "the Arena was not initialised");
+        return -1;
+    }
     a->scratch.len = 0;
     return encode(&a->scratch, state, 0);
 }
