@@ -26,6 +26,7 @@ from netcheck.checker.engine.store import (
     ArenaStates,
     FingerprintStore,
     FingerprintTable,
+    PackedIndex,
     PackedStates,
     Packer,
     StateStore,
@@ -225,3 +226,36 @@ def test_the_native_and_packed_stores_search_the_versions_alike(path: Path) -> N
 @needs_native
 def test_the_native_and_packed_stores_search_generated_specs_alike() -> None:
     generated_systems(30)(lambda system: same_stores(system, Limits(max_states=3_000)))()
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "dict"])
+def test_the_packed_index_is_a_dict_of_packings(native: bool) -> None:
+    """A partitioned search's worker: packings -> the coordinator's ids, against a dict, through several
+    doublings of the native table, with keys that share prefixes and the empty key."""
+    if native and not NATIVE_STORE:
+        pytest.skip("the native store was not built here")
+    index, reference = PackedIndex(), {}
+    if not native:
+        index.arena = None
+    rng = random.Random(3)
+    keys = [b""] + [rng.randbytes(rng.randrange(1, 40)) for _ in range(6_000)] + [b"\x80\x02" + bytes(k) for k in range(300)]
+    for n, key in enumerate(keys + keys[::4]):
+        sid = 10 ** 6 + 7 * n
+        assert index.setdefault(key, sid) == reference.setdefault(key, sid)
+    assert len(index) == len(reference)
+    for key in keys[:500]:
+        assert index.get(key) == reference[key]
+    assert index.get(b"never stored") is None and index.get(b"never stored", -1) == -1
+
+
+@needs_native
+def test_a_raw_arena_stores_bytes_as_they_are() -> None:
+    arena = Arena(raw=True)
+    assert arena.intern(b"\x01\x02") == 0 and arena.intern(b"") == 1 and arena.intern(b"\x01\x02") == 0
+    assert arena[0] == b"\x01\x02" and arena[1] == b"" and arena.find(b"\x01") == -1
+    with pytest.raises(TypeError, match="raw Arena stores bytes"):
+        arena.intern((1, 2))
+    with pytest.raises(TypeError, match="encodes nothing"):
+        arena.encode((1,))
+    with pytest.raises(TypeError):
+        Arena(True)   # keyword only

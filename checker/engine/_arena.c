@@ -360,6 +360,7 @@ typedef struct {
     uint32_t *table;          /* id + 1 per slot, 0 empty; linear probing */
     size_t mask;              /* table size - 1 (a power of two) */
     Buffer scratch;
+    int raw;                  /* keys are bytes objects stored as they are, not states to encode */
 } Arena;
 
 static uint64_t hash_bytes(const unsigned char *p, size_t n) {
@@ -429,10 +430,9 @@ static int grow_arena(Arena *a, size_t more) {
     return 0;
 }
 
-/* Where the scratch encoding is in the table: its slot, and its id (or -1 when the slot is empty). */
-static Py_ssize_t lookup(Arena *a, uint64_t h, size_t *slot) {
-    const unsigned char *key = a->scratch.data;
-    size_t len = a->scratch.len, i = (size_t)h & a->mask;
+/* Where a key is in the table: its slot, and its id (or -1 when the slot is empty). */
+static Py_ssize_t lookup(Arena *a, const unsigned char *key, size_t len, uint64_t h, size_t *slot) {
+    size_t i = (size_t)h & a->mask;
     uint32_t h32 = (uint32_t)h;
     for (;;) {
         uint32_t entry = a->table[i];
@@ -451,32 +451,52 @@ static Py_ssize_t lookup(Arena *a, uint64_t h, size_t *slot) {
 }
 
 static int encode_state(Arena *a, PyObject *state) {
-    if (!a->table) {
-        PyErr_SetString(PyExc_RuntimeError, "the Arena was not initialised");
-        return -1;
-    }
     a->scratch.len = 0;
     return encode(&a->scratch, state, 0);
 }
 
-static PyObject *Arena_intern(Arena *a, PyObject *state) {
-    if (encode_state(a, state) < 0)
+/* The key a state (or, in a raw arena, a bytes object) is stored under. */
+static int key_of(Arena *a, PyObject *arg, const unsigned char **key, size_t *len) {
+    if (!a->table) {
+        PyErr_SetString(PyExc_RuntimeError, "the Arena was not initialised");
+        return -1;
+    }
+    if (a->raw) {
+        if (!PyBytes_CheckExact(arg)) {
+            PyErr_Format(PyExc_TypeError, "a raw Arena stores bytes, not %.100s", Py_TYPE(arg)->tp_name);
+            return -1;
+        }
+        *key = (const unsigned char *)PyBytes_AS_STRING(arg);
+        *len = (size_t)PyBytes_GET_SIZE(arg);
+        return 0;
+    }
+    if (encode_state(a, arg) < 0)
+        return -1;
+    *key = a->scratch.data;
+    *len = a->scratch.len;
+    return 0;
+}
+
+static PyObject *Arena_intern(Arena *a, PyObject *arg) {
+    const unsigned char *key;
+    size_t len;
+    if (key_of(a, arg, &key, &len) < 0)
         return NULL;
-    uint64_t h = hash_bytes(a->scratch.data, a->scratch.len);
+    uint64_t h = hash_bytes(key, len);
     size_t slot;
-    Py_ssize_t id = lookup(a, h, &slot);
+    Py_ssize_t id = lookup(a, key, len, h, &slot);
     if (id >= 0)
         return PyLong_FromSsize_t(id);
     if (a->count >= MAX_IDS) {
         PyErr_SetString(PyExc_OverflowError, "more than 2^32 - 2 states: beyond what the store can number");
         return NULL;
     }
-    if ((a->count + 1 > a->cap && grow_states(a) < 0) || grow_arena(a, a->scratch.len) < 0)
+    if ((a->count + 1 > a->cap && grow_states(a) < 0) || grow_arena(a, len) < 0)
         return NULL;
     size_t new_id = a->count;
-    memcpy(a->arena + a->arena_len, a->scratch.data, a->scratch.len);
+    memcpy(a->arena + a->arena_len, key, len);
     a->offsets[new_id] = a->arena_len;
-    a->arena_len += a->scratch.len;
+    a->arena_len += len;
     a->offsets[new_id + 1] = a->arena_len;
     a->hashes[new_id] = (uint32_t)h;
     a->table[slot] = (uint32_t)(new_id + 1);
@@ -491,12 +511,12 @@ static PyObject *Arena_intern(Arena *a, PyObject *state) {
     return PyLong_FromSize_t(new_id);
 }
 
-static PyObject *Arena_find(Arena *a, PyObject *state) {
-    if (encode_state(a, state) < 0)
+static PyObject *Arena_find(Arena *a, PyObject *arg) {
+    const unsigned char *key;
+    size_t len, slot;
+    if (key_of(a, arg, &key, &len) < 0)
         return NULL;
-    size_t slot;
-    Py_ssize_t id = lookup(a, hash_bytes(a->scratch.data, a->scratch.len), &slot);
-    return PyLong_FromSsize_t(id);
+    return PyLong_FromSsize_t(lookup(a, key, len, hash_bytes(key, len), &slot));
 }
 
 static int check_id(Arena *a, Py_ssize_t *i) {
@@ -512,6 +532,9 @@ static int check_id(Arena *a, Py_ssize_t *i) {
 static PyObject *Arena_item(Arena *a, Py_ssize_t i) {
     if (check_id(a, &i) < 0)
         return NULL;
+    if (a->raw)
+        return PyBytes_FromStringAndSize((const char *)a->arena + a->offsets[i],
+                                         (Py_ssize_t)(a->offsets[i + 1] - a->offsets[i]));
     Reader r = {a->arena + a->offsets[i], a->arena + a->offsets[i + 1]};
     PyObject *v = decode(&r);
     if (v && r.p != r.end) {
@@ -533,6 +556,10 @@ static PyObject *Arena_encoded(Arena *a, PyObject *arg) {
 }
 
 static PyObject *Arena_encode(Arena *a, PyObject *state) {
+    if (a->raw) {
+        PyErr_SetString(PyExc_TypeError, "a raw Arena stores bytes as they are: it encodes nothing");
+        return NULL;
+    }
     if (encode_state(a, state) < 0)
         return NULL;
     return PyBytes_FromStringAndSize((const char *)a->scratch.data, (Py_ssize_t)a->scratch.len);
@@ -549,13 +576,13 @@ static Py_ssize_t Arena_len(Arena *a) {
 }
 
 static int Arena_init(Arena *a, PyObject *args, PyObject *kwargs) {
-    if (!PyArg_ParseTuple(args, ":Arena") || (kwargs && PyDict_Size(kwargs))) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "Arena() takes no arguments");
+    static char *kwlist[] = {"raw", NULL};
+    int raw = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$p:Arena", kwlist, &raw))
         return -1;
-    }
     if (a->table)
         return 0;
+    a->raw = raw;
     a->mask = (1 << 12) - 1;
     a->table = PyMem_Calloc(a->mask + 1, sizeof(uint32_t));
     if (!a->table || grow_states(a) < 0) {
@@ -577,8 +604,9 @@ static void Arena_dealloc(Arena *a) {
 
 static PyMethodDef Arena_methods[] = {
     {"intern", (PyCFunction)Arena_intern, METH_O,
-     "intern(state) -> id: the id of an equal stored state, or the next id after storing it (== len before)."},
-    {"find", (PyCFunction)Arena_find, METH_O, "find(state) -> id of an equal stored state, or -1."},
+     "intern(state) -> id: the id of an equal stored state, or the next id after storing it (== len before); "
+     "a raw Arena takes bytes."},
+    {"find", (PyCFunction)Arena_find, METH_O, "find(state) -> id of an equal stored state (raw: bytes), or -1."},
     {"encoded", (PyCFunction)Arena_encoded, METH_O, "encoded(id) -> the stored encoding of state id, as bytes."},
     {"encode", (PyCFunction)Arena_encode, METH_O, "encode(state) -> its encoding, as bytes (nothing stored)."},
     {NULL, NULL, 0, NULL},
@@ -599,7 +627,7 @@ static PyTypeObject ArenaType = {
     .tp_name = "netcheck.checker.engine._arena.Arena",
     .tp_basicsize = sizeof(Arena),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "States interned into one byte arena: intern, find, len, [id] decodes.",
+    .tp_doc = "Arena(*, raw=False): states (raw: bytes) interned into one byte arena: intern, find, len, [id].",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Arena_init,
     .tp_dealloc = (destructor)Arena_dealloc,

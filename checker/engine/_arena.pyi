@@ -1,19 +1,20 @@
 """Type stub of the native state store (engine/_arena.c)."""
 
 class Arena:
-    """States interned into one byte arena: intern, find, len, [id] decodes."""
+    """States interned into one byte arena: intern, find, len, [id] decodes. A raw arena (`raw=True`)
+    stores bytes keys as they are, and [id] gives them back."""
 
-    def __init__(self) -> None: ...
-    def intern(self, state: tuple, /) -> int:
+    def __init__(self, *, raw: bool = False) -> None: ...
+    def intern(self, state: tuple | bytes, /) -> int:
         """The id of an equal stored state, or the next id after storing it (== len before)."""
-    def find(self, state: tuple, /) -> int:
+    def find(self, state: tuple | bytes, /) -> int:
         """The id of an equal stored state, or -1."""
     def encoded(self, sid: int, /) -> bytes:
         """The stored encoding of state `sid`."""
     def encode(self, state: tuple, /) -> bytes:
         """The encoding of `state` (nothing stored)."""
     def __len__(self) -> int: ...
-    def __getitem__(self, sid: int, /) -> tuple: ...
+    def __getitem__(self, sid: int, /) -> tuple | bytes: ...
     @property
     def nbytes(self) -> int:
         """Bytes the store has allocated."""

@@ -45,7 +45,16 @@ from .bfs import DEADLOCK
 from .limits import STOPPED_AT_VIOLATION, Interrupt, Limits, Progress, ProgressInfo, peak_rss_mb, stop_on_reason
 from .observers import Findings, ObserverFactory, defines
 from .result import ExplicitResult, Finding
-from .store import Canonical, FingerprintStore, FingerprintTable, Packer, StoreKind, fingerprint, unpack
+from .store import (
+    Canonical,
+    FingerprintStore,
+    FingerprintTable,
+    PackedIndex,
+    Packer,
+    StoreKind,
+    fingerprint,
+    unpack,
+)
 
 EDGE_BITS = 24            # a discovery key is source id << EDGE_BITS | edge index
 AFTER_EDGES = 1 << 40     # the point, within an expanded state, after its last edge (terminal, expanded hooks)
@@ -179,7 +188,7 @@ class Partition:
         self.start_counts = system.run_counts()
         self.pack = Packer()
         self.canon = _canonical(system, self.pack)
-        self.ids: dict[Any, int] | FingerprintTable = {} if job.store is StoreKind.FULL else FingerprintTable()
+        self.ids: PackedIndex | FingerprintTable = PackedIndex() if job.store is StoreKind.FULL else FingerprintTable()
         # the states to expand next: id, packing, and the point their state observers run at
         self.frontier = Frontier()
         # the levels expanded lately, by depth: their states and the run counts before them (for `recount`)
@@ -302,7 +311,7 @@ class Partition:
             found: list[int] = []
             for p in packings:
                 k = p if whole else fingerprint(p)
-                sid = ids.get(k)
+                sid = ids.get(k)   # type: ignore[arg-type]
                 if sid is None:
                     j = pending.get(k)
                     if j is None:

@@ -111,6 +111,38 @@ def _nothing(state: State) -> tuple:
     return ()
 
 
+class PackedIndex:
+    """Packed states -> ids the caller chooses, as a dict's `get` and `setdefault` (a partitioned search's
+    worker: the ids are the coordinator's): the packings kept in a raw native arena, the ids in a flat
+    array, no Python object per entry; a dict where the native store was not built."""
+
+    __slots__ = ("arena", "ids", "fallback")
+
+    def __init__(self) -> None:
+        self.arena = Arena(raw=True) if Arena is not None else None
+        self.ids = array("Q")
+        self.fallback: dict[bytes, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids) if self.arena is not None else len(self.fallback)
+
+    def get(self, packed: bytes, default: int | None = None) -> int | None:
+        if self.arena is None:
+            return self.fallback.get(packed, default)
+        k = self.arena.find(packed)
+        return default if k < 0 else self.ids[k]
+
+    def setdefault(self, packed: bytes, sid: int) -> int:
+        """The id stored under `packed`, or `sid` after storing it there."""
+        if self.arena is None:
+            return self.fallback.setdefault(packed, sid)
+        k = self.arena.intern(packed)
+        if k == len(self.ids):
+            self.ids.append(sid)
+            return sid
+        return self.ids[k]
+
+
 class StoredStates(Sequence[State]):
     """The stored states in id order; indexing (`_state`) and iterating decode them."""
 
@@ -151,11 +183,11 @@ class ArenaStates(StoredStates):
         return len(self.arena)
 
     def _state(self, i: int) -> State:
-        return self.arena[i]   # type: ignore[no-any-return]
+        return self.arena[i]   # type: ignore[return-value]
 
     def encoded(self, i: int) -> bytes:
         """State i as stored."""
-        return self.arena.encoded(i)   # type: ignore[no-any-return]
+        return self.arena.encoded(i)
 
 
 class PackedStates(StoredStates):
