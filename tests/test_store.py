@@ -8,6 +8,7 @@ dict of packed states: the same ids on every value states hold, the same searche
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -165,7 +166,8 @@ def _values(depth: int = 3) -> st.SearchStrategy[object]:
 
 
 @needs_native
-@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@settings(max_examples=int(os.environ.get("NETCHECK_HYPOTHESIS_EXAMPLES") or 100), deadline=None, derandomize=True,
+          database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(st.lists(_values(), max_size=6).map(tuple), min_size=1, max_size=30))
 def test_the_native_store_interns_what_pickle_tells_apart_and_decodes_it_back(states: list[tuple]) -> None:
     """Two states get one id exactly when their packings are equal (so True and 1 stay apart, as the
