@@ -432,8 +432,8 @@ static int grow_arena(Arena *a, size_t more) {
 
 /* Where a key is in the table: its slot, and its id (or -1 when the slot is empty). */
 static Py_ssize_t lookup(Arena *a, const unsigned char *key, size_t len, uint64_t h, size_t *slot) {
-    size_t i = (size_t)h & a->mask;
     uint32_t h32 = (uint32_t)h;
+    size_t i = h32 & a->mask;   /* the kept 32 bits, as grow_table places them */
     for (;;) {
         uint32_t entry = a->table[i];
         if (!entry) {
