@@ -44,7 +44,7 @@
 #define MAX_DEPTH 64
 #define MAX_IDS 0xfffffffeu
 
-/* ---- a scratch buffer for one encoding */
+/* ---- a growing byte buffer: one encoding (scratch), or the arena of every state */
 
 typedef struct {
     unsigned char *data;
@@ -352,8 +352,7 @@ static PyObject *decode(Reader *r) {
 
 typedef struct {
     PyObject_HEAD
-    unsigned char *arena;     /* every state's encoding, in id order */
-    size_t arena_len, arena_cap;
+    Buffer arena;             /* every state's encoding, in id order */
     uint64_t *offsets;        /* offsets[i]: where state i starts; offsets[count]: the arena's end */
     uint32_t *hashes;         /* per state, the low 32 bits of its hash */
     size_t count, cap;        /* states stored, room in offsets and hashes */
@@ -414,22 +413,6 @@ static int grow_states(Arena *a) {
     return 0;
 }
 
-static int grow_arena(Arena *a, size_t more) {
-    if (a->arena_len + more <= a->arena_cap)
-        return 0;
-    size_t cap = a->arena_cap ? a->arena_cap : 1 << 16;
-    while (cap < a->arena_len + more)
-        cap += cap / 2;
-    unsigned char *arena = PyMem_Realloc(a->arena, cap);
-    if (!arena) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    a->arena = arena;
-    a->arena_cap = cap;
-    return 0;
-}
-
 /* Where a key is in the table: its slot, and its id (or -1 when the slot is empty). */
 static Py_ssize_t lookup(Arena *a, const unsigned char *key, size_t len, uint64_t h, size_t *slot) {
     uint32_t h32 = (uint32_t)h;
@@ -442,7 +425,7 @@ static Py_ssize_t lookup(Arena *a, const unsigned char *key, size_t len, uint64_
         }
         size_t id = entry - 1;
         if (a->hashes[id] == h32 && a->offsets[id + 1] - a->offsets[id] == len &&
-            memcmp(a->arena + a->offsets[id], key, len) == 0) {
+            memcmp(a->arena.data + a->offsets[id], key, len) == 0) {
             *slot = i;
             return (Py_ssize_t)id;
         }
@@ -491,20 +474,20 @@ static PyObject *Arena_intern(Arena *a, PyObject *arg) {
         PyErr_SetString(PyExc_OverflowError, "more than 2^32 - 2 states: beyond what the store can number");
         return NULL;
     }
-    if ((a->count + 1 > a->cap && grow_states(a) < 0) || grow_arena(a, len) < 0)
+    if ((a->count + 1 > a->cap && grow_states(a) < 0) || buffer_reserve(&a->arena, len) < 0)
         return NULL;
     size_t new_id = a->count;
-    memcpy(a->arena + a->arena_len, key, len);
-    a->offsets[new_id] = a->arena_len;
-    a->arena_len += len;
-    a->offsets[new_id + 1] = a->arena_len;
+    memcpy(a->arena.data + a->arena.len, key, len);
+    a->offsets[new_id] = a->arena.len;
+    a->arena.len += len;
+    a->offsets[new_id + 1] = a->arena.len;
     a->hashes[new_id] = (uint32_t)h;
     a->table[slot] = (uint32_t)(new_id + 1);
     a->count++;
     if (4 * a->count > 3 * (a->mask + 1) && grow_table(a) < 0) {
         /* the state is stored but the table could not grow: undo, so the store stays consistent */
         a->count--;
-        a->arena_len = a->offsets[new_id];
+        a->arena.len = a->offsets[new_id];
         a->table[slot] = 0;
         return NULL;
     }
@@ -533,9 +516,9 @@ static PyObject *Arena_item(Arena *a, Py_ssize_t i) {
     if (check_id(a, &i) < 0)
         return NULL;
     if (a->raw)
-        return PyBytes_FromStringAndSize((const char *)a->arena + a->offsets[i],
+        return PyBytes_FromStringAndSize((const char *)a->arena.data + a->offsets[i],
                                          (Py_ssize_t)(a->offsets[i + 1] - a->offsets[i]));
-    Reader r = {a->arena + a->offsets[i], a->arena + a->offsets[i + 1]};
+    Reader r = {a->arena.data + a->offsets[i], a->arena.data + a->offsets[i + 1]};
     PyObject *v = decode(&r);
     if (v && r.p != r.end) {
         Py_DECREF(v);
@@ -551,7 +534,7 @@ static PyObject *Arena_encoded(Arena *a, PyObject *arg) {
         return NULL;
     if (check_id(a, &i) < 0)
         return NULL;
-    return PyBytes_FromStringAndSize((const char *)a->arena + a->offsets[i],
+    return PyBytes_FromStringAndSize((const char *)a->arena.data + a->offsets[i],
                                      (Py_ssize_t)(a->offsets[i + 1] - a->offsets[i]));
 }
 
@@ -566,7 +549,7 @@ static PyObject *Arena_encode(Arena *a, PyObject *state) {
 }
 
 static PyObject *Arena_nbytes(Arena *a, void *Py_UNUSED(closure)) {
-    size_t n = a->arena_cap + (a->cap + 1) * sizeof(uint64_t) + a->cap * sizeof(uint32_t) +
+    size_t n = a->arena.cap + (a->cap + 1) * sizeof(uint64_t) + a->cap * sizeof(uint32_t) +
                (a->mask + 1) * sizeof(uint32_t) + a->scratch.cap;
     return PyLong_FromSize_t(n);
 }
@@ -594,7 +577,7 @@ static int Arena_init(Arena *a, PyObject *args, PyObject *kwargs) {
 }
 
 static void Arena_dealloc(Arena *a) {
-    PyMem_Free(a->arena);
+    PyMem_Free(a->arena.data);
     PyMem_Free(a->offsets);
     PyMem_Free(a->hashes);
     PyMem_Free(a->table);

@@ -58,8 +58,8 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     arena = store.arena
     states: Any = arena if arena is not None else store.states.packed   # type: ignore[union-attr]
     arena_intern: Any = arena.intern if arena is not None else None
+    add_state: Any = states.append if arena is None else None
     setdefault, unpack = store.index.setdefault, store_unpack
-    add_state: Any = getattr(states, "append", None)
     dump, getvalue, seek, truncate = store.pack.dump, store.pack.getvalue, store.pack.seek, store.pack.truncate
     parents, parent_actions, parent_choices, add_depth = (store.parent.append, store.parent_action.append,
                                                           store.parent_choice.append, store.depth.append)
@@ -120,7 +120,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                     n = len(states)
                     if arena_intern is not None:
                         if canon is not None:
-                            _, target, perm = canon(target)
+                            _, target, perm = canon.least(target)   # the arena encodes it: no packing
                             perms.append(perm)
                         j = arena_intern(target)
                     else:

@@ -86,6 +86,14 @@ class Canonical:
         return cls(symmetry.images, pack or Packer(), symmetry.positions, symmetry.plains)   # type: ignore[attr-defined]
 
     def __call__(self, state: State) -> tuple[bytes, State, int]:
+        """(the representative's packing, the representative, the permutation's index)."""
+        packed, best_state, k = self.least(state)
+        return packed if packed is not None else self.pack(best_state), best_state, k
+
+    def least(self, state: State) -> tuple[bytes | None, State, int]:
+        """The representative and the permutation's index, with its packing when the choice needed one
+        (images that tie on their program counters and plain slots): a store that encodes states its own
+        way packs nothing when nothing ties."""
         keys = [position(state) for position in self.positions]
         least = min(keys)   # type: ignore[type-var]
         ties = [k for k, key in enumerate(keys) if key == least]
@@ -94,9 +102,12 @@ class Canonical:
             rest = [plains[k](state) for k in ties]
             least = min(rest)   # type: ignore[type-var]
             ties = [k for k, key in zip(ties, rest) if key == least]
-        pack, images = self.pack, self.images
+        images = self.images
         k = ties[0]
         best_state = images[k](state) if k else state
+        if len(ties) == 1:
+            return None, best_state, k
+        pack = self.pack
         best = pack(best_state)
         for k2 in ties[1:]:
             other = images[k2](state)

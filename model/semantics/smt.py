@@ -46,7 +46,7 @@ from ..lang.expr import (
 from ..lang.types import BoolT, EnumT, IntT, ListT, NullT, RefT, SetT, Type
 from . import smtlist
 from .discipline import spec_expressions
-from .layout import Layout, SlotKind, local_sort
+from .layout import Layout, SlotKind, local_sort, sort_type
 from .locks import READ_BITS
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ class SmtEncoder:
             return z3.BitVecVal(0, sort.size())
         if smtlist.is_list(sort):
             return smtlist.literal((), smtlist.capacity(sort))
-        return z3.IntVal(-1 if self.layout.slots[index].sort.startswith("ref<") else 0)
+        return z3.IntVal(-1 if isinstance(sort_type(self.layout.slots[index].sort), RefT) else 0)
 
     def value(self, index: int, v: object) -> z3.ExprRef:
         """The z3 literal of a concrete slot value."""
