@@ -165,6 +165,16 @@ def _worker_pids() -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the worker processes through /proc")
+def test_one_command_starts_its_workers_once() -> None:
+    """Searches one after another (`verify --workers 2 specs/bugs/`) run on the same two worker processes."""
+    small = TransitionSystem(load_spec(ROOT / "docs" / "examples" / "bugs" / "lost_wake_up.yaml"))
+    explore(small, observers=report_observers, workers=WORKERS)
+    before = sorted(_worker_pids())
+    same_search(TransitionSystem(load_spec(ROOT / "specs" / "bugs" / "register_takes_read.yaml")), Limits(max_states=2_000))
+    explore(small, observers=report_observers, workers=WORKERS)
+    assert len(before) == WORKERS and sorted(_worker_pids()) == before
+
+
 def test_a_worker_that_dies_ends_the_run_unknown() -> None:
     """Killed between two levels: the run stops at the last complete level, unknown, with the reason;
     the next search gets a new worker."""

@@ -33,6 +33,7 @@ from netcheck.checker.engine.store import (
     StateStore,
     StoreKind,
     fingerprint,
+    state_codec,
 )
 from netcheck.checker.render.json import report_object
 from netcheck.checker.report.build import build_report
@@ -179,6 +180,8 @@ def test_the_native_store_interns_what_pickle_tells_apart_and_decodes_it_back(st
         assert arena.find(state) == sid and arena.encode(state) == arena.encoded(sid)
         back = arena[sid]
         assert back == state and packer(back) == packer(state), "decoded with the same types"
+        encode, decode = state_codec()
+        assert packer(decode(encode(state))) == packer(state), "the codec partition workers use"
     assert len(arena) == len(reference)
     assert arena.find(("never", "stored", 2 ** 70)) == -1
 
@@ -199,6 +202,21 @@ def test_the_native_store_refuses_what_it_cannot_encode() -> None:
         arena[1]   # noqa: B018
     with pytest.raises(RuntimeError, match="not initialised"):
         Arena.__new__(Arena).intern((1,))
+
+
+@needs_native
+def test_decoding_bytes_that_are_no_encoding_raises_instead_of_reading_past_them() -> None:
+    """Partition workers decode what other processes sent: corrupt bytes are a ValueError, never a read past
+    the end, and nesting cannot run the decoder's recursion deeper than a state can be."""
+    encode, decode = state_codec()
+    good = encode((1, None, None, (True, 300, 2 ** 70, "x", b"y")))
+    assert decode(good) == (1, None, None, (True, 300, 2 ** 70, "x", b"y"))
+    for bad in (b"", good[:-1], good + b"\x00", b"\xff", b"\x81" * 100 + b"\x00", b"\xa5", b"\x81\xa5",
+                b"\x90\xff\xff\xff\xff\x0f", b"\xf1\x7f", b"\xf0\x80"):
+        with pytest.raises(ValueError, match="corrupt"):
+            decode(bad)
+    pickles = state_codec(native=False)
+    assert isinstance(pickles[0], Packer) and pickles[1](pickles[0]((1, None))) == (1, None)
 
 
 def same_stores(system: TransitionSystem, limits: Limits | None = None) -> None:

@@ -218,7 +218,8 @@ static int encode(Buffer *b, PyObject *v, int depth) {
     return -1;
 }
 
-/* ---- decoding (only what `encode` produced: the arena is never read from elsewhere) */
+/* ---- decoding (only what `encode` produced: the arena, or what partition workers send each other; every
+ * length and the nesting are checked, so that corrupt bytes raise ValueError rather than read past the end) */
 
 typedef struct {
     const unsigned char *p, *end;
@@ -236,13 +237,17 @@ static int get_varint(Reader *r, uint64_t *out) {
         }
         shift += 7;
     }
-    PyErr_SetString(PyExc_ValueError, "a stored state is corrupt (a truncated number)");
+    PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (a truncated number)");
     return -1;
 }
 
-static PyObject *decode(Reader *r) {
+static PyObject *decode(Reader *r, int depth) {
+    if (depth > MAX_DEPTH) {
+        PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (nested deeper than a state can be)");
+        return NULL;
+    }
     if (r->p >= r->end) {
-        PyErr_SetString(PyExc_ValueError, "a stored state is corrupt (it ends early)");
+        PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (it ends early)");
         return NULL;
     }
     unsigned char c = *r->p++;
@@ -253,7 +258,7 @@ static PyObject *decode(Reader *r) {
         if (c == TUPLE_LONG && get_varint(r, &n) < 0)
             return NULL;
         if (n > RUN_MAX * (uint64_t)(r->end - r->p)) {
-            PyErr_SetString(PyExc_ValueError, "a stored state is corrupt (a tuple longer than its bytes)");
+            PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (a tuple longer than its bytes)");
             return NULL;
         }
         PyObject *t = PyTuple_New((Py_ssize_t)n);
@@ -268,7 +273,7 @@ static PyObject *decode(Reader *r) {
                 uint64_t k = (uint64_t)(next - (zeros ? ZERO_RUN : NONE_RUN)) + RUN_MIN;
                 if (k > n - i) {
                     Py_DECREF(t);
-                    PyErr_SetString(PyExc_ValueError, "a stored state is corrupt (a run past its tuple)");
+                    PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (a run past its tuple)");
                     return NULL;
                 }
                 for (uint64_t e = i + k; i < e; i++) {
@@ -281,7 +286,7 @@ static PyObject *decode(Reader *r) {
                 }
                 continue;
             }
-            PyObject *item = decode(r);
+            PyObject *item = decode(r, depth + 1);
             if (!item) {
                 Py_DECREF(t);
                 return NULL;
@@ -303,7 +308,7 @@ static PyObject *decode(Reader *r) {
         if (get_varint(r, &len) < 0)
             return NULL;
         if (len > (uint64_t)(r->end - r->p)) {
-            PyErr_SetString(PyExc_ValueError, "a stored state is corrupt (a number longer than its bytes)");
+            PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (a number longer than its bytes)");
             return NULL;
         }
         PyObject *raw = PyBytes_FromStringAndSize((const char *)r->p, (Py_ssize_t)len);
@@ -327,7 +332,7 @@ static PyObject *decode(Reader *r) {
         if (get_varint(r, &len) < 0)
             return NULL;
         if (len > (uint64_t)(r->end - r->p)) {
-            PyErr_SetString(PyExc_ValueError, "a stored state is corrupt (a string longer than its bytes)");
+            PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (a string longer than its bytes)");
             return NULL;
         }
         const char *data = (const char *)r->p;
@@ -344,7 +349,7 @@ static PyObject *decode(Reader *r) {
     case TRUE_TAG:
         Py_RETURN_TRUE;
     }
-    PyErr_Format(PyExc_ValueError, "a stored state is corrupt (tag 0x%02x)", c);
+    PyErr_Format(PyExc_ValueError, "an encoded state is corrupt (tag 0x%02x)", c);
     return NULL;
 }
 
@@ -502,6 +507,18 @@ static PyObject *Arena_find(Arena *a, PyObject *arg) {
     return PyLong_FromSsize_t(lookup(a, key, len, hash_bytes(key, len), &slot));
 }
 
+/* The one value encoded in [p, end), with nothing left over. */
+static PyObject *decode_whole(const unsigned char *p, const unsigned char *end) {
+    Reader r = {p, end};
+    PyObject *v = decode(&r, 0);
+    if (v && r.p != r.end) {
+        Py_DECREF(v);
+        PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (bytes left over)");
+        return NULL;
+    }
+    return v;
+}
+
 static int check_id(Arena *a, Py_ssize_t *i) {
     if (*i < 0)
         *i += (Py_ssize_t)a->count;
@@ -518,14 +535,7 @@ static PyObject *Arena_item(Arena *a, Py_ssize_t i) {
     if (a->raw)
         return PyBytes_FromStringAndSize((const char *)a->arena.data + a->offsets[i],
                                          (Py_ssize_t)(a->offsets[i + 1] - a->offsets[i]));
-    Reader r = {a->arena.data + a->offsets[i], a->arena.data + a->offsets[i + 1]};
-    PyObject *v = decode(&r);
-    if (v && r.p != r.end) {
-        Py_DECREF(v);
-        PyErr_SetString(PyExc_ValueError, "a stored state is corrupt (bytes left over)");
-        return NULL;
-    }
-    return v;
+    return decode_whole(a->arena.data + a->offsets[i], a->arena.data + a->offsets[i + 1]);
 }
 
 static PyObject *Arena_encoded(Arena *a, PyObject *arg) {
@@ -619,9 +629,25 @@ static PyTypeObject ArenaType = {
     .tp_as_sequence = &Arena_as_sequence,
 };
 
+/* decode(data): a state from its encoding (`Arena.encode`'s bytes, or a raw arena's entry holding one). */
+static PyObject *module_decode(PyObject *Py_UNUSED(module), PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *p = view.buf;
+    PyObject *v = decode_whole(p, p + view.len);
+    PyBuffer_Release(&view);
+    return v;
+}
+
+static PyMethodDef module_methods[] = {
+    {"decode", module_decode, METH_O, "decode(data) -> the state that `Arena.encode` encoded to data."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef arena_module = {
     PyModuleDef_HEAD_INIT, "_arena", "The explicit search's state store in native code (engine/store.py).", -1,
-    NULL, NULL, NULL, NULL, NULL,
+    module_methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__arena(void) {

@@ -18,3 +18,7 @@ class Arena:
     @property
     def nbytes(self) -> int:
         """Bytes the store has allocated."""
+
+
+def decode(data: bytes, /) -> tuple:
+    """The state `Arena.encode` encoded to `data` (ValueError if the bytes are no such encoding)."""

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 INSTALL_HINT = "pip install 'netcheck[ray]'"
+
+# what lives as long as this process is attached to its cluster (partition.py's workers: a Ray actor
+# lives while a handle to it does), by name
+_kept: dict[str, Any] = {}
 
 
 class ClusterError(Exception):
@@ -69,4 +74,18 @@ def cluster(spec: ClusterSpec) -> Iterator[int]:
         yield spec.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     finally:
         if started_here:
+            _kept.clear()
             ray.shutdown()
+
+
+def kept(name: str, make: Callable[[], Any]) -> Any:
+    """What `make` made the first time `name` was asked for on this cluster, kept until the `cluster` that
+    attached this process ends (or `forget`), so that a run over several specs starts its workers once."""
+    if name not in _kept:
+        _kept[name] = make()
+    return _kept[name]
+
+
+def forget(name: str) -> None:
+    """Stop keeping `name` (its workers failed): the next search makes it afresh."""
+    _kept.pop(name, None)

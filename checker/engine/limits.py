@@ -10,6 +10,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Container
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -59,10 +60,29 @@ class ProgressInfo:
 Progress = Callable[[ProgressInfo], None]
 
 
+STATUS = Path("/proc/self/status")
+
+
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process in MiB (ru_maxrss is KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+    """Peak resident memory of this process in MiB: since the last `restart_peak_rss` where Linux keeps
+    it (VmHWM), else since the process started (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    try:
+        status = STATUS.read_bytes()
+        start = status.index(b"VmHWM:") + 6
+        return int(status[start:status.index(b"kB", start)]) / 2**10
+    except (OSError, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def restart_peak_rss() -> bool:
+    """Measure the peak resident memory afresh from now (a worker process serving its next search), where
+    Linux allows it (/proc/self/clear_refs); False where the peak stays the process's lifetime peak."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 def level_size(depth: array, level: int) -> int:

@@ -2,8 +2,10 @@
 with the same result as the one-process search (engine/bfs.py), id for id.
 
 Each state belongs to one worker, chosen by a stable hash of its packing (CRC-32: the same in every
-process, where Python's `hash` is keyed per process). A worker keeps its states' ids and packings, the
-frontier among them, and its own copies of the search's observers. The search goes level by level:
+process, where Python's `hash` is keyed per process). States travel and rest packed in the native
+store's encoding (engine/store.py, `state_codec`; pickles where it was not built). A worker keeps its
+states' ids and packings, the frontier among them, and its own copies of the search's observers. The
+search goes level by level:
 
 1. every worker expands its frontier and sends each successor to its owner, batched: one message per
    pair of workers and level, each distinct packing once;
@@ -42,7 +44,17 @@ from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import RunCounts, TransitionSystem
 
 from .bfs import DEADLOCK
-from .limits import STOPPED_AT_VIOLATION, Interrupt, Limits, Progress, ProgressInfo, peak_rss_mb, stop_on_reason
+from .cluster import forget, kept
+from .limits import (
+    STOPPED_AT_VIOLATION,
+    Interrupt,
+    Limits,
+    Progress,
+    ProgressInfo,
+    peak_rss_mb,
+    restart_peak_rss,
+    stop_on_reason,
+)
 from .observers import Findings, ObserverFactory, defines
 from .result import ExplicitResult, Finding
 from .store import (
@@ -53,13 +65,14 @@ from .store import (
     Packer,
     StoreKind,
     fingerprint,
-    unpack,
+    state_codec,
 )
 
 EDGE_BITS = 24            # a discovery key is source id << EDGE_BITS | edge index
 AFTER_EDGES = 1 << 40     # the point, within an expanded state, after its last edge (terminal, expanded hooks)
 _MASK64 = (1 << 64) - 1
 PICKLE = 5
+POOL = "partition"        # the name the workers are kept under on the cluster (cluster.py's `kept`)
 
 
 def owner_of(packed: bytes, workers: int) -> int:
@@ -183,11 +196,12 @@ class Partition:
     def load(self, index: int, workers: int, job: Job) -> int:
         """Start a search: this worker is number `index` of `workers`."""
         self.index, self.workers, self.job = index, workers, job
+        restart_peak_rss()   # this process may have served a search before: report this one's peak
         system = self.system = TransitionSystem(job.spec, job.reduction, job.symmetric)
         system.restart_counts()
         self.start_counts = system.run_counts()
-        self.pack = Packer()
-        self.canon = _canonical(system, self.pack)
+        self.encode, self.decode = state_codec()
+        self.canon = _canonical(system, Packer())
         self.ids: PackedIndex | FingerprintTable = PackedIndex() if job.store is StoreKind.FULL else FingerprintTable()
         # the states to expand next: id, packing, and the point their state observers run at
         self.frontier = Frontier()
@@ -232,8 +246,7 @@ class Partition:
         level, self.frontier = self.frontier, Frontier()
         self.expanded[self.depth] = (level, self.system.run_counts())
         self.expanded.pop(self.depth - 2, None)
-        workers, canon, expand = self.workers, self.canon, self.system.expand
-        dump, getvalue, seek, truncate = self.pack.dump, self.pack.getvalue, self.pack.seek, self.pack.truncate
+        workers, canon, expand, encode, decode = self.workers, self.canon, self.system.expand, self.encode, self.decode
         quiescent, tids = self.system.quiescent, range(self.system.thread_count)
         findings, deadlock, on_state = self.findings, self.job.deadlock, self.on_state
         uniques: list[dict[bytes, int]] = [{} for _ in range(workers)]
@@ -242,7 +255,7 @@ class Partition:
                        array("I"), array("H"), array("H"), array("I"), [], [], {}, [], 0.0)
         perms, signals, actions, choices = out.perms, out.signals, out.actions, out.choices
         for sid, packed, key in zip(level.ids, level.packings, level.keys):
-            s = unpack(packed)
+            s = decode(packed)
             if on_state:
                 findings.at = _point(key)
                 for hook in on_state:
@@ -252,14 +265,10 @@ class Partition:
             b = 0
             for tid, action, choice, signal, target in edges:
                 if target.__class__ is tuple:
-                    if canon is None:   # Packer.__call__, inline: one pack per transition
-                        dump(target)
-                        p = getvalue()
-                        seek(0)
-                        truncate()
-                    else:
-                        p, _, perm = canon(target)
+                    if canon is not None:
+                        _, target, perm = canon.least(target)
                         perms.append(perm)
+                    p = encode(target)
                     owner = zlib.crc32(p) % workers
                     unique = uniques[owner]
                     u = unique.setdefault(p, len(unique))
@@ -355,7 +364,7 @@ class Partition:
             return (out, *self.expand())
         for sid, packed, key in zip(frontier.ids, frontier.packings, frontier.keys) if self.on_state else ():
             self.findings.at = _point(key)   # found, never expanded: still watched
-            state = unpack(packed)
+            state = self.decode(packed)
             for hook in self.on_state:
                 hook(sid, state)
         out.findings = self.findings.take()
@@ -370,7 +379,7 @@ class Partition:
         for sid, packed in zip(level.ids, level.packings):
             if sid > last:
                 break
-            self.system.expand(unpack(packed))
+            self.system.expand(self.decode(packed))
 
     def results(self) -> tuple[RunCounts, list[object]]:
         """The run counts this worker added, per thread, and what its observers saw."""
@@ -454,37 +463,48 @@ def _canonical(system: TransitionSystem, pack: Packer) -> Canonical | None:
 
 
 def _actors(ray: Any, workers: int) -> list:
-    """The `workers` partition actors of this Ray session: made by the first search that asks for them
-    (one CPU each, spread over the cluster's nodes), found by name by the next ones."""
-    actor = ray.remote(num_cpus=1, max_restarts=0)(Partition)
-    return [actor.options(name=f"netcheck-partition-{k}-of-{workers}", get_if_exists=True,
-                          scheduling_strategy="SPREAD").remote() for k in range(workers)]
+    """The `workers` partition actors of this Ray session (one CPU each, spread over the cluster's nodes):
+    made by the first search that asks for them and kept for the next ones while the cluster lasts
+    (cluster.py's `kept`). A search on another number of workers replaces them (they hold the CPUs)."""
+    held: list = kept(POOL, list)
+    if len(held) != workers:
+        for a in held:
+            ray.kill(a)
+        actor = ray.remote(num_cpus=1, max_restarts=0)(Partition)
+        held[:] = [actor.options(scheduling_strategy="SPREAD").remote() for _ in range(workers)]
+    return list(held)
 
 
 def _release(ray: Any, actors: list, died: tuple[type[Exception], ...]) -> None:
-    """Free the workers' states for the next search; a worker that failed is killed, not reused."""
+    """Free the workers' states for the next search; if a worker failed, every one is killed, not reused."""
+    failed = False
     for a in actors:
         try:
             ray.get(a.unload.remote())
         except (*died, ray.exceptions.RayTaskError):
+            failed = True
+    if failed:
+        for a in actors:
             ray.kill(a)
+        forget(POOL)
 
 
 def _initial(system: TransitionSystem, run: Run) -> None:
     """The initial states, interned in the order the system gives them, each sent to its owner."""
-    pack = Packer()
-    canon = _canonical(system, pack)
+    canon = _canonical(system, Packer())
     initial: list[list[tuple[int, bytes, int]]] = [[] for _ in run.actors]
     seen: set[bytes] = set()
     for k, target in enumerate(system.initial()):
         if isinstance(target, Violation):
             run.found([((-1, k), True, Finding(target.prop, -1, target.tid, target.message))])
             continue
-        packed = canon(target)[0] if canon is not None else pack(target)
+        if canon is not None:
+            target = canon.least(target)[1]
+        packed = run.store.encode(target)
         if packed not in seen:
             seen.add(packed)
             initial[owner_of(packed, len(run.actors))].append((len(run.store), packed, k))
-            run.store.add_initial(packed, stable_fingerprint(packed))
+            run.store.add_initial(target, stable_fingerprint(packed))
     run.ray.get([a.add_initial.remote(initial[w]) for w, a in enumerate(run.actors)])
 
 
@@ -744,7 +764,8 @@ class PartitionedStore(FingerprintStore):
         super().__init__(threads, successor)
         self.owners = owners
         self.kind = owners   # type: ignore[misc]
-        self.fingerprints = array("Q")
+        self.fingerprints = array("Q")   # of each state's encoding as the workers pack it
+        self.encode = state_codec()[0]
         self.indexed = 0   # how many of the fingerprints `index` holds
 
     def omission_probability(self) -> float:
@@ -758,15 +779,15 @@ class PartitionedStore(FingerprintStore):
         for sid in range(self.indexed, len(fingerprints)):
             index.setdefault(fingerprints[sid], sid)
         self.indexed = len(fingerprints)
-        return super().id_of(state)
+        return index.get(stable_fingerprint(self.encode(state)))
 
     def replays_to(self, state: tuple, sid: int) -> bool:
-        return self.fingerprints[sid] == stable_fingerprint(self.pack(state))
+        return self.fingerprints[sid] == stable_fingerprint(self.encode(state))
 
-    def add_initial(self, packed: bytes, key: int) -> None:
-        """An initial state, kept whole (replays start from it)."""
+    def add_initial(self, state: tuple, key: int) -> None:
+        """An initial state, kept whole (replays start from it), and its fingerprint."""
         self.fingerprints.append(key)
-        self.states.add(packed, True)
+        self.states.add(self.pack(state), True)
         self.parent.append(-1)
         self.parent_action.append(-1)
         self.parent_choice.append(0)
