@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from netcheck.checker.cli import main
+from netcheck.checker.engine import store as store_module
 from netcheck.checker.engine.bfs import search
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
@@ -25,8 +26,10 @@ from netcheck.checker.engine.store import (
     NATIVE_STORE,
     Arena,
     ArenaStates,
+    Canonical,
     FingerprintStore,
     FingerprintTable,
+    ImageOrder,
     PackedIndex,
     PackedStates,
     Packer,
@@ -217,6 +220,56 @@ def test_decoding_bytes_that_are_no_encoding_raises_instead_of_reading_past_them
             decode(bad)
     pickles = state_codec(native=False)
     assert isinstance(pickles[0], Packer) and pickles[1](pickles[0]((1, None))) == (1, None)
+
+
+@needs_native
+@settings(max_examples=int(os.environ.get("NETCHECK_HYPOTHESIS_EXAMPLES") or 100), deadline=None, derandomize=True,
+          database=None)
+@given(st.data())
+def test_the_native_image_order_picks_what_comparing_key_tuples_picks(data: st.DataObject) -> None:
+    """`ImageOrder.least` (native) against the key tuples compared in Python: the same least rows, in
+    order, on ints of every size, booleans (True == 1), nested tuples and rows that read a slot twice."""
+    width = data.draw(st.integers(0, 6))
+    size = data.draw(st.integers(max(1, width), 12))
+    rows = data.draw(st.lists(st.lists(st.integers(0, size - 1), min_size=width, max_size=width), min_size=1,
+                              max_size=8))
+    value = st.one_of(st.integers(-2, 3), st.integers(), st.booleans(), st.tuples(st.integers(0, 2), st.booleans()))
+    # the slots compared at one key position hold one kind of value, as a permutation's images of one slot
+    # do (ints and tuples do not order together)
+    tuples = data.draw(st.booleans())
+    for _ in range(5):
+        state = tuple(data.draw(value.filter(lambda v: isinstance(v, tuple) == tuples)) for _ in range(size))
+        keys = [tuple(state[i] for i in row) for row in rows]
+        low = min(keys)
+        assert ImageOrder(rows).least(state) == [k for k, key in enumerate(keys) if key == low]
+
+
+@needs_native
+def test_the_native_image_order_refuses_what_python_refuses() -> None:
+    order = ImageOrder([[0, 1], [1, 0]])
+    with pytest.raises(TypeError):
+        order.least((None, 1))   # None and an int do not order, as in Python
+    with pytest.raises(TypeError, match="every slot"):
+        order.least((1,))
+    with pytest.raises(ValueError, match="same length"):
+        ImageOrder([[0, 1], [1]])
+    with pytest.raises(ValueError, match="at least one row"):
+        ImageOrder([])
+    assert ImageOrder([[]] * 3).least((5,)) == [0, 1, 2], "no key: every image ties"
+
+
+@needs_native
+def test_the_representative_is_the_same_with_and_without_native_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Canonical's first step (the images least by program counters and plain slots) in native code and
+    in Python: the same representative, permutation and packing on states of net_sem.yaml at net=3."""
+    system = TransitionSystem(load_spec(ROOT / "specs" / "net_sem.yaml", {"net": 3}), symmetry=True)
+    assert system.symmetry is not None and system.symmetry.size == 6
+    native = Canonical.of(system.symmetry)
+    monkeypatch.setattr(store_module, "ImageOrder", None)
+    python = Canonical.of(system.symmetry)
+    exp = explore(TransitionSystem(system.spec), Limits(max_states=3000), measure_memory=False)
+    for state in exp.store.states:
+        assert native(state) == python(state)
 
 
 def same_stores(system: TransitionSystem, limits: Limits | None = None) -> None:

@@ -19,6 +19,9 @@
  *   0xf5 a str, 0xf6 a bytes: the byte count (varint), then the UTF-8 or the bytes
  * A run is always as long as it can be (33 items at most, then the next run), so that the encoding stays
  * canonical.
+ *
+ * Also here, for the search under symmetry: `ImageOrder`, which of a state's images are least by the
+ * slots their ordering keys read (the first step of choosing the representative, store.py's `Canonical`).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -629,6 +632,165 @@ static PyTypeObject ArenaType = {
     .tp_as_sequence = &Arena_as_sequence,
 };
 
+/* ---- symmetry: which images of a state are least by the slots they read (engine/store.py, `Canonical`) */
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t perms, width;  /* permutations (rows), slots per row */
+    Py_ssize_t need;          /* the shortest state the rows can read: the largest slot + 1 */
+    Py_ssize_t *slots;        /* perms x width: row k lists the state slots image k's ordering key reads */
+} ImageOrder;
+
+/* -1, 0 or 1 as a is less than, equal to or greater than b by Python's own comparison (as tuples compare
+ * their items: equality first, then <); -2 with an exception set. */
+static int compare_items(PyObject *a, PyObject *b) {
+    if (a == b)
+        return 0;
+    if (PyLong_CheckExact(a) && PyLong_CheckExact(b)) {
+        int oa = 0, ob = 0;
+        long long x = PyLong_AsLongLongAndOverflow(a, &oa), y = PyLong_AsLongLongAndOverflow(b, &ob);
+        if (!oa && !ob && !PyErr_Occurred())
+            return x < y ? -1 : x > y;
+        PyErr_Clear();
+    }
+    int eq = PyObject_RichCompareBool(a, b, Py_EQ);
+    if (eq < 0)
+        return -2;
+    if (eq)
+        return 0;
+    int lt = PyObject_RichCompareBool(a, b, Py_LT);
+    return lt < 0 ? -2 : lt ? -1 : 1;
+}
+
+static PyObject *ImageOrder_least(ImageOrder *o, PyObject *state) {
+    if (!o->slots) {
+        PyErr_SetString(PyExc_RuntimeError, "the ImageOrder was not initialised");
+        return NULL;
+    }
+    if (!PyTuple_Check(state) || PyTuple_GET_SIZE(state) < o->need) {
+        PyErr_SetString(PyExc_TypeError, "least() takes a state tuple with every slot the order reads");
+        return NULL;
+    }
+    PyObject **items = ((PyTupleObject *)state)->ob_item;
+    Py_ssize_t best = 0, ties = 1, w = o->width;
+    Py_ssize_t few[64];
+    Py_ssize_t *tied = o->perms <= 64 ? few : PyMem_Malloc((size_t)o->perms * sizeof(Py_ssize_t));
+    if (!tied)
+        return PyErr_NoMemory();
+    tied[0] = 0;
+    for (Py_ssize_t k = 1; k < o->perms; k++) {
+        const Py_ssize_t *row = o->slots + k * w, *least = o->slots + best * w;
+        int c = 0;
+        for (Py_ssize_t i = 0; i < w && c == 0; i++)
+            c = compare_items(items[row[i]], items[least[i]]);
+        if (c == -2) {
+            if (tied != few)
+                PyMem_Free(tied);
+            return NULL;
+        }
+        if (c < 0) {
+            best = k;
+            ties = 0;
+        }
+        if (c <= 0)
+            tied[ties++] = k;
+    }
+    PyObject *out = PyList_New(ties);
+    for (Py_ssize_t t = 0; out && t < ties; t++) {
+        PyObject *k = PyLong_FromSsize_t(tied[t]);
+        if (!k) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, t, k);
+    }
+    if (tied != few)
+        PyMem_Free(tied);
+    return out;
+}
+
+static int ImageOrder_init(ImageOrder *o, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"rows", NULL};
+    PyObject *rows;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:ImageOrder", kwlist, &rows))
+        return -1;
+    PyObject *seq = PySequence_Fast(rows, "ImageOrder takes a sequence of rows of slot numbers");
+    if (!seq)
+        return -1;
+    Py_ssize_t perms = PySequence_Fast_GET_SIZE(seq), width = -1, need = 0;
+    Py_ssize_t *slots = NULL;
+    for (Py_ssize_t k = 0; k < perms; k++) {
+        PyObject *row = PySequence_Fast(PySequence_Fast_GET_ITEM(seq, k), "each row is a sequence of slot numbers");
+        if (!row)
+            goto fail;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(row);
+        if (width < 0) {
+            width = n;
+            slots = PyMem_Malloc((size_t)(perms * width + 1) * sizeof(Py_ssize_t));
+            if (!slots) {
+                Py_DECREF(row);
+                PyErr_NoMemory();
+                goto fail;
+            }
+        } else if (n != width) {
+            Py_DECREF(row);
+            PyErr_SetString(PyExc_ValueError, "every row of an ImageOrder has the same length");
+            goto fail;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_ssize_t slot = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(row, i));
+            if (slot < 0) {
+                Py_DECREF(row);
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_ValueError, "a slot number is never negative");
+                goto fail;
+            }
+            slots[k * width + i] = slot;
+            if (slot + 1 > need)
+                need = slot + 1;
+        }
+        Py_DECREF(row);
+    }
+    if (perms == 0) {
+        PyErr_SetString(PyExc_ValueError, "an ImageOrder has at least one row (the identity's)");
+        goto fail;
+    }
+    Py_DECREF(seq);
+    PyMem_Free(o->slots);
+    o->slots = slots;
+    o->perms = perms;
+    o->width = width;
+    o->need = need;
+    return 0;
+fail:
+    PyMem_Free(slots);
+    Py_DECREF(seq);
+    return -1;
+}
+
+static void ImageOrder_dealloc(ImageOrder *o) {
+    PyMem_Free(o->slots);
+    Py_TYPE(o)->tp_free((PyObject *)o);
+}
+
+static PyMethodDef ImageOrder_methods[] = {
+    {"least", (PyCFunction)ImageOrder_least, METH_O,
+     "least(state) -> the rows (ascending) whose slots, read from state, make the least key."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ImageOrderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "netcheck.checker.engine._arena.ImageOrder",
+    .tp_basicsize = sizeof(ImageOrder),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "ImageOrder(rows): per image of a state, the slots its ordering key reads; least(state).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)ImageOrder_init,
+    .tp_dealloc = (destructor)ImageOrder_dealloc,
+    .tp_methods = ImageOrder_methods,
+};
+
 /* decode(data): a state from its encoding (`Arena.encode`'s bytes, or a raw arena's entry holding one). */
 static PyObject *module_decode(PyObject *Py_UNUSED(module), PyObject *arg) {
     Py_buffer view;
@@ -651,14 +813,13 @@ static struct PyModuleDef arena_module = {
 };
 
 PyMODINIT_FUNC PyInit__arena(void) {
-    if (PyType_Ready(&ArenaType) < 0)
+    if (PyType_Ready(&ArenaType) < 0 || PyType_Ready(&ImageOrderType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&arena_module);
     if (!m)
         return NULL;
-    Py_INCREF(&ArenaType);
-    if (PyModule_AddObject(m, "Arena", (PyObject *)&ArenaType) < 0) {
-        Py_DECREF(&ArenaType);
+    if (PyModule_AddObjectRef(m, "Arena", (PyObject *)&ArenaType) < 0 ||
+        PyModule_AddObjectRef(m, "ImageOrder", (PyObject *)&ImageOrderType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

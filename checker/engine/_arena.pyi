@@ -22,3 +22,11 @@ class Arena:
 
 def decode(data: bytes, /) -> tuple:
     """The state `Arena.encode` encoded to `data` (ValueError if the bytes are no such encoding)."""
+
+
+class ImageOrder:
+    """Per image of a state (a row; the identity's first), the state slots its ordering key reads."""
+
+    def __init__(self, rows: object) -> None: ...
+    def least(self, state: tuple, /) -> list[int]:
+        """The rows, ascending, whose keys read from `state` are least (compared as tuples compare)."""

@@ -25,14 +25,15 @@ import pickle
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from enum import Enum
+from operator import itemgetter
 from typing import overload
 
 from .system import State
 
 try:   # the native store: optional, so that netcheck installs and runs where no C compiler is
-    from ._arena import Arena, decode
+    from ._arena import Arena, ImageOrder, decode
 except ImportError:   # pragma: no cover - exercised where the extension was not built
-    Arena = None   # type: ignore[assignment,misc]
+    Arena = ImageOrder = None   # type: ignore[assignment,misc]
     decode = None   # type: ignore[assignment]
 
 NATIVE_STORE = Arena is not None
@@ -76,24 +77,23 @@ def state_codec(native: bool = NATIVE_STORE) -> tuple[Callable[[State], bytes], 
 class Canonical:
     """Under symmetry, a state's representative: of the state's images (`images`, the identity first), the
     least by (its program counters, its other plain slots, its packing), with its packing and the index of
-    the permutation that gave it. An image's program counters (`positions`) and other plain slots
-    (`plains`: those whose values name no element or thread) are read straight from the state, so only
-    the images that tie on both are built and packed (usually one). Any order of the images would do, as
-    long as it depends on the image alone."""
+    the permutation that gave it. An image's program counters and other plain slots are read straight
+    from the state (`order`: per image, the slots they come from), in native code where it was built
+    (`ImageOrder`), so only the images that tie on them are built and packed (usually one). Any order of
+    the images would do, as long as it depends on the image alone."""
 
-    __slots__ = ("images", "positions", "plains", "pack")
+    __slots__ = ("images", "ties", "pack")
 
     def __init__(self, images: Sequence[Callable[[State], State]], pack: Packer,
-                 positions: Sequence[Callable[[State], object]] = (), plains: Sequence[Callable[[State], object]] = ()):
+                 order: Sequence[Sequence[int]] = ()):
         self.images = tuple(images)
-        self.positions = tuple(positions) if positions else tuple(_nothing for _ in images)
-        self.plains = tuple(plains) if plains else tuple(_nothing for _ in images)
+        self.ties: Callable[[State], list[int]] = _least_rows(order) if order else _all_rows(len(self.images))
         self.pack = pack
 
     @classmethod
     def of(cls, symmetry: object, pack: Packer | None = None) -> Canonical:
         """The representative function of a symmetry (model/semantics/symmetry.py), packing with `pack`."""
-        return cls(symmetry.images, pack or Packer(), symmetry.positions, symmetry.plains)   # type: ignore[attr-defined]
+        return cls(symmetry.images, pack or Packer(), symmetry.order)   # type: ignore[attr-defined]
 
     def __call__(self, state: State) -> tuple[bytes, State, int]:
         """(the representative's packing, the representative, the permutation's index)."""
@@ -104,14 +104,7 @@ class Canonical:
         """The representative and the permutation's index, with its packing when the choice needed one
         (images that tie on their program counters and plain slots): a store that encodes states its own
         way packs nothing when nothing ties."""
-        keys = [position(state) for position in self.positions]
-        least = min(keys)   # type: ignore[type-var]
-        ties = [k for k, key in enumerate(keys) if key == least]
-        if len(ties) > 1:
-            plains = self.plains
-            rest = [plains[k](state) for k in ties]
-            least = min(rest)   # type: ignore[type-var]
-            ties = [k for k, key in zip(ties, rest) if key == least]
+        ties = self.ties(state)
         images = self.images
         k = ties[0]
         best_state = images[k](state) if k else state
@@ -128,8 +121,24 @@ class Canonical:
         return best, best_state, k
 
 
-def _nothing(state: State) -> tuple:
-    return ()
+def _least_rows(order: Sequence[Sequence[int]]) -> Callable[[State], list[int]]:
+    """state -> the images (ascending) whose ordering keys, the slots `order` gives per image, are least."""
+    if ImageOrder is not None:
+        return ImageOrder(order).least
+    keys = [itemgetter(*row) if len(row) > 1 else (lambda s, row=tuple(row): tuple(s[i] for i in row))
+            for row in order]
+
+    def least(state: State) -> list[int]:
+        found = [key(state) for key in keys]
+        low = min(found)
+        return [k for k, key in enumerate(found) if key == low]
+    return least
+
+
+def _all_rows(count: int) -> Callable[[State], list[int]]:
+    """No ordering key: every image ties."""
+    every = list(range(count))
+    return lambda state: every
 
 
 class PackedIndex:

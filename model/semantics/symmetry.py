@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import permutations, product
-from operator import itemgetter
 
 from ..lang.expr import Call, Compare, Const, Expr, Quant, walk
 from ..lang.spec import CallbackTable, LockClasses
@@ -48,10 +47,9 @@ class Symmetry:
     broken: tuple[tuple[str, str], ...]               # (entity, the first thing that tells its elements apart)
     thread_maps: tuple[tuple[int, ...], ...]          # per permutation: tid -> the tid it becomes
     images: tuple[Callable[[tuple], tuple], ...]      # per permutation: state -> its image
-    # per permutation, read straight from the state (cheap: no image built): state -> its image's program
-    # counters, and state -> its image's other plain slots (those whose values name no element or thread)
-    positions: tuple[Callable[[tuple], tuple], ...] = ()
-    plains: tuple[Callable[[tuple], tuple], ...] = ()
+    # per permutation, the state slots its image's program counters, then its other plain slots (those
+    # whose values name no element or thread), are read from: the image's ordering key, with no image built
+    order: tuple[tuple[int, ...], ...] = ()
 
     @property
     def size(self) -> int:
@@ -98,9 +96,8 @@ def find_symmetry(system: object) -> Symmetry:
     plain = [j for j, s in enumerate(layout.slots) if s.kind not in (SlotKind.LOCAL, SlotKind.PC)
              and all(maps[j] is None for _, maps in plans)]
     images = tuple(_identity if _is_identity(perm) else _compiled(*plan) for perm, plan in zip(perms, plans))
-    positions = tuple(_plain_key(source, pcs) for source, _ in plans)
-    plains = tuple(_plain_key(source, plain) for source, _ in plans)
-    sym = Symmetry(tuple(symmetric), tuple(sorted(broken.items())), tuple(thread_maps), images, positions, plains)
+    order = tuple(tuple(source[j] for j in (*pcs, *plain)) for source, _ in plans)
+    sym = Symmetry(tuple(symmetric), tuple(sorted(broken.items())), tuple(thread_maps), images, order)
     if symmetric and not _initial_invariant(sym, system.initial_states):   # type: ignore[attr-defined]
         broken.update({e: "the initial state tells its elements apart" for e in symmetric})
         return Symmetry((), tuple(sorted(broken.items())), ((*range(len(threads)),),), (_identity,))
@@ -278,15 +275,6 @@ def _compiled(source: list[int], maps: list[Callable | None]) -> Callable[[tuple
     code = f"lambda s: ({', '.join(parts)},)"
     # the source holds only slot numbers and the names of the value maps above: nothing from the spec
     return eval(code, {"__builtins__": {}, **names})   # noqa: S307
-
-
-def _plain_key(sources: Sequence[int], plain: Sequence[int]) -> Callable[[tuple], tuple]:
-    """The image's plain slots (`plain`), read straight from the state through `sources` (one
-    permutation's image slot -> state slot): one C-level tuple, no image built."""
-    picked = [sources[j] for j in plain]
-    if len(picked) > 1:
-        return itemgetter(*picked)
-    return lambda s: tuple(s[i] for i in picked)
 
 
 class _Memo(dict):
