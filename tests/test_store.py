@@ -29,6 +29,7 @@ from netcheck.checker.engine.store import (
     Canonical,
     FingerprintStore,
     FingerprintTable,
+    Image,
     ImageOrder,
     PackedIndex,
     PackedStates,
@@ -36,6 +37,7 @@ from netcheck.checker.engine.store import (
     StateStore,
     StoreKind,
     fingerprint,
+    least_state,
     state_codec,
 )
 from netcheck.checker.render.json import report_object
@@ -265,11 +267,32 @@ def test_the_representative_is_the_same_with_and_without_native_code(monkeypatch
     system = TransitionSystem(load_spec(ROOT / "specs" / "net_sem.yaml", {"net": 3}), symmetry=True)
     assert system.symmetry is not None and system.symmetry.size == 6
     native = Canonical.of(system.symmetry)
+    assert any(isinstance(image, Image) for image in native.images)
     monkeypatch.setattr(store_module, "ImageOrder", None)
+    monkeypatch.setattr(store_module, "Image", None)
+    monkeypatch.setattr(store_module, "_pick_least", store_module._least_state)
     python = Canonical.of(system.symmetry)
     exp = explore(TransitionSystem(system.spec), Limits(max_states=3000), measure_memory=False)
+    tied = 0
     for state in exp.store.states:
         assert native(state) == python(state)
+        tied += len(native.ties(state)) > 1
+        for native_image, image in zip(native.images, system.symmetry.images):
+            assert native_image(state) == image(state)
+    assert tied, "some states need the last key"
+
+
+@needs_native
+@settings(max_examples=int(os.environ.get("NETCHECK_HYPOTHESIS_EXAMPLES") or 100), deadline=None, derandomize=True,
+          database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(st.lists(_values(), max_size=5).map(tuple), min_size=1, max_size=6))
+def test_the_native_order_of_states_is_the_python_one(states: list[tuple]) -> None:
+    """`least_state` (native) against `_order_key` on every kind of value a state holds, True and 1 apart;
+    the first of equal least states wins."""
+    keys = [store_module._order_key(s) for s in states]
+    assert least_state(states) == keys.index(min(keys)) == store_module._least_state(states)
+    assert least_state([(1,), (True,)]) == 1 and least_state([(None, 5), (0,)]) == 0
+    assert least_state([(1, 2), (1,)]) == 1, "a tuple before the longer ones it begins"
 
 
 def same_stores(system: TransitionSystem, limits: Limits | None = None) -> None:

@@ -292,9 +292,9 @@ def test_a_symmetric_counterexample_names_its_stored_states() -> None:
 
 @pytest.mark.parametrize("name", ["net_sem", "pernet_ops_rwsem"])
 def test_every_image_of_a_state_has_the_same_representative_at_three_namespaces(name: str) -> None:
-    """The representative (the least image by program counters, the other plain slots, then packing) is
-    one of the state's images, and the same for each of them: all six permutations at net=3, on states of
-    the full search (the agreement tests above have only the one swap at net=2)."""
+    """The representative (the least image by program counters, the other plain slots, then the order of
+    states) is one of the state's images, and the same for each of them: all six permutations at net=3, on
+    states of the full search (the agreement tests above have only the one swap at net=2)."""
     system = TransitionSystem(load_spec(ROOT / "specs" / f"{name}.yaml", {"net": 3}), symmetry=True)
     sym = system.symmetry
     assert sym is not None and sym.size == 6

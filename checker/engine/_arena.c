@@ -20,8 +20,9 @@
  * A run is always as long as it can be (33 items at most, then the next run), so that the encoding stays
  * canonical.
  *
- * Also here, for the search under symmetry: `ImageOrder`, which of a state's images are least by the
- * slots their ordering keys read (the first step of choosing the representative, store.py's `Canonical`).
+ * Also here, for the search under symmetry (store.py's `Canonical`): `ImageOrder`, which of a state's
+ * images are least by the slots their ordering keys read; `Image`, a state's image under one permutation;
+ * `least_state`, a total order on states that breaks the remaining ties.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -791,6 +792,212 @@ static PyTypeObject ImageOrderType = {
     .tp_methods = ImageOrder_methods,
 };
 
+/* ---- symmetry: a state's image under one permutation, and a total order on states to break ties */
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t n, need;       /* image slots; the shortest state the image reads */
+    Py_ssize_t *source;       /* image slot j reads state slot source[j] */
+    PyObject **maps;          /* and goes through maps[j] (a callable), or NULL: the value as it is */
+} Image;
+
+static PyObject *Image_call(Image *im, PyObject *args, PyObject *kwargs) {
+    PyObject *state;
+    if (kwargs && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "an Image takes one state");
+        return NULL;
+    }
+    if (!PyArg_UnpackTuple(args, "Image", 1, 1, &state))
+        return NULL;
+    if (!im->source) {
+        PyErr_SetString(PyExc_RuntimeError, "the Image was not initialised");
+        return NULL;
+    }
+    if (!PyTuple_Check(state) || PyTuple_GET_SIZE(state) < im->need) {
+        PyErr_SetString(PyExc_TypeError, "an Image takes a state tuple with every slot it reads");
+        return NULL;
+    }
+    PyObject **items = ((PyTupleObject *)state)->ob_item;
+    PyObject *out = PyTuple_New(im->n);
+    if (!out)
+        return NULL;
+    for (Py_ssize_t j = 0; j < im->n; j++) {
+        PyObject *v = items[im->source[j]];
+        if (im->maps[j]) {
+            v = PyObject_CallOneArg(im->maps[j], v);
+            if (!v) {
+                Py_DECREF(out);
+                return NULL;
+            }
+        } else {
+            Py_INCREF(v);
+        }
+        PyTuple_SET_ITEM(out, j, v);
+    }
+    return out;
+}
+
+static void Image_clear(Image *im) {
+    if (im->maps)
+        for (Py_ssize_t j = 0; j < im->n; j++)
+            Py_XDECREF(im->maps[j]);
+    PyMem_Free(im->maps);
+    PyMem_Free(im->source);
+    im->maps = NULL;
+    im->source = NULL;
+    im->n = im->need = 0;
+}
+
+static int Image_init(Image *im, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"source", "maps", NULL};
+    PyObject *source_arg, *maps_arg;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO:Image", kwlist, &source_arg, &maps_arg))
+        return -1;
+    PyObject *source = PySequence_Fast(source_arg, "an Image's source is a sequence of slot numbers");
+    if (!source)
+        return -1;
+    PyObject *maps = PySequence_Fast(maps_arg, "an Image's maps are a sequence of callables or None");
+    if (!maps) {
+        Py_DECREF(source);
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(source);
+    if (PySequence_Fast_GET_SIZE(maps) != n) {
+        PyErr_SetString(PyExc_ValueError, "an Image has one map (or None) per slot");
+        goto fail;
+    }
+    Image_clear(im);
+    im->source = PyMem_Malloc((size_t)(n + 1) * sizeof(Py_ssize_t));
+    im->maps = PyMem_Calloc((size_t)(n + 1), sizeof(PyObject *));
+    if (!im->source || !im->maps) {
+        PyErr_NoMemory();
+        goto fail_clear;
+    }
+    im->n = n;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        Py_ssize_t slot = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(source, j));
+        if (slot < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "a slot number is never negative");
+            goto fail_clear;
+        }
+        im->source[j] = slot;
+        if (slot + 1 > im->need)
+            im->need = slot + 1;
+        PyObject *fn = PySequence_Fast_GET_ITEM(maps, j);
+        if (fn != Py_None) {
+            if (!PyCallable_Check(fn)) {
+                PyErr_SetString(PyExc_TypeError, "an Image's map is a callable or None");
+                goto fail_clear;
+            }
+            im->maps[j] = Py_NewRef(fn);
+        }
+    }
+    Py_DECREF(source);
+    Py_DECREF(maps);
+    return 0;
+fail_clear:
+    Image_clear(im);
+fail:
+    Py_DECREF(source);
+    Py_DECREF(maps);
+    return -1;
+}
+
+static void Image_dealloc(Image *im) {
+    Image_clear(im);
+    Py_TYPE(im)->tp_free((PyObject *)im);
+}
+
+static PyTypeObject ImageType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "netcheck.checker.engine._arena.Image",
+    .tp_basicsize = sizeof(Image),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Image(source, maps): state -> the tuple whose slot j is maps[j](state[source[j]]) (None: as it is).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Image_init,
+    .tp_dealloc = (destructor)Image_dealloc,
+    .tp_call = (ternaryfunc)Image_call,
+};
+
+/* The kinds of value a state holds, in the total order's sequence. */
+static int value_rank(PyObject *v) {
+    if (v == Py_None)
+        return 0;
+    if (PyBool_Check(v))
+        return 1;
+    if (PyLong_Check(v))
+        return 2;
+    if (PyUnicode_Check(v))
+        return 3;
+    if (PyBytes_Check(v))
+        return 4;
+    if (PyTuple_Check(v))
+        return 5;
+    PyErr_Format(PyExc_TypeError, "a state holds a %.100s, which has no place in the order of states",
+                 Py_TYPE(v)->tp_name);
+    return -1;
+}
+
+/* A total order on what states hold: None, then booleans, ints, strings, bytes, tuples; within a kind
+ * by value, tuples item by item and then by length. -1, 0, 1; -2 with an exception set. */
+static int order_cmp(PyObject *a, PyObject *b, int depth) {
+    if (a == b)
+        return 0;
+    int ra = value_rank(a), rb = value_rank(b);
+    if (ra < 0 || rb < 0)
+        return -2;
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
+    switch (ra) {
+    case 0:
+        return 0;
+    case 1:
+        return (a == Py_True) - (b == Py_True);
+    case 5: {
+        if (depth > MAX_DEPTH) {
+            PyErr_SetString(PyExc_ValueError, "a state nested too deeply to order");
+            return -2;
+        }
+        Py_ssize_t na = PyTuple_GET_SIZE(a), nb = PyTuple_GET_SIZE(b);
+        for (Py_ssize_t i = 0; i < na && i < nb; i++) {
+            int c = order_cmp(PyTuple_GET_ITEM(a, i), PyTuple_GET_ITEM(b, i), depth + 1);
+            if (c)
+                return c;
+        }
+        return na < nb ? -1 : na > nb;
+    }
+    default: /* ints, strings, bytes: Python's own order */
+        return compare_items(a, b);
+    }
+}
+
+/* least_state(states): the index of the first of the least states by the total order. */
+static PyObject *module_least_state(PyObject *Py_UNUSED(module), PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "least_state takes a sequence of states");
+    if (!seq)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), best = 0;
+    if (n == 0) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "least_state of no states");
+        return NULL;
+    }
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t i = 1; i < n; i++) {
+        int c = order_cmp(items[i], items[best], 0);
+        if (c == -2) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+        if (c < 0)
+            best = i;
+    }
+    Py_DECREF(seq);
+    return PyLong_FromSsize_t(best);
+}
+
 /* decode(data): a state from its encoding (`Arena.encode`'s bytes, or a raw arena's entry holding one). */
 static PyObject *module_decode(PyObject *Py_UNUSED(module), PyObject *arg) {
     Py_buffer view;
@@ -804,6 +1011,8 @@ static PyObject *module_decode(PyObject *Py_UNUSED(module), PyObject *arg) {
 
 static PyMethodDef module_methods[] = {
     {"decode", module_decode, METH_O, "decode(data) -> the state that `Arena.encode` encoded to data."},
+    {"least_state", module_least_state, METH_O,
+     "least_state(states) -> the index of the first least state by a total order on what states hold."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -813,13 +1022,14 @@ static struct PyModuleDef arena_module = {
 };
 
 PyMODINIT_FUNC PyInit__arena(void) {
-    if (PyType_Ready(&ArenaType) < 0 || PyType_Ready(&ImageOrderType) < 0)
+    if (PyType_Ready(&ArenaType) < 0 || PyType_Ready(&ImageOrderType) < 0 || PyType_Ready(&ImageType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&arena_module);
     if (!m)
         return NULL;
     if (PyModule_AddObjectRef(m, "Arena", (PyObject *)&ArenaType) < 0 ||
-        PyModule_AddObjectRef(m, "ImageOrder", (PyObject *)&ImageOrderType) < 0) {
+        PyModule_AddObjectRef(m, "ImageOrder", (PyObject *)&ImageOrderType) < 0 ||
+        PyModule_AddObjectRef(m, "Image", (PyObject *)&ImageType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

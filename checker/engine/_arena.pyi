@@ -30,3 +30,14 @@ class ImageOrder:
     def __init__(self, rows: object) -> None: ...
     def least(self, state: tuple, /) -> list[int]:
         """The rows, ascending, whose keys read from `state` are least (compared as tuples compare)."""
+
+
+class Image:
+    """A state's image under one permutation: slot j is maps[j](state[source[j]]) (None: as it is)."""
+
+    def __init__(self, source: object, maps: object) -> None: ...
+    def __call__(self, state: tuple, /) -> tuple: ...
+
+def least_state(states: object, /) -> int:
+    """The index of the first least state by a total order on what states hold (None, booleans, ints,
+    strings, bytes, then tuples item by item)."""

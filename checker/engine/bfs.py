@@ -120,7 +120,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                     n = len(states)
                     if arena_intern is not None:
                         if canon is not None:
-                            _, target, perm = canon.least(target)   # the arena encodes it: no packing
+                            target, perm = canon.least(target)   # the arena encodes it: no packing
                             perms.append(perm)
                         j = arena_intern(target)
                     else:

@@ -266,7 +266,7 @@ class Partition:
             for tid, action, choice, signal, target in edges:
                 if target.__class__ is tuple:
                     if canon is not None:
-                        _, target, perm = canon.least(target)
+                        target, perm = canon.least(target)
                         perms.append(perm)
                     p = encode(target)
                     owner = zlib.crc32(p) % workers
@@ -499,7 +499,7 @@ def _initial(system: TransitionSystem, run: Run) -> None:
             run.found([((-1, k), True, Finding(target.prop, -1, target.tid, target.message))])
             continue
         if canon is not None:
-            target = canon.least(target)[1]
+            target = canon.least(target)[0]
         packed = run.store.encode(target)
         if packed not in seen:
             seen.add(packed)

@@ -31,10 +31,10 @@ from typing import overload
 from .system import State
 
 try:   # the native store: optional, so that netcheck installs and runs where no C compiler is
-    from ._arena import Arena, ImageOrder, decode
+    from ._arena import Arena, Image, ImageOrder, decode, least_state
 except ImportError:   # pragma: no cover - exercised where the extension was not built
-    Arena = ImageOrder = None   # type: ignore[assignment,misc]
-    decode = None   # type: ignore[assignment]
+    Arena = Image = ImageOrder = None   # type: ignore[assignment,misc]
+    decode = least_state = None   # type: ignore[assignment]
 
 NATIVE_STORE = Arena is not None
 PROTOCOL = 2   # the smallest encoding of small ints and tuples, with no frame header
@@ -76,16 +76,19 @@ def state_codec(native: bool = NATIVE_STORE) -> tuple[Callable[[State], bytes], 
 
 class Canonical:
     """Under symmetry, a state's representative: of the state's images (`images`, the identity first), the
-    least by (its program counters, its other plain slots, its packing), with its packing and the index of
-    the permutation that gave it. An image's program counters and other plain slots are read straight
-    from the state (`order`: per image, the slots they come from), in native code where it was built
-    (`ImageOrder`), so only the images that tie on them are built and packed (usually one). Any order of
-    the images would do, as long as it depends on the image alone."""
+    least by (its program counters, its other plain slots, then a total order on states), with the index
+    of the permutation that gave it. An image's program counters and other plain slots are read straight
+    from the state (`order`: per image, the slots they come from), so only the images that tie on them
+    are built (usually one). Where the native extension was built, the first choice, the images and the
+    total order run there (`ImageOrder`, `Image`, `least_state`). Any order of the images would do, as
+    long as it depends on the image alone."""
 
     __slots__ = ("images", "ties", "pack")
 
     def __init__(self, images: Sequence[Callable[[State], State]], pack: Packer,
-                 order: Sequence[Sequence[int]] = ()):
+                 order: Sequence[Sequence[int]] = (), plans: Sequence[tuple[Sequence[int], Sequence] | None] = ()):
+        if Image is not None and plans:
+            images = [images[k] if plan is None else Image(*plan) for k, plan in enumerate(plans)]
         self.images = tuple(images)
         self.ties: Callable[[State], list[int]] = _least_rows(order) if order else _all_rows(len(self.images))
         self.pack = pack
@@ -93,32 +96,49 @@ class Canonical:
     @classmethod
     def of(cls, symmetry: object, pack: Packer | None = None) -> Canonical:
         """The representative function of a symmetry (model/semantics/symmetry.py), packing with `pack`."""
-        return cls(symmetry.images, pack or Packer(), symmetry.order)   # type: ignore[attr-defined]
+        return cls(symmetry.images, pack or Packer(), symmetry.order, symmetry.plans)   # type: ignore[attr-defined]
 
     def __call__(self, state: State) -> tuple[bytes, State, int]:
         """(the representative's packing, the representative, the permutation's index)."""
-        packed, best_state, k = self.least(state)
-        return packed if packed is not None else self.pack(best_state), best_state, k
+        best, k = self.least(state)
+        return self.pack(best), best, k
 
-    def least(self, state: State) -> tuple[bytes | None, State, int]:
-        """The representative and the permutation's index, with its packing when the choice needed one
-        (images that tie on their program counters and plain slots): a store that encodes states its own
-        way packs nothing when nothing ties."""
+    def least(self, state: State) -> tuple[State, int]:
+        """The representative and the permutation's index (nothing packed: a store that encodes states its
+        own way takes it as it is)."""
         ties = self.ties(state)
         images = self.images
         k = ties[0]
-        best_state = images[k](state) if k else state
+        best = images[k](state) if k else state
         if len(ties) == 1:
-            return None, best_state, k
-        pack = self.pack
-        best = pack(best_state)
-        for k2 in ties[1:]:
-            other = images[k2](state)
-            if other != best_state:
-                packed = pack(other)
-                if packed < best:
-                    best, best_state, k = packed, other, k2
-        return best, best_state, k
+            return best, k
+        candidates = [best, *(images[k2](state) for k2 in ties[1:])]
+        i = _pick_least(candidates)
+        return candidates[i], ties[i]
+
+
+def _order_key(value: object) -> tuple:
+    """The total order of native `least_state`, in Python: None, booleans, ints, strings, bytes, then
+    tuples item by item (a shorter tuple before a longer one it begins)."""
+    if value is None:
+        return (0,)
+    if value is True or value is False:
+        return (1, value)
+    if isinstance(value, int):
+        return (2, value)
+    if isinstance(value, str):
+        return (3, value)
+    if isinstance(value, bytes):
+        return (4, value)
+    if isinstance(value, tuple):
+        return (5, tuple(_order_key(v) for v in value))
+    raise TypeError(f"a state holds a {type(value).__name__}, which has no place in the order of states")
+
+
+def _least_state(states: Sequence[State]) -> int:
+    """The index of the first least state by `_order_key`."""
+    keys = [_order_key(s) for s in states]
+    return keys.index(min(keys))
 
 
 def _least_rows(order: Sequence[Sequence[int]]) -> Callable[[State], list[int]]:
@@ -133,6 +153,9 @@ def _least_rows(order: Sequence[Sequence[int]]) -> Callable[[State], list[int]]:
         low = min(found)
         return [k for k, key in enumerate(found) if key == low]
     return least
+
+
+_pick_least: Callable[[Sequence[State]], int] = least_state if least_state is not None else _least_state
 
 
 def _all_rows(count: int) -> Callable[[State], list[int]]:

@@ -5,9 +5,10 @@ Two namespaces `net0` and `net1` that nothing in the spec tells apart behave ali
 everywhere in a state (in every slot indexed by them, in every value that names them, and the threads
 bound to them, with every lock owner, reader, queue entry and grace-period wait that names a thread)
 gives a state with the same future, up to the same swap. The explorer then stores one state per class,
-the least image (by the slots no permutation maps a value of, then by packing: checker/engine/store.py,
-`Canonical`), and remembers per edge which permutation it applied, so that per-thread analyses (stuck
-threads) and traces (concretized by replaying, checker/analyses/symmetric.py) stay exact.
+the least image (by its program counters and the other slots no permutation maps a value of, then by
+a total order on states: checker/engine/store.py, `Canonical`), and remembers per edge which
+permutation it applied, so that per-thread analyses (stuck threads) and traces (concretized by
+replaying, checker/analyses/symmetric.py) stay exact.
 
 An entity with two or more elements is symmetric unless something tells its elements apart (the reason
 is reported): an element or a proper subset of them named in the code, a thread argument or a
@@ -50,6 +51,9 @@ class Symmetry:
     # per permutation, the state slots its image's program counters, then its other plain slots (those
     # whose values name no element or thread), are read from: the image's ordering key, with no image built
     order: tuple[tuple[int, ...], ...] = ()
+    # per permutation, what `images` is compiled from (None: the identity): image slot j reads state slot
+    # source[j] through maps[j] (None: as it is); the native extension builds images from it
+    plans: tuple[tuple[tuple[int, ...], tuple[Callable | None, ...]] | None, ...] = ()
 
     @property
     def size(self) -> int:
@@ -97,7 +101,9 @@ def find_symmetry(system: object) -> Symmetry:
              and all(maps[j] is None for _, maps in plans)]
     images = tuple(_identity if _is_identity(perm) else _compiled(*plan) for perm, plan in zip(perms, plans))
     order = tuple(tuple(source[j] for j in (*pcs, *plain)) for source, _ in plans)
-    sym = Symmetry(tuple(symmetric), tuple(sorted(broken.items())), tuple(thread_maps), images, order)
+    compiled = tuple(None if _is_identity(perm) else (tuple(source), tuple(maps))
+                     for perm, (source, maps) in zip(perms, plans))
+    sym = Symmetry(tuple(symmetric), tuple(sorted(broken.items())), tuple(thread_maps), images, order, compiled)
     if symmetric and not _initial_invariant(sym, system.initial_states):   # type: ignore[attr-defined]
         broken.update({e: "the initial state tells its elements apart" for e in symmetric})
         return Symmetry((), tuple(sorted(broken.items())), ((*range(len(threads)),),), (_identity,))
