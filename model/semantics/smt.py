@@ -69,6 +69,7 @@ class SmtEncoder:
         self.places = places or {}   # thread instance -> its places, for at() and held_by() (lemmas)
         self.consts: dict[int, z3.ExprRef] = {}
         self.local_consts: dict[tuple[int, str], z3.ExprRef] = {}
+        self.literals: dict[tuple[int, object], z3.ExprRef] = {}   # (slot, value) -> its z3 literal
 
     # -- state slots
 
@@ -139,7 +140,14 @@ class SmtEncoder:
         return z3.IntVal(-1 if isinstance(sort_type(self.layout.slots[index].sort), RefT) else 0)
 
     def value(self, index: int, v: object) -> z3.ExprRef:
-        """The z3 literal of a concrete slot value."""
+        """The z3 literal of a concrete slot value, made once per (slot, value): the same few values recur
+        in every state a property is decided on."""
+        literal = self.literals.get((index, v))
+        if literal is None:
+            literal = self.literals[(index, v)] = self._literal(index, v)
+        return literal
+
+    def _literal(self, index: int, v: object) -> z3.ExprRef:
         sort = self.sort(index)
         if sort == z3.BoolSort():
             return z3.BoolVal(bool(v))
