@@ -663,6 +663,19 @@ static int compare_items(PyObject *a, PyObject *b) {
     return lt < 0 ? -2 : lt ? -1 : 1;
 }
 
+/* A slot number read from a Python int into *slot, raising `*need` to cover it; -1 with an exception set. */
+static int read_slot(PyObject *item, Py_ssize_t *slot, Py_ssize_t *need) {
+    *slot = PyLong_AsSsize_t(item);
+    if (*slot < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "a slot number is never negative");
+        return -1;
+    }
+    if (*slot + 1 > *need)
+        *need = *slot + 1;
+    return 0;
+}
+
 static PyObject *ImageOrder_least(ImageOrder *o, PyObject *state) {
     if (!o->slots) {
         PyErr_SetString(PyExc_RuntimeError, "the ImageOrder was not initialised");
@@ -739,16 +752,10 @@ static int ImageOrder_init(ImageOrder *o, PyObject *args, PyObject *kwargs) {
             goto fail;
         }
         for (Py_ssize_t i = 0; i < n; i++) {
-            Py_ssize_t slot = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(row, i));
-            if (slot < 0) {
+            if (read_slot(PySequence_Fast_GET_ITEM(row, i), &slots[k * width + i], &need) < 0) {
                 Py_DECREF(row);
-                if (!PyErr_Occurred())
-                    PyErr_SetString(PyExc_ValueError, "a slot number is never negative");
                 goto fail;
             }
-            slots[k * width + i] = slot;
-            if (slot + 1 > need)
-                need = slot + 1;
         }
         Py_DECREF(row);
     }
@@ -875,15 +882,8 @@ static int Image_init(Image *im, PyObject *args, PyObject *kwargs) {
     }
     im->n = n;
     for (Py_ssize_t j = 0; j < n; j++) {
-        Py_ssize_t slot = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(source, j));
-        if (slot < 0) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_ValueError, "a slot number is never negative");
+        if (read_slot(PySequence_Fast_GET_ITEM(source, j), &im->source[j], &im->need) < 0)
             goto fail_clear;
-        }
-        im->source[j] = slot;
-        if (slot + 1 > im->need)
-            im->need = slot + 1;
         PyObject *fn = PySequence_Fast_GET_ITEM(maps, j);
         if (fn != Py_None) {
             if (!PyCallable_Check(fn)) {

@@ -62,7 +62,6 @@ from .store import (
     FingerprintStore,
     FingerprintTable,
     PackedIndex,
-    Packer,
     StoreKind,
     fingerprint,
     state_codec,
@@ -201,7 +200,7 @@ class Partition:
         system.restart_counts()
         self.start_counts = system.run_counts()
         self.encode, self.decode = state_codec()
-        self.canon = _canonical(system, Packer())
+        self.canon = _canonical(system)
         self.ids: PackedIndex | FingerprintTable = PackedIndex() if job.store is StoreKind.FULL else FingerprintTable()
         # the states to expand next: id, packing, and the point their state observers run at
         self.frontier = Frontier()
@@ -456,10 +455,10 @@ def search(system: TransitionSystem, result: ExplicitResult, limits: Limits, wor
     result.worker_memory_mb = tuple(run.memory)
 
 
-def _canonical(system: TransitionSystem, pack: Packer) -> Canonical | None:
+def _canonical(system: TransitionSystem) -> Canonical | None:
     """Under a symmetry with more than one permutation, the canonical image of a state (else None)."""
     symmetry = system.symmetry
-    return Canonical.of(symmetry, pack) if system.symmetric and symmetry is not None and symmetry.size > 1 else None
+    return Canonical.of(symmetry) if system.symmetric and symmetry is not None and symmetry.size > 1 else None
 
 
 def _actors(ray: Any, workers: int) -> list:
@@ -491,7 +490,7 @@ def _release(ray: Any, actors: list, died: tuple[type[Exception], ...]) -> None:
 
 def _initial(system: TransitionSystem, run: Run) -> None:
     """The initial states, interned in the order the system gives them, each sent to its owner."""
-    canon = _canonical(system, Packer())
+    canon = _canonical(system)
     initial: list[list[tuple[int, bytes, int]]] = [[] for _ in run.actors]
     seen: set[bytes] = set()
     for k, target in enumerate(system.initial()):
