@@ -70,7 +70,11 @@ def _serial(paths: Sequence[str], job: VerifyJob, graph: GraphRequest | None, pr
 
 def _one(path: str, job: VerifyJob, graph: GraphRequest | None, progress: bool,
          cache: ExplorationCache | None, workers: int = 0) -> SpecReport:
-    """One spec's report, by the job's engine."""
+    """One spec's report, by the job's engine, with this spec's peak memory (a process may have verified
+    others before it)."""
+    from ..engine.limits import release_freed_memory, restart_peak_rss
+    release_freed_memory()
+    restart_peak_rss()
     if job.engine == "bmc":
         assert job.depth is not None
         return verify_bmc(path, job.bounds, job.depth, job.limits, job.use_expect)

@@ -15,6 +15,15 @@ visible node or finished), the state after f steps. One transition is
 An invisible case on a way that breaks a property (runtime_safety, an assert) is recorded as
 that property's condition on the state before: a step from it breaks the property.
 
+Interleavings that differ only in the order of commuting steps reach the same states at the same length,
+so only one of them is unrolled: its **lexicographic normal form** (Anisimov and Knuth). Two visible cases
+commute when neither writes a slot the other reads or writes (their guards, writes and ways to settle,
+read off the terms); a path is kept only if no step could move before an earlier, higher-numbered case
+past steps that all commute with it. Every path is such a reordering of one kept path of the same length
+whose last frame is the same, and a goal reads only the last frame (or the one before, with a step that is
+not unrolled): no violation is lost and none is found later than its shortest length (`order=False`
+unrolls every interleaving, for the tests).
+
 Per depth d the solver is asked, under push/pop, whether a property is violated after d steps: a state
 condition at frame d (an invariant false, a final property false in a final state, a property undefined:
 runtime_safety), or a violating d-th step from frame d - 1 (a visible micro-step's violation, or an
@@ -33,6 +42,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import z3
 from netcheck.model.semantics import ir
@@ -129,6 +139,29 @@ class BmcResult(EngineResult):
     times: list[float] = field(default_factory=list)
 
 
+def constants(*terms: z3.ExprRef) -> dict[int, z3.ExprRef]:
+    """The uninterpreted constants occurring in the terms, by AST id."""
+    found: dict[int, z3.ExprRef] = {}
+    seen: set[int] = set()
+    todo = list(terms)
+    while todo:
+        term = todo.pop()
+        key = term.get_id()
+        if key in seen:
+            continue
+        seen.add(key)
+        if z3.is_const(term) and term.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+            found[key] = term
+        else:
+            todo.extend(term.children())
+    return found
+
+
+def _slots_in(terms: list[z3.ExprRef], slot_of: dict[int, int]) -> set[int]:
+    """The slots whose state-before constants (`slot_of`: AST id -> slot) occur in the terms."""
+    return {slot_of[key] for key in constants(*terms) if key in slot_of}
+
+
 def settle_ranks(thread_name: str, nodes: list[ir.Node]) -> dict[int, int]:
     """Per invisible node, the most invisible nodes a thread can run in a row from it (BmcError on a cycle
     of them). A node's rank is above that of every invisible node it leads to."""
@@ -161,8 +194,9 @@ def settle_ranks(thread_name: str, nodes: list[ir.Node]) -> dict[int, int]:
 class Unrolling:
     """The macro-frames of the unrolled relation in one incremental, seeded solver."""
 
-    def __init__(self, system: TransitionSystem, timeout_ms: int = 0):
+    def __init__(self, system: TransitionSystem, timeout_ms: int = 0, order: bool = True):
         self.system = system
+        self.order = order
         rel = self.rel = Relation(system)
         z3.set_param("smt.random_seed", SEED)
         z3.set_param("sat.random_seed", SEED)
@@ -220,6 +254,7 @@ class Unrolling:
         self.moved: list[tuple[int, int]] = []             # (visible case, thread it moves)
         self.broken: dict[str, z3.BoolRef] = {}
         self._encode_steps()
+        self.movable: list[list[z3.BoolRef]] = []      # per step and case: it could move before that step
         self.frames.append(self._fresh("f0"))
         initial = [z3.And(*[self.frames[0][i] == rel.pre.value(i, v) for i, v in enumerate(s) if v is not None])
                    for s in system.initial_states]
@@ -368,6 +403,39 @@ class Unrolling:
         self.step_template = z3.And(*parts)
         self._template_src = _asts([*self.base, *self.next, *self.select, *ways, *self.free])
 
+    @cached_property
+    def commuting(self) -> list[list[int]]:
+        """Per visible case, the cases that commute with it: neither writes a slot the other reads or writes
+        (with every way to settle after it: a way's condition and writes are read, its slots written)."""
+        slot_of = {c.get_id(): i for i, c in enumerate(self.base)}
+        reads = [_slots_in([self.guards[k], *self.writes[k].values()], slot_of) for k in range(len(self.visible))]
+        writes = [set(w) for w in self.writes]
+        for settle in self.settles:
+            reads[settle.option] |= _slots_in([settle.cond, *settle.writes.values()], slot_of)
+            writes[settle.option] |= settle.writes.keys()
+        touched = [r | w for r, w in zip(reads, writes)]
+        return [[b for b in range(len(self.visible))
+                 if b != a and not writes[a] & touched[b] and not writes[b] & reads[a]]
+                for a in range(len(self.visible))]
+
+    def _keep_normal_form(self, f: int) -> None:
+        """Step f (f >= 1) takes no case that could move before an earlier, higher-numbered case past steps
+        that all commute with it. `movable[a]` (one per step) is forced true when case a commutes with the
+        step before and that step's case is higher, or a was movable before it too."""
+        before, now = self.sel[f - 1], self.sel[f]
+        movable = [z3.Bool(f"movable{a}@{f}") for a in range(len(self.visible))]
+        for a, others in enumerate(self.commuting):
+            if not others:
+                continue
+            higher = [before[b] for b in others if b > a]
+            if higher:
+                self.solver.add(z3.Implies(z3.Or(*higher), movable[a]))
+            if f >= 2:
+                self.solver.add(z3.Implies(z3.And(z3.Or(*[before[b] for b in others]), self.movable[f - 1][a]),
+                                           movable[a]))
+            self.solver.add(z3.Implies(z3.And(self.run[f], now[a]), z3.Not(movable[a])))
+        self.movable.append(movable)
+
     def macro(self, before: list[z3.ExprRef], after: list[z3.ExprRef], tag: str) -> tuple[list[z3.BoolRef], z3.BoolRef]:
         """One macro-step from `before` to `after` (no stutter): its visible-case selectors (fresh per tag)
         and the formula."""
@@ -399,6 +467,10 @@ class Unrolling:
             self.sel.append(select)
             self.run.append(run)
             self.frames.append(after)
+            if f > 0 and self.order:
+                self._keep_normal_form(f)
+            else:
+                self.movable.append([])
 
     def violating_step(self, f: int) -> dict[str, z3.BoolRef]:
         """Per property, a step from frame f breaks it (`breaking`)."""
@@ -481,9 +553,9 @@ def covered(system: TransitionSystem) -> dict[str, str]:
 
 
 def bmc(system: TransitionSystem, depth: int, timeout: float | None = None, fail_fast: bool = False,
-        stop_on: frozenset[str] = frozenset()) -> BmcResult:
+        stop_on: frozenset[str] = frozenset(), order: bool = True) -> BmcResult:
     """The shortest violation (or witness) of every property bounded model checking decides, within `depth`
-    steps. A spec it cannot unroll: BmcError."""
+    steps (`order`: unroll one interleaving of commuting steps). A spec it cannot unroll: BmcError."""
     started = time.perf_counter()
     system = system.unreduced()
     result = BmcResult(system, depth=depth)
@@ -495,7 +567,7 @@ def bmc(system: TransitionSystem, depth: int, timeout: float | None = None, fail
             result.violations[v.prop] = Finding(v.prop, -1, v.tid, v.message)
             result.paths[v.prop] = Path((), ())
     deadline = started + timeout if timeout else None
-    u = Unrolling(system, int(timeout * 1000) if timeout else 0)
+    u = Unrolling(system, int(timeout * 1000) if timeout else 0, order)
     goals = {name: g for name, g in _goals(u).items() if name in result.covered}
     open_ = [name for name in goals if name not in result.violations]
     with Interrupt() as interrupt:
@@ -677,4 +749,4 @@ def _state_goal_holds(system: TransitionSystem, goal: _Goal, state: tuple) -> bo
     return not value
 
 
-__all__ = ["BmcError", "BmcResult", "bmc", "covered", "settle_ranks"]
+__all__ = ["BmcError", "BmcResult", "bmc", "constants", "covered", "settle_ranks"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import resource
 import signal
 import sys
@@ -73,6 +75,19 @@ def peak_rss_mb() -> float:
     except (OSError, ValueError):
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def release_freed_memory() -> bool:
+    """Collect garbage and hand the C heap's free pages back to the system (glibc's malloc_trim), so that a
+    process serving one search after another starts the next from what it still holds. False where there
+    is no malloc_trim (another C library)."""
+    gc.collect()
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return False
+    trim(0)
+    return True
 
 
 def restart_peak_rss() -> bool:

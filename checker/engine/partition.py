@@ -52,6 +52,7 @@ from .limits import (
     Progress,
     ProgressInfo,
     peak_rss_mb,
+    release_freed_memory,
     restart_peak_rss,
     stop_on_reason,
 )
@@ -228,8 +229,10 @@ class Partition:
         return index
 
     def unload(self) -> None:
-        """Drop the search (its states and observers), keeping the process for the next one."""
+        """Drop the search (its states and observers), keeping the process for the next one, and give the
+        memory they held back to the system."""
         self.__dict__.clear()
+        release_freed_memory()
 
     def add_initial(self, states: Sequence[tuple[int, bytes, int]]) -> None:
         """Own these initial states: (id, packing, position among the initial states)."""

@@ -29,7 +29,7 @@ import time
 import z3
 from netcheck.model.semantics.system import TransitionSystem
 
-from .bmc import bmc
+from .bmc import bmc, constants
 from .deadlocks import why_partial
 from .limits import Interrupt
 from .result import Finding, Path
@@ -204,20 +204,8 @@ def _violation(sy: Symbolic, result: ProofResult, prop: str, length: int | None,
 
 def _constants(f: z3.ExprRef) -> list[z3.ExprRef]:
     """The uninterpreted constants of a formula, each once, in a fixed order (the clause's variables)."""
-    seen: dict[str, z3.ExprRef] = {}
-    todo = [f]
-    visited: set[int] = set()
-    while todo:
-        e = todo.pop()
-        key = e.get_id()
-        if key in visited:
-            continue
-        visited.add(key)
-        if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-            seen.setdefault(str(e), e)
-        else:
-            todo.extend(e.children())
-    return [seen[k] for k in sorted(seen)]
+    by_name = {str(c): c for c in constants(f).values()}
+    return [by_name[k] for k in sorted(by_name)]
 
 
 __all__ = ["TRACE_DEPTH", "conjuncts", "horn", "pdr", "recheck"]
