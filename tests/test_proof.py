@@ -28,6 +28,7 @@ from netcheck.checker.engine.deadlocks import explicit_form
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.kinduction import kinduction
 from netcheck.checker.engine.limits import Limits
+from netcheck.checker.engine.mining import mined_candidates, sample_states
 from netcheck.checker.engine.paths import path_to
 from netcheck.checker.engine.pdr import pdr, recheck
 from netcheck.checker.engine.result import Path as EnginePath
@@ -101,14 +102,14 @@ def test_bug_specs_are_violated_at_the_explicit_length_never_proved(engine: str,
 
 def test_a_non_inductive_invariant_gets_a_counterexample_to_induction() -> None:
     system = system_of(TWO_STEPS)
-    result = kinduction(system, 1)
+    result = kinduction(system, 1, sample=0)   # no facts read off reachable states: plain k-induction
     assert "never_three" not in result.proofs and "never_three" not in result.violations
     cti = result.ctis["never_three"]
     assert len(cti.states) == 2
     x = next(i for i, s in enumerate(system.layout.slots) if s.name == "x")
     assert cti.states[0][x] != 3 and cti.states[-1][x] == 3
     assert "induction step fails" in result.unknown["never_three"]
-    assert "never_three" in kinduction(system, 4).proofs
+    assert "never_three" in kinduction(system, 4, sample=0).proofs
 
 
 def test_pdr_invariant_checks_again_and_a_wrong_one_does_not() -> None:
@@ -184,6 +185,50 @@ def facts_hold_on_the_reachable_states(system: TransitionSystem, most: int = 300
         for fact in facts:
             assert z3.is_true(z3.simplify(fact.fact(frame))), (fact.text, state)
     return len(facts)
+
+
+def frame_of(pre: object, state: tuple) -> list:
+    """A state as z3 literals (an unused slot as any value of its sort)."""
+    return [pre.value(i, v if v is not None else () if smtlist.is_list(pre.sort(i)) else 0)   # type: ignore[attr-defined]
+            for i, v in enumerate(state)]
+
+
+@pytest.mark.parametrize(("path", "size"), [(EXAMPLES / "rcu_net_list.yaml", 200),
+                                            (EXAMPLES / "producer_consumer.yaml", 30)], ids=["rcu_net_list", "pc"])
+def test_facts_read_off_a_sample_hold_on_it_and_those_houdini_keeps_on_every_reachable_state(path: Path,
+                                                                                           size: int) -> None:
+    """mining.py: every candidate holds on the sample it was read from; from a sample of the first states
+    (not all of them), Houdini keeps only facts that hold on every reachable state, and drops some that do
+    not."""
+    sy = Symbolic(system_of(path))
+    sample = sample_states(sy.system, size)
+    candidates = mined_candidates(sy, sample)
+    assert any("->" in c.text for c in candidates) and any("->" not in c.text for c in candidates)
+    pre = sy.u.rel.pre
+    for state in sample[:: max(1, len(sample) // 50)]:
+        frame = frame_of(pre, state)
+        assert all(z3.is_true(z3.simplify(c.fact(frame))) for c in candidates)
+    kept = [c for c in sy.houdini(extra=candidates) if c in candidates]
+    states = explore(sy.system, Limits(max_states=100_000), measure_memory=False).store.states
+    assert len(states) > len(sample) and 0 < len(kept) < len(candidates)
+    for state in states[:: max(1, len(states) // 300)]:
+        frame = frame_of(pre, state)
+        for c in kept:
+            assert z3.is_true(z3.simplify(c.fact(frame))), (c.text, state)
+
+
+def test_facts_from_reachable_states_prove_what_k_induction_alone_does_not() -> None:
+    """producer_consumer.yaml: plain k-induction to depth 4 proves neither lock_discipline nor runtime_safety
+    (each has a counterexample to induction); with the facts Houdini keeps from a sample of reachable
+    states, both are proved by an inductive invariant, as the explicit search says they hold."""
+    path = EXAMPLES / "producer_consumer.yaml"
+    wanted = {"lock_discipline", "runtime_safety"}
+    assert not wanted & kinduction(system_of(path), 4, sample=0).proofs.keys()
+    result = kinduction(system_of(path), 4)
+    assert wanted <= result.proofs.keys() and all(result.proofs[p].engine == "houdini" for p in wanted)
+    assert not set(explicit(system_of(path))[0]) & result.proofs.keys()
+    statuses = {p.name: p for p in build_proof_report(str(path), result).properties}
+    assert all(statuses[p].status is Status.HOLDS and "inductive invariant" in statuses[p].message for p in wanted)
 
 
 @pytest.mark.parametrize("path", [EXAMPLES / "producer_consumer.yaml", EXAMPLES / "lists.yaml",

@@ -360,11 +360,18 @@ def conjuncts_of(f: z3.BoolRef) -> list[z3.BoolRef]:
     return out
 
 
-def written_invariant(system: TransitionSystem, base: Sequence[z3.ExprRef], invariant: z3.BoolRef) -> list[str]:
+def written_invariant(system: TransitionSystem, base: Sequence[z3.ExprRef], invariant: z3.BoolRef,
+                      skip_unwritable: bool = False) -> list[str]:
     """Each conjunct of the invariant in spec syntax, duplicates dropped, sorted (Unwritable when one cannot
-    be written)."""
+    be written; with `skip_unwritable`, such a conjunct is left out, and the caller checks what is left)."""
     writer = Writer(system, base)
-    texts = {writer.write(c) for c in conjuncts_of(invariant)}
+    texts = set()
+    for c in conjuncts_of(invariant):
+        try:
+            texts.add(writer.write(c))
+        except Unwritable:
+            if not skip_unwritable:
+                raise
     return sorted(t for t in texts if t != "true")
 
 

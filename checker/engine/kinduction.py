@@ -12,11 +12,18 @@ is still satisfiable at K, the property is unknown and the model is the countere
 states no path from an initial state need reach, which a stronger invariant (a lemma, PDR) rules out.
 The properties open at a depth are tried together first (each one's hypothesis helps the others), then
 one by one.
+
+First of all, the state facts are strengthened (`_strengthen`): Houdini runs over the slot facts, the
+facts every state of a sample of reachable states satisfies (mining.py) and the properties, and keeps the
+largest subset that holds initially and that every step preserves. A property in it is proved (the
+subset is an inductive invariant: no base case needed); the rest of it is assumed of every frame of the
+steps.
 """
 
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import z3
 from netcheck.model.semantics.system import TransitionSystem
@@ -24,31 +31,67 @@ from netcheck.model.semantics.system import TransitionSystem
 from .bmc import bmc
 from .deadlocks import why_partial
 from .limits import Interrupt
-from .symbolic import Cti, Proof, ProofResult, Symbolic, frames_differ
+from .mining import SAMPLE_STATES, mined_candidates, sample_states
+from .symbolic import Candidate, Cti, Frame, Proof, ProofResult, Symbolic, frames_differ
+
+STRENGTHEN_SHARE = 0.5      # of the time left, the most the strengthening may take (the steps get the rest)
+STRENGTHEN_SECONDS = 120.0  # the most it may take without a timeout
 
 
 def kinduction(system: TransitionSystem, depth: int, timeout: float | None = None,
-               fail_fast: bool = False, stop_on: frozenset[str] = frozenset()) -> ProofResult:
-    """Every property the engine decides proved by k-induction for some k <= depth, violated (BMC's
-    counterexample), or unknown with the reason and the CTI. A spec bmc.py cannot unroll: BmcError."""
+               fail_fast: bool = False, stop_on: frozenset[str] = frozenset(), sample: int = SAMPLE_STATES
+               ) -> ProofResult:
+    """Every property the engine decides proved by an invariant Houdini finds (from `sample` reachable
+    states; 0: none) or by k-induction for some k <= depth, violated (BMC's counterexample), or unknown
+    with the reason and the CTI. A spec bmc.py cannot unroll: BmcError."""
     started = time.perf_counter()
     deadline = started + timeout if timeout else None
-    base = bmc(system, depth, timeout, fail_fast, stop_on)
+    sy = Symbolic(system, _ms(deadline))
+    sy.houdini(_ms(deadline))
+    proofs = _strengthen(sy, list(sy.decided), sample, deadline) if sample else {}
+    left = None if deadline is None else max(0.001, deadline - time.perf_counter())
+    base = bmc(system, depth, left, fail_fast, stop_on)
     result = ProofResult(base.system, dict(base.violations), dict(base.witnesses), base.complete, base.stop_reason,
                          unknown=dict(base.unknown), depth=depth, reached=base.reached, paths=dict(base.paths),
                          covered=base.covered, times=list(base.times), engine="kind",
-                         deadlock_partial=why_partial(base.system))
-    if base.reached < depth:   # the base case is incomplete: nothing is proved
+                         deadlock_partial=why_partial(base.system),
+                         well_formed=tuple(c.text for c in sy.well_formed_facts))
+    for p, proof in proofs.items():   # an inductive invariant needs no base case (never a violated property)
+        result.proofs[p] = proof
+        result.unknown.pop(p, None)
+    if base.reached < depth:   # the base case is incomplete: nothing more is proved
         result.seconds = time.perf_counter() - started
         return result
-    sy = Symbolic(base.system, _ms(deadline))
-    sy.houdini(_ms(deadline))
-    result.well_formed = tuple(c.text for c in sy.well_formed_facts)
     open_ = [p for p in sy.decided if p not in result.violations and p not in result.witnesses
-             and p not in result.unknown]
+             and p not in result.unknown and p not in result.proofs]
     _step(sy, result, open_, depth, deadline)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _strengthen(sy: Symbolic, props: list[str], sample: int, deadline: float | None) -> dict[str, Proof]:
+    """Houdini again, over the slot facts, the facts read off `sample` reachable states (mining.py) and the
+    properties themselves: a property in the inductive invariant it keeps is proved (its Proof); the
+    invariant's facts are assumed of every state from then on. Nothing when it does not finish."""
+    began = time.perf_counter()
+    slot_facts = sy.well_formed_facts
+    goods = {p: Candidate(-1, f"property {p}", partial(_good, sy, p)) for p in props}
+    mined = mined_candidates(sy, sample_states(sy.system, sample))
+    now = time.perf_counter()
+    until = now + (STRENGTHEN_SHARE * (deadline - now) if deadline is not None else STRENGTHEN_SECONDS)
+    kept = sy.houdini(_ms(deadline), extra=[*mined, *goods.values()], until=until)
+    if not {c.text for c in slot_facts} <= {c.text for c in kept}:   # z3 unknown or out of time: nothing proved
+        sy.well_formed_facts = slot_facts
+        return {}
+    facts = [c.fact(sy.u.base) for c in kept if c not in goods.values()]
+    invariant = z3.And(*facts) if facts else z3.BoolVal(True)   # without the properties: prove.py writes it
+    seconds = time.perf_counter() - began
+    return {p: Proof(p, "houdini", k=0, invariant=invariant, size=len(kept), seconds=seconds)
+            for p, c in goods.items() if c in kept}
+
+
+def _good(sy: Symbolic, prop: str, s: Frame) -> z3.BoolRef:
+    return sy.good(prop, s)
 
 
 def _ms(deadline: float | None) -> int:

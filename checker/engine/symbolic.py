@@ -18,6 +18,7 @@ A model's frame is read back into a state tuple (`state_of`) for the lock table 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -195,14 +196,19 @@ class Symbolic:
              _distinct(i, slot.name)]
         return [Candidate(i, f"{c.text} where in use", where(c.fact)) for c in facts]
 
-    def houdini(self, timeout_ms: int = 0) -> tuple[Candidate, ...]:
-        """The largest subset of the candidates that holds initially and is preserved by every step from a
-        state satisfying all of it (z3 unknown: the facts kept are dropped too, to stay sound)."""
-        keep = [c for c in self.candidates() if self._initially(c, timeout_ms)]
+    def houdini(self, timeout_ms: int = 0, extra: Sequence[Candidate] = (), until: float | None = None
+                ) -> tuple[Candidate, ...]:
+        """The largest subset of the candidates (the slot facts, and `extra`) that holds initially and is
+        preserved by every step from a state satisfying all of it (z3 unknown, or past `until` on the
+        perf_counter clock: the facts kept are dropped too, to stay sound)."""
+        keep = self._initially([*self.candidates(), *extra], timeout_ms)
         s, t = self.frame("wf0"), self.frame("wf1")
         solver = _solver(timeout_ms)
         solver.add(self.step(s, t, "wf"))
         while keep:
+            if until is not None and time.perf_counter() > until:
+                keep = []
+                break
             solver.push()
             solver.add(*[c.fact(s) for c in keep])
             solver.add(z3.Not(z3.And(*[c.fact(t) for c in keep])))
@@ -220,12 +226,19 @@ class Symbolic:
         self.well_formed_facts = tuple(keep)
         return self.well_formed_facts
 
-    def _initially(self, c: Candidate, timeout_ms: int = 0) -> bool:
-        """Every initial state satisfies the candidate (z3 unknown: not kept)."""
+    def _initially(self, candidates: Sequence[Candidate], timeout_ms: int = 0) -> list[Candidate]:
+        """The candidates every initial state satisfies (z3 unknown: not kept)."""
         s = self.frame("wfi")
         solver = _solver(timeout_ms)
-        solver.add(self.init(s), z3.Not(c.fact(s)))
-        return solver.check() == z3.unsat
+        solver.add(self.init(s))
+        out = []
+        for c in candidates:
+            solver.push()
+            solver.add(z3.Not(c.fact(s)))
+            if solver.check() == z3.unsat:
+                out.append(c)
+            solver.pop()
+        return out
 
     def well_formed(self, s: Frame) -> z3.BoolRef:
         return z3.And(*[c.fact(s) for c in self.well_formed_facts]) if self.well_formed_facts else z3.BoolVal(True)

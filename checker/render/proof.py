@@ -11,7 +11,8 @@ from .json import property_object
 from .text import violation_text
 
 CHECK_NAMES = {"initiation": "initiation", "consecution": "consecution", "safety": "implies the property"}
-HOW = {"lemmas": "by the lemmas", "pdr": "by PDR (z3 Spacer)", "kind": "by k-induction"}
+HOW = {"lemmas": "by the lemmas", "pdr": "by PDR (z3 Spacer)", "kind": "by k-induction",
+       "houdini": "by Houdini (facts read off reachable states)"}
 
 
 def checks_summary(checks: tuple[Check, ...]) -> list[tuple[str, str]]:

@@ -272,6 +272,9 @@ def build_proof_report(path: str, result: ProofResult, use_expect: bool = True) 
                                   result.unknown.get(name, "not proved"))
         if proof.engine == "kind":
             how = f"proved by k-induction at k = {proof.k} (no violation within {result.depth} steps)"
+        elif proof.engine == "houdini":
+            how = (f"proved by an inductive invariant of {proof.size} facts (slot facts and facts read off "
+                   "sampled reachable states; Houdini kept those every step preserves)")
         else:
             how = (f"proved by PDR (z3 Spacer): an inductive invariant of {proof.size} conjuncts, checked again "
                    "(initiation, consecution, implies the property)")

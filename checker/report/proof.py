@@ -151,7 +151,7 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
         return _violated(path, result, name, "pdr", lemma_check)
     reasons = []
     if name in result.proofs and result.proofs[name].invariant is not None:
-        written = _written(system, sy, name, result.proofs[name].invariant)
+        written = _written(system, sy, name, result.proofs[name].invariant, "pdr")
         if isinstance(written, PropertyProof):
             return PropertyProof(**{**written.__dict__, "lemmas": lemma_check})
         reasons.append(written)
@@ -160,9 +160,14 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
     kind = kinduction(system, options.depth, options.timeout, stop_on=frozenset({name}))
     if name in kind.violations:
         return _violated(path, kind, name, "kind", lemma_check)
-    if name in kind.proofs:
-        return PropertyProof(name, "proved", "kind", k=kind.proofs[name].k, lemmas=lemma_check,
-                             reason=f"PDR: {reasons[0]}")
+    proof = kind.proofs.get(name)
+    if proof is not None and proof.engine == "houdini" and proof.invariant is not None:
+        written = _written(system, sy, name, proof.invariant, "houdini")
+        if isinstance(written, PropertyProof):
+            return PropertyProof(**{**written.__dict__, "lemmas": lemma_check, "reason": f"PDR: {reasons[0]}"})
+        reasons.append(written)
+    elif proof is not None:
+        return PropertyProof(name, "proved", "kind", k=proof.k, lemmas=lemma_check, reason=f"PDR: {reasons[0]}")
     reasons.append(kind.unknown.get(name, "k-induction did not decide it"))
     cti = _kind_cti(system, kind.ctis.get(name), reach)
     return PropertyProof(name, "unknown", lemmas=lemma_check, cti=cti, reason="; ".join(f"{e}: {r}" for e, r in
@@ -180,22 +185,25 @@ def _violated(path: str, result: ProofResult, name: str, engine: str, lemma_chec
     return PropertyProof(name, "violated", engine, lemmas=lemma_check, violation=prop)
 
 
-def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.BoolRef) -> PropertyProof | str:
-    """PDR's invariant in spec syntax, parsed back, shrunk and checked again; or why not."""
+def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.BoolRef, engine: str
+             ) -> PropertyProof | str:
+    """An engine's invariant (PDR's, or the facts Houdini kept, less those that cannot be written) in spec
+    syntax, parsed back, shrunk and checked again; or why not."""
+    whose = {"pdr": "PDR's invariant", "houdini": "Houdini's invariant"}[engine]
     try:
-        texts = written_invariant(system, sy.u.base, invariant)
+        texts = written_invariant(system, sy.u.base, invariant, skip_unwritable=engine == "houdini")
     except Unwritable as err:
-        return f"PDR's invariant cannot be written in spec syntax ({err}): not shown, not a proof here"
+        return f"{whose} cannot be written in spec syntax ({err}): not shown, not a proof here"
     try:
         terms = [(t, compile_condition(sy.u.rel.pre, parse_back(system, t))) for t in texts]
     except (ExprError, PlaceError) as err:
-        return f"PDR's invariant written in spec syntax does not parse back ({err}): a bug in netcheck"
+        return f"{whose} written in spec syntax does not parse back ({err}): a bug in netcheck"
     terms = _shrink(sy, name, terms)
     induction = check_induction(sy, name, terms)
     if not induction.inductive:
         failed = ", ".join(f"{c.kind} of {c.conjunct}" for c in induction.checks if c.status != "passed")
-        return f"PDR's invariant, written in spec syntax, does not check again ({failed}): not a proof"
-    return PropertyProof(name, "proved", "pdr", tuple(t for t, _ in terms), induction.checks)
+        return f"{whose}, written in spec syntax, does not check again ({failed}): not a proof"
+    return PropertyProof(name, "proved", engine, tuple(t for t, _ in terms), induction.checks)
 
 
 def _shrink(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]]) -> list[tuple[str, z3.BoolRef]]:
