@@ -58,8 +58,11 @@ def verify_all(paths: Sequence[str], job: VerifyJob, graph: GraphRequest | None,
 
 def _serial(paths: Sequence[str], job: VerifyJob, graph: GraphRequest | None, progress: bool,
             cache: ExplorationCache | None, workers: int = 0) -> Iterator[tuple[str, SpecReport | SpecError]]:
-    """Each spec's report (or SpecError) in this process, one after the other."""
-    for path in paths:
+    """Each spec's report (or SpecError) in this process, one after the other, each with its own peak
+    memory."""
+    for k, path in enumerate(paths):
+        if k:
+            _start_afresh()
         try:
             report = _one(path, job, graph, progress, cache, workers)
         except SpecError as err:
@@ -70,11 +73,7 @@ def _serial(paths: Sequence[str], job: VerifyJob, graph: GraphRequest | None, pr
 
 def _one(path: str, job: VerifyJob, graph: GraphRequest | None, progress: bool,
          cache: ExplorationCache | None, workers: int = 0) -> SpecReport:
-    """One spec's report, by the job's engine, with this spec's peak memory (a process may have verified
-    others before it)."""
-    from ..engine.limits import release_freed_memory, restart_peak_rss
-    release_freed_memory()
-    restart_peak_rss()
+    """One spec's report, by the job's engine."""
     if job.engine == "bmc":
         assert job.depth is not None
         return verify_bmc(path, job.bounds, job.depth, job.limits, job.use_expect)
@@ -85,9 +84,19 @@ def _one(path: str, job: VerifyJob, graph: GraphRequest | None, progress: bool,
     return report
 
 
+def _start_afresh() -> None:
+    """Before another spec in the same process: give what the last one freed back to the system, and measure
+    the peak memory from here (engine/limits.py)."""
+    from ..engine.limits import release_freed_memory, restart_peak_rss
+    release_freed_memory()
+    restart_peak_rss()
+
+
 def _verify_in_worker(path: str, job: VerifyJob) -> tuple[SpecReport | None, tuple[Diagnostic, ...]]:
     """One spec verified in a worker process, without a progress line: its report, or the diagnostics it
-    does not load with (a SpecError itself does not survive pickling)."""
+    does not load with (a SpecError itself does not survive pickling). The process may have verified other
+    specs before: the peak memory reported is this one's."""
+    _start_afresh()
     try:
         report = _one(path, job, None, False, None)
     except SpecError as err:

@@ -33,6 +33,7 @@ from .deadlocks import why_partial
 from .limits import Interrupt
 from .mining import SAMPLE_STATES, mined_candidates, sample_states
 from .symbolic import Candidate, Cti, Frame, Proof, ProofResult, Symbolic, frames_differ
+from .verdicts import InternalError
 
 STRENGTHEN_SHARE = 0.5      # of the time left, the most the strengthening may take (the steps get the rest)
 STRENGTHEN_SECONDS = 120.0  # the most it may take without a timeout
@@ -56,7 +57,11 @@ def kinduction(system: TransitionSystem, depth: int, timeout: float | None = Non
                          covered=base.covered, times=list(base.times), engine="kind",
                          deadlock_partial=why_partial(base.system),
                          well_formed=tuple(c.text for c in sy.well_formed_facts))
-    for p, proof in proofs.items():   # an inductive invariant needs no base case (never a violated property)
+    contradicted = sorted(set(proofs) & {*base.violations, *base.witnesses})
+    if contradicted:
+        raise InternalError(f"k-induction: Houdini proves {', '.join(contradicted)}, which bounded model checking "
+                            "finds broken")
+    for p, proof in proofs.items():   # an inductive invariant needs no base case
         result.proofs[p] = proof
         result.unknown.pop(p, None)
     if base.reached < depth:   # the base case is incomplete: nothing more is proved

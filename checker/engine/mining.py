@@ -5,10 +5,10 @@ A slot fact that every sampled state satisfies may be an invariant; z3 decides. 
 - **implications**: whenever a control slot i (a program counter, a lock owner, a shared slot of at most
   four values) has value a, slot j takes only the values it takes with it in the sample
   (`creator[net0].pc == 12 -> net_mutex.owner in {0}`), kept only where that says more than the first kind.
-A slot that the sample shows unused (None) somewhere it is read is left out: an unused slot holds any
-value in z3. The sample is the first states of a breadth-first search, possibly of a bigger state space
-than it finishes (`sample_states`): Houdini drops every candidate that is not inductive, so a candidate
-from an incomplete sample is never trusted, only tried.
+A slot that is unused (None) in some of the states a candidate would read it in is left out of that
+candidate: an unused slot holds any value in z3. The sample is the first states of a breadth-first
+search, possibly of a bigger state space than it finishes (`sample_states`): Houdini drops every
+candidate that is not inductive, so a candidate from an incomplete sample is never trusted, only tried.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def mined_candidates(sy: Symbolic, states: Sequence[tuple], most: int = MOST_CAN
             if j == i:
                 continue
             with_: dict[object, set] = {}
-            for a, b in zip(columns[i], columns[j]):
+            for a, b in set(zip(columns[i], columns[j])):
                 with_.setdefault(a, set()).add(b)
             for a in sorted(with_, key=repr):
                 seen = with_[a]
