@@ -32,7 +32,7 @@ from .bmc import bmc
 from .deadlocks import why_partial
 from .limits import Interrupt
 from .mining import SAMPLE_STATES, mined_candidates, sample_states
-from .symbolic import Candidate, Cti, Frame, Proof, ProofResult, Symbolic, frames_differ
+from .symbolic import Candidate, Cti, Proof, ProofResult, Symbolic, frames_differ
 from .verdicts import InternalError
 
 STRENGTHEN_SHARE = 0.5      # of the time left, the most the strengthening may take (the steps get the rest)
@@ -80,7 +80,7 @@ def _strengthen(sy: Symbolic, props: list[str], sample: int, deadline: float | N
     invariant's facts are assumed of every state from then on. Nothing when it does not finish."""
     began = time.perf_counter()
     slot_facts = sy.well_formed_facts
-    goods = {p: Candidate(-1, f"property {p}", partial(_good, sy, p)) for p in props}
+    goods = {p: Candidate(-1, f"property {p}", partial(sy.good, p)) for p in props}
     mined = mined_candidates(sy, sample_states(sy.system, sample))
     now = time.perf_counter()
     until = now + (STRENGTHEN_SHARE * (deadline - now) if deadline is not None else STRENGTHEN_SECONDS)
@@ -93,10 +93,6 @@ def _strengthen(sy: Symbolic, props: list[str], sample: int, deadline: float | N
     seconds = time.perf_counter() - began
     return {p: Proof(p, "houdini", k=0, invariant=invariant, size=len(kept), seconds=seconds)
             for p, c in goods.items() if c in kept}
-
-
-def _good(sy: Symbolic, prop: str, s: Frame) -> z3.BoolRef:
-    return sy.good(prop, s)
 
 
 def _ms(deadline: float | None) -> int:
