@@ -16,15 +16,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
+import networkx as nx
 import pytest
 import z3
 from click.testing import CliRunner
 from netcheck.checker.analyses.trace import describe_path
 from netcheck.checker.cli import main
 from netcheck.checker.engine.bmc import BmcError
-from netcheck.checker.engine.deadlocks import explicit_form
+from netcheck.checker.engine.deadlocks import explicit_form, has_cycle, why_partial
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.kinduction import kinduction
 from netcheck.checker.engine.limits import Limits
@@ -218,12 +220,13 @@ def test_facts_read_off_a_sample_hold_on_it_and_those_houdini_keeps_on_every_rea
 
 
 def test_facts_from_reachable_states_prove_what_k_induction_alone_does_not() -> None:
-    """producer_consumer.yaml: plain k-induction to depth 4 proves neither lock_discipline nor runtime_safety
-    (each has a counterexample to induction); with the facts Houdini keeps from a sample of reachable
-    states, both are proved by an inductive invariant, as the explicit search says they hold."""
+    """producer_consumer.yaml: plain k-induction to depth 4 does not prove runtime_safety (a counterexample to
+    induction; lock_discipline it proves with the lock-owner facts); with the facts Houdini keeps from a
+    sample of reachable states, both are proved by an inductive invariant, as the explicit search says
+    they hold."""
     path = EXAMPLES / "producer_consumer.yaml"
     wanted = {"lock_discipline", "runtime_safety"}
-    assert not wanted & kinduction(system_of(path), 4, sample=0).proofs.keys()
+    assert "runtime_safety" not in kinduction(system_of(path), 4, sample=0).proofs
     result = kinduction(system_of(path), 4)
     assert wanted <= result.proofs.keys() and all(result.proofs[p].engine == "houdini" for p in wanted)
     assert not set(explicit(system_of(path))[0]) & result.proofs.keys()
@@ -288,7 +291,8 @@ def test_a_livelock_proves_the_deadlock_form_but_never_deadlock_freedom(engine: 
     expected, complete = explicit(system)
     assert complete and DEADLOCK in expected
     result = kinduction(system, 3) if engine == "kind" else pdr(system)
-    assert DEADLOCK in result.proofs and result.deadlock_partial == "thread spinner has a loop"
+    assert DEADLOCK in result.proofs
+    assert result.deadlock_partial == "thread spinner may run forever: a loop of it may not end"
     no_form_state(system, result, {})
     found = next(p for p in build_proof_report(str(LOOPING), result).properties if p.name == DEADLOCK)
     assert found.status is Status.UNKNOWN and "not a proof of deadlock freedom" in found.message
@@ -309,3 +313,102 @@ def test_pdr_proves_what_the_explicit_search_says_holds(name: str) -> None:
     assert set(result.proofs) == set(result.covered)   # deadlock freedom in its form (a daemon: only that)
     assert all(ok for proof in result.proofs.values() for _, ok in proof.checks)
     no_form_state(system, result, expected)
+
+
+FED = ROOT / "tests" / "fixtures" / "proof" / "fed_daemon.yaml"
+
+
+def state_graph_is_acyclic(system: TransitionSystem) -> bool:
+    """Every run is finite: the explicit search's state graph (complete) has no cycle."""
+    exp = explore(system, Limits(max_states=20_000), measure_memory=False)
+    assert exp.complete
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(len(exp.store)))
+    graph.add_edges_from((a, b) for a, b, _, _ in exp.store.edges())
+    return nx.is_directed_acyclic_graph(graph)
+
+
+@pytest.mark.parametrize("change, why", [
+    (None, ""),
+    (("batch, queue = queue, []", "batch = queue"), "passes no step that makes its idle wait's condition false"),
+    (("          - done = done | {x}", "          - list_add_tail(queue, x)"),
+     "a daemon's step may make the condition of its idle wait true"),
+    (("idle: true", "idle: false"), "a loop of it passes no idle wait"),
+])
+def test_a_daemon_runs_finitely_only_when_fed(tmp_path: Path, change: tuple[str, str] | None, why: str) -> None:
+    """fed_daemon.yaml: the daemon empties the queue each turn and only the submitters fill it, so every run
+    ends (the explicit search's graph has no cycle). Taking the queue without emptying it, refilling it
+    itself, or a wait that is not idle: not shown (the first loops forever indeed)."""
+    text = FED.read_text()
+    if change is not None:
+        assert change[0] in text
+        text = text.replace(*change)
+    path = tmp_path / "fed.yaml"
+    path.write_text(text)
+    system = system_of(path)
+    sy = Symbolic(system)
+    sy.houdini()
+    got = why_partial(system, sy.finite)
+    if not why:
+        assert got == "" and state_graph_is_acyclic(system)
+    else:
+        assert why in got and "worker" in got
+    if change is not None and change[1] == "batch = queue":
+        assert not state_graph_is_acyclic(system)
+
+
+def test_a_loop_over_a_list_another_thread_changes_is_not_shown_to_end(tmp_path: Path) -> None:
+    """A walk over a shared list that a concurrent thread edits (no lock) may not end; under the lock that
+    all writers take, it does."""
+    text = """netcheck: 1
+name: walk
+entities: {item: 2}
+locks: {m: mutex}
+state:
+  l: {type: list<item>, init: [item0]}
+  seen: {type: set<item>}
+procedures:
+  walker():
+    - ENTER
+    - list_for_each_entry: x in l
+      do:
+        - seen = seen | {x}
+    - LEAVE
+  adder():
+    - mutex_lock: m
+    - list_add_tail(l, item1)
+    - mutex_unlock: m
+threads:
+  walker: {run: walker()}
+  adder: {run: adder()}
+"""
+    for locked, why in ((False, "thread walker may run forever: a loop of it may not end"), (True, "")):
+        path = tmp_path / "walk.yaml"
+        path.write_text(text.replace("ENTER", "mutex_lock: m").replace("LEAVE", "mutex_unlock: m") if locked else
+                        text.replace("    - ENTER\n", "").replace("    - LEAVE\n", ""))
+        system = system_of(path)
+        sy = Symbolic(system)
+        sy.houdini()
+        assert why_partial(system, sy.finite) == why
+
+
+def test_finite_runs_are_claimed_only_where_the_state_graph_has_no_cycle() -> None:
+    """On generated specs (daemons, loops, waits): where `finite` shows every run finite, the explicit
+    search's complete state graph is acyclic."""
+    claimed: list[bool] = []
+
+    @generated_systems(25)
+    def check(system: TransitionSystem) -> None:
+        exp = explore(system, Limits(max_states=20_000), measure_memory=False)
+        if not exp.complete:
+            return
+        try:
+            sy = Symbolic(system, 2000)
+        except BmcError:
+            return
+        sy.houdini(2000)
+        if why_partial(system, partial(sy.finite, timeout_ms=2000)) == "":
+            assert state_graph_is_acyclic(system)
+            claimed.append(any(has_cycle(t.nodes) for t in system.threads))
+    check()
+    assert claimed and any(claimed)   # shown, and shown for specs with loops

@@ -24,6 +24,7 @@ from netcheck.checker.report.proof import ProveOptions, compiled_lemmas, provabl
 from netcheck.model.lang.errors import SpecError
 from netcheck.model.lang.parse import load_spec
 from netcheck.model.semantics import smtlist
+from netcheck.model.semantics.places import thread_places
 from netcheck.model.semantics.system import TransitionSystem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,7 +147,7 @@ def test_at_is_only_for_lemmas(tmp_path: Path) -> None:
 
 def test_usage_errors() -> None:
     assert run(str(CORRECT), "no_such")[0] == 2
-    assert run(str(CORRECT), "deadlock_free")[0] == 2
+    assert run(str(CORRECT), "lock_order")[0] == 2
     assert run(str(ROOT / "no_such_spec.yaml"))[0] == 2
 
 
@@ -279,3 +280,105 @@ def test_a_state_shows_the_locals_in_use() -> None:
     assert f"[x = {x}]" in "\n".join(state_lines(view, ""))
     finished = next(s for s in states if all(p == "finished" for _, p, _ in state_view(system, s).positions[:2]))
     assert state_view(system, finished).locals[0] == ()
+
+
+def test_a_thread_family_is_named_through_a_quantified_variable(tmp_path: Path) -> None:
+    """`producer[i]` with i bound by all(): each element's own instance, the same conditions as the lemmas
+    written once per instance; held_by() and at() of a family with no instance for an element are false
+    there, local() of one is refused."""
+    path = with_lemmas(tmp_path, {
+        "each": 'all(at(producer[i], "finished") or local(producer[i], i) == i for i in item)',
+        "one_by_one": ('(at(producer[item0], "finished") or local(producer[item0], i) == item0) and '
+                       '(at(producer[item1], "finished") or local(producer[item1], i) == item1)'),
+        "swapped": 'all(at(producer[i], "finished") or local(producer[i], i) != i for i in item)',
+    })
+    system = TransitionSystem(load_spec(path))
+    sy = Symbolic(system)
+    sy.houdini()
+    terms = dict(compiled_lemmas(system, sy))
+    solver = z3.Solver()
+    assert solver.check(terms["each"] != terms["one_by_one"]) == z3.unsat   # the same condition
+    each = check_induction(sy, "lock_discipline", [("each", terms["each"])])
+    assert all(c.status == "passed" for c in each.checks if c.conjunct == "each")
+    swapped = check_induction(sy, "lock_discipline", [("swapped", terms["swapped"])])
+    assert [c.status for c in swapped.checks if c.conjunct == "swapped" and c.kind == "initiation"] == ["failed"]
+    bad = with_lemmas(tmp_path, {"bad": "all(local(worker[i], x) == null for i in item)"})
+    with pytest.raises(SpecError, match="no thread instance 'worker\\[...\\]'"):
+        load_spec(bad)
+
+
+NESTED = """netcheck: 1
+name: nested
+entities: {item: 2}
+locks: {m: mutex}
+state: {seen: {type: set<item>}}
+procedures:
+  mark(item i):
+    - mutex_lock: m
+    - seen = seen | {i}
+    - mutex_unlock: m
+  outer(item i):
+    - call: mark(i)
+threads:
+  t: {for: i in item, run: outer(i)}
+properties:
+  small:
+    invariant: "len(seen) <= 2"
+"""
+
+
+def test_a_named_frame_local_and_parameter_facts(tmp_path: Path) -> None:
+    """local(THREAD, PROC.NAME) reads that procedure's frame where an inner one hides the name; the proof
+    engines' well-formedness facts say a parameter equals what its caller passed while the call runs, so a
+    lemma about the outer frame's `i` while the thread stands inside mark() is inductive; a state shows the
+    hidden local as PROC.NAME."""
+    path = tmp_path / "nested.yaml"
+    line = next(n for n, text in enumerate(NESTED.splitlines(), 1) if "seen = seen" in text)
+    lemma = (f'all(not at(t[e], "nested.yaml:{line}") or (local(t[e], outer.i) == e and local(t[e], i) == e)'
+             ' for e in item)')
+    path.write_text(NESTED + f"lemmas:\n  where: '{lemma}'\n")
+    system = TransitionSystem(load_spec(path))
+    sy = Symbolic(system)
+    sy.houdini()
+    assert any("inside its call" in c.text for c in sy.well_formed_facts)
+    assert check_induction(sy, "small", compiled_lemmas(system, sy)).inductive
+    pc = thread_places(system.threads)["t[item0]"].pcs(f"nested.yaml:{line}")[0]
+    inside = next(s for s in explore(system, Limits(), measure_memory=False).store.states
+                  if s[system.threads[0].pcslot] == pc)
+    shown = dict(state_view(system, inside).locals[0])
+    assert shown.get("outer.i") == "item0" and shown.get("i") == "item0"
+
+
+FED = ROOT / "tests" / "fixtures" / "proof" / "fed_daemon.yaml"
+
+
+def test_deadlock_freedom_is_proved_when_named() -> None:
+    """prove deadlock_free: the state-local form (no global deadlock, no wait cycle), which is all of it
+    here, since the daemon turns only when a submitter feeds it; not among the properties proved by
+    default."""
+    code, out = run(str(FED), "deadlock_free")
+    assert code == 0 and "deadlock_free: PROVED" in out and "every run is finite" in out
+    system = system_of(FED)
+    assert "deadlock_free" not in provable(system)
+
+
+def test_deadlock_freedom_stays_unknown_where_a_run_may_not_end(tmp_path: Path) -> None:
+    """The daemon takes one item per turn: its turns are not shown to need a submitter's step, so the
+    proof of the form is not called deadlock freedom (exit 3, the reason printed)."""
+    path = tmp_path / "one.yaml"
+    path.write_text(FED.read_text().replace("      - batch, queue = queue, []\n",
+                                            "      - batch = [first(queue)]\n      - list_del(queue, first(queue))\n"))
+    code, out = run(str(path), "deadlock_free")
+    assert code == 3 and "not a proof of deadlock freedom" in out and "worker may run forever" in out
+
+
+NET_MUTEX_LEMMAS = ROOT / "specs" / "proofs" / "net_mutex_lemmas.yaml"
+
+
+def test_the_net_mutex_lemmas_prove_the_headline_properties() -> None:
+    """specs/proofs/net_mutex_lemmas.yaml (docs/results.md: at net=5): with one namespace, the lemmas
+    prove init_exit_pairing, exit_matches_init and deadlock freedom with no search."""
+    code, out = run(str(NET_MUTEX_LEMMAS), "init_exit_pairing", "exit_matches_init", "deadlock_free",
+                    "--lemmas-only", "--bound", "net=1")
+    assert code == 0, out
+    assert out.count("PROVED by the lemmas") == 3 and "every run is finite" in out

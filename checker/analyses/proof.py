@@ -47,6 +47,8 @@ class Writer:
         names: dict[int, set[str]] = {}   # a local slot -> the local() terms naming it somewhere
         for where in self.places.values():
             for name, uses in where.locals.items():
+                if "." in name:   # PROC.NAME: the plain name says the same where one name is all a slot holds
+                    continue
                 for _, slot in uses:
                     names.setdefault(slot, set()).add(f"local({where.name}, {name})")
         self.local_names = names

@@ -41,19 +41,17 @@ def prove(spec: str, properties: tuple[str, ...], bounds: tuple[str, ...], time_
     4: internal error.
     """
     from ..render.proof import render_prove_json, render_prove_text
-    from ..report.proof import ProveOptions, provable
+    from ..report.proof import ProveOptions, provable, provable_when_named
     from ..report.proof import prove as prove_spec
     system = load_system(spec, parse_bounds(bounds))
-    known = provable(system)
+    known, named = provable(system), provable_when_named(system)
     for name in properties:
-        if name not in known:
+        if name not in named:
             others = [p.name for p in system.property_kinds()]
-            why = ("deadlock freedom has no invariant to write: `verify --engine kind` or `--engine pdr` proves "
-                   "its state-local form (docs/analyses.md, section 11)") if name == "deadlock_free" else \
-                "it is not a state or step property the z3 engines decide" if name in others else \
-                did_you_mean(name, known)
+            why = "it is not a state or step property the z3 engines decide" if name in others else \
+                did_you_mean(name, named)
             raise click.BadParameter(f"no property '{name}' to prove in {spec}; {why} (provable: "
-                                     f"{', '.join(known)})", param_hint="PROPERTY")
+                                     f"{', '.join(named)})", param_hint="PROPERTY")
     report = prove_spec(spec, system, list(properties) or known, ProveOptions(time_per_property, depth, lemmas_only))
     click.echo(render_prove_json(report) if fmt == "json" else render_prove_text(report), nl=False)
     sys.exit(report.exit_code)

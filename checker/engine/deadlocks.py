@@ -37,7 +37,7 @@ from netcheck.model.semantics import ir, smtlist
 from netcheck.model.semantics.locks import READ_BITS
 from netcheck.model.semantics.relation import Relation
 from netcheck.model.semantics.runtime import Violation
-from netcheck.model.semantics.system import TransitionSystem
+from netcheck.model.semantics.system import Thread, TransitionSystem
 
 from .explore import wait_cycle
 
@@ -136,25 +136,35 @@ def _reads(readers: z3.ArithRef, tid: int) -> z3.BoolRef:
     return (readers / (1 << (READ_BITS * tid))) % (1 << READ_BITS) != 0
 
 
-def why_partial(system: TransitionSystem) -> str:
-    """'' when every run of the system is finite (no daemon, no cycle in any thread's program), so that the
-    form is all of deadlock freedom; otherwise what keeps it from being."""
-    daemons = [t.name for t in system.threads if t.daemon]
-    if daemons:
-        return f"a daemon thread runs forever ({daemons[0]})"
+def why_partial(system: TransitionSystem, finite: Callable[[Thread], str] | None = None) -> str:
+    """'' when every run of the system is finite, so that the form is all of deadlock freedom; otherwise what
+    keeps it from being. Without `finite`: when no thread is a daemon and no thread's program has a cycle.
+    With it (symbolic.py `Symbolic.finite`): when it says '' of every thread, each thread taking finitely
+    many steps on every run in which the threads that are no daemons do (they all do, then)."""
     for t in system.threads:
-        if _has_cycle(t.nodes):
-            return f"thread {t.name} has a loop"
+        if t.daemon and finite is None:
+            return f"a daemon thread runs forever ({t.name})"
+    for t in system.threads:
+        if finite is None:
+            if has_cycle(t.nodes):
+                return f"thread {t.name} has a loop"
+            continue
+        why = finite(t)
+        if why:
+            return f"{'a daemon thread' if t.daemon else 'thread'} {t.name} may run forever: {why}"
     return ""
 
 
-def _has_cycle(nodes: Sequence[ir.Node]) -> bool:
+def has_cycle(nodes: Sequence[ir.Node], cut: frozenset[int] = frozenset()) -> bool:
+    """Whether the program has a cycle that passes none of the program points in `cut`."""
     def successors(node: ir.Node) -> list[int]:
         out = [node.next, node.alt, getattr(node, "wait", -1)]
         if isinstance(node, ir.Choose):
             out += [p for _, p in node.branches]
         return [p for p in out if 0 <= p < len(nodes)]
     state = [0] * len(nodes)   # 0 new, 1 on the stack, 2 done
+    for pc in cut:
+        state[pc] = 2
     for root in range(len(nodes)):
         if state[root]:
             continue
@@ -196,4 +206,4 @@ def expanded_form(system: TransitionSystem, state: tuple, transitions: Sequence[
     return wait_cycle(system, state, blocked, finished)
 
 
-__all__ = ["DeadlockForm", "explicit_form", "expanded_form", "why_partial"]
+__all__ = ["DeadlockForm", "explicit_form", "expanded_form", "has_cycle", "why_partial"]

@@ -29,7 +29,6 @@ import z3
 from netcheck.model.semantics.system import TransitionSystem
 
 from .bmc import bmc
-from .deadlocks import why_partial
 from .limits import Interrupt
 from .mining import SAMPLE_STATES, mined_candidates, sample_states
 from .symbolic import Candidate, Cti, Proof, ProofResult, Symbolic, frames_differ
@@ -55,7 +54,6 @@ def kinduction(system: TransitionSystem, depth: int, timeout: float | None = Non
     result = ProofResult(base.system, dict(base.violations), dict(base.witnesses), base.complete, base.stop_reason,
                          unknown=dict(base.unknown), depth=depth, reached=base.reached, paths=dict(base.paths),
                          covered=base.covered, times=list(base.times), engine="kind",
-                         deadlock_partial=why_partial(base.system),
                          well_formed=tuple(c.text for c in sy.well_formed_facts))
     contradicted = sorted(set(proofs) & {*base.violations, *base.witnesses})
     if contradicted:
@@ -64,12 +62,11 @@ def kinduction(system: TransitionSystem, depth: int, timeout: float | None = Non
     for p, proof in proofs.items():   # an inductive invariant needs no base case
         result.proofs[p] = proof
         result.unknown.pop(p, None)
-    if base.reached < depth:   # the base case is incomplete: nothing more is proved
-        result.seconds = time.perf_counter() - started
-        return result
-    open_ = [p for p in sy.decided if p not in result.violations and p not in result.witnesses
-             and p not in result.unknown and p not in result.proofs]
-    _step(sy, result, open_, depth, deadline)
+    if base.reached >= depth:   # else the base case is incomplete: nothing more is proved
+        open_ = [p for p in sy.decided if p not in result.violations and p not in result.witnesses
+                 and p not in result.unknown and p not in result.proofs]
+        _step(sy, result, open_, depth, deadline)
+    result.deadlock_partial = sy.deadlock_partial(result.proofs)
     result.seconds = time.perf_counter() - started
     return result
 

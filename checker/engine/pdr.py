@@ -30,7 +30,6 @@ import z3
 from netcheck.model.semantics.system import TransitionSystem
 
 from .bmc import bmc, constants
-from .deadlocks import why_partial
 from .limits import Interrupt
 from .result import Finding, Path
 from .symbolic import Frame, Proof, ProofResult, Symbolic
@@ -46,7 +45,7 @@ def pdr(system: TransitionSystem, timeout: float | None = None, fail_fast: bool 
     deadline = started + timeout if timeout else None
     sy = Symbolic(system)
     sy.houdini(_ms(deadline))
-    result = ProofResult(sy.system, engine="pdr", depth=0, reached=0, deadlock_partial=why_partial(sy.system),
+    result = ProofResult(sy.system, engine="pdr", depth=0, reached=0,
                          well_formed=tuple(c.text for c in sy.well_formed_facts))
     result.unknown.update(sy.undecided)
     result.covered = sy.decided
@@ -77,6 +76,7 @@ def pdr(system: TransitionSystem, timeout: float | None = None, fail_fast: bool 
             open_ = [p for p in open_ if p not in done]
     for p in open_:
         result.unknown.setdefault(p, "PDR found neither an invariant nor a violation")
+    result.deadlock_partial = sy.deadlock_partial(result.proofs)
     result.seconds = time.perf_counter() - started
     return result
 

@@ -19,18 +19,22 @@ A model's frame is read back into a state tuple (`state_of`) for the lock table 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import z3
+from netcheck.model.lang.expr import Expr, Local, Shared
 from netcheck.model.lang.types import IntT, ListT, RefT
-from netcheck.model.semantics import smtlist
+from netcheck.model.semantics import ir, smtlist
+from netcheck.model.semantics.discipline import held_locks
 from netcheck.model.semantics.layout import SlotKind, sort_type
 from netcheck.model.semantics.locks import READ_BITS
 from netcheck.model.semantics.program import locals_in_use
-from netcheck.model.semantics.system import TransitionSystem
+from netcheck.model.semantics.system import Thread, TransitionSystem
 
 from .bmc import RUNTIME, BmcResult, Unrolling, _goals, covered
+from .deadlocks import has_cycle, why_partial
 
 Frame = list[z3.ExprRef]
 
@@ -170,6 +174,48 @@ class Symbolic:
                     out.append(_short(i, slot.name, self.u.rel.pre.capacity(ty.entity)))
                     out.append(_entries(i, slot.name, sizes[ty.entity] - 1))
                     out.append(_distinct(i, slot.name))
+        for thread in system.threads:
+            out += self._frame_candidates(thread)
+            out += self._holding_candidates(thread)
+        return out
+
+    def _holding_candidates(self, thread: Thread) -> list[Candidate]:
+        """Where the thread surely holds a lock exclusively (discipline.py's must-analysis of its program),
+        the lock's owner (a mutex's or spinlock's, an rwsem's writer) is that thread."""
+        system = self.system
+        out: list[Candidate] = []
+        entry = system.initial_states[0][thread.pcslot] if system.initial_states else None
+        if entry is None or entry == thread.finished:
+            return out
+        where: dict[str, list[int]] = {}
+        for p, held in held_locks(thread.nodes, entry).items():
+            if p < len(thread.steps) and thread.steps[p] is not None:
+                for hold in held:
+                    if hold.exclusive and hold.lock in system.layout.locks:
+                        where.setdefault(hold.lock, []).append(p)
+        for lock, pcs in sorted(where.items()):
+            owner = system.layout.locks[lock][0]
+            fact = _at_places(thread.pcslot, sorted(pcs), partial(_equals_value, owner, z3.IntVal(thread.tid)))
+            out.append(Candidate(owner, f"{lock} held by {thread.name} where it surely holds it", fact))
+        return out
+
+    def _frame_candidates(self, thread: Thread) -> list[Candidate]:
+        """A parameter equals the caller's variable (or the constant) passed for it, wherever the call runs:
+        nothing but the callee writes the caller's frame while it runs (Houdini drops a parameter the
+        callee assigns)."""
+        pre, out = self.u.rel.pre, []
+        slots = self.system.layout.slots
+        for inside, param, arg, value in thread.frame_facts:
+            pcs = sorted(p for p in inside if p < len(thread.steps) and thread.steps[p] is not None)
+            if not pcs or (arg is not None and pre.sort(arg) != pre.sort(param)):
+                continue
+            if arg is None:
+                equal = partial(_equals_value, param, pre.value(param, value))
+                text = f"{slots[param].name} == {value} inside its call"
+            else:
+                equal = partial(_equals_slot, param, arg)
+                text = f"{slots[param].name} == {slots[arg].name} inside its call"
+            out.append(Candidate(param, text, _at_places(thread.pcslot, pcs, equal)))
         return out
 
     def _local_candidates(self, i: int) -> list[Candidate]:
@@ -243,11 +289,148 @@ class Symbolic:
     def well_formed(self, s: Frame) -> z3.BoolRef:
         return z3.And(*[c.fact(s) for c in self.well_formed_facts]) if self.well_formed_facts else z3.BoolVal(True)
 
+    # -- runs that end
+
+    def deadlock_partial(self, proved: Collection[str], assume: Sequence[z3.BoolRef] = ()) -> str:
+        """'' when a proof of deadlock freedom's state-local form is all of it (deadlocks.py `why_partial`):
+        asked of `finite` only when `proved` holds a deadlock property (after the engine's own queries:
+        Spacer's search depends on what z3 built before it). `assume`: conditions on the relation's
+        state-before constants that hold in every reachable state (proved lemmas)."""
+        kinds = {info.name: info.kind for info in self.system.property_kinds()}
+        asked = any(kinds.get(name) == "deadlock" for name in proved)
+        return why_partial(self.system, partial(self.finite, assume=assume) if asked else None)
+
+    def finite(self, thread: Thread, assume: Sequence[z3.BoolRef] = (), timeout_ms: int = 10_000) -> str:
+        """'' when the thread takes finitely many steps on every run in which the threads that are no
+        daemons do, else why that is not shown. Its loops over a list or set that nothing changes while it
+        is inside them end (`bounded_loops`); a cycle of its program through none of them must, for a
+        daemon, pass an idle await and a step after which that await's condition is false, where no
+        daemon's step makes the condition true: then each turn needs a step of a thread that is no daemon.
+        Shown for well-formed states (Houdini's facts: `houdini` first) satisfying `assume`; z3 unknown:
+        not shown."""
+        u, t = self.u, thread
+        s, after = self.frame("fin0"), self.frame("fin1")
+        select, step = u.macro(s, after, "fin")
+        solver = _solver(timeout_ms)
+        solver.add(self.well_formed(s), *[u.at(a, s) for a in assume], step)
+        bounded = self._bounded_loops(t, solver, s, after)
+        if not has_cycle(t.nodes, bounded):
+            return ""
+        if not t.daemon:
+            return "a loop of it may not end"
+        idle = frozenset(pc for pc, node in enumerate(t.nodes)
+                         if isinstance(node, ir.Await) and node.idle and t.steps[pc] is not None)
+        if has_cycle(t.nodes, bounded | idle):
+            return "a loop of it passes no idle wait"
+        if any(u.rel.cases(t.tid, pc, True) for pc in idle):
+            return "a fatal signal may end its idle wait"
+
+        def waiting_ends(frame: Frame) -> z3.BoolRef:   # some idle await of the daemon could pass
+            return z3.Or(*[u.at(case.guard, frame) for pc in idle
+                           for case in u.rel.cases(t.tid, pc, False) if not case.violation])
+        solver.add(waiting_ends(after))
+        daemons = [b for b, o in zip(select, u.visible) if self.system.threads[o.tid].daemon]
+        if solver.check(z3.Not(waiting_ends(s)), z3.Or(*daemons)) != z3.unsat:
+            return "a daemon's step may make the condition of its idle wait true"
+        emptying = frozenset(pc for pc, st in enumerate(t.steps) if st is not None and pc not in idle and
+                             solver.check(z3.Or(*[b for b, o in zip(select, u.visible)
+                                                  if o.tid == t.tid and o.pc == pc] or [z3.BoolVal(False)]),
+                                          u.pc(s, t.tid) == pc) == z3.unsat)
+        if has_cycle(t.nodes, bounded | emptying):
+            return "a loop of it passes no step that makes its idle wait's condition false"
+        return ""
+
+    def _bounded_loops(self, t: Thread, solver: z3.Solver, s: Frame, after: Frame) -> frozenset[int]:
+        """The cursor steps of the thread's loops that end: each walks a list or set (not through deleted
+        elements) whose slot no step from inside the loop to inside it changes, and nothing inside writes
+        the cursor; each entry then takes at most as many turns as the walk has elements."""
+        out = set()
+        for pc, node in enumerate(t.nodes):
+            if type(node) is not ir.LoopStep or node.rcu or node.source is None:
+                continue
+            start = next((q for q, other in enumerate(t.nodes) if isinstance(other, ir.LoopStart)
+                          and other.cursor == node.cursor and other.next == node.next and other.alt == node.alt),
+                         None)
+            walked = _slot_of(node.source, node, self.system)
+            if start is None or walked is None:
+                continue
+            inside = _loop_region(t.nodes, start, pc)
+            if any(_writes_slot(t.nodes[q], node.cursor) for q in inside if q != pc):
+                continue
+            visible = [q for q in inside | {pc} if t.steps[q] is not None]
+            if not visible or solver.check(z3.Or(*[self.u.pc(s, t.tid) == q for q in visible]),
+                                           z3.Or(*[self.u.pc(after, t.tid) == q for q in visible]),
+                                           s[walked] != after[walked]) == z3.unsat:
+                out.add(pc)
+        return frozenset(out)
+
     # -- reading a model
 
     def state_of(self, model: z3.ModelRef, s: Frame) -> tuple:
         """A frame of a model as a state tuple (ints, bit masks as ints, sequences as tuples)."""
         return tuple(_value(model.eval(x, model_completion=True)) for x in s)
+
+
+def _at_places(pc: int, pcs: Sequence[int], fact: Callable[[Frame], z3.BoolRef]) -> Callable[[Frame], z3.BoolRef]:
+    """`fact` wherever the program counter in slot `pc` is one of `pcs`."""
+    return lambda s: z3.Or(z3.Not(z3.Or(*[s[pc] == q for q in pcs])), fact(s))
+
+
+def _equals_value(i: int, value: z3.ExprRef, s: Frame) -> z3.BoolRef:
+    return s[i] == value
+
+
+def _equals_slot(i: int, j: int, s: Frame) -> z3.BoolRef:
+    return s[i] == s[j]
+
+
+def _slot_of(e: Expr, node: ir.Node, system: TransitionSystem) -> int | None:
+    """The slot of a plain variable (a shared one with no index, or a local of the node's frame)."""
+    if isinstance(e, Shared) and not e.keys and e.name in system.layout.shared:
+        return system.layout.shared[e.name][0]
+    if isinstance(e, Local) and node.env is not None:
+        return node.env.locals.get(e.name)
+    return None
+
+
+def _loop_region(nodes: Sequence[ir.Node], start: int, step: int) -> set[int]:
+    """The program points inside a loop: on a path from its body's entry back to its cursor step."""
+    def successors(node: ir.Node) -> list[int]:
+        out = [node.next, node.alt, getattr(node, "wait", -1)]
+        if isinstance(node, ir.Choose):
+            out += [p for _, p in node.branches]
+        return [p for p in out if 0 <= p < len(nodes)]
+    forward, stack = set(), [nodes[start].next]
+    while stack:
+        pc = stack.pop()
+        if pc in forward or pc in (start, step) or not 0 <= pc < len(nodes):
+            continue
+        forward.add(pc)
+        stack.extend(successors(nodes[pc]))
+    return {pc for pc in forward if step in _reach(nodes, pc, successors, {start})}
+
+
+def _reach(nodes: Sequence[ir.Node], root: int, successors: Callable[[ir.Node], list[int]],
+           avoid: set[int]) -> set[int]:
+    seen, stack = set(), [root]
+    while stack:
+        pc = stack.pop()
+        if pc in seen or pc in avoid:
+            continue
+        seen.add(pc)
+        stack.extend(successors(nodes[pc]))
+    return seen
+
+
+def _writes_slot(node: ir.Node, slot: int) -> bool:
+    """Whether a node may write a local slot (an assignment to it, a frame reset, a loop cursor)."""
+    if isinstance(node, ir.Assign):
+        return any(isinstance(w.target, Local) and w.env.locals.get(w.target.name) == slot for w in node.writes)
+    if isinstance(node, ir.Reset):
+        return slot in node.slots
+    if isinstance(node, ir.LoopStep):
+        return node.cursor == slot
+    return False
 
 
 def _between(i: int, name: str, lo: int, hi: int) -> Candidate:

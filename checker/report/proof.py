@@ -12,7 +12,8 @@ Per property the engine decides (engine/bmc.py `covered`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import z3
 from netcheck.model.lang.errors import Diagnostic, SpecError
@@ -20,7 +21,7 @@ from netcheck.model.lang.expr import ExprError
 from netcheck.model.semantics.evaluate import format_value
 from netcheck.model.semantics.layout import SlotKind, sort_type
 from netcheck.model.semantics.places import PlaceError, thread_places
-from netcheck.model.semantics.program import locals_named
+from netcheck.model.semantics.program import locals_by_frame, locals_named
 from netcheck.model.semantics.system import TransitionSystem
 
 from ..analyses.proof import Unwritable, compile_condition, parse_back, written_invariant
@@ -109,6 +110,12 @@ def provable(system: TransitionSystem) -> list[str]:
             if not why and kinds.get(name, "runtime") not in ("reachable", "deadlock")]
 
 
+def provable_when_named(system: TransitionSystem) -> list[str]:
+    """`provable`, and deadlock freedom (its state-local form, engine/deadlocks.py), proved when named."""
+    kinds = {info.name: info.kind for info in system.property_kinds()}
+    return [*provable(system), *[name for name, kind in kinds.items() if kind == "deadlock"]]
+
+
 def prove(path: str, system: TransitionSystem, names: list[str], options: ProveOptions) -> ProveReport:
     system = system.unreduced()
     sy = Symbolic(system)
@@ -141,8 +148,9 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
         induction = check_induction(sy, name, lemmas)
         lemma_check = LemmaCheck(induction.checks, _cti_view(system, induction.cti, reach), induction.inductive)
         if induction.inductive:
-            return PropertyProof(name, "proved", "lemmas", tuple(f"{n}: {t}" for n, t in _lemma_texts(system)),
-                                 induction.checks, lemmas=lemma_check)
+            return _deadlock_caveat(sy, PropertyProof(name, "proved", "lemmas", tuple(
+                f"{n}: {t}" for n, t in _lemma_texts(system)), induction.checks, lemmas=lemma_check),
+                [term for _, term in lemmas])
     if options.lemmas_only:
         why = "the lemmas are not inductive" if lemmas else "the spec has no lemmas"
         return PropertyProof(name, "unknown", lemmas=lemma_check, reason=f"{why} (--lemmas-only: no search)")
@@ -153,7 +161,7 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
     if name in result.proofs and result.proofs[name].invariant is not None:
         written = _written(system, sy, name, result.proofs[name].invariant, "pdr")
         if isinstance(written, PropertyProof):
-            return PropertyProof(**{**written.__dict__, "lemmas": lemma_check})
+            return _deadlock_caveat(sy, PropertyProof(**{**written.__dict__, "lemmas": lemma_check}))
         reasons.append(written)
     else:
         reasons.append(result.unknown.get(name, "PDR found no invariant"))
@@ -164,15 +172,35 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
     if proof is not None and proof.engine == "houdini" and proof.invariant is not None:
         written = _written(system, sy, name, proof.invariant, "houdini")
         if isinstance(written, PropertyProof):
-            return PropertyProof(**{**written.__dict__, "lemmas": lemma_check, "reason": f"PDR: {reasons[0]}"})
+            return _deadlock_caveat(sy, PropertyProof(**{**written.__dict__, "lemmas": lemma_check,
+                                                             "reason": f"PDR: {reasons[0]}"}))
         reasons.append(written)
     elif proof is not None:
-        return PropertyProof(name, "proved", "kind", k=proof.k, lemmas=lemma_check, reason=f"PDR: {reasons[0]}")
+        return _deadlock_caveat(sy, PropertyProof(name, "proved", "kind", k=proof.k, lemmas=lemma_check,
+                                                      reason=f"PDR: {reasons[0]}"))
     reasons.append(kind.unknown.get(name, "k-induction did not decide it"))
     cti = _kind_cti(system, kind.ctis.get(name), reach)
     return PropertyProof(name, "unknown", lemmas=lemma_check, cti=cti, reason="; ".join(f"{e}: {r}" for e, r in
                                                                                        zip(("PDR", "k-induction"),
                                                                                            reasons)))
+
+
+def _deadlock_caveat(sy: Symbolic, proof: PropertyProof, assume: Sequence[z3.BoolRef] = ()) -> PropertyProof:
+    """A proof of deadlock freedom proves its state-local form (no global deadlock, no wait cycle); that is
+    all of it only when every run is finite (engine/deadlocks.py `why_partial`), else it stays unknown."""
+    if proof.status != "proved" or proof.name not in _deadlock_names(sy.system):
+        return proof
+    what = "no global deadlock and no wait cycle in any reachable state"
+    partial = sy.deadlock_partial({proof.name}, assume)
+    if not partial:
+        return replace(proof, reason="; ".join(r for r in (what + " (every run is finite, so no thread waits "
+                                                           "forever)", proof.reason) if r))
+    return replace(proof, status="unknown", reason=f"{what}, proved; not a proof of deadlock freedom, since "
+                   f"{partial} (a thread stuck in a livelock is decided only by the explicit search)")
+
+
+def _deadlock_names(system: TransitionSystem) -> set[str]:
+    return {info.name for info in system.property_kinds() if info.kind == "deadlock"}
 
 
 def _lemma_texts(system: TransitionSystem) -> list[tuple[str, str]]:
@@ -228,8 +256,11 @@ def state_view(system: TransitionSystem, s: tuple) -> StateView:
     for t in system.threads:
         pc = s[t.pcslot]
         named = locals_named(t.nodes)[pc] if pc < len(t.nodes) else {}
+        shown = set(named.values())   # and an outer frame's local an inner one hides, as PROC.NAME
+        hidden = {name: slot for name, slot in (locals_by_frame(t.nodes)[pc] if pc < len(t.nodes) else {}).items()
+                  if slot not in shown}
         locals_.append(tuple((name, format_value(s[slot], sort_type(system.layout.slots[slot].sort), system.names))
-                             for name, slot in named.items()))
+                             for name, slot in (*named.items(), *hidden.items())))
         node = system.node_at(s, t.tid)
         text = node.stmt.text if node is not None and node.stmt is not None else ""
         try:

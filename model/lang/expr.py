@@ -273,7 +273,7 @@ SIGNATURES = {"len": "len(L)", "first": "first(L)", "last": "last(L)", "next": "
               "max": "max(a, b)", "refcount_read": "refcount_read(REFCOUNT)", "atomic_read": "atomic_read(ATOMIC)",
               "completion_done": "completion_done(COMPLETION)",
               "running": "running(PROCEDURE)", "at": 'at(THREAD, "FILE:LINE", ...)',
-              "held_by": "held_by(LOCK, THREAD)", "local": "local(THREAD, NAME)"}
+              "held_by": "held_by(LOCK, THREAD)", "local": "local(THREAD, NAME) or local(THREAD, PROCEDURE.NAME)"}
 PLACE_FINISHED = "finished"   # at(THREAD, "finished"): the thread has returned from its procedure
 
 
@@ -285,6 +285,7 @@ class _Checker:
         self.base = base
         self.text = text
         self.bound: dict[str, Type] = {}
+        self.bound_within: dict[str, int] = {}   # a variable bound over an entity or a group: its elements' bitmask
 
     def span(self, node: ast.AST) -> Span:
         line = getattr(node, "lineno", 1)
@@ -610,37 +611,78 @@ class _Checker:
                             "worker, worker[0] or creator[net0]", "NC306")
         return name
 
+    def _threads(self, node: ast.Call, arg: ast.AST, fn: str) -> list[tuple[Expr | None, str]]:
+        """The thread instances an argument names: one (`worker`, `creator[net0]`), or `creator[n]` with `n`
+        bound by an enclosing quantifier: per element n can be (of the entity or group it ranges over, else of
+        its entity), (n == element, its instance or '' when the family has none for it)."""
+        var = arg.slice.id if isinstance(arg, ast.Subscript) and isinstance(arg.slice, ast.Name) else ""
+        if not (var in self.bound and isinstance(arg, ast.Subscript) and isinstance(arg.value, ast.Name)
+                and self.scope.threads):
+            return [(None, self._thread(node, arg, fn))]
+        ref = self.bound[var]
+        assert isinstance(ref, RefT)
+        within = self.bound_within.get(var, -1)
+        names = [(k, f"{arg.value.id}[{element}]") for k, element in enumerate(self.scope.entities[ref.entity])
+                 if within >> k & 1]
+        if not any(name in self.scope.threads for _, name in names):
+            raise self.fail(arg, f"no thread instance '{arg.value.id}[...]' runs for an element of {ref.entity}",
+                            did_you_mean(names[0][1], sorted(self.scope.threads)) or "name a thread family that "
+                            f"runs for each element of {ref.entity}", "NC306")
+        sp = self.span(arg)
+        return [(Compare(BOOL, sp, "==", Bound(ref, sp, var), Const(RefT(ref.entity), sp, k)),
+                 name if name in self.scope.threads else "") for k, name in names]
+
+    @staticmethod
+    def _per_thread(threads: list[tuple[Expr | None, str]], make: Callable[[str], Expr]) -> Expr:
+        """`make` of the one instance, or of each instance chosen by its condition (the last one otherwise)."""
+        out = make(threads[-1][1])
+        for cond, name in reversed(threads[:-1]):
+            assert cond is not None
+            out = IfExp(out.type, out.span, cond, make(name), out)
+        return out
+
     def _at(self, node: ast.Call) -> Expr:
         """at(THREAD, "FILE:LINE", ...): where a thread instance stands (lemmas only)."""
         if len(node.args) < 2:
             raise self.fail(node, "at() takes a thread and at least one place", f"write {SIGNATURES['at']}",
                             "NC307")
-        thread = self._thread(node, node.args[0], "at")
+        threads = self._threads(node, node.args[0], "at")
         places = []
         for a in node.args[1:]:
             if not (isinstance(a, ast.Constant) and isinstance(a.value, str) and PLACE_RE.match(a.value)):
                 raise self.fail(a, "a place is a quoted \"FILE:LINE\", \"FILE:LINE#K\" or \"finished\"",
                                 'write at(worker, "spec.yaml:12") with the line of a statement', "NC307")
             places.append(a.value)
-        return At(BOOL, self.span(node), thread, tuple(places))
+        sp = self.span(node)
+        return self._per_thread(threads, lambda t: At(BOOL, sp, t, tuple(places)) if t else Const(BOOL, sp, False))
 
     def _held_by(self, node: ast.Call) -> Expr:
         """held_by(LOCK, THREAD): a thread instance owns a lock (lemmas only)."""
         if len(node.args) != 2:
             raise self.fail(node, "held_by() takes a lock and a thread", f"write {SIGNATURES['held_by']}", "NC307")
-        thread = self._thread(node, node.args[1], "held_by")
+        threads = self._threads(node, node.args[1], "held_by")
         lock = self.expr(node.args[0])
         if not isinstance(lock, LockRef):
             raise self.fail(node.args[0], f"held_by() takes a lock first, got {lock.type}", "name a lock", "NC303")
-        return HeldBy(BOOL, self.span(node), lock, thread)
+        sp = self.span(node)
+        return self._per_thread(threads, lambda t: HeldBy(BOOL, sp, lock, t) if t else Const(BOOL, sp, False))
 
     def _local(self, node: ast.Call) -> Expr:
         """local(THREAD, NAME): a thread instance's local variable (lemmas only)."""
-        if len(node.args) != 2 or not isinstance(node.args[1], ast.Name):
+        qualified = node.args[1] if len(node.args) == 2 else None
+        if isinstance(qualified, ast.Attribute) and isinstance(qualified.value, ast.Name):
+            name = f"{qualified.value.id}.{qualified.attr}"   # PROC.NAME: that procedure's frame
+        elif isinstance(qualified, ast.Name):
+            name = qualified.id
+        else:
             raise self.fail(node, "local() takes a thread and a local variable's name",
                             f"write {SIGNATURES['local']}", "NC307")
-        thread = self._thread(node, node.args[0], "local")
-        name = node.args[1].id
+        threads = self._threads(node, node.args[0], "local")
+        missing = next((i for i, (_, t) in enumerate(threads) if not t), None)
+        if missing is not None:
+            element = ast.unparse(node.args[0]).replace(" ", "")
+            raise self.fail(node.args[0], f"{element} names no thread instance for every element it ranges over",
+                            "quantify over the elements the threads run for, or name one instance", "NC306")
         if name not in self.scope.thread_locals:
             raise self.fail(node.args[1], f"no procedure has a local '{shorten(name)}'",
                             did_you_mean(name, sorted(self.scope.thread_locals)) or
@@ -649,7 +691,8 @@ class _Checker:
         if t is None:
             raise self.fail(node.args[1], f"the locals named '{shorten(name)}' have different types",
                             "rename one of them", "NC303")
-        return ThreadLocal(t, self.span(node), thread, name)
+        sp = self.span(node)
+        return self._per_thread(threads, lambda thread: ThreadLocal(t, sp, thread, name))
 
     def _typed_call(self, node: ast.AST, fn: str, args: tuple[Expr, ...]) -> Expr:
         sp = self.span(node)
@@ -731,6 +774,8 @@ class _Checker:
             raise self.fail(comp.iter, f"cannot range over {domain.type}",
                             "range over an entity, a group, a set or a list", "NC303")
         self.bound[var] = RefT(domain.type.entity)
+        if isinstance(domain, Const) and isinstance(domain.value, int):
+            self.bound_within[var] = domain.value
         try:
             conds = [self.boolean(c) for c in comp.ifs]
             if len(comps) > 1:
@@ -749,6 +794,7 @@ class _Checker:
                                     "use count() to count the elements where a condition holds", "NC303")
         finally:
             del self.bound[var]
+            self.bound_within.pop(var, None)
         cond: Expr | None = None
         if conds:
             cond = conds[0] if len(conds) == 1 else BoolOp(BOOL, conds[0].span, "and", tuple(conds))

@@ -120,6 +120,7 @@ def local_types(procedures: Sequence[Procedure]) -> dict[str, Type | None]:
                  and isinstance(s.source.type, (ListT, SetT))]
         for name, t in (*proc.params, *proc.locals, *loops):
             out[name] = _join(out[name], t) if name in out else t
+            out[f"{proc.name}.{name}"] = t   # local(THREAD, PROC.NAME): that procedure's own frame
     return out
 
 

@@ -107,9 +107,9 @@ TOP_TEXT = {
                   "{leads_to: {from: EXPR, to: EXPR}}, {progress: THREAD}, {returns_when_killed: THREAD} (every "
                   "fair run), {reachable: EXPR} or {waits_on_slow: THREAD, during: PROCEDURE} (questions), with about:",
     "lemmas": "candidate invariants for `netcheck prove`: NAME: EXPR over shared state, locks, running(PROC), "
-              "at(THREAD, \"FILE:LINE\", ...), held_by(LOCK, THREAD) and local(THREAD, NAME); checked for "
-              "inductiveness, never "
-              "changing a verdict of verify",
+              "at(THREAD, \"FILE:LINE\", ...), held_by(LOCK, THREAD) and local(THREAD, NAME or PROC.NAME), "
+              "THREAD an instance or a family indexed by a quantified variable (creator[n]); checked for "
+              "inductiveness, never changing a verdict of verify",
     "options": "deadlock, fatal_signals (true/false), rwsem_wake (head_run/all_readers), fairness (weak/strong)",
     "expect": "the verdicts verifying must give: holds, or {violated: [PROPERTY, ...]}",
     "pinned": "bounds --bound may lower but not raise, with the reason: BOUND: REASON",

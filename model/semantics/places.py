@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..lang.expr import PLACE_FINISHED
-from .program import locals_named
+from .program import locals_by_frame, locals_named
 
 if TYPE_CHECKING:
     from .system import Thread
@@ -84,11 +84,11 @@ def thread_places(threads: list[Thread]) -> dict[str, ThreadPlaces]:
     out = {}
     for t in threads:
         places: dict[str, list[int]] = {}
-        named = locals_named(t.nodes)
+        named, by_frame = locals_named(t.nodes), locals_by_frame(t.nodes)
         locals_: dict[str, list[tuple[int, int]]] = {}
         for pc, step in enumerate(t.steps):
             if step is not None and pc < len(named):
-                for name, slot in named[pc].items():
+                for name, slot in (*named[pc].items(), *by_frame[pc].items()):
                     locals_.setdefault(name, []).append((pc, slot))
             node = t.nodes[pc] if pc < len(t.nodes) else None
             if step is None or node is None or node.stmt is None:

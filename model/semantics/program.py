@@ -102,6 +102,10 @@ class ThreadProgram:
         self.pool: dict[str, list[int]] = {}
         self.top: dict[str, int] = {}
         self.frames = 0
+        # parameter bindings, for the proof engines' frame facts: (the callee's env, its parameter's slot, the
+        # caller's slot passed or None, the constant passed); and each frame's env -> its caller's
+        self.bindings: list[tuple[int, int, int | None, object]] = []
+        self.callers: dict[int, int] = {}
 
     def emit(self, node: ir.Node, frame: Frame | None, then: int = -1) -> int:
         if len(self.nodes) >= MAX_NODES:
@@ -172,6 +176,7 @@ class ThreadProgram:
         end = self.emit(ir.End(), None)
         frame = self.new_frame(proc, (proc.name,), end, None)
         params = {frame.env.locals[n]: v for (n, _), v in zip(proc.params, args)}
+        self.bindings += [(id(frame.env), slot, None, v) for slot, v in params.items()]
         self.initial_values = {slot: params.get(slot, default_value(frame.types[name]))
                                for name, slot in frame.env.locals.items()}
         reset = self.emit(ir.Reset(slots=tuple(frame.slots)), frame, end)
@@ -286,6 +291,12 @@ class ThreadProgram:
         callee = self.new_frame(proc, frame.chain + (proc.name,), then, result)
         writes = [ir.Place(Local(t, stmt.span, n), callee.env) for n, t in proc.params]
         values: list[Expr] = list(stmt.args)
+        self.callers[id(callee.env)] = id(frame.env)
+        for (name, _), arg in zip(proc.params, stmt.args):
+            if isinstance(arg, Local) and arg.name in frame.env.locals:
+                self.bindings.append((id(callee.env), callee.env.locals[name], frame.env.locals[arg.name], None))
+            elif isinstance(arg, Const):
+                self.bindings.append((id(callee.env), callee.env.locals[name], None, arg.value))
         for name, t in callee.types.items():
             if name not in dict(proc.params):   # a fresh local: its default, no range check
                 writes.append(ir.Place(Local(t, stmt.span, name), callee.env, checked=False))
@@ -401,6 +412,19 @@ class ThreadProgram:
 
     # -- jump elimination
 
+    def frame_facts(self) -> tuple[tuple[frozenset[int], int, int | None, object], ...]:
+        """Per parameter binding, the program points inside the call (its frame or one it calls), the
+        parameter's slot, and the caller's slot or the constant passed: candidate facts (`param == arg`
+        there) for the proof engines' Houdini, which keeps those no step breaks."""
+        inside: dict[int, set[int]] = {}
+        for pc, node in enumerate(self.nodes):
+            env = id(node.env) if node.env is not None else None
+            while env is not None:
+                inside.setdefault(env, set()).add(pc)
+                env = self.callers.get(env)
+        return tuple((frozenset(inside.get(env, ())), param, slot, value)
+                     for env, param, slot, value in self.bindings if inside.get(env))
+
     def resolve(self) -> None:
         """Point every edge past jump nodes; a cycle of jumps is a loop that never takes a step."""
         def follow(i: int) -> int:
@@ -454,13 +478,33 @@ def locals_named(nodes: Sequence[ir.Node]) -> list[dict[str, int]]:
     return [named for named, _ in _locals_at(nodes)]
 
 
-def _locals_at(nodes: Sequence[ir.Node]) -> list[tuple[dict[str, int], frozenset[int]]]:
-    """Per program point: (name -> slot as the innermost frame declaring it resolves it, the slots of names
-    an inner frame hides)."""
+def _frames(nodes: Sequence[ir.Node]) -> dict[tuple[str, ...], dict[str, int]]:
+    """Per call chain, the names its frame declares and their slots."""
     frames: dict[tuple[str, ...], dict[str, int]] = {}
     for node in nodes:
         if node.frame and node.env is not None:
             frames.setdefault(node.frame, {}).update(node.env.locals)
+    return frames
+
+
+def locals_by_frame(nodes: Sequence[ir.Node]) -> list[dict[str, int]]:
+    """Per program point, each local as `PROC.NAME` and its slot, for every frame on the call chain (the
+    innermost frame of a procedure on it twice); lemmas' local(THREAD, PROC.NAME)."""
+    frames = _frames(nodes)
+    out = []
+    for node in nodes:
+        named: dict[str, int] = {}
+        for j in range(1, len(node.frame) + 1):
+            for name, slot in frames.get(node.frame[:j], {}).items():
+                named[f"{node.frame[j - 1]}.{name}"] = slot
+        out.append(named)
+    return out
+
+
+def _locals_at(nodes: Sequence[ir.Node]) -> list[tuple[dict[str, int], frozenset[int]]]:
+    """Per program point: (name -> slot as the innermost frame declaring it resolves it, the slots of names
+    an inner frame hides)."""
+    frames = _frames(nodes)
     out = []
     for node in nodes:
         named: dict[str, int] = {}
@@ -474,5 +518,5 @@ def _locals_at(nodes: Sequence[ir.Node]) -> list[tuple[dict[str, int], frozenset
     return out
 
 
-__all__ = ["ThreadProgram", "CompileError", "default_value", "locals_in_use", "locals_named", "rcu_list_names",
-           "walk_statements", "EnumT"]
+__all__ = ["ThreadProgram", "CompileError", "default_value", "locals_by_frame", "locals_in_use", "locals_named",
+           "rcu_list_names", "walk_statements", "EnumT"]

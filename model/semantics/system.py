@@ -42,6 +42,8 @@ class Thread:
     daemon: bool
     local_slots: list[int]
     builder: RuntimeBuilder
+    # (program points inside a call, a parameter's slot, the caller's slot passed or the constant): ThreadProgram
+    frame_facts: tuple[tuple[frozenset[int], int, int | None, object], ...] = ()
 
 
 Transition = tuple[int, int, int, bool, "tuple | Violation"]   # (tid, action, choice, signal, target)
@@ -180,7 +182,8 @@ class TransitionSystem:
             others.settles.append(builder.settle)
             daemon = next(t.daemon for t in spec.threads if t.name == decl)
             self.threads.append(Thread(tid, name, decl, layout.pc[tid], builder.steps, builder.runs, program.nodes,
-                                       builder.settle, finished, daemon, program.local_slots, builder))
+                                       builder.settle, finished, daemon, program.local_slots, builder,
+                                       program.frame_facts()))
         self.defaults = defaults
         self.actions = self._number_actions()
         self._expansion = [(t.tid, t.pcslot, t.steps, 1 << t.tid, t.daemon, t.builder.counts.ran)
