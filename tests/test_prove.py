@@ -382,3 +382,14 @@ def test_the_net_mutex_lemmas_prove_the_headline_properties() -> None:
                     "--lemmas-only", "--bound", "net=1")
     assert code == 0, out
     assert out.count("PROVED by the lemmas") == 3 and "every run is finite" in out
+
+
+def test_a_state_naming_no_thread_is_still_told() -> None:
+    """A counterexample to induction is any state the facts allow: an rwsem queue entry or a lock owner of
+    no thread (a well-formedness fact Houdini dropped) is shown as such, never a crash."""
+    system = system_of(ROOT / "specs" / "net_sem.yaml")
+    state = list(system.initial_states[0])
+    writer = next(i for i, slot in enumerate(system.layout.slots) if slot.name == "net_sem.writer")
+    state[writer], state[writer + 2] = 41, (2 * 57 + 1,)
+    rows = dict(state_view(system, tuple(state)).locks)
+    assert "no thread (#41)" in rows["net_sem"] and "no thread (#57)" in rows["net_sem"]

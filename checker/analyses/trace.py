@@ -438,6 +438,8 @@ def lock_row(system: TransitionSystem, held: LockHolders) -> Prose:
     """`held for write by W; held for read by R (x2); queue: T (write)` for an rwsem, `held by T; wanted
     by U` for a mutex or spinlock."""
     def ref(tid: int) -> Prose:
+        if not 0 <= tid < len(system.threads):   # a counterexample to induction is any well-formed-looking state
+            return words(f"no thread (#{tid})")
         return words(thread_ref(system, tid))
     parts = []
     if held.writer != -1:
