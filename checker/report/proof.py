@@ -8,6 +8,8 @@ Per property the engine decides (engine/bmc.py `covered`):
    still proves the property) and checked again by engine/lemmas.py: initiation, consecution, safety;
 3. then k-induction to --depth: a proof at some k, a violation (BMC's replayed trace), or the CTI.
 "Proved" needs a passed check of a written invariant or a k-induction proof; z3 unknown is never a pass.
+Deadlock freedom (when named) is proved in its state-local form the same way, and is proved only when
+every run is shown finite too (engine/symbolic.py `Symbolic.finite`, with the proved lemmas assumed).
 """
 
 from __future__ import annotations
