@@ -393,3 +393,35 @@ def test_a_state_naming_no_thread_is_still_told() -> None:
     state[writer], state[writer + 2] = 41, (2 * 57 + 1,)
     rows = dict(state_view(system, tuple(state)).locks)
     assert "no thread (#41)" in rows["net_sem"] and "no thread (#57)" in rows["net_sem"]
+
+
+FAIR_READER = ROOT / "docs" / "examples" / "fair_rwsem_reader.yaml"
+
+
+def test_rwsem_read_holds_and_queue_places_in_lemmas(tmp_path: Path) -> None:
+    """read_held_by(RWSEM, THREAD) and queued(RWSEM, THREAD): true lemmas hold on every reachable state, a
+    false one fails on one; on a mutex they are refused with a located error."""
+    lines = FAIR_READER.read_text().splitlines()
+    read_at = next(n for n, line in enumerate(lines, 1) if "done = true" in line)
+    wait_at = next(n for n, line in enumerate(lines, 1) if "down_read: s" in line)
+    path = tmp_path / "frr.yaml"
+    path.write_text(FAIR_READER.read_text() + "lemmas:\n" + "".join(f"  {k}: {v!r}\n" for k, v in {
+        "reading": f'not at(reader, "frr.yaml:{read_at}") or read_held_by(s, reader)',
+        "waiting": f'not at(reader, "frr.yaml:{wait_at}#2") or queued(s, reader) or read_held_by(s, reader)',
+        "never_queued": "not queued(s, reader)",
+    }.items()))
+    system = TransitionSystem(load_spec(path))
+    sy = Symbolic(system)
+    terms = dict(compiled_lemmas(system, sy))
+    pre = sy.u.rel.pre
+    states = explore(system, Limits(), measure_memory=False).store.states
+
+    def holds(term: z3.BoolRef, state: tuple) -> bool:
+        pairs = [(pre.slot(i), pre.value(i, v) if v is not None else pre.unused(i)) for i, v in enumerate(state)]
+        return z3.is_true(z3.simplify(z3.substitute(term, *pairs)))
+    assert all(holds(terms["reading"], s) and holds(terms["waiting"], s) for s in states)
+    assert not all(holds(terms["never_queued"], s) for s in states)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((PROOFS / "lemmas.yaml").read_text() + "  bad: 'read_held_by(pernet_ops_mutex, cleanup)'\n")
+    with pytest.raises(SpecError, match="read_held_by\\(\\) takes an rwsem"):
+        load_spec(bad)

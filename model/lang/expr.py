@@ -143,11 +143,13 @@ class ThreadLocal(Expr):
 
 @dataclass(frozen=True)
 class HeldBy(Expr):
-    """held_by(LOCK, THREAD): that thread instance owns the mutex or spinlock, or holds the rwsem for write
-    (lemmas only)."""
+    """held_by(LOCK, THREAD): that thread instance owns the mutex or spinlock, or holds the rwsem for write;
+    `mode` read: read_held_by(RWSEM, THREAD), it holds the rwsem for read; queued: queued(RWSEM, THREAD), it
+    waits in the rwsem's queue (lemmas only)."""
 
     arg: Expr | None = None   # the LockRef
     thread: str = ""
+    mode: str = "own"         # own, read, queued
 
 
 @dataclass(frozen=True)
@@ -273,7 +275,8 @@ SIGNATURES = {"len": "len(L)", "first": "first(L)", "last": "last(L)", "next": "
               "max": "max(a, b)", "refcount_read": "refcount_read(REFCOUNT)", "atomic_read": "atomic_read(ATOMIC)",
               "completion_done": "completion_done(COMPLETION)",
               "running": "running(PROCEDURE)", "at": 'at(THREAD, "FILE:LINE", ...)',
-              "held_by": "held_by(LOCK, THREAD)", "local": "local(THREAD, NAME) or local(THREAD, PROCEDURE.NAME)"}
+              "held_by": "held_by(LOCK, THREAD)", "read_held_by": "read_held_by(RWSEM, THREAD)",
+              "queued": "queued(RWSEM, THREAD)", "local": "local(THREAD, NAME) or local(THREAD, PROCEDURE.NAME)"}
 PLACE_FINISHED = "finished"   # at(THREAD, "finished"): the thread has returned from its procedure
 
 
@@ -569,8 +572,8 @@ class _Checker:
             return self._quantifier(node, fn)
         if fn == "running":
             return self._running(node)
-        if fn in ("at", "held_by"):
-            return self._at(node) if fn == "at" else self._held_by(node)
+        if fn in ("at", "held_by", "read_held_by", "queued"):
+            return self._at(node) if fn == "at" else self._held_by(node, fn)
         if fn == "local" and self.scope.threads:
             return self._local(node)
         if fn in self.scope.broken:  # a procedure whose signature was refused
@@ -656,16 +659,21 @@ class _Checker:
         sp = self.span(node)
         return self._per_thread(threads, lambda t: At(BOOL, sp, t, tuple(places)) if t else Const(BOOL, sp, False))
 
-    def _held_by(self, node: ast.Call) -> Expr:
-        """held_by(LOCK, THREAD): a thread instance owns a lock (lemmas only)."""
+    def _held_by(self, node: ast.Call, fn: str) -> Expr:
+        """held_by(LOCK, THREAD): a thread instance owns a lock; read_held_by(RWSEM, THREAD), queued(RWSEM,
+        THREAD): it holds an rwsem for read, waits in its queue (lemmas only)."""
         if len(node.args) != 2:
-            raise self.fail(node, "held_by() takes a lock and a thread", f"write {SIGNATURES['held_by']}", "NC307")
-        threads = self._threads(node, node.args[1], "held_by")
+            raise self.fail(node, f"{fn}() takes a lock and a thread", f"write {SIGNATURES[fn]}", "NC307")
+        threads = self._threads(node, node.args[1], fn)
         lock = self.expr(node.args[0])
         if not isinstance(lock, LockRef):
-            raise self.fail(node.args[0], f"held_by() takes a lock first, got {lock.type}", "name a lock", "NC303")
+            raise self.fail(node.args[0], f"{fn}() takes a lock first, got {lock.type}", "name a lock", "NC303")
+        mode = {"held_by": "own", "read_held_by": "read", "queued": "queued"}[fn]
+        if mode != "own" and self.scope.locks[lock.name][0] != "rwsem":
+            raise self.fail(node.args[0], f"{fn}() takes an rwsem, got the {self.scope.locks[lock.name][0]} "
+                            f"{lock.name}", "use held_by() for a mutex or spinlock", "NC303")
         sp = self.span(node)
-        return self._per_thread(threads, lambda t: HeldBy(BOOL, sp, lock, t) if t else Const(BOOL, sp, False))
+        return self._per_thread(threads, lambda t: HeldBy(BOOL, sp, lock, t, mode) if t else Const(BOOL, sp, False))
 
     def _local(self, node: ast.Call) -> Expr:
         """local(THREAD, NAME): a thread instance's local variable (lemmas only)."""

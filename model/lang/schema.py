@@ -107,7 +107,8 @@ TOP_TEXT = {
                   "{leads_to: {from: EXPR, to: EXPR}}, {progress: THREAD}, {returns_when_killed: THREAD} (every "
                   "fair run), {reachable: EXPR} or {waits_on_slow: THREAD, during: PROCEDURE} (questions), with about:",
     "lemmas": "candidate invariants for `netcheck prove`: NAME: EXPR over shared state, locks, running(PROC), "
-              "at(THREAD, \"FILE:LINE\", ...), held_by(LOCK, THREAD) and local(THREAD, NAME or PROC.NAME), "
+              "at(THREAD, \"FILE:LINE\", ...), held_by(LOCK, THREAD), read_held_by(RWSEM, THREAD), "
+              "queued(RWSEM, THREAD) and local(THREAD, NAME or PROC.NAME), "
               "THREAD an instance or a family indexed by a quantified variable (creator[n]); checked for "
               "inductiveness, never changing a verdict of verify",
     "options": "deadlock, fatal_signals (true/false), rwsem_wake (head_run/all_readers), fairness (weak/strong)",

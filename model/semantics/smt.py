@@ -286,7 +286,16 @@ class _Translator:
             return out
         if isinstance(e, HeldBy):
             assert isinstance(e.arg, LockRef)
-            return self.lock_slots(e.arg)[0] == self.enc.places[e.thread].tid
+            owner, readers = self.lock_slots(e.arg)
+            tid = self.enc.places[e.thread].tid
+            if e.mode == "read":   # READ_BITS of read holds per thread
+                assert readers is not None
+                return (readers / (1 << (READ_BITS * tid))) % (1 << READ_BITS) >= 1
+            if e.mode == "queued":   # an entry tid * 2 + is_writer among the queue's used items
+                queue = self.lock_slot(e.arg, 2)
+                used = smtlist.length(queue)
+                return z3.Or(*[z3.And(k < used, item / 2 == tid) for k, item in enumerate(smtlist.items(queue))])
+            return owner == tid
         if isinstance(e, Call):
             return self.call(e)
         if isinstance(e, Quant):
@@ -347,18 +356,21 @@ class _Translator:
         return {"<": lambda: a < b, "<=": lambda: a <= b, ">": lambda: a > b, ">=": lambda: a >= b}[e.op]()
 
     def lock_slots(self, lock: LockRef) -> tuple[z3.ExprRef, z3.ExprRef | None]:
+        """The lock instance's owner (an rwsem's writer) and, for an rwsem, its read holds."""
+        width = self.enc.layout.locks[lock.name][1]
+        return self.lock_slot(lock, 0), self.lock_slot(lock, 1) if width == 3 else None
+
+    def lock_slot(self, lock: LockRef, offset: int) -> z3.ExprRef:
+        """One slot of the lock instance: 0 the owner or writer; an rwsem's 1 read holds, 2 wait queue."""
         base, width, strides = self.enc.layout.locks[lock.name]
         count = sum(1 for s in self.enc.layout.slots if s.var == lock.name and s.kind == SlotKind.LOCK_OWNER)
         index = self.index_term(lock.keys, tuple(st // width for st in strides)) if lock.keys else z3.IntVal(0)
-
-        def pick(offset: int) -> z3.ExprRef:
-            if z3.is_int_value(index) and 0 <= index.as_long() < count:
-                return self.enc.slot(base + index.as_long() * width + offset)
-            out = self.enc.slot(base + (count - 1) * width + offset)
-            for i in reversed(range(count - 1)):
-                out = z3.If(index == i, self.enc.slot(base + i * width + offset), out)
-            return out
-        return pick(0), pick(1) if width == 3 else None
+        if z3.is_int_value(index) and 0 <= index.as_long() < count:
+            return self.enc.slot(base + index.as_long() * width + offset)
+        out = self.enc.slot(base + (count - 1) * width + offset)
+        for i in reversed(range(count - 1)):
+            out = z3.If(index == i, self.enc.slot(base + i * width + offset), out)
+        return out
 
     def running(self, e: Running) -> z3.ExprRef:
         table = self.enc.positions[e.proc]
