@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 import z3
 from netcheck.model.lang.lockapi import LOCK_API, mutex_wait_modes
 from netcheck.model.semantics import ir, smtlist
+from netcheck.model.semantics.discipline import successors
 from netcheck.model.semantics.locks import READ_BITS
 from netcheck.model.semantics.relation import Relation
 from netcheck.model.semantics.runtime import Violation
@@ -157,11 +158,8 @@ def why_partial(system: TransitionSystem, finite: Callable[[Thread], str] | None
 
 def has_cycle(nodes: Sequence[ir.Node], cut: frozenset[int] = frozenset()) -> bool:
     """Whether the program has a cycle that passes none of the program points in `cut`."""
-    def successors(node: ir.Node) -> list[int]:
-        out = [node.next, node.alt, getattr(node, "wait", -1)]
-        if isinstance(node, ir.Choose):
-            out += [p for _, p in node.branches]
-        return [p for p in out if 0 <= p < len(nodes)]
+    def inside(node: ir.Node) -> list[int]:   # the end of the thread is no program point
+        return [p for p in successors(node) if p < len(nodes)]
     state = [0] * len(nodes)   # 0 new, 1 on the stack, 2 done
     for pc in cut:
         state[pc] = 2
@@ -172,7 +170,7 @@ def has_cycle(nodes: Sequence[ir.Node], cut: frozenset[int] = frozenset()) -> bo
         state[root] = 1
         while stack:
             pc, k = stack.pop()
-            nexts = successors(nodes[pc])
+            nexts = inside(nodes[pc])
             if k < len(nexts):
                 stack.append((pc, k + 1))
                 n = nexts[k]

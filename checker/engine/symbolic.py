@@ -19,7 +19,7 @@ A model's frame is read back into a state tuple (`state_of`) for the lock table 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -27,7 +27,7 @@ import z3
 from netcheck.model.lang.expr import Expr, Local, Shared
 from netcheck.model.lang.types import IntT, ListT, RefT
 from netcheck.model.semantics import ir, smtlist
-from netcheck.model.semantics.discipline import held_locks
+from netcheck.model.semantics.discipline import held_locks, successors
 from netcheck.model.semantics.layout import SlotKind, sort_type
 from netcheck.model.semantics.locks import READ_BITS
 from netcheck.model.semantics.program import locals_in_use
@@ -303,7 +303,7 @@ class Symbolic:
     def finite(self, thread: Thread, assume: Sequence[z3.BoolRef] = (), timeout_ms: int = 10_000) -> str:
         """'' when the thread takes finitely many steps on every run in which the threads that are no
         daemons do, else why that is not shown. Its loops over a list or set that nothing changes while it
-        is inside them end (`bounded_loops`); a cycle of its program through none of them must, for a
+        is inside them end (`_bounded_loops`); a cycle of its program through none of them must, for a
         daemon, pass an idle await and a step after which that await's condition is false, where no
         daemon's step makes the condition true: then each turn needs a step of a thread that is no daemon.
         Shown for well-formed states (Houdini's facts: `houdini` first) satisfying `assume`; z3 unknown:
@@ -394,31 +394,27 @@ def _slot_of(e: Expr, node: ir.Node, system: TransitionSystem) -> int | None:
 
 
 def _loop_region(nodes: Sequence[ir.Node], start: int, step: int) -> set[int]:
-    """The program points inside a loop: on a path from its body's entry back to its cursor step."""
-    def successors(node: ir.Node) -> list[int]:
-        out = [node.next, node.alt, getattr(node, "wait", -1)]
-        if isinstance(node, ir.Choose):
-            out += [p for _, p in node.branches]
-        return [p for p in out if 0 <= p < len(nodes)]
-    forward, stack = set(), [nodes[start].next]
-    while stack:
-        pc = stack.pop()
-        if pc in forward or pc in (start, step) or not 0 <= pc < len(nodes):
-            continue
-        forward.add(pc)
-        stack.extend(successors(nodes[pc]))
-    return {pc for pc in forward if step in _reach(nodes, pc, successors, {start})}
+    """The program points inside a loop: reached from its body's entry, and reaching its cursor step, without
+    passing the loop's start (or, going forward, its cursor step)."""
+    edges = {pc: [q for q in successors(node) if q < len(nodes)] for pc, node in enumerate(nodes)}
+    back: dict[int, list[int]] = {}
+    for pc, targets in edges.items():
+        for q in targets:
+            back.setdefault(q, []).append(pc)
+    forward = _reach([nodes[start].next], edges, {start, step})
+    return forward & _reach(back.get(step, []), back, {start})
 
 
-def _reach(nodes: Sequence[ir.Node], root: int, successors: Callable[[ir.Node], list[int]],
-           avoid: set[int]) -> set[int]:
-    seen, stack = set(), [root]
+def _reach(roots: Sequence[int], edges: Mapping[int, Sequence[int]], avoid: set[int]) -> set[int]:
+    """The program points reached from `roots` along `edges`, never entering `avoid`."""
+    seen: set[int] = set()
+    stack = [pc for pc in roots if 0 <= pc]
     while stack:
         pc = stack.pop()
         if pc in seen or pc in avoid:
             continue
         seen.add(pc)
-        stack.extend(successors(nodes[pc]))
+        stack.extend(edges.get(pc, ()))
     return seen
 
 

@@ -686,8 +686,7 @@ class _Checker:
             raise self.fail(node, "local() takes a thread and a local variable's name",
                             f"write {SIGNATURES['local']}", "NC307")
         threads = self._threads(node, node.args[0], "local")
-        missing = next((i for i, (_, t) in enumerate(threads) if not t), None)
-        if missing is not None:
+        if any(not thread for _, thread in threads):
             element = ast.unparse(node.args[0]).replace(" ", "")
             raise self.fail(node.args[0], f"{element} names no thread instance for every element it ranges over",
                             "quantify over the elements the threads run for, or name one instance", "NC306")
