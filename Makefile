@@ -17,9 +17,14 @@ install: $(STAMP)
 
 install-dev: $(DEV_STAMP)
 
-# Reinstall when pyproject.toml changes or a module is added or removed (the strict editable
-# install links files one by one, so new modules need a new install).
-$(STAMP): pyproject.toml $(VENV)/.sources $(wildcard checker/*/*.c)
+# The modules the install compiles with Cython (setup.py's COMPILED, in the same order).
+COMPILED := model/semantics/runtime.py model/semantics/evaluate.py model/semantics/system.py \
+	checker/engine/bfs.py checker/engine/verdicts.py
+
+# Reinstall when pyproject.toml or setup.py changes, a module is added or removed (the strict editable
+# install links files one by one, so new modules need a new install), or a compiled module's source changes
+# (until then netcheck runs that source: netcheck/_compiled.py).
+$(STAMP): pyproject.toml setup.py $(VENV)/.sources $(wildcard checker/*/*.c) $(COMPILED)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) -e . --config-settings editable_mode=strict
 	touch $(STAMP)
@@ -81,3 +86,4 @@ lint: install-dev
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find model checker \( -name "*.so" -o -name _compiled.json \) -delete

@@ -5,6 +5,9 @@ vocabulary (property kinds, statuses, exit-code precedence)."""
 from __future__ import annotations
 
 import ast
+import hashlib
+import importlib
+import importlib.machinery
 import json
 import re
 import subprocess
@@ -13,6 +16,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 from helpers import ABBA, ROOT, SPECS
+from netcheck import _compiled as compiled
 from netcheck.checker.analyses import graph_export, state_graph
 from netcheck.checker.analyses import mutate as mutate_mod
 from netcheck.checker.cli import main, options
@@ -153,8 +157,66 @@ def test_start_up_leaves_the_checker_out() -> None:
 
 def test_the_version_is_read_when_asked_for() -> None:
     result = invoke("--version")
-    assert result.exit_code == 0 and re.fullmatch(r"netcheck, version \S+\nstate store: (native|packed .*)\n", result.output)
+    assert result.exit_code == 0 and re.fullmatch(r"netcheck, version \S+\nstate store: (native|packed .*)\n"
+                                                  r"engine: (\d+ compiled modules.*|plain Python .*)\n", result.output)
     assert ("state store: native" in result.output) is NATIVE_STORE
+    used, stale = compiled.status()
+    assert (f"engine: {used} compiled modules" in result.output) is bool(used)
+
+
+def test_the_compiled_modules_are_the_ones_the_makefile_rebuilds_for() -> None:
+    """setup.py compiles what the Makefile's install rule depends on, so that `make test` rebuilds them."""
+    setup = ast.parse((ROOT / "setup.py").read_text())
+    listed = next(node.value for node in setup.body if isinstance(node, ast.Assign) and node.targets[0].id == "COMPILED")
+    sources = [ast.literal_eval(v) for v in listed.values]
+    makefile = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    assert re.search(r"^COMPILED := (.*)$", makefile, re.M).group(1).split() == sources
+
+
+def _fake_compiled_package(root, monkeypatch):
+    """A package `pkg` with a "compiled" module built from its source (fresh) and one whose source changed
+    since (stale), each with a source that says where it came from."""
+    package = root / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    for name in ("fresh", "stale"):
+        (package / f"{name}.py").write_text(f"WHERE = 'source of {name}'\n")
+        (package / f"{name}{suffix}").write_bytes(b"not a loadable module")
+    (package / "_compiled.json").write_text(json.dumps({
+        "fresh": hashlib.sha256((package / "fresh.py").read_bytes()).hexdigest(),
+        "stale": hashlib.sha256(b"what the source was when it was built").hexdigest()}))
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    monkeypatch.setattr(compiled, "_FINDER", compiled._SourceFirst())
+    monkeypatch.setattr(compiled, "_COMPILED", {})
+    for name in ("pkg", "pkg.stale", "pkg.fresh"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    return package
+
+
+def test_a_compiled_module_whose_source_changed_runs_from_its_source(tmp_path, monkeypatch) -> None:
+    """A package whose compiled module is older than its source imports the source (an edited checkout not
+    yet rebuilt); one built from the same source imports the compiled module."""
+    package = _fake_compiled_package(tmp_path, monkeypatch)
+    compiled.prefer_fresh("pkg", [str(package)])
+    assert importlib.import_module("pkg.stale").WHERE == "source of stale"
+    with pytest.raises(ImportError):   # the "compiled" fresh module is found first, as Python always does
+        importlib.import_module("pkg.fresh")
+    assert compiled.status() == (1, 1)
+    for name in ("pkg", "pkg.stale", "pkg.fresh"):
+        sys.modules.pop(name, None)
+
+
+def test_netcheck_pure_runs_every_source(tmp_path, monkeypatch) -> None:
+    package = _fake_compiled_package(tmp_path, monkeypatch)
+    monkeypatch.setenv("NETCHECK_PURE", "1")
+    compiled.prefer_fresh("pkg", [str(package)])
+    assert [importlib.import_module(f"pkg.{name}").WHERE for name in ("fresh", "stale")] == \
+        ["source of fresh", "source of stale"]
+    assert compiled.status() == (0, 2)
+    for name in ("pkg", "pkg.stale", "pkg.fresh"):
+        sys.modules.pop(name, None)
 
 
 def test_the_option_lists_kept_at_start_up_match_the_modules_they_stand_for() -> None:

@@ -133,7 +133,8 @@ def test_violation_before_the_limit_is_reported_with_exit_1() -> None:
 def test_ctrl_c_prints_the_partial_result_and_exits_130(tmp_path) -> None:
     out = tmp_path / "result.json"
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    proc = subprocess.Popen(NETCHECK + ["verify", "--format", "json", "--output", str(out),
+    # a search of about a minute (subsys=2), so that the signal comes while it runs
+    proc = subprocess.Popen(NETCHECK + ["verify", "--format", "json", "--output", str(out), "--bound", "subsys=2",
                                         str(SPECS / "pernet_ops_rwsem.yaml")],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(3.0)
