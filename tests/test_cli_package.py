@@ -199,6 +199,7 @@ def test_a_compiled_module_whose_source_changed_runs_from_its_source(tmp_path, m
     """A package whose compiled module is older than its source imports the source (an edited checkout not
     yet rebuilt); one built from the same source imports the compiled module."""
     package = _fake_compiled_package(tmp_path, monkeypatch)
+    monkeypatch.delenv("NETCHECK_PURE", raising=False)
     compiled.prefer_fresh("pkg", [str(package)])
     assert importlib.import_module("pkg.stale").WHERE == "source of stale"
     with pytest.raises(ImportError):   # the "compiled" fresh module is found first, as Python always does
