@@ -65,6 +65,12 @@ class BuildExt(build_ext):
         self.force = True
 
     def run(self) -> None:
+        # a module that fails to build this time must not leave the last build's in place, recorded afresh
+        for name in COMPILED:
+            built = self.get_ext_fullpath(name)
+            for stale in (built, os.path.join(os.path.dirname(built), MANIFEST)):
+                if os.path.exists(stale):
+                    os.remove(stale)
         super().run()
         manifests: dict[str, dict[str, str]] = {}
         for name, path in COMPILED.items():
