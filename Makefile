@@ -24,15 +24,19 @@ COMPILED := model/semantics/runtime.py model/semantics/evaluate.py model/semanti
 # Reinstall when pyproject.toml or setup.py changes, a module is added or removed (the strict editable
 # install links files one by one, so new modules need a new install), or a compiled module's source changes
 # (until then netcheck runs that source: netcheck/_compiled.py).
-$(STAMP): pyproject.toml setup.py $(VENV)/.sources $(wildcard checker/*/*.c) $(COMPILED)
+INSTALL_DEPS := pyproject.toml setup.py $(VENV)/.sources $(wildcard checker/*/*.c) $(COMPILED)
+
+$(STAMP): $(INSTALL_DEPS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) -e . --config-settings editable_mode=strict
 	touch $(STAMP)
 
-# The dev extras (pytest, ruff, mypy, schemas): once, and again when pyproject.toml changes.
-$(DEV_STAMP): pyproject.toml | $(STAMP)
+# The dev extras (pytest, ruff, mypy, schemas) installed with netcheck itself, in one build (which is also
+# the runtime install).
+$(DEV_STAMP): $(INSTALL_DEPS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) -e '.[dev]' --config-settings editable_mode=strict
-	touch $(DEV_STAMP)
+	touch $(STAMP) $(DEV_STAMP)
 
 $(VENV)/.sources: FORCE
 	@mkdir -p $(VENV)
