@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import networkx as nx
 import z3
 from netcheck.model.lang.lockapi import LOCK_API, mutex_wait_modes
 from netcheck.model.semantics import ir, smtlist
@@ -142,46 +143,31 @@ def why_partial(system: TransitionSystem, finite: Callable[[Thread], str] | None
     keeps it from being. Without `finite`: when no thread is a daemon and no thread's program has a cycle.
     With it (symbolic.py `Symbolic.finite`): when it says '' of every thread, each thread taking finitely
     many steps on every run in which the threads that are no daemons do (they all do, then)."""
+    if finite is None:
+        daemon = next((t for t in system.threads if t.daemon), None)
+        if daemon is not None:
+            return f"a daemon thread runs forever ({daemon.name})"
+        looping = next((t for t in system.threads if has_cycle(t.nodes)), None)
+        return f"thread {looping.name} has a loop" if looping is not None else ""
     for t in system.threads:
-        if t.daemon and finite is None:
-            return f"a daemon thread runs forever ({t.name})"
-    for t in system.threads:
-        if finite is None:
-            if has_cycle(t.nodes):
-                return f"thread {t.name} has a loop"
-            continue
         why = finite(t)
         if why:
             return f"{'a daemon thread' if t.daemon else 'thread'} {t.name} may run forever: {why}"
     return ""
 
 
+def program_graph(nodes: Sequence[ir.Node], cut: frozenset[int] = frozenset()) -> nx.DiGraph:
+    """A thread's program as a graph of its program points (the end of the thread is none), without those in
+    `cut`."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(pc for pc in range(len(nodes)) if pc not in cut)
+    graph.add_edges_from((pc, q) for pc in list(graph) for q in successors(nodes[pc]) if q in graph)
+    return graph
+
+
 def has_cycle(nodes: Sequence[ir.Node], cut: frozenset[int] = frozenset()) -> bool:
     """Whether the program has a cycle that passes none of the program points in `cut`."""
-    def inside(node: ir.Node) -> list[int]:   # the end of the thread is no program point
-        return [p for p in successors(node) if p < len(nodes)]
-    state = [0] * len(nodes)   # 0 new, 1 on the stack, 2 done
-    for pc in cut:
-        state[pc] = 2
-    for root in range(len(nodes)):
-        if state[root]:
-            continue
-        stack: list[tuple[int, int]] = [(root, 0)]
-        state[root] = 1
-        while stack:
-            pc, k = stack.pop()
-            nexts = inside(nodes[pc])
-            if k < len(nexts):
-                stack.append((pc, k + 1))
-                n = nexts[k]
-                if state[n] == 1:
-                    return True
-                if state[n] == 0:
-                    state[n] = 1
-                    stack.append((n, 0))
-            else:
-                state[pc] = 2
-    return False
+    return not nx.is_directed_acyclic_graph(program_graph(nodes, cut))
 
 
 def explicit_form(system: TransitionSystem, state: tuple) -> int:
@@ -204,4 +190,4 @@ def expanded_form(system: TransitionSystem, state: tuple, transitions: Sequence[
     return wait_cycle(system, state, blocked, finished)
 
 
-__all__ = ["DeadlockForm", "explicit_form", "expanded_form", "has_cycle", "why_partial"]
+__all__ = ["DeadlockForm", "explicit_form", "expanded_form", "has_cycle", "program_graph", "why_partial"]

@@ -19,22 +19,23 @@ A model's frame is read back into a state tuple (`state_of`) for the lock table 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
+import networkx as nx
 import z3
 from netcheck.model.lang.expr import Expr, Local, Shared
 from netcheck.model.lang.types import IntT, ListT, RefT
 from netcheck.model.semantics import ir, smtlist
-from netcheck.model.semantics.discipline import held_locks, successors
+from netcheck.model.semantics.discipline import held_locks
 from netcheck.model.semantics.layout import SlotKind, sort_type
 from netcheck.model.semantics.locks import READ_BITS
 from netcheck.model.semantics.program import locals_in_use
 from netcheck.model.semantics.system import Thread, TransitionSystem
 
 from .bmc import RUNTIME, BmcResult, Unrolling, _goals, covered
-from .deadlocks import has_cycle, why_partial
+from .deadlocks import has_cycle, program_graph, why_partial
 
 Frame = list[z3.ExprRef]
 
@@ -396,26 +397,12 @@ def _slot_of(e: Expr, node: ir.Node, system: TransitionSystem) -> int | None:
 def _loop_region(nodes: Sequence[ir.Node], start: int, step: int) -> set[int]:
     """The program points inside a loop: reached from its body's entry, and reaching its cursor step, without
     passing the loop's start (or, going forward, its cursor step)."""
-    edges = {pc: [q for q in successors(node) if q < len(nodes)] for pc, node in enumerate(nodes)}
-    back: dict[int, list[int]] = {}
-    for pc, targets in edges.items():
-        for q in targets:
-            back.setdefault(q, []).append(pc)
-    forward = _reach([nodes[start].next], edges, {start, step})
-    return forward & _reach(back.get(step, []), back, {start})
-
-
-def _reach(roots: Sequence[int], edges: Mapping[int, Sequence[int]], avoid: set[int]) -> set[int]:
-    """The program points reached from `roots` along `edges`, never entering `avoid`."""
-    seen: set[int] = set()
-    stack = [pc for pc in roots if 0 <= pc]
-    while stack:
-        pc = stack.pop()
-        if pc in seen or pc in avoid:
-            continue
-        seen.add(pc)
-        stack.extend(edges.get(pc, ()))
-    return seen
+    graph, entry = program_graph(nodes), nodes[start].next
+    ahead = graph.subgraph(set(graph) - {start, step})
+    forward = nx.descendants(ahead, entry) | {entry} if entry in ahead else set()
+    behind = graph.subgraph(set(graph) - {start})
+    backward = set().union(*(nx.ancestors(behind, p) | {p} for p in graph.predecessors(step) if p != start))
+    return forward & backward
 
 
 def _writes_slot(node: ir.Node, slot: int) -> bool:
