@@ -231,27 +231,31 @@ def test_the_ordered_unrolling_reaches_every_state_within_its_depth(spec: str) -
     assert len(states) > 30
 
 
-def test_ordering_commuting_steps_changes_no_shortest_length_on_generated_specs() -> None:
-    """On generated specs, BMC with and without the normal form of commuting steps finds the same properties
-    at the same lengths, one step deeper than the comparison with the explicit search."""
+def same_lengths_on_generated_specs(options: dict[str, bool], timeout: float) -> None:
+    """On generated specs, BMC by default and with `options` finds the same properties at the same lengths,
+    one step deeper than the comparison with the explicit search."""
     compared: list[int] = []
 
     @generated_systems(EXAMPLES)
     def check(system: TransitionSystem) -> None:
         try:
-            ordered = bmc(system, GENERATED_DEPTH + 1, timeout=3)
-            every = bmc(system, GENERATED_DEPTH + 1, timeout=3, order=False)
+            default = bmc(system, GENERATED_DEPTH + 1, timeout=timeout)
+            other = bmc(system, GENERATED_DEPTH + 1, timeout=timeout, **options)
         except BmcError:
             return
-        if min(ordered.reached, every.reached) < GENERATED_DEPTH + 1 or \
-                any(why.startswith("z3") for why in (*ordered.unknown.values(), *every.unknown.values())):
+        if min(default.reached, other.reached) < GENERATED_DEPTH + 1 or \
+                any(why.startswith("z3") for why in (*default.unknown.values(), *other.unknown.values())):
             return
-        assert bmc_lengths(ordered) == bmc_lengths(every)
-        replays(ordered)
-        compared.append(len(bmc_lengths(every)))
+        assert bmc_lengths(default) == bmc_lengths(other)
+        replays(default)
+        compared.append(len(bmc_lengths(other)))
 
     check()
     assert len(compared) >= EXAMPLES // 3 and sum(compared) > 0
+
+
+def test_ordering_commuting_steps_changes_no_shortest_length_on_generated_specs() -> None:
+    same_lengths_on_generated_specs({"order": False}, 3)
 
 
 def test_too_many_ways_to_settle_is_said_not_guessed(monkeypatch) -> None:
@@ -262,3 +266,63 @@ def test_too_many_ways_to_settle_is_said_not_guessed(monkeypatch) -> None:
     monkeypatch.setattr(bmc_module, "MAX_WAYS", 10)
     with pytest.raises(BmcError, match="ways to settle"):
         bmc(system, 1)
+
+
+def test_bit_vectors_and_integers_agree_on_generated_specs() -> None:
+    """The finite-domain unrolling (engine/finite.py, the default) and the integer one agree."""
+    same_lengths_on_generated_specs({"finite": False}, 5)
+
+
+GROWING = """
+netcheck: 1
+name: growing
+state:
+  total: "int[0..1000]"
+procedures:
+  add():
+    locals: {i: "int[0..9]"}
+    body:
+      - i = 0
+      - while: "i < 9"
+        do:
+          - total += 100
+          - i = i + 1
+threads:
+  adder: {run: add(), count: 1}
+properties:
+  below_eight_hundred: {invariant: "total < 800"}
+  triple_below_two_thousand: {invariant: "total + total + total < 2000"}
+  triple_not_negative: {invariant: "total + total + total >= 0"}
+"""
+
+
+@pytest.mark.parametrize("grow", [1, 4])
+def test_values_beyond_the_width_widen_the_bit_vectors_and_are_found(tmp_path: Path, monkeypatch, grow: int) -> None:
+    """`total` reaches 1000 and three times it 3000. With the bit-vectors widened one bit at a time, the
+    constants leave 12 bits (2000 fits, 2100 does not): three times 700 wraps around to a negative number, so
+    the violation of `triple_below_two_thousand` at 7 steps is found only because the overflow is caught
+    (and the solver widened), and `triple_not_negative`, which holds, is never reported from a wrapped value."""
+    import netcheck.checker.engine.finite as finite
+    monkeypatch.setattr(finite, "GROW", grow)
+    spec = tmp_path / "growing.yaml"
+    spec.write_text(GROWING)
+    system = TransitionSystem(load_spec(spec))
+    expected, complete = explicit_lengths(system, ("below_eight_hundred", "triple_below_two_thousand",
+                                                   "triple_not_negative"))
+    assert complete and expected == {"below_eight_hundred": 8, "triple_below_two_thousand": 7}
+    result = bmc(system, 10)
+    assert bmc_lengths(result) == expected and result.reached == 10
+    replays(result)
+    assert bmc_lengths(bmc(system, 10, finite=False)) == expected
+
+
+def test_a_term_the_bit_vectors_cannot_hold_falls_back_to_integers(monkeypatch) -> None:
+    """A formula the translation does not cover (here: any width beyond 8 bits refused) is not guessed at:
+    the run goes on with the integer solver and finds the same violations."""
+    import netcheck.checker.engine.finite as finite
+    system = TransitionSystem(load_spec(BUGS / "killable_leaks_lock.yaml"))
+    expected = bmc_lengths(bmc(system, 5))
+    monkeypatch.setattr(finite, "MAX_WIDTH", 4)
+    fallen = bmc(system, 5)
+    assert bmc_lengths(fallen) == expected and expected
+    replays(fallen)

@@ -24,6 +24,10 @@ whose last frame is the same, and a goal reads only the last frame (or the one b
 not unrolled): no violation is lost and none is found later than its shortest length (`order=False`
 unrolls every interleaving, for the tests).
 
+The solver works on bit-vectors (engine/finite.py: the integer terms translated to one width, widened
+when an overflow is reachable), or on integers when a term does not translate (`finite=False` asks for
+them, for the tests).
+
 Per depth d the solver is asked, under push/pop, whether a property is violated after d steps: a state
 condition at frame d (an invariant false, a final property false in a final state, a property undefined:
 runtime_safety), or a violating d-th step from frame d - 1 (a visible micro-step's violation, or an
@@ -51,6 +55,7 @@ from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import TransitionSystem
 
 from .deadlocks import DeadlockForm, explicit_form
+from .finite import FiniteSolver, Untranslatable
 from .limits import Interrupt
 from .result import EngineResult, Finding, Label, Path
 from .verdicts import InternalError, PropertyChecker
@@ -194,16 +199,16 @@ def settle_ranks(thread_name: str, nodes: list[ir.Node]) -> dict[int, int]:
 class Unrolling:
     """The macro-frames of the unrolled relation in one incremental, seeded solver."""
 
-    def __init__(self, system: TransitionSystem, timeout_ms: int = 0, order: bool = True):
+    def __init__(self, system: TransitionSystem, timeout_ms: int = 0, order: bool = True, finite: bool = False):
+        """`finite`: the solver works on the bit-vector translation (engine/finite.py), until a term does not
+        translate (`integers` then takes over)."""
         self.system = system
         self.order = order
         rel = self.rel = Relation(system)
         z3.set_param("smt.random_seed", SEED)
         z3.set_param("sat.random_seed", SEED)
-        self.solver = z3.Solver()
-        self.solver.set("random_seed", SEED)
-        if timeout_ms:
-            self.solver.set("timeout", timeout_ms)
+        self.timeout_ms = timeout_ms
+        self.solver: z3.Solver | FiniteSolver = FiniteSolver(timeout_ms) if finite else self._integer_solver()
         self.n = len(system.layout.slots)
         self.base = [rel.pre.slot(i) for i in range(self.n)]
         self._src = _asts(self.base)
@@ -259,6 +264,25 @@ class Unrolling:
         initial = [z3.And(*[self.frames[0][i] == rel.pre.value(i, v) for i, v in enumerate(s) if v is not None])
                    for s in system.initial_states]
         self.solver.add(z3.Or(*initial) if initial else z3.BoolVal(False))
+
+    def _integer_solver(self) -> z3.Solver:
+        solver = z3.Solver()
+        solver.set("random_seed", SEED)
+        if self.timeout_ms:
+            solver.set("timeout", self.timeout_ms)
+        return solver
+
+    @property
+    def finite(self) -> bool:
+        return isinstance(self.solver, FiniteSolver)
+
+    def integers(self) -> None:
+        """Go on with the integer solver (a term the bit-vector translation does not cover): the constraints so
+        far, none of the question asked."""
+        if isinstance(self.solver, FiniteSolver):
+            constraints = self.solver.levels[0]
+            self.solver = self._integer_solver()
+            self.solver.add(*constraints)
 
     # -- terms
 
@@ -391,6 +415,7 @@ class Unrolling:
             parts.append(z3.Implies(self.select[k], z3.Or(*group) if group else z3.BoolVal(False)))
             if len(group) > 1:
                 parts.append(z3.AtMost(*group, 1))
+        shadow: list[z3.BoolRef] = []
         for i in range(self.n):
             value: z3.ExprRef = self.base[i]
             for k in reversed(range(len(self.visible))):
@@ -400,7 +425,10 @@ class Unrolling:
                 if i in self.settles[j].writes:
                     value = z3.If(ways[j], self.settles[j].writes[i], value)
             parts.append(self.next[i] == value)
+            shadow.append(value == value)   # the value computed, whatever the next frame holds
         self.step_template = z3.And(*parts)
+        # the same step with its writes computed but not made: what the finite-domain solver watches for overflow
+        self.shadow_template = z3.And(*parts[:len(parts) - self.n], *shadow)
         self._template_src = _asts([*self.base, *self.next, *self.select, *ways, *self.free])
 
     @cached_property
@@ -436,13 +464,14 @@ class Unrolling:
             self.solver.add(z3.Implies(z3.And(self.run[f], now[a]), z3.Not(movable[a])))
         self.movable.append(movable)
 
-    def macro(self, before: list[z3.ExprRef], after: list[z3.ExprRef], tag: str) -> tuple[list[z3.BoolRef], z3.BoolRef]:
+    def macro(self, before: list[z3.ExprRef], after: list[z3.ExprRef], tag: str, template: z3.BoolRef | None = None
+              ) -> tuple[list[z3.BoolRef], z3.BoolRef]:
         """One macro-step from `before` to `after` (no stutter): its visible-case selectors (fresh per tag)
-        and the formula."""
+        and the formula (of `template`, by default the step's)."""
         select = [z3.Bool(f"case{k}@{tag}") for k in range(len(self.visible))]
         ways = [z3.Bool(f"way{j}@{tag}") for j in range(len(self.settles))]
         free = [z3.Const(f"any.{i}@{tag}", c.sort()) for i, c in enumerate(self.base)]
-        return select, _substitute(self.step_template, self._template_src,
+        return select, _substitute(self.step_template if template is None else template, self._template_src,
                                    _asts([*before, *after, *select, *ways, *free]))
 
     def option_of(self, model: z3.ModelRef, select: list[z3.BoolRef]) -> Option:
@@ -459,6 +488,8 @@ class Unrolling:
             before = self.frames[f]
             after = self._fresh(f"f{f + 1}")
             select, moved = self.macro(before, after, str(f))
+            if isinstance(self.solver, FiniteSolver):   # any step from frame f, its values computed exactly
+                self.solver.watch(self.macro(before, after, f"{f}'", self.shadow_template)[1])
             run = z3.Bool(f"run@{f}")
             stay = z3.And(*[a == b for a, b in zip(after, before)])
             self.solver.add(z3.If(run, moved, stay))
@@ -553,9 +584,10 @@ def covered(system: TransitionSystem) -> dict[str, str]:
 
 
 def bmc(system: TransitionSystem, depth: int, timeout: float | None = None, fail_fast: bool = False,
-        stop_on: frozenset[str] = frozenset(), order: bool = True) -> BmcResult:
+        stop_on: frozenset[str] = frozenset(), order: bool = True, finite: bool = True) -> BmcResult:
     """The shortest violation (or witness) of every property bounded model checking decides, within `depth`
-    steps (`order`: unroll one interleaving of commuting steps). A spec it cannot unroll: BmcError."""
+    steps (`order`: unroll one interleaving of commuting steps; `finite`: on bit-vectors, engine/finite.py,
+    else integers). A spec it cannot unroll: BmcError."""
     started = time.perf_counter()
     system = system.unreduced()
     result = BmcResult(system, depth=depth)
@@ -567,7 +599,7 @@ def bmc(system: TransitionSystem, depth: int, timeout: float | None = None, fail
             result.violations[v.prop] = Finding(v.prop, -1, v.tid, v.message)
             result.paths[v.prop] = Path((), ())
     deadline = started + timeout if timeout else None
-    u = Unrolling(system, int(timeout * 1000) if timeout else 0, order)
+    u = Unrolling(system, int(timeout * 1000) if timeout else 0, order, finite)
     goals = {name: g for name, g in _goals(u).items() if name in result.covered}
     open_ = [name for name in goals if name not in result.violations]
     with Interrupt() as interrupt:
@@ -579,34 +611,11 @@ def bmc(system: TransitionSystem, depth: int, timeout: float | None = None, fail
                 result.stop_reason = "interrupted" if interrupt.raised else f"timeout after {timeout:g} s"
                 break
             began = time.perf_counter()
-            u.extend(d)
-            conds = {name: _condition(u, goals[name], d) for name in open_}
-            conds = {name: c for name, c in conds.items() if not z3.is_false(z3.simplify(c))}
-            while conds:
-                if deadline is not None:   # each query gets the time left, so that --timeout bounds the run
-                    u.solver.set("timeout", max(1, int((deadline - time.perf_counter()) * 1000)))
-                u.solver.push()
-                u.solver.add(z3.Or(*conds.values()))
-                answer = u.solver.check()
-                if answer == z3.unknown:
-                    why = f"z3 could not decide at depth {d}: {u.solver.reason_unknown()}"
-                    u.solver.pop()
-                    for name in conds:
-                        result.unknown[name] = why
-                        open_.remove(name)
-                    break
-                if answer == z3.unsat:
-                    u.solver.pop()
-                    break
-                model = u.solver.model()
-                hit = [name for name, c in conds.items() if z3.is_true(model.eval(c, model_completion=True))]
-                for name in hit:
-                    _record(result, u, model, goals[name], d)
-                    open_.remove(name)
-                    del conds[name]
-                u.solver.pop()
-                if _stop(result, fail_fast, stop_on):
-                    break
+            try:
+                _depth(result, u, goals, open_, d, deadline, fail_fast, stop_on)
+            except Untranslatable:
+                u.integers()
+                _depth(result, u, goals, open_, d, deadline, fail_fast, stop_on)
             result.times.append(time.perf_counter() - began)
             result.reached = d
     if open_ and result.reached < depth and not result.stop_reason and _stop(result, fail_fast, stop_on):
@@ -614,6 +623,40 @@ def bmc(system: TransitionSystem, depth: int, timeout: float | None = None, fail
         result.stop_reason = "stopped at the first violation" if fail_fast else "stopped at the --stop-on properties"
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _depth(result: BmcResult, u: Unrolling, goals: dict[str, _Goal], open_: list[str], d: int,
+           deadline: float | None, fail_fast: bool, stop_on: frozenset[str]) -> None:
+    """Every open property violated at depth d, recorded (and no longer open); z3 `unknown` makes the
+    properties asked about unknown."""
+    u.extend(d)
+    conds = {name: _condition(u, goals[name], d) for name in open_}
+    conds = {name: c for name, c in conds.items() if not z3.is_false(z3.simplify(c))}
+    while conds:
+        if deadline is not None:   # each query gets the time left, so that --timeout bounds the run
+            u.solver.set("timeout", max(1, int((deadline - time.perf_counter()) * 1000)))
+        u.solver.push()
+        try:
+            u.solver.add(z3.Or(*conds.values()))
+            answer = u.solver.check()
+            if answer == z3.unknown:
+                why = f"z3 could not decide at depth {d}: {u.solver.reason_unknown()}"
+                for name in conds:
+                    result.unknown[name] = why
+                    open_.remove(name)
+                return
+            if answer == z3.unsat:
+                return
+            model = u.solver.model()
+            hit = [name for name, c in conds.items() if z3.is_true(model.eval(c, model_completion=True))]
+            for name in hit:
+                _record(result, u, model, goals[name], d)
+                open_.remove(name)
+                del conds[name]
+        finally:
+            u.solver.pop()
+        if _stop(result, fail_fast, stop_on):
+            return
 
 
 def _stop(result: BmcResult, fail_fast: bool, stop_on: frozenset[str]) -> bool:

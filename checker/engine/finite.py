@@ -1,0 +1,456 @@
+"""Bounded model checking on bit-vectors: the relation's z3 terms translated to one width of bit-vectors
+and Booleans, for z3's SAT-based finite-domain solver (logic QF_FD, incremental).
+
+The relation (model/semantics/relation.py) speaks integer arithmetic: ints, program counters and elements
+are `Int`s, lists are records of `Int` fields (smtlist.py), sets are bit-vectors already. Every value a
+state holds is small, so each `Int` becomes a signed bit-vector of `width` bits, a record its fields, and
+z3 bit-blasts the unrolling into one SAT problem that grows with the depth instead of a search of the
+arithmetic solver (on docs/examples/bugs/exit_batch_rtnl_takes_rtnl.yaml, 16 steps in 36 s where the
+integer unrolling did not reach 14 in 120 s).
+
+**Soundness.** The two readings agree on a path as long as no arithmetic on it overflows the width.
+Every translated operation that can overflow (+, -, *, negation, division, a constant too large) comes
+with its overflow condition, a formula over the same terms. `FiniteSolver` asks each question as
+"the goal, or an overflow of any term added since the last unsatisfiable answer": unsatisfiable means
+no path of that length overflows and none reaches the goal, so none does with unbounded integers either
+(a path that overflowed first at some step would satisfy the constraints up to there and then stutter,
+with the overflow condition true). A model in which an overflow condition holds is no answer: the solver
+widens the bit-vectors (`GROW` bits more) and asks again. A term it cannot translate (a quantifier, an
+unknown operator) raises `Untranslatable`, and bmc.py uses the integer solver instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeAlias
+
+import z3
+
+START_WIDTH = 8     # bits of a translated Int to begin with (a constant that needs more widens at once)
+GROW = 4            # bits added each time an overflow condition is satisfiable
+MAX_WIDTH = 64
+
+
+_DT_IS = getattr(z3, "Z3_OP_DT_IS", getattr(z3, "Z3_OP_DT_RECOGNISER", -1))
+# operators whose arguments may change sort (Int to bit-vector): made again from the translated arguments
+_GENERIC = {
+    z3.Z3_OP_EQ: lambda a: a[0] == a[1],
+    z3.Z3_OP_DISTINCT: lambda a: z3.Distinct(*a),
+    z3.Z3_OP_ITE: lambda a: z3.If(a[0], a[1], a[2]),
+    z3.Z3_OP_AND: lambda a: z3.And(*a),
+    z3.Z3_OP_OR: lambda a: z3.Or(*a),
+    z3.Z3_OP_NOT: lambda a: z3.Not(a[0]),
+    z3.Z3_OP_IMPLIES: lambda a: z3.Implies(a[0], a[1]),
+    z3.Z3_OP_XOR: lambda a: z3.Xor(a[0], a[1]),
+}
+
+
+class Untranslatable(ValueError):
+    """A term the bit-vector translation does not cover."""
+
+
+class _TooNarrow(Exception):
+    """The width cannot hold a constant (or a set) of the formula: `need` bits would."""
+
+    def __init__(self, need: int):
+        super().__init__(need)
+        self.need = need
+
+
+Translated: TypeAlias = "z3.ExprRef | list[z3.ExprRef]"   # a record: its fields
+
+
+def _signed_bits(value: int) -> int:
+    """Bits of a two's-complement number that holds `value`."""
+    return (value if value >= 0 else ~value).bit_length() + 1
+
+
+class Translator:
+    """Terms over Int, list records, bit-vectors and Booleans as terms of one bit-vector width, each with its
+    overflow condition (`overflow`): when one of its operations overflows where the term's value matters.
+    The branch an if-then-else does not take, and the consequent of a false implication, do not matter (a
+    case the step does not select, a slot left unused: values nobody reads may be anything)."""
+
+    def __init__(self, width: int):
+        self.width = width
+        self.memo: dict[int, tuple[Translated, z3.BoolRef | None]] = {}
+        self.kept: list[z3.ExprRef] = []          # the terms memo's AST ids belong to, kept alive
+        self._own: list[z3.BoolRef] = []          # the overflow conditions of the operation being translated
+
+    def formula(self, f: z3.BoolRef) -> tuple[z3.BoolRef, z3.BoolRef | None]:
+        """The translated formula and its overflow condition (None: it cannot overflow)."""
+        out = self(f)
+        assert isinstance(out, z3.BoolRef)
+        return out, self.overflow(f)
+
+    def overflow(self, e: z3.ExprRef) -> z3.BoolRef | None:
+        self(e)
+        return self.memo[e.get_id()][1]
+
+    def __call__(self, e: z3.ExprRef) -> Translated:
+        key = e.get_id()
+        hit = self.memo.get(key)
+        if hit is None:
+            outer, self._own = self._own, []
+            try:
+                term = self._translate(e)
+                own = self._own
+            finally:
+                self._own = outer
+            hit = self.memo[key] = (term, self._combine(e, own))
+            self.kept.append(e)
+        return hit[0]
+
+    def _combine(self, e: z3.ExprRef, own: list[z3.BoolRef]) -> z3.BoolRef | None:
+        """A term's overflow condition: its own operation's, or a child's where that child matters."""
+        kids = e.children() if z3.is_app(e) else []
+        overflows = [self.memo[c.get_id()][1] for c in kids]
+        kind = e.decl().kind() if z3.is_app(e) else None
+        parts = list(own)
+        if kind in (z3.Z3_OP_AND, z3.Z3_OP_OR) and any(o is not None for o in overflows):
+            # the value differs only if a child's may, and no child whose value is certain decides it alone
+            # (a false conjunct, a true disjunct)
+            values = [self(c) for c in kids]
+            decides = (lambda v: v) if kind == z3.Z3_OP_AND else z3.Not
+            parts.append(z3.And(z3.Or(*[o for o in overflows if o is not None]),
+                                *[decides(v) if o is None else z3.Or(decides(v), o)
+                                  for v, o in zip(values, overflows)]))
+        elif kind == z3.Z3_OP_ITE and kids:
+            cond = self(kids[0])
+            parts.append(overflows[0])
+            if overflows[1] is not None:
+                parts.append(z3.And(cond, overflows[1]))
+            if overflows[2] is not None:
+                parts.append(z3.And(z3.Not(cond), overflows[2]))
+        elif kind == z3.Z3_OP_IMPLIES:
+            parts.append(overflows[0])
+            if overflows[1] is not None:
+                parts.append(z3.And(self(kids[0]), overflows[1]))
+        else:
+            parts += overflows
+        parts = [p for p in parts if p is not None]
+        return z3.Or(*parts) if len(parts) > 1 else parts[0] if parts else None
+
+    # -- leaves
+
+    def _int(self, value: int) -> z3.BitVecRef:
+        if _signed_bits(value) > self.width:
+            raise _TooNarrow(_signed_bits(value))
+        return z3.BitVecVal(value, self.width)
+
+    def _const(self, e: z3.ExprRef) -> Translated:
+        name, sort = e.decl().name(), e.sort()
+        if sort.kind() == z3.Z3_INT_SORT:
+            return z3.BitVec(name, self.width)
+        if sort.kind() == z3.Z3_DATATYPE_SORT:
+            fields = self._fields(sort)
+            return [z3.BitVec(f"{name}.{k}", self.width) for k in range(len(fields))]
+        if sort.kind() in (z3.Z3_BOOL_SORT, z3.Z3_BV_SORT):
+            return e
+        raise Untranslatable(f"a constant of sort {sort}")
+
+    @staticmethod
+    def _fields(sort: z3.SortRef) -> list[z3.FuncDeclRef]:
+        assert isinstance(sort, z3.DatatypeSortRef)
+        if sort.num_constructors() != 1:
+            raise Untranslatable(f"the datatype {sort} (one record constructor only)")
+        cons = sort.constructor(0)
+        for k in range(cons.arity()):
+            if cons.domain(k).kind() != z3.Z3_INT_SORT:
+                raise Untranslatable(f"the datatype {sort} (Int fields only)")
+        return [sort.accessor(0, k) for k in range(cons.arity())]
+
+    # -- operations
+
+    def _translate(self, e: z3.ExprRef) -> Translated:
+        if z3.is_int_value(e):
+            return self._int(e.as_long())
+        if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+            return self._const(e)
+        if z3.is_quantifier(e) or z3.is_var(e):
+            raise Untranslatable("a quantifier")
+        kind = e.decl().kind()
+        args = [self(c) for c in e.children()]
+        sort = e.sort()
+        if sort.kind() == z3.Z3_DATATYPE_SORT:
+            if kind == z3.Z3_OP_DT_CONSTRUCTOR:
+                self._fields(sort)
+                return [self._scalar(a) for a in args]
+            if kind == z3.Z3_OP_ITE:
+                c, a, b = args
+                return [z3.If(c, x, y) for x, y in zip(self._record(a), self._record(b))]   # type: ignore[arg-type]
+            raise Untranslatable(f"the record operation {e.decl()}")
+        if kind == z3.Z3_OP_DT_ACCESSOR:
+            fields = self._fields(e.children()[0].sort())
+            index = next(k for k, f in enumerate(fields) if f.eq(e.decl()))
+            return self._record(args[0])[index]
+        if kind == _DT_IS:
+            self._fields(e.children()[0].sort())
+            return z3.BoolVal(True)
+        if kind in (z3.Z3_OP_EQ, z3.Z3_OP_DISTINCT) and isinstance(args[0], list):
+            pairs = [z3.And(*[x == y for x, y in zip(self._record(a), self._record(b))])
+                     for i, a in enumerate(args) for b in args[i + 1:]]
+            return z3.And(*pairs) if kind == z3.Z3_OP_EQ else z3.Not(z3.Or(*pairs))
+        arith = self._arith(kind, [self._scalar(a) for a in args], e)
+        if arith is not None:
+            return arith
+        scalars = [self._scalar(a) for a in args]
+        if all(a.eq(c) for a, c in zip(scalars, e.children())):
+            return e       # nothing of Int inside: Booleans, sets, cardinality constraints
+        generic = _GENERIC.get(kind)
+        if generic is not None:
+            return generic(scalars)
+        if sort.kind() in (z3.Z3_BOOL_SORT, z3.Z3_BV_SORT) and all(a.sort().eq(c.sort())
+                                                                  for a, c in zip(scalars, e.children())):
+            return e.decl()(*scalars)
+        raise Untranslatable(f"the operation {e.decl()}")
+
+    @staticmethod
+    def _scalar(t: Translated) -> z3.ExprRef:
+        if isinstance(t, list):
+            raise Untranslatable("a record where a scalar belongs")
+        return t
+
+    @staticmethod
+    def _record(t: Translated) -> list[z3.ExprRef]:
+        if not isinstance(t, list):
+            raise Untranslatable("a scalar where a record belongs")
+        return t
+
+    def _overflow(self, *conds: z3.BoolRef) -> None:
+        self._own.extend(conds)
+
+    def _arith(self, kind: int, a: list[z3.ExprRef], e: z3.ExprRef) -> z3.ExprRef | None:
+        """The bit-vector form of an integer operation (its overflow conditions recorded), or None when
+        `kind` is no integer operation."""
+        w = self.width
+        if kind == z3.Z3_OP_ADD:
+            out = a[0]
+            for b in a[1:]:
+                self._overflow(z3.Not(z3.BVAddNoOverflow(out, b, True)), z3.Not(z3.BVAddNoUnderflow(out, b)))
+                out = out + b
+            return out
+        if kind == z3.Z3_OP_SUB:
+            out = a[0]
+            for b in a[1:]:
+                self._overflow(z3.Not(z3.BVSubNoOverflow(out, b)), z3.Not(z3.BVSubNoUnderflow(out, b, True)))
+                out = out - b
+            return out
+        if kind == z3.Z3_OP_MUL:
+            out = a[0]
+            for b in a[1:]:
+                self._overflow(z3.Not(z3.BVMulNoOverflow(out, b, True)), z3.Not(z3.BVMulNoUnderflow(out, b)))
+                out = out * b
+            return out
+        if kind == z3.Z3_OP_UMINUS:
+            self._overflow(a[0] == z3.BitVecVal(-(1 << (w - 1)), w))
+            return -a[0]
+        if kind in (z3.Z3_OP_IDIV, z3.Z3_OP_MOD):
+            # SMT-LIB's integer division is Euclidean: the remainder is never negative
+            x, y = a
+            r = z3.SRem(x, y)
+            r = z3.If(r < 0, z3.If(y < 0, r - y, r + y), r)
+            if kind == z3.Z3_OP_MOD:
+                return r
+            self._overflow(z3.Not(z3.BVSDivNoOverflow(x, y)))
+            return (x - r) / y
+        if kind == z3.Z3_OP_LE:
+            return a[0] <= a[1]
+        if kind == z3.Z3_OP_LT:
+            return a[0] < a[1]
+        if kind == z3.Z3_OP_GE:
+            return a[0] >= a[1]
+        if kind == z3.Z3_OP_GT:
+            return a[0] > a[1]
+        if kind == z3.Z3_OP_BV2INT:
+            size = a[0].size()
+            if size + 1 > w:
+                raise _TooNarrow(size + 1)
+            return z3.ZeroExt(w - size, a[0]) if size < w else a[0]
+        if kind == z3.Z3_OP_INT2BV:
+            size = e.sort().size()
+            return z3.Extract(size - 1, 0, a[0]) if size <= w else z3.SignExt(size - w, a[0])
+        if kind in (z3.Z3_OP_TO_REAL, z3.Z3_OP_TO_INT, z3.Z3_OP_REM, z3.Z3_OP_DIV, z3.Z3_OP_POWER, z3.Z3_OP_ABS):
+            raise Untranslatable(f"the operation {e.decl()}")
+        return None
+
+    # -- reading a model back
+
+    def value(self, model: z3.ModelRef, term: z3.ExprRef) -> z3.ExprRef:
+        """`term`'s value in a model of the translation, as a value of the term's own sort."""
+        t = self(term)
+        sort = term.sort()
+        if sort.kind() == z3.Z3_INT_SORT:
+            return z3.IntVal(self._number(model, self._scalar(t)))
+        if sort.kind() == z3.Z3_DATATYPE_SORT:
+            assert isinstance(sort, z3.DatatypeSortRef)
+            return sort.constructor(0)(*[z3.IntVal(self._number(model, f)) for f in self._record(t)])
+        return model.eval(self._scalar(t), model_completion=True)
+
+    @staticmethod
+    def _number(model: z3.ModelRef, bv: z3.ExprRef) -> int:
+        v = model.eval(bv, model_completion=True)
+        assert isinstance(v, z3.BitVecNumRef)
+        return v.as_signed_long()
+
+
+class FiniteModel:
+    """A model of the translated problem, read in the original terms (what bmc.py evaluates)."""
+
+    def __init__(self, model: z3.ModelRef, translator: Translator):
+        self.model, self.translator = model, translator
+
+    def eval(self, term: z3.ExprRef, model_completion: bool = True) -> z3.ExprRef:
+        return self.translator.value(self.model, term)
+
+
+class FiniteSolver:
+    """An incremental solver with z3.Solver's interface over the translation, for bmc.py's unrolling: the
+    formulas added outside any push are the constraints; after a push, the ones added are the question, which
+    `check` asks together with the overflows not yet ruled out (the module's docstring). Every formula is kept,
+    so that a wider translation can be made from them."""
+
+    def __init__(self, timeout_ms: int = 0, width: int = START_WIDTH):
+        self.timeout_ms = timeout_ms
+        self.levels: list[list[z3.BoolRef]] = [[]]
+        self.watched: list[z3.BoolRef] = []
+        self.width = width
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """The translation at `self.width`, every constraint added again (widening while a constant does not fit)."""
+        while True:
+            try:
+                self.translator = Translator(self.width)
+                self.solver = z3.SolverFor("QF_FD")
+                if self.timeout_ms:
+                    self.solver.set("timeout", self.timeout_ms)
+                self.pending: list[z3.BoolRef] = []
+                self.checks: list[z3.BoolRef] = []   # per constraint, when its value may be wrong
+                for f in self.levels[0]:
+                    self._constraint(f)
+                for f in self.watched:
+                    self._watch(f)
+                return
+            except _TooNarrow as narrow:
+                self._widen(narrow.need)
+
+    def _widen(self, need: int = 0) -> None:
+        width = max(self.width + GROW, need)
+        if width > MAX_WIDTH:
+            raise Untranslatable(f"values need more than {MAX_WIDTH} bits")
+        self.width = width
+
+    def set(self, key: str, value: object) -> None:
+        if key == "timeout":
+            self.timeout_ms = int(value)   # type: ignore[call-overload]
+        self.solver.set(key, value)
+
+    def add(self, *formulas: z3.BoolRef) -> None:
+        """Keep the formulas; a constraint is translated at once (one that does not translate is reported by
+        the next `check`, so that the caller's unrolling stays whole)."""
+        self.levels[-1].extend(formulas)
+        if len(self.levels) == 1:
+            self._translating(lambda: self._constraints(formulas))
+
+    def _translating(self, work: Callable[[], object]) -> None:
+        """Run a translation: widened when a constant does not fit (everything made again); a formula that does
+        not translate breaks the solver (the next `check` says so)."""
+        if self.broken:
+            return
+        try:
+            try:
+                work()
+            except _TooNarrow as narrow:
+                self._widen(narrow.need)
+                self._rebuild()
+        except Untranslatable as why:
+            self.broken = str(why)
+
+    def _constraints(self, formulas: tuple[z3.BoolRef, ...]) -> None:
+        for f in formulas:
+            self._constraint(f)
+
+    def _constraint(self, f: z3.BoolRef) -> None:
+        term, overflow = self.translator.formula(f)
+        self.solver.add(term)
+        if overflow is not None:
+            self.checks.append(overflow)
+
+    def watch(self, f: z3.BoolRef) -> None:
+        """A formula whose overflow must be ruled out under the constraints before an answer counts (bmc.py:
+        any step from a frame, its values computed), not itself a constraint."""
+        self.watched.append(f)
+        self._translating(lambda: self._watch(f))
+
+    def _watch(self, f: z3.BoolRef) -> None:
+        overflow = self.translator.overflow(f)
+        if overflow is not None:
+            self.pending.append(overflow)
+
+    def push(self) -> None:
+        self.levels.append([])
+
+    def pop(self) -> None:
+        if len(self.levels) == 1:
+            raise z3.Z3Exception("pop without a push")
+        if self._asked:
+            self.solver.pop()
+            self._asked = False
+        self.levels.pop()
+
+    _asked = False      # the question's scope is open in the inner solver
+    broken = ""         # why a constraint did not translate
+
+    def assertions(self) -> list[z3.BoolRef]:
+        return [f for level in self.levels for f in level]
+
+    def check(self) -> z3.CheckSatResult:
+        """Whether the constraints and the question (every formula added since the push) hold together: sat
+        only with a model in which no operation overflows; unsat only when no overflow is reachable either."""
+        if self.broken:
+            raise Untranslatable(self.broken)
+        if len(self.levels) > 2:
+            raise z3.Z3Exception("the finite-domain solver asks one question at a time (one push)")
+        question = [f for level in self.levels[1:] for f in level]
+        while True:
+            if self._asked:
+                self.solver.pop()
+                self._asked = False
+            try:
+                asked = [self.translator.formula(f) for f in question]
+                goal = [term for term, _ in asked]
+                overflows = self.pending + [o for _, o in asked if o is not None]
+            except _TooNarrow as narrow:
+                self._widen(narrow.need)
+                self._rebuild()
+                continue
+            self.solver.push()
+            self._asked = True
+            self.solver.add(z3.Or(z3.And(*goal), *overflows))
+            answer = self.solver.check()
+            if answer == z3.unsat:
+                self.pending = []    # no overflow is reachable within the constraints' depth
+                return answer
+            self.pending = overflows   # not ruled out: asked again with the next question
+            if answer == z3.sat:
+                model = self.solver.model()
+                path = self.checks + [o for _, o in asked if o is not None]   # on the model's own path
+                if z3.is_true(model.eval(z3.And(*goal), model_completion=True)) and \
+                        not any(z3.is_true(model.eval(o, model_completion=True)) for o in path):
+                    self._model = model
+                    return answer
+                self.solver.pop()
+                self._asked = False
+                self._widen()
+                self._rebuild()
+                continue
+            return answer
+
+    def model(self) -> FiniteModel:
+        return FiniteModel(self._model, self.translator)
+
+    def reason_unknown(self) -> str:
+        return self.solver.reason_unknown()
+
+
