@@ -27,6 +27,7 @@ from netcheck.checker.engine.store import (
     Arena,
     ArenaStates,
     Canonical,
+    Fingerprints,
     FingerprintStore,
     FingerprintTable,
     Image,
@@ -141,10 +142,15 @@ def test_verify_store_hash_says_so_and_refuses_what_needs_every_state(tmp_path: 
         assert refused.exit_code == 2 and "--store hash" in refused.output
 
 
-def test_the_fingerprint_table_is_a_dict_of_fingerprints() -> None:
-    """Against a dict, through several doublings, with keys that share their low bits (long probe runs)."""
+TABLES = [FingerprintTable, *([Fingerprints] if Fingerprints is not None else [])]
+
+
+@pytest.mark.parametrize("table_type", TABLES, ids=lambda t: t.__name__)
+def test_the_fingerprint_table_is_a_dict_of_fingerprints(table_type: type) -> None:
+    """Against a dict, through several doublings, with keys that share their low bits (long probe runs): the
+    Python table and the native one."""
     rng = random.Random(5)
-    table, reference = FingerprintTable(capacity=8), {}
+    table, reference = table_type(capacity=8), {}
     keys = [rng.getrandbits(64) or 1 for _ in range(3_000)] + [(k << 20) | 7 for k in range(1, 500)]
     for n, key in enumerate(keys + keys[::3]):
         assert table.setdefault(key, n) == reference.setdefault(key, n)

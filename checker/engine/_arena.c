@@ -998,6 +998,167 @@ static PyObject *module_least_state(PyObject *Py_UNUSED(module), PyObject *arg) 
     return PyLong_FromSsize_t(best);
 }
 
+/* ---- Fingerprints: 64-bit fingerprint -> state id (`verify --store hash`), store.py's FingerprintTable in
+ * native code: open addressing with linear probing on the fingerprint's low bits, 0 marking an empty slot,
+ * the capacity doubled at three quarters full; 12 bytes a slot. */
+
+typedef struct {
+    PyObject_HEAD
+    uint64_t *keys;
+    uint32_t *ids;
+    size_t mask, size;
+} Fingerprints;
+
+static size_t fp_slot(const uint64_t *keys, size_t mask, uint64_t key) {
+    size_t i = (size_t)(key & mask);
+    while (keys[i] && keys[i] != key)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static int fp_alloc(Fingerprints *t, size_t capacity) {
+    uint64_t *keys = PyMem_Calloc(capacity, sizeof(uint64_t));
+    uint32_t *ids = PyMem_Calloc(capacity, sizeof(uint32_t));
+    if (!keys || !ids) {
+        PyMem_Free(keys);
+        PyMem_Free(ids);
+        PyErr_NoMemory();
+        return -1;
+    }
+    uint64_t *old_keys = t->keys;
+    uint32_t *old_ids = t->ids;
+    size_t old_capacity = old_keys ? t->mask + 1 : 0;
+    for (size_t j = 0; j < old_capacity; j++) {
+        if (!old_keys[j])
+            continue;
+        size_t i = fp_slot(keys, capacity - 1, old_keys[j]);
+        keys[i] = old_keys[j];
+        ids[i] = old_ids[j];
+    }
+    PyMem_Free(old_keys);
+    PyMem_Free(old_ids);
+    t->keys = keys;
+    t->ids = ids;
+    t->mask = capacity - 1;
+    return 0;
+}
+
+static int fp_key(PyObject *arg, uint64_t *key) {
+    *key = PyLong_AsUnsignedLongLong(arg);
+    if (*key == (uint64_t)-1 && PyErr_Occurred())
+        return -1;
+    if (!*key) {
+        PyErr_SetString(PyExc_ValueError, "a fingerprint is never 0 (the table's empty mark)");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Fingerprints_setdefault(Fingerprints *t, PyObject *const *args, Py_ssize_t nargs) {
+    uint64_t key;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "setdefault(key, sid) takes two arguments");
+        return NULL;
+    }
+    if (fp_key(args[0], &key) < 0)
+        return NULL;
+    size_t i = fp_slot(t->keys, t->mask, key);
+    if (t->keys[i])
+        return PyLong_FromUnsignedLong(t->ids[i]);
+    unsigned long sid = PyLong_AsUnsignedLong(args[1]);
+    if (sid == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    if (sid > MAX_IDS) {
+        PyErr_SetString(PyExc_OverflowError, "a state id beyond what the table can number");
+        return NULL;
+    }
+    t->keys[i] = key;
+    t->ids[i] = (uint32_t)sid;
+    t->size++;
+    if (4 * t->size > 3 * t->mask && fp_alloc(t, 2 * (t->mask + 1)) < 0)
+        return NULL;
+    return Py_NewRef(args[1]);
+}
+
+static PyObject *Fingerprints_get(Fingerprints *t, PyObject *const *args, Py_ssize_t nargs) {
+    uint64_t key;
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "get(key, default=None) takes one or two arguments");
+        return NULL;
+    }
+    if (fp_key(args[0], &key) < 0)
+        return NULL;
+    size_t i = fp_slot(t->keys, t->mask, key);
+    if (t->keys[i])
+        return PyLong_FromUnsignedLong(t->ids[i]);
+    return Py_NewRef(nargs == 2 ? args[1] : Py_None);
+}
+
+static Py_ssize_t Fingerprints_len(Fingerprints *t) {
+    return (Py_ssize_t)t->size;
+}
+
+static PyObject *Fingerprints_get_mask(Fingerprints *t, void *Py_UNUSED(closure)) {
+    return PyLong_FromSize_t(t->mask);
+}
+
+static PyObject *Fingerprints_nbytes(Fingerprints *t, void *Py_UNUSED(closure)) {
+    return PyLong_FromSize_t((t->mask + 1) * (sizeof(uint64_t) + sizeof(uint32_t)));
+}
+
+static int Fingerprints_init(Fingerprints *t, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"capacity", NULL};
+    Py_ssize_t capacity = 1 << 12;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|n:Fingerprints", kwlist, &capacity))
+        return -1;
+    if (capacity < 2 || (capacity & (capacity - 1))) {
+        PyErr_SetString(PyExc_ValueError, "the capacity is a power of two, at least 2");
+        return -1;
+    }
+    if (t->keys)
+        return 0;
+    t->size = 0;
+    return fp_alloc(t, (size_t)capacity);
+}
+
+static void Fingerprints_dealloc(Fingerprints *t) {
+    PyMem_Free(t->keys);
+    PyMem_Free(t->ids);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static PyMethodDef Fingerprints_methods[] = {
+    {"setdefault", (PyCFunction)(void (*)(void))Fingerprints_setdefault, METH_FASTCALL,
+     "setdefault(key, sid) -> the id stored under key, or sid after storing it there."},
+    {"get", (PyCFunction)(void (*)(void))Fingerprints_get, METH_FASTCALL,
+     "get(key, default=None) -> the id stored under key, or default."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Fingerprints_getset[] = {
+    {"mask", (getter)Fingerprints_get_mask, NULL, "the capacity minus one", NULL},
+    {"nbytes", (getter)Fingerprints_nbytes, NULL, "bytes the table has allocated", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PySequenceMethods Fingerprints_as_sequence = {
+    .sq_length = (lenfunc)Fingerprints_len,
+};
+
+static PyTypeObject FingerprintsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "netcheck.checker.engine._arena.Fingerprints",
+    .tp_basicsize = sizeof(Fingerprints),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Fingerprints(capacity=4096): 64-bit fingerprint -> state id, as a dict's setdefault and get.",
+    .tp_methods = Fingerprints_methods,
+    .tp_getset = Fingerprints_getset,
+    .tp_as_sequence = &Fingerprints_as_sequence,
+    .tp_init = (initproc)Fingerprints_init,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)Fingerprints_dealloc,
+};
+
 /* decode(data): a state from its encoding (`Arena.encode`'s bytes, or a raw arena's entry holding one). */
 static PyObject *module_decode(PyObject *Py_UNUSED(module), PyObject *arg) {
     Py_buffer view;
@@ -1022,14 +1183,16 @@ static struct PyModuleDef arena_module = {
 };
 
 PyMODINIT_FUNC PyInit__arena(void) {
-    if (PyType_Ready(&ArenaType) < 0 || PyType_Ready(&ImageOrderType) < 0 || PyType_Ready(&ImageType) < 0)
+    if (PyType_Ready(&ArenaType) < 0 || PyType_Ready(&ImageOrderType) < 0 || PyType_Ready(&ImageType) < 0 ||
+        PyType_Ready(&FingerprintsType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&arena_module);
     if (!m)
         return NULL;
     if (PyModule_AddObjectRef(m, "Arena", (PyObject *)&ArenaType) < 0 ||
         PyModule_AddObjectRef(m, "ImageOrder", (PyObject *)&ImageOrderType) < 0 ||
-        PyModule_AddObjectRef(m, "Image", (PyObject *)&ImageType) < 0) {
+        PyModule_AddObjectRef(m, "Image", (PyObject *)&ImageType) < 0 ||
+        PyModule_AddObjectRef(m, "Fingerprints", (PyObject *)&FingerprintsType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -24,6 +24,22 @@ def decode(data: bytes, /) -> tuple:
     """The state `Arena.encode` encoded to `data` (ValueError if the bytes are no such encoding)."""
 
 
+class Fingerprints:
+    """64-bit fingerprint (never 0) -> state id: store.py's FingerprintTable in native code."""
+
+    def __init__(self, capacity: int = 4096) -> None: ...
+    def setdefault(self, key: int, sid: int, /) -> int:
+        """The id stored under `key`, or `sid` after storing it there."""
+    def get(self, key: int, default: int | None = None, /) -> int | None: ...
+    def __len__(self) -> int: ...
+    @property
+    def mask(self) -> int:
+        """The capacity minus one."""
+    @property
+    def nbytes(self) -> int:
+        """Bytes the table has allocated."""
+
+
 class ImageOrder:
     """Per image of a state (a row; the identity's first), the state slots its ordering key reads."""
 

@@ -28,7 +28,6 @@ from .limits import (
 from .observers import Findings, Observer, defines
 from .result import ExplicitResult, Finding
 from .store import Canonical, StateStore
-from .store import unpack as store_unpack
 from .system import ExplicitSystem, State
 
 DEADLOCK = "deadlock_free"
@@ -59,8 +58,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     states: Any = arena if arena is not None else store.states.packed   # type: ignore[union-attr]
     arena_intern: Any = arena.intern if arena is not None else None
     add_state: Any = states.append if arena is None else None
-    setdefault, unpack = store.index.setdefault, store_unpack
-    dump, getvalue, seek, truncate = store.pack.dump, store.pack.getvalue, store.pack.seek, store.pack.truncate
+    setdefault, pack, unpack = store.index.setdefault, store.pack, store.unpack
     parents, parent_actions, parent_choices, add_depth = (store.parent.append, store.parent_action.append,
                                                           store.parent_choice.append, store.depth.append)
     dst, actions, choices, first_edge = store.edges_dst, store.edges_action, store.edges_choice, store.first_edge
@@ -125,10 +123,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                         j = arena_intern(target)
                     else:
                         if canon is None:
-                            dump(target)
-                            packed = getvalue()
-                            seek(0)
-                            truncate()
+                            packed = pack(target)
                         else:
                             packed, target, perm = canon(target)
                             perms.append(perm)

@@ -488,8 +488,10 @@ class Unrolling:
             before = self.frames[f]
             after = self._fresh(f"f{f + 1}")
             select, moved = self.macro(before, after, str(f))
-            if isinstance(self.solver, FiniteSolver):   # any step from frame f, its values computed exactly
-                self.solver.watch(self.macro(before, after, f"{f}'", self.shadow_template)[1])
+            if isinstance(self.solver, FiniteSolver):
+                # any step from frame f must compute its values exactly: the step's own selectors, free where
+                # the path stops before it
+                self.solver.watch(self.macro(before, after, str(f), self.shadow_template)[1])
             run = z3.Bool(f"run@{f}")
             stay = z3.And(*[a == b for a, b in zip(after, before)])
             self.solver.add(z3.If(run, moved, stay))

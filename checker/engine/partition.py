@@ -65,6 +65,7 @@ from .store import (
     PackedIndex,
     StoreKind,
     fingerprint,
+    fingerprint_table,
     state_codec,
 )
 
@@ -202,7 +203,7 @@ class Partition:
         self.start_counts = system.run_counts()
         self.encode, self.decode = state_codec()
         self.canon = _canonical(system)
-        self.ids: PackedIndex | FingerprintTable = PackedIndex() if job.store is StoreKind.FULL else FingerprintTable()
+        self.ids: PackedIndex | FingerprintTable = PackedIndex() if job.store is StoreKind.FULL else fingerprint_table()
         # the states to expand next: id, packing, and the point their state observers run at
         self.frontier = Frontier()
         # the levels expanded lately, by depth: their states and the run counts before them (for `recount`)

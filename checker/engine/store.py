@@ -31,9 +31,9 @@ from typing import overload
 from .system import State
 
 try:   # the native store: optional, so that netcheck installs and runs where no C compiler is
-    from ._arena import Arena, Image, ImageOrder, decode, least_state
+    from ._arena import Arena, Fingerprints, Image, ImageOrder, decode, least_state
 except ImportError:   # pragma: no cover - exercised where the extension was not built
-    Arena = Image = ImageOrder = None   # type: ignore[assignment,misc]
+    Arena = Fingerprints = Image = ImageOrder = None   # type: ignore[assignment,misc]
     decode = least_state = None   # type: ignore[assignment]
 
 NATIVE_STORE = Arena is not None
@@ -85,7 +85,7 @@ class Canonical:
 
     __slots__ = ("images", "ties", "pack")
 
-    def __init__(self, images: Sequence[Callable[[State], State]], pack: Packer,
+    def __init__(self, images: Sequence[Callable[[State], State]], pack: Callable[[State], bytes],
                  order: Sequence[Sequence[int]] = (), plans: Sequence[tuple[Sequence[int], Sequence] | None] = ()):
         if Image is not None and plans:
             images = [images[k] if plan is None else Image(*plan) for k, plan in enumerate(plans)]
@@ -94,7 +94,7 @@ class Canonical:
         self.pack = pack
 
     @classmethod
-    def of(cls, symmetry: object, pack: Packer | None = None) -> Canonical:
+    def of(cls, symmetry: object, pack: Callable[[State], bytes] | None = None) -> Canonical:
         """The representative function of a symmetry (model/semantics/symmetry.py), packing with `pack`."""
         return cls(symmetry.images, pack or Packer(), symmetry.order, symmetry.plans)   # type: ignore[attr-defined]
 
@@ -244,12 +244,13 @@ class ArenaStates(StoredStates):
 
 
 class PackedStates(StoredStates):
-    """The stored states packed, one bytes object each."""
+    """The stored states packed, one bytes object each (`unpack` reads one back)."""
 
-    __slots__ = ("packed",)
+    __slots__ = ("packed", "unpack")
 
-    def __init__(self) -> None:
+    def __init__(self, unpack: Callable[[bytes], State] = unpack) -> None:
         self.packed: list[bytes] = []
+        self.unpack = unpack
 
     def __len__(self) -> int:
         return len(self.packed)
@@ -259,10 +260,10 @@ class PackedStates(StoredStates):
         self.packed.append(packed)
 
     def _state(self, i: int) -> State:
-        return unpack(self.packed[i])   # type: ignore[no-any-return]
+        return self.unpack(self.packed[i])
 
     def __iter__(self) -> Iterator[State]:
-        return map(unpack, self.packed)
+        return map(self.unpack, self.packed)
 
     def encoded(self, i: int) -> bytes:
         """State i as stored."""
@@ -304,7 +305,9 @@ class StateStore:
     releases = False   # whether the search drops a state's packing once it is expanded
 
     def __init__(self, threads: int, native: bool = NATIVE_STORE):
-        self.pack = Packer()
+        # a state to bytes and back where the store keeps bytes (no native store, or a fingerprint store)
+        self.pack: Callable[[State], bytes] = Packer()
+        self.unpack: Callable[[bytes], State] = unpack
         # the native store, or (None) a dict of packed states (or their fingerprints) -> id
         self.arena = Arena() if native and Arena is not None else None
         self.index: dict[object, int] = {}
@@ -457,6 +460,12 @@ class FingerprintTable:
         self.keys, self.ids, self.mask = keys, ids, mask
 
 
+def fingerprint_table() -> FingerprintTable:
+    """An empty fingerprint table: the native one (engine/_arena.c's `Fingerprints`, the same table without an
+    interpreted loop per probe) where it was built."""
+    return Fingerprints() if Fingerprints is not None else FingerprintTable()   # type: ignore[return-value]
+
+
 class FingerprintStore(StateStore):
     """A store of fingerprints (`verify --store hash`): each state is interned under Python's 64-bit
     SipHash of its packing (keyed per process, so a collision, should one happen, is not repeated by the
@@ -470,7 +479,8 @@ class FingerprintStore(StateStore):
 
     def __init__(self, threads: int, successor: Callable[[State, int, int], State | None]):
         super().__init__(threads, native=False)
-        self.index = FingerprintTable()   # type: ignore[assignment]
+        self.index = fingerprint_table()   # type: ignore[assignment]
+        self.pack, self.unpack = state_codec()   # the native encoding where it was built: a third of a pickle
         self.states: ReplayedStates = ReplayedStates(self, successor)
 
     def omission_probability(self) -> float:
@@ -492,7 +502,7 @@ class ReplayedStates(PackedStates):
     __slots__ = ("store", "successor", "roots", "memo")
 
     def __init__(self, store: FingerprintStore, successor: Callable[[State, int, int], State | None]):
-        super().__init__()
+        super().__init__(store.unpack)
         self.packed: list[bytes | None] = []   # type: ignore[assignment]
         self.store, self.successor = store, successor
         self.roots: dict[int, bytes] = {}
@@ -546,7 +556,7 @@ class ReplayedStates(PackedStates):
             packed = self.roots.get(sid)
             if packed is None:
                 return self.memo.get(sid)
-        return unpack(packed)
+        return self.unpack(packed)
 
     def _step(self, state: State, sid: int) -> State:
         """The state `sid` from its parent's state, checked against its fingerprint."""
