@@ -429,7 +429,8 @@ class Unrolling:
         self.step_template = z3.And(*parts)
         # the same step with its writes computed but not made: what the finite-domain solver watches for overflow
         self.shadow_template = z3.And(*parts[:len(parts) - self.n], *shadow)
-        self._template_src = _asts([*self.base, *self.next, *self.select, *ways, *self.free])
+        self._template_consts = [*self.base, *self.next, *self.select, *ways, *self.free]
+        self._template_src = _asts(self._template_consts)
 
     @cached_property
     def commuting(self) -> list[list[int]]:
@@ -471,8 +472,12 @@ class Unrolling:
         select = [z3.Bool(f"case{k}@{tag}") for k in range(len(self.visible))]
         ways = [z3.Bool(f"way{j}@{tag}") for j in range(len(self.settles))]
         free = [z3.Const(f"any.{i}@{tag}", c.sort()) for i, c in enumerate(self.base)]
-        return select, _substitute(self.step_template if template is None else template, self._template_src,
-                                   _asts([*before, *after, *select, *ways, *free]))
+        template = self.step_template if template is None else template
+        consts = [*before, *after, *select, *ways, *free]
+        step = _substitute(template, self._template_src, _asts(consts))
+        if isinstance(self.solver, FiniteSolver):   # translated as the template's translation, renamed
+            self.solver.instance(step, template, self._template_consts, consts)
+        return select, step
 
     def option_of(self, model: z3.ModelRef, select: list[z3.BoolRef]) -> Option:
         """The visible case a model's step took."""

@@ -83,6 +83,24 @@ class Translator:
         assert isinstance(out, z3.BoolRef)
         return out, self.overflow(f)
 
+    def seed(self, term: z3.ExprRef, template: z3.ExprRef, src: list[z3.ExprRef], dst: list[z3.ExprRef]) -> None:
+        """Translate `term`, which is `template` with the constants `src` replaced by `dst`, by translating the
+        template once and replacing the translated constants (translation commutes with renaming constants):
+        one substitution per frame instead of a walk over the whole step."""
+        key = term.get_id()
+        if key in self.memo:
+            return
+        translated, overflow = self(template), self.overflow(template)
+        pairs: list[tuple[z3.ExprRef, z3.ExprRef]] = []
+        for a, b in zip(src, dst):
+            ta, tb = self(a), self(b)
+            for x, y in zip(ta, tb) if isinstance(ta, list) else [(ta, tb)]:   # type: ignore[arg-type]
+                if not x.eq(y):
+                    pairs.append((x, y))
+        self.memo[key] = (z3.substitute(translated, *pairs) if pairs else translated,
+                          z3.substitute(overflow, *pairs) if pairs and overflow is not None else overflow)
+        self.kept.append(term)
+
     def overflow(self, e: z3.ExprRef) -> z3.BoolRef | None:
         self(e)
         return self.memo[e.get_id()][1]
@@ -314,6 +332,7 @@ class FiniteSolver:
         self.timeout_ms = timeout_ms
         self.levels: list[list[z3.BoolRef]] = [[]]
         self.watched: list[z3.BoolRef] = []
+        self.seeds: list[tuple[z3.ExprRef, z3.ExprRef, list[z3.ExprRef], list[z3.ExprRef]]] = []
         self.width = width
         self._rebuild()
 
@@ -327,6 +346,8 @@ class FiniteSolver:
                     self.solver.set("timeout", self.timeout_ms)
                 self.pending: list[z3.BoolRef] = []
                 self.checks: list[z3.BoolRef] = []   # per constraint, when its value may be wrong
+                for seed in self.seeds:
+                    self.translator.seed(*seed)
                 for f in self.levels[0]:
                     self._constraint(f)
                 for f in self.watched:
@@ -376,6 +397,12 @@ class FiniteSolver:
         self.solver.add(term)
         if overflow is not None:
             self.checks.append(overflow)
+
+    def instance(self, term: z3.ExprRef, template: z3.ExprRef, src: list[z3.ExprRef], dst: list[z3.ExprRef]) -> None:
+        """`term` is `template` with the constants `src` renamed `dst` (bmc.py: a step of the unrolling): its
+        translation is the template's, renamed (`Translator.seed`)."""
+        self.seeds.append((term, template, src, dst))
+        self._translating(lambda: self.translator.seed(term, template, src, dst))
 
     def watch(self, f: z3.BoolRef) -> None:
         """A formula whose overflow must be ruled out under the constraints before an answer counts (bmc.py:
