@@ -326,3 +326,22 @@ def test_a_term_the_bit_vectors_cannot_hold_falls_back_to_integers(monkeypatch) 
     fallen = bmc(system, 5)
     assert bmc_lengths(fallen) == expected and expected
     replays(fallen)
+
+
+def test_terms_deeper_than_python_recursion_translate() -> None:
+    """A step's if-then-else chains nest hundreds deep (specs/bugs/recursive_read_in_init.yaml's did past
+    Python's recursion limit): the bit-vector translation walks them with a stack of its own, and the
+    finite-domain solver answers as the integer one does."""
+    import z3
+    from netcheck.checker.engine.finite import FiniteSolver
+    x, y = z3.Int("x"), z3.Int("y")
+    term: z3.ArithRef = y
+    for i in range(5_000):
+        term = z3.If(x == i, z3.IntVal(i % 50), term)
+    for goal, expected in [(z3.And(x == 4_321, term == 21), z3.sat), (z3.And(x == 4_321, term == 22), z3.unsat)]:
+        finite, integers = FiniteSolver(), z3.Solver()
+        for solver in (finite, integers):
+            solver.add(y == 7)
+            solver.push()
+            solver.add(goal)
+        assert finite.check() == integers.check() == expected

@@ -106,18 +106,31 @@ class Translator:
         return self.memo[e.get_id()][1]
 
     def __call__(self, e: z3.ExprRef) -> Translated:
-        key = e.get_id()
-        hit = self.memo.get(key)
+        hit = self.memo.get(e.get_id())
         if hit is None:
-            outer, self._own = self._own, []
-            try:
-                term = self._translate(e)
-                own = self._own
-            finally:
-                self._own = outer
-            hit = self.memo[key] = (term, self._combine(e, own))
-            self.kept.append(e)
+            self._translate_all(e)
+            hit = self.memo[e.get_id()]
         return hit[0]
+
+    def _translate_all(self, root: z3.ExprRef) -> None:
+        """Translate `root` and every subterm not yet translated, children first, with a stack of its own (a
+        step's if-then-else chains nest hundreds deep: deeper than Python's recursion)."""
+        memo = self.memo
+        stack: list[tuple[z3.ExprRef, bool]] = [(root, False)]
+        while stack:
+            e, ready = stack.pop()
+            key = e.get_id()
+            if key in memo:
+                continue
+            if not ready:
+                stack.append((e, True))
+                if z3.is_app(e):
+                    stack.extend((c, False) for c in e.children() if c.get_id() not in memo)
+                continue
+            self._own = []
+            term = self._translate(e)     # its children are translated: memo hits, no recursion
+            memo[key] = (term, self._combine(e, self._own))
+            self.kept.append(e)
 
     def _combine(self, e: z3.ExprRef, own: list[z3.BoolRef]) -> z3.BoolRef | None:
         """A term's overflow condition: its own operation's, or a child's where that child matters."""
