@@ -5,18 +5,21 @@ The relation (model/semantics/relation.py) speaks integer arithmetic: ints, prog
 are `Int`s, lists are records of `Int` fields (smtlist.py), sets are bit-vectors already. Every value a
 state holds is small, so each `Int` becomes a signed bit-vector of `width` bits, a record its fields, and
 z3 bit-blasts the unrolling into one SAT problem that grows with the depth instead of a search of the
-arithmetic solver (on docs/examples/bugs/exit_batch_rtnl_takes_rtnl.yaml, 16 steps in 36 s where the
+arithmetic solver (on docs/examples/bugs/exit_batch_rtnl_takes_rtnl.yaml, 16 steps in 45 s where the
 integer unrolling did not reach 14 in 120 s).
 
 **Soundness.** The two readings agree on a path as long as no arithmetic on it overflows the width.
-Every translated operation that can overflow (+, -, *, negation, division, a constant too large) comes
-with its overflow condition, a formula over the same terms. `FiniteSolver` asks each question as
-"the goal, or an overflow of any term added since the last unsatisfiable answer": unsatisfiable means
-no path of that length overflows and none reaches the goal, so none does with unbounded integers either
-(a path that overflowed first at some step would satisfy the constraints up to there and then stutter,
-with the overflow condition true). A model in which an overflow condition holds is no answer: the solver
-widens the bit-vectors (`GROW` bits more) and asks again. A term it cannot translate (a quantifier, an
-unknown operator) raises `Untranslatable`, and bmc.py uses the integer solver instead.
+Every translated operation that can overflow (+, -, *, negation, division) has an overflow condition,
+counted only where the term's value matters (`Translator`); a constant too large widens at once. bmc.py
+has the solver watch every step from every frame (`FiniteSolver.watch`: the step with its writes computed
+but not made, its selectors free where the path stops before it), and each question is asked as "the
+goal, or a watched overflow": unsatisfiable means no path of that length overflows and none reaches the
+goal, so none does with unbounded integers either (a path that overflowed first at some step agrees with
+the integers up to that step, and then stutters with the overflow condition true). A model counts only
+when the goal holds and no overflow condition on its own path does; otherwise the solver widens the
+bit-vectors (`GROW` bits more) and asks again. A term it cannot translate (a quantifier, an unknown
+operator), or values beyond `MAX_WIDTH` bits, raise `Untranslatable`, and bmc.py uses the integer solver
+instead.
 """
 
 from __future__ import annotations
