@@ -272,10 +272,6 @@ class Unrolling:
             solver.set("timeout", self.timeout_ms)
         return solver
 
-    @property
-    def finite(self) -> bool:
-        return isinstance(self.solver, FiniteSolver)
-
     def integers(self) -> None:
         """Go on with the integer solver (a term the bit-vector translation does not cover): the constraints so
         far, none of the question asked."""

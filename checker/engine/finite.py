@@ -33,8 +33,6 @@ START_WIDTH = 8     # bits of a translated Int to begin with (a constant that ne
 GROW = 4            # bits added each time an overflow condition is satisfiable
 MAX_WIDTH = 64
 
-
-_DT_IS = getattr(z3, "Z3_OP_DT_IS", getattr(z3, "Z3_OP_DT_RECOGNISER", -1))
 # operators whose arguments may change sort (Int to bit-vector): made again from the translated arguments
 _GENERIC = {
     z3.Z3_OP_EQ: lambda a: a[0] == a[1],
@@ -218,17 +216,14 @@ class Translator:
             fields = self._fields(e.children()[0].sort())
             index = next(k for k, f in enumerate(fields) if f.eq(e.decl()))
             return self._record(args[0])[index]
-        if kind == _DT_IS:
-            self._fields(e.children()[0].sort())
-            return z3.BoolVal(True)
         if kind in (z3.Z3_OP_EQ, z3.Z3_OP_DISTINCT) and isinstance(args[0], list):
             pairs = [z3.And(*[x == y for x, y in zip(self._record(a), self._record(b))])
                      for i, a in enumerate(args) for b in args[i + 1:]]
             return z3.And(*pairs) if kind == z3.Z3_OP_EQ else z3.Not(z3.Or(*pairs))
-        arith = self._arith(kind, [self._scalar(a) for a in args], e)
+        scalars = [self._scalar(a) for a in args]
+        arith = self._arith(kind, scalars, e)
         if arith is not None:
             return arith
-        scalars = [self._scalar(a) for a in args]
         if all(a.eq(c) for a, c in zip(scalars, e.children())):
             return e       # nothing of Int inside: Booleans, sets, cardinality constraints
         generic = _GENERIC.get(kind)
@@ -444,9 +439,6 @@ class FiniteSolver:
 
     _asked = False      # the question's scope is open in the inner solver
     broken = ""         # why a constraint did not translate
-
-    def assertions(self) -> list[z3.BoolRef]:
-        return [f for level in self.levels for f in level]
 
     def check(self) -> z3.CheckSatResult:
         """Whether the constraints and the question (every formula added since the push) hold together: sat
