@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SOURCES := $(sort $(wildcard api/*.py model/*.py model/*/*.py checker/*.py checker/*/*.py checker/*/*.c))
+SOURCES := $(sort $(wildcard api/*.py model/*.py model/*/*.py model/*/*.c model/*/*.h checker/*.py checker/*/*.py checker/*/*.c))
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 # quiet pip, without setuptools' notes about the editable install (the one reinstall rule below)
@@ -19,12 +19,12 @@ install-dev: $(DEV_STAMP)
 
 # The modules the install compiles with Cython (setup.py's COMPILED, in the same order).
 COMPILED := model/semantics/runtime.py model/semantics/evaluate.py model/semantics/system.py \
-	checker/engine/bfs.py checker/engine/verdicts.py
+	model/semantics/memo.py checker/engine/bfs.py checker/engine/verdicts.py
 
 # Reinstall when pyproject.toml or setup.py changes, a module is added or removed (the strict editable
 # install links files one by one, so new modules need a new install), or a compiled module's source changes
 # (until then netcheck runs that source: netcheck/_compiled.py).
-INSTALL_DEPS := pyproject.toml setup.py $(VENV)/.sources $(wildcard checker/*/*.c) $(COMPILED)
+INSTALL_DEPS := pyproject.toml setup.py $(VENV)/.sources $(wildcard model/*/*.c model/*/*.h checker/*/*.c) $(COMPILED)
 
 $(STAMP): $(INSTALL_DEPS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

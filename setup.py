@@ -1,6 +1,7 @@
 """The native parts of the build (pyproject.toml holds the rest of the package's metadata).
 
-- The state store (checker/engine/_arena.c), a C extension.
+- The state store (checker/engine/_arena.c) and the step memo's expander (model/semantics/_memo.c), C
+  extensions.
 - The explicit engine's hot modules (`COMPILED`), compiled from their unchanged Python source with Cython
   (the step functions, the search loop, the property checks: about 1.5x faster per state). Each
   compiled module is recorded with its source's SHA-256 in `_compiled.json` beside it; at import,
@@ -26,6 +27,7 @@ COMPILED = {
     "netcheck.model.semantics.runtime": "model/semantics/runtime.py",
     "netcheck.model.semantics.evaluate": "model/semantics/evaluate.py",
     "netcheck.model.semantics.system": "model/semantics/system.py",
+    "netcheck.model.semantics.memo": "model/semantics/memo.py",
     "netcheck.checker.engine.bfs": "checker/engine/bfs.py",
     "netcheck.checker.engine.verdicts": "checker/engine/verdicts.py",
 }
@@ -89,6 +91,9 @@ class BuildExt(build_ext):
         return outputs + sorted(extra)
 
 
+# both include model/semantics/_codec.h (the state encoding and the interning table they share)
 arena = Extension("netcheck.checker.engine._arena", ["checker/engine/_arena.c"], optional=True,
-                  extra_compile_args=["-O2"])
-setup(ext_modules=[arena, *compiled_extensions()], cmdclass={"build_ext": BuildExt})
+                  include_dirs=["model/semantics"], depends=["model/semantics/_codec.h"], extra_compile_args=["-O2"])
+memo = Extension("netcheck.model.semantics._memo", ["model/semantics/_memo.c"], optional=True,
+                 include_dirs=["model/semantics"], depends=["model/semantics/_codec.h"], extra_compile_args=["-O2"])
+setup(ext_modules=[arena, memo, *compiled_extensions()], cmdclass={"build_ext": BuildExt})

@@ -1,455 +1,28 @@
 /* The explicit search's exact state store in native code: every state encoded once into one growing
  * byte arena, interned through an open-addressing table of 32-bit ids. No Python object per stored state:
  * a state costs its encoding (about half a byte to a byte per slot), an 8-byte offset, a 4-byte hash and
- * its share of the table (engine/store.py, `ArenaStates`).
- *
- * The encoding is canonical and injective over what states hold (ints, bools, None, strings, bytes and
- * tuples of them): equal states encode to equal bytes, different ones to different bytes; True and 1 stay
- * apart, as pickling kept them.
- * One byte per value where it can, and one per run of Nones or zeros in a tuple (dead locals, empty
- * counters):
- *   0x00-0x7f  the ints 0..127
- *   0x80-0x8f  a tuple of 0..15 items, its items follow
- *   0x90       a tuple, its length (varint) and items follow
- *   0xa0-0xbf  inside a tuple, a run of 2..33 Nones
- *   0xc0-0xdf  inside a tuple, a run of 2..33 int zeros
- *   0xf0       an int in int64 range outside 0..127 and not -1, zigzag varint
- *   0xf1       any other int: its byte count (varint), then little-endian two's complement bytes
- *   0xf2 None, 0xf3 False, 0xf4 True, 0xf7 -1
- *   0xf5 a str, 0xf6 a bytes: the byte count (varint), then the UTF-8 or the bytes
- * A run is always as long as it can be (33 items at most, then the next run), so that the encoding stays
- * canonical.
+ * its share of the table (engine/store.py, `ArenaStates`). The encoding and the table are
+ * model/semantics/_codec.h's, which the step memo shares.
  *
  * Also here, for the search under symmetry (store.py's `Canonical`): `ImageOrder`, which of a state's
  * images are least by the slots their ordering keys read; `Image`, a state's image under one permutation;
  * `least_state`, a total order on states that breaks the remaining ties.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
-#include <string.h>
-
-#define SMALL_INTS 0x80
-#define TUPLE_SHORT 0x80
-#define TUPLE_SHORT_MAX 15
-#define TUPLE_LONG 0x90
-#define NONE_RUN 0xa0
-#define ZERO_RUN 0xc0
-#define RUN_MIN 2
-#define RUN_MAX 33
-#define INT_VARINT 0xf0
-#define INT_BIG 0xf1
-#define NONE_TAG 0xf2
-#define FALSE_TAG 0xf3
-#define TRUE_TAG 0xf4
-#define STR_TAG 0xf5
-#define BYTES_TAG 0xf6
-#define MINUS_ONE_TAG 0xf7
-#define MAX_DEPTH 64
-#define MAX_IDS 0xfffffffeu
-
-/* ---- a growing byte buffer: one encoding (scratch), or the arena of every state */
-
-typedef struct {
-    unsigned char *data;
-    size_t len, cap;
-} Buffer;
-
-static int buffer_reserve(Buffer *b, size_t more) {
-    if (b->len + more <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + more)
-        cap *= 2;
-    unsigned char *data = PyMem_Realloc(b->data, cap);
-    if (!data) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    b->data = data;
-    b->cap = cap;
-    return 0;
-}
-
-static int put_byte(Buffer *b, unsigned char c) {
-    if (buffer_reserve(b, 1) < 0)
-        return -1;
-    b->data[b->len++] = c;
-    return 0;
-}
-
-static int put_varint(Buffer *b, uint64_t v) {
-    if (buffer_reserve(b, 10) < 0)
-        return -1;
-    while (v >= 0x80) {
-        b->data[b->len++] = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    b->data[b->len++] = (unsigned char)v;
-    return 0;
-}
-
-static int encode_big_int(Buffer *b, PyObject *v) {
-    /* int.to_bytes(n, "little", signed=True), n the fewest bytes that hold it and its sign */
-    PyObject *bits = PyObject_CallMethod(v, "bit_length", NULL);
-    if (!bits)
-        return -1;
-    Py_ssize_t nbits = PyLong_AsSsize_t(bits);
-    Py_DECREF(bits);
-    if (nbits < 0)
-        return -1;
-    PyObject *method = PyObject_GetAttrString(v, "to_bytes");
-    PyObject *args = Py_BuildValue("(ns)", nbits / 8 + 1, "little");
-    PyObject *kwargs = Py_BuildValue("{s:O}", "signed", Py_True);
-    PyObject *raw = (method && args && kwargs) ? PyObject_Call(method, args, kwargs) : NULL;
-    Py_XDECREF(method);
-    Py_XDECREF(args);
-    Py_XDECREF(kwargs);
-    if (!raw)
-        return -1;
-    char *data;
-    Py_ssize_t len;
-    int rc = PyBytes_AsStringAndSize(raw, &data, &len) < 0 || put_byte(b, INT_BIG) < 0 ||
-             put_varint(b, (uint64_t)len) < 0 || buffer_reserve(b, (size_t)len) < 0;
-    if (!rc) {
-        memcpy(b->data + b->len, data, (size_t)len);
-        b->len += (size_t)len;
-    }
-    Py_DECREF(raw);
-    return rc ? -1 : 0;
-}
-
-/* A run of `count` Nones (kind 1) or zeros (kind 2): one run byte, or the value's own byte for one item. */
-static int put_run(Buffer *b, int kind, Py_ssize_t count) {
-    if (count == 0)
-        return 0;
-    if (count == 1)
-        return put_byte(b, kind == 1 ? NONE_TAG : 0);
-    return put_byte(b, (unsigned char)((kind == 1 ? NONE_RUN : ZERO_RUN) + (count - RUN_MIN)));
-}
-
-static int encode_int(Buffer *b, PyObject *v, long long x, int overflow) {
-    if (overflow)
-        return encode_big_int(b, v);
-    if (x >= 0 && x < SMALL_INTS)
-        return put_byte(b, (unsigned char)x);
-    if (x == -1)
-        return put_byte(b, MINUS_ONE_TAG);
-    uint64_t zigzag = ((uint64_t)x << 1) ^ (uint64_t)(x >> 63);
-    if (put_byte(b, INT_VARINT) < 0)
-        return -1;
-    return put_varint(b, zigzag);
-}
-
-static int encode(Buffer *b, PyObject *v, int depth) {
-    if (v == Py_None)
-        return put_byte(b, NONE_TAG);
-    if (v == Py_False)
-        return put_byte(b, FALSE_TAG);
-    if (v == Py_True)
-        return put_byte(b, TRUE_TAG);
-    if (PyLong_CheckExact(v)) {
-        int overflow = 0;
-        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-        if (x == -1 && !overflow && PyErr_Occurred())
-            return -1;
-        return encode_int(b, v, x, overflow);
-    }
-    if (PyTuple_CheckExact(v)) {
-        if (depth >= MAX_DEPTH) {
-            PyErr_SetString(PyExc_ValueError, "a state nests tuples too deeply to store");
-            return -1;
-        }
-        Py_ssize_t n = PyTuple_GET_SIZE(v);
-        if (n <= TUPLE_SHORT_MAX) {
-            if (put_byte(b, (unsigned char)(TUPLE_SHORT + n)) < 0)
-                return -1;
-        } else if (put_byte(b, TUPLE_LONG) < 0 || put_varint(b, (uint64_t)n) < 0) {
-            return -1;
-        }
-        /* each item looked at once: Nones and zeros gather into runs, anything else ends the run */
-        int run = 0;
-        Py_ssize_t count = 0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *item = PyTuple_GET_ITEM(v, i);
-            int kind = 0, overflow = 0;
-            long long x = 0;
-            if (item == Py_None) {
-                kind = 1;
-            } else if (PyLong_CheckExact(item)) {
-                x = PyLong_AsLongLongAndOverflow(item, &overflow);
-                if (x == -1 && !overflow && PyErr_Occurred())
-                    return -1;
-                kind = !overflow && x == 0 ? 2 : 0;
-            }
-            if (kind && kind == run && count < RUN_MAX) {
-                count++;
-                continue;
-            }
-            if (put_run(b, run, count) < 0)
-                return -1;
-            run = kind;
-            count = kind ? 1 : 0;
-            if (kind)
-                continue;
-            if ((PyLong_CheckExact(item) ? encode_int(b, item, x, overflow) : encode(b, item, depth + 1)) < 0)
-                return -1;
-        }
-        if (put_run(b, run, count) < 0)
-            return -1;
-        return 0;
-    }
-    if (PyUnicode_CheckExact(v) || PyBytes_CheckExact(v)) {
-        const char *data;
-        Py_ssize_t len;
-        if (PyUnicode_CheckExact(v)) {
-            data = PyUnicode_AsUTF8AndSize(v, &len);
-            if (!data)
-                return -1;
-        } else {
-            data = PyBytes_AS_STRING(v);
-            len = PyBytes_GET_SIZE(v);
-        }
-        if (put_byte(b, PyUnicode_CheckExact(v) ? STR_TAG : BYTES_TAG) < 0 || put_varint(b, (uint64_t)len) < 0 ||
-            buffer_reserve(b, (size_t)len) < 0)
-            return -1;
-        memcpy(b->data + b->len, data, (size_t)len);
-        b->len += (size_t)len;
-        return 0;
-    }
-    PyErr_Format(PyExc_TypeError, "a state holds a %.100s, which the store cannot encode (ints, bools, None, "
-                 "strings, bytes and tuples of them only)", Py_TYPE(v)->tp_name);
-    return -1;
-}
-
-/* ---- decoding (only what `encode` produced: the arena, or what partition workers send each other; every
- * length and the nesting are checked, so that corrupt bytes raise ValueError rather than read past the end) */
-
-typedef struct {
-    const unsigned char *p, *end;
-} Reader;
-
-static int get_varint(Reader *r, uint64_t *out) {
-    uint64_t v = 0;
-    int shift = 0;
-    while (r->p < r->end && shift < 64) {
-        unsigned char c = *r->p++;
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *out = v;
-            return 0;
-        }
-        shift += 7;
-    }
-    PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (a truncated number)");
-    return -1;
-}
-
-static PyObject *decode(Reader *r, int depth) {
-    if (depth > MAX_DEPTH) {
-        PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (nested deeper than a state can be)");
-        return NULL;
-    }
-    if (r->p >= r->end) {
-        PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (it ends early)");
-        return NULL;
-    }
-    unsigned char c = *r->p++;
-    if (c < SMALL_INTS)
-        return PyLong_FromLong(c);
-    if (c <= TUPLE_SHORT + TUPLE_SHORT_MAX || c == TUPLE_LONG) {
-        uint64_t n = (uint64_t)(c - TUPLE_SHORT);
-        if (c == TUPLE_LONG && get_varint(r, &n) < 0)
-            return NULL;
-        if (n > RUN_MAX * (uint64_t)(r->end - r->p)) {
-            PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (a tuple longer than its bytes)");
-            return NULL;
-        }
-        PyObject *t = PyTuple_New((Py_ssize_t)n);
-        if (!t)
-            return NULL;
-        uint64_t i = 0;
-        while (i < n) {
-            unsigned char next = r->p < r->end ? *r->p : 0;
-            if (next >= NONE_RUN && next < ZERO_RUN + (RUN_MAX - RUN_MIN + 1)) {
-                r->p++;
-                int zeros = next >= ZERO_RUN;
-                uint64_t k = (uint64_t)(next - (zeros ? ZERO_RUN : NONE_RUN)) + RUN_MIN;
-                if (k > n - i) {
-                    Py_DECREF(t);
-                    PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (a run past its tuple)");
-                    return NULL;
-                }
-                for (uint64_t e = i + k; i < e; i++) {
-                    PyObject *item = zeros ? PyLong_FromLong(0) : Py_NewRef(Py_None);
-                    if (!item) {
-                        Py_DECREF(t);
-                        return NULL;
-                    }
-                    PyTuple_SET_ITEM(t, (Py_ssize_t)i, item);
-                }
-                continue;
-            }
-            PyObject *item = decode(r, depth + 1);
-            if (!item) {
-                Py_DECREF(t);
-                return NULL;
-            }
-            PyTuple_SET_ITEM(t, (Py_ssize_t)i++, item);
-        }
-        return t;
-    }
-    switch (c) {
-    case INT_VARINT: {
-        uint64_t z;
-        if (get_varint(r, &z) < 0)
-            return NULL;
-        long long x = (long long)(z >> 1) ^ -(long long)(z & 1);
-        return PyLong_FromLongLong(x);
-    }
-    case INT_BIG: {
-        uint64_t len;
-        if (get_varint(r, &len) < 0)
-            return NULL;
-        if (len > (uint64_t)(r->end - r->p)) {
-            PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (a number longer than its bytes)");
-            return NULL;
-        }
-        PyObject *raw = PyBytes_FromStringAndSize((const char *)r->p, (Py_ssize_t)len);
-        r->p += len;
-        if (!raw)
-            return NULL;
-        PyObject *type = (PyObject *)&PyLong_Type;
-        PyObject *args = Py_BuildValue("(Os)", raw, "little");
-        PyObject *kwargs = Py_BuildValue("{s:O}", "signed", Py_True);
-        PyObject *from_bytes = PyObject_GetAttrString(type, "from_bytes");
-        PyObject *v = (args && kwargs && from_bytes) ? PyObject_Call(from_bytes, args, kwargs) : NULL;
-        Py_XDECREF(from_bytes);
-        Py_XDECREF(args);
-        Py_XDECREF(kwargs);
-        Py_DECREF(raw);
-        return v;
-    }
-    case STR_TAG:
-    case BYTES_TAG: {
-        uint64_t len;
-        if (get_varint(r, &len) < 0)
-            return NULL;
-        if (len > (uint64_t)(r->end - r->p)) {
-            PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (a string longer than its bytes)");
-            return NULL;
-        }
-        const char *data = (const char *)r->p;
-        r->p += len;
-        return c == STR_TAG ? PyUnicode_DecodeUTF8(data, (Py_ssize_t)len, "strict")
-                            : PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
-    }
-    case MINUS_ONE_TAG:
-        return PyLong_FromLong(-1);
-    case NONE_TAG:
-        Py_RETURN_NONE;
-    case FALSE_TAG:
-        Py_RETURN_FALSE;
-    case TRUE_TAG:
-        Py_RETURN_TRUE;
-    }
-    PyErr_Format(PyExc_ValueError, "an encoded state is corrupt (tag 0x%02x)", c);
-    return NULL;
-}
+#include "_codec.h"
 
 /* ---- the store */
 
 typedef struct {
     PyObject_HEAD
-    Buffer arena;             /* every state's encoding, in id order */
-    uint64_t *offsets;        /* offsets[i]: where state i starts; offsets[count]: the arena's end */
-    uint32_t *hashes;         /* per state, the low 32 bits of its hash */
-    size_t count, cap;        /* states stored, room in offsets and hashes */
-    uint32_t *table;          /* id + 1 per slot, 0 empty; linear probing */
-    size_t mask;              /* table size - 1 (a power of two) */
+    Strings states;           /* every state's encoding, numbered in order */
     Buffer scratch;
     int raw;                  /* keys are bytes objects stored as they are, not states to encode */
+    int ready;
 } Arena;
-
-static uint64_t hash_bytes(const unsigned char *p, size_t n) {
-    /* FNV-1a, 64 bits, then a final mix so that the low bits (the table index) depend on every byte */
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-}
-
-static int grow_table(Arena *a) {
-    size_t size = (a->mask + 1) * 2;
-    uint32_t *table = PyMem_Calloc(size, sizeof(uint32_t));
-    if (!table) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    size_t mask = size - 1;
-    for (size_t id = 0; id < a->count; id++) {
-        size_t i = a->hashes[id] & mask;
-        while (table[i])
-            i = (i + 1) & mask;
-        table[i] = (uint32_t)(id + 1);
-    }
-    PyMem_Free(a->table);
-    a->table = table;
-    a->mask = mask;
-    return 0;
-}
-
-static int grow_states(Arena *a) {
-    size_t cap = a->cap ? a->cap + a->cap / 2 : 1024;
-    uint64_t *offsets = PyMem_Realloc(a->offsets, (cap + 1) * sizeof(uint64_t));
-    if (!offsets) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    a->offsets = offsets;
-    uint32_t *hashes = PyMem_Realloc(a->hashes, cap * sizeof(uint32_t));
-    if (!hashes) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    a->hashes = hashes;
-    a->cap = cap;
-    return 0;
-}
-
-/* Where a key is in the table: its slot, and its id (or -1 when the slot is empty). */
-static Py_ssize_t lookup(Arena *a, const unsigned char *key, size_t len, uint64_t h, size_t *slot) {
-    uint32_t h32 = (uint32_t)h;
-    size_t i = h32 & a->mask;   /* the kept 32 bits, as grow_table places them */
-    for (;;) {
-        uint32_t entry = a->table[i];
-        if (!entry) {
-            *slot = i;
-            return -1;
-        }
-        size_t id = entry - 1;
-        if (a->hashes[id] == h32 && a->offsets[id + 1] - a->offsets[id] == len &&
-            memcmp(a->arena.data + a->offsets[id], key, len) == 0) {
-            *slot = i;
-            return (Py_ssize_t)id;
-        }
-        i = (i + 1) & a->mask;
-    }
-}
-
-static int encode_state(Arena *a, PyObject *state) {
-    a->scratch.len = 0;
-    return encode(&a->scratch, state, 0);
-}
 
 /* The key a state (or, in a raw arena, a bytes object) is stored under. */
 static int key_of(Arena *a, PyObject *arg, const unsigned char **key, size_t *len) {
-    if (!a->table) {
+    if (!a->ready) {
         PyErr_SetString(PyExc_RuntimeError, "the Arena was not initialised");
         return -1;
     }
@@ -462,7 +35,8 @@ static int key_of(Arena *a, PyObject *arg, const unsigned char **key, size_t *le
         *len = (size_t)PyBytes_GET_SIZE(arg);
         return 0;
     }
-    if (encode_state(a, arg) < 0)
+    a->scratch.len = 0;
+    if (encode(&a->scratch, arg, 0) < 0)
         return -1;
     *key = a->scratch.data;
     *len = a->scratch.len;
@@ -471,36 +45,17 @@ static int key_of(Arena *a, PyObject *arg, const unsigned char **key, size_t *le
 
 static PyObject *Arena_intern(Arena *a, PyObject *arg) {
     const unsigned char *key;
-    size_t len;
+    size_t len, slot;
     if (key_of(a, arg, &key, &len) < 0)
         return NULL;
     uint64_t h = hash_bytes(key, len);
-    size_t slot;
-    Py_ssize_t id = lookup(a, key, len, h, &slot);
-    if (id >= 0)
-        return PyLong_FromSsize_t(id);
-    if (a->count >= MAX_IDS) {
-        PyErr_SetString(PyExc_OverflowError, "more than 2^32 - 2 states: beyond what the store can number");
-        return NULL;
+    Py_ssize_t id = strings_lookup(&a->states, key, len, h, &slot);
+    if (id < 0) {
+        id = strings_add(&a->states, key, len, h, slot);
+        if (id < 0)
+            return NULL;
     }
-    if ((a->count + 1 > a->cap && grow_states(a) < 0) || buffer_reserve(&a->arena, len) < 0)
-        return NULL;
-    size_t new_id = a->count;
-    memcpy(a->arena.data + a->arena.len, key, len);
-    a->offsets[new_id] = a->arena.len;
-    a->arena.len += len;
-    a->offsets[new_id + 1] = a->arena.len;
-    a->hashes[new_id] = (uint32_t)h;
-    a->table[slot] = (uint32_t)(new_id + 1);
-    a->count++;
-    if (4 * a->count > 3 * (a->mask + 1) && grow_table(a) < 0) {
-        /* the state is stored but the table could not grow: undo, so the store stays consistent */
-        a->count--;
-        a->arena.len = a->offsets[new_id];
-        a->table[slot] = 0;
-        return NULL;
-    }
-    return PyLong_FromSize_t(new_id);
+    return PyLong_FromSsize_t(id);
 }
 
 static PyObject *Arena_find(Arena *a, PyObject *arg) {
@@ -508,38 +63,33 @@ static PyObject *Arena_find(Arena *a, PyObject *arg) {
     size_t len, slot;
     if (key_of(a, arg, &key, &len) < 0)
         return NULL;
-    return PyLong_FromSsize_t(lookup(a, key, len, hash_bytes(key, len), &slot));
-}
-
-/* The one value encoded in [p, end), with nothing left over. */
-static PyObject *decode_whole(const unsigned char *p, const unsigned char *end) {
-    Reader r = {p, end};
-    PyObject *v = decode(&r, 0);
-    if (v && r.p != r.end) {
-        Py_DECREF(v);
-        PyErr_SetString(PyExc_ValueError, "an encoded state is corrupt (bytes left over)");
-        return NULL;
-    }
-    return v;
+    return PyLong_FromSsize_t(strings_lookup(&a->states, key, len, hash_bytes(key, len), &slot));
 }
 
 static int check_id(Arena *a, Py_ssize_t *i) {
     if (*i < 0)
-        *i += (Py_ssize_t)a->count;
-    if (*i < 0 || (size_t)*i >= a->count) {
+        *i += (Py_ssize_t)a->states.count;
+    if (*i < 0 || (size_t)*i >= a->states.count) {
         PyErr_SetString(PyExc_IndexError, "state id out of range");
         return -1;
     }
     return 0;
 }
 
+static PyObject *stored_bytes(Arena *a, Py_ssize_t i) {
+    size_t len;
+    const unsigned char *p = strings_at(&a->states, (size_t)i, &len);
+    return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)len);
+}
+
 static PyObject *Arena_item(Arena *a, Py_ssize_t i) {
     if (check_id(a, &i) < 0)
         return NULL;
     if (a->raw)
-        return PyBytes_FromStringAndSize((const char *)a->arena.data + a->offsets[i],
-                                         (Py_ssize_t)(a->offsets[i + 1] - a->offsets[i]));
-    return decode_whole(a->arena.data + a->offsets[i], a->arena.data + a->offsets[i + 1]);
+        return stored_bytes(a, i);
+    size_t len;
+    const unsigned char *p = strings_at(&a->states, (size_t)i, &len);
+    return decode_whole(p, p + len);
 }
 
 static PyObject *Arena_encoded(Arena *a, PyObject *arg) {
@@ -548,8 +98,7 @@ static PyObject *Arena_encoded(Arena *a, PyObject *arg) {
         return NULL;
     if (check_id(a, &i) < 0)
         return NULL;
-    return PyBytes_FromStringAndSize((const char *)a->arena.data + a->offsets[i],
-                                     (Py_ssize_t)(a->offsets[i + 1] - a->offsets[i]));
+    return stored_bytes(a, i);
 }
 
 static PyObject *Arena_encode(Arena *a, PyObject *state) {
@@ -557,19 +106,18 @@ static PyObject *Arena_encode(Arena *a, PyObject *state) {
         PyErr_SetString(PyExc_TypeError, "a raw Arena stores bytes as they are: it encodes nothing");
         return NULL;
     }
-    if (encode_state(a, state) < 0)
+    a->scratch.len = 0;
+    if (encode(&a->scratch, state, 0) < 0)
         return NULL;
     return PyBytes_FromStringAndSize((const char *)a->scratch.data, (Py_ssize_t)a->scratch.len);
 }
 
 static PyObject *Arena_nbytes(Arena *a, void *Py_UNUSED(closure)) {
-    size_t n = a->arena.cap + (a->cap + 1) * sizeof(uint64_t) + a->cap * sizeof(uint32_t) +
-               (a->mask + 1) * sizeof(uint32_t) + a->scratch.cap;
-    return PyLong_FromSize_t(n);
+    return PyLong_FromSize_t(strings_nbytes(&a->states) + a->scratch.cap);
 }
 
 static Py_ssize_t Arena_len(Arena *a) {
-    return (Py_ssize_t)a->count;
+    return (Py_ssize_t)a->states.count;
 }
 
 static int Arena_init(Arena *a, PyObject *args, PyObject *kwargs) {
@@ -577,24 +125,17 @@ static int Arena_init(Arena *a, PyObject *args, PyObject *kwargs) {
     int raw = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$p:Arena", kwlist, &raw))
         return -1;
-    if (a->table)
+    if (a->ready)
         return 0;
     a->raw = raw;
-    a->mask = (1 << 12) - 1;
-    a->table = PyMem_Calloc(a->mask + 1, sizeof(uint32_t));
-    if (!a->table || grow_states(a) < 0) {
-        PyErr_NoMemory();
+    if (strings_init(&a->states) < 0)
         return -1;
-    }
-    a->offsets[0] = 0;
+    a->ready = 1;
     return 0;
 }
 
 static void Arena_dealloc(Arena *a) {
-    PyMem_Free(a->arena.data);
-    PyMem_Free(a->offsets);
-    PyMem_Free(a->hashes);
-    PyMem_Free(a->table);
+    strings_free(&a->states);
     PyMem_Free(a->scratch.data);
     Py_TYPE(a)->tp_free((PyObject *)a);
 }

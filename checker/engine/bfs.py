@@ -9,8 +9,10 @@ early proofs of stuck threads.
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from netcheck.model.semantics.runtime import Violation
@@ -63,6 +65,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                                                           store.parent_choice.append, store.depth.append)
     dst, actions, choices, first_edge = store.edges_dst, store.edges_action, store.edges_choice, store.first_edge
     signal_edges, blocked_masks, depth = store.signal_edges, store.blocked, store.depth
+    add_dst, add_action, add_choice = dst.append, actions.append, choices.append
     # a fingerprint store interns each packing under its fingerprint, and releases it once expanded
     fingerprint, release = store.fingerprint, store.releases
     tids = range(system.thread_count)
@@ -90,12 +93,13 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     transitions = 0
     i = 0
     next_poll, next_look = POLL_EVERY, started + POLL_SECONDS
-    with Interrupt() as interrupt:
+    with Interrupt() as interrupt, collector_paused():
         while i < len(states):
             if i >= next_poll:
                 next_poll, now = i + POLL_EVERY, time.perf_counter()
                 if now >= next_look:
                     next_look = now + POLL_SECONDS
+                    gc.collect(1)
                     stop = _poll(interrupt, deadline, now, max_memory, limits)
                     if stop:
                         result.complete, result.stop_reason = False, stop
@@ -139,9 +143,9 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
                             seen(j, target)
                     if signal:
                         signal_edges.append(len(dst))
-                    dst.append(j)
-                    actions.append(action)
-                    choices.append(choice)
+                    add_dst(j)
+                    add_action(action)
+                    add_choice(choice)
                 else:
                     # a violating step ends its path unexplored; a fatal signal's exit is no way out anyway
                     violating = violating or not signal
@@ -184,6 +188,20 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     if measure_memory:
         result.peak_memory_mb = peak_rss_mb()
     return result
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for the duration (the search collects the young generations
+    at each look at the clock instead): a search allocates tuples for every transition and makes hardly any
+    reference cycles, and the collector's passes over them cost about 4% of an unreduced search."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _fan_out(hooks: Sequence[Callable[[int, State], None]]) -> Callable[[int, State], None] | None:

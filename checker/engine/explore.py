@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import partial
 
+from netcheck.model.semantics.memo import remember
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import TransitionSystem
 from netcheck.model.semantics.waits import blockers
@@ -25,13 +26,17 @@ from .verdicts import InternalError, PropertyObserver
 
 def explore(system: TransitionSystem, limits: Limits | None = None, progress: Progress | None = None,
             measure_memory: bool = True, observers: Sequence[Observer] | ObserverFactory = (),
-            store: StoreKind = StoreKind.FULL, workers: int = 0) -> ExplicitResult:
+            store: StoreKind = StoreKind.FULL, workers: int = 0, memo: bool = True) -> ExplicitResult:
     """Breadth-first search over all interleavings of a compiled spec: invariants and questions on new
     states, finals at final states, and afterwards which threads are stuck where. `store`: every state
     packed whole, or only its fingerprint (engine/store.py). `observers`: the analyses' own, or what
     makes them for a system. `workers`: search on that many Ray workers (engine/partition.py, inside
-    engine/cluster.py's `cluster`), with the same result; `observers` must then be a (picklable) factory."""
+    engine/cluster.py's `cluster`), with the same result; `observers` must then be a (picklable) factory.
+    `memo`: the steps fired through the step memo (model/semantics/memo.py; one is attached unless the
+    system has one), else on every state: the same result."""
     limits = limits or Limits()
+    if memo and system.memo is None:
+        remember(system)
     check_deadlock = system.spec.options.deadlock
     system.restart_counts()
     if workers:

@@ -40,6 +40,7 @@ from typing import Any
 
 from netcheck.model.lang.spec import Spec
 from netcheck.model.semantics.discipline import Reduction
+from netcheck.model.semantics.memo import remember
 from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import RunCounts, TransitionSystem
 
@@ -98,6 +99,7 @@ class Job:
     limits: Limits
     deadlock: bool
     observers: ObserverFactory
+    memo: bool = True   # the workers fire steps through the step memo (the driver's choice)
 
 
 class KeyedFindings(Findings):
@@ -199,6 +201,8 @@ class Partition:
         self.index, self.workers, self.job = index, workers, job
         restart_peak_rss()   # this process may have served a search before: report this one's peak
         system = self.system = TransitionSystem(job.spec, job.reduction, job.symmetric)
+        if job.memo:
+            remember(system)
         system.restart_counts()
         self.start_counts = system.run_counts()
         self.encode, self.decode = state_codec()
@@ -423,7 +427,8 @@ def search(system: TransitionSystem, result: ExplicitResult, limits: Limits, wor
     started = time.perf_counter()
     store = result.store
     assert isinstance(store, PartitionedStore)
-    job = Job(system.spec, system.reduction, system.symmetric, store.owners, limits, deadlock, observers)
+    job = Job(system.spec, system.reduction, system.symmetric, store.owners, limits, deadlock, observers,
+              system.memo is not None)
     died = (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError)
     actors = _actors(ray, workers)
     run = Run(ray, np, actors, store, limits)

@@ -228,7 +228,14 @@ def _running(e: Running, env: Env) -> Fn:
     if e.proc not in env.positions:
         raise EvalError("running() can only be used in properties")
     table = env.positions[e.proc]
-    return lambda s: sum(1 for slot, pcs in table if s[slot] in pcs)
+
+    def running(s: Sequence) -> int:   # a loop: a generator costs more than the count (every state's questions)
+        n = 0
+        for slot, pcs in table:
+            if s[slot] in pcs:
+                n += 1
+        return n
+    return running
 
 
 def _call(e: Call, env: Env, budget: list[int]) -> Fn:

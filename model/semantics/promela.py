@@ -418,6 +418,8 @@ class _NodeTrees:
 
     @staticmethod
     def write(slots: list[int], offset: str | None, value: str) -> str:
+        if not slots:   # an element of an empty domain: never written (its keys do not evaluate)
+            return "assert(0)"
         if offset is None:
             return f"{var(slots[0])} = {value}"
         base = slots[0]

@@ -118,11 +118,14 @@ class Counts:
     (checker/analyses/coverage.py) is computed from. `settle` counts the invisible nodes it runs, the explorer
     the visible steps that fire with a result; `initial` keeps what computing the initial states ran."""
 
-    __slots__ = ("ran", "outcomes", "initial")
+    __slots__ = ("ran", "outcomes", "initial", "weight")
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, weight: list[int] | None = None):
         self.ran = [0] * size             # [pc]: runs of the node at pc
         self.outcomes = [0] * (2 * size)  # [2 * pc]: an `if` condition was true, [2 * pc + 1]: false
+        # what each run adds ([0]; 1 but while the step memo (memo.py) replays runs it remembered, one
+        # list for all threads of a system: a step settles the threads it wakes too)
+        self.weight = weight if weight is not None else [1]
         self.initial: tuple[list[int], list[int]] = ([0] * size, [0] * (2 * size))
 
     def keep_initial(self) -> None:
@@ -154,13 +157,15 @@ class Tracing:
 
 
 def make_settle(runs: list, pcslot: int, tid: int, ran: list[int], branch_names: dict[int, tuple[str, ...]],
-                tracing: Tracing, fold_mark: list | None = None) -> Settle:
+                tracing: Tracing, fold_mark: list | None = None, weight: list[int] | None = None) -> Settle:
     """Run a thread's invisible nodes until it reaches a visible one; append the results to `out`.
-    Each node run is counted in `ran`. With `tracing.on`, each result comes with the `either` branches
-    taken to reach it (by name, from `branch_names[pc]`). `fold_mark[0]`: the state before the first folded
-    step this settle ran (set by the folded step, reduced systems only): a violation later on the same
-    path is not folded either, the thread stands before that step instead (its own step then fails)."""
+    Each node run is counted in `ran` (`weight[0]` times). With `tracing.on`, each result comes with the
+    `either` branches taken to reach it (by name, from `branch_names[pc]`). `fold_mark[0]`: the state
+    before the first folded step this settle ran (set by the folded step, reduced systems only): a
+    violation later on the same path is not folded either, the thread stands before that step instead
+    (its own step then fails)."""
     mark = fold_mark if fold_mark is not None else [None]
+    counted = weight if weight is not None else [1]
     folding_ends = SETTLE_FUEL - FOLDED_FUEL   # the fuel left when a settle that folded gives up
 
     def unfolded(r: object) -> object:
@@ -179,7 +184,7 @@ def make_settle(runs: list, pcslot: int, tid: int, ran: list[int], branch_names:
         fuel = SETTLE_FUEL
         stack: list = []
         while True:
-            ran[pc] += 1
+            ran[pc] += counted[0]
             try:
                 r = run(l)
             except EvalError as err:
@@ -239,7 +244,8 @@ class RuntimeBuilder:
     def __init__(self, layout: Layout, tid: int, pcslot: int, nodes: list[ir.Node], all_readers: bool,
                  fatal_signals: bool, spin_slots: list[int], rcu: tuple[list[int], list[int]],
                  end_check: Callable, finished: int, defaults: dict[int, object], others: Threads,
-                 folded: Mapping[int, frozenset[Hold]] | None = None, context: Context | None = None):
+                 folded: Mapping[int, frozenset[Hold]] | None = None, context: Context | None = None,
+                 weight: list[int] | None = None):
         self.others = others
         self.context = context or Context()
         self.folded = folded or {}   # folded steps (discipline.py) -> the locks the thread must hold there
@@ -256,13 +262,13 @@ class RuntimeBuilder:
         self.finished = finished
         self.runs: list = [None] * (len(nodes) + 1)
         self.steps: list[Step | None] = [None] * (len(nodes) + 1)
-        self.counts = Counts(len(nodes) + 1)
+        self.counts = Counts(len(nodes) + 1, weight)
         self.tracing = Tracing()
         branch_names = {pc: tuple(name for name, _ in node.branches)
                         for pc, node in enumerate(nodes) if isinstance(node, ir.Choose)}
         self.fold_mark: list = [None]   # the state before the first folded step of a settle (make_settle)
         self.settle = make_settle(self.runs, pcslot, tid, self.counts.ran, branch_names, self.tracing,
-                                  self.fold_mark)
+                                  self.fold_mark, self.counts.weight)
 
     def build(self) -> None:
         for pc, node in enumerate(self.nodes):
@@ -504,13 +510,13 @@ class RuntimeBuilder:
 
     def counted_branch(self, pc: int, cond: Callable, nxt: int, alt: int) -> Callable:
         """An `if` condition that counts which way it goes (branch coverage)."""
-        outcomes, true, false = self.counts.outcomes, 2 * pc, 2 * pc + 1
+        outcomes, true, false, weight = self.counts.outcomes, 2 * pc, 2 * pc + 1, self.counts.weight
 
         def branch(l: list) -> int:
             if cond(l):
-                outcomes[true] += 1
+                outcomes[true] += weight[0]
                 return nxt
-            outcomes[false] += 1
+            outcomes[false] += weight[0]
             return alt
         return branch
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from ..lang.errors import Diagnostic, Span, SpecError
 from ..lang.expr import Expr, LockRef, Running, Shared, Unary, walk
@@ -72,12 +72,24 @@ class StateProperty:
     expr: Expr
 
 
+class Memo(Protocol):
+    """A memo of the steps' outcomes (memo.py's `StepMemo`) that `expand` goes through, keeping the run counts
+    exact: runs it answered are pending until `flush`, dropped by `forget`, not counted while not `counting`."""
+
+    counting: bool
+
+    def expand(self, s: tuple) -> tuple[list[Transition], int]: ...
+    def flush(self) -> None: ...
+    def forget(self) -> None: ...
+
+
 class TransitionSystem:
     """What the explorer needs: initial states and, per thread, the step at each program counter."""
 
     def __init__(self, spec: Spec, reduction: Reduction = Reduction.NONE, symmetry: bool = False):
         self.spec = spec
         self.reduction = reduction
+        self._weight = [1]   # runtime.Counts.weight, shared by every thread's counts
         self._unreduced: TransitionSystem | None = None
         self._lock_places: dict[int, tuple[int, Fn | None]] = {}
         self._conditions: dict[int, Fn] = {}
@@ -92,6 +104,8 @@ class TransitionSystem:
             where = spec.vars[0].span if spec.vars else Span(spec.files[0], 1, 1)
             raise SpecError([Diagnostic(where, "NC402", str(err), "lower the bounds, or index fewer "
                                         "variables and locks by entities (per:)")]) from None
+        # what `expand` goes through once a search attaches it (memo.py's `remember`): the same transitions
+        self.memo: Memo | None = None
         # the entities whose elements are interchangeable, when asked for (model/semantics/symmetry.py)
         self.symmetry: Symmetry | None = find_symmetry(self) if symmetry else None
 
@@ -175,7 +189,7 @@ class TransitionSystem:
             builder = RuntimeBuilder(layout, tid, layout.pc[tid], program.nodes, spec.options.rwsem_wake ==
                                      "all_readers", spec.options.fatal_signals, spin_slots,
                                      (layout.rcu_nest, layout.gp_wait), self._end_check, finished, defaults, others,
-                                     folds[tid], self.contexts[tid])
+                                     folds[tid], self.contexts[tid], self._weight)
             builder.build()
             others.pcslots.append(layout.pc[tid])
             others.nodes.append(program.nodes)
@@ -411,6 +425,12 @@ class TransitionSystem:
     def expand(self, s: tuple) -> tuple[list[Transition], int]:
         """Every labelled transition from `s`, and the mask of the threads blocked there. Counts each
         visible step that fires (coverage)."""
+        if self.memo is not None:
+            return self.memo.expand(s)
+        return self.expand_each(s)
+
+    def expand_each(self, s: tuple) -> tuple[list[Transition], int]:
+        """`expand` without the step memo: every step fired on `s`."""
         out: list[Transition] = []
         blocked = 0
         for tid, pcslot, steps, bit, daemon, ran in self._expansion:
@@ -494,18 +514,31 @@ class TransitionSystem:
     def uncounted(self) -> Iterator[None]:
         """Steps fired meanwhile leave the run counts (coverage) as they were: for checks that expand a
         state again."""
-        saved = self.run_counts()
+        # the lists as they are: the memo's pending runs are left alone (it adds none meanwhile)
+        saved = [(t.builder.counts.ran.copy(), t.builder.counts.outcomes.copy()) for t in self.threads]
+        counting = self.memo.counting if self.memo is not None else True
+        if self.memo is not None:
+            self.memo.counting = False
         try:
             yield
         finally:
-            self.set_run_counts(saved)
+            if self.memo is not None:
+                self.memo.counting = counting
+            self._set_lists(saved)
 
     def run_counts(self) -> RunCounts:
         """A copy of the run counts so far, per thread (runs per program point, `if` outcomes)."""
+        if self.memo is not None:
+            self.memo.flush()
         return [(t.builder.counts.ran.copy(), t.builder.counts.outcomes.copy()) for t in self.threads]
 
     def set_run_counts(self, counts: RunCounts) -> None:
         """Back to counts `run_counts` gave, in place (the compiled steps hold these very lists)."""
+        if self.memo is not None:
+            self.memo.forget()
+        self._set_lists(counts)
+
+    def _set_lists(self, counts: RunCounts) -> None:
         for t, (ran, outcomes) in zip(self.threads, counts):
             t.builder.counts.ran[:] = ran
             t.builder.counts.outcomes[:] = outcomes
@@ -551,11 +584,15 @@ class TransitionSystem:
 
     def restart_counts(self) -> None:
         """Back to the run counts of computing the initial states, before an exploration."""
+        if self.memo is not None:
+            self.memo.forget()
         for thread in self.threads:
             thread.builder.counts.restart()
 
     def executions(self) -> Executions:
         """The run counts so far (an exploration's, when taken right after it)."""
+        if self.memo is not None:
+            self.memo.flush()
         counts = [thread.builder.counts for thread in self.threads]
         return Executions(tuple(tuple(c.ran) for c in counts), tuple(tuple(c.outcomes) for c in counts))
 

@@ -1,0 +1,620 @@
+/* The step memo's expander (model/semantics/memo.py) in C: `StepMemo._expand` without the interpreter.
+
+   Per thread and program point it holds the step's footprint (the slots it reads and writes). The memo
+   maps a step and its footprint's valuation, encoded as a compact byte string (_codec.h: the step's
+   number, then the valuation as an encoded tuple), to an entry: the step's outcomes and its fatal
+   signal's, each a patch (slot, value, slot, value, ...) or the violation it is. `expand(state, counting)`
+   looks each thread's step up by the footprint's valuation in `state` and patches `state` into the
+   successors; what the memo does not know yet it asks `miss` (Python), and a step with no footprint it
+   asks `plain` to fire. Answers from the memo are counted per entry (runs not added to the coverage
+   counts yet, `pending()`), and every `check_every`-th is handed to `check`, which fires the step again. */
+
+#include "_codec.h"
+
+typedef struct {
+    int present;            /* a step stands at this program point */
+    int blocks;             /* no outcome blocks the thread (not a daemon's idle step) */
+    int memo;               /* the step has a footprint: it is remembered (else fired on every state) */
+    uint32_t number;        /* the step's number among all (thread, program point)s: its keys' prefix */
+    PyObject *action;       /* the step's action id, and its fatal signal's */
+    PyObject *sig_action;
+    Py_ssize_t *slots;      /* the footprint */
+    Py_ssize_t nslots;
+} Point;
+
+typedef struct {
+    PyObject *tid;
+    int tid_c;
+    Py_ssize_t pcslot;
+    Py_ssize_t npoints;
+    Point *points;
+} Table;
+
+typedef struct {
+    PyObject_HEAD
+    Table *tables;
+    Py_ssize_t nthreads;
+    PyObject *miss, *check, *plain;
+    Strings keys;            /* per entry: the step's number and its footprint's valuation, encoded */
+    Buffer scratch;
+    PyObject **outcomes;     /* per entry: (outcomes, signal outcomes), patches */
+    uint32_t *where;         /* per entry: its step's number */
+    uint64_t *hits;          /* per entry: answers not counted yet */
+    size_t entries_cap;
+    uint32_t *dirty;         /* the entries with answers not counted yet */
+    size_t ndirty, dirty_cap;
+    int *numbered_tid;       /* step number -> its thread */
+    Py_ssize_t *numbered_pc; /* and program point */
+    size_t nnumbered;
+    unsigned long long answers, check_every;
+    int ready;
+} Expander;
+
+static int grow_entries(Expander *e) {
+    size_t cap = e->entries_cap ? 2 * e->entries_cap : 1024;
+    PyObject **outcomes = PyMem_Realloc(e->outcomes, cap * sizeof(PyObject *));
+    if (outcomes == NULL)
+        goto fail;
+    e->outcomes = outcomes;
+    uint32_t *where = PyMem_Realloc(e->where, cap * sizeof(uint32_t));
+    if (where == NULL)
+        goto fail;
+    e->where = where;
+    uint64_t *hits = PyMem_Realloc(e->hits, cap * sizeof(uint64_t));
+    if (hits == NULL)
+        goto fail;
+    e->hits = hits;
+    e->entries_cap = cap;
+    return 0;
+fail:
+    PyErr_NoMemory();
+    return -1;
+}
+
+static int count_answer(Expander *e, size_t id) {
+    if (e->hits[id] == 0) {
+        if (e->ndirty == e->dirty_cap) {
+            size_t cap = e->dirty_cap ? 2 * e->dirty_cap : 1024;
+            uint32_t *grown = PyMem_Realloc(e->dirty, cap * sizeof(uint32_t));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            e->dirty = grown;
+            e->dirty_cap = cap;
+        }
+        e->dirty[e->ndirty++] = (uint32_t)id;
+    }
+    e->hits[id]++;
+    return 0;
+}
+
+/* The outcome `patch` gives from state `s` (a new reference): `s` with the patch's slots replaced, or
+   the patch itself where it is a violation. */
+static PyObject *patched(PyObject *s, PyObject *patch) {
+    if (!PyTuple_CheckExact(patch)) {
+        Py_INCREF(patch);
+        return patch;
+    }
+    Py_ssize_t m = PyTuple_GET_SIZE(patch);
+    if (m == 0) {
+        Py_INCREF(s);
+        return s;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(s);
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyTuple_GET_ITEM(s, i);
+        Py_INCREF(v);
+        PyTuple_SET_ITEM(out, i, v);
+    }
+    for (Py_ssize_t k = 0; k + 1 < m; k += 2) {
+        Py_ssize_t slot = PyLong_AsSsize_t(PyTuple_GET_ITEM(patch, k));
+        if (slot == -1 && PyErr_Occurred()) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (slot < 0 || slot >= n) {
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_IndexError, "a memo patch names a slot outside the state");
+            return NULL;
+        }
+        PyObject *v = PyTuple_GET_ITEM(patch, k + 1);
+        Py_INCREF(v);
+        Py_DECREF(PyTuple_GET_ITEM(out, slot));
+        PyTuple_SET_ITEM(out, slot, v);
+    }
+    return out;
+}
+
+/* Append (tid, action, choice, signal, outcome) for each outcome; `patches`: the outcomes are patches of `s`. */
+static Py_ssize_t add_edges(PyObject *out, Table *t, PyObject *action, PyObject *signal, PyObject *s,
+                            PyObject *outcomes, int patches) {
+    PyObject *seq = PySequence_Fast(outcomes, "the outcomes of a step must be a sequence");
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t choice = 0; choice < n; choice++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, choice);
+        PyObject *target = patches ? patched(s, item) : (Py_INCREF(item), item);
+        if (target == NULL)
+            goto fail;
+        PyObject *c = PyLong_FromSsize_t(choice);
+        if (c == NULL) {
+            Py_DECREF(target);
+            goto fail;
+        }
+        PyObject *edge = PyTuple_New(5);
+        if (edge == NULL) {
+            Py_DECREF(target);
+            Py_DECREF(c);
+            goto fail;
+        }
+        Py_INCREF(t->tid);
+        Py_INCREF(action);
+        Py_INCREF(signal);
+        PyTuple_SET_ITEM(edge, 0, t->tid);
+        PyTuple_SET_ITEM(edge, 1, action);
+        PyTuple_SET_ITEM(edge, 2, c);
+        PyTuple_SET_ITEM(edge, 3, signal);
+        PyTuple_SET_ITEM(edge, 4, target);
+        int failed = PyList_Append(out, edge);
+        Py_DECREF(edge);
+        if (failed < 0)
+            goto fail;
+    }
+    Py_DECREF(seq);
+    return n;
+fail:
+    Py_DECREF(seq);
+    return -1;
+}
+
+/* The outcomes a remembered step has in state `s` (a borrowed reference): looked up, or made by `miss`. */
+static PyObject *outcomes_of(Expander *e, Table *t, Point *p, Py_ssize_t pc, PyObject *s, int counting) {
+    Buffer *b = &e->scratch;
+    b->len = 0;
+    if (put_varint(b, p->number) < 0 || encode_items(b, s, p->slots, p->nslots, 0) < 0)
+        return NULL;
+    uint64_t h = hash_bytes(b->data, b->len);
+    size_t slot;
+    Py_ssize_t id = strings_lookup(&e->keys, b->data, b->len, h, &slot);
+    if (id >= 0) {
+        PyObject *outcomes = e->outcomes[id];
+        e->answers++;
+        if (counting && count_answer(e, (size_t)id) < 0)
+            return NULL;
+        if (e->check_every && e->answers % e->check_every == 0) {
+            PyObject *r = PyObject_CallFunction(e->check, "OnOO", t->tid, pc, s, outcomes);
+            if (r == NULL)
+                return NULL;
+            Py_DECREF(r);
+        }
+        return outcomes;
+    }
+    PyObject *outcomes = PyObject_CallFunction(e->miss, "OnO", t->tid, pc, s);
+    if (outcomes == NULL)
+        return NULL;
+    if (!PyTuple_CheckExact(outcomes) || PyTuple_GET_SIZE(outcomes) != 2) {
+        Py_DECREF(outcomes);
+        PyErr_SetString(PyExc_TypeError, "miss must return a pair (outcomes, signal outcomes)");
+        return NULL;
+    }
+    /* the key again (`miss` ran Python, which must not have used this expander, but the table may have
+       grown meanwhile if it did) */
+    b->len = 0;
+    if (put_varint(b, p->number) < 0 || encode_items(b, s, p->slots, p->nslots, 0) < 0) {
+        Py_DECREF(outcomes);
+        return NULL;
+    }
+    h = hash_bytes(b->data, b->len);
+    if (strings_lookup(&e->keys, b->data, b->len, h, &slot) >= 0) {
+        Py_DECREF(outcomes);
+        PyErr_SetString(PyExc_RuntimeError, "the step memo was used while it was asked for an entry");
+        return NULL;
+    }
+    if (e->keys.count == e->entries_cap && grow_entries(e) < 0) {
+        Py_DECREF(outcomes);
+        return NULL;
+    }
+    id = strings_add(&e->keys, b->data, b->len, h, slot);
+    if (id < 0) {
+        Py_DECREF(outcomes);
+        return NULL;
+    }
+    e->outcomes[id] = outcomes;   /* the entry holds the reference */
+    e->where[id] = p->number;
+    e->hits[id] = 0;
+    return outcomes;
+}
+
+static PyObject *Expander_expand(Expander *e, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "expand(state, counting)");
+        return NULL;
+    }
+    PyObject *s = args[0];
+    if (!e->ready) {
+        PyErr_SetString(PyExc_RuntimeError, "the Expander was not initialised");
+        return NULL;
+    }
+    if (!PyTuple_CheckExact(s)) {
+        PyErr_SetString(PyExc_TypeError, "a state must be a tuple");
+        return NULL;
+    }
+    int counting = PyObject_IsTrue(args[1]);
+    if (counting < 0)
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(s);
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    uint64_t blocked = 0;
+    for (Py_ssize_t k = 0; k < e->nthreads; k++) {
+        Table *t = &e->tables[k];
+        if (t->pcslot >= n) {
+            PyErr_SetString(PyExc_IndexError, "a program counter slot outside the state");
+            goto fail;
+        }
+        Py_ssize_t pc = PyLong_AsSsize_t(PyTuple_GET_ITEM(s, t->pcslot));
+        if (pc == -1 && PyErr_Occurred())
+            goto fail;
+        if (pc < 0 || pc >= t->npoints) {
+            PyErr_SetString(PyExc_IndexError, "a program counter outside its thread's program");
+            goto fail;
+        }
+        Point *p = &t->points[pc];
+        if (!p->present)
+            continue;
+        PyObject *outcomes, *signalled, *owner;
+        int patches = p->memo;
+        if (patches) {
+            owner = outcomes_of(e, t, p, pc, s, counting);   /* borrowed: the entry holds it */
+            if (owner == NULL)
+                goto fail;
+            Py_INCREF(owner);
+        } else {
+            owner = PyObject_CallFunction(e->plain, "OnO", t->tid, pc, s);
+            if (owner == NULL)
+                goto fail;
+            if (!PyTuple_CheckExact(owner) || PyTuple_GET_SIZE(owner) != 2) {
+                Py_DECREF(owner);
+                PyErr_SetString(PyExc_TypeError, "plain must return a pair (outcomes, signal outcomes)");
+                goto fail;
+            }
+        }
+        outcomes = PyTuple_GET_ITEM(owner, 0);
+        signalled = PyTuple_GET_ITEM(owner, 1);
+        Py_ssize_t made = add_edges(out, t, p->action, Py_False, s, outcomes, patches);
+        if (made < 0 || add_edges(out, t, p->sig_action, Py_True, s, signalled, patches) < 0) {
+            Py_DECREF(owner);
+            goto fail;
+        }
+        Py_DECREF(owner);
+        if (made == 0 && p->blocks)
+            blocked |= (uint64_t)1 << t->tid_c;
+    }
+    PyObject *mask = PyLong_FromUnsignedLongLong(blocked);
+    if (mask == NULL)
+        goto fail;
+    PyObject *result = PyTuple_Pack(2, out, mask);
+    Py_DECREF(out);
+    Py_DECREF(mask);
+    return result;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* pending(limit): up to `limit` entries with answers not counted yet, from the last, which are then forgotten. */
+static PyObject *Expander_pending(Expander *e, PyObject *arg) {
+    Py_ssize_t limit = PyLong_AsSsize_t(arg);
+    if (limit == -1 && PyErr_Occurred())
+        return NULL;
+    size_t take = limit < 0 || (size_t)limit > e->ndirty ? e->ndirty : (size_t)limit;
+    PyObject *out = PyList_New((Py_ssize_t)take);
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < take; i++) {
+        size_t id = e->dirty[e->ndirty - 1 - i], len;
+        const unsigned char *key = strings_at(&e->keys, id, &len);
+        Reader r = {key, key + len};
+        uint64_t number;
+        if (get_varint(&r, &number) < 0 || number >= e->nnumbered) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_RuntimeError, "a step memo key names no step");
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *valuation = decode_whole(r.p, r.end);
+        if (valuation == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *item = Py_BuildValue("(inNK)", e->numbered_tid[number], e->numbered_pc[number], valuation,
+                                       (unsigned long long)e->hits[id]);
+        if (item == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)i, item);
+    }
+    for (size_t i = 0; i < take; i++)
+        e->hits[e->dirty[--e->ndirty]] = 0;
+    return out;
+}
+
+/* forget(): every pending answer dropped. */
+static PyObject *Expander_forget(Expander *e, PyObject *Py_UNUSED(ignored)) {
+    for (size_t i = 0; i < e->ndirty; i++)
+        e->hits[e->dirty[i]] = 0;
+    e->ndirty = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Expander_answers(Expander *e, void *Py_UNUSED(closure)) {
+    return PyLong_FromUnsignedLongLong(e->answers);
+}
+
+static PyObject *Expander_entries(Expander *e, void *Py_UNUSED(closure)) {
+    return PyLong_FromSize_t(e->ready ? e->keys.count : 0);
+}
+
+static PyObject *Expander_nbytes(Expander *e, void *Py_UNUSED(closure)) {
+    size_t n = e->ready ? strings_nbytes(&e->keys) : 0;
+    n += e->scratch.cap + e->entries_cap * (sizeof(PyObject *) + sizeof(uint32_t) + sizeof(uint64_t)) +
+         e->dirty_cap * sizeof(uint32_t);
+    return PyLong_FromSize_t(n);
+}
+
+static void free_tables(Expander *e) {
+    for (Py_ssize_t k = 0; k < e->nthreads && e->tables; k++) {
+        Table *t = &e->tables[k];
+        for (Py_ssize_t pc = 0; pc < t->npoints && t->points; pc++) {
+            Point *p = &t->points[pc];
+            Py_CLEAR(p->action);
+            Py_CLEAR(p->sig_action);
+            PyMem_Free(p->slots);
+            p->slots = NULL;
+        }
+        PyMem_Free(t->points);
+        Py_CLEAR(t->tid);
+    }
+    PyMem_Free(e->tables);
+    e->tables = NULL;
+    e->nthreads = 0;
+    PyMem_Free(e->numbered_tid);
+    PyMem_Free(e->numbered_pc);
+    e->numbered_tid = NULL;
+    e->numbered_pc = NULL;
+    e->nnumbered = 0;
+}
+
+static void free_entries(Expander *e) {
+    if (e->ready) {
+        for (size_t id = 0; id < e->keys.count; id++)
+            Py_CLEAR(e->outcomes[id]);
+        strings_free(&e->keys);
+    }
+    PyMem_Free(e->outcomes);
+    PyMem_Free(e->where);
+    PyMem_Free(e->hits);
+    PyMem_Free(e->dirty);
+    PyMem_Free(e->scratch.data);
+    e->outcomes = NULL;
+    e->where = NULL;
+    e->hits = NULL;
+    e->dirty = NULL;
+    e->scratch.data = NULL;
+    e->scratch.len = e->scratch.cap = 0;
+    e->entries_cap = e->ndirty = e->dirty_cap = 0;
+    e->ready = 0;
+}
+
+static int read_point(Point *p, PyObject *step, int daemon, PyObject *footprint) {
+    if (step == Py_None)
+        return 0;
+    p->present = 1;
+    p->action = PyObject_GetAttrString(step, "action");
+    p->sig_action = PyObject_GetAttrString(step, "sig_action");
+    PyObject *idle = PyObject_GetAttrString(step, "idle");
+    if (p->action == NULL || p->sig_action == NULL || idle == NULL) {
+        Py_XDECREF(idle);
+        return -1;
+    }
+    int is_idle = PyObject_IsTrue(idle);
+    Py_DECREF(idle);
+    if (is_idle < 0)
+        return -1;
+    p->blocks = !(daemon && is_idle);
+    if (footprint == Py_None)
+        return 0;
+    if (!PyTuple_Check(footprint)) {
+        PyErr_SetString(PyExc_TypeError, "a footprint must be a tuple of slots, or None");
+        return -1;
+    }
+    p->memo = 1;
+    p->nslots = PyTuple_GET_SIZE(footprint);
+    p->slots = PyMem_Calloc(p->nslots ? (size_t)p->nslots : 1, sizeof(Py_ssize_t));
+    if (p->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < p->nslots; i++) {
+        p->slots[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(footprint, i));
+        if (p->slots[i] < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "a negative footprint slot");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int read_table(Table *t, PyObject *spec) {
+    PyObject *tid, *steps, *footprints;
+    int daemon;
+    if (!PyTuple_Check(spec) || !PyArg_ParseTuple(spec, "OnOpO", &tid, &t->pcslot, &steps, &daemon, &footprints)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "a thread: (tid, pc slot, steps, daemon, footprints)");
+        return -1;
+    }
+    Py_INCREF(tid);
+    t->tid = tid;
+    t->tid_c = (int)PyLong_AsLong(t->tid);
+    if (t->tid_c == -1 && PyErr_Occurred())
+        return -1;
+    if (t->tid_c < 0 || t->tid_c >= 64 || t->pcslot < 0) {
+        PyErr_SetString(PyExc_ValueError, "thread ids run from 0 to 63, slots from 0");
+        return -1;
+    }
+    if (!PyList_Check(steps) || !PyList_Check(footprints) || PyList_GET_SIZE(footprints) != PyList_GET_SIZE(steps)) {
+        PyErr_SetString(PyExc_TypeError, "steps and footprints: lists of one length");
+        return -1;
+    }
+    t->npoints = PyList_GET_SIZE(steps);
+    t->points = PyMem_Calloc(t->npoints ? (size_t)t->npoints : 1, sizeof(Point));
+    if (t->points == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t pc = 0; pc < t->npoints; pc++)
+        if (read_point(&t->points[pc], PyList_GET_ITEM(steps, pc), daemon, PyList_GET_ITEM(footprints, pc)) < 0)
+            return -1;
+    return 0;
+}
+
+/* Number every (thread, program point), the prefix of its keys, and remember which is which. */
+static int number_points(Expander *e) {
+    size_t total = 0;
+    for (Py_ssize_t k = 0; k < e->nthreads; k++)
+        total += (size_t)e->tables[k].npoints;
+    e->numbered_tid = PyMem_Calloc(total ? total : 1, sizeof(int));
+    e->numbered_pc = PyMem_Calloc(total ? total : 1, sizeof(Py_ssize_t));
+    if (!e->numbered_tid || !e->numbered_pc) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t number = 0;
+    for (Py_ssize_t k = 0; k < e->nthreads; k++) {
+        Table *t = &e->tables[k];
+        for (Py_ssize_t pc = 0; pc < t->npoints; pc++, number++) {
+            t->points[pc].number = (uint32_t)number;
+            e->numbered_tid[number] = t->tid_c;
+            e->numbered_pc[number] = pc;
+        }
+    }
+    e->nnumbered = total;
+    return 0;
+}
+
+static int Expander_init(Expander *e, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"threads", "miss", "check", "plain", "check_every", NULL};
+    PyObject *threads, *miss, *check, *plain;
+    unsigned long long check_every;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOOK", names, &PyList_Type, &threads, &miss, &check, &plain,
+                                     &check_every))
+        return -1;
+    free_tables(e);
+    free_entries(e);
+    Py_INCREF(miss);
+    Py_INCREF(check);
+    Py_INCREF(plain);
+    Py_XSETREF(e->miss, miss);
+    Py_XSETREF(e->check, check);
+    Py_XSETREF(e->plain, plain);
+    e->check_every = check_every;
+    e->answers = 0;
+    Py_ssize_t n = PyList_GET_SIZE(threads);
+    e->tables = PyMem_Calloc(n ? (size_t)n : 1, sizeof(Table));
+    if (e->tables == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    e->nthreads = n;
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (read_table(&e->tables[k], PyList_GET_ITEM(threads, k)) < 0)
+            return -1;
+    if (number_points(e) < 0 || strings_init(&e->keys) < 0)
+        return -1;
+    e->ready = 1;
+    return 0;
+}
+
+static int Expander_traverse(Expander *e, visitproc visit, void *arg) {
+    Py_VISIT(e->miss);
+    Py_VISIT(e->check);
+    Py_VISIT(e->plain);
+    if (e->ready)
+        for (size_t id = 0; id < e->keys.count; id++)
+            Py_VISIT(e->outcomes[id]);
+    return 0;
+}
+
+static int Expander_clear(Expander *e) {
+    Py_CLEAR(e->miss);
+    Py_CLEAR(e->check);
+    Py_CLEAR(e->plain);
+    free_tables(e);
+    free_entries(e);
+    return 0;
+}
+
+static void Expander_dealloc(Expander *e) {
+    PyObject_GC_UnTrack(e);
+    Expander_clear(e);
+    Py_TYPE(e)->tp_free((PyObject *)e);
+}
+
+static PyMethodDef Expander_methods[] = {
+    {"expand", (PyCFunction)(void (*)(void))Expander_expand, METH_FASTCALL,
+     "expand(state, counting) -> (transitions, blocked mask): TransitionSystem.expand through the memo."},
+    {"pending", (PyCFunction)Expander_pending, METH_O,
+     "pending(limit) -> up to limit (all: -1) [(thread, program point, footprint valuation, answers)] not counted "
+     "yet, which are then forgotten."},
+    {"forget", (PyCFunction)Expander_forget, METH_NOARGS, "forget() -> None: every pending answer dropped."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Expander_getset[] = {
+    {"answers", (getter)Expander_answers, NULL, "answers from the memo so far", NULL},
+    {"entries", (getter)Expander_entries, NULL, "entries remembered", NULL},
+    {"nbytes", (getter)Expander_nbytes, NULL, "bytes the memo has allocated (its outcomes aside)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject ExpanderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "netcheck.model.semantics._memo.Expander",
+    .tp_basicsize = sizeof(Expander),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Expander(threads, miss, check, plain, check_every): the step memo's expander (memo.py).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Expander_init,
+    .tp_traverse = (traverseproc)Expander_traverse,
+    .tp_clear = (inquiry)Expander_clear,
+    .tp_dealloc = (destructor)Expander_dealloc,
+    .tp_methods = Expander_methods,
+    .tp_getset = Expander_getset,
+};
+
+static struct PyModuleDef memo_module = {
+    PyModuleDef_HEAD_INIT, "_memo", "The step memo's expander in C (model/semantics/memo.py).", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__memo(void) {
+    if (PyType_Ready(&ExpanderType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&memo_module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&ExpanderType);
+    if (PyModule_AddObject(m, "Expander", (PyObject *)&ExpanderType) < 0) {
+        Py_DECREF(&ExpanderType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
