@@ -58,6 +58,22 @@ static PyObject *Arena_intern(Arena *a, PyObject *arg) {
     return PyLong_FromSsize_t(id);
 }
 
+static PyTypeObject ArenaType;
+
+/* The store's side of _codec.h's InternEncoded, for expansions that encode their successors themselves. */
+static Py_ssize_t intern_encoded(PyObject *store, const unsigned char *key, size_t len, int *added) {
+    if (!PyObject_TypeCheck(store, &ArenaType) || ((Arena *)store)->raw || !((Arena *)store)->ready) {
+        PyErr_SetString(PyExc_TypeError, "successors are interned into an initialised Arena of states");
+        return -1;
+    }
+    Arena *a = (Arena *)store;
+    uint64_t h = hash_bytes(key, len);
+    size_t slot;
+    Py_ssize_t id = strings_lookup(&a->states, key, len, h, &slot);
+    *added = id < 0;
+    return id >= 0 ? id : strings_add(&a->states, key, len, h, slot);
+}
+
 static PyObject *Arena_find(Arena *a, PyObject *arg) {
     const unsigned char *key;
     size_t len, slot;
@@ -737,5 +753,13 @@ PyMODINIT_FUNC PyInit__arena(void) {
         Py_DECREF(m);
         return NULL;
     }
+    /* INTERN: how an expansion that encodes its successors itself stores them here (_codec.h) */
+    PyObject *intern = PyCapsule_New((void *)intern_encoded, INTERN_CAPSULE, NULL);
+    if (!intern || PyModule_AddObjectRef(m, "INTERN", intern) < 0) {
+        Py_XDECREF(intern);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_DECREF(intern);
     return m;
 }

@@ -57,3 +57,7 @@ class Image:
 def least_state(states: object, /) -> int:
     """The index of the first least state by a total order on what states hold (None, booleans, ints,
     strings, bytes, then tuples item by item)."""
+
+
+INTERN: object
+"""How an expansion that encodes its successors itself interns them into an Arena (a capsule: _codec.h)."""

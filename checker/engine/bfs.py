@@ -29,7 +29,7 @@ from .limits import (
 )
 from .observers import Findings, Observer, defines
 from .result import ExplicitResult, Finding
-from .store import Canonical, StateStore
+from .store import INTERN, Canonical, StateStore
 from .system import ExplicitSystem, State
 
 DEADLOCK = "deadlock_free"
@@ -76,6 +76,12 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     if symmetry is not None and symmetry.size > 1:
         canon = Canonical.of(symmetry, store.pack)
     perms = store.edges_perm
+    # the step memo's native expander interns the successors itself (no tuple made but for new states), into
+    # the native store, where nothing is done to a successor before it is interned (no symmetry)
+    memo: Any = getattr(system, "memo", None)
+    fused = (memo is not None and getattr(memo, "interns", False) and arena is not None and canon is None
+             and fingerprint is None and INTERN is not None and dst.itemsize == 4 and actions.itemsize in (2, 4)
+             and choices.itemsize == 2)
 
     for target in system.initial():
         if isinstance(target, Violation):
@@ -113,45 +119,72 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
             if max_depth is not None and d > max_depth:
                 result.complete, result.stop_reason = False, f"max depth {max_depth} reached"
                 break
-            edges, blocked = expand(s)
-            transitions += len(edges)
             violating = False
             first_edge.append(len(dst))
-            for tid, action, choice, signal, target in edges:
-                if target.__class__ is tuple:
-                    n = len(states)
-                    if arena_intern is not None:
-                        if canon is not None:
-                            target, perm = canon.least(target)   # the arena encodes it: no packing
-                            perms.append(perm)
-                        j = arena_intern(target)
-                    else:
-                        if canon is None:
-                            packed = pack(target)
-                        else:
-                            packed, target, perm = canon(target)
-                            perms.append(perm)
-                        j = setdefault(packed if fingerprint is None else fingerprint(packed), n)
-                        if j == n:
-                            add_state(packed)
-                    if j == n:
+            if fused:
+                blocked, targets, acts, chs, signalled, events = memo.expand_into(s, INTERN, arena, actions.itemsize)
+                base = len(dst)
+                dst.frombytes(targets)
+                actions.frombytes(acts)
+                choices.frombytes(chs)
+                for k in signalled:
+                    signal_edges.append(base + k)
+                moved = bool(targets or events)
+                transitions += len(dst) - base
+                for event in events:
+                    if len(event) == 4:   # a new state: (id, action, choice, state)
+                        j, action, choice, target = event
                         parents(i)
                         parent_actions(action)
                         parent_choices(choice)
                         add_depth(d)
                         if seen is not None:
                             seen(j, target)
-                    if signal:
-                        signal_edges.append(len(dst))
-                    add_dst(j)
-                    add_action(action)
-                    add_choice(choice)
-                else:
-                    # a violating step ends its path unexplored; a fatal signal's exit is no way out anyway
-                    violating = violating or not signal
-                    assert isinstance(target, Violation)
-                    if target.prop not in violations:
-                        findings.violate(Finding(target.prop, i, tid, target.message, signal, action, choice))
+                    else:                 # a violating step: (tid, action, choice, signal, violation)
+                        tid, action, choice, signal, target = event
+                        transitions += 1
+                        violating = violating or not signal
+                        if target.prop not in violations:
+                            findings.violate(Finding(target.prop, i, tid, target.message, signal, action, choice))
+            else:
+                edges, blocked = expand(s)
+                moved = bool(edges)
+                transitions += len(edges)
+                for tid, action, choice, signal, target in edges:
+                    if target.__class__ is tuple:
+                        n = len(states)
+                        if arena_intern is not None:
+                            if canon is not None:
+                                target, perm = canon.least(target)   # the arena encodes it: no packing
+                                perms.append(perm)
+                            j = arena_intern(target)
+                        else:
+                            if canon is None:
+                                packed = pack(target)
+                            else:
+                                packed, target, perm = canon(target)
+                                perms.append(perm)
+                            j = setdefault(packed if fingerprint is None else fingerprint(packed), n)
+                            if j == n:
+                                add_state(packed)
+                        if j == n:
+                            parents(i)
+                            parent_actions(action)
+                            parent_choices(choice)
+                            add_depth(d)
+                            if seen is not None:
+                                seen(j, target)
+                        if signal:
+                            signal_edges.append(len(dst))
+                        add_dst(j)
+                        add_action(action)
+                        add_choice(choice)
+                    else:
+                        # a violating step ends its path unexplored; a fatal signal's exit is no way out anyway
+                        violating = violating or not signal
+                        assert isinstance(target, Violation)
+                        if target.prop not in violations:
+                            findings.violate(Finding(target.prop, i, tid, target.message, signal, action, choice))
             if on_transition:
                 for e in range(first_edge[i], len(dst)):
                     for hook in on_transition:
@@ -162,7 +195,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
             blocked_masks.append(0 if violating else blocked)
             if violating:
                 store.violating.append(i)
-            if edges:
+            if moved:
                 for watch in on_expanded:
                     watch(i, s, blocked, violating)
             else:

@@ -44,7 +44,8 @@ def explore(system: TransitionSystem, limits: Limits | None = None, progress: Pr
         from .partition import search as partitioned
         if observers and not callable(observers):
             raise TypeError("a partitioned search takes its observers as a factory, which each worker runs")
-        result = ExplicitResult(system, store=PartitionedStore(system.thread_count, _replay_step(system), store))
+        result = ExplicitResult(system, store=PartitionedStore(system.thread_count, _replay_step(system), store,
+                                                               len(system.actions)))
         everything = partial(search_observers, limits=limits, extra=observers or None)   # type: ignore[arg-type]
         partitioned(system, result, limits, workers, everything, progress, check_deadlock)
     else:
@@ -74,8 +75,8 @@ def search_observers(system: TransitionSystem, limits: Limits,
 def new_store(system: TransitionSystem, kind: StoreKind) -> StateStore:
     """An empty store of the kind asked for; a fingerprint store replays a released state's parent steps."""
     if kind is StoreKind.FULL:
-        return StateStore(system.thread_count)
-    return FingerprintStore(system.thread_count, _replay_step(system))
+        return StateStore(system.thread_count, actions=len(system.actions))
+    return FingerprintStore(system.thread_count, _replay_step(system), len(system.actions))
 
 
 def _replay_step(system: TransitionSystem) -> Callable[[tuple, int, int], tuple | None]:

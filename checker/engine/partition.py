@@ -60,6 +60,7 @@ from .limits import (
 from .observers import Findings, ObserverFactory, defines
 from .result import ExplicitResult, Finding
 from .store import (
+    ACTIONS_UNKNOWN,
     Canonical,
     FingerprintStore,
     FingerprintTable,
@@ -719,7 +720,7 @@ def _add_level(np: Any, store: PartitionedStore, result: ExplicitResult, level: 
     else:
         store.blocked.extend(level.blocked)
     store.edges_dst.frombytes(level.targets.astype(np.uint32).tobytes())
-    store.edges_action.frombytes(level.actions.astype(np.uint32).tobytes())
+    store.edges_action.frombytes(level.actions.astype(store.edges_action.typecode).tobytes())
     store.edges_choice.frombytes(level.choices.astype(np.uint16).tobytes())
     if len(level.perms):
         store.edges_perm.frombytes(level.perms.astype(np.uint16).tobytes())
@@ -768,8 +769,9 @@ class PartitionedStore(FingerprintStore):
 
     fingerprint = staticmethod(stable_fingerprint)
 
-    def __init__(self, threads: int, successor: Callable[[tuple, int, int], tuple | None], owners: StoreKind):
-        super().__init__(threads, successor)
+    def __init__(self, threads: int, successor: Callable[[tuple, int, int], tuple | None], owners: StoreKind,
+                 actions: int = ACTIONS_UNKNOWN):
+        super().__init__(threads, successor, actions)
         self.owners = owners
         self.kind = owners   # type: ignore[misc]
         self.fingerprints = array("Q")   # of each state's encoding as the workers pack it
@@ -805,7 +807,7 @@ class PartitionedStore(FingerprintStore):
         """The states a level found, in id order: their parent edges and fingerprints."""
         count = len(keys)
         self.parent.frombytes(parents.astype("int32").tobytes())
-        self.parent_action.frombytes(actions.astype("int32").tobytes())
+        self.parent_action.frombytes(actions.astype(self.parent_action.typecode).tobytes())
         self.parent_choice.frombytes(choices.astype("uint16").tobytes())
         self.depth.extend([depth] * count)
         self.states.packed.extend([None] * count)

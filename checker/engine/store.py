@@ -31,12 +31,13 @@ from typing import overload
 from .system import State
 
 try:   # the native store: optional, so that netcheck installs and runs where no C compiler is
-    from ._arena import Arena, Fingerprints, Image, ImageOrder, decode, least_state
+    from ._arena import INTERN, Arena, Fingerprints, Image, ImageOrder, decode, least_state
 except ImportError:   # pragma: no cover - exercised where the extension was not built
     Arena = Fingerprints = Image = ImageOrder = None   # type: ignore[assignment,misc]
-    decode = least_state = None   # type: ignore[assignment]
+    decode = least_state = INTERN = None   # type: ignore[assignment]
 
 NATIVE_STORE = Arena is not None
+ACTIONS_UNKNOWN = 2 ** 31   # a store told no action count keeps 4 bytes an action
 PROTOCOL = 2   # the smallest encoding of small ints and tuples, with no frame header
 
 
@@ -304,7 +305,8 @@ class StateStore:
     fingerprint: Callable[[bytes], object] | None = None
     releases = False   # whether the search drops a state's packing once it is expanded
 
-    def __init__(self, threads: int, native: bool = NATIVE_STORE):
+    def __init__(self, threads: int, native: bool = NATIVE_STORE, actions: int = ACTIONS_UNKNOWN):
+        """`actions`: how many actions the system numbers (below 2^15, the action columns take 2 bytes)."""
         # a state to bytes and back where the store keeps bytes (no native store, or a fingerprint store)
         self.pack: Callable[[State], bytes] = Packer()
         self.unpack: Callable[[bytes], State] = unpack
@@ -313,13 +315,14 @@ class StateStore:
         self.index: dict[object, int] = {}
         self.states: PackedStates | ArenaStates = PackedStates() if self.arena is None else ArenaStates(self.arena)
         self.parent = array("i")          # the source of the edge that discovered each state (-1: initial)
-        self.parent_action = array("i")   # that edge's action (-1: initial)
+        narrow = actions < 2 ** 15
+        self.parent_action = array("h" if narrow else "i")   # that edge's action (-1: initial)
         self.parent_choice = array("H")   # and its choice
         self.depth = array("I")
         # the edges leaving expanded state i are first_edge[i] up to first_edge[i + 1] (or the end)
         self.first_edge = array("I")
         self.edges_dst = array("I")
-        self.edges_action = array("I")
+        self.edges_action = array("H" if narrow else "I")
         self.edges_choice = array("H")
         self.signal_edges = array("I")    # the indices of the edges that are fatal signals
         # under symmetry, per edge: the permutation whose image of the successor is the stored state
@@ -477,8 +480,9 @@ class FingerprintStore(StateStore):
     fingerprint = staticmethod(fingerprint)
     releases = True
 
-    def __init__(self, threads: int, successor: Callable[[State, int, int], State | None]):
-        super().__init__(threads, native=False)
+    def __init__(self, threads: int, successor: Callable[[State, int, int], State | None],
+                 actions: int = ACTIONS_UNKNOWN):
+        super().__init__(threads, native=False, actions=actions)
         self.index = fingerprint_table()   # type: ignore[assignment]
         self.pack, self.unpack = state_codec()   # the native encoding where it was built: a third of a pickle
         self.states: ReplayedStates = ReplayedStates(self, successor)

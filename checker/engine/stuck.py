@@ -36,8 +36,7 @@ def stuck_masks(system: ExplicitSystem, store: StateStore) -> dict[int, int]:
     can = mask_array(system.thread_count)
     can.extend(full & ~b for b in blocked)
     can.extend([full] * (len(store) - expanded))
-    ends = array("I", store.first_edge[1:])
-    ends.append(len(store.edges_dst))
+    ends = _Ends(store.first_edge, len(store.edges_dst))
     signal = set(store.signal_edges)
     # only a thread another thread's step can move on (an rwsem waiter): (tid, bit, those positions)
     waiters = [(tid, 1 << tid, system.woken_positions(tid)) for tid in range(system.thread_count)]
@@ -52,7 +51,18 @@ def stuck_masks(system: ExplicitSystem, store: StateStore) -> dict[int, int]:
     return {s: blocked[s] & ~can[s] for s in sorted(pending) if blocked[s] & ~can[s]}
 
 
-def _close(store: StateStore, can: array | list[int], ends: array, signal: set[int], pending: array,
+class _Ends:
+    """Where each expanded state's edges end (the next one's first edge; the last: all edges), read off the
+    store's first edges without a copy of them (the analysis runs when the store is at its largest)."""
+
+    def __init__(self, first: array, total: int):
+        self.first, self.last, self.total = first, len(first) - 1, total
+
+    def __getitem__(self, s: int) -> int:
+        return self.first[s + 1] if s < self.last else self.total
+
+
+def _close(store: StateStore, can: array | list[int], ends: _Ends, signal: set[int], pending: array,
            full: int, maps: tuple[tuple[int, ...], ...] | None = None) -> array:
     """Propagate `can` backwards over non-signal edges to a fixed point; the states still not full.
     BFS numbering makes most edges lead to higher ids, so a few passes in decreasing order do it. Under
@@ -64,7 +74,7 @@ def _close(store: StateStore, can: array | list[int], ends: array, signal: set[i
     changed = True
     while changed:
         changed = False
-        still = array("I")
+        kept = 0   # the states still not full, compacted in place (no second array of them)
         for s in pending:
             m = can[s]
             if back is not None:
@@ -83,8 +93,9 @@ def _close(store: StateStore, can: array | list[int], ends: array, signal: set[i
                 can[s] = m
                 changed = True
             if m != full:
-                still.append(s)
-        pending = still
+                pending[kept] = s
+                kept += 1
+        del pending[kept:]
     return pending
 
 
@@ -95,7 +106,7 @@ def _mask_back(tmap: tuple[int, ...]) -> Callable[[int], int]:
     return back
 
 
-def _moved_on(system: ExplicitSystem, store: StateStore, can: array | list[int], ends: array, signal: set[int],
+def _moved_on(system: ExplicitSystem, store: StateStore, can: array | list[int], ends: _Ends, signal: set[int],
               waiters: list[tuple[int, int, frozenset[int]]], pending: array,
               maps: tuple[tuple[int, ...], ...] | None = None) -> bool:
     """Add the waiters that another thread's step moves on (an rwsem releaser grants them the lock,

@@ -138,7 +138,7 @@ static inline int encode_int(Buffer *b, PyObject *v, long long x, int overflow) 
     return put_varint(b, zigzag);
 }
 
-static inline int encode_items(Buffer *b, PyObject *v, const Py_ssize_t *slots, Py_ssize_t n, int depth);
+static inline int encode_items(Buffer *b, PyObject *const *items, Py_ssize_t n, int depth);
 
 static inline int encode(Buffer *b, PyObject *v, int depth) {
     if (v == Py_None)
@@ -155,7 +155,7 @@ static inline int encode(Buffer *b, PyObject *v, int depth) {
         return encode_int(b, v, x, overflow);
     }
     if (PyTuple_CheckExact(v))
-        return encode_items(b, v, NULL, PyTuple_GET_SIZE(v), depth);
+        return encode_items(b, PySequence_Fast_ITEMS(v), PyTuple_GET_SIZE(v), depth);
     if (PyUnicode_CheckExact(v) || PyBytes_CheckExact(v)) {
         const char *data;
         Py_ssize_t len;
@@ -179,9 +179,9 @@ static inline int encode(Buffer *b, PyObject *v, int depth) {
     return -1;
 }
 
-/* A tuple: `v` itself (`slots` NULL, `n` its length), or the tuple of `v`'s items at `slots[0..n)`, in that
-   order (what the step memo keys on). */
-static inline int encode_items(Buffer *b, PyObject *v, const Py_ssize_t *slots, Py_ssize_t n, int depth) {
+/* The tuple of `items[0..n)` (a tuple's own items, or ones gathered elsewhere: a state with a patch applied,
+   the slots the step memo keys on), without making it. */
+static inline int encode_items(Buffer *b, PyObject *const *items, Py_ssize_t n, int depth) {
     if (depth >= MAX_DEPTH) {
         PyErr_SetString(PyExc_ValueError, "a state nests tuples too deeply to store");
         return -1;
@@ -196,7 +196,7 @@ static inline int encode_items(Buffer *b, PyObject *v, const Py_ssize_t *slots, 
     int run = 0;
     Py_ssize_t count = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyTuple_GET_ITEM(v, slots ? slots[i] : i);
+        PyObject *item = items[i];
         int kind = 0, overflow = 0;
         long long x = 0;
         if (item == Py_None) {
@@ -510,5 +510,13 @@ static inline const unsigned char *strings_at(const Strings *t, size_t id, size_
     *len = (size_t)(t->offsets[id + 1] - t->offsets[id]);
     return t->bytes.data + t->offsets[id];
 }
+
+/* ---- where an expansion may put the successors it encodes itself (the step memo's `expand_into`): a state
+ * store's intern function, handed over in a capsule named INTERN_CAPSULE (checker/engine/_arena.c's
+ * `INTERN`). It returns the id of the state with this encoding, storing it first if it is new (`*added`
+ * set: new ids come in order), or -1 with an exception set. */
+
+#define INTERN_CAPSULE "netcheck.state_store.intern"
+typedef Py_ssize_t (*InternEncoded)(PyObject *store, const unsigned char *key, size_t len, int *added);
 
 #endif

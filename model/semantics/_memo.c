@@ -36,9 +36,10 @@ typedef struct {
     Py_ssize_t nthreads;
     PyObject *miss, *check, *plain;
     Strings keys;            /* per entry: the step's number and its footprint's valuation, encoded */
-    Buffer scratch;
+    Buffer scratch;          /* a key, or a successor's encoding */
+    PyObject **items;        /* borrowed: a footprint's values, or a successor's slots */
+    Py_ssize_t items_cap;
     PyObject **outcomes;     /* per entry: (outcomes, signal outcomes), patches */
-    uint32_t *where;         /* per entry: its step's number */
     uint64_t *hits;          /* per entry: answers not counted yet */
     size_t entries_cap;
     uint32_t *dirty;         /* the entries with answers not counted yet */
@@ -56,10 +57,6 @@ static int grow_entries(Expander *e) {
     if (outcomes == NULL)
         goto fail;
     e->outcomes = outcomes;
-    uint32_t *where = PyMem_Realloc(e->where, cap * sizeof(uint32_t));
-    if (where == NULL)
-        goto fail;
-    e->where = where;
     uint64_t *hits = PyMem_Realloc(e->hits, cap * sizeof(uint64_t));
     if (hits == NULL)
         goto fail;
@@ -172,11 +169,39 @@ fail:
     return -1;
 }
 
+static int reserve_items(Expander *e, Py_ssize_t n) {
+    if (n <= e->items_cap)
+        return 0;
+    PyObject **items = PyMem_Realloc(e->items, (size_t)n * sizeof(PyObject *));
+    if (items == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    e->items = items;
+    e->items_cap = n;
+    return 0;
+}
+
+/* The scratch buffer := a step's key: its number, then its footprint's values in `s`, as an encoded tuple. */
+static int encode_key(Expander *e, Point *p, PyObject *s) {
+    Py_ssize_t n = PyTuple_GET_SIZE(s);
+    if (reserve_items(e, p->nslots) < 0)
+        return -1;
+    for (Py_ssize_t i = 0; i < p->nslots; i++) {
+        if (p->slots[i] >= n) {
+            PyErr_SetString(PyExc_IndexError, "a footprint slot outside the state");
+            return -1;
+        }
+        e->items[i] = PyTuple_GET_ITEM(s, p->slots[i]);
+    }
+    e->scratch.len = 0;
+    return put_varint(&e->scratch, p->number) < 0 || encode_items(&e->scratch, e->items, p->nslots, 0) < 0 ? -1 : 0;
+}
+
 /* The outcomes a remembered step has in state `s` (a borrowed reference): looked up, or made by `miss`. */
 static PyObject *outcomes_of(Expander *e, Table *t, Point *p, Py_ssize_t pc, PyObject *s, int counting) {
     Buffer *b = &e->scratch;
-    b->len = 0;
-    if (put_varint(b, p->number) < 0 || encode_items(b, s, p->slots, p->nslots, 0) < 0)
+    if (encode_key(e, p, s) < 0)
         return NULL;
     uint64_t h = hash_bytes(b->data, b->len);
     size_t slot;
@@ -204,8 +229,7 @@ static PyObject *outcomes_of(Expander *e, Table *t, Point *p, Py_ssize_t pc, PyO
     }
     /* the key again (`miss` ran Python, which must not have used this expander, but the table may have
        grown meanwhile if it did) */
-    b->len = 0;
-    if (put_varint(b, p->number) < 0 || encode_items(b, s, p->slots, p->nslots, 0) < 0) {
+    if (encode_key(e, p, s) < 0) {
         Py_DECREF(outcomes);
         return NULL;
     }
@@ -225,70 +249,85 @@ static PyObject *outcomes_of(Expander *e, Table *t, Point *p, Py_ssize_t pc, PyO
         return NULL;
     }
     e->outcomes[id] = outcomes;   /* the entry holds the reference */
-    e->where[id] = p->number;
     e->hits[id] = 0;
     return outcomes;
 }
 
-static PyObject *Expander_expand(Expander *e, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "expand(state, counting)");
+/* What thread `t`'s step does in `s`: (outcomes, signal outcomes), a new reference, with the step's point
+   and program point; Py_None where the thread has no step (finished), NULL with an exception set. */
+static PyObject *thread_outcomes(Expander *e, Table *t, PyObject *s, int counting, Point **point, Py_ssize_t *at) {
+    if (t->pcslot >= PyTuple_GET_SIZE(s)) {
+        PyErr_SetString(PyExc_IndexError, "a program counter slot outside the state");
         return NULL;
     }
-    PyObject *s = args[0];
+    Py_ssize_t pc = PyLong_AsSsize_t(PyTuple_GET_ITEM(s, t->pcslot));
+    if (pc == -1 && PyErr_Occurred())
+        return NULL;
+    if (pc < 0 || pc >= t->npoints) {
+        PyErr_SetString(PyExc_IndexError, "a program counter outside its thread's program");
+        return NULL;
+    }
+    Point *p = *point = &t->points[pc];
+    *at = pc;
+    if (!p->present)
+        Py_RETURN_NONE;
+    if (p->memo) {
+        PyObject *owner = outcomes_of(e, t, p, pc, s, counting);   /* borrowed: the entry holds it */
+        Py_XINCREF(owner);
+        return owner;
+    }
+    PyObject *owner = PyObject_CallFunction(e->plain, "OnO", t->tid, pc, s);
+    if (owner != NULL && (!PyTuple_CheckExact(owner) || PyTuple_GET_SIZE(owner) != 2)) {
+        Py_DECREF(owner);
+        PyErr_SetString(PyExc_TypeError, "plain must return a pair (outcomes, signal outcomes)");
+        return NULL;
+    }
+    return owner;
+}
+
+/* The state and counting flag of an expand call, checked. */
+static int expand_args(Expander *e, PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want, PyObject **s,
+                       int *counting) {
+    if (nargs != want) {
+        PyErr_SetString(PyExc_TypeError, want == 2 ? "expand(state, counting)"
+                                                   : "expand_into(state, counting, intern, store, action_bytes)");
+        return -1;
+    }
     if (!e->ready) {
         PyErr_SetString(PyExc_RuntimeError, "the Expander was not initialised");
-        return NULL;
+        return -1;
     }
-    if (!PyTuple_CheckExact(s)) {
+    *s = args[0];
+    if (!PyTuple_CheckExact(*s)) {
         PyErr_SetString(PyExc_TypeError, "a state must be a tuple");
-        return NULL;
+        return -1;
     }
-    int counting = PyObject_IsTrue(args[1]);
-    if (counting < 0)
+    *counting = PyObject_IsTrue(args[1]);
+    return *counting < 0 ? -1 : 0;
+}
+
+static PyObject *Expander_expand(Expander *e, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *s;
+    int counting;
+    if (expand_args(e, args, nargs, 2, &s, &counting) < 0)
         return NULL;
-    Py_ssize_t n = PyTuple_GET_SIZE(s);
     PyObject *out = PyList_New(0);
     if (out == NULL)
         return NULL;
     uint64_t blocked = 0;
     for (Py_ssize_t k = 0; k < e->nthreads; k++) {
         Table *t = &e->tables[k];
-        if (t->pcslot >= n) {
-            PyErr_SetString(PyExc_IndexError, "a program counter slot outside the state");
+        Point *p;
+        Py_ssize_t pc;
+        PyObject *owner = thread_outcomes(e, t, s, counting, &p, &pc);
+        if (owner == NULL)
             goto fail;
-        }
-        Py_ssize_t pc = PyLong_AsSsize_t(PyTuple_GET_ITEM(s, t->pcslot));
-        if (pc == -1 && PyErr_Occurred())
-            goto fail;
-        if (pc < 0 || pc >= t->npoints) {
-            PyErr_SetString(PyExc_IndexError, "a program counter outside its thread's program");
-            goto fail;
-        }
-        Point *p = &t->points[pc];
-        if (!p->present)
+        if (owner == Py_None) {
+            Py_DECREF(owner);
             continue;
-        PyObject *outcomes, *signalled, *owner;
-        int patches = p->memo;
-        if (patches) {
-            owner = outcomes_of(e, t, p, pc, s, counting);   /* borrowed: the entry holds it */
-            if (owner == NULL)
-                goto fail;
-            Py_INCREF(owner);
-        } else {
-            owner = PyObject_CallFunction(e->plain, "OnO", t->tid, pc, s);
-            if (owner == NULL)
-                goto fail;
-            if (!PyTuple_CheckExact(owner) || PyTuple_GET_SIZE(owner) != 2) {
-                Py_DECREF(owner);
-                PyErr_SetString(PyExc_TypeError, "plain must return a pair (outcomes, signal outcomes)");
-                goto fail;
-            }
         }
-        outcomes = PyTuple_GET_ITEM(owner, 0);
-        signalled = PyTuple_GET_ITEM(owner, 1);
-        Py_ssize_t made = add_edges(out, t, p->action, Py_False, s, outcomes, patches);
-        if (made < 0 || add_edges(out, t, p->sig_action, Py_True, s, signalled, patches) < 0) {
+        Py_ssize_t made = add_edges(out, t, p->action, Py_False, s, PyTuple_GET_ITEM(owner, 0), p->memo);
+        if (made < 0 || add_edges(out, t, p->sig_action, Py_True, s, PyTuple_GET_ITEM(owner, 1), p->memo) < 0) {
             Py_DECREF(owner);
             goto fail;
         }
@@ -306,6 +345,159 @@ static PyObject *Expander_expand(Expander *e, PyObject *const *args, Py_ssize_t 
 fail:
     Py_DECREF(out);
     return NULL;
+}
+
+/* The scratch buffer := the encoding of `s` with `patch` (slot, value, ...) applied, made from their items. */
+static int encode_patched(Expander *e, PyObject *s, PyObject *patch) {
+    Py_ssize_t n = PyTuple_GET_SIZE(s), m = PyTuple_GET_SIZE(patch);
+    if (reserve_items(e, n) < 0)
+        return -1;
+    memcpy(e->items, PySequence_Fast_ITEMS(s), (size_t)n * sizeof(PyObject *));
+    for (Py_ssize_t k = 0; k + 1 < m; k += 2) {
+        Py_ssize_t slot = PyLong_AsSsize_t(PyTuple_GET_ITEM(patch, k));
+        if (slot == -1 && PyErr_Occurred())
+            return -1;
+        if (slot < 0 || slot >= n) {
+            PyErr_SetString(PyExc_IndexError, "a memo patch names a slot outside the state");
+            return -1;
+        }
+        e->items[slot] = PyTuple_GET_ITEM(patch, k + 1);
+    }
+    e->scratch.len = 0;
+    return encode_items(&e->scratch, e->items, n, 0);
+}
+
+static int put_bytes(Buffer *b, const void *p, size_t n) {
+    if (buffer_reserve(b, n) < 0)
+        return -1;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+/* The columns of the edges one expand_into stored: target id, action, choice (the store's array types). */
+typedef struct {
+    Buffer dst, action, choice;
+} Columns;
+
+/* One outcome of a step from `s` interned: a stored edge (columns, `signals`, and (id, action, choice, state)
+   in `events` when the target is new), or (tid, action, choice, signal, violation) in `events`. */
+static int intern_outcome(Expander *e, Table *t, PyObject *s, PyObject *item, int patch, PyObject *action,
+                          Py_ssize_t choice, int signal, InternEncoded intern, PyObject *store, Columns *c,
+                          int wide, PyObject *signals, PyObject *events) {
+    if (!PyTuple_CheckExact(item)) {
+        PyObject *v = Py_BuildValue("(OOnOO)", t->tid, action, choice, signal ? Py_True : Py_False, item);
+        int rc = v == NULL ? -1 : PyList_Append(events, v);
+        Py_XDECREF(v);
+        return rc;
+    }
+    if (patch ? encode_patched(e, s, item) < 0 : (e->scratch.len = 0, encode(&e->scratch, item, 0) < 0))
+        return -1;
+    int is_new = 0;
+    Py_ssize_t id = intern(store, e->scratch.data, e->scratch.len, &is_new);
+    if (id < 0)
+        return -1;
+    long a = PyLong_AsLong(action);
+    if (a == -1 && PyErr_Occurred())
+        return -1;
+    if (id > UINT32_MAX || a < 0 || a > (wide ? UINT32_MAX : UINT16_MAX) || choice > UINT16_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "an edge beyond what the store's columns hold");
+        return -1;
+    }
+    uint32_t id32 = (uint32_t)id, a32 = (uint32_t)a;
+    uint16_t a16 = (uint16_t)a, c16 = (uint16_t)choice;
+    size_t edge = c->dst.len / sizeof(uint32_t);
+    if (put_bytes(&c->dst, &id32, sizeof id32) < 0 ||
+        (wide ? put_bytes(&c->action, &a32, sizeof a32) : put_bytes(&c->action, &a16, sizeof a16)) < 0 ||
+        put_bytes(&c->choice, &c16, sizeof c16) < 0)
+        return -1;
+    if (signal) {
+        PyObject *k = PyLong_FromSize_t(edge);
+        int rc = k == NULL ? -1 : PyList_Append(signals, k);
+        Py_XDECREF(k);
+        if (rc < 0)
+            return -1;
+    }
+    if (is_new) {
+        PyObject *state = patch ? patched(s, item) : (Py_INCREF(item), item);
+        if (state == NULL)
+            return -1;
+        PyObject *v = Py_BuildValue("(nOnN)", id, action, choice, state);
+        int rc = v == NULL ? -1 : PyList_Append(events, v);
+        Py_XDECREF(v);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* expand_into(state, counting, intern, store, action_bytes): `expand`, with each successor encoded here and
+   interned into `store` by `intern` (a capsule, _codec.h's InternEncoded), no tuple made but for new states;
+   the actions column in 2 or 4 bytes an action. */
+static PyObject *Expander_expand_into(Expander *e, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *s;
+    int counting;
+    if (expand_args(e, args, nargs, 5, &s, &counting) < 0)
+        return NULL;
+    long width = PyLong_AsLong(args[4]);
+    if (width != 2 && width != 4) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "actions take 2 or 4 bytes");
+        return NULL;
+    }
+    InternEncoded intern = (InternEncoded)PyCapsule_GetPointer(args[2], INTERN_CAPSULE);
+    if (intern == NULL)
+        return NULL;
+    PyObject *store = args[3];
+    Columns c = {{NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}};
+    PyObject *signals = PyList_New(0), *events = PyList_New(0), *result = NULL;
+    if (signals == NULL || events == NULL)
+        goto done;
+    uint64_t blocked = 0;
+    for (Py_ssize_t k = 0; k < e->nthreads; k++) {
+        Table *t = &e->tables[k];
+        Point *p;
+        Py_ssize_t pc;
+        PyObject *owner = thread_outcomes(e, t, s, counting, &p, &pc);
+        if (owner == NULL)
+            goto done;
+        if (owner == Py_None) {
+            Py_DECREF(owner);
+            continue;
+        }
+        for (int signal = 0; signal < 2; signal++) {
+            PyObject *seq = PySequence_Fast(PyTuple_GET_ITEM(owner, signal), "the outcomes of a step: a sequence");
+            if (seq == NULL) {
+                Py_DECREF(owner);
+                goto done;
+            }
+            Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+            for (Py_ssize_t choice = 0; choice < n; choice++)
+                if (intern_outcome(e, t, s, PySequence_Fast_GET_ITEM(seq, choice), p->memo,
+                                   signal ? p->sig_action : p->action, choice, signal, intern, store, &c,
+                                   width == 4, signals, events) < 0) {
+                    Py_DECREF(seq);
+                    Py_DECREF(owner);
+                    goto done;
+                }
+            Py_DECREF(seq);
+            if (!signal && n == 0 && p->blocks)
+                blocked |= (uint64_t)1 << t->tid_c;
+        }
+        Py_DECREF(owner);
+    }
+    /* (y# makes None of a NULL buffer: no edge is b"") */
+    result = Py_BuildValue("(Ky#y#y#OO)", (unsigned long long)blocked, c.dst.data ? (const char *)c.dst.data : "",
+                           (Py_ssize_t)c.dst.len, c.action.data ? (const char *)c.action.data : "",
+                           (Py_ssize_t)c.action.len, c.choice.data ? (const char *)c.choice.data : "",
+                           (Py_ssize_t)c.choice.len, signals, events);
+done:
+    PyMem_Free(c.dst.data);
+    PyMem_Free(c.action.data);
+    PyMem_Free(c.choice.data);
+    Py_XDECREF(signals);
+    Py_XDECREF(events);
+    return result;
 }
 
 /* pending(limit): up to `limit` entries with answers not counted yet, from the last, which are then forgotten. */
@@ -364,7 +556,7 @@ static PyObject *Expander_entries(Expander *e, void *Py_UNUSED(closure)) {
 
 static PyObject *Expander_nbytes(Expander *e, void *Py_UNUSED(closure)) {
     size_t n = e->ready ? strings_nbytes(&e->keys) : 0;
-    n += e->scratch.cap + e->entries_cap * (sizeof(PyObject *) + sizeof(uint32_t) + sizeof(uint64_t)) +
+    n += e->scratch.cap + e->entries_cap * (sizeof(PyObject *) + sizeof(uint64_t)) +
          e->dirty_cap * sizeof(uint32_t);
     return PyLong_FromSize_t(n);
 }
@@ -399,13 +591,14 @@ static void free_entries(Expander *e) {
         strings_free(&e->keys);
     }
     PyMem_Free(e->outcomes);
-    PyMem_Free(e->where);
     PyMem_Free(e->hits);
+    PyMem_Free(e->items);
     PyMem_Free(e->dirty);
     PyMem_Free(e->scratch.data);
     e->outcomes = NULL;
-    e->where = NULL;
     e->hits = NULL;
+    e->items = NULL;
+    e->items_cap = 0;
     e->dirty = NULL;
     e->scratch.data = NULL;
     e->scratch.len = e->scratch.cap = 0;
@@ -571,6 +764,11 @@ static void Expander_dealloc(Expander *e) {
 static PyMethodDef Expander_methods[] = {
     {"expand", (PyCFunction)(void (*)(void))Expander_expand, METH_FASTCALL,
      "expand(state, counting) -> (transitions, blocked mask): TransitionSystem.expand through the memo."},
+    {"expand_into", (PyCFunction)(void (*)(void))Expander_expand_into, METH_FASTCALL,
+     "expand_into(state, counting, intern, store, action_bytes) -> (blocked mask, targets, actions, choices, "
+     "signal edges, events): expand, each successor interned into store (targets uint32, actions in "
+     "action_bytes, choices uint16, native order; events in edge order: (id, action, choice, state) per new state, (tid, action, choice, "
+     "signal, violation) per violation)."},
     {"pending", (PyCFunction)Expander_pending, METH_O,
      "pending(limit) -> up to limit (all: -1) [(thread, program point, footprint valuation, answers)] not counted "
      "yet, which are then forgotten."},

@@ -10,6 +10,9 @@ class Expander:
                  plain: Callable[[int, int, tuple], tuple[list, list]], check_every: int) -> None: ...
     def expand(self, state: tuple, counting: bool, /) -> tuple[list, int]:
         """(transitions, blocked mask) of `state`; answers from the memo count as pending runs if `counting`."""
+    def expand_into(self, state: tuple, counting: bool, intern: object, store: object, action_bytes: int, /) -> tuple:
+        """`expand` with each successor interned into `store` by `intern` (a capsule): (blocked mask, target ids,
+        actions, choices, signal edge offsets, events in edge order)."""
     def pending(self, limit: int, /) -> list[tuple[int, int, tuple, int]]:
         """Up to `limit` (all: -1) entries with pending runs, as (thread, program point, footprint valuation,
         answers), which are then forgotten."""

@@ -75,6 +75,20 @@ class StepMemo:
             return self.native.expand(s, self.counting)
         return self._expand(s)
 
+    @property
+    def interns(self) -> bool:
+        """Whether `expand_into` is there (the native expander is)."""
+        return self.native is not None
+
+    def expand_into(self, s: tuple, intern: object, store: object, action_bytes: int) -> tuple:
+        """`expand` with each successor encoded in C and interned into `store` by `intern` (a state store's
+        capsule, _codec.h): (blocked mask, target ids, actions, choices (native uint32, `action_bytes`
+        unsigned, uint16 bytes), the signal edges' offsets, and in edge order (id, action, choice, state)
+        per new state and (tid, action, choice, signal, violation) per violation). Only with the native
+        expander."""
+        assert self.native is not None
+        return self.native.expand_into(s, self.counting, intern, store, action_bytes)
+
     def _expand(self, s: tuple) -> tuple[list, int]:
         out: list = []
         blocked = 0
