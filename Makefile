@@ -19,7 +19,7 @@ install-dev: $(DEV_STAMP)
 
 # The modules the install compiles with Cython (setup.py's COMPILED, in the same order).
 COMPILED := model/semantics/runtime.py model/semantics/evaluate.py model/semantics/system.py \
-	model/semantics/memo.py checker/engine/bfs.py checker/engine/verdicts.py
+	model/semantics/memo.py checker/engine/bfs.py checker/engine/stuck.py checker/engine/verdicts.py
 
 # Reinstall when pyproject.toml or setup.py changes, a module is added or removed (the strict editable
 # install links files one by one, so new modules need a new install), or a compiled module's source changes

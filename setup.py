@@ -29,6 +29,7 @@ COMPILED = {
     "netcheck.model.semantics.system": "model/semantics/system.py",
     "netcheck.model.semantics.memo": "model/semantics/memo.py",
     "netcheck.checker.engine.bfs": "checker/engine/bfs.py",
+    "netcheck.checker.engine.stuck": "checker/engine/stuck.py",
     "netcheck.checker.engine.verdicts": "checker/engine/verdicts.py",
 }
 MANIFEST = "_compiled.json"

@@ -1,11 +1,12 @@
 """`make bench`: explore the shipped specs at default and larger bounds, with no reduction, with
 `--reduce protected`, with symmetry and with both, each with states stored whole and some also as
-fingerprints (`--store hash`; net=3: with symmetry only: the full search does not fit); print states,
-rates, memory. Then the three scenarios at default bounds and at net=3 through SPIN: netcheck's time
-to verdict (`netcheck verify`, start-up included) against SPIN's whole pipeline (`netcheck export
---promela`, `spin -o2 -a`, `gcc -O2 -DSAFETY -DNOREDUCE`, `./pan`), each stage timed, both state counts
-(equal: the export makes one SPIN state per netcheck state) and the ratio (at net=3 only the reduced
-and symmetric search: the full one does not fit). `python bench/bench.py spin` runs only the SPIN
+fingerprints (`--store hash`; net=3: with symmetry only: the full search does not fit); at default bounds
+the unreduced search also with the step memo off (model/semantics/memo.py: every step fired on every
+state); print states, rates, memory. Then the three scenarios at default bounds and at net=3 through SPIN:
+netcheck's time to verdict (`netcheck verify`, start-up included) against SPIN's whole pipeline
+(`netcheck export --promela`, `spin -o2 -a`, `gcc -O2 -DSAFETY -DNOREDUCE`, `./pan`), each stage timed,
+both state counts (equal: the export makes one SPIN state per netcheck state) and the ratio (at net=3
+only the reduced and symmetric search: the full one does not fit). `python bench/bench.py spin` runs only the SPIN
 comparison.
 
 Each run happens in a fresh subprocess so that peak memory is that run's own.
@@ -40,6 +41,8 @@ SPIN_RUNS = RUNS[:3] + RUNS[6:]   # default bounds, and net=3 (netcheck's unredu
 MODES = [("none", "off", "full"), ("none", "off", "hash"), ("protected", "off", "full"), ("none", "on", "full"),
          ("protected", "on", "full"), ("protected", "on", "hash")]
 NET3_MODES = [("none", "on", "full"), ("protected", "on", "full"), ("protected", "on", "hash")]
+# rows run with the step memo off too (default bounds only): what the memo saves
+MEMO_OFF = [("none", "off", "full")]
 
 CHILD = r"""
 import json, resource, sys, time
@@ -48,11 +51,11 @@ from netcheck.model.semantics.discipline import Reduction
 from netcheck.model.semantics.system import TransitionSystem
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.store import StoreKind
-path, bounds, reduction = sys.argv[1], json.loads(sys.argv[2]), Reduction(sys.argv[3])
+path, bounds, reduction, memo = sys.argv[1], json.loads(sys.argv[2]), Reduction(sys.argv[3]), sys.argv[6] == "on"
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
 system = TransitionSystem(load_spec(path, bounds), reduction, sys.argv[4] == "on")
-exp = explore(system, store=StoreKind(sys.argv[5]))
+exp = explore(system, store=StoreKind(sys.argv[5]), memo=memo)
 seconds = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"states": exp.state_count, "transitions": exp.transitions, "depth": exp.max_depth,
@@ -115,20 +118,23 @@ def main() -> int:
         spin_comparison()
         return 0
     print("full store:", "native (engine/_arena.c)" if NATIVE_STORE else "packed states in a dict (no native store)")
-    header = (f"{'spec':<26} {'bounds':<10} {'reduce':<10} {'symmetry':<8} {'store':<5} {'states':>10} "
+    header = (f"{'spec':<26} {'bounds':<10} {'reduce':<10} {'symmetry':<8} {'store':<5} {'memo':<4} {'states':>10} "
               f"{'transitions':>12} "
               f"{'depth':>6} {'seconds':>8} {'states/s':>9} {'peak MB':>8} {'B/state':>8}")
     print(header)
     print("-" * len(header))
     for path, bounds in RUNS:
-        for reduction, symmetry, store in NET3_MODES if bounds.get("net") == 3 else MODES:
-            out = subprocess.run([sys.executable, "-c", CHILD, path, json.dumps(bounds), reduction, symmetry, store],
-                                 cwd=ROOT, capture_output=True, text=True, check=True)
+        modes = [(*mode, "on") for mode in (NET3_MODES if bounds.get("net") == 3 else MODES)]
+        if not bounds:
+            modes[1:1] = [(*mode, "off") for mode in MEMO_OFF]
+        for reduction, symmetry, store, memo in modes:
+            out = subprocess.run([sys.executable, "-c", CHILD, path, json.dumps(bounds), reduction, symmetry, store,
+                                  memo], cwd=ROOT, capture_output=True, text=True, check=True)
             r = json.loads(out.stdout)
             per_state = (r["peak_mb"] - r["base_mb"]) * 2**20 / max(1, r["states"])
             shown = ",".join(f"{k}={v}" for k, v in bounds.items()) or "default"
-            print(f"{Path(path).name:<26} {shown:<10} {reduction:<10} {symmetry:<8} {store:<5} {r['states']:>10,} "
-                  f"{r['transitions']:>12,} "
+            print(f"{Path(path).name:<26} {shown:<10} {reduction:<10} {symmetry:<8} {store:<5} {memo:<4} "
+                  f"{r['states']:>10,} {r['transitions']:>12,} "
                   f"{r['depth']:>6} {r['seconds']:>8.2f} {r['states'] / r['seconds']:>9,.0f} {r['peak_mb']:>8.0f} "
                   f"{per_state:>8.0f}" + (f"  violated: {', '.join(r['violated'])}" if r["violated"] else ""))
     spin_comparison()

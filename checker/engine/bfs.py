@@ -82,6 +82,8 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     fused = (memo is not None and getattr(memo, "interns", False) and arena is not None and canon is None
              and fingerprint is None and INTERN is not None and dst.itemsize == 4 and actions.itemsize in (2, 4)
              and choices.itemsize == 2)
+    expand_into: Any = memo.interning() if fused else None
+    width = actions.itemsize
 
     for target in system.initial():
         if isinstance(target, Violation):
@@ -122,7 +124,7 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
             violating = False
             first_edge.append(len(dst))
             if fused:
-                blocked, targets, acts, chs, signalled, events = memo.expand_into(s, INTERN, arena, actions.itemsize)
+                blocked, targets, acts, chs, signalled, events = expand_into(s, memo.counting, INTERN, arena, width)
                 base = len(dst)
                 dst.frombytes(targets)
                 actions.frombytes(acts)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from netcheck.model.semantics.evaluate import EvalError
+from netcheck.model.semantics.memo import valuation
 from netcheck.model.semantics.smt import SmtEncoder, list_room
 from netcheck.model.semantics.system import StateProperty, TransitionSystem
 
@@ -56,8 +57,8 @@ class PropertyChecker:
             return None
         confirmed: set[str] = set()   # names (or runtime_safety) whose first witness z3 confirmed
 
-        def reached(state: tuple) -> list[Failure]:
-            out = []
+        def reached(state: tuple) -> Sequence[Failure]:
+            out: list[Failure] | None = None   # made only when a question is reached (rarely)
             for prop in questions:
                 try:
                     if prop.fn(state):   # type: ignore[operator]  # the negated condition: not reached (hot path)
@@ -70,8 +71,10 @@ class PropertyChecker:
                 if failure[0] not in confirmed:
                     self.decide(prop, state)
                     confirmed.add(failure[0])
+                if out is None:
+                    out = []
                 out.append(failure)
-            return out
+            return out if out is not None else ()
         return reached
 
     def invariant_checker(self, invariants: list[StateProperty]) -> StateCheck:
@@ -79,7 +82,7 @@ class PropertyChecker:
         slots = sorted({i for p in invariants for i in p.slots})
         if not invariants:
             return lambda state: ()
-        getter = itemgetter(*slots) if len(slots) > 1 else (lambda s, i=slots[0] if slots else 0: (s[i],))
+        getter = valuation(slots)
         cache: dict = {}
 
         def violated(state: tuple) -> tuple[Failure, ...]:

@@ -7,7 +7,9 @@
    looks each thread's step up by the footprint's valuation in `state` and patches `state` into the
    successors; what the memo does not know yet it asks `miss` (Python), and a step with no footprint it
    asks `plain` to fire. Answers from the memo are counted per entry (runs not added to the coverage
-   counts yet, `pending()`), and every `check_every`-th is handed to `check`, which fires the step again. */
+   counts yet, `pending()`), and every `check_every`-th is handed to `check`, which fires the step again.
+
+   Also here: `Valuation`, a state's values at some slots as one compact key (the property checks'). */
 
 #include "_codec.h"
 
@@ -798,19 +800,105 @@ static PyTypeObject ExpanderType = {
     .tp_getset = Expander_getset,
 };
 
+/* ---- Valuation(slots): called on a state, the encoding (bytes) of its values at `slots`: a dict key as fine as
+   the tuple of those values (equal exactly when they are equal with the same types), made and hashed
+   without a tuple (what the property checks cache their verdicts under, checker/engine/verdicts.py). */
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t *slots;
+    Py_ssize_t nslots, need;   /* need: the shortest state it reads (the largest slot + 1) */
+    PyObject **items;
+    Buffer scratch;
+} Valuation;
+
+static PyObject *Valuation_call(Valuation *v, PyObject *args, PyObject *kwargs) {
+    PyObject *s;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "Valuation(state) takes no keywords");
+        return NULL;
+    }
+    if (!PyArg_UnpackTuple(args, "Valuation", 1, 1, &s))
+        return NULL;
+    if (!PyTuple_CheckExact(s) || PyTuple_GET_SIZE(s) < v->need) {
+        PyErr_SetString(PyExc_TypeError, "a valuation reads a state: a tuple holding every slot it names");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < v->nslots; i++)
+        v->items[i] = PyTuple_GET_ITEM(s, v->slots[i]);
+    v->scratch.len = 0;
+    if (encode_items(&v->scratch, v->items, v->nslots, 0) < 0)
+        return NULL;
+    return PyBytes_FromStringAndSize((const char *)v->scratch.data, (Py_ssize_t)v->scratch.len);
+}
+
+static int Valuation_init(Valuation *v, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"slots", NULL};
+    PyObject *slots;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!", names, &PyTuple_Type, &slots))
+        return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(slots);
+    Py_ssize_t *got = PyMem_Calloc(n ? (size_t)n : 1, sizeof(Py_ssize_t));
+    PyObject **items = PyMem_Calloc(n ? (size_t)n : 1, sizeof(PyObject *));
+    if (got == NULL || items == NULL) {
+        PyMem_Free(got);
+        PyMem_Free(items);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t need = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        got[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(slots, i));
+        if (got[i] < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "a negative slot");
+            PyMem_Free(got);
+            PyMem_Free(items);
+            return -1;
+        }
+        if (got[i] + 1 > need)
+            need = got[i] + 1;
+    }
+    PyMem_Free(v->slots);
+    PyMem_Free(v->items);
+    v->slots = got;
+    v->items = items;
+    v->nslots = n;
+    v->need = need;
+    return 0;
+}
+
+static void Valuation_dealloc(Valuation *v) {
+    PyMem_Free(v->slots);
+    PyMem_Free(v->items);
+    PyMem_Free(v->scratch.data);
+    Py_TYPE(v)->tp_free((PyObject *)v);
+}
+
+static PyTypeObject ValuationType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "netcheck.model.semantics._memo.Valuation",
+    .tp_basicsize = sizeof(Valuation),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Valuation(slots): called on a state, the encoding of its values at those slots (bytes).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Valuation_init,
+    .tp_dealloc = (destructor)Valuation_dealloc,
+    .tp_call = (ternaryfunc)Valuation_call,
+};
+
 static struct PyModuleDef memo_module = {
     PyModuleDef_HEAD_INIT, "_memo", "The step memo's expander in C (model/semantics/memo.py).", -1, NULL,
 };
 
 PyMODINIT_FUNC PyInit__memo(void) {
-    if (PyType_Ready(&ExpanderType) < 0)
+    if (PyType_Ready(&ExpanderType) < 0 || PyType_Ready(&ValuationType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&memo_module);
     if (m == NULL)
         return NULL;
-    Py_INCREF(&ExpanderType);
-    if (PyModule_AddObject(m, "Expander", (PyObject *)&ExpanderType) < 0) {
-        Py_DECREF(&ExpanderType);
+    if (PyModule_AddObjectRef(m, "Expander", (PyObject *)&ExpanderType) < 0 ||
+        PyModule_AddObjectRef(m, "Valuation", (PyObject *)&ValuationType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -27,3 +27,10 @@ class Expander:
     @property
     def nbytes(self) -> int:
         """Bytes the memo has allocated (its outcomes aside)."""
+
+
+class Valuation:
+    """Called on a state, the encoding of its values at `slots` (bytes): a compact dict key."""
+
+    def __init__(self, slots: tuple[int, ...]) -> None: ...
+    def __call__(self, state: tuple, /) -> bytes: ...

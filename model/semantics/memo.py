@@ -18,7 +18,7 @@ valuations kept as compact byte strings (_codec.h) instead of tuples in dicts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from operator import itemgetter
 
 from .footprint import Footprint, footprints
@@ -26,9 +26,9 @@ from .runtime import Step, Violation
 from .system import TransitionSystem
 
 try:   # the native expander: optional, so that netcheck runs where no C compiler is
-    from ._memo import Expander
+    from ._memo import Expander, Valuation
 except ImportError:   # pragma: no cover - exercised where the extension was not built
-    Expander = None   # type: ignore[assignment,misc]
+    Expander = Valuation = None   # type: ignore[assignment,misc]
 
 CHECK_EVERY = 256   # every how many answers from the memo one is fired again and compared
 FLUSH_BATCH = 4096  # entries counted at a time by `flush` (their valuations decoded in Python meanwhile)
@@ -80,14 +80,15 @@ class StepMemo:
         """Whether `expand_into` is there (the native expander is)."""
         return self.native is not None
 
-    def expand_into(self, s: tuple, intern: object, store: object, action_bytes: int) -> tuple:
-        """`expand` with each successor encoded in C and interned into `store` by `intern` (a state store's
-        capsule, _codec.h): (blocked mask, target ids, actions, choices (native uint32, `action_bytes`
+    def interning(self) -> Callable[..., tuple]:
+        """`expand` with each successor encoded in C and interned into a store: called with the state, whether
+        answers count (`counting`), the store's intern capsule (_codec.h), the store and the bytes an
+        action takes (2 or 4), it gives (blocked mask, target ids, actions, choices (native uint32,
         unsigned, uint16 bytes), the signal edges' offsets, and in edge order (id, action, choice, state)
         per new state and (tid, action, choice, signal, violation) per violation). Only with the native
-        expander."""
+        expander (`interns`)."""
         assert self.native is not None
-        return self.native.expand_into(s, self.counting, intern, store, action_bytes)
+        return self.native.expand_into
 
     def _expand(self, s: tuple) -> tuple[list, int]:
         out: list = []
@@ -216,6 +217,14 @@ def remember(system: TransitionSystem, check_every: int = CHECK_EVERY, native: b
     memo = StepMemo(system, check_every, native)
     system.memo = memo
     return memo
+
+
+def valuation(slots: Sequence[int]) -> Callable[[tuple], Hashable]:
+    """A state's values at `slots` as a dict key: their encoding (bytes, made in C: no tuple to build and
+    hash, and 0 and False kept apart) where the extension was built, else the tuple of them."""
+    if Valuation is not None:
+        return Valuation(tuple(slots))
+    return _getter(tuple(slots))
 
 
 def _getter(fp: Footprint) -> Callable[[Sequence], tuple]:
