@@ -76,8 +76,13 @@ class StepMemo:
         return self._expand(s)
 
     @property
+    def covered(self) -> int:
+        """How many steps have a footprint (the others are fired on every state)."""
+        return sum(fp is not None for prints in self.prints for fp in prints)
+
+    @property
     def interns(self) -> bool:
-        """Whether `expand_into` is there (the native expander is)."""
+        """Whether `interning` is there (the native expander is)."""
         return self.native is not None
 
     def interning(self) -> Callable[..., tuple]:
@@ -212,9 +217,12 @@ class StepMemo:
         self.dirty.clear()
 
 
-def remember(system: TransitionSystem, check_every: int = CHECK_EVERY, native: bool = True) -> StepMemo:
-    """Make `system` expand through a new step memo (in C where it was built, unless `native` is off)."""
+def remember(system: TransitionSystem, check_every: int = CHECK_EVERY, native: bool = True) -> StepMemo | None:
+    """Make `system` expand through a new step memo (in C where it was built, unless `native` is off); None,
+    and nothing attached, where no step has a footprint (the memo would only add its own calls)."""
     memo = StepMemo(system, check_every, native)
+    if not memo.covered:
+        return None
     system.memo = memo
     return memo
 
