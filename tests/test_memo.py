@@ -120,3 +120,12 @@ def test_the_native_expander_is_built_where_a_compiler_was() -> None:
     """The install compiles the expander wherever it compiles the state store."""
     from netcheck.checker.engine.store import NATIVE_STORE
     assert (Expander is not None) is NATIVE_STORE
+
+
+def test_a_search_without_the_memo_detaches_one() -> None:
+    """`explore(memo=False)` fires every step on every state even on a system a memo was attached to."""
+    system = TransitionSystem(load_spec(ROOT / "specs" / "net_mutex.yaml", {"net": 1}))
+    explore(system)
+    assert isinstance(system.memo, StepMemo)
+    explore(system, memo=False)
+    assert system.memo is None

@@ -33,9 +33,11 @@ def explore(system: TransitionSystem, limits: Limits | None = None, progress: Pr
     makes them for a system. `workers`: search on that many Ray workers (engine/partition.py, inside
     engine/cluster.py's `cluster`), with the same result; `observers` must then be a (picklable) factory.
     `memo`: the steps fired through the step memo (model/semantics/memo.py; one is attached unless the
-    system has one), else on every state: the same result."""
+    system has one), else on every state (any memo detached): the same result."""
     limits = limits or Limits()
-    if memo and system.memo is None:
+    if not memo:
+        system.memo = None
+    elif system.memo is None:
         remember(system)
     check_deadlock = system.spec.options.deadlock
     system.restart_counts()
