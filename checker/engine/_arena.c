@@ -45,17 +45,12 @@ static int key_of(Arena *a, PyObject *arg, const unsigned char **key, size_t *le
 
 static PyObject *Arena_intern(Arena *a, PyObject *arg) {
     const unsigned char *key;
-    size_t len, slot;
+    size_t len;
+    int added;
     if (key_of(a, arg, &key, &len) < 0)
         return NULL;
-    uint64_t h = hash_bytes(key, len);
-    Py_ssize_t id = strings_lookup(&a->states, key, len, h, &slot);
-    if (id < 0) {
-        id = strings_add(&a->states, key, len, h, slot);
-        if (id < 0)
-            return NULL;
-    }
-    return PyLong_FromSsize_t(id);
+    Py_ssize_t id = strings_intern(&a->states, key, len, &added);
+    return id < 0 ? NULL : PyLong_FromSsize_t(id);
 }
 
 static PyTypeObject ArenaType;
@@ -66,12 +61,7 @@ static Py_ssize_t intern_encoded(PyObject *store, const unsigned char *key, size
         PyErr_SetString(PyExc_TypeError, "successors are interned into an initialised Arena of states");
         return -1;
     }
-    Arena *a = (Arena *)store;
-    uint64_t h = hash_bytes(key, len);
-    size_t slot;
-    Py_ssize_t id = strings_lookup(&a->states, key, len, h, &slot);
-    *added = id < 0;
-    return id >= 0 ? id : strings_add(&a->states, key, len, h, slot);
+    return strings_intern(&((Arena *)store)->states, key, len, added);
 }
 
 static PyObject *Arena_find(Arena *a, PyObject *arg) {

@@ -79,10 +79,9 @@ def search(system: ExplicitSystem, result: ExplicitResult, limits: Limits | None
     # the step memo's native expander interns the successors itself (no tuple made but for new states), into
     # the native store, where nothing is done to a successor before it is interned (no symmetry)
     memo: Any = getattr(system, "memo", None)
-    fused = (memo is not None and getattr(memo, "interns", False) and arena is not None and canon is None
-             and fingerprint is None and INTERN is not None and dst.itemsize == 4 and actions.itemsize in (2, 4)
-             and choices.itemsize == 2)
-    expand_into: Any = memo.interning() if fused else None
+    expand_into: Any = getattr(memo, "interning", lambda: None)()
+    fused = (expand_into is not None and arena is not None and canon is None and fingerprint is None
+             and INTERN is not None and dst.itemsize == 4 and actions.itemsize in (2, 4) and choices.itemsize == 2)
     width = actions.itemsize
 
     for target in system.initial():

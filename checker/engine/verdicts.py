@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 
 from netcheck.model.semantics.evaluate import EvalError
 from netcheck.model.semantics.memo import valuation
@@ -112,8 +111,7 @@ class PropertyChecker:
         if cache is None:
             cache = self.cache[name] = {}
             slots = prop.slots
-            self.getters[name] = (itemgetter(*slots) if len(slots) > 1 else
-                                  (lambda s, i=slots[0]: (s[i],)) if slots else (lambda s: ()))
+            self.getters[name] = valuation(slots)
         key = self.getters[name](state)  # type: ignore[operator]
         verdict = cache.get(key)
         if verdict is None:

@@ -505,6 +505,16 @@ static inline Py_ssize_t strings_add(Strings *t, const unsigned char *key, size_
     return (Py_ssize_t)id;
 }
 
+/* The id of a string, stored first if the table does not hold it yet (`*added` says which), or -1 with an
+   exception set. */
+static inline Py_ssize_t strings_intern(Strings *t, const unsigned char *key, size_t len, int *added) {
+    uint64_t h = hash_bytes(key, len);
+    size_t slot;
+    Py_ssize_t id = strings_lookup(t, key, len, h, &slot);
+    *added = id < 0;
+    return id >= 0 ? id : strings_add(t, key, len, h, slot);
+}
+
 /* String `id`'s bytes. */
 static inline const unsigned char *strings_at(const Strings *t, size_t id, size_t *len) {
     *len = (size_t)(t->offsets[id + 1] - t->offsets[id]);

@@ -556,13 +556,6 @@ static PyObject *Expander_entries(Expander *e, void *Py_UNUSED(closure)) {
     return PyLong_FromSize_t(e->ready ? e->keys.count : 0);
 }
 
-static PyObject *Expander_nbytes(Expander *e, void *Py_UNUSED(closure)) {
-    size_t n = e->ready ? strings_nbytes(&e->keys) : 0;
-    n += e->scratch.cap + e->entries_cap * (sizeof(PyObject *) + sizeof(uint64_t)) +
-         e->dirty_cap * sizeof(uint32_t);
-    return PyLong_FromSize_t(n);
-}
-
 static void free_tables(Expander *e) {
     for (Py_ssize_t k = 0; k < e->nthreads && e->tables; k++) {
         Table *t = &e->tables[k];
@@ -781,7 +774,6 @@ static PyMethodDef Expander_methods[] = {
 static PyGetSetDef Expander_getset[] = {
     {"answers", (getter)Expander_answers, NULL, "answers from the memo so far", NULL},
     {"entries", (getter)Expander_entries, NULL, "entries remembered", NULL},
-    {"nbytes", (getter)Expander_nbytes, NULL, "bytes the memo has allocated (its outcomes aside)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -820,14 +812,20 @@ static PyObject *Valuation_call(Valuation *v, PyObject *args, PyObject *kwargs) 
     }
     if (!PyArg_UnpackTuple(args, "Valuation", 1, 1, &s))
         return NULL;
-    if (!PyTuple_CheckExact(s) || PyTuple_GET_SIZE(s) < v->need) {
-        PyErr_SetString(PyExc_TypeError, "a valuation reads a state: a tuple holding every slot it names");
+    PyObject *seq = PySequence_Fast(s, "a valuation reads a state: a tuple (or list) of its slots");
+    if (seq == NULL)
+        return NULL;
+    if (PySequence_Fast_GET_SIZE(seq) < v->need) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_IndexError, "a state shorter than the slots a valuation reads");
         return NULL;
     }
     for (Py_ssize_t i = 0; i < v->nslots; i++)
-        v->items[i] = PyTuple_GET_ITEM(s, v->slots[i]);
+        v->items[i] = PySequence_Fast_GET_ITEM(seq, v->slots[i]);
     v->scratch.len = 0;
-    if (encode_items(&v->scratch, v->items, v->nslots, 0) < 0)
+    int rc = encode_items(&v->scratch, v->items, v->nslots, 0);
+    Py_DECREF(seq);
+    if (rc < 0)
         return NULL;
     return PyBytes_FromStringAndSize((const char *)v->scratch.data, (Py_ssize_t)v->scratch.len);
 }

@@ -24,9 +24,6 @@ class Expander:
     @property
     def entries(self) -> int:
         """Entries remembered."""
-    @property
-    def nbytes(self) -> int:
-        """Bytes the memo has allocated (its outcomes aside)."""
 
 
 class Valuation:

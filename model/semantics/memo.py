@@ -80,20 +80,14 @@ class StepMemo:
         """How many steps have a footprint (the others are fired on every state)."""
         return sum(fp is not None for prints in self.prints for fp in prints)
 
-    @property
-    def interns(self) -> bool:
-        """Whether `interning` is there (the native expander is)."""
-        return self.native is not None
-
-    def interning(self) -> Callable[..., tuple]:
-        """`expand` with each successor encoded in C and interned into a store: called with the state, whether
-        answers count (`counting`), the store's intern capsule (_codec.h), the store and the bytes an
-        action takes (2 or 4), it gives (blocked mask, target ids, actions, choices (native uint32,
-        unsigned, uint16 bytes), the signal edges' offsets, and in edge order (id, action, choice, state)
-        per new state and (tid, action, choice, signal, violation) per violation). Only with the native
-        expander (`interns`)."""
-        assert self.native is not None
-        return self.native.expand_into
+    def interning(self) -> Callable[..., tuple] | None:
+        """`expand` with each successor encoded in C and interned into a store, where the native expander is
+        (else None): called with the state, whether answers count (`counting`), the store's intern capsule
+        (_codec.h), the store and the bytes an action takes (2 or 4), it gives (blocked mask, target ids,
+        actions, choices (native uint32, unsigned, uint16 bytes), the signal edges' offsets, and in edge
+        order (id, action, choice, state) per new state and (tid, action, choice, signal, violation) per
+        violation)."""
+        return self.native.expand_into if self.native is not None else None
 
     def _expand(self, s: tuple) -> tuple[list, int]:
         out: list = []
@@ -236,7 +230,9 @@ def valuation(slots: Sequence[int]) -> Callable[[tuple], Hashable]:
 
 
 def _getter(fp: Footprint) -> Callable[[Sequence], tuple]:
-    """The footprint's valuation in a state, always a tuple."""
+    """The values at slots `fp` in a state, always a tuple."""
+    if not fp:
+        return lambda s: ()
     if len(fp) == 1:
         i = fp[0]
         return lambda s: (s[i],)
