@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
+from fractions import Fraction
 from functools import partial
 from pathlib import Path
 
@@ -23,14 +25,16 @@ import networkx as nx
 import pytest
 import z3
 from click.testing import CliRunner
+from netcheck.checker.analyses.proof import Unwritable, Writer, compile_condition, parse_back
 from netcheck.checker.analyses.trace import describe_path
 from netcheck.checker.cli import main
+from netcheck.checker.engine import mining
 from netcheck.checker.engine.bmc import BmcError
 from netcheck.checker.engine.deadlocks import explicit_form, has_cycle, why_partial
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.kinduction import kinduction
 from netcheck.checker.engine.limits import Limits
-from netcheck.checker.engine.mining import mined_candidates, sample_states
+from netcheck.checker.engine.mining import affine_relations, mined_candidates, sample_states
 from netcheck.checker.engine.paths import path_to
 from netcheck.checker.engine.pdr import pdr, recheck
 from netcheck.checker.engine.result import Path as EnginePath
@@ -219,6 +223,83 @@ def test_facts_read_off_a_sample_hold_on_it_and_those_houdini_keeps_on_every_rea
             assert z3.is_true(z3.simplify(c.fact(frame))), (c.text, state)
 
 
+def _rank(rows: list[list[int]]) -> int:
+    """The rank of an integer matrix, by exact elimination over the rationals."""
+    m = [[Fraction(x) for x in row] for row in rows]
+    rank = 0
+    for col in range(len(m[0]) if m else 0):
+        pivot = next((r for r in range(rank, len(m)) if m[r][col]), None)
+        if pivot is None:
+            continue
+        m[rank], m[pivot] = m[pivot], m[rank]
+        for r in range(len(m)):
+            if r != rank and m[r][col]:
+                f = m[r][col] / m[rank][col]
+                m[r] = [a - f * b for a, b in zip(m[r], m[rank])]
+        rank += 1
+    return rank
+
+
+def test_affine_relations_are_the_null_space_of_the_rows() -> None:
+    """mining.affine_relations: points on the plane z = x + 2y - 1 give that equation (primitive, sign fixed);
+    on random integer matrices every vector returned annihilates every row, the vectors are independent, and
+    there are as many as the null space's dimension (columns less the rank)."""
+    rows = [[x, y, x + 2 * y - 1, 1] for x in range(3) for y in range(-2, 2)]
+    assert affine_relations(rows) == [[1, 2, -1, -1]]
+    assert affine_relations([[5, 1], [5, 1]]) == [[1, -5]]     # a column that never changes: x == 5
+    assert affine_relations([]) == []
+    rng = random.Random(7)
+    for _ in range(200):
+        width = rng.randint(1, 7)
+        basis = [[rng.randint(-3, 3) for _ in range(width)] for _ in range(rng.randint(0, width))]
+        rows = [[sum(rng.randint(-2, 2) * b[k] for b in basis) for k in range(width)] + [1]
+                for _ in range(rng.randint(1, 12))]
+        found = affine_relations(rows)
+        assert all(sum(c * x for c, x in zip(v, row)) == 0 for v in found for row in rows)
+        assert len(found) == width + 1 - _rank(rows)
+        assert _rank(found) == len(found) if found else True
+
+
+@pytest.mark.parametrize("name", ["exclusive_accept", "rwsem_config", "producer_consumer"])
+def test_affine_equalities_are_written_in_spec_syntax_with_their_meaning(name: str) -> None:
+    """mining.py's affine equalities, written as `prove` writes them (conditional terms, a program counter's
+    values as one at()), parse back, and the parsed condition agrees with the fact on every reachable
+    state; a few of them are written at all (a wait queue's members have no spec syntax)."""
+    system = system_of(EXAMPLES / f"{name}.yaml")
+    sy = Symbolic(system)
+    states = explore(sy.system, Limits(max_states=20_000), measure_memory=False).store.states
+    affine = [c for c in mined_candidates(sy, states) if c.slot == -1]
+    writer, pre = Writer(sy.system, sy.u.base), sy.u.rel.pre
+    written = []
+    for c in affine:
+        try:
+            written.append((c, compile_condition(pre, parse_back(sy.system, writer.write(c.fact(sy.u.base))))))
+        except Unwritable:
+            continue
+    assert affine and written
+    for state in states[:: max(1, len(states) // 200)]:
+        frame = frame_of(pre, state)
+        values = list(zip(sy.u.base, frame))
+        for c, back in written:
+            assert z3.is_true(z3.simplify(c.fact(frame))), c.text
+            assert z3.is_true(z3.simplify(z3.substitute(back, *values))), (c.text, writer.write(c.fact(sy.u.base)))
+
+
+def test_affine_equalities_prove_what_the_one_slot_facts_do_not() -> None:
+    """exclusive_accept.yaml: the one-slot facts read off reachable states do not prove `all_accepted` (a
+    counterexample to induction); with the affine equalities (a connection's count is the queue plus the
+    accepted ones) Houdini's invariant proves it and runtime_safety, which the explicit search says hold."""
+    path = EXAMPLES / "exclusive_accept.yaml"
+    wanted = {"all_accepted", "runtime_safety"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mining, "MOST_FEATURES", 0)
+        assert not wanted & kinduction(system_of(path), 4).proofs.keys()
+    result = kinduction(system_of(path), 4)
+    assert wanted <= result.proofs.keys() and all(result.proofs[p].engine == "houdini" for p in wanted)
+    violated, complete = explicit(system_of(path))
+    assert complete and not wanted & set(violated)
+
+
 def test_facts_from_reachable_states_prove_what_k_induction_alone_does_not() -> None:
     """producer_consumer.yaml: plain k-induction to depth 4 does not prove runtime_safety (a counterexample to
     induction; lock_discipline it proves with the lock-owner facts); with the facts Houdini keeps from a
@@ -298,17 +379,19 @@ def test_a_livelock_proves_the_deadlock_form_but_never_deadlock_freedom(engine: 
     assert found.status is Status.UNKNOWN and "not a proof of deadlock freedom" in found.message
 
 
-# shipped specs (and bug specs whose violations only the explicit search decides) on which PDR proves every
-# property it decides within seconds (the others: bench/proofs.py, docs/results.md)
+# shipped specs (and bug specs whose violations only the explicit search decides) on which PDR, or k-induction
+# to depth 4, proves every property it decides within seconds (the others: bench/proofs.py, docs/results.md);
+# k-induction's with the affine equalities read off reachable states (mining.py)
 PDR_PROVES = ["steps", "completion_handshake", "coverage", "bugs/gated_abba", "bugs/irq_inversion",
               "bugs/starving_mutex_waiter"]
+KIND_PROVES = ["coverage", "double_lock_nested", "refcount_get_net", "bugs/final_never_checked", "bugs/irq_inversion"]
 
 
-@pytest.mark.parametrize("name", PDR_PROVES)
-def test_pdr_proves_what_the_explicit_search_says_holds(name: str) -> None:
+@pytest.mark.parametrize(("engine", "name"), [("pdr", n) for n in PDR_PROVES] + [("kind", n) for n in KIND_PROVES])
+def test_the_engines_prove_what_the_explicit_search_says_holds(engine: str, name: str) -> None:
     system = system_of(EXAMPLES / f"{name}.yaml")
     expected, complete = explicit(system)
-    result = pdr(system)
+    result = pdr(system) if engine == "pdr" else kinduction(system, 4)
     assert complete and not set(expected) & set(result.covered)
     assert set(result.proofs) == set(result.covered)   # deadlock freedom in its form (a daemon: only that)
     assert all(ok for proof in result.proofs.values() for _, ok in proof.checks)

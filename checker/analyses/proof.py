@@ -130,6 +130,8 @@ class Writer:
         if z3.is_false(f):
             return "false"
         if z3.is_and(f) or z3.is_or(f):
+            if self._one_finite_slot(f):   # the set of the slot's values that satisfy it: at(t, "a", "b")
+                return self.literal(f)
             op = " and " if z3.is_and(f) else " or "
             items = sorted({self._grouped(c, op) for c in f.children()})
             return op.join(items)
@@ -139,13 +141,26 @@ class Writer:
             return self.write(z3.Or(z3.Not(f.arg(0)), f.arg(1)))
         return self.literal(f)
 
+    def _one_finite_slot(self, f: z3.ExprRef) -> bool:
+        try:
+            slots = self.slots_of(f)
+        except Unwritable:
+            return False
+        return len(slots) == 1 and self.domain(slots[0]) is not None and not self.items_of(f)
+
     def _grouped(self, f: z3.ExprRef, op: str) -> str:
         text = self.write(f)
         inner = " or " if op == " and " else " and "
         return f"({text})" if inner in text else text
 
     def literal(self, f: z3.ExprRef) -> str:
-        """An atom or its negation: by its finite-domain slots' values, then integer arithmetic."""
+        """An atom or its negation: by its finite-domain slots' values, then integer arithmetic (a sum of
+        conditional terms, `(1 if at(t, "spec.yaml:12") else 0)`, as it is: its cases would be too many)."""
+        if _conditional(f):
+            try:
+                return self.arithmetic(f)
+            except Unwritable:
+                pass
         slots = self.slots_of(f)
         finite: list[z3.ExprRef | int] = [i for i in slots if self.domain(i) is not None]
         finite += self.items_of(f)
@@ -325,6 +340,8 @@ class Writer:
             if slot.kind != SlotKind.SHARED or not isinstance(slot.type, (IntT, BoolT)):
                 raise Unwritable(f"slot {slot.name} ({slot.kind.value}) has no name in the expression language")
             return slot.name
+        if z3.is_app(t) and t.decl().kind() == z3.Z3_OP_ITE:
+            return f"({self.term(t.arg(1))} if {self.write(t.arg(0))} else {self.term(t.arg(2))})"
         if z3.is_add(t):
             return " + ".join(self.term(c) for c in t.children())
         if z3.is_mul(t) and t.num_args() == 2 and z3.is_int_value(t.arg(0)):
@@ -339,6 +356,17 @@ class Writer:
         if z3.is_sub(t):
             return " - ".join(self.term(c) if i == 0 else _paren(self.term(c)) for i, c in enumerate(t.children()))
         raise Unwritable(f"no spec syntax for the term {t}")
+
+
+def _conditional(f: z3.ExprRef) -> bool:
+    """Whether an integer if-then-else occurs in f."""
+    todo = [f]
+    while todo:
+        e = todo.pop()
+        if z3.is_app(e) and e.decl().kind() == z3.Z3_OP_ITE and z3.is_int(e):
+            return True
+        todo.extend(e.children())
+    return False
 
 
 def _paren(text: str) -> str:

@@ -13,8 +13,8 @@ states no path from an initial state need reach, which a stronger invariant (a l
 The properties open at a depth are tried together first (each one's hypothesis helps the others), then
 one by one.
 
-First of all, the state facts are strengthened (`_strengthen`): Houdini runs over the slot facts, the
-facts every state of a sample of reachable states satisfies (mining.py) and the properties, and keeps the
+First of all, the state facts are strengthened (mining.py `strengthen`): Houdini runs over the slot facts,
+the facts every state of a sample of reachable states satisfies and the properties, and keeps the
 largest subset that holds initially and that every step preserves. A property in it is proved (the
 subset is an inductive invariant: no base case needed); the rest of it is assumed of every frame of the
 steps.
@@ -23,19 +23,15 @@ steps.
 from __future__ import annotations
 
 import time
-from functools import partial
 
 import z3
 from netcheck.model.semantics.system import TransitionSystem
 
 from .bmc import bmc
 from .limits import Interrupt
-from .mining import SAMPLE_STATES, mined_candidates, sample_states
-from .symbolic import Candidate, Cti, Proof, ProofResult, Symbolic, frames_differ
+from .mining import SAMPLE_STATES, strengthen
+from .symbolic import Cti, Proof, ProofResult, Symbolic, frames_differ
 from .verdicts import InternalError
-
-STRENGTHEN_SHARE = 0.5      # of the time left, the most the strengthening may take (the steps get the rest)
-STRENGTHEN_SECONDS = 120.0  # the most it may take without a timeout
 
 
 def kinduction(system: TransitionSystem, depth: int, timeout: float | None = None,
@@ -48,7 +44,7 @@ def kinduction(system: TransitionSystem, depth: int, timeout: float | None = Non
     deadline = started + timeout if timeout else None
     sy = Symbolic(system, _ms(deadline))
     sy.houdini(_ms(deadline))
-    proofs = _strengthen(sy, list(sy.decided), sample, deadline) if sample else {}
+    proofs = strengthen(sy, list(sy.decided), sample, deadline) if sample else {}
     left = None if deadline is None else max(0.001, deadline - time.perf_counter())
     base = bmc(system, depth, left, fail_fast, stop_on)
     result = ProofResult(base.system, dict(base.violations), dict(base.witnesses), base.complete, base.stop_reason,
@@ -69,27 +65,6 @@ def kinduction(system: TransitionSystem, depth: int, timeout: float | None = Non
     result.deadlock_partial = sy.deadlock_partial(result.proofs)
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _strengthen(sy: Symbolic, props: list[str], sample: int, deadline: float | None) -> dict[str, Proof]:
-    """Houdini again, over the slot facts, the facts read off `sample` reachable states (mining.py) and the
-    properties themselves: a property in the inductive invariant it keeps is proved (its Proof); the
-    invariant's facts are assumed of every state from then on. Nothing when it does not finish."""
-    began = time.perf_counter()
-    slot_facts = sy.well_formed_facts
-    goods = {p: Candidate(-1, f"property {p}", partial(sy.good, p)) for p in props}
-    mined = mined_candidates(sy, sample_states(sy.system, sample))
-    now = time.perf_counter()
-    until = now + (STRENGTHEN_SHARE * (deadline - now) if deadline is not None else STRENGTHEN_SECONDS)
-    kept = sy.houdini(_ms(deadline), extra=[*mined, *goods.values()], until=until)
-    if not {c.text for c in slot_facts} <= {c.text for c in kept}:   # z3 unknown or out of time: nothing proved
-        sy.well_formed_facts = slot_facts
-        return {}
-    facts = [c.fact(sy.u.base) for c in kept if c not in goods.values()]
-    invariant = z3.And(*facts) if facts else z3.BoolVal(True)   # without the properties: prove.py writes it
-    seconds = time.perf_counter() - began
-    return {p: Proof(p, "houdini", k=0, invariant=invariant, size=len(kept), seconds=seconds)
-            for p, c in goods.items() if c in kept}
 
 
 def _ms(deadline: float | None) -> int:

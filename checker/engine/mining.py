@@ -5,6 +5,13 @@ A slot fact that every sampled state satisfies may be an invariant; z3 decides. 
 - **implications**: whenever a control slot i (a program counter, a lock owner, a shared slot of at most
   four values) has value a, slot j takes only the values it takes with it in the sample
   (`creator[net0].pc == 12 -> net_mutex.owner in {0}`), kept only where that says more than the first kind.
+- **affine equalities**: a linear equation with integer coefficients that every sampled state satisfies,
+  over the state's numbers (`features`: an int slot, a Boolean as 0 or 1, a list's length, whether an
+  element is on a list or in a set, and for a program counter or a lock owner whether it holds given
+  values), e.g. `accepted + [acceptor[0].pc in {4, 5, ..., 14}] + [acceptor[1].pc in {4, 5, ..., 14}] == 2`:
+  counters that move together, a count of the threads not yet past a place. They are the null space of
+  the sample's matrix (`affine_relations`, in exact integer arithmetic): the equalities Karr's analysis
+  would find if the sample were every reachable state.
 A slot that is unused (None) in some of the states a candidate would read it in is left out of that
 candidate: an unused slot holds any value in z3. The sample is the first states of a breadth-first
 search, possibly of a bigger state space than it finishes (`sample_states`): Houdini drops every
@@ -13,20 +20,31 @@ candidate that is not inductive, so a candidate from an incomplete sample is nev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial, reduce
+from math import gcd
+from operator import mul
+from typing import Any
 
 import z3
+from netcheck.model.semantics import smtlist
 from netcheck.model.semantics.layout import SlotKind
 from netcheck.model.semantics.system import TransitionSystem
 
 from .explore import explore
 from .limits import Limits
-from .symbolic import Candidate, Frame, Symbolic
+from .symbolic import Candidate, Frame, Proof, Symbolic
 
 SAMPLE_STATES = 20_000     # the states a proof engine samples for candidates
 MOST_VALUES = 64           # a candidate names at most this many values of a slot
 CONTROL_VALUES = 4         # a shared slot with at most this many values is a control slot
-MOST_CANDIDATES = 5_000    # values first, then implications by control slot, in slot order
+MOST_CANDIDATES = 5_000    # values first, then affine equalities, then implications by control slot
+STRENGTHEN_SHARE = 0.5     # of the time left, the most `strengthen` may take (the engine gets the rest)
+STRENGTHEN_SECONDS = 120.0 # the most it may take without a timeout
+MOST_FEATURES = 240        # affine equalities only over at most this many numbers of a state
+MOST_ROWS = 5_000          # ... read off at most this many distinct states of the sample (evenly spread)
 
 
 def sample_states(system: TransitionSystem, count: int = SAMPLE_STATES) -> list[tuple]:
@@ -39,7 +57,7 @@ def sample_states(system: TransitionSystem, count: int = SAMPLE_STATES) -> list[
 
 
 def mined_candidates(sy: Symbolic, states: Sequence[tuple], most: int = MOST_CANDIDATES) -> list[Candidate]:
-    """Value and implication candidates (module docstring) that every state of `states` satisfies."""
+    """Value, affine and implication candidates (module docstring) that every state of `states` satisfies."""
     if not states:
         return []
     slots = sy.system.layout.slots
@@ -61,6 +79,7 @@ def mined_candidates(sy: Symbolic, states: Sequence[tuple], most: int = MOST_CAN
     control = [i for i, slot in enumerate(slots)
                if None not in values[i] and (slot.kind in (SlotKind.PC, SlotKind.LOCK_OWNER) or
                                              (slot.kind == SlotKind.SHARED and len(values[i]) <= CONTROL_VALUES))]
+    out += affine_candidates(sy, columns, values)
     for i in control:
         if len(values[i]) < 2:
             continue
@@ -79,6 +98,176 @@ def mined_candidates(sy: Symbolic, states: Sequence[tuple], most: int = MOST_CAN
     return out[:most]
 
 
+@dataclass(frozen=True)
+class Feature:
+    """A number read off a state: `read` on the state's values, `term` on a z3 frame, `text` as printed."""
+
+    text: str
+    read: Callable[[tuple], int]
+    term: Callable[[Frame], z3.ArithRef]
+    slot: int = -1              # of a program counter or lock owner: the slot, and the value it indicates
+    value: int = 0
+
+
+def features(sy: Symbolic, values: Sequence[set]) -> list[Feature]:
+    """The numbers of a state the affine candidates relate (module docstring), for the slots that are in use
+    in every sampled state and take more than one value there; a program counter or lock owner by its values
+    but the first."""
+    slots, pre = sy.system.layout.slots, sy.u.rel.pre
+    out: list[Feature] = []
+    for j, seen in enumerate(values):
+        if None in seen or len(seen) < 2:
+            continue
+        sort, name = pre.sort(j), slots[j].name
+        if sort == z3.BoolSort():
+            out.append(_number(name, j, int, lambda x: z3.If(x, 1, 0)))
+        elif smtlist.is_list(sort) and all(isinstance(v, tuple) for v in seen):
+            out.append(_number(f"len({name})", j, len, smtlist.length))
+            out += [_member(f"[{e} in {name}]", j, e, lambda x, e: smtlist.contains(x, z3.IntVal(e)))
+                    for e in sorted({e for v in seen for e in v})]
+        elif isinstance(sort, z3.BitVecSortRef) and all(isinstance(v, int) for v in seen):
+            out += [_member(f"[{b} in {name}]", j, b, lambda x, b: z3.Extract(b, b, x) == 1, bit=True)
+                    for b in sorted({b for v in seen for b in range(sort.size()) if v >> b & 1})]
+        elif sort == z3.IntSort() and all(isinstance(v, int) for v in seen):
+            if slots[j].kind in (SlotKind.PC, SlotKind.LOCK_OWNER):
+                out += [_indicator(sy, j, {a}) for a in sorted(seen)[1:]]
+            else:
+                out.append(_number(name, j, int, lambda x: x))
+    return out
+
+
+def _number(text: str, j: int, read: Callable[[Any], int], term: Callable[[z3.ExprRef], z3.ArithRef]) -> Feature:
+    """A number read off slot j: `read` of its value, `term` of its z3 constant."""
+    return Feature(text, lambda s: read(s[j]), lambda f: term(f[j]))
+
+
+def _member(text: str, j: int, e: int, holds: Callable[[z3.ExprRef, int], z3.BoolRef], bit: bool = False) -> Feature:
+    """1 when e is on the list in slot j (with `bit`: bit e of the set in slot j is set), else 0."""
+    def read(s: tuple) -> int:
+        return (s[j] >> e & 1) if bit else int(e in s[j])
+    return Feature(text, read, lambda f: z3.If(holds(f[j], e), 1, 0))
+
+
+def affine_relations(rows: Sequence[Sequence[int]]) -> list[list[int]]:
+    """A basis of the integer vectors c with sum(c[k] * row[k]) == 0 for every row (each row ends in 1, so
+    the last coefficient is the equation's constant), primitive (gcd 1) and in a fixed order: the null
+    space, narrowed row by row (fraction-free, exact)."""
+    if not rows:
+        return []
+    width = len(rows[0])
+    basis = [[int(k == i) for k in range(width)] for i in range(width)]
+    for row in rows:
+        dots = [sum(map(mul, row, v)) for v in basis]
+        pivot = next((i for i, d in enumerate(dots) if d), None)
+        if pivot is None:
+            continue
+        p, pv = dots[pivot], basis[pivot]
+        narrowed = []
+        for i, (d, v) in enumerate(zip(dots, basis)):
+            if i == pivot:
+                continue
+            if d:
+                v = [p * x - d * y for x, y in zip(v, pv)]
+                g = reduce(gcd, v)
+                v = [x // g for x in v] if g > 1 else v
+            narrowed.append(v)
+        basis = narrowed
+        if not basis:
+            break
+    return [v if next(x for x in v if x) > 0 else [-x for x in v] for v in basis]
+
+
+def affine_candidates(sy: Symbolic, columns: Sequence[tuple], values: Sequence[set]) -> list[Candidate]:
+    """The affine equalities every sampled state satisfies (module docstring), as candidates."""
+    feats = features(sy, values)
+    if not feats or len(feats) > MOST_FEATURES:
+        return []
+    states = list(zip(*columns))
+    rows = sorted({(*[f.read(s) for f in feats], 1) for s in states})
+    if len(rows) > MOST_ROWS:
+        rows = [rows[k * len(rows) // MOST_ROWS] for k in range(MOST_ROWS)]
+    out = []
+    for c in affine_relations(rows):
+        terms = _grouped(sy, [(k, f) for k, f in zip(c, feats) if k])
+        left = [(k, f) for k, f in terms if k > 0]
+        right = [(-k, f) for k, f in terms if k < 0]
+        if not left and not right:
+            continue
+        out.append(_equation(left, right, -c[-1]))
+    return out
+
+
+def _equation(left: list[tuple[int, Feature]], right: list[tuple[int, Feature]], constant: int) -> Candidate:
+    """sum(left) == sum(right) + constant, as a candidate."""
+    def fact(s: Frame) -> z3.BoolRef:
+        return _sum(left, 0, s) == _sum(right, constant, s)
+    return Candidate(-1, f"{_sum_text(left, 0)} == {_sum_text(right, constant)}", fact)
+
+
+def _indicator(sy: Symbolic, j: int, values: set[int]) -> Feature:
+    """1 when slot j (a program counter, a lock owner) holds one of `values`, else 0."""
+    lits = [sy.u.rel.pre.value(j, a) for a in sorted(values)]
+    shown = ", ".join(map(str, sorted(values)))
+    return Feature(f"[{sy.system.layout.slots[j].name} in {{{shown}}}]", lambda s: int(s[j] in values),
+                   lambda f: z3.If(z3.Or(*[f[j] == lit for lit in lits]), 1, 0), j, min(values))
+
+
+def _grouped(sy: Symbolic, terms: list[tuple[int, Feature]]) -> list[tuple[int, Feature]]:
+    """The terms with the indicators of one slot that have one coefficient merged (k*[pc == 3] + k*[pc == 5]
+    is k*[pc in {3, 5}]: the slot holds one value at a time)."""
+    merged: dict[tuple[int, int], set[int]] = {}
+    out: list[tuple[int, Feature]] = []
+    for k, f in terms:
+        if f.slot < 0:
+            out.append((k, f))
+        else:
+            merged.setdefault((f.slot, k), set()).add(f.value)
+    out += [(k, _indicator(sy, j, values)) for (j, k), values in sorted(merged.items())]
+    return out
+
+
+def _sum(terms: Sequence[tuple[int, Feature]], constant: int, s: Frame) -> z3.ArithRef:
+    """sum(k * feature) + constant over a frame (no product for k == 1, no 0 added)."""
+    parts = [f.term(s) if k == 1 else k * f.term(s) for k, f in terms]
+    if constant or not parts:
+        parts.append(z3.IntVal(constant))
+    return z3.Sum(parts) if len(parts) > 1 else parts[0]
+
+
+def _sum_text(terms: Sequence[tuple[int, Feature]], constant: int) -> str:
+    parts = [f.text if k == 1 else f"{k}*{f.text}" for k, f in terms]
+    if constant or not parts:
+        parts.append(str(constant))
+    return " + ".join(parts)
+
+
+def strengthen(sy: Symbolic, props: list[str], sample: int, deadline: float | None,
+               share: float = STRENGTHEN_SHARE) -> dict[str, Proof]:
+    """Houdini again, over the slot facts, the candidates read off `sample` reachable states and the
+    properties themselves: a property in the inductive invariant it keeps is proved (its Proof); the
+    invariant's facts are assumed of every state from then on. Nothing when it does not finish within
+    `share` of the time left."""
+    began = time.perf_counter()
+    slot_facts = sy.well_formed_facts
+    goods = {p: Candidate(-1, f"property {p}", partial(sy.good, p)) for p in props}
+    mined = mined_candidates(sy, sample_states(sy.system, sample))
+    now = time.perf_counter()
+    until = now + (share * (deadline - now) if deadline is not None else STRENGTHEN_SECONDS)
+    kept = sy.houdini(_ms(deadline), extra=[*mined, *goods.values()], until=until)
+    if not {c.text for c in slot_facts} <= {c.text for c in kept}:   # z3 unknown or out of time: nothing proved
+        sy.well_formed_facts = slot_facts
+        return {}
+    facts = [c.fact(sy.u.base) for c in kept if c not in goods.values()]
+    invariant = z3.And(*facts) if facts else z3.BoolVal(True)   # without the properties: prove.py writes it
+    seconds = time.perf_counter() - began
+    return {p: Proof(p, "houdini", k=0, invariant=invariant, size=len(kept), seconds=seconds)
+            for p, c in goods.items() if c in kept}
+
+
+def _ms(deadline: float | None) -> int:
+    return max(1, int((deadline - time.perf_counter()) * 1000)) if deadline is not None else 0
+
+
 def _implication(sy: Symbolic, i: int, a: object, then: Candidate) -> Candidate:
     when = sy.u.rel.pre.value(i, a)
 
@@ -93,4 +282,5 @@ def _room(sy: Symbolic, j: int) -> int:
     return 2 if sy.u.rel.pre.sort(j) == z3.BoolSort() else 1 << 30
 
 
-__all__ = ["MOST_CANDIDATES", "SAMPLE_STATES", "mined_candidates", "sample_states"]
+__all__ = ["MOST_CANDIDATES", "SAMPLE_STATES", "affine_candidates", "affine_relations", "features", "mined_candidates",
+           "sample_states", "strengthen"]

@@ -4,9 +4,11 @@ Per query, one uninterpreted relation Inv over the state slots and the clauses
     Inv(s)                <- Init(s)
     Inv(t)                <- Inv(s), WF(s), Step(s, t) (symbolic.py: a visible micro-step, then the settle)
     false                 <- Inv(s), WF(s), Bad(s)     (the property broken in s, or by a step from s)
-WF is the conjunction of the slot facts Houdini proved inductive first (symbolic.py `well_formed`): every
-reachable state satisfies it, so the least solution still contains every reachable state, and Spacer need
-not rediscover that a program counter stands at a statement or a list is well formed (without it, three of
+WF is the conjunction of the facts Houdini proved inductive first (symbolic.py `well_formed`): the slot
+facts, and those read off a sample of reachable states (mining.py `strengthen`: values, implications,
+affine equalities, and the properties themselves, each one proved when Houdini keeps it). Every reachable
+state satisfies WF, so the least solution still contains every reachable state, and Spacer need not
+rediscover that a program counter stands at a statement or a list is well formed (without it, three of
 producer_consumer's properties time out).
 The properties open are asked together first (one invariant may prove them all), then one by one. Spacer
 answers
@@ -31,22 +33,25 @@ from netcheck.model.semantics.system import TransitionSystem
 
 from .bmc import bmc, constants
 from .limits import Interrupt
+from .mining import SAMPLE_STATES, strengthen
 from .result import Finding, Path
 from .symbolic import Frame, Proof, ProofResult, Symbolic
 
 TRACE_DEPTH = 40   # the longest counterexample BMC looks for when Spacer cannot say how long it is
+HOUDINI_SHARE = 0.25   # of the time, the most Houdini's pass may take (Spacer gets the rest)
 
 
 def pdr(system: TransitionSystem, timeout: float | None = None, fail_fast: bool = False,
-        stop_on: frozenset[str] = frozenset()) -> ProofResult:
+        stop_on: frozenset[str] = frozenset(), sample: int = SAMPLE_STATES) -> ProofResult:
     """Every property the engine decides proved (a re-checked inductive invariant), violated (a replayed
-    trace) or unknown with the reason. A spec bmc.py cannot unroll: BmcError."""
+    trace) or unknown with the reason. First Houdini over the facts read off `sample` reachable states
+    (mining.py `strengthen`; 0: none): a property in the invariant it keeps is proved, and the rest of it
+    is assumed in Spacer's step. A spec bmc.py cannot unroll: BmcError."""
     started = time.perf_counter()
     deadline = started + timeout if timeout else None
     sy = Symbolic(system)
     sy.houdini(_ms(deadline))
-    result = ProofResult(sy.system, engine="pdr", depth=0, reached=0,
-                         well_formed=tuple(c.text for c in sy.well_formed_facts))
+    result = ProofResult(sy.system, engine="pdr", depth=0, reached=0)
     result.unknown.update(sy.undecided)
     result.covered = sy.decided
     for v in sy.system.initial_violations:   # while computing the initial states
@@ -54,6 +59,10 @@ def pdr(system: TransitionSystem, timeout: float | None = None, fail_fast: bool 
             result.violations[v.prop] = Finding(v.prop, -1, v.tid, v.message)
             result.paths[v.prop] = Path((), ())
     open_ = [p for p in sy.decided if p not in result.violations]
+    if sample and open_:
+        result.proofs.update(strengthen(sy, open_, sample, deadline, HOUDINI_SHARE))
+        open_ = [p for p in open_ if p not in result.proofs]
+    result.well_formed = tuple(c.text for c in sy.well_formed_facts)
     # the state and step properties together first; deadlock freedom (a larger bad-state formula, which
     # makes a joint query harder) on its own, last
     open_.sort(key=lambda p: sy.goals[p].kind == "deadlock")

@@ -70,8 +70,8 @@ def _paint(text: str, code: int) -> str:
 ENGINE_WORDS = {
     "kind": "  k-induction (z3) to depth {depth}: base case every path of up to {depth} steps, induction step from "
             "any well-formed state; a proof covers every reachable state",
-    "pdr": "  PDR (z3 Spacer): inductive invariants, each checked again with a plain solver; a proof covers every "
-           "reachable state",
+    "pdr": "  PDR (z3 Spacer, after Houdini over facts read off reachable states): inductive invariants, each "
+           "checked again with a plain solver; a proof covers every reachable state",
 }
 
 

@@ -156,7 +156,7 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
     if options.lemmas_only:
         why = "the lemmas are not inductive" if lemmas else "the spec has no lemmas"
         return PropertyProof(name, "unknown", lemmas=lemma_check, reason=f"{why} (--lemmas-only: no search)")
-    result = pdr(system, options.timeout, stop_on=frozenset({name}))
+    result = pdr(system, options.timeout, stop_on=frozenset({name}), sample=0)   # Houdini comes third
     if name in result.violations:
         return _violated(path, result, name, "pdr", lemma_check)
     reasons = []
@@ -236,15 +236,26 @@ def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.Bo
     return PropertyProof(name, "proved", engine, tuple(t for t, _ in terms), induction.checks)
 
 
+SHRINK_ONE_BY_ONE = 64   # conjuncts: more than this are first dropped in runs, halving the run each pass
+
+
 def _shrink(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]]) -> list[tuple[str, z3.BoolRef]]:
-    """Drop conjuncts, last first, while the rest is still inductive with the property (deterministic)."""
+    """Drop conjuncts, last first, while the rest is still inductive with the property (deterministic). A
+    large invariant (Houdini's keeps hundreds of facts, of which a few prove the property) loses whole runs
+    of conjuncts first, so that it takes some dozens of checks rather than one per conjunct."""
     if not check_induction(sy, name, terms).inductive:
         return terms
     kept = list(terms)
-    for conjunct in reversed(terms):
-        trial = [t for t in kept if t is not conjunct]
-        if check_induction(sy, name, trial).inductive:
-            kept = trial
+    run = len(kept) // 2 if len(kept) > SHRINK_ONE_BY_ONE else 1
+    while run >= 1:
+        end = len(kept)
+        while end > 0:
+            start = max(0, end - run)
+            trial = kept[:start] + kept[end:]
+            if check_induction(sy, name, trial).inductive:
+                kept = trial
+            end = start
+        run = 1 if 1 < run < 4 else run // 2
     return kept
 
 
