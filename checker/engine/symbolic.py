@@ -252,25 +252,31 @@ class Symbolic:
         s, t = self.frame("wf0"), self.frame("wf1")
         solver = _solver(timeout_ms)
         solver.add(self.step(s, t, "wf"))
-        while keep:
+        # one solver for every round: each candidate assumed in s through a literal, and named in t, so
+        # that what z3 learns in one round serves the next
+        assumed = [z3.Bool(f"houdini.assumed{k}") for k in range(len(keep))]
+        holds = [z3.Bool(f"houdini.holds{k}") for k in range(len(keep))]
+        for c, a, h in zip(keep, assumed, holds):
+            solver.add(z3.Implies(a, c.fact(s)), h == c.fact(t))
+        alive = list(range(len(keep)))
+        rounds = 0
+        while alive:
             if until is not None and time.perf_counter() > until:
-                keep = []
+                alive = []
                 break
-            solver.push()
-            solver.add(*[c.fact(s) for c in keep])
-            solver.add(z3.Not(z3.And(*[c.fact(t) for c in keep])))
-            answer = solver.check()
+            asked = z3.Bool(f"houdini.round{rounds}")   # this round's question: one of them fails in t
+            rounds += 1
+            solver.add(z3.Implies(asked, z3.Or(*[z3.Not(holds[k]) for k in alive])))
+            answer = solver.check(asked, *[assumed[k] for k in alive])
             if answer == z3.unsat:
-                solver.pop()
                 break
             if answer == z3.unknown:
-                solver.pop()
-                keep = []
+                alive = []
                 break
             model = solver.model()
-            keep = [c for c in keep if z3.is_true(model.eval(c.fact(t), model_completion=True))]
-            solver.pop()
-        self.well_formed_facts = tuple(keep)
+            alive = [k for k in alive if z3.is_true(model.eval(holds[k], model_completion=True))]
+            solver.add(z3.Not(asked))
+        self.well_formed_facts = tuple(keep[k] for k in alive)
         return self.well_formed_facts
 
     def _initially(self, candidates: Sequence[Candidate], timeout_ms: int = 0) -> list[Candidate]:
