@@ -79,7 +79,7 @@ def mined_candidates(sy: Symbolic, states: Sequence[tuple], most: int = MOST_CAN
     control = [i for i, slot in enumerate(slots)
                if None not in values[i] and (slot.kind in (SlotKind.PC, SlotKind.LOCK_OWNER) or
                                              (slot.kind == SlotKind.SHARED and len(values[i]) <= CONTROL_VALUES))]
-    out += affine_candidates(sy, columns, values)
+    out += affine_candidates(sy, states, values)
     for i in control:
         if len(values[i]) < 2:
             continue
@@ -177,12 +177,12 @@ def affine_relations(rows: Sequence[Sequence[int]]) -> list[list[int]]:
     return [v if next(x for x in v if x) > 0 else [-x for x in v] for v in basis]
 
 
-def affine_candidates(sy: Symbolic, columns: Sequence[tuple], values: Sequence[set]) -> list[Candidate]:
-    """The affine equalities every sampled state satisfies (module docstring), as candidates."""
+def affine_candidates(sy: Symbolic, states: Sequence[tuple], values: Sequence[set]) -> list[Candidate]:
+    """The affine equalities every sampled state satisfies (module docstring), as candidates (`values`: the
+    values each slot takes in `states`)."""
     feats = features(sy, values)
     if not feats or len(feats) > MOST_FEATURES:
         return []
-    states = list(zip(*columns))
     rows = sorted({(*[f.read(s) for f in feats], 1) for s in states})
     if len(rows) > MOST_ROWS:
         rows = [rows[k * len(rows) // MOST_ROWS] for k in range(MOST_ROWS)]

@@ -255,7 +255,7 @@ def _shrink(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]]) -> lis
             if check_induction(sy, name, trial).inductive:
                 kept = trial
             end = start
-        run = 1 if 1 < run < 4 else run // 2
+        run //= 2
     return kept
 
 
