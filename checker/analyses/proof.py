@@ -15,6 +15,7 @@ cannot be written (it reads a wait queue, RCU state, or a local slot two names s
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 
 import z3
@@ -394,15 +395,30 @@ def written_invariant(system: TransitionSystem, base: Sequence[z3.ExprRef], inva
                       skip_unwritable: bool = False) -> list[str]:
     """Each conjunct of the invariant in spec syntax, duplicates dropped, sorted (Unwritable when one cannot
     be written; with `skip_unwritable`, such a conjunct is left out, and the caller checks what is left)."""
+    texts, unwritten = split_invariant(system, base, invariant)
+    if unwritten and not skip_unwritable:
+        Writer(system, base).write(unwritten[0])   # raises Unwritable, saying why
+    return texts
+
+
+def split_invariant(system: TransitionSystem, base: Sequence[z3.ExprRef], invariant: z3.BoolRef
+                    ) -> tuple[list[str], list[z3.BoolRef]]:
+    """The conjuncts of the invariant written in spec syntax (duplicates dropped, sorted), and those that
+    cannot be (over state the expression language cannot name), as they are."""
     writer = Writer(system, base)
-    texts = set()
+    texts, unwritten = set(), []
     for c in conjuncts_of(invariant):
         try:
             texts.add(writer.write(c))
         except Unwritable:
-            if not skip_unwritable:
-                raise
-    return sorted(t for t in texts if t != "true")
+            unwritten.append(c)
+    return sorted(t for t in texts if t != "true"), unwritten
+
+
+def engine_text(term: z3.ExprRef) -> str:
+    """A z3 term in z3's notation on one line, each state constant by its slot's name (`exit.pc`,
+    `net_namespace_list.deleted_next[net1]`): for facts the spec language cannot write."""
+    return re.sub(r"\bs\d+:", "", " ".join(str(term).split()))
 
 
 def parse_back(system: TransitionSystem, text: str, span: Span = NOWHERE) -> Expr:
@@ -417,4 +433,5 @@ def compile_condition(encoder: object, e: Expr) -> z3.BoolRef:
     return z3.simplify(z3.And(defined, encoder.term(e)))   # type: ignore[attr-defined]
 
 
-__all__ = ["Unwritable", "Writer", "compile_condition", "conjuncts_of", "parse_back", "written_invariant"]
+__all__ = ["Unwritable", "Writer", "compile_condition", "conjuncts_of", "engine_text", "parse_back", "split_invariant",
+           "written_invariant"]

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial, reduce
 from math import gcd
-from operator import mul
+from operator import and_, mul
 from typing import Any
 
 import z3
@@ -44,6 +44,7 @@ MOST_CANDIDATES = 5_000    # values first, then affine equalities, then implicat
 STRENGTHEN_SHARE = 0.5     # of the time left, the most `strengthen` may take (the engine gets the rest)
 STRENGTHEN_SECONDS = 120.0 # the most it may take without a timeout
 MOST_FEATURES = 240        # affine equalities only over at most this many numbers of a state
+MOST_BLOCKED = 2_000      # clauses Houdini may learn from states the sample does not cover
 MOST_ROWS = 5_000          # ... read off at most this many distinct states of the sample (evenly spread)
 
 
@@ -245,23 +246,89 @@ def strengthen(sy: Symbolic, props: list[str], sample: int, deadline: float | No
                share: float = STRENGTHEN_SHARE) -> dict[str, Proof]:
     """Houdini again, over the slot facts, the candidates read off `sample` reachable states and the
     properties themselves: a property in the inductive invariant it keeps is proved (its Proof); the
-    invariant's facts are assumed of every state from then on. Nothing when it does not finish within
-    `share` of the time left."""
+    invariant's facts are assumed of every state from then on. Then, for the properties left, Houdini once
+    more from that invariant, blocking the states that break them (`SampleBlocker`); when that does not
+    finish, the first invariant stands. Nothing when the first does not finish within `share` of the time
+    left."""
     began = time.perf_counter()
     slot_facts = sy.well_formed_facts
     goods = {p: Candidate(-1, f"property {p}", partial(sy.good, p)) for p in props}
-    mined = mined_candidates(sy, sample_states(sy.system, sample))
+    states = sample_states(sy.system, sample)
+    mined = mined_candidates(sy, states)
     now = time.perf_counter()
     until = now + (share * (deadline - now) if deadline is not None else STRENGTHEN_SECONDS)
     kept = sy.houdini(_ms(deadline), extra=[*mined, *goods.values()], until=until)
     if not {c.text for c in slot_facts} <= {c.text for c in kept}:   # z3 unknown or out of time: nothing proved
         sy.well_formed_facts = slot_facts
         return {}
+    left = [c for c in goods.values() if c not in kept]
+    if left and MOST_BLOCKED:
+        first = kept
+        own = {c.text for c in sy.candidates()}
+        kept = sy.houdini(_ms(deadline), extra=[*[c for c in first if c.text not in own], *left], until=until,
+                          protect=left, block=SampleBlocker(sy, states), most_blocked=MOST_BLOCKED)
+        if not {c.text for c in slot_facts} <= {c.text for c in kept}:
+            kept = sy.well_formed_facts = first
     facts = [c.fact(sy.u.base) for c in kept if c not in goods.values()]
     invariant = z3.And(*facts) if facts else z3.BoolVal(True)   # without the properties: prove.py writes it
     seconds = time.perf_counter() - began
     return {p: Proof(p, "houdini", k=0, invariant=invariant, size=len(kept), seconds=seconds)
             for p, c in goods.items() if c in kept}
+
+
+class SampleBlocker:
+    """Clauses that exclude a state no sampled state covers (IC3's blocking, with the sample standing in
+    for the reachable states): the fewest slot values of the state that, together, no sampled state has.
+    A sampled state where a slot is unused (None) has every value there, as in z3."""
+
+    def __init__(self, sy: Symbolic, states: Sequence[tuple]):
+        self.sy = sy
+        slots = sy.system.layout.slots
+        self.everyone = (1 << len(states)) - 1
+        self.unused = [0] * len(slots)
+        self.having: list[list[tuple[z3.ExprRef, int]]] = []   # per slot: (value as a literal, states with it)
+        by_value: list[dict[object, int]] = [{} for _ in slots]
+        for k, state in enumerate(states):
+            bit = 1 << k
+            for j, v in enumerate(state):
+                if v is None:
+                    self.unused[j] |= bit
+                else:
+                    by_value[j][v] = by_value[j].get(v, 0) | bit
+        literal = sy.u.rel.pre.value
+        for j, seen in enumerate(by_value):
+            self.having.append([(literal(j, v), bits) for v, bits in sorted(seen.items(), key=lambda vb: repr(vb[0]))])
+
+    def __call__(self, model: z3.ModelRef, s: Frame) -> Candidate | None:
+        """A clause s breaks and every sampled state satisfies, or None (s is like a sampled state)."""
+        matching = []
+        for j, values in enumerate(self.having):
+            bits = self.unused[j]
+            for lit, having in values:
+                if z3.is_true(model.eval(s[j] == lit, model_completion=True)):
+                    bits |= having
+            matching.append(bits)
+        cube: list[int] = []
+        left = self.everyone
+        while left:   # greedy cover: the slot whose value rules out most of the states still left
+            j = min(range(len(matching)), key=lambda j: ((left & matching[j]).bit_count(), j))
+            if left & matching[j] == left:
+                return None
+            cube.append(j)
+            left &= matching[j]
+        for j in list(cube):   # a value the others rule out without it goes
+            rest = [i for i in cube if i != j]
+            if not reduce(and_, (matching[i] for i in rest), self.everyone):
+                cube = rest
+        values = [model.eval(s[j], model_completion=True) for j in sorted(cube)]
+        names = [self.sy.system.layout.slots[j].name for j in sorted(cube)]
+        text = " and ".join(f"{name} == {_value(v)!r}" for name, v in zip(names, values))
+        pairs = list(zip(sorted(cube), values))
+        return Candidate(-1, f"not ({text})", lambda f: z3.Not(z3.And(*[f[j] == v for j, v in pairs])))
+
+
+def _value(v: z3.ExprRef) -> object:
+    return v.as_long() if z3.is_int_value(v) or z3.is_bv_value(v) else str(v)
 
 
 def _ms(deadline: float | None) -> int:

@@ -38,6 +38,7 @@ from .bmc import RUNTIME, BmcResult, Unrolling, _goals, covered
 from .deadlocks import has_cycle, program_graph, why_partial
 
 Frame = list[z3.ExprRef]
+Blocker = Callable[[z3.ModelRef, Frame], "Candidate | None"]   # a clause a model's frame breaks, or None
 
 # what the unbounded engines decide: the state and step properties bmc.py decides (a question: unreachable),
 # and deadlock freedom in its state-local form (deadlocks.py)
@@ -243,23 +244,39 @@ class Symbolic:
              _distinct(i, slot.name)]
         return [Candidate(i, f"{c.text} where in use", where(c.fact)) for c in facts]
 
-    def houdini(self, timeout_ms: int = 0, extra: Sequence[Candidate] = (), until: float | None = None
+    def houdini(self, timeout_ms: int = 0, extra: Sequence[Candidate] = (), until: float | None = None,
+                protect: Collection[Candidate] = (), block: Blocker | None = None, most_blocked: int = 0
                 ) -> tuple[Candidate, ...]:
         """The largest subset of the candidates (the slot facts, and `extra`) that holds initially and is
         preserved by every step from a state satisfying all of it (z3 unknown, or past `until` on the
-        perf_counter clock: the facts kept are dropped too, to stay sound)."""
+        perf_counter clock: the facts kept are dropped too, to stay sound).
+
+        With `block`: when a step from a state s that satisfies every candidate left breaks one in `protect`
+        (or a clause learned so), `block(model, s)` may return a clause that s breaks, true in every
+        initial state (at most `most_blocked` of them); it joins the candidates and nothing is dropped that
+        round, so s is no longer a reason to drop. Whatever joins, the result is still a set of candidates
+        Houdini has shown inductive together."""
         keep = self._initially([*self.candidates(), *extra], timeout_ms)
         s, t = self.frame("wf0"), self.frame("wf1")
         solver = _solver(timeout_ms)
         solver.add(self.step(s, t, "wf"))
         # one solver for every round: each candidate assumed in s through a literal, and named in t, so
         # that what z3 learns in one round serves the next
-        assumed = [z3.Bool(f"houdini.assumed{k}") for k in range(len(keep))]
-        holds = [z3.Bool(f"houdini.holds{k}") for k in range(len(keep))]
-        for c, a, h in zip(keep, assumed, holds):
-            solver.add(z3.Implies(a, c.fact(s)), h == c.fact(t))
+        assumed: list[z3.BoolRef] = []
+        holds: list[z3.BoolRef] = []
+
+        def join(c: Candidate) -> int:
+            k = len(assumed)
+            assumed.append(z3.Bool(f"houdini.assumed{k}"))
+            holds.append(z3.Bool(f"houdini.holds{k}"))
+            solver.add(z3.Implies(assumed[k], c.fact(s)), holds[k] == c.fact(t))
+            return k
+
+        for c in keep:
+            join(c)
+        guarded = {k for k, c in enumerate(keep) if c in protect}
         alive = list(range(len(keep)))
-        rounds = 0
+        rounds = learned = 0
         while alive:
             if until is not None and time.perf_counter() > until:
                 alive = []
@@ -274,8 +291,18 @@ class Symbolic:
                 alive = []
                 break
             model = solver.model()
-            alive = [k for k in alive if z3.is_true(model.eval(holds[k], model_completion=True))]
             solver.add(z3.Not(asked))
+            broken = [k for k in alive if not z3.is_true(model.eval(holds[k], model_completion=True))]
+            if block is not None and learned < most_blocked and guarded & set(broken):
+                clause = block(model, s)
+                if clause is not None and self._initially([clause], timeout_ms):
+                    keep.append(clause)
+                    learned += 1
+                    k = join(clause)
+                    guarded.add(k)
+                    alive.append(k)
+                    continue
+            alive = [k for k in alive if k not in broken]
         self.well_formed_facts = tuple(keep[k] for k in alive)
         return self.well_formed_facts
 

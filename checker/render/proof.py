@@ -76,10 +76,17 @@ def property_text(p: PropertyProof) -> list[str]:
         out = [f"{p.name}: UNKNOWN"]
     if p.lemmas is not None and (p.engine != "lemmas" or p.status != "proved"):
         out.extend(_lemma_lines(p.lemmas))
-    if p.invariant:
-        out.append(f"  Inductive invariant ({len(p.invariant)} conjunct{'s' if len(p.invariant) != 1 else ''}, "
-                   "with the property):")
+    if p.invariant or p.unnamed:
+        size = len(p.invariant) + len(p.unnamed)
+        out.append(f"  Inductive invariant ({size} conjunct{'s' if size != 1 else ''}, with the property):")
         out.extend(f"    {c}" for c in p.invariant)
+        if p.unnamed:
+            out.append(f"    and {len(p.unnamed)} over state spec syntax cannot name (RCU grace periods, wait "
+                       "queues), in z3's notation:")
+            out.extend(f"    {c}" for c in p.unnamed)
+    elif p.checks:
+        out.append("  Inductive by itself, with the well-formedness facts (no other conjunct needed)")
+    if p.checks:
         out.append("  Checked again with a plain z3 solver:")
         out.extend(f"    {name.ljust(22)} {status}" for name, status in checks_summary(p.checks))
     if p.engine == "kind" and p.status == "proved":
@@ -126,7 +133,7 @@ def prove_object(report: ProveReport) -> dict:
     props = []
     for p in report.properties:
         obj: dict = {"name": p.name, "status": p.status, "engine": p.engine or None,
-                     "invariant": list(p.invariant), "checks": _checks(p.checks),
+                     "invariant": list(p.invariant), "unnamed": list(p.unnamed), "checks": _checks(p.checks),
                      "k": p.k if p.engine == "kind" else None, "reason": p.reason or None, "cti": _cti(p.cti)}
         if p.lemmas is not None:
             obj["lemmas"] = {"inductive": p.lemmas.inductive, "checks": _checks(p.lemmas.checks),

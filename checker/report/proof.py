@@ -14,6 +14,7 @@ every run is shown finite too (engine/symbolic.py `Symbolic.finite`, with the pr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -26,7 +27,7 @@ from netcheck.model.semantics.places import PlaceError, thread_places
 from netcheck.model.semantics.program import locals_by_frame, locals_named
 from netcheck.model.semantics.system import TransitionSystem
 
-from ..analyses.proof import Unwritable, compile_condition, parse_back, written_invariant
+from ..analyses.proof import Unwritable, compile_condition, engine_text, parse_back, split_invariant, written_invariant
 from ..analyses.trace import lock_rows
 from ..engine.explore import explore
 from ..engine.kinduction import kinduction
@@ -81,6 +82,7 @@ class PropertyProof:
     cti: CtiView | None = None          # k-induction's, when unknown
     reason: str = ""
     violation: PropertyResult | None = None
+    unnamed: tuple[str, ...] = ()       # the invariant's conjuncts over state spec syntax cannot name, in z3's notation
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
         return _violated(path, result, name, "pdr", lemma_check)
     reasons = []
     if name in result.proofs and result.proofs[name].invariant is not None:
-        written = _written(system, sy, name, result.proofs[name].invariant, "pdr")
+        written = _written(system, sy, name, result.proofs[name].invariant, "pdr", options.timeout)
         if isinstance(written, PropertyProof):
             return _deadlock_caveat(sy, PropertyProof(**{**written.__dict__, "lemmas": lemma_check}))
         reasons.append(written)
@@ -172,7 +174,7 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
         return _violated(path, kind, name, "kind", lemma_check)
     proof = kind.proofs.get(name)
     if proof is not None and proof.engine == "houdini" and proof.invariant is not None:
-        written = _written(system, sy, name, proof.invariant, "houdini")
+        written = _written(system, sy, name, proof.invariant, "houdini", options.timeout)
         if isinstance(written, PropertyProof):
             return _deadlock_caveat(sy, PropertyProof(**{**written.__dict__, "lemmas": lemma_check,
                                                              "reason": f"PDR: {reasons[0]}"}))
@@ -215,41 +217,78 @@ def _violated(path: str, result: ProofResult, name: str, engine: str, lemma_chec
     return PropertyProof(name, "violated", engine, lemmas=lemma_check, violation=prop)
 
 
-def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.BoolRef, engine: str
-             ) -> PropertyProof | str:
-    """An engine's invariant (PDR's, or the facts Houdini kept, less those that cannot be written) in spec
-    syntax, parsed back, shrunk and checked again; or why not."""
+def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.BoolRef, engine: str,
+             seconds: float) -> PropertyProof | str:
+    """An engine's invariant in spec syntax, parsed back, shrunk (for at most `seconds`) and checked again;
+    or why not. Houdini's
+    may hold facts over state the spec language cannot name (clauses learned over an RCU grace period's
+    waiters): those are checked with the rest as z3 terms and shown in z3's notation (`unnamed`)."""
     whose = {"pdr": "PDR's invariant", "houdini": "Houdini's invariant"}[engine]
-    try:
-        texts = written_invariant(system, sy.u.base, invariant, skip_unwritable=engine == "houdini")
-    except Unwritable as err:
-        return f"{whose} cannot be written in spec syntax ({err}): not shown, not a proof here"
+    texts, unwritten = split_invariant(system, sy.u.base, invariant)
+    if unwritten and engine != "houdini":
+        try:
+            written_invariant(system, sy.u.base, invariant)
+        except Unwritable as err:
+            return f"{whose} cannot be written in spec syntax ({err}): not shown, not a proof here"
     try:
         terms = [(t, compile_condition(sy.u.rel.pre, parse_back(system, t))) for t in texts]
     except (ExprError, PlaceError) as err:
         return f"{whose} written in spec syntax does not parse back ({err}): a bug in netcheck"
-    terms = _shrink(sy, name, terms)
+    unnamed = {engine_text(term): term for term in unwritten}
+    terms = _shrink(sy, name, terms + sorted(unnamed.items()), time.perf_counter() + seconds)
     induction = check_induction(sy, name, terms)
     if not induction.inductive:
         failed = ", ".join(f"{c.kind} of {c.conjunct}" for c in induction.checks if c.status != "passed")
         return f"{whose}, written in spec syntax, does not check again ({failed}): not a proof"
-    return PropertyProof(name, "proved", engine, tuple(t for t, _ in terms), induction.checks)
+    return PropertyProof(name, "proved", engine, tuple(t for t, _ in terms if t not in unnamed), induction.checks,
+                         unnamed=tuple(t for t, _ in terms if t in unnamed))
+
+
+def _needed(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]]) -> list[tuple[str, z3.BoolRef]]:
+    """Of an inductive invariant (with the property), the conjuncts the property's step needs, those their
+    steps need, and so on: each step's unsat core, every conjunct assumed of the state before through a
+    literal, in one solver (z3 asked for small cores). The conjuncts found are inductive with the property
+    by construction (each one's step follows from them); `terms` itself when z3 does not say unsat."""
+    s, t = sy.frame("need0"), sy.frame("need1")
+    solver = z3.Solver()
+    solver.set("random_seed", 0)
+    solver.set("core.minimize", True)
+    solver.add(sy.well_formed(s), sy.good(name, s), sy.step(s, t, "need"), sy.well_formed(t))
+    assumed = [z3.Bool(f"need.assumed{k}") for k in range(len(terms))]
+    for a, (_, term) in zip(assumed, terms):
+        solver.add(z3.Implies(a, sy.u.at(term, s)))
+    needed: set[int] = set()
+    todo: list[int] = [-1]   # -1: the property
+    while todo:
+        k = todo.pop()
+        broken = z3.Bool(f"need.broken{k}")
+        solver.add(z3.Implies(broken, z3.Not(sy.good(name, t) if k < 0 else sy.u.at(terms[k][1], t))))
+        if solver.check(broken, *assumed) != z3.unsat:
+            return terms
+        core = {c.get_id() for c in solver.unsat_core()}
+        for j, a in enumerate(assumed):
+            if a.get_id() in core and j not in needed:
+                needed.add(j)
+                todo.append(j)
+    return [terms[j] for j in sorted(needed)]
 
 
 SHRINK_ONE_BY_ONE = 64   # conjuncts: more than this are first dropped in runs, halving the run each pass
 
 
-def _shrink(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]]) -> list[tuple[str, z3.BoolRef]]:
-    """Drop conjuncts, last first, while the rest is still inductive with the property (deterministic). A
-    large invariant (Houdini's keeps hundreds of facts, of which a few prove the property) loses whole runs
-    of conjuncts first, so that it takes some dozens of checks rather than one per conjunct."""
-    if not check_induction(sy, name, terms).inductive:
+def _shrink(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]], until: float
+            ) -> list[tuple[str, z3.BoolRef]]:
+    """Drop conjuncts, last first, while the rest is still inductive with the property (deterministic but
+    for `until`, on the perf_counter clock: then the conjuncts left stay), starting from those the property
+    needs (`_needed`). A large invariant loses whole runs of conjuncts first, so that it takes some dozens
+    of checks rather than one per conjunct."""
+    kept = _needed(sy, name, terms)
+    if kept is terms and not check_induction(sy, name, terms).inductive:
         return terms
-    kept = list(terms)
     run = len(kept) // 2 if len(kept) > SHRINK_ONE_BY_ONE else 1
     while run >= 1:
         end = len(kept)
-        while end > 0:
+        while end > 0 and time.perf_counter() < until:
             start = max(0, end - run)
             trial = kept[:start] + kept[end:]
             if check_induction(sy, name, trial).inductive:
