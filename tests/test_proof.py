@@ -341,8 +341,8 @@ def test_clauses_learned_where_the_sample_lacks_a_state_prove_what_the_sampled_f
     path = EXAMPLES / "rcu_callbacks.yaml"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(mining, "MOST_BLOCKED", 0)
-        assert "runtime_safety" not in kinduction(system_of(path), 4).proofs
-    result = kinduction(system_of(path), 4)
+        assert "runtime_safety" not in kinduction(system_of(path), 1).proofs
+    result = kinduction(system_of(path), 1)
     proof = result.proofs["runtime_safety"]
     assert proof.engine == "houdini" and proof.invariant is not None
     sy = Symbolic(system_of(path))
@@ -352,7 +352,7 @@ def test_clauses_learned_where_the_sample_lacks_a_state_prove_what_the_sampled_f
     assert complete and "runtime_safety" not in violated
     # prove shows it: the conjuncts spec syntax can write, and those over the RCU machinery in z3's notation,
     # the two checked again together
-    shown = _written(sy.system, sy, "runtime_safety", proof.invariant, "houdini", 10.0)
+    shown = _written(sy.system, sy, "runtime_safety", proof.invariant, "houdini", 3.0)
     assert not isinstance(shown, str) and shown.status == "proved" and shown.invariant and shown.unnamed
     assert shown.checks and all(c.status == "passed" for c in shown.checks)
     assert any("gp_waits_for" in c or "deleted_" in c for c in shown.unnamed)

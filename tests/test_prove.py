@@ -13,14 +13,21 @@ from pathlib import Path
 import pytest
 import z3
 from click.testing import CliRunner
-from netcheck.checker.analyses.proof import Writer, compile_condition, parse_back
+from netcheck.checker.analyses.proof import (
+    Unwritable,
+    Writer,
+    compile_condition,
+    engine_text,
+    parse_back,
+    split_invariant,
+)
 from netcheck.checker.cli import main
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.lemmas import check_induction
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.symbolic import Symbolic
 from netcheck.checker.render.proof import state_lines
-from netcheck.checker.report.proof import ProveOptions, compiled_lemmas, provable, prove, state_view
+from netcheck.checker.report.proof import ProveOptions, _Equivalence, compiled_lemmas, provable, prove, state_view
 from netcheck.model.lang.errors import SpecError
 from netcheck.model.lang.parse import load_spec
 from netcheck.model.semantics import smtlist
@@ -264,6 +271,38 @@ def test_the_writer_names_list_items_set_members_and_locals() -> None:
         solver.add(sy.well_formed(base), *([where] if where is not None else []),
                    back != (formula if where is None else x == 1))
         assert solver.check() == z3.unsat, text
+
+
+def test_a_conjunct_whose_text_says_less_is_shown_in_z3s_notation() -> None:
+    """Facts over different local slots of one thread can read the same in spec syntax (the local in use,
+    a pooled slot another local of the thread uses elsewhere): split_invariant keeps every one, and the
+    text means the same as exactly one of them on the well-formed states, so prove shows the others in
+    z3's notation rather than lose them."""
+    path = ROOT / "docs" / "examples" / "pernet_callbacks.yaml"
+    system = TransitionSystem(load_spec(path))
+    sy = Symbolic(system)
+    sy.houdini()
+    thread = system.threads[0]
+    writer, base = Writer(system, sy.u.base), sy.u.base
+    by_text: dict[str, list[z3.BoolRef]] = {}
+    for pc, step in enumerate(thread.steps):
+        if step is None:
+            continue
+        for j in thread.local_slots:
+            if base[j].sort() != z3.IntSort():
+                continue
+            fact = z3.Implies(base[thread.pcslot] == pc, base[j] == 0)
+            try:
+                by_text.setdefault(writer.write(fact), []).append(fact)
+            except Unwritable:
+                continue
+    text, facts = next((t, fs) for t, fs in sorted(by_text.items()) if len(fs) > 1)
+    written, unwritten = split_invariant(system, base, z3.And(*facts))
+    assert [t for t, _ in written] == [text] * len(facts) and not unwritten
+    term = compile_condition(sy.u.rel.pre, parse_back(system, text))
+    same = _Equivalence(sy)
+    assert sum(same(fact, term) for fact in facts) == 1
+    assert engine_text(facts[0]).startswith("Implies(") and "s0:" not in engine_text(facts[0])
 
 
 def test_a_state_shows_the_locals_in_use() -> None:

@@ -395,24 +395,26 @@ def written_invariant(system: TransitionSystem, base: Sequence[z3.ExprRef], inva
                       skip_unwritable: bool = False) -> list[str]:
     """Each conjunct of the invariant in spec syntax, duplicates dropped, sorted (Unwritable when one cannot
     be written; with `skip_unwritable`, such a conjunct is left out, and the caller checks what is left)."""
-    texts, unwritten = split_invariant(system, base, invariant)
+    written, unwritten = split_invariant(system, base, invariant)
     if unwritten and not skip_unwritable:
         Writer(system, base).write(unwritten[0])   # raises Unwritable, saying why
-    return texts
+    return sorted({text for text, _ in written} - {"true"})
 
 
 def split_invariant(system: TransitionSystem, base: Sequence[z3.ExprRef], invariant: z3.BoolRef
-                    ) -> tuple[list[str], list[z3.BoolRef]]:
-    """The conjuncts of the invariant written in spec syntax (duplicates dropped, sorted), and those that
-    cannot be (over state the expression language cannot name), as they are."""
+                    ) -> tuple[list[tuple[str, z3.BoolRef]], list[z3.BoolRef]]:
+    """Each conjunct of the invariant that can be written in spec syntax, as (text, the conjunct), sorted by
+    text (two conjuncts may read the same: the text may say less than the term, a caller that needs the
+    same meaning checks it), and those that cannot be written (over state the expression language cannot
+    name), as they are."""
     writer = Writer(system, base)
-    texts, unwritten = set(), []
+    written, unwritten = [], []
     for c in conjuncts_of(invariant):
         try:
-            texts.add(writer.write(c))
+            written.append((writer.write(c), c))
         except Unwritable:
             unwritten.append(c)
-    return sorted(t for t in texts if t != "true"), unwritten
+    return sorted(written, key=lambda pair: pair[0]), unwritten
 
 
 def engine_text(term: z3.ExprRef) -> str:

@@ -220,28 +220,53 @@ def _violated(path: str, result: ProofResult, name: str, engine: str, lemma_chec
 def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.BoolRef, engine: str,
              seconds: float) -> PropertyProof | str:
     """An engine's invariant in spec syntax, parsed back, shrunk (for at most `seconds`) and checked again;
-    or why not. Houdini's
-    may hold facts over state the spec language cannot name (clauses learned over an RCU grace period's
-    waiters): those are checked with the rest as z3 terms and shown in z3's notation (`unnamed`)."""
+    or why not. A conjunct whose spec-syntax form does not mean what it says in z3 (under the
+    well-formedness facts), and Houdini's facts over state the spec language cannot name (clauses learned
+    over an RCU grace period's waiters), are checked with the rest as z3 terms and shown in z3's notation
+    (`unnamed`)."""
     whose = {"pdr": "PDR's invariant", "houdini": "Houdini's invariant"}[engine]
-    texts, unwritten = split_invariant(system, sy.u.base, invariant)
+    written, unwritten = split_invariant(system, sy.u.base, invariant)
     if unwritten and engine != "houdini":
         try:
             written_invariant(system, sy.u.base, invariant)
         except Unwritable as err:
             return f"{whose} cannot be written in spec syntax ({err}): not shown, not a proof here"
-    try:
-        terms = [(t, compile_condition(sy.u.rel.pre, parse_back(system, t))) for t in texts]
-    except (ExprError, PlaceError) as err:
-        return f"{whose} written in spec syntax does not parse back ({err}): a bug in netcheck"
-    unnamed = {engine_text(term): term for term in unwritten}
-    terms = _shrink(sy, name, terms + sorted(unnamed.items()), time.perf_counter() + seconds)
-    induction = check_induction(sy, name, terms)
+    same = _Equivalence(sy)
+    terms: dict[str, z3.BoolRef] = {}
+    unnamed = list(unwritten)
+    for text, fact in written:
+        try:
+            term = compile_condition(sy.u.rel.pre, parse_back(system, text))
+        except (ExprError, PlaceError) as err:
+            return f"{whose} written in spec syntax does not parse back ({err}): a bug in netcheck"
+        if not same(fact, term):
+            unnamed.append(fact)
+        elif text != "true":
+            terms.setdefault(text, term)
+    shown = {engine_text(term): term for term in unnamed}
+    kept = _shrink(sy, name, [*terms.items(), *sorted(shown.items())], time.perf_counter() + seconds)
+    induction = check_induction(sy, name, kept)
     if not induction.inductive:
         failed = ", ".join(f"{c.kind} of {c.conjunct}" for c in induction.checks if c.status != "passed")
         return f"{whose}, written in spec syntax, does not check again ({failed}): not a proof"
-    return PropertyProof(name, "proved", engine, tuple(t for t, _ in terms if t not in unnamed), induction.checks,
-                         unnamed=tuple(t for t, _ in terms if t in unnamed))
+    return PropertyProof(name, "proved", engine, tuple(t for t, _ in kept if t not in shown), induction.checks,
+                         unnamed=tuple(t for t, _ in kept if t in shown))
+
+
+class _Equivalence:
+    """Whether two terms over the state-before constants agree in every well-formed state (z3 unsat)."""
+
+    def __init__(self, sy: Symbolic):
+        self.solver = z3.Solver()
+        self.solver.set("random_seed", 0)
+        self.solver.add(sy.well_formed(sy.u.base))
+
+    def __call__(self, a: z3.BoolRef, b: z3.BoolRef) -> bool:
+        self.solver.push()
+        self.solver.add(z3.Xor(a, b))
+        answer = self.solver.check()
+        self.solver.pop()
+        return answer == z3.unsat
 
 
 def _needed(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]]) -> list[tuple[str, z3.BoolRef]]:
