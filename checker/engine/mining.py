@@ -261,6 +261,7 @@ def strengthen(sy: Symbolic, props: list[str], sample: int, deadline: float | No
     if not {c.text for c in slot_facts} <= {c.text for c in kept}:   # z3 unknown or out of time: nothing proved
         sy.well_formed_facts = slot_facts
         return {}
+    proofs = _proofs(sy, goods, kept, began)
     left = [c for c in goods.values() if c not in kept]
     if left and MOST_BLOCKED:
         first = kept
@@ -269,8 +270,14 @@ def strengthen(sy: Symbolic, props: list[str], sample: int, deadline: float | No
                           protect=left, block=SampleBlocker(sy, states), most_blocked=MOST_BLOCKED)
         if not {c.text for c in slot_facts} <= {c.text for c in kept}:
             kept = sy.well_formed_facts = first
+        proofs = {**_proofs(sy, goods, kept, began), **proofs}   # the first pass's proofs do not depend on the second
+    return proofs
+
+
+def _proofs(sy: Symbolic, goods: dict[str, Candidate], kept: Sequence[Candidate], began: float) -> dict[str, Proof]:
+    """The properties among the facts Houdini kept, each proved by the others (the invariant prove.py writes)."""
     facts = [c.fact(sy.u.base) for c in kept if c not in goods.values()]
-    invariant = z3.And(*facts) if facts else z3.BoolVal(True)   # without the properties: prove.py writes it
+    invariant = z3.And(*facts) if facts else z3.BoolVal(True)
     seconds = time.perf_counter() - began
     return {p: Proof(p, "houdini", k=0, invariant=invariant, size=len(kept), seconds=seconds)
             for p, c in goods.items() if c in kept}

@@ -81,8 +81,8 @@ def property_text(p: PropertyProof) -> list[str]:
         out.append(f"  Inductive invariant ({size} conjunct{'s' if size != 1 else ''}, with the property):")
         out.extend(f"    {c}" for c in p.invariant)
         if p.unnamed:
-            out.append(f"    and {len(p.unnamed)} over state spec syntax cannot name (RCU grace periods, wait "
-                       "queues), in z3's notation:")
+            out.append(f"    and {len(p.unnamed)} in z3's notation (over state spec syntax cannot name, such as RCU "
+                       "grace periods, or that its text would not say exactly):")
             out.extend(f"    {c}" for c in p.unnamed)
     elif p.checks:
         out.append("  Inductive by itself, with the well-formedness facts (no other conjunct needed)")

@@ -269,15 +269,18 @@ class _Equivalence:
         return answer == z3.unsat
 
 
-def _needed(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]]) -> list[tuple[str, z3.BoolRef]]:
+def _needed(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]], until: float
+            ) -> list[tuple[str, z3.BoolRef]]:
     """Of an inductive invariant (with the property), the conjuncts the property's step needs, those their
     steps need, and so on: each step's unsat core, every conjunct assumed of the state before through a
     literal, in one solver (z3 asked for small cores). The conjuncts found are inductive with the property
-    by construction (each one's step follows from them); `terms` itself when z3 does not say unsat."""
+    by construction (each one's step follows from them); `terms` itself when z3 does not say unsat (or
+    not before `until`, on the perf_counter clock)."""
     s, t = sy.frame("need0"), sy.frame("need1")
     solver = z3.Solver()
     solver.set("random_seed", 0)
     solver.set("core.minimize", True)
+    solver.set("timeout", max(1, int((until - time.perf_counter()) * 1000)))
     solver.add(sy.well_formed(s), sy.good(name, s), sy.step(s, t, "need"), sy.well_formed(t))
     assumed = [z3.Bool(f"need.assumed{k}") for k in range(len(terms))]
     for a, (_, term) in zip(assumed, terms):
@@ -307,7 +310,7 @@ def _shrink(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]], until:
     for `until`, on the perf_counter clock: then the conjuncts left stay), starting from those the property
     needs (`_needed`). A large invariant loses whole runs of conjuncts first, so that it takes some dozens
     of checks rather than one per conjunct."""
-    kept = _needed(sy, name, terms)
+    kept = _needed(sy, name, terms, until)
     if kept is terms and not check_induction(sy, name, terms).inductive:
         return terms
     run = len(kept) // 2 if len(kept) > SHRINK_ONE_BY_ONE else 1
