@@ -35,7 +35,7 @@ from netcheck.model.semantics.system import TransitionSystem
 
 from .explore import explore
 from .limits import Limits
-from .symbolic import Candidate, Frame, Proof, Symbolic
+from .symbolic import Candidate, Frame, Proof, Symbolic, value_of
 
 SAMPLE_STATES = 20_000     # the states a proof engine samples for candidates
 MOST_VALUES = 64           # a candidate names at most this many values of a slot
@@ -327,15 +327,10 @@ class SampleBlocker:
             rest = [i for i in cube if i != j]
             if not reduce(and_, (matching[i] for i in rest), self.everyone):
                 cube = rest
-        values = [model.eval(s[j], model_completion=True) for j in sorted(cube)]
-        names = [self.sy.system.layout.slots[j].name for j in sorted(cube)]
-        text = " and ".join(f"{name} == {_value(v)!r}" for name, v in zip(names, values))
-        pairs = list(zip(sorted(cube), values))
+        pairs = [(j, model.eval(s[j], model_completion=True)) for j in sorted(cube)]
+        slots = self.sy.system.layout.slots
+        text = " and ".join(f"{slots[j].name} == {value_of(v)!r}" for j, v in pairs)
         return Candidate(-1, f"not ({text})", lambda f: z3.Not(z3.And(*[f[j] == v for j, v in pairs])))
-
-
-def _value(v: z3.ExprRef) -> object:
-    return v.as_long() if z3.is_int_value(v) or z3.is_bv_value(v) else str(v)
 
 
 def _ms(deadline: float | None) -> int:

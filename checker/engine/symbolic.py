@@ -402,7 +402,7 @@ class Symbolic:
 
     def state_of(self, model: z3.ModelRef, s: Frame) -> tuple:
         """A frame of a model as a state tuple (ints, bit masks as ints, sequences as tuples)."""
-        return tuple(_value(model.eval(x, model_completion=True)) for x in s)
+        return tuple(value_of(model.eval(x, model_completion=True)) for x in s)
 
 
 def _at_places(pc: int, pcs: Sequence[int], fact: Callable[[Frame], z3.BoolRef]) -> Callable[[Frame], z3.BoolRef]:
@@ -482,7 +482,8 @@ def _distinct(i: int, name: str) -> Candidate:
     return Candidate(i, f"no item twice in {name}", fact)
 
 
-def _value(v: z3.ExprRef) -> object:
+def value_of(v: z3.ExprRef) -> object:
+    """A z3 value as the Python value a state holds (int, bool, list, or its text)."""
     if z3.is_int_value(v):
         return v.as_long()
     if z3.is_bv_value(v):
