@@ -14,7 +14,6 @@ every run is shown finite too (engine/symbolic.py `Symbolic.finite`, with the pr
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -163,7 +162,7 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
         return _violated(path, result, name, "pdr", lemma_check)
     reasons = []
     if name in result.proofs and result.proofs[name].invariant is not None:
-        written = _written(system, sy, name, result.proofs[name].invariant, "pdr", options.timeout)
+        written = _written(system, sy, name, result.proofs[name].invariant, "pdr")
         if isinstance(written, PropertyProof):
             return _deadlock_caveat(sy, PropertyProof(**{**written.__dict__, "lemmas": lemma_check}))
         reasons.append(written)
@@ -174,7 +173,7 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
         return _violated(path, kind, name, "kind", lemma_check)
     proof = kind.proofs.get(name)
     if proof is not None and proof.engine == "houdini" and proof.invariant is not None:
-        written = _written(system, sy, name, proof.invariant, "houdini", options.timeout)
+        written = _written(system, sy, name, proof.invariant, "houdini")
         if isinstance(written, PropertyProof):
             return _deadlock_caveat(sy, PropertyProof(**{**written.__dict__, "lemmas": lemma_check,
                                                              "reason": f"PDR: {reasons[0]}"}))
@@ -217,8 +216,8 @@ def _violated(path: str, result: ProofResult, name: str, engine: str, lemma_chec
     return PropertyProof(name, "violated", engine, lemmas=lemma_check, violation=prop)
 
 
-def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.BoolRef, engine: str,
-             seconds: float) -> PropertyProof | str:
+def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.BoolRef, engine: str
+             ) -> PropertyProof | str:
     """An engine's invariant in spec syntax, parsed back, shrunk (for at most `seconds`) and checked again;
     or why not. A conjunct whose spec-syntax form does not mean what it says in z3 (under the
     well-formedness facts), and Houdini's facts over state the spec language cannot name (clauses learned
@@ -244,7 +243,7 @@ def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.Bo
         elif text != "true":
             terms.setdefault(text, term)
     shown = {engine_text(term): term for term in unnamed}
-    kept = _shrink(sy, name, [*terms.items(), *sorted(shown.items())], time.perf_counter() + seconds)
+    kept = _shrink(sy, name, [*terms.items(), *sorted(shown.items())])
     induction = check_induction(sy, name, kept)
     if not induction.inductive:
         failed = ", ".join(f"{c.kind} of {c.conjunct}" for c in induction.checks if c.status != "passed")
@@ -269,18 +268,15 @@ class _Equivalence:
         return answer == z3.unsat
 
 
-def _needed(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]], until: float
-            ) -> list[tuple[str, z3.BoolRef]]:
+def _needed(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]]) -> list[tuple[str, z3.BoolRef]]:
     """Of an inductive invariant (with the property), the conjuncts the property's step needs, those their
     steps need, and so on: each step's unsat core, every conjunct assumed of the state before through a
     literal, in one solver (z3 asked for small cores). The conjuncts found are inductive with the property
-    by construction (each one's step follows from them); `terms` itself when z3 does not say unsat (or
-    not before `until`, on the perf_counter clock)."""
+    by construction (each one's step follows from them); `terms` itself when z3 does not say unsat."""
     s, t = sy.frame("need0"), sy.frame("need1")
     solver = z3.Solver()
     solver.set("random_seed", 0)
     solver.set("core.minimize", True)
-    solver.set("timeout", max(1, int((until - time.perf_counter()) * 1000)))
     solver.add(sy.well_formed(s), sy.good(name, s), sy.step(s, t, "need"), sy.well_formed(t))
     assumed = [z3.Bool(f"need.assumed{k}") for k in range(len(terms))]
     for a, (_, term) in zip(assumed, terms):
@@ -302,21 +298,28 @@ def _needed(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]], until:
 
 
 SHRINK_ONE_BY_ONE = 64   # conjuncts: more than this are first dropped in runs, halving the run each pass
+SHRINK_CHECKS = 64       # induction checks at most: then the conjuncts left stay (a count, not a time, so
+                         # that what prove prints does not depend on the machine's load)
 
 
-def _shrink(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]], until: float
-            ) -> list[tuple[str, z3.BoolRef]]:
-    """Drop conjuncts, last first, while the rest is still inductive with the property (deterministic but
-    for `until`, on the perf_counter clock: then the conjuncts left stay), starting from those the property
-    needs (`_needed`). A large invariant loses whole runs of conjuncts first, so that it takes some dozens
-    of checks rather than one per conjunct."""
-    kept = _needed(sy, name, terms, until)
-    if kept is terms and not check_induction(sy, name, terms).inductive:
+def _shrink(sy: Symbolic, name: str, terms: list[tuple[str, z3.BoolRef]]) -> list[tuple[str, z3.BoolRef]]:
+    """Drop conjuncts, last first, while the rest is still inductive with the property (at most
+    SHRINK_CHECKS checks; deterministic), starting from those the property needs (`_needed`, given the
+    shortest texts first: of two facts that say the same, z3's core then keeps the shorter). A large
+    invariant loses whole runs of conjuncts first, so that it takes some dozens of checks rather than one
+    per conjunct."""
+    shortest_first = sorted(terms, key=lambda term: (len(term[0]), term[0]))   # z3's cores prefer them
+    needed = _needed(sy, name, shortest_first)
+    if needed is shortest_first and not check_induction(sy, name, terms).inductive:
         return terms
+    chosen = {id(term) for term in needed}
+    kept = [term for term in terms if id(term) in chosen]   # in the invariant's own order again
     run = len(kept) // 2 if len(kept) > SHRINK_ONE_BY_ONE else 1
+    checks = 0
     while run >= 1:
         end = len(kept)
-        while end > 0 and time.perf_counter() < until:
+        while end > 0 and checks < SHRINK_CHECKS:
+            checks += 1
             start = max(0, end - run)
             trial = kept[:start] + kept[end:]
             if check_induction(sy, name, trial).inductive:
