@@ -88,7 +88,8 @@ if TYPE_CHECKING:
 @click.option("--fail-fast", is_flag=True, help="Stop at the first violation (other verdicts: unknown).")
 @click.option("--stop-on", "stop_on", multiple=True, metavar="PROPERTY",
               help="Stop as soon as this property is violated, or this reachable: question is reached (repeat: once "
-                   "all are); other verdicts: unknown.")
+                   "all are); other verdicts: unknown. With --engine bmc, only these are looked for (a smaller "
+                   "question at each depth).")
 @click.option("--explore-all", is_flag=True,
               help="Explore to the end even when a spec's expect: violations are all found (by default the "
                    "run stops there and the other verdicts are unknown).")

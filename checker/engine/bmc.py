@@ -590,7 +590,8 @@ def bmc(system: TransitionSystem, depth: int, timeout: float | None = None, fail
         stop_on: frozenset[str] = frozenset(), order: bool = True, finite: bool = True) -> BmcResult:
     """The shortest violation (or witness) of every property bounded model checking decides, within `depth`
     steps (`order`: unroll one interleaving of commuting steps; `finite`: on bit-vectors, engine/finite.py,
-    else integers). A spec it cannot unroll: BmcError."""
+    else integers); with `stop_on`, of those properties only (the others unknown). A spec it cannot
+    unroll: BmcError."""
     started = time.perf_counter()
     system = system.unreduced()
     result = BmcResult(system, depth=depth)
@@ -604,6 +605,10 @@ def bmc(system: TransitionSystem, depth: int, timeout: float | None = None, fail
     deadline = started + timeout if timeout else None
     u = Unrolling(system, int(timeout * 1000) if timeout else 0, order, finite)
     goals = {name: g for name, g in _goals(u).items() if name in result.covered}
+    if stop_on:   # only what the run stops on is looked for: each depth's query asks less (the rest: unknown)
+        result.unknown.update({name: "not looked for: bounded model checking asks only about the --stop-on "
+                               "properties" for name in goals if name not in stop_on and name not in result.violations})
+        goals = {name: g for name, g in goals.items() if name in stop_on}
     open_ = [name for name in goals if name not in result.violations]
     with Interrupt() as interrupt:
         for d in range(depth + 1):
