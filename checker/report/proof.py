@@ -218,7 +218,7 @@ def _violated(path: str, result: ProofResult, name: str, engine: str, lemma_chec
 
 def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.BoolRef, engine: str
              ) -> PropertyProof | str:
-    """An engine's invariant in spec syntax, parsed back, shrunk (for at most `seconds`) and checked again;
+    """An engine's invariant in spec syntax, parsed back, shrunk (`_shrink`) and checked again;
     or why not. A conjunct whose spec-syntax form does not mean what it says in z3 (under the
     well-formedness facts), and Houdini's facts over state the spec language cannot name (clauses learned
     over an RCU grace period's waiters), are checked with the rest as z3 terms and shown in z3's notation
