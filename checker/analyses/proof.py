@@ -391,16 +391,6 @@ def conjuncts_of(f: z3.BoolRef) -> list[z3.BoolRef]:
     return out
 
 
-def written_invariant(system: TransitionSystem, base: Sequence[z3.ExprRef], invariant: z3.BoolRef,
-                      skip_unwritable: bool = False) -> list[str]:
-    """Each conjunct of the invariant in spec syntax, duplicates dropped, sorted (Unwritable when one cannot
-    be written; with `skip_unwritable`, such a conjunct is left out, and the caller checks what is left)."""
-    written, unwritten = split_invariant(system, base, invariant)
-    if unwritten and not skip_unwritable:
-        Writer(system, base).write(unwritten[0])   # raises Unwritable, saying why
-    return sorted({text for text, _ in written} - {"true"})
-
-
 def split_invariant(system: TransitionSystem, base: Sequence[z3.ExprRef], invariant: z3.BoolRef
                     ) -> tuple[list[tuple[str, z3.BoolRef]], list[z3.BoolRef]]:
     """Each conjunct of the invariant that can be written in spec syntax, as (text, the conjunct), sorted by
@@ -435,5 +425,4 @@ def compile_condition(encoder: object, e: Expr) -> z3.BoolRef:
     return z3.simplify(z3.And(defined, encoder.term(e)))   # type: ignore[attr-defined]
 
 
-__all__ = ["Unwritable", "Writer", "compile_condition", "conjuncts_of", "engine_text", "parse_back", "split_invariant",
-           "written_invariant"]
+__all__ = ["Unwritable", "Writer", "compile_condition", "conjuncts_of", "engine_text", "parse_back", "split_invariant"]

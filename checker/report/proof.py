@@ -26,7 +26,7 @@ from netcheck.model.semantics.places import PlaceError, thread_places
 from netcheck.model.semantics.program import locals_by_frame, locals_named
 from netcheck.model.semantics.system import TransitionSystem
 
-from ..analyses.proof import Unwritable, compile_condition, engine_text, parse_back, split_invariant, written_invariant
+from ..analyses.proof import Unwritable, Writer, compile_condition, engine_text, parse_back, split_invariant
 from ..analyses.trace import lock_rows
 from ..engine.explore import explore
 from ..engine.kinduction import kinduction
@@ -227,7 +227,7 @@ def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.Bo
     written, unwritten = split_invariant(system, sy.u.base, invariant)
     if unwritten and engine != "houdini":
         try:
-            written_invariant(system, sy.u.base, invariant)
+            Writer(system, sy.u.base).write(unwritten[0])   # raises Unwritable, saying why
         except Unwritable as err:
             return f"{whose} cannot be written in spec syntax ({err}): not shown, not a proof here"
     same = _Equivalence(sy)
