@@ -325,27 +325,31 @@ class ExprGen:
 def test_generated_expressions_agree_on_generated_states(universe: TransitionSystem, rng: random.Random) -> None:
     """On random states, z3 and the fast evaluator agree whether random expressions are defined (no partial
     operation applied outside its domain) and, where they are, on their values; held() asks about either thread.
-    Four expressions of each type, each on three states, per example."""
+    Four expressions of each type, each for one thread on three states, per example (its z3 terms built once)."""
+    enc = SmtEncoder(universe.layout, universe.env.entity_sizes)
     for t in TYPES:
         for _ in range(4):
             e = ExprGen(rng).expr(t, 4)
             slots = sorted(universe.mentioned_slots(e))
+            tid = rng.randrange(len(universe.threads))
+            terms = (enc.defined(e, tid=tid), enc.term(e, tid=tid))
             for _ in range(3):
-                tid = rng.randrange(len(universe.threads))
-                agree(universe, e, t, tid, random_state(rng, universe), slots)
+                agree(universe, enc, e, t, tid, random_state(rng, universe), slots, terms)
 
 
-def agree(system: TransitionSystem, e: Expr, t: Type, tid: int, state: tuple, slots: list[int]) -> None:
+def agree(system: TransitionSystem, enc: SmtEncoder, e: Expr, t: Type, tid: int, state: tuple, slots: list[int],
+          terms: tuple[z3.BoolRef, z3.ExprRef]) -> None:
+    """z3 (`terms`: the expression's definedness and value for thread `tid`) and the fast evaluator agree in
+    `state`."""
     env = replace(system.env, tid=tid)
-    enc = SmtEncoder(system.layout, env.entity_sizes)
     try:
         fast, error = compile_expr(e, env)(state), ""
     except EvalError as err:
         fast, error = None, str(err)
     note(f"{e!r}\nthread {tid}, state {state}: evaluator {fast!r} {error}")
-    assert enc.decide(enc.defined(e, tid=tid), state, slots) is (not error)
+    defined, value = terms
+    assert enc.decide(defined, state, slots) is (not error)
     if not error:
-        value = enc.term(e, tid=tid)
         if isinstance(t, BoolT):
             same = value if fast else z3.Not(value)
         else:
