@@ -376,6 +376,27 @@ def test_facts_from_reachable_states_prove_what_k_induction_alone_does_not() -> 
     assert all(statuses[p].status is Status.HOLDS and "inductive invariant" in statuses[p].message for p in wanted)
 
 
+def test_each_houdini_proof_is_an_inductive_invariant_with_the_properties_it_needs() -> None:
+    """producer_consumer.yaml: Houdini keeps several properties in one inductive set, and the step of one
+    may need another. Each property's invariant (the facts kept), with the other properties kept
+    (`with_others`) where the facts alone are not enough, checks again as inductive with that property
+    (engine/lemmas.py), as prove's written invariant must; everything_consumed needs the others."""
+    path = EXAMPLES / "producer_consumer.yaml"
+    result = kinduction(system_of(path), 1)
+    houdini = {p: proof for p, proof in result.proofs.items() if proof.engine == "houdini"}
+    assert "everything_consumed" in houdini and len(houdini) >= 3
+    sy = Symbolic(system_of(path))
+    sy.houdini()
+    needs = set()
+    for p, proof in houdini.items():
+        assert proof.invariant is not None
+        if not check_induction(sy, p, [("facts", proof.invariant)]).inductive:
+            needs.add(p)
+            assert proof.with_others is not None
+            assert check_induction(sy, p, [("facts", proof.invariant), ("others", proof.with_others)]).inductive, p
+    assert "everything_consumed" in needs
+
+
 @pytest.mark.parametrize("path", [EXAMPLES / "producer_consumer.yaml", EXAMPLES / "lists.yaml",
                                   ROOT / "specs" / "net_mutex.yaml", BUGS / "caller_must_hold.yaml"],
                          ids=lambda p: p.name)

@@ -152,6 +152,35 @@ def test_ctrl_c_prints_the_partial_result_and_exits_130(tmp_path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_ctrl_c_ends_prove_and_the_searches_it_forked() -> None:
+    """prove runs each property in a forked child (report/forked.py): Ctrl-C at the terminal (SIGINT to the
+    whole process group) once a child searches exits 130 with no traceback, and no process of the group is
+    left running."""
+    proc = subprocess.Popen(NETCHECK + ["prove", str(ROOT / "docs" / "examples" / "pernet_callbacks.yaml")], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    if not children.exists():
+        proc.kill()
+        pytest.skip("no /proc children list to see the forked search in")
+    waited = 0.0
+    while not children.read_text().split() and proc.poll() is None and waited < 60:
+        time.sleep(0.1)
+        waited += 0.1
+    assert proc.poll() is None and children.read_text().split(), "prove forked no search"
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (stdout, stderr)
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    for _ in range(50):   # the children end with their parent
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    pytest.fail("a process forked by prove outlived it")
+
+
 def test_fast_growing_state_space_is_warned_about_early(capsys) -> None:
     from netcheck.checker.cli.run import ProgressLine
     from netcheck.checker.engine.limits import ProgressInfo

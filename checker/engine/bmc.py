@@ -509,7 +509,7 @@ class Unrolling:
     def violating_step(self, f: int) -> dict[str, z3.BoolRef]:
         """Per property, a step from frame f breaks it (`breaking`)."""
         if f not in self.violating:
-            props = {*self.broken, *self.visible_violations}
+            props = sorted({*self.broken, *self.visible_violations})   # in one order whatever the hash seed
             self.violating[f] = {prop: self.breaking(prop, self.frames[f]) for prop in props}
         return self.violating[f]
 

@@ -270,17 +270,25 @@ def strengthen(sy: Symbolic, props: list[str], sample: int, deadline: float | No
                           protect=left, block=SampleBlocker(sy, states), most_blocked=MOST_BLOCKED)
         if not {c.text for c in slot_facts} <= {c.text for c in kept}:
             kept = sy.well_formed_facts = first
-        proofs = {**_proofs(sy, goods, kept, began), **proofs}   # the first pass's proofs do not depend on the second
+        # the first pass's proofs do not depend on the second
+        proofs = {**_proofs(sy, goods, kept, began), **proofs}
     return proofs
 
 
 def _proofs(sy: Symbolic, goods: dict[str, Candidate], kept: Sequence[Candidate], began: float) -> dict[str, Proof]:
-    """The properties among the facts Houdini kept, each proved by the others (the invariant prove.py writes)."""
+    """The properties among the facts Houdini kept, each proved by the others (the invariant prove.py writes):
+    the facts kept that are no property, and apart (`with_others`) the other properties kept, which the step
+    of one may need (the whole set is inductive, not always the facts with one property)."""
     facts = [c.fact(sy.u.base) for c in kept if c not in goods.values()]
     invariant = z3.And(*facts) if facts else z3.BoolVal(True)
     seconds = time.perf_counter() - began
-    return {p: Proof(p, "houdini", k=0, invariant=invariant, size=len(kept), seconds=seconds)
-            for p, c in goods.items() if c in kept}
+    proofs = {}
+    for p, good in goods.items():
+        if good in kept:
+            others = [c.fact(sy.u.base) for q, c in goods.items() if q != p and c in kept]
+            proofs[p] = Proof(p, "houdini", k=0, invariant=invariant, size=len(kept), seconds=seconds,
+                              with_others=z3.And(*others) if others else None)
+    return proofs
 
 
 class SampleBlocker:

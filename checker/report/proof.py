@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import z3
 from netcheck.model.lang.errors import Diagnostic, SpecError
-from netcheck.model.lang.expr import ExprError
+from netcheck.model.lang.expr import MAX_EXPR_CHARS, ExprError
 from netcheck.model.semantics.evaluate import format_value
 from netcheck.model.semantics.layout import SlotKind, sort_type
 from netcheck.model.semantics.places import PlaceError, thread_places
@@ -36,6 +37,7 @@ from ..engine.pdr import pdr
 from ..engine.symbolic import Cti, ProofResult, Symbolic
 from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED
 from .build import PropertyResult, build_proof_report
+from .forked import Ask, forked
 
 REACHABILITY_STATES = 200_000   # the explicit search that says whether a CTI's first state is reachable
 
@@ -125,7 +127,8 @@ def prove(path: str, system: TransitionSystem, names: list[str], options: ProveO
     sy.houdini()
     lemmas = compiled_lemmas(system, sy)
     reach = _Reachability(system)
-    out = [_prove_one(path, system, sy, lemmas, name, options, reach) for name in names]
+    # each property in a child forked from this same state (forked.py): its proof is the one found alone
+    out = [forked(partial(_prove_one, path, system, sy, lemmas, name, options), reach) for name in names]
     return ProveReport(path, tuple((lm.name, lm.text) for lm in system.spec.lemmas),
                        tuple(c.text for c in sy.well_formed_facts), tuple(out))
 
@@ -145,7 +148,7 @@ def compiled_lemmas(system: TransitionSystem, sy: Symbolic) -> list[tuple[str, z
 
 
 def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[tuple[str, z3.BoolRef]], name: str,
-               options: ProveOptions, reach: _Reachability) -> PropertyProof:
+               options: ProveOptions, reach: Ask) -> PropertyProof:
     lemma_check = None
     if lemmas:
         induction = check_induction(sy, name, lemmas)
@@ -157,35 +160,52 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
     if options.lemmas_only:
         why = "the lemmas are not inductive" if lemmas else "the spec has no lemmas"
         return PropertyProof(name, "unknown", lemmas=lemma_check, reason=f"{why} (--lemmas-only: no search)")
+    # PDR, then k-induction, each in a child forked from here: how far Spacer got before its time ran out
+    # changes the z3 state, which would change what k-induction and the shrink find after it
+    by_pdr = forked(partial(_by_pdr, path, system, sy, name, options, lemma_check), reach)
+    if isinstance(by_pdr, PropertyProof):
+        return by_pdr
+    return forked(partial(_by_kind, path, system, sy, name, options, lemma_check, by_pdr), reach)
+
+
+def _by_pdr(path: str, system: TransitionSystem, sy: Symbolic, name: str, options: ProveOptions,
+            lemma_check: LemmaCheck | None, reach: Ask) -> PropertyProof | str:
+    """PDR's proof (its invariant written and checked again) or violation; else why not."""
     result = pdr(system, options.timeout, stop_on=frozenset({name}), sample=0)   # Houdini comes third
     if name in result.violations:
         return _violated(path, result, name, "pdr", lemma_check)
-    reasons = []
-    if name in result.proofs and result.proofs[name].invariant is not None:
-        written = _written(system, sy, name, result.proofs[name].invariant, "pdr")
-        if isinstance(written, PropertyProof):
-            return _deadlock_caveat(sy, PropertyProof(**{**written.__dict__, "lemmas": lemma_check}))
-        reasons.append(written)
-    else:
-        reasons.append(result.unknown.get(name, "PDR found no invariant"))
+    if name not in result.proofs or result.proofs[name].invariant is None:
+        return result.unknown.get(name, "PDR found no invariant")
+    written = _written(system, sy, name, result.proofs[name].invariant, "pdr")
+    if isinstance(written, PropertyProof):
+        return _deadlock_caveat(sy, replace(written, lemmas=lemma_check))
+    return written
+
+
+def _by_kind(path: str, system: TransitionSystem, sy: Symbolic, name: str, options: ProveOptions,
+             lemma_check: LemmaCheck | None, pdr_reason: str, reach: Ask) -> PropertyProof:
+    """k-induction's proof (Houdini's invariant written and checked again, or a k), violation, or unknown
+    with the reasons and the counterexample to induction."""
     kind = kinduction(system, options.depth, options.timeout, stop_on=frozenset({name}))
     if name in kind.violations:
         return _violated(path, kind, name, "kind", lemma_check)
+    reasons = [pdr_reason]
     proof = kind.proofs.get(name)
     if proof is not None and proof.engine == "houdini" and proof.invariant is not None:
-        written = _written(system, sy, name, proof.invariant, "houdini")
+        invariant = proof.invariant
+        if proof.with_others is not None and not check_induction(sy, name, [("houdini", invariant)]).inductive:
+            invariant = z3.And(invariant, proof.with_others)   # its step needs the other properties Houdini kept
+        written = _written(system, sy, name, invariant, "houdini")
         if isinstance(written, PropertyProof):
-            return _deadlock_caveat(sy, PropertyProof(**{**written.__dict__, "lemmas": lemma_check,
-                                                             "reason": f"PDR: {reasons[0]}"}))
+            return _deadlock_caveat(sy, replace(written, lemmas=lemma_check, reason=f"PDR: {pdr_reason}"))
         reasons.append(written)
     elif proof is not None:
         return _deadlock_caveat(sy, PropertyProof(name, "proved", "kind", k=proof.k, lemmas=lemma_check,
-                                                      reason=f"PDR: {reasons[0]}"))
+                                                  reason=f"PDR: {pdr_reason}"))
     reasons.append(kind.unknown.get(name, "k-induction did not decide it"))
     cti = _kind_cti(system, kind.ctis.get(name), reach)
-    return PropertyProof(name, "unknown", lemmas=lemma_check, cti=cti, reason="; ".join(f"{e}: {r}" for e, r in
-                                                                                       zip(("PDR", "k-induction"),
-                                                                                           reasons)))
+    return PropertyProof(name, "unknown", lemmas=lemma_check, cti=cti,
+                         reason="; ".join(f"{e}: {r}" for e, r in zip(("PDR", "k-induction"), reasons)))
 
 
 def _deadlock_caveat(sy: Symbolic, proof: PropertyProof, assume: Sequence[z3.BoolRef] = ()) -> PropertyProof:
@@ -234,6 +254,9 @@ def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.Bo
     terms: dict[str, z3.BoolRef] = {}
     unnamed = list(unwritten)
     for text, fact in written:
+        if len(text) > MAX_EXPR_CHARS:   # longer than a spec may write (another property, written out)
+            unnamed.append(fact)
+            continue
         try:
             term = compile_condition(sy.u.rel.pre, parse_back(system, text))
         except (ExprError, PlaceError) as err:
@@ -379,14 +402,14 @@ class _Reachability:
         return f"not known: the explicit search stopped at {len(self._states):,} states"
 
 
-def _cti_view(system: TransitionSystem, cti: InductionCti | None, reach: _Reachability) -> CtiView | None:
+def _cti_view(system: TransitionSystem, cti: InductionCti | None, reach: Ask) -> CtiView | None:
     if cti is None:
         return None
     states = (cti.before,) if cti.after is None else (cti.before, cti.after)
     return CtiView(cti.kind, cti.conjunct, tuple(state_view(system, s) for s in states), reach(cti.before))
 
 
-def _kind_cti(system: TransitionSystem, cti: Cti | None, reach: _Reachability) -> CtiView | None:
+def _kind_cti(system: TransitionSystem, cti: Cti | None, reach: Ask) -> CtiView | None:
     if cti is None:
         return None
     return CtiView("k-induction", "the property", tuple(state_view(system, s) for s in cti.states),
