@@ -270,8 +270,7 @@ def strengthen(sy: Symbolic, props: list[str], sample: int, deadline: float | No
                           protect=left, block=SampleBlocker(sy, states), most_blocked=MOST_BLOCKED)
         if not {c.text for c in slot_facts} <= {c.text for c in kept}:
             kept = sy.well_formed_facts = first
-        # the first pass's proofs do not depend on the second
-        proofs = {**_proofs(sy, goods, kept, began), **proofs}
+        proofs = {**_proofs(sy, goods, kept, began), **proofs}   # the first pass's proofs do not depend on the second
     return proofs
 
 

@@ -56,8 +56,8 @@ def forked(work: Callable[[Ask], T], answer: Ask) -> T:
                 kind, value = here.recv()
             except EOFError:
                 child.join()
-                raise RuntimeError(f"the child process running a proof ended without a result (exit code "
-                                   f"{child.exitcode})") from None
+                raise RuntimeError(f"a forked child process ended without a result (exit code {child.exitcode})"
+                                   ) from None
             if kind == "ask":
                 here.send(answer(value))
             elif kind == "done":
