@@ -380,7 +380,8 @@ def test_each_houdini_proof_is_an_inductive_invariant_with_the_properties_it_nee
     """producer_consumer.yaml: Houdini keeps several properties in one inductive set, and the step of one
     may need another. Each property's invariant (the facts kept), with the other properties kept
     (`with_others`) where the facts alone are not enough, checks again as inductive with that property
-    (engine/lemmas.py), as prove's written invariant must; everything_consumed needs the others."""
+    (engine/lemmas.py), as prove's written invariant must; everything_consumed needs the others, and prove
+    shows them by name."""
     path = EXAMPLES / "producer_consumer.yaml"
     result = kinduction(system_of(path), 1)
     houdini = {p: proof for p, proof in result.proofs.items() if proof.engine == "houdini"}
@@ -392,9 +393,20 @@ def test_each_houdini_proof_is_an_inductive_invariant_with_the_properties_it_nee
         assert proof.invariant is not None
         if not check_induction(sy, p, [("facts", proof.invariant)]).inductive:
             needs.add(p)
-            assert proof.with_others is not None
-            assert check_induction(sy, p, [("facts", proof.invariant), ("others", proof.with_others)]).inductive, p
+            names = [q for q, _ in proof.with_others]
+            assert names and p not in names and set(names) <= set(houdini), (p, names)
+            assert check_induction(sy, p, [("facts", proof.invariant), *proof.with_others]).inductive, p
     assert "everything_consumed" in needs
+    # prove shows those it needs by name, as conjuncts checked with the rest, not written out
+    proof = houdini["everything_consumed"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(report_proof, "SHRINK_CHECKS", 2)   # the checks of a shrink are the slow part here
+        shown = _written(sy.system, sy, "everything_consumed", proof.invariant, "houdini", proof.with_others)
+    assert not isinstance(shown, str) and shown.status == "proved", shown
+    assert shown.with_properties and set(shown.with_properties) <= {q for q, _ in proof.with_others}
+    assert all(c.status == "passed" for c in shown.checks)
+    assert {f"property {q}" for q in shown.with_properties} <= {c.conjunct for c in shown.checks}
+    assert not any(" in produced" in c and " in consumed" in c for c in (*shown.invariant, *shown.unnamed))
 
 
 @pytest.mark.parametrize("path", [EXAMPLES / "producer_consumer.yaml", EXAMPLES / "lists.yaml",

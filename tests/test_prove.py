@@ -24,11 +24,20 @@ from netcheck.checker.analyses.proof import (
 )
 from netcheck.checker.cli import main
 from netcheck.checker.engine.explore import explore
-from netcheck.checker.engine.lemmas import check_induction
+from netcheck.checker.engine.lemmas import Check, check_induction
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.symbolic import Symbolic
-from netcheck.checker.render.proof import state_lines
-from netcheck.checker.report.proof import ProveOptions, _Equivalence, compiled_lemmas, provable, prove, state_view
+from netcheck.checker.render.proof import property_text, prove_object, state_lines
+from netcheck.checker.report.proof import (
+    PropertyProof,
+    ProveOptions,
+    ProveReport,
+    _Equivalence,
+    compiled_lemmas,
+    provable,
+    prove,
+    state_view,
+)
 from netcheck.model.lang.errors import SpecError
 from netcheck.model.lang.parse import load_spec
 from netcheck.model.semantics import smtlist
@@ -169,9 +178,24 @@ def test_json() -> None:
     assert prop["status"] == "proved" and prop["invariant"] and prop["lemmas"]["inductive"] is False
     assert prop["lemmas"]["cti"]["fails"] == "registered_inited"
     assert {c["check"] for c in prop["checks"]} == {"initiation", "consecution", "implies the property"}
+    assert prop["with_properties"] == []
     code, out = run(str(BUG), "--format", "json")
     data = json.loads(out)
     assert code == 1 and any(p["status"] == "violated" and p["violation"]["trace"] for p in data["properties"])
+
+
+def test_other_properties_in_an_invariant_are_shown_by_name() -> None:
+    """A Houdini invariant that needs other properties lists them by name after its conjuncts, counted with
+    them, in text and JSON (test_proof.py: which ones, and that they check)."""
+    checks = (Check("initiation", "x == 1", "passed"), Check("consecution", "property q", "passed"))
+    proof = PropertyProof("p", "proved", "houdini", ("x == 1",), checks, with_properties=("q", "r"))
+    text = "\n".join(property_text(proof))
+    assert "Inductive invariant (3 conjuncts, with the property):\n    x == 1\n" in text
+    assert "    and these other properties, as the spec states them" in text and text.count("\n    q\n    r") == 1
+    one = "\n".join(property_text(PropertyProof("p", "proved", "houdini", (), checks, with_properties=("q",))))
+    assert "(1 conjunct, with the property)" in one and "and this other property, as the spec states it" in one
+    obj = prove_object(ProveReport("s.yaml", (), (), (proof,)))
+    assert obj["properties"][0]["with_properties"] == ["q", "r"]
 
 
 def test_output_is_deterministic() -> None:

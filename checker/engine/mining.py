@@ -284,9 +284,9 @@ def _proofs(sy: Symbolic, goods: dict[str, Candidate], kept: Sequence[Candidate]
     proofs = {}
     for p, good in goods.items():
         if good in kept:
-            others = [c.fact(sy.u.base) for q, c in goods.items() if q != p and c in kept]
+            others = tuple((q, c.fact(sy.u.base)) for q, c in goods.items() if q != p and c in kept)
             proofs[p] = Proof(p, "houdini", k=0, invariant=invariant, size=len(kept), seconds=seconds,
-                              with_others=z3.And(*others) if others else None)
+                              with_others=others)
     return proofs
 
 

@@ -67,7 +67,8 @@ class Proof:
     invariant: z3.BoolRef | None = None
     invariant_text: str = ""
     size: int = 0                       # conjuncts of the invariant
-    with_others: z3.BoolRef | None = None   # Houdini: the other properties it kept (the step may need them)
+    with_others: tuple[tuple[str, z3.BoolRef], ...] = ()   # Houdini: the other properties it kept, by name (the
+    #                                                          step may need them)
     checks: tuple[tuple[str, bool], ...] = ()
     seconds: float = 0.0
 

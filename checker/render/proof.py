@@ -76,14 +76,20 @@ def property_text(p: PropertyProof) -> list[str]:
         out = [f"{p.name}: UNKNOWN"]
     if p.lemmas is not None and (p.engine != "lemmas" or p.status != "proved"):
         out.extend(_lemma_lines(p.lemmas))
-    if p.invariant or p.unnamed:
-        size = len(p.invariant) + len(p.unnamed)
+    if p.invariant or p.unnamed or p.with_properties:
+        size = len(p.invariant) + len(p.unnamed) + len(p.with_properties)
         out.append(f"  Inductive invariant ({size} conjunct{'s' if size != 1 else ''}, with the property):")
         out.extend(f"    {c}" for c in p.invariant)
         if p.unnamed:
             out.append(f"    and {len(p.unnamed)} in z3's notation (over state spec syntax cannot name, such as RCU "
                        "grace periods, or that its text would not say exactly):")
             out.extend(f"    {c}" for c in p.unnamed)
+        if p.with_properties:
+            many = len(p.with_properties) != 1
+            out.append(f"    and {'these' if many else 'this'} other propert{'ies' if many else 'y'}, as the spec "
+                       f"states {'them' if many else 'it'} (its step needs {'them' if many else 'it'}; checked with "
+                       "the rest):")
+            out.extend(f"    {q}" for q in p.with_properties)
     elif p.checks:
         out.append("  Inductive by itself, with the well-formedness facts (no other conjunct needed)")
     if p.checks:
@@ -133,7 +139,8 @@ def prove_object(report: ProveReport) -> dict:
     props = []
     for p in report.properties:
         obj: dict = {"name": p.name, "status": p.status, "engine": p.engine or None,
-                     "invariant": list(p.invariant), "unnamed": list(p.unnamed), "checks": _checks(p.checks),
+                     "invariant": list(p.invariant), "unnamed": list(p.unnamed),
+                     "with_properties": list(p.with_properties), "checks": _checks(p.checks),
                      "k": p.k if p.engine == "kind" else None, "reason": p.reason or None, "cti": _cti(p.cti)}
         if p.lemmas is not None:
             obj["lemmas"] = {"inductive": p.lemmas.inductive, "checks": _checks(p.lemmas.checks),

@@ -84,6 +84,7 @@ class PropertyProof:
     reason: str = ""
     violation: PropertyResult | None = None
     unnamed: tuple[str, ...] = ()       # the invariant's conjuncts over state spec syntax cannot name, in z3's notation
+    with_properties: tuple[str, ...] = ()   # other properties that are conjuncts of the invariant (its step needs them)
 
 
 @dataclass(frozen=True)
@@ -192,10 +193,9 @@ def _by_kind(path: str, system: TransitionSystem, sy: Symbolic, name: str, optio
     reasons = [pdr_reason]
     proof = kind.proofs.get(name)
     if proof is not None and proof.engine == "houdini" and proof.invariant is not None:
-        invariant = proof.invariant
-        if proof.with_others is not None and not check_induction(sy, name, [("houdini", invariant)]).inductive:
-            invariant = z3.And(invariant, proof.with_others)   # its step needs the other properties Houdini kept
-        written = _written(system, sy, name, invariant, "houdini")
+        alone = not proof.with_others or check_induction(sy, name, [("houdini", proof.invariant)]).inductive
+        # else its step needs the other properties Houdini kept: conjuncts of the invariant, shown by name
+        written = _written(system, sy, name, proof.invariant, "houdini", () if alone else proof.with_others)
         if isinstance(written, PropertyProof):
             return _deadlock_caveat(sy, replace(written, lemmas=lemma_check, reason=f"PDR: {pdr_reason}"))
         reasons.append(written)
@@ -236,13 +236,14 @@ def _violated(path: str, result: ProofResult, name: str, engine: str, lemma_chec
     return PropertyProof(name, "violated", engine, lemmas=lemma_check, violation=prop)
 
 
-def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.BoolRef, engine: str
-             ) -> PropertyProof | str:
+def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.BoolRef, engine: str,
+             others: Sequence[tuple[str, z3.BoolRef]] = ()) -> PropertyProof | str:
     """An engine's invariant in spec syntax, parsed back, shrunk (`_shrink`) and checked again;
     or why not. A conjunct whose spec-syntax form does not mean what it says in z3 (under the
     well-formedness facts), and Houdini's facts over state the spec language cannot name (clauses learned
     over an RCU grace period's waiters), are checked with the rest as z3 terms and shown in z3's notation
-    (`unnamed`)."""
+    (`unnamed`). `others`: other properties (name, the state condition that they hold) that are conjuncts
+    too, shown by name (`with_properties`)."""
     whose = {"pdr": "PDR's invariant", "houdini": "Houdini's invariant"}[engine]
     written, unwritten = split_invariant(system, sy.u.base, invariant)
     if unwritten and engine != "houdini":
@@ -266,13 +267,15 @@ def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.Bo
         elif text != "true":
             terms.setdefault(text, term)
     shown = {engine_text(term): term for term in unnamed}
-    kept = _shrink(sy, name, [*terms.items(), *sorted(shown.items())])
+    props = {f"property {q}": q for q, _ in others}
+    kept = _shrink(sy, name, [*terms.items(), *sorted(shown.items()), *((f"property {q}", t) for q, t in others)])
     induction = check_induction(sy, name, kept)
     if not induction.inductive:
         failed = ", ".join(f"{c.kind} of {c.conjunct}" for c in induction.checks if c.status != "passed")
         return f"{whose}, written in spec syntax, does not check again ({failed}): not a proof"
-    return PropertyProof(name, "proved", engine, tuple(t for t, _ in kept if t not in shown), induction.checks,
-                         unnamed=tuple(t for t, _ in kept if t in shown))
+    return PropertyProof(name, "proved", engine, tuple(t for t, _ in kept if t not in shown and t not in props),
+                         induction.checks, unnamed=tuple(t for t, _ in kept if t in shown),
+                         with_properties=tuple(props[t] for t, _ in kept if t in props))
 
 
 class _Equivalence:
