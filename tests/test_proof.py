@@ -419,6 +419,25 @@ def test_the_well_formedness_facts_hold_on_every_reachable_state(path: Path) -> 
     assert facts_hold_on_the_reachable_states(system) >= len(system.threads)
 
 
+@pytest.mark.parametrize("path", [EXAMPLES / "lock_api.yaml", EXAMPLES / "fair_rwsem_reader.yaml",
+                                  BUGS / "rwsem_recursive_read.yaml", BUGS / "killable_leaks_lock.yaml"],
+                         ids=lambda p: p.name)
+def test_an_rwsems_shape_is_kept_and_holds_on_every_reachable_state(path: Path) -> None:
+    """An rwsem's read holds in range, its queue's shape, each thread queued only where it sleeps on it and
+    granted it where it sleeps no more: Houdini keeps every such fact (they are inductive together; before,
+    a step from an ill-formed state overflowed the queue and the read holds, and none was kept), and each
+    is true of the reachable states (recursive reads, killable waits that leave the queue included)."""
+    system = TransitionSystem(load_spec(path))
+    sy = Symbolic(system)
+    queues = [slot.name for slot in system.layout.slots if slot.kind == "lock_queue"]
+    assert queues
+    candidates = [c.text for c in sy.candidates() if any(q in c.text for q in queues) or ".readers" in c.text
+                  or ".writer" in c.text]
+    kept = {c.text for c in sy.houdini()}
+    assert candidates and set(candidates) <= kept, set(candidates) - kept
+    assert facts_hold_on_the_reachable_states(system) >= len(candidates)
+
+
 def test_the_well_formedness_facts_hold_on_generated_specs() -> None:
     @generated_systems(10)
     def check(system: TransitionSystem) -> None:

@@ -41,6 +41,7 @@ from netcheck.checker.report.proof import (
 from netcheck.model.lang.errors import SpecError
 from netcheck.model.lang.parse import load_spec
 from netcheck.model.semantics import smtlist
+from netcheck.model.semantics.locks import reader_tids
 from netcheck.model.semantics.places import thread_places
 from netcheck.model.semantics.system import TransitionSystem
 
@@ -196,6 +197,18 @@ def test_other_properties_in_an_invariant_are_shown_by_name() -> None:
     assert "(1 conjunct, with the property)" in one and "and this other property, as the spec states it" in one
     obj = prove_object(ProveReport("s.yaml", (), (), (proof,)))
     assert obj["properties"][0]["with_properties"] == ["q", "r"]
+
+
+def test_a_cti_on_an_rwsem_spec_is_told(tmp_path: Path) -> None:
+    """net_sem.yaml with one weak lemma: the CTI is shown with net_sem's row in its lock table (an ill-formed
+    read count once sent the row's decoding into an endless loop that ate the machine's memory)."""
+    path = tmp_path / "weak.yaml"
+    path.write_text(f"netcheck: 1\nextends: {ROOT / 'specs' / 'net_sem.yaml'}\nname: weak\nlemmas:\n"
+                    "  pairing: 'all(exits[n, p] <= inits[n, p] and inits[n, p] <= 1 for n in net for p in ops)'\n")
+    code, out = run(str(path), "init_exit_pairing", "--lemmas-only", "--bound", "net=1")
+    assert code == 3 and "Counterexample to induction" in out and "consecution            failed: pairing" in out
+    assert re.search(r"locks: .*net_sem: ", out), out
+    assert reader_tids(-26) == [] and reader_tids(0b100001) == [0, 2]
 
 
 def test_output_is_deterministic() -> None:

@@ -26,12 +26,14 @@ from functools import partial
 import networkx as nx
 import z3
 from netcheck.model.lang.expr import Expr, Local, Shared
+from netcheck.model.lang.lockapi import LOCK_API
 from netcheck.model.lang.types import IntT, ListT, RefT
 from netcheck.model.semantics import ir, smtlist
 from netcheck.model.semantics.discipline import held_locks
 from netcheck.model.semantics.layout import SlotKind, sort_type
-from netcheck.model.semantics.locks import READ_BITS
+from netcheck.model.semantics.locks import MAX_READ_DEPTH, READ_BITS
 from netcheck.model.semantics.program import locals_in_use
+from netcheck.model.semantics.relation import read_depth_term
 from netcheck.model.semantics.system import Thread, TransitionSystem
 
 from .bmc import RUNTIME, BmcResult, Unrolling, _goals, covered
@@ -162,6 +164,7 @@ class Symbolic:
                 out.append(_short(i, slot.name, threads))
                 out.append(_entries(i, slot.name, 2 * threads - 1))
                 out.append(_distinct(i, slot.name))
+                out += self._queue_candidates(i, slot.name, slot.var)
             elif slot.kind == SlotKind.RCU_NEST:
                 out.append(_between(i, slot.name, 0, RCU_MAX_NEST))
             elif slot.kind == SlotKind.GP_WAIT:
@@ -181,6 +184,28 @@ class Symbolic:
         for thread in system.threads:
             out += self._frame_candidates(thread)
             out += self._holding_candidates(thread)
+        return out
+
+    def _queue_candidates(self, queue: int, name: str, lock: str) -> list[Candidate]:
+        """Per thread, an rwsem's wait queue (slot `queue`, its read holds and writer the slots before)
+        holds it to read or write only where it sleeps to, and as a reader only below the deepest read
+        nesting (a down_read() past it is a violation, not a wait); where it sleeps, it is queued or has been
+        granted the lock. Without them a step from an ill-formed state queues a thread twice, overflows the
+        queue, grants a read past a thread's bits, or wakes a waiter nobody granted, and the shape of the
+        queue, the range of the read holds and who holds the lock are not inductive."""
+        out = []
+        for t in self.system.threads:
+            for mode, entry in (("read", 2 * t.tid), ("write", 2 * t.tid + 1)):
+                waits = [p for p, node in enumerate(t.nodes) if p < len(t.steps) and t.steps[p] is not None
+                         and isinstance(node, ir.LockWait) and node.lock is not None and node.lock.name == lock
+                         and LOCK_API[node.op].mode == mode]
+                out.append(Candidate(queue, f"{t.name} queued in {name} to {mode} only where it waits to", partial(
+                    _queued_only_at, queue, z3.IntVal(entry), t.pcslot, waits)))
+                if waits:
+                    out.append(Candidate(queue, f"{t.name} queued in {name} or granted it, where it waits to {mode}",
+                                         _at_places(t.pcslot, waits, partial(_queued_or_granted, queue, t.tid, mode))))
+            out.append(Candidate(queue, f"{t.name} queued in {name} to read only below the deepest read nesting",
+                                 partial(_queued_reader_below, queue, t.tid)))
         return out
 
     def _holding_candidates(self, thread: Thread) -> list[Candidate]:
@@ -410,6 +435,22 @@ class Symbolic:
 def _at_places(pc: int, pcs: Sequence[int], fact: Callable[[Frame], z3.BoolRef]) -> Callable[[Frame], z3.BoolRef]:
     """`fact` wherever the program counter in slot `pc` is one of `pcs`."""
     return lambda s: z3.Or(z3.Not(z3.Or(*[s[pc] == q for q in pcs])), fact(s))
+
+
+def _queued_only_at(queue: int, entry: z3.ExprRef, pc: int, waits: Sequence[int], s: Frame) -> z3.BoolRef:
+    return z3.Or(z3.Not(smtlist.contains(s[queue], entry)), *[s[pc] == p for p in waits])
+
+
+def _queued_or_granted(queue: int, tid: int, mode: str, s: Frame) -> z3.BoolRef:
+    """Thread `tid` waits in the queue, or a releaser has granted it the lock (its wait then runs on)."""
+    if mode == "write":
+        return z3.Or(smtlist.contains(s[queue], z3.IntVal(2 * tid + 1)), s[queue - 2] == tid)
+    return z3.Or(smtlist.contains(s[queue], z3.IntVal(2 * tid)), read_depth_term(s[queue - 1], tid) > 0)
+
+
+def _queued_reader_below(queue: int, tid: int, s: Frame) -> z3.BoolRef:
+    return z3.Implies(smtlist.contains(s[queue], z3.IntVal(2 * tid)),
+                      read_depth_term(s[queue - 1], tid) < MAX_READ_DEPTH)
 
 
 def _equals_value(i: int, value: z3.ExprRef, s: Frame) -> z3.BoolRef:

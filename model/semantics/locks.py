@@ -24,8 +24,10 @@ def read_depth(readers: int, tid: int) -> int:
 
 
 def reader_tids(readers: int) -> list[int]:
+    """The threads holding a read (none for a negative count, which only an ill-formed state has: a
+    counterexample to induction's, where no fact bounds it)."""
     out, tid = [], 0
-    while readers:
+    while readers > 0:
         if readers & READ_MASK:
             out.append(tid)
         readers >>= READ_BITS

@@ -622,7 +622,7 @@ class _NodeCases:
             for b in instances:
                 parts.append(self.slot(b) == self.tid)
                 if rwsem:
-                    parts.append(_depth(self.slot(b + 1), self.tid) != 0)
+                    parts.append(read_depth_term(self.slot(b + 1), self.tid) != 0)
         nest = self.rcu_nest()
         if nest is not None:
             parts.append(nest != 0)
@@ -635,7 +635,7 @@ class _NodeCases:
         return z3.Or(*parts) if parts else z3.BoolVal(False)
 
 
-def _depth(readers: z3.ArithRef, tid: int) -> z3.ArithRef:
+def read_depth_term(readers: z3.ArithRef, tid: int) -> z3.ArithRef:
     """The read holds of thread `tid` in an rwsem's readers slot."""
     return (readers / (1 << (READ_BITS * tid))) % (1 << READ_BITS)
 
@@ -740,7 +740,7 @@ class _RuleCases:
             return {Test.FREE: owner == -1, Test.MINE: owner == tid, Test.NOT_MINE: owner != tid,
                     Test.OTHERS: z3.And(owner != -1, owner != tid)}[test]
         readers, queue = at.slot(b + 1), at.slot(b + 2)                 # an rwsem's
-        mine = _depth(readers, tid)
+        mine = read_depth_term(readers, tid)
         return {
             Test.HELD: z3.Or(owner == tid, mine != 0),
             Test.NOT_READING: mine == 0,
