@@ -17,6 +17,7 @@ import json
 import random
 import subprocess
 import sys
+from dataclasses import replace
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
@@ -45,7 +46,9 @@ from netcheck.checker.report import proof as report_proof
 from netcheck.checker.report.build import build_proof_report
 from netcheck.checker.report.proof import _written
 from netcheck.model.lang.parse import load_spec
-from netcheck.model.semantics import smtlist
+from netcheck.model.semantics import ir, smtlist
+from netcheck.model.semantics.discipline import read_depth_bounds
+from netcheck.model.semantics.locks import MAX_READ_DEPTH
 from netcheck.model.semantics.program import locals_in_use
 from netcheck.model.semantics.system import TransitionSystem
 from spec_generator import generated_systems
@@ -424,18 +427,39 @@ def test_the_well_formedness_facts_hold_on_every_reachable_state(path: Path) -> 
                          ids=lambda p: p.name)
 def test_an_rwsems_shape_is_kept_and_holds_on_every_reachable_state(path: Path) -> None:
     """An rwsem's read holds in range, its queue's shape, each thread queued only where it sleeps on it and
-    granted it where it sleeps no more: Houdini keeps every such fact (they are inductive together; before,
-    a step from an ill-formed state overflowed the queue and the read holds, and none was kept), and each
-    is true of the reachable states (recursive reads, killable waits that leave the queue included)."""
+    granted it where it sleeps no more, no more reads held than its program takes (discipline.py
+    `read_depth_bounds`), and waiters only while someone holds it: Houdini keeps every such fact (they are
+    inductive together; before, a step from an ill-formed state overflowed the queue and the read holds,
+    and none was kept), and each is true of the reachable states (recursive reads, killable waits that
+    leave the queue included)."""
     system = TransitionSystem(load_spec(path))
     sy = Symbolic(system)
     queues = [slot.name for slot in system.layout.slots if slot.kind == "lock_queue"]
     assert queues
     candidates = [c.text for c in sy.candidates() if any(q in c.text for q in queues) or ".readers" in c.text
-                  or ".writer" in c.text]
+                  or ".writer" in c.text or "read holds of" in c.text]
     kept = {c.text for c in sy.houdini()}
     assert candidates and set(candidates) <= kept, set(candidates) - kept
     assert facts_hold_on_the_reachable_states(system) >= len(candidates)
+
+
+def test_read_depth_bounds_count_the_reads_a_program_takes() -> None:
+    """discipline.py `read_depth_bounds`: rwsem_config.yaml's reader takes config_sem once (at most 1 held),
+    rwsem_recursive_read.yaml's a second time inside the first (2 inside read_hi()), the updater never
+    (0 everywhere); a loop that keeps taking it is past any bound."""
+    def most(path: Path, name: str) -> int:
+        system = TransitionSystem(load_spec(path))
+        t = next(t for t in system.threads if t.name.startswith(name))
+        entry = system.initial_states[0][t.pcslot]
+        return max(read_depth_bounds(t.nodes, entry, "config_sem", MAX_READ_DEPTH).values())
+    assert most(EXAMPLES / "rwsem_config.yaml", "reader") == 1
+    assert most(BUGS / "rwsem_recursive_read.yaml", "reader") == 2
+    assert most(EXAMPLES / "rwsem_config.yaml", "updater") == 0
+    reader = next(t for t in TransitionSystem(load_spec(EXAMPLES / "rwsem_config.yaml")).threads
+                  if t.name.startswith("reader"))
+    take = next(n for n in reader.nodes if isinstance(n, ir.LockCall) and n.op == "down_read")
+    loop = [replace(take, next=0, wait=-1)]   # takes it again and again
+    assert read_depth_bounds(loop, 0, "config_sem", MAX_READ_DEPTH) == {0: MAX_READ_DEPTH + 1}
 
 
 def test_the_well_formedness_facts_hold_on_generated_specs() -> None:

@@ -484,6 +484,16 @@ def test_the_net_mutex_lemmas_prove_the_headline_properties() -> None:
     assert out.count("PROVED by the lemmas") == 3 and "every run is finite" in out
 
 
+def test_the_net_sem_lemmas_prove_the_headline_properties() -> None:
+    """specs/proofs/net_sem_lemmas.yaml, the seed patch's protocol (docs/proofs.md: at net=4): with one
+    namespace, the lemmas prove init_exit_pairing, exit_matches_init and deadlock freedom with no search,
+    rwsem semantics included (its read side, its queue, who it is handed to)."""
+    code, out = run(str(ROOT / "specs" / "proofs" / "net_sem_lemmas.yaml"), "init_exit_pairing",
+                    "exit_matches_init", "deadlock_free", "--lemmas-only", "--bound", "net=1")
+    assert code == 0, out
+    assert out.count("PROVED by the lemmas") == 3 and "every run is finite" in out
+
+
 def test_a_state_naming_no_thread_is_still_told() -> None:
     """A counterexample to induction is any state the facts allow: an rwsem queue entry or a lock owner of
     no thread (a well-formedness fact Houdini dropped) is shown as such, never a crash."""

@@ -29,7 +29,7 @@ from netcheck.model.lang.expr import Expr, Local, Shared
 from netcheck.model.lang.lockapi import LOCK_API
 from netcheck.model.lang.types import IntT, ListT, RefT
 from netcheck.model.semantics import ir, smtlist
-from netcheck.model.semantics.discipline import held_locks
+from netcheck.model.semantics.discipline import held_locks, read_depth_bounds
 from netcheck.model.semantics.layout import SlotKind, sort_type
 from netcheck.model.semantics.locks import MAX_READ_DEPTH, READ_BITS
 from netcheck.model.semantics.program import locals_in_use
@@ -164,6 +164,7 @@ class Symbolic:
                 out.append(_short(i, slot.name, threads))
                 out.append(_entries(i, slot.name, 2 * threads - 1))
                 out.append(_distinct(i, slot.name))
+                out.append(Candidate(i, f"{slot.name} empty unless {slot.var} is held", partial(_waits_on_a_holder, i)))
                 out += self._queue_candidates(i, slot.name, slot.var)
             elif slot.kind == SlotKind.RCU_NEST:
                 out.append(_between(i, slot.name, 0, RCU_MAX_NEST))
@@ -190,9 +191,10 @@ class Symbolic:
         """Per thread, an rwsem's wait queue (slot `queue`, its read holds and writer the slots before)
         holds it to read or write only where it sleeps to, and as a reader only below the deepest read
         nesting (a down_read() past it is a violation, not a wait); where it sleeps, it is queued or has been
-        granted the lock. Without them a step from an ill-formed state queues a thread twice, overflows the
-        queue, grants a read past a thread's bits, or wakes a waiter nobody granted, and the shape of the
-        queue, the range of the read holds and who holds the lock are not inductive."""
+        granted the lock; and it holds no more reads than its program takes at its place. Without them a
+        step from an ill-formed state queues a thread twice, overflows the queue, grants a read past a
+        thread's bits, or wakes a waiter nobody granted, and the shape of the queue, the range of the read
+        holds and who holds the lock are not inductive."""
         out = []
         for t in self.system.threads:
             for mode, entry in (("read", 2 * t.tid), ("write", 2 * t.tid + 1)):
@@ -206,7 +208,26 @@ class Symbolic:
                                          _at_places(t.pcslot, waits, partial(_queued_or_granted, queue, t.tid, mode))))
             out.append(Candidate(queue, f"{t.name} queued in {name} to read only below the deepest read nesting",
                                  partial(_queued_reader_below, queue, t.tid)))
+            bounds, read_waits = self._read_bounds(t, lock)
+            if bounds:
+                out.append(Candidate(queue - 1, f"{t.name}'s read holds of {lock} no more than its program takes",
+                                     partial(_reads_within, queue, t.tid, t.pcslot, bounds, read_waits)))
         return out
+
+    def _read_bounds(self, t: Thread, lock: str) -> tuple[dict[int, int], frozenset[int]]:
+        """(visible place -> the most read holds of `lock` thread t may have there (discipline.py
+        `read_depth_bounds`), none at its end, the places where the program sets no bound below the deepest
+        nesting left out; the places where it sleeps to read `lock`, where one more is held once a releaser
+        has granted it)."""
+        entry = self.system.initial_states[0][t.pcslot] if self.system.initial_states else None
+        if entry is None or entry == t.finished:
+            return {}, frozenset()
+        bounds = read_depth_bounds(t.nodes, entry, lock, MAX_READ_DEPTH)
+        waits = frozenset(p for p, node in enumerate(t.nodes) if isinstance(node, ir.LockWait) and node.lock
+                          is not None and node.lock.name == lock and LOCK_API[node.op].mode == "read")
+        out = {p: d for p, d in bounds.items() if p < len(t.steps) and t.steps[p] is not None}
+        out[t.finished] = 0
+        return {p: d for p, d in sorted(out.items()) if d + (p in waits) <= MAX_READ_DEPTH}, waits
 
     def _holding_candidates(self, thread: Thread) -> list[Candidate]:
         """Where the thread surely holds a lock exclusively (discipline.py's must-analysis of its program),
@@ -446,6 +467,21 @@ def _queued_or_granted(queue: int, tid: int, mode: str, s: Frame) -> z3.BoolRef:
     if mode == "write":
         return z3.Or(smtlist.contains(s[queue], z3.IntVal(2 * tid + 1)), s[queue - 2] == tid)
     return z3.Or(smtlist.contains(s[queue], z3.IntVal(2 * tid)), read_depth_term(s[queue - 1], tid) > 0)
+
+
+def _waits_on_a_holder(queue: int, s: Frame) -> z3.BoolRef:
+    """An rwsem's queue is empty, or someone holds it (a release hands a free lock to the head at once)."""
+    return z3.Or(smtlist.length(s[queue]) == 0, s[queue - 2] != -1, s[queue - 1] != 0)
+
+
+def _reads_within(queue: int, tid: int, pc: int, bounds: dict[int, int], waits: frozenset[int], s: Frame
+                  ) -> z3.BoolRef:
+    """At each place, thread `tid` holds at most the bound's reads (where it sleeps to read and is no longer
+    queued, one more: the read it was granted)."""
+    depth = read_depth_term(s[queue - 1], tid)
+    granted = z3.Not(smtlist.contains(s[queue], z3.IntVal(2 * tid)))
+    return z3.And(*[z3.Implies(s[pc] == p, depth <= (z3.If(granted, d + 1, d) if p in waits else d))
+                    for p, d in bounds.items()])
 
 
 def _queued_reader_below(queue: int, tid: int, s: Frame) -> z3.BoolRef:

@@ -124,6 +124,37 @@ def held_locks(nodes: Sequence[ir.Node], entry: int) -> dict[int, frozenset[Hold
     return held
 
 
+def read_depth_bounds(nodes: Sequence[ir.Node], entry: int, lock: str, most: int) -> dict[int, int]:
+    """Program point -> the most read holds of the (unindexed) rwsem `lock` a path from `entry` may have taken
+    there, a down_read() adding one (on the edge where it takes it: at once, or after its wait), an up_read()
+    dropping one, downgrade_write() turning the write hold into one; `most + 1` where it may be more than
+    `most` (a loop that keeps taking it). Points never reached are absent."""
+    def after(node: ir.Node, to: int, depth: int) -> int:
+        if not isinstance(node, ir.LOCK_NODES) or node.lock is None or node.lock.name != lock or node.lock.keys:
+            return depth
+        info = LOCK_API[node.op]
+        if info.releases:
+            return max(depth - 1, 0) if info.mode == "read" else depth
+        if info.downgrades:
+            return depth + 1
+        takes = info.acquires and info.mode == "read" and to == node.next and (
+            isinstance(node, ir.LockWait) or to != node.wait)
+        return depth + 1 if takes else depth
+
+    bound = {entry: 0}
+    work = [entry]
+    while work:
+        pc = work.pop()
+        for to in successors(nodes[pc]):
+            if to >= len(nodes):
+                continue
+            out = min(after(nodes[pc], to, bound[pc]), most + 1)
+            if out > bound.get(to, -1):
+                bound[to] = out
+                work.append(to)
+    return bound
+
+
 def expressions(node: ir.Node) -> Iterator[Expr]:
     """Every expression a node evaluates (the keys of the places it writes and of its lock included)."""
     if isinstance(node, ir.Assign):
