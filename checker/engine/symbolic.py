@@ -197,37 +197,36 @@ class Symbolic:
         holds and who holds the lock are not inductive."""
         out = []
         for t in self.system.threads:
+            waits = {mode: frozenset(p for p, node in enumerate(t.nodes) if p < len(t.steps) and t.steps[p] is not None
+                                     and isinstance(node, ir.LockWait) and node.lock is not None
+                                     and node.lock.name == lock and LOCK_API[node.op].mode == mode)
+                     for mode in ("read", "write")}
             for mode, entry in (("read", 2 * t.tid), ("write", 2 * t.tid + 1)):
-                waits = [p for p, node in enumerate(t.nodes) if p < len(t.steps) and t.steps[p] is not None
-                         and isinstance(node, ir.LockWait) and node.lock is not None and node.lock.name == lock
-                         and LOCK_API[node.op].mode == mode]
+                places = sorted(waits[mode])
                 out.append(Candidate(queue, f"{t.name} queued in {name} to {mode} only where it waits to", partial(
-                    _queued_only_at, queue, z3.IntVal(entry), t.pcslot, waits)))
-                if waits:
+                    _queued_only_at, queue, z3.IntVal(entry), t.pcslot, places)))
+                if places:
                     out.append(Candidate(queue, f"{t.name} queued in {name} or granted it, where it waits to {mode}",
-                                         _at_places(t.pcslot, waits, partial(_queued_or_granted, queue, t.tid, mode))))
+                                         _at_places(t.pcslot, places, partial(_queued_or_granted, queue, t.tid, mode))))
             out.append(Candidate(queue, f"{t.name} queued in {name} to read only below the deepest read nesting",
                                  partial(_queued_reader_below, queue, t.tid)))
-            bounds, read_waits = self._read_bounds(t, lock)
+            bounds = self._read_bounds(t, lock, waits["read"])
             if bounds:
                 out.append(Candidate(queue - 1, f"{t.name}'s read holds of {lock} no more than its program takes",
-                                     partial(_reads_within, queue, t.tid, t.pcslot, bounds, read_waits)))
+                                     partial(_reads_within, queue, t.tid, t.pcslot, bounds, waits["read"])))
         return out
 
-    def _read_bounds(self, t: Thread, lock: str) -> tuple[dict[int, int], frozenset[int]]:
-        """(visible place -> the most read holds of `lock` thread t may have there (discipline.py
-        `read_depth_bounds`), none at its end, the places where the program sets no bound below the deepest
-        nesting left out; the places where it sleeps to read `lock`, where one more is held once a releaser
-        has granted it)."""
+    def _read_bounds(self, t: Thread, lock: str, read_waits: frozenset[int]) -> dict[int, int]:
+        """Visible place -> the most read holds of `lock` thread t may have there (discipline.py
+        `read_depth_bounds`), none at its end; the places where the program sets no bound below the deepest
+        nesting (counting, where it sleeps to read, the one a releaser grants it) left out."""
         entry = self.system.initial_states[0][t.pcslot] if self.system.initial_states else None
         if entry is None or entry == t.finished:
-            return {}, frozenset()
+            return {}
         bounds = read_depth_bounds(t.nodes, entry, lock, MAX_READ_DEPTH)
-        waits = frozenset(p for p, node in enumerate(t.nodes) if isinstance(node, ir.LockWait) and node.lock
-                          is not None and node.lock.name == lock and LOCK_API[node.op].mode == "read")
         out = {p: d for p, d in bounds.items() if p < len(t.steps) and t.steps[p] is not None}
         out[t.finished] = 0
-        return {p: d for p, d in sorted(out.items()) if d + (p in waits) <= MAX_READ_DEPTH}, waits
+        return {p: d for p, d in sorted(out.items()) if d + (p in read_waits) <= MAX_READ_DEPTH}
 
     def _holding_candidates(self, thread: Thread) -> list[Candidate]:
         """Where the thread surely holds a lock exclusively (discipline.py's must-analysis of its program),
