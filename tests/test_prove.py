@@ -24,7 +24,7 @@ from netcheck.checker.analyses.proof import (
 )
 from netcheck.checker.cli import main
 from netcheck.checker.engine.explore import explore
-from netcheck.checker.engine.lemmas import Check, check_induction
+from netcheck.checker.engine.lemmas import Check, check_induction, check_lemmas
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.symbolic import Symbolic
 from netcheck.checker.render.proof import property_text, prove_object, state_lines
@@ -126,6 +126,57 @@ def test_a_false_lemma_is_not_inductive(tmp_path: Path) -> None:
 def test_strengthened_lemmas_prove_it() -> None:
     code, out = run(str(PROOFS / "lemmas.yaml"), "exit_matches_init", "--lemmas-only")
     assert code == 0 and "PROVED by the lemmas" in out and "consecution            passed" in out
+
+
+# a lemma whose step needs the property: `copied` is preserved by `c = b` only where b implies a
+NEEDS_THE_PROPERTY = """netcheck: 1
+name: needs_the_property
+state:
+  a: bool
+  b: bool
+  c: bool
+procedures:
+  run():
+    - a = true
+    - b = true
+    - c = b
+threads:
+  t: run()
+properties:
+  b_after_a:
+    invariant: "not b or a"
+lemmas:
+  copied: "not c or a"
+  setting_b: 'not at(t, "needs.yaml:10") or a'
+"""
+
+
+@pytest.mark.parametrize("spec", ["lemmas", "needs"])
+def test_the_lemmas_questions_asked_once_give_the_same_answers(tmp_path: Path, spec: str) -> None:
+    """engine/lemmas.py: `check_lemmas` asks the lemmas' own questions once for every property; where they
+    all pass, a property's check reuses them and its answers are the same as asking everything again; where
+    one needs the property (its step is preserved only where the property holds), the lemmas alone fail and
+    each property asks everything (and is proved)."""
+    if spec == "lemmas":
+        path, prop = PROOFS / "lemmas.yaml", "exit_matches_init"
+    else:
+        path, prop = tmp_path / "needs.yaml", "b_after_a"
+        path.write_text(NEEDS_THE_PROPERTY)
+    system = system_of(path)
+    sy = Symbolic(system)
+    sy.houdini()
+    lemmas = compiled_lemmas(system, sy)
+    alone = check_lemmas(sy, lemmas)
+    passed = all(c.status == "passed" for c in alone)
+    assert passed == (spec == "lemmas")
+    if passed:
+        assert len(alone) == 2 * len(lemmas)
+    else:
+        assert alone[-1] == Check("consecution", "copied", "failed")
+    shared, asked = check_induction(sy, prop, lemmas, lemmas=alone), check_induction(sy, prop, lemmas)
+    assert shared.inductive and shared.checks == asked.checks and shared.cti is None
+    code, out = run(str(path), prop, "--lemmas-only")
+    assert code == 0 and "PROVED by the lemmas" in out and f"consecution            passed ({len(lemmas) + 1} queries)" in out
 
 
 def test_lemmas_never_change_verify() -> None:

@@ -11,6 +11,12 @@ terms over the relation's state-before constants; with the property's own condit
 Each question is asked once per conjunct, so a failure names the conjunct; z3 `unknown` is never a pass. A
 failed consecution gives a counterexample to induction: a state satisfying I and its successor violating
 the named conjunct (a failed safety: the state, and the step from it when a step breaks the property).
+
+When the lemmas are inductive on their own (`check_lemmas`: each holds initially and is preserved from every
+well-formed state satisfying all of them), that answer serves every property: what is left per property is
+its own initiation and consecution (assuming the lemmas too) and safety. L inductive and P preserved under
+L and P make L and P inductive together, so the proof is the same; `prove` with several properties asks the
+lemmas' questions once instead of once per property.
 """
 
 from __future__ import annotations
@@ -69,13 +75,41 @@ def _solver(timeout_ms: int) -> z3.Solver:
     return solver
 
 
+def check_lemmas(sy: Symbolic, conjuncts: list[tuple[str, z3.BoolRef]], timeout_ms: int = 0) -> tuple[Check, ...]:
+    """Initiation and consecution of the lemmas alone (no property assumed), for `check_induction(lemmas=...)`,
+    up to the first that does not pass (the lemmas may need the property then: each property asks again);
+    `sy.houdini()` must have run."""
+    return tuple(_inductive(sy, "", conjuncts, timeout_ms, None, until_failed=True)[0])
+
+
 def check_induction(sy: Symbolic, prop: str, conjuncts: list[tuple[str, z3.BoolRef]],
-                    timeout_ms: int = 0) -> Induction:
+                    timeout_ms: int = 0, lemmas: tuple[Check, ...] | None = None) -> Induction:
     """Initiation, consecution and safety of `conjuncts` (name, term over the pre-state constants) with the
-    property's own condition; `sy.houdini()` must have run. The first failure's CTI."""
+    property's own condition; `sy.houdini()` must have run. The first failure's CTI. `lemmas`: what
+    `check_lemmas` answered for these conjuncts; when every check passed, only the property's own questions
+    are asked (the answers are the same)."""
+    alone = lemmas if lemmas and all(c.status == "passed" for c in lemmas) else None
+    checks, cti, s, befores = _inductive(sy, prop, conjuncts, timeout_ms, alone)
+    safe = _solver(timeout_ms)
+    safe.add(sy.well_formed(s), *befores)
+    status, model = _ask(safe, sy.bad(prop, s))
+    checks.append(Check("safety", PROPERTY, status))
+    if model is not None and cti is None:
+        cti = InductionCti("safety", PROPERTY, sy.state_of(model, s))
+    return Induction(prop, tuple(checks), cti)
+
+
+def _inductive(sy: Symbolic, prop: str, conjuncts: list[tuple[str, z3.BoolRef]], timeout_ms: int,
+               known: tuple[Check, ...] | None, until_failed: bool = False
+               ) -> tuple[list[Check], InductionCti | None, list[z3.ExprRef], list[z3.BoolRef]]:
+    """Initiation, then consecution, of each conjunct and of the property's condition (none when `prop` is
+    empty), all of them assumed in the state before; with `known`, the conjuncts' answers are those. Also
+    the state before and the conjuncts on it (for safety). `until_failed`: no question after one not passed."""
     s, t = sy.frame("i0"), sy.frame("i1")
     parts = [(name, sy.u.at(term, s), sy.u.at(term, t)) for name, term in conjuncts]
-    parts.append((PROPERTY, sy.good(prop, s), sy.good(prop, t)))
+    if prop:
+        parts.append((PROPERTY, sy.good(prop, s), sy.good(prop, t)))
+    asked = parts if known is None else parts[len(conjuncts):]
     checks: list[Check] = []
     cti: InductionCti | None = None
     init = _solver(timeout_ms)
@@ -84,21 +118,21 @@ def check_induction(sy: Symbolic, prop: str, conjuncts: list[tuple[str, z3.BoolR
     # the successor is well formed too (the facts are inductive): a conjunct written with len() and index()
     # equals the solver's item terms only on well-formed lists
     step.add(sy.well_formed(s), *[before for _, before, _ in parts], sy.step(s, t, "ind"), sy.well_formed(t))
-    for name, before, _after in parts:
+    checks.extend(c for c in known or () if c.kind == "initiation")
+    for name, before, _after in asked:
+        if until_failed and checks and checks[-1].status != "passed":
+            return checks, cti, s, []
         status, _ = _ask(init, z3.Not(before))
         checks.append(Check("initiation", name, status))
-    for name, _before, after in parts:
+    checks.extend(c for c in known or () if c.kind == "consecution")
+    for name, _before, after in asked:
+        if until_failed and checks and checks[-1].status != "passed":
+            return checks, cti, s, []
         status, model = _ask(step, z3.Not(after))
         checks.append(Check("consecution", name, status))
         if model is not None and cti is None:
             cti = InductionCti("consecution", name, sy.state_of(model, s), sy.state_of(model, t))
-    safe = _solver(timeout_ms)
-    safe.add(sy.well_formed(s), *[before for _, before, _ in parts])
-    status, model = _ask(safe, sy.bad(prop, s))
-    checks.append(Check("safety", PROPERTY, status))
-    if model is not None and cti is None:
-        cti = InductionCti("safety", PROPERTY, sy.state_of(model, s))
-    return Induction(prop, tuple(checks), cti)
+    return checks, cti, s, [before for _, before, _ in parts]
 
 
 def _ask(solver: z3.Solver, query: z3.BoolRef) -> tuple[str, z3.ModelRef | None]:
@@ -112,4 +146,4 @@ def _ask(solver: z3.Solver, query: z3.BoolRef) -> tuple[str, z3.ModelRef | None]
     return status, model
 
 
-__all__ = ["PROPERTY", "Check", "Induction", "InductionCti", "check_induction"]
+__all__ = ["PROPERTY", "Check", "Induction", "InductionCti", "check_induction", "check_lemmas"]

@@ -31,7 +31,7 @@ from ..analyses.proof import Unwritable, Writer, compile_condition, engine_text,
 from ..analyses.trace import lock_rows
 from ..engine.explore import explore
 from ..engine.kinduction import kinduction
-from ..engine.lemmas import Check, InductionCti, check_induction
+from ..engine.lemmas import Check, InductionCti, check_induction, check_lemmas
 from ..engine.limits import Limits
 from ..engine.pdr import pdr
 from ..engine.symbolic import Cti, ProofResult, Symbolic
@@ -127,9 +127,11 @@ def prove(path: str, system: TransitionSystem, names: list[str], options: ProveO
     sy = Symbolic(system)
     sy.houdini()
     lemmas = compiled_lemmas(system, sy)
+    # the lemmas' own questions, asked once here for every property (engine/lemmas.py)
+    alone = check_lemmas(sy, lemmas) if lemmas else None
     reach = _Reachability(system)
     # each property in a child forked from this same state (forked.py): its proof is the one found alone
-    out = [forked(partial(_prove_one, path, system, sy, lemmas, name, options), reach) for name in names]
+    out = [forked(partial(_prove_one, path, system, sy, lemmas, alone, name, options), reach) for name in names]
     return ProveReport(path, tuple((lm.name, lm.text) for lm in system.spec.lemmas),
                        tuple(c.text for c in sy.well_formed_facts), tuple(out))
 
@@ -148,11 +150,11 @@ def compiled_lemmas(system: TransitionSystem, sy: Symbolic) -> list[tuple[str, z
     return out
 
 
-def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[tuple[str, z3.BoolRef]], name: str,
-               options: ProveOptions, reach: Ask) -> PropertyProof:
+def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[tuple[str, z3.BoolRef]],
+               alone: tuple[Check, ...] | None, name: str, options: ProveOptions, reach: Ask) -> PropertyProof:
     lemma_check = None
     if lemmas:
-        induction = check_induction(sy, name, lemmas)
+        induction = check_induction(sy, name, lemmas, lemmas=alone)
         lemma_check = LemmaCheck(induction.checks, _cti_view(system, induction.cti, reach), induction.inductive)
         if induction.inductive:
             return _deadlock_caveat(sy, PropertyProof(name, "proved", "lemmas", tuple(
