@@ -4,11 +4,14 @@ Per spec, one at a time, each engine in a process of its own (its time and peak 
 killing it):
 - the explicit search: states, seconds, and per violated property the length of a shortest counterexample;
 - a spec with violations (a bug spec): BMC to the length of the longest shortest counterexample among the
-  properties it decides, and whether it finds each at exactly the explicit length;
+  properties it decides, and whether it finds each at exactly the explicit length; when that run misses the
+  property violated first, BMC again asked about that property alone (`--stop-on`, a smaller question per
+  depth) to its explicit length;
 - a spec without: k-induction to depth K and PDR, and which of the properties they decide they prove.
 
 Writes a Markdown table (docs/results.md takes it) and one JSON object per run to bench/proofs.jsonl.
 Usage: python bench/proofs.py [--timeout S] [--depth K] [--out FILE] [SPEC ...]
+(--first-timeout S: the budget of the run about one property, by default the --timeout)
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ SPECS = [*sorted((ROOT / "specs").glob("*.yaml")), *sorted((ROOT / "specs" / "bu
          EXAMPLES / "proofs" / "pernet_init_exit.yaml"]
 
 
-def one(spec: str, engine: str, depth: int, timeout: float, bounds: str = "") -> dict:
-    """Run in this process (the child): one engine on one spec, as a JSON-able summary."""
+def one(spec: str, engine: str, depth: int, timeout: float, bounds: str = "", prop: str = "") -> dict:
+    """Run in this process (the child): one engine on one spec, as a JSON-able summary (`prop`: BMC asks
+    about that property alone)."""
     from netcheck.checker.cli.run import parse_bounds
     from netcheck.checker.engine.bmc import BmcError, bmc, covered
     from netcheck.checker.engine.explore import explore
@@ -41,7 +45,7 @@ def one(spec: str, engine: str, depth: int, timeout: float, bounds: str = "") ->
 
     system = TransitionSystem(load_spec(Path(spec), parse_bounds((bounds,)) if bounds else None))
     began, cpu_began = time.perf_counter(), cpu()
-    out: dict = {"spec": str(Path(spec).relative_to(ROOT)), "engine": engine, "bounds": bounds}
+    out: dict = {"spec": str(Path(spec).relative_to(ROOT)), "engine": engine, "bounds": bounds, "stop_on": prop}
     if engine == "explicit":
         exp = explore(system, Limits(timeout=timeout), measure_memory=False)
         decided = [name for name, why in covered(system).items() if not why]
@@ -52,7 +56,7 @@ def one(spec: str, engine: str, depth: int, timeout: float, bounds: str = "") ->
     else:
         try:
             if engine == "bmc":
-                result = bmc(system, depth, timeout)
+                result = bmc(system, depth, timeout, stop_on=frozenset({prop}) if prop else frozenset())
             elif engine == "kind":
                 result = kinduction(system, depth, timeout)
             else:
@@ -77,19 +81,19 @@ def cpu() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_utime
 
 
-def run(spec: Path, engine: str, depth: int, timeout: float, bounds: str = "") -> dict:
+def run(spec: Path, engine: str, depth: int, timeout: float, bounds: str = "", prop: str = "") -> dict:
     """One engine on one spec in a child process, killed after the timeout (and a grace period)."""
     began = time.perf_counter()
     args = [sys.executable, __file__, "--child", engine, "--depth", str(depth), "--timeout", str(timeout),
-            "--bounds", bounds, str(spec)]
+            "--bounds", bounds, "--prop", prop, str(spec)]
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30, check=False)
     except subprocess.TimeoutExpired:
-        return {"spec": str(spec.relative_to(ROOT)), "engine": engine, "bounds": bounds,
+        return {"spec": str(spec.relative_to(ROOT)), "engine": engine, "bounds": bounds, "stop_on": prop,
                 "error": f"killed after {timeout + 30:g} s", "seconds": round(time.perf_counter() - began, 1)}
     lines = done.stdout.strip().splitlines()
     if done.returncode or not lines:
-        return {"spec": str(spec.relative_to(ROOT)), "engine": engine, "bounds": bounds,
+        return {"spec": str(spec.relative_to(ROOT)), "engine": engine, "bounds": bounds, "stop_on": prop,
                 "error": (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1],
                 "seconds": round(time.perf_counter() - began, 1)}
     return json.loads(lines[-1])
@@ -109,16 +113,18 @@ def verdict(row: dict, explicit: dict) -> str:
     if "error" in row:
         return f"error: {row['error'][:80]}"
     covered = set(row["covered"])
-    expected = {p: n for p, n in explicit.get("lengths", {}).items() if p in covered}
+    expected = {p: n for p, n in explicit.get("lengths", {}).items()
+                if p in covered and row.get("stop_on", "") in ("", p)}
     if row["engine"] == "bmc":
         found = row["lengths"]
         same = all(found.get(p) == n for p, n in expected.items())
         parts = [f"{p} at {found[p]}" for p in sorted(found)]
         missing = [p for p in expected if p not in found]
         why = "; ".join(sorted({reason(row["unknown"][p]) for p in missing if p in row["unknown"]}))
-        text = ", ".join(parts) or "nothing found"
+        text = (f"{row['stop_on']} alone: " if row.get("stop_on") else "") + (", ".join(parts) or "nothing found")
         if missing:
-            text += f"; not found: {', '.join(missing)}" + (f" ({why})" if why else "")
+            text += f"; not found: {', '.join(missing)}" + (f" ({why}" if why else " (") + \
+                f"{'; ' if why else ''}none shorter than {row['reached'] + 1})"
         return text + (" = explicit" if same and not missing else "")
     proved = sorted(row["proofs"])
     violated = sorted(row["lengths"])
@@ -147,12 +153,15 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--bounds", default="")
+    ap.add_argument("--prop", default="", help="(a child) BMC asks about this property alone")
+    ap.add_argument("--first-timeout", type=float, default=0.0,
+                    help="the budget of BMC about the property violated first (default: --timeout)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "proofs.jsonl"))
     ap.add_argument("--table", default="", help="print the table of a log written before, and run nothing")
     ap.add_argument("specs", nargs="*")
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(one(args.specs[0], args.child, args.depth, args.timeout, args.bounds)))
+        print(json.dumps(one(args.specs[0], args.child, args.depth, args.timeout, args.bounds, args.prop)))
         return
     if args.table:   # the table again from a log
         explicit: dict = {}
@@ -174,19 +183,23 @@ def main() -> None:
             shown = "error" if "error" in explicit else f"{explicit['states']}, {explicit['seconds']}"
             lengths = explicit.get("lengths", {})
             if lengths:
-                plans = [("bmc", max(lengths.values()))]
+                plans = [("bmc", max(lengths.values()), "")]
             elif explicit.get("undecided") or "error" in explicit:
                 name = str(spec.relative_to(ROOT))
                 what = explicit.get("error") or f"violates only {', '.join(explicit['undecided'])}"
                 print(f"| {name} | {shown} | - | - | - | - | {what} |", flush=True)
                 continue
             else:
-                plans = [("kind", args.depth), ("pdr", 0)]
-            for engine, depth in plans:
-                row = run(spec, engine, depth, args.timeout, args.bounds)
+                plans = [("kind", args.depth, ""), ("pdr", 0, "")]
+            for engine, depth, prop in plans:
+                row = run(spec, engine, depth, args.first_timeout or args.timeout if prop else args.timeout,
+                          args.bounds, prop)
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 print(line_of(row, explicit), flush=True)
+                first = min(lengths, key=lambda p: (lengths[p], p)) if engine == "bmc" and lengths else ""
+                if not prop and first and first in row.get("covered", ()) and first not in row.get("lengths", {}):
+                    plans.append(("bmc", lengths[first], first))   # missed: asked again about it alone
 
 
 if __name__ == "__main__":

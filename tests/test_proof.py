@@ -124,6 +124,18 @@ def test_a_non_inductive_invariant_gets_a_counterexample_to_induction() -> None:
     assert "never_three" in kinduction(system, 4, sample=0).proofs
 
 
+def test_a_base_case_cut_short_says_so_with_the_runs_timeout() -> None:
+    """k-induction's base case runs on what Houdini leaves of the budget: on net_sem.yaml Houdini alone needs
+    more than a second, so a 1 s run asks no induction step; each open property says why, and the timeout
+    told is the run's, not the sliver the base case had."""
+    result = kinduction(system_of(ROOT / "specs" / "net_sem.yaml"), 8, timeout=1)
+    assert not result.proofs and not result.violations and not result.complete
+    assert result.stop_reason == "timeout after 1 s"
+    for name in ("init_exit_pairing", "exit_matches_init", "runtime_safety"):
+        assert result.unknown[name].startswith("its base case (bounded model checking) reached depth ")
+        assert result.unknown[name].endswith(" of 8 (timeout after 1 s), so no induction step was asked")
+
+
 def test_pdr_invariant_checks_again_and_a_wrong_one_does_not() -> None:
     system = system_of(TWO_STEPS)
     result = pdr(system)

@@ -47,7 +47,10 @@ def kinduction(system: TransitionSystem, depth: int, timeout: float | None = Non
     proofs = strengthen(sy, list(sy.decided), sample, deadline) if sample else {}
     left = None if deadline is None else max(0.001, deadline - time.perf_counter())
     base = bmc(system, depth, left, fail_fast, stop_on)
-    result = ProofResult(base.system, dict(base.violations), dict(base.witnesses), base.complete, base.stop_reason,
+    # the base case ran on what Houdini left of the budget: a timeout is the whole run's
+    stop_reason = f"timeout after {timeout:g} s" if timeout and base.stop_reason.startswith("timeout") else \
+        base.stop_reason
+    result = ProofResult(base.system, dict(base.violations), dict(base.witnesses), base.complete, stop_reason,
                          unknown=dict(base.unknown), depth=depth, reached=base.reached, paths=dict(base.paths),
                          covered=base.covered, times=list(base.times), engine="kind",
                          well_formed=tuple(c.text for c in sy.well_formed_facts))
@@ -58,10 +61,15 @@ def kinduction(system: TransitionSystem, depth: int, timeout: float | None = Non
     for p, proof in proofs.items():   # an inductive invariant needs no base case
         result.proofs[p] = proof
         result.unknown.pop(p, None)
-    if base.reached >= depth:   # else the base case is incomplete: nothing more is proved
-        open_ = [p for p in sy.decided if p not in result.violations and p not in result.witnesses
-                 and p not in result.unknown and p not in result.proofs]
+    open_ = [p for p in sy.decided if p not in result.violations and p not in result.witnesses
+             and p not in result.unknown and p not in result.proofs]
+    if base.reached >= depth:
         _step(sy, result, open_, depth, deadline)
+    else:   # the base case is incomplete: nothing more is proved
+        why = stop_reason or "stopped"
+        for p in open_:
+            result.unknown[p] = (f"its base case (bounded model checking) reached depth {max(base.reached, 0)} of "
+                                 f"{depth} ({why}), so no induction step was asked")
     result.deadlock_partial = sy.deadlock_partial(result.proofs)
     result.seconds = time.perf_counter() - started
     return result
