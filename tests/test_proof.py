@@ -136,6 +136,41 @@ def test_a_base_case_cut_short_says_so_with_the_runs_timeout() -> None:
         assert result.unknown[name].endswith(" of 8 (timeout after 1 s), so no induction step was asked")
 
 
+STEPS_TO_THREE = """netcheck: 1
+name: steps_to_three
+state:
+  x: "int[0..3]"
+  y: bool
+procedures:
+  run():
+    - x = 1
+    - x = 2
+    - x = 3
+    - y = true
+threads:
+  t: run()
+properties:
+  below_three:
+    invariant: "x <= 2"
+  flag_after_three:
+    invariant: "not y or x == 3"
+"""
+
+
+def test_pdr_asks_alone_only_about_the_stop_on_properties(tmp_path: Path) -> None:
+    """PDR asks every property together first (here a violation, so it settles nothing), then each alone;
+    with --stop-on (prove PROPERTY) only those alone, so the time left is theirs, and the others are
+    unknown, saying they were not looked for."""
+    path = tmp_path / "steps.yaml"
+    path.write_text(STEPS_TO_THREE)
+    every = pdr(system_of(path), sample=0)
+    assert every.violations.keys() == {"below_three"} and "flag_after_three" in every.proofs
+    one = pdr(system_of(path), sample=0, stop_on=frozenset({"flag_after_three"}))
+    assert "flag_after_three" in one.proofs and not one.violations
+    assert one.unknown["below_three"].startswith("not looked for on its own")
+    assert not one.complete and one.stop_reason == "asked only about the --stop-on properties"
+
+
 def test_pdr_invariant_checks_again_and_a_wrong_one_does_not() -> None:
     system = system_of(TWO_STEPS)
     result = pdr(system)

@@ -67,8 +67,11 @@ def pdr(system: TransitionSystem, timeout: float | None = None, fail_fast: bool 
     # makes a joint query harder) on its own, last
     open_.sort(key=lambda p: sy.goals[p].kind == "deadlock")
     joint_ = [p for p in open_ if sy.goals[p].kind != "deadlock"]
+    # with stop_on, only those are asked alone (the joint query may still prove the others): the time left
+    # after the joint query is theirs (`prove PROPERTY`), as --stop-on's "other verdicts: unknown" says
+    alone = [p for p in open_ if not stop_on or p in stop_on]
     with Interrupt() as interrupt:
-        groups = ([joint_] if len(joint_) > 1 else []) + [[p] for p in open_]
+        groups = ([joint_] if len(joint_) > 1 else []) + [[p] for p in alone]
         for group in groups:
             group = [p for p in group if p in open_]
             if not group or _stop(result, fail_fast, stop_on):
@@ -80,11 +83,16 @@ def pdr(system: TransitionSystem, timeout: float | None = None, fail_fast: bool 
                 result.complete, result.stop_reason = False, why
                 break
             joint = len(group) > 1
-            budget = _budget(deadline, 2 if joint else len(open_))
+            budget = _budget(deadline, 2 if joint else len([p for p in alone if p in open_]))
             done = _query(sy, result, group, budget, joint)
             open_ = [p for p in open_ if p not in done]
     for p in open_:
-        result.unknown.setdefault(p, "PDR found neither an invariant nor a violation")
+        result.unknown.setdefault(p, "PDR found neither an invariant nor a violation" if p in alone else
+                                  "not looked for on its own: PDR asks alone only about the --stop-on properties")
+    if any(p not in alone for p in open_) and not result.stop_reason:
+        ran_out = deadline is not None and time.perf_counter() > deadline
+        result.complete = False
+        result.stop_reason = f"timeout after {timeout:g} s" if ran_out else "asked only about the --stop-on properties"
     result.deadlock_partial = sy.deadlock_partial(result.proofs)
     result.seconds = time.perf_counter() - started
     return result
