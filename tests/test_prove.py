@@ -542,7 +542,7 @@ def test_the_net_mutex_lemmas_prove_the_headline_properties() -> None:
 
 
 def test_the_net_sem_lemmas_prove_the_headline_properties() -> None:
-    """specs/proofs/net_sem_lemmas.yaml, the seed patch's protocol (docs/proofs.md: at net=4): with one
+    """specs/proofs/net_sem_lemmas.yaml, the seed patch's protocol (docs/proofs.md: to net=3): with one
     namespace, the lemmas prove init_exit_pairing, exit_matches_init and deadlock freedom with no search,
     rwsem semantics included (its read side, its queue, who it is handed to)."""
     code, out = run(str(ROOT / "specs" / "proofs" / "net_sem_lemmas.yaml"), "init_exit_pairing",
