@@ -175,6 +175,8 @@ def test_the_lemmas_questions_asked_once_give_the_same_answers(tmp_path: Path, s
         assert alone[-1] == Check("consecution", "copied", "failed")
     shared, asked = check_induction(sy, prop, lemmas, lemmas=alone), check_induction(sy, prop, lemmas)
     assert shared.inductive and shared.checks == asked.checks and shared.cti is None
+    # answers about other conjuncts are not taken: everything is asked
+    assert check_induction(sy, prop, lemmas[:1], lemmas=alone) == check_induction(sy, prop, lemmas[:1])
     code, out = run(str(path), prop, "--lemmas-only")
     assert code == 0 and "PROVED by the lemmas" in out and f"consecution            passed ({len(lemmas) + 1} queries)" in out
 

@@ -66,10 +66,10 @@ def kinduction(system: TransitionSystem, depth: int, timeout: float | None = Non
     if base.reached >= depth:
         _step(sy, result, open_, depth, deadline)
     else:   # the base case is incomplete: nothing more is proved
-        why = stop_reason or "stopped"
+        reached = f"reached depth {base.reached} of {depth}" if base.reached >= 0 else f"decided no depth of {depth}"
         for p in open_:
-            result.unknown[p] = (f"its base case (bounded model checking) reached depth {max(base.reached, 0)} of "
-                                 f"{depth} ({why}), so no induction step was asked")
+            result.unknown[p] = (f"its base case (bounded model checking) {reached} ({stop_reason or 'stopped'}), so "
+                                 "no induction step was asked")
     result.deadlock_partial = sy.deadlock_partial(result.proofs)
     result.seconds = time.perf_counter() - started
     return result

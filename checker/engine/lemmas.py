@@ -88,8 +88,10 @@ def check_induction(sy: Symbolic, prop: str, conjuncts: list[tuple[str, z3.BoolR
     property's own condition; `sy.houdini()` must have run. The first failure's CTI. `lemmas`: what
     `check_lemmas` answered for these conjuncts; when every check passed, only the property's own questions
     are asked (the answers are the same)."""
-    alone = lemmas if lemmas and all(c.status == "passed" for c in lemmas) else None
-    checks, cti, s, befores = _inductive(sy, prop, conjuncts, timeout_ms, alone)
+    given, names = lemmas or (), [name for name, _ in conjuncts]
+    # only answers about these conjuncts (initiation, then consecution, of each), all passed
+    reuse = bool(given) and [c.conjunct for c in given] == names + names and all(c.status == "passed" for c in given)
+    checks, cti, s, befores = _inductive(sy, prop, conjuncts, timeout_ms, given if reuse else None)
     safe = _solver(timeout_ms)
     safe.add(sy.well_formed(s), *befores)
     status, model = _ask(safe, sy.bad(prop, s))

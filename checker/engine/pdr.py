@@ -92,7 +92,9 @@ def pdr(system: TransitionSystem, timeout: float | None = None, fail_fast: bool 
     if any(p not in alone for p in open_) and not result.stop_reason:
         ran_out = deadline is not None and time.perf_counter() > deadline
         result.complete = False
-        result.stop_reason = f"timeout after {timeout:g} s" if ran_out else "asked only about the --stop-on properties"
+        result.stop_reason = f"timeout after {timeout:g} s" if ran_out else \
+            "stopped at the --stop-on properties" if _stop(result, fail_fast, stop_on) else \
+            "asked only about the --stop-on properties"
     result.deadlock_partial = sy.deadlock_partial(result.proofs)
     result.seconds = time.perf_counter() - started
     return result
