@@ -553,6 +553,17 @@ def test_the_net_sem_lemmas_prove_the_headline_properties() -> None:
     assert out.count("PROVED by the lemmas") == 3 and "every run is finite" in out
 
 
+def test_the_pernet_ops_rwsem_lemmas_prove_the_headline_properties() -> None:
+    """specs/proofs/pernet_ops_rwsem_lemmas.yaml, the end of the upstream series (no net_mutex: setups and
+    cleanups in parallel inside pernet_ops_rwsem's read side, net_rwsem for the namespace list; docs/proofs.md
+    to net=2): with one namespace, the lemmas prove init_exit_pairing, exit_matches_init and deadlock
+    freedom with no search."""
+    code, out = run(str(ROOT / "specs" / "proofs" / "pernet_ops_rwsem_lemmas.yaml"), "init_exit_pairing",
+                    "exit_matches_init", "deadlock_free", "--lemmas-only", "--bound", "net=1")
+    assert code == 0, out
+    assert out.count("PROVED by the lemmas") == 3 and "every run is finite" in out
+
+
 def test_a_state_naming_no_thread_is_still_told() -> None:
     """A counterexample to induction is any state the facts allow: an rwsem queue entry or a lock owner of
     no thread (a well-formedness fact Houdini dropped) is shown as such, never a crash."""
