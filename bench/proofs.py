@@ -123,8 +123,8 @@ def verdict(row: dict, explicit: dict) -> str:
         why = "; ".join(sorted({reason(row["unknown"][p]) for p in missing if p in row["unknown"]}))
         text = (f"{row['stop_on']} alone: " if row.get("stop_on") else "") + (", ".join(parts) or "nothing found")
         if missing:
-            text += f"; not found: {', '.join(missing)}" + (f" ({why}" if why else " (") + \
-                f"{'; ' if why else ''}none shorter than {row['reached'] + 1})"
+            notes = [*([why] if why else []), f"none shorter than {row['reached'] + 1}"]
+            text += f"; not found: {', '.join(missing)} ({'; '.join(notes)})"
         return text + (" = explicit" if same and not missing else "")
     proved = sorted(row["proofs"])
     violated = sorted(row["lengths"])
@@ -192,8 +192,8 @@ def main() -> None:
             else:
                 plans = [("kind", args.depth, ""), ("pdr", 0, "")]
             for engine, depth, prop in plans:
-                row = run(spec, engine, depth, args.first_timeout or args.timeout if prop else args.timeout,
-                          args.bounds, prop)
+                budget = (args.first_timeout or args.timeout) if prop else args.timeout
+                row = run(spec, engine, depth, budget, args.bounds, prop)
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 print(line_of(row, explicit), flush=True)
