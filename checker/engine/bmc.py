@@ -24,9 +24,14 @@ whose last frame is the same, and a goal reads only the last frame (or the one b
 not unrolled): no violation is lost and none is found later than its shortest length (`order=False`
 unrolls every interleaving, for the tests).
 
-The solver works on bit-vectors (engine/finite.py: the integer terms translated to one width, widened
-when an overflow is reachable), or on integers when a term does not translate (`finite=False` asks for
-them, for the tests).
+The solver works on bit-vectors (engine/finite.py: the integer terms translated to one width), or on
+integers when a term does not translate (`finite=False` asks for them, for the tests). The width comes from
+**interval bounds** (engine/intervals.py): each frame's slots get the interval of the values the step can
+give them from the frame before's (every case and way at once, guards unread), starting from the initial
+states, with an unused slot (a local nothing reads until it is written again; None in the explicit state)
+fixed at 0 instead of free. When every integer the steps to depth d and the goal compute is bounded, the
+question is asked at a width that holds them all, without overflow conditions, of a solver of its own
+(`FiniteSolver.exact`); otherwise the solver watches for overflow and widens when one is reachable.
 
 Per depth d the solver is asked, under push/pop, whether a property is violated after d steps: a state
 condition at frame d (an invariant false, a final property false in a final state, a property undefined:
@@ -56,6 +61,7 @@ from netcheck.model.semantics.system import TransitionSystem
 
 from .deadlocks import DeadlockForm, explicit_form
 from .finite import FiniteSolver, Untranslatable
+from .intervals import Bounds, Value, hull
 from .limits import Interrupt
 from .result import EngineResult, Finding, Label, Path
 from .verdicts import InternalError, PropertyChecker
@@ -261,9 +267,32 @@ class Unrolling:
         self._encode_steps()
         self.movable: list[list[z3.BoolRef]] = []      # per step and case: it could move before that step
         self.frames.append(self._fresh("f0"))
-        initial = [z3.And(*[self.frames[0][i] == rel.pre.value(i, v) for i, v in enumerate(s) if v is not None])
+        self.bounds: list[list[Value]] = []      # per frame, each slot's interval (`ranges`)
+        self._step_bounds: dict[int, Bounds] = {}
+        initial = [z3.And(*[self.frames[0][i] == (rel.pre.value(i, v) if v is not None else self.unused[i])
+                            for i, v in enumerate(s) if v is not None or self.unused[i] is not None])
                    for s in system.initial_states]
         self.solver.add(z3.Or(*initial) if initial else z3.BoolVal(False))
+
+    @cached_property
+    def unused(self) -> list[z3.ExprRef | None]:
+        """Per slot, the value it holds while unused (a local not yet or no longer live, which nothing reads)
+        on the bit-vector solver: 0, or a record of 0s; None for a Boolean or a set (any value). Fixed, so
+        that every integer of every frame is bounded (`ranges`); the explicit state holds None there."""
+        out: list[z3.ExprRef | None] = []
+        for c in self.base:
+            sort = c.sort()
+            if not isinstance(self.solver, FiniteSolver):
+                out.append(None)
+            elif sort.kind() == z3.Z3_INT_SORT:
+                out.append(z3.IntVal(0))
+            elif isinstance(sort, z3.DatatypeSortRef) and sort.num_constructors() == 1 and \
+                    all(sort.constructor(0).domain(k).kind() == z3.Z3_INT_SORT
+                        for k in range(sort.constructor(0).arity())):
+                out.append(sort.constructor(0)(*[z3.IntVal(0)] * sort.constructor(0).arity()))
+            else:
+                out.append(None)
+        return out
 
     def _integer_solver(self) -> z3.Solver:
         solver = z3.Solver()
@@ -412,6 +441,7 @@ class Unrolling:
             if len(group) > 1:
                 parts.append(z3.AtMost(*group, 1))
         shadow: list[z3.BoolRef] = []
+        self.values: list[z3.ExprRef] = []   # per slot, the value a step gives it
         for i in range(self.n):
             value: z3.ExprRef = self.base[i]
             for k in reversed(range(len(self.visible))):
@@ -421,6 +451,7 @@ class Unrolling:
                 if i in self.settles[j].writes:
                     value = z3.If(ways[j], self.settles[j].writes[i], value)
             parts.append(self.next[i] == value)
+            self.values.append(value)
             shadow.append(value == value)   # the value computed, whatever the next frame holds
         self.step_template = z3.And(*parts)
         # the same step with its writes computed but not made: what the finite-domain solver watches for overflow
@@ -496,6 +527,8 @@ class Unrolling:
             run = z3.Bool(f"run@{f}")
             stay = z3.And(*[a == b for a, b in zip(after, before)])
             self.solver.add(z3.If(run, moved, stay))
+            self.solver.add(*[z3.Const(f"any.{i}@{f}", c.sort()) == v
+                              for i, (c, v) in enumerate(zip(self.base, self.unused)) if v is not None])
             if f > 0:
                 self.solver.add(z3.Implies(run, self.run[f - 1]))
             self.sel.append(select)
@@ -531,6 +564,59 @@ class Unrolling:
                     for p, step in enumerate(t.steps) if t.daemon and step is not None and step.idle]
             parts.append(z3.Or(pc == t.finished, *idle))
         return z3.And(*parts)
+
+
+    def ranges(self, frame: int) -> list[Value]:
+        """Each slot's interval in frame `frame` on every path (engine/intervals.py): the initial states' values,
+        then per frame the values the step computes from the frame before (every case and way at once, each
+        unused value the fixed one)."""
+        while len(self.bounds) <= frame:
+            if not self.bounds:
+                first: list[Value] = [None] * self.n
+                for state in self.system.initial_states:
+                    for i, v in enumerate(state):
+                        term = self.rel.pre.value(i, v) if v is not None else self.unused[i]
+                        here = Bounds({})(term) if term is not None else None
+                        first[i] = here if state is self.system.initial_states[0] else hull(first[i], here)
+                self.bounds.append(first)
+                continue
+            bounds = self.step_bounds(len(self.bounds) - 1)
+            self.bounds.append([bounds.memo[v.get_id()] for v in self.values])
+        return self.bounds[frame]
+
+    def env(self, frame: int) -> dict[int, Value]:
+        """The intervals of the template's constants for a step from `frame` (its unused values fixed)."""
+        env = {c.get_id(): b for c, b in zip(self.base, self.ranges(frame))}
+        for c, v in zip(self.free, self.unused):
+            if v is not None:
+                env[c.get_id()] = Bounds({})(v)
+        return env
+
+    def step_bounds(self, frame: int) -> Bounds:
+        """The bounds of the step from `frame` (every subterm of its guards, conditions and values)."""
+        bounds = self._step_bounds.get(frame)
+        if bounds is None:
+            bounds = self._step_bounds[frame] = Bounds(self.env(frame))
+            bounds(self.shadow_template)
+        return bounds
+
+    def exact_bits(self, depth: int, goals: list[_Goal]) -> int | None:
+        """Signed bits that hold every integer a question about `goals` at `depth` computes, on any path:
+        the steps to it and the goals' conditions (None: some integer is unbounded)."""
+        peak = 0
+        for f in range(depth):
+            bounds = self.step_bounds(f)
+            if not bounds.bounded:
+                return None
+            peak = max(peak, bounds.peak)
+        for goal in goals:
+            for frame, term in _condition_parts(self, goal, depth, self.base):
+                bounds = Bounds(self.env(frame))
+                bounds(term)
+                if not bounds.bounded:
+                    return None
+                peak = max(peak, bounds.peak)
+        return peak.bit_length() + 1
 
 
 @dataclass
@@ -643,6 +729,8 @@ def _depth(result: BmcResult, u: Unrolling, goals: dict[str, _Goal], open_: list
     while conds:
         if deadline is not None:   # each query gets the time left, so that --timeout bounds the run
             u.solver.set("timeout", max(1, int((deadline - time.perf_counter()) * 1000)))
+        if isinstance(u.solver, FiniteSolver):
+            u.solver.exact(u.exact_bits(d, [goals[name] for name in conds]))
         u.solver.push()
         try:
             u.solver.add(z3.Or(*conds.values()))
@@ -673,14 +761,25 @@ def _stop(result: BmcResult, fail_fast: bool, stop_on: frozenset[str]) -> bool:
 
 def _condition(u: Unrolling, goal: _Goal, d: int) -> z3.BoolRef:
     """The goal reached at depth d: in frame d, or by a violating d-th step from frame d - 1."""
+    parts = [term for _, term in _condition_parts(u, goal, d)]
+    return z3.Or(*parts) if parts else z3.BoolVal(False)
+
+
+def _condition_parts(u: Unrolling, goal: _Goal, d: int, state: list[z3.ExprRef] | None = None
+                     ) -> list[tuple[int, z3.BoolRef]]:
+    """The parts of `_condition`, each with the frame it reads; over `state` instead of that frame when
+    given (the template: `u.base`)."""
     parts = []
     if callable(goal.state):
-        parts.append(goal.state(u.frames[d]))
+        parts.append((d, goal.state(u.frames[d] if state is None else state)))
     if d > 0 and goal.kind == "step":
-        broken = u.violating_step(d - 1)
-        if goal.name in broken:
-            parts.append(broken[goal.name])
-    return z3.Or(*parts) if parts else z3.BoolVal(False)
+        if state is None:
+            broken = u.violating_step(d - 1)
+            if goal.name in broken:
+                parts.append((d - 1, broken[goal.name]))
+        elif goal.name in u.broken or goal.name in u.visible_violations:
+            parts.append((d - 1, u.breaking(goal.name, state)))
+    return parts
 
 
 # -- decoding a model into an explicit path

@@ -318,10 +318,36 @@ class _Translator:
         return out
 
     def index_term(self, keys: tuple[Expr, ...], strides: tuple[int, ...]) -> z3.ExprRef:
-        total = z3.IntVal(0)
-        for k, st in zip(keys, strides):
-            total = total + self.term(k) * st
-        return z3.simplify(total)
+        """`sum(key * stride)` where every key is one of its type's values, -1 where one is not (null): as
+        if-then-else over the keys' values when each key's type bounds them (no arithmetic, so nothing for
+        the bit-vector translation of bounded model checking to watch for overflow), else as the sum. Keys
+        index a per-entity array, so their types are entities."""
+        terms = [self.term(k) for k in keys]
+        sizes = [self.key_size(k.type) for k in keys]
+        if any(size is None for size in sizes):
+            total = z3.IntVal(0)
+            for t, st in zip(terms, strides):
+                total = total + t * st
+            return z3.simplify(total)
+
+        def offset(j: int, at: int) -> z3.ExprRef:
+            if j == len(terms):
+                return z3.IntVal(at)
+            size = sizes[j]
+            assert size is not None
+            out: z3.ExprRef = z3.IntVal(-1)
+            for v in reversed(range(size)):
+                out = z3.If(terms[j] == v, offset(j + 1, at + v * strides[j]), out)
+            return out
+        return z3.simplify(offset(0, 0))
+
+    def key_size(self, t: Type) -> int | None:
+        """How many values an index of type `t` takes (an entity's elements: 0 to size - 1), None when its
+        type does not say."""
+        return self.enc.sizes.get(t.entity) if isinstance(t, RefT) else None
+        if isinstance(t, IntT) and t.lo == 0 and t.hi is not None and t.counter is None:
+            return t.hi + 1
+        return None
 
     def select(self, base: int, count: int, index: z3.ExprRef) -> z3.ExprRef:
         """Slot `base + index` of `count`; an index out of range (null: `defined` is false) picks the last."""
