@@ -9,7 +9,8 @@ killing it):
   depth) to its explicit length;
 - a spec without: k-induction to depth K and PDR, and which of the properties they decide they prove.
 
-Writes a Markdown table (docs/results.md takes it) and one JSON object per run to bench/proofs.jsonl.
+Writes a Markdown table (docs/results.md takes it) and one JSON object per run to bench/proofs.jsonl (a
+BMC run's with its seconds per depth, `times`).
 Usage: python bench/proofs.py [--timeout S] [--depth K] [--out FILE] [SPEC ...]
 (--first-timeout S: the budget of the run about one property, by default the --timeout)
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -69,7 +71,8 @@ def one(spec: str, engine: str, depth: int, timeout: float, bounds: str = "", pr
                             for name in result.violations},
                    proofs={name: p.size if p.engine == "pdr" else p.k
                            for name, p in getattr(result, "proofs", {}).items()},
-                   unknown={name: why for name, why in result.unknown.items() if name in result.covered})
+                   unknown={name: why for name, why in result.unknown.items() if name in result.covered},
+                   times=[round(t, 1) for t in getattr(result, "times", [])])
     out.update(seconds=round(time.perf_counter() - began, 2), cpu=round(cpu() - cpu_began, 2),
                memory_mb=round(peak_rss_mb()))
     return out
@@ -108,6 +111,13 @@ def reason(why: str) -> str:
     return why[:60]
 
 
+def decided_below(row: dict, prop: str) -> int:
+    """The depth below which a BMC run shows `prop` unbroken: the one z3 could not decide it at, else one past
+    the deepest depth the run decided."""
+    found = re.search(r"could not decide at depth (\d+)", row["unknown"].get(prop, ""))
+    return int(found.group(1)) if found else row["reached"] + 1
+
+
 def verdict(row: dict, explicit: dict) -> str:
     """What a symbolic run shows, compared with the explicit search."""
     if "error" in row:
@@ -123,7 +133,8 @@ def verdict(row: dict, explicit: dict) -> str:
         why = "; ".join(sorted({reason(row["unknown"][p]) for p in missing if p in row["unknown"]}))
         text = (f"{row['stop_on']} alone: " if row.get("stop_on") else "") + (", ".join(parts) or "nothing found")
         if missing:
-            notes = [*([why] if why else []), f"none shorter than {row['reached'] + 1}"]
+            shortest = min(decided_below(row, p) for p in missing)
+            notes = [*([why] if why else []), f"none shorter than {shortest}"]
             text += f"; not found: {', '.join(missing)} ({'; '.join(notes)})"
         return text + (" = explicit" if same and not missing else "")
     proved = sorted(row["proofs"])

@@ -21,7 +21,7 @@ bit-vectors (`GROW` bits more) and asks again. Where bmc.py's interval bounds (e
 that no path of the question's length computes a value beyond a width, it says so (`FiniteSolver.exact`):
 the question is then asked at that width without the overflow conditions (on register_takes_read's
 `init_exit_pairing`, most of each question's cost), of a fresh solver, which simplifies the whole problem
-first (the incremental one keeps every variable for later questions): depth 9 in 27 s instead of 131.
+first (the incremental one keeps every variable for later questions): depth 9 in 24 to 48 s instead of 131.
 A term it cannot translate (a quantifier, an unknown operator), or values beyond `MAX_WIDTH` bits, raise
 `Untranslatable`, and bmc.py uses the integer solver instead.
 """
