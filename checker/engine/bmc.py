@@ -565,7 +565,6 @@ class Unrolling:
             parts.append(z3.Or(pc == t.finished, *idle))
         return z3.And(*parts)
 
-
     def ranges(self, frame: int) -> list[Value]:
         """Each slot's interval in frame `frame` on every path (engine/intervals.py): the initial states' values,
         then per frame the values the step computes from the frame before (every case and way at once, each
