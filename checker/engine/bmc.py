@@ -286,10 +286,11 @@ class Unrolling:
                 out.append(None)
             elif sort.kind() == z3.Z3_INT_SORT:
                 out.append(z3.IntVal(0))
-            elif isinstance(sort, z3.DatatypeSortRef) and sort.num_constructors() == 1 and \
-                    all(sort.constructor(0).domain(k).kind() == z3.Z3_INT_SORT
-                        for k in range(sort.constructor(0).arity())):
-                out.append(sort.constructor(0)(*[z3.IntVal(0)] * sort.constructor(0).arity()))
+            elif isinstance(sort, z3.DatatypeSortRef) and sort.num_constructors() == 1:
+                record = sort.constructor(0)
+                fields = [record.domain(k) for k in range(record.arity())]
+                ints = all(f.kind() == z3.Z3_INT_SORT for f in fields)
+                out.append(record(*[z3.IntVal(0)] * len(fields)) if ints else None)
             else:
                 out.append(None)
         return out

@@ -345,9 +345,6 @@ class _Translator:
         """How many values an index of type `t` takes (an entity's elements: 0 to size - 1), None when its
         type does not say."""
         return self.enc.sizes.get(t.entity) if isinstance(t, RefT) else None
-        if isinstance(t, IntT) and t.lo == 0 and t.hi is not None and t.counter is None:
-            return t.hi + 1
-        return None
 
     def select(self, base: int, count: int, index: z3.ExprRef) -> z3.ExprRef:
         """Slot `base + index` of `count`; an index out of range (null: `defined` is false) picks the last."""
