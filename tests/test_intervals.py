@@ -58,6 +58,20 @@ def random_term(rng: random.Random, leaves: list[z3.ArithRef], depth: int) -> z3
     return {"+": a + b, "-": a - b, "*": a * b, "neg": -a}[op]
 
 
+NAMES = ["a", "b", "c"]
+LEAVES = [z3.Int(n) for n in NAMES]
+
+
+def random_case(rng: random.Random, low: int, span: int) -> tuple[dict[str, tuple[int, int]], z3.ArithRef]:
+    """Random intervals of the constants a, b and c (each starting within +-low, at most span wide) and a
+    random term over them."""
+    env = {}
+    for n in NAMES:
+        lo = rng.randint(-low, low)
+        env[n] = (lo, lo + rng.randint(0, span))
+    return env, random_term(rng, LEAVES, 4)
+
+
 def subterms(term: z3.ExprRef) -> list[z3.ExprRef]:
     out, seen, todo = [], set(), [term]
     while todo:
@@ -73,20 +87,14 @@ def test_bounds_hold_every_value_of_random_terms() -> None:
     """Random terms over three constants with random intervals, evaluated at random points of the intervals:
     every integer subterm's value lies in its bounds, and within `peak`."""
     rng = random.Random(7)
-    names = ["a", "b", "c"]
-    leaves = [z3.Int(n) for n in names]
     checked = 0
     for _ in range(150):
-        env = {}
-        for n in names:
-            lo = rng.randint(-20, 20)
-            env[n] = (lo, lo + rng.randint(0, 15))
-        term = random_term(rng, leaves, 4)
+        env, term = random_case(rng, 20, 15)
         b = Bounds({z3.Int(n).get_id(): v for n, v in env.items()})
         b(term)
         assert b.bounded
         for _ in range(10):
-            point = [(z3.Int(n), z3.IntVal(rng.randint(*env[n]))) for n in names]
+            point = [(z3.Int(n), z3.IntVal(rng.randint(*env[n]))) for n in NAMES]
             for sub in subterms(term):
                 if sub.sort().kind() != z3.Z3_INT_SORT:
                     continue
@@ -135,16 +143,51 @@ def test_frame_bounds_hold_every_state_within_the_depth(spec: str) -> None:
     assert checked > 300
 
 
+def test_narrow_translation_is_the_integer_value_of_random_terms() -> None:
+    """Random terms over constants with random intervals, each subterm at the width of its own interval
+    (finite.NarrowTranslator), evaluated at random points of the intervals: the integer value, and each
+    comparison's truth."""
+    rng = random.Random(11)
+    checked = 0
+    for _ in range(120):
+        env, term = random_case(rng, 40, 30)
+        other = random_term(rng, LEAVES, 2)
+        narrow = finite.NarrowTranslator({z3.Int(n).get_id(): v for n, v in env.items()})
+        for _ in range(8):
+            point = {n: rng.randint(*env[n]) for n in NAMES}
+            ints = [(z3.Int(n), z3.IntVal(v)) for n, v in point.items()]
+            bits = [(narrow(z3.Int(n)), z3.BitVecVal(v, narrow(z3.Int(n)).size())) for n, v in point.items()]
+            for sub in subterms(term):
+                if sub.sort().kind() != z3.Z3_INT_SORT:
+                    continue
+                value = z3.simplify(z3.substitute(narrow(sub), *bits))
+                assert value.as_signed_long() == z3.simplify(z3.substitute(sub, *ints)).as_long(), sub
+                checked += 1
+            for cmp in (term < other, term == other, term >= other):
+                assert z3.is_true(z3.simplify(z3.substitute(narrow(cmp), *bits))) == \
+                    z3.is_true(z3.simplify(z3.substitute(cmp, *ints)))
+    assert checked > 3_000
+
+
 def test_bmc_asks_without_overflow_conditions_where_the_bounds_fit(monkeypatch) -> None:
-    """On a bug spec with lists and arithmetic, every question is asked in the bounded way, and the violations
-    are the ones the overflow-watching way finds, at the same lengths."""
+    """On a bug spec with lists and arithmetic, every question is asked in the bounded way, each term at its
+    own width, and the violations are the ones found at one width and the ones the overflow-watching way
+    finds, at the same lengths."""
     asked: list[int | None] = []
-    exact = finite.FiniteSolver.exact
-    monkeypatch.setattr(finite.FiniteSolver, "exact", lambda self, bits: (asked.append(bits), exact(self, bits))[1])
+    narrow: list[object] = []
+    exact, check_narrow = finite.FiniteSolver.exact, finite.FiniteSolver._check_narrow
+    monkeypatch.setattr(finite.FiniteSolver, "exact",
+                        lambda self, bits, env=None: (asked.append(bits), exact(self, bits, env))[1])
+    monkeypatch.setattr(finite.FiniteSolver, "_check_narrow",
+                        lambda self, question: (narrow.append(check_narrow(self, question)), narrow[-1])[1])
     system = TransitionSystem(load_spec(ROOT / "docs/examples/bugs/consumer_peeks_unlocked.yaml"))
     bounded = bmc(system, 14)
     assert asked and all(bits is not None for bits in asked)
+    assert narrow and all(answer is not None for answer in narrow)
+    found = {name: len(p.labels) + (p.last is not None) for name, p in bounded.paths.items()}
+    monkeypatch.setattr(finite.FiniteSolver, "exact", lambda self, bits, env=None: exact(self, bits, None))
+    one_width = bmc(system, 14)
     monkeypatch.setattr(Unrolling, "exact_bits", lambda self, depth, goals: None)
     watched = bmc(system, 14)
-    found = {name: len(p.labels) + (p.last is not None) for name, p in bounded.paths.items()}
-    assert found == {name: len(p.labels) + (p.last is not None) for name, p in watched.paths.items()} and found
+    for other in (one_width, watched):
+        assert found == {name: len(p.labels) + (p.last is not None) for name, p in other.paths.items()} and found

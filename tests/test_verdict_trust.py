@@ -160,3 +160,80 @@ def test_a_run_cut_short_is_unknown_not_vacuous() -> None:
     assert result.exit_code == 3
     prop = next(p for p in json.loads(result.output)["properties"] if p["name"] == "everything_queued")
     assert prop["status"] == "unknown"
+
+
+# ---------------------------------------------------------------- no state to check on
+
+STARTS_BROKEN = HEADER + """
+locks: {m: mutex}
+state: {x: "int[0..3]"}
+procedures:
+  check():
+    - assert: "1 == 2"      # reads no shared state: run while the initial states are computed
+      name: never_true
+    - x = 1
+  bump():
+    - mutex_lock: m
+    - x += 2
+    - mutex_unlock: m
+threads:
+  checker: check()
+  worker: bump()
+properties:
+  always_locked: {invariant: "locked(m)"}
+  one_at_end: {final: "x == 1"}
+lemmas:
+  anything: "x <= 3"
+"""
+
+
+def test_no_initial_state_is_checked_on_no_state_by_every_engine(tmp_path) -> None:
+    """Every way to start breaks never_true before the first visible step: there is no state, so no other
+    property holds (always_locked would be false in any state there was)."""
+    spec = tmp_path / "starts_broken.yaml"
+    spec.write_text(STARTS_BROKEN)
+    for engine in (["--engine", "explicit"], ["--engine", "bmc", "--depth", "3"], ["--engine", "kind", "--depth", "3"],
+                   ["--engine", "pdr"]):
+        result = run("verify", "--format", "json", "--no-timing", *engine, spec)
+        verdicts = {p["name"]: (p["status"], p["message"]) for p in json.loads(result.output)["properties"]}
+        assert result.exit_code == 1 and verdicts.pop("never_true")[0] == "violated", (engine, verdicts)
+        if engine[1] != "explicit":
+            assert verdicts.pop("lock_order")[0] == "unknown"   # decided by the explicit search only
+        assert all(status == "vacuous" and "no initial state" in message and "never_true" in message
+                   for status, message in verdicts.values()), (engine, verdicts)
+    proved = run("prove", "--format", "json", spec)
+    statuses = {p["name"]: p["status"] for p in json.loads(proved.output)["properties"]}
+    assert proved.exit_code == 1 and statuses.pop("never_true") == "violated"
+    assert set(statuses.values()) == {"unknown"}, statuses   # the lemmas, inductive over no state, prove nothing
+    lemmas_only = run("prove", "--lemmas-only", "--format", "json", spec, "always_locked")
+    assert json.loads(lemmas_only.output)["properties"][0]["status"] == "unknown" and lemmas_only.exit_code == 3
+
+
+def test_a_property_broken_while_some_starts_settle_is_never_proved(tmp_path) -> None:
+    """One branch of the first choice breaks never_true before any visible step, the other starts: an
+    invariant of the states after it (Houdini's, the lemmas') says nothing of the way there."""
+    spec = tmp_path / "some_starts_broken.yaml"
+    spec.write_text(STARTS_BROKEN.replace('''    - assert: "1 == 2"      # reads no shared state: run while the initial states are computed
+      name: never_true''', '''    - either:
+        bad: [{assert: "1 == 2", name: never_true}]
+        fine: []'''))
+    for engine in (["--engine", "explicit"], ["--engine", "kind", "--depth", "3"], ["--engine", "pdr"]):
+        result = run("verify", "--format", "json", "--no-timing", *engine, spec)
+        verdicts = {p["name"]: p["status"] for p in json.loads(result.output)["properties"]}
+        assert verdicts["never_true"] == "violated" and verdicts["always_locked"] == "violated", (engine, verdicts)
+    for args in ([], ["--lemmas-only"]):
+        proved = run("prove", "--format", "json", *args, spec, "never_true")
+        assert json.loads(proved.output)["properties"][0]["status"] == "violated" and proved.exit_code == 1
+
+
+def test_a_final_property_proved_of_no_final_state_is_not_a_pass() -> None:
+    for engine in (["--engine", "kind", "--depth", "3"], ["--engine", "pdr"]):
+        data = json.loads(run("verify", "--format", "json", "--no-timing", *engine, NEVER_FINAL).output)
+        prop = next(p for p in data["properties"] if p["name"] == "everything_queued")
+        assert prop["status"] == "vacuous" and "no final state is reachable" in prop["message"], engine
+    proved = json.loads(run("prove", "--format", "json", NEVER_FINAL, "everything_queued").output)["properties"][0]
+    assert proved["status"] == "unknown" and "no final state is reachable" in proved["reason"]
+    good = EXAMPLES / "producer_consumer.yaml"
+    data = json.loads(run("verify", "--format", "json", "--no-timing", "--engine", "pdr", good).output)
+    finals = [p for p in data["properties"] if p["kind"] == "final"]
+    assert finals and all(p["status"] == "holds" for p in finals)   # a final state is reachable there

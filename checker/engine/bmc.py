@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, reduce
 
 import z3
 from netcheck.model.semantics import ir
@@ -61,7 +61,7 @@ from netcheck.model.semantics.system import TransitionSystem
 
 from .deadlocks import DeadlockForm, explicit_form
 from .finite import FiniteSolver, Untranslatable
-from .intervals import Bounds, Value, hull
+from .intervals import Bounds, Value, hull, widened
 from .limits import Interrupt
 from .result import EngineResult, Finding, Label, Path
 from .verdicts import InternalError, PropertyChecker
@@ -80,6 +80,7 @@ UNDECIDED = {
 
 
 MAX_WAYS = 50_000   # the most ways threads may settle, over all visible cases of a spec
+HORIZON = 8   # the fewest frames the bit-vector widths of a question are taken over (`horizon`)
 
 
 class BmcError(ValueError):
@@ -256,6 +257,7 @@ class Unrolling:
             raise BmcError("a local slot is read at a type other than its pool's: the bounded engine cannot "
                            "encode it")
         self.frames: list[list[z3.ExprRef]] = []
+        self.frees: dict[str, list[z3.ExprRef]] = {}       # per step's tag, its free values (`macro`)
         self.sel: list[list[z3.BoolRef]] = []
         self.run: list[z3.BoolRef] = []
         self.violating: dict[int, dict[str, z3.BoolRef]] = {}
@@ -499,7 +501,7 @@ class Unrolling:
         and the formula (of `template`, by default the step's)."""
         select = [z3.Bool(f"case{k}@{tag}") for k in range(len(self.visible))]
         ways = [z3.Bool(f"way{j}@{tag}") for j in range(len(self.settles))]
-        free = [z3.Const(f"any.{i}@{tag}", c.sort()) for i, c in enumerate(self.base)]
+        free = self.frees.setdefault(tag, [z3.Const(f"any.{i}@{tag}", c.sort()) for i, c in enumerate(self.base)])
         template = self.step_template if template is None else template
         consts = [*before, *after, *select, *ways, *free]
         step = _substitute(template, self._template_src, _asts(consts))
@@ -590,6 +592,24 @@ class Unrolling:
         for c, v in zip(self.free, self.unused):
             if v is not None:
                 env[c.get_id()] = Bounds({})(v)
+        return env
+
+    def constant_bounds(self, horizon: int) -> dict[int, Value]:
+        """The interval of every constant of the unrolling (engine/finite.py's `NarrowTranslator`): a slot's
+        in any frame, the hull of its ranges over the frames to `horizon` (at least the frames made so
+        far), widened to the whole range of its width (`widened`); the same in the template, whose
+        translation each frame's step renames; a free value's, the unused value it is fixed at. The
+        horizon and the widening keep the bounds, and with them the translation, the same over several
+        depths."""
+        frames = max(horizon + 1, len(self.frames))
+        slots = [widened(reduce(hull, column)) for column in zip(*(self.ranges(f) for f in range(frames)))]
+        env: dict[int, Value] = {}
+        for state in (self.base, self.next, *self.frames):
+            env.update((c.get_id(), v) for c, v in zip(state, slots))
+        for i, v in enumerate(self.unused):
+            if v is not None:
+                fixed = Bounds({})(v)
+                env.update((free[i].get_id(), fixed) for free in (self.free, *self.frees.values()))
         return env
 
     def step_bounds(self, frame: int) -> Bounds:
@@ -730,7 +750,8 @@ def _depth(result: BmcResult, u: Unrolling, goals: dict[str, _Goal], open_: list
         if deadline is not None:   # each query gets the time left, so that --timeout bounds the run
             u.solver.set("timeout", max(1, int((deadline - time.perf_counter()) * 1000)))
         if isinstance(u.solver, FiniteSolver):
-            u.solver.exact(u.exact_bits(d, [goals[name] for name in conds]))
+            bits = u.exact_bits(d, [goals[name] for name in conds])
+            u.solver.exact(bits, u.constant_bounds(horizon(d, result.depth)) if bits is not None else None)
         u.solver.push()
         try:
             u.solver.add(z3.Or(*conds.values()))
@@ -753,6 +774,13 @@ def _depth(result: BmcResult, u: Unrolling, goals: dict[str, _Goal], open_: list
             u.solver.pop()
         if _stop(result, fail_fast, stop_on):
             return
+
+
+def horizon(d: int, depth: int) -> int:
+    """The frame to which the bit-vector widths of a question at depth d are taken (`constant_bounds`): the
+    next power of two from d, at least HORIZON, at most the run's depth; the translation is made again
+    only when it moves (a few times a run)."""
+    return min(depth, max(HORIZON, 1 << d.bit_length()))
 
 
 def _stop(result: BmcResult, fail_fast: bool, stop_on: frozenset[str]) -> bool:

@@ -19,21 +19,23 @@ the integers up to that step, and then stutters with the overflow condition true
 when the goal holds and no overflow condition on its own path does; otherwise the solver widens the
 bit-vectors (`GROW` bits more) and asks again. Where bmc.py's interval bounds (engine/intervals.py) show
 that no path of the question's length computes a value beyond a width, it says so (`FiniteSolver.exact`):
-the question is then asked at that width without the overflow conditions (on register_takes_read's
-`init_exit_pairing`, most of each question's cost), of a fresh solver, which simplifies the whole problem
-first (the incremental one keeps every variable for later questions): depth 9 in 24 to 48 s instead of 131.
+the question is then asked without the overflow conditions (on register_takes_read's `init_exit_pairing`,
+most of each question's cost), each term at the width of its own interval (`NarrowTranslator`: program
+counters and flags take a few bits, only an rwsem's packed read counts many), of a fresh solver, which
+simplifies the whole problem first (the incremental one keeps every variable for later questions): depth 10
+in 37 s, where one width for all took 84 and the overflow questions longer still.
 A term it cannot translate (a quantifier, an unknown operator), or values beyond `MAX_WIDTH` bits, raise
 `Untranslatable`, and bmc.py uses the integer solver instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeAlias
 
 import z3
 
-from .intervals import postorder
+from .intervals import Bounds, Value, postorder
 from .verdicts import InternalError
 
 START_WIDTH = 8     # bits of a translated Int to begin with (a constant that needs more widens at once)
@@ -78,6 +80,8 @@ class Translator:
     overflow condition (`overflow`): when one of its operations overflows where the term's value matters.
     The branch an if-then-else does not take, and the consequent of a false implication, do not matter (a
     case the step does not select, a slot left unused: values nobody reads may be anything)."""
+
+    checked = True   # operations record overflow conditions (NarrowTranslator's cannot overflow)
 
     def __init__(self, width: int):
         self.width = width
@@ -160,9 +164,33 @@ class Translator:
         parts = [p for p in parts if p is not None]
         return z3.Or(*parts) if len(parts) > 1 else parts[0] if parts else None
 
+    # -- widths
+
+    def _bits(self, e: z3.ExprRef) -> int:
+        """The width of an Int term's translation."""
+        return self.width
+
+    def _field_bits(self, e: z3.ExprRef) -> list[int]:
+        """The widths of a record term's fields."""
+        return [self.width] * len(self._fields(e.sort()))
+
+    @staticmethod
+    def _fit(t: z3.ExprRef, bits: int) -> z3.ExprRef:
+        """A translated Int at `bits` bits: sign-extended, or its low bits (exact where the value fits, and in
+        the ring operations, which are exact modulo 2^bits)."""
+        size = t.size()   # type: ignore[attr-defined]
+        return t if size == bits else z3.SignExt(bits - size, t) if size < bits else z3.Extract(bits - 1, 0, t)
+
+    def _common(self, args: list[z3.ExprRef]) -> list[z3.ExprRef]:
+        """Translated Ints at the widest of their widths (to be compared)."""
+        if not all(z3.is_bv(a) for a in args):
+            return args
+        bits = max(a.size() for a in args)   # type: ignore[attr-defined]
+        return [self._fit(a, bits) for a in args]
+
     # -- leaves
 
-    def _int(self, value: int) -> z3.BitVecRef:
+    def _int(self, value: int, e: z3.ExprRef) -> z3.BitVecRef:
         if _signed_bits(value) > self.width:
             raise _TooNarrow(_signed_bits(value))
         return z3.BitVecVal(value, self.width)
@@ -170,10 +198,9 @@ class Translator:
     def _const(self, e: z3.ExprRef) -> Translated:
         name, sort = e.decl().name(), e.sort()
         if sort.kind() == z3.Z3_INT_SORT:
-            return z3.BitVec(name, self.width)
+            return z3.BitVec(name, self._bits(e))
         if sort.kind() == z3.Z3_DATATYPE_SORT:
-            fields = self._fields(sort)
-            return [z3.BitVec(f"{name}.{k}", self.width) for k in range(len(fields))]
+            return [z3.BitVec(f"{name}.{k}", bits) for k, bits in enumerate(self._field_bits(e))]
         if sort.kind() in (z3.Z3_BOOL_SORT, z3.Z3_BV_SORT):
             return e
         raise Untranslatable(f"a constant of sort {sort}")
@@ -193,7 +220,7 @@ class Translator:
 
     def _translate(self, e: z3.ExprRef) -> Translated:
         if z3.is_int_value(e):
-            return self._int(e.as_long())
+            return self._int(e.as_long(), e)
         if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
             return self._const(e)
         if z3.is_quantifier(e) or z3.is_var(e):
@@ -202,19 +229,20 @@ class Translator:
         args = [self(c) for c in e.children()]
         sort = e.sort()
         if sort.kind() == z3.Z3_DATATYPE_SORT:
+            bits = self._field_bits(e)
             if kind == z3.Z3_OP_DT_CONSTRUCTOR:
-                self._fields(sort)
-                return [self._scalar(a) for a in args]
+                return [self._fit(self._scalar(a), w) for a, w in zip(args, bits)]
             if kind == z3.Z3_OP_ITE:
                 c, a, b = args
-                return [z3.If(c, x, y) for x, y in zip(self._record(a), self._record(b))]   # type: ignore[arg-type]
+                return [z3.If(c, self._fit(x, w), self._fit(y, w))   # type: ignore[arg-type]
+                        for x, y, w in zip(self._record(a), self._record(b), bits)]
             raise Untranslatable(f"the record operation {e.decl()}")
         if kind == z3.Z3_OP_DT_ACCESSOR:
             fields = self._fields(e.children()[0].sort())
             index = next(k for k, f in enumerate(fields) if f.eq(e.decl()))
             return self._record(args[0])[index]
         if kind in (z3.Z3_OP_EQ, z3.Z3_OP_DISTINCT) and isinstance(args[0], list):
-            pairs = [z3.And(*[x == y for x, y in zip(self._record(a), self._record(b))])
+            pairs = [z3.And(*[x == y for x, y in map(self._common, map(list, zip(self._record(a), self._record(b))))])
                      for i, a in enumerate(args) for b in args[i + 1:]]
             return z3.And(*pairs) if kind == z3.Z3_OP_EQ else z3.Not(z3.Or(*pairs))
         scalars = [self._scalar(a) for a in args]
@@ -225,6 +253,10 @@ class Translator:
             return e       # nothing of Int inside: Booleans, sets, cardinality constraints
         generic = _GENERIC.get(kind)
         if generic is not None:
+            if kind in (z3.Z3_OP_EQ, z3.Z3_OP_DISTINCT):
+                scalars = self._common(scalars)
+            elif kind == z3.Z3_OP_ITE and sort.kind() == z3.Z3_INT_SORT:
+                scalars = [scalars[0], *[self._fit(b, self._bits(e)) for b in scalars[1:]]]
             return generic(scalars)
         if sort.kind() in (z3.Z3_BOOL_SORT, z3.Z3_BV_SORT) and all(a.sort().eq(c.sort())
                                                                   for a, c in zip(scalars, e.children())):
@@ -244,12 +276,20 @@ class Translator:
         return t
 
     def _overflow(self, *conds: z3.BoolRef) -> None:
-        self._own.extend(conds)
+        if self.checked:
+            self._own.extend(conds)
 
     def _arith(self, kind: int, a: list[z3.ExprRef], e: z3.ExprRef) -> z3.ExprRef | None:
         """The bit-vector form of an integer operation (its overflow conditions recorded), or None when
         `kind` is no integer operation."""
-        w = self.width
+        if kind in (z3.Z3_OP_ADD, z3.Z3_OP_SUB, z3.Z3_OP_MUL, z3.Z3_OP_UMINUS, z3.Z3_OP_BV2INT):
+            w = self._bits(e)
+            a = [self._fit(x, w) for x in a] if kind != z3.Z3_OP_BV2INT else a
+        elif kind in (z3.Z3_OP_IDIV, z3.Z3_OP_MOD, z3.Z3_OP_LE, z3.Z3_OP_LT, z3.Z3_OP_GE, z3.Z3_OP_GT):
+            a = self._common(a)
+            w = a[0].size() if z3.is_bv(a[0]) else self.width   # type: ignore[attr-defined]
+        else:
+            w = self.width
         if kind == z3.Z3_OP_ADD:
             out = a[0]
             for b in a[1:]:
@@ -273,13 +313,13 @@ class Translator:
             return -a[0]
         if kind in (z3.Z3_OP_IDIV, z3.Z3_OP_MOD):
             # SMT-LIB's integer division is Euclidean: the remainder is never negative
-            x, y = a
+            x, y = self._division_operands(a[0], a[1])
             r = z3.SRem(x, y)
             r = z3.If(r < 0, z3.If(y < 0, r - y, r + y), r)
             if kind == z3.Z3_OP_MOD:
-                return r
+                return self._fit(r, self._bits(e))
             self._overflow(z3.Not(z3.BVSDivNoOverflow(x, y)))
-            return (x - r) / y
+            return self._fit((x - r) / y, self._bits(e))
         if kind == z3.Z3_OP_LE:
             return a[0] <= a[1]
         if kind == z3.Z3_OP_LT:
@@ -294,11 +334,15 @@ class Translator:
                 raise _TooNarrow(size + 1)
             return z3.ZeroExt(w - size, a[0]) if size < w else a[0]
         if kind == z3.Z3_OP_INT2BV:
-            size = e.sort().size()
+            size, w = e.sort().size(), a[0].size()
             return z3.Extract(size - 1, 0, a[0]) if size <= w else z3.SignExt(size - w, a[0])
         if kind in (z3.Z3_OP_TO_REAL, z3.Z3_OP_TO_INT, z3.Z3_OP_REM, z3.Z3_OP_DIV, z3.Z3_OP_POWER, z3.Z3_OP_ABS):
             raise Untranslatable(f"the operation {e.decl()}")
         return None
+
+    def _division_operands(self, x: z3.ExprRef, y: z3.ExprRef) -> tuple[z3.ExprRef, z3.ExprRef]:
+        """The operands of a Euclidean division, at the width its intermediates need (`r + y`, `x - r`)."""
+        return x, y
 
     # -- reading a model back
 
@@ -318,6 +362,45 @@ class Translator:
         v = model.eval(bv, model_completion=True)
         assert isinstance(v, z3.BitVecNumRef)
         return v.as_signed_long()
+
+
+class NarrowTranslator(Translator):
+    """Each Int term at the width of its own interval (engine/intervals.py, under `env`: every constant's
+    bounds), and no overflow conditions: where every constant lies in its interval, every term's
+    translation is its integer value. Program counters, flags and indices then take a few bits each, and
+    only the terms that need many (an rwsem's packed read counts) have them: a smaller SAT problem than
+    one width for all. A term with no bounds: Untranslatable."""
+
+    checked = False
+
+    def __init__(self, env: Mapping[int, Value]):
+        super().__init__(0)
+        self.bounds = Bounds(env)
+
+    def _interval(self, e: z3.ExprRef) -> Value:
+        value = self.bounds.memo.get(e.get_id()) if e.get_id() in self.bounds.memo else self.bounds(e)
+        if value is None:
+            raise Untranslatable(f"a term with no interval bounds: {str(e)[:80]}")
+        return value
+
+    def _bits(self, e: z3.ExprRef) -> int:
+        value = self._interval(e)
+        if not isinstance(value, tuple):
+            raise Untranslatable("a record where an integer belongs")
+        return max(map(_signed_bits, value))
+
+    def _field_bits(self, e: z3.ExprRef) -> list[int]:
+        value = self._interval(e)
+        if not isinstance(value, list):
+            raise Untranslatable("an integer where a record belongs")
+        return [max(map(_signed_bits, field)) for field in value]
+
+    def _int(self, value: int, e: z3.ExprRef) -> z3.BitVecRef:
+        return z3.BitVecVal(value, _signed_bits(value))
+
+    def _division_operands(self, x: z3.ExprRef, y: z3.ExprRef) -> tuple[z3.ExprRef, z3.ExprRef]:
+        bits = max(x.size(), y.size()) + 2   # type: ignore[attr-defined]
+        return self._fit(x, bits), self._fit(y, bits)
 
 
 class FiniteModel:
@@ -439,12 +522,15 @@ class FiniteSolver:
     _asked = False      # the question's scope is open in the inner solver
     broken = ""         # why a constraint did not translate
     _exact: int | None = None
+    _env: Mapping[int, Value] | None = None
 
-    def exact(self, bits: int | None) -> None:
+    def exact(self, bits: int | None, env: Mapping[int, Value] | None = None) -> None:
         """Every integer the next question computes, on any path, fits `bits` signed bits (bmc.py's interval
-        bounds, engine/intervals.py): it is asked at a width at least that, without the overflow conditions.
-        None (or more bits than `MAX_WIDTH`): not known, so they are asked."""
+        bounds, engine/intervals.py): it is asked without the overflow conditions, each term at the width of
+        its own interval when `env` (every constant's bounds) is given (`NarrowTranslator`), else at one
+        width at least `bits`. None (or more bits than `MAX_WIDTH`): not known, so they are asked."""
         self._exact = bits if bits is not None and bits <= MAX_WIDTH else None
+        self._env = env if self._exact is not None else None
 
     def check(self) -> z3.CheckSatResult:
         """Whether the constraints and the question (every formula added since the push) hold together: sat
@@ -466,6 +552,10 @@ class FiniteSolver:
                 self._widen(narrow.need)
                 self._rebuild()
                 continue
+            if self._env is not None:
+                answer = self._check_narrow(question)
+                if answer is not None:
+                    return answer
             if self._exact is not None:
                 if self._exact > self.width:
                     self._widen(self._exact)
@@ -486,7 +576,7 @@ class FiniteSolver:
                 path = self.checks + [o for _, o in asked if o is not None]   # on the model's own path
                 if z3.is_true(model.eval(z3.And(*goal), model_completion=True)) and \
                         not any(z3.is_true(model.eval(o, model_completion=True)) for o in path):
-                    self._model = model
+                    self._model, self._reader = model, None
                     return answer
                 self.solver.pop()
                 self._asked = False
@@ -511,11 +601,41 @@ class FiniteSolver:
             if any(z3.is_true(model.eval(o, model_completion=True)) for o in self.checks + overflows):
                 raise InternalError("bounded model checking: an operation overflows on a path where the interval "
                                     "bounds say none can")
-            self._model = model
+            self._model, self._reader = model, None
         return answer
 
+    def _check_narrow(self, question: list[z3.BoolRef]) -> z3.CheckSatResult | None:
+        """The question with every term at its own width (`NarrowTranslator`), asked of a solver of its own;
+        None where a term has no bounds (the caller asks at one width). The translation is kept for the next
+        question while the constants it has seen keep their bounds (the frames' bounds settle after a few)."""
+        env = self._env or {}
+        narrow = self._narrow
+        if narrow is None or any(env.get(k) != v for k, v in narrow.bounds.env.items()):
+            narrow = self._narrow = NarrowTranslator(env)
+        narrow.bounds.env = env
+        try:
+            for seed in self.seeds:
+                narrow.seed(*seed)
+            terms = [narrow(f) for f in [*self.levels[0], *question]]
+        except Untranslatable:
+            self._narrow = None   # its memo holds the term with no bounds
+            return None
+        solver = self._asking = z3.SolverFor("QF_FD")
+        if self.timeout_ms:
+            solver.set("timeout", self.timeout_ms)
+        solver.add(*terms)
+        answer = solver.check()
+        if answer != z3.unknown:
+            self.pending = []    # no overflow is reachable within the constraints' depth
+        if answer == z3.sat:
+            self._model, self._reader = solver.model(), narrow
+        return answer
+
+    _reader: Translator | None = None   # the translation the model is of, when not `translator`
+    _narrow: NarrowTranslator | None = None
+
     def model(self) -> FiniteModel:
-        return FiniteModel(self._model, self.translator)
+        return FiniteModel(self._model, self._reader or self.translator)
 
     def reason_unknown(self) -> str:
         return self._asking.reason_unknown()

@@ -32,6 +32,20 @@ def hull(a: Value, b: Value) -> Value:
     return None
 
 
+def widened(v: Value) -> Value:
+    """The whole range of the bits `v` needs: [0, 2^k - 1] for one that is never negative, else
+    [-2^k, 2^k - 1] (per field of a record). Bounds widened so change only when a width does."""
+    if v is None:
+        return None
+    if isinstance(v, list):
+        return [widened(field) for field in v]   # type: ignore[misc]
+    lo, hi = v
+    if lo >= 0:
+        return (0, (1 << hi.bit_length()) - 1)
+    k = max(-lo - 1, hi).bit_length()
+    return (-(1 << k), (1 << k) - 1)
+
+
 def _product(a: Interval, b: Interval) -> Interval:
     corners = [x * y for x in a for y in b]
     return (min(corners), max(corners))
@@ -141,4 +155,4 @@ class Bounds:
         return None
 
 
-__all__ = ["Bounds", "Interval", "Value", "hull", "postorder"]
+__all__ = ["Bounds", "Interval", "Value", "hull", "postorder", "widened"]

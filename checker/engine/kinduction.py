@@ -30,6 +30,7 @@ from netcheck.model.semantics.system import TransitionSystem
 from .bmc import bmc
 from .limits import Interrupt
 from .mining import SAMPLE_STATES, strengthen
+from .pdr import finals_reachable
 from .symbolic import Cti, Proof, ProofResult, Symbolic, frames_differ
 from .verdicts import InternalError
 
@@ -44,7 +45,9 @@ def kinduction(system: TransitionSystem, depth: int, timeout: float | None = Non
     deadline = started + timeout if timeout else None
     sy = Symbolic(system, _ms(deadline))
     sy.houdini(_ms(deadline))
-    proofs = strengthen(sy, list(sy.decided), sample, deadline) if sample else {}
+    # a property broken while the initial states are computed is broken before any step an invariant covers
+    broken = {v.prop for v in sy.system.initial_violations}
+    proofs = strengthen(sy, [p for p in sy.decided if p not in broken], sample, deadline) if sample else {}
     left = None if deadline is None else max(0.001, deadline - time.perf_counter())
     base = bmc(system, depth, left, fail_fast, stop_on)
     # the base case ran on what Houdini left of the budget: a timeout is the whole run's
@@ -71,6 +74,7 @@ def kinduction(system: TransitionSystem, depth: int, timeout: float | None = Non
             result.unknown[p] = (f"its base case (bounded model checking) {reached} ({stop_reason or 'stopped'}), so "
                                  "no induction step was asked")
     result.deadlock_partial = sy.deadlock_partial(result.proofs)
+    result.final_reachable = finals_reachable(sy, result.proofs, deadline)
     result.seconds = time.perf_counter() - started
     return result
 

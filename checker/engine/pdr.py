@@ -27,6 +27,7 @@ answers
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 import z3
 from netcheck.model.semantics.system import TransitionSystem
@@ -35,9 +36,11 @@ from .bmc import bmc, constants
 from .limits import Interrupt
 from .mining import SAMPLE_STATES, strengthen
 from .result import Finding, Path
+from .simulate import reaches_final_state
 from .symbolic import Frame, Proof, ProofResult, Symbolic
 
 TRACE_DEPTH = 40   # the longest counterexample BMC looks for when Spacer cannot say how long it is
+FINAL_QUERY_SECONDS = 20.0   # the most Spacer spends on whether a final state is reachable
 HOUDINI_SHARE = 0.25   # of the time, the most Houdini's pass may take (Spacer gets the rest)
 
 
@@ -96,8 +99,27 @@ def pdr(system: TransitionSystem, timeout: float | None = None, fail_fast: bool 
             "stopped at the --stop-on properties" if _stop(result, fail_fast, stop_on) else \
             "asked only about the --stop-on properties"
     result.deadlock_partial = sy.deadlock_partial(result.proofs)
+    result.final_reachable = finals_reachable(sy, result.proofs, deadline)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def finals_reachable(sy: Symbolic, proved: Iterable[str], deadline: float | None) -> bool | None:
+    """When a final property is among `proved`: whether a final state is reachable (None: not decided, or no
+    final property proved). Random runs of the explicit semantics look for one (simulate.py); where none
+    ends in one, Spacer is asked, for at most FINAL_QUERY_SECONDS of the time left."""
+    if not any(sy.goals[p].kind == "final" for p in proved):
+        return None
+    if reaches_final_state(sy.system, deadline):
+        return True
+    cap = time.perf_counter() + FINAL_QUERY_SECONDS
+    s, t = sy.frame("q0"), sy.frame("q1")
+    fp, _, query = horn(sy, sy.u.final(s), s, t, _ms(min(deadline, cap) if deadline is not None else cap))
+    try:
+        answer = fp.query(query)
+    except z3.Z3Exception:
+        return None
+    return True if answer == z3.sat else False if answer == z3.unsat else None
 
 
 def _stop(result: ProofResult, fail_fast: bool, stop_on: frozenset[str]) -> bool:

@@ -87,6 +87,9 @@ class ProofResult(BmcResult):
     well_formed: tuple[str, ...] = ()   # the slot facts proved inductive and assumed of every state
     # '' when a proof of the deadlock form (deadlocks.py) is one of deadlock_free, else why it is not
     deadlock_partial: str = ""
+    # after a final property is proved: whether a final state is reachable (None: not decided); a proof over
+    # no final state checks it on no state
+    final_reachable: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,9 @@ class Symbolic:
         self.decided = tuple(name for name, w in why.items()
                              if not w and kinds.get(name, "runtime") in DECIDED and name in self.goals)
         self.undecided = {name: w for name, w in why.items() if w}
+        if not self.system.initial_states:   # an invariant of no state is no proof: nothing is decided
+            self.undecided.update((name, self.system.why_no_state()) for name in self.decided)
+            self.decided = ()
         self.well_formed_facts: tuple[Candidate, ...] = ()
         self._in_use: dict[int, list[frozenset[int]]] = {}   # per thread: locals_in_use
 

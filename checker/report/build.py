@@ -213,6 +213,9 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
                                           f"exploration stopped: {exp.stop_reason}"))
         elif name in exp.unknown:
             results.append(PropertyResult(name, kind, Status.UNKNOWN, location, about, exp.unknown[name]))
+        elif exp.state_count == 0 and not kind.is_question:
+            results.append(PropertyResult(name, kind, Status.VACUOUS, location, about,
+                                          system.why_no_state() or "no state was explored", checked_states=0))
         elif kind is PropertyKind.FINAL and not exp.finals:
             results.append(PropertyResult(name, kind, Status.VACUOUS, location, about, VACUOUS_MESSAGE,
                                           checked_states=0))
@@ -278,6 +281,13 @@ def build_proof_report(path: str, result: ProofResult, use_expect: bool = True) 
         else:
             how = (f"proved by PDR (z3 Spacer): an inductive invariant of {proof.size} conjuncts, checked again "
                    "(initiation, consecution, implies the property)")
+        if kind is PropertyKind.FINAL and result.final_reachable is not True:
+            if result.final_reachable is False:
+                return PropertyResult(name, kind, Status.VACUOUS, location, about,
+                                      "no final state is reachable (z3 Spacer), so it was checked on no state")
+            return PropertyResult(name, kind, Status.UNKNOWN, location, about, f"{how}, for every final state; "
+                                  "whether any final state is reachable was not decided (a proof over no state is no "
+                                  "pass)")
         if kind is PropertyKind.DEADLOCK:
             how = f"no global deadlock and no wait cycle in any reachable state: {how}"
             if result.deadlock_partial:   # the form proved is not all of it: a thread may still wait forever
@@ -318,6 +328,8 @@ def _symbolic_report(path: str, result: BmcResult, use_expect: bool,
                 location = locations[0] if locations else location
             results.append(PropertyResult(name, kind, status, location, about, message, trace,
                                           relevant_state(system, name, kind, final), waits, explanation, locations))
+        elif not system.initial_states and not kind.is_question:
+            results.append(PropertyResult(name, kind, Status.VACUOUS, location, about, system.why_no_state()))
         elif name in result.unknown and name not in getattr(result, "proofs", {}):
             results.append(PropertyResult(name, kind, Status.UNKNOWN, location, about, result.unknown[name]))
         elif result.reached < result.depth:
@@ -502,6 +514,9 @@ def lock_order_result(order: LockOrder, exp: ExplicitResult) -> PropertyResult:
     if not exp.complete:
         return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.UNKNOWN, "", LOCK_ORDER_ABOUT,
                               f"exploration stopped: {exp.stop_reason}")
+    if exp.state_count == 0:
+        return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.VACUOUS, "", LOCK_ORDER_ABOUT,
+                              exp.system.why_no_state() or "no state was explored")
     return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.HOLDS, "", LOCK_ORDER_ABOUT)
 
 

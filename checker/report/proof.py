@@ -14,6 +14,7 @@ every run is shown finite too (engine/symbolic.py `Symbolic.finite`, with the pr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -33,7 +34,7 @@ from ..engine.explore import explore
 from ..engine.kinduction import kinduction
 from ..engine.lemmas import Check, InductionCti, check_induction, check_lemmas
 from ..engine.limits import Limits
-from ..engine.pdr import pdr
+from ..engine.pdr import finals_reachable, pdr
 from ..engine.symbolic import Cti, ProofResult, Symbolic
 from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED
 from .build import PropertyResult, build_proof_report
@@ -153,11 +154,16 @@ def compiled_lemmas(system: TransitionSystem, sy: Symbolic) -> list[tuple[str, z
 def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[tuple[str, z3.BoolRef]],
                alone: tuple[Check, ...] | None, name: str, options: ProveOptions, reach: Ask) -> PropertyProof:
     lemma_check = None
+    if any(v.prop == name for v in system.initial_violations):   # broken before any step: PDR reports it
+        found = forked(partial(_by_pdr, path, system, sy, name, options, None), reach)
+        return found if isinstance(found, PropertyProof) else PropertyProof(name, "unknown", reason=found)
+    if not system.initial_states:   # every invariant holds on no state: no proof
+        return PropertyProof(name, "unknown", reason=system.why_no_state())
     if lemmas:
         induction = check_induction(sy, name, lemmas, lemmas=alone)
         lemma_check = LemmaCheck(induction.checks, _cti_view(system, induction.cti, reach), induction.inductive)
         if induction.inductive:
-            return _deadlock_caveat(sy, PropertyProof(name, "proved", "lemmas", tuple(
+            return _caveat(sy, options.timeout, PropertyProof(name, "proved", "lemmas", tuple(
                 f"{n}: {t}" for n, t in _lemma_texts(system)), induction.checks, lemmas=lemma_check),
                 [term for _, term in lemmas])
     if options.lemmas_only:
@@ -181,7 +187,7 @@ def _by_pdr(path: str, system: TransitionSystem, sy: Symbolic, name: str, option
         return result.unknown.get(name, "PDR found no invariant")
     written = _written(system, sy, name, result.proofs[name].invariant, "pdr")
     if isinstance(written, PropertyProof):
-        return _deadlock_caveat(sy, replace(written, lemmas=lemma_check))
+        return _caveat(sy, options.timeout, replace(written, lemmas=lemma_check))
     return written
 
 
@@ -199,20 +205,27 @@ def _by_kind(path: str, system: TransitionSystem, sy: Symbolic, name: str, optio
         # else its step needs the other properties Houdini kept: conjuncts of the invariant, shown by name
         written = _written(system, sy, name, proof.invariant, "houdini", () if alone else proof.with_others)
         if isinstance(written, PropertyProof):
-            return _deadlock_caveat(sy, replace(written, lemmas=lemma_check, reason=f"PDR: {pdr_reason}"))
+            return _caveat(sy, options.timeout, replace(written, lemmas=lemma_check, reason=f"PDR: {pdr_reason}"))
         reasons.append(written)
     elif proof is not None:
-        return _deadlock_caveat(sy, PropertyProof(name, "proved", "kind", k=proof.k, lemmas=lemma_check,
-                                                  reason=f"PDR: {pdr_reason}"))
+        return _caveat(sy, options.timeout, PropertyProof(name, "proved", "kind", k=proof.k, lemmas=lemma_check,
+                                                          reason=f"PDR: {pdr_reason}"))
     reasons.append(kind.unknown.get(name, "k-induction did not decide it"))
     cti = _kind_cti(system, kind.ctis.get(name), reach)
     return PropertyProof(name, "unknown", lemmas=lemma_check, cti=cti,
                          reason="; ".join(f"{e}: {r}" for e, r in zip(("PDR", "k-induction"), reasons)))
 
 
-def _deadlock_caveat(sy: Symbolic, proof: PropertyProof, assume: Sequence[z3.BoolRef] = ()) -> PropertyProof:
-    """A proof of deadlock freedom proves its state-local form (no global deadlock, no wait cycle); that is
+def _caveat(sy: Symbolic, timeout: float, proof: PropertyProof, assume: Sequence[z3.BoolRef] = ()) -> PropertyProof:
+    """A proof of a final property counts when a final state is reachable (else it was checked on no state).
+    A proof of deadlock freedom proves its state-local form (no global deadlock, no wait cycle); that is
     all of it only when every run is finite (engine/deadlocks.py `why_partial`), else it stays unknown."""
+    if proof.status == "proved" and sy.goals[proof.name].kind == "final":
+        reachable = finals_reachable(sy, [proof.name], time.perf_counter() + timeout)
+        if reachable is not True:
+            return replace(proof, status="unknown", reason="true in every final state, but " + (
+                "no final state is reachable (z3 Spacer), so it was checked on no state" if reachable is False
+                else "whether any final state is reachable was not decided (a proof over no state is no pass)"))
     if proof.status != "proved" or proof.name not in _deadlock_names(sy.system):
         return proof
     what = "no global deadlock and no wait cycle in any reachable state"

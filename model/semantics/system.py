@@ -321,6 +321,16 @@ class TransitionSystem:
                     states.append(list(r))
         return [tuple(s) for s in states]
 
+    def why_no_state(self) -> str:
+        """Why no state can be checked ('' when there is an initial state): every way to start breaks a
+        property while the threads settle into their first visible steps."""
+        if self.initial_states:
+            return ""
+        broken = sorted({v.prop for v in self.initial_violations})
+        how = f"breaks {', '.join(broken)}" if broken else "ends"
+        return (f"there is no initial state (every way to start {how} while the threads settle), so it was "
+                "checked on no state")
+
     def _state_property(self, decl: PropertyDecl, negate: bool = False) -> StateProperty:
         return self.state_property(decl, Unary(BOOL, decl.expr.span, "not", decl.expr) if negate else decl.expr)
 
