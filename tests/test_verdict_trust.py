@@ -182,6 +182,7 @@ threads:
 properties:
   always_locked: {invariant: "locked(m)"}
   one_at_end: {final: "x == 1"}
+  worker_done: {eventually: "x == 2"}
 lemmas:
   anything: "x <= 3"
 """

@@ -403,6 +403,26 @@ class NarrowTranslator(Translator):
         return self._fit(x, bits), self._fit(y, bits)
 
 
+def _within_bounds(narrow: NarrowTranslator, model: z3.ModelRef) -> None:
+    """Every constant of a model of a narrow translation lies in its interval, which is what makes each term's
+    translation its integer value; one outside would make the bounds wrong: an internal error."""
+    for key, bound in narrow.bounds.env.items():
+        hit = narrow.memo.get(key)
+        if hit is None or bound is None:
+            continue
+        translated = hit[0]
+        pairs = zip(translated, bound) if isinstance(translated, list) and isinstance(bound, list) else \
+            [(translated, bound)]
+        for term, interval in pairs:
+            if not z3.is_bv(term) or not isinstance(interval, tuple):
+                continue
+            value = model.eval(term, model_completion=True)
+            assert isinstance(value, z3.BitVecNumRef)
+            if not interval[0] <= value.as_signed_long() <= interval[1]:
+                raise InternalError(f"bounded model checking: {term} = {value.as_signed_long()} in a model, outside "
+                                    f"its interval bounds {interval}")
+
+
 class FiniteModel:
     """A model of the translated problem, read in the original terms (what bmc.py evaluates)."""
 
@@ -629,6 +649,7 @@ class FiniteSolver:
             self.pending = []    # no overflow is reachable within the constraints' depth
         if answer == z3.sat:
             self._model, self._reader = solver.model(), narrow
+            _within_bounds(narrow, self._model)
         return answer
 
     _reader: Translator | None = None   # the translation the model is of, when not `translator`

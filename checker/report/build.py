@@ -174,7 +174,9 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
                 unreduced.add(name)
             continue
         if kind.is_liveness:
-            results.append(liveness_result(exp, name, kind, about, location))
+            results.append(liveness_result(exp, name, kind, about, location) if exp.state_count or not exp.complete
+                           else PropertyResult(name, kind, Status.VACUOUS, location, about,
+                                               system.why_no_state() or "no state was explored", checked_states=0))
             continue
         if found is not None:
             reads = next((f.slots for f in system.finals if f.decl.name == name), None) \
