@@ -23,7 +23,7 @@ the question is then asked without the overflow conditions (on register_takes_re
 most of each question's cost), each term at the width of its own interval (`NarrowTranslator`: program
 counters and flags take a few bits, only an rwsem's packed read counts many), of a fresh solver, which
 simplifies the whole problem first (the incremental one keeps every variable for later questions): depth 10
-in 37 s, where one width for all took 84 and the overflow questions longer still.
+in 39 s, where one width for all took 110 and the overflow questions longer still.
 A term it cannot translate (a quantifier, an unknown operator), or values beyond `MAX_WIDTH` bits, raise
 `Untranslatable`, and bmc.py uses the integer solver instead.
 """
