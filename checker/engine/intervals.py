@@ -34,7 +34,7 @@ def hull(a: Value, b: Value) -> Value:
 
 def widened(v: Value) -> Value:
     """The whole range of the bits `v` needs: [0, 2^k - 1] for one that is never negative, else
-    [-2^k, 2^k - 1] (per field of a record). Bounds widened so change only when a width does."""
+    [-2^k, 2^k - 1] (per field of a record). Widened bounds change only when a width does."""
     if v is None:
         return None
     if isinstance(v, list):

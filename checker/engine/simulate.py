@@ -22,20 +22,21 @@ def reaches_final_state(system: TransitionSystem, deadline: float | None = None,
     state; False says only that none did."""
     rng = random.Random(seed)
     starts = system.initial_states
-    for _ in range(runs if starts else 0):
-        state = rng.choice(starts)
-        for _ in range(steps):
-            edges, _ = system.expand(state)
-            if not edges:
-                if all(system.quiescent(state, t.tid) for t in system.threads):
-                    return True
+    with system.uncounted():   # the runs are no part of any search's coverage
+        for _ in range(runs if starts else 0):
+            state = rng.choice(starts)
+            for _ in range(steps):
+                edges, _ = system.expand(state)
+                if not edges:
+                    if all(system.quiescent(state, t.tid) for t in system.threads):
+                        return True
+                    break
+                targets = [target for *_, target in edges if isinstance(target, tuple)]
+                if len(targets) < len(edges) and rng.randrange(len(edges)) >= len(targets):
+                    break   # the run took a violating step: nothing follows it
+                state = rng.choice(targets)
+            if deadline is not None and time.perf_counter() > deadline:
                 break
-            targets = [target for *_, target in edges if isinstance(target, tuple)]
-            if len(targets) < len(edges) and rng.randrange(len(edges)) >= len(targets):
-                break   # the run took a violating step: nothing follows it
-            state = rng.choice(targets)
-        if deadline is not None and time.perf_counter() > deadline:
-            break
     return False
 
 

@@ -173,10 +173,12 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
             if retraced(exp, name) is not exp:
                 unreduced.add(name)
             continue
+        if found is None and exp.complete and exp.state_count == 0:
+            results.append(PropertyResult(name, kind, Status.VACUOUS, location, about, no_state(system),
+                                          checked_states=0))
+            continue
         if kind.is_liveness:
-            results.append(liveness_result(exp, name, kind, about, location) if exp.state_count or not exp.complete
-                           else PropertyResult(name, kind, Status.VACUOUS, location, about,
-                                               system.why_no_state() or "no state was explored", checked_states=0))
+            results.append(liveness_result(exp, name, kind, about, location))
             continue
         if found is not None:
             reads = next((f.slots for f in system.finals if f.decl.name == name), None) \
@@ -215,9 +217,6 @@ def build_report(path: str, exp: ExplicitResult, order: LockOrder | None = None,
                                           f"exploration stopped: {exp.stop_reason}"))
         elif name in exp.unknown:
             results.append(PropertyResult(name, kind, Status.UNKNOWN, location, about, exp.unknown[name]))
-        elif exp.state_count == 0 and not kind.is_question:
-            results.append(PropertyResult(name, kind, Status.VACUOUS, location, about,
-                                          system.why_no_state() or "no state was explored", checked_states=0))
         elif kind is PropertyKind.FINAL and not exp.finals:
             results.append(PropertyResult(name, kind, Status.VACUOUS, location, about, VACUOUS_MESSAGE,
                                           checked_states=0))
@@ -518,8 +517,13 @@ def lock_order_result(order: LockOrder, exp: ExplicitResult) -> PropertyResult:
                               f"exploration stopped: {exp.stop_reason}")
     if exp.state_count == 0:
         return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.VACUOUS, "", LOCK_ORDER_ABOUT,
-                              exp.system.why_no_state() or "no state was explored")
+                              no_state(exp.system))
     return PropertyResult("lock_order", PropertyKind.LOCK_ORDER, Status.HOLDS, "", LOCK_ORDER_ABOUT)
+
+
+def no_state(system: TransitionSystem) -> str:
+    """Why a complete search checked a property on no state."""
+    return system.why_no_state() or "no state was explored"
 
 
 def default_message(kind: PropertyKind) -> str:

@@ -15,7 +15,7 @@ every run is shown finite too (engine/symbolic.py `Symbolic.finite`, with the pr
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -163,7 +163,8 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
         induction = check_induction(sy, name, lemmas, lemmas=alone)
         lemma_check = LemmaCheck(induction.checks, _cti_view(system, induction.cti, reach), induction.inductive)
         if induction.inductive:
-            return _caveat(sy, options.timeout, PropertyProof(name, "proved", "lemmas", tuple(
+            reachable = partial(finals_reachable, sy, [name], time.perf_counter() + options.timeout)
+            return _caveat(sy, reachable, PropertyProof(name, "proved", "lemmas", tuple(
                 f"{n}: {t}" for n, t in _lemma_texts(system)), induction.checks, lemmas=lemma_check),
                 [term for _, term in lemmas])
     if options.lemmas_only:
@@ -187,7 +188,7 @@ def _by_pdr(path: str, system: TransitionSystem, sy: Symbolic, name: str, option
         return result.unknown.get(name, "PDR found no invariant")
     written = _written(system, sy, name, result.proofs[name].invariant, "pdr")
     if isinstance(written, PropertyProof):
-        return _caveat(sy, options.timeout, replace(written, lemmas=lemma_check))
+        return _caveat(sy, lambda: result.final_reachable, replace(written, lemmas=lemma_check))
     return written
 
 
@@ -205,23 +206,26 @@ def _by_kind(path: str, system: TransitionSystem, sy: Symbolic, name: str, optio
         # else its step needs the other properties Houdini kept: conjuncts of the invariant, shown by name
         written = _written(system, sy, name, proof.invariant, "houdini", () if alone else proof.with_others)
         if isinstance(written, PropertyProof):
-            return _caveat(sy, options.timeout, replace(written, lemmas=lemma_check, reason=f"PDR: {pdr_reason}"))
+            return _caveat(sy, lambda: kind.final_reachable, replace(written, lemmas=lemma_check,
+                                                                     reason=f"PDR: {pdr_reason}"))
         reasons.append(written)
     elif proof is not None:
-        return _caveat(sy, options.timeout, PropertyProof(name, "proved", "kind", k=proof.k, lemmas=lemma_check,
-                                                          reason=f"PDR: {pdr_reason}"))
+        return _caveat(sy, lambda: kind.final_reachable, PropertyProof(name, "proved", "kind", k=proof.k,
+                                                                       lemmas=lemma_check, reason=f"PDR: {pdr_reason}"))
     reasons.append(kind.unknown.get(name, "k-induction did not decide it"))
     cti = _kind_cti(system, kind.ctis.get(name), reach)
     return PropertyProof(name, "unknown", lemmas=lemma_check, cti=cti,
                          reason="; ".join(f"{e}: {r}" for e, r in zip(("PDR", "k-induction"), reasons)))
 
 
-def _caveat(sy: Symbolic, timeout: float, proof: PropertyProof, assume: Sequence[z3.BoolRef] = ()) -> PropertyProof:
-    """A proof of a final property counts when a final state is reachable (else it was checked on no state).
+def _caveat(sy: Symbolic, final_reachable: Callable[[], bool | None], proof: PropertyProof,
+            assume: Sequence[z3.BoolRef] = ()) -> PropertyProof:
+    """A proof of a final property counts when a final state is reachable (`final_reachable`: the engine's
+    answer, or the question asked; else it was checked on no state).
     A proof of deadlock freedom proves its state-local form (no global deadlock, no wait cycle); that is
     all of it only when every run is finite (engine/deadlocks.py `why_partial`), else it stays unknown."""
     if proof.status == "proved" and sy.goals[proof.name].kind == "final":
-        reachable = finals_reachable(sy, [proof.name], time.perf_counter() + timeout)
+        reachable = final_reachable()
         if reachable is not True:
             return replace(proof, status="unknown", reason="true in every final state, but " + (
                 "no final state is reachable (z3 Spacer), so it was checked on no state" if reachable is False
