@@ -171,19 +171,27 @@ def test_narrow_translation_is_the_integer_value_of_random_terms() -> None:
 
 def test_bmc_asks_without_overflow_conditions_where_the_bounds_fit(monkeypatch) -> None:
     """On a bug spec with lists and arithmetic, every question is asked in the bounded way, each term at its
-    own width, and the violations are the ones found at one width and the ones the overflow-watching way
-    finds, at the same lengths."""
+    own width (with the refuted depths as facts, and no one-width translation made), and the violations are
+    the ones found at one width and the ones the overflow-watching way finds (neither with the facts), at
+    the same lengths."""
     asked: list[int | None] = []
     narrow: list[object] = []
+    synced: list[int] = []
+    facts: list[int] = []
     exact, check_narrow = finite.FiniteSolver.exact, finite.FiniteSolver._check_narrow
+    sync, fact = finite.FiniteSolver._sync, finite.FiniteSolver.fact
     monkeypatch.setattr(finite.FiniteSolver, "exact",
                         lambda self, bits, env=None: (asked.append(bits), exact(self, bits, env))[1])
     monkeypatch.setattr(finite.FiniteSolver, "_check_narrow",
                         lambda self, question: (narrow.append(check_narrow(self, question)), narrow[-1])[1])
+    monkeypatch.setattr(finite.FiniteSolver, "_sync", lambda self: (synced.append(1), sync(self))[1])
+    monkeypatch.setattr(finite.FiniteSolver, "fact", lambda self, *fs: (facts.append(len(fs)), fact(self, *fs))[1])
     system = TransitionSystem(load_spec(ROOT / "docs/examples/bugs/consumer_peeks_unlocked.yaml"))
     bounded = bmc(system, 14)
     assert asked and all(bits is not None for bits in asked)
     assert narrow and all(answer is not None for answer in narrow)
+    assert not synced, "the one-width translation was made though the narrow one answered every question"
+    assert len(facts) >= 13, "each depth refuted before the violation at 14 is a fact"
     found = {name: len(p.labels) + (p.last is not None) for name, p in bounded.paths.items()}
     monkeypatch.setattr(finite.FiniteSolver, "exact", lambda self, bits, env=None: exact(self, bits, None))
     one_width = bmc(system, 14)

@@ -30,7 +30,7 @@ A term it cannot translate (a quantifier, an unknown operator), or values beyond
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TypeAlias
 
 import z3
@@ -437,36 +437,46 @@ class FiniteSolver:
     """An incremental solver with z3.Solver's interface over the translation, for bmc.py's unrolling: the
     formulas added outside any push are the constraints; after a push, the ones added are the question, which
     `check` asks together with the overflows not yet ruled out (the module's docstring). Every formula is kept,
-    so that a wider translation can be made from them."""
+    and translated at one width only when a question needs it (`_sync`: the narrow translation answers most
+    questions of its own), so that a wider translation can be made from them too."""
 
     def __init__(self, timeout_ms: int = 0, width: int = START_WIDTH):
         self.timeout_ms = timeout_ms
         self.levels: list[list[z3.BoolRef]] = [[]]
+        self.facts: list[z3.BoolRef] = []
         self.watched: list[z3.BoolRef] = []
         self.seeds: list[tuple[z3.ExprRef, z3.ExprRef, list[z3.ExprRef], list[z3.ExprRef]]] = []
         self.width = width
         self._rebuild()
 
     def _rebuild(self) -> None:
-        """The translation at `self.width`, every constraint added again (widening while a constant does not fit)."""
+        """The translation at `self.width`, made again from nothing (widening while a constant does not fit)."""
+        self.translator = Translator(self.width)
+        self.solver = self._asking = z3.SolverFor("QF_FD")
+        if self.timeout_ms:
+            self.solver.set("timeout", self.timeout_ms)
+        self.pending: list[z3.BoolRef] = []
+        self.terms: list[z3.BoolRef] = []     # the constraints translated (for `_check_exact`)
+        self.checks: list[z3.BoolRef] = []   # per constraint, when its value may be wrong
+        self._synced = (0, 0, 0)              # the seeds, constraints and watched formulas translated so far
+
+    def _sync(self) -> None:
+        """Translate at one width what was added since the last time (the seeds first: a constraint's step is
+        a seed's renaming); made lazily, only for a question the narrow translation does not answer."""
         while True:
             try:
-                self.translator = Translator(self.width)
-                self.solver = self._asking = z3.SolverFor("QF_FD")
-                if self.timeout_ms:
-                    self.solver.set("timeout", self.timeout_ms)
-                self.pending: list[z3.BoolRef] = []
-                self.terms: list[z3.BoolRef] = []     # the constraints translated (for `_check_exact`)
-                self.checks: list[z3.BoolRef] = []   # per constraint, when its value may be wrong
-                for seed in self.seeds:
+                seeds, constraints, watched = self._synced
+                for seed in self.seeds[seeds:]:
                     self.translator.seed(*seed)
-                for f in self.levels[0]:
+                for f in self.levels[0][constraints:]:
                     self._constraint(f)
-                for f in self.watched:
+                for f in self.watched[max(watched, self._ruled_out):]:
                     self._watch(f)
+                self._synced = (len(self.seeds), len(self.levels[0]), len(self.watched))
                 return
             except _TooNarrow as narrow:
                 self._widen(narrow.need)
+                self._rebuild()
 
     def _widen(self, need: int = 0) -> None:
         width = max(self.width + GROW, need)
@@ -480,29 +490,8 @@ class FiniteSolver:
         self.solver.set(key, value)
 
     def add(self, *formulas: z3.BoolRef) -> None:
-        """Keep the formulas; a constraint is translated at once (one that does not translate is reported by
-        the next `check`, so that the caller's unrolling stays whole)."""
+        """Keep the formulas (a constraint is translated when a question needs the one-width translation)."""
         self.levels[-1].extend(formulas)
-        if len(self.levels) == 1:
-            self._translating(lambda: self._constraints(formulas))
-
-    def _translating(self, work: Callable[[], object]) -> None:
-        """Run a translation: widened when a constant does not fit (everything made again); a formula that does
-        not translate breaks the solver (the next `check` says so)."""
-        if self.broken:
-            return
-        try:
-            try:
-                work()
-            except _TooNarrow as narrow:
-                self._widen(narrow.need)
-                self._rebuild()
-        except Untranslatable as why:
-            self.broken = str(why)
-
-    def _constraints(self, formulas: tuple[z3.BoolRef, ...]) -> None:
-        for f in formulas:
-            self._constraint(f)
 
     def _constraint(self, f: z3.BoolRef) -> None:
         term, overflow = self.translator.formula(f)
@@ -515,18 +504,22 @@ class FiniteSolver:
         """`term` is `template` with the constants `src` renamed `dst` (bmc.py: a step of the unrolling): its
         translation is the template's, renamed (`Translator.seed`)."""
         self.seeds.append((term, template, src, dst))
-        self._translating(lambda: self.translator.seed(term, template, src, dst))
 
     def watch(self, f: z3.BoolRef) -> None:
         """A formula whose overflow must be ruled out under the constraints before an answer counts (bmc.py:
         any step from a frame, its values computed), not itself a constraint."""
         self.watched.append(f)
-        self._translating(lambda: self._watch(f))
 
     def _watch(self, f: z3.BoolRef) -> None:
         overflow = self.translator.overflow(f)
         if overflow is not None:
             self.pending.append(overflow)
+
+    def fact(self, *formulas: z3.BoolRef) -> None:
+        """Formulas true of every path (bmc.py: no shorter path reaches a goal), which only prune: the narrow
+        translation, exact by its bounds, adds them; the one-width translation, whose terms may overflow,
+        leaves them out."""
+        self.facts.extend(formulas)
 
     def push(self) -> None:
         self.levels.append([])
@@ -540,7 +533,7 @@ class FiniteSolver:
         self.levels.pop()
 
     _asked = False      # the question's scope is open in the inner solver
-    broken = ""         # why a constraint did not translate
+    _ruled_out = 0      # the watched formulas before this one overflow on no path within the constraints' depth
     _exact: int | None = None
     _env: Mapping[int, Value] | None = None
 
@@ -555,16 +548,19 @@ class FiniteSolver:
     def check(self) -> z3.CheckSatResult:
         """Whether the constraints and the question (every formula added since the push) hold together: sat
         only with a model in which no operation overflows; unsat only when no overflow is reachable either."""
-        if self.broken:
-            raise Untranslatable(self.broken)
         if len(self.levels) > 2:
             raise z3.Z3Exception("the finite-domain solver asks one question at a time (one push)")
         question = [f for level in self.levels[1:] for f in level]
+        if self._env is not None:
+            answer = self._check_narrow(question)
+            if answer is not None:
+                return answer
         while True:
             if self._asked:
                 self.solver.pop()
                 self._asked = False
             try:
+                self._sync()
                 asked = [self.translator.formula(f) for f in question]
                 goal = [term for term, _ in asked]
                 overflows = self.pending + [o for _, o in asked if o is not None]
@@ -572,10 +568,6 @@ class FiniteSolver:
                 self._widen(narrow.need)
                 self._rebuild()
                 continue
-            if self._env is not None:
-                answer = self._check_narrow(question)
-                if answer is not None:
-                    return answer
             if self._exact is not None:
                 if self._exact > self.width:
                     self._widen(self._exact)
@@ -588,7 +580,7 @@ class FiniteSolver:
             self.solver.add(z3.Or(z3.And(*goal), *overflows))
             answer = self.solver.check()
             if answer == z3.unsat:
-                self.pending = []    # no overflow is reachable within the constraints' depth
+                self._rule_out()
                 return answer
             self.pending = overflows   # not ruled out: asked again with the next question
             if answer == z3.sat:
@@ -605,6 +597,12 @@ class FiniteSolver:
                 continue
             return answer
 
+    def _rule_out(self) -> None:
+        """No overflow is reachable within the constraints' depth: none of the watched formulas so far need
+        asking again."""
+        self.pending = []
+        self._ruled_out = len(self.watched)
+
     def _check_exact(self, goal: list[z3.BoolRef], overflows: list[z3.BoolRef]) -> z3.CheckSatResult:
         """The question with no overflow possible (`exact`): asked of a solver of its own, which may simplify
         the whole problem before solving (the module's docstring). A model with an overflow on its
@@ -615,7 +613,7 @@ class FiniteSolver:
         solver.add(*self.terms, *goal)
         answer = solver.check()
         if answer != z3.unknown:
-            self.pending = []    # no overflow is reachable within the constraints' depth
+            self._rule_out()
         if answer == z3.sat:
             model = solver.model()
             if any(z3.is_true(model.eval(o, model_completion=True)) for o in self.checks + overflows):
@@ -636,7 +634,7 @@ class FiniteSolver:
         try:
             for seed in self.seeds:
                 narrow.seed(*seed)
-            terms = [narrow(f) for f in [*self.levels[0], *question]]
+            terms = [narrow(f) for f in [*self.levels[0], *self.facts, *question]]
         except Untranslatable:
             self._narrow = None   # its memo holds the term with no bounds
             return None
@@ -646,7 +644,7 @@ class FiniteSolver:
         solver.add(*terms)
         answer = solver.check()
         if answer != z3.unknown:
-            self.pending = []    # no overflow is reachable within the constraints' depth
+            self._rule_out()
         if answer == z3.sat:
             self._model, self._reader = solver.model(), narrow
             _within_bounds(narrow, self._model)
