@@ -205,9 +205,13 @@ def test_no_initial_state_is_checked_on_no_state_by_every_engine(tmp_path) -> No
     proved = run("prove", "--format", "json", spec)
     statuses = {p["name"]: p["status"] for p in json.loads(proved.output)["properties"]}
     assert proved.exit_code == 1 and statuses.pop("never_true") == "violated"
-    assert set(statuses.values()) == {"unknown"}, statuses   # the lemmas, inductive over no state, prove nothing
-    lemmas_only = run("prove", "--lemmas-only", "--format", "json", spec, "always_locked")
-    assert json.loads(lemmas_only.output)["properties"][0]["status"] == "unknown" and lemmas_only.exit_code == 3
+    assert set(statuses.values()) == {"vacuous"}, statuses   # the lemmas, inductive over no state, prove nothing
+    for args in (["--lemmas-only"], []):
+        alone = run("prove", *args, "--format", "json", spec, "always_locked")
+        shown = json.loads(alone.output)["properties"][0]
+        assert shown["status"] == "vacuous" and "no initial state" in shown["reason"] and alone.exit_code == 1
+    text = run("prove", spec, "always_locked").output
+    assert "always_locked: VACUOUS" in text and "1 vacuous" in text
 
 
 def test_a_property_broken_while_some_starts_settle_is_never_proved(tmp_path) -> None:
@@ -232,8 +236,9 @@ def test_a_final_property_proved_of_no_final_state_is_not_a_pass() -> None:
         data = json.loads(run("verify", "--format", "json", "--no-timing", *engine, NEVER_FINAL).output)
         prop = next(p for p in data["properties"] if p["name"] == "everything_queued")
         assert prop["status"] == "vacuous" and "no final state is reachable" in prop["message"], engine
-    proved = json.loads(run("prove", "--format", "json", NEVER_FINAL, "everything_queued").output)["properties"][0]
-    assert proved["status"] == "unknown" and "no final state is reachable" in proved["reason"]
+    shown = run("prove", "--format", "json", NEVER_FINAL, "everything_queued")
+    proved = json.loads(shown.output)["properties"][0]
+    assert proved["status"] == "vacuous" and "no final state is reachable" in proved["reason"] and shown.exit_code == 1
     good = EXAMPLES / "producer_consumer.yaml"
     data = json.loads(run("verify", "--format", "json", "--no-timing", "--engine", "pdr", good).output)
     finals = [p for p in data["properties"] if p["kind"] == "final"]

@@ -1,7 +1,8 @@
 """`netcheck prove`: proofs a student can read (report/proof.py), printed as text or JSON.
 
-Exit 0: every property asked for is proved; 1: one is violated (its trace printed as verify prints it);
-2: invalid spec or usage (an unknown property, a bad lemma); 3: one is unknown; 4: internal error.
+Exit 0: every property asked for is proved; 1: one is violated (its trace printed as verify prints it) or
+vacuous (checked on no state: no initial state, or no final state for a final property); 2: invalid spec or
+usage (an unknown property, a bad lemma); 3: one is unknown; 4: internal error.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def prove(spec: str, properties: tuple[str, ...], bounds: tuple[str, ...], time_
     k-induction to --depth. A failed induction is shown as a counterexample to induction: where each
     thread stands and who holds which lock, and whether that state is reachable. docs/proofs.md.
 
-    Exit 0: all proved; 1: one violated (with its trace); 2: invalid spec or usage; 3: one unknown;
-    4: internal error.
+    Exit 0: all proved; 1: one violated (with its trace) or vacuous (checked on no state); 2: invalid spec
+    or usage; 3: one unknown; 4: internal error.
     """
     from ..render.proof import render_prove_json, render_prove_text
     from ..report.proof import ProveOptions, provable, provable_when_named

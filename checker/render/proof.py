@@ -73,7 +73,7 @@ def property_text(p: PropertyProof) -> list[str]:
         how = HOW.get(p.engine, p.engine) + (f" at k = {p.k}" if p.engine == "kind" else "")
         out = [f"{p.name}: PROVED {how}"]
     else:
-        out = [f"{p.name}: UNKNOWN"]
+        out = [f"{p.name}: {p.status.upper()}"]
     if p.lemmas is not None and (p.engine != "lemmas" or p.status != "proved"):
         out.extend(_lemma_lines(p.lemmas))
     if p.invariant or p.unnamed or p.with_properties:
@@ -111,7 +111,8 @@ def render_prove_text(report: ProveReport) -> str:
     for p in report.properties:
         out.append("")
         out.extend(property_text(p))
-    counts = {s: sum(1 for p in report.properties if p.status == s) for s in ("proved", "violated", "unknown")}
+    counts = {s: sum(1 for p in report.properties if p.status == s) for s in ("proved", "violated", "vacuous",
+                                                                              "unknown")}
     out.append("")
     out.append(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no property to prove")
     return "\n".join(out) + "\n"

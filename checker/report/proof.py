@@ -75,7 +75,7 @@ class LemmaCheck:
 @dataclass(frozen=True)
 class PropertyProof:
     name: str
-    status: str                         # proved, violated, unknown
+    status: str                         # proved, violated, vacuous (checked on no state), unknown
     engine: str = ""                    # lemmas, pdr, kind (how it was proved or violated)
     invariant: tuple[str, ...] = ()     # the inductive invariant's conjuncts, in spec syntax
     checks: tuple[Check, ...] = ()      # the written invariant checked again
@@ -98,7 +98,8 @@ class ProveReport:
     @property
     def exit_code(self) -> int:
         statuses = {p.status for p in self.properties}
-        return EXIT_VIOLATED if "violated" in statuses else EXIT_INCOMPLETE if "unknown" in statuses else EXIT_OK
+        return EXIT_VIOLATED if statuses & {"violated", "vacuous"} else EXIT_INCOMPLETE if "unknown" in statuses \
+            else EXIT_OK
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
         found = forked(partial(_by_pdr, path, system, sy, name, options, None), reach)
         return found if isinstance(found, PropertyProof) else PropertyProof(name, "unknown", reason=found)
     if not system.initial_states:   # every invariant holds on no state: no proof
-        return PropertyProof(name, "unknown", reason=system.why_no_state())
+        return PropertyProof(name, "vacuous", reason=system.why_no_state())
     if lemmas:
         induction = check_induction(sy, name, lemmas, lemmas=alone)
         lemma_check = LemmaCheck(induction.checks, _cti_view(system, induction.cti, reach), induction.inductive)
@@ -221,15 +222,17 @@ def _by_kind(path: str, system: TransitionSystem, sy: Symbolic, name: str, optio
 def _caveat(sy: Symbolic, final_reachable: Callable[[], bool | None], proof: PropertyProof,
             assume: Sequence[z3.BoolRef] = ()) -> PropertyProof:
     """A proof of a final property counts when a final state is reachable (`final_reachable`: the engine's
-    answer, or the question asked; else it was checked on no state).
+    answer, or the question asked): vacuous where none is (it was checked on no state), unknown where that
+    is not decided.
     A proof of deadlock freedom proves its state-local form (no global deadlock, no wait cycle); that is
     all of it only when every run is finite (engine/deadlocks.py `why_partial`), else it stays unknown."""
     if proof.status == "proved" and sy.goals[proof.name].kind == "final":
         reachable = final_reachable()
         if reachable is not True:
-            return replace(proof, status="unknown", reason="true in every final state, but " + (
-                "no final state is reachable (z3 Spacer), so it was checked on no state" if reachable is False
-                else "whether any final state is reachable was not decided (a proof over no state is no pass)"))
+            why = "no final state is reachable (z3 Spacer), so it was checked on no state" if reachable is False \
+                else "whether any final state is reachable was not decided (a proof over no state is no pass)"
+            return replace(proof, status="vacuous" if reachable is False else "unknown",
+                           reason=f"true in every final state, but {why}")
     if proof.status != "proved" or proof.name not in _deadlock_names(sy.system):
         return proof
     what = "no global deadlock and no wait cycle in any reachable state"
