@@ -30,7 +30,7 @@ A term it cannot translate (a quantifier, an unknown operator), or values beyond
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TypeAlias
 
 import z3
@@ -42,13 +42,21 @@ START_WIDTH = 8     # bits of a translated Int to begin with (a constant that ne
 GROW = 4            # bits added each time an overflow condition is satisfiable
 MAX_WIDTH = 64
 
+def _connective(make: Callable, args: list[z3.ExprRef]) -> z3.BoolRef:
+    """A conjunction or disjunction (`make`: z3's C constructor) of Booleans, through the C API: the Python
+    wrapper casts and checks every argument's sort, which dominated translating a step's wide ones."""
+    ctx = args[0].ctx
+    array = (z3.Ast * len(args))(*[a.as_ast() for a in args])
+    return z3.BoolRef(make(ctx.ref(), len(args), array), ctx)
+
+
 # operators whose arguments may change sort (Int to bit-vector): made again from the translated arguments
 _GENERIC = {
     z3.Z3_OP_EQ: lambda a: a[0] == a[1],
     z3.Z3_OP_DISTINCT: lambda a: z3.Distinct(*a),
     z3.Z3_OP_ITE: lambda a: z3.If(a[0], a[1], a[2]),
-    z3.Z3_OP_AND: lambda a: z3.And(*a),
-    z3.Z3_OP_OR: lambda a: z3.Or(*a),
+    z3.Z3_OP_AND: lambda a: _connective(z3.z3core.Z3_mk_and, a) if a else z3.BoolVal(True),
+    z3.Z3_OP_OR: lambda a: _connective(z3.z3core.Z3_mk_or, a) if a else z3.BoolVal(False),
     z3.Z3_OP_NOT: lambda a: z3.Not(a[0]),
     z3.Z3_OP_IMPLIES: lambda a: z3.Implies(a[0], a[1]),
     z3.Z3_OP_XOR: lambda a: z3.Xor(a[0], a[1]),
@@ -126,17 +134,23 @@ class Translator:
 
     def _translate_all(self, root: z3.ExprRef) -> None:
         """Translate `root` and every subterm not yet translated, children first (`postorder`)."""
-        memo = self.memo
-        for e in postorder(root, memo):
+        memo, self.kids = self.memo, {}
+        for e in postorder(root, memo, self.kids):
             key = e.get_id()
             self._own = []
             term = self._translate(e)     # its children are translated: memo hits, no recursion
             memo[key] = (term, self._combine(e, self._own))
             self.kept.append(e)
+        self.kids = {}
+
+    kids: dict[int, list[z3.ExprRef]] = {}   # the children of the terms of the walk under way (`postorder`)
+
+    def _children(self, e: z3.ExprRef) -> list[z3.ExprRef]:
+        return self.kids.get(e.get_id()) or e.children()
 
     def _combine(self, e: z3.ExprRef, own: list[z3.BoolRef]) -> z3.BoolRef | None:
         """A term's overflow condition: its own operation's, or a child's where that child matters."""
-        kids = e.children() if z3.is_app(e) else []
+        kids = self._children(e) if z3.is_app(e) else []
         overflows = [self.memo[c.get_id()][1] for c in kids]
         kind = e.decl().kind() if z3.is_app(e) else None
         parts = list(own)
@@ -226,7 +240,8 @@ class Translator:
         if z3.is_quantifier(e) or z3.is_var(e):
             raise Untranslatable("a quantifier")
         kind = e.decl().kind()
-        args = [self(c) for c in e.children()]
+        children = self._children(e)
+        args = [self(c) for c in children]
         sort = e.sort()
         if sort.kind() == z3.Z3_DATATYPE_SORT:
             bits = self._field_bits(e)
@@ -238,7 +253,7 @@ class Translator:
                         for x, y, w in zip(self._record(a), self._record(b), bits)]
             raise Untranslatable(f"the record operation {e.decl()}")
         if kind == z3.Z3_OP_DT_ACCESSOR:
-            fields = self._fields(e.children()[0].sort())
+            fields = self._fields(children[0].sort())
             index = next(k for k, f in enumerate(fields) if f.eq(e.decl()))
             return self._record(args[0])[index]
         if kind in (z3.Z3_OP_EQ, z3.Z3_OP_DISTINCT) and isinstance(args[0], list):
@@ -249,7 +264,7 @@ class Translator:
         arith = self._arith(kind, scalars, e)
         if arith is not None:
             return arith
-        if all(a.eq(c) for a, c in zip(scalars, e.children())):
+        if all(a.eq(c) for a, c in zip(scalars, children)):
             return e       # nothing of Int inside: Booleans, sets, cardinality constraints
         generic = _GENERIC.get(kind)
         if generic is not None:
@@ -259,7 +274,7 @@ class Translator:
                 scalars = [scalars[0], *[self._fit(b, self._bits(e)) for b in scalars[1:]]]
             return generic(scalars)
         if sort.kind() in (z3.Z3_BOOL_SORT, z3.Z3_BV_SORT) and all(a.sort().eq(c.sort())
-                                                                  for a, c in zip(scalars, e.children())):
+                                                                  for a, c in zip(scalars, children)):
             return e.decl()(*scalars)
         raise Untranslatable(f"the operation {e.decl()}")
 

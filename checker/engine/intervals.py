@@ -55,10 +55,12 @@ def _magnitude(v: Interval) -> int:
     return max(abs(v[0]), abs(v[1]))
 
 
-def postorder(root: z3.ExprRef, done: Container[int]) -> Iterator[z3.ExprRef]:
+def postorder(root: z3.ExprRef, done: Container[int], kids: dict[int, list[z3.ExprRef]] | None = None
+              ) -> Iterator[z3.ExprRef]:
     """Each subterm of `root` whose AST id is not in `done`, after its children, once, with a stack of its own
     (a step's if-then-else chains nest hundreds deep: deeper than Python's recursion). `done` is read as the
-    walk goes, so a caller that records each term it is given skips shared subterms."""
+    walk goes, so a caller that records each term it is given skips shared subterms. `kids`, when given,
+    keeps each term's children by AST id (z3's Python API makes them anew on every `children()` call)."""
     stack: list[tuple[z3.ExprRef, bool]] = [(root, False)]
     while stack:
         e, ready = stack.pop()
@@ -67,7 +69,10 @@ def postorder(root: z3.ExprRef, done: Container[int]) -> Iterator[z3.ExprRef]:
         if not ready:
             stack.append((e, True))
             if z3.is_app(e):
-                stack.extend((c, False) for c in e.children() if c.get_id() not in done)
+                children = e.children()
+                if kids is not None:
+                    kids[e.get_id()] = children
+                stack.extend((c, False) for c in children if c.get_id() not in done)
             continue
         yield e
 
@@ -79,13 +84,14 @@ class Bounds:
     def __init__(self, env: Mapping[int, Value]):
         self.env = env
         self.memo: dict[int, Value] = {}
+        self.kids: dict[int, list[z3.ExprRef]] = {}   # the children of the terms of the walk under way
         self.peak = 0
         self.bounded = True
 
     def __call__(self, root: z3.ExprRef) -> Value:
         """The bounds of `root` (None unless it is an Int or a record of Ints), every subterm visited once."""
-        memo = self.memo
-        for e in postorder(root, memo):
+        memo, self.kids = self.memo, {}
+        for e in postorder(root, memo, self.kids):
             key = e.get_id()
             value = self._eval(e)
             memo[key] = value
@@ -110,7 +116,8 @@ class Bounds:
         op = e.decl().kind()
         if op == z3.Z3_OP_UNINTERPRETED and e.num_args() == 0:
             return self.env.get(e.get_id())
-        args = [self.memo[c.get_id()] for c in e.children()]
+        children = self.kids.get(e.get_id()) or e.children()
+        args = [self.memo[c.get_id()] for c in children]
         if op == z3.Z3_OP_ITE:
             return hull(args[1], args[2])
         if op == z3.Z3_OP_DT_CONSTRUCTOR:
@@ -120,13 +127,13 @@ class Bounds:
             record = args[0]
             if not isinstance(record, list):
                 return None
-            sort = e.children()[0].sort()
+            sort = children[0].sort()
             assert isinstance(sort, z3.DatatypeSortRef)
             index = next(k for k in range(sort.constructor(0).arity()) if sort.accessor(0, k).eq(e.decl()))
             return record[index]
         if any(not isinstance(a, tuple) for a in args):
             if op == z3.Z3_OP_BV2INT:
-                return (0, (1 << e.children()[0].sort().size()) - 1)
+                return (0, (1 << children[0].sort().size()) - 1)
             return None
         ints: list[Interval] = args     # type: ignore[assignment]
         if op == z3.Z3_OP_ADD:
