@@ -199,3 +199,23 @@ def test_bmc_asks_without_overflow_conditions_where_the_bounds_fit(monkeypatch) 
     watched = bmc(system, 14)
     for other in (one_width, watched):
         assert found == {name: len(p.labels) + (p.last is not None) for name, p in other.paths.items()} and found
+
+
+def test_a_fact_with_no_bounds_is_left_out_and_the_question_stays_narrow() -> None:
+    """Facts only prune: one the narrow translation cannot bound (y has no interval) is dropped, and the
+    others still take part (the question x == 2 is refuted by the fact x != 2, which only the narrow
+    translation includes), so the question is not pushed to the one-width translation."""
+    x, y = z3.Int("x"), z3.Int("y")
+    solver = finite.FiniteSolver()
+    solver.add(x >= 0, x <= 3)
+    solver.fact(y > 5, x != 2)
+    solver.exact(3, {x.get_id(): (0, 3)})
+    solver.push()
+    solver.add(x == 2)
+    assert solver.check() == z3.unsat
+    solver.pop()
+    assert len(solver.facts) == 1 and solver.facts[0].eq(x != 2)
+    solver.push()
+    solver.add(x == 3)
+    assert solver.check() == z3.sat and solver.model().eval(x).as_long() == 3
+    solver.pop()

@@ -42,6 +42,7 @@ START_WIDTH = 8     # bits of a translated Int to begin with (a constant that ne
 GROW = 4            # bits added each time an overflow condition is satisfiable
 MAX_WIDTH = 64
 
+
 def _connective(make: Callable, args: list[z3.ExprRef]) -> z3.BoolRef:
     """A conjunction or disjunction (`make`: z3's C constructor) of Booleans, through the C API: the Python
     wrapper casts and checks every argument's sort, which dominated translating a step's wide ones."""
@@ -649,10 +650,11 @@ class FiniteSolver:
         try:
             for seed in self.seeds:
                 narrow.seed(*seed)
-            terms = [narrow(f) for f in [*self.levels[0], *self.facts, *question]]
+            terms = [narrow(f) for f in [*self.levels[0], *question]]
         except Untranslatable:
             self._narrow = None   # its memo holds the term with no bounds
             return None
+        terms += self._narrow_facts(narrow)
         solver = self._asking = z3.SolverFor("QF_FD")
         if self.timeout_ms:
             solver.set("timeout", self.timeout_ms)
@@ -664,6 +666,19 @@ class FiniteSolver:
             self._model, self._reader = solver.model(), narrow
             _within_bounds(narrow, self._model)
         return answer
+
+    def _narrow_facts(self, narrow: NarrowTranslator) -> list[z3.ExprRef]:
+        """The facts, translated; one with no bounds (over frames already bounded: it stays so) is left out from
+        now on, which only prunes less."""
+        kept, terms = [], []
+        for f in self.facts:
+            try:
+                terms.append(narrow(f))
+                kept.append(f)
+            except Untranslatable:
+                continue
+        self.facts = kept
+        return terms
 
     _reader: Translator | None = None   # the translation the model is of, when not `translator`
     _narrow: NarrowTranslator | None = None
