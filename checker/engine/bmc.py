@@ -62,7 +62,7 @@ from netcheck.model.semantics.runtime import Violation
 from netcheck.model.semantics.system import TransitionSystem
 
 from .deadlocks import DeadlockForm, explicit_form
-from .finite import FiniteSolver, Untranslatable
+from .finite import FiniteSolver, Untranslatable, asts
 from .intervals import Bounds, Value, hull, widened
 from .limits import Interrupt
 from .result import EngineResult, Finding, Label, Path
@@ -125,16 +125,8 @@ def _merge(into: dict, key: object, path: _Path) -> None:
     into[key] = (z3.Or(c1, c2), [a if a.eq(b) else z3.If(c1, a, b) for a, b in zip(s1, s2)])
 
 
-def _asts(terms: list[z3.ExprRef]) -> object:
-    """The terms as the C array z3's substitution takes."""
-    out = (z3.Ast * len(terms))()
-    for i, t in enumerate(terms):
-        out[i] = t.as_ast()
-    return out
-
-
 def _substitute(term: z3.ExprRef, src: object, dst: object) -> z3.ExprRef:
-    """`term` with each constant of `src` replaced by the same place of `dst` (`_asts` arrays of one length),
+    """`term` with each constant of `src` replaced by the same place of `dst` (`asts` arrays of one length),
     through z3's C API: the Python wrapper checks every pair's sorts on each call, which dominates building."""
     ctx = term.ctx
     return z3.z3._to_expr_ref(z3.z3core.Z3_substitute(ctx.ref(), term.as_ast(), len(src), src, dst),  # type: ignore[arg-type]
@@ -220,7 +212,7 @@ class Unrolling:
         self.solver: z3.Solver | FiniteSolver = FiniteSolver(timeout_ms) if finite else self._integer_solver()
         self.n = len(system.layout.slots)
         self.base = [rel.pre.slot(i) for i in range(self.n)]
-        self._src = _asts(self.base)
+        self._src = asts(self.base)
         self._arrays: dict[int, tuple[list[z3.ExprRef], object]] = {}
         self.visible: list[Option] = []
         self.visible_violations: dict[str, list[tuple[int, int, bool, z3.BoolRef]]] = {}
@@ -331,7 +323,7 @@ class Unrolling:
         key = id(state)
         cached = self._arrays.get(key)
         if cached is None or cached[0] is not state:
-            cached = self._arrays[key] = (state, _asts(state))
+            cached = self._arrays[key] = (state, asts(state))
         return _substitute(term, self._src, cached[1])
 
     def pc(self, state: list[z3.ExprRef], tid: int) -> z3.ArithRef:
@@ -404,7 +396,7 @@ class Unrolling:
             cond, state = pending.pop(key)
             pc, choices = key
             choose = isinstance(nodes[pc], ir.Choose)
-            here = _asts(state)
+            here = asts(state)
             for index, case in enumerate(inv[pc]):
                 when = z3.simplify(z3.And(cond, _substitute(case.guard, self._src, here)))
                 if z3.is_false(when):
@@ -469,7 +461,7 @@ class Unrolling:
         # the same step with its writes computed but not made: what the finite-domain solver watches for overflow
         self.shadow_template = z3.And(*parts[:len(parts) - self.n], *shadow)
         self._template_consts = [*self.base, *self.next, *self.select, *ways, *self.free]
-        self._template_src = _asts(self._template_consts)
+        self._template_src = asts(self._template_consts)
 
     @cached_property
     def commuting(self) -> list[list[int]]:
@@ -513,7 +505,7 @@ class Unrolling:
         free = self.frees.setdefault(tag, [z3.Const(f"any.{i}@{tag}", c.sort()) for i, c in enumerate(self.base)])
         template = self.step_template if template is None else template
         consts = [*before, *after, *select, *ways, *free]
-        step = _substitute(template, self._template_src, _asts(consts))
+        step = _substitute(template, self._template_src, asts(consts))
         if isinstance(self.solver, FiniteSolver):   # translated as the template's translation, renamed
             self.solver.instance(step, template, self._template_consts, consts)
         return select, step

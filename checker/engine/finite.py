@@ -43,12 +43,19 @@ GROW = 4            # bits added each time an overflow condition is satisfiable
 MAX_WIDTH = 64
 
 
+def asts(terms: list[z3.ExprRef]) -> object:
+    """The terms as the C array z3's C API takes (bmc.py's substitutions, `_connective`)."""
+    out = (z3.Ast * len(terms))()
+    for i, t in enumerate(terms):
+        out[i] = t.as_ast()
+    return out
+
+
 def _connective(make: Callable, args: list[z3.ExprRef]) -> z3.BoolRef:
     """A conjunction or disjunction (`make`: z3's C constructor) of Booleans, through the C API: the Python
     wrapper casts and checks every argument's sort, which dominated translating a step's wide ones."""
     ctx = args[0].ctx
-    array = (z3.Ast * len(args))(*[a.as_ast() for a in args])
-    return z3.BoolRef(make(ctx.ref(), len(args), array), ctx)
+    return z3.BoolRef(make(ctx.ref(), len(args), asts(args)), ctx)
 
 
 # operators whose arguments may change sort (Int to bit-vector): made again from the translated arguments
@@ -135,23 +142,16 @@ class Translator:
 
     def _translate_all(self, root: z3.ExprRef) -> None:
         """Translate `root` and every subterm not yet translated, children first (`postorder`)."""
-        memo, self.kids = self.memo, {}
-        for e in postorder(root, memo, self.kids):
+        memo = self.memo
+        for e, children in postorder(root, memo):
             key = e.get_id()
             self._own = []
-            term = self._translate(e)     # its children are translated: memo hits, no recursion
-            memo[key] = (term, self._combine(e, self._own))
+            term = self._translate(e, children)     # its children are translated: memo hits, no recursion
+            memo[key] = (term, self._combine(e, children, self._own))
             self.kept.append(e)
-        self.kids = {}
 
-    kids: dict[int, list[z3.ExprRef]] = {}   # the children of the terms of the walk under way (`postorder`)
-
-    def _children(self, e: z3.ExprRef) -> list[z3.ExprRef]:
-        return self.kids.get(e.get_id()) or e.children()
-
-    def _combine(self, e: z3.ExprRef, own: list[z3.BoolRef]) -> z3.BoolRef | None:
+    def _combine(self, e: z3.ExprRef, kids: list[z3.ExprRef], own: list[z3.BoolRef]) -> z3.BoolRef | None:
         """A term's overflow condition: its own operation's, or a child's where that child matters."""
-        kids = self._children(e) if z3.is_app(e) else []
         overflows = [self.memo[c.get_id()][1] for c in kids]
         kind = e.decl().kind() if z3.is_app(e) else None
         parts = list(own)
@@ -233,7 +233,7 @@ class Translator:
 
     # -- operations
 
-    def _translate(self, e: z3.ExprRef) -> Translated:
+    def _translate(self, e: z3.ExprRef, children: list[z3.ExprRef]) -> Translated:
         if z3.is_int_value(e):
             return self._int(e.as_long(), e)
         if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
@@ -241,7 +241,6 @@ class Translator:
         if z3.is_quantifier(e) or z3.is_var(e):
             raise Untranslatable("a quantifier")
         kind = e.decl().kind()
-        children = self._children(e)
         args = [self(c) for c in children]
         sort = e.sort()
         if sort.kind() == z3.Z3_DATATYPE_SORT:

@@ -55,26 +55,22 @@ def _magnitude(v: Interval) -> int:
     return max(abs(v[0]), abs(v[1]))
 
 
-def postorder(root: z3.ExprRef, done: Container[int], kids: dict[int, list[z3.ExprRef]] | None = None
-              ) -> Iterator[z3.ExprRef]:
-    """Each subterm of `root` whose AST id is not in `done`, after its children, once, with a stack of its own
-    (a step's if-then-else chains nest hundreds deep: deeper than Python's recursion). `done` is read as the
-    walk goes, so a caller that records each term it is given skips shared subterms. `kids`, when given,
-    keeps each term's children by AST id (z3's Python API makes them anew on every `children()` call)."""
-    stack: list[tuple[z3.ExprRef, bool]] = [(root, False)]
+def postorder(root: z3.ExprRef, done: Container[int]) -> Iterator[tuple[z3.ExprRef, list[z3.ExprRef]]]:
+    """Each subterm of `root` whose AST id is not in `done`, with its children, after them, once, with a stack of
+    its own (a step's if-then-else chains nest hundreds deep: deeper than Python's recursion). `done` is read
+    as the walk goes, so a caller that records each term it is given skips shared subterms. The children are
+    the walk's own (z3's Python API makes them anew on every `children()` call)."""
+    stack: list[tuple[z3.ExprRef, list[z3.ExprRef] | None]] = [(root, None)]
     while stack:
-        e, ready = stack.pop()
+        e, children = stack.pop()
         if e.get_id() in done:
             continue
-        if not ready:
-            stack.append((e, True))
-            if z3.is_app(e):
-                children = e.children()
-                if kids is not None:
-                    kids[e.get_id()] = children
-                stack.extend((c, False) for c in children if c.get_id() not in done)
+        if children is None:
+            children = e.children() if z3.is_app(e) else []
+            stack.append((e, children))
+            stack.extend((c, None) for c in children if c.get_id() not in done)
             continue
-        yield e
+        yield e, children
 
 
 class Bounds:
@@ -84,16 +80,15 @@ class Bounds:
     def __init__(self, env: Mapping[int, Value]):
         self.env = env
         self.memo: dict[int, Value] = {}
-        self.kids: dict[int, list[z3.ExprRef]] = {}   # the children of the terms of the walk under way
         self.peak = 0
         self.bounded = True
 
     def __call__(self, root: z3.ExprRef) -> Value:
         """The bounds of `root` (None unless it is an Int or a record of Ints), every subterm visited once."""
-        memo, self.kids = self.memo, {}
-        for e in postorder(root, memo, self.kids):
+        memo = self.memo
+        for e, children in postorder(root, memo):
             key = e.get_id()
-            value = self._eval(e)
+            value = self._eval(e, children)
             memo[key] = value
             integer = e.sort().kind() in (z3.Z3_INT_SORT, z3.Z3_DATATYPE_SORT)
             if integer and value is None:
@@ -104,7 +99,7 @@ class Bounds:
                 self.peak = max([self.peak, *map(_magnitude, value)])
         return memo[root.get_id()]
 
-    def _eval(self, e: z3.ExprRef) -> Value:
+    def _eval(self, e: z3.ExprRef, children: list[z3.ExprRef]) -> Value:
         kind = e.sort().kind()
         if kind not in (z3.Z3_INT_SORT, z3.Z3_DATATYPE_SORT):
             return None     # a Boolean or a set: its children were bounded on the way
@@ -116,7 +111,6 @@ class Bounds:
         op = e.decl().kind()
         if op == z3.Z3_OP_UNINTERPRETED and e.num_args() == 0:
             return self.env.get(e.get_id())
-        children = self.kids.get(e.get_id()) or e.children()
         args = [self.memo[c.get_id()] for c in children]
         if op == z3.Z3_OP_ITE:
             return hull(args[1], args[2])

@@ -158,7 +158,7 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
     if any(v.prop == name for v in system.initial_violations):   # broken before any step: PDR reports it
         found = forked(partial(_by_pdr, path, system, sy, name, options, None), reach)
         return found if isinstance(found, PropertyProof) else PropertyProof(name, "unknown", reason=found)
-    if not system.initial_states:   # every invariant holds on no state: no proof
+    if not system.initial_states:   # every property would be checked on no state: vacuous, never proved
         return PropertyProof(name, "vacuous", reason=system.why_no_state())
     if lemmas:
         induction = check_induction(sy, name, lemmas, lemmas=alone)
