@@ -7,7 +7,9 @@ killing it):
   properties it decides, and whether it finds each at exactly the explicit length; when that run misses the
   property violated first, BMC again asked about that property alone (`--stop-on`, a smaller question per
   depth) to its explicit length;
-- a spec without: k-induction to depth K and PDR, and which of the properties they decide they prove.
+- a spec without: k-induction to depth K and PDR, and which of the properties they decide they prove;
+- both: the BDD search (engine/bdd.py), to that length on a bug spec, to its fixpoint on the others (whose
+  state count must equal the explicit search's).
 
 Writes a Markdown table (docs/results.md takes it) and one JSON object per run to bench/proofs.jsonl (a
 BMC run's with its seconds per depth, `times`).
@@ -36,6 +38,7 @@ def one(spec: str, engine: str, depth: int, timeout: float, bounds: str = "", pr
     """Run in this process (the child): one engine on one spec, as a JSON-able summary (`prop`: BMC asks
     about that property alone)."""
     from netcheck.checker.cli.run import parse_bounds
+    from netcheck.checker.engine.bdd import bdd_search
     from netcheck.checker.engine.bmc import BmcError, bmc, covered
     from netcheck.checker.engine.explore import explore
     from netcheck.checker.engine.kinduction import kinduction
@@ -59,6 +62,8 @@ def one(spec: str, engine: str, depth: int, timeout: float, bounds: str = "", pr
         try:
             if engine == "bmc":
                 result = bmc(system, depth, timeout, stop_on=frozenset({prop}) if prop else frozenset())
+            elif engine == "bdd":   # to the depth of the deepest violation, or (0) to the fixpoint
+                result = bdd_search(system, depth or None, timeout)
             elif engine == "kind":
                 result = kinduction(system, depth, timeout)
             else:
@@ -72,7 +77,8 @@ def one(spec: str, engine: str, depth: int, timeout: float, bounds: str = "", pr
                    proofs={name: p.size if p.engine == "pdr" else p.k
                            for name, p in getattr(result, "proofs", {}).items()},
                    unknown={name: why for name, why in result.unknown.items() if name in result.covered},
-                   times=[round(t, 1) for t in getattr(result, "times", [])])
+                   times=[round(t, 1) for t in getattr(result, "times", [])],
+                   fixpoint=getattr(result, "fixpoint", False), states=getattr(result, "states", 0))
     out.update(seconds=round(time.perf_counter() - began, 2), cpu=round(cpu() - cpu_began, 2),
                memory_mb=round(peak_rss_mb()))
     return out
@@ -125,7 +131,7 @@ def verdict(row: dict, explicit: dict) -> str:
     covered = set(row["covered"])
     expected = {p: n for p, n in explicit.get("lengths", {}).items()
                 if p in covered and row.get("stop_on", "") in ("", p)}
-    if row["engine"] == "bmc":
+    if row["engine"] in ("bmc", "bdd"):
         found = row["lengths"]
         same = all(found.get(p) == n for p, n in expected.items())
         parts = [f"{p} at {found[p]}" for p in sorted(found)]
@@ -136,7 +142,12 @@ def verdict(row: dict, explicit: dict) -> str:
             shortest = min(decided_below(row, p) for p in missing)
             notes = [*([why] if why else []), f"none shorter than {shortest}"]
             text += f"; not found: {', '.join(missing)} ({'; '.join(notes)})"
-        return text + (" = explicit" if same and not missing else "")
+        if expected:
+            text += " = explicit" if same and not missing else ""
+        if row.get("fixpoint"):
+            n = explicit.get("states")
+            text += f"; fixpoint, {row['states']} states ({'as explicit' if row['states'] == n else f'explicit: {n}'})"
+        return text
     proved = sorted(row["proofs"])
     violated = sorted(row["lengths"])
     opened = sorted(p for p in covered if p not in proved and p not in violated)
@@ -154,6 +165,7 @@ def line_of(row: dict, explicit: dict) -> str:
     shown = "error" if "error" in explicit else \
         f"{explicit['states']}{'' if explicit['complete'] else ' (stopped)'}, {explicit['seconds']}"
     depth = row.get("depth", "-") if row["engine"] != "pdr" else "-"
+    depth = "fixpoint" if row["engine"] == "bdd" and not depth else depth
     return (f"| {row['spec']} | {shown} | {row['engine']} | {depth} | {row.get('seconds', '')}, {row.get('cpu', '')} "
             f"| {row.get('memory_mb', '')} | {verdict(row, explicit)} |")
 
@@ -194,14 +206,14 @@ def main() -> None:
             shown = "error" if "error" in explicit else f"{explicit['states']}, {explicit['seconds']}"
             lengths = explicit.get("lengths", {})
             if lengths:
-                plans = [("bmc", max(lengths.values()), "")]
+                plans = [("bmc", max(lengths.values()), ""), ("bdd", max(lengths.values()), "")]
             elif explicit.get("undecided") or "error" in explicit:
                 name = str(spec.relative_to(ROOT))
                 what = explicit.get("error") or f"violates only {', '.join(explicit['undecided'])}"
                 print(f"| {name} | {shown} | - | - | - | - | {what} |", flush=True)
                 continue
             else:
-                plans = [("kind", args.depth, ""), ("pdr", 0, "")]
+                plans = [("kind", args.depth, ""), ("pdr", 0, ""), ("bdd", 0, "")]
             for engine, depth, prop in plans:
                 budget = (args.first_timeout or args.timeout) if prop else args.timeout
                 row = run(spec, engine, depth, budget, args.bounds, prop)

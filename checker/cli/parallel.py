@@ -12,7 +12,7 @@ from netcheck.model.lang.errors import Diagnostic, SpecError
 
 from ..engine.cluster import ClusterSpec
 from ..engine.limits import Limits
-from .run import ExplorationCache, GraphRequest, verify_bmc, verify_one, verify_proof
+from .run import ExplorationCache, GraphRequest, verify_bdd, verify_bmc, verify_one, verify_proof
 
 if TYPE_CHECKING:
     from ..report.build import SpecReport
@@ -77,6 +77,8 @@ def _one(path: str, job: VerifyJob, graph: GraphRequest | None, progress: bool,
     if job.engine == "bmc":
         assert job.depth is not None
         return verify_bmc(path, job.bounds, job.depth, job.limits, job.use_expect)
+    if job.engine == "bdd":
+        return verify_bdd(path, job.bounds, job.depth, job.limits, job.use_expect)
     if job.engine in ("kind", "pdr"):
         return verify_proof(path, job.bounds, job.engine, job.depth, job.limits, job.use_expect)
     report, _ = verify_one(path, job.bounds, job.limits, graph, progress, job.use_expect, cache, job.stop_at_expected,

@@ -346,6 +346,24 @@ def verify_bmc(path: str, bounds: dict[str, int], depth: int, limits: Limits, us
     return build_bmc_report(path, result, use_expect)
 
 
+def verify_bdd(path: str, bounds: dict[str, int], depth: int | None, limits: Limits, use_expect: bool = True
+               ) -> SpecReport:
+    """The BDD search of one spec (engine/bdd.py) to `depth` steps or its fixpoint, judged (report/build.py);
+    --timeout, --fail-fast and --stop-on apply. A spec it cannot encode: every property unknown, with the
+    reason."""
+    from ..engine.bdd import BddResult, bdd_search
+    from ..engine.bmc import BmcError, covered
+    from ..report.build import build_bdd_report
+    system = load_system(path, bounds)
+    check_stop_on(path, system, limits.stop_on)
+    try:
+        result = bdd_search(system, depth, limits.timeout, limits.fail_fast, limits.stop_on)
+    except BmcError as err:
+        result = BddResult(system, depth=depth if depth is not None else -1, complete=False, stop_reason=str(err))
+        result.unknown.update({name: why or str(err) for name, why in covered(system).items()})
+    return build_bdd_report(path, result, use_expect)
+
+
 def verify_proof(path: str, bounds: dict[str, int], engine: str, depth: int | None, limits: Limits,
                  use_expect: bool = True) -> SpecReport:
     """An unbounded proof attempt on one spec (engine/kinduction.py to `depth`, or engine/pdr.py), judged

@@ -105,16 +105,18 @@ if TYPE_CHECKING:
               help="Judge the verdicts alone, as if the specs had no expect: (a bug spec then exits 1).")
 @jobs_option
 @cluster_options
-@click.option("--engine", type=click.Choice(["explicit", "bmc", "kind", "pdr"]), default="explicit",
+@click.option("--engine", type=click.Choice(["explicit", "bmc", "bdd", "kind", "pdr"]), default="explicit",
               show_default=True,
               help="explicit: explore every reachable state; bmc: bounded model checking with z3 to --depth steps "
                    "(violations found are real and shortest; none found is 'bounded', exit 3, never 'holds'); "
+                   "bdd: the reachable states as BDDs, layer by layer (shortest violations; at the fixpoint a "
+                   "proof; needs netcheck[bdd]); "
                    "kind: k-induction to --depth (a proof, a real counterexample, or unknown); pdr: z3's Spacer "
                    "(a re-checked inductive invariant, a real counterexample, or unknown). docs/analyses.md, "
                    "'Bounded model checking' and 'Proofs'.")
 @click.option("--depth", type=click.IntRange(min=0), metavar="K",
               help="With --engine bmc: check every path of up to K steps; with --engine kind: the largest k tried "
-                   "(required for both).")
+                   "(required for both); with --engine bdd: at most K layers (default: until the fixpoint).")
 @click.option("--watch", is_flag=True,
               help="Verify again whenever a spec file (or a file it extends) changes, until Ctrl-C (exit 130).")
 def verify(specs: tuple[str, ...], bounds: tuple[str, ...], max_states: int | None, max_depth: int | None,
@@ -183,7 +185,7 @@ def _check_engine(engine: str, depth: int | None, graph: GraphRequest | None, re
             raise click.BadParameter(f"it needs --engine bmc or kind ({why})", param_hint="--depth")
         if engine == "explicit":
             return
-    elif depth is None:
+    elif depth is None and engine != "bdd":
         raise click.BadParameter(f"--engine {engine} needs --depth K (every path of up to K steps is checked)",
                                  param_hint="--depth")
     refused = [name for name, used in (("--graph", graph is not None), ("--reduce", reduction == "protected"),

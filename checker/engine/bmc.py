@@ -54,6 +54,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from functools import cached_property, reduce
+from typing import TypeVar
 
 import z3
 from netcheck.model.semantics import ir
@@ -81,6 +82,7 @@ UNDECIDED = {
 }
 
 
+_R = TypeVar("_R", bound="BmcResult")
 MAX_WAYS = 50_000   # the most ways threads may settle, over all visible cases of a spec
 HORIZON = 8   # the fewest frames the bit-vector widths of a question are taken over (`horizon`)
 
@@ -693,6 +695,19 @@ def covered(system: TransitionSystem) -> dict[str, str]:
     return out
 
 
+def begin(result: _R) -> _R:
+    """A symbolic run's result before its search: the properties it decides (`covered`), the others unknown
+    with the reason, and the violations found while computing the initial states (a step with no path)."""
+    decides = covered(result.system)
+    result.covered = tuple(name for name, why in decides.items() if not why)
+    result.unknown.update({name: why for name, why in decides.items() if why})
+    for v in result.system.initial_violations:
+        if v.prop not in result.violations:
+            result.violations[v.prop] = Finding(v.prop, -1, v.tid, v.message)
+            result.paths[v.prop] = Path((), ())
+    return result
+
+
 def bmc(system: TransitionSystem, depth: int, timeout: float | None = None, fail_fast: bool = False,
         stop_on: frozenset[str] = frozenset(), order: bool = True, finite: bool = True) -> BmcResult:
     """The shortest violation (or witness) of every property bounded model checking decides, within `depth`
@@ -701,14 +716,7 @@ def bmc(system: TransitionSystem, depth: int, timeout: float | None = None, fail
     unroll: BmcError."""
     started = time.perf_counter()
     system = system.unreduced()
-    result = BmcResult(system, depth=depth)
-    decides = covered(system)
-    result.covered = tuple(name for name, why in decides.items() if not why)
-    result.unknown.update({name: why for name, why in decides.items() if why})
-    for v in system.initial_violations:   # while computing the initial states: a step with no path
-        if v.prop not in result.violations:
-            result.violations[v.prop] = Finding(v.prop, -1, v.tid, v.message)
-            result.paths[v.prop] = Path((), ())
+    result = begin(BmcResult(system, depth=depth))
     deadline = started + timeout if timeout else None
     u = Unrolling(system, int(timeout * 1000) if timeout else 0, order, finite)
     goals = {name: g for name, g in _goals(u).items() if name in result.covered}
@@ -819,17 +827,26 @@ def _condition_parts(u: Unrolling, goal: _Goal, d: int, state: list[z3.ExprRef] 
 
 def _record(result: BmcResult, u: Unrolling, model: z3.ModelRef, goal: _Goal, d: int) -> None:
     """The model's path to the goal at depth d, replayed with the explicit semantics, as a finding."""
-    system = u.system
     in_state = callable(goal.state) and z3.is_true(model.eval(goal.state(u.frames[d]), model_completion=True))
     steps = d if in_state else d - 1
-    states = [_initial(u, model)]
-    labels: list[Label] = []
+    moves = []
     for f in range(steps):
         if not z3.is_true(model.eval(u.run[f], model_completion=True)):
             raise InternalError(f"bounded model checking: the model of a violation at depth {d} stops at step {f}")
-        option = u.option_of(model, u.sel[f])
+        moves.append((u.option_of(model, u.sel[f]), [model.eval(x, model_completion=True) for x in u.frames[f + 1]]))
+    replay(result, u, [model.eval(x, model_completion=True) for x in u.frames[0]], moves, goal, in_state)
+
+
+def replay(result: BmcResult, u: Unrolling, first: list[z3.ExprRef], moves: list[tuple[Option, list[z3.ExprRef]]],
+           goal: _Goal, in_state: bool) -> None:
+    """A symbolic path (the first state's slot values, then per step the visible case and the values after it)
+    replayed with the explicit semantics and recorded as the goal's finding: reached in the last state
+    (`in_state`) or by a step from it. A path that does not replay is an internal error."""
+    system = u.system
+    states = [_initial(u, first)]
+    labels: list[Label] = []
+    for f, (option, want) in enumerate(moves):
         action = _action(system, option.tid, option.pc, option.signal)
-        want = [model.eval(x, model_completion=True) for x in u.frames[f + 1]]
         outcomes = system.fire(states[-1], action)
         choice = next((c for c, r in enumerate(outcomes) if isinstance(r, tuple) and _matches(u, r, want)), None)
         if choice is None:
@@ -859,8 +876,7 @@ def _record(result: BmcResult, u: Unrolling, model: z3.ModelRef, goal: _Goal, d:
         raise InternalError(f"bounded model checking: {goal.name} is not reached in the replayed state")
 
 
-def _initial(u: Unrolling, model: z3.ModelRef) -> tuple:
-    want = [model.eval(x, model_completion=True) for x in u.frames[0]]
+def _initial(u: Unrolling, want: list[z3.ExprRef]) -> tuple:
     for s in u.system.initial_states:
         if _matches(u, s, want):
             return s
@@ -931,4 +947,4 @@ def _state_goal_holds(system: TransitionSystem, goal: _Goal, state: tuple) -> bo
     return not value
 
 
-__all__ = ["BmcError", "BmcResult", "bmc", "constants", "covered", "settle_ranks"]
+__all__ = ["BmcError", "BmcResult", "begin", "bmc", "constants", "covered", "replay", "settle_ranks"]

@@ -85,6 +85,12 @@ def _header(report: SpecReport, timing: bool) -> str:
                  f"{report.depth_bound} steps, decided to depth {s.depth}"
                  f"{' (stopped: ' + report.stop_reason + ')' if report.stop_reason else ''}")
         return head + (f"\n  {s.seconds:.2f} s" if timing else "") + "\n"
+    if report.engine == "bdd":
+        reach = "a fixpoint: every reachable state" if report.complete else \
+            f"no fixpoint within {report.depth_bound} steps" if report.depth_bound is not None else "no fixpoint"
+        head += (f"  BDD layers (CUDD): {s.states:,} states in {s.depth + 1} layers, {reach}"
+                 f"{' (stopped: ' + report.stop_reason + ')' if report.stop_reason else ''}")
+        return head + (f"\n  {s.seconds:.2f} s" if timing else "") + "\n"
     if report.engine in ENGINE_WORDS:
         head += ENGINE_WORDS[report.engine].format(depth=report.depth_bound)
         head += f" (stopped: {report.stop_reason})" if report.stop_reason else ""
@@ -177,7 +183,7 @@ def _expectation(report: SpecReport, props: list[PropertyResult]) -> str:
     if report.engine == "bmc":
         return (f"AS EXPECTED: violated: {listed} (bounded model checking; the other {others} properties were not "
                 "proved)")
-    if report.engine in ENGINE_WORDS:
+    if report.engine in ENGINE_WORDS or report.engine == "bdd":
         proved = sum(1 for p in props if p.status == "holds")
         return f"AS EXPECTED: violated: {listed}; {proved} of the other {others} properties proved"
     if not report.complete:

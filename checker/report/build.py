@@ -23,6 +23,7 @@ from ..engine.observers import Observer
 from ..engine.result import ExplicitResult
 
 if TYPE_CHECKING:
+    from ..engine.bdd import BddResult
     from ..engine.bmc import BmcResult
     from ..engine.symbolic import ProofResult
 from ..engine.vocabulary import (
@@ -133,10 +134,10 @@ class SpecReport:
     # killable waits that can last forever or through unboundedly many grace periods, unseen by the
     # hung-task detector: looked for in the threads a progress: or returns_when_killed: property names
     hangs: tuple[HiddenHang, ...] = ()
-    # explicit (the search), bmc (bounded model checking, engine/bmc.py), kind (k-induction,
-    # engine/kinduction.py) or pdr (z3's Spacer, engine/pdr.py)
+    # explicit (the search), bmc (bounded model checking, engine/bmc.py), bdd (BDD layers, engine/bdd.py), kind
+    # (k-induction, engine/kinduction.py) or pdr (z3's Spacer, engine/pdr.py)
     engine: str = "explicit"
-    depth_bound: int | None = None  # bmc, kind: the depth asked for (--depth)
+    depth_bound: int | None = None  # bmc, kind, bdd: the depth asked for (--depth)
 
     @property
     def coverage_failed(self) -> bool:
@@ -263,6 +264,41 @@ def build_bmc_report(path: str, result: BmcResult, use_expect: bool = True) -> S
         return PropertyResult(name, kind, Status.BOUNDED, location, about,
                               f"{what} within {depth} steps (bounded model checking: not a proof)")
     return _symbolic_report(path, result, use_expect, open_result, "bmc", depth)
+
+
+def build_bdd_report(path: str, result: BddResult, use_expect: bool = True) -> SpecReport:
+    """The verdicts of the BDD search (engine/bdd.py): violated with the decoded counterexample; at a fixpoint
+    `holds` (unreachable for a question, vacuous for a final property with no final state reachable), else
+    `bounded` within the depth asked, or unknown when the search stopped short of it."""
+    from ..engine.deadlocks import why_partial
+    system = result.system
+    partial = why_partial(system) if result.fixpoint else ""
+    if result.fixpoint or result.depth < 0:   # no depth asked, or none left to reach: nothing stopped short
+        result = replace(result, depth=result.reached)
+
+    def open_result(name: str, kind: PropertyKind, location: str, about: str) -> PropertyResult:
+        if not result.fixpoint:
+            if not result.complete:
+                return PropertyResult(name, kind, Status.UNKNOWN, location, about, "the BDD search stopped after "
+                                      f"{max(result.reached, 0)} steps: {result.stop_reason}")
+            what = "not reachable" if kind.is_question else "no violation"
+            return PropertyResult(name, kind, Status.BOUNDED, location, about,
+                                  f"{what} within {result.depth} steps (BDD layers, no fixpoint yet: not a proof)")
+        how = (f"checked on all {result.states:,} reachable states (BDD layers to a fixpoint after "
+               f"{result.reached} steps)")
+        if kind is PropertyKind.FINAL and not result.final_reachable:
+            return PropertyResult(name, kind, Status.VACUOUS, location, about,
+                                  f"no final state is reachable ({how}), so it was checked on no state")
+        if kind is PropertyKind.DEADLOCK:
+            how = f"no global deadlock and no wait cycle: {how}"
+            if partial:   # the form is not all of it: a thread may still wait forever
+                return PropertyResult(name, kind, Status.UNKNOWN, location, about,
+                                      f"{how}; not a proof of deadlock freedom, since {partial} (a thread stuck in a "
+                                      "livelock is decided only by the explicit search)")
+        return PropertyResult(name, kind, Status.UNREACHABLE if kind.is_question else Status.HOLDS, location,
+                              about, how)
+    report = _symbolic_report(path, result, use_expect, open_result, "bdd", None if result.fixpoint else result.depth)
+    return replace(report, complete=result.fixpoint, stats=replace(report.stats, states=result.states))
 
 
 def build_proof_report(path: str, result: ProofResult, use_expect: bool = True) -> SpecReport:

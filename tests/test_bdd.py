@@ -1,0 +1,226 @@
+"""The symbolic breadth-first search over BDDs (checker/engine/bdd.py, checker/engine/bitblast.py) against the
+explicit search.
+
+- shipped bug specs: at the fixpoint the BDDs hold exactly as many states as the explicit search stores, each
+  property it decides is violated at exactly the explicit search's shortest length (a deadlock: no earlier than
+  the explicit search sees a stuck thread), and every counterexample replays step by step;
+- a counter that outgrows the interval bounds of the first steps: the search widens its bits and starts again,
+  still exact;
+- a depth bound: a violation beyond it is not reported, and no fixpoint is claimed;
+- generated specs: the same state counts and the same shortest lengths as the explicit search;
+- the bit-blaster's arithmetic against z3 on every pair of small bit-vectors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import z3
+from netcheck.checker.engine.bmc import BmcError
+from netcheck.checker.engine.explore import explore
+from netcheck.checker.engine.limits import Limits
+from netcheck.model.lang.parse import load_spec
+from netcheck.model.semantics.system import TransitionSystem
+from spec_generator import generated_systems
+from test_bmc import DEADLOCK, explicit_lengths, length, replays
+
+pytest.importorskip("dd.cudd", reason="the BDD engine needs dd with CUDD (pip install 'netcheck[bdd]')")
+from netcheck.checker.engine.bdd import BddResult, bdd_search  # noqa: E402
+from netcheck.checker.engine.bitblast import Blaster  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BUGS = ROOT / "docs" / "examples" / "bugs"
+SHIPPED = ["abba", "caller_must_hold", "completion_complete_one", "consumer_peeks_unlocked", "exclusive_wake_up_one",
+           "exit_batch_rtnl_takes_rtnl", "final_never_checked", "interruptible_wait_leaks_lock",
+           "invariant_next_off_list", "irq_inversion", "killable_leaks_lock", "lost_wake_up", "nested_hides_abba"]
+EXAMPLES = int(os.environ.get("NETCHECK_BDD_EXAMPLES") or 12)
+
+COUNTER = """\
+netcheck: 1
+name: counter
+about: "one thread counts to 30, past the interval bounds of the first steps"
+state:
+  n: {type: "int[0..40]"}
+procedures:
+  count():
+    - while: n < 30
+      do:
+        - n += 1
+threads:
+  counter: {run: count()}
+properties:
+  small:
+    invariant: n < 25
+"""
+
+
+def explicit_states(system: TransitionSystem) -> int:
+    exp = explore(system.unreduced(), Limits(), measure_memory=False)
+    assert exp.complete
+    return len(exp.store)
+
+
+def bdd_lengths(result: BddResult) -> dict[str, int]:
+    return {name: length(result.paths[name]) for name in {**result.violations, **result.witnesses}}
+
+
+def agrees(system: TransitionSystem, result: BddResult, max_states: int | None = None) -> bool:
+    """Same shortest lengths as the explicit search (a deadlock no earlier); False when it did not finish."""
+    expected, complete = explicit_lengths(system, result.covered, max_states)
+    if not complete:
+        return False
+    found = bdd_lengths(result)
+    if DEADLOCK in found:   # the form's states have stuck threads: the explicit search sees them as soon or sooner
+        assert expected.pop(DEADLOCK) <= found.pop(DEADLOCK)
+    expected.pop(DEADLOCK, None)
+    assert found == expected
+    replays(result)
+    return True
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_fixpoint_holds_the_explicit_states_and_the_shortest_violations(name: str) -> None:
+    system = TransitionSystem(load_spec(BUGS / f"{name}.yaml"))
+    result = bdd_search(system, timeout=120)
+    assert result.fixpoint and result.complete
+    assert result.states == explicit_states(system) == sum(result.layers)
+    assert agrees(system, result)
+
+
+def test_a_counter_past_the_first_bounds_widens_and_stays_exact(tmp_path: Path) -> None:
+    spec = tmp_path / "counter.yaml"
+    spec.write_text(COUNTER, encoding="utf-8")
+    system = TransitionSystem(load_spec(spec))
+    result = bdd_search(system)
+    assert result.rebuilds >= 1
+    assert "small" in result.violations
+    assert agrees(system, result)
+
+
+def test_a_depth_bound_reports_nothing_beyond_it_and_claims_no_fixpoint(tmp_path: Path) -> None:
+    spec = tmp_path / "counter.yaml"
+    spec.write_text(COUNTER, encoding="utf-8")
+    system = TransitionSystem(load_spec(spec))
+    expected, _ = explicit_lengths(system, ("small",))
+    result = bdd_search(system, depth=expected["small"] - 1)
+    assert not result.violations and not result.fixpoint
+    assert result.reached == expected["small"] - 1
+    assert bdd_lengths(bdd_search(system, depth=expected["small"])) == expected
+
+
+def test_the_bdd_search_agrees_with_the_explicit_search_on_generated_specs() -> None:
+    compared: list[int] = []
+
+    @generated_systems(EXAMPLES)
+    def check(system: TransitionSystem) -> None:
+        try:
+            result = bdd_search(system, timeout=20)
+        except BmcError:   # local computation in a loop: not encoded, said so
+            return
+        if not result.fixpoint:
+            return
+        if not agrees(system, result, max_states=50_000):
+            return
+        assert result.states == explicit_states(system)
+        compared.append(result.states)
+
+    check()
+    assert len(compared) >= EXAMPLES // 3
+
+
+@pytest.mark.parametrize("make", [
+    lambda x, y: x + y, lambda x, y: x - y, lambda x, y: x * y, lambda x, y: -x,
+    lambda x, y: x / y, lambda x, y: z3.SRem(x, y), lambda x, y: z3.UDiv(x, y), lambda x, y: z3.URem(x, y),
+    lambda x, y: x & y, lambda x, y: x | y, lambda x, y: x ^ y, lambda x, y: ~x,
+    lambda x, y: z3.Concat(z3.Extract(1, 0, x), z3.Extract(3, 2, y)), lambda x, y: z3.SignExt(2, x),
+    lambda x, y: z3.ZeroExt(2, y), lambda x, y: x << 1, lambda x, y: z3.LShR(x, 2), lambda x, y: x >> 1,
+])
+def test_bit_vector_operations_match_z3_on_every_pair(make) -> None:
+    x, y = z3.BitVec("x", 4), z3.BitVec("y", 4)
+    term = make(x, y)
+    bdd, blaster, points = small_vectors()
+    bits = blaster(term)
+    for a, b, point in points:
+        got = sum(1 << k for k, bit in enumerate(bits) if bdd.let(point, bit) == bdd.true)
+        want = z3.simplify(z3.substitute(term, (x, z3.BitVecVal(a, 4)), (y, z3.BitVecVal(b, 4)))).as_long()
+        assert got == want, (str(term), a, b)
+
+
+def small_vectors() -> tuple:
+    """A BDD manager with 4-bit vectors x and y, their blaster, and every assignment of them (a, b, bits)."""
+    import dd.cudd
+    bdd = dd.cudd.BDD()
+    names = {"x": [f"x{b}" for b in range(4)], "y": [f"y{b}" for b in range(4)]}
+    bdd.declare(*names["x"], *names["y"])
+    blaster = Blaster(bdd, lambda name, width: [bdd.var(v) for v in names[name]])
+    points = [(a, b, {**{v: bool(a >> k & 1) for k, v in enumerate(names["x"])},
+                      **{v: bool(b >> k & 1) for k, v in enumerate(names["y"])}})
+              for a in range(16) for b in range(16)]
+    return bdd, blaster, points
+
+
+@pytest.mark.parametrize("make", [
+    lambda x, y: z3.ULT(x, y), lambda x, y: z3.ULE(x, y), lambda x, y: z3.UGT(x, y), lambda x, y: z3.UGE(x, y),
+    lambda x, y: x < y, lambda x, y: x <= y, lambda x, y: x > y, lambda x, y: x >= y, lambda x, y: x == y,
+    lambda x, y: z3.Distinct(x, y),
+    lambda x, y: z3.AtMost(z3.Extract(0, 0, x) == 1, z3.Extract(1, 1, x) == 1, z3.Extract(2, 2, y) == 1, 1),
+    lambda x, y: z3.PbLe([(z3.Extract(0, 0, x) == 1, 2), (z3.Extract(3, 3, y) == 1, 3)], 4),
+])
+def test_comparisons_match_z3_on_every_pair(make) -> None:
+    x, y = z3.BitVec("x", 4), z3.BitVec("y", 4)
+    term = make(x, y)
+    bdd, blaster, points = small_vectors()
+    node = blaster.formula(term)
+    for a, b, point in points:
+        want = z3.is_true(z3.simplify(z3.substitute(term, (x, z3.BitVecVal(a, 4)), (y, z3.BitVecVal(b, 4)))))
+        assert (bdd.let(point, node) == bdd.true) == want, (str(term), a, b)
+
+
+def test_cli_reports_holds_at_the_fixpoint_with_the_state_count_in_text_and_json() -> None:
+    from click.testing import CliRunner
+    from netcheck.checker.cli import main
+    spec = str(ROOT / "docs" / "examples" / "producer_consumer.yaml")
+    text = CliRunner().invoke(main, ["verify", "--engine", "bdd", "--no-timing", spec])
+    assert "BDD layers (CUDD): 72 states in 22 layers, a fixpoint: every reachable state" in text.output
+    assert "holds       consumed_were_produced (invariant)" in text.output
+    # a daemon runs forever: the deadlock form is not all of deadlock freedom, and lock_order needs the graph
+    assert "UNKNOWN     deadlock_free" in text.output and text.exit_code == 3
+    out = CliRunner().invoke(main, ["verify", "--engine", "bdd", "--format", "json", spec])
+    data = json.loads(out.output)
+    report = data["specs"][0] if "specs" in data else data
+    assert report["engine"] == "bdd" and report["depth"] is None
+    statuses = {p["name"]: p["status"] for p in report["properties"]}
+    assert statuses["everything_consumed"] == "holds" and statuses["lock_order"] == "unknown"
+
+
+def test_cli_finds_a_violation_beyond_bmc_reach_at_the_explicit_length() -> None:
+    """double_call_rcu's callbacks_done: 36 steps (BMC reaches depth 25 in 500 s; docs/results.md)."""
+    from click.testing import CliRunner
+    from netcheck.checker.cli import main
+    spec = str(BUGS / "double_call_rcu.yaml")
+    out = CliRunner().invoke(main, ["verify", "--engine", "bdd", "--stop-on", "callbacks_done", "--no-timing", spec])
+    assert "VIOLATED    callbacks_done (assert)" in out.output
+    assert "Shortest counterexample: 36 steps" in out.output
+
+
+def test_cli_depth_short_of_the_violation_is_bounded_and_exits_3(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from netcheck.checker.cli import main
+    spec = tmp_path / "counter.yaml"
+    spec.write_text(COUNTER, encoding="utf-8")
+    out = CliRunner().invoke(main, ["verify", "--engine", "bdd", "--depth", "3", "--no-timing", str(spec)])
+    assert "BOUNDED     small (invariant)" in out.output, out.output
+    assert "no fixpoint within 3 steps" in out.output and out.exit_code == 3
+    out = CliRunner().invoke(main, ["verify", "--engine", "bdd", "--no-timing", str(spec)])
+    assert "VIOLATED    small (invariant)" in out.output and out.exit_code == 1
+
+
+def test_a_timeout_while_building_leaves_every_property_unknown_never_holds() -> None:
+    system = TransitionSystem(load_spec(BUGS / "exit_batch_rtnl_takes_rtnl.yaml"))
+    result = bdd_search(system, timeout=0.001)
+    assert not result.complete and not result.fixpoint and not result.violations
+    assert set(result.covered) <= set(result.unknown)
+    assert "timeout" in result.stop_reason
