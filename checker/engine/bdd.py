@@ -439,11 +439,14 @@ def _search(system: TransitionSystem, enc: Encoding, depth: int | None, deadline
         began = time.perf_counter()
         for name in list(open_):
             here, by_step = conditions[name]
-            if here is not None and layers[d] & here != bdd.false:
-                _found(result, enc, layers, goals[name], d, layers[d] & here, True)
+            hits = _meets(bdd, layers[d], here)
+            if hits != bdd.false:
+                _found(result, enc, layers, goals[name], d, hits, True)
                 open_.remove(name)
-            elif by_step is not None and d > 0 and layers[d - 1] & by_step != bdd.false:
-                _found(result, enc, layers, goals[name], d, layers[d - 1] & by_step, False)
+                continue
+            hits = _meets(bdd, layers[d - 1], by_step) if d > 0 else bdd.false
+            if hits != bdd.false:
+                _found(result, enc, layers, goals[name], d, hits, False)
                 open_.remove(name)
         result.reached = d
         result.times.append(time.perf_counter() - began)
@@ -474,15 +477,31 @@ def _search(system: TransitionSystem, enc: Encoding, depth: int | None, deadline
     return result
 
 
-def _conditions(enc: Encoding, u: Unrolling, goal: _Goal) -> tuple[Node | None, Node | None]:
-    """A goal's condition on a state (reached there) and on the state before a step that reaches it."""
-    here = by_step = None
+def _conditions(enc: Encoding, u: Unrolling, goal: _Goal) -> tuple[list[Node], list[Node]]:
+    """A goal's condition on a state (reached there) and on the state before a step that reaches it, each as
+    the BDDs of its disjuncts: runtime_safety's is the union of every way a property can be undefined or an
+    assert broken, whose BDD is far larger than a layer's intersection with each of them."""
+    here: list[Node] = []
+    by_step: list[Node] = []
     for frame, term in _condition_parts(u, goal, 1, u.base):
-        if frame == 1:
-            here = enc.formula(term)
-        else:
-            by_step = enc.formula(term)
+        parts = _disjuncts(term)
+        (here if frame == 1 else by_step).extend(enc.formula(part) for part in parts)
     return here, by_step
+
+
+def _disjuncts(term: z3.BoolRef) -> list[z3.BoolRef]:
+    """The disjuncts of a disjunction, nested ones flattened (the term itself otherwise)."""
+    if z3.is_or(term):
+        return [d for child in term.children() for d in _disjuncts(child)]
+    return [term]
+
+
+def _meets(bdd: Any, states: Node, parts: list[Node]) -> Node:
+    """The states of `states` that meet some of `parts` (false when none does)."""
+    hits = bdd.false
+    for part in parts:
+        hits |= states & part
+    return hits
 
 
 def _found(result: BddResult, enc: Encoding, layers: list[Node], goal: _Goal, d: int, hits: Node,
