@@ -224,3 +224,14 @@ def test_a_timeout_while_building_leaves_every_property_unknown_never_holds() ->
     assert not result.complete and not result.fixpoint and not result.violations
     assert set(result.covered) <= set(result.unknown)
     assert "timeout" in result.stop_reason
+
+
+def test_fail_fast_leaves_the_rest_unknown_not_bounded() -> None:
+    system = TransitionSystem(load_spec(BUGS / "caller_must_hold.yaml"))
+    result = bdd_search(system, fail_fast=True)
+    assert result.violations and not result.complete and result.stop_reason == "stopped at the first violation"
+    from netcheck.checker.engine.vocabulary import Status
+    from netcheck.checker.report.build import build_bdd_report
+    statuses = {p.name: p.status for p in build_bdd_report("caller_must_hold", result).properties}
+    assert Status.BOUNDED not in statuses.values() and Status.HOLDS not in statuses.values()
+    assert statuses["runtime_safety"] is Status.UNKNOWN

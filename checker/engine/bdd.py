@@ -450,7 +450,12 @@ def _search(system: TransitionSystem, enc: Encoding, depth: int | None, deadline
                 open_.remove(name)
         result.reached = d
         result.times.append(time.perf_counter() - began)
-        if not open_ or (fail_fast and result.violations) or (stop_on and stop_on <= result.violations.keys()):
+        if not open_:
+            break
+        if (fail_fast and result.violations) or (stop_on and stop_on <= result.violations.keys()):
+            result.complete = False   # the properties left open were not searched further
+            result.stop_reason = ("stopped at the first violation" if fail_fast else
+                                  "stopped at the --stop-on properties")
             break
         if d > 0 and layers[d] == bdd.false:
             result.fixpoint = True
