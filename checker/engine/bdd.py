@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import reduce
 from typing import Any
 
 import z3
@@ -380,7 +379,7 @@ def bdd_search(system: TransitionSystem, depth: int | None = None, timeout: floa
     system = system.unreduced()
     u = Unrolling(system, finite=True)
     horizon = HORIZON if depth is None else min(depth, HORIZON)
-    slots = [widened(reduce(hull, column)) for column in zip(*(u.ranges(f) for f in range(horizon + 1)))]
+    slots = u.slot_bounds(horizon + 1)
     rebuilds = 0
     with Interrupt() as interrupt:
         while True:

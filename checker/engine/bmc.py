@@ -604,8 +604,7 @@ class Unrolling:
         translation each frame's step renames; a free value's, the unused value it is fixed at. The
         horizon and the widening keep the bounds, and with them the translation, the same over several
         depths."""
-        frames = max(horizon + 1, len(self.frames))
-        slots = [widened(reduce(hull, column)) for column in zip(*(self.ranges(f) for f in range(frames)))]
+        slots = self.slot_bounds(max(horizon + 1, len(self.frames)))
         env: dict[int, Value] = {}
         for state in (self.base, self.next, *self.frames):
             env.update((c.get_id(), v) for c, v in zip(state, slots))
@@ -614,6 +613,11 @@ class Unrolling:
                 fixed = Bounds({})(v)
                 env.update((free[i].get_id(), fixed) for free in (self.free, *self.frees.values()))
         return env
+
+    def slot_bounds(self, frames: int) -> list[Value]:
+        """Each slot's interval over frames 0 to `frames` - 1 (the hull of `ranges`), widened to the whole
+        range of its width (`widened`)."""
+        return [widened(reduce(hull, column)) for column in zip(*(self.ranges(f) for f in range(frames)))]
 
     def step_bounds(self, frame: int) -> Bounds:
         """The bounds of the step from `frame` (every subterm of its guards, conditions and values)."""
