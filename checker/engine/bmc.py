@@ -262,6 +262,7 @@ class Unrolling:
         self.settles: list[Settle] = []
         self.moved: list[tuple[int, int]] = []             # (visible case, thread it moves)
         self.broken: dict[str, z3.BoolRef] = {}
+        self.plain_breaks: list[z3.BoolRef] = []   # when a step that is no fatal signal breaks a property
         self._encode_steps()
         self.movable: list[list[z3.BoolRef]] = []      # per step and case: it could move before that step
         self.frames.append(self._fresh("f0"))
@@ -361,6 +362,8 @@ class Unrolling:
                                                                 if not after[i].eq(state[i])}))
                 for prop, conds in found.items():
                     broken.setdefault(prop, []).append(z3.And(guard, z3.Or(*conds)))
+                    if not o.signal:
+                        self.plain_breaks.append(z3.And(guard, z3.Or(*conds)))
             if len(self.settles) > MAX_WAYS:
                 raise BmcError(f"the steps have more than {MAX_WAYS} ways to settle: the bounded engine cannot "
                                "encode them; use the explicit engine")
@@ -560,6 +563,14 @@ class Unrolling:
                   for tid, pc, _, g in self.visible_violations.get(prop, [])]
         return z3.Or(*parts) if parts else z3.BoolVal(False)
 
+    def violating_plain(self) -> z3.BoolRef:
+        """A step from the state before (`base`) that is no fatal signal breaks some property: the explicit
+        search counts every thread of such a state as free, since what follows is unknown (engine/bfs.py)."""
+        parts = [*self.plain_breaks, *[z3.And(self.pc(self.base, tid) == pc, g)
+                                       for cases in self.visible_violations.values()
+                                       for tid, pc, signal, g in cases if not signal]]
+        return z3.Or(*parts) if parts else z3.BoolVal(False)
+
     def final(self, state: list[z3.ExprRef]) -> z3.BoolRef:
         """A terminal state where every thread is quiescent: finished, or a daemon at an idle await that
         cannot step (and nothing else can step)."""
@@ -651,11 +662,13 @@ class _Goal:
     """A property's condition at depth d: (in frame d, from frame d - 1 by a violating step)."""
 
     name: str
-    kind: str              # invariant, final, reachable (a witness), step (asserts, built-ins)
+    kind: str              # invariant, final, reachable (a witness), step (asserts, built-ins), deadlock, stuck
     state: object = None   # callable: frame -> BoolRef, or None
 
 
-def _goals(u: Unrolling) -> dict[str, _Goal]:
+def _goals(u: Unrolling, deadlock_form: bool = True) -> dict[str, _Goal]:
+    """Each property's goal; deadlock freedom as its state-local form (deadlocks.py), or (`deadlock_form`
+    False) as a goal of kind `stuck` with no condition, which the BDD search decides at its fixpoint."""
     system = u.system
     goals: dict[str, _Goal] = {}
     pre = u.rel.pre
@@ -679,6 +692,8 @@ def _goals(u: Unrolling) -> dict[str, _Goal]:
     for info in system.property_kinds():
         if info.kind in ("assert", "lock_discipline") and info.name not in goals:
             goals[info.name] = _Goal(info.name, "step")
+        elif info.kind == "deadlock" and not deadlock_form:
+            goals[info.name] = _Goal(info.name, "stuck")
         elif info.kind == "deadlock":   # its state-local form (deadlocks.py)
             form = DeadlockForm(u.rel, u.at)
             goals[info.name] = _Goal(info.name, "deadlock", form.bad)
@@ -826,6 +841,14 @@ def _condition_parts(u: Unrolling, goal: _Goal, d: int, state: list[z3.ExprRef] 
     return parts
 
 
+def disjuncts(term: z3.BoolRef) -> list[z3.BoolRef]:
+    """The disjuncts of a disjunction, nested ones flattened (the term itself otherwise)."""
+    if z3.is_or(term):
+        return [d for child in term.children() for d in disjuncts(child)]
+    return [term]
+
+
+
 # -- decoding a model into an explicit path
 
 
@@ -845,7 +868,8 @@ def replay(result: BmcResult, u: Unrolling, first: list[z3.ExprRef], moves: list
            goal: _Goal, in_state: bool) -> None:
     """A symbolic path (the first state's slot values, then per step the visible case and the values after it)
     replayed with the explicit semantics and recorded as the goal's finding: reached in the last state
-    (`in_state`) or by a step from it. A path that does not replay is an internal error."""
+    (`in_state`) or by a step from it. A path that does not replay is an internal error; so is a last state
+    that does not meet the goal (a stuck thread: the caller checks it)."""
     system = u.system
     states = [_initial(u, first)]
     labels: list[Label] = []
@@ -876,7 +900,7 @@ def replay(result: BmcResult, u: Unrolling, first: list[z3.ExprRef], moves: list
                       last.action if last else -1, last.choice if last else 0)
     result.paths[goal.name] = path
     (result.witnesses if goal.kind == "reachable" else result.violations)[goal.name] = finding
-    if goal.kind != "step" and not _state_goal_holds(system, goal, states[-1]):
+    if goal.kind not in ("step", "stuck") and not _state_goal_holds(system, goal, states[-1]):
         raise InternalError(f"bounded model checking: {goal.name} is not reached in the replayed state")
 
 

@@ -55,19 +55,10 @@ class DeadlockForm:
         system = self.system = rel.system
         self.threads = len(system.threads)
         # per thread: [(pc, no non-signal step enabled there, an idle daemon there)] at its visible nodes
-        self.stops: list[list[tuple[int, z3.BoolRef, bool]]] = []
-        violations: list[z3.BoolRef] = []
-        for t in system.threads:
-            stops = []
-            for pc, step in enumerate(t.steps):
-                if step is None:
-                    continue
-                cases = rel.cases(t.tid, pc, False)
-                stops.append((pc, z3.Not(z3.Or(*[c.guard for c in cases])) if cases else z3.BoolVal(True),
-                              t.daemon and step.idle))
-                violations += [z3.And(rel.pre.slot(t.pcslot) == pc, c.guard)
-                               for signal in (False, True) for c in rel.cases(t.tid, pc, signal) if c.violation]
-            self.stops.append(stops)
+        self.stops = [thread_stops(rel, t) for t in system.threads]
+        violations = [z3.And(rel.pre.slot(t.pcslot) == pc, c.guard)
+                      for t in system.threads for pc, step in enumerate(t.steps) if step is not None
+                      for signal in (False, True) for c in rel.cases(t.tid, pc, signal) if c.violation]
         # a step from the state breaks a property (a visible micro-step's violation)
         self.violating = z3.Or(*violations) if violations else z3.BoolVal(False)
         self.edges = {(i, j): self._edge(i, j) for i in range(self.threads) for j in range(self.threads) if i != j}
@@ -134,6 +125,26 @@ class DeadlockForm:
         return self.at(self._term, list(s))
 
 
+def thread_stops(rel: Relation, t: Thread) -> list[tuple[int, z3.BoolRef, bool]]:
+    """Where a thread may stop: at each of its visible nodes (pc), when no non-signal step is enabled there
+    (a violating one counts as enabled), and whether it is an idle daemon's node."""
+    stops = []
+    for pc, step in enumerate(t.steps):
+        if step is None:
+            continue
+        cases = rel.cases(t.tid, pc, False)
+        stops.append((pc, z3.Not(z3.Or(*[c.guard for c in cases])) if cases else z3.BoolVal(True),
+                      t.daemon and step.idle))
+    return stops
+
+
+def blocked_term(rel: Relation, t: Thread) -> z3.BoolRef:
+    """Thread t is blocked (explicit semantics: `expand`'s mask): at a visible node with no non-signal step
+    enabled, and not an idle daemon there; over the relation's state-before constants."""
+    pc = rel.pre.slot(t.pcslot)
+    return z3.Or(*[z3.And(pc == p, off) for p, off, idle in thread_stops(rel, t) if not idle])
+
+
 def _reads(readers: z3.ArithRef, tid: int) -> z3.BoolRef:
     return (readers / (1 << (READ_BITS * tid))) % (1 << READ_BITS) != 0
 
@@ -190,4 +201,5 @@ def expanded_form(system: TransitionSystem, state: tuple, transitions: Sequence[
     return wait_cycle(system, state, blocked, finished)
 
 
-__all__ = ["DeadlockForm", "explicit_form", "expanded_form", "has_cycle", "program_graph", "why_partial"]
+__all__ = ["DeadlockForm", "blocked_term", "explicit_form", "expanded_form", "has_cycle", "program_graph",
+           "thread_stops", "why_partial"]

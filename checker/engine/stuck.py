@@ -11,7 +11,8 @@ incomplete run) count as "might progress", so every stuck thread reported is rea
 
 During the search a cheaper, partial test catches stuck threads early (for --fail-fast: the `WaitCycles`
 observer of engine/explore.py): a cycle of lock waits among blocked threads, none of which can leave its
-wait but by a signal.
+wait but by a signal. `stuck_from` checks one state by the same definition, on the states reachable from
+it (the BDD search's counterexamples, engine/bddstuck.py).
 """
 
 from __future__ import annotations
@@ -49,6 +50,33 @@ def stuck_masks(system: ExplicitSystem, store: StateStore) -> dict[int, int]:
         if not _moved_on(system, store, can, ends, signal, waiters, pending, maps):
             break
     return {s: blocked[s] & ~can[s] for s in sorted(pending) if blocked[s] & ~can[s]}
+
+
+STUCK_CHECK_STATES = 200_000   # the most states `stuck_from` explores before it gives up
+
+
+def stuck_from(system: ExplicitSystem, state: tuple, mask: int, most: int = STUCK_CHECK_STATES) -> bool | None:
+    """Whether every thread of `mask` is stuck in `state`: blocked there and in every state that non-signal
+    steps reach from it, and never moved on by another thread's step; None when more than `most` states
+    are reachable from it (not decided)."""
+    tids = [t for t in range(system.thread_count) if mask >> t & 1]
+    seen = {state}
+    todo = [state]
+    while todo:
+        here = todo.pop()
+        transitions, blocked = system.expand(here)
+        if mask & ~blocked:
+            return False
+        for _, _, _, signal, after in transitions:
+            if signal or not isinstance(after, tuple) or after in seen:
+                continue
+            if any(system.position(after, t) != system.position(here, t) for t in tids):
+                return False
+            if len(seen) >= most:
+                return None
+            seen.add(after)
+            todo.append(after)
+    return True
 
 
 class _Ends:

@@ -270,9 +270,6 @@ def build_bdd_report(path: str, result: BddResult, use_expect: bool = True) -> S
     """The verdicts of the BDD search (engine/bdd.py): violated with the decoded counterexample; at a fixpoint
     `holds` (unreachable for a question, vacuous for a final property with no final state reachable), else
     `bounded` within the depth asked, or unknown when the search stopped short of it."""
-    from ..engine.deadlocks import why_partial
-    system = result.system
-    partial = why_partial(system) if result.fixpoint else ""
     if result.fixpoint or result.depth < 0:   # no depth asked, or none left to reach: nothing stopped short
         result = replace(result, depth=result.reached)
 
@@ -289,12 +286,8 @@ def build_bdd_report(path: str, result: BddResult, use_expect: bool = True) -> S
         if kind is PropertyKind.FINAL and not result.final_reachable:
             return PropertyResult(name, kind, Status.VACUOUS, location, about,
                                   f"no final state is reachable ({how}), so it was checked on no state")
-        if kind is PropertyKind.DEADLOCK:
-            how = f"no global deadlock and no wait cycle: {how}"
-            if partial:   # the form is not all of it: a thread may still wait forever
-                return PropertyResult(name, kind, Status.UNKNOWN, location, about,
-                                      f"{how}; not a proof of deadlock freedom, since {partial} (a thread stuck in a "
-                                      "livelock is decided only by the explicit search)")
+        if kind is PropertyKind.DEADLOCK:   # decided exactly at the fixpoint (engine/bddstuck.py)
+            how = f"no thread is stuck in any reachable state: {how}"
         return PropertyResult(name, kind, Status.UNREACHABLE if kind.is_question else Status.HOLDS, location,
                               about, how)
     report = _symbolic_report(path, result, use_expect, open_result, "bdd", None if result.fixpoint else result.depth)
@@ -359,8 +352,8 @@ def _symbolic_report(path: str, result: BmcResult, use_expect: bool,
             explanation: DeadlockExplanation | None = None
             waits: tuple[str, ...] = ()
             locations: tuple[str, ...] = ()
-            if kind is PropertyKind.DEADLOCK:   # the threads the engine's deadlock form finds stuck
-                explanation, locations = state_deadlock(system, final)
+            if kind is PropertyKind.DEADLOCK:   # the threads the engine found stuck (by default: its form's)
+                explanation, locations = state_deadlock(system, final, getattr(result, "stuck_mask", 0))
                 message, waits = explanation.summary, explanation.threads
                 location = locations[0] if locations else location
             results.append(PropertyResult(name, kind, status, location, about, message, trace,
@@ -595,10 +588,12 @@ def lock_table(system: TransitionSystem, state: Sequence) -> list[tuple[str, str
     return [(lock, row.spell()) for lock, row in lock_rows(system, state).items()]
 
 
-def state_deadlock(system: TransitionSystem, final: Sequence) -> tuple[DeadlockExplanation, tuple[str, ...]]:
-    """A deadlock that a state shows by itself (engine/deadlocks.py, the symbolic engines' and hunt's form):
-    why its threads are stuck, and where each one is blocked."""
-    explanation = explain_deadlock(system, final, explicit_form(system, tuple(final)) or None)
+def state_deadlock(system: TransitionSystem, final: Sequence, stuck: int = 0
+                   ) -> tuple[DeadlockExplanation, tuple[str, ...]]:
+    """Why the threads of a state are stuck, and where each one is blocked: those of `stuck` (a mask, when the
+    engine decided them: the BDD search), else those of the deadlock form the state shows by itself (engine/
+    deadlocks.py, the symbolic engines' and hunt's)."""
+    explanation = explain_deadlock(system, final, stuck or explicit_form(system, tuple(final)) or None)
     return explanation, stuck_locations(system, final, explanation)
 
 
