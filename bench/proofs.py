@@ -13,7 +13,7 @@ killing it):
 
 Writes a Markdown table (docs/results.md takes it) and one JSON object per run to bench/proofs.jsonl (a
 BMC run's with its seconds per depth, `times`).
-Usage: python bench/proofs.py [--timeout S] [--depth K] [--out FILE] [SPEC ...]
+Usage: python bench/proofs.py [--timeout S] [--depth K] [--engines bmc,kind,pdr,bdd] [--out FILE] [SPEC ...]
 (--first-timeout S: the budget of the run about one property, by default the --timeout)
 """
 
@@ -181,6 +181,7 @@ def main() -> None:
                     help="the budget of BMC about the property violated first (default: --timeout)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "proofs.jsonl"))
     ap.add_argument("--table", default="", help="print the table of a log written before, and run nothing")
+    ap.add_argument("--engines", default="bmc,kind,pdr,bdd", help="the symbolic engines to run (comma-separated)")
     ap.add_argument("specs", nargs="*")
     args = ap.parse_args()
     if args.child:
@@ -215,7 +216,10 @@ def main() -> None:
                 continue
             else:
                 plans = [("kind", args.depth, ""), ("pdr", 0, ""), ("bdd", 0, "")]
+            engines = set(args.engines.split(","))
             for engine, depth, prop in plans:
+                if engine not in engines:
+                    continue
                 budget = (args.first_timeout or args.timeout) if prop else args.timeout
                 row = run(spec, engine, depth, budget, args.bounds, prop)
                 log.write(json.dumps(row) + "\n")

@@ -27,6 +27,7 @@ from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.lemmas import Check, check_induction, check_lemmas
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.symbolic import Symbolic
+from netcheck.checker.engine.vocabulary import ProofStatus
 from netcheck.checker.render.proof import property_text, prove_object, state_lines
 from netcheck.checker.report.proof import (
     PropertyProof,
@@ -242,11 +243,11 @@ def test_other_properties_in_an_invariant_are_shown_by_name() -> None:
     """A Houdini invariant that needs other properties lists them by name after its conjuncts, counted with
     them, in text and JSON (test_proof.py: which ones, and that they check)."""
     checks = (Check("initiation", "x == 1", "passed"), Check("consecution", "property q", "passed"))
-    proof = PropertyProof("p", "proved", "houdini", ("x == 1",), checks, with_properties=("q", "r"))
+    proof = PropertyProof("p", ProofStatus.PROVED, "houdini", ("x == 1",), checks, with_properties=("q", "r"))
     text = "\n".join(property_text(proof))
     assert "Inductive invariant (3 conjuncts, with the property):\n    x == 1\n" in text
     assert "    and these other properties, as the spec states them" in text and text.count("\n    q\n    r") == 1
-    one = "\n".join(property_text(PropertyProof("p", "proved", "houdini", (), checks, with_properties=("q",))))
+    one = "\n".join(property_text(PropertyProof("p", ProofStatus.PROVED, "houdini", (), checks, with_properties=("q",))))
     assert "(1 conjunct, with the property)" in one and "and this other property, as the spec states it" in one
     obj = prove_object(ProveReport("s.yaml", (), (), (proof,)))
     assert obj["properties"][0]["with_properties"] == ["q", "r"]

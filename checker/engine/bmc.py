@@ -878,7 +878,7 @@ def replay(result: BmcResult, u: Unrolling, first: list[z3.ExprRef], moves: list
         outcomes = system.fire(states[-1], action)
         choice = next((c for c, r in enumerate(outcomes) if isinstance(r, tuple) and _matches(u, r, want)), None)
         if choice is None:
-            raise InternalError(f"bounded model checking: step {f + 1} of the model ({system.threads[option.tid].name}"
+            raise InternalError(f"a symbolic counterexample: its step {f + 1} ({system.threads[option.tid].name}"
                                 f" at pc {option.pc}) does not replay with the explicit semantics")
         labels.append(Label(option.tid, action, choice, option.signal))
         reached = outcomes[choice]
@@ -901,14 +901,14 @@ def replay(result: BmcResult, u: Unrolling, first: list[z3.ExprRef], moves: list
     result.paths[goal.name] = path
     (result.witnesses if goal.kind == "reachable" else result.violations)[goal.name] = finding
     if goal.kind not in ("step", "stuck") and not _state_goal_holds(system, goal, states[-1]):
-        raise InternalError(f"bounded model checking: {goal.name} is not reached in the replayed state")
+        raise InternalError(f"a symbolic counterexample: {goal.name} is not reached in the replayed state")
 
 
 def _initial(u: Unrolling, want: list[z3.ExprRef]) -> tuple:
     for s in u.system.initial_states:
         if _matches(u, s, want):
             return s
-    raise InternalError("bounded model checking: the model's first state is no initial state")
+    raise InternalError("a symbolic counterexample: its first state is no initial state")
 
 
 def _matches(u: Unrolling, state: tuple, want: list[z3.ExprRef]) -> bool:
@@ -935,7 +935,7 @@ def _violating_label(system: TransitionSystem, state: tuple, prop: str) -> tuple
             for choice, r in enumerate(system.fire(state, action)):
                 if isinstance(r, Violation) and r.prop == prop:
                     return Label(t.tid, action, choice, signal), r.message
-    raise InternalError(f"bounded model checking: the model's step breaking {prop} does not replay with the "
+    raise InternalError(f"a symbolic counterexample: its step breaking {prop} does not replay with the "
                         "explicit semantics")
 
 
@@ -947,16 +947,16 @@ def _undefined_message(system: TransitionSystem, state: tuple) -> str:
         failure = PropertyChecker.failure(prop, evaluate(prop, state))
         if failure is not None and failure[0] == RUNTIME:
             return failure[1]
-    raise InternalError("bounded model checking: z3 finds a property undefined in a state where the evaluator "
-                        "defines them all")
+    raise InternalError("a symbolic counterexample: the solver finds a property undefined in a state where the "
+                        "evaluator defines them all")
 
 
 def _deadlock_message(system: TransitionSystem, state: tuple) -> str:
     """An InternalError unless the explicit test of the deadlock form holds in the replayed state (the report
     explains the waits: checker/analyses/waitfor.py)."""
     if not explicit_form(system, state):
-        raise InternalError("bounded model checking: z3 finds a deadlock (a global deadlock or a wait cycle) in a "
-                            "state where the explicit semantics finds none")
+        raise InternalError("a symbolic counterexample: the solver finds a deadlock (a global deadlock or a wait cycle)"
+                            " in a state where the explicit semantics finds none")
     return ""
 
 

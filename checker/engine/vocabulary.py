@@ -80,6 +80,18 @@ _KIND_WORDS = {
 }
 
 
+class ProofStatus(str, Enum):
+    """What `prove` says of a property."""
+
+    PROVED = "proved"              # an inductive invariant, checked again (or k-induction)
+    VIOLATED = "violated"          # a replayed counterexample
+    VACUOUS = "vacuous"            # checked on no state: not a pass
+    UNKNOWN = "unknown"            # neither, with the reason
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class Status(str, Enum):
     """A property's verdict."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from ..engine.lemmas import Check
+from ..engine.vocabulary import ProofStatus
 from ..report.proof import CtiView, LemmaCheck, PropertyProof, ProveReport, StateView
 from .json import property_object
 from .text import violation_text
@@ -66,15 +67,15 @@ def _lemma_lines(lemmas: LemmaCheck) -> list[str]:
 
 
 def property_text(p: PropertyProof) -> list[str]:
-    if p.status == "violated" and p.violation is not None:
+    if p.status is ProofStatus.VIOLATED and p.violation is not None:
         return [f"{p.name}: VIOLATED (found {HOW.get(p.engine, p.engine)}; the trace replays)",
                 *["  " + line if line else "" for line in violation_text(p.violation).rstrip("\n").split("\n")]]
-    if p.status == "proved":
+    if p.status is ProofStatus.PROVED:
         how = HOW.get(p.engine, p.engine) + (f" at k = {p.k}" if p.engine == "kind" else "")
         out = [f"{p.name}: PROVED {how}"]
     else:
         out = [f"{p.name}: {p.status.upper()}"]
-    if p.lemmas is not None and (p.engine != "lemmas" or p.status != "proved"):
+    if p.lemmas is not None and (p.engine != "lemmas" or p.status is not ProofStatus.PROVED):
         out.extend(_lemma_lines(p.lemmas))
     if p.invariant or p.unnamed or p.with_properties:
         size = len(p.invariant) + len(p.unnamed) + len(p.with_properties)
@@ -95,7 +96,7 @@ def property_text(p: PropertyProof) -> list[str]:
     if p.checks:
         out.append("  Checked again with a plain z3 solver:")
         out.extend(f"    {name.ljust(22)} {status}" for name, status in checks_summary(p.checks))
-    if p.engine == "kind" and p.status == "proved":
+    if p.engine == "kind" and p.status is ProofStatus.PROVED:
         out.append("  (k-induction proves it without a one-state invariant: none to show)")
     if p.reason:
         out.append(f"  Why: {p.reason}")
@@ -111,10 +112,9 @@ def render_prove_text(report: ProveReport) -> str:
     for p in report.properties:
         out.append("")
         out.extend(property_text(p))
-    counts = {s: sum(1 for p in report.properties if p.status == s) for s in ("proved", "violated", "vacuous",
-                                                                              "unknown")}
+    counts = {s: sum(1 for p in report.properties if p.status is s) for s in ProofStatus}
     out.append("")
-    out.append(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no property to prove")
+    out.append(", ".join(f"{n} {s.value}" for s, n in counts.items() if n) or "no property to prove")
     return "\n".join(out) + "\n"
 
 
@@ -139,7 +139,7 @@ def _checks(checks: tuple[Check, ...]) -> list[dict]:
 def prove_object(report: ProveReport) -> dict:
     props = []
     for p in report.properties:
-        obj: dict = {"name": p.name, "status": p.status, "engine": p.engine or None,
+        obj: dict = {"name": p.name, "status": p.status.value, "engine": p.engine or None,
                      "invariant": list(p.invariant), "unnamed": list(p.unnamed),
                      "with_properties": list(p.with_properties), "checks": _checks(p.checks),
                      "k": p.k if p.engine == "kind" else None, "reason": p.reason or None, "cti": _cti(p.cti)}

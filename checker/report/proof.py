@@ -36,7 +36,7 @@ from ..engine.lemmas import Check, InductionCti, check_induction, check_lemmas
 from ..engine.limits import Limits
 from ..engine.pdr import finals_reachable, pdr
 from ..engine.symbolic import Cti, ProofResult, Symbolic
-from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED
+from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, ProofStatus
 from .build import PropertyResult, build_proof_report
 from .forked import Ask, forked
 
@@ -75,7 +75,7 @@ class LemmaCheck:
 @dataclass(frozen=True)
 class PropertyProof:
     name: str
-    status: str                         # proved, violated, vacuous (checked on no state), unknown
+    status: ProofStatus
     engine: str = ""                    # lemmas, pdr, kind (how it was proved or violated)
     invariant: tuple[str, ...] = ()     # the inductive invariant's conjuncts, in spec syntax
     checks: tuple[Check, ...] = ()      # the written invariant checked again
@@ -98,8 +98,9 @@ class ProveReport:
     @property
     def exit_code(self) -> int:
         statuses = {p.status for p in self.properties}
-        return EXIT_VIOLATED if statuses & {"violated", "vacuous"} else EXIT_INCOMPLETE if "unknown" in statuses \
-            else EXIT_OK
+        if statuses & {ProofStatus.VIOLATED, ProofStatus.VACUOUS}:
+            return EXIT_VIOLATED
+        return EXIT_INCOMPLETE if ProofStatus.UNKNOWN in statuses else EXIT_OK
 
 
 @dataclass(frozen=True)
@@ -157,20 +158,20 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
     lemma_check = None
     if any(v.prop == name for v in system.initial_violations):   # broken before any step: PDR reports it
         found = forked(partial(_by_pdr, path, system, sy, name, options, None), reach)
-        return found if isinstance(found, PropertyProof) else PropertyProof(name, "unknown", reason=found)
+        return found if isinstance(found, PropertyProof) else PropertyProof(name, ProofStatus.UNKNOWN, reason=found)
     if not system.initial_states:   # every property would be checked on no state: vacuous, never proved
-        return PropertyProof(name, "vacuous", reason=system.why_no_state())
+        return PropertyProof(name, ProofStatus.VACUOUS, reason=system.why_no_state())
     if lemmas:
         induction = check_induction(sy, name, lemmas, lemmas=alone)
         lemma_check = LemmaCheck(induction.checks, _cti_view(system, induction.cti, reach), induction.inductive)
         if induction.inductive:
             reachable = partial(finals_reachable, sy, [name], time.perf_counter() + options.timeout)
-            return _caveat(sy, reachable, PropertyProof(name, "proved", "lemmas", tuple(
+            return _caveat(sy, reachable, PropertyProof(name, ProofStatus.PROVED, "lemmas", tuple(
                 f"{n}: {t}" for n, t in _lemma_texts(system)), induction.checks, lemmas=lemma_check),
                 [term for _, term in lemmas])
     if options.lemmas_only:
         why = "the lemmas are not inductive" if lemmas else "the spec has no lemmas"
-        return PropertyProof(name, "unknown", lemmas=lemma_check, reason=f"{why} (--lemmas-only: no search)")
+        return PropertyProof(name, ProofStatus.UNKNOWN, lemmas=lemma_check, reason=f"{why} (--lemmas-only: no search)")
     # PDR, then k-induction, each in a child forked from here: how far Spacer got before its time ran out
     # changes the z3 state, which would change what k-induction and the shrink find after it
     by_pdr = forked(partial(_by_pdr, path, system, sy, name, options, lemma_check), reach)
@@ -211,11 +212,11 @@ def _by_kind(path: str, system: TransitionSystem, sy: Symbolic, name: str, optio
                                                                      reason=f"PDR: {pdr_reason}"))
         reasons.append(written)
     elif proof is not None:
-        return _caveat(sy, lambda: kind.final_reachable, PropertyProof(name, "proved", "kind", k=proof.k,
+        return _caveat(sy, lambda: kind.final_reachable, PropertyProof(name, ProofStatus.PROVED, "kind", k=proof.k,
                                                                        lemmas=lemma_check, reason=f"PDR: {pdr_reason}"))
     reasons.append(kind.unknown.get(name, "k-induction did not decide it"))
     cti = _kind_cti(system, kind.ctis.get(name), reach)
-    return PropertyProof(name, "unknown", lemmas=lemma_check, cti=cti,
+    return PropertyProof(name, ProofStatus.UNKNOWN, lemmas=lemma_check, cti=cti,
                          reason="; ".join(f"{e}: {r}" for e, r in zip(("PDR", "k-induction"), reasons)))
 
 
@@ -226,21 +227,21 @@ def _caveat(sy: Symbolic, final_reachable: Callable[[], bool | None], proof: Pro
     is not decided.
     A proof of deadlock freedom proves its state-local form (no global deadlock, no wait cycle); that is
     all of it only when every run is finite (engine/deadlocks.py `why_partial`), else it stays unknown."""
-    if proof.status == "proved" and sy.goals[proof.name].kind == "final":
+    if proof.status is ProofStatus.PROVED and sy.goals[proof.name].kind == "final":
         reachable = final_reachable()
         if reachable is not True:
             why = "no final state is reachable (z3 Spacer), so it was checked on no state" if reachable is False \
                 else "whether any final state is reachable was not decided (a proof over no state is no pass)"
-            return replace(proof, status="vacuous" if reachable is False else "unknown",
+            return replace(proof, status=ProofStatus.VACUOUS if reachable is False else ProofStatus.UNKNOWN,
                            reason=f"true in every final state, but {why}")
-    if proof.status != "proved" or proof.name not in _deadlock_names(sy.system):
+    if proof.status is not ProofStatus.PROVED or proof.name not in _deadlock_names(sy.system):
         return proof
     what = "no global deadlock and no wait cycle in any reachable state"
     partial = sy.deadlock_partial({proof.name}, assume)
     if not partial:
         return replace(proof, reason="; ".join(r for r in (what + " (every run is finite, so no thread waits "
                                                            "forever)", proof.reason) if r))
-    return replace(proof, status="unknown", reason=f"{what}, proved; not a proof of deadlock freedom, since "
+    return replace(proof, status=ProofStatus.UNKNOWN, reason=f"{what}, proved; not a proof of deadlock freedom, since "
                    f"{partial} (a thread stuck in a livelock is decided only by the explicit search)")
 
 
@@ -255,7 +256,7 @@ def _lemma_texts(system: TransitionSystem) -> list[tuple[str, str]]:
 def _violated(path: str, result: ProofResult, name: str, engine: str, lemma_check: LemmaCheck | None) -> PropertyProof:
     report = build_proof_report(path, result, use_expect=False)
     prop = next(p for p in report.properties if p.name == name)
-    return PropertyProof(name, "violated", engine, lemmas=lemma_check, violation=prop)
+    return PropertyProof(name, ProofStatus.VIOLATED, engine, lemmas=lemma_check, violation=prop)
 
 
 def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.BoolRef, engine: str,
@@ -295,8 +296,9 @@ def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.Bo
     if not induction.inductive:
         failed = ", ".join(f"{c.kind} of {c.conjunct}" for c in induction.checks if c.status != "passed")
         return f"{whose}, written in spec syntax, does not check again ({failed}): not a proof"
-    return PropertyProof(name, "proved", engine, tuple(t for t, _ in kept if t not in shown and t not in props),
-                         induction.checks, unnamed=tuple(t for t, _ in kept if t in shown),
+    conjuncts = tuple(t for t, _ in kept if t not in shown and t not in props)
+    return PropertyProof(name, ProofStatus.PROVED, engine, conjuncts, induction.checks,
+                         unnamed=tuple(t for t, _ in kept if t in shown),
                          with_properties=tuple(props[t] for t, _ in kept if t in props))
 
 
