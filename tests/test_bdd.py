@@ -133,6 +133,21 @@ def test_without_a_fixpoint_deadlock_freedom_is_unknown() -> None:
     assert "before its fixpoint" in result.unknown[DEADLOCK]
 
 
+def test_cli_says_why_deadlock_freedom_is_undecided_short_of_the_fixpoint() -> None:
+    from click.testing import CliRunner
+    from netcheck.checker.cli import main
+    out = CliRunner().invoke(main, ["verify", "--engine", "bdd", "--depth", "3", "--no-timing", str(BUGS / "abba.yaml")])
+    assert out.exit_code == 3
+    assert "UNKNOWN     deadlock_free (deadlock)" in out.output
+    assert "undecided (a stuck thread is decided on every reachable state: the search stopped after 3 steps, " \
+           "before its fixpoint" in out.output
+    whole = CliRunner().invoke(main, ["verify", "--engine", "bdd", "--no-timing", str(BUGS / "abba.yaml")])
+    # at the fixpoint it is found; lock_order, which expect: lists too, needs the explicit search
+    assert "VIOLATED    deadlock_free (deadlock)  (expected)" in whole.output
+    assert "1 properties undecided (the lock-order graph is built by the explicit search" in whole.output
+    assert whole.exit_code == 3
+
+
 def test_a_counter_past_the_first_bounds_widens_and_stays_exact(tmp_path: Path) -> None:
     spec = tmp_path / "counter.yaml"
     spec.write_text(COUNTER, encoding="utf-8")

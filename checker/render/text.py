@@ -146,8 +146,7 @@ def _summary(report: SpecReport) -> str:
         if counts["unknown"]:
             verdict += f"; {counts['unknown']} undecided ({_names(props, 'unknown')})"
     elif counts["unknown"]:
-        why = report.stop_reason or "; ".join(dict.fromkeys(p.message or "solver unknown" for p in props
-                                                          if p.status == "unknown"))
+        why = _undecided_why(report, props)
         verdict = f"UNKNOWN: {counts['unknown']} properties undecided ({_names(props, 'unknown')}: {why})"
     else:
         verdict = f"OK: all {len(props)} properties hold on every reachable state"
@@ -158,6 +157,12 @@ def _summary(report: SpecReport) -> str:
         answers = {k: sum(1 for p in questions if p.status == k) for k in ("reachable", "unreachable", "unknown")}
         verdict += "; questions: " + ", ".join(f"{n} {k}" for k, n in answers.items() if n)
     return f"{verdict} (exit {report.exit_code})"
+
+
+def _undecided_why(report: SpecReport, props: list[PropertyResult]) -> str:
+    """Why the undecided properties are: the run's stop, else each one's reason, once."""
+    return report.stop_reason or "; ".join(dict.fromkeys(p.message or "solver unknown" for p in props
+                                                        if p.status == "unknown"))
 
 
 def _names(props: list[PropertyResult], status: str) -> str:
@@ -176,7 +181,7 @@ def _expectation(report: SpecReport, props: list[PropertyResult]) -> str:
     if expectation.met is None:
         undecided = sum(1 for p in props if p.status == "unknown")
         found = _names(props, "violated")
-        why = report.stop_reason or "solver unknown"
+        why = _undecided_why(report, props)
         return f"UNKNOWN: expect: {wanted}; {undecided} properties undecided ({why})" \
             + (f"; violated so far: {found}" if found else "")
     others = len(props) - len(expectation.violated)
