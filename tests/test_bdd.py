@@ -26,6 +26,7 @@ import z3
 from netcheck.checker.engine.bmc import BmcError
 from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.limits import Limits
+from netcheck.checker.engine.stuck import stuck_from
 from netcheck.model.lang.parse import load_spec
 from netcheck.model.semantics.system import TransitionSystem
 from spec_generator import generated_systems
@@ -124,6 +125,10 @@ def test_a_thread_at_a_lost_wake_up_is_stuck_where_the_state_local_form_sees_not
     path = result.paths[DEADLOCK]
     assert length(path) == 13
     assert not explicit_form(system, path.states[-1])
+    # the explicit check of the stuck threads, on the states reachable from there: they are; not in the first
+    with system.uncounted():
+        assert stuck_from(system, path.states[-1], result.stuck_mask) is True
+        assert stuck_from(system, path.states[0], result.stuck_mask) is False
 
 
 def test_without_a_fixpoint_deadlock_freedom_is_unknown() -> None:

@@ -58,7 +58,8 @@ STUCK_CHECK_STATES = 200_000   # the most states `stuck_from` explores before it
 def stuck_from(system: ExplicitSystem, state: tuple, mask: int, most: int = STUCK_CHECK_STATES) -> bool | None:
     """Whether every thread of `mask` is stuck in `state`: blocked there and in every state that non-signal
     steps reach from it, and never moved on by another thread's step; None when more than `most` states
-    are reachable from it (not decided)."""
+    are reachable from it (not decided). A state with a violating step is a way out, as in the search
+    (what follows a violation is unknown)."""
     tids = [t for t in range(system.thread_count) if mask >> t & 1]
     seen = {state}
     todo = [state]
@@ -68,8 +69,10 @@ def stuck_from(system: ExplicitSystem, state: tuple, mask: int, most: int = STUC
         if mask & ~blocked:
             return False
         for _, _, _, signal, after in transitions:
-            if signal or not isinstance(after, tuple) or after in seen:
+            if signal or after in seen:
                 continue
+            if not isinstance(after, tuple):
+                return False
             if any(system.position(after, t) != system.position(here, t) for t in tids):
                 return False
             if len(seen) >= most:
