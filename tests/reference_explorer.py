@@ -142,7 +142,7 @@ from netcheck.model.lang.types import BoolT, EnumT, IntT, ListT, NullT, RefT, Se
 
 MAX_READ_DEPTH = 3       # rwsem read holds per thread (the documented 2 bits of count)
 MAX_RCU_DEPTH = 3        # rcu_read_lock nesting
-SETTLE_FUEL = 100_000    # invisible statements one step may run before "does not terminate"
+SETTLE_FUEL = 100_000    # fuel one step may spend on invisible statements before "does not terminate"
 
 EXIT = ("<exit>",)       # the position past the end of a procedure body
 WORKER = "<worker>"      # the frame of a workqueue's worker thread (its path: the queue or item it serves)
@@ -779,6 +779,7 @@ class Reference:
                     out.append(cur)
                     break
                 self.ran(self.position(cur, tid))
+                cost, depth = self.fuel_cost(cur, tid), len(cur["threads"][tid])
                 results = self.execute(cur, tid)
                 out.extend(r for r in results if isinstance(r, Viol))
                 states = [r for r in results if not isinstance(r, Viol)]
@@ -786,10 +787,26 @@ class Reference:
                     break
                 cur = states[0]
                 stack.extend(states[1:])
-                fuel -= 1
+                returned = cur["threads"][tid]
+                fuel -= cost + (depth - len(returned) if returned is not None and len(returned) < depth else 0)
                 if fuel < 0:
                     return out + [Viol("runtime_safety", "local computation does not terminate")]
         return out
+
+    def fuel_cost(self, w: dict, tid: int) -> int:
+        """What the statement the thread stands at spends of a step's fuel, as production counts it: one
+        per node run. A label, goto, break, continue or a return that stores nothing is only a jump (no
+        node); each frame a return or the end of a body pops back into a caller is one more (the node that
+        resets the callee's locals)."""
+        frame = w["threads"][tid][-1]
+        if frame["proc"] == WORKER:
+            return 1
+        s = self.stmt(frame)
+        if isinstance(s, (Label, Goto, Break, Continue)):
+            return 0
+        if isinstance(s, Return):
+            return int(s.value is not None and frame["result"] is not None)
+        return 1
 
     # -- one statement
 

@@ -150,8 +150,19 @@ def test_without_ray_the_workers_option_says_how_to_install_it(monkeypatch: pyte
     assert result.exit_code == 2 and "pip install 'netcheck[ray]'" in result.output
 
 
+def _parent(pid: int) -> int:
+    """The parent of `pid` (0 once it has gone): the field after the name in /proc/PID/stat."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
 def _worker_pids() -> list[int]:
-    """The processes running a partition actor (Ray names them after the actor class)."""
+    """The processes running a partition actor of this test's own Ray session (Ray names them after the
+    actor class; the session's raylet is a child of this process, so another suite's workers, running
+    on the same machine, are not counted)."""
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -160,7 +171,11 @@ def _worker_pids() -> list[int]:
             except OSError:
                 continue
             if cmdline.startswith(b"ray::Partition"):
-                pids.append(int(entry))
+                pid = int(entry)
+                while pid > 1 and pid != os.getpid():
+                    pid = _parent(pid)
+                if pid == os.getpid():
+                    pids.append(int(entry))
     return pids
 
 
