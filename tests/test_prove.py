@@ -27,7 +27,7 @@ from netcheck.checker.engine.explore import explore
 from netcheck.checker.engine.lemmas import Check, check_induction, check_lemmas
 from netcheck.checker.engine.limits import Limits
 from netcheck.checker.engine.symbolic import Symbolic
-from netcheck.checker.engine.vocabulary import ProofStatus
+from netcheck.checker.engine.vocabulary import CheckStatus, ProofStatus
 from netcheck.checker.render.proof import property_text, prove_object, state_lines
 from netcheck.checker.report.proof import (
     PropertyProof,
@@ -173,7 +173,7 @@ def test_the_lemmas_questions_asked_once_give_the_same_answers(tmp_path: Path, s
     if passed:
         assert len(alone) == 2 * len(lemmas)
     else:
-        assert alone[-1] == Check("consecution", "copied", "failed")
+        assert alone[-1] == Check("consecution", "copied", CheckStatus.FAILED)
     shared, asked = check_induction(sy, prop, lemmas, lemmas=alone), check_induction(sy, prop, lemmas)
     assert shared.inductive and shared.checks == asked.checks and shared.cti is None
     # answers about other conjuncts are not taken: everything is asked
@@ -225,6 +225,19 @@ def test_usage_errors() -> None:
     assert run(str(ROOT / "no_such_spec.yaml"))[0] == 2
 
 
+def test_engine_runs_pdr_or_k_induction_alone() -> None:
+    """--engine kind: Houdini's invariant, and no word of PDR; --engine pdr: PDR's proof, or unknown with
+    k-induction not tried (exclusive_accept: Spacer needs far more than a second)."""
+    accept = str(ROOT / "docs" / "examples" / "exclusive_accept.yaml")
+    code, out = run(accept, "all_accepted", "--engine", "kind")
+    assert code == 0 and "PROVED by Houdini" in out and "PDR" not in out
+    code, out = run(str(CORRECT), "exit_matches_init", "--engine", "pdr")
+    assert code == 0 and "PROVED by PDR" in out
+    code, out = run(accept, "all_accepted", "--engine", "pdr", "--time-per-property", "1")
+    assert code == 3 and "k-induction: not tried (--engine pdr)" in out and "Houdini" not in out
+    assert run(accept, "--engine", "bmc")[0] == 2
+
+
 def test_json() -> None:
     code, out = run(str(PROOFS / "first_lemma.yaml"), "exit_matches_init", "--format", "json")
     data = json.loads(out)
@@ -242,7 +255,7 @@ def test_json() -> None:
 def test_other_properties_in_an_invariant_are_shown_by_name() -> None:
     """A Houdini invariant that needs other properties lists them by name after its conjuncts, counted with
     them, in text and JSON (test_proof.py: which ones, and that they check)."""
-    checks = (Check("initiation", "x == 1", "passed"), Check("consecution", "property q", "passed"))
+    checks = (Check("initiation", "x == 1", CheckStatus.PASSED), Check("consecution", "property q", CheckStatus.PASSED))
     proof = PropertyProof("p", ProofStatus.PROVED, "houdini", ("x == 1",), checks, with_properties=("q", "r"))
     text = "\n".join(property_text(proof))
     assert "Inductive invariant (3 conjuncts, with the property):\n    x == 1\n" in text

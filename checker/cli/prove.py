@@ -25,18 +25,22 @@ from .run import load_system, parse_bounds
               help="PDR's time budget per property (then k-induction gets as long).")
 @click.option("--depth", type=click.IntRange(min=0), default=8, show_default=True, metavar="K",
               help="k-induction's largest k, tried when PDR gives no invariant.")
+@click.option("--engine", type=click.Choice(["auto", "pdr", "kind"]), default="auto", show_default=True,
+              help="After the lemmas: PDR, then k-induction with Houdini (auto), or one of them alone (kind: no "
+                   "PDR time budget, so no answer that depends on the machine's speed).")
 @click.option("--lemmas-only", is_flag=True,
               help="Check only the spec's lemmas: with the property, are they inductive? (no PDR, no k-induction)")
 @format_option(["text", "json"])
 def prove(spec: str, properties: tuple[str, ...], bounds: tuple[str, ...], time_per_property: float, depth: int,
-          lemmas_only: bool, fmt: str) -> None:
+          engine: str, lemmas_only: bool, fmt: str) -> None:
     """Prove PROPERTIES of SPEC (every invariant, final property, assert, lock_discipline and runtime_safety
     when none is named) for every reachable state, without exploring them.
 
     Per property: the spec's lemmas: with it, checked for inductiveness; then PDR, whose invariant is
     printed in spec syntax and checked again (initiation, consecution, implies the property); then
-    k-induction to --depth. A failed induction is shown as a counterexample to induction: where each
-    thread stands and who holds which lock, and whether that state is reachable. docs/proofs.md.
+    k-induction to --depth (--engine picks one of the two). A failed induction is shown as a
+    counterexample to induction: where each thread stands and who holds which lock, and whether that
+    state is reachable. docs/proofs.md.
 
     Exit 0: all proved; 1: one violated (with its trace) or vacuous (checked on no state); 2: invalid spec
     or usage; 3: one unknown; 4: internal error.
@@ -53,6 +57,7 @@ def prove(spec: str, properties: tuple[str, ...], bounds: tuple[str, ...], time_
                 did_you_mean(name, named)
             raise click.BadParameter(f"no property '{name}' to prove in {spec}; {why} (provable: "
                                      f"{', '.join(named)})", param_hint="PROPERTY")
-    report = prove_spec(spec, system, list(properties) or known, ProveOptions(time_per_property, depth, lemmas_only))
+    options = ProveOptions(time_per_property, depth, lemmas_only, engine)
+    report = prove_spec(spec, system, list(properties) or known, options)
     click.echo(render_prove_json(report) if fmt == "json" else render_prove_text(report), nl=False)
     sys.exit(report.exit_code)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import z3
 
 from .symbolic import Symbolic
+from .vocabulary import CheckStatus
 
 PROPERTY = "the property"   # the name of the property's own conjunct in checks and CTIs
 
@@ -36,7 +37,7 @@ class Check:
 
     kind: str
     conjunct: str
-    status: str   # passed, failed, unknown
+    status: CheckStatus
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,11 @@ class Induction:
 
     @property
     def inductive(self) -> bool:
-        return bool(self.checks) and all(c.status == "passed" for c in self.checks)
+        return bool(self.checks) and all(c.status is CheckStatus.PASSED for c in self.checks)
 
     @property
     def unknown(self) -> bool:
-        return any(c.status == "unknown" for c in self.checks)
+        return any(c.status is CheckStatus.UNKNOWN for c in self.checks)
 
 
 def _solver(timeout_ms: int) -> z3.Solver:
@@ -90,7 +91,8 @@ def check_induction(sy: Symbolic, prop: str, conjuncts: list[tuple[str, z3.BoolR
     are asked (the answers are the same)."""
     given, names = lemmas or (), [name for name, _ in conjuncts]
     # only answers about these conjuncts (initiation, then consecution, of each), all passed
-    reuse = bool(given) and [c.conjunct for c in given] == names + names and all(c.status == "passed" for c in given)
+    reuse = bool(given) and [c.conjunct for c in given] == names + names and \
+        all(c.status is CheckStatus.PASSED for c in given)
     checks, cti, s, befores = _inductive(sy, prop, conjuncts, timeout_ms, given if reuse else None)
     safe = _solver(timeout_ms)
     safe.add(sy.well_formed(s), *befores)
@@ -122,13 +124,13 @@ def _inductive(sy: Symbolic, prop: str, conjuncts: list[tuple[str, z3.BoolRef]],
     step.add(sy.well_formed(s), *[before for _, before, _ in parts], sy.step(s, t, "ind"), sy.well_formed(t))
     checks.extend(c for c in known or () if c.kind == "initiation")
     for name, before, _after in asked:
-        if until_failed and checks and checks[-1].status != "passed":
+        if until_failed and checks and checks[-1].status is not CheckStatus.PASSED:
             return checks, cti, s, []
         status, _ = _ask(init, z3.Not(before))
         checks.append(Check("initiation", name, status))
     checks.extend(c for c in known or () if c.kind == "consecution")
     for name, _before, after in asked:
-        if until_failed and checks and checks[-1].status != "passed":
+        if until_failed and checks and checks[-1].status is not CheckStatus.PASSED:
             return checks, cti, s, []
         status, model = _ask(step, z3.Not(after))
         checks.append(Check("consecution", name, status))
@@ -137,14 +139,15 @@ def _inductive(sy: Symbolic, prop: str, conjuncts: list[tuple[str, z3.BoolRef]],
     return checks, cti, s, [before for _, before, _ in parts]
 
 
-def _ask(solver: z3.Solver, query: z3.BoolRef) -> tuple[str, z3.ModelRef | None]:
+def _ask(solver: z3.Solver, query: z3.BoolRef) -> tuple[CheckStatus, z3.ModelRef | None]:
     """Is `query` unsatisfiable with what the solver holds: (passed | failed | unknown, a model when failed)."""
     solver.push()
     solver.add(query)
     answer = solver.check()
     model = solver.model() if answer == z3.sat else None
     solver.pop()
-    status = "passed" if answer == z3.unsat else "failed" if answer == z3.sat else "unknown"
+    status = CheckStatus.PASSED if answer == z3.unsat else CheckStatus.FAILED if answer == z3.sat \
+        else CheckStatus.UNKNOWN
     return status, model
 
 

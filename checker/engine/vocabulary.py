@@ -92,6 +92,17 @@ class ProofStatus(str, Enum):
         return self.value
 
 
+class CheckStatus(str, Enum):
+    """The answer to one question of an induction check (engine/lemmas.py): z3's unsat, sat or unknown."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class Status(str, Enum):
     """A property's verdict."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from ..engine.lemmas import Check
-from ..engine.vocabulary import ProofStatus
+from ..engine.vocabulary import CheckStatus, ProofStatus
 from ..report.proof import CtiView, LemmaCheck, PropertyProof, ProveReport, StateView
 from .json import property_object
 from .text import violation_text
@@ -21,11 +21,11 @@ def checks_summary(checks: tuple[Check, ...]) -> list[tuple[str, str]]:
     out = []
     for kind, title in CHECK_NAMES.items():
         own = [c for c in checks if c.kind == kind]
-        bad = [c for c in own if c.status != "passed"]
+        bad = [c for c in own if c.status is not CheckStatus.PASSED]
         if not bad:
             out.append((title, f"passed ({len(own)} quer{'y' if len(own) == 1 else 'ies'})"))
         else:
-            status = "failed" if any(c.status == "failed" for c in bad) else "unknown"
+            status = "failed" if any(c.status is CheckStatus.FAILED for c in bad) else "unknown"
             out.append((title, f"{status}: " + ", ".join(c.conjunct for c in bad)))
     return out
 
@@ -133,7 +133,7 @@ def _cti(cti: CtiView | None) -> dict | None:
 
 
 def _checks(checks: tuple[Check, ...]) -> list[dict]:
-    return [{"check": CHECK_NAMES[c.kind], "conjunct": c.conjunct, "status": c.status} for c in checks]
+    return [{"check": CHECK_NAMES[c.kind], "conjunct": c.conjunct, "status": c.status.value} for c in checks]
 
 
 def prove_object(report: ProveReport) -> dict:

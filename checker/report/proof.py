@@ -36,7 +36,7 @@ from ..engine.lemmas import Check, InductionCti, check_induction, check_lemmas
 from ..engine.limits import Limits
 from ..engine.pdr import finals_reachable, pdr
 from ..engine.symbolic import Cti, ProofResult, Symbolic
-from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, ProofStatus
+from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, CheckStatus, ProofStatus
 from .build import PropertyResult, build_proof_report
 from .forked import Ask, forked
 
@@ -108,6 +108,7 @@ class ProveOptions:
     timeout: float = 60.0     # PDR's budget per property, seconds
     depth: int = 8            # k-induction's largest k
     lemmas_only: bool = False
+    engine: str = "auto"      # after the lemmas: "auto" (PDR, then k-induction), "pdr" or "kind" alone
 
 
 def provable(system: TransitionSystem) -> list[str]:
@@ -174,10 +175,16 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
         return PropertyProof(name, ProofStatus.UNKNOWN, lemmas=lemma_check, reason=f"{why} (--lemmas-only: no search)")
     # PDR, then k-induction, each in a child forked from here: how far Spacer got before its time ran out
     # changes the z3 state, which would change what k-induction and the shrink find after it
-    by_pdr = forked(partial(_by_pdr, path, system, sy, name, options, lemma_check), reach)
-    if isinstance(by_pdr, PropertyProof):
-        return by_pdr
-    return forked(partial(_by_kind, path, system, sy, name, options, lemma_check, by_pdr), reach)
+    pdr_reason = None
+    if options.engine != "kind":
+        by_pdr = forked(partial(_by_pdr, path, system, sy, name, options, lemma_check), reach)
+        if isinstance(by_pdr, PropertyProof):
+            return by_pdr
+        if options.engine == "pdr":
+            return PropertyProof(name, ProofStatus.UNKNOWN, lemmas=lemma_check,
+                                 reason=f"PDR: {by_pdr}; k-induction: not tried (--engine pdr)")
+        pdr_reason = by_pdr
+    return forked(partial(_by_kind, path, system, sy, name, options, lemma_check, pdr_reason), reach)
 
 
 def _by_pdr(path: str, system: TransitionSystem, sy: Symbolic, name: str, options: ProveOptions,
@@ -195,29 +202,30 @@ def _by_pdr(path: str, system: TransitionSystem, sy: Symbolic, name: str, option
 
 
 def _by_kind(path: str, system: TransitionSystem, sy: Symbolic, name: str, options: ProveOptions,
-             lemma_check: LemmaCheck | None, pdr_reason: str, reach: Ask) -> PropertyProof:
+             lemma_check: LemmaCheck | None, pdr_reason: str | None, reach: Ask) -> PropertyProof:
     """k-induction's proof (Houdini's invariant written and checked again, or a k), violation, or unknown
-    with the reasons and the counterexample to induction."""
+    with the reasons and the counterexample to induction. `pdr_reason`: why PDR did not decide it (None:
+    PDR was not tried)."""
     kind = kinduction(system, options.depth, options.timeout, stop_on=frozenset({name}))
     if name in kind.violations:
         return _violated(path, kind, name, "kind", lemma_check)
-    reasons = [pdr_reason]
+    reasons = [("PDR", pdr_reason)] if pdr_reason is not None else []
+    why_not_pdr = "; ".join(f"{e}: {r}" for e, r in reasons)
     proof = kind.proofs.get(name)
     if proof is not None and proof.engine == "houdini" and proof.invariant is not None:
         alone = not proof.with_others or check_induction(sy, name, [("houdini", proof.invariant)]).inductive
         # else its step needs the other properties Houdini kept: conjuncts of the invariant, shown by name
         written = _written(system, sy, name, proof.invariant, "houdini", () if alone else proof.with_others)
         if isinstance(written, PropertyProof):
-            return _caveat(sy, lambda: kind.final_reachable, replace(written, lemmas=lemma_check,
-                                                                     reason=f"PDR: {pdr_reason}"))
-        reasons.append(written)
+            return _caveat(sy, lambda: kind.final_reachable, replace(written, lemmas=lemma_check, reason=why_not_pdr))
+        reasons.append(("Houdini", written))
     elif proof is not None:
         return _caveat(sy, lambda: kind.final_reachable, PropertyProof(name, ProofStatus.PROVED, "kind", k=proof.k,
-                                                                       lemmas=lemma_check, reason=f"PDR: {pdr_reason}"))
-    reasons.append(kind.unknown.get(name, "k-induction did not decide it"))
+                                                                       lemmas=lemma_check, reason=why_not_pdr))
+    reasons.append(("k-induction", kind.unknown.get(name, "k-induction did not decide it")))
     cti = _kind_cti(system, kind.ctis.get(name), reach)
     return PropertyProof(name, ProofStatus.UNKNOWN, lemmas=lemma_check, cti=cti,
-                         reason="; ".join(f"{e}: {r}" for e, r in zip(("PDR", "k-induction"), reasons)))
+                         reason="; ".join(f"{e}: {r}" for e, r in reasons))
 
 
 def _caveat(sy: Symbolic, final_reachable: Callable[[], bool | None], proof: PropertyProof,
@@ -294,7 +302,7 @@ def _written(system: TransitionSystem, sy: Symbolic, name: str, invariant: z3.Bo
     kept = _shrink(sy, name, [*terms.items(), *sorted(shown.items()), *((f"property {q}", t) for q, t in others)])
     induction = check_induction(sy, name, kept)
     if not induction.inductive:
-        failed = ", ".join(f"{c.kind} of {c.conjunct}" for c in induction.checks if c.status != "passed")
+        failed = ", ".join(f"{c.kind} of {c.conjunct}" for c in induction.checks if c.status is not CheckStatus.PASSED)
         return f"{whose}, written in spec syntax, does not check again ({failed}): not a proof"
     conjuncts = tuple(t for t, _ in kept if t not in shown and t not in props)
     return PropertyProof(name, ProofStatus.PROVED, engine, conjuncts, induction.checks,
