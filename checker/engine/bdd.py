@@ -37,13 +37,13 @@ from .bmc import (
     HORIZON,
     BmcError,
     BmcResult,
+    Goal,
     Option,
     Unrolling,
-    _condition_parts,
-    _Goal,
-    _goals,
     begin,
+    condition_parts,
     disjuncts,
+    goals_of,
     replay,
 )
 from .finite import Untranslatable
@@ -133,7 +133,7 @@ def _search(system: TransitionSystem, enc: Encoding, depth: int | None, deadline
     from which a step leaves a slot's interval (`escaped`: those slots; the search goes no further)."""
     u, bdd = enc.u, enc.bdd
     result = begin(BddResult(system, depth=depth if depth is not None else -1))
-    goals = {name: g for name, g in _goals(u, deadlock_form=False).items() if name in result.covered}
+    goals = {name: g for name, g in goals_of(u, deadlock_form=False).items() if name in result.covered}
     if stop_on:
         result.unknown.update({name: "not looked for: the search asks only about the --stop-on properties"
                                for name in goals if name not in stop_on and name not in result.violations})
@@ -199,7 +199,7 @@ def _search(system: TransitionSystem, enc: Encoding, depth: int | None, deadline
     return result
 
 
-def _stuck(result: BddResult, enc: Encoding, layers: list[Node], reached: Node, goal: _Goal, deadline: float | None,
+def _stuck(result: BddResult, enc: Encoding, layers: list[Node], reached: Node, goal: Goal, deadline: float | None,
            interrupt: Interrupt) -> None:
     """Deadlock freedom at the fixpoint: the first layer with a stuck thread (bddstuck.py), its path read back,
     replayed and the stuck threads checked again by the explicit semantics from the last state (engine/
@@ -238,13 +238,13 @@ def _stuck(result: BddResult, enc: Encoding, layers: list[Node], reached: Node, 
     result.stuck_mask = mask
 
 
-def _conditions(enc: Encoding, u: Unrolling, goal: _Goal) -> tuple[list[Node], list[Node]]:
+def _conditions(enc: Encoding, u: Unrolling, goal: Goal) -> tuple[list[Node], list[Node]]:
     """A goal's condition on a state (reached there) and on the state before a step that reaches it, each as
     the BDDs of its disjuncts: runtime_safety's is the union of every way a property can be undefined or an
     assert broken, whose BDD is far larger than a layer's intersection with each of them."""
     here: list[Node] = []
     by_step: list[Node] = []
-    for frame, term in _condition_parts(u, goal, 1, u.base):
+    for frame, term in condition_parts(u, goal, 1, u.base):
         parts = disjuncts(term)
         (here if frame == 1 else by_step).extend(enc.formula(part) for part in parts)
     return here, by_step
@@ -258,7 +258,7 @@ def _meets(bdd: Any, states: Node, parts: list[Node]) -> Node:
     return hits
 
 
-def _found(result: BddResult, enc: Encoding, layers: list[Node], goal: _Goal, d: int, hits: Node,
+def _found(result: BddResult, enc: Encoding, layers: list[Node], goal: Goal, d: int, hits: Node,
            in_state: bool) -> dict[str, bool]:
     """A path to the goal read back from the layers, replayed and recorded (bmc.replay); its last state's bits."""
     last = d if in_state else d - 1

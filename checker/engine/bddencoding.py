@@ -8,8 +8,8 @@
   holds one value, so that a state is one assignment.
 - **One relation per visible case** (a partitioned transition relation), kept as conjuncts: its guard and the
   ways the threads it moves settle, and one equality per slot it writes; the others are not in it, so an
-  image quantifies and renames only what the case writes, and it conjoins them with the states first (`_Case`,
-  `Encoding.image`).
+  image quantifies and renames only what the case writes, and it conjoins them with the states first
+  (`CaseImage`, `Encoding.image`).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _within(term: z3.ExprRef, bound: Value) -> z3.BoolRef:
     return z3.And(bound[0] <= term, term <= bound[1])
 
 
-class _Case:
+class CaseImage:
     """One visible case's relation, kept as conjuncts (a partitioned relation): `taken`, its guard and the
     ways the threads it moves settle (over the state before and the ways), and per slot it writes the
     equality of that slot's next bits with its new value. An image conjoins them with the states first,
@@ -84,6 +84,7 @@ class _Case:
                  rename: dict[str, str], written: list[int], outside: list[tuple[int, Node]]):
         self.option, self.taken, self.equalities = option, taken, equalities
         self.gone, self.rename, self.written, self.outside = gone, rename, written, outside
+        self.unrename = {p: n for n, p in rename.items()}   # the written slots' state bits -> their next bits
 
 
 class Encoding:
@@ -195,7 +196,7 @@ class Encoding:
                                          for i, v in enumerate(s) if v is not None or self.idle[i] is not None]))
         return out
 
-    def _case(self, k: int) -> _Case:
+    def _case(self, k: int) -> CaseImage:
         """Visible case k's relation (bmc.py's step template with case k selected), and where it writes a value
         outside a slot's interval (`_outside`)."""
         u, bdd = self.u, self.bdd
@@ -231,7 +232,7 @@ class Encoding:
         rename = {n: p for i in written for n, p in zip(self.post[i], (v for b in self.pre[i] for v in b))}
         self.blast.memo.clear()   # the BDDs of the case's subterms: few are shared with another case's
         self.blast.kept.clear()
-        return _Case(u.visible[k], taken, equalities, gone, rename, written, outside)
+        return CaseImage(u.visible[k], taken, equalities, gone, rename, written, outside)
 
     def _outside(self, i: int, value: z3.ExprRef) -> Node | None:
         """Where slot i's new value lies outside the slot's interval (over the state before and the ways) when
@@ -243,7 +244,7 @@ class Encoding:
         self.outside[i] = hull(self.outside.get(i, self.slots[i]), bound)
         return ~self.formula(_within(term, self.slots[i]))
 
-    def _step(self, states: Node, case: _Case, escaped: set[int]) -> Node:
+    def _step(self, states: Node, case: CaseImage, escaped: set[int]) -> Node:
         """The states a case's step reaches from `states`, over the next bits of the slots it writes; a slot
         the step would give a value outside its interval joins `escaped`."""
         bdd = self.bdd
@@ -274,8 +275,7 @@ class Encoding:
         """A state of `layer` with a step to `state` (an assignment of the state bits), and that step's case."""
         bdd = self.bdd
         for case in self.cases:
-            inverse = {p: n for n, p in case.rename.items()}
-            conj = bdd.cube({inverse.get(v, v): value for v, value in state.items()}) & layer & case.taken
+            conj = bdd.cube({case.unrename.get(v, v): value for v, value in state.items()}) & layer & case.taken
             for eq in case.equalities:
                 if conj == bdd.false:
                     break
@@ -324,4 +324,4 @@ def _signed(raw: int, width: int) -> int:
     return raw - (1 << width) if width and raw >> (width - 1) & 1 else raw
 
 
-__all__ = ["BddUnavailable", "Encoding", "OutOfTime", "cudd"]
+__all__ = ["BddUnavailable", "CaseImage", "Encoding", "OutOfTime", "cudd"]

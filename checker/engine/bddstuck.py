@@ -34,7 +34,7 @@ from .bmc import disjuncts
 from .deadlocks import blocked_term
 
 if TYPE_CHECKING:
-    from .bddencoding import Encoding, _Case
+    from .bddencoding import CaseImage, Encoding
 
 
 def stuck_sets(enc: Encoding, reached: Node, check: Callable[[], None]) -> list[Node]:
@@ -87,13 +87,12 @@ def stuck_sets(enc: Encoding, reached: Node, check: Callable[[], None]) -> list[
     return out
 
 
-def _renamed(enc: Encoding, case: _Case, states: Node) -> Node:
+def _renamed(enc: Encoding, case: CaseImage, states: Node) -> Node:
     """A set of states over the bits after the case's step: the written slots' bits renamed to their next bits."""
-    inverse = {p: n for n, p in case.rename.items()}
-    return enc.bdd.let(inverse, states) if inverse else states
+    return enc.bdd.let(case.unrename, states) if case.unrename else states
 
 
-def _before(enc: Encoding, case: _Case, within: Node, target: Node) -> Node:
+def _before(enc: Encoding, case: CaseImage, within: Node, target: Node) -> Node:
     """The states of `within` with a step of `case` to `target` (over the bits after the step)."""
     bdd = enc.bdd
     conj = within & case.taken

@@ -638,7 +638,7 @@ class Unrolling:
             bounds(self.shadow_template)
         return bounds
 
-    def exact_bits(self, depth: int, goals: list[_Goal]) -> int | None:
+    def exact_bits(self, depth: int, goals: list[Goal]) -> int | None:
         """Signed bits that hold every integer a question about `goals` at `depth` computes, on any path:
         the steps to it and the goals' conditions (None: some integer is unbounded)."""
         peak = 0
@@ -648,7 +648,7 @@ class Unrolling:
                 return None
             peak = max(peak, bounds.peak)
         for goal in goals:
-            for frame, term in _condition_parts(self, goal, depth, self.base):
+            for frame, term in condition_parts(self, goal, depth, self.base):
                 bounds = Bounds(self.env(frame))
                 bounds(term)
                 if not bounds.bounded:
@@ -658,7 +658,7 @@ class Unrolling:
 
 
 @dataclass
-class _Goal:
+class Goal:
     """A property's condition at depth d: (in frame d, from frame d - 1 by a violating step)."""
 
     name: str
@@ -666,37 +666,37 @@ class _Goal:
     state: object = None   # callable: frame -> BoolRef, or None
 
 
-def _goals(u: Unrolling, deadlock_form: bool = True) -> dict[str, _Goal]:
+def goals_of(u: Unrolling, deadlock_form: bool = True) -> dict[str, Goal]:
     """Each property's goal; deadlock freedom as its state-local form (deadlocks.py), or (`deadlock_form`
     False) as a goal of kind `stuck` with no condition, which the BDD search decides at its fixpoint."""
     system = u.system
-    goals: dict[str, _Goal] = {}
+    goals: dict[str, Goal] = {}
     pre = u.rel.pre
     undefined: list = []
     for p in system.invariants:
         defined, term = pre.defined(p.expr), pre.term(p.expr)
-        goals[p.decl.name] = _Goal(p.decl.name, "invariant",
+        goals[p.decl.name] = Goal(p.decl.name, "invariant",
                                    lambda s, d=defined, t=term: u.at(z3.And(d, z3.Not(t)), s))
         undefined.append(lambda s, d=defined: u.at(z3.Not(d), s))
     for p in system.reachables:   # the negated condition: a witness is where it is false
         defined, term = pre.defined(p.expr), pre.term(p.expr)
-        goals[p.decl.name] = _Goal(p.decl.name, "reachable",
+        goals[p.decl.name] = Goal(p.decl.name, "reachable",
                                    lambda s, d=defined, t=term: u.at(z3.And(d, z3.Not(t)), s))
         undefined.append(lambda s, d=defined: u.at(z3.Not(d), s))
     for p in system.finals:
         defined, term = pre.defined(p.expr), pre.term(p.expr)
-        goals[p.decl.name] = _Goal(p.decl.name, "final",
+        goals[p.decl.name] = Goal(p.decl.name, "final",
                                    lambda s, d=defined, t=term: z3.And(u.final(s), u.at(z3.And(d, z3.Not(t)), s)))
         undefined.append(lambda s, d=defined: z3.And(u.final(s), u.at(z3.Not(d), s)))
-    goals[RUNTIME] = _Goal(RUNTIME, "step", (lambda s: z3.Or(*[f(s) for f in undefined])) if undefined else None)
+    goals[RUNTIME] = Goal(RUNTIME, "step", (lambda s: z3.Or(*[f(s) for f in undefined])) if undefined else None)
     for info in system.property_kinds():
         if info.kind in ("assert", "lock_discipline") and info.name not in goals:
-            goals[info.name] = _Goal(info.name, "step")
+            goals[info.name] = Goal(info.name, "step")
         elif info.kind == "deadlock" and not deadlock_form:
-            goals[info.name] = _Goal(info.name, "stuck")
+            goals[info.name] = Goal(info.name, "stuck")
         elif info.kind == "deadlock":   # its state-local form (deadlocks.py)
             form = DeadlockForm(u.rel, u.at)
-            goals[info.name] = _Goal(info.name, "deadlock", form.bad)
+            goals[info.name] = Goal(info.name, "deadlock", form.bad)
     return goals
 
 
@@ -738,7 +738,7 @@ def bmc(system: TransitionSystem, depth: int, timeout: float | None = None, fail
     result = begin(BmcResult(system, depth=depth))
     deadline = started + timeout if timeout else None
     u = Unrolling(system, int(timeout * 1000) if timeout else 0, order, finite)
-    goals = {name: g for name, g in _goals(u).items() if name in result.covered}
+    goals = {name: g for name, g in goals_of(u).items() if name in result.covered}
     if stop_on:   # only what the run stops on is looked for: each depth's query asks less (the rest: unknown)
         result.unknown.update({name: "not looked for: bounded model checking asks only about the --stop-on "
                                "properties" for name in goals if name not in stop_on and name not in result.violations})
@@ -767,7 +767,7 @@ def bmc(system: TransitionSystem, depth: int, timeout: float | None = None, fail
     return result
 
 
-def _depth(result: BmcResult, u: Unrolling, goals: dict[str, _Goal], open_: list[str], d: int,
+def _depth(result: BmcResult, u: Unrolling, goals: dict[str, Goal], open_: list[str], d: int,
            deadline: float | None, fail_fast: bool, stop_on: frozenset[str]) -> None:
     """Every open property violated at depth d, recorded (and no longer open); z3 `unknown` makes the
     properties asked about unknown."""
@@ -818,13 +818,13 @@ def _stop(result: BmcResult, fail_fast: bool, stop_on: frozenset[str]) -> bool:
     return bool((fail_fast and result.violations) or (stop_on and stop_on <= result.violations.keys()))
 
 
-def _condition(u: Unrolling, goal: _Goal, d: int) -> z3.BoolRef:
+def _condition(u: Unrolling, goal: Goal, d: int) -> z3.BoolRef:
     """The goal reached at depth d: in frame d, or by a violating d-th step from frame d - 1."""
-    parts = [term for _, term in _condition_parts(u, goal, d)]
+    parts = [term for _, term in condition_parts(u, goal, d)]
     return z3.Or(*parts) if parts else z3.BoolVal(False)
 
 
-def _condition_parts(u: Unrolling, goal: _Goal, d: int, state: list[z3.ExprRef] | None = None
+def condition_parts(u: Unrolling, goal: Goal, d: int, state: list[z3.ExprRef] | None = None
                      ) -> list[tuple[int, z3.BoolRef]]:
     """The parts of `_condition`, each with the frame it reads; over `state` instead of that frame when
     given (the template: `u.base`)."""
@@ -852,7 +852,7 @@ def disjuncts(term: z3.BoolRef) -> list[z3.BoolRef]:
 # -- decoding a model into an explicit path
 
 
-def _record(result: BmcResult, u: Unrolling, model: z3.ModelRef, goal: _Goal, d: int) -> None:
+def _record(result: BmcResult, u: Unrolling, model: z3.ModelRef, goal: Goal, d: int) -> None:
     """The model's path to the goal at depth d, replayed with the explicit semantics, as a finding."""
     in_state = callable(goal.state) and z3.is_true(model.eval(goal.state(u.frames[d]), model_completion=True))
     steps = d if in_state else d - 1
@@ -865,7 +865,7 @@ def _record(result: BmcResult, u: Unrolling, model: z3.ModelRef, goal: _Goal, d:
 
 
 def replay(result: BmcResult, u: Unrolling, first: list[z3.ExprRef], moves: list[tuple[Option, list[z3.ExprRef]]],
-           goal: _Goal, in_state: bool) -> None:
+           goal: Goal, in_state: bool) -> None:
     """A symbolic path (the first state's slot values, then per step the visible case and the values after it)
     replayed with the explicit semantics and recorded as the goal's finding: reached in the last state
     (`in_state`) or by a step from it. A path that does not replay is an internal error; so is a last state
@@ -960,7 +960,7 @@ def _deadlock_message(system: TransitionSystem, state: tuple) -> str:
     return ""
 
 
-def _state_goal_holds(system: TransitionSystem, goal: _Goal, state: tuple) -> bool:
+def _state_goal_holds(system: TransitionSystem, goal: Goal, state: tuple) -> bool:
     """The explicit evaluator agrees: the invariant or final property is false, the question's condition true."""
     if goal.kind == "deadlock":
         return bool(explicit_form(system, state))
@@ -975,4 +975,5 @@ def _state_goal_holds(system: TransitionSystem, goal: _Goal, state: tuple) -> bo
     return not value
 
 
-__all__ = ["BmcError", "BmcResult", "begin", "bmc", "constants", "covered", "replay", "settle_ranks"]
+__all__ = ["BmcError", "BmcResult", "Goal", "begin", "bmc", "condition_parts", "constants", "covered", "disjuncts",
+           "goals_of", "replay", "settle_ranks"]

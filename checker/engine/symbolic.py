@@ -36,7 +36,7 @@ from netcheck.model.semantics.program import locals_in_use
 from netcheck.model.semantics.relation import read_depth_term
 from netcheck.model.semantics.system import Thread, TransitionSystem
 
-from .bmc import RUNTIME, BmcResult, Unrolling, _goals, covered
+from .bmc import RUNTIME, BmcResult, Unrolling, covered, goals_of
 from .deadlocks import has_cycle, program_graph, why_partial
 
 Frame = list[z3.ExprRef]
@@ -108,7 +108,7 @@ class Symbolic:
         self.system = system.unreduced()
         self.u = Unrolling(self.system, timeout_ms)
         self.n = self.u.n
-        self.goals = _goals(self.u)
+        self.goals = goals_of(self.u)
         why = covered(self.system)
         kinds = {info.name: info.kind for info in self.system.property_kinds()}
         self.decided = tuple(name for name, w in why.items()
