@@ -796,8 +796,9 @@ class Reference:
     def fuel_cost(self, w: dict, tid: int) -> int:
         """What the statement the thread stands at spends of a step's fuel, as production counts it: one
         per node run. A label, goto, break, continue or a return that stores nothing is only a jump (no
-        node); each frame a return or the end of a body pops back into a caller is one more (the node that
-        resets the callee's locals)."""
+        node); a call through a pointer first tests the element (model/semantics/program.py
+        `indirect_call`); each frame a return or the end of a body pops back into a caller is one more
+        (the node that resets the callee's locals)."""
         frame = w["threads"][tid][-1]
         if frame["proc"] == WORKER:
             return 1
@@ -806,6 +807,12 @@ class Reference:
             return 0
         if isinstance(s, Return):
             return int(s.value is not None and frame["result"] is not None)
+        if isinstance(s, IndirectCall) and not isinstance(s.via, Const):
+            # the switch on o: one test per procedure the elements bind ('' for none), in element order,
+            # up to the one o's element binds; then the call
+            order = list(dict.fromkeys(s.targets))   # type: ignore[arg-type]
+            target = self.callee(s, frame["locals"])
+            return 1 + (order.index(target) + 1 if target in order else len(order))
         return 1
 
     # -- one statement

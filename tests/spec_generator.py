@@ -132,7 +132,8 @@ class World:
     min_srcu: int = 0                        # this many SRCU domains at least (tests of SRCU set 1)
     srcu: list[str] = field(default_factory=list)   # the SRCU domains (apart from World.locks: no lock statements)
     # A loop counter assigned in its loop may loop for ever without a visible step: both explorers report
-    # "does not terminate" after 100,000 invisible statements, which costs the reference explorer seconds.
+    # "does not terminate" once the step has spent its fuel (100,000 nodes run; reference_explorer.py
+    # `fuel_cost`), which costs the reference explorer seconds.
     # Tests that need to be quick leave it out (the other generated specs stay as they were).
     endless_local_loops: bool = True
     loop_counters: set[str] = field(default_factory=set)
