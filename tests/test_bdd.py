@@ -292,6 +292,35 @@ def test_a_timeout_while_building_leaves_every_property_unknown_never_holds() ->
     assert "timeout" in result.stop_reason
 
 
+def test_a_timeout_inside_a_layer_keeps_the_complete_layers_and_what_they_found(monkeypatch: pytest.MonkeyPatch
+                                                                                 ) -> None:
+    """The deadline is kept between the cases of one image (a layer of a large spec takes long): the search
+    ends at the last complete layer, incomplete, with the violations found by then and nothing said to hold."""
+    system = TransitionSystem(load_spec(BUGS / "double_call_rcu.yaml"))
+    full = bdd_search(system)
+    assert full.fixpoint and full.violations
+    shallow = {name for name in full.violations if length(full.paths[name]) <= 9}
+    assert shallow and shallow != set(full.violations), "a violation within the first layers and one after them"
+    from netcheck.checker.engine.bddencoding import Encoding
+    original, images = Encoding.image, []
+
+    def image(self: Encoding, states: object) -> object:
+        images.append(states)
+        if len(images) == 10:   # the image of layer 9: its deadline has passed when its first case starts
+            self.deadline = 0.0
+        return original(self, states)
+    monkeypatch.setattr(Encoding, "image", image)
+    cut = bdd_search(system, timeout=600)
+    assert not cut.complete and not cut.fixpoint and cut.stop_reason == "timeout after 600 s"
+    assert cut.layers == full.layers[:10] and cut.reached == 9
+    assert set(cut.violations) == shallow
+    assert all(length(cut.paths[name]) == length(full.paths[name]) for name in shallow)
+    from netcheck.checker.engine.vocabulary import Status
+    from netcheck.checker.report.build import build_bdd_report
+    statuses = {p.name: p.status for p in build_bdd_report("double_call_rcu", cut).properties}
+    assert Status.HOLDS not in statuses.values() and statuses["callbacks_done"] is not Status.VIOLATED
+
+
 def test_fail_fast_leaves_the_rest_unknown_not_bounded() -> None:
     system = TransitionSystem(load_spec(BUGS / "caller_must_hold.yaml"))
     result = bdd_search(system, fail_fast=True)

@@ -181,7 +181,12 @@ def _search(system: TransitionSystem, enc: Encoding, depth: int | None, deadline
             result.complete = False
             result.stop_reason = "interrupted" if interrupt.raised else "timeout"
             break
-        after, escaped = enc.image(layers[d]) if layers[d] != bdd.false else (bdd.false, set())
+        try:
+            after, escaped = enc.image(layers[d]) if layers[d] != bdd.false else (bdd.false, set())
+        except OutOfTime:   # inside the layer: layers 0 to d are complete, and what they found stands
+            result.complete = False
+            result.stop_reason = "timeout"
+            break
         if escaped:   # layers 0 to d are exact; the next one is not: widen and search again
             result.escaped = sorted(escaped)
             return result

@@ -266,6 +266,7 @@ class Encoding:
         out = self.bdd.false
         escaped: set[int] = set()
         for case in self.cases:
+            self.check_time()   # a layer of a large spec takes long: the deadline is kept between its cases
             step = self._step(states, case, escaped)
             if step != self.bdd.false:
                 out |= self.bdd.let(case.rename, step)
