@@ -12,6 +12,7 @@ import sys
 import click
 from netcheck.model.lang.errors import did_you_mean
 
+from ..engine.vocabulary import ProveEngine
 from .options import bound_option, format_option
 from .run import load_system, parse_bounds
 
@@ -25,7 +26,8 @@ from .run import load_system, parse_bounds
               help="PDR's time budget per property (then k-induction gets as long).")
 @click.option("--depth", type=click.IntRange(min=0), default=8, show_default=True, metavar="K",
               help="k-induction's largest k, tried when PDR gives no invariant.")
-@click.option("--engine", type=click.Choice(["auto", "pdr", "kind"]), default="auto", show_default=True,
+@click.option("--engine", type=click.Choice([e.value for e in ProveEngine]), default=ProveEngine.AUTO.value,
+              show_default=True,
               help="After the lemmas: PDR, then k-induction with Houdini (auto), or one of them alone (kind: no "
                    "PDR time budget, so no answer that depends on the machine's speed).")
 @click.option("--lemmas-only", is_flag=True,
@@ -57,7 +59,7 @@ def prove(spec: str, properties: tuple[str, ...], bounds: tuple[str, ...], time_
                 did_you_mean(name, named)
             raise click.BadParameter(f"no property '{name}' to prove in {spec}; {why} (provable: "
                                      f"{', '.join(named)})", param_hint="PROPERTY")
-    options = ProveOptions(time_per_property, depth, lemmas_only, engine)
+    options = ProveOptions(time_per_property, depth, lemmas_only, ProveEngine(engine))
     report = prove_spec(spec, system, list(properties) or known, options)
     click.echo(render_prove_json(report) if fmt == "json" else render_prove_text(report), nl=False)
     sys.exit(report.exit_code)

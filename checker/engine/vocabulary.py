@@ -80,6 +80,17 @@ _KIND_WORDS = {
 }
 
 
+class ProveEngine(str, Enum):
+    """What `prove` runs after the lemmas (`--engine`)."""
+
+    AUTO = "auto"   # PDR, then k-induction with Houdini
+    PDR = "pdr"     # PDR alone
+    KIND = "kind"   # k-induction with Houdini alone: no PDR time budget to race
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class ProofStatus(str, Enum):
     """What `prove` says of a property."""
 

@@ -36,7 +36,7 @@ from ..engine.lemmas import Check, InductionCti, check_induction, check_lemmas
 from ..engine.limits import Limits
 from ..engine.pdr import finals_reachable, pdr
 from ..engine.symbolic import Cti, ProofResult, Symbolic
-from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, CheckStatus, ProofStatus
+from ..engine.vocabulary import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, CheckStatus, ProofStatus, ProveEngine
 from .build import PropertyResult, build_proof_report
 from .forked import Ask, forked
 
@@ -108,7 +108,7 @@ class ProveOptions:
     timeout: float = 60.0     # PDR's budget per property, seconds
     depth: int = 8            # k-induction's largest k
     lemmas_only: bool = False
-    engine: str = "auto"      # after the lemmas: "auto" (PDR, then k-induction), "pdr" or "kind" alone
+    engine: ProveEngine = ProveEngine.AUTO   # after the lemmas: PDR, then k-induction, or one of them
 
 
 def provable(system: TransitionSystem) -> list[str]:
@@ -176,11 +176,11 @@ def _prove_one(path: str, system: TransitionSystem, sy: Symbolic, lemmas: list[t
     # PDR, then k-induction, each in a child forked from here: how far Spacer got before its time ran out
     # changes the z3 state, which would change what k-induction and the shrink find after it
     pdr_reason = None
-    if options.engine != "kind":
+    if options.engine is not ProveEngine.KIND:
         by_pdr = forked(partial(_by_pdr, path, system, sy, name, options, lemma_check), reach)
         if isinstance(by_pdr, PropertyProof):
             return by_pdr
-        if options.engine == "pdr":
+        if options.engine is ProveEngine.PDR:
             return PropertyProof(name, ProofStatus.UNKNOWN, lemmas=lemma_check,
                                  reason=f"PDR: {by_pdr}; k-induction: not tried (--engine pdr)")
         pdr_reason = by_pdr
