@@ -69,7 +69,7 @@ def stuck_sets(enc: Encoding, reached: Node, check: Callable[[], None]) -> list[
         for case in steps:
             check()
             target = _renamed(enc, case, free)
-            if moved != bdd.false and case.rename.keys() & set(enc.post[t.pcslot]):
+            if moved != bdd.false and t.pcslot in case.written:
                 target |= moved
             exits |= _before(enc, case, inside, target)
         can = exits

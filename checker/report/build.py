@@ -290,7 +290,8 @@ def build_bdd_report(path: str, result: BddResult, use_expect: bool = True) -> S
             how = f"no thread is stuck in any reachable state: {how}"
         return PropertyResult(name, kind, Status.UNREACHABLE if kind.is_question else Status.HOLDS, location,
                               about, how)
-    report = _symbolic_report(path, result, use_expect, open_result, "bdd", None if result.fixpoint else result.depth)
+    report = _symbolic_report(path, result, use_expect, open_result, "bdd", None if result.fixpoint else result.depth,
+                              stuck=result.stuck_mask)
     return replace(report, complete=result.fixpoint, stats=replace(report.stats, states=result.states))
 
 
@@ -332,9 +333,10 @@ def build_proof_report(path: str, result: ProofResult, use_expect: bool = True) 
 
 def _symbolic_report(path: str, result: BmcResult, use_expect: bool,
                      open_result: Callable[[str, PropertyKind, str, str], PropertyResult], engine: str,
-                     depth: int | None) -> SpecReport:
+                     depth: int | None, stuck: int = 0) -> SpecReport:
     """The verdicts of a symbolic engine's run: its findings with their decoded traces, the reasons it
-    leaves a property unknown, and `open_result` for the rest (no finding, no reason)."""
+    leaves a property unknown, and `open_result` for the rest (no finding, no reason). `stuck`: the threads
+    the engine decided stuck in deadlock_free's last state (the BDD search; 0: those of its form)."""
     system = result.system
     results = []
     for name, kind_name, about, span, _ in system.property_kinds():
@@ -352,8 +354,8 @@ def _symbolic_report(path: str, result: BmcResult, use_expect: bool,
             explanation: DeadlockExplanation | None = None
             waits: tuple[str, ...] = ()
             locations: tuple[str, ...] = ()
-            if kind is PropertyKind.DEADLOCK:   # the threads the engine found stuck (by default: its form's)
-                explanation, locations = state_deadlock(system, final, getattr(result, "stuck_mask", 0))
+            if kind is PropertyKind.DEADLOCK:
+                explanation, locations = state_deadlock(system, final, stuck)
                 message, waits = explanation.summary, explanation.threads
                 location = locations[0] if locations else location
             results.append(PropertyResult(name, kind, status, location, about, message, trace,
